@@ -1,0 +1,57 @@
+import tseslint from "typescript-eslint";
+
+// Architecture boundaries (STYLE.md): only adapters start processes, only the TUI loads
+// blessed, only cli.ts knows commander, and core stays pure.
+const noProcess = {
+  paths: [
+    { name: "execa", message: "Only src/adapters/ may start processes." },
+    { name: "child_process", message: "Only src/adapters/ may start processes." },
+    { name: "node:child_process", message: "Only src/adapters/ may start processes." },
+    { name: "blessed", message: "Only src/tui/ may import blessed." },
+    { name: "commander", message: "Only src/cli.ts may import commander." },
+  ],
+};
+
+export default tseslint.config(
+  { ignores: ["dist/", "node_modules/", "coverage/"] },
+  ...tseslint.configs.recommended,
+  {
+    files: ["src/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", noProcess] },
+  },
+  {
+    files: ["src/adapters/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { paths: noProcess.paths.filter((p) => !["execa", "child_process", "node:child_process"].includes(p.name)) }],
+    },
+  },
+  {
+    files: ["src/tui/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { paths: noProcess.paths.filter((p) => p.name !== "blessed") }],
+    },
+  },
+  {
+    files: ["src/cli.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { paths: noProcess.paths.filter((p) => p.name !== "commander") }],
+    },
+  },
+  {
+    files: ["src/core/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: noProcess.paths,
+          patterns: [{ group: ["node:fs", "node:fs/*", "fs", "../state/*", "../adapters/*"], message: "src/core is pure: no fs, no processes." }],
+        },
+      ],
+    },
+  },
+  {
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+    },
+  },
+);

@@ -1,0 +1,96 @@
+/** Reading dependency text: `Stage 1, Stage 2`, `1 and 2`, `#3`, `Stages 1-3`, `None`, `—`. */
+import { normalizeId } from "./ids.js";
+
+export type DepRef =
+  | { kind: "id"; id: string }
+  | { kind: "range"; from: string; to: string }
+  | { kind: "text"; text: string };
+
+export interface DepValue {
+  refs: DepRef[];
+  /** Parts that are neither a stage reference nor "none" (kept as text references). */
+  unknown: string[];
+}
+
+const NONE = /^(none|n\/?a|nothing|no(ne)?\s+(dependencies|deps|prerequisites)|-+|—|–|null|nil|\[\]|independent|\(none\))$/i;
+const KEYWORD = String.raw`(?:stages?|phases?|steps?|tasks?|milestones?|waves?)`;
+const ID = String.raw`#?\d+(?:\.\d+)*`;
+const REF = new RegExp(
+  String.raw`^(?:${KEYWORD}\s*)?(${ID})(?:\s*(?:-|–|—|to|through|\.\.)\s*(?:${KEYWORD}\s*)?(${ID}))?(?:\s*(?:[:(\-–—]|\s).*)?$`,
+  "i",
+);
+
+/** Strips markdown decoration that never changes meaning: links, emphasis, code ticks. */
+export function stripInline(text: string): string {
+  return text
+    .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
+    .replace(/\[\[([^\]]*)\]\]/g, "$1")
+    .replace(/[*_`~]/g, "")
+    .trim();
+}
+
+export function parseDepValue(value: string): DepValue {
+  let text = stripInline(value).replace(/\s+/g, " ").trim();
+  text = text.replace(/[.;]+$/, "").trim();
+  if (text === "" || NONE.test(text) || /^(none|n\/a|—|–|-)\b/i.test(text)) return { refs: [], unknown: [] };
+  // Notes in parentheses are commentary ("Stage 1 (needs the 2 tables)"), not references.
+  text = text.replace(/\([^)]*\)/g, " ").replace(/\s+/g, " ").trim();
+  const parts = text
+    .split(/\s*(?:,|;|&|\+|\/|\band\b|\bor\b|\bas well as\b)\s*/i)
+    .map((p) => p.trim())
+    .filter((p) => p !== "" && !/^(and|or|both)$/i.test(p));
+  const refs: DepRef[] = [];
+  const unknown: string[] = [];
+  // "Stages 1, 2" and "Stage 1 and 2": a bare number after a keyword list is still an id.
+  for (const part of parts) {
+    if (NONE.test(part)) continue;
+    const m = REF.exec(part);
+    if (m?.[1]) {
+      const from = normalizeId(m[1]);
+      const to = m[2] ? normalizeId(m[2]) : undefined;
+      if (from && to && to !== from) refs.push({ kind: "range", from, to });
+      else if (from) refs.push({ kind: "id", id: from });
+      continue;
+    }
+    unknown.push(part);
+    refs.push({ kind: "text", text: part });
+  }
+  return { refs, unknown };
+}
+
+const DEP_LABEL = String.raw`(depends\s+on|dependencies|dependency|deps|depends|requires|required|prerequisites?|prereqs?|blocked\s+by|after|needs|waits\s+(?:on|for))`;
+const DEP_LINE = new RegExp(String.raw`^\s*(?:[-*+]\s+|\d+[.)]\s+)?(?:>\s*)?${DEP_LABEL}\s*(:|：|\s)\s*(.*)$`, "i");
+
+export interface DepLine {
+  label: string;
+  /** True when the label is unmistakable (Depends on / Dependencies / Blocked by). */
+  strict: boolean;
+  value: string;
+}
+
+/** A dependency line of a stage body, or undefined. Markdown emphasis around the label is ignored. */
+export function matchDepLine(line: string): DepLine | undefined {
+  const plain = line.replace(/\*\*|__|(?<!\w)[*_](?!\s)|`/g, "");
+  const m = DEP_LINE.exec(plain);
+  if (!m?.[1]) return undefined;
+  const label = m[1].toLowerCase().replace(/\s+/g, " ");
+  const hasColon = m[2] === ":" || m[2] === "：";
+  const strict = /^(depends on|dependencies|dependency|deps|depends|blocked by)$/.test(label);
+  // Without a colon only "Depends on …" reads as a dependency line; "After the API…" is prose.
+  if (!hasColon && label !== "depends on" && label !== "blocked by") return undefined;
+  return { label, strict, value: m[3] ?? "" };
+}
+
+/**
+ * Dependencies written into a stage heading: `UI (depends on 3, 4)`, `UI [after: 2]`,
+ * `UI — depends on 3`. Returns the name without them.
+ */
+export function splitHeadingDeps(name: string): { name: string; value?: string } {
+  const bracket = new RegExp(String.raw`\s*[(\[]\s*${DEP_LABEL}\s*:?\s*([^)\]]*)[)\]]\s*`, "i");
+  const m = bracket.exec(name);
+  if (m) return { name: (name.slice(0, m.index) + " " + name.slice(m.index + m[0].length)).trim(), value: m[2] ?? "" };
+  const tail = new RegExp(String.raw`\s+[—–|-]+\s*${DEP_LABEL}\s*:?\s*(.+)$`, "i");
+  const t = tail.exec(name);
+  if (t) return { name: name.slice(0, t.index).trim(), value: t[2] ?? "" };
+  return { name };
+}

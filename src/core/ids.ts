@@ -1,0 +1,31 @@
+/** Stage ids are `3` or `2.1` (YAML plans may use a word); numeric ids compare component-wise. */
+export function normalizeId(raw: string): string | undefined {
+  const m = /^#?(\d+(?:\.\d+)*)$/.exec(raw.trim());
+  if (!m?.[1]) return undefined;
+  return m[1]
+    .split(".")
+    .map((part) => String(Number.parseInt(part, 10)))
+    .join(".");
+}
+
+export function compareIds(a: string, b: string): number {
+  const pa = a.split(".").map(Number);
+  const pb = b.split(".").map(Number);
+  if (pa.some(Number.isNaN) || pb.some(Number.isNaN)) {
+    const na = pa.some(Number.isNaN);
+    const nb = pb.some(Number.isNaN);
+    if (na !== nb) return na ? 1 : -1;
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? -1;
+    const y = pb[i] ?? -1;
+    if (x !== y) return x - y;
+  }
+  return 0;
+}
+
+/** Every known id from `from` to `to` (a range `1-3` covers 1, 2, 2.1 and 3). */
+export function expandRange(from: string, to: string, known: readonly string[]): string[] {
+  return known.filter((id) => compareIds(id, from) >= 0 && compareIds(id, to) <= 0 && !Number.isNaN(Number(id.split(".")[0])));
+}

@@ -1,0 +1,36 @@
+/** The one entry point: plan text in, validated plan out. Pure; the caller reads the file. */
+import { markFences, parseMarkdownStages } from "./plan-markdown.js";
+import { parseDependencyTables, mergeTableRows } from "./plan-table.js";
+import { parseYamlPlan } from "./plan-yaml.js";
+import { buildPlan, type Plan, type RawStage } from "./plan.js";
+
+export function parsePlan(file: string, input: string): Plan {
+  const text = input.replace(/^\uFEFF/, "").replace(/\r\n?/g, "\n");
+  if (/\.ya?ml$/i.test(file)) {
+    const yaml = parseYamlPlan(file, text);
+    return buildPlan(file, yaml.found ? yaml.stages : [], yaml.baseBranch);
+  }
+  let body = text;
+  let bodyOffset = 0;
+  let front: ReturnType<typeof parseYamlPlan> | undefined;
+  const fm = /^---[ \t]*\n([\s\S]*?)\n(?:---|\.\.\.)[ \t]*(?:\n|$)/.exec(text);
+  if (fm) {
+    front = parseYamlPlan(file, fm[1] ?? "", 1);
+    bodyOffset = fm[0].split("\n").length - 1;
+    body = "\n".repeat(bodyOffset) + text.slice(fm[0].length);
+  }
+  const lines = body.split("\n");
+  const headingStages = parseMarkdownStages(body);
+  if (front?.found) {
+    return buildPlan(file, withBodyScopes(front.stages, headingStages), front.baseBranch);
+  }
+  const fenced = markFences(lines);
+  const rows = parseDependencyTables(lines, (i) => fenced[i] === true);
+  return buildPlan(file, mergeTableRows(headingStages, rows), front?.baseBranch);
+}
+
+/** Front-matter stages without a scope take the body of the heading with the same id. */
+function withBodyScopes(stages: RawStage[], headings: RawStage[]): RawStage[] {
+  const byId = new Map(headings.map((h) => [h.id, h]));
+  return stages.map((s) => (s.scope || !byId.has(s.id) ? s : { ...s, scope: byId.get(s.id)!.scope }));
+}

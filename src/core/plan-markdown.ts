@@ -1,0 +1,182 @@
+/**
+ * Markdown master plans: stage headings (any level, or a bold line), dependency lines in the
+ * body or the heading, dependency tables, and `## Wave N` sections. Line based and pure.
+ */
+import { normalizeId } from "./ids.js";
+import { matchDepLine, parseDepValue, splitHeadingDeps, stripInline, type DepRef } from "./deps.js";
+import type { DepEntry, RawStage } from "./plan.js";
+
+interface Candidate {
+  index: number;
+  level: number;
+  keyword: string;
+  id: string;
+  name: string;
+  headingDeps?: string;
+}
+
+interface Heading {
+  index: number;
+  level: number;
+  text: string;
+}
+
+const STAGE_TITLE =
+  /^(stage|phase|step|milestone|task)\s*#?\s*(\d+(?:\.\d+)*)(?![\d.]*\d)\s*(?:[:.\-–—)|]+\s*|\s+|$)(.*)$/i;
+const WAVE_TITLE = /^wave\s*#?\s*(\d+)\b/i;
+const BOLD_LEVEL = 7;
+
+export function parseMarkdownStages(text: string): RawStage[] {
+  const lines = text.split("\n");
+  const fenced = markFences(lines);
+  const headings: Heading[] = [];
+  const bolds: Heading[] = [];
+  lines.forEach((line, index) => {
+    if (fenced[index]) return;
+    const atx = /^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$/.exec(line);
+    if (atx?.[1]) {
+      headings.push({ index, level: atx[1].length, text: atx[2] ?? "" });
+      return;
+    }
+    const bold = /^\s{0,3}(?:\*\*|__)(.+?)(?:\*\*|__)\s*(.*)$/.exec(line);
+    if (bold?.[1]) bolds.push({ index, level: BOLD_LEVEL, text: `${bold[1]} ${bold[2] ?? ""}`.trim() });
+  });
+
+  let candidates = headings.map(toCandidate).filter((c): c is Candidate => c !== undefined);
+  if (candidates.length === 0) candidates = bolds.map(toCandidate).filter((c): c is Candidate => c !== undefined);
+  if (candidates.length === 0) return [];
+  const level = chooseStageLevel(candidates);
+  const stageHeads = candidates.filter((c) => c.level === level);
+  const boundaries = [...headings, ...(level === BOLD_LEVEL ? bolds : [])].sort((a, b) => a.index - b.index);
+
+  const waves = headings
+    .map((h) => ({ h, m: WAVE_TITLE.exec(cleanTitle(h.text)) }))
+    .filter((w) => w.m && w.h.level < level)
+    .map((w) => ({ index: w.h.index, level: w.h.level, wave: Number(w.m![1]) }));
+
+  const dottedTasks = stageHeads.every((c) => /^\d+\.\d+$/.test(c.id)) && waves.length === 0;
+
+  return stageHeads.map((head) => {
+    const end = bodyEnd(head, stageHeads, boundaries, lines.length);
+    const bodyLines = lines.slice(head.index + 1, end);
+    const stage: RawStage = {
+      id: head.id,
+      name: head.name || `Stage ${head.id}`,
+      scope: trimBlank(bodyLines).join("\n"),
+      line: head.index + 1,
+    };
+    const deps = readBodyDeps(bodyLines, fenced.slice(head.index + 1, end), head.index + 2);
+    if (head.headingDeps !== undefined) {
+      const parsed = parseDepValue(head.headingDeps);
+      deps.stated = true;
+      deps.entries.push(...parsed.refs.map((ref) => ({ ref, line: head.index + 1 })));
+    }
+    if (deps.stated) stage.deps = deps.entries;
+    if (deps.loose.length > 0) stage.looseDeps = deps.loose;
+    const wave = [...waves].reverse().find((w) => w.index < head.index);
+    if (wave) stage.group = wave.wave * 1_000_000 + wave.index;
+    else if (dottedTasks) stage.group = Number(head.id.split(".")[0]);
+    return stage;
+  });
+}
+
+function toCandidate(h: Heading): Candidate | undefined {
+  const m = STAGE_TITLE.exec(cleanTitle(h.text));
+  if (!m?.[1] || !m[2]) return undefined;
+  const id = normalizeId(m[2]);
+  if (!id) return undefined;
+  const split = splitHeadingDeps(stripInline(m[3] ?? ""));
+  const name = split.name.replace(/^[:.\-–—)|\s]+/, "").replace(/[:\s]+$/, "").trim();
+  return { index: h.index, level: h.level, keyword: m[1].toLowerCase(), id, name, headingDeps: split.value };
+}
+
+/** Removes emphasis and leading decoration (emoji, checkboxes, list numbers) from a heading. */
+function cleanTitle(text: string): string {
+  return text
+    .replace(/\*\*|__|`/g, "")
+    .replace(/^\s*(?:\[[ xX]\]\s*)?/, "")
+    .replace(/^[^\p{L}\p{N}]+/u, "")
+    .trim();
+}
+
+/**
+ * Which heading level holds the stages. "Stage" headings win wherever they are; otherwise the
+ * shallowest level with at least two candidates (a lone `# Phase 2 Plan` title is not a stage).
+ */
+function chooseStageLevel(candidates: Candidate[]): number {
+  const levels = [...new Set(candidates.map((c) => c.level))].sort((a, b) => a - b);
+  const stageLevel = levels.find((l) => candidates.some((c) => c.level === l && c.keyword === "stage"));
+  if (stageLevel !== undefined) return stageLevel;
+  return levels.find((l) => candidates.filter((c) => c.level === l).length >= 2) ?? levels[0]!;
+}
+
+function bodyEnd(head: Candidate, heads: Candidate[], boundaries: Heading[], total: number): number {
+  const next = heads.find((c) => c.index > head.index);
+  const stop = boundaries.find((b) => b.index > head.index && b.level <= head.level);
+  return Math.min(next?.index ?? total, stop?.index ?? total);
+}
+
+function readBodyDeps(
+  body: string[],
+  fenced: boolean[],
+  firstLine: number,
+): { stated: boolean; entries: DepEntry[]; loose: DepEntry[] } {
+  const result = { stated: false, entries: [] as DepEntry[], loose: [] as DepEntry[] };
+  for (let i = 0; i < body.length; i++) {
+    if (fenced[i]) continue;
+    const dep = matchDepLine(body[i]!);
+    if (!dep) continue;
+    const lineNo = firstLine + i;
+    let items: { value: string; line: number }[] = [{ value: dep.value, line: lineNo }];
+    if (stripInline(dep.value) === "") {
+      // The list form: "**Dependencies**:" followed by "- Stage 1" items.
+      items = [];
+      for (let j = i + 1; j < body.length; j++) {
+        const item = /^\s*(?:[-*+]|\d+[.)])\s+(.*)$/.exec(body[j]!);
+        if (!item) {
+          if (body[j]!.trim() === "" && items.length === 0) continue;
+          break;
+        }
+        items.push({ value: item[1] ?? "", line: firstLine + j });
+      }
+    }
+    const refs: DepEntry[] = [];
+    for (const item of items) refs.push(...parseDepValue(item.value).refs.map((ref: DepRef) => ({ ref, line: item.line })));
+    const hasIds = refs.some((r) => r.ref.kind !== "text");
+    const saysNone = items.length > 0 && items.every((it) => parseDepValue(it.value).refs.length === 0);
+    if (dep.strict || hasIds || saysNone) {
+      result.stated = true;
+      result.entries.push(...(dep.strict ? refs : refs.filter((r) => r.ref.kind !== "text")));
+      if (!dep.strict) result.loose.push(...refs.filter((r) => r.ref.kind === "text"));
+    } else {
+      result.loose.push(...refs);
+    }
+  }
+  return result;
+}
+
+export function markFences(lines: string[]): boolean[] {
+  const out: boolean[] = [];
+  let fence: string | undefined;
+  for (const line of lines) {
+    const m = /^\s{0,3}(`{3,}|~{3,})/.exec(line);
+    if (fence) {
+      out.push(true);
+      if (m?.[1] && m[1][0] === fence[0] && m[1].length >= fence.length && line.trim() === m[1]) fence = undefined;
+    } else if (m?.[1]) {
+      fence = m[1];
+      out.push(true);
+    } else {
+      out.push(false);
+    }
+  }
+  return out;
+}
+
+function trimBlank(lines: string[]): string[] {
+  let a = 0;
+  let b = lines.length;
+  while (a < b && lines[a]!.trim() === "") a++;
+  while (b > a && lines[b - 1]!.trim() === "") b--;
+  return lines.slice(a, b);
+}

@@ -1,0 +1,66 @@
+/** A markdown dependency table: `| Stage | Name | Depends on |`, column names matched loosely. */
+import { normalizeId } from "./ids.js";
+import { parseDepValue, stripInline } from "./deps.js";
+import type { RawStage } from "./plan.js";
+
+export interface TableRow {
+  id: string;
+  name?: string;
+  depsValue?: string;
+  line: number;
+}
+
+const DEP_COL = /depend|require|prereq|blocked|^after$|^deps?$|needs|waits/i;
+const ID_COL = /^(#|id|no\.?|num(ber)?|(stage|task|step|phase|milestone)(\s*(id|#|no\.?|number))?)$/i;
+const LOOSE_ID_COL = /stage|task|step|phase|milestone/i;
+const NAME_COL = /name|title|description|summary|goal|scope|what/i;
+
+function cells(line: string): string[] {
+  const body = line.trim().replace(/^\|/, "").replace(/\|$/, "");
+  return body.split(/(?<!\\)\|/).map((c) => stripInline(c.trim()));
+}
+
+export function parseDependencyTables(lines: string[], fenced: (i: number) => boolean): TableRow[] {
+  const rows: TableRow[] = [];
+  for (let i = 0; i + 1 < lines.length; i++) {
+    if (fenced(i) || !/^\s*\|/.test(lines[i]!) || !/^\s*\|?\s*:?-{2,}/.test(lines[i + 1]!)) continue;
+    const header = cells(lines[i]!);
+    const depCol = header.findIndex((h) => DEP_COL.test(h));
+    if (depCol < 0) continue;
+    let idCol = header.findIndex((h, k) => k !== depCol && ID_COL.test(h));
+    if (idCol < 0) idCol = header.findIndex((h, k) => k !== depCol && LOOSE_ID_COL.test(h));
+    if (idCol < 0) continue;
+    const nameCol = header.findIndex((h, k) => k !== depCol && k !== idCol && NAME_COL.test(h));
+    let j = i + 2;
+    for (; j < lines.length && /^\s*\|/.test(lines[j]!); j++) {
+      const row = cells(lines[j]!);
+      const idCell = row[idCol] ?? "";
+      const m = /^(?:(?:stage|task|step|phase|milestone)\s*)?#?(\d+(?:\.\d+)*)\s*[:.\-–—)]?\s*(.*)$/i.exec(idCell);
+      const id = m?.[1] ? normalizeId(m[1]) : undefined;
+      if (!id) continue;
+      const name = (nameCol >= 0 ? row[nameCol] : undefined) || m?.[2] || undefined;
+      rows.push({ id, line: j + 1, depsValue: row[depCol] ?? "", ...(name ? { name } : {}) });
+    }
+    i = j - 1;
+  }
+  return rows;
+}
+
+/** Folds table rows into heading stages (or makes stages of them when there are no headings). */
+export function mergeTableRows(stages: RawStage[], rows: TableRow[]): RawStage[] {
+  const byId = new Map(stages.map((s) => [s.id, s]));
+  const out = [...stages];
+  for (const row of rows) {
+    let stage = byId.get(row.id);
+    if (!stage) {
+      stage = { id: row.id, name: row.name ?? `Stage ${row.id}`, scope: row.name ?? "", line: row.line };
+      byId.set(row.id, stage);
+      out.push(stage);
+    }
+    if (row.depsValue !== undefined) {
+      const refs = parseDepValue(row.depsValue).refs.map((ref) => ({ ref, line: row.line }));
+      stage.deps = [...(stage.deps ?? []), ...refs];
+    }
+  }
+  return out;
+}

@@ -1,0 +1,113 @@
+/** YAML plans and front matter: `stages: [{id, name, depends_on, scope}]` or `sections[].tasks[]`. */
+import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode } from "yaml";
+import { UserError } from "../errors.js";
+import { normalizeId } from "./ids.js";
+import { parseDepValue } from "./deps.js";
+import type { DepEntry, RawStage } from "./plan.js";
+
+export interface YamlPlan {
+  stages: RawStage[];
+  baseBranch?: string;
+  /** False when the document has no stage list at all (front matter with other keys). */
+  found: boolean;
+}
+
+const DEP_KEYS = ["depends_on", "dependsOn", "depends", "dependencies", "deps", "needs", "after", "requires", "blocked_by"];
+const SCOPE_KEYS = ["scope", "description", "body", "details", "summary", "prompt", "instructions", "goal"];
+const STAGE_LIST_KEYS = ["stages", "tasks", "steps", "phases", "milestones"];
+const SECTION_KEYS = ["sections", "waves", "groups"];
+
+export function parseYamlPlan(file: string, text: string, lineOffset = 0): YamlPlan {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false });
+  const lineOf = (node: YamlNode | null | undefined): number =>
+    node?.range ? lineCounter.linePos(node.range[0]).line + lineOffset : lineOffset + 1;
+  if (doc.errors.length > 0) {
+    const err = doc.errors[0]!;
+    const line = (err.linePos?.[0]?.line ?? 1) + lineOffset;
+    throw new UserError(`${file}:${line}: invalid YAML (${err.message.split("\n")[0]}); fix the syntax.`);
+  }
+  const root = doc.contents;
+  const result: YamlPlan = { stages: [], found: false };
+  let stageSeq: YamlNode | undefined;
+  let sectionSeq: YamlNode | undefined;
+  if (isSeq(root)) stageSeq = root;
+  else if (isMap(root)) {
+    const base: unknown = root.get("base_branch") ?? root.get("baseBranch");
+    if (typeof base === "string" && base.trim()) result.baseBranch = base.trim();
+    for (const key of SECTION_KEYS) if (!sectionSeq && isSeq(root.get(key, true))) sectionSeq = root.get(key, true) as YamlNode;
+    for (const key of STAGE_LIST_KEYS) if (!stageSeq && isSeq(root.get(key, true))) stageSeq = root.get(key, true) as YamlNode;
+  } else return result;
+
+  if (sectionSeq && isSeq(sectionSeq)) {
+    result.found = true;
+    sectionSeq.items.forEach((section, sIdx) => {
+      if (!isMap(section)) throw new UserError(`${file}:${lineOf(section as YamlNode)}: each section must be a mapping with a tasks list.`);
+      let tasks: YamlNode | undefined;
+      for (const key of STAGE_LIST_KEYS) if (!tasks && isSeq(section.get(key, true))) tasks = section.get(key, true) as YamlNode;
+      if (!tasks || !isSeq(tasks)) return;
+      tasks.items.forEach((task, tIdx) => {
+        const stage = readStage(file, task as YamlNode, `${sIdx + 1}.${tIdx + 1}`, lineOf);
+        stage.group = sIdx + 1;
+        result.stages.push(stage);
+      });
+    });
+  } else if (stageSeq && isSeq(stageSeq)) {
+    result.found = true;
+    stageSeq.items.forEach((item, idx) => result.stages.push(readStage(file, item as YamlNode, String(idx + 1), lineOf)));
+  }
+  return result;
+}
+
+function readStage(file: string, node: YamlNode, fallbackId: string, lineOf: (n: YamlNode | null | undefined) => number): RawStage {
+  const line = lineOf(node);
+  if (!isMap(node)) throw new UserError(`${file}:${line}: each stage must be a mapping with id, name and depends_on.`);
+  const value = (key: string): unknown => node.get(key);
+  const rawId = value("id") ?? value("stage") ?? value("number");
+  let id: string | undefined;
+  if (rawId === undefined || rawId === null) id = fallbackId;
+  else {
+    const text = String(rawId).trim();
+    id = normalizeId(text.replace(/^(stage|task|step|phase)[\s-]*/i, "")) ?? (/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(text) ? text : undefined);
+    if (!id) throw new UserError(`${file}:${line}: stage id ${JSON.stringify(text)} is not usable; use a number like 3 or 2.1.`);
+  }
+  const name = String(value("name") ?? value("title") ?? `Stage ${id}`).trim();
+  let scope = "";
+  for (const key of SCOPE_KEYS) {
+    const v = value(key);
+    if (typeof v === "string" && v.trim()) {
+      scope = v.trim();
+      break;
+    }
+    if (Array.isArray(v) || isSeq(v)) {
+      scope = (isSeq(v) ? (v.toJSON() as unknown[]) : v).map((x) => `- ${String(x)}`).join("\n");
+      break;
+    }
+  }
+  const stage: RawStage = { id, name, scope, line };
+  for (const key of DEP_KEYS) {
+    if (!node.has(key)) continue;
+    const depNode = node.get(key, true) as YamlNode | null;
+    const depLine = lineOf(depNode ?? node);
+    const raw = node.get(key);
+    stage.deps = [...(stage.deps ?? []), ...readDeps(raw, depLine)];
+  }
+  return stage;
+}
+
+function readDeps(raw: unknown, line: number): DepEntry[] {
+  if (raw === null || raw === undefined || raw === false) return [];
+  const items: unknown[] = isSeq(raw) ? (raw.toJSON() as unknown[]) : Array.isArray(raw) ? raw : [raw];
+  const entries: DepEntry[] = [];
+  for (const item of items) {
+    if (item === null || item === undefined) continue;
+    const text = String(item).trim();
+    if (!normalizeId(text) && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(text) && !/\s/.test(text) && !/^(stage|task|step|phase)/i.test(text)) {
+      // A word id ("setup") from a YAML plan that uses word ids.
+      entries.push({ ref: { kind: "text", text }, line });
+      continue;
+    }
+    entries.push(...parseDepValue(text).refs.map((ref) => ({ ref, line })));
+  }
+  return entries;
+}

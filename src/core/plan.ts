@@ -1,0 +1,147 @@
+/** The plan model shared by every parser, and the step that turns raw stages into a plan. */
+import { compareIds, expandRange, normalizeId } from "./ids.js";
+import { UserError } from "../errors.js";
+import { findCycle, computeWaves } from "./graph.js";
+import type { DepRef } from "./deps.js";
+
+export interface Stage {
+  id: string;
+  name: string;
+  depends_on: string[];
+  scope: string;
+  line: number;
+}
+
+export interface Plan {
+  stages: Stage[];
+  waves: string[][];
+  /** A base branch the plan itself names (YAML `base_branch`), if any. */
+  base_branch?: string;
+}
+
+/** A stage as a parser found it, before references are resolved. */
+export interface RawStage {
+  id: string;
+  name: string;
+  scope: string;
+  line: number;
+  /** undefined: the plan states nothing; []: it states "none". */
+  deps?: DepEntry[];
+  /** References from loose lines (`Requires: …`, `After: …`) that only count if they name a stage. */
+  looseDeps?: DepEntry[];
+  /** Index of the wave section (or W of a `W.S` id) the stage sits in, for implicit deps. */
+  group?: number;
+}
+
+export interface DepEntry {
+  ref: DepRef;
+  line: number;
+}
+
+export const ACCEPTED_FORMATS =
+  "stage headings (`## Stage 1: Name`, `### Phase 2 — Name`, `**Step 3: Name**`), a dependency table (| Stage | Name | Depends on |), `## Wave N` sections, `### Task W.S: Name` ids, or a YAML plan / front matter with `stages:` or `sections[].tasks[]`";
+
+export function buildPlan(file: string, raw: RawStage[], baseBranch?: string): Plan {
+  if (raw.length === 0) {
+    throw new UserError(
+      `${file}: no stages found. Accepted formats: ${ACCEPTED_FORMATS}. For free-form instructions use --parse-with claude.`,
+    );
+  }
+  const seen = new Map<string, RawStage>();
+  for (const stage of raw) {
+    const prev = seen.get(stage.id);
+    if (prev) {
+      throw new UserError(
+        `${file}:${stage.line}: duplicate stage id ${stage.id} (first defined at line ${prev.line}); give each stage its own id.`,
+      );
+    }
+    seen.set(stage.id, stage);
+  }
+  const ids = [...seen.keys()].sort(compareIds);
+  const byName = new Map<string, string>();
+  for (const s of raw) byName.set(normalizeName(s.name), s.id);
+
+  const resolved = new Map<string, string[]>();
+  for (const stage of raw) {
+    const loose = (stage.looseDeps ?? []).flatMap(({ ref }) => resolveRef(ref, ids, byName)).filter((id) => seen.has(id) && id !== stage.id);
+    if (!stage.deps && loose.length === 0) continue;
+    const out = new Set<string>(loose);
+    for (const { ref, line } of stage.deps ?? []) {
+      for (const id of resolveRef(ref, ids, byName)) {
+        if (!seen.has(id)) {
+          throw new UserError(
+            `${file}:${line}: stage ${stage.id} depends on unknown stage ${describeRef(ref)} (known: ${ids.join(", ")}); fix the reference or add the stage.`,
+          );
+        }
+        if (id === stage.id) {
+          throw new UserError(`${file}:${line}: stage ${stage.id} depends on itself; remove it from its own dependencies.`);
+        }
+        out.add(id);
+      }
+    }
+    resolved.set(stage.id, [...out].sort(compareIds));
+  }
+  applyImplicitWaveDeps(raw, resolved);
+
+  const stages: Stage[] = raw
+    .map((s) => ({ id: s.id, name: s.name, depends_on: resolved.get(s.id) ?? [], scope: s.scope, line: s.line }))
+    .sort((a, b) => compareIds(a.id, b.id));
+  const cycle = findCycle(stages);
+  if (cycle) {
+    const first = stages.find((s) => s.id === cycle[0]);
+    throw new UserError(
+      `${file}:${first?.line ?? 1}: dependency cycle ${cycle.join(" → ")}; remove one of these dependencies.`,
+    );
+  }
+  return { stages, waves: computeWaves(stages), ...(baseBranch ? { base_branch: baseBranch } : {}) };
+}
+
+/** A stage that states no dependencies inside a wave group depends on every stage of the previous group. */
+function applyImplicitWaveDeps(raw: RawStage[], resolved: Map<string, string[]>): void {
+  const groups = [...new Set(raw.map((s) => s.group).filter((g): g is number => g !== undefined))].sort((a, b) => a - b);
+  for (const stage of raw) {
+    if (resolved.has(stage.id) || stage.group === undefined) continue;
+    const idx = groups.indexOf(stage.group);
+    const prevGroup = idx > 0 ? groups[idx - 1] : undefined;
+    if (prevGroup === undefined) continue;
+    resolved.set(
+      stage.id,
+      raw.filter((s) => s.group === prevGroup).map((s) => s.id).sort(compareIds),
+    );
+  }
+}
+
+function resolveRef(ref: DepRef, ids: readonly string[], byName: Map<string, string>): string[] {
+  switch (ref.kind) {
+    case "id":
+      return [ref.id];
+    case "range": {
+      const ids_ = expandRange(ref.from, ref.to, ids);
+      return ids_.length > 0 ? ids_ : [ref.from];
+    }
+    case "text": {
+      const id = byName.get(normalizeName(ref.text)) ?? normalizeId(ref.text);
+      return [id ?? `"${ref.text}"`];
+    }
+  }
+}
+
+function describeRef(ref: DepRef): string {
+  switch (ref.kind) {
+    case "id":
+      return ref.id;
+    case "range":
+      return `${ref.from}-${ref.to}`;
+    case "text":
+      return `"${ref.text}"`;
+  }
+}
+
+export function normalizeName(name: string): string {
+  return name
+    .toLowerCase()
+    .replace(/^(stage|phase|step|milestone|task)\s*#?\d+(\.\d+)*\s*[:.\-–—)]?\s*/i, "")
+    .replace(/[`*_"']/g, "")
+    .replace(/\s+/g, " ")
+    .trim();
+}

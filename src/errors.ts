@@ -1,0 +1,32 @@
+/**
+ * The three kinds of failure (STYLE.md): a user error (message only, exit 2), an outside-tool
+ * error (command + stderr, exit 1), and everything else, which is a bug (stack, "please report").
+ */
+export class UserError extends Error {
+  override name = "UserError";
+  readonly exitCode = 2;
+}
+
+/** A runtime failure that is not the user's input: exit 1, message only. */
+export class RuntimeError extends Error {
+  override name = "RuntimeError";
+  readonly exitCode = 1;
+}
+
+export class ToolError extends Error {
+  override name = "ToolError";
+  readonly exitCode = 1;
+  constructor(
+    message: string,
+    readonly argv: readonly string[],
+    readonly code: number | undefined,
+    readonly stderr: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isExpectedError(error: unknown): error is UserError | RuntimeError | ToolError {
+  return error instanceof UserError || error instanceof RuntimeError || error instanceof ToolError;
+}
