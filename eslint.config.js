@@ -44,7 +44,7 @@ export default tseslint.config(
         "error",
         {
           paths: noProcess.paths,
-          patterns: [{ group: ["node:fs", "node:fs/*", "fs", "../state/*", "../adapters/*"], message: "src/core is pure: no fs, no processes." }],
+          patterns: [{ group: ["node:fs", "node:fs/*", "fs", "../adapters/*", "../monitor/*"], message: "src/core is pure: no fs, no processes." }],
         },
       ],
     },

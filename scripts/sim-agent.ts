@@ -1,0 +1,286 @@
+#!/usr/bin/env node
+/**
+ * The simulated agent: obeys the command line and environment autorun gives claude (SPEC §5) so
+ * the demo and tests run whole orchestrations without a model. It creates
+ * `.claude/worktrees/<name>` on branch `worktree-<name>` from HEAD, runs the hooks from
+ * `--settings`, reports phases with `autorun phase`, commits, and shows an idle `❯` prompt.
+ *
+ * Behaviour per stage comes from `sim:` lines in the stage's scope (or AUTORUN_SIM_SCRIPT, a JSON
+ * file `{ "<stage>|*": ["stall", …] }`):
+ *   stall        go idle after planning and fire the Stop/idle hooks; continue when prompted
+ *   stall-silent the same without hooks (only the screen shows it)
+ *   die-once     exit after research the first time (a crash); continue after --resume
+ *   rate-limit   show a usage-limit banner once; continue when prompted
+ *   review       ask a question with `autorun review new` + `review wait`
+ *   drop-enter   the input box ignores Enter sent within 300 ms of typing
+ *   conflict     write CONFLICT.txt (stages that all do so conflict at merge); rebase when told
+ *   no-commit    report implement done without committing, once
+ *   slow         steps take 4x longer
+ */
+import { spawnSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+type Hooks = Record<string, { matcher?: string; hooks: { type: string; command: string }[] }[]>;
+
+const args = process.argv.slice(2);
+const opt = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const worktreeName = opt("--worktree");
+const resumeId = opt("--resume");
+const sessionId = opt("--session-id") ?? resumeId ?? "sim";
+const settings = JSON.parse(opt("--settings") ?? "{}") as { hooks?: Hooks };
+const prompt = args[args.length - 1] ?? "";
+const stage = process.env.AUTORUN_STAGE ?? "?";
+const orchDir = process.env.AUTORUN_ORCH_DIR ?? "";
+const autorun = process.env.AUTORUN_BIN ?? "autorun";
+const baseDelay = Number(process.env.AUTORUN_SIM_DELAY_MS ?? 300);
+
+const gitEnv = { ...process.env, GIT_AUTHOR_NAME: "sim-agent", GIT_AUTHOR_EMAIL: "sim@autorun.invalid", GIT_COMMITTER_NAME: "sim-agent", GIT_COMMITTER_EMAIL: "sim@autorun.invalid" };
+function git(cwd: string, ...a: string[]): { ok: boolean; out: string } {
+  const r = spawnSync("git", ["-C", cwd, ...a], { env: gitEnv, encoding: "utf8" });
+  return { ok: r.status === 0, out: `${r.stdout ?? ""}${r.stderr ?? ""}`.trim() };
+}
+
+// ---- worktree, as claude --worktree does it ----
+let cwd = process.cwd();
+if (worktreeName && !resumeId) {
+  const wt = join(cwd, ".claude", "worktrees", worktreeName);
+  if (!existsSync(wt)) {
+    const branch = `worktree-${worktreeName}`;
+    const exists = git(cwd, "rev-parse", "--verify", "--quiet", `refs/heads/${branch}`).ok;
+    const r = exists ? git(cwd, "worktree", "add", wt, branch) : git(cwd, "worktree", "add", "-b", branch, wt, "HEAD");
+    if (!r.ok) {
+      process.stderr.write(`sim-agent: git worktree add failed: ${r.out}\n`);
+      process.exit(1);
+    }
+  }
+  cwd = wt;
+}
+process.chdir(cwd);
+
+const contextFile = /^\/autorun:start\s+(.+)$/.exec(prompt)?.[1] ?? join(orchDir, "stages", `stage-${stage}-context.md`);
+const context = existsSync(contextFile) ? readFileSync(contextFile, "utf8") : "";
+const baseBranch = /^base_branch:\s*(.+)$/m.exec(context)?.[1]?.trim() ?? "main";
+const behaviours = new Set<string>();
+for (const m of context.matchAll(/^\s*(?:[-*]\s*)?sim:\s*([a-z-]+(?:\s*,\s*[a-z-]+)*)\s*$/gim)) for (const b of m[1]!.split(",")) behaviours.add(b.trim());
+if (process.env.AUTORUN_SIM_SCRIPT && existsSync(process.env.AUTORUN_SIM_SCRIPT)) {
+  const script = JSON.parse(readFileSync(process.env.AUTORUN_SIM_SCRIPT, "utf8")) as Record<string, string[]>;
+  for (const b of [...(script[stage] ?? []), ...(script["*"] ?? [])]) behaviours.add(b);
+}
+const delay = behaviours.has("slow") ? baseDelay * 4 : baseDelay;
+
+// Progress survives a crash (die-once, then --resume) in a file git does not track.
+const stateFile = join(cwd, ".git-sim-state.json");
+const state = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, "utf8")) as Record<string, boolean>) : {};
+const mark = (k: string) => {
+  state[k] = true;
+  writeFileSync(stateFile, JSON.stringify(state));
+};
+// Keep the state file out of `git status` like a user's ignored file.
+const exclude = resolve(cwd, git(cwd, "rev-parse", "--git-common-dir").out, "info", "exclude");
+const excluded = existsSync(exclude) ? readFileSync(exclude, "utf8") : "";
+if (!excluded.includes(".git-sim-state.json")) {
+  mkdirSync(join(exclude, ".."), { recursive: true });
+  writeFileSync(exclude, `${excluded}\n.git-sim-state.json\n`);
+}
+
+// ---- the screen ----
+const log: string[] = [`sim-agent (claude stand-in) · stage ${stage} · session ${sessionId}`, `cwd: ${cwd}`];
+let busy = true;
+let input = "";
+let banner = "";
+function draw(): void {
+  const width = 70;
+  const lines = log.slice(-30);
+  let out = "\x1b[H\x1b[2J" + lines.join("\r\n") + "\r\n\r\n";
+  if (banner) out += banner + "\r\n";
+  if (busy) out += "✻ Working… (esc to interrupt)\r\n";
+  out += "╭" + "─".repeat(width) + "╮\r\n";
+  out += "│ ❯ " + input.padEnd(width - 3) + "│\r\n";
+  out += "╰" + "─".repeat(width) + "╯\r\n";
+  out += "  ? for shortcuts\r\n";
+  process.stdout.write(out);
+}
+const say = (line: string) => {
+  log.push(`⏺ ${line}`);
+  draw();
+};
+
+// ---- hooks, run as claude runs them: a shell command with the JSON payload on stdin ----
+async function hook(name: string, extra: Record<string, unknown> = {}): Promise<void> {
+  for (const group of settings.hooks?.[name] ?? []) {
+    for (const h of group.hooks) {
+      if (h.type !== "command") continue;
+      await new Promise<void>((resolve) => {
+        const child = spawn("/bin/sh", ["-c", h.command], { stdio: ["pipe", "ignore", "ignore"], env: process.env, cwd });
+        child.on("exit", () => resolve());
+        child.on("error", () => resolve());
+        child.stdin.end(JSON.stringify({ session_id: sessionId, transcript_path: "", cwd, hook_event_name: name, ...extra }));
+      });
+    }
+  }
+}
+
+function report(...a: string[]): void {
+  const r = spawnSync(autorun, a, { encoding: "utf8", env: process.env, cwd });
+  say(`$ autorun ${a.join(" ")}${r.status === 0 ? "" : `  (exit ${r.status}: ${(r.stderr ?? "").trim()})`}`);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---- input: raw keys from tmux send-keys ----
+let waiter: ((text: string) => void) | undefined;
+let lastKeyAt = 0;
+if (process.stdin.isTTY) process.stdin.setRawMode(true);
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (chunk: string) => {
+  for (const ch of chunk) {
+    if (ch === "\r" || ch === "\n") {
+      if (behaviours.has("drop-enter") && Date.now() - lastKeyAt < 300) continue;
+      const text = input.trim();
+      input = "";
+      if (text && waiter) {
+        const w = waiter;
+        waiter = undefined;
+        busy = true;
+        say(`> ${text}`);
+        void hook("UserPromptSubmit", { prompt: text });
+        w(text);
+      } else draw();
+    } else if (ch === "\u0003") {
+      process.exit(130);
+    } else if (ch === "\u007f") {
+      input = input.slice(0, -1);
+      lastKeyAt = Date.now();
+      draw();
+    } else if (ch >= " ") {
+      input += ch;
+      lastKeyAt = Date.now();
+      draw();
+    }
+  }
+});
+
+/** Goes idle at the prompt until a person (or the monitor) submits text. */
+async function idle(withHooks: boolean): Promise<string> {
+  busy = false;
+  draw();
+  const answer = new Promise<string>((resolve) => (waiter = resolve));
+  if (withHooks) {
+    await hook("Stop", { stop_hook_active: false });
+    setTimeout(() => {
+      if (waiter) void hook("Notification", { message: "Claude is waiting for your input", notification_type: "idle_prompt" });
+    }, Number(process.env.AUTORUN_SIM_IDLE_NOTIFY_MS ?? 1500));
+  }
+  return answer;
+}
+
+function commit(file: string, text: string, message: string): void {
+  mkdirSync(join(cwd, file, ".."), { recursive: true });
+  writeFileSync(join(cwd, file), text);
+  git(cwd, "add", "--", file);
+  const r = git(cwd, "commit", "-q", "-m", message);
+  say(r.ok ? `committed ${file}` : `commit failed: ${r.out}`);
+}
+
+async function rebaseOntoBase(): Promise<void> {
+  say(`rebasing onto ${baseBranch}`);
+  const r = git(cwd, "rebase", baseBranch);
+  if (!r.ok) {
+    // Resolve by keeping both sides, the way an agent would merge the two edits.
+    const files = git(cwd, "diff", "--name-only", "--diff-filter=U").out.split("\n").filter(Boolean);
+    for (const f of files) {
+      const text = readFileSync(join(cwd, f), "utf8").replace(/^(<<<<<<<|=======|>>>>>>>).*\n/gm, "");
+      writeFileSync(join(cwd, f), text);
+      git(cwd, "add", "--", f);
+    }
+    const c = spawnSync("git", ["-C", cwd, "-c", "core.editor=true", "rebase", "--continue"], { env: { ...gitEnv, GIT_EDITOR: "true" }, encoding: "utf8" });
+    say(c.status === 0 ? `resolved ${files.join(", ")} and continued the rebase` : `rebase --continue failed: ${c.stderr}`);
+  }
+}
+
+async function main(): Promise<void> {
+  draw();
+  await hook("SessionStart", { source: resumeId ? "resume" : "startup" });
+  say(resumeId ? `resumed conversation ${resumeId}` : `starting ${prompt}`);
+  await sleep(delay);
+  if (!state.triage) {
+    report("phase", "triage", "done", "--complexity", "QUICK");
+    mark("triage");
+  }
+  if (!state.research) {
+    report("phase", "research", "start");
+    await sleep(delay);
+    report("phase", "research", "done");
+    mark("research");
+  }
+  if (behaviours.has("die-once") && !state.died) {
+    mark("died");
+    say("crashing (die-once)");
+    await sleep(100);
+    process.exit(1);
+  }
+  if (!state.plan) {
+    report("phase", "create_plan", "start");
+    await sleep(delay);
+    const planFile = join(cwd, "thoughts", "plans", `stage-${stage}.md`);
+    mkdirSync(join(planFile, ".."), { recursive: true });
+    writeFileSync(planFile, `# Stage ${stage} plan\n\n## Phase 1: first part\n- [ ] part one exists\n\n## Phase 2: second part\n- [ ] part two exists\n`);
+    report("phase", "create_plan", "done", "--plan-file", planFile);
+    mark("plan");
+  }
+  if ((behaviours.has("stall") || behaviours.has("stall-silent")) && !state.stalled) {
+    mark("stalled");
+    say("I have a plan. Shall I go on?");
+    const text = await idle(behaviours.has("stall"));
+    say(`continuing after "${text}"`);
+  }
+  if (behaviours.has("rate-limit") && !state.limited) {
+    mark("limited");
+    banner = "  ⎿  You've hit your limit · resets 3pm (Europe/Paris)";
+    say("Usage limit reached");
+    await idle(false);
+    banner = "";
+  }
+  if (behaviours.has("review") && !state.reviewed) {
+    const r = spawnSync(autorun, ["review", "new", "--title", `Stage ${stage} question`, "--context", "The simulated agent asks a person.", "--question", "Approach: keep the old API or replace it?"], { encoding: "utf8", env: process.env, cwd });
+    const file = (r.stdout ?? "").trim();
+    say(`waiting for review ${file}`);
+    const w = spawnSync(autorun, ["review", "wait", file], { encoding: "utf8", env: process.env, cwd });
+    say(`review answered: ${(w.stdout ?? "").replace(/\s+/g, " ").slice(0, 120)}`);
+    mark("reviewed");
+  }
+  report("phase", "implement", "start", "--current", "1", "--total", "2");
+  await sleep(delay);
+  if (!state.part1) {
+    commit(`sim/stage-${stage}-part1.txt`, `stage ${stage} part 1\n`, `stage ${stage}: phase 1`);
+    mark("part1");
+  }
+  report("phase", "implement", "start", "--current", "2", "--total", "2");
+  await sleep(delay);
+  if (!state.part2) {
+    if (behaviours.has("conflict")) commit("CONFLICT.txt", `written by stage ${stage}\n`, `stage ${stage}: touch the shared file`);
+    if (!(behaviours.has("no-commit") && !state.skipped)) commit(`sim/stage-${stage}-part2.txt`, `stage ${stage} part 2\n`, `stage ${stage}: phase 2`);
+    mark("part2");
+  }
+  if (behaviours.has("no-commit") && !state.skipped) mark("skipped");
+  report("phase", "implement", "done", "--current", "2", "--total", "2");
+  // Like claude after a turn: idle at the prompt. Messages from the monitor (a merge conflict,
+  // a failed check) come in here.
+  for (;;) {
+    const text = await idle(true);
+    if (/rebase/i.test(text)) await rebaseOntoBase();
+    if (/commit/i.test(text) && git(cwd, "rev-list", "--count", `${baseBranch}..HEAD`).out === "0") commit(`sim/stage-${stage}-late.txt`, "late commit\n", `stage ${stage}: commit the work`);
+    if (/implement done|rebase|commit|check/i.test(text)) report("phase", "implement", "done");
+  }
+}
+
+process.on("SIGHUP", () => process.exit(129));
+process.on("SIGTERM", () => process.exit(143));
+main().catch((error) => {
+  process.stderr.write(`sim-agent: ${(error as Error).stack}\n`);
+  process.exit(1);
+});

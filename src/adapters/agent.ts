@@ -1,0 +1,116 @@
+/**
+ * The agent command of SPEC §5 as an argument array. `agentCommand` is a template: with no
+ * placeholders it is the program (["claude"], ["node", "/x/sim-agent.js"]) and the standard
+ * arguments follow it; otherwise `{worktree} {session_id} {plugin_dir} {settings} {prompt}
+ * {context_file} {stage} {model} {permission_mode}` are substituted per element and `{args}`
+ * expands to the standard arguments.
+ */
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
+
+export const HOOK_EVENTS = ["Notification", "Stop", "SessionStart", "SessionEnd", "UserPromptSubmit"] as const;
+
+/** The installed package root (holds orchestration-templates/ and dist/). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+export function pluginDir(): string {
+  return join(packageRoot(), "orchestration-templates");
+}
+
+/** The autorun every session and hook calls: dist/bin/autorun (a link to the built cli.js). */
+export function autorunBin(): string {
+  return join(packageRoot(), "dist", "bin", "autorun");
+}
+
+export function simAgentPath(): string {
+  return join(packageRoot(), "dist", "scripts", "sim-agent.js");
+}
+
+/** Claude Code settings: the hooks (plain `autorun hook <Name>`, PATH carries our bin first) and worktree base. */
+export function agentSettings(): Record<string, unknown> {
+  const hooks: Record<string, unknown> = {};
+  for (const name of HOOK_EVENTS) {
+    hooks[name] = [{ ...(name === "Notification" ? { matcher: "" } : {}), hooks: [{ type: "command", command: `autorun hook ${name}`, timeout: 30 }] }];
+  }
+  return { hooks, worktree: { baseRef: "head" } };
+}
+
+export interface AgentParams {
+  worktree: string;
+  sessionId: string;
+  contextFile: string;
+  stage: string;
+  model?: string;
+  permissionMode?: string;
+  /** Relaunch: continue this conversation instead of starting one. */
+  resume?: boolean;
+}
+
+export function standardArgs(p: AgentParams): string[] {
+  const args = p.resume
+    ? ["--resume", p.sessionId]
+    : ["--worktree", p.worktree, "--session-id", p.sessionId];
+  args.push("--plugin-dir", pluginDir(), "--settings", JSON.stringify(agentSettings()));
+  if (p.model) args.push("--model", p.model);
+  if (p.permissionMode) args.push("--permission-mode", p.permissionMode);
+  args.push(p.resume ? "continue: you were restarted; carry on with your stage from where you left off" : `/autorun:start ${p.contextFile}`);
+  return args;
+}
+
+export function buildAgentArgv(template: readonly string[], p: AgentParams): string[] {
+  const std = standardArgs(p);
+  const values: Record<string, string> = {
+    worktree: p.worktree,
+    session_id: p.sessionId,
+    plugin_dir: pluginDir(),
+    settings: JSON.stringify(agentSettings()),
+    prompt: std[std.length - 1]!,
+    context_file: p.contextFile,
+    stage: p.stage,
+    model: p.model ?? "",
+    permission_mode: p.permissionMode ?? "",
+  };
+  const hasPlaceholder = template.some((t) => /\{[a-z_]+\}/.test(t));
+  if (!hasPlaceholder) return [...template, ...std];
+  const out: string[] = [];
+  for (const part of template) {
+    if (part === "{args}") out.push(...std);
+    else out.push(part.replace(/\{([a-z_]+)\}/g, (m, key: string) => values[key] ?? m));
+  }
+  return out;
+}
+
+/** The environment every stage session carries (SPEC §5). */
+export function sessionEnv(home: string, orchDir: string, stage: string, extra: Record<string, string> = {}): Record<string, string> {
+  const bin = autorunBin();
+  return {
+    AUTORUN_HOME: home,
+    AUTORUN_ORCH_DIR: orchDir,
+    AUTORUN_STAGE: stage,
+    AUTORUN_BIN: bin,
+    PATH: `${dirname(bin)}:${process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin"}`,
+    ...extra,
+  };
+}
+
+/** `--agent-cmd` accepts a JSON array or a command line split on whitespace (quotes group words). */
+export function parseAgentCmd(value: string): string[] {
+  const trimmed = value.trim();
+  if (trimmed.startsWith("[")) {
+    const parsed: unknown = JSON.parse(trimmed);
+    if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((x) => typeof x === "string" && x.length > 0)) {
+      throw new Error("--agent-cmd JSON must be a non-empty array of strings");
+    }
+    return parsed as string[];
+  }
+  const words: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
+  for (const m of trimmed.matchAll(re)) words.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : (m[2] ?? m[3] ?? ""));
+  if (words.length === 0) throw new Error("--agent-cmd is empty");
+  return words.map((w, i) => (i === 0 && (w.startsWith("./") || w.startsWith("../")) ? resolve(w) : w));
+}

@@ -1,0 +1,65 @@
+/** The one place processes are started: argument arrays, a timeout and a kill policy, no shell. */
+import { execa, type Options } from "execa";
+import { ToolError } from "../errors.js";
+
+export interface RunResult {
+  ok: boolean;
+  code: number | undefined;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  timeoutMs?: number;
+  /** Drop these variables from the inherited environment. */
+  unsetEnv?: readonly string[];
+}
+
+/** Runs a program; a non-zero exit is a value, a missing program or timeout is a ToolError. */
+export async function runProgram(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const env = { ...process.env, ...opts.env };
+  for (const name of opts.unsetEnv ?? []) delete env[name];
+  const options: Options = {
+    cwd: opts.cwd,
+    env,
+    extendEnv: false,
+    input: opts.input,
+    stdin: opts.input === undefined ? "ignore" : undefined,
+    timeout: opts.timeoutMs ?? 30_000,
+    killSignal: "SIGTERM",
+    forceKillAfterDelay: 2_000,
+    reject: false,
+    stripFinalNewline: true,
+    encoding: "utf8",
+  };
+  const result = await execa(file, args, options);
+  const argv = [file, ...args];
+  if (result.timedOut) {
+    throw new ToolError(`${file} timed out after ${opts.timeoutMs ?? 30_000} ms: ${argv.join(" ")}`, argv, undefined, String(result.stderr ?? ""));
+  }
+  if (result.failed && result.exitCode === undefined) {
+    const code = (result.cause as NodeJS.ErrnoException | undefined)?.code;
+    const hint = code === "ENOENT" ? `${file} is not installed or not on PATH` : (result.shortMessage ?? "failed to start");
+    throw new ToolError(`${hint} (${argv.join(" ")})`, argv, undefined, String(result.stderr ?? ""), { cause: result.cause });
+  }
+  return {
+    ok: result.exitCode === 0,
+    code: result.exitCode,
+    stdout: String(result.stdout ?? ""),
+    stderr: String(result.stderr ?? ""),
+    timedOut: false,
+  };
+}
+
+/** Throws a ToolError carrying argv, code and stderr unless the run succeeded. */
+export function expectOk(file: string, args: readonly string[], r: RunResult, what: string): RunResult {
+  if (!r.ok) {
+    const detail = r.stderr.trim().split("\n").slice(-3).join(" | ") || r.stdout.trim().split("\n").slice(-3).join(" | ");
+    throw new ToolError(`${what} failed (exit ${r.code}): ${detail}`, [file, ...args], r.code, r.stderr);
+  }
+  return r;
+}

@@ -1,0 +1,114 @@
+/**
+ * tmux, on a configurable server socket (`tmux -L <name>`), with argument arrays only.
+ *
+ * One quirk matters for safety: tmux reads an argument that ends in `;` as a command separator
+ * (cmd-parse.c, cmd_parse_from_arguments), so `x;` would start a new tmux command. `x\;` is read as
+ * the literal `x;`, which is how `tmuxArg` escapes it. An argument ending in `\;` cannot be passed
+ * at all and is refused.
+ */
+import { runProgram, expectOk, type RunResult } from "./exec.js";
+import { execa } from "execa";
+import { UserError } from "../errors.js";
+
+export function tmuxArg(arg: string): string {
+  if (!arg.endsWith(";")) return arg;
+  if (arg.endsWith("\\;")) throw new UserError(`tmux cannot pass an argument ending in "\\;" (${JSON.stringify(arg.slice(-40))}); rename the path or value.`);
+  return `${arg.slice(0, -1)}\\;`;
+}
+
+/** Variables Claude Code sets in its own sessions; a nested claude refuses to start with them. */
+export const CLAUDE_ENV_PREFIXES = ["CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT"];
+
+export interface NewSession {
+  name: string;
+  cwd: string;
+  argv: readonly string[];
+  env: Record<string, string>;
+  width?: number;
+  height?: number;
+}
+
+export interface Tmux {
+  socket: string | undefined;
+  newSession(spec: NewSession): Promise<void>;
+  hasSession(name: string): Promise<boolean>;
+  listSessions(): Promise<string[]>;
+  capturePane(name: string): Promise<string | undefined>;
+  sendLiteral(name: string, text: string): Promise<boolean>;
+  sendEnter(name: string): Promise<boolean>;
+  killSession(name: string): Promise<boolean>;
+  killServer(): Promise<void>;
+  paneCommand(name: string): Promise<string | undefined>;
+  displayMessage(text: string): Promise<void>;
+  attachArgv(name: string, insideTmux: boolean): string[];
+  attach(name: string, insideTmux: boolean): Promise<number>;
+  version(): Promise<string | undefined>;
+}
+
+
+export function createTmux(socket?: string): Tmux {
+  const prefix = socket ? ["-L", socket] : [];
+  const unsetEnv = Object.keys(process.env).filter((k) => CLAUDE_ENV_PREFIXES.some((p) => k.startsWith(p)));
+  const run = (args: string[], timeoutMs = 10_000): Promise<RunResult> =>
+    runProgram("tmux", [...prefix, ...args.map(tmuxArg)], { timeoutMs, unsetEnv});
+  const target = (name: string): string => `=${name}`;
+  const pane = (name: string): string => `=${name}:`;
+
+  return {
+    socket,
+    async newSession(spec) {
+      const args = ["new-session", "-d", "-x", String(spec.width ?? 200), "-y", String(spec.height ?? 50), "-s", spec.name, "-c", spec.cwd];
+      for (const [k, v] of Object.entries(spec.env)) args.push("-e", `${k}=${v}`);
+      // `env -u` strips Claude Code's own variables even when the tmux server already holds them.
+      const unset = [...new Set([...CLAUDE_ENV_PREFIXES, ...unsetEnv])].flatMap((k) => ["-u", k]);
+      args.push("--", "env", ...unset, ...spec.argv);
+      expectOk("tmux", args, await run(args), `tmux new-session ${spec.name}`);
+    },
+    async hasSession(name) {
+      return (await run(["has-session", "-t", target(name)])).ok;
+    },
+    async listSessions() {
+      const r = await run(["list-sessions", "-F", "#{session_name}"]);
+      return r.ok ? r.stdout.split("\n").filter(Boolean) : [];
+    },
+    async capturePane(name) {
+      const r = await run(["capture-pane", "-p", "-J", "-t", pane(name)]);
+      return r.ok ? r.stdout : undefined;
+    },
+    async sendLiteral(name, text) {
+      return (await run(["send-keys", "-t", pane(name), "-l", "--", text])).ok;
+    },
+    async sendEnter(name) {
+      return (await run(["send-keys", "-t", pane(name), "Enter"])).ok;
+    },
+    async killSession(name) {
+      return (await run(["kill-session", "-t", target(name)])).ok;
+    },
+    async killServer() {
+      await run(["kill-server"]);
+    },
+    async paneCommand(name) {
+      const r = await run(["display-message", "-p", "-t", pane(name), "#{pane_current_command}"]);
+      return r.ok ? r.stdout.trim() : undefined;
+    },
+    async displayMessage(text) {
+      const clients = await run(["list-clients", "-F", "#{client_name}"]);
+      if (!clients.ok) return;
+      for (const client of clients.stdout.split("\n").filter(Boolean)) {
+        await run(["display-message", "-c", client, "-d", "5000", "--", text.replace(/#/g, "##")]);
+      }
+    },
+    attachArgv(name, insideTmux) {
+      return ["tmux", ...prefix, insideTmux ? "switch-client" : "attach-session", "-t", target(name)];
+    },
+    async attach(name, insideTmux) {
+      const argv = this.attachArgv(name, insideTmux);
+      const r = await execa(argv[0]!, argv.slice(1), { stdio: "inherit", reject: false });
+      return r.exitCode ?? 1;
+    },
+    async version() {
+      const r = await runProgram("tmux", ["-V"]).catch(() => undefined);
+      return r?.ok ? r.stdout.trim() : undefined;
+    },
+  };
+}

@@ -1,0 +1,335 @@
+#!/usr/bin/env node
+/**
+ * The command line. The only module that knows commander: it turns flags into typed options and
+ * lazily imports the command, so `autorun --help` loads nothing heavy. Only `main` exits.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import type { Ctx } from "./commands/context.js";
+import type { ConfigFile } from "./state/schemas.js";
+
+const VERSION = "0.1.0";
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${name} must be a whole number ≥ 1.`);
+    return Number(v);
+  };
+}
+
+function positiveNumber(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a number > 0.`);
+    return n;
+  };
+}
+
+async function ctx(): Promise<Ctx> {
+  return (await import("./commands/context.js")).defaultCtx();
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return "";
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function example(cmd: Command, text: string): Command {
+  return cmd.addHelpText("after", `\nExample:\n  ${text.split("\n").join("\n  ")}\n`);
+}
+
+interface OrchestrateFlags {
+  dryRun?: boolean;
+  json?: boolean;
+  maxParallel?: number;
+  schedule?: "eager" | "waves";
+  agentCmd?: string;
+  model?: string;
+  permissionMode?: string;
+  tmuxSocket?: string;
+  stallSeconds?: number;
+  base?: string;
+  project?: string;
+  parseWith?: string;
+  fresh?: boolean;
+  monitor?: boolean;
+}
+
+export function buildProgram(setCode: (code: number) => void): Command {
+  const program = new Command("autorun")
+    .description("Run a staged master plan with AI coding agents, each in its own tmux session, with a monitor that nudges, merges and launches.")
+    .version(VERSION)
+    .showSuggestionAfterError()
+    .configureOutput({ outputError: (str, write) => write(str.trim().split("\n")[0] + "\n") })
+    .exitOverride();
+  const done = (p: Promise<number> | number) => Promise.resolve(p).then(setCode);
+
+  example(
+    program
+      .command("orchestrate")
+      .description("parse a master plan, write the orchestration, launch every ready stage and start the monitor")
+      .argument("<plan>", "master plan file (.md, .yaml)")
+      .option("--dry-run", "parse and print stages, waves and the commands it would run; write nothing")
+      .option("--json", "with --dry-run: machine-readable plan")
+      .option("--max-parallel <n>", "stages running at once (default 4)", positiveInt("--max-parallel"))
+      .addOption(new Option("--schedule <mode>", "eager: launch as soon as deps merge; waves: strict wave barriers").choices(["eager", "waves"]))
+      .option("--agent-cmd <cmd>", 'agent program or template (JSON array, e.g. \'["node","sim.js"]\')')
+      .option("--model <model>", "model passed to claude")
+      .option("--permission-mode <mode>", "permission mode passed to claude")
+      .option("--tmux-socket <name>", "run sessions on this tmux server (tmux -L <name>)")
+      .option("--stall-seconds <s>", "idle time before a stage is nudged", positiveNumber("--stall-seconds"))
+      .option("--base <branch>", "base branch stages branch from and merge into (default: the current branch)")
+      .option("--project <dir>", "project root (default: the git repository of the current directory)")
+      .addOption(new Option("--parse-with <parser>", "parse a free-form plan with claude -p").choices(["claude"]))
+      .option("--fresh", "start over when this plan already has an orchestration (the old one is kept)")
+      .option("--no-monitor", "do not start the background monitor"),
+    "autorun orchestrate docs/master-plan.md --dry-run\nautorun orchestrate docs/master-plan.md --max-parallel 2",
+  ).action(async (plan: string, f: OrchestrateFlags) => {
+    const { runOrchestrate } = await import("./commands/orchestrate.js");
+    const config: ConfigFile = {
+      maxParallel: f.maxParallel,
+      schedule: f.schedule,
+      model: f.model,
+      permissionMode: f.permissionMode,
+      tmuxSocket: f.tmuxSocket,
+      stallSeconds: f.stallSeconds,
+    };
+    if (f.agentCmd !== undefined) {
+      const { parseAgentCmd } = await import("./adapters/agent.js");
+      const { UserError } = await import("./errors.js");
+      try {
+        config.agentCommand = parseAgentCmd(f.agentCmd);
+      } catch (error) {
+        throw new UserError(`--agent-cmd: ${(error as Error).message}`);
+      }
+    }
+    await done(
+      runOrchestrate(await ctx(), plan, {
+        dryRun: f.dryRun,
+        json: f.json,
+        base: f.base,
+        project: f.project,
+        parseWith: f.parseWith,
+        fresh: f.fresh,
+        noMonitor: f.monitor === false,
+        config,
+      }),
+    );
+  });
+
+  example(
+    program
+      .command("status")
+      .description("table of stages: status, attention, wave, deps, elapsed, branch, session (no plan: every orchestration)")
+      .argument("[plan]", "plan file or plan name")
+      .option("--json", "print status.json")
+      .option("--watch", "refresh every 2 s"),
+    "autorun status\nautorun status master-plan --json",
+  ).action(async (plan: string | undefined, f: { json?: boolean; watch?: boolean }) => {
+    const { runStatus } = await import("./commands/status.js");
+    await done(runStatus(await ctx(), plan, f));
+  });
+
+  example(
+    program.command("dashboard").description("live terminal dashboard: stages, dependencies, events, monitor log").argument("[plan]", "plan file or plan name"),
+    "autorun dashboard master-plan",
+  ).action(async (plan: string | undefined) => {
+    const { runDashboard } = await import("./tui/dashboard.js");
+    await done(runDashboard(await ctx(), plan));
+  });
+
+  example(
+    program.command("attach").description("attach to a stage's tmux session (switch-client when inside tmux)").argument("<plan>").argument("<stage>"),
+    "autorun attach master-plan 2",
+  ).action(async (plan: string, stage: string) => {
+    const { runAttach } = await import("./commands/control.js");
+    await done(runAttach(await ctx(), plan, stage));
+  });
+
+  example(
+    program.command("logs").description("print the monitor log").argument("[plan]").option("-f, --follow", "keep printing new lines"),
+    "autorun logs master-plan -f",
+  ).action(async (plan: string | undefined, f: { follow?: boolean }) => {
+    const { runLogs } = await import("./commands/control.js");
+    await done(runLogs(await ctx(), plan, f));
+  });
+
+  example(
+    program.command("monitor").description("run the monitor in the foreground").argument("<plan>").option("--once", "do one pass and exit"),
+    "autorun monitor master-plan --once",
+  ).action(async (plan: string, f: { once?: boolean }) => {
+    const { runMonitor } = await import("./commands/monitor.js");
+    await done(runMonitor(await ctx(), plan, f));
+  });
+
+  example(
+    program.command("resume").description("restart the monitor; relaunch stages whose session died").argument("<plan>"),
+    "autorun resume master-plan",
+  ).action(async (plan: string) => {
+    const { runResume } = await import("./commands/control.js");
+    await done(runResume(await ctx(), plan));
+  });
+
+  example(
+    program.command("stop").description("stop the monitor (and with --sessions the stage sessions); nothing on disk is lost").argument("<plan>").option("--sessions", "also end the stage sessions"),
+    "autorun stop master-plan --sessions",
+  ).action(async (plan: string, f: { sessions?: boolean }) => {
+    const { runStop } = await import("./commands/control.js");
+    await done(runStop(await ctx(), plan, f));
+  });
+
+  example(
+    program.command("nudge").description("send a message (default: continue) to a stage's agent, verified").argument("<plan>").argument("<stage>").argument("[message]"),
+    'autorun nudge master-plan 3 "please run the tests and continue"',
+  ).action(async (plan: string, stage: string, message: string | undefined) => {
+    const { runNudge } = await import("./commands/control.js");
+    await done(runNudge(await ctx(), plan, stage, message));
+  });
+
+  example(
+    program.command("merge").description("merge a stage's branch into the base branch (the monitor does this itself)").argument("<plan>").argument("<stage>"),
+    "autorun merge master-plan 3",
+  ).action(async (plan: string, stage: string) => {
+    const { runMerge } = await import("./commands/control.js");
+    await done(runMerge(await ctx(), plan, stage));
+  });
+
+  example(
+    program
+      .command("phase")
+      .description("(agents) report a phase of the current stage")
+      .argument("<phase>", "triage | research | create_plan | implement | merge")
+      .argument("<state>", "start | done")
+      .option("--current <n>", "implementation phase number")
+      .option("--total <n>", "number of implementation phases")
+      .option("--plan-file <file>", "the stage's implementation plan")
+      .option("--complexity <c>", "QUICK | MEDIUM | LARGE (triage)")
+      .option("--orch-dir <dir>", "orchestration dir (default: $AUTORUN_ORCH_DIR)")
+      .option("--stage <id>", "stage id (default: $AUTORUN_STAGE)"),
+    "autorun phase implement start --current 1 --total 3",
+  ).action(async (phase: string, state: string, f: Record<string, string | undefined>) => {
+    const { runPhase } = await import("./commands/agent-report.js");
+    await done(runPhase(await ctx(), phase, state, f));
+  });
+
+  example(
+    program
+      .command("event")
+      .description("(agents) append a validated event")
+      .argument("<type>")
+      .argument("[fields...]", "key=value pairs")
+      .option("--data <json>", "fields as a JSON object")
+      .option("--orch-dir <dir>")
+      .option("--stage <id>"),
+    "autorun event stage_idle source=hook reason=waiting",
+  ).action(async (type: string, fields: string[], f: { data?: string; orchDir?: string; stage?: string }) => {
+    const { runEvent } = await import("./commands/agent-report.js");
+    await done(runEvent(await ctx(), type, fields, f));
+  });
+
+  example(
+    program.command("hook").description("(hooks) turn a Claude Code hook payload on stdin into an event").argument("<name>", "Notification | Stop | SessionStart | SessionEnd | UserPromptSubmit"),
+    `echo '{"notification_type":"idle_prompt"}' | autorun hook Notification`,
+  ).action(async (name: string) => {
+    const { runHook } = await import("./commands/agent-report.js");
+    await done(runHook(await ctx(), name, await readStdin()));
+  });
+
+  const review = example(program.command("review").description("review files: questions for a person, answered in an editor"), 'autorun review new --title "API shape" --question "REST or RPC?"\nautorun review list');
+  example(
+    review
+      .command("new")
+      .description("write a review file and mark the stage as waiting on it; prints its path")
+      .requiredOption("--title <title>")
+      .option("--context <text>", "background for the reviewer", "")
+      .option("--question <q...>", "a question (repeat for more; 'Topic: question' sets the topic)")
+      .option("--stage <id>")
+      .option("--orch-dir <dir>"),
+    'autorun review new --title "Schema" --question "Keep the old table? Yes or no"',
+  ).action(async (f: { title: string; context: string; question?: string[]; stage?: string; orchDir?: string }) => {
+    const { runReviewNew } = await import("./commands/review.js");
+    await done(runReviewNew(await ctx(), f));
+  });
+  example(review.command("list").description("open and answered reviews, with the stage each blocks").option("--json"), "autorun review list --json").action(async (f: { json?: boolean }) => {
+    const { runReviewList } = await import("./commands/review.js");
+    await done(runReviewList(await ctx(), f));
+  });
+  example(review.command("open").description("open a review in $VISUAL/$EDITOR (default: the oldest unanswered)").argument("[file]"), "autorun review open").action(async (file: string | undefined) => {
+    const { runReviewOpen } = await import("./commands/review.js");
+    await done(runReviewOpen(await ctx(), file));
+  });
+  example(
+    review.command("wait").description("block until every question has an answer; print the answers as JSON").argument("<file>").option("--timeout <seconds>", "give up after this long (exit 1)", positiveNumber("--timeout")),
+    "autorun review wait ~/.autorun/review/2026-01-01-120000-schema.md --timeout 3600",
+  ).action(async (file: string, f: { timeout?: number }) => {
+    const { runReviewWait } = await import("./commands/review.js");
+    await done(runReviewWait(await ctx(), file, f));
+  });
+  example(review.command("answers").description("print a review's answers as JSON").argument("<file>"), "autorun review answers <file>").action(async (file: string) => {
+    const { runReviewAnswers } = await import("./commands/review.js");
+    await done(runReviewAnswers(await ctx(), file));
+  });
+
+  example(
+    program.command("report").description("the final report of an orchestration").argument("[plan]").option("--json"),
+    "autorun report master-plan",
+  ).action(async (plan: string | undefined, f: { json?: boolean }) => {
+    const { runReport } = await import("./commands/report.js");
+    await done(runReport(await ctx(), plan, f));
+  });
+
+  example(
+    program.command("doctor").description("check tools, trust, templates and state; reconcile sessions, worktrees and branches").option("--fix", "fix what is safe to fix").option("--project <dir>").option("--tmux-socket <name>"),
+    "autorun doctor --fix",
+  ).action(async (f: { fix?: boolean; project?: string; tmuxSocket?: string }) => {
+    const { runDoctor } = await import("./commands/doctor.js");
+    await done(runDoctor(await ctx(), f));
+  });
+
+  example(
+    program.command("demo").description("run a bundled 5-stage plan with the simulated agent in a throw-away repo on a private tmux server").option("--keep", "keep the demo repo and sessions afterwards").option("--dashboard", "watch it in the dashboard"),
+    "autorun demo",
+  ).action(async (f: { keep?: boolean; dashboard?: boolean }) => {
+    const { runDemo } = await import("./commands/demo.js");
+    await done(runDemo(await ctx(), f));
+  });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return 0;
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    const { isExpectedError } = await import("./errors.js");
+    const debug = Boolean(process.env.AUTORUN_DEBUG);
+    if (isExpectedError(error)) {
+      process.stderr.write(`autorun: ${error.message}\n`);
+      if (debug && error.stack) process.stderr.write(error.stack + "\n");
+      return error.exitCode;
+    }
+    process.stderr.write(`autorun: internal error: ${(error as Error)?.message ?? String(error)}\n`);
+    process.stderr.write(debug ? `${(error as Error)?.stack ?? ""}\n` : "Run again with AUTORUN_DEBUG=1 for the stack, and please report it.\n");
+    return 1;
+  }
+}
+
+const isEntry = process.argv[1] && import.meta.url === (await import("node:url")).pathToFileURL((await import("node:fs")).realpathSync(process.argv[1])).href;
+if (isEntry) {
+  main(process.argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    () => {
+      process.exitCode = 1;
+    },
+  );
+}

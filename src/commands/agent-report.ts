@@ -1,0 +1,166 @@
+/** What agents and hooks call from inside a stage: `autorun phase`, `autorun event`, `autorun hook`. */
+import { existsSync } from "node:fs";
+import { appendEvent } from "../state/events.js";
+import { pathsFromOrchDir, type OrchPaths } from "../state/paths.js";
+import { loadStatus } from "../state/status.js";
+import { EVENT_TYPES, PHASES, type EventType } from "../state/schemas.js";
+import { UserError } from "../errors.js";
+import type { Ctx } from "./context.js";
+
+interface StageIdentity {
+  paths: OrchPaths;
+  plan_name: string;
+  project_slug: string;
+  stage: string | undefined;
+}
+
+function identity(ctx: Ctx, opts: { orchDir?: string; stage?: string }, needStage: boolean): StageIdentity {
+  const orchDir = opts.orchDir ?? ctx.env.AUTORUN_ORCH_DIR;
+  const stage = opts.stage ?? ctx.env.AUTORUN_STAGE;
+  if (!orchDir) throw new UserError("AUTORUN_ORCH_DIR is not set: run this inside a stage session, or pass --orch-dir <dir> --stage <id>.");
+  if (needStage && !stage) throw new UserError("AUTORUN_STAGE is not set: run this inside a stage session, or pass --stage <id>.");
+  const probe = pathsFromOrchDir(orchDir);
+  if (!existsSync(probe.events)) throw new UserError(`${orchDir} is not an orchestration (no events.jsonl); check AUTORUN_ORCH_DIR.`);
+  const status = loadStatus(probe);
+  if (!status) throw new UserError(`${probe.events} has no orchestration_started event; the orchestration is damaged.`);
+  if (stage !== undefined && !status.stages[stage]) {
+    throw new UserError(`stage ${stage} is not in plan ${status.plan_name} (stages: ${Object.keys(status.stages).join(", ")}); check AUTORUN_STAGE.`);
+  }
+  return { paths: pathsFromOrchDir(orchDir, status.project_slug), plan_name: status.plan_name, project_slug: status.project_slug, stage };
+}
+
+export interface PhaseOptions {
+  current?: string;
+  total?: string;
+  planFile?: string;
+  complexity?: string;
+  orchDir?: string;
+  stage?: string;
+}
+
+function intOpt(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UserError(`--${name} must be a whole number, not "${v}".`);
+  return Number(v);
+}
+
+export function runPhase(ctx: Ctx, phase: string, state: string, opts: PhaseOptions): number {
+  if (!(PHASES as readonly string[]).includes(phase)) throw new UserError(`unknown phase "${phase}"; use one of ${PHASES.join(", ")}.`);
+  if (state !== "start" && state !== "done") throw new UserError(`phase state must be start or done, not "${state}".`);
+  const id = identity(ctx, opts, true);
+  const complexity = opts.complexity?.toUpperCase();
+  const event = appendEvent(id.paths.events, {
+    type: "phase_status",
+    orch_dir: id.paths.dir,
+    plan_name: id.plan_name,
+    project_slug: id.project_slug,
+    stage: id.stage!,
+    phase: phase as (typeof PHASES)[number],
+    status: state,
+    ...(opts.current !== undefined ? { current_phase: intOpt("current", opts.current)! } : {}),
+    ...(opts.total !== undefined ? { total_phases: intOpt("total", opts.total)! } : {}),
+    ...(opts.planFile ? { plan_file: opts.planFile } : {}),
+    ...(complexity ? { complexity: complexity as "QUICK" } : {}),
+  });
+  ctx.out(`recorded ${phase} ${state} for stage ${event.stage}${phase === "implement" && state === "done" ? "; the monitor will check and merge it" : ""}`);
+  return 0;
+}
+
+export function runEvent(ctx: Ctx, type: string, pairs: string[], opts: { data?: string; orchDir?: string; stage?: string }): number {
+  if (!(EVENT_TYPES as string[]).includes(type)) throw new UserError(`unknown event type "${type}"; known: ${EVENT_TYPES.join(", ")}.`);
+  const id = identity(ctx, opts, false);
+  let fields: Record<string, unknown> = {};
+  if (opts.data) {
+    try {
+      fields = JSON.parse(opts.data) as Record<string, unknown>;
+    } catch {
+      throw new UserError(`--data is not valid JSON: ${opts.data.slice(0, 80)}`);
+    }
+    if (typeof fields !== "object" || fields === null || Array.isArray(fields)) throw new UserError("--data must be a JSON object.");
+  }
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new UserError(`"${pair}" is not key=value.`);
+    const key = pair.slice(0, eq);
+    const raw = pair.slice(eq + 1);
+    fields[key] = /^(true|false|-?\d+(\.\d+)?|null|\[.*\]|\{.*\})$/.test(raw) ? (JSON.parse(raw) as unknown) : raw;
+  }
+  appendEvent(id.paths.events, {
+    ...fields,
+    type: type as EventType,
+    orch_dir: id.paths.dir,
+    plan_name: id.plan_name,
+    project_slug: id.project_slug,
+    ...(id.stage !== undefined ? { stage: id.stage } : {}),
+  });
+  return 0;
+}
+
+export interface HookPayload {
+  hook_event_name?: string;
+  notification_type?: string;
+  message?: string;
+  source?: string;
+  reason?: string;
+}
+
+/** Maps a Claude Code hook payload to an event body, or undefined when it carries nothing for us. */
+export function hookToEvent(name: string, payload: HookPayload): Record<string, unknown> | undefined {
+  switch (name) {
+    case "Notification": {
+      const kind = payload.notification_type ?? "";
+      const message = payload.message ?? "";
+      if (kind === "idle_prompt" || /waiting for your input/i.test(message)) return { type: "stage_idle", source: "hook", reason: message || kind };
+      if (kind === "permission_prompt" || kind === "elicitation_dialog" || /permission/i.test(message)) {
+        return { type: "stage_needs_permission", source: "hook", message: `${kind || "notification"}: ${message}`.slice(0, 300) };
+      }
+      return undefined;
+    }
+    case "Stop":
+      return { type: "agent_stopped" };
+    case "SessionStart":
+      return { type: "session_started", ...(payload.source ? { source: String(payload.source) } : {}) };
+    case "SessionEnd":
+      return { type: "session_ended", ...(payload.reason ? { reason: String(payload.reason) } : {}) };
+    case "UserPromptSubmit":
+      return { type: "prompt_submitted" };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * `autorun hook <Name>`: exits 0 or 1, never 2 — Claude Code reads exit 2 from a hook as "block
+ * this action" (a Stop hook exiting 2 would keep the agent from stopping).
+ */
+export function runHook(ctx: Ctx, name: string, stdin: string): number {
+  const known = ["Notification", "Stop", "SessionStart", "SessionEnd", "UserPromptSubmit"];
+  if (!known.includes(name)) {
+    ctx.err(`autorun hook: unknown hook "${name}"; known: ${known.join(", ")}.`);
+    return 1;
+  }
+  if (!ctx.env.AUTORUN_ORCH_DIR || !ctx.env.AUTORUN_STAGE) return 0;
+  let payload: HookPayload = {};
+  if (stdin.trim() !== "") {
+    try {
+      payload = JSON.parse(stdin) as HookPayload;
+    } catch {
+      ctx.err(`autorun hook ${name}: stdin is not a JSON hook payload; nothing was recorded.`);
+      return 1;
+    }
+    if (typeof payload !== "object" || payload === null) {
+      ctx.err(`autorun hook ${name}: the payload must be a JSON object; nothing was recorded.`);
+      return 1;
+    }
+  }
+  const body = hookToEvent(name, payload);
+  if (!body) return 0;
+  try {
+    const id = identity(ctx, {}, true);
+    appendEvent(id.paths.events, { ...body, orch_dir: id.paths.dir, plan_name: id.plan_name, project_slug: id.project_slug, stage: id.stage! });
+  } catch (error) {
+    ctx.err(`autorun hook ${name}: ${(error as Error).message}`);
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,76 @@
+/** What every command gets injected: where it runs, the home, and where it writes. */
+import { readdirSync, existsSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { autorunHome, orchPaths, type OrchPaths } from "../state/paths.js";
+import { planNameFromPath, projectSlug } from "../core/slug.js";
+import { loadStatus } from "../state/status.js";
+import { readSettings } from "../state/settings.js";
+import { loadConfig, type Config } from "../state/config.js";
+import type { Status } from "../state/schemas.js";
+import { UserError } from "../errors.js";
+
+export interface Ctx {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  home: string;
+  out: (line: string) => void;
+  err: (line: string) => void;
+  isTTY: boolean;
+}
+
+export function defaultCtx(): Ctx {
+  return {
+    cwd: process.cwd(),
+    env: process.env,
+    home: autorunHome(process.env),
+    out: (line) => process.stdout.write(line + "\n"),
+    err: (line) => process.stderr.write(line + "\n"),
+    isTTY: Boolean(process.stdout.isTTY),
+  };
+}
+
+export interface Orchestration {
+  paths: OrchPaths;
+  status: Status;
+  config: Config;
+}
+
+export function listOrchestrations(home: string): { name: string; mtime: number }[] {
+  const dir = join(home, "orchestration");
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, "events.jsonl")))
+    .map((d) => ({ name: d.name, mtime: statSync(join(dir, d.name, "events.jsonl")).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+}
+
+/** A plan argument is a plan file or a plan name; none means the only (or newest running) one. */
+export function resolveOrchestration(ctx: Ctx, plan: string | undefined): Orchestration {
+  let name: string | undefined;
+  if (plan === undefined) {
+    const all = listOrchestrations(ctx.home);
+    if (all.length === 0) throw new UserError(`no orchestrations under ${ctx.home}; start one with \`autorun orchestrate <plan>\`.`);
+    name = all[0]!.name;
+  } else {
+    const asFile = resolve(ctx.cwd, plan);
+    name = existsSync(asFile) && statSync(asFile).isFile() ? planNameFromPath(asFile) : plan;
+  }
+  const dir = join(ctx.home, "orchestration", name);
+  const probe = orchPaths(ctx.home, name, "plan");
+  const status = existsSync(probe.events) ? loadStatus(probe) : undefined;
+  if (!status) {
+    const known = listOrchestrations(ctx.home).map((o) => o.name);
+    throw new UserError(`no orchestration named "${name}" in ${dir}${known.length ? ` (known: ${known.join(", ")})` : ""}; start it with \`autorun orchestrate <plan>\`.`);
+  }
+  const paths = orchPaths(ctx.home, status.plan_name, status.project_slug || projectSlug(name));
+  const config = readSettings(paths.dir) ?? loadConfig(ctx.home, status.project_root, {}, ctx.env);
+  return { paths, status, config };
+}
+
+export function requireStage(orch: Orchestration, stage: string): string {
+  const id = stage.replace(/^stage[-\s]*/i, "");
+  if (!orch.status.stages[id]) {
+    throw new UserError(`plan ${orch.status.plan_name} has no stage ${stage} (stages: ${Object.keys(orch.status.stages).join(", ")}).`);
+  }
+  return id;
+}

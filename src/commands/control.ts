@@ -1,0 +1,156 @@
+/** Operating a running orchestration: resume, stop, attach, logs, nudge, merge. */
+import { existsSync, openSync, readSync, closeSync, statSync } from "node:fs";
+import { watch } from "chokidar";
+import { createTmux } from "../adapters/tmux.js";
+import { isAlive, signal } from "../adapters/process.js";
+import { appendEvent } from "../state/events.js";
+import { readPid } from "../state/pidfile.js";
+import { rebuildStatus } from "../state/status.js";
+import { verifiedNudge, realClock } from "../monitor/nudge.js";
+import { mergeStage } from "../monitor/merge.js";
+import { startMonitorDetached, monitorLogger } from "./monitor.js";
+import { requireStage, resolveOrchestration, type Ctx, type Orchestration } from "./context.js";
+import { RuntimeError } from "../errors.js";
+
+export async function runResume(ctx: Ctx, plan: string): Promise<number> {
+  const orch = resolveOrchestration(ctx, plan);
+  if (orch.status.status === "completed") {
+    ctx.out(`${orch.status.plan_name} already completed; nothing to resume.`);
+    return 0;
+  }
+  const pid = await startMonitorDetached(ctx, orch.paths, orch.config);
+  ctx.out(`Monitor running for ${orch.status.plan_name} (pid ${pid}); it relaunches stages whose session died and continues the plan.`);
+  ctx.out(`Log: ${orch.paths.monitorLog}`);
+  return 0;
+}
+
+export async function runStop(ctx: Ctx, plan: string, opts: { sessions?: boolean }): Promise<number> {
+  const orch = resolveOrchestration(ctx, plan);
+  const pid = readPid(orch.paths.pid);
+  if (pid !== undefined && isAlive(pid)) {
+    signal(pid, "SIGTERM");
+    const deadline = Date.now() + 15_000;
+    while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (isAlive(pid)) throw new RuntimeError(`the monitor (pid ${pid}) did not stop within 15 s; kill it with: kill ${pid}`);
+    ctx.out(`Stopped the monitor (pid ${pid}).`);
+  } else {
+    ctx.out("No monitor was running.");
+  }
+  const killed: string[] = [];
+  if (opts.sessions) {
+    const tmux = createTmux(orch.config.tmuxSocket);
+    for (const [id, s] of Object.entries(orch.status.stages)) {
+      if ((s.status === "in_progress" || s.status === "merging") && (await tmux.killSession(s.session))) killed.push(id);
+    }
+  }
+  appendEvent(orch.paths.events, { type: "orchestration_stopped", orch_dir: orch.paths.dir, plan_name: orch.status.plan_name, project_slug: orch.status.project_slug, sessions: opts.sessions === true });
+  await rebuildStatus(orch.paths);
+  if (opts.sessions) ctx.out(killed.length ? `Ended the sessions of stages ${killed.join(", ")}; worktrees and branches are kept.` : "No stage sessions were running.");
+  ctx.out(`Continue later with: autorun resume ${orch.status.plan_name}`);
+  return 0;
+}
+
+function liveSession(orch: Orchestration, id: string): string {
+  const stage = orch.status.stages[id]!;
+  if (stage.status !== "in_progress" && stage.status !== "merging") {
+    throw new RuntimeError(`stage ${id} is ${stage.status}; it has no running session.`);
+  }
+  return stage.session;
+}
+
+export async function runAttach(ctx: Ctx, plan: string, stageArg: string): Promise<number> {
+  const orch = resolveOrchestration(ctx, plan);
+  const id = requireStage(orch, stageArg);
+  const session = liveSession(orch, id);
+  const tmux = createTmux(orch.config.tmuxSocket);
+  if (!(await tmux.hasSession(session))) throw new RuntimeError(`stage ${id}'s session ${session} is gone; \`autorun resume ${orch.status.plan_name}\` relaunches it.`);
+  return tmux.attach(session, Boolean(ctx.env.TMUX) && !orch.config.tmuxSocket);
+}
+
+export async function runLogs(ctx: Ctx, plan: string | undefined, opts: { follow?: boolean }): Promise<number> {
+  const orch = resolveOrchestration(ctx, plan);
+  const file = orch.paths.monitorLog;
+  if (!existsSync(file)) {
+    if (!opts.follow) {
+      ctx.out(`No monitor log yet at ${file}.`);
+      return 0;
+    }
+  }
+  let offset = 0;
+  const printNew = () => {
+    if (!existsSync(file)) return;
+    const size = statSync(file).size;
+    if (size < offset) offset = 0;
+    if (size === offset) return;
+    const fd = openSync(file, "r");
+    const buf = Buffer.alloc(size - offset);
+    readSync(fd, buf, 0, buf.length, offset);
+    closeSync(fd);
+    offset = size;
+    process.stdout.write(buf.toString("utf8"));
+  };
+  printNew();
+  if (!opts.follow) return 0;
+  const watcher = watch(file, { ignoreInitial: true, persistent: true });
+  watcher.on("add", printNew).on("change", printNew);
+  await new Promise<void>((resolveWait) => {
+    process.once("SIGINT", () => resolveWait());
+    process.once("SIGTERM", () => resolveWait());
+  });
+  await watcher.close();
+  return 0;
+}
+
+export async function runNudge(ctx: Ctx, plan: string, stageArg: string, message: string | undefined): Promise<number> {
+  const orch = resolveOrchestration(ctx, plan);
+  const id = requireStage(orch, stageArg);
+  const session = liveSession(orch, id);
+  const text = message ?? orch.config.nudgeMessage;
+  const tmux = createTmux(orch.config.tmuxSocket);
+  const result = await verifiedNudge(tmux, session, text, realClock);
+  if (!result.sent) throw new RuntimeError(`did not type into stage ${id}: ${result.evidence}`);
+  appendEvent(orch.paths.events, {
+    type: "stall_continue_sent",
+    orch_dir: orch.paths.dir,
+    plan_name: orch.status.plan_name,
+    project_slug: orch.status.project_slug,
+    stage: id,
+    message: text.slice(0, 500),
+    verified: result.verified,
+    attempt: orch.status.stages[id]!.nudges + 1,
+    evidence: `manual: ${result.evidence}`,
+  });
+  ctx.out(result.verified ? `Sent to stage ${id} and verified: ${result.evidence}` : `Sent to stage ${id} but not verified: ${result.evidence}`);
+  return result.verified ? 0 : 1;
+}
+
+export async function runMerge(ctx: Ctx, plan: string, stageArg: string): Promise<number> {
+  const orch = resolveOrchestration(ctx, plan);
+  const id = requireStage(orch, stageArg);
+  const tmux = createTmux(orch.config.tmuxSocket);
+  const log = monitorLogger(orch.paths, ctx.out);
+  const result = await mergeStage(
+    {
+      tmux,
+      paths: orch.paths,
+      config: orch.config,
+      log,
+      tell: async (sid, msg) => {
+        const s = orch.status.stages[sid];
+        if (s && (await tmux.hasSession(s.session))) await verifiedNudge(tmux, s.session, msg, realClock);
+      },
+    },
+    id,
+  );
+  await rebuildStatus(orch.paths);
+  switch (result.kind) {
+    case "merged":
+      ctx.out(`Stage ${id} merged into ${orch.status.base_branch} (${result.commit.slice(0, 12)}).`);
+      return 0;
+    case "skipped":
+      ctx.out(`Stage ${id}: nothing to do (${result.detail}).`);
+      return 0;
+    default:
+      throw new RuntimeError(`stage ${id} was not merged: ${result.detail.split("\n")[0]}`);
+  }
+}

@@ -1,0 +1,214 @@
+/** `autorun orchestrate <plan>`: parse, write the orchestration, launch ready stages, start the monitor. */
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from "node:fs";
+import { dirname, relative, resolve, join } from "node:path";
+import writeFileAtomic from "write-file-atomic";
+import { parsePlan } from "../core/parse-plan.js";
+import type { Plan } from "../core/plan.js";
+import { planNameFromPath, projectSlug } from "../core/slug.js";
+import { branchName, sessionName, worktreeName } from "../core/naming.js";
+import { renderContextFile } from "../core/context-file.js";
+import { contextFilePath, orchPaths, type OrchPaths } from "../state/paths.js";
+import { appendEvent } from "../state/events.js";
+import { loadStatus, rebuildStatus } from "../state/status.js";
+import { loadConfig, type Config } from "../state/config.js";
+import type { ConfigFile } from "../state/schemas.js";
+import { writeSettings } from "../state/settings.js";
+import * as git from "../adapters/git.js";
+import { createTmux } from "../adapters/tmux.js";
+import { stageArgv, stageSessionId, launchStage } from "../monitor/launcher.js";
+import { monitorLogger, startMonitorDetached } from "./monitor.js";
+import { stagesToLaunch } from "../core/scheduler.js";
+import { parsePlanWithClaude } from "../adapters/claude-parse.js";
+import { UserError } from "../errors.js";
+import type { Ctx } from "./context.js";
+import type { Status } from "../state/schemas.js";
+
+export interface OrchestrateOptions {
+  dryRun?: boolean;
+  json?: boolean;
+  base?: string;
+  project?: string;
+  parseWith?: string;
+  fresh?: boolean;
+  noMonitor?: boolean;
+  config: ConfigFile;
+}
+
+export interface PreparedPlan {
+  planPath: string;
+  planName: string;
+  slug: string;
+  plan: Plan;
+  projectRoot: string | undefined;
+  baseBranch: string;
+  config: Config;
+  paths: OrchPaths;
+}
+
+export function readPlanText(planPath: string): string {
+  try {
+    if (statSync(planPath).isDirectory()) throw new UserError(`${planPath} is a directory; pass the master plan file.`);
+    return readFileSync(planPath, "utf8");
+  } catch (error) {
+    if (error instanceof UserError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (code ?? String(error));
+    throw new UserError(`cannot read plan ${planPath}: ${why}; check the path.`);
+  }
+}
+
+export async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOptions): Promise<PreparedPlan> {
+  const planPath = resolve(ctx.cwd, planArg);
+  const text = readPlanText(planPath);
+  const shown = relative(ctx.cwd, planPath) || planPath;
+  const plan =
+    opts.parseWith === "claude" ? await parsePlanWithClaude(shown, text) : parsePlan(shown.startsWith("..") ? planPath : shown, text);
+  const planName = planNameFromPath(planPath);
+  const slug = projectSlug(planName);
+  const projectRoot = opts.project
+    ? await git.toplevel(resolve(ctx.cwd, opts.project))
+    : ((await git.toplevel(ctx.cwd)) ?? (await git.toplevel(dirname(planPath))));
+  if (opts.project && !projectRoot) throw new UserError(`--project ${opts.project} is not inside a git repository; pass the project's directory.`);
+  const current = projectRoot ? await git.currentBranch(projectRoot) : undefined;
+  const baseBranch = opts.base ?? plan.base_branch ?? current ?? "main";
+  const config = loadConfig(ctx.home, projectRoot, opts.config, ctx.env);
+  return { planPath, planName, slug, plan, projectRoot, baseBranch, config, paths: orchPaths(ctx.home, planName, slug) };
+}
+
+export async function runOrchestrate(ctx: Ctx, planArg: string, opts: OrchestrateOptions): Promise<number> {
+  const prep = await preparePlan(ctx, planArg, opts);
+  if (opts.dryRun) return printDryRun(ctx, prep, opts.json === true);
+  const { paths, projectRoot } = prep;
+  if (!projectRoot) throw new UserError(`${prep.planPath}: not inside a git repository; run autorun from the project's root or pass --project <dir>.`);
+  if (!(await git.branchExists(projectRoot, prep.baseBranch))) {
+    throw new UserError(`base branch "${prep.baseBranch}" does not exist in ${projectRoot}; commit once on it or pass --base <branch>.`);
+  }
+  const current = await git.currentBranch(projectRoot);
+  if (current !== prep.baseBranch) {
+    throw new UserError(`${projectRoot} is on "${current ?? "a detached HEAD"}", not the base branch "${prep.baseBranch}"; check it out first (stages branch from and merge into it).`);
+  }
+
+  let status = existsSync(paths.events) ? loadStatus(paths) : undefined;
+  if (status && (opts.fresh || status.status === "completed")) {
+    if (!opts.fresh) {
+      throw new UserError(`orchestration ${prep.planName} already completed (${paths.dir}); pass --fresh to start it again (the old one is kept beside it).`);
+    }
+    renameSync(paths.dir, `${paths.dir}.${Date.now()}`);
+    status = undefined;
+  }
+  const tmux = createTmux(prep.config.tmuxSocket);
+  if (status) {
+    ctx.out(`Orchestration ${prep.planName} exists (${status.status}); continuing it.`);
+  } else {
+    status = await writeOrchestration(prep);
+    const log = monitorLogger(paths);
+    for (const id of stagesToLaunch(status)) await launchStage({ tmux, paths, config: prep.config, log }, id);
+  }
+  const monitorPid = opts.noMonitor ? undefined : await startMonitorDetached(ctx, paths, prep.config);
+  status = (await rebuildStatus(paths)) ?? status;
+  printSummary(ctx, prep, status, monitorPid);
+  return 0;
+}
+
+/** Writes context files, settings and `orchestration_started`; files first, the event last. */
+async function writeOrchestration(prep: PreparedPlan): Promise<Status> {
+  const { paths, plan, projectRoot, slug } = prep;
+  mkdirSync(paths.stagesDir, { recursive: true });
+  mkdirSync(dirname(paths.monitorLog), { recursive: true });
+  const waveOf = new Map<string, number>();
+  plan.waves.forEach((ids, i) => ids.forEach((id) => waveOf.set(id, i + 1)));
+  const stages = plan.stages.map((s) => ({
+    id: s.id,
+    name: s.name,
+    depends_on: s.depends_on,
+    wave: waveOf.get(s.id) ?? 1,
+    context_file: contextFilePath(paths.stagesDir, s.id),
+    branch: branchName(slug, s.id),
+    worktree: join(projectRoot!, ".claude", "worktrees", worktreeName(slug, s.id)),
+    session: sessionName(slug, s.id),
+  }));
+  for (const s of plan.stages) {
+    const body = renderContextFile({ id: s.id, name: s.name, scope: s.scope, depends_on: s.depends_on, orchDir: paths.dir, statusFile: paths.status, baseBranch: prep.baseBranch });
+    await writeFileAtomic(contextFilePath(paths.stagesDir, s.id), body);
+  }
+  writeSettings(paths.dir, prep.config);
+  appendEvent(paths.events, {
+    type: "orchestration_started",
+    orch_dir: paths.dir,
+    plan_name: prep.planName,
+    project_slug: slug,
+    plan_path: prep.planPath,
+    project_root: projectRoot!,
+    base_branch: prep.baseBranch,
+    stages,
+    waves: plan.waves,
+    max_parallel: prep.config.maxParallel,
+    schedule: prep.config.schedule,
+  });
+  const status = await rebuildStatus(paths);
+  if (!status) throw new Error("orchestration_started was not readable back");
+  return status;
+}
+
+function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean): number {
+  const { plan } = prep;
+  const waveOf = new Map<string, number>();
+  plan.waves.forEach((ids, i) => ids.forEach((id) => waveOf.set(id, i + 1)));
+  if (json) {
+    ctx.out(
+      JSON.stringify(
+        {
+          plan_name: prep.planName,
+          project_slug: prep.slug,
+          base_branch: prep.baseBranch,
+          stages: plan.stages.map((s) => ({ id: s.id, name: s.name, depends_on: s.depends_on, wave: waveOf.get(s.id) ?? 1 })),
+          waves: plan.waves,
+        },
+        null,
+        2,
+      ),
+    );
+    return 0;
+  }
+  const root = prep.projectRoot ?? "(not a git repository)";
+  ctx.out(`Plan ${prep.planName} (project ${prep.slug}), ${plan.stages.length} stages in ${plan.waves.length} waves`);
+  ctx.out(`project root: ${root}   base branch: ${prep.baseBranch}   state: ${prep.paths.dir}`);
+  ctx.out("");
+  plan.waves.forEach((ids, i) => ctx.out(`Wave ${i + 1}: ${ids.map((id) => `Stage ${id}`).join(", ")}`));
+  ctx.out("");
+  const fakeStatus = {
+    created_at: "dry-run",
+    plan_name: prep.planName,
+    stages: Object.fromEntries(
+      plan.stages.map((s) => [
+        s.id,
+        { worktree: worktreeName(prep.slug, s.id), context_file: contextFilePath(prep.paths.stagesDir, s.id) },
+      ]),
+    ),
+  } as unknown as Status;
+  for (const s of plan.stages) {
+    ctx.out(`Stage ${s.id}: ${s.name}`);
+    ctx.out(`  depends on: ${s.depends_on.length ? s.depends_on.join(", ") : "none"}   wave ${waveOf.get(s.id)}`);
+    ctx.out(`  session: ${sessionName(prep.slug, s.id)}   branch: ${branchName(prep.slug, s.id)}`);
+    const argv = stageArgv({ config: prep.config }, fakeStatus, prep.paths.dir, s.id, { sessionId: stageSessionId(fakeStatus, prep.paths.dir, s.id, 1) });
+    ctx.out(`  argv: ${JSON.stringify(argv)}`);
+  }
+  ctx.out("");
+  ctx.out("Dry run: nothing was written or launched.");
+  return 0;
+}
+
+function printSummary(ctx: Ctx, prep: PreparedPlan, status: Status, monitorPid: number | undefined): void {
+  const sock = prep.config.tmuxSocket ? ` -L ${prep.config.tmuxSocket}` : "";
+  ctx.out(`Orchestrating ${prep.planName} (${Object.keys(status.stages).length} stages, ${status.waves.length} waves)`);
+  ctx.out(`  plan:          ${prep.planPath}`);
+  ctx.out(`  project:       ${status.project_root} (base ${status.base_branch})`);
+  ctx.out(`  orchestration: ${prep.paths.dir}`);
+  ctx.out(`  status file:   ${prep.paths.status}`);
+  ctx.out(`  monitor log:   ${prep.paths.monitorLog}${monitorPid ? ` (monitor pid ${monitorPid})` : ""}`);
+  status.waves.forEach((ids, i) => ctx.out(`  wave ${i + 1}: ${ids.join(", ")}`));
+  const running = Object.entries(status.stages).filter(([, s]) => s.status === "in_progress");
+  for (const [id, s] of running) ctx.out(`  stage ${id} running in tmux session ${s.session}`);
+  if (running[0]) ctx.out(`Attach: autorun attach ${prep.planName} ${running[0][0]}   (or: tmux${sock} attach -t ${running[0][1].session})`);
+  ctx.out(`Follow: autorun status ${prep.planName} | autorun logs ${prep.planName} -f | autorun dashboard ${prep.planName}`);
+}

@@ -1,0 +1,29 @@
+/** `autorun report [plan]`: the final report, written at the end of every orchestration. */
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import writeFileAtomic from "write-file-atomic";
+import { buildReport, renderReportMarkdown } from "../core/report.js";
+import { readAllEvents } from "../state/events.js";
+import { loadStatus } from "../state/status.js";
+import { reportsDir, type OrchPaths } from "../state/paths.js";
+import { resolveOrchestration, type Ctx } from "./context.js";
+
+export async function writeReport(_ctx: Ctx, paths: OrchPaths): Promise<string | undefined> {
+  const status = loadStatus(paths);
+  if (!status) return undefined;
+  const report = buildReport(status, readAllEvents(paths.events));
+  const dir = reportsDir(paths.home);
+  mkdirSync(dir, { recursive: true });
+  const md = join(dir, `${status.plan_name}.md`);
+  await writeFileAtomic(md, renderReportMarkdown(report));
+  await writeFileAtomic(join(dir, `${status.plan_name}.json`), JSON.stringify(report, null, 2) + "\n");
+  return md;
+}
+
+export async function runReport(ctx: Ctx, plan: string | undefined, opts: { json?: boolean }): Promise<number> {
+  const orch = resolveOrchestration(ctx, plan);
+  const file = join(reportsDir(ctx.home), `${orch.status.plan_name}.${opts.json ? "json" : "md"}`);
+  if (!existsSync(file) || orch.status.status === "running") await writeReport(ctx, orch.paths);
+  ctx.out(readFileSync(file, "utf8").trimEnd());
+  return 0;
+}

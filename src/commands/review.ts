@@ -1,0 +1,142 @@
+/** `autorun review new|list|open|wait|answers` (SPEC §7). */
+import { existsSync } from "node:fs";
+import { resolve, basename } from "node:path";
+import { watch } from "chokidar";
+import { createReviewFile, listReviewFiles, readReview, type ParsedReview, type ReviewQuestion } from "../state/review.js";
+import { appendEvent } from "../state/events.js";
+import { pathsFromOrchDir } from "../state/paths.js";
+import { loadStatus } from "../state/status.js";
+import { runInteractive } from "../adapters/process.js";
+import { parseAgentCmd } from "../adapters/agent.js";
+import { RuntimeError, UserError } from "../errors.js";
+import type { Ctx } from "./context.js";
+
+function recordEvent(orchDir: string | undefined, stage: string | undefined, body: { type: "review_requested"; file: string; title: string } | { type: "review_answered"; file: string }): void {
+  if (!orchDir) return;
+  const probe = pathsFromOrchDir(orchDir);
+  if (!existsSync(probe.events)) return;
+  const status = loadStatus(probe);
+  if (!status) return;
+  const known = stage !== undefined && status.stages[stage] !== undefined;
+  appendEvent(probe.events, { ...body, orch_dir: probe.dir, plan_name: status.plan_name, project_slug: status.project_slug, ...(known ? { stage } : {}) });
+}
+
+export function parseQuestion(q: string, i: number): ReviewQuestion {
+  const m = /^([^:?\n]{1,60}):\s+(.+)$/s.exec(q.trim());
+  return m ? { topic: m[1]!.trim(), question: m[2]!.trim() } : { topic: `Question ${i + 1}`, question: q.trim() };
+}
+
+export async function runReviewNew(ctx: Ctx, f: { title: string; context: string; question?: string[]; stage?: string; orchDir?: string }): Promise<number> {
+  if (!f.title.trim()) throw new UserError("--title must not be empty.");
+  const questions = (f.question ?? []).filter((q) => q.trim() !== "").map(parseQuestion);
+  if (questions.length === 0) throw new UserError('give at least one --question "…".');
+  const orchDir = f.orchDir ?? ctx.env.AUTORUN_ORCH_DIR;
+  const stage = f.stage ?? ctx.env.AUTORUN_STAGE;
+  const planName = orchDir ? basename(orchDir) : undefined;
+  const file = await createReviewFile(ctx.home, f.title.trim(), f.context, questions, {
+    ...(stage ? { stage } : {}),
+    ...(orchDir ? { orch_dir: orchDir } : {}),
+    ...(planName ? { plan_name: planName } : {}),
+  });
+  recordEvent(orchDir, stage, { type: "review_requested", file, title: f.title.trim() });
+  ctx.out(file);
+  return 0;
+}
+
+interface ReviewEntry {
+  file: string;
+  title: string;
+  state: "open" | "answered";
+  stage: string | null;
+  plan_name: string | null;
+  questions: number;
+}
+
+function entries(home: string): ReviewEntry[] {
+  return listReviewFiles(home).map((file) => {
+    let r: ParsedReview;
+    try {
+      r = readReview(file);
+    } catch {
+      r = { title: "(unreadable)", answers: [], complete: false };
+    }
+    return { file, title: r.title, state: r.complete ? "answered" : "open", stage: r.meta?.stage ?? null, plan_name: r.meta?.plan_name ?? null, questions: r.answers.length };
+  });
+}
+
+export function runReviewList(ctx: Ctx, f: { json?: boolean }): number {
+  const all = entries(ctx.home);
+  if (f.json) {
+    ctx.out(JSON.stringify(all, null, 2));
+    return 0;
+  }
+  if (all.length === 0) {
+    ctx.out("No review files.");
+    return 0;
+  }
+  for (const e of [...all.filter((x) => x.state === "open"), ...all.filter((x) => x.state === "answered")]) {
+    const blocks = e.stage ? `blocks ${e.plan_name ?? "?"} stage ${e.stage}` : "blocks nothing";
+    ctx.out(`${e.state.padEnd(8)}  ${e.title.slice(0, 50).padEnd(50)}  ${blocks}\n          ${e.file}`);
+  }
+  return 0;
+}
+
+export async function runReviewOpen(ctx: Ctx, file: string | undefined): Promise<number> {
+  let target = file ? resolve(ctx.cwd, file) : entries(ctx.home).find((e) => e.state === "open")?.file;
+  if (!target) {
+    ctx.out("No unanswered review files.");
+    return 0;
+  }
+  if (!existsSync(target)) throw new UserError(`no review file at ${target}; see \`autorun review list\`.`);
+  const editor = ctx.env.VISUAL || ctx.env.EDITOR;
+  if (!editor) throw new UserError(`set $VISUAL or $EDITOR to open ${target} (e.g. export EDITOR=vim), or open it yourself.`);
+  target = resolve(target);
+  const code = await runInteractive([...parseAgentCmd(editor), target]);
+  if (code !== 0) throw new RuntimeError(`${editor} exited with ${code}`);
+  return 0;
+}
+
+export function runReviewAnswers(ctx: Ctx, file: string): number {
+  const target = resolve(ctx.cwd, file);
+  if (!existsSync(target)) throw new UserError(`no review file at ${target}.`);
+  const r = readReview(target);
+  ctx.out(JSON.stringify({ file: target, title: r.title, complete: r.complete, answers: r.answers }, null, 2));
+  return 0;
+}
+
+/** Blocks until the file holds every answer, read twice the same (a save in progress is not an answer). */
+export async function runReviewWait(ctx: Ctx, file: string, f: { timeout?: number }): Promise<number> {
+  const target = resolve(ctx.cwd, file);
+  if (!existsSync(target)) throw new UserError(`no review file at ${target}; create one with \`autorun review new\`.`);
+  const settled = async (): Promise<ParsedReview | undefined> => {
+    try {
+      const first = readReview(target);
+      if (!first.complete) return undefined;
+      await new Promise((r) => setTimeout(r, 150));
+      const second = readReview(target);
+      return second.complete && JSON.stringify(second.answers) === JSON.stringify(first.answers) ? second : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const answered = await new Promise<ParsedReview | undefined>((resolveWait) => {
+    let finished = false;
+    const watcher = watch(target, { ignoreInitial: true, persistent: true, awaitWriteFinish: false });
+    const finish = (r: ParsedReview | undefined) => {
+      if (finished) return;
+      finished = true;
+      if (timer) clearTimeout(timer);
+      void watcher.close().then(() => resolveWait(r));
+    };
+    const check = () => void settled().then((r) => r && finish(r));
+    const timer = f.timeout ? setTimeout(() => finish(undefined), f.timeout * 1000) : undefined;
+    watcher.on("change", check).on("add", check).on("ready", check);
+  });
+  if (!answered) {
+    ctx.err(`autorun: timed out after ${f.timeout}s waiting for answers in ${target}; the review is still open.`);
+    return 1;
+  }
+  recordEvent(answered.meta?.orch_dir ?? ctx.env.AUTORUN_ORCH_DIR, answered.meta?.stage ?? ctx.env.AUTORUN_STAGE, { type: "review_answered", file: target });
+  ctx.out(JSON.stringify({ file: target, title: answered.title, answers: answered.answers }, null, 2));
+  return 0;
+}

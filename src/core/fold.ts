@@ -1,0 +1,189 @@
+/** status.json is a fold of events.jsonl: `foldEvents(events)` rebuilds it from nothing. Pure. */
+import type { AutorunEvent, StageStatus, Status } from "../state/schemas.js";
+
+export function foldEvents(events: readonly AutorunEvent[]): Status | undefined {
+  let status: Status | undefined;
+  for (const event of events) status = applyEvent(status, event);
+  return status;
+}
+
+function emptyPhase() {
+  return { started_at: null, completed_at: null };
+}
+
+/** Applies one event: a new top-level object, with the stage records updated in place. */
+export function applyEvent(prev: Status | undefined, event: AutorunEvent): Status | undefined {
+  if (event.type === "orchestration_started") {
+    const stages: Record<string, StageStatus> = {};
+    for (const s of event.stages) {
+      stages[s.id] = {
+        status: "pending",
+        name: s.name,
+        depends_on: s.depends_on,
+        wave: s.wave,
+        branch: s.branch,
+        context_file: s.context_file,
+        plan_file: null,
+        started_at: null,
+        completed_at: null,
+        session: s.session,
+        session_id: null,
+        worktree: s.worktree,
+        attempts: 0,
+        free_relaunches: 0,
+        attention: null,
+        nudges: 0,
+        implement_done: false,
+        merge_commit: null,
+        failure_reason: null,
+        last_event_at: null,
+        phases: {},
+      };
+    }
+    return {
+      plan_path: event.plan_path,
+      plan_name: event.plan_name,
+      project_slug: event.project_slug,
+      project_root: event.project_root,
+      base_branch: event.base_branch,
+      created_at: event.ts,
+      status: "running",
+      completed_at: null,
+      current_wave: 0,
+      waves: event.waves,
+      max_parallel: event.max_parallel,
+      schedule: event.schedule,
+      paused_until: null,
+      monitor_pid: null,
+      updated_at: event.ts,
+      event_count: 1,
+      stages,
+    };
+  }
+  if (!prev) return prev;
+  const status: Status = { ...prev, updated_at: event.ts, event_count: prev.event_count + 1 };
+  const stage = event.stage !== undefined ? status.stages[event.stage] : undefined;
+  if (stage) stage.last_event_at = event.ts;
+  switch (event.type) {
+    case "stage_launched":
+      if (!stage) break;
+      stage.status = "in_progress";
+      stage.started_at ??= event.ts;
+      stage.session = event.session;
+      stage.session_id = event.session_id;
+      stage.attempts = Math.max(stage.attempts, event.attempt);
+      stage.attention = null;
+      if (status.status === "stopped") status.status = "running";
+      break;
+    case "stage_relaunched":
+      if (!stage) break;
+      stage.status = "in_progress";
+      stage.attempts = Math.max(stage.attempts, event.attempt);
+      stage.session_id = event.session_id;
+      stage.attention = null;
+      if (status.status === "stopped") status.status = "running";
+      break;
+    case "phase_status": {
+      if (!stage) break;
+      const phase = (stage.phases[event.phase] ??= emptyPhase());
+      if (event.status === "start") phase.started_at ??= event.ts;
+      else phase.completed_at = event.ts;
+      if (event.current_phase !== undefined) phase.current_phase = event.current_phase;
+      if (event.total_phases !== undefined) phase.total_phases = event.total_phases;
+      if (event.plan_file) stage.plan_file = event.plan_file;
+      if (event.phase === "implement" && event.status === "done") stage.implement_done = true;
+      if (stage.attention === "idle" || stage.attention === "crashed" || stage.attention === "merge_conflict") stage.attention = null;
+      break;
+    }
+    case "stage_needs_permission":
+      if (stage) stage.attention = "permission";
+      break;
+    case "stall_continue_sent":
+      if (stage) stage.nudges += 1;
+      break;
+    case "stage_attention":
+      if (stage) stage.attention = event.attention;
+      break;
+    case "prompt_submitted":
+      if (stage && (stage.attention === "idle" || stage.attention === "permission")) stage.attention = null;
+      break;
+    case "rate_limited":
+      status.paused_until = event.resets_at;
+      for (const s of Object.values(status.stages)) if (s.status === "in_progress" && s.attention === null) s.attention = "rate_limited";
+      break;
+    case "rate_limit_cleared":
+      status.paused_until = null;
+      for (const s of Object.values(status.stages)) if (s.attention === "rate_limited") s.attention = null;
+      break;
+    case "session_dead":
+      if (stage) stage.attention = "crashed";
+      break;
+    case "merge_started":
+      if (!stage) break;
+      stage.status = "merging";
+      (stage.phases.merge ??= emptyPhase()).started_at ??= event.ts;
+      break;
+    case "merge_conflict":
+      if (!stage) break;
+      stage.status = "in_progress";
+      stage.implement_done = false;
+      stage.attention = "merge_conflict";
+      break;
+    case "merge_complete":
+      if (!stage) break;
+      stage.status = "completed";
+      stage.completed_at = event.ts;
+      stage.merge_commit = event.commit;
+      stage.attention = null;
+      (stage.phases.merge ??= emptyPhase()).completed_at = event.ts;
+      break;
+    case "stage_failed":
+      if (!stage) break;
+      stage.status = "failed";
+      stage.failure_reason = event.reason;
+      stage.completed_at = event.ts;
+      blockDependants(status, event.stage);
+      break;
+    case "wave_started":
+      status.current_wave = Math.max(status.current_wave, event.wave);
+      break;
+    case "review_requested":
+      if (stage) stage.attention = "review";
+      break;
+    case "review_answered":
+      if (stage && stage.attention === "review") stage.attention = null;
+      break;
+    case "monitor_started":
+      status.monitor_pid = event.pid;
+      if (status.status === "stopped") status.status = "running";
+      break;
+    case "monitor_stopped":
+      if (status.monitor_pid === event.pid) status.monitor_pid = null;
+      break;
+    case "orchestration_stopped":
+      if (status.status === "running") status.status = "stopped";
+      if (event.sessions) for (const s of Object.values(status.stages)) if (s.status === "in_progress") s.free_relaunches += 1;
+      break;
+    case "orchestration_complete":
+      status.status = event.status;
+      status.completed_at = event.ts;
+      break;
+    default:
+      break;
+  }
+  return status;
+}
+
+function blockDependants(status: Status, failed: string): void {
+  const queue = [failed];
+  while (queue.length > 0) {
+    const id = queue.shift()!;
+    for (const [otherId, other] of Object.entries(status.stages)) {
+      if (other.depends_on.includes(id) && other.status === "pending") {
+        other.status = "blocked";
+        other.failure_reason = `dependency ${failed} failed`;
+        queue.push(otherId);
+      }
+    }
+  }
+}

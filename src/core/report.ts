@@ -1,0 +1,102 @@
+/** The final report: per stage status, attempts, nudges, duration, merge commit; waves; failures; rollback. Pure. */
+import { formatDuration, intervalToDuration } from "date-fns";
+import { compareIds } from "./ids.js";
+import type { AutorunEvent, Status } from "../state/schemas.js";
+
+export interface Report {
+  plan_name: string;
+  status: Status["status"];
+  project_root: string;
+  base_branch: string;
+  created_at: string;
+  completed_at: string | null;
+  duration_seconds: number | null;
+  stages: {
+    id: string;
+    name: string;
+    status: string;
+    attempts: number;
+    nudges: number;
+    duration_seconds: number | null;
+    merge_commit: string | null;
+    failure_reason: string | null;
+  }[];
+  waves: { wave: number; stages: string[]; started_at: string | null; completed_at: string | null; duration_seconds: number | null }[];
+  failures: { stage: string; reason: string }[];
+}
+
+const secs = (a: string | null, b: string | null): number | null => (a && b ? Math.max(0, Math.round((Date.parse(b) - Date.parse(a)) / 1000)) : null);
+
+export function human(seconds: number | null): string {
+  if (seconds === null) return "—";
+  if (seconds < 1) return "0s";
+  return formatDuration(intervalToDuration({ start: 0, end: seconds * 1000 }), { format: ["hours", "minutes", "seconds"] })
+    .replace(/ hours?/, "h").replace(/ minutes?/, "m").replace(/ seconds?/, "s");
+}
+
+export function buildReport(status: Status, events: readonly AutorunEvent[]): Report {
+  const waveTimes = new Map<number, { started_at: string | null; completed_at: string | null }>();
+  for (const e of events) {
+    if (e.type === "wave_started") waveTimes.set(e.wave, { started_at: e.ts, completed_at: waveTimes.get(e.wave)?.completed_at ?? null });
+    if (e.type === "wave_complete") waveTimes.set(e.wave, { started_at: waveTimes.get(e.wave)?.started_at ?? null, completed_at: e.ts });
+  }
+  const stages = Object.entries(status.stages)
+    .sort(([a], [b]) => compareIds(a, b))
+    .map(([id, s]) => ({
+      id,
+      name: s.name,
+      status: s.status,
+      attempts: s.attempts,
+      nudges: s.nudges,
+      duration_seconds: secs(s.started_at, s.completed_at),
+      merge_commit: s.merge_commit,
+      failure_reason: s.failure_reason,
+    }));
+  return {
+    plan_name: status.plan_name,
+    status: status.status,
+    project_root: status.project_root,
+    base_branch: status.base_branch,
+    created_at: status.created_at,
+    completed_at: status.completed_at,
+    duration_seconds: secs(status.created_at, status.completed_at),
+    stages,
+    waves: status.waves.map((ids, i) => {
+      const t = waveTimes.get(i + 1) ?? { started_at: null, completed_at: null };
+      return { wave: i + 1, stages: ids, ...t, duration_seconds: secs(t.started_at, t.completed_at) };
+    }),
+    failures: stages.filter((s) => s.failure_reason).map((s) => ({ stage: s.id, reason: s.failure_reason! })),
+  };
+}
+
+export function renderReportMarkdown(r: Report): string {
+  const out = [
+    `# autorun report: ${r.plan_name}`,
+    "",
+    `Status: **${r.status}**. Project ${r.project_root}, base branch \`${r.base_branch}\`. Started ${r.created_at}${r.completed_at ? `, ended ${r.completed_at} (${human(r.duration_seconds)})` : ""}.`,
+    "",
+    "## Stages",
+    "",
+    "| Stage | Name | Status | Attempts | Nudges | Duration | Merge commit |",
+    "|---|---|---|---|---|---|---|",
+    ...r.stages.map((s) => `| ${s.id} | ${s.name.replace(/\|/g, "\\|")} | ${s.status} | ${s.attempts} | ${s.nudges} | ${human(s.duration_seconds)} | ${s.merge_commit ? `\`${s.merge_commit.slice(0, 12)}\`` : "—"} |`),
+    "",
+    "## Waves",
+    "",
+    ...r.waves.map((w) => `- Wave ${w.wave} (${w.stages.join(", ")}): ${w.completed_at ? `done in ${human(w.duration_seconds)}` : w.started_at ? "not finished" : "not started"}`),
+    "",
+    "## What failed",
+    "",
+    ...(r.failures.length ? r.failures.map((f) => `- Stage ${f.stage}: ${f.reason}`) : ["Nothing failed."]),
+    "",
+    "## Review and roll back",
+    "",
+    "Each stage was merged with `git merge --no-ff`, so each has one merge commit:",
+    "",
+    ...r.stages.filter((s) => s.merge_commit).flatMap((s) => [
+      `- Stage ${s.id}: review \`git log --oneline ${s.merge_commit!.slice(0, 12)}^1..${s.merge_commit!.slice(0, 12)}^2\`, diff \`git diff ${s.merge_commit!.slice(0, 12)}^1 ${s.merge_commit!.slice(0, 12)}\`, undo \`git revert -m 1 ${s.merge_commit!.slice(0, 12)}\``,
+    ]),
+    "",
+  ];
+  return out.join("\n");
+}

@@ -1,0 +1,333 @@
+/**
+ * The monitor as an explicit state machine. Its state is the folded status (from events.jsonl,
+ * read by byte offset) plus a little per-stage memory that is itself rebuilt from events on
+ * replay. `pass()` moves the orchestration forward one step: ingest → rate-limit window → merge →
+ * liveness → screens and stalls → launch → waves → outcome. Clock, tmux and logging are injected.
+ */
+import { applyEvent } from "../core/fold.js";
+import { outcome, stagesToLaunch, waveProgress } from "../core/scheduler.js";
+import type { Tmux } from "../adapters/tmux.js";
+import * as git from "../adapters/git.js";
+import { appendEvent, readEventsFrom, type NewEvent } from "../state/events.js";
+import { writeStatusFile } from "../state/status.js";
+import type { OrchPaths } from "../state/paths.js";
+import type { Config } from "../state/config.js";
+import type { AutorunEvent, EventBody, Status } from "../state/schemas.js";
+import { createReviewFile } from "../state/review.js";
+import { launchStage, relaunchStage } from "./launcher.js";
+import { mergeStage } from "./merge.js";
+import { classifyPane, parseResetTime } from "./pane.js";
+import { verifiedNudge, type Clock } from "./nudge.js";
+
+export interface MonitorDeps {
+  paths: OrchPaths;
+  config: Config;
+  tmux: Tmux;
+  clock: Clock;
+  log: (msg: string) => void;
+  /** Called for events people should hear about (notifyCommand, tmux message). */
+  notify?: (event: AutorunEvent) => Promise<void>;
+}
+
+interface StageMemory {
+  lastScreen?: string;
+  screenSince: number;
+  idleHint: boolean;
+  consecutiveNudges: number;
+  refusedAt?: number;
+  reviewFiled: Set<string>;
+}
+
+const NOTIFY_TYPES = new Set(["review_requested", "stage_attention", "stage_needs_permission", "merge_conflict", "orchestration_complete", "stage_failed", "rate_limited"]);
+
+export class Monitor {
+  status: Status | undefined;
+  private offset = 0;
+  private readonly memory = new Map<string, StageMemory>();
+  private readonly wavesStarted = new Set<number>();
+  private readonly wavesComplete = new Set<number>();
+  private writtenCount = -1;
+  private replaying = true;
+
+  constructor(private readonly deps: MonitorDeps) {}
+
+  private mem(id: string): StageMemory {
+    let m = this.memory.get(id);
+    if (!m) {
+      m = { screenSince: this.deps.clock.now(), idleHint: false, consecutiveNudges: 0, reviewFiled: new Set() };
+      this.memory.set(id, m);
+    }
+    return m;
+  }
+
+  /** Reads new complete lines of events.jsonl and folds them in. Returns the new events. */
+  ingest(): AutorunEvent[] {
+    const chunk = readEventsFrom(this.deps.paths.events, this.offset);
+    this.offset = chunk.offset;
+    for (const bad of chunk.invalid) this.deps.log(`ignored an invalid line at byte ${bad.offset} of events.jsonl: ${bad.text.slice(0, 120)}`);
+    for (const event of chunk.events) {
+      this.status = applyEvent(this.status, event);
+      this.observe(event);
+    }
+    this.replaying = false;
+    return chunk.events;
+  }
+
+  private observe(event: AutorunEvent): void {
+    if (event.type === "wave_started") this.wavesStarted.add(event.wave);
+    if (event.type === "wave_complete") this.wavesComplete.add(event.wave);
+    if (!this.replaying && NOTIFY_TYPES.has(event.type) && this.deps.notify) void this.deps.notify(event).catch(() => undefined);
+    if (event.stage === undefined) return;
+    const m = this.mem(event.stage);
+    switch (event.type) {
+      case "stage_idle":
+      case "agent_stopped":
+        m.idleHint = true;
+        break;
+      case "phase_status":
+        m.consecutiveNudges = 0;
+        m.idleHint = false;
+        m.screenSince = this.deps.clock.now();
+        break;
+      case "prompt_submitted":
+      case "stage_launched":
+      case "stage_relaunched":
+        m.idleHint = false;
+        m.screenSince = this.deps.clock.now();
+        break;
+      case "stall_continue_sent":
+        m.consecutiveNudges += 1;
+        m.idleHint = false;
+        break;
+      case "merge_conflict":
+        if (event.reason === "dirty_root" || event.reason === "wrong_branch" || event.reason === "untracked_overwrite") m.refusedAt = this.deps.clock.now();
+        break;
+      case "merge_complete":
+        m.refusedAt = undefined;
+        break;
+      default:
+        break;
+    }
+  }
+
+  private emit(event: EventBody): void {
+    const s = this.status!;
+    appendEvent(this.deps.paths.events, { orch_dir: this.deps.paths.dir, plan_name: s.plan_name, project_slug: s.project_slug, ...event } as NewEvent);
+    this.ingest();
+  }
+
+  private inProgress(): [string, Status["stages"][string]][] {
+    return Object.entries(this.status?.stages ?? {}).filter(([, s]) => s.status === "in_progress");
+  }
+
+  /** One step forward. Returns the final outcome when the orchestration is over. */
+  async pass(): Promise<{ done: boolean; code: number }> {
+    this.ingest();
+    const status = this.status;
+    if (!status) return { done: true, code: 1 };
+    if (status.status === "completed") return { done: true, code: 0 };
+    if (status.status === "failed") return { done: true, code: 1 };
+    const now = this.deps.clock.now();
+    const paused = status.paused_until !== null && now < Date.parse(status.paused_until);
+    if (status.paused_until !== null && !paused) await this.endRateLimit();
+
+    await this.mergeReady();
+    await this.checkLiveness(paused);
+    if (!paused) await this.checkScreens();
+    if (!paused) await this.launchReady();
+    this.recordWaves();
+    const result = outcome(this.status!);
+    if (result.done) {
+      this.emit({ type: "orchestration_complete", status: result.status });
+      this.deps.log(`orchestration ${result.status}: ${result.reason}`);
+    }
+    await this.writeStatus();
+    return result.done ? { done: true, code: result.status === "completed" ? 0 : 1 } : { done: false, code: 0 };
+  }
+
+  async writeStatus(): Promise<void> {
+    if (this.status && this.status.event_count !== this.writtenCount) {
+      await writeStatusFile(this.deps.paths, this.status);
+      this.writtenCount = this.status.event_count;
+    }
+  }
+
+  private async endRateLimit(): Promise<void> {
+    const waiting = this.inProgress().filter(([, s]) => s.attention === "rate_limited").map(([id]) => id);
+    this.emit({ type: "rate_limit_cleared" });
+    this.deps.log(`usage limit window over; resuming ${waiting.length ? `stages ${waiting.join(", ")}` : "launches"}`);
+    for (const id of waiting) await this.nudge(id, "rate-limit-reset", this.deps.config.nudgeMessage);
+  }
+
+  private async tell(id: string, message: string): Promise<void> {
+    await this.nudge(id, "merge", message);
+  }
+
+  private async mergeReady(): Promise<void> {
+    const now = this.deps.clock.now();
+    for (const [id, stage] of Object.entries(this.status!.stages)) {
+      const m = this.mem(id);
+      const retryRefused = stage.status === "in_progress" && stage.attention === "merge_conflict" && m.refusedAt !== undefined && now - m.refusedAt > 10_000 && (await this.rootReady());
+      if (!((stage.status === "in_progress" && stage.implement_done) || stage.status === "merging" || retryRefused)) continue;
+      if (retryRefused) m.refusedAt = undefined;
+      const result = await mergeStage({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log, tell: (sid, msg) => this.tell(sid, msg) }, id);
+      this.ingest();
+      if (result.kind === "refused" && !m.reviewFiled.has(`refused:${result.reason}`)) {
+        m.reviewFiled.add(`refused:${result.reason}`);
+        await this.fileReview(id, `Stage ${id} cannot merge: ${result.reason.replace(/_/g, " ")}`, result.detail, [
+          { topic: "Unblock the merge", question: `${result.detail}. Fix the project root (autorun retries by itself every few seconds, or run \`autorun merge ${this.status!.plan_name} ${id}\`). Write "done" when fixed.` },
+        ]);
+      }
+    }
+  }
+
+  private async rootReady(): Promise<boolean> {
+    const s = this.status!;
+    return (await git.currentBranch(s.project_root)) === s.base_branch && (await git.trackedChanges(s.project_root)).length === 0;
+  }
+
+  private async checkLiveness(paused: boolean): Promise<void> {
+    const dead: string[] = [];
+    for (const [id, stage] of this.inProgress()) {
+      if (stage.implement_done) continue;
+      if (!(await this.deps.tmux.hasSession(stage.session))) dead.push(id);
+    }
+    if (dead.length === 0) return;
+    const alive = await this.deps.tmux.listSessions();
+    const ours = new Set(Object.values(this.status!.stages).map((s) => s.session));
+    const serverDied = dead.length >= 2 && !alive.some((name) => ours.has(name));
+    if (serverDied) this.deps.log(`${dead.length} sessions are gone at once: the tmux server died; relaunching them all`);
+    for (const id of dead) {
+      const stage = this.status!.stages[id]!;
+      if (stage.attention !== "crashed") this.emit({ type: "session_dead", stage: id, session: stage.session });
+      if (paused) continue;
+      const limit = (serverDied ? 6 : 2) + stage.free_relaunches;
+      if (stage.attempts >= limit) {
+        this.emit({ type: "stage_failed", stage: id, reason: `session ${stage.session} died ${stage.attempts} times` });
+        this.deps.log(`stage ${id}: failed: its session died again after a relaunch`);
+        continue;
+      }
+      await relaunchStage({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log }, id, stage.attempts);
+      this.ingest();
+    }
+  }
+
+  private async checkScreens(): Promise<void> {
+    const { config, clock, tmux } = this.deps;
+    for (const [id, stage] of this.inProgress()) {
+      if (stage.implement_done || stage.attention === "review") continue;
+      const m = this.mem(id);
+      const screen = await tmux.capturePane(stage.session);
+      if (screen === undefined) continue;
+      const state = classifyPane(screen);
+      const now = clock.now();
+      if (screen !== m.lastScreen) {
+        m.lastScreen = screen;
+        m.screenSince = now;
+      }
+      if (state.kind === "rate_limited") {
+        if (this.status!.paused_until === null) this.startRateLimit(state.raw);
+        continue;
+      }
+      if (state.kind === "permission" || state.kind === "login" || state.kind === "trust") {
+        await this.handleBlockingScreen(id, state.kind, state.kind === "permission" ? state.question : state.raw);
+        continue;
+      }
+      if (stage.attention === "permission") {
+        this.emit({ type: "stage_attention", stage: id, attention: null, reason: "dialog closed" });
+        m.reviewFiled.delete("permission");
+      }
+      if (state.kind === "busy") continue;
+      const stalledOnScreen = state.kind === "idle" && now - m.screenSince >= config.stallSeconds * 1000;
+      if (!m.idleHint && !stalledOnScreen) continue;
+      // Idle on two checks at least 200 ms apart, screen unchanged between them.
+      await clock.sleep(250);
+      const again = await tmux.capturePane(stage.session);
+      if (again === undefined || again !== screen || classifyPane(again).kind === "busy") continue;
+      if (!m.idleHint && classifyPane(again).kind !== "idle") continue;
+      await this.handleStall(id, m.idleHint ? "hook" : "screen", Math.round((now - m.screenSince) / 1000));
+    }
+  }
+
+  private startRateLimit(raw: string): void {
+    const now = new Date(this.deps.clock.now());
+    const reset = parseResetTime(raw, now);
+    const until = reset ? new Date(reset.getTime() + 30_000) : new Date(now.getTime() + 3_600_000);
+    this.emit({ type: "rate_limited", resets_at: until.toISOString(), parsed: reset !== undefined, raw: raw.slice(0, 300) });
+    this.deps.log(`usage limit hit (${raw.trim().slice(0, 120)}); pausing launches and nudges until ${until.toISOString()}`);
+  }
+
+  private async handleBlockingScreen(id: string, kind: "permission" | "login" | "trust", question: string): Promise<void> {
+    const m = this.mem(id);
+    const answer = kind === "permission" ? Object.entries(this.deps.config.permissionAnswers).find(([pattern]) => question.toLowerCase().includes(pattern.toLowerCase()))?.[1] : undefined;
+    if (answer !== undefined && !m.reviewFiled.has(`answered:${question}`)) {
+      m.reviewFiled.add(`answered:${question}`);
+      this.deps.log(`stage ${id}: answering "${question}" with "${answer}" (permissionAnswers)`);
+      await this.deps.tmux.sendLiteral(this.status!.stages[id]!.session, answer);
+      await this.deps.clock.sleep(500);
+      await this.deps.tmux.sendEnter(this.status!.stages[id]!.session);
+      return;
+    }
+    if (this.status!.stages[id]!.attention === "permission" && m.reviewFiled.has("permission")) return;
+    this.emit({ type: "stage_needs_permission", stage: id, source: "screen", message: `${kind}: ${question}`.slice(0, 300) });
+    m.reviewFiled.add("permission");
+    const s = this.status!;
+    await this.fileReview(id, `Stage ${id} is waiting at a ${kind} prompt`, `Stage ${id} (${s.stages[id]!.name}) shows a ${kind} screen in tmux session ${s.stages[id]!.session}:\n\n    ${question}\n\nautorun never answers these blindly.`, [
+      { topic: `Answer the ${kind} prompt`, question: `Attach with \`autorun attach ${s.plan_name} ${id}\` and answer it there. Write what you did here.` },
+    ]);
+  }
+
+  private async handleStall(id: string, source: "hook" | "screen", idleSeconds: number): Promise<void> {
+    const { config } = this.deps;
+    const m = this.mem(id);
+    const stage = this.status!.stages[id]!;
+    m.idleHint = false;
+    m.screenSince = this.deps.clock.now();
+    if (m.consecutiveNudges >= config.maxNudges) {
+      if (stage.attention !== "idle") {
+        this.emit({ type: "stage_attention", stage: id, attention: "idle", reason: `still idle after ${m.consecutiveNudges} nudges` });
+        await this.fileReview(id, `Stage ${id} is stuck at its prompt`, `Stage ${id} (${stage.name}) stayed idle after ${m.consecutiveNudges} nudges.`, [
+          { topic: "What should the agent do?", question: `Attach with \`autorun attach ${this.status!.plan_name} ${id}\` or nudge it with \`autorun nudge ${this.status!.plan_name} ${id} "<message>"\`.` },
+        ]);
+      }
+      return;
+    }
+    this.emit({ type: "stall_detected", stage: id, source, idle_seconds: idleSeconds });
+    await this.nudge(id, `stall (${source})`, config.nudgeMessage);
+  }
+
+  /** A verified nudge, recorded as an event with its evidence. */
+  async nudge(id: string, why: string, message: string): Promise<boolean> {
+    const stage = this.status!.stages[id];
+    if (!stage || stage.status !== "in_progress") return false;
+    const result = await verifiedNudge(this.deps.tmux, stage.session, message, this.deps.clock);
+    if (!result.sent) {
+      this.deps.log(`stage ${id}: no nudge (${why}): ${result.evidence}`);
+      return false;
+    }
+    this.emit({ type: "stall_continue_sent", stage: id, message: message.slice(0, 500), verified: result.verified, attempt: this.mem(id).consecutiveNudges + 1, evidence: result.evidence });
+    this.deps.log(`stage ${id}: nudged (${why}) ${result.verified ? "and verified" : "but could not verify"}: ${result.evidence}`);
+    return result.verified;
+  }
+
+  private async launchReady(): Promise<void> {
+    for (const id of stagesToLaunch(this.status!)) {
+      const r = await launchStage({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log }, id);
+      this.ingest();
+      if (r === "skipped") this.deps.log(`stage ${id}: launch skipped (already launched elsewhere)`);
+    }
+  }
+
+  private recordWaves(): void {
+    const { started, complete } = waveProgress(this.status!);
+    for (const wave of started) if (!this.wavesStarted.has(wave)) this.emit({ type: "wave_started", wave });
+    for (const wave of complete) if (!this.wavesComplete.has(wave)) this.emit({ type: "wave_complete", wave });
+  }
+
+  private async fileReview(id: string, title: string, context: string, questions: { topic: string; question: string }[]): Promise<void> {
+    const s = this.status!;
+    const file = await createReviewFile(this.deps.paths.home, title, context, questions, { stage: id, orch_dir: this.deps.paths.dir, plan_name: s.plan_name });
+    this.emit({ type: "review_requested", stage: id, file, title });
+    this.deps.log(`stage ${id}: review file ${file}`);
+  }
+}

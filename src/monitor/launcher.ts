@@ -1,0 +1,96 @@
+/**
+ * Launching a stage exactly once. Every launch, from `orchestrate` or any monitor, takes the
+ * orchestration's launch lock, re-folds events.jsonl, and adopts a session that already exists
+ * (a launcher killed between `new-session` and its event) instead of starting a second one.
+ */
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { buildAgentArgv, sessionEnv } from "../adapters/agent.js";
+import type { Tmux } from "../adapters/tmux.js";
+import { appendEvent } from "../state/events.js";
+import { withLock } from "../state/lock.js";
+import { loadStatus } from "../state/status.js";
+import type { OrchPaths } from "../state/paths.js";
+import type { Config } from "../state/config.js";
+import type { Status } from "../state/schemas.js";
+
+export interface LaunchDeps {
+  tmux: Tmux;
+  paths: OrchPaths;
+  config: Config;
+  log: (msg: string) => void;
+}
+
+/** A stable UUID per (orchestration, stage, attempt), so a restarted launcher knows the id it used. */
+export function stageSessionId(status: Pick<Status, "created_at" | "plan_name">, orchDir: string, id: string, attempt: number): string {
+  const h = createHash("sha256").update(`${orchDir}\0${status.plan_name}\0${status.created_at}\0${id}\0${attempt}`).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export function stageArgv(deps: Pick<LaunchDeps, "config">, status: Status, orchDir: string, id: string, opts: { resume?: boolean; sessionId: string }): string[] {
+  const stage = status.stages[id]!;
+  return buildAgentArgv(deps.config.agentCommand, {
+    worktree: stage.worktree.split("/").pop()!,
+    sessionId: opts.sessionId,
+    contextFile: stage.context_file,
+    stage: id,
+    ...(deps.config.model ? { model: deps.config.model } : {}),
+    ...(deps.config.permissionMode ? { permissionMode: deps.config.permissionMode } : {}),
+    ...(opts.resume ? { resume: true } : {}),
+  });
+}
+
+export type LaunchResult = "launched" | "adopted" | "skipped";
+
+export async function launchStage(deps: LaunchDeps, id: string): Promise<LaunchResult> {
+  const { paths, tmux } = deps;
+  return withLock(paths.launchLock, async () => {
+    const status = loadStatus(paths);
+    const stage = status?.stages[id];
+    if (!status || !stage || stage.status !== "pending") return "skipped";
+    const attempt = 1;
+    const sessionId = stageSessionId(status, paths.dir, id, attempt);
+    const common = { orch_dir: paths.dir, plan_name: status.plan_name, project_slug: status.project_slug, stage: id };
+    if (await tmux.hasSession(stage.session)) {
+      appendEvent(paths.events, { ...common, type: "stage_launched", session: stage.session, session_id: sessionId, attempt, adopted: true });
+      deps.log(`stage ${id}: adopted existing session ${stage.session}`);
+      return "adopted";
+    }
+    await tmux.newSession({
+      name: stage.session,
+      cwd: status.project_root,
+      argv: stageArgv(deps, status, paths.dir, id, { sessionId }),
+      env: sessionEnv(paths.home, paths.dir, id),
+    });
+    appendEvent(paths.events, { ...common, type: "stage_launched", session: stage.session, session_id: sessionId, attempt });
+    deps.log(`stage ${id}: launched ${stage.session} (session id ${sessionId})`);
+    return "launched";
+  });
+}
+
+/**
+ * Relaunch a stage whose session died: in its worktree with `--resume <session-id>` when the
+ * worktree exists, else a fresh start. `expectAttempts` guards against two monitors racing.
+ */
+export async function relaunchStage(deps: LaunchDeps, id: string, expectAttempts: number): Promise<LaunchResult> {
+  const { paths, tmux } = deps;
+  return withLock(paths.launchLock, async () => {
+    const status = loadStatus(paths);
+    const stage = status?.stages[id];
+    if (!status || !stage || stage.status !== "in_progress" || stage.attempts !== expectAttempts) return "skipped";
+    if (await tmux.hasSession(stage.session)) return "skipped";
+    const attempt = stage.attempts + 1;
+    const worktreeExists = existsSync(stage.worktree);
+    const previousId = stage.session_id ?? stageSessionId(status, paths.dir, id, stage.attempts);
+    const sessionId = worktreeExists ? previousId : stageSessionId(status, paths.dir, id, attempt);
+    await tmux.newSession({
+      name: stage.session,
+      cwd: worktreeExists ? stage.worktree : status.project_root,
+      argv: stageArgv(deps, status, paths.dir, id, { sessionId, resume: worktreeExists }),
+      env: sessionEnv(paths.home, paths.dir, id),
+    });
+    appendEvent(paths.events, { orch_dir: paths.dir, plan_name: status.plan_name, project_slug: status.project_slug, stage: id, type: "stage_relaunched", session: stage.session, session_id: sessionId, attempt });
+    deps.log(`stage ${id}: relaunched (attempt ${attempt}${worktreeExists ? `, --resume ${sessionId}` : ", fresh worktree"})`);
+    return "launched";
+  });
+}

@@ -1,0 +1,62 @@
+/**
+ * Verified nudges: type the text literally, pause, press Enter as its own call, re-capture and
+ * confirm it was submitted; press Enter again with backoff when the text is still in the input.
+ * Never types into a busy pane.
+ */
+import type { Tmux } from "../adapters/tmux.js";
+import { classifyPane } from "./pane.js";
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};
+
+export interface NudgeResult {
+  sent: boolean;
+  verified: boolean;
+  attempts: number;
+  evidence: string;
+}
+
+export async function verifiedNudge(tmux: Tmux, session: string, text: string, clock: Clock, maxEnter = 4): Promise<NudgeResult> {
+  const before = await tmux.capturePane(session);
+  if (before === undefined) return { sent: false, verified: false, attempts: 0, evidence: "session not found" };
+  const state = classifyPane(before);
+  if (state.kind === "busy") return { sent: false, verified: false, attempts: 0, evidence: `pane busy: ${state.marker}` };
+  if (state.kind === "permission" || state.kind === "login" || state.kind === "trust") {
+    return { sent: false, verified: false, attempts: 0, evidence: `pane shows a ${state.kind} screen` };
+  }
+  const single = text.replace(/\s*\n\s*/g, " ").trim();
+  if (!(state.kind === "idle" && state.input.includes(single))) {
+    if (!(await tmux.sendLiteral(session, single))) return { sent: false, verified: false, attempts: 0, evidence: "send-keys failed" };
+  }
+  await clock.sleep(600);
+  let attempts = 0;
+  let evidence = "";
+  let backoff = 500;
+  for (let i = 0; i < maxEnter; i++) {
+    attempts++;
+    await tmux.sendEnter(session);
+    const deadline = clock.now() + backoff + 700;
+    while (clock.now() < deadline) {
+      await clock.sleep(200);
+      const after = await tmux.capturePane(session);
+      if (after === undefined) return { sent: true, verified: false, attempts, evidence: "session ended after Enter" };
+      const st = classifyPane(after);
+      if (st.kind === "busy") return { sent: true, verified: true, attempts, evidence: `busy after Enter: ${st.marker}` };
+      if (st.kind === "idle" && !st.input.includes(single.slice(0, 40)) && after !== before) {
+        return { sent: true, verified: true, attempts, evidence: "input cleared and screen changed after Enter" };
+      }
+      if (st.kind !== "idle" && st.kind !== "unknown") return { sent: true, verified: true, attempts, evidence: `screen moved on to ${st.kind}` };
+      if (st.kind === "unknown" && after !== before) return { sent: true, verified: true, attempts, evidence: "screen changed after Enter" };
+      evidence = st.kind === "idle" ? `text still in input: ${JSON.stringify(st.input.slice(0, 60))}` : "screen unchanged";
+    }
+    backoff *= 2;
+  }
+  return { sent: true, verified: false, attempts, evidence };
+}

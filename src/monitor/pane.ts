@@ -1,0 +1,89 @@
+/**
+ * What a captured Claude Code screen says, as pure functions over its text. Checked in order:
+ * login/trust screens, usage-limit banner, permission dialog, busy, idle prompt.
+ */
+export type PaneState =
+  | { kind: "busy"; marker: string }
+  | { kind: "idle"; input: string }
+  | { kind: "permission"; question: string }
+  | { kind: "rate_limited"; raw: string }
+  | { kind: "login"; raw: string }
+  | { kind: "trust"; raw: string }
+  | { kind: "unknown" };
+
+const SPINNER = /^\s*[✻✽✶✳✢·*⏺◐◓◑◒⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏●]\s+\S.*…/u;
+const BUSY = /esc to interrupt|ctrl\+c to interrupt/i;
+const LIMIT = /(you['’]ve hit your (usage )?limit|usage limit reached|claude (ai )?usage limit|limit will reset|rate limit(ed)? .*reset)/i;
+const PERMISSION = /(do you want to (proceed|make this edit|create|run|allow|apply)|allow (this|once)|permission to use|❯\s*1\.\s*yes)/i;
+const LOGIN = /(select login method|please run \/login|invalid api key|log ?in with your|oauth|sign in to)/i;
+const TRUST = /(do you trust the files|trust this folder|yes, proceed.*trust)/i;
+const PROMPT = /^\s*(?:[│|]\s*>|[│|]?\s*❯)(?:[\s\u00a0]|$)(.*?)\s*[│|]?\s*$/u;
+
+export function classifyPane(text: string): PaneState {
+  const lines = text.replace(/\r/g, "").split("\n");
+  while (lines.length > 0 && lines[lines.length - 1]!.trim() === "") lines.pop();
+  const tail = lines.slice(-30);
+  const joined = tail.join("\n");
+  if (TRUST.test(joined)) return { kind: "trust", raw: firstMatchLine(tail, TRUST) };
+  if (LOGIN.test(joined)) return { kind: "login", raw: firstMatchLine(tail, LOGIN) };
+  const limitLine = [...tail].reverse().find((l) => LIMIT.test(l));
+  if (limitLine) return { kind: "rate_limited", raw: limitLine.trim() };
+  if (PERMISSION.test(joined)) return { kind: "permission", question: firstMatchLine(tail, /do you want|allow|permission/i) };
+  const busy = tail.find((l) => BUSY.test(l) || SPINNER.test(l));
+  if (busy) return { kind: "busy", marker: busy.trim() };
+  for (let i = tail.length - 1; i >= 0 && i >= tail.length - 8; i--) {
+    const m = PROMPT.exec(tail[i]!);
+    if (m) return { kind: "idle", input: (m[1] ?? "").replace(/\u00a0/g, " ").trim() };
+  }
+  return { kind: "unknown" };
+}
+
+function firstMatchLine(lines: string[], re: RegExp): string {
+  return (lines.find((l) => re.test(l)) ?? "").replace(/[│╭╮╰╯─]/g, "").trim();
+}
+
+/**
+ * The reset time of a usage-limit banner (`resets 3pm (Europe/Paris)`, `reset at 15:30`,
+ * `resets in 2h 10m`), as the next such instant after `now`. undefined when unparseable.
+ */
+export function parseResetTime(raw: string, now: Date): Date | undefined {
+  const rel = /in\s+(?:(\d+)\s*h(?:ours?)?)?\s*(?:(\d+)\s*m(?:in(?:utes?)?)?)?/i.exec(raw);
+  if (rel && (rel[1] || rel[2])) return new Date(now.getTime() + (Number(rel[1] ?? 0) * 60 + Number(rel[2] ?? 0)) * 60_000);
+  const m = /resets?\s+(?:at\s+)?(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\s*(?:\(([^)]+)\))?/i.exec(raw);
+  if (!m?.[1]) return undefined;
+  let hour = Number(m[1]);
+  const minute = Number(m[2] ?? 0);
+  const ampm = m[3]?.toLowerCase();
+  if (ampm === "pm" && hour < 12) hour += 12;
+  if (ampm === "am" && hour === 12) hour = 0;
+  if (hour > 23 || minute > 59) return undefined;
+  const zone = m[4]?.trim() || "UTC";
+  let offset: number;
+  try {
+    offset = zoneOffsetMinutes(zone, now);
+  } catch {
+    return undefined;
+  }
+  // Wall-clock date in the zone, then the instant of hour:minute on it (or the next day).
+  const local = new Date(now.getTime() + offset * 60_000);
+  let candidate = Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate(), hour, minute) - offset * 60_000;
+  if (candidate <= now.getTime()) candidate += 24 * 3_600_000;
+  return new Date(candidate);
+}
+
+/** Minutes east of UTC for an IANA zone at `at` (Intl does the tz database work). */
+export function zoneOffsetMinutes(zone: string, at: Date): number {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone: zone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  }).formatToParts(at);
+  const get = (t: string) => Number(parts.find((p) => p.type === t)?.value);
+  const asUtc = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second"));
+  return Math.round((asUtc - Math.floor(at.getTime() / 1000) * 1000) / 60_000);
+}

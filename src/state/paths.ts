@@ -1,0 +1,60 @@
+/** Where everything lives under `$AUTORUN_HOME` (default `~/.autorun`). */
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+
+export function autorunHome(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env.AUTORUN_HOME?.trim();
+  return resolve(fromEnv ? fromEnv : join(homedir(), ".autorun"));
+}
+
+export interface OrchPaths {
+  home: string;
+  dir: string;
+  status: string;
+  events: string;
+  stagesDir: string;
+  pid: string;
+  lock: string;
+  launchLock: string;
+  monitorLog: string;
+}
+
+export function orchPaths(home: string, planName: string, projectSlug: string): OrchPaths {
+  const dir = join(home, "orchestration", planName);
+  return {
+    home,
+    dir,
+    status: join(dir, "status.json"),
+    events: join(dir, "events.jsonl"),
+    stagesDir: join(dir, "stages"),
+    pid: join(dir, "monitor.pid"),
+    lock: join(dir, "status.lock"),
+    launchLock: join(dir, "launch.lock"),
+    monitorLog: join(home, "logs", `${projectSlug}-monitor.log`),
+  };
+}
+
+export function contextFilePath(stagesDir: string, id: string): string {
+  return join(stagesDir, `stage-${id}-context.md`);
+}
+
+export function reviewDir(home: string): string {
+  return join(home, "review");
+}
+
+export function reportsDir(home: string): string {
+  return join(home, "reports");
+}
+
+export function locksDir(home: string): string {
+  return join(home, "locks");
+}
+
+/** `<home>/orchestration/<plan_name>` → its paths; the slug comes from the status when known. */
+export function pathsFromOrchDir(orchDir: string, projectSlug = "plan"): OrchPaths {
+  const dir = resolve(orchDir);
+  const parts = dir.split("/");
+  const planName = parts[parts.length - 1]!;
+  const home = parts.slice(0, -2).join("/") || "/";
+  return orchPaths(home, planName, projectSlug);
+}

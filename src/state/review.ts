@@ -1,0 +1,116 @@
+/** Review files (SPEC §7): questions for a person, answered in their editor. */
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { format } from "date-fns";
+import writeFileAtomic from "write-file-atomic";
+import { reviewDir } from "./paths.js";
+
+export interface ReviewQuestion {
+  topic: string;
+  question: string;
+}
+
+export interface ReviewMeta {
+  stage?: string;
+  orch_dir?: string;
+  plan_name?: string;
+  questions: number;
+  created_at: string;
+}
+
+export interface ParsedReview {
+  title: string;
+  answers: { topic: string; question: string; answer: string }[];
+  meta?: ReviewMeta;
+  /** Every question is present and answered, and the file is whole (footer present). */
+  complete: boolean;
+}
+
+const FOOTER = "*Edit this file with your answers and save. The process will continue automatically.*";
+const META = /<!--\s*autorun-review\s+(\{.*\})\s*-->/;
+
+export function summarySlug(title: string): string {
+  return (
+    title
+      .normalize("NFKD")
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-|-$/g, "")
+      .slice(0, 40)
+      .replace(/-+$/, "") || "review"
+  );
+}
+
+export function renderReview(title: string, context: string, questions: ReviewQuestion[], meta: ReviewMeta): string {
+  const parts = [`# Review: ${title}`, "## Context", context.trim() || "(none given)", "## Questions / Feedback Requested"];
+  questions.forEach((q, i) => parts.push(`### ${i + 1}. ${q.topic}`, q.question.trim(), "**Your answer**:", ""));
+  parts.push("---", FOOTER, "", `<!-- autorun-review ${JSON.stringify(meta)} -->`, "");
+  return parts.join("\n");
+}
+
+export async function createReviewFile(home: string, title: string, context: string, questions: ReviewQuestion[], meta: Omit<ReviewMeta, "questions" | "created_at">, now = new Date()): Promise<string> {
+  const dir = reviewDir(home);
+  mkdirSync(dir, { recursive: true });
+  const stamp = format(now, "yyyy-MM-dd-HHmmss");
+  const base = `${stamp}-${summarySlug(title)}`;
+  let file = join(dir, `${base}.md`);
+  for (let n = 2; existsSync(file); n++) file = join(dir, `${base}-${n}.md`);
+  await writeFileAtomic(file, renderReview(title, context, questions, { ...meta, questions: questions.length, created_at: now.toISOString() }));
+  return file;
+}
+
+export function parseReview(text: string): ParsedReview {
+  const lines = text.replace(/\r\n?/g, "\n").split("\n");
+  const title = /^# Review:\s*(.*)$/.exec(lines[0] ?? "")?.[1]?.trim() ?? "";
+  let meta: ReviewMeta | undefined;
+  const metaMatch = META.exec(text);
+  if (metaMatch?.[1]) {
+    try {
+      meta = JSON.parse(metaMatch[1]) as ReviewMeta;
+    } catch {
+      meta = undefined;
+    }
+  }
+  const answers: ParsedReview["answers"] = [];
+  let current: { topic: string; question: string[]; answer: string[]; inAnswer: boolean } | undefined;
+  const flush = () => {
+    if (current) answers.push({ topic: current.topic, question: current.question.join("\n").trim(), answer: current.answer.join("\n").trim() });
+  };
+  for (const line of lines) {
+    const q = /^###\s+(?:\d+\.\s*)?(.*)$/.exec(line);
+    if (q) {
+      flush();
+      current = { topic: (q[1] ?? "").trim(), question: [], answer: [], inAnswer: false };
+      continue;
+    }
+    if (!current) continue;
+    if (/^---\s*$/.test(line) || /^##\s/.test(line)) {
+      flush();
+      current = undefined;
+      continue;
+    }
+    const a = /^\*\*Your answer\*\*:?\s*(.*)$/.exec(line);
+    if (a) {
+      current.inAnswer = true;
+      if (a[1]) current.answer.push(a[1]);
+      continue;
+    }
+    (current.inAnswer ? current.answer : current.question).push(line);
+  }
+  flush();
+  const whole = text.includes(FOOTER) && (meta === undefined || answers.length === meta.questions);
+  return { title, answers, ...(meta ? { meta } : {}), complete: whole && answers.length > 0 && answers.every((a) => a.answer !== "") };
+}
+
+export function readReview(file: string): ParsedReview {
+  return parseReview(readFileSync(file, "utf8"));
+}
+
+export function listReviewFiles(home: string): string[] {
+  const dir = reviewDir(home);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".md") && !f.startsWith("."))
+    .sort()
+    .map((f) => join(dir, f));
+}

@@ -1,0 +1,182 @@
+/** Every file autorun writes is a zod schema: events, status.json, configuration. */
+import { z } from "zod";
+
+const isoTs = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, "ISO-8601 UTC with milliseconds");
+const stageId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "a stage id like 3 or 2.1");
+
+export const PHASES = ["triage", "research", "create_plan", "implement", "merge"] as const;
+export const ATTENTION = ["idle", "permission", "rate_limited", "review", "merge_conflict", "crashed"] as const;
+export const STAGE_STATUS = ["pending", "in_progress", "merging", "completed", "failed", "blocked"] as const;
+
+export const base = z.object({
+  ts: isoTs,
+  orch_dir: z.string().min(1),
+  plan_name: z.string().min(1),
+  project_slug: z.string().min(1),
+  stage: stageId.optional(),
+});
+
+const withStage = base.extend({ stage: stageId });
+
+export const planStageSchema = z.object({
+  id: stageId,
+  name: z.string(),
+  depends_on: z.array(stageId),
+  wave: z.number().int().positive(),
+  context_file: z.string(),
+  branch: z.string(),
+  worktree: z.string(),
+  session: z.string(),
+});
+
+export const eventSchema = z.discriminatedUnion("type", [
+  base.extend({
+    type: z.literal("orchestration_started"),
+    plan_path: z.string(),
+    project_root: z.string(),
+    base_branch: z.string(),
+    stages: z.array(planStageSchema),
+    waves: z.array(z.array(stageId)),
+    max_parallel: z.number().int().positive(),
+    schedule: z.enum(["eager", "waves"]),
+  }),
+  withStage.extend({
+    type: z.literal("stage_launched"),
+    session: z.string(),
+    session_id: z.string(),
+    attempt: z.number().int().positive(),
+    adopted: z.boolean().optional(),
+  }),
+  withStage.extend({
+    type: z.literal("phase_status"),
+    phase: z.enum(PHASES),
+    status: z.enum(["start", "done"]),
+    current_phase: z.number().int().nonnegative().optional(),
+    total_phases: z.number().int().nonnegative().optional(),
+    plan_file: z.string().optional(),
+    complexity: z.enum(["QUICK", "MEDIUM", "LARGE"]).optional(),
+  }),
+  withStage.extend({ type: z.literal("stage_idle"), source: z.enum(["hook", "screen"]), reason: z.string() }),
+  withStage.extend({ type: z.literal("stage_needs_permission"), source: z.enum(["hook", "screen"]), message: z.string() }),
+  withStage.extend({ type: z.literal("stall_detected"), source: z.enum(["hook", "screen"]), idle_seconds: z.number() }),
+  withStage.extend({
+    type: z.literal("stall_continue_sent"),
+    message: z.string(),
+    verified: z.boolean(),
+    attempt: z.number().int().positive(),
+    evidence: z.string(),
+  }),
+  base.extend({ type: z.literal("rate_limited"), resets_at: isoTs, parsed: z.boolean(), raw: z.string() }),
+  base.extend({ type: z.literal("rate_limit_cleared") }),
+  withStage.extend({ type: z.literal("session_dead"), session: z.string() }),
+  withStage.extend({ type: z.literal("stage_relaunched"), session: z.string(), session_id: z.string(), attempt: z.number().int().positive() }),
+  withStage.extend({ type: z.literal("stage_attention"), attention: z.enum(ATTENTION).nullable(), reason: z.string() }),
+  withStage.extend({ type: z.literal("merge_started"), branch: z.string() }),
+  withStage.extend({
+    type: z.literal("merge_conflict"),
+    reason: z.enum(["conflict", "validate_failed", "dirty_root", "wrong_branch", "no_commits", "untracked_overwrite"]),
+    files: z.array(z.string()),
+    detail: z.string(),
+  }),
+  withStage.extend({ type: z.literal("merge_complete"), branch: z.string(), commit: z.string() }),
+  base.extend({ type: z.literal("wave_started"), wave: z.number().int().positive() }),
+  base.extend({ type: z.literal("wave_complete"), wave: z.number().int().positive() }),
+  base.extend({ type: z.literal("review_requested"), file: z.string(), title: z.string() }),
+  base.extend({ type: z.literal("review_answered"), file: z.string() }),
+  withStage.extend({ type: z.literal("stage_failed"), reason: z.string() }),
+  base.extend({ type: z.literal("monitor_started"), pid: z.number().int() }),
+  base.extend({ type: z.literal("monitor_stopped"), pid: z.number().int(), reason: z.string() }),
+  base.extend({ type: z.literal("orchestration_stopped"), sessions: z.boolean() }),
+  base.extend({ type: z.literal("orchestration_complete"), status: z.enum(["completed", "failed"]) }),
+  withStage.extend({ type: z.literal("session_started"), source: z.string().optional() }),
+  withStage.extend({ type: z.literal("session_ended"), reason: z.string().optional() }),
+  withStage.extend({ type: z.literal("prompt_submitted") }),
+  withStage.extend({ type: z.literal("agent_stopped") }),
+]);
+
+export type AutorunEvent = z.infer<typeof eventSchema>;
+export type EventType = AutorunEvent["type"];
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** An event as a writer builds it: the store adds `ts`, the orchestration adds its identity. */
+export type EventBody = DistributiveOmit<AutorunEvent, "ts" | "orch_dir" | "plan_name" | "project_slug">;
+export type EventWithoutTs = DistributiveOmit<AutorunEvent, "ts">;
+export type EventOf<T extends EventType> = Extract<AutorunEvent, { type: T }>;
+export const EVENT_TYPES = eventSchema.options.map((o) => o.shape.type.value) as EventType[];
+
+const phaseTimes = z.object({
+  started_at: z.string().nullable(),
+  completed_at: z.string().nullable(),
+  current_phase: z.number().optional(),
+  total_phases: z.number().optional(),
+});
+
+export const stageStatusSchema = z.object({
+  status: z.enum(STAGE_STATUS),
+  name: z.string(),
+  depends_on: z.array(z.string()),
+  wave: z.number(),
+  branch: z.string(),
+  context_file: z.string(),
+  plan_file: z.string().nullable(),
+  started_at: z.string().nullable(),
+  completed_at: z.string().nullable(),
+  session: z.string(),
+  session_id: z.string().nullable(),
+  worktree: z.string(),
+  attempts: z.number(),
+  /** Relaunches that do not count toward failure (sessions ended by `stop --sessions`). */
+  free_relaunches: z.number(),
+  attention: z.enum(ATTENTION).nullable(),
+  nudges: z.number(),
+  implement_done: z.boolean(),
+  merge_commit: z.string().nullable(),
+  failure_reason: z.string().nullable(),
+  last_event_at: z.string().nullable(),
+  phases: z.record(z.string(), phaseTimes),
+});
+
+export const statusSchema = z.object({
+  plan_path: z.string(),
+  plan_name: z.string(),
+  project_slug: z.string(),
+  project_root: z.string(),
+  base_branch: z.string(),
+  created_at: z.string(),
+  status: z.enum(["running", "completed", "failed", "stopped"]),
+  completed_at: z.string().nullable(),
+  current_wave: z.number(),
+  waves: z.array(z.array(z.string())),
+  max_parallel: z.number(),
+  schedule: z.enum(["eager", "waves"]),
+  paused_until: z.string().nullable(),
+  monitor_pid: z.number().nullable(),
+  updated_at: z.string(),
+  event_count: z.number(),
+  stages: z.record(z.string(), stageStatusSchema),
+});
+
+export type StageStatus = z.infer<typeof stageStatusSchema>;
+export type Status = z.infer<typeof statusSchema>;
+
+const argList = z.array(z.string().min(1)).min(1);
+
+export const configSchema = z
+  .object({
+    agentCommand: z.array(z.string().min(1)).min(1),
+    model: z.string().min(1),
+    permissionMode: z.string().min(1),
+    maxParallel: z.number().int().positive(),
+    schedule: z.enum(["eager", "waves"]),
+    stallSeconds: z.number().positive(),
+    nudgeMessage: z.string().min(1),
+    maxNudges: z.number().int().nonnegative(),
+    pollSeconds: z.number().positive(),
+    tmuxSocket: z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, . _ -"),
+    validate: z.array(argList),
+    notifyCommand: argList,
+    permissionAnswers: z.record(z.string(), z.string()),
+  })
+  .partial()
+  .strict();
+
+export type ConfigFile = z.infer<typeof configSchema>;
