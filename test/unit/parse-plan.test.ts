@@ -1,0 +1,58 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parsePlan } from "../../src/core/parse-plan.js";
+import { UserError } from "../../src/errors.js";
+
+const dir = join(import.meta.dirname, "..", "fixtures", "plans");
+type Good = Record<string, { stages: [string, string, string[]][]; waves?: string[][] }>;
+type Bad = Record<string, { message: string; line?: number }>;
+const good = JSON.parse(readFileSync(join(dir, "good", "expected.json"), "utf8")) as Good;
+const bad = JSON.parse(readFileSync(join(dir, "bad", "expected.json"), "utf8")) as Bad;
+
+describe("parsePlan: plans people write", () => {
+  it("has a corpus of at least 25 good plans", () => expect(Object.keys(good).length).toBeGreaterThanOrEqual(25));
+  it.each(Object.entries(good))("%s", (file, want) => {
+    const plan = parsePlan(file, readFileSync(join(dir, "good", file), "utf8"));
+    expect(plan.stages.map((s) => [s.id, s.name, s.depends_on])).toEqual(want.stages);
+    if (want.waves) expect(plan.waves).toEqual(want.waves);
+  });
+});
+
+describe("parsePlan: malformed plans", () => {
+  it("has a corpus of at least 15 bad plans", () => expect(Object.keys(bad).length).toBeGreaterThanOrEqual(15));
+  it.each(Object.entries(bad))("%s", (file, want) => {
+    let error: unknown;
+    try {
+      parsePlan(file, readFileSync(join(dir, "bad", file), "utf8"));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UserError);
+    const message = (error as Error).message;
+    expect(message).toContain(want.message);
+    expect(message.startsWith(`${file}${want.line ? `:${want.line}` : ""}`)).toBe(true);
+    expect(message.split("\n")).toHaveLength(1);
+  });
+});
+
+describe("parsePlan: details", () => {
+  it("keeps the body up to the next stage heading as the scope", () => {
+    const plan = parsePlan("p.md", "## Stage 1: A\nline one\n\n### Details\nline two\n## Stage 2: B\nother\n");
+    expect(plan.stages[0]!.scope).toBe("line one\n\n### Details\nline two");
+    expect(plan.stages[1]!.scope).toBe("other");
+  });
+  it("takes the scope of a front-matter stage from the body heading with the same id", () => {
+    const plan = parsePlan("p.md", readFileSync(join(dir, "good", "front-matter.md"), "utf8"));
+    expect(plan.stages[0]!.scope).toBe("Alpha's scope from the body.");
+  });
+  it("reads base_branch from a YAML plan", () => {
+    expect(parsePlan("p.yaml", readFileSync(join(dir, "good", "yaml-stages.yaml"), "utf8")).base_branch).toBe("develop");
+  });
+  it("is fast on 10,000 stages", () => {
+    const text = Array.from({ length: 10_000 }, (_, i) => `## Stage ${i + 1}: S\n${i ? `Depends on: ${i}\n` : ""}`).join("");
+    const plan = parsePlan("big.md", text);
+    expect(plan.stages).toHaveLength(10_000);
+    expect(plan.waves).toHaveLength(10_000);
+  });
+});
