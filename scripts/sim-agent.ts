@@ -118,6 +118,8 @@ async function hook(name: string, extra: Record<string, unknown> = {}): Promise<
         const child = spawn("/bin/sh", ["-c", h.command], { stdio: ["pipe", "ignore", "ignore"], env: process.env, cwd });
         child.on("exit", () => resolve());
         child.on("error", () => resolve());
+        // A hook that exits without reading its stdin must not crash the agent (EPIPE).
+        child.stdin.on("error", () => undefined);
         child.stdin.end(JSON.stringify({ session_id: sessionId, transcript_path: "", cwd, hook_event_name: name, ...extra }));
       });
     }

@@ -148,7 +148,8 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       status.current_wave = Math.max(status.current_wave, event.wave);
       break;
     case "review_requested":
-      if (stage) stage.attention = "review";
+      // A review filed about a specific problem (a refused merge, a permission prompt) keeps that attention.
+      if (stage && stage.attention === null) stage.attention = "review";
       break;
     case "review_answered":
       if (stage && stage.attention === "review") stage.attention = null;

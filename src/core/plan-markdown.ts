@@ -4,6 +4,10 @@
  */
 import { normalizeId } from "./ids.js";
 import { matchDepLine, parseDepValue, splitHeadingDeps, stripInline, type DepRef } from "./deps.js";
+
+function stripEmphasis(text: string): string {
+  return text.replace(/\[([^\]]*)\]\([^)]*\)/g, "$1").replace(/\*\*|__/g, "").trim();
+}
 import type { DepEntry, RawStage } from "./plan.js";
 
 interface Candidate {
@@ -85,15 +89,16 @@ function toCandidate(h: Heading): Candidate | undefined {
   if (!m?.[1] || !m[2]) return undefined;
   const id = normalizeId(m[2]);
   if (!id) return undefined;
-  const split = splitHeadingDeps(stripInline(m[3] ?? ""));
-  const name = split.name.replace(/^[:.\-–—)|\s]+/, "").replace(/[:\s]+$/, "").trim();
+  // Names keep what the author wrote (code spans, quotes, a leading dash); only emphasis and links go.
+  const split = splitHeadingDeps(stripEmphasis(m[3] ?? ""));
+  const name = split.name.replace(/[:\s]+$/, "").trim();
   return { index: h.index, level: h.level, keyword: m[1].toLowerCase(), id, name, headingDeps: split.value };
 }
 
 /** Removes emphasis and leading decoration (emoji, checkboxes, list numbers) from a heading. */
 function cleanTitle(text: string): string {
   return text
-    .replace(/\*\*|__|`/g, "")
+    .replace(/\*\*|__/g, "")
     .replace(/^\s*(?:\[[ xX]\]\s*)?/, "")
     .replace(/^[^\p{L}\p{N}]+/u, "")
     .trim();

@@ -167,7 +167,7 @@ export class Monitor {
     const now = this.deps.clock.now();
     for (const [id, stage] of Object.entries(this.status!.stages)) {
       const m = this.mem(id);
-      const retryRefused = stage.status === "in_progress" && stage.attention === "merge_conflict" && m.refusedAt !== undefined && now - m.refusedAt > 10_000 && (await this.rootReady());
+      const retryRefused = stage.status === "in_progress" && stage.attention === "merge_conflict" && m.refusedAt !== undefined && now - m.refusedAt > 5_000 && (await this.rootReady());
       if (!((stage.status === "in_progress" && stage.implement_done) || stage.status === "merging" || retryRefused)) continue;
       if (retryRefused) m.refusedAt = undefined;
       const result = await mergeStage({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log, tell: (sid, msg) => this.tell(sid, msg) }, id);

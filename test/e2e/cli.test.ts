@@ -1,0 +1,145 @@
+import { existsSync, readdirSync, readFileSync, chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { makeSandbox, ROOT, type Sandbox } from "../helpers/env.js";
+
+let sb: Sandbox;
+beforeEach(async () => {
+  sb = await makeSandbox();
+});
+afterEach(async () => sb.cleanup());
+
+const fixtures = join(ROOT, "test", "fixtures", "plans");
+
+describe("orchestrate --dry-run", () => {
+  it("prints the plan as JSON with string ids and waves, writing nothing", async () => {
+    const plan = sb.writePlan("2026-02-20-wave2-token-design-audit.md", readFileSync(join(fixtures, "good", "deps-in-heading.md"), "utf8"));
+    const r = await sb.cli(["orchestrate", plan, "--dry-run", "--json"]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toEqual({
+      plan_name: "2026-02-20-wave2-token-design-audit",
+      project_slug: "token-audit",
+      base_branch: "main",
+      stages: [
+        { id: "1", name: "Models", depends_on: [], wave: 1 },
+        { id: "2", name: "Services", depends_on: ["1"], wave: 2 },
+        { id: "3", name: "Jobs", depends_on: ["1"], wave: 2 },
+        { id: "4", name: "CLI", depends_on: [], wave: 1 },
+        { id: "5", name: "UI", depends_on: ["3", "4"], wave: 3 },
+      ],
+      waves: [["1", "4"], ["2", "3"], ["5"]],
+    });
+    expect(readdirSync(sb.home)).toEqual([]);
+  });
+
+  it("prints stages, waves and the exact argv per stage", async () => {
+    const plan = sb.writePlan("plan.md", "## Stage 1: A\n## Stage 2: B\nDepends on: 1\n");
+    const r = await sb.cli(["orchestrate", plan, "--dry-run"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Wave 2: Stage 2");
+    const argvLine = r.stdout.split("\n").find((l) => l.includes("argv:"))!;
+    const argv = JSON.parse(argvLine.slice(argvLine.indexOf("["))) as string[];
+    expect(argv.slice(0, 3)).toEqual(["claude", "--worktree", "plan-stage-1"]);
+    expect(argv).toContain("--session-id");
+    expect(argv).toContain("--plugin-dir");
+    expect(JSON.parse(argv[argv.indexOf("--settings") + 1]!)).toMatchObject({ worktree: { baseRef: "head" } });
+    expect(argv[argv.length - 1]).toMatch(/^\/autorun:start .*stage-1-context\.md$/);
+    expect(readdirSync(sb.home)).toEqual([]);
+  });
+
+  it("works outside a git repository", async () => {
+    const plan = join(sb.dir, "outside.md");
+    writeFileSync(plan, "## Stage 1: A\n");
+    const r = await sb.cli(["orchestrate", plan, "--dry-run", "--json"], { cwd: sb.dir });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).stages).toHaveLength(1);
+  });
+});
+
+describe("bad input: one line, exit 2, nothing written", () => {
+  const bad = JSON.parse(readFileSync(join(fixtures, "bad", "expected.json"), "utf8")) as Record<string, { message: string }>;
+  it.each(Object.entries(bad))("%s", async (file, want) => {
+    const plan = sb.writePlan(file, readFileSync(join(fixtures, "bad", file), "utf8"));
+    for (const args of [["orchestrate", plan, "--dry-run"], ["orchestrate", plan]]) {
+      const r = await sb.cli(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(want.message);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toContain(file);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(readdirSync(sb.home)).toEqual([]);
+  });
+
+  it("a missing plan file", async () => {
+    const r = await sb.cli(["orchestrate", "nope.md"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot read plan .*nope\.md: no such file/);
+  });
+
+  it("an unreadable plan file", async () => {
+    const plan = sb.writePlan("secret.md", "## Stage 1: A\n");
+    chmodSync(plan, 0o000);
+    const r = await sb.cli(["orchestrate", plan, "--dry-run"], { env: { AUTORUN_TEST_NOROOT: "1" } });
+    chmodSync(plan, 0o644);
+    // root reads anything; elsewhere this is a permission error
+    if (process.getuid?.() !== 0) {
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("permission denied");
+    } else expect(r.code).toBe(0);
+  });
+
+  it("a plan outside any git repository without --dry-run", async () => {
+    const plan = join(sb.dir, "p.md");
+    writeFileSync(plan, "## Stage 1: A\n");
+    const r = await sb.cli(["orchestrate", plan], { cwd: sb.dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("not inside a git repository");
+    expect(readdirSync(sb.home)).toEqual([]);
+  });
+
+  it("an unknown option and a bad number", async () => {
+    expect((await sb.cli(["orchestrate", "x.md", "--bogus"])).code).toBe(2);
+    const r = await sb.cli(["orchestrate", "x.md", "--max-parallel", "zero"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--max-parallel");
+  });
+
+  it("an invalid config file names the file and key", async () => {
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ maxParallel: -1 }));
+    const plan = sb.writePlan("p.md", "## Stage 1: A\n");
+    const r = await sb.cli(["orchestrate", plan, "--dry-run"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/autorun\.config\.json: maxParallel/);
+  });
+
+  it("phase and event outside a stage, and invalid events", async () => {
+    let r = await sb.cli(["phase", "implement", "done"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("AUTORUN_ORCH_DIR is not set");
+    r = await sb.cli(["phase", "dance", "start"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown phase "dance"');
+    r = await sb.cli(["event", "nonsense"]);
+    expect(r.code).toBe(2);
+  });
+});
+
+describe("help", () => {
+  it.each(["orchestrate", "status", "dashboard", "attach", "logs", "monitor", "resume", "stop", "nudge", "merge", "phase", "event", "hook", "review", "report", "doctor", "demo"])(
+    "%s --help shows an example",
+    async (cmd) => {
+      const r = await sb.cli([cmd, "--help"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("Example:");
+      expect(r.stdout).toContain(`autorun ${cmd}`);
+    },
+  );
+  it("status with no orchestrations says how to start one", async () => {
+    const r = await sb.cli(["status"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("autorun orchestrate");
+    expect(existsSync(join(sb.home, "orchestration"))).toBe(false);
+  });
+});

@@ -1,0 +1,124 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
+
+let sb: Sandbox;
+beforeEach(async () => {
+  sb = await makeSandbox();
+});
+afterEach(async () => sb.cleanup());
+
+function launchOrder(plan: string): string[] {
+  return sb.events(plan).filter((e) => e.type === "stage_launched" || e.type === "merge_complete").map((e) => `${e.type === "stage_launched" ? "L" : "M"}${e.stage}`);
+}
+
+describe("orchestrate end to end (real tmux, real git, simulated agent)", () => {
+  it("runs a diamond plan to the end with every stage merged and nothing left behind", async () => {
+    const plan = sb.writePlan("diamond.md", "# Diamond\n## Stage 1: Base\n## Stage 2: Left\nDepends on: 1\n## Stage 3: Right\nDepends on: 1\n## Stage 4: Top\nDepends on: 2, 3\n");
+    await sb.git("add", "diamond.md");
+    await sb.git("commit", "-qm", "plan");
+    await orchestrate(sb, plan);
+    expect(await waitForEnd(sb, "diamond")).toBe("completed");
+    const merges = (await sb.git("log", "--merges", "--format=%s", "main")).split("\n");
+    expect(merges.sort()).toEqual(["autorun: merge stage 1: Base", "autorun: merge stage 2: Left", "autorun: merge stage 3: Right", "autorun: merge stage 4: Top"]);
+    for (const id of ["1", "2", "3", "4"]) expect(existsSync(join(sb.repo, "sim", `stage-${id}-part2.txt`))).toBe(true);
+    const status = statusOf(sb, "diamond")!;
+    expect(status.status).toBe("completed");
+    expect(Object.values(status.stages).every((s) => s.status === "completed" && s.attempts === 1)).toBe(true);
+    expect(eventsOf(sb, "diamond", "wave_complete").map((e) => e.wave)).toEqual([1, 2, 3]);
+    const order = launchOrder("diamond");
+    expect(order.indexOf("L4")).toBeGreaterThan(Math.max(order.indexOf("M2"), order.indexOf("M3")));
+    await expectClean(sb, "diamond");
+    expect(existsSync(join(sb.home, "reports", "diamond.md"))).toBe(true);
+  });
+
+  it("launches a dependant as soon as its last dependency merges, not after the whole wave", async () => {
+    const plan = sb.writePlan("eager.md", "## Stage 1: Slow\nsim: slow\n## Stage 2: Fast\n## Stage 3: After fast\nDepends on: 2\n");
+    await orchestrate(sb, plan);
+    expect(await waitForEnd(sb, "eager")).toBe("completed");
+    const order = launchOrder("eager");
+    expect(order.indexOf("L3")).toBeGreaterThan(order.indexOf("M2"));
+    expect(order.indexOf("L3")).toBeLessThan(order.indexOf("M1"));
+    await expectClean(sb, "eager");
+  });
+
+  it("with --schedule waves keeps the wave barrier", async () => {
+    const plan = sb.writePlan("barrier.md", "## Stage 1: Slow\nsim: slow\n## Stage 2: Fast\n## Stage 3: After fast\nDepends on: 2\n");
+    await orchestrate(sb, plan, ["--schedule", "waves"]);
+    expect(await waitForEnd(sb, "barrier")).toBe("completed");
+    const order = launchOrder("barrier");
+    expect(order.indexOf("L3")).toBeGreaterThan(order.indexOf("M1"));
+  });
+
+  it("with --max-parallel 1 runs one stage at a time", async () => {
+    const plan = sb.writePlan("serial.md", "## Stage 1: A\n## Stage 2: B\n## Stage 3: C\n");
+    await orchestrate(sb, plan, ["--max-parallel", "1"]);
+    expect(await waitForEnd(sb, "serial")).toBe("completed");
+    expect(launchOrder("serial")).toEqual(["L1", "M1", "L2", "M2", "L3", "M3"]);
+    await expectClean(sb, "serial");
+  });
+
+  it("a killed and restarted monitor launches nothing twice", async () => {
+    const plan = sb.writePlan("restart.md", "## Stage 1: A\nsim: slow\n## Stage 2: B\nDepends on: 1\n## Stage 3: C\nDepends on: 1\n");
+    await orchestrate(sb, plan);
+    const pidFile = join(sb.home, "orchestration", "restart", "monitor.pid");
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    process.kill(pid, "SIGKILL");
+    await waitFor("the monitor to die", () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    const r = await sb.cli(["resume", "restart"]);
+    expect(r.code).toBe(0);
+    expect(await waitForEnd(sb, "restart")).toBe("completed");
+    for (const id of ["1", "2", "3"]) expect(eventsOf(sb, "restart", "stage_launched", id)).toHaveLength(1);
+    await expectClean(sb, "restart");
+  });
+
+  it("refuses to merge into a dirty project root, touching nothing, and merges once it is clean", async () => {
+    const plan = sb.writePlan("dirty.md", "## Stage 1: A\nsim: slow\n");
+    await orchestrate(sb, plan);
+    const before = await sb.git("rev-parse", "main");
+    writeFileSync(join(sb.repo, "README.md"), "user's own unsaved work\n");
+    const conflict = await waitFor("a refused merge", () => eventsOf(sb, "dirty", "merge_conflict")[0], 30_000);
+    expect(conflict.reason).toBe("dirty_root");
+    expect(readFileSync(join(sb.repo, "README.md"), "utf8")).toBe("user's own unsaved work\n");
+    expect(await sb.git("rev-parse", "main")).toBe(before);
+    expect(statusOf(sb, "dirty")!.stages["1"]!.attention).toBe("merge_conflict");
+    expect(eventsOf(sb, "dirty", "review_requested")).toHaveLength(1);
+    await sb.git("checkout", "--", "README.md");
+    expect(await waitForEnd(sb, "dirty")).toBe("completed");
+    await expectClean(sb, "dirty");
+  });
+
+  it("sends a conflicting stage back to rebase, then merges it", async () => {
+    const plan = sb.writePlan("clash.md", "## Stage 1: One\nsim: conflict\n## Stage 2: Two\nsim: conflict\n");
+    await orchestrate(sb, plan);
+    expect(await waitForEnd(sb, "clash", 90_000)).toBe("completed");
+    const conflicts = eventsOf(sb, "clash", "merge_conflict");
+    expect(conflicts).toHaveLength(1);
+    expect(conflicts[0]!.files).toEqual(["CONFLICT.txt"]);
+    const text = readFileSync(join(sb.repo, "CONFLICT.txt"), "utf8");
+    expect(text).toContain("written by stage 1");
+    expect(text).toContain("written by stage 2");
+    await expectClean(sb, "clash");
+  });
+
+  it("launches stages with hostile names without any of it reaching a shell", async () => {
+    const marker = join(sb.dir, "pwned");
+    const names = [`Fix "quotes" & $(touch ${marker})`, `semi; touch ${marker};`, "back`touch " + marker + "`tick", `-leading dash 'single' \\ back\\slash`];
+    const plan = sb.writePlan("hostile.md", names.map((n, i) => `## Stage ${i + 1}: ${n}\n`).join(""));
+    await orchestrate(sb, plan);
+    expect(await waitForEnd(sb, "hostile")).toBe("completed");
+    expect(existsSync(marker)).toBe(false);
+    const status = statusOf(sb, "hostile")!;
+    expect(Object.values(status.stages).map((s) => (s as unknown as { name: string }).name)).toEqual(names);
+    await expectClean(sb, "hostile");
+  });
+});

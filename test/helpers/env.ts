@@ -1,0 +1,124 @@
+/** Test sandbox: temp dirs, a private tmux server, a git repo, the built CLI. Everything is cleaned up. */
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, existsSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa, execaSync } from "execa";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const CLI = join(ROOT, "dist", "src", "cli.js");
+export const SIM = join(ROOT, "dist", "scripts", "sim-agent.js");
+
+export interface Sandbox {
+  dir: string;
+  home: string;
+  repo: string;
+  socket: string;
+  env: NodeJS.ProcessEnv;
+  cli(args: string[], opts?: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv; timeout?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
+  tmux(...args: string[]): Promise<{ code: number; stdout: string }>;
+  git(...args: string[]): Promise<string>;
+  writePlan(name: string, text: string): string;
+  events(plan: string): Record<string, unknown>[];
+  cleanup(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function makeSandbox(opts: { repo?: boolean } = {}): Promise<Sandbox> {
+  const dir = mkdtempSync(join(tmpdir(), "autorun-test-"));
+  const home = join(dir, "home");
+  const repo = join(dir, "repo");
+  const socket = `autorun-test-${process.pid}-${++counter}-${Date.now() % 100000}`;
+  mkdirSync(home, { recursive: true });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    AUTORUN_HOME: home,
+    AUTORUN_TMUX_SOCKET: socket,
+    AUTORUN_SIM_DELAY_MS: "80",
+    GIT_AUTHOR_NAME: "test",
+    GIT_AUTHOR_EMAIL: "test@example.invalid",
+    GIT_COMMITTER_NAME: "test",
+    GIT_COMMITTER_EMAIL: "test@example.invalid",
+    NO_COLOR: "1",
+  };
+  for (const k of Object.keys(env)) if (k.startsWith("CLAUDECODE") || k === "TMUX") delete env[k];
+  const git = async (...args: string[]) => (await execa("git", ["-C", repo, ...args], { env })).stdout;
+  if (opts.repo !== false) {
+    mkdirSync(repo);
+    await git("init", "-q", "-b", "main");
+    writeFileSync(join(repo, "README.md"), "# test project\n");
+    await git("add", "README.md");
+    await git("commit", "-q", "-m", "init");
+  }
+  const sb: Sandbox = {
+    dir,
+    home,
+    repo,
+    socket,
+    env,
+    async cli(args, o = {}) {
+      const r = await execa(process.execPath, [CLI, ...args], {
+        cwd: o.cwd ?? repo,
+        env: { ...env, ...o.env },
+        extendEnv: false,
+        input: o.input ?? "",
+        reject: false,
+        timeout: o.timeout ?? 60_000,
+      });
+      return { code: r.exitCode ?? 1, stdout: String(r.stdout), stderr: String(r.stderr) };
+    },
+    async tmux(...args) {
+      const r = await execa("tmux", ["-L", socket, ...args], { reject: false, env });
+      return { code: r.exitCode ?? 1, stdout: String(r.stdout) };
+    },
+    git,
+    writePlan(name, text) {
+      const file = join(existsSync(repo) ? repo : dir, name);
+      writeFileSync(file, text);
+      return file;
+    },
+    events(plan) {
+      const file = join(home, "orchestration", plan, "events.jsonl");
+      if (!existsSync(file)) return [];
+      return readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+    async cleanup() {
+      // Stop any monitor this sandbox started, then the tmux server, then the files.
+      try {
+        const out = execaSync("pgrep", ["-f", `${CLI} monitor`], { reject: false }).stdout;
+        for (const pid of String(out).split("\n").filter(Boolean)) {
+          try {
+            const environ = readFileSync(`/proc/${pid}/environ`, "utf8");
+            if (environ.includes(`AUTORUN_HOME=${home}\0`)) process.kill(Number(pid), "SIGKILL");
+          } catch {
+            // already gone
+          }
+        }
+      } catch {
+        // pgrep missing: nothing to stop
+      }
+      await execa("tmux", ["-L", socket, "kill-server"], { reject: false });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return sb;
+}
+
+/** Waits for a condition with a deadline (never a bare sleep). */
+export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 30_000, everyMs = 100): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
+}
+
+export const simAgentCmd = JSON.stringify([process.execPath, SIM]);

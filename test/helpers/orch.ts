@@ -1,0 +1,37 @@
+/** Helpers for tests that run whole orchestrations with the simulated agent. */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { expect } from "vitest";
+import { simAgentCmd, waitFor, type Sandbox } from "./env.js";
+
+export async function orchestrate(sb: Sandbox, plan: string, extra: string[] = []): Promise<void> {
+  const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simAgentCmd, ...extra]);
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+}
+
+export function statusOf(sb: Sandbox, plan: string): { status: string; stages: Record<string, { status: string; attempts: number; attention: string | null }> } | undefined {
+  const file = join(sb.home, "orchestration", plan, "status.json");
+  return existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : undefined;
+}
+
+export async function waitForEnd(sb: Sandbox, plan: string, timeoutMs = 60_000): Promise<string> {
+  return waitFor(`orchestration ${plan} to end`, () => {
+    const end = sb.events(plan).find((e) => e.type === "orchestration_complete");
+    const stopped = sb.events(plan).some((e) => e.type === "monitor_stopped");
+    return end && stopped ? (end.status as string) : undefined;
+  }, timeoutMs);
+}
+
+export function eventsOf(sb: Sandbox, plan: string, type: string, stage?: string) {
+  return sb.events(plan).filter((e) => e.type === type && (stage === undefined || e.stage === stage));
+}
+
+/** Nothing left behind: no sessions, no worktrees, no stage branches, no monitor pid file. */
+export async function expectClean(sb: Sandbox, plan: string): Promise<void> {
+  const ls = await sb.tmux("list-sessions", "-F", "#{session_name}");
+  expect(ls.code === 0 ? ls.stdout.trim() : "").toBe("");
+  expect((await sb.git("worktree", "list")).split("\n")).toHaveLength(1);
+  expect((await sb.git("branch", "--list", "worktree-*")).trim()).toBe("");
+  expect(existsSync(join(sb.home, "orchestration", plan, "monitor.pid"))).toBe(false);
+}

@@ -1,0 +1,113 @@
+import { mkdtempSync, readFileSync, rmSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { execa } from "execa";
+import { appendEvent, readEventsFrom } from "../../src/state/events.js";
+import { orchPaths } from "../../src/state/paths.js";
+import { rebuildStatus, readStatusFile } from "../../src/state/status.js";
+import { foldEvents } from "../../src/core/fold.js";
+import { renderContextFile } from "../../src/core/context-file.js";
+import { UserError } from "../../src/errors.js";
+import { CLI } from "../helpers/env.js";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "autorun-state-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const ident = (paths: { dir: string }) => ({ orch_dir: paths.dir, plan_name: "p", project_slug: "p" });
+
+function started(paths: ReturnType<typeof orchPaths>) {
+  mkdirSync(paths.dir, { recursive: true });
+  appendEvent(paths.events, {
+    ...ident(paths),
+    type: "orchestration_started",
+    plan_path: "/x/p.md",
+    project_root: "/x",
+    base_branch: "main",
+    stages: [
+      { id: "1", name: "A", depends_on: [], wave: 1, context_file: "c1", branch: "b1", worktree: "w1", session: "s1" },
+      { id: "2", name: "B", depends_on: ["1"], wave: 2, context_file: "c2", branch: "b2", worktree: "w2", session: "s2" },
+    ],
+    waves: [["1"], ["2"]],
+    max_parallel: 4,
+    schedule: "eager",
+  });
+}
+
+describe("events", () => {
+  it("rejects an invalid event with a clear error and appends nothing", () => {
+    const paths = orchPaths(dir, "p", "p");
+    started(paths);
+    const before = readFileSync(paths.events, "utf8");
+    expect(() => appendEvent(paths.events, { ...ident(paths), type: "phase_status", stage: "1", phase: "dance", status: "start" } as never)).toThrow(UserError);
+    expect(() => appendEvent(paths.events, { ...ident(paths), type: "no_such_type" } as never)).toThrow(/invalid/);
+    expect(readFileSync(paths.events, "utf8")).toBe(before);
+  });
+
+  it("reads only complete lines, from a byte offset", () => {
+    const paths = orchPaths(dir, "p", "p");
+    started(paths);
+    const first = readEventsFrom(paths.events, 0);
+    expect(first.events).toHaveLength(1);
+    appendEvent(paths.events, { ...ident(paths), type: "wave_started", wave: 1 });
+    const next = readEventsFrom(paths.events, first.offset);
+    expect(next.events.map((e) => e.type)).toEqual(["wave_started"]);
+  });
+
+  it("stays whole with 16 processes appending 150 events each at once", async () => {
+    const paths = orchPaths(dir, "p", "p");
+    started(paths);
+    const script = `
+      import { appendEvent } from ${JSON.stringify(join(CLI, "..", "state", "events.js"))};
+      const [file, dir, n, w] = process.argv.slice(1);
+      for (let i = 0; i < Number(n); i++) appendEvent(file, { orch_dir: dir, plan_name: "p", project_slug: "p", type: "stage_attention", stage: "1", attention: null, reason: "w" + w + "-" + i + "-" + "x".repeat(300) });
+    `;
+    await Promise.all(Array.from({ length: 16 }, (_, w) => execa(process.execPath, ["--input-type=module", "-e", script, paths.events, paths.dir, "150", String(w)])));
+    const lines = readFileSync(paths.events, "utf8").split("\n").filter(Boolean);
+    expect(lines).toHaveLength(1 + 16 * 150);
+    const reasons = new Set(lines.slice(1).map((l) => (JSON.parse(l) as { reason: string }).reason));
+    expect(reasons.size).toBe(16 * 150);
+  });
+});
+
+describe("status", () => {
+  it("is a fold of the events, written atomically", async () => {
+    const paths = orchPaths(dir, "p", "p");
+    started(paths);
+    appendEvent(paths.events, { ...ident(paths), type: "stage_launched", stage: "1", session: "s1", session_id: "u", attempt: 1 });
+    appendEvent(paths.events, { ...ident(paths), type: "phase_status", stage: "1", phase: "implement", status: "start", current_phase: 1, total_phases: 2 });
+    appendEvent(paths.events, { ...ident(paths), type: "merge_complete", stage: "1", branch: "b1", commit: "abc" });
+    appendEvent(paths.events, { ...ident(paths), type: "stage_failed", stage: "1", reason: "x" });
+    const status = await rebuildStatus(paths);
+    expect(readStatusFile(paths.status)).toEqual(status);
+    expect(status!.stages["1"]!.phases.implement).toMatchObject({ current_phase: 1, total_phases: 2 });
+    expect(status!.stages["1"]!.status).toBe("failed");
+    expect(status!.stages["2"]!.status).toBe("blocked");
+  });
+
+  it("folds launches, merges and attention", () => {
+    const paths = orchPaths(dir, "p", "p");
+    started(paths);
+    const base = readEventsFrom(paths.events).events;
+    const ts = "2026-01-01T00:00:00.000Z";
+    const s = foldEvents([
+      ...base,
+      { ...ident(paths), ts, type: "stage_launched", stage: "1", session: "s1", session_id: "u", attempt: 1 },
+      { ...ident(paths), ts, type: "stage_needs_permission", stage: "1", source: "hook", message: "m" },
+      { ...ident(paths), ts, type: "merge_conflict", stage: "1", reason: "conflict", files: ["a"], detail: "d" },
+    ])!;
+    expect(s.stages["1"]).toMatchObject({ status: "in_progress", attention: "merge_conflict", attempts: 1 });
+  });
+});
+
+describe("context file", () => {
+  it("has exactly the SPEC §3 shape", () => {
+    expect(renderContextFile({ id: "3", name: "API", scope: "Do it.", depends_on: ["1", "2"], orchDir: "/o", statusFile: "/o/status.json", baseBranch: "main" })).toBe(
+      "# Stage 3: API\n## Scope\nDo it.\n## Dependencies\n- Depends on: Stage 1, Stage 2\n## Orchestration\norchestration_dir: /o\nstage_number: 3\nstatus_file: /o/status.json\nbase_branch: main\n",
+    );
+    expect(renderContextFile({ id: "1", name: "A", scope: "", depends_on: [], orchDir: "/o", statusFile: "/o/s", baseBranch: "dev" })).toContain("- Depends on: None\n");
+  });
+});
