@@ -288,9 +288,9 @@ export function buildProgram(setCode: (code: number) => void): Command {
   });
 
   example(
-    program.command("demo").description("run a bundled 5-stage plan with the simulated agent in a throw-away repo on a private tmux server").option("--keep", "keep the demo repo and sessions afterwards").option("--dashboard", "watch it in the dashboard"),
-    "autorun demo",
-  ).action(async (f: { keep?: boolean; dashboard?: boolean }) => {
+    program.command("demo").description("run a bundled 5-stage plan with the simulated agent in a throw-away repo on a private tmux server").option("--keep", "keep the demo's tmux server afterwards").option("--dashboard", "watch it in the dashboard").option("--review", "a stage asks you a question through a review file"),
+    "autorun demo\nautorun demo --review --dashboard",
+  ).action(async (f: { keep?: boolean; dashboard?: boolean; review?: boolean }) => {
     const { runDemo } = await import("./commands/demo.js");
     await done(runDemo(await ctx(), f));
   });

@@ -95,3 +95,18 @@ export async function gitVersion(): Promise<string | undefined> {
   const r = await runProgram("git", ["--version"]).catch(() => undefined);
   return r?.ok ? r.stdout.trim() : undefined;
 }
+
+/** A new repository on `branch` with one commit of the given files (used by `autorun demo`). */
+export async function initRepo(dir: string, files: Record<string, string>, branch = "main"): Promise<void> {
+  const { writeFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  await ok(dir, ["init", "-q", "-b", branch], "git init");
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  await ok(dir, ["add", "--", ...Object.keys(files)], "git add");
+  const r = await runProgram("git", ["-C", dir, "-c", "user.name=autorun demo", "-c", "user.email=demo@autorun.invalid", "commit", "-q", "-m", "initial commit"], { timeoutMs: 30_000 });
+  expectOk("git", ["commit"], r, "git commit");
+}
+
+export async function logGraph(root: string, limit = 30): Promise<string> {
+  return ok(root, ["log", "--graph", "--oneline", "--decorate=short", `-${limit}`], "git log");
+}

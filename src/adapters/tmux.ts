@@ -58,10 +58,13 @@ export function createTmux(socket?: string): Tmux {
     socket,
     async newSession(spec) {
       const args = ["new-session", "-d", "-x", String(spec.width ?? 200), "-y", String(spec.height ?? 50), "-s", spec.name, "-c", spec.cwd];
-      for (const [k, v] of Object.entries(spec.env)) args.push("-e", `${k}=${v}`);
-      // `env -u` strips Claude Code's own variables even when the tmux server already holds them.
+      // The session's variables go to env(1) as NAME=value arguments, not `-e`: for a new detached
+      // session tmux takes PATH from the client and ignores `-e PATH=…`. `env -u` also strips Claude
+      // Code's own variables even when the tmux server already holds them.
+      if (spec.argv[0]?.includes("=")) throw new UserError(`the agent command ${JSON.stringify(spec.argv[0])} contains "=", which env(1) would read as a variable; use a path without "=".`);
       const unset = [...new Set([...CLAUDE_ENV_PREFIXES, ...unsetEnv])].flatMap((k) => ["-u", k]);
-      args.push("--", "env", ...unset, ...spec.argv);
+      const assign = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
+      args.push("--", "env", ...unset, ...assign, ...spec.argv);
       expectOk("tmux", args, await run(args), `tmux new-session ${spec.name}`);
     },
     async hasSession(name) {
