@@ -90,8 +90,8 @@ describe("orchestrate end to end (real tmux, real git, simulated agent)", () => 
     expect(conflict.reason).toBe("dirty_root");
     expect(readFileSync(join(sb.repo, "README.md"), "utf8")).toBe("user's own unsaved work\n");
     expect(await sb.git("rev-parse", "main")).toBe(before);
-    expect(statusOf(sb, "dirty")!.stages["1"]!.attention).toBe("merge_conflict");
-    expect(eventsOf(sb, "dirty", "review_requested")).toHaveLength(1);
+    await waitFor("attention merge_conflict in status.json", () => statusOf(sb, "dirty")?.stages["1"]?.attention === "merge_conflict");
+    await waitFor("a review file for the refusal", () => eventsOf(sb, "dirty", "review_requested").length === 1);
     await sb.git("checkout", "--", "README.md");
     expect(await waitForEnd(sb, "dirty")).toBe("completed");
     await expectClean(sb, "dirty");
