@@ -11,13 +11,17 @@ export type PaneState =
   | { kind: "trust"; raw: string }
   | { kind: "unknown" };
 
-const SPINNER = /^\s*[✻✽✶✳✢·*⏺◐◓◑◒⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏●]\s+\S.*…/u;
+// A spinner glyph at the start of a line and an ellipsis: "✶ Frolicking… (12s)". ✻ and · also
+// start finished lines ("✻ Cooked for 1m 12s"), which have no ellipsis.
+const SPINNER = /^\s*[✻✽✶✳✢·*⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\s*\S.*…/u;
 const BUSY = /esc to interrupt|ctrl\+c to interrupt/i;
 const LIMIT = /(you['’]ve hit your (usage )?limit|usage limit reached|claude (ai )?usage limit|limit will reset|rate limit(ed)? .*reset)/i;
 const PERMISSION = /(do you want to (proceed|make this edit|create|run|allow|apply)|allow (this|once)|permission to use|❯\s*1\.\s*yes)/i;
 const LOGIN = /(select login method|please run \/login|invalid api key|log ?in with your|oauth|sign in to)/i;
 const TRUST = /(do you trust the files|trust this folder|yes, proceed.*trust)/i;
-const PROMPT = /^\s*(?:[│|]\s*>|[│|]?\s*❯)(?:[\s\u00a0]|$)(.*?)\s*[│|]?\s*$/u;
+// The input line: `❯` (current Claude Code), or `>` inside the old box or between rule lines.
+const PROMPT = /^\s*(?:[│|]\s*)?(❯|>)(?:[\s\u00a0]|$)(.*?)\s*[│|]?\s*$/u;
+const RULE = /^\s*[─━╭╰]{10,}/u;
 
 export function classifyPane(text: string): PaneState {
   const lines = text.replace(/\r/g, "").split("\n");
@@ -29,11 +33,17 @@ export function classifyPane(text: string): PaneState {
   const limitLine = [...tail].reverse().find((l) => LIMIT.test(l));
   if (limitLine) return { kind: "rate_limited", raw: limitLine.trim() };
   if (PERMISSION.test(joined)) return { kind: "permission", question: firstMatchLine(tail, /do you want|allow|permission/i) };
-  const busy = tail.find((l) => BUSY.test(l) || SPINNER.test(l));
+  // Claude Code keeps drawing its input box while it works, so busy wins over a prompt line.
+  const busy = tail.slice(-15).find((l) => BUSY.test(l) || SPINNER.test(l));
   if (busy) return { kind: "busy", marker: busy.trim() };
   for (let i = tail.length - 1; i >= 0 && i >= tail.length - 8; i--) {
-    const m = PROMPT.exec(tail[i]!);
-    if (m) return { kind: "idle", input: (m[1] ?? "").replace(/\u00a0/g, " ").trim() };
+    const line = tail[i]!;
+    const m = PROMPT.exec(line);
+    if (!m) continue;
+    const boxed = /^\s*[│|]/.test(line) || RULE.test(tail[i - 1] ?? "");
+    if (m[1] === ">" && !boxed) continue;
+    if (/^\s*\d+\.\s/.test(m[2] ?? "")) continue; // a menu selection ("❯ 1. Yes"), not the input line
+    return { kind: "idle", input: (m[2] ?? "").replace(/\u00a0/g, " ").trim() };
   }
   return { kind: "unknown" };
 }

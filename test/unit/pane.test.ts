@@ -1,0 +1,35 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { classifyPane, parseResetTime, zoneOffsetMinutes } from "../../src/monitor/pane.js";
+
+const dir = join(import.meta.dirname, "..", "fixtures", "screens");
+const expected = JSON.parse(readFileSync(join(dir, "expected.json"), "utf8")) as Record<string, { kind: string; input?: string }>;
+
+describe("classifyPane on captured Claude Code screens", () => {
+  it.each(Object.entries(expected))("%s", (file, want) => {
+    const got = classifyPane(readFileSync(join(dir, file), "utf8"));
+    expect(got.kind).toBe(want.kind);
+    if (want.input !== undefined) expect(got).toMatchObject({ input: want.input });
+  });
+});
+
+describe("parseResetTime", () => {
+  const at = (iso: string) => new Date(iso);
+  it.each([
+    ["You've hit your limit · resets 3pm (Europe/Paris)", "2026-07-01T10:00:00.000Z", "2026-07-01T13:00:00.000Z"],
+    ["You've hit your limit · resets 3pm (Europe/Paris)", "2026-07-01T14:00:00.000Z", "2026-07-02T13:00:00.000Z"],
+    ["You've hit your limit · resets 3pm (Europe/Paris)", "2026-01-15T10:00:00.000Z", "2026-01-15T14:00:00.000Z"],
+    ["Your limit will reset at 11pm (America/New_York).", "2026-07-01T12:00:00.000Z", "2026-07-02T03:00:00.000Z"],
+    ["resets 9:30am", "2026-07-01T08:00:00.000Z", "2026-07-01T09:30:00.000Z"],
+    ["resets 12am (UTC)", "2026-07-01T08:00:00.000Z", "2026-07-02T00:00:00.000Z"],
+    ["limit reached, resets in 2h 10m", "2026-07-01T08:00:00.000Z", "2026-07-01T10:10:00.000Z"],
+  ])("%s at %s → %s", (raw, now, want) => expect(parseResetTime(raw, at(now))?.toISOString()).toBe(want));
+  it.each(["Usage limit reached. Please try again later.", "resets 3pm (Mars/Olympus)", "resets 25pm"])("%s → undefined", (raw) =>
+    expect(parseResetTime(raw, at("2026-07-01T08:00:00.000Z"))).toBeUndefined(),
+  );
+  it("knows zone offsets with daylight saving", () => {
+    expect(zoneOffsetMinutes("Europe/Paris", at("2026-07-01T00:00:00.000Z"))).toBe(120);
+    expect(zoneOffsetMinutes("Europe/Paris", at("2026-01-01T00:00:00.000Z"))).toBe(60);
+  });
+});
