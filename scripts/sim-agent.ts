@@ -10,7 +10,8 @@
  *   stall        go idle after planning and fire the Stop/idle hooks; continue when prompted
  *   stall-silent the same without hooks (only the screen shows it)
  *   die-once     exit after research the first time (a crash); continue after --resume
- *   rate-limit   show a usage-limit banner once; continue when prompted
+ *   rate-limit   show a usage-limit banner once ("resets 3pm (Europe/Paris)"); continue when prompted
+ *   rate-limit-vague  the same with no reset time in it
  *   review       ask a question with `autorun review new` + `review wait`
  *   drop-enter   the input box ignores Enter sent within 300 ms of typing
  *   conflict     write CONFLICT.txt (stages that all do so conflict at merge); rebase when told
@@ -240,9 +241,9 @@ async function main(): Promise<void> {
     const text = await idle(behaviours.has("stall"));
     say(`continuing after "${text}"`);
   }
-  if (behaviours.has("rate-limit") && !state.limited) {
+  if ((behaviours.has("rate-limit") || behaviours.has("rate-limit-vague")) && !state.limited) {
     mark("limited");
-    banner = "  ⎿  You've hit your limit · resets 3pm (Europe/Paris)";
+    banner = behaviours.has("rate-limit-vague") ? "  ⎿  Usage limit reached. Please try again later." : "  ⎿  You've hit your limit · resets 3pm (Europe/Paris)";
     say("Usage limit reached");
     await idle(false);
     banner = "";

@@ -1,6 +1,191 @@
-import { RuntimeError } from "../errors.js";
-import type { Ctx } from "./context.js";
+/**
+ * `autorun doctor [--fix]`: tools, trust, templates, state; then reconciliation of tmux sessions,
+ * `.claude/worktrees/*`, stage branches and monitors against the orchestrations. `--fix` does only
+ * what cannot lose work: never deletes a branch or worktree with unmerged commits or changes.
+ */
+import { existsSync, readdirSync, readFileSync, rmSync, accessSync, constants, mkdirSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import * as git from "../adapters/git.js";
+import { createTmux } from "../adapters/tmux.js";
+import { commandVersion, isAlive } from "../adapters/process.js";
+import { pluginDir } from "../adapters/agent.js";
+import { readPid } from "../state/pidfile.js";
+import { orchPaths } from "../state/paths.js";
+import { loadStatus } from "../state/status.js";
+import { readSettings } from "../state/settings.js";
+import { loadConfig } from "../state/config.js";
+import type { Status } from "../state/schemas.js";
+import { listOrchestrations, type Ctx } from "./context.js";
+import { startMonitorDetached } from "./monitor.js";
 
-export async function runDoctor(_ctx: Ctx, _f: { fix?: boolean; project?: string; tmuxSocket?: string }): Promise<number> {
-  throw new RuntimeError("doctor is not built yet (issue 4).");
+interface Finding {
+  level: "ok" | "warn" | "problem";
+  text: string;
+  fix?: () => Promise<string>;
+}
+
+export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; tmuxSocket?: string }): Promise<number> {
+  const findings: Finding[] = [];
+  const add = (level: Finding["level"], text: string, fix?: Finding["fix"]) => findings.push({ level, text, ...(fix ? { fix } : {}) });
+
+  // Tools.
+  const tmuxV = await createTmux().version();
+  add(tmuxV ? "ok" : "problem", tmuxV ? `tmux: ${tmuxV}` : "tmux not found: install it (apt-get install tmux / brew install tmux)");
+  const gitV = await git.gitVersion();
+  add(gitV ? "ok" : "problem", gitV ? `git: ${gitV}` : "git not found: install it");
+  const claudeV = await commandVersion("claude");
+  add(claudeV ? "ok" : "warn", claudeV ? `claude: ${claudeV}` : "claude not found: npm install -g @anthropic-ai/claude-code, or set agentCommand");
+  add(process.versions.node.split(".").map(Number)[0]! >= 20 ? "ok" : "problem", `node: ${process.version}`);
+
+  // State dir.
+  try {
+    mkdirSync(ctx.home, { recursive: true });
+    accessSync(ctx.home, constants.W_OK);
+    add("ok", `state dir: ${ctx.home}`);
+  } catch {
+    add("problem", `state dir ${ctx.home} is not writable: fix its permissions or set AUTORUN_HOME`);
+  }
+
+  // Templates.
+  add(...checkTemplates(pluginDir()));
+
+  // Orchestrations and the projects they use.
+  const orchestrations = listOrchestrations(ctx.home)
+    .map((o) => ({ name: o.name, paths: orchPaths(ctx.home, o.name, "plan") }))
+    .map((o) => ({ ...o, status: loadStatus(o.paths) }))
+    .filter((o): o is { name: string; paths: ReturnType<typeof orchPaths>; status: Status } => o.status !== undefined);
+  const roots = new Set(orchestrations.map((o) => o.status.project_root));
+  const here = await git.toplevel(f.project ?? ctx.cwd);
+  if (here) roots.add(here);
+
+  if (here) add(...checkTrust(here));
+
+  // Monitors and sessions.
+  const sockets = new Set<string | undefined>([f.tmuxSocket ?? loadConfig(ctx.home, here, {}, ctx.env).tmuxSocket]);
+  for (const o of orchestrations) sockets.add(readSettings(o.paths.dir)?.tmuxSocket);
+  const knownSessions = new Map<string, { plan: string; id: string; status: string }>();
+  for (const o of orchestrations) for (const [id, s] of Object.entries(o.status.stages)) knownSessions.set(s.session, { plan: o.name, id, status: s.status });
+
+  for (const o of orchestrations) {
+    const pid = readPid(o.paths.pid);
+    const alive = pid !== undefined && isAlive(pid);
+    if (pid !== undefined && !alive) add("problem", `${o.name}: stale monitor.pid (pid ${pid} is gone)`, async () => (rmSync(o.paths.pid, { force: true }), `removed ${o.paths.pid}`));
+    const tmux = createTmux(readSettings(o.paths.dir)?.tmuxSocket);
+    if (o.status.status === "running" || o.status.status === "stopped") {
+      const dead: string[] = [];
+      for (const [id, s] of Object.entries(o.status.stages)) if (s.status === "in_progress" && !(await tmux.hasSession(s.session))) dead.push(id);
+      if (dead.length > 0 && !alive) {
+        add("problem", `${o.name}: stages ${dead.join(", ")} are in progress but their sessions are gone and no monitor runs`, async () => {
+          const p = await startMonitorDetached(ctx, orchPaths(ctx.home, o.name, o.status.project_slug), readSettings(o.paths.dir) ?? loadConfig(ctx.home, o.status.project_root));
+          return `resumed ${o.name} (monitor pid ${p}); it relaunches those stages`;
+        });
+      } else if (!alive && o.status.status === "running") {
+        add("warn", `${o.name}: no monitor is running; \`autorun resume ${o.name}\` starts one`);
+      } else add("ok", `${o.name}: ${o.status.status}${alive ? ` (monitor pid ${pid})` : ""}`);
+    }
+  }
+  for (const socket of sockets) {
+    const tmux = createTmux(socket);
+    for (const name of await tmux.listSessions()) {
+      if (!/_stage-/.test(name)) continue;
+      const known = knownSessions.get(name);
+      if (known && (known.status === "in_progress" || known.status === "merging")) continue;
+      const why = known ? `its stage ${known.plan}/${known.id} is ${known.status}` : "no orchestration has this stage";
+      add("problem", `tmux session ${name}${socket ? ` (socket ${socket})` : ""}: ${why}`, async () => ((await tmux.killSession(name)), `ended session ${name}`));
+    }
+  }
+
+  // Worktrees and branches, project by project.
+  for (const root of roots) await checkProject(root, orchestrations.filter((o) => o.status.project_root === root).map((o) => o.status), add);
+
+  // Report and fix.
+  let remaining = 0;
+  for (const finding of findings) {
+    const mark = finding.level === "ok" ? "✓" : finding.level === "warn" ? "!" : "✗";
+    ctx.out(`${mark} ${finding.text}`);
+    if (finding.level === "problem") {
+      if (f.fix && finding.fix) {
+        try {
+          ctx.out(`  fixed: ${await finding.fix()}`);
+        } catch (error) {
+          remaining++;
+          ctx.out(`  could not fix: ${(error as Error).message}`);
+        }
+      } else {
+        remaining++;
+        if (finding.fix) ctx.out("  (autorun doctor --fix can fix this)");
+      }
+    }
+  }
+  ctx.out(remaining === 0 ? "No problems left." : `${remaining} problem${remaining === 1 ? "" : "s"} left.`);
+  return remaining === 0 ? 0 : 1;
+}
+
+function checkTemplates(dir: string): [Finding["level"], string] {
+  try {
+    const manifest = JSON.parse(readFileSync(join(dir, ".claude-plugin", "plugin.json"), "utf8")) as { name?: string };
+    if (!manifest.name || !/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(manifest.name)) return ["problem", `${dir}: plugin.json needs a kebab-case name`];
+    const missing = ["start", "research_codebase", "create_plan", "implement_plan", "merge"].filter((c) => !existsSync(join(dir, "commands", `${c}.md`)));
+    if (missing.length) return ["problem", `${dir}: missing commands ${missing.join(", ")}`];
+    return ["ok", `plugin templates: ${dir}`];
+  } catch (error) {
+    return ["problem", `plugin templates at ${dir} are not valid: ${(error as Error).message}`];
+  }
+}
+
+/** `claude --worktree` needs the project trusted; Claude Code records that in ~/.claude.json. */
+function checkTrust(root: string): [Finding["level"], string] {
+  const file = join(homedir(), ".claude.json");
+  if (!existsSync(file)) return ["warn", `workspace trust: ${file} not found; run claude once in ${root} and accept the trust dialog`];
+  try {
+    const data = JSON.parse(readFileSync(file, "utf8")) as { projects?: Record<string, { hasTrustDialogAccepted?: boolean }> };
+    return data.projects?.[root]?.hasTrustDialogAccepted
+      ? ["ok", `workspace trust: ${root} is trusted`]
+      : ["warn", `workspace trust: ${root} is not trusted yet; run claude there once and accept the dialog, or stages will stop at it`];
+  } catch {
+    return ["warn", `workspace trust: ${file} is not readable JSON`];
+  }
+}
+
+async function checkProject(root: string, statuses: Status[], add: (level: Finding["level"], text: string, fix?: Finding["fix"]) => void): Promise<void> {
+  if (!existsSync(root)) return;
+  const active = new Set<string>();
+  const bases = new Set<string>();
+  for (const s of statuses) {
+    bases.add(s.base_branch);
+    for (const st of Object.values(s.stages)) if (st.status === "in_progress" || st.status === "merging") active.add(st.worktree);
+  }
+  const base = [...bases][0] ?? (await git.currentBranch(root)) ?? "main";
+  const worktrees = await git.listWorktrees(root);
+  const wtDir = join(root, ".claude", "worktrees");
+  const onDisk = existsSync(wtDir) ? readdirSync(wtDir).map((n) => join(wtDir, n)) : [];
+  const seen = new Set<string>();
+  for (const wt of worktrees.filter((w) => w.path.startsWith(wtDir + "/"))) {
+    seen.add(wt.path);
+    if (active.has(wt.path)) continue;
+    const ahead = wt.branch ? await git.commitsAhead(root, base, wt.branch).catch(() => -1) : 0;
+    const changes = existsSync(wt.path) ? await git.worktreeTrackedChanges(wt.path).catch(() => ["?"]) : [];
+    if (ahead > 0 || ahead < 0 || changes.length > 0) {
+      add("warn", `worktree ${wt.path}${wt.branch ? ` (${wt.branch})` : ""} belongs to no running stage but has ${ahead > 0 ? `${ahead} unmerged commit(s)` : ""}${changes.length ? " uncommitted changes" : ""}; left alone`);
+      continue;
+    }
+    add("problem", `leaked worktree ${wt.path}${wt.branch ? ` (${wt.branch}, merged)` : ""}`, async () => {
+      await git.removeWorktree(root, wt.path);
+      if (wt.branch) await git.deleteMergedBranch(root, wt.branch);
+      return `removed worktree ${wt.path}${wt.branch ? ` and branch ${wt.branch}` : ""}`;
+    });
+  }
+  for (const path of onDisk) {
+    if (seen.has(path) || active.has(path)) continue;
+    if (existsSync(join(path, ".git"))) continue;
+    add("warn", `${path} is in .claude/worktrees but is not a git worktree; left alone`);
+  }
+  const withWorktree = new Set(worktrees.map((w) => w.branch).filter(Boolean));
+  for (const branch of await git.listBranches(root, "worktree-*")) {
+    if (withWorktree.has(branch)) continue;
+    const ahead = await git.commitsAhead(root, base, branch).catch(() => -1);
+    if (ahead === 0) add("problem", `merged branch ${branch} is left over`, async () => ((await git.deleteMergedBranch(root, branch)) ? `deleted ${branch}` : `kept ${branch} (git refused: not merged)`));
+    else add("warn", `branch ${branch} has ${ahead > 0 ? ahead : "some"} unmerged commit(s) and no worktree; left alone (merge or delete it yourself)`);
+  }
 }

@@ -98,7 +98,7 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
   }
   const tmux = createTmux(prep.config.tmuxSocket);
   if (status) {
-    ctx.out(`Orchestration ${prep.planName} exists (${status.status}); continuing it.`);
+    ctx.out(`Orchestration ${prep.planName} exists (${status.status}); continuing it with the settings it started with (--fresh starts over).`);
   } else {
     status = await writeOrchestration(prep);
     const log = monitorLogger(paths);

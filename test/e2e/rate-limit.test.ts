@@ -1,0 +1,68 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { makeSandbox, simAgentCmd, waitFor, type Sandbox } from "../helpers/env.js";
+import { eventsOf, statusOf } from "../helpers/orch.js";
+import { Monitor } from "../../src/monitor/controller.js";
+import { createTmux } from "../../src/adapters/tmux.js";
+import { orchPaths } from "../../src/state/paths.js";
+import { readSettings } from "../../src/state/settings.js";
+
+let sb: Sandbox;
+beforeEach(async () => {
+  sb = await makeSandbox();
+});
+afterEach(async () => sb.cleanup());
+
+describe("usage limits", () => {
+  it("pauses launches and nudges until the parsed reset + 30 s, then resumes the waiting stage", async () => {
+    // Stage 1 hits "resets 3pm (Europe/Paris)"; stage 2 finishes fast and frees a slot that stage 3
+    // may not take while the orchestration is paused.
+    const plan = sb.writePlan("limit.md", "## Stage 1: Limited\nsim: rate-limit\n## Stage 2: Fast\n## Stage 3: Waits\n");
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simAgentCmd, "--max-parallel", "2", "--no-monitor"]);
+    expect(r.code).toBe(0);
+    const paths = orchPaths(sb.home, "limit", "limit");
+    // 10:00 UTC on a summer day = 12:00 in Paris; the reset is 15:00 Paris = 13:00 UTC.
+    let now = Date.parse("2026-07-01T10:00:00.000Z");
+    const clock = { now: () => now, sleep: async (ms: number) => { now += ms; await new Promise((res) => setTimeout(res, ms)); } };
+    const log: string[] = [];
+    const monitor = new Monitor({ paths, config: readSettings(paths.dir)!, tmux: createTmux(sb.socket), clock, log: (m) => log.push(m) });
+    const drive = async (what: string, until: () => boolean, ms = 30_000) =>
+      waitFor(what, async () => {
+        await monitor.pass();
+        return until();
+      }, ms, 150);
+
+    await drive("the usage limit to be seen", () => eventsOf(sb, "limit", "rate_limited").length === 1);
+    const limited = eventsOf(sb, "limit", "rate_limited")[0]!;
+    expect(limited.resets_at).toBe("2026-07-01T13:00:30.000Z");
+    expect(limited.parsed).toBe(true);
+    await drive("stage 2 to merge", () => eventsOf(sb, "limit", "merge_complete", "2").length === 1);
+    for (let i = 0; i < 5; i++) await monitor.pass();
+    expect(eventsOf(sb, "limit", "stage_launched", "3")).toHaveLength(0);
+    expect(eventsOf(sb, "limit", "stall_continue_sent")).toHaveLength(0);
+    expect(statusOf(sb, "limit")!.stages["1"]!.attention).toBe("rate_limited");
+
+    now = Date.parse("2026-07-01T13:00:31.000Z");
+    await drive("the orchestration to complete", () => eventsOf(sb, "limit", "orchestration_complete").length === 1, 60_000);
+    const types = sb.events("limit").map((e) => e.type);
+    expect(types.indexOf("rate_limit_cleared")).toBeLessThan(types.findIndex((t, i) => t === "stage_launched" && sb.events("limit")[i]!.stage === "3"));
+    expect(eventsOf(sb, "limit", "stall_continue_sent", "1")[0]!.verified).toBe(true);
+    expect(eventsOf(sb, "limit", "orchestration_complete")[0]!.status).toBe("completed");
+  });
+
+  it("waits an hour when the reset time cannot be read", async () => {
+    const plan = sb.writePlan("vague.md", "## Stage 1: Vague\nsim: rate-limit-vague\n");
+    expect((await sb.cli(["orchestrate", plan, "--agent-cmd", simAgentCmd, "--no-monitor"])).code).toBe(0);
+    const paths = orchPaths(sb.home, "vague", "vague");
+    let now = Date.parse("2026-07-01T10:00:00.000Z");
+    const clock = { now: () => now, sleep: async (ms: number) => { now += ms; await new Promise((res) => setTimeout(res, ms)); } };
+    const monitor = new Monitor({ paths, config: readSettings(paths.dir)!, tmux: createTmux(sb.socket), clock, log: () => undefined });
+    await waitFor("the usage limit", async () => {
+      await monitor.pass();
+      return eventsOf(sb, "vague", "rate_limited").length === 1;
+    }, 30_000, 150);
+    const limited = eventsOf(sb, "vague", "rate_limited")[0]!;
+    expect(limited.parsed).toBe(false);
+    expect(Date.parse(limited.resets_at as string) - now).toBeGreaterThan(59 * 60_000);
+    expect(Date.parse(limited.resets_at as string) - now).toBeLessThanOrEqual(60 * 60_000);
+  });
+});

@@ -1,0 +1,152 @@
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { execa } from "execa";
+import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
+
+let sb: Sandbox;
+beforeEach(async () => {
+  sb = await makeSandbox();
+});
+afterEach(async () => sb.cleanup());
+
+function launchedOnce(plan: string, ids: string[]): void {
+  for (const id of ids) expect(eventsOf(sb, plan, "stage_launched", id), `stage ${id} launches`).toHaveLength(1);
+}
+
+async function killMonitor(plan: string): Promise<void> {
+  const pid = await waitFor("a monitor pid", () => {
+    const file = join(sb.home, "orchestration", plan, "monitor.pid");
+    return existsSync(file) ? Number(readFileSync(file, "utf8")) : undefined;
+  });
+  process.kill(pid, "SIGKILL");
+  await waitFor("the monitor to die", () => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
+describe("keeping agents moving", () => {
+  it("nudges a stage that stalls at its prompt (hook path), verified, and it finishes", async () => {
+    const plan = sb.writePlan("stall.md", "## Stage 1: Stalls\nsim: stall\n");
+    await orchestrate(sb, plan, ["--stall-seconds", "60"]);
+    expect(await waitForEnd(sb, "stall")).toBe("completed");
+    const detected = eventsOf(sb, "stall", "stall_detected", "1");
+    expect(detected[0]!.source).toBe("hook");
+    const sent = eventsOf(sb, "stall", "stall_continue_sent", "1");
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.verified).toBe(true);
+    expect(statusOf(sb, "stall")!.stages["1"]).toMatchObject({ status: "completed" });
+    await expectClean(sb, "stall");
+  });
+
+  it("notices a silent stall from the screen alone, through an input box that drops a fast Enter", async () => {
+    const plan = sb.writePlan("silent.md", "## Stage 1: Silent\nsim: stall-silent, drop-enter\n");
+    await orchestrate(sb, plan, ["--stall-seconds", "2"]);
+    expect(await waitForEnd(sb, "silent")).toBe("completed");
+    expect(eventsOf(sb, "silent", "stall_detected", "1")[0]!.source).toBe("screen");
+    const sent = eventsOf(sb, "silent", "stall_continue_sent", "1");
+    expect(sent.at(-1)!.verified).toBe(true);
+  });
+
+  it("resumes a stage whose session was killed mid-stage, in its worktree", async () => {
+    const plan = sb.writePlan("crash.md", "## Stage 1: Dies\nsim: slow\n## Stage 2: After\nDepends on: 1\n");
+    await orchestrate(sb, plan);
+    await waitFor("research to start", () => eventsOf(sb, "crash", "phase_status", "1").length >= 2);
+    await sb.tmux("kill-session", "-t", "=crash_stage-1");
+    expect(await waitForEnd(sb, "crash")).toBe("completed");
+    expect(eventsOf(sb, "crash", "session_dead", "1")).toHaveLength(1);
+    const relaunch = eventsOf(sb, "crash", "stage_relaunched", "1");
+    expect(relaunch).toHaveLength(1);
+    expect(relaunch[0]!.session_id).toBe(eventsOf(sb, "crash", "stage_launched", "1")[0]!.session_id);
+    expect(statusOf(sb, "crash")!.stages["1"]!.attempts).toBe(2);
+    launchedOnce("crash", ["1", "2"]);
+    await expectClean(sb, "crash");
+  });
+
+  it("marks a stage failed when it dies again after its relaunch, and blocks its dependants", async () => {
+    const fake = join(sb.dir, "dies.sh");
+    writeFileSync(fake, "#!/bin/sh\nexit 3\n", { mode: 0o755 });
+    const plan = sb.writePlan("doomed.md", "## Stage 1: Dies\n## Stage 2: Blocked\nDepends on: 1\n");
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", JSON.stringify([fake])]);
+    expect(r.code).toBe(0);
+    expect(await waitForEnd(sb, "doomed")).toBe("failed");
+    const status = statusOf(sb, "doomed")!;
+    expect(status.stages["1"]!.status).toBe("failed");
+    expect(status.stages["2"]!.status).toBe("blocked");
+    expect(eventsOf(sb, "doomed", "stage_relaunched", "1")).toHaveLength(1);
+  });
+
+  it("recovers every stage when the tmux server dies mid-run", async () => {
+    const plan = sb.writePlan("server.md", "## Stage 1: A\nsim: slow\n## Stage 2: B\nsim: slow\n## Stage 3: C\nsim: slow\n");
+    await orchestrate(sb, plan);
+    await waitFor("all three to be working", () => ["1", "2", "3"].every((id) => eventsOf(sb, "server", "phase_status", id).length >= 2));
+    await sb.tmux("kill-server");
+    expect(await waitForEnd(sb, "server", 90_000)).toBe("completed");
+    for (const id of ["1", "2", "3"]) expect(eventsOf(sb, "server", "stage_relaunched", id).length).toBeGreaterThanOrEqual(1);
+    launchedOnce("server", ["1", "2", "3"]);
+    await expectClean(sb, "server");
+  });
+
+  it("survives SIGKILL of the monitor at several points: resume completes with each stage launched once", async () => {
+    const plan = sb.writePlan("sigkill.md", "## Stage 1: A\n## Stage 2: B\nDepends on: 1\n## Stage 3: C\nDepends on: 1\n## Stage 4: D\nDepends on: 2, 3\n");
+    await orchestrate(sb, plan);
+    const points = [3, 14, 30];
+    for (const p of points) {
+      await waitFor(`${p} events`, () => sb.events("sigkill").length >= p || sb.events("sigkill").some((e) => e.type === "orchestration_complete"));
+      if (sb.events("sigkill").some((e) => e.type === "orchestration_complete")) break;
+      await killMonitor("sigkill");
+      const r = p === 14 ? await sb.cli(["orchestrate", plan, "--agent-cmd", "ignored"]) : await sb.cli(["resume", "sigkill"]);
+      expect(r.code).toBe(0);
+    }
+    expect(await waitForEnd(sb, "sigkill", 90_000)).toBe("completed");
+    launchedOnce("sigkill", ["1", "2", "3", "4"]);
+    await expectClean(sb, "sigkill");
+  });
+
+  it("never types into a busy pane", async () => {
+    const got = join(sb.dir, "typed.txt");
+    const script = `process.stdout.write("✶ Frolicking… (12s · esc to interrupt)\\n❯ \\n"); process.stdin.setRawMode(true); process.stdin.on("data", d => require("fs").appendFileSync(${JSON.stringify(got)}, d)); setInterval(() => {}, 1000);`;
+    await sb.tmux("new-session", "-d", "-s", "busy", "--", process.execPath, "-e", script);
+    await waitFor("the busy screen", async () => (await sb.tmux("capture-pane", "-p", "-t", "=busy:")).stdout.includes("esc to interrupt"));
+    const { createTmux } = await import("../../src/adapters/tmux.js");
+    const { verifiedNudge, realClock } = await import("../../src/monitor/nudge.js");
+    const result = await verifiedNudge(createTmux(sb.socket), "busy", "continue", realClock);
+    expect(result).toMatchObject({ sent: false, verified: false });
+    expect(result.evidence).toContain("busy");
+    expect(existsSync(got)).toBe(false);
+  });
+});
+
+describe("doctor", () => {
+  it("finds and fixes a leaked worktree, and leaves an unmerged branch alone", async () => {
+    const wt = (n: string) => join(sb.repo, ".claude", "worktrees", n);
+    mkdirSync(join(sb.repo, ".claude", "worktrees"), { recursive: true });
+    await sb.git("worktree", "add", "-q", "-b", "worktree-old-stage-1", wt("old-stage-1"), "HEAD");
+    await sb.git("worktree", "add", "-q", "-b", "worktree-old-stage-2", wt("old-stage-2"), "HEAD");
+    writeFileSync(join(wt("old-stage-2"), "work.txt"), "unmerged\n");
+    await execa("git", ["-C", wt("old-stage-2"), "add", "work.txt"], { env: sb.env });
+    await execa("git", ["-C", wt("old-stage-2"), "commit", "-qm", "unmerged work"], { env: sb.env });
+    await sb.git("branch", "worktree-old-stage-3");
+
+    let r = await sb.cli(["doctor"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`leaked worktree ${wt("old-stage-1")}`);
+    expect(r.stdout).toMatch(/old-stage-2.*1 unmerged commit.*left alone/);
+    expect(r.stdout).toContain("merged branch worktree-old-stage-3 is left over");
+
+    r = await sb.cli(["doctor", "--fix"]);
+    expect(r.stdout).toContain("fixed: removed worktree");
+    expect(existsSync(wt("old-stage-1"))).toBe(false);
+    expect(existsSync(join(wt("old-stage-2"), "work.txt"))).toBe(true);
+    const branches = await sb.git("branch", "--list", "worktree-*", "--format=%(refname:short)");
+    expect(branches.split("\n").sort()).toEqual(["worktree-old-stage-2"]);
+    r = await sb.cli(["doctor"]);
+    expect(r.stdout).not.toContain("leaked worktree");
+  });
+});
