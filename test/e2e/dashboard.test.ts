@@ -1,0 +1,63 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { CLI, makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { orchestrate } from "../helpers/orch.js";
+
+let sb: Sandbox;
+beforeEach(async () => {
+  sb = await makeSandbox();
+});
+afterEach(async () => sb.cleanup());
+
+async function screen(): Promise<string> {
+  return (await sb.tmux("capture-pane", "-p", "-t", "=dash:")).stdout;
+}
+
+/** Runs the dashboard in a pane; its exit code lands in `exitFile` (the wrapper's "$@" is argv, not a string). */
+async function startDashboard(plan: string, width: number, height: number, exitFile: string): Promise<void> {
+  await sb.tmux("new-session", "-d", "-x", String(width), "-y", String(height), "-s", "dash", "--", "sh", "-c", '"$@"; echo $? > "$0"', exitFile,
+    "env", `AUTORUN_HOME=${sb.home}`, `AUTORUN_TMUX_SOCKET=${sb.socket}`, "LANG=C.UTF-8", "TERM=xterm-256color", process.execPath, CLI, "dashboard", plan);
+}
+
+describe("dashboard", () => {
+  it.each([
+    [80, 24],
+    [132, 40],
+  ])("shows stages, statuses and dependencies at %ix%i, a new event within a second, and quits on q", async (w, h) => {
+    const plan = sb.writePlan("dash.md", "## Stage 1: Waiting stage\nsim: stall-silent\n## Stage 2: Second\nDepends on: 1\n");
+    await orchestrate(sb, plan, ["--stall-seconds", "600"]);
+    await waitFor("stage 1 to be planning", () => sb.events("dash").some((e) => e.type === "phase_status" && e.phase === "create_plan" && e.status === "done"));
+    const exitFile = join(sb.dir, "dashboard-exit");
+    await startDashboard("dash", w, h, exitFile);
+    const first = await waitFor("the dashboard", async () => ((await screen()).includes("Waits on") ? screen() : undefined), 15_000);
+    expect(first).toContain("dash · running");
+    expect(first).toMatch(/1\s+Waiting stage\s+1\s+planning/);
+    expect(first).toMatch(/2\s+Second\s+2\s+pending/);
+    expect(first).toContain("2 Second  ← 1▶");
+    expect(first).toContain("Events");
+    expect(first).toContain("Monitor log");
+
+    const r = await sb.cli(["event", "review_requested", "--orch-dir", `${sb.home}/orchestration/dash`, "--stage", "1", "file=/tmp/r.md", "title=Pick one"]);
+    expect(r.code).toBe(0);
+    const started = Date.now();
+    await waitFor("the new event on screen", async () => (await screen()).includes("review_requested: Pick one"), 3_000, 50);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await waitFor("attention in the table", async () => /1\s+Waiting stage\s+1\s+planning\s+review/.test(await screen()), 3_000, 50);
+
+    await sb.tmux("send-keys", "-t", "=dash:", "q");
+    const code = await waitFor("the dashboard to exit", () => (existsSync(exitFile) ? readFileSync(exitFile, "utf8").trim() : undefined), 5_000);
+    expect(code).toBe("0");
+  });
+
+  it("prints a plain summary when stdout is not a terminal", async () => {
+    const plan = sb.writePlan("plain.md", "## Stage 1: Only\nsim: stall-silent\n");
+    await orchestrate(sb, plan, ["--stall-seconds", "600"]);
+    const r = await sb.cli(["dashboard", "plain"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("plain · running");
+    expect(r.stdout).toMatch(/^1\s+Only/m);
+    expect(r.stdout).toContain("Recent events:");
+    expect(r.stdout).not.toContain("\x1b[");
+  });
+});

@@ -1,0 +1,93 @@
+import { readFileSync, writeFileSync, chmodSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { execa } from "execa";
+import { CLI, makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
+
+let sb: Sandbox;
+beforeEach(async () => {
+  sb = await makeSandbox();
+});
+afterEach(async () => sb.cleanup());
+
+async function newReview(...extra: string[]): Promise<string> {
+  const r = await sb.cli(["review", "new", "--title", "Storage format", "--context", "We need to pick one.", "--question", "Format: JSON or SQLite?", "--question", "Where should the file live?", ...extra]);
+  expect(r.code).toBe(0);
+  return r.stdout.trim();
+}
+
+function answered(file: string, a1: string, a2: string): string {
+  return readFileSync(file, "utf8").replace("**Your answer**:\n", `**Your answer**: ${a1}\n`).replace("**Your answer**:\n", `**Your answer**:\n${a2}\n`);
+}
+
+describe("review files", () => {
+  it("writes the SPEC §7 file", async () => {
+    const file = await newReview();
+    expect(file).toMatch(new RegExp(`^${sb.home}/review/\\d{4}-\\d{2}-\\d{2}-\\d{6}-storage-format\\.md$`));
+    const text = readFileSync(file, "utf8");
+    expect(text.startsWith(
+      "# Review: Storage format\n## Context\nWe need to pick one.\n## Questions / Feedback Requested\n### 1. Format\nJSON or SQLite?\n**Your answer**:\n\n### 2. Question 2\nWhere should the file live?\n**Your answer**:\n\n---\n*Edit this file with your answers and save. The process will continue automatically.*\n",
+    )).toBe(true);
+  });
+
+  it("wait returns on a real save with the answers as JSON, not on a partial one", async () => {
+    const file = await newReview();
+    const waiter = execa(process.execPath, [CLI, "review", "wait", file, "--timeout", "30"], { env: sb.env, reject: false });
+    let exited = false;
+    void waiter.then(() => (exited = true));
+    await new Promise((r) => setTimeout(r, 500));
+    // An editor mid-save: the first answer is in, the rest of the file is not written yet.
+    const full = answered(file, "SQLite", "in ~/.notes");
+    writeFileSync(file, full.slice(0, full.indexOf("### 2.")));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(exited).toBe(false);
+    // A whole file with only one of the two answers: still waiting.
+    writeFileSync(file, full.replace("**Your answer**:\nin ~/.notes\n", "**Your answer**:\n"));
+    await new Promise((r) => setTimeout(r, 600));
+    expect(exited).toBe(false);
+    writeFileSync(file, full);
+    const r = await waiter;
+    expect(r.exitCode).toBe(0);
+    const out = JSON.parse(String(r.stdout));
+    expect(out.answers.map((a: { topic: string; answer: string }) => [a.topic, a.answer])).toEqual([["Format", "SQLite"], ["Question 2", "in ~/.notes"]]);
+  });
+
+  it("wait times out cleanly", async () => {
+    const file = await newReview();
+    const r = await sb.cli(["review", "wait", file, "--timeout", "1"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/timed out after 1s .* the review is still open/);
+  });
+
+  it("list and open (oldest unanswered) with $EDITOR", async () => {
+    const first = await newReview();
+    await new Promise((r) => setTimeout(r, 1100));
+    const second = await newReview();
+    let list = JSON.parse((await sb.cli(["review", "list", "--json"])).stdout) as { file: string; state: string }[];
+    expect(list.map((e) => [e.file, e.state])).toEqual([[first, "open"], [second, "open"]]);
+    const editor = join(sb.dir, "fake-editor.mjs");
+    // A fake editor: answers every question in the file it is given.
+    writeFileSync(editor, `import fs from "node:fs"; const f = process.argv[2]; fs.writeFileSync(f, fs.readFileSync(f, "utf8").split("**Your answer**:\\n").join("**Your answer**: yes\\n"));\n`);
+    chmodSync(editor, 0o755);
+    const r = await sb.cli(["review", "open"], { env: { EDITOR: `${process.execPath} ${editor}`, VISUAL: "" } });
+    expect(r.code).toBe(0);
+    list = JSON.parse((await sb.cli(["review", "list", "--json"])).stdout);
+    expect(list.map((e) => e.state)).toEqual(["answered", "open"]);
+    expect(readdirSync(join(sb.home, "review"))).toHaveLength(2);
+  });
+
+  it("a stage that asks a question waits with attention: review and continues once answered", async () => {
+    const plan = sb.writePlan("ask.md", "## Stage 1: Asks\nsim: review\n");
+    await orchestrate(sb, plan);
+    const requested = await waitFor("the question", () => eventsOf(sb, "ask", "review_requested", "1")[0], 30_000);
+    await waitFor("attention review", () => statusOf(sb, "ask")?.stages["1"]?.attention === "review");
+    const list = JSON.parse((await sb.cli(["review", "list", "--json"])).stdout) as { stage: string; plan_name: string; state: string }[];
+    expect(list[0]).toMatchObject({ stage: "1", plan_name: "ask", state: "open" });
+    const file = requested.file as string;
+    writeFileSync(file, readFileSync(file, "utf8").replace("**Your answer**:\n", "**Your answer**: keep the old API\n"));
+    expect(await waitForEnd(sb, "ask")).toBe("completed");
+    expect(eventsOf(sb, "ask", "review_answered", "1")).toHaveLength(1);
+    await expectClean(sb, "ask");
+  });
+});
