@@ -12,6 +12,7 @@
  *   die-once     exit after research the first time (a crash); continue after --resume
  *   rate-limit   show a usage-limit banner once ("resets 3pm (Europe/Paris)"); continue when prompted
  *   rate-limit-vague  the same with no reset time in it
+ *   permission   stop at a "Do you want to proceed?" dialog (and its Notification hook) until answered "1"
  *   review       ask a question with `autorun review new` + `review wait`
  *   drop-enter   the input box ignores Enter sent within 300 ms of typing
  *   conflict     write CONFLICT.txt (stages that all do so conflict at merge); rebase when told
@@ -247,6 +248,20 @@ async function main(): Promise<void> {
     say("Usage limit reached");
     await idle(false);
     banner = "";
+  }
+  if (behaviours.has("permission") && !state.permitted) {
+    banner = ["╭─────────────────────────────────────────────╮", "│ Bash command", "│   rm -rf build/", "│ Do you want to proceed?", "│ ❯ 1. Yes", "│   2. No, and tell Claude what to do differently (esc)", "╰─────────────────────────────────────────────╯"].join("\r\n");
+    say("I need to delete the build directory.");
+    busy = false;
+    draw();
+    void hook("Notification", { message: "Claude needs your permission to use Bash", notification_type: "permission_prompt" });
+    for (;;) {
+      const answer = await new Promise<string>((resolve) => (waiter = resolve));
+      if (/^(1|y|yes)$/i.test(answer.trim())) break;
+    }
+    banner = "";
+    mark("permitted");
+    say("permission granted; deleting build/");
   }
   if (behaviours.has("review") && !state.reviewed) {
     const r = spawnSync(autorun, ["review", "new", "--title", `Stage ${stage} question`, "--context", "The simulated agent asks a person.", "--question", "Approach: keep the old API or replace it?"], { encoding: "utf8", env: process.env, cwd });

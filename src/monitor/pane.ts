@@ -32,7 +32,11 @@ export function classifyPane(text: string): PaneState {
   if (LOGIN.test(joined)) return { kind: "login", raw: firstMatchLine(tail, LOGIN) };
   const limitLine = [...tail].reverse().find((l) => LIMIT.test(l));
   if (limitLine) return { kind: "rate_limited", raw: limitLine.trim() };
-  if (PERMISSION.test(joined)) return { kind: "permission", question: firstMatchLine(tail, /do you want|allow|permission/i) };
+  if (PERMISSION.test(joined)) {
+    // The question itself, not some other line that happens to say "allow" (a path, a log line).
+    const question = [/do you want to [^?]*\?|would you like to [^?]*\?/i, /\ballow (this|once)\b/i, /permission/i].map((re) => lastMatchLine(tail, re)).find((q) => q !== "");
+    return { kind: "permission", question: question ?? "" };
+  }
   // Claude Code keeps drawing its input box while it works, so busy wins over a prompt line.
   const busy = tail.slice(-15).find((l) => BUSY.test(l) || SPINNER.test(l));
   if (busy) return { kind: "busy", marker: busy.trim() };
@@ -46,6 +50,10 @@ export function classifyPane(text: string): PaneState {
     return { kind: "idle", input: (m[2] ?? "").replace(/\u00a0/g, " ").trim() };
   }
   return { kind: "unknown" };
+}
+
+function lastMatchLine(lines: string[], re: RegExp): string {
+  return firstMatchLine([...lines].reverse(), re);
 }
 
 function firstMatchLine(lines: string[], re: RegExp): string {

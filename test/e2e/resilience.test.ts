@@ -150,3 +150,31 @@ describe("doctor", () => {
     expect(r.stdout).not.toContain("leaked worktree");
   });
 });
+
+describe("permission prompts", () => {
+  it("flags the stage, files a review naming the question, and never answers blindly", async () => {
+    const plan = sb.writePlan("perm.md", "## Stage 1: Asks permission\nsim: permission\n");
+    await orchestrate(sb, plan, ["--stall-seconds", "1"]);
+    await waitFor("attention permission", () => statusOf(sb, "perm")?.stages["1"]?.attention === "permission", 30_000);
+    const review = await waitFor("a review file", () => eventsOf(sb, "perm", "review_requested", "1")[0], 30_000);
+    expect(readFileSync(review.file as string, "utf8")).toContain("Do you want to proceed?");
+    expect(readFileSync(review.file as string, "utf8")).toContain("Stage 1 (Asks permission)");
+    // Even past stallSeconds, nothing is typed into the dialog.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(eventsOf(sb, "perm", "stall_continue_sent")).toHaveLength(0);
+    expect((await sb.tmux("capture-pane", "-p", "-t", "=perm_stage-1:")).stdout).toContain("Do you want to proceed?");
+    // A person answers in the session; the stage carries on and its attention clears.
+    await sb.tmux("send-keys", "-t", "=perm_stage-1:", "-l", "1");
+    await new Promise((r) => setTimeout(r, 400));
+    await sb.tmux("send-keys", "-t", "=perm_stage-1:", "Enter");
+    expect(await waitForEnd(sb, "perm")).toBe("completed");
+  });
+
+  it("answers a dialog that matches the configured allow-list", async () => {
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ permissionAnswers: { "Do you want to proceed": "1" } }));
+    const plan = sb.writePlan("allowed.md", "## Stage 1: Allowed\nsim: permission\n");
+    await orchestrate(sb, plan);
+    expect(await waitForEnd(sb, "allowed")).toBe("completed");
+    expect(eventsOf(sb, "allowed", "review_requested")).toHaveLength(0);
+  });
+});

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync, chmodSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync, chmodSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { execa } from "execa";
@@ -77,7 +77,10 @@ describe("review files", () => {
     expect(readdirSync(join(sb.home, "review"))).toHaveLength(2);
   });
 
-  it("a stage that asks a question waits with attention: review and continues once answered", async () => {
+  it("a stage that asks a question waits with attention: review and continues once answered; people are notified", async () => {
+    const heard = join(sb.dir, "notified.jsonl");
+    const listener = `process.stdin.on("data", (d) => require("fs").appendFileSync(${JSON.stringify(heard)}, String(d).trim() + "\\n"))`;
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ notifyCommand: [process.execPath, "-e", listener] }));
     const plan = sb.writePlan("ask.md", "## Stage 1: Asks\nsim: review\n");
     await orchestrate(sb, plan);
     const requested = await waitFor("the question", () => eventsOf(sb, "ask", "review_requested", "1")[0], 30_000);
@@ -89,5 +92,10 @@ describe("review files", () => {
     expect(await waitForEnd(sb, "ask")).toBe("completed");
     expect(eventsOf(sb, "ask", "review_answered", "1")).toHaveLength(1);
     await expectClean(sb, "ask");
+    const told = await waitFor("the notifications", () => {
+      const types = existsSync(heard) ? readFileSync(heard, "utf8").split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { type: string }).type) : [];
+      return types.includes("orchestration_complete") ? types : undefined;
+    });
+    expect(told).toContain("review_requested");
   });
 });

@@ -14,6 +14,13 @@ describe("classifyPane on captured Claude Code screens", () => {
   });
 });
 
+describe("the question of a permission dialog", () => {
+  it("is the dialog's question, not another line that mentions allow", () => {
+    const screen = "cwd: /repo/.claude/worktrees/allowed-stage-1\n⏺ Allowing nothing yet\n│ Bash command\n│   rm -rf build/\n│ Do you want to proceed?\n│ ❯ 1. Yes\n│   2. No\n";
+    expect(classifyPane(screen)).toEqual({ kind: "permission", question: "Do you want to proceed?" });
+  });
+});
+
 describe("parseResetTime", () => {
   const at = (iso: string) => new Date(iso);
   it.each([
