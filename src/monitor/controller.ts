@@ -167,7 +167,7 @@ export class Monitor {
     const now = this.deps.clock.now();
     for (const [id, stage] of Object.entries(this.status!.stages)) {
       const m = this.mem(id);
-      const retryRefused = stage.status === "in_progress" && stage.attention === "merge_conflict" && m.refusedAt !== undefined && now - m.refusedAt > 5_000 && (await this.rootReady());
+      const retryRefused = stage.status === "in_progress" && m.refusedAt !== undefined && now - m.refusedAt > 5_000 && (await this.rootReady());
       if (!((stage.status === "in_progress" && stage.implement_done) || stage.status === "merging" || retryRefused)) continue;
       if (retryRefused) m.refusedAt = undefined;
       const result = await mergeStage({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log, tell: (sid, msg) => this.tell(sid, msg) }, id);
@@ -215,8 +215,9 @@ export class Monitor {
   private async checkScreens(): Promise<void> {
     const { config, clock, tmux } = this.deps;
     for (const [id, stage] of this.inProgress()) {
-      if (stage.implement_done || stage.attention === "review") continue;
       const m = this.mem(id);
+      // Done and waiting for its merge (or for the project root to be fixed): not a stall.
+      if (stage.implement_done || stage.attention === "review" || m.refusedAt !== undefined) continue;
       const screen = await tmux.capturePane(stage.session);
       if (screen === undefined) continue;
       const state = classifyPane(screen);
