@@ -316,6 +316,12 @@ export async function main(argv: string[]): Promise<number> {
       if (debug && error.stack) process.stderr.write(error.stack + "\n");
       return error.exitCode;
     }
+    const errno = error as NodeJS.ErrnoException;
+    if (errno?.code && ["ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM"].includes(errno.code)) {
+      const { describeErrno } = await import("./commands/orchestrate.js");
+      process.stderr.write(`autorun: cannot ${errno.syscall ?? "write"} ${errno.path ?? ""}: ${errno.code}${describeErrno(errno.code)}\n`);
+      return 1;
+    }
     process.stderr.write(`autorun: internal error: ${(error as Error)?.message ?? String(error)}\n`);
     process.stderr.write(debug ? `${(error as Error)?.stack ?? ""}\n` : "Run again with AUTORUN_DEBUG=1 for the stack, and please report it.\n");
     return 1;

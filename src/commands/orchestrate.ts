@@ -1,5 +1,5 @@
 /** `autorun orchestrate <plan>`: parse, write the orchestration, launch ready stages, start the monitor. */
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, relative, resolve, join } from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { parsePlan } from "../core/parse-plan.js";
@@ -7,7 +7,7 @@ import type { Plan } from "../core/plan.js";
 import { planNameFromPath, projectSlug } from "../core/slug.js";
 import { branchName, sessionName, worktreeName } from "../core/naming.js";
 import { renderContextFile } from "../core/context-file.js";
-import { contextFilePath, orchPaths, type OrchPaths } from "../state/paths.js";
+import { contextFilePath, makeDir, orchPaths, type OrchPaths } from "../state/paths.js";
 import { appendEvent } from "../state/events.js";
 import { loadStatus, rebuildStatus } from "../state/status.js";
 import { loadConfig, type Config } from "../state/config.js";
@@ -19,7 +19,7 @@ import { stageArgv, stageSessionId, launchStage } from "../monitor/launcher.js";
 import { monitorLogger, startMonitorDetached } from "./monitor.js";
 import { stagesToLaunch } from "../core/scheduler.js";
 import { parsePlanWithClaude } from "../adapters/claude-parse.js";
-import { UserError } from "../errors.js";
+import { RuntimeError, UserError } from "../errors.js";
 import type { Ctx } from "./context.js";
 import type { Status } from "../state/schemas.js";
 
@@ -100,7 +100,7 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
   if (status) {
     ctx.out(`Orchestration ${prep.planName} exists (${status.status}); continuing it with the settings it started with (--fresh starts over).`);
   } else {
-    status = await writeOrchestration(prep);
+    status = await writeOrWithdraw(prep);
     const log = monitorLogger(paths);
     for (const id of stagesToLaunch(status)) await launchStage({ tmux, paths, config: prep.config, log }, id);
   }
@@ -110,11 +110,39 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
   return 0;
 }
 
+/** Writes the orchestration, or, if the disk refuses, removes what it wrote and says why. */
+async function writeOrWithdraw(prep: PreparedPlan): Promise<Status> {
+  const existed = existsSync(prep.paths.dir);
+  try {
+    return await writeOrchestration(prep);
+  } catch (error) {
+    if (!existed) rmSync(prep.paths.dir, { recursive: true, force: true });
+    const code = (error as NodeJS.ErrnoException).code;
+    if (error instanceof RuntimeError) throw error;
+    throw new RuntimeError(`cannot write the orchestration in ${prep.paths.dir}: ${code ?? (error as Error).message}${describeErrno(code)}; nothing was launched or left behind.`, { cause: error });
+  }
+}
+
+export function describeErrno(code: string | undefined): string {
+  switch (code) {
+    case "ENOSPC":
+    case "EDQUOT":
+      return " (the disk is full: free space or set AUTORUN_HOME to another disk)";
+    case "EROFS":
+      return " (read-only file system: set AUTORUN_HOME to a writable directory)";
+    case "EACCES":
+    case "EPERM":
+      return " (permission denied: fix the permissions or set AUTORUN_HOME)";
+    default:
+      return "";
+  }
+}
+
 /** Writes context files, settings and `orchestration_started`; files first, the event last. */
 async function writeOrchestration(prep: PreparedPlan): Promise<Status> {
   const { paths, plan, projectRoot, slug } = prep;
-  mkdirSync(paths.stagesDir, { recursive: true });
-  mkdirSync(dirname(paths.monitorLog), { recursive: true });
+  makeDir(paths.stagesDir);
+  makeDir(dirname(paths.monitorLog));
   const waveOf = new Map<string, number>();
   plan.waves.forEach((ids, i) => ids.forEach((id) => waveOf.set(id, i + 1)));
   const stages = plan.stages.map((s) => ({

@@ -3,7 +3,7 @@
  * O_APPEND, so writers in many processes never interleave inside a line; readers only consume
  * complete lines and remember the byte offset they reached.
  */
-import { closeSync, fstatSync, openSync, readSync, writeSync, existsSync } from "node:fs";
+import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync, existsSync } from "node:fs";
 import { eventSchema, type AutorunEvent, type EventWithoutTs } from "./schemas.js";
 import { RuntimeError, UserError } from "../errors.js";
 
@@ -29,12 +29,23 @@ export function appendEvent(file: string, event: NewEvent | Record<string, unkno
   } catch (error) {
     throw new RuntimeError(`cannot append to ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}; check that the orchestration exists and the disk is writable.`, { cause: error });
   }
+  const before = fstatSync(fd).size;
   try {
     const written = writeSync(fd, line, 0, line.length);
-    if (written !== line.length) throw new RuntimeError(`short write to ${file} (${written} of ${line.length} bytes); the disk may be full.`);
+    if (written !== line.length) {
+      // Never leave half a line: take the partial bytes back if nobody appended after them.
+      if (fstatSync(fd).size === before + written) ftruncateSync(fd, before);
+      throw new RuntimeError(`short write to ${file} (${written} of ${line.length} bytes); the disk is full. Nothing was appended.`);
+    }
   } catch (error) {
     if (error instanceof RuntimeError) throw error;
-    throw new RuntimeError(`cannot append to ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}; free disk space or fix permissions.`, { cause: error });
+    // ENOSPC can still have written some bytes before failing.
+    try {
+      if (fstatSync(fd).size > before && fstatSync(fd).size < before + line.length) ftruncateSync(fd, before);
+    } catch {
+      // nothing more we can do
+    }
+    throw new RuntimeError(`cannot append to ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}; free disk space or fix permissions. Nothing was appended.`, { cause: error });
   } finally {
     closeSync(fd);
   }

@@ -1,6 +1,7 @@
 /** Where everything lives under `$AUTORUN_HOME` (default `~/.autorun`). */
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import { existsSync, mkdirSync } from "node:fs";
 
 export function autorunHome(env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env.AUTORUN_HOME?.trim();
@@ -57,4 +58,22 @@ export function pathsFromOrchDir(orchDir: string, projectSlug = "plan"): OrchPat
   const planName = parts[parts.length - 1]!;
   const home = parts.slice(0, -2).join("/") || "/";
   return orchPaths(home, planName, projectSlug);
+}
+
+/**
+ * mkdir -p that reports the real reason: Node's recursive mkdir says ENOENT on a read-only or
+ * full file system, so on failure the path is walked to surface EROFS / ENOSPC / EACCES.
+ */
+export function makeDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    let path = "";
+    for (const part of resolve(dir).split("/").slice(1)) {
+      path += `/${part}`;
+      if (!existsSync(path)) mkdirSync(path);
+    }
+    throw error;
+  }
 }
