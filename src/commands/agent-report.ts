@@ -1,8 +1,7 @@
 /** What agents and hooks call from inside a stage: `autorun phase`, `autorun event`, `autorun hook`. */
 import { existsSync } from "node:fs";
-import { appendEvent } from "../state/events.js";
+import { appendEvent, readFirstEvent } from "../state/events.js";
 import { pathsFromOrchDir, type OrchPaths } from "../state/paths.js";
-import { loadStatus } from "../state/status.js";
 import { EVENT_TYPES, PHASES, type EventType } from "../state/schemas.js";
 import { UserError } from "../errors.js";
 import type { Ctx } from "./context.js";
@@ -21,12 +20,13 @@ function identity(ctx: Ctx, opts: { orchDir?: string; stage?: string }, needStag
   if (needStage && !stage) throw new UserError("AUTORUN_STAGE is not set: run this inside a stage session, or pass --stage <id>.");
   const probe = pathsFromOrchDir(orchDir);
   if (!existsSync(probe.events)) throw new UserError(`${orchDir} is not an orchestration (no events.jsonl); check AUTORUN_ORCH_DIR.`);
-  const status = loadStatus(probe);
-  if (!status) throw new UserError(`${probe.events} has no orchestration_started event; the orchestration is damaged.`);
-  if (stage !== undefined && !status.stages[stage]) {
-    throw new UserError(`stage ${stage} is not in plan ${status.plan_name} (stages: ${Object.keys(status.stages).join(", ")}); check AUTORUN_STAGE.`);
+  // Only the first event is needed (the plan's identity and stages): agents call this often.
+  const started = readFirstEvent(probe.events);
+  if (started?.type !== "orchestration_started") throw new UserError(`${probe.events} does not start with orchestration_started; the orchestration is damaged.`);
+  if (stage !== undefined && !started.stages.some((s) => s.id === stage)) {
+    throw new UserError(`stage ${stage} is not in plan ${started.plan_name} (stages: ${started.stages.map((s) => s.id).join(", ")}); check AUTORUN_STAGE.`);
   }
-  return { paths: pathsFromOrchDir(orchDir, status.project_slug), plan_name: status.plan_name, project_slug: status.project_slug, stage };
+  return { paths: pathsFromOrchDir(orchDir, started.project_slug), plan_name: started.plan_name, project_slug: started.project_slug, stage };
 }
 
 export interface PhaseOptions {

@@ -145,6 +145,7 @@ export async function runMerge(ctx: Ctx, plan: string, stageArg: string): Promis
   await rebuildStatus(orch.paths);
   switch (result.kind) {
     case "merged":
+      await result.cleanup();
       ctx.out(`Stage ${id} merged into ${orch.status.base_branch} (${result.commit.slice(0, 12)}).`);
       return 0;
     case "skipped":

@@ -15,10 +15,8 @@ import type { ConfigFile } from "../state/schemas.js";
 import { writeSettings } from "../state/settings.js";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
-import { stageArgv, stageSessionId, launchStage } from "../monitor/launcher.js";
-import { monitorLogger, startMonitorDetached } from "./monitor.js";
+import { stageArgv, stageSessionId, launchStages } from "../monitor/launcher.js";
 import { stagesToLaunch } from "../core/scheduler.js";
-import { parsePlanWithClaude } from "../adapters/claude-parse.js";
 import { RuntimeError, UserError } from "../errors.js";
 import type { Ctx } from "./context.js";
 import type { Status } from "../state/schemas.js";
@@ -62,7 +60,7 @@ export async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOp
   const text = readPlanText(planPath);
   const shown = relative(ctx.cwd, planPath) || planPath;
   const plan =
-    opts.parseWith === "claude" ? await parsePlanWithClaude(shown, text) : parsePlan(shown.startsWith("..") ? planPath : shown, text);
+    opts.parseWith === "claude" ? await (await import("../adapters/claude-parse.js")).parsePlanWithClaude(shown, text) : parsePlan(shown.startsWith("..") ? planPath : shown, text);
   const planName = planNameFromPath(planPath);
   const slug = projectSlug(planName);
   const projectRoot = opts.project
@@ -101,10 +99,12 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
     ctx.out(`Orchestration ${prep.planName} exists (${status.status}); continuing it with the settings it started with (--fresh starts over).`);
   } else {
     status = await writeOrWithdraw(prep);
+    const { monitorLogger } = await import("./monitor.js");
     const log = monitorLogger(paths);
-    for (const id of stagesToLaunch(status)) await launchStage({ tmux, paths, config: prep.config, log }, id);
+    await launchStages({ tmux, paths, config: prep.config, log }, stagesToLaunch(status));
   }
-  const monitorPid = opts.noMonitor ? undefined : await startMonitorDetached(ctx, paths, prep.config);
+  // The monitor module (chokidar, the controller) loads only when a run really starts.
+  const monitorPid = opts.noMonitor ? undefined : await (await import("./monitor.js")).startMonitorDetached(ctx, paths, prep.config);
   status = (await rebuildStatus(paths)) ?? status;
   printSummary(ctx, prep, status, monitorPid);
   return 0;

@@ -14,7 +14,7 @@ import type { OrchPaths } from "../state/paths.js";
 import type { Config } from "../state/config.js";
 import type { AutorunEvent, EventBody, Status } from "../state/schemas.js";
 import { createReviewFile } from "../state/review.js";
-import { launchStage, relaunchStage } from "./launcher.js";
+import { launchStages, relaunchStage } from "./launcher.js";
 import { mergeStage } from "./merge.js";
 import { classifyPane, parseResetTime } from "./pane.js";
 import { verifiedNudge, type Clock } from "./nudge.js";
@@ -152,6 +152,11 @@ export class Monitor {
     }
   }
 
+  private paused(): boolean {
+    const until = this.status?.paused_until;
+    return until !== null && until !== undefined && this.deps.clock.now() < Date.parse(until);
+  }
+
   private async endRateLimit(): Promise<void> {
     const waiting = this.inProgress().filter(([, s]) => s.attention === "rate_limited").map(([id]) => id);
     this.emit({ type: "rate_limit_cleared" });
@@ -172,6 +177,12 @@ export class Monitor {
       if (retryRefused) m.refusedAt = undefined;
       const result = await mergeStage({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log, tell: (sid, msg) => this.tell(sid, msg) }, id);
       this.ingest();
+      if (result.kind === "merged") {
+        // Dependants first: they only need the merge commit; the cleanup can follow.
+        if (!this.paused()) await this.launchReady();
+        await result.cleanup();
+        continue;
+      }
       if (result.kind === "refused" && !m.reviewFiled.has(`refused:${result.reason}`)) {
         m.reviewFiled.add(`refused:${result.reason}`);
         await this.fileReview(id, `Stage ${id} cannot merge: ${result.reason.replace(/_/g, " ")}`, result.detail, [
@@ -312,11 +323,11 @@ export class Monitor {
   }
 
   private async launchReady(): Promise<void> {
-    for (const id of stagesToLaunch(this.status!)) {
-      const r = await launchStage({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log }, id);
-      this.ingest();
-      if (r === "skipped") this.deps.log(`stage ${id}: launch skipped (already launched elsewhere)`);
-    }
+    const ids = stagesToLaunch(this.status!);
+    if (ids.length === 0) return;
+    const results = await launchStages({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log }, ids);
+    this.ingest();
+    ids.forEach((id, i) => results[i] === "skipped" && this.deps.log(`stage ${id}: launch skipped (already launched elsewhere)`));
   }
 
   private recordWaves(): void {

@@ -13,6 +13,7 @@ import { loadStatus } from "../state/status.js";
 import type { OrchPaths } from "../state/paths.js";
 import type { Config } from "../state/config.js";
 import type { Status } from "../state/schemas.js";
+import { ToolError } from "../errors.js";
 
 export interface LaunchDeps {
   tmux: Tmux;
@@ -43,28 +44,45 @@ export function stageArgv(deps: Pick<LaunchDeps, "config">, status: Status, orch
 export type LaunchResult = "launched" | "adopted" | "skipped";
 
 export async function launchStage(deps: LaunchDeps, id: string): Promise<LaunchResult> {
+  return (await launchStages(deps, [id]))[0]!;
+}
+
+/** Launches several stages under one lock and one fold of the events (what a batch of ready stages needs). */
+export async function launchStages(deps: LaunchDeps, ids: readonly string[]): Promise<LaunchResult[]> {
   const { paths, tmux } = deps;
   return withLock(paths.launchLock, async () => {
     const status = loadStatus(paths);
-    const stage = status?.stages[id];
-    if (!status || !stage || stage.status !== "pending") return "skipped";
-    const attempt = 1;
-    const sessionId = stageSessionId(status, paths.dir, id, attempt);
-    const common = { orch_dir: paths.dir, plan_name: status.plan_name, project_slug: status.project_slug, stage: id };
-    if (await tmux.hasSession(stage.session)) {
-      appendEvent(paths.events, { ...common, type: "stage_launched", session: stage.session, session_id: sessionId, attempt, adopted: true });
-      deps.log(`stage ${id}: adopted existing session ${stage.session}`);
-      return "adopted";
+    const results: LaunchResult[] = [];
+    for (const id of ids) {
+      const stage = status?.stages[id];
+      if (!status || !stage || stage.status !== "pending") {
+        results.push("skipped");
+        continue;
+      }
+      const attempt = 1;
+      const sessionId = stageSessionId(status, paths.dir, id, attempt);
+      const common = { orch_dir: paths.dir, plan_name: status.plan_name, project_slug: status.project_slug, stage: id };
+      // A session that already exists was started by a launcher killed before it could record it:
+      // adopt it. new-session itself says so ("duplicate session"), which saves a has-session call.
+      try {
+        await tmux.newSession({
+          name: stage.session,
+          cwd: status.project_root,
+          argv: stageArgv(deps, status, paths.dir, id, { sessionId }),
+          env: sessionEnv(paths.home, paths.dir, id),
+        });
+      } catch (error) {
+        if (!(error instanceof ToolError && /duplicate session/.test(error.stderr)) || !(await tmux.hasSession(stage.session))) throw error;
+        appendEvent(paths.events, { ...common, type: "stage_launched", session: stage.session, session_id: sessionId, attempt, adopted: true });
+        deps.log(`stage ${id}: adopted existing session ${stage.session}`);
+        results.push("adopted");
+        continue;
+      }
+      appendEvent(paths.events, { ...common, type: "stage_launched", session: stage.session, session_id: sessionId, attempt });
+      deps.log(`stage ${id}: launched ${stage.session} (session id ${sessionId})`);
+      results.push("launched");
     }
-    await tmux.newSession({
-      name: stage.session,
-      cwd: status.project_root,
-      argv: stageArgv(deps, status, paths.dir, id, { sessionId }),
-      env: sessionEnv(paths.home, paths.dir, id),
-    });
-    appendEvent(paths.events, { ...common, type: "stage_launched", session: stage.session, session_id: sessionId, attempt });
-    deps.log(`stage ${id}: launched ${stage.session} (session id ${sessionId})`);
-    return "launched";
+    return results;
   });
 }
 

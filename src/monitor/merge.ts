@@ -27,7 +27,8 @@ export interface MergeDeps {
 }
 
 export type MergeOutcome =
-  | { kind: "merged"; commit: string }
+  /** `cleanup` ends the session and removes the worktree and branch; callers may launch first. */
+  | { kind: "merged"; commit: string; cleanup: () => Promise<void> }
   | { kind: "sent_back"; reason: EventOf<"merge_conflict">["reason"]; detail: string }
   | { kind: "refused"; reason: EventOf<"merge_conflict">["reason"]; detail: string }
   | { kind: "skipped"; detail: string };
@@ -59,8 +60,7 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
   if (stage.status === "merging" && (await git.branchExists(root, stage.branch)) && (await git.isAncestor(root, stage.branch, base)) && (await git.commitsAhead(root, base, stage.branch)) === 0) {
     const commit = await git.headCommit(root, base);
     appendEvent(paths.events, { ...common, type: "merge_complete", branch: stage.branch, commit });
-    await cleanup(deps, id, stage.session, stage.worktree, stage.branch, root);
-    return { kind: "merged", commit };
+    return { kind: "merged", commit, cleanup: () => cleanup(deps, id, stage.session, stage.worktree, stage.branch, root) };
   }
 
   appendEvent(paths.events, { ...common, type: "merge_started", branch: stage.branch });
@@ -111,8 +111,7 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
   }
   appendEvent(paths.events, { ...common, type: "merge_complete", branch: stage.branch, commit: result.commit });
   log(`stage ${id}: merged ${stage.branch} into ${base} as ${result.commit.slice(0, 10)}`);
-  await cleanup(deps, id, stage.session, stage.worktree, stage.branch, root);
-  return { kind: "merged", commit: result.commit };
+  return { kind: "merged", commit: result.commit, cleanup: () => cleanup(deps, id, stage.session, stage.worktree, stage.branch, root) };
 }
 
 async function cleanup(deps: MergeDeps, id: string, session: string, worktree: string, branch: string, root: string): Promise<void> {

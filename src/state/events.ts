@@ -102,3 +102,27 @@ export function readEventsFrom(file: string, offset = 0): EventChunk {
 export function readAllEvents(file: string): AutorunEvent[] {
   return readEventsFrom(file, 0).events;
 }
+
+/** The first event (orchestration_started) without reading the rest of the file. */
+export function readFirstEvent(file: string): AutorunEvent | undefined {
+  if (!existsSync(file)) return undefined;
+  const fd = openSync(file, "r");
+  try {
+    const parts: Buffer[] = [];
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let pos = 0; ; ) {
+      const n = readSync(fd, chunk, 0, chunk.length, pos);
+      if (n === 0) return undefined;
+      const nl = chunk.subarray(0, n).indexOf(0x0a);
+      parts.push(Buffer.from(chunk.subarray(0, nl >= 0 ? nl : n)));
+      if (nl >= 0) break;
+      pos += n;
+    }
+    const parsed = eventSchema.safeParse(JSON.parse(Buffer.concat(parts).toString("utf8")));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,29 @@
+// overhead: the monitor's CPU (% of one core) and peak RSS while 20 stages run for 60 s.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { figure, sandbox, until, simCmd } from "./lib.mjs";
+
+const seconds = Number(process.env.BENCH_OVERHEAD_SECONDS ?? 60);
+const sb = await sandbox("overhead");
+try {
+  const plan = sb.plan("overhead.md", Array.from({ length: 20 }, (_, i) => `## Stage ${i + 1}: S\nsim: stall-silent\n`).join(""));
+  const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simCmd, "--max-parallel", "20", "--stall-seconds", "3600"]);
+  if (r.exitCode !== 0) throw new Error(r.stderr);
+  const pid = Number(readFileSync(join(sb.home, "orchestration", "overhead", "monitor.pid"), "utf8"));
+  await until("20 stages in progress", () => sb.events("overhead").filter((e) => e.type === "stage_launched").length === 20);
+  const ticks = () => {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (100 Hz)
+  };
+  const t0 = ticks();
+  const w0 = performance.now();
+  await new Promise((res) => setTimeout(res, seconds * 1000));
+  const cpu = ((ticks() - t0) / 100) / ((performance.now() - w0) / 1000) * 100;
+  const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]);
+  figure("overhead_stages_running", 20, "stages");
+  figure("overhead_window", seconds, "s");
+  figure("overhead_monitor_cpu", cpu, "% of one core");
+  figure("overhead_monitor_peak_rss", hwm / 1024, "MiB");
+} finally {
+  await sb.cleanup();
+}

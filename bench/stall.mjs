@@ -1,0 +1,36 @@
+// stall detection: from the agent going idle to the verified nudge. Hook path: the Stop hook's
+// event marks the idle moment. Screen path (no hooks): the agent goes idle right after reporting
+// create_plan done; the figure includes stallSeconds (1 s here), printed separately.
+import { figure, sandbox, until, simCmd } from "./lib.mjs";
+
+async function run(kind, behaviour, stallSeconds) {
+  const sb = await sandbox(`stall-${kind}`);
+  try {
+    const n = 5;
+    const plan = sb.plan("stall.md", Array.from({ length: n }, (_, i) => `## Stage ${i + 1}: S\nsim: ${behaviour}\n`).join(""));
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simCmd, "--max-parallel", String(n), "--stall-seconds", String(stallSeconds)], { AUTORUN_SIM_DELAY_MS: "50" });
+    if (r.exitCode !== 0) throw new Error(r.stderr);
+    await until("the run to end", () => sb.events("stall").some((e) => e.type === "orchestration_complete"), 180_000, 200);
+    const events = sb.events("stall");
+    const out = [];
+    for (let id = 1; id <= n; id++) {
+      const mine = events.filter((e) => e.stage === String(id));
+      const idle = kind === "hook"
+        ? mine.find((e) => e.type === "agent_stopped")
+        : mine.find((e) => e.type === "phase_status" && e.phase === "create_plan" && e.status === "done");
+      const nudge = mine.find((e) => e.type === "stall_continue_sent" && e.verified);
+      if (idle && nudge) out.push(Date.parse(nudge.ts) - Date.parse(idle.ts));
+    }
+    return out;
+  } finally {
+    await sb.cleanup();
+  }
+}
+
+const hook = await run("hook", "stall", 3600);
+figure("stall_hook_idle_to_verified_nudge_mean", hook.reduce((a, b) => a + b, 0) / hook.length, "ms");
+figure("stall_hook_idle_to_verified_nudge_max", Math.max(...hook), "ms");
+const screen = await run("screen", "stall-silent", 1);
+figure("stall_screen_stall_seconds", 1000, "ms");
+figure("stall_screen_idle_to_verified_nudge_mean", screen.reduce((a, b) => a + b, 0) / screen.length, "ms");
+figure("stall_screen_idle_to_verified_nudge_max", Math.max(...screen), "ms");
