@@ -328,8 +328,18 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const isEntry = process.argv[1] && import.meta.url === (await import("node:url")).pathToFileURL((await import("node:fs")).realpathSync(process.argv[1])).href;
-if (isEntry) {
+/** True when this file is the program being run (directly or through the dist/bin/autorun link). */
+async function isEntry(): Promise<boolean> {
+  try {
+    const { realpathSync } = await import("node:fs");
+    const { pathToFileURL } = await import("node:url");
+    return process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+  } catch {
+    return false;
+  }
+}
+
+if (await isEntry()) {
   main(process.argv).then(
     (code) => {
       process.exitCode = code;

@@ -15,7 +15,7 @@ import type { Config } from "../state/config.js";
 import type { AutorunEvent, EventBody, Status } from "../state/schemas.js";
 import { createReviewFile } from "../state/review.js";
 import { launchStages, relaunchStage } from "./launcher.js";
-import { mergeStage } from "./merge.js";
+import { mergeStage, reapCompleted } from "./merge.js";
 import { classifyPane, parseResetTime } from "./pane.js";
 import { verifiedNudge, type Clock } from "./nudge.js";
 
@@ -47,6 +47,7 @@ export class Monitor {
   private readonly wavesStarted = new Set<number>();
   private readonly wavesComplete = new Set<number>();
   private writtenCount = -1;
+  private reaped = false;
   private replaying = true;
 
   constructor(private readonly deps: MonitorDeps) {}
@@ -131,6 +132,7 @@ export class Monitor {
     const paused = status.paused_until !== null && now < Date.parse(status.paused_until);
     if (status.paused_until !== null && !paused) await this.endRateLimit();
 
+    if (!this.reaped) await this.reapCompletedStages();
     await this.mergeReady();
     await this.checkLiveness(paused);
     if (!paused) await this.checkScreens();
@@ -143,6 +145,14 @@ export class Monitor {
     }
     await this.writeStatus();
     return result.done ? { done: true, code: result.status === "completed" ? 0 : 1 } : { done: false, code: 0 };
+  }
+
+  /** Once per monitor: a predecessor killed mid-cleanup may have left sessions or worktrees behind. */
+  private async reapCompletedStages(): Promise<void> {
+    this.reaped = true;
+    for (const [id, stage] of Object.entries(this.status!.stages)) {
+      if (stage.status === "completed") await reapCompleted(this.deps, id, stage, this.status!.project_root);
+    }
   }
 
   async writeStatus(): Promise<void> {
@@ -223,42 +233,46 @@ export class Monitor {
     }
   }
 
+  /** Each running stage's screen, checked concurrently: a nudge to one never delays another. */
   private async checkScreens(): Promise<void> {
+    await Promise.all(this.inProgress().map(([id]) => this.checkScreen(id)));
+  }
+
+  private async checkScreen(id: string): Promise<void> {
     const { config, clock, tmux } = this.deps;
-    for (const [id, stage] of this.inProgress()) {
-      const m = this.mem(id);
-      // Done and waiting for its merge (or for the project root to be fixed): not a stall.
-      if (stage.implement_done || stage.attention === "review" || m.refusedAt !== undefined) continue;
-      const screen = await tmux.capturePane(stage.session);
-      if (screen === undefined) continue;
-      const state = classifyPane(screen);
-      const now = clock.now();
-      if (screen !== m.lastScreen) {
-        m.lastScreen = screen;
-        m.screenSince = now;
-      }
-      if (state.kind === "rate_limited") {
-        if (this.status!.paused_until === null) this.startRateLimit(state.raw);
-        continue;
-      }
-      if (state.kind === "permission" || state.kind === "login" || state.kind === "trust") {
-        await this.handleBlockingScreen(id, state.kind, state.kind === "permission" ? state.question : state.raw);
-        continue;
-      }
-      if (stage.attention === "permission") {
-        this.emit({ type: "stage_attention", stage: id, attention: null, reason: "dialog closed" });
-        m.reviewFiled.delete("permission");
-      }
-      if (state.kind === "busy") continue;
-      const stalledOnScreen = state.kind === "idle" && now - m.screenSince >= config.stallSeconds * 1000;
-      if (!m.idleHint && !stalledOnScreen) continue;
-      // Idle on two checks at least 200 ms apart, screen unchanged between them.
-      await clock.sleep(250);
-      const again = await tmux.capturePane(stage.session);
-      if (again === undefined || again !== screen || classifyPane(again).kind === "busy") continue;
-      if (!m.idleHint && classifyPane(again).kind !== "idle") continue;
-      await this.handleStall(id, m.idleHint ? "hook" : "screen", Math.round((now - m.screenSince) / 1000));
+    const stage = this.status!.stages[id]!;
+    const m = this.mem(id);
+    // Done and waiting for its merge (or for the project root to be fixed): not a stall.
+    if (stage.implement_done || stage.attention === "review" || m.refusedAt !== undefined) return;
+    const screen = await tmux.capturePane(stage.session);
+    if (screen === undefined) return;
+    const state = classifyPane(screen);
+    const now = clock.now();
+    if (screen !== m.lastScreen) {
+      m.lastScreen = screen;
+      m.screenSince = now;
     }
+    if (state.kind === "rate_limited") {
+      if (this.status!.paused_until === null) this.startRateLimit(state.raw);
+      return;
+    }
+    if (state.kind === "permission" || state.kind === "login" || state.kind === "trust") {
+      await this.handleBlockingScreen(id, state.kind, state.kind === "permission" ? state.question : state.raw);
+      return;
+    }
+    if (stage.attention === "permission") {
+      this.emit({ type: "stage_attention", stage: id, attention: null, reason: "dialog closed" });
+      m.reviewFiled.delete("permission");
+    }
+    if (state.kind === "busy") return;
+    const stalledOnScreen = state.kind === "idle" && now - m.screenSince >= config.stallSeconds * 1000;
+    if (!m.idleHint && !stalledOnScreen) return;
+    // Idle on two checks at least 200 ms apart, screen unchanged between them.
+    await clock.sleep(250);
+    const again = await tmux.capturePane(stage.session);
+    if (again === undefined || again !== screen || classifyPane(again).kind === "busy") return;
+    if (!m.idleHint && classifyPane(again).kind !== "idle") return;
+    await this.handleStall(id, m.idleHint ? "hook" : "screen", Math.round((now - m.screenSince) / 1000));
   }
 
   private startRateLimit(raw: string): void {

@@ -114,7 +114,19 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
   return { kind: "merged", commit: result.commit, cleanup: () => cleanup(deps, id, stage.session, stage.worktree, stage.branch, root) };
 }
 
-async function cleanup(deps: MergeDeps, id: string, session: string, worktree: string, branch: string, root: string): Promise<void> {
+/**
+ * Leftovers of a completed stage (a monitor killed between its merge and the cleanup): end the
+ * session, remove the worktree and the merged branch, with the same care as after a merge.
+ */
+export async function reapCompleted(deps: Pick<MergeDeps, "tmux" | "log">, id: string, stage: { session: string; worktree: string; branch: string }, root: string): Promise<boolean> {
+  const leftover = (await deps.tmux.hasSession(stage.session)) || existsSync(stage.worktree) || (await git.branchExists(root, stage.branch));
+  if (!leftover) return false;
+  deps.log(`stage ${id}: cleaning up what its merge left behind`);
+  await cleanup(deps, id, stage.session, stage.worktree, stage.branch, root);
+  return true;
+}
+
+async function cleanup(deps: Pick<MergeDeps, "tmux" | "log">, id: string, session: string, worktree: string, branch: string, root: string): Promise<void> {
   await deps.tmux.killSession(session);
   if (existsSync(worktree)) {
     const changes = await git.worktreeTrackedChanges(worktree).catch(() => ["?"]);

@@ -7,8 +7,9 @@ export async function withLock<T>(target: string, fn: () => Promise<T> | T, wait
   mkdirSync(dirname(target), { recursive: true });
   if (!existsSync(target)) writeFileSync(target, "", { flag: "a" });
   const release = await lockfile.lock(target, {
-    stale: 10_000,
-    update: 2_000,
+    // A holder refreshes the lock every second; one killed with SIGKILL frees it within 4 s.
+    stale: 4_000,
+    update: 1_000,
     retries: { retries: Math.ceil(waitMs / 50), minTimeout: 20, maxTimeout: 100, factor: 1.2 },
     realpath: false,
   });

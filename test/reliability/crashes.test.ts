@@ -1,0 +1,86 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { eventsOf, expectClean, orchestrate, waitForEnd } from "../helpers/orch.js";
+import { rng, size, STRESS } from "./stress.js";
+
+let sb: Sandbox;
+beforeEach(async () => {
+  sb = await makeSandbox();
+});
+afterEach(async () => sb.cleanup());
+
+const tenStages = [
+  "## Stage 1: Root",
+  "## Stage 2: A\nDepends on: 1",
+  "## Stage 3: B\nDepends on: 1",
+  "## Stage 4: C\nDepends on: 1",
+  "## Stage 5: D\nDepends on: 2",
+  "## Stage 6: E\nDepends on: 3, 4",
+  "## Stage 7: F\nDepends on: 5",
+  "## Stage 8: G\nDepends on: 6",
+  "## Stage 9: H\nDepends on: 7, 8",
+  "## Stage 10: I\nDepends on: 9",
+].join("\n") + "\n";
+
+function monitorPid(plan: string): number | undefined {
+  const file = join(sb.home, "orchestration", plan, "monitor.pid");
+  return existsSync(file) ? Number(readFileSync(file, "utf8")) : undefined;
+}
+
+describe("SIGKILL of the monitor at random points", () => {
+  const kills = size(4, 12);
+  it(`${kills} kills of a 10-stage run, each followed by resume: every stage launched once and merged`, async () => {
+    const seed = Number(process.env.AUTORUN_SEED ?? Date.now() % 100000);
+    const random = rng(seed);
+    console.log(`SIGKILL harness seed ${seed} (AUTORUN_SEED=${seed} repeats it)`);
+    const plan = sb.writePlan("ten.md", tenStages);
+    await orchestrate(sb, plan);
+    let killed = 0;
+    while (killed < kills && !sb.events("ten").some((e) => e.type === "orchestration_complete")) {
+      await new Promise((r) => setTimeout(r, 150 + random() * 900));
+      const pid = monitorPid("ten");
+      if (pid === undefined) {
+        if (sb.events("ten").some((e) => e.type === "orchestration_complete")) break;
+        continue;
+      }
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        continue;
+      }
+      killed++;
+      await waitFor("the monitor to die", () => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      });
+      const r = await sb.cli(["resume", "ten"]);
+      expect(r.code).toBe(0);
+    }
+    expect(await waitForEnd(sb, "ten", 120_000)).toBe("completed");
+    expect(killed).toBeGreaterThanOrEqual(Math.min(kills, 3));
+    for (let id = 1; id <= 10; id++) {
+      expect(eventsOf(sb, "ten", "stage_launched", String(id)), `stage ${id}`).toHaveLength(1);
+      expect(eventsOf(sb, "ten", "merge_complete", String(id)), `stage ${id}`).toHaveLength(1);
+    }
+    expect((await sb.git("log", "--merges", "--format=%s", "main")).split("\n")).toHaveLength(10);
+    await expectClean(sb, "ten");
+  }, 300_000);
+});
+
+describe.runIf(STRESS)("tmux server killed mid-run (long form)", () => {
+  it("a 10-stage run completes after kill-server", async () => {
+    const plan = sb.writePlan("ten.md", tenStages);
+    await orchestrate(sb, plan);
+    await waitFor("stages 2-4 working", () => ["2", "3", "4"].every((id) => eventsOf(sb, "ten", "phase_status", id).length >= 1), 60_000);
+    await sb.tmux("kill-server");
+    expect(await waitForEnd(sb, "ten", 180_000)).toBe("completed");
+    for (let id = 1; id <= 10; id++) expect(eventsOf(sb, "ten", "stage_launched", String(id))).toHaveLength(1);
+    await expectClean(sb, "ten");
+  }, 300_000);
+});
