@@ -1,0 +1,88 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { execa } from "execa";
+import { makeSandbox, simAgentCmd, waitFor, type Sandbox } from "../helpers/env.js";
+
+let sb: Sandbox;
+let marker: string;
+beforeEach(async () => {
+  sb = await makeSandbox({ repo: false });
+  marker = join(sb.dir, "PWNED");
+});
+afterEach(async () => sb.cleanup());
+
+const hostile = (m: string) => [
+  `$(touch ${m})`,
+  "`touch " + m + "`",
+  `x; touch ${m};`,
+  `"double" 'single' \\back`,
+  `-rf --help`,
+  `#{session_name} %s %n`,
+  `..${"/.."}/etc/passwd`,
+  `\u001b[31mred\u001b[0m`,
+  `ünïcödé 计划 🚀`,
+  "x".repeat(300),
+  `a & b | c > d < e`,
+  `trailing;`,
+];
+
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? [join(dir, d.name), ...walk(join(dir, d.name))] : [join(dir, d.name)]));
+}
+
+async function gitInit(dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  await execa("git", ["-C", dir, "init", "-q", "-b", "main"], { env: sb.env });
+  writeFileSync(join(dir, "README.md"), "x\n");
+  await execa("git", ["-C", dir, "add", "README.md"], { env: sb.env });
+  await execa("git", ["-C", dir, "commit", "-qm", "init"], { env: sb.env });
+}
+
+describe("hostile names", () => {
+  it("plan file names: parsed, sanitised, nothing runs, nothing escapes the state dir", async () => {
+    const repo = join(sb.dir, "repo");
+    await gitInit(repo);
+    const names = [...hostile(marker).filter((n) => !n.includes("/")).map((n) => n.slice(0, 200)), "\n"].map((n) => `${n}.md`);
+    for (const name of names) {
+      const file = join(repo, name);
+      writeFileSync(file, "## Stage 1: A\n## Stage 2: B\nDepends on: 1\n");
+      const dry = await sb.cli(["orchestrate", file, "--dry-run", "--json"], { cwd: repo });
+      expect(dry.code, name).toBe(0);
+      const out = JSON.parse(dry.stdout) as { plan_name: string; project_slug: string };
+      expect(out.plan_name).toMatch(/^[a-z0-9-]+$/);
+      expect(out.project_slug).toMatch(/^[a-z0-9-]{1,20}$/);
+      const run = await sb.cli(["orchestrate", file, "--no-monitor", "--agent-cmd", JSON.stringify(["sleep", "30", "{stage}"])], { cwd: repo });
+      expect(run.code, `${name}: ${run.stderr}`).toBe(0);
+    }
+    expect(existsSync(marker)).toBe(false);
+    for (const path of walk(sb.home)) {
+      const rel = relative(sb.home, path);
+      expect(rel.startsWith(".."), path).toBe(false);
+      expect(rel).toMatch(/^(orchestration|logs|locks|review|reports)(\/[a-z0-9._-]+)*$/);
+    }
+  });
+
+  it("stage names, a repo path and an AUTORUN_HOME full of shell syntax: a whole run, nothing runs", async () => {
+    const repo = join(sb.dir, `proj $(touch ${marker}) ; 'q' "dq" trailing;`);
+    await gitInit(repo);
+    const home = join(sb.dir, `home with spaces; $(touch ${marker})`);
+    const names = hostile(marker).filter((n) => !n.includes("\u001b"));
+    const plan = join(repo, "hostile plan.md");
+    writeFileSync(plan, names.map((n, i) => `## Stage ${i + 1}: ${n}\n`).join(""));
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simAgentCmd, "--max-parallel", "6"], { cwd: repo, env: { AUTORUN_HOME: home, AUTORUN_SIM_DELAY_MS: "30" } });
+    expect(r.code, r.stderr).toBe(0);
+    const events = () => {
+      const f = join(home, "orchestration", "hostile-plan", "events.jsonl");
+      return existsSync(f) ? readFileSync(f, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type: string; status?: string }) : [];
+    };
+    const end = await waitFor("the hostile run to end", () => (events().some((e) => e.type === "monitor_stopped") ? events().find((e) => e.type === "orchestration_complete") : undefined), 180_000);
+    expect(end.status).toBe("completed");
+    expect(existsSync(marker)).toBe(false);
+    const merges = (await execa("git", ["-C", repo, "log", "--merges", "--format=%s", "main"])).stdout.split("\n");
+    expect(merges).toHaveLength(names.length);
+    expect((await sb.tmux("list-sessions")).code).not.toBe(0);
+    expect((await execa("git", ["-C", repo, "worktree", "list"])).stdout.split("\n")).toHaveLength(1);
+    expect(statSync(join(home, "orchestration", "hostile-plan", "status.json")).isFile()).toBe(true);
+  }, 240_000);
+});
