@@ -1,0 +1,167 @@
+/**
+ * What needs attention in running stages, from their screens and hook events: stalls (nudged,
+ * verified, capped), permission/login/trust dialogs (never answered blindly), usage limits (the
+ * whole run pauses). Part of the monitor's pass; it acts through the controller's host interface.
+ */
+import type { EventBody, Status } from "../state/schemas.js";
+import type { MonitorDeps } from "./controller.js";
+import { classifyPane, parseResetTime } from "./pane.js";
+import { verifiedNudge } from "./nudge.js";
+
+/** Per-stage memory of the monitor, rebuilt from events on replay. */
+export interface StageMemory {
+  lastScreen?: string;
+  screenSince: number;
+  idleHint: boolean;
+  consecutiveNudges: number;
+  refusedAt?: number;
+  reviewFiled: Set<string>;
+}
+
+export interface AttentionHost {
+  readonly deps: MonitorDeps;
+  readonly status: Status | undefined;
+  mem(id: string): StageMemory;
+  inProgress(): [string, Status["stages"][string]][];
+  emit(event: EventBody): void;
+  fileReview(id: string, title: string, context: string, questions: { topic: string; question: string }[]): Promise<void>;
+}
+
+export class Attention {
+  constructor(private readonly host: AttentionHost) {}
+
+  private get deps(): MonitorDeps {
+    return this.host.deps;
+  }
+
+  private get status(): Status | undefined {
+    return this.host.status;
+  }
+
+  private mem(id: string): StageMemory {
+    return this.host.mem(id);
+  }
+
+  private emit(event: EventBody): void {
+    this.host.emit(event);
+  }
+
+  private fileReview(id: string, title: string, context: string, questions: { topic: string; question: string }[]): Promise<void> {
+    return this.host.fileReview(id, title, context, questions);
+  }
+
+  private inProgress(): [string, Status["stages"][string]][] {
+    return this.host.inProgress();
+  }
+
+  async endRateLimit(): Promise<void> {
+    const waiting = this.inProgress().filter(([, s]) => s.attention === "rate_limited").map(([id]) => id);
+    this.emit({ type: "rate_limit_cleared" });
+    this.deps.log(`usage limit window over; resuming ${waiting.length ? `stages ${waiting.join(", ")}` : "launches"}`);
+    for (const id of waiting) await this.nudge(id, "rate-limit-reset", this.deps.config.nudgeMessage);
+  }
+
+  /** Each running stage's screen, checked concurrently: a nudge to one never delays another. */
+  async checkScreens(): Promise<void> {
+    await Promise.all(this.inProgress().map(([id]) => this.checkScreen(id)));
+  }
+
+  private async checkScreen(id: string): Promise<void> {
+    const { config, clock, tmux } = this.deps;
+    const stage = this.status!.stages[id]!;
+    const m = this.mem(id);
+    // Done and waiting for its merge (or for the project root to be fixed): not a stall.
+    if (stage.implement_done || stage.attention === "review" || m.refusedAt !== undefined) return;
+    const screen = await tmux.capturePane(stage.session);
+    if (screen === undefined) return;
+    const state = classifyPane(screen);
+    const now = clock.now();
+    if (screen !== m.lastScreen) {
+      m.lastScreen = screen;
+      m.screenSince = now;
+    }
+    if (state.kind === "rate_limited") {
+      if (this.status!.paused_until === null) this.startRateLimit(state.raw);
+      return;
+    }
+    if (state.kind === "permission" || state.kind === "login" || state.kind === "trust") {
+      await this.handleBlockingScreen(id, state.kind, state.kind === "permission" ? state.question : state.raw);
+      return;
+    }
+    if (stage.attention === "permission") {
+      this.emit({ type: "stage_attention", stage: id, attention: null, reason: "dialog closed" });
+      m.reviewFiled.delete("permission");
+    }
+    if (state.kind === "busy") return;
+    const stalledOnScreen = state.kind === "idle" && now - m.screenSince >= config.stallSeconds * 1000;
+    if (!m.idleHint && !stalledOnScreen) return;
+    // Idle on two checks at least 200 ms apart, screen unchanged between them.
+    await clock.sleep(250);
+    const again = await tmux.capturePane(stage.session);
+    if (again === undefined || again !== screen || classifyPane(again).kind === "busy") return;
+    if (!m.idleHint && classifyPane(again).kind !== "idle") return;
+    await this.handleStall(id, m.idleHint ? "hook" : "screen", Math.round((now - m.screenSince) / 1000));
+  }
+
+  private startRateLimit(raw: string): void {
+    const now = new Date(this.deps.clock.now());
+    const reset = parseResetTime(raw, now);
+    const until = reset ? new Date(reset.getTime() + 30_000) : new Date(now.getTime() + 3_600_000);
+    this.emit({ type: "rate_limited", resets_at: until.toISOString(), parsed: reset !== undefined, raw: raw.slice(0, 300) });
+    this.deps.log(`usage limit hit (${raw.trim().slice(0, 120)}); pausing launches and nudges until ${until.toISOString()}`);
+  }
+
+  private async handleBlockingScreen(id: string, kind: "permission" | "login" | "trust", question: string): Promise<void> {
+    const m = this.mem(id);
+    const answer = kind === "permission" ? Object.entries(this.deps.config.permissionAnswers).find(([pattern]) => question.toLowerCase().includes(pattern.toLowerCase()))?.[1] : undefined;
+    if (answer !== undefined && !m.reviewFiled.has(`answered:${question}`)) {
+      m.reviewFiled.add(`answered:${question}`);
+      this.deps.log(`stage ${id}: answering "${question}" with "${answer}" (permissionAnswers)`);
+      await this.deps.tmux.sendLiteral(this.status!.stages[id]!.session, answer);
+      await this.deps.clock.sleep(500);
+      await this.deps.tmux.sendEnter(this.status!.stages[id]!.session);
+      return;
+    }
+    if (this.status!.stages[id]!.attention === "permission" && m.reviewFiled.has("permission")) return;
+    this.emit({ type: "stage_needs_permission", stage: id, source: "screen", message: `${kind}: ${question}`.slice(0, 300) });
+    m.reviewFiled.add("permission");
+    const s = this.status!;
+    await this.fileReview(id, `Stage ${id} is waiting at a ${kind} prompt`, `Stage ${id} (${s.stages[id]!.name}) shows a ${kind} screen in tmux session ${s.stages[id]!.session}:\n\n    ${question}\n\nautorun never answers these blindly.`, [
+      { topic: `Answer the ${kind} prompt`, question: `Attach with \`autorun attach ${s.plan_name} ${id}\` and answer it there. Write what you did here.` },
+    ]);
+  }
+
+  private async handleStall(id: string, source: "hook" | "screen", idleSeconds: number): Promise<void> {
+    const { config } = this.deps;
+    const m = this.mem(id);
+    const stage = this.status!.stages[id]!;
+    m.idleHint = false;
+    m.screenSince = this.deps.clock.now();
+    if (m.consecutiveNudges >= config.maxNudges) {
+      if (stage.attention !== "idle") {
+        this.emit({ type: "stage_attention", stage: id, attention: "idle", reason: `still idle after ${m.consecutiveNudges} nudges` });
+        await this.fileReview(id, `Stage ${id} is stuck at its prompt`, `Stage ${id} (${stage.name}) stayed idle after ${m.consecutiveNudges} nudges.`, [
+          { topic: "What should the agent do?", question: `Attach with \`autorun attach ${this.status!.plan_name} ${id}\` or nudge it with \`autorun nudge ${this.status!.plan_name} ${id} "<message>"\`.` },
+        ]);
+      }
+      return;
+    }
+    this.emit({ type: "stall_detected", stage: id, source, idle_seconds: idleSeconds });
+    await this.nudge(id, `stall (${source})`, config.nudgeMessage);
+  }
+
+  /** A verified nudge, recorded as an event with its evidence. */
+  async nudge(id: string, why: string, message: string): Promise<boolean> {
+    const stage = this.status!.stages[id];
+    if (!stage || stage.status !== "in_progress") return false;
+    const result = await verifiedNudge(this.deps.tmux, stage.session, message, this.deps.clock);
+    if (!result.sent) {
+      this.deps.log(`stage ${id}: no nudge (${why}): ${result.evidence}`);
+      return false;
+    }
+    this.emit({ type: "stall_continue_sent", stage: id, message: message.slice(0, 500), verified: result.verified, attempt: this.mem(id).consecutiveNudges + 1, evidence: result.evidence });
+    this.deps.log(`stage ${id}: nudged (${why}) ${result.verified ? "and verified" : "but could not verify"}: ${result.evidence}`);
+    return result.verified;
+  }
+
+}
