@@ -1,7 +1,7 @@
-// After tsc: make the entry points executable (tsc drops the mode bit) and give the CLI a
-// `dist/bin/autorun` name, so agent sessions can put dist/bin first on PATH and hooks can run
-// plain `autorun hook …` with no quoting.
-import { chmodSync, existsSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
+// After tsc: make the entry points executable (tsc drops the mode bit) and write dist/bin/autorun,
+// the command agent sessions find first on PATH, so hooks can run plain `autorun hook …` with no
+// quoting. A real file, not a symlink: npm pack leaves symlinks out.
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -10,4 +10,8 @@ for (const file of ["dist/src/cli.js", "dist/scripts/sim-agent.js"]) {
 }
 mkdirSync(root + "dist/bin", { recursive: true });
 rmSync(root + "dist/bin/autorun", { force: true });
-symlinkSync("../src/cli.js", root + "dist/bin/autorun");
+writeFileSync(
+  root + "dist/bin/autorun",
+  '#!/usr/bin/env node\n// The autorun command (the package is ESM, so this extensionless file is too).\nimport { main } from "../src/cli.js";\n\nprocess.exitCode = await main(process.argv);\n',
+  { mode: 0o755 },
+);

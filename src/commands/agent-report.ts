@@ -102,6 +102,7 @@ export interface HookPayload {
   message?: string;
   source?: string;
   reason?: string;
+  exit_reason?: string;
 }
 
 /** Maps a Claude Code hook payload to an event body, or undefined when it carries nothing for us. */
@@ -121,7 +122,7 @@ export function hookToEvent(name: string, payload: HookPayload): Record<string, 
     case "SessionStart":
       return { type: "session_started", ...(payload.source ? { source: String(payload.source) } : {}) };
     case "SessionEnd":
-      return { type: "session_ended", ...(payload.reason ? { reason: String(payload.reason) } : {}) };
+      return { type: "session_ended", ...((payload.reason ?? payload.exit_reason) ? { reason: String(payload.reason ?? payload.exit_reason) } : {}) };
     case "UserPromptSubmit":
       return { type: "prompt_submitted" };
     default:
