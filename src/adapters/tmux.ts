@@ -34,6 +34,8 @@ export interface Tmux {
   hasSession(name: string): Promise<boolean>;
   listSessions(): Promise<string[]>;
   capturePane(name: string): Promise<string | undefined>;
+  /** The cursor's row in the visible pane (0 = top), which `capturePane`'s lines line up with. */
+  cursorRow(name: string): Promise<number | undefined>;
   sendLiteral(name: string, text: string): Promise<boolean>;
   sendEnter(name: string): Promise<boolean>;
   killSession(name: string): Promise<boolean>;
@@ -75,8 +77,12 @@ export function createTmux(socket?: string): Tmux {
       return r.ok ? r.stdout.split("\n").filter(Boolean) : [];
     },
     async capturePane(name) {
-      const r = await run(["capture-pane", "-p", "-J", "-t", pane(name)]);
+      const r = await run(["capture-pane", "-p", "-t", pane(name)]);
       return r.ok ? r.stdout : undefined;
+    },
+    async cursorRow(name) {
+      const r = await run(["display-message", "-p", "-t", pane(name), "#{cursor_y}"]);
+      return r.ok && /^\d+$/.test(r.stdout.trim()) ? Number(r.stdout.trim()) : undefined;
     },
     async sendLiteral(name, text) {
       return (await run(["send-keys", "-t", pane(name), "-l", "--", text])).ok;

@@ -195,11 +195,16 @@ export class Monitor {
   }
 
   private async checkLiveness(paused: boolean): Promise<void> {
-    const dead: string[] = [];
+    let dead: string[] = [];
     for (const [id, stage] of this.inProgress()) {
       if (stage.implement_done) continue;
       if (!(await this.deps.tmux.hasSession(stage.session))) dead.push(id);
     }
+    if (dead.length === 0) return;
+    // An agent that reports "implement done" and exits is finished, not dead: read what it wrote
+    // between our last read and its exit before judging.
+    this.ingest();
+    dead = dead.filter((id) => this.status!.stages[id]?.status === "in_progress" && !this.status!.stages[id]?.implement_done);
     if (dead.length === 0) return;
     const alive = await this.deps.tmux.listSessions();
     const ours = new Set(Object.values(this.status!.stages).map((s) => s.session));

@@ -36,6 +36,16 @@ export async function verifiedNudge(tmux: Tmux, session: string, text: string, c
     if (!(await tmux.sendLiteral(session, single))) return { sent: false, verified: false, attempts: 0, evidence: "send-keys failed" };
   }
   await clock.sleep(600);
+  // Where the cursor sits relative to the prompt line with our text: a line-mode agent (no TUI
+  // redraw) shows a submitted line only by the cursor moving below it.
+  const offset = async (): Promise<number | undefined> => {
+    const [screen, row] = await Promise.all([tmux.capturePane(session), tmux.cursorRow(session)]);
+    if (screen === undefined || row === undefined) return undefined;
+    const lines = screen.split("\n");
+    for (let i = lines.length - 1; i >= 0; i--) if (lines[i]!.includes(single.slice(0, 40)) && /❯|>/.test(lines[i]!)) return row - i;
+    return undefined;
+  };
+  const typedAt = await offset();
   let attempts = 0;
   let evidence = "";
   let backoff = 500;
@@ -54,6 +64,10 @@ export async function verifiedNudge(tmux: Tmux, session: string, text: string, c
       }
       if (st.kind !== "idle" && st.kind !== "unknown") return { sent: true, verified: true, attempts, evidence: `screen moved on to ${st.kind}` };
       if (st.kind === "unknown" && after !== before) return { sent: true, verified: true, attempts, evidence: "screen changed after Enter" };
+      if (st.kind === "idle" && typedAt !== undefined) {
+        const now = await offset();
+        if (now !== undefined && now > typedAt) return { sent: true, verified: true, attempts, evidence: "cursor moved below the submitted line" };
+      }
       evidence = st.kind === "idle" ? `text still in input: ${JSON.stringify(st.input.slice(0, 60))}` : "screen unchanged";
     }
     backoff *= 2;

@@ -22,6 +22,7 @@ const TRUST = /(do you trust the files|trust this folder|yes, proceed.*trust)/i;
 // The input line: `❯` (current Claude Code), or `>` inside the old box or between rule lines.
 const PROMPT = /^\s*(?:[│|]\s*)?(❯|>)(?:[\s\u00a0]|$)(.*?)\s*[│|]?\s*$/u;
 const RULE = /^\s*[─━╭╰]{10,}/u;
+const CHROME = /^[\s─━╭╮╰╯│|]*$|shortcuts|accept edits|bypass permissions|plan mode|auto-accept|to cycle|context left|auto-compact|^\s*[⏵⧉]/iu;
 
 export function classifyPane(text: string): PaneState {
   const lines = text.replace(/\r/g, "").split("\n");
@@ -43,7 +44,12 @@ export function classifyPane(text: string): PaneState {
   for (let i = tail.length - 1; i >= 0 && i >= tail.length - 8; i--) {
     const line = tail[i]!;
     const m = PROMPT.exec(line);
-    if (!m) continue;
+    if (!m) {
+      // Only the input box's frame and hint lines may follow the current prompt; anything else
+      // means the prompt line is history (the agent printed output after it).
+      if (line.trim() !== "" && !CHROME.test(line)) return { kind: "unknown" };
+      continue;
+    }
     const boxed = /^\s*[│|]/.test(line) || RULE.test(tail[i - 1] ?? "");
     if (m[1] === ">" && !boxed) continue;
     if (/^\s*\d+\.\s/.test(m[2] ?? "")) continue; // a menu selection ("❯ 1. Yes"), not the input line

@@ -24,7 +24,7 @@ export const DEFAULT_CONFIG: Config = {
   agentCommand: ["claude"],
   maxParallel: 4,
   schedule: "eager",
-  stallSeconds: 90,
+  stallSeconds: 60,
   nudgeMessage: "continue",
   maxNudges: 3,
   pollSeconds: 3,

@@ -178,3 +178,20 @@ describe("permission prompts", () => {
     expect(eventsOf(sb, "allowed", "review_requested")).toHaveLength(0);
   });
 });
+
+describe("an agent that is not the bundled one (line-mode, no hooks)", () => {
+  it("one stage stalls at its prompt, another dies once: the run still completes", async () => {
+    const agent = join(import.meta.dirname, "..", "fixtures", "agents", "line-agent.mjs");
+    const plan = sb.writePlan("foreign.md", "## Stage 1: Stalls\nline-agent: stall\n## Stage 2: Dies once\nline-agent: die\n## Stage 3: After both\nDepends on: 1, 2\n");
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", `${process.execPath} ${agent}`, "--stall-seconds", "2"]);
+    expect(r.code).toBe(0);
+    expect(await waitForEnd(sb, "foreign", 90_000)).toBe("completed");
+    const nudges = eventsOf(sb, "foreign", "stall_continue_sent", "1");
+    expect(nudges.length).toBeGreaterThanOrEqual(1);
+    expect(nudges[0]!.verified).toBe(true);
+    expect(eventsOf(sb, "foreign", "session_dead", "2")).toHaveLength(1);
+    expect(eventsOf(sb, "foreign", "stage_relaunched", "2")).toHaveLength(1);
+    for (const id of ["1", "2", "3"]) expect(eventsOf(sb, "foreign", "stage_launched", id)).toHaveLength(1);
+    await expectClean(sb, "foreign");
+  });
+});

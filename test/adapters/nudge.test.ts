@@ -1,0 +1,36 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createTmux } from "../../src/adapters/tmux.js";
+import { verifiedNudge, realClock } from "../../src/monitor/nudge.js";
+import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+
+let sb: Sandbox;
+beforeEach(async () => {
+  sb = await makeSandbox({ repo: false });
+});
+afterEach(async () => sb.cleanup());
+
+describe("verified nudges on real tmux", () => {
+  it("a line-mode program that prints nothing after reading: verified by the cursor moving on", async () => {
+    const got = join(sb.dir, "got.txt");
+    const script = `process.stdout.write("Shall I go on?\\n❯ "); require("readline").createInterface({ input: process.stdin }).on("line", (l) => require("fs").appendFileSync(${JSON.stringify(got)}, l + "\\n"));`;
+    await sb.tmux("new-session", "-d", "-x", "80", "-y", "10", "-s", "line", "--", process.execPath, "-e", script);
+    await waitFor("the prompt", async () => (await sb.tmux("capture-pane", "-p", "-t", "=line:")).stdout.includes("❯"));
+    const result = await verifiedNudge(createTmux(sb.socket), "line", "continue", realClock);
+    expect(result).toMatchObject({ sent: true, verified: true, attempts: 1 });
+    expect(result.evidence).toContain("cursor");
+    await waitFor("the line to arrive", () => existsSync(got));
+    expect(readFileSync(got, "utf8")).toBe("continue\n");
+  });
+
+  it("a program that never takes the line: not verified, Enter retried with backoff", async () => {
+    // Raw mode that ignores Enter entirely: the text stays in the "input".
+    const script = `process.stdin.setRawMode(true); let input = ""; const draw = () => process.stdout.write("\\x1b[H\\x1b[2J❯ " + input); draw(); process.stdin.on("data", (d) => { for (const c of String(d)) if (c >= " ") input += c; draw(); });`;
+    await sb.tmux("new-session", "-d", "-x", "80", "-y", "10", "-s", "deaf", "--", process.execPath, "-e", script);
+    await waitFor("the prompt", async () => (await sb.tmux("capture-pane", "-p", "-t", "=deaf:")).stdout.includes("❯"));
+    const result = await verifiedNudge(createTmux(sb.socket), "deaf", "continue", realClock, 2);
+    expect(result).toMatchObject({ sent: true, verified: false, attempts: 2 });
+    expect(result.evidence).toContain("text still in input");
+  });
+});
