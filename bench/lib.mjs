@@ -51,7 +51,10 @@ export async function sandbox(label) {
           if (existsSync(pidFile)) try { process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL"); } catch { /* gone */ }
         }
       }
-      await execa("tmux", ["-L", socket, "kill-server"], { reject: false });
+      for (const s of [socket, `${socket}-bare`]) {
+        await execa("tmux", ["-L", s, "kill-server"], { reject: false });
+        rmSync(join(process.env.TMUX_TMPDIR || "/tmp", `tmux-${process.getuid()}`, s), { force: true });
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

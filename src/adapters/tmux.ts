@@ -9,6 +9,8 @@
 import { runProgram, expectOk, type RunResult } from "./exec.js";
 import { execa } from "execa";
 import { UserError } from "../errors.js";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 
 export function tmuxArg(arg: string): string {
   if (!arg.endsWith(";")) return arg;
@@ -47,6 +49,11 @@ export interface Tmux {
   version(): Promise<string | undefined>;
 }
 
+
+/** Where `tmux -L <name>` keeps its socket. */
+export function socketPath(socket: string): string {
+  return join(process.env.TMUX_TMPDIR || "/tmp", `tmux-${process.getuid?.() ?? 0}`, socket);
+}
 
 export function createTmux(socket?: string): Tmux {
   const prefix = socket ? ["-L", socket] : [];
@@ -95,6 +102,8 @@ export function createTmux(socket?: string): Tmux {
     },
     async killServer() {
       await run(["kill-server"]);
+      // tmux leaves a named server's socket file behind; a private server's is ours to remove.
+      if (socket) rmSync(socketPath(socket), { force: true });
     },
     async paneCommand(name) {
       const r = await run(["display-message", "-p", "-t", pane(name), "#{pane_current_command}"]);

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, execaSync } from "execa";
+import { socketPath } from "../../src/adapters/tmux.js";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const CLI = join(ROOT, "dist", "src", "cli.js");
@@ -99,6 +100,7 @@ export async function makeSandbox(opts: { repo?: boolean } = {}): Promise<Sandbo
         // pgrep missing: nothing to stop
       }
       await execa("tmux", ["-L", socket, "kill-server"], { reject: false });
+      rmSync(socketPath(socket), { force: true });
       rmSync(dir, { recursive: true, force: true });
     },
   };
