@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
-import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
+import { eventsOf, expectClean, killMonitor, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
 let sb: Sandbox;
 beforeEach(async () => {
@@ -63,17 +63,7 @@ describe("orchestrate end to end (real tmux, real git, simulated agent)", () => 
   it("a killed and restarted monitor launches nothing twice", async () => {
     const plan = sb.writePlan("restart.md", "## Stage 1: A\nsim: slow\n## Stage 2: B\nDepends on: 1\n## Stage 3: C\nDepends on: 1\n");
     await orchestrate(sb, plan);
-    const pidFile = join(sb.home, "orchestration", "restart", "monitor.pid");
-    const pid = Number(readFileSync(pidFile, "utf8"));
-    process.kill(pid, "SIGKILL");
-    await waitFor("the monitor to die", () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    });
+    expect(await killMonitor(sb, "restart")).toBe(true);
     const r = await sb.cli(["resume", "restart"]);
     expect(r.code).toBe(0);
     expect(await waitForEnd(sb, "restart")).toBe("completed");

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { execa } from "execa";
 import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
-import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
+import { eventsOf, expectClean, killMonitor, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
 let sb: Sandbox;
 beforeEach(async () => {
@@ -13,22 +13,6 @@ afterEach(async () => sb.cleanup());
 
 function launchedOnce(plan: string, ids: string[]): void {
   for (const id of ids) expect(eventsOf(sb, plan, "stage_launched", id), `stage ${id} launches`).toHaveLength(1);
-}
-
-async function killMonitor(plan: string): Promise<void> {
-  const pid = await waitFor("a monitor pid", () => {
-    const file = join(sb.home, "orchestration", plan, "monitor.pid");
-    return existsSync(file) ? Number(readFileSync(file, "utf8")) : undefined;
-  });
-  process.kill(pid, "SIGKILL");
-  await waitFor("the monitor to die", () => {
-    try {
-      process.kill(pid, 0);
-      return false;
-    } catch {
-      return true;
-    }
-  });
 }
 
 describe("keeping agents moving", () => {
@@ -100,7 +84,7 @@ describe("keeping agents moving", () => {
     for (const p of points) {
       await waitFor(`${p} events`, () => sb.events("sigkill").length >= p || sb.events("sigkill").some((e) => e.type === "orchestration_complete"));
       if (sb.events("sigkill").some((e) => e.type === "orchestration_complete")) break;
-      await killMonitor("sigkill");
+      await killMonitor(sb, "sigkill");
       const r = p === 14 ? await sb.cli(["orchestrate", plan, "--agent-cmd", "ignored"]) : await sb.cli(["resume", "sigkill"]);
       expect(r.code).toBe(0);
     }

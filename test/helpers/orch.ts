@@ -35,3 +35,29 @@ export async function expectClean(sb: Sandbox, plan: string): Promise<void> {
   expect((await sb.git("branch", "--list", "worktree-*")).trim()).toBe("");
   expect(existsSync(join(sb.home, "orchestration", plan, "monitor.pid"))).toBe(false);
 }
+
+/** The pid in an orchestration's monitor.pid, if any. */
+export function monitorPid(sb: Sandbox, plan: string): number | undefined {
+  const file = join(sb.home, "orchestration", plan, "monitor.pid");
+  return existsSync(file) ? Number(readFileSync(file, "utf8")) : undefined;
+}
+
+/** SIGKILLs the orchestration's monitor and waits until it is gone. False when no monitor was running. */
+export async function killMonitor(sb: Sandbox, plan: string): Promise<boolean> {
+  const pid = monitorPid(sb, plan);
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    return false;
+  }
+  await waitFor("the monitor to die", () => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  return true;
+}

@@ -1,8 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
-import { eventsOf, expectClean, orchestrate, waitForEnd } from "../helpers/orch.js";
+import { eventsOf, expectClean, killMonitor, orchestrate, waitForEnd } from "../helpers/orch.js";
 import { rng, size, STRESS } from "./stress.js";
 
 let sb: Sandbox;
@@ -24,11 +22,6 @@ const tenStages = [
   "## Stage 10: I\nDepends on: 9",
 ].join("\n") + "\n";
 
-function monitorPid(plan: string): number | undefined {
-  const file = join(sb.home, "orchestration", plan, "monitor.pid");
-  return existsSync(file) ? Number(readFileSync(file, "utf8")) : undefined;
-}
-
 describe("SIGKILL of the monitor at random points", () => {
   const kills = size(4, 12);
   it(`${kills} kills of a 10-stage run, each followed by resume: every stage launched once and merged`, async () => {
@@ -40,25 +33,8 @@ describe("SIGKILL of the monitor at random points", () => {
     let killed = 0;
     while (killed < kills && !sb.events("ten").some((e) => e.type === "orchestration_complete")) {
       await new Promise((r) => setTimeout(r, 150 + random() * 900));
-      const pid = monitorPid("ten");
-      if (pid === undefined) {
-        if (sb.events("ten").some((e) => e.type === "orchestration_complete")) break;
-        continue;
-      }
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        continue;
-      }
+      if (!(await killMonitor(sb, "ten"))) continue;
       killed++;
-      await waitFor("the monitor to die", () => {
-        try {
-          process.kill(pid, 0);
-          return false;
-        } catch {
-          return true;
-        }
-      });
       const r = await sb.cli(["resume", "ten"]);
       expect(r.code).toBe(0);
     }
