@@ -29,7 +29,7 @@ export async function parsePlanWithClaude(file: string, text: string): Promise<P
     name: s.name,
     scope: s.scope,
     line: i + 1,
-    deps: s.depends_on.flatMap((d) => parseDepValue(d).refs.map((ref) => ({ ref, line: i + 1 }))),
+    deps: s.depends_on.flatMap((d) => parseDepValue(d).map((ref) => ({ ref, line: i + 1 }))),
   }));
   return buildPlan(file, raw);
 }

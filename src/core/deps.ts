@@ -6,12 +6,6 @@ export type DepRef =
   | { kind: "range"; from: string; to: string }
   | { kind: "text"; text: string };
 
-export interface DepValue {
-  refs: DepRef[];
-  /** Parts that are neither a stage reference nor "none" (kept as text references). */
-  unknown: string[];
-}
-
 const NONE = /^(none|n\/?a|nothing|no(ne)?\s+(dependencies|deps|prerequisites)|-+|—|–|null|nil|\[\]|independent|\(none\))$/i;
 const KEYWORD = String.raw`(?:stages?|phases?|steps?|tasks?|milestones?|waves?)`;
 const ID = String.raw`#?\d+(?:\.\d+)*`;
@@ -29,10 +23,11 @@ export function stripInline(text: string): string {
     .trim();
 }
 
-export function parseDepValue(value: string): DepValue {
+/** The references in a dependency value; words that are not an id or a range stay text (a stage name?). */
+export function parseDepValue(value: string): DepRef[] {
   let text = stripInline(value).replace(/\s+/g, " ").trim();
   text = text.replace(/[.;]+$/, "").trim();
-  if (text === "" || NONE.test(text) || /^(none|n\/a|—|–|-)\b/i.test(text)) return { refs: [], unknown: [] };
+  if (text === "" || NONE.test(text) || /^(none|n\/a|—|–|-)\b/i.test(text)) return [];
   // Notes in parentheses are commentary ("Stage 1 (needs the 2 tables)"), not references.
   text = text.replace(/\([^)]*\)/g, " ").replace(/\s+/g, " ").trim();
   const parts = text
@@ -40,7 +35,6 @@ export function parseDepValue(value: string): DepValue {
     .map((p) => p.trim())
     .filter((p) => p !== "" && !/^(and|or|both)$/i.test(p));
   const refs: DepRef[] = [];
-  const unknown: string[] = [];
   // "Stages 1, 2" and "Stage 1 and 2": a bare number after a keyword list is still an id.
   for (const part of parts) {
     if (NONE.test(part)) continue;
@@ -52,10 +46,9 @@ export function parseDepValue(value: string): DepValue {
       else if (from) refs.push({ kind: "id", id: from });
       continue;
     }
-    unknown.push(part);
     refs.push({ kind: "text", text: part });
   }
-  return { refs, unknown };
+  return refs;
 }
 
 const DEP_LABEL = String.raw`(depends\s+on|dependencies|dependency|deps|depends|requires|required|prerequisites?|prereqs?|blocked\s+by|after|needs|waits\s+(?:on|for))`;

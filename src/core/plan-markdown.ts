@@ -71,9 +71,8 @@ export function parseMarkdownStages(text: string): RawStage[] {
     };
     const deps = readBodyDeps(bodyLines, fenced.slice(head.index + 1, end), head.index + 2);
     if (head.headingDeps !== undefined) {
-      const parsed = parseDepValue(head.headingDeps);
       deps.stated = true;
-      deps.entries.push(...parsed.refs.map((ref) => ({ ref, line: head.index + 1 })));
+      deps.entries.push(...parseDepValue(head.headingDeps).map((ref) => ({ ref, line: head.index + 1 })));
     }
     if (deps.stated) stage.deps = deps.entries;
     if (deps.loose.length > 0) stage.looseDeps = deps.loose;
@@ -145,10 +144,10 @@ function readBodyDeps(
         items.push({ value: item[1] ?? "", line: firstLine + j });
       }
     }
-    const refs: DepEntry[] = [];
-    for (const item of items) refs.push(...parseDepValue(item.value).refs.map((ref: DepRef) => ({ ref, line: item.line })));
+    const perItem = items.map((item) => parseDepValue(item.value).map((ref: DepRef): DepEntry => ({ ref, line: item.line })));
+    const refs = perItem.flat();
     const hasIds = refs.some((r) => r.ref.kind !== "text");
-    const saysNone = items.length > 0 && items.every((it) => parseDepValue(it.value).refs.length === 0);
+    const saysNone = items.length > 0 && perItem.every((r) => r.length === 0);
     if (dep.strict || hasIds || saysNone) {
       result.stated = true;
       result.entries.push(...(dep.strict ? refs : refs.filter((r) => r.ref.kind !== "text")));

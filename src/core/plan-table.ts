@@ -58,7 +58,7 @@ export function mergeTableRows(stages: RawStage[], rows: TableRow[]): RawStage[]
       out.push(stage);
     }
     if (row.depsValue !== undefined) {
-      const refs = parseDepValue(row.depsValue).refs.map((ref) => ({ ref, line: row.line }));
+      const refs = parseDepValue(row.depsValue).map((ref) => ({ ref, line: row.line }));
       stage.deps = [...(stage.deps ?? []), ...refs];
     }
   }

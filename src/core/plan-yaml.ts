@@ -107,7 +107,7 @@ function readDeps(raw: unknown, line: number): DepEntry[] {
       entries.push({ ref: { kind: "text", text }, line });
       continue;
     }
-    entries.push(...parseDepValue(text).refs.map((ref) => ({ ref, line })));
+    entries.push(...parseDepValue(text).map((ref) => ({ ref, line })));
   }
   return entries;
 }
