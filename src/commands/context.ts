@@ -1,6 +1,6 @@
 /** What every command gets injected: where it runs, the home, and where it writes. */
 import { readdirSync, existsSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { autorunHome, orchPaths, type OrchPaths } from "../state/paths.js";
 import { planNameFromPath, projectSlug } from "../core/slug.js";
 import { loadStatus } from "../state/status.js";
@@ -44,7 +44,10 @@ export function listOrchestrations(home: string): { name: string; mtime: number 
     .sort((a, b) => b.mtime - a.mtime);
 }
 
-/** A plan argument is a plan file or a plan name; none means the only (or newest running) one. */
+/**
+ * A plan argument is a plan file or a plan name (`master-plan`, `master-plan.md`); both become a
+ * sanitised plan name, so no argument reaches outside the state dir. None: the most recently active.
+ */
 export function resolveOrchestration(ctx: Ctx, plan: string | undefined): Orchestration {
   let name: string | undefined;
   if (plan === undefined) {
@@ -52,8 +55,7 @@ export function resolveOrchestration(ctx: Ctx, plan: string | undefined): Orches
     if (all.length === 0) throw new UserError(`no orchestrations under ${ctx.home}; start one with \`autorun orchestrate <plan>\`.`);
     name = all[0]!.name;
   } else {
-    const asFile = resolve(ctx.cwd, plan);
-    name = existsSync(asFile) && statSync(asFile).isFile() ? planNameFromPath(asFile) : plan;
+    name = planNameFromPath(plan);
   }
   const dir = join(ctx.home, "orchestration", name);
   const probe = orchPaths(ctx.home, name, "plan");
