@@ -58,9 +58,9 @@ export function readPlanText(planPath: string): string {
 export async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOptions): Promise<PreparedPlan> {
   const planPath = resolve(ctx.cwd, planArg);
   const text = readPlanText(planPath);
-  const shown = relative(ctx.cwd, planPath) || planPath;
-  const plan =
-    opts.parseWith === "claude" ? await (await import("../adapters/claude-parse.js")).parsePlanWithClaude(shown, text) : parsePlan(shown.startsWith("..") ? planPath : shown, text);
+  const relativePath = relative(ctx.cwd, planPath);
+  const label = relativePath && !relativePath.startsWith("..") ? relativePath : planPath;
+  const plan = opts.parseWith === "claude" ? await (await import("../adapters/claude-parse.js")).parsePlanWithClaude(label, text) : parsePlan(label, text);
   const planName = planNameFromPath(planPath);
   const slug = projectSlug(planName);
   const projectRoot = opts.project
@@ -97,6 +97,9 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
   const tmux = createTmux(prep.config.tmuxSocket);
   if (status) {
     ctx.out(`Orchestration ${prep.planName} exists (${status.status}); continuing it with the settings it started with (--fresh starts over).`);
+    const before = Object.entries(status.stages).map(([id, s]) => `${id}:${s.depends_on.join(",")}`).sort().join(" ");
+    const now = prep.plan.stages.map((s) => `${s.id}:${s.depends_on.join(",")}`).sort().join(" ");
+    if (before !== now) ctx.err(`autorun: warning: ${prep.planPath} has changed since this orchestration started; it continues with the stages it started with (use --fresh to start over with the new plan).`);
   } else {
     status = await writeOrWithdraw(prep);
     const { monitorLogger } = await import("./monitor.js");
