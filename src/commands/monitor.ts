@@ -47,6 +47,7 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
     const held = readPid(paths.pid);
     if (held !== undefined && held !== process.pid && isAlive(held)) throw new RuntimeError(`a monitor (pid ${held}) is running for ${orch.status.plan_name}; --once would race it. Stop it first: autorun stop ${orch.status.plan_name}`);
     const r = await monitor.pass();
+    await monitor.settle();
     await finish(ctx, paths, r.done);
     return r.done ? r.code : 0;
   }

@@ -28,6 +28,9 @@ export interface AttentionHost {
 }
 
 export class Attention {
+  /** The nudge being typed into each stage's pane (a merge's message and a stall nudge must not interleave). */
+  private readonly typing = new Map<string, Promise<boolean>>();
+
   constructor(private readonly host: AttentionHost) {}
 
   private get deps(): MonitorDeps {
@@ -150,8 +153,23 @@ export class Attention {
     await this.nudge(id, `stall (${source})`, config.nudgeMessage);
   }
 
-  /** A verified nudge, recorded as an event with its evidence. */
-  async nudge(id: string, why: string, message: string): Promise<boolean> {
+  /**
+   * A verified nudge, recorded as an event with its evidence. One typist per session: a stall
+   * nudge is skipped while another is typing; `waitTurn` (a merge's message) queues behind it.
+   */
+  async nudge(id: string, why: string, message: string, opts: { waitTurn?: boolean } = {}): Promise<boolean> {
+    const before = this.typing.get(id);
+    if (before && !opts.waitTurn) return false;
+    const run = (before ?? Promise.resolve(false)).catch(() => false).then(() => this.typeNudge(id, why, message));
+    const tracked = run.finally(() => {
+      if (this.typing.get(id) === tracked) this.typing.delete(id);
+    });
+    tracked.catch(() => undefined); // the caller gets `run`'s outcome; this copy only marks the turn
+    this.typing.set(id, tracked);
+    return run;
+  }
+
+  private async typeNudge(id: string, why: string, message: string): Promise<boolean> {
     const stage = this.status!.stages[id];
     if (!stage || stage.status !== "in_progress") return false;
     const result = await verifiedNudge(this.deps.tmux, stage.session, message, this.deps.clock);

@@ -39,6 +39,7 @@ export class Monitor {
   private readonly wavesComplete = new Set<number>();
   private writtenCount = -1;
   private reaped = false;
+  private readonly merging = new Map<string, Promise<void>>();
   private replaying = true;
 
   private readonly attention: Attention;
@@ -132,7 +133,7 @@ export class Monitor {
     if (!paused) await this.attention.checkScreens();
     if (!paused) await this.launchReady();
     this.recordWaves();
-    const result = outcome(this.status!);
+    const result = this.merging.size > 0 ? { done: false as const } : outcome(this.status!);
     if (result.done) {
       this.emit({ type: "orchestration_complete", status: result.status });
       this.deps.log(`orchestration ${result.status}: ${result.reason}`);
@@ -162,30 +163,49 @@ export class Monitor {
   }
 
   private async tell(id: string, message: string): Promise<void> {
-    await this.attention.nudge(id, "merge", message);
+    await this.attention.nudge(id, "merge", message, { waitTurn: true });
   }
 
+  /**
+   * Starts the merge of every stage that is ready for one, in the background: a project's
+   * `validate` commands can take minutes, and the rest of the pass (launches, nudges) must not wait.
+   * The project's merge lock keeps merges one at a time; `settle()` waits for them.
+   */
   private async mergeReady(): Promise<void> {
     const now = this.deps.clock.now();
     for (const [id, stage] of Object.entries(this.status!.stages)) {
+      if (this.merging.has(id)) continue;
       const m = this.mem(id);
       const retryRefused = stage.status === "in_progress" && m.refusedAt !== undefined && now - m.refusedAt > 5_000 && (await this.rootReady());
       if (!((stage.status === "in_progress" && stage.implement_done) || stage.status === "merging" || retryRefused)) continue;
       if (retryRefused) m.refusedAt = undefined;
-      const result = await mergeStage({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log, tell: (sid, msg) => this.tell(sid, msg) }, id);
-      this.ingest();
-      if (result.kind === "merged") {
-        // Dependants first: they only need the merge commit; the cleanup can follow.
-        if (!this.paused()) await this.launchReady();
-        await result.cleanup();
-        continue;
-      }
-      if (result.kind === "refused" && !m.reviewFiled.has(`refused:${result.reason}`)) {
-        m.reviewFiled.add(`refused:${result.reason}`);
-        await this.fileReview(id, `Stage ${id} cannot merge: ${result.reason.replace(/_/g, " ")}`, result.detail, [
-          { topic: "Unblock the merge", question: `${result.detail}. Fix the project root (autorun retries by itself every few seconds, or run \`autorun merge ${this.status!.plan_name} ${id}\`). Write "done" when fixed.` },
-        ]);
-      }
+      const job = this.mergeOne(id)
+        .catch((error: Error) => this.deps.log(`stage ${id}: merge failed: ${error.message}`))
+        .finally(() => this.merging.delete(id));
+      this.merging.set(id, job);
+    }
+  }
+
+  /** Waits for the merges in flight (before exiting, and in tests). */
+  async settle(): Promise<void> {
+    while (this.merging.size > 0) await Promise.all([...this.merging.values()]);
+  }
+
+  private async mergeOne(id: string): Promise<void> {
+    const m = this.mem(id);
+    const result = await mergeStage({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log, tell: (sid, msg) => this.tell(sid, msg) }, id);
+    this.ingest();
+    if (result.kind === "merged") {
+      // Dependants first: they only need the merge commit; the cleanup can follow.
+      if (!this.paused()) await this.launchReady();
+      await result.cleanup();
+      return;
+    }
+    if (result.kind === "refused" && !m.reviewFiled.has(`refused:${result.reason}`)) {
+      m.reviewFiled.add(`refused:${result.reason}`);
+      await this.fileReview(id, `Stage ${id} cannot merge: ${result.reason.replace(/_/g, " ")}`, result.detail, [
+        { topic: "Unblock the merge", question: `${result.detail}. Fix the project root (autorun retries by itself every few seconds, or run \`autorun merge ${this.status!.plan_name} ${id}\`). Write "done" when fixed.` },
+      ]);
     }
   }
 

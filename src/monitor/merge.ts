@@ -10,7 +10,7 @@ import { join } from "node:path";
 import * as git from "../adapters/git.js";
 import { runValidate } from "../adapters/process.js";
 import type { Tmux } from "../adapters/tmux.js";
-import { appendEvent } from "../state/events.js";
+import { appendEvent, readFirstEvent } from "../state/events.js";
 import { withLock } from "../state/lock.js";
 import { locksDir, type OrchPaths } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
@@ -39,9 +39,9 @@ export function mergeLockPath(home: string, projectRoot: string): string {
 
 export async function mergeStage(deps: MergeDeps, id: string): Promise<MergeOutcome> {
   const { paths } = deps;
-  const first = loadStatus(paths);
-  if (!first) return { kind: "skipped", detail: "no orchestration" };
-  return withLock(mergeLockPath(paths.home, first.project_root), () => mergeLocked(deps, id), 30 * 60_000);
+  const started = readFirstEvent(paths.events);
+  if (started?.type !== "orchestration_started") return { kind: "skipped", detail: "no orchestration" };
+  return withLock(mergeLockPath(paths.home, started.project_root), () => mergeLocked(deps, id), 30 * 60_000);
 }
 
 async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
@@ -63,7 +63,6 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
     return { kind: "merged", commit, cleanup: () => cleanup(deps, id, stage.session, stage.worktree, stage.branch, root) };
   }
 
-  appendEvent(paths.events, { ...common, type: "merge_started", branch: stage.branch });
   if (!(await git.branchExists(root, stage.branch)) || (await git.commitsAhead(root, base, stage.branch)) === 0) {
     const detail = `branch ${stage.branch} has no commits beyond ${base}`;
     conflict("no_commits", [], detail);
@@ -96,6 +95,9 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
       return { kind: "sent_back", reason: "validate_failed", detail };
     }
   }
+  // Only now is the stage "merging": a restart that finds it so checks whether git got as far as
+  // the merge commit (the gates above never leave that state behind).
+  appendEvent(paths.events, { ...common, type: "merge_started", branch: stage.branch });
   const result = await git.mergeNoFf(root, stage.branch, `autorun: merge stage ${id}: ${stage.name}`);
   if (!result.ok) {
     conflict(result.reason === "untracked_overwrite" ? "untracked_overwrite" : "conflict", result.files, result.detail);

@@ -1,0 +1,43 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { makeSandbox, type Sandbox } from "../helpers/env.js";
+import { eventsOf, expectClean, orchestrate, waitForEnd } from "../helpers/orch.js";
+
+let sb: Sandbox;
+beforeEach(async () => {
+  sb = await makeSandbox();
+});
+afterEach(async () => sb.cleanup());
+
+describe("validate commands before each merge", () => {
+  it("a failing check goes back to the agent with the tail of its output, and the stage merges once it passes", async () => {
+    const counter = join(sb.dir, "runs");
+    // Fails on its first run (in the stage worktree), passes after.
+    const check = `const fs = require("fs"); const n = fs.existsSync(${JSON.stringify(counter)}) ? 1 : 0; fs.writeFileSync(${JSON.stringify(counter)}, "x"); if (!n) { console.log("3 passed"); console.error("FAIL test/app.test.js: expected 2, got 3"); process.exit(1); } console.log("all passed in " + process.cwd());`;
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [[process.execPath, "-e", check]] }));
+    const plan = sb.writePlan("checked.md", "## Stage 1: Checked\n");
+    await orchestrate(sb, plan);
+    expect(await waitForEnd(sb, "checked")).toBe("completed");
+    const failed = eventsOf(sb, "checked", "merge_conflict", "1");
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.reason).toBe("validate_failed");
+    expect(failed[0]!.detail).toContain("FAIL test/app.test.js: expected 2, got 3");
+    const told = eventsOf(sb, "checked", "stall_continue_sent", "1");
+    expect(told.some((e) => String(e.message).includes("expected 2, got 3") && e.verified === true)).toBe(true);
+    await expectClean(sb, "checked");
+  });
+
+  it("a slow check does not hold up the rest of the monitor: another stage is nudged meanwhile", async () => {
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [["sleep", "6"]] }));
+    const plan = sb.writePlan("slowcheck.md", "## Stage 1: Fast\n## Stage 2: Stalls\nsim: stall, slow\n");
+    await orchestrate(sb, plan);
+    expect(await waitForEnd(sb, "slowcheck", 90_000)).toBe("completed");
+    const events = sb.events("slowcheck");
+    const merged1 = events.findIndex((e) => e.type === "merge_complete" && e.stage === "1");
+    const nudged2 = events.findIndex((e) => e.type === "stall_continue_sent" && e.stage === "2");
+    const done1 = events.findIndex((e) => e.type === "phase_status" && e.stage === "1" && e.phase === "implement" && e.status === "done");
+    expect(nudged2).toBeGreaterThan(done1);
+    expect(nudged2).toBeLessThan(merged1);
+  });
+});
