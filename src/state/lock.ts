@@ -1,16 +1,33 @@
-/** Cross-process locks (proper-lockfile: mkdir-based, stale after the holder dies). */
+/**
+ * Cross-process locks (proper-lockfile: mkdir-based, stale after the holder dies). Callers in the
+ * same process queue on a promise first, so they hand over at once instead of polling the file.
+ */
 import { mkdirSync, writeFileSync, existsSync } from "node:fs";
 import { dirname } from "node:path";
 import lockfile from "proper-lockfile";
 
+const queues = new Map<string, Promise<unknown>>();
+
 export async function withLock<T>(target: string, fn: () => Promise<T> | T, waitMs = 30_000): Promise<T> {
+  const before = queues.get(target) ?? Promise.resolve();
+  const turn = before.catch(() => undefined).then(() => withFileLock(target, fn, waitMs));
+  const tracked = turn.catch(() => undefined);
+  queues.set(target, tracked);
+  try {
+    return await turn;
+  } finally {
+    if (queues.get(target) === tracked) queues.delete(target);
+  }
+}
+
+async function withFileLock<T>(target: string, fn: () => Promise<T> | T, waitMs: number): Promise<T> {
   mkdirSync(dirname(target), { recursive: true });
   if (!existsSync(target)) writeFileSync(target, "", { flag: "a" });
   const release = await lockfile.lock(target, {
     // A holder refreshes the lock every second; one killed with SIGKILL frees it within 4 s.
     stale: 4_000,
     update: 1_000,
-    retries: { retries: Math.ceil(waitMs / 50), minTimeout: 20, maxTimeout: 100, factor: 1.2 },
+    retries: { retries: Math.ceil(waitMs / 50), minTimeout: 10, maxTimeout: 50, factor: 1.2 },
     realpath: false,
   });
   try {
