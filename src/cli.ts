@@ -299,6 +299,12 @@ export function buildProgram(setCode: (code: number) => void): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `autorun status | head -1`: a reader that goes away is not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE") process.exit(0);
+    });
+  }
   let code = 0;
   const program = buildProgram((c) => (code = c));
   try {

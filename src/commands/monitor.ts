@@ -93,6 +93,16 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
         try {
           do {
             again = false;
+            // Still ours? Another monitor took the pid file, or the orchestration was removed or
+            // replaced under us (events.jsonl shorter than what we have read): stop, touch nothing.
+            if (readPid(paths.pid) !== process.pid || monitor.replaced()) {
+              log("this monitor no longer owns the orchestration (pid file or events.jsonl replaced); stopping");
+              stopped = true;
+              clearInterval(timer);
+              await watcher.close().catch(() => undefined);
+              resolveRun(1);
+              return;
+            }
             const r = await monitor.pass();
             if (r.done) {
               await finish(ctx, paths, true);

@@ -116,7 +116,7 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       for (const s of Object.values(status.stages)) if (s.attention === "rate_limited") s.attention = null;
       break;
     case "session_dead":
-      if (stage) stage.attention = "crashed";
+      if (stage && stage.status !== "completed") stage.attention = "crashed";
       break;
     case "merge_started":
       if (!stage) break;
@@ -138,7 +138,8 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       (stage.phases.merge ??= emptyPhase()).completed_at = event.ts;
       break;
     case "stage_failed":
-      if (!stage) break;
+      // A merged stage stays merged, whatever a confused writer says afterwards.
+      if (!stage || stage.status === "completed") break;
       stage.status = "failed";
       stage.failure_reason = event.reason;
       stage.completed_at = event.ts;

@@ -23,6 +23,8 @@ export interface AttentionHost {
   readonly status: Status | undefined;
   mem(id: string): StageMemory;
   inProgress(): [string, Status["stages"][string]][];
+  /** Folds in events written since the last read (merges append their own, in the background). */
+  ingest(): unknown;
   emit(event: EventBody): void;
   fileReview(id: string, title: string, context: string, questions: { topic: string; question: string }[]): Promise<void>;
 }
@@ -170,6 +172,7 @@ export class Attention {
   }
 
   private async typeNudge(id: string, why: string, message: string): Promise<boolean> {
+    this.host.ingest();
     const stage = this.status!.stages[id];
     if (!stage || stage.status !== "in_progress") return false;
     const result = await verifiedNudge(this.deps.tmux, stage.session, message, this.deps.clock);

@@ -4,6 +4,7 @@
  * replay. `pass()` moves the orchestration forward one step: ingest → rate-limit window → merge →
  * liveness → screens and stalls → launch → waves → outcome. Clock, tmux and logging are injected.
  */
+import { statSync } from "node:fs";
 import { applyEvent } from "../core/fold.js";
 import { outcome, stagesToLaunch, waveProgress } from "../core/scheduler.js";
 import type { Tmux } from "../adapters/tmux.js";
@@ -57,6 +58,15 @@ export class Monitor {
     return m;
   }
 
+  /** True when events.jsonl is gone or shorter than what this monitor has read: it was replaced. */
+  replaced(): boolean {
+    try {
+      return statSync(this.deps.paths.events).size < this.offset;
+    } catch {
+      return true;
+    }
+  }
+
   /** Reads new complete lines of events.jsonl and folds them in. Returns the new events. */
   ingest(): AutorunEvent[] {
     const chunk = readEventsFrom(this.deps.paths.events, this.offset);
@@ -96,8 +106,12 @@ export class Monitor {
         m.consecutiveNudges += 1;
         m.idleHint = false;
         break;
+      case "merge_started":
       case "merge_conflict":
-        if (event.reason === "dirty_root" || event.reason === "wrong_branch" || event.reason === "untracked_overwrite") m.refusedAt = this.deps.clock.now();
+        // The agent's last Stop came before this: it is not a stall, and a message is on its way.
+        m.idleHint = false;
+        m.screenSince = this.deps.clock.now();
+        if (event.type === "merge_conflict" && (event.reason === "dirty_root" || event.reason === "wrong_branch" || event.reason === "untracked_overwrite")) m.refusedAt = this.deps.clock.now();
         break;
       case "merge_complete":
         m.refusedAt = undefined;
