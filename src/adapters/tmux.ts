@@ -121,7 +121,10 @@ export function createTmux(socket?: string): Tmux {
     },
     async attach(name, insideTmux) {
       const argv = this.attachArgv(name, insideTmux);
-      const r = await execa(argv[0]!, argv.slice(1), { stdio: "inherit", reject: false });
+      // Attaching to another server from inside tmux nests it, which tmux refuses while $TMUX is set.
+      const env = { ...process.env };
+      if (!insideTmux) delete env.TMUX;
+      const r = await execa(argv[0]!, argv.slice(1), { stdio: "inherit", reject: false, env, extendEnv: false });
       return r.exitCode ?? 1;
     },
     async version() {

@@ -72,6 +72,8 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
       stopped = true;
       clearInterval(timer);
       await watcher.close().catch(() => undefined);
+      // Never leave git half-way through a merge in the user's repository.
+      await monitor.settle().catch(() => undefined);
       try {
         appendEvent(paths.events, { ...common, type: "monitor_stopped", pid: process.pid, reason });
         monitor.ingest();

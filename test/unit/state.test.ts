@@ -79,13 +79,27 @@ describe("status", () => {
     started(paths);
     appendEvent(paths.events, { ...ident(paths), type: "stage_launched", stage: "1", session: "s1", session_id: "u", attempt: 1 });
     appendEvent(paths.events, { ...ident(paths), type: "phase_status", stage: "1", phase: "implement", status: "start", current_phase: 1, total_phases: 2 });
-    appendEvent(paths.events, { ...ident(paths), type: "merge_complete", stage: "1", branch: "b1", commit: "abc" });
     appendEvent(paths.events, { ...ident(paths), type: "stage_failed", stage: "1", reason: "x" });
     const status = await rebuildStatus(paths);
     expect(readStatusFile(paths.status)).toEqual(status);
     expect(status!.stages["1"]!.phases.implement).toMatchObject({ current_phase: 1, total_phases: 2 });
     expect(status!.stages["1"]!.status).toBe("failed");
     expect(status!.stages["2"]!.status).toBe("blocked");
+  });
+
+  it("keeps a merged stage merged", () => {
+    const paths = orchPaths(dir, "p", "p");
+    started(paths);
+    const ts = "2026-01-01T00:00:00.000Z";
+    const s = foldEvents([
+      ...readEventsFrom(paths.events).events,
+      { ...ident(paths), ts, type: "stage_launched", stage: "1", session: "s1", session_id: "u", attempt: 1 },
+      { ...ident(paths), ts, type: "merge_complete", stage: "1", branch: "b1", commit: "abc" },
+      { ...ident(paths), ts, type: "session_dead", stage: "1", session: "s1" },
+      { ...ident(paths), ts, type: "stage_failed", stage: "1", reason: "late" },
+    ])!;
+    expect(s.stages["1"]).toMatchObject({ status: "completed", merge_commit: "abc", attention: null });
+    expect(s.stages["2"]!.status).toBe("pending");
   });
 
   it("folds launches, merges and attention", () => {
