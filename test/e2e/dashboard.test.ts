@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CLI, makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
@@ -48,6 +48,24 @@ describe("dashboard", () => {
     await sb.tmux("send-keys", "-t", "=dash:", "q");
     const code = await waitFor("the dashboard to exit", () => (existsSync(exitFile) ? readFileSync(exitFile, "utf8").trim() : undefined), 5_000);
     expect(code).toBe("0");
+  });
+
+  it("r opens the selected stage's review in $EDITOR, then the dashboard comes back", async () => {
+    const plan = sb.writePlan("rev.md", "## Stage 1: Asks\nsim: review\n");
+    await orchestrate(sb, plan);
+    const requested = await waitFor("the question", () => sb.events("rev").find((e) => e.type === "review_requested"), 30_000);
+    const editor = join(sb.dir, "editor.mjs");
+    writeFileSync(editor, `import fs from "node:fs"; const f = process.argv[2]; fs.writeFileSync(f, fs.readFileSync(f, "utf8").replace("**Your answer**:\\n", "**Your answer**: from the dashboard\\n"));\n`);
+    const exitFile = join(sb.dir, "dashboard-exit");
+    await sb.tmux("new-session", "-d", "-x", "100", "-y", "30", "-s", "dash", "--", "sh", "-c", '"$@"; echo $? > "$0"', exitFile,
+      "env", `AUTORUN_HOME=${sb.home}`, "LANG=C.UTF-8", "TERM=xterm-256color", `EDITOR=${process.execPath} ${editor}`, process.execPath, CLI, "dashboard", "rev");
+    await waitFor("the dashboard", async () => (await screen()).includes("Waits on"), 15_000);
+    await sb.tmux("send-keys", "-t", "=dash:", "r");
+    await waitFor("the answer saved by the editor", () => readFileSync(requested.file as string, "utf8").includes("from the dashboard"), 10_000);
+    await waitFor("the stage to finish", () => sb.events("rev").some((e) => e.type === "orchestration_complete"), 30_000);
+    await waitFor("the dashboard back, showing the end", async () => (await screen()).includes("rev · completed"), 10_000);
+    await sb.tmux("send-keys", "-t", "=dash:", "q");
+    expect(await waitFor("the dashboard to exit", () => (existsSync(exitFile) ? readFileSync(exitFile, "utf8").trim() : undefined), 5_000)).toBe("0");
   });
 
   it("prints a plain summary when stdout is not a terminal", async () => {
