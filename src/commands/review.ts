@@ -121,7 +121,9 @@ export async function runReviewWait(ctx: Ctx, file: string, f: { timeout?: numbe
   };
   const answered = await new Promise<ParsedReview | undefined>((resolveWait) => {
     let finished = false;
-    const watcher = watch(target, { ignoreInitial: true, persistent: true, awaitWriteFinish: false });
+    // chokidar reports a change only once the file's size has held still (a save in progress,
+    // truncate-then-write, is not a save); the completeness check then does the rest.
+    const watcher = watch(target, { ignoreInitial: true, persistent: true, awaitWriteFinish: { stabilityThreshold: 200, pollInterval: 50 } });
     const finish = (r: ParsedReview | undefined) => {
       if (finished) return;
       finished = true;

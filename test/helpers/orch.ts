@@ -33,7 +33,8 @@ export async function expectClean(sb: Sandbox, plan: string): Promise<void> {
   expect(ls.code === 0 ? ls.stdout.trim() : "").toBe("");
   expect((await sb.git("worktree", "list")).split("\n")).toHaveLength(1);
   expect((await sb.git("branch", "--list", "worktree-*")).trim()).toBe("");
-  expect(existsSync(join(sb.home, "orchestration", plan, "monitor.pid"))).toBe(false);
+  // The monitor removes its pid file just after writing monitor_stopped.
+  await waitFor("the monitor to release its pid file", () => !existsSync(join(sb.home, "orchestration", plan, "monitor.pid")), 5_000);
 }
 
 /** The pid in an orchestration's monitor.pid, if any. */
