@@ -43,10 +43,6 @@ export function stageArgv(deps: Pick<LaunchDeps, "config">, status: Status, orch
 
 export type LaunchResult = "launched" | "adopted" | "skipped";
 
-export async function launchStage(deps: LaunchDeps, id: string): Promise<LaunchResult> {
-  return (await launchStages(deps, [id]))[0]!;
-}
-
 /** Launches several stages under one lock and one fold of the events (what a batch of ready stages needs). */
 export async function launchStages(deps: LaunchDeps, ids: readonly string[]): Promise<LaunchResult[]> {
   const { paths, tmux } = deps;
