@@ -26,7 +26,9 @@ interface Heading {
 }
 
 const STAGE_TITLE =
-  /^(stage|phase|step|milestone|task)\s*#?\s*(\d+(?:\.\d+)*)(?![\d.]*\d)\s*(?:[:.\-–—)|]+\s*|\s+|$)(.*)$/i;
+  /^(stage|phase|step|milestone|task)\s*#?\s*(\d+(?:\.\d+)*)(?![\d.]*\d)\s*(?:[:.\-–—)\]|]+\s*|\s+|$)(.*)$/i;
+/** `## 1. Setup`, `### 2) API`: numbered headings, used only when no keyword heading exists. */
+const NUMBERED_TITLE = /^(\d+(?:\.\d+)*)(?:[.)]|\s*[:\-–—])\s+(\S.*)$/;
 const WAVE_TITLE = /^wave\s*#?\s*(\d+)\b/i;
 const BOLD_LEVEL = 7;
 
@@ -48,6 +50,7 @@ export function parseMarkdownStages(text: string): RawStage[] {
 
   let candidates = headings.map(toCandidate).filter((c): c is Candidate => c !== undefined);
   if (candidates.length === 0) candidates = bolds.map(toCandidate).filter((c): c is Candidate => c !== undefined);
+  if (candidates.length === 0) candidates = numberedCandidates(headings, lines, fenced);
   if (candidates.length === 0) return [];
   const level = chooseStageLevel(candidates);
   const stageHeads = candidates.filter((c) => c.level === level);
@@ -92,6 +95,29 @@ function toCandidate(h: Heading): Candidate | undefined {
   const split = splitHeadingDeps(stripEmphasis(m[3] ?? ""));
   const name = split.name.replace(/[:\s]+$/, "").trim();
   return { index: h.index, level: h.level, keyword: m[1].toLowerCase(), id, name, headingDeps: split.value };
+}
+
+/**
+ * Numbered headings count as stages only when at least two share a level and one of them states a
+ * dependency: a plain numbered document ("1. Overview, 2. Goals") is not a plan.
+ */
+function numberedCandidates(headings: Heading[], lines: string[], fenced: boolean[]): Candidate[] {
+  const numbered = headings
+    .map((h) => ({ h, m: NUMBERED_TITLE.exec(cleanTitle(h.text)) }))
+    .filter((x) => x.m?.[1] && normalizeId(x.m[1]))
+    .map(({ h, m }) => {
+      const split = splitHeadingDeps(stripEmphasis(m![2] ?? ""));
+      return { index: h.index, level: h.level, keyword: "numbered", id: normalizeId(m![1]!)!, name: split.name.replace(/[:\s]+$/, "").trim(), headingDeps: split.value } as Candidate;
+    });
+  const level = Math.min(...numbered.map((c) => c.level));
+  const atLevel = numbered.filter((c) => c.level === level);
+  if (atLevel.length < 2) return [];
+  const statesDeps = atLevel.some((c, i) => {
+    if (c.headingDeps !== undefined) return true;
+    const end = atLevel[i + 1]?.index ?? lines.length;
+    return lines.slice(c.index + 1, end).some((l, k) => !fenced[c.index + 1 + k] && matchDepLine(l)?.strict);
+  });
+  return statesDeps ? atLevel : [];
 }
 
 /** Removes emphasis and leading decoration (emoji, checkboxes, list numbers) from a heading. */

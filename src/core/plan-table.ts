@@ -13,7 +13,8 @@ export interface TableRow {
 const DEP_COL = /depend|require|prereq|blocked|^after$|^deps?$|needs|waits/i;
 const ID_COL = /^(#|id|no\.?|num(ber)?|(stage|task|step|phase|milestone)(\s*(id|#|no\.?|number))?)$/i;
 const LOOSE_ID_COL = /stage|task|step|phase|milestone/i;
-const NAME_COL = /name|title|description|summary|goal|scope|what/i;
+// Checked after the id column is taken, so "Task" or "Stage" here is the name of the work.
+const NAME_COL = /name|title|description|summary|goal|scope|what|task|stage|work|deliverable/i;
 
 function cells(line: string): string[] {
   const body = line.trim().replace(/^\|/, "").replace(/\|$/, "");
