@@ -64,6 +64,11 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .configureOutput({ outputError: (str, write) => write(str.trim().split("\n")[0] + "\n") })
     .exitOverride();
   const done = (p: Promise<number> | number) => Promise.resolve(p).then(setCode);
+  /** An action that loads its command module only when it runs (so `--help` loads none of them). */
+  const lazy =
+    <M, A extends unknown[]>(load: () => Promise<M>, pick: (m: M) => (ctx: Ctx, ...args: A) => Promise<number> | number) =>
+    async (...args: A) =>
+      done(pick(await load())(await ctx(), ...args));
 
   example(
     program
@@ -126,74 +131,47 @@ export function buildProgram(setCode: (code: number) => void): Command {
       .option("--json", "print status.json")
       .option("--watch", "refresh every 2 s"),
     "autorun status\nautorun status master-plan --json",
-  ).action(async (plan: string | undefined, f: { json?: boolean; watch?: boolean }) => {
-    const { runStatus } = await import("./commands/status.js");
-    await done(runStatus(await ctx(), plan, f));
-  });
+  ).action(lazy(() => import("./commands/status.js"), (m) => m.runStatus));
 
   example(
     program.command("dashboard").description("live terminal dashboard: stages, dependencies, events, monitor log").argument("[plan]", "plan file or plan name"),
     "autorun dashboard master-plan",
-  ).action(async (plan: string | undefined) => {
-    const { runDashboard } = await import("./tui/dashboard.js");
-    await done(runDashboard(await ctx(), plan));
-  });
+  ).action(lazy(() => import("./tui/dashboard.js"), (m) => m.runDashboard));
 
   example(
     program.command("attach").description("attach to a stage's tmux session (switch-client when inside tmux)").argument("<plan>").argument("<stage>"),
     "autorun attach master-plan 2",
-  ).action(async (plan: string, stage: string) => {
-    const { runAttach } = await import("./commands/control.js");
-    await done(runAttach(await ctx(), plan, stage));
-  });
+  ).action(lazy(() => import("./commands/control.js"), (m) => m.runAttach));
 
   example(
     program.command("logs").description("print the monitor log").argument("[plan]").option("-f, --follow", "keep printing new lines"),
     "autorun logs master-plan -f",
-  ).action(async (plan: string | undefined, f: { follow?: boolean }) => {
-    const { runLogs } = await import("./commands/control.js");
-    await done(runLogs(await ctx(), plan, f));
-  });
+  ).action(lazy(() => import("./commands/control.js"), (m) => m.runLogs));
 
   example(
     program.command("monitor").description("run the monitor in the foreground").argument("<plan>").option("--once", "do one pass and exit"),
     "autorun monitor master-plan --once",
-  ).action(async (plan: string, f: { once?: boolean }) => {
-    const { runMonitor } = await import("./commands/monitor.js");
-    await done(runMonitor(await ctx(), plan, f));
-  });
+  ).action(lazy(() => import("./commands/monitor.js"), (m) => m.runMonitor));
 
   example(
     program.command("resume").description("restart the monitor; relaunch stages whose session died").argument("<plan>"),
     "autorun resume master-plan",
-  ).action(async (plan: string) => {
-    const { runResume } = await import("./commands/control.js");
-    await done(runResume(await ctx(), plan));
-  });
+  ).action(lazy(() => import("./commands/control.js"), (m) => m.runResume));
 
   example(
     program.command("stop").description("stop the monitor (and with --sessions the stage sessions); nothing on disk is lost").argument("<plan>").option("--sessions", "also end the stage sessions"),
     "autorun stop master-plan --sessions",
-  ).action(async (plan: string, f: { sessions?: boolean }) => {
-    const { runStop } = await import("./commands/control.js");
-    await done(runStop(await ctx(), plan, f));
-  });
+  ).action(lazy(() => import("./commands/control.js"), (m) => m.runStop));
 
   example(
     program.command("nudge").description("send a message (default: continue) to a stage's agent, verified").argument("<plan>").argument("<stage>").argument("[message]"),
     'autorun nudge master-plan 3 "please run the tests and continue"',
-  ).action(async (plan: string, stage: string, message: string | undefined) => {
-    const { runNudge } = await import("./commands/control.js");
-    await done(runNudge(await ctx(), plan, stage, message));
-  });
+  ).action(lazy(() => import("./commands/control.js"), (m) => m.runNudge));
 
   example(
     program.command("merge").description("merge a stage's branch into the base branch (the monitor does this itself)").argument("<plan>").argument("<stage>"),
     "autorun merge master-plan 3",
-  ).action(async (plan: string, stage: string) => {
-    const { runMerge } = await import("./commands/control.js");
-    await done(runMerge(await ctx(), plan, stage));
-  });
+  ).action(lazy(() => import("./commands/control.js"), (m) => m.runMerge));
 
   example(
     program
@@ -223,10 +201,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
       .option("--orch-dir <dir>")
       .option("--stage <id>"),
     "autorun event stage_idle source=hook reason=waiting",
-  ).action(async (type: string, fields: string[], f: { data?: string; orchDir?: string; stage?: string }) => {
-    const { runEvent } = await import("./commands/agent-report.js");
-    await done(runEvent(await ctx(), type, fields, f));
-  });
+  ).action(lazy(() => import("./commands/agent-report.js"), (m) => m.runEvent));
 
   example(
     program.command("hook").description("(hooks) turn a Claude Code hook payload on stdin into an event").argument("<name>", "Notification | Stop | SessionStart | SessionEnd | UserPromptSubmit"),
@@ -247,53 +222,29 @@ export function buildProgram(setCode: (code: number) => void): Command {
       .option("--stage <id>")
       .option("--orch-dir <dir>"),
     'autorun review new --title "Schema" --question "Keep the old table? Yes or no"',
-  ).action(async (f: { title: string; context: string; question?: string[]; stage?: string; orchDir?: string }) => {
-    const { runReviewNew } = await import("./commands/review.js");
-    await done(runReviewNew(await ctx(), f));
-  });
-  example(review.command("list").description("open and answered reviews, with the stage each blocks").option("--json"), "autorun review list --json").action(async (f: { json?: boolean }) => {
-    const { runReviewList } = await import("./commands/review.js");
-    await done(runReviewList(await ctx(), f));
-  });
-  example(review.command("open").description("open a review in $VISUAL/$EDITOR (default: the oldest unanswered)").argument("[file]"), "autorun review open").action(async (file: string | undefined) => {
-    const { runReviewOpen } = await import("./commands/review.js");
-    await done(runReviewOpen(await ctx(), file));
-  });
+  ).action(lazy(() => import("./commands/review.js"), (m) => m.runReviewNew));
+  example(review.command("list").description("open and answered reviews, with the stage each blocks").option("--json"), "autorun review list --json").action(lazy(() => import("./commands/review.js"), (m) => m.runReviewList));
+  example(review.command("open").description("open a review in $VISUAL/$EDITOR (default: the oldest unanswered)").argument("[file]"), "autorun review open").action(lazy(() => import("./commands/review.js"), (m) => m.runReviewOpen));
   example(
     review.command("wait").description("block until every question has an answer; print the answers as JSON").argument("<file>").option("--timeout <seconds>", "give up after this long (exit 1)", positiveNumber("--timeout")),
     "autorun review wait ~/.autorun/review/2026-01-01-120000-schema.md --timeout 3600",
-  ).action(async (file: string, f: { timeout?: number }) => {
-    const { runReviewWait } = await import("./commands/review.js");
-    await done(runReviewWait(await ctx(), file, f));
-  });
-  example(review.command("answers").description("print a review's answers as JSON").argument("<file>"), "autorun review answers <file>").action(async (file: string) => {
-    const { runReviewAnswers } = await import("./commands/review.js");
-    await done(runReviewAnswers(await ctx(), file));
-  });
+  ).action(lazy(() => import("./commands/review.js"), (m) => m.runReviewWait));
+  example(review.command("answers").description("print a review's answers as JSON").argument("<file>"), "autorun review answers <file>").action(lazy(() => import("./commands/review.js"), (m) => m.runReviewAnswers));
 
   example(
     program.command("report").description("the final report of an orchestration").argument("[plan]").option("--json"),
     "autorun report master-plan",
-  ).action(async (plan: string | undefined, f: { json?: boolean }) => {
-    const { runReport } = await import("./commands/report.js");
-    await done(runReport(await ctx(), plan, f));
-  });
+  ).action(lazy(() => import("./commands/report.js"), (m) => m.runReport));
 
   example(
     program.command("doctor").description("check tools, trust, templates and state; reconcile sessions, worktrees and branches").option("--fix", "fix what is safe to fix").option("--project <dir>").option("--tmux-socket <name>"),
     "autorun doctor --fix",
-  ).action(async (f: { fix?: boolean; project?: string; tmuxSocket?: string }) => {
-    const { runDoctor } = await import("./commands/doctor.js");
-    await done(runDoctor(await ctx(), f));
-  });
+  ).action(lazy(() => import("./commands/doctor.js"), (m) => m.runDoctor));
 
   example(
     program.command("demo").description("run a bundled 5-stage plan with the simulated agent in a throw-away repo on a private tmux server").option("--keep", "keep the demo's tmux server afterwards").option("--dashboard", "watch it in the dashboard").option("--review", "a stage asks you a question through a review file"),
     "autorun demo\nautorun demo --review --dashboard",
-  ).action(async (f: { keep?: boolean; dashboard?: boolean; review?: boolean }) => {
-    const { runDemo } = await import("./commands/demo.js");
-    await done(runDemo(await ctx(), f));
-  });
+  ).action(lazy(() => import("./commands/demo.js"), (m) => m.runDemo));
 
   return program;
 }
