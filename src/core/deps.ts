@@ -4,15 +4,18 @@ import { normalizeId } from "./ids.js";
 export type DepRef =
   | { kind: "id"; id: string }
   | { kind: "range"; from: string; to: string }
+  /** "the previous stage" / "all previous stages", relative to the stage's place in the plan. */
+  | { kind: "previous"; all: boolean }
   | { kind: "text"; text: string };
 
 const NONE = /^(none|n\/?a|nothing|no(ne)?\s+(dependencies|deps|prerequisites)|-+|—|–|null|nil|\[\]|independent|\(none\))$/i;
 const KEYWORD = String.raw`(?:stages?|phases?|steps?|tasks?|milestones?|waves?)`;
 const ID = String.raw`#?\d+(?:\.\d+)*`;
 const REF = new RegExp(
-  String.raw`^(?:${KEYWORD}\s*)?(${ID})(?:\s*(?:-|–|—|to|through|\.\.)\s*(?:${KEYWORD}\s*)?(${ID}))?(?:\s*(?:[:(\-–—]|\s).*)?$`,
+  String.raw`^(?:${KEYWORD}[\s_-]*)?(${ID})(?:\s*(?:-|–|—|to|through|\.\.)\s*(?:${KEYWORD}[\s_-]*)?(${ID}))?(?:\s*(?:[:(\-–—]|\s).*)?$`,
   "i",
 );
+const PREVIOUS = /^(?:the\s+)?(all\s+(?:of\s+the\s+)?)?(?:previous|prior|preceding|earlier|above)(?:\s+(?:stages?|phases?|steps?|tasks?|milestones?|ones?))?(?:\s+(?:stages?|phases?))?$/i;
 
 /** Strips markdown decoration that never changes meaning: links, emphasis, code ticks. */
 export function stripInline(text: string): string {
@@ -28,8 +31,11 @@ export function parseDepValue(value: string): DepRef[] {
   let text = stripInline(value).replace(/\s+/g, " ").trim();
   text = text.replace(/[.;]+$/, "").trim();
   if (text === "" || NONE.test(text) || /^(none|n\/a|—|–|-)\b/i.test(text)) return [];
-  // Notes in parentheses are commentary ("Stage 1 (needs the 2 tables)"), not references.
-  text = text.replace(/\([^)]*\)/g, " ").replace(/\s+/g, " ").trim();
+  // Notes in parentheses are commentary ("Stage 1 (needs the 2 tables)"), not references; list
+  // brackets ("[1, 2]") carry nothing.
+  text = text.replace(/\([^)]*\)/g, " ").replace(/[[\]{}]/g, " ").replace(/\s+/g, " ").trim();
+  const previous = PREVIOUS.exec(text) ?? /^(all)\s+(?:stages|phases|steps|tasks)\s+(?:before|above)(?:\s+this(?:\s+one)?)?$/i.exec(text);
+  if (previous) return [{ kind: "previous", all: Boolean(previous[1]) }];
   const parts = text
     .split(/\s*(?:,|;|&|\+|\/|\band\b|\bor\b|\bas well as\b)\s*/i)
     .map((p) => p.trim())

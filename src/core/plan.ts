@@ -61,13 +61,20 @@ export function buildPlan(file: string, raw: RawStage[], baseBranch?: string): P
   const byName = new Map<string, string>();
   for (const s of raw) byName.set(normalizeName(s.name), s.id);
 
+  const order = raw.map((s) => s.id);
   const resolved = new Map<string, string[]>();
   for (const stage of raw) {
-    const loose = (stage.looseDeps ?? []).flatMap(({ ref }) => resolveRef(ref, ids, byName)).filter((id) => seen.has(id) && id !== stage.id);
+    const before = order.slice(0, order.indexOf(stage.id));
+    const resolveRef = (ref: DepRef) => resolveOne(ref, ids, byName, before);
+    const loose = (stage.looseDeps ?? []).flatMap(({ ref }) => resolveRef(ref)).filter((id) => seen.has(id) && id !== stage.id);
     if (!stage.deps && loose.length === 0) continue;
     const out = new Set<string>(loose);
     for (const { ref, line } of stage.deps ?? []) {
-      for (const id of resolveRef(ref, ids, byName)) {
+      const targets = resolveRef(ref);
+      if (ref.kind === "previous" && targets.length === 0) {
+        throw new UserError(`${file}:${line}: stage ${stage.id} depends on the previous stage, but it is the first; remove the dependency.`);
+      }
+      for (const id of targets) {
         if (!seen.has(id)) {
           throw new UserError(
             `${file}:${line}: stage ${stage.id} depends on unknown stage ${describeRef(ref)} (known: ${ids.join(", ")}); fix the reference or add the stage.`,
@@ -111,8 +118,10 @@ function applyImplicitWaveDeps(raw: RawStage[], resolved: Map<string, string[]>)
   }
 }
 
-function resolveRef(ref: DepRef, ids: readonly string[], byName: Map<string, string>): string[] {
+function resolveOne(ref: DepRef, ids: readonly string[], byName: Map<string, string>, before: readonly string[]): string[] {
   switch (ref.kind) {
+    case "previous":
+      return ref.all ? [...before] : before.slice(-1);
     case "id":
       return [ref.id];
     case "range": {
@@ -132,6 +141,8 @@ function describeRef(ref: DepRef): string {
       return ref.id;
     case "range":
       return `${ref.from}-${ref.to}`;
+    case "previous":
+      return ref.all ? "all previous stages" : "the previous stage";
     case "text":
       return `"${ref.text}"`;
   }
