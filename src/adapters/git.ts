@@ -58,10 +58,6 @@ export async function mergeNoFf(root: string, branch: string, message: string): 
   return { ok: false, reason: files.length > 0 || /CONFLICT/.test(text) ? "conflict" : "other", files, detail: text.trim().split("\n").slice(-4).join(" ") };
 }
 
-export async function worktreeTrackedChanges(worktree: string): Promise<string[]> {
-  return trackedChanges(worktree);
-}
-
 export async function removeWorktree(root: string, worktree: string): Promise<boolean> {
   return (await run(root, ["worktree", "remove", "--force", worktree])).ok;
 }

@@ -18,7 +18,7 @@ export async function runResume(ctx: Ctx, plan: string): Promise<number> {
     ctx.out(`${orch.status.plan_name} already completed; nothing to resume.`);
     return 0;
   }
-  const pid = await startMonitorDetached(ctx, orch.paths, orch.config);
+  const pid = await startMonitorDetached(ctx, orch.paths);
   ctx.out(`Monitor running for ${orch.status.plan_name} (pid ${pid}); it relaunches stages whose session died and continues the plan.`);
   ctx.out(`Log: ${orch.paths.monitorLog}`);
   return 0;

@@ -77,7 +77,7 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
       for (const [id, s] of Object.entries(o.status.stages)) if (s.status === "in_progress" && !(await tmux.hasSession(s.session))) dead.push(id);
       if (dead.length > 0 && !alive) {
         add("problem", `${o.name}: stages ${dead.join(", ")} are in progress but their sessions are gone and no monitor runs`, async () => {
-          const p = await startMonitorDetached(ctx, orchPaths(ctx.home, o.name, o.status.project_slug), readSettings(o.paths.dir) ?? loadConfig(ctx.home, o.status.project_root));
+          const p = await startMonitorDetached(ctx, orchPaths(ctx.home, o.name, o.status.project_slug));
           return `resumed ${o.name} (monitor pid ${p}); it relaunches those stages`;
         });
       } else if (!alive && o.status.status === "running") {
@@ -165,7 +165,7 @@ async function checkProject(root: string, statuses: Status[], add: (level: Findi
     seen.add(wt.path);
     if (active.has(wt.path)) continue;
     const ahead = wt.branch ? await git.commitsAhead(root, base, wt.branch).catch(() => -1) : 0;
-    const changes = existsSync(wt.path) ? await git.worktreeTrackedChanges(wt.path).catch(() => ["?"]) : [];
+    const changes = existsSync(wt.path) ? await git.trackedChanges(wt.path).catch(() => ["?"]) : [];
     if (ahead > 0 || ahead < 0 || changes.length > 0) {
       add("warn", `worktree ${wt.path}${wt.branch ? ` (${wt.branch})` : ""} belongs to no running stage but has ${ahead > 0 ? `${ahead} unmerged commit(s)` : ""}${changes.length ? " uncommitted changes" : ""}; left alone`);
       continue;

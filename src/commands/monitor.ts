@@ -143,7 +143,7 @@ function makeNotifier(config: Config, tmux: ReturnType<typeof createTmux>, log: 
 }
 
 /** Starts the monitor in its own process group (or returns the pid of the one running). */
-export async function startMonitorDetached(ctx: Ctx, paths: OrchPaths, _config: Config): Promise<number> {
+export async function startMonitorDetached(ctx: Ctx, paths: OrchPaths): Promise<number> {
   const existing = readPid(paths.pid);
   if (existing !== undefined && isAlive(existing)) return existing;
   const cli = fileURLToPath(new URL("../cli.js", import.meta.url));

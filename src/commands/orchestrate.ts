@@ -107,7 +107,7 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
     await launchStages({ tmux, paths, config: prep.config, log }, stagesToLaunch(status));
   }
   // The monitor module (chokidar, the controller) loads only when a run really starts.
-  const monitorPid = opts.noMonitor ? undefined : await (await import("./monitor.js")).startMonitorDetached(ctx, paths, prep.config);
+  const monitorPid = opts.noMonitor ? undefined : await (await import("./monitor.js")).startMonitorDetached(ctx, paths);
   status = (await rebuildStatus(paths)) ?? status;
   printSummary(ctx, prep, status, monitorPid);
   return 0;

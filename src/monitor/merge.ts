@@ -131,7 +131,7 @@ export async function reapCompleted(deps: Pick<MergeDeps, "tmux" | "log">, id: s
 async function cleanup(deps: Pick<MergeDeps, "tmux" | "log">, id: string, session: string, worktree: string, branch: string, root: string): Promise<void> {
   await deps.tmux.killSession(session);
   if (existsSync(worktree)) {
-    const changes = await git.worktreeTrackedChanges(worktree).catch(() => ["?"]);
+    const changes = await git.trackedChanges(worktree).catch(() => ["?"]);
     if (changes.length > 0) {
       deps.log(`stage ${id}: kept worktree ${worktree}: it has uncommitted changes to tracked files`);
       return;

@@ -1,24 +1,13 @@
 /** Configuration: defaults < $AUTORUN_HOME/config.json < <project>/autorun.config.json < flags. */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { z } from "zod";
 import { configSchema, type ConfigFile } from "./schemas.js";
+import type { settingsSchema } from "./settings.js";
 import { UserError } from "../errors.js";
 
-export interface Config {
-  agentCommand: string[];
-  model?: string;
-  permissionMode?: string;
-  maxParallel: number;
-  schedule: "eager" | "waves";
-  stallSeconds: number;
-  nudgeMessage: string;
-  maxNudges: number;
-  pollSeconds: number;
-  tmuxSocket?: string;
-  validate: string[][];
-  notifyCommand?: string[];
-  permissionAnswers: Record<string, string>;
-}
+/** The resolved configuration (the shape settings.json keeps). */
+export type Config = z.infer<typeof settingsSchema>;
 
 export const DEFAULT_CONFIG: Config = {
   agentCommand: ["claude"],
@@ -40,23 +29,29 @@ export function readConfigFile(file: string): ConfigFile {
   } catch (error) {
     throw new UserError(`${file}: not valid JSON (${(error as Error).message}); fix the file.`);
   }
+  return validateLayer(raw, (key) => `${file}: ${key ? `${key}: ` : ""}`, "see SPEC §8 for the accepted keys");
+}
+
+/** Flags and environment variables go through the same schema as the files. */
+function validateLayer(raw: unknown, where: (key: string) => string, fix: string): ConfigFile {
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const key = issue?.path.join(".") || (issue && "keys" in issue ? String((issue as { keys: string[] }).keys) : "");
-    throw new UserError(`${file}: ${key ? `${key}: ` : ""}${issue?.message ?? "invalid"}; see SPEC §8 for the accepted keys.`);
+    throw new UserError(`${where(key)}${issue?.message ?? "invalid"}; ${fix}.`);
   }
   return parsed.data;
 }
 
+const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
 export function loadConfig(home: string, projectRoot: string | undefined, flags: ConfigFile = {}, env: NodeJS.ProcessEnv = process.env): Config {
-  const fromEnv: ConfigFile = {};
-  if (env.AUTORUN_TMUX_SOCKET) fromEnv.tmuxSocket = env.AUTORUN_TMUX_SOCKET;
+  const fromEnv = env.AUTORUN_TMUX_SOCKET ? validateLayer({ tmuxSocket: env.AUTORUN_TMUX_SOCKET }, () => "AUTORUN_TMUX_SOCKET: ", "fix the variable") : {};
   const layers = [
     readConfigFile(join(home, "config.json")),
     projectRoot ? readConfigFile(join(projectRoot, "autorun.config.json")) : {},
     fromEnv,
-    stripUndefined(flags),
+    validateLayer(stripUndefined(flags), (key) => (key ? `--${kebab(key)}: ` : "flags: "), "fix the flag"),
   ];
   return Object.assign({}, DEFAULT_CONFIG, ...layers) as Config;
 }

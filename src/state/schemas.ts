@@ -160,23 +160,23 @@ export type Status = z.infer<typeof statusSchema>;
 
 const argList = z.array(z.string().min(1)).min(1);
 
-export const configSchema = z
-  .object({
-    agentCommand: z.array(z.string().min(1)).min(1),
-    model: z.string().min(1),
-    permissionMode: z.string().min(1),
-    maxParallel: z.number().int().positive(),
-    schedule: z.enum(["eager", "waves"]),
-    stallSeconds: z.number().positive(),
-    nudgeMessage: z.string().min(1),
-    maxNudges: z.number().int().nonnegative(),
-    pollSeconds: z.number().positive(),
-    tmuxSocket: z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, . _ -"),
-    validate: z.array(argList),
-    notifyCommand: argList,
-    permissionAnswers: z.record(z.string(), z.string()),
-  })
-  .partial()
-  .strict();
+/** Every configuration key (SPEC §8). Files and flags give any subset; settings.json holds them resolved. */
+export const configFields = z.object({
+  agentCommand: z.array(z.string().min(1)).min(1),
+  model: z.string().min(1),
+  permissionMode: z.string().min(1),
+  maxParallel: z.number().int().positive(),
+  schedule: z.enum(["eager", "waves"]),
+  stallSeconds: z.number().positive(),
+  nudgeMessage: z.string().min(1),
+  maxNudges: z.number().int().nonnegative(),
+  pollSeconds: z.number().positive(),
+  tmuxSocket: z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, . _ -"),
+  validate: z.array(argList),
+  notifyCommand: argList,
+  permissionAnswers: z.record(z.string(), z.string()),
+});
+
+export const configSchema = configFields.partial().strict();
 
 export type ConfigFile = z.infer<typeof configSchema>;

@@ -11,7 +11,7 @@ import { RuntimeError } from "../errors.js";
 export function readStatusFile(file: string): Status | undefined {
   if (!existsSync(file)) return undefined;
   const parsed = statusSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
-  if (!parsed.success) throw new RuntimeError(`${file} is not a valid status file (${parsed.error.issues[0]?.message}); rebuild it with \`autorun status --rebuild\`.`);
+  if (!parsed.success) throw new RuntimeError(`${file} is not a valid status file (${parsed.error.issues[0]?.message}); delete it: the monitor rebuilds it from events.jsonl (\`autorun resume\`).`);
   return parsed.data;
 }
 

@@ -114,6 +114,20 @@ describe("bad input: one line, exit 2, nothing written", () => {
     expect(r.stderr).toMatch(/autorun\.config\.json: maxParallel/);
   });
 
+  it("an invalid flag or AUTORUN_TMUX_SOCKET value is a one-line error naming it, not a crash", async () => {
+    const plan = sb.writePlan("p.md", "## Stage 1: A\n");
+    let r = await sb.cli(["orchestrate", plan, "--tmux-socket", "has space"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^autorun: --tmux-socket: .*fix the flag\.$/);
+    r = await sb.cli(["orchestrate", plan, "--model", ""]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--model:");
+    r = await sb.cli(["orchestrate", plan], { env: { AUTORUN_TMUX_SOCKET: "a;b" } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("AUTORUN_TMUX_SOCKET:");
+    expect(readdirSync(sb.home)).toEqual([]);
+  });
+
   it("phase and event outside a stage, and invalid events", async () => {
     let r = await sb.cli(["phase", "implement", "done"]);
     expect(r.code).toBe(2);
