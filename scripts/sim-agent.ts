@@ -17,6 +17,7 @@
  *   drop-enter   the input box ignores Enter sent within 300 ms of typing
  *   conflict     write CONFLICT.txt (stages that all do so conflict at merge); rebase when told
  *   no-commit    report implement done without committing, once
+ *   fix-on-check commit compat.txt when told that a check failed
  *   slow         steps take 4x longer
  */
 import { spawnSync, spawn } from "node:child_process";
@@ -291,6 +292,7 @@ async function main(): Promise<void> {
   for (;;) {
     const text = await idle(true);
     if (/rebase/i.test(text)) await rebaseOntoBase();
+    if (behaviours.has("fix-on-check") && /check .* failed/i.test(text)) commit("compat.txt", `made compatible by stage ${stage}\n`, `stage ${stage}: fix the failed check`);
     if (/commit/i.test(text) && git(cwd, "rev-list", "--count", `${baseBranch}..HEAD`).out === "0") commit(`sim/stage-${stage}-late.txt`, "late commit\n", `stage ${stage}: commit the work`);
     if (/implement done|rebase|commit|check/i.test(text)) report("phase", "implement", "done");
   }

@@ -1,5 +1,8 @@
 /** git, always with an argument array and `-C <dir>`. */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { runProgram, expectOk, type RunResult } from "./exec.js";
+import { UserError } from "../errors.js";
 
 async function run(cwd: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
   return runProgram("git", ["-C", cwd, ...args], { timeoutMs, env: { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } });
@@ -21,8 +24,8 @@ export async function currentBranch(root: string): Promise<string | undefined> {
 
 /** Tracked changes only: untracked files are the user's and a merge never touches them silently. */
 export async function trackedChanges(root: string): Promise<string[]> {
-  const out = await ok(root, ["status", "--porcelain", "--untracked-files=no"], "git status");
-  return out === "" ? [] : out.split("\n");
+  const r = expectOk("git", ["status"], await run(root, ["--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=no"]), "git status");
+  return r.stdout.split("\0").filter((rec) => rec.length > 3).map((rec) => rec.slice(3));
 }
 
 export async function branchExists(root: string, branch: string): Promise<boolean> {
@@ -41,21 +44,95 @@ export async function headCommit(root: string, ref = "HEAD"): Promise<string> {
   return ok(root, ["rev-parse", ref], "git rev-parse");
 }
 
-export type MergeResult = { ok: true; commit: string } | { ok: false; reason: "conflict" | "untracked_overwrite" | "other"; files: string[]; detail: string };
+/**
+ * The merge of `theirs` into `ours` computed without a working tree (`git merge-tree --write-tree`,
+ * git ≥ 2.38): the resulting tree, or the conflicted files.
+ */
+export type TreeMerge = { ok: true; tree: string } | { ok: false; files: string[]; detail: string };
 
-export async function mergeNoFf(root: string, branch: string, message: string): Promise<MergeResult> {
-  const r = await run(root, ["merge", "--no-ff", "--no-edit", "-m", message, "--", branch], 300_000);
-  if (r.ok) return { ok: true, commit: await headCommit(root) };
-  const text = `${r.stdout}\n${r.stderr}`;
-  if (/untracked working tree files would be overwritten/i.test(text)) {
-    const files = text.split("\n").filter((l) => /^\s+\S/.test(l)).map((l) => l.trim());
-    return { ok: false, reason: "untracked_overwrite", files, detail: text.trim().split("\n").slice(0, 6).join(" ") };
+export async function mergeTree(root: string, ours: string, theirs: string): Promise<TreeMerge> {
+  const r = await run(root, ["merge-tree", "--write-tree", "--name-only", "-z", "--no-messages", ours, theirs], 300_000);
+  const parts = r.stdout.split("\0");
+  const tree = parts[0] ?? "";
+  if (r.ok && /^[0-9a-f]{40,64}$/.test(tree)) return { ok: true, tree };
+  if (r.code === 1 && /^[0-9a-f]{40,64}$/.test(tree)) {
+    const files = [...new Set(parts.slice(1).filter(Boolean))];
+    return { ok: false, files, detail: `conflicts in ${files.join(", ")}` };
   }
-  const conflicted = await run(root, ["diff", "--name-only", "--diff-filter=U"]);
-  const files = conflicted.ok ? conflicted.stdout.split("\n").filter(Boolean) : [];
-  const inMerge = (await run(root, ["rev-parse", "--verify", "--quiet", "MERGE_HEAD"])).ok;
-  if (inMerge) await run(root, ["merge", "--abort"]);
-  return { ok: false, reason: files.length > 0 || /CONFLICT/.test(text) ? "conflict" : "other", files, detail: text.trim().split("\n").slice(-4).join(" ") };
+  expectOk("git", ["merge-tree", ours, theirs], r, "git merge-tree");
+  throw new Error("unreachable");
+}
+
+/** A commit of `tree` with the given parents, touching no ref, index or working tree. */
+export async function commitTree(root: string, tree: string, parents: string[], message: string): Promise<string> {
+  const r = await run(root, ["commit-tree", tree, ...parents.flatMap((p) => ["-p", p]), "-m", message]);
+  if (!r.ok && /Please tell me who you are|empty ident|unable to auto-detect email/i.test(r.stderr)) {
+    throw new UserError(`git has no identity in ${root}, so autorun cannot make the merge commit; set one with: git config user.name "Your Name" && git config user.email you@example.com`);
+  }
+  return expectOk("git", ["commit-tree", tree], r, "git commit-tree").stdout.trim();
+}
+
+/** Moves `ref` from `expected` to `next` only if it still points at `expected` (compare-and-swap). */
+export async function casRef(root: string, ref: string, next: string, expected: string, reason: string): Promise<boolean> {
+  return (await run(root, ["update-ref", "-m", reason, ref, next, expected])).ok;
+}
+
+/** Paths that differ between two commits. */
+export async function changedFiles(root: string, from: string, to: string): Promise<string[]> {
+  const r = expectOk("git", ["diff", "--name-only", from, to], await run(root, ["--no-optional-locks", "diff", "--name-only", "-z", "--no-renames", from, to]), "git diff");
+  return r.stdout.split("\0").filter(Boolean);
+}
+
+/**
+ * Files a person has touched in a checkout: modified, staged, deleted or untracked (not ignored).
+ * Read-only: `--no-optional-locks` keeps git status from taking index.lock under the person's feet.
+ */
+export async function dirtyFiles(dir: string): Promise<string[]> {
+  const r = expectOk("git", ["status", "--porcelain", "-z"], await run(dir, ["--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"]), "git status");
+  // Each record is "XY <path>"; sliced on the whole record, so a leading space is never eaten.
+  return r.stdout.split("\0").filter((rec) => rec.length > 3).map((rec) => rec.slice(3));
+}
+
+/**
+ * Brings a checkout of `branch` from `from` to `to` the way `git merge --ff-only` would: files the
+ * move does not touch keep the person's edits; a local edit or untracked file in its way makes git
+ * refuse and nothing changes. Returns the refusal, or undefined when done.
+ */
+export async function moveCheckout(dir: string, from: string, to: string): Promise<string | undefined> {
+  await run(dir, ["update-index", "-q", "--refresh"]);
+  const r = await run(dir, ["read-tree", "-m", "-u", from, to], 300_000);
+  return r.ok ? undefined : (r.stderr.trim() || r.stdout.trim() || `git read-tree exited ${r.code}`);
+}
+
+/** True when the checkout's index still holds `commit`'s tree (a checkout left behind by its ref). */
+export async function indexMatches(dir: string, commit: string): Promise<boolean> {
+  return (await run(dir, ["--no-optional-locks", "diff-index", "--cached", "--quiet", commit, "--"])).ok;
+}
+
+/** The branch a checkout has out (its HEAD), read without any lock. */
+export async function checkedOutBranch(dir: string): Promise<string | undefined> {
+  const r = await run(dir, ["symbolic-ref", "--quiet", "HEAD"]);
+  return r.ok ? r.stdout.trim().replace(/^refs\/heads\//, "") : undefined;
+}
+
+/** A private detached worktree at `commit` (created on first use, then reset and cleaned). */
+export async function detachedWorktreeAt(root: string, dir: string, commit: string): Promise<void> {
+  const registered = (await listWorktrees(root)).some((w) => w.path === dir);
+  if (!registered || !existsSync(join(dir, ".git"))) {
+    await run(root, ["worktree", "prune"]);
+    await ok(root, ["worktree", "add", "--force", "--detach", dir, commit], "git worktree add (validation)");
+    return;
+  }
+  await ok(dir, ["checkout", "--quiet", "--detach", "--force", commit], "git checkout (validation worktree)");
+  // Untracked files from the previous check go; ignored ones (dependencies, build caches) stay.
+  await ok(dir, ["clean", "-ffdq"], "git clean (validation worktree)");
+}
+
+/** A worktree for a stage on `branch`, made from `start` unless the branch exists already. */
+export async function addStageWorktree(root: string, dir: string, branch: string, start: string): Promise<void> {
+  const exists = await branchExists(root, branch);
+  const args = exists ? ["worktree", "add", dir, branch] : ["worktree", "add", "-b", branch, dir, start];
+  await ok(root, args, `git worktree add ${dir}`);
 }
 
 export async function removeWorktree(root: string, worktree: string): Promise<boolean> {
@@ -66,9 +143,21 @@ export async function pruneWorktrees(root: string): Promise<void> {
   await run(root, ["worktree", "prune"]);
 }
 
-/** `branch -d` refuses to delete unmerged work, which is exactly what we want. */
-export async function deleteMergedBranch(root: string, branch: string): Promise<boolean> {
-  return (await run(root, ["branch", "-d", "--", branch])).ok;
+/**
+ * Deletes a stage branch only when every commit on it is in `base` (compare-and-swap on its tip),
+ * whatever branch the person has checked out.
+ */
+export async function deleteMergedBranch(root: string, branch: string, base: string): Promise<boolean> {
+  const tip = await run(root, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`]);
+  if (!tip.ok) return true;
+  if (!(await isAncestor(root, tip.stdout.trim(), `refs/heads/${base}`))) return false;
+  return (await run(root, ["update-ref", "-d", `refs/heads/${branch}`, tip.stdout.trim()])).ok;
+}
+
+/** Untracked files (not ignored) in a checkout, read without locks. */
+export async function untrackedFiles(dir: string): Promise<string[]> {
+  const r = expectOk("git", ["ls-files", "--others"], await run(dir, ["--no-optional-locks", "ls-files", "--others", "--exclude-standard", "-z"]), "git ls-files");
+  return r.stdout.split("\0").filter(Boolean);
 }
 
 export async function listBranches(root: string, pattern: string): Promise<string[]> {
@@ -87,6 +176,18 @@ export async function listWorktrees(root: string): Promise<{ path: string; branc
   return result;
 }
 
+/**
+ * Adds `pattern` to the repository's own `info/exclude` (never the person's .gitignore), so a
+ * `git add .` during a run does not pick up what autorun keeps in the checkout.
+ */
+export async function ensureExcluded(root: string, pattern: string): Promise<void> {
+  const file = await ok(root, ["rev-parse", "--path-format=absolute", "--git-path", "info/exclude"], "git rev-parse --git-path");
+  const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  if (text.split("\n").some((l) => l.trim() === pattern)) return;
+  mkdirSync(dirname(file), { recursive: true });
+  appendFileSync(file, `${text === "" || text.endsWith("\n") ? "" : "\n"}# added by autorun: its stage worktrees\n${pattern}\n`);
+}
+
 export async function gitVersion(): Promise<string | undefined> {
   const r = await runProgram("git", ["--version"]).catch(() => undefined);
   return r?.ok ? r.stdout.trim() : undefined;
@@ -94,8 +195,6 @@ export async function gitVersion(): Promise<string | undefined> {
 
 /** A new repository on `branch` with one commit of the given files (used by `autorun demo`). */
 export async function initRepo(dir: string, files: Record<string, string>, branch = "main"): Promise<void> {
-  const { writeFileSync } = await import("node:fs");
-  const { join } = await import("node:path");
   await ok(dir, ["init", "-q", "-b", branch], "git init");
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   await ok(dir, ["add", "--", ...Object.keys(files)], "git add");

@@ -152,9 +152,20 @@ async function checkProject(root: string, statuses: Status[], add: (level: Findi
   if (!existsSync(root)) return;
   const active = new Set<string>();
   const bases = new Set<string>();
+  // Only worktrees and branches an orchestration recorded are autorun's to remove; the rest are the person's.
+  const recorded = new Set<string>();
+  const recordedBranches = new Set<string>();
+  const activeBranches = new Set<string>();
   for (const s of statuses) {
     bases.add(s.base_branch);
-    for (const st of Object.values(s.stages)) if (st.status === "in_progress" || st.status === "merging") active.add(st.worktree);
+    for (const st of Object.values(s.stages)) {
+      recorded.add(st.worktree);
+      recordedBranches.add(st.branch);
+      if (st.status === "in_progress" || st.status === "merging" || st.status === "pending") {
+        active.add(st.worktree);
+        activeBranches.add(st.branch);
+      }
+    }
   }
   const base = [...bases][0] ?? (await git.currentBranch(root)) ?? "main";
   const worktrees = await git.listWorktrees(root);
@@ -164,15 +175,19 @@ async function checkProject(root: string, statuses: Status[], add: (level: Findi
   for (const wt of worktrees.filter((w) => w.path.startsWith(wtDir + "/"))) {
     seen.add(wt.path);
     if (active.has(wt.path)) continue;
+    if (!recorded.has(wt.path)) {
+      add("warn", `worktree ${wt.path} was not made by an autorun orchestration; left alone`);
+      continue;
+    }
     const ahead = wt.branch ? await git.commitsAhead(root, base, wt.branch).catch(() => -1) : 0;
-    const changes = existsSync(wt.path) ? await git.trackedChanges(wt.path).catch(() => ["?"]) : [];
+    const changes = existsSync(wt.path) ? await git.dirtyFiles(wt.path).catch(() => ["?"]) : [];
     if (ahead > 0 || ahead < 0 || changes.length > 0) {
-      add("warn", `worktree ${wt.path}${wt.branch ? ` (${wt.branch})` : ""} belongs to no running stage but has ${ahead > 0 ? `${ahead} unmerged commit(s)` : ""}${changes.length ? " uncommitted changes" : ""}; left alone`);
+      add("warn", `worktree ${wt.path}${wt.branch ? ` (${wt.branch})` : ""} belongs to no running stage but has ${ahead > 0 ? `${ahead} unmerged commit(s)` : ""}${changes.length ? " uncommitted or untracked files" : ""}; left alone`);
       continue;
     }
     add("problem", `leaked worktree ${wt.path}${wt.branch ? ` (${wt.branch}, merged)` : ""}`, async () => {
       await git.removeWorktree(root, wt.path);
-      if (wt.branch) await git.deleteMergedBranch(root, wt.branch);
+      if (wt.branch) await git.deleteMergedBranch(root, wt.branch, base);
       return `removed worktree ${wt.path}${wt.branch ? ` and branch ${wt.branch}` : ""}`;
     });
   }
@@ -183,9 +198,9 @@ async function checkProject(root: string, statuses: Status[], add: (level: Findi
   }
   const withWorktree = new Set(worktrees.map((w) => w.branch).filter(Boolean));
   for (const branch of await git.listBranches(root, "worktree-*")) {
-    if (withWorktree.has(branch)) continue;
+    if (withWorktree.has(branch) || !recordedBranches.has(branch) || activeBranches.has(branch)) continue;
     const ahead = await git.commitsAhead(root, base, branch).catch(() => -1);
-    if (ahead === 0) add("problem", `merged branch ${branch} is left over`, async () => ((await git.deleteMergedBranch(root, branch)) ? `deleted ${branch}` : `kept ${branch} (git refused: not merged)`));
+    if (ahead === 0) add("problem", `merged branch ${branch} is left over`, async () => ((await git.deleteMergedBranch(root, branch, base)) ? `deleted ${branch}` : `kept ${branch} (git refused: not merged)`));
     else add("warn", `branch ${branch} has ${ahead > 0 ? ahead : "some"} unmerged commit(s) and no worktree; left alone (merge or delete it yourself)`);
   }
 }

@@ -7,8 +7,9 @@ import type { Plan } from "../core/plan.js";
 import { planNameFromPath, projectSlug } from "../core/slug.js";
 import { branchName, sessionName, worktreeName } from "../core/naming.js";
 import { renderContextFile } from "../core/context-file.js";
-import { contextFilePath, makeDir, orchPaths, type OrchPaths } from "../state/paths.js";
-import { appendEvent } from "../state/events.js";
+import { contextFilePath, locksDir, makeDir, orchPaths, type OrchPaths } from "../state/paths.js";
+import { appendEvent, readFirstEvent } from "../state/events.js";
+import { withLock } from "../state/lock.js";
 import { loadStatus, rebuildStatus } from "../state/status.js";
 import { loadConfig, type Config } from "../state/config.js";
 import type { ConfigFile } from "../state/schemas.js";
@@ -18,7 +19,7 @@ import { createTmux } from "../adapters/tmux.js";
 import { stageArgv, stageSessionId, launchStages } from "../monitor/launcher.js";
 import { stagesToLaunch } from "../core/scheduler.js";
 import { RuntimeError, UserError } from "../errors.js";
-import type { Ctx } from "./context.js";
+import { listOrchestrations, type Ctx } from "./context.js";
 import type { Status } from "../state/schemas.js";
 
 export interface OrchestrateOptions {
@@ -62,7 +63,7 @@ export async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOp
   const label = relativePath && !relativePath.startsWith("..") ? relativePath : planPath;
   const plan = opts.parseWith === "claude" ? await (await import("../adapters/claude-parse.js")).parsePlanWithClaude(label, text) : parsePlan(label, text);
   const planName = planNameFromPath(planPath);
-  const slug = projectSlug(planName);
+  const slug = uniqueSlug(ctx.home, planName);
   const projectRoot = opts.project
     ? await git.toplevel(resolve(ctx.cwd, opts.project))
     : ((await git.toplevel(ctx.cwd)) ?? (await git.toplevel(dirname(planPath))));
@@ -73,18 +74,47 @@ export async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOp
   return { planPath, planName, slug, plan, projectRoot, baseBranch, config, paths: orchPaths(ctx.home, planName, slug) };
 }
 
+/**
+ * The project slug names sessions, branches and worktrees, so two orchestrations must never share
+ * one: a plan that already has an orchestration keeps its slug; a new one whose slug is taken by
+ * another plan gets `-2`, `-3`, … (stable: the first orchestration keeps the plain slug).
+ */
+export function uniqueSlug(home: string, planName: string): string {
+  const own = readFirstEvent(orchPaths(home, planName, "plan").events);
+  if (own?.type === "orchestration_started") return own.project_slug;
+  const taken = new Set<string>();
+  for (const other of listOrchestrations(home)) {
+    // Runs kept aside by --fresh (`name.<time>`) are never continued.
+    if (other.name === planName || other.name.includes(".")) continue;
+    const first = readFirstEvent(orchPaths(home, other.name, "plan").events);
+    if (first) taken.add(first.project_slug);
+  }
+  const base = projectSlug(planName);
+  let slug = base;
+  for (let n = 2; taken.has(slug); n++) slug = `${base}-${n}`;
+  return slug;
+}
+
 export async function runOrchestrate(ctx: Ctx, planArg: string, opts: OrchestrateOptions): Promise<number> {
   const prep = await preparePlan(ctx, planArg, opts);
   if (opts.dryRun) return printDryRun(ctx, prep, opts.json === true);
-  const { paths, projectRoot } = prep;
+  const { projectRoot } = prep;
   if (!projectRoot) throw new UserError(`${prep.planPath}: not inside a git repository; run autorun from the project's root or pass --project <dir>.`);
   if (!(await git.branchExists(projectRoot, prep.baseBranch))) {
     throw new UserError(`base branch "${prep.baseBranch}" does not exist in ${projectRoot}; commit once on it or pass --base <branch>.`);
   }
-  const current = await git.currentBranch(projectRoot);
-  if (current !== prep.baseBranch) {
-    throw new UserError(`${projectRoot} is on "${current ?? "a detached HEAD"}", not the base branch "${prep.baseBranch}"; check it out first (stages branch from and merge into it).`);
-  }
+  // One orchestrate per plan at a time: a second one waits, then continues what the first wrote.
+  makeDir(locksDir(ctx.home));
+  return withLock(join(locksDir(ctx.home), `orchestrate-${prep.planName}.lock`), () => orchestrateLocked(ctx, prep, opts), 120_000);
+}
+
+async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: OrchestrateOptions): Promise<number> {
+  // Under the lock, the slug is read again: a concurrent orchestrate may have just started this plan.
+  const prep = { ...prepared, slug: uniqueSlug(ctx.home, prepared.planName) };
+  prep.paths = orchPaths(ctx.home, prep.planName, prep.slug);
+  const { paths } = prep;
+  const projectRoot = prep.projectRoot!;
+  await git.ensureExcluded(projectRoot, "/.claude/worktrees/");
 
   let status = existsSync(paths.events) ? loadStatus(paths) : undefined;
   if (status && (opts.fresh || status.status === "completed")) {

@@ -35,6 +35,9 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
         nudges: 0,
         implement_done: false,
         merge_commit: null,
+        merge_validated: null,
+        send_backs: [],
+        kept_files: null,
         failure_reason: null,
         last_event_at: null,
         phases: {},
@@ -124,18 +127,25 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       (stage.phases.merge ??= emptyPhase()).started_at ??= event.ts;
       break;
     case "merge_conflict":
-      if (!stage) break;
+      if (!stage || stage.status === "completed") break;
       stage.status = "in_progress";
       stage.implement_done = false;
       stage.attention = "merge_conflict";
+      if (event.commit !== undefined && event.reason !== "checkout_overlap") stage.send_backs = [...stage.send_backs, event.commit];
       break;
     case "merge_complete":
       if (!stage) break;
       stage.status = "completed";
       stage.completed_at = event.ts;
       stage.merge_commit = event.commit;
+      stage.merge_validated = event.validated ?? null;
       stage.attention = null;
       (stage.phases.merge ??= emptyPhase()).completed_at = event.ts;
+      break;
+    case "stage_files_kept":
+      if (!stage) break;
+      stage.kept_files = event.dir;
+      if (event.plan_file) stage.plan_file = event.plan_file;
       break;
     case "stage_failed":
       // A merged stage stays merged, whatever a confused writer says afterwards.

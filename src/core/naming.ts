@@ -12,3 +12,14 @@ export function worktreeName(slug: string, id: string): string {
 export function branchName(slug: string, id: string): string {
   return `worktree-${worktreeName(slug, id)}`;
 }
+
+/**
+ * Why a stage id cannot name a git branch (git check-ref-format's rules that a stage id can
+ * break), or undefined when it can.
+ */
+export function branchIdProblem(id: string): string | undefined {
+  if (id.includes("..")) return 'contains ".."';
+  if (id.endsWith(".")) return 'ends with "."';
+  if (/\.lock$/i.test(id)) return 'ends with ".lock"';
+  return undefined;
+}

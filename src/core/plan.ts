@@ -1,6 +1,7 @@
 /** The plan model shared by every parser, and the step that turns raw stages into a plan. */
 import { compareIds, expandRange, normalizeId } from "./ids.js";
 import { UserError } from "../errors.js";
+import { branchIdProblem, sessionName } from "./naming.js";
 import { findCycle, computeWaves } from "./graph.js";
 import type { DepRef } from "./deps.js";
 
@@ -56,6 +57,18 @@ export function buildPlan(file: string, raw: RawStage[], baseBranch?: string): P
       );
     }
     seen.set(stage.id, stage);
+    const problem = branchIdProblem(stage.id);
+    if (problem) throw new UserError(`${file}:${stage.line}: stage id ${stage.id} ${problem}, which git does not allow in a branch name; rename the stage.`);
+  }
+  // tmux session names turn "." into "_": two ids that differ only there would share one session.
+  const bySession = new Map<string, RawStage>();
+  for (const stage of raw) {
+    const key = sessionName("x", stage.id);
+    const prev = bySession.get(key);
+    if (prev) {
+      throw new UserError(`${file}:${stage.line}: stage ids ${prev.id} (line ${prev.line}) and ${stage.id} would share the tmux session and worktree names; rename one of them.`);
+    }
+    bySession.set(key, stage);
   }
   const ids = [...seen.keys()].sort(compareIds);
   const byName = new Map<string, string>();

@@ -16,7 +16,8 @@ export function planNameFromPath(path: string): string {
   const spaced = stem
     .replace(/([a-z0-9])([A-Z])/g, "$1-$2")
     .replace(/[_\s.]+/g, "-");
-  return sanitize(spaced) || "plan";
+  // File names stop at 255 bytes; the plan name is one, with suffixes for kept runs and locks.
+  return sanitize(spaced).slice(0, 120).replace(/-+$/, "") || "plan";
 }
 
 /** `2026-02-20-wave2-token-design-audit` → `token-audit`; at most 20 chars. */

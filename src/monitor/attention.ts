@@ -15,6 +15,8 @@ export interface StageMemory {
   idleHint: boolean;
   consecutiveNudges: number;
   refusedAt?: number;
+  /** The person's uncommitted files a refused merge waits on. */
+  refusedFiles?: string[];
   reviewFiled: Set<string>;
 }
 

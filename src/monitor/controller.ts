@@ -16,7 +16,7 @@ import type { Config } from "../state/config.js";
 import type { AutorunEvent, EventBody, Status } from "../state/schemas.js";
 import { createReviewFile } from "../state/review.js";
 import { launchStages, relaunchStage } from "./launcher.js";
-import { mergeStage, reapCompleted } from "./merge.js";
+import { MAX_SEND_BACKS, mergeStage, reapCompleted, removeValidationWorktree } from "./merge.js";
 import type { Clock } from "./nudge.js";
 import { Attention, type StageMemory } from "./attention.js";
 
@@ -111,7 +111,10 @@ export class Monitor {
         // The agent's last Stop came before this: it is not a stall, and a message is on its way.
         m.idleHint = false;
         m.screenSince = this.deps.clock.now();
-        if (event.type === "merge_conflict" && (event.reason === "dirty_root" || event.reason === "wrong_branch" || event.reason === "untracked_overwrite")) m.refusedAt = this.deps.clock.now();
+        if (event.type === "merge_conflict" && event.reason === "checkout_overlap") {
+          m.refusedAt = this.deps.clock.now();
+          m.refusedFiles = event.files;
+        }
         break;
       case "merge_complete":
         m.refusedAt = undefined;
@@ -149,6 +152,7 @@ export class Monitor {
     this.recordWaves();
     const result = this.merging.size > 0 ? { done: false as const } : outcome(this.status!);
     if (result.done) {
+      await removeValidationWorktree(this.deps.paths.home, this.status!.project_root).catch((error: Error) => this.deps.log(`could not remove the validation worktree: ${error.message}`));
       this.emit({ type: "orchestration_complete", status: result.status });
       this.deps.log(`orchestration ${result.status}: ${result.reason}`);
     }
@@ -160,7 +164,7 @@ export class Monitor {
   private async reapCompletedStages(): Promise<void> {
     this.reaped = true;
     for (const [id, stage] of Object.entries(this.status!.stages)) {
-      if (stage.status === "completed") await reapCompleted(this.deps, id, stage, this.status!.project_root);
+      if (stage.status === "completed") await reapCompleted(this.deps, id, stage, this.status!.project_root, this.status!.base_branch);
     }
   }
 
@@ -190,7 +194,7 @@ export class Monitor {
     for (const [id, stage] of Object.entries(this.status!.stages)) {
       if (this.merging.has(id)) continue;
       const m = this.mem(id);
-      const retryRefused = stage.status === "in_progress" && m.refusedAt !== undefined && now - m.refusedAt > 5_000 && (await this.rootReady());
+      const retryRefused = stage.status === "in_progress" && m.refusedAt !== undefined && now - m.refusedAt > 2_000 && (await this.checkoutClear(m.refusedFiles ?? []));
       if (!((stage.status === "in_progress" && stage.implement_done) || stage.status === "merging" || retryRefused)) continue;
       if (retryRefused) m.refusedAt = undefined;
       const job = this.mergeOne(id)
@@ -215,17 +219,36 @@ export class Monitor {
       await result.cleanup();
       return;
     }
-    if (result.kind === "refused" && !m.reviewFiled.has(`refused:${result.reason}`)) {
-      m.reviewFiled.add(`refused:${result.reason}`);
-      await this.fileReview(id, `Stage ${id} cannot merge: ${result.reason.replace(/_/g, " ")}`, result.detail, [
-        { topic: "Unblock the merge", question: `${result.detail}. Fix the project root (autorun retries by itself every few seconds, or run \`autorun merge ${this.status!.plan_name} ${id}\`). Write "done" when fixed.` },
+    if (result.kind === "refused") {
+      m.refusedFiles = result.files;
+      if (!m.reviewFiled.has(`refused:${result.reason}`)) {
+        m.reviewFiled.add(`refused:${result.reason}`);
+        await this.fileReview(id, `Stage ${id} waits to merge: your uncommitted changes overlap it`, result.detail, [
+          {
+            topic: "Unblock the merge",
+            question: `${result.detail}. Commit or stash your changes to these files; autorun merges as soon as they are out of the way (or run \`autorun merge ${this.status!.plan_name} ${id}\`). Write "done" when done.`,
+          },
+        ]);
+      }
+    }
+    if (result.kind === "stuck" && !m.reviewFiled.has(`stuck:${result.reason}`)) {
+      m.reviewFiled.add(`stuck:${result.reason}`);
+      await this.fileReview(id, `Stage ${id} keeps handing over work that cannot merge`, result.detail, [
+        {
+          topic: "Help the stage",
+          question: `autorun sent stage ${id} back ${MAX_SEND_BACKS} times with the same commit (${result.reason.replace(/_/g, " ")}). Attach (\`autorun attach ${this.status!.plan_name} ${id}\`) and help it, or merge by hand. Write what you did.`,
+        },
       ]);
     }
   }
 
-  private async rootReady(): Promise<boolean> {
+  /** The person's checkout no longer has uncommitted changes to any of `files`. */
+  private async checkoutClear(files: readonly string[]): Promise<boolean> {
     const s = this.status!;
-    return (await git.currentBranch(s.project_root)) === s.base_branch && (await git.trackedChanges(s.project_root)).length === 0;
+    const checkout = (await git.listWorktrees(s.project_root)).find((w) => w.branch === s.base_branch)?.path;
+    if (!checkout) return true;
+    const dirty = new Set(await git.dirtyFiles(checkout));
+    return !files.some((f) => dirty.has(f));
   }
 
   private async checkLiveness(paused: boolean): Promise<void> {

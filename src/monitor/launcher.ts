@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { buildAgentArgv, sessionEnv } from "../adapters/agent.js";
 import type { Tmux } from "../adapters/tmux.js";
+import * as git from "../adapters/git.js";
 import { appendEvent } from "../state/events.js";
 import { withLock } from "../state/lock.js";
 import { loadStatus } from "../state/status.js";
@@ -41,6 +42,12 @@ export function stageArgv(deps: Pick<LaunchDeps, "config">, status: Status, orch
   });
 }
 
+async function prepareWorktree(status: Status, stage: Status["stages"][string]): Promise<void> {
+  const root = status.project_root;
+  await git.pruneWorktrees(root);
+  await git.addStageWorktree(root, stage.worktree, stage.branch, `refs/heads/${status.base_branch}`);
+}
+
 export type LaunchResult = "launched" | "adopted" | "skipped";
 
 /** Launches several stages under one lock and one fold of the events (what a batch of ready stages needs). */
@@ -58,6 +65,11 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[]): Pr
       const attempt = 1;
       const sessionId = stageSessionId(status, paths.dir, id, attempt);
       const common = { orch_dir: paths.dir, plan_name: status.plan_name, project_slug: status.project_slug, stage: id };
+      // The stage starts from the tip of the base branch (every merged stage in it), whatever the
+      // person's checkout is on; `claude --worktree <name>` reuses this worktree.
+      if (!existsSync(stage.worktree)) {
+        await prepareWorktree(status, stage);
+      }
       // A session that already exists was started by a launcher killed before it could record it:
       // adopt it. new-session itself says so ("duplicate session"), which saves a has-session call.
       try {
@@ -97,6 +109,7 @@ export async function relaunchStage(deps: LaunchDeps, id: string, expectAttempts
     const worktreeExists = existsSync(stage.worktree);
     const previousId = stage.session_id ?? stageSessionId(status, paths.dir, id, stage.attempts);
     const sessionId = worktreeExists ? previousId : stageSessionId(status, paths.dir, id, attempt);
+    if (!worktreeExists) await prepareWorktree(status, stage);
     await tmux.newSession({
       name: stage.session,
       cwd: worktreeExists ? stage.worktree : status.project_root,

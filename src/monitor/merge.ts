@@ -1,21 +1,26 @@
 /**
- * Merging a finished stage (SPEC §6): one merge per project at a time; refuse a dirty or
- * wrong-branch root without touching it; validate in the worktree; `git merge --no-ff`; on a
- * conflict abort and send the stage back to its agent; on success end the session and remove the
- * worktree and (merged) branch. Never forces, never loses a commit.
+ * Merging a finished stage: a queue that keeps the base branch green and never gets in the way of
+ * the person's checkout (docs/ARCHITECTURE.md, "Merge").
+ *
+ * One merge per project at a time (a lock). The merge is computed without a working tree
+ * (`git merge-tree --write-tree`), committed with `git commit-tree`, validated in a private detached
+ * worktree under $AUTORUN_HOME, and the base branch advanced by compare-and-swap `git update-ref`
+ * (redone when the base moved meanwhile). A checkout that has the base branch out is then brought
+ * forward like `git merge --ff-only`; only an uncommitted edit in the merge's way makes it wait.
+ * autorun never runs `git merge` in a person's checkout, so it never leaves or aborts a MERGE_HEAD.
  */
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { copyFileSync, existsSync, lstatSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import * as git from "../adapters/git.js";
 import { runValidate } from "../adapters/process.js";
 import type { Tmux } from "../adapters/tmux.js";
 import { appendEvent, readFirstEvent } from "../state/events.js";
 import { withLock } from "../state/lock.js";
-import { locksDir, type OrchPaths } from "../state/paths.js";
+import { locksDir, makeDir, type OrchPaths } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
 import type { Config } from "../state/config.js";
-import type { EventOf } from "../state/schemas.js";
+import type { EventOf, Status } from "../state/schemas.js";
 
 export interface MergeDeps {
   tmux: Tmux;
@@ -26,15 +31,32 @@ export interface MergeDeps {
   tell: (stage: string, message: string) => Promise<void>;
 }
 
+type Reason = EventOf<"merge_conflict">["reason"];
+
 export type MergeOutcome =
   /** `cleanup` ends the session and removes the worktree and branch; callers may launch first. */
   | { kind: "merged"; commit: string; cleanup: () => Promise<void> }
-  | { kind: "sent_back"; reason: EventOf<"merge_conflict">["reason"]; detail: string }
-  | { kind: "refused"; reason: EventOf<"merge_conflict">["reason"]; detail: string }
+  | { kind: "sent_back"; reason: Reason; detail: string }
+  /** The person's checkout is in the way (`files`); retried once they are committed or stashed. */
+  | { kind: "refused"; reason: Reason; detail: string; files: string[] }
+  /** The same unchanged branch was sent back too often: a person has to look. */
+  | { kind: "stuck"; reason: Reason; detail: string }
   | { kind: "skipped"; detail: string };
 
+/** Send-backs of the same unchanged stage branch before autorun stops repeating itself. */
+export const MAX_SEND_BACKS = 3;
+
+function projectKey(projectRoot: string): string {
+  return createHash("sha1").update(projectRoot).digest("hex").slice(0, 16);
+}
+
 export function mergeLockPath(home: string, projectRoot: string): string {
-  return join(locksDir(home), `merge-${createHash("sha1").update(projectRoot).digest("hex").slice(0, 16)}.lock`);
+  return join(locksDir(home), `merge-${projectKey(projectRoot)}.lock`);
+}
+
+/** The private worktree where `validate` runs on merge results, one per project. */
+export function validationWorktree(home: string, projectRoot: string): string {
+  return join(home, "worktrees", projectKey(projectRoot), "validate");
 }
 
 export async function mergeStage(deps: MergeDeps, id: string): Promise<MergeOutcome> {
@@ -42,6 +64,17 @@ export async function mergeStage(deps: MergeDeps, id: string): Promise<MergeOutc
   const started = readFirstEvent(paths.events);
   if (started?.type !== "orchestration_started") return { kind: "skipped", detail: "no orchestration" };
   return withLock(mergeLockPath(paths.home, started.project_root), () => mergeLocked(deps, id), 30 * 60_000);
+}
+
+/** The checkout (worktree path) that has `branch` out, if any: the project root, usually. */
+async function checkoutOf(root: string, branch: string): Promise<string | undefined> {
+  return (await git.listWorktrees(root)).find((w) => w.branch === branch)?.path;
+}
+
+/** How many times in a row this exact stage commit has been sent back already. */
+function sendBacksOf(paths: OrchPaths, id: string, stageTip: string): number {
+  const status = loadStatus(paths);
+  return status?.stages[id]?.send_backs.filter((c) => c === stageTip).length ?? 0;
 }
 
 async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
@@ -52,92 +85,215 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
   if (stage.status === "completed") return { kind: "skipped", detail: "already merged" };
   const root = status.project_root;
   const base = status.base_branch;
+  const baseRef = `refs/heads/${base}`;
   const common = { orch_dir: paths.dir, plan_name: status.plan_name, project_slug: status.project_slug, stage: id };
-  const conflict = (reason: EventOf<"merge_conflict">["reason"], files: string[], detail: string) =>
-    appendEvent(paths.events, { ...common, type: "merge_conflict", reason, files, detail });
+  const conflict = (reason: Reason, files: string[], detail: string, commit?: string) =>
+    appendEvent(paths.events, { ...common, type: "merge_conflict", reason, files, detail, ...(commit ? { commit } : {}) });
+  const merged = (commit: string, validated: boolean): MergeOutcome => {
+    appendEvent(paths.events, { ...common, type: "merge_complete", branch: stage.branch, commit, validated });
+    log(`stage ${id}: merged ${stage.branch} into ${base} as ${commit.slice(0, 10)}${validated ? " (the merged result passed validate)" : ""}`);
+    return { kind: "merged", commit, cleanup: () => cleanup(deps, id, stage, root, base) };
+  };
+  const sendBack = async (reason: Reason, files: string[], detail: string, tip: string, message: string): Promise<MergeOutcome> => {
+    if (sendBacksOf(paths, id, tip) >= MAX_SEND_BACKS) {
+      conflict(reason, files, detail, tip);
+      log(`stage ${id}: not merged (${detail.split("\n")[0]}); sent back ${MAX_SEND_BACKS} times with no new commit, so autorun stops repeating it and asks a person`);
+      return { kind: "stuck", reason, detail };
+    }
+    conflict(reason, files, detail, tip);
+    await deps.tell(id, message);
+    return { kind: "sent_back", reason, detail };
+  };
 
-  // A merge that completed before a crash: the branch is already in the base.
-  if (stage.status === "merging" && (await git.branchExists(root, stage.branch)) && (await git.isAncestor(root, stage.branch, base)) && (await git.commitsAhead(root, base, stage.branch)) === 0) {
-    const commit = await git.headCommit(root, base);
-    appendEvent(paths.events, { ...common, type: "merge_complete", branch: stage.branch, commit });
-    return { kind: "merged", commit, cleanup: () => cleanup(deps, id, stage.session, stage.worktree, stage.branch, root) };
+  if (!(await git.branchExists(root, stage.branch))) {
+    return sendBack("no_commits", [], `branch ${stage.branch} does not exist`, "none", `autorun could not merge stage ${id}: its branch ${stage.branch} does not exist. Commit your work on ${stage.branch} in your worktree, then run: autorun phase implement done`);
+  }
+  for (let round = 1; ; round++) {
+    const baseTip = await git.headCommit(root, baseRef);
+    const stageTip = await git.headCommit(root, `refs/heads/${stage.branch}`);
+    if (await git.isAncestor(root, stageTip, baseTip)) {
+      // Everything on the branch is in the base: a merge that finished before a crash, or nothing new.
+      if (stage.status === "merging" || stage.merge_commit !== null) {
+        await recoverCheckout(root, base, baseTip, log);
+        return merged(baseTip, false);
+      }
+      const detail = `branch ${stage.branch} has no commits beyond ${base}`;
+      return sendBack("no_commits", [], detail, stageTip, `autorun could not merge stage ${id}: ${detail}. Commit your work on ${stage.branch} in your worktree, then run: autorun phase implement done`);
+    }
+    const tree = await git.mergeTree(root, baseTip, stageTip);
+    if (!tree.ok) {
+      return sendBack(
+        "conflict",
+        tree.files,
+        tree.detail,
+        stageTip,
+        `autorun could not merge stage ${id}: merging ${stage.branch} into ${base} conflicts in ${tree.files.join(", ") || "some files"}. In your worktree run: git rebase ${base}, resolve the conflicts, commit, then run: autorun phase implement done`,
+      );
+    }
+    const commit = await git.commitTree(root, tree.tree, [baseTip, stageTip], `autorun: merge stage ${id}: ${stage.name}`);
+    if (deps.config.validate.length > 0) {
+      const failed = await validateCommit(deps, root, commit);
+      if (failed) {
+        const detail = `validate ${JSON.stringify(failed.argv)} failed on the merge of ${stage.branch} into ${base}:\n${failed.tail}`;
+        const tail = failed.tail.split("\n").slice(-8).join(" | ");
+        return sendBack(
+          "validate_failed",
+          [],
+          detail,
+          stageTip,
+          `autorun did not merge stage ${id}: the check ${failed.argv.join(" ")} failed on your branch merged with the current ${base}. Output tail: ${tail} -- run git rebase ${base} in your worktree, fix it, commit, then run: autorun phase implement done`,
+        );
+      }
+    }
+    // Where the base is checked out, the merge must fit around the person's uncommitted work.
+    const checkout = await checkoutOf(root, base);
+    if (checkout) {
+      const touched = new Set(await git.changedFiles(root, baseTip, commit));
+      const inTheWay = (await git.dirtyFiles(checkout)).filter((f) => touched.has(f));
+      if (inTheWay.length > 0) return refuse(inTheWay, checkout);
+    }
+    appendEvent(paths.events, { ...common, type: "merge_started", branch: stage.branch });
+    if (!(await git.casRef(root, baseRef, commit, baseTip, `autorun: merge stage ${id}`))) {
+      // Someone committed to the base meanwhile: merge again on top of their commit.
+      log(`stage ${id}: ${base} moved while merging; merging again on its new tip (round ${round + 1})`);
+      if (round >= 10) throw new Error(`${base} kept moving during 10 merge attempts`);
+      continue;
+    }
+    if (checkout) {
+      const refusal = (await git.checkedOutBranch(checkout)) === base ? await git.moveCheckout(checkout, baseTip, commit) : undefined;
+      if (refusal !== undefined) {
+        // An edit appeared between the check and the move: put the base back where it was.
+        await git.casRef(root, baseRef, baseTip, commit, `autorun: undo merge stage ${id} (checkout in the way)`);
+        return refuse(parseInTheWay(refusal), checkout);
+      }
+    }
+    return merged(commit, deps.config.validate.length > 0);
   }
 
-  if (!(await git.branchExists(root, stage.branch)) || (await git.commitsAhead(root, base, stage.branch)) === 0) {
-    const detail = `branch ${stage.branch} has no commits beyond ${base}`;
-    conflict("no_commits", [], detail);
-    await deps.tell(id, `autorun could not merge stage ${id}: ${detail}. Commit your work on ${stage.branch} in your worktree, then run: autorun phase implement done`);
-    return { kind: "sent_back", reason: "no_commits", detail };
+  function refuse(files: string[], checkout: string): MergeOutcome {
+    const detail = `uncommitted changes in ${checkout} overlap the merge: ${files.slice(0, 8).join(", ")}`;
+    conflict("checkout_overlap", files, detail);
+    log(`stage ${id}: merge waits: ${detail}; commit or stash them and autorun merges by itself`);
+    return { kind: "refused", reason: "checkout_overlap", detail, files };
   }
-  const branchNow = await git.currentBranch(root);
-  if (branchNow !== base) {
-    const detail = `${root} is on ${branchNow ?? "a detached HEAD"}, not ${base}`;
-    conflict("wrong_branch", [], detail);
-    log(`stage ${id}: merge refused: ${detail}; check out ${base}, then run autorun merge ${status.plan_name} ${id}`);
-    return { kind: "refused", reason: "wrong_branch", detail };
-  }
-  const dirty = await git.trackedChanges(root);
-  if (dirty.length > 0) {
-    const files = dirty.map((l) => l.slice(3));
-    const detail = `${root} has uncommitted changes (${files.slice(0, 5).join(", ")})`;
-    conflict("dirty_root", files, detail);
-    log(`stage ${id}: merge refused: ${detail}; commit or stash them, then run autorun merge ${status.plan_name} ${id}`);
-    return { kind: "refused", reason: "dirty_root", detail };
-  }
+}
+
+function parseInTheWay(gitError: string): string[] {
+  const files = [...gitError.matchAll(/'([^']+)'/g)].map((m) => m[1]!);
+  return files.length > 0 ? files : [gitError.split("\n")[0]!];
+}
+
+/** Runs every `validate` command on `commit` in the project's validation worktree; the first failure. */
+async function validateCommit(deps: MergeDeps, root: string, commit: string): Promise<{ argv: string[]; tail: string } | undefined> {
+  const dir = validationWorktree(deps.paths.home, root);
+  makeDir(dirname(dir));
+  await git.detachedWorktreeAt(root, dir, commit);
   for (const argv of deps.config.validate) {
-    const cwd = existsSync(stage.worktree) ? stage.worktree : root;
-    const r = await runValidate(argv, cwd);
-    if (!r.ok) {
-      const detail = `validate ${JSON.stringify(argv)} failed:\n${r.tail}`;
-      conflict("validate_failed", [], detail);
-      const tail = r.tail.split("\n").slice(-8).join(" | ");
-      await deps.tell(id, `autorun did not merge stage ${id}: the check ${argv.join(" ")} failed in your worktree. Output tail: ${tail} -- fix it, commit, then run: autorun phase implement done`);
-      return { kind: "sent_back", reason: "validate_failed", detail };
-    }
+    const r = await runValidate(argv, dir);
+    if (!r.ok) return { argv, tail: r.tail };
   }
-  // Only now is the stage "merging": a restart that finds it so checks whether git got as far as
-  // the merge commit (the gates above never leave that state behind).
-  appendEvent(paths.events, { ...common, type: "merge_started", branch: stage.branch });
-  const result = await git.mergeNoFf(root, stage.branch, `autorun: merge stage ${id}: ${stage.name}`);
-  if (!result.ok) {
-    conflict(result.reason === "untracked_overwrite" ? "untracked_overwrite" : "conflict", result.files, result.detail);
-    if (result.reason === "untracked_overwrite") {
-      log(`stage ${id}: merge refused: untracked files in ${root} would be overwritten (${result.files.join(", ")}); move them, then run autorun merge ${status.plan_name} ${id}`);
-      return { kind: "refused", reason: "untracked_overwrite", detail: result.detail };
-    }
-    await deps.tell(
-      id,
-      `autorun could not merge stage ${id}: merging ${stage.branch} into ${base} conflicts in ${result.files.join(", ") || "some files"}. In your worktree run: git rebase ${base}, resolve the conflicts, commit, then run: autorun phase implement done`,
-    );
-    return { kind: "sent_back", reason: "conflict", detail: result.detail };
-  }
-  appendEvent(paths.events, { ...common, type: "merge_complete", branch: stage.branch, commit: result.commit });
-  log(`stage ${id}: merged ${stage.branch} into ${base} as ${result.commit.slice(0, 10)}`);
-  return { kind: "merged", commit: result.commit, cleanup: () => cleanup(deps, id, stage.session, stage.worktree, stage.branch, root) };
+  return undefined;
+}
+
+/** Removes the project's validation worktree (autorun's own, under $AUTORUN_HOME) once a run ends. */
+export async function removeValidationWorktree(home: string, projectRoot: string): Promise<void> {
+  const dir = validationWorktree(home, projectRoot);
+  if (!existsSync(dir)) return;
+  // Under the merge lock: another orchestration of the project may be validating in it.
+  await withLock(mergeLockPath(home, projectRoot), async () => {
+    await git.removeWorktree(projectRoot, dir);
+    await git.pruneWorktrees(projectRoot);
+  }, 30 * 60_000);
+}
+
+/**
+ * A monitor killed between moving the base and moving the checkout left the checkout's index on
+ * the merge's first parent: finish the move (nothing else can have put the index exactly there).
+ */
+async function recoverCheckout(root: string, base: string, tip: string, log: (msg: string) => void): Promise<void> {
+  const checkout = await checkoutOf(root, base);
+  if (!checkout) return;
+  const parent = await git.headCommit(root, `${tip}^1`).catch(() => undefined);
+  if (!parent || (await git.indexMatches(checkout, tip)) || !(await git.indexMatches(checkout, parent))) return;
+  const refusal = await git.moveCheckout(checkout, parent, tip);
+  log(refusal === undefined ? `brought ${checkout} forward to ${tip.slice(0, 10)} (an interrupted merge)` : `could not bring ${checkout} forward to ${tip.slice(0, 10)}: ${refusal}`);
 }
 
 /**
  * Leftovers of a completed stage (a monitor killed between its merge and the cleanup): end the
  * session, remove the worktree and the merged branch, with the same care as after a merge.
  */
-export async function reapCompleted(deps: Pick<MergeDeps, "tmux" | "log">, id: string, stage: { session: string; worktree: string; branch: string }, root: string): Promise<boolean> {
+export async function reapCompleted(deps: Pick<MergeDeps, "tmux" | "log" | "paths">, id: string, stage: Status["stages"][string], root: string, base: string): Promise<boolean> {
   const leftover = (await deps.tmux.hasSession(stage.session)) || existsSync(stage.worktree) || (await git.branchExists(root, stage.branch));
   if (!leftover) return false;
   deps.log(`stage ${id}: cleaning up what its merge left behind`);
-  await cleanup(deps, id, stage.session, stage.worktree, stage.branch, root);
+  await cleanup(deps, id, stage, root, base);
   return true;
 }
 
-async function cleanup(deps: Pick<MergeDeps, "tmux" | "log">, id: string, session: string, worktree: string, branch: string, root: string): Promise<void> {
-  await deps.tmux.killSession(session);
+/** Where a merged stage's notes and plan are kept once its worktree is gone. */
+export function keptFilesDir(paths: OrchPaths, id: string): string {
+  return join(paths.stagesDir, `stage-${id}-files`);
+}
+
+const KEEP_MAX_FILES = 500;
+const KEEP_MAX_BYTES = 50 * 1024 * 1024;
+
+/**
+ * Copies what the agent left uncommitted in its worktree (notes, its plan) under the
+ * orchestration, so removing the worktree loses nothing. False when there is too much to copy.
+ */
+async function keepStageFiles(deps: Pick<MergeDeps, "paths" | "log">, id: string, worktree: string, planFile: string | null): Promise<{ ok: boolean; dir: string; plan?: string; count: number }> {
+  const dir = keptFilesDir(deps.paths, id);
+  const files = (await git.untrackedFiles(worktree)).filter((f) => !f.startsWith(".claude/"));
+  if (planFile && existsSync(planFile) && lstatSync(planFile).isFile()) {
+    const rel = relative(worktree, planFile);
+    if (!rel.startsWith("..") && !files.includes(rel)) files.push(rel);
+  }
+  if (files.length > KEEP_MAX_FILES) return { ok: false, dir, count: files.length };
+  let bytes = 0;
+  for (const f of files) {
+    const stat = lstatSync(join(worktree, f), { throwIfNoEntry: false });
+    if (stat?.isFile()) bytes += stat.size;
+  }
+  if (bytes > KEEP_MAX_BYTES) return { ok: false, dir, count: files.length };
+  let plan: string | undefined;
+  for (const f of files) {
+    const from = join(worktree, f);
+    const stat = lstatSync(from, { throwIfNoEntry: false });
+    if (!stat?.isFile()) continue;
+    const to = join(dir, f);
+    makeDir(dirname(to));
+    copyFileSync(from, to);
+    if (planFile && from === planFile) plan = to;
+  }
+  return { ok: true, dir, count: files.length, ...(plan ? { plan } : {}) };
+}
+
+async function cleanup(deps: Pick<MergeDeps, "tmux" | "log" | "paths">, id: string, stage: Status["stages"][string], root: string, base: string): Promise<void> {
+  const { worktree, branch } = stage;
+  await deps.tmux.killSession(stage.session);
   if (existsSync(worktree)) {
     const changes = await git.trackedChanges(worktree).catch(() => ["?"]);
     if (changes.length > 0) {
       deps.log(`stage ${id}: kept worktree ${worktree}: it has uncommitted changes to tracked files`);
       return;
     }
+    const kept = await keepStageFiles(deps, id, worktree, stage.plan_file);
+    if (!kept.ok) {
+      deps.log(`stage ${id}: kept worktree ${worktree}: it holds ${kept.count} uncommitted files, too many to copy aside`);
+      return;
+    }
+    if (kept.count > 0) {
+      const status = loadStatus(deps.paths);
+      if (status) {
+        appendEvent(deps.paths.events, { orch_dir: deps.paths.dir, plan_name: status.plan_name, project_slug: status.project_slug, stage: id, type: "stage_files_kept", dir: kept.dir, files: kept.count, ...(kept.plan ? { plan_file: kept.plan } : {}) });
+      }
+      deps.log(`stage ${id}: kept its ${kept.count} uncommitted file(s) (notes, plan) in ${kept.dir}`);
+    }
+    // Everything uncommitted is copied aside and every commit is in the base, so --force loses nothing of the agent's.
     if (!(await git.removeWorktree(root, worktree))) deps.log(`stage ${id}: could not remove worktree ${worktree}`);
   }
   await git.pruneWorktrees(root);
-  if (!(await git.deleteMergedBranch(root, branch))) deps.log(`stage ${id}: kept branch ${branch} (not fully merged)`);
+  if (!(await git.deleteMergedBranch(root, branch, base))) deps.log(`stage ${id}: kept branch ${branch} (not fully merged)`);
 }

@@ -74,11 +74,21 @@ export const eventSchema = z.discriminatedUnion("type", [
   withStage.extend({ type: z.literal("merge_started"), branch: z.string() }),
   withStage.extend({
     type: z.literal("merge_conflict"),
-    reason: z.enum(["conflict", "validate_failed", "dirty_root", "wrong_branch", "no_commits", "untracked_overwrite"]),
+    /** dirty_root, wrong_branch and untracked_overwrite are from older runs; checkout_overlap replaced them. */
+    reason: z.enum(["conflict", "validate_failed", "no_commits", "checkout_overlap", "dirty_root", "wrong_branch", "untracked_overwrite"]),
     files: z.array(z.string()),
     detail: z.string(),
+    /** The stage branch's tip that was sent back (a send-back of the same tip repeats nothing new). */
+    commit: z.string().optional(),
   }),
-  withStage.extend({ type: z.literal("merge_complete"), branch: z.string(), commit: z.string() }),
+  withStage.extend({
+    type: z.literal("merge_complete"),
+    branch: z.string(),
+    commit: z.string().regex(/^[0-9a-f]{7,64}$/, "a commit id"),
+    /** True when `validate` passed on this merge commit itself. */
+    validated: z.boolean().optional(),
+  }),
+  withStage.extend({ type: z.literal("stage_files_kept"), dir: z.string(), files: z.number().int().nonnegative(), plan_file: z.string().optional() }),
   base.extend({ type: z.literal("wave_started"), wave: z.number().int().positive() }),
   base.extend({ type: z.literal("wave_complete"), wave: z.number().int().positive() }),
   base.extend({ type: z.literal("review_requested"), file: z.string(), title: z.string() }),
@@ -130,6 +140,12 @@ export const stageStatusSchema = z.object({
   nudges: z.number(),
   implement_done: z.boolean(),
   merge_commit: z.string().nullable(),
+  /** Whether the merge commit passed `validate` (null: not merged, or no validate configured). */
+  merge_validated: z.boolean().nullable().default(null),
+  /** Stage tips sent back by the merge queue (conflict, failed check, nothing to merge). */
+  send_backs: z.array(z.string()).default([]),
+  /** Where the agent's uncommitted notes and plan were kept when its worktree was removed. */
+  kept_files: z.string().nullable().default(null),
   failure_reason: z.string().nullable(),
   last_event_at: z.string().nullable(),
   phases: z.record(z.string(), phaseTimes),

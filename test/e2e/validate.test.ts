@@ -28,6 +28,30 @@ describe("validate commands before each merge", () => {
     await expectClean(sb, "checked");
   });
 
+  it("keeps every commit of the base branch green when two stages pass alone but fail together", async () => {
+    // The project's check: left and right together need compat.txt.
+    const check = `const fs = require("fs"); if (fs.existsSync("sim/stage-2-part2.txt") && fs.existsSync("sim/stage-3-part2.txt") && !fs.existsSync("compat.txt")) { console.error("left and right need compat.txt"); process.exit(1); }`;
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [[process.execPath, "-e", check]] }));
+    const plan = sb.writePlan("green.md", "## Stage 1: Base\n## Stage 2: Left\nDepends on: 1\nsim: fix-on-check\n## Stage 3: Right\nDepends on: 1\nsim: fix-on-check\n## Stage 4: Top\nDepends on: 2, 3\n");
+    await orchestrate(sb, plan);
+    expect(await waitForEnd(sb, "green", 90_000)).toBe("completed");
+    const failed = eventsOf(sb, "green", "merge_conflict");
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.reason).toBe("validate_failed");
+    expect(String(failed[0]!.detail)).toContain("left and right need compat.txt");
+    // bors' rule: every first-parent commit of main passes the check.
+    const commits = (await sb.git("rev-list", "--first-parent", "main")).split("\n");
+    expect(commits.length).toBe(5);
+    for (const c of commits) {
+      const files = (await sb.git("ls-tree", "-r", "--name-only", c)).split("\n");
+      const red = files.includes("sim/stage-2-part2.txt") && files.includes("sim/stage-3-part2.txt") && !files.includes("compat.txt");
+      expect(red, `commit ${c} fails the project's check`).toBe(false);
+    }
+    const merged = eventsOf(sb, "green", "merge_complete");
+    expect(merged.every((e) => e.validated === true)).toBe(true);
+    await expectClean(sb, "green");
+  });
+
   it("a slow check does not hold up the rest of the monitor: another stage is nudged meanwhile", async () => {
     writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [["sleep", "6"]] }));
     const plan = sb.writePlan("slowcheck.md", "## Stage 1: Fast\n## Stage 2: Stalls\nsim: stall, slow\n");
