@@ -12,6 +12,15 @@ import { UserError } from "../errors.js";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 
+/**
+ * tmux expands formats in some arguments (`new-session -c`, `display-message`'s text, `-F`): a
+ * path like `/src/#(touch x)` would run a command and `##` would name a sibling directory.
+ * `##` is tmux's escape for a literal `#` (format.c), so every `#` is doubled.
+ */
+export function tmuxFormatLiteral(text: string): string {
+  return text.replace(/#/g, "##");
+}
+
 export function tmuxArg(arg: string): string {
   if (!arg.endsWith(";")) return arg;
   if (arg.endsWith("\\;")) throw new UserError(`tmux cannot pass an argument ending in "\\;" (${JSON.stringify(arg.slice(-40))}); rename the path or value.`);
@@ -42,7 +51,6 @@ export interface Tmux {
   sendEnter(name: string): Promise<boolean>;
   killSession(name: string): Promise<boolean>;
   killServer(): Promise<void>;
-  paneCommand(name: string): Promise<string | undefined>;
   displayMessage(text: string): Promise<void>;
   attachArgv(name: string, insideTmux: boolean): string[];
   attach(name: string, insideTmux: boolean): Promise<number>;
@@ -66,7 +74,7 @@ export function createTmux(socket?: string): Tmux {
   return {
     socket,
     async newSession(spec) {
-      const args = ["new-session", "-d", "-x", String(spec.width ?? 200), "-y", String(spec.height ?? 50), "-s", spec.name, "-c", spec.cwd];
+      const args = ["new-session", "-d", "-x", String(spec.width ?? 200), "-y", String(spec.height ?? 50), "-s", spec.name, "-c", tmuxFormatLiteral(spec.cwd)];
       // The session's variables go to env(1) as NAME=value arguments, not `-e`: for a new detached
       // session tmux takes PATH from the client and ignores `-e PATH=…`. `env -u` also strips Claude
       // Code's own variables even when the tmux server already holds them.
@@ -105,15 +113,11 @@ export function createTmux(socket?: string): Tmux {
       // tmux leaves a named server's socket file behind; a private server's is ours to remove.
       if (socket) rmSync(socketPath(socket), { force: true });
     },
-    async paneCommand(name) {
-      const r = await run(["display-message", "-p", "-t", pane(name), "#{pane_current_command}"]);
-      return r.ok ? r.stdout.trim() : undefined;
-    },
     async displayMessage(text) {
       const clients = await run(["list-clients", "-F", "#{client_name}"]);
       if (!clients.ok) return;
       for (const client of clients.stdout.split("\n").filter(Boolean)) {
-        await run(["display-message", "-c", client, "-d", "5000", "--", text.replace(/#/g, "##")]);
+        await run(["display-message", "-c", client, "-d", "5000", "--", tmuxFormatLiteral(text)]);
       }
     },
     attachArgv(name, insideTmux) {

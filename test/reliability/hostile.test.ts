@@ -85,4 +85,33 @@ describe("hostile names", () => {
     expect((await execa("git", ["-C", repo, "worktree", "list"])).stdout.split("\n")).toHaveLength(1);
     expect(statSync(join(home, "orchestration", "hostile-plan", "status.json")).isFile()).toBe(true);
   }, 240_000);
+
+  it("a project path with tmux format syntax (#(…), ##) runs nothing and starts the agent in that project", async () => {
+    const runIn = async (repo: string, planName: string) => {
+      const plan = join(repo, `${planName}.md`);
+      writeFileSync(plan, "## Stage 1: Only\n");
+      const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simAgentCmd], { cwd: repo, env: { AUTORUN_SIM_DELAY_MS: "30" } });
+      expect(r.code, r.stderr).toBe(0);
+      const events = () => {
+        const f = join(sb.home, "orchestration", planName, "events.jsonl");
+        return existsSync(f) ? readFileSync(f, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type: string; status?: string }) : [];
+      };
+      const end = await waitFor(`run ${planName} to end`, () => (events().some((e) => e.type === "monitor_stopped") ? events().find((e) => e.type === "orchestration_complete") : undefined), 60_000);
+      expect(end.status).toBe("completed");
+    };
+    const formatRepo = join(sb.dir, `#(touch ${marker})`, "proj");
+    await gitInit(formatRepo);
+    await runIn(formatRepo, "fmt");
+    expect(existsSync(marker)).toBe(false);
+    expect((await execa("git", ["-C", formatRepo, "log", "--merges", "--format=%s", "main"])).stdout).toContain("merge stage 1");
+    // tmux reads "##" as "#": the agent must not start in the sibling a#b.
+    const sibling = join(sb.dir, "a#b");
+    const doubled = join(sb.dir, "a##b");
+    await gitInit(sibling);
+    await gitInit(doubled);
+    await runIn(doubled, "doubled");
+    expect((await execa("git", ["-C", doubled, "log", "--merges", "--format=%s", "main"])).stdout).toContain("merge stage 1");
+    expect((await execa("git", ["-C", sibling, "log", "--format=%s", "--all"])).stdout.trim()).toBe("init");
+    expect((await execa("git", ["-C", sibling, "worktree", "list"])).stdout.split("\n")).toHaveLength(1);
+  }, 150_000);
 });
