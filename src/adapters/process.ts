@@ -1,12 +1,13 @@
 /** Other programs: the detached monitor, the user's editor, notify and validate commands. */
-import { openSync, closeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { spawn } from "node:child_process";
 import { execa } from "execa";
 import { runProgram } from "./exec.js";
 
 /** Starts `argv` in its own process group with output appended to `logFile`; survives the terminal closing. */
 export function spawnDetached(argv: readonly string[], logFile: string, env: NodeJS.ProcessEnv = process.env, cwd?: string): number {
-  const fd = openSync(logFile, "a");
+  const fd = openSync(logFile, "a", 0o600);
   try {
     // node's spawn, not execa: a daemon needs its own process group, inherited log fds and unref().
     const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ["ignore", fd, fd], env, ...(cwd ? { cwd } : {}) });
@@ -25,6 +26,31 @@ export function isAlive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Whether `pid` is a live autorun monitor of plan `planName` under `home`. A pid file can hold
+ * any number after a crash and a reboot, so a pid counts only when the process is alive, not a
+ * zombie, runs `… cli.js monitor <planName>` and has the same AUTORUN_HOME. Without /proc (macOS)
+ * only liveness can be checked.
+ */
+export function isOurMonitor(pid: number, planName: string, home: string, defaultHome: string): boolean {
+  if (!isAlive(pid)) return false;
+  if (!existsSync("/proc/self/cmdline")) return true;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.charAt(stat.lastIndexOf(")") + 2);
+    if (state === "Z" || state === "X") return false;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    const at = argv.indexOf("monitor");
+    if (at < 1 || argv[at + 1] !== planName || !/cli\.js$|autorun$/.test(argv[at - 1] ?? "")) return false;
+    const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    const theirHome = environ.find((e) => e.startsWith("AUTORUN_HOME="))?.slice("AUTORUN_HOME=".length).trim();
+    return resolve(theirHome ? theirHome : defaultHome) === resolve(home);
+  } catch {
+    // Gone meanwhile, or not ours to read (another user's process): not our monitor.
+    return false;
   }
 }
 

@@ -1,5 +1,6 @@
 /** What agents and hooks call from inside a stage: `autorun phase`, `autorun event`, `autorun hook`. */
 import { existsSync } from "node:fs";
+import { resolve as resolvePath } from "node:path";
 import { appendEvent, readFirstEvent } from "../state/events.js";
 import { pathsFromOrchDir, type OrchPaths } from "../state/paths.js";
 import { EVENT_TYPES, PHASES, type EventType } from "../state/schemas.js";
@@ -13,9 +14,37 @@ interface StageIdentity {
   stage: string | undefined;
 }
 
+/**
+ * Events an agent (or its hooks) may write, always about its own stage. Everything else (launches,
+ * merges, failures, completion) is written by autorun's own monitor and commands only.
+ */
+export const AGENT_EVENT_TYPES: readonly EventType[] = [
+  "phase_status",
+  "stage_idle",
+  "stage_needs_permission",
+  "stage_attention",
+  "agent_stopped",
+  "session_started",
+  "session_ended",
+  "prompt_submitted",
+  "review_requested",
+  "review_answered",
+];
+
 function identity(ctx: Ctx, opts: { orchDir?: string; stage?: string }, needStage: boolean): StageIdentity {
-  const orchDir = opts.orchDir ?? ctx.env.AUTORUN_ORCH_DIR;
-  const stage = opts.stage ?? ctx.env.AUTORUN_STAGE;
+  // Inside a stage session the identity is the session's own: a stage cannot speak for another.
+  const envOrch = ctx.env.AUTORUN_ORCH_DIR;
+  const envStage = ctx.env.AUTORUN_STAGE;
+  if (envOrch && envStage) {
+    if (opts.orchDir !== undefined && resolvePath(opts.orchDir) !== resolvePath(envOrch)) {
+      throw new UserError(`this session belongs to ${envOrch}; --orch-dir ${opts.orchDir} is refused (a stage reports only about itself).`);
+    }
+    if (opts.stage !== undefined && opts.stage !== envStage) {
+      throw new UserError(`this session is stage ${envStage}; --stage ${opts.stage} is refused (a stage reports only about itself).`);
+    }
+  }
+  const orchDir = opts.orchDir ?? envOrch;
+  const stage = opts.stage ?? envStage;
   if (!orchDir) throw new UserError("AUTORUN_ORCH_DIR is not set: run this inside a stage session, or pass --orch-dir <dir> --stage <id>.");
   if (needStage && !stage) throw new UserError("AUTORUN_STAGE is not set: run this inside a stage session, or pass --stage <id>.");
   const probe = pathsFromOrchDir(orchDir);
@@ -68,7 +97,10 @@ export function runPhase(ctx: Ctx, phase: string, state: string, opts: PhaseOpti
 
 export function runEvent(ctx: Ctx, type: string, pairs: string[], opts: { data?: string; orchDir?: string; stage?: string }): number {
   if (!(EVENT_TYPES as string[]).includes(type)) throw new UserError(`unknown event type "${type}"; known: ${EVENT_TYPES.join(", ")}.`);
-  const id = identity(ctx, opts, false);
+  if (!AGENT_EVENT_TYPES.includes(type as EventType)) {
+    throw new UserError(`${type} events are written by autorun itself, not by agents; agents may write: ${AGENT_EVENT_TYPES.join(", ")}.`);
+  }
+  const id = identity(ctx, opts, true);
   let fields: Record<string, unknown> = {};
   if (opts.data) {
     try {
@@ -85,13 +117,15 @@ export function runEvent(ctx: Ctx, type: string, pairs: string[], opts: { data?:
     const raw = pair.slice(eq + 1);
     fields[key] = /^(true|false|-?\d+(\.\d+)?|null|\[.*\]|\{.*\})$/.test(raw) ? (JSON.parse(raw) as unknown) : raw;
   }
+  // The identity and the time are autorun's to set, never the caller's.
+  for (const key of ["ts", "stage", "orch_dir", "plan_name", "project_slug"]) delete fields[key];
   appendEvent(id.paths.events, {
     ...fields,
     type: type as EventType,
     orch_dir: id.paths.dir,
     plan_name: id.plan_name,
     project_slug: id.project_slug,
-    ...(id.stage !== undefined ? { stage: id.stage } : {}),
+    stage: id.stage!,
   });
   return 0;
 }

@@ -4,7 +4,7 @@ import { watch } from "chokidar";
 import { createTmux } from "../adapters/tmux.js";
 import { isAlive, signal } from "../adapters/process.js";
 import { appendEvent } from "../state/events.js";
-import { readPid } from "../state/pidfile.js";
+import { runningMonitor } from "./monitor-pid.js";
 import { rebuildStatus } from "../state/status.js";
 import { verifiedNudge, realClock } from "../monitor/nudge.js";
 import { mergeStage } from "../monitor/merge.js";
@@ -26,8 +26,8 @@ export async function runResume(ctx: Ctx, plan: string): Promise<number> {
 
 export async function runStop(ctx: Ctx, plan: string, opts: { sessions?: boolean }): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
-  const pid = readPid(orch.paths.pid);
-  if (pid !== undefined && isAlive(pid)) {
+  const pid = runningMonitor(orch.paths);
+  if (pid !== undefined) {
     signal(pid, "SIGTERM");
     const deadline = Date.now() + 15_000;
     while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));

@@ -8,9 +8,10 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
-import { commandVersion, isAlive } from "../adapters/process.js";
+import { commandVersion } from "../adapters/process.js";
 import { pluginDir } from "../adapters/agent.js";
 import { readPid } from "../state/pidfile.js";
+import { isMonitorOf } from "./monitor-pid.js";
 import { orchPaths } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
 import { readSettings } from "../state/settings.js";
@@ -40,7 +41,7 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
 
   // State dir.
   try {
-    mkdirSync(ctx.home, { recursive: true });
+    mkdirSync(ctx.home, { recursive: true, mode: 0o700 });
     accessSync(ctx.home, constants.W_OK);
     add("ok", `state dir: ${ctx.home}`);
   } catch {
@@ -69,8 +70,8 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
 
   for (const o of orchestrations) {
     const pid = readPid(o.paths.pid);
-    const alive = pid !== undefined && isAlive(pid);
-    if (pid !== undefined && !alive) add("problem", `${o.name}: stale monitor.pid (pid ${pid} is gone)`, async () => (rmSync(o.paths.pid, { force: true }), `removed ${o.paths.pid}`));
+    const alive = pid !== undefined && isMonitorOf(o.paths, pid);
+    if (pid !== undefined && !alive) add("problem", `${o.name}: stale monitor.pid (pid ${pid} is not this orchestration's monitor)`, async () => (rmSync(o.paths.pid, { force: true }), `removed ${o.paths.pid}`));
     const tmux = createTmux(readSettings(o.paths.dir)?.tmuxSocket);
     if (o.status.status === "running" || o.status.status === "stopped") {
       const dead: string[] = [];

@@ -15,6 +15,7 @@ import { Monitor } from "../monitor/controller.js";
 import { realClock } from "../monitor/nudge.js";
 import { writeReport } from "./report.js";
 import { resolveOrchestration, type Ctx } from "./context.js";
+import { isMonitorOf, runningMonitor } from "./monitor-pid.js";
 import { RuntimeError } from "../errors.js";
 
 export interface MonitorOptions {
@@ -22,11 +23,11 @@ export interface MonitorOptions {
 }
 
 export function monitorLogger(paths: OrchPaths, echo?: (line: string) => void): (msg: string) => void {
-  mkdirSync(dirname(paths.monitorLog), { recursive: true });
+  mkdirSync(dirname(paths.monitorLog), { recursive: true, mode: 0o700 });
   return (msg: string) => {
     const line = `${format(new Date(), "yyyy-MM-dd HH:mm:ss")} [${paths.dir.split("/").pop()}] ${msg}`;
     try {
-      appendFileSync(paths.monitorLog, line + "\n");
+      appendFileSync(paths.monitorLog, line + "\n", { mode: 0o600 });
     } catch {
       // The log is for people; a full disk must not stop the monitor.
     }
@@ -44,15 +45,15 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
   const monitor = new Monitor({ paths, config, tmux, clock: realClock, log, notify });
 
   if (opts.once) {
-    const held = readPid(paths.pid);
-    if (held !== undefined && held !== process.pid && isAlive(held)) throw new RuntimeError(`a monitor (pid ${held}) is running for ${orch.status.plan_name}; --once would race it. Stop it first: autorun stop ${orch.status.plan_name}`);
+    const held = runningMonitor(paths);
+    if (held !== undefined && held !== process.pid) throw new RuntimeError(`a monitor (pid ${held}) is running for ${orch.status.plan_name}; --once would race it. Stop it first: autorun stop ${orch.status.plan_name}`);
     const r = await monitor.pass();
     await monitor.settle();
     await finish(ctx, paths, r.done);
     return r.done ? r.code : 0;
   }
 
-  const got = await acquirePid(paths.pid, process.pid, isAlive);
+  const got = await acquirePid(paths.pid, process.pid, (pid) => isMonitorOf(paths, pid));
   if (!got.ok) {
     ctx.out(`A monitor (pid ${got.holder}) is already running for ${orch.status.plan_name}.`);
     return 0;
@@ -144,18 +145,18 @@ function makeNotifier(config: Config, tmux: ReturnType<typeof createTmux>, log: 
 
 /** Starts the monitor in its own process group (or returns the pid of the one running). */
 export async function startMonitorDetached(ctx: Ctx, paths: OrchPaths): Promise<number> {
-  const existing = readPid(paths.pid);
-  if (existing !== undefined && isAlive(existing)) return existing;
+  const existing = runningMonitor(paths);
+  if (existing !== undefined) return existing;
   const cli = fileURLToPath(new URL("../cli.js", import.meta.url));
   const planName = paths.dir.split("/").pop()!;
-  mkdirSync(dirname(paths.monitorLog), { recursive: true });
+  mkdirSync(dirname(paths.monitorLog), { recursive: true, mode: 0o700 });
   const env = { ...ctx.env, AUTORUN_HOME: paths.home, AUTORUN_MONITOR_DETACHED: "1" };
   const pid = spawnDetached([process.execPath, cli, "monitor", planName], paths.monitorLog, env, ctx.cwd);
   // Wait until it holds the pid file, so the summary is true when printed.
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    const held = readPid(paths.pid);
-    if (held !== undefined && isAlive(held)) return held;
+    const held = runningMonitor(paths);
+    if (held !== undefined) return held;
     if (!isAlive(pid)) throw new RuntimeError(`the monitor exited at start; see ${paths.monitorLog}`);
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -190,7 +190,7 @@ async function writeOrchestration(prep: PreparedPlan): Promise<Status> {
   }));
   for (const s of plan.stages) {
     const body = renderContextFile({ id: s.id, name: s.name, scope: s.scope, depends_on: s.depends_on, orchDir: paths.dir, statusFile: paths.status, baseBranch: prep.baseBranch });
-    await writeFileAtomic(contextFilePath(paths.stagesDir, s.id), body);
+    await writeFileAtomic(contextFilePath(paths.stagesDir, s.id), body, { mode: 0o600 });
   }
   writeSettings(paths.dir, prep.config);
   appendEvent(paths.events, {

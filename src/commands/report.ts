@@ -13,10 +13,10 @@ export async function writeReport(_ctx: Ctx, paths: OrchPaths): Promise<string |
   if (!status) return undefined;
   const report = buildReport(status, readAllEvents(paths.events));
   const dir = reportsDir(paths.home);
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const md = join(dir, `${status.plan_name}.md`);
-  await writeFileAtomic(md, renderReportMarkdown(report));
-  await writeFileAtomic(join(dir, `${status.plan_name}.json`), JSON.stringify(report, null, 2) + "\n");
+  await writeFileAtomic(md, renderReportMarkdown(report), { mode: 0o600 });
+  await writeFileAtomic(join(dir, `${status.plan_name}.json`), JSON.stringify(report, null, 2) + "\n", { mode: 0o600 });
   return md;
 }
 

@@ -4,7 +4,7 @@ import { compareIds } from "../core/ids.js";
 import type { Status, StageStatus } from "../state/schemas.js";
 import { loadStatus } from "../state/status.js";
 import { orchPaths } from "../state/paths.js";
-import { isAlive } from "../adapters/process.js";
+import { isMonitorOf } from "./monitor-pid.js";
 import { listOrchestrations, resolveOrchestration, type Ctx } from "./context.js";
 
 const ORDER: Record<string, number> = { merging: 1, in_progress: 1, pending: 2, blocked: 3, failed: 3, completed: 4 };
@@ -69,7 +69,7 @@ export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json
   }
   const show = () => {
     const orch = resolveOrchestration(ctx, plan);
-    const alive = orch.status.monitor_pid !== null && isAlive(orch.status.monitor_pid);
+    const alive = orch.status.monitor_pid !== null && isMonitorOf(orch.paths, orch.status.monitor_pid);
     if (opts.json) ctx.out(JSON.stringify(orch.status, null, 2));
     else for (const line of renderStatusTable(orch.status, new Date(), alive)) ctx.out(line);
     return orch.status;

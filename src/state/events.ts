@@ -25,12 +25,19 @@ export function appendEvent(file: string, event: NewEvent | Record<string, unkno
   const line = Buffer.from(JSON.stringify(parsed.data) + "\n", "utf8");
   let fd: number;
   try {
-    fd = openSync(file, "a", 0o644);
+    fd = openSync(file, "a+", 0o600);
   } catch (error) {
     throw new RuntimeError(`cannot append to ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}; check that the orchestration exists and the disk is writable.`, { cause: error });
   }
-  const before = fstatSync(fd).size;
+  let before = fstatSync(fd).size;
   try {
+    // A writer that died mid-line (a crash, a full disk) left a torn tail: start on a new line, so
+    // this event is not glued to the broken one and lost with it. (Two writers may both do this;
+    // an empty line is harmless.)
+    if (before > 0 && !endsWithNewline(fd, before)) {
+      writeSync(fd, "\n");
+      before = fstatSync(fd).size;
+    }
     const written = writeSync(fd, line, 0, line.length);
     if (written !== line.length) {
       // Never leave half a line: take the partial bytes back if nobody appended after them.
@@ -50,6 +57,12 @@ export function appendEvent(file: string, event: NewEvent | Record<string, unkno
     closeSync(fd);
   }
   return parsed.data;
+}
+
+function endsWithNewline(fd: number, size: number): boolean {
+  const last = Buffer.alloc(1);
+  readSync(fd, last, 0, 1, size - 1);
+  return last[0] === 0x0a;
 }
 
 export interface EventChunk {

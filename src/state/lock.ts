@@ -21,8 +21,8 @@ export async function withLock<T>(target: string, fn: () => Promise<T> | T, wait
 }
 
 async function withFileLock<T>(target: string, fn: () => Promise<T> | T, waitMs: number): Promise<T> {
-  mkdirSync(dirname(target), { recursive: true });
-  if (!existsSync(target)) writeFileSync(target, "", { flag: "a" });
+  mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+  if (!existsSync(target)) writeFileSync(target, "", { flag: "a", mode: 0o600 });
   const release = await lockfile.lock(target, {
     // A holder refreshes the lock every second; one killed with SIGKILL frees it within 4 s.
     stale: 4_000,

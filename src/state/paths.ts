@@ -66,13 +66,13 @@ export function pathsFromOrchDir(orchDir: string, projectSlug = "plan"): OrchPat
  */
 export function makeDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     let path = "";
     for (const part of resolve(dir).split("/").slice(1)) {
       path += `/${part}`;
-      if (!existsSync(path)) mkdirSync(path);
+      if (!existsSync(path)) mkdirSync(path, { mode: 0o700 });
     }
     throw error;
   }

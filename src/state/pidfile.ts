@@ -14,7 +14,7 @@ export async function acquirePid(file: string, pid: number, isAlive: (pid: numbe
     const holder = readPid(file);
     if (holder !== undefined && holder !== pid && isAlive(holder)) return { ok: false as const, holder };
     rmSync(file, { force: true });
-    writeFileSync(file, `${pid}\n`, { flag: "wx" });
+    writeFileSync(file, `${pid}\n`, { flag: "wx", mode: 0o600 });
     return { ok: true as const };
   });
 }

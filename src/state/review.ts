@@ -50,12 +50,12 @@ export function renderReview(title: string, context: string, questions: ReviewQu
 
 export async function createReviewFile(home: string, title: string, context: string, questions: ReviewQuestion[], meta: Omit<ReviewMeta, "questions" | "created_at">, now = new Date()): Promise<string> {
   const dir = reviewDir(home);
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const stamp = format(now, "yyyy-MM-dd-HHmmss");
   const base = `${stamp}-${summarySlug(title)}`;
   let file = join(dir, `${base}.md`);
   for (let n = 2; existsSync(file); n++) file = join(dir, `${base}-${n}.md`);
-  await writeFileAtomic(file, renderReview(title, context, questions, { ...meta, questions: questions.length, created_at: now.toISOString() }));
+  await writeFileAtomic(file, renderReview(title, context, questions, { ...meta, questions: questions.length, created_at: now.toISOString() }), { mode: 0o600 });
   return file;
 }
 

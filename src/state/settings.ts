@@ -14,7 +14,7 @@ export function settingsPath(orchDir: string): string {
 }
 
 export function writeSettings(orchDir: string, config: Config): void {
-  writeFileAtomic.sync(settingsPath(orchDir), JSON.stringify(settingsSchema.parse(config), null, 2) + "\n");
+  writeFileAtomic.sync(settingsPath(orchDir), JSON.stringify(settingsSchema.parse(config), null, 2) + "\n", { mode: 0o600 });
 }
 
 export function readSettings(orchDir: string): Config | undefined {

@@ -21,7 +21,7 @@ export async function writeStatusFile(paths: OrchPaths, status: Status): Promise
     try {
       const current = existsSync(paths.status) ? safeRead(paths.status) : undefined;
       if (current && current.event_count > status.event_count) return;
-      await writeFileAtomic(paths.status, JSON.stringify(status, null, 2) + "\n", { fsync: true });
+      await writeFileAtomic(paths.status, JSON.stringify(status, null, 2) + "\n", { fsync: true, mode: 0o600 });
     } catch (error) {
       throw new RuntimeError(`cannot write ${paths.status}: ${(error as NodeJS.ErrnoException).code ?? String(error)}; free disk space or fix permissions (events.jsonl is intact).`, { cause: error });
     }

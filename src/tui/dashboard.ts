@@ -11,7 +11,8 @@ import { readEventsFrom } from "../state/events.js";
 import { listReviewFiles, readReview } from "../state/review.js";
 import type { AutorunEvent, Status } from "../state/schemas.js";
 import { createTmux } from "../adapters/tmux.js";
-import { isAlive, runInteractive } from "../adapters/process.js";
+import { runInteractive } from "../adapters/process.js";
+import { isMonitorOf } from "../commands/monitor-pid.js";
 import { parseAgentCmd } from "../adapters/agent.js";
 import { verifiedNudge, realClock } from "../monitor/nudge.js";
 import { resolveOrchestration, type Ctx } from "../commands/context.js";
@@ -33,7 +34,7 @@ export async function runDashboard(ctx: Ctx, plan: string | undefined): Promise<
   let offset = chunk.offset;
   let status: Status = orch.status;
   const recent: AutorunEvent[] = chunk.events.slice(-200);
-  const monitorAlive = () => status.monitor_pid !== null && isAlive(status.monitor_pid);
+  const monitorAlive = () => status.monitor_pid !== null && isMonitorOf(paths, status.monitor_pid);
 
   if (!process.stdout.isTTY || !process.stdin.isTTY) {
     ctx.out(plainSummary(status, recent, monitorAlive(), new Date()));

@@ -91,9 +91,10 @@ describe("merging never touches the user's work", () => {
     mkdirSync(join(sb.repo, "sim"), { recursive: true });
     writeFileSync(join(sb.repo, "sim", "stage-1-part1.txt"), "the user's own file\n");
     const refused = await waitFor("a refused merge", () => eventsOf(sb, "untracked", "merge_conflict")[0], 60_000);
-    expect(refused.reason).toBe("untracked_overwrite");
+    expect(refused.reason).toBe("checkout_overlap");
+    expect(refused.files).toEqual(["sim/stage-1-part1.txt"]);
     expect(readFileSync(join(sb.repo, "sim", "stage-1-part1.txt"), "utf8")).toBe("the user's own file\n");
-    expect((await sb.git("status", "--porcelain")).split("\n").filter((l) => !l.includes("untracked.md") && !l.includes(".claude"))).toEqual(["?? sim/"]);
+    expect((await sb.git("status", "--porcelain")).split("\n").filter((l) => !l.includes("untracked.md"))).toEqual(["?? sim/"]);
     // The user moves their file away; the monitor's retry then merges.
     await execa("mv", [join(sb.repo, "sim"), join(sb.dir, "users-sim")]);
     expect(await waitForEnd(sb, "untracked")).toBe("completed");
