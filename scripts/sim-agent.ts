@@ -18,6 +18,7 @@
  *   conflict     write CONFLICT.txt (stages that all do so conflict at merge); rebase when told
  *   no-commit    report implement done without committing, once
  *   fix-on-check commit compat.txt when told that a check failed
+ *   ignore-messages  answer every message with "implement done" and change nothing
  *   slow         steps take 4x longer
  */
 import { spawnSync, spawn } from "node:child_process";
@@ -291,6 +292,10 @@ async function main(): Promise<void> {
   // a failed check) come in here.
   for (;;) {
     const text = await idle(true);
+    if (behaviours.has("ignore-messages")) {
+      report("phase", "implement", "done");
+      continue;
+    }
     if (/rebase/i.test(text)) await rebaseOntoBase();
     if (behaviours.has("fix-on-check") && /check .* failed/i.test(text)) commit("compat.txt", `made compatible by stage ${stage}\n`, `stage ${stage}: fix the failed check`);
     if (/commit/i.test(text) && git(cwd, "rev-list", "--count", `${baseBranch}..HEAD`).out === "0") commit(`sim/stage-${stage}-late.txt`, "late commit\n", `stage ${stage}: commit the work`);

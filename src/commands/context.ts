@@ -8,6 +8,7 @@ import { readSettings } from "../state/settings.js";
 import { loadConfig, type Config } from "../state/config.js";
 import type { Status } from "../state/schemas.js";
 import { UserError } from "../errors.js";
+import { printable } from "../core/printable.js";
 
 export interface Ctx {
   cwd: string;
@@ -23,8 +24,8 @@ export function defaultCtx(): Ctx {
     cwd: process.cwd(),
     env: process.env,
     home: autorunHome(process.env),
-    out: (line) => process.stdout.write(line + "\n"),
-    err: (line) => process.stderr.write(line + "\n"),
+    out: (line) => process.stdout.write(printable(line) + "\n"),
+    err: (line) => process.stderr.write(printable(line) + "\n"),
     isTTY: Boolean(process.stdout.isTTY),
   };
 }

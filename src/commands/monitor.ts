@@ -17,6 +17,7 @@ import { writeReport } from "./report.js";
 import { resolveOrchestration, type Ctx } from "./context.js";
 import { isMonitorOf, runningMonitor } from "./monitor-pid.js";
 import { RuntimeError } from "../errors.js";
+import { printable } from "../core/printable.js";
 
 export interface MonitorOptions {
   once?: boolean;
@@ -25,7 +26,7 @@ export interface MonitorOptions {
 export function monitorLogger(paths: OrchPaths, echo?: (line: string) => void): (msg: string) => void {
   mkdirSync(dirname(paths.monitorLog), { recursive: true, mode: 0o700 });
   return (msg: string) => {
-    const line = `${format(new Date(), "yyyy-MM-dd HH:mm:ss")} [${paths.dir.split("/").pop()}] ${msg}`;
+    const line = `${format(new Date(), "yyyy-MM-dd HH:mm:ss")} [${paths.dir.split("/").pop()}] ${printable(msg)}`;
     try {
       appendFileSync(paths.monitorLog, line + "\n", { mode: 0o600 });
     } catch {

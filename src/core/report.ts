@@ -19,7 +19,12 @@ export interface Report {
     nudges: number;
     duration_seconds: number | null;
     merge_commit: string | null;
+    /** Whether `validate` passed on the merge commit itself (null: no validate, or not merged). */
+    validated: boolean | null;
     failure_reason: string | null;
+    /** The stage's plan and the notes its agent left uncommitted, kept when its worktree went. */
+    plan_file: string | null;
+    kept_files: string | null;
   }[];
   waves: { wave: number; stages: string[]; started_at: string | null; completed_at: string | null; duration_seconds: number | null }[];
   failures: { stage: string; reason: string }[];
@@ -50,7 +55,10 @@ export function buildReport(status: Status, events: readonly AutorunEvent[]): Re
       nudges: s.nudges,
       duration_seconds: secs(s.started_at, s.completed_at),
       merge_commit: s.merge_commit,
+      validated: s.merge_validated,
       failure_reason: s.failure_reason,
+      plan_file: s.plan_file,
+      kept_files: s.kept_files,
     }));
   return {
     plan_name: status.plan_name,
@@ -77,10 +85,13 @@ export function renderReportMarkdown(r: Report): string {
     "",
     "## Stages",
     "",
-    "| Stage | Name | Status | Attempts | Nudges | Duration | Merge commit |",
-    "|---|---|---|---|---|---|---|",
-    ...r.stages.map((s) => `| ${s.id} | ${s.name.replace(/\|/g, "\\|")} | ${s.status} | ${s.attempts} | ${s.nudges} | ${human(s.duration_seconds)} | ${s.merge_commit ? `\`${s.merge_commit.slice(0, 12)}\`` : "—"} |`),
+    "| Stage | Name | Status | Attempts | Nudges | Duration | Merge commit | Checks on the merge |",
+    "|---|---|---|---|---|---|---|---|",
+    ...r.stages.map((s) => `| ${s.id} | ${s.name.replace(/\|/g, "\\|")} | ${s.status} | ${s.attempts} | ${s.nudges} | ${human(s.duration_seconds)} | ${s.merge_commit ? `\`${s.merge_commit.slice(0, 12)}\`` : "—"} | ${s.validated === true ? "passed" : s.validated === false ? "not run" : "—"} |`),
     "",
+    ...(r.stages.some((s) => s.plan_file || s.kept_files)
+      ? ["## Plans and notes", "", ...r.stages.filter((s) => s.plan_file || s.kept_files).map((s) => `- Stage ${s.id}: ${[s.plan_file ? `plan ${s.plan_file}` : "", s.kept_files ? `notes kept in ${s.kept_files}` : ""].filter(Boolean).join("; ")}`), ""]
+      : []),
     "## Waves",
     "",
     ...r.waves.map((w) => `- Wave ${w.wave} (${w.stages.join(", ")}): ${w.completed_at ? `done in ${human(w.duration_seconds)}` : w.started_at ? "not finished" : "not started"}`),
@@ -91,7 +102,7 @@ export function renderReportMarkdown(r: Report): string {
     "",
     "## Review and roll back",
     "",
-    "Each stage was merged with `git merge --no-ff`, so each has one merge commit:",
+    "Each stage went into the base branch as one merge commit (first parent: the base before it, second: the stage branch):",
     "",
     ...r.stages.filter((s) => s.merge_commit).flatMap((s) => [
       `- Stage ${s.id}: review \`git log --oneline ${s.merge_commit!.slice(0, 12)}^1..${s.merge_commit!.slice(0, 12)}^2\`, diff \`git diff ${s.merge_commit!.slice(0, 12)}^1 ${s.merge_commit!.slice(0, 12)}\`, undo \`git revert -m 1 ${s.merge_commit!.slice(0, 12)}\``,

@@ -15,6 +15,8 @@ export interface StageMemory {
   idleHint: boolean;
   consecutiveNudges: number;
   refusedAt?: number;
+  /** Sent back too often with the same commit: a person was asked, so no more nudges. */
+  stuck?: boolean;
   /** The person's uncommitted files a refused merge waits on. */
   refusedFiles?: string[];
   reviewFiled: Set<string>;
@@ -78,7 +80,7 @@ export class Attention {
     const stage = this.status!.stages[id]!;
     const m = this.mem(id);
     // Done and waiting for its merge (or for the project root to be fixed): not a stall.
-    if (stage.implement_done || stage.attention === "review" || m.refusedAt !== undefined) return;
+    if (stage.implement_done || stage.attention === "review" || m.refusedAt !== undefined || m.stuck) return;
     const screen = await tmux.capturePane(stage.session);
     if (screen === undefined) return;
     const state = classifyPane(screen);

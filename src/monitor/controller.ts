@@ -92,6 +92,7 @@ export class Monitor {
         m.idleHint = true;
         break;
       case "phase_status":
+        m.stuck = false;
         m.consecutiveNudges = 0;
         m.idleHint = false;
         m.screenSince = this.deps.clock.now();
@@ -111,6 +112,10 @@ export class Monitor {
         // The agent's last Stop came before this: it is not a stall, and a message is on its way.
         m.idleHint = false;
         m.screenSince = this.deps.clock.now();
+        if (event.type === "merge_conflict" && event.commit !== undefined) {
+          const tip = event.commit;
+          m.stuck = (this.status?.stages[event.stage]?.send_backs.filter((c) => c === tip).length ?? 0) > MAX_SEND_BACKS;
+        }
         if (event.type === "merge_conflict" && event.reason === "checkout_overlap") {
           m.refusedAt = this.deps.clock.now();
           m.refusedFiles = event.files;
@@ -247,6 +252,7 @@ export class Monitor {
     const s = this.status!;
     const checkout = (await git.listWorktrees(s.project_root)).find((w) => w.branch === s.base_branch)?.path;
     if (!checkout) return true;
+    if (await git.operationInProgress(checkout)) return false;
     const dirty = new Set(await git.dirtyFiles(checkout));
     return !files.some((f) => dirty.has(f));
   }

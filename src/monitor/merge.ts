@@ -148,6 +148,9 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
     // Where the base is checked out, the merge must fit around the person's uncommitted work.
     const checkout = await checkoutOf(root, base);
     if (checkout) {
+      // A person half-way through their own merge or rebase there: wait, never abort it.
+      const busy = await git.operationInProgress(checkout);
+      if (busy) return refuse([`(${busy} in progress)`], checkout, `${busy} is in progress in ${checkout}`);
       const touched = new Set(await git.changedFiles(root, baseTip, commit));
       const inTheWay = (await git.dirtyFiles(checkout)).filter((f) => touched.has(f));
       if (inTheWay.length > 0) return refuse(inTheWay, checkout);
@@ -170,10 +173,10 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
     return merged(commit, deps.config.validate.length > 0);
   }
 
-  function refuse(files: string[], checkout: string): MergeOutcome {
-    const detail = `uncommitted changes in ${checkout} overlap the merge: ${files.slice(0, 8).join(", ")}`;
+  function refuse(files: string[], checkout: string, why?: string): MergeOutcome {
+    const detail = why ?? `uncommitted changes in ${checkout} overlap the merge: ${files.slice(0, 8).join(", ")}`;
     conflict("checkout_overlap", files, detail);
-    log(`stage ${id}: merge waits: ${detail}; commit or stash them and autorun merges by itself`);
+    log(`stage ${id}: merge waits: ${detail}; ${why ? "finish it" : "commit or stash them"} and autorun merges by itself`);
     return { kind: "refused", reason: "checkout_overlap", detail, files };
   }
 }

@@ -1,4 +1,5 @@
 /** What the dashboard shows, as plain text from the store's data. Pure (no blessed), so tested alone. */
+import { printable } from "../core/printable.js";
 import { formatDistanceStrict, format } from "date-fns";
 import type { AutorunEvent, Status, StageStatus } from "../state/schemas.js";
 import { sortStages, elapsed } from "../commands/status.js";
@@ -48,7 +49,7 @@ export function eventLine(e: AutorunEvent): string {
   const t = format(new Date(e.ts), "HH:mm:ss");
   const who = e.stage !== undefined ? ` [${e.stage}]` : "";
   const extra = describe(e);
-  return `${t}${who} ${e.type}${extra ? `: ${extra}` : ""}`;
+  return printable(`${t}${who} ${e.type}${extra ? `: ${extra}` : ""}`);
 }
 
 function describe(e: AutorunEvent): string {
@@ -101,6 +102,7 @@ export function plainSummary(status: Status, events: AutorunEvent[], monitorAliv
   ].join("\n");
 }
 
-function clip(text: string, width: number): string {
+function clip(raw: string, width: number): string {
+  const text = printable(raw);
   return text.length > width ? text.slice(0, width - 1) + "…" : text;
 }

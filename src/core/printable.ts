@@ -1,0 +1,12 @@
+/**
+ * Text from plans and agents shown on a person's terminal: escape sequences (ANSI colours, OSC
+ * titles and hyperlinks, cursor moves) and other control characters are removed, so a plan
+ * cannot repaint, retitle or hide things in the terminal that displays it. Pure.
+ */
+// ESC [ … final byte (CSI), ESC ] … BEL or ESC \ (OSC), ESC + one byte, then any C0/C1 control.
+const SEQUENCES = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u009b[0-?]*[ -/]*[@-~]|\u001b[@-_]?/g;
+const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+export function printable(text: string): string {
+  return text.replace(SEQUENCES, "").replace(CONTROLS, "");
+}

@@ -1,0 +1,291 @@
+/**
+ * What autorun trusts and what it touches: pid files, events written by agents, a torn log, a
+ * person's own git work (worktrees, merges in progress, `git add .`), names that collide, and
+ * send-backs that would repeat forever. Each case failed on the code before it was fixed.
+ */
+import { appendFileSync, existsSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { execa } from "execa";
+import { CLI, makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { eventsOf, expectClean, monitorPid, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
+import * as git from "../../src/adapters/git.js";
+
+let sb: Sandbox;
+beforeEach(async () => {
+  sb = await makeSandbox();
+});
+afterEach(async () => sb.cleanup());
+
+// A stage agent that just waits (placeholders keep autorun from appending the claude arguments).
+const sleepAgent = JSON.stringify([process.execPath, "-e", "setTimeout(() => {}, 120000)", "{stage}"]);
+
+/** An orchestration whose stages just sleep, with no monitor: state to poke at. */
+async function idleRun(plan: string, text = "## Stage 1: A\n## Stage 2: B\n"): Promise<string> {
+  const file = sb.writePlan(`${plan}.md`, text);
+  const r = await sb.cli(["orchestrate", file, "--no-monitor", "--agent-cmd", sleepAgent]);
+  expect(r.code, r.stderr).toBe(0);
+  return join(sb.home, "orchestration", plan);
+}
+
+function stageEnv(orchDir: string, stage: string): NodeJS.ProcessEnv {
+  return { AUTORUN_ORCH_DIR: orchDir, AUTORUN_STAGE: stage };
+}
+
+describe("monitor.pid is not trusted blindly", () => {
+  it("an unrelated live process in monitor.pid: resume starts a real monitor, stop never signals that process", async () => {
+    const orchDir = await idleRun("pidplan");
+    const stranger = spawn("sleep", ["60"], { stdio: "ignore" });
+    try {
+      writeFileSync(join(orchDir, "monitor.pid"), `${stranger.pid}\n`);
+      const resumed = await sb.cli(["resume", "pidplan"]);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      const pid = monitorPid(sb, "pidplan");
+      expect(pid).toBeDefined();
+      expect(pid).not.toBe(stranger.pid);
+      expect(resumed.stdout).toContain(`pid ${pid}`);
+      const stopped = await sb.cli(["stop", "pidplan"]);
+      expect(stopped.code, stopped.stderr).toBe(0);
+      expect(stopped.stdout).toContain(`Stopped the monitor (pid ${pid})`);
+      expect(stranger.exitCode).toBeNull();
+      expect(() => process.kill(stranger.pid!, 0)).not.toThrow();
+      // And a pid file naming the stranger alone: stop says no monitor runs, and leaves it be.
+      writeFileSync(join(orchDir, "monitor.pid"), `${stranger.pid}\n`);
+      const again = await sb.cli(["stop", "pidplan"]);
+      expect(again.stdout).toContain("No monitor was running.");
+      expect(() => process.kill(stranger.pid!, 0)).not.toThrow();
+    } finally {
+      stranger.kill("SIGKILL");
+    }
+  });
+});
+
+describe("events written from inside a stage", () => {
+  it("a stage cannot write monitor events or speak for another stage; nothing is appended", async () => {
+    const orchDir = await idleRun("forge");
+    const events = join(orchDir, "events.jsonl");
+    const before = readFileSync(events, "utf8");
+    const env = stageEnv(orchDir, "1");
+    const forged = [
+      ["event", "merge_complete", "branch=x", "commit=abc1234"],
+      ["event", "orchestration_complete", "status=completed"],
+      ["event", "stage_failed", "reason=forged"],
+      ["event", "phase_status", "phase=implement", "status=done", "--stage", "2"],
+      ["phase", "implement", "done", "--stage", "2"],
+      ["event", "phase_status", "phase=implement", "status=done", "stage=2"],
+    ];
+    for (const args of forged) {
+      const r = await sb.cli(args, { env });
+      if (args.includes("stage=2")) {
+        // A stage= pair never overrides the session's identity: it is recorded for stage 1.
+        expect(r.code).toBe(0);
+        continue;
+      }
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(/written by autorun itself|reports only about itself/);
+    }
+    const added = readFileSync(events, "utf8").slice(before.length).split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type: string; stage: string });
+    expect(added).toHaveLength(1);
+    expect(added[0]).toMatchObject({ type: "phase_status", stage: "1" });
+    const status = await sb.cli(["status", "forge", "--json"]);
+    const st = JSON.parse(status.stdout) as { status: string; stages: Record<string, { status: string; implement_done: boolean }> };
+    expect(st.status).toBe("running");
+    expect(st.stages["2"]!.implement_done).toBe(false);
+  });
+
+  it("an append after a torn last line starts on a new line: the event is recorded, not lost", async () => {
+    const orchDir = await idleRun("torn");
+    const events = join(orchDir, "events.jsonl");
+    appendFileSync(events, '{"ts":"2026-01-01T00:00:00.000Z","type":"phase_sta');
+    const r = await sb.cli(["phase", "implement", "start", "--current", "1", "--total", "3"], { env: stageEnv(orchDir, "1") });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = readFileSync(events, "utf8").split("\n").filter(Boolean);
+    expect(JSON.parse(lines[lines.length - 1]!)).toMatchObject({ type: "phase_status", stage: "1", phase: "implement", current_phase: 1 });
+    const status = JSON.parse((await sb.cli(["status", "torn", "--json"])).stdout) as { stages: Record<string, { phases: Record<string, { current_phase?: number }> }> };
+    expect(status.stages["1"]!.phases.implement!.current_phase).toBe(1);
+  });
+});
+
+describe("one orchestrate per plan", () => {
+  it("two orchestrate commands at once: one orchestration_started, each stage launched once", async () => {
+    for (let trial = 0; trial < 3; trial++) {
+      const name = `twice-${trial}`;
+      const file = sb.writePlan(`${name}.md`, "## Stage 1: A\n## Stage 2: B\n## Stage 3: C\n");
+      const runs = await Promise.all([0, 1].map(() => sb.cli(["orchestrate", file, "--no-monitor", "--agent-cmd", sleepAgent])));
+      for (const r of runs) expect(r.code, r.stderr).toBe(0);
+      expect(eventsOf(sb, name, "orchestration_started")).toHaveLength(1);
+      for (const id of ["1", "2", "3"]) expect(eventsOf(sb, name, "stage_launched", id), `${name} stage ${id}`).toHaveLength(1);
+    }
+  });
+});
+
+describe("the person's own git work", () => {
+  it("git add . during a run does not pick up the stage worktrees (info/exclude; .gitignore untouched)", async () => {
+    await idleRun("addall");
+    await waitFor("the stage worktrees", () => existsSync(join(sb.repo, ".claude", "worktrees")));
+    await sb.git("add", ".");
+    const staged = await sb.git("diff", "--cached", "--name-only");
+    expect(staged.split("\n").filter((f) => f.startsWith(".claude"))).toEqual([]);
+    expect(existsSync(join(sb.repo, ".gitignore"))).toBe(false);
+    const exclude = readFileSync(join(sb.repo, ".git", "info", "exclude"), "utf8");
+    expect(exclude.match(/^\/\.claude\/worktrees\/$/gm)).toHaveLength(1);
+    // Said once, however often orchestrate runs.
+    await idleRun("addall2", "## Stage 1: A\n");
+    expect(readFileSync(join(sb.repo, ".git", "info", "exclude"), "utf8").match(/^\/\.claude\/worktrees\/$/gm)).toHaveLength(1);
+  });
+
+  it("doctor --fix leaves a person's own .claude/worktrees entry and its untracked files alone", async () => {
+    const plan = sb.writePlan("docplan.md", "## Stage 1: A\n");
+    await orchestrate(sb, plan);
+    expect(await waitForEnd(sb, "docplan")).toBe("completed");
+    const mine = join(sb.repo, ".claude", "worktrees", "my-feature");
+    await sb.git("worktree", "add", "-q", "-b", "my-feature", mine, "main");
+    writeFileSync(join(mine, "notes.md"), "my own notes\n");
+    const r = await sb.cli(["doctor", "--fix"]);
+    expect(r.stdout).toContain("not made by an autorun orchestration");
+    expect(readFileSync(join(mine, "notes.md"), "utf8")).toBe("my own notes\n");
+    expect(await sb.git("branch", "--list", "my-feature")).toContain("my-feature");
+  });
+
+  it("a merged stage's plan and untracked notes are kept under the orchestration and the report links them", async () => {
+    const plan = sb.writePlan("notes.md", "## Stage 1: A\n");
+    await orchestrate(sb, plan);
+    expect(await waitForEnd(sb, "notes")).toBe("completed");
+    const st = JSON.parse(readFileSync(join(sb.home, "orchestration", "notes", "status.json"), "utf8")) as { stages: Record<string, { plan_file: string; kept_files: string }> };
+    const stage = st.stages["1"]!;
+    expect(stage.plan_file.startsWith(join(sb.home, "orchestration", "notes"))).toBe(true);
+    expect(readFileSync(stage.plan_file, "utf8")).toContain("# Stage 1 plan");
+    expect(stage.kept_files).toBe(join(sb.home, "orchestration", "notes", "stages", "stage-1-files"));
+    const report = await sb.cli(["report", "notes"]);
+    expect(report.stdout + readFileSync(join(sb.home, "reports", "notes.md"), "utf8")).toContain(stage.plan_file);
+    await expectClean(sb, "notes");
+  });
+
+  it("a person's own merge in progress on the base branch is waited for, never aborted", async () => {
+    const plan = sb.writePlan("busy.md", "## Stage 1: A\nsim: slow\n");
+    // The person's side branch, merged with --no-commit while the stage works.
+    await sb.git("checkout", "-q", "-b", "side");
+    writeFileSync(join(sb.repo, "side.txt"), "side work\n");
+    await sb.git("add", "side.txt");
+    await sb.git("commit", "-qm", "side");
+    await sb.git("checkout", "-q", "main");
+    await orchestrate(sb, plan);
+    await sb.git("merge", "--no-ff", "--no-commit", "side");
+    const wait = await waitFor("the merge to wait", () => eventsOf(sb, "busy", "merge_conflict")[0], 60_000);
+    expect(wait.reason).toBe("checkout_overlap");
+    expect(String(wait.detail)).toContain("a merge is in progress");
+    expect(existsSync(join(sb.repo, ".git", "MERGE_HEAD"))).toBe(true);
+    expect(await sb.git("diff", "--cached", "--name-only")).toBe("side.txt");
+    await sb.git("commit", "-qm", "merge side");
+    expect(await waitForEnd(sb, "busy")).toBe("completed");
+    const files = await sb.git("ls-tree", "-r", "--name-only", "main");
+    expect(files).toContain("side.txt");
+    expect(files).toContain("sim/stage-1-part2.txt");
+    expect((await sb.git("status", "--porcelain", "--untracked-files=no")).trim()).toBe("");
+  });
+
+  it("a monitor killed between moving the base and the checkout: the next merge finishes the checkout's move exactly", async () => {
+    const orchDir = await idleRun("halfway", "## Stage 1: A\n");
+    const st = statusOf(sb, "halfway") as unknown as { stages: Record<string, { worktree: string; branch: string }> };
+    const { worktree, branch } = st.stages["1"]!;
+    writeFileSync(join(worktree, "work.txt"), "the stage's work\n");
+    await execa("git", ["-C", worktree, "add", "work.txt"], { env: sb.env });
+    await execa("git", ["-C", worktree, "commit", "-qm", "work"], { env: sb.env });
+    // What the interrupted merge had done: the merge commit, the base moved, the checkout not yet.
+    const old = await sb.git("rev-parse", "main");
+    const tree = await sb.git("merge-tree", "--write-tree", "main", branch);
+    const merge = await sb.git("commit-tree", tree, "-p", "main", "-p", branch, "-m", "autorun: merge stage 1: A");
+    await sb.git("update-ref", "refs/heads/main", merge, old);
+    writeFileSync(join(sb.repo, "README.md"), "the person's edit\n");
+    const common = { orch_dir: orchDir, plan_name: "halfway", project_slug: "halfway", stage: "1" };
+    appendFileSync(join(orchDir, "events.jsonl"), [
+      { ...common, ts: new Date().toISOString(), type: "phase_status", phase: "implement", status: "done" },
+      { ...common, ts: new Date().toISOString(), type: "merge_started", branch },
+    ].map((e) => JSON.stringify(e) + "\n").join(""));
+    const r = await sb.cli(["merge", "halfway", "1"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await sb.git("rev-parse", "main")).toBe(merge);
+    expect(readFileSync(join(sb.repo, "work.txt"), "utf8")).toBe("the stage's work\n");
+    expect(readFileSync(join(sb.repo, "README.md"), "utf8")).toBe("the person's edit\n");
+    expect((await sb.git("status", "--porcelain", "--untracked-files=no")).trim()).toBe("M README.md");
+    expect(eventsOf(sb, "halfway", "merge_complete", "1")).toHaveLength(1);
+  });
+
+  it("read-only git calls take no lock: the monitor's status never makes the person's git add fail", async () => {
+    writeFileSync(join(sb.repo, "README.md"), "# test project\n");
+    // A stale stat makes a plain `git status` refresh and rewrite the index (taking index.lock).
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(join(sb.repo, "README.md"), past, past);
+    const index = join(sb.repo, ".git", "index");
+    const before = statSync(index);
+    await git.dirtyFiles(sb.repo);
+    await git.trackedChanges(sb.repo);
+    await git.changedFiles(sb.repo, "HEAD", "HEAD");
+    const after = statSync(index);
+    expect(after.mtimeMs).toBe(before.mtimeMs);
+    expect(after.ino).toBe(before.ino);
+  });
+});
+
+describe("names that collide", () => {
+  it("two plans whose slugs coincide get distinct sessions, branches and worktrees", async () => {
+    const a = sb.writePlan("2026-01-05-auth-frontend-work.md", "## Stage 1: A\n");
+    const b = sb.writePlan("2026-01-05-auth-database-work.md", "## Stage 1: B\n");
+    for (const file of [a, b]) {
+      const r = await sb.cli(["orchestrate", file, "--no-monitor", "--agent-cmd", sleepAgent]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const dry = JSON.parse((await sb.cli(["orchestrate", b, "--dry-run", "--json"])).stdout) as { project_slug: string };
+    expect(dry.project_slug).toBe("auth-work-2");
+    const sessions = (await sb.tmux("list-sessions", "-F", "#{session_name}")).stdout.split("\n").sort();
+    expect(sessions).toEqual(["auth-work-2_stage-1", "auth-work_stage-1"]);
+    expect((await sb.git("for-each-ref", "--format=%(refname:short)", "refs/heads/worktree-*")).split("\n").sort()).toEqual(["worktree-auth-work-2-stage-1", "worktree-auth-work-stage-1"]);
+  });
+
+  it.each([
+    ["a.b and a_b", "stages:\n  - id: a.b\n    name: X\n  - id: a_b\n    name: Y\n", /would share the tmux session/],
+    ["x.lock", "stages:\n  - id: x.lock\n    name: X\n", /\.lock.*git does not allow/],
+    ["a..b", "stages:\n  - id: a..b\n    name: X\n", /"\.\.".*git does not allow/],
+    ["end.", "stages:\n  - id: end.\n    name: X\n", /ends with "\.".*git does not allow/],
+  ])("stage ids %s are refused at dry run with exit 2", async (_label, yaml, message) => {
+    const file = sb.writePlan("ids.yaml", yaml);
+    const r = await sb.cli(["orchestrate", file, "--dry-run"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toContain("ids.yaml");
+    expect(existsSync(join(sb.home, "orchestration"))).toBe(false);
+  });
+});
+
+describe("send-backs", () => {
+  it("a stage that hands over the same conflicting commit again and again is told three times, then a person is asked", async () => {
+    // Both write CONFLICT.txt; stage 1 merges first, stage 2 ignores what it is told.
+    const plan = sb.writePlan("repeat.md", "## Stage 1: One\nsim: conflict\n## Stage 2: Two\nsim: conflict, ignore-messages, slow\n");
+    await orchestrate(sb, plan);
+    await waitFor("a review asking a person", () => eventsOf(sb, "repeat", "review_requested", "2").some((e) => String(e.title).includes("keeps handing over")), 60_000);
+    const told = eventsOf(sb, "repeat", "stall_continue_sent", "2").filter((e) => String(e.message).includes("could not merge"));
+    expect(told.length).toBeLessThanOrEqual(3);
+    const sentBack = eventsOf(sb, "repeat", "merge_conflict", "2");
+    expect(sentBack.length).toBe(4);
+    // Nothing more is typed at it afterwards.
+    const count = sb.events("repeat").length;
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(eventsOf(sb, "repeat", "stall_continue_sent", "2").filter((e) => String(e.message).includes("could not merge")).length).toBe(told.length);
+    expect(sb.events("repeat").length - count).toBeLessThan(4);
+    await sb.cli(["stop", "repeat", "--sessions"]);
+  });
+});
+
+describe("state files under umask 000", () => {
+  it("events, status, settings and context files are 0600 and their directories 0700", async () => {
+    const file = sb.writePlan("umask.md", "## Stage 1: A\n");
+    const r = await execa("sh", ["-c", 'umask 000 && exec "$0" "$@"', process.execPath, CLI, "orchestrate", file, "--no-monitor", "--agent-cmd", sleepAgent], { cwd: sb.repo, env: sb.env, reject: false });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const orch = join(sb.home, "orchestration", "umask");
+    for (const f of ["events.jsonl", "status.json", "settings.json", join("stages", "stage-1-context.md")]) {
+      expect((statSync(join(orch, f)).mode & 0o777).toString(8), f).toBe("600");
+    }
+    for (const d of [orch, join(orch, "stages")]) expect((statSync(d).mode & 0o777).toString(8), d).toBe("700");
+  });
+});
