@@ -28,10 +28,21 @@ async function ctx(): Promise<Ctx> {
   return (await import("./commands/context.js")).defaultCtx();
 }
 
+/** A hook payload is a few kilobytes; more than this is not one, and is not held in memory. */
+const STDIN_LIMIT = 8 * 1024 * 1024;
+
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) return "";
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    size += (chunk as Buffer).length;
+    if (size > STDIN_LIMIT) {
+      process.stdin.destroy();
+      return "\u0000too large";
+    }
+    chunks.push(chunk as Buffer);
+  }
   return Buffer.concat(chunks).toString("utf8");
 }
 
@@ -274,9 +285,10 @@ export async function main(argv: string[]): Promise<number> {
       return error.exitCode;
     }
     const errno = error as NodeJS.ErrnoException;
-    if (errno?.code && ["ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM"].includes(errno.code)) {
-      const { describeErrno } = await import("./commands/orchestrate.js");
-      process.stderr.write(`autorun: cannot ${errno.syscall ?? "write"} ${errno.path ?? ""}: ${errno.code}${describeErrno(errno.code)}\n`);
+    if (errno?.code && ["ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM", "ENAMETOOLONG"].includes(errno.code)) {
+      const { describeErrno } = await import("./errors.js");
+      const where = errno.path ? ` ${errno.path}` : ` in ${process.env.AUTORUN_HOME || "~/.autorun"}`;
+      process.stderr.write(`autorun: cannot ${errno.syscall ?? "write"}${where}: ${errno.code}${describeErrno(errno.code)}\n`);
       return 1;
     }
     process.stderr.write(`autorun: internal error: ${(error as Error)?.message ?? String(error)}\n`);

@@ -30,3 +30,21 @@ export class ToolError extends Error {
 export function isExpectedError(error: unknown): error is UserError | RuntimeError | ToolError {
   return error instanceof UserError || error instanceof RuntimeError || error instanceof ToolError;
 }
+
+/** What a person can do about a file-system error code, as a parenthesised hint (or ""). */
+export function describeErrno(code: string | undefined): string {
+  switch (code) {
+    case "ENOSPC":
+    case "EDQUOT":
+      return " (the disk is full: free space or set AUTORUN_HOME to another disk)";
+    case "EROFS":
+      return " (read-only file system: set AUTORUN_HOME to a writable directory)";
+    case "EACCES":
+    case "EPERM":
+      return " (permission denied: fix the permissions or set AUTORUN_HOME)";
+    case "ENAMETOOLONG":
+      return " (a file name is too long: use a shorter plan file name or AUTORUN_HOME path)";
+    default:
+      return "";
+  }
+}

@@ -176,6 +176,10 @@ export function runHook(ctx: Ctx, name: string, stdin: string): number {
   }
   if (!ctx.env.AUTORUN_ORCH_DIR || !ctx.env.AUTORUN_STAGE) return 0;
   let payload: HookPayload = {};
+  if (stdin === "\u0000too large") {
+    ctx.err(`autorun hook ${name}: the payload on stdin is over 8 MB, which no hook sends; nothing was recorded.`);
+    return 1;
+  }
   if (stdin.trim() !== "") {
     try {
       payload = JSON.parse(stdin) as HookPayload;

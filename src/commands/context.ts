@@ -61,6 +61,9 @@ export function resolveOrchestration(ctx: Ctx, plan: string | undefined): Orches
   const dir = join(ctx.home, "orchestration", name);
   const probe = orchPaths(ctx.home, name, "plan");
   const status = existsSync(probe.events) ? loadStatus(probe) : undefined;
+  if (!status && existsSync(probe.events)) {
+    throw new UserError(`orchestration "${name}" is damaged: the first line of ${probe.events} is not a valid orchestration_started event; restore it, or start over with \`autorun orchestrate <plan> --fresh\`.`);
+  }
   if (!status) {
     const known = listOrchestrations(ctx.home).map((o) => o.name);
     throw new UserError(`no orchestration named "${name}" in ${dir}${known.length ? ` (known: ${known.join(", ")})` : ""}; start it with \`autorun orchestrate <plan>\`.`);

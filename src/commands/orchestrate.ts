@@ -18,7 +18,7 @@ import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
 import { stageArgv, stageSessionId, launchStages } from "../monitor/launcher.js";
 import { stagesToLaunch } from "../core/scheduler.js";
-import { RuntimeError, UserError } from "../errors.js";
+import { describeErrno, RuntimeError, UserError } from "../errors.js";
 import { listOrchestrations, type Ctx } from "./context.js";
 import type { Status } from "../state/schemas.js";
 
@@ -153,21 +153,6 @@ async function writeOrWithdraw(prep: PreparedPlan): Promise<Status> {
     const code = (error as NodeJS.ErrnoException).code;
     if (error instanceof RuntimeError) throw error;
     throw new RuntimeError(`cannot write the orchestration in ${prep.paths.dir}: ${code ?? (error as Error).message}${describeErrno(code)}; nothing was launched or left behind.`, { cause: error });
-  }
-}
-
-export function describeErrno(code: string | undefined): string {
-  switch (code) {
-    case "ENOSPC":
-    case "EDQUOT":
-      return " (the disk is full: free space or set AUTORUN_HOME to another disk)";
-    case "EROFS":
-      return " (read-only file system: set AUTORUN_HOME to a writable directory)";
-    case "EACCES":
-    case "EPERM":
-      return " (permission denied: fix the permissions or set AUTORUN_HOME)";
-    default:
-      return "";
   }
 }
 

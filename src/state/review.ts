@@ -1,9 +1,9 @@
 /** Review files (SPEC §7): questions for a person, answered in their editor. */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { format } from "date-fns";
 import writeFileAtomic from "write-file-atomic";
-import { reviewDir } from "./paths.js";
+import { makeDir, reviewDir } from "./paths.js";
 
 export interface ReviewQuestion {
   topic: string;
@@ -50,7 +50,7 @@ export function renderReview(title: string, context: string, questions: ReviewQu
 
 export async function createReviewFile(home: string, title: string, context: string, questions: ReviewQuestion[], meta: Omit<ReviewMeta, "questions" | "created_at">, now = new Date()): Promise<string> {
   const dir = reviewDir(home);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDir(dir);
   const stamp = format(now, "yyyy-MM-dd-HHmmss");
   const base = `${stamp}-${summarySlug(title)}`;
   let file = join(dir, `${base}.md`);

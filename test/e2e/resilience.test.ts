@@ -109,6 +109,9 @@ describe("keeping agents moving", () => {
 
 describe("doctor", () => {
   it("finds and fixes a leaked worktree, and leaves an unmerged branch alone", async () => {
+    // A finished run whose cleanup is then undone: its worktrees and branches are autorun's, recorded.
+    await orchestrate(sb, sb.writePlan("old.md", "## Stage 1: A\n## Stage 2: B\n## Stage 3: C\n"));
+    expect(await waitForEnd(sb, "old")).toBe("completed");
     const wt = (n: string) => join(sb.repo, ".claude", "worktrees", n);
     mkdirSync(join(sb.repo, ".claude", "worktrees"), { recursive: true });
     await sb.git("worktree", "add", "-q", "-b", "worktree-old-stage-1", wt("old-stage-1"), "HEAD");

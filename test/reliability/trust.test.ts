@@ -289,3 +289,37 @@ describe("state files under umask 000", () => {
     for (const d of [orch, join(orch, "stages")]) expect((statSync(d).mode & 0o777).toString(8), d).toBe("700");
   });
 });
+
+describe("smaller things that used to be internal errors", () => {
+  it("a 251-character plan file name runs (its plan name is shortened)", async () => {
+    const name = `${"long-plan-name-".repeat(17).slice(0, 248)}.md`;
+    expect(name.length).toBe(251);
+    const file = sb.writePlan(name, "## Stage 1: A\n");
+    const dry = await sb.cli(["orchestrate", file, "--dry-run", "--json"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    const planName = (JSON.parse(dry.stdout) as { plan_name: string }).plan_name;
+    expect(planName.length).toBeLessThanOrEqual(120);
+    const r = await sb.cli(["orchestrate", file, "--no-monitor", "--agent-cmd", sleepAgent]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(eventsOf(sb, planName, "stage_launched")).toHaveLength(1);
+  });
+
+  it("a damaged first event line is named as such, not as an unknown orchestration", async () => {
+    const orchDir = await idleRun("damaged", "## Stage 1: A\n");
+    const events = join(orchDir, "events.jsonl");
+    writeFileSync(events, "{not json\n" + readFileSync(events, "utf8").split("\n").slice(1).join("\n"));
+    const r = await sb.cli(["status", "damaged"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('orchestration "damaged" is damaged');
+    expect(r.stderr).not.toContain("known:");
+  });
+
+  it("a hook payload over 8 MB is refused with a message (exit 1, never 2), nothing recorded", async () => {
+    const orchDir = await idleRun("bighook", "## Stage 1: A\n");
+    const before = readFileSync(join(orchDir, "events.jsonl"), "utf8");
+    const r = await sb.cli(["hook", "Stop"], { env: stageEnv(orchDir, "1"), input: `{"x":"${"y".repeat(9 * 1024 * 1024)}"}` });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("over 8 MB");
+    expect(readFileSync(join(orchDir, "events.jsonl"), "utf8")).toBe(before);
+  });
+});
