@@ -34,7 +34,7 @@ export function appendEvent(file: string, event: NewEvent | Record<string, unkno
     // A writer that died mid-line (a crash, a full disk) left a torn tail: start on a new line, so
     // this event is not glued to the broken one and lost with it. (Two writers may both do this;
     // an empty line is harmless.)
-    if (before > 0 && !endsWithNewline(fd, before)) {
+    if (before > 0 && tornTail(fd, before)) {
       writeSync(fd, "\n");
       before = fstatSync(fd).size;
     }
@@ -63,6 +63,24 @@ function endsWithNewline(fd: number, size: number): boolean {
   const last = Buffer.alloc(1);
   readSync(fd, last, 0, 1, size - 1);
   return last[0] === 0x0a;
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * A tail without a newline is torn only if it stays so: another process's append can be seen
+ * half-way for an instant, and "repairing" that would add an empty line. So look again shortly.
+ */
+function tornTail(fd: number, size: number): boolean {
+  let seen = size;
+  for (let look = 0; look < 20; look++) {
+    if (endsWithNewline(fd, seen)) return false;
+    Atomics.wait(pause, 0, 0, 15);
+    const now = fstatSync(fd).size;
+    if (now === seen) return !endsWithNewline(fd, now);
+    seen = now;
+  }
+  return !endsWithNewline(fd, seen);
 }
 
 export interface EventChunk {
