@@ -19,6 +19,7 @@
  *   no-commit    report implement done without committing, once
  *   fix-on-check commit compat.txt when told that a check failed
  *   ignore-messages  answer every message with "implement done" and change nothing
+ *   busy-after-done  stay busy for 3 s after handing over (AUTORUN_SIM_BUSY_MS), as claude does finishing its turn
  *   slow         steps take 4x longer
  */
 import { spawnSync, spawn } from "node:child_process";
@@ -288,6 +289,8 @@ async function main(): Promise<void> {
   }
   if (behaviours.has("no-commit") && !state.skipped) mark("skipped");
   report("phase", "implement", "done", "--current", "2", "--total", "2");
+  // Still working on its turn (writing a summary) while the monitor merges: the pane is busy.
+  if (behaviours.has("busy-after-done")) await sleep(Number(process.env.AUTORUN_SIM_BUSY_MS ?? 3000));
   // Like claude after a turn: idle at the prompt. Messages from the monitor (a merge conflict,
   // a failed check) come in here.
   for (;;) {

@@ -129,19 +129,7 @@ export async function runMerge(ctx: Ctx, plan: string, stageArg: string): Promis
   const id = requireStage(orch, stageArg);
   const tmux = createTmux(orch.config.tmuxSocket);
   const log = monitorLogger(orch.paths, ctx.out);
-  const result = await mergeStage(
-    {
-      tmux,
-      paths: orch.paths,
-      config: orch.config,
-      log,
-      tell: async (sid, msg) => {
-        const s = orch.status.stages[sid];
-        if (s && (await tmux.hasSession(s.session))) await verifiedNudge(tmux, s.session, msg, realClock);
-      },
-    },
-    id,
-  );
+  const result = await mergeStage({ tmux, paths: orch.paths, config: orch.config, log }, id);
   await rebuildStatus(orch.paths);
   switch (result.kind) {
     case "merged":
@@ -151,6 +139,8 @@ export async function runMerge(ctx: Ctx, plan: string, stageArg: string): Promis
     case "skipped":
       ctx.out(`Stage ${id}: nothing to do (${result.detail}).`);
       return 0;
+    case "sent_back":
+      throw new RuntimeError(`stage ${id} was not merged: ${result.detail.split("\n")[0]}; the reason is queued for its agent (the monitor delivers it at its next idle moment).`);
     default:
       throw new RuntimeError(`stage ${id} was not merged: ${result.detail.split("\n")[0]}`);
   }

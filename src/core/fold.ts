@@ -37,6 +37,7 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
         merge_commit: null,
         merge_validated: null,
         send_backs: [],
+        pending_messages: [],
         kept_files: null,
         failure_reason: null,
         last_event_at: null,
@@ -139,8 +140,17 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       stage.completed_at = event.ts;
       stage.merge_commit = event.commit;
       stage.merge_validated = event.validated ?? null;
+      stage.pending_messages = [];
       stage.attention = null;
       (stage.phases.merge ??= emptyPhase()).completed_at = event.ts;
+      break;
+    case "message_queued":
+      if (!stage || stage.status === "completed" || stage.pending_messages.some((m) => m.id === event.id)) break;
+      stage.pending_messages = [...stage.pending_messages, { id: event.id, message: event.message, reason: event.reason, queued_at: event.ts }];
+      break;
+    case "message_delivered":
+      if (!stage) break;
+      stage.pending_messages = stage.pending_messages.filter((m) => m.id !== event.id);
       break;
     case "stage_files_kept":
       if (!stage) break;

@@ -5,14 +5,16 @@
  */
 import type { EventBody, Status } from "../state/schemas.js";
 import type { MonitorDeps } from "./controller.js";
-import { classifyPane, parseResetTime } from "./pane.js";
-import { verifiedNudge } from "./nudge.js";
+import { classifyPane, parseResetTime, screenBody } from "./pane.js";
+import { verifiedNudge, type NudgeResult } from "./nudge.js";
 
 /** Per-stage memory of the monitor, rebuilt from events on replay. */
 export interface StageMemory {
   lastScreen?: string;
   screenSince: number;
   idleHint: boolean;
+  /** When the agent's last turn ended (a Stop or idle hook), for the hook path's stall timer. */
+  idleSince?: number;
   consecutiveNudges: number;
   refusedAt?: number;
   /** Sent back too often with the same commit: a person was asked, so no more nudges. */
@@ -79,37 +81,49 @@ export class Attention {
     const { config, clock, tmux } = this.deps;
     const stage = this.status!.stages[id]!;
     const m = this.mem(id);
-    // Done and waiting for its merge (or for the project root to be fixed): not a stall.
+    // Done and waiting for its merge (or for the person's checkout to clear): not a stall.
     if (stage.implement_done || stage.attention === "review" || m.refusedAt !== undefined || m.stuck) return;
     const screen = await tmux.capturePane(stage.session);
     if (screen === undefined) return;
     const state = classifyPane(screen);
     const now = clock.now();
-    if (screen !== m.lastScreen) {
-      m.lastScreen = screen;
+    // Only the agent's output counts as activity, not hints that come and go below its input box.
+    const body = screenBody(screen);
+    if (body !== m.lastScreen) {
+      m.lastScreen = body;
       m.screenSince = now;
     }
     if (state.kind === "rate_limited") {
       if (this.status!.paused_until === null) this.startRateLimit(state.raw);
       return;
     }
-    if (state.kind === "permission" || state.kind === "login" || state.kind === "trust") {
-      await this.handleBlockingScreen(id, state.kind, state.kind === "permission" ? state.question : state.raw);
+    if (state.kind === "permission" || state.kind === "login" || state.kind === "trust" || state.kind === "question") {
+      await this.handleBlockingScreen(id, state.kind, state.kind === "permission" || state.kind === "question" ? state.question : state.raw);
       return;
     }
-    if (stage.attention === "permission") {
+    // A dialog is over only when the screen shows the agent again; an unreadable screen proves nothing.
+    if (stage.attention === "permission" && (state.kind === "idle" || state.kind === "busy")) {
       this.emit({ type: "stage_attention", stage: id, attention: null, reason: "dialog closed" });
       m.reviewFiled.delete("permission");
     }
     if (state.kind === "busy") return;
-    const stalledOnScreen = state.kind === "idle" && now - m.screenSince >= config.stallSeconds * 1000;
-    if (!m.idleHint && !stalledOnScreen) return;
+    const pending = stage.pending_messages[0];
+    const idleMs = config.stallSeconds * 1000;
+    const stalledOnScreen = state.kind === "idle" && now - m.screenSince >= idleMs;
+    // The hook path waits stallSeconds too, so a person attached to the pane is not typed over.
+    const stalledByHook = m.idleHint && now - (m.idleSince ?? now) >= idleMs;
+    // A queued message goes at the next idle moment; a bare nudge only after stallSeconds.
+    if (!(pending && (state.kind === "idle" || m.idleHint)) && !stalledByHook && !stalledOnScreen) return;
     // Idle on two checks at least 200 ms apart, screen unchanged between them.
     await clock.sleep(250);
     const again = await tmux.capturePane(stage.session);
-    if (again === undefined || again !== screen || classifyPane(again).kind === "busy") return;
+    if (again === undefined || screenBody(again) !== body || classifyPane(again).kind === "busy") return;
     if (!m.idleHint && classifyPane(again).kind !== "idle") return;
-    await this.handleStall(id, m.idleHint ? "hook" : "screen", Math.round((now - m.screenSince) / 1000));
+    if (pending) {
+      await this.deliver(id, pending);
+      return;
+    }
+    await this.handleStall(id, stalledByHook ? "hook" : "screen", Math.round((now - (stalledByHook ? (m.idleSince ?? now) : m.screenSince)) / 1000));
   }
 
   private startRateLimit(raw: string): void {
@@ -120,7 +134,7 @@ export class Attention {
     this.deps.log(`usage limit hit (${raw.trim().slice(0, 120)}); pausing launches and nudges until ${until.toISOString()}`);
   }
 
-  private async handleBlockingScreen(id: string, kind: "permission" | "login" | "trust", question: string): Promise<void> {
+  private async handleBlockingScreen(id: string, kind: "permission" | "login" | "trust" | "question", question: string): Promise<void> {
     const m = this.mem(id);
     const answer = kind === "permission" ? Object.entries(this.deps.config.permissionAnswers).find(([pattern]) => question.toLowerCase().includes(pattern.toLowerCase()))?.[1] : undefined;
     if (answer !== undefined && !m.reviewFiled.has(`answered:${question}`)) {
@@ -135,8 +149,9 @@ export class Attention {
     this.emit({ type: "stage_needs_permission", stage: id, source: "screen", message: `${kind}: ${question}`.slice(0, 300) });
     m.reviewFiled.add("permission");
     const s = this.status!;
-    await this.fileReview(id, `Stage ${id} is waiting at a ${kind} prompt`, `Stage ${id} (${s.stages[id]!.name}) shows a ${kind} screen in tmux session ${s.stages[id]!.session}:\n\n    ${question}\n\nautorun never answers these blindly.`, [
-      { topic: `Answer the ${kind} prompt`, question: `Attach with \`autorun attach ${s.plan_name} ${id}\` and answer it there. Write what you did here.` },
+    const what = kind === "question" ? "question" : `${kind} prompt`;
+    await this.fileReview(id, `Stage ${id} is waiting at a ${what}`, `Stage ${id} (${s.stages[id]!.name}) shows a ${what} in tmux session ${s.stages[id]!.session}:\n\n    ${question}\n\nautorun never answers these blindly.`, [
+      { topic: `Answer the ${what}`, question: `Attach with \`autorun attach ${s.plan_name} ${id}\` and answer it there. Write what you did here.` },
     ]);
   }
 
@@ -159,14 +174,32 @@ export class Attention {
     await this.nudge(id, `stall (${source})`, config.nudgeMessage);
   }
 
+  /** Types a queued message (one typist per pane); it stays queued if the pane was busy. */
+  private async deliver(id: string, pending: { id: string; message: string; reason: string }): Promise<void> {
+    const m = this.mem(id);
+    m.idleHint = false;
+    m.screenSince = this.deps.clock.now();
+    await this.type(id, `message (${pending.reason.replace(/_/g, " ")})`, pending.message, { waitTurn: true }, (result) => {
+      this.emit({ type: "message_delivered", stage: id, id: pending.id, verified: result.verified, evidence: result.evidence });
+      this.deps.log(`stage ${id}: told it why (${pending.reason.replace(/_/g, " ")})${result.verified ? "" : ", not verified"}: ${pending.message.slice(0, 160)}`);
+    });
+  }
+
   /**
    * A verified nudge, recorded as an event with its evidence. One typist per session: a stall
    * nudge is skipped while another is typing; `waitTurn` (a merge's message) queues behind it.
    */
   async nudge(id: string, why: string, message: string, opts: { waitTurn?: boolean } = {}): Promise<boolean> {
+    return this.type(id, why, message, opts, (result) => {
+      this.emit({ type: "stall_continue_sent", stage: id, message: message.slice(0, 500), verified: result.verified, attempt: this.mem(id).consecutiveNudges + 1, evidence: result.evidence });
+      this.deps.log(`stage ${id}: nudged (${why}) ${result.verified ? "and verified" : "but could not verify"}: ${result.evidence}`);
+    });
+  }
+
+  private async type(id: string, why: string, message: string, opts: { waitTurn?: boolean }, record: (result: NudgeResult) => void): Promise<boolean> {
     const before = this.typing.get(id);
     if (before && !opts.waitTurn) return false;
-    const run = (before ?? Promise.resolve(false)).catch(() => false).then(() => this.typeNudge(id, why, message));
+    const run = (before ?? Promise.resolve(false)).catch(() => false).then(() => this.typeInto(id, why, message, record));
     const tracked = run.finally(() => {
       if (this.typing.get(id) === tracked) this.typing.delete(id);
     });
@@ -175,17 +208,16 @@ export class Attention {
     return run;
   }
 
-  private async typeNudge(id: string, why: string, message: string): Promise<boolean> {
+  private async typeInto(id: string, why: string, message: string, record: (result: NudgeResult) => void): Promise<boolean> {
     this.host.ingest();
     const stage = this.status!.stages[id];
     if (!stage || stage.status !== "in_progress") return false;
     const result = await verifiedNudge(this.deps.tmux, stage.session, message, this.deps.clock);
     if (!result.sent) {
-      this.deps.log(`stage ${id}: no nudge (${why}): ${result.evidence}`);
+      this.deps.log(`stage ${id}: not typed yet (${why}): ${result.evidence}`);
       return false;
     }
-    this.emit({ type: "stall_continue_sent", stage: id, message: message.slice(0, 500), verified: result.verified, attempt: this.mem(id).consecutiveNudges + 1, evidence: result.evidence });
-    this.deps.log(`stage ${id}: nudged (${why}) ${result.verified ? "and verified" : "but could not verify"}: ${result.evidence}`);
+    record(result);
     return result.verified;
   }
 

@@ -89,6 +89,7 @@ export class Monitor {
     switch (event.type) {
       case "stage_idle":
       case "agent_stopped":
+        if (!m.idleHint) m.idleSince = this.deps.clock.now();
         m.idleHint = true;
         break;
       case "phase_status":
@@ -185,10 +186,6 @@ export class Monitor {
     return until !== null && until !== undefined && this.deps.clock.now() < Date.parse(until);
   }
 
-  private async tell(id: string, message: string): Promise<void> {
-    await this.attention.nudge(id, "merge", message, { waitTurn: true });
-  }
-
   /**
    * Starts the merge of every stage that is ready for one, in the background: a project's
    * `validate` commands can take minutes, and the rest of the pass (launches, nudges) must not wait.
@@ -216,7 +213,7 @@ export class Monitor {
 
   private async mergeOne(id: string): Promise<void> {
     const m = this.mem(id);
-    const result = await mergeStage({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log, tell: (sid, msg) => this.tell(sid, msg) }, id);
+    const result = await mergeStage({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log }, id);
     this.ingest();
     if (result.kind === "merged") {
       // Dependants first: they only need the merge commit; the cleanup can follow.

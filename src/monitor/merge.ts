@@ -9,7 +9,7 @@
  * forward like `git merge --ff-only`; only an uncommitted edit in the merge's way makes it wait.
  * autorun never runs `git merge` in a person's checkout, so it never leaves or aborts a MERGE_HEAD.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { copyFileSync, existsSync, lstatSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import * as git from "../adapters/git.js";
@@ -27,8 +27,6 @@ export interface MergeDeps {
   paths: OrchPaths;
   config: Config;
   log: (msg: string) => void;
-  /** Delivers a message to the stage's agent (a verified nudge). */
-  tell: (stage: string, message: string) => Promise<void>;
 }
 
 type Reason = EventOf<"merge_conflict">["reason"];
@@ -101,7 +99,8 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
       return { kind: "stuck", reason, detail };
     }
     conflict(reason, files, detail, tip);
-    await deps.tell(id, message);
+    // Queued, not typed: the monitor delivers it at the agent's next idle moment, however busy it is now.
+    appendEvent(paths.events, { ...common, type: "message_queued", id: `${id}-${randomUUID().slice(0, 8)}`, message, reason });
     return { kind: "sent_back", reason, detail };
   };
 

@@ -9,6 +9,8 @@ export type PaneState =
   | { kind: "rate_limited"; raw: string }
   | { kind: "login"; raw: string }
   | { kind: "trust"; raw: string }
+  /** A menu the agent is waiting on (AskUserQuestion, a setup dialog such as the API key approval). */
+  | { kind: "question"; question: string }
   | { kind: "unknown" };
 
 // A spinner glyph at the start of a line and an ellipsis: "✶ Frolicking… (12s)". ✻ and · also
@@ -22,7 +24,13 @@ const TRUST = /(do you trust the files|trust this folder|yes, proceed.*trust)/i;
 // The input line: `❯` (current Claude Code), or `>` inside the old box or between rule lines.
 const PROMPT = /^\s*(?:[│|]\s*)?(❯|>)(?:[\s\u00a0]|$)(.*?)\s*[│|]?\s*$/u;
 const RULE = /^\s*[─━╭╰]{10,}/u;
-const CHROME = /^[\s─━╭╮╰╯│|]*$|shortcuts|accept edits|bypass permissions|plan mode|auto-accept|to cycle|context left|auto-compact|^\s*[⏵⧉]/iu;
+// Below the input box: mode and effort lines ("● high · /effort"), tips, and Claude Code's transient
+// hints ("tmux focus-events off · add 'set -g focus-events on'…").
+const CHROME = /^[\s─━╭╮╰╯│|]*$|shortcuts|accept edits|bypass permissions|plan mode|auto-accept|to cycle|context left|auto-compact|\/effort|\/model|focus-events|^\s*[⏵⧉●※]/iu;
+const API_KEY = /detected a custom api key|use this api key/i;
+// A selection menu: "❯ 1. Option" with more numbered options around it.
+const MENU_SELECTED = /^\s*[│|]?\s*❯\s*\d+\.\s+\S/u;
+const MENU_OPTION = /^\s*[│|]?\s*\d+\.\s+\S/u;
 
 export function classifyPane(text: string): PaneState {
   const lines = text.replace(/\r/g, "").split("\n");
@@ -30,6 +38,7 @@ export function classifyPane(text: string): PaneState {
   const tail = lines.slice(-30);
   const joined = tail.join("\n");
   if (TRUST.test(joined)) return { kind: "trust", raw: firstMatchLine(tail, TRUST) };
+  if (API_KEY.test(joined)) return { kind: "question", question: firstMatchLine(tail, API_KEY) };
   if (LOGIN.test(joined)) return { kind: "login", raw: firstMatchLine(tail, LOGIN) };
   const limitLine = [...tail].reverse().find((l) => LIMIT.test(l));
   if (limitLine) return { kind: "rate_limited", raw: limitLine.trim() };
@@ -41,6 +50,12 @@ export function classifyPane(text: string): PaneState {
   // Claude Code keeps drawing its input box while it works, so busy wins over a prompt line.
   const busy = tail.slice(-15).find((l) => BUSY.test(l) || SPINNER.test(l));
   if (busy) return { kind: "busy", marker: busy.trim() };
+  const selected = tail.findIndex((l) => MENU_SELECTED.test(l));
+  if (selected >= 0 && tail.some((l, i) => i !== selected && MENU_OPTION.test(l))) {
+    // The question is the last line above the options that is not part of the menu's frame.
+    const above = tail.slice(0, selected).reverse().find((l) => l.replace(/[│╭╮╰╯─\s]/g, "") !== "" && !MENU_OPTION.test(l));
+    return { kind: "question", question: (above ?? "").replace(/[│╭╮╰╯─]/g, "").trim() };
+  }
   for (let i = tail.length - 1; i >= 0 && i >= tail.length - 8; i--) {
     const line = tail[i]!;
     const m = PROMPT.exec(line);
@@ -56,6 +71,17 @@ export function classifyPane(text: string): PaneState {
     return { kind: "idle", input: (m[2] ?? "").replace(/\u00a0/g, " ").trim() };
   }
   return { kind: "unknown" };
+}
+
+/**
+ * The part of a screen that shows the agent's work: everything up to its input line. What Claude
+ * Code draws below the input box (modes, tips, hints that come and go) is not activity, so it must
+ * not reset a stall timer.
+ */
+export function screenBody(text: string): string {
+  const lines = text.replace(/\r/g, "").split("\n");
+  for (let i = lines.length - 1; i >= 0; i--) if (PROMPT.test(lines[i]!)) return lines.slice(0, i + 1).join("\n");
+  return text;
 }
 
 function lastMatchLine(lines: string[], re: RegExp): string {

@@ -88,6 +88,9 @@ export const eventSchema = z.discriminatedUnion("type", [
     /** True when `validate` passed on this merge commit itself. */
     validated: z.boolean().optional(),
   }),
+  /** A message for the agent (a merge sent back, a failed check): delivered at its next idle moment. */
+  withStage.extend({ type: z.literal("message_queued"), id: z.string().min(1), message: z.string().min(1), reason: z.string() }),
+  withStage.extend({ type: z.literal("message_delivered"), id: z.string().min(1), verified: z.boolean(), evidence: z.string() }),
   withStage.extend({ type: z.literal("stage_files_kept"), dir: z.string(), files: z.number().int().nonnegative(), plan_file: z.string().optional() }),
   base.extend({ type: z.literal("wave_started"), wave: z.number().int().positive() }),
   base.extend({ type: z.literal("wave_complete"), wave: z.number().int().positive() }),
@@ -144,6 +147,8 @@ export const stageStatusSchema = z.object({
   merge_validated: z.boolean().nullable().default(null),
   /** Stage tips sent back by the merge queue (conflict, failed check, nothing to merge). */
   send_backs: z.array(z.string()).default([]),
+  /** Messages queued for the agent and not yet delivered, oldest first. */
+  pending_messages: z.array(z.object({ id: z.string(), message: z.string(), reason: z.string(), queued_at: z.string() })).default([]),
   /** Where the agent's uncommitted notes and plan were kept when its worktree was removed. */
   kept_files: z.string().nullable().default(null),
   failure_reason: z.string().nullable(),

@@ -18,15 +18,37 @@ function launchedOnce(plan: string, ids: string[]): void {
 describe("keeping agents moving", () => {
   it("nudges a stage that stalls at its prompt (hook path), verified, and it finishes", async () => {
     const plan = sb.writePlan("stall.md", "## Stage 1: Stalls\nsim: stall\n");
-    await orchestrate(sb, plan, ["--stall-seconds", "60"]);
+    await orchestrate(sb, plan, ["--stall-seconds", "3"]);
     expect(await waitForEnd(sb, "stall")).toBe("completed");
     const detected = eventsOf(sb, "stall", "stall_detected", "1");
     expect(detected[0]!.source).toBe("hook");
+    // The hook path waits stallSeconds too (a person attached to the pane is not typed over).
+    const stopped = eventsOf(sb, "stall", "agent_stopped", "1")[0]!;
+    expect(Date.parse(String(detected[0]!.ts)) - Date.parse(String(stopped.ts))).toBeGreaterThanOrEqual(3000);
     const sent = eventsOf(sb, "stall", "stall_continue_sent", "1");
     expect(sent).toHaveLength(1);
     expect(sent[0]!.verified).toBe(true);
     expect(statusOf(sb, "stall")!.stages["1"]).toMatchObject({ status: "completed" });
     await expectClean(sb, "stall");
+  });
+
+  it("a merge's message that finds the pane busy is delivered once the agent is idle, and no bare nudge takes its place", async () => {
+    const plan = sb.writePlan("busymsg.md", "## Stage 1: One\nsim: conflict\n## Stage 2: Two\nsim: conflict, slow, busy-after-done\n");
+    await orchestrate(sb, plan, ["--stall-seconds", "1"]);
+    expect(await waitForEnd(sb, "busymsg", 90_000)).toBe("completed");
+    const queued = eventsOf(sb, "busymsg", "message_queued", "2");
+    expect(queued).toHaveLength(1);
+    const delivered = eventsOf(sb, "busymsg", "message_delivered", "2");
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0]).toMatchObject({ id: queued[0]!.id, verified: true });
+    const handedOver = eventsOf(sb, "busymsg", "phase_status", "2").find((e) => e.phase === "implement" && e.status === "done")!;
+    // The agent was busy for 3 s after handing over: the message waited for it.
+    expect(Date.parse(String(delivered[0]!.ts)) - Date.parse(String(handedOver.ts))).toBeGreaterThanOrEqual(2500);
+    const events = sb.events("busymsg");
+    const q = events.indexOf(events.find((e) => e.type === "message_queued")!);
+    const d = events.indexOf(events.find((e) => e.type === "message_delivered")!);
+    expect(events.slice(q, d).filter((e) => e.type === "stall_continue_sent" && e.stage === "2")).toHaveLength(0);
+    await expectClean(sb, "busymsg");
   });
 
   it("notices a silent stall from the screen alone, through an input box that drops a fast Enter", async () => {

@@ -23,8 +23,14 @@ describe("validate commands before each merge", () => {
     expect(failed).toHaveLength(1);
     expect(failed[0]!.reason).toBe("validate_failed");
     expect(failed[0]!.detail).toContain("FAIL test/app.test.js: expected 2, got 3");
-    const told = eventsOf(sb, "checked", "stall_continue_sent", "1");
-    expect(told.some((e) => String(e.message).includes("expected 2, got 3") && e.verified === true)).toBe(true);
+    const queued = eventsOf(sb, "checked", "message_queued", "1");
+    expect(queued).toHaveLength(1);
+    expect(String(queued[0]!.message)).toContain("expected 2, got 3");
+    const told = eventsOf(sb, "checked", "message_delivered", "1");
+    expect(told).toHaveLength(1);
+    expect(told[0]).toMatchObject({ id: queued[0]!.id, verified: true });
+    // A waiting message is never replaced by a bare "continue".
+    expect(eventsOf(sb, "checked", "stall_continue_sent", "1")).toHaveLength(0);
     await expectClean(sb, "checked");
   });
 
@@ -53,9 +59,9 @@ describe("validate commands before each merge", () => {
   });
 
   it("a slow check does not hold up the rest of the monitor: another stage is nudged meanwhile", async () => {
-    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [["sleep", "6"]] }));
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [["sleep", "8"]] }));
     const plan = sb.writePlan("slowcheck.md", "## Stage 1: Fast\n## Stage 2: Stalls\nsim: stall, slow\n");
-    await orchestrate(sb, plan);
+    await orchestrate(sb, plan, ["--stall-seconds", "1"]);
     expect(await waitForEnd(sb, "slowcheck", 90_000)).toBe("completed");
     const events = sb.events("slowcheck");
     const merged1 = events.findIndex((e) => e.type === "merge_complete" && e.stage === "1");
