@@ -31,13 +31,34 @@ export function simAgentPath(): string {
   return join(packageRoot(), "dist", "scripts", "sim-agent.js");
 }
 
-/** Claude Code settings: the hooks (plain `autorun hook <Name>`, PATH carries our bin first) and worktree base. */
-export function agentSettings(): Record<string, unknown> {
+/**
+ * What a stage's workflow runs, allowed without asking: autorun's own reporting commands and the
+ * git commands the templates prescribe. Claude Code rules: `Bash(<prefix>:*)` matches a command
+ * line starting with the prefix.
+ */
+export const WORKFLOW_ALLOW = [
+  "Bash(autorun:*)",
+  "Bash(git add:*)",
+  "Bash(git commit:*)",
+  "Bash(git status:*)",
+  "Bash(git diff:*)",
+  "Bash(git log:*)",
+  "Bash(git show:*)",
+  "Bash(git rebase:*)",
+  "Bash(git merge:*)",
+];
+
+/**
+ * Claude Code settings for a stage session: the hooks (plain `autorun hook <Name>`, PATH carries
+ * our bin first), the permissions its workflow needs (plus the config's `allowedTools`), and the
+ * worktree base.
+ */
+export function agentSettings(allowedTools: readonly string[] = []): Record<string, unknown> {
   const hooks: Record<string, unknown> = {};
   for (const name of HOOK_EVENTS) {
     hooks[name] = [{ ...(name === "Notification" ? { matcher: "" } : {}), hooks: [{ type: "command", command: `autorun hook ${name}`, timeout: 30 }] }];
   }
-  return { hooks, worktree: { baseRef: "head" } };
+  return { hooks, permissions: { allow: [...new Set([...WORKFLOW_ALLOW, ...allowedTools])] }, worktree: { baseRef: "head" } };
 }
 
 export interface AgentParams {
@@ -47,6 +68,8 @@ export interface AgentParams {
   stage: string;
   model?: string;
   permissionMode?: string;
+  /** Added to the session's permission allow-list. */
+  allowedTools?: readonly string[];
   /** Relaunch: continue this conversation instead of starting one. */
   resume?: boolean;
 }
@@ -55,7 +78,7 @@ export function standardArgs(p: AgentParams): string[] {
   const args = p.resume
     ? ["--resume", p.sessionId]
     : ["--worktree", p.worktree, "--session-id", p.sessionId];
-  args.push("--plugin-dir", pluginDir(), "--settings", JSON.stringify(agentSettings()));
+  args.push("--plugin-dir", pluginDir(), "--settings", JSON.stringify(agentSettings(p.allowedTools)));
   if (p.model) args.push("--model", p.model);
   if (p.permissionMode) args.push("--permission-mode", p.permissionMode);
   args.push(p.resume ? "continue: you were restarted; carry on with your stage from where you left off" : `/autorun:start ${p.contextFile}`);
@@ -68,7 +91,7 @@ export function buildAgentArgv(template: readonly string[], p: AgentParams): str
     worktree: p.worktree,
     session_id: p.sessionId,
     plugin_dir: pluginDir(),
-    settings: JSON.stringify(agentSettings()),
+    settings: JSON.stringify(agentSettings(p.allowedTools)),
     prompt: std[std.length - 1]!,
     context_file: p.contextFile,
     stage: p.stage,

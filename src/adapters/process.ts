@@ -1,5 +1,5 @@
 /** Other programs: the detached monitor, the user's editor, notify and validate commands. */
-import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { spawn } from "node:child_process";
 import { execa } from "execa";
@@ -52,6 +52,20 @@ export function isOurMonitor(pid: number, planName: string, home: string, defaul
     // Gone meanwhile, or not ours to read (another user's process): not our monitor.
     return false;
   }
+}
+
+/** Where `file` would be found the way execvp(3) looks for it: a path, or a name on PATH. */
+export function findExecutable(file: string, path = process.env.PATH ?? ""): string | undefined {
+  const candidates = file.includes("/") ? [resolve(file)] : path.split(":").filter(Boolean).map((dir) => resolve(dir, file));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }
 
 export function signal(pid: number, sig: NodeJS.Signals): boolean {

@@ -37,14 +37,24 @@ export interface NewSession {
   env: Record<string, string>;
   width?: number;
   height?: number;
+  /** Keep the pane (and what the program printed) after it exits, so autorun can read why. */
+  remainOnExit?: boolean;
 }
+
+/** A session's pane: running, exited (with its status, kept by remain-on-exit), or no such session. */
+export type PaneStatus = { state: "running" } | { state: "exited"; status: number | undefined; signal: number | undefined } | { state: "gone" };
 
 export interface Tmux {
   socket: string | undefined;
   newSession(spec: NewSession): Promise<void>;
   hasSession(name: string): Promise<boolean>;
+  paneStatus(name: string): Promise<PaneStatus>;
+  /** False when no tmux server answers on this socket (it died, or never started). */
+  serverRunning(): Promise<boolean>;
   listSessions(): Promise<string[]>;
   capturePane(name: string): Promise<string | undefined>;
+  /** The last `lines` non-empty lines a pane printed, history included (a dead pane's last words). */
+  lastLines(name: string, lines: number): Promise<string[]>;
   /** The cursor's row in the visible pane (0 = top), which `capturePane`'s lines line up with. */
   cursorRow(name: string): Promise<number | undefined>;
   sendLiteral(name: string, text: string): Promise<boolean>;
@@ -66,8 +76,10 @@ export function socketPath(socket: string): string {
 export function createTmux(socket?: string): Tmux {
   const prefix = socket ? ["-L", socket] : [];
   const unsetEnv = Object.keys(process.env).filter((k) => CLAUDE_ENV_PREFIXES.some((p) => k.startsWith(p)));
-  const run = (args: string[], timeoutMs = 10_000): Promise<RunResult> =>
-    runProgram("tmux", [...prefix, ...args.map(tmuxArg)], { timeoutMs, unsetEnv});
+  const run = (args: string[], timeoutMs = 10_000): Promise<RunResult> => runMany([args], timeoutMs);
+  // Several tmux commands in one invocation, separated by a bare ";"; every argument is escaped.
+  const runMany = (commands: string[][], timeoutMs = 10_000): Promise<RunResult> =>
+    runProgram("tmux", [...prefix, ...commands.flatMap((c, i) => [...(i > 0 ? [";"] : []), ...c.map(tmuxArg)])], { timeoutMs, unsetEnv });
   const target = (name: string): string => `=${name}`;
   const pane = (name: string): string => `=${name}:`;
 
@@ -82,10 +94,24 @@ export function createTmux(socket?: string): Tmux {
       const unset = [...new Set([...CLAUDE_ENV_PREFIXES, ...unsetEnv])].flatMap((k) => ["-u", k]);
       const assign = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
       args.push("--", "env", ...unset, ...assign, ...spec.argv);
-      expectOk("tmux", args, await run(args), `tmux new-session ${spec.name}`);
+      // In the same command queue as new-session, so it is set before tmux can notice an exit.
+      const commands = spec.remainOnExit ? [args, ["set-option", "-t", pane(spec.name), "remain-on-exit", "on"]] : [args];
+      expectOk("tmux", args, await runMany(commands), `tmux new-session ${spec.name}`);
     },
     async hasSession(name) {
       return (await run(["has-session", "-t", target(name)])).ok;
+    },
+    async paneStatus(name) {
+      const r = await run(["display-message", "-p", "-t", pane(name), "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"]);
+      if (!r.ok) return { state: "gone" };
+      const [dead, status, sig] = r.stdout.trim().split(" ");
+      if (dead !== "1") return { state: "running" };
+      const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
+      return { state: "exited", status: num(status), signal: num(sig) };
+    },
+    async serverRunning() {
+      const r = await run(["list-sessions", "-F", "#{session_name}"]);
+      return r.ok || !/no server running|error connecting|No such file or directory/i.test(r.stderr);
     },
     async listSessions() {
       const r = await run(["list-sessions", "-F", "#{session_name}"]);
@@ -94,6 +120,12 @@ export function createTmux(socket?: string): Tmux {
     async capturePane(name) {
       const r = await run(["capture-pane", "-p", "-t", pane(name)]);
       return r.ok ? r.stdout : undefined;
+    },
+    async lastLines(name, lines) {
+      const r = await run(["capture-pane", "-p", "-J", "-S", "-", "-t", pane(name)]);
+      if (!r.ok) return [];
+      // tmux adds "Pane is dead (status 1, <date>)" under a remain-on-exit pane's output.
+      return r.stdout.split("\n").map((l) => l.trimEnd()).filter((l) => l !== "" && !/^Pane is dead \(/.test(l)).slice(-lines);
     },
     async cursorRow(name) {
       const r = await run(["display-message", "-p", "-t", pane(name), "#{cursor_y}"]);

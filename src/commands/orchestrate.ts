@@ -16,6 +16,7 @@ import type { ConfigFile } from "../state/schemas.js";
 import { writeSettings } from "../state/settings.js";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
+import { findExecutable } from "../adapters/process.js";
 import { stageArgv, stageSessionId, launchStages } from "../monitor/launcher.js";
 import { stagesToLaunch } from "../core/scheduler.js";
 import { describeErrno, RuntimeError, UserError } from "../errors.js";
@@ -75,6 +76,22 @@ export async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOp
 }
 
 /**
+ * What would make every stage die at once, caught before anything is launched: an agent command
+ * that is not installed, or Claude Code's bypass mode as root (it refuses to start).
+ */
+export function preflightAgent(config: Config, env: NodeJS.ProcessEnv): void {
+  const program = config.agentCommand[0]!;
+  if (!findExecutable(program, env.PATH)) {
+    const hint = program === "claude" ? "install Claude Code (npm install -g @anthropic-ai/claude-code), or " : "";
+    throw new UserError(`the agent command "${program}" is not installed or not on PATH; ${hint}set agentCommand in autorun.config.json or pass --agent-cmd.`);
+  }
+  const bypass = config.permissionMode === "bypassPermissions" || config.agentCommand.includes("--dangerously-skip-permissions");
+  if (bypass && process.getuid?.() === 0 && env.IS_SANDBOX !== "1" && program.endsWith("claude")) {
+    throw new UserError(`Claude Code refuses bypassPermissions as root; use permissionMode "acceptEdits" (the default), run as another user, or set IS_SANDBOX=1 inside a sandbox.`);
+  }
+}
+
+/**
  * The project slug names sessions, branches and worktrees, so two orchestrations must never share
  * one: a plan that already has an orchestration keeps its slug; a new one whose slug is taken by
  * another plan gets `-2`, `-3`, … (stable: the first orchestration keeps the plain slug).
@@ -103,6 +120,7 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
   if (!(await git.branchExists(projectRoot, prep.baseBranch))) {
     throw new UserError(`base branch "${prep.baseBranch}" does not exist in ${projectRoot}; commit once on it or pass --base <branch>.`);
   }
+  preflightAgent(prep.config, ctx.env);
   // One orchestrate per plan at a time: a second one waits, then continues what the first wrote.
   makeDir(locksDir(ctx.home));
   return withLock(join(locksDir(ctx.home), `orchestrate-${prep.planName}.lock`), () => orchestrateLocked(ctx, prep, opts), 120_000);

@@ -45,6 +45,15 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
   lines.push(fmt(header), ...rows.map(fmt));
+  // Why a stage failed, or what a crashed agent said last, in its own words.
+  for (const [id, s] of sortStages(status)) {
+    if (s.status === "failed" && s.failure_reason) lines.push(`stage ${id} failed: ${s.failure_reason}`);
+    else if (s.status === "blocked" && s.failure_reason) lines.push(`stage ${id} is blocked: ${s.failure_reason}`);
+    else if (s.attention === "crashed" && s.last_exit) {
+      const code = s.last_exit.exit_status !== null ? ` ${s.last_exit.exit_status}` : s.last_exit.signal !== null ? ` on signal ${s.last_exit.signal}` : "";
+      lines.push(`stage ${id}'s agent exited${code}${s.last_exit.last_lines.length ? `: ${s.last_exit.last_lines.slice(-3).join(" | ")}` : ""}`);
+    }
+  }
   return lines;
 }
 

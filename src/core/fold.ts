@@ -38,6 +38,7 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
         merge_validated: null,
         send_backs: [],
         pending_messages: [],
+        last_exit: null,
         kept_files: null,
         failure_reason: null,
         last_event_at: null,
@@ -120,7 +121,11 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       for (const s of Object.values(status.stages)) if (s.attention === "rate_limited") s.attention = null;
       break;
     case "session_dead":
-      if (stage && stage.status !== "completed") stage.attention = "crashed";
+      if (!stage || stage.status === "completed") break;
+      stage.attention = "crashed";
+      if (event.exit_status !== undefined || event.last_lines !== undefined || event.signal !== undefined) {
+        stage.last_exit = { at: event.ts, exit_status: event.exit_status ?? null, signal: event.signal ?? null, last_lines: event.last_lines ?? [] };
+      }
       break;
     case "merge_started":
       if (!stage) break;

@@ -17,6 +17,10 @@ export interface StageMemory {
   idleSince?: number;
   consecutiveNudges: number;
   refusedAt?: number;
+  /** When the stage's session was last launched (event time), when it last died, and how often it died within 10 s of a launch. */
+  launchedAt?: number;
+  deadAt?: number;
+  quickDeaths: number;
   /** Sent back too often with the same commit: a person was asked, so no more nudges. */
   stuck?: boolean;
   /** The person's uncommitted files a refused merge waits on. */

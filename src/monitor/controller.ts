@@ -52,7 +52,7 @@ export class Monitor {
   mem(id: string): StageMemory {
     let m = this.memory.get(id);
     if (!m) {
-      m = { screenSince: this.deps.clock.now(), idleHint: false, consecutiveNudges: 0, reviewFiled: new Set() };
+      m = { screenSince: this.deps.clock.now(), idleHint: false, consecutiveNudges: 0, reviewFiled: new Set(), quickDeaths: 0 };
       this.memory.set(id, m);
     }
     return m;
@@ -98,11 +98,19 @@ export class Monitor {
         m.idleHint = false;
         m.screenSince = this.deps.clock.now();
         break;
-      case "prompt_submitted":
       case "stage_launched":
       case "stage_relaunched":
+        m.launchedAt = Date.parse(event.ts);
         m.idleHint = false;
         m.screenSince = this.deps.clock.now();
+        break;
+      case "prompt_submitted":
+        m.idleHint = false;
+        m.screenSince = this.deps.clock.now();
+        break;
+      case "session_dead":
+        m.deadAt = this.deps.clock.now();
+        if (!event.server_gone && m.launchedAt !== undefined && Date.parse(event.ts) - m.launchedAt < 10_000) m.quickDeaths += 1;
         break;
       case "stall_continue_sent":
         m.consecutiveNudges += 1;
@@ -254,33 +262,62 @@ export class Monitor {
     return !files.some((f) => dirty.has(f));
   }
 
+  /**
+   * Sessions that ended while their stage was in progress. Panes stay after their program exits
+   * (remain-on-exit), so the exit status and last words are read before the pane is removed.
+   * A relaunch waits a backoff; an agent that exits within 10 s of its launch twice is failed
+   * with what it said, not relaunched in a loop. A dead tmux server is told by the server being gone.
+   */
   private async checkLiveness(paused: boolean): Promise<void> {
-    let dead: string[] = [];
+    const { tmux, clock } = this.deps;
+    let gone: { id: string; exit?: { status: number | undefined; signal: number | undefined } }[] = [];
     for (const [id, stage] of this.inProgress()) {
       if (stage.implement_done) continue;
-      if (!(await this.deps.tmux.hasSession(stage.session))) dead.push(id);
+      const pane = await tmux.paneStatus(stage.session);
+      if (pane.state === "running") continue;
+      gone.push(pane.state === "exited" ? { id, exit: { status: pane.status, signal: pane.signal } } : { id });
     }
-    if (dead.length === 0) return;
+    if (gone.length === 0) return;
     // An agent that reports "implement done" and exits is finished, not dead: read what it wrote
     // between our last read and its exit before judging.
     this.ingest();
-    dead = dead.filter((id) => this.status!.stages[id]?.status === "in_progress" && !this.status!.stages[id]?.implement_done);
-    if (dead.length === 0) return;
-    const alive = await this.deps.tmux.listSessions();
-    const ours = new Set(Object.values(this.status!.stages).map((s) => s.session));
-    const serverDied = dead.length >= 2 && !alive.some((name) => ours.has(name));
-    if (serverDied) this.deps.log(`${dead.length} sessions are gone at once: the tmux server died; relaunching them all`);
-    for (const id of dead) {
+    gone = gone.filter(({ id }) => this.status!.stages[id]?.status === "in_progress" && !this.status!.stages[id]?.implement_done);
+    if (gone.length === 0) return;
+    // tmux exits with its last session, so one gone session alone cannot tell a dead server.
+    const serverGone = gone.length >= 2 && gone.every((g) => !g.exit) && !(await tmux.serverRunning());
+    if (serverGone) this.deps.log(`the tmux server is gone; relaunching stages ${gone.map((g) => g.id).join(", ")}`);
+    for (const { id, exit } of gone) {
       const stage = this.status!.stages[id]!;
-      if (stage.attention !== "crashed") this.emit({ type: "session_dead", stage: id, session: stage.session });
+      const m = this.mem(id);
+      if (exit) {
+        const lastLines = await tmux.lastLines(stage.session, 15);
+        await tmux.killSession(stage.session);
+        this.emit({ type: "session_dead", stage: id, session: stage.session, ...(exit.status !== undefined ? { exit_status: exit.status } : {}), ...(exit.signal !== undefined ? { signal: exit.signal } : {}), last_lines: lastLines });
+        this.deps.log(`stage ${id}: its agent exited${exit.status !== undefined ? ` with status ${exit.status}` : ""}${exit.signal !== undefined ? ` on signal ${exit.signal}` : ""}${lastLines.length ? `; last words: ${lastLines.slice(-3).join(" | ")}` : ""}`);
+      } else if (stage.attention !== "crashed") {
+        this.emit({ type: "session_dead", stage: id, session: stage.session, ...(serverGone ? { server_gone: true } : {}) });
+      }
       if (paused) continue;
-      const limit = (serverDied ? 6 : 2) + stage.free_relaunches;
-      if (stage.attempts >= limit) {
-        this.emit({ type: "stage_failed", stage: id, reason: `session ${stage.session} died ${stage.attempts} times` });
-        this.deps.log(`stage ${id}: failed: its session died again after a relaunch`);
+      const now = this.status!.stages[id]!;
+      const said = now.last_exit?.last_lines.slice(-5).join(" | ");
+      const code = now.last_exit?.exit_status;
+      if (m.quickDeaths >= 2 && !serverGone) {
+        const reason = `the agent exited${code !== undefined && code !== null ? ` ${code}` : ""} within 10 s of its launch, twice${said ? `: ${said}` : ""}`;
+        this.emit({ type: "stage_failed", stage: id, reason });
+        this.deps.log(`stage ${id}: failed: ${reason}`);
         continue;
       }
-      await relaunchStage({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log }, id, stage.attempts);
+      const limit = (serverGone ? 6 : 2) + now.free_relaunches;
+      if (now.attempts >= limit) {
+        const reason = `its session ended ${now.attempts} times${said ? `; last words: ${said}` : ""}`;
+        this.emit({ type: "stage_failed", stage: id, reason });
+        this.deps.log(`stage ${id}: failed: ${reason}`);
+        continue;
+      }
+      // Back off before relaunching (1 s, 2 s, 4 s … up to 30 s), unless the server itself died.
+      const wait = serverGone ? 0 : Math.min(30_000, 1000 * 2 ** Math.max(0, now.attempts - 1));
+      if (m.deadAt !== undefined && clock.now() - m.deadAt < wait) continue;
+      await relaunchStage({ tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log }, id, now.attempts);
       this.ingest();
     }
   }

@@ -38,6 +38,7 @@ export function stageArgv(deps: Pick<LaunchDeps, "config">, status: Status, orch
     stage: id,
     ...(deps.config.model ? { model: deps.config.model } : {}),
     ...(deps.config.permissionMode ? { permissionMode: deps.config.permissionMode } : {}),
+    ...(deps.config.allowedTools.length > 0 ? { allowedTools: deps.config.allowedTools } : {}),
     ...(opts.resume ? { resume: true } : {}),
   });
 }
@@ -78,6 +79,7 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[]): Pr
           cwd: status.project_root,
           argv: stageArgv(deps, status, paths.dir, id, { sessionId }),
           env: sessionEnv(paths.home, paths.dir, id),
+          remainOnExit: true,
         });
       } catch (error) {
         if (!(error instanceof ToolError && /duplicate session/.test(error.stderr)) || !(await tmux.hasSession(stage.session))) throw error;
@@ -115,6 +117,7 @@ export async function relaunchStage(deps: LaunchDeps, id: string, expectAttempts
       cwd: worktreeExists ? stage.worktree : status.project_root,
       argv: stageArgv(deps, status, paths.dir, id, { sessionId, resume: worktreeExists }),
       env: sessionEnv(paths.home, paths.dir, id),
+      remainOnExit: true,
     });
     appendEvent(paths.events, { orch_dir: paths.dir, plan_name: status.plan_name, project_slug: status.project_slug, stage: id, type: "stage_relaunched", session: stage.session, session_id: sessionId, attempt });
     deps.log(`stage ${id}: relaunched (attempt ${attempt}${worktreeExists ? `, --resume ${sessionId}` : ", fresh worktree"})`);

@@ -11,6 +11,8 @@ export type Config = z.infer<typeof settingsSchema>;
 
 export const DEFAULT_CONFIG: Config = {
   agentCommand: ["claude"],
+  // Edits inside the stage's own worktree need nobody; anything else still asks.
+  permissionMode: "acceptEdits",
   maxParallel: 4,
   schedule: "eager",
   stallSeconds: 60,
@@ -19,6 +21,7 @@ export const DEFAULT_CONFIG: Config = {
   pollSeconds: 3,
   validate: [],
   permissionAnswers: {},
+  allowedTools: [],
 };
 
 export function readConfigFile(file: string): ConfigFile {

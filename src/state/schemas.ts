@@ -68,7 +68,16 @@ export const eventSchema = z.discriminatedUnion("type", [
   }),
   base.extend({ type: z.literal("rate_limited"), resets_at: isoTs, parsed: z.boolean(), raw: z.string() }),
   base.extend({ type: z.literal("rate_limit_cleared") }),
-  withStage.extend({ type: z.literal("session_dead"), session: z.string() }),
+  withStage.extend({
+    type: z.literal("session_dead"),
+    session: z.string(),
+    /** The agent's exit status and signal, and the last lines it printed (kept by remain-on-exit). */
+    exit_status: z.number().int().optional(),
+    signal: z.number().int().optional(),
+    last_lines: z.array(z.string()).optional(),
+    /** True when the whole tmux server was gone, not just this session. */
+    server_gone: z.boolean().optional(),
+  }),
   withStage.extend({ type: z.literal("stage_relaunched"), session: z.string(), session_id: z.string(), attempt: z.number().int().positive() }),
   withStage.extend({ type: z.literal("stage_attention"), attention: z.enum(ATTENTION).nullable(), reason: z.string() }),
   withStage.extend({ type: z.literal("merge_started"), branch: z.string() }),
@@ -147,6 +156,8 @@ export const stageStatusSchema = z.object({
   merge_validated: z.boolean().nullable().default(null),
   /** Stage tips sent back by the merge queue (conflict, failed check, nothing to merge). */
   send_backs: z.array(z.string()).default([]),
+  /** How the agent's session last ended: exit status and its last lines. */
+  last_exit: z.object({ at: z.string(), exit_status: z.number().nullable(), signal: z.number().nullable(), last_lines: z.array(z.string()) }).nullable().default(null),
   /** Messages queued for the agent and not yet delivered, oldest first. */
   pending_messages: z.array(z.object({ id: z.string(), message: z.string(), reason: z.string(), queued_at: z.string() })).default([]),
   /** Where the agent's uncommitted notes and plan were kept when its worktree was removed. */
@@ -196,6 +207,8 @@ export const configFields = z.object({
   validate: z.array(argList),
   notifyCommand: argList,
   permissionAnswers: z.record(z.string(), z.string()),
+  /** Claude Code permission rules added to every session's allow-list (`Bash(npm test:*)`, `WebFetch`). */
+  allowedTools: z.array(z.string().min(1)),
 });
 
 export const configSchema = configFields.partial().strict();

@@ -7,7 +7,10 @@ import { configFields } from "./schemas.js";
 import type { Config } from "./config.js";
 
 /** Every key resolved, but for those that have no default. */
-export const settingsSchema = configFields.partial({ model: true, permissionMode: true, tmuxSocket: true, notifyCommand: true });
+export const settingsSchema = configFields
+  .partial({ model: true, permissionMode: true, tmuxSocket: true, notifyCommand: true })
+  // Keys added after 0.1: an orchestration started before them reads their default.
+  .extend({ allowedTools: configFields.shape.allowedTools.default([]) });
 
 export function settingsPath(orchDir: string): string {
   return join(orchDir, "settings.json");

@@ -75,6 +75,40 @@ describe("keeping agents moving", () => {
     await expectClean(sb, "crash");
   });
 
+  it("an agent that exits at once: its own words in status and the report, one relaunch after a backoff, then failed", async () => {
+    const plan = sb.writePlan("exits.md", "## Stage 1: Refused\n## Stage 2: After\nDepends on: 1\n");
+    const words = "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons";
+    const agent = JSON.stringify(["sh", "-c", `echo "starting"; echo "${words}" >&2; exit 1`, "{stage}"]);
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", agent]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await waitForEnd(sb, "exits")).toBe("failed");
+    const dead = eventsOf(sb, "exits", "session_dead", "1");
+    expect(dead).toHaveLength(2);
+    expect(dead[0]).toMatchObject({ exit_status: 1 });
+    expect(dead[0]!.last_lines).toEqual(["starting", words]);
+    const relaunched = eventsOf(sb, "exits", "stage_relaunched", "1");
+    expect(relaunched).toHaveLength(1);
+    expect(Date.parse(String(relaunched[0]!.ts)) - Date.parse(String(dead[0]!.ts))).toBeGreaterThanOrEqual(1000);
+    const failed = eventsOf(sb, "exits", "stage_failed", "1")[0]!;
+    expect(failed.reason).toContain("exited 1 within 10 s of its launch, twice");
+    expect(failed.reason).toContain(words);
+    const status = await sb.cli(["status", "exits"]);
+    expect(status.stdout).toContain(`stage 1 failed: the agent exited 1`);
+    expect(status.stdout).toContain(words);
+    expect(status.stdout).toContain("stage 2 is blocked: dependency 1 failed");
+    expect((await sb.cli(["report", "exits"])).stdout).toContain(words);
+  });
+
+  it("refuses to start when the agent command is not installed: exit 2, nothing launched", async () => {
+    const plan = sb.writePlan("missing.md", "## Stage 1: A\n");
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", JSON.stringify(["no-such-agent-xyz", "{stage}"])]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('the agent command "no-such-agent-xyz" is not installed or not on PATH');
+    expect(r.stdout).not.toContain("running");
+    expect((await sb.tmux("list-sessions")).code).not.toBe(0);
+    expect(sb.events("missing")).toHaveLength(0);
+  });
+
   it("marks a stage failed when it dies again after its relaunch, and blocks its dependants", async () => {
     const fake = join(sb.dir, "dies.sh");
     writeFileSync(fake, "#!/bin/sh\nexit 3\n", { mode: 0o755 });
