@@ -108,10 +108,32 @@ export function buildAgentArgv(template: readonly string[], p: AgentParams): str
   return out;
 }
 
-/** The environment every stage session carries (SPEC §5). */
+/**
+ * Variables of the person's shell that a stage does not get: tmux's and the shell's own
+ * bookkeeping, Claude Code's markers of a running session (a nested claude refuses to start),
+ * and autorun's identity variables, which are set per stage.
+ */
+const NOT_PASSED = /^(CLAUDECODE|CLAUDE_CODE_ENTRYPOINT|TMUX|TMUX_PANE|AUTORUN_|PWD$|OLDPWD$|SHLVL$|_$|TERM$|COLUMNS$|LINES$|STY$|WINDOW$)/;
+
+/**
+ * The person's environment for the agent (API keys, base URLs, proxies, tool paths). A tmux
+ * server that already runs would otherwise give new sessions its own old environment, and the
+ * agent would start "not logged in". Values go to the session only, never to disk or a log.
+ */
+export function passthroughEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || NOT_PASSED.test(name) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** The environment every stage session carries: the person's (see passthroughEnv) and the stage's identity. */
 export function sessionEnv(home: string, orchDir: string, stage: string, extra: Record<string, string> = {}): Record<string, string> {
   const bin = autorunBin();
   return {
+    ...passthroughEnv(),
     AUTORUN_HOME: home,
     AUTORUN_ORCH_DIR: orchDir,
     AUTORUN_STAGE: stage,

@@ -18,6 +18,9 @@ export async function runResume(ctx: Ctx, plan: string): Promise<number> {
     ctx.out(`${orch.status.plan_name} already completed; nothing to resume.`);
     return 0;
   }
+  // Relaunched sessions get this shell's variables: say which ones the run started with are missing.
+  const missing = orch.config.agentEnv.filter((name) => ctx.env[name] === undefined);
+  if (missing.length > 0) ctx.err(`autorun: warning: ${missing.join(", ")} ${missing.length === 1 ? "was" : "were"} set when ${orch.status.plan_name} started but ${missing.length === 1 ? "is" : "are"} not set now; relaunched agents will not have ${missing.length === 1 ? "it" : "them"}.`);
   const pid = await startMonitorDetached(ctx, orch.paths);
   ctx.out(`Monitor running for ${orch.status.plan_name} (pid ${pid}); it relaunches stages whose session died and continues the plan.`);
   ctx.out(`Log: ${orch.paths.monitorLog}`);

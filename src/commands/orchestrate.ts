@@ -17,6 +17,7 @@ import { writeSettings } from "../state/settings.js";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
 import { findExecutable } from "../adapters/process.js";
+import { passthroughEnv } from "../adapters/agent.js";
 import { stageArgv, stageSessionId, launchStages } from "../monitor/launcher.js";
 import { stagesToLaunch } from "../core/scheduler.js";
 import { describeErrno, RuntimeError, UserError } from "../errors.js";
@@ -195,7 +196,7 @@ async function writeOrchestration(prep: PreparedPlan): Promise<Status> {
     const body = renderContextFile({ id: s.id, name: s.name, scope: s.scope, depends_on: s.depends_on, orchDir: paths.dir, statusFile: paths.status, baseBranch: prep.baseBranch });
     await writeFileAtomic(contextFilePath(paths.stagesDir, s.id), body, { mode: 0o600 });
   }
-  writeSettings(paths.dir, prep.config);
+  writeSettings(paths.dir, { ...prep.config, agentEnv: Object.keys(passthroughEnv(process.env)).sort() });
   appendEvent(paths.events, {
     type: "orchestration_started",
     orch_dir: paths.dir,

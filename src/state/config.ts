@@ -22,6 +22,7 @@ export const DEFAULT_CONFIG: Config = {
   validate: [],
   permissionAnswers: {},
   allowedTools: [],
+  agentEnv: [],
 };
 
 export function readConfigFile(file: string): ConfigFile {

@@ -3,6 +3,7 @@
 import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import writeFileAtomic from "write-file-atomic";
+import { z } from "zod";
 import { configFields } from "./schemas.js";
 import type { Config } from "./config.js";
 
@@ -10,7 +11,11 @@ import type { Config } from "./config.js";
 export const settingsSchema = configFields
   .partial({ model: true, permissionMode: true, tmuxSocket: true, notifyCommand: true })
   // Keys added after 0.1: an orchestration started before them reads their default.
-  .extend({ allowedTools: configFields.shape.allowedTools.default([]) });
+  .extend({
+    allowedTools: configFields.shape.allowedTools.default([]),
+    /** Names (never values) of the variables passed from the person's shell to every session. */
+    agentEnv: z.array(z.string()).default([]),
+  });
 
 export function settingsPath(orchDir: string): string {
   return join(orchDir, "settings.json");

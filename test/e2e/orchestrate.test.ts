@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { execa } from "execa";
 import { makeSandbox, simAgentCmd, waitFor, type Sandbox } from "../helpers/env.js";
 import { eventsOf, expectClean, killMonitor, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
@@ -152,5 +153,23 @@ describe("orchestrate end to end (real tmux, real git, simulated agent)", () => 
     const status = statusOf(sb, "hostile")!;
     expect(Object.values(status.stages).map((s) => (s as unknown as { name: string }).name)).toEqual(names);
     await expectClean(sb, "hostile");
+  });
+
+  it("passes the person's environment to the agent even when the tmux server already runs, and records names only", async () => {
+    // A server started earlier, from an environment without the variable.
+    await execa("tmux", ["-L", sb.socket, "new-session", "-d", "-s", "older", "sleep", "60"], { env: { ...sb.env, MY_API_KEY: undefined }, extendEnv: false });
+    const out = join(sb.dir, "agent-env.json");
+    const agent = JSON.stringify([process.execPath, "-e", `require("fs").writeFileSync(${JSON.stringify(out)}, JSON.stringify({ key: process.env.MY_API_KEY ?? null, cc: process.env.CLAUDECODE ?? null }))`, "{stage}"]);
+    const plan = sb.writePlan("envpass.md", "## Stage 1: A\n");
+    const r = await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", agent], { env: { MY_API_KEY: "sk-test-secret-value", CLAUDECODE: "1" } });
+    expect(r.code, r.stderr).toBe(0);
+    const got = await waitFor("the agent to write its environment", () => existsSync(out) && (JSON.parse(readFileSync(out, "utf8")) as { key: string | null; cc: string | null }));
+    expect(got).toEqual({ key: "sk-test-secret-value", cc: null });
+    const settings = readFileSync(join(sb.home, "orchestration", "envpass", "settings.json"), "utf8");
+    expect(JSON.parse(settings).agentEnv).toContain("MY_API_KEY");
+    for (const file of [settings, readFileSync(join(sb.home, "orchestration", "envpass", "events.jsonl"), "utf8")]) expect(file).not.toContain("sk-test-secret-value");
+    const resumed = await sb.cli(["resume", "envpass"]);
+    expect(resumed.stderr).toContain("MY_API_KEY was set when envpass started but is not set now");
+    await sb.cli(["stop", "envpass"]);
   });
 });
