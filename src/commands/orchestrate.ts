@@ -121,7 +121,6 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
   if (!(await git.branchExists(projectRoot, prep.baseBranch))) {
     throw new UserError(`base branch "${prep.baseBranch}" does not exist in ${projectRoot}; commit once on it or pass --base <branch>.`);
   }
-  preflightAgent(prep.config, ctx.env);
   // One orchestrate per plan at a time: a second one waits, then continues what the first wrote.
   makeDir(locksDir(ctx.home));
   return withLock(join(locksDir(ctx.home), `orchestrate-${prep.planName}.lock`), () => orchestrateLocked(ctx, prep, opts), 120_000);
@@ -150,6 +149,7 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
     const now = prep.plan.stages.map((s) => `${s.id}:${s.depends_on.join(",")}`).sort().join(" ");
     if (before !== now) ctx.err(`autorun: warning: ${prep.planPath} has changed since this orchestration started; it continues with the stages it started with (use --fresh to start over with the new plan).`);
   } else {
+    preflightAgent(prep.config, ctx.env);
     status = await writeOrWithdraw(prep);
     const { monitorLogger } = await import("./monitor.js");
     const log = monitorLogger(paths);

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { execa } from "execa";
-import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { makeSandbox, simAgentCmd, waitFor, type Sandbox } from "../helpers/env.js";
 import { eventsOf, orchestrate, waitForEnd } from "../helpers/orch.js";
 import { eventSchema } from "../../src/state/schemas.js";
 
@@ -43,7 +43,7 @@ describe("a full or read-only AUTORUN_HOME", () => {
       chmodSync(home, 0o555);
     }
     const plan = sb.writePlan("p.md", "## Stage 1: A\n");
-    const r = await sb.cli(["orchestrate", plan], { env: { AUTORUN_HOME: home } });
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simAgentCmd], { env: { AUTORUN_HOME: home } });
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/EROFS|EACCES/);
@@ -57,7 +57,7 @@ describe("a full or read-only AUTORUN_HOME", () => {
     const disk = await smallDisk("full", 12);
     if (!disk) return ctx.skip("cannot mount a tmpfs here");
     const plan = sb.writePlan("p.md", Array.from({ length: 30 }, (_, i) => `## Stage ${i + 1}: ${"A long stage name ".repeat(10)}\n${"scope ".repeat(200)}\n`).join(""));
-    const r = await sb.cli(["orchestrate", plan], { env: { AUTORUN_HOME: join(disk, "home") } });
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simAgentCmd], { env: { AUTORUN_HOME: join(disk, "home") } });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("ENOSPC");
     expect(r.stderr).toContain("the disk is full");
