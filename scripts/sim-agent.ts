@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The simulated agent: obeys the command line and environment autorun gives claude (SPEC §5) so
+ * The simulated agent: obeys the command line and environment autorun gives claude (docs/CLAUDE-CODE.md) so
  * the demo and tests run whole orchestrations without a model. It creates
  * `.claude/worktrees/<name>` on branch `worktree-<name>` from HEAD, runs the hooks from
  * `--settings`, reports phases with `autorun phase`, commits, and shows an idle `❯` prompt.

@@ -180,8 +180,13 @@ export function buildProgram(setCode: (code: number) => void): Command {
   ).action(lazy(() => import("./commands/control.js"), (m) => m.runNudge));
 
   example(
-    program.command("merge").description("merge a stage's branch into the base branch (the monitor does this itself)").argument("<plan>").argument("<stage>"),
-    "autorun merge master-plan 3",
+    program
+      .command("merge")
+      .description("merge a stage's branch into the base branch through the merge queue (the monitor does this itself)")
+      .argument("<plan>")
+      .argument("<stage>")
+      .option("--dry-run", "say what the merge would do (conflicts, checks, your checkout) and change nothing"),
+    "autorun merge master-plan 3 --dry-run",
   ).action(lazy(() => import("./commands/control.js"), (m) => m.runMerge));
 
   example(

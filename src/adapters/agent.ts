@@ -1,5 +1,5 @@
 /**
- * The agent command of SPEC §5 as an argument array. `agentCommand` is a template: with no
+ * The agent command (docs/CLAUDE-CODE.md) as an argument array. `agentCommand` is a template: with no
  * placeholders it is the program (["claude"], ["node", "/x/sim-agent.js"]) and the standard
  * arguments follow it; otherwise `{worktree} {session_id} {plugin_dir} {settings} {prompt}
  * {context_file} {stage} {model} {permission_mode}` are substituted per element and `{args}`

@@ -207,6 +207,12 @@ export async function ensureExcluded(root: string, pattern: string): Promise<voi
   appendFileSync(file, `${text === "" || text.endsWith("\n") ? "" : "\n"}# added by autorun: its stage worktrees\n${pattern}\n`);
 }
 
+/** A git config value as git resolves it in `dir` (repository, then global), or undefined. */
+export async function configValue(dir: string, key: string): Promise<string | undefined> {
+  const r = await run(dir, ["config", "--get", key]).catch(() => undefined);
+  return r?.ok && r.stdout.trim() !== "" ? r.stdout.trim() : undefined;
+}
+
 export async function gitVersion(): Promise<string | undefined> {
   const r = await runProgram("git", ["--version"]).catch(() => undefined);
   return r?.ok ? r.stdout.trim() : undefined;

@@ -7,7 +7,7 @@ import { appendEvent } from "../state/events.js";
 import { runningMonitor } from "./monitor-pid.js";
 import { rebuildStatus } from "../state/status.js";
 import { verifiedNudge, realClock } from "../monitor/nudge.js";
-import { mergeStage } from "../monitor/merge.js";
+import { describeMerge, mergeStage } from "../monitor/merge.js";
 import { startMonitorDetached, monitorLogger } from "./monitor.js";
 import { requireStage, resolveOrchestration, type Ctx, type Orchestration } from "./context.js";
 import { RuntimeError } from "../errors.js";
@@ -127,9 +127,14 @@ export async function runNudge(ctx: Ctx, plan: string, stageArg: string, message
   return result.verified ? 0 : 1;
 }
 
-export async function runMerge(ctx: Ctx, plan: string, stageArg: string): Promise<number> {
+export async function runMerge(ctx: Ctx, plan: string, stageArg: string, opts: { dryRun?: boolean } = {}): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
   const id = requireStage(orch, stageArg);
+  if (opts.dryRun) {
+    for (const line of await describeMerge({ paths: orch.paths, config: orch.config }, id)) ctx.out(line);
+    ctx.out("Dry run: nothing was merged, moved or sent.");
+    return 0;
+  }
   const tmux = createTmux(orch.config.tmuxSocket);
   const log = monitorLogger(orch.paths, ctx.out);
   const result = await mergeStage({ tmux, paths: orch.paths, config: orch.config, log }, id);

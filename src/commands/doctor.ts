@@ -8,7 +8,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
-import { commandVersion } from "../adapters/process.js";
+import { commandVersion, findExecutable } from "../adapters/process.js";
 import { pluginDir } from "../adapters/agent.js";
 import { readPid } from "../state/pidfile.js";
 import { isMonitorOf } from "./monitor-pid.js";
@@ -35,8 +35,18 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
   add(tmuxV ? "ok" : "problem", tmuxV ? `tmux: ${tmuxV}` : "tmux not found: install it (apt-get install tmux / brew install tmux)");
   const gitV = await git.gitVersion();
   add(gitV ? "ok" : "problem", gitV ? `git: ${gitV}` : "git not found: install it");
-  const claudeV = await commandVersion("claude");
-  add(claudeV ? "ok" : "warn", claudeV ? `claude: ${claudeV}` : "claude not found: npm install -g @anthropic-ai/claude-code, or set agentCommand");
+  // The agent the project is configured with: claude, unless agentCommand names another program.
+  const here = await git.toplevel(f.project ?? ctx.cwd);
+  const agent = loadConfig(ctx.home, here, {}, ctx.env).agentCommand[0]!;
+  const usesClaude = /(^|\/)claude$/.test(agent);
+  if (usesClaude) {
+    const claudeV = await commandVersion(agent);
+    add(claudeV ? "ok" : "warn", claudeV ? `claude: ${claudeV}` : `${agent} not found: npm install -g @anthropic-ai/claude-code, or set agentCommand`);
+  } else {
+    add(findExecutable(agent) ? "ok" : "problem", findExecutable(agent) ? `agent command: ${agent}` : `agent command ${agent} (agentCommand) is not installed or not on PATH`);
+  }
+  const email = await git.configValue(here ?? ctx.cwd, "user.email");
+  add(email ? "ok" : "warn", email ? `git identity: ${email}` : 'git has no identity; merge commits need one: git config --global user.name "Your Name" && git config --global user.email you@example.com');
   add(process.versions.node.split(".").map(Number)[0]! >= 20 ? "ok" : "problem", `node: ${process.version}`);
 
   // State dir.
@@ -57,10 +67,9 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
     .map((o) => ({ ...o, status: loadStatus(o.paths) }))
     .filter((o): o is { name: string; paths: ReturnType<typeof orchPaths>; status: Status } => o.status !== undefined);
   const roots = new Set(orchestrations.map((o) => o.status.project_root));
-  const here = await git.toplevel(f.project ?? ctx.cwd);
   if (here) roots.add(here);
 
-  if (here) add(...checkTrust(here));
+  if (here && usesClaude) add(...checkTrust(here));
 
   // Monitors and sessions.
   const sockets = new Set<string | undefined>([f.tmuxSocket ?? loadConfig(ctx.home, here, {}, ctx.env).tmuxSocket]);
@@ -143,7 +152,7 @@ function checkTrust(root: string): [Finding["level"], string] {
     const data = JSON.parse(readFileSync(file, "utf8")) as { projects?: Record<string, { hasTrustDialogAccepted?: boolean }> };
     return data.projects?.[root]?.hasTrustDialogAccepted
       ? ["ok", `workspace trust: ${root} is trusted`]
-      : ["warn", `workspace trust: ${root} is not trusted yet; run claude there once and accept the dialog, or stages will stop at it`];
+      : ["warn", `workspace trust: ${root} is not trusted yet; run claude there once and accept "Do you trust the files in this folder?", or claude will not start its stages`];
   } catch {
     return ["warn", `workspace trust: ${file} is not readable JSON`];
   }

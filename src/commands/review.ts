@@ -1,4 +1,4 @@
-/** `autorun review new|list|open|wait|answers` (SPEC §7). */
+/** `autorun review new|list|open|wait|answers`: questions for a person, answered in their editor. */
 import { existsSync } from "node:fs";
 import { resolve, basename } from "node:path";
 import { watch } from "chokidar";

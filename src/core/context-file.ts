@@ -1,4 +1,4 @@
-/** The stage context file, exactly as SPEC §3. */
+/** The stage context file, exactly as docs/ARCHITECTURE.md ("Files") gives it. */
 export interface ContextInput {
   id: string;
   name: string;

@@ -1,4 +1,4 @@
-/** `plan_name` and `project_slug` derivation, exactly as SPEC §2. */
+/** `plan_name` and `project_slug` derivation (docs/ARCHITECTURE.md, "Names"). */
 function sanitize(text: string): string {
   return text
     .normalize("NFKD")

@@ -180,6 +180,38 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
   }
 }
 
+/**
+ * What `mergeStage` would do now, computed the same way and changing nothing a person can see
+ * (merge-tree writes only unreferenced objects): one line per step.
+ */
+export async function describeMerge(deps: Pick<MergeDeps, "paths" | "config">, id: string): Promise<string[]> {
+  const status = loadStatus(deps.paths)!;
+  const stage = status.stages[id]!;
+  const root = status.project_root;
+  const base = status.base_branch;
+  const out: string[] = [`stage ${id} (${stage.status}${stage.implement_done ? ", handed over" : ""}): ${stage.branch} into ${base}`];
+  if (stage.status === "completed") return [...out, `already merged as ${stage.merge_commit?.slice(0, 12) ?? "?"}; nothing to do`];
+  if (!(await git.branchExists(root, stage.branch))) return [...out, `branch ${stage.branch} does not exist: the agent would be told to commit its work`];
+  const baseTip = await git.headCommit(root, `refs/heads/${base}`);
+  const stageTip = await git.headCommit(root, `refs/heads/${stage.branch}`);
+  if (await git.isAncestor(root, stageTip, baseTip)) return [...out, `${stage.branch} has no commits beyond ${base}: the agent would be told to commit its work`];
+  const tree = await git.mergeTree(root, baseTip, stageTip);
+  if (!tree.ok) return [...out, `conflicts in ${tree.files.join(", ")}: sent back to the agent to rebase onto ${base}`];
+  const touched = await git.changedFiles(root, baseTip, tree.tree);
+  out.push(`merges cleanly onto ${base} at ${baseTip.slice(0, 12)}; brings ${touched.length} file(s): ${touched.slice(0, 8).join(", ")}${touched.length > 8 ? ", …" : ""}`);
+  out.push(deps.config.validate.length > 0 ? `checks the merge result in ${validationWorktree(deps.paths.home, root)}: ${deps.config.validate.map((a) => a.join(" ")).join("; ")}` : "no validate configured: no check before the base moves");
+  const checkout = await checkoutOf(root, base);
+  if (!checkout) out.push(`${base} is not checked out anywhere: only the branch moves`);
+  else {
+    const busy = await git.operationInProgress(checkout);
+    const inTheWay = (await git.dirtyFiles(checkout)).filter((f) => touched.includes(f));
+    if (busy) out.push(`waits: ${busy} is in progress in ${checkout}`);
+    else if (inTheWay.length > 0) out.push(`waits: your uncommitted changes in ${checkout} overlap it: ${inTheWay.join(", ")}`);
+    else out.push(`${checkout} (on ${base}) is brought forward; your uncommitted edits there are kept`);
+  }
+  return out;
+}
+
 function parseInTheWay(gitError: string): string[] {
   const files = [...gitError.matchAll(/'([^']+)'/g)].map((m) => m[1]!);
   return files.length > 0 ? files : [gitError.split("\n")[0]!];

@@ -33,7 +33,7 @@ export function readConfigFile(file: string): ConfigFile {
   } catch (error) {
     throw new UserError(`${file}: not valid JSON (${(error as Error).message}); fix the file.`);
   }
-  return validateLayer(raw, (key) => `${file}: ${key ? `${key}: ` : ""}`, "see SPEC §8 for the accepted keys");
+  return validateLayer(raw, (key) => `${file}: ${key ? `${key}: ` : ""}`, "the accepted keys and values are listed in the README, section Configuration");
 }
 
 /** Flags and environment variables go through the same schema as the files. */

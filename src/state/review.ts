@@ -1,4 +1,4 @@
-/** Review files (SPEC §7): questions for a person, answered in their editor. */
+/** Review files: questions for a person, answered in their editor. */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { format } from "date-fns";

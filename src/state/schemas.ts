@@ -192,7 +192,7 @@ export type Status = z.infer<typeof statusSchema>;
 
 const argList = z.array(z.string().min(1)).min(1);
 
-/** Every configuration key (SPEC §8). Files and flags give any subset; settings.json holds them resolved. */
+/** Every configuration key (README, Configuration). Files and flags give any subset; settings.json holds them resolved. */
 export const configFields = z.object({
   agentCommand: z.array(z.string().min(1)).min(1),
   model: z.string().min(1),

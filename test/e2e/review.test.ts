@@ -22,7 +22,7 @@ function answered(file: string, a1: string, a2: string): string {
 }
 
 describe("review files", () => {
-  it("writes the SPEC §7 file", async () => {
+  it("writes the documented review file", async () => {
     const file = await newReview();
     expect(file).toMatch(new RegExp(`^${sb.home}/review/\\d{4}-\\d{2}-\\d{2}-\\d{6}-storage-format\\.md$`));
     const text = readFileSync(file, "utf8");

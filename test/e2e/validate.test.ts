@@ -59,7 +59,7 @@ describe("validate commands before each merge", () => {
   });
 
   it("a slow check does not hold up the rest of the monitor: another stage is nudged meanwhile", async () => {
-    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [["sleep", "8"]] }));
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [["sleep", "6"]] }));
     const plan = sb.writePlan("slowcheck.md", "## Stage 1: Fast\n## Stage 2: Stalls\nsim: stall, slow\n");
     await orchestrate(sb, plan, ["--stall-seconds", "1"]);
     expect(await waitForEnd(sb, "slowcheck", 90_000)).toBe("completed");

@@ -36,7 +36,7 @@ export async function makeSandbox(opts: { repo?: boolean } = {}): Promise<Sandbo
     ...process.env,
     AUTORUN_HOME: home,
     AUTORUN_TMUX_SOCKET: socket,
-    AUTORUN_SIM_DELAY_MS: "80",
+    AUTORUN_SIM_DELAY_MS: "50",
     GIT_AUTHOR_NAME: "test",
     GIT_AUTHOR_EMAIL: "test@example.invalid",
     GIT_COMMITTER_NAME: "test",

@@ -22,7 +22,8 @@ const tenStages = [
   "## Stage 10: I\nDepends on: 9",
 ].join("\n") + "\n";
 
-describe("SIGKILL of the monitor at random points", () => {
+// The short form is test/e2e/crashes.test.ts ("survives SIGKILL of the monitor at several points").
+describe.runIf(STRESS)("SIGKILL of the monitor at random points (long form)", () => {
   const kills = size(4, 12);
   it(`${kills} kills of a 10-stage run, each followed by resume: every stage launched once and merged`, async () => {
     const seed = Number(process.env.AUTORUN_SEED ?? Date.now() % 100000);

@@ -118,7 +118,7 @@ describe("status", () => {
 });
 
 describe("context file", () => {
-  it("has exactly the SPEC §3 shape", () => {
+  it("has exactly the documented status.json shape", () => {
     expect(renderContextFile({ id: "3", name: "API", scope: "Do it.", depends_on: ["1", "2"], orchDir: "/o", statusFile: "/o/status.json", baseBranch: "main" })).toBe(
       "# Stage 3: API\n## Scope\nDo it.\n## Dependencies\n- Depends on: Stage 1, Stage 2\n## Orchestration\norchestration_dir: /o\nstage_number: 3\nstatus_file: /o/status.json\nbase_branch: main\n",
     );

@@ -1,0 +1,106 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { execa } from "execa";
+import { makeSandbox, simAgentCmd, waitFor, type Sandbox } from "../helpers/env.js";
+import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
+
+let sb: Sandbox;
+beforeEach(async () => {
+  sb = await makeSandbox();
+});
+afterEach(async () => sb.cleanup());
+
+describe("the merge queue (real tmux, real git, simulated agent)", () => {
+  it("merges around a person's uncommitted edit of an unrelated file, keeping it byte for byte", async () => {
+    const plan = sb.writePlan("dirty.md", "## Stage 1: A\nsim: slow\n## Stage 2: B\nDepends on: 1\n");
+    await orchestrate(sb, plan);
+    const mine = "user's own unsaved work\r\nno newline at the end";
+    writeFileSync(join(sb.repo, "README.md"), mine);
+    expect(await waitForEnd(sb, "dirty")).toBe("completed");
+    expect(readFileSync(join(sb.repo, "README.md"), "utf8")).toBe(mine);
+    // The checkout shows the merged work, and only the person's edit is uncommitted.
+    expect(existsSync(join(sb.repo, "sim", "stage-2-part2.txt"))).toBe(true);
+    expect((await sb.git("status", "--porcelain", "--untracked-files=no")).trim()).toBe("M README.md");
+    expect(eventsOf(sb, "dirty", "merge_conflict")).toHaveLength(0);
+    await expectClean(sb, "dirty");
+  });
+
+  it("waits while the person's uncommitted files overlap the merge, touching nothing, and merges once they are out of the way", async () => {
+    const plan = sb.writePlan("overlap.md", "## Stage 1: A\nsim: slow\n");
+    await orchestrate(sb, plan);
+    const before = await sb.git("rev-parse", "main");
+    mkdirSync(join(sb.repo, "sim"), { recursive: true });
+    writeFileSync(join(sb.repo, "sim", "stage-1-part2.txt"), "the person's own file\n");
+    const conflict = await waitFor("a merge that waits", () => eventsOf(sb, "overlap", "merge_conflict")[0], 30_000);
+    expect(conflict.reason).toBe("checkout_overlap");
+    expect(conflict.files).toEqual(["sim/stage-1-part2.txt"]);
+    expect(readFileSync(join(sb.repo, "sim", "stage-1-part2.txt"), "utf8")).toBe("the person's own file\n");
+    expect(await sb.git("rev-parse", "main")).toBe(before);
+    await waitFor("attention merge_conflict in status.json", () => statusOf(sb, "overlap")?.stages["1"]?.attention === "merge_conflict");
+    await waitFor("a review file naming the file", () => {
+      const review = eventsOf(sb, "overlap", "review_requested")[0];
+      return review && readFileSync(String(review.file), "utf8").includes("sim/stage-1-part2.txt");
+    });
+    rmSync(join(sb.repo, "sim", "stage-1-part2.txt"));
+    expect(await waitForEnd(sb, "overlap")).toBe("completed");
+    expect(readFileSync(join(sb.repo, "sim", "stage-1-part2.txt"), "utf8")).toBe("stage 1 part 2\n");
+    await expectClean(sb, "overlap");
+  });
+
+  it("leaves a person on another branch alone: their branch and edits untouched, the base branch gets every stage", async () => {
+    await sb.git("checkout", "-q", "-b", "feature");
+    writeFileSync(join(sb.repo, "feature.txt"), "work in progress\n");
+    await sb.git("add", "feature.txt");
+    await sb.git("commit", "-qm", "feature work");
+    const featureTip = await sb.git("rev-parse", "feature");
+    writeFileSync(join(sb.repo, "README.md"), "edited on feature\n");
+    const plan = sb.writePlan("elsewhere.md", "## Stage 1: A\n## Stage 2: B\nDepends on: 1\n");
+    const r = await sb.cli(["orchestrate", plan, "--base", "main", "--agent-cmd", simAgentCmd]);
+    expect(r.stderr).toBe("");
+    expect(await waitForEnd(sb, "elsewhere")).toBe("completed");
+    expect(await sb.git("rev-parse", "feature")).toBe(featureTip);
+    expect(await sb.git("symbolic-ref", "--short", "HEAD")).toBe("feature");
+    expect(readFileSync(join(sb.repo, "README.md"), "utf8")).toBe("edited on feature\n");
+    expect(existsSync(join(sb.repo, "sim"))).toBe(false);
+    const files = await sb.git("ls-tree", "-r", "--name-only", "main");
+    expect(files).toContain("sim/stage-1-part2.txt");
+    expect(files).toContain("sim/stage-2-part2.txt");
+    expect(files).not.toContain("feature.txt");
+    await expectClean(sb, "elsewhere");
+  });
+
+  it("sends a conflicting stage back to rebase, then merges it", async () => {
+    const plan = sb.writePlan("clash.md", "## Stage 1: One\nsim: conflict\n## Stage 2: Two\nsim: conflict\n");
+    await orchestrate(sb, plan);
+    expect(await waitForEnd(sb, "clash", 90_000)).toBe("completed");
+    const conflicts = eventsOf(sb, "clash", "merge_conflict");
+    expect(conflicts).toHaveLength(1);
+    expect(conflicts[0]!.files).toEqual(["CONFLICT.txt"]);
+    const text = readFileSync(join(sb.repo, "CONFLICT.txt"), "utf8");
+    expect(text).toContain("written by stage 1");
+    expect(text).toContain("written by stage 2");
+    await expectClean(sb, "clash");
+  });
+
+  it("merge --dry-run says what the merge would do and changes nothing", async () => {
+    const plan = sb.writePlan("dry.md", "## Stage 1: A\n");
+    const agent = JSON.stringify([process.execPath, "-e", "setTimeout(() => {}, 120000)", "{stage}"]);
+    expect((await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", agent])).code).toBe(0);
+    const worktree = join(sb.repo, ".claude", "worktrees", "dry-stage-1");
+    writeFileSync(join(worktree, "feature.txt"), "from the stage\n");
+    await execa("git", ["-C", worktree, "add", "feature.txt"], { env: sb.env });
+    await execa("git", ["-C", worktree, "commit", "-qm", "feature"], { env: sb.env });
+    writeFileSync(join(sb.repo, "feature.txt"), "the person's own\n");
+    const before = { main: await sb.git("rev-parse", "main"), events: sb.events("dry").length };
+    const r = await sb.cli(["merge", "dry", "1", "--dry-run"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("merges cleanly onto main");
+    expect(r.stdout).toContain("brings 1 file(s): feature.txt");
+    expect(r.stdout).toContain("waits: your uncommitted changes");
+    expect(r.stdout).toContain("Dry run: nothing was merged");
+    expect(await sb.git("rev-parse", "main")).toBe(before.main);
+    expect(sb.events("dry")).toHaveLength(before.events);
+    expect(readFileSync(join(sb.repo, "feature.txt"), "utf8")).toBe("the person's own\n");
+  });
+});
