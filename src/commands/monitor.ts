@@ -43,7 +43,8 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
   const log = monitorLogger(paths, detached ? undefined : ctx.out);
   const tmux = createTmux(config.tmuxSocket);
   const notify = makeNotifier(config, tmux, log);
-  const monitor = new Monitor({ paths, config, tmux, clock: realClock, log, notify });
+  let wake = (): void => undefined;
+  const monitor = new Monitor({ paths, config, tmux, clock: realClock, log, notify, wake: () => wake() });
 
   if (opts.once) {
     const held = runningMonitor(paths);
@@ -123,6 +124,7 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
       })();
     };
     watcher.on("change", kick).on("add", kick);
+    wake = kick;
     for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => void stop(0, `received ${sig}`));
     process.on("SIGHUP", () => undefined);
     kick();

@@ -28,6 +28,8 @@ export interface MonitorDeps {
   log: (msg: string) => void;
   /** Called for events people should hear about (notifyCommand, tmux message). */
   notify?: (event: AutorunEvent) => Promise<void>;
+  /** Asks for another pass soon (a background merge finished: its dependants or the end may be due). */
+  wake?: () => void;
 }
 
 const NOTIFY_TYPES = new Set(["review_requested", "stage_attention", "stage_needs_permission", "merge_conflict", "orchestration_complete", "stage_failed", "rate_limited"]);
@@ -91,6 +93,8 @@ export class Monitor {
       case "agent_stopped":
         if (!m.idleHint) m.idleSince = this.deps.clock.now();
         m.idleHint = true;
+        // Look again right when the stall would be due, not at the next safety-net tick.
+        if (!this.replaying && this.deps.wake) void this.deps.clock.sleep(this.deps.config.stallSeconds * 1000 + 50).then(() => this.deps.wake?.());
         break;
       case "phase_status":
         m.stuck = false;
@@ -209,7 +213,10 @@ export class Monitor {
       if (retryRefused) m.refusedAt = undefined;
       const job = this.mergeOne(id)
         .catch((error: Error) => this.deps.log(`stage ${id}: merge failed: ${error.message}`))
-        .finally(() => this.merging.delete(id));
+        .finally(() => {
+          this.merging.delete(id);
+          this.deps.wake?.();
+        });
       this.merging.set(id, job);
     }
   }
@@ -233,10 +240,10 @@ export class Monitor {
       m.refusedFiles = result.files;
       if (!m.reviewFiled.has(`refused:${result.reason}`)) {
         m.reviewFiled.add(`refused:${result.reason}`);
-        await this.fileReview(id, `Stage ${id} waits to merge: your uncommitted changes overlap it`, result.detail, [
+        await this.fileReview(id, `Stage ${id} waits to merge: your checkout is in its way`, result.detail, [
           {
             topic: "Unblock the merge",
-            question: `${result.detail}. Commit or stash your changes to these files; autorun merges as soon as they are out of the way (or run \`autorun merge ${this.status!.plan_name} ${id}\`). Write "done" when done.`,
+            question: `${result.detail}. Commit or stash those changes (or finish what you are in the middle of); autorun merges as soon as they are out of the way (or run \`autorun merge ${this.status!.plan_name} ${id}\`). Write "done" when done.`,
           },
         ]);
       }
