@@ -43,8 +43,12 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
   const log = monitorLogger(paths, detached ? undefined : ctx.out);
   const tmux = createTmux(config.tmuxSocket);
   const notify = makeNotifier(config, tmux, log);
-  let wake = (): void => undefined;
-  const monitor = new Monitor({ paths, config, tmux, clock: realClock, log, notify, wake: () => wake() });
+  let kickNow = (): void => undefined;
+  const wake = (afterMs?: number): void => {
+    if (afterMs === undefined) kickNow();
+    else setTimeout(() => kickNow(), afterMs).unref();
+  };
+  const monitor = new Monitor({ paths, config, tmux, clock: realClock, log, notify, wake });
 
   if (opts.once) {
     const held = runningMonitor(paths);
@@ -124,7 +128,7 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
       })();
     };
     watcher.on("change", kick).on("add", kick);
-    wake = kick;
+    kickNow = kick;
     for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => void stop(0, `received ${sig}`));
     process.on("SIGHUP", () => undefined);
     kick();

@@ -28,8 +28,11 @@ export interface MonitorDeps {
   log: (msg: string) => void;
   /** Called for events people should hear about (notifyCommand, tmux message). */
   notify?: (event: AutorunEvent) => Promise<void>;
-  /** Asks for another pass soon (a background merge finished: its dependants or the end may be due). */
-  wake?: () => void;
+  /**
+   * Asks for another pass now, or after `afterMs` (a background merge finished, a stall falls due),
+   * instead of at the next safety-net tick. The timer must not keep a stopping monitor alive.
+   */
+  wake?: (afterMs?: number) => void;
 }
 
 const NOTIFY_TYPES = new Set(["review_requested", "stage_attention", "stage_needs_permission", "merge_conflict", "orchestration_complete", "stage_failed", "rate_limited"]);
@@ -94,7 +97,7 @@ export class Monitor {
         if (!m.idleHint) m.idleSince = this.deps.clock.now();
         m.idleHint = true;
         // Look again right when the stall would be due, not at the next safety-net tick.
-        if (!this.replaying && this.deps.wake) void this.deps.clock.sleep(this.deps.config.stallSeconds * 1000 + 50).then(() => this.deps.wake?.());
+        if (!this.replaying) this.deps.wake?.(this.deps.config.stallSeconds * 1000 + 50);
         break;
       case "phase_status":
         m.stuck = false;
