@@ -50,6 +50,38 @@ export async function headCommit(root: string, ref = "HEAD"): Promise<string> {
  */
 export type TreeMerge = { ok: true; tree: string } | { ok: false; files: string[]; detail: string };
 
+let writeTreeSupport: Promise<boolean> | undefined;
+
+/**
+ * `git merge-tree --write-tree` exists from git 2.38. AUTORUN_GIT_NO_WRITE_TREE=1 pretends it does
+ * not (to test the fallback on a newer git).
+ */
+export function supportsMergeTreeWriteTree(): Promise<boolean> {
+  if (process.env.AUTORUN_GIT_NO_WRITE_TREE === "1") return Promise.resolve(false);
+  writeTreeSupport ??= gitVersion().then((v) => {
+    const m = /(\d+)\.(\d+)/.exec(v ?? "");
+    return m !== null && (Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 38));
+  });
+  return writeTreeSupport;
+}
+
+/**
+ * The same result on git < 2.38: merged with `--no-commit` in a private detached worktree
+ * (autorun's own, so aborting the merge there touches nothing of the person's).
+ */
+export async function mergeTreeInWorktree(root: string, dir: string, ours: string, theirs: string): Promise<TreeMerge> {
+  await detachedWorktreeAt(root, dir, ours);
+  const r = await run(dir, ["merge", "--no-ff", "--no-commit", "--no-edit", theirs], 300_000);
+  try {
+    if (r.ok) return { ok: true, tree: await ok(dir, ["write-tree"], "git write-tree") };
+    const conflicted = await run(dir, ["diff", "--name-only", "--diff-filter=U"]);
+    const files = conflicted.ok ? conflicted.stdout.split("\n").filter(Boolean) : [];
+    return { ok: false, files, detail: files.length ? `conflicts in ${files.join(", ")}` : `${r.stdout}\n${r.stderr}`.trim().split("\n").slice(-3).join(" ") };
+  } finally {
+    await run(dir, ["merge", "--abort"]);
+  }
+}
+
 export async function mergeTree(root: string, ours: string, theirs: string): Promise<TreeMerge> {
   const r = await run(root, ["merge-tree", "--write-tree", "--name-only", "-z", "--no-messages", ours, theirs], 300_000);
   const parts = r.stdout.split("\0");

@@ -86,17 +86,26 @@ export function createTmux(socket?: string): Tmux {
   return {
     socket,
     async newSession(spec) {
-      const args = ["new-session", "-d", "-x", String(spec.width ?? 200), "-y", String(spec.height ?? 50), "-s", spec.name, "-c", tmuxFormatLiteral(spec.cwd)];
+      const size = ["-x", String(spec.width ?? 200), "-y", String(spec.height ?? 50)];
+      const cwd = ["-c", tmuxFormatLiteral(spec.cwd)];
       // The session's variables go to env(1) as NAME=value arguments, not `-e`: for a new detached
       // session tmux takes PATH from the client and ignores `-e PATH=…`. `env -u` also strips Claude
       // Code's own variables even when the tmux server already holds them.
       if (spec.argv[0]?.includes("=")) throw new UserError(`the agent command ${JSON.stringify(spec.argv[0])} contains "=", which env(1) would read as a variable; use a path without "=".`);
       const unset = [...new Set([...CLAUDE_ENV_PREFIXES, ...unsetEnv])].flatMap((k) => ["-u", k]);
       const assign = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
-      args.push("--", "env", ...unset, ...assign, ...spec.argv);
-      // In the same command queue as new-session, so it is set before tmux can notice an exit.
-      const commands = spec.remainOnExit ? [args, ["set-option", "-t", pane(spec.name), "remain-on-exit", "on"]] : [args];
-      expectOk("tmux", args, await runMany(commands), `tmux new-session ${spec.name}`);
+      const program = ["--", "env", ...unset, ...assign, ...spec.argv];
+      // With remain-on-exit the option must hold before the program can exit, however fast: the
+      // session starts on a placeholder, gets the option, then the pane is respawned with the
+      // program — all in one tmux invocation.
+      const commands = spec.remainOnExit
+        ? [
+            ["new-session", "-d", ...size, "-s", spec.name, ...cwd, "--", "cat"],
+            ["set-option", "-t", pane(spec.name), "remain-on-exit", "on"],
+            ["respawn-pane", "-k", "-t", pane(spec.name), ...cwd, ...program],
+          ]
+        : [["new-session", "-d", ...size, "-s", spec.name, ...cwd, ...program]];
+      expectOk("tmux", commands.flat(), await runMany(commands), `tmux new-session ${spec.name}`);
     },
     async hasSession(name) {
       return (await run(["has-session", "-t", target(name)])).ok;

@@ -1,9 +1,10 @@
 /** What every command gets injected: where it runs, the home, and where it writes. */
 import { readdirSync, existsSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { autorunHome, orchPaths, type OrchPaths } from "../state/paths.js";
 import { planNameFromPath, projectSlug } from "../core/slug.js";
 import { loadStatus } from "../state/status.js";
+import { readFirstEvent } from "../state/events.js";
 import { readSettings } from "../state/settings.js";
 import { loadConfig, type Config } from "../state/config.js";
 import type { Status } from "../state/schemas.js";
@@ -45,6 +46,30 @@ export function listOrchestrations(home: string): { name: string; mtime: number 
     .sort((a, b) => b.mtime - a.mtime);
 }
 
+/** The project root (the nearest directory with `.git`) of `dir`, found without running git. */
+export function projectRootOf(dir: string): string | undefined {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    if (existsSync(join(d, ".git"))) return d;
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+/**
+ * Plans of the same name in different projects get different orchestrations (`master-plan`,
+ * `master-plan-proj3`): of those, the one of the project the command runs in.
+ */
+function ownOrchestration(ctx: Ctx, name: string): string {
+  const same: { name: string; root: string }[] = [];
+  for (const o of listOrchestrations(ctx.home)) {
+    if (o.name !== name && !(o.name.startsWith(`${name}-`) && !o.name.includes("."))) continue;
+    const first = readFirstEvent(orchPaths(ctx.home, o.name, "plan").events);
+    if (first?.type === "orchestration_started" && planNameFromPath(first.plan_path) === name) same.push({ name: o.name, root: first.project_root });
+  }
+  if (same.length <= 1) return same[0]?.name ?? name;
+  const root = projectRootOf(ctx.cwd);
+  return same.find((o) => o.root === root)?.name ?? (same.some((o) => o.name === name) ? name : same[0]!.name);
+}
+
 /**
  * A plan argument is a plan file or a plan name (`master-plan`, `master-plan.md`); both become a
  * sanitised plan name, so no argument reaches outside the state dir. None: the most recently active.
@@ -56,7 +81,7 @@ export function resolveOrchestration(ctx: Ctx, plan: string | undefined): Orches
     if (all.length === 0) throw new UserError(`no orchestrations under ${ctx.home}; start one with \`autorun orchestrate <plan>\`.`);
     name = all[0]!.name;
   } else {
-    name = planNameFromPath(plan);
+    name = ownOrchestration(ctx, planNameFromPath(plan));
   }
   const dir = join(ctx.home, "orchestration", name);
   const probe = orchPaths(ctx.home, name, "plan");

@@ -1,6 +1,6 @@
 /** `autorun orchestrate <plan>`: parse, write the orchestration, launch ready stages, start the monitor. */
 import { existsSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
-import { dirname, relative, resolve, join } from "node:path";
+import { basename, dirname, relative, resolve, join } from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { parsePlan } from "../core/parse-plan.js";
 import type { Plan } from "../core/plan.js";
@@ -64,12 +64,12 @@ export async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOp
   const relativePath = relative(ctx.cwd, planPath);
   const label = relativePath && !relativePath.startsWith("..") ? relativePath : planPath;
   const plan = opts.parseWith === "claude" ? await (await import("../adapters/claude-parse.js")).parsePlanWithClaude(label, text) : parsePlan(label, text);
-  const planName = planNameFromPath(planPath);
-  const slug = uniqueSlug(ctx.home, planName);
   const projectRoot = opts.project
     ? await git.toplevel(resolve(ctx.cwd, opts.project))
     : ((await git.toplevel(ctx.cwd)) ?? (await git.toplevel(dirname(planPath))));
   if (opts.project && !projectRoot) throw new UserError(`--project ${opts.project} is not inside a git repository; pass the project's directory.`);
+  const planName = orchestrationName(ctx.home, planNameFromPath(planPath), planPath, projectRoot);
+  const slug = uniqueSlug(ctx.home, planName);
   const current = projectRoot ? await git.currentBranch(projectRoot) : undefined;
   const baseBranch = opts.base ?? plan.base_branch ?? current ?? "main";
   const config = loadConfig(ctx.home, projectRoot, opts.config, ctx.env);
@@ -90,6 +90,30 @@ export function preflightAgent(config: Config, env: NodeJS.ProcessEnv): void {
   if (bypass && process.getuid?.() === 0 && env.IS_SANDBOX !== "1" && program.endsWith("claude")) {
     throw new UserError(`Claude Code refuses bypassPermissions as root; use permissionMode "acceptEdits" (the default), run as another user, or set IS_SANDBOX=1 inside a sandbox.`);
   }
+}
+
+/**
+ * An orchestration belongs to its project and plan file: a plan name already used by another
+ * project (or another plan file of the same name) gets a distinct, stable name — the project's
+ * directory name (or the plan's directory) appended — so nothing ever continues another's run.
+ */
+export function orchestrationName(home: string, base: string, planPath: string, projectRoot: string | undefined): string {
+  const belongsHere = (name: string): boolean | undefined => {
+    const first = readFirstEvent(orchPaths(home, name, "plan").events);
+    if (first?.type !== "orchestration_started") return existsSync(orchPaths(home, name, "plan").events) ? false : undefined;
+    return first.plan_path === planPath && (projectRoot === undefined || first.project_root === projectRoot);
+  };
+  const suffix = planNameFromPath(projectRoot && dirname(planPath).startsWith(projectRoot) && belongsToOtherProject(home, base, projectRoot) ? basename(projectRoot) : basename(dirname(planPath)));
+  for (const candidate of [base, `${base}-${suffix}`.slice(0, 120), ...Array.from({ length: 20 }, (_, i) => `${base}-${suffix}-${i + 2}`.slice(0, 124))]) {
+    const mine = belongsHere(candidate);
+    if (mine === undefined || mine) return candidate;
+  }
+  throw new UserError(`too many orchestrations named ${base}* under ${home}; remove old ones from ${join(home, "orchestration")}.`);
+}
+
+function belongsToOtherProject(home: string, name: string, projectRoot: string): boolean {
+  const first = readFirstEvent(orchPaths(home, name, "plan").events);
+  return first?.type === "orchestration_started" && first.project_root !== projectRoot;
 }
 
 /**

@@ -57,6 +57,18 @@ export function validationWorktree(home: string, projectRoot: string): string {
   return join(home, "worktrees", projectKey(projectRoot), "validate");
 }
 
+/** The private worktree where merges are computed when git is older than 2.38. */
+function integrationWorktree(home: string, projectRoot: string): string {
+  return join(home, "worktrees", projectKey(projectRoot), "integrate");
+}
+
+async function computeMerge(home: string, root: string, ours: string, theirs: string): Promise<git.TreeMerge> {
+  if (await git.supportsMergeTreeWriteTree()) return git.mergeTree(root, ours, theirs);
+  const dir = integrationWorktree(home, root);
+  makeDir(dirname(dir));
+  return git.mergeTreeInWorktree(root, dir, ours, theirs);
+}
+
 export async function mergeStage(deps: MergeDeps, id: string): Promise<MergeOutcome> {
   const { paths } = deps;
   const started = readFirstEvent(paths.events);
@@ -119,7 +131,7 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
       const detail = `branch ${stage.branch} has no commits beyond ${base}`;
       return sendBack("no_commits", [], detail, stageTip, `autorun could not merge stage ${id}: ${detail}. Commit your work on ${stage.branch} in your worktree, then run: autorun phase implement done`);
     }
-    const tree = await git.mergeTree(root, baseTip, stageTip);
+    const tree = await computeMerge(paths.home, root, baseTip, stageTip);
     if (!tree.ok) {
       return sendBack(
         "conflict",
@@ -195,7 +207,7 @@ export async function describeMerge(deps: Pick<MergeDeps, "paths" | "config">, i
   const baseTip = await git.headCommit(root, `refs/heads/${base}`);
   const stageTip = await git.headCommit(root, `refs/heads/${stage.branch}`);
   if (await git.isAncestor(root, stageTip, baseTip)) return [...out, `${stage.branch} has no commits beyond ${base}: the agent would be told to commit its work`];
-  const tree = await git.mergeTree(root, baseTip, stageTip);
+  const tree = await computeMerge(deps.paths.home, root, baseTip, stageTip);
   if (!tree.ok) return [...out, `conflicts in ${tree.files.join(", ")}: sent back to the agent to rebase onto ${base}`];
   const touched = await git.changedFiles(root, baseTip, tree.tree);
   out.push(`merges cleanly onto ${base} at ${baseTip.slice(0, 12)}; brings ${touched.length} file(s): ${touched.slice(0, 8).join(", ")}${touched.length > 8 ? ", …" : ""}`);
@@ -229,13 +241,13 @@ async function validateCommit(deps: MergeDeps, root: string, commit: string): Pr
   return undefined;
 }
 
-/** Removes the project's validation worktree (autorun's own, under $AUTORUN_HOME) once a run ends. */
+/** Removes the project's validation and integration worktrees (autorun's own, under $AUTORUN_HOME) once a run ends. */
 export async function removeValidationWorktree(home: string, projectRoot: string): Promise<void> {
-  const dir = validationWorktree(home, projectRoot);
-  if (!existsSync(dir)) return;
-  // Under the merge lock: another orchestration of the project may be validating in it.
+  const dirs = [validationWorktree(home, projectRoot), integrationWorktree(home, projectRoot)].filter((d) => existsSync(d));
+  if (dirs.length === 0) return;
+  // Under the merge lock: another orchestration of the project may be merging in them.
   await withLock(mergeLockPath(home, projectRoot), async () => {
-    await git.removeWorktree(projectRoot, dir);
+    for (const dir of dirs) await git.removeWorktree(projectRoot, dir);
     await git.pruneWorktrees(projectRoot);
   }, 30 * 60_000);
 }

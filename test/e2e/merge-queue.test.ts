@@ -70,9 +70,13 @@ describe("the merge queue (real tmux, real git, simulated agent)", () => {
     await expectClean(sb, "elsewhere");
   });
 
-  it("sends a conflicting stage back to rebase, then merges it", async () => {
+  // Run as on a git older than 2.38 (no merge-tree --write-tree): the merge is computed in a
+  // private integration worktree instead; a conflict there is aborted there, nowhere else.
+  // (The merge-tree path's conflicts are covered in test/reliability/trust.test.ts.)
+  it("sends a conflicting stage back to rebase, then merges it (the git < 2.38 path)", async () => {
     const plan = sb.writePlan("clash.md", "## Stage 1: One\nsim: conflict\n## Stage 2: Two\nsim: conflict\n");
-    await orchestrate(sb, plan);
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simAgentCmd], { env: { AUTORUN_GIT_NO_WRITE_TREE: "1" } });
+    expect(r.code, r.stderr).toBe(0);
     expect(await waitForEnd(sb, "clash", 90_000)).toBe("completed");
     const conflicts = eventsOf(sb, "clash", "merge_conflict");
     expect(conflicts).toHaveLength(1);
@@ -102,5 +106,23 @@ describe("the merge queue (real tmux, real git, simulated agent)", () => {
     expect(await sb.git("rev-parse", "main")).toBe(before.main);
     expect(sb.events("dry")).toHaveLength(before.events);
     expect(readFileSync(join(sb.repo, "feature.txt"), "utf8")).toBe("the person's own\n");
+  });
+
+  it("a person switching branches while validate runs gets nothing on their branch; the base gets the merge; validate never runs in their checkout", async () => {
+    await sb.git("branch", "feature");
+    const featureTip = await sb.git("rev-parse", "feature");
+    const cwdFile = join(sb.dir, "validate-cwd.txt");
+    // The check itself plays the person: it switches the project root to their branch mid-validate.
+    const check = `const { execFileSync } = require("child_process"); require("fs").appendFileSync(${JSON.stringify(cwdFile)}, process.cwd() + "\\n"); execFileSync("git", ["-C", ${JSON.stringify(sb.repo)}, "checkout", "-q", "feature"]);`;
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [[process.execPath, "-e", check]] }));
+    const plan = sb.writePlan("switch.md", "## Stage 1: A\n");
+    await orchestrate(sb, plan);
+    expect(await waitForEnd(sb, "switch")).toBe("completed");
+    expect(await sb.git("rev-parse", "feature")).toBe(featureTip);
+    expect(await sb.git("symbolic-ref", "--short", "HEAD")).toBe("feature");
+    expect(await sb.git("log", "--format=%s", "-1", "main")).toBe("autorun: merge stage 1: A");
+    expect(eventsOf(sb, "switch", "merge_complete", "1")[0]).toMatchObject({ commit: await sb.git("rev-parse", "main"), validated: true });
+    for (const cwd of readFileSync(cwdFile, "utf8").trim().split("\n")) expect(cwd.startsWith(join(sb.home, "worktrees"))).toBe(true);
+    await expectClean(sb, "switch");
   });
 });

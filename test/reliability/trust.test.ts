@@ -237,6 +237,33 @@ describe("names that collide", () => {
     expect((await sb.git("for-each-ref", "--format=%(refname:short)", "refs/heads/worktree-*")).split("\n").sort()).toEqual(["worktree-auth-work-2-stage-1", "worktree-auth-work-stage-1"]);
   });
 
+  it("the same plan name in two projects: two orchestrations, each command finds its own project's", async () => {
+    const projects = ["proj2", "proj3"].map((p) => join(sb.dir, p));
+    for (const dir of projects) {
+      await execa("mkdir", ["-p", join(dir, "docs")]);
+      await execa("git", ["-C", dir, "init", "-q", "-b", "main"], { env: sb.env });
+      writeFileSync(join(dir, "docs", "master-plan.md"), "## Stage 1: A\n");
+      await execa("git", ["-C", dir, "add", "."], { env: sb.env });
+      await execa("git", ["-C", dir, "commit", "-qm", "init"], { env: sb.env });
+    }
+    const first = await sb.cli(["orchestrate", "docs/master-plan.md", "--no-monitor", "--agent-cmd", sleepAgent], { cwd: projects[0] });
+    expect(first.code, first.stderr).toBe(0);
+    const dry = await sb.cli(["orchestrate", "docs/master-plan.md", "--dry-run", "--json"], { cwd: projects[1] });
+    expect((JSON.parse(dry.stdout) as { plan_name: string }).plan_name).toBe("master-plan-proj3");
+    const second = await sb.cli(["orchestrate", "docs/master-plan.md", "--no-monitor", "--agent-cmd", sleepAgent], { cwd: projects[1] });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).not.toContain("continuing");
+    expect(eventsOf(sb, "master-plan-proj3", "stage_launched", "1")).toHaveLength(1);
+    for (const [i, dir] of projects.entries()) {
+      const st = JSON.parse((await sb.cli(["status", "master-plan", "--json"], { cwd: dir })).stdout) as { project_root: string; plan_name: string };
+      expect(st.project_root, `status from ${dir}`).toBe(dir);
+      expect(st.plan_name).toBe(i === 0 ? "master-plan" : "master-plan-proj3");
+    }
+    // Run again in the first project: it continues its own, not the other's.
+    const again = await sb.cli(["orchestrate", "docs/master-plan.md", "--no-monitor"], { cwd: projects[0] });
+    expect(again.stdout).toContain("Orchestration master-plan exists");
+  });
+
   it.each([
     ["a.b and a_b", "stages:\n  - id: a.b\n    name: X\n  - id: a_b\n    name: Y\n", /would share the tmux session/],
     ["x.lock", "stages:\n  - id: x.lock\n    name: X\n", /\.lock.*git does not allow/],
