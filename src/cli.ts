@@ -4,7 +4,7 @@
  * lazily imports the command, so `autorun --help` loads nothing heavy. Only `main` exits.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import type { Ctx } from "./commands/context.js";
+import type { Ctx } from "./commands/ctx.js";
 import type { ConfigFile } from "./state/schemas.js";
 
 const VERSION = "0.1.0";
@@ -25,7 +25,7 @@ function positiveNumber(name: string) {
 }
 
 async function ctx(): Promise<Ctx> {
-  return (await import("./commands/context.js")).defaultCtx();
+  return (await import("./commands/ctx.js")).defaultCtx();
 }
 
 /** A hook payload is a few kilobytes; more than this is not one, and is not held in memory. */

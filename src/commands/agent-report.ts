@@ -1,9 +1,14 @@
-/** What agents and hooks call from inside a stage: `autorun phase`, `autorun event`, `autorun hook`. */
+/**
+ * What agents and hooks call from inside a stage: `autorun phase`, `autorun event`, `autorun hook`.
+ * Hooks run on every turn of every agent, so `phase` and `hook` build their (fixed-shape) events
+ * without loading the schemas; `event`, which takes arbitrary fields, validates them.
+ */
 import { existsSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
-import { appendEvent, readFirstEvent } from "../state/events.js";
+import { appendLine, nowIso, readFirstLine } from "../state/append.js";
 import { pathsFromOrchDir, type OrchPaths } from "../state/paths.js";
-import { EVENT_TYPES, PHASES, type EventType } from "../state/schemas.js";
+import { PHASES } from "../state/constants.js";
+import type { EventType } from "../state/schemas.js";
 import { UserError } from "../errors.js";
 import type { Ctx } from "./context.js";
 
@@ -50,10 +55,13 @@ function identity(ctx: Ctx, opts: { orchDir?: string; stage?: string }, needStag
   const probe = pathsFromOrchDir(orchDir);
   if (!existsSync(probe.events)) throw new UserError(`${orchDir} is not an orchestration (no events.jsonl); check AUTORUN_ORCH_DIR.`);
   // Only the first event is needed (the plan's identity and stages): agents call this often.
-  const started = readFirstEvent(probe.events);
-  if (started?.type !== "orchestration_started") throw new UserError(`${probe.events} does not start with orchestration_started; the orchestration is damaged.`);
-  if (stage !== undefined && !started.stages.some((s) => s.id === stage)) {
-    throw new UserError(`stage ${stage} is not in plan ${started.plan_name} (stages: ${started.stages.map((s) => s.id).join(", ")}); check AUTORUN_STAGE.`);
+  const started = readFirstLine(probe.events);
+  const ids = Array.isArray(started?.stages) ? (started.stages as { id?: unknown }[]).map((s) => String(s.id)) : undefined;
+  if (started?.type !== "orchestration_started" || typeof started.plan_name !== "string" || typeof started.project_slug !== "string" || !ids) {
+    throw new UserError(`${probe.events} does not start with orchestration_started; the orchestration is damaged.`);
+  }
+  if (stage !== undefined && !ids.includes(stage)) {
+    throw new UserError(`stage ${stage} is not in plan ${started.plan_name} (stages: ${ids.join(", ")}); check AUTORUN_STAGE.`);
   }
   return { paths: pathsFromOrchDir(orchDir, started.project_slug), plan_name: started.plan_name, project_slug: started.project_slug, stage };
 }
@@ -78,24 +86,29 @@ export function runPhase(ctx: Ctx, phase: string, state: string, opts: PhaseOpti
   if (state !== "start" && state !== "done") throw new UserError(`phase state must be start or done, not "${state}".`);
   const id = identity(ctx, opts, true);
   const complexity = opts.complexity?.toUpperCase();
-  const event = appendEvent(id.paths.events, {
-    type: "phase_status",
+  if (complexity !== undefined && !["QUICK", "MEDIUM", "LARGE"].includes(complexity)) throw new UserError(`--complexity must be QUICK, MEDIUM or LARGE, not "${opts.complexity}".`);
+  // Every field is checked above, so the event is written as built (see the module comment).
+  appendLine(id.paths.events, {
+    ts: nowIso(),
     orch_dir: id.paths.dir,
     plan_name: id.plan_name,
     project_slug: id.project_slug,
     stage: id.stage!,
-    phase: phase as (typeof PHASES)[number],
+    type: "phase_status",
+    phase,
     status: state,
     ...(opts.current !== undefined ? { current_phase: intOpt("current", opts.current)! } : {}),
     ...(opts.total !== undefined ? { total_phases: intOpt("total", opts.total)! } : {}),
     ...(opts.planFile ? { plan_file: opts.planFile } : {}),
-    ...(complexity ? { complexity: complexity as "QUICK" } : {}),
+    ...(complexity ? { complexity } : {}),
   });
-  ctx.out(`recorded ${phase} ${state} for stage ${event.stage}${phase === "implement" && state === "done" ? "; the monitor will check and merge it" : ""}`);
+  ctx.out(`recorded ${phase} ${state} for stage ${id.stage}${phase === "implement" && state === "done" ? "; the monitor will check and merge it" : ""}`);
   return 0;
 }
 
-export function runEvent(ctx: Ctx, type: string, pairs: string[], opts: { data?: string; orchDir?: string; stage?: string }): number {
+export async function runEvent(ctx: Ctx, type: string, pairs: string[], opts: { data?: string; orchDir?: string; stage?: string }): Promise<number> {
+  const { appendEvent } = await import("../state/events.js");
+  const { EVENT_TYPES } = await import("../state/schemas.js");
   if (!(EVENT_TYPES as string[]).includes(type)) throw new UserError(`unknown event type "${type}"; known: ${EVENT_TYPES.join(", ")}.`);
   if (!AGENT_EVENT_TYPES.includes(type as EventType)) {
     throw new UserError(`${type} events are written by autorun itself, not by agents; agents may write: ${AGENT_EVENT_TYPES.join(", ")}.`);
@@ -143,8 +156,9 @@ export interface HookPayload {
 export function hookToEvent(name: string, payload: HookPayload): Record<string, unknown> | undefined {
   switch (name) {
     case "Notification": {
-      const kind = payload.notification_type ?? "";
-      const message = payload.message ?? "";
+      // Payload fields are whatever the sender wrote: strings are made strings here.
+      const kind = String(payload.notification_type ?? "");
+      const message = String(payload.message ?? "");
       if (kind === "idle_prompt" || /waiting for your input/i.test(message)) return { type: "stage_idle", source: "hook", reason: message || kind };
       if (kind === "permission_prompt" || kind === "elicitation_dialog" || /permission/i.test(message)) {
         return { type: "stage_needs_permission", source: "hook", message: `${kind || "notification"}: ${message}`.slice(0, 300) };
@@ -196,7 +210,7 @@ export function runHook(ctx: Ctx, name: string, stdin: string): number {
   if (!body) return 0;
   try {
     const id = identity(ctx, {}, true);
-    appendEvent(id.paths.events, { ...body, orch_dir: id.paths.dir, plan_name: id.plan_name, project_slug: id.project_slug, stage: id.stage! });
+    appendLine(id.paths.events, { ts: nowIso(), ...body, orch_dir: id.paths.dir, plan_name: id.plan_name, project_slug: id.project_slug, stage: id.stage! });
   } catch (error) {
     ctx.err(`autorun hook ${name}: ${(error as Error).message}`);
     return 1;

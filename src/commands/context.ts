@@ -1,7 +1,7 @@
 /** What every command gets injected: where it runs, the home, and where it writes. */
 import { readdirSync, existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { autorunHome, orchPaths, type OrchPaths } from "../state/paths.js";
+import { orchPaths, type OrchPaths } from "../state/paths.js";
 import { planNameFromPath, projectSlug } from "../core/slug.js";
 import { loadStatus } from "../state/status.js";
 import { readFirstEvent } from "../state/events.js";
@@ -9,27 +9,9 @@ import { readSettings } from "../state/settings.js";
 import { loadConfig, type Config } from "../state/config.js";
 import type { Status } from "../state/schemas.js";
 import { UserError } from "../errors.js";
-import { printable } from "../core/printable.js";
 
-export interface Ctx {
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  home: string;
-  out: (line: string) => void;
-  err: (line: string) => void;
-  isTTY: boolean;
-}
-
-export function defaultCtx(): Ctx {
-  return {
-    cwd: process.cwd(),
-    env: process.env,
-    home: autorunHome(process.env),
-    out: (line) => process.stdout.write(printable(line) + "\n"),
-    err: (line) => process.stderr.write(printable(line) + "\n"),
-    isTTY: Boolean(process.stdout.isTTY),
-  };
-}
+export { defaultCtx, type Ctx } from "./ctx.js";
+import type { Ctx } from "./ctx.js";
 
 export interface Orchestration {
   paths: OrchPaths;

@@ -4,9 +4,9 @@ import { z } from "zod";
 const isoTs = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, "ISO-8601 UTC with milliseconds");
 const stageId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "a stage id like 3 or 2.1");
 
-export const PHASES = ["triage", "research", "create_plan", "implement", "merge"] as const;
-export const ATTENTION = ["idle", "permission", "rate_limited", "review", "merge_conflict", "crashed"] as const;
-export const STAGE_STATUS = ["pending", "in_progress", "merging", "completed", "failed", "blocked"] as const;
+import { ATTENTION, PHASES, STAGE_STATUS } from "./constants.js";
+
+export { ATTENTION, PHASES, STAGE_STATUS };
 
 export const base = z.object({
   ts: isoTs,

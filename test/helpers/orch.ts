@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { simAgentCmd, waitFor, type Sandbox } from "./env.js";
+import { eventSchema } from "../../src/state/schemas.js";
 
 export async function orchestrate(sb: Sandbox, plan: string, extra: string[] = []): Promise<void> {
   const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simAgentCmd, ...extra]);
@@ -27,8 +28,10 @@ export function eventsOf(sb: Sandbox, plan: string, type: string, stage?: string
   return sb.events(plan).filter((e) => e.type === type && (stage === undefined || e.stage === stage));
 }
 
-/** Nothing left behind: no sessions, no worktrees, no stage branches, no monitor pid file. */
+/** Nothing left behind: no sessions, no worktrees, no stage branches, no monitor pid file; every event valid. */
 export async function expectClean(sb: Sandbox, plan: string): Promise<void> {
+  // Agents' phase and hook events are written without the schema (for speed): they must still match it.
+  for (const event of sb.events(plan)) expect(eventSchema.safeParse(event).error?.issues, JSON.stringify(event)).toBeUndefined();
   const ls = await sb.tmux("list-sessions", "-F", "#{session_name}");
   expect(ls.code === 0 ? ls.stdout.trim() : "").toBe("");
   expect((await sb.git("worktree", "list")).split("\n")).toHaveLength(1);
