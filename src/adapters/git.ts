@@ -179,8 +179,15 @@ export async function detachedWorktreeAt(root: string, dir: string, commit: stri
   await ok(dir, ["clean", "-ffdq"], "git clean (validation worktree)");
 }
 
-/** A worktree for a stage on `branch`, made from `start` unless the branch exists already. */
+/**
+ * A worktree for a stage on `branch`, made from `start` unless the branch exists already. One git
+ * call in the usual case (this is on the path from a merge to its dependant's launch); a branch
+ * that exists, or a stale registration of the directory, costs a retry.
+ */
 export async function addStageWorktree(root: string, dir: string, branch: string, start: string): Promise<void> {
+  const first = await run(root, ["worktree", "add", "-b", branch, dir, start]);
+  if (first.ok) return;
+  if (/already registered|missing but (locked|already registered)/i.test(first.stderr)) await run(root, ["worktree", "prune"]);
   const exists = await branchExists(root, branch);
   const args = exists ? ["worktree", "add", dir, branch] : ["worktree", "add", "-b", branch, dir, start];
   await ok(root, args, `git worktree add ${dir}`);

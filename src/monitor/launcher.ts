@@ -44,9 +44,7 @@ export function stageArgv(deps: Pick<LaunchDeps, "config">, status: Status, orch
 }
 
 async function prepareWorktree(status: Status, stage: Status["stages"][string]): Promise<void> {
-  const root = status.project_root;
-  await git.pruneWorktrees(root);
-  await git.addStageWorktree(root, stage.worktree, stage.branch, `refs/heads/${status.base_branch}`);
+  await git.addStageWorktree(status.project_root, stage.worktree, stage.branch, `refs/heads/${status.base_branch}`);
 }
 
 export type LaunchResult = "launched" | "adopted" | "skipped";
