@@ -13,8 +13,6 @@ export interface StageMemory {
   lastScreen?: string;
   screenSince: number;
   idleHint: boolean;
-  /** When the screen was last read (screens are read once per tick unless something is suspected). */
-  screenCheckedAt?: number;
   /** When the agent's last turn ended (a Stop or idle hook), for the hook path's stall timer. */
   idleSince?: number;
   consecutiveNudges: number;
@@ -89,11 +87,6 @@ export class Attention {
     const m = this.mem(id);
     // Done and waiting for its merge (or for the person's checkout to clear): not a stall.
     if (stage.implement_done || stage.attention === "review" || m.refusedAt !== undefined || m.stuck) return;
-    // A screen is read when the hooks say the agent is idle, a message waits, or a dialog is up;
-    // otherwise once per tick (the fallback for agents without hooks), not on every event.
-    const due = clock.now() - (m.screenCheckedAt ?? 0) >= config.pollSeconds * 1000 - 100;
-    if (!due && !m.idleHint && stage.pending_messages.length === 0 && stage.attention !== "permission") return;
-    m.screenCheckedAt = clock.now();
     const screen = await tmux.capturePane(stage.session);
     if (screen === undefined) return;
     const state = classifyPane(screen);

@@ -47,7 +47,6 @@ export class Monitor {
   private reaped = false;
   private readonly merging = new Map<string, Promise<void>>();
   private replaying = true;
-  private livenessAt = 0;
 
   private readonly attention: Attention;
 
@@ -168,12 +167,7 @@ export class Monitor {
 
     if (!this.reaped) await this.reapCompletedStages();
     await this.mergeReady();
-    // Sessions are asked after at most a second, not on every event: agents write many events, and
-    // a tmux call per stage per event was most of the monitor's cost.
-    if (this.deps.clock.now() - this.livenessAt >= 1000) {
-      this.livenessAt = this.deps.clock.now();
-      await this.checkLiveness(paused);
-    }
+    await this.checkLiveness(paused);
     if (!paused) await this.attention.checkScreens();
     if (!paused) await this.launchReady();
     this.recordWaves();
