@@ -43,8 +43,17 @@ export function stageArgv(deps: Pick<LaunchDeps, "config">, status: Status, orch
   });
 }
 
-async function prepareWorktree(status: Status, stage: Status["stages"][string]): Promise<void> {
-  await git.addStageWorktree(status.project_root, stage.worktree, stage.branch, `refs/heads/${status.base_branch}`);
+/** Worktrees being created in this process, so a second launcher waits for the checkout to finish. */
+const creating = new Map<string, Promise<void>>();
+
+/** The stage's worktree, created from the base tip unless it exists (or is being created). */
+async function ensureWorktree(status: Status, stage: Status["stages"][string]): Promise<void> {
+  const inflight = creating.get(stage.worktree);
+  if (inflight) return inflight;
+  if (existsSync(stage.worktree)) return;
+  const job = git.addStageWorktree(status.project_root, stage.worktree, stage.branch, `refs/heads/${status.base_branch}`).finally(() => creating.delete(stage.worktree));
+  creating.set(stage.worktree, job);
+  return job;
 }
 
 export type LaunchResult = "launched" | "adopted" | "skipped";
@@ -52,6 +61,19 @@ export type LaunchResult = "launched" | "adopted" | "skipped";
 /** Launches several stages under one lock and one fold of the events (what a batch of ready stages needs). */
 export async function launchStages(deps: LaunchDeps, ids: readonly string[]): Promise<LaunchResult[]> {
   const { paths, tmux } = deps;
+  // Worktrees first, outside the launch lock: creating one is idempotent, and the slowest step of a
+  // launch, so launches of different stages must not queue behind each other's `git worktree add`.
+  const before = loadStatus(paths);
+  if (before) {
+    await Promise.all(
+      ids.map(async (id) => {
+        const stage = before.stages[id];
+        if (stage?.status !== "pending") return;
+        // Another launcher may be making the same worktree: only a worktree still missing is news.
+        await ensureWorktree(before, stage).catch((error: Error) => existsSync(stage.worktree) || deps.log(`stage ${id}: could not create its worktree yet: ${error.message}`));
+      }),
+    );
+  }
   return withLock(paths.launchLock, async () => {
     const status = loadStatus(paths);
     const results: LaunchResult[] = [];
@@ -66,9 +88,7 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[]): Pr
       const common = { orch_dir: paths.dir, plan_name: status.plan_name, project_slug: status.project_slug, stage: id };
       // The stage starts from the tip of the base branch (every merged stage in it), whatever the
       // person's checkout is on; `claude --worktree <name>` reuses this worktree.
-      if (!existsSync(stage.worktree)) {
-        await prepareWorktree(status, stage);
-      }
+      await ensureWorktree(status, stage);
       // A session that already exists was started by a launcher killed before it could record it:
       // adopt it. new-session itself says so ("duplicate session"), which saves a has-session call.
       try {
@@ -109,7 +129,7 @@ export async function relaunchStage(deps: LaunchDeps, id: string, expectAttempts
     const worktreeExists = existsSync(stage.worktree);
     const previousId = stage.session_id ?? stageSessionId(status, paths.dir, id, stage.attempts);
     const sessionId = worktreeExists ? previousId : stageSessionId(status, paths.dir, id, attempt);
-    if (!worktreeExists) await prepareWorktree(status, stage);
+    if (!worktreeExists) await ensureWorktree(status, stage);
     await tmux.newSession({
       name: stage.session,
       cwd: worktreeExists ? stage.worktree : status.project_root,
