@@ -103,7 +103,8 @@ export function orchestrationName(home: string, base: string, planPath: string, 
     if (first?.type !== "orchestration_started") return existsSync(orchPaths(home, name, "plan").events) ? false : undefined;
     return first.plan_path === planPath && (projectRoot === undefined || first.project_root === projectRoot);
   };
-  const suffix = planNameFromPath(projectRoot && dirname(planPath).startsWith(projectRoot) && belongsToOtherProject(home, base, projectRoot) ? basename(projectRoot) : basename(dirname(planPath)));
+  // Another project's plan of this name: tell them apart by project; else by the plan's directory.
+  const suffix = planNameFromPath(projectRoot && belongsToOtherProject(home, base, projectRoot) ? basename(projectRoot) : basename(dirname(planPath)));
   for (const candidate of [base, `${base}-${suffix}`.slice(0, 120), ...Array.from({ length: 20 }, (_, i) => `${base}-${suffix}-${i + 2}`.slice(0, 124))]) {
     const mine = belongsHere(candidate);
     if (mine === undefined || mine) return candidate;
