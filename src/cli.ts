@@ -72,7 +72,8 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .description("Run a staged master plan with AI coding agents, each in its own tmux session, with a monitor that nudges, merges and launches.")
     .version(VERSION)
     .showSuggestionAfterError()
-    .configureOutput({ outputError: (str, write) => write(str.trim().split("\n")[0] + "\n") })
+    // One line: commander's message, with its "(Did you mean …?)" kept on that line.
+    .configureOutput({ outputError: (str, write) => write(str.trim().split("\n").map((l) => l.trim()).filter(Boolean).slice(0, 2).join(" ") + "\n") })
     .exitOverride();
   const done = (p: Promise<number> | number) => Promise.resolve(p).then(setCode);
   /** An action that loads its command module only when it runs (so `--help` loads none of them). */

@@ -80,22 +80,38 @@ export async function runLogs(ctx: Ctx, plan: string | undefined, opts: { follow
     }
   }
   let offset = 0;
+  let pending = "";
+  // Reads to the end of the file every time (not to a size seen earlier), and prints whole lines.
   const printNew = () => {
     if (!existsSync(file)) return;
-    const size = statSync(file).size;
-    if (size < offset) offset = 0;
-    if (size === offset) return;
+    if (statSync(file).size < offset) offset = 0;
     const fd = openSync(file, "r");
-    const buf = Buffer.alloc(size - offset);
-    readSync(fd, buf, 0, buf.length, offset);
-    closeSync(fd);
-    offset = size;
-    process.stdout.write(buf.toString("utf8"));
+    try {
+      const buf = Buffer.alloc(64 * 1024);
+      for (let n = readSync(fd, buf, 0, buf.length, offset); n > 0; n = readSync(fd, buf, 0, buf.length, offset)) {
+        offset += n;
+        pending += buf.toString("utf8", 0, n);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const end = pending.lastIndexOf("\n");
+    if (end < 0) return;
+    process.stdout.write(pending.slice(0, end + 1));
+    pending = pending.slice(end + 1);
   };
   printNew();
-  if (!opts.follow) return 0;
+  if (!opts.follow) {
+    if (pending) process.stdout.write(pending + "\n");
+    return 0;
+  }
+  // The watcher can fold two quick writes into one event: look once more shortly after each.
+  const onChange = () => {
+    printNew();
+    setTimeout(printNew, 100).unref();
+  };
   const watcher = watch(file, { ignoreInitial: true, persistent: true });
-  watcher.on("add", printNew).on("change", printNew);
+  watcher.on("add", onChange).on("change", onChange);
   await new Promise<void>((resolveWait) => {
     process.once("SIGINT", () => resolveWait());
     process.once("SIGTERM", () => resolveWait());

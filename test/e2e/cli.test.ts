@@ -1,7 +1,8 @@
-import { existsSync, readdirSync, readFileSync, chmodSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, readFileSync, chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { makeSandbox, ROOT, type Sandbox } from "../helpers/env.js";
+import { execa } from "execa";
+import { CLI, makeSandbox, ROOT, waitFor, type Sandbox } from "../helpers/env.js";
 
 let sb: Sandbox;
 beforeEach(async () => {
@@ -155,5 +156,38 @@ describe("help", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("autorun orchestrate");
     expect(existsSync(join(sb.home, "orchestration"))).toBe(false);
+  });
+});
+
+describe("typos and following the log", () => {
+  it("a mistyped command or option keeps commander's suggestion on the one error line", async () => {
+    let r = await sb.cli(["orchestrat", "plan.md"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe("error: unknown command 'orchestrat' (Did you mean orchestrate?)");
+    r = await sb.cli(["status", "--jsn"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe("error: unknown option '--jsn' (Did you mean --json?)");
+  });
+
+  it("logs -f shows every line, including two written a few milliseconds apart", async () => {
+    const plan = sb.writePlan("tail.md", "## Stage 1: A\n");
+    const agent = JSON.stringify([process.execPath, "-e", "setTimeout(() => {}, 60000)", "{stage}"]);
+    expect((await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", agent])).code).toBe(0);
+    const log = join(sb.home, "logs", "tail-monitor.log");
+    const child = execa(process.execPath, [CLI, "logs", "tail", "-f"], { cwd: sb.repo, env: sb.env, extendEnv: false, reject: false });
+    let out = "";
+    child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+    try {
+      await waitFor("logs -f to print the existing log", () => out.includes("launched"));
+      for (let trial = 0; trial < 5; trial++) {
+        appendFileSync(log, `first line ${trial}\n`);
+        await new Promise((r) => setTimeout(r, 10));
+        appendFileSync(log, `second line ${trial}\n`);
+        await waitFor(`both lines of trial ${trial}`, () => out.includes(`second line ${trial}\n`), 3_000, 20);
+      }
+    } finally {
+      child.kill("SIGINT");
+      await child;
+    }
   });
 });
