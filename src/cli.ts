@@ -166,6 +166,16 @@ export function buildProgram(setCode: (code: number) => void): Command {
   ).action(lazy(() => import("./commands/monitor.js"), (m) => m.runMonitor));
 
   example(
+    program
+      .command("retry")
+      .description("run failed or blocked stages again, with a fresh attempt budget (their dependants follow)")
+      .argument("<plan>")
+      .argument("<stage...>", "stage ids")
+      .option("--fresh-worktree", "start from the tip of the base branch (the old branch is kept under another name)"),
+    "autorun retry master-plan 3 --fresh-worktree",
+  ).action(lazy(() => import("./commands/control.js"), (m) => m.runRetry));
+
+  example(
     program.command("resume").description("restart the monitor; relaunch stages whose session died").argument("<plan>"),
     "autorun resume master-plan",
   ).action(lazy(() => import("./commands/control.js"), (m) => m.runResume));

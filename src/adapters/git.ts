@@ -212,6 +212,11 @@ export async function deleteMergedBranch(root: string, branch: string, base: str
   return (await run(root, ["update-ref", "-d", `refs/heads/${branch}`, tip.stdout.trim()])).ok;
 }
 
+/** Renames a branch that no worktree has checked out. */
+export async function renameBranch(root: string, from: string, to: string): Promise<void> {
+  await ok(root, ["branch", "-m", "--", from, to], `git branch -m ${from}`);
+}
+
 /** Untracked files (not ignored) in a checkout, read without locks. */
 export async function untrackedFiles(dir: string): Promise<string[]> {
   const r = expectOk("git", ["ls-files", "--others"], await run(dir, ["--no-optional-locks", "ls-files", "--others", "--exclude-standard", "-z"]), "git ls-files");

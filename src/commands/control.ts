@@ -10,7 +10,8 @@ import { verifiedNudge, realClock } from "../monitor/nudge.js";
 import { describeMerge, mergeStage } from "../monitor/merge.js";
 import { startMonitorDetached, monitorLogger } from "./monitor.js";
 import { requireStage, resolveOrchestration, type Ctx, type Orchestration } from "./context.js";
-import { RuntimeError } from "../errors.js";
+import { RuntimeError, UserError } from "../errors.js";
+import * as git from "../adapters/git.js";
 
 export async function runResume(ctx: Ctx, plan: string): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
@@ -18,12 +19,74 @@ export async function runResume(ctx: Ctx, plan: string): Promise<number> {
     ctx.out(`${orch.status.plan_name} already completed; nothing to resume.`);
     return 0;
   }
+  // Say what resume will not do: failed stages stay failed (and their dependants blocked).
+  const failed = Object.entries(orch.status.stages).filter(([, s]) => s.status === "failed");
+  const blocked = Object.entries(orch.status.stages).filter(([, s]) => s.status === "blocked").map(([id]) => id);
+  for (const [id, s] of failed) ctx.out(`Stage ${id} failed (${s.failure_reason ?? "no reason recorded"}); resume does not run it again.`);
+  if (failed.length > 0) {
+    ctx.out(`${blocked.length ? `Stages ${blocked.join(", ")} wait on it. ` : ""}To run it again: autorun retry ${orch.status.plan_name} ${failed.map(([id]) => id).join(" ")}`);
+  }
   // Relaunched sessions get this shell's variables: say which ones the run started with are missing.
   const missing = orch.config.agentEnv.filter((name) => ctx.env[name] === undefined);
   if (missing.length > 0) ctx.err(`autorun: warning: ${missing.join(", ")} ${missing.length === 1 ? "was" : "were"} set when ${orch.status.plan_name} started but ${missing.length === 1 ? "is" : "are"} not set now; relaunched agents will not have ${missing.length === 1 ? "it" : "them"}.`);
   const pid = await startMonitorDetached(ctx, orch.paths);
   ctx.out(`Monitor running for ${orch.status.plan_name} (pid ${pid}); it relaunches stages whose session died and continues the plan.`);
   ctx.out(`Log: ${orch.paths.monitorLog}`);
+  return 0;
+}
+
+/** The failed stages under `id` in the dependency graph. */
+function failedBelow(orch: Orchestration, id: string, seen = new Set<string>()): string[] {
+  const out: string[] = [];
+  for (const dep of orch.status.stages[id]?.depends_on ?? []) {
+    if (seen.has(dep)) continue;
+    seen.add(dep);
+    if (orch.status.stages[dep]?.status === "failed") out.push(dep);
+    out.push(...failedBelow(orch, dep, seen));
+  }
+  return out;
+}
+
+/**
+ * `autorun retry <plan> <stage…>`: a failed or blocked stage runs again with a fresh attempt
+ * budget (its dependants are unblocked), in its existing worktree and branch, or with
+ * `--fresh-worktree` from the base tip (the old branch is kept under another name).
+ */
+export async function runRetry(ctx: Ctx, plan: string, stageArgs: string[], opts: { freshWorktree?: boolean }): Promise<number> {
+  const orch = resolveOrchestration(ctx, plan);
+  const ids = stageArgs.map((a) => requireStage(orch, a));
+  for (const id of ids) {
+    const s = orch.status.stages[id]!;
+    if (s.status !== "failed" && s.status !== "blocked") throw new UserError(`stage ${id} is ${s.status}; only a failed or blocked stage can be retried.`);
+    // A blocked stage runs once what blocks it runs: that must be retried too.
+    const failedDeps = failedBelow(orch, id).filter((d) => !ids.includes(d));
+    if (s.status === "blocked" && failedDeps.length > 0) {
+      throw new UserError(`stage ${id} is blocked by failed stage ${failedDeps.join(", ")}; retry that (its dependants follow): autorun retry ${orch.status.plan_name} ${failedDeps.join(" ")}`);
+    }
+  }
+  const root = orch.status.project_root;
+  const tmux = createTmux(orch.config.tmuxSocket);
+  for (const id of ids) {
+    const s = orch.status.stages[id]!;
+    await tmux.killSession(s.session);
+    if (opts.freshWorktree) {
+      if (existsSync(s.worktree)) {
+        const dirty = await git.dirtyFiles(s.worktree).catch(() => ["?"]);
+        if (dirty.length > 0) throw new UserError(`stage ${id}'s worktree ${s.worktree} has uncommitted files (${dirty.slice(0, 5).join(", ")}); commit or remove them, or retry without --fresh-worktree.`);
+        if (!(await git.removeWorktree(root, s.worktree))) throw new RuntimeError(`could not remove ${s.worktree}; remove it with git worktree remove, then retry.`);
+      }
+      if (await git.branchExists(root, s.branch)) {
+        const kept = `${s.branch}-attempt-${s.retries + 1}`;
+        await git.renameBranch(root, s.branch, kept);
+        ctx.out(`Stage ${id}: its previous branch is kept as ${kept}.`);
+      }
+    }
+    appendEvent(orch.paths.events, { type: "stage_retried", orch_dir: orch.paths.dir, plan_name: orch.status.plan_name, project_slug: orch.status.project_slug, stage: id, fresh_worktree: opts.freshWorktree === true });
+    ctx.out(`Stage ${id} will run again${opts.freshWorktree ? " from the tip of the base branch" : " in its worktree, with its commits so far"}.`);
+  }
+  await rebuildStatus(orch.paths);
+  const pid = await startMonitorDetached(ctx, orch.paths);
+  ctx.out(`Monitor running for ${orch.status.plan_name} (pid ${pid}).`);
   return 0;
 }
 

@@ -39,6 +39,7 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
         send_backs: [],
         pending_messages: [],
         last_exit: null,
+        retries: 0,
         kept_files: null,
         failure_reason: null,
         last_event_at: null,
@@ -157,6 +158,16 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       if (!stage) break;
       stage.pending_messages = stage.pending_messages.filter((m) => m.id !== event.id);
       break;
+    case "stage_retried": {
+      if (!stage || (stage.status !== "failed" && stage.status !== "blocked")) break;
+      Object.assign(stage, { status: "pending", attempts: 0, free_relaunches: 0, failure_reason: null, attention: null, completed_at: null, implement_done: false, nudges: 0, session_id: null, send_backs: [], retries: stage.retries + 1 });
+      unblock(status);
+      if (status.status === "failed") {
+        status.status = "running";
+        status.completed_at = null;
+      }
+      break;
+    }
     case "stage_files_kept":
       if (!stage) break;
       stage.kept_files = event.dir;
@@ -199,6 +210,22 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       break;
   }
   return status;
+}
+
+/** Blocked stages none of whose dependencies (transitively) has failed any more go back to pending. */
+function unblock(status: Status): void {
+  const failedBelow = (id: string, seen = new Set<string>()): boolean => {
+    if (seen.has(id)) return false;
+    seen.add(id);
+    const s = status.stages[id];
+    return !!s && (s.status === "failed" || s.depends_on.some((d) => failedBelow(d, seen)));
+  };
+  for (const s of Object.values(status.stages)) {
+    if (s.status === "blocked" && !s.depends_on.some((d) => failedBelow(d))) {
+      s.status = "pending";
+      s.failure_reason = null;
+    }
+  }
 }
 
 function blockDependants(status: Status, failed: string): void {

@@ -115,6 +115,10 @@ export class Monitor {
         m.idleHint = false;
         m.screenSince = this.deps.clock.now();
         break;
+      case "stage_retried":
+        Object.assign(m, { quickDeaths: 0, stuck: false, deadAt: undefined, consecutiveNudges: 0, idleHint: false });
+        m.reviewFiled.clear();
+        break;
       case "session_dead":
         m.deadAt = this.deps.clock.now();
         if (!event.server_gone && m.launchedAt !== undefined && Date.parse(event.ts) - m.launchedAt < 10_000) m.quickDeaths += 1;

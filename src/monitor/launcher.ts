@@ -23,9 +23,9 @@ export interface LaunchDeps {
   log: (msg: string) => void;
 }
 
-/** A stable UUID per (orchestration, stage, attempt), so a restarted launcher knows the id it used. */
-export function stageSessionId(status: Pick<Status, "created_at" | "plan_name">, orchDir: string, id: string, attempt: number): string {
-  const h = createHash("sha256").update(`${orchDir}\0${status.plan_name}\0${status.created_at}\0${id}\0${attempt}`).digest("hex");
+/** A stable UUID per (orchestration, stage, attempt, retry), so a restarted launcher knows the id it used. */
+export function stageSessionId(status: Pick<Status, "created_at" | "plan_name">, orchDir: string, id: string, attempt: number, retries = 0): string {
+  const h = createHash("sha256").update(`${orchDir}\0${status.plan_name}\0${status.created_at}\0${id}\0${attempt}${retries > 0 ? `\0retry ${retries}` : ""}`).digest("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
@@ -84,7 +84,7 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[]): Pr
         continue;
       }
       const attempt = 1;
-      const sessionId = stageSessionId(status, paths.dir, id, attempt);
+      const sessionId = stageSessionId(status, paths.dir, id, attempt, stage.retries);
       const common = { orch_dir: paths.dir, plan_name: status.plan_name, project_slug: status.project_slug, stage: id };
       // The stage starts from the tip of the base branch (every merged stage in it), whatever the
       // person's checkout is on; `claude --worktree <name>` reuses this worktree.
@@ -127,8 +127,8 @@ export async function relaunchStage(deps: LaunchDeps, id: string, expectAttempts
     if (await tmux.hasSession(stage.session)) return "skipped";
     const attempt = stage.attempts + 1;
     const worktreeExists = existsSync(stage.worktree);
-    const previousId = stage.session_id ?? stageSessionId(status, paths.dir, id, stage.attempts);
-    const sessionId = worktreeExists ? previousId : stageSessionId(status, paths.dir, id, attempt);
+    const previousId = stage.session_id ?? stageSessionId(status, paths.dir, id, stage.attempts, stage.retries);
+    const sessionId = worktreeExists ? previousId : stageSessionId(status, paths.dir, id, attempt, stage.retries);
     if (!worktreeExists) await ensureWorktree(status, stage);
     await tmux.newSession({
       name: stage.session,

@@ -100,6 +100,8 @@ export const eventSchema = z.discriminatedUnion("type", [
   /** A message for the agent (a merge sent back, a failed check): delivered at its next idle moment. */
   withStage.extend({ type: z.literal("message_queued"), id: z.string().min(1), message: z.string().min(1), reason: z.string() }),
   withStage.extend({ type: z.literal("message_delivered"), id: z.string().min(1), verified: z.boolean(), evidence: z.string() }),
+  /** A person asked for a failed or blocked stage to run again (`autorun retry`). */
+  withStage.extend({ type: z.literal("stage_retried"), fresh_worktree: z.boolean() }),
   withStage.extend({ type: z.literal("stage_files_kept"), dir: z.string(), files: z.number().int().nonnegative(), plan_file: z.string().optional() }),
   base.extend({ type: z.literal("wave_started"), wave: z.number().int().positive() }),
   base.extend({ type: z.literal("wave_complete"), wave: z.number().int().positive() }),
@@ -156,6 +158,8 @@ export const stageStatusSchema = z.object({
   merge_validated: z.boolean().nullable().default(null),
   /** Stage tips sent back by the merge queue (conflict, failed check, nothing to merge). */
   send_backs: z.array(z.string()).default([]),
+  /** How many times a person retried this stage (each retry gets new session ids). */
+  retries: z.number().default(0),
   /** How the agent's session last ended: exit status and its last lines. */
   last_exit: z.object({ at: z.string(), exit_status: z.number().nullable(), signal: z.number().nullable(), last_lines: z.array(z.string()) }).nullable().default(null),
   /** Messages queued for the agent and not yet delivered, oldest first. */

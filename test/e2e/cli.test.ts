@@ -142,7 +142,7 @@ describe("bad input: one line, exit 2, nothing written", () => {
 });
 
 describe("help", () => {
-  it.each(["orchestrate", "status", "dashboard", "attach", "logs", "monitor", "resume", "stop", "nudge", "merge", "phase", "event", "hook", "review", "report", "doctor", "demo"])(
+  it.each(["orchestrate", "status", "dashboard", "attach", "logs", "monitor", "resume", "retry", "stop", "nudge", "merge", "phase", "event", "hook", "review", "report", "doctor", "demo"])(
     "%s --help shows an example",
     async (cmd) => {
       const r = await sb.cli([cmd, "--help"]);
