@@ -16,7 +16,8 @@ import type { Config } from "../state/config.js";
 import type { AutorunEvent, EventBody, Status } from "../state/schemas.js";
 import { createReviewFile } from "../state/review.js";
 import { launchStages, relaunchStage } from "./launcher.js";
-import { MAX_SEND_BACKS, mergeStage, reapCompleted, removeValidationWorktree } from "./merge.js";
+import { MAX_SEND_BACKS, mergeStage, removeValidationWorktree } from "./merge.js";
+import { reapCompleted } from "./cleanup.js";
 import type { Clock } from "./nudge.js";
 import { Attention, type StageMemory } from "./attention.js";
 

@@ -10,8 +10,8 @@
  * autorun never runs `git merge` in a person's checkout, so it never leaves or aborts a MERGE_HEAD.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { copyFileSync, existsSync, lstatSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import * as git from "../adapters/git.js";
 import { runValidate } from "../adapters/process.js";
 import type { Tmux } from "../adapters/tmux.js";
@@ -20,7 +20,8 @@ import { withLock } from "../state/lock.js";
 import { locksDir, makeDir, type OrchPaths } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
 import type { Config } from "../state/config.js";
-import type { EventOf, Status } from "../state/schemas.js";
+import type { EventOf } from "../state/schemas.js";
+import { cleanup } from "./cleanup.js";
 
 export interface MergeDeps {
   tmux: Tmux;
@@ -263,83 +264,4 @@ async function recoverCheckout(root: string, base: string, tip: string, log: (ms
   if (!parent || (await git.indexMatches(checkout, tip)) || !(await git.indexMatches(checkout, parent))) return;
   const refusal = await git.moveCheckout(checkout, parent, tip);
   log(refusal === undefined ? `brought ${checkout} forward to ${tip.slice(0, 10)} (an interrupted merge)` : `could not bring ${checkout} forward to ${tip.slice(0, 10)}: ${refusal}`);
-}
-
-/**
- * Leftovers of a completed stage (a monitor killed between its merge and the cleanup): end the
- * session, remove the worktree and the merged branch, with the same care as after a merge.
- */
-export async function reapCompleted(deps: Pick<MergeDeps, "tmux" | "log" | "paths">, id: string, stage: Status["stages"][string], root: string, base: string): Promise<boolean> {
-  const leftover = (await deps.tmux.hasSession(stage.session)) || existsSync(stage.worktree) || (await git.branchExists(root, stage.branch));
-  if (!leftover) return false;
-  deps.log(`stage ${id}: cleaning up what its merge left behind`);
-  await cleanup(deps, id, stage, root, base);
-  return true;
-}
-
-/** Where a merged stage's notes and plan are kept once its worktree is gone. */
-export function keptFilesDir(paths: OrchPaths, id: string): string {
-  return join(paths.stagesDir, `stage-${id}-files`);
-}
-
-const KEEP_MAX_FILES = 500;
-const KEEP_MAX_BYTES = 50 * 1024 * 1024;
-
-/**
- * Copies what the agent left uncommitted in its worktree (notes, its plan) under the
- * orchestration, so removing the worktree loses nothing. False when there is too much to copy.
- */
-async function keepStageFiles(deps: Pick<MergeDeps, "paths" | "log">, id: string, worktree: string, planFile: string | null): Promise<{ ok: boolean; dir: string; plan?: string; count: number }> {
-  const dir = keptFilesDir(deps.paths, id);
-  const files = (await git.untrackedFiles(worktree)).filter((f) => !f.startsWith(".claude/"));
-  if (planFile && existsSync(planFile) && lstatSync(planFile).isFile()) {
-    const rel = relative(worktree, planFile);
-    if (!rel.startsWith("..") && !files.includes(rel)) files.push(rel);
-  }
-  if (files.length > KEEP_MAX_FILES) return { ok: false, dir, count: files.length };
-  let bytes = 0;
-  for (const f of files) {
-    const stat = lstatSync(join(worktree, f), { throwIfNoEntry: false });
-    if (stat?.isFile()) bytes += stat.size;
-  }
-  if (bytes > KEEP_MAX_BYTES) return { ok: false, dir, count: files.length };
-  let plan: string | undefined;
-  for (const f of files) {
-    const from = join(worktree, f);
-    const stat = lstatSync(from, { throwIfNoEntry: false });
-    if (!stat?.isFile()) continue;
-    const to = join(dir, f);
-    makeDir(dirname(to));
-    copyFileSync(from, to);
-    if (planFile && from === planFile) plan = to;
-  }
-  return { ok: true, dir, count: files.length, ...(plan ? { plan } : {}) };
-}
-
-async function cleanup(deps: Pick<MergeDeps, "tmux" | "log" | "paths">, id: string, stage: Status["stages"][string], root: string, base: string): Promise<void> {
-  const { worktree, branch } = stage;
-  await deps.tmux.killSession(stage.session);
-  if (existsSync(worktree)) {
-    const changes = await git.trackedChanges(worktree).catch(() => ["?"]);
-    if (changes.length > 0) {
-      deps.log(`stage ${id}: kept worktree ${worktree}: it has uncommitted changes to tracked files`);
-      return;
-    }
-    const kept = await keepStageFiles(deps, id, worktree, stage.plan_file);
-    if (!kept.ok) {
-      deps.log(`stage ${id}: kept worktree ${worktree}: it holds ${kept.count} uncommitted files, too many to copy aside`);
-      return;
-    }
-    if (kept.count > 0) {
-      const status = loadStatus(deps.paths);
-      if (status) {
-        appendEvent(deps.paths.events, { orch_dir: deps.paths.dir, plan_name: status.plan_name, project_slug: status.project_slug, stage: id, type: "stage_files_kept", dir: kept.dir, files: kept.count, ...(kept.plan ? { plan_file: kept.plan } : {}) });
-      }
-      deps.log(`stage ${id}: kept its ${kept.count} uncommitted file(s) (notes, plan) in ${kept.dir}`);
-    }
-    // Everything uncommitted is copied aside and every commit is in the base, so --force loses nothing of the agent's.
-    if (!(await git.removeWorktree(root, worktree))) deps.log(`stage ${id}: could not remove worktree ${worktree}`);
-  }
-  await git.pruneWorktrees(root);
-  if (!(await git.deleteMergedBranch(root, branch, base))) deps.log(`stage ${id}: kept branch ${branch} (not fully merged)`);
 }
