@@ -46,7 +46,7 @@ export async function runReviewNew(ctx: Ctx, f: { title: string; context: string
 interface ReviewEntry {
   file: string;
   title: string;
-  state: "open" | "answered";
+  state: "open" | "answered" | "resolved";
   stage: string | null;
   plan_name: string | null;
   questions: number;
@@ -60,7 +60,7 @@ function entries(home: string): ReviewEntry[] {
     } catch {
       r = { title: "(unreadable)", answers: [], complete: false };
     }
-    return { file, title: r.title, state: r.complete ? "answered" : "open", stage: r.meta?.stage ?? null, plan_name: r.meta?.plan_name ?? null, questions: r.answers.length };
+    return { file, title: r.title, state: r.complete ? "answered" : r.meta?.resolved ? "resolved" : "open", stage: r.meta?.stage ?? null, plan_name: r.meta?.plan_name ?? null, questions: r.answers.length };
   });
 }
 
@@ -74,8 +74,8 @@ export function runReviewList(ctx: Ctx, f: { json?: boolean }): number {
     ctx.out("No review files.");
     return 0;
   }
-  for (const e of [...all.filter((x) => x.state === "open"), ...all.filter((x) => x.state === "answered")]) {
-    const blocks = e.stage ? `blocks ${e.plan_name ?? "?"} stage ${e.stage}` : "blocks nothing";
+  for (const e of [...all.filter((x) => x.state === "open"), ...all.filter((x) => x.state !== "open")]) {
+    const blocks = e.state === "resolved" ? "cleared by itself" : e.stage ? `blocks ${e.plan_name ?? "?"} stage ${e.stage}` : "blocks nothing";
     ctx.out(`${e.state.padEnd(8)}  ${e.title.slice(0, 50).padEnd(50)}  ${blocks}\n          ${e.file}`);
   }
   return 0;

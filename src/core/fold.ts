@@ -189,6 +189,7 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       if (stage && stage.attention === null) stage.attention = "review";
       break;
     case "review_answered":
+    case "review_resolved":
       if (stage && stage.attention === "review") stage.attention = null;
       break;
     case "monitor_started":

@@ -26,6 +26,8 @@ export interface StageMemory {
   /** The person's uncommitted files a refused merge waits on. */
   refusedFiles?: string[];
   reviewFiled: Set<string>;
+  /** Open reviews the monitor filed, by condition, so they can be marked resolved when it clears. */
+  reviewFiles: Map<string, string>;
 }
 
 export interface AttentionHost {
@@ -36,7 +38,7 @@ export interface AttentionHost {
   /** Folds in events written since the last read (merges append their own, in the background). */
   ingest(): unknown;
   emit(event: EventBody): void;
-  fileReview(id: string, title: string, context: string, questions: { topic: string; question: string }[]): Promise<void>;
+  fileReview(id: string, title: string, context: string, questions: { topic: string; question: string }[], key?: string): Promise<void>;
 }
 
 export class Attention {
@@ -61,8 +63,8 @@ export class Attention {
     this.host.emit(event);
   }
 
-  private fileReview(id: string, title: string, context: string, questions: { topic: string; question: string }[]): Promise<void> {
-    return this.host.fileReview(id, title, context, questions);
+  private fileReview(id: string, title: string, context: string, questions: { topic: string; question: string }[], key?: string): Promise<void> {
+    return this.host.fileReview(id, title, context, questions, key);
   }
 
   private inProgress(): [string, Status["stages"][string]][] {
@@ -156,7 +158,7 @@ export class Attention {
     const what = kind === "question" ? "question" : `${kind} prompt`;
     await this.fileReview(id, `Stage ${id} is waiting at a ${what}`, `Stage ${id} (${s.stages[id]!.name}) shows a ${what} in tmux session ${s.stages[id]!.session}:\n\n    ${question}\n\nautorun never answers these blindly.`, [
       { topic: `Answer the ${what}`, question: `Attach with \`autorun attach ${s.plan_name} ${id}\` and answer it there. Write what you did here.` },
-    ]);
+    ], "permission");
   }
 
   private async handleStall(id: string, source: "hook" | "screen", idleSeconds: number): Promise<void> {
@@ -170,7 +172,7 @@ export class Attention {
         this.emit({ type: "stage_attention", stage: id, attention: "idle", reason: `still idle after ${m.consecutiveNudges} nudges` });
         await this.fileReview(id, `Stage ${id} is stuck at its prompt`, `Stage ${id} (${stage.name}) stayed idle after ${m.consecutiveNudges} nudges.`, [
           { topic: "What should the agent do?", question: `Attach with \`autorun attach ${this.status!.plan_name} ${id}\` or nudge it with \`autorun nudge ${this.status!.plan_name} ${id} "<message>"\`.` },
-        ]);
+        ], "idle");
       }
       return;
     }

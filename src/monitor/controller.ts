@@ -14,7 +14,7 @@ import { writeStatusFile } from "../state/status.js";
 import type { OrchPaths } from "../state/paths.js";
 import type { Config } from "../state/config.js";
 import type { AutorunEvent, EventBody, Status } from "../state/schemas.js";
-import { createReviewFile } from "../state/review.js";
+import { createReviewFile, resolveReviewFile } from "../state/review.js";
 import { launchStages, relaunchStage } from "./launcher.js";
 import { MAX_SEND_BACKS, mergeStage, removeValidationWorktree } from "./merge.js";
 import { reapCompleted } from "./cleanup.js";
@@ -48,6 +48,8 @@ export class Monitor {
   private reaped = false;
   private readonly merging = new Map<string, Promise<void>>();
   private replaying = true;
+  /** Reviews whose condition cleared, resolved after the events that cleared it are folded in. */
+  private readonly toResolve: { id: string; keys: (key: string) => boolean; reason: string }[] = [];
 
   private readonly attention: Attention;
 
@@ -58,7 +60,7 @@ export class Monitor {
   mem(id: string): StageMemory {
     let m = this.memory.get(id);
     if (!m) {
-      m = { screenSince: this.deps.clock.now(), idleHint: false, consecutiveNudges: 0, reviewFiled: new Set(), quickDeaths: 0 };
+      m = { screenSince: this.deps.clock.now(), idleHint: false, consecutiveNudges: 0, reviewFiled: new Set(), reviewFiles: new Map(), quickDeaths: 0 };
       this.memory.set(id, m);
     }
     return m;
@@ -101,6 +103,7 @@ export class Monitor {
         if (!this.replaying) this.deps.wake?.(this.deps.config.stallSeconds * 1000 + 50);
         break;
       case "phase_status":
+        if (m.reviewFiles.has("idle")) this.toResolve.push({ id: event.stage, keys: (k) => k === "idle", reason: "the agent is working again" });
         m.stuck = false;
         m.consecutiveNudges = 0;
         m.idleHint = false;
@@ -144,6 +147,23 @@ export class Monitor {
         break;
       case "merge_complete":
         m.refusedAt = undefined;
+        this.toResolve.push({ id: event.stage, keys: () => true, reason: `stage ${event.stage} merged` });
+        break;
+      case "review_requested":
+        if (event.key) {
+          m.reviewFiled.add(event.key);
+          m.reviewFiles.set(event.key, event.file);
+        }
+        break;
+      case "review_resolved":
+        for (const [key, file] of m.reviewFiles) {
+          if (file !== event.file) continue;
+          m.reviewFiles.delete(key);
+          m.reviewFiled.delete(key);
+        }
+        break;
+      case "stage_attention":
+        if (event.attention === null && event.reason === "dialog closed") this.toResolve.push({ id: event.stage, keys: (k) => k === "permission", reason: "the dialog was answered" });
         break;
       default:
         break;
@@ -171,6 +191,7 @@ export class Monitor {
     if (status.paused_until !== null && !paused) await this.attention.endRateLimit();
 
     if (!this.reaped) await this.reapCompletedStages();
+    await this.resolveReviews();
     await this.mergeReady();
     await this.checkLiveness(paused);
     if (!paused) await this.attention.checkScreens();
@@ -253,7 +274,7 @@ export class Monitor {
             topic: "Unblock the merge",
             question: `${result.detail}. Commit or stash those changes (or finish what you are in the middle of); autorun merges as soon as they are out of the way (or run \`autorun merge ${this.status!.plan_name} ${id}\`). Write "done" when done.`,
           },
-        ]);
+        ], `refused:${result.reason}`);
       }
     }
     if (result.kind === "stuck" && !m.reviewFiled.has(`stuck:${result.reason}`)) {
@@ -263,7 +284,7 @@ export class Monitor {
           topic: "Help the stage",
           question: `autorun sent stage ${id} back ${MAX_SEND_BACKS} times with the same commit (${result.reason.replace(/_/g, " ")}). Attach (\`autorun attach ${this.status!.plan_name} ${id}\`) and help it, or merge by hand. Write what you did.`,
         },
-      ]);
+      ], `stuck:${result.reason}`);
     }
   }
 
@@ -351,10 +372,28 @@ export class Monitor {
     for (const wave of complete) if (!this.wavesComplete.has(wave)) this.emit({ type: "wave_complete", wave });
   }
 
-  async fileReview(id: string, title: string, context: string, questions: { topic: string; question: string }[]): Promise<void> {
+  /** Files a review about condition `key` (one per condition; a restarted monitor knows it from the events). */
+  async fileReview(id: string, title: string, context: string, questions: { topic: string; question: string }[], key?: string): Promise<void> {
     const s = this.status!;
     const file = await createReviewFile(this.deps.paths.home, title, context, questions, { stage: id, orch_dir: this.deps.paths.dir, plan_name: s.plan_name });
-    this.emit({ type: "review_requested", stage: id, file, title });
-    this.deps.log(`stage ${id}: review file ${file}`);
+    this.emit({ type: "review_requested", stage: id, file, title, ...(key ? { key } : {}) });
+    this.deps.log(`stage ${id}: asked a person: ${title} (${file})`);
+  }
+
+  /** Marks the stage's open reviews about `keys` resolved: what they asked about cleared by itself. */
+  private async resolveReviews(): Promise<void> {
+    const due = this.toResolve.splice(0);
+    for (const { id, keys, reason } of due) {
+      const m = this.mem(id);
+      for (const [key, file] of [...m.reviewFiles]) {
+        if (!keys(key)) continue;
+        m.reviewFiles.delete(key);
+        m.reviewFiled.delete(key);
+        if (await resolveReviewFile(file, reason).catch(() => false)) {
+          this.emit({ type: "review_resolved", stage: id, file, reason });
+          this.deps.log(`stage ${id}: review ${file} resolved: ${reason}`);
+        }
+      }
+    }
   }
 }

@@ -16,6 +16,8 @@ export interface ReviewMeta {
   plan_name?: string;
   questions: number;
   created_at: string;
+  /** Set by the monitor when the condition the review was about cleared by itself. */
+  resolved?: { at: string; reason: string };
 }
 
 export interface ParsedReview {
@@ -104,6 +106,25 @@ export function parseReview(text: string): ParsedReview {
 
 export function readReview(file: string): ParsedReview {
   return parseReview(readFileSync(file, "utf8"));
+}
+
+/**
+ * Marks a review the monitor filed as resolved (its condition cleared): the metadata says so and
+ * a line above the footer tells the person. An answered review is left as it is. Returns whether
+ * the file was changed.
+ */
+export async function resolveReviewFile(file: string, reason: string, now = new Date()): Promise<boolean> {
+  if (!existsSync(file)) return false;
+  const text = readFileSync(file, "utf8");
+  const parsed = parseReview(text);
+  if (parsed.complete || parsed.meta === undefined || parsed.meta.resolved) return false;
+  const meta: ReviewMeta = { ...parsed.meta, resolved: { at: now.toISOString(), reason } };
+  const updated = text
+    .replace(META, `<!-- autorun-review ${JSON.stringify(meta)} -->`)
+    // In the context, not after an answer line, where it would read as an answer.
+    .replace(/^## Context$/m, `## Context\n**Resolved by autorun** (${now.toISOString()}): ${reason}. Nothing more is needed here.\n`);
+  await writeFileAtomic(file, updated, { mode: 0o600 });
+  return true;
 }
 
 export function listReviewFiles(home: string): string[] {

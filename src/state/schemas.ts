@@ -105,8 +105,16 @@ export const eventSchema = z.discriminatedUnion("type", [
   withStage.extend({ type: z.literal("stage_files_kept"), dir: z.string(), files: z.number().int().nonnegative(), plan_file: z.string().optional() }),
   base.extend({ type: z.literal("wave_started"), wave: z.number().int().positive() }),
   base.extend({ type: z.literal("wave_complete"), wave: z.number().int().positive() }),
-  base.extend({ type: z.literal("review_requested"), file: z.string(), title: z.string() }),
+  base.extend({
+    type: z.literal("review_requested"),
+    file: z.string(),
+    title: z.string(),
+    /** What a monitor-filed review is about (`permission`, `refused:…`, `stuck:…`, `idle`): one per condition. */
+    key: z.string().optional(),
+  }),
   base.extend({ type: z.literal("review_answered"), file: z.string() }),
+  /** The condition a monitor-filed review was about has cleared; the file says so. */
+  base.extend({ type: z.literal("review_resolved"), file: z.string(), reason: z.string() }),
   withStage.extend({ type: z.literal("stage_failed"), reason: z.string() }),
   base.extend({ type: z.literal("monitor_started"), pid: z.number().int() }),
   base.extend({ type: z.literal("monitor_stopped"), pid: z.number().int(), reason: z.string() }),

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { execa } from "execa";
 import { makeSandbox, simAgentCmd, waitFor, type Sandbox } from "../helpers/env.js";
-import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
+import { eventsOf, expectClean, killMonitor, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
 let sb: Sandbox;
 beforeEach(async () => {
@@ -42,9 +42,21 @@ describe("the merge queue (real tmux, real git, simulated agent)", () => {
       const review = eventsOf(sb, "overlap", "review_requested")[0];
       return review && readFileSync(String(review.file), "utf8").includes("sim/stage-1-part2.txt");
     });
+    // A restarted monitor knows the review is filed (from the events) and does not file it again.
+    await killMonitor(sb, "overlap");
+    expect((await sb.cli(["resume", "overlap"])).code).toBe(0);
+    await waitFor("the new monitor to retry", () => eventsOf(sb, "overlap", "monitor_started").length === 2 && eventsOf(sb, "overlap", "merge_conflict").length >= 1);
+    await new Promise((r) => setTimeout(r, 3500));
+    expect(eventsOf(sb, "overlap", "review_requested")).toHaveLength(1);
     rmSync(join(sb.repo, "sim", "stage-1-part2.txt"));
     expect(await waitForEnd(sb, "overlap")).toBe("completed");
     expect(readFileSync(join(sb.repo, "sim", "stage-1-part2.txt"), "utf8")).toBe("stage 1 part 2\n");
+    // The review is marked resolved: the condition cleared by itself.
+    const review = String(eventsOf(sb, "overlap", "review_requested")[0]!.file);
+    expect(eventsOf(sb, "overlap", "review_resolved")[0]).toMatchObject({ file: review, reason: "stage 1 merged" });
+    expect(readFileSync(review, "utf8")).toContain("**Resolved by autorun**");
+    const list = await sb.cli(["review", "list"]);
+    expect(list.stdout).toMatch(/^resolved\s+Stage 1 waits to merge/m);
     await expectClean(sb, "overlap");
   });
 
