@@ -309,8 +309,13 @@ export class Monitor {
     let gone: { id: string; exit?: { status: number | undefined; signal: number | undefined } }[] = [];
     for (const [id, stage] of this.inProgress()) {
       if (stage.implement_done) continue;
-      const pane = await tmux.paneStatus(stage.session);
+      let pane = await tmux.paneStatus(stage.session);
       if (pane.state === "running") continue;
+      // tmux marks a pane dead when its terminal closes, and learns the exit status a moment later.
+      for (let look = 0; look < 10 && pane.state === "exited" && pane.status === undefined && pane.signal === undefined; look++) {
+        await this.deps.clock.sleep(50);
+        pane = await tmux.paneStatus(stage.session);
+      }
       gone.push(pane.state === "exited" ? { id, exit: { status: pane.status, signal: pane.signal } } : { id });
     }
     if (gone.length === 0) return;
@@ -326,7 +331,12 @@ export class Monitor {
       const stage = this.status!.stages[id]!;
       const m = this.mem(id);
       if (exit) {
-        const lastLines = await tmux.lastLines(stage.session, 15);
+        let lastLines = await tmux.lastLines(stage.session, 15);
+        // Output the pane had not drawn yet when its program exited shows up a moment later.
+        for (let look = 0; look < 5 && lastLines.length === 0; look++) {
+          await clock.sleep(100);
+          lastLines = await tmux.lastLines(stage.session, 15);
+        }
         await tmux.killSession(stage.session);
         this.emit({ type: "session_dead", stage: id, session: stage.session, ...(exit.status !== undefined ? { exit_status: exit.status } : {}), ...(exit.signal !== undefined ? { signal: exit.signal } : {}), last_lines: lastLines });
         this.deps.log(`stage ${id}: its agent exited${exit.status !== undefined ? ` with status ${exit.status}` : ""}${exit.signal !== undefined ? ` on signal ${exit.signal}` : ""}${lastLines.length ? `; last words: ${lastLines.slice(-3).join(" | ")}` : ""}`);
