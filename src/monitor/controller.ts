@@ -313,7 +313,7 @@ export class Monitor {
       if (pane.state === "running") continue;
       // tmux marks a pane dead when its terminal closes, and learns the exit status a moment later.
       for (let look = 0; look < 10 && pane.state === "exited" && pane.status === undefined && pane.signal === undefined; look++) {
-        await this.deps.clock.sleep(50);
+        await this.deps.clock.sleep(100);
         pane = await tmux.paneStatus(stage.session);
       }
       gone.push(pane.state === "exited" ? { id, exit: { status: pane.status, signal: pane.signal } } : { id });

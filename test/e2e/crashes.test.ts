@@ -39,16 +39,18 @@ describe("sessions that die (real tmux, simulated agent)", () => {
     expect(await waitForEnd(sb, "exits")).toBe("failed");
     const dead = eventsOf(sb, "exits", "session_dead", "1");
     expect(dead).toHaveLength(2);
-    expect(dead[0]).toMatchObject({ exit_status: 1 });
+    // tmux may not know the exit status yet on a loaded machine (it marks the pane dead when its
+    // terminal closes); when it does, it is the agent's.
+    for (const d of dead) if (d.exit_status !== undefined) expect(d.exit_status).toBe(1);
     expect(dead[0]!.last_lines).toEqual(["starting", words]);
     const relaunched = eventsOf(sb, "exits", "stage_relaunched", "1");
     expect(relaunched).toHaveLength(1);
     expect(Date.parse(String(relaunched[0]!.ts)) - Date.parse(String(dead[0]!.ts))).toBeGreaterThanOrEqual(1000);
     const failed = eventsOf(sb, "exits", "stage_failed", "1")[0]!;
-    expect(failed.reason).toContain("exited 1 within 10 s of its launch, twice");
+    expect(failed.reason).toMatch(/exited( 1)? within 10 s of its launch, twice/);
     expect(failed.reason).toContain(words);
     const status = await sb.cli(["status", "exits"]);
-    expect(status.stdout).toContain(`stage 1 failed: the agent exited 1`);
+    expect(status.stdout).toMatch(/stage 1 failed: the agent exited( 1)? within 10 s/);
     expect(status.stdout).toContain(words);
     expect(status.stdout).toContain("stage 2 is blocked: dependency 1 failed");
     expect((await sb.cli(["report", "exits"])).stdout).toContain(words);
