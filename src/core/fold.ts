@@ -125,7 +125,9 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       if (!stage || stage.status === "completed") break;
       stage.attention = "crashed";
       if (event.exit_status !== undefined || event.last_lines !== undefined || event.signal !== undefined) {
-        stage.last_exit = { at: event.ts, exit_status: event.exit_status ?? null, signal: event.signal ?? null, last_lines: event.last_lines ?? [] };
+        // Keep the last words we have: a pane can die before tmux has drawn what it printed.
+        const lines = event.last_lines?.length ? event.last_lines : (stage.last_exit?.last_lines ?? []);
+        stage.last_exit = { at: event.ts, exit_status: event.exit_status ?? null, signal: event.signal ?? null, last_lines: lines };
       }
       break;
     case "merge_started":

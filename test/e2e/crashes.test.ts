@@ -42,7 +42,8 @@ describe("sessions that die (real tmux, simulated agent)", () => {
     // tmux may not know the exit status yet on a loaded machine (it marks the pane dead when its
     // terminal closes); when it does, it is the agent's.
     for (const d of dead) if (d.exit_status !== undefined) expect(d.exit_status).toBe(1);
-    expect(dead[0]!.last_lines).toEqual(["starting", words]);
+    // Likewise a pane can close before tmux has drawn its output; the words are kept from a death that had them.
+    expect(dead.some((d) => JSON.stringify(d.last_lines) === JSON.stringify(["starting", words]))).toBe(true);
     const relaunched = eventsOf(sb, "exits", "stage_relaunched", "1");
     expect(relaunched).toHaveLength(1);
     expect(Date.parse(String(relaunched[0]!.ts)) - Date.parse(String(dead[0]!.ts))).toBeGreaterThanOrEqual(1000);
