@@ -25,7 +25,7 @@ export async function currentBranch(root: string): Promise<string | undefined> {
 /** Tracked changes only: untracked files are the user's and a merge never touches them silently. */
 export async function trackedChanges(root: string): Promise<string[]> {
   const r = expectOk("git", ["status"], await run(root, ["--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=no"]), "git status");
-  return r.stdout.split("\0").filter((rec) => rec.length > 3).map((rec) => rec.slice(3));
+  return porcelainPaths(r.stdout);
 }
 
 export async function branchExists(root: string, branch: string): Promise<boolean> {
@@ -121,8 +121,17 @@ export async function changedFiles(root: string, from: string, to: string): Prom
  */
 export async function dirtyFiles(dir: string): Promise<string[]> {
   const r = expectOk("git", ["status", "--porcelain", "-z"], await run(dir, ["--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"]), "git status");
-  // Each record is "XY <path>"; sliced on the whole record, so a leading space is never eaten.
-  return r.stdout.split("\0").filter((rec) => rec.length > 3).map((rec) => rec.slice(3));
+  return porcelainPaths(r.stdout);
+}
+
+/** The paths of `git status --porcelain=v1 -z`: each record is "XY <path>", sliced whole so a leading space is never eaten. */
+function porcelainPaths(stdout: string): string[] {
+  return stdout.split("\0").filter((rec) => rec.length > 3).map((rec) => rec.slice(3));
+}
+
+/** The checkout (worktree path) that has `branch` out, if any: the project root, usually. */
+export async function checkoutOf(root: string, branch: string): Promise<string | undefined> {
+  return (await listWorktrees(root)).find((w) => w.branch === branch)?.path;
 }
 
 /**

@@ -291,7 +291,7 @@ export class Monitor {
   /** The person's checkout no longer has uncommitted changes to any of `files`. */
   private async checkoutClear(files: readonly string[]): Promise<boolean> {
     const s = this.status!;
-    const checkout = (await git.listWorktrees(s.project_root)).find((w) => w.branch === s.base_branch)?.path;
+    const checkout = await git.checkoutOf(s.project_root, s.base_branch);
     if (!checkout) return true;
     if (await git.operationInProgress(checkout)) return false;
     const dirty = new Set(await git.dirtyFiles(checkout));

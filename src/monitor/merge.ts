@@ -77,11 +77,6 @@ export async function mergeStage(deps: MergeDeps, id: string): Promise<MergeOutc
   return withLock(mergeLockPath(paths.home, started.project_root), () => mergeLocked(deps, id), 30 * 60_000);
 }
 
-/** The checkout (worktree path) that has `branch` out, if any: the project root, usually. */
-async function checkoutOf(root: string, branch: string): Promise<string | undefined> {
-  return (await git.listWorktrees(root)).find((w) => w.branch === branch)?.path;
-}
-
 /** How many times in a row this exact stage commit has been sent back already. */
 function sendBacksOf(paths: OrchPaths, id: string, stageTip: string): number {
   const status = loadStatus(paths);
@@ -158,7 +153,7 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
       }
     }
     // Where the base is checked out, the merge must fit around the person's uncommitted work.
-    const checkout = await checkoutOf(root, base);
+    const checkout = await git.checkoutOf(root, base);
     if (checkout) {
       // A person half-way through their own merge or rebase there: wait, never abort it.
       const busy = await git.operationInProgress(checkout);
@@ -213,7 +208,7 @@ export async function describeMerge(deps: Pick<MergeDeps, "paths" | "config">, i
   const touched = await git.changedFiles(root, baseTip, tree.tree);
   out.push(`merges cleanly onto ${base} at ${baseTip.slice(0, 12)}; brings ${touched.length} file(s): ${touched.slice(0, 8).join(", ")}${touched.length > 8 ? ", …" : ""}`);
   out.push(deps.config.validate.length > 0 ? `checks the merge result in ${validationWorktree(deps.paths.home, root)}: ${deps.config.validate.map((a) => a.join(" ")).join("; ")}` : "no validate configured: no check before the base moves");
-  const checkout = await checkoutOf(root, base);
+  const checkout = await git.checkoutOf(root, base);
   if (!checkout) out.push(`${base} is not checked out anywhere: only the branch moves`);
   else {
     const busy = await git.operationInProgress(checkout);
@@ -258,7 +253,7 @@ export async function removeValidationWorktree(home: string, projectRoot: string
  * the merge's first parent: finish the move (nothing else can have put the index exactly there).
  */
 async function recoverCheckout(root: string, base: string, tip: string, log: (msg: string) => void): Promise<void> {
-  const checkout = await checkoutOf(root, base);
+  const checkout = await git.checkoutOf(root, base);
   if (!checkout) return;
   const parent = await git.headCommit(root, `${tip}^1`).catch(() => undefined);
   if (!parent || (await git.indexMatches(checkout, tip)) || !(await git.indexMatches(checkout, parent))) return;
