@@ -5,9 +5,10 @@
  * {context_file} {stage} {model} {permission_mode}` are substituted per element and `{args}`
  * expands to the standard arguments.
  */
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
 
 export const HOOK_EVENTS = ["Notification", "Stop", "SessionStart", "SessionEnd", "UserPromptSubmit"] as const;
 
@@ -158,4 +159,40 @@ export function parseAgentCmd(value: string): string[] {
   for (const m of trimmed.matchAll(re)) words.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : (m[2] ?? m[3] ?? ""));
   if (words.length === 0) throw new Error("--agent-cmd is empty");
   return words.map((w, i) => (i === 0 && (w.startsWith("./") || w.startsWith("../")) ? resolve(w) : w));
+}
+
+/** Is the agent program Claude Code itself (`claude`, a path to it, the npm package's `claude.exe`)? */
+export function isClaude(program: string): boolean {
+  return /^claude(\.exe)?$/.test(basename(program));
+}
+
+/** The oldest Claude Code with `--worktree` (2.1.49). */
+export const CLAUDE_MIN_VERSION = [2, 1, 49] as const;
+
+/** "2.1.197 (Claude Code)" → too old for autorun? undefined when the text is not a version. */
+export function claudeTooOld(versionText: string): boolean | undefined {
+  const m = /(\d+)\.(\d+)\.(\d+)/.exec(versionText);
+  if (!m) return undefined;
+  const v = [Number(m[1]), Number(m[2]), Number(m[3])];
+  for (let i = 0; i < 3; i++) if (v[i] !== CLAUDE_MIN_VERSION[i]) return v[i]! < CLAUDE_MIN_VERSION[i]!;
+  return false;
+}
+
+/**
+ * Has the person accepted Claude Code's workspace trust for this project (or a folder above it)?
+ * Claude Code keeps it in `~/.claude.json` (or `$CLAUDE_CONFIG_DIR/.claude.json`); without it
+ * `claude --worktree` exits at once. undefined when that file is missing or unreadable.
+ */
+export function claudeTrust(root: string, env: NodeJS.ProcessEnv = process.env): { trusted: boolean | undefined; file: string } {
+  const file = join(env.CLAUDE_CONFIG_DIR ?? env.HOME ?? homedir(), ".claude.json");
+  let projects: Record<string, { hasTrustDialogAccepted?: boolean }> | undefined;
+  try {
+    projects = (JSON.parse(readFileSync(file, "utf8")) as { projects?: typeof projects }).projects;
+  } catch {
+    return { trusted: undefined, file };
+  }
+  for (let dir = resolve(root); ; dir = dirname(dir)) {
+    if (projects?.[dir]?.hasTrustDialogAccepted === true) return { trusted: true, file };
+    if (dirname(dir) === dir) return { trusted: false, file };
+  }
 }

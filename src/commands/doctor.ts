@@ -4,12 +4,11 @@
  * what cannot lose work: never deletes a branch or worktree with unmerged commits or changes.
  */
 import { existsSync, readdirSync, readFileSync, rmSync, accessSync, constants, mkdirSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
 import { commandVersion, findExecutable } from "../adapters/process.js";
-import { pluginDir } from "../adapters/agent.js";
+import { CLAUDE_MIN_VERSION, claudeTooOld, claudeTrust, isClaude, pluginDir } from "../adapters/agent.js";
 import { readPid } from "../state/pidfile.js";
 import { isMonitorOf } from "./monitor-pid.js";
 import { orchPaths } from "../state/paths.js";
@@ -38,10 +37,12 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
   // The agent the project is configured with: claude, unless agentCommand names another program.
   const here = await git.toplevel(f.project ?? ctx.cwd);
   const agent = loadConfig(ctx.home, here, {}, ctx.env).agentCommand[0]!;
-  const usesClaude = /(^|\/)claude$/.test(agent);
+  const usesClaude = isClaude(agent);
   if (usesClaude) {
     const claudeV = await commandVersion(agent);
-    add(claudeV ? "ok" : "warn", claudeV ? `claude: ${claudeV}` : `${agent} not found: npm install -g @anthropic-ai/claude-code, or set agentCommand`);
+    if (!claudeV) add("warn", `${agent} not found: npm install -g @anthropic-ai/claude-code, or set agentCommand`);
+    else if (claudeTooOld(claudeV)) add("problem", `claude: ${claudeV} is too old for --worktree (needs ${CLAUDE_MIN_VERSION.join(".")} or later): npm install -g @anthropic-ai/claude-code`);
+    else add("ok", `claude: ${claudeV}`);
   } else {
     add(findExecutable(agent) ? "ok" : "problem", findExecutable(agent) ? `agent command: ${agent}` : `agent command ${agent} (agentCommand) is not installed or not on PATH`);
   }
@@ -69,7 +70,7 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
   const roots = new Set(orchestrations.map((o) => o.status.project_root));
   if (here) roots.add(here);
 
-  if (here && usesClaude) add(...checkTrust(here));
+  if (here && usesClaude) add(...checkTrust(here, ctx.env));
 
   // Monitors and sessions.
   const sockets = new Set<string | undefined>([f.tmuxSocket ?? loadConfig(ctx.home, here, {}, ctx.env).tmuxSocket]);
@@ -144,18 +145,12 @@ function checkTemplates(dir: string): [Finding["level"], string] {
   }
 }
 
-/** `claude --worktree` needs the project trusted; Claude Code records that in ~/.claude.json. */
-function checkTrust(root: string): [Finding["level"], string] {
-  const file = join(homedir(), ".claude.json");
-  if (!existsSync(file)) return ["warn", `workspace trust: ${file} not found; run claude once in ${root} and accept the trust dialog`];
-  try {
-    const data = JSON.parse(readFileSync(file, "utf8")) as { projects?: Record<string, { hasTrustDialogAccepted?: boolean }> };
-    return data.projects?.[root]?.hasTrustDialogAccepted
-      ? ["ok", `workspace trust: ${root} is trusted`]
-      : ["warn", `workspace trust: ${root} is not trusted yet; run claude there once and accept "Do you trust the files in this folder?", or claude will not start its stages`];
-  } catch {
-    return ["warn", `workspace trust: ${file} is not readable JSON`];
-  }
+/** `claude --worktree` exits at once in a project not trusted yet. */
+function checkTrust(root: string, env: NodeJS.ProcessEnv): [Finding["level"], string] {
+  const { trusted, file } = claudeTrust(root, env);
+  if (trusted) return ["ok", `workspace trust: ${root} is trusted`];
+  const why = trusted === undefined ? `${file} is missing or not readable` : `${root} is not trusted yet`;
+  return ["warn", `workspace trust: ${why}; run claude there once and accept "Yes, I trust this folder", or claude --worktree exits and no stage starts`];
 }
 
 async function checkProject(root: string, statuses: Status[], add: (level: Finding["level"], text: string, fix?: Finding["fix"]) => void): Promise<void> {

@@ -16,8 +16,8 @@ import type { ConfigFile } from "../state/schemas.js";
 import { writeSettings } from "../state/settings.js";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
-import { findExecutable } from "../adapters/process.js";
-import { passthroughEnv } from "../adapters/agent.js";
+import { commandVersion, findExecutable } from "../adapters/process.js";
+import { CLAUDE_MIN_VERSION, claudeTooOld, claudeTrust, isClaude, passthroughEnv } from "../adapters/agent.js";
 import { stageArgv, stageSessionId, launchStages } from "../monitor/launcher.js";
 import { stagesToLaunch } from "../core/scheduler.js";
 import { describeErrno, RuntimeError, UserError } from "../errors.js";
@@ -80,15 +80,25 @@ export async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOp
  * What would make every stage die at once, caught before anything is launched: an agent command
  * that is not installed, or Claude Code's bypass mode as root (it refuses to start).
  */
-export function preflightAgent(config: Config, env: NodeJS.ProcessEnv): void {
+export async function preflightAgent(config: Config, env: NodeJS.ProcessEnv, projectRoot: string): Promise<void> {
   const program = config.agentCommand[0]!;
-  if (!findExecutable(program, env.PATH)) {
-    const hint = program === "claude" ? "install Claude Code (npm install -g @anthropic-ai/claude-code), or " : "";
+  const found = findExecutable(program, env.PATH);
+  if (!found) {
+    const hint = isClaude(program) ? "install Claude Code (npm install -g @anthropic-ai/claude-code), or " : "";
     throw new UserError(`the agent command "${program}" is not installed or not on PATH; ${hint}set agentCommand in autorun.config.json or pass --agent-cmd.`);
   }
+  if (!isClaude(program)) return;
   const bypass = config.permissionMode === "bypassPermissions" || config.agentCommand.includes("--dangerously-skip-permissions");
-  if (bypass && process.getuid?.() === 0 && env.IS_SANDBOX !== "1" && program.endsWith("claude")) {
+  if (bypass && process.getuid?.() === 0 && env.IS_SANDBOX !== "1") {
     throw new UserError(`Claude Code refuses bypassPermissions as root; use permissionMode "acceptEdits" (the default), run as another user, or set IS_SANDBOX=1 inside a sandbox.`);
+  }
+  const trust = claudeTrust(projectRoot, env);
+  if (trust.trusted !== true) {
+    throw new UserError(`Claude Code has not been trusted in ${projectRoot} (${trust.trusted === undefined ? `no ${trust.file}` : `not in ${trust.file}`}), and claude --worktree exits without it; run claude there once and accept "Yes, I trust this folder", then orchestrate again.`);
+  }
+  const version = await commandVersion(found, ["--version"]);
+  if (version !== undefined && claudeTooOld(version)) {
+    throw new UserError(`${program} is Claude Code ${version.split(" ")[0]}, too old for --worktree (needs ${CLAUDE_MIN_VERSION.join(".")} or later); update it: npm install -g @anthropic-ai/claude-code.`);
   }
 }
 
@@ -157,9 +167,11 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
   prep.paths = orchPaths(ctx.home, prep.planName, prep.slug);
   const { paths } = prep;
   const projectRoot = prep.projectRoot!;
+  let status = existsSync(paths.events) ? loadStatus(paths) : undefined;
+  // Before anything is written: an agent that cannot start would only die in its session.
+  if (!status || opts.fresh || status.status === "completed") await preflightAgent(prep.config, ctx.env, projectRoot);
   await git.ensureExcluded(projectRoot, "/.claude/worktrees/");
 
-  let status = existsSync(paths.events) ? loadStatus(paths) : undefined;
   if (status && (opts.fresh || status.status === "completed")) {
     if (!opts.fresh) {
       throw new UserError(`orchestration ${prep.planName} already completed (${paths.dir}); pass --fresh to start it again (the old one is kept beside it).`);
@@ -174,7 +186,6 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
     const now = prep.plan.stages.map((s) => `${s.id}:${s.depends_on.join(",")}`).sort().join(" ");
     if (before !== now) ctx.err(`autorun: warning: ${prep.planPath} has changed since this orchestration started; it continues with the stages it started with (use --fresh to start over with the new plan).`);
   } else {
-    preflightAgent(prep.config, ctx.env);
     status = await writeOrWithdraw(prep);
     const { monitorLogger } = await import("./monitor.js");
     const log = monitorLogger(paths);

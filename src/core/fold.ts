@@ -111,7 +111,7 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       if (stage) stage.attention = event.attention;
       break;
     case "prompt_submitted":
-      if (stage && (stage.attention === "idle" || stage.attention === "permission")) stage.attention = null;
+      if (stage && (stage.attention === "idle" || stage.attention === "permission" || stage.attention === "question")) stage.attention = null;
       break;
     case "rate_limited":
       status.paused_until = event.resets_at;

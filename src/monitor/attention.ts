@@ -5,7 +5,8 @@
  */
 import type { EventBody, Status } from "../state/schemas.js";
 import type { MonitorDeps } from "./controller.js";
-import { classifyPane, parseResetTime, screenBody } from "./pane.js";
+import { classifyPane, isApiRateLimit, parseResetTime, screenBody } from "./pane.js";
+import { DIALOG_ATTENTION } from "../state/constants.js";
 import { verifiedNudge, type NudgeResult } from "./nudge.js";
 
 /** Per-stage memory of the monitor, rebuilt from events on replay. */
@@ -79,11 +80,11 @@ export class Attention {
   }
 
   /** Each running stage's screen, checked concurrently: a nudge to one never delays another. */
-  async checkScreens(): Promise<void> {
-    await Promise.all(this.inProgress().map(([id]) => this.checkScreen(id)));
+  async checkScreens(paused = false): Promise<void> {
+    await Promise.all(this.inProgress().map(([id]) => this.checkScreen(id, paused)));
   }
 
-  private async checkScreen(id: string): Promise<void> {
+  private async checkScreen(id: string, paused: boolean): Promise<void> {
     const { config, clock, tmux } = this.deps;
     const stage = this.status!.stages[id]!;
     const m = this.mem(id);
@@ -108,11 +109,11 @@ export class Attention {
       return;
     }
     // A dialog is over only when the screen shows the agent again; an unreadable screen proves nothing.
-    if (stage.attention === "permission" && (state.kind === "idle" || state.kind === "busy")) {
+    if (isDialogAttention(stage.attention) && (state.kind === "idle" || state.kind === "busy")) {
       this.emit({ type: "stage_attention", stage: id, attention: null, reason: "dialog closed" });
-      m.reviewFiled.delete("permission");
+      m.reviewFiled.delete(stage.attention);
     }
-    if (state.kind === "busy") return;
+    if (state.kind === "busy" || paused) return;
     const pending = stage.pending_messages[0];
     const idleMs = config.stallSeconds * 1000;
     const stalledOnScreen = state.kind === "idle" && now - m.screenSince >= idleMs;
@@ -135,7 +136,10 @@ export class Attention {
   private startRateLimit(raw: string): void {
     const now = new Date(this.deps.clock.now());
     const reset = parseResetTime(raw, now);
-    const until = reset ? new Date(reset.getTime() + 30_000) : new Date(now.getTime() + 3_600_000);
+    // A usage banner without a readable reset waits an hour; the API's own 429 (limits per minute,
+    // after Claude Code has already retried for minutes) waits five.
+    const fallbackMs = isApiRateLimit(raw) ? 300_000 : 3_600_000;
+    const until = reset ? new Date(reset.getTime() + 30_000) : new Date(now.getTime() + fallbackMs);
     this.emit({ type: "rate_limited", resets_at: until.toISOString(), parsed: reset !== undefined, raw: raw.slice(0, 300) });
     this.deps.log(`usage limit hit (${raw.trim().slice(0, 120)}); pausing launches and nudges until ${until.toISOString()}`);
   }
@@ -151,14 +155,18 @@ export class Attention {
       await this.deps.tmux.sendEnter(this.status!.stages[id]!.session);
       return;
     }
-    if (this.status!.stages[id]!.attention === "permission" && m.reviewFiled.has("permission")) return;
-    this.emit({ type: "stage_needs_permission", stage: id, source: "screen", message: `${kind}: ${question}`.slice(0, 300) });
-    m.reviewFiled.add("permission");
+    if (this.status!.stages[id]!.attention === kind && m.reviewFiled.has(kind)) return;
+    if (kind === "permission") this.emit({ type: "stage_needs_permission", stage: id, source: "screen", message: `${kind}: ${question}`.slice(0, 300) });
+    else this.emit({ type: "stage_attention", stage: id, attention: kind, reason: question.slice(0, 300) });
+    m.reviewFiled.add(kind);
     const s = this.status!;
-    const what = kind === "question" ? "question" : `${kind} prompt`;
+    const what = { permission: "permission prompt", question: "question", login: "login problem", trust: "workspace trust dialog" }[kind];
+    const fix = kind === "login"
+      ? `Fix the agent's login (for Claude Code: /login, or a valid ANTHROPIC_API_KEY in the shell that runs \`autorun resume\`), then attach with \`autorun attach ${s.plan_name} ${id}\` and tell it to continue. Write what you did here.`
+      : `Attach with \`autorun attach ${s.plan_name} ${id}\` and answer it there. Write what you did here.`;
     await this.fileReview(id, `Stage ${id} is waiting at a ${what}`, `Stage ${id} (${s.stages[id]!.name}) shows a ${what} in tmux session ${s.stages[id]!.session}:\n\n    ${question}\n\nautorun never answers these blindly.`, [
-      { topic: `Answer the ${what}`, question: `Attach with \`autorun attach ${s.plan_name} ${id}\` and answer it there. Write what you did here.` },
-    ], "permission");
+      { topic: kind === "login" ? "Fix the login" : `Answer the ${what}`, question: fix },
+    ], kind);
   }
 
   private async handleStall(id: string, source: "hook" | "screen", idleSeconds: number): Promise<void> {
@@ -227,4 +235,8 @@ export class Attention {
     return result.verified;
   }
 
+}
+
+function isDialogAttention(a: string | null): a is (typeof DIALOG_ATTENTION)[number] {
+  return (DIALOG_ATTENTION as readonly (string | null)[]).includes(a);
 }

@@ -15,6 +15,7 @@ import type { OrchPaths } from "../state/paths.js";
 import type { Config } from "../state/config.js";
 import type { AutorunEvent, EventBody, Status } from "../state/schemas.js";
 import { createReviewFile, resolveReviewFile } from "../state/review.js";
+import { DIALOG_ATTENTION } from "../state/constants.js";
 import { launchStages, relaunchStage } from "./launcher.js";
 import { MAX_SEND_BACKS, mergeStage, removeValidationWorktree } from "./merge.js";
 import { reapCompleted } from "./cleanup.js";
@@ -163,7 +164,7 @@ export class Monitor {
         }
         break;
       case "stage_attention":
-        if (event.attention === null && event.reason === "dialog closed") this.toResolve.push({ id: event.stage, keys: (k) => k === "permission", reason: "the dialog was answered" });
+        if (event.attention === null && event.reason === "dialog closed") this.toResolve.push({ id: event.stage, keys: (k) => (DIALOG_ATTENTION as readonly string[]).includes(k), reason: "the dialog was answered" });
         break;
       default:
         break;
@@ -194,7 +195,9 @@ export class Monitor {
     await this.resolveReviews();
     await this.mergeReady();
     await this.checkLiveness(paused);
-    if (!paused) await this.attention.checkScreens();
+    // While the usage limit pauses the run, screens are still read for dialogs and login problems
+    // (a person must hear of those), but no nudge or message is typed.
+    await this.attention.checkScreens(paused);
     if (!paused) await this.launchReady();
     this.recordWaves();
     const result = this.merging.size > 0 ? { done: false as const } : outcome(this.status!);

@@ -18,6 +18,12 @@ export type PaneState =
 const SPINNER = /^\s*[✻✽✶✳✢·*⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\s*\S.*…/u;
 const BUSY = /esc to interrupt|ctrl\+c to interrupt/i;
 const LIMIT = /(you['’]ve hit your (usage )?limit|usage limit reached|claude (ai )?usage limit|limit will reset|rate limit(ed)? .*reset)/i;
+// The API's own 429 as Claude Code prints it once its retries are spent ("API Error: Request
+// rejected (429) · This request would exceed your account's rate limit…"). It stays in the
+// scrollback, so it counts only while nothing the agent did since follows it.
+const API_LIMIT = /api error.*\(429\)|exceed your (account's|organization's) rate limit|rate_limit_error/i;
+// What the agent prints as it works: a message or tool call ("● Bash(…)", "⏺ Done").
+const OUTPUT = /^\s*[●⏺]\s*\S/u;
 const PERMISSION = /(do you want to (proceed|make this edit|create|run|allow|apply)|allow (this|once)|permission to use|❯\s*1\.\s*yes)/i;
 const LOGIN = /(select login method|please run \/login|invalid api key|log ?in with your|oauth|sign in to)/i;
 const TRUST = /(do you trust the files|trust this folder|yes, proceed.*trust)/i;
@@ -39,13 +45,23 @@ export function classifyPane(text: string): PaneState {
   const joined = tail.join("\n");
   if (TRUST.test(joined)) return { kind: "trust", raw: firstMatchLine(tail, TRUST) };
   if (API_KEY.test(joined)) return { kind: "question", question: firstMatchLine(tail, API_KEY) };
-  if (LOGIN.test(joined)) return { kind: "login", raw: firstMatchLine(tail, LOGIN) };
+  // A login error stays in the scrollback too: it counts while the agent has done nothing since.
+  const login = lastIndex(tail, (l) => LOGIN.test(l));
+  if (login >= 0 && !after(tail, login)) return { kind: "login", raw: clean(tail[login]!) };
   const limitLine = [...tail].reverse().find((l) => LIMIT.test(l));
   if (limitLine) return { kind: "rate_limited", raw: limitLine.trim() };
+  const apiLimit = lastIndex(tail, (l) => API_LIMIT.test(l));
+  if (apiLimit >= 0 && !after(tail, apiLimit)) {
+    return { kind: "rate_limited", raw: tail[apiLimit]!.replace(/^\s*[●⏺]\s*/u, "").trim() };
+  }
   if (PERMISSION.test(joined)) {
-    // The question itself, not some other line that happens to say "allow" (a path, a log line).
-    const question = [/do you want to [^?]*\?|would you like to [^?]*\?/i, /\ballow (this|once)\b/i, /permission/i].map((re) => lastMatchLine(tail, re)).find((q) => q !== "");
-    return { kind: "permission", question: question ?? "" };
+    // The question itself, not some other line that happens to say "allow" (a path, a log line),
+    // with what it asks about: the tool and its command or file, drawn just above the question.
+    const res = [/do you want to [^?]*\?|would you like to [^?]*\?/i, /\ballow (this|once)\b/i, /permission/i];
+    const at = res.map((re) => lastIndex(tail, (l) => re.test(l))).find((i) => i >= 0) ?? -1;
+    const question = at >= 0 ? clean(tail[at]!) : "";
+    const subject = at >= 0 ? permissionSubject(tail, at) : "";
+    return { kind: "permission", question: subject ? `${subject} — ${question}` : question };
   }
   // Claude Code keeps drawing its input box while it works, so busy wins over a prompt line.
   const busy = tail.slice(-15).find((l) => BUSY.test(l) || SPINNER.test(l));
@@ -84,8 +100,39 @@ export function screenBody(text: string): string {
   return text;
 }
 
-function lastMatchLine(lines: string[], re: RegExp): string {
-  return firstMatchLine([...lines].reverse(), re);
+/**
+ * What a permission dialog asks about: the lines between the dialog's top rule and its question
+ * ("Bash command · make --version · Show make version"), without Claude Code's own boilerplate.
+ */
+function permissionSubject(lines: string[], questionAt: number): string {
+  const parts: string[] = [];
+  for (let i = questionAt - 1; i >= 0 && i >= questionAt - 12; i--) {
+    const line = lines[i]!;
+    if (RULE.test(line) || OUTPUT.test(line) || /^\s*[╭┌]/u.test(line)) break;
+    const text = clean(line);
+    if (text === "" || /requires approval|^permission rule/i.test(text)) continue;
+    parts.unshift(text);
+  }
+  return parts.join(" · ").slice(0, 240);
+}
+
+/** Is this the API's per-minute 429 (Claude Code's retries spent) rather than a plan's usage banner? */
+export function isApiRateLimit(raw: string): boolean {
+  return API_LIMIT.test(raw);
+}
+
+/** Did the agent print or work after line `at`? */
+function after(lines: string[], at: number): boolean {
+  return lines.slice(at + 1).some((l) => OUTPUT.test(l) || BUSY.test(l) || SPINNER.test(l));
+}
+
+function lastIndex(lines: string[], test: (line: string) => boolean): number {
+  for (let i = lines.length - 1; i >= 0; i--) if (test(lines[i]!)) return i;
+  return -1;
+}
+
+function clean(line: string): string {
+  return line.replace(/[│╭╮╰╯─]/g, "").trim();
 }
 
 function firstMatchLine(lines: string[], re: RegExp): string {

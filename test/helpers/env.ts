@@ -101,7 +101,8 @@ export async function makeSandbox(opts: { repo?: boolean } = {}): Promise<Sandbo
       }
       await execa("tmux", ["-L", socket, "kill-server"], { reject: false });
       rmSync(socketPath(socket), { force: true });
-      rmSync(dir, { recursive: true, force: true });
+      // A program that was just killed may still be writing its last files (claude its history).
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
   return sb;

@@ -4,20 +4,32 @@ import { describe, expect, it } from "vitest";
 import { classifyPane, parseResetTime, zoneOffsetMinutes } from "../../src/monitor/pane.js";
 
 const dir = join(import.meta.dirname, "..", "fixtures", "screens");
-const expected = JSON.parse(readFileSync(join(dir, "expected.json"), "utf8")) as Record<string, { kind: string; input?: string }>;
+const expected = JSON.parse(readFileSync(join(dir, "expected.json"), "utf8")) as Record<string, { kind: string; input?: string; question?: string }>;
 
 describe("classifyPane on captured Claude Code screens", () => {
   it.each(Object.entries(expected))("%s", (file, want) => {
     const got = classifyPane(readFileSync(join(dir, file), "utf8"));
     expect(got.kind).toBe(want.kind);
     if (want.input !== undefined) expect(got).toMatchObject({ input: want.input });
+    if (want.question !== undefined) expect(got).toMatchObject({ question: want.question });
   });
 });
 
 describe("the question of a permission dialog", () => {
   it("is the dialog's question, not another line that mentions allow", () => {
     const screen = "cwd: /repo/.claude/worktrees/allowed-stage-1\n⏺ Allowing nothing yet\n│ Bash command\n│   rm -rf build/\n│ Do you want to proceed?\n│ ❯ 1. Yes\n│   2. No\n";
-    expect(classifyPane(screen)).toEqual({ kind: "permission", question: "Do you want to proceed?" });
+    expect(classifyPane(screen)).toEqual({ kind: "permission", question: "Bash command · rm -rf build/ — Do you want to proceed?" });
+  });
+});
+
+describe("the API's own rate-limit error", () => {
+  const error = "● API Error: Request rejected (429) · This request would exceed your account's rate limit. Please try again\n  later.\n✻ Crunched for 0s\n";
+  const prompt = "────────────\n❯ \n────────────\n  ? for shortcuts\n";
+  it("is a usage limit while it is the last thing the agent said", () => {
+    expect(classifyPane(error + prompt).kind).toBe("rate_limited");
+  });
+  it("is history once the agent has carried on after it", () => {
+    expect(classifyPane(error + "❯ continue\n● Carrying on.\n✻ Baked for 2s\n" + prompt)).toEqual({ kind: "idle", input: "" });
   });
 });
 
