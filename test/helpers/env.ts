@@ -1,9 +1,9 @@
 /** Test sandbox: temp dirs, a private tmux server, a git repo, the built CLI. Everything is cleaned up. */
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, existsSync, readFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, existsSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { execa, execaSync } from "execa";
+import { execa } from "execa";
 import { socketPath } from "../../src/adapters/tmux.js";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -85,22 +85,30 @@ export async function makeSandbox(opts: { repo?: boolean } = {}): Promise<Sandbo
       return readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
     },
     async cleanup() {
-      // Stop any monitor this sandbox started, then the tmux server, then the files.
-      try {
-        const out = execaSync("pgrep", ["-f", `${CLI} monitor`], { reject: false }).stdout;
-        for (const pid of String(out).split("\n").filter(Boolean)) {
+      // Stop every process this sandbox started (the monitor, agents and whatever they spawned all
+      // carry its AUTORUN_HOME), then the tmux server, then the files.
+      const ours = () => {
+        const pids: number[] = [];
+        for (const entry of readdirSync("/proc")) {
+          if (!/^\d+$/.test(entry) || Number(entry) === process.pid || Number(entry) === process.ppid) continue;
           try {
-            const environ = readFileSync(`/proc/${pid}/environ`, "utf8");
-            if (environ.includes(`AUTORUN_HOME=${home}\0`)) process.kill(Number(pid), "SIGKILL");
+            if (readFileSync(`/proc/${entry}/environ`, "utf8").includes(`AUTORUN_HOME=${home}\0`)) pids.push(Number(entry));
           } catch {
-            // already gone
+            // gone, or not ours to read
           }
         }
-      } catch {
-        // pgrep missing: nothing to stop
+        return pids;
+      };
+      for (const pid of ours()) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
       }
       await execa("tmux", ["-L", socket, "kill-server"], { reject: false });
       rmSync(socketPath(socket), { force: true });
+      for (let i = 0; i < 20 && ours().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
       // A program that was just killed may still be writing its last files (claude its history).
       rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
