@@ -196,3 +196,17 @@ export function claudeTrust(root: string, env: NodeJS.ProcessEnv = process.env):
     if (dirname(dir) === dir) return { trusted: false, file };
   }
 }
+
+/**
+ * The rules a person added in a session by answering "Yes, and don't ask again": Claude Code
+ * writes them to the worktree's `.claude/settings.local.json`, which goes with the worktree.
+ */
+export function localAllowRules(worktree: string): string[] {
+  try {
+    const data = JSON.parse(readFileSync(join(worktree, ".claude", "settings.local.json"), "utf8")) as { permissions?: { allow?: unknown } };
+    const allow = data.permissions?.allow;
+    return Array.isArray(allow) ? allow.filter((r): r is string => typeof r === "string" && r.length > 0 && r.length < 500) : [];
+  } catch {
+    return [];
+  }
+}

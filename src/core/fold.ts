@@ -60,6 +60,7 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       max_parallel: event.max_parallel,
       schedule: event.schedule,
       paused_until: null,
+      allowed_tools: [],
       monitor_pid: null,
       updated_at: event.ts,
       event_count: 1,
@@ -170,6 +171,9 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       }
       break;
     }
+    case "permissions_learned":
+      status.allowed_tools = [...new Set([...status.allowed_tools, ...event.rules])];
+      break;
     case "stage_files_kept":
       if (!stage) break;
       stage.kept_files = event.dir;

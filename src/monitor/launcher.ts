@@ -38,7 +38,7 @@ export function stageArgv(deps: Pick<LaunchDeps, "config">, status: Status, orch
     stage: id,
     ...(deps.config.model ? { model: deps.config.model } : {}),
     ...(deps.config.permissionMode ? { permissionMode: deps.config.permissionMode } : {}),
-    ...(deps.config.allowedTools.length > 0 ? { allowedTools: deps.config.allowedTools } : {}),
+    ...(deps.config.allowedTools.length + status.allowed_tools.length > 0 ? { allowedTools: [...deps.config.allowedTools, ...status.allowed_tools] } : {}),
     ...(opts.resume ? { resume: true } : {}),
   });
 }

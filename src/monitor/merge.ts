@@ -21,7 +21,7 @@ import { locksDir, makeDir, type OrchPaths } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
 import type { Config } from "../state/config.js";
 import type { EventOf } from "../state/schemas.js";
-import { cleanup } from "./cleanup.js";
+import { cleanup, learnPermissions } from "./cleanup.js";
 
 export interface MergeDeps {
   tmux: Tmux;
@@ -96,6 +96,8 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
   const conflict = (reason: Reason, files: string[], detail: string, commit?: string) =>
     appendEvent(paths.events, { ...common, type: "merge_conflict", reason, files, detail, ...(commit ? { commit } : {}) });
   const merged = (commit: string, validated: boolean): MergeOutcome => {
+    // Before the merge is recorded, so the dependants it launches get them.
+    learnPermissions(deps, id, stage.worktree);
     appendEvent(paths.events, { ...common, type: "merge_complete", branch: stage.branch, commit, validated });
     log(`stage ${id}: merged ${stage.branch} into ${base} as ${commit.slice(0, 10)}${validated ? " (the merged result passed validate)" : ""}`);
     return { kind: "merged", commit, cleanup: () => cleanup(deps, id, stage, root, base) };

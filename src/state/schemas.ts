@@ -103,6 +103,8 @@ export const eventSchema = z.discriminatedUnion("type", [
   /** A person asked for a failed or blocked stage to run again (`autorun retry`). */
   withStage.extend({ type: z.literal("stage_retried"), fresh_worktree: z.boolean() }),
   withStage.extend({ type: z.literal("stage_files_kept"), dir: z.string(), files: z.number().int().nonnegative(), plan_file: z.string().optional() }),
+  /** A person's "don't ask again" answers in a merged stage's session, kept for the stages launched after it. */
+  withStage.extend({ type: z.literal("permissions_learned"), rules: z.array(z.string().min(1)).min(1) }),
   base.extend({ type: z.literal("wave_started"), wave: z.number().int().positive() }),
   base.extend({ type: z.literal("wave_complete"), wave: z.number().int().positive() }),
   base.extend({
@@ -193,6 +195,8 @@ export const statusSchema = z.object({
   max_parallel: z.number(),
   schedule: z.enum(["eager", "waves"]),
   paused_until: z.string().nullable(),
+  /** Permission rules a person allowed for good in one stage ("don't ask again"), given to every later session. */
+  allowed_tools: z.array(z.string()).default([]),
   monitor_pid: z.number().nullable(),
   updated_at: z.string(),
   event_count: z.number(),

@@ -160,23 +160,27 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
     await expectClean(sb, "queue");
   }, 180_000);
 
-  it("names the command of a prompt outside the allow-list in a review, and permissionAnswers answers a matching one", async () => {
+  it("names the command of a prompt outside the allow-list in a review; permissionAnswers answers a matching one; a person's \"don't ask again\" holds for later stages", async () => {
     writeFileSync(join(sb.home, "config.json"), JSON.stringify({ permissionAnswers: { "make --version": "1" } }));
     await withClaude((call) => {
       const steps = stageSteps(call);
       steps.splice(1, 0, { bash: call.stage === "1" ? "make --version" : "gcc --version", description: "Check the toolchain" });
       return nextStep(call, steps);
     });
-    const plan = sb.writePlan("asks.md", "## Stage 1: Make\n## Stage 2: Gcc\n");
+    const plan = sb.writePlan("asks.md", "## Stage 1: Make\n## Stage 2: Gcc\n## Stage 3: Gcc again\nDepends on: 2\n");
     await orchestrateWithClaude(plan, ["--stall-seconds", "30"]);
     // Stage 2's prompt becomes a review that says which command is asked about.
     const review = await waitFor("stage 2's review", () => eventsOf(sb, "asks", "review_requested", "2")[0], 60_000);
     expect(readFileSync(String(review.file), "utf8")).toContain("gcc --version");
     expect(eventsOf(sb, "asks", "stage_needs_permission", "2").map((e) => String(e.message)).join("\n")).toContain("gcc --version");
-    // A person answers it in the pane; the review is marked resolved and the stage goes on.
-    await sb.tmux("send-keys", "-t", `=${String(eventsOf(sb, "asks", "stage_launched", "2")[0]!.session)}:`, "1");
+    // A person answers it in the pane, "Yes, and don't ask again"; the review is marked resolved.
+    await sb.tmux("send-keys", "-t", `=${String(eventsOf(sb, "asks", "stage_launched", "2")[0]!.session)}:`, "2");
     expect(await endOf("asks", 120_000)).toBe("completed");
     expect(eventsOf(sb, "asks", "review_resolved", "2").map((e) => e.file)).toContain(review.file);
+    // The answer outlived stage 2's worktree: stage 3 ran the same command without asking.
+    expect(eventsOf(sb, "asks", "permissions_learned", "2").flatMap((e) => e.rules as string[]).join(" ")).toMatch(/gcc/);
+    expect(eventsOf(sb, "asks", "stage_needs_permission", "3")).toEqual([]);
+    expect(api!.calls.some((c) => c.stage === "3" && c.tools.some((t) => t.input.command === "gcc --version" && /gcc/.test(t.result ?? "")))).toBe(true);
     // Stage 1's prompt matched permissionAnswers: answered, no review, and make really ran.
     expect(eventsOf(sb, "asks", "review_requested", "1")).toEqual([]);
     const make = api!.calls.flatMap((c) => c.tools).find((t) => t.input.command === "make --version" && t.result !== undefined);
