@@ -1,5 +1,6 @@
 /** status.json is a fold of events.jsonl: `foldEvents(events)` rebuilds it from nothing. Pure. */
 import type { AutorunEvent, StageStatus, Status } from "../state/schemas.js";
+import { MERGE_ATTENTION } from "../state/constants.js";
 
 export function foldEvents(events: readonly AutorunEvent[]): Status | undefined {
   let status: Status | undefined;
@@ -99,7 +100,7 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       if (event.total_phases !== undefined) phase.total_phases = event.total_phases;
       if (event.plan_file) stage.plan_file = event.plan_file;
       if (event.phase === "implement" && event.status === "done") stage.implement_done = true;
-      if (stage.attention === "idle" || stage.attention === "crashed" || stage.attention === "merge_conflict") stage.attention = null;
+      if (stage.attention === "idle" || stage.attention === "crashed" || (stage.attention !== null && (Object.values(MERGE_ATTENTION) as string[]).includes(stage.attention))) stage.attention = null;
       break;
     }
     case "stage_needs_permission":
@@ -140,7 +141,7 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       if (!stage || stage.status === "completed") break;
       stage.status = "in_progress";
       stage.implement_done = false;
-      stage.attention = "merge_conflict";
+      stage.attention = MERGE_ATTENTION[event.reason];
       if (event.commit !== undefined && event.reason !== "checkout_overlap") stage.send_backs = [...stage.send_backs, event.commit];
       break;
     case "merge_complete":

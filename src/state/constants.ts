@@ -1,12 +1,25 @@
 /** Value lists shared by the schemas and by code that must start without loading them (agents' hooks). */
 export const PHASES = ["triage", "research", "create_plan", "implement", "merge"] as const;
 /**
- * Why a stage needs a person: at its prompt after every nudge, a permission dialog, the usage
- * limit, a review, a refused merge, a dead session; `login` (the agent is not logged in or its key
- * is refused), `question` (a menu the agent waits on: AskUserQuestion, a setup dialog), `trust`
+ * Why a stage needs a person (or is waiting on something): at its prompt after every nudge, a
+ * permission dialog, the usage limit, a review, a dead session; a merge sent back to the agent
+ * (`merge_conflict`, `check_failed`: validate failed on the merged result, `no_commits`) or
+ * waiting on the person's checkout (`merge_waiting`: uncommitted changes to the merge's files, a
+ * merge or rebase of theirs in progress); `login` (the agent is not logged in or its key is
+ * refused), `question` (a menu the agent waits on: AskUserQuestion, a setup dialog), `trust`
  * (Claude Code's workspace trust dialog).
  */
-export const ATTENTION = ["idle", "permission", "rate_limited", "review", "merge_conflict", "crashed", "login", "question", "trust"] as const;
+export const ATTENTION = ["idle", "permission", "rate_limited", "review", "merge_conflict", "check_failed", "no_commits", "merge_waiting", "crashed", "login", "question", "trust"] as const;
+/** The attention a refused merge raises, by the refusal's reason. */
+export const MERGE_ATTENTION = {
+  conflict: "merge_conflict",
+  validate_failed: "check_failed",
+  no_commits: "no_commits",
+  checkout_overlap: "merge_waiting",
+  dirty_root: "merge_waiting",
+  wrong_branch: "merge_waiting",
+  untracked_overwrite: "merge_waiting",
+} as const;
 /** The attention values a dialog on the agent's screen raises; they clear when the screen shows the agent again. */
 export const DIALOG_ATTENTION = ["permission", "login", "question", "trust"] as const;
 export const STAGE_STATUS = ["pending", "in_progress", "merging", "completed", "failed", "blocked"] as const;

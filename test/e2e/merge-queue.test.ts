@@ -37,7 +37,7 @@ describe("the merge queue (real tmux, real git, simulated agent)", () => {
     expect(conflict.files).toEqual(["sim/stage-1-part2.txt"]);
     expect(readFileSync(join(sb.repo, "sim", "stage-1-part2.txt"), "utf8")).toBe("the person's own file\n");
     expect(await sb.git("rev-parse", "main")).toBe(before);
-    await waitFor("attention merge_conflict in status.json", () => statusOf(sb, "overlap")?.stages["1"]?.attention === "merge_conflict");
+    await waitFor("attention merge_waiting in status.json", () => statusOf(sb, "overlap")?.stages["1"]?.attention === "merge_waiting");
     await waitFor("a review file naming the file", () => {
       const review = eventsOf(sb, "overlap", "review_requested")[0];
       return review && readFileSync(String(review.file), "utf8").includes("sim/stage-1-part2.txt");

@@ -115,6 +115,26 @@ describe("status", () => {
     ])!;
     expect(s.stages["1"]).toMatchObject({ status: "in_progress", attention: "merge_conflict", attempts: 1 });
   });
+
+  it.each([
+    ["conflict", "merge_conflict"],
+    ["validate_failed", "check_failed"],
+    ["no_commits", "no_commits"],
+    ["checkout_overlap", "merge_waiting"],
+  ] as const)("a merge refused for %s raises attention %s, cleared when the agent reports again", (reason, attention) => {
+    const paths = orchPaths(dir, "p", "p");
+    started(paths);
+    const base = readEventsFrom(paths.events).events;
+    const ts = "2026-01-01T00:00:00.000Z";
+    const events = [
+      ...base,
+      { ...ident(paths), ts, type: "stage_launched" as const, stage: "1", session: "s1", session_id: "u", attempt: 1 },
+      { ...ident(paths), ts, type: "merge_conflict" as const, stage: "1", reason, files: [], detail: "d" },
+    ];
+    expect(foldEvents(events)!.stages["1"]!.attention).toBe(attention);
+    const again = foldEvents([...events, { ...ident(paths), ts, type: "phase_status" as const, stage: "1", phase: "implement" as const, status: "done" as const }])!;
+    expect(again.stages["1"]!.attention).toBeNull();
+  });
 });
 
 describe("context file", () => {
