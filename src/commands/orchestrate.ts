@@ -280,6 +280,7 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean): number {
   const fakeStatus = {
     created_at: "dry-run",
     plan_name: prep.planName,
+    allowed_tools: [],
     stages: Object.fromEntries(
       plan.stages.map((s) => [
         s.id,

@@ -188,6 +188,28 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
     await expectClean(sb, "asks");
   }, 180_000);
 
+  it("raises question attention for claude's AskUserQuestion menu, with a review; a person's answer clears it", async () => {
+    const ask = { tool: "AskUserQuestion", input: { questions: [{ question: "Which database should the cache use?", header: "Database", multiSelect: false, options: [{ label: "Redis", description: "In-memory" }, { label: "PostgreSQL", description: "Already deployed" }] }] } };
+    await withClaude((call) => {
+      const steps = stageSteps(call);
+      steps.splice(1, 0, ask);
+      return nextStep(call, steps);
+    });
+    const plan = sb.writePlan("menu.md", "## Stage 1: Asks\n");
+    await orchestrateWithClaude(plan, ["--stall-seconds", "2"]);
+    await waitFor("question attention", () => statusOf(sb, "menu")?.stages["1"]?.attention === "question", 60_000);
+    const review = await waitFor("the question's review", () => eventsOf(sb, "menu", "review_requested", "1")[0], 30_000);
+    expect(readFileSync(String(review.file), "utf8")).toContain("Which database should the cache use?");
+    // Nothing typed into the menu by autorun, however long it waits.
+    expect(eventsOf(sb, "menu", "stall_continue_sent")).toEqual([]);
+    await sb.tmux("send-keys", "-t", `=${String(eventsOf(sb, "menu", "stage_launched", "1")[0]!.session)}:`, "2");
+    expect(await endOf("menu", 60_000)).toBe("completed");
+    const answered = api!.calls.flatMap((c) => c.tools).find((t) => t.name === "AskUserQuestion" && t.result !== undefined);
+    expect(answered?.result).toContain("PostgreSQL");
+    expect(eventsOf(sb, "menu", "review_resolved", "1").map((e) => e.file)).toContain(review.file);
+    await expectClean(sb, "menu");
+  }, 120_000);
+
   it("pauses the run on the API's usage limit and raises login attention for a refused key", async () => {
     Object.assign(sb.env, { CLAUDE_CODE_MAX_RETRIES: "0" });
     await withClaude((call) =>

@@ -89,7 +89,7 @@ export interface Call {
   body: Record<string, unknown>;
 }
 
-export type Block = { text: string } | { bash: string; description?: string } | { write: string; content: string };
+export type Block = { text: string } | { bash: string; description?: string } | { write: string; content: string } | { tool: string; input: Record<string, unknown> };
 export type Reply = { blocks: Block[]; done?: boolean } | { status: number; error: { type: string; message: string }; headers?: Record<string, string> };
 export type Script = (call: Call) => Reply | Promise<Reply>;
 
@@ -163,7 +163,8 @@ function sendSse(res: ServerResponse, model: string, blocks: Block[], done: bool
       send("content_block_delta", { type: "content_block_delta", index, delta: { type: "text_delta", text: b.text } });
     } else {
       toolUsed = true;
-      const [name, input] = "bash" in b ? ["Bash", { command: b.bash, description: b.description ?? b.bash }] : ["Write", { file_path: b.write, content: b.content }];
+      const [name, input] =
+        "bash" in b ? ["Bash", { command: b.bash, description: b.description ?? b.bash }] : "write" in b ? ["Write", { file_path: b.write, content: b.content }] : [b.tool, b.input];
       send("content_block_start", { type: "content_block_start", index, content_block: { type: "tool_use", id: `toolu_${ids}_${index}`, name, input: {} } });
       send("content_block_delta", { type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: JSON.stringify(input) } });
     }
@@ -258,5 +259,6 @@ export function stageSteps(call: Call, opts: { file?: string } = {}): Block[] {
 export function stepDone(call: Call, step: Block): boolean {
   if ("text" in step) return false;
   if ("bash" in step) return ran(call, step.bash);
+  if ("tool" in step) return call.tools.some((t) => t.name === step.tool && t.result !== undefined);
   return call.tools.some((t) => t.name === "Write" && t.input.file_path === step.write && t.result !== undefined && t.isError !== true);
 }
