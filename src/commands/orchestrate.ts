@@ -16,8 +16,8 @@ import type { ConfigFile } from "../state/schemas.js";
 import { writeSettings } from "../state/settings.js";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
-import { commandVersion, findExecutable } from "../adapters/process.js";
-import { CLAUDE_MIN_VERSION, claudeTooOld, claudeTrust, isClaude, passthroughEnv } from "../adapters/agent.js";
+import { passthroughEnv } from "../adapters/agent.js";
+import { preflightAgent } from "./preflight.js";
 import { stageArgv, stageSessionId, launchStages } from "../monitor/launcher.js";
 import { stagesToLaunch } from "../core/scheduler.js";
 import { describeErrno, RuntimeError, UserError } from "../errors.js";
@@ -64,6 +64,8 @@ export async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOp
   const relativePath = relative(ctx.cwd, planPath);
   const label = relativePath && !relativePath.startsWith("..") ? relativePath : planPath;
   const plan = opts.parseWith === "claude" ? await (await import("../adapters/claude-parse.js")).parsePlanWithClaude(label, text) : parsePlan(label, text);
+  // A stage parked in an HTML comment is not run; say so, so nobody waits for it.
+  for (const c of plan.commented ?? []) ctx.err(`autorun: warning: stage ${c.id} is commented out at ${label}:${c.line}; not run.`);
   const projectRoot = opts.project
     ? await git.toplevel(resolve(ctx.cwd, opts.project))
     : ((await git.toplevel(ctx.cwd)) ?? (await git.toplevel(dirname(planPath))));
@@ -76,31 +78,6 @@ export async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOp
   return { planPath, planName, slug, plan, projectRoot, baseBranch, config, paths: orchPaths(ctx.home, planName, slug) };
 }
 
-/**
- * What would make every stage die at once, caught before anything is launched: an agent command
- * that is not installed, or Claude Code's bypass mode as root (it refuses to start).
- */
-export async function preflightAgent(config: Config, env: NodeJS.ProcessEnv, projectRoot: string): Promise<void> {
-  const program = config.agentCommand[0]!;
-  const found = findExecutable(program, env.PATH);
-  if (!found) {
-    const hint = isClaude(program) ? "install Claude Code (npm install -g @anthropic-ai/claude-code), or " : "";
-    throw new UserError(`the agent command "${program}" is not installed or not on PATH; ${hint}set agentCommand in autorun.config.json or pass --agent-cmd.`);
-  }
-  if (!isClaude(program)) return;
-  const bypass = config.permissionMode === "bypassPermissions" || config.agentCommand.includes("--dangerously-skip-permissions");
-  if (bypass && process.getuid?.() === 0 && env.IS_SANDBOX !== "1") {
-    throw new UserError(`Claude Code refuses bypassPermissions as root; use permissionMode "acceptEdits" (the default), run as another user, or set IS_SANDBOX=1 inside a sandbox.`);
-  }
-  const trust = claudeTrust(projectRoot, env);
-  if (trust.trusted !== true) {
-    throw new UserError(`Claude Code has not been trusted in ${projectRoot} (${trust.trusted === undefined ? `no ${trust.file}` : `not in ${trust.file}`}), and claude --worktree exits without it; run claude there once and accept "Yes, I trust this folder", then orchestrate again.`);
-  }
-  const version = await commandVersion(found, ["--version"]);
-  if (version !== undefined && claudeTooOld(version)) {
-    throw new UserError(`${program} is Claude Code ${version.split(" ")[0]}, too old for --worktree (needs ${CLAUDE_MIN_VERSION.join(".")} or later); update it: npm install -g @anthropic-ai/claude-code.`);
-  }
-}
 
 /**
  * An orchestration belongs to its project and plan file: a plan name already used by another
@@ -264,6 +241,7 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean): number {
           base_branch: prep.baseBranch,
           stages: plan.stages.map((s) => ({ id: s.id, name: s.name, depends_on: s.depends_on, wave: waveOf.get(s.id) ?? 1 })),
           waves: plan.waves,
+          ...(plan.commented?.length ? { commented_out: plan.commented } : {}),
         },
         null,
         2,

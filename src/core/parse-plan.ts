@@ -1,5 +1,6 @@
 /** The one entry point: plan text in, validated plan out. Pure; the caller reads the file. */
-import { markFences, parseMarkdownStages } from "./plan-markdown.js";
+import { commentedStages, parseMarkdownStages } from "./plan-markdown.js";
+import { markdownBlocks } from "./markdown-blocks.js";
 import { parseDependencyTables, mergeTableRows } from "./plan-table.js";
 import { parseYamlPlan } from "./plan-yaml.js";
 import { buildPlan, type Plan, type RawStage } from "./plan.js";
@@ -19,14 +20,18 @@ export function parsePlan(file: string, input: string): Plan {
     bodyOffset = fm[0].split("\n").length - 1;
     body = "\n".repeat(bodyOffset) + text.slice(fm[0].length);
   }
-  const lines = body.split("\n");
-  const headingStages = parseMarkdownStages(body);
+  const blocks = markdownBlocks(body);
+  const headingStages = parseMarkdownStages(body, blocks);
+  const commented = commentedStages(body, blocks).filter((c) => !headingStages.some((s) => s.id === c.id));
   if (front?.found) {
-    return buildPlan(file, withBodyScopes(front.stages, headingStages), front.baseBranch);
+    return withCommented(buildPlan(file, withBodyScopes(front.stages, headingStages), front.baseBranch, commented), commented);
   }
-  const fenced = markFences(lines);
-  const rows = parseDependencyTables(lines, (i) => fenced[i] === true);
-  return buildPlan(file, mergeTableRows(headingStages, rows), front?.baseBranch);
+  const rows = parseDependencyTables(blocks.tables);
+  return withCommented(buildPlan(file, mergeTableRows(headingStages, rows), front?.baseBranch, commented), commented);
+}
+
+function withCommented(plan: Plan, commented: { id: string; line: number }[]): Plan {
+  return commented.length > 0 ? { ...plan, commented } : plan;
 }
 
 /** Front-matter stages without a scope take the body of the heading with the same id. */

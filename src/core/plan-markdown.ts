@@ -1,9 +1,12 @@
 /**
- * Markdown master plans: stage headings (any level, or a bold line), dependency lines in the
- * body or the heading, dependency tables, and `## Wave N` sections. Line based and pure.
+ * Markdown master plans: stage headings (any level, ATX or setext, or a bold line), dependency
+ * lines in the body or the heading, dependency tables, and `## Wave N` sections. Expressed over
+ * the CommonMark block structure (markdown-blocks.ts): nothing in a code block or an HTML comment
+ * is a stage or a dependency. Pure.
  */
 import { normalizeId } from "./ids.js";
 import { matchDepLine, parseDepValue, splitHeadingDeps, stripInline, type DepRef } from "./deps.js";
+import { markdownBlocks, unescapeMarkdown, type MdBlocks } from "./markdown-blocks.js";
 
 function stripEmphasis(text: string): string {
   return text.replace(/\[([^\]]*)\]\([^)]*\)/g, "$1").replace(/\*\*|__/g, "").trim();
@@ -12,6 +15,8 @@ import type { DepEntry, RawStage } from "./plan.js";
 
 interface Candidate {
   index: number;
+  /** The line after the heading: where its body starts. */
+  end: number;
   level: number;
   keyword: string;
   id: string;
@@ -21,6 +26,7 @@ interface Candidate {
 
 interface Heading {
   index: number;
+  end: number;
   level: number;
   text: string;
 }
@@ -32,20 +38,17 @@ const NUMBERED_TITLE = /^(\d+(?:\.\d+)*)(?:[.)]|\s*[:\-–—])\s+(\S.*)$/;
 const WAVE_TITLE = /^wave\s*#?\s*(\d+)\b/i;
 const BOLD_LEVEL = 7;
 
-export function parseMarkdownStages(text: string): RawStage[] {
+export function parseMarkdownStages(text: string, blocks: MdBlocks = markdownBlocks(text)): RawStage[] {
   const lines = text.split("\n");
-  const fenced = markFences(lines);
-  const headings: Heading[] = [];
+  const fenced = blocks.hidden;
+  const headings: Heading[] = blocks.headings.map((h) => ({ ...h, text: unescapeMarkdown(h.text) }));
+  const headingLine = new Set<number>();
+  for (const h of headings) for (let l = h.index; l < h.end; l++) headingLine.add(l);
   const bolds: Heading[] = [];
   lines.forEach((line, index) => {
-    if (fenced[index]) return;
-    const atx = /^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$/.exec(line);
-    if (atx?.[1]) {
-      headings.push({ index, level: atx[1].length, text: atx[2] ?? "" });
-      return;
-    }
-    const bold = /^\s{0,3}(?:\*\*|__)(.+?)(?:\*\*|__)\s*(.*)$/.exec(line);
-    if (bold?.[1]) bolds.push({ index, level: BOLD_LEVEL, text: `${bold[1]} ${bold[2] ?? ""}`.trim() });
+    if (fenced[index] || headingLine.has(index)) return;
+    const bold = boldLine(line);
+    if (bold) bolds.push({ index, end: index + 1, level: BOLD_LEVEL, text: bold });
   });
 
   let candidates = headings.map(toCandidate).filter((c): c is Candidate => c !== undefined);
@@ -63,16 +66,26 @@ export function parseMarkdownStages(text: string): RawStage[] {
 
   const dottedTasks = stageHeads.every((c) => /^\d+\.\d+$/.test(c.id)) && waves.length === 0;
 
-  return stageHeads.map((head) => {
-    const end = bodyEnd(head, stageHeads, boundaries, lines.length);
-    const bodyLines = lines.slice(head.index + 1, end);
+  let nextBoundary = 0;
+  return stageHeads.map((head, k) => {
+    // Its body runs to the next stage heading or a heading of its level or above, whichever is first.
+    const nextHead = stageHeads[k + 1]?.index ?? lines.length;
+    while (nextBoundary < boundaries.length && boundaries[nextBoundary]!.index <= head.index) nextBoundary++;
+    let end = nextHead;
+    for (let b = nextBoundary; b < boundaries.length && boundaries[b]!.index < nextHead; b++) {
+      if (boundaries[b]!.level <= head.level) {
+        end = boundaries[b]!.index;
+        break;
+      }
+    }
+    const bodyLines = lines.slice(head.end, end);
     const stage: RawStage = {
       id: head.id,
       name: head.name || `Stage ${head.id}`,
       scope: trimBlank(bodyLines).join("\n"),
       line: head.index + 1,
     };
-    const deps = readBodyDeps(bodyLines, fenced.slice(head.index + 1, end), head.index + 2);
+    const deps = readBodyDeps(bodyLines, fenced.slice(head.end, end), head.end + 1);
     if (head.headingDeps !== undefined) {
       deps.stated = true;
       deps.entries.push(...parseDepValue(head.headingDeps).map((ref) => ({ ref, line: head.index + 1 })));
@@ -93,8 +106,33 @@ function toCandidate(h: Heading): Candidate | undefined {
   if (!id) return undefined;
   // Names keep what the author wrote (code spans, quotes, a leading dash); only emphasis and links go.
   const split = splitHeadingDeps(stripEmphasis(m[3] ?? ""));
-  const name = split.name.replace(/[:\s]+$/, "").trim();
-  return { index: h.index, level: h.level, keyword: m[1].toLowerCase(), id, name, headingDeps: split.value };
+  const name = split.name.replace(/[:\s]+$/, "").replace(/[ \t]+/g, " ").trim();
+  return { index: h.index, end: h.end, level: h.level, keyword: m[1].toLowerCase(), id, name, headingDeps: split.value };
+}
+
+/** A line that is only bold text (`**Stage 3: Name**`, `__Step 2__ — Name`): its text. */
+function boldLine(line: string): string | undefined {
+  const bold = /^\s{0,3}(?:\*\*|__)(.+?)(?:\*\*|__)\s*(.*)$/.exec(line);
+  return bold?.[1] ? `${bold[1]} ${bold[2] ?? ""}`.trim() : undefined;
+}
+
+/**
+ * Stages a plan has only inside HTML comments (`<!-- ## Stage 4: Later -->`), parked by their
+ * author: never run, but worth a warning.
+ */
+export function commentedStages(text: string, blocks: MdBlocks): { id: string; line: number }[] {
+  const lines = text.split("\n");
+  const out: { id: string; line: number }[] = [];
+  for (const c of blocks.comments) {
+    for (let i = c.start; i < c.end; i++) {
+      const line = lines[i]!.replace(/^\s*<!--/, "").replace(/-->.*$/, "");
+      const atx = /^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
+      const title = atx ? atx[1] : boldLine(line);
+      const candidate = title === undefined ? undefined : toCandidate({ index: i, end: i + 1, level: atx ? 1 : BOLD_LEVEL, text: title });
+      if (candidate) out.push({ id: candidate.id, line: i + 1 });
+    }
+  }
+  return out;
 }
 
 /**
@@ -107,7 +145,7 @@ function numberedCandidates(headings: Heading[], lines: string[], fenced: boolea
     .filter((x) => x.m?.[1] && normalizeId(x.m[1]))
     .map(({ h, m }) => {
       const split = splitHeadingDeps(stripEmphasis(m![2] ?? ""));
-      return { index: h.index, level: h.level, keyword: "numbered", id: normalizeId(m![1]!)!, name: split.name.replace(/[:\s]+$/, "").trim(), headingDeps: split.value } as Candidate;
+      return { index: h.index, end: h.end, level: h.level, keyword: "numbered", id: normalizeId(m![1]!)!, name: split.name.replace(/[:\s]+$/, "").trim(), headingDeps: split.value } as Candidate;
     });
   const level = Math.min(...numbered.map((c) => c.level));
   const atLevel = numbered.filter((c) => c.level === level);
@@ -115,7 +153,7 @@ function numberedCandidates(headings: Heading[], lines: string[], fenced: boolea
   const statesDeps = atLevel.some((c, i) => {
     if (c.headingDeps !== undefined) return true;
     const end = atLevel[i + 1]?.index ?? lines.length;
-    return lines.slice(c.index + 1, end).some((l, k) => !fenced[c.index + 1 + k] && matchDepLine(l)?.strict);
+    return lines.slice(c.end, end).some((l, k) => !fenced[c.end + k] && matchDepLine(l)?.strict);
   });
   return statesDeps ? atLevel : [];
 }
@@ -138,12 +176,6 @@ function chooseStageLevel(candidates: Candidate[]): number {
   const stageLevel = levels.find((l) => candidates.some((c) => c.level === l && c.keyword === "stage"));
   if (stageLevel !== undefined) return stageLevel;
   return levels.find((l) => candidates.filter((c) => c.level === l).length >= 2) ?? levels[0]!;
-}
-
-function bodyEnd(head: Candidate, heads: Candidate[], boundaries: Heading[], total: number): number {
-  const next = heads.find((c) => c.index > head.index);
-  const stop = boundaries.find((b) => b.index > head.index && b.level <= head.level);
-  return Math.min(next?.index ?? total, stop?.index ?? total);
 }
 
 function readBodyDeps(
@@ -183,24 +215,6 @@ function readBodyDeps(
     }
   }
   return result;
-}
-
-export function markFences(lines: string[]): boolean[] {
-  const out: boolean[] = [];
-  let fence: string | undefined;
-  for (const line of lines) {
-    const m = /^\s{0,3}(`{3,}|~{3,})/.exec(line);
-    if (fence) {
-      out.push(true);
-      if (m?.[1] && m[1][0] === fence[0] && m[1].length >= fence.length && line.trim() === m[1]) fence = undefined;
-    } else if (m?.[1]) {
-      fence = m[1];
-      out.push(true);
-    } else {
-      out.push(false);
-    }
-  }
-  return out;
 }
 
 function trimBlank(lines: string[]): string[] {

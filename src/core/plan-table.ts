@@ -1,7 +1,11 @@
-/** A markdown dependency table: `| Stage | Name | Depends on |`, column names matched loosely. */
+/**
+ * A markdown dependency table: `| Stage | Name | Depends on |`, column names matched loosely,
+ * read from the GFM tables of the plan's block structure (cells unescaped: `a \| b` is `a | b`).
+ */
 import { normalizeId } from "./ids.js";
 import { parseDepValue, stripInline } from "./deps.js";
 import type { RawStage } from "./plan.js";
+import type { MdTable } from "./markdown-blocks.js";
 
 export interface TableRow {
   id: string;
@@ -16,33 +20,25 @@ const LOOSE_ID_COL = /stage|task|step|phase|milestone/i;
 // Checked after the id column is taken, so "Task" or "Stage" here is the name of the work.
 const NAME_COL = /name|title|description|summary|goal|scope|what|task|stage|work|deliverable/i;
 
-function cells(line: string): string[] {
-  const body = line.trim().replace(/^\|/, "").replace(/\|$/, "");
-  return body.split(/(?<!\\)\|/).map((c) => stripInline(c.trim()));
-}
-
-export function parseDependencyTables(lines: string[], fenced: (i: number) => boolean): TableRow[] {
+export function parseDependencyTables(tables: readonly MdTable[]): TableRow[] {
   const rows: TableRow[] = [];
-  for (let i = 0; i + 1 < lines.length; i++) {
-    if (fenced(i) || !/^\s*\|/.test(lines[i]!) || !/^\s*\|?\s*:?-{2,}/.test(lines[i + 1]!)) continue;
-    const header = cells(lines[i]!);
+  for (const table of tables) {
+    const header = table.header.map(stripInline);
     const depCol = header.findIndex((h) => DEP_COL.test(h));
     if (depCol < 0) continue;
     let idCol = header.findIndex((h, k) => k !== depCol && ID_COL.test(h));
     if (idCol < 0) idCol = header.findIndex((h, k) => k !== depCol && LOOSE_ID_COL.test(h));
     if (idCol < 0) continue;
     const nameCol = header.findIndex((h, k) => k !== depCol && k !== idCol && NAME_COL.test(h));
-    let j = i + 2;
-    for (; j < lines.length && /^\s*\|/.test(lines[j]!); j++) {
-      const row = cells(lines[j]!);
+    for (const { cells, index } of table.rows) {
+      const row = cells.map(stripInline);
       const idCell = row[idCol] ?? "";
       const m = /^(?:(?:stage|task|step|phase|milestone)\s*)?#?(\d+(?:\.\d+)*)\s*[:.\-–—)]?\s*(.*)$/i.exec(idCell);
       const id = m?.[1] ? normalizeId(m[1]) : undefined;
       if (!id) continue;
       const name = (nameCol >= 0 ? row[nameCol] : undefined) || m?.[2] || undefined;
-      rows.push({ id, line: j + 1, depsValue: row[depCol] ?? "", ...(name ? { name } : {}) });
+      rows.push({ id, line: index + 1, depsValue: row[depCol] ?? "", ...(name ? { name } : {}) });
     }
-    i = j - 1;
   }
   return rows;
 }

@@ -18,6 +18,8 @@ export interface Plan {
   waves: string[][];
   /** A base branch the plan itself names (YAML `base_branch`), if any. */
   base_branch?: string;
+  /** Stages found only inside HTML comments (`<!-- … -->`): not run, worth a warning. */
+  commented?: { id: string; line: number }[];
 }
 
 /** A stage as a parser found it, before references are resolved. */
@@ -42,7 +44,12 @@ export interface DepEntry {
 export const ACCEPTED_FORMATS =
   "stage headings (`## Stage 1: Name`, `### Phase 2 — Name`, `**Step 3: Name**`), a dependency table (| Stage | Name | Depends on |), `## Wave N` sections, `### Task W.S: Name` ids, or a YAML plan / front matter with `stages:` or `sections[].tasks[]`";
 
-export function buildPlan(file: string, raw: RawStage[], baseBranch?: string): Plan {
+export function buildPlan(file: string, raw: RawStage[], baseBranch?: string, commented: readonly { id: string; line: number }[] = []): Plan {
+  if (raw.length === 0 && commented.length > 0) {
+    throw new UserError(
+      `${file}:${commented[0]!.line}: every stage of this plan is inside an HTML comment (<!-- … -->), so none would run; uncomment the stages to run.`,
+    );
+  }
   if (raw.length === 0) {
     throw new UserError(
       `${file}: no stages found. Accepted formats: ${ACCEPTED_FORMATS}. For free-form instructions use --parse-with claude.`,
@@ -76,11 +83,12 @@ export function buildPlan(file: string, raw: RawStage[], baseBranch?: string): P
 
   const order = raw.map((s) => s.id);
   const resolved = new Map<string, string[]>();
-  for (const stage of raw) {
-    const before = order.slice(0, order.indexOf(stage.id));
+  raw.forEach((stage, position) => {
+    // The stages written before this one, for "the previous stage" (ids are unique, checked above).
+    const before = { ids: order, count: position };
     const resolveRef = (ref: DepRef) => resolveOne(ref, ids, byName, before);
     const loose = (stage.looseDeps ?? []).flatMap(({ ref }) => resolveRef(ref)).filter((id) => seen.has(id) && id !== stage.id);
-    if (!stage.deps && loose.length === 0) continue;
+    if (!stage.deps && loose.length === 0) return;
     const out = new Set<string>(loose);
     for (const { ref, line } of stage.deps ?? []) {
       const targets = resolveRef(ref);
@@ -100,7 +108,7 @@ export function buildPlan(file: string, raw: RawStage[], baseBranch?: string): P
       }
     }
     resolved.set(stage.id, [...out].sort(compareIds));
-  }
+  });
   applyImplicitWaveDeps(raw, resolved);
 
   const stages: Stage[] = raw
@@ -131,10 +139,10 @@ function applyImplicitWaveDeps(raw: RawStage[], resolved: Map<string, string[]>)
   }
 }
 
-function resolveOne(ref: DepRef, ids: readonly string[], byName: Map<string, string>, before: readonly string[]): string[] {
+function resolveOne(ref: DepRef, ids: readonly string[], byName: Map<string, string>, before: { ids: readonly string[]; count: number }): string[] {
   switch (ref.kind) {
     case "previous":
-      return ref.all ? [...before] : before.slice(-1);
+      return ref.all ? before.ids.slice(0, before.count) : before.ids.slice(Math.max(0, before.count - 1), before.count);
     case "id":
       return [ref.id];
     case "range": {

@@ -13,6 +13,17 @@ afterEach(async () => sb.cleanup());
 const fixtures = join(ROOT, "test", "fixtures", "plans");
 
 describe("orchestrate --dry-run", () => {
+  it("warns about a stage that is only in an HTML comment, and runs the others", async () => {
+    const plan = sb.writePlan("parked.md", readFileSync(join(fixtures, "good", "commonmark-commented-stage.md"), "utf8"));
+    const r = await sb.cli(["orchestrate", plan, "--dry-run", "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr.trim()).toBe("autorun: warning: stage 2 is commented out at parked.md:7; not run.");
+    const out = JSON.parse(r.stdout) as { stages: { id: string }[]; commented_out: { id: string; line: number }[] };
+    expect(out.stages.map((s) => s.id)).toEqual(["1", "3"]);
+    expect(out.commented_out).toEqual([{ id: "2", line: 7 }]);
+    expect(existsSync(join(sb.home, "orchestration"))).toBe(false);
+  });
+
   it("prints the plan as JSON with string ids and waves, writing nothing", async () => {
     const plan = sb.writePlan("2026-02-20-wave2-token-design-audit.md", readFileSync(join(fixtures, "good", "deps-in-heading.md"), "utf8"));
     const r = await sb.cli(["orchestrate", plan, "--dry-run", "--json"]);
