@@ -53,6 +53,7 @@ function example(cmd: Command, text: string): Command {
 interface OrchestrateFlags {
   dryRun?: boolean;
   json?: boolean;
+  verbose?: boolean;
   maxParallel?: number;
   schedule?: "eager" | "waves";
   agentCmd?: string;
@@ -89,6 +90,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
       .argument("<plan>", "master plan file (.md, .yaml)")
       .option("--dry-run", "parse and print stages, waves and the commands it would run; write nothing")
       .option("--json", "with --dry-run: machine-readable plan")
+      .option("--verbose", "with --dry-run: the exact argument list of each stage's agent")
       .option("--max-parallel <n>", "stages running at once (default 4)", positiveInt("--max-parallel"))
       .addOption(new Option("--schedule <mode>", "eager: launch as soon as deps merge; waves: strict wave barriers").choices(["eager", "waves"]))
       .option("--agent-cmd <cmd>", 'agent program or template (JSON array, e.g. \'["node","sim.js"]\')')
@@ -125,6 +127,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
       runOrchestrate(await ctx(), plan, {
         dryRun: f.dryRun,
         json: f.json,
+        verbose: f.verbose,
         base: f.base,
         project: f.project,
         parseWith: f.parseWith,

@@ -27,6 +27,7 @@ import type { Status } from "../state/schemas.js";
 export interface OrchestrateOptions {
   dryRun?: boolean;
   json?: boolean;
+  verbose?: boolean;
   base?: string;
   project?: string;
   parseWith?: string;
@@ -73,6 +74,9 @@ export async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOp
   const planName = orchestrationName(ctx.home, planNameFromPath(planPath), planPath, projectRoot);
   const slug = uniqueSlug(ctx.home, planName);
   const current = projectRoot ? await git.currentBranch(projectRoot) : undefined;
+  if (projectRoot && current === undefined && !opts.base && !plan.base_branch) {
+    throw new UserError(`HEAD is detached in ${projectRoot}, so there is no current branch for stages to merge into; check out a branch (git switch <branch>) or pass --base <branch>.`);
+  }
   const baseBranch = opts.base ?? plan.base_branch ?? current ?? "main";
   const config = loadConfig(ctx.home, projectRoot, opts.config, ctx.env);
   return { planPath, planName, slug, plan, projectRoot, baseBranch, config, paths: orchPaths(ctx.home, planName, slug) };
@@ -127,12 +131,13 @@ export function uniqueSlug(home: string, planName: string): string {
 
 export async function runOrchestrate(ctx: Ctx, planArg: string, opts: OrchestrateOptions): Promise<number> {
   const prep = await preparePlan(ctx, planArg, opts);
-  if (opts.dryRun) return printDryRun(ctx, prep, opts.json === true);
+  // The dry run fails where the run would.
   const { projectRoot } = prep;
   if (!projectRoot) throw new UserError(`${prep.planPath}: not inside a git repository; run autorun from the project's root or pass --project <dir>.`);
   if (!(await git.branchExists(projectRoot, prep.baseBranch))) {
     throw new UserError(`base branch "${prep.baseBranch}" does not exist in ${projectRoot}; commit once on it or pass --base <branch>.`);
   }
+  if (opts.dryRun) return printDryRun(ctx, prep, opts.json === true, opts.verbose === true);
   // One orchestrate per plan at a time: a second one waits, then continues what the first wrote.
   makeDir(locksDir(ctx.home));
   return withLock(join(locksDir(ctx.home), `orchestrate-${prep.planName}.lock`), () => orchestrateLocked(ctx, prep, opts), 120_000);
@@ -228,7 +233,7 @@ async function writeOrchestration(prep: PreparedPlan): Promise<Status> {
   return status;
 }
 
-function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean): number {
+function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boolean): number {
   const { plan } = prep;
   const waveOf = new Map<string, number>();
   plan.waves.forEach((ids, i) => ids.forEach((id) => waveOf.set(id, i + 1)));
@@ -249,7 +254,7 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean): number {
     );
     return 0;
   }
-  const root = prep.projectRoot ?? "(not a git repository)";
+  const root = prep.projectRoot!;
   ctx.out(`Plan ${prep.planName} (project ${prep.slug}), ${plan.stages.length} stages in ${plan.waves.length} waves`);
   ctx.out(`project root: ${root}   base branch: ${prep.baseBranch}   state: ${prep.paths.dir}`);
   ctx.out("");
@@ -271,7 +276,7 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean): number {
     ctx.out(`  depends on: ${s.depends_on.length ? s.depends_on.join(", ") : "none"}   wave ${waveOf.get(s.id)}`);
     ctx.out(`  session: ${sessionName(prep.slug, s.id)}   branch: ${branchName(prep.slug, s.id)}`);
     const argv = stageArgv({ config: prep.config }, fakeStatus, prep.paths.dir, s.id, { sessionId: stageSessionId(fakeStatus, prep.paths.dir, s.id, 1) });
-    ctx.out(`  argv: ${JSON.stringify(argv)}`);
+    ctx.out(verbose ? `  argv: ${JSON.stringify(argv)}` : `  runs: ${shortCommand(argv)}`);
   }
   ctx.out("");
   ctx.out("Dry run: nothing was written or launched.");
@@ -291,4 +296,17 @@ function printSummary(ctx: Ctx, prep: PreparedPlan, status: Status, monitorPid: 
   for (const [id, s] of running) ctx.out(`  stage ${id} running in tmux session ${s.session}`);
   if (running[0]) ctx.out(`Attach: autorun attach ${prep.planName} ${running[0][0]}   (or: tmux${sock} attach -t ${running[0][1].session})`);
   ctx.out(`Follow: autorun status ${prep.planName} | autorun logs ${prep.planName} -f | autorun dashboard ${prep.planName}`);
+}
+
+/** An agent's command line for a person to read: long values (the settings JSON, the plugin path) elided. */
+function shortCommand(argv: readonly string[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if ((a === "--settings" || a === "--plugin-dir") && i + 1 < argv.length) {
+      out.push(a, "…");
+      i++;
+    } else out.push(/[\s"'$]/.test(a) ? JSON.stringify(a) : a);
+  }
+  return `${out.join(" ")}   (--verbose: the exact argument list)`;
 }

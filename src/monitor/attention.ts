@@ -76,7 +76,7 @@ export class Attention {
     const waiting = this.inProgress().filter(([, s]) => s.attention === "rate_limited").map(([id]) => id);
     this.emit({ type: "rate_limit_cleared" });
     this.deps.log(`usage limit window over; resuming ${waiting.length ? `stages ${waiting.join(", ")}` : "launches"}`);
-    for (const id of waiting) await this.nudge(id, "rate-limit-reset", this.deps.config.nudgeMessage);
+    for (const id of waiting) await this.nudge(id, "the usage limit is over", this.deps.config.nudgeMessage);
   }
 
   /** Each running stage's screen, checked concurrently: a nudge to one never delays another. */
@@ -185,7 +185,8 @@ export class Attention {
       return;
     }
     this.emit({ type: "stall_detected", stage: id, source, idle_seconds: idleSeconds });
-    await this.nudge(id, `stall (${source})`, config.nudgeMessage);
+    const how = source === "hook" ? "since its turn ended" : "with its screen unchanged";
+    await this.nudge(id, `idle ${idleSeconds} s at its prompt ${how}`, config.nudgeMessage);
   }
 
   /** Types a queued message (one typist per pane); it stays queued if the pane was busy. */
@@ -206,7 +207,7 @@ export class Attention {
   async nudge(id: string, why: string, message: string, opts: { waitTurn?: boolean } = {}): Promise<boolean> {
     return this.type(id, why, message, opts, (result) => {
       this.emit({ type: "stall_continue_sent", stage: id, message: message.slice(0, 500), verified: result.verified, attempt: this.mem(id).consecutiveNudges + 1, evidence: result.evidence });
-      this.deps.log(`stage ${id}: nudged (${why}) ${result.verified ? "and verified" : "but could not verify"}: ${result.evidence}`);
+      this.deps.log(`stage ${id}: nudged: ${why}; typed ${JSON.stringify(message.slice(0, 60))}, ${result.verified ? "and it took it" : "but could not confirm it took it"} (${result.evidence})`);
     });
   }
 

@@ -51,6 +51,8 @@ export class Monitor {
   private replaying = true;
   /** Reviews whose condition cleared, resolved after the events that cleared it are folded in. */
   private readonly toResolve: { id: string; keys: (key: string) => boolean; reason: string }[] = [];
+  /** Stages this process is launching now. */
+  private readonly launching = new Set<string>();
 
   private readonly attention: Attention;
 
@@ -372,11 +374,17 @@ export class Monitor {
   }
 
   private async launchReady(): Promise<void> {
-    const ids = stagesToLaunch(this.status!);
+    // A merge launches its dependants at once, beside the pass: neither launches what the other is launching.
+    const ids = stagesToLaunch(this.status!).filter((id) => !this.launching.has(id));
     if (ids.length === 0) return;
-    const results = await launchStages({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log }, ids);
-    this.ingest();
-    ids.forEach((id, i) => results[i] === "skipped" && this.deps.log(`stage ${id}: launch skipped (already launched elsewhere)`));
+    for (const id of ids) this.launching.add(id);
+    try {
+      const results = await launchStages({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log }, ids);
+      this.ingest();
+      ids.forEach((id, i) => results[i] === "skipped" && this.deps.log(`stage ${id}: not launched: another autorun process launched it first`));
+    } finally {
+      for (const id of ids) this.launching.delete(id);
+    }
   }
 
   private recordWaves(): void {

@@ -109,6 +109,7 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
       return { kind: "stuck", reason, detail };
     }
     conflict(reason, files, detail, tip);
+    log(`stage ${id}: not merged: ${detail.split("\n")[0]}${files.length ? ` (${files.slice(0, 5).join(", ")})` : ""}; the agent is told what to do at its next idle moment`);
     // Queued, not typed: the monitor delivers it at the agent's next idle moment, however busy it is now.
     appendEvent(paths.events, { ...common, type: "message_queued", id: `${id}-${randomUUID().slice(0, 8)}`, message, reason });
     return { kind: "sent_back", reason, detail };

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readdirSync, readFileSync, chmodSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { execa } from "execa";
@@ -45,9 +45,14 @@ describe("orchestrate --dry-run", () => {
     expect(readdirSync(sb.home)).toEqual([]);
   });
 
-  it("prints stages, waves and the exact argv per stage", async () => {
+  it("prints stages, waves and a short command per stage; --verbose the exact argv", async () => {
     const plan = sb.writePlan("plan.md", "## Stage 1: A\n## Stage 2: B\nDepends on: 1\n");
-    const r = await sb.cli(["orchestrate", plan, "--dry-run"]);
+    const short = await sb.cli(["orchestrate", plan, "--dry-run"]);
+    expect(short.code).toBe(0);
+    const runs = short.stdout.split("\n").find((l) => l.includes("runs:"))!;
+    expect(runs).toMatch(/runs: claude --worktree plan-stage-1 --session-id \S+ --plugin-dir … --settings … --permission-mode acceptEdits "\/autorun:start .*stage-1-context\.md"/);
+    expect(runs.length).toBeLessThan(300);
+    const r = await sb.cli(["orchestrate", plan, "--dry-run", "--verbose"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("Wave 2: Stage 2");
     const argvLine = r.stdout.split("\n").find((l) => l.includes("argv:"))!;
@@ -59,17 +64,36 @@ describe("orchestrate --dry-run", () => {
     expect(argv[argv.length - 1]).toMatch(/^\/autorun:start .*stage-1-context\.md$/);
     expect(readdirSync(sb.home)).toEqual([]);
   });
-
-  it("works outside a git repository", async () => {
-    const plan = join(sb.dir, "outside.md");
-    writeFileSync(plan, "## Stage 1: A\n");
-    const r = await sb.cli(["orchestrate", plan, "--dry-run", "--json"], { cwd: sb.dir });
-    expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).stages).toHaveLength(1);
-  });
 });
 
 describe("bad input: one line, exit 2, nothing written", () => {
+  it("--dry-run fails where the run would: outside a git repository, on a detached HEAD, with an unknown base branch", async () => {
+    const outside = join(sb.dir, "elsewhere");
+    mkdirSync(outside);
+    writeFileSync(join(outside, "plan.md"), "## Stage 1: A\n");
+    const plan = sb.writePlan("plan.md", "## Stage 1: A\n");
+    await sb.git("add", "plan.md");
+    await sb.git("commit", "-qm", "plan");
+    const cases: [string[], string, RegExp][] = [
+      [["orchestrate", join(outside, "plan.md")], outside, /not inside a git repository; run autorun from the project's root or pass --project <dir>/],
+      [["orchestrate", plan, "--base", "no-such-branch"], sb.repo, /base branch "no-such-branch" does not exist in .*; commit once on it or pass --base <branch>/],
+    ];
+    for (const [args, cwd, message] of cases) {
+      for (const dry of [true, false]) {
+        const r = await sb.cli(dry ? [...args, "--dry-run"] : args, { cwd });
+        expect(r.code, `${args.join(" ")} dry=${dry}`).toBe(2);
+        expect(r.stderr).toMatch(message);
+      }
+    }
+    await sb.git("checkout", "-q", "--detach");
+    for (const dry of [true, false]) {
+      const r = await sb.cli(dry ? ["orchestrate", plan, "--dry-run"] : ["orchestrate", plan]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/HEAD is detached in .*; check out a branch \(git switch <branch>\) or pass --base <branch>/);
+    }
+    expect(readdirSync(sb.home)).toEqual([]);
+  });
+
   const bad = JSON.parse(readFileSync(join(fixtures, "bad", "expected.json"), "utf8")) as Record<string, { message: string }>;
   it.each(Object.entries(bad))("%s", async (file, want) => {
     const plan = sb.writePlan(file, readFileSync(join(fixtures, "bad", file), "utf8"));
