@@ -1,0 +1,46 @@
+/**
+ * The real Claude Code lane's harness: the claude of the pinned devDependency against the scripted
+ * Messages API stand-in (test/helpers/claude-api.ts), run by the built CLI in a sandbox.
+ */
+import { expect } from "vitest";
+import type { Sandbox } from "../helpers/env.js";
+import { eventsOf, waitForEnd } from "../helpers/orch.js";
+import { claudeBin, claudeEnv, claudeHome, startApi, stepDone, type Api, type Block, type Call, type Script } from "../helpers/claude-api.js";
+
+export const CLAUDE = claudeBin();
+
+/** Starts the stand-in with `script` and gives the sandbox's sessions a seeded HOME, the key and the URL. */
+export async function startClaudeApi(sb: Sandbox, script: Script): Promise<Api> {
+  const api = await startApi(script);
+  Object.assign(sb.env, claudeEnv(claudeHome(sb.dir, [sb.repo]), api));
+  return api;
+}
+
+/** The first step not yet done, or the end of the turn. */
+export function nextStep(call: Call, steps: Block[]): { blocks: Block[]; done?: boolean } {
+  const next = steps.find((s) => !stepDone(call, s));
+  return next ? { blocks: [next] } : { blocks: [{ text: "Stage handed over." }], done: true };
+}
+
+export async function orchestrateWithClaude(sb: Sandbox, plan: string, extra: string[] = []): Promise<void> {
+  const r = await sb.cli(["orchestrate", plan, "--agent-cmd", CLAUDE!, ...extra]);
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+}
+
+/** How the run ended; on a timeout, the monitor log and every stage's screen go to the test output. */
+export async function endOf(sb: Sandbox, plan: string, timeoutMs: number): Promise<string> {
+  try {
+    return await waitForEnd(sb, plan, timeoutMs);
+  } catch (error) {
+    console.log((await sb.cli(["logs", plan])).stdout);
+    for (const e of eventsOf(sb, plan, "stage_launched")) console.log(`--- ${String(e.session)}\n${(await sb.tmux("capture-pane", "-p", "-t", `=${String(e.session)}:`)).stdout}`);
+    throw error;
+  }
+}
+
+/** The pid of the program in a stage's pane (claude itself: env(1) execs it). */
+export async function panePid(sb: Sandbox, session: string): Promise<number> {
+  const r = await sb.tmux("list-panes", "-t", `=${session}`, "-F", "#{pane_pid}");
+  return Number(r.stdout.trim());
+}

@@ -1,0 +1,56 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { makeSandbox, SIM, waitFor, type Sandbox } from "../helpers/env.js";
+import { eventsOf, expectClean, statusOf, waitForEnd } from "../helpers/orch.js";
+
+let sb: Sandbox;
+beforeEach(async () => {
+  sb = await makeSandbox();
+});
+afterEach(async () => sb.cleanup());
+
+describe("retrying a failed stage (real tmux, simulated agent)", () => {
+  it("retry runs a failed stage again (resume says it will not), and its blocked dependants follow", async () => {
+    const flag = join(sb.dir, "fixed");
+    // Fails until the person "fixes" things (the flag file), then runs the simulated agent.
+    const agent = JSON.stringify(["sh", "-c", `test -f '${flag}' && exec '${process.execPath}' '${SIM}' "$@"; echo "config missing"; exit 1`, "agent", "{args}"]);
+    const plan = sb.writePlan("again.md", "## Stage 1: A\n## Stage 2: B\nDepends on: 1\n");
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", agent]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await waitForEnd(sb, "again")).toBe("failed");
+    expect(statusOf(sb, "again")!.stages["2"]!.status).toBe("blocked");
+    const resumed = await sb.cli(["resume", "again"]);
+    expect(resumed.stdout).toContain("Stage 1 failed");
+    expect(resumed.stdout).toContain("resume does not run it again");
+    expect(resumed.stdout).toContain("autorun retry again 1");
+    await sb.cli(["stop", "again"]);
+    const blocked = await sb.cli(["retry", "again", "2"]);
+    expect(blocked.code).toBe(2);
+    expect(blocked.stderr).toContain("stage 2 is blocked by failed stage 1; retry that");
+    writeFileSync(flag, "");
+    const retried = await sb.cli(["retry", "again", "1"]);
+    expect(retried.code, retried.stderr).toBe(0);
+    const end = await waitFor("the retried run to end", () => {
+      const events = sb.events("again");
+      const after = events.slice(events.findIndex((e) => e.type === "stage_retried"));
+      const done = after.find((e) => e.type === "orchestration_complete");
+      return done && after.some((e) => e.type === "monitor_stopped") ? done : undefined;
+    }, 60_000);
+    expect(end.status).toBe("completed");
+    expect(eventsOf(sb, "again", "stage_retried", "1")).toHaveLength(1);
+    expect(eventsOf(sb, "again", "merge_complete")).toHaveLength(2);
+    const ids = eventsOf(sb, "again", "stage_launched", "1").map((e) => e.session_id);
+    expect(new Set(ids).size).toBe(ids.length);
+    await expectClean(sb, "again");
+  });
+
+  it("retry refuses a stage that is not failed or blocked (exit 2)", async () => {
+    const plan = sb.writePlan("busy.md", "## Stage 1: A\n");
+    const agent = JSON.stringify([process.execPath, "-e", "setTimeout(() => {}, 60000)", "{stage}"]);
+    expect((await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", agent])).code).toBe(0);
+    const r = await sb.cli(["retry", "busy", "1"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("stage 1 is in_progress; only a failed or blocked stage can be retried");
+  });
+});
