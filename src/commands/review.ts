@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { resolve, basename } from "node:path";
 import { watch } from "chokidar";
-import { createReviewFile, listReviewFiles, readReview, type ParsedReview, type ReviewQuestion } from "../state/review.js";
+import { createReviewFile, readReview, reviewEntries, type ParsedReview, type ReviewQuestion } from "../state/review.js";
 import { appendEvent } from "../state/events.js";
 import { pathsFromOrchDir } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
@@ -43,29 +43,8 @@ export async function runReviewNew(ctx: Ctx, f: { title: string; context: string
   return 0;
 }
 
-interface ReviewEntry {
-  file: string;
-  title: string;
-  state: "open" | "answered" | "resolved";
-  stage: string | null;
-  plan_name: string | null;
-  questions: number;
-}
-
-function entries(home: string): ReviewEntry[] {
-  return listReviewFiles(home).map((file) => {
-    let r: ParsedReview;
-    try {
-      r = readReview(file);
-    } catch {
-      r = { title: "(unreadable)", answers: [], complete: false };
-    }
-    return { file, title: r.title, state: r.complete ? "answered" : r.meta?.resolved ? "resolved" : "open", stage: r.meta?.stage ?? null, plan_name: r.meta?.plan_name ?? null, questions: r.answers.length };
-  });
-}
-
 export function runReviewList(ctx: Ctx, f: { json?: boolean }): number {
-  const all = entries(ctx.home);
+  const all = reviewEntries(ctx.home);
   if (f.json) {
     ctx.out(JSON.stringify(all, null, 2));
     return 0;
@@ -82,7 +61,7 @@ export function runReviewList(ctx: Ctx, f: { json?: boolean }): number {
 }
 
 export async function runReviewOpen(ctx: Ctx, file: string | undefined): Promise<number> {
-  let target = file ? resolve(ctx.cwd, file) : entries(ctx.home).find((e) => e.state === "open")?.file;
+  let target = file ? resolve(ctx.cwd, file) : reviewEntries(ctx.home).find((e) => e.state === "open")?.file;
   if (!target) {
     ctx.out("No unanswered review files.");
     return 0;

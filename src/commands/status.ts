@@ -4,6 +4,7 @@ import { compareIds } from "../core/ids.js";
 import type { Status, StageStatus } from "../state/schemas.js";
 import { loadStatus } from "../state/status.js";
 import { orchPaths } from "../state/paths.js";
+import { reviewEntries } from "../state/review.js";
 import { isMonitorOf } from "./monitor-pid.js";
 import { listOrchestrations, resolveOrchestration, type Ctx } from "./context.js";
 
@@ -17,13 +18,54 @@ export function sortStages(status: Status): [string, StageStatus][] {
   });
 }
 
+/** A duration as people read it: `45s`, `12m 05s`, `1h 30m`, `2d 3h` (90 minutes is not "2 hours"). */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h ${String(m % 60).padStart(2, "0")}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
 export function elapsed(stage: StageStatus, now: Date): string {
   if (!stage.started_at) return "—";
   const end = stage.completed_at ? new Date(stage.completed_at) : now;
-  return formatDistanceStrict(end, new Date(stage.started_at));
+  return formatDuration(end.getTime() - new Date(stage.started_at).getTime());
 }
 
-export function renderStatusTable(status: Status, now: Date, monitorAlive: boolean): string[] {
+/** Where a stage is in its work: `implement 2/3`, `create_plan`, `merging`, `merged`, `—`. */
+export function phaseOf(stage: StageStatus): string {
+  if (stage.status === "completed") return "merged";
+  if (stage.status === "merging") return "merging";
+  if (stage.status !== "in_progress") return "—";
+  if (stage.implement_done) return "handed over";
+  let latest: [string, { started_at: string | null; completed_at: string | null; current_phase?: number; total_phases?: number }] | undefined;
+  for (const entry of Object.entries(stage.phases)) {
+    if (entry[0] === "merge" || !entry[1].started_at) continue;
+    if (!latest || entry[1].started_at >= latest[1].started_at!) latest = entry;
+  }
+  if (!latest) return "starting";
+  const [name, p] = latest;
+  const step = name === "implement" && p.current_phase !== undefined ? ` ${p.current_phase}/${p.total_phases ?? "?"}` : "";
+  return `${name}${step}${p.completed_at && name !== "implement" ? " done" : ""}`;
+}
+
+const COLOURS: Record<string, number> = { completed: 32, failed: 31, blocked: 31, in_progress: 36, merging: 36, pending: 2 };
+
+function paint(text: string, code: number | undefined, on: boolean): string {
+  return on && code !== undefined && text.trim() !== "" ? `\x1b[${code}m${text}\x1b[0m` : text;
+}
+
+export interface StatusView {
+  /** ANSI colour (a terminal, and NO_COLOR not set). */
+  color?: boolean;
+  /** Open review files, to show with the command that answers them. */
+  reviews?: { file: string; title: string; stage: string | null; plan_name: string | null; state: string }[];
+}
+
+export function renderStatusTable(status: Status, now: Date, monitorAlive: boolean, view: StatusView = {}): string[] {
   const lines: string[] = [];
   const counts = Object.values(status.stages).reduce<Record<string, number>>((acc, s) => ((acc[s.status] = (acc[s.status] ?? 0) + 1), acc), {});
   lines.push(`${status.plan_name}: ${status.status}  (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")})  wave ${status.current_wave}/${status.waves.length}  monitor ${monitorAlive ? `running (pid ${status.monitor_pid})` : "not running"}`);
@@ -32,6 +74,7 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
     id,
     s.name.length > 28 ? s.name.slice(0, 27) + "…" : s.name,
     s.status,
+    phaseOf(s),
     s.attention ?? "",
     String(s.wave),
     s.depends_on.join(",") || "-",
@@ -41,10 +84,22 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
     s.status === "completed" ? (s.merge_commit?.slice(0, 10) ?? "") : s.branch,
     s.status === "in_progress" || s.status === "merging" ? s.session : "",
   ]);
-  const header = ["STAGE", "NAME", "STATUS", "ATTENTION", "WAVE", "DEPS", "ELAPSED", "NUDGES", "TRIES", "BRANCH/MERGE", "SESSION"];
+  const header = ["STAGE", "NAME", "STATUS", "PHASE", "ATTENTION", "WAVE", "DEPS", "ELAPSED", "NUDGES", "TRIES", "BRANCH/MERGE", "SESSION"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
-  lines.push(fmt(header), ...rows.map(fmt));
+  const on = view.color === true;
+  // Padded first, then coloured, so the escape codes never break the columns.
+  const fmt = (r: string[], body = true) =>
+    r
+      .map((c, i) => {
+        const cell = c.padEnd(widths[i]!);
+        if (!body) return cell;
+        if (i === 2) return paint(cell, COLOURS[c], on);
+        if (i === 4) return paint(cell, c === "crashed" || c === "login" ? 31 : 33, on);
+        return cell;
+      })
+      .join("  ")
+      .trimEnd();
+  lines.push(fmt(header, false), ...rows.map((r) => fmt(r)));
   // Why a stage failed, or what a crashed agent said last, in its own words.
   for (const [id, s] of sortStages(status)) {
     if (s.status === "failed" && s.failure_reason) lines.push(`stage ${id} failed: ${s.failure_reason}`);
@@ -53,6 +108,11 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
       const code = s.last_exit.exit_status !== null ? ` ${s.last_exit.exit_status}` : s.last_exit.signal !== null ? ` on signal ${s.last_exit.signal}` : "";
       lines.push(`stage ${id}'s agent exited${code}${s.last_exit.last_lines.length ? `: ${s.last_exit.last_lines.slice(-3).join(" | ")}` : ""}`);
     }
+  }
+  // What waits on a person, with the command that answers it.
+  for (const r of view.reviews ?? []) {
+    if (r.state !== "open" || r.plan_name !== status.plan_name) continue;
+    lines.push(`${r.stage ? `stage ${r.stage} asks` : "asks"}: ${r.title}`, `  answer it: autorun review open ${r.file}`);
   }
   return lines;
 }
@@ -80,7 +140,10 @@ export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json
     const orch = resolveOrchestration(ctx, plan);
     const alive = orch.status.monitor_pid !== null && isMonitorOf(orch.paths, orch.status.monitor_pid);
     if (opts.json) ctx.out(JSON.stringify(orch.status, null, 2));
-    else for (const line of renderStatusTable(orch.status, new Date(), alive)) ctx.out(line);
+    else {
+      const view = { color: ctx.isTTY && !ctx.env.NO_COLOR, reviews: reviewEntries(ctx.home) };
+      for (const line of renderStatusTable(orch.status, new Date(), alive, view)) ctx.out(line);
+    }
     return orch.status;
   };
   if (!opts.watch) {

@@ -135,3 +135,25 @@ export function listReviewFiles(home: string): string[] {
     .sort()
     .map((f) => join(dir, f));
 }
+
+export interface ReviewEntry {
+  file: string;
+  title: string;
+  state: "open" | "answered" | "resolved";
+  stage: string | null;
+  plan_name: string | null;
+  questions: number;
+}
+
+/** Every review file under `home`, with its state: open, answered, or resolved by autorun. */
+export function reviewEntries(home: string): ReviewEntry[] {
+  return listReviewFiles(home).map((file) => {
+    let r: ParsedReview;
+    try {
+      r = readReview(file);
+    } catch {
+      r = { title: "(unreadable)", answers: [], complete: false };
+    }
+    return { file, title: r.title, state: r.complete ? "answered" : r.meta?.resolved ? "resolved" : "open", stage: r.meta?.stage ?? null, plan_name: r.meta?.plan_name ?? null, questions: r.answers.length };
+  });
+}

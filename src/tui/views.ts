@@ -13,7 +13,7 @@ export function stageRows(status: Status, now: Date, nameWidth = 18): string[][]
     String(s.wave),
     s.status === "in_progress" ? phaseLabel(s) : s.status,
     s.attention ?? "",
-    elapsed(s, now).replace(/ seconds?/, "s").replace(/ minutes?/, "m").replace(/ hours?/, "h"),
+    elapsed(s, now),
     String(s.nudges),
     String(s.attempts),
     s.branch.replace(/^worktree-/, ""),

@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { foldEvents } from "../../src/core/fold.js";
+import type { AutorunEvent } from "../../src/state/schemas.js";
+import { formatDuration, phaseOf, renderStatusTable } from "../../src/commands/status.js";
+
+const ident = { orch_dir: "/h/orchestration/p", plan_name: "p", project_slug: "p" };
+const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+
+function run(extra: object[]) {
+  const events = [
+    {
+      ...ident,
+      ts: at(0),
+      type: "orchestration_started",
+      plan_path: "/x/p.md",
+      project_root: "/x",
+      base_branch: "main",
+      stages: [
+        { id: "1", name: "A", depends_on: [], wave: 1, context_file: "c1", branch: "b1", worktree: "w1", session: "s1" },
+        { id: "2", name: "B", depends_on: [], wave: 1, context_file: "c2", branch: "b2", worktree: "w2", session: "s2" },
+        { id: "3", name: "C", depends_on: ["1"], wave: 2, context_file: "c3", branch: "b3", worktree: "w3", session: "s3" },
+      ],
+      waves: [["1", "2"], ["3"]],
+      max_parallel: 4,
+      schedule: "eager",
+    },
+    ...extra.map((e, i) => ({ ...ident, ts: at(i + 1), ...e })),
+  ] as AutorunEvent[];
+  return foldEvents(events)!;
+}
+
+describe("status for a person", () => {
+  it.each([
+    [45_000, "45s"],
+    [5 * 60_000 + 3_000, "5m 03s"],
+    [90 * 60_000, "1h 30m"],
+    [26 * 3_600_000, "1d 2h"],
+  ])("%i ms reads as %s", (ms, text) => expect(formatDuration(ms)).toBe(text));
+
+  it("shows the phase a stage is in, with the implementation step", () => {
+    const s = run([
+      { type: "stage_launched", stage: "1", session: "s1", session_id: "u1", attempt: 1 },
+      { type: "phase_status", stage: "1", phase: "triage", status: "done" },
+      { type: "phase_status", stage: "1", phase: "implement", status: "start", current_phase: 2, total_phases: 3 },
+      { type: "stage_launched", stage: "2", session: "s2", session_id: "u2", attempt: 1 },
+      { type: "phase_status", stage: "2", phase: "create_plan", status: "start" },
+    ]);
+    expect(phaseOf(s.stages["1"]!)).toBe("implement 2/3");
+    expect(phaseOf(s.stages["2"]!)).toBe("create_plan");
+    expect(phaseOf(s.stages["3"]!)).toBe("—");
+  });
+
+  it("colours status and attention only when asked, and lists open reviews with the command that answers them", () => {
+    const s = run([
+      { type: "stage_launched", stage: "1", session: "s1", session_id: "u1", attempt: 1 },
+      { type: "review_requested", stage: "1", file: "/h/review/q.md", title: "Which database?" },
+    ]);
+    const reviews = [{ file: "/h/review/q.md", title: "Which database?", stage: "1", plan_name: "p", state: "open" }];
+    const plain = renderStatusTable(s, new Date(at(90)), false, { reviews });
+    expect(plain.join("\n")).not.toContain("\x1b[");
+    expect(plain).toContain("stage 1 asks: Which database?");
+    expect(plain).toContain("  answer it: autorun review open /h/review/q.md");
+    const coloured = renderStatusTable(s, new Date(at(90)), false, { color: true, reviews });
+    expect(coloured.join("\n")).toContain("\x1b[36min_progress");
+    // Colour never shifts the columns: without escapes, the two tables are the same.
+    expect(coloured.map((l) => l.replace(/\x1b\[\d+m/g, ""))).toEqual(plain);
+  });
+});
