@@ -253,7 +253,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
       .option("--orch-dir <dir>"),
     'autorun review new --title "Schema" --question "Keep the old table? Yes or no"',
   ).action(lazy(() => import("./commands/review.js"), (m) => m.runReviewNew));
-  example(review.command("list").description("open and answered reviews, with the stage each blocks").option("--json"), "autorun review list --json").action(lazy(() => import("./commands/review.js"), (m) => m.runReviewList));
+  example(review.command("list").description("open and answered reviews, with the stage each blocks").option("--json", "print the list as JSON"), "autorun review list --json").action(lazy(() => import("./commands/review.js"), (m) => m.runReviewList));
   example(review.command("open").description("open a review in $VISUAL/$EDITOR (default: the oldest unanswered)").argument("[file]"), "autorun review open").action(lazy(() => import("./commands/review.js"), (m) => m.runReviewOpen));
   example(
     review.command("wait").description("block until every question has an answer; print the answers as JSON").argument("<file>").option("--timeout <seconds>", "give up after this long (exit 1)", positiveNumber("--timeout")),
@@ -262,12 +262,12 @@ export function buildProgram(setCode: (code: number) => void): Command {
   example(review.command("answers").description("print a review's answers as JSON").argument("<file>"), "autorun review answers <file>").action(lazy(() => import("./commands/review.js"), (m) => m.runReviewAnswers));
 
   example(
-    program.command("report").description("the final report of an orchestration").argument("[plan]").option("--json"),
+    program.command("report").description("the final report of an orchestration").argument("[plan]").option("--json", "print the report as JSON"),
     "autorun report master-plan",
   ).action(lazy(() => import("./commands/report.js"), (m) => m.runReport));
 
   example(
-    program.command("doctor").description("check tools, trust, templates and state; reconcile sessions, worktrees and branches").option("--fix", "fix what is safe to fix").option("--project <dir>").option("--tmux-socket <name>"),
+    program.command("doctor").description("check tools, trust, templates and state; reconcile sessions, worktrees and branches").option("--fix", "fix what is safe to fix").option("--project <dir>", "the project to check (default: the git repository of the current directory)").option("--tmux-socket <name>", "also look at sessions on this tmux server (tmux -L <name>)"),
     "autorun doctor --fix",
   ).action(lazy(() => import("./commands/doctor.js"), (m) => m.runDoctor));
 

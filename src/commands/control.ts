@@ -12,6 +12,7 @@ import { startMonitorDetached, monitorLogger } from "./monitor.js";
 import { requireStage, resolveOrchestration, type Ctx, type Orchestration } from "./context.js";
 import { RuntimeError, UserError } from "../errors.js";
 import { preflightAgent } from "./preflight.js";
+import { stagesList } from "../core/printable.js";
 import * as git from "../adapters/git.js";
 
 export async function runResume(ctx: Ctx, plan: string): Promise<number> {
@@ -25,7 +26,7 @@ export async function runResume(ctx: Ctx, plan: string): Promise<number> {
   const blocked = Object.entries(orch.status.stages).filter(([, s]) => s.status === "blocked").map(([id]) => id);
   for (const [id, s] of failed) ctx.out(`Stage ${id} failed (${s.failure_reason ?? "no reason recorded"}); resume does not run it again.`);
   if (failed.length > 0) {
-    ctx.out(`${blocked.length ? `Stages ${blocked.join(", ")} wait on it. ` : ""}To run it again: autorun retry ${orch.status.plan_name} ${failed.map(([id]) => id).join(" ")}`);
+    ctx.out(`${blocked.length ? `${stagesList(blocked).replace(/^s/, "S")} ${blocked.length === 1 ? "waits" : "wait"} on ${failed.length === 1 ? "it" : "them"}. ` : ""}To run it again: autorun retry ${orch.status.plan_name} ${failed.map(([id]) => id).join(" ")}`);
   }
   // Relaunched sessions get this shell's variables: say which ones the run started with are missing.
   const missing = orch.config.agentEnv.filter((name) => ctx.env[name] === undefined);
@@ -116,7 +117,7 @@ export async function runStop(ctx: Ctx, plan: string, opts: { sessions?: boolean
   }
   appendEvent(orch.paths.events, { type: "orchestration_stopped", orch_dir: orch.paths.dir, plan_name: orch.status.plan_name, project_slug: orch.status.project_slug, sessions: opts.sessions === true });
   await rebuildStatus(orch.paths);
-  if (opts.sessions) ctx.out(killed.length ? `Ended the sessions of stages ${killed.join(", ")}; worktrees and branches are kept.` : "No stage sessions were running.");
+  if (opts.sessions) ctx.out(killed.length ? `Ended the sessions of ${stagesList(killed)}; worktrees and branches are kept.` : "No stage sessions were running.");
   ctx.out(`Continue later with: autorun resume ${orch.status.plan_name}`);
   return 0;
 }

@@ -18,6 +18,7 @@ import { loadConfig } from "../state/config.js";
 import type { Status } from "../state/schemas.js";
 import { listOrchestrations, type Ctx } from "./context.js";
 import { startMonitorDetached } from "./monitor.js";
+import { stagesList } from "../core/printable.js";
 
 interface Finding {
   level: "ok" | "warn" | "problem";
@@ -87,7 +88,7 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
       const dead: string[] = [];
       for (const [id, s] of Object.entries(o.status.stages)) if (s.status === "in_progress" && !(await tmux.hasSession(s.session))) dead.push(id);
       if (dead.length > 0 && !alive) {
-        add("problem", `${o.name}: stages ${dead.join(", ")} are in progress but their sessions are gone and no monitor runs`, async () => {
+        add("problem", `${o.name}: ${stagesList(dead)} ${dead.length === 1 ? "is" : "are"} in progress but ${dead.length === 1 ? "its session is" : "their sessions are"} gone and no monitor runs`, async () => {
           const p = await startMonitorDetached(ctx, orchPaths(ctx.home, o.name, o.status.project_slug));
           return `resumed ${o.name} (monitor pid ${p}); it relaunches those stages`;
         });

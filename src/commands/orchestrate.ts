@@ -67,6 +67,7 @@ export async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOp
   const plan = opts.parseWith === "claude" ? await (await import("../adapters/claude-parse.js")).parsePlanWithClaude(label, text) : parsePlan(label, text);
   // A stage parked in an HTML comment is not run; say so, so nobody waits for it.
   for (const c of plan.commented ?? []) ctx.err(`autorun: warning: stage ${c.id} is commented out at ${label}:${c.line}; not run.`);
+  for (const w of plan.warnings ?? []) ctx.err(`autorun: warning: ${w}.`);
   const projectRoot = opts.project
     ? await git.toplevel(resolve(ctx.cwd, opts.project))
     : ((await git.toplevel(ctx.cwd)) ?? (await git.toplevel(dirname(planPath))));

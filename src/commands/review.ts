@@ -6,7 +6,7 @@ import { createReviewFile, readReview, reviewEntries, type ParsedReview, type Re
 import { appendEvent } from "../state/events.js";
 import { pathsFromOrchDir } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
-import { runInteractive } from "../adapters/process.js";
+import { findExecutable, runInteractive } from "../adapters/process.js";
 import { parseAgentCmd } from "../adapters/agent.js";
 import { RuntimeError, UserError } from "../errors.js";
 import type { Ctx } from "./context.js";
@@ -70,8 +70,23 @@ export async function runReviewOpen(ctx: Ctx, file: string | undefined): Promise
   const editor = ctx.env.VISUAL || ctx.env.EDITOR;
   if (!editor) throw new UserError(`set $VISUAL or $EDITOR to open ${target} (e.g. export EDITOR=vim), or open it yourself.`);
   target = resolve(target);
-  const code = await runInteractive([...parseAgentCmd(editor), target]);
-  if (code !== 0) throw new RuntimeError(`${editor} exited with ${code}`);
+  const argv = parseAgentCmd(editor);
+  if (!findExecutable(argv[0]!, ctx.env.PATH)) {
+    throw new UserError(`the editor "${argv[0]}" (from $${ctx.env.VISUAL ? "VISUAL" : "EDITOR"}) is not installed or not on PATH; set $VISUAL or $EDITOR to an editor you have, or open ${target} yourself.`);
+  }
+  const code = await runInteractive([...argv, target]);
+  if (code !== 0) throw new RuntimeError(`${argv[0]} exited with ${code}; ${target} is as the editor left it.`);
+  // Say what the file says now, so a person knows whether the stage can go on.
+  let saved: ParsedReview | undefined;
+  try {
+    saved = readReview(target);
+  } catch {
+    saved = undefined;
+  }
+  const unanswered = saved ? saved.answers.filter((a) => a.answer.trim() === "").length : undefined;
+  if (saved?.complete) ctx.out(`Saved ${target}: every question is answered; the stage waiting on it goes on.`);
+  else if (unanswered !== undefined && unanswered > 0) ctx.out(`Saved ${target}: ${unanswered} of ${saved!.answers.length} question${saved!.answers.length === 1 ? "" : "s"} still unanswered; finish with: autorun review open ${target}`);
+  else ctx.out(`${target} is not a complete review yet (a question or the last line is missing); the stage waits until it is.`);
   return 0;
 }
 

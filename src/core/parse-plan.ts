@@ -27,7 +27,10 @@ export function parsePlan(file: string, input: string): Plan {
     return withCommented(buildPlan(file, withBodyScopes(front.stages, headingStages), front.baseBranch, commented), commented);
   }
   const rows = parseDependencyTables(blocks.tables);
-  return withCommented(buildPlan(file, mergeTableRows(headingStages, rows), front?.baseBranch, commented), commented);
+  const warnings: string[] = [];
+  const stages = mergeTableRows(headingStages, rows, (line, message) => warnings.push(`${file}:${line}: ${message}`));
+  const plan = withCommented(buildPlan(file, stages, front?.baseBranch, commented), commented);
+  return warnings.length > 0 ? { ...plan, warnings } : plan;
 }
 
 function withCommented(plan: Plan, commented: { id: string; line: number }[]): Plan {

@@ -43,8 +43,11 @@ export function parseDependencyTables(tables: readonly MdTable[]): TableRow[] {
   return rows;
 }
 
-/** Folds table rows into heading stages (or makes stages of them when there are no headings). */
-export function mergeTableRows(stages: RawStage[], rows: TableRow[]): RawStage[] {
+/**
+ * Folds table rows into heading stages (or makes stages of them when there are no headings). A
+ * stage whose heading states dependencies the table contradicts gets both, and a warning.
+ */
+export function mergeTableRows(stages: RawStage[], rows: TableRow[], warn: (line: number, message: string) => void = () => {}): RawStage[] {
   const byId = new Map(stages.map((s) => [s.id, s]));
   const out = [...stages];
   for (const row of rows) {
@@ -56,6 +59,10 @@ export function mergeTableRows(stages: RawStage[], rows: TableRow[]): RawStage[]
     }
     if (row.depsValue !== undefined) {
       const refs = parseDepValue(row.depsValue).map((ref) => ({ ref, line: row.line }));
+      const key = (list: { ref: unknown }[]) => list.map((d) => JSON.stringify(d.ref)).sort().join(" ");
+      if (stage.deps !== undefined && stage.line !== row.line && key(stage.deps) !== key(refs)) {
+        warn(row.line, `stage ${row.id}'s dependencies in the table (${row.depsValue.trim() || "none"}) differ from those stated at its heading (line ${stage.line}); both are used`);
+      }
       stage.deps = [...(stage.deps ?? []), ...refs];
     }
   }

@@ -20,6 +20,8 @@ export interface Plan {
   base_branch?: string;
   /** Stages found only inside HTML comments (`<!-- … -->`): not run, worth a warning. */
   commented?: { id: string; line: number }[];
+  /** What a person should know about how the plan was read (`file:line: …`). */
+  warnings?: string[];
 }
 
 /** A stage as a parser found it, before references are resolved. */

@@ -10,3 +10,8 @@ const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 export function printable(text: string): string {
   return text.replace(SEQUENCES, "").replace(CONTROLS, "");
 }
+
+/** "stage 3" or "stages 2, 3": the words for a list of stage ids. */
+export function stagesList(ids: readonly string[]): string {
+  return `${ids.length === 1 ? "stage" : "stages"} ${ids.join(", ")}`;
+}

@@ -7,6 +7,7 @@ import type { EventBody, Status } from "../state/schemas.js";
 import type { MonitorDeps } from "./controller.js";
 import { classifyPane, isApiRateLimit, parseResetTime, screenBody } from "./pane.js";
 import { DIALOG_ATTENTION } from "../state/constants.js";
+import { stagesList } from "../core/printable.js";
 import { verifiedNudge, type NudgeResult } from "./nudge.js";
 
 /** Per-stage memory of the monitor, rebuilt from events on replay. */
@@ -75,7 +76,7 @@ export class Attention {
   async endRateLimit(): Promise<void> {
     const waiting = this.inProgress().filter(([, s]) => s.attention === "rate_limited").map(([id]) => id);
     this.emit({ type: "rate_limit_cleared" });
-    this.deps.log(`usage limit window over; resuming ${waiting.length ? `stages ${waiting.join(", ")}` : "launches"}`);
+    this.deps.log(`usage limit window over; resuming ${waiting.length ? stagesList(waiting) : "launches"}`);
     for (const id of waiting) await this.nudge(id, "the usage limit is over", this.deps.config.nudgeMessage);
   }
 

@@ -16,6 +16,7 @@ import type { Config } from "../state/config.js";
 import type { AutorunEvent, EventBody, Status } from "../state/schemas.js";
 import { createReviewFile, resolveReviewFile } from "../state/review.js";
 import { DIALOG_ATTENTION } from "../state/constants.js";
+import { stagesList } from "../core/printable.js";
 import { launchStages, relaunchStage } from "./launcher.js";
 import { MAX_SEND_BACKS, mergeStage, removeValidationWorktree } from "./merge.js";
 import { reapCompleted } from "./cleanup.js";
@@ -331,7 +332,7 @@ export class Monitor {
     if (gone.length === 0) return;
     // tmux exits with its last session, so one gone session alone cannot tell a dead server.
     const serverGone = gone.length >= 2 && gone.every((g) => !g.exit) && !(await tmux.serverRunning());
-    if (serverGone) this.deps.log(`the tmux server is gone; relaunching stages ${gone.map((g) => g.id).join(", ")}`);
+    if (serverGone) this.deps.log(`the tmux server is gone; relaunching ${stagesList(gone.map((g) => g.id))}`);
     for (const { id, exit } of gone) {
       const stage = this.status!.stages[id]!;
       const m = this.mem(id);

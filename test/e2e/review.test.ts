@@ -72,9 +72,14 @@ describe("review files", () => {
     chmodSync(editor, 0o755);
     const r = await sb.cli(["review", "open"], { env: { EDITOR: `${process.execPath} ${editor}`, VISUAL: "" } });
     expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(`Saved ${first}: every question is answered; the stage waiting on it goes on.`);
     list = JSON.parse((await sb.cli(["review", "list", "--json"])).stdout);
     expect(list.map((e) => e.state)).toEqual(["answered", "open"]);
     expect(readdirSync(join(sb.home, "review"))).toHaveLength(2);
+    // An editor that is not installed: said so, with the fix, not "exited with 1".
+    const missing = await sb.cli(["review", "open"], { env: { EDITOR: "no-such-editor-xyz --wait", VISUAL: "" } });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/the editor "no-such-editor-xyz" \(from \$EDITOR\) is not installed or not on PATH; set \$VISUAL or \$EDITOR/);
   });
 
   it("a stage that asks a question waits with attention: review and continues once answered; people are notified", async () => {

@@ -37,6 +37,14 @@ describe("parsePlan: malformed plans", () => {
 });
 
 describe("parsePlan: details", () => {
+  it("warns when a table contradicts the dependencies under a heading, and uses both", () => {
+    const text = "## Stage 1: A\n## Stage 2: B\n## Stage 3: C\nDepends on: 1\n\n| Stage | Depends on |\n|---|---|\n| 3 | 2 |\n| 2 | 1 |\n";
+    const plan = parsePlan("p.md", text);
+    expect(plan.stages.find((s) => s.id === "3")!.depends_on).toEqual(["1", "2"]);
+    expect(plan.warnings).toEqual(["p.md:8: stage 3's dependencies in the table (2) differ from those stated at its heading (line 3); both are used"]);
+    expect(parsePlan("p.md", "## Stage 1: A\n## Stage 2: B\nDepends on: 1\n\n| Stage | Depends on |\n|---|---|\n| 2 | 1 |\n").warnings).toBeUndefined();
+  });
+
   it("keeps the body up to the next stage heading as the scope", () => {
     const plan = parsePlan("p.md", "## Stage 1: A\nline one\n\n### Details\nline two\n## Stage 2: B\nother\n");
     expect(plan.stages[0]!.scope).toBe("line one\n\n### Details\nline two");
