@@ -93,7 +93,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
       .option("--verbose", "with --dry-run: the exact argument list of each stage's agent")
       .option("--max-parallel <n>", "stages running at once (default 4)", positiveInt("--max-parallel"))
       .addOption(new Option("--schedule <mode>", "eager: launch as soon as deps merge; waves: strict wave barriers").choices(["eager", "waves"]))
-      .option("--agent-cmd <cmd>", 'agent program or template (JSON array, e.g. \'["node","sim.js"]\')')
+      .option("--agent-cmd <cmd>", 'agent program or template (JSON array, e.g. \'["node","agent.js"]\'); "sim": the bundled simulated agent, no tokens spent')
       .option("--model <model>", "model passed to claude")
       .option("--permission-mode <mode>", "permission mode passed to claude")
       .option("--tmux-socket <name>", "run sessions on this tmux server (tmux -L <name>)")

@@ -144,9 +144,13 @@ export function sessionEnv(home: string, orchDir: string, stage: string, extra: 
   };
 }
 
-/** `--agent-cmd` accepts a JSON array or a command line split on whitespace (quotes group words). */
+/**
+ * `--agent-cmd` accepts a JSON array or a command line split on whitespace (quotes group words);
+ * `sim` is the bundled simulated agent (what the demo runs), to try a plan without spending tokens.
+ */
 export function parseAgentCmd(value: string): string[] {
   const trimmed = value.trim();
+  if (trimmed === "sim") return [process.execPath, simAgentPath()];
   if (trimmed.startsWith("[")) {
     const parsed: unknown = JSON.parse(trimmed);
     if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((x) => typeof x === "string" && x.length > 0)) {

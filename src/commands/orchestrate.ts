@@ -296,7 +296,9 @@ function printSummary(ctx: Ctx, prep: PreparedPlan, status: Status, monitorPid: 
   const running = Object.entries(status.stages).filter(([, s]) => s.status === "in_progress");
   for (const [id, s] of running) ctx.out(`  stage ${id} running in tmux session ${s.session}`);
   if (running[0]) ctx.out(`Attach: autorun attach ${prep.planName} ${running[0][0]}   (or: tmux${sock} attach -t ${running[0][1].session})`);
-  ctx.out(`Follow: autorun status ${prep.planName} | autorun logs ${prep.planName} -f | autorun dashboard ${prep.planName}`);
+  // One command per line, so each can be pasted as it is.
+  ctx.out("Follow it with any of:");
+  for (const cmd of [`autorun status ${prep.planName}`, `autorun logs ${prep.planName} -f`, `autorun dashboard ${prep.planName}`]) ctx.out(`  ${cmd}`);
 }
 
 /** An agent's command line for a person to read: long values (the settings JSON, the plugin path) elided. */
