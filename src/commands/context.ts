@@ -62,6 +62,9 @@ export function resolveOrchestration(ctx: Ctx, plan: string | undefined): Orches
     const all = listOrchestrations(ctx.home);
     if (all.length === 0) throw new UserError(`no orchestrations under ${ctx.home}; start one with \`autorun orchestrate <plan>\`.`);
     name = all[0]!.name;
+  } else if (/\.[^./]+$/.test(plan) && existsSync(join(ctx.home, "orchestration", plan, "events.jsonl"))) {
+    // A run kept aside by --fresh, by the name it was given (`master-plan.2026-12-03T16-10-00`).
+    name = plan;
   } else {
     name = ownOrchestration(ctx, planNameFromPath(plan));
   }
@@ -75,7 +78,7 @@ export function resolveOrchestration(ctx: Ctx, plan: string | undefined): Orches
     const known = listOrchestrations(ctx.home).map((o) => o.name);
     throw new UserError(`no orchestration named "${name}" in ${dir}${known.length ? ` (known: ${known.join(", ")})` : ""}; start it with \`autorun orchestrate <plan>\`.`);
   }
-  const paths = orchPaths(ctx.home, status.plan_name, status.project_slug || projectSlug(name));
+  const paths = orchPaths(ctx.home, name, status.project_slug || projectSlug(name));
   const config = readSettings(paths.dir) ?? loadConfig(ctx.home, status.project_root, {}, ctx.env);
   return { paths, status, config };
 }

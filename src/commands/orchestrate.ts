@@ -7,7 +7,7 @@ import type { Plan } from "../core/plan.js";
 import { planNameFromPath, projectSlug } from "../core/slug.js";
 import { branchName, sessionName, worktreeName } from "../core/naming.js";
 import { renderContextFile } from "../core/context-file.js";
-import { contextFilePath, locksDir, makeDir, orchPaths, type OrchPaths } from "../state/paths.js";
+import { contextFilePath, locksDir, makeDir, orchPaths, reportsDir, type OrchPaths } from "../state/paths.js";
 import { appendEvent, readFirstEvent } from "../state/events.js";
 import { withLock } from "../state/lock.js";
 import { loadStatus, rebuildStatus } from "../state/status.js";
@@ -159,7 +159,7 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
     if (!opts.fresh) {
       throw new UserError(`orchestration ${prep.planName} already completed (${paths.dir}); pass --fresh to start it again (the old one is kept beside it).`);
     }
-    renameSync(paths.dir, `${paths.dir}.${Date.now()}`);
+    keepAside(ctx, paths, prep.planName, prep.slug);
     status = undefined;
   }
   const tmux = createTmux(prep.config.tmuxSocket);
@@ -179,6 +179,22 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
   status = (await rebuildStatus(paths)) ?? status;
   printSummary(ctx, prep, status, monitorPid);
   return 0;
+}
+
+/**
+ * `--fresh`: the previous run is kept as `<name>.<time>` — its directory, monitor log and report —
+ * reachable by that name (`autorun report <name>.<time>`), and the new run starts clean.
+ */
+function keepAside(ctx: Ctx, paths: OrchPaths, name: string, slug: string): void {
+  const kept = `${name}.${new Date().toISOString().replace(/\.\d+Z$/, "").replace(/:/g, "-")}`;
+  const to = orchPaths(ctx.home, kept, slug);
+  renameSync(paths.dir, to.dir);
+  if (existsSync(paths.monitorLog)) renameSync(paths.monitorLog, to.monitorLog);
+  for (const ext of ["md", "json"]) {
+    const report = join(reportsDir(ctx.home), `${name}.${ext}`);
+    if (existsSync(report)) renameSync(report, join(reportsDir(ctx.home), `${kept}.${ext}`));
+  }
+  ctx.out(`The previous run is kept as ${kept} (autorun status ${kept}, autorun report ${kept}).`);
 }
 
 /** Writes the orchestration, or, if the disk refuses, removes what it wrote and says why. */

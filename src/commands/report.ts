@@ -1,6 +1,6 @@
 /** `autorun report [plan]`: the final report, written at the end of every orchestration. */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { buildReport, renderReportMarkdown } from "../core/report.js";
 import { readAllEvents } from "../state/events.js";
@@ -14,15 +14,17 @@ export async function writeReport(_ctx: Ctx, paths: OrchPaths): Promise<string |
   const report = buildReport(status, readAllEvents(paths.events));
   const dir = reportsDir(paths.home);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const md = join(dir, `${status.plan_name}.md`);
+  // Named by the orchestration's directory: a run kept aside by --fresh has its own report.
+  const name = basename(paths.dir);
+  const md = join(dir, `${name}.md`);
   await writeFileAtomic(md, renderReportMarkdown(report), { mode: 0o600 });
-  await writeFileAtomic(join(dir, `${status.plan_name}.json`), JSON.stringify(report, null, 2) + "\n", { mode: 0o600 });
+  await writeFileAtomic(join(dir, `${name}.json`), JSON.stringify(report, null, 2) + "\n", { mode: 0o600 });
   return md;
 }
 
 export async function runReport(ctx: Ctx, plan: string | undefined, opts: { json?: boolean }): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
-  const file = join(reportsDir(ctx.home), `${orch.status.plan_name}.${opts.json ? "json" : "md"}`);
+  const file = join(reportsDir(ctx.home), `${basename(orch.paths.dir)}.${opts.json ? "json" : "md"}`);
   if (!existsSync(file) || orch.status.status === "running") await writeReport(ctx, orch.paths);
   ctx.out(readFileSync(file, "utf8").trimEnd());
   return 0;

@@ -119,20 +119,23 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
 
 export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json?: boolean; watch?: boolean }): Promise<number> {
   if (plan === undefined && !opts.watch) {
-    const all = listOrchestrations(ctx.home).map((o) => loadStatus(orchPaths(ctx.home, o.name, "plan"))).filter((s): s is Status => s !== undefined);
+    const all = listOrchestrations(ctx.home)
+      .map((o) => ({ name: o.name, status: loadStatus(orchPaths(ctx.home, o.name, "plan")) }))
+      .filter((o): o is { name: string; status: Status } => o.status !== undefined);
     if (opts.json) {
-      ctx.out(JSON.stringify(all, null, 2));
+      ctx.out(JSON.stringify(all.map((o) => o.status), null, 2));
       return 0;
     }
     if (all.length === 0) {
       ctx.out(`No orchestrations under ${ctx.home}. Start one with: autorun orchestrate <plan>`);
       return 0;
     }
-    for (const s of all) {
+    // By directory name: a run kept aside by --fresh is listed (and reachable) as `<plan>.<time>`.
+    for (const { name, status: s } of all) {
       const st = Object.values(s.stages);
       const done = st.filter((x) => x.status === "completed").length;
       const attention = st.filter((x) => x.attention).length;
-      ctx.out(`${s.plan_name.padEnd(32)} ${s.status.padEnd(10)} ${done}/${st.length} stages merged${attention ? `, ${attention} need attention` : ""}  started ${formatDistanceStrict(new Date(s.created_at), new Date(), { addSuffix: true })}`);
+      ctx.out(`${name.padEnd(32)} ${s.status.padEnd(10)} ${done}/${st.length} stages merged${attention ? `, ${attention} need attention` : ""}  started ${formatDistanceStrict(new Date(s.created_at), new Date(), { addSuffix: true })}`);
     }
     return 0;
   }

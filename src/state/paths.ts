@@ -20,8 +20,13 @@ export interface OrchPaths {
   monitorLog: string;
 }
 
+/**
+ * `planName` is the orchestration's directory name: a plan name, or `<plan name>.<time>` for a run
+ * kept aside by `orchestrate --fresh`, which has its own monitor log too.
+ */
 export function orchPaths(home: string, planName: string, projectSlug: string): OrchPaths {
   const dir = join(home, "orchestration", planName);
+  const archived = /\.([^.]+)$/.exec(planName)?.[1];
   return {
     home,
     dir,
@@ -31,7 +36,7 @@ export function orchPaths(home: string, planName: string, projectSlug: string): 
     pid: join(dir, "monitor.pid"),
     lock: join(dir, "status.lock"),
     launchLock: join(dir, "launch.lock"),
-    monitorLog: join(home, "logs", `${projectSlug}-monitor.log`),
+    monitorLog: join(home, "logs", `${projectSlug}-monitor${archived ? `.${archived}` : ""}.log`),
   };
 }
 

@@ -1,8 +1,8 @@
-import { writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeSandbox, SIM, waitFor, type Sandbox } from "../helpers/env.js";
-import { eventsOf, expectClean, statusOf, waitForEnd } from "../helpers/orch.js";
+import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
 let sb: Sandbox;
 beforeEach(async () => {
@@ -52,5 +52,30 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     const r = await sb.cli(["retry", "busy", "1"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("stage 1 is in_progress; only a failed or blocked stage can be retried");
+  });
+
+  it("orchestrate --fresh keeps the previous run aside under its own name, log and report, reachable by every command", async () => {
+    const plan = sb.writePlan("again.md", "## Stage 1: Only\n");
+    await orchestrate(sb, plan);
+    expect(await waitForEnd(sb, "again")).toBe("completed");
+    const firstReport = readFileSync(join(sb.home, "reports", "again.md"), "utf8");
+    const r = await sb.cli(["orchestrate", plan, "--fresh", "--agent-cmd", "sim"]);
+    expect(r.code, r.stderr).toBe(0);
+    const kept = /kept as (again\.[\dT-]+)/.exec(r.stdout)?.[1];
+    expect(kept, r.stdout).toBeDefined();
+    expect(await waitForEnd(sb, "again")).toBe("completed");
+    // Listed by two names, each opened by its own.
+    const list = (await sb.cli(["status"])).stdout;
+    expect(list).toMatch(new RegExp(`^again\\s+completed`, "m"));
+    expect(list).toContain(kept!);
+    const old = await sb.cli(["report", kept!]);
+    expect(old.code).toBe(0);
+    expect(old.stdout).toBe(firstReport.trimEnd());
+    expect(readFileSync(join(sb.home, "reports", "again.md"), "utf8")).not.toBe(firstReport);
+    expect((await sb.cli(["status", kept!])).stdout).toMatch(/^again: completed/);
+    // Its own monitor log: the new run's log starts with the new run.
+    const logs = readdirSync(join(sb.home, "logs")).sort();
+    expect(logs).toEqual(["again-monitor.log", `again-monitor.${kept!.split(".")[1]}.log`].sort());
+    expect((await sb.cli(["logs", kept!])).stdout).toContain("orchestration completed");
   });
 });
