@@ -4,7 +4,7 @@
  * without loading the schemas; `event`, which takes arbitrary fields, validates them.
  */
 import { existsSync } from "node:fs";
-import { resolve as resolvePath } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import { appendLine, nowIso, readFirstLine } from "../state/append.js";
 import { pathsFromOrchDir, type OrchPaths } from "../state/paths.js";
 import { PHASES } from "../state/constants.js";
@@ -52,13 +52,13 @@ function identity(ctx: Ctx, opts: { orchDir?: string; stage?: string }, needStag
   const stage = opts.stage ?? envStage;
   if (!orchDir) throw new UserError("AUTORUN_ORCH_DIR is not set: run this inside a stage session, or pass --orch-dir <dir> --stage <id>.");
   if (needStage && !stage) throw new UserError("AUTORUN_STAGE is not set: run this inside a stage session, or pass --stage <id>.");
-  const probe = pathsFromOrchDir(orchDir);
-  if (!existsSync(probe.events)) throw new UserError(`${orchDir} is not an orchestration (no events.jsonl); check AUTORUN_ORCH_DIR.`);
+  const events = join(resolvePath(orchDir), "events.jsonl");
+  if (!existsSync(events)) throw new UserError(`${orchDir} is not an orchestration (no events.jsonl); check AUTORUN_ORCH_DIR.`);
   // Only the first event is needed (the plan's identity and stages): agents call this often.
-  const started = readFirstLine(probe.events);
+  const started = readFirstLine(events);
   const ids = Array.isArray(started?.stages) ? (started.stages as { id?: unknown }[]).map((s) => String(s.id)) : undefined;
   if (started?.type !== "orchestration_started" || typeof started.plan_name !== "string" || typeof started.project_slug !== "string" || !ids) {
-    throw new UserError(`${probe.events} does not start with orchestration_started; the orchestration is damaged.`);
+    throw new UserError(`${events} does not start with orchestration_started; the orchestration is damaged.`);
   }
   if (stage !== undefined && !ids.includes(stage)) {
     throw new UserError(`stage ${stage} is not in plan ${started.plan_name} (stages: ${ids.join(", ")}); check AUTORUN_STAGE.`);

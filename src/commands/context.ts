@@ -1,8 +1,8 @@
 /** What every command gets injected: where it runs, the home, and where it writes. */
 import { readdirSync, existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { orchPaths, type OrchPaths } from "../state/paths.js";
-import { planNameFromPath, projectSlug } from "../core/slug.js";
+import type { OrchPaths } from "../state/paths.js";
+import { planNameFromPath } from "../core/slug.js";
 import { loadStatus } from "../state/status.js";
 import { readFirstEvent } from "../state/events.js";
 import { readSettings } from "../state/settings.js";
@@ -12,6 +12,7 @@ import { UserError } from "../errors.js";
 
 export { defaultCtx, type Ctx } from "./ctx.js";
 import type { Ctx } from "./ctx.js";
+import { eventsFile, openOrchestration } from "../state/orchestration.js";
 
 export interface Orchestration {
   paths: OrchPaths;
@@ -44,7 +45,7 @@ function ownOrchestration(ctx: Ctx, name: string): string {
   const same: { name: string; root: string }[] = [];
   for (const o of listOrchestrations(ctx.home)) {
     if (o.name !== name && !(o.name.startsWith(`${name}-`) && !o.name.includes("."))) continue;
-    const first = readFirstEvent(orchPaths(ctx.home, o.name, "plan").events);
+    const first = readFirstEvent(eventsFile(ctx.home, o.name));
     if (first?.type === "orchestration_started" && planNameFromPath(first.plan_path) === name) same.push({ name: o.name, root: first.project_root });
   }
   if (same.length <= 1) return same[0]?.name ?? name;
@@ -69,16 +70,17 @@ export function resolveOrchestration(ctx: Ctx, plan: string | undefined): Orches
     name = ownOrchestration(ctx, planNameFromPath(plan));
   }
   const dir = join(ctx.home, "orchestration", name);
-  const probe = orchPaths(ctx.home, name, "plan");
-  const status = existsSync(probe.events) ? loadStatus(probe) : undefined;
-  if (!status && existsSync(probe.events)) {
-    throw new UserError(`orchestration "${name}" is damaged: the first line of ${probe.events} is not a valid orchestration_started event; restore it, or start over with \`autorun orchestrate <plan> --fresh\`.`);
+  const events = eventsFile(ctx.home, name);
+  const opened = openOrchestration(ctx.home, name);
+  const status = opened ? loadStatus(opened.paths) : undefined;
+  if (!status && existsSync(events)) {
+    throw new UserError(`orchestration "${name}" is damaged: the first line of ${events} is not a valid orchestration_started event; restore it, or start over with \`autorun orchestrate <plan> --fresh\`.`);
   }
   if (!status) {
     const known = listOrchestrations(ctx.home).map((o) => o.name);
     throw new UserError(`no orchestration named "${name}" in ${dir}${known.length ? ` (known: ${known.join(", ")})` : ""}; start it with \`autorun orchestrate <plan>\`.`);
   }
-  const paths = orchPaths(ctx.home, name, status.project_slug || projectSlug(name));
+  const paths = opened!.paths;
   const config = readSettings(paths.dir) ?? loadConfig(ctx.home, status.project_root, {}, ctx.env);
   return { paths, status, config };
 }

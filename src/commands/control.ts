@@ -3,7 +3,7 @@ import { existsSync, openSync, readSync, closeSync, statSync } from "node:fs";
 import { watch } from "chokidar";
 import { createTmux } from "../adapters/tmux.js";
 import { isAlive, signal } from "../adapters/process.js";
-import { appendEvent } from "../state/events.js";
+import { appendFor } from "../state/orchestration.js";
 import { runningMonitor } from "./monitor-pid.js";
 import { rebuildStatus } from "../state/status.js";
 import { verifiedNudge, realClock } from "../monitor/nudge.js";
@@ -87,7 +87,7 @@ export async function runRetry(ctx: Ctx, plan: string, stageArgs: string[], opts
         ctx.out(`Stage ${id}: its previous branch is kept as ${kept}.`);
       }
     }
-    appendEvent(orch.paths.events, { type: "stage_retried", orch_dir: orch.paths.dir, plan_name: orch.status.plan_name, project_slug: orch.status.project_slug, stage: id, fresh_worktree: opts.freshWorktree === true });
+    appendFor(orch.paths, orch.status, { type: "stage_retried", stage: id, fresh_worktree: opts.freshWorktree === true });
     ctx.out(`Stage ${id} will run again${opts.freshWorktree ? " from the tip of the base branch" : " in its worktree, with its commits so far"}.`);
   }
   await rebuildStatus(orch.paths);
@@ -115,7 +115,7 @@ export async function runStop(ctx: Ctx, plan: string, opts: { sessions?: boolean
       if ((s.status === "in_progress" || s.status === "merging") && (await tmux.killSession(s.session))) killed.push(id);
     }
   }
-  appendEvent(orch.paths.events, { type: "orchestration_stopped", orch_dir: orch.paths.dir, plan_name: orch.status.plan_name, project_slug: orch.status.project_slug, sessions: opts.sessions === true });
+  appendFor(orch.paths, orch.status, { type: "orchestration_stopped", sessions: opts.sessions === true });
   await rebuildStatus(orch.paths);
   if (opts.sessions) ctx.out(killed.length ? `Ended the sessions of ${stagesList(killed)}; worktrees and branches are kept.` : "No stage sessions were running.");
   ctx.out(`Continue later with: autorun resume ${orch.status.plan_name}`);
@@ -197,11 +197,8 @@ export async function runNudge(ctx: Ctx, plan: string, stageArg: string, message
   const tmux = createTmux(orch.config.tmuxSocket);
   const result = await verifiedNudge(tmux, session, text, realClock);
   if (!result.sent) throw new RuntimeError(`did not type into stage ${id}: ${result.evidence}`);
-  appendEvent(orch.paths.events, {
+  appendFor(orch.paths, orch.status, {
     type: "stall_continue_sent",
-    orch_dir: orch.paths.dir,
-    plan_name: orch.status.plan_name,
-    project_slug: orch.status.project_slug,
     stage: id,
     message: text.slice(0, 500),
     verified: result.verified,

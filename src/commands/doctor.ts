@@ -19,6 +19,7 @@ import type { Status } from "../state/schemas.js";
 import { listOrchestrations, type Ctx } from "./context.js";
 import { startMonitorDetached } from "./monitor.js";
 import { stagesList } from "../core/printable.js";
+import { openOrchestration } from "../state/orchestration.js";
 
 interface Finding {
   level: "ok" | "warn" | "problem";
@@ -65,7 +66,7 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
 
   // Orchestrations and the projects they use.
   const orchestrations = listOrchestrations(ctx.home)
-    .map((o) => ({ name: o.name, paths: orchPaths(ctx.home, o.name, "plan") }))
+    .map((o) => ({ name: o.name, paths: openOrchestration(ctx.home, o.name)?.paths ?? orchPaths(ctx.home, o.name, o.name) }))
     .map((o) => ({ ...o, status: loadStatus(o.paths) }))
     .filter((o): o is { name: string; paths: ReturnType<typeof orchPaths>; status: Status } => o.status !== undefined);
   const roots = new Set(orchestrations.map((o) => o.status.project_root));

@@ -6,7 +6,7 @@ import { watch } from "chokidar";
 import { format } from "date-fns";
 import { createTmux } from "../adapters/tmux.js";
 import { isAlive, runNotify, spawnDetached } from "../adapters/process.js";
-import { appendEvent } from "../state/events.js";
+import { appendFor } from "../state/orchestration.js";
 import { acquirePid, readPid, releasePid } from "../state/pidfile.js";
 import type { OrchPaths } from "../state/paths.js";
 import type { Config } from "../state/config.js";
@@ -64,8 +64,7 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
     ctx.out(`A monitor (pid ${got.holder}) is already running for ${orch.status.plan_name}.`);
     return 0;
   }
-  const common = { orch_dir: paths.dir, plan_name: orch.status.plan_name, project_slug: orch.status.project_slug };
-  appendEvent(paths.events, { ...common, type: "monitor_started", pid: process.pid });
+  appendFor(paths, orch.status, { type: "monitor_started", pid: process.pid });
   log(`monitor started (pid ${process.pid}) for ${orch.status.plan_name}; watching ${paths.events}`);
 
   return await new Promise<number>((resolveRun) => {
@@ -82,7 +81,7 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
       // Never leave git half-way through a merge in the user's repository.
       await monitor.settle().catch(() => undefined);
       try {
-        appendEvent(paths.events, { ...common, type: "monitor_stopped", pid: process.pid, reason });
+        appendFor(paths, orch.status, { type: "monitor_stopped", pid: process.pid, reason });
         monitor.ingest();
         await monitor.writeStatus().catch(() => undefined);
       } finally {

@@ -23,6 +23,7 @@ import { stagesToLaunch } from "../core/scheduler.js";
 import { describeErrno, RuntimeError, UserError } from "../errors.js";
 import { listOrchestrations, type Ctx } from "./context.js";
 import type { Status } from "../state/schemas.js";
+import { eventsFile } from "../state/orchestration.js";
 
 export interface OrchestrateOptions {
   dryRun?: boolean;
@@ -91,8 +92,8 @@ export async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOp
  */
 export function orchestrationName(home: string, base: string, planPath: string, projectRoot: string | undefined): string {
   const belongsHere = (name: string): boolean | undefined => {
-    const first = readFirstEvent(orchPaths(home, name, "plan").events);
-    if (first?.type !== "orchestration_started") return existsSync(orchPaths(home, name, "plan").events) ? false : undefined;
+    const first = readFirstEvent(eventsFile(home, name));
+    if (first?.type !== "orchestration_started") return existsSync(eventsFile(home, name)) ? false : undefined;
     return first.plan_path === planPath && (projectRoot === undefined || first.project_root === projectRoot);
   };
   // Another project's plan of this name: tell them apart by project; else by the plan's directory.
@@ -105,7 +106,7 @@ export function orchestrationName(home: string, base: string, planPath: string, 
 }
 
 function belongsToOtherProject(home: string, name: string, projectRoot: string): boolean {
-  const first = readFirstEvent(orchPaths(home, name, "plan").events);
+  const first = readFirstEvent(eventsFile(home, name));
   return first?.type === "orchestration_started" && first.project_root !== projectRoot;
 }
 
@@ -115,13 +116,13 @@ function belongsToOtherProject(home: string, name: string, projectRoot: string):
  * another plan gets `-2`, `-3`, … (stable: the first orchestration keeps the plain slug).
  */
 export function uniqueSlug(home: string, planName: string): string {
-  const own = readFirstEvent(orchPaths(home, planName, "plan").events);
+  const own = readFirstEvent(eventsFile(home, planName));
   if (own?.type === "orchestration_started") return own.project_slug;
   const taken = new Set<string>();
   for (const other of listOrchestrations(home)) {
     // Runs kept aside by --fresh (`name.<time>`) are never continued.
     if (other.name === planName || other.name.includes(".")) continue;
-    const first = readFirstEvent(orchPaths(home, other.name, "plan").events);
+    const first = readFirstEvent(eventsFile(home, other.name));
     if (first) taken.add(first.project_slug);
   }
   const base = projectSlug(planName);

@@ -3,8 +3,7 @@ import { existsSync } from "node:fs";
 import { resolve, basename } from "node:path";
 import { watch } from "chokidar";
 import { createReviewFile, readReview, reviewEntries, type ParsedReview, type ReviewQuestion } from "../state/review.js";
-import { appendEvent } from "../state/events.js";
-import { pathsFromOrchDir } from "../state/paths.js";
+import { openOrchestrationDir } from "../state/orchestration.js";
 import { loadStatus } from "../state/status.js";
 import { findExecutable, runInteractive } from "../adapters/process.js";
 import { parseAgentCmd } from "../adapters/agent.js";
@@ -13,12 +12,11 @@ import type { Ctx } from "./context.js";
 
 function recordEvent(orchDir: string | undefined, stage: string | undefined, body: { type: "review_requested"; file: string; title: string } | { type: "review_answered"; file: string }): void {
   if (!orchDir) return;
-  const probe = pathsFromOrchDir(orchDir);
-  if (!existsSync(probe.events)) return;
-  const status = loadStatus(probe);
-  if (!status) return;
+  const orch = openOrchestrationDir(orchDir);
+  const status = orch ? loadStatus(orch.paths) : undefined;
+  if (!orch || !status) return;
   const known = stage !== undefined && status.stages[stage] !== undefined;
-  appendEvent(probe.events, { ...body, orch_dir: probe.dir, plan_name: status.plan_name, project_slug: status.project_slug, ...(known ? { stage } : {}) });
+  orch.append({ ...body, ...(known ? { stage } : {}) });
 }
 
 export function parseQuestion(q: string, i: number): ReviewQuestion {

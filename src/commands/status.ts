@@ -3,10 +3,10 @@ import { formatDistanceStrict } from "date-fns";
 import { compareIds } from "../core/ids.js";
 import type { Status, StageStatus } from "../state/schemas.js";
 import { loadStatus } from "../state/status.js";
-import { orchPaths } from "../state/paths.js";
 import { reviewEntries } from "../state/review.js";
 import { isMonitorOf } from "./monitor-pid.js";
 import { listOrchestrations, resolveOrchestration, type Ctx } from "./context.js";
+import { openOrchestration } from "../state/orchestration.js";
 
 const ORDER: Record<string, number> = { merging: 1, in_progress: 1, pending: 2, blocked: 3, failed: 3, completed: 4 };
 
@@ -120,7 +120,10 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
 export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json?: boolean; watch?: boolean }): Promise<number> {
   if (plan === undefined && !opts.watch) {
     const all = listOrchestrations(ctx.home)
-      .map((o) => ({ name: o.name, status: loadStatus(orchPaths(ctx.home, o.name, "plan")) }))
+      .map((o) => {
+        const opened = openOrchestration(ctx.home, o.name);
+        return { name: o.name, status: opened ? loadStatus(opened.paths) : undefined };
+      })
       .filter((o): o is { name: string; status: Status } => o.status !== undefined);
     if (opts.json) {
       ctx.out(JSON.stringify(all.map((o) => o.status), null, 2));

@@ -8,7 +8,7 @@ import { dirname, join, relative } from "node:path";
 import * as git from "../adapters/git.js";
 import { localAllowRules, WORKFLOW_ALLOW } from "../adapters/agent.js";
 import type { Tmux } from "../adapters/tmux.js";
-import { appendEvent } from "../state/events.js";
+import { appendFor } from "../state/orchestration.js";
 import { makeDir, type OrchPaths } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
 import type { Status } from "../state/schemas.js";
@@ -80,7 +80,7 @@ export function learnPermissions(deps: Pick<CleanupDeps, "paths" | "log">, id: s
   const known = new Set([...WORKFLOW_ALLOW, ...status.allowed_tools]);
   const rules = localAllowRules(worktree).filter((r) => !known.has(r));
   if (rules.length === 0) return;
-  appendEvent(deps.paths.events, { orch_dir: deps.paths.dir, plan_name: status.plan_name, project_slug: status.project_slug, stage: id, type: "permissions_learned", rules });
+  appendFor(deps.paths, status, { stage: id, type: "permissions_learned", rules });
   deps.log(`stage ${id}: kept the permissions a person allowed for good there, for the stages launched from now on: ${rules.join(", ")}`);
 }
 
@@ -101,7 +101,7 @@ export async function cleanup(deps: CleanupDeps, id: string, stage: Status["stag
     if (kept.count > 0) {
       const status = loadStatus(deps.paths);
       if (status) {
-        appendEvent(deps.paths.events, { orch_dir: deps.paths.dir, plan_name: status.plan_name, project_slug: status.project_slug, stage: id, type: "stage_files_kept", dir: kept.dir, files: kept.count, ...(kept.plan ? { plan_file: kept.plan } : {}) });
+        appendFor(deps.paths, status, { stage: id, type: "stage_files_kept", dir: kept.dir, files: kept.count, ...(kept.plan ? { plan_file: kept.plan } : {}) });
       }
       deps.log(`stage ${id}: kept its ${kept.count} uncommitted file(s) (notes, plan) in ${kept.dir}`);
     }

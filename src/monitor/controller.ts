@@ -9,7 +9,8 @@ import { applyEvent } from "../core/fold.js";
 import { outcome, stagesToLaunch, waveProgress } from "../core/scheduler.js";
 import type { Tmux } from "../adapters/tmux.js";
 import * as git from "../adapters/git.js";
-import { appendEvent, readEventsFrom, type NewEvent } from "../state/events.js";
+import { readEventsFrom } from "../state/events.js";
+import { appendFor } from "../state/orchestration.js";
 import { writeStatusFile } from "../state/status.js";
 import type { OrchPaths } from "../state/paths.js";
 import type { Config } from "../state/config.js";
@@ -176,7 +177,7 @@ export class Monitor {
 
   emit(event: EventBody): void {
     const s = this.status!;
-    appendEvent(this.deps.paths.events, { orch_dir: this.deps.paths.dir, plan_name: s.plan_name, project_slug: s.project_slug, ...event } as NewEvent);
+    appendFor(this.deps.paths, s, event);
     this.ingest();
   }
 

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { buildAgentArgv, sessionEnv } from "../adapters/agent.js";
 import type { Tmux } from "../adapters/tmux.js";
 import * as git from "../adapters/git.js";
-import { appendEvent } from "../state/events.js";
+import { appendFor } from "../state/orchestration.js";
 import { withLock } from "../state/lock.js";
 import { loadStatus } from "../state/status.js";
 import type { OrchPaths } from "../state/paths.js";
@@ -85,7 +85,6 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[]): Pr
       }
       const attempt = 1;
       const sessionId = stageSessionId(status, paths.dir, id, attempt, stage.retries);
-      const common = { orch_dir: paths.dir, plan_name: status.plan_name, project_slug: status.project_slug, stage: id };
       // The stage starts from the tip of the base branch (every merged stage in it), whatever the
       // person's checkout is on; `claude --worktree <name>` reuses this worktree.
       await ensureWorktree(status, stage);
@@ -101,12 +100,12 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[]): Pr
         });
       } catch (error) {
         if (!(error instanceof ToolError && /duplicate session/.test(error.stderr)) || !(await tmux.hasSession(stage.session))) throw error;
-        appendEvent(paths.events, { ...common, type: "stage_launched", session: stage.session, session_id: sessionId, attempt, adopted: true });
+        appendFor(paths, status, { stage: id, type: "stage_launched", session: stage.session, session_id: sessionId, attempt, adopted: true });
         deps.log(`stage ${id}: adopted existing session ${stage.session}`);
         results.push("adopted");
         continue;
       }
-      appendEvent(paths.events, { ...common, type: "stage_launched", session: stage.session, session_id: sessionId, attempt });
+      appendFor(paths, status, { stage: id, type: "stage_launched", session: stage.session, session_id: sessionId, attempt });
       deps.log(`stage ${id}: launched ${stage.session} (session id ${sessionId})`);
       results.push("launched");
     }
@@ -137,7 +136,7 @@ export async function relaunchStage(deps: LaunchDeps, id: string, expectAttempts
       env: sessionEnv(paths.home, paths.dir, id),
       remainOnExit: true,
     });
-    appendEvent(paths.events, { orch_dir: paths.dir, plan_name: status.plan_name, project_slug: status.project_slug, stage: id, type: "stage_relaunched", session: stage.session, session_id: sessionId, attempt });
+    appendFor(paths, status, { stage: id, type: "stage_relaunched", session: stage.session, session_id: sessionId, attempt });
     deps.log(`stage ${id}: relaunched (attempt ${attempt}${worktreeExists ? `, --resume ${sessionId}` : ", fresh worktree"})`);
     return "launched";
   });

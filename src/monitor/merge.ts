@@ -15,7 +15,8 @@ import { dirname, join } from "node:path";
 import * as git from "../adapters/git.js";
 import { runValidate } from "../adapters/process.js";
 import type { Tmux } from "../adapters/tmux.js";
-import { appendEvent, readFirstEvent } from "../state/events.js";
+import { readFirstEvent } from "../state/events.js";
+import { appendFor } from "../state/orchestration.js";
 import { withLock } from "../state/lock.js";
 import { locksDir, makeDir, type OrchPaths } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
@@ -92,13 +93,12 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
   const root = status.project_root;
   const base = status.base_branch;
   const baseRef = `refs/heads/${base}`;
-  const common = { orch_dir: paths.dir, plan_name: status.plan_name, project_slug: status.project_slug, stage: id };
   const conflict = (reason: Reason, files: string[], detail: string, commit?: string) =>
-    appendEvent(paths.events, { ...common, type: "merge_conflict", reason, files, detail, ...(commit ? { commit } : {}) });
+    appendFor(paths, status, { stage: id, type: "merge_conflict", reason, files, detail, ...(commit ? { commit } : {}) });
   const merged = (commit: string, validated: boolean): MergeOutcome => {
     // Before the merge is recorded, so the dependants it launches get them.
     learnPermissions(deps, id, stage.worktree);
-    appendEvent(paths.events, { ...common, type: "merge_complete", branch: stage.branch, commit, validated });
+    appendFor(paths, status, { stage: id, type: "merge_complete", branch: stage.branch, commit, validated });
     log(`stage ${id}: merged ${stage.branch} into ${base} as ${commit.slice(0, 10)}${validated ? " (the merged result passed validate)" : ""}`);
     return { kind: "merged", commit, cleanup: () => cleanup(deps, id, stage, root, base) };
   };
@@ -111,7 +111,7 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
     conflict(reason, files, detail, tip);
     log(`stage ${id}: not merged: ${detail.split("\n")[0]}${files.length ? ` (${files.slice(0, 5).join(", ")})` : ""}; the agent is told what to do at its next idle moment`);
     // Queued, not typed: the monitor delivers it at the agent's next idle moment, however busy it is now.
-    appendEvent(paths.events, { ...common, type: "message_queued", id: `${id}-${randomUUID().slice(0, 8)}`, message, reason });
+    appendFor(paths, status, { stage: id, type: "message_queued", id: `${id}-${randomUUID().slice(0, 8)}`, message, reason });
     return { kind: "sent_back", reason, detail };
   };
 
@@ -165,7 +165,7 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
       const inTheWay = (await git.dirtyFiles(checkout)).filter((f) => touched.has(f));
       if (inTheWay.length > 0) return refuse(inTheWay, checkout);
     }
-    appendEvent(paths.events, { ...common, type: "merge_started", branch: stage.branch });
+    appendFor(paths, status, { stage: id, type: "merge_started", branch: stage.branch });
     if (!(await git.casRef(root, baseRef, commit, baseTip, `autorun: merge stage ${id}`))) {
       // Someone committed to the base meanwhile: merge again on top of their commit.
       log(`stage ${id}: ${base} moved while merging; merging again on its new tip (round ${round + 1})`);

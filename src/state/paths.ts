@@ -56,8 +56,8 @@ export function locksDir(home: string): string {
   return join(home, "locks");
 }
 
-/** `<home>/orchestration/<plan_name>` → its paths; the slug comes from the status when known. */
-export function pathsFromOrchDir(orchDir: string, projectSlug = "plan"): OrchPaths {
+/** `<home>/orchestration/<plan_name>` and the project slug (from its first event) → its paths. */
+export function pathsFromOrchDir(orchDir: string, projectSlug: string): OrchPaths {
   const dir = resolve(orchDir);
   const parts = dir.split("/");
   const planName = parts[parts.length - 1]!;
