@@ -1,6 +1,16 @@
 /** The one place processes are started: argument arrays, a timeout and a kill policy, no shell. */
-import { execa, type Options } from "execa";
+import type { Options } from "execa";
 import { ToolError } from "../errors.js";
+
+let execaLoaded: typeof import("execa") | undefined;
+
+/**
+ * execa, loaded on first use: a command that starts no program (a plan that does not parse,
+ * `status`, an agent's `autorun phase`) does not pay the ~130 ms of loading it.
+ */
+export async function loadExeca(): Promise<typeof import("execa")> {
+  return (execaLoaded ??= await import("execa"));
+}
 
 export interface RunResult {
   ok: boolean;
@@ -36,6 +46,7 @@ export async function runProgram(file: string, args: readonly string[], opts: Ru
     stripFinalNewline: true,
     encoding: "utf8",
   };
+  const { execa } = await loadExeca();
   const result = await execa(file, args, options);
   const argv = [file, ...args];
   if (result.timedOut) {

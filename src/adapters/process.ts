@@ -2,8 +2,7 @@
 import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { spawn } from "node:child_process";
-import { execa } from "execa";
-import { runProgram } from "./exec.js";
+import { loadExeca, runProgram } from "./exec.js";
 
 /** Starts `argv` in its own process group with output appended to `logFile`; survives the terminal closing. */
 export function spawnDetached(argv: readonly string[], logFile: string, env: NodeJS.ProcessEnv = process.env, cwd?: string): number {
@@ -79,6 +78,7 @@ export function signal(pid: number, sig: NodeJS.Signals): boolean {
 
 /** Runs the user's editor attached to this terminal. */
 export async function runInteractive(argv: readonly string[]): Promise<number> {
+  const { execa } = await loadExeca();
   const r = await execa(argv[0]!, argv.slice(1), { stdio: "inherit", reject: false });
   return r.exitCode ?? 1;
 }

@@ -6,8 +6,7 @@
  * the literal `x;`, which is how `tmuxArg` escapes it. An argument ending in `\;` cannot be passed
  * at all and is refused.
  */
-import { runProgram, expectOk, type RunResult } from "./exec.js";
-import { execa } from "execa";
+import { expectOk, loadExeca, runProgram, type RunResult } from "./exec.js";
 import { UserError } from "../errors.js";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -169,6 +168,7 @@ export function createTmux(socket?: string): Tmux {
       // Attaching to another server from inside tmux nests it, which tmux refuses while $TMUX is set.
       const env = { ...process.env };
       if (!insideTmux) delete env.TMUX;
+      const { execa } = await loadExeca();
       const r = await execa(argv[0]!, argv.slice(1), { stdio: "inherit", reject: false, env, extendEnv: false });
       return r.exitCode ?? 1;
     },

@@ -3,7 +3,8 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { watch } from "chokidar";
-import { format } from "date-fns";
+// date-fns by function: its package root loads every function (~150 ms).
+import { format } from "date-fns/format";
 import { createTmux } from "../adapters/tmux.js";
 import { isAlive, runNotify, spawnDetached } from "../adapters/process.js";
 import { appendFor } from "../state/orchestration.js";

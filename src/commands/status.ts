@@ -1,5 +1,5 @@
 /** `autorun status [plan]`: what runs, what waits, what needs a person — attention first. */
-import { formatDistanceStrict } from "date-fns";
+import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
 import { compareIds } from "../core/ids.js";
 import type { Status, StageStatus } from "../state/schemas.js";
 import { loadStatus } from "../state/status.js";

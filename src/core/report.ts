@@ -1,5 +1,6 @@
 /** The final report: per stage status, attempts, nudges, duration, merge commit; waves; failures; rollback. Pure. */
-import { formatDuration, intervalToDuration } from "date-fns";
+import { formatDuration } from "date-fns/formatDuration";
+import { intervalToDuration } from "date-fns/intervalToDuration";
 import { compareIds } from "./ids.js";
 import type { AutorunEvent, Status } from "../state/schemas.js";
 

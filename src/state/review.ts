@@ -1,7 +1,7 @@
 /** Review files: questions for a person, answered in their editor. */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { format } from "date-fns";
+import { format } from "date-fns/format";
 import writeFileAtomic from "write-file-atomic";
 import { makeDir, reviewDir } from "./paths.js";
 

@@ -1,6 +1,7 @@
 /** What the dashboard shows, as plain text from the store's data. Pure (no blessed), so tested alone. */
 import { printable } from "../core/printable.js";
-import { formatDistanceStrict, format } from "date-fns";
+import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
+import { format } from "date-fns/format";
 import type { AutorunEvent, Status, StageStatus } from "../state/schemas.js";
 import { sortStages, elapsed } from "../commands/status.js";
 
