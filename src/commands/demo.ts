@@ -9,6 +9,8 @@ import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
 import { packageRoot, simAgentPath } from "../adapters/agent.js";
 import { loadStatus } from "../state/status.js";
+import { readEventsFrom } from "../state/events.js";
+import { findExecutable } from "../adapters/process.js";
 import { orchPaths } from "../state/paths.js";
 import { human } from "../core/report.js";
 import { runOrchestrate } from "./orchestrate.js";
@@ -30,7 +32,12 @@ export async function runDemo(ctx: Ctx, f: { keep?: boolean; dashboard?: boolean
     JSON.stringify({ agentCommand: [process.execPath, simAgentPath()], tmuxSocket: socket, stallSeconds: 5, pollSeconds: 1 }, null, 2) + "\n",
   );
   const env = { ...ctx.env, AUTORUN_HOME: home, AUTORUN_SIM_DELAY_MS: ctx.env.AUTORUN_SIM_DELAY_MS ?? "400" };
-  const demoCtx: Ctx = { ...ctx, cwd: repo, home, env };
+  // The commands the demo prints work when pasted: they name the demo's state dir, and run the
+  // built CLI by its path when `autorun` is not on PATH.
+  const cli = findExecutable("autorun", ctx.env.PATH) ? "autorun" : `node ${join(packageRoot(), "dist", "src", "cli.js")}`;
+  const run = `AUTORUN_HOME=${home} ${cli}`;
+  // The orchestrate summary would print commands without the demo's AUTORUN_HOME: the demo says its own.
+  const demoCtx: Ctx = { ...ctx, cwd: repo, home, env, out: () => {} };
   ctx.out(`autorun demo: a 5-stage plan run by the simulated agent (no tokens spent)`);
   ctx.out(`  project:   ${repo}`);
   ctx.out(`  state:     ${home}`);
@@ -38,56 +45,88 @@ export async function runDemo(ctx: Ctx, f: { keep?: boolean; dashboard?: boolean
   ctx.out("");
   const code = await runOrchestrate(demoCtx, join(dir, "master-plan.md"), { config: {} });
   if (code !== 0) return code;
+  ctx.out("Started. To look while it runs (paste as they are):");
+  ctx.out(`  ${run} status master-plan --watch`);
+  ctx.out(`  ${run} attach master-plan 1`);
+  if (!f.dashboard) ctx.out(`  ${run} dashboard master-plan`);
+  if (f.review) ctx.out(`Stage 2 will ask you a question; answer it with: ${run} review open`);
   ctx.out("");
-  const hint = `AUTORUN_HOME=${home} autorun`;
-  ctx.out(`Watch it:  ${hint} dashboard master-plan    (or: ${hint} status master-plan --watch)`);
-  if (f.review) ctx.out(`Stage 2 will ask you a question: ${hint} review open`);
-  ctx.out("");
+  ctx.out("What happens, as the monitor sees it:");
 
   let status;
   if (f.dashboard) {
     const { runDashboard } = await import("../tui/dashboard.js");
-    await runDashboard(demoCtx, "master-plan");
+    await runDashboard({ ...demoCtx, out: ctx.out }, "master-plan");
     status = loadStatus(orchPaths(home, "master-plan", "master-plan"));
   } else {
-    status = await followProgress(ctx, home, f.review ? 30 * 60_000 : 5 * 60_000);
+    status = await narrate(ctx, home, run, f.review ? 30 * 60_000 : 5 * 60_000);
   }
   ctx.out("");
   ctx.out(await git.logGraph(repo, 24));
   ctx.out("");
   ctx.out(`Result: ${status?.status ?? "unknown"}.`);
-  ctx.out(`  report:      ${join(home, "reports", "master-plan.md")}`);
-  ctx.out(`  monitor log: ${join(home, "logs", "master-plan-monitor.log")}`);
-  ctx.out(`  events:      ${join(home, "orchestration", "master-plan", "events.jsonl")}`);
-  ctx.out(`  project:     ${repo}   (git log --graph shows one merge commit per stage)`);
-  if (!f.keep) {
+  ctx.out(`  ${run} report master-plan     # per stage: result, merge commit, how to roll back`);
+  ctx.out(`  ${run} logs master-plan       # what the monitor did, in words`);
+  ctx.out(`  git -C ${repo} log --graph --oneline   # one merge commit per stage`);
+  if (f.keep) {
+    ctx.out(`The stage sessions are kept: tmux -L ${socket} ls, ${run} attach master-plan 5; tmux -L ${socket} kill-server when done.`);
+  } else {
     await createTmux(socket).killServer();
-    ctx.out(`The demo's tmux server is stopped. Everything else stays in ${dir} (rm -rf it when done).`);
+    ctx.out(`The demo's tmux server is stopped (autorun demo --keep keeps it to look at the sessions). Everything else stays in ${dir} (rm -rf it when done).`);
   }
   return status?.status === "completed" ? 0 : 1;
 }
 
-async function followProgress(ctx: Ctx, home: string, timeoutMs: number) {
+/** Tells what the run does as it does it, from its events: phases, merges and the launches they allow, stalls and nudges, questions. */
+async function narrate(ctx: Ctx, home: string, run: string, timeoutMs: number) {
   const paths = orchPaths(home, "master-plan", "master-plan");
-  const seen = new Map<string, string>();
   const started = Date.now();
+  let offset = 0;
+  const say = (text: string) => ctx.out(`  ${human(Math.round((Date.now() - started) / 1000)).padStart(6)}  ${text}`);
   for (;;) {
+    const chunk = readEventsFrom(paths.events, offset);
+    offset = chunk.offset;
     const status = loadStatus(paths);
     if (!status) throw new RuntimeError(`the demo orchestration disappeared from ${paths.dir}`);
-    for (const [id, s] of Object.entries(status.stages)) {
-      const impl = s.phases.implement;
-      const phase = s.status === "in_progress" ? (impl?.started_at ? `implementing ${impl.current_phase ?? "?"}/${impl.total_phases ?? "?"}` : s.phases.create_plan?.started_at ? "planning" : "researching") : s.status;
-      const line = `${phase}${s.attention ? ` [${s.attention}]` : ""}${s.nudges ? `, nudged ${s.nudges}x` : ""}`;
-      if (seen.get(id) !== line) {
-        seen.set(id, line);
-        ctx.out(`  ${human(Math.round((Date.now() - started) / 1000)).padStart(6)}  stage ${id} (${s.name}): ${line}`);
+    for (const e of chunk.events) {
+      const name = e.stage !== undefined ? `stage ${e.stage} (${status.stages[e.stage]?.name ?? "?"})` : "";
+      switch (e.type) {
+        case "stage_launched": {
+          const deps = status.stages[e.stage]?.depends_on ?? [];
+          say(`${name} starts${deps.length ? `: everything it depends on (${deps.join(", ")}) has merged` : ""}`);
+          break;
+        }
+        case "phase_status":
+          if (e.status === "start") say(`${name}: ${e.phase === "implement" ? `implementing ${e.current_phase ?? "?"}/${e.total_phases ?? "?"}` : e.phase.replace("create_plan", "planning")}`);
+          else if (e.phase === "implement") say(`${name} hands its branch over; the monitor merges it`);
+          break;
+        case "stall_detected":
+          say(`${name} stopped at its prompt mid-stage (a planned stall); idle ${e.idle_seconds} s, so the monitor nudges it`);
+          break;
+        case "stall_continue_sent":
+          say(`${name} got ${JSON.stringify(e.message)}${e.verified ? " and carries on" : ""}`);
+          break;
+        case "merge_complete":
+          say(`${name} merged into main (${e.commit.slice(0, 10)}); whatever waited on it can start`);
+          break;
+        case "merge_conflict":
+          say(`${name} not merged (${e.reason.replace(/_/g, " ")}): it is told why and fixes it`);
+          break;
+        case "review_requested":
+          say(`${name} asks a person: ${e.title} — answer it: ${run} review open`);
+          break;
+        case "review_answered":
+          say(`${name}'s question is answered; it goes on`);
+          break;
+        default:
+          break;
       }
     }
     if (status.status !== "running") return status;
     if (Date.now() - started > timeoutMs) {
-      ctx.out("  the demo is taking too long; leaving it running");
+      say("the demo is taking too long; leaving it running");
       return status;
     }
-    await new Promise((r) => setTimeout(r, 400));
+    await new Promise((r) => setTimeout(r, 300));
   }
 }

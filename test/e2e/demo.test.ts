@@ -1,0 +1,48 @@
+/**
+ * The README's first command: `autorun demo`. It runs to the end, tells what happens (a planned
+ * stall and its nudge, merges and the launches they allow), and every command it prints works when
+ * pasted into a shell as it is.
+ */
+import { rmSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { execa } from "execa";
+import { CLI } from "../helpers/env.js";
+
+let demoDir: string | undefined;
+afterEach(() => {
+  if (demoDir) rmSync(demoDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  demoDir = undefined;
+});
+
+describe("autorun demo", () => {
+  it("runs the plan to the end, narrates the stall, the nudge and the merges, and prints commands that work when pasted", async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, AUTORUN_SIM_DELAY_MS: "50", NO_COLOR: "1" };
+    for (const k of Object.keys(env)) if (k.startsWith("AUTORUN_HOME") || k.startsWith("CLAUDECODE") || k === "TMUX") delete env[k];
+    const r = await execa(process.execPath, [CLI, "demo"], { env, extendEnv: false, reject: false, timeout: 120_000 });
+    demoDir = /project:\s+(\/\S+)\/notes-service/.exec(String(r.stdout))?.[1];
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const out = String(r.stdout);
+    expect(out).toMatch(/stage 2 \(Storage layer\) stopped at its prompt mid-stage \(a planned stall\); idle \d+ s, so the monitor nudges it/);
+    expect(out).toMatch(/stage 2 \(Storage layer\) got "continue"/);
+    expect(out).toMatch(/stage 1 \(Foundations\) merged into main \(\w+\); whatever waited on it can start/);
+    expect(out).toMatch(/stage 4 \(Documentation\) starts: everything it depends on \(2, 3\) has merged/);
+    expect(out).toContain("Result: completed.");
+    // Pasted as printed, in a shell where `autorun` is not installed.
+    const printed = out.split("\n").filter((l) => /^\s+AUTORUN_HOME=\S+ /.test(l)).map((l) => l.trim().replace(/\s+#.*$/, ""));
+    const report = printed.find((l) => / report master-plan$/.test(l));
+    const logs = printed.find((l) => / logs master-plan$/.test(l));
+    const status = printed.find((l) => / status master-plan --watch$/.test(l));
+    expect(report && logs && status, printed.join("\n")).toBeTruthy();
+    const shellEnv = { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1" };
+    const pasted = async (line: string) => execa("bash", ["-c", line], { env: shellEnv, extendEnv: false, reject: false, timeout: 30_000 });
+    const rep = await pasted(report!);
+    expect(rep.exitCode, String(rep.stderr)).toBe(0);
+    expect(String(rep.stdout)).toMatch(/master-plan/);
+    const log = await pasted(logs!);
+    expect(log.exitCode, String(log.stderr)).toBe(0);
+    expect(String(log.stdout)).toContain("orchestration completed");
+    const st = await pasted(status!.replace(/ --watch$/, ""));
+    expect(st.exitCode, String(st.stderr)).toBe(0);
+    expect(String(st.stdout)).toMatch(/^master-plan: completed/);
+  }, 120_000);
+});
