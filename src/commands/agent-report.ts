@@ -150,6 +150,14 @@ export interface HookPayload {
   source?: string;
   reason?: string;
   exit_reason?: string;
+  /** Claude Code's transcript of the session (JSONL), where the monitor reads what the agent used. */
+  transcript_path?: string;
+}
+
+/** The transcript path a hook names, if it is a plausible one (an absolute path to a .jsonl file). */
+function transcriptOf(payload: HookPayload): { transcript: string } | Record<string, never> {
+  const path = payload.transcript_path;
+  return typeof path === "string" && path.startsWith("/") && path.endsWith(".jsonl") && path.length < 4096 && !path.includes("\0") ? { transcript: path } : {};
 }
 
 /** Maps a Claude Code hook payload to an event body, or undefined when it carries nothing for us. */
@@ -166,9 +174,9 @@ export function hookToEvent(name: string, payload: HookPayload): Record<string, 
       return undefined;
     }
     case "Stop":
-      return { type: "agent_stopped" };
+      return { type: "agent_stopped", ...transcriptOf(payload) };
     case "SessionStart":
-      return { type: "session_started", ...(payload.source ? { source: String(payload.source) } : {}) };
+      return { type: "session_started", ...(payload.source ? { source: String(payload.source) } : {}), ...transcriptOf(payload) };
     case "SessionEnd":
       return { type: "session_ended", ...((payload.reason ?? payload.exit_reason) ? { reason: String(payload.reason ?? payload.exit_reason) } : {}) };
     case "UserPromptSubmit":

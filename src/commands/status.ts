@@ -1,7 +1,8 @@
 /** `autorun status [plan]`: what runs, what waits, what needs a person — attention first. */
 import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
 import { compareIds } from "../core/ids.js";
-import type { Status, StageStatus } from "../state/schemas.js";
+import type { Status, StageStatus, Usage } from "../state/schemas.js";
+import { addUsage, formatCost } from "../core/usage.js";
 import { loadStatus } from "../state/status.js";
 import { reviewEntries } from "../state/review.js";
 import { isMonitorOf } from "./monitor-pid.js";
@@ -70,6 +71,8 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
   const counts = Object.values(status.stages).reduce<Record<string, number>>((acc, s) => ((acc[s.status] = (acc[s.status] ?? 0) + 1), acc), {});
   lines.push(`${status.plan_name}: ${status.status}  (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")})  wave ${status.current_wave}/${status.waves.length}  monitor ${monitorAlive ? `running (pid ${status.monitor_pid})` : "not running"}`);
   if (status.paused_until) lines.push(`paused for a usage limit until ${status.paused_until}`);
+  const used = Object.values(status.stages).map((s) => s.usage).filter((u): u is Usage => u !== null);
+  if (used.length > 0) lines.push(`cost so far: ${formatCost(used.reduce((a, b) => addUsage(a, b)))} (${used.length} of ${Object.keys(status.stages).length} stages report usage)`);
   const rows = sortStages(status).map(([id, s]) => [
     id,
     s.name.length > 28 ? s.name.slice(0, 27) + "…" : s.name,
@@ -81,10 +84,11 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
     elapsed(s, now),
     String(s.nudges),
     String(s.attempts),
+    formatCost(s.usage),
     s.status === "completed" ? (s.merge_commit?.slice(0, 10) ?? "") : s.branch,
     s.status === "in_progress" || s.status === "merging" ? s.session : "",
   ]);
-  const header = ["STAGE", "NAME", "STATUS", "PHASE", "ATTENTION", "WAVE", "DEPS", "ELAPSED", "NUDGES", "TRIES", "BRANCH/MERGE", "SESSION"];
+  const header = ["STAGE", "NAME", "STATUS", "PHASE", "ATTENTION", "WAVE", "DEPS", "ELAPSED", "NUDGES", "TRIES", "COST", "BRANCH/MERGE", "SESSION"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const on = view.color === true;
   // Padded first, then coloured, so the escape codes never break the columns.

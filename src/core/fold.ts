@@ -42,6 +42,7 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
         last_exit: null,
         retries: 0,
         kept_files: null,
+        usage: null,
         failure_reason: null,
         last_event_at: null,
         phases: {},
@@ -172,6 +173,9 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       }
       break;
     }
+    case "usage_recorded":
+      if (stage) stage.usage = event.usage;
+      break;
     case "permissions_learned":
       status.allowed_tools = [...new Set([...status.allowed_tools, ...event.rules])];
       break;

@@ -2,7 +2,8 @@
 import { formatDuration } from "date-fns/formatDuration";
 import { intervalToDuration } from "date-fns/intervalToDuration";
 import { compareIds } from "./ids.js";
-import type { AutorunEvent, Status } from "../state/schemas.js";
+import type { AutorunEvent, Status, Usage } from "../state/schemas.js";
+import { addUsage, formatCost } from "./usage.js";
 
 export interface Report {
   plan_name: string;
@@ -26,7 +27,11 @@ export interface Report {
     /** The stage's plan and the notes its agent left uncommitted, kept when its worktree went. */
     plan_file: string | null;
     kept_files: string | null;
+    /** Tokens and USD from the agent's transcripts; null for an agent that reports none. */
+    usage: Usage | null;
   }[];
+  /** Sum over the stages that report usage; null when none does. */
+  usage: Usage | null;
   waves: { wave: number; stages: string[]; started_at: string | null; completed_at: string | null; duration_seconds: number | null }[];
   failures: { stage: string; reason: string }[];
 }
@@ -60,7 +65,9 @@ export function buildReport(status: Status, events: readonly AutorunEvent[]): Re
       failure_reason: s.failure_reason,
       plan_file: s.plan_file,
       kept_files: s.kept_files,
+      usage: s.usage,
     }));
+  const used = stages.map((s) => s.usage).filter((u): u is Usage => u !== null);
   return {
     plan_name: status.plan_name,
     status: status.status,
@@ -75,6 +82,7 @@ export function buildReport(status: Status, events: readonly AutorunEvent[]): Re
       return { wave: i + 1, stages: ids, ...t, duration_seconds: secs(t.started_at, t.completed_at) };
     }),
     failures: stages.filter((s) => s.failure_reason).map((s) => ({ stage: s.id, reason: s.failure_reason! })),
+    usage: used.length > 0 ? used.reduce((a, b) => addUsage(a, b)) : null,
   };
 }
 
@@ -82,13 +90,13 @@ export function renderReportMarkdown(r: Report): string {
   const out = [
     `# autorun report: ${r.plan_name}`,
     "",
-    `Status: **${r.status}**. Project ${r.project_root}, base branch \`${r.base_branch}\`. Started ${r.created_at}${r.completed_at ? `, ended ${r.completed_at} (${human(r.duration_seconds)})` : ""}.`,
+    `Status: **${r.status}**. Project ${r.project_root}, base branch \`${r.base_branch}\`. Started ${r.created_at}${r.completed_at ? `, ended ${r.completed_at} (${human(r.duration_seconds)})` : ""}.${r.usage ? ` Cost: ${formatCost(r.usage)} (${tokens(r.usage)}).` : ""}`,
     "",
     "## Stages",
     "",
-    "| Stage | Name | Status | Attempts | Nudges | Duration | Merge commit | Checks on the merge |",
-    "|---|---|---|---|---|---|---|---|",
-    ...r.stages.map((s) => `| ${s.id} | ${s.name.replace(/\|/g, "\\|")} | ${s.status} | ${s.attempts} | ${s.nudges} | ${human(s.duration_seconds)} | ${s.merge_commit ? `\`${s.merge_commit.slice(0, 12)}\`` : "—"} | ${s.validated === true ? "passed" : s.validated === false ? "not run" : "—"} |`),
+    "| Stage | Name | Status | Attempts | Nudges | Duration | Cost | Merge commit | Checks on the merge |",
+    "|---|---|---|---|---|---|---|---|---|",
+    ...r.stages.map((s) => `| ${s.id} | ${s.name.replace(/\|/g, "\\|")} | ${s.status} | ${s.attempts} | ${s.nudges} | ${human(s.duration_seconds)} | ${formatCost(s.usage)} | ${s.merge_commit ? `\`${s.merge_commit.slice(0, 12)}\`` : "—"} | ${s.validated === true ? "passed" : s.validated === false ? "not run" : "—"} |`),
     "",
     ...(r.stages.some((s) => s.plan_file || s.kept_files)
       ? ["## Plans and notes", "", ...r.stages.filter((s) => s.plan_file || s.kept_files).map((s) => `- Stage ${s.id}: ${[s.plan_file ? `plan ${s.plan_file}` : "", s.kept_files ? `notes kept in ${s.kept_files}` : ""].filter(Boolean).join("; ")}`), ""]
@@ -111,4 +119,9 @@ export function renderReportMarkdown(r: Report): string {
     "",
   ];
   return out.join("\n");
+}
+
+function tokens(u: Usage): string {
+  const k = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${Math.round(n / 1e3)}k` : String(n));
+  return `${k(u.input_tokens)} in, ${k(u.output_tokens)} out, ${k(u.cache_read_tokens)} cache read, ${k(u.cache_creation_tokens)} cache write tokens`;
 }

@@ -9,6 +9,7 @@ import { classifyPane, isApiRateLimit, parseResetTime, screenBody } from "./pane
 import { DIALOG_ATTENTION } from "../state/constants.js";
 import { stagesList } from "../core/printable.js";
 import { verifiedNudge, type NudgeResult } from "./nudge.js";
+import type { TranscriptState } from "./usage.js";
 
 /** Per-stage memory of the monitor, rebuilt from events on replay. */
 export interface StageMemory {
@@ -30,6 +31,10 @@ export interface StageMemory {
   reviewFiled: Set<string>;
   /** Open reviews the monitor filed, by condition, so they can be marked resolved when it clears. */
   reviewFiles: Map<string, string>;
+  /** The agent's transcript (from its hooks), how far it was read, and whether it may have grown since. */
+  transcript?: string;
+  usage?: TranscriptState;
+  usageDue?: boolean;
 }
 
 export interface AttentionHost {

@@ -21,6 +21,8 @@ import { stagesList } from "../core/printable.js";
 import { launchStages, relaunchStage } from "./launcher.js";
 import { MAX_SEND_BACKS, mergeStage, removeValidationWorktree } from "./merge.js";
 import { reapCompleted } from "./cleanup.js";
+import { readTranscript, type TranscriptState } from "./usage.js";
+import { ZERO } from "../core/usage.js";
 import type { Clock } from "./nudge.js";
 import { Attention, type StageMemory } from "./attention.js";
 
@@ -100,8 +102,16 @@ export class Monitor {
     if (event.stage === undefined) return;
     const m = this.mem(event.stage);
     switch (event.type) {
+      case "session_started":
+        if (event.transcript) Object.assign(m, { transcript: event.transcript, usageDue: true });
+        break;
+      case "usage_recorded":
+        m.usage = { transcript: event.transcript, offset: event.offset, total: event.usage, ...(event.last_message ? { last: event.last_message } : {}) };
+        m.usageDue = false;
+        break;
       case "stage_idle":
       case "agent_stopped":
+        if (event.type === "agent_stopped" && event.transcript) Object.assign(m, { transcript: event.transcript, usageDue: true });
         if (!m.idleHint) m.idleSince = this.deps.clock.now();
         m.idleHint = true;
         // Look again right when the stall would be due, not at the next safety-net tick.
@@ -198,6 +208,7 @@ export class Monitor {
     if (!this.reaped) await this.reapCompletedStages();
     await this.resolveReviews();
     await this.mergeReady();
+    this.collectUsage();
     await this.checkLiveness(paused);
     // While the usage limit pauses the run, screens are still read for dialogs and login problems
     // (a person must hear of those), but no nudge or message is typed.
@@ -206,6 +217,8 @@ export class Monitor {
     this.recordWaves();
     const result = this.merging.size > 0 ? { done: false as const } : outcome(this.status!);
     if (result.done) {
+      // The last turns' usage, before the run is declared over.
+      this.collectUsage(true);
       await removeValidationWorktree(this.deps.paths.home, this.status!.project_root).catch((error: Error) => this.deps.log(`could not remove the validation worktree: ${error.message}`));
       this.emit({ type: "orchestration_complete", status: result.status });
       this.deps.log(`orchestration ${result.status}: ${result.reason}`);
@@ -254,6 +267,23 @@ export class Monitor {
           this.deps.wake?.();
         });
       this.merging.set(id, job);
+    }
+  }
+
+  /**
+   * Reads what each agent's transcript gained since its last turn (only the new bytes) and records
+   * the stage's total as `usage_recorded`. `all`: every stage with a transcript, due or not.
+   */
+  private collectUsage(all = false): void {
+    for (const id of Object.keys(this.status!.stages)) {
+      const m = this.mem(id);
+      if (!m.transcript || !(m.usageDue || all)) continue;
+      m.usageDue = false;
+      // A new transcript (a retry's new session) continues the stage's total from where it was.
+      const from: TranscriptState = m.usage?.transcript === m.transcript ? m.usage : { transcript: m.transcript, offset: 0, total: m.usage?.total ?? ZERO };
+      const next = readTranscript(from, this.deps.config.prices);
+      if (!next) continue;
+      this.emit({ type: "usage_recorded", stage: id, transcript: next.transcript, offset: next.offset, usage: next.total, ...(next.last ? { last_message: next.last } : {}) });
     }
   }
 

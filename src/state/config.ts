@@ -22,6 +22,7 @@ export const DEFAULT_CONFIG: Config = {
   validate: [],
   permissionAnswers: {},
   allowedTools: [],
+  prices: {},
   agentEnv: [],
 };
 

@@ -122,20 +122,42 @@ export const eventSchema = z.discriminatedUnion("type", [
   base.extend({ type: z.literal("monitor_stopped"), pid: z.number().int(), reason: z.string() }),
   base.extend({ type: z.literal("orchestration_stopped"), sessions: z.boolean() }),
   base.extend({ type: z.literal("orchestration_complete"), status: z.enum(["completed", "failed"]) }),
-  withStage.extend({ type: z.literal("session_started"), source: z.string().optional() }),
+  withStage.extend({ type: z.literal("session_started"), source: z.string().optional(), transcript: z.string().optional() }),
   withStage.extend({ type: z.literal("session_ended"), reason: z.string().optional() }),
   withStage.extend({ type: z.literal("prompt_submitted") }),
-  withStage.extend({ type: z.literal("agent_stopped") }),
+  withStage.extend({ type: z.literal("agent_stopped"), transcript: z.string().optional() }),
+  /**
+   * What a stage's agent has used so far (totals over its transcripts), read incrementally from the
+   * transcript Claude Code names in its hooks: `offset` is how far `transcript` was read;
+   * `last_message` the message at that point, whose lines may continue past it.
+   */
+  withStage.extend({
+    type: z.literal("usage_recorded"),
+    transcript: z.string(),
+    offset: z.number().int().nonnegative(),
+    usage: z.lazy(() => usageSchema),
+    last_message: z.object({ id: z.string(), usage: z.lazy(() => usageSchema) }).optional(),
+  }),
 ]);
 
 export type AutorunEvent = z.infer<typeof eventSchema>;
 export type EventType = AutorunEvent["type"];
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 /** An event as a writer builds it: the store adds `ts`, the orchestration adds its identity. */
+export type Usage = z.infer<typeof usageSchema>;
 export type EventBody = DistributiveOmit<AutorunEvent, "ts" | "orch_dir" | "plan_name" | "project_slug">;
 export type EventWithoutTs = DistributiveOmit<AutorunEvent, "ts">;
 export type EventOf<T extends EventType> = Extract<AutorunEvent, { type: T }>;
 export const EVENT_TYPES = eventSchema.options.map((o) => o.shape.type.value) as EventType[];
+
+/** Tokens by kind and their price in USD (`usd` null when a model is not in the price table). */
+export const usageSchema = z.object({
+  input_tokens: z.number().nonnegative(),
+  output_tokens: z.number().nonnegative(),
+  cache_creation_tokens: z.number().nonnegative(),
+  cache_read_tokens: z.number().nonnegative(),
+  usd: z.number().nonnegative().nullable(),
+});
 
 const phaseTimes = z.object({
   started_at: z.string().nullable(),
@@ -174,6 +196,8 @@ export const stageStatusSchema = z.object({
   last_exit: z.object({ at: z.string(), exit_status: z.number().nullable(), signal: z.number().nullable(), last_lines: z.array(z.string()) }).nullable().default(null),
   /** Messages queued for the agent and not yet delivered, oldest first. */
   pending_messages: z.array(z.object({ id: z.string(), message: z.string(), reason: z.string(), queued_at: z.string() })).default([]),
+  /** What the stage's agent used, from its Claude Code transcripts; null for agents that report none. */
+  usage: z.lazy(() => usageSchema).nullable().default(null),
   /** Where the agent's uncommitted notes and plan were kept when its worktree was removed. */
   kept_files: z.string().nullable().default(null),
   failure_reason: z.string().nullable(),
@@ -225,6 +249,8 @@ export const configFields = z.object({
   permissionAnswers: z.record(z.string(), z.string()),
   /** Claude Code permission rules added to every session's allow-list (`Bash(npm test:*)`, `WebFetch`). */
   allowedTools: z.array(z.string().min(1)),
+  /** USD per million tokens by model (a part of its name: "opus", "claude-sonnet-4-5"), over the built-in table. */
+  prices: z.record(z.string().min(1), z.object({ input: z.number().nonnegative(), output: z.number().nonnegative(), cache_write: z.number().nonnegative().optional(), cache_read: z.number().nonnegative().optional() }).strict()),
 });
 
 export const configSchema = configFields.partial().strict();

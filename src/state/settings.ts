@@ -13,6 +13,7 @@ export const settingsSchema = configFields
   // Keys added after 0.1: an orchestration started before them reads their default.
   .extend({
     allowedTools: configFields.shape.allowedTools.default([]),
+    prices: configFields.shape.prices.default({}),
     /** Names (never values) of the variables passed from the person's shell to every session. */
     agentEnv: z.array(z.string()).default([]),
   });

@@ -10,6 +10,7 @@ import { execa } from "execa";
 import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
 import { eventsOf, expectClean, statusOf } from "../helpers/orch.js";
 import { stageSteps, stepDone, type Api, type Block } from "../helpers/claude-api.js";
+import type { Status } from "../../src/state/schemas.js";
 import { CLAUDE, endOf, nextStep, orchestrateWithClaude, panePid, startClaudeApi } from "./harness.js";
 
 let sb: Sandbox;
@@ -85,6 +86,19 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
     expect(eventsOf(sb, "diamond", "message_delivered", "4").map((e) => e.id)).toEqual([queued[0]!.id]);
     expect(api!.calls.some((c) => c.stage === "4" && c.lastText === queued[0]!.message)).toBe(true);
     expect(eventsOf(sb, "diamond", "stall_continue_sent", "4")).toEqual([]);
+    // What each stage cost, read from claude's own transcripts: per call the stand-in reports 1200
+    // input, 40 output and 800 cache-read tokens; at opus prices ($5 / $25 / $0.50 per million)
+    // that is $0.0074. Stage 3's call in flight when it was SIGKILLed is lost with its process.
+    const { stages } = statusOf(sb, "diamond") as unknown as Status;
+    for (const [id, st] of Object.entries(stages)) {
+      const calls = api!.calls.filter((c) => c.stage === id).length;
+      const counted = st.usage!.input_tokens / 1200;
+      expect(counted, `stage ${id}: ${JSON.stringify(st.usage)} for ${calls} calls`).toBe(id === "3" ? Math.min(calls, Math.max(counted, calls - 1)) : calls);
+      expect(st.usage).toMatchObject({ output_tokens: 40 * counted, cache_read_tokens: 800 * counted });
+      expect(st.usage!.usd).toBeCloseTo(0.0074 * counted, 6);
+    }
+    expect((await sb.cli(["report", "diamond"])).stdout).toMatch(/Cost: \$\d+\.\d\d/);
+    expect((await sb.cli(["status", "diamond"])).stdout).toMatch(/cost so far: \$\d+\.\d\d \(4 of 4 stages report usage\)/);
     await expectClean(sb, "diamond");
   }, 180_000);
 

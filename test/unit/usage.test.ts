@@ -1,0 +1,57 @@
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { formatCost, messageUsage, priceFor, ZERO } from "../../src/core/usage.js";
+import { readTranscript } from "../../src/monitor/usage.js";
+
+const line = (id: string, model: string, input: number, output: number, cacheRead = 0) =>
+  JSON.stringify({ type: "assistant", message: { id, model, role: "assistant", usage: { input_tokens: input, output_tokens: output, cache_read_input_tokens: cacheRead, cache_creation_input_tokens: 0 } } }) + "\n";
+
+let dir: string | undefined;
+afterEach(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+describe("usage and cost", () => {
+  it("prices a model by the longest matching name, with a project's own prices over the built-in ones", () => {
+    expect(priceFor("claude-opus-4-1-20250805")).toEqual({ input: 15, output: 75 });
+    expect(priceFor("claude-opus-4-5")).toEqual({ input: 5, output: 25 });
+    expect(priceFor("claude-sonnet-4-5")).toEqual({ input: 3, output: 15 });
+    expect(priceFor("my-local-model")).toBeUndefined();
+    expect(priceFor("claude-sonnet-4-5", { "sonnet-4-5": { input: 2, output: 10 } })).toEqual({ input: 2, output: 10 });
+  });
+
+  it("reads an assistant message's usage; other lines and Claude Code's synthetic messages cost nothing", () => {
+    expect(messageUsage(line("m1", "claude-sonnet-4-5", 1_000_000, 0))!.usage.usd).toBeCloseTo(3, 6);
+    expect(messageUsage(JSON.stringify({ type: "user", message: { content: "hi" } }))).toBeUndefined();
+    expect(messageUsage("not json {\"usage\"")).toBeUndefined();
+    expect(messageUsage(line("m2", "<synthetic>", 0, 0))!.usage.usd).toBe(0);
+    expect(messageUsage(line("m3", "my-local-model", 10, 10))!.usage.usd).toBeNull();
+    expect(formatCost(null)).toBe("—");
+    expect(formatCost({ ...ZERO, usd: 0.4449 })).toBe("$0.44");
+    expect(formatCost({ ...ZERO, input_tokens: 1_500_000, usd: null })).toBe("1.5M tok");
+  });
+
+  it("reads a transcript incrementally: only new complete lines, each message once at its latest usage", () => {
+    dir = mkdtempSync(join(tmpdir(), "autorun-usage-"));
+    const file = join(dir, "t.jsonl");
+    // A message written as two lines (two content blocks) with the same id, then a half-written line.
+    writeFileSync(file, line("a", "claude-sonnet-4-5", 1000, 10) + line("a", "claude-sonnet-4-5", 1000, 50) + line("b", "claude-sonnet-4-5", 2000, 5).slice(0, 30));
+    const first = readTranscript({ transcript: file, offset: 0, total: ZERO })!;
+    expect(first.total).toMatchObject({ input_tokens: 1000, output_tokens: 50 });
+    expect(first.last?.id).toBe("a");
+    // Nothing new: nothing read.
+    expect(readTranscript(first)).toBeUndefined();
+    // The half line completes, and message a grows once more after the offset.
+    appendFileSync(file, line("b", "claude-sonnet-4-5", 2000, 5).slice(30));
+    const second = readTranscript(first)!;
+    expect(second.total).toMatchObject({ input_tokens: 3000, output_tokens: 55 });
+    appendFileSync(file, line("b", "claude-sonnet-4-5", 2000, 80));
+    const third = readTranscript(second)!;
+    expect(third.total).toMatchObject({ input_tokens: 3000, output_tokens: 130 });
+    expect(third.total.usd).toBeCloseTo((3000 * 3 + 130 * 15) / 1e6, 9);
+    expect(third.offset).toBe(Buffer.byteLength(line("a", "claude-sonnet-4-5", 1000, 10) + line("a", "claude-sonnet-4-5", 1000, 50) + line("b", "claude-sonnet-4-5", 2000, 5) + line("b", "claude-sonnet-4-5", 2000, 80)));
+  });
+});
