@@ -1,4 +1,5 @@
 /** `autorun status [plan]`: what runs, what waits, what needs a person — attention first. */
+import { basename } from "node:path";
 import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
 import { compareIds } from "../core/ids.js";
 import type { Status, StageStatus, Usage } from "../state/schemas.js";
@@ -64,12 +65,14 @@ export interface StatusView {
   color?: boolean;
   /** Open review files, to show with the command that answers them. */
   reviews?: { file: string; title: string; stage: string | null; plan_name: string | null; state: string }[];
+  /** The name the orchestration is opened by (a run kept by --fresh: `<plan>.<time>`). */
+  name?: string;
 }
 
 export function renderStatusTable(status: Status, now: Date, monitorAlive: boolean, view: StatusView = {}): string[] {
   const lines: string[] = [];
   const counts = Object.values(status.stages).reduce<Record<string, number>>((acc, s) => ((acc[s.status] = (acc[s.status] ?? 0) + 1), acc), {});
-  lines.push(`${status.plan_name}: ${status.status}  (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")})  wave ${status.current_wave}/${status.waves.length}  monitor ${monitorAlive ? `running (pid ${status.monitor_pid})` : "not running"}`);
+  lines.push(`${view.name ?? status.plan_name}: ${status.status}  (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")})  wave ${status.current_wave}/${status.waves.length}  monitor ${monitorAlive ? `running (pid ${status.monitor_pid})` : "not running"}`);
   if (status.paused_until) lines.push(`paused for a usage limit until ${status.paused_until}`);
   const used = Object.values(status.stages).map((s) => s.usage).filter((u): u is Usage => u !== null);
   if (used.length > 0) lines.push(`cost so far: ${formatCost(used.reduce((a, b) => addUsage(a, b)))} (${used.length} of ${Object.keys(status.stages).length} stages report usage)`);
@@ -151,7 +154,7 @@ export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json
     const alive = orch.status.monitor_pid !== null && isMonitorOf(orch.paths, orch.status.monitor_pid);
     if (opts.json) ctx.out(JSON.stringify(orch.status, null, 2));
     else {
-      const view = { color: ctx.isTTY && !ctx.env.NO_COLOR, reviews: reviewEntries(ctx.home) };
+      const view = { color: ctx.isTTY && !ctx.env.NO_COLOR, reviews: reviewEntries(ctx.home), name: basename(orch.paths.dir) };
       for (const line of renderStatusTable(orch.status, new Date(), alive, view)) ctx.out(line);
     }
     return orch.status;

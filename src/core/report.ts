@@ -90,7 +90,7 @@ export function renderReportMarkdown(r: Report): string {
   const out = [
     `# autorun report: ${r.plan_name}`,
     "",
-    `Status: **${r.status}**. Project ${r.project_root}, base branch \`${r.base_branch}\`. Started ${r.created_at}${r.completed_at ? `, ended ${r.completed_at} (${human(r.duration_seconds)})` : ""}.${r.usage ? ` Cost: ${formatCost(r.usage)} (${tokens(r.usage)}).` : ""}`,
+    `Status: **${r.status}**. Project ${r.project_root}, base branch \`${r.base_branch}\`. Started ${when(r.created_at)}${r.completed_at ? `, ended ${when(r.completed_at)} (${human(r.duration_seconds)})` : ""}.${r.usage ? ` Cost: ${formatCost(r.usage)} (${tokens(r.usage)}).` : ""}`,
     "",
     "## Stages",
     "",
@@ -124,4 +124,10 @@ export function renderReportMarkdown(r: Report): string {
 function tokens(u: Usage): string {
   const k = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${Math.round(n / 1e3)}k` : String(n));
   return `${k(u.input_tokens)} in, ${k(u.output_tokens)} out, ${k(u.cache_read_tokens)} cache read, ${k(u.cache_creation_tokens)} cache write tokens`;
+}
+
+/** A time for a person (the JSON report keeps the ISO value): "2026-12-03 16:40 UTC". */
+function when(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }

@@ -72,7 +72,7 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     expect(old.code).toBe(0);
     expect(old.stdout).toBe(firstReport.trimEnd());
     expect(readFileSync(join(sb.home, "reports", "again.md"), "utf8")).not.toBe(firstReport);
-    expect((await sb.cli(["status", kept!])).stdout).toMatch(/^again: completed/);
+    expect((await sb.cli(["status", kept!])).stdout).toMatch(new RegExp(`^${kept!.replace(/\./g, "\\.")}: completed`));
     // Its own monitor log: the new run's log starts with the new run.
     const logs = readdirSync(join(sb.home, "logs")).sort();
     expect(logs).toEqual(["again-monitor.log", `again-monitor.${kept!.split(".")[1]}.log`].sort());
