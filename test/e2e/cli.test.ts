@@ -13,6 +13,16 @@ afterEach(async () => sb.cleanup());
 const fixtures = join(ROOT, "test", "fixtures", "plans");
 
 describe("orchestrate --dry-run", () => {
+  it("--parse-with claude without Claude Code: one short line that says what to do, not the command line with the plan in it", async () => {
+    const plan = sb.writePlan("prose.md", "We should first build the parser, then the printer.\n".repeat(40));
+    const r = await sb.cli(["orchestrate", plan, "--parse-with", "claude", "--dry-run"], { env: { PATH: "/usr/bin:/bin" } });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/--parse-with claude needs Claude Code, which is not installed or not on PATH .*give prose\.md stage headings/);
+    expect(r.stderr).not.toContain("We should first");
+    expect(r.stderr.length).toBeLessThan(400);
+  });
+
   it("warns about a stage that is only in an HTML comment, and runs the others", async () => {
     const plan = sb.writePlan("parked.md", readFileSync(join(fixtures, "good", "commonmark-commented-stage.md"), "utf8"));
     const r = await sb.cli(["orchestrate", plan, "--dry-run", "--json"]);
