@@ -37,7 +37,8 @@ export interface StageMemory {
   usageDue?: boolean;
 }
 
-export interface AttentionHost {
+/** What the monitor's parts (attention, liveness) get of the Monitor: its state and its ways to act. */
+export interface MonitorHost {
   readonly deps: MonitorDeps;
   readonly status: Status | undefined;
   mem(id: string): StageMemory;
@@ -52,7 +53,7 @@ export class Attention {
   /** The nudge being typed into each stage's pane (a merge's message and a stall nudge must not interleave). */
   private readonly typing = new Map<string, Promise<boolean>>();
 
-  constructor(private readonly host: AttentionHost) {}
+  constructor(private readonly host: MonitorHost) {}
 
   private get deps(): MonitorDeps {
     return this.host.deps;

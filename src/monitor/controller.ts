@@ -17,8 +17,8 @@ import type { Config } from "../state/config.js";
 import type { AutorunEvent, EventBody, Status } from "../state/schemas.js";
 import { createReviewFile, resolveReviewFile } from "../state/review.js";
 import { DIALOG_ATTENTION } from "../state/constants.js";
-import { stagesList } from "../core/printable.js";
-import { launchStages, relaunchStage } from "./launcher.js";
+import { launchStages } from "./launcher.js";
+import { checkLiveness } from "./liveness.js";
 import { MAX_SEND_BACKS, mergeStage, removeValidationWorktree } from "./merge.js";
 import { reapCompleted } from "./cleanup.js";
 import { readTranscript, type TranscriptState } from "./usage.js";
@@ -209,7 +209,7 @@ export class Monitor {
     await this.resolveReviews();
     await this.mergeReady();
     this.collectUsage();
-    await this.checkLiveness(paused);
+    await checkLiveness(this, paused);
     // While the usage limit pauses the run, screens are still read for dialogs and login problems
     // (a person must hear of those), but no nudge or message is typed.
     await this.attention.checkScreens(paused);
@@ -333,76 +333,6 @@ export class Monitor {
     if (await git.operationInProgress(checkout)) return false;
     const dirty = new Set(await git.dirtyFiles(checkout));
     return !files.some((f) => dirty.has(f));
-  }
-
-  /**
-   * Sessions that ended while their stage was in progress. Panes stay after their program exits
-   * (remain-on-exit), so the exit status and last words are read before the pane is removed.
-   * A relaunch waits a backoff; an agent that exits within 10 s of its launch twice is failed
-   * with what it said, not relaunched in a loop. A dead tmux server is told by the server being gone.
-   */
-  private async checkLiveness(paused: boolean): Promise<void> {
-    const { tmux, clock } = this.deps;
-    let gone: { id: string; exit?: { status: number | undefined; signal: number | undefined } }[] = [];
-    for (const [id, stage] of this.inProgress()) {
-      if (stage.implement_done) continue;
-      let pane = await tmux.paneStatus(stage.session);
-      if (pane.state === "running") continue;
-      // tmux marks a pane dead when its terminal closes, and learns the exit status a moment later.
-      for (let look = 0; look < 10 && pane.state === "exited" && pane.status === undefined && pane.signal === undefined; look++) {
-        await this.deps.clock.sleep(100);
-        pane = await tmux.paneStatus(stage.session);
-      }
-      gone.push(pane.state === "exited" ? { id, exit: { status: pane.status, signal: pane.signal } } : { id });
-    }
-    if (gone.length === 0) return;
-    // An agent that reports "implement done" and exits is finished, not dead: read what it wrote
-    // between our last read and its exit before judging.
-    this.ingest();
-    gone = gone.filter(({ id }) => this.status!.stages[id]?.status === "in_progress" && !this.status!.stages[id]?.implement_done);
-    if (gone.length === 0) return;
-    // tmux exits with its last session, so one gone session alone cannot tell a dead server.
-    const serverGone = gone.length >= 2 && gone.every((g) => !g.exit) && !(await tmux.serverRunning());
-    if (serverGone) this.deps.log(`the tmux server is gone; relaunching ${stagesList(gone.map((g) => g.id))}`);
-    for (const { id, exit } of gone) {
-      const stage = this.status!.stages[id]!;
-      const m = this.mem(id);
-      if (exit) {
-        let lastLines = await tmux.lastLines(stage.session, 15);
-        // Output the pane had not drawn yet when its program exited shows up a moment later.
-        for (let look = 0; look < 5 && lastLines.length === 0; look++) {
-          await clock.sleep(100);
-          lastLines = await tmux.lastLines(stage.session, 15);
-        }
-        await tmux.killSession(stage.session);
-        this.emit({ type: "session_dead", stage: id, session: stage.session, ...(exit.status !== undefined ? { exit_status: exit.status } : {}), ...(exit.signal !== undefined ? { signal: exit.signal } : {}), last_lines: lastLines });
-        this.deps.log(`stage ${id}: its agent exited${exit.status !== undefined ? ` with status ${exit.status}` : ""}${exit.signal !== undefined ? ` on signal ${exit.signal}` : ""}${lastLines.length ? `; last words: ${lastLines.slice(-3).join(" | ")}` : ""}`);
-      } else if (stage.attention !== "crashed") {
-        this.emit({ type: "session_dead", stage: id, session: stage.session, ...(serverGone ? { server_gone: true } : {}) });
-      }
-      if (paused) continue;
-      const now = this.status!.stages[id]!;
-      const said = now.last_exit?.last_lines.slice(-5).join(" | ");
-      const code = now.last_exit?.exit_status;
-      if (m.quickDeaths >= 2 && !serverGone) {
-        const reason = `the agent exited${code !== undefined && code !== null ? ` ${code}` : ""} within 10 s of its launch, twice${said ? `: ${said}` : ""}`;
-        this.emit({ type: "stage_failed", stage: id, reason });
-        this.deps.log(`stage ${id}: failed: ${reason}`);
-        continue;
-      }
-      const limit = (serverGone ? 6 : 2) + now.free_relaunches;
-      if (now.attempts >= limit) {
-        const reason = `its session ended ${now.attempts} times${said ? `; last words: ${said}` : ""}`;
-        this.emit({ type: "stage_failed", stage: id, reason });
-        this.deps.log(`stage ${id}: failed: ${reason}`);
-        continue;
-      }
-      // Back off before relaunching (1 s, 2 s, 4 s … up to 30 s), unless the server itself died.
-      const wait = serverGone ? 0 : Math.min(30_000, 1000 * 2 ** Math.max(0, now.attempts - 1));
-      if (m.deadAt !== undefined && clock.now() - m.deadAt < wait) continue;
-      await relaunchStage({ tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log }, id, now.attempts);
-      this.ingest();
-    }
   }
 
   private async launchReady(): Promise<void> {
