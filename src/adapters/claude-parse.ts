@@ -3,7 +3,8 @@ import { z } from "zod";
 import { runProgram } from "./exec.js";
 import { buildPlan, type Plan, type RawStage } from "../core/plan.js";
 import { parseDepValue } from "../core/deps.js";
-import { RuntimeError, ToolError } from "../errors.js";
+import { RuntimeError } from "../errors.js";
+import { findExecutable } from "./process.js";
 
 const stageList = z.object({
   stages: z.array(z.object({ id: z.string().regex(/^\d+(\.\d+)*$/), name: z.string().min(1), depends_on: z.array(z.string()), scope: z.string() })).min(1),
@@ -13,18 +14,15 @@ const JSON_SCHEMA = JSON.stringify(z.toJSONSchema(stageList));
 
 export async function parsePlanWithClaude(file: string, text: string): Promise<Plan> {
   const prompt = `Split this master plan into implementation stages with numeric ids and dependencies. Return only JSON matching the schema.\n\n${text}`;
+  if (!findExecutable("claude")) {
+    throw new RuntimeError(`--parse-with claude needs Claude Code, which is not installed or not on PATH (npm install -g @anthropic-ai/claude-code); or give ${file} stage headings (## Stage 1: Name) and drop --parse-with.`);
+  }
   let r;
   try {
     r = await runProgram("claude", ["-p", "--output-format", "json", "--json-schema", JSON_SCHEMA, prompt], { timeoutMs: 300_000 });
   } catch (error) {
     // The error would quote the whole command line (the schema and the plan): say what matters.
-    const missing = error instanceof ToolError && /not installed or not on PATH/.test(error.message);
-    throw new RuntimeError(
-      missing
-        ? `--parse-with claude needs Claude Code, which is not installed or not on PATH (npm install -g @anthropic-ai/claude-code); or give ${file} stage headings (## Stage 1: Name) and drop --parse-with.`
-        : `claude -p did not finish splitting ${file} into stages within 5 minutes; try again, or give it stage headings (## Stage 1: Name).`,
-      { cause: error },
-    );
+    throw new RuntimeError(`claude -p did not split ${file} into stages (it ran over 5 minutes, or could not start); try again, or give it stage headings (## Stage 1: Name).`, { cause: error });
   }
   if (!r.ok) throw new RuntimeError(`claude -p failed (exit ${r.code}) splitting ${file}: ${r.stderr.trim().split("\n").slice(-1)[0]?.slice(0, 200) ?? ""}`);
   let payload: unknown;

@@ -29,6 +29,17 @@ export function listOrchestrations(home: string): { name: string; mtime: number 
     .sort((a, b) => b.mtime - a.mtime);
 }
 
+/** Every orchestration under `home` whose status can be read: its directory name, real paths and status. */
+export function loadOrchestrations(home: string): { name: string; paths: OrchPaths; status: Status }[] {
+  const out: { name: string; paths: OrchPaths; status: Status }[] = [];
+  for (const o of listOrchestrations(home)) {
+    const opened = openOrchestration(home, o.name);
+    const status = opened ? loadStatus(opened.paths) : undefined;
+    if (opened && status) out.push({ name: o.name, paths: opened.paths, status });
+  }
+  return out;
+}
+
 /** The project root (the nearest directory with `.git`) of `dir`, found without running git. */
 export function projectRootOf(dir: string): string | undefined {
   for (let d = resolve(dir); ; d = dirname(d)) {

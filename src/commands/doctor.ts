@@ -12,14 +12,12 @@ import { CLAUDE_MIN_VERSION, claudeTooOld, claudeTrust, isClaude, pluginDir } fr
 import { readPid } from "../state/pidfile.js";
 import { isMonitorOf } from "./monitor-pid.js";
 import { orchPaths } from "../state/paths.js";
-import { loadStatus } from "../state/status.js";
 import { readSettings } from "../state/settings.js";
 import { loadConfig } from "../state/config.js";
 import type { Status } from "../state/schemas.js";
-import { listOrchestrations, type Ctx } from "./context.js";
+import { loadOrchestrations, type Ctx } from "./context.js";
 import { startMonitorDetached } from "./monitor.js";
 import { stagesList } from "../core/printable.js";
-import { openOrchestration } from "../state/orchestration.js";
 
 interface Finding {
   level: "ok" | "warn" | "problem";
@@ -65,10 +63,7 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
   add(...checkTemplates(pluginDir()));
 
   // Orchestrations and the projects they use.
-  const orchestrations = listOrchestrations(ctx.home)
-    .map((o) => ({ name: o.name, paths: openOrchestration(ctx.home, o.name)?.paths ?? orchPaths(ctx.home, o.name, o.name) }))
-    .map((o) => ({ ...o, status: loadStatus(o.paths) }))
-    .filter((o): o is { name: string; paths: ReturnType<typeof orchPaths>; status: Status } => o.status !== undefined);
+  const orchestrations = loadOrchestrations(ctx.home);
   const roots = new Set(orchestrations.map((o) => o.status.project_root));
   if (here) roots.add(here);
 

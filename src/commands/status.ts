@@ -4,11 +4,9 @@ import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
 import { compareIds } from "../core/ids.js";
 import type { Status, StageStatus, Usage } from "../state/schemas.js";
 import { addUsage, formatCost } from "../core/usage.js";
-import { loadStatus } from "../state/status.js";
 import { reviewEntries } from "../state/review.js";
 import { isMonitorOf } from "./monitor-pid.js";
-import { listOrchestrations, resolveOrchestration, type Ctx } from "./context.js";
-import { openOrchestration } from "../state/orchestration.js";
+import { loadOrchestrations, resolveOrchestration, type Ctx } from "./context.js";
 
 const ORDER: Record<string, number> = { merging: 1, in_progress: 1, pending: 2, blocked: 3, failed: 3, completed: 4 };
 
@@ -126,12 +124,7 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
 
 export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json?: boolean; watch?: boolean }): Promise<number> {
   if (plan === undefined && !opts.watch) {
-    const all = listOrchestrations(ctx.home)
-      .map((o) => {
-        const opened = openOrchestration(ctx.home, o.name);
-        return { name: o.name, status: opened ? loadStatus(opened.paths) : undefined };
-      })
-      .filter((o): o is { name: string; status: Status } => o.status !== undefined);
+    const all = loadOrchestrations(ctx.home);
     if (opts.json) {
       ctx.out(JSON.stringify(all.map((o) => o.status), null, 2));
       return 0;

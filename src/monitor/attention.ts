@@ -6,7 +6,7 @@
 import type { EventBody, Status } from "../state/schemas.js";
 import type { MonitorDeps } from "./controller.js";
 import { classifyPane, isApiRateLimit, parseResetTime, screenBody } from "./pane.js";
-import { DIALOG_ATTENTION } from "../state/constants.js";
+import { isDialogAttention } from "../state/constants.js";
 import { stagesList } from "../core/printable.js";
 import { verifiedNudge, type NudgeResult } from "./nudge.js";
 import type { TranscriptState } from "./usage.js";
@@ -242,9 +242,4 @@ export class Attention {
     record(result);
     return result.verified;
   }
-
-}
-
-function isDialogAttention(a: string | null): a is (typeof DIALOG_ATTENTION)[number] {
-  return (DIALOG_ATTENTION as readonly (string | null)[]).includes(a);
 }

@@ -6,7 +6,6 @@
 import { copyFileSync, existsSync, lstatSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import * as git from "../adapters/git.js";
-import { localAllowRules, WORKFLOW_ALLOW } from "../adapters/agent.js";
 import type { Tmux } from "../adapters/tmux.js";
 import { appendFor } from "../state/orchestration.js";
 import { makeDir, type OrchPaths } from "../state/paths.js";
@@ -68,20 +67,6 @@ async function keepStageFiles(deps: Pick<CleanupDeps, "paths" | "log">, id: stri
     if (planFile && from === planFile) plan = to;
   }
   return { ok: true, dir, count: files.length, ...(plan ? { plan } : {}) };
-}
-
-/**
- * The person's "don't ask again" answers in this stage's session, kept for the stages launched
- * after it (the merge records them before `merge_complete`, so its dependants get them).
- */
-export function learnPermissions(deps: Pick<CleanupDeps, "paths" | "log">, id: string, worktree: string): void {
-  const status = loadStatus(deps.paths);
-  if (!status) return;
-  const known = new Set([...WORKFLOW_ALLOW, ...status.allowed_tools]);
-  const rules = localAllowRules(worktree).filter((r) => !known.has(r));
-  if (rules.length === 0) return;
-  appendFor(deps.paths, status, { stage: id, type: "permissions_learned", rules });
-  deps.log(`stage ${id}: kept the permissions a person allowed for good there, for the stages launched from now on: ${rules.join(", ")}`);
 }
 
 export async function cleanup(deps: CleanupDeps, id: string, stage: Status["stages"][string], root: string, base: string): Promise<void> {

@@ -16,7 +16,7 @@ import type { OrchPaths } from "../state/paths.js";
 import type { Config } from "../state/config.js";
 import type { AutorunEvent, EventBody, Status } from "../state/schemas.js";
 import { createReviewFile, resolveReviewFile } from "../state/review.js";
-import { DIALOG_ATTENTION } from "../state/constants.js";
+import { isDialogAttention } from "../state/constants.js";
 import { launchStages } from "./launcher.js";
 import { checkLiveness } from "./liveness.js";
 import { MAX_SEND_BACKS, mergeStage, removeValidationWorktree } from "./merge.js";
@@ -178,7 +178,7 @@ export class Monitor {
         }
         break;
       case "stage_attention":
-        if (event.attention === null && event.reason === "dialog closed") this.toResolve.push({ id: event.stage, keys: (k) => (DIALOG_ATTENTION as readonly string[]).includes(k), reason: "the dialog was answered" });
+        if (event.attention === null && event.reason === "dialog closed") this.toResolve.push({ id: event.stage, keys: isDialogAttention, reason: "the dialog was answered" });
         break;
       default:
         break;

@@ -21,8 +21,9 @@ import { withLock } from "../state/lock.js";
 import { locksDir, makeDir, type OrchPaths } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
 import type { Config } from "../state/config.js";
-import type { EventOf } from "../state/schemas.js";
-import { cleanup, learnPermissions } from "./cleanup.js";
+import type { EventOf, Status } from "../state/schemas.js";
+import { cleanup } from "./cleanup.js";
+import { localAllowRules, WORKFLOW_ALLOW } from "../adapters/agent.js";
 
 export interface MergeDeps {
   tmux: Tmux;
@@ -97,7 +98,7 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
     appendFor(paths, status, { stage: id, type: "merge_conflict", reason, files, detail, ...(commit ? { commit } : {}) });
   const merged = (commit: string, validated: boolean): MergeOutcome => {
     // Before the merge is recorded, so the dependants it launches get them.
-    learnPermissions(deps, id, stage.worktree);
+    learnPermissions(deps, status, id, stage.worktree);
     appendFor(paths, status, { stage: id, type: "merge_complete", branch: stage.branch, commit, validated });
     log(`stage ${id}: merged ${stage.branch} into ${base} as ${commit.slice(0, 10)}${validated ? " (the merged result passed validate)" : ""}`);
     return { kind: "merged", commit, cleanup: () => cleanup(deps, id, stage, root, base) };
@@ -262,4 +263,17 @@ async function recoverCheckout(root: string, base: string, tip: string, log: (ms
   if (!parent || (await git.indexMatches(checkout, tip)) || !(await git.indexMatches(checkout, parent))) return;
   const refusal = await git.moveCheckout(checkout, parent, tip);
   log(refusal === undefined ? `brought ${checkout} forward to ${tip.slice(0, 10)} (an interrupted merge)` : `could not bring ${checkout} forward to ${tip.slice(0, 10)}: ${refusal}`);
+}
+
+/**
+ * The person's "don't ask again" answers in the merged stage's session, kept for the stages
+ * launched after it: recorded before `merge_complete`, so the dependants it launches get them.
+ * `status` is the merge's own (merges run one at a time, and only they record these).
+ */
+function learnPermissions(deps: Pick<MergeDeps, "paths" | "log">, status: Status, id: string, worktree: string): void {
+  const known = new Set([...WORKFLOW_ALLOW, ...status.allowed_tools]);
+  const rules = localAllowRules(worktree).filter((r) => !known.has(r));
+  if (rules.length === 0) return;
+  appendFor(deps.paths, status, { stage: id, type: "permissions_learned", rules });
+  deps.log(`stage ${id}: kept the permissions a person allowed for good there, for the stages launched from now on: ${rules.join(", ")}`);
 }

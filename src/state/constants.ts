@@ -22,4 +22,8 @@ export const MERGE_ATTENTION = {
 } as const;
 /** The attention values a dialog on the agent's screen raises; they clear when the screen shows the agent again. */
 export const DIALOG_ATTENTION = ["permission", "login", "question", "trust"] as const;
+
+export function isDialogAttention(a: string | null): a is (typeof DIALOG_ATTENTION)[number] {
+  return (DIALOG_ATTENTION as readonly (string | null)[]).includes(a);
+}
 export const STAGE_STATUS = ["pending", "in_progress", "merging", "completed", "failed", "blocked"] as const;
