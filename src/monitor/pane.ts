@@ -136,7 +136,7 @@ function clean(line: string): string {
 }
 
 function firstMatchLine(lines: string[], re: RegExp): string {
-  return (lines.find((l) => re.test(l)) ?? "").replace(/[│╭╮╰╯─]/g, "").trim();
+  return clean(lines.find((l) => re.test(l)) ?? "");
 }
 
 /**

@@ -65,3 +65,14 @@ export async function killMonitor(sb: Sandbox, plan: string): Promise<boolean> {
   });
   return true;
 }
+
+// A stage agent that just waits (placeholders keep autorun from appending the claude arguments).
+export const sleepAgent = JSON.stringify([process.execPath, "-e", "setTimeout(() => {}, 120000)", "{stage}"]);
+
+/** An orchestration whose stages just sleep, with no monitor: state to poke at. Its directory. */
+export async function idleRun(sb: Sandbox, plan: string, text = "## Stage 1: A\n## Stage 2: B\n"): Promise<string> {
+  const file = sb.writePlan(`${plan}.md`, text);
+  const r = await sb.cli(["orchestrate", file, "--no-monitor", "--agent-cmd", sleepAgent]);
+  expect(r.code, r.stderr).toBe(0);
+  return join(sb.home, "orchestration", plan);
+}

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { execa } from "execa";
 import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
-import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
+import { eventsOf, expectClean, idleRun, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 import * as git from "../../src/adapters/git.js";
 
 let sb: Sandbox;
@@ -17,20 +17,9 @@ beforeEach(async () => {
 });
 afterEach(async () => sb.cleanup());
 
-// A stage agent that just waits (placeholders keep autorun from appending the claude arguments).
-const sleepAgent = JSON.stringify([process.execPath, "-e", "setTimeout(() => {}, 120000)", "{stage}"]);
-
-/** An orchestration whose stages just sleep, with no monitor: state to poke at. */
-async function idleRun(plan: string, text = "## Stage 1: A\n## Stage 2: B\n"): Promise<string> {
-  const file = sb.writePlan(`${plan}.md`, text);
-  const r = await sb.cli(["orchestrate", file, "--no-monitor", "--agent-cmd", sleepAgent]);
-  expect(r.code, r.stderr).toBe(0);
-  return join(sb.home, "orchestration", plan);
-}
-
 describe("the person's own git work", () => {
   it("git add . during a run does not pick up the stage worktrees (info/exclude; .gitignore untouched)", async () => {
-    await idleRun("addall");
+    await idleRun(sb, "addall");
     await waitFor("the stage worktrees", () => existsSync(join(sb.repo, ".claude", "worktrees")));
     await sb.git("add", ".");
     const staged = await sb.git("diff", "--cached", "--name-only");
@@ -39,7 +28,7 @@ describe("the person's own git work", () => {
     const exclude = readFileSync(join(sb.repo, ".git", "info", "exclude"), "utf8");
     expect(exclude.match(/^\/\.claude\/worktrees\/$/gm)).toHaveLength(1);
     // Said once, however often orchestrate runs.
-    await idleRun("addall2", "## Stage 1: A\n");
+    await idleRun(sb, "addall2", "## Stage 1: A\n");
     expect(readFileSync(join(sb.repo, ".git", "info", "exclude"), "utf8").match(/^\/\.claude\/worktrees\/$/gm)).toHaveLength(1);
   });
 
@@ -88,7 +77,7 @@ describe("the person's own git work", () => {
   });
 
   it("a monitor killed between moving the base and the checkout: the next merge finishes the checkout's move exactly", async () => {
-    const orchDir = await idleRun("halfway", "## Stage 1: A\n");
+    const orchDir = await idleRun(sb, "halfway", "## Stage 1: A\n");
     const st = statusOf(sb, "halfway") as unknown as { stages: Record<string, { worktree: string; branch: string }> };
     const { worktree, branch } = st.stages["1"]!;
     writeFileSync(join(worktree, "work.txt"), "the stage's work\n");

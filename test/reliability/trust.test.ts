@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { execa } from "execa";
 import { CLI, makeSandbox, type Sandbox } from "../helpers/env.js";
-import { eventsOf, monitorPid } from "../helpers/orch.js";
+import { eventsOf, idleRun, monitorPid, sleepAgent } from "../helpers/orch.js";
 
 let sb: Sandbox;
 beforeEach(async () => {
@@ -17,24 +17,13 @@ beforeEach(async () => {
 });
 afterEach(async () => sb.cleanup());
 
-// A stage agent that just waits (placeholders keep autorun from appending the claude arguments).
-const sleepAgent = JSON.stringify([process.execPath, "-e", "setTimeout(() => {}, 120000)", "{stage}"]);
-
-/** An orchestration whose stages just sleep, with no monitor: state to poke at. */
-async function idleRun(plan: string, text = "## Stage 1: A\n## Stage 2: B\n"): Promise<string> {
-  const file = sb.writePlan(`${plan}.md`, text);
-  const r = await sb.cli(["orchestrate", file, "--no-monitor", "--agent-cmd", sleepAgent]);
-  expect(r.code, r.stderr).toBe(0);
-  return join(sb.home, "orchestration", plan);
-}
-
 function stageEnv(orchDir: string, stage: string): NodeJS.ProcessEnv {
   return { AUTORUN_ORCH_DIR: orchDir, AUTORUN_STAGE: stage };
 }
 
 describe("monitor.pid is not trusted blindly", () => {
   it("an unrelated live process in monitor.pid: resume starts a real monitor, stop never signals that process", async () => {
-    const orchDir = await idleRun("pidplan");
+    const orchDir = await idleRun(sb, "pidplan");
     const stranger = spawn("sleep", ["60"], { stdio: "ignore" });
     try {
       writeFileSync(join(orchDir, "monitor.pid"), `${stranger.pid}\n`);
@@ -62,7 +51,7 @@ describe("monitor.pid is not trusted blindly", () => {
 
 describe("events written from inside a stage", () => {
   it("a stage cannot write monitor events or speak for another stage; nothing is appended", async () => {
-    const orchDir = await idleRun("forge");
+    const orchDir = await idleRun(sb, "forge");
     const events = join(orchDir, "events.jsonl");
     const before = readFileSync(events, "utf8");
     const env = stageEnv(orchDir, "1");
@@ -94,7 +83,7 @@ describe("events written from inside a stage", () => {
   });
 
   it("an append after a torn last line starts on a new line: the event is recorded, not lost", async () => {
-    const orchDir = await idleRun("torn");
+    const orchDir = await idleRun(sb, "torn");
     const events = join(orchDir, "events.jsonl");
     appendFileSync(events, '{"ts":"2026-01-01T00:00:00.000Z","type":"phase_sta');
     const r = await sb.cli(["phase", "implement", "start", "--current", "1", "--total", "3"], { env: stageEnv(orchDir, "1") });
@@ -204,7 +193,7 @@ describe("smaller things that used to be internal errors", () => {
   });
 
   it("a damaged first event line is named as such, not as an unknown orchestration", async () => {
-    const orchDir = await idleRun("damaged", "## Stage 1: A\n");
+    const orchDir = await idleRun(sb, "damaged", "## Stage 1: A\n");
     const events = join(orchDir, "events.jsonl");
     writeFileSync(events, "{not json\n" + readFileSync(events, "utf8").split("\n").slice(1).join("\n"));
     const r = await sb.cli(["status", "damaged"]);
@@ -214,7 +203,7 @@ describe("smaller things that used to be internal errors", () => {
   });
 
   it("a hook payload over 8 MB is refused with a message (exit 1, never 2), nothing recorded", async () => {
-    const orchDir = await idleRun("bighook", "## Stage 1: A\n");
+    const orchDir = await idleRun(sb, "bighook", "## Stage 1: A\n");
     const before = readFileSync(join(orchDir, "events.jsonl"), "utf8");
     const r = await sb.cli(["hook", "Stop"], { env: stageEnv(orchDir, "1"), input: `{"x":"${"y".repeat(9 * 1024 * 1024)}"}` });
     expect(r.code).toBe(1);
