@@ -61,6 +61,8 @@ interface OrchestrateFlags {
   permissionMode?: string;
   tmuxSocket?: string;
   stallSeconds?: number;
+  budget?: number;
+  stageBudget?: number;
   base?: string;
   project?: string;
   parseWith?: string;
@@ -98,6 +100,8 @@ export function buildProgram(setCode: (code: number) => void): Command {
       .option("--permission-mode <mode>", "permission mode passed to claude")
       .option("--tmux-socket <name>", "run sessions on this tmux server (tmux -L <name>)")
       .option("--stall-seconds <s>", "idle time before a stage is nudged", positiveNumber("--stall-seconds"))
+      .option("--budget <usd>", "dollars the whole run may spend (then nothing new is launched)", positiveNumber("--budget"))
+      .option("--stage-budget <usd>", "dollars each stage may spend (then it is not nudged any more)", positiveNumber("--stage-budget"))
       .option("--base <branch>", "base branch stages branch from and merge into (default: the current branch)")
       .option("--project <dir>", "project root (default: the git repository of the current directory)")
       .addOption(new Option("--parse-with <parser>", "parse a free-form plan with claude -p").choices(["claude"]))
@@ -113,6 +117,8 @@ export function buildProgram(setCode: (code: number) => void): Command {
       permissionMode: f.permissionMode,
       tmuxSocket: f.tmuxSocket,
       stallSeconds: f.stallSeconds,
+      budgetUsd: f.budget,
+      stageBudgetUsd: f.stageBudget,
     };
     if (f.agentCmd !== undefined) {
       const { parseAgentCmd } = await import("./adapters/agent.js");
@@ -179,8 +185,13 @@ export function buildProgram(setCode: (code: number) => void): Command {
   ).action(lazy(() => import("./commands/control.js"), (m) => m.runRetry));
 
   example(
-    program.command("resume").description("restart the monitor; relaunch stages whose session died").argument("<plan>"),
-    "autorun resume master-plan",
+    program
+      .command("resume")
+      .description("restart the monitor; relaunch stages whose session died; close an open circuit breaker")
+      .argument("<plan>")
+      .option("--budget <usd>", "raise the run's budget to this many dollars", positiveNumber("--budget"))
+      .option("--stage-budget <usd>", "raise every stage's budget to this many dollars", positiveNumber("--stage-budget")),
+    "autorun resume master-plan\nautorun resume master-plan --budget 40",
   ).action(lazy(() => import("./commands/control.js"), (m) => m.runResume));
 
   example(

@@ -4,6 +4,8 @@ import { watch } from "chokidar";
 import { createTmux } from "../adapters/tmux.js";
 import { isAlive, signal } from "../adapters/process.js";
 import { appendFor } from "../state/orchestration.js";
+import type { EventBody } from "../state/schemas.js";
+import { spent } from "../monitor/controls.js";
 import { runningMonitor } from "./monitor-pid.js";
 import { rebuildStatus } from "../state/status.js";
 import { verifiedNudge, realClock } from "../monitor/nudge.js";
@@ -15,12 +17,13 @@ import { preflightAgent } from "./preflight.js";
 import { stagesList } from "../core/printable.js";
 import * as git from "../adapters/git.js";
 
-export async function runResume(ctx: Ctx, plan: string): Promise<number> {
+export async function runResume(ctx: Ctx, plan: string, opts: { budget?: number; stageBudget?: number } = {}): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
   if (orch.status.status === "completed") {
     ctx.out(`${orch.status.plan_name} already completed; nothing to resume.`);
     return 0;
   }
+  liftHolds(ctx, orch, opts);
   // Say what resume will not do: failed stages stay failed (and their dependants blocked).
   const failed = Object.entries(orch.status.stages).filter(([, s]) => s.status === "failed");
   const blocked = Object.entries(orch.status.stages).filter(([, s]) => s.status === "blocked").map(([id]) => id);
@@ -37,6 +40,41 @@ export async function runResume(ctx: Ctx, plan: string): Promise<number> {
   ctx.out(`Monitor running for ${orch.status.plan_name} (pid ${pid}); it relaunches stages whose session died and continues the plan.`);
   ctx.out(`Log: ${orch.paths.monitorLog}`);
   return 0;
+}
+
+/**
+ * What `resume` lifts: a raised budget (`--budget` for the run, `--stage-budget` for every stage),
+ * and an open circuit breaker (resuming is the person saying they looked). A budget must be above
+ * what was already spent, or it would be crossed again at once.
+ */
+function liftHolds(ctx: Ctx, orch: Orchestration, opts: { budget?: number; stageBudget?: number }): void {
+  const status = orch.status;
+  const usd = (n: number) => `$${n.toFixed(2)}`;
+  const append = (body: EventBody) => appendFor(orch.paths, status, body);
+  if (opts.budget !== undefined) {
+    const total = spent(status);
+    if (opts.budget <= total) throw new UserError(`--budget ${opts.budget}: the run has already spent ${usd(total)}; give a budget above that.`);
+  }
+  const over = Object.values(status.stages).filter((s) => s.over_budget).map((s) => s.usage?.usd ?? 0);
+  if (opts.stageBudget !== undefined && over.length > 0 && opts.stageBudget <= Math.max(...over)) {
+    throw new UserError(`--stage-budget ${opts.stageBudget}: a stage over its budget has already spent ${usd(Math.max(...over))}; give a budget above that.`);
+  }
+  if (opts.budget !== undefined) {
+    append({ type: "budget_raised", scope: "run", limit_usd: opts.budget });
+    ctx.out(`The run's budget is now ${usd(opts.budget)} (spent so far: ${usd(spent(status))}).`);
+  } else if (status.hold?.kind === "budget") {
+    ctx.out(`${status.hold.reason[0]!.toUpperCase()}${status.hold.reason.slice(1)}: nothing new is launched. To go on: autorun resume ${status.plan_name} --budget <dollars>`);
+  }
+  if (opts.stageBudget !== undefined) {
+    append({ type: "budget_raised", scope: "stage", limit_usd: opts.stageBudget });
+    ctx.out(`Every stage may now spend ${usd(opts.stageBudget)}.`);
+  } else if (over.length > 0) {
+    ctx.out(`${over.length === 1 ? "A stage is" : `${over.length} stages are`} over budget and not nudged. To let ${over.length === 1 ? "it" : "them"} go on: autorun resume ${status.plan_name} --stage-budget <dollars>`);
+  }
+  if (status.hold?.kind === "circuit") {
+    append({ type: "circuit_closed", reason: "autorun resume" });
+    ctx.out(`Circuit breaker closed (${status.hold.reason}): launches resume.`);
+  }
 }
 
 /** The failed stages under `id` in the dependency graph. */

@@ -4,6 +4,7 @@ import { basename, dirname, relative, resolve, join } from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { parsePlan } from "../core/parse-plan.js";
 import type { Plan } from "../core/plan.js";
+import { checkModels, modelProblem, type StageSettings } from "../core/stage-settings.js";
 import { planNameFromPath, projectSlug } from "../core/slug.js";
 import { branchName, sessionName, worktreeName } from "../core/naming.js";
 import { renderContextFile } from "../core/context-file.js";
@@ -81,6 +82,13 @@ export async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOp
   }
   const baseBranch = opts.base ?? plan.base_branch ?? current ?? "main";
   const config = loadConfig(ctx.home, projectRoot, opts.config, ctx.env);
+  checkModels(label, plan.stages, config.prices);
+  for (const [key, names] of [["model", config.model === undefined ? [] : [config.model]], ["escalation", config.escalation]] as const) {
+    for (const name of names) {
+      const problem = modelProblem(name, config.prices);
+      if (problem) throw new UserError(`${key === "model" ? "--model / model" : "escalation"}: ${problem}.`);
+    }
+  }
   return { planPath, planName, slug, plan, projectRoot, baseBranch, config, paths: orchPaths(ctx.home, planName, slug) };
 }
 
@@ -227,6 +235,7 @@ async function writeOrchestration(prep: PreparedPlan): Promise<Status> {
     branch: branchName(slug, s.id),
     worktree: join(projectRoot!, ".claude", "worktrees", worktreeName(slug, s.id)),
     session: sessionName(slug, s.id),
+    ...(s.settings ? { settings: s.settings } : {}),
   }));
   for (const s of plan.stages) {
     const body = renderContextFile({ id: s.id, name: s.name, scope: s.scope, depends_on: s.depends_on, orchDir: paths.dir, statusFile: paths.status, baseBranch: prep.baseBranch });
@@ -262,7 +271,7 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boole
           plan_name: prep.planName,
           project_slug: prep.slug,
           base_branch: prep.baseBranch,
-          stages: plan.stages.map((s) => ({ id: s.id, name: s.name, depends_on: s.depends_on, wave: waveOf.get(s.id) ?? 1 })),
+          stages: plan.stages.map((s) => ({ id: s.id, name: s.name, depends_on: s.depends_on, wave: waveOf.get(s.id) ?? 1, ...s.settings })),
           waves: plan.waves,
           ...(plan.commented?.length ? { commented_out: plan.commented } : {}),
         },
@@ -285,13 +294,15 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boole
     stages: Object.fromEntries(
       plan.stages.map((s) => [
         s.id,
-        { worktree: worktreeName(prep.slug, s.id), context_file: contextFilePath(prep.paths.stagesDir, s.id) },
+        { worktree: worktreeName(prep.slug, s.id), context_file: contextFilePath(prep.paths.stagesDir, s.id), model: s.settings?.model ?? null },
       ]),
     ),
   } as unknown as Status;
   for (const s of plan.stages) {
-    ctx.out(`Stage ${s.id}: ${s.name}`);
+    ctx.out(`Stage ${s.id}: ${s.name}${s.settings?.status === "completed" ? "   (done already: not launched)" : ""}`);
     ctx.out(`  depends on: ${s.depends_on.length ? s.depends_on.join(", ") : "none"}   wave ${waveOf.get(s.id)}`);
+    const settings = describeSettings(s.settings);
+    if (settings) ctx.out(`  ${settings}`);
     ctx.out(`  session: ${sessionName(prep.slug, s.id)}   branch: ${branchName(prep.slug, s.id)}`);
     const argv = stageArgv({ config: prep.config }, fakeStatus, prep.paths.dir, s.id, { sessionId: stageSessionId(fakeStatus, prep.paths.dir, s.id, 1) });
     ctx.out(verbose ? `  argv: ${JSON.stringify(argv)}` : `  runs: ${shortCommand(argv)}`);
@@ -299,6 +310,18 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boole
   ctx.out("");
   ctx.out("Dry run: nothing was written or launched.");
   return 0;
+}
+
+/** A stage's settings on one line: `model opus · exclusive: database · budget $5 · 2 attempts · validate: npm test`. */
+function describeSettings(settings: StageSettings | undefined): string {
+  if (!settings) return "";
+  const parts: string[] = [];
+  if (settings.model) parts.push(`model ${settings.model}`);
+  if (settings.exclusive_resources?.length) parts.push(`exclusive: ${settings.exclusive_resources.join(", ")} (never at the same time as another stage naming it)`);
+  if (settings.budget_usd !== undefined) parts.push(`budget $${settings.budget_usd}`);
+  if (settings.max_attempts !== undefined) parts.push(`at most ${settings.max_attempts} attempt${settings.max_attempts === 1 ? "" : "s"}`);
+  if (settings.validate?.length) parts.push(`validate: ${settings.validate.map((a) => a.map((w) => (/[\s"'$]/.test(w) ? JSON.stringify(w) : w)).join(" ")).join("; ")}`);
+  return parts.join(" · ");
 }
 
 function printSummary(ctx: Ctx, prep: PreparedPlan, status: Status, monitorPid: number | undefined): void {

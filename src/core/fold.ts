@@ -8,17 +8,23 @@ export function foldEvents(events: readonly AutorunEvent[]): Status | undefined 
   return status;
 }
 
-function emptyPhase() {
+type PhaseTimes = StageStatus["phases"][string];
+
+function emptyPhase(): PhaseTimes {
   return { started_at: null, completed_at: null };
 }
 
-/** Applies one event: a new top-level object, with the stage records updated in place. */
+/**
+ * Applies one event and returns the next status; `prev` is never changed (a stage record an event
+ * touches is copied first, the others are shared), so a caller may keep the status it had.
+ */
 export function applyEvent(prev: Status | undefined, event: AutorunEvent): Status | undefined {
   if (event.type === "orchestration_started") {
     const stages: Record<string, StageStatus> = {};
     for (const s of event.stages) {
+      const done = s.settings?.status === "completed";
       stages[s.id] = {
-        status: "pending",
+        status: done ? "completed" : "pending",
         name: s.name,
         depends_on: s.depends_on,
         wave: s.wave,
@@ -26,7 +32,7 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
         context_file: s.context_file,
         plan_file: null,
         started_at: null,
-        completed_at: null,
+        completed_at: done ? event.ts : null,
         session: s.session,
         session_id: null,
         worktree: s.worktree,
@@ -43,6 +49,11 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
         retries: 0,
         kept_files: null,
         usage: null,
+        settings: s.settings ?? {},
+        model: s.settings?.model ?? null,
+        sessions: 0,
+        over_budget: false,
+        done_in_plan: done,
         failure_reason: null,
         last_event_at: null,
         phases: {},
@@ -63,6 +74,10 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       schedule: event.schedule,
       paused_until: null,
       allowed_tools: [],
+      hold: null,
+      failed_in_row: [],
+      budget_usd: null,
+      stage_budget_usd: null,
       monitor_pid: null,
       updated_at: event.ts,
       event_count: 1,
@@ -70,12 +85,22 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
     };
   }
   if (!prev) return prev;
-  const status: Status = { ...prev, updated_at: event.ts, event_count: prev.event_count + 1 };
-  const stage = event.stage !== undefined ? status.stages[event.stage] : undefined;
+  const status: Status = { ...prev, stages: { ...prev.stages }, updated_at: event.ts, event_count: prev.event_count + 1 };
+  const copied = new Set<string>();
+  /** The stage's record, copied on first use in this event. */
+  const edit = (id: string): StageStatus => {
+    if (!copied.has(id)) {
+      copied.add(id);
+      status.stages[id] = { ...status.stages[id]! };
+    }
+    return status.stages[id]!;
+  };
+  const stage = event.stage !== undefined && status.stages[event.stage] ? edit(event.stage) : undefined;
   if (stage) stage.last_event_at = event.ts;
   switch (event.type) {
     case "stage_launched":
       if (!stage) break;
+      if (!event.adopted) stage.sessions += 1;
       stage.status = "in_progress";
       stage.started_at ??= event.ts;
       stage.session = event.session;
@@ -86,6 +111,7 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       break;
     case "stage_relaunched":
       if (!stage) break;
+      stage.sessions += 1;
       stage.status = "in_progress";
       stage.attempts = Math.max(stage.attempts, event.attempt);
       stage.session_id = event.session_id;
@@ -94,7 +120,8 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       break;
     case "phase_status": {
       if (!stage) break;
-      const phase = (stage.phases[event.phase] ??= emptyPhase());
+      const phase: PhaseTimes = { ...(stage.phases[event.phase] ?? emptyPhase()) };
+      stage.phases = { ...stage.phases, [event.phase]: phase };
       if (event.status === "start") phase.started_at ??= event.ts;
       else phase.completed_at = event.ts;
       if (event.current_phase !== undefined) phase.current_phase = event.current_phase;
@@ -118,11 +145,11 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       break;
     case "rate_limited":
       status.paused_until = event.resets_at;
-      for (const s of Object.values(status.stages)) if (s.status === "in_progress" && s.attention === null) s.attention = "rate_limited";
+      for (const [id, s] of Object.entries(status.stages)) if (s.status === "in_progress" && s.attention === null) edit(id).attention = "rate_limited";
       break;
     case "rate_limit_cleared":
       status.paused_until = null;
-      for (const s of Object.values(status.stages)) if (s.attention === "rate_limited") s.attention = null;
+      for (const [id, s] of Object.entries(status.stages)) if (s.attention === "rate_limited") edit(id).attention = null;
       break;
     case "session_dead":
       if (!stage || stage.status === "completed") break;
@@ -136,7 +163,8 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
     case "merge_started":
       if (!stage) break;
       stage.status = "merging";
-      (stage.phases.merge ??= emptyPhase()).started_at ??= event.ts;
+      stage.phases = { ...stage.phases, merge: { ...(stage.phases.merge ?? emptyPhase()) } };
+      stage.phases.merge!.started_at ??= event.ts;
       break;
     case "merge_conflict":
       if (!stage || stage.status === "completed") break;
@@ -153,7 +181,8 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       stage.merge_validated = event.validated ?? null;
       stage.pending_messages = [];
       stage.attention = null;
-      (stage.phases.merge ??= emptyPhase()).completed_at = event.ts;
+      stage.phases = { ...stage.phases, merge: { ...(stage.phases.merge ?? emptyPhase()), completed_at: event.ts } };
+      status.failed_in_row = [];
       break;
     case "message_queued":
       if (!stage || stage.status === "completed" || stage.pending_messages.some((m) => m.id === event.id)) break;
@@ -165,8 +194,9 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       break;
     case "stage_retried": {
       if (!stage || (stage.status !== "failed" && stage.status !== "blocked")) break;
-      Object.assign(stage, { status: "pending", attempts: 0, free_relaunches: 0, failure_reason: null, attention: null, completed_at: null, implement_done: false, nudges: 0, session_id: null, send_backs: [], retries: stage.retries + 1 });
-      unblock(status);
+      Object.assign(stage, { status: "pending", attempts: 0, sessions: 0, free_relaunches: 0, failure_reason: null, attention: null, completed_at: null, implement_done: false, nudges: 0, session_id: null, send_backs: [], retries: stage.retries + 1, model: stage.settings.model ?? null, over_budget: false });
+      status.failed_in_row = status.failed_in_row.filter((id) => id !== event.stage);
+      unblock(status, edit);
       if (status.status === "failed") {
         status.status = "running";
         status.completed_at = null;
@@ -190,7 +220,51 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       stage.status = "failed";
       stage.failure_reason = event.reason;
       stage.completed_at = event.ts;
-      blockDependants(status, event.stage);
+      status.failed_in_row = [...status.failed_in_row.filter((id) => id !== event.stage), event.stage];
+      blockDependants(status, event.stage, edit);
+      break;
+    case "stage_escalated":
+      if (!stage || stage.status === "completed") break;
+      // A new start with the next model: its own relaunch budget, and whatever it was waiting on is moot.
+      Object.assign(stage, { model: event.model, attempts: 0, attention: null, nudges: 0, status: stage.status === "failed" ? "in_progress" : stage.status, failure_reason: null, completed_at: null });
+      break;
+    case "budget_exceeded":
+      if (stage) {
+        stage.over_budget = true;
+        if (stage.status === "in_progress" || stage.status === "merging") stage.attention = "budget";
+        if (event.stopped && stage.status === "in_progress") stage.free_relaunches += 1;
+      } else {
+        status.hold = { kind: "budget", since: event.ts, reason: `the run spent $${event.spent_usd.toFixed(2)} of its $${event.limit_usd.toFixed(2)} budget` };
+        for (const [id, s] of Object.entries(status.stages)) {
+          if (s.status !== "in_progress") continue;
+          const e = edit(id);
+          if (e.attention === null || e.attention === "idle") e.attention = "budget";
+          if (event.stopped) e.free_relaunches += 1;
+        }
+      }
+      break;
+    case "budget_raised":
+      if (event.scope === "run") {
+        status.budget_usd = event.limit_usd;
+        if (status.hold?.kind === "budget") status.hold = null;
+        for (const [id, s] of Object.entries(status.stages)) if (s.attention === "budget" && !s.over_budget) edit(id).attention = null;
+      } else {
+        status.stage_budget_usd = event.limit_usd;
+        for (const [id, s] of Object.entries(status.stages)) {
+          if (!s.over_budget) continue;
+          const e = edit(id);
+          e.over_budget = false;
+          if (e.attention === "budget" && status.hold?.kind !== "budget") e.attention = null;
+        }
+      }
+      if (status.status === "failed" || status.status === "stopped") status.status = "running";
+      break;
+    case "circuit_open":
+      status.hold = { kind: "circuit", since: event.ts, reason: `${event.failed.length} stages failed in a row (${event.failed.join(", ")})` };
+      break;
+    case "circuit_closed":
+      if (status.hold?.kind === "circuit") status.hold = null;
+      status.failed_in_row = [];
       break;
     case "wave_started":
       status.current_wave = Math.max(status.current_wave, event.wave);
@@ -212,7 +286,7 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       break;
     case "orchestration_stopped":
       if (status.status === "running") status.status = "stopped";
-      if (event.sessions) for (const s of Object.values(status.stages)) if (s.status === "in_progress") s.free_relaunches += 1;
+      if (event.sessions) for (const [id, s] of Object.entries(status.stages)) if (s.status === "in_progress") edit(id).free_relaunches += 1;
       break;
     case "orchestration_complete":
       status.status = event.status;
@@ -224,30 +298,34 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
   return status;
 }
 
+type Edit = (id: string) => StageStatus;
+
 /** Blocked stages none of whose dependencies (transitively) has failed any more go back to pending. */
-function unblock(status: Status): void {
+function unblock(status: Status, edit: Edit): void {
   const failedBelow = (id: string, seen = new Set<string>()): boolean => {
     if (seen.has(id)) return false;
     seen.add(id);
     const s = status.stages[id];
     return !!s && (s.status === "failed" || s.depends_on.some((d) => failedBelow(d, seen)));
   };
-  for (const s of Object.values(status.stages)) {
+  for (const [id, s] of Object.entries(status.stages)) {
     if (s.status === "blocked" && !s.depends_on.some((d) => failedBelow(d))) {
-      s.status = "pending";
-      s.failure_reason = null;
+      const e = edit(id);
+      e.status = "pending";
+      e.failure_reason = null;
     }
   }
 }
 
-function blockDependants(status: Status, failed: string): void {
+function blockDependants(status: Status, failed: string, edit: Edit): void {
   const queue = [failed];
   while (queue.length > 0) {
     const id = queue.shift()!;
     for (const [otherId, other] of Object.entries(status.stages)) {
       if (other.depends_on.includes(id) && other.status === "pending") {
-        other.status = "blocked";
-        other.failure_reason = `dependency ${failed} failed`;
+        const e = edit(otherId);
+        e.status = "blocked";
+        e.failure_reason = `dependency ${failed} failed`;
         queue.push(otherId);
       }
     }

@@ -21,7 +21,7 @@ export function parsePlan(file: string, input: string): Plan {
     body = "\n".repeat(bodyOffset) + text.slice(fm[0].length);
   }
   const blocks = markdownBlocks(body);
-  const headingStages = parseMarkdownStages(body, blocks);
+  const headingStages = parseMarkdownStages(body, blocks, file);
   const commented = commentedStages(body, blocks).filter((c) => !headingStages.some((s) => s.id === c.id));
   if (front?.found) {
     return withCommented(buildPlan(file, withBodyScopes(front.stages, headingStages), front.baseBranch, commented), commented);
@@ -30,7 +30,8 @@ export function parsePlan(file: string, input: string): Plan {
   const warnings: string[] = [];
   const stages = mergeTableRows(headingStages, rows, (line, message) => warnings.push(`${file}:${line}: ${message}`));
   const plan = withCommented(buildPlan(file, stages, front?.baseBranch, commented), commented);
-  return warnings.length > 0 ? { ...plan, warnings } : plan;
+  const all = [...warnings, ...(plan.warnings ?? [])];
+  return all.length > 0 ? { ...plan, warnings: all } : plan;
 }
 
 function withCommented(plan: Plan, commented: { id: string; line: number }[]): Plan {
@@ -40,5 +41,10 @@ function withCommented(plan: Plan, commented: { id: string; line: number }[]): P
 /** Front-matter stages without a scope take the body of the heading with the same id. */
 function withBodyScopes(stages: RawStage[], headings: RawStage[]): RawStage[] {
   const byId = new Map(headings.map((h) => [h.id, h]));
-  return stages.map((s) => (s.scope || !byId.has(s.id) ? s : { ...s, scope: byId.get(s.id)!.scope }));
+  return stages.map((s) => {
+    const body = byId.get(s.id);
+    if (!body) return s;
+    const settings = body.settings || s.settings ? { ...body.settings, ...s.settings } : undefined;
+    return { ...s, scope: s.scope || body.scope, ...(settings ? { settings } : {}) };
+  });
 }

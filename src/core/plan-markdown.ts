@@ -7,6 +7,7 @@
 import { normalizeId } from "./ids.js";
 import { matchDepLine, parseDepValue, splitHeadingDeps, stripInline, type DepRef } from "./deps.js";
 import { markdownBlocks, unescapeMarkdown, type MdBlocks } from "./markdown-blocks.js";
+import { applySetting, matchSettingLine, type StageSettings } from "./stage-settings.js";
 
 function stripEmphasis(text: string): string {
   return text.replace(/\[([^\]]*)\]\([^)]*\)/g, "$1").replace(/\*\*|__/g, "").trim();
@@ -38,7 +39,7 @@ const NUMBERED_TITLE = /^(\d+(?:\.\d+)*)(?:[.)]|\s*[:\-–—])\s+(\S.*)$/;
 const WAVE_TITLE = /^wave\s*#?\s*(\d+)\b/i;
 const BOLD_LEVEL = 7;
 
-export function parseMarkdownStages(text: string, blocks: MdBlocks = markdownBlocks(text)): RawStage[] {
+export function parseMarkdownStages(text: string, blocks: MdBlocks = markdownBlocks(text), file = "plan"): RawStage[] {
   const lines = text.split("\n");
   const fenced = blocks.hidden;
   const headings: Heading[] = blocks.headings.map((h) => ({ ...h, text: unescapeMarkdown(h.text) }));
@@ -91,6 +92,8 @@ export function parseMarkdownStages(text: string, blocks: MdBlocks = markdownBlo
       deps.entries.push(...parseDepValue(head.headingDeps).map((ref) => ({ ref, line: head.index + 1 })));
     }
     if (deps.stated) stage.deps = deps.entries;
+    const settings = readBodySettings(bodyLines, fenced.slice(head.end, end), head.end + 1, `${file}`, head.id);
+    if (settings) stage.settings = settings;
     if (deps.loose.length > 0) stage.looseDeps = deps.loose;
     const wave = [...waves].reverse().find((w) => w.index < head.index);
     if (wave) stage.group = wave.wave * 1_000_000 + wave.index;
@@ -215,6 +218,17 @@ function readBodyDeps(
     }
   }
   return result;
+}
+
+/** `Model: opus`, `Exclusive: database`, `Budget: $5` … lines of a stage body (outside code blocks). */
+function readBodySettings(body: string[], fenced: boolean[], firstLine: number, file: string, id: string): StageSettings | undefined {
+  const settings: StageSettings = {};
+  body.forEach((line, i) => {
+    if (fenced[i]) return;
+    const setting = matchSettingLine(line);
+    if (setting) applySetting(settings, setting.key, setting.value, `${file}:${firstLine + i}: stage ${id}`);
+  });
+  return Object.keys(settings).length > 0 ? settings : undefined;
 }
 
 function trimBlank(lines: string[]): string[] {

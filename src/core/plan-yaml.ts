@@ -4,6 +4,7 @@ import { UserError } from "../errors.js";
 import { normalizeId } from "./ids.js";
 import { parseDepValue } from "./deps.js";
 import type { DepEntry, RawStage } from "./plan.js";
+import { applySetting, readAttempts, saysDone, type StageSettings } from "./stage-settings.js";
 
 export interface YamlPlan {
   stages: RawStage[];
@@ -16,6 +17,20 @@ const DEP_KEYS = ["depends_on", "dependsOn", "depends", "dependencies", "deps", 
 const SCOPE_KEYS = ["scope", "description", "body", "details", "summary", "prompt", "instructions", "goal"];
 const STAGE_LIST_KEYS = ["stages", "tasks", "steps", "phases", "milestones"];
 const SECTION_KEYS = ["sections", "waves", "groups"];
+/** Setting keys in the spellings plans use (the plan-orchestrator's first). */
+const SETTING_KEYS: [string, "model" | "max_attempts" | "exclusive_resources" | "budget_usd" | "validate" | "status"][] = [
+  ["model", "model"],
+  ["max_attempts", "max_attempts"],
+  ["maxAttempts", "max_attempts"],
+  ["exclusive_resources", "exclusive_resources"],
+  ["exclusiveResources", "exclusive_resources"],
+  ["exclusive", "exclusive_resources"],
+  ["budget_usd", "budget_usd"],
+  ["budgetUsd", "budget_usd"],
+  ["budget", "budget_usd"],
+  ["validate", "validate"],
+  ["status", "status"],
+];
 
 export function parseYamlPlan(file: string, text: string, lineOffset = 0): YamlPlan {
   const lineCounter = new LineCounter();
@@ -39,16 +54,33 @@ export function parseYamlPlan(file: string, text: string, lineOffset = 0): YamlP
     for (const key of STAGE_LIST_KEYS) if (!stageSeq && isSeq(root.get(key, true))) stageSeq = root.get(key, true) as YamlNode;
   } else return result;
 
+  // A plan-orchestrator plan (`meta:` over `sections[].tasks[]`) runs its tasks one after another,
+  // but for consecutive tasks sharing a `parallel_group`, unless a task names its own dependencies.
+  const meta = isMap(root) ? root.get("meta", true) : undefined;
+  const sequential = isMap(meta) && sectionSeq !== undefined;
+  const defaults: StageSettings = {};
+  if (isMap(meta) && meta.has("max_attempts_default")) defaults.max_attempts = readAttempts(meta.get("max_attempts_default"), `${file}:${lineOf(meta.get("max_attempts_default", true) as YamlNode)}: meta.max_attempts_default`);
   if (sectionSeq && isSeq(sectionSeq)) {
     result.found = true;
+    let previousStep: string[] = [];
+    let step: { group: string | undefined; ids: string[] } = { group: undefined, ids: [] };
     sectionSeq.items.forEach((section, sIdx) => {
       if (!isMap(section)) throw new UserError(`${file}:${lineOf(section as YamlNode)}: each section must be a mapping with a tasks list.`);
       let tasks: YamlNode | undefined;
       for (const key of STAGE_LIST_KEYS) if (!tasks && isSeq(section.get(key, true))) tasks = section.get(key, true) as YamlNode;
       if (!tasks || !isSeq(tasks)) return;
       tasks.items.forEach((task, tIdx) => {
-        const stage = readStage(file, task as YamlNode, `${sIdx + 1}.${tIdx + 1}`, lineOf);
+        const stage = readStage(file, task as YamlNode, `${sIdx + 1}.${tIdx + 1}`, lineOf, defaults);
         stage.group = sIdx + 1;
+        if (sequential) {
+          const group = isMap(task) && task.get("parallel_group") != null ? String(task.get("parallel_group")) : undefined;
+          if (group === undefined || group !== step.group) {
+            if (step.ids.length > 0) previousStep = step.ids;
+            step = { group, ids: [] };
+          }
+          step.ids.push(stage.id);
+          stage.deps ??= previousStep.map((id) => ({ ref: { kind: "id" as const, id }, line: stage.line }));
+        }
         result.stages.push(stage);
       });
     });
@@ -59,7 +91,7 @@ export function parseYamlPlan(file: string, text: string, lineOffset = 0): YamlP
   return result;
 }
 
-function readStage(file: string, node: YamlNode, fallbackId: string, lineOf: (n: YamlNode | null | undefined) => number): RawStage {
+function readStage(file: string, node: YamlNode, fallbackId: string, lineOf: (n: YamlNode | null | undefined) => number, defaults: StageSettings = {}): RawStage {
   const line = lineOf(node);
   if (!isMap(node)) throw new UserError(`${file}:${line}: each stage must be a mapping with id, name and depends_on.`);
   const value = (key: string): unknown => node.get(key);
@@ -92,6 +124,20 @@ function readStage(file: string, node: YamlNode, fallbackId: string, lineOf: (n:
     const raw = node.get(key);
     stage.deps = [...(stage.deps ?? []), ...readDeps(raw, depLine)];
   }
+  const settings: StageSettings = { ...defaults };
+  for (const [key, setting] of SETTING_KEYS) {
+    if (!node.has(key)) continue;
+    const raw = node.get(key, true) as YamlNode | null;
+    const json: unknown = raw && typeof (raw as { toJSON?: unknown }).toJSON === "function" ? (raw as { toJSON: () => unknown }).toJSON() : node.get(key);
+    if (setting === "status") {
+      // pending, in_progress, failed: the run decides; only a finished task is skipped.
+      if (typeof json === "string" && saysDone(json)) settings.status = "completed";
+      continue;
+    }
+    if (json === null || json === undefined) continue;
+    applySetting(settings, setting, json, `${file}:${lineOf(raw ?? node)}: stage ${id}: ${key}`);
+  }
+  if (Object.keys(settings).length > 0) stage.settings = settings;
   return stage;
 }
 

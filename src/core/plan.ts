@@ -4,6 +4,7 @@ import { UserError } from "../errors.js";
 import { branchIdProblem, sessionName } from "./naming.js";
 import { findCycle, computeWaves } from "./graph.js";
 import type { DepRef } from "./deps.js";
+import { lonelyResources, type StageSettings } from "./stage-settings.js";
 
 export interface Stage {
   id: string;
@@ -11,6 +12,8 @@ export interface Stage {
   depends_on: string[];
   scope: string;
   line: number;
+  /** What the plan sets for this stage (model, attempts, resources, budget, checks, done). */
+  settings?: StageSettings;
 }
 
 export interface Plan {
@@ -36,6 +39,7 @@ export interface RawStage {
   looseDeps?: DepEntry[];
   /** Index of the wave section (or W of a `W.S` id) the stage sits in, for implicit deps. */
   group?: number;
+  settings?: StageSettings;
 }
 
 export interface DepEntry {
@@ -114,7 +118,7 @@ export function buildPlan(file: string, raw: RawStage[], baseBranch?: string, co
   applyImplicitWaveDeps(raw, resolved);
 
   const stages: Stage[] = raw
-    .map((s) => ({ id: s.id, name: s.name, depends_on: resolved.get(s.id) ?? [], scope: s.scope, line: s.line }))
+    .map((s) => ({ id: s.id, name: s.name, depends_on: resolved.get(s.id) ?? [], scope: s.scope, line: s.line, ...(s.settings ? { settings: s.settings } : {}) }))
     .sort((a, b) => compareIds(a.id, b.id));
   const cycle = findCycle(stages);
   if (cycle) {
@@ -123,7 +127,10 @@ export function buildPlan(file: string, raw: RawStage[], baseBranch?: string, co
       `${file}:${first?.line ?? 1}: dependency cycle ${cycle.join(" → ")}; remove one of these dependencies.`,
     );
   }
-  return { stages, waves: computeWaves(stages), ...(baseBranch ? { base_branch: baseBranch } : {}) };
+  const warnings = lonelyResources(stages).map(
+    (r) => `${file}:${r.line}: stage ${r.id} is the only stage that names the exclusive resource "${r.name}", so it holds nothing back; check the spelling or name it in the stages that share it`,
+  );
+  return { stages, waves: computeWaves(stages), ...(baseBranch ? { base_branch: baseBranch } : {}), ...(warnings.length > 0 ? { warnings } : {}) };
 }
 
 /** A stage that states no dependencies inside a wave group depends on every stage of the previous group. */

@@ -4,24 +4,50 @@ import type { Status } from "../state/schemas.js";
 
 const ACTIVE = new Set(["in_progress", "merging"]);
 
-/** Stages to launch now: all deps completed, within `max_parallel`, wave barriers when asked. */
+/**
+ * Stages to launch now: all deps completed, within `max_parallel`, wave barriers when asked, no
+ * exclusive resource held by a running stage, and nothing at all while the run is on hold (its
+ * budget spent, or the circuit breaker open).
+ */
 export function stagesToLaunch(status: Status): string[] {
+  if (status.hold) return [];
   const stages = status.stages;
   let running = Object.values(stages).filter((s) => ACTIVE.has(s.status)).length;
-  const ready = Object.entries(stages)
-    .filter(([, s]) => s.status === "pending" && s.depends_on.every((d) => stages[d]?.status === "completed"))
-    .map(([id]) => id)
-    .sort((a, b) => (stages[a]!.wave - stages[b]!.wave) || compareIds(a, b));
+  const held = new Set(Object.values(stages).filter((s) => ACTIVE.has(s.status)).flatMap((s) => s.settings.exclusive_resources ?? []));
   const out: string[] = [];
-  for (const id of ready) {
+  for (const id of readyStages(status)) {
     if (running >= status.max_parallel) break;
     if (status.schedule === "waves") {
       const wave = stages[id]!.wave;
       const earlierOpen = Object.values(stages).some((s) => s.wave < wave && s.status !== "completed");
       if (earlierOpen) continue;
     }
+    const needs = stages[id]!.settings.exclusive_resources ?? [];
+    if (needs.some((r) => held.has(r))) continue;
+    for (const r of needs) held.add(r);
     out.push(id);
     running++;
+  }
+  return out;
+}
+
+/** Pending stages whose dependencies have all merged, in launch order (wave, then id). */
+function readyStages(status: Status): string[] {
+  const stages = status.stages;
+  return Object.entries(stages)
+    .filter(([, s]) => s.status === "pending" && s.depends_on.every((d) => stages[d]?.status === "completed"))
+    .map(([id]) => id)
+    .sort((a, b) => (stages[a]!.wave - stages[b]!.wave) || compareIds(a, b));
+}
+
+/** Why a ready stage is not running: the resources running stages hold that it needs. */
+export function waitingForResources(status: Status): Map<string, { resource: string; holder: string }> {
+  const holders = new Map<string, string>();
+  for (const [id, s] of Object.entries(status.stages)) if (ACTIVE.has(s.status)) for (const r of s.settings.exclusive_resources ?? []) holders.set(r, id);
+  const out = new Map<string, { resource: string; holder: string }>();
+  for (const id of readyStages(status)) {
+    const r = (status.stages[id]!.settings.exclusive_resources ?? []).find((x) => holders.has(x));
+    if (r) out.set(id, { resource: r, holder: holders.get(r)! });
   }
   return out;
 }
@@ -33,8 +59,8 @@ export function outcome(status: Status): Outcome {
   const all = Object.values(status.stages);
   if (all.every((s) => s.status === "completed")) return { done: true, status: "completed", reason: "every stage merged" };
   if (all.some((s) => ACTIVE.has(s.status))) return { done: false };
-  const launchable = all.some((s) => s.status === "pending" && s.depends_on.every((d) => status.stages[d]?.status === "completed"));
-  if (launchable) return { done: false };
+  // A run on hold waits for a person (a raised budget, a closed circuit), not for nothing.
+  if (readyStages(status).length > 0) return { done: false };
   const failed = Object.entries(status.stages).filter(([, s]) => s.status === "failed").map(([id]) => id);
   const blocked = Object.entries(status.stages).filter(([, s]) => s.status === "blocked" || s.status === "pending").map(([id]) => id);
   return { done: true, status: "failed", reason: `nothing more can run: failed ${failed.join(", ") || "none"}; blocked ${blocked.join(", ") || "none"}` };

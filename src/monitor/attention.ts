@@ -9,6 +9,7 @@ import { classifyPane, isApiRateLimit, parseResetTime, screenBody } from "./pane
 import { isDialogAttention } from "../state/constants.js";
 import { stagesList } from "../core/printable.js";
 import { verifiedNudge, type NudgeResult } from "./nudge.js";
+import { budgetSpent } from "./controls.js";
 import type { TranscriptState } from "./usage.js";
 
 /** Per-stage memory of the monitor, rebuilt from events on replay. */
@@ -46,7 +47,8 @@ export interface MonitorHost {
   /** Folds in events written since the last read (merges append their own, in the background). */
   ingest(): unknown;
   emit(event: EventBody): void;
-  fileReview(id: string, title: string, context: string, questions: { topic: string; question: string }[], key?: string): Promise<void>;
+  /** A review about stage `id`, or (undefined) about the whole run. */
+  fileReview(id: string | undefined, title: string, context: string, questions: { topic: string; question: string }[], key?: string): Promise<void>;
 }
 
 export class Attention {
@@ -120,7 +122,8 @@ export class Attention {
       this.emit({ type: "stage_attention", stage: id, attention: null, reason: "dialog closed" });
       m.reviewFiled.delete(stage.attention);
     }
-    if (state.kind === "busy" || paused) return;
+    // Past a budget nothing more is typed: no nudge, no message (each would start a paid turn).
+    if (state.kind === "busy" || paused || budgetSpent(this.status!, stage)) return;
     const pending = stage.pending_messages[0];
     const idleMs = config.stallSeconds * 1000;
     const stalledOnScreen = state.kind === "idle" && now - m.screenSince >= idleMs;

@@ -25,6 +25,7 @@ import { readTranscript, type TranscriptState } from "./usage.js";
 import { ZERO } from "../core/usage.js";
 import type { Clock } from "./nudge.js";
 import { Attention, type StageMemory } from "./attention.js";
+import { checkBudgets, checkCircuit } from "./controls.js";
 
 export interface MonitorDeps {
   paths: OrchPaths;
@@ -53,8 +54,12 @@ export class Monitor {
   private reaped = false;
   private readonly merging = new Map<string, Promise<void>>();
   private replaying = true;
-  /** Reviews whose condition cleared, resolved after the events that cleared it are folded in. */
-  private readonly toResolve: { id: string; keys: (key: string) => boolean; reason: string }[] = [];
+  /** Reviews whose condition cleared, resolved after the events that cleared it are folded in (`id` undefined: the run's own). */
+  private readonly toResolve: { id: string | undefined; keys: (key: string) => boolean; reason: string }[] = [];
+  /** Open reviews about the whole run (the budget, the circuit breaker), by condition. */
+  private readonly runReviews = new Map<string, string>();
+  /** The circuit breaker's open review, whose answer closes it. */
+  private readonly circuitReview: { file?: string } = {};
   /** Stages this process is launching now. */
   private readonly launching = new Set<string>();
 
@@ -99,7 +104,10 @@ export class Monitor {
     if (event.type === "wave_started") this.wavesStarted.add(event.wave);
     if (event.type === "wave_complete") this.wavesComplete.add(event.wave);
     if (!this.replaying && NOTIFY_TYPES.has(event.type) && this.deps.notify) void this.deps.notify(event).catch(() => undefined);
-    if (event.stage === undefined) return;
+    if (event.stage === undefined) {
+      this.observeRun(event);
+      return;
+    }
     const m = this.mem(event.stage);
     switch (event.type) {
       case "session_started":
@@ -137,6 +145,9 @@ export class Monitor {
       case "stage_retried":
         Object.assign(m, { quickDeaths: 0, stuck: false, deadAt: undefined, consecutiveNudges: 0, idleHint: false });
         m.reviewFiled.clear();
+        break;
+      case "stage_escalated":
+        Object.assign(m, { quickDeaths: 0, deadAt: undefined, consecutiveNudges: 0, idleHint: false });
         break;
       case "session_dead":
         m.deadAt = this.deps.clock.now();
@@ -185,6 +196,29 @@ export class Monitor {
     }
   }
 
+  /** Events about the whole run: its reviews, and what lifts a hold. */
+  private observeRun(event: AutorunEvent): void {
+    switch (event.type) {
+      case "review_requested":
+        if (event.key) this.runReviews.set(event.key, event.file);
+        if (event.key === "circuit") this.circuitReview.file = event.file;
+        break;
+      case "review_resolved":
+        for (const [key, file] of this.runReviews) if (file === event.file) this.runReviews.delete(key);
+        break;
+      case "circuit_closed":
+        this.circuitReview.file = undefined;
+        this.toResolve.push({ id: undefined, keys: (k) => k === "circuit", reason: "the circuit breaker was closed" });
+        break;
+      case "budget_raised":
+        if (event.scope === "run") this.toResolve.push({ id: undefined, keys: (k) => k === "budget", reason: `the run's budget was raised to $${event.limit_usd}` });
+        else for (const id of Object.keys(this.status?.stages ?? {})) this.toResolve.push({ id, keys: (k) => k === "budget", reason: `the stage budget was raised to $${event.limit_usd}` });
+        break;
+      default:
+        break;
+    }
+  }
+
   emit(event: EventBody): void {
     const s = this.status!;
     appendFor(this.deps.paths, s, event);
@@ -209,7 +243,9 @@ export class Monitor {
     await this.resolveReviews();
     await this.mergeReady();
     this.collectUsage();
+    await checkBudgets(this);
     await checkLiveness(this, paused);
+    await checkCircuit(this, this.circuitReview);
     // While the usage limit pauses the run, screens are still read for dialogs and login problems
     // (a person must hear of those), but no nudge or message is typed.
     await this.attention.checkScreens(paused);
@@ -355,26 +391,30 @@ export class Monitor {
     for (const wave of complete) if (!this.wavesComplete.has(wave)) this.emit({ type: "wave_complete", wave });
   }
 
-  /** Files a review about condition `key` (one per condition; a restarted monitor knows it from the events). */
-  async fileReview(id: string, title: string, context: string, questions: { topic: string; question: string }[], key?: string): Promise<void> {
+  /**
+   * Files a review about condition `key` (one per condition; a restarted monitor knows it from the
+   * events), about stage `id` or (undefined) the whole run.
+   */
+  async fileReview(id: string | undefined, title: string, context: string, questions: { topic: string; question: string }[], key?: string): Promise<void> {
     const s = this.status!;
-    const file = await createReviewFile(this.deps.paths.home, title, context, questions, { stage: id, orch_dir: this.deps.paths.dir, plan_name: s.plan_name });
-    this.emit({ type: "review_requested", stage: id, file, title, ...(key ? { key } : {}) });
-    this.deps.log(`stage ${id}: asked a person: ${title} (${file})`);
+    const file = await createReviewFile(this.deps.paths.home, title, context, questions, { ...(id !== undefined ? { stage: id } : {}), orch_dir: this.deps.paths.dir, plan_name: s.plan_name });
+    this.emit({ type: "review_requested", ...(id !== undefined ? { stage: id } : {}), file, title, ...(key ? { key } : {}) });
+    this.deps.log(`${id !== undefined ? `stage ${id}: ` : ""}asked a person: ${title} (${file})`);
   }
 
   /** Marks the stage's open reviews about `keys` resolved: what they asked about cleared by itself. */
   private async resolveReviews(): Promise<void> {
     const due = this.toResolve.splice(0);
     for (const { id, keys, reason } of due) {
-      const m = this.mem(id);
-      for (const [key, file] of [...m.reviewFiles]) {
+      const m = id === undefined ? undefined : this.mem(id);
+      const open = m ? m.reviewFiles : this.runReviews;
+      for (const [key, file] of [...open]) {
         if (!keys(key)) continue;
-        m.reviewFiles.delete(key);
-        m.reviewFiled.delete(key);
+        open.delete(key);
+        m?.reviewFiled.delete(key);
         if (await resolveReviewFile(file, reason).catch(() => false)) {
-          this.emit({ type: "review_resolved", stage: id, file, reason });
-          this.deps.log(`stage ${id}: review ${file} resolved: ${reason}`);
+          this.emit({ type: "review_resolved", ...(id !== undefined ? { stage: id } : {}), file, reason });
+          this.deps.log(`${id !== undefined ? `stage ${id}: ` : ""}review ${file} resolved: ${reason}`);
         }
       }
     }

@@ -36,7 +36,8 @@ export function stageArgv(deps: Pick<LaunchDeps, "config">, status: Status, orch
     sessionId: opts.sessionId,
     contextFile: stage.context_file,
     stage: id,
-    ...(deps.config.model ? { model: deps.config.model } : {}),
+    // The stage's own model (from the plan, or an escalation) over the configured one.
+    ...((stage.model ?? deps.config.model) ? { model: (stage.model ?? deps.config.model)! } : {}),
     ...(deps.config.permissionMode ? { permissionMode: deps.config.permissionMode } : {}),
     ...(deps.config.allowedTools.length + status.allowed_tools.length > 0 ? { allowedTools: [...deps.config.allowedTools, ...status.allowed_tools] } : {}),
     ...(opts.resume ? { resume: true } : {}),

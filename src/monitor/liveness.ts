@@ -6,6 +6,7 @@
 import { stagesList } from "../core/printable.js";
 import { relaunchStage } from "./launcher.js";
 import type { MonitorHost } from "./attention.js";
+import { budgetStopped } from "./controls.js";
 
 /**
  * Sessions that ended while their stage was in progress. Panes stay after their program exits
@@ -17,7 +18,8 @@ export async function checkLiveness(host: MonitorHost, paused: boolean): Promise
   const { tmux, clock } = host.deps;
   let gone: { id: string; exit?: { status: number | undefined; signal: number | undefined } }[] = [];
   for (const [id, stage] of host.inProgress()) {
-    if (stage.implement_done) continue;
+    // Ended for its budget (`onBudget: stop`): relaunched only once a person raises it.
+    if (stage.implement_done || budgetStopped(host.status!, host.deps.config, stage)) continue;
     let pane = await tmux.paneStatus(stage.session);
     if (pane.state === "running") continue;
     // tmux marks a pane dead when its terminal closes, and learns the exit status a moment later.
@@ -57,16 +59,13 @@ export async function checkLiveness(host: MonitorHost, paused: boolean): Promise
     const said = now.last_exit?.last_lines.slice(-5).join(" | ");
     const code = now.last_exit?.exit_status;
     if (m.quickDeaths >= 2 && !serverGone) {
-      const reason = `the agent exited${code !== undefined && code !== null ? ` ${code}` : ""} within 10 s of its launch, twice${said ? `: ${said}` : ""}`;
-      host.emit({ type: "stage_failed", stage: id, reason });
-      host.deps.log(`stage ${id}: failed: ${reason}`);
+      await failOrEscalate(host, id, `the agent exited${code !== undefined && code !== null ? ` ${code}` : ""} within 10 s of its launch, twice${said ? `: ${said}` : ""}`);
       continue;
     }
     const limit = (serverGone ? 6 : 2) + now.free_relaunches;
-    if (now.attempts >= limit) {
-      const reason = `its session ended ${now.attempts} times${said ? `; last words: ${said}` : ""}`;
-      host.emit({ type: "stage_failed", stage: id, reason });
-      host.deps.log(`stage ${id}: failed: ${reason}`);
+    const cap = now.settings.max_attempts;
+    if (now.attempts >= limit || (cap !== undefined && now.sessions >= cap + now.free_relaunches)) {
+      await failOrEscalate(host, id, `its session ended ${now.attempts} times${cap !== undefined && now.sessions >= cap ? ` (${now.sessions} of its ${cap} attempts used)` : ""}${said ? `; last words: ${said}` : ""}`);
       continue;
     }
     // Back off before relaunching (1 s, 2 s, 4 s … up to 30 s), unless the server itself died.
@@ -75,4 +74,31 @@ export async function checkLiveness(host: MonitorHost, paused: boolean): Promise
     await relaunchStage({ tmux, paths: host.deps.paths, config: host.deps.config, log: host.deps.log }, id, now.attempts);
     host.ingest();
   }
+}
+
+/**
+ * The model a failed stage is tried with next: the one after its current model in `escalation`
+ * (the first, when its model is not on the list), or none when the list is used up.
+ */
+export function nextModel(ladder: readonly string[], current: string | undefined): string | undefined {
+  const at = current === undefined ? -1 : ladder.indexOf(current);
+  return ladder[at + 1];
+}
+
+/** A stage out of sessions runs again with the next model of `escalation` while its attempts allow; else it fails. */
+async function failOrEscalate(host: MonitorHost, id: string, reason: string): Promise<void> {
+  const { config, log } = host.deps;
+  const stage = host.status!.stages[id]!;
+  const current = stage.model ?? config.model;
+  const next = nextModel(config.escalation, current);
+  const cap = stage.settings.max_attempts;
+  if (next === undefined || (cap !== undefined && stage.sessions >= cap + stage.free_relaunches)) {
+    host.emit({ type: "stage_failed", stage: id, reason });
+    log(`stage ${id}: failed: ${reason}`);
+    return;
+  }
+  host.emit({ type: "stage_escalated", stage: id, model: next, from: current ?? null, reason });
+  log(`stage ${id}: ${reason}; trying again with the model ${next}${current ? ` (was ${current})` : ""}`);
+  await relaunchStage({ tmux: host.deps.tmux, paths: host.deps.paths, config, log }, id, 0);
+  host.ingest();
 }

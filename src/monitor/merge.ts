@@ -119,6 +119,7 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
   if (!(await git.branchExists(root, stage.branch))) {
     return sendBack("no_commits", [], `branch ${stage.branch} does not exist`, "none", `autorun could not merge stage ${id}: its branch ${stage.branch} does not exist. Commit your work on ${stage.branch} in your worktree, then run: autorun phase implement done`);
   }
+  const checks = stageChecks(deps, stage);
   for (let round = 1; ; round++) {
     const baseTip = await git.headCommit(root, baseRef);
     const stageTip = await git.headCommit(root, `refs/heads/${stage.branch}`);
@@ -142,8 +143,8 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
       );
     }
     const commit = await git.commitTree(root, tree.tree, [baseTip, stageTip], `autorun: merge stage ${id}: ${stage.name}`);
-    if (deps.config.validate.length > 0) {
-      const failed = await validateCommit(deps, root, commit);
+    if (checks.length > 0) {
+      const failed = await validateCommit(deps, root, commit, checks);
       if (failed) {
         const detail = `validate ${JSON.stringify(failed.argv)} failed on the merge of ${stage.branch} into ${base}:\n${failed.tail}`;
         const tail = failed.tail.split("\n").slice(-8).join(" | ");
@@ -181,7 +182,7 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
         return refuse(parseInTheWay(refusal), checkout);
       }
     }
-    return merged(commit, deps.config.validate.length > 0);
+    return merged(commit, checks.length > 0);
   }
 
   function refuse(files: string[], checkout: string, why?: string): MergeOutcome {
@@ -211,7 +212,8 @@ export async function describeMerge(deps: Pick<MergeDeps, "paths" | "config">, i
   if (!tree.ok) return [...out, `conflicts in ${tree.files.join(", ")}: sent back to the agent to rebase onto ${base}`];
   const touched = await git.changedFiles(root, baseTip, tree.tree);
   out.push(`merges cleanly onto ${base} at ${baseTip.slice(0, 12)}; brings ${touched.length} file(s): ${touched.slice(0, 8).join(", ")}${touched.length > 8 ? ", …" : ""}`);
-  out.push(deps.config.validate.length > 0 ? `checks the merge result in ${validationWorktree(deps.paths.home, root)}: ${deps.config.validate.map((a) => a.join(" ")).join("; ")}` : "no validate configured: no check before the base moves");
+  const checks = stageChecks(deps, stage);
+  out.push(checks.length > 0 ? `checks the merge result in ${validationWorktree(deps.paths.home, root)}: ${checks.map((a) => a.join(" ")).join("; ")}` : "no validate configured: no check before the base moves");
   const checkout = await git.checkoutOf(root, base);
   if (!checkout) out.push(`${base} is not checked out anywhere: only the branch moves`);
   else {
@@ -224,17 +226,22 @@ export async function describeMerge(deps: Pick<MergeDeps, "paths" | "config">, i
   return out;
 }
 
+/** The checks a stage's merge must pass: the plan's own for the stage, else the configured `validate`. */
+function stageChecks(deps: Pick<MergeDeps, "config">, stage: Status["stages"][string]): string[][] {
+  return stage.settings.validate ?? deps.config.validate;
+}
+
 function parseInTheWay(gitError: string): string[] {
   const files = [...gitError.matchAll(/'([^']+)'/g)].map((m) => m[1]!);
   return files.length > 0 ? files : [gitError.split("\n")[0]!];
 }
 
 /** Runs every `validate` command on `commit` in the project's validation worktree; the first failure. */
-async function validateCommit(deps: MergeDeps, root: string, commit: string): Promise<{ argv: string[]; tail: string } | undefined> {
+async function validateCommit(deps: MergeDeps, root: string, commit: string, checks: readonly string[][]): Promise<{ argv: string[]; tail: string } | undefined> {
   const dir = validationWorktree(deps.paths.home, root);
   makeDir(dirname(dir));
   await git.detachedWorktreeAt(root, dir, commit);
-  for (const argv of deps.config.validate) {
+  for (const argv of checks) {
     const r = await runValidate(argv, dir);
     if (!r.ok) return { argv, tail: r.tail };
   }

@@ -23,6 +23,9 @@ export const DEFAULT_CONFIG: Config = {
   permissionAnswers: {},
   allowedTools: [],
   prices: {},
+  onBudget: "pause",
+  circuitBreaker: 3,
+  escalation: [],
   agentEnv: [],
 };
 

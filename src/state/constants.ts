@@ -7,9 +7,10 @@ export const PHASES = ["triage", "research", "create_plan", "implement", "merge"
  * waiting on the person's checkout (`merge_waiting`: uncommitted changes to the merge's files, a
  * merge or rebase of theirs in progress); `login` (the agent is not logged in or its key is
  * refused), `question` (a menu the agent waits on: AskUserQuestion, a setup dialog), `trust`
- * (Claude Code's workspace trust dialog).
+ * (Claude Code's workspace trust dialog), `budget` (the stage or the run spent its budget: no
+ * more nudges, and with `onBudget: stop` its session ended).
  */
-export const ATTENTION = ["idle", "permission", "rate_limited", "review", "merge_conflict", "check_failed", "no_commits", "merge_waiting", "crashed", "login", "question", "trust"] as const;
+export const ATTENTION = ["idle", "permission", "rate_limited", "review", "merge_conflict", "check_failed", "no_commits", "merge_waiting", "crashed", "login", "question", "trust", "budget"] as const;
 /** The attention a refused merge raises, by the refusal's reason. */
 export const MERGE_ATTENTION = {
   conflict: "merge_conflict",

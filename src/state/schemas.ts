@@ -18,6 +18,18 @@ export const base = z.object({
 
 const withStage = base.extend({ stage: stageId });
 
+/** What a plan sets for one stage (every key optional; absent means the configuration's). */
+export const stageSettingsSchema = z
+  .object({
+    model: z.string().min(1).optional(),
+    max_attempts: z.number().int().positive().optional(),
+    exclusive_resources: z.array(z.string().min(1)).optional(),
+    budget_usd: z.number().positive().optional(),
+    validate: z.array(z.array(z.string().min(1)).min(1)).optional(),
+    status: z.literal("completed").optional(),
+  })
+  .strict();
+
 export const planStageSchema = z.object({
   id: stageId,
   name: z.string(),
@@ -27,6 +39,7 @@ export const planStageSchema = z.object({
   branch: z.string(),
   worktree: z.string(),
   session: z.string(),
+  settings: stageSettingsSchema.optional(),
 });
 
 export const eventSchema = z.discriminatedUnion("type", [
@@ -105,6 +118,18 @@ export const eventSchema = z.discriminatedUnion("type", [
   withStage.extend({ type: z.literal("stage_files_kept"), dir: z.string(), files: z.number().int().nonnegative(), plan_file: z.string().optional() }),
   /** A person's "don't ask again" answers in a merged stage's session, kept for the stages launched after it. */
   withStage.extend({ type: z.literal("permissions_learned"), rules: z.array(z.string().min(1)).min(1) }),
+  /**
+   * A budget was spent: the run's (`stage` absent: nothing new is launched) or one stage's (no more
+   * nudges). `stopped`: its sessions were ended (`onBudget: stop`); worktrees and commits are kept.
+   */
+  base.extend({ type: z.literal("budget_exceeded"), limit_usd: z.number().nonnegative(), spent_usd: z.number().nonnegative(), stopped: z.boolean() }),
+  /** A person raised a budget (`autorun resume --budget`, `--stage-budget`). */
+  base.extend({ type: z.literal("budget_raised"), scope: z.enum(["run", "stage"]), limit_usd: z.number().positive() }),
+  /** `circuitBreaker` stages failed in a row: nothing new is launched until a person closes it. */
+  base.extend({ type: z.literal("circuit_open"), failed: z.array(stageId).min(1) }),
+  base.extend({ type: z.literal("circuit_closed"), reason: z.string() }),
+  /** A stage that failed runs again with the next model of `escalation`. */
+  withStage.extend({ type: z.literal("stage_escalated"), model: z.string().min(1), from: z.string().nullable(), reason: z.string() }),
   base.extend({ type: z.literal("wave_started"), wave: z.number().int().positive() }),
   base.extend({ type: z.literal("wave_complete"), wave: z.number().int().positive() }),
   base.extend({
@@ -198,6 +223,16 @@ export const stageStatusSchema = z.object({
   pending_messages: z.array(z.object({ id: z.string(), message: z.string(), reason: z.string(), queued_at: z.string() })).default([]),
   /** What the stage's agent used, from its Claude Code transcripts; null for agents that report none. */
   usage: z.lazy(() => usageSchema).nullable().default(null),
+  /** What the plan set for this stage. */
+  settings: z.lazy(() => stageSettingsSchema).default({}),
+  /** The model the stage runs with when not the configured one (its own, or an escalation's). */
+  model: z.string().nullable().default(null),
+  /** Sessions started for the stage in all (launches, relaunches, escalations), against `max_attempts`. */
+  sessions: z.number().default(0),
+  /** The stage spent its budget (attention `budget`); cleared when a person raises it. */
+  over_budget: z.boolean().default(false),
+  /** Done before the run (the plan said so): never launched. */
+  done_in_plan: z.boolean().default(false),
   /** Where the agent's uncommitted notes and plan were kept when its worktree was removed. */
   kept_files: z.string().nullable().default(null),
   failure_reason: z.string().nullable(),
@@ -221,6 +256,13 @@ export const statusSchema = z.object({
   paused_until: z.string().nullable(),
   /** Permission rules a person allowed for good in one stage ("don't ask again"), given to every later session. */
   allowed_tools: z.array(z.string()).default([]),
+  /** Why nothing new is launched: the run's budget is spent, or the circuit breaker is open. */
+  hold: z.object({ kind: z.enum(["budget", "circuit"]), since: z.string(), reason: z.string() }).nullable().default(null),
+  /** Stages failed since the last merge (the circuit breaker counts them). */
+  failed_in_row: z.array(z.string()).default([]),
+  /** Budgets a person raised during the run (over the configuration's). */
+  budget_usd: z.number().nullable().default(null),
+  stage_budget_usd: z.number().nullable().default(null),
   monitor_pid: z.number().nullable(),
   updated_at: z.string(),
   event_count: z.number(),
@@ -249,6 +291,15 @@ export const configFields = z.object({
   permissionAnswers: z.record(z.string(), z.string()),
   /** Claude Code permission rules added to every session's allow-list (`Bash(npm test:*)`, `WebFetch`). */
   allowedTools: z.array(z.string().min(1)),
+  /** Dollars the whole run may spend, and each stage (a plan's `budget_usd` for a stage wins). */
+  budgetUsd: z.number().positive(),
+  stageBudgetUsd: z.number().positive(),
+  /** What crossing a budget does: `pause` (no more nudges, nothing new launched) or `stop` (sessions ended too). */
+  onBudget: z.enum(["pause", "stop"]),
+  /** Stages failed in a row that stop new launches (0: never). */
+  circuitBreaker: z.number().int().nonnegative(),
+  /** Models a failed stage is tried with in turn (`["sonnet", "opus"]`). */
+  escalation: z.array(z.string().min(1)),
   /** USD per million tokens by model (a part of its name: "opus", "claude-sonnet-4-5"), over the built-in table. */
   prices: z.record(z.string().min(1), z.object({ input: z.number().nonnegative(), output: z.number().nonnegative(), cache_write: z.number().nonnegative().optional(), cache_read: z.number().nonnegative().optional() }).strict()),
 });

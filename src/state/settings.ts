@@ -9,11 +9,14 @@ import type { Config } from "./config.js";
 
 /** Every key resolved, but for those that have no default. */
 export const settingsSchema = configFields
-  .partial({ model: true, permissionMode: true, tmuxSocket: true, notifyCommand: true })
+  .partial({ model: true, permissionMode: true, tmuxSocket: true, notifyCommand: true, budgetUsd: true, stageBudgetUsd: true })
   // Keys added after 0.1: an orchestration started before them reads their default.
   .extend({
     allowedTools: configFields.shape.allowedTools.default([]),
     prices: configFields.shape.prices.default({}),
+    onBudget: configFields.shape.onBudget.default("pause"),
+    circuitBreaker: configFields.shape.circuitBreaker.default(3),
+    escalation: configFields.shape.escalation.default([]),
     /** Names (never values) of the variables passed from the person's shell to every session. */
     agentEnv: z.array(z.string()).default([]),
   });

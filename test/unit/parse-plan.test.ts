@@ -5,7 +5,7 @@ import { parsePlan } from "../../src/core/parse-plan.js";
 import { UserError } from "../../src/errors.js";
 
 const dir = join(import.meta.dirname, "..", "fixtures", "plans");
-type Good = Record<string, { stages: [string, string, string[]][]; waves?: string[][] }>;
+type Good = Record<string, { stages: [string, string, string[]][]; waves?: string[][]; settings?: Record<string, object> }>;
 type Bad = Record<string, { message: string; line?: number }>;
 const good = JSON.parse(readFileSync(join(dir, "good", "expected.json"), "utf8")) as Good;
 const bad = JSON.parse(readFileSync(join(dir, "bad", "expected.json"), "utf8")) as Bad;
@@ -16,6 +16,8 @@ describe("parsePlan: plans people write", () => {
     const plan = parsePlan(file, readFileSync(join(dir, "good", file), "utf8"));
     expect(plan.stages.map((s) => [s.id, s.name, s.depends_on])).toEqual(want.stages);
     if (want.waves) expect(plan.waves).toEqual(want.waves);
+    const settings = Object.fromEntries(plan.stages.filter((s) => s.settings).map((s) => [s.id, s.settings]));
+    expect(settings).toEqual(want.settings ?? {});
   });
 });
 
