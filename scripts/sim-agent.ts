@@ -21,9 +21,15 @@
  *   ignore-messages  answer every message with "implement done" and change nothing
  *   busy-after-done  stay busy for 3 s after handing over (AUTORUN_SIM_BUSY_MS), as claude does finishing its turn
  *   slow         steps take 4x longer
+ *   die-always   exit 1 right after starting, every time (a broken setup)
+ *   needs-opus   exit 1 right after starting unless run with an opus model (for model escalation)
+ *
+ * With AUTORUN_SIM_USAGE=<tokens> it keeps a Claude Code-style transcript (named in its hooks'
+ * `transcript_path`): every step is an assistant message of the model it runs as (`--model`, else
+ * claude-sonnet-4-5) that used that many input tokens and a quarter as many output tokens.
  */
 import { spawnSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 type Hooks = Record<string, { matcher?: string; hooks: { type: string; command: string }[] }[]>;
@@ -36,6 +42,7 @@ const opt = (name: string): string | undefined => {
 const worktreeName = opt("--worktree");
 const resumeId = opt("--resume");
 const sessionId = opt("--session-id") ?? resumeId ?? "sim";
+const model = opt("--model") ?? "claude-sonnet-4-5";
 const settings = JSON.parse(opt("--settings") ?? "{}") as { hooks?: Hooks };
 const prompt = args[args.length - 1] ?? "";
 const stage = process.env.AUTORUN_STAGE ?? "?";
@@ -92,8 +99,20 @@ if (!excluded.includes(".git-sim-state.json")) {
   writeFileSync(exclude, `${excluded}\n.git-sim-state.json\n`);
 }
 
+// ---- the transcript (only with AUTORUN_SIM_USAGE), beside the repository like claude's own under ~/.claude ----
+const usagePerStep = Number(process.env.AUTORUN_SIM_USAGE ?? 0);
+const transcript = usagePerStep > 0 ? resolve(cwd, git(cwd, "rev-parse", "--git-common-dir").out, "sim-transcripts", `${sessionId}.jsonl`) : "";
+let messages = 0;
+function spend(): void {
+  if (!transcript) return;
+  mkdirSync(join(transcript, ".."), { recursive: true });
+  const usage = { input_tokens: usagePerStep, output_tokens: Math.round(usagePerStep / 4), cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+  const line = { type: "assistant", sessionId, message: { id: `msg_sim_${sessionId.slice(0, 8)}_${process.pid}_${++messages}`, model, role: "assistant", usage } };
+  appendFileSync(transcript, JSON.stringify(line) + "\n");
+}
+
 // ---- the screen ----
-const log: string[] = [`sim-agent (claude stand-in) · stage ${stage} · session ${sessionId}`, `cwd: ${cwd}`];
+const log: string[] = [`sim-agent (claude stand-in) · stage ${stage} · session ${sessionId} · model ${model}`, `cwd: ${cwd}`];
 let busy = true;
 let input = "";
 let banner = "";
@@ -125,13 +144,14 @@ async function hook(name: string, extra: Record<string, unknown> = {}): Promise<
         child.on("error", () => resolve());
         // A hook that exits without reading its stdin must not crash the agent (EPIPE).
         child.stdin.on("error", () => undefined);
-        child.stdin.end(JSON.stringify({ session_id: sessionId, transcript_path: "", cwd, hook_event_name: name, ...extra }));
+        child.stdin.end(JSON.stringify({ session_id: sessionId, transcript_path: transcript, cwd, hook_event_name: name, ...extra }));
       });
     }
   }
 }
 
 function report(...a: string[]): void {
+  spend();
   const r = spawnSync(autorun, a, { encoding: "utf8", env: process.env, cwd });
   say(`$ autorun ${a.join(" ")}${r.status === 0 ? "" : `  (exit ${r.status}: ${(r.stderr ?? "").trim()})`}`);
 }
@@ -213,6 +233,12 @@ async function main(): Promise<void> {
   draw();
   await hook("SessionStart", { source: resumeId ? "resume" : "startup" });
   say(resumeId ? `resumed conversation ${resumeId}` : `starting ${prompt}`);
+  if (behaviours.has("die-always") || (behaviours.has("needs-opus") && !model.includes("opus"))) {
+    // Like a program that fails at start: the screen goes, its last words stay.
+    process.stdout.write(`\x1b[H\x1b[2Jsim-agent: ${behaviours.has("die-always") ? "giving up at once (die-always)" : `this task needs an opus model, not ${model} (needs-opus)`}\r\n`);
+    await sleep(200);
+    process.exit(1);
+  }
   await sleep(delay);
   if (!state.triage) {
     report("phase", "triage", "done", "--complexity", "QUICK");

@@ -4,6 +4,7 @@ import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
 import { compareIds } from "../core/ids.js";
 import type { Status, StageStatus, Usage } from "../state/schemas.js";
 import { addUsage, formatCost } from "../core/usage.js";
+import { waitingForResources } from "../core/scheduler.js";
 import { reviewEntries } from "../state/review.js";
 import { isMonitorOf } from "./monitor-pid.js";
 import { loadOrchestrations, resolveOrchestration, type Ctx } from "./context.js";
@@ -37,7 +38,7 @@ export function elapsed(stage: StageStatus, now: Date): string {
 
 /** Where a stage is in its work: `implement 2/3`, `create_plan`, `merging`, `merged`, `—`. */
 export function phaseOf(stage: StageStatus): string {
-  if (stage.status === "completed") return "merged";
+  if (stage.status === "completed") return stage.done_in_plan ? "done before" : "merged";
   if (stage.status === "merging") return "merging";
   if (stage.status !== "in_progress") return "—";
   if (stage.implement_done) return "handed over";
@@ -72,6 +73,11 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
   const counts = Object.values(status.stages).reduce<Record<string, number>>((acc, s) => ((acc[s.status] = (acc[s.status] ?? 0) + 1), acc), {});
   lines.push(`${view.name ?? status.plan_name}: ${status.status}  (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")})  wave ${status.current_wave}/${status.waves.length}  monitor ${monitorAlive ? `running (pid ${status.monitor_pid})` : "not running"}`);
   if (status.paused_until) lines.push(`paused for a usage limit until ${status.paused_until}`);
+  if (status.hold) {
+    const name = view.name ?? status.plan_name;
+    const lift = status.hold.kind === "budget" ? `to go on: autorun resume ${name} --budget <dollars>` : `once you have looked: autorun resume ${name} (or answer its review)`;
+    lines.push(`on hold: ${status.hold.reason}; nothing new is launched. ${lift}`);
+  }
   const used = Object.values(status.stages).map((s) => s.usage).filter((u): u is Usage => u !== null);
   if (used.length > 0) lines.push(`cost so far: ${formatCost(used.reduce((a, b) => addUsage(a, b)))} (${used.length} of ${Object.keys(status.stages).length} stages report usage)`);
   const rows = sortStages(status).map(([id, s]) => [
@@ -114,6 +120,7 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
       lines.push(`stage ${id}'s agent exited${code}${s.last_exit.last_lines.length ? `: ${s.last_exit.last_lines.slice(-3).join(" | ")}` : ""}`);
     }
   }
+  for (const [id, w] of waitingForResources(status)) lines.push(`stage ${id} waits for ${w.resource} (held by stage ${w.holder})`);
   // What waits on a person, with the command that answers it.
   for (const r of view.reviews ?? []) {
     if (r.state !== "open" || r.plan_name !== status.plan_name) continue;

@@ -333,7 +333,10 @@ export class Monitor {
     const result = await mergeStage({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log }, id);
     this.ingest();
     if (result.kind === "merged") {
-      // Dependants first: they only need the merge commit; the cleanup can follow.
+      // What the stage spent up to its hand-over counts before its dependants start: a budget it
+      // crossed holds them back. Then dependants first: they only need the merge commit.
+      this.collectUsage(true);
+      await checkBudgets(this);
       if (!this.paused()) await this.launchReady();
       await result.cleanup();
       return;

@@ -1,0 +1,134 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
+
+let sb: Sandbox;
+beforeEach(async () => {
+  sb = await makeSandbox();
+});
+afterEach(async () => sb.cleanup());
+
+/** When each stage held a session: from its launch to its merge (or failure), in event order. */
+function spans(plan: string): Map<string, [number, number]> {
+  const out = new Map<string, [number, number]>();
+  sb.events(plan).forEach((e, i) => {
+    const id = e.stage as string | undefined;
+    if (id === undefined) return;
+    if (e.type === "stage_launched" && !out.has(id)) out.set(id, [i, Infinity]);
+    if ((e.type === "merge_complete" || e.type === "stage_failed") && out.has(id)) out.get(id)![1] = i;
+  });
+  return out;
+}
+
+const overlap = (a: [number, number], b: [number, number]) => a[0] < b[1] && b[0] < a[1];
+
+describe("run controls (real tmux, simulated agent)", () => {
+  it("two stages sharing an exclusive resource never overlap, while a third runs beside them", async () => {
+    const plan = sb.writePlan(
+      "shared.md",
+      "## Stage 1: Migrate\nExclusive: database\nsim: slow\n\n## Stage 2: Docs\n\n## Stage 3: Seed data\nExclusive resources: database\n",
+    );
+    const dry = await sb.cli(["orchestrate", plan, "--dry-run"]);
+    expect(dry.stdout).toMatch(/Stage 3: Seed data\n.*\n  exclusive: database/);
+    const json = JSON.parse((await sb.cli(["orchestrate", plan, "--dry-run", "--json"])).stdout) as { stages: { id: string; exclusive_resources?: string[] }[] };
+    expect(json.stages.map((s) => s.exclusive_resources ?? null)).toEqual([["database"], null, ["database"]]);
+    await orchestrate(sb, plan);
+    // While stage 1 holds the database, stage 3 is ready and waits for it; status says so.
+    await waitFor("stage 2 to launch beside stage 1", () => eventsOf(sb, "shared", "stage_launched", "2").length > 0);
+    const during = await sb.cli(["status", "shared"]);
+    if (statusOf(sb, "shared")!.stages["3"]!.status === "pending" && statusOf(sb, "shared")!.stages["1"]!.status !== "completed") {
+      expect(during.stdout).toContain("waits for database (held by stage 1)");
+    }
+    expect(await waitForEnd(sb, "shared")).toBe("completed");
+    const s = spans("shared");
+    expect(overlap(s.get("1")!, s.get("3")!)).toBe(false);
+    expect(overlap(s.get("1")!, s.get("2")!) || overlap(s.get("3")!, s.get("2")!)).toBe(true);
+    await expectClean(sb, "shared");
+  });
+
+  it("a stage the plan marks done is never launched, and its dependants run", async () => {
+    const plan = sb.writePlan("half.yaml", "meta:\n  name: half done\nsections:\n- id: one\n  tasks:\n  - id: '1.1'\n    name: Done before\n    status: completed\n  - id: '1.2'\n    name: Still to do\n    status: pending\n");
+    await orchestrate(sb, plan);
+    expect(await waitForEnd(sb, "half")).toBe("completed");
+    expect(eventsOf(sb, "half", "stage_launched").map((e) => e.stage)).toEqual(["1.2"]);
+    const report = JSON.parse((await sb.cli(["status", "half", "--json"])).stdout) as { stages: Record<string, { status: string; done_in_plan: boolean }> };
+    expect(report.stages["1.1"]).toMatchObject({ status: "completed", done_in_plan: true });
+    await expectClean(sb, "half");
+  });
+
+  it("three stages failing in a row open the circuit breaker: nothing new launches until a person closes it", async () => {
+    // Deaths are found by the monitor's pass: look often, so the test does not wait on it.
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ pollSeconds: 0.5 }));
+    const plan = sb.writePlan("broken.md", ["A", "B", "C", "D"].map((n, i) => `## Stage ${i + 1}: ${n}\nsim: die-always\n`).join("\n"));
+    await orchestrate(sb, plan, ["--max-parallel", "1"]);
+    const open = await waitFor("the circuit breaker to open", () => eventsOf(sb, "broken", "circuit_open")[0], 60_000);
+    expect(open.failed).toEqual(["1", "2", "3"]);
+    // Held: stage 4 is ready, yet nothing launches, and the run is not over.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(eventsOf(sb, "broken", "stage_launched").map((e) => e.stage)).toEqual(["1", "2", "3"]);
+    expect(eventsOf(sb, "broken", "orchestration_complete")).toHaveLength(0);
+    const review = eventsOf(sb, "broken", "review_requested").find((e) => e.key === "circuit")!;
+    const text = readFileSync(review.file as string, "utf8");
+    expect(text).toMatch(/stage 1 \(A\): the agent exited (1 )?within 10 s of its launch, twice/);
+    expect(text).toContain("giving up at once (die-always)");
+    const status = await sb.cli(["status", "broken"]);
+    expect(status.stdout).toContain("3 stages failed in a row (1, 2, 3)");
+    expect(status.stdout).toContain("autorun resume broken");
+    // Resuming is the person saying they looked: the breaker closes and the rest runs (and fails).
+    const resumed = await sb.cli(["resume", "broken"]);
+    expect(resumed.stdout).toContain("Circuit breaker closed");
+    expect(await waitForEnd(sb, "broken", 60_000)).toBe("failed");
+    expect(eventsOf(sb, "broken", "stage_launched").map((e) => e.stage)).toEqual(["1", "2", "3", "4"]);
+    expect(eventsOf(sb, "broken", "circuit_closed")).toHaveLength(1);
+    expect(readFileSync(review.file as string, "utf8")).toContain("resolved");
+  });
+
+  it("a stage that fails with one model runs again with the next model of escalation", async () => {
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ escalation: ["sonnet", "opus"], pollSeconds: 0.5 }));
+    const plan = sb.writePlan("hard.md", "## Stage 1: Hard\nsim: needs-opus\n\n## Stage 2: Easy\nDepends on: 1\n");
+    await orchestrate(sb, plan, ["--model", "sonnet"]);
+    expect(await waitForEnd(sb, "hard")).toBe("completed");
+    const escalated = eventsOf(sb, "hard", "stage_escalated", "1");
+    expect(escalated).toHaveLength(1);
+    expect(escalated[0]).toMatchObject({ model: "opus", from: "sonnet" });
+    expect(eventsOf(sb, "hard", "stage_failed")).toHaveLength(0);
+    expect(statusOf(sb, "hard")!.stages["1"]).toMatchObject({ status: "completed", model: "opus" });
+    // The dependant starts with the configured model again.
+    expect(statusOf(sb, "hard")!.stages["2"]).toMatchObject({ status: "completed", model: null });
+    await expectClean(sb, "hard");
+  });
+
+  it("a run whose budget is crossed launches nothing new and says why; resume --budget lets it finish", async () => {
+    const plan = sb.writePlan("spend.md", "## Stage 1: A\n## Stage 2: B\n## Stage 3: C\n");
+    // Every step of the simulated agent costs 10k input and 2.5k output tokens of claude-sonnet-4-5 ($0.0675).
+    const env = { AUTORUN_SIM_USAGE: "10000" };
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", JSON.stringify([process.execPath, join(import.meta.dirname, "..", "..", "dist", "scripts", "sim-agent.js")]), "--max-parallel", "1", "--budget", "0.05"], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const crossed = await waitFor("the budget to be crossed", () => eventsOf(sb, "spend", "budget_exceeded")[0], 60_000);
+    expect(crossed.stage).toBeUndefined();
+    expect(crossed.limit_usd).toBe(0.05);
+    await waitFor("stage 1 to merge", () => eventsOf(sb, "spend", "merge_complete", "1")[0]);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(eventsOf(sb, "spend", "stage_launched").map((e) => e.stage)).toEqual(["1"]);
+    const s = statusOf(sb, "spend") as unknown as { hold: { kind: string }; stages: Record<string, { usage: { input_tokens: number; output_tokens: number; usd: number } }> };
+    expect(s.hold.kind).toBe("budget");
+    // Tokens are exactly what the agent's transcript says: 10k per step, priced as sonnet.
+    const u = s.stages["1"]!.usage;
+    expect(u.input_tokens % 10000).toBe(0);
+    expect(u.output_tokens).toBe(u.input_tokens / 4);
+    expect(u.usd).toBeCloseTo((u.input_tokens * 3 + u.output_tokens * 15) / 1e6, 6);
+    const status = await sb.cli(["status", "spend"]);
+    expect(status.stdout).toMatch(/the run spent \$\d+\.\d\d of its \$0\.05 budget/);
+    expect(status.stdout).toContain("autorun resume spend --budget");
+    const low = await sb.cli(["resume", "spend", "--budget", "0.01"]);
+    expect(low.code).toBe(2);
+    expect(low.stderr).toContain("give a budget above that");
+    const raised = await sb.cli(["resume", "spend", "--budget", "100"], { env });
+    expect(raised.code, raised.stderr).toBe(0);
+    expect(await waitForEnd(sb, "spend")).toBe("completed");
+    expect(eventsOf(sb, "spend", "merge_complete")).toHaveLength(3);
+    await expectClean(sb, "spend");
+  });
+});
