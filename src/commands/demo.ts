@@ -16,6 +16,7 @@ import { human } from "../core/report.js";
 import { runOrchestrate } from "./orchestrate.js";
 import type { Ctx } from "./context.js";
 import { RuntimeError } from "../errors.js";
+import { eventText } from "../core/words.js";
 
 export async function runDemo(ctx: Ctx, f: { keep?: boolean; dashboard?: boolean; review?: boolean }): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "autorun-demo-"));
@@ -97,7 +98,7 @@ async function narrate(ctx: Ctx, home: string, run: string, timeoutMs: number) {
           break;
         }
         case "phase_status":
-          if (e.status === "start") say(`${name}: ${e.phase === "implement" ? `implementing ${e.current_phase ?? "?"}/${e.total_phases ?? "?"}` : e.phase.replace("create_plan", "planning")}`);
+          if (e.status === "start") say(`${name}: ${eventText(e)}`);
           else if (e.phase === "implement") say(`${name} hands its branch over; the monitor merges it`);
           break;
         case "stall_detected":

@@ -36,22 +36,8 @@ export function elapsed(stage: StageStatus, now: Date): string {
   return formatDuration(end.getTime() - new Date(stage.started_at).getTime());
 }
 
-/** Where a stage is in its work: `implement 2/3`, `create_plan`, `merging`, `merged`, `—`. */
-export function phaseOf(stage: StageStatus): string {
-  if (stage.status === "completed") return stage.done_in_plan ? "done before" : "merged";
-  if (stage.status === "merging") return "merging";
-  if (stage.status !== "in_progress") return "—";
-  if (stage.implement_done) return "handed over";
-  let latest: [string, { started_at: string | null; completed_at: string | null; current_phase?: number; total_phases?: number }] | undefined;
-  for (const entry of Object.entries(stage.phases)) {
-    if (entry[0] === "merge" || !entry[1].started_at) continue;
-    if (!latest || entry[1].started_at >= latest[1].started_at!) latest = entry;
-  }
-  if (!latest) return "starting";
-  const [name, p] = latest;
-  const step = name === "implement" && p.current_phase !== undefined ? ` ${p.current_phase}/${p.total_phases ?? "?"}` : "";
-  return `${name}${step}${p.completed_at && name !== "implement" ? " done" : ""}`;
-}
+export { phaseOf } from "../core/words.js";
+import { phaseOf } from "../core/words.js";
 
 const COLOURS: Record<string, number> = { completed: 32, failed: 31, blocked: 31, in_progress: 36, merging: 36, pending: 2 };
 

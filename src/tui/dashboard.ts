@@ -17,7 +17,7 @@ import { parseAgentCmd } from "../adapters/agent.js";
 import { verifiedNudge, realClock } from "../monitor/nudge.js";
 import { resolveOrchestration, type Ctx } from "../commands/context.js";
 import { runStop } from "../commands/control.js";
-import { STAGE_HEADER, dependencyLines, eventLine, headerLine, plainSummary, stageRows } from "./views.js";
+import { dependencyLines, eventLine, headerLine, plainSummary, stageTable } from "./views.js";
 
 interface Program {
   normalBuffer(): void;
@@ -48,25 +48,34 @@ export async function runDashboard(ctx: Ctx, plan: string | undefined): Promise<
   if (/utf-?8/i.test(locale)) process.env.NCURSES_NO_UTF8_ACS ??= "1";
   const screen = blessed.screen({ smartCSR: true, title: `autorun ${status.plan_name}`, fullUnicode: true, dockBorders: true });
   const header = blessed.box({ parent: screen, top: 0, left: 0, width: "100%", height: 1, style: { fg: "black", bg: "cyan" } });
+  // Narrow terminals (80 columns) give the stage table the whole width and drop the monitor log
+  // (`autorun logs -f` has it); wide ones show all four panes.
+  const narrow = (screen.width as number) < 100;
+  const border = { fg: "gray" };
   const table = blessed.listtable({
-    parent: screen, top: 1, left: 0, width: "62%", height: "55%-1", border: "line", label: " Stages ",
-    keys: true, vi: true, mouse: true, noCellBorders: true, align: "left", tags: false,
-    style: { header: { bold: true }, cell: { selected: { bg: "blue", fg: "white" } }, border: { fg: "gray" } },
-  });
-  const deps = blessed.box({ parent: screen, top: 1, left: "62%", width: "38%", height: "55%-1", border: "line", label: " Waits on ", scrollable: true, alwaysScroll: true, style: { border: { fg: "gray" } } });
-  const events = blessed.log({ parent: screen, top: "55%", left: 0, width: "62%", height: "45%-1", border: "line", label: " Events ", scrollback: 500, style: { border: { fg: "gray" } } });
-  const logBox = blessed.log({ parent: screen, top: "55%", left: "62%", width: "38%", height: "45%-1", border: "line", label: " Monitor log ", scrollback: 500, style: { border: { fg: "gray" } } });
+    parent: screen, top: 1, left: 0, width: narrow ? "100%" : "62%", height: narrow ? "50%-1" : "55%-1", border: "line", label: " Stages ",
+    keys: true, vi: true, mouse: true, noCellBorders: true, align: "left", tags: false, pad: 2,
+    style: { header: { bold: true }, cell: { selected: { bg: "blue", fg: "white" } }, border },
+  } as blessed.Widgets.ListTableOptions);
+  const deps = narrow
+    ? blessed.box({ parent: screen, top: "50%", left: "60%", width: "40%", height: "50%-1", border: "line", label: " Waits on ", scrollable: true, alwaysScroll: true, style: { border } })
+    : blessed.box({ parent: screen, top: 1, left: "62%", width: "38%", height: "55%-1", border: "line", label: " Waits on ", scrollable: true, alwaysScroll: true, style: { border } });
+  const events = narrow
+    ? blessed.log({ parent: screen, top: "50%", left: 0, width: "60%", height: "50%-1", border: "line", label: " Events ", scrollback: 500, style: { border } })
+    : blessed.log({ parent: screen, top: "55%", left: 0, width: "62%", height: "45%-1", border: "line", label: " Events ", scrollback: 500, style: { border } });
+  const logBox = narrow ? undefined : blessed.log({ parent: screen, top: "55%", left: "62%", width: "38%", height: "45%-1", border: "line", label: " Monitor log ", scrollback: 500, style: { border } });
   const footer = blessed.box({ parent: screen, bottom: 0, left: 0, width: "100%", height: 1, content: " a attach  n nudge  r review  s stop  q quit", style: { fg: "black", bg: "white" } });
 
   let rowIds: string[] = [];
   const draw = () => {
     const now = new Date();
     header.setContent(` ${headerLine(status, monitorAlive(), now)}`);
-    const rows = stageRows(status, now);
+    // The table's inner width (less its borders and a column to spare).
+    const { header: head, rows } = stageTable(status, now, (table.width as number) - 3);
     const ids = rows.map((r) => r[0]!);
     const selected = rowIds[(table as unknown as { selected: number }).selected - 1];
     rowIds = ids;
-    table.setData([STAGE_HEADER, ...rows]);
+    table.setData([head, ...rows]);
     const keep = selected !== undefined ? ids.indexOf(selected) : -1;
     table.select(keep >= 0 ? keep + 1 : Math.min(Math.max((table as unknown as { selected: number }).selected, 1), ids.length));
     deps.setContent(dependencyLines(status).join("\n"));
@@ -86,7 +95,7 @@ export async function runDashboard(ctx: Ctx, plan: string | undefined): Promise<
   // The monitor log: print its tail, then new bytes as they come.
   let logOffset = existsSync(paths.monitorLog) ? Math.max(0, statSync(paths.monitorLog).size - 4000) : 0;
   const readLog = () => {
-    if (!existsSync(paths.monitorLog)) return;
+    if (!logBox || !existsSync(paths.monitorLog)) return;
     const size = statSync(paths.monitorLog).size;
     if (size <= logOffset) return;
     const fd = openSync(paths.monitorLog, "r");

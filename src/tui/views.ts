@@ -4,36 +4,62 @@ import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
 import { format } from "date-fns/format";
 import type { AutorunEvent, Status, StageStatus } from "../state/schemas.js";
 import { sortStages, elapsed } from "../commands/status.js";
+import { phaseOf, eventText } from "../core/words.js";
+import { formatCost } from "../core/usage.js";
+import { waitingForResources } from "../core/scheduler.js";
 
-export const STAGE_HEADER = ["ID", "NAME", "W", "STATUS", "ATTN", "ELAPSED", "N", "T", "BRANCH"];
-
-export function stageRows(status: Status, now: Date, nameWidth = 18): string[][] {
-  return sortStages(status).map(([id, s]) => [
-    id,
-    clip(s.name, nameWidth),
-    String(s.wave),
-    s.status === "in_progress" ? phaseLabel(s) : s.status,
-    s.attention ?? "",
-    elapsed(s, now),
-    String(s.nudges),
-    String(s.attempts),
-    s.branch.replace(/^worktree-/, ""),
-  ]);
+interface Column {
+  head: string;
+  cell: (id: string, s: StageStatus, now: Date) => string;
 }
 
-export function phaseLabel(s: StageStatus): string {
-  const impl = s.phases.implement;
-  if (impl?.started_at) return `impl ${impl.current_phase ?? "?"}/${impl.total_phases ?? "?"}`;
-  if (s.phases.create_plan?.started_at) return "planning";
-  if (s.phases.research?.started_at) return "research";
-  return "starting";
+/** The stage table's columns, most needed first; the name takes what is left. Same words as `status`. */
+const COLUMNS: Column[] = [
+  { head: "STAGE", cell: (id) => id },
+  { head: "NAME", cell: (_, s) => printable(s.name) },
+  { head: "STATUS", cell: (_, s) => (s.status === "in_progress" || s.status === "merging" || s.status === "completed" ? phaseOf(s) : s.status) },
+  { head: "ATTENTION", cell: (_, s) => s.attention?.replace(/_/g, " ") ?? "" },
+  { head: "ELAPSED", cell: (_, s, now) => elapsed(s, now) },
+  { head: "COST", cell: (_, s) => formatCost(s.usage) },
+  { head: "TRIES", cell: (_, s) => String(s.attempts) },
+  { head: "NUDGES", cell: (_, s) => String(s.nudges) },
+  { head: "WAVE", cell: (_, s) => String(s.wave) },
+  { head: "BRANCH/MERGE", cell: (_, s) => (s.status === "completed" ? (s.merge_commit?.slice(0, 10) ?? "") : s.branch) },
+];
+const REQUIRED = 4;
+const GAP = 2;
+const MIN_NAME = 8;
+
+/**
+ * The stage table for `width` columns of text: the first four columns always, the others while
+ * they fit (each as wide as its widest cell), and the name clipped to what remains.
+ */
+export function stageTable(status: Status, now: Date, width: number): { header: string[]; rows: string[][] } {
+  const stages = sortStages(status);
+  const cells = COLUMNS.map((c) => stages.map(([id, s]) => c.cell(id, s, now)));
+  const wide = COLUMNS.map((c, i) => Math.max(c.head.length, ...cells[i]!.map((x) => x.length)));
+  // A name of up to 16 characters is worth more than the columns after ATTENTION.
+  const nameMin = Math.max(MIN_NAME, Math.min(wide[1]!, 16));
+  const chosen = [0, 1, 2, 3];
+  const used = () => chosen.reduce((sum, i) => sum + (i === 1 ? nameMin : wide[i]!) + GAP, 0);
+  for (let i = REQUIRED; i < COLUMNS.length; i++) if (used() + wide[i]! + GAP <= width) chosen.push(i);
+  const nameWidth = Math.max(MIN_NAME, Math.min(wide[1]!, width - used() + nameMin));
+  return {
+    header: chosen.map((i) => COLUMNS[i]!.head),
+    rows: stages.map((_, r) => chosen.map((i) => (i === 1 ? clip(cells[1]![r]!, nameWidth) : cells[i]![r]!))),
+  };
 }
 
 const MARK: Record<string, string> = { completed: "✓", in_progress: "▶", merging: "⇢", pending: "·", failed: "✗", blocked: "⊘" };
 
-/** "4 ▶ Top  ← 2 ✓, 3 ▶": who waits on whom, with each side's state. */
+/**
+ * "4 ▶ Top  ← 2✓ 3▶": who waits on whom, with each side's state; a stage that waits for an
+ * exclusive resource says which and who holds it; a run on hold says why first.
+ */
 export function dependencyLines(status: Status): string[] {
   const lines: string[] = [];
+  if (status.hold) lines.push(`ON HOLD: ${status.hold.reason}`, `  autorun resume ${status.plan_name}${status.hold.kind === "budget" ? " --budget <dollars>" : ""}`);
+  const resources = waitingForResources(status);
   status.waves.forEach((ids, i) => {
     lines.push(`Wave ${i + 1}${status.current_wave === i + 1 ? " (current)" : ""}`);
     for (const id of ids) {
@@ -41,6 +67,8 @@ export function dependencyLines(status: Status): string[] {
       if (!s) continue;
       const deps = s.depends_on.map((d) => `${d}${MARK[status.stages[d]?.status ?? ""] ?? "?"}`).join(" ");
       lines.push(`  ${MARK[s.status] ?? "?"} ${id} ${clip(s.name, 16)}${deps ? `  ← ${deps}` : ""}`);
+      const r = resources.get(id);
+      if (r) lines.push(`      waits for ${r.resource} (stage ${r.holder} has it)`);
     }
   });
   return lines;
@@ -48,35 +76,7 @@ export function dependencyLines(status: Status): string[] {
 
 export function eventLine(e: AutorunEvent): string {
   const t = format(new Date(e.ts), "HH:mm:ss");
-  const who = e.stage !== undefined ? ` [${e.stage}]` : "";
-  const extra = describe(e);
-  return printable(`${t}${who} ${e.type}${extra ? `: ${extra}` : ""}`);
-}
-
-function describe(e: AutorunEvent): string {
-  switch (e.type) {
-    case "phase_status":
-      return `${e.phase} ${e.status}${e.current_phase !== undefined ? ` ${e.current_phase}/${e.total_phases ?? "?"}` : ""}`;
-    case "merge_complete":
-      return e.commit.slice(0, 10);
-    case "merge_conflict":
-      return `${e.reason}${e.files.length ? ` (${e.files.join(", ")})` : ""}`;
-    case "stall_continue_sent":
-      return `${JSON.stringify(e.message.slice(0, 30))} verified=${e.verified}`;
-    case "rate_limited":
-      return `until ${e.resets_at}`;
-    case "stage_failed":
-      return e.reason;
-    case "review_requested":
-      return e.title;
-    case "orchestration_complete":
-      return e.status;
-    case "wave_started":
-    case "wave_complete":
-      return String(e.wave);
-    default:
-      return "";
-  }
+  return printable(`${t} ${e.stage !== undefined ? `stage ${e.stage}: ` : ""}${eventText(e)}`);
 }
 
 export function headerLine(status: Status, monitorAlive: boolean, now: Date): string {
@@ -84,13 +84,14 @@ export function headerLine(status: Status, monitorAlive: boolean, now: Date): st
   const done = all.filter((s) => s.status === "completed").length;
   const attention = all.filter((s) => s.attention).length;
   const age = formatDistanceStrict(new Date(status.created_at), now);
-  return `${status.plan_name} · ${status.status} · ${done}/${all.length} merged${attention ? ` · ${attention} need attention` : ""} · ${age} · monitor ${monitorAlive ? "up" : "down"}${status.paused_until ? ` · paused until ${format(new Date(status.paused_until), "HH:mm")}` : ""}`;
+  return `${status.plan_name} · ${status.status} · ${done}/${all.length} merged${attention ? ` · ${attention} need attention` : ""} · ${age} · monitor ${monitorAlive ? "up" : "down"}${status.paused_until ? ` · paused until ${format(new Date(status.paused_until), "HH:mm")}` : ""}${status.hold ? ` · on hold (${status.hold.kind})` : ""}`;
 }
 
 /** The whole dashboard as text, for a non-TTY stdout. */
 export function plainSummary(status: Status, events: AutorunEvent[], monitorAlive: boolean, now: Date): string {
-  const rows = [STAGE_HEADER, ...stageRows(status, now, 28)];
-  const widths = STAGE_HEADER.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const table = stageTable(status, now, 200);
+  const rows = [table.header, ...table.rows];
+  const widths = table.header.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return [
     headerLine(status, monitorAlive, now),
     "",

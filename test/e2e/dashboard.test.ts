@@ -23,7 +23,7 @@ async function startDashboard(plan: string, width: number, height: number, exitF
 describe("dashboard", () => {
   it.each([
     [80, 24],
-    [132, 40],
+    [200, 50],
   ])("shows stages, statuses and dependencies at %ix%i, a new event within a second, and quits on q", async (w, h) => {
     const plan = sb.writePlan("dash.md", "## Stage 1: Waiting stage\nsim: stall-silent\n## Stage 2: Second\nDepends on: 1\n");
     await orchestrate(sb, plan, ["--stall-seconds", "600"]);
@@ -32,18 +32,26 @@ describe("dashboard", () => {
     await startDashboard("dash", w, h, exitFile);
     const first = await waitFor("the dashboard", async () => ((await screen()).includes("Waits on") ? screen() : undefined), 15_000);
     expect(first).toContain("dash · running");
-    expect(first).toMatch(/1\s+Waiting stage\s+1\s+planning/);
-    expect(first).toMatch(/2\s+Second\s+2\s+pending/);
+    // The same words as `status`; every row whole within the screen's width.
+    expect(first).toMatch(/STAGE\s+NAME\s+STATUS\s+ATTENTION\s+ELAPSED\s+COST\s+TRIES\s+NUDGES/);
+    expect(first).toMatch(/1\s+Waiting stage\s+planned\s+\S+s\s+—\s+1\s+0/);
+    expect(first).toMatch(/2\s+Second\s+pending\s+—\s+—\s+0\s+0/);
     expect(first).toContain("2 Second  ← 1▶");
     expect(first).toContain("Events");
-    expect(first).toContain("Monitor log");
+    expect(first).toMatch(/\d\d:\d\d:\d\d stage 1: (launched|session started|triaged|research|plann)/);
+    expect(first).not.toContain("phase_status");
+    for (const line of first.split("\n")) expect(line.length).toBeLessThanOrEqual(w);
+    if (w >= 200) {
+      expect(first).toContain("Monitor log");
+      expect(first).toMatch(/BRANCH\/MERGE[\s\S]*worktree-dash-stage-1/);
+    } else expect(first).not.toContain("BRANCH");
 
     const r = await sb.cli(["event", "review_requested", "--orch-dir", `${sb.home}/orchestration/dash`, "--stage", "1", "file=/tmp/r.md", "title=Pick one"]);
     expect(r.code).toBe(0);
     const started = Date.now();
-    await waitFor("the new event on screen", async () => (await screen()).includes("review_requested: Pick one"), 3_000, 50);
+    await waitFor("the new event on screen", async () => (await screen()).includes("stage 1: asks: Pick one"), 3_000, 50);
     expect(Date.now() - started).toBeLessThan(2_000);
-    await waitFor("attention in the table", async () => /1\s+Waiting stage\s+1\s+planning\s+review/.test(await screen()), 3_000, 50);
+    await waitFor("attention in the table", async () => /1\s+Waiting stage\s+planned\s+review/.test(await screen()), 3_000, 50);
 
     await sb.tmux("send-keys", "-t", "=dash:", "q");
     const code = await waitFor("the dashboard to exit", () => (existsSync(exitFile) ? readFileSync(exitFile, "utf8").trim() : undefined), 5_000);

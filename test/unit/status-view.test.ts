@@ -45,8 +45,8 @@ describe("status for a person", () => {
       { type: "stage_launched", stage: "2", session: "s2", session_id: "u2", attempt: 1 },
       { type: "phase_status", stage: "2", phase: "create_plan", status: "start" },
     ]);
-    expect(phaseOf(s.stages["1"]!)).toBe("implement 2/3");
-    expect(phaseOf(s.stages["2"]!)).toBe("create_plan");
+    expect(phaseOf(s.stages["1"]!)).toBe("implementing 2/3");
+    expect(phaseOf(s.stages["2"]!)).toBe("planning");
     expect(phaseOf(s.stages["3"]!)).toBe("—");
   });
 
@@ -64,5 +64,25 @@ describe("status for a person", () => {
     expect(coloured.join("\n")).toContain("\x1b[36min_progress");
     // Colour never shifts the columns: without escapes, the two tables are the same.
     expect(coloured.map((l) => l.replace(/\x1b\[\d+m/g, ""))).toEqual(plain);
+  });
+});
+
+describe("the dashboard's stage table", () => {
+  it("keeps the first columns and the name at 80 columns, adds the rest as they fit, and never overflows", async () => {
+    const { stageTable } = await import("../../src/tui/views.js");
+    const s = run([{ type: "stage_launched", stage: "1", session: "s1", session_id: "u", attempt: 1 }]);
+    const now = new Date(Date.parse(at(90)));
+    const narrow = stageTable(s, now, 40);
+    expect(narrow.header).toEqual(["STAGE", "NAME", "STATUS", "ATTENTION"]);
+    const mid = stageTable(s, now, 77);
+    expect(mid.header.slice(0, 6)).toEqual(["STAGE", "NAME", "STATUS", "ATTENTION", "ELAPSED", "COST"]);
+    expect(mid.header).not.toContain("BRANCH/MERGE");
+    const wide = stageTable(s, now, 196);
+    expect(wide.header).toContain("BRANCH/MERGE");
+    for (const t of [mid, wide]) {
+      const widths = t.header.map((h, i) => Math.max(h.length, ...t.rows.map((r) => r[i]!.length)));
+      expect(widths.reduce((a, b) => a + b + 2, 0)).toBeLessThanOrEqual(t === mid ? 77 : 196);
+    }
+    expect(mid.rows.find((r) => r[0] === "1")!.slice(0, 3)).toEqual(["1", "A", "starting"]);
   });
 });
