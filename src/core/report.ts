@@ -4,6 +4,7 @@ import { intervalToDuration } from "date-fns/intervalToDuration";
 import { compareIds } from "./ids.js";
 import type { AutorunEvent, Status, Usage } from "../state/schemas.js";
 import { addUsage, formatCost } from "./usage.js";
+import { eventText } from "./words.js";
 
 export interface Report {
   plan_name: string;
@@ -29,7 +30,13 @@ export interface Report {
     kept_files: string | null;
     /** Tokens and USD from the agent's transcripts; null for an agent that reports none. */
     usage: Usage | null;
+    /** The model it ran with last when not the configured one (the plan's, or an escalation's). */
+    model: string | null;
+    /** Done before the run (the plan said so): never launched. */
+    done_in_plan: boolean;
   }[];
+  /** What the run controls did: escalations, budgets crossed and raised, the circuit breaker. */
+  controls: { at: string; stage: string | null; what: string }[];
   /** Sum over the stages that report usage; null when none does. */
   usage: Usage | null;
   waves: { wave: number; stages: string[]; started_at: string | null; completed_at: string | null; duration_seconds: number | null }[];
@@ -66,7 +73,12 @@ export function buildReport(status: Status, events: readonly AutorunEvent[]): Re
       plan_file: s.plan_file,
       kept_files: s.kept_files,
       usage: s.usage,
+      model: s.model,
+      done_in_plan: s.done_in_plan,
     }));
+  const controls = events
+    .filter((e) => CONTROL_EVENTS.has(e.type))
+    .map((e) => ({ at: e.ts, stage: e.stage ?? null, what: eventText(e) }));
   const used = stages.map((s) => s.usage).filter((u): u is Usage => u !== null);
   return {
     plan_name: status.plan_name,
@@ -83,8 +95,11 @@ export function buildReport(status: Status, events: readonly AutorunEvent[]): Re
     }),
     failures: stages.filter((s) => s.failure_reason).map((s) => ({ stage: s.id, reason: s.failure_reason! })),
     usage: used.length > 0 ? used.reduce((a, b) => addUsage(a, b)) : null,
+    controls,
   };
 }
+
+const CONTROL_EVENTS = new Set(["stage_escalated", "budget_exceeded", "budget_raised", "circuit_open", "circuit_closed"]);
 
 export function renderReportMarkdown(r: Report): string {
   const out = [
@@ -96,7 +111,7 @@ export function renderReportMarkdown(r: Report): string {
     "",
     "| Stage | Name | Status | Attempts | Nudges | Duration | Cost | Merge commit | Checks on the merge |",
     "|---|---|---|---|---|---|---|---|---|",
-    ...r.stages.map((s) => `| ${s.id} | ${s.name.replace(/\|/g, "\\|")} | ${s.status} | ${s.attempts} | ${s.nudges} | ${human(s.duration_seconds)} | ${formatCost(s.usage)} | ${s.merge_commit ? `\`${s.merge_commit.slice(0, 12)}\`` : "—"} | ${s.validated === true ? "passed" : s.validated === false ? "not run" : "—"} |`),
+    ...r.stages.map((s) => `| ${s.id} | ${s.name.replace(/\|/g, "\\|")} | ${s.done_in_plan ? "done before the run" : s.status}${s.model ? ` (${s.model})` : ""} | ${s.attempts} | ${s.nudges} | ${human(s.duration_seconds)} | ${formatCost(s.usage)} | ${s.merge_commit ? `\`${s.merge_commit.slice(0, 12)}\`` : "—"} | ${s.validated === true ? "passed" : s.validated === false ? "not run" : "—"} |`),
     "",
     ...(r.stages.some((s) => s.plan_file || s.kept_files)
       ? ["## Plans and notes", "", ...r.stages.filter((s) => s.plan_file || s.kept_files).map((s) => `- Stage ${s.id}: ${[s.plan_file ? `plan ${s.plan_file}` : "", s.kept_files ? `notes kept in ${s.kept_files}` : ""].filter(Boolean).join("; ")}`), ""]
@@ -109,6 +124,7 @@ export function renderReportMarkdown(r: Report): string {
     "",
     ...(r.failures.length ? r.failures.map((f) => `- Stage ${f.stage}: ${f.reason}`) : ["Nothing failed."]),
     "",
+    ...(r.controls.length ? ["## Run controls", "", ...r.controls.map((c) => `- ${when(c.at)}${c.stage ? ` stage ${c.stage}` : ""}: ${c.what}`), ""] : []),
     "## Review and roll back",
     "",
     "Each stage went into the base branch as one merge commit (first parent: the base before it, second: the stage branch):",

@@ -97,6 +97,9 @@ describe("run controls (real tmux, simulated agent)", () => {
     expect(statusOf(sb, "hard")!.stages["1"]).toMatchObject({ status: "completed", model: "opus" });
     // The dependant starts with the configured model again.
     expect(statusOf(sb, "hard")!.stages["2"]).toMatchObject({ status: "completed", model: null });
+    const report = (await sb.cli(["report", "hard"])).stdout;
+    expect(report).toContain("| 1 | Hard | completed (opus) |");
+    expect(report).toMatch(/## Run controls\n\n- .* stage 1: trying again with opus/);
     await expectClean(sb, "hard");
   });
 
