@@ -134,4 +134,29 @@ describe("run controls (real tmux, simulated agent)", () => {
     expect(eventsOf(sb, "spend", "merge_complete")).toHaveLength(3);
     await expectClean(sb, "spend");
   });
+
+  it("a stage over its own budget with onBudget stop: its session ends, nothing is typed into it, and a raised budget resumes it", async () => {
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ onBudget: "stop", pollSeconds: 0.5 }));
+    // Stage 1 stops at its prompt after planning (its turn ends, so its usage is read) and would be nudged.
+    const plan = sb.writePlan("capped.md", "## Stage 1: Costly\nBudget: $0.10\nsim: stall\n\n## Stage 2: After\nDepends on: 1\n");
+    const env = { AUTORUN_SIM_USAGE: "10000" };
+    const sim = JSON.stringify([process.execPath, join(import.meta.dirname, "..", "..", "dist", "scripts", "sim-agent.js")]);
+    expect((await sb.cli(["orchestrate", plan, "--agent-cmd", sim, "--stall-seconds", "1"], { env })).code).toBe(0);
+    const crossed = await waitFor("stage 1's budget to be crossed", () => eventsOf(sb, "capped", "budget_exceeded", "1")[0], 60_000);
+    expect(crossed).toMatchObject({ limit_usd: 0.1, stopped: true });
+    await waitFor("its session to be gone", async () => (await sb.tmux("has-session", "-t", "=capped_stage-1")).code !== 0);
+    await new Promise((r) => setTimeout(r, 2500));
+    // Not relaunched, not nudged, not failed; the person was asked.
+    expect(eventsOf(sb, "capped", "stage_relaunched")).toHaveLength(0);
+    expect(eventsOf(sb, "capped", "stall_continue_sent")).toHaveLength(0);
+    expect(statusOf(sb, "capped")!.stages["1"]).toMatchObject({ status: "in_progress", attention: "budget" });
+    expect(eventsOf(sb, "capped", "review_requested", "1").some((e) => e.key === "budget")).toBe(true);
+    const raised = await sb.cli(["resume", "capped", "--stage-budget", "100"], { env });
+    expect(raised.code, raised.stderr).toBe(0);
+    expect(await waitForEnd(sb, "capped")).toBe("completed");
+    // Relaunched in its worktree with the conversation resumed, and counted as no failure.
+    expect(eventsOf(sb, "capped", "stage_relaunched", "1")).toHaveLength(1);
+    expect(eventsOf(sb, "capped", "stage_failed")).toHaveLength(0);
+    await expectClean(sb, "capped");
+  });
 });

@@ -47,6 +47,16 @@ describe("parsePlan: details", () => {
     expect(parsePlan("p.md", "## Stage 1: A\n## Stage 2: B\nDepends on: 1\n\n| Stage | Depends on |\n|---|---|\n| 2 | 1 |\n").warnings).toBeUndefined();
   });
 
+  it("warns (never refuses) when only one stage names an exclusive resource", () => {
+    const plan = parsePlan("p.md", "## Stage 1: A\nExclusive: database\n## Stage 2: B\nExclusive: databse\n## Stage 3: C\nExclusive: database\n");
+    expect(plan.warnings).toEqual(['p.md:3: stage 2 is the only stage that names the exclusive resource "databse", so it holds nothing back; check the spelling or name it in the stages that share it']);
+  });
+
+  it("reads no setting from prose or code: a capitalised model, an unfinished status, a Model line in a code block", () => {
+    const plan = parsePlan("p.md", "## Stage 1: Models\nModel: User has many Orders\nStatus: in progress\n```\nModel: opus\n```\n");
+    expect(plan.stages[0]!.settings).toBeUndefined();
+  });
+
   it("keeps the body up to the next stage heading as the scope", () => {
     const plan = parsePlan("p.md", "## Stage 1: A\nline one\n\n### Details\nline two\n## Stage 2: B\nother\n");
     expect(plan.stages[0]!.scope).toBe("line one\n\n### Details\nline two");
