@@ -42,7 +42,7 @@ export interface MonitorDeps {
   wake?: (afterMs?: number) => void;
 }
 
-const NOTIFY_TYPES = new Set(["review_requested", "stage_attention", "stage_needs_permission", "merge_conflict", "orchestration_complete", "stage_failed", "rate_limited"]);
+const NOTIFY_TYPES = new Set(["review_requested", "stage_attention", "stage_needs_permission", "merge_conflict", "orchestration_complete", "stage_failed", "rate_limited", "budget_exceeded", "circuit_open", "stage_escalated"]);
 
 export class Monitor {
   status: Status | undefined;

@@ -3,7 +3,7 @@
  * for `--dry-run` and for the real run. One sandbox for the corpus (nothing may be written, so
  * sharing it checks that too), the two runs of each plan side by side.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSandbox, ROOT, type Sandbox } from "../helpers/env.js";
@@ -30,4 +30,25 @@ describe("bad plans: one line, exit 2, nothing written", () => {
     }
     expect(readdirSync(sb.home)).toEqual([]);
   });
+
+  it("an unknown model, in the plan or the flags, is refused at dry run with the known names; one named in prices is not", async () => {
+    const plan = sb.writePlan("models.md", "## Stage 1: A\n\n## Stage 2: B\nModel: gpt-9\n");
+    const refused = await sb.cli(["orchestrate", plan, "--dry-run"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim()).toBe('autorun: models.md:3: stage 2: unknown model "gpt-9"; use opus, sonnet, haiku, opusplan, default, or a full id such as claude-sonnet-4-5, or give its price under `prices` in the configuration.');
+    const flag = await sb.cli(["orchestrate", sb.writePlan("plain.md", "## Stage 1: A\n"), "--dry-run", "--model", "sonnett"]);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain('--model / model: unknown model "sonnett"');
+    const config = join(sb.repo, "autorun.config.json");
+    writeFileSync(config, JSON.stringify({ prices: { "gpt-9": { input: 1, output: 2 } } }));
+    try {
+      const priced = await sb.cli(["orchestrate", plan, "--dry-run"]);
+      expect(priced.code, priced.stderr).toBe(0);
+      expect(priced.stdout).toContain("model gpt-9");
+    } finally {
+      rmSync(config);
+    }
+    expect(readdirSync(sb.home)).toEqual([]);
+  });
 });
+

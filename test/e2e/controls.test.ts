@@ -76,13 +76,14 @@ describe("run controls (real tmux, simulated agent)", () => {
     const status = await sb.cli(["status", "broken"]);
     expect(status.stdout).toContain("3 stages failed in a row (1, 2, 3)");
     expect(status.stdout).toContain("autorun resume broken");
-    // Resuming is the person saying they looked: the breaker closes and the rest runs (and fails).
-    const resumed = await sb.cli(["resume", "broken"]);
-    expect(resumed.stdout).toContain("Circuit breaker closed");
+    // Answering the review is the person saying they looked: the breaker closes and the rest runs (and fails).
+    writeFileSync(review.file as string, text.replace("**Your answer**:\n", "**Your answer**: fixed the setup\n"));
+    const closed = await waitFor("the breaker to close", () => eventsOf(sb, "broken", "circuit_closed")[0], 20_000);
+    expect(closed.reason).toContain("answered in");
     expect(await waitForEnd(sb, "broken", 60_000)).toBe("failed");
     expect(eventsOf(sb, "broken", "stage_launched").map((e) => e.stage)).toEqual(["1", "2", "3", "4"]);
     expect(eventsOf(sb, "broken", "circuit_closed")).toHaveLength(1);
-    expect(readFileSync(review.file as string, "utf8")).toContain("resolved");
+    expect(readFileSync(review.file as string, "utf8")).toContain("fixed the setup");
   });
 
   it("a stage that fails with one model runs again with the next model of escalation", async () => {

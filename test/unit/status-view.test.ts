@@ -86,3 +86,27 @@ describe("the dashboard's stage table", () => {
     expect(mid.rows.find((r) => r[0] === "1")!.slice(0, 3)).toEqual(["1", "A", "starting"]);
   });
 });
+
+describe("who waits on what", () => {
+  it("shows a ready stage waiting for an exclusive resource and who holds it, and a run on hold first", async () => {
+    const { dependencyLines } = await import("../../src/tui/views.js");
+    const events = [
+      {
+        ...ident, ts: at(0), type: "orchestration_started", plan_path: "/x/p.md", project_root: "/x", base_branch: "main",
+        stages: [
+          { id: "1", name: "Migrate", depends_on: [], wave: 1, context_file: "c1", branch: "b1", worktree: "w1", session: "s1", settings: { exclusive_resources: ["database"] } },
+          { id: "2", name: "Seed", depends_on: [], wave: 1, context_file: "c2", branch: "b2", worktree: "w2", session: "s2", settings: { exclusive_resources: ["database"] } },
+        ],
+        waves: [["1", "2"]], max_parallel: 4, schedule: "eager",
+      },
+      { ...ident, ts: at(1), type: "stage_launched", stage: "1", session: "s1", session_id: "u", attempt: 1 },
+      { ...ident, ts: at(2), type: "circuit_open", failed: ["7", "8", "9"] },
+    ] as AutorunEvent[];
+    const lines = dependencyLines(foldEvents(events)!);
+    expect(lines.slice(0, 2)).toEqual(["ON HOLD: 3 stages failed in a row (7, 8, 9)", "  autorun resume p"]);
+    expect(lines).toContain("      waits for database (stage 1 has it)");
+    const table = renderStatusTable(foldEvents(events)!, new Date(Date.parse(at(5))), true);
+    expect(table).toContain("stage 2 waits for database (held by stage 1)");
+    expect(table).toContain("on hold: 3 stages failed in a row (7, 8, 9); nothing new is launched. once you have looked: autorun resume p (or answer its review)");
+  });
+});
