@@ -1,6 +1,7 @@
 /** `autorun monitor <plan>` (foreground; the background monitor is this same command, detached). */
 import { appendFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
 import { watch } from "chokidar";
 // date-fns by function: its package root loads every function (~150 ms).
@@ -13,7 +14,8 @@ import type { OrchPaths } from "../state/paths.js";
 import type { Config } from "../state/config.js";
 import type { AutorunEvent } from "../state/schemas.js";
 import { Monitor } from "../monitor/controller.js";
-import { realClock } from "../monitor/nudge.js";
+import { MonitorLoop } from "../monitor/loop.js";
+import { realClock } from "../monitor/clock.js";
 import { writeReport } from "./report.js";
 import { resolveOrchestration, type Ctx } from "./context.js";
 import { isMonitorOf, runningMonitor } from "./monitor-pid.js";
@@ -44,12 +46,14 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
   const log = monitorLogger(paths, detached ? undefined : ctx.out);
   const tmux = createTmux(config.tmuxSocket);
   const notify = makeNotifier(config, tmux, log);
-  let kickNow = (): void => undefined;
+  // A pass may ask for another one (a merge finished, a stall falls due); the loop comes later.
+  const loopRef: { current?: MonitorLoop } = {};
   const wake = (afterMs?: number): void => {
-    if (afterMs === undefined) kickNow();
-    else setTimeout(() => kickNow(), afterMs).unref();
+    if (afterMs === undefined) loopRef.current?.kick();
+    else setTimeout(() => loopRef.current?.kick(), afterMs).unref();
   };
-  const monitor = new Monitor({ paths, config, tmux, clock: realClock, log, notify, wake });
+  const monitor = Monitor.open({ paths, config, tmux, clock: realClock, log, notify, wake });
+  if (!monitor) throw new RuntimeError(`${paths.events} has no start event; start the plan again with autorun orchestrate.`);
 
   if (opts.once) {
     const held = runningMonitor(paths);
@@ -68,19 +72,17 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
   appendFor(paths, orch.status, { type: "monitor_started", pid: process.pid });
   log(`monitor started (pid ${process.pid}) for ${orch.status.plan_name}; watching ${paths.events}`);
 
-  return await new Promise<number>((resolveRun) => {
-    let running = false;
-    let again = false;
-    let stopped = false;
-    const watcher = watch(paths.events, { persistent: true, ignoreInitial: true, usePolling: false });
-    const timer = setInterval(() => kick(), config.pollSeconds * 1000);
-    const stop = async (code: number, reason: string) => {
-      if (stopped) return;
-      stopped = true;
-      clearInterval(timer);
-      await watcher.close().catch(() => undefined);
-      // Never leave git half-way through a merge in the user's repository.
-      await monitor.settle().catch(() => undefined);
+  const loop = (loopRef.current = new MonitorLoop({
+    monitor,
+    watch: (onChange) => watch(paths.events, { persistent: true, ignoreInitial: true, usePolling: false }).on("change", onChange).on("add", onChange),
+    every: (ms, fn) => {
+      const timer = setInterval(fn, ms);
+      return () => clearInterval(timer);
+    },
+    pollMs: config.pollSeconds * 1000,
+    owned: () => readPid(paths.pid) === process.pid && !monitor.replaced(),
+    finished: () => finish(ctx, paths, true),
+    release: async (reason) => {
       try {
         appendFor(paths, orch.status, { type: "monitor_stopped", pid: process.pid, reason });
         monitor.ingest();
@@ -89,50 +91,14 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
         releasePid(paths.pid, process.pid);
       }
       log(`monitor stopped (${reason})`);
-      resolveRun(code);
-    };
-    const kick = () => {
-      if (stopped) return;
-      if (running) {
-        again = true;
-        return;
-      }
-      running = true;
-      void (async () => {
-        try {
-          do {
-            again = false;
-            // Still ours? Another monitor took the pid file, or the orchestration was removed or
-            // replaced under us (events.jsonl shorter than what we have read): stop, touch nothing.
-            if (readPid(paths.pid) !== process.pid || monitor.replaced()) {
-              log("this monitor no longer owns the orchestration (pid file or events.jsonl replaced); stopping");
-              stopped = true;
-              clearInterval(timer);
-              await watcher.close().catch(() => undefined);
-              resolveRun(1);
-              return;
-            }
-            const r = await monitor.pass();
-            if (r.done) {
-              await finish(ctx, paths, true);
-              await stop(r.code, r.code === 0 ? "orchestration complete" : "nothing more can run");
-              return;
-            }
-          } while (again && !stopped);
-        } catch (error) {
-          log(`monitor pass failed: ${(error as Error).message}`);
-          if (ctx.env.AUTORUN_DEBUG) log((error as Error).stack ?? "");
-        } finally {
-          running = false;
-        }
-      })();
-    };
-    watcher.on("change", kick).on("add", kick);
-    kickNow = kick;
-    for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => void stop(0, `received ${sig}`));
-    process.on("SIGHUP", () => undefined);
-    kick();
-  });
+    },
+    log,
+    debug: Boolean(ctx.env.AUTORUN_DEBUG),
+  }));
+  // A signal stops it the same way, and the exit status says which (128 + the signal's number).
+  for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => void loop.stop(128 + constants.signals[sig], `received ${sig}`));
+  process.on("SIGHUP", () => undefined);
+  return await loop.run();
 }
 
 async function finish(ctx: Ctx, paths: OrchPaths, done: boolean): Promise<void> {

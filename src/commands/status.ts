@@ -37,7 +37,7 @@ export function elapsed(stage: StageStatus, now: Date): string {
 }
 
 export { phaseOf } from "../core/words.js";
-import { phaseOf } from "../core/words.js";
+import { stageState } from "../core/words.js";
 
 const COLOURS: Record<string, number> = { completed: 32, failed: 31, blocked: 31, in_progress: 36, merging: 36, pending: 2 };
 
@@ -69,9 +69,8 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
   const rows = sortStages(status).map(([id, s]) => [
     id,
     s.name.length > 28 ? s.name.slice(0, 27) + "…" : s.name,
-    s.status,
-    phaseOf(s),
-    s.attention ?? "",
+    stageState(s),
+    s.attention?.replace(/_/g, " ") ?? "",
     String(s.wave),
     s.depends_on.join(",") || "-",
     elapsed(s, now),
@@ -81,22 +80,23 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
     s.status === "completed" ? (s.merge_commit?.slice(0, 10) ?? "") : s.branch,
     s.status === "in_progress" || s.status === "merging" ? s.session : "",
   ]);
-  const header = ["STAGE", "NAME", "STATUS", "PHASE", "ATTENTION", "WAVE", "DEPS", "ELAPSED", "NUDGES", "TRIES", "COST", "BRANCH/MERGE", "SESSION"];
+  const header = ["STAGE", "NAME", "STATUS", "ATTENTION", "WAVE", "DEPS", "ELAPSED", "NUDGES", "TRIES", "COST", "BRANCH/MERGE", "SESSION"];
+  const statusOf = sortStages(status).map(([, s]) => s.status);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const on = view.color === true;
   // Padded first, then coloured, so the escape codes never break the columns.
-  const fmt = (r: string[], body = true) =>
+  const fmt = (r: string[], row?: number) =>
     r
       .map((c, i) => {
         const cell = c.padEnd(widths[i]!);
-        if (!body) return cell;
-        if (i === 2) return paint(cell, COLOURS[c], on);
-        if (i === 4) return paint(cell, c === "crashed" || c === "login" ? 31 : 33, on);
+        if (row === undefined) return cell;
+        if (i === 2) return paint(cell, COLOURS[statusOf[row]!], on);
+        if (i === 3) return paint(cell, c === "crashed" || c === "login" ? 31 : 33, on);
         return cell;
       })
       .join("  ")
       .trimEnd();
-  lines.push(fmt(header, false), ...rows.map((r) => fmt(r)));
+  lines.push(fmt(header), ...rows.map((r, i) => fmt(r, i)));
   // Why a stage failed, or what a crashed agent said last, in its own words.
   for (const [id, s] of sortStages(status)) {
     if (s.status === "failed" && s.failure_reason) lines.push(`stage ${id} failed: ${s.failure_reason}`);

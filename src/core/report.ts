@@ -4,7 +4,7 @@ import { intervalToDuration } from "date-fns/intervalToDuration";
 import { compareIds } from "./ids.js";
 import type { AutorunEvent, Status, Usage } from "../state/schemas.js";
 import { addUsage, formatCost } from "./usage.js";
-import { eventText } from "./words.js";
+import { eventText, stageState } from "./words.js";
 
 export interface Report {
   plan_name: string;
@@ -34,6 +34,8 @@ export interface Report {
     model: string | null;
     /** Done before the run (the plan said so): never launched. */
     done_in_plan: boolean;
+    /** The stage's state in the words `status` and the dashboard use (`merged`, `failed`, `implementing 2/3`). */
+    state: string;
   }[];
   /** What the run controls did: escalations, budgets crossed and raised, the circuit breaker. */
   controls: { at: string; stage: string | null; what: string }[];
@@ -75,6 +77,7 @@ export function buildReport(status: Status, events: readonly AutorunEvent[]): Re
       usage: s.usage,
       model: s.model,
       done_in_plan: s.done_in_plan,
+      state: stageState(s),
     }));
   const controls = events
     .filter((e) => CONTROL_EVENTS.has(e.type))
@@ -111,7 +114,7 @@ export function renderReportMarkdown(r: Report): string {
     "",
     "| Stage | Name | Status | Attempts | Nudges | Duration | Cost | Merge commit | Checks on the merge |",
     "|---|---|---|---|---|---|---|---|---|",
-    ...r.stages.map((s) => `| ${s.id} | ${s.name.replace(/\|/g, "\\|")} | ${s.done_in_plan ? "done before the run" : s.status}${s.model ? ` (${s.model})` : ""} | ${s.attempts} | ${s.nudges} | ${human(s.duration_seconds)} | ${formatCost(s.usage)} | ${s.merge_commit ? `\`${s.merge_commit.slice(0, 12)}\`` : "—"} | ${s.validated === true ? "passed" : s.validated === false ? "not run" : "—"} |`),
+    ...r.stages.map((s) => `| ${s.id} | ${s.name.replace(/\|/g, "\\|")} | ${s.state}${s.model ? ` (${s.model})` : ""} | ${s.attempts} | ${s.nudges} | ${human(s.duration_seconds)} | ${formatCost(s.usage)} | ${s.merge_commit ? `\`${s.merge_commit.slice(0, 12)}\`` : "—"} | ${s.validated === true ? "passed" : s.validated === false ? "not run" : "—"} |`),
     "",
     ...(r.stages.some((s) => s.plan_file || s.kept_files)
       ? ["## Plans and notes", "", ...r.stages.filter((s) => s.plan_file || s.kept_files).map((s) => `- Stage ${s.id}: ${[s.plan_file ? `plan ${s.plan_file}` : "", s.kept_files ? `notes kept in ${s.kept_files}` : ""].filter(Boolean).join("; ")}`), ""]

@@ -30,6 +30,15 @@ export function phaseOf(stage: StageStatus): string {
   return phaseWord(name, p.completed_at !== null && p.completed_at >= p.started_at!);
 }
 
+/**
+ * A stage's state in one word or two, the same in `status`, the dashboard and the report: where a
+ * running stage is in its work (`implementing 2/3`, `handed over`, `merging`), else `merged`,
+ * `done before`, `pending`, `blocked` or `failed`. (status.json keeps the status field itself.)
+ */
+export function stageState(stage: StageStatus): string {
+  return stage.status === "pending" || stage.status === "blocked" || stage.status === "failed" ? stage.status : phaseOf(stage);
+}
+
 const MERGE_REFUSAL: Record<string, string> = {
   conflict: "merge conflict",
   validate_failed: "check failed on the merge",

@@ -41,7 +41,7 @@ export interface StageMemory {
 /** What the monitor's parts (attention, liveness) get of the Monitor: its state and its ways to act. */
 export interface MonitorHost {
   readonly deps: MonitorDeps;
-  readonly status: Status | undefined;
+  readonly status: Status;
   mem(id: string): StageMemory;
   inProgress(): [string, Status["stages"][string]][];
   /** Folds in events written since the last read (merges append their own, in the background). */
@@ -61,7 +61,7 @@ export class Attention {
     return this.host.deps;
   }
 
-  private get status(): Status | undefined {
+  private get status(): Status {
     return this.host.status;
   }
 
@@ -95,7 +95,7 @@ export class Attention {
 
   private async checkScreen(id: string, paused: boolean): Promise<void> {
     const { config, clock, tmux } = this.deps;
-    const stage = this.status!.stages[id]!;
+    const stage = this.status.stages[id]!;
     const m = this.mem(id);
     // Done and waiting for its merge (or for the person's checkout to clear): not a stall.
     if (stage.implement_done || stage.attention === "review" || m.refusedAt !== undefined || m.stuck) return;
@@ -110,7 +110,7 @@ export class Attention {
       m.screenSince = now;
     }
     if (state.kind === "rate_limited") {
-      if (this.status!.paused_until === null) this.startRateLimit(state.raw);
+      if (this.status.paused_until === null) this.startRateLimit(state.raw);
       return;
     }
     if (state.kind === "permission" || state.kind === "login" || state.kind === "trust" || state.kind === "question") {
@@ -123,7 +123,7 @@ export class Attention {
       m.reviewFiled.delete(stage.attention);
     }
     // Past a budget nothing more is typed: no nudge, no message (each would start a paid turn).
-    if (state.kind === "busy" || paused || budgetSpent(this.status!, stage)) return;
+    if (state.kind === "busy" || paused || budgetSpent(this.status, stage)) return;
     const pending = stage.pending_messages[0];
     const idleMs = config.stallSeconds * 1000;
     const stalledOnScreen = state.kind === "idle" && now - m.screenSince >= idleMs;
@@ -160,16 +160,16 @@ export class Attention {
     if (answer !== undefined && !m.reviewFiled.has(`answered:${question}`)) {
       m.reviewFiled.add(`answered:${question}`);
       this.deps.log(`stage ${id}: answering "${question}" with "${answer}" (permissionAnswers)`);
-      await this.deps.tmux.sendLiteral(this.status!.stages[id]!.session, answer);
+      await this.deps.tmux.sendLiteral(this.status.stages[id]!.session, answer);
       await this.deps.clock.sleep(500);
-      await this.deps.tmux.sendEnter(this.status!.stages[id]!.session);
+      await this.deps.tmux.sendEnter(this.status.stages[id]!.session);
       return;
     }
-    if (this.status!.stages[id]!.attention === kind && m.reviewFiled.has(kind)) return;
+    if (this.status.stages[id]!.attention === kind && m.reviewFiled.has(kind)) return;
     if (kind === "permission") this.emit({ type: "stage_needs_permission", stage: id, source: "screen", message: `${kind}: ${question}`.slice(0, 300) });
     else this.emit({ type: "stage_attention", stage: id, attention: kind, reason: question.slice(0, 300) });
     m.reviewFiled.add(kind);
-    const s = this.status!;
+    const s = this.status;
     const what = { permission: "permission prompt", question: "question", login: "login problem", trust: "workspace trust dialog" }[kind];
     const fix = kind === "login"
       ? `Fix the agent's login (for Claude Code: /login, or a valid ANTHROPIC_API_KEY in the shell that runs \`autorun resume\`), then attach with \`autorun attach ${s.plan_name} ${id}\` and tell it to continue. Write what you did here.`
@@ -182,14 +182,14 @@ export class Attention {
   private async handleStall(id: string, source: "hook" | "screen", idleSeconds: number): Promise<void> {
     const { config } = this.deps;
     const m = this.mem(id);
-    const stage = this.status!.stages[id]!;
+    const stage = this.status.stages[id]!;
     m.idleHint = false;
     m.screenSince = this.deps.clock.now();
     if (m.consecutiveNudges >= config.maxNudges) {
       if (stage.attention !== "idle") {
         this.emit({ type: "stage_attention", stage: id, attention: "idle", reason: `still idle after ${m.consecutiveNudges} nudges` });
         await this.fileReview(id, `Stage ${id} is stuck at its prompt`, `Stage ${id} (${stage.name}) stayed idle after ${m.consecutiveNudges} nudges.`, [
-          { topic: "What should the agent do?", question: `Attach with \`autorun attach ${this.status!.plan_name} ${id}\` or nudge it with \`autorun nudge ${this.status!.plan_name} ${id} "<message>"\`.` },
+          { topic: "What should the agent do?", question: `Attach with \`autorun attach ${this.status.plan_name} ${id}\` or nudge it with \`autorun nudge ${this.status.plan_name} ${id} "<message>"\`.` },
         ], "idle");
       }
       return;
@@ -235,7 +235,7 @@ export class Attention {
 
   private async typeInto(id: string, why: string, message: string, record: (result: NudgeResult) => void): Promise<boolean> {
     this.host.ingest();
-    const stage = this.status!.stages[id];
+    const stage = this.status.stages[id];
     if (!stage || stage.status !== "in_progress") return false;
     const result = await verifiedNudge(this.deps.tmux, stage.session, message, this.deps.clock);
     if (!result.sent) {

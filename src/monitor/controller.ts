@@ -9,7 +9,7 @@ import { applyEvent } from "../core/fold.js";
 import { outcome, stagesToLaunch, waveProgress } from "../core/scheduler.js";
 import type { Tmux } from "../adapters/tmux.js";
 import * as git from "../adapters/git.js";
-import { readEventsFrom } from "../state/events.js";
+import { readEventsFrom, readFirstEvent } from "../state/events.js";
 import { appendFor } from "../state/orchestration.js";
 import { writeStatusFile } from "../state/status.js";
 import type { OrchPaths } from "../state/paths.js";
@@ -23,7 +23,7 @@ import { MAX_SEND_BACKS, mergeStage, removeValidationWorktree } from "./merge.js
 import { reapCompleted } from "./cleanup.js";
 import { readTranscript, type TranscriptState } from "./usage.js";
 import { ZERO } from "../core/usage.js";
-import type { Clock } from "./nudge.js";
+import type { Clock } from "./clock.js";
 import { Attention, type StageMemory } from "./attention.js";
 import { checkBudgets, checkCircuit } from "./controls.js";
 
@@ -45,7 +45,8 @@ export interface MonitorDeps {
 const NOTIFY_TYPES = new Set(["review_requested", "stage_attention", "stage_needs_permission", "merge_conflict", "orchestration_complete", "stage_failed", "rate_limited", "budget_exceeded", "circuit_open", "stage_escalated"]);
 
 export class Monitor {
-  status: Status | undefined;
+  /** The folded status: a Monitor exists only for an orchestration that has started. */
+  status: Status;
   private offset = 0;
   private readonly memory = new Map<string, StageMemory>();
   private readonly wavesStarted = new Set<number>();
@@ -65,8 +66,22 @@ export class Monitor {
 
   private readonly attention: Attention;
 
-  constructor(readonly deps: MonitorDeps) {
+  private constructor(readonly deps: MonitorDeps, first: Status) {
+    this.status = first;
     this.attention = new Attention(this);
+  }
+
+  /**
+   * The monitor of the orchestration at `deps.paths`, its state replayed from events.jsonl (per-stage
+   * memory included); undefined when the orchestration has not started (no first event).
+   */
+  static open(deps: MonitorDeps): Monitor | undefined {
+    const first = readFirstEvent(deps.paths.events);
+    const status = first ? applyEvent(undefined, first) : undefined;
+    if (!status) return undefined;
+    const monitor = new Monitor(deps, status);
+    monitor.ingest();
+    return monitor;
   }
 
   mem(id: string): StageMemory {
@@ -93,7 +108,7 @@ export class Monitor {
     this.offset = chunk.offset;
     for (const bad of chunk.invalid) this.deps.log(`ignored an invalid line at byte ${bad.offset} of events.jsonl: ${bad.text.slice(0, 120)}`);
     for (const event of chunk.events) {
-      this.status = applyEvent(this.status, event);
+      this.status = applyEvent(this.status, event) ?? this.status;
       this.observe(event);
     }
     this.replaying = false;
@@ -164,7 +179,7 @@ export class Monitor {
         m.screenSince = this.deps.clock.now();
         if (event.type === "merge_conflict" && event.commit !== undefined) {
           const tip = event.commit;
-          m.stuck = (this.status?.stages[event.stage]?.send_backs.filter((c) => c === tip).length ?? 0) > MAX_SEND_BACKS;
+          m.stuck = (this.status.stages[event.stage]?.send_backs.filter((c) => c === tip).length ?? 0) > MAX_SEND_BACKS;
         }
         if (event.type === "merge_conflict" && event.reason === "checkout_overlap") {
           m.refusedAt = this.deps.clock.now();
@@ -212,7 +227,7 @@ export class Monitor {
         break;
       case "budget_raised":
         if (event.scope === "run") this.toResolve.push({ id: undefined, keys: (k) => k === "budget", reason: `the run's budget was raised to $${event.limit_usd}` });
-        else for (const id of Object.keys(this.status?.stages ?? {})) this.toResolve.push({ id, keys: (k) => k === "budget", reason: `the stage budget was raised to $${event.limit_usd}` });
+        else for (const id of Object.keys(this.status.stages ?? {})) this.toResolve.push({ id, keys: (k) => k === "budget", reason: `the stage budget was raised to $${event.limit_usd}` });
         break;
       default:
         break;
@@ -220,20 +235,18 @@ export class Monitor {
   }
 
   emit(event: EventBody): void {
-    const s = this.status!;
-    appendFor(this.deps.paths, s, event);
+    appendFor(this.deps.paths, this.status, event);
     this.ingest();
   }
 
   inProgress(): [string, Status["stages"][string]][] {
-    return Object.entries(this.status?.stages ?? {}).filter(([, s]) => s.status === "in_progress");
+    return Object.entries(this.status.stages ?? {}).filter(([, s]) => s.status === "in_progress");
   }
 
   /** One step forward. Returns the final outcome when the orchestration is over. */
   async pass(): Promise<{ done: boolean; code: number }> {
     this.ingest();
     const status = this.status;
-    if (!status) return { done: true, code: 1 };
     if (status.status === "completed") return { done: true, code: 0 };
     if (status.status === "failed") return { done: true, code: 1 };
     const paused = this.paused();
@@ -251,11 +264,11 @@ export class Monitor {
     await this.attention.checkScreens(paused);
     if (!paused) await this.launchReady();
     this.recordWaves();
-    const result = this.merging.size > 0 ? { done: false as const } : outcome(this.status!);
+    const result = this.merging.size > 0 ? { done: false as const } : outcome(this.status);
     if (result.done) {
       // The last turns' usage, before the run is declared over.
       this.collectUsage(true);
-      await removeValidationWorktree(this.deps.paths.home, this.status!.project_root).catch((error: Error) => this.deps.log(`could not remove the validation worktree: ${error.message}`));
+      await removeValidationWorktree(this.deps.paths.home, this.status.project_root).catch((error: Error) => this.deps.log(`could not remove the validation worktree: ${error.message}`));
       this.emit({ type: "orchestration_complete", status: result.status });
       this.deps.log(`orchestration ${result.status}: ${result.reason}`);
     }
@@ -266,20 +279,20 @@ export class Monitor {
   /** Once per monitor: a predecessor killed mid-cleanup may have left sessions or worktrees behind. */
   private async reapCompletedStages(): Promise<void> {
     this.reaped = true;
-    for (const [id, stage] of Object.entries(this.status!.stages)) {
-      if (stage.status === "completed") await reapCompleted(this.deps, id, stage, this.status!.project_root, this.status!.base_branch);
+    for (const [id, stage] of Object.entries(this.status.stages)) {
+      if (stage.status === "completed") await reapCompleted(this.deps, id, stage, this.status.project_root, this.status.base_branch);
     }
   }
 
   async writeStatus(): Promise<void> {
-    if (this.status && this.status.event_count !== this.writtenCount) {
+    if (this.status.event_count !== this.writtenCount) {
       await writeStatusFile(this.deps.paths, this.status);
       this.writtenCount = this.status.event_count;
     }
   }
 
   private paused(): boolean {
-    const until = this.status?.paused_until;
+    const until = this.status.paused_until;
     return until !== null && until !== undefined && this.deps.clock.now() < Date.parse(until);
   }
 
@@ -290,7 +303,7 @@ export class Monitor {
    */
   private async mergeReady(): Promise<void> {
     const now = this.deps.clock.now();
-    for (const [id, stage] of Object.entries(this.status!.stages)) {
+    for (const [id, stage] of Object.entries(this.status.stages)) {
       if (this.merging.has(id)) continue;
       const m = this.mem(id);
       const retryRefused = stage.status === "in_progress" && m.refusedAt !== undefined && now - m.refusedAt > 2_000 && (await this.checkoutClear(m.refusedFiles ?? []));
@@ -311,7 +324,7 @@ export class Monitor {
    * the stage's total as `usage_recorded`. `all`: every stage with a transcript, due or not.
    */
   private collectUsage(all = false): void {
-    for (const id of Object.keys(this.status!.stages)) {
+    for (const id of Object.keys(this.status.stages)) {
       const m = this.mem(id);
       if (!m.transcript || !(m.usageDue || all)) continue;
       m.usageDue = false;
@@ -348,7 +361,7 @@ export class Monitor {
         await this.fileReview(id, `Stage ${id} waits to merge: your checkout is in its way`, result.detail, [
           {
             topic: "Unblock the merge",
-            question: `${result.detail}. Commit or stash those changes (or finish what you are in the middle of); autorun merges as soon as they are out of the way (or run \`autorun merge ${this.status!.plan_name} ${id}\`). Write "done" when done.`,
+            question: `${result.detail}. Commit or stash those changes (or finish what you are in the middle of); autorun merges as soon as they are out of the way (or run \`autorun merge ${this.status.plan_name} ${id}\`). Write "done" when done.`,
           },
         ], `refused:${result.reason}`);
       }
@@ -358,7 +371,7 @@ export class Monitor {
       await this.fileReview(id, `Stage ${id} keeps handing over work that cannot merge`, result.detail, [
         {
           topic: "Help the stage",
-          question: `autorun sent stage ${id} back ${MAX_SEND_BACKS} times with the same commit (${result.reason.replace(/_/g, " ")}). Attach (\`autorun attach ${this.status!.plan_name} ${id}\`) and help it, or merge by hand. Write what you did.`,
+          question: `autorun sent stage ${id} back ${MAX_SEND_BACKS} times with the same commit (${result.reason.replace(/_/g, " ")}). Attach (\`autorun attach ${this.status.plan_name} ${id}\`) and help it, or merge by hand. Write what you did.`,
         },
       ], `stuck:${result.reason}`);
     }
@@ -366,7 +379,7 @@ export class Monitor {
 
   /** The person's checkout no longer has uncommitted changes to any of `files`. */
   private async checkoutClear(files: readonly string[]): Promise<boolean> {
-    const s = this.status!;
+    const s = this.status;
     const checkout = await git.checkoutOf(s.project_root, s.base_branch);
     if (!checkout) return true;
     if (await git.operationInProgress(checkout)) return false;
@@ -376,7 +389,7 @@ export class Monitor {
 
   private async launchReady(): Promise<void> {
     // A merge launches its dependants at once, beside the pass: neither launches what the other is launching.
-    const ids = stagesToLaunch(this.status!).filter((id) => !this.launching.has(id));
+    const ids = stagesToLaunch(this.status).filter((id) => !this.launching.has(id));
     if (ids.length === 0) return;
     for (const id of ids) this.launching.add(id);
     try {
@@ -389,7 +402,7 @@ export class Monitor {
   }
 
   private recordWaves(): void {
-    const { started, complete } = waveProgress(this.status!);
+    const { started, complete } = waveProgress(this.status);
     for (const wave of started) if (!this.wavesStarted.has(wave)) this.emit({ type: "wave_started", wave });
     for (const wave of complete) if (!this.wavesComplete.has(wave)) this.emit({ type: "wave_complete", wave });
   }
@@ -399,7 +412,7 @@ export class Monitor {
    * events), about stage `id` or (undefined) the whole run.
    */
   async fileReview(id: string | undefined, title: string, context: string, questions: { topic: string; question: string }[], key?: string): Promise<void> {
-    const s = this.status!;
+    const s = this.status;
     const file = await createReviewFile(this.deps.paths.home, title, context, questions, { ...(id !== undefined ? { stage: id } : {}), orch_dir: this.deps.paths.dir, plan_name: s.plan_name });
     this.emit({ type: "review_requested", ...(id !== undefined ? { stage: id } : {}), file, title, ...(key ? { key } : {}) });
     this.deps.log(`${id !== undefined ? `stage ${id}: ` : ""}asked a person: ${title} (${file})`);

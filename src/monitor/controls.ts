@@ -42,7 +42,7 @@ export function budgetStopped(status: Status, config: Pick<Config, "onBudget">, 
 /** Compares what was spent with each budget; crossing one is recorded once, told, and acted on. */
 export async function checkBudgets(host: MonitorHost): Promise<void> {
   const { config, tmux, log } = host.deps;
-  const status = host.status!;
+  const status = host.status;
   const stop = config.onBudget === "stop";
   for (const [id, stage] of Object.entries(status.stages)) {
     if (stage.over_budget || (stage.status !== "in_progress" && stage.status !== "merging") || stage.usage?.usd == null) continue;
@@ -77,7 +77,7 @@ export async function checkBudgets(host: MonitorHost): Promise<void> {
  */
 export async function checkCircuit(host: MonitorHost, review: { file?: string }): Promise<void> {
   const { config, log } = host.deps;
-  const status = host.status!;
+  const status = host.status;
   if (status.hold?.kind === "circuit") {
     if (review.file && readAnswered(review.file)) {
       host.emit({ type: "circuit_closed", reason: `answered in ${review.file}` });

@@ -19,7 +19,7 @@ export async function checkLiveness(host: MonitorHost, paused: boolean): Promise
   let gone: { id: string; exit?: { status: number | undefined; signal: number | undefined } }[] = [];
   for (const [id, stage] of host.inProgress()) {
     // Ended for its budget (`onBudget: stop`): relaunched only once a person raises it.
-    if (stage.implement_done || budgetStopped(host.status!, host.deps.config, stage)) continue;
+    if (stage.implement_done || budgetStopped(host.status, host.deps.config, stage)) continue;
     let pane = await tmux.paneStatus(stage.session);
     if (pane.state === "running") continue;
     // tmux marks a pane dead when its terminal closes, and learns the exit status a moment later.
@@ -33,13 +33,13 @@ export async function checkLiveness(host: MonitorHost, paused: boolean): Promise
   // An agent that reports "implement done" and exits is finished, not dead: read what it wrote
   // between our last read and its exit before judging.
   host.ingest();
-  gone = gone.filter(({ id }) => host.status!.stages[id]?.status === "in_progress" && !host.status!.stages[id]?.implement_done);
+  gone = gone.filter(({ id }) => host.status.stages[id]?.status === "in_progress" && !host.status.stages[id]?.implement_done);
   if (gone.length === 0) return;
   // tmux exits with its last session, so one gone session alone cannot tell a dead server.
   const serverGone = gone.length >= 2 && gone.every((g) => !g.exit) && !(await tmux.serverRunning());
   if (serverGone) host.deps.log(`the tmux server is gone; relaunching ${stagesList(gone.map((g) => g.id))}`);
   for (const { id, exit } of gone) {
-    const stage = host.status!.stages[id]!;
+    const stage = host.status.stages[id]!;
     const m = host.mem(id);
     if (exit) {
       let lastLines = await tmux.lastLines(stage.session, 15);
@@ -55,7 +55,7 @@ export async function checkLiveness(host: MonitorHost, paused: boolean): Promise
       host.emit({ type: "session_dead", stage: id, session: stage.session, ...(serverGone ? { server_gone: true } : {}) });
     }
     if (paused) continue;
-    const now = host.status!.stages[id]!;
+    const now = host.status.stages[id]!;
     const said = now.last_exit?.last_lines.slice(-5).join(" | ");
     const code = now.last_exit?.exit_status;
     if (m.quickDeaths >= 2 && !serverGone) {
@@ -88,7 +88,7 @@ export function nextModel(ladder: readonly string[], current: string | undefined
 /** A stage out of sessions runs again with the next model of `escalation` while its attempts allow; else it fails. */
 async function failOrEscalate(host: MonitorHost, id: string, reason: string): Promise<void> {
   const { config, log } = host.deps;
-  const stage = host.status!.stages[id]!;
+  const stage = host.status.stages[id]!;
   const current = stage.model ?? config.model;
   const next = nextModel(config.escalation, current);
   const cap = stage.settings.max_attempts;

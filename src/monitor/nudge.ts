@@ -5,16 +5,7 @@
  */
 import type { Tmux } from "../adapters/tmux.js";
 import { classifyPane } from "./pane.js";
-
-export interface Clock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-};
+import type { Clock } from "./clock.js";
 
 export interface NudgeResult {
   sent: boolean;

@@ -4,7 +4,7 @@ import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
 import { format } from "date-fns/format";
 import type { AutorunEvent, Status, StageStatus } from "../state/schemas.js";
 import { sortStages, elapsed } from "../commands/status.js";
-import { phaseOf, eventText } from "../core/words.js";
+import { stageState, eventText } from "../core/words.js";
 import { formatCost } from "../core/usage.js";
 import { waitingForResources } from "../core/scheduler.js";
 
@@ -17,7 +17,7 @@ interface Column {
 const COLUMNS: Column[] = [
   { head: "STAGE", cell: (id) => id },
   { head: "NAME", cell: (_, s) => printable(s.name) },
-  { head: "STATUS", cell: (_, s) => (s.status === "in_progress" || s.status === "merging" || s.status === "completed" ? phaseOf(s) : s.status) },
+  { head: "STATUS", cell: (_, s) => stageState(s) },
   { head: "ATTENTION", cell: (_, s) => s.attention?.replace(/_/g, " ") ?? "" },
   { head: "ELAPSED", cell: (_, s, now) => elapsed(s, now) },
   { head: "COST", cell: (_, s) => formatCost(s.usage) },

@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTmux } from "../../src/adapters/tmux.js";
-import { verifiedNudge, realClock } from "../../src/monitor/nudge.js";
+import { verifiedNudge } from "../../src/monitor/nudge.js";
+import { realClock } from "../../src/monitor/clock.js";
 import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
 
 let sb: Sandbox;

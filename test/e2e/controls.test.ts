@@ -99,7 +99,7 @@ describe("run controls (real tmux, simulated agent)", () => {
     // The dependant starts with the configured model again.
     expect(statusOf(sb, "hard")!.stages["2"]).toMatchObject({ status: "completed", model: null });
     const report = (await sb.cli(["report", "hard"])).stdout;
-    expect(report).toContain("| 1 | Hard | completed (opus) |");
+    expect(report).toContain("| 1 | Hard | merged (opus) |");
     expect(report).toMatch(/## Run controls\n\n- .* stage 1: trying again with opus/);
     await expectClean(sb, "hard");
   });

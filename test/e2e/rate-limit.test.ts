@@ -24,7 +24,7 @@ describe("usage limits", () => {
     let now = Date.parse("2026-07-01T10:00:00.000Z");
     const clock = { now: () => now, sleep: async (ms: number) => { now += ms; await new Promise((res) => setTimeout(res, ms)); } };
     const log: string[] = [];
-    const monitor = new Monitor({ paths, config: readSettings(paths.dir)!, tmux: createTmux(sb.socket), clock, log: (m) => log.push(m) });
+    const monitor = Monitor.open({ paths, config: readSettings(paths.dir)!, tmux: createTmux(sb.socket), clock, log: (m) => log.push(m) })!;
     const drive = async (what: string, until: () => boolean, ms = 30_000) =>
       waitFor(what, async () => {
         await monitor.pass();
@@ -55,7 +55,7 @@ describe("usage limits", () => {
     const paths = orchPaths(sb.home, "vague", "vague");
     let now = Date.parse("2026-07-01T10:00:00.000Z");
     const clock = { now: () => now, sleep: async (ms: number) => { now += ms; await new Promise((res) => setTimeout(res, ms)); } };
-    const monitor = new Monitor({ paths, config: readSettings(paths.dir)!, tmux: createTmux(sb.socket), clock, log: () => undefined });
+    const monitor = Monitor.open({ paths, config: readSettings(paths.dir)!, tmux: createTmux(sb.socket), clock, log: () => undefined })!;
     await waitFor("the usage limit", async () => {
       await monitor.pass();
       return eventsOf(sb, "vague", "rate_limited").length === 1;

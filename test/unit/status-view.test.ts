@@ -61,7 +61,7 @@ describe("status for a person", () => {
     expect(plain).toContain("stage 1 asks: Which database?");
     expect(plain).toContain("  answer it: autorun review open /h/review/q.md");
     const coloured = renderStatusTable(s, new Date(at(90)), false, { color: true, reviews });
-    expect(coloured.join("\n")).toContain("\x1b[36min_progress");
+    expect(coloured.join("\n")).toContain("\x1b[36mstarting");
     // Colour never shifts the columns: without escapes, the two tables are the same.
     expect(coloured.map((l) => l.replace(/\x1b\[\d+m/g, ""))).toEqual(plain);
   });
