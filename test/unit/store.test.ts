@@ -1,0 +1,142 @@
+/** The store's pieces alone: review files, configuration layers, locks, and the report. Fast. */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parseReview, renderReview } from "../../src/state/review.js";
+import { loadConfig, DEFAULT_CONFIG } from "../../src/state/config.js";
+import { withLock } from "../../src/state/lock.js";
+import { buildReport, renderReportMarkdown } from "../../src/core/report.js";
+import { foldEvents } from "../../src/core/fold.js";
+import { UserError } from "../../src/errors.js";
+import type { AutorunEvent } from "../../src/state/schemas.js";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "autorun-unit-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("review files", () => {
+  const meta = { questions: 2, created_at: "2026-01-01T00:00:00.000Z", stage: "3", plan_name: "p" };
+  const blank = renderReview("Pick a database", "We need one.", [{ topic: "Engine", question: "Postgres or SQLite?" }, { topic: "Hosting", question: "Where?" }], meta);
+  const answer = (text: string, n: number, a: string) => {
+    let seen = 0;
+    return text.replace(/\*\*Your answer\*\*:\n/g, (m) => (++seen === n ? `**Your answer**: ${a}\n` : m));
+  };
+  it.each([
+    ["unanswered", blank, false, ["", ""]],
+    ["half answered", answer(blank, 1, "Postgres"), false, ["Postgres", ""]],
+    ["answered", answer(answer(blank, 1, "Postgres"), 1, "Fly.io"), true, ["Postgres", "Fly.io"]],
+    ["answered but cut short (no footer)", answer(answer(blank, 1, "Postgres"), 1, "Fly.io").replace(/\*Edit this file.*\*\n/, ""), false, ["Postgres", "Fly.io"]],
+    ["answered with a question deleted", answer(answer(blank, 1, "Postgres"), 1, "Fly.io").replace(/### 2\. Hosting[\s\S]*?Fly\.io\n/, ""), false, ["Postgres"]],
+    ["answered on the lines below", blank.replace("**Your answer**:\n", "**Your answer**:\nPostgres,\nversion 16\n").replace(/\*\*Your answer\*\*:\n\n---/, "**Your answer**: anywhere\n\n---"), true, ["Postgres,\nversion 16", "anywhere"]],
+  ])("%s", (_name, text, complete, answers) => {
+    const r = parseReview(text);
+    expect(r.title).toBe("Pick a database");
+    expect(r.complete).toBe(complete);
+    expect(r.answers.map((a) => a.answer)).toEqual(answers);
+    expect(r.meta?.stage).toBe("3");
+  });
+});
+
+describe("configuration layers", () => {
+  const home = () => join(dir, "home");
+  const project = () => join(dir, "project");
+  const write = (where: string, body: unknown) => {
+    mkdirSync(where, { recursive: true });
+    writeFileSync(join(where, where === home() ? "config.json" : "autorun.config.json"), typeof body === "string" ? body : JSON.stringify(body));
+  };
+  it("defaults < home < project < environment < flags", () => {
+    write(home(), { maxParallel: 2, stallSeconds: 30, tmuxSocket: "home" });
+    write(project(), { maxParallel: 3, budgetUsd: 10 });
+    const c = loadConfig(home(), project(), { stallSeconds: 5 }, { AUTORUN_TMUX_SOCKET: "env" });
+    expect(c).toMatchObject({ maxParallel: 3, stallSeconds: 5, tmuxSocket: "env", budgetUsd: 10, nudgeMessage: DEFAULT_CONFIG.nudgeMessage, circuitBreaker: 3, onBudget: "pause" });
+  });
+  it.each([
+    [{ maxParallel: 0 }, "autorun.config.json: maxParallel:", "README"],
+    [{ onBudget: "later" }, "autorun.config.json: onBudget:", "README"],
+    [{ escalaton: ["opus"] }, "escalaton", "README"],
+    ["{ not json", "autorun.config.json: not valid JSON", "fix the file"],
+  ])("refuses %j in a file, naming the file and the key", (body, message, fix) => {
+    write(project(), body);
+    let error: unknown;
+    try {
+      loadConfig(home(), project(), {}, {});
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as Error).message).toContain(message);
+    expect((error as Error).message).toContain(fix);
+  });
+  it("refuses a bad flag by its flag name", () => {
+    expect(() => loadConfig(home(), undefined, { budgetUsd: -1 }, {})).toThrow(/--budget-usd: /);
+  });
+});
+
+describe("locks", () => {
+  it("runs holders of one lock one at a time, in the order they asked, and frees it when one throws", async () => {
+    const target = join(dir, "locks", "l");
+    const order: string[] = [];
+    const hold = (name: string, ms: number, fail = false) =>
+      withLock(target, async () => {
+        order.push(`${name} in`);
+        await new Promise((r) => setTimeout(r, ms));
+        order.push(`${name} out`);
+        if (fail) throw new Error(`${name} failed`);
+        return name;
+      });
+    const results = await Promise.allSettled([hold("a", 30), hold("b", 5, true), hold("c", 5)]);
+    expect(order).toEqual(["a in", "a out", "b in", "b out", "c in", "c out"]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+  });
+  it("lets different locks run side by side", async () => {
+    const order: string[] = [];
+    const hold = (name: string, ms: number) =>
+      withLock(join(dir, "locks", name), async () => {
+        order.push(`${name} in`);
+        await new Promise((r) => setTimeout(r, ms));
+        order.push(`${name} out`);
+      });
+    await Promise.all([hold("x", 40), hold("y", 5)]);
+    expect(order).toEqual(["x in", "y in", "y out", "x out"]);
+  });
+});
+
+describe("the report", () => {
+  const ident = { orch_dir: "/o", plan_name: "p", project_slug: "p" };
+  const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 10, 0, s)).toISOString();
+  const events = [
+    { ...ident, ts: at(0), type: "orchestration_started", plan_path: "/p.md", project_root: "/r", base_branch: "main", waves: [["1", "2"], ["3"]], max_parallel: 2, schedule: "eager",
+      stages: [
+        { id: "1", name: "A | pipe", depends_on: [], wave: 1, context_file: "c", branch: "b1", worktree: "w1", session: "s1" },
+        { id: "2", name: "B", depends_on: [], wave: 1, context_file: "c", branch: "b2", worktree: "w2", session: "s2", settings: { status: "completed" } },
+        { id: "3", name: "C", depends_on: ["1"], wave: 2, context_file: "c", branch: "b3", worktree: "w3", session: "s3" },
+      ] },
+    { ...ident, ts: at(1), type: "wave_started", wave: 1 },
+    { ...ident, ts: at(1), type: "stage_launched", stage: "1", session: "s1", session_id: "u", attempt: 1 },
+    { ...ident, ts: at(95), type: "merge_complete", stage: "1", branch: "b1", commit: "1234567890abcdef", validated: true },
+    { ...ident, ts: at(95), type: "wave_complete", wave: 1 },
+    { ...ident, ts: at(96), type: "stage_launched", stage: "3", session: "s3", session_id: "v", attempt: 1 },
+    { ...ident, ts: at(99), type: "stage_escalated", stage: "3", model: "opus", from: "sonnet", reason: "died twice" },
+    { ...ident, ts: at(120), type: "stage_failed", stage: "3", reason: "its session ended 2 times" },
+    { ...ident, ts: at(121), type: "orchestration_complete", status: "failed" },
+  ] as AutorunEvent[];
+  it("says per stage what happened, in the words status uses, and how to review and undo each merge", () => {
+    const report = buildReport(foldEvents(events)!, events);
+    expect(report.stages.map((s) => [s.id, s.state, s.duration_seconds, s.validated])).toEqual([
+      ["1", "merged", 94, true],
+      ["2", "done before", null, null],
+      ["3", "failed", 24, null],
+    ]);
+    expect(report.failures).toEqual([{ stage: "3", reason: "its session ended 2 times" }]);
+    expect(report.waves[0]).toMatchObject({ wave: 1, duration_seconds: 94 });
+    const md = renderReportMarkdown(report);
+    expect(md).toContain("| 1 | A \\| pipe | merged | 1 | 0 | 1m 34s |");
+    expect(md).toContain("| 3 | C | failed (opus) |");
+    expect(md).toContain("- 2026-01-01 10:01 UTC stage 3: trying again with opus");
+    expect(md).toContain("undo `git revert -m 1 1234567890ab`");
+    expect(md).toContain("Started 2026-01-01 10:00 UTC, ended 2026-01-01 10:02 UTC (2m 1s)");
+  });
+});
