@@ -1,0 +1,194 @@
+/**
+ * The monitor's decisions over a fake tmux and a fake clock (the event log and reviews are real
+ * files in a temp dir): a stall is nudged, nudges are capped and a person asked; a session that
+ * dies is relaunched after a backoff and failed when it dies again at once. No tmux, no waiting.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Monitor } from "../../src/monitor/controller.js";
+import { DEFAULT_CONFIG, type Config } from "../../src/state/config.js";
+import { appendEvent, readAllEvents } from "../../src/state/events.js";
+import { orchPaths, type OrchPaths } from "../../src/state/paths.js";
+import type { PaneStatus, Tmux } from "../../src/adapters/tmux.js";
+import type { Clock } from "../../src/monitor/clock.js";
+
+/** An agent at its prompt: what it said, its input box, and whether it is alive. */
+interface FakeAgent {
+  said: string[];
+  input: string;
+  pane: PaneStatus;
+  /** What it does with a submitted line (default: says it, and stays at its prompt). */
+  onSubmit?: (text: string) => void;
+}
+
+function fakeTmux() {
+  const sessions = new Map<string, FakeAgent>();
+  const launched: string[][] = [];
+  const draw = (a: FakeAgent) => [...a.said.map((l) => `⏺ ${l}`), "", "╭" + "─".repeat(40) + "╮", `│ ❯ ${a.input.padEnd(37)}│`, "╰" + "─".repeat(40) + "╯", "  ? for shortcuts"].join("\n");
+  const agent = (said: string): FakeAgent => ({ said: [said], input: "", pane: { state: "running" } });
+  const tmux: Tmux = {
+    socket: "fake",
+    newSession: async (spec) => {
+      launched.push([...spec.argv]);
+      sessions.set(spec.name, agent("resumed"));
+    },
+    hasSession: async (name) => sessions.has(name),
+    paneStatus: async (name) => sessions.get(name)?.pane ?? { state: "gone" },
+    serverRunning: async () => true,
+    listSessions: async () => [...sessions.keys()],
+    capturePane: async (name) => {
+      const a = sessions.get(name);
+      return a && a.pane.state === "running" ? draw(a) : undefined;
+    },
+    lastLines: async (name) => sessions.get(name)?.said.slice(-3) ?? [],
+    cursorRow: async () => undefined,
+    sendLiteral: async (name, text) => {
+      const a = sessions.get(name);
+      if (a) a.input += text;
+      return a !== undefined;
+    },
+    sendEnter: async (name) => {
+      const a = sessions.get(name);
+      if (!a) return false;
+      const text = a.input;
+      a.input = "";
+      a.said.push(`> ${text}`);
+      a.onSubmit?.(text);
+      return true;
+    },
+    killSession: async (name) => sessions.delete(name),
+    killServer: async () => sessions.clear(),
+    displayMessage: async () => undefined,
+    attachArgv: () => [],
+    attach: async () => 0,
+    version: async () => "3.3",
+  };
+  return { tmux, sessions, launched, agent };
+}
+
+let dir: string;
+let paths: OrchPaths;
+let now: number;
+const clock: Clock = { now: () => now, sleep: async (ms) => void (now += ms) };
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "autorun-monitor-"));
+  paths = orchPaths(join(dir, "home"), "p", "p");
+  mkdirSync(paths.stagesDir, { recursive: true });
+  mkdirSync(join(dir, "wt"), { recursive: true });
+  now = Date.parse("2026-01-01T00:00:00.000Z");
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** One stage, already running in session `p_stage-1`, its worktree present. */
+function started(): void {
+  const ident = { orch_dir: paths.dir, plan_name: "p", project_slug: "p" };
+  appendEvent(paths.events, {
+    ...ident, type: "orchestration_started", plan_path: join(dir, "p.md"), project_root: dir, base_branch: "main", waves: [["1"]], max_parallel: 1, schedule: "eager",
+    stages: [{ id: "1", name: "Only", depends_on: [], wave: 1, context_file: join(paths.stagesDir, "stage-1-context.md"), branch: "b1", worktree: join(dir, "wt"), session: "p_stage-1" }],
+  });
+  appendEvent(paths.events, { ...ident, type: "stage_launched", stage: "1", session: "p_stage-1", session_id: "11111111-1111-4111-8111-111111111111", attempt: 1 });
+}
+
+function monitor(tmux: Tmux, config: Partial<Config> = {}): Monitor {
+  return Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], ...config }, tmux, clock, log: () => undefined })!;
+}
+
+const types = () => readAllEvents(paths.events).map((e) => e.type);
+
+describe("the monitor's decisions (fake tmux, fake clock)", () => {
+  it("nudges a stage idle at its prompt for stallSeconds, verified; after maxNudges asks a person once", async () => {
+    const t = fakeTmux();
+    t.sessions.set("p_stage-1", t.agent("Shall I go on?"));
+    started();
+    const m = monitor(t.tmux, { stallSeconds: 60, maxNudges: 2 });
+    await m.pass();
+    now += 30_000;
+    await m.pass();
+    expect(types()).not.toContain("stall_detected");
+    for (let i = 0; i < 6; i++) {
+      now += 61_000;
+      await m.pass();
+    }
+    const events = readAllEvents(paths.events);
+    const nudges = events.filter((e) => e.type === "stall_continue_sent");
+    expect(nudges).toHaveLength(2);
+    expect(nudges.every((e) => e.type === "stall_continue_sent" && e.verified && e.message === "continue")).toBe(true);
+    expect(t.sessions.get("p_stage-1")!.said.filter((l) => l === "> continue")).toHaveLength(2);
+    const reviews = events.filter((e) => e.type === "review_requested");
+    expect(reviews).toHaveLength(1);
+    expect(readFileSync((reviews[0] as { file: string }).file, "utf8")).toContain("stayed idle after 2 nudges");
+    expect(m.status.stages["1"]!.attention).toBe("idle");
+    // A restarted monitor knows the review from the events and files none again.
+    const again = monitor(t.tmux, { stallSeconds: 60, maxNudges: 2 });
+    for (let i = 0; i < 3; i++) {
+      now += 61_000;
+      await again.pass();
+    }
+    expect(readAllEvents(paths.events).filter((e) => e.type === "review_requested")).toHaveLength(1);
+  });
+
+  it("never nudges a busy agent, however long it works", async () => {
+    const t = fakeTmux();
+    const a = t.agent("Working");
+    a.said.push("✻ Working… (esc to interrupt)");
+    t.sessions.set("p_stage-1", a);
+    started();
+    const m = monitor(t.tmux, { stallSeconds: 60 });
+    for (let i = 0; i < 5; i++) {
+      now += 120_000;
+      await m.pass();
+    }
+    expect(types()).not.toContain("stall_detected");
+    expect(a.input).toBe("");
+  });
+
+  it("relaunches a stage whose agent died, after a backoff, with --resume; a second quick death fails it with its last words", async () => {
+    const t = fakeTmux();
+    const a = t.agent("starting");
+    a.said.push("Error: cannot reach the API");
+    a.pane = { state: "exited", status: 1, signal: undefined };
+    t.sessions.set("p_stage-1", a);
+    started();
+    const m = monitor(t.tmux);
+    await m.pass();
+    expect(types()).toContain("session_dead");
+    expect(t.launched).toHaveLength(0);
+    now += 1_500;
+    await m.pass();
+    expect(types()).toContain("stage_relaunched");
+    expect(t.launched[0]).toEqual(expect.arrayContaining(["--resume", "11111111-1111-4111-8111-111111111111"]));
+    // The relaunched agent dies at once too.
+    const b = t.sessions.get("p_stage-1")!;
+    b.said.push("Error: cannot reach the API");
+    b.pane = { state: "exited", status: 1, signal: undefined };
+    now += 500;
+    await m.pass();
+    const failed = readAllEvents(paths.events).find((e) => e.type === "stage_failed");
+    expect(failed).toMatchObject({ stage: "1" });
+    expect((failed as { reason: string }).reason).toMatch(/exited 1 within 10 s of its launch, twice: .*cannot reach the API/);
+    expect(m.status.stages["1"]!.status).toBe("failed");
+  });
+
+  it("with escalation, a stage out of sessions runs again with the next model instead of failing", async () => {
+    const t = fakeTmux();
+    const a = t.agent("starting");
+    a.pane = { state: "exited", status: 1, signal: undefined };
+    t.sessions.set("p_stage-1", a);
+    started();
+    const m = monitor(t.tmux, { model: "sonnet", escalation: ["sonnet", "opus"] });
+    await m.pass();
+    now += 1_500;
+    await m.pass();
+    t.sessions.get("p_stage-1")!.pane = { state: "exited", status: 1, signal: undefined };
+    now += 500;
+    await m.pass();
+    expect(types()).not.toContain("stage_failed");
+    expect(readAllEvents(paths.events).find((e) => e.type === "stage_escalated")).toMatchObject({ model: "opus", from: "sonnet" });
+    const last = t.launched.at(-1)!;
+    expect(last[last.indexOf("--model") + 1]).toBe("opus");
+    expect(m.status.stages["1"]).toMatchObject({ model: "opus", status: "in_progress", sessions: 3 });
+  });
+});
