@@ -3,11 +3,25 @@
  * The command line. The only module that knows commander: it turns flags into typed options and
  * lazily imports the command, so `autorun --help` loads nothing heavy. Only `main` exits.
  */
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import type { Ctx } from "./commands/ctx.js";
 import type { ConfigFile } from "./state/schemas.js";
 
-const VERSION = "0.1.0";
+/** autorun's own package.json, found upward from this file (src/ when run from source, dist/src/ when built). */
+function ownPackage(): { version: string; bugs?: { url?: string } | string } {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version: string; bugs?: { url?: string } | string };
+      if (pkg.name === "autorun") return pkg;
+    } catch {
+      // not here; look further up
+    }
+    if (dirname(dir) === dir) return { version: "unknown" };
+  }
+}
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -73,7 +87,7 @@ interface OrchestrateFlags {
 export function buildProgram(setCode: (code: number) => void): Command {
   const program = new Command("autorun")
     .description("Run a staged master plan with AI coding agents, each in its own tmux session, with a monitor that nudges, merges and launches.")
-    .version(VERSION)
+    .version(ownPackage().version)
     .showSuggestionAfterError()
     // One line: commander's message, with its "(Did you mean …?)" kept on that line.
     .configureOutput({ outputError: (str, write) => write(str.trim().split("\n").map((l) => l.trim()).filter(Boolean).slice(0, 2).join(" ") + "\n") })
@@ -126,7 +140,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
       try {
         config.agentCommand = parseAgentCmd(f.agentCmd);
       } catch (error) {
-        throw new UserError(`--agent-cmd: ${(error as Error).message}`);
+        throw new UserError(`--agent-cmd: ${(error as Error).message}.`);
       }
     }
     await done(
@@ -322,7 +336,11 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     process.stderr.write(`autorun: internal error: ${(error as Error)?.message ?? String(error)}\n`);
-    process.stderr.write(debug ? `${(error as Error)?.stack ?? ""}\n` : "Run again with AUTORUN_DEBUG=1 for the stack, and please report it.\n");
+    // What a report needs: the versions, the command, and where to send it.
+    const pkg = ownPackage();
+    const where = typeof pkg.bugs === "string" ? pkg.bugs : (pkg.bugs?.url ?? "the autorun issue tracker");
+    process.stderr.write(`autorun ${pkg.version}, node ${process.version}, ${process.platform}; command: autorun ${argv.slice(2).join(" ")}\n`);
+    process.stderr.write(debug ? `${(error as Error)?.stack ?? ""}\n` : `Run again with AUTORUN_DEBUG=1 for the stack, and please report it with these lines to ${where}.\n`);
     return 1;
   }
 }

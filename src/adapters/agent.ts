@@ -9,6 +9,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
+import { UserError } from "../errors.js";
 
 export const HOOK_EVENTS = ["Notification", "Stop", "SessionStart", "SessionEnd", "UserPromptSubmit"] as const;
 
@@ -24,7 +25,7 @@ export function pluginDir(): string {
 }
 
 /** The autorun every session and hook calls: dist/bin/autorun (a link to the built cli.js). */
-export function autorunBin(): string {
+function autorunBin(): string {
   return join(packageRoot(), "dist", "bin", "autorun");
 }
 
@@ -75,7 +76,7 @@ export interface AgentParams {
   resume?: boolean;
 }
 
-export function standardArgs(p: AgentParams): string[] {
+function standardArgs(p: AgentParams): string[] {
   const args = p.resume
     ? ["--resume", p.sessionId]
     : ["--worktree", p.worktree, "--session-id", p.sessionId];
@@ -148,20 +149,29 @@ export function sessionEnv(home: string, orchDir: string, stage: string, extra: 
  * `--agent-cmd` accepts a JSON array or a command line split on whitespace (quotes group words);
  * `sim` is the bundled simulated agent (what the demo runs), to try a plan without spending tokens.
  */
+/**
+ * A command given as text (`--agent-cmd`, `$EDITOR`): `sim`, a JSON array, or words (quotes group,
+ * nothing is expanded). A malformed one is the person's to fix: a UserError saying what is wrong.
+ */
 export function parseAgentCmd(value: string): string[] {
   const trimmed = value.trim();
   if (trimmed === "sim") return [process.execPath, simAgentPath()];
   if (trimmed.startsWith("[")) {
-    const parsed: unknown = JSON.parse(trimmed);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch (error) {
+      throw new UserError(`${JSON.stringify(trimmed)} starts like a JSON array but is not one (${(error as Error).message}); write a JSON array of strings, e.g. ["node","agent.js"], or plain words`);
+    }
     if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((x) => typeof x === "string" && x.length > 0)) {
-      throw new Error("--agent-cmd JSON must be a non-empty array of strings");
+      throw new UserError("a JSON command must be a non-empty array of non-empty strings");
     }
     return parsed as string[];
   }
   const words: string[] = [];
   const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
   for (const m of trimmed.matchAll(re)) words.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : (m[2] ?? m[3] ?? ""));
-  if (words.length === 0) throw new Error("--agent-cmd is empty");
+  if (words.length === 0) throw new UserError("the command is empty");
   return words.map((w, i) => (i === 0 && (w.startsWith("./") || w.startsWith("../")) ? resolve(w) : w));
 }
 

@@ -16,7 +16,7 @@ import { join } from "node:path";
  * path like `/src/#(touch x)` would run a command and `##` would name a sibling directory.
  * `##` is tmux's escape for a literal `#` (format.c), so every `#` is doubled.
  */
-export function tmuxFormatLiteral(text: string): string {
+function tmuxFormatLiteral(text: string): string {
   return text.replace(/#/g, "##");
 }
 
@@ -27,7 +27,7 @@ export function tmuxArg(arg: string): string {
 }
 
 /** Variables Claude Code sets in its own sessions; a nested claude refuses to start with them. */
-export const CLAUDE_ENV_PREFIXES = ["CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT"];
+const CLAUDE_ENV_PREFIXES = ["CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT"];
 
 export interface NewSession {
   name: string;

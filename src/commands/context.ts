@@ -41,7 +41,7 @@ export function loadOrchestrations(home: string): { name: string; paths: OrchPat
 }
 
 /** The project root (the nearest directory with `.git`) of `dir`, found without running git. */
-export function projectRootOf(dir: string): string | undefined {
+function projectRootOf(dir: string): string | undefined {
   for (let d = resolve(dir); ; d = dirname(d)) {
     if (existsSync(join(d, ".git"))) return d;
     if (dirname(d) === d) return undefined;

@@ -49,7 +49,7 @@ export interface PreparedPlan {
   paths: OrchPaths;
 }
 
-export function readPlanText(planPath: string): string {
+function readPlanText(planPath: string): string {
   try {
     if (statSync(planPath).isDirectory()) throw new UserError(`${planPath} is a directory; pass the master plan file.`);
     return readFileSync(planPath, "utf8");
@@ -61,7 +61,7 @@ export function readPlanText(planPath: string): string {
   }
 }
 
-export async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOptions): Promise<PreparedPlan> {
+async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOptions): Promise<PreparedPlan> {
   const planPath = resolve(ctx.cwd, planArg);
   const text = readPlanText(planPath);
   const relativePath = relative(ctx.cwd, planPath);
@@ -98,7 +98,7 @@ export async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOp
  * project (or another plan file of the same name) gets a distinct, stable name — the project's
  * directory name (or the plan's directory) appended — so nothing ever continues another's run.
  */
-export function orchestrationName(home: string, base: string, planPath: string, projectRoot: string | undefined): string {
+function orchestrationName(home: string, base: string, planPath: string, projectRoot: string | undefined): string {
   const belongsHere = (name: string): boolean | undefined => {
     const first = readFirstEvent(eventsFile(home, name));
     if (first?.type !== "orchestration_started") return existsSync(eventsFile(home, name)) ? false : undefined;
@@ -123,7 +123,7 @@ function belongsToOtherProject(home: string, name: string, projectRoot: string):
  * one: a plan that already has an orchestration keeps its slug; a new one whose slug is taken by
  * another plan gets `-2`, `-3`, … (stable: the first orchestration keeps the plain slug).
  */
-export function uniqueSlug(home: string, planName: string): string {
+function uniqueSlug(home: string, planName: string): string {
   const own = readFirstEvent(eventsFile(home, planName));
   if (own?.type === "orchestration_started") return own.project_slug;
   const taken = new Set<string>();

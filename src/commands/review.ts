@@ -19,7 +19,7 @@ function recordEvent(orchDir: string | undefined, stage: string | undefined, bod
   orch.append({ ...body, ...(known ? { stage } : {}) });
 }
 
-export function parseQuestion(q: string, i: number): ReviewQuestion {
+function parseQuestion(q: string, i: number): ReviewQuestion {
   const m = /^([^:?\n]{1,60}):\s+(.+)$/s.exec(q.trim());
   return m ? { topic: m[1]!.trim(), question: m[2]!.trim() } : { topic: `Question ${i + 1}`, question: q.trim() };
 }
@@ -68,7 +68,12 @@ export async function runReviewOpen(ctx: Ctx, file: string | undefined): Promise
   const editor = ctx.env.VISUAL || ctx.env.EDITOR;
   if (!editor) throw new UserError(`set $VISUAL or $EDITOR to open ${target} (e.g. export EDITOR=vim), or open it yourself.`);
   target = resolve(target);
-  const argv = parseAgentCmd(editor);
+  let argv: string[];
+  try {
+    argv = parseAgentCmd(editor);
+  } catch (error) {
+    throw new UserError(`$${ctx.env.VISUAL ? "VISUAL" : "EDITOR"}: ${(error as Error).message}; set it to your editor's command (e.g. export EDITOR=vim).`);
+  }
   if (!findExecutable(argv[0]!, ctx.env.PATH)) {
     throw new UserError(`the editor "${argv[0]}" (from $${ctx.env.VISUAL ? "VISUAL" : "EDITOR"}) is not installed or not on PATH; set $VISUAL or $EDITOR to an editor you have, or open ${target} yourself.`);
   }

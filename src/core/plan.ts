@@ -47,7 +47,7 @@ export interface DepEntry {
   line: number;
 }
 
-export const ACCEPTED_FORMATS =
+const ACCEPTED_FORMATS =
   "stage headings (`## Stage 1: Name`, `### Phase 2 — Name`, `**Step 3: Name**`), a dependency table (| Stage | Name | Depends on |), `## Wave N` sections, `### Task W.S: Name` ids, or a YAML plan / front matter with `stages:` or `sections[].tasks[]`";
 
 export function buildPlan(file: string, raw: RawStage[], baseBranch?: string, commented: readonly { id: string; line: number }[] = []): Plan {
@@ -178,7 +178,7 @@ function describeRef(ref: DepRef): string {
   }
 }
 
-export function normalizeName(name: string): string {
+function normalizeName(name: string): string {
   return name
     .toLowerCase()
     .replace(/^(stage|phase|step|milestone|task)\s*#?\d+(\.\d+)*\s*[:.\-–—)]?\s*/i, "")

@@ -21,10 +21,10 @@ export const SETTING_KEYS = ["model", "max_attempts", "exclusive_resources", "bu
 
 /** Claude Code's model aliases. */
 const ALIASES = /^(?:default|opus|sonnet|haiku|opusplan|best)(?:\[1m\])?$/;
-export const KNOWN_MODELS = "opus, sonnet, haiku, opusplan, default, or a full id such as claude-sonnet-4-5";
+const KNOWN_MODELS = "opus, sonnet, haiku, opusplan, default, or a full id such as claude-sonnet-4-5";
 
 /** A model autorun can run and price: an alias, a Claude model id (`claude-…` of a priced family), or a name in `prices`. */
-export function knownModel(name: string, prices: Record<string, Price> = {}): boolean {
+function knownModel(name: string, prices: Record<string, Price> = {}): boolean {
   if (ALIASES.test(name)) return true;
   if (Object.keys(prices).some((k) => name.toLowerCase().includes(k.toLowerCase()))) return true;
   return /^claude-[a-z0-9.-]+(?:\[1m\])?$/.test(name) && priceFor(name) !== undefined;
@@ -77,7 +77,7 @@ export function matchSettingLine(line: string): SettingLine | undefined {
 export type Where = string;
 
 /** A model name as written; whether it is known depends on the configuration's `prices` (`checkModels`). */
-export function readModel(value: unknown, where: Where): string {
+function readModel(value: unknown, where: Where): string {
   const name = typeof value === "string" ? value.trim() : "";
   if (!name || /\s/.test(name)) throw new UserError(`${where}: model must be one model name; use ${KNOWN_MODELS}.`);
   return name;
@@ -91,7 +91,7 @@ export function checkModels(file: string, stages: readonly { id: string; line: n
   }
 }
 
-export function readBudget(value: unknown, where: Where): number {
+function readBudget(value: unknown, where: Where): number {
   const text = typeof value === "number" ? String(value) : typeof value === "string" ? value.trim() : "";
   const m = /^\$?\s*(-?\d+(?:\.\d+)?)\s*(?:usd|\$|dollars?)?$/i.exec(text);
   const n = m ? Number(m[1]) : NaN;
@@ -105,7 +105,7 @@ export function readAttempts(value: unknown, where: Where): number {
   return n;
 }
 
-export function readResources(value: unknown, where: Where): string[] {
+function readResources(value: unknown, where: Where): string[] {
   const items = Array.isArray(value) ? value : typeof value === "string" ? value.split(/[,;]|\s+and\s+/) : value === null || value === undefined ? [] : [value];
   const names: string[] = [];
   for (const item of items) {
@@ -119,7 +119,7 @@ export function readResources(value: unknown, where: Where): string[] {
 }
 
 /** `validate` as argument lists: a string is one command split like a shell would (no expansion). */
-export function readValidate(value: unknown, where: Where): string[][] {
+function readValidate(value: unknown, where: Where): string[][] {
   const list = Array.isArray(value) ? value : [value];
   const commands: string[][] = [];
   for (const item of list) {
@@ -131,7 +131,7 @@ export function readValidate(value: unknown, where: Where): string[][] {
 }
 
 /** Splits a command line into words: whitespace separates, quotes group, `\` escapes. Nothing is expanded. */
-export function splitWords(text: string, where: Where): string[] {
+function splitWords(text: string, where: Where): string[] {
   const words: string[] = [];
   let word = "";
   let inWord = false;

@@ -19,7 +19,7 @@ export interface Price {
  * USD per million tokens, matched against the model name by the longest key it contains. Current
  * Claude models; a project's `prices` config adds or overrides entries.
  */
-export const PRICES: Record<string, Price> = {
+const PRICES: Record<string, Price> = {
   "claude-opus-4-0": { input: 15, output: 75 },
   "claude-opus-4-1": { input: 15, output: 75 },
   "claude-opus-4-2025": { input: 15, output: 75 },
@@ -40,7 +40,7 @@ export function priceFor(model: string, overrides: Record<string, Price> = {}): 
   return key === undefined ? undefined : table[key];
 }
 
-export function costOf(u: Omit<Usage, "usd">, p: Price): number {
+function costOf(u: Omit<Usage, "usd">, p: Price): number {
   const perToken = (x: number) => x / 1_000_000;
   return (
     u.input_tokens * perToken(p.input) +

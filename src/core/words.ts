@@ -9,7 +9,7 @@ const DOING: Record<string, string> = { triage: "triage", research: "researching
 const DONE: Record<string, string> = { triage: "triaged", research: "researched", create_plan: "planned", implement: "implemented", merge: "merged" };
 
 /** A phase as work under way (`planning`) or finished (`planned`). */
-export function phaseWord(phase: string, done = false): string {
+function phaseWord(phase: string, done = false): string {
   return (done ? DONE : DOING)[phase] ?? phase.replace(/_/g, " ");
 }
 

@@ -31,7 +31,7 @@ export async function reapCompleted(deps: CleanupDeps, id: string, stage: Status
 }
 
 /** Where a merged stage's notes and plan are kept once its worktree is gone. */
-export function keptFilesDir(paths: OrchPaths, id: string): string {
+function keptFilesDir(paths: OrchPaths, id: string): string {
   return join(paths.stagesDir, `stage-${id}-files`);
 }
 

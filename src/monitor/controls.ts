@@ -20,7 +20,7 @@ export function stageLimit(status: Status, config: Pick<Config, "stageBudgetUsd"
   return status.stage_budget_usd ?? stage.settings.budget_usd ?? config.stageBudgetUsd;
 }
 
-export function runLimit(status: Status, config: Pick<Config, "budgetUsd">): number | undefined {
+function runLimit(status: Status, config: Pick<Config, "budgetUsd">): number | undefined {
   return status.budget_usd ?? config.budgetUsd;
 }
 

@@ -51,12 +51,12 @@ function projectKey(projectRoot: string): string {
   return createHash("sha1").update(projectRoot).digest("hex").slice(0, 16);
 }
 
-export function mergeLockPath(home: string, projectRoot: string): string {
+function mergeLockPath(home: string, projectRoot: string): string {
   return join(locksDir(home), `merge-${projectKey(projectRoot)}.lock`);
 }
 
 /** The private worktree where `validate` runs on merge results, one per project. */
-export function validationWorktree(home: string, projectRoot: string): string {
+function validationWorktree(home: string, projectRoot: string): string {
   return join(home, "worktrees", projectKey(projectRoot), "validate");
 }
 

@@ -29,7 +29,7 @@ export const DEFAULT_CONFIG: Config = {
   agentEnv: [],
 };
 
-export function readConfigFile(file: string): ConfigFile {
+function readConfigFile(file: string): ConfigFile {
   if (!existsSync(file)) return {};
   let raw: unknown;
   try {

@@ -31,7 +31,7 @@ export interface ParsedReview {
 const FOOTER = "*Edit this file with your answers and save. The process will continue automatically.*";
 const META = /<!--\s*autorun-review\s+(\{.*\})\s*-->/;
 
-export function summarySlug(title: string): string {
+function summarySlug(title: string): string {
   return (
     title
       .normalize("NFKD")

@@ -21,7 +21,7 @@ export const settingsSchema = configFields
     agentEnv: z.array(z.string()).default([]),
   });
 
-export function settingsPath(orchDir: string): string {
+function settingsPath(orchDir: string): string {
   return join(orchDir, "settings.json");
 }
 

@@ -80,6 +80,11 @@ describe("review files", () => {
     const missing = await sb.cli(["review", "open"], { env: { EDITOR: "no-such-editor-xyz --wait", VISUAL: "" } });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/the editor "no-such-editor-xyz" \(from \$EDITOR\) is not installed or not on PATH; set \$VISUAL or \$EDITOR/);
+    // An editor command that cannot be read: the person's to fix (exit 2), never "internal error".
+    const malformed = await sb.cli(["review", "open", second], { env: { EDITOR: "[vim", VISUAL: "" } });
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(/^autorun: \$EDITOR: "\[vim" starts like a JSON array but is not one .*; set it to your editor's command/);
+    expect(malformed.stderr).not.toContain("internal error");
   });
 
   it("a stage that asks a question waits with attention: review and continues once answered; people are notified", async () => {
