@@ -6,7 +6,8 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
+import type * as Z from "zod";
 import type { Ctx } from "./commands/ctx.js";
 import type { ConfigFile } from "./state/schemas.js";
 
@@ -21,21 +22,6 @@ function ownPackage(): { version: string; bugs?: { url?: string } | string } {
     }
     if (dirname(dir) === dir) return { version: "unknown" };
   }
-}
-
-function positiveInt(name: string) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${name} must be a whole number ≥ 1.`);
-    return Number(v);
-  };
-}
-
-function positiveNumber(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a number > 0.`);
-    return n;
-  };
 }
 
 async function ctx(): Promise<Ctx> {
@@ -60,28 +46,340 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-function example(cmd: Command, text: string): Command {
-  return cmd.addHelpText("after", `\nExample:\n  ${text.split("\n").join("\n  ")}\n`);
+interface OptionSpec {
+  /** commander's syntax: `--max-parallel <n>`, `-f, --follow`, `--no-monitor`, `--question <q...>`. */
+  flags: string;
+  help: string;
+  choices?: readonly string[];
+  default?: string;
+  required?: boolean;
 }
 
-interface OrchestrateFlags {
-  dryRun?: boolean;
-  json?: boolean;
-  verbose?: boolean;
-  maxParallel?: number;
-  schedule?: "eager" | "waves";
-  agentCmd?: string;
-  model?: string;
-  permissionMode?: string;
-  tmuxSocket?: string;
-  stallSeconds?: number;
-  budget?: number;
-  stageBudget?: number;
-  base?: string;
-  project?: string;
-  parseWith?: string;
-  fresh?: boolean;
-  monitor?: boolean;
+/**
+ * One command of the table: its name (`review new` for a subcommand), what it does, its arguments
+ * and options with their help, an example, the schema its options are validated with (zod, loaded
+ * only when a command with one runs: agents' hot commands have none and validate what they write),
+ * and how it runs (its module imported only then, so `--help` loads none of them).
+ */
+interface CommandSpec<S extends Z.ZodType = Z.ZodType> {
+  name: string;
+  summary: string;
+  args?: [string, string?][];
+  options?: OptionSpec[];
+  example: string;
+  schema?: (z: typeof Z) => S;
+  run(ctx: Ctx, args: Args, opts: Z.infer<S>): Promise<number> | number;
+}
+
+/** The arguments as commander gives them: a string, a list for `<x...>`, undefined when optional and absent. */
+type Args = (string | string[] | undefined)[];
+
+/** Keeps each command's `run` typed by its own schema. */
+const command = <S extends Z.ZodType>(spec: CommandSpec<S>): CommandSpec => spec as unknown as CommandSpec;
+
+const str = (a: Args[number]) => a as string;
+const maybe = (a: Args[number]) => a as string | undefined;
+const list = (a: Args[number]) => (a ?? []) as string[];
+
+const COMMANDS: CommandSpec[] = [
+  command({
+    name: "orchestrate",
+    summary: "parse a master plan, write the orchestration, launch every ready stage and start the monitor",
+    args: [["<plan>", "master plan file (.md, .yaml)"]],
+    options: [
+      { flags: "--dry-run", help: "parse and print stages, waves and the commands it would run; write nothing" },
+      { flags: "--json", help: "with --dry-run: machine-readable plan" },
+      { flags: "--verbose", help: "with --dry-run: the exact argument list of each stage's agent" },
+      { flags: "--max-parallel <n>", help: "stages running at once (default 4)" },
+      { flags: "--schedule <mode>", help: "eager: launch as soon as deps merge; waves: strict wave barriers", choices: ["eager", "waves"] },
+      { flags: "--agent-cmd <cmd>", help: 'agent program or template (JSON array, e.g. \'["node","agent.js"]\'); "sim": the bundled simulated agent, no tokens spent' },
+      { flags: "--model <model>", help: "model passed to claude" },
+      { flags: "--permission-mode <mode>", help: "permission mode passed to claude" },
+      { flags: "--tmux-socket <name>", help: "run sessions on this tmux server (tmux -L <name>)" },
+      { flags: "--stall-seconds <s>", help: "idle time before a stage is nudged" },
+      { flags: "--budget <usd>", help: "dollars the whole run may spend (then nothing new is launched)" },
+      { flags: "--stage-budget <usd>", help: "dollars each stage may spend (then it is not nudged any more)" },
+      { flags: "--base <branch>", help: "base branch stages branch from and merge into (default: the current branch)" },
+      { flags: "--project <dir>", help: "project root (default: the git repository of the current directory)" },
+      { flags: "--parse-with <parser>", help: "parse a free-form plan with claude -p", choices: ["claude"] },
+      { flags: "--fresh", help: "start over when this plan already has an orchestration (the old one is kept)" },
+      { flags: "--no-monitor", help: "do not start the background monitor" },
+    ],
+    example: "autorun orchestrate docs/master-plan.md --dry-run\nautorun orchestrate docs/master-plan.md --max-parallel 2",
+    schema: (z) =>
+      z.object({
+        dryRun: z.boolean().optional(),
+        json: z.boolean().optional(),
+        verbose: z.boolean().optional(),
+        maxParallel: wholeNumber(z).optional(),
+        schedule: z.enum(["eager", "waves"]).optional(),
+        agentCmd: z.string().optional(),
+        model: z.string().optional(),
+        permissionMode: z.string().optional(),
+        tmuxSocket: z.string().optional(),
+        stallSeconds: amount(z).optional(),
+        budget: amount(z).optional(),
+        stageBudget: amount(z).optional(),
+        base: z.string().optional(),
+        project: z.string().optional(),
+        parseWith: z.literal("claude").optional(),
+        fresh: z.boolean().optional(),
+        monitor: z.boolean(),
+      }),
+    run: async (c, [plan], f) => {
+      const config: ConfigFile = {
+        maxParallel: f.maxParallel,
+        schedule: f.schedule,
+        model: f.model,
+        permissionMode: f.permissionMode,
+        tmuxSocket: f.tmuxSocket,
+        stallSeconds: f.stallSeconds,
+        budgetUsd: f.budget,
+        stageBudgetUsd: f.stageBudget,
+      };
+      if (f.agentCmd !== undefined) {
+        const { parseAgentCmd } = await import("./adapters/agent.js");
+        const { UserError } = await import("./errors.js");
+        try {
+          config.agentCommand = parseAgentCmd(f.agentCmd);
+        } catch (error) {
+          throw new UserError(`--agent-cmd: ${(error as Error).message}.`);
+        }
+      }
+      const { runOrchestrate } = await import("./commands/orchestrate.js");
+      return runOrchestrate(c, str(plan), { dryRun: f.dryRun, json: f.json, verbose: f.verbose, base: f.base, project: f.project, parseWith: f.parseWith, fresh: f.fresh, noMonitor: !f.monitor, config });
+    },
+  }),
+  command({
+    name: "status",
+    summary: "table of stages: status, attention, wave, deps, elapsed, branch, session (no plan: every orchestration)",
+    args: [["[plan]", "plan file or plan name"]],
+    options: [
+      { flags: "--json", help: "print status.json" },
+      { flags: "--watch", help: "refresh every 2 s" },
+    ],
+    example: "autorun status\nautorun status master-plan --json",
+    schema: (z) => z.object({ json: z.boolean().optional(), watch: z.boolean().optional() }),
+    run: async (c, [plan], f) => (await import("./commands/status.js")).runStatus(c, maybe(plan), f),
+  }),
+  command({
+    name: "dashboard",
+    summary: "live terminal dashboard: stages, dependencies, events, monitor log",
+    args: [["[plan]", "plan file or plan name"]],
+    example: "autorun dashboard master-plan",
+    run: async (c, [plan]) => (await import("./tui/dashboard.js")).runDashboard(c, maybe(plan)),
+  }),
+  command({
+    name: "attach",
+    summary: "attach to a stage's tmux session (switch-client when inside tmux)",
+    args: [["<plan>"], ["<stage>"]],
+    example: "autorun attach master-plan 2",
+    run: async (c, [plan, stage]) => (await import("./commands/control.js")).runAttach(c, str(plan), str(stage)),
+  }),
+  command({
+    name: "logs",
+    summary: "print the monitor log",
+    args: [["[plan]"]],
+    options: [{ flags: "-f, --follow", help: "keep printing new lines" }],
+    example: "autorun logs master-plan -f",
+    schema: (z) => z.object({ follow: z.boolean().optional() }),
+    run: async (c, [plan], f) => (await import("./commands/control.js")).runLogs(c, maybe(plan), f),
+  }),
+  command({
+    name: "monitor",
+    summary: "run the monitor in the foreground",
+    args: [["<plan>"]],
+    options: [{ flags: "--once", help: "do one pass and exit" }],
+    example: "autorun monitor master-plan --once",
+    schema: (z) => z.object({ once: z.boolean().optional() }),
+    run: async (c, [plan], f) => (await import("./commands/monitor.js")).runMonitor(c, str(plan), f),
+  }),
+  command({
+    name: "retry",
+    summary: "run failed or blocked stages again, with a fresh attempt budget (their dependants follow)",
+    args: [["<plan>"], ["<stage...>", "stage ids"]],
+    options: [{ flags: "--fresh-worktree", help: "start from the tip of the base branch (the old branch is kept under another name)" }],
+    example: "autorun retry master-plan 3 --fresh-worktree",
+    schema: (z) => z.object({ freshWorktree: z.boolean().optional() }),
+    run: async (c, [plan, stages], f) => (await import("./commands/control.js")).runRetry(c, str(plan), list(stages), f),
+  }),
+  command({
+    name: "resume",
+    summary: "restart the monitor; relaunch stages whose session died; close an open circuit breaker",
+    args: [["<plan>"]],
+    options: [
+      { flags: "--budget <usd>", help: "raise the run's budget to this many dollars" },
+      { flags: "--stage-budget <usd>", help: "raise every stage's budget to this many dollars" },
+    ],
+    example: "autorun resume master-plan\nautorun resume master-plan --budget 40",
+    schema: (z) => z.object({ budget: amount(z).optional(), stageBudget: amount(z).optional() }),
+    run: async (c, [plan], f) => (await import("./commands/control.js")).runResume(c, str(plan), f),
+  }),
+  command({
+    name: "stop",
+    summary: "stop the monitor (and with --sessions the stage sessions); nothing on disk is lost",
+    args: [["<plan>"]],
+    options: [{ flags: "--sessions", help: "also end the stage sessions" }],
+    example: "autorun stop master-plan --sessions",
+    schema: (z) => z.object({ sessions: z.boolean().optional() }),
+    run: async (c, [plan], f) => (await import("./commands/control.js")).runStop(c, str(plan), f),
+  }),
+  command({
+    name: "nudge",
+    summary: "send a message (default: continue) to a stage's agent, verified",
+    args: [["<plan>"], ["<stage>"], ["[message]"]],
+    example: 'autorun nudge master-plan 3 "please run the tests and continue"',
+    run: async (c, [plan, stage, message]) => (await import("./commands/control.js")).runNudge(c, str(plan), str(stage), maybe(message)),
+  }),
+  command({
+    name: "merge",
+    summary: "merge a stage's branch into the base branch through the merge queue (the monitor does this itself)",
+    args: [["<plan>"], ["<stage>"]],
+    options: [{ flags: "--dry-run", help: "say what the merge would do (conflicts, checks, your checkout) and change nothing" }],
+    example: "autorun merge master-plan 3 --dry-run",
+    schema: (z) => z.object({ dryRun: z.boolean().optional() }),
+    run: async (c, [plan, stage], f) => (await import("./commands/control.js")).runMerge(c, str(plan), str(stage), f),
+  }),
+  command({
+    name: "phase",
+    summary: "(agents) report a phase of the current stage",
+    args: [["<phase>", "triage | research | create_plan | implement | merge"], ["<state>", "start | done"]],
+    options: [
+      { flags: "--current <n>", help: "implementation phase number" },
+      { flags: "--total <n>", help: "number of implementation phases" },
+      { flags: "--plan-file <file>", help: "the stage's implementation plan" },
+      { flags: "--complexity <c>", help: "QUICK | MEDIUM | LARGE (triage)" },
+      { flags: "--orch-dir <dir>", help: "orchestration dir (default: $AUTORUN_ORCH_DIR)" },
+      { flags: "--stage <id>", help: "stage id (default: $AUTORUN_STAGE)" },
+    ],
+    example: "autorun phase implement start --current 1 --total 3",
+    // Hot (agents call it at every step): checked by the event it writes, without loading zod here.
+    run: async (c, [phase, state], f) => (await import("./commands/agent-report.js")).runPhase(c, str(phase), str(state), f as Record<string, string | undefined>),
+  }),
+  command({
+    name: "event",
+    summary: "(agents) append a validated event",
+    args: [["<type>"], ["[fields...]", "key=value pairs"]],
+    options: [
+      { flags: "--data <json>", help: "fields as a JSON object" },
+      { flags: "--orch-dir <dir>", help: "orchestration dir (default: $AUTORUN_ORCH_DIR)" },
+      { flags: "--stage <id>", help: "stage id (default: $AUTORUN_STAGE)" },
+    ],
+    example: "autorun event stage_idle source=hook reason=waiting",
+    run: async (c, [type, fields], f) => (await import("./commands/agent-report.js")).runEvent(c, str(type), list(fields), f as Record<string, string | undefined>),
+  }),
+  command({
+    name: "hook",
+    summary: "(hooks) turn a Claude Code hook payload on stdin into an event",
+    args: [["<name>", "Notification | Stop | SessionStart | SessionEnd | UserPromptSubmit"]],
+    example: `echo '{"notification_type":"idle_prompt"}' | autorun hook Notification`,
+    run: async (c, [name]) => (await import("./commands/agent-report.js")).runHook(c, str(name), await readStdin()),
+  }),
+  command({
+    name: "review new",
+    summary: "write a review file and mark the stage as waiting on it; prints its path",
+    options: [
+      { flags: "--title <title>", help: "what the review is about", required: true },
+      { flags: "--context <text>", help: "background for the reviewer", default: "" },
+      { flags: "--question <q...>", help: "a question (repeat for more; 'Topic: question' sets the topic)" },
+      { flags: "--stage <id>", help: "the stage that waits on it (default: $AUTORUN_STAGE)" },
+      { flags: "--orch-dir <dir>", help: "orchestration dir (default: $AUTORUN_ORCH_DIR)" },
+    ],
+    example: 'autorun review new --title "Schema" --question "Keep the old table? Yes or no"',
+    schema: (z) => z.object({ title: z.string(), context: z.string(), question: z.array(z.string()).optional(), stage: z.string().optional(), orchDir: z.string().optional() }),
+    run: async (c, _args, f) => (await import("./commands/review.js")).runReviewNew(c, f),
+  }),
+  command({
+    name: "review list",
+    summary: "open and answered reviews, with the stage each blocks",
+    options: [{ flags: "--json", help: "print the list as JSON" }],
+    example: "autorun review list --json",
+    schema: (z) => z.object({ json: z.boolean().optional() }),
+    run: async (c, _args, f) => (await import("./commands/review.js")).runReviewList(c, f),
+  }),
+  command({
+    name: "review open",
+    summary: "open a review in $VISUAL/$EDITOR (default: the oldest unanswered)",
+    args: [["[file]"]],
+    example: "autorun review open",
+    run: async (c, [file]) => (await import("./commands/review.js")).runReviewOpen(c, maybe(file)),
+  }),
+  command({
+    name: "review wait",
+    summary: "block until every question has an answer; print the answers as JSON",
+    args: [["<file>"]],
+    options: [{ flags: "--timeout <seconds>", help: "give up after this long (exit 1)" }],
+    example: "autorun review wait ~/.autorun/review/2026-01-01-120000-schema.md --timeout 3600",
+    schema: (z) => z.object({ timeout: amount(z).optional() }),
+    run: async (c, [file], f) => (await import("./commands/review.js")).runReviewWait(c, str(file), f),
+  }),
+  command({
+    name: "review answers",
+    summary: "print a review's answers as JSON",
+    args: [["<file>"]],
+    example: "autorun review answers <file>",
+    run: async (c, [file]) => (await import("./commands/review.js")).runReviewAnswers(c, str(file)),
+  }),
+  command({
+    name: "report",
+    summary: "the final report of an orchestration",
+    args: [["[plan]"]],
+    options: [{ flags: "--json", help: "print the report as JSON" }],
+    example: "autorun report master-plan",
+    schema: (z) => z.object({ json: z.boolean().optional() }),
+    run: async (c, [plan], f) => (await import("./commands/report.js")).runReport(c, maybe(plan), f),
+  }),
+  command({
+    name: "doctor",
+    summary: "check tools, trust, templates and state; reconcile sessions, worktrees and branches",
+    options: [
+      { flags: "--fix", help: "fix what is safe to fix" },
+      { flags: "--project <dir>", help: "the project to check (default: the git repository of the current directory)" },
+      { flags: "--tmux-socket <name>", help: "also look at sessions on this tmux server (tmux -L <name>)" },
+    ],
+    example: "autorun doctor --fix",
+    schema: (z) => z.object({ fix: z.boolean().optional(), project: z.string().optional(), tmuxSocket: z.string().optional() }),
+    run: async (c, _args, f) => (await import("./commands/doctor.js")).runDoctor(c, f),
+  }),
+  command({
+    name: "demo",
+    summary: "run a bundled 5-stage plan with the simulated agent in a throw-away repo on a private tmux server",
+    options: [
+      { flags: "--keep", help: "keep the demo's tmux server afterwards" },
+      { flags: "--dashboard", help: "watch it in the dashboard" },
+      { flags: "--review", help: "a stage asks you a question through a review file" },
+    ],
+    example: "autorun demo\nautorun demo --review --dashboard",
+    schema: (z) => z.object({ keep: z.boolean().optional(), dashboard: z.boolean().optional(), review: z.boolean().optional() }),
+    run: async (c, _args, f) => (await import("./commands/demo.js")).runDemo(c, f),
+  }),
+];
+
+/** Groups of subcommands: their own help line and example. */
+const GROUPS: Record<string, { summary: string; example: string }> = {
+  review: { summary: "review files: questions for a person, answered in an editor", example: 'autorun review new --title "API shape" --question "REST or RPC?"\nautorun review list' },
+};
+
+/** A whole number ≥ 1 from a flag's text. */
+function wholeNumber(z: typeof Z) {
+  return z.coerce.number({ error: "must be a whole number ≥ 1" }).int("must be a whole number ≥ 1").min(1, "must be a whole number ≥ 1");
+}
+
+/** A number > 0 from a flag's text (seconds, dollars). */
+function amount(z: typeof Z) {
+  return z.coerce.number({ error: "must be a number > 0" }).positive("must be a number > 0");
+}
+
+/** Commander's options object through the command's schema: one typed object, or a one-line error naming the flag. */
+async function validated(spec: CommandSpec, raw: Record<string, unknown>): Promise<unknown> {
+  if (!spec.schema) return raw;
+  const z = await import("zod");
+  const parsed = spec.schema(z).safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const flag = `--${String(issue.path[0] ?? "").replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)}`;
+  const { UserError } = await import("./errors.js");
+  throw new UserError(`${flag} ${JSON.stringify(raw[String(issue.path[0])])}: ${issue.message}.`);
 }
 
 export function buildProgram(setCode: (code: number) => void): Command {
@@ -92,216 +390,36 @@ export function buildProgram(setCode: (code: number) => void): Command {
     // One line: commander's message, with its "(Did you mean …?)" kept on that line.
     .configureOutput({ outputError: (str, write) => write(str.trim().split("\n").map((l) => l.trim()).filter(Boolean).slice(0, 2).join(" ") + "\n") })
     .exitOverride();
-  const done = (p: Promise<number> | number) => Promise.resolve(p).then(setCode);
-  /** An action that loads its command module only when it runs (so `--help` loads none of them). */
-  const lazy =
-    <M, A extends unknown[]>(load: () => Promise<M>, pick: (m: M) => (ctx: Ctx, ...args: A) => Promise<number> | number) =>
-    async (...args: A) =>
-      done(pick(await load())(await ctx(), ...args));
-
-  example(
-    program
-      .command("orchestrate")
-      .description("parse a master plan, write the orchestration, launch every ready stage and start the monitor")
-      .argument("<plan>", "master plan file (.md, .yaml)")
-      .option("--dry-run", "parse and print stages, waves and the commands it would run; write nothing")
-      .option("--json", "with --dry-run: machine-readable plan")
-      .option("--verbose", "with --dry-run: the exact argument list of each stage's agent")
-      .option("--max-parallel <n>", "stages running at once (default 4)", positiveInt("--max-parallel"))
-      .addOption(new Option("--schedule <mode>", "eager: launch as soon as deps merge; waves: strict wave barriers").choices(["eager", "waves"]))
-      .option("--agent-cmd <cmd>", 'agent program or template (JSON array, e.g. \'["node","agent.js"]\'); "sim": the bundled simulated agent, no tokens spent')
-      .option("--model <model>", "model passed to claude")
-      .option("--permission-mode <mode>", "permission mode passed to claude")
-      .option("--tmux-socket <name>", "run sessions on this tmux server (tmux -L <name>)")
-      .option("--stall-seconds <s>", "idle time before a stage is nudged", positiveNumber("--stall-seconds"))
-      .option("--budget <usd>", "dollars the whole run may spend (then nothing new is launched)", positiveNumber("--budget"))
-      .option("--stage-budget <usd>", "dollars each stage may spend (then it is not nudged any more)", positiveNumber("--stage-budget"))
-      .option("--base <branch>", "base branch stages branch from and merge into (default: the current branch)")
-      .option("--project <dir>", "project root (default: the git repository of the current directory)")
-      .addOption(new Option("--parse-with <parser>", "parse a free-form plan with claude -p").choices(["claude"]))
-      .option("--fresh", "start over when this plan already has an orchestration (the old one is kept)")
-      .option("--no-monitor", "do not start the background monitor"),
-    "autorun orchestrate docs/master-plan.md --dry-run\nautorun orchestrate docs/master-plan.md --max-parallel 2",
-  ).action(async (plan: string, f: OrchestrateFlags) => {
-    const { runOrchestrate } = await import("./commands/orchestrate.js");
-    const config: ConfigFile = {
-      maxParallel: f.maxParallel,
-      schedule: f.schedule,
-      model: f.model,
-      permissionMode: f.permissionMode,
-      tmuxSocket: f.tmuxSocket,
-      stallSeconds: f.stallSeconds,
-      budgetUsd: f.budget,
-      stageBudgetUsd: f.stageBudget,
-    };
-    if (f.agentCmd !== undefined) {
-      const { parseAgentCmd } = await import("./adapters/agent.js");
-      const { UserError } = await import("./errors.js");
-      try {
-        config.agentCommand = parseAgentCmd(f.agentCmd);
-      } catch (error) {
-        throw new UserError(`--agent-cmd: ${(error as Error).message}.`);
-      }
+  const parents = new Map<string, Command>([["", program]]);
+  for (const spec of COMMANDS) {
+    const words = spec.name.split(" ");
+    const groupName = words.slice(0, -1).join(" ");
+    let parent = parents.get(groupName);
+    if (!parent) {
+      const group = GROUPS[groupName]!;
+      parent = program.command(groupName).description(group.summary).addHelpText("after", helpExample(group.example));
+      parents.set(groupName, parent);
     }
-    await done(
-      runOrchestrate(await ctx(), plan, {
-        dryRun: f.dryRun,
-        json: f.json,
-        verbose: f.verbose,
-        base: f.base,
-        project: f.project,
-        parseWith: f.parseWith,
-        fresh: f.fresh,
-        noMonitor: f.monitor === false,
-        config,
-      }),
-    );
-  });
-
-  example(
-    program
-      .command("status")
-      .description("table of stages: status, attention, wave, deps, elapsed, branch, session (no plan: every orchestration)")
-      .argument("[plan]", "plan file or plan name")
-      .option("--json", "print status.json")
-      .option("--watch", "refresh every 2 s"),
-    "autorun status\nautorun status master-plan --json",
-  ).action(lazy(() => import("./commands/status.js"), (m) => m.runStatus));
-
-  example(
-    program.command("dashboard").description("live terminal dashboard: stages, dependencies, events, monitor log").argument("[plan]", "plan file or plan name"),
-    "autorun dashboard master-plan",
-  ).action(lazy(() => import("./tui/dashboard.js"), (m) => m.runDashboard));
-
-  example(
-    program.command("attach").description("attach to a stage's tmux session (switch-client when inside tmux)").argument("<plan>").argument("<stage>"),
-    "autorun attach master-plan 2",
-  ).action(lazy(() => import("./commands/control.js"), (m) => m.runAttach));
-
-  example(
-    program.command("logs").description("print the monitor log").argument("[plan]").option("-f, --follow", "keep printing new lines"),
-    "autorun logs master-plan -f",
-  ).action(lazy(() => import("./commands/control.js"), (m) => m.runLogs));
-
-  example(
-    program.command("monitor").description("run the monitor in the foreground").argument("<plan>").option("--once", "do one pass and exit"),
-    "autorun monitor master-plan --once",
-  ).action(lazy(() => import("./commands/monitor.js"), (m) => m.runMonitor));
-
-  example(
-    program
-      .command("retry")
-      .description("run failed or blocked stages again, with a fresh attempt budget (their dependants follow)")
-      .argument("<plan>")
-      .argument("<stage...>", "stage ids")
-      .option("--fresh-worktree", "start from the tip of the base branch (the old branch is kept under another name)"),
-    "autorun retry master-plan 3 --fresh-worktree",
-  ).action(lazy(() => import("./commands/control.js"), (m) => m.runRetry));
-
-  example(
-    program
-      .command("resume")
-      .description("restart the monitor; relaunch stages whose session died; close an open circuit breaker")
-      .argument("<plan>")
-      .option("--budget <usd>", "raise the run's budget to this many dollars", positiveNumber("--budget"))
-      .option("--stage-budget <usd>", "raise every stage's budget to this many dollars", positiveNumber("--stage-budget")),
-    "autorun resume master-plan\nautorun resume master-plan --budget 40",
-  ).action(lazy(() => import("./commands/control.js"), (m) => m.runResume));
-
-  example(
-    program.command("stop").description("stop the monitor (and with --sessions the stage sessions); nothing on disk is lost").argument("<plan>").option("--sessions", "also end the stage sessions"),
-    "autorun stop master-plan --sessions",
-  ).action(lazy(() => import("./commands/control.js"), (m) => m.runStop));
-
-  example(
-    program.command("nudge").description("send a message (default: continue) to a stage's agent, verified").argument("<plan>").argument("<stage>").argument("[message]"),
-    'autorun nudge master-plan 3 "please run the tests and continue"',
-  ).action(lazy(() => import("./commands/control.js"), (m) => m.runNudge));
-
-  example(
-    program
-      .command("merge")
-      .description("merge a stage's branch into the base branch through the merge queue (the monitor does this itself)")
-      .argument("<plan>")
-      .argument("<stage>")
-      .option("--dry-run", "say what the merge would do (conflicts, checks, your checkout) and change nothing"),
-    "autorun merge master-plan 3 --dry-run",
-  ).action(lazy(() => import("./commands/control.js"), (m) => m.runMerge));
-
-  example(
-    program
-      .command("phase")
-      .description("(agents) report a phase of the current stage")
-      .argument("<phase>", "triage | research | create_plan | implement | merge")
-      .argument("<state>", "start | done")
-      .option("--current <n>", "implementation phase number")
-      .option("--total <n>", "number of implementation phases")
-      .option("--plan-file <file>", "the stage's implementation plan")
-      .option("--complexity <c>", "QUICK | MEDIUM | LARGE (triage)")
-      .option("--orch-dir <dir>", "orchestration dir (default: $AUTORUN_ORCH_DIR)")
-      .option("--stage <id>", "stage id (default: $AUTORUN_STAGE)"),
-    "autorun phase implement start --current 1 --total 3",
-  ).action(async (phase: string, state: string, f: Record<string, string | undefined>) => {
-    const { runPhase } = await import("./commands/agent-report.js");
-    await done(runPhase(await ctx(), phase, state, f));
-  });
-
-  example(
-    program
-      .command("event")
-      .description("(agents) append a validated event")
-      .argument("<type>")
-      .argument("[fields...]", "key=value pairs")
-      .option("--data <json>", "fields as a JSON object")
-      .option("--orch-dir <dir>")
-      .option("--stage <id>"),
-    "autorun event stage_idle source=hook reason=waiting",
-  ).action(lazy(() => import("./commands/agent-report.js"), (m) => m.runEvent));
-
-  example(
-    program.command("hook").description("(hooks) turn a Claude Code hook payload on stdin into an event").argument("<name>", "Notification | Stop | SessionStart | SessionEnd | UserPromptSubmit"),
-    `echo '{"notification_type":"idle_prompt"}' | autorun hook Notification`,
-  ).action(async (name: string) => {
-    const { runHook } = await import("./commands/agent-report.js");
-    await done(runHook(await ctx(), name, await readStdin()));
-  });
-
-  const review = example(program.command("review").description("review files: questions for a person, answered in an editor"), 'autorun review new --title "API shape" --question "REST or RPC?"\nautorun review list');
-  example(
-    review
-      .command("new")
-      .description("write a review file and mark the stage as waiting on it; prints its path")
-      .requiredOption("--title <title>")
-      .option("--context <text>", "background for the reviewer", "")
-      .option("--question <q...>", "a question (repeat for more; 'Topic: question' sets the topic)")
-      .option("--stage <id>")
-      .option("--orch-dir <dir>"),
-    'autorun review new --title "Schema" --question "Keep the old table? Yes or no"',
-  ).action(lazy(() => import("./commands/review.js"), (m) => m.runReviewNew));
-  example(review.command("list").description("open and answered reviews, with the stage each blocks").option("--json", "print the list as JSON"), "autorun review list --json").action(lazy(() => import("./commands/review.js"), (m) => m.runReviewList));
-  example(review.command("open").description("open a review in $VISUAL/$EDITOR (default: the oldest unanswered)").argument("[file]"), "autorun review open").action(lazy(() => import("./commands/review.js"), (m) => m.runReviewOpen));
-  example(
-    review.command("wait").description("block until every question has an answer; print the answers as JSON").argument("<file>").option("--timeout <seconds>", "give up after this long (exit 1)", positiveNumber("--timeout")),
-    "autorun review wait ~/.autorun/review/2026-01-01-120000-schema.md --timeout 3600",
-  ).action(lazy(() => import("./commands/review.js"), (m) => m.runReviewWait));
-  example(review.command("answers").description("print a review's answers as JSON").argument("<file>"), "autorun review answers <file>").action(lazy(() => import("./commands/review.js"), (m) => m.runReviewAnswers));
-
-  example(
-    program.command("report").description("the final report of an orchestration").argument("[plan]").option("--json", "print the report as JSON"),
-    "autorun report master-plan",
-  ).action(lazy(() => import("./commands/report.js"), (m) => m.runReport));
-
-  example(
-    program.command("doctor").description("check tools, trust, templates and state; reconcile sessions, worktrees and branches").option("--fix", "fix what is safe to fix").option("--project <dir>", "the project to check (default: the git repository of the current directory)").option("--tmux-socket <name>", "also look at sessions on this tmux server (tmux -L <name>)"),
-    "autorun doctor --fix",
-  ).action(lazy(() => import("./commands/doctor.js"), (m) => m.runDoctor));
-
-  example(
-    program.command("demo").description("run a bundled 5-stage plan with the simulated agent in a throw-away repo on a private tmux server").option("--keep", "keep the demo's tmux server afterwards").option("--dashboard", "watch it in the dashboard").option("--review", "a stage asks you a question through a review file"),
-    "autorun demo\nautorun demo --review --dashboard",
-  ).action(lazy(() => import("./commands/demo.js"), (m) => m.runDemo));
-
+    const cmd = parent.command(words.at(-1)!).description(spec.summary).addHelpText("after", helpExample(spec.example));
+    for (const [name, help] of spec.args ?? []) cmd.argument(name, help);
+    for (const o of spec.options ?? []) {
+      const option = new Option(o.flags, o.help);
+      if (o.choices) option.choices(o.choices);
+      if (o.default !== undefined) option.default(o.default);
+      if (o.required) option.makeOptionMandatory();
+      cmd.addOption(option);
+    }
+    cmd.action(async (...received: unknown[]) => {
+      const args = received.slice(0, spec.args?.length ?? 0) as Args;
+      const opts = await validated(spec, (received.at(-1) as Command).opts());
+      setCode(await spec.run(await ctx(), args, opts as never));
+    });
+  }
   return program;
+}
+
+function helpExample(text: string): string {
+  return `\nExample:\n  ${text.split("\n").join("\n  ")}\n`;
 }
 
 export async function main(argv: string[]): Promise<number> {
