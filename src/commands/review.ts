@@ -127,9 +127,20 @@ export async function runReviewWait(ctx: Ctx, file: string, f: { timeout?: numbe
       if (timer) clearTimeout(timer);
       void watcher.close().then(() => resolveWait(r));
     };
-    const check = () => void settled().then((r) => r && finish(r));
+    // Each save that does not answer everything is said on stderr (stdout is the answers' JSON).
+    const progress = (first: boolean) => {
+      try {
+        const r = readReview(target);
+        const total = r.meta?.questions ?? r.answers.length;
+        const done = r.answers.filter((a) => a.answer !== "").length;
+        ctx.err(first ? `waiting for answers in ${target}: ${done} of ${total} answered` : `still waiting: ${done} of ${total} answered in ${target}`);
+      } catch {
+        ctx.err(`still waiting: ${target} cannot be read yet`);
+      }
+    };
+    const check = (first = false) => void settled().then((r) => (r ? finish(r) : finished || progress(first)));
     const timer = f.timeout ? setTimeout(() => finish(undefined), f.timeout * 1000) : undefined;
-    watcher.on("change", check).on("add", check).on("ready", check);
+    watcher.on("change", () => check()).on("add", () => check()).on("ready", () => check(true));
   });
   if (!answered) {
     ctx.err(`autorun: timed out after ${f.timeout}s waiting for answers in ${target}; the review is still open.`);

@@ -132,8 +132,11 @@ export function listReviewFiles(home: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => f.endsWith(".md") && !f.startsWith("."))
-    .sort()
-    .map((f) => join(dir, f));
+    // Oldest first: by the time in the name, then by the number a second file of the same second
+    // and title got (`x.md` before `x-2.md`, which a plain sort puts first).
+    .map((f) => ({ f, key: f.replace(/(?:-(\d+))?\.md$/, (_m, n: string | undefined) => `\u0000${(n ?? "1").padStart(6, "0")}`) }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map(({ f }) => join(dir, f));
 }
 
 export interface ReviewEntry {

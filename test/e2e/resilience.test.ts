@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { execa } from "execa";
-import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { holdsFor, makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
 import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
 let sb: Sandbox;
@@ -110,13 +110,12 @@ describe("permission prompts", () => {
     const review = await waitFor("a review file", () => eventsOf(sb, "perm", "review_requested", "1")[0], 30_000);
     expect(readFileSync(review.file as string, "utf8")).toContain("Do you want to proceed?");
     expect(readFileSync(review.file as string, "utf8")).toContain("Stage 1 (Asks permission)");
-    // Even past stallSeconds, nothing is typed into the dialog.
-    await new Promise((r) => setTimeout(r, 2500));
-    expect(eventsOf(sb, "perm", "stall_continue_sent")).toHaveLength(0);
-    expect((await sb.tmux("capture-pane", "-p", "-t", "=perm_stage-1:")).stdout).toContain("Do you want to proceed?");
-    // A person answers in the session; the stage carries on and its attention clears.
+    // Even well past stallSeconds (1 s), nothing is typed into the dialog.
+    await holdsFor("no nudge, the dialog still shown", 2500, async () =>
+      eventsOf(sb, "perm", "stall_continue_sent").length === 0 && (await sb.tmux("capture-pane", "-p", "-t", "=perm_stage-1:")).stdout.includes("Do you want to proceed?"));
+    // A person answers in the session (the answer shown in the input, then Enter); the stage carries on.
     await sb.tmux("send-keys", "-t", "=perm_stage-1:", "-l", "1");
-    await new Promise((r) => setTimeout(r, 400));
+    await waitFor("the typed answer on screen", async () => /❯ 1\b/.test((await sb.tmux("capture-pane", "-p", "-t", "=perm_stage-1:")).stdout), 5_000, 50);
     await sb.tmux("send-keys", "-t", "=perm_stage-1:", "Enter");
     expect(await waitForEnd(sb, "perm")).toBe("completed");
   });

@@ -35,16 +35,21 @@ describe("review files", () => {
     const file = await newReview();
     const waiter = execa(process.execPath, [CLI, "review", "wait", file, "--timeout", "30"], { env: sb.env, reject: false });
     let exited = false;
+    let err = "";
     void waiter.then(() => (exited = true));
-    await new Promise((r) => setTimeout(r, 500));
+    waiter.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+    // Each save it has seen and found unanswered, it says so: wait for that, never for a guess of time.
+    const saysStillWaiting = (n: number) => waitFor(`"still waiting" #${n}`, () => err.split("still waiting:").length - 1 >= n, 10_000, 20);
+    await waitFor("the waiter to watch the file", () => err.includes(`waiting for answers in ${file}: 0 of 2 answered`), 10_000, 20);
     // An editor mid-save: the first answer is in, the rest of the file is not written yet.
     const full = answered(file, "SQLite", "in ~/.notes");
     writeFileSync(file, full.slice(0, full.indexOf("### 2.")));
-    await new Promise((r) => setTimeout(r, 1000));
+    await saysStillWaiting(1);
     expect(exited).toBe(false);
     // A whole file with only one of the two answers: still waiting.
     writeFileSync(file, full.replace("**Your answer**:\nin ~/.notes\n", "**Your answer**:\n"));
-    await new Promise((r) => setTimeout(r, 600));
+    await saysStillWaiting(2);
+    expect(err).toContain(`still waiting: 1 of 2 answered in ${file}`);
     expect(exited).toBe(false);
     writeFileSync(file, full);
     const r = await waiter;
@@ -61,8 +66,8 @@ describe("review files", () => {
   });
 
   it("list and open (oldest unanswered) with $EDITOR", async () => {
+    // Two reviews of the same title, most likely in the same second (the second is `…-2.md`): oldest first all the same.
     const first = await newReview();
-    await new Promise((r) => setTimeout(r, 1100));
     const second = await newReview();
     let list = JSON.parse((await sb.cli(["review", "list", "--json"])).stdout) as { file: string; state: string }[];
     expect(list.map((e) => [e.file, e.state])).toEqual([[first, "open"], [second, "open"]]);

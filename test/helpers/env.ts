@@ -132,4 +132,16 @@ export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeout
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
 }
 
+/**
+ * Checks that something stays true for `ms` (a thing that must not happen: a nudge into a dialog),
+ * looking every `everyMs` and failing at the first look where it does not hold.
+ */
+export async function holdsFor(what: string, ms: number, fn: () => boolean | Promise<boolean>, everyMs = 100): Promise<void> {
+  const until = Date.now() + ms;
+  do {
+    if (!(await fn())) throw new Error(`${what} stopped holding after ${ms - (until - Date.now())} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  } while (Date.now() < until);
+}
+
 export const simAgentCmd = JSON.stringify([process.execPath, SIM]);

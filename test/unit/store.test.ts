@@ -140,3 +140,13 @@ describe("the report", () => {
     expect(md).toContain("Started 2026-01-01 10:00 UTC, ended 2026-01-01 10:02 UTC (2m 1s)");
   });
 });
+
+describe("review files on disk", () => {
+  it("are listed oldest first, a second file of the same second and title after the first", async () => {
+    const { listReviewFiles } = await import("../../src/state/review.js");
+    const reviews = join(dir, "review");
+    mkdirSync(reviews, { recursive: true });
+    for (const f of ["2026-01-01-000001-a.md", "2026-01-01-000000-x-10.md", "2026-01-01-000000-x-2.md", "2026-01-01-000000-x.md", ".hidden.md", "notes.txt"]) writeFileSync(join(reviews, f), "");
+    expect(listReviewFiles(dir).map((f) => f.slice(reviews.length + 1))).toEqual(["2026-01-01-000000-x.md", "2026-01-01-000000-x-2.md", "2026-01-01-000000-x-10.md", "2026-01-01-000001-a.md"]);
+  });
+});
