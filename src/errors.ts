@@ -13,17 +13,24 @@ export class RuntimeError extends Error {
   readonly exitCode = 1;
 }
 
+/** An outside program failed: what ran, where, and how it ended (exit code, signal, or a timeout). */
 export class ToolError extends Error {
   override name = "ToolError";
   readonly exitCode = 1;
+  readonly signal: string | undefined;
+  readonly timedOut: boolean;
+  readonly cwd: string | undefined;
   constructor(
     message: string,
     readonly argv: readonly string[],
     readonly code: number | undefined,
     readonly stderr: string,
-    options?: { cause?: unknown },
+    options: { cause?: unknown; signal?: string; timedOut?: boolean; cwd?: string } = {},
   ) {
-    super(message, options);
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.signal = options.signal;
+    this.timedOut = options.timedOut ?? false;
+    this.cwd = options.cwd;
   }
 }
 

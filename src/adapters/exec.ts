@@ -17,7 +17,10 @@ export interface RunResult {
   code: number | undefined;
   stdout: string;
   stderr: string;
-  timedOut: boolean;
+  /** The signal that ended the program, if one did. */
+  signal?: string;
+  /** Where it ran (for errors). */
+  cwd?: string;
 }
 
 export interface RunOptions {
@@ -49,20 +52,22 @@ export async function runProgram(file: string, args: readonly string[], opts: Ru
   const { execa } = await loadExeca();
   const result = await execa(file, args, options);
   const argv = [file, ...args];
+  const where = opts.cwd ? ` in ${opts.cwd}` : "";
   if (result.timedOut) {
-    throw new ToolError(`${file} timed out after ${opts.timeoutMs ?? 30_000} ms: ${argv.join(" ")}`, argv, undefined, String(result.stderr ?? ""));
+    throw new ToolError(`${file} timed out after ${opts.timeoutMs ?? 30_000} ms${where}: ${argv.join(" ")}`, argv, undefined, String(result.stderr ?? ""), { timedOut: true, signal: result.signal, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
   }
-  if (result.failed && result.exitCode === undefined) {
+  if (result.failed && result.exitCode === undefined && result.signal === undefined) {
     const code = (result.cause as NodeJS.ErrnoException | undefined)?.code;
     const hint = code === "ENOENT" ? `${file} is not installed or not on PATH` : (result.shortMessage ?? "failed to start");
-    throw new ToolError(`${hint} (${argv.join(" ")})`, argv, undefined, String(result.stderr ?? ""), { cause: result.cause });
+    throw new ToolError(`${hint}${where} (${argv.join(" ")})`, argv, undefined, String(result.stderr ?? ""), { cause: result.cause, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
   }
   return {
     ok: result.exitCode === 0,
     code: result.exitCode,
     stdout: String(result.stdout ?? ""),
     stderr: String(result.stderr ?? ""),
-    timedOut: false,
+    ...(result.signal ? { signal: result.signal } : {}),
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
   };
 }
 
@@ -70,7 +75,8 @@ export async function runProgram(file: string, args: readonly string[], opts: Ru
 export function expectOk(file: string, args: readonly string[], r: RunResult, what: string): RunResult {
   if (!r.ok) {
     const detail = r.stderr.trim().split("\n").slice(-3).join(" | ") || r.stdout.trim().split("\n").slice(-3).join(" | ");
-    throw new ToolError(`${what} failed (exit ${r.code}): ${detail}`, [file, ...args], r.code, r.stderr);
+    const how = r.signal ? `killed by ${r.signal}` : `exit ${r.code}`;
+    throw new ToolError(`${what} failed (${how}${r.cwd ? ` in ${r.cwd}` : ""}): ${detail}`, [file, ...args], r.code, r.stderr, { ...(r.signal ? { signal: r.signal } : {}), ...(r.cwd ? { cwd: r.cwd } : {}) });
   }
   return r;
 }

@@ -72,13 +72,14 @@ export function socketPath(socket: string): string {
   return join(process.env.TMUX_TMPDIR || "/tmp", `tmux-${process.getuid?.() ?? 0}`, socket);
 }
 
-export function createTmux(socket?: string): Tmux {
+/** `runner` runs tmux (injected in tests, which check the exact argument lists). */
+export function createTmux(socket?: string, runner: typeof runProgram = runProgram): Tmux {
   const prefix = socket ? ["-L", socket] : [];
   const unsetEnv = Object.keys(process.env).filter((k) => CLAUDE_ENV_PREFIXES.some((p) => k.startsWith(p)));
   const run = (args: string[], timeoutMs = 10_000): Promise<RunResult> => runMany([args], timeoutMs);
   // Several tmux commands in one invocation, separated by a bare ";"; every argument is escaped.
   const runMany = (commands: string[][], timeoutMs = 10_000): Promise<RunResult> =>
-    runProgram("tmux", [...prefix, ...commands.flatMap((c, i) => [...(i > 0 ? [";"] : []), ...c.map(tmuxArg)])], { timeoutMs, unsetEnv });
+    runner("tmux", [...prefix, ...commands.flatMap((c, i) => [...(i > 0 ? [";"] : []), ...c.map(tmuxArg)])], { timeoutMs, unsetEnv });
   const target = (name: string): string => `=${name}`;
   const pane = (name: string): string => `=${name}:`;
 
@@ -173,7 +174,7 @@ export function createTmux(socket?: string): Tmux {
       return r.exitCode ?? 1;
     },
     async version() {
-      const r = await runProgram("tmux", ["-V"]).catch(() => undefined);
+      const r = await runner("tmux", ["-V"]).catch(() => undefined);
       return r?.ok ? r.stdout.trim() : undefined;
     },
   };

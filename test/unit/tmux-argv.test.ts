@@ -1,0 +1,46 @@
+/** The exact argument lists the tmux adapter gives tmux, through an injected runner (no tmux here). */
+import { describe, expect, it } from "vitest";
+import { createTmux } from "../../src/adapters/tmux.js";
+import type { RunResult } from "../../src/adapters/exec.js";
+
+function recorder(stdout = "") {
+  const calls: string[][] = [];
+  const runner = async (file: string, args: readonly string[]): Promise<RunResult> => {
+    calls.push([file, ...args]);
+    return { ok: true, code: 0, stdout, stderr: "" };
+  };
+  return { calls, runner };
+}
+
+describe("tmux argument lists", () => {
+  it("starts a session on its socket: placeholder, remain-on-exit, then the agent through env(1), in one invocation", async () => {
+    const { calls, runner } = recorder();
+    await createTmux("sock", runner).newSession({ name: "p_stage-1", cwd: "/work/my project;", argv: ["claude", "--worktree", "w"], env: { AUTORUN_STAGE: "1" }, remainOnExit: true });
+    expect(calls).toHaveLength(1);
+    const [file, ...args] = calls[0]!;
+    expect(file).toBe("tmux");
+    const cwd = "/work/my project\\;";
+    expect(args.slice(0, 13)).toEqual(["-L", "sock", "new-session", "-d", "-x", "200", "-y", "50", "-s", "p_stage-1", "-c", cwd, "--"]);
+    expect(args.slice(13, 22)).toEqual(["cat", ";", "set-option", "-t", "=p_stage-1:", "remain-on-exit", "on", ";", "respawn-pane"]);
+    const program = args.slice(args.indexOf("env"));
+    expect(program.slice(0, 5)).toEqual(["env", "-u", "CLAUDECODE", "-u", "CLAUDE_CODE_ENTRYPOINT"]);
+    expect(program.slice(-4)).toEqual(["AUTORUN_STAGE=1", "claude", "--worktree", "w"]);
+  });
+
+  it.each([
+    ["sendLiteral", (t: ReturnType<typeof createTmux>) => t.sendLiteral("s", "-continue;"), ["send-keys", "-t", "=s:", "-l", "--", "-continue\\;"]],
+    ["sendEnter", (t: ReturnType<typeof createTmux>) => t.sendEnter("s"), ["send-keys", "-t", "=s:", "Enter"]],
+    ["capturePane", (t: ReturnType<typeof createTmux>) => t.capturePane("s"), ["capture-pane", "-p", "-t", "=s:"]],
+    ["hasSession", (t: ReturnType<typeof createTmux>) => t.hasSession("s.1"), ["has-session", "-t", "=s.1"]],
+    ["killSession", (t: ReturnType<typeof createTmux>) => t.killSession("s"), ["kill-session", "-t", "=s"]],
+  ] as const)("%s targets the session exactly (=name), text literally", async (_name, call, argv) => {
+    const { calls, runner } = recorder();
+    await call(createTmux(undefined, runner));
+    expect(calls).toEqual([["tmux", ...argv]]);
+  });
+
+  it("reads a dead pane's exit status and signal", async () => {
+    const { runner } = recorder("1 3 \n");
+    expect(await createTmux("s", runner).paneStatus("x")).toEqual({ state: "exited", status: 3, signal: undefined });
+  });
+});
