@@ -11,6 +11,10 @@ try {
   if (r.exitCode !== 0) throw new Error(r.stderr);
   const pid = Number(readFileSync(join(sb.home, "orchestration", "overhead", "monitor.pid"), "utf8"));
   await until("20 stages in progress", () => sb.events("overhead").filter((e) => e.type === "stage_launched").length === 20);
+  // Steady state, not the monitor's start (loading its modules, replaying the log): measured from
+  // 5 s after it says it started.
+  await until("the monitor to start", () => sb.events("overhead").some((e) => e.type === "monitor_started"));
+  await new Promise((res) => setTimeout(res, 5000));
   const ticks = () => {
     const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
     return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (100 Hz)

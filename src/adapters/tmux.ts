@@ -48,10 +48,14 @@ export interface Tmux {
   newSession(spec: NewSession): Promise<void>;
   hasSession(name: string): Promise<boolean>;
   paneStatus(name: string): Promise<PaneStatus>;
+  /** Every session's first pane at once (one tmux call): running or exited, with its exit status. */
+  paneStatuses(): Promise<Map<string, PaneStatus>>;
   /** False when no tmux server answers on this socket (it died, or never started). */
   serverRunning(): Promise<boolean>;
   listSessions(): Promise<string[]>;
   capturePane(name: string): Promise<string | undefined>;
+  /** Several panes' screens in one tmux call (undefined for a pane that is gone). */
+  capturePanes(names: readonly string[]): Promise<Map<string, string | undefined>>;
   /** The last `lines` non-empty lines a pane printed, history included (a dead pane's last words). */
   lastLines(name: string, lines: number): Promise<string[]>;
   /** The cursor's row in the visible pane (0 = top), which `capturePane`'s lines line up with. */
@@ -117,6 +121,33 @@ export function createTmux(socket?: string, runner: typeof runProgram = runProgr
       if (dead !== "1") return { state: "running" };
       const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
       return { state: "exited", status: num(status), signal: num(sig) };
+    },
+    async paneStatuses() {
+      const out = new Map<string, PaneStatus>();
+      const r = await run(["list-panes", "-a", "-F", "#{session_name}\t#{pane_index}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_dead_signal}"]);
+      if (!r.ok) return out;
+      const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
+      for (const line of r.stdout.split("\n")) {
+        const [session, , dead, status, sig] = line.split("\t");
+        if (!session || out.has(session)) continue;
+        out.set(session, dead === "1" ? { state: "exited", status: num(status), signal: num(sig) } : { state: "running" });
+      }
+      return out;
+    },
+    async capturePanes(names) {
+      const out = new Map<string, string | undefined>();
+      if (names.length === 0) return out;
+      // Each screen after a marker line of its own, in one invocation: tmux prints them in order.
+      const marker = (i: number) => `\u0001autorun-pane ${i}\u0001`;
+      const r = await runMany(names.flatMap((name, i) => [["display-message", "-p", marker(i)], ["capture-pane", "-p", "-t", pane(name)]]));
+      if (r.ok) {
+        const parts = r.stdout.split(/\u0001autorun-pane (\d+)\u0001\n?/);
+        for (let k = 1; k + 1 < parts.length + 1; k += 2) out.set(names[Number(parts[k])]!, (parts[k + 1] ?? "").replace(/\n$/, ""));
+        if (out.size === names.length) return out;
+      }
+      // One pane went away meanwhile (tmux stops a command list at its first error): one by one.
+      for (const name of names) out.set(name, await this.capturePane(name));
+      return out;
     },
     async serverRunning() {
       const r = await run(["list-sessions", "-F", "#{session_name}"]);

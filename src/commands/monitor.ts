@@ -4,8 +4,7 @@ import { dirname } from "node:path";
 import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
 import { watch } from "chokidar";
-// date-fns by function: its package root loads every function (~150 ms).
-import { format } from "date-fns/format";
+import { localStamp } from "../core/time.js";
 import { createTmux } from "../adapters/tmux.js";
 import { isAlive, runNotify, spawnDetached } from "../adapters/process.js";
 import { appendFor } from "../state/orchestration.js";
@@ -16,7 +15,6 @@ import type { AutorunEvent } from "../state/schemas.js";
 import { Monitor } from "../monitor/controller.js";
 import { MonitorLoop } from "../monitor/loop.js";
 import { realClock } from "../monitor/clock.js";
-import { writeReport } from "./report.js";
 import { resolveOrchestration, type Ctx } from "./context.js";
 import { isMonitorOf, runningMonitor } from "./monitor-pid.js";
 import { RuntimeError } from "../errors.js";
@@ -29,7 +27,7 @@ export interface MonitorOptions {
 export function monitorLogger(paths: OrchPaths, echo?: (line: string) => void): (msg: string) => void {
   mkdirSync(dirname(paths.monitorLog), { recursive: true, mode: 0o700 });
   return (msg: string) => {
-    const line = `${format(new Date(), "yyyy-MM-dd HH:mm:ss")} [${paths.dir.split("/").pop()}] ${printable(msg)}`;
+    const line = `${localStamp(new Date())} [${paths.dir.split("/").pop()}] ${printable(msg)}`;
     try {
       appendFileSync(paths.monitorLog, line + "\n", { mode: 0o600 });
     } catch {
@@ -102,7 +100,8 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
 }
 
 async function finish(ctx: Ctx, paths: OrchPaths, done: boolean): Promise<void> {
-  if (done) await writeReport(ctx, paths).catch(() => undefined);
+  // The report's module is loaded only at the end: a monitor that runs for hours does not carry it.
+  if (done) await (await import("./report.js")).writeReport(ctx, paths).catch(() => undefined);
 }
 
 function makeNotifier(config: Config, tmux: ReturnType<typeof createTmux>, log: (m: string) => void) {
@@ -124,7 +123,9 @@ export async function startMonitorDetached(ctx: Ctx, paths: OrchPaths): Promise<
   const planName = paths.dir.split("/").pop()!;
   mkdirSync(dirname(paths.monitorLog), { recursive: true, mode: 0o700 });
   const env = { ...ctx.env, AUTORUN_HOME: paths.home, AUTORUN_MONITOR_DETACHED: "1" };
-  const pid = spawnDetached([process.execPath, cli, "monitor", planName], paths.monitorLog, env, ctx.cwd);
+  // A daemon with a small working set: a small young generation keeps its memory small too
+  // (V8's default lets it grow to tens of MiB between collections).
+  const pid = spawnDetached([process.execPath, "--max-semi-space-size=1", cli, "monitor", planName], paths.monitorLog, env, ctx.cwd);
   // Wait until it holds the pid file, so the summary is true when printed.
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {

@@ -32,6 +32,8 @@ export interface StageMemory {
   reviewFiled: Set<string>;
   /** Open reviews the monitor filed, by condition, so they can be marked resolved when it clears. */
   reviewFiles: Map<string, string>;
+  /** When the monitor last read the stage's screen. */
+  lookedAt?: number;
   /** The agent's transcript (from its hooks), how far it was read, and whether it may have grown since. */
   transcript?: string;
   usage?: TranscriptState;
@@ -49,6 +51,14 @@ export interface MonitorHost {
   emit(event: EventBody): void;
   /** A review about stage `id`, or (undefined) about the whole run. */
   fileReview(id: string | undefined, title: string, context: string, questions: { topic: string; question: string }[], key?: string): Promise<void>;
+}
+
+/**
+ * How often a screen is read with nothing pushed about it: a quarter of `stallSeconds` (a silent
+ * stall is seen within 1¼ of it), at most 15 s, never more often than the monitor's tick.
+ */
+export function screenInterval(config: Pick<MonitorDeps["config"], "stallSeconds" | "pollSeconds">): number {
+  return Math.max(config.pollSeconds * 1000, Math.min((config.stallSeconds * 1000) / 4, 15_000));
 }
 
 export class Attention {
@@ -90,16 +100,26 @@ export class Attention {
 
   /** Each running stage's screen, checked concurrently: a nudge to one never delays another. */
   async checkScreens(paused = false): Promise<void> {
-    await Promise.all(this.inProgress().map(([id]) => this.checkScreen(id, paused)));
+    const now = this.deps.clock.now();
+    const every = screenInterval(this.deps.config);
+    const looked = this.inProgress().filter(([id, stage]) => {
+      const m = this.mem(id);
+      // Done and waiting for its merge (or for the person's checkout to clear): not a stall.
+      if (stage.implement_done || stage.attention === "review" || m.refusedAt !== undefined || m.stuck) return false;
+      // A screen is read when a hook says the turn ended, a message waits, a dialog is up, or the
+      // last look is `every` old: the hooks push what matters, the screen confirms it.
+      return m.idleHint || stage.pending_messages.length > 0 || stage.attention !== null || m.lookedAt === undefined || now - m.lookedAt >= every;
+    });
+    for (const [id] of looked) this.mem(id).lookedAt = now;
+    // Every screen in one tmux call; then each is judged (and nudged) on its own, concurrently.
+    const screens = await this.deps.tmux.capturePanes(looked.map(([, s]) => s.session));
+    await Promise.all(looked.map(([id, stage]) => this.checkScreen(id, paused, screens.get(stage.session))));
   }
 
-  private async checkScreen(id: string, paused: boolean): Promise<void> {
+  private async checkScreen(id: string, paused: boolean, screen: string | undefined): Promise<void> {
     const { config, clock, tmux } = this.deps;
     const stage = this.status.stages[id]!;
     const m = this.mem(id);
-    // Done and waiting for its merge (or for the person's checkout to clear): not a stall.
-    if (stage.implement_done || stage.attention === "review" || m.refusedAt !== undefined || m.stuck) return;
-    const screen = await tmux.capturePane(stage.session);
     if (screen === undefined) return;
     const state = classifyPane(screen);
     const now = clock.now();

@@ -17,10 +17,13 @@ import { budgetStopped } from "./controls.js";
 export async function checkLiveness(host: MonitorHost, paused: boolean): Promise<void> {
   const { tmux, clock } = host.deps;
   let gone: { id: string; exit?: { status: number | undefined; signal: number | undefined } }[] = [];
-  for (const [id, stage] of host.inProgress()) {
-    // Ended for its budget (`onBudget: stop`): relaunched only once a person raises it.
-    if (stage.implement_done || budgetStopped(host.status, host.deps.config, stage)) continue;
-    let pane = await tmux.paneStatus(stage.session);
+  // A stage ended for its budget (`onBudget: stop`) is relaunched only once a person raises it.
+  const watched = host.inProgress().filter(([, stage]) => !stage.implement_done && !budgetStopped(host.status, host.deps.config, stage));
+  if (watched.length === 0) return;
+  // Every pane's state in one tmux call, not one per stage.
+  const panes = await tmux.paneStatuses();
+  for (const [id, stage] of watched) {
+    let pane = panes.get(stage.session) ?? { state: "gone" as const };
     if (pane.state === "running") continue;
     // tmux marks a pane dead when its terminal closes, and learns the exit status a moment later.
     for (let look = 0; look < 10 && pane.state === "exited" && pane.status === undefined && pane.signal === undefined; look++) {

@@ -1,7 +1,7 @@
 /** Review files: questions for a person, answered in their editor. */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { format } from "date-fns/format";
+import { localStamp } from "../core/time.js";
 import writeFileAtomic from "write-file-atomic";
 import { makeDir, reviewDir } from "./paths.js";
 
@@ -53,7 +53,7 @@ export function renderReview(title: string, context: string, questions: ReviewQu
 export async function createReviewFile(home: string, title: string, context: string, questions: ReviewQuestion[], meta: Omit<ReviewMeta, "questions" | "created_at">, now = new Date()): Promise<string> {
   const dir = reviewDir(home);
   makeDir(dir);
-  const stamp = format(now, "yyyy-MM-dd-HHmmss");
+  const stamp = localStamp(now, "-", "");
   const base = `${stamp}-${summarySlug(title)}`;
   let file = join(dir, `${base}.md`);
   for (let n = 2; existsSync(file); n++) file = join(dir, `${base}-${n}.md`);

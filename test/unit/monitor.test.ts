@@ -42,6 +42,8 @@ function fakeTmux() {
       const a = sessions.get(name);
       return a && a.pane.state === "running" ? draw(a) : undefined;
     },
+    paneStatuses: async () => new Map([...sessions].map(([name, a]) => [name, a.pane])),
+    capturePanes: async (names) => new Map(names.map((name) => [name, sessions.get(name)?.pane.state === "running" ? draw(sessions.get(name)!) : undefined])),
     lastLines: async (name) => sessions.get(name)?.said.slice(-3) ?? [],
     cursorRow: async () => undefined,
     sendLiteral: async (name, text) => {

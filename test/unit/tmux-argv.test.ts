@@ -39,6 +39,33 @@ describe("tmux argument lists", () => {
     expect(calls).toEqual([["tmux", ...argv]]);
   });
 
+  it("captures several panes in one call, each after a marker, and falls back to one by one when a pane is gone", async () => {
+    const calls: string[][] = [];
+    let first = true;
+    const runner = async (file: string, args: readonly string[]): Promise<RunResult> => {
+      calls.push([file, ...args]);
+      if (first) {
+        first = false;
+        return { ok: true, code: 0, stdout: "\u0001autorun-pane 0\u0001\nscreen a\n\n\u0001autorun-pane 1\u0001\nscreen b\n", stderr: "" };
+      }
+      return { ok: args.includes("=gone:") ? false : true, code: 0, stdout: "alone", stderr: "" };
+    };
+    const tmux = createTmux("s", runner);
+    expect([...(await tmux.capturePanes(["a", "b"]))]).toEqual([["a", "screen a\n"], ["b", "screen b"]]);
+    expect(calls[0]!.slice(3)).toEqual(["display-message", "-p", "\u0001autorun-pane 0\u0001", ";", "capture-pane", "-p", "-t", "=a:", ";", "display-message", "-p", "\u0001autorun-pane 1\u0001", ";", "capture-pane", "-p", "-t", "=b:"]);
+    const failing = createTmux("s", async (file, args) => (args.includes("list-panes") ? { ok: true, code: 0, stdout: "", stderr: "" } : args.filter((a) => a === "capture-pane").length > 1 ? { ok: false, code: 1, stdout: "", stderr: "can't find" } : { ok: !args.includes("=gone:"), code: 0, stdout: "alone", stderr: "" }));
+    expect([...(await failing.capturePanes(["a", "gone"]))]).toEqual([["a", "alone"], ["gone", undefined]]);
+  });
+
+  it("lists every pane's state in one call", async () => {
+    const { runner } = recorder("a\t0\t0\t\t\nb\t0\t1\t2\t\nc\t0\t1\t\t9\n");
+    expect([...(await createTmux("s", runner).paneStatuses())]).toEqual([
+      ["a", { state: "running" }],
+      ["b", { state: "exited", status: 2, signal: undefined }],
+      ["c", { state: "exited", status: undefined, signal: 9 }],
+    ]);
+  });
+
   it("reads a dead pane's exit status and signal", async () => {
     const { runner } = recorder("1 3 \n");
     expect(await createTmux("s", runner).paneStatus("x")).toEqual({ state: "exited", status: 3, signal: undefined });
