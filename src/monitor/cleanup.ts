@@ -7,6 +7,7 @@ import { copyFileSync, existsSync, lstatSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import * as git from "../adapters/git.js";
 import type { Tmux } from "../adapters/tmux.js";
+import { classifyPane } from "./pane.js";
 import { appendFor } from "../state/orchestration.js";
 import { makeDir, type OrchPaths } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
@@ -69,8 +70,22 @@ async function keepStageFiles(deps: Pick<CleanupDeps, "paths" | "log">, id: stri
   return { ok: true, dir, count: files.length, ...(plan ? { plan } : {}) };
 }
 
+/**
+ * Lets an agent that handed over finish the turn it is in (the message after its last command),
+ * so its transcript, and what the stage cost, are whole before its session ends: up to `maxMs`.
+ */
+async function letTurnEnd(tmux: Tmux, session: string, maxMs = 10_000): Promise<void> {
+  const until = Date.now() + maxMs;
+  while (Date.now() < until) {
+    const screen = await tmux.capturePane(session);
+    if (screen === undefined || classifyPane(screen).kind !== "busy") return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 export async function cleanup(deps: CleanupDeps, id: string, stage: Status["stages"][string], root: string, base: string): Promise<void> {
   const { worktree, branch } = stage;
+  await letTurnEnd(deps.tmux, stage.session);
   await deps.tmux.killSession(stage.session);
   if (existsSync(worktree)) {
     const changes = await git.trackedChanges(worktree).catch(() => ["?"]);

@@ -25,13 +25,16 @@ describe("usage limits", () => {
     const clock = { now: () => now, sleep: async (ms: number) => { now += ms; await new Promise((res) => setTimeout(res, ms)); } };
     const log: string[] = [];
     const monitor = Monitor.open({ paths, config: readSettings(paths.dir)!, tmux: createTmux(sb.socket), clock, log: (m) => log.push(m) })!;
-    const drive = async (what: string, until: () => boolean, ms = 30_000) =>
+    // Each pass is `step` later on the monitor's clock: a screen nobody pushed about (this banner
+    // comes with no hook) is read every quarter of stallSeconds of it, here 15 s.
+    const drive = async (what: string, until: () => boolean, ms = 30_000, step = 1000) =>
       waitFor(what, async () => {
         await monitor.pass();
+        now += step;
         return until();
       }, ms, 150);
 
-    await drive("the usage limit to be seen", () => eventsOf(sb, "limit", "rate_limited").length === 1);
+    await drive("the usage limit to be seen", () => eventsOf(sb, "limit", "rate_limited").length === 1, 30_000, 15_000);
     const limited = eventsOf(sb, "limit", "rate_limited")[0]!;
     expect(limited.resets_at).toBe("2026-07-01T13:00:30.000Z");
     expect(limited.parsed).toBe(true);
@@ -58,6 +61,7 @@ describe("usage limits", () => {
     const monitor = Monitor.open({ paths, config: readSettings(paths.dir)!, tmux: createTmux(sb.socket), clock, log: () => undefined })!;
     await waitFor("the usage limit", async () => {
       await monitor.pass();
+      now += 1000;
       return eventsOf(sb, "vague", "rate_limited").length === 1;
     }, 30_000, 150);
     const limited = eventsOf(sb, "vague", "rate_limited")[0]!;

@@ -92,15 +92,18 @@ describe("locks", () => {
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
   });
   it("lets different locks run side by side", async () => {
-    const order: string[] = [];
-    const hold = (name: string, ms: number) =>
-      withLock(join(dir, "locks", name), async () => {
-        order.push(`${name} in`);
-        await new Promise((r) => setTimeout(r, ms));
-        order.push(`${name} out`);
-      });
-    await Promise.all([hold("x", 40), hold("y", 5)]);
-    expect(order).toEqual(["x in", "y in", "y out", "x out"]);
+    // x holds its lock until y is inside its own: two locks that serialised would never get there.
+    let yIn: () => void = () => undefined;
+    const yEntered = new Promise<void>((r) => (yIn = r));
+    const x = withLock(join(dir, "locks", "x"), async () => {
+      await Promise.race([yEntered, new Promise((_, no) => setTimeout(() => no(new Error("y never got in while x held its lock")), 10_000))]);
+      return "x";
+    });
+    const y = withLock(join(dir, "locks", "y"), async () => {
+      yIn();
+      return "y";
+    });
+    expect(await Promise.all([x, y])).toEqual(["x", "y"]);
   });
 });
 
