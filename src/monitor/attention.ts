@@ -62,6 +62,17 @@ export function screenInterval(config: Pick<MonitorDeps["config"], "stallSeconds
 }
 
 export class Attention {
+  /** Times a pass is already asked for (screens changing at once need one wake, not one each). */
+  private readonly wakes = new Set<number>();
+
+  private wakeAt(at: number): void {
+    if (!this.deps.wake || [...this.wakes].some((w) => Math.abs(w - at) < 500)) return;
+    this.wakes.add(at);
+    this.deps.wake(Math.max(0, at - this.deps.clock.now()));
+    // Forget it once it is due (by then the pass it asked for has run).
+    setTimeout(() => this.wakes.delete(at), Math.max(0, at - this.deps.clock.now()) + 1000).unref();
+  }
+
   /** The nudge being typed into each stage's pane (a merge's message and a stall nudge must not interleave). */
   private readonly typing = new Map<string, Promise<boolean>>();
 
@@ -106,9 +117,11 @@ export class Attention {
       const m = this.mem(id);
       // Done and waiting for its merge (or for the person's checkout to clear): not a stall.
       if (stage.implement_done || stage.attention === "review" || m.refusedAt !== undefined || m.stuck) return false;
-      // A screen is read when a hook says the turn ended, a message waits, a dialog is up, or the
-      // last look is `every` old: the hooks push what matters, the screen confirms it.
-      return m.idleHint || stage.pending_messages.length > 0 || stage.attention !== null || m.lookedAt === undefined || now - m.lookedAt >= every;
+      // A screen is read when a hook says the turn ended, a message waits, a dialog is up, a
+      // screen-path stall falls due, or the last look is `every` old: the hooks push what
+      // matters, the screen confirms it.
+      const stallDue = m.lastScreen !== undefined && now - m.screenSince >= this.deps.config.stallSeconds * 1000;
+      return m.idleHint || stage.pending_messages.length > 0 || stage.attention !== null || stallDue || m.lookedAt === undefined || now - m.lookedAt >= every;
     });
     for (const [id] of looked) this.mem(id).lookedAt = now;
     // Every screen in one tmux call; then each is judged (and nudged) on its own, concurrently.
@@ -128,6 +141,8 @@ export class Attention {
     if (body !== m.lastScreen) {
       m.lastScreen = body;
       m.screenSince = now;
+      // Look again right when an unchanged screen would be a stall, not at the next regular look.
+      if (!paused) this.wakeAt(now + config.stallSeconds * 1000 + 50);
     }
     if (state.kind === "rate_limited") {
       if (this.status.paused_until === null) this.startRateLimit(state.raw);
