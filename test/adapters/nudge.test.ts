@@ -1,19 +1,15 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { itNoRepo as it } from "../helpers/fixture.js";
 import { createTmux } from "../../src/adapters/tmux.js";
 import { verifiedNudge } from "../../src/monitor/nudge.js";
 import { realClock } from "../../src/monitor/clock.js";
-import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { waitFor } from "../helpers/env.js";
 
-let sb: Sandbox;
-beforeEach(async () => {
-  sb = await makeSandbox({ repo: false });
-});
-afterEach(async () => sb.cleanup());
 
 describe("verified nudges on real tmux", () => {
-  it("a line-mode program that prints nothing after reading: verified by the cursor moving on", async () => {
+  it("a line-mode program that prints nothing after reading: verified by the cursor moving on", async ({ sb }) => {
     const got = join(sb.dir, "got.txt");
     const script = `process.stdout.write("Shall I go on?\\n❯ "); require("readline").createInterface({ input: process.stdin }).on("line", (l) => require("fs").appendFileSync(${JSON.stringify(got)}, l + "\\n"));`;
     await sb.tmux("new-session", "-d", "-x", "80", "-y", "10", "-s", "line", "--", process.execPath, "-e", script);
@@ -25,7 +21,7 @@ describe("verified nudges on real tmux", () => {
     expect(readFileSync(got, "utf8")).toBe("continue\n");
   });
 
-  it("a program that never takes the line: not verified, Enter retried with backoff", async () => {
+  it("a program that never takes the line: not verified, Enter retried with backoff", async ({ sb }) => {
     // Raw mode that ignores Enter entirely: the text stays in the "input".
     const script = `process.stdin.setRawMode(true); let input = ""; const draw = () => process.stdout.write("\\x1b[H\\x1b[2J❯ " + input); draw(); process.stdin.on("data", (d) => { for (const c of String(d)) if (c >= " ") input += c; draw(); });`;
     await sb.tmux("new-session", "-d", "-x", "80", "-y", "10", "-s", "deaf", "--", process.execPath, "-e", script);

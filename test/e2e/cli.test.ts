@@ -1,19 +1,15 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
-import { CLI, makeSandbox, ROOT, waitFor, type Sandbox } from "../helpers/env.js";
+import { CLI, ROOT, waitFor } from "../helpers/env.js";
 
-let sb: Sandbox;
-beforeEach(async () => {
-  sb = await makeSandbox();
-});
-afterEach(async () => sb.cleanup());
 
 const fixtures = join(ROOT, "test", "fixtures", "plans");
 
 describe("orchestrate --dry-run", () => {
-  it("--parse-with claude without Claude Code: one short line that says what to do, not the command line with the plan in it", async () => {
+  it("--parse-with claude without Claude Code: one short line that says what to do, not the command line with the plan in it", async ({ sb }) => {
     const plan = sb.writePlan("prose.md", "We should first build the parser, then the printer.\n".repeat(40));
     const r = await sb.cli(["orchestrate", plan, "--parse-with", "claude", "--dry-run"], { env: { PATH: "/usr/bin:/bin" } });
     expect(r.code).toBe(1);
@@ -23,7 +19,7 @@ describe("orchestrate --dry-run", () => {
     expect(r.stderr.length).toBeLessThan(400);
   });
 
-  it("warns about a stage that is only in an HTML comment, and runs the others", async () => {
+  it("warns about a stage that is only in an HTML comment, and runs the others", async ({ sb }) => {
     const plan = sb.writePlan("parked.md", readFileSync(join(fixtures, "good", "commonmark-commented-stage.md"), "utf8"));
     const r = await sb.cli(["orchestrate", plan, "--dry-run", "--json"]);
     expect(r.code).toBe(0);
@@ -34,7 +30,7 @@ describe("orchestrate --dry-run", () => {
     expect(existsSync(join(sb.home, "orchestration"))).toBe(false);
   });
 
-  it("prints the plan as JSON with string ids and waves, writing nothing", async () => {
+  it("prints the plan as JSON with string ids and waves, writing nothing", async ({ sb }) => {
     const plan = sb.writePlan("2026-02-20-wave2-token-design-audit.md", readFileSync(join(fixtures, "good", "deps-in-heading.md"), "utf8"));
     const r = await sb.cli(["orchestrate", plan, "--dry-run", "--json"]);
     expect(r.code).toBe(0);
@@ -55,7 +51,7 @@ describe("orchestrate --dry-run", () => {
     expect(readdirSync(sb.home)).toEqual([]);
   });
 
-  it("prints stages, waves and a short command per stage; --verbose the exact argv", async () => {
+  it("prints stages, waves and a short command per stage; --verbose the exact argv", async ({ sb }) => {
     const plan = sb.writePlan("plan.md", "## Stage 1: A\n## Stage 2: B\nDepends on: 1\n");
     const short = await sb.cli(["orchestrate", plan, "--dry-run"]);
     expect(short.code).toBe(0);
@@ -77,7 +73,7 @@ describe("orchestrate --dry-run", () => {
 });
 
 describe("bad input: one line, exit 2, nothing written", () => {
-  it("--dry-run fails where the run would: outside a git repository, on a detached HEAD, with an unknown base branch", async () => {
+  it("--dry-run fails where the run would: outside a git repository, on a detached HEAD, with an unknown base branch", async ({ sb }) => {
     const outside = join(sb.dir, "elsewhere");
     mkdirSync(outside);
     writeFileSync(join(outside, "plan.md"), "## Stage 1: A\n");
@@ -105,13 +101,13 @@ describe("bad input: one line, exit 2, nothing written", () => {
   });
 
 
-  it("a missing plan file", async () => {
+  it("a missing plan file", async ({ sb }) => {
     const r = await sb.cli(["orchestrate", "nope.md"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/cannot read plan .*nope\.md: no such file/);
   });
 
-  it("an unreadable plan file", async () => {
+  it("an unreadable plan file", async ({ sb }) => {
     const plan = sb.writePlan("secret.md", "## Stage 1: A\n");
     chmodSync(plan, 0o000);
     const r = await sb.cli(["orchestrate", plan, "--dry-run"], { env: { AUTORUN_TEST_NOROOT: "1" } });
@@ -123,7 +119,7 @@ describe("bad input: one line, exit 2, nothing written", () => {
     } else expect(r.code).toBe(0);
   });
 
-  it("a plan outside any git repository without --dry-run", async () => {
+  it("a plan outside any git repository without --dry-run", async ({ sb }) => {
     const plan = join(sb.dir, "p.md");
     writeFileSync(plan, "## Stage 1: A\n");
     const r = await sb.cli(["orchestrate", plan], { cwd: sb.dir });
@@ -132,14 +128,14 @@ describe("bad input: one line, exit 2, nothing written", () => {
     expect(readdirSync(sb.home)).toEqual([]);
   });
 
-  it("an unknown option and a bad number", async () => {
+  it("an unknown option and a bad number", async ({ sb }) => {
     expect((await sb.cli(["orchestrate", "x.md", "--bogus"])).code).toBe(2);
     const r = await sb.cli(["orchestrate", "x.md", "--max-parallel", "zero"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--max-parallel");
   });
 
-  it("an invalid config file names the file and key", async () => {
+  it("an invalid config file names the file and key", async ({ sb }) => {
     writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ maxParallel: -1 }));
     const plan = sb.writePlan("p.md", "## Stage 1: A\n");
     const r = await sb.cli(["orchestrate", plan, "--dry-run"]);
@@ -147,7 +143,7 @@ describe("bad input: one line, exit 2, nothing written", () => {
     expect(r.stderr).toMatch(/autorun\.config\.json: maxParallel/);
   });
 
-  it("an invalid flag or AUTORUN_TMUX_SOCKET value is a one-line error naming it, not a crash", async () => {
+  it("an invalid flag or AUTORUN_TMUX_SOCKET value is a one-line error naming it, not a crash", async ({ sb }) => {
     const plan = sb.writePlan("p.md", "## Stage 1: A\n");
     let r = await sb.cli(["orchestrate", plan, "--tmux-socket", "has space"]);
     expect(r.code).toBe(2);
@@ -161,7 +157,7 @@ describe("bad input: one line, exit 2, nothing written", () => {
     expect(readdirSync(sb.home)).toEqual([]);
   });
 
-  it("phase and event outside a stage, and invalid events", async () => {
+  it("phase and event outside a stage, and invalid events", async ({ sb }) => {
     let r = await sb.cli(["phase", "implement", "done"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("AUTORUN_ORCH_DIR is not set");
@@ -174,16 +170,16 @@ describe("bad input: one line, exit 2, nothing written", () => {
 });
 
 describe("help", () => {
-  it.each(["orchestrate", "status", "dashboard", "attach", "logs", "monitor", "resume", "retry", "stop", "nudge", "merge", "phase", "event", "hook", "review", "report", "doctor", "demo"])(
+  it.for(["orchestrate", "status", "dashboard", "attach", "logs", "monitor", "resume", "retry", "stop", "nudge", "merge", "phase", "event", "hook", "review", "report", "doctor", "demo"])(
     "%s --help shows an example",
-    async (cmd) => {
+    async (cmd, { sb }) => {
       const r = await sb.cli([cmd, "--help"]);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain("Example:");
       expect(r.stdout).toContain(`autorun ${cmd}`);
     },
   );
-  it("status with no orchestrations says how to start one", async () => {
+  it("status with no orchestrations says how to start one", async ({ sb }) => {
     const r = await sb.cli(["status"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("autorun orchestrate");
@@ -192,7 +188,7 @@ describe("help", () => {
 });
 
 describe("typos and following the log", () => {
-  it("a mistyped command or option keeps commander's suggestion on the one error line", async () => {
+  it("a mistyped command or option keeps commander's suggestion on the one error line", async ({ sb }) => {
     let r = await sb.cli(["orchestrat", "plan.md"]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe("error: unknown command 'orchestrat' (Did you mean orchestrate?)");
@@ -201,7 +197,7 @@ describe("typos and following the log", () => {
     expect(r.stderr.trim()).toBe("error: unknown option '--jsn' (Did you mean --json?)");
   });
 
-  it("logs -f shows every line, including two written a few milliseconds apart", async () => {
+  it("logs -f shows every line, including two written a few milliseconds apart", async ({ sb }) => {
     const plan = sb.writePlan("tail.md", "## Stage 1: A\n");
     const agent = JSON.stringify([process.execPath, "-e", "setTimeout(() => {}, 60000)", "{stage}"]);
     expect((await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", agent])).code).toBe(0);

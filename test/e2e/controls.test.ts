@@ -1,17 +1,13 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
+import { waitFor, type Sandbox } from "../helpers/env.js";
 import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
-let sb: Sandbox;
-beforeEach(async () => {
-  sb = await makeSandbox();
-});
-afterEach(async () => sb.cleanup());
 
 /** When each stage held a session: from its launch to its merge (or failure), in event order. */
-function spans(plan: string): Map<string, [number, number]> {
+function spans(sb: Sandbox, plan: string): Map<string, [number, number]> {
   const out = new Map<string, [number, number]>();
   sb.events(plan).forEach((e, i) => {
     const id = e.stage as string | undefined;
@@ -25,7 +21,7 @@ function spans(plan: string): Map<string, [number, number]> {
 const overlap = (a: [number, number], b: [number, number]) => a[0] < b[1] && b[0] < a[1];
 
 describe("run controls (real tmux, simulated agent)", () => {
-  it("two stages sharing an exclusive resource never overlap, while a third runs beside them", async () => {
+  it("two stages sharing an exclusive resource never overlap, while a third runs beside them", async ({ sb }) => {
     const plan = sb.writePlan(
       "shared.md",
       "## Stage 1: Migrate\nExclusive: database\nsim: slow\n\n## Stage 2: Docs\n\n## Stage 3: Seed data\nExclusive resources: database\n",
@@ -42,13 +38,13 @@ describe("run controls (real tmux, simulated agent)", () => {
       expect(during.stdout).toContain("waits for database (held by stage 1)");
     }
     expect(await waitForEnd(sb, "shared")).toBe("completed");
-    const s = spans("shared");
+    const s = spans(sb, "shared");
     expect(overlap(s.get("1")!, s.get("3")!)).toBe(false);
     expect(overlap(s.get("1")!, s.get("2")!) || overlap(s.get("3")!, s.get("2")!)).toBe(true);
     await expectClean(sb, "shared");
   });
 
-  it("a stage the plan marks done is never launched, and its dependants run", async () => {
+  it("a stage the plan marks done is never launched, and its dependants run", async ({ sb }) => {
     const plan = sb.writePlan("half.yaml", "meta:\n  name: half done\nsections:\n- id: one\n  tasks:\n  - id: '1.1'\n    name: Done before\n    status: completed\n  - id: '1.2'\n    name: Still to do\n    status: pending\n");
     await orchestrate(sb, plan);
     expect(await waitForEnd(sb, "half")).toBe("completed");
@@ -58,7 +54,7 @@ describe("run controls (real tmux, simulated agent)", () => {
     await expectClean(sb, "half");
   });
 
-  it("three stages failing in a row open the circuit breaker: nothing new launches until a person closes it", async () => {
+  it("three stages failing in a row open the circuit breaker: nothing new launches until a person closes it", async ({ sb }) => {
     // Deaths are found by the monitor's pass: look often, so the test does not wait on it.
     writeFileSync(join(sb.home, "config.json"), JSON.stringify({ pollSeconds: 0.5 }));
     const plan = sb.writePlan("broken.md", ["A", "B", "C", "D"].map((n, i) => `## Stage ${i + 1}: ${n}\nsim: die-always\n`).join("\n"));
@@ -86,7 +82,7 @@ describe("run controls (real tmux, simulated agent)", () => {
     expect(readFileSync(review.file as string, "utf8")).toContain("fixed the setup");
   });
 
-  it("a stage that fails with one model runs again with the next model of escalation", async () => {
+  it("a stage that fails with one model runs again with the next model of escalation", async ({ sb }) => {
     writeFileSync(join(sb.home, "config.json"), JSON.stringify({ escalation: ["sonnet", "opus"], pollSeconds: 0.5 }));
     const plan = sb.writePlan("hard.md", "## Stage 1: Hard\nsim: needs-opus\n\n## Stage 2: Easy\nDepends on: 1\n");
     await orchestrate(sb, plan, ["--model", "sonnet"]);
@@ -104,7 +100,7 @@ describe("run controls (real tmux, simulated agent)", () => {
     await expectClean(sb, "hard");
   });
 
-  it("a run whose budget is crossed launches nothing new and says why; resume --budget lets it finish", async () => {
+  it("a run whose budget is crossed launches nothing new and says why; resume --budget lets it finish", async ({ sb }) => {
     const plan = sb.writePlan("spend.md", "## Stage 1: A\n## Stage 2: B\n## Stage 3: C\n");
     // Every step of the simulated agent costs 10k input and 2.5k output tokens of claude-sonnet-4-5 ($0.0675).
     const env = { AUTORUN_SIM_USAGE: "10000" };
@@ -136,7 +132,7 @@ describe("run controls (real tmux, simulated agent)", () => {
     await expectClean(sb, "spend");
   });
 
-  it("a stage over its own budget with onBudget stop: its session ends, nothing is typed into it, and a raised budget resumes it", async () => {
+  it("a stage over its own budget with onBudget stop: its session ends, nothing is typed into it, and a raised budget resumes it", async ({ sb }) => {
     writeFileSync(join(sb.home, "config.json"), JSON.stringify({ onBudget: "stop", pollSeconds: 0.5 }));
     // Stage 1 stops at its prompt after planning (its turn ends, so its usage is read) and would be nudged.
     const plan = sb.writePlan("capped.md", "## Stage 1: Costly\nBudget: $0.10\nsim: stall\n\n## Stage 2: After\nDepends on: 1\n");

@@ -1,21 +1,17 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
+import { waitFor, type Sandbox } from "../helpers/env.js";
 import { eventsOf, expectClean, killMonitor, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
-let sb: Sandbox;
-beforeEach(async () => {
-  sb = await makeSandbox();
-});
-afterEach(async () => sb.cleanup());
 
-function launchedOnce(plan: string, ids: string[]): void {
+function launchedOnce(sb: Sandbox, plan: string, ids: string[]): void {
   for (const id of ids) expect(eventsOf(sb, plan, "stage_launched", id), `stage ${id} launches`).toHaveLength(1);
 }
 
 describe("sessions that die (real tmux, simulated agent)", () => {
-  it("resumes a stage whose session was killed mid-stage, in its worktree", async () => {
+  it("resumes a stage whose session was killed mid-stage, in its worktree", async ({ sb }) => {
     const plan = sb.writePlan("crash.md", "## Stage 1: Dies\nsim: slow\n## Stage 2: After\nDepends on: 1\n");
     await orchestrate(sb, plan);
     await waitFor("research to start", () => eventsOf(sb, "crash", "phase_status", "1").length >= 2);
@@ -26,11 +22,11 @@ describe("sessions that die (real tmux, simulated agent)", () => {
     expect(relaunch).toHaveLength(1);
     expect(relaunch[0]!.session_id).toBe(eventsOf(sb, "crash", "stage_launched", "1")[0]!.session_id);
     expect(statusOf(sb, "crash")!.stages["1"]!.attempts).toBe(2);
-    launchedOnce("crash", ["1", "2"]);
+    launchedOnce(sb, "crash", ["1", "2"]);
     await expectClean(sb, "crash");
   });
 
-  it("an agent that exits at once: its own words in status and the report, one relaunch after a backoff, then failed", async () => {
+  it("an agent that exits at once: its own words in status and the report, one relaunch after a backoff, then failed", async ({ sb }) => {
     const plan = sb.writePlan("exits.md", "## Stage 1: Refused\n## Stage 2: After\nDepends on: 1\n");
     const words = "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons";
     const agent = JSON.stringify(["sh", "-c", `echo "starting"; echo "${words}" >&2; exit 1`, "{stage}"]);
@@ -57,7 +53,7 @@ describe("sessions that die (real tmux, simulated agent)", () => {
     expect((await sb.cli(["report", "exits"])).stdout).toContain(words);
   });
 
-  it("refuses to start when the agent command is not installed: exit 2, nothing launched", async () => {
+  it("refuses to start when the agent command is not installed: exit 2, nothing launched", async ({ sb }) => {
     const plan = sb.writePlan("missing.md", "## Stage 1: A\n");
     const r = await sb.cli(["orchestrate", plan, "--agent-cmd", JSON.stringify(["no-such-agent-xyz", "{stage}"])]);
     expect(r.code).toBe(2);
@@ -67,7 +63,7 @@ describe("sessions that die (real tmux, simulated agent)", () => {
     expect(sb.events("missing")).toHaveLength(0);
   });
 
-  it("marks a stage failed when it dies again after its relaunch, and blocks its dependants", async () => {
+  it("marks a stage failed when it dies again after its relaunch, and blocks its dependants", async ({ sb }) => {
     const fake = join(sb.dir, "dies.sh");
     writeFileSync(fake, "#!/bin/sh\nexit 3\n", { mode: 0o755 });
     const plan = sb.writePlan("doomed.md", "## Stage 1: Dies\n## Stage 2: Blocked\nDepends on: 1\n");
@@ -80,18 +76,18 @@ describe("sessions that die (real tmux, simulated agent)", () => {
     expect(eventsOf(sb, "doomed", "stage_relaunched", "1")).toHaveLength(1);
   });
 
-  it("recovers every stage when the tmux server dies mid-run", async () => {
+  it("recovers every stage when the tmux server dies mid-run", async ({ sb }) => {
     const plan = sb.writePlan("server.md", "## Stage 1: A\nsim: slow\n## Stage 2: B\nsim: slow\n## Stage 3: C\nsim: slow\n");
     await orchestrate(sb, plan);
     await waitFor("all three to be working", () => ["1", "2", "3"].every((id) => eventsOf(sb, "server", "phase_status", id).length >= 2));
     await sb.tmux("kill-server");
     expect(await waitForEnd(sb, "server", 90_000)).toBe("completed");
     for (const id of ["1", "2", "3"]) expect(eventsOf(sb, "server", "stage_relaunched", id).length).toBeGreaterThanOrEqual(1);
-    launchedOnce("server", ["1", "2", "3"]);
+    launchedOnce(sb, "server", ["1", "2", "3"]);
     await expectClean(sb, "server");
   });
 
-  it("survives SIGKILL of the monitor at several points: resume completes with each stage launched once", async () => {
+  it("survives SIGKILL of the monitor at several points: resume completes with each stage launched once", async ({ sb }) => {
     const plan = sb.writePlan("sigkill.md", "## Stage 1: A\n## Stage 2: B\nDepends on: 1\n## Stage 3: C\nDepends on: 1\n## Stage 4: D\nDepends on: 2, 3\n");
     await orchestrate(sb, plan);
     const points = [3, 14, 30];
@@ -103,7 +99,7 @@ describe("sessions that die (real tmux, simulated agent)", () => {
       expect(r.code).toBe(0);
     }
     expect(await waitForEnd(sb, "sigkill", 90_000)).toBe("completed");
-    launchedOnce("sigkill", ["1", "2", "3", "4"]);
+    launchedOnce(sb, "sigkill", ["1", "2", "3", "4"]);
     await expectClean(sb, "sigkill");
   });
 });

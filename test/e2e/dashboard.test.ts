@@ -1,36 +1,32 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { CLI, makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
+import { CLI, waitFor, type Sandbox } from "../helpers/env.js";
 import { orchestrate } from "../helpers/orch.js";
 
-let sb: Sandbox;
-beforeEach(async () => {
-  sb = await makeSandbox();
-});
-afterEach(async () => sb.cleanup());
 
-async function screen(): Promise<string> {
+async function screen(sb: Sandbox): Promise<string> {
   return (await sb.tmux("capture-pane", "-p", "-t", "=dash:")).stdout;
 }
 
 /** Runs the dashboard in a pane; its exit code lands in `exitFile` (the wrapper's "$@" is argv, not a string). */
-async function startDashboard(plan: string, width: number, height: number, exitFile: string): Promise<void> {
+async function startDashboard(sb: Sandbox, plan: string, width: number, height: number, exitFile: string): Promise<void> {
   await sb.tmux("new-session", "-d", "-x", String(width), "-y", String(height), "-s", "dash", "--", "sh", "-c", '"$@"; echo $? > "$0"', exitFile,
     "env", `AUTORUN_HOME=${sb.home}`, `AUTORUN_TMUX_SOCKET=${sb.socket}`, "LANG=C.UTF-8", "TERM=xterm-256color", process.execPath, CLI, "dashboard", plan);
 }
 
 describe("dashboard", () => {
-  it.each([
+  it.for([
     [80, 24],
     [200, 50],
-  ])("shows stages, statuses and dependencies at %ix%i, a new event within a second, and quits on q", async (w, h) => {
+  ] as const)("shows stages, statuses and dependencies at %ix%i, a new event within a second, and quits on q", async ([w, h], { sb }) => {
     const plan = sb.writePlan("dash.md", "## Stage 1: Waiting stage\nsim: stall-silent\n## Stage 2: Second\nDepends on: 1\n");
     await orchestrate(sb, plan, ["--stall-seconds", "600"]);
     await waitFor("stage 1 to be planning", () => sb.events("dash").some((e) => e.type === "phase_status" && e.phase === "create_plan" && e.status === "done"));
     const exitFile = join(sb.dir, "dashboard-exit");
-    await startDashboard("dash", w, h, exitFile);
-    const first = await waitFor("the dashboard", async () => ((await screen()).includes("Waits on") ? screen() : undefined), 15_000);
+    await startDashboard(sb, "dash", w, h, exitFile);
+    const first = await waitFor("the dashboard", async () => ((await screen(sb)).includes("Waits on") ? screen(sb) : undefined), 15_000);
     expect(first).toContain("dash · running");
     // The same words as `status`; every row whole within the screen's width.
     expect(first).toMatch(/STAGE\s+NAME\s+STATUS\s+ATTENTION\s+ELAPSED\s+COST\s+TRIES\s+NUDGES/);
@@ -49,16 +45,16 @@ describe("dashboard", () => {
     const r = await sb.cli(["event", "review_requested", "--orch-dir", `${sb.home}/orchestration/dash`, "--stage", "1", "file=/tmp/r.md", "title=Pick one"]);
     expect(r.code).toBe(0);
     const started = Date.now();
-    await waitFor("the new event on screen", async () => (await screen()).includes("stage 1: asks: Pick one"), 3_000, 50);
+    await waitFor("the new event on screen", async () => (await screen(sb)).includes("stage 1: asks: Pick one"), 3_000, 50);
     expect(Date.now() - started).toBeLessThan(2_000);
-    await waitFor("attention in the table", async () => /1\s+Waiting stage\s+planned\s+review/.test(await screen()), 3_000, 50);
+    await waitFor("attention in the table", async () => /1\s+Waiting stage\s+planned\s+review/.test(await screen(sb)), 3_000, 50);
 
     await sb.tmux("send-keys", "-t", "=dash:", "q");
     const code = await waitFor("the dashboard to exit", () => (existsSync(exitFile) ? readFileSync(exitFile, "utf8").trim() : undefined), 5_000);
     expect(code).toBe("0");
   });
 
-  it("r opens the selected stage's review in $EDITOR, then the dashboard comes back", async () => {
+  it("r opens the selected stage's review in $EDITOR, then the dashboard comes back", async ({ sb }) => {
     const plan = sb.writePlan("rev.md", "## Stage 1: Asks\nsim: review\n");
     await orchestrate(sb, plan);
     const requested = await waitFor("the question", () => sb.events("rev").find((e) => e.type === "review_requested"), 30_000);
@@ -67,16 +63,16 @@ describe("dashboard", () => {
     const exitFile = join(sb.dir, "dashboard-exit");
     await sb.tmux("new-session", "-d", "-x", "100", "-y", "30", "-s", "dash", "--", "sh", "-c", '"$@"; echo $? > "$0"', exitFile,
       "env", `AUTORUN_HOME=${sb.home}`, "LANG=C.UTF-8", "TERM=xterm-256color", `EDITOR=${process.execPath} ${editor}`, process.execPath, CLI, "dashboard", "rev");
-    await waitFor("the dashboard", async () => (await screen()).includes("Waits on"), 15_000);
+    await waitFor("the dashboard", async () => (await screen(sb)).includes("Waits on"), 15_000);
     await sb.tmux("send-keys", "-t", "=dash:", "r");
     await waitFor("the answer saved by the editor", () => readFileSync(requested.file as string, "utf8").includes("from the dashboard"), 10_000);
     await waitFor("the stage to finish", () => sb.events("rev").some((e) => e.type === "orchestration_complete"), 30_000);
-    await waitFor("the dashboard back, showing the end", async () => (await screen()).includes("rev · completed"), 10_000);
+    await waitFor("the dashboard back, showing the end", async () => (await screen(sb)).includes("rev · completed"), 10_000);
     await sb.tmux("send-keys", "-t", "=dash:", "q");
     expect(await waitFor("the dashboard to exit", () => (existsSync(exitFile) ? readFileSync(exitFile, "utf8").trim() : undefined), 5_000)).toBe("0");
   });
 
-  it("prints a plain summary when stdout is not a terminal", async () => {
+  it("prints a plain summary when stdout is not a terminal", async ({ sb }) => {
     const plan = sb.writePlan("plain.md", "## Stage 1: Only\nsim: stall-silent\n");
     await orchestrate(sb, plan, ["--stall-seconds", "600"]);
     const r = await sb.cli(["dashboard", "plain"]);

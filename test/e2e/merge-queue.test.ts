@@ -1,18 +1,14 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
-import { makeSandbox, simAgentCmd, waitFor, type Sandbox } from "../helpers/env.js";
+import { simAgentCmd, waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, killMonitor, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
-let sb: Sandbox;
-beforeEach(async () => {
-  sb = await makeSandbox();
-});
-afterEach(async () => sb.cleanup());
 
 describe("the merge queue (real tmux, real git, simulated agent)", () => {
-  it("merges around a person's uncommitted edit of an unrelated file, keeping it byte for byte", async () => {
+  it("merges around a person's uncommitted edit of an unrelated file, keeping it byte for byte", async ({ sb }) => {
     const plan = sb.writePlan("dirty.md", "## Stage 1: A\nsim: slow\n## Stage 2: B\nDepends on: 1\n");
     await orchestrate(sb, plan);
     const mine = "user's own unsaved work\r\nno newline at the end";
@@ -26,7 +22,7 @@ describe("the merge queue (real tmux, real git, simulated agent)", () => {
     await expectClean(sb, "dirty");
   });
 
-  it("waits while the person's uncommitted files overlap the merge, touching nothing, and merges once they are out of the way", async () => {
+  it("waits while the person's uncommitted files overlap the merge, touching nothing, and merges once they are out of the way", async ({ sb }) => {
     const plan = sb.writePlan("overlap.md", "## Stage 1: A\nsim: slow\n");
     await orchestrate(sb, plan);
     const before = await sb.git("rev-parse", "main");
@@ -60,7 +56,7 @@ describe("the merge queue (real tmux, real git, simulated agent)", () => {
     await expectClean(sb, "overlap");
   });
 
-  it("leaves a person on another branch alone: their branch and edits untouched, the base branch gets every stage", async () => {
+  it("leaves a person on another branch alone: their branch and edits untouched, the base branch gets every stage", async ({ sb }) => {
     await sb.git("checkout", "-q", "-b", "feature");
     writeFileSync(join(sb.repo, "feature.txt"), "work in progress\n");
     await sb.git("add", "feature.txt");
@@ -85,7 +81,7 @@ describe("the merge queue (real tmux, real git, simulated agent)", () => {
   // Run as on a git older than 2.38 (no merge-tree --write-tree): the merge is computed in a
   // private integration worktree instead; a conflict there is aborted there, nowhere else.
   // (The merge-tree path's conflicts are covered in test/reliability/trust.test.ts.)
-  it("sends a conflicting stage back to rebase, then merges it (the git < 2.38 path)", async () => {
+  it("sends a conflicting stage back to rebase, then merges it (the git < 2.38 path)", async ({ sb }) => {
     const plan = sb.writePlan("clash.md", "## Stage 1: One\nsim: conflict\n## Stage 2: Two\nsim: conflict\n");
     const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simAgentCmd], { env: { AUTORUN_GIT_NO_WRITE_TREE: "1" } });
     expect(r.code, r.stderr).toBe(0);
@@ -99,7 +95,7 @@ describe("the merge queue (real tmux, real git, simulated agent)", () => {
     await expectClean(sb, "clash");
   });
 
-  it("merge --dry-run says what the merge would do and changes nothing", async () => {
+  it("merge --dry-run says what the merge would do and changes nothing", async ({ sb }) => {
     const plan = sb.writePlan("dry.md", "## Stage 1: A\n");
     const agent = JSON.stringify([process.execPath, "-e", "setTimeout(() => {}, 120000)", "{stage}"]);
     expect((await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", agent])).code).toBe(0);
@@ -120,7 +116,7 @@ describe("the merge queue (real tmux, real git, simulated agent)", () => {
     expect(readFileSync(join(sb.repo, "feature.txt"), "utf8")).toBe("the person's own\n");
   });
 
-  it("a person switching branches while validate runs gets nothing on their branch; the base gets the merge; validate never runs in their checkout", async () => {
+  it("a person switching branches while validate runs gets nothing on their branch; the base gets the merge; validate never runs in their checkout", async ({ sb }) => {
     await sb.git("branch", "feature");
     const featureTip = await sb.git("rev-parse", "feature");
     const cwdFile = join(sb.dir, "validate-cwd.txt");

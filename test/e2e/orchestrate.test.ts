@@ -1,22 +1,18 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
-import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { waitFor, type Sandbox } from "../helpers/env.js";
 import { eventsOf, expectClean, killMonitor, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
-let sb: Sandbox;
-beforeEach(async () => {
-  sb = await makeSandbox();
-});
-afterEach(async () => sb.cleanup());
 
-function launchOrder(plan: string): string[] {
+function launchOrder(sb: Sandbox, plan: string): string[] {
   return sb.events(plan).filter((e) => e.type === "stage_launched" || e.type === "merge_complete").map((e) => `${e.type === "stage_launched" ? "L" : "M"}${e.stage}`);
 }
 
 describe("orchestrate end to end (real tmux, real git, simulated agent)", () => {
-  it("runs a diamond plan to the end with every stage merged and nothing left behind", async () => {
+  it("runs a diamond plan to the end with every stage merged and nothing left behind", async ({ sb }) => {
     const plan = sb.writePlan("diamond.md", "# Diamond\n## Stage 1: Base\n## Stage 2: Left\nDepends on: 1\n## Stage 3: Right\nDepends on: 1\n## Stage 4: Top\nDepends on: 2, 3\n");
     await sb.git("add", "diamond.md");
     await sb.git("commit", "-qm", "plan");
@@ -29,39 +25,39 @@ describe("orchestrate end to end (real tmux, real git, simulated agent)", () => 
     expect(status.status).toBe("completed");
     expect(Object.values(status.stages).every((s) => s.status === "completed" && s.attempts === 1)).toBe(true);
     expect(eventsOf(sb, "diamond", "wave_complete").map((e) => e.wave)).toEqual([1, 2, 3]);
-    const order = launchOrder("diamond");
+    const order = launchOrder(sb, "diamond");
     expect(order.indexOf("L4")).toBeGreaterThan(Math.max(order.indexOf("M2"), order.indexOf("M3")));
     await expectClean(sb, "diamond");
     expect(existsSync(join(sb.home, "reports", "diamond.md"))).toBe(true);
   });
 
-  it("launches a dependant as soon as its last dependency merges, not after the whole wave", async () => {
+  it("launches a dependant as soon as its last dependency merges, not after the whole wave", async ({ sb }) => {
     const plan = sb.writePlan("eager.md", "## Stage 1: Slow\nsim: slow\n## Stage 2: Fast\n## Stage 3: After fast\nDepends on: 2\n");
     await orchestrate(sb, plan);
     expect(await waitForEnd(sb, "eager")).toBe("completed");
-    const order = launchOrder("eager");
+    const order = launchOrder(sb, "eager");
     expect(order.indexOf("L3")).toBeGreaterThan(order.indexOf("M2"));
     expect(order.indexOf("L3")).toBeLessThan(order.indexOf("M1"));
     await expectClean(sb, "eager");
   });
 
-  it("with --schedule waves keeps the wave barrier", async () => {
+  it("with --schedule waves keeps the wave barrier", async ({ sb }) => {
     const plan = sb.writePlan("barrier.md", "## Stage 1: Slow\nsim: slow\n## Stage 2: Fast\n## Stage 3: After fast\nDepends on: 2\n");
     await orchestrate(sb, plan, ["--schedule", "waves"]);
     expect(await waitForEnd(sb, "barrier")).toBe("completed");
-    const order = launchOrder("barrier");
+    const order = launchOrder(sb, "barrier");
     expect(order.indexOf("L3")).toBeGreaterThan(order.indexOf("M1"));
   });
 
-  it("with --max-parallel 1 runs one stage at a time", async () => {
+  it("with --max-parallel 1 runs one stage at a time", async ({ sb }) => {
     const plan = sb.writePlan("serial.md", "## Stage 1: A\n## Stage 2: B\n## Stage 3: C\n");
     await orchestrate(sb, plan, ["--max-parallel", "1"]);
     expect(await waitForEnd(sb, "serial")).toBe("completed");
-    expect(launchOrder("serial")).toEqual(["L1", "M1", "L2", "M2", "L3", "M3"]);
+    expect(launchOrder(sb, "serial")).toEqual(["L1", "M1", "L2", "M2", "L3", "M3"]);
     await expectClean(sb, "serial");
   });
 
-  it("a killed and restarted monitor launches nothing twice", async () => {
+  it("a killed and restarted monitor launches nothing twice", async ({ sb }) => {
     const plan = sb.writePlan("restart.md", "## Stage 1: A\nsim: slow\n## Stage 2: B\nDepends on: 1\n## Stage 3: C\nDepends on: 1\n");
     await orchestrate(sb, plan);
     expect(await killMonitor(sb, "restart")).toBe(true);
@@ -72,7 +68,7 @@ describe("orchestrate end to end (real tmux, real git, simulated agent)", () => 
     await expectClean(sb, "restart");
   });
 
-  it("launches stages with hostile names without any of it reaching a shell", async () => {
+  it("launches stages with hostile names without any of it reaching a shell", async ({ sb }) => {
     const marker = join(sb.dir, "pwned");
     const names = [`Fix "quotes" & $(touch ${marker})`, `semi; touch ${marker};`, "back`touch " + marker + "`tick", `-leading dash 'single' \\ back\\slash`];
     const plan = sb.writePlan("hostile.md", names.map((n, i) => `## Stage ${i + 1}: ${n}\n`).join(""));
@@ -84,7 +80,7 @@ describe("orchestrate end to end (real tmux, real git, simulated agent)", () => 
     await expectClean(sb, "hostile");
   });
 
-  it("passes the person's environment to the agent even when the tmux server already runs, and records names only", async () => {
+  it("passes the person's environment to the agent even when the tmux server already runs, and records names only", async ({ sb }) => {
     // A server started earlier, from an environment without the variable.
     await execa("tmux", ["-L", sb.socket, "new-session", "-d", "-s", "older", "sleep", "60"], { env: { ...sb.env, MY_API_KEY: undefined }, extendEnv: false });
     const out = join(sb.dir, "agent-env.json");

@@ -1,19 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { makeSandbox, simAgentCmd, waitFor, type Sandbox } from "../helpers/env.js";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
+import { simAgentCmd, waitFor } from "../helpers/env.js";
 import { eventsOf, statusOf } from "../helpers/orch.js";
 import { Monitor } from "../../src/monitor/controller.js";
 import { createTmux } from "../../src/adapters/tmux.js";
 import { orchPaths } from "../../src/state/paths.js";
 import { readSettings } from "../../src/state/settings.js";
 
-let sb: Sandbox;
-beforeEach(async () => {
-  sb = await makeSandbox();
-});
-afterEach(async () => sb.cleanup());
 
 describe("usage limits", () => {
-  it("pauses launches and nudges until the parsed reset + 30 s, then resumes the waiting stage", async () => {
+  it("pauses launches and nudges until the parsed reset + 30 s, then resumes the waiting stage", async ({ sb }) => {
     // Stage 1 hits "resets 3pm (Europe/Paris)"; stage 2 finishes fast and frees a slot that stage 3
     // may not take while the orchestration is paused.
     const plan = sb.writePlan("limit.md", "## Stage 1: Limited\nsim: rate-limit\n## Stage 2: Fast\n## Stage 3: Waits\n");
@@ -52,7 +48,7 @@ describe("usage limits", () => {
     expect(eventsOf(sb, "limit", "orchestration_complete")[0]!.status).toBe("completed");
   });
 
-  it("waits an hour when the reset time cannot be read", async () => {
+  it("waits an hour when the reset time cannot be read", async ({ sb }) => {
     const plan = sb.writePlan("vague.md", "## Stage 1: Vague\nsim: rate-limit-vague\n");
     expect((await sb.cli(["orchestrate", plan, "--agent-cmd", simAgentCmd, "--no-monitor"])).code).toBe(0);
     const paths = orchPaths(sb.home, "vague", "vague");

@@ -1,18 +1,14 @@
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
-import { holdsFor, makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { holdsFor, waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
-let sb: Sandbox;
-beforeEach(async () => {
-  sb = await makeSandbox();
-});
-afterEach(async () => sb.cleanup());
 
 describe("keeping agents moving", () => {
-  it("nudges a stage that stalls at its prompt (hook path), verified, and it finishes", async () => {
+  it("nudges a stage that stalls at its prompt (hook path), verified, and it finishes", async ({ sb }) => {
     const plan = sb.writePlan("stall.md", "## Stage 1: Stalls\nsim: stall\n");
     await orchestrate(sb, plan, ["--stall-seconds", "3"]);
     expect(await waitForEnd(sb, "stall")).toBe("completed");
@@ -28,7 +24,7 @@ describe("keeping agents moving", () => {
     await expectClean(sb, "stall");
   });
 
-  it("a merge's message that finds the pane busy is delivered once the agent is idle, and no bare nudge takes its place", async () => {
+  it("a merge's message that finds the pane busy is delivered once the agent is idle, and no bare nudge takes its place", async ({ sb }) => {
     const plan = sb.writePlan("busymsg.md", "## Stage 1: One\nsim: conflict\n## Stage 2: Two\nsim: conflict, slow, busy-after-done\n");
     await orchestrate(sb, plan, ["--stall-seconds", "1"]);
     expect(await waitForEnd(sb, "busymsg", 90_000)).toBe("completed");
@@ -47,7 +43,7 @@ describe("keeping agents moving", () => {
     await expectClean(sb, "busymsg");
   });
 
-  it("notices a silent stall from the screen alone, through an input box that drops a fast Enter", async () => {
+  it("notices a silent stall from the screen alone, through an input box that drops a fast Enter", async ({ sb }) => {
     const plan = sb.writePlan("silent.md", "## Stage 1: Silent\nsim: stall-silent, drop-enter\n");
     await orchestrate(sb, plan, ["--stall-seconds", "2"]);
     expect(await waitForEnd(sb, "silent")).toBe("completed");
@@ -56,7 +52,7 @@ describe("keeping agents moving", () => {
     expect(sent.at(-1)!.verified).toBe(true);
   });
 
-  it("never types into a busy pane", async () => {
+  it("never types into a busy pane", async ({ sb }) => {
     const got = join(sb.dir, "typed.txt");
     const script = `process.stdout.write("✶ Frolicking… (12s · esc to interrupt)\\n❯ \\n"); process.stdin.setRawMode(true); process.stdin.on("data", d => require("fs").appendFileSync(${JSON.stringify(got)}, d)); setInterval(() => {}, 1000);`;
     await sb.tmux("new-session", "-d", "-s", "busy", "--", process.execPath, "-e", script);
@@ -72,7 +68,7 @@ describe("keeping agents moving", () => {
 });
 
 describe("doctor", () => {
-  it("finds and fixes a leaked worktree, and leaves an unmerged branch alone", async () => {
+  it("finds and fixes a leaked worktree, and leaves an unmerged branch alone", async ({ sb }) => {
     // A finished run whose cleanup is then undone: its worktrees and branches are autorun's, recorded.
     await orchestrate(sb, sb.writePlan("old.md", "## Stage 1: A\n## Stage 2: B\n## Stage 3: C\n"));
     expect(await waitForEnd(sb, "old")).toBe("completed");
@@ -103,7 +99,7 @@ describe("doctor", () => {
 });
 
 describe("permission prompts", () => {
-  it("flags the stage, files a review naming the question, and never answers blindly", async () => {
+  it("flags the stage, files a review naming the question, and never answers blindly", async ({ sb }) => {
     const plan = sb.writePlan("perm.md", "## Stage 1: Asks permission\nsim: permission\n");
     await orchestrate(sb, plan, ["--stall-seconds", "1"]);
     await waitFor("attention permission", () => statusOf(sb, "perm")?.stages["1"]?.attention === "permission", 30_000);
@@ -120,7 +116,7 @@ describe("permission prompts", () => {
     expect(await waitForEnd(sb, "perm")).toBe("completed");
   });
 
-  it("answers a dialog that matches the configured allow-list", async () => {
+  it("answers a dialog that matches the configured allow-list", async ({ sb }) => {
     writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ permissionAnswers: { "Do you want to proceed": "1" } }));
     const plan = sb.writePlan("allowed.md", "## Stage 1: Allowed\nsim: permission\n");
     await orchestrate(sb, plan);
@@ -130,7 +126,7 @@ describe("permission prompts", () => {
 });
 
 describe("an agent that is not the bundled one (line-mode, no hooks)", () => {
-  it("one stage stalls at its prompt, another dies once: the run still completes", async () => {
+  it("one stage stalls at its prompt, another dies once: the run still completes", async ({ sb }) => {
     const agent = join(import.meta.dirname, "..", "fixtures", "agents", "line-agent.mjs");
     const plan = sb.writePlan("foreign.md", "## Stage 1: Stalls\nline-agent: stall\n## Stage 2: Dies once\nline-agent: die\n## Stage 3: After both\nDepends on: 1, 2\n");
     const r = await sb.cli(["orchestrate", plan, "--agent-cmd", `${process.execPath} ${agent}`, "--stall-seconds", "2"]);

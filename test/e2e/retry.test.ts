@@ -1,17 +1,13 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { makeSandbox, SIM, waitFor, type Sandbox } from "../helpers/env.js";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
+import { SIM, waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
-let sb: Sandbox;
-beforeEach(async () => {
-  sb = await makeSandbox();
-});
-afterEach(async () => sb.cleanup());
 
 describe("retrying a failed stage (real tmux, simulated agent)", () => {
-  it("retry runs a failed stage again (resume says it will not), and its blocked dependants follow", async () => {
+  it("retry runs a failed stage again (resume says it will not), and its blocked dependants follow", async ({ sb }) => {
     const flag = join(sb.dir, "fixed");
     // Fails until the person "fixes" things (the flag file), then runs the simulated agent.
     const agent = JSON.stringify(["sh", "-c", `test -f '${flag}' && exec '${process.execPath}' '${SIM}' "$@"; echo "config missing"; exit 1`, "agent", "{args}"]);
@@ -45,7 +41,7 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     await expectClean(sb, "again");
   });
 
-  it("retry refuses a stage that is not failed or blocked (exit 2)", async () => {
+  it("retry refuses a stage that is not failed or blocked (exit 2)", async ({ sb }) => {
     const plan = sb.writePlan("busy.md", "## Stage 1: A\n");
     const agent = JSON.stringify([process.execPath, "-e", "setTimeout(() => {}, 60000)", "{stage}"]);
     expect((await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", agent])).code).toBe(0);
@@ -54,7 +50,7 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     expect(r.stderr).toContain("stage 1 is in_progress; only a failed or blocked stage can be retried");
   });
 
-  it("orchestrate --fresh keeps the previous run aside under its own name, log and report, reachable by every command", async () => {
+  it("orchestrate --fresh keeps the previous run aside under its own name, log and report, reachable by every command", async ({ sb }) => {
     const plan = sb.writePlan("again.md", "## Stage 1: Only\n");
     await orchestrate(sb, plan);
     expect(await waitForEnd(sb, "again")).toBe("completed");

@@ -1,17 +1,13 @@
 import { existsSync, readFileSync, writeFileSync, chmodSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
-import { CLI, makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { CLI, waitFor, type Sandbox } from "../helpers/env.js";
 import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
-let sb: Sandbox;
-beforeEach(async () => {
-  sb = await makeSandbox();
-});
-afterEach(async () => sb.cleanup());
 
-async function newReview(...extra: string[]): Promise<string> {
+async function newReview(sb: Sandbox, ...extra: string[]): Promise<string> {
   const r = await sb.cli(["review", "new", "--title", "Storage format", "--context", "We need to pick one.", "--question", "Format: JSON or SQLite?", "--question", "Where should the file live?", ...extra]);
   expect(r.code).toBe(0);
   return r.stdout.trim();
@@ -22,8 +18,8 @@ function answered(file: string, a1: string, a2: string): string {
 }
 
 describe("review files", () => {
-  it("writes the documented review file", async () => {
-    const file = await newReview();
+  it("writes the documented review file", async ({ sb }) => {
+    const file = await newReview(sb);
     expect(file).toMatch(new RegExp(`^${sb.home}/review/\\d{4}-\\d{2}-\\d{2}-\\d{6}-storage-format\\.md$`));
     const text = readFileSync(file, "utf8");
     expect(text.startsWith(
@@ -31,8 +27,8 @@ describe("review files", () => {
     )).toBe(true);
   });
 
-  it("wait returns on a real save with the answers as JSON, not on a partial one", async () => {
-    const file = await newReview();
+  it("wait returns on a real save with the answers as JSON, not on a partial one", async ({ sb }) => {
+    const file = await newReview(sb);
     const waiter = execa(process.execPath, [CLI, "review", "wait", file, "--timeout", "30"], { env: sb.env, reject: false });
     let exited = false;
     let err = "";
@@ -58,17 +54,17 @@ describe("review files", () => {
     expect(out.answers.map((a: { topic: string; answer: string }) => [a.topic, a.answer])).toEqual([["Format", "SQLite"], ["Question 2", "in ~/.notes"]]);
   });
 
-  it("wait times out cleanly", async () => {
-    const file = await newReview();
+  it("wait times out cleanly", async ({ sb }) => {
+    const file = await newReview(sb);
     const r = await sb.cli(["review", "wait", file, "--timeout", "1"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/timed out after 1s .* the review is still open/);
   });
 
-  it("list and open (oldest unanswered) with $EDITOR", async () => {
+  it("list and open (oldest unanswered) with $EDITOR", async ({ sb }) => {
     // Two reviews of the same title, most likely in the same second (the second is `…-2.md`): oldest first all the same.
-    const first = await newReview();
-    const second = await newReview();
+    const first = await newReview(sb);
+    const second = await newReview(sb);
     let list = JSON.parse((await sb.cli(["review", "list", "--json"])).stdout) as { file: string; state: string }[];
     expect(list.map((e) => [e.file, e.state])).toEqual([[first, "open"], [second, "open"]]);
     const editor = join(sb.dir, "fake-editor.mjs");
@@ -92,7 +88,7 @@ describe("review files", () => {
     expect(malformed.stderr).not.toContain("internal error");
   });
 
-  it("a stage that asks a question waits with attention: review and continues once answered; people are notified", async () => {
+  it("a stage that asks a question waits with attention: review and continues once answered; people are notified", async ({ sb }) => {
     const heard = join(sb.dir, "notified.jsonl");
     const listener = `process.stdin.on("data", (d) => require("fs").appendFileSync(${JSON.stringify(heard)}, String(d).trim() + "\\n"))`;
     writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ notifyCommand: [process.execPath, "-e", listener] }));

@@ -1,17 +1,13 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { makeSandbox, type Sandbox } from "../helpers/env.js";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
+
 import { eventsOf, expectClean, orchestrate, waitForEnd } from "../helpers/orch.js";
 
-let sb: Sandbox;
-beforeEach(async () => {
-  sb = await makeSandbox();
-});
-afterEach(async () => sb.cleanup());
 
 describe("validate commands before each merge", () => {
-  it("a failing check goes back to the agent with the tail of its output, and the stage merges once it passes", async () => {
+  it("a failing check goes back to the agent with the tail of its output, and the stage merges once it passes", async ({ sb }) => {
     const counter = join(sb.dir, "runs");
     // Fails on its first run (in the stage worktree), passes after.
     const check = `const fs = require("fs"); const n = fs.existsSync(${JSON.stringify(counter)}) ? 1 : 0; fs.writeFileSync(${JSON.stringify(counter)}, "x"); if (!n) { console.log("3 passed"); console.error("FAIL test/app.test.js: expected 2, got 3"); process.exit(1); } console.log("all passed in " + process.cwd());`;
@@ -34,7 +30,7 @@ describe("validate commands before each merge", () => {
     await expectClean(sb, "checked");
   });
 
-  it("keeps every commit of the base branch green when two stages pass alone but fail together", async () => {
+  it("keeps every commit of the base branch green when two stages pass alone but fail together", async ({ sb }) => {
     // The project's check: left and right together need compat.txt.
     const check = `const fs = require("fs"); if (fs.existsSync("sim/stage-2-part2.txt") && fs.existsSync("sim/stage-3-part2.txt") && !fs.existsSync("compat.txt")) { console.error("left and right need compat.txt"); process.exit(1); }`;
     writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [[process.execPath, "-e", check]] }));
@@ -58,7 +54,7 @@ describe("validate commands before each merge", () => {
     await expectClean(sb, "green");
   });
 
-  it("a slow check does not hold up the rest of the monitor: another stage is nudged meanwhile", async () => {
+  it("a slow check does not hold up the rest of the monitor: another stage is nudged meanwhile", async ({ sb }) => {
     writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [["sleep", "6"]] }));
     const plan = sb.writePlan("slowcheck.md", "## Stage 1: Fast\n## Stage 2: Stalls\nsim: stall, slow\n");
     await orchestrate(sb, plan, ["--stall-seconds", "1"]);

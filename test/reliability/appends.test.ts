@@ -1,21 +1,17 @@
 import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
-import { CLI, makeSandbox, type Sandbox } from "../helpers/env.js";
+import { CLI } from "../helpers/env.js";
 import { eventSchema } from "../../src/state/schemas.js";
 import { size } from "./stress.js";
 
-let sb: Sandbox;
-beforeEach(async () => {
-  sb = await makeSandbox();
-});
-afterEach(async () => sb.cleanup());
 
 describe("concurrent appends through `autorun event`", () => {
   const procs = size(8, 32);
   const each = size(60, 500);
-  it(`${procs} processes × ${each} appends: every line intact and counted`, async () => {
+  it(`${procs} processes × ${each} appends: every line intact and counted`, async ({ sb }) => {
     const plan = sb.writePlan("appends.md", "## Stage 1: A\n## Stage 2: B\n");
     expect((await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", JSON.stringify(["sleep", "600", "{stage}"])])).code).toBe(0);
     const orchDir = join(sb.home, "orchestration", "appends");
@@ -50,7 +46,7 @@ describe("concurrent appends through `autorun event`", () => {
 });
 
 describe("status.json under heavy writes", () => {
-  it("is never torn for a reader in a tight loop", async () => {
+  it("is never torn for a reader in a tight loop", async ({ sb }) => {
     const plan = sb.writePlan("torn.md", Array.from({ length: 40 }, (_, i) => `## Stage ${i + 1}: Stage with a long name to make the file bigger ${i}\n`).join(""));
     expect((await sb.cli(["orchestrate", plan, "--no-monitor", "--max-parallel", "1", "--agent-cmd", JSON.stringify(["sleep", "600", "{stage}"])])).code).toBe(0);
     const orchDir = join(sb.home, "orchestration", "torn");

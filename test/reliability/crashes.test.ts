@@ -1,13 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
+import { waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, killMonitor, orchestrate, waitForEnd } from "../helpers/orch.js";
 import { rng, size, STRESS } from "./stress.js";
 
-let sb: Sandbox;
-beforeEach(async () => {
-  sb = await makeSandbox();
-});
-afterEach(async () => sb.cleanup());
 
 const tenStages = [
   "## Stage 1: Root",
@@ -25,7 +21,7 @@ const tenStages = [
 // The short form is test/e2e/crashes.test.ts ("survives SIGKILL of the monitor at several points").
 describe.runIf(STRESS)("SIGKILL of the monitor at random points (long form)", () => {
   const kills = size(4, 12);
-  it(`${kills} kills of a 10-stage run, each followed by resume: every stage launched once and merged`, async () => {
+  it(`${kills} kills of a 10-stage run, each followed by resume: every stage launched once and merged`, async ({ sb }) => {
     const seed = Number(process.env.AUTORUN_SEED ?? Date.now() % 100000);
     const random = rng(seed);
     console.log(`SIGKILL harness seed ${seed} (AUTORUN_SEED=${seed} repeats it)`);
@@ -51,7 +47,7 @@ describe.runIf(STRESS)("SIGKILL of the monitor at random points (long form)", ()
 });
 
 describe.runIf(STRESS)("tmux server killed mid-run (long form)", () => {
-  it("a 10-stage run completes after kill-server", async () => {
+  it("a 10-stage run completes after kill-server", async ({ sb }) => {
     const plan = sb.writePlan("ten.md", tenStages);
     await orchestrate(sb, plan);
     await waitFor("stages 2-4 working", () => ["2", "3", "4"].every((id) => eventsOf(sb, "ten", "phase_status", id).length >= 1), 60_000);

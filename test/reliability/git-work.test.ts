@@ -5,20 +5,16 @@
  */
 import { appendFileSync, existsSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
-import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, idleRun, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 import * as git from "../../src/adapters/git.js";
 
-let sb: Sandbox;
-beforeEach(async () => {
-  sb = await makeSandbox();
-});
-afterEach(async () => sb.cleanup());
 
 describe("the person's own git work", () => {
-  it("git add . during a run does not pick up the stage worktrees (info/exclude; .gitignore untouched)", async () => {
+  it("git add . during a run does not pick up the stage worktrees (info/exclude; .gitignore untouched)", async ({ sb }) => {
     await idleRun(sb, "addall");
     await waitFor("the stage worktrees", () => existsSync(join(sb.repo, ".claude", "worktrees")));
     await sb.git("add", ".");
@@ -32,7 +28,7 @@ describe("the person's own git work", () => {
     expect(readFileSync(join(sb.repo, ".git", "info", "exclude"), "utf8").match(/^\/\.claude\/worktrees\/$/gm)).toHaveLength(1);
   });
 
-  it("a merged stage's plan and notes are kept and linked; doctor --fix leaves a person's own .claude/worktrees entry alone", async () => {
+  it("a merged stage's plan and notes are kept and linked; doctor --fix leaves a person's own .claude/worktrees entry alone", async ({ sb }) => {
     const plan = sb.writePlan("docplan.md", "## Stage 1: A\n");
     await orchestrate(sb, plan);
     expect(await waitForEnd(sb, "docplan")).toBe("completed");
@@ -53,7 +49,7 @@ describe("the person's own git work", () => {
     expect(await sb.git("branch", "--list", "my-feature")).toContain("my-feature");
   });
 
-  it("a person's own merge in progress on the base branch is waited for, never aborted", async () => {
+  it("a person's own merge in progress on the base branch is waited for, never aborted", async ({ sb }) => {
     const plan = sb.writePlan("busy.md", "## Stage 1: A\nsim: slow\n");
     // The person's side branch, merged with --no-commit while the stage works.
     await sb.git("checkout", "-q", "-b", "side");
@@ -76,7 +72,7 @@ describe("the person's own git work", () => {
     expect((await sb.git("status", "--porcelain", "--untracked-files=no")).trim()).toBe("");
   });
 
-  it("a monitor killed between moving the base and the checkout: the next merge finishes the checkout's move exactly", async () => {
+  it("a monitor killed between moving the base and the checkout: the next merge finishes the checkout's move exactly", async ({ sb }) => {
     const orchDir = await idleRun(sb, "halfway", "## Stage 1: A\n");
     const st = statusOf(sb, "halfway") as unknown as { stages: Record<string, { worktree: string; branch: string }> };
     const { worktree, branch } = st.stages["1"]!;
@@ -103,7 +99,7 @@ describe("the person's own git work", () => {
     expect(eventsOf(sb, "halfway", "merge_complete", "1")).toHaveLength(1);
   });
 
-  it("read-only git calls take no lock: the monitor's status never makes the person's git add fail", async () => {
+  it("read-only git calls take no lock: the monitor's status never makes the person's git add fail", async ({ sb }) => {
     writeFileSync(join(sb.repo, "README.md"), "# test project\n");
     // A stale stat makes a plain `git status` refresh and rewrite the index (taking index.lock).
     const past = new Date(Date.now() - 60_000);
@@ -120,7 +116,7 @@ describe("the person's own git work", () => {
 });
 
 describe("send-backs", () => {
-  it("a stage that hands over the same conflicting commit again and again is told three times, then a person is asked", async () => {
+  it("a stage that hands over the same conflicting commit again and again is told three times, then a person is asked", async ({ sb }) => {
     // Both write CONFLICT.txt; stage 1 merges first, stage 2 ignores what it is told.
     const plan = sb.writePlan("repeat.md", "## Stage 1: One\nsim: conflict\n## Stage 2: Two\nsim: conflict, ignore-messages, slow\n");
     await orchestrate(sb, plan);

@@ -6,23 +6,19 @@
 import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
-import { CLI, makeSandbox, type Sandbox } from "../helpers/env.js";
+import { CLI } from "../helpers/env.js";
 import { eventsOf, idleRun, monitorPid, sleepAgent } from "../helpers/orch.js";
 
-let sb: Sandbox;
-beforeEach(async () => {
-  sb = await makeSandbox();
-});
-afterEach(async () => sb.cleanup());
 
 function stageEnv(orchDir: string, stage: string): NodeJS.ProcessEnv {
   return { AUTORUN_ORCH_DIR: orchDir, AUTORUN_STAGE: stage };
 }
 
 describe("monitor.pid is not trusted blindly", () => {
-  it("an unrelated live process in monitor.pid: resume starts a real monitor, stop never signals that process", async () => {
+  it("an unrelated live process in monitor.pid: resume starts a real monitor, stop never signals that process", async ({ sb }) => {
     const orchDir = await idleRun(sb, "pidplan");
     const stranger = spawn("sleep", ["60"], { stdio: "ignore" });
     try {
@@ -50,7 +46,7 @@ describe("monitor.pid is not trusted blindly", () => {
 });
 
 describe("events written from inside a stage", () => {
-  it("a stage cannot write monitor events or speak for another stage; nothing is appended", async () => {
+  it("a stage cannot write monitor events or speak for another stage; nothing is appended", async ({ sb }) => {
     const orchDir = await idleRun(sb, "forge");
     const events = join(orchDir, "events.jsonl");
     const before = readFileSync(events, "utf8");
@@ -82,7 +78,7 @@ describe("events written from inside a stage", () => {
     expect(st.stages["2"]!.implement_done).toBe(false);
   });
 
-  it("an append after a torn last line starts on a new line: the event is recorded, not lost", async () => {
+  it("an append after a torn last line starts on a new line: the event is recorded, not lost", async ({ sb }) => {
     const orchDir = await idleRun(sb, "torn");
     const events = join(orchDir, "events.jsonl");
     appendFileSync(events, '{"ts":"2026-01-01T00:00:00.000Z","type":"phase_sta');
@@ -96,7 +92,7 @@ describe("events written from inside a stage", () => {
 });
 
 describe("one orchestrate per plan", () => {
-  it("two orchestrate commands at once: one orchestration_started, each stage launched once", async () => {
+  it("two orchestrate commands at once: one orchestration_started, each stage launched once", async ({ sb }) => {
     for (let trial = 0; trial < 2; trial++) {
       const name = `twice-${trial}`;
       const file = sb.writePlan(`${name}.md`, "## Stage 1: A\n## Stage 2: B\n## Stage 3: C\n");
@@ -109,7 +105,7 @@ describe("one orchestrate per plan", () => {
 });
 
 describe("names that collide", () => {
-  it("two plans whose slugs coincide get distinct sessions, branches and worktrees", async () => {
+  it("two plans whose slugs coincide get distinct sessions, branches and worktrees", async ({ sb }) => {
     const a = sb.writePlan("2026-01-05-auth-frontend-work.md", "## Stage 1: A\n");
     const b = sb.writePlan("2026-01-05-auth-database-work.md", "## Stage 1: B\n");
     for (const file of [a, b]) {
@@ -123,7 +119,7 @@ describe("names that collide", () => {
     expect((await sb.git("for-each-ref", "--format=%(refname:short)", "refs/heads/worktree-*")).split("\n").sort()).toEqual(["worktree-auth-work-2-stage-1", "worktree-auth-work-stage-1"]);
   });
 
-  it("the same plan name in two projects: two orchestrations, each command finds its own project's", async () => {
+  it("the same plan name in two projects: two orchestrations, each command finds its own project's", async ({ sb }) => {
     const projects = ["proj2", "proj3"].map((p) => join(sb.dir, p));
     for (const dir of projects) {
       await execa("mkdir", ["-p", join(dir, "docs")]);
@@ -150,12 +146,12 @@ describe("names that collide", () => {
     expect(again.stdout).toContain("Orchestration master-plan exists");
   });
 
-  it.each([
+  it.for([
     ["a.b and a_b", "stages:\n  - id: a.b\n    name: X\n  - id: a_b\n    name: Y\n", /would share the tmux session/],
     ["x.lock", "stages:\n  - id: x.lock\n    name: X\n", /\.lock.*git does not allow/],
     ["a..b", "stages:\n  - id: a..b\n    name: X\n", /"\.\.".*git does not allow/],
     ["end.", "stages:\n  - id: end.\n    name: X\n", /ends with "\.".*git does not allow/],
-  ])("stage ids %s are refused at dry run with exit 2", async (_label, yaml, message) => {
+  ] as const)("stage ids %s are refused at dry run with exit 2", async ([, yaml, message], { sb }) => {
     const file = sb.writePlan("ids.yaml", yaml);
     const r = await sb.cli(["orchestrate", file, "--dry-run"]);
     expect(r.code).toBe(2);
@@ -166,7 +162,7 @@ describe("names that collide", () => {
 });
 
 describe("state files under umask 000", () => {
-  it("events, status, settings and context files are 0600 and their directories 0700", async () => {
+  it("events, status, settings and context files are 0600 and their directories 0700", async ({ sb }) => {
     const file = sb.writePlan("umask.md", "## Stage 1: A\n");
     const r = await execa("sh", ["-c", 'umask 000 && exec "$0" "$@"', process.execPath, CLI, "orchestrate", file, "--no-monitor", "--agent-cmd", sleepAgent], { cwd: sb.repo, env: sb.env, reject: false });
     expect(r.exitCode, r.stderr).toBe(0);
@@ -179,7 +175,7 @@ describe("state files under umask 000", () => {
 });
 
 describe("smaller things that used to be internal errors", () => {
-  it("a 251-character plan file name runs (its plan name is shortened)", async () => {
+  it("a 251-character plan file name runs (its plan name is shortened)", async ({ sb }) => {
     const name = `${"long-plan-name-".repeat(17).slice(0, 248)}.md`;
     expect(name.length).toBe(251);
     const file = sb.writePlan(name, "## Stage 1: A\n");
@@ -192,7 +188,7 @@ describe("smaller things that used to be internal errors", () => {
     expect(eventsOf(sb, planName, "stage_launched")).toHaveLength(1);
   });
 
-  it("a damaged first event line is named as such, not as an unknown orchestration", async () => {
+  it("a damaged first event line is named as such, not as an unknown orchestration", async ({ sb }) => {
     const orchDir = await idleRun(sb, "damaged", "## Stage 1: A\n");
     const events = join(orchDir, "events.jsonl");
     writeFileSync(events, "{not json\n" + readFileSync(events, "utf8").split("\n").slice(1).join("\n"));
@@ -202,7 +198,7 @@ describe("smaller things that used to be internal errors", () => {
     expect(r.stderr).not.toContain("known:");
   });
 
-  it("a hook payload over 8 MB is refused with a message (exit 1, never 2), nothing recorded", async () => {
+  it("a hook payload over 8 MB is refused with a message (exit 1, never 2), nothing recorded", async ({ sb }) => {
     const orchDir = await idleRun(sb, "bighook", "## Stage 1: A\n");
     const before = readFileSync(join(orchDir, "events.jsonl"), "utf8");
     const r = await sb.cli(["hook", "Stop"], { env: stageEnv(orchDir, "1"), input: `{"x":"${"y".repeat(9 * 1024 * 1024)}"}` });
