@@ -37,6 +37,8 @@ export async function makeSandbox(opts: { repo?: boolean } = {}): Promise<Sandbo
     AUTORUN_HOME: home,
     AUTORUN_TMUX_SOCKET: socket,
     AUTORUN_SIM_DELAY_MS: "50",
+    // The monitor's safety-net tick: a dead session (which writes no event) is seen within it.
+    AUTORUN_POLL_SECONDS: "1",
     GIT_AUTHOR_NAME: "test",
     GIT_AUTHOR_EMAIL: "test@example.invalid",
     GIT_COMMITTER_NAME: "test",

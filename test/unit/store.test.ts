@@ -70,6 +70,10 @@ describe("configuration layers", () => {
     expect((error as Error).message).toContain(message);
     expect((error as Error).message).toContain(fix);
   });
+  it("takes the tick from AUTORUN_POLL_SECONDS, and refuses one that is not a number", () => {
+    expect(loadConfig(home(), undefined, {}, { AUTORUN_POLL_SECONDS: "0.5" }).pollSeconds).toBe(0.5);
+    expect(() => loadConfig(home(), undefined, {}, { AUTORUN_POLL_SECONDS: "soon" })).toThrow(/^AUTORUN_POLL_SECONDS: .*give a number of seconds above 0\.$/);
+  });
   it("refuses a bad flag by its flag name", () => {
     expect(() => loadConfig(home(), undefined, { budgetUsd: -1 }, {})).toThrow(/--budget-usd: /);
   });
