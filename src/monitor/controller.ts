@@ -227,7 +227,7 @@ export class Monitor {
         break;
       case "budget_raised":
         if (event.scope === "run") this.toResolve.push({ id: undefined, keys: (k) => k === "budget", reason: `the run's budget was raised to $${event.limit_usd}` });
-        else for (const id of Object.keys(this.status.stages ?? {})) this.toResolve.push({ id, keys: (k) => k === "budget", reason: `the stage budget was raised to $${event.limit_usd}` });
+        else for (const id of Object.keys(this.status.stages)) this.toResolve.push({ id, keys: (k) => k === "budget", reason: `the stage budget was raised to $${event.limit_usd}` });
         break;
       default:
         break;
