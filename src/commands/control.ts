@@ -16,6 +16,7 @@ import { requireStage, resolveOrchestration, type Ctx, type Orchestration } from
 import { RuntimeError, UserError } from "../errors.js";
 import { preflightAgent } from "./preflight.js";
 import { stagesList } from "../core/printable.js";
+import { stageState } from "../core/words.js";
 import * as git from "../adapters/git.js";
 
 export async function runResume(ctx: Ctx, plan: string, opts: { budget?: number; stageBudget?: number } = {}): Promise<number> {
@@ -48,7 +49,7 @@ export async function runResume(ctx: Ctx, plan: string, opts: { budget?: number;
  * and an open circuit breaker (resuming is the person saying they looked). A budget must be above
  * what was already spent, or it would be crossed again at once.
  */
-function liftHolds(ctx: Ctx, orch: Orchestration, opts: { budget?: number; stageBudget?: number }): void {
+export function liftHolds(ctx: Ctx, orch: Orchestration, opts: { budget?: number; stageBudget?: number }): void {
   const status = orch.status;
   const usd = (n: number) => `$${n.toFixed(2)}`;
   const append = (body: EventBody) => appendFor(orch.paths, status, body);
@@ -100,7 +101,10 @@ export async function runRetry(ctx: Ctx, plan: string, stageArgs: string[], opts
   const ids = stageArgs.map((a) => requireStage(orch, a));
   for (const id of ids) {
     const s = orch.status.stages[id]!;
-    if (s.status !== "failed" && s.status !== "blocked") throw new UserError(`stage ${id} is ${s.status}; only a failed or blocked stage can be retried.`);
+    if (s.status !== "failed" && s.status !== "blocked") {
+      const state = s.status === "in_progress" || s.status === "merging" ? `running (${stageState(s)})` : stageState(s);
+      throw new UserError(`stage ${id} is ${state}; only a failed or blocked stage can be retried.`);
+    }
     // A blocked stage runs once what blocks it runs: that must be retried too.
     const failedDeps = failedBelow(orch, id).filter((d) => !ids.includes(d));
     if (s.status === "blocked" && failedDeps.length > 0) {

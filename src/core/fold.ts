@@ -260,7 +260,7 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
       if (status.status === "failed" || status.status === "stopped") status.status = "running";
       break;
     case "circuit_open":
-      status.hold = { kind: "circuit", since: event.ts, reason: `${event.failed.length} stages failed in a row (${event.failed.join(", ")})` };
+      status.hold = { kind: "circuit", since: event.ts, reason: `${event.failed.length} stage${event.failed.length === 1 ? "" : "s"} failed in a row (${event.failed.join(", ")})` };
       break;
     case "circuit_closed":
       if (status.hold?.kind === "circuit") status.hold = null;

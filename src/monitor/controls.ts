@@ -90,8 +90,8 @@ export async function checkCircuit(host: MonitorHost, review: { file?: string })
   if (config.circuitBreaker === 0 || failed.length < config.circuitBreaker || status.hold) return;
   host.emit({ type: "circuit_open", failed });
   const reasons = failed.map((id) => `- stage ${id} (${status.stages[id]?.name ?? "?"}): ${status.stages[id]?.failure_reason ?? "failed"}`).join("\n");
-  log(`circuit breaker open: ${failed.length} stages failed in a row (${failed.join(", ")}); nothing new is launched until a person looks`);
-  await host.fileReview(undefined, `${failed.length} stages failed in a row: launches stopped`, `${failed.length} stages failed one after another with no merge between them, which usually means something beyond one stage is wrong (the agent's login or model, the project's setup, the plan):\n\n${reasons}\n\nNothing new is launched; stages already running go on.`, [
+  log(`circuit breaker open: ${failed.length} stage${failed.length === 1 ? "" : "s"} failed in a row (${failed.join(", ")}); nothing new is launched until a person looks`);
+  await host.fileReview(undefined, `${failed.length} stage${failed.length === 1 ? "" : "s"} failed in a row: launches stopped`, `${failed.length} stage${failed.length === 1 ? "" : "s"} failed one after another with no merge between them, which usually means something beyond one stage is wrong (the agent's login or model, the project's setup, the plan):\n\n${reasons}\n\nNothing new is launched; stages already running go on.`, [
     { topic: "What was wrong", question: `Look at the reasons above (and \`autorun logs ${status.plan_name}\`), fix what they have in common, then write what you did here: answering closes the breaker and launches resume (so does \`autorun resume ${status.plan_name}\`). Failed stages run again only with \`autorun retry ${status.plan_name} <stage>\`.` },
   ], "circuit");
 }

@@ -47,7 +47,7 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     expect((await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", agent])).code).toBe(0);
     const r = await sb.cli(["retry", "busy", "1"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("stage 1 is in_progress; only a failed or blocked stage can be retried");
+    expect(r.stderr).toMatch(/stage 1 is running \(\w[^)]*\); only a failed or blocked stage can be retried/);
   });
 
   it("orchestrate --fresh keeps the previous run aside under its own name, log and report, reachable by every command", async ({ sb }) => {

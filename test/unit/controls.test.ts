@@ -134,3 +134,32 @@ describe("the fold", () => {
     expect(stagesToLaunch(s)).toEqual(["2"]);
   });
 });
+
+describe("resume lifts holds", () => {
+  it("closes an open circuit breaker, raises a budget above what was spent, refuses one at or below it", async () => {
+    const { mkdtempSync, rmSync, mkdirSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { liftHolds } = await import("../../src/commands/control.js");
+    const { orchPaths } = await import("../../src/state/paths.js");
+    const { readAllEvents } = await import("../../src/state/events.js");
+    const { DEFAULT_CONFIG } = await import("../../src/state/config.js");
+    const dir = mkdtempSync(join(tmpdir(), "autorun-resume-"));
+    try {
+      const paths = orchPaths(join(dir, "home"), "p", "p");
+      mkdirSync(paths.dir, { recursive: true });
+      const events = [...start([{ id: "1" }, { id: "2" }], 1), launched("1"), ev({ type: "usage_recorded", stage: "1", transcript: "t", offset: 1, usage: { input_tokens: 1, output_tokens: 1, cache_creation_tokens: 0, cache_read_tokens: 0, usd: 2 } }), failed("1"), ev({ type: "circuit_open", failed: ["1"] })];
+      const status = foldEvents(events)!;
+      const out: string[] = [];
+      const ctx = { cwd: dir, env: {}, home: paths.home, out: (l: string) => out.push(l), err: (l: string) => out.push(l), isTTY: false };
+      const orch = { paths, status, config: DEFAULT_CONFIG };
+      expect(() => liftHolds(ctx, orch, { budget: 2 })).toThrow("--budget 2: the run has already spent $2.00; give a budget above that.");
+      expect(readAllEvents(paths.events)).toEqual([]);
+      liftHolds(ctx, orch, { budget: 5 });
+      expect(readAllEvents(paths.events).map((e) => e.type)).toEqual(["budget_raised", "circuit_closed"]);
+      expect(out).toContain("Circuit breaker closed (1 stage failed in a row (1)): launches resume.");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
