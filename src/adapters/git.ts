@@ -202,6 +202,20 @@ export async function addStageWorktree(root: string, dir: string, branch: string
   await ok(root, args, `git worktree add ${dir}`);
 }
 
+/**
+ * Brings a worktree to `tip` when it holds no work of its own: no commit beyond `tip` but
+ * autorun's own merge commits (one made ahead that did not become the tip) and nothing
+ * uncommitted. Anything else (a retried stage's earlier work) is left as it is.
+ */
+export async function bringWorktreeTo(worktree: string, tip: string): Promise<void> {
+  const head = (await run(worktree, ["rev-parse", "HEAD"])).stdout.trim();
+  if (!head || head === tip) return;
+  const beyond = (await run(worktree, ["log", "--format=%s", `${tip}..${head}`])).stdout.split("\n").filter(Boolean);
+  if (beyond.some((subject) => !subject.startsWith("autorun: merge stage "))) return;
+  if ((await run(worktree, ["status", "--porcelain", "--untracked-files=no"])).stdout.trim() !== "") return;
+  await ok(worktree, ["reset", "--hard", "--quiet", tip], `git reset in ${worktree}`);
+}
+
 export async function removeWorktree(root: string, worktree: string): Promise<boolean> {
   return (await run(root, ["worktree", "remove", "--force", worktree])).ok;
 }

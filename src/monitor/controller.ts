@@ -343,7 +343,7 @@ export class Monitor {
 
   private async mergeOne(id: string): Promise<void> {
     const m = this.mem(id);
-    const result = await mergeStage({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log }, id);
+    const result = await mergeStage({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log, prepareDependants: true }, id);
     this.ingest();
     if (result.kind === "merged") {
       // What the stage spent up to its hand-over counts before its dependants start: a budget it

@@ -15,6 +15,7 @@ import type { OrchPaths } from "../state/paths.js";
 import type { Config } from "../state/config.js";
 import type { Status } from "../state/schemas.js";
 import { ToolError } from "../errors.js";
+import { stagesToLaunch } from "../core/scheduler.js";
 
 export interface LaunchDeps {
   tmux: Tmux;
@@ -46,15 +47,40 @@ export function stageArgv(deps: Pick<LaunchDeps, "config">, status: Status, orch
 
 /** Worktrees being created in this process, so a second launcher waits for the checkout to finish. */
 const creating = new Map<string, Promise<void>>();
-
-/** The stage's worktree, created from the base tip unless it exists (or is being created). */
+/**
+ * The stage's worktree at the tip of the base branch: created there unless it exists (or is being
+ * created). One that exists for a stage about to start (made ahead at a merge commit that did not
+ * become the tip, or by a monitor that stopped) is brought to the tip when it holds no work.
+ */
 async function ensureWorktree(status: Status, stage: Status["stages"][string]): Promise<void> {
   const inflight = creating.get(stage.worktree);
-  if (inflight) return inflight;
-  if (existsSync(stage.worktree)) return;
+  if (inflight) await inflight.catch(() => undefined);
+  if (existsSync(stage.worktree)) {
+    if (stage.status === "pending") await git.bringWorktreeTo(stage.worktree, await git.headCommit(status.project_root, `refs/heads/${status.base_branch}`));
+    return;
+  }
   const job = git.addStageWorktree(status.project_root, stage.worktree, stage.branch, `refs/heads/${status.base_branch}`).finally(() => creating.delete(stage.worktree));
   creating.set(stage.worktree, job);
   return job;
+}
+
+/**
+ * Makes, ahead of time, the worktrees of the stages that merging `merged` would launch, at the
+ * merge commit (which becomes the base tip a moment later): the slowest step of a launch then
+ * runs while the merge is checked and the base moves, not after. Best effort: a launch brings
+ * what it finds to the base tip.
+ */
+export function prepareWorktrees(status: Status, merged: string, commit: string): void {
+  const after: Status = { ...status, stages: { ...status.stages, [merged]: { ...status.stages[merged]!, status: "completed" } } };
+  for (const id of stagesToLaunch(after)) {
+    const stage = status.stages[id]!;
+    if (!stage.depends_on.includes(merged) || creating.has(stage.worktree) || existsSync(stage.worktree)) continue;
+    const job = git
+      .addStageWorktree(status.project_root, stage.worktree, stage.branch, commit)
+      .catch(() => undefined)
+      .finally(() => creating.delete(stage.worktree));
+    creating.set(stage.worktree, job);
+  }
 }
 
 export type LaunchResult = "launched" | "adopted" | "skipped";
@@ -87,8 +113,9 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[]): Pr
       const attempt = 1;
       const sessionId = stageSessionId(status, paths.dir, id, attempt, stage.retries);
       // The stage starts from the tip of the base branch (every merged stage in it), whatever the
-      // person's checkout is on; `claude --worktree <name>` reuses this worktree.
-      await ensureWorktree(status, stage);
+      // person's checkout is on; `claude --worktree <name>` reuses this worktree. (One that exists
+      // was brought to the tip before the lock.)
+      if (creating.has(stage.worktree) || !existsSync(stage.worktree)) await ensureWorktree(status, stage);
       // A session that already exists was started by a launcher killed before it could record it:
       // adopt it. new-session itself says so ("duplicate session"), which saves a has-session call.
       try {

@@ -23,6 +23,7 @@ import { loadStatus } from "../state/status.js";
 import type { Config } from "../state/config.js";
 import type { EventOf, Status } from "../state/schemas.js";
 import { cleanup } from "./cleanup.js";
+import { prepareWorktrees } from "./launcher.js";
 import { localAllowRules, WORKFLOW_ALLOW } from "../adapters/agent.js";
 
 export interface MergeDeps {
@@ -30,6 +31,8 @@ export interface MergeDeps {
   paths: OrchPaths;
   config: Config;
   log: (msg: string) => void;
+  /** Make the dependants' worktrees while the merge is checked (the monitor, which then launches them). */
+  prepareDependants?: boolean;
 }
 
 type Reason = EventOf<"merge_conflict">["reason"];
@@ -143,6 +146,8 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
       );
     }
     const commit = await git.commitTree(root, tree.tree, [baseTip, stageTip], `autorun: merge stage ${id}: ${stage.name}`);
+    // The dependants' worktrees are made now, at this commit, while it is checked and the base moves.
+    if (round === 1 && deps.prepareDependants) prepareWorktrees(status, id, commit);
     if (checks.length > 0) {
       const failed = await validateCommit(deps, root, commit, checks);
       if (failed) {

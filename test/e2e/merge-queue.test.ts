@@ -56,6 +56,25 @@ describe("the merge queue (real tmux, real git, simulated agent)", () => {
     await expectClean(sb, "overlap");
   });
 
+  it("a dependant whose worktree was made ahead at a merge that had to wait starts from the base tip all the same", async ({ sb }) => {
+    const plan = sb.writePlan("ahead.md", "## Stage 1: A\nsim: slow\n\n## Stage 2: B\nDepends on: 1\n");
+    await orchestrate(sb, plan);
+    mkdirSync(join(sb.repo, "sim"), { recursive: true });
+    writeFileSync(join(sb.repo, "sim", "stage-1-part2.txt"), "the person's own file\n");
+    await waitFor("a merge that waits", () => eventsOf(sb, "ahead", "merge_conflict", "1")[0], 30_000);
+    // Meanwhile the person commits on main: the merge commit stage 2's worktree was made at is not the tip.
+    writeFileSync(join(sb.repo, "person.txt"), "mine\n");
+    await sb.git("add", "person.txt");
+    await sb.git("commit", "-qm", "the person's commit");
+    const personal = await sb.git("rev-parse", "HEAD");
+    rmSync(join(sb.repo, "sim", "stage-1-part2.txt"));
+    expect(await waitForEnd(sb, "ahead")).toBe("completed");
+    // Stage 2's branch (its merge's second parent) grew from a base that has the person's commit.
+    const merged2 = eventsOf(sb, "ahead", "merge_complete", "2")[0]!.commit as string;
+    expect(await sb.git("merge-base", "--is-ancestor", personal, `${merged2}^2`).then(() => true, () => false)).toBe(true);
+    await expectClean(sb, "ahead");
+  });
+
   it("leaves a person on another branch alone: their branch and edits untouched, the base branch gets every stage", async ({ sb }) => {
     await sb.git("checkout", "-q", "-b", "feature");
     writeFileSync(join(sb.repo, "feature.txt"), "work in progress\n");
