@@ -47,6 +47,7 @@ export function stageArgv(deps: Pick<LaunchDeps, "config">, status: Status, orch
 
 /** Worktrees being created in this process, so a second launcher waits for the checkout to finish. */
 const creating = new Map<string, Promise<void>>();
+
 /**
  * The stage's worktree at the tip of the base branch: created there unless it exists (or is being
  * created). One that exists for a stage about to start (made ahead at a merge commit that did not
