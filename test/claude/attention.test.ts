@@ -4,28 +4,17 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { describe, expect } from "vitest";
+import { waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, statusOf } from "../helpers/orch.js";
-import { stageSteps, type Api } from "../helpers/claude-api.js";
-import { CLAUDE, endOf, nextStep, orchestrateWithClaude, startClaudeApi } from "./harness.js";
+import { stageSteps } from "../helpers/claude-api.js";
+import { CLAUDE, endOf, nextStep, orchestrateWithClaude, it } from "./harness.js";
 
-let sb: Sandbox;
-let api: Api | undefined;
-
-beforeEach(async () => {
-  sb = await makeSandbox();
-});
-afterEach(async () => {
-  await sb.cleanup();
-  await api?.close();
-  api = undefined;
-});
 
 describe.skipIf(!CLAUDE)("the real Claude Code", () => {
-  it("raises question attention for claude's AskUserQuestion menu, with a review; a person's answer clears it", async () => {
+  it("raises question attention for claude's AskUserQuestion menu, with a review; a person's answer clears it", async ({ sb, claude }) => {
     const ask = { tool: "AskUserQuestion", input: { questions: [{ question: "Which database should the cache use?", header: "Database", multiSelect: false, options: [{ label: "Redis", description: "In-memory" }, { label: "PostgreSQL", description: "Already deployed" }] }] } };
-    api = await startClaudeApi(sb, (call) => {
+    const api = await claude((call) => {
       const steps = stageSteps(call);
       steps.splice(1, 0, ask);
       return nextStep(call, steps);
@@ -39,15 +28,15 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
     expect(eventsOf(sb, "menu", "stall_continue_sent")).toEqual([]);
     await sb.tmux("send-keys", "-t", `=${String(eventsOf(sb, "menu", "stage_launched", "1")[0]!.session)}:`, "2");
     expect(await endOf(sb, "menu", 60_000)).toBe("completed");
-    const answered = api!.calls.flatMap((c) => c.tools).find((t) => t.name === "AskUserQuestion" && t.result !== undefined);
+    const answered = api.calls.flatMap((c) => c.tools).find((t) => t.name === "AskUserQuestion" && t.result !== undefined);
     expect(answered?.result).toContain("PostgreSQL");
     expect(eventsOf(sb, "menu", "review_resolved", "1").map((e) => e.file)).toContain(review.file);
     await expectClean(sb, "menu");
   }, 120_000);
 
-  it("pauses the run on the API's usage limit and raises login attention for a refused key", async () => {
+  it("pauses the run on the API's usage limit and raises login attention for a refused key", async ({ sb, claude }) => {
     Object.assign(sb.env, { CLAUDE_CODE_MAX_RETRIES: "0" });
-    api = await startClaudeApi(sb, (call) =>
+    await claude((call) =>
       call.stage === "1"
         ? { status: 429, error: { type: "rate_limit_error", message: "This request would exceed your account's rate limit. Please try again later." }, headers: { "retry-after": "60" } }
         : { status: 401, error: { type: "authentication_error", message: "invalid x-api-key" } },
@@ -67,8 +56,8 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
     expect((await sb.cli(["stop", "limits", "--sessions"])).code).toBe(0);
   }, 180_000);
 
-  it("shows claude's own words when it exits at once, and fails the stage instead of relaunching it forever", async () => {
-    api = await startClaudeApi(sb, (call) => nextStep(call, stageSteps(call)));
+  it("shows claude's own words when it exits at once, and fails the stage instead of relaunching it forever", async ({ sb, claude }) => {
+    const api = await claude((call) => nextStep(call, stageSteps(call)));
     const plan = sb.writePlan("bogus.md", "## Stage 1: Never starts\n");
     await orchestrateWithClaude(sb, plan, ["--permission-mode", "bogus"]);
     expect(await endOf(sb, "bogus", 60_000)).toBe("failed");
@@ -76,11 +65,11 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
     const words = "argument 'bogus' is invalid";
     expect((await sb.cli(["status", "bogus"])).stdout).toContain(words);
     expect((await sb.cli(["report", "bogus"])).stdout).toContain(words);
-    expect(api!.calls).toEqual([]);
+    expect(api.calls).toEqual([]);
   }, 120_000);
 
-  it("refuses before writing anything when claude cannot start: bypassPermissions as root, an untrusted project", async () => {
-    api = await startClaudeApi(sb, () => ({ blocks: [{ text: "unused" }], done: true }));
+  it("refuses before writing anything when claude cannot start: bypassPermissions as root, an untrusted project", async ({ sb, claude }) => {
+    await claude(() => ({ blocks: [{ text: "unused" }], done: true }));
     const plan = sb.writePlan("refused.md", "## Stage 1: Never\n");
     if (process.getuid?.() === 0) {
       const r = await sb.cli(["orchestrate", plan, "--agent-cmd", CLAUDE!, "--permission-mode", "bypassPermissions"]);

@@ -4,10 +4,27 @@
  */
 import { expect } from "vitest";
 import type { Sandbox } from "../helpers/env.js";
+import { it as sandboxIt } from "../helpers/fixture.js";
 import { eventsOf, waitForEnd } from "../helpers/orch.js";
 import { claudeBin, claudeEnv, claudeHome, startApi, stepDone, type Api, type Block, type Call, type Script } from "../helpers/claude-api.js";
 
 export const CLAUDE = claudeBin();
+
+/**
+ * A test of this lane: its sandbox (`sb`) and `claude(script)`, which starts the stand-in for it;
+ * every stand-in a test started is closed after it, its sandbox cleaned up.
+ */
+export const it = sandboxIt.extend<{ claude: (script: Script) => Promise<Api> }>({
+  claude: async ({ sb }, use) => {
+    const started: Api[] = [];
+    await use(async (script) => {
+      const api = await startClaudeApi(sb, script);
+      started.push(api);
+      return api;
+    });
+    for (const api of started) await api.close();
+  },
+});
 
 /** Starts the stand-in with `script` and gives the sandbox's sessions a seeded HOME, the key and the URL. */
 export async function startClaudeApi(sb: Sandbox, script: Script): Promise<Api> {

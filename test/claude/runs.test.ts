@@ -5,33 +5,22 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import { execa } from "execa";
-import { makeSandbox, waitFor, type Sandbox } from "../helpers/env.js";
+import { waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, statusOf } from "../helpers/orch.js";
-import { stageSteps, stepDone, type Api, type Block } from "../helpers/claude-api.js";
+import { stageSteps, stepDone, type Block } from "../helpers/claude-api.js";
 import type { Status } from "../../src/state/schemas.js";
-import { CLAUDE, endOf, nextStep, orchestrateWithClaude, panePid, startClaudeApi } from "./harness.js";
+import { CLAUDE, endOf, nextStep, orchestrateWithClaude, panePid, it } from "./harness.js";
 
-let sb: Sandbox;
-let api: Api | undefined;
-
-beforeEach(async () => {
-  sb = await makeSandbox();
-});
-afterEach(async () => {
-  await sb.cleanup();
-  await api?.close();
-  api = undefined;
-});
 
 describe.skipIf(!CLAUDE)("the real Claude Code", () => {
-  it("runs a diamond to the end unattended: a stall nudged, a SIGKILLed claude resumed, a merge sent back and acted on", async () => {
+  it("runs a diamond to the end unattended: a stall nudged, a SIGKILLed claude resumed, a merge sent back and acted on", async ({ sb, claude }) => {
     let killed = false;
     let stalled = false;
     let release: () => void = () => {};
     const held = new Promise<void>((resolve) => (release = resolve));
-    api = await startClaudeApi(sb, async (call) => {
+    const api = await claude(async (call) => {
       const all = stageSteps(call);
       const [start, write, add, commit, done] = all as [Block, Block, Block, Block, Block];
       if (call.stage === "2" && stepDone(call, start) && !stalled) {
@@ -75,7 +64,7 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
     expect(eventsOf(sb, "diamond", "stall_continue_sent", "2").length).toBeGreaterThan(0);
     // The killed claude came back with its conversation.
     expect(eventsOf(sb, "diamond", "stage_relaunched", "3")).toHaveLength(1);
-    const resumed = api!.calls.filter((c) => c.stage === "3" && c.userTexts.some((t) => t.includes("you were restarted")));
+    const resumed = api.calls.filter((c) => c.stage === "3" && c.userTexts.some((t) => t.includes("you were restarted")));
     expect(resumed.length).toBeGreaterThan(0);
     // (--resume, not a new session: the first prompt is still in it. Claude Code may lose the last
     // tool turn to a SIGKILL; the stage's steps are safe to redo.)
@@ -84,14 +73,14 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
     const queued = eventsOf(sb, "diamond", "message_queued", "4");
     expect(queued).toHaveLength(1);
     expect(eventsOf(sb, "diamond", "message_delivered", "4").map((e) => e.id)).toEqual([queued[0]!.id]);
-    expect(api!.calls.some((c) => c.stage === "4" && c.lastText === queued[0]!.message)).toBe(true);
+    expect(api.calls.some((c) => c.stage === "4" && c.lastText === queued[0]!.message)).toBe(true);
     expect(eventsOf(sb, "diamond", "stall_continue_sent", "4")).toEqual([]);
     // What each stage cost, read from claude's own transcripts: per call the stand-in reports 1200
     // input, 40 output and 800 cache-read tokens; at opus prices ($5 / $25 / $0.50 per million)
     // that is $0.0074. Stage 3's call in flight when it was SIGKILLed is lost with its process.
     const { stages } = statusOf(sb, "diamond") as unknown as Status;
     for (const [id, st] of Object.entries(stages)) {
-      const calls = api!.calls.filter((c) => c.stage === id).length;
+      const calls = api.calls.filter((c) => c.stage === id).length;
       const counted = st.usage!.input_tokens / 1200;
       expect(counted, `stage ${id}: ${JSON.stringify(st.usage)} for ${calls} calls`).toBe(id === "3" ? Math.min(calls, Math.max(counted, calls - 1)) : calls);
       expect(st.usage).toMatchObject({ output_tokens: 40 * counted, cache_read_tokens: 800 * counted });
@@ -102,9 +91,9 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
     await expectClean(sb, "diamond");
   }, 180_000);
 
-  it("sends a failing check and a conflict back to claude as messages, which it acts on; every base commit passes the check", async () => {
+  it("sends a failing check and a conflict back to claude as messages, which it acts on; every base commit passes the check", async ({ sb, claude }) => {
     writeFileSync(join(sb.home, "config.json"), JSON.stringify({ validate: [["test", "-f", "checked.txt"]] }));
-    api = await startClaudeApi(sb, async (call) => {
+    const api = await claude(async (call) => {
       const told = call.userTexts.slice(1).join("\n");
       const since = { ...call, tools: call.toolsSinceLastText };
       if (call.stage === "1") {
@@ -128,7 +117,7 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
     expect(eventsOf(sb, "queue", "merge_conflict").map((e) => [e.stage, e.reason])).toEqual([["1", "validate_failed"], ["2", "conflict"]]);
     for (const q of eventsOf(sb, "queue", "message_queued")) {
       expect(eventsOf(sb, "queue", "message_delivered", String(q.stage)).map((e) => e.id)).toContain(q.id);
-      expect(api!.calls.some((c) => c.stage === q.stage && c.lastText === q.message)).toBe(true);
+      expect(api.calls.some((c) => c.stage === q.stage && c.lastText === q.message)).toBe(true);
     }
     expect(await sb.git("show", "main:shared.txt")).toBe("work of stage 2");
     // The check ran on each merged result, so no first-parent commit of the base lacks checked.txt.
@@ -140,9 +129,9 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
     await expectClean(sb, "queue");
   }, 180_000);
 
-  it("names the command of a prompt outside the allow-list in a review; permissionAnswers answers a matching one; a person's \"don't ask again\" holds for later stages", async () => {
+  it("names the command of a prompt outside the allow-list in a review; permissionAnswers answers a matching one; a person's \"don't ask again\" holds for later stages", async ({ sb, claude }) => {
     writeFileSync(join(sb.home, "config.json"), JSON.stringify({ permissionAnswers: { "make --version": "1" } }));
-    api = await startClaudeApi(sb, (call) => {
+    const api = await claude((call) => {
       const steps = stageSteps(call);
       steps.splice(1, 0, { bash: call.stage === "1" ? "make --version" : "gcc --version", description: "Check the toolchain" });
       return nextStep(call, steps);
@@ -160,10 +149,10 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
     // The answer outlived stage 2's worktree: stage 3 ran the same command without asking.
     expect(eventsOf(sb, "asks", "permissions_learned", "2").flatMap((e) => e.rules as string[]).join(" ")).toMatch(/gcc/);
     expect(eventsOf(sb, "asks", "stage_needs_permission", "3")).toEqual([]);
-    expect(api!.calls.some((c) => c.stage === "3" && c.tools.some((t) => t.input.command === "gcc --version" && /gcc/.test(t.result ?? "")))).toBe(true);
+    expect(api.calls.some((c) => c.stage === "3" && c.tools.some((t) => t.input.command === "gcc --version" && /gcc/.test(t.result ?? "")))).toBe(true);
     // Stage 1's prompt matched permissionAnswers: answered, no review, and make really ran.
     expect(eventsOf(sb, "asks", "review_requested", "1")).toEqual([]);
-    const make = api!.calls.flatMap((c) => c.tools).find((t) => t.input.command === "make --version" && t.result !== undefined);
+    const make = api.calls.flatMap((c) => c.tools).find((t) => t.input.command === "make --version" && t.result !== undefined);
     expect(make?.result).toMatch(/GNU Make/);
     await expectClean(sb, "asks");
   }, 180_000);
