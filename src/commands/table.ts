@@ -1,0 +1,351 @@
+/**
+ * The command table: every command with its arguments, options and their help, an example, the
+ * schema its options are checked with and how it runs (its module imported only then). Data only:
+ * src/cli.ts turns it into the commander program.
+ */
+import type * as Z from "zod";
+import type { Ctx } from "./ctx.js";
+import type { ConfigFile } from "../state/schemas.js";
+
+/** A hook payload is a few kilobytes; more than this is not one, and is not held in memory. */
+const STDIN_LIMIT = 8 * 1024 * 1024;
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return "";
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    size += (chunk as Buffer).length;
+    if (size > STDIN_LIMIT) {
+      process.stdin.destroy();
+      return "\u0000too large";
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export interface OptionSpec {
+  /** commander's syntax: `--max-parallel <n>`, `-f, --follow`, `--no-monitor`, `--question <q...>`. */
+  flags: string;
+  help: string;
+  choices?: readonly string[];
+  default?: string;
+  required?: boolean;
+}
+
+/**
+ * One command of the table: its name (`review new` for a subcommand), what it does, its arguments
+ * and options with their help, an example, the schema its options are validated with (zod, loaded
+ * only when a command with one runs: agents' hot commands have none and validate what they write),
+ * and how it runs (its module imported only then, so `--help` loads none of them).
+ */
+export interface CommandSpec<S extends Z.ZodType = Z.ZodType> {
+  name: string;
+  summary: string;
+  args?: [string, string?][];
+  options?: OptionSpec[];
+  example: string;
+  schema?: (z: typeof Z) => S;
+  run(ctx: Ctx, args: Args, opts: Z.infer<S>): Promise<number> | number;
+}
+
+/** The arguments as commander gives them: a string, a list for `<x...>`, undefined when optional and absent. */
+export type Args = (string | string[] | undefined)[];
+
+/** Keeps each command's `run` typed by its own schema. */
+const command = <S extends Z.ZodType>(spec: CommandSpec<S>): CommandSpec => spec as unknown as CommandSpec;
+
+const str = (a: Args[number]) => a as string;
+const maybe = (a: Args[number]) => a as string | undefined;
+const list = (a: Args[number]) => (a ?? []) as string[];
+
+export const COMMANDS: CommandSpec[] = [
+  command({
+    name: "orchestrate",
+    summary: "parse a master plan, write the orchestration, launch every ready stage and start the monitor",
+    args: [["<plan>", "master plan file (.md, .yaml)"]],
+    options: [
+      { flags: "--dry-run", help: "parse and print stages, waves and the commands it would run; write nothing" },
+      { flags: "--json", help: "with --dry-run: machine-readable plan" },
+      { flags: "--verbose", help: "with --dry-run: the exact argument list of each stage's agent" },
+      { flags: "--max-parallel <n>", help: "stages running at once (default 4)" },
+      { flags: "--schedule <mode>", help: "eager: launch as soon as deps merge; waves: strict wave barriers", choices: ["eager", "waves"] },
+      { flags: "--agent-cmd <cmd>", help: 'agent program or template (JSON array, e.g. \'["node","agent.js"]\'); "sim": the bundled simulated agent, no tokens spent' },
+      { flags: "--model <model>", help: "model passed to claude" },
+      { flags: "--permission-mode <mode>", help: "permission mode passed to claude" },
+      { flags: "--tmux-socket <name>", help: "run sessions on this tmux server (tmux -L <name>)" },
+      { flags: "--stall-seconds <s>", help: "idle time before a stage is nudged" },
+      { flags: "--budget <usd>", help: "dollars the whole run may spend (then nothing new is launched)" },
+      { flags: "--stage-budget <usd>", help: "dollars each stage may spend (then it is not nudged any more)" },
+      { flags: "--base <branch>", help: "base branch stages branch from and merge into (default: the current branch)" },
+      { flags: "--project <dir>", help: "project root (default: the git repository of the current directory)" },
+      { flags: "--parse-with <parser>", help: "parse a free-form plan with claude -p", choices: ["claude"] },
+      { flags: "--fresh", help: "start over when this plan already has an orchestration (the old one is kept)" },
+      { flags: "--no-monitor", help: "do not start the background monitor" },
+    ],
+    example: "autorun orchestrate docs/master-plan.md --dry-run\nautorun orchestrate docs/master-plan.md --max-parallel 2",
+    schema: (z) =>
+      z.object({
+        dryRun: z.boolean().optional(),
+        json: z.boolean().optional(),
+        verbose: z.boolean().optional(),
+        maxParallel: wholeNumber(z).optional(),
+        schedule: z.enum(["eager", "waves"]).optional(),
+        agentCmd: z.string().optional(),
+        model: z.string().optional(),
+        permissionMode: z.string().optional(),
+        tmuxSocket: z.string().optional(),
+        stallSeconds: amount(z).optional(),
+        budget: amount(z).optional(),
+        stageBudget: amount(z).optional(),
+        base: z.string().optional(),
+        project: z.string().optional(),
+        parseWith: z.literal("claude").optional(),
+        fresh: z.boolean().optional(),
+        monitor: z.boolean(),
+      }),
+    run: async (c, [plan], f) => {
+      const config: ConfigFile = {
+        maxParallel: f.maxParallel,
+        schedule: f.schedule,
+        model: f.model,
+        permissionMode: f.permissionMode,
+        tmuxSocket: f.tmuxSocket,
+        stallSeconds: f.stallSeconds,
+        budgetUsd: f.budget,
+        stageBudgetUsd: f.stageBudget,
+      };
+      if (f.agentCmd !== undefined) {
+        const { parseAgentCmd } = await import("../adapters/agent.js");
+        const { UserError } = await import("../errors.js");
+        try {
+          config.agentCommand = parseAgentCmd(f.agentCmd);
+        } catch (error) {
+          throw new UserError(`--agent-cmd: ${(error as Error).message}.`);
+        }
+      }
+      const { runOrchestrate } = await import("./orchestrate.js");
+      return runOrchestrate(c, str(plan), { dryRun: f.dryRun, json: f.json, verbose: f.verbose, base: f.base, project: f.project, parseWith: f.parseWith, fresh: f.fresh, noMonitor: !f.monitor, config });
+    },
+  }),
+  command({
+    name: "status",
+    summary: "table of stages: status, attention, wave, deps, elapsed, branch, session (no plan: every orchestration)",
+    args: [["[plan]", "plan file or plan name"]],
+    options: [
+      { flags: "--json", help: "print status.json" },
+      { flags: "--watch", help: "refresh every 2 s" },
+    ],
+    example: "autorun status\nautorun status master-plan --json",
+    schema: (z) => z.object({ json: z.boolean().optional(), watch: z.boolean().optional() }),
+    run: async (c, [plan], f) => (await import("./status.js")).runStatus(c, maybe(plan), f),
+  }),
+  command({
+    name: "dashboard",
+    summary: "live terminal dashboard: stages, dependencies, events, monitor log",
+    args: [["[plan]", "plan file or plan name"]],
+    example: "autorun dashboard master-plan",
+    run: async (c, [plan]) => (await import("../tui/dashboard.js")).runDashboard(c, maybe(plan)),
+  }),
+  command({
+    name: "attach",
+    summary: "attach to a stage's tmux session (switch-client when inside tmux)",
+    args: [["<plan>"], ["<stage>"]],
+    example: "autorun attach master-plan 2",
+    run: async (c, [plan, stage]) => (await import("./control.js")).runAttach(c, str(plan), str(stage)),
+  }),
+  command({
+    name: "logs",
+    summary: "print the monitor log",
+    args: [["[plan]"]],
+    options: [{ flags: "-f, --follow", help: "keep printing new lines" }],
+    example: "autorun logs master-plan -f",
+    schema: (z) => z.object({ follow: z.boolean().optional() }),
+    run: async (c, [plan], f) => (await import("./control.js")).runLogs(c, maybe(plan), f),
+  }),
+  command({
+    name: "monitor",
+    summary: "run the monitor in the foreground",
+    args: [["<plan>"]],
+    options: [{ flags: "--once", help: "do one pass and exit" }],
+    example: "autorun monitor master-plan --once",
+    schema: (z) => z.object({ once: z.boolean().optional() }),
+    run: async (c, [plan], f) => (await import("./monitor.js")).runMonitor(c, str(plan), f),
+  }),
+  command({
+    name: "retry",
+    summary: "run failed or blocked stages again, with a fresh attempt budget (their dependants follow)",
+    args: [["<plan>"], ["<stage...>", "stage ids"]],
+    options: [{ flags: "--fresh-worktree", help: "start from the tip of the base branch (the old branch is kept under another name)" }],
+    example: "autorun retry master-plan 3 --fresh-worktree",
+    schema: (z) => z.object({ freshWorktree: z.boolean().optional() }),
+    run: async (c, [plan, stages], f) => (await import("./control.js")).runRetry(c, str(plan), list(stages), f),
+  }),
+  command({
+    name: "resume",
+    summary: "restart the monitor; relaunch stages whose session died; close an open circuit breaker",
+    args: [["<plan>"]],
+    options: [
+      { flags: "--budget <usd>", help: "raise the run's budget to this many dollars" },
+      { flags: "--stage-budget <usd>", help: "raise every stage's budget to this many dollars" },
+    ],
+    example: "autorun resume master-plan\nautorun resume master-plan --budget 40",
+    schema: (z) => z.object({ budget: amount(z).optional(), stageBudget: amount(z).optional() }),
+    run: async (c, [plan], f) => (await import("./control.js")).runResume(c, str(plan), f),
+  }),
+  command({
+    name: "stop",
+    summary: "stop the monitor (and with --sessions the stage sessions); nothing on disk is lost",
+    args: [["<plan>"]],
+    options: [{ flags: "--sessions", help: "also end the stage sessions" }],
+    example: "autorun stop master-plan --sessions",
+    schema: (z) => z.object({ sessions: z.boolean().optional() }),
+    run: async (c, [plan], f) => (await import("./control.js")).runStop(c, str(plan), f),
+  }),
+  command({
+    name: "nudge",
+    summary: "send a message (default: continue) to a stage's agent, verified",
+    args: [["<plan>"], ["<stage>"], ["[message]"]],
+    example: 'autorun nudge master-plan 3 "please run the tests and continue"',
+    run: async (c, [plan, stage, message]) => (await import("./control.js")).runNudge(c, str(plan), str(stage), maybe(message)),
+  }),
+  command({
+    name: "merge",
+    summary: "merge a stage's branch into the base branch through the merge queue (the monitor does this itself)",
+    args: [["<plan>"], ["<stage>"]],
+    options: [{ flags: "--dry-run", help: "say what the merge would do (conflicts, checks, your checkout) and change nothing" }],
+    example: "autorun merge master-plan 3 --dry-run",
+    schema: (z) => z.object({ dryRun: z.boolean().optional() }),
+    run: async (c, [plan, stage], f) => (await import("./control.js")).runMerge(c, str(plan), str(stage), f),
+  }),
+  command({
+    name: "phase",
+    summary: "(agents) report a phase of the current stage",
+    args: [["<phase>", "triage | research | create_plan | implement | merge"], ["<state>", "start | done"]],
+    options: [
+      { flags: "--current <n>", help: "implementation phase number" },
+      { flags: "--total <n>", help: "number of implementation phases" },
+      { flags: "--plan-file <file>", help: "the stage's implementation plan" },
+      { flags: "--complexity <c>", help: "QUICK | MEDIUM | LARGE (triage)" },
+      { flags: "--orch-dir <dir>", help: "orchestration dir (default: $AUTORUN_ORCH_DIR)" },
+      { flags: "--stage <id>", help: "stage id (default: $AUTORUN_STAGE)" },
+    ],
+    example: "autorun phase implement start --current 1 --total 3",
+    // Hot (agents call it at every step): checked by the event it writes, without loading zod here.
+    run: async (c, [phase, state], f) => (await import("./agent-report.js")).runPhase(c, str(phase), str(state), f as Record<string, string | undefined>),
+  }),
+  command({
+    name: "event",
+    summary: "(agents) append a validated event",
+    args: [["<type>"], ["[fields...]", "key=value pairs"]],
+    options: [
+      { flags: "--data <json>", help: "fields as a JSON object" },
+      { flags: "--orch-dir <dir>", help: "orchestration dir (default: $AUTORUN_ORCH_DIR)" },
+      { flags: "--stage <id>", help: "stage id (default: $AUTORUN_STAGE)" },
+    ],
+    example: "autorun event stage_idle source=hook reason=waiting",
+    run: async (c, [type, fields], f) => (await import("./agent-report.js")).runEvent(c, str(type), list(fields), f as Record<string, string | undefined>),
+  }),
+  command({
+    name: "hook",
+    summary: "(hooks) turn a Claude Code hook payload on stdin into an event",
+    args: [["<name>", "Notification | Stop | SessionStart | SessionEnd | UserPromptSubmit"]],
+    example: `echo '{"notification_type":"idle_prompt"}' | autorun hook Notification`,
+    run: async (c, [name]) => (await import("./agent-report.js")).runHook(c, str(name), await readStdin()),
+  }),
+  command({
+    name: "review new",
+    summary: "write a review file and mark the stage as waiting on it; prints its path",
+    options: [
+      { flags: "--title <title>", help: "what the review is about", required: true },
+      { flags: "--context <text>", help: "background for the reviewer", default: "" },
+      { flags: "--question <q...>", help: "a question (repeat for more; 'Topic: question' sets the topic)" },
+      { flags: "--stage <id>", help: "the stage that waits on it (default: $AUTORUN_STAGE)" },
+      { flags: "--orch-dir <dir>", help: "orchestration dir (default: $AUTORUN_ORCH_DIR)" },
+    ],
+    example: 'autorun review new --title "Schema" --question "Keep the old table? Yes or no"',
+    schema: (z) => z.object({ title: z.string(), context: z.string(), question: z.array(z.string()).optional(), stage: z.string().optional(), orchDir: z.string().optional() }),
+    run: async (c, _args, f) => (await import("./review.js")).runReviewNew(c, f),
+  }),
+  command({
+    name: "review list",
+    summary: "open and answered reviews, with the stage each blocks",
+    options: [{ flags: "--json", help: "print the list as JSON" }],
+    example: "autorun review list --json",
+    schema: (z) => z.object({ json: z.boolean().optional() }),
+    run: async (c, _args, f) => (await import("./review.js")).runReviewList(c, f),
+  }),
+  command({
+    name: "review open",
+    summary: "open a review in $VISUAL/$EDITOR (default: the oldest unanswered)",
+    args: [["[file]"]],
+    example: "autorun review open",
+    run: async (c, [file]) => (await import("./review.js")).runReviewOpen(c, maybe(file)),
+  }),
+  command({
+    name: "review wait",
+    summary: "block until every question has an answer; print the answers as JSON",
+    args: [["<file>"]],
+    options: [{ flags: "--timeout <seconds>", help: "give up after this long (exit 1)" }],
+    example: "autorun review wait ~/.autorun/review/2026-01-01-120000-schema.md --timeout 3600",
+    schema: (z) => z.object({ timeout: amount(z).optional() }),
+    run: async (c, [file], f) => (await import("./review.js")).runReviewWait(c, str(file), f),
+  }),
+  command({
+    name: "review answers",
+    summary: "print a review's answers as JSON",
+    args: [["<file>"]],
+    example: "autorun review answers <file>",
+    run: async (c, [file]) => (await import("./review.js")).runReviewAnswers(c, str(file)),
+  }),
+  command({
+    name: "report",
+    summary: "the final report of an orchestration",
+    args: [["[plan]"]],
+    options: [{ flags: "--json", help: "print the report as JSON" }],
+    example: "autorun report master-plan",
+    schema: (z) => z.object({ json: z.boolean().optional() }),
+    run: async (c, [plan], f) => (await import("./report.js")).runReport(c, maybe(plan), f),
+  }),
+  command({
+    name: "doctor",
+    summary: "check tools, trust, templates and state; reconcile sessions, worktrees and branches",
+    options: [
+      { flags: "--fix", help: "fix what is safe to fix" },
+      { flags: "--project <dir>", help: "the project to check (default: the git repository of the current directory)" },
+      { flags: "--tmux-socket <name>", help: "also look at sessions on this tmux server (tmux -L <name>)" },
+    ],
+    example: "autorun doctor --fix",
+    schema: (z) => z.object({ fix: z.boolean().optional(), project: z.string().optional(), tmuxSocket: z.string().optional() }),
+    run: async (c, _args, f) => (await import("./doctor.js")).runDoctor(c, f),
+  }),
+  command({
+    name: "demo",
+    summary: "run a bundled 5-stage plan with the simulated agent in a throw-away repo on a private tmux server",
+    options: [
+      { flags: "--keep", help: "keep the demo's tmux server afterwards" },
+      { flags: "--dashboard", help: "watch it in the dashboard" },
+      { flags: "--review", help: "a stage asks you a question through a review file" },
+    ],
+    example: "autorun demo\nautorun demo --review --dashboard",
+    schema: (z) => z.object({ keep: z.boolean().optional(), dashboard: z.boolean().optional(), review: z.boolean().optional() }),
+    run: async (c, _args, f) => (await import("./demo.js")).runDemo(c, f),
+  }),
+];
+
+/** Groups of subcommands: their own help line and example. */
+export const GROUPS: Record<string, { summary: string; example: string }> = {
+  review: { summary: "review files: questions for a person, answered in an editor", example: 'autorun review new --title "API shape" --question "REST or RPC?"\nautorun review list' },
+};
+
+/** A whole number ≥ 1 from a flag's text. */
+function wholeNumber(z: typeof Z) {
+  return z.coerce.number({ error: "must be a whole number ≥ 1" }).int("must be a whole number ≥ 1").min(1, "must be a whole number ≥ 1");
+}
+
+/** A number > 0 from a flag's text (seconds, dollars). */
+function amount(z: typeof Z) {
+  return z.coerce.number({ error: "must be a number > 0" }).positive("must be a number > 0");
+}
+
