@@ -6,24 +6,15 @@ import { nextModel } from "../../src/monitor/liveness.js";
 import { budgetSpent, stageLimit } from "../../src/monitor/controls.js";
 import type { AutorunEvent, EventBody, Status } from "../../src/state/schemas.js";
 import type { StageSettings } from "../../src/core/stage-settings.js";
+import { startedEvent, type StageSpec } from "../helpers/events.js";
 
 const ident = { orch_dir: "/o", plan_name: "p", project_slug: "p" };
 let clock = 0;
-const ev = (body: EventBody): AutorunEvent => ({ ...ident, ts: new Date(Date.UTC(2026, 0, 1) + ++clock * 1000).toISOString(), ...body }) as AutorunEvent;
+const tick = () => new Date(Date.UTC(2026, 0, 1) + ++clock * 1000).toISOString();
+const ev = (body: EventBody): AutorunEvent => ({ ...ident, ts: tick(), ...body }) as AutorunEvent;
 
-function start(stages: { id: string; deps?: string[]; settings?: StageSettings }[], maxParallel = 4): AutorunEvent[] {
-  return [
-    ev({
-      type: "orchestration_started",
-      plan_path: "/p.md",
-      project_root: "/r",
-      base_branch: "main",
-      stages: stages.map((s) => ({ id: s.id, name: `S${s.id}`, depends_on: s.deps ?? [], wave: 1, context_file: "c", branch: `b${s.id}`, worktree: `w${s.id}`, session: `s${s.id}`, ...(s.settings ? { settings: s.settings } : {}) })),
-      waves: [stages.map((s) => s.id)],
-      max_parallel: maxParallel,
-      schedule: "eager",
-    }),
-  ];
+function start(stages: StageSpec[], maxParallel = 4): AutorunEvent[] {
+  return [startedEvent(stages, { ident, ts: tick(), maxParallel })];
 }
 
 const launched = (id: string): AutorunEvent => ev({ type: "stage_launched", stage: id, session: `s${id}`, session_id: "u", attempt: 1 });

@@ -10,6 +10,7 @@ import { foldEvents } from "../../src/core/fold.js";
 import { renderContextFile } from "../../src/core/context-file.js";
 import { UserError } from "../../src/errors.js";
 import { CLI } from "../helpers/env.js";
+import { startedEvent } from "../helpers/events.js";
 
 let dir: string;
 beforeEach(() => {
@@ -21,20 +22,9 @@ const ident = (paths: { dir: string }) => ({ orch_dir: paths.dir, plan_name: "p"
 
 function started(paths: ReturnType<typeof orchPaths>) {
   mkdirSync(paths.dir, { recursive: true });
-  appendEvent(paths.events, {
-    ...ident(paths),
-    type: "orchestration_started",
-    plan_path: "/x/p.md",
-    project_root: "/x",
-    base_branch: "main",
-    stages: [
-      { id: "1", name: "A", depends_on: [], wave: 1, context_file: "c1", branch: "b1", worktree: "w1", session: "s1" },
-      { id: "2", name: "B", depends_on: ["1"], wave: 2, context_file: "c2", branch: "b2", worktree: "w2", session: "s2" },
-    ],
-    waves: [["1"], ["2"]],
-    max_parallel: 4,
-    schedule: "eager",
-  });
+  // Written as `orchestrate` writes it: the store stamps the time.
+  const { ts: _ts, ...body } = startedEvent([{ id: "1", name: "A" }, { id: "2", name: "B", deps: ["1"] }], { ident: ident(paths) });
+  appendEvent(paths.events, body);
 }
 
 describe("events", () => {

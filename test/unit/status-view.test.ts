@@ -2,28 +2,14 @@ import { describe, expect, it } from "vitest";
 import { foldEvents } from "../../src/core/fold.js";
 import type { AutorunEvent } from "../../src/state/schemas.js";
 import { formatDuration, phaseOf, renderStatusTable } from "../../src/commands/status.js";
+import { startedEvent } from "../helpers/events.js";
 
 const ident = { orch_dir: "/h/orchestration/p", plan_name: "p", project_slug: "p" };
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
 
 function run(extra: object[]) {
   const events = [
-    {
-      ...ident,
-      ts: at(0),
-      type: "orchestration_started",
-      plan_path: "/x/p.md",
-      project_root: "/x",
-      base_branch: "main",
-      stages: [
-        { id: "1", name: "A", depends_on: [], wave: 1, context_file: "c1", branch: "b1", worktree: "w1", session: "s1" },
-        { id: "2", name: "B", depends_on: [], wave: 1, context_file: "c2", branch: "b2", worktree: "w2", session: "s2" },
-        { id: "3", name: "C", depends_on: ["1"], wave: 2, context_file: "c3", branch: "b3", worktree: "w3", session: "s3" },
-      ],
-      waves: [["1", "2"], ["3"]],
-      max_parallel: 4,
-      schedule: "eager",
-    },
+    startedEvent([{ id: "1", name: "A" }, { id: "2", name: "B" }, { id: "3", name: "C", deps: ["1"] }], { ident, ts: at(0) }),
     ...extra.map((e, i) => ({ ...ident, ts: at(i + 1), ...e })),
   ] as AutorunEvent[];
   return foldEvents(events)!;
@@ -91,14 +77,7 @@ describe("who waits on what", () => {
   it("shows a ready stage waiting for an exclusive resource and who holds it, and a run on hold first", async () => {
     const { dependencyLines } = await import("../../src/tui/views.js");
     const events = [
-      {
-        ...ident, ts: at(0), type: "orchestration_started", plan_path: "/x/p.md", project_root: "/x", base_branch: "main",
-        stages: [
-          { id: "1", name: "Migrate", depends_on: [], wave: 1, context_file: "c1", branch: "b1", worktree: "w1", session: "s1", settings: { exclusive_resources: ["database"] } },
-          { id: "2", name: "Seed", depends_on: [], wave: 1, context_file: "c2", branch: "b2", worktree: "w2", session: "s2", settings: { exclusive_resources: ["database"] } },
-        ],
-        waves: [["1", "2"]], max_parallel: 4, schedule: "eager",
-      },
+      startedEvent([{ id: "1", name: "Migrate", settings: { exclusive_resources: ["database"] } }, { id: "2", name: "Seed", settings: { exclusive_resources: ["database"] } }], { ident, ts: at(0) }),
       { ...ident, ts: at(1), type: "stage_launched", stage: "1", session: "s1", session_id: "u", attempt: 1 },
       { ...ident, ts: at(2), type: "circuit_open", failed: ["7", "8", "9"] },
     ] as AutorunEvent[];

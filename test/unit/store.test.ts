@@ -9,6 +9,7 @@ import { withLock } from "../../src/state/lock.js";
 import { buildReport, renderReportMarkdown } from "../../src/core/report.js";
 import { foldEvents } from "../../src/core/fold.js";
 import { UserError } from "../../src/errors.js";
+import { startedEvent } from "../helpers/events.js";
 import type { AutorunEvent } from "../../src/state/schemas.js";
 
 let dir: string;
@@ -115,12 +116,7 @@ describe("the report", () => {
   const ident = { orch_dir: "/o", plan_name: "p", project_slug: "p" };
   const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 10, 0, s)).toISOString();
   const events = [
-    { ...ident, ts: at(0), type: "orchestration_started", plan_path: "/p.md", project_root: "/r", base_branch: "main", waves: [["1", "2"], ["3"]], max_parallel: 2, schedule: "eager",
-      stages: [
-        { id: "1", name: "A | pipe", depends_on: [], wave: 1, context_file: "c", branch: "b1", worktree: "w1", session: "s1" },
-        { id: "2", name: "B", depends_on: [], wave: 1, context_file: "c", branch: "b2", worktree: "w2", session: "s2", settings: { status: "completed" } },
-        { id: "3", name: "C", depends_on: ["1"], wave: 2, context_file: "c", branch: "b3", worktree: "w3", session: "s3" },
-      ] },
+    startedEvent([{ id: "1", name: "A | pipe" }, { id: "2", name: "B", settings: { status: "completed" } }, { id: "3", name: "C", deps: ["1"] }], { ident, ts: at(0), maxParallel: 2 }),
     { ...ident, ts: at(1), type: "wave_started", wave: 1 },
     { ...ident, ts: at(1), type: "stage_launched", stage: "1", session: "s1", session_id: "u", attempt: 1 },
     { ...ident, ts: at(95), type: "merge_complete", stage: "1", branch: "b1", commit: "1234567890abcdef", validated: true },
