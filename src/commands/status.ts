@@ -1,43 +1,16 @@
 /** `autorun status [plan]`: what runs, what waits, what needs a person — attention first. */
 import { basename } from "node:path";
 import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
-import { compareIds } from "../core/ids.js";
-import type { Status, StageStatus, Usage } from "../state/schemas.js";
+import { STAGE_CELLS, sortStages, type StageColumn } from "../core/stage-cells.js";
+import type { Status, Usage } from "../state/schemas.js";
 import { addUsage, formatCost } from "../core/usage.js";
 import { waitingForResources } from "../core/scheduler.js";
 import { reviewEntries } from "../state/review.js";
 import { isMonitorOf } from "./monitor-pid.js";
 import { loadOrchestrations, resolveOrchestration, type Ctx } from "./context.js";
 
-const ORDER: Record<string, number> = { merging: 1, in_progress: 1, pending: 2, blocked: 3, failed: 3, completed: 4 };
-
-export function sortStages(status: Status): [string, StageStatus][] {
-  return Object.entries(status.stages).sort(([a, x], [b, y]) => {
-    const ax = x.attention ? 0 : (ORDER[x.status] ?? 5);
-    const by = y.attention ? 0 : (ORDER[y.status] ?? 5);
-    return ax - by || compareIds(a, b);
-  });
-}
-
-/** A duration as people read it: `45s`, `12m 05s`, `1h 30m`, `2d 3h` (90 minutes is not "2 hours"). */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
-  const h = Math.floor(m / 60);
-  if (h < 24) return `${h}h ${String(m % 60).padStart(2, "0")}m`;
-  return `${Math.floor(h / 24)}d ${h % 24}h`;
-}
-
-export function elapsed(stage: StageStatus, now: Date): string {
-  if (!stage.started_at) return "—";
-  const end = stage.completed_at ? new Date(stage.completed_at) : now;
-  return formatDuration(end.getTime() - new Date(stage.started_at).getTime());
-}
-
+export { elapsed, formatDuration, sortStages } from "../core/stage-cells.js";
 export { phaseOf } from "../core/words.js";
-import { stageState } from "../core/words.js";
 
 const COLOURS: Record<string, number> = { completed: 32, failed: 31, blocked: 31, in_progress: 36, merging: 36, pending: 2 };
 
@@ -66,21 +39,8 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
   }
   const used = Object.values(status.stages).map((s) => s.usage).filter((u): u is Usage => u !== null);
   if (used.length > 0) lines.push(`cost so far: ${formatCost(used.reduce((a, b) => addUsage(a, b)))} (${used.length} of ${Object.keys(status.stages).length} stages report usage)`);
-  const rows = sortStages(status).map(([id, s]) => [
-    id,
-    s.name.length > 28 ? s.name.slice(0, 27) + "…" : s.name,
-    stageState(s),
-    s.attention?.replace(/_/g, " ") ?? "",
-    String(s.wave),
-    s.depends_on.join(",") || "-",
-    elapsed(s, now),
-    String(s.nudges),
-    String(s.attempts),
-    formatCost(s.usage),
-    s.status === "completed" ? (s.merge_commit?.slice(0, 10) ?? "") : s.branch,
-    s.status === "in_progress" || s.status === "merging" ? s.session : "",
-  ]);
-  const header = ["STAGE", "NAME", "STATUS", "ATTENTION", "WAVE", "DEPS", "ELAPSED", "NUDGES", "TRIES", "COST", "BRANCH/MERGE", "SESSION"];
+  const header: StageColumn[] = ["STAGE", "NAME", "STATUS", "ATTENTION", "WAVE", "DEPS", "ELAPSED", "NUDGES", "TRIES", "COST", "BRANCH/MERGE", "SESSION"];
+  const rows = sortStages(status).map(([id, s]) => header.map((h) => (h === "NAME" && s.name.length > 28 ? s.name.slice(0, 27) + "…" : STAGE_CELLS[h](id, s, now))));
   const statusOf = sortStages(status).map(([, s]) => s.status);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const on = view.color === true;

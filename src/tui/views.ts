@@ -2,30 +2,13 @@
 import { printable } from "../core/printable.js";
 import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
 import { format } from "date-fns/format";
-import type { AutorunEvent, Status, StageStatus } from "../state/schemas.js";
-import { sortStages, elapsed } from "../commands/status.js";
-import { stageState, eventText } from "../core/words.js";
-import { formatCost } from "../core/usage.js";
+import type { AutorunEvent, Status } from "../state/schemas.js";
+import { STAGE_CELLS, sortStages, type StageColumn } from "../core/stage-cells.js";
+import { eventText } from "../core/words.js";
 import { waitingForResources } from "../core/scheduler.js";
 
-interface Column {
-  head: string;
-  cell: (id: string, s: StageStatus, now: Date) => string;
-}
-
-/** The stage table's columns, most needed first; the name takes what is left. Same words as `status`. */
-const COLUMNS: Column[] = [
-  { head: "STAGE", cell: (id) => id },
-  { head: "NAME", cell: (_, s) => printable(s.name) },
-  { head: "STATUS", cell: (_, s) => stageState(s) },
-  { head: "ATTENTION", cell: (_, s) => s.attention?.replace(/_/g, " ") ?? "" },
-  { head: "ELAPSED", cell: (_, s, now) => elapsed(s, now) },
-  { head: "COST", cell: (_, s) => formatCost(s.usage) },
-  { head: "TRIES", cell: (_, s) => String(s.attempts) },
-  { head: "NUDGES", cell: (_, s) => String(s.nudges) },
-  { head: "WAVE", cell: (_, s) => String(s.wave) },
-  { head: "BRANCH/MERGE", cell: (_, s) => (s.status === "completed" ? (s.merge_commit?.slice(0, 10) ?? "") : s.branch) },
-];
+/** The stage table's columns, most needed first; the name takes what is left. */
+const COLUMNS: StageColumn[] = ["STAGE", "NAME", "STATUS", "ATTENTION", "ELAPSED", "COST", "TRIES", "NUDGES", "WAVE", "BRANCH/MERGE"];
 const REQUIRED = 4;
 const GAP = 2;
 const MIN_NAME = 8;
@@ -36,8 +19,8 @@ const MIN_NAME = 8;
  */
 export function stageTable(status: Status, now: Date, width: number): { header: string[]; rows: string[][] } {
   const stages = sortStages(status);
-  const cells = COLUMNS.map((c) => stages.map(([id, s]) => c.cell(id, s, now)));
-  const wide = COLUMNS.map((c, i) => Math.max(c.head.length, ...cells[i]!.map((x) => x.length)));
+  const cells = COLUMNS.map((c) => stages.map(([id, s]) => (c === "NAME" ? printable(s.name) : STAGE_CELLS[c](id, s, now))));
+  const wide = COLUMNS.map((c, i) => Math.max(c.length, ...cells[i]!.map((x) => x.length)));
   // A name of up to 16 characters is worth more than the columns after ATTENTION.
   const nameMin = Math.max(MIN_NAME, Math.min(wide[1]!, 16));
   const chosen = [0, 1, 2, 3];
@@ -45,7 +28,7 @@ export function stageTable(status: Status, now: Date, width: number): { header: 
   for (let i = REQUIRED; i < COLUMNS.length; i++) if (used() + wide[i]! + GAP <= width) chosen.push(i);
   const nameWidth = Math.max(MIN_NAME, Math.min(wide[1]!, width - used() + nameMin));
   return {
-    header: chosen.map((i) => COLUMNS[i]!.head),
+    header: chosen.map((i) => COLUMNS[i]!),
     rows: stages.map((_, r) => chosen.map((i) => (i === 1 ? clip(cells[1]![r]!, nameWidth) : cells[i]![r]!))),
   };
 }
