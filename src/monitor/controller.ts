@@ -15,7 +15,6 @@ import { writeStatusFile } from "../state/status.js";
 import type { OrchPaths } from "../state/paths.js";
 import type { Config } from "../state/config.js";
 import type { AutorunEvent, EventBody, Status } from "../state/schemas.js";
-import { createReviewFile, resolveReviewFile } from "../state/review.js";
 import { isDialogAttention } from "../state/constants.js";
 import { launchStages } from "./launcher.js";
 import { checkLiveness } from "./liveness.js";
@@ -26,6 +25,7 @@ import { ZERO } from "../core/usage.js";
 import type { Clock } from "./clock.js";
 import { Attention, type StageMemory } from "./attention.js";
 import { checkBudgets, checkCircuit } from "./controls.js";
+import { Reviews } from "./reviews.js";
 
 export interface MonitorDeps {
   paths: OrchPaths;
@@ -55,20 +55,16 @@ export class Monitor {
   private reaped = false;
   private readonly merging = new Map<string, Promise<void>>();
   private replaying = true;
-  /** Reviews whose condition cleared, resolved after the events that cleared it are folded in (`id` undefined: the run's own). */
-  private readonly toResolve: { id: string | undefined; keys: (key: string) => boolean; reason: string }[] = [];
-  /** Open reviews about the whole run (the budget, the circuit breaker), by condition. */
-  private readonly runReviews = new Map<string, string>();
-  /** The circuit breaker's open review, whose answer closes it. */
-  private readonly circuitReview: { file?: string } = {};
   /** Stages this process is launching now. */
   private readonly launching = new Set<string>();
 
   private readonly attention: Attention;
+  private readonly reviews: Reviews;
 
   private constructor(readonly deps: MonitorDeps, first: Status) {
     this.status = first;
     this.attention = new Attention(this);
+    this.reviews = new Reviews(this);
   }
 
   /**
@@ -119,6 +115,7 @@ export class Monitor {
     if (event.type === "wave_started") this.wavesStarted.add(event.wave);
     if (event.type === "wave_complete") this.wavesComplete.add(event.wave);
     if (!this.replaying && NOTIFY_TYPES.has(event.type) && this.deps.notify) void this.deps.notify(event).catch(() => undefined);
+    this.reviews.observe(event);
     if (event.stage === undefined) {
       this.observeRun(event);
       return;
@@ -141,7 +138,7 @@ export class Monitor {
         if (!this.replaying) this.deps.wake?.(this.deps.config.stallSeconds * 1000 + 50);
         break;
       case "phase_status":
-        if (m.reviewFiles.has("idle")) this.toResolve.push({ id: event.stage, keys: (k) => k === "idle", reason: "the agent is working again" });
+        if (m.reviewFiles.has("idle")) this.reviews.resolveLater(event.stage, (k) => k === "idle", "the agent is working again");
         m.stuck = false;
         m.consecutiveNudges = 0;
         m.idleHint = false;
@@ -188,46 +185,26 @@ export class Monitor {
         break;
       case "merge_complete":
         m.refusedAt = undefined;
-        this.toResolve.push({ id: event.stage, keys: () => true, reason: `stage ${event.stage} merged` });
-        break;
-      case "review_requested":
-        if (event.key) {
-          m.reviewFiled.add(event.key);
-          m.reviewFiles.set(event.key, event.file);
-        }
-        break;
-      case "review_resolved":
-        for (const [key, file] of m.reviewFiles) {
-          if (file !== event.file) continue;
-          m.reviewFiles.delete(key);
-          m.reviewFiled.delete(key);
-        }
+        this.reviews.resolveLater(event.stage, () => true, `stage ${event.stage} merged`);
         break;
       case "stage_attention":
-        if (event.attention === null && event.reason === "dialog closed") this.toResolve.push({ id: event.stage, keys: isDialogAttention, reason: "the dialog was answered" });
+        if (event.attention === null && event.reason === "dialog closed") this.reviews.resolveLater(event.stage, isDialogAttention, "the dialog was answered");
         break;
       default:
         break;
     }
   }
 
-  /** Events about the whole run: its reviews, and what lifts a hold. */
+  /** Events about the whole run that lift a hold: their reviews are resolved. */
   private observeRun(event: AutorunEvent): void {
     switch (event.type) {
-      case "review_requested":
-        if (event.key) this.runReviews.set(event.key, event.file);
-        if (event.key === "circuit") this.circuitReview.file = event.file;
-        break;
-      case "review_resolved":
-        for (const [key, file] of this.runReviews) if (file === event.file) this.runReviews.delete(key);
-        break;
       case "circuit_closed":
-        this.circuitReview.file = undefined;
-        this.toResolve.push({ id: undefined, keys: (k) => k === "circuit", reason: "the circuit breaker was closed" });
+        this.reviews.circuit.file = undefined;
+        this.reviews.resolveLater(undefined, (k) => k === "circuit", "the circuit breaker was closed");
         break;
       case "budget_raised":
-        if (event.scope === "run") this.toResolve.push({ id: undefined, keys: (k) => k === "budget", reason: `the run's budget was raised to $${event.limit_usd}` });
-        else for (const id of Object.keys(this.status.stages)) this.toResolve.push({ id, keys: (k) => k === "budget", reason: `the stage budget was raised to $${event.limit_usd}` });
+        if (event.scope === "run") this.reviews.resolveLater(undefined, (k) => k === "budget", `the run's budget was raised to $${event.limit_usd}`);
+        else for (const id of Object.keys(this.status.stages)) this.reviews.resolveLater(id, (k) => k === "budget", `the stage budget was raised to $${event.limit_usd}`);
         break;
       default:
         break;
@@ -253,12 +230,12 @@ export class Monitor {
     if (status.paused_until !== null && !paused) await this.attention.endRateLimit();
 
     if (!this.reaped) await this.reapCompletedStages();
-    await this.resolveReviews();
+    await this.reviews.resolveDue();
     await this.mergeReady();
     this.collectUsage();
     await checkBudgets(this);
     await checkLiveness(this, paused);
-    await checkCircuit(this, this.circuitReview);
+    await checkCircuit(this, this.reviews.circuit);
     // While the usage limit pauses the run, screens are still read for dialogs and login problems
     // (a person must hear of those), but no nudge or message is typed.
     await this.attention.checkScreens(paused);
@@ -407,32 +384,8 @@ export class Monitor {
     for (const wave of complete) if (!this.wavesComplete.has(wave)) this.emit({ type: "wave_complete", wave });
   }
 
-  /**
-   * Files a review about condition `key` (one per condition; a restarted monitor knows it from the
-   * events), about stage `id` or (undefined) the whole run.
-   */
-  async fileReview(id: string | undefined, title: string, context: string, questions: { topic: string; question: string }[], key?: string): Promise<void> {
-    const s = this.status;
-    const file = await createReviewFile(this.deps.paths.home, title, context, questions, { ...(id !== undefined ? { stage: id } : {}), orch_dir: this.deps.paths.dir, plan_name: s.plan_name });
-    this.emit({ type: "review_requested", ...(id !== undefined ? { stage: id } : {}), file, title, ...(key ? { key } : {}) });
-    this.deps.log(`${id !== undefined ? `stage ${id}: ` : ""}asked a person: ${title} (${file})`);
-  }
-
-  /** Marks the stage's open reviews about `keys` resolved: what they asked about cleared by itself. */
-  private async resolveReviews(): Promise<void> {
-    const due = this.toResolve.splice(0);
-    for (const { id, keys, reason } of due) {
-      const m = id === undefined ? undefined : this.mem(id);
-      const open = m ? m.reviewFiles : this.runReviews;
-      for (const [key, file] of [...open]) {
-        if (!keys(key)) continue;
-        open.delete(key);
-        m?.reviewFiled.delete(key);
-        if (await resolveReviewFile(file, reason).catch(() => false)) {
-          this.emit({ type: "review_resolved", ...(id !== undefined ? { stage: id } : {}), file, reason });
-          this.deps.log(`${id !== undefined ? `stage ${id}: ` : ""}review ${file} resolved: ${reason}`);
-        }
-      }
-    }
+  /** Files a review about condition `key`, about stage `id` or (undefined) the whole run. */
+  fileReview(id: string | undefined, title: string, context: string, questions: { topic: string; question: string }[], key?: string): Promise<void> {
+    return this.reviews.file(id, title, context, questions, key);
   }
 }
