@@ -6,6 +6,7 @@ import { isAlive, signal } from "../adapters/process.js";
 import { appendFor } from "../state/orchestration.js";
 import type { EventBody } from "../state/schemas.js";
 import { spent } from "../monitor/controls.js";
+import { dollars as usd } from "../core/usage.js";
 import { runningMonitor } from "./monitor-pid.js";
 import { rebuildStatus } from "../state/status.js";
 import { verifiedNudge } from "../monitor/nudge.js";
@@ -51,7 +52,6 @@ export async function runResume(ctx: Ctx, plan: string, opts: { budget?: number;
  */
 export function liftHolds(ctx: Ctx, orch: Orchestration, opts: { budget?: number; stageBudget?: number }): void {
   const status = orch.status;
-  const usd = (n: number) => `$${n.toFixed(2)}`;
   const append = (body: EventBody) => appendFor(orch.paths, status, body);
   if (opts.budget !== undefined) {
     const total = spent(status);

@@ -1,6 +1,7 @@
 /** status.json is a fold of events.jsonl: `foldEvents(events)` rebuilds it from nothing. Pure. */
 import type { AutorunEvent, StageStatus, Status } from "../state/schemas.js";
 import { MERGE_ATTENTION } from "../state/constants.js";
+import { dollars } from "./usage.js";
 
 export function foldEvents(events: readonly AutorunEvent[]): Status | undefined {
   let status: Status | undefined;
@@ -234,7 +235,7 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
         if (stage.status === "in_progress" || stage.status === "merging") stage.attention = "budget";
         if (event.stopped && stage.status === "in_progress") stage.free_relaunches += 1;
       } else {
-        status.hold = { kind: "budget", since: event.ts, reason: `the run spent $${event.spent_usd.toFixed(2)} of its $${event.limit_usd.toFixed(2)} budget` };
+        status.hold = { kind: "budget", since: event.ts, reason: `the run spent ${dollars(event.spent_usd)} of its ${dollars(event.limit_usd)} budget` };
         for (const [id, s] of Object.entries(status.stages)) {
           if (s.status !== "in_progress") continue;
           const e = edit(id);

@@ -86,6 +86,11 @@ export function messageUsage(line: string, prices: Record<string, Price> = {}): 
   return { id: m.id, usage: { ...tokens, usd: price ? costOf(tokens, price) : none ? 0 : null } };
 }
 
+/** Dollars to the cent, for budgets: "$0.05", "$12.30". */
+export function dollars(n: number): string {
+  return `$${n.toFixed(2)}`;
+}
+
 /** "$0.42", "$12.30"; "1.2M tok" when a model had no price. */
 export function formatCost(u: Usage | null): string {
   if (!u) return "—";

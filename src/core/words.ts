@@ -3,7 +3,7 @@
  * stage is in its work, and what an event means, in words rather than field names. Pure.
  */
 import type { AutorunEvent, StageStatus } from "../state/schemas.js";
-import { formatCost } from "./usage.js";
+import { dollars, formatCost } from "./usage.js";
 
 const DOING: Record<string, string> = { triage: "triage", research: "researching", create_plan: "planning", implement: "implementing", merge: "merging" };
 const DONE: Record<string, string> = { triage: "triaged", research: "researched", create_plan: "planned", implement: "implemented", merge: "merged" };
@@ -94,7 +94,7 @@ export function eventText(e: AutorunEvent): string {
     case "permissions_learned":
       return `allowed for later stages: ${e.rules.join(", ")}`;
     case "budget_exceeded":
-      return `over budget: $${e.spent_usd.toFixed(2)} of $${e.limit_usd.toFixed(2)}${e.stopped ? ", sessions ended" : ""}`;
+      return `over budget: ${dollars(e.spent_usd)} of ${dollars(e.limit_usd)}${e.stopped ? ", sessions ended" : ""}`;
     case "budget_raised":
       return `${e.scope === "run" ? "run" : "stage"} budget raised to $${e.limit_usd}`;
     case "circuit_open":

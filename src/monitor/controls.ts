@@ -9,11 +9,11 @@ import { readReview } from "../state/review.js";
 import type { Config } from "../state/config.js";
 import type { Status } from "../state/schemas.js";
 import { stagesList } from "../core/printable.js";
+import { dollars as usd } from "../core/usage.js";
 import type { MonitorHost } from "./attention.js";
 
 type Stage = Status["stages"][string];
 
-const usd = (n: number) => `$${n.toFixed(2)}`;
 
 /** What a stage may spend: a budget a person raised during the run, else the plan's for it, else `stageBudgetUsd`. */
 export function stageLimit(status: Status, config: Pick<Config, "stageBudgetUsd">, stage: Stage): number | undefined {
