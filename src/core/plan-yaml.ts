@@ -4,7 +4,7 @@ import { UserError } from "../errors.js";
 import { normalizeId } from "./ids.js";
 import { parseDepValue } from "./deps.js";
 import type { DepEntry, RawStage } from "./plan.js";
-import { applySetting, readAttempts, saysDone, type StageSettings } from "./stage-settings.js";
+import { applySetting, readAttempts, saysDone, type SettingLine, type StageSettings } from "./stage-settings.js";
 
 export interface YamlPlan {
   stages: RawStage[];
@@ -18,7 +18,7 @@ const SCOPE_KEYS = ["scope", "description", "body", "details", "summary", "promp
 const STAGE_LIST_KEYS = ["stages", "tasks", "steps", "phases", "milestones"];
 const SECTION_KEYS = ["sections", "waves", "groups"];
 /** Setting keys in the spellings plans use (the plan-orchestrator's first). */
-const SETTING_KEYS: [string, "model" | "max_attempts" | "exclusive_resources" | "budget_usd" | "validate" | "status"][] = [
+const SETTING_KEYS: [string, SettingLine["key"]][] = [
   ["model", "model"],
   ["max_attempts", "max_attempts"],
   ["maxAttempts", "max_attempts"],

@@ -3,19 +3,18 @@
  * must hold alone, its budget, its own merge checks, and whether it is already done. Read from
  * YAML keys or from `Key: value` lines in a markdown stage body. Pure.
  */
+import type { z } from "zod";
 import { UserError } from "../errors.js";
+import type { stageSettingsSchema } from "../state/schemas.js";
 import { priceFor, type Price } from "./usage.js";
 
-export interface StageSettings {
-  model?: string;
-  max_attempts?: number;
-  exclusive_resources?: string[];
-  budget_usd?: number;
-  /** Argument lists, run on the merge commit instead of the configured `validate`. */
-  validate?: string[][];
-  /** Already done before the run: never launched, counts as merged. */
-  status?: "completed";
-}
+/**
+ * What a plan sets for one stage: `model`, `max_attempts` (sessions in all), `exclusive_resources`,
+ * `budget_usd`, `validate` (argument lists run on its merge instead of the configured ones) and
+ * `status: "completed"` (done before the run: never launched, counts as merged). The shape is the
+ * one the start event records.
+ */
+export type StageSettings = z.infer<typeof stageSettingsSchema>;
 
 export const SETTING_KEYS = ["model", "max_attempts", "exclusive_resources", "budget_usd", "validate", "status"] as const;
 
