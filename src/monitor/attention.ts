@@ -161,7 +161,9 @@ export class Attention {
     if (state.kind === "busy" || paused || budgetSpent(this.status, stage)) return;
     const pending = stage.pending_messages[0];
     const idleMs = config.stallSeconds * 1000;
-    const stalledOnScreen = state.kind === "idle" && now - m.screenSince >= idleMs;
+    // When a hook said the turn ended, the stall is timed from that (the hook path); the screen's
+    // own clock is for agents whose idleness nothing pushed.
+    const stalledOnScreen = !m.idleHint && state.kind === "idle" && now - m.screenSince >= idleMs;
     // The hook path waits stallSeconds too, so a person attached to the pane is not typed over.
     const stalledByHook = m.idleHint && now - (m.idleSince ?? now) >= idleMs;
     // A queued message goes at the next idle moment; a bare nudge only after stallSeconds.
