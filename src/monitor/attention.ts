@@ -30,6 +30,8 @@ export interface StageMemory {
   /** The person's uncommitted files a refused merge waits on. */
   refusedFiles?: string[];
   reviewFiled: Set<string>;
+  /** A dialog answered from `permissionAnswers` and not yet seen gone: its question, the screen it was on, when, how often in a row. */
+  answered?: { question: string; screen: string | undefined; at: number; times: number };
   /** Open reviews the monitor filed, by condition, so they can be marked resolved when it clears. */
   reviewFiles: Map<string, string>;
   /** When the monitor last read the stage's screen. */
@@ -60,6 +62,9 @@ export interface MonitorHost {
 export function screenInterval(config: Pick<MonitorDeps["config"], "stallSeconds" | "pollSeconds">): number {
   return Math.max(config.pollSeconds * 1000, Math.min((config.stallSeconds * 1000) / 4, 15_000));
 }
+
+/** How long a dialog answered from `permissionAnswers` may stay on screen before the answer counts as not taken. */
+const ANSWER_SETTLE_MS = 5_000;
 
 export class Attention {
   /** Times a pass is already asked for (screens changing at once need one wake, not one each). */
@@ -117,11 +122,11 @@ export class Attention {
       const m = this.mem(id);
       // Done and waiting for its merge (or for the person's checkout to clear): not a stall.
       if (stage.implement_done || stage.attention === "review" || m.refusedAt !== undefined || m.stuck) return false;
-      // A screen is read when a hook says the turn ended, a message waits, a dialog is up, a
-      // screen-path stall falls due, or the last look is `every` old: the hooks push what
+      // A screen is read when a hook says the turn ended, a message waits, a dialog is up (or was
+      // just answered), a screen-path stall falls due, or the last look is `every` old: the hooks push what
       // matters, the screen confirms it.
       const stallDue = m.lastScreen !== undefined && now - m.screenSince >= this.deps.config.stallSeconds * 1000;
-      return m.idleHint || stage.pending_messages.length > 0 || stage.attention !== null || stallDue || m.lookedAt === undefined || now - m.lookedAt >= every;
+      return m.idleHint || stage.pending_messages.length > 0 || stage.attention !== null || m.answered !== undefined || stallDue || m.lookedAt === undefined || now - m.lookedAt >= every;
     });
     for (const [id] of looked) this.mem(id).lookedAt = now;
     // Every screen in one tmux call; then each is judged (and nudged) on its own, concurrently.
@@ -153,6 +158,7 @@ export class Attention {
       return;
     }
     // A dialog is over only when the screen shows the agent again; an unreadable screen proves nothing.
+    if (state.kind === "idle" || state.kind === "busy") m.answered = undefined;
     if (isDialogAttention(stage.attention) && (state.kind === "idle" || state.kind === "busy")) {
       this.emit({ type: "stage_attention", stage: id, attention: null, reason: "dialog closed" });
       m.reviewFiled.delete(stage.attention);
@@ -194,13 +200,23 @@ export class Attention {
   private async handleBlockingScreen(id: string, kind: "permission" | "login" | "trust" | "question", question: string): Promise<void> {
     const m = this.mem(id);
     const answer = kind === "permission" ? Object.entries(this.deps.config.permissionAnswers).find(([pattern]) => question.toLowerCase().includes(pattern.toLowerCase()))?.[1] : undefined;
-    if (answer !== undefined && !m.reviewFiled.has(`answered:${question}`)) {
-      m.reviewFiled.add(`answered:${question}`);
-      this.deps.log(`stage ${id}: answering "${question}" with "${answer}" (permissionAnswers)`);
-      await this.deps.tmux.sendLiteral(this.status.stages[id]!.session, answer);
-      await this.deps.clock.sleep(500);
-      await this.deps.tmux.sendEnter(this.status.stages[id]!.session);
-      return;
+    if (answer !== undefined) {
+      const now = this.deps.clock.now();
+      const last = m.answered?.question === question ? m.answered : undefined;
+      // An answer takes a moment to close the dialog: until then the same dialog is not news.
+      if (last && now - last.at < ANSWER_SETTLE_MS) return;
+      // Agents ask the same question for every command ("Do you want to proceed?"), so the same
+      // question again on a changed screen is answered again; the very screen answered before, or
+      // a third answer with no screen without the dialog between, means the answer does not
+      // take: a person is asked.
+      if (!last || (m.lastScreen !== last.screen && last.times < 3)) {
+        m.answered = { question, screen: m.lastScreen, at: now, times: (last?.times ?? 0) + 1 };
+        this.deps.log(`stage ${id}: answering "${question}" with "${answer}" (permissionAnswers)`);
+        await this.deps.tmux.sendLiteral(this.status.stages[id]!.session, answer);
+        await this.deps.clock.sleep(500);
+        await this.deps.tmux.sendEnter(this.status.stages[id]!.session);
+        return;
+      }
     }
     if (this.status.stages[id]!.attention === kind && m.reviewFiled.has(kind)) return;
     if (kind === "permission") this.emit({ type: "stage_needs_permission", stage: id, source: "screen", message: `${kind}: ${question}`.slice(0, 300) });
