@@ -15,7 +15,10 @@ import type { TranscriptState } from "./usage.js";
 /** Per-stage memory of the monitor, rebuilt from events on replay. */
 export interface StageMemory {
   lastScreen?: string;
+  /** When the screen's agent output last changed (or a nudge or report restarted the stall timer). */
   screenSince: number;
+  /** When the monitor first saw the screen it saw last. */
+  bodySeenAt?: number;
   idleHint: boolean;
   /** When the agent's last turn ended (a Stop or idle hook), for the hook path's stall timer. */
   idleSince?: number;
@@ -114,24 +117,44 @@ export class Attention {
     for (const id of waiting) await this.nudge(id, "the usage limit is over", this.deps.config.nudgeMessage);
   }
 
-  /** Each running stage's screen, checked concurrently: a nudge to one never delays another. */
+  /** Screens being judged and nudges being typed, by stage: they run beside the monitor's passes. */
+  private readonly judging = new Map<string, Promise<void>>();
+
+  /**
+   * Each running stage's screen, read in one tmux call and judged on its own. What a screen says
+   * (a dialog, a usage limit) is decided within the pass; what takes time (a second look, typing a
+   * nudge and confirming it, answering a dialog) runs beside the passes, so a nudge to one stage
+   * never delays another stage's nudge, a merge or a launch. A stage is judged once at a time.
+   */
   async checkScreens(paused = false): Promise<void> {
     const now = this.deps.clock.now();
     const every = screenInterval(this.deps.config);
     const looked = this.inProgress().filter(([id, stage]) => {
       const m = this.mem(id);
+      if (this.judging.has(id)) return false;
       // Done and waiting for its merge (or for the person's checkout to clear): not a stall.
       if (stage.implement_done || stage.attention === "review" || m.refusedAt !== undefined || m.stuck) return false;
       // A screen is read when a hook says the turn ended, a message waits, a dialog is up (or was
-      // just answered), a screen-path stall falls due, or the last look is `every` old: the hooks push what
-      // matters, the screen confirms it.
+      // just answered), a screen-path stall falls due, or the last look is `every` old: the hooks
+      // push what matters, the screen confirms it.
       const stallDue = m.lastScreen !== undefined && now - m.screenSince >= this.deps.config.stallSeconds * 1000;
       return m.idleHint || stage.pending_messages.length > 0 || stage.attention !== null || m.answered !== undefined || stallDue || m.lookedAt === undefined || now - m.lookedAt >= every;
     });
     for (const [id] of looked) this.mem(id).lookedAt = now;
-    // Every screen in one tmux call; then each is judged (and nudged) on its own, concurrently.
     const screens = await this.deps.tmux.capturePanes(looked.map(([, s]) => s.session));
-    await Promise.all(looked.map(([id, stage]) => this.checkScreen(id, paused, screens.get(stage.session))));
+    for (const [id, stage] of looked) {
+      // Called without waiting: everything up to its first await (the judgement) runs now.
+      // What a job does is written as events, which bring the next pass.
+      const job = this.checkScreen(id, paused, screens.get(stage.session))
+        .catch((error: Error) => this.deps.log(`stage ${id}: checking its screen failed: ${error.message}`))
+        .finally(() => this.judging.delete(id));
+      this.judging.set(id, job);
+    }
+  }
+
+  /** Waits for the screens being judged and the nudges being typed (before exiting, and in tests). */
+  async settle(): Promise<void> {
+    while (this.judging.size > 0) await Promise.all([...this.judging.values()]);
   }
 
   private async checkScreen(id: string, paused: boolean, screen: string | undefined): Promise<void> {
@@ -146,8 +169,9 @@ export class Attention {
     if (body !== m.lastScreen) {
       m.lastScreen = body;
       m.screenSince = now;
+      m.bodySeenAt = now;
       // Look again right when an unchanged screen would be a stall, not at the next regular look.
-      if (!paused) this.wakeAt(now + config.stallSeconds * 1000 + 50);
+      if (!paused) this.wakeAt(now + config.stallSeconds * 1000 + 10);
     }
     if (state.kind === "rate_limited") {
       if (this.status.paused_until === null) this.startRateLimit(state.raw);
@@ -174,11 +198,14 @@ export class Attention {
     const stalledByHook = m.idleHint && now - (m.idleSince ?? now) >= idleMs;
     // A queued message goes at the next idle moment; a bare nudge only after stallSeconds.
     if (!(pending && (state.kind === "idle" || m.idleHint)) && !stalledByHook && !stalledOnScreen) return;
-    // Idle on two checks at least 200 ms apart, screen unchanged between them.
-    await clock.sleep(250);
-    const again = await tmux.capturePane(stage.session);
-    if (again === undefined || screenBody(again) !== body || classifyPane(again).kind === "busy") return;
-    if (!m.idleHint && classifyPane(again).kind !== "idle") return;
+    // Idle on two checks at least 200 ms apart, screen unchanged between them: an earlier look
+    // that saw this very screen counts as the first.
+    if (now - (m.bodySeenAt ?? now) < 200) {
+      await clock.sleep(250);
+      const again = await tmux.capturePane(stage.session);
+      if (again === undefined || screenBody(again) !== body || classifyPane(again).kind === "busy") return;
+      if (!m.idleHint && classifyPane(again).kind !== "idle") return;
+    } else if (!m.idleHint && state.kind !== "idle") return;
     if (pending) {
       await this.deliver(id, pending);
       return;

@@ -135,7 +135,7 @@ export class Monitor {
         if (!m.idleHint) m.idleSince = this.deps.clock.now();
         m.idleHint = true;
         // Look again right when the stall would be due, not at the next safety-net tick.
-        if (!this.replaying) this.deps.wake?.(this.deps.config.stallSeconds * 1000 + 50);
+        if (!this.replaying) this.deps.wake?.(this.deps.config.stallSeconds * 1000 + 10);
         break;
       case "phase_status":
         if (m.reviewFiles.has("idle")) this.reviews.resolveLater(event.stage, (k) => k === "idle", "the agent is working again");
@@ -313,9 +313,10 @@ export class Monitor {
     }
   }
 
-  /** Waits for the merges in flight (before exiting, and in tests). */
+  /** Waits for the merges in flight and the nudges being typed (before exiting, and in tests). */
   async settle(): Promise<void> {
     while (this.merging.size > 0) await Promise.all([...this.merging.values()]);
+    await this.attention.settle();
   }
 
   private async mergeOne(id: string): Promise<void> {

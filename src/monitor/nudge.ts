@@ -1,5 +1,5 @@
 /**
- * Verified nudges: type the text literally, pause, press Enter as its own call, re-capture and
+ * Verified nudges: type the text literally, pause 0.5 s, press Enter as its own call, re-capture and
  * confirm it was submitted; press Enter again with backoff when the text is still in the input.
  * Never types into a busy pane.
  */
@@ -26,7 +26,9 @@ export async function verifiedNudge(tmux: Tmux, session: string, text: string, c
   if (!(state.kind === "idle" && state.input.includes(single))) {
     if (!(await tmux.sendLiteral(session, single))) return { sent: false, verified: false, attempts: 0, evidence: "send-keys failed" };
   }
-  await clock.sleep(600);
+  // Enter must come as its own keypress, well after the text (an input box takes a burst of keys
+  // ending in Enter as a paste): 0.5 s. Where the text landed is read in the last 0.1 s of it.
+  await clock.sleep(400);
   // Where the cursor sits relative to the prompt line with our text: a line-mode agent (no TUI
   // redraw) shows a submitted line only by the cursor moving below it.
   const offset = async (): Promise<number | undefined> => {
@@ -36,7 +38,7 @@ export async function verifiedNudge(tmux: Tmux, session: string, text: string, c
     for (let i = lines.length - 1; i >= 0; i--) if (lines[i]!.includes(single.slice(0, 40)) && /❯|>/.test(lines[i]!)) return row - i;
     return undefined;
   };
-  const typedAt = await offset();
+  const [typedAt] = await Promise.all([offset(), clock.sleep(100)]);
   let attempts = 0;
   let evidence = "";
   let backoff = 500;
@@ -45,7 +47,7 @@ export async function verifiedNudge(tmux: Tmux, session: string, text: string, c
     await tmux.sendEnter(session);
     const deadline = clock.now() + backoff + 700;
     while (clock.now() < deadline) {
-      await clock.sleep(200);
+      await clock.sleep(60);
       const after = await tmux.capturePane(session);
       if (after === undefined) return { sent: true, verified: false, attempts, evidence: "session ended after Enter" };
       const st = classifyPane(after);

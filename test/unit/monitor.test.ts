@@ -102,6 +102,12 @@ function monitor(tmux: Tmux, config: Partial<Config> = {}): Monitor {
   return Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], ...config }, tmux, clock, log: () => undefined })!;
 }
 
+/** One pass of the monitor and what it started beside it (a nudge being typed). */
+async function step(m: Monitor): Promise<void> {
+  await m.pass();
+  await m.settle();
+}
+
 const types = () => readAllEvents(paths.events).map((e) => e.type);
 
 describe("the monitor's decisions (fake tmux, fake clock)", () => {
@@ -110,13 +116,13 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     t.sessions.set("p_stage-1", t.agent("Shall I go on?"));
     started();
     const m = monitor(t.tmux, { stallSeconds: 60, maxNudges: 2 });
-    await m.pass();
+    await step(m);
     now += 30_000;
-    await m.pass();
+    await step(m);
     expect(types()).not.toContain("stall_detected");
     for (let i = 0; i < 6; i++) {
       now += 61_000;
-      await m.pass();
+      await step(m);
     }
     const events = readAllEvents(paths.events);
     const nudges = events.filter((e) => e.type === "stall_continue_sent");
@@ -131,7 +137,7 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     const again = monitor(t.tmux, { stallSeconds: 60, maxNudges: 2 });
     for (let i = 0; i < 3; i++) {
       now += 61_000;
-      await again.pass();
+      await step(again);
     }
     expect(readAllEvents(paths.events).filter((e) => e.type === "review_requested")).toHaveLength(1);
   });
@@ -145,7 +151,7 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     const m = monitor(t.tmux, { stallSeconds: 60 });
     for (let i = 0; i < 5; i++) {
       now += 120_000;
-      await m.pass();
+      await step(m);
     }
     expect(types()).not.toContain("stall_detected");
     expect(a.input).toBe("");
@@ -159,11 +165,11 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     t.sessions.set("p_stage-1", a);
     started();
     const m = monitor(t.tmux);
-    await m.pass();
+    await step(m);
     expect(types()).toContain("session_dead");
     expect(t.launched).toHaveLength(0);
     now += 1_500;
-    await m.pass();
+    await step(m);
     expect(types()).toContain("stage_relaunched");
     expect(t.launched[0]).toEqual(expect.arrayContaining(["--resume", "11111111-1111-4111-8111-111111111111"]));
     // The relaunched agent dies at once too.
@@ -171,7 +177,7 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     b.said.push("Error: cannot reach the API");
     b.pane = { state: "exited", status: 1, signal: undefined };
     now += 500;
-    await m.pass();
+    await step(m);
     const failed = readAllEvents(paths.events).find((e) => e.type === "stage_failed");
     expect(failed).toMatchObject({ stage: "1" });
     expect((failed as { reason: string }).reason).toMatch(/exited 1 within 10 s of its launch, twice: .*cannot reach the API/);
@@ -185,12 +191,12 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     t.sessions.set("p_stage-1", a);
     started();
     const m = monitor(t.tmux, { model: "sonnet", escalation: ["sonnet", "opus"] });
-    await m.pass();
+    await step(m);
     now += 1_500;
-    await m.pass();
+    await step(m);
     t.sessions.get("p_stage-1")!.pane = { state: "exited", status: 1, signal: undefined };
     now += 500;
-    await m.pass();
+    await step(m);
     expect(types()).not.toContain("stage_failed");
     expect(readAllEvents(paths.events).find((e) => e.type === "stage_escalated")).toMatchObject({ model: "opus", from: "sonnet" });
     const last = t.launched.at(-1)!;
@@ -207,28 +213,54 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     const answers = () => a.said.filter((l) => l === "> 1").length;
     // Asked: answered. Seen again before the answer could close it: left alone, no review.
     a.dialog = `${permissionDialog}\n(first)`;
-    await m.pass();
+    await step(m);
     expect(answers()).toBe(1);
     now += 1_000;
-    await m.pass();
+    await step(m);
     expect(answers()).toBe(1);
     // The dialog closes; the agent asks again for its next command: answered again.
     a.dialog = undefined;
     now += 6_000;
-    await m.pass();
+    await step(m);
     a.dialog = `${permissionDialog}\n(second)`;
     now += 16_000;
-    await m.pass();
+    await step(m);
     expect(answers()).toBe(2);
     expect(types()).not.toContain("review_requested");
     // This one stays up, unchanged, after the answer: a person is asked, once, and nothing more is typed.
     for (let i = 0; i < 4; i++) {
       now += 6_000;
-      await m.pass();
+      await step(m);
     }
     expect(answers()).toBe(2);
     expect(readAllEvents(paths.events).filter((e) => e.type === "review_requested")).toHaveLength(1);
     expect(m.status.stages["1"]!.attention).toBe("permission");
+  });
+
+  it("a pass does not wait for a nudge being typed: the next pass runs meanwhile and leaves that stage alone", async () => {
+    const t = fakeTmux();
+    t.sessions.set("p_stage-1", t.agent("Shall I go on?"));
+    started();
+    // A clock whose sleeps (the pause before Enter) end only when the test says so.
+    const held: (() => void)[] = [];
+    const slow: Clock = { now: () => now, sleep: (ms) => new Promise<void>((resolve) => held.push(() => ((now += ms), resolve()))) };
+    const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 60 }, tmux: t.tmux, clock: slow, log: () => undefined })!;
+    await m.pass();
+    now += 61_000;
+    await m.pass();
+    // The nudge is typed and waits for its pause; the pass has returned, and so does the next.
+    expect(t.sessions.get("p_stage-1")!.input).toBe("continue");
+    expect(held.length).toBeGreaterThan(0);
+    now += 61_000;
+    await m.pass();
+    expect(t.sessions.get("p_stage-1")!.input).toBe("continue");
+    while (held.length > 0) {
+      held.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    await m.settle();
+    expect(t.sessions.get("p_stage-1")!.said).toContain("> continue");
+    expect(readAllEvents(paths.events).filter((e) => e.type === "stall_continue_sent")).toHaveLength(1);
   });
 });
 
