@@ -46,6 +46,11 @@ export type PaneStatus = { state: "running" } | { state: "exited"; status: numbe
 export interface Tmux {
   socket: string | undefined;
   newSession(spec: NewSession): Promise<void>;
+  /**
+   * Several sessions in as few tmux calls as its command-line limit allows, sent at once: for each,
+   * whether it was certainly made (false: its call failed, and it may or may not exist).
+   */
+  newSessions(specs: readonly NewSession[]): Promise<boolean[]>;
   hasSession(name: string): Promise<boolean>;
   paneStatus(name: string): Promise<PaneStatus>;
   /** Every session's first pane at once (one tmux call): running or exited, with its exit status. */
@@ -71,6 +76,25 @@ export interface Tmux {
 }
 
 
+/**
+ * tmux refuses a command line longer than 16 KiB ("command too long"): the commands of several
+ * sessions go in as few invocations as fit under that, each session's commands whole.
+ */
+export function commandBatches(sessions: string[][][], limit = 15_000): string[][][][] {
+  const batches: string[][][][] = [];
+  let size = limit;
+  for (const commands of sessions) {
+    const bytes = commands.flat().reduce((n, arg) => n + Buffer.byteLength(arg) + 2, 0);
+    if (size + bytes > limit) {
+      batches.push([]);
+      size = 0;
+    }
+    batches.at(-1)!.push(commands);
+    size += bytes;
+  }
+  return batches;
+}
+
 /** Where `tmux -L <name>` keeps its socket. */
 export function socketPath(socket: string): string {
   return join(process.env.TMUX_TMPDIR || "/tmp", `tmux-${process.getuid?.() ?? 0}`, socket);
@@ -87,29 +111,41 @@ export function createTmux(socket?: string, runner: typeof runProgram = runProgr
   const target = (name: string): string => `=${name}`;
   const pane = (name: string): string => `=${name}:`;
 
+  /** The tmux commands that start one session. */
+  const sessionCommands = (spec: NewSession): string[][] => {
+    const size = ["-x", String(spec.width ?? 200), "-y", String(spec.height ?? 50)];
+    const cwd = ["-c", tmuxFormatLiteral(spec.cwd)];
+    // The session's variables go to env(1) as NAME=value arguments, not `-e`: for a new detached
+    // session tmux takes PATH from the client and ignores `-e PATH=…`. `env -u` also strips Claude
+    // Code's own variables even when the tmux server already holds them.
+    if (spec.argv[0]?.includes("=")) throw new UserError(`the agent command ${JSON.stringify(spec.argv[0])} contains "=", which env(1) would read as a variable; use a path without "=".`);
+    const unset = [...new Set([...CLAUDE_ENV_PREFIXES, ...unsetEnv])].flatMap((k) => ["-u", k]);
+    const assign = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
+    const program = ["--", "env", ...unset, ...assign, ...spec.argv];
+    // With remain-on-exit the option must hold before the program can exit, however fast: the
+    // session starts on a placeholder (two words: run directly, no shell), gets the option, then
+    // the pane is respawned with the program — all in one tmux invocation.
+    return spec.remainOnExit
+      ? [
+          ["new-session", "-d", ...size, "-s", spec.name, ...cwd, "--", "cat", "-"],
+          ["set-option", "-t", pane(spec.name), "remain-on-exit", "on"],
+          ["respawn-pane", "-k", "-t", pane(spec.name), ...cwd, ...program],
+        ]
+      : [["new-session", "-d", ...size, "-s", spec.name, ...cwd, ...program]];
+  };
+
   return {
     socket,
     async newSession(spec) {
-      const size = ["-x", String(spec.width ?? 200), "-y", String(spec.height ?? 50)];
-      const cwd = ["-c", tmuxFormatLiteral(spec.cwd)];
-      // The session's variables go to env(1) as NAME=value arguments, not `-e`: for a new detached
-      // session tmux takes PATH from the client and ignores `-e PATH=…`. `env -u` also strips Claude
-      // Code's own variables even when the tmux server already holds them.
-      if (spec.argv[0]?.includes("=")) throw new UserError(`the agent command ${JSON.stringify(spec.argv[0])} contains "=", which env(1) would read as a variable; use a path without "=".`);
-      const unset = [...new Set([...CLAUDE_ENV_PREFIXES, ...unsetEnv])].flatMap((k) => ["-u", k]);
-      const assign = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
-      const program = ["--", "env", ...unset, ...assign, ...spec.argv];
-      // With remain-on-exit the option must hold before the program can exit, however fast: the
-      // session starts on a placeholder, gets the option, then the pane is respawned with the
-      // program — all in one tmux invocation.
-      const commands = spec.remainOnExit
-        ? [
-            ["new-session", "-d", ...size, "-s", spec.name, ...cwd, "--", "cat"],
-            ["set-option", "-t", pane(spec.name), "remain-on-exit", "on"],
-            ["respawn-pane", "-k", "-t", pane(spec.name), ...cwd, ...program],
-          ]
-        : [["new-session", "-d", ...size, "-s", spec.name, ...cwd, ...program]];
+      const commands = sessionCommands(spec);
       expectOk("tmux", commands.flat(), await runMany(commands), `tmux new-session ${spec.name}`);
+    },
+    async newSessions(specs) {
+      // The calls go to the server at once: it makes one session after another, before the first
+      // agents to start take the CPU from the calls still to come.
+      const batches = commandBatches(specs.map(sessionCommands));
+      const results = await Promise.all(batches.map((batch) => runMany(batch.flat())));
+      return batches.flatMap((batch, i) => batch.map(() => results[i]!.ok));
     },
     async hasSession(name) {
       return (await run(["has-session", "-t", target(name)])).ok;

@@ -328,7 +328,7 @@ export class Monitor {
       // crossed holds them back. Then dependants first: they only need the merge commit.
       this.collectUsage(true);
       await checkBudgets(this);
-      if (!this.paused()) await this.launchReady();
+      if (!this.paused()) await this.launchReady(result.commit);
       await result.cleanup();
       return;
     }
@@ -365,13 +365,18 @@ export class Monitor {
     return !files.some((f) => dirty.has(f));
   }
 
-  private async launchReady(): Promise<void> {
+  /** Launches every stage that may start now; `tip`: the base tip a merge just moved it to. */
+  private async launchReady(tip?: string): Promise<void> {
     // A merge launches its dependants at once, beside the pass: neither launches what the other is launching.
     const ids = stagesToLaunch(this.status).filter((id) => !this.launching.has(id));
     if (ids.length === 0) return;
     for (const id of ids) this.launching.add(id);
     try {
-      const results = await launchStages({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log }, ids);
+      const current = () => {
+        this.ingest();
+        return this.status;
+      };
+      const results = await launchStages({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log, current }, ids, tip);
       this.ingest();
       ids.forEach((id, i) => results[i] === "skipped" && this.deps.log(`stage ${id}: not launched: another autorun process launched it first`));
     } finally {

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { buildAgentArgv, sessionEnv } from "../adapters/agent.js";
-import type { Tmux } from "../adapters/tmux.js";
+import type { NewSession, Tmux } from "../adapters/tmux.js";
 import * as git from "../adapters/git.js";
 import { appendFor } from "../state/orchestration.js";
 import { withLock } from "../state/lock.js";
@@ -22,6 +22,11 @@ export interface LaunchDeps {
   paths: OrchPaths;
   config: Config;
   log: (msg: string) => void;
+  /**
+   * The status with every event written so far. By default a fold of events.jsonl; the monitor,
+   * which keeps its fold, folds only what is new (the launch lock is held meanwhile).
+   */
+  current?: () => Status | undefined;
 }
 
 /** A stable UUID per (orchestration, stage, attempt, retry), so a restarted launcher knows the id it used. */
@@ -47,17 +52,22 @@ export function stageArgv(deps: Pick<LaunchDeps, "config">, status: Status, orch
 
 /** Worktrees being created in this process, so a second launcher waits for the checkout to finish. */
 const creating = new Map<string, Promise<void>>();
+/** Worktrees made ahead at a merge commit, and that commit: one still there needs no git call to know it. */
+const madeAt = new Map<string, string>();
 
 /**
- * The stage's worktree at the tip of the base branch: created there unless it exists (or is being
- * created). One that exists for a stage about to start (made ahead at a merge commit that did not
- * become the tip, or by a monitor that stopped) is brought to the tip when it holds no work.
+ * The stage's worktree at the tip of the base branch (`tip` when the caller knows it): created there
+ * unless it exists (or is being created). One that exists for a stage about to start (made ahead at
+ * a merge commit that did not become the tip, or by a monitor that stopped) is brought to the tip
+ * when it holds no work.
  */
-async function ensureWorktree(status: Status, stage: Status["stages"][string]): Promise<void> {
+async function ensureWorktree(status: Status, stage: Status["stages"][string], tip?: string): Promise<void> {
   const inflight = creating.get(stage.worktree);
   if (inflight) await inflight.catch(() => undefined);
   if (existsSync(stage.worktree)) {
-    if (stage.status === "pending") await git.bringWorktreeTo(stage.worktree, await git.headCommit(status.project_root, `refs/heads/${status.base_branch}`));
+    if (stage.status !== "pending") return;
+    const target = tip ?? (await git.headCommit(status.project_root, `refs/heads/${status.base_branch}`));
+    if (madeAt.get(stage.worktree) !== target) await git.bringWorktreeTo(stage.worktree, target);
     return;
   }
   const job = git.addStageWorktree(status.project_root, stage.worktree, stage.branch, `refs/heads/${status.base_branch}`).finally(() => creating.delete(stage.worktree));
@@ -78,6 +88,7 @@ export function prepareWorktrees(status: Status, merged: string, commit: string)
     if (!stage.depends_on.includes(merged) || creating.has(stage.worktree) || existsSync(stage.worktree)) continue;
     const job = git
       .addStageWorktree(status.project_root, stage.worktree, stage.branch, commit)
+      .then(() => void madeAt.set(stage.worktree, commit))
       .catch(() => undefined)
       .finally(() => creating.delete(stage.worktree));
     creating.set(stage.worktree, job);
@@ -86,59 +97,69 @@ export function prepareWorktrees(status: Status, merged: string, commit: string)
 
 export type LaunchResult = "launched" | "adopted" | "skipped";
 
-/** Launches several stages under one lock and one fold of the events (what a batch of ready stages needs). */
-export async function launchStages(deps: LaunchDeps, ids: readonly string[]): Promise<LaunchResult[]> {
+/**
+ * Launches several stages under one lock and one fold of the events (what a batch of ready stages
+ * needs). `tip`: the base tip, when the caller knows it (a merge that just moved it).
+ */
+export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip?: string): Promise<LaunchResult[]> {
   const { paths, tmux } = deps;
+  const current = deps.current ?? (() => loadStatus(paths));
   // Worktrees first, outside the launch lock: creating one is idempotent, and the slowest step of a
   // launch, so launches of different stages must not queue behind each other's `git worktree add`.
-  const before = loadStatus(paths);
+  const before = current();
   if (before) {
     await Promise.all(
       ids.map(async (id) => {
         const stage = before.stages[id];
         if (stage?.status !== "pending") return;
         // Another launcher may be making the same worktree: only a worktree still missing is news.
-        await ensureWorktree(before, stage).catch((error: Error) => existsSync(stage.worktree) || deps.log(`stage ${id}: could not create its worktree yet: ${error.message}`));
+        await ensureWorktree(before, stage, tip).catch((error: Error) => existsSync(stage.worktree) || deps.log(`stage ${id}: could not create its worktree yet: ${error.message}`));
       }),
     );
   }
   return withLock(paths.launchLock, async () => {
-    const status = loadStatus(paths);
-    const results: LaunchResult[] = [];
+    const status = current();
+    const results = new Map<string, LaunchResult>();
+    const starting: { id: string; session: string; sessionId: string; spec: NewSession }[] = [];
     for (const id of ids) {
       const stage = status?.stages[id];
       if (!status || !stage || stage.status !== "pending") {
-        results.push("skipped");
+        results.set(id, "skipped");
         continue;
       }
-      const attempt = 1;
-      const sessionId = stageSessionId(status, paths.dir, id, attempt, stage.retries);
+      const sessionId = stageSessionId(status, paths.dir, id, 1, stage.retries);
       // The stage starts from the tip of the base branch (every merged stage in it), whatever the
       // person's checkout is on; `claude --worktree <name>` reuses this worktree. (One that exists
       // was brought to the tip before the lock.)
-      if (creating.has(stage.worktree) || !existsSync(stage.worktree)) await ensureWorktree(status, stage);
-      // A session that already exists was started by a launcher killed before it could record it:
-      // adopt it. new-session itself says so ("duplicate session"), which saves a has-session call.
+      if (creating.has(stage.worktree) || !existsSync(stage.worktree)) await ensureWorktree(status, stage, tip);
+      // From here on the stage's agent changes it.
+      madeAt.delete(stage.worktree);
+      const spec = { name: stage.session, cwd: status.project_root, argv: stageArgv(deps, status, paths.dir, id, { sessionId }), env: sessionEnv(paths.home, paths.dir, id), remainOnExit: true };
+      starting.push({ id, session: stage.session, sessionId, spec });
+    }
+    if (!status) return ids.map(() => "skipped" as const);
+    const launched = (s: (typeof starting)[number], adopted: boolean) => {
+      appendFor(paths, status, { stage: s.id, type: "stage_launched", session: s.session, session_id: s.sessionId, attempt: 1, ...(adopted ? { adopted: true } : {}) });
+      deps.log(adopted ? `stage ${s.id}: adopted existing session ${s.session}` : `stage ${s.id}: launched ${s.session} (session id ${s.sessionId})`);
+      results.set(s.id, adopted ? "adopted" : "launched");
+    };
+    // Every session in as few tmux calls as fit, before any of their agents competes for the CPU.
+    const made = starting.length > 0 ? await tmux.newSessions(starting.map((s) => s.spec)) : [];
+    for (const s of starting.filter((_, i) => made[i])) launched(s, false);
+    // Those of a call that failed, one at a time. A session that already exists was started by a
+    // launcher killed before it could record it (or by the call that failed): adopt it.
+    // new-session itself says so ("duplicate session"), which saves a has-session call.
+    for (const s of starting.filter((_, i) => !made[i])) {
       try {
-        await tmux.newSession({
-          name: stage.session,
-          cwd: status.project_root,
-          argv: stageArgv(deps, status, paths.dir, id, { sessionId }),
-          env: sessionEnv(paths.home, paths.dir, id),
-          remainOnExit: true,
-        });
+        await tmux.newSession(s.spec);
       } catch (error) {
-        if (!(error instanceof ToolError && /duplicate session/.test(error.stderr)) || !(await tmux.hasSession(stage.session))) throw error;
-        appendFor(paths, status, { stage: id, type: "stage_launched", session: stage.session, session_id: sessionId, attempt, adopted: true });
-        deps.log(`stage ${id}: adopted existing session ${stage.session}`);
-        results.push("adopted");
+        if (!(error instanceof ToolError && /duplicate session/.test(error.stderr)) || !(await tmux.hasSession(s.session))) throw error;
+        launched(s, true);
         continue;
       }
-      appendFor(paths, status, { stage: id, type: "stage_launched", session: stage.session, session_id: sessionId, attempt });
-      deps.log(`stage ${id}: launched ${stage.session} (session id ${sessionId})`);
-      results.push("launched");
+      launched(s, false);
     }
-    return results;
+    return ids.map((id) => results.get(id) ?? "skipped");
   });
 }
 

@@ -38,6 +38,10 @@ function fakeTmux() {
       launched.push([...spec.argv]);
       sessions.set(spec.name, agent("resumed"));
     },
+    newSessions: async (specs) => {
+      for (const spec of specs) await tmux.newSession(spec);
+      return specs.map(() => true);
+    },
     hasSession: async (name) => sessions.has(name),
     paneStatus: async (name) => sessions.get(name)?.pane ?? { state: "gone" },
     serverRunning: async () => true,

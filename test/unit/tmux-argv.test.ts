@@ -1,6 +1,6 @@
 /** The exact argument lists the tmux adapter gives tmux, through an injected runner (no tmux here). */
 import { describe, expect, it } from "vitest";
-import { createTmux } from "../../src/adapters/tmux.js";
+import { commandBatches, createTmux, type NewSession } from "../../src/adapters/tmux.js";
 import type { RunResult } from "../../src/adapters/exec.js";
 
 function recorder(stdout = "") {
@@ -21,10 +21,36 @@ describe("tmux argument lists", () => {
     expect(file).toBe("tmux");
     const cwd = "/work/my project\\;";
     expect(args.slice(0, 13)).toEqual(["-L", "sock", "new-session", "-d", "-x", "200", "-y", "50", "-s", "p_stage-1", "-c", cwd, "--"]);
-    expect(args.slice(13, 22)).toEqual(["cat", ";", "set-option", "-t", "=p_stage-1:", "remain-on-exit", "on", ";", "respawn-pane"]);
+    expect(args.slice(13, 23)).toEqual(["cat", "-", ";", "set-option", "-t", "=p_stage-1:", "remain-on-exit", "on", ";", "respawn-pane"]);
     const program = args.slice(args.indexOf("env"));
     expect(program.slice(0, 5)).toEqual(["env", "-u", "CLAUDECODE", "-u", "CLAUDE_CODE_ENTRYPOINT"]);
     expect(program.slice(-4)).toEqual(["AUTORUN_STAGE=1", "claude", "--worktree", "w"]);
+  });
+
+  it("starts several sessions in one invocation while they fit in tmux's 16 KiB command line, each session's commands whole", async () => {
+    const { calls, runner } = recorder();
+    const spec = (i: number, env: Record<string, string>): NewSession => ({ name: `p_stage-${i}`, cwd: "/w", argv: ["agent", String(i)], env, remainOnExit: true });
+    const small = await createTmux("sock", runner).newSessions([1, 2, 3].map((i) => spec(i, { AUTORUN_STAGE: String(i) })));
+    expect(small).toEqual([true, true, true]);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.filter((a) => a === "new-session")).toHaveLength(3);
+    // An environment of ~6 KB per session: two sessions per call, never one split across calls.
+    calls.length = 0;
+    const big = await createTmux("sock", runner).newSessions([1, 2, 3, 4, 5].map((i) => spec(i, { KEY: "x".repeat(6_000) })));
+    expect(big).toEqual([true, true, true, true, true]);
+    expect(calls.map((c) => c.filter((a) => a === "new-session").length)).toEqual([2, 2, 1]);
+    for (const c of calls) {
+      expect(c.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0)).toBeLessThan(16_384);
+      expect(c.filter((a) => a === "respawn-pane")).toHaveLength(c.filter((a) => a === "new-session").length);
+    }
+    expect(commandBatches([])).toEqual([]);
+  });
+
+  it("says which sessions are certainly made when one of the calls fails", async () => {
+    let n = 0;
+    const tmux = createTmux("sock", async () => (++n === 2 ? { ok: false, code: 1, stdout: "", stderr: "duplicate session: p_stage-3\n" } : { ok: true, code: 0, stdout: "", stderr: "" }));
+    const specs = [1, 2, 3, 4].map((i): NewSession => ({ name: `p_stage-${i}`, cwd: "/w", argv: ["a"], env: { K: "x".repeat(6_000) } }));
+    expect(await tmux.newSessions(specs)).toEqual([true, true, false, false]);
   });
 
   it.each([
