@@ -1,12 +1,12 @@
 /** `autorun monitor <plan>` (foreground; the background monitor is this same command, detached). */
 import { appendFileSync, mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { constants } from "node:os";
-import { fileURLToPath } from "node:url";
 import { watch } from "chokidar";
 import { localStamp } from "../core/time.js";
 import { createTmux } from "../adapters/tmux.js";
 import { isAlive, runNotify, spawnDetached } from "../adapters/process.js";
+import { packageRoot } from "../adapters/agent.js";
 import { appendFor } from "../state/orchestration.js";
 import { acquirePid, readPid, releasePid } from "../state/pidfile.js";
 import type { OrchPaths } from "../state/paths.js";
@@ -119,7 +119,7 @@ function makeNotifier(config: Config, tmux: ReturnType<typeof createTmux>, log: 
 export async function startMonitorDetached(ctx: Ctx, paths: OrchPaths): Promise<number> {
   const existing = runningMonitor(paths);
   if (existing !== undefined) return existing;
-  const cli = fileURLToPath(new URL("../cli.js", import.meta.url));
+  const cli = join(packageRoot(), "dist", "src", "cli.js");
   const planName = paths.dir.split("/").pop()!;
   mkdirSync(dirname(paths.monitorLog), { recursive: true, mode: 0o700 });
   const env = { ...ctx.env, AUTORUN_HOME: paths.home, AUTORUN_MONITOR_DETACHED: "1" };
