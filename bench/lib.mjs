@@ -55,7 +55,8 @@ export async function sandbox(label) {
         await execa("tmux", ["-L", s, "kill-server"], { reject: false });
         rmSync(join(process.env.TMUX_TMPDIR || "/tmp", `tmux-${process.getuid()}`, s), { force: true });
       }
-      rmSync(dir, { recursive: true, force: true });
+      // Hooks of agents that were just killed may still be writing: retry a moment.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     },
   };
 }

@@ -30,6 +30,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Drop these variables from the inherited environment. */
   unsetEnv?: readonly string[];
+  /** What errors call the command instead of its arguments (which may carry a session's environment). */
+  describe?: string;
 }
 
 /** Runs a program; a non-zero exit is a value, a missing program or timeout is a ToolError. */
@@ -53,13 +55,14 @@ export async function runProgram(file: string, args: readonly string[], opts: Ru
   const result = await execa(file, args, options);
   const argv = [file, ...args];
   const where = opts.cwd ? ` in ${opts.cwd}` : "";
+  const shown = opts.describe ?? argv.join(" ");
   if (result.timedOut) {
-    throw new ToolError(`${file} timed out after ${opts.timeoutMs ?? 30_000} ms${where}: ${argv.join(" ")}`, argv, undefined, String(result.stderr ?? ""), { timedOut: true, signal: result.signal, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+    throw new ToolError(`${file} timed out after ${opts.timeoutMs ?? 30_000} ms${where}: ${shown}`, argv, undefined, String(result.stderr ?? ""), { timedOut: true, signal: result.signal, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
   }
   if (result.failed && result.exitCode === undefined && result.signal === undefined) {
     const code = (result.cause as NodeJS.ErrnoException | undefined)?.code;
     const hint = code === "ENOENT" ? `${file} is not installed or not on PATH` : (result.shortMessage ?? "failed to start");
-    throw new ToolError(`${hint}${where} (${argv.join(" ")})`, argv, undefined, String(result.stderr ?? ""), { cause: result.cause, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+    throw new ToolError(`${hint}${where} (${shown})`, argv, undefined, String(result.stderr ?? ""), { cause: result.cause, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
   }
   return {
     ok: result.exitCode === 0,

@@ -106,8 +106,13 @@ export function createTmux(socket?: string, runner: typeof runProgram = runProgr
   const unsetEnv = Object.keys(process.env).filter((k) => CLAUDE_ENV_PREFIXES.some((p) => k.startsWith(p)));
   const run = (args: string[], timeoutMs = 10_000): Promise<RunResult> => runMany([args], timeoutMs);
   // Several tmux commands in one invocation, separated by a bare ";"; every argument is escaped.
-  const runMany = (commands: string[][], timeoutMs = 10_000): Promise<RunResult> =>
-    runner("tmux", [...prefix, ...commands.flatMap((c, i) => [...(i > 0 ? [";"] : []), ...c.map(tmuxArg)])], { timeoutMs, unsetEnv });
+  // `describe` stands for the arguments in errors when they carry a session's environment.
+  const runMany = (commands: string[][], timeoutMs = 10_000, describe?: string): Promise<RunResult> =>
+    runner("tmux", [...prefix, ...commands.flatMap((c, i) => [...(i > 0 ? [";"] : []), ...c.map(tmuxArg)])], { timeoutMs, unsetEnv, ...(describe ? { describe } : {}) });
+  /** A new session's commands: the name only in errors, never the environment given to its program. */
+  const runSessions = (specs: readonly NewSession[], commands: string[][]): Promise<RunResult> =>
+    // A busy machine (agents booting) can keep the server from making sessions for a while.
+    runMany(commands, 10_000 + 2_000 * specs.length, `tmux new-session ${specs.map((s) => s.name).join(", ")}`);
   const target = (name: string): string => `=${name}`;
   const pane = (name: string): string => `=${name}:`;
 
@@ -138,14 +143,18 @@ export function createTmux(socket?: string, runner: typeof runProgram = runProgr
     socket,
     async newSession(spec) {
       const commands = sessionCommands(spec);
-      expectOk("tmux", commands.flat(), await runMany(commands), `tmux new-session ${spec.name}`);
+      expectOk("tmux", [`new-session ${spec.name}`], await runSessions([spec], commands), `tmux new-session ${spec.name}`);
     },
     async newSessions(specs) {
-      // The calls go to the server at once: it makes one session after another, before the first
-      // agents to start take the CPU from the calls still to come.
-      const batches = commandBatches(specs.map(sessionCommands));
-      const results = await Promise.all(batches.map((batch) => runMany(batch.flat())));
-      return batches.flatMap((batch, i) => batch.map(() => results[i]!.ok));
+      // One call after another: each waits only for its own sessions. A call that fails (or times
+      // out) leaves its sessions and the rest unsure: false, for the caller to go one by one.
+      let made = 0;
+      for (const batch of commandBatches(specs.map(sessionCommands))) {
+        const ok = await runSessions(specs.slice(made, made + batch.length), batch.flat()).then((r) => r.ok, () => false);
+        if (!ok) break;
+        made += batch.length;
+      }
+      return specs.map((_, i) => i < made);
     },
     async hasSession(name) {
       return (await run(["has-session", "-t", target(name)])).ok;

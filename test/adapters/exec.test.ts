@@ -29,6 +29,11 @@ describe("runProgram", () => {
     expect(error).toMatchObject({ timedOut: true, cwd: tmpdir(), argv: ["sleep", "5"] });
     expect((error as Error).message).toMatch(/^sleep timed out after 100 ms in /);
   });
+  it("names a command by its description, not arguments that carry a session's environment", async () => {
+    const error = await runProgram("sh", ["-c", "sleep 5", "ANTHROPIC_API_KEY=sk-secret"], { timeoutMs: 100, describe: "tmux new-session p_stage-1" }).catch((e: unknown) => e);
+    expect((error as Error).message).toContain("tmux new-session p_stage-1");
+    expect((error as Error).message).not.toContain("sk-secret");
+  });
   it("says a program is not installed", async () => {
     const error = await runProgram("no-such-program-xyz", []).catch((e: unknown) => e);
     expect((error as Error).message).toContain("no-such-program-xyz is not installed or not on PATH");
