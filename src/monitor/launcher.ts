@@ -56,17 +56,20 @@ const creating = new Map<string, Promise<void>>();
 const madeAt = new Map<string, string>();
 
 /**
- * The stage's worktree at the tip of the base branch (`tip` when the caller knows it): created there
- * unless it exists (or is being created). One that exists for a stage about to start (made ahead at
- * a merge commit that did not become the tip, or by a monitor that stopped) is brought to the tip
- * when it holds no work.
+ * The stage's worktree at the tip of the base branch: created there unless it exists (or is being
+ * created). One that exists for a stage about to start (made ahead at a merge commit that did not
+ * become the tip, or by a monitor that stopped) is brought to the tip when it holds no work. `tip`:
+ * the commit a merge just made the tip, when the caller is that merge.
  */
 async function ensureWorktree(status: Status, stage: Status["stages"][string], tip?: string): Promise<void> {
   const inflight = creating.get(stage.worktree);
   if (inflight) await inflight.catch(() => undefined);
   if (existsSync(stage.worktree)) {
     if (stage.status !== "pending") return;
-    const target = tip ?? (await git.headCommit(status.project_root, `refs/heads/${status.base_branch}`));
+    // Made ahead at the very commit the caller's merge made the tip: nothing to ask git. Anything
+    // else is compared with the tip as it is now (the base may have moved on since `tip`).
+    if (tip !== undefined && madeAt.get(stage.worktree) === tip) return;
+    const target = await git.headCommit(status.project_root, `refs/heads/${status.base_branch}`);
     if (madeAt.get(stage.worktree) !== target) await git.bringWorktreeTo(stage.worktree, target);
     return;
   }
