@@ -47,8 +47,9 @@ export interface Tmux {
   socket: string | undefined;
   newSession(spec: NewSession): Promise<void>;
   /**
-   * Several sessions in as few tmux calls as its command-line limit allows, sent at once: for each,
-   * whether it was certainly made (false: its call failed, and it may or may not exist).
+   * Several sessions in as few tmux calls as its command-line limit allows, one call after another:
+   * for each, whether it was certainly made (false: its call, or an earlier one, failed, and it may
+   * or may not exist).
    */
   newSessions(specs: readonly NewSession[]): Promise<boolean[]>;
   hasSession(name: string): Promise<boolean>;

@@ -146,7 +146,8 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
       deps.log(adopted ? `stage ${s.id}: adopted existing session ${s.session}` : `stage ${s.id}: launched ${s.session} (session id ${s.sessionId})`);
       results.set(s.id, adopted ? "adopted" : "launched");
     };
-    // Every session in as few tmux calls as fit, before any of their agents competes for the CPU.
+    // Every session in as few tmux calls as fit (one per session, before, and each agent started
+    // took CPU from the calls still to come).
     const made = starting.length > 0 ? await tmux.newSessions(starting.map((s) => s.spec)) : [];
     for (const s of starting.filter((_, i) => made[i])) launched(s, false);
     // Those of a call that failed, one at a time. A session that already exists was started by a
