@@ -66,8 +66,8 @@ export async function checkLiveness(host: MonitorHost, paused: boolean): Promise
       continue;
     }
     const limit = (serverGone ? 6 : 2) + now.free_relaunches;
-    const cap = now.settings.max_attempts;
-    if (now.attempts >= limit || (cap !== undefined && now.sessions >= cap + now.free_relaunches)) {
+    if (now.attempts >= limit || attemptsUsed(now)) {
+      const cap = now.settings.max_attempts;
       await failOrEscalate(host, id, `its session ended ${now.attempts} times${cap !== undefined && now.sessions >= cap ? ` (${now.sessions} of its ${cap} attempts used)` : ""}${said ? `; last words: ${said}` : ""}`);
       continue;
     }
@@ -88,14 +88,19 @@ export function nextModel(ladder: readonly string[], current: string | undefined
   return ladder[at + 1];
 }
 
+/** The plan's `max_attempts` for the stage (sessions in all; relaunches after a dead tmux server are free) is used up. */
+function attemptsUsed(stage: MonitorHost["status"]["stages"][string]): boolean {
+  const cap = stage.settings.max_attempts;
+  return cap !== undefined && stage.sessions >= cap + stage.free_relaunches;
+}
+
 /** A stage out of sessions runs again with the next model of `escalation` while its attempts allow; else it fails. */
 async function failOrEscalate(host: MonitorHost, id: string, reason: string): Promise<void> {
   const { config, log } = host.deps;
   const stage = host.status.stages[id]!;
   const current = stage.model ?? config.model;
   const next = nextModel(config.escalation, current);
-  const cap = stage.settings.max_attempts;
-  if (next === undefined || (cap !== undefined && stage.sessions >= cap + stage.free_relaunches)) {
+  if (next === undefined || attemptsUsed(stage)) {
     host.emit({ type: "stage_failed", stage: id, reason });
     log(`stage ${id}: failed: ${reason}`);
     return;
