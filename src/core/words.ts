@@ -96,7 +96,7 @@ export function eventText(e: AutorunEvent): string {
     case "budget_exceeded":
       return `over budget: ${dollars(e.spent_usd)} of ${dollars(e.limit_usd)}${e.stopped ? ", sessions ended" : ""}`;
     case "budget_raised":
-      return `${e.scope === "run" ? "run" : "stage"} budget raised to $${e.limit_usd}`;
+      return `${e.scope === "run" ? "run" : "stage"} budget raised to ${dollars(e.limit_usd)}`;
     case "circuit_open":
       return `circuit breaker open (${e.failed.join(", ")} failed in a row)`;
     case "circuit_closed":

@@ -21,7 +21,7 @@ import { checkLiveness } from "./liveness.js";
 import { MAX_SEND_BACKS, mergeStage, removeValidationWorktree } from "./merge.js";
 import { reapCompleted } from "./cleanup.js";
 import { readTranscript, type TranscriptState } from "./usage.js";
-import { ZERO } from "../core/usage.js";
+import { dollars, ZERO } from "../core/usage.js";
 import type { Clock } from "./clock.js";
 import { Attention, type StageMemory } from "./attention.js";
 import { checkBudgets, checkCircuit } from "./controls.js";
@@ -203,8 +203,8 @@ export class Monitor {
         this.reviews.resolveLater(undefined, (k) => k === "circuit", "the circuit breaker was closed");
         break;
       case "budget_raised":
-        if (event.scope === "run") this.reviews.resolveLater(undefined, (k) => k === "budget", `the run's budget was raised to $${event.limit_usd}`);
-        else for (const id of Object.keys(this.status.stages)) this.reviews.resolveLater(id, (k) => k === "budget", `the stage budget was raised to $${event.limit_usd}`);
+        if (event.scope === "run") this.reviews.resolveLater(undefined, (k) => k === "budget", `the run's budget was raised to ${dollars(event.limit_usd)}`);
+        else for (const id of Object.keys(this.status.stages)) this.reviews.resolveLater(id, (k) => k === "budget", `the stage budget was raised to ${dollars(event.limit_usd)}`);
         break;
       default:
         break;
@@ -217,7 +217,7 @@ export class Monitor {
   }
 
   inProgress(): [string, Status["stages"][string]][] {
-    return Object.entries(this.status.stages ?? {}).filter(([, s]) => s.status === "in_progress");
+    return Object.entries(this.status.stages).filter(([, s]) => s.status === "in_progress");
   }
 
   /** One step forward. Returns the final outcome when the orchestration is over. */
