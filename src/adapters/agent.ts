@@ -146,12 +146,9 @@ export function sessionEnv(home: string, orchDir: string, stage: string, extra: 
 }
 
 /**
- * `--agent-cmd` accepts a JSON array or a command line split on whitespace (quotes group words);
- * `sim` is the bundled simulated agent (what the demo runs), to try a plan without spending tokens.
- */
-/**
- * A command given as text (`--agent-cmd`, `$EDITOR`): `sim`, a JSON array, or words (quotes group,
- * nothing is expanded). A malformed one is the person's to fix: a UserError saying what is wrong.
+ * A command given as text (`--agent-cmd`, `$EDITOR`): `sim` (the bundled simulated agent, what the
+ * demo runs, to try a plan without spending tokens), a JSON array, or words (quotes group, nothing
+ * is expanded). A malformed one is the person's to fix: a UserError saying what is wrong.
  */
 export function parseAgentCmd(value: string): string[] {
   const trimmed = value.trim();

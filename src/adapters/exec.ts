@@ -55,14 +55,15 @@ export async function runProgram(file: string, args: readonly string[], opts: Ru
   const result = await execa(file, args, options);
   const argv = [file, ...args];
   const where = opts.cwd ? ` in ${opts.cwd}` : "";
+  const at = opts.cwd ? { cwd: opts.cwd } : {};
   const shown = opts.describe ?? argv.join(" ");
   if (result.timedOut) {
-    throw new ToolError(`${file} timed out after ${opts.timeoutMs ?? 30_000} ms${where}: ${shown}`, argv, undefined, String(result.stderr ?? ""), { timedOut: true, signal: result.signal, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+    throw new ToolError(`${file} timed out after ${opts.timeoutMs ?? 30_000} ms${where}: ${shown}`, argv, undefined, String(result.stderr ?? ""), { timedOut: true, signal: result.signal, ...at });
   }
   if (result.failed && result.exitCode === undefined && result.signal === undefined) {
     const code = (result.cause as NodeJS.ErrnoException | undefined)?.code;
     const hint = code === "ENOENT" ? `${file} is not installed or not on PATH` : (result.shortMessage ?? "failed to start");
-    throw new ToolError(`${hint}${where} (${shown})`, argv, undefined, String(result.stderr ?? ""), { cause: result.cause, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+    throw new ToolError(`${hint}${where} (${shown})`, argv, undefined, String(result.stderr ?? ""), { cause: result.cause, ...at });
   }
   return {
     ok: result.exitCode === 0,
@@ -70,7 +71,7 @@ export async function runProgram(file: string, args: readonly string[], opts: Ru
     stdout: String(result.stdout ?? ""),
     stderr: String(result.stderr ?? ""),
     ...(result.signal ? { signal: result.signal } : {}),
-    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    ...at,
   };
 }
 

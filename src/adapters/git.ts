@@ -203,15 +203,16 @@ export async function addStageWorktree(root: string, dir: string, branch: string
 }
 
 /**
- * Brings a worktree to `tip` when it holds no work of its own: no commit beyond `tip` but
- * autorun's own merge commits (one made ahead that did not become the tip) and nothing
- * uncommitted. Anything else (a retried stage's earlier work) is left as it is.
+ * Brings a worktree to `tip` when it holds no work of its own: no commit beyond `tip` but those
+ * whose subject starts with `ownPrefix` (autorun's merge commits: one made ahead that did not
+ * become the tip) and nothing uncommitted. Anything else (a retried stage's earlier work) is left
+ * as it is.
  */
-export async function bringWorktreeTo(worktree: string, tip: string): Promise<void> {
+export async function bringWorktreeTo(worktree: string, tip: string, ownPrefix: string): Promise<void> {
   const head = (await run(worktree, ["rev-parse", "HEAD"])).stdout.trim();
   if (!head || head === tip) return;
   const beyond = (await run(worktree, ["log", "--format=%s", `${tip}..${head}`])).stdout.split("\n").filter(Boolean);
-  if (beyond.some((subject) => !subject.startsWith("autorun: merge stage "))) return;
+  if (beyond.some((subject) => !subject.startsWith(ownPrefix))) return;
   if ((await run(worktree, ["status", "--porcelain", "--untracked-files=no"])).stdout.trim() !== "") return;
   await ok(worktree, ["reset", "--hard", "--quiet", tip], `git reset in ${worktree}`);
 }

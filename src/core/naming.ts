@@ -1,4 +1,4 @@
-/** Names derived from the slug and stage id: tmux session, worktree, branch. Pure. */
+/** Names derived from the slug and stage id: tmux session, worktree, branch, merge commit. Pure. */
 
 /** tmux forbids `.` and `:` in session names; ids like 2.1 become 2_1. */
 export function sessionName(slug: string, id: string): string {
@@ -11,6 +11,14 @@ export function worktreeName(slug: string, id: string): string {
 
 export function branchName(slug: string, id: string): string {
   return `worktree-${worktreeName(slug, id)}`;
+}
+
+/** How every merge commit autorun makes begins: what tells autorun's own commits from a stage's work. */
+export const MERGE_SUBJECT_PREFIX = "autorun: merge stage ";
+
+/** The subject of the commit that merges stage `id` into the base branch. */
+export function mergeSubject(id: string, name: string): string {
+  return `${MERGE_SUBJECT_PREFIX}${id}: ${name}`;
 }
 
 /**

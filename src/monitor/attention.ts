@@ -152,6 +152,11 @@ export class Attention {
     }
   }
 
+  /** A screen is being judged or a nudge typed (the run is not over while one is). */
+  get busy(): boolean {
+    return this.judging.size > 0;
+  }
+
   /** Waits for the screens being judged and the nudges being typed (before exiting, and in tests). */
   async settle(): Promise<void> {
     while (this.judging.size > 0) await Promise.all([...this.judging.values()]);

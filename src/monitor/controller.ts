@@ -241,7 +241,7 @@ export class Monitor {
     await this.attention.checkScreens(paused);
     if (!paused) await this.launchReady();
     this.recordWaves();
-    const result = this.merging.size > 0 ? { done: false as const } : outcome(this.status);
+    const result = this.merging.size > 0 || this.attention.busy ? { done: false as const } : outcome(this.status);
     if (result.done) {
       // The last turns' usage, before the run is declared over.
       this.collectUsage(true);

@@ -16,6 +16,7 @@ import type { Config } from "../state/config.js";
 import type { Status } from "../state/schemas.js";
 import { ToolError } from "../errors.js";
 import { stagesToLaunch } from "../core/scheduler.js";
+import { MERGE_SUBJECT_PREFIX } from "../core/naming.js";
 
 export interface LaunchDeps {
   tmux: Tmux;
@@ -70,7 +71,7 @@ async function ensureWorktree(status: Status, stage: Status["stages"][string], t
     // else is compared with the tip as it is now (the base may have moved on since `tip`).
     if (tip !== undefined && madeAt.get(stage.worktree) === tip) return;
     const target = await git.headCommit(status.project_root, `refs/heads/${status.base_branch}`);
-    if (madeAt.get(stage.worktree) !== target) await git.bringWorktreeTo(stage.worktree, target);
+    if (madeAt.get(stage.worktree) !== target) await git.bringWorktreeTo(stage.worktree, target, MERGE_SUBJECT_PREFIX);
     return;
   }
   const job = git.addStageWorktree(status.project_root, stage.worktree, stage.branch, `refs/heads/${status.base_branch}`).finally(() => creating.delete(stage.worktree));

@@ -24,6 +24,7 @@ import type { Config } from "../state/config.js";
 import type { EventOf, Status } from "../state/schemas.js";
 import { cleanup } from "./cleanup.js";
 import { prepareWorktrees } from "./launcher.js";
+import { mergeSubject } from "../core/naming.js";
 import { localAllowRules, WORKFLOW_ALLOW } from "../adapters/agent.js";
 
 export interface MergeDeps {
@@ -145,7 +146,7 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
         `autorun could not merge stage ${id}: merging ${stage.branch} into ${base} conflicts in ${tree.files.join(", ") || "some files"}. In your worktree run: git rebase ${base}, resolve the conflicts, commit, then run: autorun phase implement done`,
       );
     }
-    const commit = await git.commitTree(root, tree.tree, [baseTip, stageTip], `autorun: merge stage ${id}: ${stage.name}`);
+    const commit = await git.commitTree(root, tree.tree, [baseTip, stageTip], mergeSubject(id, stage.name));
     // The dependants' worktrees are made now, at this commit, while it is checked and the base moves.
     if (round === 1 && deps.prepareDependants) prepareWorktrees(status, id, commit);
     if (checks.length > 0) {
