@@ -5,7 +5,9 @@ import { dollars } from "./usage.js";
 
 export function foldEvents(events: readonly AutorunEvent[]): Status | undefined {
   let status: Status | undefined;
-  for (const event of events) status = applyEvent(status, event);
+  // Nobody holds the statuses in between: each event changes the one being built (copying it for
+  // every event made a fold of 100 000 events four times slower).
+  for (const event of events) status = step(status, event, false);
   return status;
 }
 
@@ -20,6 +22,11 @@ function emptyPhase(): PhaseTimes {
  * touches is copied first, the others are shared), so a caller may keep the status it had.
  */
 export function applyEvent(prev: Status | undefined, event: AutorunEvent): Status | undefined {
+  return step(prev, event, true);
+}
+
+/** One event: on a copy of `prev` (`copy`), or on `prev` itself when nothing else holds it. */
+function step(prev: Status | undefined, event: AutorunEvent, copy: boolean): Status | undefined {
   if (event.type === "orchestration_started") {
     const stages: Record<string, StageStatus> = {};
     for (const s of event.stages) {
@@ -86,15 +93,13 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
     };
   }
   if (!prev) return prev;
-  const status: Status = { ...prev, stages: { ...prev.stages }, updated_at: event.ts, event_count: prev.event_count + 1 };
-  const copied = new Set<string>();
-  /** The stage's record, copied on first use in this event. */
+  const status: Status = copy ? { ...prev, stages: { ...prev.stages } } : prev;
+  status.updated_at = event.ts;
+  status.event_count = prev.event_count + 1;
+  /** The stage's record, copied on first use in this event (while it is still `prev`'s). */
   const edit = (id: string): StageStatus => {
-    if (!copied.has(id)) {
-      copied.add(id);
-      status.stages[id] = { ...status.stages[id]! };
-    }
-    return status.stages[id]!;
+    const record = status.stages[id]!;
+    return copy && record === prev.stages[id] ? (status.stages[id] = { ...record }) : record;
   };
   const stage = event.stage !== undefined && status.stages[event.stage] ? edit(event.stage) : undefined;
   if (stage) stage.last_event_at = event.ts;

@@ -118,6 +118,9 @@ describe("the fold", () => {
       seen.push(status!.stages["1"]!.status);
     }
     expect(seen.slice(-3)).toEqual(["merging", "failed", "pending"]);
+    // A whole fold (which builds one status in place) ends where applying each event does.
+    const all = [...events, ev({ type: "merge_started", stage: "1", branch: "b1" }), failed("1"), ev({ type: "budget_exceeded", limit_usd: 1, spent_usd: 2, stopped: true }), ev({ type: "stage_retried", stage: "1", fresh_worktree: false })];
+    expect(foldEvents(all)).toEqual(all.reduce<Status | undefined>(applyEvent, undefined));
   });
   it("starts a stage the plan marks done as completed, never to launch", () => {
     const s = foldEvents(start([{ id: "1", settings: { status: "completed" } }, { id: "2", deps: ["1"] }]))!;
