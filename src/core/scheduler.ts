@@ -13,7 +13,7 @@ export function stagesToLaunch(status: Status): string[] {
   if (status.hold) return [];
   const stages = status.stages;
   let running = Object.values(stages).filter((s) => ACTIVE.has(s.status)).length;
-  const held = new Set(Object.values(stages).filter((s) => ACTIVE.has(s.status)).flatMap((s) => s.settings.exclusive_resources ?? []));
+  const held = new Set(resourceHolders(status).keys());
   const out: string[] = [];
   for (const id of readyStages(status)) {
     if (running >= status.max_parallel) break;
@@ -40,10 +40,16 @@ function readyStages(status: Status): string[] {
     .sort((a, b) => (stages[a]!.wave - stages[b]!.wave) || compareIds(a, b));
 }
 
-/** Why a ready stage is not running: the resources running stages hold that it needs. */
-export function waitingForResources(status: Status): Map<string, { resource: string; holder: string }> {
+/** The exclusive resources running (or merging) stages hold, and which stage holds each. */
+function resourceHolders(status: Status): Map<string, string> {
   const holders = new Map<string, string>();
   for (const [id, s] of Object.entries(status.stages)) if (ACTIVE.has(s.status)) for (const r of s.settings.exclusive_resources ?? []) holders.set(r, id);
+  return holders;
+}
+
+/** Why a ready stage is not running: the resources running stages hold that it needs. */
+export function waitingForResources(status: Status): Map<string, { resource: string; holder: string }> {
+  const holders = resourceHolders(status);
   const out = new Map<string, { resource: string; holder: string }>();
   for (const id of readyStages(status)) {
     const r = (status.stages[id]!.settings.exclusive_resources ?? []).find((x) => holders.has(x));
