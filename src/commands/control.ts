@@ -16,7 +16,7 @@ import { startMonitorDetached, monitorLogger } from "./monitor.js";
 import { requireStage, resolveOrchestration, type Ctx, type Orchestration } from "./context.js";
 import { RuntimeError, UserError } from "../errors.js";
 import { preflightAgent } from "./preflight.js";
-import { stagesList } from "../core/printable.js";
+import { sentence, stagesList } from "../core/printable.js";
 import { stageState } from "../core/words.js";
 import * as git from "../adapters/git.js";
 
@@ -65,7 +65,7 @@ export function liftHolds(ctx: Ctx, orch: Orchestration, opts: { budget?: number
     append({ type: "budget_raised", scope: "run", limit_usd: opts.budget });
     ctx.out(`The run's budget is now ${usd(opts.budget)} (spent so far: ${usd(spent(status))}).`);
   } else if (status.hold?.kind === "budget") {
-    ctx.out(`${status.hold.reason[0]!.toUpperCase()}${status.hold.reason.slice(1)}: nothing new is launched. To go on: autorun resume ${status.plan_name} --budget <dollars>`);
+    ctx.out(`${sentence(status.hold.reason)}: nothing new is launched. To go on: autorun resume ${status.plan_name} --budget <dollars>`);
   }
   if (opts.stageBudget !== undefined) {
     append({ type: "budget_raised", scope: "stage", limit_usd: opts.stageBudget });

@@ -1,7 +1,8 @@
 /**
  * Text from plans and agents shown on a person's terminal: escape sequences (ANSI colours, OSC
  * titles and hyperlinks, cursor moves) and other control characters are removed, so a plan
- * cannot repaint, retitle or hide things in the terminal that displays it. Pure.
+ * cannot repaint, retitle or hide things in the terminal that displays it; and small helpers for
+ * such text. Pure.
  */
 // ESC [ … final byte (CSI), ESC ] … BEL or ESC \ (OSC), ESC + one byte, then any C0/C1 control.
 const SEQUENCES = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u009b[0-?]*[ -/]*[@-~]|\u001b[@-_]?/g;
@@ -14,4 +15,9 @@ export function printable(text: string): string {
 /** "stage 3" or "stages 2, 3": the words for a list of stage ids. */
 export function stagesList(ids: readonly string[]): string {
   return `${ids.length === 1 ? "stage" : "stages"} ${ids.join(", ")}`;
+}
+
+/** A clause written to follow other words, as the start of a sentence: its first letter capital. */
+export function sentence(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

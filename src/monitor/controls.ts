@@ -8,7 +8,7 @@
 import { readReview } from "../state/review.js";
 import type { Config } from "../state/config.js";
 import type { Status } from "../state/schemas.js";
-import { stagesList } from "../core/printable.js";
+import { sentence, stagesList } from "../core/printable.js";
 import { dollars as usd } from "../core/usage.js";
 import type { MonitorHost } from "./attention.js";
 
@@ -53,7 +53,7 @@ export async function checkBudgets(host: MonitorHost): Promise<void> {
     host.emit({ type: "budget_exceeded", stage: id, limit_usd: limit, spent_usd: stage.usage.usd, stopped: end });
     const what = `stage ${id} spent ${usd(stage.usage.usd)} of its ${usd(limit)} budget`;
     log(`${what}; ${end ? "its session was ended (worktree and commits kept)" : "no more nudges for it"}`);
-    await host.fileReview(id, `Stage ${id} spent its budget`, `${what[0]!.toUpperCase()}${what.slice(1)}. ${end ? "Its session was ended; its worktree and commits are kept." : "It is not nudged any more; it may finish its current turn."}`, [
+    await host.fileReview(id, `Stage ${id} spent its budget`, `${sentence(what)}. ${end ? "Its session was ended; its worktree and commits are kept." : "It is not nudged any more; it may finish its current turn."}`, [
       { topic: "Raise the budget or stop", question: `To let it go on: \`autorun resume ${status.plan_name} --stage-budget <dollars>\`. To give up on it: \`autorun stop ${status.plan_name}\`. Write what you decided.` },
     ], "budget");
   }
@@ -66,7 +66,7 @@ export async function checkBudgets(host: MonitorHost): Promise<void> {
   host.emit({ type: "budget_exceeded", limit_usd: limit, spent_usd: total, stopped: stop && running.length > 0 });
   const what = `the run spent ${usd(total)} of its ${usd(limit)} budget`;
   log(`${what}: nothing new is launched${running.length === 0 ? "" : stop ? `; sessions of ${stagesList(running)} ended (worktrees and commits kept)` : `; ${stagesList(running)} may finish but are not nudged`}. Raise it with: autorun resume ${status.plan_name} --budget <dollars>`);
-  await host.fileReview(undefined, `The run spent its budget`, `${what[0]!.toUpperCase()}${what.slice(1)}. Nothing new is launched.`, [
+  await host.fileReview(undefined, `The run spent its budget`, `${sentence(what)}. Nothing new is launched.`, [
     { topic: "Raise the budget or stop", question: `To go on: \`autorun resume ${status.plan_name} --budget <dollars>\` (more than ${usd(total)}). To end the run: \`autorun stop ${status.plan_name}\`. Write what you decided.` },
   ], "budget");
 }
