@@ -5,6 +5,7 @@ import writeFileAtomic from "write-file-atomic";
 import { parsePlan } from "../core/parse-plan.js";
 import type { Plan } from "../core/plan.js";
 import { checkModels, modelProblem, type StageSettings } from "../core/stage-settings.js";
+import { dollars } from "../core/usage.js";
 import { planNameFromPath, projectSlug } from "../core/slug.js";
 import { branchName, sessionName, worktreeName } from "../core/naming.js";
 import { renderContextFile } from "../core/context-file.js";
@@ -312,13 +313,13 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boole
   return 0;
 }
 
-/** A stage's settings on one line: `model opus · exclusive: database · budget $5 · 2 attempts · validate: npm test`. */
+/** A stage's settings on one line: `model opus · exclusive: database · budget $5.00 · 2 attempts · validate: npm test`. */
 function describeSettings(settings: StageSettings | undefined): string {
   if (!settings) return "";
   const parts: string[] = [];
   if (settings.model) parts.push(`model ${settings.model}`);
   if (settings.exclusive_resources?.length) parts.push(`exclusive: ${settings.exclusive_resources.join(", ")} (never at the same time as another stage naming it)`);
-  if (settings.budget_usd !== undefined) parts.push(`budget $${settings.budget_usd}`);
+  if (settings.budget_usd !== undefined) parts.push(`budget ${dollars(settings.budget_usd)}`);
   if (settings.max_attempts !== undefined) parts.push(`at most ${settings.max_attempts} attempt${settings.max_attempts === 1 ? "" : "s"}`);
   if (settings.validate?.length) parts.push(`validate: ${settings.validate.map((a) => a.map((w) => (/[\s"'$]/.test(w) ? JSON.stringify(w) : w)).join(" ")).join("; ")}`);
   return parts.join(" · ");

@@ -9,9 +9,6 @@ import { reviewEntries } from "../state/review.js";
 import { isMonitorOf } from "./monitor-pid.js";
 import { loadOrchestrations, resolveOrchestration, type Ctx } from "./context.js";
 
-export { elapsed, formatDuration, sortStages } from "../core/stage-cells.js";
-export { phaseOf } from "../core/words.js";
-
 const COLOURS: Record<string, number> = { completed: 32, failed: 31, blocked: 31, in_progress: 36, merging: 36, pending: 2 };
 
 function paint(text: string, code: number | undefined, on: boolean): string {
@@ -40,8 +37,8 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
   const used = Object.values(status.stages).map((s) => s.usage).filter((u): u is Usage => u !== null);
   if (used.length > 0) lines.push(`cost so far: ${formatCost(used.reduce((a, b) => addUsage(a, b)))} (${used.length} of ${Object.keys(status.stages).length} stages report usage)`);
   const header: StageColumn[] = ["STAGE", "NAME", "STATUS", "ATTENTION", "WAVE", "DEPS", "ELAPSED", "NUDGES", "TRIES", "COST", "BRANCH/MERGE", "SESSION"];
-  const rows = sortStages(status).map(([id, s]) => header.map((h) => (h === "NAME" && s.name.length > 28 ? s.name.slice(0, 27) + "…" : STAGE_CELLS[h](id, s, now))));
-  const statusOf = sortStages(status).map(([, s]) => s.status);
+  const sorted = sortStages(status);
+  const rows = sorted.map(([id, s]) => header.map((h) => (h === "NAME" && s.name.length > 28 ? s.name.slice(0, 27) + "…" : STAGE_CELLS[h](id, s, now))));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const on = view.color === true;
   // Padded first, then coloured, so the escape codes never break the columns.
@@ -50,7 +47,7 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
       .map((c, i) => {
         const cell = c.padEnd(widths[i]!);
         if (row === undefined) return cell;
-        if (i === 2) return paint(cell, COLOURS[statusOf[row]!], on);
+        if (i === 2) return paint(cell, COLOURS[sorted[row]![1].status], on);
         if (i === 3) return paint(cell, c === "crashed" || c === "login" ? 31 : 33, on);
         return cell;
       })
@@ -58,7 +55,7 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
       .trimEnd();
   lines.push(fmt(header), ...rows.map((r, i) => fmt(r, i)));
   // Why a stage failed, or what a crashed agent said last, in its own words.
-  for (const [id, s] of sortStages(status)) {
+  for (const [id, s] of sorted) {
     if (s.status === "failed" && s.failure_reason) lines.push(`stage ${id} failed: ${s.failure_reason}`);
     else if (s.status === "blocked" && s.failure_reason) lines.push(`stage ${id} is blocked: ${s.failure_reason}`);
     else if (s.attention === "crashed" && s.last_exit) {

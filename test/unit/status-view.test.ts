@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { foldEvents } from "../../src/core/fold.js";
 import type { AutorunEvent } from "../../src/state/schemas.js";
-import { formatDuration, phaseOf, renderStatusTable } from "../../src/commands/status.js";
+import { renderStatusTable } from "../../src/commands/status.js";
+import { formatDuration } from "../../src/core/stage-cells.js";
+import { phaseOf } from "../../src/core/words.js";
 import { startedEvent } from "../helpers/events.js";
 
 const ident = { orch_dir: "/h/orchestration/p", plan_name: "p", project_slug: "p" };
