@@ -5,6 +5,7 @@ import { STAGE_CELLS, sortStages, type StageColumn } from "../core/stage-cells.j
 import type { Status, Usage } from "../state/schemas.js";
 import { addUsage, formatCost } from "../core/usage.js";
 import { waitingForResources } from "../core/scheduler.js";
+import { liftHoldCommand } from "../core/words.js";
 import { reviewEntries } from "../state/review.js";
 import { isMonitorOf } from "./monitor-pid.js";
 import { loadOrchestrations, resolveOrchestration, type Ctx } from "./context.js";
@@ -31,7 +32,8 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
   if (status.paused_until) lines.push(`paused for a usage limit until ${status.paused_until}`);
   if (status.hold) {
     const name = view.name ?? status.plan_name;
-    const lift = status.hold.kind === "budget" ? `to go on: autorun resume ${name} --budget <dollars>` : `once you have looked: autorun resume ${name} (or answer its review)`;
+    const command = liftHoldCommand(status.hold, name);
+    const lift = status.hold.kind === "budget" ? `to go on: ${command}` : `once you have looked: ${command} (or answer its review)`;
     lines.push(`on hold: ${status.hold.reason}; nothing new is launched. ${lift}`);
   }
   const used = Object.values(status.stages).map((s) => s.usage).filter((u): u is Usage => u !== null);

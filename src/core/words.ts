@@ -2,7 +2,7 @@
  * One vocabulary for people, shared by `status`, the dashboard, the demo and the report: where a
  * stage is in its work, and what an event means, in words rather than field names. Pure.
  */
-import type { AutorunEvent, StageStatus } from "../state/schemas.js";
+import type { AutorunEvent, StageStatus, Status } from "../state/schemas.js";
 import { dollars, formatCost } from "./usage.js";
 
 const DOING: Record<string, string> = { triage: "triage", research: "researching", create_plan: "planning", implement: "implementing", merge: "merging" };
@@ -37,6 +37,11 @@ export function phaseOf(stage: StageStatus): string {
  */
 export function stageState(stage: StageStatus): string {
   return stage.status === "pending" || stage.status === "blocked" || stage.status === "failed" ? stage.status : phaseOf(stage);
+}
+
+/** The command that lifts a run's hold: a spent budget needs a new one; a person who looked resumes. */
+export function liftHoldCommand(hold: NonNullable<Status["hold"]>, name: string): string {
+  return `autorun resume ${name}${hold.kind === "budget" ? " --budget <dollars>" : ""}`;
 }
 
 const MERGE_REFUSAL: Record<string, string> = {

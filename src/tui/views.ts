@@ -4,7 +4,7 @@ import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
 import { format } from "date-fns/format";
 import type { AutorunEvent, Status } from "../state/schemas.js";
 import { STAGE_CELLS, sortStages, type StageColumn } from "../core/stage-cells.js";
-import { eventText } from "../core/words.js";
+import { eventText, liftHoldCommand } from "../core/words.js";
 import { waitingForResources } from "../core/scheduler.js";
 
 /** The stage table's columns, most needed first; the name takes what is left. */
@@ -41,7 +41,7 @@ const MARK: Record<string, string> = { completed: "✓", in_progress: "▶", mer
  */
 export function dependencyLines(status: Status): string[] {
   const lines: string[] = [];
-  if (status.hold) lines.push(`ON HOLD: ${status.hold.reason}`, `  autorun resume ${status.plan_name}${status.hold.kind === "budget" ? " --budget <dollars>" : ""}`);
+  if (status.hold) lines.push(`ON HOLD: ${status.hold.reason}`, `  ${liftHoldCommand(status.hold, status.plan_name)}`);
   const resources = waitingForResources(status);
   status.waves.forEach((ids, i) => {
     lines.push(`Wave ${i + 1}${status.current_wave === i + 1 ? " (current)" : ""}`);
