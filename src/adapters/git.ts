@@ -188,18 +188,44 @@ export async function detachedWorktreeAt(root: string, dir: string, commit: stri
   await ok(dir, ["clean", "-ffdq"], "git clean (validation worktree)");
 }
 
+/** At most this many `git worktree add` at once (per process): more only queue for the same cores. */
+const WORKTREE_ADDS_AT_ONCE = 4;
+let worktreeAdds = 0;
+const waitingAdds: (() => void)[] = [];
+
+/**
+ * git reads every registered worktree's files while it adds one, so an add beside another can read
+ * the other's files half-written and fail ("failed to read .git/worktrees/x/commondir"): it is
+ * worth trying again a moment later.
+ */
+const CONCURRENT_ADD = /failed to read .*worktrees\/|unable to read .*worktrees\/|\.lock': File exists/i;
+
 /**
  * A worktree for a stage on `branch`, made from `start` unless the branch exists already. One git
  * call in the usual case (this is on the path from a merge to its dependant's launch); a branch
- * that exists, or a stale registration of the directory, costs a retry.
+ * that exists, a stale registration of the directory, or an add that ran into another, costs a
+ * retry.
  */
 export async function addStageWorktree(root: string, dir: string, branch: string, start: string): Promise<void> {
-  const first = await run(root, ["worktree", "add", "-b", branch, dir, start]);
-  if (first.ok) return;
-  if (/already registered|missing but (locked|already registered)/i.test(first.stderr)) await run(root, ["worktree", "prune"]);
-  const exists = await branchExists(root, branch);
-  const args = exists ? ["worktree", "add", dir, branch] : ["worktree", "add", "-b", branch, dir, start];
-  await ok(root, args, `git worktree add ${dir}`);
+  // A slot, or a wait for one that ends by being handed its slot.
+  if (worktreeAdds < WORKTREE_ADDS_AT_ONCE) worktreeAdds++;
+  else await new Promise<void>((resolve) => waitingAdds.push(resolve));
+  try {
+    let args = ["worktree", "add", "-b", branch, dir, start];
+    for (let attempt = 1; ; attempt++) {
+      const r = await run(root, args);
+      if (r.ok) return;
+      if (attempt === 5) expectOk("git", args, r, `git worktree add ${dir}`);
+      if (CONCURRENT_ADD.test(r.stderr)) await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40));
+      else if (/already registered|missing but (locked|already registered)/i.test(r.stderr)) await run(root, ["worktree", "prune"]);
+      else if (attempt > 1 || !/already exists/.test(r.stderr)) expectOk("git", args, r, `git worktree add ${dir}`);
+      args = (await branchExists(root, branch)) ? ["worktree", "add", dir, branch] : ["worktree", "add", "-b", branch, dir, start];
+    }
+  } finally {
+    const next = waitingAdds.shift();
+    if (next) next();
+    else worktreeAdds--;
+  }
 }
 
 /**

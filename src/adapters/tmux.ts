@@ -128,16 +128,13 @@ export function createTmux(socket?: string, runner: typeof runProgram = runProgr
     const unset = [...new Set([...CLAUDE_ENV_PREFIXES, ...unsetEnv])].flatMap((k) => ["-u", k]);
     const assign = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
     const program = ["--", "env", ...unset, ...assign, ...spec.argv];
-    // With remain-on-exit the option must hold before the program can exit, however fast: the
-    // session starts on a placeholder (two words: run directly, no shell), gets the option, then
-    // the pane is respawned with the program — all in one tmux invocation.
-    return spec.remainOnExit
-      ? [
-          ["new-session", "-d", ...size, "-s", spec.name, ...cwd, "--", "cat", "-"],
-          ["set-option", "-t", pane(spec.name), "remain-on-exit", "on"],
-          ["respawn-pane", "-k", "-t", pane(spec.name), ...cwd, ...program],
-        ]
-      : [["new-session", "-d", ...size, "-s", spec.name, ...cwd, ...program]];
+    // With remain-on-exit the option must hold before the program can exit, however fast. It is
+    // set by the next command of the same invocation: tmux runs one client's commands one after
+    // another in a single turn of its event loop, and only looks at a child's exit (SIGCHLD, the
+    // pty closing) on a later turn. (Starting the session on a placeholder and respawning the pane
+    // with the program costs a second process and pty per session: ~10 ms each while agents boot.)
+    const start = ["new-session", "-d", ...size, "-s", spec.name, ...cwd, ...program];
+    return spec.remainOnExit ? [start, ["set-option", "-t", pane(spec.name), "remain-on-exit", "on"]] : [start];
   };
 
   return {

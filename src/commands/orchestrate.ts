@@ -10,7 +10,8 @@ import { planNameFromPath, projectSlug } from "../core/slug.js";
 import { branchName, sessionName, worktreeName } from "../core/naming.js";
 import { renderContextFile } from "../core/context-file.js";
 import { contextFilePath, locksDir, makeDir, orchPaths, reportsDir, type OrchPaths } from "../state/paths.js";
-import { appendEvent, readFirstEvent } from "../state/events.js";
+import { appendEvent, nowIso, readFirstEvent } from "../state/events.js";
+import { foldEvents } from "../core/fold.js";
 import { withLock } from "../state/lock.js";
 import { loadStatus, rebuildStatus } from "../state/status.js";
 import { loadConfig, type Config } from "../state/config.js";
@@ -20,11 +21,11 @@ import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
 import { passthroughEnv } from "../adapters/agent.js";
 import { preflightAgent } from "./preflight.js";
-import { stageArgv, stageSessionId, launchStages } from "../monitor/launcher.js";
+import { stageArgv, stageSessionId, launchStages, makeWorktreesAhead } from "../monitor/launcher.js";
 import { stagesToLaunch } from "../core/scheduler.js";
 import { describeErrno, RuntimeError, UserError } from "../errors.js";
 import { listOrchestrations, type Ctx } from "./context.js";
-import type { Status } from "../state/schemas.js";
+import type { EventWithoutTs, Status } from "../state/schemas.js";
 import { eventsFile } from "../state/orchestration.js";
 
 export interface OrchestrateOptions {
@@ -179,10 +180,16 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
     const now = prep.plan.stages.map((s) => `${s.id}:${s.depends_on.join(",")}`).sort().join(" ");
     if (before !== now) ctx.err(`autorun: warning: ${prep.planPath} has changed since this orchestration started; it continues with the stages it started with (use --fresh to start over with the new plan).`);
   } else {
-    status = await writeOrWithdraw(prep);
+    const started = startedEvent(prep);
+    // The first stages' worktrees, the slowest step of their launch, are made at the base tip
+    // while the orchestration's files are written.
+    const tip = await git.headCommit(projectRoot, `refs/heads/${prep.baseBranch}`);
+    const planned = foldEvents([{ ...started, ts: nowIso() }])!;
+    const ahead = makeWorktreesAhead(planned, stagesToLaunch(planned), tip);
+    status = await writeOrWithdraw(prep, started, ahead);
     const { monitorLogger } = await import("./monitor.js");
     const log = monitorLogger(paths);
-    await launchStages({ tmux, paths, config: prep.config, log }, stagesToLaunch(status));
+    await launchStages({ tmux, paths, config: prep.config, log }, stagesToLaunch(status), tip);
   }
   // The monitor module (chokidar, the controller) loads only when a run really starts.
   const monitorPid = opts.noMonitor ? undefined : await (await import("./monitor.js")).startMonitorDetached(ctx, paths);
@@ -207,24 +214,32 @@ function keepAside(ctx: Ctx, paths: OrchPaths, name: string, slug: string): void
   ctx.out(`The previous run is kept as ${kept} (autorun status ${kept}, autorun report ${kept}).`);
 }
 
-/** Writes the orchestration, or, if the disk refuses, removes what it wrote and says why. */
-async function writeOrWithdraw(prep: PreparedPlan): Promise<Status> {
+/**
+ * Writes the orchestration, or, if the disk refuses, removes what it wrote (the worktrees made
+ * ahead included) and says why.
+ */
+async function writeOrWithdraw(prep: PreparedPlan, started: StartedEvent, ahead: Promise<string[]>): Promise<Status> {
   const existed = existsSync(prep.paths.dir);
   try {
-    return await writeOrchestration(prep);
+    const [status] = await Promise.all([writeOrchestration(prep, started), ahead]);
+    return status;
   } catch (error) {
     if (!existed) rmSync(prep.paths.dir, { recursive: true, force: true });
+    for (const id of await ahead) {
+      const stage = started.stages.find((s) => s.id === id)!;
+      if (await git.removeWorktree(prep.projectRoot!, stage.worktree)) await git.deleteMergedBranch(prep.projectRoot!, stage.branch, prep.baseBranch);
+    }
     const code = (error as NodeJS.ErrnoException).code;
     if (error instanceof RuntimeError) throw error;
     throw new RuntimeError(`cannot write the orchestration in ${prep.paths.dir}: ${code ?? (error as Error).message}${describeErrno(code)}; nothing was launched or left behind.`, { cause: error });
   }
 }
 
-/** Writes context files, settings and `orchestration_started`; files first, the event last. */
-async function writeOrchestration(prep: PreparedPlan): Promise<Status> {
+type StartedEvent = Extract<EventWithoutTs, { type: "orchestration_started" }>;
+
+/** A new run's first event: every stage with its branch, worktree and session. */
+function startedEvent(prep: PreparedPlan): StartedEvent {
   const { paths, plan, projectRoot, slug } = prep;
-  makeDir(paths.stagesDir);
-  makeDir(dirname(paths.monitorLog));
   const waveOf = new Map<string, number>();
   plan.waves.forEach((ids, i) => ids.forEach((id) => waveOf.set(id, i + 1)));
   const stages = plan.stages.map((s) => ({
@@ -238,12 +253,7 @@ async function writeOrchestration(prep: PreparedPlan): Promise<Status> {
     session: sessionName(slug, s.id),
     ...(s.settings ? { settings: s.settings } : {}),
   }));
-  for (const s of plan.stages) {
-    const body = renderContextFile({ id: s.id, name: s.name, scope: s.scope, depends_on: s.depends_on, orchDir: paths.dir, statusFile: paths.status, baseBranch: prep.baseBranch });
-    await writeFileAtomic(contextFilePath(paths.stagesDir, s.id), body, { mode: 0o600 });
-  }
-  writeSettings(paths.dir, { ...prep.config, agentEnv: Object.keys(passthroughEnv(process.env)).sort() });
-  appendEvent(paths.events, {
+  return {
     type: "orchestration_started",
     orch_dir: paths.dir,
     plan_name: prep.planName,
@@ -255,7 +265,25 @@ async function writeOrchestration(prep: PreparedPlan): Promise<Status> {
     waves: plan.waves,
     max_parallel: prep.config.maxParallel,
     schedule: prep.config.schedule,
-  });
+  };
+}
+
+/** Writes context files, settings and `orchestration_started`; files first, the event last. */
+async function writeOrchestration(prep: PreparedPlan, started: StartedEvent): Promise<Status> {
+  const { paths, plan } = prep;
+  makeDir(paths.stagesDir);
+  makeDir(dirname(paths.monitorLog));
+  await Promise.all(
+    plan.stages.map((s) =>
+      writeFileAtomic(
+        contextFilePath(paths.stagesDir, s.id),
+        renderContextFile({ id: s.id, name: s.name, scope: s.scope, depends_on: s.depends_on, orchDir: paths.dir, statusFile: paths.status, baseBranch: prep.baseBranch }),
+        { mode: 0o600 },
+      ),
+    ),
+  );
+  writeSettings(paths.dir, { ...prep.config, agentEnv: Object.keys(passthroughEnv(process.env)).sort() });
+  appendEvent(paths.events, started);
   const status = await rebuildStatus(paths);
   if (!status) throw new Error("orchestration_started was not readable back");
   return status;

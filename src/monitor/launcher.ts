@@ -80,23 +80,31 @@ async function ensureWorktree(status: Status, stage: Status["stages"][string], t
 }
 
 /**
- * Makes, ahead of time, the worktrees of the stages that merging `merged` would launch, at the
- * merge commit (which becomes the base tip a moment later): the slowest step of a launch then
- * runs while the merge is checked and the base moves, not after. Best effort: a launch brings
- * what it finds to the base tip.
+ * Makes, ahead of time, the worktrees of the stages `ids` at `commit`, the base tip they will start
+ * from: the slowest step of their launch then runs beside what comes before it (a merge being
+ * checked and moving the base, orchestrate writing its files), and a launch told that tip needs no
+ * git call for them. Best effort: a launch brings what it finds to the base tip. Resolves to the
+ * stages whose worktree this call made.
  */
-export function prepareWorktrees(status: Status, merged: string, commit: string): void {
-  const after: Status = { ...status, stages: { ...status.stages, [merged]: { ...status.stages[merged]!, status: "completed" } } };
-  for (const id of stagesToLaunch(after)) {
-    const stage = status.stages[id]!;
-    if (!stage.depends_on.includes(merged) || creating.has(stage.worktree) || existsSync(stage.worktree)) continue;
+export function makeWorktreesAhead(status: Status, ids: readonly string[], commit: string): Promise<string[]> {
+  const made: Promise<string | undefined>[] = [];
+  for (const id of ids) {
+    const stage = status.stages[id];
+    if (!stage || creating.has(stage.worktree) || existsSync(stage.worktree)) continue;
     const job = git
       .addStageWorktree(status.project_root, stage.worktree, stage.branch, commit)
       .then(() => void madeAt.set(stage.worktree, commit))
-      .catch(() => undefined)
       .finally(() => creating.delete(stage.worktree));
     creating.set(stage.worktree, job);
+    made.push(job.then(() => id, () => undefined));
   }
+  return Promise.all(made).then((all) => all.filter((id): id is string => id !== undefined));
+}
+
+/** The worktrees of the stages that merging `merged` (as `commit`, the next base tip) would launch. */
+export function prepareWorktrees(status: Status, merged: string, commit: string): void {
+  const after: Status = { ...status, stages: { ...status.stages, [merged]: { ...status.stages[merged]!, status: "completed" } } };
+  void makeWorktreesAhead(status, stagesToLaunch(after).filter((id) => status.stages[id]!.depends_on.includes(merged)), commit);
 }
 
 export type LaunchResult = "launched" | "adopted" | "skipped";

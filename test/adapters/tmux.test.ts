@@ -39,6 +39,18 @@ describe("tmux adapter on a private server", () => {
     expect(existsSync(marker)).toBe(false);
   });
 
+  it("keeps the pane of a program that exits at once (remain-on-exit holds before tmux sees the exit), with its status", async () => {
+    // 40 sessions in one call: programs that fail, cannot start, or succeed the moment they run.
+    const programs = [["false"], [join(sb.dir, "no-such-agent")], ["true"]];
+    const specs = Array.from({ length: 40 }, (_, i) => ({ name: `fast_stage-${i}`, cwd: sb.dir, argv: programs[i % 3]!, env: {}, remainOnExit: true }));
+    expect(await tmux.newSessions(specs)).toEqual(specs.map(() => true));
+    const statuses = await waitFor("every program to exit", async () => {
+      const all = await tmux.paneStatuses();
+      return [...all.values()].every((p) => p.state === "exited") && all.size === 40 && all;
+    });
+    specs.forEach((s, i) => expect(statuses.get(s.name)).toEqual({ state: "exited", status: [1, 127, 0][i % 3], signal: undefined }));
+  });
+
   it("has-session matches exactly, capture and send-keys work, kill ends it", async () => {
     await tmux.newSession({ name: "plan_stage-10", cwd: sb.dir, argv: ["cat"], env: {} });
     expect(await tmux.hasSession("plan_stage-10")).toBe(true);

@@ -63,6 +63,9 @@ describe("a full or read-only AUTORUN_HOME", () => {
     expect(r.stderr).toContain("the disk is full");
     expect(existsSync(join(disk, "home", "orchestration", "p"))).toBe(false);
     expect((await sb.tmux("list-sessions")).code).not.toBe(0);
+    // The worktrees made while the files were being written are gone again, with their branches.
+    expect((await sb.git("worktree", "list", "--porcelain")).split("\n").filter((l) => l.startsWith("worktree "))).toHaveLength(1);
+    expect(await sb.git("branch", "--list", "worktree-*")).toBe("");
   });
 
   it.skipIf(!isRoot)("full mid-run: an append fails whole, and every line of events.jsonl stays valid", async (ctx) => {

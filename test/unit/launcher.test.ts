@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { launchStages } from "../../src/monitor/launcher.js";
+import { addStageWorktree } from "../../src/adapters/git.js";
 import { DEFAULT_CONFIG } from "../../src/state/config.js";
 import { appendEvent, readAllEvents } from "../../src/state/events.js";
 import { orchPaths, type OrchPaths } from "../../src/state/paths.js";
@@ -75,5 +76,23 @@ describe("launching a batch of ready stages", () => {
     // Launching again launches nothing: every stage is in progress.
     expect(await launchStages({ tmux, paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"] }, log: () => undefined }, ["1", "2", "3"])).toEqual(["skipped", "skipped", "skipped"]);
     expect(calls).toHaveLength(3);
+  });
+});
+
+describe("stage worktrees", () => {
+  it("makes many at once, each on its own branch at the start commit (git's adds read each other's half-written files)", async () => {
+    const head = execFileSync("git", ["-C", repo, "rev-parse", "HEAD"], { encoding: "utf8" }).trim();
+    const ids = Array.from({ length: 24 }, (_, i) => i + 1);
+    await Promise.all(ids.map((i) => addStageWorktree(repo, join(repo, ".claude", "worktrees", `many-${i}`), `worktree-many-${i}`, "refs/heads/main")));
+    for (const i of ids) {
+      const wt = join(repo, ".claude", "worktrees", `many-${i}`);
+      expect(existsSync(join(wt, "README.md"))).toBe(true);
+      expect(execFileSync("git", ["-C", wt, "symbolic-ref", "--short", "HEAD"], { encoding: "utf8" }).trim()).toBe(`worktree-many-${i}`);
+      expect(execFileSync("git", ["-C", wt, "rev-parse", "HEAD"], { encoding: "utf8" }).trim()).toBe(head);
+    }
+    // A branch that exists already is checked out as it is, not made again.
+    execFileSync("git", ["-C", repo, "worktree", "remove", join(repo, ".claude", "worktrees", "many-1")]);
+    await addStageWorktree(repo, join(repo, ".claude", "worktrees", "many-1"), "worktree-many-1", "refs/heads/main");
+    expect(existsSync(join(repo, ".claude", "worktrees", "many-1", "README.md"))).toBe(true);
   });
 });

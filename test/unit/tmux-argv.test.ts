@@ -13,7 +13,7 @@ function recorder(stdout = "") {
 }
 
 describe("tmux argument lists", () => {
-  it("starts a session on its socket: placeholder, remain-on-exit, then the agent through env(1), in one invocation", async () => {
+  it("starts a session on its socket with the agent through env(1), then remain-on-exit, in one invocation", async () => {
     const { calls, runner } = recorder();
     await createTmux("sock", runner).newSession({ name: "p_stage-1", cwd: "/work/my project;", argv: ["claude", "--worktree", "w"], env: { AUTORUN_STAGE: "1" }, remainOnExit: true });
     expect(calls).toHaveLength(1);
@@ -21,8 +21,8 @@ describe("tmux argument lists", () => {
     expect(file).toBe("tmux");
     const cwd = "/work/my project\\;";
     expect(args.slice(0, 13)).toEqual(["-L", "sock", "new-session", "-d", "-x", "200", "-y", "50", "-s", "p_stage-1", "-c", cwd, "--"]);
-    expect(args.slice(13, 23)).toEqual(["cat", "-", ";", "set-option", "-t", "=p_stage-1:", "remain-on-exit", "on", ";", "respawn-pane"]);
-    const program = args.slice(args.indexOf("env"));
+    expect(args.slice(-6)).toEqual([";", "set-option", "-t", "=p_stage-1:", "remain-on-exit", "on"]);
+    const program = args.slice(13, -6);
     expect(program.slice(0, 5)).toEqual(["env", "-u", "CLAUDECODE", "-u", "CLAUDE_CODE_ENTRYPOINT"]);
     expect(program.slice(-4)).toEqual(["AUTORUN_STAGE=1", "claude", "--worktree", "w"]);
   });
@@ -41,7 +41,7 @@ describe("tmux argument lists", () => {
     expect(calls.map((c) => c.filter((a) => a === "new-session").length)).toEqual([2, 2, 1]);
     for (const c of calls) {
       expect(c.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0)).toBeLessThan(16_384);
-      expect(c.filter((a) => a === "respawn-pane")).toHaveLength(c.filter((a) => a === "new-session").length);
+      expect(c.filter((a) => a === "remain-on-exit")).toHaveLength(c.filter((a) => a === "new-session").length);
     }
     expect(commandBatches([])).toEqual([]);
   });
