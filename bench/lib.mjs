@@ -56,7 +56,15 @@ export async function sandbox(label) {
         rmSync(join(process.env.TMUX_TMPDIR || "/tmp", `tmux-${process.getuid()}`, s), { force: true });
       }
       // Hooks of agents that were just killed may still be writing: retry a moment.
-      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+          break;
+        } catch (error) {
+          if (attempt === 5) throw error;
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
     },
   };
 }

@@ -47,9 +47,9 @@ export interface Tmux {
   socket: string | undefined;
   newSession(spec: NewSession): Promise<void>;
   /**
-   * Several sessions in as few tmux calls as its command-line limit allows, one call after another:
-   * for each, whether it was certainly made (false: its call, or an earlier one, failed, and it may
-   * or may not exist).
+   * Several sessions in as few tmux calls as its command-line limit allows, all sent at once: for
+   * each, whether it was certainly made (false: its call failed or timed out, and it may or may not
+   * exist).
    */
   newSessions(specs: readonly NewSession[]): Promise<boolean[]>;
   hasSession(name: string): Promise<boolean>;
@@ -110,10 +110,13 @@ export function createTmux(socket?: string, runner: typeof runProgram = runProgr
   // `describe` stands for the arguments in errors when they carry a session's environment.
   const runMany = (commands: string[][], timeoutMs = 10_000, describe?: string): Promise<RunResult> =>
     runner("tmux", [...prefix, ...commands.flatMap((c, i) => [...(i > 0 ? [";"] : []), ...c.map(tmuxArg)])], { timeoutMs, unsetEnv, ...(describe ? { describe } : {}) });
-  /** A new session's commands: the name only in errors, never the environment given to its program. */
-  const runSessions = (specs: readonly NewSession[], commands: string[][]): Promise<RunResult> =>
+  /**
+   * New sessions' commands: the names only in errors, never the environment given to their
+   * programs. `queued`: sessions of the calls sent with this one before it, which tmux may make first.
+   */
+  const runSessions = (specs: readonly NewSession[], commands: string[][], queued = 0): Promise<RunResult> =>
     // A busy machine (agents booting) can keep the server from making sessions for a while.
-    runMany(commands, 10_000 + 2_000 * specs.length, `tmux new-session ${specs.map((s) => s.name).join(", ")}`);
+    runMany(commands, 10_000 + 2_000 * (queued + specs.length), `tmux new-session ${specs.map((s) => s.name).join(", ")}`);
   const target = (name: string): string => `=${name}`;
   const pane = (name: string): string => `=${name}:`;
 
@@ -144,15 +147,16 @@ export function createTmux(socket?: string, runner: typeof runProgram = runProgr
       expectOk("tmux", [`new-session ${spec.name}`], await runSessions([spec], commands), `tmux new-session ${spec.name}`);
     },
     async newSessions(specs) {
-      // One call after another: each waits only for its own sessions. A call that fails (or times
-      // out) leaves its sessions and the rest unsure: false, for the caller to go one by one.
-      let made = 0;
-      for (const batch of commandBatches(specs.map(sessionCommands))) {
-        const ok = await runSessions(specs.slice(made, made + batch.length), batch.flat()).then((r) => r.ok, () => false);
-        if (!ok) break;
-        made += batch.length;
-      }
-      return specs.map((_, i) => i < made);
+      // Every call at once: tmux takes them one after another, and no call waits for its client
+      // process to start while the agents of the calls before it boot.
+      let queued = 0;
+      const calls = commandBatches(specs.map(sessionCommands)).map((batch) => {
+        const mine = specs.slice(queued, queued + batch.length);
+        const made = runSessions(mine, batch.flat(), queued).then((r) => r.ok, () => false);
+        queued += batch.length;
+        return made.then((ok) => mine.map(() => ok));
+      });
+      return (await Promise.all(calls)).flat();
     },
     async hasSession(name) {
       return (await run(["has-session", "-t", target(name)])).ok;

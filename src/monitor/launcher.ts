@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { buildAgentArgv, sessionEnv } from "../adapters/agent.js";
 import type { NewSession, Tmux } from "../adapters/tmux.js";
 import * as git from "../adapters/git.js";
-import { appendFor } from "../state/orchestration.js";
+import { appendAllFor, appendFor } from "../state/orchestration.js";
 import { withLock } from "../state/lock.js";
 import { loadStatus } from "../state/status.js";
 import type { OrchPaths } from "../state/paths.js";
@@ -150,15 +150,18 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
       starting.push({ id, session: stage.session, sessionId, spec });
     }
     if (!status) return ids.map(() => "skipped" as const);
-    const launched = (s: (typeof starting)[number], adopted: boolean) => {
-      appendFor(paths, status, { stage: s.id, type: "stage_launched", session: s.session, session_id: s.sessionId, attempt: 1, ...(adopted ? { adopted: true } : {}) });
-      deps.log(adopted ? `stage ${s.id}: adopted existing session ${s.session}` : `stage ${s.id}: launched ${s.session} (session id ${s.sessionId})`);
-      results.set(s.id, adopted ? "adopted" : "launched");
+    // Several recorded in one write: the agents started by then are taking the CPU.
+    const launched = (those: readonly (typeof starting)[number][], adopted: boolean) => {
+      appendAllFor(paths, status, those.map((s) => ({ stage: s.id, type: "stage_launched", session: s.session, session_id: s.sessionId, attempt: 1, ...(adopted ? { adopted: true } : {}) })));
+      for (const s of those) {
+        deps.log(adopted ? `stage ${s.id}: adopted existing session ${s.session}` : `stage ${s.id}: launched ${s.session} (session id ${s.sessionId})`);
+        results.set(s.id, adopted ? "adopted" : "launched");
+      }
     };
     // Every session in as few tmux calls as fit (one per session, before, and each agent started
     // took CPU from the calls still to come).
     const made = starting.length > 0 ? await tmux.newSessions(starting.map((s) => s.spec)) : [];
-    for (const s of starting.filter((_, i) => made[i])) launched(s, false);
+    launched(starting.filter((_, i) => made[i]), false);
     // Those of a call that failed, one at a time. A session that already exists was started by a
     // launcher killed before it could record it (or by the call that failed): adopt it.
     // new-session itself says so ("duplicate session"), which saves a has-session call.
@@ -167,10 +170,10 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
         await tmux.newSession(s.spec);
       } catch (error) {
         if (!(error instanceof ToolError && /duplicate session/.test(error.stderr)) || !(await tmux.hasSession(s.session))) throw error;
-        launched(s, true);
+        launched([s], true);
         continue;
       }
-      launched(s, false);
+      launched([s], false);
     }
     return ids.map((id) => results.get(id) ?? "skipped");
   });

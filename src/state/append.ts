@@ -12,7 +12,12 @@ export function nowIso(date: Date = new Date()): string {
 
 /** Appends `record` as one JSON line. Throws a RuntimeError naming the file when the disk refuses. */
 export function appendLine(file: string, record: object): void {
-  const line = Buffer.from(JSON.stringify(record) + "\n", "utf8");
+  appendLines(file, [record]);
+}
+
+/** Appends `records`, one JSON line each, in one write: all of them, or (the disk refusing) none. */
+export function appendLines(file: string, records: readonly object[]): void {
+  const line = Buffer.from(records.map((r) => JSON.stringify(r) + "\n").join(""), "utf8");
   let fd: number;
   try {
     fd = openSync(file, "a+", 0o600);

@@ -6,7 +6,7 @@
 import { closeSync, fstatSync, openSync, readSync, existsSync } from "node:fs";
 import { eventSchema, type AutorunEvent, type EventWithoutTs } from "./schemas.js";
 import { UserError } from "../errors.js";
-import { appendLine, nowIso, readFirstLine } from "./append.js";
+import { appendLines, nowIso, readFirstLine } from "./append.js";
 
 export { nowIso };
 
@@ -14,15 +14,27 @@ export type NewEvent = EventWithoutTs & { ts?: string };
 
 /** Validates and appends one event; throws a UserError naming the field when it is not valid. */
 export function appendEvent(file: string, event: NewEvent | Record<string, unknown>): AutorunEvent {
-  const candidate: Record<string, unknown> = { ts: nowIso(), ...event };
-  const parsed = eventSchema.safeParse(candidate);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.join(".") || "event";
-    throw new UserError(`invalid ${String(candidate.type ?? "event")} event: ${where}: ${issue?.message ?? "invalid"}; nothing was appended.`);
-  }
-  appendLine(file, parsed.data);
-  return parsed.data;
+  return appendEvents(file, [event])[0]!;
+}
+
+/**
+ * Validates and appends several events in one write (all or none), each stamped with the time of
+ * writing unless it has its own.
+ */
+export function appendEvents(file: string, events: readonly (NewEvent | Record<string, unknown>)[]): AutorunEvent[] {
+  const ts = nowIso();
+  const valid = events.map((event) => {
+    const candidate: Record<string, unknown> = { ts, ...event };
+    const parsed = eventSchema.safeParse(candidate);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.join(".") || "event";
+      throw new UserError(`invalid ${String(candidate.type ?? "event")} event: ${where}: ${issue?.message ?? "invalid"}; nothing was appended.`);
+    }
+    return parsed.data;
+  });
+  if (valid.length > 0) appendLines(file, valid);
+  return valid;
 }
 
 export interface EventChunk {

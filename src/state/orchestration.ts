@@ -4,7 +4,7 @@
  * the monitor and the TUI write events through this instead of assembling identities by hand.
  */
 import { basename, dirname, join, resolve } from "node:path";
-import { appendEvent, readFirstEvent } from "./events.js";
+import { appendEvents, readFirstEvent } from "./events.js";
 import { orchPaths, type OrchPaths } from "./paths.js";
 import type { AutorunEvent, EventBody } from "./schemas.js";
 
@@ -25,7 +25,12 @@ export interface Orchestration {
 
 /** Appends `body` to the orchestration at `paths`, with the identity of `who` (its status or first event). */
 export function appendFor(paths: OrchPaths, who: { plan_name: string; project_slug: string }, body: EventBody): AutorunEvent {
-  return appendEvent(paths.events, { orch_dir: paths.dir, plan_name: who.plan_name, project_slug: who.project_slug, ...body });
+  return appendAllFor(paths, who, [body])[0]!;
+}
+
+/** Appends several events in one write (see appendEvents), each with the identity of `who`. */
+export function appendAllFor(paths: OrchPaths, who: { plan_name: string; project_slug: string }, bodies: readonly EventBody[]): AutorunEvent[] {
+  return appendEvents(paths.events, bodies.map((body) => ({ orch_dir: paths.dir, plan_name: who.plan_name, project_slug: who.project_slug, ...body })));
 }
 
 /** The events file of orchestration `name`, for what needs nothing else (is there one? its first line). */

@@ -40,9 +40,12 @@ describe("tmux adapter on a private server", () => {
   });
 
   it("keeps the pane of a program that exits at once (remain-on-exit holds before tmux sees the exit), with its status", async () => {
-    // 40 sessions in one call: programs that fail, cannot start, or succeed the moment they run.
+    // 40 sessions, in several calls sent at once to a server none of them finds running: programs
+    // that fail, cannot start, or succeed the moment they run.
     const programs = [["false"], [join(sb.dir, "no-such-agent")], ["true"]];
-    const specs = Array.from({ length: 40 }, (_, i) => ({ name: `fast_stage-${i}`, cwd: sb.dir, argv: programs[i % 3]!, env: {}, remainOnExit: true }));
+    const env = { AUTORUN_FILLER: "x".repeat(2_500) };
+    const specs = Array.from({ length: 40 }, (_, i) => ({ name: `fast_stage-${i}`, cwd: sb.dir, argv: programs[i % 3]!, env, remainOnExit: true }));
+    expect(await tmux.serverRunning()).toBe(false);
     expect(await tmux.newSessions(specs)).toEqual(specs.map(() => true));
     const statuses = await waitFor("every program to exit", async () => {
       const all = await tmux.paneStatuses();

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { execa } from "execa";
-import { appendEvent, readEventsFrom } from "../../src/state/events.js";
+import { appendEvent, appendEvents, readEventsFrom } from "../../src/state/events.js";
 import { orchPaths } from "../../src/state/paths.js";
 import { rebuildStatus, readStatusFile } from "../../src/state/status.js";
 import { foldEvents } from "../../src/core/fold.js";
@@ -35,6 +35,21 @@ describe("events", () => {
     expect(() => appendEvent(paths.events, { ...ident(paths), type: "phase_status", stage: "1", phase: "dance", status: "start" } as never)).toThrow(UserError);
     expect(() => appendEvent(paths.events, { ...ident(paths), type: "no_such_type" } as never)).toThrow(/invalid/);
     expect(readFileSync(paths.events, "utf8")).toBe(before);
+  });
+
+  it("appends several events in one go, one line each with one time, or none of them when one is invalid", () => {
+    const paths = orchPaths(dir, "p", "p");
+    started(paths);
+    const before = readFileSync(paths.events, "utf8");
+    const launched = (stage: string) => ({ ...ident(paths), type: "stage_launched" as const, stage, session: `s${stage}`, session_id: "u", attempt: 1 });
+    expect(() => appendEvents(paths.events, [launched("1"), { ...launched("2"), attempt: "one" } as never])).toThrow(/invalid stage_launched event: attempt/);
+    expect(readFileSync(paths.events, "utf8")).toBe(before);
+    const written = appendEvents(paths.events, [launched("1"), launched("2"), launched("3")]);
+    const read = readEventsFrom(paths.events, Buffer.byteLength(before)).events;
+    expect(read).toEqual(written);
+    expect(read.map((e) => ("stage" in e ? e.stage : ""))).toEqual(["1", "2", "3"]);
+    expect(new Set(read.map((e) => e.ts)).size).toBe(1);
+    expect(appendEvents(paths.events, [])).toEqual([]);
   });
 
   it("reads only complete lines, from a byte offset", () => {

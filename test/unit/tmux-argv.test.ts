@@ -46,11 +46,14 @@ describe("tmux argument lists", () => {
     expect(commandBatches([])).toEqual([]);
   });
 
-  it("says which sessions are certainly made when one of the calls fails", async () => {
+  it("says which sessions are certainly made when one of the calls fails: those of the other calls", async () => {
     let n = 0;
     const tmux = createTmux("sock", async () => (++n === 2 ? { ok: false, code: 1, stdout: "", stderr: "duplicate session: p_stage-3\n" } : { ok: true, code: 0, stdout: "", stderr: "" }));
     const specs = [1, 2, 3, 4].map((i): NewSession => ({ name: `p_stage-${i}`, cwd: "/w", argv: ["a"], env: { K: "x".repeat(6_000) } }));
     expect(await tmux.newSessions(specs)).toEqual([true, true, false, false]);
+    // Each call stands for its own sessions only.
+    n = 1;
+    expect(await tmux.newSessions(specs)).toEqual([false, false, true, true]);
   });
 
   it.each([
