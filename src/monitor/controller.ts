@@ -321,14 +321,14 @@ export class Monitor {
 
   private async mergeOne(id: string): Promise<void> {
     const m = this.mem(id);
-    const result = await mergeStage({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log, prepareDependants: true }, id);
+    let dependants: Promise<void> | undefined;
+    const onMerged = (commit: string): void => {
+      dependants = this.launchDependants(commit).catch((error: Error) => this.deps.log(`stage ${id}: merged, but launching what waited for it failed: ${error.message}`));
+    };
+    const result = await mergeStage({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log, prepareDependants: true, onMerged }, id);
     this.ingest();
     if (result.kind === "merged") {
-      // What the stage spent up to its hand-over counts before its dependants start: a budget it
-      // crossed holds them back. Then dependants first: they only need the merge commit.
-      this.collectUsage(true);
-      await checkBudgets(this);
-      if (!this.paused()) await this.launchReady(result.commit);
+      await dependants;
       await result.cleanup();
       return;
     }
@@ -353,6 +353,18 @@ export class Monitor {
         },
       ], `stuck:${result.reason}`);
     }
+  }
+
+  /**
+   * Right after a merge is recorded (the merge lock still held): what the stage spent up to its
+   * hand-over counts before its dependants start (a budget it crossed holds them back); then the
+   * dependants, which only need the merge commit.
+   */
+  private async launchDependants(commit: string): Promise<void> {
+    this.ingest();
+    this.collectUsage(true);
+    await checkBudgets(this);
+    if (!this.paused()) await this.launchReady(commit);
   }
 
   /** The person's checkout no longer has uncommitted changes to any of `files`. */

@@ -23,16 +23,23 @@ export async function withLock<T>(target: string, fn: () => Promise<T> | T, wait
 async function withFileLock<T>(target: string, fn: () => Promise<T> | T, waitMs: number): Promise<T> {
   mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
   if (!existsSync(target)) writeFileSync(target, "", { flag: "a", mode: 0o600 });
-  const release = await lockfile.lock(target, {
-    // A holder refreshes the lock every second; one killed with SIGKILL frees it within 4 s.
-    stale: 4_000,
-    update: 1_000,
-    retries: { retries: Math.ceil(waitMs / 50), minTimeout: 10, maxTimeout: 50, factor: 1.2 },
-    realpath: false,
-  });
+  // A holder refreshes the lock every second; one killed with SIGKILL frees it within 4 s.
+  const options = { stale: 4_000, update: 1_000, realpath: false };
+  // A free lock is taken at once, without a turn of the event loop for each file operation (a busy
+  // monitor's loop can make those turns slow); a held one is waited for.
+  let release: () => Promise<void> | void;
+  try {
+    release = lockfile.lockSync(target, options);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ELOCKED") throw error;
+    release = await lockfile.lock(target, { ...options, retries: { retries: Math.ceil(waitMs / 50), minTimeout: 10, maxTimeout: 50, factor: 1.2 } });
+  }
   try {
     return await fn();
   } finally {
-    await release().catch(() => undefined);
+    // Called with no argument: proper-lockfile takes one as its callback.
+    await Promise.resolve()
+      .then(() => release())
+      .catch(() => undefined);
   }
 }

@@ -49,7 +49,7 @@ describe("tmux adapter on a private server", () => {
     expect(await tmux.newSessions(specs)).toEqual(specs.map(() => true));
     const statuses = await waitFor("every program to exit", async () => {
       const all = await tmux.paneStatuses();
-      return [...all.values()].every((p) => p.state === "exited") && all.size === 40 && all;
+      return [...all.values()].every((p) => p.state === "exited") && all.size === 40 ? all : undefined;
     });
     specs.forEach((s, i) => expect(statuses.get(s.name)).toEqual({ state: "exited", status: [1, 127, 0][i % 3], signal: undefined }));
   });
