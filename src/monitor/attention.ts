@@ -204,9 +204,10 @@ export class Attention {
     // A queued message goes at the next idle moment; a bare nudge only after stallSeconds.
     if (!(pending && (state.kind === "idle" || m.idleHint)) && !stalledByHook && !stalledOnScreen) return;
     // Idle on two checks at least 200 ms apart, screen unchanged between them: an earlier look
-    // that saw this very screen counts as the first.
-    if (now - (m.bodySeenAt ?? now) < 200) {
-      await clock.sleep(250);
+    // that saw this very screen counts as the first (the second then waits only for what is left).
+    const seenFor = now - (m.bodySeenAt ?? now);
+    if (seenFor < 200) {
+      await clock.sleep(210 - seenFor);
       const again = await tmux.capturePane(stage.session);
       if (again === undefined || screenBody(again) !== body || classifyPane(again).kind === "busy") return;
       if (!m.idleHint && classifyPane(again).kind !== "idle") return;
