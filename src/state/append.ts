@@ -61,20 +61,29 @@ function endsWithNewline(fd: number, size: number): boolean {
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
+/** How long a tail without a newline must stay as it is before it counts as torn. */
+const TORN_AFTER_MS = 200;
+
 /**
  * A tail without a newline is torn only if it stays so: another process's append can be seen
- * half-way for an instant, and "repairing" that would add an empty line. So look again shortly.
+ * half-way (the file grows a page at a time), and that writer can be off the CPU for a while on a
+ * busy machine; "repairing" that would add an empty line. So it must stay unchanged for
+ * TORN_AFTER_MS (a writer that died mid-line costs the next append that wait, once).
  */
 function tornTail(fd: number, size: number): boolean {
   let seen = size;
-  for (let look = 0; look < 20; look++) {
-    if (endsWithNewline(fd, seen)) return false;
+  let since = Date.now();
+  const giveUp = since + 10 * TORN_AFTER_MS;
+  while (!endsWithNewline(fd, seen)) {
+    if (Date.now() - since >= TORN_AFTER_MS || Date.now() >= giveUp) return true;
     Atomics.wait(pause, 0, 0, 15);
     const now = fstatSync(fd).size;
-    if (now === seen) return !endsWithNewline(fd, now);
-    seen = now;
+    if (now !== seen) {
+      seen = now;
+      since = Date.now();
+    }
   }
-  return !endsWithNewline(fd, seen);
+  return false;
 }
 
 /** The first line of events.jsonl as plain JSON (no schema), without reading the rest. */

@@ -46,7 +46,8 @@ describe("concurrent appends through `autorun event`", () => {
 });
 
 describe("status.json under heavy writes", () => {
-  it("is never torn for a reader in a tight loop", async ({ sb }) => {
+  // The long form (3 000 writes, each refolding the log) takes ~25 s alone, more beside other files.
+  it("is never torn for a reader in a tight loop", { timeout: size(60_000, 180_000) }, async ({ sb }) => {
     const plan = sb.writePlan("torn.md", Array.from({ length: 40 }, (_, i) => `## Stage ${i + 1}: Stage with a long name to make the file bigger ${i}\n`).join(""));
     expect((await sb.cli(["orchestrate", plan, "--no-monitor", "--max-parallel", "1", "--agent-cmd", JSON.stringify(["sleep", "600", "{stage}"])])).code).toBe(0);
     const orchDir = join(sb.home, "orchestration", "torn");
