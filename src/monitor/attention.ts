@@ -110,11 +110,30 @@ export class Attention {
     return this.host.inProgress();
   }
 
-  async endRateLimit(): Promise<void> {
+  endRateLimit(): void {
     const waiting = this.inProgress().filter(([, s]) => s.attention === "rate_limited").map(([id]) => id);
     this.emit({ type: "rate_limit_cleared" });
     this.deps.log(`usage limit window over; resuming ${waiting.length ? stagesList(waiting) : "launches"}`);
-    for (const id of waiting) await this.nudge(id, "the usage limit is over", this.deps.config.nudgeMessage);
+    // Beside the pass, each stage after whatever is being done with it at this moment.
+    for (const id of waiting) this.beside(id, "nudging it after the usage limit", () => this.nudge(id, "the usage limit is over", this.deps.config.nudgeMessage, { waitTurn: true }));
+  }
+
+  /**
+   * Runs `work` on stage `id` beside the monitor's passes, after what is already running for it
+   * (when nothing is, it starts now: up to its first await, it runs within the pass); the stage
+   * counts as being judged (not looked at again, the run not over) until it is done.
+   */
+  private beside(id: string, what: string, work: () => Promise<unknown>): void {
+    const prior = this.judging.get(id);
+    const job: Promise<void> = (prior ? prior.then(work) : work())
+      .then(
+        () => undefined,
+        (error: Error) => this.deps.log(`stage ${id}: ${what} failed: ${error.message}`),
+      )
+      .finally(() => {
+        if (this.judging.get(id) === job) this.judging.delete(id);
+      });
+    this.judging.set(id, job);
   }
 
   /** Screens being judged and nudges being typed, by stage: they run beside the monitor's passes. */
@@ -142,14 +161,8 @@ export class Attention {
     });
     for (const [id] of looked) this.mem(id).lookedAt = now;
     const screens = await this.deps.tmux.capturePanes(looked.map(([, s]) => s.session));
-    for (const [id, stage] of looked) {
-      // Called without waiting: everything up to its first await (the judgement) runs now.
-      // What a job does is written as events, which bring the next pass.
-      const job = this.checkScreen(id, paused, screens.get(stage.session))
-        .catch((error: Error) => this.deps.log(`stage ${id}: checking its screen failed: ${error.message}`))
-        .finally(() => this.judging.delete(id));
-      this.judging.set(id, job);
-    }
+    // What a job does is written as events, which bring the next pass.
+    for (const [id, stage] of looked) this.beside(id, "checking its screen", () => this.checkScreen(id, paused, screens.get(stage.session)));
   }
 
   /** A screen is being judged or a nudge typed (the run is not over while one is). */

@@ -227,7 +227,7 @@ export class Monitor {
     if (status.status === "completed") return { done: true, code: 0 };
     if (status.status === "failed") return { done: true, code: 1 };
     const paused = this.paused();
-    if (status.paused_until !== null && !paused) await this.attention.endRateLimit();
+    if (status.paused_until !== null && !paused) this.attention.endRateLimit();
 
     if (!this.reaped) await this.reapCompletedStages();
     await this.reviews.resolveDue();

@@ -266,5 +266,28 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     expect(t.sessions.get("p_stage-1")!.said).toContain("> continue");
     expect(readAllEvents(paths.events).filter((e) => e.type === "stall_continue_sent")).toHaveLength(1);
   });
+
+  it("when a usage limit is over, the waiting stage is nudged beside the pass, which does not wait for it", async () => {
+    const t = fakeTmux();
+    t.sessions.set("p_stage-1", t.agent("Usage limit reached."));
+    started();
+    appendEvent(paths.events, { orch_dir: paths.dir, plan_name: "p", project_slug: "p", type: "rate_limited", resets_at: new Date(now + 1_000).toISOString(), parsed: true, raw: "limit" });
+    const held: (() => void)[] = [];
+    const slow: Clock = { now: () => now, sleep: (ms) => new Promise<void>((resolve) => held.push(() => ((now += ms), resolve()))) };
+    const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 600 }, tmux: t.tmux, clock: slow, log: () => undefined })!;
+    now += 2_000;
+    // The pass returns while the nudge waits on its pause (before, it waited for every nudge).
+    await m.pass();
+    expect(types()).toContain("rate_limit_cleared");
+    expect(t.sessions.get("p_stage-1")!.input).toBe("continue");
+    expect(held.length).toBeGreaterThan(0);
+    while (held.length > 0) {
+      held.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    await m.settle();
+    expect(t.sessions.get("p_stage-1")!.said).toContain("> continue");
+    expect(readAllEvents(paths.events).filter((e) => e.type === "stall_continue_sent")).toHaveLength(1);
+  });
 });
 
