@@ -1,10 +1,9 @@
 /** The final report: per stage status, attempts, nudges, duration, merge commit; waves; failures; rollback. Pure. */
-import { formatDuration } from "date-fns/formatDuration";
-import { intervalToDuration } from "date-fns/intervalToDuration";
 import { compareIds } from "./ids.js";
 import type { AutorunEvent, Status, Usage } from "../state/schemas.js";
 import { addUsage, formatCost } from "./usage.js";
 import { eventText, stageState } from "./words.js";
+import { formatDuration } from "./stage-cells.js";
 
 export interface Report {
   plan_name: string;
@@ -47,11 +46,9 @@ export interface Report {
 
 const secs = (a: string | null, b: string | null): number | null => (a && b ? Math.max(0, Math.round((Date.parse(b) - Date.parse(a)) / 1000)) : null);
 
+/** Seconds as people read them (the same words as `status`), or a dash when unknown. */
 export function human(seconds: number | null): string {
-  if (seconds === null) return "—";
-  if (seconds < 1) return "0s";
-  return formatDuration(intervalToDuration({ start: 0, end: seconds * 1000 }), { format: ["hours", "minutes", "seconds"] })
-    .replace(/ hours?/, "h").replace(/ minutes?/, "m").replace(/ seconds?/, "s");
+  return seconds === null ? "—" : formatDuration(seconds * 1000);
 }
 
 export function buildReport(status: Status, events: readonly AutorunEvent[]): Report {

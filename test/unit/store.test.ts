@@ -162,7 +162,7 @@ describe("the report", () => {
     expect(md).toContain("| 3 | C | failed (opus) |");
     expect(md).toContain("- 2026-01-01 10:01 UTC stage 3: trying again with opus");
     expect(md).toContain("undo `git revert -m 1 1234567890ab`");
-    expect(md).toContain("Started 2026-01-01 10:00 UTC, ended 2026-01-01 10:02 UTC (2m 1s)");
+    expect(md).toContain("Started 2026-01-01 10:00 UTC, ended 2026-01-01 10:02 UTC (2m 01s)");
   });
 });
 
