@@ -81,6 +81,23 @@ describe("run controls (real tmux, simulated agent)", () => {
     expect(readFileSync(review.file as string, "utf8")).toContain("fixed the setup");
   });
 
+  it("`autorun resume` closes an open circuit breaker: launches go on and its review is resolved", async ({ sb }) => {
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ pollSeconds: 0.5 }));
+    const plan = sb.writePlan("broken.md", ["A", "B", "C", "D"].map((n, i) => `## Stage ${i + 1}: ${n}\nsim: die-always\n`).join("\n"));
+    await orchestrate(sb, plan, ["--max-parallel", "1"]);
+    await waitFor("the circuit breaker to open", () => eventsOf(sb, "broken", "circuit_open")[0], 60_000);
+    const review = await waitFor("its review", () => eventsOf(sb, "broken", "review_requested").find((e) => e.key === "circuit"), 20_000);
+    const resumed = await sb.cli(["resume", "broken"]);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toContain("Circuit breaker closed (3 stages failed in a row (1, 2, 3)): launches resume.");
+    const closed = await waitFor("the breaker to close", () => eventsOf(sb, "broken", "circuit_closed")[0], 20_000);
+    expect(closed.reason).toBe("autorun resume");
+    await waitFor("stage 4 to launch", () => eventsOf(sb, "broken", "stage_launched", "4")[0], 20_000);
+    expect(eventsOf(sb, "broken", "stage_launched").map((e) => e.stage)).toEqual(["1", "2", "3", "4"]);
+    const resolved = await waitFor("its review to be resolved", () => eventsOf(sb, "broken", "review_resolved").find((e) => e.file === review.file), 20_000);
+    expect(resolved.reason).toBe("the circuit breaker was closed");
+  });
+
   it("a stage that fails with one model runs again with the next model of escalation", async ({ sb }) => {
     writeFileSync(join(sb.home, "config.json"), JSON.stringify({ escalation: ["sonnet", "opus"], pollSeconds: 0.5 }));
     const plan = sb.writePlan("hard.md", "## Stage 1: Hard\nsim: needs-opus\n\n## Stage 2: Easy\nDepends on: 1\n");
