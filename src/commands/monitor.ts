@@ -2,6 +2,7 @@
 import { appendFileSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { constants } from "node:os";
+import { watch } from "chokidar";
 import { localStamp } from "../core/time.js";
 import { createTmux } from "../adapters/tmux.js";
 import { isAlive, runNotify, spawnDetached } from "../adapters/process.js";
@@ -11,8 +12,8 @@ import { acquirePid, readPid, releasePid } from "../state/pidfile.js";
 import type { OrchPaths } from "../state/paths.js";
 import type { Config } from "../state/config.js";
 import type { AutorunEvent } from "../state/schemas.js";
-import type { MonitorLoop } from "../monitor/loop.js";
-import type { MonitorDeps } from "../monitor/controller.js";
+import { Monitor } from "../monitor/controller.js";
+import { MonitorLoop } from "../monitor/loop.js";
 import { realClock } from "../monitor/clock.js";
 import { resolveOrchestration, type Ctx } from "./context.js";
 import { isMonitorOf, runningMonitor } from "./monitor-pid.js";
@@ -49,17 +50,8 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
     if (afterMs === undefined) loopRef.current?.kick();
     else setTimeout(() => loopRef.current?.kick(), afterMs).unref();
   };
-  // The pid file first, then the monitor's own modules (the controller, the file watcher): the
-  // orchestrate that started this process waits for the pid file, on cores its agents are busy on.
-  const got = opts.once ? undefined : await acquirePid(paths.pid, process.pid, (pid) => isMonitorOf(paths, pid));
-  if (got && !got.ok) {
-    ctx.out(`A monitor (pid ${got.holder}) is already running for ${orch.status.plan_name}.`);
-    return 0;
-  }
-  const { monitor, MonitorLoop, watch } = await openMonitor({ paths, config, tmux, clock: realClock, log, notify, wake }).catch((error: unknown) => {
-    if (got) releasePid(paths.pid, process.pid);
-    throw error;
-  });
+  const monitor = Monitor.open({ paths, config, tmux, clock: realClock, log, notify, wake });
+  if (!monitor) throw new RuntimeError(`${paths.events} has no start event; start the plan again with autorun orchestrate.`);
 
   if (opts.once) {
     const held = runningMonitor(paths);
@@ -70,6 +62,11 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
     return r.done ? r.code : 0;
   }
 
+  const got = await acquirePid(paths.pid, process.pid, (pid) => isMonitorOf(paths, pid));
+  if (!got.ok) {
+    ctx.out(`A monitor (pid ${got.holder}) is already running for ${orch.status.plan_name}.`);
+    return 0;
+  }
   appendFor(paths, orch.status, { type: "monitor_started", pid: process.pid });
   log(`monitor started (pid ${process.pid}) for ${orch.status.plan_name}; watching ${paths.events}`);
 
@@ -100,14 +97,6 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => void loop.stop(128 + constants.signals[sig], `received ${sig}`));
   process.on("SIGHUP", () => undefined);
   return await loop.run();
-}
-
-/** The monitor's own modules, loaded once it holds the pid file, and the monitor opened on the log. */
-async function openMonitor(deps: MonitorDeps) {
-  const [{ Monitor }, { MonitorLoop }, { watch }] = await Promise.all([import("../monitor/controller.js"), import("../monitor/loop.js"), import("chokidar")]);
-  const monitor = Monitor.open(deps);
-  if (!monitor) throw new RuntimeError(`${deps.paths.events} has no start event; start the plan again with autorun orchestrate.`);
-  return { monitor, MonitorLoop, watch };
 }
 
 async function finish(ctx: Ctx, paths: OrchPaths, done: boolean): Promise<void> {
