@@ -201,12 +201,12 @@ const waitingAdds: (() => void)[] = [];
 const CONCURRENT_ADD = /failed to read .*worktrees\/|unable to read .*worktrees\/|\.lock': File exists/i;
 
 /**
- * A worktree for a stage on `branch`, made from `start` unless the branch exists already. One git
- * call in the usual case (this is on the path from a merge to its dependant's launch); a branch
- * that exists, a stale registration of the directory, or an add that ran into another, costs a
- * retry.
+ * A worktree for a stage on `branch`, made from `start` unless the branch exists already (then it
+ * is checked out as it is: says which). One git call in the usual case (this is on the path from a
+ * merge to its dependant's launch); a branch that exists, a stale registration of the directory,
+ * or an add that ran into another, costs a retry.
  */
-export async function addStageWorktree(root: string, dir: string, branch: string, start: string): Promise<void> {
+export async function addStageWorktree(root: string, dir: string, branch: string, start: string): Promise<"made at start" | "existing branch"> {
   // A slot, or a wait for one that ends by being handed its slot.
   if (worktreeAdds < WORKTREE_ADDS_AT_ONCE) worktreeAdds++;
   else await new Promise<void>((resolve) => waitingAdds.push(resolve));
@@ -214,7 +214,7 @@ export async function addStageWorktree(root: string, dir: string, branch: string
     let args = ["worktree", "add", "-b", branch, dir, start];
     for (let attempt = 1; ; attempt++) {
       const r = await run(root, args);
-      if (r.ok) return;
+      if (r.ok) return args.includes("-b") ? "made at start" : "existing branch";
       if (attempt === 5) expectOk("git", args, r, `git worktree add ${dir}`);
       if (CONCURRENT_ADD.test(r.stderr)) await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40));
       else if (/already registered|missing but (locked|already registered)/i.test(r.stderr)) await run(root, ["worktree", "prune"]);
@@ -225,6 +225,25 @@ export async function addStageWorktree(root: string, dir: string, branch: string
     const next = waitingAdds.shift();
     if (next) next();
     else worktreeAdds--;
+  }
+}
+
+/**
+ * Waits (up to `timeoutMs`) until no `git worktree add` is still making `worktree`: git marks a
+ * worktree it is adding as locked ("initializing") until its files are checked out.
+ */
+export async function worktreeAddOver(worktree: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    let link: string | undefined;
+    try {
+      link = /^gitdir: (.+)$/m.exec(readFileSync(join(worktree, ".git"), "utf8"))?.[1];
+    } catch (error) {
+      // No .git file yet (still being made), or a directory (not an added worktree at all).
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") return;
+    }
+    if (link !== undefined && !existsSync(join(link.trim(), "locked"))) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

@@ -70,13 +70,32 @@ async function ensureWorktree(status: Status, stage: Status["stages"][string], t
     // Made ahead at the very commit the caller's merge made the tip: nothing to ask git. Anything
     // else is compared with the tip as it is now (the base may have moved on since `tip`).
     if (tip !== undefined && madeAt.get(stage.worktree) === tip) return;
-    const target = await git.headCommit(status.project_root, `refs/heads/${status.base_branch}`);
-    if (madeAt.get(stage.worktree) !== target) await git.bringWorktreeTo(stage.worktree, target, MERGE_SUBJECT_PREFIX);
-    return;
+    return toTip(status, stage);
   }
-  const job = git.addStageWorktree(status.project_root, stage.worktree, stage.branch, `refs/heads/${status.base_branch}`).finally(() => creating.delete(stage.worktree));
+  const job = git
+    .addStageWorktree(status.project_root, stage.worktree, stage.branch, `refs/heads/${status.base_branch}`)
+    // A branch that existed already (left by a monitor killed while it made this worktree ahead,
+    // at a merge commit that never became the tip) is brought to the tip like a worktree found.
+    .then(async (how) => {
+      if (how === "existing branch" && stage.status === "pending") await toTip(status, stage);
+    })
+    .catch(async (error: unknown) => {
+      // Made meanwhile by another process: a second launcher, or the git of a monitor killed while
+      // it made this worktree ahead at a merge commit that then never became the tip. Once that
+      // add is over, the worktree is brought to the tip like any worktree found.
+      if (!existsSync(stage.worktree)) throw error;
+      await git.worktreeAddOver(stage.worktree);
+      await toTip(status, stage);
+    })
+    .finally(() => creating.delete(stage.worktree));
   creating.set(stage.worktree, job);
   return job;
+}
+
+/** A worktree found for a stage about to start, at the base tip as it is now, unless it holds work. */
+async function toTip(status: Status, stage: Status["stages"][string]): Promise<void> {
+  const target = await git.headCommit(status.project_root, `refs/heads/${status.base_branch}`);
+  if (madeAt.get(stage.worktree) !== target) await git.bringWorktreeTo(stage.worktree, target, MERGE_SUBJECT_PREFIX);
 }
 
 /**
@@ -93,7 +112,7 @@ export function makeWorktreesAhead(status: Status, ids: readonly string[], commi
     if (!stage || creating.has(stage.worktree) || existsSync(stage.worktree)) continue;
     const job = git
       .addStageWorktree(status.project_root, stage.worktree, stage.branch, commit)
-      .then(() => void madeAt.set(stage.worktree, commit))
+      .then((how) => void (how === "made at start" && madeAt.set(stage.worktree, commit)))
       .finally(() => creating.delete(stage.worktree));
     creating.set(stage.worktree, job);
     made.push(job.then(() => id, () => undefined));
