@@ -112,6 +112,24 @@ async function step(m: Monitor): Promise<void> {
   await m.settle();
 }
 
+/** A clock whose sleeps (a nudge's pause before Enter) end only when the test lets them. */
+function heldClock() {
+  const held: (() => void)[] = [];
+  const clock: Clock = { now: () => now, sleep: (ms) => new Promise<void>((resolve) => held.push(() => ((now += ms), resolve()))) };
+  return { clock, held };
+}
+
+/** Lets every held sleep end, waits for what runs beside the passes, and checks the one nudge went in. */
+async function releaseAndCheckNudged(m: Monitor, t: ReturnType<typeof fakeTmux>, held: (() => void)[]): Promise<void> {
+  while (held.length > 0) {
+    held.shift()!();
+    await new Promise((r) => setImmediate(r));
+  }
+  await m.settle();
+  expect(t.sessions.get("p_stage-1")!.said).toContain("> continue");
+  expect(readAllEvents(paths.events).filter((e) => e.type === "stall_continue_sent")).toHaveLength(1);
+}
+
 const types = () => readAllEvents(paths.events).map((e) => e.type);
 
 describe("the monitor's decisions (fake tmux, fake clock)", () => {
@@ -245,9 +263,7 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     const t = fakeTmux();
     t.sessions.set("p_stage-1", t.agent("Shall I go on?"));
     started();
-    // A clock whose sleeps (the pause before Enter) end only when the test says so.
-    const held: (() => void)[] = [];
-    const slow: Clock = { now: () => now, sleep: (ms) => new Promise<void>((resolve) => held.push(() => ((now += ms), resolve()))) };
+    const { clock: slow, held } = heldClock();
     const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 60 }, tmux: t.tmux, clock: slow, log: () => undefined })!;
     await m.pass();
     now += 61_000;
@@ -258,13 +274,7 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     now += 61_000;
     await m.pass();
     expect(t.sessions.get("p_stage-1")!.input).toBe("continue");
-    while (held.length > 0) {
-      held.shift()!();
-      await new Promise((r) => setImmediate(r));
-    }
-    await m.settle();
-    expect(t.sessions.get("p_stage-1")!.said).toContain("> continue");
-    expect(readAllEvents(paths.events).filter((e) => e.type === "stall_continue_sent")).toHaveLength(1);
+    await releaseAndCheckNudged(m, t, held);
   });
 
   it("when a usage limit is over, the waiting stage is nudged beside the pass, which does not wait for it", async () => {
@@ -272,8 +282,7 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     t.sessions.set("p_stage-1", t.agent("Usage limit reached."));
     started();
     appendEvent(paths.events, { orch_dir: paths.dir, plan_name: "p", project_slug: "p", type: "rate_limited", resets_at: new Date(now + 1_000).toISOString(), parsed: true, raw: "limit" });
-    const held: (() => void)[] = [];
-    const slow: Clock = { now: () => now, sleep: (ms) => new Promise<void>((resolve) => held.push(() => ((now += ms), resolve()))) };
+    const { clock: slow, held } = heldClock();
     const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 600 }, tmux: t.tmux, clock: slow, log: () => undefined })!;
     now += 2_000;
     // The pass returns while the nudge waits on its pause (before, it waited for every nudge).
@@ -281,13 +290,7 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     expect(types()).toContain("rate_limit_cleared");
     expect(t.sessions.get("p_stage-1")!.input).toBe("continue");
     expect(held.length).toBeGreaterThan(0);
-    while (held.length > 0) {
-      held.shift()!();
-      await new Promise((r) => setImmediate(r));
-    }
-    await m.settle();
-    expect(t.sessions.get("p_stage-1")!.said).toContain("> continue");
-    expect(readAllEvents(paths.events).filter((e) => e.type === "stall_continue_sent")).toHaveLength(1);
+    await releaseAndCheckNudged(m, t, held);
   });
 });
 
