@@ -85,7 +85,7 @@ async function ensureWorktree(status: Status, stage: Status["stages"][string], t
       // add is over, the worktree is brought to the tip like any worktree found.
       if (!existsSync(stage.worktree)) throw error;
       await git.worktreeAddOver(stage.worktree);
-      await toTip(status, stage);
+      if (stage.status === "pending") await toTip(status, stage);
     })
     .finally(() => creating.delete(stage.worktree));
   creating.set(stage.worktree, job);
