@@ -1,6 +1,6 @@
 import tseslint from "typescript-eslint";
 
-// Architecture boundaries (STYLE.md): only adapters start processes, only the TUI loads
+// Architecture boundaries (docs/ARCHITECTURE.md, "Layers"): only adapters start processes, only the TUI loads
 // blessed, only cli.ts knows commander, and core stays pure.
 const noProcess = {
   paths: [

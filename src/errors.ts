@@ -1,5 +1,5 @@
 /**
- * The three kinds of failure (STYLE.md): a user error (message only, exit 2), an outside-tool
+ * The three kinds of failure: a user error (message only, exit 2), an outside-tool
  * error (command + stderr, exit 1), and everything else, which is a bug (stack, "please report").
  */
 export class UserError extends Error {

@@ -2,14 +2,12 @@ import { mkdtempSync, readFileSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { execa } from "execa";
 import { appendEvent, appendEvents, readEventsFrom } from "../../src/state/events.js";
 import { orchPaths } from "../../src/state/paths.js";
 import { rebuildStatus, readStatusFile } from "../../src/state/status.js";
 import { foldEvents } from "../../src/core/fold.js";
 import { renderContextFile } from "../../src/core/context-file.js";
 import { UserError } from "../../src/errors.js";
-import { CLI } from "../helpers/env.js";
 import { startedEvent } from "../helpers/events.js";
 
 let dir: string;
@@ -60,21 +58,6 @@ describe("events", () => {
     appendEvent(paths.events, { ...ident(paths), type: "wave_started", wave: 1 });
     const next = readEventsFrom(paths.events, first.offset);
     expect(next.events.map((e) => e.type)).toEqual(["wave_started"]);
-  });
-
-  it("stays whole with 16 processes appending 150 events each at once", async () => {
-    const paths = orchPaths(dir, "p", "p");
-    started(paths);
-    const script = `
-      import { appendEvent } from ${JSON.stringify(join(CLI, "..", "state", "events.js"))};
-      const [file, dir, n, w] = process.argv.slice(1);
-      for (let i = 0; i < Number(n); i++) appendEvent(file, { orch_dir: dir, plan_name: "p", project_slug: "p", type: "stage_attention", stage: "1", attention: null, reason: "w" + w + "-" + i + "-" + "x".repeat(300) });
-    `;
-    await Promise.all(Array.from({ length: 16 }, (_, w) => execa(process.execPath, ["--input-type=module", "-e", script, paths.events, paths.dir, "150", String(w)])));
-    const lines = readFileSync(paths.events, "utf8").split("\n").filter(Boolean);
-    expect(lines).toHaveLength(1 + 16 * 150);
-    const reasons = new Set(lines.slice(1).map((l) => (JSON.parse(l) as { reason: string }).reason));
-    expect(reasons.size).toBe(16 * 150);
   });
 });
 
