@@ -105,6 +105,18 @@ export function socketPath(socket: string): string {
   return join(process.env.TMUX_TMPDIR || "/tmp", `tmux-${process.getuid?.() ?? 0}`, socket);
 }
 
+/**
+ * The pane this process runs in (from `$TMUX_PANE`, on the server `$TMUX` names): its session and
+ * the pid of the program tmux started in it. undefined outside tmux.
+ */
+export async function ownPane(env: NodeJS.ProcessEnv = process.env, runner: typeof runProgram = runProgram): Promise<{ session: string; pid: number } | undefined> {
+  const pane = env.TMUX_PANE;
+  if (!env.TMUX || !pane || !/^%\d+$/.test(pane)) return undefined;
+  const r = await runner("tmux", ["display-message", "-p", "-t", pane, "#{pane_pid} #{session_name}"], { timeoutMs: 5_000, env: { TMUX: env.TMUX } });
+  const m = r.ok ? /^(\d+) (.+)$/.exec(r.stdout.trim()) : null;
+  return m ? { pid: Number(m[1]), session: m[2]! } : undefined;
+}
+
 /** `runner` runs tmux (injected in tests, which check the exact argument lists). */
 export function createTmux(socket?: string, runner: typeof runProgram = runProgram): Tmux {
   const prefix = socket ? ["-L", socket] : [];
