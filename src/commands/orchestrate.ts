@@ -162,6 +162,7 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
   const { paths } = prep;
   const projectRoot = prep.projectRoot!;
   let status = existsSync(paths.events) ? loadStatus(paths) : undefined;
+  if (status && opts.fresh) await refuseFreshWhileLive(paths, prep.planName, status, prep.config.tmuxSocket);
   // Before anything is written: an agent that cannot start would only die in its session.
   if (!status || opts.fresh || status.status === "completed") await preflightAgent(prep.config, ctx.env, projectRoot);
   await git.ensureExcluded(projectRoot, "/.claude/worktrees/");
@@ -196,6 +197,28 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
   status = (await rebuildStatus(paths)) ?? status;
   printSummary(ctx, prep, status, monitorPid);
   return 0;
+}
+
+/**
+ * `--fresh` moves a run aside; while its monitor or any of its sessions still runs, the new run
+ * would adopt those sessions (same names) and work in their worktrees. The person stops it first.
+ */
+async function refuseFreshWhileLive(paths: OrchPaths, name: string, status: Status, socket: string | undefined): Promise<void> {
+  const { runningMonitor } = await import("./monitor-pid.js");
+  const { readSettings } = await import("../state/settings.js");
+  const monitor = runningMonitor(paths);
+  const recorded = (() => {
+    try {
+      return readSettings(paths.dir)?.tmuxSocket;
+    } catch {
+      return undefined;
+    }
+  })();
+  const running = new Set(await createTmux(recorded ?? socket).listSessions());
+  const sessions = Object.values(status.stages).map((s) => s.session).filter((s) => running.has(s));
+  if (monitor === undefined && sessions.length === 0) return;
+  const what = [monitor !== undefined ? `its monitor (pid ${monitor})` : "", sessions.length ? `${sessions.length === 1 ? "session" : "sessions"} ${sessions.join(", ")}` : ""].filter(Boolean).join(" and ");
+  throw new UserError(`orchestration ${name} is still running (${what}); --fresh would take over its sessions and worktrees. Stop it first: autorun stop ${name} --sessions, then orchestrate --fresh again.`);
 }
 
 /**
