@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
-import { CLI } from "../helpers/env.js";
+import { CLI, waitFor } from "../helpers/env.js";
 import { eventsOf, idleRun, monitorPid, sleepAgent } from "../helpers/orch.js";
 
 
@@ -41,6 +41,35 @@ describe("monitor.pid is not trusted blindly", () => {
       expect(() => process.kill(stranger.pid!, 0)).not.toThrow();
     } finally {
       stranger.kill("SIGKILL");
+    }
+  });
+});
+
+describe("a process that looks like the monitor", () => {
+  it("is not taken for it: a look-alike command line, or the real monitor's pid with another start time", async ({ sb }) => {
+    const orchDir = await idleRun(sb, "lookalike");
+    // `node -e <anything> <autorun's cli.js> monitor lookalike`, with this AUTORUN_HOME: the
+    // command line, the plan name and the home all match what the old check looked for.
+    const fake = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)", CLI, "monitor", "lookalike"], { stdio: "ignore", env: { ...sb.env } });
+    try {
+      await waitFor("the look-alike to run", () => existsSync(`/proc/${fake.pid}/cmdline`) && readFileSync(`/proc/${fake.pid}/cmdline`, "utf8").includes("lookalike"));
+      writeFileSync(join(orchDir, "monitor.pid"), `${fake.pid}\n`);
+      const stopped = await sb.cli(["stop", "lookalike"]);
+      expect(stopped.code, stopped.stderr).toBe(0);
+      expect(stopped.stdout).toContain("No monitor was running.");
+      expect(fake.exitCode).toBeNull();
+      expect(() => process.kill(fake.pid!, 0)).not.toThrow();
+      // The real one is trusted, and records when it started; the same pid with another start time is not it.
+      expect((await sb.cli(["resume", "lookalike"])).code).toBe(0);
+      const [pid, start] = readFileSync(join(orchDir, "monitor.pid"), "utf8").trim().split(" ");
+      expect(start).toMatch(/^\d+$/);
+      expect((await sb.cli(["status", "lookalike"])).stdout).toContain(`pid ${pid}`);
+      writeFileSync(join(orchDir, "monitor.pid"), `${pid} ${Number(start) + 1}\n`);
+      expect((await sb.cli(["stop", "lookalike"])).stdout).toContain("No monitor was running.");
+      writeFileSync(join(orchDir, "monitor.pid"), `${pid} ${start}\n`);
+      expect((await sb.cli(["stop", "lookalike"])).stdout).toContain(`Stopped the monitor (pid ${pid})`);
+    } finally {
+      fake.kill("SIGKILL");
     }
   });
 });
