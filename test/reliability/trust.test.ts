@@ -148,6 +148,29 @@ describe("names that collide", () => {
     expect((await sb.git("for-each-ref", "--format=%(refname:short)", "refs/heads/worktree-*")).split("\n").sort()).toEqual(["worktree-auth-work-2-stage-1", "worktree-auth-work-stage-1"]);
   });
 
+  it("a second AUTORUN_HOME never adopts the first's live session, worktree or branch", async ({ sb }) => {
+    const plan = sb.writePlan("shared.md", "## Stage 1: A\n## Stage 2: B\n");
+    const first = await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", sleepAgent]);
+    expect(first.code, first.stderr).toBe(0);
+    const pane = async (name: string) => (await sb.tmux("display-message", "-p", "-t", `=${name}:`, "#{pane_pid}")).stdout;
+    const before = await pane("shared_stage-1");
+    // Another home, the same project and tmux socket: a run on the same socket, branches in the same repository.
+    const other = join(sb.dir, "home-b");
+    const dry = JSON.parse((await sb.cli(["orchestrate", plan, "--dry-run", "--json"], { env: { AUTORUN_HOME: other } })).stdout) as { project_slug: string };
+    expect(dry.project_slug).toBe("shared-2");
+    const second = await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", sleepAgent], { env: { AUTORUN_HOME: other } });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).not.toContain("adopted");
+    const sessions = (await sb.tmux("list-sessions", "-F", "#{session_name}")).stdout.split("\n").sort();
+    expect(sessions).toEqual(["shared-2_stage-1", "shared-2_stage-2", "shared_stage-1", "shared_stage-2"]);
+    expect(await pane("shared_stage-1")).toBe(before);
+    expect(eventsOf(sb, "shared", "stage_launched").every((e) => !e.adopted)).toBe(true);
+    const theirs = readFileSync(join(other, "orchestration", "shared", "events.jsonl"), "utf8");
+    expect(theirs).not.toContain('"adopted":true');
+    expect(theirs).toContain("worktree-shared-2-stage-1");
+    await sb.cli(["stop", "shared", "--sessions"], { env: { AUTORUN_HOME: other } });
+  });
+
   it("the same plan name in two projects: two orchestrations, each command finds its own project's", async ({ sb }) => {
     const projects = ["proj2", "proj3"].map((p) => join(sb.dir, p));
     for (const dir of projects) {
