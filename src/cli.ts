@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import type { Ctx } from "./commands/ctx.js";
+import { printable } from "./core/printable.js";
 import { COMMANDS, GROUPS, type Args, type CommandSpec } from "./commands/table.js";
 
 /** autorun's own package.json, found upward from this file (src/ when run from source, dist/src/ when built). */
@@ -101,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
     const { isExpectedError } = await import("./errors.js");
     const debug = Boolean(process.env.AUTORUN_DEBUG);
     if (isExpectedError(error)) {
-      process.stderr.write(`autorun: ${error.message}\n`);
+      process.stderr.write(`autorun: ${printable(error.message)}\n`);
       if (debug && error.stack) process.stderr.write(error.stack + "\n");
       return error.exitCode;
     }
@@ -109,14 +110,14 @@ export async function main(argv: string[]): Promise<number> {
     if (errno?.code && ["ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM", "ENAMETOOLONG"].includes(errno.code)) {
       const { describeErrno } = await import("./errors.js");
       const where = errno.path ? ` ${errno.path}` : ` in ${process.env.AUTORUN_HOME || "~/.autorun"}`;
-      process.stderr.write(`autorun: cannot ${errno.syscall ?? "write"}${where}: ${errno.code}${describeErrno(errno.code)}\n`);
+      process.stderr.write(`autorun: cannot ${errno.syscall ?? "write"}${printable(where)}: ${errno.code}${describeErrno(errno.code)}\n`);
       return 1;
     }
-    process.stderr.write(`autorun: internal error: ${(error as Error)?.message ?? String(error)}\n`);
+    process.stderr.write(`autorun: internal error: ${printable((error as Error)?.message ?? String(error))}\n`);
     // What a report needs: the versions, the command, and where to send it.
     const pkg = ownPackage();
     const where = typeof pkg.bugs === "string" ? pkg.bugs : (pkg.bugs?.url ?? "the autorun issue tracker");
-    process.stderr.write(`autorun ${pkg.version}, node ${process.version}, ${process.platform}; command: autorun ${argv.slice(2).join(" ")}\n`);
+    process.stderr.write(`autorun ${pkg.version}, node ${process.version}, ${process.platform}; command: autorun ${printable(argv.slice(2).join(" "))}\n`);
     process.stderr.write(debug ? `${(error as Error)?.stack ?? ""}\n` : `Run again with AUTORUN_DEBUG=1 for the stack, and please report it with these lines to ${where}.\n`);
     return 1;
   }

@@ -1,6 +1,7 @@
 /** Other programs: the detached monitor, the user's editor, notify and validate commands. */
-import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, statSync } from "node:fs";
-import { resolve } from "node:path";
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { spawn } from "node:child_process";
 import { loadExeca, runProgram } from "./exec.js";
 
@@ -28,22 +29,59 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** Options node may take before the monitor's script that run no other code (`-e`, `-r`, `--import` do). */
+const NODE_OPTION = /^--(?!eval|print|require|import|loader|experimental-loader|env-file)[a-z][a-z0-9-]*(=[^\s]*)?$/;
+
+/** Is `script` autorun's own entry point: this install's cli.js, or `dist/src/cli.js` of a package named autorun? */
+function isAutorunCli(script: string): boolean {
+  let real: string;
+  try {
+    real = realpathSync(script);
+  } catch {
+    return false;
+  }
+  const ours = resolve(dirname(fileURLToPath(import.meta.url)), "..", "cli.js");
+  if (existsSync(ours) && real === realpathSync(ours)) return true;
+  if (!real.endsWith("/dist/src/cli.js")) return false;
+  try {
+    return (JSON.parse(readFileSync(resolve(real, "..", "..", "..", "package.json"), "utf8")) as { name?: unknown }).name === "autorun";
+  } catch {
+    return false;
+  }
+}
+
+/** A process's start time (clock ticks since boot, /proc/<pid>/stat field 22): with its pid, it names one process. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Whether `pid` is a live autorun monitor of plan `planName` under `home`. A pid file can hold
- * any number after a crash and a reboot, so a pid counts only when the process is alive, not a
- * zombie, runs `… cli.js monitor <planName>` and has the same AUTORUN_HOME. Without /proc (macOS)
- * only liveness can be checked.
+ * any number after a crash and a reboot, and anything can look like a monitor, so a pid counts
+ * only when the process is alive, not a zombie, and is exactly `node [--option…] <autorun's
+ * cli.js> monitor <planName>` (no `-e` or `-r` that would run other code) with the same
+ * AUTORUN_HOME; and, when the pid file recorded it, started at the recorded time. Without /proc
+ * (macOS) only liveness can be checked.
  */
-export function isOurMonitor(pid: number, planName: string, home: string, defaultHome: string): boolean {
+export function isOurMonitor(pid: number, planName: string, home: string, defaultHome: string, startTime?: string): boolean {
   if (!isAlive(pid)) return false;
   if (!existsSync("/proc/self/cmdline")) return true;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const state = stat.charAt(stat.lastIndexOf(")") + 2);
     if (state === "Z" || state === "X") return false;
+    if (startTime !== undefined && processStartTime(pid) !== startTime) return false;
     const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    if (argv.at(-1) === "") argv.pop();
     const at = argv.indexOf("monitor");
-    if (at < 1 || argv[at + 1] !== planName || !/cli\.js$|autorun$/.test(argv[at - 1] ?? "")) return false;
+    const rest = argv.slice(at + 2);
+    if (at < 2 || argv[at + 1] !== planName || !(rest.length === 0 || (rest.length === 1 && rest[0] === "--once"))) return false;
+    if (!argv.slice(1, at - 1).every((a) => NODE_OPTION.test(a)) || !isAutorunCli(argv[at - 1]!)) return false;
     const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
     const theirHome = environ.find((e) => e.startsWith("AUTORUN_HOME="))?.slice("AUTORUN_HOME=".length).trim();
     return resolve(theirHome ? theirHome : defaultHome) === resolve(home);

@@ -2,28 +2,30 @@
  * tmux, on a configurable server socket (`tmux -L <name>`), with argument arrays only.
  *
  * One quirk matters for safety: tmux reads an argument that ends in `;` as a command separator
- * (cmd-parse.c, cmd_parse_from_arguments), so `x;` would start a new tmux command. `x\;` is read as
- * the literal `x;`, which is how `tmuxArg` escapes it. An argument ending in `\;` cannot be passed
- * at all and is refused.
+ * (cmd-parse.y, cmd_parse_from_arguments), so `x;` would start a new tmux command. tmux takes off
+ * that `;` and, when a `\` precedes it, turns the `\` into the literal `;`: `x\;` arrives as `x;`
+ * and `x\\;` as `x\;`. `tmuxArg` puts that `\` before every final `;`, so any argument passes.
+ *
+ * A session's environment never goes on a command line: the tmux server keeps the argv of the
+ * client that started it for its whole life, and every local user can read argv (`ps -eo args`),
+ * as they can `#{pane_start_command}` through the socket's owner. See `session-env.ts`.
  */
 import { expectOk, loadExeca, runProgram, type RunResult } from "./exec.js";
-import { UserError } from "../errors.js";
+import { writeSessionEnv, sessionProgram } from "./session-env.js";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 
 /**
- * tmux expands formats in some arguments (`new-session -c`, `display-message`'s text, `-F`): a
- * path like `/src/#(touch x)` would run a command and `##` would name a sibling directory.
- * `##` is tmux's escape for a literal `#` (format.c), so every `#` is doubled.
+ * tmux expands formats in some arguments (`display-message`'s text, `-F`, `new-session -c`, which
+ * is why sessions `cd` themselves): `#(touch x)` would run a command. `##` is tmux's escape for a
+ * literal `#` (format.c), so every `#` is doubled.
  */
 function tmuxFormatLiteral(text: string): string {
   return text.replace(/#/g, "##");
 }
 
 export function tmuxArg(arg: string): string {
-  if (!arg.endsWith(";")) return arg;
-  if (arg.endsWith("\\;")) throw new UserError(`tmux cannot pass an argument ending in "\\;" (${JSON.stringify(arg.slice(-40))}); rename the path or value.`);
-  return `${arg.slice(0, -1)}\\;`;
+  return arg.endsWith(";") ? `${arg.slice(0, -1)}\\;` : arg;
 }
 
 /** Variables Claude Code sets in its own sessions; a nested claude refuses to start with them. */
@@ -34,6 +36,8 @@ export interface NewSession {
   cwd: string;
   argv: readonly string[];
   env: Record<string, string>;
+  /** Where the environment file goes (made 0700); a private temp directory when not given. */
+  envDir?: string;
   width?: number;
   height?: number;
   /** Keep the pane (and what the program printed) after it exits, so autorun can read why. */
@@ -101,6 +105,18 @@ export function socketPath(socket: string): string {
   return join(process.env.TMUX_TMPDIR || "/tmp", `tmux-${process.getuid?.() ?? 0}`, socket);
 }
 
+/**
+ * The pane this process runs in (from `$TMUX_PANE`, on the server `$TMUX` names): its session and
+ * the pid of the program tmux started in it. undefined outside tmux.
+ */
+export async function ownPane(env: NodeJS.ProcessEnv = process.env, runner: typeof runProgram = runProgram): Promise<{ session: string; pid: number } | undefined> {
+  const pane = env.TMUX_PANE;
+  if (!env.TMUX || !pane || !/^%\d+$/.test(pane)) return undefined;
+  const r = await runner("tmux", ["display-message", "-p", "-t", pane, "#{pane_pid} #{session_name}"], { timeoutMs: 5_000, env: { TMUX: env.TMUX } });
+  const m = r.ok ? /^(\d+) (.+)$/.exec(r.stdout.trim()) : null;
+  return m ? { pid: Number(m[1]), session: m[2]! } : undefined;
+}
+
 /** `runner` runs tmux (injected in tests, which check the exact argument lists). */
 export function createTmux(socket?: string, runner: typeof runProgram = runProgram): Tmux {
   const prefix = socket ? ["-L", socket] : [];
@@ -123,20 +139,17 @@ export function createTmux(socket?: string, runner: typeof runProgram = runProgr
   /** The tmux commands that start one session. */
   const sessionCommands = (spec: NewSession): string[][] => {
     const size = ["-x", String(spec.width ?? 200), "-y", String(spec.height ?? 50)];
-    const cwd = ["-c", tmuxFormatLiteral(spec.cwd)];
-    // The session's variables go to env(1) as NAME=value arguments, not `-e`: for a new detached
-    // session tmux takes PATH from the client and ignores `-e PATH=…`. `env -u` also strips Claude
-    // Code's own variables even when the tmux server already holds them.
-    if (spec.argv[0]?.includes("=")) throw new UserError(`the agent command ${JSON.stringify(spec.argv[0])} contains "=", which env(1) would read as a variable; use a path without "=".`);
-    const unset = [...new Set([...CLAUDE_ENV_PREFIXES, ...unsetEnv])].flatMap((k) => ["-u", k]);
-    const assign = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
-    const program = ["--", "env", ...unset, ...assign, ...spec.argv];
+    // The variables go through a 0600 file and the directory to `cd` (session-env.ts): neither is
+    // on tmux's command line nor format-expanded. Claude Code's own variables are unset even when
+    // the tmux server already holds them.
+    const envFile = writeSessionEnv(spec.envDir, spec.name, spec.env, [...CLAUDE_ENV_PREFIXES, ...unsetEnv]);
+    const program = ["--", ...sessionProgram(envFile, spec.cwd, spec.argv)];
     // With remain-on-exit the option must hold before the program can exit, however fast. It is
     // set by the next command of the same invocation: tmux runs one client's commands one after
     // another in a single turn of its event loop, and only looks at a child's exit (SIGCHLD, the
     // pty closing) on a later turn. (Starting the session on a placeholder and respawning the pane
     // with the program costs a second process and pty per session: ~10 ms each while agents boot.)
-    const start = ["new-session", "-d", ...size, "-s", spec.name, ...cwd, ...program];
+    const start = ["new-session", "-d", ...size, "-s", spec.name, ...program];
     return spec.remainOnExit ? [start, ["set-option", "-t", pane(spec.name), "remain-on-exit", "on"]] : [start];
   };
 

@@ -190,7 +190,7 @@ export function hookToEvent(name: string, payload: HookPayload): Record<string, 
  * `autorun hook <Name>`: exits 0 or 1, never 2 — Claude Code reads exit 2 from a hook as "block
  * this action" (a Stop hook exiting 2 would keep the agent from stopping).
  */
-export function runHook(ctx: Ctx, name: string, stdin: string): number {
+export async function runHook(ctx: Ctx, name: string, stdin: string): Promise<number> {
   const known = ["Notification", "Stop", "SessionStart", "SessionEnd", "UserPromptSubmit"];
   if (!known.includes(name)) {
     ctx.err(`autorun hook: unknown hook "${name}"; known: ${known.join(", ")}.`);
@@ -214,11 +214,20 @@ export function runHook(ctx: Ctx, name: string, stdin: string): number {
       return 1;
     }
   }
-  const body = hookToEvent(name, payload);
+  let body = hookToEvent(name, payload);
   if (!body) return 0;
   try {
     const id = identity(ctx, {}, true);
+    // A session that starts outside its stage's worktree is ended before it acts (session-place.ts).
+    const { misplaced, endOwnPane } = name === "SessionStart" ? await import("./session-place.js") : { misplaced: undefined, endOwnPane: undefined };
+    const away = misplaced?.(id.paths, id.stage!, (payload as { cwd?: unknown }).cwd);
+    if (away) body = { type: "session_ended", reason: away.reason };
     appendLine(id.paths.events, { ts: nowIso(), ...body, orch_dir: id.paths.dir, plan_name: id.plan_name, project_slug: id.project_slug, stage: id.stage! });
+    if (away && endOwnPane) {
+      ctx.err(`autorun: stage ${id.stage!}'s session ${away.reason}.`);
+      await endOwnPane(away.session, ctx.env);
+      return 1;
+    }
   } catch (error) {
     ctx.err(`autorun hook ${name}: ${(error as Error).message}`);
     return 1;

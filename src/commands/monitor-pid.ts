@@ -1,16 +1,16 @@
 /** Which monitor, if any, really runs an orchestration: a pid file alone is not trusted. */
 import { basename } from "node:path";
 import { isOurMonitor } from "../adapters/process.js";
-import { readPid } from "../state/pidfile.js";
+import { readPidFile } from "../state/pidfile.js";
 import { autorunHome, type OrchPaths } from "../state/paths.js";
 
 /** Whether `pid` is the monitor of the orchestration at `paths` (alive, not a zombie, our command line). */
-export function isMonitorOf(paths: Pick<OrchPaths, "dir" | "home">, pid: number): boolean {
-  return isOurMonitor(pid, basename(paths.dir), paths.home, autorunHome({}));
+export function isMonitorOf(paths: Pick<OrchPaths, "dir" | "home">, pid: number, startTime?: string): boolean {
+  return isOurMonitor(pid, basename(paths.dir), paths.home, autorunHome({}), startTime);
 }
 
 /** The pid of the orchestration's running monitor, or undefined (none, or a stale pid file). */
 export function runningMonitor(paths: Pick<OrchPaths, "dir" | "home" | "pid">): number | undefined {
-  const pid = readPid(paths.pid);
-  return pid !== undefined && isMonitorOf(paths, pid) ? pid : undefined;
+  const held = readPidFile(paths.pid);
+  return held !== undefined && isMonitorOf(paths, held.pid, held.start) ? held.pid : undefined;
 }

@@ -5,7 +5,7 @@ import { constants } from "node:os";
 import { watch } from "chokidar";
 import { localStamp } from "../core/time.js";
 import { createTmux } from "../adapters/tmux.js";
-import { isAlive, runNotify, spawnDetached } from "../adapters/process.js";
+import { isAlive, processStartTime, runNotify, spawnDetached } from "../adapters/process.js";
 import { packageRoot } from "../adapters/agent.js";
 import { appendFor } from "../state/orchestration.js";
 import { acquirePid, readPid, releasePid } from "../state/pidfile.js";
@@ -62,7 +62,7 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
     return r.done ? r.code : 0;
   }
 
-  const got = await acquirePid(paths.pid, process.pid, (pid) => isMonitorOf(paths, pid));
+  const got = await acquirePid(paths.pid, process.pid, (pid) => isMonitorOf(paths, pid), processStartTime(process.pid));
   if (!got.ok) {
     ctx.out(`A monitor (pid ${got.holder}) is already running for ${orch.status.plan_name}.`);
     return 0;

@@ -77,7 +77,6 @@ async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOptions):
     : ((await git.toplevel(ctx.cwd)) ?? (await git.toplevel(dirname(planPath))));
   if (opts.project && !projectRoot) throw new UserError(`--project ${opts.project} is not inside a git repository; pass the project's directory.`);
   const planName = orchestrationName(ctx.home, planNameFromPath(planPath), planPath, projectRoot);
-  const slug = uniqueSlug(ctx.home, planName);
   const current = projectRoot ? await git.currentBranch(projectRoot) : undefined;
   if (projectRoot && current === undefined && !opts.base && !plan.base_branch) {
     throw new UserError(`HEAD is detached in ${projectRoot}, so there is no current branch for stages to merge into; check out a branch (git switch <branch>) or pass --base <branch>.`);
@@ -85,6 +84,7 @@ async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOptions):
   const baseBranch = opts.base ?? plan.base_branch ?? current ?? "main";
   const config = loadConfig(ctx.home, projectRoot, opts.config, ctx.env);
   checkModels(label, plan.stages, config.prices);
+  const slug = uniqueSlug(ctx.home, planName, await slugsInUse(plan, projectRoot, config.tmuxSocket));
   for (const [key, names] of [["model", config.model === undefined ? [] : [config.model]], ["escalation", config.escalation]] as const) {
     for (const name of names) {
       const problem = modelProblem(name, config.prices);
@@ -125,7 +125,7 @@ function belongsToOtherProject(home: string, name: string, projectRoot: string):
  * one: a plan that already has an orchestration keeps its slug; a new one whose slug is taken by
  * another plan gets `-2`, `-3`, … (stable: the first orchestration keeps the plain slug).
  */
-function uniqueSlug(home: string, planName: string): string {
+function uniqueSlug(home: string, planName: string, inUse: (slug: string) => boolean = () => false): string {
   const own = readFirstEvent(eventsFile(home, planName));
   if (own?.type === "orchestration_started") return own.project_slug;
   const taken = new Set<string>();
@@ -137,8 +137,22 @@ function uniqueSlug(home: string, planName: string): string {
   }
   const base = projectSlug(planName);
   let slug = base;
-  for (let n = 2; taken.has(slug); n++) slug = `${base}-${n}`;
+  for (let n = 2; taken.has(slug) || inUse(slug); n++) slug = `${base}-${n}`;
   return slug;
+}
+
+/**
+ * Names a new run must not share with what already exists outside this AUTORUN_HOME: another
+ * home's (or a person's) sessions on this tmux socket, and stage branches or worktrees already in
+ * the project. A run started under another AUTORUN_HOME would otherwise adopt them as its own.
+ */
+async function slugsInUse(plan: Plan, projectRoot: string | undefined, socket: string | undefined): Promise<(slug: string) => boolean> {
+  const sessions = new Set(await createTmux(socket).listSessions());
+  const branches = new Set(projectRoot ? await git.listBranches(projectRoot, "worktree-*") : []);
+  return (slug) =>
+    plan.stages.some(
+      (s) => sessions.has(sessionName(slug, s.id)) || branches.has(branchName(slug, s.id)) || (projectRoot !== undefined && existsSync(join(projectRoot, ".claude", "worktrees", worktreeName(slug, s.id)))),
+    );
 }
 
 export async function runOrchestrate(ctx: Ctx, planArg: string, opts: OrchestrateOptions): Promise<number> {
@@ -157,11 +171,12 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
 
 async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: OrchestrateOptions): Promise<number> {
   // Under the lock, the slug is read again: a concurrent orchestrate may have just started this plan.
-  const prep = { ...prepared, slug: uniqueSlug(ctx.home, prepared.planName) };
+  const prep = { ...prepared, slug: uniqueSlug(ctx.home, prepared.planName, await slugsInUse(prepared.plan, prepared.projectRoot, prepared.config.tmuxSocket)) };
   prep.paths = orchPaths(ctx.home, prep.planName, prep.slug);
   const { paths } = prep;
   const projectRoot = prep.projectRoot!;
   let status = existsSync(paths.events) ? loadStatus(paths) : undefined;
+  if (status && opts.fresh) await refuseFreshWhileLive(paths, prep.planName, status, prep.config.tmuxSocket);
   // Before anything is written: an agent that cannot start would only die in its session.
   if (!status || opts.fresh || status.status === "completed") await preflightAgent(prep.config, ctx.env, projectRoot);
   await git.ensureExcluded(projectRoot, "/.claude/worktrees/");
@@ -196,6 +211,28 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
   status = (await rebuildStatus(paths)) ?? status;
   printSummary(ctx, prep, status, monitorPid);
   return 0;
+}
+
+/**
+ * `--fresh` moves a run aside; while its monitor or any of its sessions still runs, the new run
+ * would adopt those sessions (same names) and work in their worktrees. The person stops it first.
+ */
+async function refuseFreshWhileLive(paths: OrchPaths, name: string, status: Status, socket: string | undefined): Promise<void> {
+  const { runningMonitor } = await import("./monitor-pid.js");
+  const { readSettings } = await import("../state/settings.js");
+  const monitor = runningMonitor(paths);
+  const recorded = (() => {
+    try {
+      return readSettings(paths.dir)?.tmuxSocket;
+    } catch {
+      return undefined;
+    }
+  })();
+  const running = new Set(await createTmux(recorded ?? socket).listSessions());
+  const sessions = Object.values(status.stages).map((s) => s.session).filter((s) => running.has(s));
+  if (monitor === undefined && sessions.length === 0) return;
+  const what = [monitor !== undefined ? `its monitor (pid ${monitor})` : "", sessions.length ? `${sessions.length === 1 ? "session" : "sessions"} ${sessions.join(", ")}` : ""].filter(Boolean).join(" and ");
+  throw new UserError(`orchestration ${name} is still running (${what}); --fresh would take over its sessions and worktrees. Stop it first: autorun stop ${name} --sessions, then orchestrate --fresh again.`);
 }
 
 /**

@@ -1,5 +1,5 @@
 /** `autorun status [plan]`: what runs, what waits, what needs a person — attention first. */
-import { basename } from "node:path";
+import { basename, join } from "node:path";
 import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
 import { STAGE_CELLS, sortStages, type StageColumn } from "../core/stage-cells.js";
 import type { Status, Usage } from "../state/schemas.js";
@@ -7,6 +7,7 @@ import { addUsage, formatCost } from "../core/usage.js";
 import { waitingForResources } from "../core/scheduler.js";
 import { liftHoldCommand } from "../core/words.js";
 import { reviewEntries } from "../state/review.js";
+import { eventsUnwritable } from "../state/writable.js";
 import { isMonitorOf } from "./monitor-pid.js";
 import { loadOrchestrations, resolveOrchestration, type Ctx } from "./context.js";
 
@@ -90,7 +91,8 @@ export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json
       const st = Object.values(s.stages);
       const done = st.filter((x) => x.status === "completed").length;
       const attention = st.filter((x) => x.attention).length;
-      ctx.out(`${name.padEnd(32)} ${s.status.padEnd(10)} ${done}/${st.length} stages merged${attention ? `, ${attention} need attention` : ""}  started ${formatDistanceStrict(new Date(s.created_at), new Date(), { addSuffix: true })}`);
+      const unwritable = eventsUnwritable(join(ctx.home, "orchestration", name, "events.jsonl")) ? ", its events.jsonl cannot be written" : "";
+      ctx.out(`${name.padEnd(32)} ${s.status.padEnd(10)} ${done}/${st.length} stages merged${attention ? `, ${attention} need attention` : ""}${unwritable}  started ${formatDistanceStrict(new Date(s.created_at), new Date(), { addSuffix: true })}`);
     }
     return 0;
   }
@@ -101,6 +103,8 @@ export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json
     else {
       const view = { color: ctx.isTTY && !ctx.env.NO_COLOR, reviews: reviewEntries(ctx.home), name: basename(orch.paths.dir) };
       for (const line of renderStatusTable(orch.status, new Date(), alive, view)) ctx.out(line);
+      const unwritable = eventsUnwritable(orch.paths.events);
+      if (unwritable) ctx.out(`${orch.paths.events} cannot be written: ${unwritable}; nothing the monitor or the agents do is recorded until it can be.`);
     }
     return orch.status;
   };

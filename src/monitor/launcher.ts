@@ -165,7 +165,7 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
       if (creating.has(stage.worktree) || !existsSync(stage.worktree)) await ensureWorktree(status, stage, tip);
       // From here on the stage's agent changes it.
       madeAt.delete(stage.worktree);
-      const spec = { name: stage.session, cwd: status.project_root, argv: stageArgv(deps, status, paths.dir, id, { sessionId }), env: sessionEnv(paths.home, paths.dir, id), remainOnExit: true };
+      const spec = { name: stage.session, cwd: status.project_root, argv: stageArgv(deps, status, paths.dir, id, { sessionId }), env: sessionEnv(paths.home, paths.dir, id), envDir: `${paths.dir}/session-env`, remainOnExit: true };
       starting.push({ id, session: stage.session, sessionId, spec });
     }
     if (!status) return ids.map(() => "skipped" as const);
@@ -219,6 +219,7 @@ export async function relaunchStage(deps: LaunchDeps, id: string, expectAttempts
       cwd: worktreeExists ? stage.worktree : status.project_root,
       argv: stageArgv(deps, status, paths.dir, id, { sessionId, resume: worktreeExists }),
       env: sessionEnv(paths.home, paths.dir, id),
+      envDir: `${paths.dir}/session-env`,
       remainOnExit: true,
     });
     appendFor(paths, status, { stage: id, type: "stage_relaunched", session: stage.session, session_id: sessionId, attempt });

@@ -56,7 +56,7 @@ const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}
 export function loadConfig(home: string, projectRoot: string | undefined, flags: ConfigFile = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const fromEnv = {
     ...(env.AUTORUN_TMUX_SOCKET ? validateLayer({ tmuxSocket: env.AUTORUN_TMUX_SOCKET }, () => "AUTORUN_TMUX_SOCKET: ", "fix the variable") : {}),
-    ...(env.AUTORUN_POLL_SECONDS ? validateLayer({ pollSeconds: Number(env.AUTORUN_POLL_SECONDS) }, () => "AUTORUN_POLL_SECONDS: ", "give a number of seconds above 0") : {}),
+    ...(env.AUTORUN_POLL_SECONDS ? validateLayer({ pollSeconds: Number(env.AUTORUN_POLL_SECONDS) }, () => "AUTORUN_POLL_SECONDS: ", "give a number of seconds from 0.2 to 3600") : {}),
   };
   const layers = [
     readConfigFile(join(home, "config.json")),

@@ -2,19 +2,25 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { withLock } from "./lock.js";
 
-export function readPid(file: string): number | undefined {
+/** The pid file's `<pid> [<start time>]`: the start time tells this process from a later one given the same pid. */
+export function readPidFile(file: string): { pid: number; start?: string } | undefined {
   if (!existsSync(file)) return undefined;
-  const pid = Number(readFileSync(file, "utf8").trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  const m = /^(\d+)(?: (\d+))?\s*$/.exec(readFileSync(file, "utf8"));
+  const pid = Number(m?.[1]);
+  return m && Number.isSafeInteger(pid) && pid > 0 ? { pid, ...(m[2] ? { start: m[2] } : {}) } : undefined;
+}
+
+export function readPid(file: string): number | undefined {
+  return readPidFile(file)?.pid;
 }
 
 /** Takes the pid file for `pid`. Returns the other live holder's pid when one exists. */
-export async function acquirePid(file: string, pid: number, isAlive: (pid: number) => boolean): Promise<{ ok: true } | { ok: false; holder: number }> {
+export async function acquirePid(file: string, pid: number, isAlive: (pid: number) => boolean, startTime?: string): Promise<{ ok: true } | { ok: false; holder: number }> {
   return withLock(`${file}.lock`, () => {
     const holder = readPid(file);
     if (holder !== undefined && holder !== pid && isAlive(holder)) return { ok: false as const, holder };
     rmSync(file, { force: true });
-    writeFileSync(file, `${pid}\n`, { flag: "wx", mode: 0o600 });
+    writeFileSync(file, `${pid}${startTime ? ` ${startTime}` : ""}\n`, { flag: "wx", mode: 0o600 });
     return { ok: true as const };
   });
 }

@@ -275,16 +275,20 @@ export type Status = z.infer<typeof statusSchema>;
 const argList = z.array(z.string().min(1)).min(1);
 
 /** Every configuration key (README, Configuration). Files and flags give any subset; settings.json holds them resolved. */
+/** USD per million tokens. */
+const price = z.number().min(0).max(100_000);
+
 export const configFields = z.object({
   agentCommand: z.array(z.string().min(1)).min(1),
   model: z.string().min(1),
   permissionMode: z.string().min(1),
-  maxParallel: z.number().int().positive(),
+  maxParallel: z.number().int().min(1).max(64, "at most 64 sessions at once"),
   schedule: z.enum(["eager", "waves"]),
-  stallSeconds: z.number().positive(),
+  stallSeconds: z.number().min(1, "at least 1 second").max(86_400, "at most 86400 seconds (a day)"),
   nudgeMessage: z.string().min(1),
-  maxNudges: z.number().int().nonnegative(),
-  pollSeconds: z.number().positive(),
+  maxNudges: z.number().int().min(0).max(1_000),
+  /** The monitor's safety-net tick: below 0.2 s an idle monitor spins the CPU. */
+  pollSeconds: z.number().min(0.2, "at least 0.2 seconds (a faster tick only burns CPU)").max(3_600, "at most 3600 seconds"),
   tmuxSocket: z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, . _ -"),
   validate: z.array(argList),
   notifyCommand: argList,
@@ -292,16 +296,16 @@ export const configFields = z.object({
   /** Claude Code permission rules added to every session's allow-list (`Bash(npm test:*)`, `WebFetch`). */
   allowedTools: z.array(z.string().min(1)),
   /** Dollars the whole run may spend, and each stage (a plan's `budget_usd` for a stage wins). */
-  budgetUsd: z.number().positive(),
-  stageBudgetUsd: z.number().positive(),
+  budgetUsd: z.number().positive().max(1_000_000),
+  stageBudgetUsd: z.number().positive().max(1_000_000),
   /** What crossing a budget does: `pause` (no more nudges, nothing new launched) or `stop` (sessions ended too). */
   onBudget: z.enum(["pause", "stop"]),
   /** Stages failed in a row that stop new launches (0: never). */
-  circuitBreaker: z.number().int().nonnegative(),
+  circuitBreaker: z.number().int().min(0).max(1_000),
   /** Models a failed stage is tried with in turn (`["sonnet", "opus"]`). */
   escalation: z.array(z.string().min(1)),
   /** USD per million tokens by model (a part of its name: "opus", "claude-sonnet-4-5"), over the built-in table. */
-  prices: z.record(z.string().min(1), z.object({ input: z.number().nonnegative(), output: z.number().nonnegative(), cache_write: z.number().nonnegative().optional(), cache_read: z.number().nonnegative().optional() }).strict()),
+  prices: z.record(z.string().min(1), z.object({ input: price, output: price, cache_write: price.optional(), cache_read: price.optional() }).strict()),
 });
 
 export const configSchema = configFields.partial().strict();

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, chmodSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, chmodSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
@@ -141,6 +141,25 @@ describe("bad input: one line, exit 2, nothing written", () => {
     const r = await sb.cli(["orchestrate", plan, "--dry-run"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/autorun\.config\.json: maxParallel/);
+  });
+
+  it("a config value out of bounds, and escape sequences in a config key or a dependency name: one clean line, exit 2, nothing written", async ({ sb }) => {
+    const plan = sb.writePlan("p.md", "## Stage 1: A\n");
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ pollSeconds: 0.0001 }));
+    let r = await sb.cli(["orchestrate", plan]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^autorun: .*autorun\.config\.json: pollSeconds: at least 0\.2 seconds .*README/);
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ "\u001b]0;pwned\u0007\u001b[2Jkey": 1 }));
+    r = await sb.cli(["orchestrate", plan]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("key");
+    rmSync(join(sb.repo, "autorun.config.json"));
+    const deps = sb.writePlan("d.md", "## Stage 1: A\nDepends on: \u001b[31m9\u001b]8;;http://x\u0007\n");
+    r = await sb.cli(["orchestrate", deps]);
+    expect(r.code).toBe(2);
+    for (const out of [r.stderr, r.stdout]) expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(r.stderr).toMatch(/^autorun: .*d\.md/);
+    expect(readdirSync(sb.home)).toEqual([]);
   });
 
   it("an invalid flag or AUTORUN_TMUX_SOCKET value is a one-line error naming it, not a crash", async ({ sb }) => {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
@@ -96,5 +96,27 @@ describe("orchestrate end to end (real tmux, real git, simulated agent)", () => 
     const resumed = await sb.cli(["resume", "envpass"]);
     expect(resumed.stderr).toContain("MY_API_KEY was set when envpass started but is not set now");
     await sb.cli(["stop", "envpass"]);
+  });
+
+  it("keeps the agent's environment off every command line, even the tmux server's it starts, whatever the values hold", async ({ sb }) => {
+    const out = join(sb.dir, "agent-env.json");
+    const values = { ANTHROPIC_API_KEY: "sk-ant-SECRETA\\;", AWS_SECRET_ACCESS_KEY: "SECRETB; it's \"q\"\nline2", OTHER: "SECRETC;" };
+    const agent = JSON.stringify([process.execPath, "-e", `const e = process.env; require("fs").writeFileSync(${JSON.stringify(out)}, JSON.stringify([e.ANTHROPIC_API_KEY, e.AWS_SECRET_ACCESS_KEY, e.OTHER])); setInterval(() => {}, 1000)`, "{stage}"]);
+    const plan = sb.writePlan("secrets.md", "## Stage 1: A\n## Stage 2: B\n");
+    // No tmux server runs yet: orchestrate's first new-session starts it, with that call's argv.
+    expect((await sb.tmux("list-sessions")).code).not.toBe(0);
+    const r = await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", agent], { env: values });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await waitFor("the agent to write its environment", () => existsSync(out) && JSON.parse(readFileSync(out, "utf8")))).toEqual(Object.values(values));
+    const ps = process.getuid?.() === 0 ? (await execa("runuser", ["-u", "nobody", "--", "ps", "-eo", "args"])).stdout : (await execa("ps", ["-eo", "args"])).stdout;
+    expect(ps).toContain(`tmux -L ${sb.socket} new-session`);
+    const started = (await sb.tmux("list-panes", "-a", "-F", "#{pane_start_command}")).stdout;
+    expect(started).toContain("autorun-session");
+    const orchDir = join(sb.home, "orchestration", "secrets");
+    const files = [join(orchDir, "settings.json"), join(orchDir, "events.jsonl")].map((f) => readFileSync(f, "utf8"));
+    for (const text of [ps, started, r.stdout, r.stderr, ...files]) for (const s of ["SECRETA", "SECRETB", "SECRETC"]) expect(text).not.toContain(s);
+    // Each session loaded its file and removed it.
+    await waitFor("the environment files to be removed", () => readdirSync(join(orchDir, "session-env")).length === 0);
+    await sb.cli(["stop", "secrets", "--sessions"]);
   });
 });

@@ -74,4 +74,20 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     expect(logs).toEqual(["again-monitor.log", `again-monitor.${kept!.split(".")[1]}.log`].sort());
     expect((await sb.cli(["logs", kept!])).stdout).toContain("orchestration completed");
   });
+  it("orchestrate --fresh is refused while the run's monitor or sessions run: exit 2, nothing moved", async ({ sb }) => {
+    const plan = sb.writePlan("live.md", "## Stage 1: Only\n");
+    const agent = JSON.stringify(["sleep", "600", "{stage}"]);
+    expect((await sb.cli(["orchestrate", plan, "--agent-cmd", agent])).code).toBe(0);
+    await waitFor("the session", async () => (await sb.tmux("has-session", "-t", "=live_stage-1")).code === 0);
+    const before = readdirSync(join(sb.home, "orchestration"));
+    const r = await sb.cli(["orchestrate", plan, "--fresh", "--agent-cmd", agent]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^autorun: orchestration live is still running \(its monitor \(pid \d+\) and session live_stage-1\); .*autorun stop live --sessions/);
+    expect(readdirSync(join(sb.home, "orchestration"))).toEqual(before);
+    expect((await sb.cli(["stop", "live", "--sessions"])).code).toBe(0);
+    const again = await sb.cli(["orchestrate", plan, "--fresh", "--agent-cmd", agent, "--no-monitor"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/kept as live\./);
+    await sb.cli(["stop", "live", "--sessions"]);
+  });
 });

@@ -43,7 +43,8 @@ export async function expectClean(sb: Sandbox, plan: string): Promise<void> {
 /** The pid in an orchestration's monitor.pid, if any. */
 export function monitorPid(sb: Sandbox, plan: string): number | undefined {
   const file = join(sb.home, "orchestration", plan, "monitor.pid");
-  return existsSync(file) ? Number(readFileSync(file, "utf8")) : undefined;
+  // "<pid> <start time>"
+  return existsSync(file) ? Number(readFileSync(file, "utf8").trim().split(" ")[0]) : undefined;
 }
 
 /** SIGKILLs the orchestration's monitor and waits until it is gone. False when no monitor was running. */

@@ -52,6 +52,29 @@ describe("a full or read-only AUTORUN_HOME", () => {
     expect(existsSync(join(home, "orchestration", "p", "events.jsonl"))).toBe(false);
   });
 
+  it("events.jsonl that can no longer be written is shown by status, in the list and the run's own view", async (ctx) => {
+    let home = join(sb.dir, "home-rw");
+    let disk: string | undefined;
+    if (isRoot) {
+      disk = await smallDisk("rw", 2048);
+      if (!disk) return ctx.skip("root cannot mount a tmpfs here");
+      home = join(disk, "home");
+    }
+    const plan = sb.writePlan("p.md", "## Stage 1: A\n");
+    const r = await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", JSON.stringify(["sleep", "600", "{stage}"])], { env: { AUTORUN_HOME: home } });
+    expect(r.code, r.stderr).toBe(0);
+    const fine = await sb.cli(["status", "p"], { env: { AUTORUN_HOME: home } });
+    expect(fine.stdout).not.toContain("cannot be written");
+    if (disk) await execa("mount", ["-o", "remount,ro", disk]);
+    else chmodSync(join(home, "orchestration", "p", "events.jsonl"), 0o400);
+    const one = await sb.cli(["status", "p"], { env: { AUTORUN_HOME: home } });
+    expect(one.code).toBe(0);
+    expect(one.stdout).toMatch(/events\.jsonl cannot be written: (EROFS|EACCES) .*nothing the monitor or the agents do is recorded/);
+    const list = await sb.cli(["status"], { env: { AUTORUN_HOME: home } });
+    expect(list.stdout).toMatch(/^p\s+running .*its events\.jsonl cannot be written/m);
+    await sb.tmux("kill-server");
+  });
+
   // A full disk needs a small file system of our own: tmpfs, mountable as root.
   it.skipIf(!isRoot)("full at the start: a clear error and no half-written orchestration", async (ctx) => {
     const disk = await smallDisk("full", 12);

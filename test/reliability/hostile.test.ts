@@ -111,4 +111,49 @@ describe("hostile names", () => {
     expect((await execa("git", ["-C", sibling, "worktree", "list"])).stdout.split("\n")).toHaveLength(1);
     expect((await execa("git", ["-C", doubled, "worktree", "list"])).stdout.split("\n")).toHaveLength(2);
   });
+  it("a project under a#[fg=red]b: every stage works in its worktree, a relaunched one too, and main moves only by merges", async () => {
+    // tmux keeps "##[" doubled, so `new-session -c` got a directory that does not exist and started
+    // the pane in the client's directory: a relaunched agent then committed onto main.
+    const repo = join(sb.dir, "a#[fg=red]b", "proj");
+    await gitInit(repo);
+    const plan = join(repo, "styled.md");
+    writeFileSync(plan, "## Stage 1: First\n- sim: die-once\n## Stage 2: Second\nDepends on: 1\n- sim: die-once\n## Stage 3: Third\n");
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simAgentCmd], { cwd: repo });
+    expect(r.code, r.stderr).toBe(0);
+    const events = () => sb.events("styled") as { type: string; stage?: string; status?: string; reason?: string }[];
+    const end = await waitFor("the run to end", () => (events().some((e) => e.type === "monitor_stopped") ? events().find((e) => e.type === "orchestration_complete") : undefined), 120_000);
+    expect(end.status).toBe("completed");
+    expect(events().filter((e) => e.type === "stage_relaunched").map((e) => e.stage).sort()).toEqual(["1", "2"]);
+    expect(events().filter((e) => e.type === "session_ended" && /not in its worktree/.test(e.reason ?? ""))).toEqual([]);
+    // Every commit on main's first-parent line is the first one or a merge by autorun.
+    const line = (await execa("git", ["-C", repo, "log", "--first-parent", "--format=%P|%s", "main"])).stdout.split("\n");
+    expect(line.at(-1)).toBe("|init");
+    for (const entry of line.slice(0, -1)) expect(entry).toMatch(/^\S+ \S+\|autorun: merge stage \d: /);
+    expect(line).toHaveLength(4);
+    expect((await execa("git", ["-C", repo, "status", "--porcelain"])).stdout).toBe("?? styled.md");
+  }, 150_000);
+
+  it("a session whose agent starts outside its stage's worktree is ended before it acts (SessionStart's cwd)", async () => {
+    const repo = join(sb.dir, "proj");
+    await gitInit(repo);
+    const plan = join(repo, "away.md");
+    writeFileSync(plan, "## Stage 1: Away\n");
+    // An agent that works in the project root, as one started in the wrong place would: it reports
+    // its start as Claude Code does (the hook with its cwd), then, if still alive, commits.
+    const script = [
+      `const { execFileSync } = require("child_process");`,
+      `const root = ${JSON.stringify(repo)}; process.chdir(root);`,
+      `execFileSync("autorun", ["hook", "SessionStart"], { input: JSON.stringify({ hook_event_name: "SessionStart", cwd: root, source: "startup" }) , stdio: ["pipe", "inherit", "inherit"] });`,
+      `setTimeout(() => { execFileSync("git", ["commit", "-q", "--allow-empty", "-m", "rogue"]); setInterval(() => {}, 1000); }, 1500);`,
+    ].join("\n");
+    const agent = JSON.stringify([process.execPath, "-e", script, "{stage}"]);
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", agent], { cwd: repo });
+    expect(r.code, r.stderr).toBe(0);
+    const events = () => sb.events("away") as { type: string; stage?: string; status?: string; reason?: string }[];
+    await waitFor("the stage to fail after two misplaced starts", () => events().some((e) => e.type === "stage_failed"), 60_000);
+    expect(events().filter((e) => e.type === "session_ended" && /started in .*proj, not in its worktree/.test(e.reason ?? "")).length).toBeGreaterThanOrEqual(2);
+    // Both agents were stopped (their panes are dead) before they could commit.
+    expect((await execa("git", ["-C", repo, "log", "--format=%s", "--all"])).stdout).not.toContain("rogue");
+    await sb.cli(["stop", "away", "--sessions"], { cwd: repo });
+  }, 90_000);
 });

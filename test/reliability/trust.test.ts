@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
-import { CLI } from "../helpers/env.js";
+import { CLI, waitFor } from "../helpers/env.js";
 import { eventsOf, idleRun, monitorPid, sleepAgent } from "../helpers/orch.js";
 
 
@@ -41,6 +41,35 @@ describe("monitor.pid is not trusted blindly", () => {
       expect(() => process.kill(stranger.pid!, 0)).not.toThrow();
     } finally {
       stranger.kill("SIGKILL");
+    }
+  });
+});
+
+describe("a process that looks like the monitor", () => {
+  it("is not taken for it: a look-alike command line, or the real monitor's pid with another start time", async ({ sb }) => {
+    const orchDir = await idleRun(sb, "lookalike");
+    // `node -e <anything> <autorun's cli.js> monitor lookalike`, with this AUTORUN_HOME: the
+    // command line, the plan name and the home all match what the old check looked for.
+    const fake = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)", CLI, "monitor", "lookalike"], { stdio: "ignore", env: { ...sb.env } });
+    try {
+      await waitFor("the look-alike to run", () => existsSync(`/proc/${fake.pid}/cmdline`) && readFileSync(`/proc/${fake.pid}/cmdline`, "utf8").includes("lookalike"));
+      writeFileSync(join(orchDir, "monitor.pid"), `${fake.pid}\n`);
+      const stopped = await sb.cli(["stop", "lookalike"]);
+      expect(stopped.code, stopped.stderr).toBe(0);
+      expect(stopped.stdout).toContain("No monitor was running.");
+      expect(fake.exitCode).toBeNull();
+      expect(() => process.kill(fake.pid!, 0)).not.toThrow();
+      // The real one is trusted, and records when it started; the same pid with another start time is not it.
+      expect((await sb.cli(["resume", "lookalike"])).code).toBe(0);
+      const [pid, start] = readFileSync(join(orchDir, "monitor.pid"), "utf8").trim().split(" ");
+      expect(start).toMatch(/^\d+$/);
+      expect((await sb.cli(["status", "lookalike"])).stdout).toContain(`pid ${pid}`);
+      writeFileSync(join(orchDir, "monitor.pid"), `${pid} ${Number(start) + 1}\n`);
+      expect((await sb.cli(["stop", "lookalike"])).stdout).toContain("No monitor was running.");
+      writeFileSync(join(orchDir, "monitor.pid"), `${pid} ${start}\n`);
+      expect((await sb.cli(["stop", "lookalike"])).stdout).toContain(`Stopped the monitor (pid ${pid})`);
+    } finally {
+      fake.kill("SIGKILL");
     }
   });
 });
@@ -117,6 +146,29 @@ describe("names that collide", () => {
     const sessions = (await sb.tmux("list-sessions", "-F", "#{session_name}")).stdout.split("\n").sort();
     expect(sessions).toEqual(["auth-work-2_stage-1", "auth-work_stage-1"]);
     expect((await sb.git("for-each-ref", "--format=%(refname:short)", "refs/heads/worktree-*")).split("\n").sort()).toEqual(["worktree-auth-work-2-stage-1", "worktree-auth-work-stage-1"]);
+  });
+
+  it("a second AUTORUN_HOME never adopts the first's live session, worktree or branch", async ({ sb }) => {
+    const plan = sb.writePlan("shared.md", "## Stage 1: A\n## Stage 2: B\n");
+    const first = await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", sleepAgent]);
+    expect(first.code, first.stderr).toBe(0);
+    const pane = async (name: string) => (await sb.tmux("display-message", "-p", "-t", `=${name}:`, "#{pane_pid}")).stdout;
+    const before = await pane("shared_stage-1");
+    // Another home, the same project and tmux socket: a run on the same socket, branches in the same repository.
+    const other = join(sb.dir, "home-b");
+    const dry = JSON.parse((await sb.cli(["orchestrate", plan, "--dry-run", "--json"], { env: { AUTORUN_HOME: other } })).stdout) as { project_slug: string };
+    expect(dry.project_slug).toBe("shared-2");
+    const second = await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", sleepAgent], { env: { AUTORUN_HOME: other } });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).not.toContain("adopted");
+    const sessions = (await sb.tmux("list-sessions", "-F", "#{session_name}")).stdout.split("\n").sort();
+    expect(sessions).toEqual(["shared-2_stage-1", "shared-2_stage-2", "shared_stage-1", "shared_stage-2"]);
+    expect(await pane("shared_stage-1")).toBe(before);
+    expect(eventsOf(sb, "shared", "stage_launched").every((e) => !e.adopted)).toBe(true);
+    const theirs = readFileSync(join(other, "orchestration", "shared", "events.jsonl"), "utf8");
+    expect(theirs).not.toContain('"adopted":true');
+    expect(theirs).toContain("worktree-shared-2-stage-1");
+    await sb.cli(["stop", "shared", "--sessions"], { env: { AUTORUN_HOME: other } });
   });
 
   it("the same plan name in two projects: two orchestrations, each command finds its own project's", async ({ sb }) => {

@@ -58,6 +58,14 @@ describe("configuration layers", () => {
     [{ maxParallel: 0 }, "autorun.config.json: maxParallel:", "README"],
     [{ onBudget: "later" }, "autorun.config.json: onBudget:", "README"],
     [{ escalaton: ["opus"] }, "escalaton", "README"],
+    [{ pollSeconds: 0.0001 }, "autorun.config.json: pollSeconds: at least 0.2 seconds", "README"],
+    [{ pollSeconds: 1e9 }, "autorun.config.json: pollSeconds: at most 3600 seconds", "README"],
+    [{ stallSeconds: 0.01 }, "autorun.config.json: stallSeconds: at least 1 second", "README"],
+    [{ maxParallel: 100_000 }, "autorun.config.json: maxParallel: at most 64", "README"],
+    [{ maxNudges: 1e7 }, "autorun.config.json: maxNudges:", "README"],
+    [{ circuitBreaker: -1 }, "autorun.config.json: circuitBreaker:", "README"],
+    [{ budgetUsd: 1e12 }, "autorun.config.json: budgetUsd:", "README"],
+    [{ prices: { opus: { input: -1, output: 1 } } }, "autorun.config.json: prices.opus.input:", "README"],
     ["{ not json", "autorun.config.json: not valid JSON", "fix the file"],
   ])("refuses %j in a file, naming the file and the key", (body, message, fix) => {
     write(project(), body);
@@ -73,7 +81,9 @@ describe("configuration layers", () => {
   });
   it("takes the tick from AUTORUN_POLL_SECONDS, and refuses one that is not a number", () => {
     expect(loadConfig(home(), undefined, {}, { AUTORUN_POLL_SECONDS: "0.5" }).pollSeconds).toBe(0.5);
-    expect(() => loadConfig(home(), undefined, {}, { AUTORUN_POLL_SECONDS: "soon" })).toThrow(/^AUTORUN_POLL_SECONDS: .*give a number of seconds above 0\.$/);
+    expect(() => loadConfig(home(), undefined, {}, { AUTORUN_POLL_SECONDS: "soon" })).toThrow(/^AUTORUN_POLL_SECONDS: .*give a number of seconds from 0\.2 to 3600\.$/);
+    expect(() => loadConfig(home(), undefined, {}, { AUTORUN_POLL_SECONDS: "0.0001" })).toThrow(/^AUTORUN_POLL_SECONDS: at least 0\.2 seconds/);
+    expect(() => loadConfig(home(), undefined, {}, { AUTORUN_POLL_SECONDS: "Infinity" })).toThrow(/^AUTORUN_POLL_SECONDS: /);
   });
   it("refuses a bad flag by its flag name", () => {
     expect(() => loadConfig(home(), undefined, { budgetUsd: -1 }, {})).toThrow(/--budget-usd: /);

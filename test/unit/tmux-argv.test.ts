@@ -2,6 +2,10 @@
 import { describe, expect, it } from "vitest";
 import { commandBatches, createTmux, type NewSession } from "../../src/adapters/tmux.js";
 import type { RunResult } from "../../src/adapters/exec.js";
+import { SESSION_SCRIPT } from "../../src/adapters/session-env.js";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 
 function recorder(stdout = "") {
   const calls: string[][] = [];
@@ -13,30 +17,44 @@ function recorder(stdout = "") {
 }
 
 describe("tmux argument lists", () => {
-  it("starts a session on its socket with the agent through env(1), then remain-on-exit, in one invocation", async () => {
+  it("starts a session on its socket through the session script, its variables in a 0600 file, then remain-on-exit, in one invocation", async () => {
     const { calls, runner } = recorder();
-    await createTmux("sock", runner).newSession({ name: "p_stage-1", cwd: "/work/my project;", argv: ["claude", "--worktree", "w"], env: { AUTORUN_STAGE: "1" }, remainOnExit: true });
-    expect(calls).toHaveLength(1);
-    const [file, ...args] = calls[0]!;
-    expect(file).toBe("tmux");
-    const cwd = "/work/my project\\;";
-    expect(args.slice(0, 13)).toEqual(["-L", "sock", "new-session", "-d", "-x", "200", "-y", "50", "-s", "p_stage-1", "-c", cwd, "--"]);
-    expect(args.slice(-6)).toEqual([";", "set-option", "-t", "=p_stage-1:", "remain-on-exit", "on"]);
-    const program = args.slice(13, -6);
-    expect(program.slice(0, 5)).toEqual(["env", "-u", "CLAUDECODE", "-u", "CLAUDE_CODE_ENTRYPOINT"]);
-    expect(program.slice(-4)).toEqual(["AUTORUN_STAGE=1", "claude", "--worktree", "w"]);
+    const envDir = mkdtempSync(join(tmpdir(), "autorun-argv-"));
+    try {
+      const secret = "sk-secret\\; it's\n\"x\";";
+      await createTmux("sock", runner).newSession({ name: "p_stage-1", cwd: "/work/my project;", argv: ["claude", "--worktree", "w;"], env: { AUTORUN_STAGE: "1", KEY: secret }, envDir, remainOnExit: true });
+      expect(calls).toHaveLength(1);
+      const [file, ...args] = calls[0]!;
+      expect(file).toBe("tmux");
+      expect(args.slice(0, 11)).toEqual(["-L", "sock", "new-session", "-d", "-x", "200", "-y", "50", "-s", "p_stage-1", "--"]);
+      expect(args.slice(-6)).toEqual([";", "set-option", "-t", "=p_stage-1:", "remain-on-exit", "on"]);
+      const program = args.slice(11, -6);
+      expect(program.slice(0, 4)).toEqual(["/bin/sh", "-c", SESSION_SCRIPT, "autorun-session"]);
+      const envFile = program[4]!;
+      expect(dirname(envFile)).toBe(envDir);
+      expect(program.slice(5)).toEqual(["/work/my project\\;", "claude", "--worktree", "w\\;"]);
+      // No value on the command line; the file is the owner's only.
+      expect(args.join("\0")).not.toContain("sk-secret");
+      expect(statSync(envFile).mode & 0o777).toBe(0o600);
+      expect(statSync(envDir).mode & 0o777).toBe(0o700);
+      const text = readFileSync(envFile, "utf8");
+      expect(text).toMatch(/^unset CLAUDECODE CLAUDE_CODE_ENTRYPOINT/);
+      expect(text).toContain("export AUTORUN_STAGE='1'\n");
+    } finally {
+      rmSync(envDir, { recursive: true, force: true });
+    }
   });
 
   it("starts several sessions in one invocation while they fit in tmux's 16 KiB command line, each session's commands whole", async () => {
     const { calls, runner } = recorder();
-    const spec = (i: number, env: Record<string, string>): NewSession => ({ name: `p_stage-${i}`, cwd: "/w", argv: ["agent", String(i)], env, remainOnExit: true });
-    const small = await createTmux("sock", runner).newSessions([1, 2, 3].map((i) => spec(i, { AUTORUN_STAGE: String(i) })));
+    const spec = (i: number, arg: string): NewSession => ({ name: `p_stage-${i}`, cwd: "/w", argv: ["agent", String(i), arg], env: { AUTORUN_STAGE: String(i) }, remainOnExit: true });
+    const small = await createTmux("sock", runner).newSessions([1, 2, 3].map((i) => spec(i, "")));
     expect(small).toEqual([true, true, true]);
     expect(calls).toHaveLength(1);
     expect(calls[0]!.filter((a) => a === "new-session")).toHaveLength(3);
-    // An environment of ~6 KB per session: two sessions per call, never one split across calls.
+    // A command of ~6 KB per session: two sessions per call, never one split across calls.
     calls.length = 0;
-    const big = await createTmux("sock", runner).newSessions([1, 2, 3, 4, 5].map((i) => spec(i, { KEY: "x".repeat(6_000) })));
+    const big = await createTmux("sock", runner).newSessions([1, 2, 3, 4, 5].map((i) => spec(i, "x".repeat(6_000))));
     expect(big).toEqual([true, true, true, true, true]);
     expect(calls.map((c) => c.filter((a) => a === "new-session").length)).toEqual([2, 2, 1]);
     for (const c of calls) {
@@ -49,7 +67,7 @@ describe("tmux argument lists", () => {
   it("says which sessions are certainly made when one of the calls fails: those of the other calls", async () => {
     let n = 0;
     const tmux = createTmux("sock", async () => (++n === 2 ? { ok: false, code: 1, stdout: "", stderr: "duplicate session: p_stage-3\n" } : { ok: true, code: 0, stdout: "", stderr: "" }));
-    const specs = [1, 2, 3, 4].map((i): NewSession => ({ name: `p_stage-${i}`, cwd: "/w", argv: ["a"], env: { K: "x".repeat(6_000) } }));
+    const specs = [1, 2, 3, 4].map((i): NewSession => ({ name: `p_stage-${i}`, cwd: "/w", argv: ["a", "x".repeat(6_000)], env: {} }));
     expect(await tmux.newSessions(specs)).toEqual([true, true, false, false]);
     // Each call stands for its own sessions only.
     n = 1;

@@ -1,0 +1,55 @@
+/**
+ * Where a stage's agent works: its SessionStart hook names its directory (`cwd`), which must be the
+ * stage's worktree. An agent elsewhere (in the person's checkout, where it would commit onto the
+ * base branch) is ended before it acts: its program is stopped, the pane stays dead for the
+ * monitor, which relaunches the stage in its worktree (a second death fails the stage).
+ */
+import { realpathSync } from "node:fs";
+import { resolve, sep } from "node:path";
+import { ownPane } from "../adapters/tmux.js";
+import { loadStatus } from "../state/status.js";
+import type { OrchPaths } from "../state/paths.js";
+
+function real(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+/** Is `cwd` the worktree or a directory inside it? */
+export function isInside(cwd: string, worktree: string): boolean {
+  const dir = real(cwd);
+  const root = real(worktree);
+  return dir === root || dir.startsWith(root.endsWith(sep) ? root : `${root}${sep}`);
+}
+
+/**
+ * Why this session must end, when the hook's `cwd` is not the stage's worktree: undefined when it
+ * is, or when the payload names no directory (an agent other than Claude Code may not).
+ */
+export function misplaced(paths: OrchPaths, stage: string, cwd: unknown): { reason: string; session: string } | undefined {
+  if (typeof cwd !== "string" || !cwd.startsWith("/") || cwd.includes("\0") || cwd.length > 4096) return undefined;
+  const record = loadStatus(paths)?.stages[stage];
+  if (!record?.worktree || isInside(cwd, record.worktree)) return undefined;
+  return { reason: `started in ${cwd}, not in its worktree ${record.worktree}; autorun ended it before it acted`, session: record.session };
+}
+
+/**
+ * Ends the program of the pane this hook runs in (its whole process group, this hook included),
+ * if that pane is the stage's own session: the pane stays, dead, for the monitor to see.
+ */
+export async function endOwnPane(session: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  const pane = await ownPane(env).catch(() => undefined);
+  if (!pane || pane.session !== session || pane.pid <= 1) return false;
+  for (const target of [-pane.pid, pane.pid]) {
+    try {
+      process.kill(target, "SIGTERM");
+      return true;
+    } catch {
+      // No such group (the program made its own): the program alone.
+    }
+  }
+  return false;
+}
