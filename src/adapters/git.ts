@@ -145,25 +145,6 @@ export async function moveCheckout(dir: string, from: string, to: string): Promi
   return r.ok ? undefined : (r.stderr.trim() || r.stdout.trim() || `git read-tree exited ${r.code}`);
 }
 
-const IN_PROGRESS: Record<string, string> = {
-  MERGE_HEAD: "a merge",
-  CHERRY_PICK_HEAD: "a cherry-pick",
-  REVERT_HEAD: "a revert",
-  "rebase-merge": "a rebase",
-  "rebase-apply": "a rebase or git am",
-  BISECT_LOG: "a bisect",
-};
-
-/** What the person is in the middle of in a checkout (a merge, a rebase, …), if anything. */
-export async function operationInProgress(dir: string): Promise<string | undefined> {
-  const names = Object.keys(IN_PROGRESS);
-  const r = await run(dir, ["rev-parse", "--path-format=absolute", ...names.flatMap((n) => ["--git-path", n])]);
-  if (!r.ok) return undefined;
-  const paths = r.stdout.split("\n");
-  const at = names.findIndex((_, i) => paths[i] !== undefined && existsSync(paths[i]!));
-  return at >= 0 ? IN_PROGRESS[names[at]!] : undefined;
-}
-
 /** True when the checkout's index still holds `commit`'s tree (a checkout left behind by its ref). */
 export async function indexMatches(dir: string, commit: string): Promise<boolean> {
   return (await run(dir, ["--no-optional-locks", "diff-index", "--cached", "--quiet", commit, "--"])).ok;

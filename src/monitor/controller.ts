@@ -9,6 +9,7 @@ import { applyEvent } from "../core/fold.js";
 import { outcome, stagesToLaunch, waveProgress } from "../core/scheduler.js";
 import type { Tmux } from "../adapters/tmux.js";
 import * as git from "../adapters/git.js";
+import { operationOnBase } from "../adapters/git-safety.js";
 import { readEventsFrom, readFirstEvent } from "../state/events.js";
 import { appendFor } from "../state/orchestration.js";
 import { writeStatusFile } from "../state/status.js";
@@ -370,9 +371,9 @@ export class Monitor {
   /** The person's checkout no longer has uncommitted changes to any of `files`. */
   private async checkoutClear(files: readonly string[]): Promise<boolean> {
     const s = this.status;
+    if (await operationOnBase(s.project_root, s.base_branch)) return false;
     const checkout = await git.checkoutOf(s.project_root, s.base_branch);
     if (!checkout) return true;
-    if (await git.operationInProgress(checkout)) return false;
     const dirty = new Set(await git.dirtyFiles(checkout));
     return !files.some((f) => dirty.has(f));
   }

@@ -1,0 +1,67 @@
+/**
+ * git, for what keeps a person's and an agent's work safe: what is in progress on any checkout of
+ * the base branch. Argument arrays only, like `git.ts`.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { runProgram, type RunResult } from "./exec.js";
+
+async function run(cwd: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
+  return runProgram("git", ["-C", cwd, ...args], { timeoutMs, env: { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } });
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The repository's common git directory (shared by every worktree), absolute. */
+export async function commonDir(root: string): Promise<string | undefined> {
+  const r = await run(root, ["rev-parse", "--path-format=absolute", "--git-common-dir"]);
+  return r.ok ? r.stdout.trim() : undefined;
+}
+
+/**
+ * What a person is in the middle of on any checkout of `base` (the main one or a linked worktree):
+ * a merge, cherry-pick, revert, `git am` or bisect with `base` out, or a rebase of `base` — which
+ * detaches HEAD, so only `rebase-merge/head-name` (`rebase-apply/head-name`) says it is `base` that
+ * is being rewritten. Read from the files git keeps in each worktree's git directory: no git call
+ * per worktree, and no lock taken.
+ */
+export async function operationOnBase(root: string, base: string): Promise<{ what: string; where: string } | undefined> {
+  const common = await commonDir(root);
+  if (!common) return undefined;
+  const gitDirs = [common];
+  const linked = join(common, "worktrees");
+  if (existsSync(linked)) for (const name of readdirSync(linked)) gitDirs.push(join(linked, name));
+  const ref = `refs/heads/${base}`;
+  for (const dir of gitDirs) {
+    const what = operationIn(dir, ref, base);
+    if (what === undefined) continue;
+    // A linked worktree's `gitdir` names its `.git` file; the main one is the common dir's parent.
+    const gitdirFile = dir === common ? undefined : readText(join(dir, "gitdir"));
+    return { what, where: gitdirFile ? dirname(gitdirFile) : dirname(common) };
+  }
+  return undefined;
+}
+
+function operationIn(dir: string, ref: string, base: string): string | undefined {
+  for (const rebase of ["rebase-merge", "rebase-apply"]) {
+    if (readText(join(dir, rebase, "head-name")) === ref) return `a rebase of ${base}`;
+  }
+  if (readText(join(dir, "BISECT_START")) === base) return `a bisect started on ${base}`;
+  if (readText(join(dir, "HEAD")) !== `ref: ${ref}`) return undefined;
+  const markers: [string, string][] = [
+    ["MERGE_HEAD", "a merge"],
+    ["CHERRY_PICK_HEAD", "a cherry-pick"],
+    ["REVERT_HEAD", "a revert"],
+    ["sequencer", "a cherry-pick or revert"],
+    ["rebase-merge", "a rebase"],
+    ["rebase-apply", "a rebase or git am"],
+    ["BISECT_LOG", "a bisect"],
+  ];
+  return markers.find(([file]) => existsSync(join(dir, file)))?.[1];
+}

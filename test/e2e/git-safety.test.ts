@@ -1,0 +1,39 @@
+/**
+ * What autorun keeps of a person's and an agent's git work, through the built CLI with the simulated
+ * agent on real tmux and git: a person's `git rebase -i` of the base branch.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
+import { waitFor } from "../helpers/env.js";
+import { eventsOf, expectClean, orchestrate, waitForEnd } from "../helpers/orch.js";
+
+describe("the person's git state", () => {
+  it("a git rebase -i of main stopped half-way (HEAD detached) makes the merge wait; the person's rebase --continue succeeds, then the stage merges", async ({ sb }) => {
+    for (const n of ["one", "two"]) {
+      writeFileSync(join(sb.repo, "mine.txt"), `${n}\n`);
+      await sb.git("add", "mine.txt");
+      await sb.git("commit", "-qm", `mine ${n}`);
+    }
+    const plan = sb.writePlan("rebasing.md", "## Stage 1: A\nsim: slow\n");
+    await orchestrate(sb, plan);
+    // The person rewords their first commit: the rebase stops there with HEAD detached.
+    await sb.git("-c", "sequence.editor=sed -i 1s/^pick/edit/", "rebase", "-i", "HEAD~2");
+    const before = await sb.git("rev-parse", "refs/heads/main");
+    const wait = await waitFor("the merge to wait", () => eventsOf(sb, "rebasing", "merge_conflict")[0], 60_000);
+    expect(wait.reason).toBe("checkout_overlap");
+    expect(String(wait.detail)).toBe(`a rebase of main is in progress in ${sb.repo}`);
+    expect(await sb.git("rev-parse", "refs/heads/main")).toBe(before);
+    await sb.git("commit", "-q", "--amend", "-m", "mine one, reworded");
+    await sb.git("rebase", "--continue");
+    expect(await sb.git("symbolic-ref", "--short", "HEAD")).toBe("main");
+    expect(await waitForEnd(sb, "rebasing")).toBe("completed");
+    const log = await sb.git("log", "--format=%s", "main");
+    expect(log).toContain("mine one, reworded");
+    expect(log).toContain("autorun: merge stage 1: A");
+    expect((await sb.git("status", "--porcelain", "--untracked-files=no")).trim()).toBe("");
+    await expectClean(sb, "rebasing");
+  });
+
+});
