@@ -1,6 +1,6 @@
 /**
  * git, for what keeps a person's and an agent's work safe: what is in progress on any checkout of
- * the base branch. Argument arrays only, like `git.ts`.
+ * the base branch and worktree locks. Argument arrays only, like `git.ts`.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -64,4 +64,8 @@ function operationIn(dir: string, ref: string, base: string): string | undefined
     ["BISECT_LOG", "a bisect"],
   ];
   return markers.find(([file]) => existsSync(join(dir, file)))?.[1];
+}
+
+export async function unlockWorktree(root: string, worktree: string): Promise<boolean> {
+  return (await run(root, ["worktree", "unlock", worktree])).ok;
 }

@@ -19,6 +19,7 @@ import { preflightAgent } from "./preflight.js";
 import { sentence, stagesList } from "../core/printable.js";
 import { stageState } from "../core/words.js";
 import * as git from "../adapters/git.js";
+import { removeStageWorktree } from "../monitor/worktree-removal.js";
 
 export async function runResume(ctx: Ctx, plan: string, opts: { budget?: number; stageBudget?: number } = {}): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
@@ -122,7 +123,8 @@ export async function runRetry(ctx: Ctx, plan: string, stageArgs: string[], opts
       if (existsSync(s.worktree)) {
         const dirty = await git.dirtyFiles(s.worktree).catch(() => ["?"]);
         if (dirty.length > 0) throw new UserError(`stage ${id}'s worktree ${s.worktree} has uncommitted files (${dirty.slice(0, 5).join(", ")}); commit or remove them, or retry without --fresh-worktree.`);
-        if (!(await git.removeWorktree(root, s.worktree))) throw new RuntimeError(`could not remove ${s.worktree}; remove it with git worktree remove, then retry.`);
+        const removal = await removeStageWorktree(root, s.worktree, { orchDir: orch.paths.dir, stage: id, sessionEnded: true });
+        if (!removal.removed) throw new RuntimeError(`could not remove ${s.worktree}: ${removal.why}; remove it with git worktree remove, then retry.`);
       }
       if (await git.branchExists(root, s.branch)) {
         const kept = `${s.branch}-attempt-${s.retries + 1}`;

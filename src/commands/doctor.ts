@@ -12,6 +12,7 @@ import { CLAUDE_MIN_VERSION, claudeTooOld, claudeTrust, isClaude, pluginDir } fr
 import { readPid } from "../state/pidfile.js";
 import { isMonitorOf } from "./monitor-pid.js";
 import { orchPaths } from "../state/paths.js";
+import { removeStageWorktree } from "../monitor/worktree-removal.js";
 import { readSettings } from "../state/settings.js";
 import { loadConfig } from "../state/config.js";
 import type { Status } from "../state/schemas.js";
@@ -188,9 +189,11 @@ async function checkProject(root: string, statuses: Status[], add: (level: Findi
       continue;
     }
     add("problem", `leaked worktree ${wt.path}${wt.branch ? ` (${wt.branch}, merged)` : ""}`, async () => {
-      await git.removeWorktree(root, wt.path);
-      if (wt.branch) await git.deleteMergedBranch(root, wt.branch, base);
-      return `removed worktree ${wt.path}${wt.branch ? ` and branch ${wt.branch}` : ""}`;
+      // A lock a claude left is lifted only when that claude is gone.
+      const removal = await removeStageWorktree(root, wt.path, { orchDir: "", stage: "", sessionEnded: false });
+      if (!removal.removed) return `kept worktree ${wt.path}${wt.branch ? ` and branch ${wt.branch}` : ""}: ${removal.why}`;
+      const branchGone = wt.branch ? await git.deleteMergedBranch(root, wt.branch, base) : false;
+      return `removed worktree ${wt.path}${branchGone ? ` and branch ${wt.branch}` : ""}`;
     });
   }
   for (const path of onDisk) {

@@ -1,7 +1,8 @@
 /**
  * After a merge: the stage's session ends, what its agent left uncommitted (notes, its plan) is
- * copied under the orchestration, its worktree is removed and its branch deleted — only what
- * autorun made, and never a commit that is not in the base.
+ * copied under the orchestration, its worktree is removed (a lock claude left lifted only when that
+ * claude is gone) and its branch deleted — only what autorun made, never a commit that is not in
+ * the base, never a branch a worktree still has out.
  */
 import { copyFileSync, existsSync, lstatSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -12,6 +13,7 @@ import { appendFor } from "../state/orchestration.js";
 import { makeDir, type OrchPaths } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
 import type { Status } from "../state/schemas.js";
+import { removeStageWorktree } from "./worktree-removal.js";
 
 export interface CleanupDeps {
   tmux: Tmux;
@@ -90,12 +92,12 @@ export async function cleanup(deps: CleanupDeps, id: string, stage: Status["stag
   if (existsSync(worktree)) {
     const changes = await git.trackedChanges(worktree).catch(() => ["?"]);
     if (changes.length > 0) {
-      deps.log(`stage ${id}: kept worktree ${worktree}: it has uncommitted changes to tracked files`);
+      deps.log(`stage ${id}: kept worktree ${worktree} and branch ${branch}: it has uncommitted changes to tracked files`);
       return;
     }
     const kept = await keepStageFiles(deps, id, worktree, stage.plan_file);
     if (!kept.ok) {
-      deps.log(`stage ${id}: kept worktree ${worktree}: it holds ${kept.count} uncommitted files, too many to copy aside`);
+      deps.log(`stage ${id}: kept worktree ${worktree} and branch ${branch}: it holds ${kept.count} uncommitted files, too many to copy aside`);
       return;
     }
     if (kept.count > 0) {
@@ -105,9 +107,14 @@ export async function cleanup(deps: CleanupDeps, id: string, stage: Status["stag
       }
       deps.log(`stage ${id}: kept its ${kept.count} uncommitted file(s) (notes, plan) in ${kept.dir}`);
     }
-    // Everything uncommitted is copied aside and every commit is in the base, so --force loses nothing of the agent's.
-    if (!(await git.removeWorktree(root, worktree))) deps.log(`stage ${id}: could not remove worktree ${worktree}`);
   }
-  await git.pruneWorktrees(root);
-  if (!(await git.deleteMergedBranch(root, branch, base))) deps.log(`stage ${id}: kept branch ${branch} (not fully merged)`);
+  // Everything uncommitted is copied aside and every commit is in the base, so --force loses nothing
+  // of the agent's. A lock claude left is lifted only when that claude is gone or was this stage's.
+  const removal = await removeStageWorktree(root, worktree, { orchDir: deps.paths.dir, stage: id, sessionEnded: true });
+  if (!removal.removed) {
+    deps.log(`stage ${id}: kept worktree ${worktree} and branch ${branch}: ${removal.why}`);
+    return;
+  }
+  if (removal.unlocked) deps.log(`stage ${id}: lifted ${removal.unlocked} on ${worktree}`);
+  if (!(await git.deleteMergedBranch(root, branch, base))) deps.log(`stage ${id}: kept branch ${branch} (not fully merged, or checked out somewhere)`);
 }

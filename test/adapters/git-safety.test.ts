@@ -1,17 +1,22 @@
 /**
  * Real git in a temp repository: what a person has in progress on any checkout of the base branch
- * (a `git rebase -i` of main detaches HEAD).
+ * (a `git rebase -i` of main detaches HEAD), Claude Code's worktree locks and when autorun may lift
+ * them.
  */
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { operationOnBase } from "../../src/adapters/git-safety.js";
+import { lockHolder, parseClaudeLock } from "../../src/adapters/claude-lock.js";
+import { branchExists, deleteMergedBranch, listWorktrees } from "../../src/adapters/git.js";
+import { removeStageWorktree } from "../../src/monitor/worktree-removal.js";
 
 let dir: string;
 let repo: string;
 const env = { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@x.invalid", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@x.invalid", GIT_EDITOR: "true" };
+const sleepers: number[] = [];
 
 /** git in `cwd`; the result, failing the test on a non-zero exit unless `allowFail`. */
 function git(cwd: string, args: string[], opts: { allowFail?: boolean; env?: NodeJS.ProcessEnv } = {}): { code: number; out: string } {
@@ -26,6 +31,32 @@ function commit(cwd: string, file: string, text: string): void {
   git(cwd, ["commit", "-qm", `${file}: ${text.trim()}`]);
 }
 
+/** A process that sleeps (a live pid to name in a lock), with `extraEnv`. */
+function sleeper(extraEnv: NodeJS.ProcessEnv = {}): number {
+  const child = spawn("sleep", ["60"], { env: { ...process.env, ...extraEnv }, stdio: "ignore" });
+  sleepers.push(child.pid!);
+  return child.pid!;
+}
+
+/** When `pid` started, in clock ticks since boot (/proc/<pid>/stat field 22). */
+function startTicks(pid: number): string {
+  return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[19]!;
+}
+
+/** The pid of a process that has exited (and been reaped). */
+function deadPid(): number {
+  const r = spawnSync("sh", ["-c", "echo $$"], { encoding: "utf8" });
+  return Number(r.stdout.trim());
+}
+
+/** A stage worktree on its own branch with one commit, as `claude --worktree` uses it. */
+function stageWorktree(name: string): string {
+  const wt = join(repo, ".claude", "worktrees", name);
+  git(repo, ["worktree", "add", "-q", "-b", `worktree-${name}`, wt, "main"]);
+  commit(wt, `${name}.txt`, `${name} work`);
+  return wt;
+}
+
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "autorun-gitsafety-"));
   repo = join(dir, "repo");
@@ -36,6 +67,13 @@ beforeEach(() => {
   commit(repo, "a.txt", "three");
 });
 afterEach(() => {
+  for (const pid of sleepers.splice(0)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -80,6 +118,74 @@ describe("what a person has in progress on the base branch", () => {
     expect((await operationOnBase(repo, "main"))?.what).toBe("a bisect started on main");
     git(repo, ["bisect", "reset"]);
     expect(await operationOnBase(repo, "main")).toBeUndefined();
+  });
+});
+
+describe("worktrees Claude Code locked", () => {
+  const owner = { orchDir: "/nowhere", stage: "1", sessionEnded: false };
+
+  it("reads claude's lock reason; another lock is not claude's", () => {
+    expect(parseClaudeLock("claude session p-stage-1 (pid 4242 start 123456)")).toEqual({ session: "p-stage-1", pid: 4242, start: "123456" });
+    expect(parseClaudeLock("claude session my name (pid 7)")).toEqual({ session: "my name", pid: 7 });
+    expect(parseClaudeLock("initializing")).toBeUndefined();
+    expect(parseClaudeLock("claude session x (pid 0 start 1)")).toBeUndefined();
+  });
+
+  it("a lock naming a claude that is gone is lifted and the worktree removed; its merged branch can then go", async () => {
+    const wt = stageWorktree("p-stage-1");
+    git(repo, ["merge", "-q", "--no-ff", "-m", "merge", "worktree-p-stage-1"]);
+    git(repo, ["worktree", "lock", "--reason", `claude session p-stage-1 (pid ${deadPid()} start 1)`, wt]);
+    // What autorun did before: --force alone does not remove a locked worktree.
+    expect(git(repo, ["worktree", "remove", "--force", wt], { allowFail: true }).code).not.toBe(0);
+    expect(await deleteMergedBranch(repo, "worktree-p-stage-1", "main")).toBe(false);
+    expect(await branchExists(repo, "worktree-p-stage-1")).toBe(true);
+    const removal = await removeStageWorktree(repo, wt, owner);
+    expect(removal).toMatchObject({ removed: true, unlocked: expect.stringContaining("no longer running") });
+    expect(existsSync(wt)).toBe(false);
+    expect(await deleteMergedBranch(repo, "worktree-p-stage-1", "main")).toBe(true);
+  });
+
+  it("a lock naming a live claude is left, with why; the branch stays with it", async () => {
+    const wt = stageWorktree("p-stage-2");
+    git(repo, ["merge", "-q", "--no-ff", "-m", "merge", "worktree-p-stage-2"]);
+    const pid = sleeper();
+    git(repo, ["worktree", "lock", "--reason", `claude session p-stage-2 (pid ${pid})`, wt]);
+    const removal = await removeStageWorktree(repo, wt, { ...owner, sessionEnded: true }, 200);
+    expect(removal).toEqual({ removed: false, why: `claude session p-stage-2 (pid ${pid}) locked it and is still running; it is left until that claude exits` });
+    expect(existsSync(join(wt, "p-stage-2.txt"))).toBe(true);
+    expect((await listWorktrees(repo)).find((w) => w.path === wt)?.locked).toContain(`pid ${pid}`);
+    expect(await deleteMergedBranch(repo, "worktree-p-stage-2", "main")).toBe(false);
+    expect(git(wt, ["rev-parse", "HEAD"]).out).toBe(git(repo, ["rev-parse", "worktree-p-stage-2"]).out);
+  });
+
+  it("a live pid whose start time is not the lock's is another process: the lock is lifted", async () => {
+    const pid = sleeper();
+    const ticks = startTicks(pid);
+    expect(lockHolder({ session: "s", pid, start: ticks })).toBe("running");
+    expect(lockHolder({ session: "s", pid, start: new Date().toISOString() })).toBe("running");
+    expect(lockHolder({ session: "s", pid, start: "1" })).toBe("gone");
+    expect(lockHolder({ session: "s", pid: deadPid() })).toBe("gone");
+  });
+
+  it("the stage's own claude, still exiting after autorun ended its session, does not keep the worktree", async () => {
+    const wt = stageWorktree("p-stage-3");
+    const pid = sleeper({ AUTORUN_ORCH_DIR: "/orch/p", AUTORUN_STAGE: "3" });
+    git(repo, ["worktree", "lock", "--reason", `claude session p-stage-3 (pid ${pid} start ${startTicks(pid)})`, wt]);
+    // Not ended by autorun: left.
+    expect((await removeStageWorktree(repo, wt, { orchDir: "/orch/p", stage: "3", sessionEnded: false }, 100)).removed).toBe(false);
+    // Another stage's: left.
+    expect((await removeStageWorktree(repo, wt, { orchDir: "/orch/p", stage: "4", sessionEnded: true }, 100)).removed).toBe(false);
+    const removal = await removeStageWorktree(repo, wt, { orchDir: "/orch/p", stage: "3", sessionEnded: true }, 100);
+    expect(removal).toMatchObject({ removed: true, unlocked: expect.stringContaining("its session ended by autorun") });
+  });
+
+  it("a lock that is not claude's is never lifted", async () => {
+    const wt = stageWorktree("p-stage-4");
+    git(repo, ["worktree", "lock", "--reason", "on a USB disk", wt]);
+    const removal = await removeStageWorktree(repo, wt, owner);
+    expect(removal.removed).toBe(false);
+    expect(!removal.removed && removal.why).toContain("locked (on a USB disk), not by a claude session");
+    expect(existsSync(wt)).toBe(true);
   });
 });
 
