@@ -1,8 +1,8 @@
 /**
  * git, for what keeps a person's and an agent's work safe: what is in progress on any checkout of
- * the base branch and worktree locks. Argument arrays only, like `git.ts`.
+ * the base branch, worktree locks, and the ignored files a worktree holds. Argument arrays only, like `git.ts`.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { runProgram, type RunResult } from "./exec.js";
 
@@ -68,4 +68,37 @@ function operationIn(dir: string, ref: string, base: string): string | undefined
 
 export async function unlockWorktree(root: string, worktree: string): Promise<boolean> {
   return (await run(root, ["worktree", "unlock", worktree])).ok;
+}
+
+/**
+ * Ignored files in a checkout (untracked ones git would never show), read without locks: git names
+ * an ignored directory once (`--directory`), and its files are found here, directories named in
+ * `skip` left out.
+ */
+export async function ignoredEntries(dir: string): Promise<string[]> {
+  const r = await run(dir, ["--no-optional-locks", "ls-files", "--others", "--ignored", "--exclude-standard", "--directory", "-z"]);
+  return r.ok ? r.stdout.split("\0").filter(Boolean) : [];
+}
+
+/** The files under `rel` in `dir` (a file, or a directory walked without following links), at most `max`. */
+export function filesUnder(dir: string, rel: string, skip: (name: string) => boolean, max: number): { files: string[]; skipped: string[] } {
+  const files: string[] = [];
+  const skipped: string[] = [];
+  const walk = (path: string): void => {
+    if (files.length >= max) return;
+    const stat = lstatSync(join(dir, path), { throwIfNoEntry: false });
+    if (!stat) return;
+    if (stat.isFile()) files.push(path);
+    if (!stat.isDirectory()) return;
+    for (const name of readdirSync(join(dir, path)).sort()) {
+      const child = path === "" ? name : `${path}/${name}`;
+      if (skip(name) && lstatSync(join(dir, child), { throwIfNoEntry: false })?.isDirectory()) skipped.push(`${child}/`);
+      else walk(child);
+    }
+  };
+  const top = rel.replace(/\/$/, "");
+  const parts = top.split("/");
+  if ((rel.endsWith("/") ? parts : parts.slice(0, -1)).some(skip)) skipped.push(rel);
+  else walk(top);
+  return { files, skipped };
 }

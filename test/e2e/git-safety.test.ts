@@ -1,15 +1,16 @@
 /**
  * What autorun keeps of a person's and an agent's git work, through the built CLI with the simulated
- * agent on real tmux and git: a person's `git rebase -i` of the base branch.
+ * agent on real tmux and git: a person's `git rebase -i` of the base branch, and a failed stage's
+ * notes when `doctor --fix` tidies up.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
 import { waitFor } from "../helpers/env.js";
-import { eventsOf, expectClean, orchestrate, waitForEnd } from "../helpers/orch.js";
+import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
-describe("the person's git state", () => {
+describe("the person's git state and the stage's commits", () => {
   it("a git rebase -i of main stopped half-way (HEAD detached) makes the merge wait; the person's rebase --continue succeeds, then the stage merges", async ({ sb }) => {
     for (const n of ["one", "two"]) {
       writeFileSync(join(sb.repo, "mine.txt"), `${n}\n`);
@@ -36,4 +37,18 @@ describe("the person's git state", () => {
     await expectClean(sb, "rebasing");
   });
 
+  it("doctor --fix leaves a failed stage's worktree and its ignored notes alone (never removed as merged)", async ({ sb }) => {
+    writeFileSync(join(sb.repo, ".gitignore"), "*.log\n");
+    await sb.git("add", ".gitignore");
+    await sb.git("commit", "-qm", "ignore logs");
+    const plan = sb.writePlan("failing.md", "## Stage 1: A\nsim: die-always\n");
+    await orchestrate(sb, plan);
+    expect(await waitForEnd(sb, "failing")).toBe("failed");
+    const worktree = (statusOf(sb, "failing") as unknown as { stages: Record<string, { worktree: string }> }).stages["1"]!.worktree;
+    writeFileSync(join(worktree, "notes.log"), "what I found out\n");
+    const r = await sb.cli(["doctor", "--fix"]);
+    expect(r.stdout).toContain(`worktree ${worktree} belongs to stage 1, which is failed (not merged); left alone`);
+    expect(r.stdout).not.toContain("leaked worktree");
+    expect(readFileSync(join(worktree, "notes.log"), "utf8")).toBe("what I found out\n");
+  });
 });

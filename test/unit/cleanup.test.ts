@@ -1,6 +1,7 @@
 /**
  * The cleanup after a merge, on real git worktrees and a real event log (tmux faked: no session to
- * end): a worktree Claude Code locked, and the branch a kept worktree still has out.
+ * end): a worktree Claude Code locked, the branch a kept worktree still has out, and the files a
+ * worktree holds beyond its commits — untracked, ignored, dependencies — before it goes.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -8,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cleanup } from "../../src/monitor/cleanup.js";
-import { appendEvent } from "../../src/state/events.js";
+import { appendEvent, readAllEvents } from "../../src/state/events.js";
 import { orchPaths, type OrchPaths } from "../../src/state/paths.js";
 import { loadStatus } from "../../src/state/status.js";
 import type { Tmux } from "../../src/adapters/tmux.js";
@@ -28,7 +29,7 @@ function git(cwd: string, ...args: string[]): string {
   return r.stdout.trim();
 }
 
-function write(file: string, text: string): void {
+function write(file: string, text: string | Buffer): void {
   mkdirSync(join(file, ".."), { recursive: true });
   writeFileSync(file, text);
 }
@@ -100,3 +101,28 @@ describe("cleanup of a worktree Claude Code locked", () => {
   });
 });
 
+describe("cleanup keeps what a worktree holds beyond its commits", () => {
+  it("untracked and ignored notes are copied under the orchestration; dependencies and ignored files over 10 MB are named, not kept", async () => {
+    const stage = mergedStage("1");
+    const wt = stage.worktree;
+    write(join(wt, "notes.log"), "a person's notes\n");
+    write(join(wt, "build", "DESIGN.md"), "# design\n");
+    write(join(wt, ".claude", "notes.md"), "agent notes\n");
+    write(join(wt, "scratch.txt"), "untracked\n");
+    write(join(wt, "node_modules", "pkg", "index.js"), "module.exports = 1;\n");
+    write(join(wt, "build", "huge.log"), Buffer.alloc(11 * 1024 * 1024));
+    await run("1", stage);
+    expect(existsSync(wt)).toBe(false);
+    const kept = join(paths.stagesDir, "stage-1-files");
+    expect(readFileSync(join(kept, "notes.log"), "utf8")).toBe("a person's notes\n");
+    expect(readFileSync(join(kept, "build", "DESIGN.md"), "utf8")).toBe("# design\n");
+    expect(readFileSync(join(kept, ".claude", "notes.md"), "utf8")).toBe("agent notes\n");
+    expect(readFileSync(join(kept, "scratch.txt"), "utf8")).toBe("untracked\n");
+    expect(existsSync(join(kept, "node_modules"))).toBe(false);
+    expect(existsSync(join(kept, "build", "huge.log"))).toBe(false);
+    const event = readAllEvents(paths.events).find((e) => e.type === "stage_files_kept");
+    expect(event).toMatchObject({ stage: "1", dir: kept, files: 4, dropped: ["node_modules/ (dependencies or build output)", "build/huge.log (11.0 MB: over the 10 MB kept of ignored files)"] });
+    expect(loadStatus(paths)!.stages["1"]!.kept_dropped).toHaveLength(2);
+    expect(logs.join("\n")).toContain("not kept from its worktree: node_modules/ (dependencies or build output), build/huge.log");
+  });
+});
