@@ -1,6 +1,7 @@
 /**
  * git, for what keeps a person's and an agent's work safe: what is in progress on any checkout of
- * the base branch, worktree locks, and the ignored files a worktree holds. Argument arrays only, like `git.ts`.
+ * the base branch, worktree locks, the refs that keep every stage's tip, and the ignored files a
+ * worktree holds. Argument arrays only, like `git.ts`.
  */
 import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -68,6 +69,35 @@ function operationIn(dir: string, ref: string, base: string): string | undefined
 
 export async function unlockWorktree(root: string, worktree: string): Promise<boolean> {
   return (await run(root, ["worktree", "unlock", worktree])).ok;
+}
+
+/**
+ * Records the tip of `branch` in `ref` (autorun's own namespace, which no branch listing shows and
+ * `git gc` keeps): false when the branch does not exist (the ref keeps what it had).
+ */
+export async function saveStageTip(root: string, ref: string, branch: string): Promise<boolean> {
+  return (await run(root, ["update-ref", "-m", `autorun: tip of ${branch}`, ref, `refs/heads/${branch}`])).ok;
+}
+
+/** The commit `ref` holds, if it exists. */
+export async function stageTip(root: string, ref: string): Promise<string | undefined> {
+  const r = await run(root, ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]);
+  return r.ok ? r.stdout.trim() : undefined;
+}
+
+/**
+ * Puts `branch` back at the commit `ref` kept, only when the branch does not exist (git checks that
+ * atomically: an empty old value). The commit it gets, or undefined when there was nothing to do.
+ */
+export async function restoreBranch(root: string, branch: string, ref: string): Promise<string | undefined> {
+  const tip = await stageTip(root, ref);
+  if (tip === undefined) return undefined;
+  const r = await run(root, ["update-ref", "-m", `autorun: restore ${branch} from ${ref}`, `refs/heads/${branch}`, tip, ""]);
+  return r.ok ? tip : undefined;
+}
+
+export async function dropStageTip(root: string, ref: string): Promise<void> {
+  await run(root, ["update-ref", "-d", ref]);
 }
 
 /**

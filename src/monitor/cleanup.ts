@@ -3,16 +3,18 @@
  * files but dependencies and build output) is copied under the orchestration, its worktree is
  * removed (a lock claude left lifted only when that claude is gone) and its branch deleted — only
  * what autorun made, never a commit that is not in the base, never a branch a worktree still has
- * out.
+ * out; then the ref that kept the stage's tip goes.
  */
 import { existsSync } from "node:fs";
 import * as git from "../adapters/git.js";
+import { dropStageTip } from "../adapters/git-safety.js";
 import type { Tmux } from "../adapters/tmux.js";
 import { classifyPane } from "./pane.js";
 import { appendFor } from "../state/orchestration.js";
 import type { OrchPaths } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
 import type { Status } from "../state/schemas.js";
+import { stageTipRef } from "../core/naming.js";
 import { keepWorktreeFiles, keptFilesDir } from "./keep-files.js";
 import { removeStageWorktree } from "./worktree-removal.js";
 
@@ -28,7 +30,12 @@ export interface CleanupDeps {
  */
 export async function reapCompleted(deps: CleanupDeps, id: string, stage: Status["stages"][string], root: string, base: string): Promise<boolean> {
   const leftover = (await deps.tmux.hasSession(stage.session)) || existsSync(stage.worktree) || (await git.branchExists(root, stage.branch));
-  if (!leftover) return false;
+  if (!leftover) {
+    // Killed after the branch went, before the ref that kept its tip did.
+    const slug = loadStatus(deps.paths)?.project_slug;
+    if (slug) await dropStageTip(root, stageTipRef(slug, id));
+    return false;
+  }
   deps.log(`stage ${id}: cleaning up what its merge left behind`);
   await cleanup(deps, id, stage, root, base);
   return true;
@@ -79,5 +86,9 @@ export async function cleanup(deps: CleanupDeps, id: string, stage: Status["stag
     return;
   }
   if (removal.unlocked) deps.log(`stage ${id}: lifted ${removal.unlocked} on ${worktree}`);
-  if (!(await git.deleteMergedBranch(root, branch, base))) deps.log(`stage ${id}: kept branch ${branch} (not fully merged, or checked out somewhere)`);
+  if (!(await git.deleteMergedBranch(root, branch, base))) {
+    deps.log(`stage ${id}: kept branch ${branch} (not fully merged, or checked out somewhere)`);
+    return;
+  }
+  if (status) await dropStageTip(root, stageTipRef(status.project_slug, id));
 }

@@ -21,6 +21,7 @@ import { launchStages } from "./launcher.js";
 import { checkLiveness } from "./liveness.js";
 import { MAX_SEND_BACKS, mergeStage, removeValidationWorktree } from "./merge.js";
 import { reapCompleted } from "./cleanup.js";
+import { StageTips } from "./tips.js";
 import { readTranscript, type TranscriptState } from "./usage.js";
 import { dollars, ZERO } from "../core/usage.js";
 import type { Clock } from "./clock.js";
@@ -54,6 +55,8 @@ export class Monitor {
   private readonly wavesComplete = new Set<number>();
   private writtenCount = -1;
   private reaped = false;
+  /** Stages whose branch tip is to be recorded (refs/autorun/…): nothing a stage committed is lost. */
+  private readonly tips = new StageTips();
   private readonly merging = new Map<string, Promise<void>>();
   private replaying = true;
   /** Stages this process is launching now. */
@@ -117,6 +120,7 @@ export class Monitor {
     if (event.type === "wave_complete") this.wavesComplete.add(event.wave);
     if (!this.replaying && NOTIFY_TYPES.has(event.type) && this.deps.notify) void this.deps.notify(event).catch(() => undefined);
     this.reviews.observe(event);
+    this.tips.observe(event);
     if (event.stage === undefined) {
       this.observeRun(event);
       return;
@@ -232,6 +236,7 @@ export class Monitor {
 
     if (!this.reaped) await this.reapCompletedStages();
     await this.reviews.resolveDue();
+    await this.tips.save(this.status);
     await this.mergeReady();
     this.collectUsage();
     await checkBudgets(this);

@@ -25,6 +25,7 @@ import type { Config } from "../state/config.js";
 import type { EventOf, Status } from "../state/schemas.js";
 import { cleanup } from "./cleanup.js";
 import { prepareWorktrees } from "./launcher.js";
+import { keepOrRestoreBranch } from "./tips.js";
 import { mergeSubject } from "../core/naming.js";
 import { localAllowRules, WORKFLOW_ALLOW } from "../adapters/agent.js";
 
@@ -127,6 +128,9 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
     return { kind: "sent_back", reason, detail };
   };
 
+  // The hand-over's tip is recorded; a branch claude deleted (on /exit) is put back from the last one.
+  const restored = await keepOrRestoreBranch(status, id, stage.branch);
+  if (restored) log(`stage ${id}: ${restored}`);
   if (!(await git.branchExists(root, stage.branch))) {
     return sendBack("no_commits", [], `branch ${stage.branch} does not exist`, "none", `autorun could not merge stage ${id}: its branch ${stage.branch} does not exist. Commit your work on ${stage.branch} in your worktree, then run: autorun phase implement done`);
   }

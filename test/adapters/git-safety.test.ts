@@ -1,14 +1,14 @@
 /**
  * Real git in a temp repository: what a person has in progress on any checkout of the base branch
  * (a `git rebase -i` of main detaches HEAD), Claude Code's worktree locks and when autorun may lift
- * them.
+ * them, and the refs that keep a stage's tip when claude deletes its branch.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { operationOnBase } from "../../src/adapters/git-safety.js";
+import { operationOnBase, restoreBranch, saveStageTip, stageTip } from "../../src/adapters/git-safety.js";
 import { lockHolder, parseClaudeLock } from "../../src/adapters/claude-lock.js";
 import { branchExists, deleteMergedBranch, listWorktrees } from "../../src/adapters/git.js";
 import { removeStageWorktree } from "../../src/monitor/worktree-removal.js";
@@ -189,3 +189,24 @@ describe("worktrees Claude Code locked", () => {
   });
 });
 
+describe("a stage's tip kept in refs/autorun", () => {
+  it("survives what claude's /exit does (worktree removed, branch deleted) and puts the branch back", async () => {
+    const wt = stageWorktree("p-stage-5");
+    const tip = git(wt, ["rev-parse", "HEAD"]).out;
+    const ref = "refs/autorun/p/5";
+    expect(await saveStageTip(repo, ref, "worktree-p-stage-5")).toBe(true);
+    git(repo, ["worktree", "remove", wt]);
+    git(repo, ["branch", "-D", "worktree-p-stage-5"]);
+    expect(await branchExists(repo, "worktree-p-stage-5")).toBe(false);
+    // Saving a missing branch keeps what the ref had.
+    expect(await saveStageTip(repo, ref, "worktree-p-stage-5")).toBe(false);
+    expect(await stageTip(repo, ref)).toBe(tip);
+    expect(git(repo, ["branch", "--list"]).out).not.toContain("autorun");
+    expect(await restoreBranch(repo, "worktree-p-stage-5", ref)).toBe(tip);
+    expect(git(repo, ["rev-parse", "worktree-p-stage-5"]).out).toBe(tip);
+    // Never over a branch that exists.
+    git(repo, ["branch", "-f", "worktree-p-stage-5", "main"]);
+    expect(await restoreBranch(repo, "worktree-p-stage-5", ref)).toBeUndefined();
+    expect(git(repo, ["rev-parse", "worktree-p-stage-5"]).out).toBe(git(repo, ["rev-parse", "main"]).out);
+  });
+});

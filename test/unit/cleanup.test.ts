@@ -63,7 +63,7 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Stage `id`'s worktree with one commit, merged into main. */
+/** Stage `id`'s worktree with one commit, merged into main, its tip kept in refs/autorun/p/<id>. */
 function mergedStage(id: string) {
   const stage = loadStatus(paths)!.stages[id]!;
   git(repo, "worktree", "add", "-q", "-b", stage.branch, stage.worktree, "main");
@@ -71,13 +71,15 @@ function mergedStage(id: string) {
   git(stage.worktree, "add", ".");
   git(stage.worktree, "commit", "-qm", `stage ${id}`);
   git(repo, "merge", "-q", "--no-ff", "-m", `merge ${id}`, stage.branch);
+  git(repo, "update-ref", `refs/autorun/p/${id}`, stage.branch);
   return stage;
 }
 
 const run = (id: string, stage: ReturnType<typeof mergedStage>) => cleanup({ tmux, paths, log: (m) => logs.push(m) }, id, stage, repo, "main");
+const refExists = (ref: string) => spawnSync("git", ["-C", repo, "rev-parse", "--verify", "--quiet", ref]).status === 0;
 
 describe("cleanup of a worktree Claude Code locked", () => {
-  it("a lock naming a claude that is gone: lifted, the worktree removed, the branch deleted", async () => {
+  it("a lock naming a claude that is gone: lifted, the worktree removed, the branch and its tip ref deleted", async () => {
     const stage = mergedStage("1");
     const dead = Number(spawnSync("sh", ["-c", "echo $$"], { encoding: "utf8" }).stdout.trim());
     git(repo, "worktree", "lock", "--reason", `claude session p-stage-1 (pid ${dead} start 1)`, stage.worktree);
@@ -85,6 +87,7 @@ describe("cleanup of a worktree Claude Code locked", () => {
     expect(existsSync(stage.worktree)).toBe(false);
     expect(git(repo, "worktree", "list", "--porcelain")).not.toContain("p-stage-1");
     expect(git(repo, "branch", "--list", stage.branch)).toBe("");
+    expect(refExists("refs/autorun/p/1")).toBe(false);
     expect(logs.join("\n")).toContain(`lifted the lock of claude pid ${dead} (no longer running)`);
   });
 
@@ -97,6 +100,7 @@ describe("cleanup of a worktree Claude Code locked", () => {
     expect(readFileSync(join(stage.worktree, "s2.txt"), "utf8")).toBe("stage 2\n");
     // Never a worktree left on a deleted branch (what 0000000 in `git worktree list` was).
     expect(git(stage.worktree, "rev-parse", "HEAD")).toBe(git(repo, "rev-parse", stage.branch));
+    expect(refExists("refs/autorun/p/2")).toBe(true);
     expect(logs).toContain(`stage 2: kept worktree ${stage.worktree} and branch ${stage.branch}: claude session p-stage-2 (pid ${child.pid}) locked it and is still running; it is left until that claude exits`);
   });
 });
