@@ -23,6 +23,8 @@
  *   slow         steps take 4x longer
  *   die-always   exit 1 right after starting, every time (a broken setup)
  *   needs-opus   exit 1 right after starting unless run with an opus model (for model escalation)
+ *   exit-deletes-branch  after its first commit, once: the Stop hook, then what claude's /exit does
+ *                in a session with no new commits (worktree removed, branch deleted), exit 0
  *
  * With AUTORUN_SIM_USAGE=<tokens> it keeps a Claude Code-style transcript (named in its hooks'
  * `transcript_path`): every step is an assistant message of the model it runs as (`--model`, else
@@ -229,6 +231,28 @@ async function rebaseOntoBase(): Promise<void> {
   }
 }
 
+/**
+ * Once per stage: what claude's `/exit` does in a `--worktree` session that made no commits since it
+ * started — the worktree removed, its branch deleted — after the turn's Stop hook and once autorun
+ * has recorded the tip (a person types /exit later than that).
+ */
+async function exitDeletingBranch(): Promise<void> {
+  const mark = resolve(cwd, git(cwd, "rev-parse", "--git-common-dir").out, `sim-exited-${stage}`);
+  if (existsSync(mark)) return;
+  writeFileSync(mark, "");
+  busy = false;
+  draw();
+  await hook("Stop", { stop_hook_active: false });
+  const head = git(cwd, "rev-parse", "HEAD").out;
+  for (let i = 0; i < 150 && !git(cwd, "for-each-ref", "--format=%(objectname)", "refs/autorun/").out.split("\n").includes(head); i++) await sleep(100);
+  say("/exit");
+  const branch = git(cwd, "symbolic-ref", "--short", "HEAD").out;
+  const root = resolve(cwd, git(cwd, "rev-parse", "--git-common-dir").out, "..");
+  git(root, "worktree", "remove", "--force", cwd);
+  git(root, "branch", "-D", branch);
+  process.exit(0);
+}
+
 async function main(): Promise<void> {
   draw();
   await hook("SessionStart", { source: resumeId ? "resume" : "startup" });
@@ -306,6 +330,7 @@ async function main(): Promise<void> {
     commit(`sim/stage-${stage}-part1.txt`, `stage ${stage} part 1\n`, `stage ${stage}: phase 1`);
     mark("part1");
   }
+  if (behaviours.has("exit-deletes-branch")) await exitDeletingBranch();
   report("phase", "implement", "start", "--current", "2", "--total", "2");
   await sleep(delay);
   if (!state.part2) {

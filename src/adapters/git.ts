@@ -145,25 +145,6 @@ export async function moveCheckout(dir: string, from: string, to: string): Promi
   return r.ok ? undefined : (r.stderr.trim() || r.stdout.trim() || `git read-tree exited ${r.code}`);
 }
 
-const IN_PROGRESS: Record<string, string> = {
-  MERGE_HEAD: "a merge",
-  CHERRY_PICK_HEAD: "a cherry-pick",
-  REVERT_HEAD: "a revert",
-  "rebase-merge": "a rebase",
-  "rebase-apply": "a rebase or git am",
-  BISECT_LOG: "a bisect",
-};
-
-/** What the person is in the middle of in a checkout (a merge, a rebase, …), if anything. */
-export async function operationInProgress(dir: string): Promise<string | undefined> {
-  const names = Object.keys(IN_PROGRESS);
-  const r = await run(dir, ["rev-parse", "--path-format=absolute", ...names.flatMap((n) => ["--git-path", n])]);
-  if (!r.ok) return undefined;
-  const paths = r.stdout.split("\n");
-  const at = names.findIndex((_, i) => paths[i] !== undefined && existsSync(paths[i]!));
-  return at >= 0 ? IN_PROGRESS[names[at]!] : undefined;
-}
-
 /** True when the checkout's index still holds `commit`'s tree (a checkout left behind by its ref). */
 export async function indexMatches(dir: string, commit: string): Promise<boolean> {
   return (await run(dir, ["--no-optional-locks", "diff-index", "--cached", "--quiet", commit, "--"])).ok;
@@ -271,12 +252,14 @@ export async function pruneWorktrees(root: string): Promise<void> {
 }
 
 /**
- * Deletes a stage branch only when every commit on it is in `base` (compare-and-swap on its tip),
- * whatever branch the person has checked out.
+ * Deletes a stage branch only when every commit on it is in `base` (compare-and-swap on its tip)
+ * and no worktree has it checked out, whatever branch the person has checked out.
  */
 export async function deleteMergedBranch(root: string, branch: string, base: string): Promise<boolean> {
   const tip = await run(root, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`]);
   if (!tip.ok) return true;
+  // update-ref would delete a branch a worktree still has out, leaving that worktree on no commit.
+  if ((await listWorktrees(root)).some((w) => w.branch === branch)) return false;
   if (!(await isAncestor(root, tip.stdout.trim(), `refs/heads/${base}`))) return false;
   return (await run(root, ["update-ref", "-d", `refs/heads/${branch}`, tip.stdout.trim()])).ok;
 }
@@ -297,13 +280,21 @@ export async function listBranches(root: string, pattern: string): Promise<strin
   return out === "" ? [] : out.split("\n");
 }
 
-export async function listWorktrees(root: string): Promise<{ path: string; branch?: string }[]> {
+/** A registered worktree: its branch (none when detached) and, when it is locked, the lock's reason ("" for none given). */
+export interface WorktreeEntry {
+  path: string;
+  branch?: string;
+  locked?: string;
+}
+
+export async function listWorktrees(root: string): Promise<WorktreeEntry[]> {
   const out = await ok(root, ["worktree", "list", "--porcelain"], "git worktree list");
-  const result: { path: string; branch?: string }[] = [];
+  const result: WorktreeEntry[] = [];
   for (const block of out.split("\n\n")) {
     const path = /^worktree (.*)$/m.exec(block)?.[1];
     const branch = /^branch refs\/heads\/(.*)$/m.exec(block)?.[1];
-    if (path) result.push(branch ? { path, branch } : { path });
+    const locked = /^locked(?: (.*))?$/m.exec(block);
+    if (path) result.push({ path, ...(branch ? { branch } : {}), ...(locked ? { locked: locked[1] ?? "" } : {}) });
   }
   return result;
 }

@@ -19,6 +19,9 @@ import { preflightAgent } from "./preflight.js";
 import { sentence, stagesList } from "../core/printable.js";
 import { stageState } from "../core/words.js";
 import * as git from "../adapters/git.js";
+import { dropStageTip } from "../adapters/git-safety.js";
+import { removeStageWorktree } from "../monitor/worktree-removal.js";
+import { stageTipRef } from "../core/naming.js";
 
 export async function runResume(ctx: Ctx, plan: string, opts: { budget?: number; stageBudget?: number } = {}): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
@@ -122,13 +125,16 @@ export async function runRetry(ctx: Ctx, plan: string, stageArgs: string[], opts
       if (existsSync(s.worktree)) {
         const dirty = await git.dirtyFiles(s.worktree).catch(() => ["?"]);
         if (dirty.length > 0) throw new UserError(`stage ${id}'s worktree ${s.worktree} has uncommitted files (${dirty.slice(0, 5).join(", ")}); commit or remove them, or retry without --fresh-worktree.`);
-        if (!(await git.removeWorktree(root, s.worktree))) throw new RuntimeError(`could not remove ${s.worktree}; remove it with git worktree remove, then retry.`);
+        const removal = await removeStageWorktree(root, s.worktree, { orchDir: orch.paths.dir, stage: id, sessionEnded: true });
+        if (!removal.removed) throw new RuntimeError(`could not remove ${s.worktree}: ${removal.why}; remove it with git worktree remove, then retry.`);
       }
       if (await git.branchExists(root, s.branch)) {
         const kept = `${s.branch}-attempt-${s.retries + 1}`;
         await git.renameBranch(root, s.branch, kept);
         ctx.out(`Stage ${id}: its previous branch is kept as ${kept}.`);
       }
+      // The stage starts from the base tip: its recorded tip must not bring the old branch back.
+      await dropStageTip(root, stageTipRef(orch.status.project_slug, id));
     }
     appendFor(orch.paths, orch.status, { type: "stage_retried", stage: id, fresh_worktree: opts.freshWorktree === true });
     ctx.out(`Stage ${id} will run again${opts.freshWorktree ? " from the tip of the base branch" : " in its worktree, with its commits so far"}.`);

@@ -11,7 +11,9 @@ import { commandVersion, findExecutable } from "../adapters/process.js";
 import { CLAUDE_MIN_VERSION, claudeTooOld, claudeTrust, isClaude, pluginDir } from "../adapters/agent.js";
 import { readPid } from "../state/pidfile.js";
 import { isMonitorOf } from "./monitor-pid.js";
-import { orchPaths } from "../state/paths.js";
+import { orchPaths, type OrchPaths } from "../state/paths.js";
+import { keepWorktreeFiles, keptFilesDir } from "../monitor/keep-files.js";
+import { removeStageWorktree } from "../monitor/worktree-removal.js";
 import { readSettings } from "../state/settings.js";
 import { loadConfig } from "../state/config.js";
 import type { Status } from "../state/schemas.js";
@@ -105,7 +107,7 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
   }
 
   // Worktrees and branches, project by project.
-  for (const root of roots) await checkProject(root, orchestrations.filter((o) => o.status.project_root === root).map((o) => o.status), add);
+  for (const root of roots) await checkProject(root, orchestrations.filter((o) => o.status.project_root === root), add);
 
   // Report and fix.
   let remaining = 0;
@@ -150,8 +152,12 @@ function checkTrust(root: string, env: NodeJS.ProcessEnv): [Finding["level"], st
   return ["warn", `workspace trust: ${why}; run claude there once and accept "Yes, I trust this folder", or claude --worktree exits and no stage starts`];
 }
 
-async function checkProject(root: string, statuses: Status[], add: (level: Finding["level"], text: string, fix?: Finding["fix"]) => void): Promise<void> {
+async function checkProject(root: string, orchestrations: { paths: OrchPaths; status: Status }[], add: (level: Finding["level"], text: string, fix?: Finding["fix"]) => void): Promise<void> {
   if (!existsSync(root)) return;
+  const statuses = orchestrations.map((o) => o.status);
+  // Whose each recorded worktree is: a stage that is not merged keeps its worktree whatever it holds.
+  const owners = new Map<string, { id: string; state: string; paths: OrchPaths }>();
+  for (const o of orchestrations) for (const [id, st] of Object.entries(o.status.stages)) owners.set(st.worktree, { id, state: st.status, paths: o.paths });
   const active = new Set<string>();
   const bases = new Set<string>();
   // Only worktrees and branches an orchestration recorded are autorun's to remove; the rest are the person's.
@@ -181,6 +187,11 @@ async function checkProject(root: string, statuses: Status[], add: (level: Findi
       add("warn", `worktree ${wt.path} was not made by an autorun orchestration; left alone`);
       continue;
     }
+    const owner = owners.get(wt.path);
+    if (owner && owner.state !== "completed") {
+      add("warn", `worktree ${wt.path} belongs to stage ${owner.id}, which is ${owner.state} (not merged); left alone (autorun retry runs it again there)`);
+      continue;
+    }
     const ahead = wt.branch ? await git.commitsAhead(root, base, wt.branch).catch(() => -1) : 0;
     const changes = existsSync(wt.path) ? await git.dirtyFiles(wt.path).catch(() => ["?"]) : [];
     if (ahead > 0 || ahead < 0 || changes.length > 0) {
@@ -188,9 +199,18 @@ async function checkProject(root: string, statuses: Status[], add: (level: Findi
       continue;
     }
     add("problem", `leaked worktree ${wt.path}${wt.branch ? ` (${wt.branch}, merged)` : ""}`, async () => {
-      await git.removeWorktree(root, wt.path);
-      if (wt.branch) await git.deleteMergedBranch(root, wt.branch, base);
-      return `removed worktree ${wt.path}${wt.branch ? ` and branch ${wt.branch}` : ""}`;
+      // Ignored files (a person's notes.log) are copied aside first, as after a merge.
+      let kept = "";
+      if (owner && existsSync(wt.path)) {
+        const files = await keepWorktreeFiles(keptFilesDir(owner.paths, owner.id), wt.path, null);
+        if (!files.ok) return `kept worktree ${wt.path}: it holds too many files to copy aside`;
+        if (files.count > 0) kept += `; kept its ${files.count} ignored file(s) in ${files.dir}`;
+        if (files.dropped.length > 0) kept += `; not kept: ${files.dropped.join(", ")}`;
+      }
+      const removal = await removeStageWorktree(root, wt.path, { orchDir: owner?.paths.dir ?? "", stage: owner?.id ?? "", sessionEnded: false });
+      if (!removal.removed) return `kept worktree ${wt.path}${wt.branch ? ` and branch ${wt.branch}` : ""}: ${removal.why}${kept}`;
+      const branchGone = wt.branch ? await git.deleteMergedBranch(root, wt.branch, base) : false;
+      return `removed worktree ${wt.path}${branchGone ? ` and branch ${wt.branch}` : ""}${kept}`;
     });
   }
   for (const path of onDisk) {

@@ -56,6 +56,7 @@ function step(prev: Status | undefined, event: AutorunEvent, copy: boolean): Sta
         last_exit: null,
         retries: 0,
         kept_files: null,
+        kept_dropped: [],
         usage: null,
         settings: s.settings ?? {},
         model: s.settings?.model ?? null,
@@ -218,6 +219,7 @@ function step(prev: Status | undefined, event: AutorunEvent, copy: boolean): Sta
     case "stage_files_kept":
       if (!stage) break;
       stage.kept_files = event.dir;
+      stage.kept_dropped = event.dropped ?? [];
       if (event.plan_file) stage.plan_file = event.plan_file;
       break;
     case "stage_failed":

@@ -27,6 +27,8 @@ export interface Report {
     /** The stage's plan and the notes its agent left uncommitted, kept when its worktree went. */
     plan_file: string | null;
     kept_files: string | null;
+    /** What the kept files left out, each with why. */
+    kept_dropped: string[];
     /** Tokens and USD from the agent's transcripts; null for an agent that reports none. */
     usage: Usage | null;
     /** The model it ran with last when not the configured one (the plan's, or an escalation's). */
@@ -71,6 +73,7 @@ export function buildReport(status: Status, events: readonly AutorunEvent[]): Re
       failure_reason: s.failure_reason,
       plan_file: s.plan_file,
       kept_files: s.kept_files,
+      kept_dropped: s.kept_dropped,
       usage: s.usage,
       model: s.model,
       done_in_plan: s.done_in_plan,
@@ -114,7 +117,7 @@ export function renderReportMarkdown(r: Report): string {
     ...r.stages.map((s) => `| ${s.id} | ${s.name.replace(/\|/g, "\\|")} | ${s.state}${s.model ? ` (${s.model})` : ""} | ${s.attempts} | ${s.nudges} | ${human(s.duration_seconds)} | ${formatCost(s.usage)} | ${s.merge_commit ? `\`${s.merge_commit.slice(0, 12)}\`` : "—"} | ${s.validated === true ? "passed" : s.validated === false ? "not run" : "—"} |`),
     "",
     ...(r.stages.some((s) => s.plan_file || s.kept_files)
-      ? ["## Plans and notes", "", ...r.stages.filter((s) => s.plan_file || s.kept_files).map((s) => `- Stage ${s.id}: ${[s.plan_file ? `plan ${s.plan_file}` : "", s.kept_files ? `notes kept in ${s.kept_files}` : ""].filter(Boolean).join("; ")}`), ""]
+      ? ["## Plans and notes", "", ...r.stages.filter((s) => s.plan_file || s.kept_files).map((s) => `- Stage ${s.id}: ${[s.plan_file ? `plan ${s.plan_file}` : "", s.kept_files ? `notes kept in ${s.kept_files}` : "", s.kept_dropped.length ? `not kept: ${s.kept_dropped.join(", ")}` : ""].filter(Boolean).join("; ")}`), ""]
       : []),
     "## Waves",
     "",

@@ -1,17 +1,22 @@
 /**
- * After a merge: the stage's session ends, what its agent left uncommitted (notes, its plan) is
- * copied under the orchestration, its worktree is removed and its branch deleted — only what
- * autorun made, and never a commit that is not in the base.
+ * After a merge: the stage's session ends, what its agent left uncommitted (notes, its plan, ignored
+ * files but dependencies and build output) is copied under the orchestration, its worktree is
+ * removed (a lock claude left lifted only when that claude is gone) and its branch deleted — only
+ * what autorun made, never a commit that is not in the base, never a branch a worktree still has
+ * out; then the ref that kept the stage's tip goes.
  */
-import { copyFileSync, existsSync, lstatSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { existsSync } from "node:fs";
 import * as git from "../adapters/git.js";
+import { dropStageTip } from "../adapters/git-safety.js";
 import type { Tmux } from "../adapters/tmux.js";
 import { classifyPane } from "./pane.js";
 import { appendFor } from "../state/orchestration.js";
-import { makeDir, type OrchPaths } from "../state/paths.js";
+import type { OrchPaths } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
 import type { Status } from "../state/schemas.js";
+import { stageTipRef } from "../core/naming.js";
+import { keepWorktreeFiles, keptFilesDir } from "./keep-files.js";
+import { removeStageWorktree } from "./worktree-removal.js";
 
 export interface CleanupDeps {
   tmux: Tmux;
@@ -25,49 +30,15 @@ export interface CleanupDeps {
  */
 export async function reapCompleted(deps: CleanupDeps, id: string, stage: Status["stages"][string], root: string, base: string): Promise<boolean> {
   const leftover = (await deps.tmux.hasSession(stage.session)) || existsSync(stage.worktree) || (await git.branchExists(root, stage.branch));
-  if (!leftover) return false;
+  if (!leftover) {
+    // Killed after the branch went, before the ref that kept its tip did.
+    const slug = loadStatus(deps.paths)?.project_slug;
+    if (slug) await dropStageTip(root, stageTipRef(slug, id));
+    return false;
+  }
   deps.log(`stage ${id}: cleaning up what its merge left behind`);
   await cleanup(deps, id, stage, root, base);
   return true;
-}
-
-/** Where a merged stage's notes and plan are kept once its worktree is gone. */
-function keptFilesDir(paths: OrchPaths, id: string): string {
-  return join(paths.stagesDir, `stage-${id}-files`);
-}
-
-const KEEP_MAX_FILES = 500;
-const KEEP_MAX_BYTES = 50 * 1024 * 1024;
-
-/**
- * Copies what the agent left uncommitted in its worktree (notes, its plan) under the
- * orchestration, so removing the worktree loses nothing. False when there is too much to copy.
- */
-async function keepStageFiles(deps: Pick<CleanupDeps, "paths" | "log">, id: string, worktree: string, planFile: string | null): Promise<{ ok: boolean; dir: string; plan?: string; count: number }> {
-  const dir = keptFilesDir(deps.paths, id);
-  const files = (await git.untrackedFiles(worktree)).filter((f) => !f.startsWith(".claude/"));
-  if (planFile && existsSync(planFile) && lstatSync(planFile).isFile()) {
-    const rel = relative(worktree, planFile);
-    if (!rel.startsWith("..") && !files.includes(rel)) files.push(rel);
-  }
-  if (files.length > KEEP_MAX_FILES) return { ok: false, dir, count: files.length };
-  let bytes = 0;
-  for (const f of files) {
-    const stat = lstatSync(join(worktree, f), { throwIfNoEntry: false });
-    if (stat?.isFile()) bytes += stat.size;
-  }
-  if (bytes > KEEP_MAX_BYTES) return { ok: false, dir, count: files.length };
-  let plan: string | undefined;
-  for (const f of files) {
-    const from = join(worktree, f);
-    const stat = lstatSync(from, { throwIfNoEntry: false });
-    if (!stat?.isFile()) continue;
-    const to = join(dir, f);
-    makeDir(dirname(to));
-    copyFileSync(from, to);
-    if (planFile && from === planFile) plan = to;
-  }
-  return { ok: true, dir, count: files.length, ...(plan ? { plan } : {}) };
 }
 
 /**
@@ -87,27 +58,37 @@ export async function cleanup(deps: CleanupDeps, id: string, stage: Status["stag
   const { worktree, branch } = stage;
   await letTurnEnd(deps.tmux, stage.session);
   await deps.tmux.killSession(stage.session);
+  const status = loadStatus(deps.paths);
   if (existsSync(worktree)) {
     const changes = await git.trackedChanges(worktree).catch(() => ["?"]);
     if (changes.length > 0) {
-      deps.log(`stage ${id}: kept worktree ${worktree}: it has uncommitted changes to tracked files`);
+      deps.log(`stage ${id}: kept worktree ${worktree} and branch ${branch}: it has uncommitted changes to tracked files`);
       return;
     }
-    const kept = await keepStageFiles(deps, id, worktree, stage.plan_file);
+    const kept = await keepWorktreeFiles(keptFilesDir(deps.paths, id), worktree, stage.plan_file);
     if (!kept.ok) {
-      deps.log(`stage ${id}: kept worktree ${worktree}: it holds ${kept.count} uncommitted files, too many to copy aside`);
+      deps.log(`stage ${id}: kept worktree ${worktree} and branch ${branch}: it holds ${kept.count} uncommitted files, too many to copy aside`);
       return;
     }
-    if (kept.count > 0) {
-      const status = loadStatus(deps.paths);
+    if (kept.count > 0 || kept.dropped.length > 0) {
       if (status) {
-        appendFor(deps.paths, status, { stage: id, type: "stage_files_kept", dir: kept.dir, files: kept.count, ...(kept.plan ? { plan_file: kept.plan } : {}) });
+        appendFor(deps.paths, status, { stage: id, type: "stage_files_kept", dir: kept.dir, files: kept.count, ...(kept.plan ? { plan_file: kept.plan } : {}), ...(kept.dropped.length ? { dropped: kept.dropped.slice(0, 50) } : {}) });
       }
-      deps.log(`stage ${id}: kept its ${kept.count} uncommitted file(s) (notes, plan) in ${kept.dir}`);
+      if (kept.count > 0) deps.log(`stage ${id}: kept its ${kept.count} uncommitted or ignored file(s) (notes, plan) in ${kept.dir}`);
+      if (kept.dropped.length > 0) deps.log(`stage ${id}: not kept from its worktree: ${kept.dropped.join(", ")}`);
     }
-    // Everything uncommitted is copied aside and every commit is in the base, so --force loses nothing of the agent's.
-    if (!(await git.removeWorktree(root, worktree))) deps.log(`stage ${id}: could not remove worktree ${worktree}`);
   }
-  await git.pruneWorktrees(root);
-  if (!(await git.deleteMergedBranch(root, branch, base))) deps.log(`stage ${id}: kept branch ${branch} (not fully merged)`);
+  // Everything uncommitted is copied aside and every commit is in the base, so --force loses nothing
+  // of the agent's. A lock claude left is lifted only when that claude is gone or was this stage's.
+  const removal = await removeStageWorktree(root, worktree, { orchDir: deps.paths.dir, stage: id, sessionEnded: true });
+  if (!removal.removed) {
+    deps.log(`stage ${id}: kept worktree ${worktree} and branch ${branch}: ${removal.why}`);
+    return;
+  }
+  if (removal.unlocked) deps.log(`stage ${id}: lifted ${removal.unlocked} on ${worktree}`);
+  if (!(await git.deleteMergedBranch(root, branch, base))) {
+    deps.log(`stage ${id}: kept branch ${branch} (not fully merged, or checked out somewhere)`);
+    return;
+  }
+  if (status) await dropStageTip(root, stageTipRef(status.project_slug, id));
 }

@@ -9,6 +9,7 @@ import { applyEvent } from "../core/fold.js";
 import { outcome, stagesToLaunch, waveProgress } from "../core/scheduler.js";
 import type { Tmux } from "../adapters/tmux.js";
 import * as git from "../adapters/git.js";
+import { operationOnBase } from "../adapters/git-safety.js";
 import { readEventsFrom, readFirstEvent } from "../state/events.js";
 import { appendFor } from "../state/orchestration.js";
 import { writeStatusFile } from "../state/status.js";
@@ -20,6 +21,7 @@ import { launchStages } from "./launcher.js";
 import { checkLiveness } from "./liveness.js";
 import { MAX_SEND_BACKS, mergeStage, removeValidationWorktree } from "./merge.js";
 import { reapCompleted } from "./cleanup.js";
+import { StageTips } from "./tips.js";
 import { readTranscript, type TranscriptState } from "./usage.js";
 import { dollars, ZERO } from "../core/usage.js";
 import type { Clock } from "./clock.js";
@@ -53,6 +55,8 @@ export class Monitor {
   private readonly wavesComplete = new Set<number>();
   private writtenCount = -1;
   private reaped = false;
+  /** Stages whose branch tip is to be recorded (refs/autorun/…): nothing a stage committed is lost. */
+  private readonly tips = new StageTips();
   private readonly merging = new Map<string, Promise<void>>();
   private replaying = true;
   /** Stages this process is launching now. */
@@ -116,6 +120,7 @@ export class Monitor {
     if (event.type === "wave_complete") this.wavesComplete.add(event.wave);
     if (!this.replaying && NOTIFY_TYPES.has(event.type) && this.deps.notify) void this.deps.notify(event).catch(() => undefined);
     this.reviews.observe(event);
+    this.tips.observe(event);
     if (event.stage === undefined) {
       this.observeRun(event);
       return;
@@ -231,6 +236,7 @@ export class Monitor {
 
     if (!this.reaped) await this.reapCompletedStages();
     await this.reviews.resolveDue();
+    await this.tips.save(this.status);
     await this.mergeReady();
     this.collectUsage();
     await checkBudgets(this);
@@ -370,9 +376,9 @@ export class Monitor {
   /** The person's checkout no longer has uncommitted changes to any of `files`. */
   private async checkoutClear(files: readonly string[]): Promise<boolean> {
     const s = this.status;
+    if (await operationOnBase(s.project_root, s.base_branch)) return false;
     const checkout = await git.checkoutOf(s.project_root, s.base_branch);
     if (!checkout) return true;
-    if (await git.operationInProgress(checkout)) return false;
     const dirty = new Set(await git.dirtyFiles(checkout));
     return !files.some((f) => dirty.has(f));
   }

@@ -17,6 +17,7 @@ import type { Status } from "../state/schemas.js";
 import { ToolError } from "../errors.js";
 import { stagesToLaunch } from "../core/scheduler.js";
 import { MERGE_SUBJECT_PREFIX } from "../core/naming.js";
+import { keepOrRestoreBranch } from "./tips.js";
 
 export interface LaunchDeps {
   tmux: Tmux;
@@ -143,6 +144,11 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
       ids.map(async (id) => {
         const stage = before.stages[id];
         if (stage?.status !== "pending") return;
+        // A retried stage runs on with its commits: its branch is put back if it was deleted meanwhile.
+        if (stage.retries > 0) {
+          const restored = await keepOrRestoreBranch(before, id, stage.branch).catch(() => undefined);
+          if (restored) deps.log(`stage ${id}: ${restored}`);
+        }
         // Another launcher may be making the same worktree: only a worktree still missing is news.
         await ensureWorktree(before, stage, tip).catch((error: Error) => existsSync(stage.worktree) || deps.log(`stage ${id}: could not create its worktree yet: ${error.message}`));
       }),
@@ -209,6 +215,9 @@ export async function relaunchStage(deps: LaunchDeps, id: string, expectAttempts
     const stage = status?.stages[id];
     if (!status || !stage || stage.status !== "in_progress" || stage.attempts !== expectAttempts) return "skipped";
     if (await tmux.hasSession(stage.session)) return "skipped";
+    // Its commits so far go on with it, even when claude deleted its branch (on /exit) meanwhile.
+    const restored = await keepOrRestoreBranch(status, id, stage.branch).catch(() => undefined);
+    if (restored) deps.log(`stage ${id}: ${restored}`);
     const attempt = stage.attempts + 1;
     const worktreeExists = existsSync(stage.worktree);
     const previousId = stage.session_id ?? stageSessionId(status, paths.dir, id, stage.attempts, stage.retries);

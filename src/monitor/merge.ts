@@ -13,6 +13,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as git from "../adapters/git.js";
+import { operationOnBase } from "../adapters/git-safety.js";
 import { runValidate } from "../adapters/process.js";
 import type { Tmux } from "../adapters/tmux.js";
 import { readFirstEvent } from "../state/events.js";
@@ -24,6 +25,7 @@ import type { Config } from "../state/config.js";
 import type { EventOf, Status } from "../state/schemas.js";
 import { cleanup } from "./cleanup.js";
 import { prepareWorktrees } from "./launcher.js";
+import { keepOrRestoreBranch } from "./tips.js";
 import { mergeSubject } from "../core/naming.js";
 import { localAllowRules, WORKFLOW_ALLOW } from "../adapters/agent.js";
 
@@ -126,11 +128,17 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
     return { kind: "sent_back", reason, detail };
   };
 
+  // The hand-over's tip is recorded; a branch claude deleted (on /exit) is put back from the last one.
+  const restored = await keepOrRestoreBranch(status, id, stage.branch);
+  if (restored) log(`stage ${id}: ${restored}`);
   if (!(await git.branchExists(root, stage.branch))) {
     return sendBack("no_commits", [], `branch ${stage.branch} does not exist`, "none", `autorun could not merge stage ${id}: its branch ${stage.branch} does not exist. Commit your work on ${stage.branch} in your worktree, then run: autorun phase implement done`);
   }
   const checks = stageChecks(deps, stage);
   for (let round = 1; ; round++) {
+    // Checked first too: no merge is computed and checked while it could not go in anyway.
+    const before = await operationOnBase(root, base);
+    if (before) return waitFor(before);
     const baseTip = await git.headCommit(root, baseRef);
     const stageTip = await git.headCommit(root, `refs/heads/${stage.branch}`);
     if (await git.isAncestor(root, stageTip, baseTip)) {
@@ -169,12 +177,13 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
         );
       }
     }
+    // A person half-way through their own merge or rebase of the base, on any checkout: wait, never
+    // abort it (a rebase of the base would then fail to move it: "cannot lock ref").
+    const busy = await operationOnBase(root, base);
+    if (busy) return waitFor(busy);
     // Where the base is checked out, the merge must fit around the person's uncommitted work.
     const checkout = await git.checkoutOf(root, base);
     if (checkout) {
-      // A person half-way through their own merge or rebase there: wait, never abort it.
-      const busy = await git.operationInProgress(checkout);
-      if (busy) return refuse([`(${busy} in progress)`], checkout, `${busy} is in progress in ${checkout}`);
       const touched = new Set(await git.changedFiles(root, baseTip, commit));
       const inTheWay = (await git.dirtyFiles(checkout)).filter((f) => touched.has(f));
       if (inTheWay.length > 0) return refuse(inTheWay, checkout);
@@ -195,6 +204,10 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
       }
     }
     return merged(commit, checks.length > 0);
+  }
+
+  function waitFor(busy: { what: string; where: string }): MergeOutcome {
+    return refuse([`(${busy.what} in progress)`], busy.where, `${busy.what} is in progress in ${busy.where}`);
   }
 
   function refuse(files: string[], checkout: string, why?: string): MergeOutcome {
@@ -227,12 +240,12 @@ export async function describeMerge(deps: Pick<MergeDeps, "paths" | "config">, i
   const checks = stageChecks(deps, stage);
   out.push(checks.length > 0 ? `checks the merge result in ${validationWorktree(deps.paths.home, root)}: ${checks.map((a) => a.join(" ")).join("; ")}` : "no validate configured: no check before the base moves");
   const checkout = await git.checkoutOf(root, base);
-  if (!checkout) out.push(`${base} is not checked out anywhere: only the branch moves`);
+  const busy = await operationOnBase(root, base);
+  if (busy) out.push(`waits: ${busy.what} is in progress in ${busy.where}`);
+  else if (!checkout) out.push(`${base} is not checked out anywhere: only the branch moves`);
   else {
-    const busy = await git.operationInProgress(checkout);
     const inTheWay = (await git.dirtyFiles(checkout)).filter((f) => touched.includes(f));
-    if (busy) out.push(`waits: ${busy} is in progress in ${checkout}`);
-    else if (inTheWay.length > 0) out.push(`waits: your uncommitted changes in ${checkout} overlap it: ${inTheWay.join(", ")}`);
+    if (inTheWay.length > 0) out.push(`waits: your uncommitted changes in ${checkout} overlap it: ${inTheWay.join(", ")}`);
     else out.push(`${checkout} (on ${base}) is brought forward; your uncommitted edits there are kept`);
   }
   return out;

@@ -115,7 +115,7 @@ export const eventSchema = z.discriminatedUnion("type", [
   withStage.extend({ type: z.literal("message_delivered"), id: z.string().min(1), verified: z.boolean(), evidence: z.string() }),
   /** A person asked for a failed or blocked stage to run again (`autorun retry`). */
   withStage.extend({ type: z.literal("stage_retried"), fresh_worktree: z.boolean() }),
-  withStage.extend({ type: z.literal("stage_files_kept"), dir: z.string(), files: z.number().int().nonnegative(), plan_file: z.string().optional() }),
+  withStage.extend({ type: z.literal("stage_files_kept"), dir: z.string(), files: z.number().int().nonnegative(), plan_file: z.string().optional(), dropped: z.array(z.string()).optional() }),
   /** A person's "don't ask again" answers in a merged stage's session, kept for the stages launched after it. */
   withStage.extend({ type: z.literal("permissions_learned"), rules: z.array(z.string().min(1)).min(1) }),
   /**
@@ -235,6 +235,8 @@ export const stageStatusSchema = z.object({
   done_in_plan: z.boolean().default(false),
   /** Where the agent's uncommitted notes and plan were kept when its worktree was removed. */
   kept_files: z.string().nullable().default(null),
+  /** What was left out of `kept_files` (dependencies, build output, ignored files over the cap), each with why. */
+  kept_dropped: z.array(z.string()).default([]),
   failure_reason: z.string().nullable(),
   last_event_at: z.string().nullable(),
   phases: z.record(z.string(), phaseTimes),

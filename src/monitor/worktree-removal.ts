@@ -1,0 +1,62 @@
+/**
+ * Removing a stage's worktree, which Claude Code may have locked (`git worktree lock`, left behind
+ * when its session is killed). A lock is lifted only when the claude that took it is gone, or is
+ * the stage's own agent whose session autorun has just ended; any other lock keeps the worktree —
+ * and the worktree keeps its branch.
+ */
+import { existsSync } from "node:fs";
+import * as git from "../adapters/git.js";
+import { unlockWorktree } from "../adapters/git-safety.js";
+import { isStageProcess, lockHolder, parseClaudeLock } from "../adapters/claude-lock.js";
+
+export interface RemovalOwner {
+  orchDir: string;
+  stage: string;
+  /** autorun has just ended the stage's session: its claude may take a moment to exit. */
+  sessionEnded: boolean;
+}
+
+export type Removal = { removed: true; unlocked?: string } | { removed: false; why: string };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Lifts a claude lock on `worktree` when that is safe. Undefined when there is no lock (or it was
+ * lifted: then `unlocked` says whose), else why the worktree must stay.
+ */
+async function liftLock(root: string, worktree: string, reason: string, owner: RemovalOwner, exitWaitMs: number): Promise<{ unlocked: string } | { why: string }> {
+  const lock = parseClaudeLock(reason);
+  if (!lock) return { why: `it is locked (${reason || "no reason given"}), not by a claude session autorun can check; once nothing uses it: git worktree unlock ${worktree}` };
+  let holder = lockHolder(lock);
+  const ours = holder === "running" && owner.sessionEnded && isStageProcess(lock.pid, owner.orchDir, owner.stage);
+  // The agent of the session just ended: give it a moment to exit.
+  for (const until = Date.now() + exitWaitMs; ours && holder === "running" && Date.now() < until; ) {
+    await sleep(100);
+    holder = lockHolder(lock);
+  }
+  if (holder === "running" && !ours) return { why: `claude session ${lock.session} (pid ${lock.pid}) locked it and is still running; it is left until that claude exits` };
+  if (!(await unlockWorktree(root, worktree))) return { why: `git worktree unlock ${worktree} failed` };
+  return { unlocked: `the lock of claude pid ${lock.pid} (${holder === "gone" ? "no longer running" : "its session ended by autorun"})` };
+}
+
+/**
+ * Removes a stage's worktree (with `--force`: its caller kept what it holds beyond its commits) and
+ * its registration. A worktree whose directory is already gone is only unregistered.
+ */
+export async function removeStageWorktree(root: string, worktree: string, owner: RemovalOwner, exitWaitMs = 5_000): Promise<Removal> {
+  const entry = (await git.listWorktrees(root)).find((w) => w.path === worktree);
+  let unlocked: string | undefined;
+  if (entry?.locked !== undefined) {
+    const lifted = await liftLock(root, worktree, entry.locked, owner, exitWaitMs);
+    if ("why" in lifted) return { removed: false, why: lifted.why };
+    unlocked = lifted.unlocked;
+  }
+  if (existsSync(worktree)) {
+    if (!(await git.removeWorktree(root, worktree)) || existsSync(worktree)) return { removed: false, why: "git worktree remove failed" };
+  } else if (entry) {
+    // Its directory went without git being told: only the registration is left.
+    await git.pruneWorktrees(root);
+    if ((await git.listWorktrees(root)).some((w) => w.path === worktree)) return { removed: false, why: "git worktree prune left its registration" };
+  }
+  return { removed: true, ...(unlocked ? { unlocked } : {}) };
+}
