@@ -89,7 +89,7 @@ export function checkStageHosts(file: string, stages: readonly PlanStage[], host
  */
 export function refuseRemotePlacement(file: string, stages: readonly PlanStage[], hosts: readonly HostSpec[]): void {
   const local = hosts.find((h) => h.local)!;
-  const later = "this version of autorun lists and checks hosts (autorun hosts) but runs stages on this machine only";
+  const later = "this version of autorun runs stages on this machine only (autorun hosts lists and checks the others)";
   for (const s of stages) {
     if (s.settings?.status === "completed") continue;
     const at = `${file}:${s.line}: stage ${s.id}`;

@@ -106,7 +106,7 @@ describe("Host: and Needs: in plans", () => {
 
   it("refuses, for now, a plan that would need another machine: stages run on this one only", () => {
     const pinned = parsePlan("plan.md", "# Plan\n\n## Stage 1: A\nHost: box1\n");
-    expect(errorOf(() => refuseRemotePlacement("plan.md", pinned.stages, hosts))).toMatch(/^plan\.md:3: stage 1: pinned to host box1, but this version of autorun .* runs stages on this machine only; remove its Host: setting/);
+    expect(errorOf(() => refuseRemotePlacement("plan.md", pinned.stages, hosts))).toMatch(/^plan\.md:3: stage 1: pinned to host box1, but this version of autorun runs stages on this machine only \(autorun hosts lists and checks the others\); remove its Host: setting/);
     const plain = parsePlan("plan.md", "# Plan\n\n## Stage 1: A\nHost: local\n");
     expect(() => refuseRemotePlacement("plan.md", plain.stages, hosts)).not.toThrow();
     const noLocal = resolveHosts({ maxParallel: 4, hosts: { local: { slots: 0 }, box1: { ssh: "box1", slots: 2 } } });
