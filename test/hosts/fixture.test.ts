@@ -2,6 +2,8 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
@@ -53,8 +55,20 @@ describe.skipIf(skip)("test host fixture", () => {
 });
 
 describe.skipIf(skip)("test host teardown", () => {
-  it("removes the namespace, the veth pair, sshd, the user and the temp dirs", async () => {
-    const host = await makeTestHost();
+  it("removes the namespace, the veth pair, sshd, the user and the temp dirs; and what a killed run left", async () => {
+    // A run killed before its teardown: its names carry a pid that is gone.
+    const child = spawn("true");
+    await once(child, "exit");
+    const leftover = `arhost-${child.pid}-1`;
+    await execa("ip", ["netns", "add", leftover]);
+    await execa("useradd", ["-M", "-N", "-d", "/nonexistent", "-s", "/bin/sh", leftover]);
+    const host = await makeTestHost().catch(async (error: unknown) => {
+      await execa("ip", ["netns", "del", leftover], { reject: false });
+      await execa("userdel", [leftover], { reject: false });
+      throw error;
+    });
+    expect((await execa("ip", ["netns", "list"])).stdout).not.toContain(leftover);
+    expect((await execa("id", [leftover], { reject: false })).exitCode).not.toBe(0);
     const pids = await host.pids();
     expect(pids.length).toBeGreaterThan(0);
     await host.teardown();
