@@ -21,8 +21,9 @@ export interface HostProbe {
 }
 
 /**
- * Run by `sh -s` on the host with the autorun and agent commands as $1 and $2. Every command reads
- * /dev/null, not the script's stdin. A non-interactive ssh session reads no shell profile: a
+ * Run by `sh -s` on the host with the autorun and agent commands as $1 and $2, the four at once
+ * (each prints one short line: one write, so lines do not mix). Every command reads /dev/null,
+ * not the script's stdin. A non-interactive ssh session reads no shell profile: a
  * command installed under the person's own PATH additions needs its full path in the configuration.
  */
 const PROBE = `report() {
@@ -33,10 +34,11 @@ const PROBE = `report() {
     printf '%s\\t\\n' "$key"
   fi
 }
-report autorun "$1" --version
-report tmux tmux -V
-report git git --version
-report agent "$2" --version`;
+report autorun "$1" --version &
+report tmux tmux -V &
+report git git --version &
+report agent "$2" --version &
+wait`;
 
 function parseProbe(stdout: string): HostProbe["versions"] {
   const v: HostProbe["versions"] = { autorun: null, tmux: null, git: null, agent: null };
