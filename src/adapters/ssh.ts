@@ -9,6 +9,7 @@
  * the script comes on stdin after a `set -- '…' '…'` line carrying its arguments, each in single
  * quotes (so the person's login shell, whatever it is, only ever sees the constant `sh -s`).
  */
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
@@ -110,15 +111,46 @@ export async function runScript(s: SshSettings, target: SshTarget, script: strin
   mkdirSync(join(s.home, "ssh"), { recursive: true, mode: 0o700 });
   const argv = sshArgs(s, target, ["sh", "-s"]);
   const deadlineMs = opts.deadlineMs ?? s.deadlineMs ?? DEFAULTS.deadlineMs;
-  try {
-    return await runProgram("ssh", argv, { input: scriptInput(script, args), timeoutMs: deadlineMs, describe: `ssh ${target.destination} (host ${target.name})` });
-  } catch (error) {
-    if (error instanceof ToolError && error.timedOut) {
-      const reset = await resetIfStale(s, target);
-      throw new ToolError(`ssh to host ${target.name} (${target.destination}) did not answer within ${deadlineMs} ms${reset ? "; its shared connection was stuck and has been reset" : ""}`, ["ssh", ...argv], undefined, error.stderr, { timedOut: true, cause: error });
-    }
-    throw error;
+  const r = await runSsh(argv, scriptInput(script, args), deadlineMs);
+  if (r === "timeout") {
+    const reset = await resetIfStale(s, target);
+    throw new ToolError(`ssh to host ${target.name} (${target.destination}) did not answer within ${deadlineMs} ms${reset ? "; its shared connection was stuck and has been reset" : ""}`, ["ssh", ...argv], undefined, "", { timedOut: true });
   }
+  return r;
+}
+
+/**
+ * One ssh call with a deadline that holds. Not execa: a client of a shared connection hands its
+ * stdin, stdout and stderr to the master (fd passing), so killing the client does not close our
+ * pipes — the master holds them until the remote command ends, and waiting for their end would
+ * wait out the remote command. At the deadline the client is killed and our ends are dropped.
+ */
+function runSsh(argv: readonly string[], input: string, deadlineMs: number): Promise<RunResult | "timeout"> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("ssh", argv, { stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    // The far end may close stdin before reading it all (a script that exits early).
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(input);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      child.stdout.destroy();
+      child.stderr.destroy();
+      resolve("timeout");
+    }, deadlineMs);
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new ToolError(error.code === "ENOENT" ? "ssh is not installed or not on PATH" : `ssh failed to start: ${error.message}`, ["ssh", ...argv], undefined, "", { cause: error }));
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      const trim = (b: Buffer[]) => Buffer.concat(b).toString("utf8").replace(/\n$/, "");
+      resolve({ ok: code === 0, code: code ?? undefined, stdout: trim(out), stderr: trim(err), ...(signal ? { signal } : {}) });
+    });
+  });
 }
 
 /** Whether the shared connection answers (`ssh -O check`), and the master's pid when it does. */

@@ -102,6 +102,20 @@ describe.skipIf(skip)("ssh to a host", () => {
     }
   });
 
+  it("a slow script past its deadline is an error, but a master that answers is kept", async () => {
+    await runScript(s, target, "true");
+    const pid = await masterPid();
+    const t0 = performance.now();
+    const error = await runScript(s, target, "sleep 5", [], { deadlineMs: 800 }).catch((e: unknown) => e);
+    // The master holds the client's pipes (fd passing) until the remote sleep ends: the deadline must not wait for them.
+    expect(performance.now() - t0).toBeLessThan(800 + 1_000 + 1_500);
+    expect(error).toBeInstanceOf(ToolError);
+    expect((error as ToolError).timedOut).toBe(true);
+    expect((error as ToolError).message).toMatch(/did not answer within 800 ms$/);
+    expect(await masterPid()).toBe(pid);
+    expect((await runScript(s, target, "echo still")).stdout).toBe("still");
+  });
+
   it("a dead master's socket file is replaced by a new master on the next call", async () => {
     await runScript(s, target, "true");
     const dead = await masterPid();
