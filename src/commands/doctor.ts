@@ -20,6 +20,8 @@ import type { Status } from "../state/schemas.js";
 import { loadOrchestrations, type Ctx } from "./context.js";
 import { startMonitorDetached } from "./monitor.js";
 import { stagesList } from "../core/printable.js";
+import { resolveHosts } from "../core/hosts.js";
+import { hostFindings } from "./host-check.js";
 
 interface Finding {
   level: "ok" | "warn" | "problem";
@@ -63,6 +65,10 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
 
   // Templates.
   add(...checkTemplates(pluginDir()));
+
+  // Other machines of the configuration (hosts): reachable, same autorun, tmux, git, the agent.
+  const configured = loadConfig(ctx.home, here, {}, ctx.env);
+  for (const h of await hostFindings({ home: ctx.home }, resolveHosts(configured), configured.agentCommand)) add(h.level, h.text);
 
   // Orchestrations and the projects they use.
   const orchestrations = loadOrchestrations(ctx.home);

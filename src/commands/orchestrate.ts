@@ -5,6 +5,7 @@ import writeFileAtomic from "write-file-atomic";
 import { parsePlan } from "../core/parse-plan.js";
 import type { Plan } from "../core/plan.js";
 import { checkModels, modelProblem, type StageSettings } from "../core/stage-settings.js";
+import { checkStageHosts, refuseRemotePlacement, resolveHosts } from "../core/hosts.js";
 import { dollars } from "../core/usage.js";
 import { planNameFromPath, projectSlug } from "../core/slug.js";
 import { branchName, sessionName, worktreeName } from "../core/naming.js";
@@ -84,6 +85,9 @@ async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOptions):
   const baseBranch = opts.base ?? plan.base_branch ?? current ?? "main";
   const config = loadConfig(ctx.home, projectRoot, opts.config, ctx.env);
   checkModels(label, plan.stages, config.prices);
+  const hosts = resolveHosts(config);
+  checkStageHosts(label, plan.stages, hosts);
+  refuseRemotePlacement(label, plan.stages, hosts);
   const slug = uniqueSlug(ctx.home, planName, await slugsInUse(plan, projectRoot, config.tmuxSocket));
   for (const [key, names] of [["model", config.model === undefined ? [] : [config.model]], ["escalation", config.escalation]] as const) {
     for (const name of names) {

@@ -321,6 +321,17 @@ export const COMMANDS: CommandSpec[] = [
     run: async (c, _args, f) => (await import("./doctor.js")).runDoctor(c, f),
   }),
   command({
+    name: "hosts",
+    summary: "the configured hosts: reachable or not, autorun/tmux/git/agent versions there, slots in use",
+    options: [
+      { flags: "--json", help: "print the hosts as JSON" },
+      { flags: "--project <dir>", help: "the project whose autorun.config.json to read (default: the git repository of the current directory)" },
+    ],
+    example: "autorun hosts\nautorun hosts --json",
+    schema: (z) => z.object({ json: z.boolean().optional(), project: z.string().optional() }),
+    run: async (c, _args, f) => (await import("./hosts.js")).runHosts(c, f),
+  }),
+  command({
     name: "demo",
     summary: "run a bundled 5-stage plan with the simulated agent in a throw-away repo on a private tmux server",
     options: [

@@ -30,6 +30,10 @@ const SETTING_KEYS: [string, SettingLine["key"]][] = [
   ["budget", "budget_usd"],
   ["validate", "validate"],
   ["status", "status"],
+  ["host", "host"],
+  // `needs` is a dependency key of YAML plans; the host labels a stage needs are `labels`.
+  ["labels", "needs"],
+  ["host_labels", "needs"],
 ];
 
 export function parseYamlPlan(file: string, text: string, lineOffset = 0): YamlPlan {

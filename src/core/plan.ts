@@ -120,6 +120,13 @@ export function buildPlan(file: string, raw: RawStage[], baseBranch?: string, co
   const stages: Stage[] = raw
     .map((s) => ({ id: s.id, name: s.name, depends_on: resolved.get(s.id) ?? [], scope: s.scope, line: s.line, ...(s.settings ? { settings: s.settings } : {}) }))
     .sort((a, b) => compareIds(a.id, b.id));
+  // "Needs: setup" naming a stage is a dependency (read as one above), not a host label.
+  for (const s of stages) {
+    if (!s.settings?.needs) continue;
+    const labels = s.settings.needs.filter((l) => !seen.has(l) && !byName.has(normalizeName(l)));
+    if (labels.length > 0) s.settings.needs = labels;
+    else delete s.settings.needs;
+  }
   const cycle = findCycle(stages);
   if (cycle) {
     const first = stages.find((s) => s.id === cycle[0]);

@@ -16,7 +16,7 @@ import { priceFor, type Price } from "./usage.js";
  */
 export type StageSettings = z.infer<typeof stageSettingsSchema>;
 
-export const SETTING_KEYS = ["model", "max_attempts", "exclusive_resources", "budget_usd", "validate", "status"] as const;
+export const SETTING_KEYS = ["model", "max_attempts", "exclusive_resources", "budget_usd", "validate", "status", "host", "needs"] as const;
 
 /** Claude Code's model aliases. */
 const ALIASES = /^(?:default|opus|sonnet|haiku|opusplan|best)(?:\[1m\])?$/;
@@ -51,7 +51,7 @@ export function saysDone(value: string): boolean {
  * stage about data models is prose, not a setting.
  */
 const SETTING_LINE =
-  /^\s{0,3}(?:[-*+]\s+)?(?:\*\*|__)?(model|exclusive(?:[ _]resources?)?|resources?|budget(?:[ _]usd)?|max[ _]attempts|attempts|validate|status)(?:\*\*|__)?\s*:(?:\*\*|__)?\s*(.*?)\s*$/i;
+  /^\s{0,3}(?:[-*+]\s+)?(?:\*\*|__)?(model|exclusive(?:[ _]resources?)?|resources?|budget(?:[ _]usd)?|max[ _]attempts|attempts|validate|status|host|needs)(?:\*\*|__)?\s*:(?:\*\*|__)?\s*(.*?)\s*$/i;
 
 export interface SettingLine {
   key: (typeof SETTING_KEYS)[number];
@@ -68,9 +68,15 @@ export function matchSettingLine(line: string): SettingLine | undefined {
   if (word.startsWith("budget")) return { key: "budget_usd", value };
   if (word === "max attempts" || word === "attempts") return /^\d/.test(value) ? { key: "max_attempts", value } : undefined;
   if (word === "validate") return value ? { key: "validate", value } : undefined;
+  // One host name, or a list of label words: "Host: the staging box" or "Needs: more tests" is prose.
+  if (word === "host") return HOST_WORD.test(value) ? { key: "host", value } : undefined;
+  if (word === "needs") return LABEL_LIST.test(value) ? { key: "needs", value } : undefined;
   // Only "done" counts; "Status: in progress" or "Status: draft" is the author's note.
   return saysDone(value) ? { key: "status", value: "completed" } : undefined;
 }
+
+const HOST_WORD = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const LABEL_LIST = /^[A-Za-z][A-Za-z0-9._-]*(?:\s*,\s*[A-Za-z][A-Za-z0-9._-]*)*$/;
 
 /** Where a setting came from, for errors: `plan.md:12: stage 3`. */
 export type Where = string;
@@ -162,6 +168,21 @@ function splitWords(text: string, where: Where): string[] {
   return words;
 }
 
+function readHostName(value: unknown, where: Where): string {
+  const name = typeof value === "string" ? value.trim() : "";
+  if (!HOST_WORD.test(name)) throw new UserError(`${where}: host ${JSON.stringify(value)} is not a host name; name one of the configuration's hosts (letters, digits, . _ -).`);
+  return name;
+}
+
+function readLabels(value: unknown, where: Where): string[] {
+  const items = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : [value];
+  return items.map((item) => {
+    const label = typeof item === "string" ? item.trim() : "";
+    if (!/^[A-Za-z][A-Za-z0-9._-]{0,63}$/.test(label)) throw new UserError(`${where}: ${JSON.stringify(item)} is not a host label; labels are words such as gpu or big-disk.`);
+    return label;
+  });
+}
+
 /** Folds one setting into `settings` (a later `Validate:` line adds a command; others replace). */
 export function applySetting(settings: StageSettings, key: SettingLine["key"], value: unknown, where: Where): void {
   switch (key) {
@@ -185,6 +206,14 @@ export function applySetting(settings: StageSettings, key: SettingLine["key"], v
     case "status":
       settings.status = "completed";
       break;
+    case "host":
+      settings.host = readHostName(value, where);
+      break;
+    case "needs": {
+      const labels = readLabels(value, where);
+      if (labels.length > 0) settings.needs = [...new Set([...(settings.needs ?? []), ...labels])];
+      break;
+    }
   }
 }
 

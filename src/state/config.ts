@@ -27,6 +27,8 @@ export const DEFAULT_CONFIG: Config = {
   circuitBreaker: 3,
   escalation: [],
   agentEnv: [],
+  hosts: {},
+  sshOptions: [],
 };
 
 function readConfigFile(file: string): ConfigFile {

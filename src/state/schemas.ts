@@ -5,6 +5,7 @@ const isoTs = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 
 const stageId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "a stage id like 3 or 2.1");
 
 import { ATTENTION, PHASES, STAGE_STATUS } from "./constants.js";
+import { hostsSchema, sshOptionsSchema } from "./hosts-schema.js";
 
 export { ATTENTION, PHASES, STAGE_STATUS };
 
@@ -27,6 +28,9 @@ export const stageSettingsSchema = z
     budget_usd: z.number().positive().optional(),
     validate: z.array(z.array(z.string().min(1)).min(1)).optional(),
     status: z.literal("completed").optional(),
+    /** The host the stage must run on (`Host:`), and the host labels it needs (`Needs:`). */
+    host: z.string().min(1).optional(),
+    needs: z.array(z.string().min(1)).optional(),
   })
   .strict();
 
@@ -308,6 +312,9 @@ export const configFields = z.object({
   escalation: z.array(z.string().min(1)),
   /** USD per million tokens by model (a part of its name: "opus", "claude-sonnet-4-5"), over the built-in table. */
   prices: z.record(z.string().min(1), z.object({ input: price, output: price, cache_write: price.optional(), cache_read: price.optional() }).strict()),
+  /** Machines stages may run on (docs/HOSTS.md), and ssh arguments for every one of them. */
+  hosts: hostsSchema,
+  sshOptions: sshOptionsSchema,
 });
 
 export const configSchema = configFields.partial().strict();

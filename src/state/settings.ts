@@ -17,6 +17,8 @@ export const settingsSchema = configFields
     onBudget: configFields.shape.onBudget.default("pause"),
     circuitBreaker: configFields.shape.circuitBreaker.default(3),
     escalation: configFields.shape.escalation.default([]),
+    hosts: configFields.shape.hosts.default({}),
+    sshOptions: configFields.shape.sshOptions.default([]),
     /** Names (never values) of the variables passed from the person's shell to every session. */
     agentEnv: z.array(z.string()).default([]),
   });

@@ -189,7 +189,7 @@ describe("bad input: one line, exit 2, nothing written", () => {
 });
 
 describe("help", () => {
-  it.for(["orchestrate", "status", "dashboard", "attach", "logs", "monitor", "resume", "retry", "stop", "nudge", "merge", "phase", "event", "hook", "review", "report", "doctor", "demo"])(
+  it.for(["orchestrate", "status", "dashboard", "attach", "logs", "monitor", "resume", "retry", "stop", "nudge", "merge", "phase", "event", "hook", "review", "report", "doctor", "hosts", "demo"])(
     "%s --help shows an example",
     async (cmd, { sb }) => {
       const r = await sb.cli([cmd, "--help"]);

@@ -1,0 +1,107 @@
+/**
+ * What each configured host has: reachable (without a password, through the shared connection),
+ * and the versions of autorun, tmux, git and the agent command there. `autorun hosts` prints it;
+ * `autorun doctor` turns it into findings with `hostFindings`.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { runProgram } from "../adapters/exec.js";
+import { runScript, scriptInput, type SshSettings } from "../adapters/ssh.js";
+import { packageRoot } from "../adapters/agent.js";
+import type { HostSpec } from "../core/hosts.js";
+
+export interface HostProbe {
+  name: string;
+  reachable: boolean;
+  /** Why not, in one line (ssh's own words). */
+  error?: string;
+  /** First line of each `--version`; null when the command is not found on the host. */
+  versions: { autorun: string | null; tmux: string | null; git: string | null; agent: string | null };
+  ms: number;
+}
+
+/**
+ * Run by `sh -s` on the host with the autorun and agent commands as $1 and $2, the four at once
+ * (each prints one short line: one write, so lines do not mix). Every command reads /dev/null,
+ * not the script's stdin. A non-interactive ssh session reads no shell profile: a
+ * command installed under the person's own PATH additions needs its full path in the configuration.
+ */
+const PROBE = `report() {
+  key=$1; shift
+  if command -v "$1" >/dev/null 2>&1; then
+    printf '%s\\t%s\\n' "$key" "$("$@" </dev/null 2>&1 | head -n 1)"
+  else
+    printf '%s\\t\\n' "$key"
+  fi
+}
+report autorun "$1" --version &
+report tmux tmux -V &
+report git git --version &
+report agent "$2" --version &
+wait`;
+
+function parseProbe(stdout: string): HostProbe["versions"] {
+  const v: HostProbe["versions"] = { autorun: null, tmux: null, git: null, agent: null };
+  for (const line of stdout.split("\n")) {
+    const [key, ...rest] = line.split("\t");
+    const value = rest.join("\t").trim();
+    if (key && key in v) v[key as keyof typeof v] = value || null;
+  }
+  return v;
+}
+
+export async function probeHost(s: SshSettings, host: HostSpec, agentCommand: readonly string[], deadlineMs = 15_000): Promise<HostProbe> {
+  const t0 = performance.now();
+  const args = [host.autorun, (host.agentCommand ?? agentCommand)[0] ?? "claude"];
+  const none = { autorun: null, tmux: null, git: null, agent: null };
+  try {
+    const r = host.local
+      ? await runProgram("sh", ["-s"], { input: scriptInput(PROBE, args), timeoutMs: deadlineMs })
+      : await runScript(s, { name: host.name, destination: host.ssh!, options: host.sshOptions }, PROBE, args, { deadlineMs });
+    const ms = Math.round(performance.now() - t0);
+    if (!r.ok) {
+      const why = r.stderr.trim().split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`;
+      return { name: host.name, reachable: false, error: why, versions: none, ms };
+    }
+    const versions = parseProbe(r.stdout);
+    // On this machine, the autorun that counts is the one running.
+    if (host.local) versions.autorun = ownVersion();
+    return { name: host.name, reachable: true, versions, ms };
+  } catch (error) {
+    return { name: host.name, reachable: false, error: (error as Error).message, versions: none, ms: Math.round(performance.now() - t0) };
+  }
+}
+
+/** This autorun's version, as `autorun --version` prints it. */
+export function ownVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+export interface HostFinding {
+  level: "ok" | "warn" | "problem";
+  text: string;
+}
+
+/** Doctor's view of each host other than local: reachable, the same autorun, tmux, git, the agent. */
+export async function hostFindings(s: SshSettings, hosts: readonly HostSpec[], agentCommand: readonly string[]): Promise<HostFinding[]> {
+  const mine = ownVersion();
+  const probes = await Promise.all(hosts.filter((h) => !h.local).map(async (h) => [h, await probeHost(s, h, agentCommand)] as const));
+  const out: HostFinding[] = [];
+  for (const [h, p] of probes) {
+    const at = `host ${h.name} (${h.ssh})`;
+    if (!p.reachable) {
+      out.push({ level: "problem", text: `${at} is not reachable without a password: ${p.error}; check that \`ssh ${h.ssh} true\` works with keys alone (BatchMode)` });
+      continue;
+    }
+    const missing = (["autorun", "tmux", "git", "agent"] as const).filter((k) => p.versions[k] === null);
+    const name = (k: (typeof missing)[number]) => (k === "agent" ? ((h.agentCommand ?? agentCommand)[0] ?? "claude") : k === "autorun" ? h.autorun : k);
+    if (missing.length) out.push({ level: "problem", text: `${at}: ${missing.map(name).join(", ")} not found on the host's PATH for ssh commands; install ${missing.length === 1 ? "it" : "them"}, or give the full path in hosts.${h.name}.autorun / agentCommand` });
+    else if (p.versions.autorun !== mine) out.push({ level: "problem", text: `${at}: autorun ${p.versions.autorun} there, ${mine} here; install the same version on both` });
+    else out.push({ level: "ok", text: `${at}: reachable in ${p.ms} ms; autorun ${mine}, ${p.versions.tmux}, ${p.versions.git}, ${name("agent")} ${p.versions.agent}` });
+  }
+  return out;
+}

@@ -1,0 +1,40 @@
+/**
+ * `autorun hosts`: the configured hosts (local always), each probed over its shared connection:
+ * reachable or not and why, the versions of autorun, tmux, git and the agent there, its slots and
+ * how many are in use. Every stage runs on this machine today, so only local has slots in use.
+ */
+import * as git from "../adapters/git.js";
+import { loadConfig } from "../state/config.js";
+import { resolveHosts } from "../core/hosts.js";
+import { loadOrchestrations, type Ctx } from "./context.js";
+import { probeHost } from "./host-check.js";
+
+export async function runHosts(ctx: Ctx, f: { json?: boolean; project?: string }): Promise<number> {
+  const root = await git.toplevel(f.project ?? ctx.cwd);
+  const config = loadConfig(ctx.home, root, {}, ctx.env);
+  const hosts = resolveHosts(config);
+  const localInUse = loadOrchestrations(ctx.home)
+    .filter((o) => o.status.status === "running")
+    .reduce((n, o) => n + Object.values(o.status.stages).filter((s) => s.status === "in_progress" || s.status === "merging").length, 0);
+  const probes = await Promise.all(hosts.map((h) => probeHost({ home: ctx.home }, h, config.agentCommand)));
+  const rows = hosts.map((h, i) => ({
+    ...probes[i]!,
+    ssh: h.ssh ?? null,
+    slots: h.slots,
+    in_use: h.local ? localInUse : 0,
+    labels: h.labels,
+  }));
+  if (f.json) {
+    ctx.out(JSON.stringify(rows, null, 2));
+  } else {
+    const table = [["HOST", "SSH", "SLOTS", "LABELS", "REACHABLE", "AUTORUN", "TMUX", "GIT", "AGENT"]];
+    for (const r of rows) {
+      const v = (x: string | null) => (r.reachable ? (x ?? "missing") : "-");
+      table.push([r.name, r.ssh ?? "(this machine)", `${r.in_use}/${r.slots}`, r.labels.join(",") || "-", r.reachable ? `yes (${r.ms} ms)` : "no", v(r.versions.autorun), v(r.versions.tmux), v(r.versions.git), v(r.versions.agent)]);
+    }
+    const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
+    for (const row of table) ctx.out(row.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd());
+    for (const r of rows) if (!r.reachable) ctx.out(`${r.name}: ${r.error}`);
+  }
+  return rows.every((r) => r.reachable) ? 0 : 1;
+}

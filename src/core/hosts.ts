@@ -1,0 +1,101 @@
+/**
+ * The configured hosts, resolved: `local` (this machine) always, with `slots = maxParallel`
+ * unless configured, then the others in the configuration's order, each with its ssh options
+ * (the top-level `sshOptions`, then its own). And the plan's `Host:` / `Needs:` checked against
+ * them. Pure.
+ */
+import { UserError } from "../errors.js";
+import type { HostConfig } from "../state/hosts-schema.js";
+import type { StageSettings } from "./stage-settings.js";
+
+export interface HostSpec {
+  name: string;
+  local: boolean;
+  slots: number;
+  labels: string[];
+  /** The ssh destination (every host but local). */
+  ssh?: string;
+  /** ssh arguments: the top-level `sshOptions`, then the host's. */
+  sshOptions: string[];
+  root?: string;
+  env: string[];
+  /** The autorun command on the host. */
+  autorun: string;
+  agentCommand?: string[];
+}
+
+export interface HostsInput {
+  hosts?: Record<string, HostConfig>;
+  sshOptions?: readonly string[];
+  maxParallel: number;
+}
+
+export function resolveHosts(config: HostsInput): HostSpec[] {
+  const hosts = config.hosts ?? {};
+  const local = hosts.local ?? {};
+  const out: HostSpec[] = [
+    { name: "local", local: true, slots: local.slots ?? config.maxParallel, labels: local.labels ?? [], sshOptions: [], env: local.env ?? [], autorun: "autorun", ...(local.agentCommand ? { agentCommand: local.agentCommand } : {}) },
+  ];
+  for (const [name, h] of Object.entries(hosts)) {
+    if (name === "local") continue;
+    out.push({
+      name,
+      local: false,
+      slots: h.slots ?? 0,
+      labels: h.labels ?? [],
+      ...(h.ssh !== undefined ? { ssh: h.ssh } : {}),
+      sshOptions: [...(config.sshOptions ?? []), ...(h.sshOptions ?? [])],
+      ...(h.root !== undefined ? { root: h.root } : {}),
+      env: h.env ?? [],
+      autorun: h.autorun ?? "autorun",
+      ...(h.agentCommand ? { agentCommand: h.agentCommand } : {}),
+    });
+  }
+  return out;
+}
+
+interface PlanStage {
+  id: string;
+  line: number;
+  settings?: StageSettings;
+}
+
+/**
+ * Refuses a plan whose stages name a host that is not configured, pin a host without a slot or
+ * without the labels they need, or need labels no host with a slot has (`file:line: stage N: …`).
+ */
+export function checkStageHosts(file: string, stages: readonly PlanStage[], hosts: readonly HostSpec[]): void {
+  const names = hosts.map((h) => h.name).join(", ");
+  const offered = [...new Set(hosts.filter((h) => h.slots > 0).flatMap((h) => h.labels))];
+  for (const s of stages) {
+    const at = `${file}:${s.line}: stage ${s.id}`;
+    const needs = s.settings?.needs ?? [];
+    if (s.settings?.host !== undefined) {
+      const host = hosts.find((h) => h.name === s.settings!.host);
+      if (!host) throw new UserError(`${at}: host ${s.settings.host} is not configured (known: ${names}); fix the name or add it under hosts in autorun.config.json.`);
+      if (host.slots === 0) throw new UserError(`${at}: host ${host.name} has no slots (slots: 0), so the stage could never run; give it slots or pin another host.`);
+      const missing = needs.filter((l) => !host.labels.includes(l));
+      if (missing.length) throw new UserError(`${at}: host ${host.name} does not have ${missing.join(", ")}, which the stage needs; add the label to the host or pin another host.`);
+    }
+    const missing = needs.filter((l) => !offered.includes(l));
+    if (missing.length) throw new UserError(`${at}: no host with slots has ${missing.join(", ")} (labels: ${offered.join(", ") || "none"}); add the label to a host's labels or fix the stage's Needs.`);
+  }
+  if (!hosts.some((h) => h.slots > 0)) throw new UserError(`no host has a slot (local has slots: 0 and no other host has any); give a host slots in autorun.config.json.`);
+}
+
+/**
+ * Running a stage on another machine is not built yet: a plan or configuration that would need
+ * it is refused rather than run on this machine against the person's wishes.
+ */
+export function refuseRemotePlacement(file: string, stages: readonly PlanStage[], hosts: readonly HostSpec[]): void {
+  const local = hosts.find((h) => h.local)!;
+  const later = "this version of autorun runs stages on this machine only (autorun hosts lists and checks the others)";
+  for (const s of stages) {
+    if (s.settings?.status === "completed") continue;
+    const at = `${file}:${s.line}: stage ${s.id}`;
+    if (s.settings?.host !== undefined && s.settings.host !== "local") throw new UserError(`${at}: pinned to host ${s.settings.host}, but ${later}; remove its Host: setting to run it here.`);
+    const missing = (s.settings?.needs ?? []).filter((l) => !local.labels.includes(l));
+    if (missing.length) throw new UserError(`${at}: needs ${missing.join(", ")}, which only other hosts have, but ${later}; add the labels to hosts.local or remove its Needs: setting.`);
+  }
+  if (local.slots === 0) throw new UserError(`hosts.local.slots is 0 (run everything elsewhere), but ${later}; give local slots.`);
+}

@@ -1,0 +1,37 @@
+/** Host: and Needs: through the built CLI: an unknown host or label is refused, exit 2, nothing written. */
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeSandbox, type Sandbox } from "../helpers/env.js";
+
+let sb: Sandbox;
+beforeAll(async () => {
+  sb = await makeSandbox();
+  writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ hosts: { box1: { ssh: "box1", slots: 2, labels: ["gpu"] } } }));
+});
+afterAll(async () => sb.cleanup());
+
+describe("plans naming hosts", () => {
+  it.each([
+    ["## Stage 1: A\nHost: box9\n", "plan.md:3: stage 1: host box9 is not configured (known: local, box1); fix the name or add it under hosts in autorun.config.json."],
+    ["## Stage 1: A\nNeeds: tpu\n", "plan.md:3: stage 1: no host with slots has tpu (labels: gpu)"],
+    ["## Stage 1: A\nHost: box1\n", "plan.md:3: stage 1: pinned to host box1, but this version of autorun runs stages on this machine only (autorun hosts lists and checks the others); remove its Host: setting to run it here."],
+  ])("refuses %j: one line, exit 2, nothing written", async (body, message) => {
+    const plan = sb.writePlan("plan.md", `# Plan\n\n${body}`);
+    for (const args of [["orchestrate", plan, "--dry-run"], ["orchestrate", plan]]) {
+      const r = await sb.cli(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr.startsWith(`autorun: ${message}`)).toBe(true);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(existsSync(join(sb.home, "orchestration"))).toBe(false);
+    }
+  });
+
+  it("a bad hosts entry in the configuration is refused the same way", async () => {
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ hosts: { box1: { slots: 2 } } }));
+    const plan = sb.writePlan("plan.md", "# Plan\n\n## Stage 1: A\n");
+    const r = await sb.cli(["orchestrate", plan, "--dry-run"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^autorun: \S+autorun\.config\.json: hosts\.box1\.ssh: missing: the destination as you would type it to ssh/);
+  });
+});
