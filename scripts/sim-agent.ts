@@ -23,6 +23,8 @@
  *   slow         steps take 4x longer
  *   die-always   exit 1 right after starting, every time (a broken setup)
  *   needs-opus   exit 1 right after starting unless run with an opus model (for model escalation)
+ *   lock-worktree  lock its worktree as claude 2.1.332 does ("claude session <name> (pid N start T)"),
+ *                never unlocking it (as when claude is killed)
  *   exit-deletes-branch  after its first commit, once: the Stop hook, then what claude's /exit does
  *                in a session with no new commits (worktree removed, branch deleted), exit 0
  *
@@ -85,6 +87,14 @@ if (process.env.AUTORUN_SIM_SCRIPT && existsSync(process.env.AUTORUN_SIM_SCRIPT)
   for (const b of [...(script[stage] ?? []), ...(script["*"] ?? [])]) behaviours.add(b);
 }
 const delay = behaviours.has("slow") ? baseDelay * 4 : baseDelay;
+
+// Like claude 2.1.332: lock the worktree for this session (a lock left behind when it is killed).
+if (behaviours.has("lock-worktree") && worktreeName) {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  git(cwd, "worktree", "unlock", cwd);
+  git(cwd, "worktree", "lock", "--reason", `claude session ${worktreeName} (pid ${process.pid} start ${start})`, cwd);
+}
 
 // Progress survives a crash (die-once, then --resume) in a file git does not track.
 const stateFile = join(cwd, ".git-sim-state.json");

@@ -66,6 +66,23 @@ describe("the person's git state and the stage's commits", () => {
     expect(existsSync(worktree)).toBe(false);
   });
 
+  it("worktrees locked the way claude 2.1.332 locks them, one of its sessions killed: every stage merges and no worktree, branch or lock is left", async ({ sb }) => {
+    const plan = sb.writePlan("locked.md", "## Stage 1: A\nsim: lock-worktree, slow\n## Stage 2: B\nDepends on: 1\nsim: lock-worktree\n");
+    await orchestrate(sb, plan);
+    await waitFor("stage 1 to lock its worktree", async () => (await sb.git("worktree", "list", "--porcelain")).includes("locked claude session locked-stage-1"));
+    await waitFor("research to start", () => eventsOf(sb, "locked", "phase_status", "1").length >= 2);
+    // kill-session leaves claude's lock behind (its pid is then gone).
+    await sb.tmux("kill-session", "-t", "=locked_stage-1");
+    expect(await waitForEnd(sb, "locked")).toBe("completed");
+    expect(eventsOf(sb, "locked", "stage_relaunched", "1")).toHaveLength(1);
+    expect(eventsOf(sb, "locked", "merge_complete")).toHaveLength(2);
+    expect(await sb.git("worktree", "list", "--porcelain")).not.toContain("locked");
+    const log = readFileSync(join(sb.home, "logs", "locked-monitor.log"), "utf8");
+    expect(log).toMatch(/stage 1: lifted the lock of claude pid \d+ \((no longer running|its session ended by autorun)\)/);
+    expect(log).not.toContain("could not remove");
+    await expectClean(sb, "locked");
+  });
+
   it("doctor --fix leaves a failed stage's worktree and its ignored notes alone (never removed as merged)", async ({ sb }) => {
     writeFileSync(join(sb.repo, ".gitignore"), "*.log\n");
     await sb.git("add", ".gitignore");

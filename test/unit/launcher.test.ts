@@ -96,3 +96,30 @@ describe("stage worktrees", () => {
     expect(existsSync(join(repo, ".claude", "worktrees", "many-1", "README.md"))).toBe(true);
   });
 });
+
+describe("a retried stage whose branch claude deleted", () => {
+  it("starts again on its last recorded tip, not on the base tip", async () => {
+    const gitOut = (...args: string[]) => execFileSync("git", ["-C", repo, ...args], { encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@x.invalid", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@x.invalid" } }).trim();
+    const ident = { orch_dir: paths.dir, plan_name: "p", project_slug: "p", ts: new Date().toISOString() };
+    const wt = join(repo, ".claude", "worktrees", "w1");
+    // Its first attempt: launched, a commit on its branch (recorded), then failed.
+    appendEvent(paths.events, { ...ident, type: "stage_launched", stage: "1", session: "s1", session_id: "00000000-0000-4000-8000-000000000001", attempt: 1 });
+    gitOut("worktree", "add", "-q", "-b", "b1", wt, "main");
+    writeFileSync(join(wt, "work.txt"), "first attempt\n");
+    execFileSync("git", ["-C", wt, "add", "work.txt"]);
+    execFileSync("git", ["-C", wt, "-c", "user.name=t", "-c", "user.email=t@x.invalid", "commit", "-qm", "first attempt"]);
+    const tip = gitOut("rev-parse", "b1");
+    gitOut("update-ref", "refs/autorun/p/1", "b1");
+    appendEvent(paths.events, { ...ident, type: "stage_failed", stage: "1", reason: "test" });
+    // What claude's /exit did in a session that made no commits of its own.
+    gitOut("worktree", "remove", wt);
+    gitOut("branch", "-D", "b1");
+    appendEvent(paths.events, { ...ident, type: "stage_retried", stage: "1", fresh_worktree: false });
+    const logs: string[] = [];
+    const { tmux } = tmuxWithLeftover();
+    expect(await launchStages({ tmux, paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"] }, log: (m) => logs.push(m) }, ["1"])).toEqual(["launched"]);
+    expect(execFileSync("git", ["-C", wt, "rev-parse", "HEAD"], { encoding: "utf8" }).trim()).toBe(tip);
+    expect(existsSync(join(wt, "work.txt"))).toBe(true);
+    expect(logs.join("\n")).toContain(`stage 1: its branch b1 was gone (deleted with its worktree, as claude's /exit does); restored it at ${tip.slice(0, 10)}`);
+  });
+});
