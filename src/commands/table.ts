@@ -220,6 +220,22 @@ export const COMMANDS: CommandSpec[] = [
     run: async (c, [plan, stage], f) => (await import("./control.js")).runMerge(c, str(plan), str(stage), f),
   }),
   command({
+    name: "done",
+    summary: "say a stage is finished (its branch merged into the base by your own hand): what waits for it goes on",
+    args: [["<plan>"], ["<stage>"]],
+    example: "git merge --no-ff worktree-master-plan-stage-3\nautorun done master-plan 3",
+    run: async (c, [plan, stage]) => (await import("./finish.js")).runDone(c, str(plan), str(stage)),
+  }),
+  command({
+    name: "skip",
+    summary: "let what waits for a stage go on without it (its worktree and branch are kept; the report says so)",
+    args: [["<plan>"], ["<stage>"]],
+    options: [{ flags: "--reason <text>", help: "why, for the report" }],
+    example: 'autorun skip master-plan 3 --reason "done upstream"',
+    schema: (z) => z.object({ reason: z.string().optional() }),
+    run: async (c, [plan, stage], f) => (await import("./finish.js")).runSkip(c, str(plan), str(stage), f),
+  }),
+  command({
     name: "phase",
     summary: "(agents) report a phase of the current stage",
     args: [["<phase>", "triage | research | create_plan | implement | merge"], ["<state>", "start | done"]],

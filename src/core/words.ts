@@ -15,7 +15,7 @@ function phaseWord(phase: string, done = false): string {
 
 /** Where a stage is in its work: `implementing 2/3`, `planning`, `planned`, `handed over`, `merging`, `merged`, `—`. */
 export function phaseOf(stage: StageStatus): string {
-  if (stage.status === "completed") return stage.done_in_plan ? "done before" : "merged";
+  if (stage.status === "completed") return stage.finished_by === "skipped" ? "skipped" : stage.finished_by === "person" ? "done by hand" : stage.done_in_plan ? "done before" : "merged";
   if (stage.status === "merging") return "merging";
   if (stage.status !== "in_progress") return "—";
   if (stage.implement_done) return "handed over";
@@ -94,6 +94,10 @@ export function eventText(e: AutorunEvent): string {
       return `message delivered${e.verified ? "" : " (not confirmed)"}`;
     case "stage_retried":
       return `retried${e.fresh_worktree ? " in a fresh worktree" : ""}`;
+    case "stage_done_by_person":
+      return e.how === "detected" ? `merged by hand${e.commit ? ` (in the base at ${e.commit.slice(0, 10)})` : ""}` : `marked done by a person${e.commit ? ` (in the base at ${e.commit.slice(0, 10)})` : ""}`;
+    case "stage_skipped":
+      return `skipped: ${e.reason}`;
     case "stage_files_kept":
       return "notes and plan kept";
     case "permissions_learned":

@@ -19,7 +19,8 @@ import { isDialogAttention } from "../state/constants.js";
 import { launchStages } from "./launcher.js";
 import { checkLiveness } from "./liveness.js";
 import { MAX_SEND_BACKS, mergeStage, removeValidationWorktree } from "./merge.js";
-import { reapCompleted } from "./cleanup.js";
+import { cleanup, reapCompleted } from "./cleanup.js";
+import { handMerged } from "./finish.js";
 import { readTranscript, type TranscriptState } from "./usage.js";
 import { dollars, ZERO } from "../core/usage.js";
 import type { Clock } from "./clock.js";
@@ -57,6 +58,8 @@ export class Monitor {
   private replaying = true;
   /** Stages this process is launching now. */
   private readonly launching = new Set<string>();
+  /** The base tip when stages were last looked at for a merge of a person's own. */
+  private baseSeen: string | undefined;
 
   private readonly attention: Attention;
   private readonly reviews: Reviews;
@@ -187,6 +190,11 @@ export class Monitor {
         m.refusedAt = undefined;
         this.reviews.resolveLater(event.stage, () => true, `stage ${event.stage} merged`);
         break;
+      case "stage_done_by_person":
+      case "stage_skipped":
+        m.refusedAt = undefined;
+        this.reviews.resolveLater(event.stage, () => true, event.type === "stage_skipped" ? `stage ${event.stage} was skipped` : `stage ${event.stage} was merged by a person`);
+        break;
       case "stage_attention":
         if (event.attention === null && event.reason === "dialog closed") this.reviews.resolveLater(event.stage, isDialogAttention, "the dialog was answered");
         break;
@@ -230,6 +238,7 @@ export class Monitor {
     if (status.paused_until !== null && !paused) this.attention.endRateLimit();
 
     if (!this.reaped) await this.reapCompletedStages();
+    await this.adoptHandMerges();
     await this.reviews.resolveDue();
     await this.mergeReady();
     this.collectUsage();
@@ -257,7 +266,7 @@ export class Monitor {
   private async reapCompletedStages(): Promise<void> {
     this.reaped = true;
     for (const [id, stage] of Object.entries(this.status.stages)) {
-      if (stage.status === "completed") await reapCompleted(this.deps, id, stage, this.status.project_root, this.status.base_branch);
+      if (stage.status === "completed" && stage.finished_by !== "skipped") await reapCompleted(this.deps, id, stage, this.status.project_root, this.status.base_branch);
     }
   }
 
@@ -288,6 +297,39 @@ export class Monitor {
       if (retryRefused) m.refusedAt = undefined;
       const job = this.mergeOne(id)
         .catch((error: Error) => this.deps.log(`stage ${id}: merge failed: ${error.message}`))
+        .finally(() => {
+          this.merging.delete(id);
+          this.deps.wake?.();
+        });
+      this.merging.set(id, job);
+    }
+  }
+
+  /**
+   * Stages a person merged by hand (`git merge` of the stage branch into the base): recorded as
+   * done, their session ended and worktree removed as after a merge, and their dependants go on.
+   * Looked for whenever the base tip moved.
+   */
+  private async adoptHandMerges(): Promise<void> {
+    const { project_root: root, base_branch: base } = this.status;
+    const open = Object.entries(this.status.stages).filter(([, st]) => st.status === "in_progress" || st.status === "failed");
+    const candidates = open.filter(([id]) => !this.merging.has(id));
+    if (candidates.length === 0) return;
+    const tip = await git.headCommit(root, `refs/heads/${base}`).catch(() => undefined);
+    if (tip === undefined || tip === this.baseSeen) return;
+    // A stage being merged now is looked at again once its merge is over, even if the base stays.
+    if (candidates.length === open.length) this.baseSeen = tip;
+    for (const [id, stage] of candidates) {
+      const commit = await handMerged(root, base, stage);
+      if (!commit) continue;
+      // Read after git: a merge of autorun's own is recorded before it moves the base.
+      this.ingest();
+      const now = this.status.stages[id]!;
+      if ((now.status !== "in_progress" && now.status !== "failed") || this.merging.has(id)) continue;
+      this.emit({ type: "stage_done_by_person", stage: id, how: "detected", commit, detail: `${now.branch} is in ${base}, merged by a person` });
+      this.deps.log(`stage ${id}: ${now.branch} was merged into ${base} by hand; the stage is done and what waits for it goes on`);
+      const job = cleanup(this.deps, id, now, root, base)
+        .catch((error: Error) => this.deps.log(`stage ${id}: cleanup after the merge by hand failed: ${error.message}`))
         .finally(() => {
           this.merging.delete(id);
           this.deps.wake?.();
