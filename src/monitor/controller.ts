@@ -21,6 +21,7 @@ import { checkLiveness } from "./liveness.js";
 import { MAX_SEND_BACKS, mergeStage, removeValidationWorktree } from "./merge.js";
 import { cleanup, reapCompleted } from "./cleanup.js";
 import { handMerged } from "./finish.js";
+import { carryOut } from "./answers.js";
 import { readTranscript, type TranscriptState } from "./usage.js";
 import { dollars, ZERO } from "../core/usage.js";
 import type { Clock } from "./clock.js";
@@ -239,6 +240,7 @@ export class Monitor {
 
     if (!this.reaped) await this.reapCompletedStages();
     await this.adoptHandMerges();
+    await this.actOnAnswers();
     await this.reviews.resolveDue();
     await this.mergeReady();
     this.collectUsage();
@@ -328,13 +330,52 @@ export class Monitor {
       if ((now.status !== "in_progress" && now.status !== "failed") || this.merging.has(id)) continue;
       this.emit({ type: "stage_done_by_person", stage: id, how: "detected", commit, detail: `${now.branch} is in ${base}, merged by a person` });
       this.deps.log(`stage ${id}: ${now.branch} was merged into ${base} by hand; the stage is done and what waits for it goes on`);
-      const job = cleanup(this.deps, id, now, root, base)
-        .catch((error: Error) => this.deps.log(`stage ${id}: cleanup after the merge by hand failed: ${error.message}`))
-        .finally(() => {
-          this.merging.delete(id);
-          this.deps.wake?.();
-        });
-      this.merging.set(id, job);
+      this.cleanupFinished(id);
+    }
+  }
+
+  /** Ends the session and removes the worktree of a stage a person merged, as after a merge (in the background). */
+  cleanupFinished(id: string): void {
+    const { project_root: root, base_branch: base } = this.status;
+    const stage = this.status.stages[id]!;
+    const job = cleanup(this.deps, id, stage, root, base)
+      .catch((error: Error) => this.deps.log(`stage ${id}: cleanup after the merge by hand failed: ${error.message}`))
+      .finally(() => {
+        this.merging.delete(id);
+        this.deps.wake?.();
+      });
+    this.merging.set(id, job);
+  }
+
+  /** Starts a merge of stage `id` now, in the background; false when one is under way. */
+  mergeNow(id: string): boolean {
+    if (this.merging.has(id)) return false;
+    this.mem(id).refusedAt = undefined;
+    const job = this.mergeOne(id)
+      .catch((error: Error) => this.deps.log(`stage ${id}: merge failed: ${error.message}`))
+      .finally(() => {
+        this.merging.delete(id);
+        this.deps.wake?.();
+      });
+    this.merging.set(id, job);
+    return true;
+  }
+
+  nudgeStage(id: string, why: string, message: string): Promise<boolean> {
+    return this.attention.nudge(id, why, message, { waitTurn: true });
+  }
+
+  /**
+   * The reviews the monitor filed that a person answered: the action the answer names is done,
+   * recorded (`review_answered` with the action and what it did) and the review marked resolved.
+   */
+  private async actOnAnswers(): Promise<void> {
+    for (const a of this.reviews.answered()) {
+      const { action, effect, took } = await carryOut(this, a.id, a.key, a.answer);
+      this.emit({ type: "review_answered", ...(a.id !== undefined ? { stage: a.id } : {}), file: a.file, action, effect });
+      this.deps.log(`${a.id !== undefined ? `stage ${a.id}: ` : ""}review ${a.file} answered (${action}): ${effect}`);
+      if (took) await this.reviews.settle(a.id, a.key, a.file, effect);
+      else await this.reviews.reopen(a.file, effect.replace(/^nothing was done: /, ""));
     }
   }
 
@@ -381,7 +422,7 @@ export class Monitor {
         await this.fileReview(id, `Stage ${id} waits to merge: your checkout is in its way`, result.detail, [
           {
             topic: "Unblock the merge",
-            question: `${result.detail}. Commit or stash those changes (or finish what you are in the middle of); autorun merges as soon as they are out of the way (or run \`autorun merge ${this.status.plan_name} ${id}\`). Write "done" when done.`,
+            question: `${result.detail}. Commit or stash those changes (or finish what you are in the middle of); autorun merges as soon as they are out of the way (or run \`autorun merge ${this.status.plan_name} ${id}\`).`,
           },
         ], `refused:${result.reason}`);
       }
@@ -391,7 +432,7 @@ export class Monitor {
       await this.fileReview(id, `Stage ${id} keeps handing over work that cannot merge`, result.detail, [
         {
           topic: "Help the stage",
-          question: `autorun sent stage ${id} back ${MAX_SEND_BACKS} times with the same commit (${result.reason.replace(/_/g, " ")}). Attach (\`autorun attach ${this.status.plan_name} ${id}\`) and help it, or merge by hand. Write what you did.`,
+          question: `autorun sent stage ${id} back ${MAX_SEND_BACKS} times with the same commit (${result.reason.replace(/_/g, " ")}). Attach (\`autorun attach ${this.status.plan_name} ${id}\`) and help it, or merge its branch yourself (\`git merge --no-ff ${this.status.stages[id]!.branch}\` on ${this.status.base_branch}).`,
         },
       ], `stuck:${result.reason}`);
     }
