@@ -236,6 +236,15 @@ export const COMMANDS: CommandSpec[] = [
     run: async (c, [plan, stage], f) => (await import("./finish.js")).runSkip(c, str(plan), str(stage), f),
   }),
   command({
+    name: "discard",
+    summary: "end an abandoned run for good: its monitor, sessions, worktrees, merged branches, reviews and state (unmerged work is kept and named)",
+    args: [["<plan>"]],
+    options: [{ flags: "--yes", help: "do not ask (needed without a terminal)" }],
+    example: "autorun discard master-plan\nautorun discard master-plan --yes",
+    schema: (z) => z.object({ yes: z.boolean().optional() }),
+    run: async (c, [plan], f) => (await import("./discard.js")).runDiscard(c, str(plan), f),
+  }),
+  command({
     name: "phase",
     summary: "(agents) report a phase of the current stage",
     args: [["<phase>", "triage | research | create_plan | implement | merge"], ["<state>", "start | done"]],
