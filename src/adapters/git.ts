@@ -336,6 +336,12 @@ export async function ensureExcluded(root: string, pattern: string): Promise<voi
 }
 
 /** A git config value as git resolves it in `dir` (repository, then global), or undefined. */
+/** Whether git can name a committer here (`git var GIT_COMMITTER_IDENT`): merge commits need one. */
+export async function committerIdent(dir: string): Promise<boolean> {
+  const r = await run(dir, ["var", "GIT_COMMITTER_IDENT"]).catch(() => undefined);
+  return r?.ok === true;
+}
+
 export async function configValue(dir: string, key: string): Promise<string | undefined> {
   const r = await run(dir, ["config", "--get", key]).catch(() => undefined);
   return r?.ok && r.stdout.trim() !== "" ? r.stdout.trim() : undefined;
