@@ -144,3 +144,21 @@ export function eventText(e: AutorunEvent): string {
       return `has used ${formatCost(e.usage)}`;
   }
 }
+
+/**
+ * An agent's last lines without Claude Code's screen furniture: the input box's borders (`╭──╮`,
+ * `╰──╯`), its side bars and empty prompt (`│ ❯ │`), rules and the hints under it (`? for
+ * shortcuts`), so a failure reason says what the agent said.
+ */
+export function withoutFurniture(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const raw of lines) {
+    let line = raw.trim();
+    if (/^[╭╰┌└][─━═\s]*[╮╯┐┘]?$/.test(line) || /^[─━═\s]+$/.test(line)) continue;
+    line = line.replace(/^│\s?/, "").replace(/\s?│$/, "").trim();
+    if (line === "" || /^[❯>]\s*$/.test(line)) continue;
+    if (/^\?\s+for shortcuts\b/.test(line) || /^⏵⏵|shift\+tab to cycle|esc to interrupt\)?$/.test(line)) continue;
+    out.push(line);
+  }
+  return out;
+}

@@ -84,5 +84,9 @@ describe("a stage finished by a person", () => {
     expect(text).toMatch(/\| 1 \| Stuck \| skipped \|/);
     expect((await sb.cli(["status", "skipped"])).stdout).toContain("skipped");
     expect(existsSync(join(sb.home, "orchestration", "skipped", "monitor.pid"))).toBe(false);
+    // Stopping a finished run offers nothing to continue.
+    const stop = await sb.cli(["stop", "skipped"]);
+    expect(stop.stdout).toContain("skipped is complete; there is nothing to continue");
+    expect(stop.stdout).not.toContain("autorun resume");
   });
 });
