@@ -5,6 +5,7 @@ import { execa } from "execa";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
 import { eventsOf, idleRun } from "../helpers/orch.js";
+import { CLI, waitFor } from "../helpers/env.js";
 
 describe("doctor never starts anything", () => {
   it("doctor --fix with a stopped run in another project starts nothing, says what would resume it, and leaves another home's session alone", async ({ sb }) => {
@@ -57,5 +58,19 @@ describe("autorun discard", () => {
     expect(existsSync(file)).toBe(false);
     expect(existsSync(dir)).toBe(false);
     expect((await sb.cli(["status"])).stdout).toContain("No orchestrations");
+  });
+});
+
+describe("Ctrl-C of a monitor in the foreground", () => {
+  it("says that the sessions keep running, and how to go on or end them", async ({ sb }) => {
+    await idleRun(sb, "fg");
+    const child = execa(process.execPath, [CLI, "monitor", "fg"], { cwd: sb.repo, env: sb.env, extendEnv: false, reject: false });
+    await waitFor("the monitor to start", () => eventsOf(sb, "fg", "monitor_started").length > 0, 20_000);
+    child.kill("SIGINT");
+    const r = await child;
+    // 128 + SIGINT, or the signal itself re-raised once the monitor has let go of its pid file.
+    expect(r.exitCode === 130 || r.signal === "SIGINT", `exit ${r.exitCode} signal ${r.signal}`).toBe(true);
+    expect(String(r.stderr)).toContain("autorun: the monitor stops; the stage sessions keep running. Go on in the background: autorun resume fg; end them too: autorun stop fg --sessions");
+    expect((await sb.tmux("has-session", "-t", "=fg_stage-1")).code).toBe(0);
   });
 });
