@@ -40,6 +40,18 @@ export async function isAncestor(root: string, commit: string, of: string): Prom
   return (await run(root, ["merge-base", "--is-ancestor", commit, of])).ok;
 }
 
+/**
+ * Whether `commit` is `tip` or one of its first parents, back in time: a commit the branch itself
+ * stood at, not one that came in through a merge's second parent. Reads only the commits since
+ * `commit`. (Call it with `commit` an ancestor of `tip`.)
+ */
+export async function onFirstParentChain(root: string, commit: string, tip: string): Promise<boolean> {
+  const since = (await ok(root, ["rev-list", "--first-parent", tip, `^${commit}`], "git rev-list")).split("\n").filter(Boolean);
+  if (since.length === 0) return true;
+  const parent = await run(root, ["rev-parse", "--verify", "--quiet", `${since[since.length - 1]!}^1`]);
+  return parent.ok && parent.stdout.trim() === commit;
+}
+
 export async function headCommit(root: string, ref = "HEAD"): Promise<string> {
   return ok(root, ["rev-parse", ref], "git rev-parse");
 }
@@ -229,15 +241,18 @@ export async function worktreeAddOver(worktree: string, timeoutMs = 10_000): Pro
 }
 
 /**
- * Brings a worktree to `tip` when it holds no work of its own: no commit beyond `tip` but those
- * whose subject starts with `ownPrefix` (autorun's merge commits: one made ahead that did not
+ * Brings a worktree to `tip` when it holds no work of its own: no commit on its first-parent line
+ * beyond `tip` but those whose subject starts with `ownPrefix` (autorun's merge commits: one made ahead that did not
  * become the tip) and nothing uncommitted. Anything else (a retried stage's earlier work) is left
  * as it is.
  */
 export async function bringWorktreeTo(worktree: string, tip: string, ownPrefix: string): Promise<void> {
   const head = (await run(worktree, ["rev-parse", "HEAD"])).stdout.trim();
   if (!head || head === tip) return;
-  const beyond = (await run(worktree, ["log", "--format=%s", `${tip}..${head}`])).stdout.split("\n").filter(Boolean);
+  // Its own line only: a merge commit made ahead brings the merged stage's commits in through its
+  // second parent, and they are that stage's work, not this one's (a merge whose check failed, or a
+  // stage a person skipped, must not come in through its dependant).
+  const beyond = (await run(worktree, ["log", "--first-parent", "--format=%s", `${tip}..${head}`])).stdout.split("\n").filter(Boolean);
   if (beyond.some((subject) => !subject.startsWith(ownPrefix))) return;
   if ((await run(worktree, ["status", "--porcelain", "--untracked-files=no"])).stdout.trim() !== "") return;
   await ok(worktree, ["reset", "--hard", "--quiet", tip], `git reset in ${worktree}`);
@@ -312,6 +327,12 @@ export async function ensureExcluded(root: string, pattern: string): Promise<voi
 }
 
 /** A git config value as git resolves it in `dir` (repository, then global), or undefined. */
+/** Whether git can name a committer here (`git var GIT_COMMITTER_IDENT`): merge commits need one. */
+export async function committerIdent(dir: string): Promise<boolean> {
+  const r = await run(dir, ["var", "GIT_COMMITTER_IDENT"]).catch(() => undefined);
+  return r?.ok === true;
+}
+
 export async function configValue(dir: string, key: string): Promise<string | undefined> {
   const r = await run(dir, ["config", "--get", key]).catch(() => undefined);
   return r?.ok && r.stdout.trim() !== "" ? r.stdout.trim() : undefined;

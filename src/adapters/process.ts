@@ -142,6 +142,16 @@ export async function runValidate(argv: readonly string[], cwd: string, timeoutM
   }
 }
 
+/** A program's whole output (`claude --help`), or undefined when it failed or is missing. */
+export async function commandOutput(file: string, args: string[]): Promise<string | undefined> {
+  try {
+    const r = await runProgram(file, args, { timeoutMs: 15_000 });
+    return r.ok ? r.stdout : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function commandVersion(file: string, args: string[] = ["--version"]): Promise<string | undefined> {
   try {
     const r = await runProgram(file, args, { timeoutMs: 15_000 });

@@ -167,7 +167,13 @@ export async function runStop(ctx: Ctx, plan: string, opts: { sessions?: boolean
   appendFor(orch.paths, orch.status, { type: "orchestration_stopped", sessions: opts.sessions === true });
   await rebuildStatus(orch.paths);
   if (opts.sessions) ctx.out(killed.length ? `Ended the sessions of ${stagesList(killed)}; worktrees and branches are kept.` : "No stage sessions were running.");
-  ctx.out(`Continue later with: autorun resume ${orch.status.plan_name}`);
+  // The next step as it is: a finished run has nothing to continue.
+  const name = orch.status.plan_name;
+  if (orch.status.status === "completed") ctx.out(`${name} is complete; there is nothing to continue (autorun report ${name}).`);
+  else if (orch.status.status === "failed") {
+    const failed = Object.entries(orch.status.stages).filter(([, s]) => s.status === "failed").map(([id]) => id);
+    ctx.out(`${name} ended with ${stagesList(failed) || "stages"} failed; to run ${failed.length === 1 ? "it" : "them"} again: autorun retry ${name} ${failed.join(" ")}`);
+  } else ctx.out(`Continue later with: autorun resume ${name}`);
   return 0;
 }
 

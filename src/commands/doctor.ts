@@ -1,7 +1,8 @@
 /**
  * `autorun doctor [--fix]`: tools, trust, templates, state; then reconciliation of tmux sessions,
  * `.claude/worktrees/*`, stage branches and monitors against the orchestrations. `--fix` does only
- * what cannot lose work: never deletes a branch or worktree with unmerged commits or changes.
+ * what cannot lose work, and only to what this AUTORUN_HOME recorded: never deletes a branch or
+ * worktree with unmerged commits or changes, and never starts anything (it says what to resume).
  */
 import { existsSync, readdirSync, readFileSync, rmSync, accessSync, constants, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -11,14 +12,13 @@ import { commandVersion, findExecutable } from "../adapters/process.js";
 import { CLAUDE_MIN_VERSION, claudeTooOld, claudeTrust, isClaude, pluginDir } from "../adapters/agent.js";
 import { readPid } from "../state/pidfile.js";
 import { isMonitorOf } from "./monitor-pid.js";
-import { orchPaths, type OrchPaths } from "../state/paths.js";
+import type { OrchPaths } from "../state/paths.js";
 import { keepWorktreeFiles, keptFilesDir } from "../monitor/keep-files.js";
 import { removeStageWorktree } from "../monitor/worktree-removal.js";
 import { readSettings } from "../state/settings.js";
 import { loadConfig } from "../state/config.js";
 import type { Status } from "../state/schemas.js";
 import { loadOrchestrations, type Ctx } from "./context.js";
-import { startMonitorDetached } from "./monitor.js";
 import { stagesList } from "../core/printable.js";
 import { resolveHosts } from "../core/hosts.js";
 import { hostFindings } from "./host-check.js";
@@ -91,11 +91,9 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
     if (o.status.status === "running" || o.status.status === "stopped") {
       const dead: string[] = [];
       for (const [id, s] of Object.entries(o.status.stages)) if (s.status === "in_progress" && !(await tmux.hasSession(s.session))) dead.push(id);
+      // doctor never starts anything: a run a person stopped stays stopped (and spends nothing).
       if (dead.length > 0 && !alive) {
-        add("problem", `${o.name}: ${stagesList(dead)} ${dead.length === 1 ? "is" : "are"} in progress but ${dead.length === 1 ? "its session is" : "their sessions are"} gone and no monitor runs`, async () => {
-          const p = await startMonitorDetached(ctx, orchPaths(ctx.home, o.name, o.status.project_slug));
-          return `resumed ${o.name} (monitor pid ${p}); it relaunches those stages`;
-        });
+        add("warn", `${o.name}: ${stagesList(dead)} ${dead.length === 1 ? "is" : "are"} in progress but ${dead.length === 1 ? "its session is" : "their sessions are"} gone and no monitor runs; to go on: autorun resume ${o.name} (it relaunches them); to end the run: autorun discard ${o.name}`);
       } else if (!alive && o.status.status === "running") {
         add("warn", `${o.name}: no monitor is running; \`autorun resume ${o.name}\` starts one`);
       } else add("ok", `${o.name}: ${o.status.status}${alive ? ` (monitor pid ${pid})` : ""}`);
@@ -107,7 +105,13 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
       if (!/_stage-/.test(name)) continue;
       const known = knownSessions.get(name);
       if (known && (known.status === "in_progress" || known.status === "merging")) continue;
-      const why = known ? `its stage ${known.plan}/${known.id} is ${known.status}` : "no orchestration has this stage";
+      // Only sessions this AUTORUN_HOME recorded are its own: another home's run, or a person's
+      // session that happens to look like a stage's, is not doctor's to end.
+      if (!known) {
+        add("warn", `tmux session ${name}${socket ? ` (socket ${socket})` : ""} is no stage of an orchestration under ${ctx.home}; left alone`);
+        continue;
+      }
+      const why = `its stage ${known.plan}/${known.id} is ${known.status}`;
       add("problem", `tmux session ${name}${socket ? ` (socket ${socket})` : ""}: ${why}`, async () => ((await tmux.killSession(name)), `ended session ${name}`));
     }
   }

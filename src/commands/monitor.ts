@@ -94,7 +94,16 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
     debug: Boolean(ctx.env.AUTORUN_DEBUG),
   }));
   // A signal stops it the same way, and the exit status says which (128 + the signal's number).
-  for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => void loop.stop(128 + constants.signals[sig], `received ${sig}`));
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    process.once(sig, () => {
+      // In a terminal, say what Ctrl-C leaves running and how to go on or end it.
+      if (sig === "SIGINT" && !detached) {
+        const name = orch.status.plan_name;
+        ctx.err(`autorun: the monitor stops; the stage sessions keep running. Go on in the background: autorun resume ${name}; end them too: autorun stop ${name} --sessions`);
+      }
+      void loop.stop(128 + constants.signals[sig], `received ${sig}`);
+    });
+  }
   process.on("SIGHUP", () => undefined);
   return await loop.run();
 }

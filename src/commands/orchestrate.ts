@@ -21,7 +21,7 @@ import { writeSettings } from "../state/settings.js";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
 import { passthroughEnv } from "../adapters/agent.js";
-import { preflightAgent } from "./preflight.js";
+import { preflightAgent, preflightProblems } from "./preflight.js";
 import { stageArgv, stageSessionId, launchStages, makeWorktreesAhead } from "../monitor/launcher.js";
 import { stagesToLaunch } from "../core/scheduler.js";
 import { describeErrno, RuntimeError, UserError } from "../errors.js";
@@ -167,7 +167,14 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
   if (!(await git.branchExists(projectRoot, prep.baseBranch))) {
     throw new UserError(`base branch "${prep.baseBranch}" does not exist in ${projectRoot}; commit once on it or pass --base <branch>.`);
   }
-  if (opts.dryRun) return printDryRun(ctx, prep, opts.json === true, opts.verbose === true);
+  if (opts.dryRun) {
+    printDryRun(ctx, prep, opts.json === true, opts.verbose === true);
+    // Every refusal the real run would make, on the same grounds (it checks when it starts a run).
+    const status = existsSync(prep.paths.events) ? loadStatus(prep.paths) : undefined;
+    const problems = !status || opts.fresh || status.status === "completed" ? await preflightProblems(prep.config, ctx.env, projectRoot) : [];
+    for (const p of problems) ctx.err(`autorun: the run would refuse: ${p}`);
+    return problems.length > 0 ? 2 : 0;
+  }
   // One orchestrate per plan at a time: a second one waits, then continues what the first wrote.
   makeDir(locksDir(ctx.home));
   return withLock(join(locksDir(ctx.home), `orchestrate-${prep.planName}.lock`), () => orchestrateLocked(ctx, prep, opts), 120_000);

@@ -1,32 +1,101 @@
-/** Before an agent is started (orchestrate, retry, resume): refuse, with the fix, what cannot start. */
+/**
+ * Before an agent is started (orchestrate, retry, resume) and in the dry run: every reason the run
+ * would be refused, each with its fix. One list for both, so they cannot disagree.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { homedir } from "node:os";
 import type { Config } from "../state/config.js";
-import { commandVersion, findExecutable } from "../adapters/process.js";
+import { commandOutput, commandVersion, findExecutable } from "../adapters/process.js";
 import { CLAUDE_MIN_VERSION, claudeTooOld, claudeTrust, isClaude } from "../adapters/agent.js";
+import * as git from "../adapters/git.js";
 import { UserError } from "../errors.js";
 
+/** The modes `claude --permission-mode` took when its help could not be read (Claude Code 2.1). */
+const KNOWN_MODES = ["acceptEdits", "bypassPermissions", "default", "dontAsk", "plan"];
+
+/** The modes the installed claude lists in its `--help` (`(choices: "acceptEdits", …)`), else the known ones. */
+async function permissionModes(program: string): Promise<string[]> {
+  const help = await commandOutput(program, ["--help"]);
+  const line = help?.split("\n").find((l) => l.includes("--permission-mode"));
+  const choices = line ? /choices:\s*([^)]*)\)/.exec(line)?.[1] : undefined;
+  const modes = choices ? [...choices.matchAll(/"([^"]+)"/g)].map((m) => m[1]!) : [];
+  return modes.length > 0 ? modes : KNOWN_MODES;
+}
+
 /**
- * What would make every stage die at once, caught before anything is launched: an agent command
- * that is not installed; for Claude Code, bypass mode as root (it refuses to start), a project not
- * trusted yet, or a version without `--worktree` (each makes it exit at once).
+ * Claude Code asks once about a key in `ANTHROPIC_API_KEY` ("Detected a custom API key") and keeps
+ * the answer in `~/.claude.json` by the key's last 20 characters: a session meeting that question
+ * waits for a person, so a key not approved yet is refused here.
  */
-export async function preflightAgent(config: Config, env: NodeJS.ProcessEnv, projectRoot: string): Promise<void> {
+function apiKeyProblem(env: NodeJS.ProcessEnv): string | undefined {
+  const key = env.ANTHROPIC_API_KEY;
+  if (!key) return undefined;
+  const file = join(env.CLAUDE_CONFIG_DIR ?? env.HOME ?? homedir(), ".claude.json");
+  let responses: { approved?: unknown; rejected?: unknown } | undefined;
+  try {
+    responses = (JSON.parse(readFileSync(file, "utf8")) as { customApiKeyResponses?: typeof responses }).customApiKeyResponses;
+  } catch {
+    responses = undefined;
+  }
+  const tail = key.slice(-20);
+  const has = (list: unknown) => Array.isArray(list) && list.includes(tail);
+  if (has(responses?.approved)) return undefined;
+  const what = has(responses?.rejected) ? "was rejected when Claude Code asked about it" : "has not been approved in Claude Code yet";
+  return `ANTHROPIC_API_KEY is set but ${what} (${file}), so every stage would stop at "Detected a custom API key"; run claude once in a terminal with this key and answer Yes, or unset ANTHROPIC_API_KEY to use your login.`;
+}
+
+/**
+ * Every refusal a run would make before it starts an agent: an agent command that is not installed;
+ * for Claude Code, bypass mode as root (it refuses to start), a project not trusted yet, a version
+ * without `--worktree`, a permission mode it does not know, an API key it has not approved; and a
+ * git with no identity for the merge commits. Empty when the run may start.
+ */
+export async function preflightProblems(config: Config, env: NodeJS.ProcessEnv, projectRoot: string): Promise<string[]> {
+  const problems: string[] = [];
   const program = config.agentCommand[0]!;
   const found = findExecutable(program, env.PATH);
+  // The programs asked at once: a dry run is run often, and each answer takes tens of milliseconds.
+  const claude = found !== undefined && isClaude(program);
+  const [ident, version, modes] = await Promise.all([
+    git.committerIdent(projectRoot),
+    claude ? commandVersion(found, ["--version"]) : undefined,
+    claude && config.permissionMode ? permissionModes(found) : undefined,
+  ]);
+  if (!ident) {
+    problems.push(`git has no identity in ${projectRoot}, and merge commits need one; set it: git config --global user.name "Your Name" && git config --global user.email you@example.com`);
+  }
   if (!found) {
     const hint = isClaude(program) ? "install Claude Code (npm install -g @anthropic-ai/claude-code), or " : "";
-    throw new UserError(`the agent command "${program}" is not installed or not on PATH; ${hint}set agentCommand in autorun.config.json or pass --agent-cmd.`);
+    return [`the agent command "${program}" is not installed or not on PATH; ${hint}set agentCommand in autorun.config.json or pass --agent-cmd.`, ...problems];
   }
-  if (!isClaude(program)) return;
+  if (!isClaude(program)) return problems;
+  const out: string[] = [];
   const bypass = config.permissionMode === "bypassPermissions" || config.agentCommand.includes("--dangerously-skip-permissions");
   if (bypass && process.getuid?.() === 0 && env.IS_SANDBOX !== "1") {
-    throw new UserError(`Claude Code refuses bypassPermissions as root; use permissionMode "acceptEdits" (the default), run as another user, or set IS_SANDBOX=1 inside a sandbox.`);
+    out.push(`Claude Code refuses bypassPermissions as root; use permissionMode "acceptEdits" (the default), run as another user, or set IS_SANDBOX=1 inside a sandbox.`);
   }
   const trust = claudeTrust(projectRoot, env);
   if (trust.trusted !== true) {
-    throw new UserError(`Claude Code has not been trusted in ${projectRoot} (${trust.trusted === undefined ? `no ${trust.file}` : `not in ${trust.file}`}), and claude --worktree exits without it; run claude there once and accept "Yes, I trust this folder", then orchestrate again.`);
+    out.push(`Claude Code has not been trusted in ${projectRoot} (${trust.trusted === undefined ? `no ${trust.file}` : `not in ${trust.file}`}), and claude --worktree exits without it; run claude there once and accept "Yes, I trust this folder", then orchestrate again.`);
   }
-  const version = await commandVersion(found, ["--version"]);
   if (version !== undefined && claudeTooOld(version)) {
-    throw new UserError(`${program} is Claude Code ${version.split(" ")[0]}, too old for --worktree (needs ${CLAUDE_MIN_VERSION.join(".")} or later); update it: npm install -g @anthropic-ai/claude-code.`);
+    out.push(`${program} is Claude Code ${version.split(" ")[0]}, too old for --worktree (needs ${CLAUDE_MIN_VERSION.join(".")} or later); update it: npm install -g @anthropic-ai/claude-code.`);
   }
+  if (config.permissionMode && modes) {
+    if (!modes.includes(config.permissionMode)) {
+      out.push(`permission mode "${config.permissionMode}" is not one ${program}${version ? ` ${version.split(" ")[0]}` : ""} knows (${modes.join(", ")}); set --permission-mode or permissionMode to one of them.`);
+    }
+  }
+  const key = apiKeyProblem(env);
+  if (key) out.push(key);
+  return [...out, ...problems];
+}
+
+/** The real run's preflight: the first refusal, as a one-line error (the dry run lists them all). */
+export async function preflightAgent(config: Config, env: NodeJS.ProcessEnv, projectRoot: string): Promise<void> {
+  const problems = await preflightProblems(config, env, projectRoot);
+  if (problems.length === 0) return;
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more; autorun orchestrate <plan> --dry-run lists every one)` : "";
+  throw new UserError(`${problems[0]!.replace(/\.$/, "")}${more}.`);
 }

@@ -9,6 +9,8 @@ import { findExecutable, runInteractive } from "../adapters/process.js";
 import { parseAgentCmd } from "../adapters/agent.js";
 import { RuntimeError, UserError } from "../errors.js";
 import type { Ctx } from "./context.js";
+import { runningMonitor } from "./monitor-pid.js";
+import { actionsFor, parseAnswer } from "../core/review-actions.js";
 
 function recordEvent(orchDir: string | undefined, stage: string | undefined, body: { type: "review_requested"; file: string; title: string } | { type: "review_answered"; file: string }): void {
   if (!orchDir) return;
@@ -52,7 +54,8 @@ export function runReviewList(ctx: Ctx, f: { json?: boolean }): number {
     return 0;
   }
   for (const e of [...all.filter((x) => x.state === "open"), ...all.filter((x) => x.state !== "open")]) {
-    const blocks = e.state === "resolved" ? "cleared by itself" : e.stage ? `blocks ${e.plan_name ?? "?"} stage ${e.stage}` : "blocks nothing";
+    const where = e.stage ? `${e.plan_name ?? "?"} stage ${e.stage}` : (e.plan_name ?? "");
+    const blocks = e.state === "resolved" ? `resolved: ${e.resolved_reason ?? "its condition cleared"}` : e.state === "answered" ? `answered${where ? ` (${where})` : ""}` : e.stage ? `blocks ${where}` : "blocks nothing";
     ctx.out(`${e.state.padEnd(8)}  ${e.title.slice(0, 50).padEnd(50)}  ${blocks}\n          ${e.file}`);
   }
   return 0;
@@ -87,10 +90,27 @@ export async function runReviewOpen(ctx: Ctx, file: string | undefined): Promise
     saved = undefined;
   }
   const unanswered = saved ? saved.answers.filter((a) => a.answer.trim() === "").length : undefined;
-  if (saved?.complete) ctx.out(`Saved ${target}: every question is answered; the stage waiting on it goes on.`);
+  if (saved?.complete) ctx.out(`Saved ${target}: ${whatFollows(saved)}`);
   else if (unanswered !== undefined && unanswered > 0) ctx.out(`Saved ${target}: ${unanswered} of ${saved!.answers.length} question${saved!.answers.length === 1 ? "" : "s"} still unanswered; finish with: autorun review open ${target}`);
   else ctx.out(`${target} is not a complete review yet (a question or the last line is missing); the stage waits until it is.`);
   return 0;
+}
+
+/** What an answered review leads to, said only as far as it is true. */
+function whatFollows(r: ParsedReview): string {
+  const meta = r.meta;
+  if (meta?.resolved) return `every question is answered; autorun had already resolved it (${meta.resolved.reason}).`;
+  if (meta?.key === undefined) {
+    return meta?.stage ? `every question is answered; stage ${meta.stage}'s agent gets the answers if it waits on this review (autorun review wait).` : "every question is answered.";
+  }
+  const parsed = parseAnswer(r.answers[r.answers.length - 1]?.answer ?? "", actionsFor(meta.key, meta.stage !== undefined));
+  if (!parsed.ok) return `${parsed.why}, so the monitor will do nothing with it; answer with one of those words.`;
+  const orch = meta.orch_dir ? openOrchestrationDir(meta.orch_dir) : undefined;
+  const running = orch ? runningMonitor(orch.paths) !== undefined : false;
+  const then = `\`${parsed.action.word}\`: ${parsed.action.does}`;
+  return running
+    ? `the monitor does ${then} at its next pass, then marks the review resolved with what it did (autorun review list).`
+    : `no monitor is running for ${meta.plan_name ?? "its run"}, so nothing happens yet; \`autorun resume ${meta.plan_name ?? "<plan>"}\` starts one, which does ${then}.`;
 }
 
 export function runReviewAnswers(ctx: Ctx, file: string): number {

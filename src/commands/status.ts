@@ -5,7 +5,7 @@ import { STAGE_CELLS, sortStages, type StageColumn } from "../core/stage-cells.j
 import type { Status, Usage } from "../state/schemas.js";
 import { addUsage, formatCost } from "../core/usage.js";
 import { waitingForResources } from "../core/scheduler.js";
-import { liftHoldCommand } from "../core/words.js";
+import { liftHoldCommand, withoutFurniture } from "../core/words.js";
 import { reviewEntries } from "../state/review.js";
 import { eventsUnwritable } from "../state/writable.js";
 import { isMonitorOf } from "./monitor-pid.js";
@@ -29,7 +29,10 @@ export interface StatusView {
 export function renderStatusTable(status: Status, now: Date, monitorAlive: boolean, view: StatusView = {}): string[] {
   const lines: string[] = [];
   const counts = Object.values(status.stages).reduce<Record<string, number>>((acc, s) => ((acc[s.status] = (acc[s.status] ?? 0) + 1), acc), {});
-  lines.push(`${view.name ?? status.plan_name}: ${status.status}  (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")})  wave ${status.current_wave}/${status.waves.length}  monitor ${monitorAlive ? `running (pid ${status.monitor_pid})` : "not running"}`);
+  const name = view.name ?? status.plan_name;
+  lines.push(`${name}: ${status.status}  (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")})  wave ${status.current_wave}/${status.waves.length}  monitor ${monitorAlive ? `running (pid ${status.monitor_pid})` : "not running"}`);
+  // The next step where one is needed: a run nobody is driving, stages that failed.
+  if (!monitorAlive && (status.status === "running" || status.status === "stopped")) lines.push(`nothing moves this run while no monitor runs; to go on: autorun resume ${name}`);
   if (status.paused_until) lines.push(`paused for a usage limit until ${status.paused_until}`);
   if (status.hold) {
     const name = view.name ?? status.plan_name;
@@ -63,9 +66,12 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
     else if (s.status === "blocked" && s.failure_reason) lines.push(`stage ${id} is blocked: ${s.failure_reason}`);
     else if (s.attention === "crashed" && s.last_exit) {
       const code = s.last_exit.exit_status !== null ? ` ${s.last_exit.exit_status}` : s.last_exit.signal !== null ? ` on signal ${s.last_exit.signal}` : "";
-      lines.push(`stage ${id}'s agent exited${code}${s.last_exit.last_lines.length ? `: ${s.last_exit.last_lines.slice(-3).join(" | ")}` : ""}`);
+      const said = withoutFurniture(s.last_exit.last_lines);
+      lines.push(`stage ${id}'s agent exited${code}${said.length ? `: ${said.slice(-3).join(" | ")}` : ""}`);
     }
   }
+  const failed = sorted.filter(([, s]) => s.status === "failed").map(([id]) => id);
+  if (failed.length > 0) lines.push(`to run ${failed.length === 1 ? "it" : "them"} again: autorun retry ${view.name ?? status.plan_name} ${failed.join(" ")} (or let what waits go on without: autorun skip ${view.name ?? status.plan_name} <stage>)`);
   for (const [id, w] of waitingForResources(status)) lines.push(`stage ${id} waits for ${w.resource} (held by stage ${w.holder})`);
   // What waits on a person, with the command that answers it.
   for (const r of view.reviews ?? []) {

@@ -63,6 +63,7 @@ function step(prev: Status | undefined, event: AutorunEvent, copy: boolean): Sta
         sessions: 0,
         over_budget: false,
         done_in_plan: done,
+        finished_by: null,
         failure_reason: null,
         last_event_at: null,
         phases: {},
@@ -202,6 +203,20 @@ function step(prev: Status | undefined, event: AutorunEvent, copy: boolean): Sta
     case "stage_retried": {
       if (!stage || (stage.status !== "failed" && stage.status !== "blocked")) break;
       Object.assign(stage, { status: "pending", attempts: 0, sessions: 0, free_relaunches: 0, failure_reason: null, attention: null, completed_at: null, implement_done: false, nudges: 0, session_id: null, send_backs: [], retries: stage.retries + 1, model: stage.settings.model ?? null, over_budget: false });
+      status.failed_in_row = status.failed_in_row.filter((id) => id !== event.stage);
+      unblock(status, edit);
+      if (status.status === "failed") {
+        status.status = "running";
+        status.completed_at = null;
+      }
+      break;
+    }
+    case "stage_done_by_person":
+    case "stage_skipped": {
+      // Finished by a person: its dependants go on (with its work in the base, or without it).
+      if (!stage || stage.status === "completed") break;
+      const done = event.type === "stage_done_by_person";
+      Object.assign(stage, { status: "completed", completed_at: event.ts, finished_by: done ? "person" : "skipped", merge_commit: done ? (event.commit ?? null) : null, attention: null, pending_messages: [], failure_reason: null, implement_done: false });
       status.failed_in_row = status.failed_in_row.filter((id) => id !== event.stage);
       unblock(status, edit);
       if (status.status === "failed") {

@@ -35,6 +35,10 @@ export interface Report {
     model: string | null;
     /** Done before the run (the plan said so): never launched. */
     done_in_plan: boolean;
+    /** Completed without autorun's merge: merged by a person (`person`), or `skipped`. */
+    finished_by: "person" | "skipped" | null;
+    /** What the person who finished or skipped it said (or what was found). */
+    finished_note: string | null;
     /** The stage's state in the words `status` and the dashboard use (`merged`, `failed`, `implementing 2/3`). */
     state: string;
   }[];
@@ -59,6 +63,8 @@ export function buildReport(status: Status, events: readonly AutorunEvent[]): Re
     if (e.type === "wave_started") waveTimes.set(e.wave, { started_at: e.ts, completed_at: waveTimes.get(e.wave)?.completed_at ?? null });
     if (e.type === "wave_complete") waveTimes.set(e.wave, { started_at: waveTimes.get(e.wave)?.started_at ?? null, completed_at: e.ts });
   }
+  const finishedNotes = new Map<string, string>();
+  for (const e of events) if ((e.type === "stage_done_by_person" || e.type === "stage_skipped") && e.stage !== undefined) finishedNotes.set(e.stage, e.type === "stage_skipped" ? e.reason : eventText(e));
   const stages = Object.entries(status.stages)
     .sort(([a], [b]) => compareIds(a, b))
     .map(([id, s]) => ({
@@ -77,6 +83,8 @@ export function buildReport(status: Status, events: readonly AutorunEvent[]): Re
       usage: s.usage,
       model: s.model,
       done_in_plan: s.done_in_plan,
+      finished_by: s.finished_by,
+      finished_note: finishedNotes.get(id) ?? null,
       state: stageState(s),
     }));
   const controls = events
@@ -118,6 +126,18 @@ export function renderReportMarkdown(r: Report): string {
     "",
     ...(r.stages.some((s) => s.plan_file || s.kept_files)
       ? ["## Plans and notes", "", ...r.stages.filter((s) => s.plan_file || s.kept_files).map((s) => `- Stage ${s.id}: ${[s.plan_file ? `plan ${s.plan_file}` : "", s.kept_files ? `notes kept in ${s.kept_files}` : "", s.kept_dropped.length ? `not kept: ${s.kept_dropped.join(", ")}` : ""].filter(Boolean).join("; ")}`), ""]
+      : []),
+    ...(r.stages.some((s) => s.finished_by)
+      ? [
+          "## Finished by a person",
+          "",
+          ...r.stages.filter((s) => s.finished_by).map((s) =>
+            s.finished_by === "skipped"
+              ? `- Stage ${s.id} was skipped (${s.finished_note ?? "by a person"}): the stages after it went on without its work; its worktree and branch were kept.`
+              : `- Stage ${s.id} was ${s.finished_note ?? "marked done by a person"}: its dependants went on from there.`,
+          ),
+          "",
+        ]
       : []),
     "## Waves",
     "",

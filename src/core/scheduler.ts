@@ -63,7 +63,10 @@ export type Outcome = { done: false } | { done: true; status: "completed" | "fai
 /** Completed when every stage is; failed when nothing runs and nothing more can start. */
 export function outcome(status: Status): Outcome {
   const all = Object.values(status.stages);
-  if (all.every((s) => s.status === "completed")) return { done: true, status: "completed", reason: "every stage merged" };
+  if (all.every((s) => s.status === "completed")) {
+    const skipped = Object.entries(status.stages).filter(([, s]) => s.finished_by === "skipped").map(([id]) => id);
+    return { done: true, status: "completed", reason: skipped.length ? `every stage merged but ${skipped.join(", ")}, skipped by a person` : "every stage merged" };
+  }
   if (all.some((s) => ACTIVE.has(s.status))) return { done: false };
   // A run on hold waits for a person (a raised budget, a closed circuit), not for nothing.
   if (readyStages(status).length > 0) return { done: false };

@@ -15,7 +15,7 @@ function phaseWord(phase: string, done = false): string {
 
 /** Where a stage is in its work: `implementing 2/3`, `planning`, `planned`, `handed over`, `merging`, `merged`, `—`. */
 export function phaseOf(stage: StageStatus): string {
-  if (stage.status === "completed") return stage.done_in_plan ? "done before" : "merged";
+  if (stage.status === "completed") return stage.finished_by === "skipped" ? "skipped" : stage.finished_by === "person" ? "done by hand" : stage.done_in_plan ? "done before" : "merged";
   if (stage.status === "merging") return "merging";
   if (stage.status !== "in_progress") return "—";
   if (stage.implement_done) return "handed over";
@@ -94,6 +94,10 @@ export function eventText(e: AutorunEvent): string {
       return `message delivered${e.verified ? "" : " (not confirmed)"}`;
     case "stage_retried":
       return `retried${e.fresh_worktree ? " in a fresh worktree" : ""}`;
+    case "stage_done_by_person":
+      return e.how === "detected" ? `merged by hand${e.commit ? ` (in the base at ${e.commit.slice(0, 10)})` : ""}` : `marked done by a person${e.commit ? ` (in the base at ${e.commit.slice(0, 10)})` : ""}`;
+    case "stage_skipped":
+      return `skipped: ${e.reason}`;
     case "stage_files_kept":
       return "notes and plan kept";
     case "permissions_learned":
@@ -139,4 +143,22 @@ export function eventText(e: AutorunEvent): string {
     case "usage_recorded":
       return `has used ${formatCost(e.usage)}`;
   }
+}
+
+/**
+ * An agent's last lines without Claude Code's screen furniture: the input box's borders (`╭──╮`,
+ * `╰──╯`), its side bars and empty prompt (`│ ❯ │`), rules and the hints under it (`? for
+ * shortcuts`), so a failure reason says what the agent said.
+ */
+export function withoutFurniture(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const raw of lines) {
+    let line = raw.trim();
+    if (/^[╭╰┌└][─━═\s]*[╮╯┐┘]?$/.test(line) || /^[─━═\s]+$/.test(line)) continue;
+    line = line.replace(/^│\s?/, "").replace(/\s?│$/, "").trim();
+    if (line === "" || /^[❯>]\s*$/.test(line)) continue;
+    if (/^\?\s+for shortcuts\b/.test(line) || /^⏵⏵|shift\+tab to cycle|esc to interrupt\)?$/.test(line)) continue;
+    out.push(line);
+  }
+  return out;
 }

@@ -271,8 +271,8 @@ export class Attention {
     const s = this.status;
     const what = { permission: "permission prompt", question: "question", login: "login problem", trust: "workspace trust dialog" }[kind];
     const fix = kind === "login"
-      ? `Fix the agent's login (for Claude Code: /login, or a valid ANTHROPIC_API_KEY in the shell that runs \`autorun resume\`), then attach with \`autorun attach ${s.plan_name} ${id}\` and tell it to continue. Write what you did here.`
-      : `Attach with \`autorun attach ${s.plan_name} ${id}\` and answer it there. Write what you did here.`;
+      ? `Fix the agent's login (for Claude Code: /login, or a valid ANTHROPIC_API_KEY in the shell that runs \`autorun resume\`), then attach with \`autorun attach ${s.plan_name} ${id}\` and tell it to continue. This review closes by itself once the agent is past it.`
+      : `Attach with \`autorun attach ${s.plan_name} ${id}\` and answer it there: this review closes by itself once the dialog is gone.`;
     await this.fileReview(id, `Stage ${id} is waiting at a ${what}`, `Stage ${id} (${s.stages[id]!.name}) shows a ${what} in tmux session ${s.stages[id]!.session}:\n\n    ${question}\n\nautorun never answers these blindly.`, [
       { topic: kind === "login" ? "Fix the login" : `Answer the ${what}`, question: fix },
     ], kind);

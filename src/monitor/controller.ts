@@ -20,8 +20,10 @@ import { isDialogAttention } from "../state/constants.js";
 import { launchStages } from "./launcher.js";
 import { checkLiveness } from "./liveness.js";
 import { MAX_SEND_BACKS, mergeStage, removeValidationWorktree } from "./merge.js";
-import { reapCompleted } from "./cleanup.js";
+import { cleanup, reapCompleted } from "./cleanup.js";
 import { StageTips } from "./tips.js";
+import { handMerged } from "./finish.js";
+import { carryOut } from "./answers.js";
 import { readTranscript, type TranscriptState } from "./usage.js";
 import { dollars, ZERO } from "../core/usage.js";
 import type { Clock } from "./clock.js";
@@ -61,6 +63,8 @@ export class Monitor {
   private replaying = true;
   /** Stages this process is launching now. */
   private readonly launching = new Set<string>();
+  /** The base tip when stages were last looked at for a merge of a person's own. */
+  private baseSeen: string | undefined;
 
   private readonly attention: Attention;
   private readonly reviews: Reviews;
@@ -192,6 +196,11 @@ export class Monitor {
         m.refusedAt = undefined;
         this.reviews.resolveLater(event.stage, () => true, `stage ${event.stage} merged`);
         break;
+      case "stage_done_by_person":
+      case "stage_skipped":
+        m.refusedAt = undefined;
+        this.reviews.resolveLater(event.stage, () => true, event.type === "stage_skipped" ? `stage ${event.stage} was skipped` : `stage ${event.stage} was merged by a person`);
+        break;
       case "stage_attention":
         if (event.attention === null && event.reason === "dialog closed") this.reviews.resolveLater(event.stage, isDialogAttention, "the dialog was answered");
         break;
@@ -235,6 +244,8 @@ export class Monitor {
     if (status.paused_until !== null && !paused) this.attention.endRateLimit();
 
     if (!this.reaped) await this.reapCompletedStages();
+    await this.adoptHandMerges();
+    await this.actOnAnswers();
     await this.reviews.resolveDue();
     await this.tips.save(this.status);
     await this.mergeReady();
@@ -263,7 +274,7 @@ export class Monitor {
   private async reapCompletedStages(): Promise<void> {
     this.reaped = true;
     for (const [id, stage] of Object.entries(this.status.stages)) {
-      if (stage.status === "completed") await reapCompleted(this.deps, id, stage, this.status.project_root, this.status.base_branch);
+      if (stage.status === "completed" && stage.finished_by !== "skipped") await reapCompleted(this.deps, id, stage, this.status.project_root, this.status.base_branch);
     }
   }
 
@@ -299,6 +310,78 @@ export class Monitor {
           this.deps.wake?.();
         });
       this.merging.set(id, job);
+    }
+  }
+
+  /**
+   * Stages a person merged by hand (`git merge` of the stage branch into the base): recorded as
+   * done, their session ended and worktree removed as after a merge, and their dependants go on.
+   * Looked for whenever the base tip moved.
+   */
+  private async adoptHandMerges(): Promise<void> {
+    const { project_root: root, base_branch: base } = this.status;
+    const open = Object.entries(this.status.stages).filter(([, st]) => st.status === "in_progress" || st.status === "failed");
+    const candidates = open.filter(([id]) => !this.merging.has(id));
+    if (candidates.length === 0) return;
+    const tip = await git.headCommit(root, `refs/heads/${base}`).catch(() => undefined);
+    if (tip === undefined || tip === this.baseSeen) return;
+    // A stage being merged now is looked at again once its merge is over, even if the base stays.
+    if (candidates.length === open.length) this.baseSeen = tip;
+    for (const [id, stage] of candidates) {
+      const commit = await handMerged(root, base, stage);
+      if (!commit) continue;
+      // Read after git: a merge of autorun's own is recorded before it moves the base.
+      this.ingest();
+      const now = this.status.stages[id]!;
+      if ((now.status !== "in_progress" && now.status !== "failed") || this.merging.has(id)) continue;
+      this.emit({ type: "stage_done_by_person", stage: id, how: "detected", commit, detail: `${now.branch} is in ${base}, merged by a person` });
+      this.deps.log(`stage ${id}: ${now.branch} was merged into ${base} by hand; the stage is done and what waits for it goes on`);
+      this.cleanupFinished(id);
+    }
+  }
+
+  /** Ends the session and removes the worktree of a stage a person merged, as after a merge (in the background). */
+  cleanupFinished(id: string): void {
+    const { project_root: root, base_branch: base } = this.status;
+    const stage = this.status.stages[id]!;
+    const job = cleanup(this.deps, id, stage, root, base)
+      .catch((error: Error) => this.deps.log(`stage ${id}: cleanup after the merge by hand failed: ${error.message}`))
+      .finally(() => {
+        this.merging.delete(id);
+        this.deps.wake?.();
+      });
+    this.merging.set(id, job);
+  }
+
+  /** Starts a merge of stage `id` now, in the background; false when one is under way. */
+  mergeNow(id: string): boolean {
+    if (this.merging.has(id)) return false;
+    this.mem(id).refusedAt = undefined;
+    const job = this.mergeOne(id)
+      .catch((error: Error) => this.deps.log(`stage ${id}: merge failed: ${error.message}`))
+      .finally(() => {
+        this.merging.delete(id);
+        this.deps.wake?.();
+      });
+    this.merging.set(id, job);
+    return true;
+  }
+
+  nudgeStage(id: string, why: string, message: string): Promise<boolean> {
+    return this.attention.nudge(id, why, message, { waitTurn: true });
+  }
+
+  /**
+   * The reviews the monitor filed that a person answered: the action the answer names is done,
+   * recorded (`review_answered` with the action and what it did) and the review marked resolved.
+   */
+  private async actOnAnswers(): Promise<void> {
+    for (const a of this.reviews.answered()) {
+      const { action, effect, took } = await carryOut(this, a.id, a.key, a.answer);
+      this.emit({ type: "review_answered", ...(a.id !== undefined ? { stage: a.id } : {}), file: a.file, action, effect });
+      this.deps.log(`${a.id !== undefined ? `stage ${a.id}: ` : ""}review ${a.file} answered (${action}): ${effect}`);
+      if (took) await this.reviews.settle(a.id, a.key, a.file, effect);
+      else await this.reviews.reopen(a.file, effect.replace(/^nothing was done: /, ""));
     }
   }
 
@@ -345,7 +428,7 @@ export class Monitor {
         await this.fileReview(id, `Stage ${id} waits to merge: your checkout is in its way`, result.detail, [
           {
             topic: "Unblock the merge",
-            question: `${result.detail}. Commit or stash those changes (or finish what you are in the middle of); autorun merges as soon as they are out of the way (or run \`autorun merge ${this.status.plan_name} ${id}\`). Write "done" when done.`,
+            question: `${result.detail}. Commit or stash those changes (or finish what you are in the middle of); autorun merges as soon as they are out of the way (or run \`autorun merge ${this.status.plan_name} ${id}\`).`,
           },
         ], `refused:${result.reason}`);
       }
@@ -355,7 +438,7 @@ export class Monitor {
       await this.fileReview(id, `Stage ${id} keeps handing over work that cannot merge`, result.detail, [
         {
           topic: "Help the stage",
-          question: `autorun sent stage ${id} back ${MAX_SEND_BACKS} times with the same commit (${result.reason.replace(/_/g, " ")}). Attach (\`autorun attach ${this.status.plan_name} ${id}\`) and help it, or merge by hand. Write what you did.`,
+          question: `autorun sent stage ${id} back ${MAX_SEND_BACKS} times with the same commit (${result.reason.replace(/_/g, " ")}). Attach (\`autorun attach ${this.status.plan_name} ${id}\`) and help it, or merge its branch yourself (\`git merge --no-ff ${this.status.stages[id]!.branch}\` on ${this.status.base_branch}).`,
         },
       ], `stuck:${result.reason}`);
     }

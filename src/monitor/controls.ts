@@ -54,7 +54,7 @@ export async function checkBudgets(host: MonitorHost): Promise<void> {
     const what = `stage ${id} spent ${usd(stage.usage.usd)} of its ${usd(limit)} budget`;
     log(`${what}; ${end ? "its session was ended (worktree and commits kept)" : "no more nudges for it"}`);
     await host.fileReview(id, `Stage ${id} spent its budget`, `${sentence(what)}. ${end ? "Its session was ended; its worktree and commits are kept." : "It is not nudged any more; it may finish its current turn."}`, [
-      { topic: "Raise the budget or stop", question: `To let it go on: \`autorun resume ${status.plan_name} --stage-budget <dollars>\`. To give up on it: \`autorun stop ${status.plan_name}\`. Write what you decided.` },
+      { topic: "Raise the budget or stop", question: `The same as \`raise\`: \`autorun resume ${status.plan_name} --stage-budget <dollars>\`; to end the whole run: \`autorun stop ${status.plan_name} --sessions\`.` },
     ], "budget");
   }
   const limit = runLimit(status, config);
@@ -67,7 +67,7 @@ export async function checkBudgets(host: MonitorHost): Promise<void> {
   const what = `the run spent ${usd(total)} of its ${usd(limit)} budget`;
   log(`${what}: nothing new is launched${running.length === 0 ? "" : stop ? `; sessions of ${stagesList(running)} ended (worktrees and commits kept)` : `; ${stagesList(running)} may finish but are not nudged`}. Raise it with: autorun resume ${status.plan_name} --budget <dollars>`);
   await host.fileReview(undefined, `The run spent its budget`, `${sentence(what)}. Nothing new is launched.`, [
-    { topic: "Raise the budget or stop", question: `To go on: \`autorun resume ${status.plan_name} --budget <dollars>\` (more than ${usd(total)}). To end the run: \`autorun stop ${status.plan_name}\`. Write what you decided.` },
+    { topic: "Raise the budget or stop", question: `A budget above the ${usd(total)} spent. The same as \`raise\`: \`autorun resume ${status.plan_name} --budget <dollars>\`; to end the run: \`autorun stop ${status.plan_name} --sessions\`.` },
   ], "budget");
 }
 

@@ -3,6 +3,7 @@
  * a tmux server that died with all of them, the backoff before a relaunch, and when to stop
  * relaunching and fail the stage.
  */
+import { withoutFurniture } from "../core/words.js";
 import { stagesList } from "../core/printable.js";
 import { relaunchStage } from "./launcher.js";
 import type { MonitorHost } from "./attention.js";
@@ -52,6 +53,8 @@ export async function checkLiveness(host: MonitorHost, paused: boolean): Promise
         lastLines = await tmux.lastLines(stage.session, 15);
       }
       await tmux.killSession(stage.session);
+      // What the agent said, without the input box and hints drawn around it.
+      lastLines = withoutFurniture(lastLines);
       host.emit({ type: "session_dead", stage: id, session: stage.session, ...(exit.status !== undefined ? { exit_status: exit.status } : {}), ...(exit.signal !== undefined ? { signal: exit.signal } : {}), last_lines: lastLines });
       host.deps.log(`stage ${id}: its agent exited${exit.status !== undefined ? ` with status ${exit.status}` : ""}${exit.signal !== undefined ? ` on signal ${exit.signal}` : ""}${lastLines.length ? `; last words: ${lastLines.slice(-3).join(" | ")}` : ""}`);
     } else if (stage.attention !== "crashed") {

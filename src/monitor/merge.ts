@@ -147,6 +147,8 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
         await recoverCheckout(root, base, baseTip, log);
         return merged(baseTip, false);
       }
+      // Its own commits came in through a merge: a person merged it by hand (the monitor records it as done).
+      if (!(await git.onFirstParentChain(root, stageTip, baseTip))) return { kind: "skipped", detail: `${stage.branch} is already in ${base}, merged by a person; the monitor records the stage as done (or run: autorun done ${status.plan_name} ${id})` };
       const detail = `branch ${stage.branch} has no commits beyond ${base}`;
       return sendBack("no_commits", [], detail, stageTip, `autorun could not merge stage ${id}: ${detail}. Commit your work on ${stage.branch} in your worktree, then run: autorun phase implement done`);
     }

@@ -3,7 +3,8 @@
  * are open from the events), about a stage or the whole run; marked resolved, once the events
  * that cleared their condition are folded in, when it cleared by itself.
  */
-import { createReviewFile, resolveReviewFile } from "../state/review.js";
+import { createReviewFile, readReview, reopenReviewFile, resolveReviewFile } from "../state/review.js";
+import { actionSentence, actionsFor } from "../core/review-actions.js";
 import type { AutorunEvent } from "../state/schemas.js";
 import type { MonitorHost } from "./attention.js";
 
@@ -49,9 +50,46 @@ export class Reviews {
    */
   async file(id: string | undefined, title: string, context: string, questions: { topic: string; question: string }[], key?: string): Promise<void> {
     const { paths, log } = this.host.deps;
-    const file = await createReviewFile(paths.home, title, context, questions, { ...(id !== undefined ? { stage: id } : {}), orch_dir: paths.dir, plan_name: this.host.status.plan_name });
+    // What an answer does is written in the review: the last question ends with the answers it takes.
+    const actions = key ? actionsFor(key, id !== undefined) : [];
+    const asked = actions.length ? questions.map((q, i) => (i === questions.length - 1 ? { ...q, question: `${q.question.trim()}\n\n${actionSentence(actions)}` } : q)) : questions;
+    const file = await createReviewFile(paths.home, title, context, asked, { ...(id !== undefined ? { stage: id } : {}), orch_dir: paths.dir, plan_name: this.host.status.plan_name, ...(key ? { key, actions: actions.map((a) => a.word) } : {}) });
     this.host.emit({ type: "review_requested", ...(id !== undefined ? { stage: id } : {}), file, title, ...(key ? { key } : {}) });
     log(`${id !== undefined ? `stage ${id}: ` : ""}asked a person: ${title} (${file})`);
+  }
+
+  /** Open reviews the monitor filed that have an answer now: about stage `id` (undefined: the run). */
+  answered(): { id: string | undefined; key: string; file: string; answer: string }[] {
+    const out: { id: string | undefined; key: string; file: string; answer: string }[] = [];
+    const look = (id: string | undefined, open: Map<string, string>) => {
+      for (const [key, file] of open) {
+        if (key === "circuit") continue; // closed by checkCircuit, which reads its answer
+        try {
+          const r = readReview(file);
+          if (r.complete && !r.meta?.resolved) out.push({ id, key, file, answer: r.answers[r.answers.length - 1]!.answer });
+        } catch {
+          // gone or unreadable: nothing to act on
+        }
+      }
+    };
+    look(undefined, this.runOpen);
+    for (const id of Object.keys(this.host.status.stages)) look(id, this.host.mem(id).reviewFiles);
+    return out;
+  }
+
+  /** Marks an answered review resolved with what its answer did (the file says so), and forgets it. */
+  async settle(id: string | undefined, key: string, file: string, effect: string): Promise<void> {
+    const m = id === undefined ? undefined : this.host.mem(id);
+    (m ? m.reviewFiles : this.runOpen).delete(key);
+    m?.reviewFiled.delete(key);
+    if (await resolveReviewFile(file, effect, new Date(), { answered: true }).catch(() => false)) {
+      this.host.emit({ type: "review_resolved", ...(id !== undefined ? { stage: id } : {}), file, reason: effect });
+    }
+  }
+
+  /** An answer that could not be acted on: the review is open again, saying why. */
+  async reopen(file: string, why: string): Promise<void> {
+    await reopenReviewFile(file, why).catch(() => false);
   }
 
   /** Marks the open reviews whose condition cleared resolved (the file says so). */
@@ -63,7 +101,8 @@ export class Reviews {
         if (!keys(key)) continue;
         open.delete(key);
         m?.reviewFiled.delete(key);
-        if (await resolveReviewFile(file, reason).catch(() => false)) {
+        // Answered or not: the condition it asked about is gone.
+        if (await resolveReviewFile(file, reason, new Date(), { answered: true }).catch(() => false)) {
           this.host.emit({ type: "review_resolved", ...(id !== undefined ? { stage: id } : {}), file, reason });
           this.host.deps.log(`${id !== undefined ? `stage ${id}: ` : ""}review ${file} resolved: ${reason}`);
         }

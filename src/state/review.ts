@@ -16,8 +16,11 @@ export interface ReviewMeta {
   plan_name?: string;
   questions: number;
   created_at: string;
-  /** Set by the monitor when the condition the review was about cleared by itself. */
+  /** Set by the monitor when the condition the review was about cleared, or when it did what the answer asked. */
   resolved?: { at: string; reason: string };
+  /** A review the monitor filed: the condition it is about, and the words an answer may start with. */
+  key?: string;
+  actions?: string[];
 }
 
 export interface ParsedReview {
@@ -109,20 +112,36 @@ export function readReview(file: string): ParsedReview {
 }
 
 /**
- * Marks a review the monitor filed as resolved (its condition cleared): the metadata says so and
- * a line above the footer tells the person. An answered review is left as it is. Returns whether
- * the file was changed.
+ * Marks a review the monitor filed as resolved (its condition cleared, or `answered`: the monitor
+ * did what its answer asked): the metadata says so and a line in the context tells the person. An
+ * answered review is otherwise left as it is. Returns whether the file was changed.
  */
-export async function resolveReviewFile(file: string, reason: string, now = new Date()): Promise<boolean> {
+export async function resolveReviewFile(file: string, reason: string, now = new Date(), opts: { answered?: boolean } = {}): Promise<boolean> {
   if (!existsSync(file)) return false;
   const text = readFileSync(file, "utf8");
   const parsed = parseReview(text);
-  if (parsed.complete || parsed.meta === undefined || parsed.meta.resolved) return false;
+  if ((parsed.complete && !opts.answered) || parsed.meta === undefined || parsed.meta.resolved) return false;
   const meta: ReviewMeta = { ...parsed.meta, resolved: { at: now.toISOString(), reason } };
+  // Replacer functions: a reason may hold `$1` or `$&` ("the budget is now $10.00").
   const updated = text
-    .replace(META, `<!-- autorun-review ${JSON.stringify(meta)} -->`)
+    .replace(META, () => `<!-- autorun-review ${JSON.stringify(meta)} -->`)
     // In the context, not after an answer line, where it would read as an answer.
-    .replace(/^## Context$/m, `## Context\n**Resolved by autorun** (${now.toISOString()}): ${reason}. Nothing more is needed here.\n`);
+    .replace(/^## Context$/m, () => `## Context\n**Resolved by autorun** (${now.toISOString()}): ${reason}. Nothing more is needed here.\n`);
+  await writeFileAtomic(file, updated, { mode: 0o600 });
+  return true;
+}
+
+/**
+ * An answer the monitor could not act on: the answer is cleared (so the review is open again) and
+ * the context says why, with the answer that was given.
+ */
+export async function reopenReviewFile(file: string, why: string, now = new Date()): Promise<boolean> {
+  if (!existsSync(file)) return false;
+  const text = readFileSync(file, "utf8");
+  const at = text.lastIndexOf("**Your answer**:");
+  const end = text.indexOf("\n---\n", at);
+  if (at < 0 || end < 0) return false;
+  const updated = (text.slice(0, at) + "**Your answer**:\n" + text.slice(end)).replace(/^## Context$/m, () => `## Context\n**autorun could not act on your answer** (${now.toISOString()}): ${why}. Answer again below.\n`);
   await writeFileAtomic(file, updated, { mode: 0o600 });
   return true;
 }
@@ -143,6 +162,8 @@ export interface ReviewEntry {
   file: string;
   title: string;
   state: "open" | "answered" | "resolved";
+  /** Why it was resolved (its condition cleared, or what its answer did). */
+  resolved_reason: string | null;
   stage: string | null;
   plan_name: string | null;
   questions: number;
@@ -157,6 +178,6 @@ export function reviewEntries(home: string): ReviewEntry[] {
     } catch {
       r = { title: "(unreadable)", answers: [], complete: false };
     }
-    return { file, title: r.title, state: r.complete ? "answered" : r.meta?.resolved ? "resolved" : "open", stage: r.meta?.stage ?? null, plan_name: r.meta?.plan_name ?? null, questions: r.answers.length };
+    return { file, title: r.title, state: r.meta?.resolved ? "resolved" : r.complete ? "answered" : "open", resolved_reason: r.meta?.resolved?.reason ?? null, stage: r.meta?.stage ?? null, plan_name: r.meta?.plan_name ?? null, questions: r.answers.length };
   });
 }

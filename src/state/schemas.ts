@@ -117,6 +117,14 @@ export const eventSchema = z.discriminatedUnion("type", [
   /** A message for the agent (a merge sent back, a failed check): delivered at its next idle moment. */
   withStage.extend({ type: z.literal("message_queued"), id: z.string().min(1), message: z.string().min(1), reason: z.string() }),
   withStage.extend({ type: z.literal("message_delivered"), id: z.string().min(1), verified: z.boolean(), evidence: z.string() }),
+  /**
+   * A person says the stage is finished: its work is in the base branch (`commit`: the base tip
+   * holding it), merged by their own hand. `how`: `command` (`autorun done`), `review` (a review
+   * answered `merged`) or `detected` (the monitor found the stage branch's own commits in the base).
+   */
+  withStage.extend({ type: z.literal("stage_done_by_person"), how: z.enum(["command", "detected", "review"]), commit: z.string().regex(/^[0-9a-f]{7,64}$/, "a commit id").optional(), detail: z.string() }),
+  /** A person let the stage's dependants go on without it (`autorun skip`); its worktree and branch are kept. */
+  withStage.extend({ type: z.literal("stage_skipped"), reason: z.string() }),
   /** A person asked for a failed or blocked stage to run again (`autorun retry`). */
   withStage.extend({ type: z.literal("stage_retried"), fresh_worktree: z.boolean() }),
   withStage.extend({ type: z.literal("stage_files_kept"), dir: z.string(), files: z.number().int().nonnegative(), plan_file: z.string().optional(), dropped: z.array(z.string()).optional() }),
@@ -143,7 +151,8 @@ export const eventSchema = z.discriminatedUnion("type", [
     /** What a monitor-filed review is about (`permission`, `refused:…`, `stuck:…`, `idle`): one per condition. */
     key: z.string().optional(),
   }),
-  base.extend({ type: z.literal("review_answered"), file: z.string() }),
+  /** A review was answered; for one the monitor filed, the action the answer asked for and what it did. */
+  base.extend({ type: z.literal("review_answered"), file: z.string(), action: z.string().optional(), effect: z.string().optional() }),
   /** The condition a monitor-filed review was about has cleared; the file says so. */
   base.extend({ type: z.literal("review_resolved"), file: z.string(), reason: z.string() }),
   withStage.extend({ type: z.literal("stage_failed"), reason: z.string() }),
@@ -237,6 +246,8 @@ export const stageStatusSchema = z.object({
   over_budget: z.boolean().default(false),
   /** Done before the run (the plan said so): never launched. */
   done_in_plan: z.boolean().default(false),
+  /** Completed without autorun's merge: `person` (merged by hand, `autorun done`), `skipped` (`autorun skip`). */
+  finished_by: z.enum(["person", "skipped"]).nullable().default(null),
   /** Where the agent's uncommitted notes and plan were kept when its worktree was removed. */
   kept_files: z.string().nullable().default(null),
   /** What was left out of `kept_files` (dependencies, build output, ignored files over the cap), each with why. */

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSandbox, ROOT, type Sandbox } from "../helpers/env.js";
+import { fakeClaudeEnv } from "../helpers/fake-claude.js";
 
 let sb: Sandbox;
 beforeAll(async () => {
@@ -42,7 +43,7 @@ describe("bad plans: one line, exit 2, nothing written", () => {
     const config = join(sb.repo, "autorun.config.json");
     writeFileSync(config, JSON.stringify({ prices: { "gpt-9": { input: 1, output: 2 } } }));
     try {
-      const priced = await sb.cli(["orchestrate", plan, "--dry-run"]);
+      const priced = await sb.cli(["orchestrate", plan, "--dry-run"], { env: fakeClaudeEnv(sb) });
       expect(priced.code, priced.stderr).toBe(0);
       expect(priced.stdout).toContain("model gpt-9");
     } finally {

@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, chmodSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
+import { fakeClaudeEnv } from "../helpers/fake-claude.js";
 import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
 import { CLI, ROOT, waitFor } from "../helpers/env.js";
@@ -21,7 +22,7 @@ describe("orchestrate --dry-run", () => {
 
   it("warns about a stage that is only in an HTML comment, and runs the others", async ({ sb }) => {
     const plan = sb.writePlan("parked.md", readFileSync(join(fixtures, "good", "commonmark-commented-stage.md"), "utf8"));
-    const r = await sb.cli(["orchestrate", plan, "--dry-run", "--json"]);
+    const r = await sb.cli(["orchestrate", plan, "--dry-run", "--json"], { env: fakeClaudeEnv(sb) });
     expect(r.code).toBe(0);
     expect(r.stderr.trim()).toBe("autorun: warning: stage 2 is commented out at parked.md:7; not run.");
     const out = JSON.parse(r.stdout) as { stages: { id: string }[]; commented_out: { id: string; line: number }[] };
@@ -32,7 +33,7 @@ describe("orchestrate --dry-run", () => {
 
   it("prints the plan as JSON with string ids and waves, writing nothing", async ({ sb }) => {
     const plan = sb.writePlan("2026-02-20-wave2-token-design-audit.md", readFileSync(join(fixtures, "good", "deps-in-heading.md"), "utf8"));
-    const r = await sb.cli(["orchestrate", plan, "--dry-run", "--json"]);
+    const r = await sb.cli(["orchestrate", plan, "--dry-run", "--json"], { env: fakeClaudeEnv(sb) });
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out).toEqual({
@@ -53,12 +54,12 @@ describe("orchestrate --dry-run", () => {
 
   it("prints stages, waves and a short command per stage; --verbose the exact argv", async ({ sb }) => {
     const plan = sb.writePlan("plan.md", "## Stage 1: A\n## Stage 2: B\nDepends on: 1\n");
-    const short = await sb.cli(["orchestrate", plan, "--dry-run"]);
+    const short = await sb.cli(["orchestrate", plan, "--dry-run"], { env: fakeClaudeEnv(sb) });
     expect(short.code).toBe(0);
     const runs = short.stdout.split("\n").find((l) => l.includes("runs:"))!;
     expect(runs).toMatch(/runs: claude --worktree plan-stage-1 --session-id \S+ --plugin-dir … --settings … --permission-mode acceptEdits "\/autorun:start .*stage-1-context\.md"/);
     expect(runs.length).toBeLessThan(300);
-    const r = await sb.cli(["orchestrate", plan, "--dry-run", "--verbose"]);
+    const r = await sb.cli(["orchestrate", plan, "--dry-run", "--verbose"], { env: fakeClaudeEnv(sb) });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("Wave 2: Stage 2");
     const argvLine = r.stdout.split("\n").find((l) => l.includes("argv:"))!;
@@ -110,7 +111,7 @@ describe("bad input: one line, exit 2, nothing written", () => {
   it("an unreadable plan file", async ({ sb }) => {
     const plan = sb.writePlan("secret.md", "## Stage 1: A\n");
     chmodSync(plan, 0o000);
-    const r = await sb.cli(["orchestrate", plan, "--dry-run"], { env: { AUTORUN_TEST_NOROOT: "1" } });
+    const r = await sb.cli(["orchestrate", plan, "--dry-run"], { env: { AUTORUN_TEST_NOROOT: "1", ...fakeClaudeEnv(sb) } });
     chmodSync(plan, 0o644);
     // root reads anything; elsewhere this is a permission error
     if (process.getuid?.() !== 0) {
@@ -138,7 +139,7 @@ describe("bad input: one line, exit 2, nothing written", () => {
   it("an invalid config file names the file and key", async ({ sb }) => {
     writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ maxParallel: -1 }));
     const plan = sb.writePlan("p.md", "## Stage 1: A\n");
-    const r = await sb.cli(["orchestrate", plan, "--dry-run"]);
+    const r = await sb.cli(["orchestrate", plan, "--dry-run"], { env: fakeClaudeEnv(sb) });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/autorun\.config\.json: maxParallel/);
   });

@@ -1,10 +1,11 @@
-import { existsSync, readFileSync, writeFileSync, chmodSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync, chmodSync, readdirSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
 import { CLI, waitFor, type Sandbox } from "../helpers/env.js";
 import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
+import { renderReview } from "../../src/state/review.js";
 
 
 async function newReview(sb: Sandbox, ...extra: string[]): Promise<string> {
@@ -73,7 +74,8 @@ describe("review files", () => {
     chmodSync(editor, 0o755);
     const r = await sb.cli(["review", "open"], { env: { EDITOR: `${process.execPath} ${editor}`, VISUAL: "" } });
     expect(r.code).toBe(0);
-    expect(r.stdout.trim()).toBe(`Saved ${first}: every question is answered; the stage waiting on it goes on.`);
+    // Nothing waits on a review without a stage: nothing more is claimed.
+    expect(r.stdout.trim()).toBe(`Saved ${first}: every question is answered.`);
     list = JSON.parse((await sb.cli(["review", "list", "--json"])).stdout);
     expect(list.map((e) => e.state)).toEqual(["answered", "open"]);
     expect(readdirSync(join(sb.home, "review"))).toHaveLength(2);
@@ -86,6 +88,20 @@ describe("review files", () => {
     expect(malformed.code).toBe(2);
     expect(malformed.stderr).toMatch(/^autorun: \$EDITOR: "\[vim" starts like a JSON array but is not one .*; set it to your editor's command/);
     expect(malformed.stderr).not.toContain("internal error");
+  });
+
+  it("saving an answer to a review the monitor filed says what the monitor will do with it, and only that", async ({ sb }) => {
+    mkdirSync(join(sb.home, "review"), { recursive: true });
+    const file = join(sb.home, "review", "2026-01-01-000000-stage-1-is-stuck.md");
+    const orchDir = join(sb.home, "orchestration", "gone");
+    writeFileSync(file, renderReview("Stage 1 is stuck at its prompt", "idle", [{ topic: "What now?", question: "Attach.\n\nAnswer `nudge [message]` to …" }], { stage: "1", orch_dir: orchDir, plan_name: "gone", key: "idle", actions: ["nudge", "merged", "skip"], questions: 1, created_at: new Date().toISOString() }));
+    const editor = join(sb.dir, "answer.mjs");
+    writeFileSync(editor, `import fs from "node:fs"; const f = process.argv[2]; fs.writeFileSync(f, fs.readFileSync(f, "utf8").replace(/\\*\\*Your answer\\*\\*:.*\\n/, "**Your answer**: " + process.env.ANSWER + "\\n"));\n`);
+    const open = (text: string) => sb.cli(["review", "open", file], { env: { EDITOR: `${process.execPath} ${editor}`, VISUAL: "", ANSWER: text } });
+    let r = await open("I had a look");
+    expect(r.stdout.trim()).toBe(`Saved ${file}: the answer "I had a look" is not one of \`nudge\`, \`merged\`, \`skip\`, so the monitor will do nothing with it; answer with one of those words.`);
+    r = await open("continue");
+    expect(r.stdout.trim()).toBe(`Saved ${file}: no monitor is running for gone, so nothing happens yet; \`autorun resume gone\` starts one, which does \`nudge\`: type the rest of your answer (or the usual nudge) into its session.`);
   });
 
   it("a stage that asks a question waits with attention: review and continues once answered; people are notified", async ({ sb }) => {

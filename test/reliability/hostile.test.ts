@@ -3,6 +3,7 @@ import { join, relative } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { execa } from "execa";
 import { makeSandbox, simAgentCmd, waitFor, type Sandbox } from "../helpers/env.js";
+import { fakeClaudeEnv } from "../helpers/fake-claude.js";
 
 let sb: Sandbox;
 let marker: string;
@@ -47,7 +48,7 @@ describe("hostile names", () => {
     for (const name of names) {
       const file = join(repo, name);
       writeFileSync(file, "## Stage 1: A\n## Stage 2: B\nDepends on: 1\n");
-      const dry = await sb.cli(["orchestrate", file, "--dry-run", "--json"], { cwd: repo });
+      const dry = await sb.cli(["orchestrate", file, "--dry-run", "--json"], { cwd: repo, env: fakeClaudeEnv(sb) });
       expect(dry.code, name).toBe(0);
       const out = JSON.parse(dry.stdout) as { plan_name: string; project_slug: string };
       expect(out.plan_name).toMatch(/^[a-z0-9-]+$/);
@@ -61,7 +62,8 @@ describe("hostile names", () => {
       expect(rel.startsWith(".."), path).toBe(false);
       expect(rel).toMatch(/^(orchestration|logs|locks|review|reports)(\/[a-z0-9._-]+)*$/);
     }
-  });
+    // A dry run and a real run for each of the names: on a loaded machine this takes about a minute.
+  }, 150_000);
 
   it("stage names, a repo path and an AUTORUN_HOME full of shell syntax: a whole run, nothing runs", async () => {
     const repo = join(sb.dir, `proj $(touch ${marker}) ; 'q' "dq" trailing;`);

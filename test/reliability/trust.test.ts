@@ -7,6 +7,7 @@ import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } fro
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { describe, expect } from "vitest";
+import { fakeClaudeEnv } from "../helpers/fake-claude.js";
 import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
 import { CLI, waitFor } from "../helpers/env.js";
@@ -231,7 +232,7 @@ describe("smaller things that used to be internal errors", () => {
     const name = `${"long-plan-name-".repeat(17).slice(0, 248)}.md`;
     expect(name.length).toBe(251);
     const file = sb.writePlan(name, "## Stage 1: A\n");
-    const dry = await sb.cli(["orchestrate", file, "--dry-run", "--json"]);
+    const dry = await sb.cli(["orchestrate", file, "--dry-run", "--json"], { env: fakeClaudeEnv(sb) });
     expect(dry.code, dry.stderr).toBe(0);
     const planName = (JSON.parse(dry.stdout) as { plan_name: string }).plan_name;
     expect(planName.length).toBeLessThanOrEqual(120);

@@ -129,6 +129,34 @@ describe("the fold", () => {
   });
 });
 
+describe("stages a person finished", () => {
+  it.each([
+    ["stage_done_by_person", "person", "abcdef1"],
+    ["stage_skipped", "skipped", null],
+  ] as const)("%s: a failed stage counts as completed, its blocked dependants launch, the run goes on", (type, by, commit) => {
+    const events = start([{ id: "1" }, { id: "2", deps: ["1"] }, { id: "3", deps: ["2"] }]);
+    events.push(launched("1"), failed("1"), ev({ type: "orchestration_complete", status: "failed" }));
+    const before = foldEvents(events)!;
+    expect(before.stages["3"]!.status).toBe("blocked");
+    expect(outcome(before)).toMatchObject({ done: true, status: "failed" });
+    const body: EventBody = type === "stage_skipped" ? { type, stage: "1", reason: "not needed" } : { type, stage: "1", how: "command", commit: "abcdef1", detail: "b1 is in main" };
+    const s = foldEvents([...events, ev(body)])!;
+    expect(s.stages["1"]).toMatchObject({ status: "completed", finished_by: by, merge_commit: commit, failure_reason: null });
+    expect(s.stages["3"]!.status).toBe("pending");
+    expect(s.status).toBe("running");
+    expect(s.failed_in_row).toEqual([]);
+    expect(stagesToLaunch(s)).toEqual(["2"]);
+    // A merged stage stays merged: a late word of a person changes nothing.
+    const after = foldEvents([...events, ev(body), launched("2"), merged("2"), ev(body)])!;
+    expect(after.stages["1"]!.finished_by).toBe(by);
+  });
+  it("the run ends completed, saying which stages were skipped", () => {
+    const events = start([{ id: "1" }, { id: "2", deps: ["1"] }]);
+    events.push(launched("1"), ev({ type: "stage_skipped", stage: "1", reason: "x" }), launched("2"), merged("2"));
+    expect(outcome(foldEvents(events)!)).toEqual({ done: true, status: "completed", reason: "every stage merged but 1, skipped by a person" });
+  });
+});
+
 describe("resume lifts holds", () => {
   it("closes an open circuit breaker, raises a budget above what was spent, refuses one at or below it", async () => {
     const { mkdtempSync, rmSync, mkdirSync } = await import("node:fs");

@@ -3,7 +3,7 @@
  * files in a temp dir): a stall is nudged, nudges are capped and a person asked; a session that
  * dies is relaunched after a backoff and failed when it dies again at once. No tmux, no waiting.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -13,6 +13,7 @@ import { appendEvent, readAllEvents } from "../../src/state/events.js";
 import { orchPaths, type OrchPaths } from "../../src/state/paths.js";
 import type { PaneStatus, Tmux } from "../../src/adapters/tmux.js";
 import type { Clock } from "../../src/monitor/clock.js";
+import { reviewEntries } from "../../src/state/review.js";
 
 const permissionDialog = readFileSync(join(import.meta.dirname, "..", "fixtures", "screens", "real-permission-bash.txt"), "utf8");
 
@@ -294,3 +295,91 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
   });
 });
 
+
+/** Writes `answer` into the one question of the review filed last (as a person's editor would). */
+function answerLastReview(answer: string): string {
+  const file = (readAllEvents(paths.events).filter((e) => e.type === "review_requested").pop() as { file: string }).file;
+  writeFileSync(file, readFileSync(file, "utf8").replace("**Your answer**:", `**Your answer**: ${answer}`));
+  return file;
+}
+
+const answered = () => readAllEvents(paths.events).filter((e) => e.type === "review_answered") as { action?: string; effect?: string; file: string }[];
+
+describe("a review the monitor filed does what its answer says", () => {
+  /** A stage idle after its nudges, with the review that asks a person. */
+  async function idleStage() {
+    const t = fakeTmux();
+    t.sessions.set("p_stage-1", t.agent("Shall I go on?"));
+    started();
+    const m = monitor(t.tmux, { stallSeconds: 60, maxNudges: 1 });
+    for (let i = 0; i < 4; i++) {
+      now += 61_000;
+      await step(m);
+    }
+    expect(types()).toContain("review_requested");
+    return { t, m };
+  }
+
+  it("idle: the review lists its answers; `nudge <message>` types the message, is recorded, and resolves the review", async () => {
+    const { t, m } = await idleStage();
+    const file = answerLastReview("nudge please run the tests");
+    expect(readFileSync(file, "utf8")).toContain("Answer `nudge [message]` to type the rest of your answer");
+    await step(m);
+    expect(t.sessions.get("p_stage-1")!.said).toContain("> please run the tests");
+    expect(answered()).toMatchObject([{ action: "nudge", file }]);
+    expect(answered()[0]!.effect).toContain("typed \"please run the tests\"");
+    expect(reviewEntries(join(dir, "home"))).toMatchObject([{ file, state: "resolved" }]);
+    expect(readFileSync(file, "utf8")).toContain("Resolved by autorun");
+    // Done once: a later pass does not type it again.
+    await step(m);
+    expect(t.sessions.get("p_stage-1")!.said.filter((l) => l === "> please run the tests")).toHaveLength(1);
+  });
+
+  it("an answer that is not one of its words does nothing, and the review says so", async () => {
+    const { t, m } = await idleStage();
+    const file = answerLastReview("I looked at it");
+    const before = t.sessions.get("p_stage-1")!.said.length;
+    await step(m);
+    expect(t.sessions.get("p_stage-1")!.said).toHaveLength(before);
+    expect(answered()[0]).toMatchObject({ action: "none" });
+    expect(answered()[0]!.effect).toMatch(/nothing was done: the answer "I looked at it" is not one of `nudge`, `merged`, `skip`/);
+    // Open again, saying why, for an answer that does something.
+    expect(readFileSync(file, "utf8")).toMatch(/autorun could not act on your answer.*is not one of/);
+    expect(reviewEntries(join(dir, "home"))).toMatchObject([{ file, state: "open" }]);
+    answerLastReview("nudge");
+    await step(m);
+    expect(t.sessions.get("p_stage-1")!.said).toContain("> continue");
+    expect(reviewEntries(join(dir, "home"))).toMatchObject([{ file, state: "resolved" }]);
+  });
+
+  it("idle: `skip` ends its session and the stage is skipped", async () => {
+    const { t, m } = await idleStage();
+    answerLastReview("skip");
+    await step(m);
+    expect(t.sessions.has("p_stage-1")).toBe(false);
+    expect(m.status.stages["1"]).toMatchObject({ status: "completed", finished_by: "skipped" });
+    expect(answered()[0]!.effect).toContain("stage 1 was skipped");
+  });
+
+  it("the run's budget: `raise <dollars>` above what was spent lifts the hold; one at or below it does nothing", async () => {
+    const t = fakeTmux();
+    t.sessions.set("p_stage-1", { ...t.agent("Working"), said: ["Working", "✻ Working… (esc to interrupt)"] });
+    started();
+    const usage = { input_tokens: 1, output_tokens: 1, cache_creation_tokens: 0, cache_read_tokens: 0, usd: 2 };
+    appendEvent(paths.events, { orch_dir: paths.dir, plan_name: "p", project_slug: "p", type: "usage_recorded", stage: "1", transcript: "/t", offset: 1, usage });
+    const m = monitor(t.tmux, { budgetUsd: 1 });
+    await step(m);
+    expect(m.status.hold?.kind).toBe("budget");
+    const file = answerLastReview("raise 1.5");
+    await step(m);
+    expect(answered()[0]!.effect).toContain("nothing was done: $1.50 is not above the $2.00 already spent");
+    expect(m.status.hold?.kind).toBe("budget");
+    expect(types()).not.toContain("budget_raised");
+    expect(reviewEntries(join(dir, "home"))).toMatchObject([{ file, state: "open" }]);
+    answerLastReview("raise $10");
+    await step(m);
+    expect(readAllEvents(paths.events).filter((e) => e.type === "budget_raised")).toMatchObject([{ scope: "run", limit_usd: 10 }]);
+    expect(m.status.hold).toBeNull();
+    expect(reviewEntries(join(dir, "home"))).toMatchObject([{ file, state: "resolved", resolved_reason: "the run's budget is now $10.00" }]);
+  });
+});

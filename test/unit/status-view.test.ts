@@ -3,7 +3,7 @@ import { foldEvents } from "../../src/core/fold.js";
 import type { AutorunEvent } from "../../src/state/schemas.js";
 import { renderStatusTable } from "../../src/commands/status.js";
 import { formatDuration } from "../../src/core/stage-cells.js";
-import { phaseOf } from "../../src/core/words.js";
+import { phaseOf, withoutFurniture } from "../../src/core/words.js";
 import { startedEvent } from "../helpers/events.js";
 
 const ident = { orch_dir: "/h/orchestration/p", plan_name: "p", project_slug: "p" };
@@ -89,5 +89,35 @@ describe("who waits on what", () => {
     const table = renderStatusTable(foldEvents(events)!, new Date(Date.parse(at(5))), true);
     expect(table).toContain("stage 2 waits for database (held by stage 1)");
     expect(table).toContain("on hold: 3 stages failed in a row (7, 8, 9); nothing new is launched. once you have looked: autorun resume p (or answer its review)");
+  });
+});
+
+describe("the next step, and an agent's last words", () => {
+  it("a run with no monitor says how to go on; failed stages say how to run them again", () => {
+    const s = run([
+      { type: "stage_launched", stage: "1", session: "s1", session_id: "u1", attempt: 1 },
+      { type: "stage_failed", stage: "1", reason: "died twice" },
+    ]);
+    const lines = renderStatusTable(s, new Date(at(10)), false);
+    expect(lines).toContain("nothing moves this run while no monitor runs; to go on: autorun resume p");
+    expect(lines).toContain("to run it again: autorun retry p 1 (or let what waits go on without: autorun skip p <stage>)");
+    expect(renderStatusTable(s, new Date(at(10)), true).join("\n")).not.toContain("autorun resume");
+  });
+
+  it("Claude Code's input box and hints are not part of what the agent said", () => {
+    const screen = [
+      "⏺ Error: the config file is missing",
+      "╭──────────────────────────────────────╮",
+      "│ ❯                                    │",
+      "╰──────────────────────────────────────╯",
+      "  ? for shortcuts",
+      "────────────────",
+    ];
+    expect(withoutFurniture(screen)).toEqual(["⏺ Error: the config file is missing"]);
+    const s = run([
+      { type: "stage_launched", stage: "1", session: "s1", session_id: "u1", attempt: 1 },
+      { type: "session_dead", stage: "1", session: "s1", exit_status: 1, last_lines: screen },
+    ]);
+    expect(renderStatusTable(s, new Date(at(10)), true)).toContain("stage 1's agent exited 1: ⏺ Error: the config file is missing");
   });
 });

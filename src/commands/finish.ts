@@ -1,0 +1,80 @@
+/** `autorun done` and `autorun skip`: a person finishes a stage, and what waits for it goes on. */
+import { createTmux } from "../adapters/tmux.js";
+import * as git from "../adapters/git.js";
+import { appendFor } from "../state/orchestration.js";
+import { rebuildStatus } from "../state/status.js";
+import { cleanup } from "../monitor/cleanup.js";
+import { dependantsOf, workInBase } from "../monitor/finish.js";
+import { stagesList } from "../core/printable.js";
+import { stageState } from "../core/words.js";
+import { UserError } from "../errors.js";
+import { monitorLogger, startMonitorDetached } from "./monitor.js";
+import { requireStage, resolveOrchestration, type Ctx, type Orchestration } from "./context.js";
+
+/** The stage a person may finish: not merged already, and not being merged right now. */
+function finishable(orch: Orchestration, stageArg: string, verb: string): string {
+  const id = requireStage(orch, stageArg);
+  const s = orch.status.stages[id]!;
+  if (s.status === "completed") throw new UserError(`stage ${id} is already ${stageState(s)}; there is nothing to ${verb}.`);
+  if (s.status === "merging") throw new UserError(`stage ${id} is being merged right now; wait for the merge (autorun status ${orch.status.plan_name}).`);
+  return id;
+}
+
+/** After the event: the run goes on (its monitor started when none runs), and the person is told what starts. */
+async function goOn(ctx: Ctx, orch: Orchestration, id: string): Promise<void> {
+  const status = await rebuildStatus(orch.paths);
+  const waiting = dependantsOf(status ?? orch.status, id);
+  if (status?.status === "running" || status?.status === "stopped") {
+    const pid = await startMonitorDetached(ctx, orch.paths);
+    ctx.out(waiting.length ? `The monitor (pid ${pid}) launches what waited for it: ${stagesList(waiting)}, once nothing else holds ${waiting.length === 1 ? "it" : "them"} back.` : `The monitor (pid ${pid}) goes on with the run.`);
+  }
+}
+
+/**
+ * `autorun done <plan> <stage>`: the person says the stage is finished. Its branch's work must be in
+ * the base (merged by their own `git merge`); its session ends and its worktree and merged branch
+ * go as after autorun's own merge.
+ */
+export async function runDone(ctx: Ctx, plan: string, stageArg: string): Promise<number> {
+  const orch = resolveOrchestration(ctx, plan);
+  const id = finishable(orch, stageArg, "mark done");
+  const stage = orch.status.stages[id]!;
+  const { project_root: root, base_branch: base, plan_name: name } = orch.status;
+  const found = await workInBase(root, base, stage);
+  if (found.kind === "not_in_base") {
+    throw new UserError(
+      `stage ${id}'s branch ${stage.branch} has ${found.ahead} commit${found.ahead === 1 ? "" : "s"} that ${base} does not have; merge ${found.ahead === 1 ? "it" : "them"} first (git merge --no-ff ${stage.branch}, or autorun merge ${name} ${id}) and run this again, or let what waits for it go on without ${found.ahead === 1 ? "it" : "them"}: autorun skip ${name} ${id}`,
+    );
+  }
+  const commit = found.kind === "in_base" ? found.commit : await git.headCommit(root, `refs/heads/${base}`);
+  const detail =
+    found.kind === "no_branch" ? `its branch ${stage.branch} does not exist; marked done as the person said` : found.own ? `${stage.branch} is in ${base}` : `${stage.branch} has no commits of its own; marked done as the person said`;
+  appendFor(orch.paths, orch.status, { type: "stage_done_by_person", stage: id, how: "command", commit, detail });
+  ctx.out(`Stage ${id} is done: ${detail} (${base} at ${commit.slice(0, 12)}).`);
+  const log = monitorLogger(orch.paths);
+  log(`stage ${id}: marked done by a person (${detail})`);
+  await cleanup({ tmux: createTmux(orch.config.tmuxSocket), paths: orch.paths, log: (m) => (log(m), ctx.out(m.replace(/^stage \S+: /, `Stage ${id}: `))) }, id, stage, root, base);
+  await goOn(ctx, orch, id);
+  return 0;
+}
+
+/**
+ * `autorun skip <plan> <stage>`: what depends on the stage goes on without it. Its session ends;
+ * its worktree and branch are kept (their commits are not in the base), and the report says so.
+ */
+export async function runSkip(ctx: Ctx, plan: string, stageArg: string, opts: { reason?: string } = {}): Promise<number> {
+  const orch = resolveOrchestration(ctx, plan);
+  const id = finishable(orch, stageArg, "skip");
+  const stage = orch.status.stages[id]!;
+  const { project_root: root, base_branch: base } = orch.status;
+  await createTmux(orch.config.tmuxSocket).killSession(stage.session);
+  const reason = opts.reason?.trim() || "a person skipped it (autorun skip)";
+  appendFor(orch.paths, orch.status, { type: "stage_skipped", stage: id, reason });
+  monitorLogger(orch.paths)(`stage ${id}: skipped by a person: ${reason}`);
+  const found = await workInBase(root, base, stage).catch(() => undefined);
+  const kept = found?.kind === "not_in_base" ? ` Its branch ${stage.branch} keeps its ${found.ahead} commit${found.ahead === 1 ? "" : "s"} that ${base} does not have, in ${stage.worktree}.` : "";
+  const waiting = dependantsOf(orch.status, id);
+  ctx.out(`Stage ${id} skipped: ${waiting.length ? `${stagesList(waiting)} go${waiting.length === 1 ? "es" : ""} on without its work` : "nothing depends on it"}; the report says so.${kept}`);
+  await goOn(ctx, orch, id);
+  return 0;
+}

@@ -1,0 +1,50 @@
+/**
+ * What a person may answer to a review the monitor filed, by the condition it is about (its key),
+ * and what each answer does: written into the review itself, read back by the monitor, which does
+ * it, records it and marks the review resolved. Pure.
+ */
+
+export interface ReviewAction {
+  word: string;
+  /** `dollars`: the word takes an amount (`raise 40`); `text`: the rest of the answer goes with it. */
+  arg?: "dollars" | "text";
+  does: string;
+}
+
+const SKIP: ReviewAction = { word: "skip", does: "let what waits for the stage go on without it (its worktree and branch are kept)" };
+const MERGED: ReviewAction = { word: "merged", does: "say you merged its branch into the base yourself (autorun checks that its commits are there); the stage is done" };
+
+/** The answers a review about condition `key` takes (`stage`: about one stage, else the run). */
+export function actionsFor(key: string, stage: boolean): ReviewAction[] {
+  if (key.startsWith("refused:")) return [{ word: "merge", does: "try the merge again now (once your checkout is out of its way)" }, SKIP];
+  if (key.startsWith("stuck:")) return [MERGED, { word: "retry", does: "try the merge again now (after you changed its branch)" }, SKIP];
+  if (key === "idle") return [{ word: "nudge", arg: "text", does: "type the rest of your answer (or the usual nudge) into its session" }, MERGED, SKIP];
+  if (key === "budget") return stage ? [{ word: "raise", arg: "dollars", does: "let every stage spend that many dollars (`raise 5`)" }, SKIP] : [{ word: "raise", arg: "dollars", does: "let the run spend that many dollars (`raise 40`)" }];
+  if (key === "circuit") return [{ word: "resume", does: "close the breaker: launches resume (any answer does)" }];
+  // A dialog on the agent's screen is answered there; this review closes by itself once it is gone.
+  return [SKIP];
+}
+
+/** Words people write for an action, by the action's own word. */
+const ALIASES: Record<string, string[]> = { merge: ["done", "merge"], merged: ["done", "merge", "merged"], nudge: ["nudge", "continue"], resume: ["resume", "done", "fixed"] };
+
+/** "Answer `merge` to …, or `skip` to …." */
+export function actionSentence(actions: readonly ReviewAction[]): string {
+  const parts = actions.map((a) => `\`${a.word}${a.arg === "dollars" ? " <dollars>" : a.arg === "text" ? " [message]" : ""}\` to ${a.does}`);
+  return `Answer ${parts.length > 1 ? `${parts.slice(0, -1).join(", ")}, or ${parts[parts.length - 1]}` : parts[0]}.`;
+}
+
+export type ParsedAnswer = { ok: true; action: ReviewAction; arg: string } | { ok: false; why: string };
+
+/** The action an answer asks for: its first word (in backticks or not), and what follows it. */
+export function parseAnswer(answer: string, actions: readonly ReviewAction[]): ParsedAnswer {
+  const text = answer.trim().replace(/^[`"'*_]+/, "");
+  const m = /^([A-Za-z]+)[`"'*_.,:!]*\s*([\s\S]*)$/.exec(text);
+  const word = m?.[1]?.toLowerCase() ?? "";
+  const action = actions.find((a) => a.word === word) ?? actions.find((a) => (ALIASES[a.word] ?? []).includes(word));
+  const known = actions.map((a) => `\`${a.word}\``).join(", ");
+  if (!action) return { ok: false, why: `the answer ${JSON.stringify(answer.trim().slice(0, 40))} is not one of ${known}` };
+  const arg = (m?.[2] ?? "").trim().replace(/[`"']/g, "");
+  if (action.arg === "dollars" && !(Number(arg.replace(/^\$/, "")) > 0)) return { ok: false, why: `\`${action.word}\` needs an amount of dollars after it (\`${action.word} 40\`)` };
+  return { ok: true, action, arg: action.arg === "dollars" ? String(Number(arg.replace(/^\$/, ""))) : arg };
+}

@@ -1,0 +1,42 @@
+/**
+ * Stages a person finished: merged by their own hand (`git merge` of the stage branch into the
+ * base, found by the monitor or said with `autorun done`), or skipped (`autorun skip`). Either way
+ * the stage counts as completed and its dependants go on.
+ */
+import * as git from "../adapters/git.js";
+import type { Status } from "../state/schemas.js";
+
+type Stage = Status["stages"][string];
+
+export type WorkInBase =
+  /** The branch's tip is in the base: `own` when it came in through a merge (the stage made commits of its own). */
+  | { kind: "in_base"; commit: string; own: boolean }
+  /** The branch has `ahead` commits the base does not have. */
+  | { kind: "not_in_base"; ahead: number }
+  | { kind: "no_branch" };
+
+/** Where the stage's work is, as `git` sees it now. */
+export async function workInBase(root: string, base: string, stage: Pick<Stage, "branch">): Promise<WorkInBase> {
+  if (!(await git.branchExists(root, stage.branch))) return { kind: "no_branch" };
+  const baseTip = await git.headCommit(root, `refs/heads/${base}`);
+  const tip = await git.headCommit(root, `refs/heads/${stage.branch}`);
+  if (!(await git.isAncestor(root, tip, baseTip))) return { kind: "not_in_base", ahead: await git.commitsAhead(root, `refs/heads/${base}`, `refs/heads/${stage.branch}`) };
+  return { kind: "in_base", commit: baseTip, own: !(await git.onFirstParentChain(root, tip, baseTip)) };
+}
+
+/**
+ * A stage a person merged by hand: its branch's tip is in the base, and got there through a merge
+ * (so it is not the commit the stage started from, which is on the base's own line). Only for a
+ * stage that is running or failed: a merge of autorun's own is recorded (`merge_started`) before
+ * the base moves, so a caller that read git first and the events after never mistakes one for it.
+ */
+export async function handMerged(root: string, base: string, stage: Stage): Promise<string | undefined> {
+  if (stage.status !== "in_progress" && stage.status !== "failed") return undefined;
+  const found = await workInBase(root, base, stage).catch(() => undefined);
+  return found?.kind === "in_base" && found.own ? found.commit : undefined;
+}
+
+/** Stages that depend on `id` directly. */
+export function dependantsOf(status: Status, id: string): string[] {
+  return Object.entries(status.stages).filter(([, s]) => s.depends_on.includes(id)).map(([d]) => d);
+}

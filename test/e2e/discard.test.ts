@@ -1,0 +1,76 @@
+/** `doctor --fix` starts nothing and touches only what this home recorded; `discard` ends a run for good. */
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
+import { eventsOf, idleRun } from "../helpers/orch.js";
+import { CLI, waitFor } from "../helpers/env.js";
+
+describe("doctor never starts anything", () => {
+  it("doctor --fix with a stopped run in another project starts nothing, says what would resume it, and leaves another home's session alone", async ({ sb }) => {
+    const dir = await idleRun(sb, "stopped");
+    // The person stopped it: its sessions are gone and no monitor runs.
+    for (const id of ["1", "2"]) await sb.tmux("kill-session", "-t", `=stopped_stage-${id}`);
+    // A session of another AUTORUN_HOME's run (or a person's own), named like a stage's.
+    expect((await sb.tmux("new-session", "-d", "-s", "elsewhere_stage-1", "sleep", "120")).code).toBe(0);
+    const elsewhere = join(sb.dir, "elsewhere");
+    mkdirSync(elsewhere);
+    const r = await sb.cli(["doctor", "--fix", "--tmux-socket", sb.socket], { cwd: elsewhere });
+    expect(r.stdout).toContain("stopped: stages 1, 2 are in progress but their sessions are gone and no monitor runs; to go on: autorun resume stopped");
+    expect(r.stdout).not.toMatch(/resumed|fixed: .*monitor/);
+    expect(r.stdout).toMatch(/tmux session elsewhere_stage-1 .*is no stage of an orchestration under .*; left alone/);
+    expect(existsSync(join(dir, "monitor.pid"))).toBe(false);
+    expect(eventsOf(sb, "stopped", "monitor_started")).toHaveLength(0);
+    expect(eventsOf(sb, "stopped", "stage_relaunched")).toHaveLength(0);
+    expect((await sb.tmux("has-session", "-t", "=elsewhere_stage-1")).code).toBe(0);
+    expect((await sb.tmux("has-session", "-t", "=stopped_stage-1")).code).not.toBe(0);
+  });
+});
+
+describe("autorun discard", () => {
+  it("asks (exit 2 without a terminal), then ends the run: sessions, worktrees, merged branches, reviews, state; unmerged work is kept and named", async ({ sb }) => {
+    const dir = await idleRun(sb, "abandon");
+    const wt2 = join(sb.repo, ".claude", "worktrees", "abandon-stage-2");
+    writeFileSync(join(wt2, "work.txt"), "unmerged\n");
+    await execa("git", ["-C", wt2, "add", "work.txt"], { env: sb.env });
+    await execa("git", ["-C", wt2, "commit", "-qm", "unmerged work"], { env: sb.env });
+    const review = await sb.cli(["review", "new", "--title", "Which?", "--question", "A or B?", "--orch-dir", dir, "--stage", "1"]);
+    expect(review.code).toBe(0);
+    const file = review.stdout.trim();
+
+    const refused = await sb.cli(["discard", "abandon"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("discard removes abandon for good and asks first; run it in a terminal, or add --yes.");
+    expect(existsSync(dir)).toBe(true);
+    expect((await sb.tmux("has-session", "-t", "=abandon_stage-1")).code).toBe(0);
+
+    const r = await sb.cli(["discard", "abandon", "--yes"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("- end 2 tmux session(s): abandon_stage-1, abandon_stage-2");
+    expect(r.stdout).toContain("- delete merged branch(es): worktree-abandon-stage-1");
+    expect(r.stdout).toContain("- keep branch worktree-abandon-stage-2: 1 commit(s) main does not have (delete it yourself with: git branch -D worktree-abandon-stage-2)");
+    expect(r.stdout).toContain("Discarded abandon.");
+    expect((await sb.tmux("list-sessions")).code).not.toBe(0);
+    expect((await sb.git("worktree", "list")).split("\n")).toHaveLength(1);
+    expect((await sb.git("branch", "--list", "worktree-*", "--format=%(refname:short)")).trim()).toBe("worktree-abandon-stage-2");
+    expect(existsSync(file)).toBe(false);
+    expect(existsSync(dir)).toBe(false);
+    expect((await sb.cli(["status"])).stdout).toContain("No orchestrations");
+  });
+});
+
+describe("Ctrl-C of a monitor in the foreground", () => {
+  it("says that the sessions keep running, and how to go on or end them", async ({ sb }) => {
+    await idleRun(sb, "fg");
+    const child = execa(process.execPath, [CLI, "monitor", "fg"], { cwd: sb.repo, env: sb.env, extendEnv: false, reject: false });
+    await waitFor("the monitor to start", () => eventsOf(sb, "fg", "monitor_started").length > 0, 20_000);
+    child.kill("SIGINT");
+    const r = await child;
+    // 128 + SIGINT, or the signal itself re-raised once the monitor has let go of its pid file.
+    expect(r.exitCode === 130 || r.signal === "SIGINT", `exit ${r.exitCode} signal ${r.signal}`).toBe(true);
+    expect(String(r.stderr)).toContain("autorun: the monitor stops; the stage sessions keep running. Go on in the background: autorun resume fg; end them too: autorun stop fg --sessions");
+    expect((await sb.tmux("has-session", "-t", "=fg_stage-1")).code).toBe(0);
+  });
+});

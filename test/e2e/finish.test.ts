@@ -1,0 +1,92 @@
+/**
+ * A stage a person finishes: merged by their own `git merge` (found by the monitor, or said with
+ * `autorun done`), or skipped (`autorun skip`). Its dependants launch either way.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
+import { waitFor, type Sandbox } from "../helpers/env.js";
+import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
+
+/** Stage 1's merge check always fails; stage 2 waits for it. */
+const STUCK = "## Stage 1: Stuck\nValidate: false\n\n## Stage 2: After\nDepends on: 1\n";
+
+async function stuckRun(sb: Sandbox, name: string): Promise<string> {
+  const plan = sb.writePlan(`${name}.md`, STUCK);
+  await orchestrate(sb, plan);
+  await waitFor("stage 1's check to fail", () => eventsOf(sb, name, "merge_conflict", "1").some((e) => e.reason === "validate_failed"), 60_000);
+  expect(eventsOf(sb, name, "stage_launched", "2")).toHaveLength(0);
+  return (statusOf(sb, name)!.stages["1"] as unknown as { branch: string }).branch;
+}
+
+function report(sb: Sandbox, name: string): string {
+  return readFileSync(join(sb.home, "reports", `${name}.md`), "utf8");
+}
+
+describe("a stage finished by a person", () => {
+  it("a person's own git merge of the stage branch is found: the stage is done and its dependants launch", async ({ sb }) => {
+    const branch = await stuckRun(sb, "by-hand");
+    await sb.git("merge", "--no-ff", "-q", "-m", "merge stage 1 by hand", branch);
+    expect(await waitForEnd(sb, "by-hand", 90_000)).toBe("completed");
+    const done = eventsOf(sb, "by-hand", "stage_done_by_person", "1");
+    expect(done).toHaveLength(1);
+    expect(done[0]).toMatchObject({ how: "detected" });
+    expect(eventsOf(sb, "by-hand", "merge_complete", "2")).toHaveLength(1);
+    const status = statusOf(sb, "by-hand")! as unknown as { stages: Record<string, { status: string; finished_by: string | null }> };
+    expect(status.stages["1"]).toMatchObject({ status: "completed", finished_by: "person" });
+    expect((await sb.cli(["status", "by-hand"])).stdout).toContain("done by hand");
+    expect(report(sb, "by-hand")).toMatch(/Stage 1 was merged by hand/);
+    // The monitor's review about the stuck stage (if it got that far) is resolved, not left open.
+    expect((await sb.cli(["review", "list", "--json"])).stdout).not.toMatch(/"state": "open"/);
+    await expectClean(sb, "by-hand");
+  });
+
+  it("autorun done refuses while the work is not in the base, then marks it done and restarts the run", async ({ sb }) => {
+    const branch = await stuckRun(sb, "said-done");
+    expect((await sb.cli(["stop", "said-done"])).code).toBe(0);
+    const early = await sb.cli(["done", "said-done", "1"]);
+    expect(early.code).toBe(2);
+    expect(early.stderr).toContain(`git merge --no-ff ${branch}`);
+    expect(early.stderr).toContain("autorun skip said-done 1");
+    expect(eventsOf(sb, "said-done", "stage_done_by_person")).toHaveLength(0);
+    // A fast-forward-free merge by hand, then the person says so.
+    await sb.git("merge", "--no-ff", "-q", "-m", "merge stage 1 by hand", branch);
+    const r = await sb.cli(["done", "said-done", "1"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Stage 1 is done");
+    expect(r.stdout).toContain("stage 2");
+    expect(await waitForEnd(sb, "said-done", 90_000)).toBe("completed");
+    expect(eventsOf(sb, "said-done", "stage_done_by_person", "1")[0]).toMatchObject({ how: "command" });
+    expect(eventsOf(sb, "said-done", "merge_complete", "2")).toHaveLength(1);
+    const again = await sb.cli(["done", "said-done", "1"]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain("already done by hand");
+    await expectClean(sb, "said-done");
+  });
+
+  it("autorun skip lets the dependants go on without the stage; its branch is kept and the report says so", async ({ sb }) => {
+    const branch = await stuckRun(sb, "skipped");
+    const r = await sb.cli(["skip", "skipped", "1", "--reason", "done upstream"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("stage 2 goes on without its work");
+    expect(await waitForEnd(sb, "skipped", 90_000)).toBe("completed");
+    expect(eventsOf(sb, "skipped", "stage_skipped", "1")[0]).toMatchObject({ reason: "done upstream" });
+    expect(eventsOf(sb, "skipped", "merge_complete", "2")).toHaveLength(1);
+    expect(eventsOf(sb, "skipped", "merge_complete", "1")).toHaveLength(0);
+    // Its work is not in main, and is not lost.
+    expect(await sb.git("branch", "--list", branch)).toContain(branch);
+    expect((await sb.git("log", "--format=%H", "main")).split("\n")).not.toContain((await sb.git("rev-parse", branch)).trim());
+    const text = report(sb, "skipped");
+    expect(text).toContain("Stage 1 was skipped (done upstream)");
+    expect(text).toMatch(/\| 1 \| Stuck \| skipped \|/);
+    expect((await sb.cli(["status", "skipped"])).stdout).toContain("skipped");
+    expect(existsSync(join(sb.home, "orchestration", "skipped", "monitor.pid"))).toBe(false);
+    // Stopping a finished run offers nothing to continue.
+    const stop = await sb.cli(["stop", "skipped"]);
+    expect(stop.stdout).toContain("skipped is complete; there is nothing to continue");
+    expect(stop.stdout).not.toContain("autorun resume");
+  });
+});

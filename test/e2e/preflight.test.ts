@@ -1,0 +1,91 @@
+/**
+ * One preflight for the dry run and the real run: each check refuses both, exit 2, on the same
+ * grounds, the dry run listing every refusal and the real run writing and launching nothing.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
+import type { Sandbox } from "../helpers/env.js";
+import { fakeClaudeEnv } from "../helpers/fake-claude.js";
+
+const KEY = "sk-ant-api03-0123456789abcdefghijklmnopqrstuvwxyz-TESTKEY";
+
+/** The dry run and the real run of a one-stage plan, with `env` and `flags`. */
+async function both(sb: Sandbox, env: NodeJS.ProcessEnv, flags: string[] = []) {
+  const plan = sb.writePlan("pre.md", "## Stage 1: A\n");
+  const dry = await sb.cli(["orchestrate", plan, "--dry-run", ...flags], { env });
+  const real = await sb.cli(["orchestrate", plan, "--no-monitor", ...flags], { env });
+  return { dry, real };
+}
+
+async function expectRefusedBoth(sb: Sandbox, env: NodeJS.ProcessEnv, message: RegExp, flags: string[] = []): Promise<void> {
+  const { dry, real } = await both(sb, env, flags);
+  expect(dry.code, dry.stderr).toBe(2);
+  expect(dry.stderr).toMatch(new RegExp(`autorun: the run would refuse: ${message.source}`));
+  expect(dry.stdout).toContain("Stage 1: A");
+  expect(real.code, real.stderr).toBe(2);
+  expect(real.stderr).toMatch(message);
+  expect(existsSync(join(sb.home, "orchestration", "pre"))).toBe(false);
+  expect((await sb.tmux("list-sessions")).code).not.toBe(0);
+}
+
+describe("one preflight for the dry run and the real run", () => {
+  it("passes both when everything is in place (the stand-in claude, trusted, an approved key)", async ({ sb }) => {
+    const { dry } = await both(sb, { ...fakeClaudeEnv(sb, { approvedKeys: [KEY] }), ANTHROPIC_API_KEY: KEY });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stderr).toBe("");
+  });
+
+  it("the agent command is not installed", async ({ sb }) => {
+    await expectRefusedBoth(sb, { PATH: "/usr/bin:/bin" }, /the agent command "claude" is not installed or not on PATH/);
+  });
+
+  it("a claude too old for --worktree", async ({ sb }) => {
+    await expectRefusedBoth(sb, fakeClaudeEnv(sb, { version: "2.0.10" }), /claude is Claude Code 2\.0\.10, too old for --worktree/);
+  });
+
+  it("a project Claude Code has not been trusted in", async ({ sb }) => {
+    await expectRefusedBoth(sb, fakeClaudeEnv(sb, { trusted: false }), /Claude Code has not been trusted in /);
+  });
+
+  it("a permission mode the installed claude does not know", async ({ sb }) => {
+    await expectRefusedBoth(sb, fakeClaudeEnv(sb), /permission mode "bypass" is not one claude 2\.1\.197 knows \(acceptEdits, bypassPermissions, default, dontAsk, plan\)/, ["--permission-mode", "bypass"]);
+  });
+
+  it("an API key Claude Code has not approved, or rejected", async ({ sb }) => {
+    await expectRefusedBoth(sb, { ...fakeClaudeEnv(sb), ANTHROPIC_API_KEY: KEY }, /ANTHROPIC_API_KEY is set but has not been approved in Claude Code yet/);
+    await expectRefusedBoth(sb, { ...fakeClaudeEnv(sb, { rejectedKeys: [KEY] }), ANTHROPIC_API_KEY: KEY }, /ANTHROPIC_API_KEY is set but was rejected when Claude Code asked about it/);
+  });
+
+  it.runIf(process.getuid?.() === 0)("bypassPermissions as root", async ({ sb }) => {
+    await expectRefusedBoth(sb, fakeClaudeEnv(sb), /Claude Code refuses bypassPermissions as root/, ["--permission-mode", "bypassPermissions"]);
+  });
+
+  it("no git identity for the merge commits", async ({ sb }) => {
+    const env = { ...fakeClaudeEnv(sb), GIT_AUTHOR_NAME: "", GIT_AUTHOR_EMAIL: "", GIT_COMMITTER_NAME: "", GIT_COMMITTER_EMAIL: "", EMAIL: "", HOME: sb.dir, XDG_CONFIG_HOME: sb.dir, GIT_CONFIG_NOSYSTEM: "1" };
+    await sb.git("config", "user.useConfigOnly", "true");
+    await expectRefusedBoth(sb, env, /git has no identity in .*merge commits need one/);
+  });
+
+  it("several at once: the dry run lists each, the real run names the first and says there are more", async ({ sb }) => {
+    const { dry, real } = await both(sb, { ...fakeClaudeEnv(sb, { trusted: false }), ANTHROPIC_API_KEY: KEY }, ["--permission-mode", "bypass"]);
+    expect(dry.code).toBe(2);
+    expect(dry.stderr.split("\n").filter((l) => l.startsWith("autorun: the run would refuse:"))).toHaveLength(3);
+    expect(real.code).toBe(2);
+    expect(real.stderr).toContain("(and 2 more; autorun orchestrate <plan> --dry-run lists every one)");
+  });
+});
+
+describe("retry and resume check the same way", () => {
+  it("resume refuses an agent that cannot start", async ({ sb }) => {
+    const plan = sb.writePlan("later.md", "## Stage 1: A\n");
+    const ok = await sb.cli(["orchestrate", plan, "--no-monitor"], { env: fakeClaudeEnv(sb) });
+    expect(ok.code, ok.stderr).toBe(0);
+    await sb.tmux("kill-server");
+    const r = await sb.cli(["resume", "later"], { env: { ...fakeClaudeEnv(sb), ANTHROPIC_API_KEY: KEY } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/ANTHROPIC_API_KEY is set but has not been approved/);
+    expect(existsSync(join(sb.home, "orchestration", "later", "monitor.pid"))).toBe(false);
+  });
+});
