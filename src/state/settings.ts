@@ -17,6 +17,9 @@ export const settingsSchema = configFields
     onBudget: configFields.shape.onBudget.default("pause"),
     circuitBreaker: configFields.shape.circuitBreaker.default(3),
     escalation: configFields.shape.escalation.default([]),
+    sandbox: configFields.shape.sandbox.default(true),
+    sandboxDomains: configFields.shape.sandboxDomains.default([]),
+    validateEnv: configFields.shape.validateEnv.default([]),
     /** Names (never values) of the variables passed from the person's shell to every session. */
     agentEnv: z.array(z.string()).default([]),
   });
