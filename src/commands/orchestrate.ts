@@ -319,11 +319,13 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boole
   const fakeStatus = {
     created_at: "dry-run",
     plan_name: prep.planName,
+    project_root: root,
+    base_branch: prep.baseBranch,
     allowed_tools: [],
     stages: Object.fromEntries(
       plan.stages.map((s) => [
         s.id,
-        { worktree: worktreeName(prep.slug, s.id), context_file: contextFilePath(prep.paths.stagesDir, s.id), model: s.settings?.model ?? null },
+        { worktree: join(root, ".claude", "worktrees", worktreeName(prep.slug, s.id)), context_file: contextFilePath(prep.paths.stagesDir, s.id), model: s.settings?.model ?? null },
       ]),
     ),
   } as unknown as Status;

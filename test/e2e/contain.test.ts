@@ -1,0 +1,62 @@
+/**
+ * A stage cannot steer its run: commands that act on a run refuse inside any stage's session, and
+ * the agent commands act only for the session's own stage, whatever flags or variables say. Run
+ * from a real stage session (a shell autorun started in tmux), dropping or changing its variables.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
+import { waitFor } from "../helpers/env.js";
+import { eventsOf, monitorPid, statusOf } from "../helpers/orch.js";
+
+describe("from inside a stage's session", () => {
+  it("refuses every command that acts on the run, and any report about another stage, even with the variables dropped", async ({ sb }) => {
+    const other = sb.writePlan("other.md", "## Stage 1: X\n");
+    expect((await sb.cli(["orchestrate", other, "--no-monitor", "--agent-cmd", JSON.stringify(["sleep", "120", "{stage}"])])).code).toBe(0);
+    const otherDir = join(sb.home, "orchestration", "other");
+    const tries: [string, string][] = [
+      ["stop", "env -u AUTORUN_STAGE -u AUTORUN_ORCH_DIR autorun stop steer --sessions"],
+      ["nudge", "env -u AUTORUN_STAGE -u AUTORUN_ORCH_DIR autorun nudge steer 2 'delete everything'"],
+      ["resume", "env -i PATH=\"$PATH\" HOME=\"$HOME\" AUTORUN_HOME=\"$AUTORUN_HOME\" autorun resume steer --budget 99999"],
+      ["merge", "autorun merge steer 2"],
+      ["retry", "autorun retry steer 2"],
+      ["phase", "env -u AUTORUN_STAGE autorun phase implement start --stage 2"],
+      ["event", "AUTORUN_STAGE=2 autorun event stage_idle source=hook"],
+      ["review-stage", "autorun review new --title t --question q --stage 2"],
+      ["review-orch", `env -u AUTORUN_ORCH_DIR autorun review new --title t --question q --orch-dir ${otherDir}`],
+      ["own", "autorun phase implement start"],
+    ];
+    const out = (name: string) => join(sb.dir, `try-${name}`);
+    const script = [
+      '[ "$0" = 1 ] || exec sleep 120',
+      ...tries.map(([name, cmd]) => `${cmd} > ${out(name)} 2>&1; echo "exit $?" >> ${out(name)}`),
+      `touch ${join(sb.dir, "tried")}`,
+      "exec sleep 120",
+    ].join("\n");
+    const plan = sb.writePlan("steer.md", "## Stage 1: Steers\n## Stage 2: Steered\n");
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", JSON.stringify(["sh", "-c", script, "{stage}"]), "--stall-seconds", "600"]);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor("stage 1's tries", () => existsSync(join(sb.dir, "tried")), 30_000);
+    const result = (name: string) => readFileSync(out(name), "utf8");
+    for (const name of ["stop", "nudge", "resume", "merge", "retry"]) {
+      expect(result(name), name).toMatch(/run this from your own terminal, not from a stage's session \(this process runs in stage 1 of .*steer\)/);
+      expect(result(name), name).toMatch(/exit 2\n$/);
+    }
+    expect(result("phase")).toMatch(/this session is stage 1; --stage 2 is refused[\s\S]*exit 2\n$/);
+    expect(result("event")).toMatch(/this session is stage 1; AUTORUN_STAGE 2 is refused[\s\S]*exit 2\n$/);
+    expect(result("review-stage")).toMatch(/--stage 2 is refused[\s\S]*exit 2\n$/);
+    expect(result("review-orch")).toMatch(/--orch-dir .*other is refused[\s\S]*exit 2\n$/);
+    expect(result("own")).toMatch(/recorded implement start for stage 1\nexit 0\n$/);
+    // Nothing happened to the run: the monitor and both sessions live, no budget, no merge, no nudge.
+    const status = statusOf(sb, "steer")!;
+    expect(status.status).toBe("running");
+    expect(monitorPid(sb, "steer")).toBeDefined();
+    expect((await sb.tmux("list-sessions", "-F", "#{session_name}")).stdout.split("\n").filter((s) => s.startsWith("steer"))).toHaveLength(2);
+    for (const type of ["budget_raised", "merge_started", "merge_complete", "nudge_sent", "review_requested", "stage_idle"]) expect(eventsOf(sb, "steer", type), type).toEqual([]);
+    expect(eventsOf(sb, "steer", "phase_status").map((e) => e.stage)).toEqual(["1"]);
+    expect(eventsOf(sb, "other", "review_requested")).toEqual([]);
+    expect((await sb.cli(["stop", "steer", "--sessions"])).code).toBe(0);
+    expect((await sb.cli(["stop", "other", "--sessions"])).code).toBe(0);
+  }, 90_000);
+});
