@@ -138,6 +138,9 @@ export async function runEvent(ctx: Ctx, type: string, pairs: string[], opts: { 
     const raw = pair.slice(eq + 1);
     fields[key] = /^(true|false|-?\d+(\.\d+)?|null|\[.*\]|\{.*\})$/.test(raw) ? (JSON.parse(raw) as unknown) : raw;
   }
+  // Only the monitor reads screens: a dialog "seen on the screen" is what lets a person's answer
+  // outlive the stage (core/permissions.ts), so no agent may claim one.
+  if (fields.source === "screen") throw new UserError("source=screen is for what the monitor itself saw on a stage's screen; an agent or hook writes source=hook.");
   // The identity and the time are autorun's to set, never the caller's.
   for (const key of ["ts", "stage", "orch_dir", "plan_name", "project_slug"]) delete fields[key];
   appendEvent(id.paths.events, {

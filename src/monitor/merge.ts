@@ -15,7 +15,7 @@ import { dirname, join } from "node:path";
 import * as git from "../adapters/git.js";
 import { runValidate } from "../adapters/process.js";
 import type { Tmux } from "../adapters/tmux.js";
-import { readFirstEvent } from "../state/events.js";
+import { readAllEvents, readFirstEvent } from "../state/events.js";
 import { appendFor } from "../state/orchestration.js";
 import { withLock } from "../state/lock.js";
 import { locksDir, makeDir, type OrchPaths } from "../state/paths.js";
@@ -25,6 +25,7 @@ import type { EventOf, Status } from "../state/schemas.js";
 import { cleanup } from "./cleanup.js";
 import { prepareWorktrees } from "./launcher.js";
 import { mergeSubject } from "../core/naming.js";
+import { learnableRules } from "../core/permissions.js";
 import { localAllowRules, WORKFLOW_ALLOW } from "../adapters/agent.js";
 
 export interface MergeDeps {
@@ -287,12 +288,21 @@ async function recoverCheckout(root: string, base: string, tip: string, log: (ms
 /**
  * The person's "don't ask again" answers in the merged stage's session, kept for the stages
  * launched after it: recorded before `merge_complete`, so the dependants it launches get them.
+ * Claude Code writes them to the worktree's `.claude/settings.local.json` (2.1.197) or the main
+ * checkout's (later versions); both are files an agent can write, so a rule is kept only when a
+ * dialog for its command was seen on this stage's screen and left to a person (core/permissions.ts).
  * `status` is the merge's own (merges run one at a time, and only they record these).
  */
 function learnPermissions(deps: Pick<MergeDeps, "paths" | "log">, status: Status, id: string, worktree: string): void {
   const known = new Set([...WORKFLOW_ALLOW, ...status.allowed_tools]);
-  const rules = localAllowRules(worktree).filter((r) => !known.has(r));
-  if (rules.length === 0) return;
-  appendFor(deps.paths, status, { stage: id, type: "permissions_learned", rules });
-  deps.log(`stage ${id}: kept the permissions a person allowed for good there, for the stages launched from now on: ${rules.join(", ")}`);
+  const found = [...localAllowRules(worktree), ...localAllowRules(status.project_root)].filter((r) => !known.has(r));
+  if (found.length === 0) return;
+  const dialogs = readAllEvents(deps.paths.events)
+    .filter((e): e is EventOf<"stage_needs_permission"> => e.type === "stage_needs_permission" && e.stage === id && e.source === "screen")
+    .map((e) => e.message);
+  const { carried, dropped } = learnableRules(found, dialogs);
+  if (dropped.length > 0) deps.log(`stage ${id}: not carried to later stages, since no person was asked for them in its session: ${dropped.join(", ")}`);
+  if (carried.length === 0) return;
+  appendFor(deps.paths, status, { stage: id, type: "permissions_learned", rules: carried });
+  deps.log(`stage ${id}: kept the permissions a person allowed for good there, for the stages launched from now on: ${carried.join(", ")}`);
 }

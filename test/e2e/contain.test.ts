@@ -59,4 +59,27 @@ describe("from inside a stage's session", () => {
     expect((await sb.cli(["stop", "steer", "--sessions"])).code).toBe(0);
     expect((await sb.cli(["stop", "other", "--sessions"])).code).toBe(0);
   }, 90_000);
+
+  it("does not carry a rule an agent wrote, nor let it claim a dialog the monitor saw", async ({ sb }) => {
+    const worktree = join(sb.repo, ".claude", "worktrees", "forge-stage-1");
+    const script = [
+      '[ "$0" = 1 ] || exec sleep 120',
+      `autorun event stage_needs_permission source=screen "message=permission: Bash command · node -e 1 · x" > ${join(sb.dir, "forged")} 2>&1; echo "exit $?" >> ${join(sb.dir, "forged")}`,
+      `cd ${worktree} && mkdir -p .claude && printf '%s' '{"permissions":{"allow":["Bash(*)","Bash(node:*)"]}}' > .claude/settings.local.json`,
+      "echo work > work.txt && git add work.txt && git commit -qm work && autorun phase implement done",
+      "exec sleep 120",
+    ].join("\n");
+    const plan = sb.writePlan("forge.md", "## Stage 1: Forges\n## Stage 2: After\nDepends on: 1\n");
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", JSON.stringify(["sh", "-c", script, "{stage}"]), "--stall-seconds", "600"]);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor("stage 1 merged", () => eventsOf(sb, "forge", "merge_complete", "1").length > 0, 30_000);
+    expect(readFileSync(join(sb.dir, "forged"), "utf8")).toMatch(/source=screen is for what the monitor itself saw[\s\S]*exit 2\n$/);
+    expect(eventsOf(sb, "forge", "stage_needs_permission")).toEqual([]);
+    expect(eventsOf(sb, "forge", "permissions_learned")).toEqual([]);
+    const log = (await sb.cli(["logs", "forge"])).stdout;
+    expect(log).toMatch(/stage 1: not carried to later stages, since no person was asked for them in its session: Bash\(\*\), Bash\(node:\*\)/);
+    // Stage 2 is launched with the workflow's allow-list only.
+    expect((statusOf(sb, "forge") as unknown as { allowed_tools: string[] }).allowed_tools).toEqual([]);
+    expect((await sb.cli(["stop", "forge", "--sessions"])).code).toBe(0);
+  }, 90_000);
 });

@@ -1,0 +1,39 @@
+/**
+ * Which "don't ask again" rules found after a stage may go to the stages after it. A rule file in
+ * a worktree (or the project's `.claude/settings.local.json`) is something the agent can write, so
+ * a rule counts only when a person could have made it: the monitor saw a permission dialog for that
+ * command on the stage's screen and left it to a person (it answers `permissionAnswers` itself and
+ * records no such dialog). Only Bash rules naming a command prefix are carried; a wildcard
+ * anywhere but at the end (`Bash(*)`, `Bash(git * --exec)`) never is.
+ */
+
+/** The command of a dialog as the monitor records it: "permission: Bash command · make --version · Show make version". */
+export function dialogCommand(message: string): string | undefined {
+  const parts = message.replace(/^permission:\s*/, "").split(" · ");
+  return /^Bash command$/i.test(parts[0]?.trim() ?? "") && parts[1] ? parts[1].trim() : undefined;
+}
+
+/** `Bash(make:*)`, `Bash(make *)` → "make"; `Bash(make --version)` → "make --version"; anything else undefined. */
+export function rulePrefix(rule: string): { prefix: string; exact: boolean } | undefined {
+  const m = /^Bash\((.+)\)$/.exec(rule.trim());
+  if (!m) return undefined;
+  let body = m[1]!.trim();
+  let exact = true;
+  if (body.endsWith(":*")) (body = body.slice(0, -2).trim()), (exact = false);
+  else if (body.endsWith(" *")) (body = body.slice(0, -2).trim()), (exact = false);
+  if (body === "" || /[*?]/.test(body)) return undefined;
+  return { prefix: body, exact };
+}
+
+/** Splits the rules found into those a person's answer explains and those it does not. */
+export function learnableRules(found: readonly string[], dialogMessages: readonly string[]): { carried: string[]; dropped: string[] } {
+  const commands = dialogMessages.map(dialogCommand).filter((c): c is string => c !== undefined);
+  const carried: string[] = [];
+  const dropped: string[] = [];
+  for (const rule of new Set(found)) {
+    const r = rulePrefix(rule);
+    const asked = r !== undefined && commands.some((c) => c === r.prefix || (!r.exact && c.startsWith(`${r.prefix} `)));
+    (asked ? carried : dropped).push(rule);
+  }
+  return { carried, dropped };
+}
