@@ -17,10 +17,9 @@ export function dialogCommand(message: string): string | undefined {
 export function rulePrefix(rule: string): { prefix: string; exact: boolean } | undefined {
   const m = /^Bash\((.+)\)$/.exec(rule.trim());
   if (!m) return undefined;
-  let body = m[1]!.trim();
-  let exact = true;
-  if (body.endsWith(":*")) (body = body.slice(0, -2).trim()), (exact = false);
-  else if (body.endsWith(" *")) (body = body.slice(0, -2).trim()), (exact = false);
+  const whole = m[1]!.trim();
+  const exact = !whole.endsWith(":*") && !whole.endsWith(" *");
+  const body = exact ? whole : whole.slice(0, -2).trim();
   if (body === "" || /[*?]/.test(body)) return undefined;
   return { prefix: body, exact };
 }
