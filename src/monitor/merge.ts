@@ -13,7 +13,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as git from "../adapters/git.js";
-import { runValidate } from "../adapters/process.js";
+import { runValidate, validateEnvironment } from "../adapters/process.js";
 import type { Tmux } from "../adapters/tmux.js";
 import { readAllEvents, readFirstEvent } from "../state/events.js";
 import { appendFor } from "../state/orchestration.js";
@@ -255,7 +255,7 @@ async function validateCommit(deps: MergeDeps, root: string, commit: string, che
   makeDir(dirname(dir));
   await git.detachedWorktreeAt(root, dir, commit);
   for (const argv of checks) {
-    const r = await runValidate(argv, dir);
+    const r = await runValidate(argv, dir, undefined, validateEnvironment(deps.config.validateEnv));
     if (!r.ok) return { argv, tail: r.tail };
   }
   return undefined;

@@ -3,12 +3,12 @@
  * the agent commands act only for the session's own stage, whatever flags or variables say. Run
  * from a real stage session (a shell autorun started in tmux), dropping or changing its variables.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
-import { waitFor } from "../helpers/env.js";
-import { eventsOf, monitorPid, statusOf } from "../helpers/orch.js";
+import { simAgentCmd, waitFor } from "../helpers/env.js";
+import { eventsOf, monitorPid, statusOf, waitForEnd } from "../helpers/orch.js";
 
 describe("from inside a stage's session", () => {
   it("refuses every command that acts on the run, and any report about another stage, even with the variables dropped", async ({ sb }) => {
@@ -81,5 +81,22 @@ describe("from inside a stage's session", () => {
     // Stage 2 is launched with the workflow's allow-list only.
     expect((statusOf(sb, "forge") as unknown as { allowed_tools: string[] }).allowed_tools).toEqual([]);
     expect((await sb.cli(["stop", "forge", "--sessions"])).code).toBe(0);
+  }, 90_000);
+
+  it("runs validate with a minimal environment: no secret of the monitor's, only the names validateEnv adds", async ({ sb }) => {
+    const seen = join(sb.dir, "validate-env");
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ validate: [["sh", "-c", `env > ${seen}`]], validateEnv: ["WANTED_BY_CHECK"] }));
+    const plan = sb.writePlan("lean.md", "## Stage 1: One\n");
+    const secrets = { AWS_SECRET_ACCESS_KEY: "aws-secret-value", ANTHROPIC_API_KEY: "sk-ant-secret-value", WANTED_BY_CHECK: "yes" };
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simAgentCmd], { env: secrets });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await waitForEnd(sb, "lean", 60_000)).toBe("completed");
+    const env = Object.fromEntries(readFileSync(seen, "utf8").trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    expect(env.AWS_SECRET_ACCESS_KEY).toBeUndefined();
+    expect(env.ANTHROPIC_API_KEY).toBeUndefined();
+    expect(readFileSync(seen, "utf8")).not.toMatch(/secret-value/);
+    expect(env.WANTED_BY_CHECK).toBe("yes");
+    expect(env.PATH).toBe(sb.env.PATH);
+    expect(env.HOME).toBe(sb.env.HOME);
   }, 90_000);
 });
