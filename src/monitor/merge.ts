@@ -40,6 +40,29 @@ export interface MergeDeps {
    * let go: what starts the dependants need not wait for that.
    */
   onMerged?: (commit: string) => void;
+  /** A person's `autorun merge`: a stage that changes guarded files (see guardedChanges) merges too. */
+  byPerson?: boolean;
+}
+
+/**
+ * Files that decide how the run checks a stage and what later agents may do: autorun's project
+ * configuration, Claude Code's project settings (permissions, hooks, MCP servers), and the files the
+ * `validate` commands run (a script of the project, or the manifest an `npm test` or `make` reads). A stage that
+ * changes one is merged by a person, never by the monitor: it could otherwise pass its own check
+ * by rewriting it, or widen every later stage's rights.
+ */
+export function guardedChanges(changed: readonly string[], checks: readonly (readonly string[])[]): string[] {
+  const guarded = new Set(["autorun.config.json", ".claude/settings.json", ".claude/settings.local.json", ".mcp.json"]);
+  for (const argv of checks) {
+    const program = argv[0]?.split("/").pop() ?? "";
+    if (["npm", "npx", "pnpm", "yarn", "bun", "node"].includes(program)) guarded.add("package.json");
+    if (["make", "gmake"].includes(program)) ["Makefile", "makefile", "GNUmakefile"].forEach((f) => guarded.add(f));
+    // The program itself when it is the project's (`./check.sh`), or the script an interpreter runs.
+    if (argv[0]?.includes("/")) guarded.add(argv[0].replace(/^\.\//, ""));
+    const script = ["sh", "bash", "dash", "zsh", "node", "python", "python3", "ruby", "perl"].includes(program) ? argv.slice(1).find((a) => !a.startsWith("-")) : undefined;
+    if (script && !argv.includes("-c") && !argv.includes("-e")) guarded.add(script.replace(/^\.\//, ""));
+  }
+  return changed.filter((f) => guarded.has(f));
 }
 
 type Reason = EventOf<"merge_conflict">["reason"];
@@ -154,6 +177,13 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
       );
     }
     const commit = await git.commitTree(root, tree.tree, [baseTip, stageTip], mergeSubject(id, stage.name));
+    const guarded = deps.byPerson ? [] : guardedChanges(await git.changedFiles(root, baseTip, commit), checks);
+    if (guarded.length > 0) {
+      const detail = `stage ${id} changes ${guarded.join(", ")}, which ${guarded.length === 1 ? "decides" : "decide"} how the run checks stages and what agents may do; read the change (git diff ${base}...${stage.branch}) and, if it is right, merge it yourself: autorun merge ${status.plan_name} ${id}`;
+      conflict("guarded_files", guarded, detail, stageTip);
+      log(`stage ${id}: not merged: ${detail}`);
+      return { kind: "stuck", reason: "guarded_files", detail };
+    }
     // The dependants' worktrees are made now, at this commit, while it is checked and the base moves.
     if (round === 1 && deps.prepareDependants) prepareWorktrees(status, id, commit);
     if (checks.length > 0) {

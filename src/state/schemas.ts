@@ -97,7 +97,7 @@ export const eventSchema = z.discriminatedUnion("type", [
   withStage.extend({
     type: z.literal("merge_conflict"),
     /** dirty_root, wrong_branch and untracked_overwrite are from older runs; checkout_overlap replaced them. */
-    reason: z.enum(["conflict", "validate_failed", "no_commits", "checkout_overlap", "dirty_root", "wrong_branch", "untracked_overwrite"]),
+    reason: z.enum(["conflict", "validate_failed", "no_commits", "checkout_overlap", "dirty_root", "wrong_branch", "untracked_overwrite", "guarded_files"]),
     files: z.array(z.string()),
     detail: z.string(),
     /** The stage branch's tip that was sent back (a send-back of the same tip repeats nothing new). */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { dialogCommand, learnableRules, rulePrefix } from "../../src/core/permissions.js";
+import { guardedChanges } from "../../src/monitor/merge.js";
 
 const asked = (cmd: string, description = "Check it") => `permission: Bash command · ${cmd} · ${description}`;
 
@@ -36,4 +37,16 @@ describe("rules a person's answer explains", () => {
     expect(r.carried).toEqual(carried);
     expect(r.dropped).toEqual(found.filter((f) => !carried.includes(f)));
   });
+});
+
+describe("files a stage may not change without a person's merge", () => {
+  it.each<[string, string[], string[][], string[]]>([
+    ["the project's configuration and Claude Code's settings", ["autorun.config.json", ".claude/settings.json", ".mcp.json", "src/a.ts"], [], ["autorun.config.json", ".claude/settings.json", ".mcp.json"]],
+    ["the script a check runs", ["check.sh", "src/a.ts"], [["sh", "check.sh"]], ["check.sh"]],
+    ["a check that is the project's own program", ["tools/check", "x"], [["./tools/check", "--all"]], ["tools/check"]],
+    ["the manifest npm test reads", ["package.json", "README.md"], [["npm", "test"]], ["package.json"]],
+    ["the Makefile make reads", ["Makefile"], [["make", "check"]], ["Makefile"]],
+    ["a file a check only looks at", ["checked.txt"], [["test", "-f", "checked.txt"]], []],
+    ["inline code", ["x.js"], [["node", "-e", "x.js"]], []],
+  ])("%s", (_what, changed, checks, want) => expect(guardedChanges(changed, checks)).toEqual(want));
 });
