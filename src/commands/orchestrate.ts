@@ -16,10 +16,10 @@ import { withLock } from "../state/lock.js";
 import { loadStatus, rebuildStatus } from "../state/status.js";
 import { loadConfig, type Config } from "../state/config.js";
 import type { ConfigFile } from "../state/schemas.js";
-import { writeSettings } from "../state/settings.js";
+import { writeProjectRules, writeSettings } from "../state/settings.js";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
-import { passthroughEnv } from "../adapters/agent.js";
+import { localAllowRules, passthroughEnv } from "../adapters/agent.js";
 import { preflightAgent } from "./preflight.js";
 import { stageArgv, stageSessionId, launchStages, makeWorktreesAhead } from "../monitor/launcher.js";
 import { stagesToLaunch } from "../core/scheduler.js";
@@ -283,6 +283,8 @@ async function writeOrchestration(prep: PreparedPlan, started: StartedEvent): Pr
     ),
   );
   writeSettings(paths.dir, { ...prep.config, agentEnv: Object.keys(passthroughEnv(process.env)).sort() });
+  // What the project allowed before the run: the report lists what was added to it meanwhile.
+  writeProjectRules(paths.dir, localAllowRules(prep.projectRoot!));
   appendEvent(paths.events, started);
   const status = await rebuildStatus(paths);
   if (!status) throw new Error("orchestration_started was not readable back");

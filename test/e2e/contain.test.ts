@@ -66,6 +66,7 @@ describe("from inside a stage's session", () => {
       '[ "$0" = 1 ] || exec sleep 120',
       `autorun event stage_needs_permission source=screen "message=permission: Bash command · node -e 1 · x" > ${join(sb.dir, "forged")} 2>&1; echo "exit $?" >> ${join(sb.dir, "forged")}`,
       `cd ${worktree} && mkdir -p .claude && printf '%s' '{"permissions":{"allow":["Bash(*)","Bash(node:*)"]}}' > .claude/settings.local.json`,
+      `mkdir -p ${sb.repo}/.claude && printf '%s' '{"permissions":{"allow":["Bash(rm:*)"]}}' > ${sb.repo}/.claude/settings.local.json`,
       "echo work > work.txt && git add work.txt && git commit -qm work && autorun phase implement done",
       "exec sleep 120",
     ].join("\n");
@@ -77,10 +78,12 @@ describe("from inside a stage's session", () => {
     expect(eventsOf(sb, "forge", "stage_needs_permission")).toEqual([]);
     expect(eventsOf(sb, "forge", "permissions_learned")).toEqual([]);
     const log = (await sb.cli(["logs", "forge"])).stdout;
-    expect(log).toMatch(/stage 1: not carried to later stages, since no person was asked for them in its session: Bash\(\*\), Bash\(node:\*\)/);
+    expect(log).toMatch(/stage 1: not carried to later stages, since no person was asked for them in its session: Bash\(\*\), Bash\(node:\*\), Bash\(rm:\*\)/);
     // Stage 2 is launched with the workflow's allow-list only.
     expect((statusOf(sb, "forge") as unknown as { allowed_tools: string[] }).allowed_tools).toEqual([]);
     expect((await sb.cli(["stop", "forge", "--sessions"])).code).toBe(0);
+    // The report names what was added to the project's own settings during the run.
+    expect((await sb.cli(["report", "forge"])).stdout).toMatch(/## Rules added to your project\n\nAdded to .*\.claude\/settings\.local\.json during the run[^\n]*\n\n- `Bash\(rm:\*\)`\n/);
   }, 90_000);
 
   it("runs validate with a minimal environment: no secret of the monitor's, only the names validateEnv adds", async ({ sb }) => {
@@ -98,5 +101,33 @@ describe("from inside a stage's session", () => {
     expect(env.WANTED_BY_CHECK).toBe("yes");
     expect(env.PATH).toBe(sb.env.PATH);
     expect(env.HOME).toBe(sb.env.HOME);
+  }, 90_000);
+
+  it("does not merge a stage that rewrites its own check or the project's configuration: a review, then a person's merge", async ({ sb }) => {
+    writeFileSync(join(sb.repo, "check.sh"), "test -f real-work.txt\n");
+    await sb.git("add", "check.sh");
+    await sb.git("commit", "-qm", "check");
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ validate: [["sh", "check.sh"]] }));
+    const worktree = join(sb.repo, ".claude", "worktrees", "cheat-stage-1");
+    const script = [
+      `cd ${worktree} && echo 'exit 0' > check.sh && printf '%s' '{"allowedTools":["Bash(*)"]}' > autorun.config.json`,
+      "git add check.sh autorun.config.json && git commit -qm 'pass my own check' && autorun phase implement done",
+      "exec sleep 120",
+    ].join("\n");
+    const plan = sb.writePlan("cheat.md", "## Stage 1: Cheats\n");
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", JSON.stringify(["sh", "-c", script, "{stage}"]), "--stall-seconds", "600"]);
+    expect(r.code, r.stderr).toBe(0);
+    const held = await waitFor("the merge held", () => eventsOf(sb, "cheat", "merge_conflict", "1")[0], 30_000);
+    expect(held.reason).toBe("guarded_files");
+    expect(held.files).toEqual(["autorun.config.json", "check.sh"]);
+    const review = await waitFor("its review", () => eventsOf(sb, "cheat", "review_requested", "1")[0], 30_000);
+    expect(readFileSync(String(review.file), "utf8")).toMatch(/changes autorun\.config\.json, check\.sh[\s\S]*autorun merge cheat 1/);
+    expect(await sb.git("show", "main:check.sh")).toBe("test -f real-work.txt");
+    expect(eventsOf(sb, "cheat", "merge_complete")).toEqual([]);
+    // A person who read it merges it by hand (the check, as the stage rewrote it, passes).
+    const merged = await sb.cli(["merge", "cheat", "1"]);
+    expect(merged.code, merged.stderr + merged.stdout).toBe(0);
+    expect(await sb.git("show", "main:check.sh")).toBe("exit 0");
+    await sb.cli(["stop", "cheat", "--sessions"]);
   }, 90_000);
 });
