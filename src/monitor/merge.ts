@@ -25,7 +25,7 @@ import type { EventOf, Status } from "../state/schemas.js";
 import { cleanup } from "./cleanup.js";
 import { prepareWorktrees } from "./launcher.js";
 import { mergeSubject } from "../core/naming.js";
-import { learnableRules } from "../core/permissions.js";
+import { guardedChanges, learnableRules } from "../core/permissions.js";
 import { localAllowRules, WORKFLOW_ALLOW } from "../adapters/agent.js";
 
 export interface MergeDeps {
@@ -44,26 +44,6 @@ export interface MergeDeps {
   byPerson?: boolean;
 }
 
-/**
- * Files that decide how the run checks a stage and what later agents may do: autorun's project
- * configuration, Claude Code's project settings (permissions, hooks, MCP servers), and the files the
- * `validate` commands run (a script of the project, or the manifest an `npm test` or `make` reads). A stage that
- * changes one is merged by a person, never by the monitor: it could otherwise pass its own check
- * by rewriting it, or widen every later stage's rights.
- */
-export function guardedChanges(changed: readonly string[], checks: readonly (readonly string[])[]): string[] {
-  const guarded = new Set(["autorun.config.json", ".claude/settings.json", ".claude/settings.local.json", ".mcp.json"]);
-  for (const argv of checks) {
-    const program = argv[0]?.split("/").pop() ?? "";
-    if (["npm", "npx", "pnpm", "yarn", "bun", "node"].includes(program)) guarded.add("package.json");
-    if (["make", "gmake"].includes(program)) ["Makefile", "makefile", "GNUmakefile"].forEach((f) => guarded.add(f));
-    // The program itself when it is the project's (`./check.sh`), or the script an interpreter runs.
-    if (argv[0]?.includes("/")) guarded.add(argv[0].replace(/^\.\//, ""));
-    const script = ["sh", "bash", "dash", "zsh", "node", "python", "python3", "ruby", "perl"].includes(program) ? argv.slice(1).find((a) => !a.startsWith("-")) : undefined;
-    if (script && !argv.includes("-c") && !argv.includes("-e")) guarded.add(script.replace(/^\.\//, ""));
-  }
-  return changed.filter((f) => guarded.has(f));
-}
 
 type Reason = EventOf<"merge_conflict">["reason"];
 

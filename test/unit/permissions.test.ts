@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dialogCommand, learnableRules, rulePrefix } from "../../src/core/permissions.js";
-import { guardedChanges } from "../../src/monitor/merge.js";
+import { dialogCommand, guardedChanges, learnableRules, rulePrefix } from "../../src/core/permissions.js";
 
 const asked = (cmd: string, description = "Check it") => `permission: Bash command · ${cmd} · ${description}`;
 
