@@ -70,12 +70,23 @@ export function buildProgram(setCode: (code: number) => void): Command {
       cmd.addOption(option);
     }
     cmd.action(async (...received: unknown[]) => {
+      if (spec.person) await refuseInStage(spec.name);
       const args = received.slice(0, spec.args?.length ?? 0) as Args;
       const opts = await validated(spec, (received.at(-1) as Command).opts());
       setCode(await spec.run(await ctx(), args, opts as never));
     });
   }
   return program;
+}
+
+/** A command only a person may run, called from a stage's session: a user error, nothing done. */
+async function refuseInStage(name: string): Promise<void> {
+  const { inStageSession } = await import("./adapters/stage-session.js");
+  const session = inStageSession();
+  if (!session) return;
+  const { UserError } = await import("./errors.js");
+  const which = session.stage !== undefined ? `stage ${session.stage}${session.orchDir ? ` of ${session.orchDir}` : ""}` : (session.orchDir ?? "a stage");
+  throw new UserError(`${name}: run this from your own terminal, not from a stage's session (this process runs in ${which}); a stage hands its work over with \`autorun phase implement done\`.`);
 }
 
 function helpExample(text: string): string {

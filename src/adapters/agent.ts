@@ -34,33 +34,89 @@ export function simAgentPath(): string {
 }
 
 /**
- * What a stage's workflow runs, allowed without asking: autorun's own reporting commands and the
- * git commands the templates prescribe. Claude Code rules: `Bash(<prefix>:*)` matches a command
- * line starting with the prefix.
+ * What a stage's workflow runs, allowed without asking: autorun's three reporting commands and the
+ * git commands the templates prescribe, none with an option that runs a program or writes outside
+ * the worktree (so no `git rebase:*`, which takes `--exec`, and no `git log`/`git diff`/`git show`,
+ * which take `--output=<file>`; Claude Code lets their read-only forms through by itself). Claude
+ * Code rules: `Bash(<prefix>:*)` matches a command line starting with the prefix, `Bash(<cmd>)`
+ * that command exactly; a compound command (`a && b`) must match for each part.
  */
 export const WORKFLOW_ALLOW = [
-  "Bash(autorun:*)",
+  "Bash(autorun phase:*)",
+  "Bash(autorun event:*)",
+  "Bash(autorun review:*)",
   "Bash(git add:*)",
   "Bash(git commit:*)",
-  "Bash(git status:*)",
-  "Bash(git diff:*)",
-  "Bash(git log:*)",
-  "Bash(git show:*)",
-  "Bash(git rebase:*)",
-  "Bash(git merge:*)",
+  "Bash(git status)",
+  "Bash(git rebase --continue)",
+  "Bash(git rebase --abort)",
 ];
+
+/** autorun's reporting commands: they write the run's own files, so they run outside the Bash sandbox (still only by the allow-list above). */
+export const SANDBOX_EXCLUDED = ["autorun phase:*", "autorun event:*", "autorun review:*"];
+
+/**
+ * Where a stage's Bash may write when Claude Code's sandbox is on: its worktree, and in the
+ * repository's git directory exactly what `git commit` in a linked worktree writes (objects, the
+ * branch's ref and log, the worktree's own admin directory). The worktree's `.git` file (which
+ * names the git directory every git call there trusts) and the base branch's ref stay read-only.
+ */
+export interface StageScope {
+  /** The stage's worktree (absolute). */
+  worktree: string;
+  /** The repository's git directory (`<root>/.git`). */
+  commonDir: string;
+  /** The worktree's admin directory name under `<commonDir>/worktrees/`. */
+  adminName: string;
+  baseBranch: string;
+  /** Claude Code's Bash sandbox, with the network domains its commands may reach; undefined: off. */
+  sandbox?: { domains: readonly string[] };
+}
+
+export function sandboxSettings(scope: StageScope & { sandbox: { domains: readonly string[] } }): Record<string, unknown> {
+  const g = scope.commonDir;
+  return {
+    enabled: true,
+    autoAllowBashIfSandboxed: true,
+    // No model-chosen escape: a command that fails in the sandbox stays failed (or asks a person).
+    allowUnsandboxedCommands: false,
+    excludedCommands: SANDBOX_EXCLUDED,
+    filesystem: {
+      allowWrite: [scope.worktree, join(g, "objects"), join(g, "refs", "heads"), join(g, "logs", "refs", "heads"), join(g, "worktrees", scope.adminName)],
+      denyWrite: [join(scope.worktree, ".git"), join(g, "refs", "heads", scope.baseBranch), join(g, "logs", "refs", "heads", scope.baseBranch)],
+    },
+    network: { allowedDomains: [...scope.sandbox.domains] },
+  };
+}
 
 /**
  * Claude Code settings for a stage session: the hooks (plain `autorun hook <Name>`, PATH carries
- * our bin first), the permissions its workflow needs (plus the config's `allowedTools`), and the
- * worktree base.
+ * our bin first), the permissions its workflow needs (plus the config's `allowedTools`), the
+ * worktree base, and with a scope the base branch's rebase and, when on, the Bash sandbox.
  */
-export function agentSettings(allowedTools: readonly string[] = []): Record<string, unknown> {
+export function agentSettings(allowedTools: readonly string[] = [], scope?: StageScope): Record<string, unknown> {
   const hooks: Record<string, unknown> = {};
   for (const name of HOOK_EVENTS) {
     hooks[name] = [{ ...(name === "Notification" ? { matcher: "" } : {}), hooks: [{ type: "command", command: `autorun hook ${name}`, timeout: 30 }] }];
   }
-  return { hooks, permissions: { allow: [...new Set([...WORKFLOW_ALLOW, ...allowedTools])] }, worktree: { baseRef: "head" } };
+  const workflow = scope ? [...WORKFLOW_ALLOW, `Bash(git rebase ${scope.baseBranch})`] : WORKFLOW_ALLOW;
+  return {
+    hooks,
+    permissions: { allow: [...new Set([...workflow, ...allowedTools])] },
+    worktree: { baseRef: "head" },
+    ...(scope?.sandbox ? { sandbox: sandboxSettings({ ...scope, sandbox: scope.sandbox }) } : {}),
+  };
+}
+
+/**
+ * Can Claude Code's Bash sandbox run here? macOS has Seatbelt built in; Linux needs bubblewrap
+ * (`bwrap`) and `socat` on PATH. Elsewhere (or without them) it cannot, and autorun leaves it off.
+ */
+export function sandboxAvailable(find: (program: string) => string | undefined, platform: NodeJS.Platform = process.platform): { ok: boolean; missing: string[] } {
+  if (platform === "darwin") return { ok: true, missing: [] };
+  if (platform !== "linux") return { ok: false, missing: [] };
+  const missing = ["bwrap", "socat"].filter((p) => !find(p));
+  return { ok: missing.length === 0, missing };
 }
 
 export interface AgentParams {
@@ -74,13 +130,15 @@ export interface AgentParams {
   allowedTools?: readonly string[];
   /** Relaunch: continue this conversation instead of starting one. */
   resume?: boolean;
+  /** Where the stage may work (its rebase rule, and the sandbox's bounds when on). */
+  scope?: StageScope;
 }
 
 function standardArgs(p: AgentParams): string[] {
   const args = p.resume
     ? ["--resume", p.sessionId]
     : ["--worktree", p.worktree, "--session-id", p.sessionId];
-  args.push("--plugin-dir", pluginDir(), "--settings", JSON.stringify(agentSettings(p.allowedTools)));
+  args.push("--plugin-dir", pluginDir(), "--settings", JSON.stringify(agentSettings(p.allowedTools, p.scope)));
   if (p.model) args.push("--model", p.model);
   if (p.permissionMode) args.push("--permission-mode", p.permissionMode);
   args.push(p.resume ? "continue: you were restarted; carry on with your stage from where you left off" : `/autorun:start ${p.contextFile}`);
@@ -93,7 +151,7 @@ export function buildAgentArgv(template: readonly string[], p: AgentParams): str
     worktree: p.worktree,
     session_id: p.sessionId,
     plugin_dir: pluginDir(),
-    settings: JSON.stringify(agentSettings(p.allowedTools)),
+    settings: JSON.stringify(agentSettings(p.allowedTools, p.scope)),
     prompt: std[std.length - 1]!,
     context_file: p.contextFile,
     stage: p.stage,

@@ -30,13 +30,15 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Drop these variables from the inherited environment. */
   unsetEnv?: readonly string[];
+  /** `env` is the whole environment: nothing is inherited. */
+  onlyEnv?: boolean;
   /** What errors call the command instead of its arguments (which may carry a session's environment). */
   describe?: string;
 }
 
 /** Runs a program; a non-zero exit is a value, a missing program or timeout is a ToolError. */
 export async function runProgram(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  const env = { ...process.env, ...opts.env };
+  const env = opts.onlyEnv ? { ...opts.env } : { ...process.env, ...opts.env };
   for (const name of opts.unsetEnv ?? []) delete env[name];
   const options: Options = {
     cwd: opts.cwd,

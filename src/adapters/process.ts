@@ -132,9 +132,24 @@ export async function runNotify(argv: readonly string[], input: string): Promise
 }
 
 /** A `validate` command run in the stage worktree, with the tail of its output. */
-export async function runValidate(argv: readonly string[], cwd: string, timeoutMs = 20 * 60_000): Promise<{ ok: boolean; tail: string }> {
+/**
+ * What a validate command may see of the monitor's environment: what programs need to run (where
+ * they are, whose home, the locale, the terminal, the temp dir), and the names the configuration
+ * adds (`validateEnv`). Not the person's keys and tokens: the check runs code a stage wrote.
+ */
+const VALIDATE_ENV = ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TERM", "TMPDIR", "TZ", "NO_COLOR"];
+
+export function validateEnvironment(extra: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && (VALIDATE_ENV.includes(name) || name.startsWith("LC_") || extra.includes(name))) out[name] = value;
+  }
+  return out;
+}
+
+export async function runValidate(argv: readonly string[], cwd: string, timeoutMs = 20 * 60_000, env: Record<string, string> = validateEnvironment()): Promise<{ ok: boolean; tail: string }> {
   try {
-    const r = await runProgram(argv[0]!, argv.slice(1), { cwd, timeoutMs });
+    const r = await runProgram(argv[0]!, argv.slice(1), { cwd, timeoutMs, env, onlyEnv: true });
     const tail = `${r.stdout}\n${r.stderr}`.trim().split("\n").slice(-30).join("\n");
     return { ok: r.ok, tail };
   } catch (error) {

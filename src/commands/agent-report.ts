@@ -10,6 +10,7 @@ import { pathsFromOrchDir, type OrchPaths } from "../state/paths.js";
 import { PHASES } from "../state/constants.js";
 import type { EventType } from "../state/schemas.js";
 import { UserError } from "../errors.js";
+import { stageSession } from "../adapters/stage-session.js";
 import type { Ctx } from "./context.js";
 
 interface StageIdentity {
@@ -36,20 +37,27 @@ export const AGENT_EVENT_TYPES: readonly EventType[] = [
   "review_answered",
 ];
 
-function identity(ctx: Ctx, opts: { orchDir?: string; stage?: string }, needStage: boolean): StageIdentity {
-  // Inside a stage session the identity is the session's own: a stage cannot speak for another.
-  const envOrch = ctx.env.AUTORUN_ORCH_DIR;
-  const envStage = ctx.env.AUTORUN_STAGE;
-  if (envOrch && envStage) {
-    if (opts.orchDir !== undefined && resolvePath(opts.orchDir) !== resolvePath(envOrch)) {
-      throw new UserError(`this session belongs to ${envOrch}; --orch-dir ${opts.orchDir} is refused (a stage reports only about itself).`);
-    }
-    if (opts.stage !== undefined && opts.stage !== envStage) {
-      throw new UserError(`this session is stage ${envStage}; --stage ${opts.stage} is refused (a stage reports only about itself).`);
+/**
+ * Inside a stage's session the identity is the session's own, read where the agent cannot change
+ * it (src/adapters/stage-session.ts): `--orch-dir`, `--stage` and the variables may only repeat it.
+ * Outside one (a person's terminal), the flags or the variables say which stage.
+ */
+export function ownIdentity(ctx: Pick<Ctx, "env">, opts: { orchDir?: string; stage?: string }): { orchDir?: string; stage?: string } {
+  const session = stageSession(ctx.env);
+  if (!session) return { ...((opts.orchDir ?? ctx.env.AUTORUN_ORCH_DIR) ? { orchDir: opts.orchDir ?? ctx.env.AUTORUN_ORCH_DIR } : {}), ...((opts.stage ?? ctx.env.AUTORUN_STAGE) ? { stage: opts.stage ?? ctx.env.AUTORUN_STAGE } : {}) };
+  for (const [flag, given] of [["--orch-dir", opts.orchDir], ["AUTORUN_ORCH_DIR", ctx.env.AUTORUN_ORCH_DIR]] as const) {
+    if (given !== undefined && resolvePath(given) !== resolvePath(session.orchDir)) {
+      throw new UserError(`this session belongs to ${session.orchDir}; ${flag} ${given} is refused (a stage reports only about itself).`);
     }
   }
-  const orchDir = opts.orchDir ?? envOrch;
-  const stage = opts.stage ?? envStage;
+  for (const [flag, given] of [["--stage", opts.stage], ["AUTORUN_STAGE", ctx.env.AUTORUN_STAGE]] as const) {
+    if (given !== undefined && given !== session.stage) throw new UserError(`this session is stage ${session.stage}; ${flag} ${given} is refused (a stage reports only about itself).`);
+  }
+  return { orchDir: session.orchDir, stage: session.stage };
+}
+
+function identity(ctx: Ctx, opts: { orchDir?: string; stage?: string }, needStage: boolean): StageIdentity {
+  const { orchDir, stage } = ownIdentity(ctx, opts);
   if (!orchDir) throw new UserError("AUTORUN_ORCH_DIR is not set: run this inside a stage session, or pass --orch-dir <dir> --stage <id>.");
   if (needStage && !stage) throw new UserError("AUTORUN_STAGE is not set: run this inside a stage session, or pass --stage <id>.");
   const events = join(resolvePath(orchDir), "events.jsonl");
@@ -130,6 +138,9 @@ export async function runEvent(ctx: Ctx, type: string, pairs: string[], opts: { 
     const raw = pair.slice(eq + 1);
     fields[key] = /^(true|false|-?\d+(\.\d+)?|null|\[.*\]|\{.*\})$/.test(raw) ? (JSON.parse(raw) as unknown) : raw;
   }
+  // Only the monitor reads screens: a dialog "seen on the screen" is what lets a person's answer
+  // outlive the stage (core/permissions.ts), so no agent may claim one.
+  if (fields.source === "screen") throw new UserError("source=screen is for what the monitor itself saw on a stage's screen; an agent or hook writes source=hook.");
   // The identity and the time are autorun's to set, never the caller's.
   for (const key of ["ts", "stage", "orch_dir", "plan_name", "project_slug"]) delete fields[key];
   appendEvent(id.paths.events, {

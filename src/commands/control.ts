@@ -274,7 +274,7 @@ export async function runMerge(ctx: Ctx, plan: string, stageArg: string, opts: {
   }
   const tmux = createTmux(orch.config.tmuxSocket);
   const log = monitorLogger(orch.paths, ctx.out);
-  const result = await mergeStage({ tmux, paths: orch.paths, config: orch.config, log }, id);
+  const result = await mergeStage({ tmux, paths: orch.paths, config: orch.config, log, byPerson: true }, id);
   await rebuildStatus(orch.paths);
   switch (result.kind) {
     case "merged":

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
 import { commandVersion, findExecutable } from "../adapters/process.js";
-import { CLAUDE_MIN_VERSION, claudeTooOld, claudeTrust, isClaude, pluginDir } from "../adapters/agent.js";
+import { CLAUDE_MIN_VERSION, claudeTooOld, claudeTrust, isClaude, pluginDir, sandboxAvailable } from "../adapters/agent.js";
 import { readPid } from "../state/pidfile.js";
 import { isMonitorOf } from "./monitor-pid.js";
 import type { OrchPaths } from "../state/paths.js";
@@ -47,6 +47,7 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
     if (!claudeV) add("warn", `${agent} not found: npm install -g @anthropic-ai/claude-code, or set agentCommand`);
     else if (claudeTooOld(claudeV)) add("problem", `claude: ${claudeV} is too old for --worktree (needs ${CLAUDE_MIN_VERSION.join(".")} or later): npm install -g @anthropic-ai/claude-code`);
     else add("ok", `claude: ${claudeV}`);
+    add(...checkSandbox(loadConfig(ctx.home, here, {}, ctx.env).sandbox));
   } else {
     add(findExecutable(agent) ? "ok" : "problem", findExecutable(agent) ? `agent command: ${agent}` : `agent command ${agent} (agentCommand) is not installed or not on PATH`);
   }
@@ -140,6 +141,16 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
   }
   ctx.out(remaining === 0 ? "No problems left." : `${remaining} problem${remaining === 1 ? "" : "s"} left.`);
   return remaining === 0 ? 0 : 1;
+}
+
+/** Claude Code's Bash sandbox: on where it can run, unless the configuration turns it off. */
+export function checkSandbox(wanted: boolean, find: (p: string) => string | undefined = (p) => findExecutable(p), platform: NodeJS.Platform = process.platform): [Finding["level"], string] {
+  const without = "Bash commands outside the workflow's allow-list each wait for a person (a review), and an allowed command is bounded by nothing but its rule";
+  if (!wanted) return ["warn", `Bash sandbox: off (sandbox: false in the configuration): ${without}`];
+  const { ok, missing } = sandboxAvailable(find, platform);
+  if (ok) return ["ok", `Bash sandbox: on (${platform === "darwin" ? "Seatbelt" : "bubblewrap + socat"}): stages run Bash unasked, writing only their worktree and their branch`];
+  const install = missing.length > 0 ? `: install ${missing.map((m) => (m === "bwrap" ? "bubblewrap" : m)).join(" and ")} (apt-get install bubblewrap socat)` : ` on ${platform}`;
+  return ["warn", `Bash sandbox: not available${install}; until then ${without}`];
 }
 
 function checkTemplates(dir: string): [Finding["level"], string] {

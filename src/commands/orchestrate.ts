@@ -17,10 +17,10 @@ import { withLock } from "../state/lock.js";
 import { loadStatus, rebuildStatus } from "../state/status.js";
 import { loadConfig, type Config } from "../state/config.js";
 import type { ConfigFile } from "../state/schemas.js";
-import { writeSettings } from "../state/settings.js";
+import { writeProjectRules, writeSettings } from "../state/settings.js";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
-import { passthroughEnv } from "../adapters/agent.js";
+import { localAllowRules, passthroughEnv } from "../adapters/agent.js";
 import { preflightAgent, preflightProblems } from "./preflight.js";
 import { stageArgv, stageSessionId, launchStages, makeWorktreesAhead } from "../monitor/launcher.js";
 import { stagesToLaunch } from "../core/scheduler.js";
@@ -331,6 +331,8 @@ async function writeOrchestration(prep: PreparedPlan, started: StartedEvent): Pr
     ),
   );
   writeSettings(paths.dir, { ...prep.config, agentEnv: Object.keys(passthroughEnv(process.env)).sort() });
+  // What the project allowed before the run: the report lists what was added to it meanwhile.
+  writeProjectRules(paths.dir, localAllowRules(prep.projectRoot!));
   appendEvent(paths.events, started);
   const status = await rebuildStatus(paths);
   if (!status) throw new Error("orchestration_started was not readable back");
@@ -367,11 +369,13 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boole
   const fakeStatus = {
     created_at: "dry-run",
     plan_name: prep.planName,
+    project_root: root,
+    base_branch: prep.baseBranch,
     allowed_tools: [],
     stages: Object.fromEntries(
       plan.stages.map((s) => [
         s.id,
-        { worktree: worktreeName(prep.slug, s.id), context_file: contextFilePath(prep.paths.stagesDir, s.id), model: s.settings?.model ?? null },
+        { worktree: join(root, ".claude", "worktrees", worktreeName(prep.slug, s.id)), context_file: contextFilePath(prep.paths.stagesDir, s.id), model: s.settings?.model ?? null },
       ]),
     ),
   } as unknown as Status;

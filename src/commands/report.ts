@@ -6,12 +6,16 @@ import { buildReport, renderReportMarkdown } from "../core/report.js";
 import { readAllEvents } from "../state/events.js";
 import { loadStatus } from "../state/status.js";
 import { reportsDir, type OrchPaths } from "../state/paths.js";
+import { readProjectRules } from "../state/settings.js";
+import { localAllowRules } from "../adapters/agent.js";
 import { resolveOrchestration, type Ctx } from "./context.js";
 
 export async function writeReport(_ctx: Ctx, paths: OrchPaths): Promise<string | undefined> {
   const status = loadStatus(paths);
   if (!status) return undefined;
   const report = buildReport(status, readAllEvents(paths.events));
+  const before = readProjectRules(paths.dir);
+  if (before) report.project_rules_added = localAllowRules(status.project_root).filter((r) => !before.includes(r));
   const dir = reportsDir(paths.home);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // Named by the orchestration's directory: a run kept aside by --fresh has its own report.

@@ -11,6 +11,7 @@ import { RuntimeError, UserError } from "../errors.js";
 import type { Ctx } from "./context.js";
 import { runningMonitor } from "./monitor-pid.js";
 import { actionsFor, parseAnswer } from "../core/review-actions.js";
+import { ownIdentity } from "./agent-report.js";
 
 function recordEvent(orchDir: string | undefined, stage: string | undefined, body: { type: "review_requested"; file: string; title: string } | { type: "review_answered"; file: string }): void {
   if (!orchDir) return;
@@ -30,8 +31,8 @@ export async function runReviewNew(ctx: Ctx, f: { title: string; context: string
   if (!f.title.trim()) throw new UserError("--title must not be empty.");
   const questions = (f.question ?? []).filter((q) => q.trim() !== "").map(parseQuestion);
   if (questions.length === 0) throw new UserError('give at least one --question "…".');
-  const orchDir = f.orchDir ?? ctx.env.AUTORUN_ORCH_DIR;
-  const stage = f.stage ?? ctx.env.AUTORUN_STAGE;
+  // From a stage's session, only about that stage (whatever the flags and variables say).
+  const { orchDir, stage } = ownIdentity(ctx, f);
   const planName = orchDir ? basename(orchDir) : undefined;
   const file = await createReviewFile(ctx.home, f.title.trim(), f.context, questions, {
     ...(stage ? { stage } : {}),

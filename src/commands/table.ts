@@ -47,6 +47,11 @@ export interface CommandSpec<S extends Z.ZodType = Z.ZodType> {
   options?: OptionSpec[];
   example: string;
   schema?: (z: typeof Z) => S;
+  /**
+   * Only a person may run it: it acts on a run (launches, stops, merges, types into a session,
+   * raises a budget). Refused, before anything is read, from inside any stage's session.
+   */
+  person?: boolean;
   run(ctx: Ctx, args: Args, opts: Z.infer<S>): Promise<number> | number;
 }
 
@@ -63,6 +68,7 @@ const list = (a: Args[number]) => (a ?? []) as string[];
 export const COMMANDS: CommandSpec[] = [
   command({
     name: "orchestrate",
+    person: true,
     summary: "parse a master plan, write the orchestration, launch every ready stage and start the monitor",
     args: [["<plan>", "master plan file (.md, .yaml)"]],
     options: [
@@ -150,6 +156,7 @@ export const COMMANDS: CommandSpec[] = [
   }),
   command({
     name: "attach",
+    person: true,
     summary: "attach to a stage's tmux session (switch-client when inside tmux)",
     args: [["<plan>"], ["<stage>"]],
     example: "autorun attach master-plan 2",
@@ -166,6 +173,7 @@ export const COMMANDS: CommandSpec[] = [
   }),
   command({
     name: "monitor",
+    person: true,
     summary: "run the monitor in the foreground",
     args: [["<plan>"]],
     options: [{ flags: "--once", help: "do one pass and exit" }],
@@ -175,6 +183,7 @@ export const COMMANDS: CommandSpec[] = [
   }),
   command({
     name: "retry",
+    person: true,
     summary: "run failed or blocked stages again, with a fresh attempt budget (their dependants follow)",
     args: [["<plan>"], ["<stage...>", "stage ids"]],
     options: [{ flags: "--fresh-worktree", help: "start from the tip of the base branch (the old branch is kept under another name)" }],
@@ -184,6 +193,7 @@ export const COMMANDS: CommandSpec[] = [
   }),
   command({
     name: "resume",
+    person: true,
     summary: "restart the monitor; relaunch stages whose session died; close an open circuit breaker",
     args: [["<plan>"]],
     options: [
@@ -196,6 +206,7 @@ export const COMMANDS: CommandSpec[] = [
   }),
   command({
     name: "stop",
+    person: true,
     summary: "stop the monitor (and with --sessions the stage sessions); nothing on disk is lost",
     args: [["<plan>"]],
     options: [{ flags: "--sessions", help: "also end the stage sessions" }],
@@ -205,6 +216,7 @@ export const COMMANDS: CommandSpec[] = [
   }),
   command({
     name: "nudge",
+    person: true,
     summary: "send a message (default: continue) to a stage's agent, verified",
     args: [["<plan>"], ["<stage>"], ["[message]"]],
     example: 'autorun nudge master-plan 3 "please run the tests and continue"',
@@ -212,6 +224,7 @@ export const COMMANDS: CommandSpec[] = [
   }),
   command({
     name: "merge",
+    person: true,
     summary: "merge a stage's branch into the base branch through the merge queue (the monitor does this itself)",
     args: [["<plan>"], ["<stage>"]],
     options: [{ flags: "--dry-run", help: "say what the merge would do (conflicts, checks, your checkout) and change nothing" }],
@@ -221,6 +234,7 @@ export const COMMANDS: CommandSpec[] = [
   }),
   command({
     name: "done",
+    person: true,
     summary: "say a stage is finished (its branch merged into the base by your own hand): what waits for it goes on",
     args: [["<plan>"], ["<stage>"]],
     example: "git merge --no-ff worktree-master-plan-stage-3\nautorun done master-plan 3",
@@ -228,6 +242,7 @@ export const COMMANDS: CommandSpec[] = [
   }),
   command({
     name: "skip",
+    person: true,
     summary: "let what waits for a stage go on without it (its worktree and branch are kept; the report says so)",
     args: [["<plan>"], ["<stage>"]],
     options: [{ flags: "--reason <text>", help: "why, for the report" }],
@@ -237,6 +252,7 @@ export const COMMANDS: CommandSpec[] = [
   }),
   command({
     name: "discard",
+    person: true,
     summary: "end an abandoned run for good: its monitor, sessions, worktrees, merged branches, reviews and state (unmerged work is kept and named)",
     args: [["<plan>"]],
     options: [{ flags: "--yes", help: "do not ask (needed without a terminal)" }],
@@ -335,6 +351,7 @@ export const COMMANDS: CommandSpec[] = [
   }),
   command({
     name: "doctor",
+    person: true,
     summary: "check tools, trust, templates and state; reconcile sessions, worktrees and branches",
     options: [
       { flags: "--fix", help: "fix what is safe to fix" },
@@ -358,6 +375,7 @@ export const COMMANDS: CommandSpec[] = [
   }),
   command({
     name: "demo",
+    person: true,
     summary: "run a bundled 5-stage plan with the simulated agent in a throw-away repo on a private tmux server",
     options: [
       { flags: "--keep", help: "keep the demo's tmux server afterwards" },

@@ -48,6 +48,8 @@ export interface Report {
   usage: Usage | null;
   waves: { wave: number; stages: string[]; started_at: string | null; completed_at: string | null; duration_seconds: number | null }[];
   failures: { stage: string; reason: string }[];
+  /** Rules added to the project's own `.claude/settings.local.json` during the run (absent: not known). */
+  project_rules_added?: string[];
 }
 
 const secs = (a: string | null, b: string | null): number | null => (a && b ? Math.max(0, Math.round((Date.parse(b) - Date.parse(a)) / 1000)) : null);
@@ -147,6 +149,9 @@ export function renderReportMarkdown(r: Report): string {
     "",
     ...(r.failures.length ? r.failures.map((f) => `- Stage ${f.stage}: ${f.reason}`) : ["Nothing failed."]),
     "",
+    ...(r.project_rules_added?.length
+      ? ["## Rules added to your project", "", `Added to ${r.project_root}/.claude/settings.local.json during the run (a person's "don't ask again", or a file a session wrote); every Claude Code session in the project now allows them. Remove any you did not mean to keep:`, "", ...r.project_rules_added.map((rule) => `- \`${rule}\``), ""]
+      : []),
     ...(r.controls.length ? ["## Run controls", "", ...r.controls.map((c) => `- ${when(c.at)}${c.stage ? ` stage ${c.stage}` : ""}: ${c.what}`), ""] : []),
     "## Review and roll back",
     "",

@@ -52,6 +52,7 @@ const MERGE_REFUSAL: Record<string, string> = {
   dirty_root: "merge waits on your checkout",
   wrong_branch: "merge waits on your checkout",
   untracked_overwrite: "merge waits on your checkout",
+  guarded_files: "changes the run's checks or rights: a person merges it",
 };
 
 /** What an event means, in a few words (`merged as 1a2b3c4d5e`, `asks: Pick one`, `nudged "continue"`). */

@@ -433,6 +433,12 @@ export class Monitor {
         ], `refused:${result.reason}`);
       }
     }
+    if (result.kind === "stuck" && result.reason === "guarded_files" && !m.reviewFiled.has(`stuck:${result.reason}`)) {
+      m.reviewFiled.add(`stuck:${result.reason}`);
+      await this.fileReview(id, `Stage ${id} changes the run's checks or rights: a person merges it`, result.detail, [
+        { topic: "Merge it or not", question: `${result.detail}. Write what you decided.` },
+      ], `stuck:${result.reason}`);
+    }
     if (result.kind === "stuck" && !m.reviewFiled.has(`stuck:${result.reason}`)) {
       m.reviewFiled.add(`stuck:${result.reason}`);
       await this.fileReview(id, `Stage ${id} keeps handing over work that cannot merge`, result.detail, [

@@ -4,8 +4,10 @@
  * (a launcher killed between `new-session` and its event) instead of starting a second one.
  */
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
-import { buildAgentArgv, sessionEnv } from "../adapters/agent.js";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { buildAgentArgv, sandboxAvailable, sessionEnv, type StageScope } from "../adapters/agent.js";
+import { findExecutable } from "../adapters/process.js";
 import type { NewSession, Tmux } from "../adapters/tmux.js";
 import * as git from "../adapters/git.js";
 import { appendAllFor, appendFor } from "../state/orchestration.js";
@@ -49,7 +51,27 @@ export function stageArgv(deps: Pick<LaunchDeps, "config">, status: Status, orch
     ...(deps.config.permissionMode ? { permissionMode: deps.config.permissionMode } : {}),
     ...(deps.config.allowedTools.length + status.allowed_tools.length > 0 ? { allowedTools: [...deps.config.allowedTools, ...status.allowed_tools] } : {}),
     ...(opts.resume ? { resume: true } : {}),
+    scope: stageScope(deps.config, status, stage.worktree),
   });
+}
+
+/**
+ * Where a stage may work: its worktree and, in the repository's git directory, the admin directory
+ * git keeps for it (found from git's side, never from the worktree's `.git` file, which the agent
+ * can write); the sandbox when the configuration wants it and this machine has it.
+ */
+export function stageScope(config: Pick<Config, "sandbox" | "sandboxDomains">, status: Pick<Status, "project_root" | "base_branch">, worktree: string): StageScope {
+  const commonDir = join(status.project_root, ".git");
+  let adminName = basename(worktree);
+  try {
+    for (const name of readdirSync(join(commonDir, "worktrees"))) {
+      if (readFileSync(join(commonDir, "worktrees", name, "gitdir"), "utf8").trim() === join(worktree, ".git")) adminName = name;
+    }
+  } catch {
+    // Not made yet (a dry run): git's default name.
+  }
+  const on = config.sandbox && sandboxAvailable((p) => findExecutable(p)).ok;
+  return { worktree, commonDir, adminName, baseBranch: status.base_branch, ...(on ? { sandbox: { domains: config.sandboxDomains } } : {}) };
 }
 
 /** Worktrees being created in this process, so a second launcher waits for the checkout to finish. */

@@ -14,9 +14,9 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as git from "../adapters/git.js";
 import { operationOnBase } from "../adapters/git-safety.js";
-import { runValidate } from "../adapters/process.js";
+import { runValidate, validateEnvironment } from "../adapters/process.js";
 import type { Tmux } from "../adapters/tmux.js";
-import { readFirstEvent } from "../state/events.js";
+import { readAllEvents, readFirstEvent } from "../state/events.js";
 import { appendFor } from "../state/orchestration.js";
 import { withLock } from "../state/lock.js";
 import { locksDir, makeDir, type OrchPaths } from "../state/paths.js";
@@ -27,6 +27,7 @@ import { cleanup } from "./cleanup.js";
 import { prepareWorktrees } from "./launcher.js";
 import { keepOrRestoreBranch } from "./tips.js";
 import { mergeSubject } from "../core/naming.js";
+import { guardedChanges, learnableRules } from "../core/permissions.js";
 import { localAllowRules, WORKFLOW_ALLOW } from "../adapters/agent.js";
 
 export interface MergeDeps {
@@ -41,7 +42,10 @@ export interface MergeDeps {
    * let go: what starts the dependants need not wait for that.
    */
   onMerged?: (commit: string) => void;
+  /** A person's `autorun merge`: a stage that changes guarded files (see guardedChanges) merges too. */
+  byPerson?: boolean;
 }
+
 
 type Reason = EventOf<"merge_conflict">["reason"];
 
@@ -163,6 +167,13 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
       );
     }
     const commit = await git.commitTree(root, tree.tree, [baseTip, stageTip], mergeSubject(id, stage.name));
+    const guarded = deps.byPerson ? [] : guardedChanges(await git.changedFiles(root, baseTip, commit), checks);
+    if (guarded.length > 0) {
+      const detail = `stage ${id} changes ${guarded.join(", ")}, which ${guarded.length === 1 ? "decides" : "decide"} how the run checks stages and what agents may do; read the change (git diff ${base}...${stage.branch}) and, if it is right, merge it yourself: autorun merge ${status.plan_name} ${id}`;
+      conflict("guarded_files", guarded, detail, stageTip);
+      log(`stage ${id}: not merged: ${detail}`);
+      return { kind: "stuck", reason: "guarded_files", detail };
+    }
     // The dependants' worktrees are made now, at this commit, while it is checked and the base moves.
     if (round === 1 && deps.prepareDependants) prepareWorktrees(status, id, commit);
     if (checks.length > 0) {
@@ -269,7 +280,7 @@ async function validateCommit(deps: MergeDeps, root: string, commit: string, che
   makeDir(dirname(dir));
   await git.detachedWorktreeAt(root, dir, commit);
   for (const argv of checks) {
-    const r = await runValidate(argv, dir);
+    const r = await runValidate(argv, dir, undefined, validateEnvironment(deps.config.validateEnv));
     if (!r.ok) return { argv, tail: r.tail };
   }
   return undefined;
@@ -302,12 +313,21 @@ async function recoverCheckout(root: string, base: string, tip: string, log: (ms
 /**
  * The person's "don't ask again" answers in the merged stage's session, kept for the stages
  * launched after it: recorded before `merge_complete`, so the dependants it launches get them.
+ * Claude Code writes them to the worktree's `.claude/settings.local.json` (2.1.197) or the main
+ * checkout's (later versions); both are files an agent can write, so a rule is kept only when a
+ * dialog for its command was seen on this stage's screen and left to a person (core/permissions.ts).
  * `status` is the merge's own (merges run one at a time, and only they record these).
  */
 function learnPermissions(deps: Pick<MergeDeps, "paths" | "log">, status: Status, id: string, worktree: string): void {
   const known = new Set([...WORKFLOW_ALLOW, ...status.allowed_tools]);
-  const rules = localAllowRules(worktree).filter((r) => !known.has(r));
-  if (rules.length === 0) return;
-  appendFor(deps.paths, status, { stage: id, type: "permissions_learned", rules });
-  deps.log(`stage ${id}: kept the permissions a person allowed for good there, for the stages launched from now on: ${rules.join(", ")}`);
+  const found = [...localAllowRules(worktree), ...localAllowRules(status.project_root)].filter((r) => !known.has(r));
+  if (found.length === 0) return;
+  const dialogs = readAllEvents(deps.paths.events)
+    .filter((e): e is EventOf<"stage_needs_permission"> => e.type === "stage_needs_permission" && e.stage === id && e.source === "screen")
+    .map((e) => e.message);
+  const { carried, dropped } = learnableRules(found, dialogs);
+  if (dropped.length > 0) deps.log(`stage ${id}: not carried to later stages, since no person was asked for them in its session: ${dropped.join(", ")}`);
+  if (carried.length === 0) return;
+  appendFor(deps.paths, status, { stage: id, type: "permissions_learned", rules: carried });
+  deps.log(`stage ${id}: kept the permissions a person allowed for good there, for the stages launched from now on: ${carried.join(", ")}`);
 }

@@ -20,6 +20,7 @@ export const MERGE_ATTENTION = {
   dirty_root: "merge_waiting",
   wrong_branch: "merge_waiting",
   untracked_overwrite: "merge_waiting",
+  guarded_files: "review",
 } as const;
 /** The attention values a dialog on the agent's screen raises; they clear when the screen shows the agent again. */
 export const DIALOG_ATTENTION = ["permission", "login", "question", "trust"] as const;

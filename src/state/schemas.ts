@@ -101,7 +101,7 @@ export const eventSchema = z.discriminatedUnion("type", [
   withStage.extend({
     type: z.literal("merge_conflict"),
     /** dirty_root, wrong_branch and untracked_overwrite are from older runs; checkout_overlap replaced them. */
-    reason: z.enum(["conflict", "validate_failed", "no_commits", "checkout_overlap", "dirty_root", "wrong_branch", "untracked_overwrite"]),
+    reason: z.enum(["conflict", "validate_failed", "no_commits", "checkout_overlap", "dirty_root", "wrong_branch", "untracked_overwrite", "guarded_files"]),
     files: z.array(z.string()),
     detail: z.string(),
     /** The stage branch's tip that was sent back (a send-back of the same tip repeats nothing new). */
@@ -312,6 +312,12 @@ export const configFields = z.object({
   permissionAnswers: z.record(z.string(), z.string()),
   /** Claude Code permission rules added to every session's allow-list (`Bash(npm test:*)`, `WebFetch`). */
   allowedTools: z.array(z.string().min(1)),
+  /** Claude Code's Bash sandbox for every session where it is available (false: off). */
+  sandbox: z.boolean(),
+  /** Network domains sandboxed commands may reach (`registry.npmjs.org`, `*.github.com`). */
+  sandboxDomains: z.array(z.string().regex(/^[A-Za-z0-9*.-]+$/, "a domain name, * allowed")),
+  /** Names of variables (beyond a minimal PATH, HOME, LANG…) the validate commands get from the monitor's environment. */
+  validateEnv: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a variable name")),
   /** Dollars the whole run may spend, and each stage (a plan's `budget_usd` for a stage wins). */
   budgetUsd: z.number().positive().max(1_000_000),
   stageBudgetUsd: z.number().positive().max(1_000_000),

@@ -19,6 +19,9 @@ export const settingsSchema = configFields
     escalation: configFields.shape.escalation.default([]),
     hosts: configFields.shape.hosts.default({}),
     sshOptions: configFields.shape.sshOptions.default([]),
+    sandbox: configFields.shape.sandbox.default(true),
+    sandboxDomains: configFields.shape.sandboxDomains.default([]),
+    validateEnv: configFields.shape.validateEnv.default([]),
     /** Names (never values) of the variables passed from the person's shell to every session. */
     agentEnv: z.array(z.string()).default([]),
   });
@@ -35,4 +38,24 @@ export function readSettings(orchDir: string): Config | undefined {
   const file = settingsPath(orchDir);
   if (!existsSync(file)) return undefined;
   return settingsSchema.parse(JSON.parse(readFileSync(file, "utf8")));
+}
+
+/**
+ * The "don't ask again" rules of the project's own `.claude/settings.local.json` when the run
+ * started (later Claude Code versions write a session's answers there, shared by every worktree):
+ * the report lists what was added to it during the run.
+ */
+export function writeProjectRules(orchDir: string, rules: readonly string[]): void {
+  const file = join(orchDir, "project-rules.json");
+  if (existsSync(file)) return;
+  writeFileAtomic.sync(file, JSON.stringify({ allow: rules }) + "\n", { mode: 0o600 });
+}
+
+export function readProjectRules(orchDir: string): string[] | undefined {
+  try {
+    const allow = (JSON.parse(readFileSync(join(orchDir, "project-rules.json"), "utf8")) as { allow?: unknown }).allow;
+    return Array.isArray(allow) ? allow.filter((r): r is string => typeof r === "string") : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { agentSettings, buildAgentArgv, parseAgentCmd, sessionEnv, HOOK_EVENTS } from "../../src/adapters/agent.js";
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { agentSettings, buildAgentArgv, parseAgentCmd, sandboxAvailable, sessionEnv, HOOK_EVENTS, WORKFLOW_ALLOW } from "../../src/adapters/agent.js";
+import { stageScope } from "../../src/monitor/launcher.js";
+import { checkSandbox } from "../../src/commands/doctor.js";
 
 const params = { worktree: "slug-stage-2", sessionId: "11111111-2222-4333-8444-555555555555", contextFile: "/h/o/p/stages/stage-2-context.md", stage: "2" };
 
@@ -28,6 +33,63 @@ describe("agent argv", () => {
     const env = sessionEnv("/h", "/h/orchestration/p", "2");
     expect(env).toMatchObject({ AUTORUN_HOME: "/h", AUTORUN_ORCH_DIR: "/h/orchestration/p", AUTORUN_STAGE: "2" });
     expect(env.PATH!.split(":")[0]).toBe(env.AUTORUN_BIN!.replace(/\/autorun$/, ""));
+  });
+});
+
+describe("what a stage may do unasked", () => {
+  const scope = { worktree: "/p/.claude/worktrees/s-stage-2", commonDir: "/p/.git", adminName: "s-stage-22", baseBranch: "main" };
+  type Settings = { permissions: { allow: string[] }; sandbox?: Record<string, unknown> & { filesystem: { allowWrite: string[]; denyWrite: string[] } } };
+  it("allows exactly the workflow's commands: no autorun:*, no git option that runs a program or writes elsewhere", () => {
+    const allow = (agentSettings([], scope) as Settings).permissions.allow;
+    expect(allow).toEqual([
+      "Bash(autorun phase:*)", "Bash(autorun event:*)", "Bash(autorun review:*)",
+      "Bash(git add:*)", "Bash(git commit:*)", "Bash(git status)",
+      "Bash(git rebase --continue)", "Bash(git rebase --abort)", "Bash(git rebase main)",
+    ]);
+    // A prefix rule for a command that takes --exec, --output or a hook program would be a shell.
+    for (const rule of allow) expect(rule).not.toMatch(/^Bash\((autorun|git rebase|git log|git diff|git show|git merge|git -c)(:\*)?\)$/);
+    expect(WORKFLOW_ALLOW).not.toContain("Bash(autorun:*)");
+  });
+  it("has no sandbox unless the scope asks for one", () => {
+    expect((agentSettings([], scope) as Settings).sandbox).toBeUndefined();
+    expect((agentSettings() as Settings).sandbox).toBeUndefined();
+  });
+  it("sandboxes Bash to the worktree and what git commit writes, with no way out but autorun's reporting", () => {
+    const s = (agentSettings(["Bash(npm test:*)"], { ...scope, sandbox: { domains: ["registry.npmjs.org"] } }) as Settings).sandbox!;
+    expect(s).toMatchObject({ enabled: true, autoAllowBashIfSandboxed: true, allowUnsandboxedCommands: false, network: { allowedDomains: ["registry.npmjs.org"] } });
+    expect(s.excludedCommands).toEqual(["autorun phase:*", "autorun event:*", "autorun review:*"]);
+    expect(s.filesystem.allowWrite).toEqual([scope.worktree, "/p/.git/objects", "/p/.git/refs/heads", "/p/.git/logs/refs/heads", "/p/.git/worktrees/s-stage-22"]);
+    // Not the repository's config, hooks or other worktrees; not the base branch; not the file that names the git dir.
+    expect(s.filesystem.allowWrite.some((p) => p === "/p/.git" || p === "/p/.git/worktrees" || p.endsWith("hooks") || p.endsWith("config"))).toBe(false);
+    expect(s.filesystem.denyWrite).toEqual([`${scope.worktree}/.git`, "/p/.git/refs/heads/main", "/p/.git/logs/refs/heads/main"]);
+  });
+  it("finds the worktree's admin directory from git's side, not from the worktree's .git file", () => {
+    const root = mkdtempSync(join(tmpdir(), "autorun-scope-"));
+    try {
+      const wt = join(root, ".claude", "worktrees", "s-stage-2");
+      mkdirSync(join(root, ".git", "worktrees", "s-stage-21"), { recursive: true });
+      mkdirSync(wt, { recursive: true });
+      writeFileSync(join(root, ".git", "worktrees", "s-stage-21", "gitdir"), `${wt}/.git\n`);
+      // What an agent could write in its worktree names nothing.
+      writeFileSync(join(wt, ".git"), "gitdir: /elsewhere/.git/worktrees/evil\n");
+      const sc = stageScope({ sandbox: false, sandboxDomains: [] }, { project_root: root, base_branch: "main" }, wt);
+      expect(sc).toEqual({ worktree: wt, commonDir: join(root, ".git"), adminName: "s-stage-21", baseBranch: "main" });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+  it("knows where the sandbox can run", () => {
+    expect(sandboxAvailable(() => undefined, "darwin")).toEqual({ ok: true, missing: [] });
+    expect(sandboxAvailable(() => "/usr/bin/x", "linux")).toEqual({ ok: true, missing: [] });
+    expect(sandboxAvailable((p) => (p === "bwrap" ? "/usr/bin/bwrap" : undefined), "linux")).toEqual({ ok: false, missing: ["socat"] });
+    expect(sandboxAvailable(() => "/x", "win32").ok).toBe(false);
+  });
+  it("doctor says when the sandbox is off or missing, and what that means", () => {
+    expect(checkSandbox(true, () => "/usr/bin/x", "linux")).toEqual(["ok", expect.stringMatching(/^Bash sandbox: on \(bubblewrap \+ socat\)/)]);
+    const [level, text] = checkSandbox(true, () => undefined, "linux");
+    expect(level).toBe("warn");
+    expect(text).toMatch(/not available: install bubblewrap and socat .*each wait for a person/);
+    expect(checkSandbox(false, () => "/x", "linux")).toEqual(["warn", expect.stringMatching(/off \(sandbox: false/)]);
   });
 });
 

@@ -130,7 +130,8 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
   }, 180_000);
 
   it("names the command of a prompt outside the allow-list in a review; permissionAnswers answers a matching one; a person's \"don't ask again\" holds for later stages", async ({ sb, claude }) => {
-    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ permissionAnswers: { "make --version": "1" } }));
+    // Without the sandbox, which would run these commands unasked (test/claude/contain.test.ts).
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ permissionAnswers: { "make --version": "1" }, sandbox: false }));
     const api = await claude((call) => {
       const steps = stageSteps(call);
       steps.splice(1, 0, { bash: call.stage === "1" ? "make --version" : "gcc --version", description: "Check the toolchain" });

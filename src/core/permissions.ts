@@ -1,0 +1,62 @@
+/**
+ * Rights come only from a person: which "don't ask again" rules found after a stage may go to the
+ * stages after it, and which changed files need a person's merge (guardedChanges, below).
+ *
+ * Which "don't ask again" rules found after a stage may go to the stages after it. A rule file in
+ * a worktree (or the project's `.claude/settings.local.json`) is something the agent can write, so
+ * a rule counts only when a person could have made it: the monitor saw a permission dialog for that
+ * command on the stage's screen and left it to a person (it answers `permissionAnswers` itself and
+ * records no such dialog). Only Bash rules naming a command prefix are carried; a wildcard
+ * anywhere but at the end (`Bash(*)`, `Bash(git * --exec)`) never is.
+ */
+
+/** The command of a dialog as the monitor records it: "permission: Bash command · make --version · Show make version". */
+export function dialogCommand(message: string): string | undefined {
+  const parts = message.replace(/^permission:\s*/, "").split(" · ");
+  return /^Bash command$/i.test(parts[0]?.trim() ?? "") && parts[1] ? parts[1].trim() : undefined;
+}
+
+/** `Bash(make:*)`, `Bash(make *)` → "make"; `Bash(make --version)` → "make --version"; anything else undefined. */
+export function rulePrefix(rule: string): { prefix: string; exact: boolean } | undefined {
+  const m = /^Bash\((.+)\)$/.exec(rule.trim());
+  if (!m) return undefined;
+  const whole = m[1]!.trim();
+  const exact = !whole.endsWith(":*") && !whole.endsWith(" *");
+  const body = exact ? whole : whole.slice(0, -2).trim();
+  if (body === "" || /[*?]/.test(body)) return undefined;
+  return { prefix: body, exact };
+}
+
+/** Splits the rules found into those a person's answer explains and those it does not. */
+export function learnableRules(found: readonly string[], dialogMessages: readonly string[]): { carried: string[]; dropped: string[] } {
+  const commands = dialogMessages.map(dialogCommand).filter((c): c is string => c !== undefined);
+  const carried: string[] = [];
+  const dropped: string[] = [];
+  for (const rule of new Set(found)) {
+    const r = rulePrefix(rule);
+    const asked = r !== undefined && commands.some((c) => c === r.prefix || (!r.exact && c.startsWith(`${r.prefix} `)));
+    (asked ? carried : dropped).push(rule);
+  }
+  return { carried, dropped };
+}
+
+/**
+ * Files that decide how the run checks a stage and what later agents may do: autorun's project
+ * configuration, Claude Code's project settings (permissions, hooks, MCP servers), and the files the
+ * `validate` commands run (a script of the project, or the manifest an `npm test` or `make` reads). A stage that
+ * changes one is merged by a person, never by the monitor: it could otherwise pass its own check
+ * by rewriting it, or widen every later stage's rights.
+ */
+export function guardedChanges(changed: readonly string[], checks: readonly (readonly string[])[]): string[] {
+  const guarded = new Set(["autorun.config.json", ".claude/settings.json", ".claude/settings.local.json", ".mcp.json"]);
+  for (const argv of checks) {
+    const program = argv[0]?.split("/").pop() ?? "";
+    if (["npm", "npx", "pnpm", "yarn", "bun", "node"].includes(program)) guarded.add("package.json");
+    if (["make", "gmake"].includes(program)) ["Makefile", "makefile", "GNUmakefile"].forEach((f) => guarded.add(f));
+    // The program itself when it is the project's (`./check.sh`), or the script an interpreter runs.
+    if (argv[0]?.includes("/")) guarded.add(argv[0].replace(/^\.\//, ""));
+    const script = ["sh", "bash", "dash", "zsh", "node", "python", "python3", "ruby", "perl"].includes(program) ? argv.slice(1).find((a) => !a.startsWith("-")) : undefined;
+    if (script && !argv.includes("-c") && !argv.includes("-e")) guarded.add(script.replace(/^\.\//, ""));
+  }
+  return changed.filter((f) => guarded.has(f));
+}
