@@ -4,14 +4,14 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect } from "vitest";
+import { expect } from "vitest";
 import { waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, statusOf } from "../helpers/orch.js";
 import { stageSteps } from "../helpers/claude-api.js";
-import { CLAUDE, endOf, nextStep, orchestrateWithClaude, it } from "./harness.js";
+import { describeClaude, endOf, nextStep, orchestrateWithClaude, it } from "./harness.js";
 
 
-describe.skipIf(!CLAUDE)("the real Claude Code", () => {
+describeClaude("the real Claude Code", (cc) => {
   it("raises question attention for claude's AskUserQuestion menu, with a review; a person's answer clears it", async ({ sb, claude }) => {
     const ask = { tool: "AskUserQuestion", input: { questions: [{ question: "Which database should the cache use?", header: "Database", multiSelect: false, options: [{ label: "Redis", description: "In-memory" }, { label: "PostgreSQL", description: "Already deployed" }] }] } };
     const api = await claude((call) => {
@@ -20,7 +20,7 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
       return nextStep(call, steps);
     });
     const plan = sb.writePlan("menu.md", "## Stage 1: Asks\n");
-    await orchestrateWithClaude(sb, plan, ["--stall-seconds", "2"]);
+    await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "2"]);
     await waitFor("question attention", () => statusOf(sb, "menu")?.stages["1"]?.attention === "question", 60_000);
     const review = await waitFor("the question's review", () => eventsOf(sb, "menu", "review_requested", "1")[0], 30_000);
     expect(readFileSync(String(review.file), "utf8")).toContain("Which database should the cache use?");
@@ -42,7 +42,7 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
         : { status: 401, error: { type: "authentication_error", message: "invalid x-api-key" } },
     );
     const plan = sb.writePlan("limits.md", "## Stage 1: Limited\n## Stage 2: Locked out\n");
-    await orchestrateWithClaude(sb, plan, ["--stall-seconds", "2"]);
+    await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "2"]);
     const limited = await waitFor("the usage limit", () => eventsOf(sb, "limits", "rate_limited")[0], 60_000);
     expect(String(limited.raw)).toContain("429");
     expect(statusOf(sb, "limits")!.status).toBe("running");
@@ -59,7 +59,7 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
   it("shows claude's own words when it exits at once, and fails the stage instead of relaunching it forever", async ({ sb, claude }) => {
     const api = await claude((call) => nextStep(call, stageSteps(call)));
     const plan = sb.writePlan("bogus.md", "## Stage 1: Never starts\n");
-    await orchestrateWithClaude(sb, plan, ["--permission-mode", "bogus"]);
+    await orchestrateWithClaude(sb, cc, plan, ["--permission-mode", "bogus"]);
     expect(await endOf(sb, "bogus", 60_000)).toBe("failed");
     expect(eventsOf(sb, "bogus", "stage_launched").length + eventsOf(sb, "bogus", "stage_relaunched").length).toBeLessThanOrEqual(3);
     const words = "argument 'bogus' is invalid";
@@ -72,12 +72,12 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
     await claude(() => ({ blocks: [{ text: "unused" }], done: true }));
     const plan = sb.writePlan("refused.md", "## Stage 1: Never\n");
     if (process.getuid?.() === 0) {
-      const r = await sb.cli(["orchestrate", plan, "--agent-cmd", CLAUDE!, "--permission-mode", "bypassPermissions"]);
+      const r = await sb.cli(["orchestrate", plan, "--agent-cmd", cc.bin, "--permission-mode", "bypassPermissions"]);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/refuses bypassPermissions as root/);
     }
     writeFileSync(join(String(sb.env.HOME), ".claude.json"), JSON.stringify({ hasCompletedOnboarding: true, projects: {} }));
-    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", CLAUDE!]);
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", cc.bin]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/has not been trusted in .*run claude there once and accept "Yes, I trust this folder"/);
     expect(existsSync(join(sb.home, "orchestration", "refused"))).toBe(false);
