@@ -1,7 +1,7 @@
 /**
  * What a captured Claude Code screen says, as pure functions over its text read as a layout
  * (pane-layout.ts). Checked in order: login/trust screens, usage-limit banner, permission dialog,
- * busy, a menu, the idle input box.
+ * busy, a menu, the welcome screen, the idle input box.
  */
 import { DASHED, PROMPT, RULE, readLayout } from "./pane-layout.js";
 
@@ -14,6 +14,8 @@ export type PaneState =
   | { kind: "trust"; raw: string }
   /** A menu the agent is waiting on (AskUserQuestion, a setup dialog such as the API key approval). */
   | { kind: "question"; question: string }
+  /** Claude Code's welcome: its banner and an empty input box, nothing said yet (the first prompt is still to come). */
+  | { kind: "welcome" }
   | { kind: "unknown" };
 
 // A spinner glyph at the start of a line and an ellipsis: "✶ Frolicking… (12s)". ✻ and · also
@@ -35,6 +37,7 @@ const API_KEY = /detected a custom api key|use this api key/i;
 // A selection menu: "❯ 1. Option" with more numbered options around it.
 const MENU_SELECTED = /^\s*[│|]?\s*❯\s*\d+\.\s+\S/u;
 const MENU_OPTION = /^\s*[│|]?\s*\d+\.\s+\S/u;
+const BANNER = /Claude Code v?\d+\.\d+/;
 
 export function classifyPane(text: string): PaneState {
   const layout = readLayout(text);
@@ -75,6 +78,9 @@ export function classifyPane(text: string): PaneState {
     }
     return { kind: "unknown" };
   }
+  // Only the banner above an empty box: the session has not taken its first prompt yet (2.1.3xx
+  // runs its SessionStart hooks first, for seconds under load). Not a stall to nudge.
+  if (layout.input === "" && said.some((l) => BANNER.test(l)) && !said.some((l) => PROMPT.test(l) || OUTPUT.test(l))) return { kind: "welcome" };
   return { kind: "idle", input: layout.input };
 }
 
