@@ -255,6 +255,9 @@ export async function startApi(script: Script): Promise<Api> {
       })();
     });
   });
+  // Claude Code keeps its connection open between turns: a socket the server closed after Node's
+  // default 5 s idle, reused by claude at that moment, resets its next request (ECONNRESET).
+  server.keepAliveTimeout = 10 * 60_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
