@@ -5,9 +5,10 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
-import { waitFor } from "../helpers/env.js";
+import { holdsFor, waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, statusOf } from "../helpers/orch.js";
 import { stageSteps } from "../helpers/claude-api.js";
+import { claudePermissionModes } from "../../src/adapters/claude-modes.js";
 import { describeClaude, endOf, nextStep, orchestrateWithClaude, it } from "./harness.js";
 
 
@@ -49,8 +50,8 @@ describeClaude("the real Claude Code", (cc) => {
     await waitFor("login attention", () => statusOf(sb, "limits")?.stages["2"]?.attention === "login", 60_000);
     const review = await waitFor("the login review", () => eventsOf(sb, "limits", "review_requested", "2")[0], 30_000);
     expect(readFileSync(String(review.file), "utf8")).toContain("Invalid API key");
-    // Nothing is typed at a stage that cannot work: no nudges while paused or locked out.
-    expect(eventsOf(sb, "limits", "stall_continue_sent")).toEqual([]);
+    // Nothing is typed at a stage that cannot work: no nudges while paused or locked out, however long.
+    await holdsFor("no continue typed", 4_000, () => eventsOf(sb, "limits", "stall_continue_sent").length === 0);
     const status = await sb.cli(["status", "limits"]);
     expect(status.stdout).toMatch(/login/);
     expect((await sb.cli(["stop", "limits", "--sessions"])).code).toBe(0);
@@ -67,6 +68,18 @@ describeClaude("the real Claude Code", (cc) => {
     expect((await sb.cli(["report", "bogus"])).stdout).toContain(words);
     expect(api.calls).toEqual([]);
   }, 120_000);
+
+  it("passes permissionMode manual under the name this claude takes (2.1.197 knows it as default)", async ({ sb, claude }) => {
+    const api = await claude(() => ({ blocks: [{ text: "Waiting here." }], done: true }));
+    const plan = sb.writePlan("manual.md", "## Stage 1: Manual\n");
+    await orchestrateWithClaude(sb, cc, plan, ["--permission-mode", "manual", "--stall-seconds", "600"]);
+    const settings = JSON.parse(readFileSync(join(sb.home, "orchestration", "manual", "settings.json"), "utf8")) as { permissionMode: string };
+    expect(["manual", "default"]).toContain(settings.permissionMode);
+    expect(await claudePermissionModes(cc.bin)).toContain(settings.permissionMode);
+    // claude took it: it started and asked the API.
+    await waitFor("claude's first call", () => api.calls.length > 0, 60_000);
+    expect((await sb.cli(["stop", "manual", "--sessions"])).code).toBe(0);
+  }, 90_000);
 
   it("refuses before writing anything when claude cannot start: bypassPermissions as root, an untrusted project", async ({ sb, claude }) => {
     await claude(() => ({ blocks: [{ text: "unused" }], done: true }));

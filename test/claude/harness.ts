@@ -11,10 +11,16 @@ import { claudeBins, claudeEnv, claudeHome, startApi, stepDone, type Api, type B
 /** The versions every test of the lane runs on, oldest first (none installed: the lane is skipped). */
 export const CLAUDES = claudeBins();
 
-/** The lane's tests, once per Claude Code version: `body` gets the version's program. */
+/**
+ * The lane's tests, once per Claude Code version: `body` gets the version's program. The versions
+ * run side by side (their tests mostly wait on claude), each one's tests one after another, so the
+ * lane takes about as long for two versions as for one.
+ */
 export function describeClaude(name: string, body: (claude: ClaudeUnderTest) => void): void {
   describe.skipIf(CLAUDES.length === 0)(name, () => {
-    describe.each(CLAUDES)("on Claude Code $version", body);
+    describe.concurrent.each(CLAUDES)("on Claude Code $version", (claude) => {
+      describe.sequential("", () => body(claude));
+    });
   });
 }
 
