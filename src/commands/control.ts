@@ -15,7 +15,7 @@ import { describeMerge, mergeStage } from "../monitor/merge.js";
 import { startMonitorDetached, monitorLogger } from "./monitor.js";
 import { requireStage, resolveOrchestration, type Ctx, type Orchestration } from "./context.js";
 import { RuntimeError, UserError } from "../errors.js";
-import { preflightAgent } from "./preflight.js";
+import { preflightOrchestration } from "./preflight.js";
 import { sentence, stagesList } from "../core/printable.js";
 import { stageState } from "../core/words.js";
 import * as git from "../adapters/git.js";
@@ -41,7 +41,7 @@ export async function runResume(ctx: Ctx, plan: string, opts: { budget?: number;
   const missing = orch.config.agentEnv.filter((name) => ctx.env[name] === undefined);
   if (missing.length > 0) ctx.err(`autorun: warning: ${missing.join(", ")} ${missing.length === 1 ? "was" : "were"} set when ${orch.status.plan_name} started but ${missing.length === 1 ? "is" : "are"} not set now; relaunched agents will not have ${missing.length === 1 ? "it" : "them"}.`);
   // The monitor relaunches agents: one that cannot start is refused here, with the fix.
-  await preflightAgent(orch.config, ctx.env, orch.status.project_root);
+  await preflightOrchestration(orch, ctx.env);
   const pid = await startMonitorDetached(ctx, orch.paths);
   ctx.out(`Monitor running for ${orch.status.plan_name} (pid ${pid}); it relaunches stages whose session died and continues the plan.`);
   ctx.out(`Log: ${orch.paths.monitorLog}`);
@@ -116,7 +116,7 @@ export async function runRetry(ctx: Ctx, plan: string, stageArgs: string[], opts
   }
   const root = orch.status.project_root;
   // The retried stages start an agent: one that cannot start is refused here, with the fix.
-  await preflightAgent(orch.config, ctx.env, root);
+  await preflightOrchestration(orch, ctx.env);
   const tmux = createTmux(orch.config.tmuxSocket);
   for (const id of ids) {
     const s = orch.status.stages[id]!;

@@ -189,7 +189,11 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
   let status = existsSync(paths.events) ? loadStatus(paths) : undefined;
   if (status && opts.fresh) await refuseFreshWhileLive(paths, prep.planName, status, prep.config.tmuxSocket);
   // Before anything is written: an agent that cannot start would only die in its session.
-  if (!status || opts.fresh || status.status === "completed") await preflightAgent(prep.config, ctx.env, projectRoot);
+  if (!status || opts.fresh || status.status === "completed") {
+    // The permission mode as the installed claude names it goes into the run's settings.
+    const permissionMode = await preflightAgent(prep.config, ctx.env, projectRoot);
+    if (permissionMode !== undefined) prep.config = { ...prep.config, permissionMode };
+  }
   await git.ensureExcluded(projectRoot, "/.claude/worktrees/");
 
   if (status && (opts.fresh || status.status === "completed")) {

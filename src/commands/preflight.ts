@@ -6,22 +6,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { homedir } from "node:os";
 import type { Config } from "../state/config.js";
-import { commandOutput, commandVersion, findExecutable } from "../adapters/process.js";
+import { commandVersion, findExecutable } from "../adapters/process.js";
 import { CLAUDE_MIN_VERSION, claudeTooOld, claudeTrust, isClaude } from "../adapters/agent.js";
 import * as git from "../adapters/git.js";
+import { claudePermissionModes, resolvePermissionMode } from "../adapters/claude-modes.js";
+import { writeSettings } from "../state/settings.js";
+import type { Orchestration } from "./context.js";
 import { UserError } from "../errors.js";
-
-/** The modes `claude --permission-mode` took when its help could not be read (Claude Code 2.1). */
-const KNOWN_MODES = ["acceptEdits", "bypassPermissions", "default", "dontAsk", "plan"];
-
-/** The modes the installed claude lists in its `--help` (`(choices: "acceptEdits", …)`), else the known ones. */
-async function permissionModes(program: string): Promise<string[]> {
-  const help = await commandOutput(program, ["--help"]);
-  const line = help?.split("\n").find((l) => l.includes("--permission-mode"));
-  const choices = line ? /choices:\s*([^)]*)\)/.exec(line)?.[1] : undefined;
-  const modes = choices ? [...choices.matchAll(/"([^"]+)"/g)].map((m) => m[1]!) : [];
-  return modes.length > 0 ? modes : KNOWN_MODES;
-}
 
 /**
  * Claude Code asks once about a key in `ANTHROPIC_API_KEY` ("Detected a custom API key") and keeps
@@ -60,7 +51,7 @@ export async function preflightProblems(config: Config, env: NodeJS.ProcessEnv, 
   const [ident, version, modes] = await Promise.all([
     git.committerIdent(projectRoot),
     claude ? commandVersion(found, ["--version"]) : undefined,
-    claude && config.permissionMode ? permissionModes(found) : undefined,
+    claude && config.permissionMode ? claudePermissionModes(found) : undefined,
   ]);
   if (!ident) {
     problems.push(`git has no identity in ${projectRoot}, and merge commits need one; set it: git config --global user.name "Your Name" && git config --global user.email you@example.com`);
@@ -83,19 +74,38 @@ export async function preflightProblems(config: Config, env: NodeJS.ProcessEnv, 
     out.push(`${program} is Claude Code ${version.split(" ")[0]}, too old for --worktree (needs ${CLAUDE_MIN_VERSION.join(".")} or later); update it: npm install -g @anthropic-ai/claude-code.`);
   }
   if (config.permissionMode && modes) {
-    if (!modes.includes(config.permissionMode)) {
-      out.push(`permission mode "${config.permissionMode}" is not one ${program}${version ? ` ${version.split(" ")[0]}` : ""} knows (${modes.join(", ")}); set --permission-mode or permissionMode to one of them.`);
-    }
+    const mode = resolvePermissionMode(config.permissionMode, modes);
+    if ("error" in mode) out.push(`${mode.error} (${program}${version ? ` is Claude Code ${version.split(" ")[0]}` : ""}); update it (npm install -g @anthropic-ai/claude-code) or set permissionMode to "acceptEdits".`);
+    else if (!modes.includes(mode.mode)) out.push(`permission mode "${config.permissionMode}" is not one ${program}${version ? ` ${version.split(" ")[0]}` : ""} knows (${modes.join(", ")}); set --permission-mode or permissionMode to one of them.`);
   }
   const key = apiKeyProblem(env);
   if (key) out.push(key);
   return [...out, ...problems];
 }
 
-/** The real run's preflight: the first refusal, as a one-line error (the dry run lists them all). */
-export async function preflightAgent(config: Config, env: NodeJS.ProcessEnv, projectRoot: string): Promise<void> {
+/**
+ * The real run's preflight: the first refusal, as a one-line error (the dry run lists them all).
+ * Returns the permission mode to run with, named as the installed claude names it (`manual` or
+ * `default`: Claude Code 2.1.3xx renamed one to the other).
+ */
+export async function preflightAgent(config: Config, env: NodeJS.ProcessEnv, projectRoot: string): Promise<string | undefined> {
   const problems = await preflightProblems(config, env, projectRoot);
-  if (problems.length === 0) return;
-  const more = problems.length > 1 ? ` (and ${problems.length - 1} more; autorun orchestrate <plan> --dry-run lists every one)` : "";
-  throw new UserError(`${problems[0]!.replace(/\.$/, "")}${more}.`);
+  if (problems.length > 0) {
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more; autorun orchestrate <plan> --dry-run lists every one)` : "";
+    throw new UserError(`${problems[0]!.replace(/\.$/, "")}${more}.`);
+  }
+  const program = config.agentCommand[0]!;
+  const found = findExecutable(program, env.PATH);
+  if (config.permissionMode === undefined || found === undefined || !isClaude(program)) return config.permissionMode;
+  const mode = resolvePermissionMode(config.permissionMode, await claudePermissionModes(found));
+  return "error" in mode ? config.permissionMode : mode.mode;
+}
+
+/**
+ * Resume and retry: the preflight of a running orchestration, its settings brought to the mode's
+ * name the installed claude takes (Claude Code may have been updated since the run started).
+ */
+export async function preflightOrchestration(orch: Orchestration, env: NodeJS.ProcessEnv): Promise<void> {
+  const mode = await preflightAgent(orch.config, env, orch.status.project_root);
+  if (mode !== orch.config.permissionMode) writeSettings(orch.paths.dir, { ...orch.config, ...(mode === undefined ? {} : { permissionMode: mode }) });
 }

@@ -1,7 +1,10 @@
 /**
- * What a captured Claude Code screen says, as pure functions over its text. Checked in order:
- * login/trust screens, usage-limit banner, permission dialog, busy, idle prompt.
+ * What a captured Claude Code screen says, as pure functions over its text read as a layout
+ * (pane-layout.ts). Checked in order: login/trust screens, usage-limit banner, permission dialog,
+ * busy, a menu, the welcome screen, the idle input box.
  */
+import { DASHED, PROMPT, RULE, readLayout } from "./pane-layout.js";
+
 export type PaneState =
   | { kind: "busy"; marker: string }
   | { kind: "idle"; input: string }
@@ -11,6 +14,8 @@ export type PaneState =
   | { kind: "trust"; raw: string }
   /** A menu the agent is waiting on (AskUserQuestion, a setup dialog such as the API key approval). */
   | { kind: "question"; question: string }
+  /** Claude Code's welcome: its banner and an empty input box, nothing said yet (the first prompt is still to come). */
+  | { kind: "welcome" }
   | { kind: "unknown" };
 
 // A spinner glyph at the start of a line and an ellipsis: "✶ Frolicking… (12s)". ✻ and · also
@@ -22,87 +27,83 @@ const LIMIT = /(you['’]ve hit your (usage )?limit|usage limit reached|claude (
 // rejected (429) · This request would exceed your account's rate limit…"). It stays in the
 // scrollback, so it counts only while nothing the agent did since follows it.
 const API_LIMIT = /api error.*\(429\)|exceed your (account's|organization's) rate limit|rate_limit_error/i;
-// What the agent prints as it works: a message or tool call ("● Bash(…)", "⏺ Done").
-const OUTPUT = /^\s*[●⏺]\s*\S/u;
+// What the agent prints as it works: a message or tool call ("● Bash(…)", "⏺ Done"), or since
+// 2.1.3xx a folded summary without a marker ("Ran 1 shell command", "Read 2 files").
+const OUTPUT = /^\s*[●⏺]\s*\S|^\s*(Ran|Read|Wrote|Edited|Updated|Searched|Listed|Fetched) \d+ \w/u;
 const PERMISSION = /(do you want to (proceed|make this edit|create|run|allow|apply)|allow (this|once)|permission to use|❯\s*1\.\s*yes)/i;
 const LOGIN = /(select login method|please run \/login|invalid api key|log ?in with your|oauth|sign in to)/i;
 const TRUST = /(do you trust the files|trust this folder|yes, proceed.*trust)/i;
-// The input line: `❯` (current Claude Code), or `>` inside the old box or between rule lines.
-const PROMPT = /^\s*(?:[│|]\s*)?(❯|>)(?:[\s\u00a0]|$)(.*?)\s*[│|]?\s*$/u;
-const RULE = /^\s*[─━╭╰]{10,}/u;
-// Below the input box: mode and effort lines ("● high · /effort"), tips, and Claude Code's transient
-// hints ("tmux focus-events off · add 'set -g focus-events on'…").
-const CHROME = /^[\s─━╭╮╰╯│|]*$|shortcuts|accept edits|bypass permissions|plan mode|auto-accept|to cycle|context left|auto-compact|\/effort|\/model|focus-events|^\s*[⏵⧉●※]/iu;
 const API_KEY = /detected a custom api key|use this api key/i;
 // A selection menu: "❯ 1. Option" with more numbered options around it.
 const MENU_SELECTED = /^\s*[│|]?\s*❯\s*\d+\.\s+\S/u;
 const MENU_OPTION = /^\s*[│|]?\s*\d+\.\s+\S/u;
+const BANNER = /Claude Code v?\d+\.\d+/;
 
 export function classifyPane(text: string): PaneState {
-  const lines = text.replace(/\r/g, "").split("\n");
-  while (lines.length > 0 && lines[lines.length - 1]!.trim() === "") lines.pop();
-  const tail = lines.slice(-30);
-  const joined = tail.join("\n");
-  if (TRUST.test(joined)) return { kind: "trust", raw: firstMatchLine(tail, TRUST) };
-  if (API_KEY.test(joined)) return { kind: "question", question: firstMatchLine(tail, API_KEY) };
+  const layout = readLayout(text);
+  // What was said last (the last 30 non-blank lines above the input box), then the box and below.
+  const said = layout.body.slice(-30);
+  const view = [...said, ...(layout.input !== undefined ? [`❯ ${layout.input}`] : []), ...layout.below];
+  const joined = view.join("\n");
+  if (TRUST.test(joined)) return { kind: "trust", raw: firstMatchLine(view, TRUST) };
+  if (API_KEY.test(joined)) return { kind: "question", question: firstMatchLine(view, API_KEY) };
   // A login error stays in the scrollback too: it counts while the agent has done nothing since.
-  const login = lastIndex(tail, (l) => LOGIN.test(l));
-  if (login >= 0 && !after(tail, login)) return { kind: "login", raw: clean(tail[login]!) };
-  const limitLine = [...tail].reverse().find((l) => LIMIT.test(l));
+  const login = lastIndex(said, (l) => LOGIN.test(l));
+  if (login >= 0 && !after(said, login)) return { kind: "login", raw: clean(said[login]!) };
+  const limitLine = [...view].reverse().find((l) => LIMIT.test(l));
   if (limitLine) return { kind: "rate_limited", raw: limitLine.trim() };
-  const apiLimit = lastIndex(tail, (l) => API_LIMIT.test(l));
-  if (apiLimit >= 0 && !after(tail, apiLimit)) {
-    return { kind: "rate_limited", raw: tail[apiLimit]!.replace(/^\s*[●⏺]\s*/u, "").trim() };
+  const apiLimit = lastIndex(said, (l) => API_LIMIT.test(l));
+  if (apiLimit >= 0 && !after(said, apiLimit)) {
+    return { kind: "rate_limited", raw: said[apiLimit]!.replace(/^\s*[●⏺]\s*/u, "").trim() };
   }
   if (PERMISSION.test(joined)) {
     // The question itself, not some other line that happens to say "allow" (a path, a log line),
     // with what it asks about: the tool and its command or file, drawn just above the question.
     const res = [/do you want to [^?]*\?|would you like to [^?]*\?/i, /\ballow (this|once)\b/i, /permission/i];
-    const at = res.map((re) => lastIndex(tail, (l) => re.test(l))).find((i) => i >= 0) ?? -1;
-    const question = at >= 0 ? clean(tail[at]!) : "";
-    const subject = at >= 0 ? permissionSubject(tail, at) : "";
+    const at = res.map((re) => lastIndex(view, (l) => re.test(l))).find((i) => i >= 0) ?? -1;
+    const question = at >= 0 ? clean(view[at]!) : "";
+    const subject = at >= 0 ? permissionSubject(view, at) : "";
     return { kind: "permission", question: subject ? `${subject} — ${question}` : question };
   }
-  // Claude Code keeps drawing its input box while it works, so busy wins over a prompt line.
-  const busy = tail.slice(-15).find((l) => BUSY.test(l) || SPINNER.test(l));
+  // Claude Code keeps drawing its input box while it works, so busy wins over a prompt line: the
+  // spinner just above the box, "esc to interrupt" in it or below.
+  const busy = [...said.slice(-10), ...layout.below].find((l) => BUSY.test(l) || SPINNER.test(l));
   if (busy) return { kind: "busy", marker: busy.trim() };
-  const selected = tail.findIndex((l) => MENU_SELECTED.test(l));
-  if (selected >= 0 && tail.some((l, i) => i !== selected && MENU_OPTION.test(l))) {
-    // The question is the last line above the options that is not part of the menu's frame.
-    const above = tail.slice(0, selected).reverse().find((l) => l.replace(/[│╭╮╰╯─\s]/g, "") !== "" && !MENU_OPTION.test(l));
-    return { kind: "question", question: (above ?? "").replace(/[│╭╮╰╯─]/g, "").trim() };
-  }
-  for (let i = tail.length - 1; i >= 0 && i >= tail.length - 8; i--) {
-    const line = tail[i]!;
-    const m = PROMPT.exec(line);
-    if (!m) {
-      // Only the input box's frame and hint lines may follow the current prompt; anything else
-      // means the prompt line is history (the agent printed output after it).
-      if (line.trim() !== "" && !CHROME.test(line)) return { kind: "unknown" };
-      continue;
+  if (layout.input === undefined) {
+    const selected = said.findIndex((l) => MENU_SELECTED.test(l));
+    if (selected >= 0 && said.some((l, i) => i !== selected && MENU_OPTION.test(l))) {
+      // The question is the last line above the options that is not part of the menu's frame.
+      const above = said.slice(0, selected).reverse().find((l) => l.replace(/[│╭╮╰╯─\s]/g, "") !== "" && !MENU_OPTION.test(l));
+      return { kind: "question", question: (above ?? "").replace(/[│╭╮╰╯─]/g, "").trim() };
     }
-    const boxed = /^\s*[│|]/.test(line) || RULE.test(tail[i - 1] ?? "");
-    if (m[1] === ">" && !boxed) continue;
-    if (/^\s*\d+\.\s/.test(m[2] ?? "")) continue; // a menu selection ("❯ 1. Yes"), not the input line
-    return { kind: "idle", input: (m[2] ?? "").replace(/\u00a0/g, " ").trim() };
+    return { kind: "unknown" };
   }
-  return { kind: "unknown" };
+  // Only the banner above an empty box: the session has not taken its first prompt yet (2.1.3xx
+  // runs its SessionStart hooks first, for seconds under load). Not a stall to nudge.
+  if (layout.input === "" && said.some((l) => BANNER.test(l)) && !said.some((l) => PROMPT.test(l) || OUTPUT.test(l))) return { kind: "welcome" };
+  return { kind: "idle", input: layout.input };
 }
 
 /**
- * The part of a screen that shows the agent's work: everything up to its input line. What Claude
- * Code draws below the input box (modes, tips, hints that come and go) is not activity, so it must
- * not reset a stall timer.
+ * The part of a screen that shows the agent's work: everything up to its input line, blank lines
+ * and the indicators drawn right above the box left out. What Claude Code draws around the input
+ * box (modes, effort, tips, hints that come and go) is not activity, so it must not reset a stall
+ * timer.
  */
 export function screenBody(text: string): string {
-  const lines = text.replace(/\r/g, "").split("\n");
-  for (let i = lines.length - 1; i >= 0; i--) if (PROMPT.test(lines[i]!)) return lines.slice(0, i + 1).join("\n");
-  return text;
+  const layout = readLayout(text);
+  if (layout.inputAt === undefined) {
+    const lines = text.replace(/\r/g, "").split("\n");
+    for (let i = lines.length - 1; i >= 0; i--) if (PROMPT.test(lines[i]!)) return lines.slice(0, i + 1).join("\n");
+    return text;
+  }
+  return [...layout.body, `❯ ${layout.input ?? ""}`].join("\n");
 }
 
 /**
  * What a permission dialog asks about: the lines between the dialog's top rule and its question
- * ("Bash command · make --version · Show make version"), without Claude Code's own boilerplate.
+ * ("Bash command · make --version · Show make version"), without Claude Code's own boilerplate
+ * (the auto-mode tip, the dashed rules around the command, "This command requires approval").
  */
 function permissionSubject(lines: string[], questionAt: number): string {
   const parts: string[] = [];
@@ -110,7 +111,7 @@ function permissionSubject(lines: string[], questionAt: number): string {
     const line = lines[i]!;
     if (RULE.test(line) || OUTPUT.test(line) || /^\s*[╭┌]/u.test(line)) break;
     const text = clean(line);
-    if (text === "" || /requires approval|^permission rule/i.test(text)) continue;
+    if (text === "" || DASHED.test(line) || /requires approval|^permission rule|^tip:/i.test(text)) continue;
     parts.unshift(text);
   }
   return parts.join(" · ").slice(0, 240);
@@ -132,7 +133,7 @@ function lastIndex(lines: string[], test: (line: string) => boolean): number {
 }
 
 function clean(line: string): string {
-  return line.replace(/[│╭╮╰╯─]/g, "").trim();
+  return line.replace(/[│╭╮╰╯─⎿]/g, "").trim();
 }
 
 function firstMatchLine(lines: string[], re: RegExp): string {

@@ -4,14 +4,15 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect } from "vitest";
-import { waitFor } from "../helpers/env.js";
+import { expect } from "vitest";
+import { holdsFor, waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, statusOf } from "../helpers/orch.js";
 import { stageSteps } from "../helpers/claude-api.js";
-import { CLAUDE, endOf, nextStep, orchestrateWithClaude, it } from "./harness.js";
+import { claudePermissionModes } from "../../src/adapters/claude-modes.js";
+import { describeClaude, endOf, nextStep, orchestrateWithClaude, it } from "./harness.js";
 
 
-describe.skipIf(!CLAUDE)("the real Claude Code", () => {
+describeClaude("the real Claude Code", (cc) => {
   it("raises question attention for claude's AskUserQuestion menu, with a review; a person's answer clears it", async ({ sb, claude }) => {
     const ask = { tool: "AskUserQuestion", input: { questions: [{ question: "Which database should the cache use?", header: "Database", multiSelect: false, options: [{ label: "Redis", description: "In-memory" }, { label: "PostgreSQL", description: "Already deployed" }] }] } };
     const api = await claude((call) => {
@@ -20,7 +21,7 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
       return nextStep(call, steps);
     });
     const plan = sb.writePlan("menu.md", "## Stage 1: Asks\n");
-    await orchestrateWithClaude(sb, plan, ["--stall-seconds", "2"]);
+    await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "2"]);
     await waitFor("question attention", () => statusOf(sb, "menu")?.stages["1"]?.attention === "question", 60_000);
     const review = await waitFor("the question's review", () => eventsOf(sb, "menu", "review_requested", "1")[0], 30_000);
     expect(readFileSync(String(review.file), "utf8")).toContain("Which database should the cache use?");
@@ -42,15 +43,15 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
         : { status: 401, error: { type: "authentication_error", message: "invalid x-api-key" } },
     );
     const plan = sb.writePlan("limits.md", "## Stage 1: Limited\n## Stage 2: Locked out\n");
-    await orchestrateWithClaude(sb, plan, ["--stall-seconds", "2"]);
+    await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "2"]);
     const limited = await waitFor("the usage limit", () => eventsOf(sb, "limits", "rate_limited")[0], 60_000);
     expect(String(limited.raw)).toContain("429");
     expect(statusOf(sb, "limits")!.status).toBe("running");
     await waitFor("login attention", () => statusOf(sb, "limits")?.stages["2"]?.attention === "login", 60_000);
     const review = await waitFor("the login review", () => eventsOf(sb, "limits", "review_requested", "2")[0], 30_000);
     expect(readFileSync(String(review.file), "utf8")).toContain("Invalid API key");
-    // Nothing is typed at a stage that cannot work: no nudges while paused or locked out.
-    expect(eventsOf(sb, "limits", "stall_continue_sent")).toEqual([]);
+    // Nothing is typed at a stage that cannot work: no nudges while paused or locked out, however long.
+    await holdsFor("no continue typed", 4_000, () => eventsOf(sb, "limits", "stall_continue_sent").length === 0);
     const status = await sb.cli(["status", "limits"]);
     expect(status.stdout).toMatch(/login/);
     expect((await sb.cli(["stop", "limits", "--sessions"])).code).toBe(0);
@@ -58,26 +59,48 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
 
   it("shows claude's own words when it exits at once, and fails the stage instead of relaunching it forever", async ({ sb, claude }) => {
     const api = await claude((call) => nextStep(call, stageSteps(call)));
+    // A permission mode this claude does not list is refused before anything starts, dry or not.
+    const refused = sb.writePlan("mode.md", "## Stage 1: Never starts\n");
+    for (const dry of [["--dry-run"], []]) {
+      const r = await sb.cli(["orchestrate", refused, "--agent-cmd", cc.bin, "--permission-mode", "bogus", ...dry]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stdout + r.stderr).toMatch(/permission mode "bogus" is not one .* knows \(.*acceptEdits/);
+    }
+    expect(eventsOf(sb, "mode", "orchestration_started")).toEqual([]);
+    // A flag claude does not know (in agentCommand) makes it exit at once: its own words are shown.
     const plan = sb.writePlan("bogus.md", "## Stage 1: Never starts\n");
-    await orchestrateWithClaude(sb, plan, ["--permission-mode", "bogus"]);
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", JSON.stringify([cc.bin, "--no-such-flag"])]);
+    expect(r.code, r.stderr).toBe(0);
     expect(await endOf(sb, "bogus", 60_000)).toBe("failed");
     expect(eventsOf(sb, "bogus", "stage_launched").length + eventsOf(sb, "bogus", "stage_relaunched").length).toBeLessThanOrEqual(3);
-    const words = "argument 'bogus' is invalid";
+    const words = "unknown option '--no-such-flag'";
     expect((await sb.cli(["status", "bogus"])).stdout).toContain(words);
     expect((await sb.cli(["report", "bogus"])).stdout).toContain(words);
     expect(api.calls).toEqual([]);
   }, 120_000);
 
+  it("passes permissionMode manual under the name this claude takes (2.1.197 knows it as default)", async ({ sb, claude }) => {
+    const api = await claude(() => ({ blocks: [{ text: "Waiting here." }], done: true }));
+    const plan = sb.writePlan("manual.md", "## Stage 1: Manual\n");
+    await orchestrateWithClaude(sb, cc, plan, ["--permission-mode", "manual", "--stall-seconds", "600"]);
+    const settings = JSON.parse(readFileSync(join(sb.home, "orchestration", "manual", "settings.json"), "utf8")) as { permissionMode: string };
+    expect(["manual", "default"]).toContain(settings.permissionMode);
+    expect(await claudePermissionModes(cc.bin)).toContain(settings.permissionMode);
+    // claude took it: it started and asked the API.
+    await waitFor("claude's first call", () => api.calls.length > 0, 60_000);
+    expect((await sb.cli(["stop", "manual", "--sessions"])).code).toBe(0);
+  }, 90_000);
+
   it("refuses before writing anything when claude cannot start: bypassPermissions as root, an untrusted project", async ({ sb, claude }) => {
     await claude(() => ({ blocks: [{ text: "unused" }], done: true }));
     const plan = sb.writePlan("refused.md", "## Stage 1: Never\n");
     if (process.getuid?.() === 0) {
-      const r = await sb.cli(["orchestrate", plan, "--agent-cmd", CLAUDE!, "--permission-mode", "bypassPermissions"]);
+      const r = await sb.cli(["orchestrate", plan, "--agent-cmd", cc.bin, "--permission-mode", "bypassPermissions"]);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/refuses bypassPermissions as root/);
     }
     writeFileSync(join(String(sb.env.HOME), ".claude.json"), JSON.stringify({ hasCompletedOnboarding: true, projects: {} }));
-    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", CLAUDE!]);
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", cc.bin]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/has not been trusted in .*run claude there once and accept "Yes, I trust this folder"/);
     expect(existsSync(join(sb.home, "orchestration", "refused"))).toBe(false);

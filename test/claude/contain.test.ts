@@ -7,13 +7,13 @@
  */
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect } from "vitest";
+import { expect } from "vitest";
 import { waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean } from "../helpers/orch.js";
 import { stageSteps, type Block } from "../helpers/claude-api.js";
-import { CLAUDE, endOf, nextStep, orchestrateWithClaude, it } from "./harness.js";
+import { describeClaude, endOf, nextStep, orchestrateWithClaude, it } from "./harness.js";
 
-describe.skipIf(!CLAUDE)("the real Claude Code, contained", () => {
+describeClaude("the real Claude Code, contained", (cc) => {
   it("with the sandbox: a stage cannot write outside its worktree, run a program that does, or stop its run; the other stage runs unprompted", async ({ sb, claude }) => {
     const outside = join(sb.dir, "outside.txt");
     const rebased = join(sb.dir, "rebased.txt");
@@ -32,7 +32,7 @@ describe.skipIf(!CLAUDE)("the real Claude Code, contained", () => {
       return nextStep(call, steps);
     });
     const plan = sb.writePlan("box.md", "## Stage 1: Plain\n## Stage 2: Tries\n");
-    await orchestrateWithClaude(sb, plan, ["--stall-seconds", "30"]);
+    await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "30"]);
     expect(await endOf(sb, "box", 150_000)).toBe("completed");
     const tools = api.calls.flatMap((c) => c.tools).filter((t) => t.name === "Bash" && t.result !== undefined);
     const result = (cmd: string) => tools.find((t) => t.input.command === cmd)?.result ?? "";
@@ -60,7 +60,7 @@ describe.skipIf(!CLAUDE)("the real Claude Code, contained", () => {
       return nextStep(call, steps);
     });
     const plan = sb.writePlan("open.md", "## Stage 1: Asks\n");
-    await orchestrateWithClaude(sb, plan, ["--stall-seconds", "30"]);
+    await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "30"]);
     const review = await waitFor("the rebase's review", () => eventsOf(sb, "open", "review_requested", "1")[0], 60_000);
     expect(String(review.title ?? "") + JSON.stringify(eventsOf(sb, "open", "stage_needs_permission", "1"))).toMatch(/rebase --exec/);
     expect(existsSync(ran)).toBe(false);

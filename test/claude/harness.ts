@@ -1,14 +1,28 @@
 /**
- * The real Claude Code lane's harness: the claude of the pinned devDependency against the scripted
- * Messages API stand-in (test/helpers/claude-api.ts), run by the built CLI in a sandbox.
+ * The real Claude Code lane's harness: each pinned claude (or `AUTORUN_TEST_CLAUDE`) against the
+ * scripted Messages API stand-in (test/helpers/claude-api.ts), run by the built CLI in a sandbox.
  */
-import { expect } from "vitest";
+import { describe, expect } from "vitest";
 import type { Sandbox } from "../helpers/env.js";
 import { it as sandboxIt } from "../helpers/fixture.js";
 import { eventsOf, waitForEnd } from "../helpers/orch.js";
-import { claudeBin, claudeEnv, claudeHome, startApi, stepDone, type Api, type Block, type Call, type Script } from "../helpers/claude-api.js";
+import { claudeBins, claudeEnv, claudeHome, startApi, stepDone, type Api, type Block, type Call, type ClaudeUnderTest, type Script } from "../helpers/claude-api.js";
 
-export const CLAUDE = claudeBin();
+/** The versions every test of the lane runs on, oldest first (none installed: the lane is skipped). */
+export const CLAUDES = claudeBins();
+
+/**
+ * The lane's tests, once per Claude Code version: `body` gets the version's program. The versions
+ * run side by side (their tests mostly wait on claude), each one's tests one after another, so the
+ * lane takes about as long for two versions as for one.
+ */
+export function describeClaude(name: string, body: (claude: ClaudeUnderTest) => void): void {
+  describe.skipIf(CLAUDES.length === 0)(name, () => {
+    describe.concurrent.each(CLAUDES)("on Claude Code $version", (claude) => {
+      describe.sequential("", () => body(claude));
+    });
+  });
+}
 
 /**
  * A test of this lane: its sandbox (`sb`) and `claude(script)`, which starts the stand-in for it;
@@ -39,8 +53,8 @@ export function nextStep(call: Call, steps: Block[]): { blocks: Block[]; done?: 
   return next ? { blocks: [next] } : { blocks: [{ text: "Stage handed over." }], done: true };
 }
 
-export async function orchestrateWithClaude(sb: Sandbox, plan: string, extra: string[] = []): Promise<void> {
-  const r = await sb.cli(["orchestrate", plan, "--agent-cmd", CLAUDE!, ...extra]);
+export async function orchestrateWithClaude(sb: Sandbox, claude: ClaudeUnderTest, plan: string, extra: string[] = []): Promise<void> {
+  const r = await sb.cli(["orchestrate", plan, "--agent-cmd", claude.bin, ...extra]);
   expect(r.stderr).toBe("");
   expect(r.code).toBe(0);
 }

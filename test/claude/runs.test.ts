@@ -5,16 +5,16 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect } from "vitest";
+import { expect } from "vitest";
 import { execa } from "execa";
 import { waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, statusOf } from "../helpers/orch.js";
 import { stageSteps, stepDone, type Block } from "../helpers/claude-api.js";
 import type { Status } from "../../src/state/schemas.js";
-import { CLAUDE, endOf, nextStep, orchestrateWithClaude, panePid, it } from "./harness.js";
+import { describeClaude, endOf, nextStep, orchestrateWithClaude, panePid, it } from "./harness.js";
 
 
-describe.skipIf(!CLAUDE)("the real Claude Code", () => {
+describeClaude("the real Claude Code", (cc) => {
   it("runs a diamond to the end unattended: a stall nudged, a SIGKILLed claude resumed, a merge sent back and acted on", async ({ sb, claude }) => {
     let killed = false;
     let stalled = false;
@@ -43,7 +43,7 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
     const plan = sb.writePlan("diamond.md", "# Diamond\n## Stage 1: Base\n## Stage 2: Left\nDepends on: 1\n## Stage 3: Right\nDepends on: 1\n## Stage 4: Top\nDepends on: 2, 3\n");
     await sb.git("add", "diamond.md");
     await sb.git("commit", "-qm", "plan");
-    await orchestrateWithClaude(sb, plan, ["--stall-seconds", "2"]);
+    await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "2"]);
 
     await waitFor("stage 3 to report its phase", () => eventsOf(sb, "diamond", "phase_status", "3").length > 0, 60_000);
     const session3 = String(eventsOf(sb, "diamond", "stage_launched", "3")[0]!.session);
@@ -112,7 +112,7 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
       return { blocks: [{ text: "Nothing to do." }], done: true };
     });
     const plan = sb.writePlan("queue.md", "## Stage 1: One\n## Stage 2: Two\n");
-    await orchestrateWithClaude(sb, plan, ["--stall-seconds", "30"]);
+    await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "30"]);
     expect(await endOf(sb, "queue", 150_000)).toBe("completed");
     expect(eventsOf(sb, "queue", "merge_conflict").map((e) => [e.stage, e.reason])).toEqual([["1", "validate_failed"], ["2", "conflict"]]);
     for (const q of eventsOf(sb, "queue", "message_queued")) {
@@ -138,7 +138,7 @@ describe.skipIf(!CLAUDE)("the real Claude Code", () => {
       return nextStep(call, steps);
     });
     const plan = sb.writePlan("asks.md", "## Stage 1: Make\n## Stage 2: Gcc\n## Stage 3: Gcc again\nDepends on: 2\n");
-    await orchestrateWithClaude(sb, plan, ["--stall-seconds", "30"]);
+    await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "30"]);
     // Stage 2's prompt becomes a review that says which command is asked about.
     const review = await waitFor("stage 2's review", () => eventsOf(sb, "asks", "review_requested", "2")[0], 60_000);
     expect(readFileSync(String(review.file), "utf8")).toContain("gcc --version");

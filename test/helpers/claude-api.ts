@@ -4,7 +4,7 @@
  * `startApi(script)` serves `POST /v1/messages` on 127.0.0.1 (streaming SSE and plain JSON, the
  * way the real API answers), `claudeHome()` seeds a temp HOME the way a person's machine looks
  * after the first-run setup (onboarding done, the API key approved, the project trusted), and
- * `claudeBin()` is the pinned `@anthropic-ai/claude-code` from devDependencies. Nothing here talks
+ * `claudeBins()` are the pinned `@anthropic-ai/claude-code` versions from devDependencies. Nothing here talks
  * to the network or a model: every answer comes from the test's script.
  *
  * A script sees each main-conversation request as a `Call` (the stage, the working directory, the
@@ -13,7 +13,7 @@
  * on its own (session titles and the like, sent without tools) get a short text.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { execaSync } from "execa";
@@ -21,19 +21,54 @@ import { ROOT } from "./env.js";
 
 export const FAKE_API_KEY = "sk-ant-api03-autorun-test-key-not-a-real-one-000000000000-AAAAAAAA";
 
-/** The claude binary of the pinned devDependency, or undefined when it is not installed. */
-export function claudeBin(): string | undefined {
-  const candidates = [
-    join(ROOT, "node_modules", "@anthropic-ai", "claude-code", "bin", "claude.exe"),
-    join(ROOT, "node_modules", "@anthropic-ai", `claude-code-${process.platform}-${process.arch}`, "claude"),
-  ];
-  for (const bin of candidates) {
-    if (!existsSync(bin)) continue;
-    // The wrapper package ships a placeholder until its postinstall copies the native binary in.
-    const r = execaSync(bin, ["--version"], { reject: false, timeout: 20_000 });
-    if (r.exitCode === 0 && /Claude Code/.test(String(r.stdout))) return bin;
+/** A Claude Code the lane runs: its native program and the version it reports. */
+export interface ClaudeUnderTest {
+  version: string;
+  bin: string;
+}
+
+/**
+ * The claude programs the lane runs: `AUTORUN_TEST_CLAUDE` alone when it is set (any installed
+ * binary: the next release is a one-command check), else every `@anthropic-ai/claude-code` pinned in
+ * devDependencies, npm aliases included (`"claude-code-newest": "npm:@anthropic-ai/claude-code@…"`),
+ * oldest first. Each package's `bin` is the native program once its postinstall has copied it in.
+ */
+export function claudeBins(env: NodeJS.ProcessEnv = process.env): ClaudeUnderTest[] {
+  const chosen = env.AUTORUN_TEST_CLAUDE;
+  if (chosen) {
+    const version = claudeVersion(chosen);
+    if (!version) throw new Error(`AUTORUN_TEST_CLAUDE=${chosen}: not a Claude Code program (its --version does not say "Claude Code")`);
+    return [{ version, bin: chosen }];
   }
-  return undefined;
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { devDependencies?: Record<string, string> };
+  const found: ClaudeUnderTest[] = [];
+  for (const [name, spec] of Object.entries(pkg.devDependencies ?? {})) {
+    if (name !== "@anthropic-ai/claude-code" && !spec.startsWith("npm:@anthropic-ai/claude-code@")) continue;
+    const dir = join(ROOT, "node_modules", name);
+    const manifest = join(dir, "package.json");
+    if (!existsSync(manifest)) continue;
+    const { bin } = JSON.parse(readFileSync(manifest, "utf8")) as { bin?: string | Record<string, string> };
+    const rel = typeof bin === "string" ? bin : bin?.claude;
+    const program = rel ? join(dir, rel) : undefined;
+    const version = program ? claudeVersion(program) : undefined;
+    if (program && version) found.push({ version, bin: program });
+  }
+  return found.sort((a, b) => compareVersions(a.version, b.version));
+}
+
+/** "2.1.332" from `claude --version`; undefined for a placeholder (the wrapper before its postinstall) or another program. */
+function claudeVersion(bin: string): string | undefined {
+  if (!existsSync(bin)) return undefined;
+  const r = execaSync(bin, ["--version"], { reject: false, timeout: 20_000 });
+  const m = /^(\d+\.\d+\.\d+) \(Claude Code\)/.exec(String(r.stdout).trim());
+  return r.exitCode === 0 && m ? m[1] : undefined;
+}
+
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(".").map(Number);
+  const pb = b.split(".").map(Number);
+  for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  return 0;
 }
 
 /** A HOME as a person's looks after Claude Code's first run: onboarding done, key approved, projects trusted. */
@@ -220,6 +255,9 @@ export async function startApi(script: Script): Promise<Api> {
       })();
     });
   });
+  // Claude Code keeps its connection open between turns: a socket the server closed after Node's
+  // default 5 s idle, reused by claude at that moment, resets its next request (ECONNRESET).
+  server.keepAliveTimeout = 10 * 60_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { classifyPane, parseResetTime, zoneOffsetMinutes } from "../../src/monitor/pane.js";
+import { classifyPane, parseResetTime, screenBody, zoneOffsetMinutes } from "../../src/monitor/pane.js";
 
 const dir = join(import.meta.dirname, "..", "fixtures", "screens");
 const expected = JSON.parse(readFileSync(join(dir, "expected.json"), "utf8")) as Record<string, { kind: string; input?: string; question?: string }>;
@@ -19,6 +19,16 @@ describe("the question of a permission dialog", () => {
   it("is the dialog's question, not another line that mentions allow", () => {
     const screen = "cwd: /repo/.claude/worktrees/allowed-stage-1\n⏺ Allowing nothing yet\n│ Bash command\n│   rm -rf build/\n│ Do you want to proceed?\n│ ❯ 1. Yes\n│   2. No\n";
     expect(classifyPane(screen)).toEqual({ kind: "permission", question: "Bash command · rm -rf build/ — Do you want to proceed?" });
+  });
+});
+
+describe("the body of a screen (what the stall timer watches)", () => {
+  it("leaves out the effort indicator that comes and goes above the input box, and the blank lines", () => {
+    const screen = readFileSync(join(dir, "v2.1.332-200x50-typed.txt"), "utf8");
+    expect(screen).toMatch(/\/effort/);
+    const gone = screen.replace(/^.*\/effort.*$/m, "");
+    expect(screenBody(gone)).toBe(screenBody(screen));
+    expect(screenBody(screen)).not.toMatch(/\/effort|\n\s*\n/);
   });
 });
 
