@@ -10,7 +10,7 @@ import { isDialogAttention } from "../state/constants.js";
 import { stagesList } from "../core/printable.js";
 import { verifiedNudge, type NudgeResult } from "./nudge.js";
 import { budgetSpent } from "./controls.js";
-import type { TranscriptState } from "./usage.js";
+import type { StageUsage } from "./usage.js";
 
 /** Per-stage memory of the monitor, rebuilt from events on replay. */
 export interface StageMemory {
@@ -41,7 +41,7 @@ export interface StageMemory {
   lookedAt?: number;
   /** The agent's transcript (from its hooks), how far it was read, and whether it may have grown since. */
   transcript?: string;
-  usage?: TranscriptState;
+  usage?: StageUsage;
   usageDue?: boolean;
 }
 

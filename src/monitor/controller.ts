@@ -20,8 +20,8 @@ import { launchStages } from "./launcher.js";
 import { checkLiveness } from "./liveness.js";
 import { MAX_SEND_BACKS, mergeStage, removeValidationWorktree } from "./merge.js";
 import { reapCompleted } from "./cleanup.js";
-import { readTranscript, type TranscriptState } from "./usage.js";
-import { dollars, ZERO } from "../core/usage.js";
+import { readTranscript, recordUsage, resumeFrom } from "./usage.js";
+import { dollars } from "../core/usage.js";
 import type { Clock } from "./clock.js";
 import { Attention, type StageMemory } from "./attention.js";
 import { checkBudgets, checkCircuit } from "./controls.js";
@@ -126,7 +126,7 @@ export class Monitor {
         if (event.transcript) Object.assign(m, { transcript: event.transcript, usageDue: true });
         break;
       case "usage_recorded":
-        m.usage = { transcript: event.transcript, offset: event.offset, total: event.usage, ...(event.last_message ? { last: event.last_message } : {}) };
+        m.usage = recordUsage(m.usage, event);
         m.usageDue = false;
         break;
       case "stage_idle":
@@ -305,10 +305,19 @@ export class Monitor {
       const m = this.mem(id);
       if (!m.transcript || !(m.usageDue || all)) continue;
       m.usageDue = false;
-      // A new transcript (a retry's new session) continues the stage's total from where it was.
-      const from: TranscriptState = m.usage?.transcript === m.transcript ? m.usage : { transcript: m.transcript, offset: 0, total: m.usage?.total ?? ZERO };
+      // Each transcript is read on from where it was left (a retry's new session, or hooks that
+      // name two transcripts in turn, count each byte once); a new one adds to the stage's total.
+      const from = resumeFrom(m.usage, m.transcript);
+      if (!from) {
+        this.deps.log(`stage ${id}: not reading transcript ${m.transcript}: the stage's hooks named too many transcripts`);
+        continue;
+      }
       const next = readTranscript(from, this.deps.config.prices);
       if (!next) continue;
+      if ("refused" in next) {
+        this.deps.log(`stage ${id}: not reading the transcript its hook named: ${next.refused}`);
+        continue;
+      }
       this.emit({ type: "usage_recorded", stage: id, transcript: next.transcript, offset: next.offset, usage: next.total, ...(next.last ? { last_message: next.last } : {}) });
     }
   }
