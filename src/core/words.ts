@@ -136,6 +136,8 @@ export function eventText(e: AutorunEvent): string {
       return "prompt submitted";
     case "agent_stopped":
       return "turn ended";
+    case "agent_stop_failed":
+      return `turn ended on an error (${e.error.replace(/_/g, " ")})`;
     case "usage_recorded":
       return `has used ${formatCost(e.usage)}`;
   }

@@ -11,6 +11,7 @@ import { stagesList } from "../core/printable.js";
 import { verifiedNudge, type NudgeResult } from "./nudge.js";
 import { budgetSpent } from "./controls.js";
 import type { StageUsage } from "./usage.js";
+import { StopFailures, type StopFailure } from "./failures.js";
 
 /** Per-stage memory of the monitor, rebuilt from events on replay. */
 export interface StageMemory {
@@ -43,6 +44,10 @@ export interface StageMemory {
   transcript?: string;
   usage?: StageUsage;
   usageDue?: boolean;
+  /** The agent's last turn ended on an API error (StopFailure hook), and it has not worked since. */
+  failure?: StopFailure;
+  /** It worked again after such a failure: what the failure raised is to be cleared. */
+  recovered?: boolean;
 }
 
 /** What the monitor's parts (attention, liveness) get of the Monitor: its state and its ways to act. */
@@ -54,6 +59,8 @@ export interface MonitorHost {
   /** Folds in events written since the last read (merges append their own, in the background). */
   ingest(): unknown;
   emit(event: EventBody): void;
+  /** The monitor's open reviews about `keys` of stage `id` are to be marked resolved at the next pass: `reason` cleared them. */
+  resolveReviewsLater(id: string, keys: (key: string) => boolean, reason: string): void;
   /** A review about stage `id`, or (undefined) about the whole run. */
   fileReview(id: string | undefined, title: string, context: string, questions: { topic: string; question: string }[], key?: string): Promise<void>;
 }
@@ -84,7 +91,25 @@ export class Attention {
   /** The nudge being typed into each stage's pane (a merge's message and a stall nudge must not interleave). */
   private readonly typing = new Map<string, Promise<boolean>>();
 
-  constructor(private readonly host: MonitorHost) {}
+  /** Turns that ended on an API error (StopFailure hooks). */
+  readonly failures: StopFailures;
+
+  constructor(private readonly host: MonitorHost) {
+    this.failures = new StopFailures({
+      get deps() {
+        return host.deps;
+      },
+      get status() {
+        return host.status;
+      },
+      mem: (id) => host.mem(id),
+      inProgress: () => host.inProgress(),
+      emit: (event) => host.emit(event),
+      fileReview: (...args) => host.fileReview(...args),
+      resolveReviewsLater: (...args) => host.resolveReviewsLater(...args),
+      startRateLimit: (raw, fallbackMs) => this.startRateLimit(raw, fallbackMs),
+    });
+  }
 
   private get deps(): MonitorDeps {
     return this.host.deps;
@@ -199,6 +224,12 @@ export class Attention {
       await this.handleBlockingScreen(id, state.kind, state.kind === "permission" || state.kind === "question" ? state.question : state.raw);
       return;
     }
+    // After a turn ended on an API error, only the agent at work proves it works again: a screen
+    // that looks idle (a newer Claude Code draws its error above an empty input box) clears nothing.
+    if (m.failure) {
+      if (state.kind !== "busy") return;
+      this.failures.recovered(id);
+    }
     // A dialog is over only when the screen shows the agent again; an unreadable screen proves nothing.
     if (state.kind === "idle" || state.kind === "busy") m.answered = undefined;
     if (isDialogAttention(stage.attention) && (state.kind === "idle" || state.kind === "busy")) {
@@ -232,12 +263,15 @@ export class Attention {
     await this.handleStall(id, stalledByHook ? "hook" : "screen", Math.round((now - (stalledByHook ? (m.idleSince ?? now) : m.screenSince)) / 1000));
   }
 
-  private startRateLimit(raw: string): void {
+  /**
+   * Pauses the run until the reset time `raw` names (+ 30 s). Without one: a usage banner waits an
+   * hour; the API's own 429 (limits per minute, after Claude Code has already retried for
+   * minutes) waits five; a caller that knows better says how long.
+   */
+  private startRateLimit(raw: string, fallback?: number): void {
     const now = new Date(this.deps.clock.now());
     const reset = parseResetTime(raw, now);
-    // A usage banner without a readable reset waits an hour; the API's own 429 (limits per minute,
-    // after Claude Code has already retried for minutes) waits five.
-    const fallbackMs = isApiRateLimit(raw) ? 300_000 : 3_600_000;
+    const fallbackMs = fallback ?? (isApiRateLimit(raw) ? 300_000 : 3_600_000);
     const until = reset ? new Date(reset.getTime() + 30_000) : new Date(now.getTime() + fallbackMs);
     this.emit({ type: "rate_limited", resets_at: until.toISOString(), parsed: reset !== undefined, raw: raw.slice(0, 300) });
     this.deps.log(`usage limit hit (${raw.trim().slice(0, 120)}); pausing launches and nudges until ${until.toISOString()}`);

@@ -116,6 +116,7 @@ export class Monitor {
     if (event.type === "wave_complete") this.wavesComplete.add(event.wave);
     if (!this.replaying && NOTIFY_TYPES.has(event.type) && this.deps.notify) void this.deps.notify(event).catch(() => undefined);
     this.reviews.observe(event);
+    this.attention.failures.observe(event);
     if (event.stage === undefined) {
       this.observeRun(event);
       return;
@@ -211,6 +212,10 @@ export class Monitor {
     }
   }
 
+  resolveReviewsLater(id: string, keys: (key: string) => boolean, reason: string): void {
+    this.reviews.resolveLater(id, keys, reason);
+  }
+
   emit(event: EventBody): void {
     appendFor(this.deps.paths, this.status, event);
     this.ingest();
@@ -236,6 +241,8 @@ export class Monitor {
     await checkBudgets(this);
     await checkLiveness(this, paused);
     await checkCircuit(this, this.reviews.circuit);
+    // What the hooks said (a turn ended on a rate limit or a refused login) before any screen is read.
+    await this.attention.failures.check();
     // While the usage limit pauses the run, screens are still read for dialogs and login problems
     // (a person must hear of those), but no nudge or message is typed.
     await this.attention.checkScreens(paused);

@@ -152,6 +152,18 @@ export const eventSchema = z.discriminatedUnion("type", [
   withStage.extend({ type: z.literal("prompt_submitted") }),
   withStage.extend({ type: z.literal("agent_stopped"), transcript: z.string().optional() }),
   /**
+   * The agent's turn ended on an API error (Claude Code's StopFailure hook, which fires instead of
+   * Stop): `error` is Claude Code's kind (`rate_limit`, `authentication_failed`, `server_error`, …),
+   * `message` its text (printable, at most 300 characters). The monitor pauses the run, asks for
+   * a login or files a review.
+   */
+  withStage.extend({
+    type: z.literal("agent_stop_failed"),
+    error: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, "a Claude Code error kind like rate_limit"),
+    message: z.string().max(300),
+    transcript: z.string().optional(),
+  }),
+  /**
    * What a stage's agent has used so far (totals over its transcripts), read incrementally from the
    * transcript Claude Code names in its hooks: `offset` is how far `transcript` was read;
    * `last_message` the message at that point, whose lines may continue past it.

@@ -1,11 +1,11 @@
 /**
  * What a stage's hooks can tell the monitor, through the built CLI (`autorun hook <Name>` with a
- * payload on stdin, as Claude Code calls it) while a real monitor runs: transcript paths an agent
- * chose — a FIFO that must not block the monitor, two transcripts named in turn that must be
- * counted once each.
+ * payload on stdin, as Claude Code calls it) while a real monitor runs: a turn that ended on an API
+ * error (StopFailure), and transcript paths an agent chose — a FIFO that must not block the monitor,
+ * two transcripts named in turn that must be counted once each.
  */
 import { execFileSync } from "node:child_process";
-import { appendFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
@@ -32,6 +32,29 @@ const threeDollars = (id: string) => JSON.stringify({ type: "assistant", message
 const usd = (sb: Sandbox, plan: string, stage: string) => (statusOf(sb, plan)?.stages[stage] as { usage?: { usd: number } } | undefined)?.usage?.usd;
 
 describe("hooks (built CLI, real monitor)", () => {
+  it("StopFailure: a rate limit pauses the run with nothing typed; a refused login asks a person; another error files a review with its text", async ({ sb }) => {
+    const dir = await sleepingRun(sb, "fails", "## Stage 1: A\n## Stage 2: B\n## Stage 3: C\n");
+    await hook(sb, dir, "1", "StopFailure", { hook_event_name: "StopFailure", error: "rate_limit", last_assistant_message: "API Error: Request rejected (429) · This request would exceed your account's rate limit. Please try again later.", error_details: "429" });
+    const limited = await waitFor("the pause", () => eventsOf(sb, "fails", "rate_limited")[0]);
+    expect(String(limited.raw)).toContain("(429)");
+    expect(Date.parse(String(limited.resets_at)) - Date.now()).toBeGreaterThan(240_000);
+    await hook(sb, dir, "2", "StopFailure", { hook_event_name: "StopFailure", error: "authentication_failed", last_assistant_message: "Invalid API key · Fix external API key" });
+    await waitFor("login attention", () => statusOf(sb, "fails")?.stages["2"]?.attention === "login");
+    const login = await waitFor("the login review", () => eventsOf(sb, "fails", "review_requested", "2")[0]);
+    expect(readFileSync(String(login.file), "utf8")).toContain("Invalid API key · Fix external API key");
+    await hook(sb, dir, "3", "StopFailure", { hook_event_name: "StopFailure", error: "server_error", last_assistant_message: "API Error: 500 \u001b[31minternal\u001b[0m" });
+    const review = await waitFor("the error's review", () => eventsOf(sb, "fails", "review_requested", "3")[0]);
+    expect(readFileSync(String(review.file), "utf8")).toContain("API Error: 500 internal");
+    // Beyond stallSeconds, nothing typed anywhere, one pause, one review each.
+    await holdsFor("nothing typed", 4_000, () => eventsOf(sb, "fails", "stall_continue_sent").length === 0 && eventsOf(sb, "fails", "stall_detected").length === 0);
+    expect(eventsOf(sb, "fails", "rate_limited")).toHaveLength(1);
+    expect(eventsOf(sb, "fails", "review_requested")).toHaveLength(2);
+    // An unknown hook name or a payload that is not an object records nothing and never exits 2.
+    const bad = await sb.cli(["hook", "StopFailure"], { input: "[1,2]", env: { AUTORUN_ORCH_DIR: dir, AUTORUN_STAGE: "1" } });
+    expect(bad.code).toBe(1);
+    expect((await sb.cli(["stop", "fails", "--sessions"])).code).toBe(0);
+  }, 60_000);
+
   it("a transcript path naming a FIFO never blocks the monitor: it carries on, stops, and resumes", async ({ sb }) => {
     const dir = await sleepingRun(sb, "fifo", "## Stage 1: A\n");
     const fifo = join(sb.dir, "trap.jsonl");
