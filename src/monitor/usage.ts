@@ -104,3 +104,33 @@ export function resumeFrom(usage: StageUsage | undefined, transcript: string): T
   if (!read && (usage?.reads.size ?? 0) >= MAX_TRANSCRIPTS) return undefined;
   return { transcript, offset: read?.offset ?? 0, total: usage?.total ?? ZERO, ...(read?.last ? { last: read.last } : {}) };
 }
+
+/** Bytes of a transcript's end read to find the agent's pending tool calls. */
+const TAIL_BYTES = 1024 * 1024;
+
+/**
+ * The complete lines of a transcript's last `maxBytes` (the agent's latest messages and tool
+ * calls), opened as `readTranscript` opens it; undefined when it is missing or not a regular file.
+ */
+export function readTranscriptTail(path: string, maxBytes = TAIL_BYTES): string[] | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, OPEN_FLAGS);
+  } catch {
+    return undefined;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) return undefined;
+    const start = Math.max(0, stat.size - maxBytes);
+    const buf = Buffer.alloc(stat.size - start);
+    const n = readSync(fd, buf, 0, buf.length, start);
+    const lines = buf.subarray(0, n).toString("utf8").split("\n");
+    // The first line may be cut by the window, the last may be half written.
+    if (start > 0) lines.shift();
+    lines.pop();
+    return lines;
+  } finally {
+    closeSync(fd);
+  }
+}
