@@ -6,8 +6,7 @@
 import type { EventBody, Status } from "../state/schemas.js";
 import type { MonitorDeps } from "./controller.js";
 import { classifyPane, isApiRateLimit, parseResetTime, screenBody } from "./pane.js";
-import { decide, parseBashDialog, pendingBashCalls, sameDialog } from "./dialog.js";
-import { readTranscriptTail } from "./usage.js";
+import { answerDialog } from "./dialog-answer.js";
 import { isDialogAttention } from "../state/constants.js";
 import { stagesList } from "../core/printable.js";
 import { verifiedNudge, type NudgeResult } from "./nudge.js";
@@ -76,9 +75,6 @@ export interface MonitorHost {
 export function screenInterval(config: Pick<MonitorDeps["config"], "stallSeconds" | "pollSeconds">): number {
   return Math.max(config.pollSeconds * 1000, Math.min((config.stallSeconds * 1000) / 4, 15_000));
 }
-
-/** How long a dialog answered from `permissionAnswers` may stay on screen before the answer counts as not taken. */
-const ANSWER_SETTLE_MS = 5_000;
 
 export class Attention {
   /** Times a pass is already asked for (screens changing at once need one wake, not one each). */
@@ -288,7 +284,7 @@ export class Attention {
     const m = this.mem(id);
     let why: string | undefined;
     if (kind === "permission" && Object.keys(this.deps.config.permissionAnswers).length > 0) {
-      const outcome = await this.answerDialog(id, screen);
+      const outcome = await answerDialog(this.host, id, screen);
       if (outcome === "done") return;
       why = outcome.person;
     }
@@ -305,60 +301,6 @@ export class Attention {
     await this.fileReview(id, `Stage ${id} is waiting at a ${what}`, `Stage ${id} (${s.stages[id]!.name}) shows a ${what} in tmux session ${s.stages[id]!.session}:\n\n    ${question}${unanswered}\n\nautorun never answers these blindly.`, [
       { topic: kind === "login" ? "Fix the login" : `Answer the ${what}`, question: fix },
     ], kind);
-  }
-
-  /**
-   * Answers a Bash permission dialog from `permissionAnswers`, exactly: the command is the agent's
-   * pending call that the dialog shows (from its transcript), the key must name that command, the
-   * answer's option is read from the dialog's own text, and one that would switch permission modes
-   * is refused. The screen is read again just before the keystroke (the same dialog must still be
-   * up); the option's digit alone picks it (no Enter, which a next dialog would take as its
-   * answer); then the screen is read once more to see the dialog go. `done`: answered, or just
-   * answered and given time to close; otherwise why a person is asked.
-   */
-  private async answerDialog(id: string, screen: string): Promise<"done" | { person: string }> {
-    const { clock, tmux, config } = this.deps;
-    const m = this.mem(id);
-    const session = this.status.stages[id]!.session;
-    const dialog = parseBashDialog(screen);
-    if (!dialog) return { person: "it is not a Bash command dialog autorun can read" };
-    const shown = JSON.stringify(dialog);
-    const now = clock.now();
-    const last = m.answered?.question === shown ? m.answered : undefined;
-    // An answer takes a moment to close the dialog: until then the same dialog is not news.
-    if (last && now - last.at < ANSWER_SETTLE_MS) return "done";
-    // The same call asked again on a changed screen is answered again; the very screen answered
-    // before, or a third answer with no screen without the dialog between, means it does not take.
-    if (last && (m.lastScreen === last.screen || last.times >= 3)) return { person: "the answer given did not close it" };
-    // A dialog already left for a person stays theirs (and is not logged again at every look).
-    const declined = m.declined?.shown === shown ? m.declined : undefined;
-    if (declined?.final) return { person: declined.why };
-    const tail = m.transcript ? readTranscriptTail(m.transcript) : undefined;
-    const decision = decide(dialog, pendingBashCalls(tail ?? []), config.permissionAnswers);
-    if (decision.kind !== "answer") {
-      const about = decision.command !== undefined ? ` for ${JSON.stringify(decision.command)}` : "";
-      // The call may not be in the transcript yet: it is looked for again for 2 s before a person is asked.
-      const later = decision.kind === "none" && decision.command === undefined && now - (declined?.at ?? now) < 2_000;
-      if (!later) this.deps.log(`stage ${id}: not answering the permission dialog${about}: ${decision.why}`);
-      m.declined = { shown, why: decision.why, at: declined?.at ?? now, final: !later };
-      return later ? "done" : { person: decision.why };
-    }
-    const again = await tmux.capturePane(session);
-    if (!sameDialog(again === undefined ? undefined : parseBashDialog(again), dialog)) return "done"; // it changed: judged at the next look
-    m.answered = { question: shown, screen: m.lastScreen, at: now, times: (last?.times ?? 0) + 1 };
-    const { option, command, key, value } = decision;
-    this.deps.log(`stage ${id}: answering the permission dialog for ${JSON.stringify(command)} with "${option.n}. ${option.text}" (permissionAnswers ${JSON.stringify(key)}: ${JSON.stringify(value)})`);
-    await tmux.sendLiteral(session, String(option.n));
-    // Claude Code redraws within a moment; under load it may take seconds.
-    let verified = false;
-    for (let i = 0; i < 15 && !verified; i++) {
-      await clock.sleep(200);
-      const after = await tmux.capturePane(session);
-      verified = after !== undefined && !sameDialog(parseBashDialog(after), dialog);
-    }
-    this.emit({ type: "permission_answered", stage: id, command: command.slice(0, 2000), key: key.slice(0, 2000), answer: `${option.n}. ${option.text}`.slice(0, 300), verified });
-    if (!verified) this.deps.log(`stage ${id}: the permission dialog for ${JSON.stringify(command)} is still up after the answer`);
-    return "done";
   }
 
   private async handleStall(id: string, source: "hook" | "screen", idleSeconds: number): Promise<void> {
