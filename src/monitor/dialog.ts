@@ -10,8 +10,8 @@
  *
  * Layouts: 2.1.197 draws "Bash command", the command and description, "This command requires
  * approval", "Do you want to proceed?" and `❯ 1. Yes / 2. Yes, and don't ask again for: … / 3. No`;
- * 2.1.332 adds a "Tip: auto mode…" line, draws the command between `╌╌╌` rules and offers
- * "3. Yes, and switch to auto mode" before "4. No".
+ * 2.1.332 draws "Bash command", a "Tip: auto mode…" line, the description, then the command
+ * between `╌╌╌` rules, and offers "3. Yes, and switch to auto mode · …" before "4. No".
  */
 
 import { NAMED_ANSWERS } from "../state/schemas.js";
@@ -88,10 +88,15 @@ export function parseBashDialog(screen: string): BashDialog | undefined {
   }
   if (h < 0) return undefined;
   let region = lines.slice(h + 1, q);
-  // 2.1.332 draws the tool call between two dashed rules.
+  // 2.1.332 draws the command between two dashed rules, its description above them (below the tip).
   const dashes = region.map((l, i) => (DASHED.test(l) ? i : -1)).filter((i) => i >= 0);
-  if (dashes.length >= 2) region = region.slice(dashes[0]! + 1, dashes[1]);
-  else {
+  if (dashes.length >= 2) {
+    const description = region.slice(0, dashes[0]).map(strip).filter((l) => l !== "" && !/^tip:/i.test(l));
+    const command = region.slice(dashes[0]! + 1, dashes[1]).map(strip);
+    while (command.length > 0 && command[0] === "") command.shift();
+    while (command.length > 0 && command[command.length - 1] === "") command.pop();
+    region = [...command, ...description];
+  } else {
     // 2.1.197: the call, then a blank line and Claude Code's reason ("This command requires approval").
     region = region.map(strip);
     while (region.length > 0 && region[region.length - 1] === "") region.pop();

@@ -40,28 +40,35 @@ function dialog197(lines: string[]): string {
   ].join("\n");
 }
 
-/** A dialog in 2.1.332's layout: a tip, the call between dashed rules, a mode-switching option before No. */
+/**
+ * A dialog in 2.1.332's layout, as captured from the real client at 200×50: a tip, the description,
+ * the command between dashed rules, a mode-switching option before No.
+ */
 function dialog332(lines: string[]): string {
+  const [command, ...description] = lines;
   return [
-    "● Bash(…)",
+    "● Showing make version",
+    "  ⎿  $ make --version",
     "",
-    "─".repeat(120),
+    "─".repeat(200),
     " Bash command",
     "",
     ' Tip: auto mode handles these prompts for you — choose "switch to auto mode" below',
-    " " + "╌".repeat(118),
-    ...lines.map((l) => `   ${l}`),
-    " " + "╌".repeat(118),
+    "",
+    ...description.map((l) => ` ${l}`),
+    "╌".repeat(200),
+    ...command!.split("\n").map((l) => ` ${l}`),
+    "╌".repeat(200),
     "",
     " This command requires approval",
     "",
     " Do you want to proceed?",
     " ❯ 1. Yes",
     "   2. Yes, and don’t ask again for: make *",
-    "   3. Yes, and switch to auto mode",
+    "   3. Yes, and switch to auto mode · auto mode handles these prompts for you",
     "   4. No",
     "",
-    " Esc to cancel · Tab to amend · ctrl+e to explain",
+    " Esc to cancel · Tab to amend",
   ].join("\n");
 }
 
@@ -79,7 +86,7 @@ describe("reading the dialog", () => {
     });
   });
 
-  it("reads 2.1.332's layout: the call between the rules, the tip left out, option 3 switches modes", () => {
+  it("reads 2.1.332's layout: the command between the rules, the description above them, the tip left out, option 3 switches modes", () => {
     const d = parseBashDialog(dialog332(["make --version", "Show make version"]))!;
     expect(d.shown).toEqual(["make --version", "Show make version"]);
     expect(d.options.map((o) => o.meaning)).toEqual(["yes", "yes_always", "switch_mode", "no"]);
@@ -114,13 +121,22 @@ describe("deciding the answer", () => {
     expect(decide(parseBashDialog(dialog197(["make --version", "Show make version"]))!, [make], { "make --version": "3" })).toMatchObject({ kind: "answer", option: { n: 3, meaning: "no" } });
     const refused = decide(parseBashDialog(dialog332(["make --version", "Show make version"]))!, [make], { "make --version": "3" });
     expect(refused).toMatchObject({ kind: "refuse", command: "make --version" });
-    expect((refused as { why: string }).why).toContain('picks "3. Yes, and switch to auto mode", which would switch the session\'s permission mode');
+    expect((refused as { why: string }).why).toContain('picks "3. Yes, and switch to auto mode · auto mode handles these prompts for you", which would switch the session\'s permission mode');
   });
 
   it("matches the command, never the description: a node -e call described as \"make --version\" is not answered", () => {
     const evil: PendingCall = { id: "t2", command: "node -e 'require(\"fs\").rmSync(\"x\")'", description: "make --version" };
     const d = parseBashDialog(dialog197([evil.command, evil.description]))!;
     expect(decide(d, [evil], { "make --version": "yes" })).toMatchObject({ kind: "none", command: evil.command });
+  });
+
+  it("on 2.1.332 the rules tell the command from the description: a call described as \"make --version\" is not answered", () => {
+    const evil: PendingCall = { id: "t5", command: "node -e 1", description: "make --version" };
+    const d = parseBashDialog(dialog332([evil.command, evil.description]))!;
+    expect(d.shown).toEqual(["node -e 1", "make --version"]);
+    expect(decide(d, [evil], { "make --version": "yes" })).toMatchObject({ kind: "none", command: "node -e 1" });
+    const twoLines: PendingCall = { id: "t6", command: "make --version\nnode -e 1", description: "" };
+    expect(decide(parseBashDialog(dialog332([twoLines.command]))!, [twoLines], { "make --version": "yes" })).toMatchObject({ kind: "none", command: twoLines.command });
   });
 
   it("a two-line command is not a command and its description: its first line alone never matches", () => {
