@@ -48,7 +48,7 @@ export interface StageMemory {
   /** The agent's last turn ended on an API error (StopFailure hook), and it has not worked since. */
   failure?: StopFailure;
   /** The last permission dialog left for a person (what it showed), and why. */
-  declined?: { shown: string; why: string; at: number; final: boolean };
+  declined?: { shown: string; why: string; at: number; final: boolean; command?: string };
   /** It worked again after such a failure: what the failure raised is to be cleared. */
   recovered?: boolean;
 }
@@ -286,7 +286,7 @@ export class Attention {
     if (kind === "permission" && Object.keys(this.deps.config.permissionAnswers).length > 0) {
       const outcome = await answerDialog(this.host, id, screen);
       if (outcome === "done") return;
-      why = outcome.person;
+      why = outcome.person + (outcome.command !== undefined ? ` (the command: ${outcome.command.slice(0, 500)})` : "");
     }
     if (this.status.stages[id]!.attention === kind && m.reviewFiled.has(kind)) return;
     if (kind === "permission") this.emit({ type: "stage_needs_permission", stage: id, source: "screen", message: `${kind}: ${question}`.slice(0, 300) });

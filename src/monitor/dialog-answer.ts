@@ -19,9 +19,9 @@ const ANSWER_SETTLE_MS = 5_000;
  * is refused. The screen is read again just before the keystroke (the same dialog must still be
  * up); the option's digit alone picks it (no Enter, which a next dialog would take as its
  * answer); then the screen is read again, for up to 3 s, to see the dialog go. `done`: answered, or just
- * answered and given time to close; otherwise why a person is asked.
+ * answered and given time to close; otherwise why a person is asked (and the command, when known).
  */
-export async function answerDialog(host: Host, id: string, screen: string): Promise<"done" | { person: string }> {
+export async function answerDialog(host: Host, id: string, screen: string): Promise<"done" | { person: string; command?: string }> {
   const { clock, tmux, config, log } = host.deps;
   const m = host.mem(id);
   const session = host.status.stages[id]!.session;
@@ -37,7 +37,7 @@ export async function answerDialog(host: Host, id: string, screen: string): Prom
   if (last && (m.lastScreen === last.screen || last.times >= 3)) return { person: "the answer given did not close it" };
   // A dialog already left for a person stays theirs (and is not logged again at every look).
   const declined = m.declined?.shown === shown ? m.declined : undefined;
-  if (declined?.final) return { person: declined.why };
+  if (declined?.final) return { person: declined.why, ...(declined.command !== undefined ? { command: declined.command } : {}) };
   const tail = m.transcript ? readTranscriptTail(m.transcript) : undefined;
   const decision = decide(dialog, pendingBashCalls(tail ?? []), config.permissionAnswers);
   if (decision.kind !== "answer") {
@@ -45,8 +45,9 @@ export async function answerDialog(host: Host, id: string, screen: string): Prom
     // The call may not be in the transcript yet: it is looked for again for 2 s before a person is asked.
     const later = decision.kind === "none" && decision.command === undefined && now - (declined?.at ?? now) < 2_000;
     if (!later) log(`stage ${id}: not answering the permission dialog${about}: ${decision.why}`);
-    m.declined = { shown, why: decision.why, at: declined?.at ?? now, final: !later };
-    return later ? "done" : { person: decision.why };
+    const command = decision.command !== undefined ? { command: decision.command } : {};
+    m.declined = { shown, why: decision.why, at: declined?.at ?? now, final: !later, ...command };
+    return later ? "done" : { person: decision.why, ...command };
   }
   const again = await tmux.capturePane(session);
   if (!sameDialog(again === undefined ? undefined : parseBashDialog(again), dialog)) return "done"; // it changed: judged at the next look

@@ -225,7 +225,7 @@ describe("answering on screen (fake tmux, fake clock)", () => {
     expect(logs.join("\n")).toContain('answering the permission dialog for "make --version" with "1. Yes" (permissionAnswers "make --version": "yes")');
     expect(logs.join("\n")).toContain(`not answering the permission dialog for "python3 -c 'print(1)'": no permissionAnswers key names this command`);
     const review = readAllEvents(paths.events).find((e) => e.type === "review_requested");
-    expect(readFileSync((review as { file: string }).file, "utf8")).toContain("Not answered from permissionAnswers: no permissionAnswers key names this command");
+    expect(readFileSync((review as { file: string }).file, "utf8")).toContain("Not answered from permissionAnswers: no permissionAnswers key names this command (the command: python3 -c 'print(1)')");
     expect(m.status.stages["1"]!.attention).toBe("permission");
   });
 
