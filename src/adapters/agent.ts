@@ -11,7 +11,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { UserError } from "../errors.js";
 
-export const HOOK_EVENTS = ["Notification", "Stop", "SessionStart", "SessionEnd", "UserPromptSubmit"] as const;
+/**
+ * The Claude Code hooks a stage session reports through `autorun hook <Name>`. StopFailure (a turn
+ * ended on an API error: rate limit, refused key, …) fires instead of Stop; a Claude Code that does
+ * not know a hook name ignores it.
+ */
+export const HOOK_EVENTS = ["Notification", "Stop", "StopFailure", "SessionStart", "SessionEnd", "UserPromptSubmit"] as const;
 
 /** The installed package root (holds orchestration-templates/ and dist/). */
 export function packageRoot(): string {

@@ -11,6 +11,7 @@ import { PHASES } from "../state/constants.js";
 import type { EventType } from "../state/schemas.js";
 import { UserError } from "../errors.js";
 import { stageSession } from "../adapters/stage-session.js";
+import { printable } from "../core/printable.js";
 import type { Ctx } from "./context.js";
 
 interface StageIdentity {
@@ -30,6 +31,7 @@ export const AGENT_EVENT_TYPES: readonly EventType[] = [
   "stage_needs_permission",
   "stage_attention",
   "agent_stopped",
+  "agent_stop_failed",
   "session_started",
   "session_ended",
   "prompt_submitted",
@@ -163,6 +165,23 @@ export interface HookPayload {
   exit_reason?: string;
   /** Claude Code's transcript of the session (JSONL), where the monitor reads what the agent used. */
   transcript_path?: string;
+  /** StopFailure: the kind of API error that ended the turn, and its text. */
+  error?: string;
+  error_details?: string;
+  last_assistant_message?: string;
+}
+
+/**
+ * A StopFailure payload as an event: the error kind if it is one (lower-case words, as Claude
+ * Code names them; anything else is "unknown"), and the text — the error message Claude Code
+ * showed, else its details — without escape sequences or control characters (it goes into
+ * events, logs and review files), cut to 300 characters. Strings only.
+ */
+function stopFailureOf(payload: HookPayload): Record<string, unknown> {
+  const kind = typeof payload.error === "string" && /^[a-z][a-z0-9_]{0,39}$/.test(payload.error) ? payload.error : "unknown";
+  const texts = [payload.last_assistant_message, payload.error_details].filter((t): t is string => typeof t === "string");
+  const message = texts.map((t) => printable(t).replace(/\s+/g, " ").trim()).find((t) => t !== "") ?? "";
+  return { type: "agent_stop_failed", error: kind, message: message.slice(0, 300), ...transcriptOf(payload) };
 }
 
 /** The transcript path a hook names, if it is a plausible one (an absolute path to a .jsonl file). */
@@ -186,6 +205,8 @@ export function hookToEvent(name: string, payload: HookPayload): Record<string, 
     }
     case "Stop":
       return { type: "agent_stopped", ...transcriptOf(payload) };
+    case "StopFailure":
+      return stopFailureOf(payload);
     case "SessionStart":
       return { type: "session_started", ...(payload.source ? { source: String(payload.source) } : {}), ...transcriptOf(payload) };
     case "SessionEnd":
@@ -202,7 +223,7 @@ export function hookToEvent(name: string, payload: HookPayload): Record<string, 
  * this action" (a Stop hook exiting 2 would keep the agent from stopping).
  */
 export async function runHook(ctx: Ctx, name: string, stdin: string): Promise<number> {
-  const known = ["Notification", "Stop", "SessionStart", "SessionEnd", "UserPromptSubmit"];
+  const known = ["Notification", "Stop", "StopFailure", "SessionStart", "SessionEnd", "UserPromptSubmit"];
   if (!known.includes(name)) {
     ctx.err(`autorun hook: unknown hook "${name}"; known: ${known.join(", ")}.`);
     return 1;
@@ -220,7 +241,7 @@ export async function runHook(ctx: Ctx, name: string, stdin: string): Promise<nu
       ctx.err(`autorun hook ${name}: stdin is not a JSON hook payload; nothing was recorded.`);
       return 1;
     }
-    if (typeof payload !== "object" || payload === null) {
+    if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
       ctx.err(`autorun hook ${name}: the payload must be a JSON object; nothing was recorded.`);
       return 1;
     }

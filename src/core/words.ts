@@ -141,6 +141,10 @@ export function eventText(e: AutorunEvent): string {
       return "prompt submitted";
     case "agent_stopped":
       return "turn ended";
+    case "permission_answered":
+      return `answered ${JSON.stringify(e.answer)} to ${JSON.stringify(e.command.slice(0, 60))}${e.verified ? "" : " (not confirmed)"}`;
+    case "agent_stop_failed":
+      return `turn ended on an error (${e.error.replace(/_/g, " ")})`;
     case "usage_recorded":
       return `has used ${formatCost(e.usage)}`;
   }

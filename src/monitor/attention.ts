@@ -6,11 +6,13 @@
 import type { EventBody, Status } from "../state/schemas.js";
 import type { MonitorDeps } from "./controller.js";
 import { classifyPane, isApiRateLimit, parseResetTime, screenBody } from "./pane.js";
+import { answerDialog } from "./dialog-answer.js";
 import { isDialogAttention } from "../state/constants.js";
 import { stagesList } from "../core/printable.js";
 import { verifiedNudge, type NudgeResult } from "./nudge.js";
 import { budgetSpent } from "./controls.js";
-import type { TranscriptState } from "./usage.js";
+import type { StageUsage } from "./usage.js";
+import { StopFailures, type StopFailure } from "./failures.js";
 
 /** Per-stage memory of the monitor, rebuilt from events on replay. */
 export interface StageMemory {
@@ -41,8 +43,14 @@ export interface StageMemory {
   lookedAt?: number;
   /** The agent's transcript (from its hooks), how far it was read, and whether it may have grown since. */
   transcript?: string;
-  usage?: TranscriptState;
+  usage?: StageUsage;
   usageDue?: boolean;
+  /** The agent's last turn ended on an API error (StopFailure hook), and it has not worked since. */
+  failure?: StopFailure;
+  /** The last permission dialog left for a person (what it showed), and why. */
+  declined?: { shown: string; why: string; at: number; final: boolean; command?: string };
+  /** It worked again after such a failure: what the failure raised is to be cleared. */
+  recovered?: boolean;
 }
 
 /** What the monitor's parts (attention, liveness) get of the Monitor: its state and its ways to act. */
@@ -54,6 +62,8 @@ export interface MonitorHost {
   /** Folds in events written since the last read (merges append their own, in the background). */
   ingest(): unknown;
   emit(event: EventBody): void;
+  /** The monitor's open reviews about `keys` of stage `id` are to be marked resolved at the next pass: `reason` cleared them. */
+  resolveReviewsLater(id: string, keys: (key: string) => boolean, reason: string): void;
   /** A review about stage `id`, or (undefined) about the whole run. */
   fileReview(id: string | undefined, title: string, context: string, questions: { topic: string; question: string }[], key?: string): Promise<void>;
 }
@@ -65,9 +75,6 @@ export interface MonitorHost {
 export function screenInterval(config: Pick<MonitorDeps["config"], "stallSeconds" | "pollSeconds">): number {
   return Math.max(config.pollSeconds * 1000, Math.min((config.stallSeconds * 1000) / 4, 15_000));
 }
-
-/** How long a dialog answered from `permissionAnswers` may stay on screen before the answer counts as not taken. */
-const ANSWER_SETTLE_MS = 5_000;
 
 export class Attention {
   /** Times a pass is already asked for (screens changing at once need one wake, not one each). */
@@ -84,7 +91,25 @@ export class Attention {
   /** The nudge being typed into each stage's pane (a merge's message and a stall nudge must not interleave). */
   private readonly typing = new Map<string, Promise<boolean>>();
 
-  constructor(private readonly host: MonitorHost) {}
+  /** Turns that ended on an API error (StopFailure hooks). */
+  readonly failures: StopFailures;
+
+  constructor(private readonly host: MonitorHost) {
+    this.failures = new StopFailures({
+      get deps() {
+        return host.deps;
+      },
+      get status() {
+        return host.status;
+      },
+      mem: (id) => host.mem(id),
+      inProgress: () => host.inProgress(),
+      emit: (event) => host.emit(event),
+      fileReview: (...args) => host.fileReview(...args),
+      resolveReviewsLater: (...args) => host.resolveReviewsLater(...args),
+      startRateLimit: (raw, fallbackMs) => this.startRateLimit(raw, fallbackMs),
+    });
+  }
 
   private get deps(): MonitorDeps {
     return this.host.deps;
@@ -196,11 +221,20 @@ export class Attention {
       return;
     }
     if (state.kind === "permission" || state.kind === "login" || state.kind === "trust" || state.kind === "question") {
-      await this.handleBlockingScreen(id, state.kind, state.kind === "permission" || state.kind === "question" ? state.question : state.raw);
+      await this.handleBlockingScreen(id, state.kind, state.kind === "permission" || state.kind === "question" ? state.question : state.raw, screen);
       return;
     }
+    // After a turn ended on an API error, only the agent at work proves it works again: a screen
+    // that looks idle (a newer Claude Code draws its error above an empty input box) clears nothing.
+    if (m.failure) {
+      if (state.kind !== "busy") return;
+      this.failures.recovered(id);
+    }
     // A dialog is over only when the screen shows the agent again; an unreadable screen proves nothing.
-    if (state.kind === "idle" || state.kind === "busy") m.answered = undefined;
+    if (state.kind === "idle" || state.kind === "busy") {
+      m.answered = undefined;
+      m.declined = undefined;
+    }
     if (isDialogAttention(stage.attention) && (state.kind === "idle" || state.kind === "busy")) {
       this.emit({ type: "stage_attention", stage: id, attention: null, reason: "dialog closed" });
       m.reviewFiled.delete(stage.attention);
@@ -232,37 +266,27 @@ export class Attention {
     await this.handleStall(id, stalledByHook ? "hook" : "screen", Math.round((now - (stalledByHook ? (m.idleSince ?? now) : m.screenSince)) / 1000));
   }
 
-  private startRateLimit(raw: string): void {
+  /**
+   * Pauses the run until the reset time `raw` names (+ 30 s). Without one: a usage banner waits an
+   * hour; the API's own 429 (limits per minute, after Claude Code has already retried for
+   * minutes) waits five; a caller that knows better says how long.
+   */
+  private startRateLimit(raw: string, fallback?: number): void {
     const now = new Date(this.deps.clock.now());
     const reset = parseResetTime(raw, now);
-    // A usage banner without a readable reset waits an hour; the API's own 429 (limits per minute,
-    // after Claude Code has already retried for minutes) waits five.
-    const fallbackMs = isApiRateLimit(raw) ? 300_000 : 3_600_000;
+    const fallbackMs = fallback ?? (isApiRateLimit(raw) ? 300_000 : 3_600_000);
     const until = reset ? new Date(reset.getTime() + 30_000) : new Date(now.getTime() + fallbackMs);
     this.emit({ type: "rate_limited", resets_at: until.toISOString(), parsed: reset !== undefined, raw: raw.slice(0, 300) });
     this.deps.log(`usage limit hit (${raw.trim().slice(0, 120)}); pausing launches and nudges until ${until.toISOString()}`);
   }
 
-  private async handleBlockingScreen(id: string, kind: "permission" | "login" | "trust" | "question", question: string): Promise<void> {
+  private async handleBlockingScreen(id: string, kind: "permission" | "login" | "trust" | "question", question: string, screen: string): Promise<void> {
     const m = this.mem(id);
-    const answer = kind === "permission" ? Object.entries(this.deps.config.permissionAnswers).find(([pattern]) => question.toLowerCase().includes(pattern.toLowerCase()))?.[1] : undefined;
-    if (answer !== undefined) {
-      const now = this.deps.clock.now();
-      const last = m.answered?.question === question ? m.answered : undefined;
-      // An answer takes a moment to close the dialog: until then the same dialog is not news.
-      if (last && now - last.at < ANSWER_SETTLE_MS) return;
-      // Agents ask the same question for every command ("Do you want to proceed?"), so the same
-      // question again on a changed screen is answered again; the very screen answered before, or
-      // a third answer with no screen without the dialog between, means the answer does not
-      // take: a person is asked.
-      if (!last || (m.lastScreen !== last.screen && last.times < 3)) {
-        m.answered = { question, screen: m.lastScreen, at: now, times: (last?.times ?? 0) + 1 };
-        this.deps.log(`stage ${id}: answering "${question}" with "${answer}" (permissionAnswers)`);
-        await this.deps.tmux.sendLiteral(this.status.stages[id]!.session, answer);
-        await this.deps.clock.sleep(500);
-        await this.deps.tmux.sendEnter(this.status.stages[id]!.session);
-        return;
-      }
+    let why: string | undefined;
+    if (kind === "permission" && Object.keys(this.deps.config.permissionAnswers).length > 0) {
+      const outcome = await answerDialog(this.host, id, screen);
+      if (outcome === "done") return;
+      why = outcome.person + (outcome.command !== undefined ? ` (the command: ${outcome.command.slice(0, 500)})` : "");
     }
     if (this.status.stages[id]!.attention === kind && m.reviewFiled.has(kind)) return;
     if (kind === "permission") this.emit({ type: "stage_needs_permission", stage: id, source: "screen", message: `${kind}: ${question}`.slice(0, 300) });
@@ -273,7 +297,8 @@ export class Attention {
     const fix = kind === "login"
       ? `Fix the agent's login (for Claude Code: /login, or a valid ANTHROPIC_API_KEY in the shell that runs \`autorun resume\`), then attach with \`autorun attach ${s.plan_name} ${id}\` and tell it to continue. This review closes by itself once the agent is past it.`
       : `Attach with \`autorun attach ${s.plan_name} ${id}\` and answer it there: this review closes by itself once the dialog is gone.`;
-    await this.fileReview(id, `Stage ${id} is waiting at a ${what}`, `Stage ${id} (${s.stages[id]!.name}) shows a ${what} in tmux session ${s.stages[id]!.session}:\n\n    ${question}\n\nautorun never answers these blindly.`, [
+    const unanswered = why ? `\n\nNot answered from permissionAnswers: ${why}.` : "";
+    await this.fileReview(id, `Stage ${id} is waiting at a ${what}`, `Stage ${id} (${s.stages[id]!.name}) shows a ${what} in tmux session ${s.stages[id]!.session}:\n\n    ${question}${unanswered}\n\nautorun never answers these blindly.`, [
       { topic: kind === "login" ? "Fix the login" : `Answer the ${what}`, question: fix },
     ], kind);
   }

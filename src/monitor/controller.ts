@@ -24,8 +24,8 @@ import { cleanup, reapCompleted } from "./cleanup.js";
 import { StageTips } from "./tips.js";
 import { handMerged } from "./finish.js";
 import { carryOut } from "./answers.js";
-import { readTranscript, type TranscriptState } from "./usage.js";
-import { dollars, ZERO } from "../core/usage.js";
+import { readTranscript, recordUsage, resumeFrom } from "./usage.js";
+import { dollars } from "../core/usage.js";
 import type { Clock } from "./clock.js";
 import { Attention, type StageMemory } from "./attention.js";
 import { checkBudgets, checkCircuit } from "./controls.js";
@@ -125,6 +125,7 @@ export class Monitor {
     if (!this.replaying && NOTIFY_TYPES.has(event.type) && this.deps.notify) void this.deps.notify(event).catch(() => undefined);
     this.reviews.observe(event);
     this.tips.observe(event);
+    this.attention.failures.observe(event);
     if (event.stage === undefined) {
       this.observeRun(event);
       return;
@@ -135,7 +136,7 @@ export class Monitor {
         if (event.transcript) Object.assign(m, { transcript: event.transcript, usageDue: true });
         break;
       case "usage_recorded":
-        m.usage = { transcript: event.transcript, offset: event.offset, total: event.usage, ...(event.last_message ? { last: event.last_message } : {}) };
+        m.usage = recordUsage(m.usage, event);
         m.usageDue = false;
         break;
       case "stage_idle":
@@ -225,6 +226,10 @@ export class Monitor {
     }
   }
 
+  resolveReviewsLater(id: string, keys: (key: string) => boolean, reason: string): void {
+    this.reviews.resolveLater(id, keys, reason);
+  }
+
   emit(event: EventBody): void {
     appendFor(this.deps.paths, this.status, event);
     this.ingest();
@@ -253,6 +258,8 @@ export class Monitor {
     await checkBudgets(this);
     await checkLiveness(this, paused);
     await checkCircuit(this, this.reviews.circuit);
+    // What the hooks said (a turn ended on a rate limit or a refused login) before any screen is read.
+    await this.attention.failures.check();
     // While the usage limit pauses the run, screens are still read for dialogs and login problems
     // (a person must hear of those), but no nudge or message is typed.
     await this.attention.checkScreens(paused);
@@ -394,10 +401,19 @@ export class Monitor {
       const m = this.mem(id);
       if (!m.transcript || !(m.usageDue || all)) continue;
       m.usageDue = false;
-      // A new transcript (a retry's new session) continues the stage's total from where it was.
-      const from: TranscriptState = m.usage?.transcript === m.transcript ? m.usage : { transcript: m.transcript, offset: 0, total: m.usage?.total ?? ZERO };
+      // Each transcript is read on from where it was left (a retry's new session, or hooks that
+      // name two transcripts in turn, count each byte once); a new one adds to the stage's total.
+      const from = resumeFrom(m.usage, m.transcript);
+      if (!from) {
+        this.deps.log(`stage ${id}: not reading transcript ${m.transcript}: the stage's hooks named too many transcripts`);
+        continue;
+      }
       const next = readTranscript(from, this.deps.config.prices);
       if (!next) continue;
+      if ("refused" in next) {
+        this.deps.log(`stage ${id}: not reading the transcript its hook named: ${next.refused}`);
+        continue;
+      }
       this.emit({ type: "usage_recorded", stage: id, transcript: next.transcript, offset: next.offset, usage: next.total, ...(next.last ? { last_message: next.last } : {}) });
     }
   }

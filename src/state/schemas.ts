@@ -164,6 +164,20 @@ export const eventSchema = z.discriminatedUnion("type", [
   withStage.extend({ type: z.literal("session_ended"), reason: z.string().optional() }),
   withStage.extend({ type: z.literal("prompt_submitted") }),
   withStage.extend({ type: z.literal("agent_stopped"), transcript: z.string().optional() }),
+  /** The monitor answered a Bash permission dialog from `permissionAnswers`: the command, the option, and whether the dialog then closed. */
+  withStage.extend({ type: z.literal("permission_answered"), command: z.string(), key: z.string(), answer: z.string(), verified: z.boolean() }),
+  /**
+   * The agent's turn ended on an API error (Claude Code's StopFailure hook, which fires instead of
+   * Stop): `error` is Claude Code's kind (`rate_limit`, `authentication_failed`, `server_error`, …),
+   * `message` its text (printable, at most 300 characters). The monitor pauses the run, asks for
+   * a login or files a review.
+   */
+  withStage.extend({
+    type: z.literal("agent_stop_failed"),
+    error: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, "a Claude Code error kind like rate_limit"),
+    message: z.string().max(300),
+    transcript: z.string().optional(),
+  }),
   /**
    * What a stage's agent has used so far (totals over its transcripts), read incrementally from the
    * transcript Claude Code names in its hooks: `offset` is how far `transcript` was read;
@@ -291,6 +305,18 @@ export type Status = z.infer<typeof statusSchema>;
 
 const argList = z.array(z.string().min(1)).min(1);
 
+/** What a `permissionAnswers` value may name: the option's meaning (a digit is checked against the option's text). */
+export const NAMED_ANSWERS = { yes: "yes", "yes, don't ask again": "yes_always", "yes, and don't ask again": "yes_always", no: "no" } as const;
+
+/** Why a `permissionAnswers` value is not accepted, or undefined when it is. */
+export function permissionAnswerProblem(value: string): string | undefined {
+  const v = value.toLowerCase().replace(/[’‘`]/g, "'").replace(/\s+/g, " ").trim();
+  if (/^[1-9]$/.test(v) || v in NAMED_ANSWERS) return undefined;
+  const named = '"yes", "yes, don\'t ask again" or "no"';
+  if (/mode|allow all|session|bypass/.test(v)) return `${JSON.stringify(value)} would switch the session's permission mode, which autorun never does; answer ${named}`;
+  return `${JSON.stringify(value)} is not an answer autorun gives; answer ${named} (or an option's number, checked against its text on screen)`;
+}
+
 /** Every configuration key (README, Configuration). Files and flags give any subset; settings.json holds them resolved. */
 /** USD per million tokens. */
 const price = z.number().min(0).max(100_000);
@@ -309,7 +335,14 @@ export const configFields = z.object({
   tmuxSocket: z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, . _ -"),
   validate: z.array(argList),
   notifyCommand: argList,
-  permissionAnswers: z.record(z.string(), z.string()),
+  /** Answers to Claude Code's Bash permission dialog, by the exact command (or `prefix:*`): "yes", "yes, don't ask again", "no". */
+  permissionAnswers: z.record(
+    z.string().min(1),
+    z.string().superRefine((value, ctx) => {
+      const problem = permissionAnswerProblem(value);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
+  ),
   /** Claude Code permission rules added to every session's allow-list (`Bash(npm test:*)`, `WebFetch`). */
   allowedTools: z.array(z.string().min(1)),
   /** Claude Code's Bash sandbox for every session where it is available (false: off). */

@@ -54,6 +54,9 @@ describeClaude("the real Claude Code", (cc) => {
     await holdsFor("no continue typed", 4_000, () => eventsOf(sb, "limits", "stall_continue_sent").length === 0);
     const status = await sb.cli(["status", "limits"]);
     expect(status.stdout).toMatch(/login/);
+    // Claude Code's StopFailure hook said so too, with the kind of error.
+    expect(eventsOf(sb, "limits", "agent_stop_failed", "1").map((e) => e.error)).toContain("rate_limit");
+    expect(eventsOf(sb, "limits", "agent_stop_failed", "2").map((e) => e.error)).toContain("authentication_failed");
     expect((await sb.cli(["stop", "limits", "--sessions"])).code).toBe(0);
   }, 180_000);
 

@@ -116,12 +116,17 @@ describe("permission prompts", () => {
     expect(await waitForEnd(sb, "perm")).toBe("completed");
   });
 
-  it("answers a dialog that matches the configured allow-list", async ({ sb }) => {
-    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ permissionAnswers: { "Do you want to proceed": "1" } }));
+  it("does not answer a dialog whose command it cannot find among the agent's pending calls, even with a key for it", async ({ sb }) => {
+    // The simulated agent keeps no transcript: the command on screen cannot be told from a description.
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ permissionAnswers: { "rm -rf build/": "yes" } }));
     const plan = sb.writePlan("allowed.md", "## Stage 1: Allowed\nsim: permission\n");
     await orchestrate(sb, plan);
+    const review = await waitFor("a review file", () => eventsOf(sb, "allowed", "review_requested", "1")[0], 30_000);
+    expect(readFileSync(review.file as string, "utf8")).toContain("Not answered from permissionAnswers: the dialog's command is not a pending Bash call in the agent's transcript");
+    expect(eventsOf(sb, "allowed", "permission_answered")).toEqual([]);
+    await sb.tmux("send-keys", "-t", "=allowed_stage-1:", "-l", "1");
+    await sb.tmux("send-keys", "-t", "=allowed_stage-1:", "Enter");
     expect(await waitForEnd(sb, "allowed")).toBe("completed");
-    expect(eventsOf(sb, "allowed", "review_requested")).toHaveLength(0);
   });
 });
 

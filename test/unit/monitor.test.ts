@@ -15,8 +15,6 @@ import type { PaneStatus, Tmux } from "../../src/adapters/tmux.js";
 import type { Clock } from "../../src/monitor/clock.js";
 import { reviewEntries } from "../../src/state/review.js";
 
-const permissionDialog = readFileSync(join(import.meta.dirname, "..", "fixtures", "screens", "real-permission-bash.txt"), "utf8");
-
 /** An agent at its prompt: what it said, its input box, and whether it is alive. */
 interface FakeAgent {
   said: string[];
@@ -225,39 +223,6 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     const last = t.launched.at(-1)!;
     expect(last[last.indexOf("--model") + 1]).toBe("opus");
     expect(m.status.stages["1"]).toMatchObject({ model: "opus", status: "in_progress", sessions: 3 });
-  });
-
-  it("answers a permission dialog from permissionAnswers each time it is asked, and asks a person when an answer does not take", async () => {
-    const t = fakeTmux();
-    const a = t.agent("Starting.");
-    t.sessions.set("p_stage-1", a);
-    started();
-    const m = monitor(t.tmux, { stallSeconds: 60, permissionAnswers: { "Do you want to proceed": "1" } });
-    const answers = () => a.said.filter((l) => l === "> 1").length;
-    // Asked: answered. Seen again before the answer could close it: left alone, no review.
-    a.dialog = `${permissionDialog}\n(first)`;
-    await step(m);
-    expect(answers()).toBe(1);
-    now += 1_000;
-    await step(m);
-    expect(answers()).toBe(1);
-    // The dialog closes; the agent asks again for its next command: answered again.
-    a.dialog = undefined;
-    now += 6_000;
-    await step(m);
-    a.dialog = `${permissionDialog}\n(second)`;
-    now += 16_000;
-    await step(m);
-    expect(answers()).toBe(2);
-    expect(types()).not.toContain("review_requested");
-    // This one stays up, unchanged, after the answer: a person is asked, once, and nothing more is typed.
-    for (let i = 0; i < 4; i++) {
-      now += 6_000;
-      await step(m);
-    }
-    expect(answers()).toBe(2);
-    expect(readAllEvents(paths.events).filter((e) => e.type === "review_requested")).toHaveLength(1);
-    expect(m.status.stages["1"]!.attention).toBe("permission");
   });
 
   it("a pass does not wait for a nudge being typed: the next pass runs meanwhile and leaves that stage alone", async () => {

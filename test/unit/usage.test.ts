@@ -1,9 +1,17 @@
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { formatCost, messageUsage, priceFor, ZERO } from "../../src/core/usage.js";
-import { readTranscript } from "../../src/monitor/usage.js";
+import { readTranscript as readAny, recordUsage, resumeFrom, type StageUsage, type TranscriptState } from "../../src/monitor/usage.js";
+
+/** A read that must be a read (not refused). */
+function readTranscript(state: TranscriptState): TranscriptState | undefined {
+  const r = readAny(state);
+  if (r && "refused" in r) throw new Error(r.refused);
+  return r;
+}
 
 const line = (id: string, model: string, input: number, output: number, cacheRead = 0) =>
   JSON.stringify({ type: "assistant", message: { id, model, role: "assistant", usage: { input_tokens: input, output_tokens: output, cache_read_input_tokens: cacheRead, cache_creation_input_tokens: 0 } } }) + "\n";
@@ -53,5 +61,48 @@ describe("usage and cost", () => {
     expect(third.total).toMatchObject({ input_tokens: 3000, output_tokens: 130 });
     expect(third.total.usd).toBeCloseTo((3000 * 3 + 130 * 15) / 1e6, 9);
     expect(third.offset).toBe(Buffer.byteLength(line("a", "claude-sonnet-4-5", 1000, 10) + line("a", "claude-sonnet-4-5", 1000, 50) + line("b", "claude-sonnet-4-5", 2000, 5) + line("b", "claude-sonnet-4-5", 2000, 80)));
+  });
+
+  it("counts each transcript once when hooks name two in turn, in any order (per path, from where it was left)", () => {
+    dir = mkdtempSync(join(tmpdir(), "autorun-usage-"));
+    const a = join(dir, "a.jsonl");
+    const b = join(dir, "b.jsonl");
+    // $3 in each: a million input tokens of sonnet.
+    writeFileSync(a, line("ma", "claude-sonnet-4-5", 1_000_000, 0));
+    writeFileSync(b, line("mb", "claude-sonnet-4-5", 1_000_000, 0));
+    let usage: StageUsage | undefined;
+    const hook = (path: string) => {
+      const next = readTranscript(resumeFrom(usage, path)!);
+      if (next) usage = recordUsage(usage, { transcript: next.transcript, offset: next.offset, usage: next.total, ...(next.last ? { last_message: next.last } : {}) });
+    };
+    for (const path of [a, b, a, b, b, a]) hook(path);
+    expect(usage!.total.usd).toBeCloseTo(6, 6);
+    // One of them grows: only the new line counts, whichever was named last.
+    appendFileSync(a, line("ma2", "claude-sonnet-4-5", 1_000_000, 0));
+    for (const path of [b, a, b, a]) hook(path);
+    expect(usage!.total.usd).toBeCloseTo(9, 6);
+  });
+
+  it("never blocks on a path that is not a regular file: a FIFO, a directory, a device are refused at once", () => {
+    dir = mkdtempSync(join(tmpdir(), "autorun-usage-"));
+    const fifo = join(dir, "fifo.jsonl");
+    execFileSync("mkfifo", [fifo]);
+    const sub = join(dir, "dir.jsonl");
+    mkdirSync(sub);
+    const started = Date.now();
+    for (const path of [fifo, sub, "/dev/zero", "/dev/tty"]) {
+      const r = readAny({ transcript: path, offset: 0, total: ZERO });
+      if (path === "/dev/tty" && r === undefined) continue; // no terminal here: open fails, nothing read
+      expect(r).toEqual({ refused: `${path} is not a regular file` });
+    }
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(readAny({ transcript: join(dir, "missing.jsonl"), offset: 0, total: ZERO })).toBeUndefined();
+  });
+
+  it("stops remembering new transcripts after 64 for one stage (an agent can name any number)", () => {
+    let usage: StageUsage | undefined;
+    for (let i = 0; i < 64; i++) usage = recordUsage(usage, { transcript: `/t/${i}.jsonl`, offset: 1, usage: ZERO });
+    expect(resumeFrom(usage, "/t/3.jsonl")).toMatchObject({ offset: 1 });
+    expect(resumeFrom(usage, "/t/new.jsonl")).toBeUndefined();
   });
 });

@@ -1,0 +1,68 @@
+/**
+ * Answering a Bash permission dialog from `permissionAnswers`: the decision (dialog.ts) made on
+ * the screen and the agent's transcript, the keystroke, and the check that the dialog went. Part
+ * of the monitor's screen checks (attention.ts), one stage's dialog at a time.
+ */
+import type { MonitorHost } from "./attention.js";
+import { decide, parseBashDialog, pendingBashCalls, sameDialog } from "./dialog.js";
+import { readTranscriptTail } from "./usage.js";
+
+type Host = Pick<MonitorHost, "deps" | "status" | "mem" | "emit">;
+
+/** How long a dialog answered from `permissionAnswers` may stay on screen before the answer counts as not taken. */
+const ANSWER_SETTLE_MS = 5_000;
+
+/**
+ * Answers a Bash permission dialog from `permissionAnswers`, exactly: the command is the agent's
+ * pending call that the dialog shows (from its transcript), the key must name that command, the
+ * answer's option is read from the dialog's own text, and one that would switch permission modes
+ * is refused. The screen is read again just before the keystroke (the same dialog must still be
+ * up); the option's digit alone picks it (no Enter, which a next dialog would take as its
+ * answer); then the screen is read again, for up to 3 s, to see the dialog go. `done`: answered, or just
+ * answered and given time to close; otherwise why a person is asked (and the command, when known).
+ */
+export async function answerDialog(host: Host, id: string, screen: string): Promise<"done" | { person: string; command?: string }> {
+  const { clock, tmux, config, log } = host.deps;
+  const m = host.mem(id);
+  const session = host.status.stages[id]!.session;
+  const dialog = parseBashDialog(screen);
+  if (!dialog) return { person: "it is not a Bash command dialog autorun can read" };
+  const shown = JSON.stringify(dialog);
+  const now = clock.now();
+  const last = m.answered?.question === shown ? m.answered : undefined;
+  // An answer takes a moment to close the dialog: until then the same dialog is not news.
+  if (last && now - last.at < ANSWER_SETTLE_MS) return "done";
+  // The same call asked again on a changed screen is answered again; the very screen answered
+  // before, or a third answer with no screen without the dialog between, means it does not take.
+  if (last && (m.lastScreen === last.screen || last.times >= 3)) return { person: "the answer given did not close it" };
+  // A dialog already left for a person stays theirs (and is not logged again at every look).
+  const declined = m.declined?.shown === shown ? m.declined : undefined;
+  if (declined?.final) return { person: declined.why, ...(declined.command !== undefined ? { command: declined.command } : {}) };
+  const tail = m.transcript ? readTranscriptTail(m.transcript) : undefined;
+  const decision = decide(dialog, pendingBashCalls(tail ?? []), config.permissionAnswers);
+  if (decision.kind !== "answer") {
+    const about = decision.command !== undefined ? ` for ${JSON.stringify(decision.command)}` : "";
+    // The call may not be in the transcript yet: it is looked for again for 2 s before a person is asked.
+    const later = decision.kind === "none" && decision.command === undefined && now - (declined?.at ?? now) < 2_000;
+    if (!later) log(`stage ${id}: not answering the permission dialog${about}: ${decision.why}`);
+    const command = decision.command !== undefined ? { command: decision.command } : {};
+    m.declined = { shown, why: decision.why, at: declined?.at ?? now, final: !later, ...command };
+    return later ? "done" : { person: decision.why, ...command };
+  }
+  const again = await tmux.capturePane(session);
+  if (!sameDialog(again === undefined ? undefined : parseBashDialog(again), dialog)) return "done"; // it changed: judged at the next look
+  m.answered = { question: shown, screen: m.lastScreen, at: now, times: (last?.times ?? 0) + 1 };
+  const { option, command, key, value } = decision;
+  log(`stage ${id}: answering the permission dialog for ${JSON.stringify(command)} with "${option.n}. ${option.text}" (permissionAnswers ${JSON.stringify(key)}: ${JSON.stringify(value)})`);
+  await tmux.sendLiteral(session, String(option.n));
+  // Claude Code redraws within a moment; under load it may take seconds.
+  let verified = false;
+  for (let i = 0; i < 15 && !verified; i++) {
+    await clock.sleep(200);
+    const after = await tmux.capturePane(session);
+    verified = after !== undefined && !sameDialog(parseBashDialog(after), dialog);
+  }
+  host.emit({ type: "permission_answered", stage: id, command: command.slice(0, 2000), key: key.slice(0, 2000), answer: `${option.n}. ${option.text}`.slice(0, 300), verified });
+  if (!verified) log(`stage ${id}: the permission dialog for ${JSON.stringify(command)} is still up after the answer`);
+  return "done";
+}

@@ -1,0 +1,42 @@
+/**
+ * The real Claude Code's Bash permission dialog answered from `permissionAnswers`: by the command
+ * of the agent's pending call (never its description), one dialog at a time, a digit and no Enter,
+ * so a second call in the same message is never approved by the first one's answer.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { expect } from "vitest";
+import { holdsFor, waitFor } from "../helpers/env.js";
+import { eventsOf } from "../helpers/orch.js";
+import { describeClaude, orchestrateWithClaude, it } from "./harness.js";
+
+describeClaude("the real Claude Code's permission dialogs", (cc) => {
+  it("two calls in one message: the one whose command matches is answered, the other (described as the first) goes to a person", async ({ sb, claude }) => {
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ permissionAnswers: { "make --version": "yes" } }));
+    const sneaky = "python3 -c 'print(41 + 1)'";
+    const api = await claude((call) =>
+      call.tools.some((t) => t.name === "Bash")
+        ? { blocks: [{ text: "Both ran." }], done: true }
+        : { blocks: [{ bash: "make --version", description: "Show make version" }, { bash: sneaky, description: "make --version" }] },
+    );
+    const plan = sb.writePlan("two.md", "## Stage 1: Two calls\n");
+    await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "30"]);
+    // make's dialog answered (its command), with its digit alone: the dialog went.
+    await waitFor("make's answer", () => eventsOf(sb, "two", "permission_answered", "1")[0], 90_000);
+    expect(eventsOf(sb, "two", "permission_answered", "1")).toMatchObject([{ command: "make --version", key: "make --version", answer: "1. Yes", verified: true }]);
+    // The second dialog is python's: not answered (its description says make --version), a person asked.
+    const review = await waitFor("python's review", () => eventsOf(sb, "two", "review_requested", "1")[0], 60_000);
+    const text = readFileSync(String(review.file), "utf8");
+    expect(text).toContain(`(the command: ${sneaky})`);
+    expect(text).toContain("Not answered from permissionAnswers: no permissionAnswers key names this command");
+    await holdsFor("one answer only", 3_000, () => eventsOf(sb, "two", "permission_answered").length === 1);
+    // The person refuses it (Esc): both results reach the API: make ran, python did not.
+    await sb.tmux("send-keys", "-t", "=two_stage-1:", "Escape");
+    const results = await waitFor("the calls' results", () => api.calls.flatMap((c) => c.tools).filter((t) => t.name === "Bash" && t.result !== undefined).length >= 2 ? api.calls.flatMap((c) => c.tools) : undefined, 60_000);
+    expect(results.find((t) => t.input.command === "make --version")?.result).toMatch(/GNU Make/);
+    expect(results.find((t) => t.input.command === sneaky)?.result ?? "").not.toMatch(/\b42\b/);
+    const log = (await sb.cli(["logs", "two"])).stdout;
+    expect(log).toContain('answering the permission dialog for "make --version" with "1. Yes"');
+    expect((await sb.cli(["stop", "two", "--sessions"])).code).toBe(0);
+  }, 180_000);
+});

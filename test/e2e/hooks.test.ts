@@ -1,0 +1,99 @@
+/**
+ * What a stage's hooks can tell the monitor, through the built CLI (`autorun hook <Name>` with a
+ * payload on stdin, as Claude Code calls it) while a real monitor runs: a turn that ended on an API
+ * error (StopFailure), and transcript paths an agent chose — a FIFO that must not block the monitor,
+ * two transcripts named in turn that must be counted once each.
+ */
+import { execFileSync } from "node:child_process";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect } from "vitest";
+import { it } from "../helpers/fixture.js";
+import { holdsFor, waitFor, type Sandbox } from "../helpers/env.js";
+import { eventsOf, sleepAgent, statusOf } from "../helpers/orch.js";
+
+/** A run whose stages just sleep (their screens say nothing), with its monitor. */
+async function sleepingRun(sb: Sandbox, plan: string, text: string): Promise<string> {
+  writeFileSync(join(sb.home, "config.json"), JSON.stringify({ pollSeconds: 0.5, stallSeconds: 2 }));
+  const r = await sb.cli(["orchestrate", sb.writePlan(`${plan}.md`, text), "--agent-cmd", sleepAgent]);
+  expect(r.code, r.stderr).toBe(0);
+  await waitFor("the monitor", () => eventsOf(sb, plan, "monitor_started")[0]);
+  return join(sb.home, "orchestration", plan);
+}
+
+/** `autorun hook <name>` as stage `stage`'s Claude Code calls it. */
+async function hook(sb: Sandbox, orchDir: string, stage: string, name: string, payload: unknown): Promise<void> {
+  const r = await sb.cli(["hook", name], { input: JSON.stringify(payload), env: { AUTORUN_ORCH_DIR: orchDir, AUTORUN_STAGE: stage } });
+  expect(r.code, r.stderr).toBe(0);
+}
+
+/** A transcript line: one assistant message of claude-sonnet-4-5 with a million input tokens ($3). */
+const threeDollars = (id: string) => JSON.stringify({ type: "assistant", message: { id, model: "claude-sonnet-4-5", role: "assistant", usage: { input_tokens: 1_000_000, output_tokens: 0 } } }) + "\n";
+const usd = (sb: Sandbox, plan: string, stage: string) => (statusOf(sb, plan)?.stages[stage] as { usage?: { usd: number } } | undefined)?.usage?.usd;
+
+describe("hooks (built CLI, real monitor)", () => {
+  it("StopFailure: a rate limit pauses the run with nothing typed; a refused login asks a person; another error files a review with its text", async ({ sb }) => {
+    const dir = await sleepingRun(sb, "fails", "## Stage 1: A\n## Stage 2: B\n## Stage 3: C\n");
+    await hook(sb, dir, "1", "StopFailure", { hook_event_name: "StopFailure", error: "rate_limit", last_assistant_message: "API Error: Request rejected (429) · This request would exceed your account's rate limit. Please try again later.", error_details: "429" });
+    const limited = await waitFor("the pause", () => eventsOf(sb, "fails", "rate_limited")[0]);
+    expect(String(limited.raw)).toContain("(429)");
+    expect(Date.parse(String(limited.resets_at)) - Date.now()).toBeGreaterThan(240_000);
+    await hook(sb, dir, "2", "StopFailure", { hook_event_name: "StopFailure", error: "authentication_failed", last_assistant_message: "Invalid API key · Fix external API key" });
+    await waitFor("login attention", () => statusOf(sb, "fails")?.stages["2"]?.attention === "login");
+    const login = await waitFor("the login review", () => eventsOf(sb, "fails", "review_requested", "2")[0]);
+    expect(readFileSync(String(login.file), "utf8")).toContain("Invalid API key · Fix external API key");
+    await hook(sb, dir, "3", "StopFailure", { hook_event_name: "StopFailure", error: "server_error", last_assistant_message: "API Error: 500 \u001b[31minternal\u001b[0m" });
+    const review = await waitFor("the error's review", () => eventsOf(sb, "fails", "review_requested", "3")[0]);
+    expect(readFileSync(String(review.file), "utf8")).toContain("API Error: 500 internal");
+    // Beyond stallSeconds, nothing typed anywhere, one pause, one review each.
+    await holdsFor("nothing typed", 4_000, () => eventsOf(sb, "fails", "stall_continue_sent").length === 0 && eventsOf(sb, "fails", "stall_detected").length === 0);
+    expect(eventsOf(sb, "fails", "rate_limited")).toHaveLength(1);
+    expect(eventsOf(sb, "fails", "review_requested")).toHaveLength(2);
+    // An unknown hook name or a payload that is not an object records nothing and never exits 2.
+    const bad = await sb.cli(["hook", "StopFailure"], { input: "[1,2]", env: { AUTORUN_ORCH_DIR: dir, AUTORUN_STAGE: "1" } });
+    expect(bad.code).toBe(1);
+    expect((await sb.cli(["stop", "fails", "--sessions"])).code).toBe(0);
+  }, 60_000);
+
+  it("a transcript path naming a FIFO never blocks the monitor: it carries on, stops, and resumes", async ({ sb }) => {
+    const dir = await sleepingRun(sb, "fifo", "## Stage 1: A\n");
+    const fifo = join(sb.dir, "trap.jsonl");
+    execFileSync("mkfifo", [fifo]);
+    const real = join(sb.dir, "real.jsonl");
+    writeFileSync(real, threeDollars("m1"));
+    await hook(sb, dir, "1", "Stop", { hook_event_name: "Stop", transcript_path: fifo });
+    await hook(sb, dir, "1", "Stop", { hook_event_name: "Stop", transcript_path: real });
+    // The monitor read on past the FIFO: the real transcript's usage is counted.
+    await waitFor("usage from the real transcript", () => usd(sb, "fifo", "1") === 3, 15_000);
+    const stop = await sb.cli(["stop", "fifo"]);
+    expect(stop.code, stop.stderr).toBe(0);
+    await waitFor("the monitor to stop", () => eventsOf(sb, "fifo", "monitor_stopped")[0]);
+    // A resumed monitor replays the FIFO's hook (refused at once) and goes on.
+    await hook(sb, dir, "1", "Stop", { hook_event_name: "Stop", transcript_path: fifo });
+    const resume = await sb.cli(["resume", "fifo"]);
+    expect(resume.code, resume.stderr).toBe(0);
+    await waitFor("a second monitor", () => eventsOf(sb, "fifo", "monitor_started").length === 2);
+    appendFileSync(real, threeDollars("m2"));
+    await hook(sb, dir, "1", "Stop", { hook_event_name: "Stop", transcript_path: real });
+    await waitFor("the new usage", () => usd(sb, "fifo", "1") === 6, 15_000);
+    expect((await sb.cli(["stop", "fifo", "--sessions"])).code).toBe(0);
+    await waitFor("the monitor to stop", () => eventsOf(sb, "fifo", "monitor_stopped").length === 2);
+  }, 60_000);
+
+  it("two transcripts named in turn by Stop hooks are counted once each", async ({ sb }) => {
+    const dir = await sleepingRun(sb, "twice", "## Stage 1: A\n");
+    const a = join(sb.dir, "a.jsonl");
+    const b = join(sb.dir, "b.jsonl");
+    writeFileSync(a, threeDollars("a1"));
+    writeFileSync(b, threeDollars("b1"));
+    for (const path of [a, b, a, b]) {
+      await hook(sb, dir, "1", "Stop", { hook_event_name: "Stop", transcript_path: path });
+      // One hook at a time: the monitor has folded it in (and read the transcript in that pass) before the next.
+      const written = sb.events("twice").length;
+      await waitFor("the monitor to take the hook", () => ((statusOf(sb, "twice") as { event_count?: number } | undefined)?.event_count ?? 0) >= written);
+    }
+    await waitFor("both counted", () => usd(sb, "twice", "1") === 6, 15_000);
+    await holdsFor("counted once", 2_000, () => usd(sb, "twice", "1") === 6);
+    expect((await sb.cli(["stop", "twice", "--sessions"])).code).toBe(0);
+  }, 60_000);
+});
