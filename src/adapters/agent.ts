@@ -39,7 +39,7 @@ export function simAgentPath(): string {
 }
 
 /**
- * What a stage's workflow runs, allowed without asking: autorun's three reporting commands and the
+ * What a stage's workflow runs, allowed without asking: autorun's reporting commands (`phase`, `review new/wait/answers`) and the
  * git commands the templates prescribe, none with an option that runs a program or writes outside
  * the worktree (so no `git rebase:*`, which takes `--exec`, and no `git log`/`git diff`/`git show`,
  * which take `--output=<file>`; Claude Code lets their read-only forms through by itself). Claude
@@ -48,8 +48,9 @@ export function simAgentPath(): string {
  */
 export const WORKFLOW_ALLOW = [
   "Bash(autorun phase:*)",
-  "Bash(autorun event:*)",
-  "Bash(autorun review:*)",
+  "Bash(autorun review new:*)",
+  "Bash(autorun review wait:*)",
+  "Bash(autorun review answers:*)",
   "Bash(git add:*)",
   "Bash(git commit:*)",
   "Bash(git status)",
@@ -58,7 +59,7 @@ export const WORKFLOW_ALLOW = [
 ];
 
 /** autorun's reporting commands: they write the run's own files, so they run outside the Bash sandbox (still only by the allow-list above). */
-export const SANDBOX_EXCLUDED = ["autorun phase:*", "autorun event:*", "autorun review:*"];
+export const SANDBOX_EXCLUDED = ["autorun phase:*", "autorun review new:*", "autorun review wait:*", "autorun review answers:*"];
 
 /**
  * Where a stage's Bash may write when Claude Code's sandbox is on: its worktree, and in the
@@ -88,7 +89,15 @@ export function sandboxSettings(scope: StageScope & { sandbox: { domains: readon
     excludedCommands: SANDBOX_EXCLUDED,
     filesystem: {
       allowWrite: [scope.worktree, join(g, "objects"), join(g, "refs", "heads"), join(g, "logs", "refs", "heads"), join(g, "worktrees", scope.adminName)],
-      denyWrite: [join(scope.worktree, ".git"), join(g, "refs", "heads", scope.baseBranch), join(g, "logs", "refs", "heads", scope.baseBranch)],
+      // The worktree's admin files that say where its repository is: rewritten, they would point
+      // every git run there (autorun's own, outside the sandbox, among them) at a config the agent wrote.
+      denyWrite: [
+        join(scope.worktree, ".git"),
+        join(g, "worktrees", scope.adminName, "commondir"),
+        join(g, "worktrees", scope.adminName, "gitdir"),
+        join(g, "refs", "heads", scope.baseBranch),
+        join(g, "logs", "refs", "heads", scope.baseBranch),
+      ],
     },
     network: { allowedDomains: [...scope.sandbox.domains] },
   };

@@ -39,6 +39,9 @@ export const AGENT_EVENT_TYPES: readonly EventType[] = [
   "review_answered",
 ];
 
+/** Agent event types a stage's own `autorun event` may not write (see runEvent). */
+const STAGE_REFUSED: readonly EventType[] = ["review_requested", "review_answered", "agent_stop_failed"];
+
 /**
  * Inside a stage's session the identity is the session's own, read where the agent cannot change
  * it (src/adapters/stage-session.ts): `--orch-dir`, `--stage` and the variables may only repeat it.
@@ -122,6 +125,12 @@ export async function runEvent(ctx: Ctx, type: string, pairs: string[], opts: { 
   if (!(EVENT_TYPES as string[]).includes(type)) throw new UserError(`unknown event type "${type}"; known: ${EVENT_TYPES.join(", ")}.`);
   if (!AGENT_EVENT_TYPES.includes(type as EventType)) {
     throw new UserError(`${type} events are written by autorun itself, not by agents; agents may write: ${AGENT_EVENT_TYPES.join(", ")}.`);
+  }
+  // Inside a stage's session only what its hooks report: a review is filed and answered through
+  // `autorun review` (which writes its own file), and a turn's API error comes from Claude Code's
+  // StopFailure hook (`autorun hook StopFailure`), never from a command the agent typed.
+  if (STAGE_REFUSED.includes(type as EventType) && stageSession(ctx.env)) {
+    throw new UserError(`${type} is not written with autorun event from a stage's session; a review is asked with autorun review new.`);
   }
   const id = identity(ctx, opts, true);
   let fields: Record<string, unknown> = {};

@@ -3,7 +3,9 @@
  * are open from the events), about a stage or the whole run; marked resolved, once the events
  * that cleared their condition are folded in, when it cleared by itself.
  */
+import { relative, isAbsolute, resolve } from "node:path";
 import { createReviewFile, readReview, reopenReviewFile, resolveReviewFile } from "../state/review.js";
+import { reviewDir } from "../state/paths.js";
 import { actionSentence, actionsFor } from "../core/review-actions.js";
 import type { AutorunEvent } from "../state/schemas.js";
 import type { MonitorHost } from "./attention.js";
@@ -26,7 +28,10 @@ export class Reviews {
     const m = event.stage === undefined ? undefined : this.host.mem(event.stage);
     const open = m ? m.reviewFiles : this.runOpen;
     if (event.type === "review_requested") {
-      if (!event.key) return;
+      // A review about a condition is the monitor's own: filed under the home's review folder. One
+      // named elsewhere was written by someone else (an agent can write events and files in its
+      // worktree) and neither stands for the monitor's review nor acts when answered.
+      if (!event.key || !this.isOwnFile(event.file)) return;
       m?.reviewFiled.add(event.key);
       open.set(event.key, event.file);
       if (!m && event.key === "circuit") this.circuit.file = event.file;
@@ -66,7 +71,9 @@ export class Reviews {
         if (key === "circuit") continue; // closed by checkCircuit, which reads its answer
         try {
           const r = readReview(file);
-          if (r.complete && !r.meta?.resolved) out.push({ id, key, file, answer: r.answers[r.answers.length - 1]!.answer });
+          // The file must still say it is the monitor's review of this run about this condition.
+          if (!this.isOwnFile(file) || r.meta?.key !== key || r.meta.orch_dir !== this.host.deps.paths.dir) continue;
+          if (r.complete && !r.meta.resolved) out.push({ id, key, file, answer: r.answers[r.answers.length - 1]!.answer });
         } catch {
           // gone or unreadable: nothing to act on
         }
@@ -75,6 +82,12 @@ export class Reviews {
     look(undefined, this.runOpen);
     for (const id of Object.keys(this.host.status.stages)) look(id, this.host.mem(id).reviewFiles);
     return out;
+  }
+
+  /** Is `file` in the home's review folder, where only autorun's own commands write? */
+  private isOwnFile(file: string): boolean {
+    const rel = relative(reviewDir(this.host.deps.paths.home), resolve(file));
+    return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) && !rel.includes("/");
   }
 
   /** Marks an answered review resolved with what its answer did (the file says so), and forgets it. */

@@ -42,7 +42,7 @@ describe("what a stage may do unasked", () => {
   it("allows exactly the workflow's commands: no autorun:*, no git option that runs a program or writes elsewhere", () => {
     const allow = (agentSettings([], scope) as Settings).permissions.allow;
     expect(allow).toEqual([
-      "Bash(autorun phase:*)", "Bash(autorun event:*)", "Bash(autorun review:*)",
+      "Bash(autorun phase:*)", "Bash(autorun review new:*)", "Bash(autorun review wait:*)", "Bash(autorun review answers:*)",
       "Bash(git add:*)", "Bash(git commit:*)", "Bash(git status)",
       "Bash(git rebase --continue)", "Bash(git rebase --abort)", "Bash(git rebase main)",
     ]);
@@ -57,11 +57,11 @@ describe("what a stage may do unasked", () => {
   it("sandboxes Bash to the worktree and what git commit writes, with no way out but autorun's reporting", () => {
     const s = (agentSettings(["Bash(npm test:*)"], { ...scope, sandbox: { domains: ["registry.npmjs.org"] } }) as Settings).sandbox!;
     expect(s).toMatchObject({ enabled: true, autoAllowBashIfSandboxed: true, allowUnsandboxedCommands: false, network: { allowedDomains: ["registry.npmjs.org"] } });
-    expect(s.excludedCommands).toEqual(["autorun phase:*", "autorun event:*", "autorun review:*"]);
+    expect(s.excludedCommands).toEqual(["autorun phase:*", "autorun review new:*", "autorun review wait:*", "autorun review answers:*"]);
     expect(s.filesystem.allowWrite).toEqual([scope.worktree, "/p/.git/objects", "/p/.git/refs/heads", "/p/.git/logs/refs/heads", "/p/.git/worktrees/s-stage-22"]);
     // Not the repository's config, hooks or other worktrees; not the base branch; not the file that names the git dir.
     expect(s.filesystem.allowWrite.some((p) => p === "/p/.git" || p === "/p/.git/worktrees" || p.endsWith("hooks") || p.endsWith("config"))).toBe(false);
-    expect(s.filesystem.denyWrite).toEqual([`${scope.worktree}/.git`, "/p/.git/refs/heads/main", "/p/.git/logs/refs/heads/main"]);
+    expect(s.filesystem.denyWrite).toEqual([`${scope.worktree}/.git`, "/p/.git/worktrees/s-stage-22/commondir", "/p/.git/worktrees/s-stage-22/gitdir", "/p/.git/refs/heads/main", "/p/.git/logs/refs/heads/main"]);
   });
   it("finds the worktree's admin directory from git's side, not from the worktree's .git file", () => {
     const root = mkdtempSync(join(tmpdir(), "autorun-scope-"));
