@@ -27,9 +27,21 @@ export function rulePrefix(rule: string): { prefix: string; exact: boolean } | u
   return { prefix: body, exact };
 }
 
+/**
+ * A dialog the monitor saw: its question as recorded, and the command when the dialog set it apart
+ * (Claude Code 2.1.332 and later draw it alone between two rules, its description above; 2.1.197
+ * draws the command first, so the question's first part after the tool is the command).
+ */
+export interface SeenDialog {
+  message: string;
+  command?: string;
+}
+
 /** Splits the rules found into those a person's answer explains and those it does not. */
-export function learnableRules(found: readonly string[], dialogMessages: readonly string[]): { carried: string[]; dropped: string[] } {
-  const commands = dialogMessages.map(dialogCommand).filter((c): c is string => c !== undefined);
+export function learnableRules(found: readonly string[], dialogs: readonly (SeenDialog | string)[]): { carried: string[]; dropped: string[] } {
+  const commands = dialogs
+    .map((d) => (typeof d === "string" ? dialogCommand(d) : (d.command ?? dialogCommand(d.message))))
+    .filter((c): c is string => c !== undefined);
   const carried: string[] = [];
   const dropped: string[] = [];
   for (const rule of new Set(found)) {

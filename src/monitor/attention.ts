@@ -7,6 +7,7 @@ import type { EventBody, Status } from "../state/schemas.js";
 import type { MonitorDeps } from "./controller.js";
 import { classifyPane, isApiRateLimit, parseResetTime, screenBody } from "./pane.js";
 import { answerDialog } from "./dialog-answer.js";
+import { parseBashDialog } from "./dialog.js";
 import { isDialogAttention } from "../state/constants.js";
 import { stagesList } from "../core/printable.js";
 import { verifiedNudge, type NudgeResult } from "./nudge.js";
@@ -289,7 +290,10 @@ export class Attention {
       why = outcome.person + (outcome.command !== undefined ? ` (the command: ${outcome.command.slice(0, 500)})` : "");
     }
     if (this.status.stages[id]!.attention === kind && m.reviewFiled.has(kind)) return;
-    if (kind === "permission") this.emit({ type: "stage_needs_permission", stage: id, source: "screen", message: `${kind}: ${question}`.slice(0, 300) });
+    if (kind === "permission") {
+      const command = parseBashDialog(screen)?.command;
+      this.emit({ type: "stage_needs_permission", stage: id, source: "screen", message: `${kind}: ${question}`.slice(0, 300), ...(command !== undefined ? { command: command.slice(0, 2000) } : {}) });
+    }
     else this.emit({ type: "stage_attention", stage: id, attention: kind, reason: question.slice(0, 300) });
     m.reviewFiled.add(kind);
     const s = this.status;

@@ -27,6 +27,8 @@ export interface DialogOption {
 export interface BashDialog {
   /** The lines the dialog shows for the tool call: its command, then its description. */
   shown: string[];
+  /** The command alone, where the dialog sets it apart (between two rules: Claude Code 2.1.332 and later). */
+  command?: string;
   options: DialogOption[];
 }
 
@@ -88,6 +90,7 @@ export function parseBashDialog(screen: string): BashDialog | undefined {
   }
   if (h < 0) return undefined;
   let region = lines.slice(h + 1, q);
+  let commandText: string | undefined;
   // 2.1.332 draws the command between two dashed rules, its description above them (below the tip).
   const dashes = region.map((l, i) => (DASHED.test(l) ? i : -1)).filter((i) => i >= 0);
   if (dashes.length >= 2) {
@@ -96,6 +99,7 @@ export function parseBashDialog(screen: string): BashDialog | undefined {
     while (command.length > 0 && command[0] === "") command.shift();
     while (command.length > 0 && command[command.length - 1] === "") command.pop();
     region = [...command, ...description];
+    if (command.length > 0) commandText = command.join("\n");
   } else {
     // 2.1.197: the call, then a blank line and Claude Code's reason ("This command requires approval").
     region = region.map(strip);
@@ -107,7 +111,7 @@ export function parseBashDialog(screen: string): BashDialog | undefined {
   while (shown.length > 0 && shown[0] === "") shown.shift();
   while (shown.length > 0 && shown[shown.length - 1] === "") shown.pop();
   if (shown.length === 0) return undefined;
-  return { shown, options };
+  return { shown, ...(commandText !== undefined ? { command: commandText } : {}), options };
 }
 
 /** A Bash call of the agent's with no result yet, from its transcript. */

@@ -324,7 +324,7 @@ function learnPermissions(deps: Pick<MergeDeps, "paths" | "log">, status: Status
   if (found.length === 0) return;
   const dialogs = readAllEvents(deps.paths.events)
     .filter((e): e is EventOf<"stage_needs_permission"> => e.type === "stage_needs_permission" && e.stage === id && e.source === "screen")
-    .map((e) => e.message);
+    .map((e) => ({ message: e.message, ...(e.command !== undefined ? { command: e.command } : {}) }));
   const { carried, dropped } = learnableRules(found, dialogs);
   if (dropped.length > 0) deps.log(`stage ${id}: not carried to later stages, since no person was asked for them in its session: ${dropped.join(", ")}`);
   if (carried.length === 0) return;

@@ -74,7 +74,7 @@ export const eventSchema = z.discriminatedUnion("type", [
     complexity: z.enum(["QUICK", "MEDIUM", "LARGE"]).optional(),
   }),
   withStage.extend({ type: z.literal("stage_idle"), source: z.enum(["hook", "screen"]), reason: z.string() }),
-  withStage.extend({ type: z.literal("stage_needs_permission"), source: z.enum(["hook", "screen"]), message: z.string() }),
+  withStage.extend({ type: z.literal("stage_needs_permission"), source: z.enum(["hook", "screen"]), message: z.string(), command: z.string().optional() }),
   withStage.extend({ type: z.literal("stall_detected"), source: z.enum(["hook", "screen"]), idle_seconds: z.number() }),
   withStage.extend({
     type: z.literal("stall_continue_sent"),

@@ -75,6 +75,13 @@ function dialog332(lines: string[]): string {
 const make: PendingCall = { id: "t1", command: "make --version", description: "Show make version" };
 
 describe("reading the dialog", () => {
+  it("sets the command apart where the real dialog draws it between rules (2.1.332), and only there", () => {
+    const screen = (name: string) => readFileSync(join(import.meta.dirname, "..", "fixtures", "screens", name), "utf8");
+    for (const size of ["200x50", "120x40"]) {
+      expect(parseBashDialog(screen(`v2.1.332-${size}-permission.txt`))?.command).toBe("make --version");
+      expect(parseBashDialog(screen(`v2.1.197-${size}-permission.txt`))?.command).toBeUndefined();
+    }
+  });
   it("reads the real 2.1.197 capture: what it shows and its options by meaning", () => {
     expect(parseBashDialog(real197)).toEqual({
       shown: ["make --version", "Show make version"],

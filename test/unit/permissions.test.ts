@@ -36,6 +36,18 @@ describe("rules a person's answer explains", () => {
     expect(r.carried).toEqual(carried);
     expect(r.dropped).toEqual(found.filter((f) => !carried.includes(f)));
   });
+
+  // Claude Code 2.1.332 draws the description first and the command alone between two rules: the
+  // question reads "Bash command · <description> · <command>", so the command the dialog set apart counts.
+  const asked332 = (cmd: string, description: string) => ({ message: `permission: Bash command · ${description} · ${cmd} — Do you want to proceed?`, command: cmd });
+  it.each<[string, string[], { message: string; command: string }[], string[]]>([
+    ["2.1.332: a person's rule for the command between the rules", ["Bash(gcc:*)"], [asked332("gcc --version", "Show gcc version")], ["Bash(gcc:*)"]],
+    ["2.1.332: a rule naming only the description an agent chose", ["Bash(curl:*)"], [asked332("echo hi", "curl example.com")], []],
+  ])("%s", (_what, found, dialogs, carried) => {
+    const r = learnableRules(found, dialogs);
+    expect(r.carried).toEqual(carried);
+    expect(r.dropped).toEqual(found.filter((f) => !carried.includes(f)));
+  });
 });
 
 describe("files a stage may not change without a person's merge", () => {
