@@ -39,7 +39,7 @@ describeClaude("the real Claude Code, contained", (cc) => {
     expect(existsSync(outside)).toBe(false);
     expect(result(`echo pwned > ${outside}`)).toMatch(/Read-only file system/);
     expect(existsSync(rebased)).toBe(false);
-    expect(result(`git rebase --exec "touch ${rebased}" HEAD~1`)).toMatch(/Read-only file system|Execution failed/);
+    expect(result(`git rebase --exec "touch ${rebased}" HEAD~1`)).toMatch(/Read-only file system|Execution failed|Refusing to run it/);
     expect(result("autorun stop box --sessions")).toMatch(/run this from your own terminal, not from a stage's session/);
     expect(result("env -u AUTORUN_STAGE -u AUTORUN_ORCH_DIR autorun stop box --sessions")).toMatch(/run this from your own terminal|not permitted|Operation not permitted|EROFS|Read-only/);
     // Nothing asked of a person, the run went on, and both stages merged their work.
