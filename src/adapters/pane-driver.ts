@@ -42,6 +42,11 @@ export class PaneDriver {
     return new PaneDriver(tmux, `=${name}:`);
   }
 
+  /** A session already running on the server. */
+  static attach(tmux: TmuxRun, name: string): PaneDriver {
+    return new PaneDriver(tmux, `=${name}:`);
+  }
+
   async capture(): Promise<string> {
     return (await this.tmux("capture-pane", "-p", "-t", this.target)).stdout;
   }
