@@ -8,12 +8,13 @@
  * autorun's own (`autorun hook <Name>` into a throwaway orchestration), so what is checked is what
  * the monitor would read: the screen through its classifier, each hook as the event it becomes.
  */
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { agentSettings, CLAUDE_TESTED_RANGE, HOOK_EVENTS, packageRoot } from "../adapters/agent.js";
 import { claudeEnv, claudeHome, compareVersions, startApi, type Api, type Call, type Reply } from "../adapters/claude-stand-in.js";
 import { runProgram } from "../adapters/exec.js";
+import { isAlive, signal } from "../adapters/process.js";
 import { PaneDriver, waitUntil, type TmuxRun } from "../adapters/pane-driver.js";
 import { classifyPane, type PaneState } from "../monitor/pane.js";
 import type { Ctx } from "./context.js";
@@ -47,13 +48,18 @@ export async function runClaudeCheck(ctx: Ctx, bin: string, versionText: string)
   let cleaned: Promise<void> | undefined;
   const cleanup = () =>
     (cleaned ??= (async () => {
+      // The claudes are waited for: one still exiting writes its HOME again after it is removed.
+      const panes = await tmux("list-panes", "-a", "-F", "#{pane_pid}").catch(() => ({ code: 1, stdout: "" }));
+      const pids = panes.code === 0 ? panes.stdout.split("\n").map(Number).filter((p) => p > 1) : [];
       await tmux("kill-server").catch(() => undefined);
+      await waitUntil("the claudes to exit", () => pids.every((p) => !isAlive(p)), 5_000, 100).catch(() => pids.forEach((p) => signal(p, "SIGKILL")));
       await api?.close().catch(() => undefined);
       // The killed claudes and their hooks may still write for a moment as they exit.
       for (let i = 0; ; i++) {
         try {
           rmSync(dir, { recursive: true, force: true });
-          break;
+          await new Promise((r) => setTimeout(r, 300));
+          if (!existsSync(dir)) break;
         } catch (error) {
           if (i >= 20) return ctx.err(`autorun doctor: could not remove ${dir} (${(error as Error).message}); remove it yourself`);
           await new Promise((r) => setTimeout(r, 250));
