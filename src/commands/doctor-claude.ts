@@ -1,5 +1,5 @@
 /**
- * `autorun doctor --claude`: the person's own claude, driven for about 20 s through every screen
+ * `autorun doctor --claude`: the person's own claude, driven for about 30 s through every screen
  * and hook an unattended run depends on, against the Messages API stand-in autorun ships
  * (adapters/claude-stand-in.ts) on 127.0.0.1. Everything it touches is made for it and removed
  * after it, Ctrl-C included: a temp HOME seeded as after Claude Code's first run (so neither
@@ -35,7 +35,7 @@ const HOOK_MS = 10_000;
 /** Runs the check with `bin` (a Claude Code program); prints a line per item; 0 when all were understood. */
 export async function runClaudeCheck(ctx: Ctx, bin: string, versionText: string): Promise<number> {
   const version = /\d+\.\d+\.\d+/.exec(versionText)?.[0] ?? versionText;
-  ctx.out(`Driving ${bin} (${version}) for about 20 s against autorun's local API stand-in (127.0.0.1, a temp HOME, a fake key: nothing of yours is read or written, no tokens are spent).`);
+  ctx.out(`Driving ${bin} (${version}) for about 30 s against autorun's local API stand-in (127.0.0.1, a temp HOME, a fake key: nothing of yours is read or written, no tokens are spent).`);
   const dir = realpathSync(mkdtempSync(join(tmpdir(), "autorun-doctor-")));
   const socket = `doctor-${process.pid}`;
   const base = { PATH: ctx.env.PATH ?? "/usr/bin:/bin", HOME: join(dir, "home"), TMUX_TMPDIR: dir, GIT_CONFIG_NOSYSTEM: "1" };
