@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { UserError } from "../errors.js";
+import { compareVersions } from "./claude-stand-in.js";
 
 /**
  * The Claude Code hooks a stage session reports through `autorun hook <Name>`. StopFailure (a turn
@@ -251,6 +252,21 @@ export function isClaude(program: string): boolean {
 
 /** The oldest Claude Code with `--worktree` (2.1.49). */
 export const CLAUDE_MIN_VERSION = [2, 1, 49] as const;
+
+/**
+ * The Claude Code releases autorun is tested on (docs/CLAUDE-CODE.md): the oldest supported and the
+ * newest tested. Older: a problem; newer: `autorun doctor --claude` checks it.
+ */
+export const CLAUDE_TESTED_RANGE = { oldest: "2.1.197", newest: "2.1.332" } as const;
+
+/** "2.1.400 (Claude Code)" against the tested range; undefined when the text is not a version. */
+export function claudeInRange(versionText: string): "older" | "in" | "newer" | undefined {
+  const m = /(\d+)\.(\d+)\.(\d+)/.exec(versionText);
+  if (!m) return undefined;
+  const v = `${m[1]}.${m[2]}.${m[3]}`;
+  if (compareVersions(v, CLAUDE_TESTED_RANGE.oldest) < 0) return "older";
+  return compareVersions(v, CLAUDE_TESTED_RANGE.newest) > 0 ? "newer" : "in";
+}
 
 /** "2.1.197 (Claude Code)" → too old for autorun? undefined when the text is not a version. */
 export function claudeTooOld(versionText: string): boolean | undefined {

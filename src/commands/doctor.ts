@@ -9,7 +9,7 @@ import { join } from "node:path";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
 import { commandVersion, findExecutable } from "../adapters/process.js";
-import { CLAUDE_MIN_VERSION, claudeTooOld, claudeTrust, isClaude, pluginDir, sandboxAvailable } from "../adapters/agent.js";
+import { CLAUDE_MIN_VERSION, CLAUDE_TESTED_RANGE, claudeInRange, claudeTooOld, claudeTrust, isClaude, pluginDir, sandboxAvailable } from "../adapters/agent.js";
 import { readPid } from "../state/pidfile.js";
 import { isMonitorOf } from "./monitor-pid.js";
 import type { OrchPaths } from "../state/paths.js";
@@ -29,7 +29,8 @@ interface Finding {
   fix?: () => Promise<string>;
 }
 
-export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; tmuxSocket?: string }): Promise<number> {
+export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; tmuxSocket?: string; claude?: boolean }): Promise<number> {
+  if (f.claude) return checkClaude(ctx, f.project);
   const findings: Finding[] = [];
   const add = (level: Finding["level"], text: string, fix?: Finding["fix"]) => findings.push({ level, text, ...(fix ? { fix } : {}) });
 
@@ -46,7 +47,7 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
     const claudeV = await commandVersion(agent);
     if (!claudeV) add("warn", `${agent} not found: npm install -g @anthropic-ai/claude-code, or set agentCommand`);
     else if (claudeTooOld(claudeV)) add("problem", `claude: ${claudeV} is too old for --worktree (needs ${CLAUDE_MIN_VERSION.join(".")} or later): npm install -g @anthropic-ai/claude-code`);
-    else add("ok", `claude: ${claudeV}`);
+    else add(...claudeVersionFinding(claudeV));
     add(...checkSandbox(loadConfig(ctx.home, here, {}, ctx.env).sandbox));
   } else {
     add(findExecutable(agent) ? "ok" : "problem", findExecutable(agent) ? `agent command: ${agent}` : `agent command ${agent} (agentCommand) is not installed or not on PATH`);
@@ -141,6 +142,43 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
   }
   ctx.out(remaining === 0 ? "No problems left." : `${remaining} problem${remaining === 1 ? "" : "s"} left.`);
   return remaining === 0 ? 0 : 1;
+}
+
+/**
+ * `doctor --claude`: the configured claude (agentCommand when it is Claude Code, else `claude` on
+ * PATH), its version against the tested range, then driven through every screen and hook.
+ */
+async function checkClaude(ctx: Ctx, project: string | undefined): Promise<number> {
+  const here = await git.toplevel(project ?? ctx.cwd);
+  const configured = loadConfig(ctx.home, here, {}, ctx.env).agentCommand[0]!;
+  const program = isClaude(configured) ? configured : "claude";
+  const bin = findExecutable(program, ctx.env.PATH ?? "");
+  const version = bin ? await commandVersion(bin) : undefined;
+  if (!bin || !version) {
+    ctx.out(`✗ ${program} not found${bin ? ` (or its --version failed)` : " on PATH"}: npm install -g @anthropic-ai/claude-code, or set agentCommand`);
+    return 1;
+  }
+  const [level, text] = claudeVersionFinding(version);
+  ctx.out(`${level === "ok" ? "✓" : level === "warn" ? "!" : "✗"} ${text}`);
+  const { runClaudeCheck } = await import("./doctor-claude.js");
+  const code = await runClaudeCheck(ctx, bin, version);
+  return level === "problem" ? 1 : code;
+}
+
+/** The installed claude against the tested range: older is a problem, newer a warning that says how to check it. */
+export function claudeVersionFinding(versionText: string): [Finding["level"], string] {
+  const { oldest, newest } = CLAUDE_TESTED_RANGE;
+  const v = /\d+\.\d+\.\d+/.exec(versionText)?.[0] ?? versionText;
+  switch (claudeInRange(versionText)) {
+    case "in":
+      return ["ok", `claude: ${v}, in the tested range (${oldest} to ${newest})`];
+    case "newer":
+      return ["warn", `claude: ${v} is newer than tested (newest tested ${newest}); before an unattended run, check that autorun understands it: autorun doctor --claude`];
+    case "older":
+      return ["problem", `claude: ${v} is older than the oldest supported (${oldest}); its screens and hooks are not what autorun reads: npm install -g @anthropic-ai/claude-code`];
+    default:
+      return ["warn", `claude: "${versionText}" is not a version autorun can read (tested: ${oldest} to ${newest}); check it with autorun doctor --claude`];
+  }
 }
 
 /** Claude Code's Bash sandbox: on where it can run, unless the configuration turns it off. */

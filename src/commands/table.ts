@@ -357,9 +357,10 @@ export const COMMANDS: CommandSpec[] = [
       { flags: "--fix", help: "fix what is safe to fix" },
       { flags: "--project <dir>", help: "the project to check (default: the git repository of the current directory)" },
       { flags: "--tmux-socket <name>", help: "also look at sessions on this tmux server (tmux -L <name>)" },
+      { flags: "--claude", help: "drive your installed claude for about 30 s against a local API stand-in (temp HOME, no tokens) and say which screens and hooks autorun understood" },
     ],
     example: "autorun doctor --fix",
-    schema: (z) => z.object({ fix: z.boolean().optional(), project: z.string().optional(), tmuxSocket: z.string().optional() }),
+    schema: (z) => z.object({ fix: z.boolean().optional(), project: z.string().optional(), tmuxSocket: z.string().optional(), claude: z.boolean().optional() }),
     run: async (c, _args, f) => (await import("./doctor.js")).runDoctor(c, f),
   }),
   command({
