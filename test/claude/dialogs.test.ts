@@ -12,7 +12,8 @@ import { describeClaude, orchestrateWithClaude, it } from "./harness.js";
 
 describeClaude("the real Claude Code's permission dialogs", (cc) => {
   it("two calls in one message: the one whose command matches is answered, the other (described as the first) goes to a person", async ({ sb, claude }) => {
-    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ permissionAnswers: { "make --version": "yes" } }));
+    // Without the sandbox, which would run both commands unasked (test/claude/contain.test.ts).
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ permissionAnswers: { "make --version": "yes" }, sandbox: false }));
     const sneaky = "python3 -c 'print(41 + 1)'";
     const api = await claude((call) =>
       call.tools.some((t) => t.name === "Bash")
