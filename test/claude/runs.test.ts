@@ -106,14 +106,14 @@ describeClaude("the real Claude Code", (cc) => {
       if (told === "") {
         const steps = stageSteps(call, { file: "shared.txt" });
         // Stage 2 hands over only once stage 1 is merged, so its merge conflicts.
-        if (stepDone(call, steps[3]!) && !stepDone(call, steps[4]!)) await waitFor("stage 1 to merge", () => eventsOf(sb, "queue", "merge_complete", "1").length > 0, 60_000);
+        if (stepDone(call, steps[3]!) && !stepDone(call, steps[4]!)) await waitFor("stage 1 to merge", () => eventsOf(sb, "queue", "merge_complete", "1").length > 0, 150_000);
         return nextStep(call, steps);
       }
       return { blocks: [{ text: "Nothing to do." }], done: true };
     });
     const plan = sb.writePlan("queue.md", "## Stage 1: One\n## Stage 2: Two\n");
     await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "30"]);
-    expect(await endOf(sb, "queue", 150_000)).toBe("completed");
+    expect(await endOf(sb, "queue", 240_000)).toBe("completed");
     expect(eventsOf(sb, "queue", "merge_conflict").map((e) => [e.stage, e.reason])).toEqual([["1", "validate_failed"], ["2", "conflict"]]);
     for (const q of eventsOf(sb, "queue", "message_queued")) {
       expect(eventsOf(sb, "queue", "message_delivered", String(q.stage)).map((e) => e.id)).toContain(q.id);
@@ -127,7 +127,7 @@ describeClaude("the real Claude Code", (cc) => {
     for (const c of firstParents.filter((c) => merges.includes(c))) expect(await sb.git("cat-file", "-t", `${c}:checked.txt`)).toBe("blob");
     expect(eventsOf(sb, "queue", "stall_continue_sent")).toEqual([]);
     await expectClean(sb, "queue");
-  }, 180_000);
+  }, 300_000);
 
   it("names the command of a prompt outside the allow-list in a review; permissionAnswers answers a matching one; a person's \"don't ask again\" holds for later stages", async ({ sb, claude }) => {
     // Without the sandbox, which would run these commands unasked (test/claude/contain.test.ts).
