@@ -67,7 +67,8 @@ describe("hooks (built CLI, real monitor)", () => {
     await waitFor("usage from the real transcript", () => usd(sb, "fifo", "1") === 3, 15_000);
     const stop = await sb.cli(["stop", "fifo"]);
     expect(stop.code, stop.stderr).toBe(0);
-    await waitFor("the monitor to stop", () => eventsOf(sb, "fifo", "monitor_stopped")[0]);
+    // A wedged monitor would never stop; a busy machine can make a sound one take a while.
+    await waitFor("the monitor to stop", () => eventsOf(sb, "fifo", "monitor_stopped")[0], 60_000);
     // A resumed monitor replays the FIFO's hook (refused at once) and goes on.
     await hook(sb, dir, "1", "Stop", { hook_event_name: "Stop", transcript_path: fifo });
     const resume = await sb.cli(["resume", "fifo"]);
@@ -77,8 +78,8 @@ describe("hooks (built CLI, real monitor)", () => {
     await hook(sb, dir, "1", "Stop", { hook_event_name: "Stop", transcript_path: real });
     await waitFor("the new usage", () => usd(sb, "fifo", "1") === 6, 15_000);
     expect((await sb.cli(["stop", "fifo", "--sessions"])).code).toBe(0);
-    await waitFor("the monitor to stop", () => eventsOf(sb, "fifo", "monitor_stopped").length === 2);
-  }, 60_000);
+    await waitFor("the monitor to stop", () => eventsOf(sb, "fifo", "monitor_stopped").length === 2, 60_000);
+  }, 180_000);
 
   it("two transcripts named in turn by Stop hooks are counted once each", async ({ sb }) => {
     const dir = await sleepingRun(sb, "twice", "## Stage 1: A\n");
