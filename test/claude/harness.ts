@@ -12,13 +12,13 @@ import { claudeBins, claudeEnv, claudeHome, startApi, stepDone, type Api, type B
 export const CLAUDES = claudeBins();
 
 /**
- * The lane's tests, once per Claude Code version: `body` gets the version's program. The versions
- * run side by side (their tests mostly wait on claude), each one's tests one after another, so the
- * lane takes about as long for two versions as for one.
+ * The lane's tests, once per Claude Code version: `body` gets the version's program. One version
+ * after the other: side by side, beside the other test files' agents on two cores, the longest
+ * tests (a send-back, the sandboxed pair) ran past their deadlines in one full run of two.
  */
 export function describeClaude(name: string, body: (claude: ClaudeUnderTest) => void): void {
   describe.skipIf(CLAUDES.length === 0)(name, () => {
-    describe.concurrent.each(CLAUDES)("on Claude Code $version", (claude) => {
+    describe.each(CLAUDES)("on Claude Code $version", (claude) => {
       describe.sequential("", () => body(claude));
     });
   });
