@@ -203,12 +203,7 @@ function step(prev: Status | undefined, event: AutorunEvent, copy: boolean): Sta
     case "stage_retried": {
       if (!stage || (stage.status !== "failed" && stage.status !== "blocked")) break;
       Object.assign(stage, { status: "pending", attempts: 0, sessions: 0, free_relaunches: 0, failure_reason: null, attention: null, completed_at: null, implement_done: false, nudges: 0, session_id: null, send_backs: [], retries: stage.retries + 1, model: stage.settings.model ?? null, over_budget: false });
-      status.failed_in_row = status.failed_in_row.filter((id) => id !== event.stage);
-      unblock(status, edit);
-      if (status.status === "failed") {
-        status.status = "running";
-        status.completed_at = null;
-      }
+      goesOn(status, event.stage, edit);
       break;
     }
     case "stage_done_by_person":
@@ -217,12 +212,7 @@ function step(prev: Status | undefined, event: AutorunEvent, copy: boolean): Sta
       if (!stage || stage.status === "completed") break;
       const done = event.type === "stage_done_by_person";
       Object.assign(stage, { status: "completed", completed_at: event.ts, finished_by: done ? "person" : "skipped", merge_commit: done ? (event.commit ?? null) : null, attention: null, pending_messages: [], failure_reason: null, implement_done: false });
-      status.failed_in_row = status.failed_in_row.filter((id) => id !== event.stage);
-      unblock(status, edit);
-      if (status.status === "failed") {
-        status.status = "running";
-        status.completed_at = null;
-      }
+      goesOn(status, event.stage, edit);
       break;
     }
     case "usage_recorded":
@@ -322,6 +312,16 @@ function step(prev: Status | undefined, event: AutorunEvent, copy: boolean): Sta
 }
 
 type Edit = (id: string) => StageStatus;
+
+/** Stage `id` no longer counts as failed (retried, or finished by a person): its dependants and a failed run go on. */
+function goesOn(status: Status, id: string, edit: Edit): void {
+  status.failed_in_row = status.failed_in_row.filter((f) => f !== id);
+  unblock(status, edit);
+  if (status.status === "failed") {
+    status.status = "running";
+    status.completed_at = null;
+  }
+}
 
 /** Blocked stages none of whose dependencies (transitively) has failed any more go back to pending. */
 function unblock(status: Status, edit: Edit): void {
