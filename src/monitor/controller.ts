@@ -310,13 +310,7 @@ export class Monitor {
       const retryRefused = stage.status === "in_progress" && m.refusedAt !== undefined && now - m.refusedAt > 2_000 && (await this.checkoutClear(m.refusedFiles ?? []));
       if (!((stage.status === "in_progress" && stage.implement_done) || stage.status === "merging" || retryRefused)) continue;
       if (retryRefused) m.refusedAt = undefined;
-      const job = this.mergeOne(id)
-        .catch((error: Error) => this.deps.log(`stage ${id}: merge failed: ${error.message}`))
-        .finally(() => {
-          this.merging.delete(id);
-          this.deps.wake?.();
-        });
-      this.merging.set(id, job);
+      this.startMerge(id);
     }
   }
 
@@ -364,6 +358,12 @@ export class Monitor {
   mergeNow(id: string): boolean {
     if (this.merging.has(id)) return false;
     this.mem(id).refusedAt = undefined;
+    this.startMerge(id);
+    return true;
+  }
+
+  /** The merge of stage `id` in the background, known in `merging` until it ends; then another pass. */
+  private startMerge(id: string): void {
     const job = this.mergeOne(id)
       .catch((error: Error) => this.deps.log(`stage ${id}: merge failed: ${error.message}`))
       .finally(() => {
@@ -371,7 +371,6 @@ export class Monitor {
         this.deps.wake?.();
       });
     this.merging.set(id, job);
-    return true;
   }
 
   nudgeStage(id: string, why: string, message: string): Promise<boolean> {
