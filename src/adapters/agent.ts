@@ -76,6 +76,15 @@ export interface StageScope {
   /** The worktree's admin directory name under `<commonDir>/worktrees/`. */
   adminName: string;
   baseBranch: string;
+  /**
+   * What else in the git directory exists at launch, never goes away and a commit never writes: the
+   * main checkout's HEAD and index, packed refs, info/, objects/info (alternates), submodules' git
+   * directories. Claude Code opens the whole git directory to a worktree session's Bash; these are
+   * closed again. Only paths that exist are listed, and none that a run removes: for a missing one
+   * the sandbox makes and removes a placeholder around every command, and one that vanishes
+   * between its check and bubblewrap's mount fails the command.
+   */
+  gitGuarded?: readonly string[];
   /** Claude Code's Bash sandbox, with the network domains its commands may reach; undefined: off. */
   sandbox?: { domains: readonly string[] };
 }
@@ -98,6 +107,7 @@ export function sandboxSettings(scope: StageScope & { sandbox: { domains: readon
         join(g, "worktrees", scope.adminName, "gitdir"),
         join(g, "refs", "heads", scope.baseBranch),
         join(g, "logs", "refs", "heads", scope.baseBranch),
+        ...(scope.gitGuarded ?? []),
       ],
     },
     network: { allowedDomains: [...scope.sandbox.domains] },

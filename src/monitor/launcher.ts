@@ -71,7 +71,13 @@ export function stageScope(config: Pick<Config, "sandbox" | "sandboxDomains">, s
     // Not made yet (a dry run): git's default name.
   }
   const on = config.sandbox && sandboxAvailable((p) => findExecutable(p)).ok;
-  return { worktree, commonDir, adminName, baseBranch: status.base_branch, ...(on ? { sandbox: { domains: config.sandboxDomains } } : {}) };
+  if (!on) return { worktree, commonDir, adminName, baseBranch: status.base_branch };
+  return { worktree, commonDir, adminName, baseBranch: status.base_branch, gitGuarded: gitGuarded(commonDir), sandbox: { domains: config.sandboxDomains } };
+}
+
+/** The paths of `StageScope.gitGuarded` that exist in `commonDir` now (none of them ever goes away). */
+function gitGuarded(commonDir: string): string[] {
+  return ["HEAD", "index", "packed-refs", "info", join("objects", "info"), "modules"].map((p) => join(commonDir, p)).filter((p) => existsSync(p));
 }
 
 /** Worktrees being created in this process, so a second launcher waits for the checkout to finish. */

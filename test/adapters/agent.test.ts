@@ -78,6 +78,25 @@ describe("what a stage may do unasked", () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+  it("closes again what of the git directory exists and a commit never writes", () => {
+    const root = mkdtempSync(join(tmpdir(), "autorun-scope-"));
+    try {
+      const g = join(root, ".git");
+      const wt = join(root, ".claude", "worktrees", "s-stage-1");
+      for (const d of ["info", "objects/info", "refs/autorun/s", "worktrees/s-stage-1", "worktrees/s-stage-2"]) mkdirSync(join(g, d), { recursive: true });
+      writeFileSync(join(g, "HEAD"), "ref: refs/heads/main\n");
+      writeFileSync(join(g, "worktrees", "s-stage-1", "gitdir"), `${wt}/.git\n`);
+      const sc = stageScope({ sandbox: true, sandboxDomains: [] }, { project_root: root, base_branch: "main" }, wt);
+      if (!sc.sandbox) return; // No bubblewrap here: the sandbox, and so this list, is off.
+      // No index, packed-refs or modules in this repository: nothing listed for them (the sandbox would plant placeholders);
+      // nothing a run removes (autorun's refs, the other stages' admin directories).
+      expect(sc.gitGuarded).toEqual([join(g, "HEAD"), join(g, "info"), join(g, "objects", "info")]);
+      const s = (agentSettings([], sc) as Settings).sandbox!;
+      expect(s.filesystem.denyWrite).toEqual(expect.arrayContaining([...sc.gitGuarded!]));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
   it("knows where the sandbox can run", () => {
     expect(sandboxAvailable(() => undefined, "darwin")).toEqual({ ok: true, missing: [] });
     expect(sandboxAvailable(() => "/usr/bin/x", "linux")).toEqual({ ok: true, missing: [] });

@@ -5,7 +5,7 @@
  * outside the workflow's allow-list (`git rebase --exec`) is a dialog for a person: a review,
  * nothing done until someone answers.
  */
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { waitFor } from "../helpers/env.js";
@@ -17,11 +17,15 @@ describeClaude("the real Claude Code, contained", (cc) => {
   it("with the sandbox: a stage cannot write outside its worktree, run a program that does, or stop its run; the other stage runs unprompted", async ({ sb, claude }) => {
     const outside = join(sb.dir, "outside.txt");
     const rebased = join(sb.dir, "rebased.txt");
+    const g = join(sb.repo, ".git");
+    // Claude Code opens the whole git directory to a worktree session; what a commit never writes is closed again.
+    const gitWrites = `echo 'ref: refs/heads/evil' > ${g}/HEAD; echo ${sb.dir} > ${g}/objects/info/alternates; echo '*' >> ${g}/info/exclude`;
     const api = await claude((call) => {
       const steps = stageSteps(call);
       if (call.stage === "2") {
         const tries: Block[] = [
           { bash: `echo pwned > ${outside}`, description: "Write outside" },
+          { bash: gitWrites, description: "Write the git directory" },
           { bash: `git rebase --exec "touch ${rebased}" HEAD~1`, description: "Rebase" },
           { bash: "git rebase --abort", description: "Abort" },
           { bash: "autorun stop box --sessions", description: "Stop the run" },
@@ -35,9 +39,14 @@ describeClaude("the real Claude Code, contained", (cc) => {
     await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "30"]);
     expect(await endOf(sb, "box", 150_000)).toBe("completed");
     const tools = api.calls.flatMap((c) => c.tools).filter((t) => t.name === "Bash" && t.result !== undefined);
-    const result = (cmd: string) => tools.find((t) => t.input.command === cmd)?.result ?? "";
+    const result = (cmd: string) => [...tools].reverse().find((t) => t.input.command === cmd)?.result ?? "";
     expect(existsSync(outside)).toBe(false);
     expect(result(`echo pwned > ${outside}`)).toMatch(/Read-only file system/);
+    expect(result(gitWrites).match(/Read-only file system/g)).toHaveLength(3);
+    expect(readFileSync(join(g, "HEAD"), "utf8")).toBe("ref: refs/heads/main\n");
+    const alternates = join(g, "objects", "info", "alternates");
+    // (2.1.332 may leave an empty placeholder there: no other object store is named.)
+    expect(existsSync(alternates) ? readFileSync(alternates, "utf8") : "").toBe("");
     expect(existsSync(rebased)).toBe(false);
     expect(result(`git rebase --exec "touch ${rebased}" HEAD~1`)).toMatch(/Read-only file system|Execution failed|Refusing to run it/);
     expect(result("autorun stop box --sessions")).toMatch(/run this from your own terminal, not from a stage's session/);
