@@ -57,7 +57,18 @@ function claudeVersion(bin: string): string | undefined {
 
 /** Has the conversation run this command (its exact text) yet? */
 export function ran(call: Call, command: string): boolean {
-  return call.tools.some((t) => t.name === "Bash" && t.input.command === command && t.result !== undefined);
+  return call.tools.some((t) => t.name === "Bash" && t.input.command === command && t.result !== undefined && !neverStarted(t.result));
+}
+
+/**
+ * A Bash result from a command Claude Code's sandbox never started: bubblewrap could not set up a
+ * mount because a file it was told to protect vanished in between (2.1.197 makes and removes
+ * placeholder files in the shared git directory around every sandboxed command, so stages running
+ * commands at the same moment trip over each other's). A model retries such a command; so does the
+ * script.
+ */
+export function neverStarted(result: string): boolean {
+  return /^(Exit code \d+\n)?bwrap: Can't (find source path|get type of source)/.test(result);
 }
 
 /**
