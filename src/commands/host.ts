@@ -30,9 +30,18 @@ export async function runHost(ctx: Ctx, which: HostCommand, stdin: string): Prom
     case "prepare":
       out = await side.prepare(ctx.home, ctx.cwd, parse(which, protocol.prepareInput, stdin));
       break;
-    case "launch":
-      out = await side.launch(ctx.home, parse(which, protocol.launchInput, stdin));
+    case "launch": {
+      // One stage, or `{launches: [...]}` for several at once.
+      const many = (() => {
+        try {
+          return typeof (JSON.parse(stdin) as { launches?: unknown }).launches !== "undefined";
+        } catch {
+          return false;
+        }
+      })();
+      out = many ? { launches: await side.launchMany(ctx.home, parse(which, protocol.launchManyInput, stdin).launches) } : await side.launch(ctx.home, parse(which, protocol.launchInput, stdin));
       break;
+    }
     case "session": {
       const input = parse(which, side.sessionsInput, stdin);
       out = { sessions: await side.startSessions(ctx.home, input.socket_path, input.sessions) };

@@ -105,28 +105,59 @@ function ensureEvents(orchDir: string, started: Record<string, unknown>): string
 
 /** One stage on this host: worktree, context file, events file, session. */
 export async function launch(home: string, input: LaunchInput): Promise<LaunchOutput> {
-  const orchDir = hostOrchDir(home, input.orchestration);
-  const events = ensureEvents(orchDir, input.started);
-  const context = contextFilePath(join(orchDir, "stages"), input.stage);
-  writeFileSync(context, input.context, { mode: 0o600 });
-  const worktree = hostWorktree(input.root, input.worktree);
-  let worktreeState: LaunchOutput["worktree_state"] = "existing";
-  if (!existsSync(worktree)) {
-    await git.addStageWorktree(input.root, worktree, input.branch, input.start);
-    worktreeState = "made";
+  return (await launchMany(home, [input]))[0]!;
+}
+
+/**
+ * Several stages at once: their worktrees side by side, then every session in as few tmux calls
+ * as fit (what a batch of ready stages needs). All or an error naming the first stage that failed.
+ */
+export async function launchMany(home: string, inputs: readonly LaunchInput[]): Promise<LaunchOutput[]> {
+  const events = new Map<string, string>();
+  for (const input of inputs) {
+    const orchDir = hostOrchDir(home, input.orchestration);
+    if (!events.has(orchDir)) events.set(orchDir, ensureEvents(orchDir, input.started));
+    writeFileSync(contextFilePath(join(orchDir, "stages"), input.stage), input.context, { mode: 0o600 });
   }
-  const eventsOffset = statSync(events).size;
-  const socketPath = hostTmuxSocket(home, input.socket);
-  const tmux = tmuxAtPath(socketPath);
-  let sessionState: LaunchOutput["session_state"] = "started";
-  if (await tmux.hasSession(input.session)) sessionState = "adopted";
-  else {
-    const env = sessionEnv(home, orchDir, input.stage, input.env);
-    const [made] = await startSessions(home, socketPath, [{ name: input.session, cwd: input.root, argv: input.argv, env, remainOnExit: true, ...(input.width ? { width: input.width } : {}), ...(input.height ? { height: input.height } : {}) }]);
-    if (!made?.made) {
-      if (/duplicate session/.test(made?.error ?? "") && (await tmux.hasSession(input.session))) sessionState = "adopted";
-      else throw new UserError(`tmux could not start ${input.session} on the host: ${made?.error ?? "no reason given"}`);
+  const worktrees = await Promise.all(
+    inputs.map(async (input) => {
+      const worktree = hostWorktree(input.root, input.worktree);
+      if (existsSync(worktree)) return { worktree, state: "existing" as const };
+      await git.addStageWorktree(input.root, worktree, input.branch, input.start);
+      return { worktree, state: "made" as const };
+    }),
+  );
+  const out: LaunchOutput[] = [];
+  // One tmux server per socket; the sessions of each in one go.
+  const bySocket = new Map<string, number[]>();
+  inputs.forEach((input, i) => bySocket.set(input.socket, [...(bySocket.get(input.socket) ?? []), i]));
+  for (const [socket, indexes] of bySocket) {
+    const socketPath = hostTmuxSocket(home, socket);
+    mkdirSync(join(home, "tmux"), { recursive: true, mode: 0o700 });
+    const tmux = tmuxAtPath(socketPath);
+    const existing = new Set(await tmux.listSessions());
+    const starting = indexes.filter((i) => !existing.has(inputs[i]!.session));
+    const offsets = new Map(indexes.map((i) => [i, statSync(events.get(hostOrchDir(home, inputs[i]!.orchestration))!).size]));
+    const specs: NewSession[] = starting.map((i) => {
+      const input = inputs[i]!;
+      const orchDir = hostOrchDir(home, input.orchestration);
+      const env = sessionEnv(home, orchDir, input.stage, input.env);
+      return { name: input.session, cwd: input.root, argv: input.argv, env, envDir: join(home, "session-env"), remainOnExit: true, ...(input.width ? { width: input.width } : {}), ...(input.height ? { height: input.height } : {}) };
+    });
+    const made = specs.length > 0 ? await tmux.newSessions(specs) : [];
+    const adopted = new Set(indexes.filter((i) => existing.has(inputs[i]!.session)));
+    // Those of a call that failed, one at a time: a session made meanwhile is adopted.
+    for (const [k, i] of starting.entries()) {
+      if (made[k]) continue;
+      try {
+        await tmux.newSession(specs[k]!);
+      } catch (error) {
+        const why = (error as { stderr?: string }).stderr || (error as Error).message;
+        if (/duplicate session/.test(why) && (await tmux.hasSession(inputs[i]!.session))) adopted.add(i);
+        else throw new UserError(`tmux could not start ${inputs[i]!.session} on the host: ${why}`);
+      }
     }
+    for (const i of indexes) out[i] = { worktree: worktrees[i]!.worktree, events_offset: offsets.get(i)!, worktree_state: worktrees[i]!.state, session_state: adopted.has(i) ? "adopted" : "started" };
   }
-  return { worktree, events_offset: eventsOffset, worktree_state: worktreeState, session_state: sessionState };
+  return out;
 }

@@ -53,6 +53,9 @@ export const launchInput = z
   .strict();
 export type LaunchInput = z.infer<typeof launchInput>;
 
+/** Several stages in one call: `{launches: [...]}`. */
+export const launchManyInput = z.object({ launches: z.array(launchInput).min(1).max(256) }).strict();
+
 export const launchOutput = z.object({
   worktree: absolute,
   /** The host's events file was this long when the session started: its lines for this stage from here on are this attempt's. */

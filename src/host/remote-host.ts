@@ -4,7 +4,7 @@
  * and its tmux, all through the host's one shared ssh connection.
  *
  * A launch costs three ssh calls the first time on a host (ready, push, launch) and two after
- * (push, launch); `launchMany` pushes once for several stages.
+ * (push, launch); several stages from one base tip cost the same two (`launchMany`).
  */
 import { runScript, type SshSettings, type SshTarget } from "../adapters/ssh.js";
 import { pushToHost } from "../adapters/git-ssh.js";
@@ -77,6 +77,14 @@ export class RemoteHost {
   async launch(input: Omit<LaunchInput, "root">): Promise<LaunchOutput> {
     const { root } = await this.ready();
     return launchOutput.parse(await this.call("launch", { ...input, root }, 30_000));
+  }
+
+  /** Several stages in one ssh call (after `pushBase` of their start commits). */
+  async launchMany(inputs: readonly Omit<LaunchInput, "root">[]): Promise<LaunchOutput[]> {
+    if (inputs.length === 0) return [];
+    const { root } = await this.ready();
+    const out = (await this.call("launch", { launches: inputs.map((input) => ({ ...input, root })) }, 30_000 + 2_000 * inputs.length)) as { launches: unknown[] };
+    return out.launches.map((l) => launchOutput.parse(l));
   }
 
   /** The host's tmux server named `socket` (under the host's autorun home). */

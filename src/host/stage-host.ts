@@ -63,6 +63,8 @@ export interface StageHost {
   ready(): Promise<void>;
   paths(orchestration: string, stage: string, worktreeName: string): StagePaths;
   launch(l: StageLaunch): Promise<StageLaunched>;
+  /** Several stages at once (a batch of ready stages): on a host, one push and one call. */
+  launchMany(ls: readonly StageLaunch[]): Promise<StageLaunched[]>;
   tmux(socket: string): Tmux;
 }
 
@@ -92,6 +94,30 @@ export class LocalStageHost implements StageHost {
     if (await tmux.hasSession(l.session)) return { paths, eventsOffset: 0, adopted: true };
     await tmux.newSession({ name: l.session, cwd: this.projectRoot, argv: l.argv(paths), env: sessionEnv(this.home, paths.orchDir, l.stage, l.env), envDir: join(paths.orchDir, "session-env"), remainOnExit: true });
     return { paths, eventsOffset: 0, adopted: false };
+  }
+
+  async launchMany(ls: readonly StageLaunch[]): Promise<StageLaunched[]> {
+    await Promise.all(ls.map(async (l) => {
+      const { worktree } = this.paths(l.orchestration, l.stage, l.worktreeName);
+      if (!existsSync(worktree)) await git.addStageWorktree(this.projectRoot, worktree, l.branch, l.start);
+    }));
+    const out: StageLaunched[] = [];
+    for (const socket of new Set(ls.map((l) => l.socket))) {
+      const tmux = this.tmux(socket);
+      const existing = new Set(await tmux.listSessions());
+      const mine = ls.filter((l) => l.socket === socket);
+      const starting = mine.filter((l) => !existing.has(l.session));
+      const made = await tmux.newSessions(
+        starting.map((l) => {
+          const paths = this.paths(l.orchestration, l.stage, l.worktreeName);
+          return { name: l.session, cwd: this.projectRoot, argv: l.argv(paths), env: sessionEnv(this.home, paths.orchDir, l.stage, l.env), envDir: join(paths.orchDir, "session-env"), remainOnExit: true };
+        }),
+      );
+      // Those of a call that failed, one at a time (adopting one that exists).
+      for (const [k, l] of starting.entries()) if (!made[k]) await this.launch(l);
+      for (const l of mine) out[ls.indexOf(l)] = { paths: this.paths(l.orchestration, l.stage, l.worktreeName), eventsOffset: 0, adopted: existing.has(l.session) };
+    }
+    return out;
   }
 
   tmux(socket: string): Tmux {
@@ -139,6 +165,21 @@ export class RemoteStageHost implements StageHost {
       env: l.env,
     });
     return { paths, eventsOffset: out.events_offset, adopted: out.session_state === "adopted" };
+  }
+
+  async launchMany(ls: readonly StageLaunch[]): Promise<StageLaunched[]> {
+    await this.host.ready();
+    const starts = new Set(ls.map((l) => `${l.start} ${l.baseBranch}`));
+    // One base tip (a batch of ready stages starts from it): one push, one call; else one by one.
+    if (starts.size !== 1) {
+      const out: StageLaunched[] = [];
+      for (const l of ls) out.push(await this.launch(l));
+      return out;
+    }
+    await this.host.pushBase(this.localRoot, ls[0]!.start, ls[0]!.baseBranch);
+    const paths = ls.map((l) => this.paths(l.orchestration, l.stage, l.worktreeName));
+    const out = await this.host.launchMany(ls.map((l, i) => ({ orchestration: l.orchestration, started: l.started, stage: l.stage, branch: l.branch, start: l.start, worktree: l.worktreeName, context: l.context, session: l.session, socket: l.socket, argv: l.argv(paths[i]!), env: l.env })));
+    return out.map((o, i) => ({ paths: paths[i]!, eventsOffset: o.events_offset, adopted: o.session_state === "adopted" }));
   }
 
   tmux(socket: string): Tmux {

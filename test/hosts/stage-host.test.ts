@@ -99,4 +99,22 @@ describe.skipIf(skip)("StageHost: this machine and a host behind one interface",
       ["1", "box1", paths.dir],
     ]);
   });
+
+  it("launches a batch of stages at once, here and on the host (one push, one call); again: all adopted", async () => {
+    const tip = (await execa("git", ["-C", repo, "rev-parse", "HEAD"])).stdout;
+    const started = { ts: "2026-01-02T00:00:00.000Z", orch_dir: "/x", plan_name: "batch", project_slug: "proj", type: "orchestration_started", stages: [] };
+    const batch: StageLaunch[] = ["a", "b", "c", "d"].map((id) => ({ orchestration: "batch", started, stage: id, branch: `worktree-proj-stage-${id}`, worktreeName: `proj-stage-${id}`, session: `proj_stage-${id}`, socket, context: `# ${id}\n`, start: tip, baseBranch: "main", argv: (p) => ["sh", "-c", 'echo "up in $1"; exec sleep 60', "agent", p.worktree], env: {} }));
+    for (const h of hosts) {
+      const t0 = performance.now();
+      const out = await h.launchMany(batch);
+      console.log(`${h.name}: ${batch.length} stages at once ${(performance.now() - t0).toFixed(0)} ms`);
+      expect(out.map((o) => o.adopted)).toEqual([false, false, false, false]);
+      const tmux = h.tmux(socket);
+      for (const [i, o] of out.entries()) {
+        await expect.poll(async () => (await tmux.capturePane(batch[i]!.session)) ?? "", { timeout: 15_000 }).toContain(`up in ${o.paths.worktree}`);
+      }
+      expect((await h.launchMany(batch)).map((o) => o.adopted)).toEqual([true, true, true, true]);
+      for (const l of batch) expect(await tmux.killSession(l.session)).toBe(true);
+    }
+  });
 });
