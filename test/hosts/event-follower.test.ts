@@ -140,18 +140,27 @@ describe.skipIf(skip)("following a host's events", () => {
     // The follower in a process of its own, polling as fast as it can.
     const child = `const { HostEventFollower } = await import(${JSON.stringify(join(ROOT, "dist", "src", "host", "event-follower.js"))});
 const o = JSON.parse(process.argv[1]);
-const f = new HostEventFollower({ ...o, placements: () => new Map([["1", 0]]) });
-for (;;) { await f.poll(); await new Promise((r) => setTimeout(r, 5)); }`;
-    const start = () => spawn(process.execPath, ["--input-type=module", "-e", child, spec], { stdio: ["ignore", "ignore", "pipe"] });
+const f = new HostEventFollower({ ...o, maxBytes: 2048, placements: () => new Map([["1", 0]]) });
+for (;;) { if ((await f.poll()).accepted.length > 0) process.stdout.write("+"); await new Promise((r) => setTimeout(r, 5)); }`;
+    // A few lines per poll (2 KiB), so a kill lands in the middle of the stream.
+    const start = () => spawn(process.execPath, ["--input-type=module", "-e", child, spec], { stdio: ["ignore", "pipe", "pipe"] });
     // The host appends `total` lines, a few milliseconds apart, as hooks would.
     const lines = Array.from({ length: total }, (_, i) => line({ stage: "1", type: "phase_status", phase: "implement", status: "start", current_phase: i }));
-    const writer = runScript(s, target, 'f=$1; shift; for l in "$@"; do printf "%s" "$l" >> "$f"; sleep 0.01; done', [hostEvents, ...lines], { deadlineMs: 30_000 });
+    const writer = runScript(s, target, 'f=$1; shift; for l in "$@"; do printf "%s" "$l" >> "$f"; sleep 0.01; done', [hostEvents, ...lines], { deadlineMs: 60_000 });
     let kills = 0;
     let done = false;
     void writer.then(() => (done = true));
-    while (!done) {
+    while (!done || kills < 3) {
       const p = start();
-      await new Promise((r) => setTimeout(r, 150 + Math.random() * 250));
+      // Killed once it has forwarded lines (however long a loaded machine takes to start it), a
+      // random moment later: mid-poll, mid-append or between the append and the state write.
+      await new Promise((r) => {
+        const timer = setTimeout(r, 30_000);
+        p.stdout!.once("data", () => {
+          clearTimeout(timer);
+          setTimeout(r, Math.random() * 60);
+        });
+      });
       p.kill("SIGKILL");
       await new Promise((r) => p.once("exit", r));
       kills++;
@@ -160,11 +169,11 @@ for (;;) { await f.poll(); await new Promise((r) => setTimeout(r, 5)); }`;
     // The killed followers forwarded lines themselves; one last follower catches up.
     const byKilled = forwarded().length;
     const last = new HostEventFollower(o);
-    for (let i = 0; i < 20 && (await last.poll()).more; i++);
+    for (let i = 0; i < 50 && (await last.poll()).more; i++);
     await last.poll();
     const phases = forwarded().map((e) => e.current_phase);
     console.log(`${kills} followers SIGKILLed while ${total} lines were written; they forwarded ${byKilled}`);
-    expect(kills).toBeGreaterThanOrEqual(2);
+    expect(kills).toBeGreaterThanOrEqual(3);
     expect(byKilled).toBeGreaterThan(0);
     expect(phases).toEqual(Array.from({ length: total }, (_, i) => i));
   });
