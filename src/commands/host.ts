@@ -9,13 +9,15 @@ import type { Ctx } from "./ctx.js";
 
 export type HostCommand = "prepare" | "launch" | "session" | "versions";
 
-function parse<T extends z.ZodType>(what: string, schema: T, text: string): z.infer<T> {
-  let value: unknown;
+function json(what: string, text: string): unknown {
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch (error) {
-    throw new UserError(`autorun host ${what}: stdin is not JSON (${(error as Error).message}); this command is run by the controller's autorun, with its input on stdin.`);
+    throw new UserError(`autorun host ${what}: stdin is not JSON (${(error as Error).message.replace(/\s+/g, " ")}); this command is run by the controller's autorun, with its input on stdin.`);
   }
+}
+
+function check<T extends z.ZodType>(what: string, schema: T, value: unknown): z.infer<T> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
@@ -26,32 +28,26 @@ export async function runHost(ctx: Ctx, which: HostCommand, stdin: string): Prom
   const protocol = await import("../host/protocol.js");
   const side = await import("../host/host-side.js");
   let out: unknown;
+  const input = which === "versions" && stdin.trim() === "" ? {} : json(which, stdin);
   switch (which) {
     case "prepare":
-      out = await side.prepare(ctx.home, ctx.cwd, parse(which, protocol.prepareInput, stdin));
+      out = await side.prepare(ctx.home, ctx.cwd, check(which, protocol.prepareInput, input));
       break;
-    case "launch": {
+    case "launch":
       // One stage, or `{launches: [...]}` for several at once.
-      const many = (() => {
-        try {
-          return typeof (JSON.parse(stdin) as { launches?: unknown }).launches !== "undefined";
-        } catch {
-          return false;
-        }
-      })();
-      out = many ? { launches: await side.launchMany(ctx.home, parse(which, protocol.launchManyInput, stdin).launches) } : await side.launch(ctx.home, parse(which, protocol.launchInput, stdin));
+      out =
+        typeof input === "object" && input !== null && "launches" in input
+          ? { launches: await side.launchMany(ctx.home, check(which, protocol.launchManyInput, input).launches) }
+          : await side.launch(ctx.home, check(which, protocol.launchInput, input));
       break;
-    }
     case "session": {
-      const input = parse(which, side.sessionsInput, stdin);
-      out = { sessions: await side.startSessions(ctx.home, input.socket_path, input.sessions) };
+      const sessions = check(which, side.sessionsInput, input);
+      out = { sessions: await side.startSessions(ctx.home, sessions.socket_path, sessions.sessions) };
       break;
     }
-    case "versions": {
-      const input = stdin.trim() ? parse(which, protocol.prepareInput.pick({ agent: true }), stdin) : {};
-      out = await side.hostVersions(input.agent);
+    case "versions":
+      out = await side.hostVersions(check(which, protocol.prepareInput.pick({ agent: true }), input).agent);
       break;
-    }
   }
   // ctx.out drops control characters; JSON escapes C0 ones, these are escaped too so none is lost.
   ctx.out(JSON.stringify(out).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));

@@ -184,9 +184,23 @@ describe.skipIf(skip)("a stage on a host", () => {
     await expect(gone.tmux("autorun").hasSession("x")).rejects.toThrow(/^ssh to host gone \(.+\) failed: /);
   });
 
-  it("the host commands are refused from a stage's session", async () => {
+  it("the host commands are refused from a stage's session; bad input is one line, exit 2, nothing made", async () => {
     const r = await execa(process.execPath, [CLI, "host", "versions"], { env: { AUTORUN_STAGE: "1", AUTORUN_ORCH_DIR: "/x" }, input: "{}", reject: false });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/^autorun: host versions: run this from your own terminal, not from a stage's session/);
+    const home = join(dir, "bad-input-home");
+    for (const [input, message] of [
+      ["x\n", /^autorun: autorun host launch: stdin is not JSON \(.+\); this command is run by the controller's autorun, with its input on stdin\.$/],
+      ['{"root":"/x"}', /^autorun: autorun host launch: orchestration: .+; nothing was done\.$/],
+      ['{"launches":[{"root":"relative"}]}', /^autorun: autorun host launch: launches\.0\.root: an absolute path without newlines; nothing was done\.$/],
+      ['{"root":"p","extra":1}', /^autorun: autorun host prepare: input: .*extra.*; nothing was done\.$/],
+    ] as const) {
+      const cmd = input.includes("extra") ? "prepare" : "launch";
+      const bad = await execa(process.execPath, [CLI, "host", cmd], { env: { AUTORUN_HOME: home }, input, reject: false });
+      expect(bad.exitCode).toBe(2);
+      expect(bad.stderr.trimEnd()).toMatch(message);
+      expect(bad.stderr.trimEnd().split("\n")).toHaveLength(1);
+    }
+    expect(existsSync(home)).toBe(false);
   });
 });
