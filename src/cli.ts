@@ -57,10 +57,10 @@ export function buildProgram(setCode: (code: number) => void): Command {
     let parent = parents.get(groupName);
     if (!parent) {
       const group = GROUPS[groupName]!;
-      parent = program.command(groupName).description(group.summary).addHelpText("after", helpExample(group.example));
+      parent = program.command(groupName, { hidden: group.hidden ?? false }).description(group.summary).addHelpText("after", helpExample(group.example));
       parents.set(groupName, parent);
     }
-    const cmd = parent.command(words.at(-1)!).description(spec.summary).addHelpText("after", helpExample(spec.example));
+    const cmd = parent.command(words.at(-1)!, { hidden: spec.hidden ?? false }).description(spec.summary).addHelpText("after", helpExample(spec.example));
     for (const [name, help] of spec.args ?? []) cmd.argument(name, help);
     for (const o of spec.options ?? []) {
       const option = new Option(o.flags, o.help);

@@ -102,12 +102,15 @@ export interface ScriptOptions {
   deadlineMs?: number;
 }
 
+/** A script's result; `bytes`: its stdout exactly as sent (`stdout` is UTF-8 text without the final newline). */
+export type SshResult = RunResult & { bytes: Buffer };
+
 /**
  * Runs a POSIX shell script on `target` with `args` as `$1…`, through the shared connection.
  * A non-zero exit is a value (255: ssh itself failed: see `stderr`); a call past its deadline
  * throws a ToolError (timedOut) after resetting a master that no longer answers.
  */
-export async function runScript(s: SshSettings, target: SshTarget, script: string, args: readonly string[] = [], opts: ScriptOptions = {}): Promise<RunResult> {
+export async function runScript(s: SshSettings, target: SshTarget, script: string, args: readonly string[] = [], opts: ScriptOptions = {}): Promise<SshResult> {
   mkdirSync(join(s.home, "ssh"), { recursive: true, mode: 0o700 });
   const argv = sshArgs(s, target, ["sh", "-s"]);
   const deadlineMs = opts.deadlineMs ?? s.deadlineMs ?? DEFAULTS.deadlineMs;
@@ -125,7 +128,7 @@ export async function runScript(s: SshSettings, target: SshTarget, script: strin
  * pipes — the master holds them until the remote command ends, and waiting for their end would
  * wait out the remote command. At the deadline the client is killed and our ends are dropped.
  */
-function runSsh(argv: readonly string[], input: string, deadlineMs: number): Promise<RunResult | "timeout"> {
+function runSsh(argv: readonly string[], input: string, deadlineMs: number): Promise<SshResult | "timeout"> {
   return new Promise((resolve, reject) => {
     const child = spawn("ssh", argv, { stdio: ["pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];
@@ -148,7 +151,7 @@ function runSsh(argv: readonly string[], input: string, deadlineMs: number): Pro
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       const trim = (b: Buffer[]) => Buffer.concat(b).toString("utf8").replace(/\n$/, "");
-      resolve({ ok: code === 0, code: code ?? undefined, stdout: trim(out), stderr: trim(err), ...(signal ? { signal } : {}) });
+      resolve({ ok: code === 0, code: code ?? undefined, stdout: trim(out), stderr: trim(err), bytes: Buffer.concat(out), ...(signal ? { signal } : {}) });
     });
   });
 }

@@ -52,6 +52,8 @@ export interface CommandSpec<S extends Z.ZodType = Z.ZodType> {
    * raises a budget). Refused, before anything is read, from inside any stage's session.
    */
   person?: boolean;
+  /** Left out of help: run by autorun itself (on a host, by the controller), not by people. */
+  hidden?: boolean;
   run(ctx: Ctx, args: Args, opts: Z.infer<S>): Promise<number> | number;
 }
 
@@ -375,6 +377,38 @@ export const COMMANDS: CommandSpec[] = [
     run: async (c, _args, f) => (await import("./hosts.js")).runHosts(c, f),
   }),
   command({
+    name: "host prepare",
+    person: true,
+    hidden: true,
+    summary: "(controller) make the project root a git repository if missing; print where things are and the versions here; JSON on stdin",
+    example: "autorun host prepare < input.json",
+    run: async (c) => (await import("./host.js")).runHost(c, "prepare", await readStdin()),
+  }),
+  command({
+    name: "host launch",
+    person: true,
+    hidden: true,
+    summary: "(controller) add a stage's worktree from the pushed tip, write its context and events files, start its tmux session; JSON on stdin",
+    example: "autorun host launch < input.json",
+    run: async (c) => (await import("./host.js")).runHost(c, "launch", await readStdin()),
+  }),
+  command({
+    name: "host session",
+    person: true,
+    hidden: true,
+    summary: "(controller) start tmux sessions with their environment in a 0600 file; JSON on stdin",
+    example: "autorun host session < input.json",
+    run: async (c) => (await import("./host.js")).runHost(c, "session", await readStdin()),
+  }),
+  command({
+    name: "host versions",
+    person: true,
+    hidden: true,
+    summary: "(controller) print the versions of autorun, git, tmux and the agent here; JSON on stdin",
+    example: "autorun host versions < input.json",
+    run: async (c) => (await import("./host.js")).runHost(c, "versions", await readStdin()),
+  }),
+  command({
     name: "demo",
     person: true,
     summary: "run a bundled 5-stage plan with the simulated agent in a throw-away repo on a private tmux server",
@@ -390,7 +424,8 @@ export const COMMANDS: CommandSpec[] = [
 ];
 
 /** Groups of subcommands: their own help line and example. */
-export const GROUPS: Record<string, { summary: string; example: string }> = {
+export const GROUPS: Record<string, { summary: string; example: string; hidden?: boolean }> = {
+  host: { summary: "(controller) what autorun runs on another host over ssh; not for people", example: "autorun host versions < /dev/null", hidden: true },
   review: { summary: "review files: questions for a person, answered in an editor", example: 'autorun review new --title "API shape" --question "REST or RPC?"\nautorun review list' },
 };
 

@@ -15,6 +15,12 @@ export const base = z.object({
   plan_name: z.string().min(1),
   project_slug: z.string().min(1),
   stage: stageId.optional(),
+  /**
+   * Written on another host (its name in the configuration) and forwarded by the controller's
+   * follower of that host; `host_offset`: where the line ended in the host's copy of the file.
+   */
+  host: z.string().min(1).optional(),
+  host_offset: z.number().int().nonnegative().optional(),
 });
 
 const withStage = base.extend({ stage: stageId });

@@ -1,0 +1,163 @@
+/**
+ * What `autorun host …` does on a host, for the controller that runs the orchestration: the
+ * project root (made if missing; the controller pushes the base into it), a stage's worktree from
+ * the pushed tip, its context file, its events file's first line, and its tmux session (on a
+ * socket under the host's autorun home, remain-on-exit, the environment in a 0600 file that the
+ * session loads and removes). Each is idempotent: a launch repeated after an interrupted one adopts
+ * what the first made.
+ */
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { z } from "zod";
+import * as git from "../adapters/git.js";
+import { runProgram } from "../adapters/exec.js";
+import { sessionEnv } from "../adapters/agent.js";
+import { tmuxAtPath } from "../adapters/remote-tmux.js";
+import type { NewSession } from "../adapters/tmux.js";
+import { ownVersion } from "../commands/host-check.js";
+import { appendLine, readFirstLine } from "../state/append.js";
+import { contextFilePath } from "../state/paths.js";
+import { UserError } from "../errors.js";
+import { hostOrchDir, hostTmuxSocket, hostWorktree, type HostVersions, type LaunchInput, type LaunchOutput, type PrepareInput, type PrepareOutput } from "./protocol.js";
+
+async function firstLine(file: string, args: string[]): Promise<string | null> {
+  try {
+    const r = await runProgram(file, args, { timeoutMs: 15_000 });
+    return r.ok ? (r.stdout.split("\n")[0]?.trim() ?? null) : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function hostVersions(agent = "claude"): Promise<HostVersions> {
+  const [gitV, tmuxV, agentV] = await Promise.all([firstLine("git", ["--version"]), firstLine("tmux", ["-V"]), firstLine(agent, ["--version"])]);
+  return { autorun: ownVersion(), git: gitV, tmux: tmuxV, agent: agentV };
+}
+
+/** The project root, made a git repository (its own checkout stays empty: stages work in worktrees). */
+export async function prepare(home: string, cwd: string, input: PrepareInput): Promise<PrepareOutput> {
+  const root = isAbsolute(input.root) ? input.root : resolve(cwd, input.root);
+  let created = false;
+  if (!existsSync(join(root, ".git"))) {
+    if (existsSync(root) && !statSync(root).isDirectory()) throw new UserError(`${root} is not a directory; set hosts.<name>.root to a directory for the project.`);
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+    const r = await runProgram("git", ["init", "-q", "--", root], { timeoutMs: 30_000 });
+    if (!r.ok) throw new UserError(`git init ${root} failed on the host: ${r.stderr.trim()}`);
+    created = true;
+  }
+  await git.ensureExcluded(root, "/.claude/worktrees/");
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  return { root, home, created, versions: await hostVersions(input.agent) };
+}
+
+/** A session's spec as the controller sends it (the environment file is written here). */
+export const sessionSpec = z
+  .object({
+    // tmux takes any name but for "." and ":" (which it would change); autorun's own are plainer.
+    name: z.string().min(1).max(200).refine((n) => !/[\0-\x1f.:]/.test(n), "a tmux session name (no . : or control characters)"),
+    cwd: z.string().min(1),
+    argv: z.array(z.string()).min(1),
+    env: z.record(z.string(), z.string()),
+    width: z.number().int().positive().optional(),
+    height: z.number().int().positive().optional(),
+    remainOnExit: z.boolean().optional(),
+  })
+  .strict();
+
+export const sessionsInput = z.object({ socket_path: z.string().min(1), sessions: z.array(sessionSpec).min(1) }).strict();
+
+/** Starts sessions on the tmux server at `socketPath`: for each, made or tmux's reason. */
+export async function startSessions(home: string, socketPath: string, specs: readonly z.infer<typeof sessionSpec>[]): Promise<{ made: boolean; error?: string }[]> {
+  mkdirSync(join(home, "tmux"), { recursive: true, mode: 0o700 });
+  const tmux = tmuxAtPath(socketPath);
+  const envDir = join(home, "session-env");
+  const out: { made: boolean; error?: string }[] = [];
+  for (const spec of specs) {
+    const full: NewSession = { ...spec, envDir };
+    try {
+      await tmux.newSession(full);
+      out.push({ made: true });
+    } catch (error) {
+      out.push({ made: false, error: (error as { stderr?: string }).stderr || (error as Error).message });
+    }
+  }
+  return out;
+}
+
+/**
+ * The host's copy of the orchestration's events file starts with the controller's first event,
+ * its `orch_dir` the host's: the agent's `autorun phase`/`hook` calls append there. A file that
+ * starts with another orchestration's first event is refused.
+ */
+function ensureEvents(orchDir: string, started: Record<string, unknown>): string {
+  const file = join(orchDir, "events.jsonl");
+  mkdirSync(join(orchDir, "stages"), { recursive: true, mode: 0o700 });
+  const mine: Record<string, unknown> = { ...started, orch_dir: orchDir };
+  const first = readFirstLine(file);
+  if (!first) {
+    if (existsSync(file) && statSync(file).size > 0) throw new UserError(`${file} on the host is damaged (no first event); remove it and launch again.`);
+    appendLine(file, mine);
+  } else if (first.type !== "orchestration_started" || first.ts !== mine.ts || first.plan_name !== mine.plan_name || first.project_slug !== mine.project_slug) {
+    throw new UserError(`${file} on the host belongs to another run of ${String(first.plan_name)} (started ${String(first.ts)}); remove ${orchDir} there, or rename the plan.`);
+  }
+  return file;
+}
+
+/** One stage on this host: worktree, context file, events file, session. */
+export async function launch(home: string, input: LaunchInput): Promise<LaunchOutput> {
+  return (await launchMany(home, [input]))[0]!;
+}
+
+/**
+ * Several stages at once: their worktrees side by side, then every session in as few tmux calls
+ * as fit (what a batch of ready stages needs). All or an error naming the first stage that failed.
+ */
+export async function launchMany(home: string, inputs: readonly LaunchInput[]): Promise<LaunchOutput[]> {
+  const events = new Map<string, string>();
+  for (const input of inputs) {
+    const orchDir = hostOrchDir(home, input.orchestration);
+    if (!events.has(orchDir)) events.set(orchDir, ensureEvents(orchDir, input.started));
+    writeFileSync(contextFilePath(join(orchDir, "stages"), input.stage), input.context, { mode: 0o600 });
+  }
+  const worktrees = await Promise.all(
+    inputs.map(async (input) => {
+      const worktree = hostWorktree(input.root, input.worktree);
+      if (existsSync(worktree)) return { worktree, state: "existing" as const };
+      await git.addStageWorktree(input.root, worktree, input.branch, input.start);
+      return { worktree, state: "made" as const };
+    }),
+  );
+  const out: LaunchOutput[] = [];
+  // One tmux server per socket; the sessions of each in one go.
+  const bySocket = new Map<string, number[]>();
+  inputs.forEach((input, i) => bySocket.set(input.socket, [...(bySocket.get(input.socket) ?? []), i]));
+  for (const [socket, indexes] of bySocket) {
+    const socketPath = hostTmuxSocket(home, socket);
+    mkdirSync(join(home, "tmux"), { recursive: true, mode: 0o700 });
+    const tmux = tmuxAtPath(socketPath);
+    const existing = new Set(await tmux.listSessions());
+    const starting = indexes.filter((i) => !existing.has(inputs[i]!.session));
+    const offsets = new Map(indexes.map((i) => [i, statSync(events.get(hostOrchDir(home, inputs[i]!.orchestration))!).size]));
+    const specs: NewSession[] = starting.map((i) => {
+      const input = inputs[i]!;
+      const orchDir = hostOrchDir(home, input.orchestration);
+      const env = sessionEnv(home, orchDir, input.stage, input.env);
+      return { name: input.session, cwd: input.root, argv: input.argv, env, envDir: join(home, "session-env"), remainOnExit: true, ...(input.width ? { width: input.width } : {}), ...(input.height ? { height: input.height } : {}) };
+    });
+    const made = specs.length > 0 ? await tmux.newSessions(specs) : [];
+    const adopted = new Set(indexes.filter((i) => existing.has(inputs[i]!.session)));
+    // Those of a call that failed, one at a time: a session made meanwhile is adopted.
+    for (const [k, i] of starting.entries()) {
+      if (made[k]) continue;
+      try {
+        await tmux.newSession(specs[k]!);
+      } catch (error) {
+        const why = (error as { stderr?: string }).stderr || (error as Error).message;
+        if (/duplicate session/.test(why) && (await tmux.hasSession(inputs[i]!.session))) adopted.add(i);
+        else throw new UserError(`tmux could not start ${inputs[i]!.session} on the host: ${why}`);
+      }
+    }
+    for (const i of indexes) out[i] = { worktree: worktrees[i]!.worktree, events_offset: offsets.get(i)!, worktree_state: worktrees[i]!.state, session_state: adopted.has(i) ? "adopted" : "started" };
+  }
+  return out;
+}

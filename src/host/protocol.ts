@@ -1,0 +1,90 @@
+/**
+ * What the controller and a host's `autorun host …` commands say to each other: one JSON object
+ * on the command's stdin, one JSON object on its stdout. Both sides run the same autorun version
+ * (the controller checks it first), so one schema module serves both. And where things live on a
+ * host, derived from what `prepare` reports (the host's autorun home and its project root).
+ */
+import { join } from "node:path";
+import { z } from "zod";
+
+const absolute = z.string().min(1).refine((p) => p.startsWith("/") && !/[\0\n]/.test(p), "an absolute path without newlines");
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "letters, digits, . _ -");
+
+/** `autorun host prepare`: the project root (relative: to the host user's home, where ssh starts). */
+export const prepareInput = z.object({ root: z.string().min(1).refine((p) => !/[\0\n]/.test(p), "a path without newlines"), agent: z.string().min(1).optional() }).strict();
+export type PrepareInput = z.infer<typeof prepareInput>;
+
+export const versionsSchema = z.object({ autorun: z.string().nullable(), git: z.string().nullable(), tmux: z.string().nullable(), agent: z.string().nullable() });
+export type HostVersions = z.infer<typeof versionsSchema>;
+
+export const prepareOutput = z.object({
+  /** The project root, absolute, as it is on the host. */
+  root: absolute,
+  /** The host's $AUTORUN_HOME. */
+  home: absolute,
+  created: z.boolean(),
+  versions: versionsSchema,
+});
+export type PrepareOutput = z.infer<typeof prepareOutput>;
+
+/** `autorun host launch`: one stage's worktree, context, environment and tmux session. */
+export const launchInput = z
+  .object({
+    root: absolute,
+    /** The orchestration's directory name, and its first event as the controller wrote it. */
+    orchestration: name,
+    started: z.record(z.string(), z.unknown()),
+    stage: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
+    /** The stage's branch, made at `start` (a pushed commit) when the host does not have it yet. */
+    branch: z.string().min(1).refine((b) => !b.startsWith("-") && !/[\0-\x20~^:?*[\\]/.test(b), "a branch name"),
+    start: z.string().regex(/^[0-9a-f]{40,64}$/, "a commit id"),
+    /** The worktree's directory name under `<root>/.claude/worktrees/`. */
+    worktree: name,
+    context: z.string(),
+    session: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "a tmux session name"),
+    /** The tmux server's name: its socket is `<host home>/tmux/<socket>`. */
+    socket: name,
+    argv: z.array(z.string()).min(1),
+    /** Variables for the agent beyond autorun's own (the host's `env` names, with the controller's values). */
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()),
+    width: z.number().int().positive().optional(),
+    height: z.number().int().positive().optional(),
+  })
+  .strict();
+export type LaunchInput = z.infer<typeof launchInput>;
+
+/** Several stages in one call: `{launches: [...]}`. */
+export const launchManyInput = z.object({ launches: z.array(launchInput).min(1).max(256) }).strict();
+
+export const launchOutput = z.object({
+  worktree: absolute,
+  /** The host's events file was this long when the session started: its lines for this stage from here on are this attempt's. */
+  events_offset: z.number().int().nonnegative(),
+  /** "made": the worktree was added at `start`; "existing": it was there (a relaunch). */
+  worktree_state: z.enum(["made", "existing"]),
+  /** "adopted": the session existed already (a launch repeated after an interrupted one). */
+  session_state: z.enum(["started", "adopted"]),
+});
+export type LaunchOutput = z.infer<typeof launchOutput>;
+
+/** Where the stage worktrees of a project root are on a host (`claude --worktree <name>` finds them there). */
+export function hostWorktree(root: string, worktreeName: string): string {
+  return join(root, ".claude", "worktrees", worktreeName);
+}
+
+export function hostOrchDir(home: string, orchestration: string): string {
+  return join(home, "orchestration", orchestration);
+}
+
+export function hostEventsFile(home: string, orchestration: string): string {
+  return join(hostOrchDir(home, orchestration), "events.jsonl");
+}
+
+export function hostTmuxSocket(home: string, socket: string): string {
+  return join(home, "tmux", socket);
+}
+
+/** The ref of a host's project root that holds the base tip the controller pushed last. */
+export function hostBaseRef(baseBranch: string): string {
+  return `refs/autorun/base/${baseBranch}`;
+}

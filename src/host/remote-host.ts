@@ -1,0 +1,104 @@
+/**
+ * The controller's side of a host: make it ready (the same autorun there, the project root made),
+ * push the base tip into it, launch a stage there (worktree, context, events file, tmux session),
+ * and its tmux, all through the host's one shared ssh connection.
+ *
+ * A launch costs three ssh calls the first time on a host (ready, push, launch) and two after
+ * (push, launch); several stages from one base tip cost the same two (`launchMany`).
+ */
+import { runScript, type SshSettings, type SshTarget } from "../adapters/ssh.js";
+import { pushToHost } from "../adapters/git-ssh.js";
+import { createRemoteTmux } from "../adapters/remote-tmux.js";
+import type { Tmux } from "../adapters/tmux.js";
+import { ownVersion } from "../commands/host-check.js";
+import type { HostSpec } from "../core/hosts.js";
+import { ToolError, UserError } from "../errors.js";
+import { hostBaseRef, hostTmuxSocket, launchOutput, prepareOutput, type LaunchInput, type LaunchOutput, type PrepareOutput } from "./protocol.js";
+
+/**
+ * One ssh call: the host's autorun must print exactly this version (else exit 3 with what it
+ * printed), then `autorun host prepare` gets its JSON on stdin ($3, through printf: a builtin, so
+ * the JSON is on no command line).
+ */
+const READY = `v=$("$1" --version </dev/null 2>/dev/null | head -n 1)
+if [ "$v" != "$2" ]; then printf '%s\\n' "$v"; exit 3; fi
+printf '%s' "$3" | "$1" host prepare`;
+
+const CALL = 'printf "%s" "$3" | "$1" host "$2"';
+
+/** `{project}` in a host's root is the project's slug. */
+export function hostRoot(spec: Pick<HostSpec, "name" | "root">, projectSlug: string): string {
+  return (spec.root ?? "autorun/{project}").replace(/\{project\}/g, projectSlug);
+}
+
+export class RemoteHost {
+  readonly target: SshTarget;
+  private prepared: PrepareOutput | undefined;
+
+  constructor(
+    readonly s: SshSettings,
+    readonly spec: HostSpec,
+    readonly projectSlug: string,
+    private readonly agentCommand: readonly string[] = ["claude"],
+  ) {
+    if (spec.local || !spec.ssh) throw new UserError(`host ${spec.name} is this machine; a remote host needs hosts.${spec.name}.ssh`);
+    this.target = { name: spec.name, destination: spec.ssh, options: spec.sshOptions };
+  }
+
+  /** What `prepare` reported (after `ready`). */
+  get info(): PrepareOutput {
+    if (!this.prepared) throw new Error(`host ${this.spec.name}: ready() has not run`);
+    return this.prepared;
+  }
+
+  /** The same autorun version there, the project root made: once per controller process. */
+  async ready(): Promise<PrepareOutput> {
+    if (this.prepared) return this.prepared;
+    const mine = ownVersion();
+    const input = JSON.stringify({ root: hostRoot(this.spec, this.projectSlug), agent: (this.spec.agentCommand ?? this.agentCommand)[0] ?? "claude" });
+    const r = await runScript(this.s, this.target, READY, [this.spec.autorun, mine, input]);
+    const at = `host ${this.spec.name} (${this.spec.ssh})`;
+    if (r.code === 3) {
+      const theirs = r.stdout.trim();
+      throw new UserError(`${at}: autorun ${theirs ? theirs : "is not found"} there, ${mine} here; install autorun ${mine} on ${this.spec.name}${theirs ? "" : ` or give its full path in hosts.${this.spec.name}.autorun`}.`);
+    }
+    if (!r.ok) throw new ToolError(`${at}: could not prepare ${hostRoot(this.spec, this.projectSlug)}: ${lastLine(r.stderr) ?? `exit ${r.code}`}`, ["ssh", this.spec.ssh!, "autorun", "host", "prepare"], r.code, r.stderr);
+    this.prepared = prepareOutput.parse(JSON.parse(r.stdout));
+    return this.prepared;
+  }
+
+  /** Pushes `commit` (the base tip) into the host's root, where launches start stage branches from it. */
+  async pushBase(localRoot: string, commit: string, baseBranch: string): Promise<void> {
+    const { root } = await this.ready();
+    await pushToHost(this.s, this.target, { cwd: localRoot, remoteDir: root }, [`+${commit}:${hostBaseRef(baseBranch)}`]);
+  }
+
+  /** One stage on the host (after `pushBase` of its start commit). */
+  async launch(input: Omit<LaunchInput, "root">): Promise<LaunchOutput> {
+    const { root } = await this.ready();
+    return launchOutput.parse(await this.call("launch", { ...input, root }, 30_000));
+  }
+
+  /** Several stages in one ssh call (after `pushBase` of their start commits). */
+  async launchMany(inputs: readonly Omit<LaunchInput, "root">[]): Promise<LaunchOutput[]> {
+    if (inputs.length === 0) return [];
+    const { root } = await this.ready();
+    const out = (await this.call("launch", { launches: inputs.map((input) => ({ ...input, root })) }, 30_000 + 2_000 * inputs.length)) as { launches: unknown[] };
+    return out.launches.map((l) => launchOutput.parse(l));
+  }
+
+  /** The host's tmux server named `socket` (under the host's autorun home). */
+  tmux(socket: string): Tmux {
+    return createRemoteTmux(this.s, this.target, { socketPath: hostTmuxSocket(this.info.home, socket), autorun: this.spec.autorun });
+  }
+
+  private async call(command: string, input: unknown, deadlineMs: number): Promise<unknown> {
+    const r = await runScript(this.s, this.target, CALL, [this.spec.autorun, command, JSON.stringify(input)], { deadlineMs });
+    if (!r.ok) throw new ToolError(`host ${this.spec.name}: autorun host ${command} failed: ${lastLine(r.stderr) ?? `exit ${r.code}`}`, ["ssh", this.spec.ssh!, "autorun", "host", command], r.code, r.stderr);
+    return JSON.parse(r.stdout);
+  }
+}
+
+function lastLine(text: string): string | undefined {
+  return text.split("\n").filter(Boolean).at(-1);
+}

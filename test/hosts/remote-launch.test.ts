@@ -1,0 +1,269 @@
+/**
+ * A stage launched on a host against a real sshd: the version check, the project root made, the
+ * base pushed over the shared connection, the worktree, context, events and 0600 env files, the
+ * session in the host's tmux; the host's tmux driven through the `Tmux` interface, with names,
+ * paths and text full of shell and tmux syntax; and one batch launched through `StageHost` here and
+ * on the host alike, the host's phase report followed into the controller's events.jsonl.
+ */
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLI } from "../helpers/env.js";
+import { closeMaster, runScript, type SshSettings } from "../../src/adapters/ssh.js";
+import { fetchFromHost } from "../../src/adapters/git-ssh.js";
+import type { HostSpec } from "../../src/core/hosts.js";
+import { RemoteHost } from "../../src/host/remote-host.js";
+import { hostBaseRef, hostEventsFile } from "../../src/host/protocol.js";
+import { HostEventFollower } from "../../src/host/event-follower.js";
+import { LocalStageHost, RemoteStageHost, type StageHost, type StageLaunch } from "../../src/host/stage-host.js";
+import { appendLine } from "../../src/state/append.js";
+import { orchPaths } from "../../src/state/paths.js";
+import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
+
+const skip = hostLaneSkip();
+if (skip) console.log(`host lane skipped: ${skip}`);
+
+const WEIRD = `we ird; $HOME "q" 'sq' #h $(touch pwned) \`touch pwned2\``;
+
+describe.skipIf(skip)("a stage on a host", () => {
+  let host: TestHost;
+  let dir: string;
+  let s: SshSettings;
+  let repo: string;
+  let box1: RemoteHost;
+  const spec = (over: Partial<HostSpec> = {}): HostSpec => ({ name: "box1", local: false, slots: 2, labels: [], ssh: "box1", sshOptions: host.sshOptions, root: `${WEIRD}/{project}`, env: [], autorun: CLI, agentCommand: ["git"], ...over });
+  const git = async (...args: string[]) => (await execa("git", ["-C", repo, ...args])).stdout;
+  const hostGit = async (cwd: string, ...args: string[]) => (await execa("git", ["-c", `safe.directory=*`, "-C", cwd, ...args])).stdout;
+
+  beforeAll(async () => {
+    host = await makeTestHost({ name: "box1" });
+    dir = mkdtempSync(join(tmpdir(), "autorun-rl-"));
+    s = { home: join(dir, "h"), connectTimeoutS: 5 };
+    repo = join(dir, "repo");
+    mkdirSync(repo);
+    await execa("git", ["init", "-q", "-b", "main", repo]);
+    writeFileSync(join(repo, "README.md"), "# project\n");
+    await git("add", "README.md");
+    await git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init");
+    box1 = new RemoteHost(s, spec(), "proj");
+  });
+  afterAll(async () => {
+    if (box1) await closeMaster(s, box1.target).catch(() => undefined);
+    await host?.teardown();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("refuses a host whose autorun is another version, in one line saying what to install", async () => {
+    const old = join(host.home, "old-autorun");
+    writeFileSync(old, "#!/bin/sh\necho 0.0.9\n");
+    chmodSync(old, 0o755);
+    chownSync(old, statSync(host.home).uid, statSync(host.home).gid);
+    const error = await new RemoteHost(s, spec({ name: "old", autorun: old }), "proj").ready().catch((e: Error) => e);
+    expect((error as Error).message).toBe("host old (box1): autorun 0.0.9 there, 0.1.0 here; install autorun 0.1.0 on old.");
+    const none = await new RemoteHost(s, spec({ name: "none", autorun: "/nonexistent/autorun" }), "proj").ready().catch((e: Error) => e);
+    expect((none as Error).message).toMatch(/^host none \(box1\): autorun is not found there, 0\.1\.0 here; install autorun 0\.1\.0 on none or give its full path in hosts\.none\.autorun\.$/);
+    // Nothing was made on the host.
+    expect(existsSync(join(host.home, WEIRD))).toBe(false);
+  });
+
+  it("makes the root, pushes the base, launches the stage: worktree, context, events, env, session", async () => {
+    const t0 = performance.now();
+    const info = await box1.ready();
+    const readyMs = performance.now() - t0;
+    expect(info.root).toBe(join(host.home, WEIRD, "proj"));
+    expect(info.home).toBe(join(host.home, ".autorun"));
+    expect(info.created).toBe(true);
+    expect(info.versions).toMatchObject({ autorun: "0.1.0", git: (await execa("git", ["--version"])).stdout, tmux: (await execa("tmux", ["-V"])).stdout });
+    expect(existsSync(join(host.home, "pwned")) || existsSync(join(host.home, "pwned2"))).toBe(false);
+
+    const tip = await git("rev-parse", "HEAD");
+    const t1 = performance.now();
+    await box1.pushBase(repo, tip, "main");
+    const pushMs = performance.now() - t1;
+    expect(await hostGit(info.root, "rev-parse", hostBaseRef("main"))).toBe(tip);
+
+    const secret = `s3cret-${process.pid}-value`;
+    const started = { ts: "2026-01-01T00:00:00.000Z", orch_dir: "/controller/orch/plan", plan_name: "plan", project_slug: "proj", type: "orchestration_started", stages: [{ id: "1" }] };
+    const t2 = performance.now();
+    const out = await box1.launch({
+      orchestration: "plan",
+      started,
+      stage: "1",
+      branch: "worktree-proj-stage-1",
+      start: tip,
+      worktree: "proj-stage-1",
+      context: "# Stage 1\nDo the thing; $HOME `id` #x\n",
+      session: "proj_stage-1",
+      socket: "autorun",
+      argv: ["sh", "-c", 'printf "stage=%s secret=%s orch=%s\\n" "$AUTORUN_STAGE" "$SECRET_X" "$AUTORUN_ORCH_DIR"; ls .claude/worktrees; exec sleep 60'],
+      env: { SECRET_X: secret },
+    });
+    const launchMs = performance.now() - t2;
+    console.log(`on a host: ready ${readyMs.toFixed(0)} ms (new connection), push ${pushMs.toFixed(0)} ms, launch ${launchMs.toFixed(0)} ms`);
+    const worktree = join(info.root, ".claude", "worktrees", "proj-stage-1");
+    expect(out).toEqual({ worktree, events_offset: expect.any(Number) as number, worktree_state: "made", session_state: "started" });
+    expect(await hostGit(worktree, "rev-parse", "HEAD")).toBe(tip);
+    expect(await hostGit(worktree, "branch", "--show-current")).toBe("worktree-proj-stage-1");
+    const orchDir = join(info.home, "orchestration", "plan");
+    const events = readFileSync(join(orchDir, "events.jsonl"), "utf8");
+    expect(JSON.parse(events.split("\n")[0]!)).toEqual({ ...started, orch_dir: orchDir });
+    expect(out.events_offset).toBe(Buffer.byteLength(events));
+    const context = join(orchDir, "stages", "stage-1-context.md");
+    expect(readFileSync(context, "utf8")).toBe("# Stage 1\nDo the thing; $HOME `id` #x\n");
+    expect(statSync(context).mode & 0o777).toBe(0o600);
+
+    const tmux = box1.tmux("autorun");
+    await expect.poll(async () => (await tmux.capturePane("proj_stage-1")) ?? "", { timeout: 10_000 }).toContain(`stage=1 secret=${secret} orch=${orchDir}`);
+    expect(await tmux.capturePane("proj_stage-1")).toContain("proj-stage-1");
+    // The env file was loaded and removed; its directory is the user's alone; the value is on no command line.
+    const envDir = join(info.home, "session-env");
+    expect(statSync(envDir).mode & 0o777).toBe(0o700);
+    expect(readdirSync(envDir)).toEqual([]);
+    for (const pid of await host.pids()) {
+      const cmdline = (() => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        } catch {
+          return "";
+        }
+      })();
+      expect(cmdline).not.toContain(secret);
+    }
+    expect(statSync(join(info.home, "tmux", "autorun")).isSocket()).toBe(true);
+
+    // Launched again (an interrupted launch repeated): the worktree and session are adopted.
+    const again = await box1.launch({ orchestration: "plan", started, stage: "1", branch: "worktree-proj-stage-1", start: tip, worktree: "proj-stage-1", context: "# Stage 1\n", session: "proj_stage-1", socket: "autorun", argv: ["true"], env: {} });
+    expect(again).toMatchObject({ worktree_state: "existing", session_state: "adopted" });
+    // Another run's events file of the same name is refused.
+    const other = await box1.launch({ orchestration: "plan", started: { ...started, ts: "2026-02-02T00:00:00.000Z" }, stage: "1", branch: "b", start: tip, worktree: "proj-stage-1", context: "", session: "x", socket: "autorun", argv: ["true"], env: {} }).catch((e: Error) => e);
+    expect((other as Error).message).toMatch(/events\.jsonl on the host belongs to another run of plan \(started 2026-01-01T00:00:00\.000Z\); remove .+ there, or rename the plan\.$/);
+    expect(await tmux.killSession("proj_stage-1")).toBe(true);
+    expect(await tmux.hasSession("proj_stage-1")).toBe(false);
+
+    // The stage's work comes back with a fetch through the same connection.
+    const work = await runScript(s, box1.target, 'cd -- "$1" && git -c user.name=a -c user.email=a@a commit --allow-empty -qm work && git rev-parse HEAD', [worktree]);
+    expect(work.stderr).toBe("");
+    await fetchFromHost(s, box1.target, { cwd: repo, remoteDir: info.root }, ["refs/heads/worktree-proj-stage-1:refs/autorun-test/fetched"]);
+    expect(await git("rev-parse", "refs/autorun-test/fetched")).toBe(work.stdout.trim());
+  });
+
+  it("drives the host's tmux through the Tmux interface: ; $ quotes spaces # in names, paths and text", async () => {
+    const info = await box1.ready();
+    const tmux = box1.tmux("autorun");
+    // tmux itself rewrites "$" in a session name (to "\\$"), so "$" is tried in paths and text only.
+    const name = `n; "q" 'sq' #x \`touch pwned3\` end;`;
+    const cwd = join(info.root, `d; $HOME "q" 'sq' #c`);
+    await execa("ip", ["netns", "exec", host.netns, "su", "-s", "/bin/sh", host.user, "-c", 'mkdir -p -- "$0"', cwd]);
+    await tmux.newSession({ name, cwd, argv: ["sh", "-c", 'pwd; printf "ready\\n"; while IFS= read -r l; do printf "got[%s]\\n" "$l"; done'], env: { V: "x; $y 'z'" }, remainOnExit: true });
+    expect(await tmux.hasSession(name)).toBe(true);
+    expect(await tmux.listSessions()).toContain(name);
+    await expect.poll(async () => (await tmux.capturePane(name)) ?? "", { timeout: 10_000 }).toContain("ready");
+    expect(await tmux.capturePane(name)).toContain(cwd);
+    const text = `a; b $HOME 'c' "d" #e $(touch pwned4) \`id\` f;`;
+    expect(await tmux.sendLiteral(name, text)).toBe(true);
+    expect(await tmux.sendEnter(name)).toBe(true);
+    await expect.poll(async () => (await tmux.capturePane(name)) ?? "", { timeout: 10_000 }).toContain(`got[${text}]`);
+    const screens = await tmux.capturePanes([name, "no-such"]);
+    expect(screens.get(name)).toContain(`got[${text}]`);
+    expect(screens.get("no-such")).toBeUndefined();
+    expect((await tmux.paneStatus(name)).state).toBe("running");
+    expect(await tmux.cursorRow(name)).toBeGreaterThan(0);
+    expect(await tmux.killSession(name)).toBe(true);
+    expect(await tmux.hasSession(name)).toBe(false);
+    expect((await tmux.paneStatus(name)).state).toBe("gone");
+    for (const f of ["pwned", "pwned2", "pwned3", "pwned4"]) expect(existsSync(join(host.home, f)) || existsSync(join(cwd, f))).toBe(false);
+    // An exited pane is kept (remain-on-exit) with its status and last words.
+    await tmux.newSession({ name: "dies", cwd: info.root, argv: ["sh", "-c", "echo last words; exit 3"], env: {}, remainOnExit: true });
+    // tmux can mark a pane dead (its pty closed) without its exit status, on a loaded machine
+    // (test/e2e/crashes.test.ts allows the same for local panes): the status, when known, is 3.
+    await expect.poll(async () => (await tmux.paneStatus("dies")).state, { timeout: 10_000 }).toBe("exited");
+    const dead = await tmux.paneStatus("dies");
+    expect(dead.state === "exited" && [3, undefined].includes(dead.status)).toBe(true);
+    expect(await tmux.lastLines("dies", 5)).toContain("last words");
+    await tmux.killServer();
+    expect(await tmux.serverRunning()).toBe(false);
+  });
+
+  it("StageHost: a batch launched here and on the host alike; the host's phase report is followed into events.jsonl", async () => {
+    const socket = `autorun-sh-${process.pid}`;
+    const hosts: StageHost[] = [new LocalStageHost(repo, s.home), new RemoteStageHost(box1, repo)];
+    try {
+      const tip = await git("rev-parse", "HEAD");
+      const paths = orchPaths(s.home, "batch", "proj");
+      mkdirSync(paths.dir, { recursive: true });
+      const started = { ts: "2026-01-02T00:00:00.000Z", orch_dir: paths.dir, plan_name: "batch", project_slug: "proj", type: "orchestration_started", stages: ["a", "b", "c", "d"].map((id) => ({ id })) };
+      appendLine(paths.events, started);
+      const batch: StageLaunch[] = ["a", "b", "c", "d"].map((id) => ({
+        orchestration: "batch",
+        started,
+        stage: id,
+        branch: `worktree-proj-stage-${id}`,
+        worktreeName: `proj-stage-${id}`,
+        session: `proj_stage-${id}`,
+        socket,
+        context: `# ${id}\n`,
+        start: tip,
+        baseBranch: "main",
+        // Stage a reports a phase, as an agent does, where it runs.
+        argv: (p) => ["sh", "-c", `echo "up in $1 extra=$EXTRA"; ${id === "a" ? "autorun phase implement start && echo reported; " : ""}exec sleep 60`, "agent", p.worktree],
+        env: { EXTRA: "x; $y 'z'" },
+      }));
+      const offsets: number[] = [];
+      for (const h of hosts) {
+        await h.ready();
+        const t0 = performance.now();
+        const out = await h.launchMany(batch);
+        console.log(`${h.name}: ${batch.length} stages at once ${(performance.now() - t0).toFixed(0)} ms`);
+        expect(out.map((o) => o.adopted)).toEqual([false, false, false, false]);
+        expect(out[0]!.paths.root).toBe(h.local ? repo : box1.info.root);
+        offsets.push(out[0]!.eventsOffset);
+        const tmux = h.tmux(socket);
+        for (const [i, o] of out.entries()) {
+          expect(o.paths.worktree).toBe(join(o.paths.root, ".claude", "worktrees", `proj-stage-${batch[i]!.stage}`));
+          await expect.poll(async () => (await tmux.capturePane(batch[i]!.session)) ?? "", { timeout: 15_000 }).toContain(`up in ${o.paths.worktree} extra=x; $y 'z'`);
+        }
+        await expect.poll(async () => (await tmux.capturePane("proj_stage-a")) ?? "", { timeout: 15_000 }).toContain("reported");
+        expect((await h.launchMany(batch)).map((o) => o.adopted)).toEqual([true, true, true, true]);
+      }
+      // Here, the phase went straight into events.jsonl; there, into the host's copy, then followed.
+      const info = box1.info;
+      const follower = new HostEventFollower({ s, target: box1.target, hostEvents: hostEventsFile(info.home, "batch"), hostOrchDir: join(info.home, "orchestration", "batch"), paths, identity: { plan_name: "batch", project_slug: "proj", started_ts: started.ts }, placements: () => new Map(batch.map((l) => [l.stage, offsets[1]!])), stateFile: join(paths.dir, "box1.offset") });
+      expect((await follower.poll()).accepted).toHaveLength(1);
+      const phases = readFileSync(paths.events, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.type === "phase_status");
+      expect(phases.map((e) => [e.stage, e.host, e.orch_dir])).toEqual([
+        ["a", undefined, paths.dir],
+        ["a", "box1", paths.dir],
+      ]);
+    } finally {
+      for (const h of hosts) await h.tmux(socket).killServer().catch(() => undefined);
+    }
+  });
+
+  it("an unreachable host is an error from the Tmux calls, never 'no such session'", async () => {
+    const gone = new RemoteHost({ ...s, connectTimeoutS: 1 }, spec({ name: "gone", ssh: `${host.user}@${host.peer.replace(/\d+$/, (d) => String(Number(d) + 2))}` }), "proj");
+    (gone as unknown as { prepared: unknown }).prepared = box1.info;
+    await expect(gone.tmux("autorun").hasSession("x")).rejects.toThrow(/^ssh to host gone \(.+\) failed: /);
+  });
+
+  it("the host commands are refused from a stage's session; bad input is one line, exit 2, nothing made", async () => {
+    const r = await execa(process.execPath, [CLI, "host", "versions"], { env: { AUTORUN_STAGE: "1", AUTORUN_ORCH_DIR: "/x" }, input: "{}", reject: false });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/^autorun: host versions: run this from your own terminal, not from a stage's session/);
+    const home = join(dir, "bad-input-home");
+    for (const [input, message] of [
+      ["x\n", /^autorun: autorun host launch: stdin is not JSON \(.+\); this command is run by the controller's autorun, with its input on stdin\.$/],
+      ['{"root":"/x"}', /^autorun: autorun host launch: orchestration: .+; nothing was done\.$/],
+      ['{"launches":[{"root":"relative"}]}', /^autorun: autorun host launch: launches\.0\.root: an absolute path without newlines; nothing was done\.$/],
+      ['{"root":"p","extra":1}', /^autorun: autorun host prepare: input: .*extra.*; nothing was done\.$/],
+    ] as const) {
+      const cmd = input.includes("extra") ? "prepare" : "launch";
+      const bad = await execa(process.execPath, [CLI, "host", cmd], { env: { AUTORUN_HOME: home }, input, reject: false });
+      expect(bad.exitCode).toBe(2);
+      expect(bad.stderr.trimEnd()).toMatch(message);
+      expect(bad.stderr.trimEnd().split("\n")).toHaveLength(1);
+    }
+    expect(existsSync(home)).toBe(false);
+  });
+});
