@@ -231,7 +231,7 @@ describe("typos and following the log", () => {
         appendFileSync(log, `first line ${trial}\n`);
         await new Promise((r) => setTimeout(r, 10));
         appendFileSync(log, `second line ${trial}\n`);
-        await waitFor(`both lines of trial ${trial}`, () => out.includes(`second line ${trial}\n`), 3_000, 20);
+        await waitFor(`both lines of trial ${trial}`, () => out.includes(`second line ${trial}\n`), 15_000, 20);
       }
     } finally {
       child.kill("SIGINT");
