@@ -6,8 +6,55 @@
 import { withoutFurniture } from "../core/words.js";
 import { stagesList } from "../core/printable.js";
 import { relaunchStage } from "./launcher.js";
-import type { MonitorHost } from "./attention.js";
+import type { AutorunEvent } from "../state/schemas.js";
+import type { RunView, StageRecord } from "./parts.js";
 import { budgetStopped } from "./controls.js";
+
+type Host = Pick<RunView, "deps" | "status" | "inProgress" | "ingest" | "emit">;
+
+/** A stage's session history: when it was last launched (event time), when it last died, and how often it died within 10 s of a launch. */
+interface SessionMemory {
+  launchedAt?: number;
+  deadAt?: number;
+  quickDeaths: number;
+}
+
+export class Liveness {
+  private readonly memory = new Map<string, SessionMemory>();
+
+  constructor(private readonly host: Host) {}
+
+  private mem(id: string): SessionMemory {
+    let m = this.memory.get(id);
+    if (!m) this.memory.set(id, (m = { quickDeaths: 0 }));
+    return m;
+  }
+
+  observe(event: AutorunEvent): void {
+    if (event.stage === undefined) return;
+    const m = this.mem(event.stage);
+    switch (event.type) {
+      case "stage_launched":
+      case "stage_relaunched":
+        m.launchedAt = Date.parse(event.ts);
+        break;
+      case "stage_retried":
+      case "stage_escalated":
+        Object.assign(m, { quickDeaths: 0, deadAt: undefined });
+        break;
+      case "session_dead":
+        m.deadAt = this.host.deps.clock.now();
+        if (!event.server_gone && m.launchedAt !== undefined && Date.parse(event.ts) - m.launchedAt < 10_000) m.quickDeaths += 1;
+        break;
+      default:
+        break;
+    }
+  }
+
+  check(paused: boolean): Promise<void> {
+    return checkLiveness(this.host, (id) => this.mem(id), paused);
+  }
+}
 
 /**
  * Sessions that ended while their stage was in progress. Panes stay after their program exits
@@ -15,7 +62,7 @@ import { budgetStopped } from "./controls.js";
  * A relaunch waits a backoff; an agent that exits within 10 s of its launch twice is failed
  * with what it said, not relaunched in a loop. A dead tmux server is told by the server being gone.
  */
-export async function checkLiveness(host: MonitorHost, paused: boolean): Promise<void> {
+async function checkLiveness(host: Host, mem: (id: string) => Readonly<SessionMemory>, paused: boolean): Promise<void> {
   const { tmux, clock } = host.deps;
   let gone: { id: string; exit?: { status: number | undefined; signal: number | undefined } }[] = [];
   // A stage ended for its budget (`onBudget: stop`) is relaunched only once a person raises it.
@@ -44,7 +91,7 @@ export async function checkLiveness(host: MonitorHost, paused: boolean): Promise
   if (serverGone) host.deps.log(`the tmux server is gone; relaunching ${stagesList(gone.map((g) => g.id))}`);
   for (const { id, exit } of gone) {
     const stage = host.status.stages[id]!;
-    const m = host.mem(id);
+    const m = mem(id);
     if (exit) {
       let lastLines = await tmux.lastLines(stage.session, 15);
       // Output the pane had not drawn yet when its program exited shows up a moment later.
@@ -92,13 +139,13 @@ export function nextModel(ladder: readonly string[], current: string | undefined
 }
 
 /** The plan's `max_attempts` for the stage (sessions in all; relaunches after a dead tmux server are free) is used up. */
-function attemptsUsed(stage: MonitorHost["status"]["stages"][string]): boolean {
+function attemptsUsed(stage: StageRecord): boolean {
   const cap = stage.settings.max_attempts;
   return cap !== undefined && stage.sessions >= cap + stage.free_relaunches;
 }
 
 /** A stage out of sessions runs again with the next model of `escalation` while its attempts allow; else it fails. */
-async function failOrEscalate(host: MonitorHost, id: string, reason: string): Promise<void> {
+async function failOrEscalate(host: Host, id: string, reason: string): Promise<void> {
   const { config, log } = host.deps;
   const stage = host.status.stages[id]!;
   const current = stage.model ?? config.model;

@@ -37,11 +37,6 @@ export interface MergeDeps {
   log: (msg: string) => void;
   /** Make the dependants' worktrees while the merge is checked (the monitor, which then launches them). */
   prepareDependants?: boolean;
-  /**
-   * Called the moment `merge_complete` is recorded, with the new base tip, before the merge lock is
-   * let go: what starts the dependants need not wait for that.
-   */
-  onMerged?: (commit: string) => void;
   /** A person's `autorun merge`: a stage that changes guarded files (see guardedChanges) merges too. */
   byPerson?: boolean;
 }
@@ -115,7 +110,6 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
     // Before the merge is recorded, so the dependants it launches get them.
     learnPermissions(deps, status, id, stage.worktree);
     appendFor(paths, status, { stage: id, type: "merge_complete", branch: stage.branch, commit, validated });
-    deps.onMerged?.(commit);
     log(`stage ${id}: merged ${stage.branch} into ${base} as ${commit.slice(0, 10)}${validated ? " (the merged result passed validate)" : ""}`);
     return { kind: "merged", commit, cleanup: () => cleanup(deps, id, stage, root, base) };
   };
