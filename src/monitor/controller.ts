@@ -25,6 +25,7 @@ import { StopFailures } from "./failures.js";
 import { Stalls } from "./stall.js";
 import { Transcripts } from "./transcripts.js";
 import { MergeQueue } from "./merge-queue.js";
+import { Worktrees } from "./worktrees.js";
 import type { MonitorDeps, RunView, StageRecord } from "./parts.js";
 
 export type { MonitorDeps } from "./parts.js";
@@ -42,6 +43,8 @@ export class Monitor {
   private replaying = true;
   /** Stages this process is launching now. */
   private readonly launching = new Set<string>();
+  /** The worktrees this process makes (for launches, and ahead of them while a merge is checked). */
+  private readonly worktrees = new Worktrees();
 
   /** The run as the parts see it. */
   private readonly view: RunView;
@@ -71,8 +74,8 @@ export class Monitor {
     this.stalls = new Stalls(this.view, this.reviews);
     this.transcripts = new Transcripts(this.view);
     this.failures = new StopFailures(this.view, this.reviews);
-    this.liveness = new Liveness(this.view);
-    this.merges = new MergeQueue(this.view, this.reviews);
+    this.liveness = new Liveness(this.view, this.worktrees);
+    this.merges = new MergeQueue(this.view, this.reviews, this.worktrees);
     const { stalls, failures, reviews, transcripts, merges } = this;
     this.attention = new Attention({ view: this.view, stalls, failures, reviews, transcriptOf: (id) => transcripts.pathOf(id), waitsForMerge: (id) => merges.waitsForMerge(id) });
   }
@@ -265,7 +268,7 @@ export class Monitor {
         this.ingest();
         return this.status;
       };
-      const results = await launchStages({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log, current }, ids, tip);
+      const results = await launchStages({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log, current, worktrees: this.worktrees }, ids, tip);
       this.ingest();
       ids.forEach((id, i) => results[i] === "skipped" && this.deps.log(`stage ${id}: not launched: another autorun process launched it first`));
     } finally {

@@ -9,6 +9,7 @@ import { relaunchStage } from "./launcher.js";
 import type { AutorunEvent } from "../state/schemas.js";
 import type { RunView, StageRecord } from "./parts.js";
 import { budgetStopped } from "./controls.js";
+import type { Worktrees } from "./worktrees.js";
 
 type Host = Pick<RunView, "deps" | "status" | "inProgress" | "ingest" | "emit">;
 
@@ -22,7 +23,7 @@ interface SessionMemory {
 export class Liveness {
   private readonly memory = new Map<string, SessionMemory>();
 
-  constructor(private readonly host: Host) {}
+  constructor(private readonly host: Host, private readonly worktrees: Worktrees) {}
 
   private mem(id: string): SessionMemory {
     let m = this.memory.get(id);
@@ -52,7 +53,7 @@ export class Liveness {
   }
 
   check(paused: boolean): Promise<void> {
-    return checkLiveness(this.host, (id) => this.mem(id), paused);
+    return checkLiveness(this.host, this.worktrees, (id) => this.mem(id), paused);
   }
 }
 
@@ -62,7 +63,7 @@ export class Liveness {
  * A relaunch waits a backoff; an agent that exits within 10 s of its launch twice is failed
  * with what it said, not relaunched in a loop. A dead tmux server is told by the server being gone.
  */
-async function checkLiveness(host: Host, mem: (id: string) => Readonly<SessionMemory>, paused: boolean): Promise<void> {
+async function checkLiveness(host: Host, worktrees: Worktrees, mem: (id: string) => Readonly<SessionMemory>, paused: boolean): Promise<void> {
   const { tmux, clock } = host.deps;
   let gone: { id: string; exit?: { status: number | undefined; signal: number | undefined } }[] = [];
   // A stage ended for its budget (`onBudget: stop`) is relaunched only once a person raises it.
@@ -112,19 +113,19 @@ async function checkLiveness(host: Host, mem: (id: string) => Readonly<SessionMe
     const said = now.last_exit?.last_lines.slice(-5).join(" | ");
     const code = now.last_exit?.exit_status;
     if (m.quickDeaths >= 2 && !serverGone) {
-      await failOrEscalate(host, id, `the agent exited${code !== undefined && code !== null ? ` ${code}` : ""} within 10 s of its launch, twice${said ? `: ${said}` : ""}`);
+      await failOrEscalate(host, worktrees, id, `the agent exited${code !== undefined && code !== null ? ` ${code}` : ""} within 10 s of its launch, twice${said ? `: ${said}` : ""}`);
       continue;
     }
     const limit = (serverGone ? 6 : 2) + now.free_relaunches;
     if (now.attempts >= limit || attemptsUsed(now)) {
       const cap = now.settings.max_attempts;
-      await failOrEscalate(host, id, `its session ended ${now.attempts} times${cap !== undefined && now.sessions >= cap ? ` (${now.sessions} of its ${cap} attempts used)` : ""}${said ? `; last words: ${said}` : ""}`);
+      await failOrEscalate(host, worktrees, id, `its session ended ${now.attempts} times${cap !== undefined && now.sessions >= cap ? ` (${now.sessions} of its ${cap} attempts used)` : ""}${said ? `; last words: ${said}` : ""}`);
       continue;
     }
     // Back off before relaunching (1 s, 2 s, 4 s … up to 30 s), unless the server itself died.
     const wait = serverGone ? 0 : Math.min(30_000, 1000 * 2 ** Math.max(0, now.attempts - 1));
     if (m.deadAt !== undefined && clock.now() - m.deadAt < wait) continue;
-    await relaunchStage({ tmux, paths: host.deps.paths, config: host.deps.config, log: host.deps.log }, id, now.attempts);
+    await relaunchStage({ tmux, paths: host.deps.paths, config: host.deps.config, log: host.deps.log, worktrees }, id, now.attempts);
     host.ingest();
   }
 }
@@ -145,7 +146,7 @@ function attemptsUsed(stage: StageRecord): boolean {
 }
 
 /** A stage out of sessions runs again with the next model of `escalation` while its attempts allow; else it fails. */
-async function failOrEscalate(host: Host, id: string, reason: string): Promise<void> {
+async function failOrEscalate(host: Host, worktrees: Worktrees, id: string, reason: string): Promise<void> {
   const { config, log } = host.deps;
   const stage = host.status.stages[id]!;
   const current = stage.model ?? config.model;
@@ -157,6 +158,6 @@ async function failOrEscalate(host: Host, id: string, reason: string): Promise<v
   }
   host.emit({ type: "stage_escalated", stage: id, model: next, from: current ?? null, reason });
   log(`stage ${id}: ${reason}; trying again with the model ${next}${current ? ` (was ${current})` : ""}`);
-  await relaunchStage({ tmux: host.deps.tmux, paths: host.deps.paths, config, log }, id, 0);
+  await relaunchStage({ tmux: host.deps.tmux, paths: host.deps.paths, config, log, worktrees }, id, 0);
   host.ingest();
 }

@@ -12,6 +12,7 @@ import { cleanup } from "./cleanup.js";
 import { handMerged } from "./finish.js";
 import { MAX_SEND_BACKS, mergeStage, type MergeOutcome } from "./merge.js";
 import type { ReviewDesk, RunView } from "./parts.js";
+import type { Worktrees } from "./worktrees.js";
 
 interface MergeMemory {
   /** When a merge was refused for the person's uncommitted files (`refusedFiles`), retried once they are clear. */
@@ -31,6 +32,7 @@ export class MergeQueue {
   constructor(
     private readonly view: Pick<RunView, "deps" | "status" | "ingest" | "emit">,
     private readonly reviews: Pick<ReviewDesk, "file" | "filed" | "claim">,
+    private readonly worktrees: Worktrees,
   ) {}
 
   private mem(id: string): MergeMemory {
@@ -122,7 +124,7 @@ export class MergeQueue {
   /** Merges stage `id` (under the project's merge lock) and asks a person when it waits on them. */
   async merge(id: string): Promise<MergeOutcome> {
     const { tmux, paths, config, log } = this.view.deps;
-    const result = await mergeStage({ tmux, paths, config, log, prepareDependants: true }, id);
+    const result = await mergeStage({ tmux, paths, config, log, worktrees: this.worktrees }, id);
     this.view.ingest();
     if (result.kind === "refused") {
       this.mem(id).refusedFiles = result.files;

@@ -24,7 +24,7 @@ import { loadStatus } from "../state/status.js";
 import type { Config } from "../state/config.js";
 import type { EventOf, Status } from "../state/schemas.js";
 import { cleanup } from "./cleanup.js";
-import { prepareWorktrees } from "./launcher.js";
+import type { Worktrees } from "./worktrees.js";
 import { keepOrRestoreBranch } from "./tips.js";
 import { mergeSubject } from "../core/naming.js";
 import { guardedChanges, learnableRules } from "../core/permissions.js";
@@ -35,8 +35,8 @@ export interface MergeDeps {
   paths: OrchPaths;
   config: Config;
   log: (msg: string) => void;
-  /** Make the dependants' worktrees while the merge is checked (the monitor, which then launches them). */
-  prepareDependants?: boolean;
+  /** Given by the monitor, which then launches the dependants: their worktrees are made while the merge is checked. */
+  worktrees?: Worktrees;
   /** A person's `autorun merge`: a stage that changes guarded files (see guardedChanges) merges too. */
   byPerson?: boolean;
 }
@@ -169,7 +169,7 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
       return { kind: "stuck", reason: "guarded_files", detail };
     }
     // The dependants' worktrees are made now, at this commit, while it is checked and the base moves.
-    if (round === 1 && deps.prepareDependants) prepareWorktrees(status, id, commit);
+    if (round === 1) deps.worktrees?.prepareFor(status, id, commit);
     if (checks.length > 0) {
       const failed = await validateCommit(deps, root, commit, checks);
       if (failed) {
