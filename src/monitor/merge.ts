@@ -9,7 +9,7 @@
  * forward like `git merge --ff-only`; only an uncommitted edit in the merge's way makes it wait.
  * autorun never runs `git merge` in a person's checkout, so it never leaves or aborts a MERGE_HEAD.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as git from "../adapters/git.js";
@@ -26,8 +26,8 @@ import type { EventOf, Status } from "../state/schemas.js";
 import { cleanup } from "./cleanup.js";
 import type { Worktrees } from "./worktrees.js";
 import { keepOrRestoreBranch } from "./tips.js";
-import { mergeSubject } from "../core/naming.js";
-import { guardedChanges, learnableRules } from "../core/permissions.js";
+import { learnableRules } from "../core/permissions.js";
+import { integrationWorktree, planMerge, describePlan, projectKey, validationWorktree } from "./merge-plan.js";
 import { localAllowRules, WORKFLOW_ALLOW } from "../adapters/agent.js";
 
 export interface MergeDeps {
@@ -57,29 +57,8 @@ export type MergeOutcome =
 /** Send-backs of the same unchanged stage branch before autorun stops repeating itself. */
 export const MAX_SEND_BACKS = 3;
 
-function projectKey(projectRoot: string): string {
-  return createHash("sha1").update(projectRoot).digest("hex").slice(0, 16);
-}
-
 function mergeLockPath(home: string, projectRoot: string): string {
   return join(locksDir(home), `merge-${projectKey(projectRoot)}.lock`);
-}
-
-/** The private worktree where `validate` runs on merge results, one per project. */
-function validationWorktree(home: string, projectRoot: string): string {
-  return join(home, "worktrees", projectKey(projectRoot), "validate");
-}
-
-/** The private worktree where merges are computed when git is older than 2.38. */
-function integrationWorktree(home: string, projectRoot: string): string {
-  return join(home, "worktrees", projectKey(projectRoot), "integrate");
-}
-
-async function computeMerge(home: string, root: string, ours: string, theirs: string): Promise<git.TreeMerge> {
-  if (await git.supportsMergeTreeWriteTree()) return git.mergeTree(root, ours, theirs);
-  const dir = integrationWorktree(home, root);
-  makeDir(dirname(dir));
-  return git.mergeTreeInWorktree(root, dir, ours, theirs);
 }
 
 export async function mergeStage(deps: MergeDeps, id: string): Promise<MergeOutcome> {
@@ -107,13 +86,13 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
   const conflict = (reason: Reason, files: string[], detail: string, commit?: string) =>
     appendFor(paths, status, { stage: id, type: "merge_conflict", reason, files, detail, ...(commit ? { commit } : {}) });
   const merged = (commit: string, validated: boolean): MergeOutcome => {
-    // Before the merge is recorded, so the dependants it launches get them.
+    // Before the merge is recorded, so the dependants launched after it get them.
     learnPermissions(deps, status, id, stage.worktree);
     appendFor(paths, status, { stage: id, type: "merge_complete", branch: stage.branch, commit, validated });
     log(`stage ${id}: merged ${stage.branch} into ${base} as ${commit.slice(0, 10)}${validated ? " (the merged result passed validate)" : ""}`);
     return { kind: "merged", commit, cleanup: () => cleanup(deps, id, stage, root, base) };
   };
-  const sendBack = async (reason: Reason, files: string[], detail: string, tip: string, message: string): Promise<MergeOutcome> => {
+  const sendBack = (reason: Reason, files: string[], detail: string, tip: string, message: string): MergeOutcome => {
     if (sendBacksOf(paths, id, tip) >= MAX_SEND_BACKS) {
       conflict(reason, files, detail, tip);
       log(`stage ${id}: not merged (${detail.split("\n")[0]}); sent back ${MAX_SEND_BACKS} times with no new commit, so autorun stops repeating it and asks a person`);
@@ -125,64 +104,48 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
     appendFor(paths, status, { stage: id, type: "message_queued", id: `${id}-${randomUUID().slice(0, 8)}`, message, reason });
     return { kind: "sent_back", reason, detail };
   };
+  const commitIt = `Commit your work on ${stage.branch} in your worktree, then run: autorun phase implement done`;
 
   // The hand-over's tip is recorded; a branch claude deleted (on /exit) is put back from the last one.
   const restored = await keepOrRestoreBranch(status, id, stage.branch);
   if (restored) log(`stage ${id}: ${restored}`);
-  if (!(await git.branchExists(root, stage.branch))) {
-    return sendBack("no_commits", [], `branch ${stage.branch} does not exist`, "none", `autorun could not merge stage ${id}: its branch ${stage.branch} does not exist. Commit your work on ${stage.branch} in your worktree, then run: autorun phase implement done`);
-  }
-  const checks = stageChecks(deps, stage);
   for (let round = 1; ; round++) {
-    // Checked first too: no merge is computed and checked while it could not go in anyway.
-    const before = await operationOnBase(root, base);
-    if (before) return waitFor(before);
-    const baseTip = await git.headCommit(root, baseRef);
-    const stageTip = await git.headCommit(root, `refs/heads/${stage.branch}`);
-    if (await git.isAncestor(root, stageTip, baseTip)) {
-      // Everything on the branch is in the base: a merge that finished before a crash, or nothing new.
-      if (stage.status === "merging" || stage.merge_commit !== null) {
-        await recoverCheckout(root, base, baseTip, log);
-        return merged(baseTip, false);
+    const plan = await planMerge({ home: paths.home, config: deps.config, status, id, ...(deps.byPerson ? { byPerson: true } : {}) });
+    switch (plan.step) {
+      case "nothing":
+        return { kind: "skipped", detail: plan.detail };
+      case "no_branch":
+        return sendBack("no_commits", [], `branch ${stage.branch} does not exist`, "none", `autorun could not merge stage ${id}: its branch ${stage.branch} does not exist. ${commitIt}`);
+      case "wait":
+        return waitFor(plan.busy);
+      case "record":
+        await recoverCheckout(root, base, plan.baseTip, log);
+        return merged(plan.baseTip, false);
+      case "by_hand":
+        return { kind: "skipped", detail: `${stage.branch} is already in ${base}, merged by a person; the monitor records the stage as done (or run: autorun done ${status.plan_name} ${id})` };
+      case "no_commits": {
+        const detail = `branch ${stage.branch} has no commits beyond ${base}`;
+        return sendBack("no_commits", [], detail, plan.stageTip, `autorun could not merge stage ${id}: ${detail}. ${commitIt}`);
       }
-      // Its own commits came in through a merge: a person merged it by hand (the monitor records it as done).
-      if (!(await git.onFirstParentChain(root, stageTip, baseTip))) return { kind: "skipped", detail: `${stage.branch} is already in ${base}, merged by a person; the monitor records the stage as done (or run: autorun done ${status.plan_name} ${id})` };
-      const detail = `branch ${stage.branch} has no commits beyond ${base}`;
-      return sendBack("no_commits", [], detail, stageTip, `autorun could not merge stage ${id}: ${detail}. Commit your work on ${stage.branch} in your worktree, then run: autorun phase implement done`);
+      case "conflict":
+        return sendBack("conflict", plan.files, plan.detail, plan.stageTip, `autorun could not merge stage ${id}: merging ${stage.branch} into ${base} conflicts in ${plan.files.join(", ") || "some files"}. In your worktree run: git rebase ${base}, resolve the conflicts, commit, then run: autorun phase implement done`);
+      case "guarded": {
+        const detail = `stage ${id} changes ${plan.files.join(", ")}, which ${plan.files.length === 1 ? "decides" : "decide"} how the run checks stages and what agents may do; read the change (git diff ${base}...${stage.branch}) and, if it is right, merge it yourself: autorun merge ${status.plan_name} ${id}`;
+        conflict("guarded_files", plan.files, detail, plan.stageTip);
+        log(`stage ${id}: not merged: ${detail}`);
+        return { kind: "stuck", reason: "guarded_files", detail };
+      }
+      case "merge":
+        break;
     }
-    const tree = await computeMerge(paths.home, root, baseTip, stageTip);
-    if (!tree.ok) {
-      return sendBack(
-        "conflict",
-        tree.files,
-        tree.detail,
-        stageTip,
-        `autorun could not merge stage ${id}: merging ${stage.branch} into ${base} conflicts in ${tree.files.join(", ") || "some files"}. In your worktree run: git rebase ${base}, resolve the conflicts, commit, then run: autorun phase implement done`,
-      );
-    }
-    const commit = await git.commitTree(root, tree.tree, [baseTip, stageTip], mergeSubject(id, stage.name));
-    const guarded = deps.byPerson ? [] : guardedChanges(await git.changedFiles(root, baseTip, commit), checks);
-    if (guarded.length > 0) {
-      const detail = `stage ${id} changes ${guarded.join(", ")}, which ${guarded.length === 1 ? "decides" : "decide"} how the run checks stages and what agents may do; read the change (git diff ${base}...${stage.branch}) and, if it is right, merge it yourself: autorun merge ${status.plan_name} ${id}`;
-      conflict("guarded_files", guarded, detail, stageTip);
-      log(`stage ${id}: not merged: ${detail}`);
-      return { kind: "stuck", reason: "guarded_files", detail };
-    }
+    const { baseTip, stageTip, commit, checks } = plan;
     // The dependants' worktrees are made now, at this commit, while it is checked and the base moves.
     if (round === 1) deps.worktrees?.prepareFor(status, id, commit);
-    if (checks.length > 0) {
-      const failed = await validateCommit(deps, root, commit, checks);
-      if (failed) {
-        const detail = `validate ${JSON.stringify(failed.argv)} failed on the merge of ${stage.branch} into ${base}:\n${failed.tail}`;
-        const tail = failed.tail.split("\n").slice(-8).join(" | ");
-        return sendBack(
-          "validate_failed",
-          [],
-          detail,
-          stageTip,
-          `autorun did not merge stage ${id}: the check ${failed.argv.join(" ")} failed on your branch merged with the current ${base}. Output tail: ${tail} -- run git rebase ${base} in your worktree, fix it, commit, then run: autorun phase implement done`,
-        );
-      }
+    const failed = checks.length > 0 ? await validateCommit(deps, root, commit, checks) : undefined;
+    if (failed) {
+      const detail = `validate ${JSON.stringify(failed.argv)} failed on the merge of ${stage.branch} into ${base}:\n${failed.tail}`;
+      const tail = failed.tail.split("\n").slice(-8).join(" | ");
+      return sendBack("validate_failed", [], detail, stageTip, `autorun did not merge stage ${id}: the check ${failed.argv.join(" ")} failed on your branch merged with the current ${base}. Output tail: ${tail} -- run git rebase ${base} in your worktree, fix it, commit, then run: autorun phase implement done`);
     }
     // A person half-way through their own merge or rebase of the base, on any checkout: wait, never
     // abort it (a rebase of the base would then fail to move it: "cannot lock ref").
@@ -191,8 +154,7 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
     // Where the base is checked out, the merge must fit around the person's uncommitted work.
     const checkout = await git.checkoutOf(root, base);
     if (checkout) {
-      const touched = new Set(await git.changedFiles(root, baseTip, commit));
-      const inTheWay = (await git.dirtyFiles(checkout)).filter((f) => touched.has(f));
+      const inTheWay = (await git.dirtyFiles(checkout)).filter((f) => plan.touched.includes(f));
       if (inTheWay.length > 0) return refuse(inTheWay, checkout);
     }
     appendFor(paths, status, { stage: id, type: "merge_started", branch: stage.branch });
@@ -226,41 +188,12 @@ async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
 }
 
 /**
- * What `mergeStage` would do now, computed the same way and changing nothing a person can see
- * (merge-tree writes only unreferenced objects): one line per step.
+ * What `mergeStage` would do now: the same plan, in words, changing nothing a person can see
+ * (merge-tree and commit-tree write only unreferenced objects).
  */
 export async function describeMerge(deps: Pick<MergeDeps, "paths" | "config">, id: string): Promise<string[]> {
-  const status = loadStatus(deps.paths)!;
-  const stage = status.stages[id]!;
-  const root = status.project_root;
-  const base = status.base_branch;
-  const out: string[] = [`stage ${id} (${stage.status}${stage.implement_done ? ", handed over" : ""}): ${stage.branch} into ${base}`];
-  if (stage.status === "completed") return [...out, `already merged as ${stage.merge_commit?.slice(0, 12) ?? "?"}; nothing to do`];
-  if (!(await git.branchExists(root, stage.branch))) return [...out, `branch ${stage.branch} does not exist: the agent would be told to commit its work`];
-  const baseTip = await git.headCommit(root, `refs/heads/${base}`);
-  const stageTip = await git.headCommit(root, `refs/heads/${stage.branch}`);
-  if (await git.isAncestor(root, stageTip, baseTip)) return [...out, `${stage.branch} has no commits beyond ${base}: the agent would be told to commit its work`];
-  const tree = await computeMerge(deps.paths.home, root, baseTip, stageTip);
-  if (!tree.ok) return [...out, `conflicts in ${tree.files.join(", ")}: sent back to the agent to rebase onto ${base}`];
-  const touched = await git.changedFiles(root, baseTip, tree.tree);
-  out.push(`merges cleanly onto ${base} at ${baseTip.slice(0, 12)}; brings ${touched.length} file(s): ${touched.slice(0, 8).join(", ")}${touched.length > 8 ? ", …" : ""}`);
-  const checks = stageChecks(deps, stage);
-  out.push(checks.length > 0 ? `checks the merge result in ${validationWorktree(deps.paths.home, root)}: ${checks.map((a) => a.join(" ")).join("; ")}` : "no validate configured: no check before the base moves");
-  const checkout = await git.checkoutOf(root, base);
-  const busy = await operationOnBase(root, base);
-  if (busy) out.push(`waits: ${busy.what} is in progress in ${busy.where}`);
-  else if (!checkout) out.push(`${base} is not checked out anywhere: only the branch moves`);
-  else {
-    const inTheWay = (await git.dirtyFiles(checkout)).filter((f) => touched.includes(f));
-    if (inTheWay.length > 0) out.push(`waits: your uncommitted changes in ${checkout} overlap it: ${inTheWay.join(", ")}`);
-    else out.push(`${checkout} (on ${base}) is brought forward; your uncommitted edits there are kept`);
-  }
-  return out;
-}
-
-/** The checks a stage's merge must pass: the plan's own for the stage, else the configured `validate`. */
-function stageChecks(deps: Pick<MergeDeps, "config">, stage: Status["stages"][string]): string[][] {
-  return stage.settings.validate ?? deps.config.validate;
+  const input = { home: deps.paths.home, config: deps.config, status: loadStatus(deps.paths)!, id };
+  return describePlan(input, await planMerge(input));
 }
 
 function parseInTheWay(gitError: string): string[] {
