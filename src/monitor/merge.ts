@@ -27,7 +27,7 @@ import { cleanup } from "./cleanup.js";
 import type { Worktrees } from "./worktrees.js";
 import { keepOrRestoreBranch } from "./tips.js";
 import { learnableRules } from "../core/permissions.js";
-import { integrationWorktree, planMerge, describePlan, projectKey, validationWorktree } from "./merge-plan.js";
+import { integrationWorktree, planMerge, describePlan, projectKey, validationWorktree, type MergePlan } from "./merge-plan.js";
 import { localAllowRules, WORKFLOW_ALLOW } from "../adapters/agent.js";
 
 export interface MergeDeps {
@@ -75,114 +75,148 @@ function sendBacksOf(paths: OrchPaths, id: string, stageTip: string): number {
 }
 
 async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
-  const { paths, log } = deps;
-  const status = loadStatus(paths)!;
+  const status = loadStatus(deps.paths)!;
   const stage = status.stages[id];
   if (!stage) return { kind: "skipped", detail: `no stage ${id}` };
   if (stage.status === "completed") return { kind: "skipped", detail: "already merged" };
-  const root = status.project_root;
-  const base = status.base_branch;
-  const baseRef = `refs/heads/${base}`;
-  const conflict = (reason: Reason, files: string[], detail: string, commit?: string) =>
-    appendFor(paths, status, { stage: id, type: "merge_conflict", reason, files, detail, ...(commit ? { commit } : {}) });
-  const merged = (commit: string, validated: boolean): MergeOutcome => {
-    // Before the merge is recorded, so the dependants launched after it get them.
-    learnPermissions(deps, status, id, stage.worktree);
-    appendFor(paths, status, { stage: id, type: "merge_complete", branch: stage.branch, commit, validated });
-    log(`stage ${id}: merged ${stage.branch} into ${base} as ${commit.slice(0, 10)}${validated ? " (the merged result passed validate)" : ""}`);
-    return { kind: "merged", commit, cleanup: () => cleanup(deps, id, stage, root, base) };
-  };
-  const sendBack = (reason: Reason, files: string[], detail: string, tip: string, message: string): MergeOutcome => {
-    if (sendBacksOf(paths, id, tip) >= MAX_SEND_BACKS) {
-      conflict(reason, files, detail, tip);
-      log(`stage ${id}: not merged (${detail.split("\n")[0]}); sent back ${MAX_SEND_BACKS} times with no new commit, so autorun stops repeating it and asks a person`);
-      return { kind: "stuck", reason, detail };
-    }
-    conflict(reason, files, detail, tip);
-    log(`stage ${id}: not merged: ${detail.split("\n")[0]}${files.length ? ` (${files.slice(0, 5).join(", ")})` : ""}; the agent is told what to do at its next idle moment`);
-    // Queued, not typed: the monitor delivers it at the agent's next idle moment, however busy it is now.
-    appendFor(paths, status, { stage: id, type: "message_queued", id: `${id}-${randomUUID().slice(0, 8)}`, message, reason });
-    return { kind: "sent_back", reason, detail };
-  };
-  const commitIt = `Commit your work on ${stage.branch} in your worktree, then run: autorun phase implement done`;
+  return new StageMerge(deps, status, id, stage).run();
+}
 
-  // The hand-over's tip is recorded; a branch claude deleted (on /exit) is put back from the last one.
-  const restored = await keepOrRestoreBranch(status, id, stage.branch);
-  if (restored) log(`stage ${id}: ${restored}`);
-  for (let round = 1; ; round++) {
-    const plan = await planMerge({ home: paths.home, config: deps.config, status, id, ...(deps.byPerson ? { byPerson: true } : {}) });
+/** One merge of one stage, under the merge lock: the plan of each round carried out, and what came of it recorded. */
+class StageMerge {
+  private readonly root: string;
+  private readonly base: string;
+
+  constructor(private readonly deps: MergeDeps, private readonly status: Status, private readonly id: string, private readonly stage: Status["stages"][string]) {
+    this.root = status.project_root;
+    this.base = status.base_branch;
+  }
+
+  async run(): Promise<MergeOutcome> {
+    const { deps, status, id, stage } = this;
+    // The hand-over's tip is recorded; a branch claude deleted (on /exit) is put back from the last one.
+    const restored = await keepOrRestoreBranch(status, id, stage.branch);
+    if (restored) deps.log(`stage ${id}: ${restored}`);
+    for (let round = 1; ; round++) {
+      const plan = await planMerge({ home: deps.paths.home, config: deps.config, status, id, ...(deps.byPerson ? { byPerson: true } : {}) });
+      if (plan.step !== "merge") return this.settle(plan);
+      const outcome = await this.apply(plan, round);
+      if (outcome) return outcome;
+      // The base moved meanwhile: merge again on top of it.
+      if (round >= 10) throw new Error(`${this.base} kept moving during 10 merge attempts`);
+    }
+  }
+
+  /** A plan that merges nothing: what it means for the stage. */
+  private async settle(plan: Exclude<MergePlan, { step: "merge" }>): Promise<MergeOutcome> {
+    const { id, stage, base, status } = this;
+    const commitIt = `Commit your work on ${stage.branch} in your worktree, then run: autorun phase implement done`;
     switch (plan.step) {
       case "nothing":
         return { kind: "skipped", detail: plan.detail };
       case "no_branch":
-        return sendBack("no_commits", [], `branch ${stage.branch} does not exist`, "none", `autorun could not merge stage ${id}: its branch ${stage.branch} does not exist. ${commitIt}`);
+        return this.sendBack("no_commits", [], `branch ${stage.branch} does not exist`, "none", `autorun could not merge stage ${id}: its branch ${stage.branch} does not exist. ${commitIt}`);
       case "wait":
-        return waitFor(plan.busy);
+        return this.waitFor(plan.busy);
       case "record":
-        await recoverCheckout(root, base, plan.baseTip, log);
-        return merged(plan.baseTip, false);
+        await recoverCheckout(this.root, base, plan.baseTip, this.deps.log);
+        return this.merged(plan.baseTip, false);
       case "by_hand":
         return { kind: "skipped", detail: `${stage.branch} is already in ${base}, merged by a person; the monitor records the stage as done (or run: autorun done ${status.plan_name} ${id})` };
       case "no_commits": {
         const detail = `branch ${stage.branch} has no commits beyond ${base}`;
-        return sendBack("no_commits", [], detail, plan.stageTip, `autorun could not merge stage ${id}: ${detail}. ${commitIt}`);
+        return this.sendBack("no_commits", [], detail, plan.stageTip, `autorun could not merge stage ${id}: ${detail}. ${commitIt}`);
       }
       case "conflict":
-        return sendBack("conflict", plan.files, plan.detail, plan.stageTip, `autorun could not merge stage ${id}: merging ${stage.branch} into ${base} conflicts in ${plan.files.join(", ") || "some files"}. In your worktree run: git rebase ${base}, resolve the conflicts, commit, then run: autorun phase implement done`);
+        return this.sendBack("conflict", plan.files, plan.detail, plan.stageTip, `autorun could not merge stage ${id}: merging ${stage.branch} into ${base} conflicts in ${plan.files.join(", ") || "some files"}. In your worktree run: git rebase ${base}, resolve the conflicts, commit, then run: autorun phase implement done`);
       case "guarded": {
         const detail = `stage ${id} changes ${plan.files.join(", ")}, which ${plan.files.length === 1 ? "decides" : "decide"} how the run checks stages and what agents may do; read the change (git diff ${base}...${stage.branch}) and, if it is right, merge it yourself: autorun merge ${status.plan_name} ${id}`;
-        conflict("guarded_files", plan.files, detail, plan.stageTip);
-        log(`stage ${id}: not merged: ${detail}`);
+        this.conflict("guarded_files", plan.files, detail, plan.stageTip);
+        this.deps.log(`stage ${id}: not merged: ${detail}`);
         return { kind: "stuck", reason: "guarded_files", detail };
       }
-      case "merge":
-        break;
     }
+  }
+
+  /**
+   * A plan that merges: the dependants' worktrees made ahead, the checks, the person's checkout
+   * looked at again, the base moved by compare-and-swap and the checkout with it. Undefined: the
+   * base moved meanwhile (another round).
+   */
+  private async apply(plan: Extract<MergePlan, { step: "merge" }>, round: number): Promise<MergeOutcome | undefined> {
+    const { deps, id, stage, root, base } = this;
+    const baseRef = `refs/heads/${base}`;
     const { baseTip, stageTip, commit, checks } = plan;
     // The dependants' worktrees are made now, at this commit, while it is checked and the base moves.
-    if (round === 1) deps.worktrees?.prepareFor(status, id, commit);
+    if (round === 1) deps.worktrees?.prepareFor(this.status, id, commit);
     const failed = checks.length > 0 ? await validateCommit(deps, root, commit, checks) : undefined;
     if (failed) {
       const detail = `validate ${JSON.stringify(failed.argv)} failed on the merge of ${stage.branch} into ${base}:\n${failed.tail}`;
       const tail = failed.tail.split("\n").slice(-8).join(" | ");
-      return sendBack("validate_failed", [], detail, stageTip, `autorun did not merge stage ${id}: the check ${failed.argv.join(" ")} failed on your branch merged with the current ${base}. Output tail: ${tail} -- run git rebase ${base} in your worktree, fix it, commit, then run: autorun phase implement done`);
+      return this.sendBack("validate_failed", [], detail, stageTip, `autorun did not merge stage ${id}: the check ${failed.argv.join(" ")} failed on your branch merged with the current ${base}. Output tail: ${tail} -- run git rebase ${base} in your worktree, fix it, commit, then run: autorun phase implement done`);
     }
     // A person half-way through their own merge or rebase of the base, on any checkout: wait, never
     // abort it (a rebase of the base would then fail to move it: "cannot lock ref").
     const busy = await operationOnBase(root, base);
-    if (busy) return waitFor(busy);
+    if (busy) return this.waitFor(busy);
     // Where the base is checked out, the merge must fit around the person's uncommitted work.
     const checkout = await git.checkoutOf(root, base);
     if (checkout) {
       const inTheWay = (await git.dirtyFiles(checkout)).filter((f) => plan.touched.includes(f));
-      if (inTheWay.length > 0) return refuse(inTheWay, checkout);
+      if (inTheWay.length > 0) return this.refuse(inTheWay, checkout);
     }
-    appendFor(paths, status, { stage: id, type: "merge_started", branch: stage.branch });
+    appendFor(deps.paths, this.status, { stage: id, type: "merge_started", branch: stage.branch });
     if (!(await git.casRef(root, baseRef, commit, baseTip, `autorun: merge stage ${id}`))) {
-      // Someone committed to the base meanwhile: merge again on top of their commit.
-      log(`stage ${id}: ${base} moved while merging; merging again on its new tip (round ${round + 1})`);
-      if (round >= 10) throw new Error(`${base} kept moving during 10 merge attempts`);
-      continue;
+      deps.log(`stage ${id}: ${base} moved while merging; merging again on its new tip (round ${round + 1})`);
+      return undefined;
     }
     if (checkout) {
       const refusal = (await git.checkedOutBranch(checkout)) === base ? await git.moveCheckout(checkout, baseTip, commit) : undefined;
       if (refusal !== undefined) {
         // An edit appeared between the check and the move: put the base back where it was.
         await git.casRef(root, baseRef, baseTip, commit, `autorun: undo merge stage ${id} (checkout in the way)`);
-        return refuse(parseInTheWay(refusal), checkout);
+        return this.refuse(parseInTheWay(refusal), checkout);
       }
     }
-    return merged(commit, checks.length > 0);
+    return this.merged(commit, checks.length > 0);
   }
 
-  function waitFor(busy: { what: string; where: string }): MergeOutcome {
-    return refuse([`(${busy.what} in progress)`], busy.where, `${busy.what} is in progress in ${busy.where}`);
+  private conflict(reason: Reason, files: string[], detail: string, commit?: string): void {
+    appendFor(this.deps.paths, this.status, { stage: this.id, type: "merge_conflict", reason, files, detail, ...(commit ? { commit } : {}) });
   }
 
-  function refuse(files: string[], checkout: string, why?: string): MergeOutcome {
+  private merged(commit: string, validated: boolean): MergeOutcome {
+    const { deps, status, id, stage, root, base } = this;
+    // Before the merge is recorded, so the dependants launched after it get them.
+    learnPermissions(deps, status, id, stage.worktree);
+    appendFor(deps.paths, status, { stage: id, type: "merge_complete", branch: stage.branch, commit, validated });
+    deps.log(`stage ${id}: merged ${stage.branch} into ${base} as ${commit.slice(0, 10)}${validated ? " (the merged result passed validate)" : ""}`);
+    return { kind: "merged", commit, cleanup: () => cleanup(deps, id, stage, root, base) };
+  }
+
+  private sendBack(reason: Reason, files: string[], detail: string, tip: string, message: string): MergeOutcome {
+    const { deps, id } = this;
+    // Counted before this one is recorded.
+    const stuck = sendBacksOf(deps.paths, id, tip) >= MAX_SEND_BACKS;
+    this.conflict(reason, files, detail, tip);
+    if (stuck) {
+      deps.log(`stage ${id}: not merged (${detail.split("\n")[0]}); sent back ${MAX_SEND_BACKS} times with no new commit, so autorun stops repeating it and asks a person`);
+      return { kind: "stuck", reason, detail };
+    }
+    deps.log(`stage ${id}: not merged: ${detail.split("\n")[0]}${files.length ? ` (${files.slice(0, 5).join(", ")})` : ""}; the agent is told what to do at its next idle moment`);
+    // Queued, not typed: the monitor delivers it at the agent's next idle moment, however busy it is now.
+    appendFor(deps.paths, this.status, { stage: id, type: "message_queued", id: `${id}-${randomUUID().slice(0, 8)}`, message, reason });
+    return { kind: "sent_back", reason, detail };
+  }
+
+  private waitFor(busy: { what: string; where: string }): MergeOutcome {
+    return this.refuse([`(${busy.what} in progress)`], busy.where, `${busy.what} is in progress in ${busy.where}`);
+  }
+
+  private refuse(files: string[], checkout: string, why?: string): MergeOutcome {
     const detail = why ?? `uncommitted changes in ${checkout} overlap the merge: ${files.slice(0, 8).join(", ")}`;
-    conflict("checkout_overlap", files, detail);
-    log(`stage ${id}: merge waits: ${detail}; ${why ? "finish it" : "commit or stash them"} and autorun merges by itself`);
+    this.conflict("checkout_overlap", files, detail);
+    this.deps.log(`stage ${this.id}: merge waits: ${detail}; ${why ? "finish it" : "commit or stash them"} and autorun merges by itself`);
     return { kind: "refused", reason: "checkout_overlap", detail, files };
   }
 }
