@@ -1,4 +1,5 @@
 import tseslint from "typescript-eslint";
+import { noImportCycle } from "./scripts/eslint-no-import-cycle.js";
 
 // Architecture boundaries (docs/ARCHITECTURE.md, "Layers"): only adapters start processes, only the TUI loads
 // blessed, only cli.ts knows commander, and core stays pure.
@@ -17,7 +18,8 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     files: ["src/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", noProcess] },
+    plugins: { autorun: { rules: { "no-import-cycle": noImportCycle } } },
+    rules: { "no-restricted-imports": ["error", noProcess], "autorun/no-import-cycle": ["error", { root: "src" }] },
   },
   {
     files: ["src/adapters/**/*.ts"],

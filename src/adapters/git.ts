@@ -181,11 +181,6 @@ export async function detachedWorktreeAt(root: string, dir: string, commit: stri
   await ok(dir, ["clean", "-ffdq"], "git clean (validation worktree)");
 }
 
-/** At most this many `git worktree add` at once (per process): more only queue for the same cores. */
-const WORKTREE_ADDS_AT_ONCE = 4;
-let worktreeAdds = 0;
-const waitingAdds: (() => void)[] = [];
-
 /**
  * git reads every registered worktree's files while it adds one, so an add beside another can read
  * the other's files half-written and fail ("failed to read .git/worktrees/x/commondir"): it is
@@ -197,27 +192,19 @@ const CONCURRENT_ADD = /failed to read .*worktrees\/|unable to read .*worktrees\
  * A worktree for a stage on `branch`, made from `start` unless the branch exists already (then it
  * is checked out as it is: says which). One git call in the usual case (this is on the path from a
  * merge to its dependant's launch); a branch that exists, a stale registration of the directory,
- * or an add that ran into another, costs a retry.
+ * or an add that ran into another, costs a retry. How many run at once is the caller's to limit
+ * (monitor/worktrees.ts).
  */
 export async function addStageWorktree(root: string, dir: string, branch: string, start: string): Promise<"made at start" | "existing branch"> {
-  // A slot, or a wait for one that ends by being handed its slot.
-  if (worktreeAdds < WORKTREE_ADDS_AT_ONCE) worktreeAdds++;
-  else await new Promise<void>((resolve) => waitingAdds.push(resolve));
-  try {
-    let args = ["worktree", "add", "-b", branch, dir, start];
-    for (let attempt = 1; ; attempt++) {
-      const r = await run(root, args);
-      if (r.ok) return args.includes("-b") ? "made at start" : "existing branch";
-      if (attempt === 5) expectOk("git", args, r, `git worktree add ${dir}`);
-      if (CONCURRENT_ADD.test(r.stderr)) await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40));
-      else if (/already registered|missing but (locked|already registered)/i.test(r.stderr)) await run(root, ["worktree", "prune"]);
-      else if (attempt > 1 || !/already exists/.test(r.stderr)) expectOk("git", args, r, `git worktree add ${dir}`);
-      args = (await branchExists(root, branch)) ? ["worktree", "add", dir, branch] : ["worktree", "add", "-b", branch, dir, start];
-    }
-  } finally {
-    const next = waitingAdds.shift();
-    if (next) next();
-    else worktreeAdds--;
+  let args = ["worktree", "add", "-b", branch, dir, start];
+  for (let attempt = 1; ; attempt++) {
+    const r = await run(root, args);
+    if (r.ok) return args.includes("-b") ? "made at start" : "existing branch";
+    if (attempt === 5) expectOk("git", args, r, `git worktree add ${dir}`);
+    if (CONCURRENT_ADD.test(r.stderr)) await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40));
+    else if (/already registered|missing but (locked|already registered)/i.test(r.stderr)) await run(root, ["worktree", "prune"]);
+    else if (attempt > 1 || !/already exists/.test(r.stderr)) expectOk("git", args, r, `git worktree add ${dir}`);
+    args = (await branchExists(root, branch)) ? ["worktree", "add", dir, branch] : ["worktree", "add", "-b", branch, dir, start];
   }
 }
 
@@ -240,22 +227,24 @@ export async function worktreeAddOver(worktree: string, timeoutMs = 10_000): Pro
   }
 }
 
-/**
- * Brings a worktree to `tip` when it holds no work of its own: no commit on its first-parent line
- * beyond `tip` but those whose subject starts with `ownPrefix` (autorun's merge commits: one made ahead that did not
- * become the tip) and nothing uncommitted. Anything else (a retried stage's earlier work) is left
- * as it is.
- */
-export async function bringWorktreeTo(worktree: string, tip: string, ownPrefix: string): Promise<void> {
-  const head = (await run(worktree, ["rev-parse", "HEAD"])).stdout.trim();
-  if (!head || head === tip) return;
-  // Its own line only: a merge commit made ahead brings the merged stage's commits in through its
-  // second parent, and they are that stage's work, not this one's (a merge whose check failed, or a
-  // stage a person skipped, must not come in through its dependant).
-  const beyond = (await run(worktree, ["log", "--first-parent", "--format=%s", `${tip}..${head}`])).stdout.split("\n").filter(Boolean);
-  if (beyond.some((subject) => !subject.startsWith(ownPrefix))) return;
-  if ((await run(worktree, ["status", "--porcelain", "--untracked-files=no"])).stdout.trim() !== "") return;
-  await ok(worktree, ["reset", "--hard", "--quiet", tip], `git reset in ${worktree}`);
+/** The commit a worktree has checked out; "" when it has none. */
+export async function worktreeHead(worktree: string): Promise<string> {
+  return (await run(worktree, ["rev-parse", "HEAD"])).stdout.trim();
+}
+
+/** The subjects of the commits on `to`'s first-parent line that `from` lacks. */
+export async function firstParentSubjects(dir: string, from: string, to: string): Promise<string[]> {
+  return (await run(dir, ["log", "--first-parent", "--format=%s", `${from}..${to}`])).stdout.split("\n").filter(Boolean);
+}
+
+/** A checkout has uncommitted changes to tracked files. */
+export async function hasTrackedChanges(dir: string): Promise<boolean> {
+  return (await run(dir, ["status", "--porcelain", "--untracked-files=no"])).stdout.trim() !== "";
+}
+
+/** Moves a checkout (its branch, index and files) to `commit`. */
+export async function resetWorktree(dir: string, commit: string): Promise<void> {
+  await ok(dir, ["reset", "--hard", "--quiet", commit], `git reset in ${dir}`);
 }
 
 export async function removeWorktree(root: string, worktree: string): Promise<boolean> {

@@ -22,7 +22,8 @@ import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
 import { localAllowRules, passthroughEnv } from "../adapters/agent.js";
 import { preflightAgent, preflightProblems } from "./preflight.js";
-import { stageArgv, stageSessionId, launchStages, makeWorktreesAhead } from "../monitor/launcher.js";
+import { stageArgv, stageSessionId, launchStages } from "../monitor/launcher.js";
+import { Worktrees } from "../monitor/worktrees.js";
 import { stagesToLaunch } from "../core/scheduler.js";
 import { describeErrno, RuntimeError, UserError } from "../errors.js";
 import { listOrchestrations, type Ctx } from "./context.js";
@@ -215,11 +216,12 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
     // while the orchestration's files are written.
     const tip = await git.headCommit(projectRoot, `refs/heads/${prep.baseBranch}`);
     const planned = foldEvents([{ ...started, ts: nowIso() }])!;
-    const ahead = makeWorktreesAhead(planned, stagesToLaunch(planned), tip);
+    const worktrees = new Worktrees();
+    const ahead = worktrees.makeAhead(planned, stagesToLaunch(planned), tip);
     status = await writeOrWithdraw(prep, started, ahead);
     const { monitorLogger } = await import("./monitor.js");
     const log = monitorLogger(paths);
-    await launchStages({ tmux, paths, config: prep.config, log }, stagesToLaunch(status), tip);
+    await launchStages({ tmux, paths, config: prep.config, log, worktrees }, stagesToLaunch(status), tip);
   }
   // The monitor module (chokidar, the controller) loads only when a run really starts.
   const monitorPid = opts.noMonitor ? undefined : await (await import("./monitor.js")).startMonitorDetached(ctx, paths);

@@ -8,14 +8,16 @@ import { stagesList } from "../core/printable.js";
 import { stageState } from "../core/words.js";
 import { spent } from "./controls.js";
 import { dependantsOf, workInBase } from "./finish.js";
-import type { MonitorHost } from "./attention.js";
+import type { RunView } from "./parts.js";
 
-export interface AnswerHost extends Pick<MonitorHost, "status" | "deps" | "emit" | "mem"> {
+/** What carrying out an answer may do: record events, and ask the monitor for a merge, a cleanup or a nudge. */
+export interface AnswerHost {
+  view: Pick<RunView, "status" | "deps" | "emit">;
   /** Starts a merge of the stage now (in the background); false when one is already under way. */
   mergeNow(id: string): boolean;
   /** Ends the session and removes the worktree of a stage a person merged, as after a merge. */
   cleanupFinished(id: string): void;
-  /** A verified nudge; whether it was typed and taken. */
+  /** A verified nudge (a person's: the count of nudges in a row starts again); whether it was typed and taken. */
   nudgeStage(id: string, why: string, message: string): Promise<boolean>;
 }
 
@@ -33,12 +35,13 @@ export async function carryOut(host: AnswerHost, id: string | undefined, key: st
   const word = parsed.action.word;
   // Nothing done while the condition stands: the review is asked again, not closed.
   const said = (effect: string) => ({ action: word, effect, took: !effect.startsWith("nothing was done") });
-  const status = host.status;
+  const { view } = host;
+  const status = view.status;
   if (word === "raise") {
     const limit = Number(parsed.arg);
     const used = id === undefined ? spent(status) : Math.max(0, ...Object.values(status.stages).filter((s) => s.over_budget).map((s) => s.usage?.usd ?? 0));
     if (limit <= used) return said(`nothing was done: ${dollars(limit)} is not above the ${dollars(used)} already spent`);
-    host.emit({ type: "budget_raised", scope: id === undefined ? "run" : "stage", limit_usd: limit });
+    view.emit({ type: "budget_raised", scope: id === undefined ? "run" : "stage", limit_usd: limit });
     return said(id === undefined ? `the run's budget is now ${dollars(limit)}` : `every stage may now spend ${dollars(limit)}`);
   }
   if (id === undefined) return said("nothing was done");
@@ -48,8 +51,8 @@ export async function carryOut(host: AnswerHost, id: string | undefined, key: st
   switch (word) {
     case "skip": {
       if (stage.status === "merging") return said(`nothing was done: stage ${id} is being merged right now`);
-      await host.deps.tmux.killSession(stage.session);
-      host.emit({ type: "stage_skipped", stage: id, reason: `a person answered "skip" to its review` });
+      await view.deps.tmux.killSession(stage.session);
+      view.emit({ type: "stage_skipped", stage: id, reason: `a person answered "skip" to its review` });
       const waiting = dependantsOf(status, id);
       return said(`stage ${id} was skipped: ${waiting.length ? `${stagesList(waiting)} go${waiting.length === 1 ? "es" : ""} on without it` : "nothing depends on it"}; its worktree and branch are kept`);
     }
@@ -63,14 +66,13 @@ export async function carryOut(host: AnswerHost, id: string | undefined, key: st
         const why = found.kind === "not_in_base" ? `its branch ${stage.branch} has ${found.ahead} commit(s) ${status.base_branch} does not have` : found.kind === "no_branch" ? `its branch ${stage.branch} does not exist` : `its branch ${stage.branch} has no commits of its own`;
         return said(`nothing was done: ${why}; merge it, or say it is done anyway with: autorun done ${status.plan_name} ${id}`);
       }
-      host.emit({ type: "stage_done_by_person", stage: id, how: "review", commit: found.commit, detail: `${stage.branch} is in ${status.base_branch}` });
+      view.emit({ type: "stage_done_by_person", stage: id, how: "review", commit: found.commit, detail: `${stage.branch} is in ${status.base_branch}` });
       host.cleanupFinished(id);
       return said(`stage ${id} is done (its branch is in ${status.base_branch}); what waits for it goes on`);
     }
     case "nudge": {
       if (stage.status !== "in_progress") return said(`nothing was done: stage ${id} is ${stageState(stage)}`);
-      host.mem(id).consecutiveNudges = 0;
-      const message = parsed.arg || host.deps.config.nudgeMessage;
+      const message = parsed.arg || view.deps.config.nudgeMessage;
       const typed = await host.nudgeStage(id, "a person's answer to its review", message);
       return said(typed ? `typed ${JSON.stringify(message.slice(0, 60))} into its session, and it took it` : `could not confirm that ${JSON.stringify(message.slice(0, 60))} reached its session (busy, or gone); the monitor nudges it again when it is idle`);
     }

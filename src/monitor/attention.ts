@@ -3,70 +3,34 @@
  * verified, capped), permission/login/trust dialogs (never answered blindly), usage limits (the
  * whole run pauses). Part of the monitor's pass; it acts through the controller's host interface.
  */
-import type { EventBody, Status } from "../state/schemas.js";
-import type { MonitorDeps } from "./controller.js";
-import { classifyPane, isApiRateLimit, parseResetTime, screenBody } from "./pane.js";
-import { answerDialog } from "./dialog-answer.js";
+import type { Status } from "../state/schemas.js";
+import type { MonitorDeps, ReviewDesk, RunView } from "./parts.js";
+import { classifyPane, screenBody } from "./pane.js";
+import { answerDialog, type DialogMemory } from "./dialog-answer.js";
 import { parseBashDialog } from "./dialog.js";
 import { isDialogAttention } from "../state/constants.js";
 import { stagesList } from "../core/printable.js";
 import { verifiedNudge, type NudgeResult } from "./nudge.js";
 import { budgetSpent } from "./controls.js";
-import type { StageUsage } from "./usage.js";
-import { StopFailures, type StopFailure } from "./failures.js";
+import type { StopFailures } from "./failures.js";
+import type { Stalls } from "./stall.js";
+import { startRateLimit } from "./pause.js";
 
-/** Per-stage memory of the monitor, rebuilt from events on replay. */
-export interface StageMemory {
-  lastScreen?: string;
-  /** When the screen's agent output last changed (or a nudge or report restarted the stall timer). */
-  screenSince: number;
-  /** When the monitor first saw the screen it saw last. */
-  bodySeenAt?: number;
-  idleHint: boolean;
-  /** When the agent's last turn ended (a Stop or idle hook), for the hook path's stall timer. */
-  idleSince?: number;
-  consecutiveNudges: number;
-  refusedAt?: number;
-  /** When the stage's session was last launched (event time), when it last died, and how often it died within 10 s of a launch. */
-  launchedAt?: number;
-  deadAt?: number;
-  quickDeaths: number;
-  /** Sent back too often with the same commit: a person was asked, so no more nudges. */
-  stuck?: boolean;
-  /** The person's uncommitted files a refused merge waits on. */
-  refusedFiles?: string[];
-  reviewFiled: Set<string>;
-  /** A dialog answered from `permissionAnswers` and not yet seen gone: its question, the screen it was on, when, how often in a row. */
-  answered?: { question: string; screen: string | undefined; at: number; times: number };
-  /** Open reviews the monitor filed, by condition, so they can be marked resolved when it clears. */
-  reviewFiles: Map<string, string>;
-  /** When the monitor last read the stage's screen. */
-  lookedAt?: number;
-  /** The agent's transcript (from its hooks), how far it was read, and whether it may have grown since. */
-  transcript?: string;
-  usage?: StageUsage;
-  usageDue?: boolean;
-  /** The agent's last turn ended on an API error (StopFailure hook), and it has not worked since. */
-  failure?: StopFailure;
-  /** The last permission dialog left for a person (what it showed), and why. */
-  declined?: { shown: string; why: string; at: number; final: boolean; command?: string };
-  /** It worked again after such a failure: what the failure raised is to be cleared. */
-  recovered?: boolean;
+/** What attention is given: the run, the parts whose memory it reads, and the reviews it files. */
+export interface AttentionParts {
+  view: Pick<RunView, "deps" | "status" | "inProgress" | "ingest" | "emit">;
+  stalls: Stalls;
+  failures: Pick<StopFailures, "failed" | "recovered">;
+  reviews: Pick<ReviewDesk, "file" | "filed" | "claim">;
+  /** The transcript a stage's hooks named last. */
+  transcriptOf(id: string): string | undefined;
+  /** The stage waits for its merge (the person's checkout, or a person asked): not a stall. */
+  waitsForMerge(id: string): boolean;
 }
 
-/** What the monitor's parts (attention, liveness) get of the Monitor: its state and its ways to act. */
-export interface MonitorHost {
-  readonly deps: MonitorDeps;
-  readonly status: Status;
-  mem(id: string): StageMemory;
-  inProgress(): [string, Status["stages"][string]][];
-  /** Folds in events written since the last read (merges append their own, in the background). */
-  ingest(): unknown;
-  emit(event: EventBody): void;
-  /** The monitor's open reviews about `keys` of stage `id` are to be marked resolved at the next pass: `reason` cleared them. */
-  resolveReviewsLater(id: string, keys: (key: string) => boolean, reason: string): void;
-  /** A review about stage `id`, or (undefined) about the whole run. */
-  fileReview(id: string | undefined, title: string, context: string, questions: { topic: string; question: string }[], key?: string): Promise<void>;
+/** Attention's own memory of a stage: when its screen was last read, and its permission dialogs. */
+interface ScreenMemory extends DialogMemory {
+  lookedAt?: number;
 }
 
 /**
@@ -92,53 +56,31 @@ export class Attention {
   /** The nudge being typed into each stage's pane (a merge's message and a stall nudge must not interleave). */
   private readonly typing = new Map<string, Promise<boolean>>();
 
-  /** Turns that ended on an API error (StopFailure hooks). */
-  readonly failures: StopFailures;
+  private readonly memory = new Map<string, ScreenMemory>();
 
-  constructor(private readonly host: MonitorHost) {
-    this.failures = new StopFailures({
-      get deps() {
-        return host.deps;
-      },
-      get status() {
-        return host.status;
-      },
-      mem: (id) => host.mem(id),
-      inProgress: () => host.inProgress(),
-      emit: (event) => host.emit(event),
-      fileReview: (...args) => host.fileReview(...args),
-      resolveReviewsLater: (...args) => host.resolveReviewsLater(...args),
-      startRateLimit: (raw, fallbackMs) => this.startRateLimit(raw, fallbackMs),
-    });
-  }
+  constructor(private readonly parts: AttentionParts) {}
 
   private get deps(): MonitorDeps {
-    return this.host.deps;
+    return this.parts.view.deps;
   }
 
   private get status(): Status {
-    return this.host.status;
+    return this.parts.view.status;
   }
 
-  private mem(id: string): StageMemory {
-    return this.host.mem(id);
-  }
-
-  private emit(event: EventBody): void {
-    this.host.emit(event);
-  }
-
-  private fileReview(id: string, title: string, context: string, questions: { topic: string; question: string }[], key?: string): Promise<void> {
-    return this.host.fileReview(id, title, context, questions, key);
+  private mem(id: string): ScreenMemory {
+    let m = this.memory.get(id);
+    if (!m) this.memory.set(id, (m = {}));
+    return m;
   }
 
   private inProgress(): [string, Status["stages"][string]][] {
-    return this.host.inProgress();
+    return this.parts.view.inProgress();
   }
 
   endRateLimit(): void {
     const waiting = this.inProgress().filter(([, s]) => s.attention === "rate_limited").map(([id]) => id);
-    this.emit({ type: "rate_limit_cleared" });
+    this.parts.view.emit({ type: "rate_limit_cleared" });
     this.deps.log(`usage limit window over; resuming ${waiting.length ? stagesList(waiting) : "launches"}`);
     // Beside the pass, each stage after whatever is being done with it at this moment.
     for (const id of waiting) this.beside(id, "nudging it after the usage limit", () => this.nudge(id, "the usage limit is over", this.deps.config.nudgeMessage, { waitTurn: true }));
@@ -176,14 +118,15 @@ export class Attention {
     const every = screenInterval(this.deps.config);
     const looked = this.inProgress().filter(([id, stage]) => {
       const m = this.mem(id);
+      const s = this.parts.stalls.of(id);
       if (this.judging.has(id)) return false;
       // Done and waiting for its merge (or for the person's checkout to clear): not a stall.
-      if (stage.implement_done || stage.attention === "review" || m.refusedAt !== undefined || m.stuck) return false;
+      if (stage.implement_done || stage.attention === "review" || this.parts.waitsForMerge(id)) return false;
       // A screen is read when a hook says the turn ended, a message waits, a dialog is up (or was
       // just answered), a screen-path stall falls due, or the last look is `every` old: the hooks
       // push what matters, the screen confirms it.
-      const stallDue = m.lastScreen !== undefined && now - m.screenSince >= this.deps.config.stallSeconds * 1000;
-      return m.idleHint || stage.pending_messages.length > 0 || stage.attention !== null || m.answered !== undefined || stallDue || m.lookedAt === undefined || now - m.lookedAt >= every;
+      const stallDue = s.lastScreen !== undefined && now - s.screenSince >= this.deps.config.stallSeconds * 1000;
+      return s.idleHint || stage.pending_messages.length > 0 || stage.attention !== null || m.answered !== undefined || stallDue || m.lookedAt === undefined || now - m.lookedAt >= every;
     });
     for (const [id] of looked) this.mem(id).lookedAt = now;
     const screens = await this.deps.tmux.capturePanes(looked.map(([, s]) => s.session));
@@ -205,20 +148,18 @@ export class Attention {
     const { config, clock, tmux } = this.deps;
     const stage = this.status.stages[id]!;
     const m = this.mem(id);
+    const stalls = this.parts.stalls;
     if (screen === undefined) return;
     const state = classifyPane(screen);
     const now = clock.now();
     // Only the agent's output counts as activity, not hints that come and go below its input box.
     const body = screenBody(screen);
-    if (body !== m.lastScreen) {
-      m.lastScreen = body;
-      m.screenSince = now;
-      m.bodySeenAt = now;
+    if (stalls.sawScreen(id, body, now)) {
       // Look again right when an unchanged screen would be a stall, not at the next regular look.
       if (!paused) this.wakeAt(now + config.stallSeconds * 1000 + 10);
     }
     if (state.kind === "rate_limited") {
-      if (this.status.paused_until === null) this.startRateLimit(state.raw);
+      if (this.status.paused_until === null) startRateLimit(this.parts.view, state.raw);
       return;
     }
     if (state.kind === "permission" || state.kind === "login" || state.kind === "trust" || state.kind === "question") {
@@ -227,9 +168,9 @@ export class Attention {
     }
     // After a turn ended on an API error, only the agent at work proves it works again: a screen
     // that looks idle (a newer Claude Code draws its error above an empty input box) clears nothing.
-    if (m.failure) {
+    if (this.parts.failures.failed(id)) {
       if (state.kind !== "busy") return;
-      this.failures.recovered(id);
+      this.parts.failures.recovered(id);
     }
     // A dialog is over only when the screen shows the agent again; an unreadable screen proves nothing.
     if (state.kind === "idle" || state.kind === "busy") {
@@ -237,103 +178,72 @@ export class Attention {
       m.declined = undefined;
     }
     if (isDialogAttention(stage.attention) && (state.kind === "idle" || state.kind === "busy")) {
-      this.emit({ type: "stage_attention", stage: id, attention: null, reason: "dialog closed" });
-      m.reviewFiled.delete(stage.attention);
+      // Its review is resolved at the next pass, and the same dialog may be asked about again.
+      this.parts.view.emit({ type: "stage_attention", stage: id, attention: null, reason: "dialog closed" });
     }
     // Past a budget nothing more is typed: no nudge, no message (each would start a paid turn).
     if (state.kind === "busy" || paused || budgetSpent(this.status, stage)) return;
     const pending = stage.pending_messages[0];
-    const idleMs = config.stallSeconds * 1000;
-    // When a hook said the turn ended, the stall is timed from that (the hook path); the screen's
-    // own clock is for agents whose idleness nothing pushed.
-    const stalledOnScreen = !m.idleHint && state.kind === "idle" && now - m.screenSince >= idleMs;
-    // The hook path waits stallSeconds too, so a person attached to the pane is not typed over.
-    const stalledByHook = m.idleHint && now - (m.idleSince ?? now) >= idleMs;
+    // When a hook said the turn ended, the stall is timed from that (the hook path).
+    const stalled = stalls.stalled(id, state.kind === "idle", now);
+    const hinted = stalls.of(id).idleHint;
     // A queued message goes at the next idle moment; a bare nudge only after stallSeconds.
-    if (!(pending && (state.kind === "idle" || m.idleHint)) && !stalledByHook && !stalledOnScreen) return;
+    if (!(pending && (state.kind === "idle" || hinted)) && stalled === undefined) return;
     // Idle on two checks at least 200 ms apart, screen unchanged between them: an earlier look
     // that saw this very screen counts as the first (the second then waits only for what is left).
-    const seenFor = now - (m.bodySeenAt ?? now);
+    const seenFor = now - (stalls.of(id).bodySeenAt ?? now);
     if (seenFor < 200) {
       await clock.sleep(210 - seenFor);
       const again = await tmux.capturePane(stage.session);
       if (again === undefined || screenBody(again) !== body || classifyPane(again).kind === "busy") return;
-      if (!m.idleHint && classifyPane(again).kind !== "idle") return;
-    } else if (!m.idleHint && state.kind !== "idle") return;
+      if (!stalls.of(id).idleHint && classifyPane(again).kind !== "idle") return;
+    } else if (!stalls.of(id).idleHint && state.kind !== "idle") return;
     if (pending) {
       await this.deliver(id, pending);
       return;
     }
-    await this.handleStall(id, stalledByHook ? "hook" : "screen", Math.round((now - (stalledByHook ? (m.idleSince ?? now) : m.screenSince)) / 1000));
-  }
-
-  /**
-   * Pauses the run until the reset time `raw` names (+ 30 s). Without one: a usage banner waits an
-   * hour; the API's own 429 (limits per minute, after Claude Code has already retried for
-   * minutes) waits five; a caller that knows better says how long.
-   */
-  private startRateLimit(raw: string, fallback?: number): void {
-    const now = new Date(this.deps.clock.now());
-    const reset = parseResetTime(raw, now);
-    const fallbackMs = fallback ?? (isApiRateLimit(raw) ? 300_000 : 3_600_000);
-    const until = reset ? new Date(reset.getTime() + 30_000) : new Date(now.getTime() + fallbackMs);
-    this.emit({ type: "rate_limited", resets_at: until.toISOString(), parsed: reset !== undefined, raw: raw.slice(0, 300) });
-    this.deps.log(`usage limit hit (${raw.trim().slice(0, 120)}); pausing launches and nudges until ${until.toISOString()}`);
+    if (stalled === undefined) return;
+    const action = await stalls.onStall(id, stalled, stalls.idleSeconds(id, stalled, now));
+    if (action.kind === "nudge") await this.nudge(id, action.why, config.nudgeMessage);
   }
 
   private async handleBlockingScreen(id: string, kind: "permission" | "login" | "trust" | "question", question: string, screen: string): Promise<void> {
     const m = this.mem(id);
     let why: string | undefined;
     if (kind === "permission" && Object.keys(this.deps.config.permissionAnswers).length > 0) {
-      const outcome = await answerDialog(this.host, id, screen);
+      const { stalls, transcriptOf } = this.parts;
+      const outcome = await answerDialog(this.parts.view, id, screen, m, {
+        get lastScreen() {
+          return stalls.of(id).lastScreen;
+        },
+        transcript: transcriptOf(id),
+      });
       if (outcome === "done") return;
       why = outcome.person + (outcome.command !== undefined ? ` (the command: ${outcome.command.slice(0, 500)})` : "");
     }
-    if (this.status.stages[id]!.attention === kind && m.reviewFiled.has(kind)) return;
+    if (this.status.stages[id]!.attention === kind && this.parts.reviews.filed(id, kind)) return;
     if (kind === "permission") {
       const command = parseBashDialog(screen)?.command;
-      this.emit({ type: "stage_needs_permission", stage: id, source: "screen", message: `${kind}: ${question}`.slice(0, 300), ...(command !== undefined ? { command: command.slice(0, 2000) } : {}) });
+      this.parts.view.emit({ type: "stage_needs_permission", stage: id, source: "screen", message: `${kind}: ${question}`.slice(0, 300), ...(command !== undefined ? { command: command.slice(0, 2000) } : {}) });
     }
-    else this.emit({ type: "stage_attention", stage: id, attention: kind, reason: question.slice(0, 300) });
-    m.reviewFiled.add(kind);
+    else this.parts.view.emit({ type: "stage_attention", stage: id, attention: kind, reason: question.slice(0, 300) });
+    this.parts.reviews.claim(id, kind);
     const s = this.status;
     const what = { permission: "permission prompt", question: "question", login: "login problem", trust: "workspace trust dialog" }[kind];
     const fix = kind === "login"
       ? `Fix the agent's login (for Claude Code: /login, or a valid ANTHROPIC_API_KEY in the shell that runs \`autorun resume\`), then attach with \`autorun attach ${s.plan_name} ${id}\` and tell it to continue. This review closes by itself once the agent is past it.`
       : `Attach with \`autorun attach ${s.plan_name} ${id}\` and answer it there: this review closes by itself once the dialog is gone.`;
     const unanswered = why ? `\n\nNot answered from permissionAnswers: ${why}.` : "";
-    await this.fileReview(id, `Stage ${id} is waiting at a ${what}`, `Stage ${id} (${s.stages[id]!.name}) shows a ${what} in tmux session ${s.stages[id]!.session}:\n\n    ${question}${unanswered}\n\nautorun never answers these blindly.`, [
+    await this.parts.reviews.file(id, `Stage ${id} is waiting at a ${what}`, `Stage ${id} (${s.stages[id]!.name}) shows a ${what} in tmux session ${s.stages[id]!.session}:\n\n    ${question}${unanswered}\n\nautorun never answers these blindly.`, [
       { topic: kind === "login" ? "Fix the login" : `Answer the ${what}`, question: fix },
     ], kind);
   }
 
-  private async handleStall(id: string, source: "hook" | "screen", idleSeconds: number): Promise<void> {
-    const { config } = this.deps;
-    const m = this.mem(id);
-    const stage = this.status.stages[id]!;
-    m.idleHint = false;
-    m.screenSince = this.deps.clock.now();
-    if (m.consecutiveNudges >= config.maxNudges) {
-      if (stage.attention !== "idle") {
-        this.emit({ type: "stage_attention", stage: id, attention: "idle", reason: `still idle after ${m.consecutiveNudges} nudges` });
-        await this.fileReview(id, `Stage ${id} is stuck at its prompt`, `Stage ${id} (${stage.name}) stayed idle after ${m.consecutiveNudges} nudges.`, [
-          { topic: "What should the agent do?", question: `Attach with \`autorun attach ${this.status.plan_name} ${id}\` or nudge it with \`autorun nudge ${this.status.plan_name} ${id} "<message>"\`.` },
-        ], "idle");
-      }
-      return;
-    }
-    this.emit({ type: "stall_detected", stage: id, source, idle_seconds: idleSeconds });
-    const how = source === "hook" ? "since its turn ended" : "with its screen unchanged";
-    await this.nudge(id, `idle ${idleSeconds} s at its prompt ${how}`, config.nudgeMessage);
-  }
-
   /** Types a queued message (one typist per pane); it stays queued if the pane was busy. */
   private async deliver(id: string, pending: { id: string; message: string; reason: string }): Promise<void> {
-    const m = this.mem(id);
-    m.idleHint = false;
-    m.screenSince = this.deps.clock.now();
+    this.parts.stalls.restart(id);
     await this.type(id, `message (${pending.reason.replace(/_/g, " ")})`, pending.message, { waitTurn: true }, (result) => {
-      this.emit({ type: "message_delivered", stage: id, id: pending.id, verified: result.verified, evidence: result.evidence });
+      this.parts.view.emit({ type: "message_delivered", stage: id, id: pending.id, verified: result.verified, evidence: result.evidence });
       this.deps.log(`stage ${id}: told it why (${pending.reason.replace(/_/g, " ")})${result.verified ? "" : ", not verified"}: ${pending.message.slice(0, 160)}`);
     });
   }
@@ -344,7 +254,7 @@ export class Attention {
    */
   async nudge(id: string, why: string, message: string, opts: { waitTurn?: boolean } = {}): Promise<boolean> {
     return this.type(id, why, message, opts, (result) => {
-      this.emit({ type: "stall_continue_sent", stage: id, message: message.slice(0, 500), verified: result.verified, attempt: this.mem(id).consecutiveNudges + 1, evidence: result.evidence });
+      this.parts.view.emit({ type: "stall_continue_sent", stage: id, message: message.slice(0, 500), verified: result.verified, attempt: this.parts.stalls.of(id).consecutiveNudges + 1, evidence: result.evidence });
       this.deps.log(`stage ${id}: nudged: ${why}; typed ${JSON.stringify(message.slice(0, 60))}, ${result.verified ? "and it took it" : "but could not confirm it took it"} (${result.evidence})`);
     });
   }
@@ -362,7 +272,7 @@ export class Attention {
   }
 
   private async typeInto(id: string, why: string, message: string, record: (result: NudgeResult) => void): Promise<boolean> {
-    this.host.ingest();
+    this.parts.view.ingest();
     const stage = this.status.stages[id];
     if (!stage || stage.status !== "in_progress") return false;
     const result = await verifiedNudge(this.deps.tmux, stage.session, message, this.deps.clock);

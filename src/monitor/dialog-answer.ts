@@ -3,11 +3,25 @@
  * the screen and the agent's transcript, the keystroke, and the check that the dialog went. Part
  * of the monitor's screen checks (attention.ts), one stage's dialog at a time.
  */
-import type { MonitorHost } from "./attention.js";
+import type { RunView } from "./parts.js";
 import { decide, parseBashDialog, pendingBashCalls, sameDialog } from "./dialog.js";
 import { readTranscriptTail } from "./usage.js";
 
-type Host = Pick<MonitorHost, "deps" | "status" | "mem" | "emit">;
+type Host = Pick<RunView, "deps" | "status" | "emit">;
+
+/** A stage's permission dialogs, as attention keeps them (it alone writes them, through this module). */
+export interface DialogMemory {
+  /** A dialog answered from `permissionAnswers` and not yet seen gone: its question, the screen it was on, when, how often in a row. */
+  answered?: { question: string; screen: string | undefined; at: number; times: number };
+  /** The last permission dialog left for a person (what it showed), and why. */
+  declined?: { shown: string; why: string; at: number; final: boolean; command?: string };
+}
+
+/** What else of the stage the answer reads: the agent output seen last, and its transcript. */
+export interface DialogSight {
+  lastScreen: string | undefined;
+  transcript: string | undefined;
+}
 
 /** How long a dialog answered from `permissionAnswers` may stay on screen before the answer counts as not taken. */
 const ANSWER_SETTLE_MS = 5_000;
@@ -21,9 +35,8 @@ const ANSWER_SETTLE_MS = 5_000;
  * answer); then the screen is read again, for up to 3 s, to see the dialog go. `done`: answered, or just
  * answered and given time to close; otherwise why a person is asked (and the command, when known).
  */
-export async function answerDialog(host: Host, id: string, screen: string): Promise<"done" | { person: string; command?: string }> {
+export async function answerDialog(host: Host, id: string, screen: string, m: DialogMemory, sight: DialogSight): Promise<"done" | { person: string; command?: string }> {
   const { clock, tmux, config, log } = host.deps;
-  const m = host.mem(id);
   const session = host.status.stages[id]!.session;
   const dialog = parseBashDialog(screen);
   if (!dialog) return { person: "it is not a Bash command dialog autorun can read" };
@@ -34,11 +47,11 @@ export async function answerDialog(host: Host, id: string, screen: string): Prom
   if (last && now - last.at < ANSWER_SETTLE_MS) return "done";
   // The same call asked again on a changed screen is answered again; the very screen answered
   // before, or a third answer with no screen without the dialog between, means it does not take.
-  if (last && (m.lastScreen === last.screen || last.times >= 3)) return { person: "the answer given did not close it" };
+  if (last && (sight.lastScreen === last.screen || last.times >= 3)) return { person: "the answer given did not close it" };
   // A dialog already left for a person stays theirs (and is not logged again at every look).
   const declined = m.declined?.shown === shown ? m.declined : undefined;
   if (declined?.final) return { person: declined.why, ...(declined.command !== undefined ? { command: declined.command } : {}) };
-  const tail = m.transcript ? readTranscriptTail(m.transcript) : undefined;
+  const tail = sight.transcript ? readTranscriptTail(sight.transcript) : undefined;
   const decision = decide(dialog, pendingBashCalls(tail ?? []), config.permissionAnswers);
   if (decision.kind !== "answer") {
     const about = decision.command !== undefined ? ` for ${JSON.stringify(decision.command)}` : "";
@@ -51,7 +64,7 @@ export async function answerDialog(host: Host, id: string, screen: string): Prom
   }
   const again = await tmux.capturePane(session);
   if (!sameDialog(again === undefined ? undefined : parseBashDialog(again), dialog)) return "done"; // it changed: judged at the next look
-  m.answered = { question: shown, screen: m.lastScreen, at: now, times: (last?.times ?? 0) + 1 };
+  m.answered = { question: shown, screen: sight.lastScreen, at: now, times: (last?.times ?? 0) + 1 };
   const { option, command, key, value } = decision;
   log(`stage ${id}: answering the permission dialog for ${JSON.stringify(command)} with "${option.n}. ${option.text}" (permissionAnswers ${JSON.stringify(key)}: ${JSON.stringify(value)})`);
   await tmux.sendLiteral(session, String(option.n));

@@ -7,12 +7,8 @@
  * or its screen shows it busy), an idle-looking screen clears none of this and nothing is typed.
  */
 import type { AutorunEvent } from "../state/schemas.js";
-import type { MonitorHost } from "./attention.js";
-
-/** What the part needs of the monitor: its state, a way to act, and the rate-limit pause. */
-export type FailuresHost = Pick<MonitorHost, "deps" | "status" | "mem" | "inProgress" | "emit" | "fileReview" | "resolveReviewsLater"> & {
-  startRateLimit(raw: string, fallbackMs: number): void;
-};
+import type { ReviewDesk, RunView } from "./parts.js";
+import { startRateLimit } from "./pause.js";
 
 /** A turn that ended on an API error, not yet followed by a sign that the agent works again. */
 export interface StopFailure {
@@ -27,20 +23,38 @@ const RATE_LIMIT_PAUSE_MS = 5 * 60_000;
 
 const SIGNS_OF_LIFE = new Set<AutorunEvent["type"]>(["agent_stopped", "prompt_submitted", "session_started", "stage_launched", "stage_relaunched", "phase_status", "stage_retried"]);
 
+interface FailureMemory {
+  failure?: StopFailure;
+  /** It worked again after such a failure: what the failure raised is to be cleared. */
+  recovered?: boolean;
+}
+
 export class StopFailures {
-  constructor(private readonly host: FailuresHost) {}
+  private readonly memory = new Map<string, FailureMemory>();
+
+  constructor(private readonly host: Pick<RunView, "deps" | "status" | "inProgress" | "emit">, private readonly reviews: Pick<ReviewDesk, "file" | "filed" | "isOpen" | "resolveLater">) {}
+
+  private mem(id: string): FailureMemory {
+    let m = this.memory.get(id);
+    if (!m) this.memory.set(id, (m = {}));
+    return m;
+  }
+
+  /** The agent's last turn ended on an API error, and it has not worked since. */
+  failed(id: string): boolean {
+    return this.memory.get(id)?.failure !== undefined;
+  }
 
   observe(event: AutorunEvent): void {
     if (event.type === "rate_limited" || event.type === "rate_limit_cleared") {
       // The pause a rate limit asks for is under way (or over): nothing more to do for it.
-      for (const id of Object.keys(this.host.status.stages)) if (this.host.mem(id).failure?.error === "rate_limit") this.host.mem(id).failure = undefined;
+      for (const id of Object.keys(this.host.status.stages)) if (this.mem(id).failure?.error === "rate_limit") this.mem(id).failure = undefined;
       return;
     }
     if (event.stage === undefined) return;
-    const m = this.host.mem(event.stage);
+    const m = this.mem(event.stage);
     if (event.type === "agent_stop_failed") {
       m.failure = { error: event.error, message: event.message, acted: false };
-      m.idleHint = false;
       return;
     }
     if (!m.failure) return;
@@ -54,7 +68,7 @@ export class StopFailures {
 
   /** The agent works again (its screen shows it busy): what its failure raised can clear. */
   recovered(id: string): void {
-    const m = this.host.mem(id);
+    const m = this.mem(id);
     m.failure = undefined;
     m.recovered = true;
   }
@@ -62,11 +76,11 @@ export class StopFailures {
   /** Acts on each new failure, and clears what a failure raised once its stage works again. */
   async check(): Promise<void> {
     for (const [id, stage] of this.host.inProgress()) {
-      const m = this.host.mem(id);
+      const m = this.mem(id);
       if (m.recovered) {
         m.recovered = false;
         if (stage.attention === "login") this.host.emit({ type: "stage_attention", stage: id, attention: null, reason: "dialog closed" });
-        if (m.reviewFiles.has("stop_failure")) this.host.resolveReviewsLater(id, (k) => k === "stop_failure", "the agent works again");
+        if (this.reviews.isOpen(id, "stop_failure")) this.reviews.resolveLater(id, (k) => k === "stop_failure", "the agent works again");
       }
       const failure = m.failure;
       if (!failure || failure.acted) continue;
@@ -75,20 +89,20 @@ export class StopFailures {
       this.host.deps.log(`stage ${id}: its turn ended on an API error (${failure.error}): ${text.slice(0, 160)}`);
       if (failure.error === "rate_limit") {
         m.failure = undefined;
-        if (this.host.status.paused_until === null) this.host.startRateLimit(failure.message || "rate limit (StopFailure hook)", RATE_LIMIT_PAUSE_MS);
+        if (this.host.status.paused_until === null) startRateLimit(this.host, failure.message || "rate limit (StopFailure hook)", RATE_LIMIT_PAUSE_MS);
         continue;
       }
       const s = this.host.status;
       if (failure.error === "authentication_failed") {
         // The screen may have shown the login error first: one attention, one review.
-        if (stage.attention === "login" && m.reviewFiled.has("login")) continue;
+        if (stage.attention === "login" && this.reviews.filed(id, "login")) continue;
         this.host.emit({ type: "stage_attention", stage: id, attention: "login", reason: text.slice(0, 300) });
-        await this.host.fileReview(id, `Stage ${id} is waiting at a login problem`, `Stage ${id} (${stage.name}) in tmux session ${stage.session}: Claude Code refused its login (StopFailure hook, authentication_failed):\n\n    ${text}\n\nautorun types nothing into it until it works again.`, [
+        await this.reviews.file(id, `Stage ${id} is waiting at a login problem`, `Stage ${id} (${stage.name}) in tmux session ${stage.session}: Claude Code refused its login (StopFailure hook, authentication_failed):\n\n    ${text}\n\nautorun types nothing into it until it works again.`, [
           { topic: "Fix the login", question: `Fix the agent's login (for Claude Code: /login, or a valid ANTHROPIC_API_KEY in the shell that runs \`autorun resume\`), then attach with \`autorun attach ${s.plan_name} ${id}\` and tell it to continue. Write what you did here.` },
         ], "login");
         continue;
       }
-      await this.host.fileReview(id, `Stage ${id} stopped on an API error (${failure.error.replace(/_/g, " ")})`, `Stage ${id} (${stage.name}) in tmux session ${stage.session}: Claude Code ended the agent's turn on an error (StopFailure hook, ${failure.error}):\n\n    ${text}\n\nautorun types nothing into it until it works again.`, [
+      await this.reviews.file(id, `Stage ${id} stopped on an API error (${failure.error.replace(/_/g, " ")})`, `Stage ${id} (${stage.name}) in tmux session ${stage.session}: Claude Code ended the agent's turn on an error (StopFailure hook, ${failure.error}):\n\n    ${text}\n\nautorun types nothing into it until it works again.`, [
         { topic: "What should the agent do?", question: `Attach with \`autorun attach ${s.plan_name} ${id}\` and tell it how to carry on, or nudge it with \`autorun nudge ${s.plan_name} ${id} "<message>"\`. Write what you did here.` },
       ], "stop_failure");
     }

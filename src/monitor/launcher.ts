@@ -9,7 +9,6 @@ import { basename, join } from "node:path";
 import { buildAgentArgv, sandboxAvailable, sessionEnv, type StageScope } from "../adapters/agent.js";
 import { findExecutable } from "../adapters/process.js";
 import type { NewSession, Tmux } from "../adapters/tmux.js";
-import * as git from "../adapters/git.js";
 import { appendAllFor, appendFor } from "../state/orchestration.js";
 import { withLock } from "../state/lock.js";
 import { loadStatus } from "../state/status.js";
@@ -17,9 +16,8 @@ import type { OrchPaths } from "../state/paths.js";
 import type { Config } from "../state/config.js";
 import type { Status } from "../state/schemas.js";
 import { ToolError } from "../errors.js";
-import { stagesToLaunch } from "../core/scheduler.js";
-import { MERGE_SUBJECT_PREFIX } from "../core/naming.js";
 import { keepOrRestoreBranch } from "./tips.js";
+import type { Worktrees } from "./worktrees.js";
 
 export interface LaunchDeps {
   tmux: Tmux;
@@ -31,6 +29,8 @@ export interface LaunchDeps {
    * which keeps its fold, folds only what is new (the launch lock is held meanwhile).
    */
   current?: () => Status | undefined;
+  /** The process's worktree bookkeeping (adds in flight, those made ahead). */
+  worktrees: Worktrees;
 }
 
 /** A stable UUID per (orchestration, stage, attempt, retry), so a restarted launcher knows the id it used. */
@@ -80,81 +80,6 @@ function gitGuarded(commonDir: string): string[] {
   return ["HEAD", "index", "packed-refs", "info", join("objects", "info"), "modules"].map((p) => join(commonDir, p)).filter((p) => existsSync(p));
 }
 
-/** Worktrees being created in this process, so a second launcher waits for the checkout to finish. */
-const creating = new Map<string, Promise<void>>();
-/** Worktrees made ahead at a merge commit, and that commit: one still there needs no git call to know it. */
-const madeAt = new Map<string, string>();
-
-/**
- * The stage's worktree at the tip of the base branch: created there unless it exists (or is being
- * created). One that exists for a stage about to start (made ahead at a merge commit that did not
- * become the tip, or by a monitor that stopped) is brought to the tip when it holds no work. `tip`:
- * the commit a merge just made the tip, when the caller is that merge.
- */
-async function ensureWorktree(status: Status, stage: Status["stages"][string], tip?: string): Promise<void> {
-  const inflight = creating.get(stage.worktree);
-  if (inflight) await inflight.catch(() => undefined);
-  if (existsSync(stage.worktree)) {
-    if (stage.status !== "pending") return;
-    // Made ahead at the very commit the caller's merge made the tip: nothing to ask git. Anything
-    // else is compared with the tip as it is now (the base may have moved on since `tip`).
-    if (tip !== undefined && madeAt.get(stage.worktree) === tip) return;
-    return toTip(status, stage);
-  }
-  const job = git
-    .addStageWorktree(status.project_root, stage.worktree, stage.branch, `refs/heads/${status.base_branch}`)
-    // A branch that existed already (left by a monitor killed while it made this worktree ahead,
-    // at a merge commit that never became the tip) is brought to the tip like a worktree found.
-    .then(async (how) => {
-      if (how === "existing branch" && stage.status === "pending") await toTip(status, stage);
-    })
-    .catch(async (error: unknown) => {
-      // Made meanwhile by another process: a second launcher, or the git of a monitor killed while
-      // it made this worktree ahead at a merge commit that then never became the tip. Once that
-      // add is over, the worktree is brought to the tip like any worktree found.
-      if (!existsSync(stage.worktree)) throw error;
-      await git.worktreeAddOver(stage.worktree);
-      if (stage.status === "pending") await toTip(status, stage);
-    })
-    .finally(() => creating.delete(stage.worktree));
-  creating.set(stage.worktree, job);
-  return job;
-}
-
-/** A worktree found for a stage about to start, at the base tip as it is now, unless it holds work. */
-async function toTip(status: Status, stage: Status["stages"][string]): Promise<void> {
-  const target = await git.headCommit(status.project_root, `refs/heads/${status.base_branch}`);
-  if (madeAt.get(stage.worktree) !== target) await git.bringWorktreeTo(stage.worktree, target, MERGE_SUBJECT_PREFIX);
-}
-
-/**
- * Makes, ahead of time, the worktrees of the stages `ids` at `commit`, the base tip they will start
- * from: the slowest step of their launch then runs beside what comes before it (a merge being
- * checked and moving the base, orchestrate writing its files), and a launch told that tip needs no
- * git call for them. Best effort: a launch brings what it finds to the base tip. Resolves to the
- * stages whose worktree this call made.
- */
-export function makeWorktreesAhead(status: Status, ids: readonly string[], commit: string): Promise<string[]> {
-  const made: Promise<string | undefined>[] = [];
-  for (const id of ids) {
-    const stage = status.stages[id];
-    if (!stage || creating.has(stage.worktree) || existsSync(stage.worktree)) continue;
-    const job = git
-      .addStageWorktree(status.project_root, stage.worktree, stage.branch, commit)
-      .then((how) => void (how === "made at start" && madeAt.set(stage.worktree, commit)))
-      .finally(() => creating.delete(stage.worktree));
-    creating.set(stage.worktree, job);
-    made.push(job.then(() => id, () => undefined));
-  }
-  return Promise.all(made).then((all) => all.filter((id): id is string => id !== undefined));
-}
-
-/** The worktrees of the stages that merging `merged` (as `commit`, the next base tip) would launch. */
-export function prepareWorktrees(status: Status, merged: string, commit: string): void {
-  const after: Status = { ...status, stages: { ...status.stages, [merged]: { ...status.stages[merged]!, status: "completed" } } };
-  void makeWorktreesAhead(status, stagesToLaunch(after).filter((id) => status.stages[id]!.depends_on.includes(merged)), commit);
-}
-
 export type LaunchResult = "launched" | "adopted" | "skipped";
 
 /**
@@ -178,7 +103,7 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
           if (restored) deps.log(`stage ${id}: ${restored}`);
         }
         // Another launcher may be making the same worktree: only a worktree still missing is news.
-        await ensureWorktree(before, stage, tip).catch((error: Error) => existsSync(stage.worktree) || deps.log(`stage ${id}: could not create its worktree yet: ${error.message}`));
+        await deps.worktrees.ensure(before, stage, tip).catch((error: Error) => existsSync(stage.worktree) || deps.log(`stage ${id}: could not create its worktree yet: ${error.message}`));
       }),
     );
   }
@@ -196,9 +121,9 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
       // The stage starts from the tip of the base branch (every merged stage in it), whatever the
       // person's checkout is on; `claude --worktree <name>` reuses this worktree. (One that exists
       // was brought to the tip before the lock.)
-      if (creating.has(stage.worktree) || !existsSync(stage.worktree)) await ensureWorktree(status, stage, tip);
+      if (deps.worktrees.inFlight(stage.worktree) || !existsSync(stage.worktree)) await deps.worktrees.ensure(status, stage, tip);
       // From here on the stage's agent changes it.
-      madeAt.delete(stage.worktree);
+      deps.worktrees.handedOver(stage.worktree);
       const spec = { name: stage.session, cwd: status.project_root, argv: stageArgv(deps, status, paths.dir, id, { sessionId }), env: sessionEnv(paths.home, paths.dir, id), envDir: `${paths.dir}/session-env`, remainOnExit: true };
       starting.push({ id, session: stage.session, sessionId, spec });
     }
@@ -250,7 +175,7 @@ export async function relaunchStage(deps: LaunchDeps, id: string, expectAttempts
     const worktreeExists = existsSync(stage.worktree);
     const previousId = stage.session_id ?? stageSessionId(status, paths.dir, id, stage.attempts, stage.retries);
     const sessionId = worktreeExists ? previousId : stageSessionId(status, paths.dir, id, attempt, stage.retries);
-    if (!worktreeExists) await ensureWorktree(status, stage);
+    if (!worktreeExists) await deps.worktrees.ensure(status, stage);
     await tmux.newSession({
       name: stage.session,
       cwd: worktreeExists ? stage.worktree : status.project_root,

@@ -6,8 +6,56 @@
 import { withoutFurniture } from "../core/words.js";
 import { stagesList } from "../core/printable.js";
 import { relaunchStage } from "./launcher.js";
-import type { MonitorHost } from "./attention.js";
+import type { AutorunEvent } from "../state/schemas.js";
+import type { RunView, StageRecord } from "./parts.js";
 import { budgetStopped } from "./controls.js";
+import type { Worktrees } from "./worktrees.js";
+
+type Host = Pick<RunView, "deps" | "status" | "inProgress" | "ingest" | "emit">;
+
+/** A stage's session history: when it was last launched (event time), when it last died, and how often it died within 10 s of a launch. */
+interface SessionMemory {
+  launchedAt?: number;
+  deadAt?: number;
+  quickDeaths: number;
+}
+
+export class Liveness {
+  private readonly memory = new Map<string, SessionMemory>();
+
+  constructor(private readonly host: Host, private readonly worktrees: Worktrees) {}
+
+  private mem(id: string): SessionMemory {
+    let m = this.memory.get(id);
+    if (!m) this.memory.set(id, (m = { quickDeaths: 0 }));
+    return m;
+  }
+
+  observe(event: AutorunEvent): void {
+    if (event.stage === undefined) return;
+    const m = this.mem(event.stage);
+    switch (event.type) {
+      case "stage_launched":
+      case "stage_relaunched":
+        m.launchedAt = Date.parse(event.ts);
+        break;
+      case "stage_retried":
+      case "stage_escalated":
+        Object.assign(m, { quickDeaths: 0, deadAt: undefined });
+        break;
+      case "session_dead":
+        m.deadAt = this.host.deps.clock.now();
+        if (!event.server_gone && m.launchedAt !== undefined && Date.parse(event.ts) - m.launchedAt < 10_000) m.quickDeaths += 1;
+        break;
+      default:
+        break;
+    }
+  }
+
+  check(paused: boolean): Promise<void> {
+    return checkLiveness(this.host, this.worktrees, (id) => this.mem(id), paused);
+  }
+}
 
 /**
  * Sessions that ended while their stage was in progress. Panes stay after their program exits
@@ -15,7 +63,7 @@ import { budgetStopped } from "./controls.js";
  * A relaunch waits a backoff; an agent that exits within 10 s of its launch twice is failed
  * with what it said, not relaunched in a loop. A dead tmux server is told by the server being gone.
  */
-export async function checkLiveness(host: MonitorHost, paused: boolean): Promise<void> {
+async function checkLiveness(host: Host, worktrees: Worktrees, mem: (id: string) => Readonly<SessionMemory>, paused: boolean): Promise<void> {
   const { tmux, clock } = host.deps;
   let gone: { id: string; exit?: { status: number | undefined; signal: number | undefined } }[] = [];
   // A stage ended for its budget (`onBudget: stop`) is relaunched only once a person raises it.
@@ -44,7 +92,7 @@ export async function checkLiveness(host: MonitorHost, paused: boolean): Promise
   if (serverGone) host.deps.log(`the tmux server is gone; relaunching ${stagesList(gone.map((g) => g.id))}`);
   for (const { id, exit } of gone) {
     const stage = host.status.stages[id]!;
-    const m = host.mem(id);
+    const m = mem(id);
     if (exit) {
       let lastLines = await tmux.lastLines(stage.session, 15);
       // Output the pane had not drawn yet when its program exited shows up a moment later.
@@ -65,19 +113,19 @@ export async function checkLiveness(host: MonitorHost, paused: boolean): Promise
     const said = now.last_exit?.last_lines.slice(-5).join(" | ");
     const code = now.last_exit?.exit_status;
     if (m.quickDeaths >= 2 && !serverGone) {
-      await failOrEscalate(host, id, `the agent exited${code !== undefined && code !== null ? ` ${code}` : ""} within 10 s of its launch, twice${said ? `: ${said}` : ""}`);
+      await failOrEscalate(host, worktrees, id, `the agent exited${code !== undefined && code !== null ? ` ${code}` : ""} within 10 s of its launch, twice${said ? `: ${said}` : ""}`);
       continue;
     }
     const limit = (serverGone ? 6 : 2) + now.free_relaunches;
     if (now.attempts >= limit || attemptsUsed(now)) {
       const cap = now.settings.max_attempts;
-      await failOrEscalate(host, id, `its session ended ${now.attempts} times${cap !== undefined && now.sessions >= cap ? ` (${now.sessions} of its ${cap} attempts used)` : ""}${said ? `; last words: ${said}` : ""}`);
+      await failOrEscalate(host, worktrees, id, `its session ended ${now.attempts} times${cap !== undefined && now.sessions >= cap ? ` (${now.sessions} of its ${cap} attempts used)` : ""}${said ? `; last words: ${said}` : ""}`);
       continue;
     }
     // Back off before relaunching (1 s, 2 s, 4 s … up to 30 s), unless the server itself died.
     const wait = serverGone ? 0 : Math.min(30_000, 1000 * 2 ** Math.max(0, now.attempts - 1));
     if (m.deadAt !== undefined && clock.now() - m.deadAt < wait) continue;
-    await relaunchStage({ tmux, paths: host.deps.paths, config: host.deps.config, log: host.deps.log }, id, now.attempts);
+    await relaunchStage({ tmux, paths: host.deps.paths, config: host.deps.config, log: host.deps.log, worktrees }, id, now.attempts);
     host.ingest();
   }
 }
@@ -92,13 +140,13 @@ export function nextModel(ladder: readonly string[], current: string | undefined
 }
 
 /** The plan's `max_attempts` for the stage (sessions in all; relaunches after a dead tmux server are free) is used up. */
-function attemptsUsed(stage: MonitorHost["status"]["stages"][string]): boolean {
+function attemptsUsed(stage: StageRecord): boolean {
   const cap = stage.settings.max_attempts;
   return cap !== undefined && stage.sessions >= cap + stage.free_relaunches;
 }
 
 /** A stage out of sessions runs again with the next model of `escalation` while its attempts allow; else it fails. */
-async function failOrEscalate(host: MonitorHost, id: string, reason: string): Promise<void> {
+async function failOrEscalate(host: Host, worktrees: Worktrees, id: string, reason: string): Promise<void> {
   const { config, log } = host.deps;
   const stage = host.status.stages[id]!;
   const current = stage.model ?? config.model;
@@ -110,6 +158,6 @@ async function failOrEscalate(host: MonitorHost, id: string, reason: string): Pr
   }
   host.emit({ type: "stage_escalated", stage: id, model: next, from: current ?? null, reason });
   log(`stage ${id}: ${reason}; trying again with the model ${next}${current ? ` (was ${current})` : ""}`);
-  await relaunchStage({ tmux: host.deps.tmux, paths: host.deps.paths, config, log }, id, 0);
+  await relaunchStage({ tmux: host.deps.tmux, paths: host.deps.paths, config, log, worktrees }, id, 0);
   host.ingest();
 }

@@ -9,7 +9,7 @@
  * forward like `git merge --ff-only`; only an uncommitted edit in the merge's way makes it wait.
  * autorun never runs `git merge` in a person's checkout, so it never leaves or aborts a MERGE_HEAD.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as git from "../adapters/git.js";
@@ -24,10 +24,10 @@ import { loadStatus } from "../state/status.js";
 import type { Config } from "../state/config.js";
 import type { EventOf, Status } from "../state/schemas.js";
 import { cleanup } from "./cleanup.js";
-import { prepareWorktrees } from "./launcher.js";
+import type { Worktrees } from "./worktrees.js";
 import { keepOrRestoreBranch } from "./tips.js";
-import { mergeSubject } from "../core/naming.js";
-import { guardedChanges, learnableRules } from "../core/permissions.js";
+import { learnableRules } from "../core/permissions.js";
+import { integrationWorktree, planMerge, describePlan, projectKey, validationWorktree, type MergePlan } from "./merge-plan.js";
 import { localAllowRules, WORKFLOW_ALLOW } from "../adapters/agent.js";
 
 export interface MergeDeps {
@@ -35,13 +35,8 @@ export interface MergeDeps {
   paths: OrchPaths;
   config: Config;
   log: (msg: string) => void;
-  /** Make the dependants' worktrees while the merge is checked (the monitor, which then launches them). */
-  prepareDependants?: boolean;
-  /**
-   * Called the moment `merge_complete` is recorded, with the new base tip, before the merge lock is
-   * let go: what starts the dependants need not wait for that.
-   */
-  onMerged?: (commit: string) => void;
+  /** Given by the monitor, which then launches the dependants: their worktrees are made while the merge is checked. */
+  worktrees?: Worktrees;
   /** A person's `autorun merge`: a stage that changes guarded files (see guardedChanges) merges too. */
   byPerson?: boolean;
 }
@@ -62,29 +57,8 @@ export type MergeOutcome =
 /** Send-backs of the same unchanged stage branch before autorun stops repeating itself. */
 export const MAX_SEND_BACKS = 3;
 
-function projectKey(projectRoot: string): string {
-  return createHash("sha1").update(projectRoot).digest("hex").slice(0, 16);
-}
-
 function mergeLockPath(home: string, projectRoot: string): string {
   return join(locksDir(home), `merge-${projectKey(projectRoot)}.lock`);
-}
-
-/** The private worktree where `validate` runs on merge results, one per project. */
-function validationWorktree(home: string, projectRoot: string): string {
-  return join(home, "worktrees", projectKey(projectRoot), "validate");
-}
-
-/** The private worktree where merges are computed when git is older than 2.38. */
-function integrationWorktree(home: string, projectRoot: string): string {
-  return join(home, "worktrees", projectKey(projectRoot), "integrate");
-}
-
-async function computeMerge(home: string, root: string, ours: string, theirs: string): Promise<git.TreeMerge> {
-  if (await git.supportsMergeTreeWriteTree()) return git.mergeTree(root, ours, theirs);
-  const dir = integrationWorktree(home, root);
-  makeDir(dirname(dir));
-  return git.mergeTreeInWorktree(root, dir, ours, theirs);
 }
 
 export async function mergeStage(deps: MergeDeps, id: string): Promise<MergeOutcome> {
@@ -101,172 +75,159 @@ function sendBacksOf(paths: OrchPaths, id: string, stageTip: string): number {
 }
 
 async function mergeLocked(deps: MergeDeps, id: string): Promise<MergeOutcome> {
-  const { paths, log } = deps;
-  const status = loadStatus(paths)!;
+  const status = loadStatus(deps.paths)!;
   const stage = status.stages[id];
   if (!stage) return { kind: "skipped", detail: `no stage ${id}` };
   if (stage.status === "completed") return { kind: "skipped", detail: "already merged" };
-  const root = status.project_root;
-  const base = status.base_branch;
-  const baseRef = `refs/heads/${base}`;
-  const conflict = (reason: Reason, files: string[], detail: string, commit?: string) =>
-    appendFor(paths, status, { stage: id, type: "merge_conflict", reason, files, detail, ...(commit ? { commit } : {}) });
-  const merged = (commit: string, validated: boolean): MergeOutcome => {
-    // Before the merge is recorded, so the dependants it launches get them.
-    learnPermissions(deps, status, id, stage.worktree);
-    appendFor(paths, status, { stage: id, type: "merge_complete", branch: stage.branch, commit, validated });
-    deps.onMerged?.(commit);
-    log(`stage ${id}: merged ${stage.branch} into ${base} as ${commit.slice(0, 10)}${validated ? " (the merged result passed validate)" : ""}`);
-    return { kind: "merged", commit, cleanup: () => cleanup(deps, id, stage, root, base) };
-  };
-  const sendBack = async (reason: Reason, files: string[], detail: string, tip: string, message: string): Promise<MergeOutcome> => {
-    if (sendBacksOf(paths, id, tip) >= MAX_SEND_BACKS) {
-      conflict(reason, files, detail, tip);
-      log(`stage ${id}: not merged (${detail.split("\n")[0]}); sent back ${MAX_SEND_BACKS} times with no new commit, so autorun stops repeating it and asks a person`);
-      return { kind: "stuck", reason, detail };
-    }
-    conflict(reason, files, detail, tip);
-    log(`stage ${id}: not merged: ${detail.split("\n")[0]}${files.length ? ` (${files.slice(0, 5).join(", ")})` : ""}; the agent is told what to do at its next idle moment`);
-    // Queued, not typed: the monitor delivers it at the agent's next idle moment, however busy it is now.
-    appendFor(paths, status, { stage: id, type: "message_queued", id: `${id}-${randomUUID().slice(0, 8)}`, message, reason });
-    return { kind: "sent_back", reason, detail };
-  };
+  return new StageMerge(deps, status, id, stage).run();
+}
 
-  // The hand-over's tip is recorded; a branch claude deleted (on /exit) is put back from the last one.
-  const restored = await keepOrRestoreBranch(status, id, stage.branch);
-  if (restored) log(`stage ${id}: ${restored}`);
-  if (!(await git.branchExists(root, stage.branch))) {
-    return sendBack("no_commits", [], `branch ${stage.branch} does not exist`, "none", `autorun could not merge stage ${id}: its branch ${stage.branch} does not exist. Commit your work on ${stage.branch} in your worktree, then run: autorun phase implement done`);
+/** One merge of one stage, under the merge lock: the plan of each round carried out, and what came of it recorded. */
+class StageMerge {
+  private readonly root: string;
+  private readonly base: string;
+
+  constructor(private readonly deps: MergeDeps, private readonly status: Status, private readonly id: string, private readonly stage: Status["stages"][string]) {
+    this.root = status.project_root;
+    this.base = status.base_branch;
   }
-  const checks = stageChecks(deps, stage);
-  for (let round = 1; ; round++) {
-    // Checked first too: no merge is computed and checked while it could not go in anyway.
-    const before = await operationOnBase(root, base);
-    if (before) return waitFor(before);
-    const baseTip = await git.headCommit(root, baseRef);
-    const stageTip = await git.headCommit(root, `refs/heads/${stage.branch}`);
-    if (await git.isAncestor(root, stageTip, baseTip)) {
-      // Everything on the branch is in the base: a merge that finished before a crash, or nothing new.
-      if (stage.status === "merging" || stage.merge_commit !== null) {
-        await recoverCheckout(root, base, baseTip, log);
-        return merged(baseTip, false);
+
+  async run(): Promise<MergeOutcome> {
+    const { deps, status, id, stage } = this;
+    // The hand-over's tip is recorded; a branch claude deleted (on /exit) is put back from the last one.
+    const restored = await keepOrRestoreBranch(status, id, stage.branch);
+    if (restored) deps.log(`stage ${id}: ${restored}`);
+    for (let round = 1; ; round++) {
+      const plan = await planMerge({ home: deps.paths.home, config: deps.config, status, id, ...(deps.byPerson ? { byPerson: true } : {}) });
+      if (plan.step !== "merge") return this.settle(plan);
+      const outcome = await this.apply(plan, round);
+      if (outcome) return outcome;
+      // The base moved meanwhile: merge again on top of it.
+      if (round >= 10) throw new Error(`${this.base} kept moving during 10 merge attempts`);
+    }
+  }
+
+  /** A plan that merges nothing: what it means for the stage. */
+  private async settle(plan: Exclude<MergePlan, { step: "merge" }>): Promise<MergeOutcome> {
+    const { id, stage, base, status } = this;
+    const commitIt = `Commit your work on ${stage.branch} in your worktree, then run: autorun phase implement done`;
+    switch (plan.step) {
+      case "nothing":
+        return { kind: "skipped", detail: plan.detail };
+      case "no_branch":
+        return this.sendBack("no_commits", [], `branch ${stage.branch} does not exist`, "none", `autorun could not merge stage ${id}: its branch ${stage.branch} does not exist. ${commitIt}`);
+      case "wait":
+        return this.waitFor(plan.busy);
+      case "record":
+        await recoverCheckout(this.root, base, plan.baseTip, this.deps.log);
+        return this.merged(plan.baseTip, false);
+      case "by_hand":
+        return { kind: "skipped", detail: `${stage.branch} is already in ${base}, merged by a person; the monitor records the stage as done (or run: autorun done ${status.plan_name} ${id})` };
+      case "no_commits": {
+        const detail = `branch ${stage.branch} has no commits beyond ${base}`;
+        return this.sendBack("no_commits", [], detail, plan.stageTip, `autorun could not merge stage ${id}: ${detail}. ${commitIt}`);
       }
-      // Its own commits came in through a merge: a person merged it by hand (the monitor records it as done).
-      if (!(await git.onFirstParentChain(root, stageTip, baseTip))) return { kind: "skipped", detail: `${stage.branch} is already in ${base}, merged by a person; the monitor records the stage as done (or run: autorun done ${status.plan_name} ${id})` };
-      const detail = `branch ${stage.branch} has no commits beyond ${base}`;
-      return sendBack("no_commits", [], detail, stageTip, `autorun could not merge stage ${id}: ${detail}. Commit your work on ${stage.branch} in your worktree, then run: autorun phase implement done`);
+      case "conflict":
+        return this.sendBack("conflict", plan.files, plan.detail, plan.stageTip, `autorun could not merge stage ${id}: merging ${stage.branch} into ${base} conflicts in ${plan.files.join(", ") || "some files"}. In your worktree run: git rebase ${base}, resolve the conflicts, commit, then run: autorun phase implement done`);
+      case "guarded": {
+        const detail = `stage ${id} changes ${plan.files.join(", ")}, which ${plan.files.length === 1 ? "decides" : "decide"} how the run checks stages and what agents may do; read the change (git diff ${base}...${stage.branch}) and, if it is right, merge it yourself: autorun merge ${status.plan_name} ${id}`;
+        this.conflict("guarded_files", plan.files, detail, plan.stageTip);
+        this.deps.log(`stage ${id}: not merged: ${detail}`);
+        return { kind: "stuck", reason: "guarded_files", detail };
+      }
     }
-    const tree = await computeMerge(paths.home, root, baseTip, stageTip);
-    if (!tree.ok) {
-      return sendBack(
-        "conflict",
-        tree.files,
-        tree.detail,
-        stageTip,
-        `autorun could not merge stage ${id}: merging ${stage.branch} into ${base} conflicts in ${tree.files.join(", ") || "some files"}. In your worktree run: git rebase ${base}, resolve the conflicts, commit, then run: autorun phase implement done`,
-      );
-    }
-    const commit = await git.commitTree(root, tree.tree, [baseTip, stageTip], mergeSubject(id, stage.name));
-    const guarded = deps.byPerson ? [] : guardedChanges(await git.changedFiles(root, baseTip, commit), checks);
-    if (guarded.length > 0) {
-      const detail = `stage ${id} changes ${guarded.join(", ")}, which ${guarded.length === 1 ? "decides" : "decide"} how the run checks stages and what agents may do; read the change (git diff ${base}...${stage.branch}) and, if it is right, merge it yourself: autorun merge ${status.plan_name} ${id}`;
-      conflict("guarded_files", guarded, detail, stageTip);
-      log(`stage ${id}: not merged: ${detail}`);
-      return { kind: "stuck", reason: "guarded_files", detail };
-    }
+  }
+
+  /**
+   * A plan that merges: the dependants' worktrees made ahead, the checks, the person's checkout
+   * looked at again, the base moved by compare-and-swap and the checkout with it. Undefined: the
+   * base moved meanwhile (another round).
+   */
+  private async apply(plan: Extract<MergePlan, { step: "merge" }>, round: number): Promise<MergeOutcome | undefined> {
+    const { deps, id, stage, root, base } = this;
+    const baseRef = `refs/heads/${base}`;
+    const { baseTip, stageTip, commit, checks } = plan;
     // The dependants' worktrees are made now, at this commit, while it is checked and the base moves.
-    if (round === 1 && deps.prepareDependants) prepareWorktrees(status, id, commit);
-    if (checks.length > 0) {
-      const failed = await validateCommit(deps, root, commit, checks);
-      if (failed) {
-        const detail = `validate ${JSON.stringify(failed.argv)} failed on the merge of ${stage.branch} into ${base}:\n${failed.tail}`;
-        const tail = failed.tail.split("\n").slice(-8).join(" | ");
-        return sendBack(
-          "validate_failed",
-          [],
-          detail,
-          stageTip,
-          `autorun did not merge stage ${id}: the check ${failed.argv.join(" ")} failed on your branch merged with the current ${base}. Output tail: ${tail} -- run git rebase ${base} in your worktree, fix it, commit, then run: autorun phase implement done`,
-        );
-      }
+    if (round === 1) deps.worktrees?.prepareFor(this.status, id, commit);
+    const failed = checks.length > 0 ? await validateCommit(deps, root, commit, checks) : undefined;
+    if (failed) {
+      const detail = `validate ${JSON.stringify(failed.argv)} failed on the merge of ${stage.branch} into ${base}:\n${failed.tail}`;
+      const tail = failed.tail.split("\n").slice(-8).join(" | ");
+      return this.sendBack("validate_failed", [], detail, stageTip, `autorun did not merge stage ${id}: the check ${failed.argv.join(" ")} failed on your branch merged with the current ${base}. Output tail: ${tail} -- run git rebase ${base} in your worktree, fix it, commit, then run: autorun phase implement done`);
     }
     // A person half-way through their own merge or rebase of the base, on any checkout: wait, never
     // abort it (a rebase of the base would then fail to move it: "cannot lock ref").
     const busy = await operationOnBase(root, base);
-    if (busy) return waitFor(busy);
+    if (busy) return this.waitFor(busy);
     // Where the base is checked out, the merge must fit around the person's uncommitted work.
     const checkout = await git.checkoutOf(root, base);
     if (checkout) {
-      const touched = new Set(await git.changedFiles(root, baseTip, commit));
-      const inTheWay = (await git.dirtyFiles(checkout)).filter((f) => touched.has(f));
-      if (inTheWay.length > 0) return refuse(inTheWay, checkout);
+      const inTheWay = (await git.dirtyFiles(checkout)).filter((f) => plan.touched.includes(f));
+      if (inTheWay.length > 0) return this.refuse(inTheWay, checkout);
     }
-    appendFor(paths, status, { stage: id, type: "merge_started", branch: stage.branch });
+    appendFor(deps.paths, this.status, { stage: id, type: "merge_started", branch: stage.branch });
     if (!(await git.casRef(root, baseRef, commit, baseTip, `autorun: merge stage ${id}`))) {
-      // Someone committed to the base meanwhile: merge again on top of their commit.
-      log(`stage ${id}: ${base} moved while merging; merging again on its new tip (round ${round + 1})`);
-      if (round >= 10) throw new Error(`${base} kept moving during 10 merge attempts`);
-      continue;
+      deps.log(`stage ${id}: ${base} moved while merging; merging again on its new tip (round ${round + 1})`);
+      return undefined;
     }
     if (checkout) {
       const refusal = (await git.checkedOutBranch(checkout)) === base ? await git.moveCheckout(checkout, baseTip, commit) : undefined;
       if (refusal !== undefined) {
         // An edit appeared between the check and the move: put the base back where it was.
         await git.casRef(root, baseRef, baseTip, commit, `autorun: undo merge stage ${id} (checkout in the way)`);
-        return refuse(parseInTheWay(refusal), checkout);
+        return this.refuse(parseInTheWay(refusal), checkout);
       }
     }
-    return merged(commit, checks.length > 0);
+    return this.merged(commit, checks.length > 0);
   }
 
-  function waitFor(busy: { what: string; where: string }): MergeOutcome {
-    return refuse([`(${busy.what} in progress)`], busy.where, `${busy.what} is in progress in ${busy.where}`);
+  private conflict(reason: Reason, files: string[], detail: string, commit?: string): void {
+    appendFor(this.deps.paths, this.status, { stage: this.id, type: "merge_conflict", reason, files, detail, ...(commit ? { commit } : {}) });
   }
 
-  function refuse(files: string[], checkout: string, why?: string): MergeOutcome {
+  private merged(commit: string, validated: boolean): MergeOutcome {
+    const { deps, status, id, stage, root, base } = this;
+    // Before the merge is recorded, so the dependants launched after it get them.
+    learnPermissions(deps, status, id, stage.worktree);
+    appendFor(deps.paths, status, { stage: id, type: "merge_complete", branch: stage.branch, commit, validated });
+    deps.log(`stage ${id}: merged ${stage.branch} into ${base} as ${commit.slice(0, 10)}${validated ? " (the merged result passed validate)" : ""}`);
+    return { kind: "merged", commit, cleanup: () => cleanup(deps, id, stage, root, base) };
+  }
+
+  private sendBack(reason: Reason, files: string[], detail: string, tip: string, message: string): MergeOutcome {
+    const { deps, id } = this;
+    // Counted before this one is recorded.
+    const stuck = sendBacksOf(deps.paths, id, tip) >= MAX_SEND_BACKS;
+    this.conflict(reason, files, detail, tip);
+    if (stuck) {
+      deps.log(`stage ${id}: not merged (${detail.split("\n")[0]}); sent back ${MAX_SEND_BACKS} times with no new commit, so autorun stops repeating it and asks a person`);
+      return { kind: "stuck", reason, detail };
+    }
+    deps.log(`stage ${id}: not merged: ${detail.split("\n")[0]}${files.length ? ` (${files.slice(0, 5).join(", ")})` : ""}; the agent is told what to do at its next idle moment`);
+    // Queued, not typed: the monitor delivers it at the agent's next idle moment, however busy it is now.
+    appendFor(deps.paths, this.status, { stage: id, type: "message_queued", id: `${id}-${randomUUID().slice(0, 8)}`, message, reason });
+    return { kind: "sent_back", reason, detail };
+  }
+
+  private waitFor(busy: { what: string; where: string }): MergeOutcome {
+    return this.refuse([`(${busy.what} in progress)`], busy.where, `${busy.what} is in progress in ${busy.where}`);
+  }
+
+  private refuse(files: string[], checkout: string, why?: string): MergeOutcome {
     const detail = why ?? `uncommitted changes in ${checkout} overlap the merge: ${files.slice(0, 8).join(", ")}`;
-    conflict("checkout_overlap", files, detail);
-    log(`stage ${id}: merge waits: ${detail}; ${why ? "finish it" : "commit or stash them"} and autorun merges by itself`);
+    this.conflict("checkout_overlap", files, detail);
+    this.deps.log(`stage ${this.id}: merge waits: ${detail}; ${why ? "finish it" : "commit or stash them"} and autorun merges by itself`);
     return { kind: "refused", reason: "checkout_overlap", detail, files };
   }
 }
 
 /**
- * What `mergeStage` would do now, computed the same way and changing nothing a person can see
- * (merge-tree writes only unreferenced objects): one line per step.
+ * What `mergeStage` would do now: the same plan, in words, changing nothing a person can see
+ * (merge-tree and commit-tree write only unreferenced objects).
  */
 export async function describeMerge(deps: Pick<MergeDeps, "paths" | "config">, id: string): Promise<string[]> {
-  const status = loadStatus(deps.paths)!;
-  const stage = status.stages[id]!;
-  const root = status.project_root;
-  const base = status.base_branch;
-  const out: string[] = [`stage ${id} (${stage.status}${stage.implement_done ? ", handed over" : ""}): ${stage.branch} into ${base}`];
-  if (stage.status === "completed") return [...out, `already merged as ${stage.merge_commit?.slice(0, 12) ?? "?"}; nothing to do`];
-  if (!(await git.branchExists(root, stage.branch))) return [...out, `branch ${stage.branch} does not exist: the agent would be told to commit its work`];
-  const baseTip = await git.headCommit(root, `refs/heads/${base}`);
-  const stageTip = await git.headCommit(root, `refs/heads/${stage.branch}`);
-  if (await git.isAncestor(root, stageTip, baseTip)) return [...out, `${stage.branch} has no commits beyond ${base}: the agent would be told to commit its work`];
-  const tree = await computeMerge(deps.paths.home, root, baseTip, stageTip);
-  if (!tree.ok) return [...out, `conflicts in ${tree.files.join(", ")}: sent back to the agent to rebase onto ${base}`];
-  const touched = await git.changedFiles(root, baseTip, tree.tree);
-  out.push(`merges cleanly onto ${base} at ${baseTip.slice(0, 12)}; brings ${touched.length} file(s): ${touched.slice(0, 8).join(", ")}${touched.length > 8 ? ", …" : ""}`);
-  const checks = stageChecks(deps, stage);
-  out.push(checks.length > 0 ? `checks the merge result in ${validationWorktree(deps.paths.home, root)}: ${checks.map((a) => a.join(" ")).join("; ")}` : "no validate configured: no check before the base moves");
-  const checkout = await git.checkoutOf(root, base);
-  const busy = await operationOnBase(root, base);
-  if (busy) out.push(`waits: ${busy.what} is in progress in ${busy.where}`);
-  else if (!checkout) out.push(`${base} is not checked out anywhere: only the branch moves`);
-  else {
-    const inTheWay = (await git.dirtyFiles(checkout)).filter((f) => touched.includes(f));
-    if (inTheWay.length > 0) out.push(`waits: your uncommitted changes in ${checkout} overlap it: ${inTheWay.join(", ")}`);
-    else out.push(`${checkout} (on ${base}) is brought forward; your uncommitted edits there are kept`);
-  }
-  return out;
-}
-
-/** The checks a stage's merge must pass: the plan's own for the stage, else the configured `validate`. */
-function stageChecks(deps: Pick<MergeDeps, "config">, stage: Status["stages"][string]): string[][] {
-  return stage.settings.validate ?? deps.config.validate;
+  const input = { home: deps.paths.home, config: deps.config, status: loadStatus(deps.paths)!, id };
+  return describePlan(input, await planMerge(input));
 }
 
 function parseInTheWay(gitError: string): string[] {

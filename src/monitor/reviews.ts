@@ -1,50 +1,115 @@
 /**
  * The reviews the monitor files and resolves: one per condition (a restarted monitor knows which
  * are open from the events), about a stage or the whole run; marked resolved, once the events
- * that cleared their condition are folded in, when it cleared by itself.
+ * that cleared their condition are folded in, when it cleared by itself. This part alone keeps
+ * which conditions have a review: one entry per stage and condition.
  */
 import { relative, isAbsolute, resolve } from "node:path";
 import { createReviewFile, readReview, reopenReviewFile, resolveReviewFile } from "../state/review.js";
 import { reviewDir } from "../state/paths.js";
+import { isDialogAttention } from "../state/constants.js";
 import { actionSentence, actionsFor } from "../core/review-actions.js";
+import { dollars } from "../core/usage.js";
 import type { AutorunEvent } from "../state/schemas.js";
-import type { MonitorHost } from "./attention.js";
+import type { ReviewDesk, ReviewQuestion, RunView } from "./parts.js";
 
-type Host = Pick<MonitorHost, "deps" | "status" | "mem" | "emit">;
+/**
+ * A condition the monitor asked a person about. `file`: its open review (known from the events);
+ * `filed`: not to be asked again (set before the review is written, and kept until the condition
+ * may be asked about anew: a retry, a dialog that closed).
+ */
+interface Entry {
+  file?: string;
+  filed: boolean;
+}
 
-export class Reviews {
+type Conditions = Map<string, Entry>;
+
+export class Reviews implements ReviewDesk {
   /** Conditions that cleared, whose reviews are resolved at the next pass (`id` undefined: the run's own). */
   private readonly due: { id: string | undefined; keys: (key: string) => boolean; reason: string }[] = [];
-  /** Open reviews about the whole run (the budget, the circuit breaker), by condition. */
-  private readonly runOpen = new Map<string, string>();
+  /** The run's own conditions (the budget, the circuit breaker). */
+  private readonly run: Conditions = new Map();
+  private readonly stages = new Map<string, Conditions>();
   /** The circuit breaker's open review, whose answer closes it. */
   readonly circuit: { file?: string } = {};
 
-  constructor(private readonly host: Host) {}
+  constructor(private readonly view: Pick<RunView, "deps" | "status" | "emit">) {}
 
-  /** Notes what the events say of the reviews: filed (by condition) and resolved. */
+  private of(id: string | undefined): Conditions {
+    if (id === undefined) return this.run;
+    let c = this.stages.get(id);
+    if (!c) this.stages.set(id, (c = new Map()));
+    return c;
+  }
+
+  filed(id: string, key: string): boolean {
+    return this.of(id).get(key)?.filed === true;
+  }
+
+  claim(id: string, key: string): void {
+    const c = this.of(id);
+    c.set(key, { ...c.get(key), filed: true });
+  }
+
+  release(id: string, key: string): void {
+    const c = this.of(id);
+    const entry = c.get(key);
+    if (entry?.file === undefined) c.delete(key);
+    else entry.filed = false;
+  }
+
+  isOpen(id: string, key: string): boolean {
+    return this.of(id).get(key)?.file !== undefined;
+  }
+
+  /** Notes what the events say of the reviews (filed, by condition; resolved), and which conditions cleared. */
   observe(event: AutorunEvent): void {
-    if (event.type !== "review_requested" && event.type !== "review_resolved") return;
-    const m = event.stage === undefined ? undefined : this.host.mem(event.stage);
-    const open = m ? m.reviewFiles : this.runOpen;
-    if (event.type === "review_requested") {
-      // A review about a condition is the monitor's own: filed under the home's review folder. One
-      // named elsewhere was written by someone else (an agent can write events and files in its
-      // worktree) and neither stands for the monitor's review nor acts when answered.
-      if (!event.key || !this.isOwnFile(event.file)) return;
-      m?.reviewFiled.add(event.key);
-      open.set(event.key, event.file);
-      if (!m && event.key === "circuit") this.circuit.file = event.file;
-      return;
-    }
-    for (const [key, file] of open) {
-      if (file !== event.file) continue;
-      open.delete(key);
-      m?.reviewFiled.delete(key);
+    const id = event.stage;
+    switch (event.type) {
+      case "review_requested":
+        // A review about a condition is the monitor's own: filed under the home's review folder. One
+        // named elsewhere was written by someone else (an agent can write events and files in its
+        // worktree) and neither stands for the monitor's review nor acts when answered.
+        if (!event.key || !this.isOwnFile(event.file)) return;
+        this.of(id).set(event.key, { file: event.file, filed: true });
+        if (id === undefined && event.key === "circuit") this.circuit.file = event.file;
+        return;
+      case "review_resolved":
+        for (const [key, entry] of this.of(id)) if (entry.file === event.file) this.of(id).delete(key);
+        return;
+      case "stage_retried":
+        for (const key of [...this.of(id).keys()]) this.release(id!, key);
+        return;
+      case "phase_status":
+        if (this.isOpen(id!, "idle")) this.resolveLater(id, (k) => k === "idle", "the agent is working again");
+        return;
+      case "merge_complete":
+        this.resolveLater(id, () => true, `stage ${id} merged`);
+        return;
+      case "stage_done_by_person":
+      case "stage_skipped":
+        this.resolveLater(id, () => true, event.type === "stage_skipped" ? `stage ${id} was skipped` : `stage ${id} was merged by a person`);
+        return;
+      case "stage_attention":
+        if (id !== undefined && event.attention === null && event.reason === "dialog closed") {
+          for (const key of [...this.of(id).keys()]) if (isDialogAttention(key)) this.release(id, key);
+          this.resolveLater(id, isDialogAttention, "the dialog was answered");
+        }
+        return;
+      case "circuit_closed":
+        this.circuit.file = undefined;
+        this.resolveLater(undefined, (k) => k === "circuit", "the circuit breaker was closed");
+        return;
+      case "budget_raised":
+        if (event.scope === "run") this.resolveLater(undefined, (k) => k === "budget", `the run's budget was raised to ${dollars(event.limit_usd)}`);
+        else for (const stage of Object.keys(this.view.status.stages)) this.resolveLater(stage, (k) => k === "budget", `the stage budget was raised to ${dollars(event.limit_usd)}`);
+        return;
+      default:
+        return;
     }
   }
 
-  /** The reviews about `keys` of stage `id` (undefined: the run) are to be resolved: `reason` cleared them. */
   resolveLater(id: string | undefined, keys: (key: string) => boolean, reason: string): void {
     this.due.push({ id, keys, reason });
   }
@@ -53,50 +118,48 @@ export class Reviews {
    * Files a review about condition `key` (one per condition; a restarted monitor knows it from the
    * events), about stage `id` or (undefined) the whole run.
    */
-  async file(id: string | undefined, title: string, context: string, questions: { topic: string; question: string }[], key?: string): Promise<void> {
-    const { paths, log } = this.host.deps;
+  async file(id: string | undefined, title: string, context: string, questions: ReviewQuestion[], key?: string): Promise<void> {
+    const { paths, log } = this.view.deps;
     // What an answer does is written in the review: the last question ends with the answers it takes.
     const actions = key ? actionsFor(key, id !== undefined) : [];
     const asked = actions.length ? questions.map((q, i) => (i === questions.length - 1 ? { ...q, question: `${q.question.trim()}\n\n${actionSentence(actions)}` } : q)) : questions;
-    const file = await createReviewFile(paths.home, title, context, asked, { ...(id !== undefined ? { stage: id } : {}), orch_dir: paths.dir, plan_name: this.host.status.plan_name, ...(key ? { key, actions: actions.map((a) => a.word) } : {}) });
-    this.host.emit({ type: "review_requested", ...(id !== undefined ? { stage: id } : {}), file, title, ...(key ? { key } : {}) });
+    const file = await createReviewFile(paths.home, title, context, asked, { ...(id !== undefined ? { stage: id } : {}), orch_dir: paths.dir, plan_name: this.view.status.plan_name, ...(key ? { key, actions: actions.map((a) => a.word) } : {}) });
+    this.view.emit({ type: "review_requested", ...(id !== undefined ? { stage: id } : {}), file, title, ...(key ? { key } : {}) });
     log(`${id !== undefined ? `stage ${id}: ` : ""}asked a person: ${title} (${file})`);
   }
 
   /** Open reviews the monitor filed that have an answer now: about stage `id` (undefined: the run). */
   answered(): { id: string | undefined; key: string; file: string; answer: string }[] {
     const out: { id: string | undefined; key: string; file: string; answer: string }[] = [];
-    const look = (id: string | undefined, open: Map<string, string>) => {
-      for (const [key, file] of open) {
-        if (key === "circuit") continue; // closed by checkCircuit, which reads its answer
+    const look = (id: string | undefined, open: Conditions) => {
+      for (const [key, { file }] of open) {
+        if (file === undefined || key === "circuit") continue; // the breaker is closed by checkCircuit, which reads its answer
         try {
           const r = readReview(file);
           // The file must still say it is the monitor's review of this run about this condition.
-          if (!this.isOwnFile(file) || r.meta?.key !== key || r.meta.orch_dir !== this.host.deps.paths.dir) continue;
+          if (!this.isOwnFile(file) || r.meta?.key !== key || r.meta.orch_dir !== this.view.deps.paths.dir) continue;
           if (r.complete && !r.meta.resolved) out.push({ id, key, file, answer: r.answers[r.answers.length - 1]!.answer });
         } catch {
           // gone or unreadable: nothing to act on
         }
       }
     };
-    look(undefined, this.runOpen);
-    for (const id of Object.keys(this.host.status.stages)) look(id, this.host.mem(id).reviewFiles);
+    look(undefined, this.run);
+    for (const id of Object.keys(this.view.status.stages)) look(id, this.of(id));
     return out;
   }
 
   /** Is `file` in the home's review folder, where only autorun's own commands write? */
   private isOwnFile(file: string): boolean {
-    const rel = relative(reviewDir(this.host.deps.paths.home), resolve(file));
+    const rel = relative(reviewDir(this.view.deps.paths.home), resolve(file));
     return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) && !rel.includes("/");
   }
 
   /** Marks an answered review resolved with what its answer did (the file says so), and forgets it. */
   async settle(id: string | undefined, key: string, file: string, effect: string): Promise<void> {
-    const m = id === undefined ? undefined : this.host.mem(id);
-    (m ? m.reviewFiles : this.runOpen).delete(key);
-    m?.reviewFiled.delete(key);
+    this.of(id).delete(key);
     if (await resolveReviewFile(file, effect, new Date(), { answered: true }).catch(() => false)) {
-      this.host.emit({ type: "review_resolved", ...(id !== undefined ? { stage: id } : {}), file, reason: effect });
+      this.view.emit({ type: "review_resolved", ...(id !== undefined ? { stage: id } : {}), file, reason: effect });
     }
   }
 
@@ -108,16 +171,14 @@ export class Reviews {
   /** Marks the open reviews whose condition cleared resolved (the file says so). */
   async resolveDue(): Promise<void> {
     for (const { id, keys, reason } of this.due.splice(0)) {
-      const m = id === undefined ? undefined : this.host.mem(id);
-      const open = m ? m.reviewFiles : this.runOpen;
-      for (const [key, file] of [...open]) {
-        if (!keys(key)) continue;
+      const open = this.of(id);
+      for (const [key, { file }] of [...open]) {
+        if (file === undefined || !keys(key)) continue;
         open.delete(key);
-        m?.reviewFiled.delete(key);
         // Answered or not: the condition it asked about is gone.
         if (await resolveReviewFile(file, reason, new Date(), { answered: true }).catch(() => false)) {
-          this.host.emit({ type: "review_resolved", ...(id !== undefined ? { stage: id } : {}), file, reason });
-          this.host.deps.log(`${id !== undefined ? `stage ${id}: ` : ""}review ${file} resolved: ${reason}`);
+          this.view.emit({ type: "review_resolved", ...(id !== undefined ? { stage: id } : {}), file, reason });
+          this.view.deps.log(`${id !== undefined ? `stage ${id}: ` : ""}review ${file} resolved: ${reason}`);
         }
       }
     }

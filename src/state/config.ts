@@ -1,13 +1,11 @@
 /** Configuration: defaults < $AUTORUN_HOME/config.json < <project>/autorun.config.json < flags. */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { z } from "zod";
 import { configSchema, type ConfigFile } from "./schemas.js";
-import type { settingsSchema } from "./settings.js";
+import type { Config } from "./settings-schema.js";
 import { UserError } from "../errors.js";
 
-/** The resolved configuration (the shape settings.json keeps). */
-export type Config = z.infer<typeof settingsSchema>;
+export type { Config } from "./settings-schema.js";
 
 export const DEFAULT_CONFIG: Config = {
   agentCommand: ["claude"],

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { launchStages } from "../../src/monitor/launcher.js";
 import { addStageWorktree } from "../../src/adapters/git.js";
+import { Worktrees } from "../../src/monitor/worktrees.js";
 import { DEFAULT_CONFIG } from "../../src/state/config.js";
 import { appendEvent, readAllEvents } from "../../src/state/events.js";
 import { orchPaths, type OrchPaths } from "../../src/state/paths.js";
@@ -66,7 +67,7 @@ function tmuxWithLeftover() {
 describe("launching a batch of ready stages", () => {
   it("makes every worktree, starts every session in one call, and after a failed call goes one by one, adopting what exists", async () => {
     const { tmux, sessions, calls } = tmuxWithLeftover();
-    const results = await launchStages({ tmux, paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"] }, log: () => undefined }, ["1", "2", "3"]);
+    const results = await launchStages({ tmux, paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"] }, log: () => undefined, worktrees: new Worktrees() }, ["1", "2", "3"]);
     expect(results).toEqual(["launched", "adopted", "launched"]);
     expect(calls).toEqual(["batch s1,s2,s3", "one s2", "one s3"]);
     expect([...sessions].sort()).toEqual(["s1", "s2", "s3"]);
@@ -74,7 +75,7 @@ describe("launching a batch of ready stages", () => {
     const launched = readAllEvents(paths.events).filter((e) => e.type === "stage_launched");
     expect(launched.map((e) => [e.stage, "adopted" in e && e.adopted === true])).toEqual([["1", false], ["2", true], ["3", false]]);
     // Launching again launches nothing: every stage is in progress.
-    expect(await launchStages({ tmux, paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"] }, log: () => undefined }, ["1", "2", "3"])).toEqual(["skipped", "skipped", "skipped"]);
+    expect(await launchStages({ tmux, paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"] }, log: () => undefined, worktrees: new Worktrees() }, ["1", "2", "3"])).toEqual(["skipped", "skipped", "skipped"]);
     expect(calls).toHaveLength(3);
   });
 });
@@ -83,7 +84,8 @@ describe("stage worktrees", () => {
   it("makes many at once, each on its own branch at the start commit (git's adds read each other's half-written files)", async () => {
     const head = execFileSync("git", ["-C", repo, "rev-parse", "HEAD"], { encoding: "utf8" }).trim();
     const ids = Array.from({ length: 24 }, (_, i) => i + 1);
-    await Promise.all(ids.map((i) => addStageWorktree(repo, join(repo, ".claude", "worktrees", `many-${i}`), `worktree-many-${i}`, "refs/heads/main")));
+    const worktrees = new Worktrees();
+    await Promise.all(ids.map((i) => worktrees.add(repo, join(repo, ".claude", "worktrees", `many-${i}`), `worktree-many-${i}`, "refs/heads/main")));
     for (const i of ids) {
       const wt = join(repo, ".claude", "worktrees", `many-${i}`);
       expect(existsSync(join(wt, "README.md"))).toBe(true);
@@ -117,7 +119,7 @@ describe("a retried stage whose branch claude deleted", () => {
     appendEvent(paths.events, { ...ident, type: "stage_retried", stage: "1", fresh_worktree: false });
     const logs: string[] = [];
     const { tmux } = tmuxWithLeftover();
-    expect(await launchStages({ tmux, paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"] }, log: (m) => logs.push(m) }, ["1"])).toEqual(["launched"]);
+    expect(await launchStages({ tmux, paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"] }, log: (m) => logs.push(m), worktrees: new Worktrees() }, ["1"])).toEqual(["launched"]);
     expect(execFileSync("git", ["-C", wt, "rev-parse", "HEAD"], { encoding: "utf8" }).trim()).toBe(tip);
     expect(existsSync(join(wt, "work.txt"))).toBe(true);
     expect(logs.join("\n")).toContain(`stage 1: its branch b1 was gone (deleted with its worktree, as claude's /exit does); restored it at ${tip.slice(0, 10)}`);

@@ -1,0 +1,136 @@
+/**
+ * A merge as a plan, then its application: `planMerge` looks at the stage branch and the base
+ * (reading only; the merge tree and commit it computes are unreferenced objects) and says which
+ * step the merge is at. The merge queue (merge.ts) carries the plan out; `autorun merge --dry-run`
+ * prints it (`describePlan`). Both read the same plan, so what the dry run says is what a merge
+ * would do.
+ */
+import { createHash } from "node:crypto";
+import { dirname, join } from "node:path";
+import * as git from "../adapters/git.js";
+import { operationOnBase } from "../adapters/git-safety.js";
+import { makeDir } from "../state/paths.js";
+import type { Config } from "../state/config.js";
+import type { Status } from "../state/schemas.js";
+import { mergeSubject } from "../core/naming.js";
+import { guardedChanges } from "../core/permissions.js";
+
+type Stage = Status["stages"][string];
+
+/** What a merge of the stage does next, as seen now. */
+export type MergePlan =
+  | { step: "nothing"; detail: string }
+  | { step: "no_branch" }
+  /** A person's merge or rebase of the base is under way somewhere: the merge waits. */
+  | { step: "wait"; busy: { what: string; where: string } }
+  /** Everything on the branch is in the base, and the merge was under way (a crash after the base moved): it is recorded. */
+  | { step: "record"; baseTip: string }
+  /** Its own commits came in through a merge autorun did not make: a person merged it by hand. */
+  | { step: "by_hand" }
+  | { step: "no_commits"; stageTip: string }
+  | { step: "conflict"; stageTip: string; files: string[]; detail: string }
+  /** It changes what decides how stages are checked or what agents may do: a person merges it. */
+  | { step: "guarded"; stageTip: string; files: string[] }
+  /** It merges cleanly as `commit`; then `checks`, and the base (and a checkout of it) move. */
+  | { step: "merge"; baseTip: string; stageTip: string; commit: string; touched: string[]; checks: string[][] };
+
+export interface PlanInput {
+  home: string;
+  config: Pick<Config, "validate">;
+  status: Status;
+  id: string;
+  /** A person's `autorun merge`: a stage that changes guarded files merges too. */
+  byPerson?: boolean;
+}
+
+export function projectKey(projectRoot: string): string {
+  return createHash("sha1").update(projectRoot).digest("hex").slice(0, 16);
+}
+
+/** The private worktree where `validate` runs on merge results, one per project. */
+export function validationWorktree(home: string, projectRoot: string): string {
+  return join(home, "worktrees", projectKey(projectRoot), "validate");
+}
+
+/** The private worktree where merges are computed when git is older than 2.38. */
+export function integrationWorktree(home: string, projectRoot: string): string {
+  return join(home, "worktrees", projectKey(projectRoot), "integrate");
+}
+
+/** The checks a stage's merge must pass: the plan's own for the stage, else the configured `validate`. */
+export function stageChecks(config: Pick<Config, "validate">, stage: Stage): string[][] {
+  return stage.settings.validate ?? config.validate;
+}
+
+async function computeMerge(home: string, root: string, ours: string, theirs: string): Promise<git.TreeMerge> {
+  if (await git.supportsMergeTreeWriteTree()) return git.mergeTree(root, ours, theirs);
+  const dir = integrationWorktree(home, root);
+  makeDir(dirname(dir));
+  return git.mergeTreeInWorktree(root, dir, ours, theirs);
+}
+
+/** The step the merge of stage `id` is at, looked at now. */
+export async function planMerge(input: PlanInput): Promise<MergePlan> {
+  const { status, id } = input;
+  const stage = status.stages[id];
+  if (!stage) return { step: "nothing", detail: `no stage ${id}` };
+  if (stage.status === "completed") return { step: "nothing", detail: "already merged" };
+  const root = status.project_root;
+  const base = status.base_branch;
+  if (!(await git.branchExists(root, stage.branch))) return { step: "no_branch" };
+  // Checked first: no merge is computed and checked while it could not go in anyway.
+  const busy = await operationOnBase(root, base);
+  if (busy) return { step: "wait", busy };
+  const baseTip = await git.headCommit(root, `refs/heads/${base}`);
+  const stageTip = await git.headCommit(root, `refs/heads/${stage.branch}`);
+  if (await git.isAncestor(root, stageTip, baseTip)) {
+    if (stage.status === "merging" || stage.merge_commit !== null) return { step: "record", baseTip };
+    if (!(await git.onFirstParentChain(root, stageTip, baseTip))) return { step: "by_hand" };
+    return { step: "no_commits", stageTip };
+  }
+  const tree = await computeMerge(input.home, root, baseTip, stageTip);
+  if (!tree.ok) return { step: "conflict", stageTip, files: tree.files, detail: tree.detail };
+  const commit = await git.commitTree(root, tree.tree, [baseTip, stageTip], mergeSubject(id, stage.name));
+  const touched = await git.changedFiles(root, baseTip, commit);
+  const checks = stageChecks(input.config, stage);
+  const guarded = input.byPerson ? [] : guardedChanges(touched, checks);
+  if (guarded.length > 0) return { step: "guarded", stageTip, files: guarded };
+  return { step: "merge", baseTip, stageTip, commit, touched, checks };
+}
+
+/** The plan in words, one line per step, as `autorun merge --dry-run` prints it (it reads the checkout, and changes nothing). */
+export async function describePlan(input: PlanInput, plan: MergePlan): Promise<string[]> {
+  const { status, id } = input;
+  const stage = status.stages[id]!;
+  const base = status.base_branch;
+  const root = status.project_root;
+  const out: string[] = [`stage ${id} (${stage.status}${stage.implement_done ? ", handed over" : ""}): ${stage.branch} into ${base}`];
+  switch (plan.step) {
+    case "nothing":
+      return [...out, stage.status === "completed" ? `already merged as ${stage.merge_commit?.slice(0, 12) ?? "?"}; nothing to do` : `${plan.detail}; nothing to do`];
+    case "no_branch":
+      return [...out, `branch ${stage.branch} does not exist: the agent would be told to commit its work`];
+    case "wait":
+      return [...out, `waits: ${plan.busy.what} is in progress in ${plan.busy.where}`];
+    case "record":
+      return [...out, `${stage.branch} is in ${base} already, from a merge that was under way: it is recorded as merged`];
+    case "by_hand":
+      return [...out, `${stage.branch} is already in ${base}, merged by a person: the stage is recorded as done`];
+    case "no_commits":
+      return [...out, `${stage.branch} has no commits beyond ${base}: the agent would be told to commit its work`];
+    case "conflict":
+      return [...out, `conflicts in ${plan.files.join(", ")}: sent back to the agent to rebase onto ${base}`];
+    case "guarded":
+      return [...out, `changes ${plan.files.join(", ")}, which decide how the run checks stages and what agents may do: a person merges it (autorun merge ${status.plan_name} ${id})`];
+    case "merge":
+      break;
+  }
+  const { touched, checks } = plan;
+  out.push(`merges cleanly onto ${base} at ${plan.baseTip.slice(0, 12)}; brings ${touched.length} file(s): ${touched.slice(0, 8).join(", ")}${touched.length > 8 ? ", …" : ""}`);
+  out.push(checks.length > 0 ? `checks the merge result in ${validationWorktree(input.home, root)}: ${checks.map((a) => a.join(" ")).join("; ")}` : "no validate configured: no check before the base moves");
+  const checkout = await git.checkoutOf(root, base);
+  if (!checkout) return [...out, `${base} is not checked out anywhere: only the branch moves`];
+  const inTheWay = (await git.dirtyFiles(checkout)).filter((f) => touched.includes(f));
+  out.push(inTheWay.length > 0 ? `waits: your uncommitted changes in ${checkout} overlap it: ${inTheWay.join(", ")}` : `${checkout} (on ${base}) is brought forward; your uncommitted edits there are kept`);
+  return out;
+}
