@@ -189,7 +189,7 @@ export const COMMANDS: CommandSpec[] = [
     options: [{ flags: "--fresh-worktree", help: "start from the tip of the base branch (the old branch is kept under another name)" }],
     example: "autorun retry master-plan 3 --fresh-worktree",
     schema: (z) => z.object({ freshWorktree: z.boolean().optional() }),
-    run: async (c, [plan, stages], f) => (await import("./control.js")).runRetry(c, str(plan), list(stages), f),
+    run: async (c, [plan, stages], f) => (await import("./retry.js")).runRetry(c, str(plan), list(stages), f),
   }),
   command({
     name: "resume",
