@@ -32,12 +32,24 @@ describe("review files", () => {
     ["answered but cut short (no footer)", answer(answer(blank, 1, "Postgres"), 1, "Fly.io").replace(/\*Edit this file.*\*\n/, ""), false, ["Postgres", "Fly.io"]],
     ["answered with a question deleted", answer(answer(blank, 1, "Postgres"), 1, "Fly.io").replace(/### 2\. Hosting[\s\S]*?Fly\.io\n/, ""), false, ["Postgres"]],
     ["answered on the lines below", blank.replace("**Your answer**:\n", "**Your answer**:\nPostgres,\nversion 16\n").replace(/\*\*Your answer\*\*:\n\n---/, "**Your answer**: anywhere\n\n---"), true, ["Postgres,\nversion 16", "anywhere"]],
+    ["an answer line deleted", blank.replace("**Your answer**:\n", "Postgres\n").replace(/\*\*Your answer\*\*:\n\n---/, "**Your answer**: anywhere\n\n---"), false, ["", "anywhere"]],
   ])("%s", (_name, text, complete, answers) => {
     const r = parseReview(text);
     expect(r.title).toBe("Pick a database");
     expect(r.complete).toBe(complete);
     expect(r.answers.map((a) => a.answer)).toEqual(answers);
     expect(r.meta?.stage).toBe("3");
+  });
+  it.each([
+    ["unanswered", blank, []],
+    ["an answer line deleted", blank.replace("**Your answer**:\n", "Postgres\n"), [/^question 1 \("Engine"\) has no "\*\*Your answer\*\*:" line, so what is written under it reads as part of the question; put a line/]],
+    ["a question deleted", blank.replace(/### 2\. Hosting[\s\S]*?\*\*Your answer\*\*:\n/, ""), [/^1 of its 2 questions is missing \(a "### N\. …" heading was deleted\)/]],
+    ["a heading inside an answer", blank.replace("**Your answer**:\n", "**Your answer**: yes\n### 3. my notes\n**Your answer**: x\n"), [/^it has 3 questions where 2 were asked/]],
+    ["the footer deleted", blank.replace(/\*Edit this file.*\*\n/, ""), [/^its last lines \("---" and "\*Edit this file/]],
+  ])("what is damaged is said with its fix: %s", (_name, text, damage) => {
+    const said = parseReview(text).damage ?? [];
+    expect(said).toHaveLength(damage.length);
+    damage.forEach((d, i) => expect(said[i]).toMatch(d));
   });
 });
 
