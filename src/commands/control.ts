@@ -55,7 +55,8 @@ export function liftHolds(ctx: Ctx, orch: Orchestration, opts: { budget?: number
     const total = spent(status);
     if (opts.budget <= total) throw new UserError(`--budget ${opts.budget}: the run has already spent ${usd(total)}; give a budget above that.`);
   }
-  const over = Object.values(status.stages).filter((s) => s.over_budget).map((s) => s.usage?.usd ?? 0);
+  // Only a stage still running is held back by its budget: a finished one has nothing to resume.
+  const over = Object.values(status.stages).filter((s) => s.over_budget && (s.status === "in_progress" || s.status === "merging")).map((s) => s.usage?.usd ?? 0);
   if (opts.stageBudget !== undefined && over.length > 0 && opts.stageBudget <= Math.max(...over)) {
     throw new UserError(`--stage-budget ${opts.stageBudget}: a stage over its budget has already spent ${usd(Math.max(...over))}; give a budget above that.`);
   }

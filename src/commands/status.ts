@@ -3,7 +3,7 @@ import { basename, join } from "node:path";
 import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
 import { STAGE_CELLS, sortStages, type StageColumn } from "../core/stage-cells.js";
 import type { Status, Usage } from "../state/schemas.js";
-import { addUsage, formatCost } from "../core/usage.js";
+import { addUsage, dollars, formatCost } from "../core/usage.js";
 import { waitingForResources } from "../core/scheduler.js";
 import { liftHoldCommand, withoutFurniture } from "../core/words.js";
 import { reviewEntries } from "../state/review.js";
@@ -69,6 +69,13 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
       const said = withoutFurniture(s.last_exit.last_lines);
       lines.push(`stage ${id}'s agent exited${code}${said.length ? `: ${said.slice(-3).join(" | ")}` : ""}`);
     }
+  }
+  // Over its budget, said whether or not it is still running (a fast stage may finish first).
+  for (const [id, s] of sorted) {
+    if (!s.over_budget || s.usage?.usd == null) continue;
+    const limit = status.stage_budget_usd ?? s.settings.budget_usd;
+    const active = s.status === "in_progress" || s.status === "merging";
+    lines.push(`stage ${id} is over budget: spent ${dollars(s.usage.usd)}${limit !== undefined ? ` of its ${dollars(limit)}` : ""}${active ? `; not nudged. To let it go on: autorun resume ${name} --stage-budget <dollars>` : ""}`);
   }
   const failed = sorted.filter(([, s]) => s.status === "failed").map(([id]) => id);
   if (failed.length > 0) lines.push(`to run ${failed.length === 1 ? "it" : "them"} again: autorun retry ${view.name ?? status.plan_name} ${failed.join(" ")} (or let what waits go on without: autorun skip ${view.name ?? status.plan_name} <stage>)`);

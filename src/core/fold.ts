@@ -267,7 +267,8 @@ function step(prev: Status | undefined, event: AutorunEvent, copy: boolean): Sta
       } else {
         status.stage_budget_usd = event.limit_usd;
         for (const [id, s] of Object.entries(status.stages)) {
-          if (!s.over_budget) continue;
+          // A finished stage stays reported over budget: raising the limit lets nothing go on there.
+          if (!s.over_budget || s.status === "completed" || s.status === "failed") continue;
           const e = edit(id);
           e.over_budget = false;
           if (e.attention === "budget" && status.hold?.kind !== "budget") e.attention = null;
