@@ -379,7 +379,7 @@ export const COMMANDS: CommandSpec[] = [
     person: true,
     summary: "run a bundled 5-stage plan with the simulated agent in a throw-away repo on a private tmux server",
     options: [
-      { flags: "--keep", help: "keep the demo's tmux server afterwards" },
+      { flags: "--keep", help: "keep the demo's tmux server afterwards, with any stage session still open" },
       { flags: "--dashboard", help: "watch it in the dashboard" },
       { flags: "--review", help: "a stage asks you a question through a review file" },
     ],
