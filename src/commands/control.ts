@@ -1,7 +1,7 @@
 /** Operating a running orchestration: resume, stop, attach, logs, nudge, merge (retry: retry.ts). */
 import { existsSync, openSync, readSync, closeSync, statSync } from "node:fs";
 import { watch } from "chokidar";
-import { createTmux } from "../adapters/tmux.js";
+import { createTmux, onOurServer } from "../adapters/tmux.js";
 import { isAlive, signal } from "../adapters/process.js";
 import { appendFor } from "../state/orchestration.js";
 import type { EventBody } from "../state/schemas.js";
@@ -124,7 +124,12 @@ export async function runAttach(ctx: Ctx, plan: string, stageArg: string): Promi
   const session = liveSession(orch, id);
   const tmux = createTmux(orch.config.tmuxSocket);
   if (!(await tmux.hasSession(session))) throw new RuntimeError(`stage ${id}'s session ${session} is gone; \`autorun resume ${orch.status.plan_name}\` relaunches it.`);
-  return tmux.attach(session, Boolean(ctx.env.TMUX) && !orch.config.tmuxSocket);
+  const here = onOurServer(orch.config.tmuxSocket, ctx.env.TMUX);
+  if (!here && !(ctx.isTTY && process.stdin.isTTY)) {
+    throw new UserError(`attach needs a terminal; from a script, read stage ${id}'s screen with: tmux${orch.config.tmuxSocket ? ` -L ${orch.config.tmuxSocket}` : ""} capture-pane -p -t =${session}:`);
+  }
+  if (ctx.env.TMUX && !here) ctx.err(`autorun: this shell is in a session of another tmux server, so stage ${id}'s session opens inside it (nested): to leave it, press the prefix key twice, then d.`);
+  return tmux.attach(session, here);
 }
 
 export async function runLogs(ctx: Ctx, plan: string | undefined, opts: { follow?: boolean }): Promise<number> {
