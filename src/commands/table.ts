@@ -142,9 +142,10 @@ export const COMMANDS: CommandSpec[] = [
     options: [
       { flags: "--json", help: "print status.json" },
       { flags: "--watch", help: "refresh every 2 s" },
+      { flags: "--wide", help: "every column, however wide (default: the terminal's width, 80 when not a terminal)" },
     ],
     example: "autorun status\nautorun status master-plan --json",
-    schema: (z) => z.object({ json: z.boolean().optional(), watch: z.boolean().optional() }),
+    schema: (z) => z.object({ json: z.boolean().optional(), watch: z.boolean().optional(), wide: z.boolean().optional() }),
     run: async (c, [plan], f) => (await import("./status.js")).runStatus(c, maybe(plan), f),
   }),
   command({

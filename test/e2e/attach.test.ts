@@ -11,7 +11,7 @@ describe("autorun attach (real tmux)", () => {
     // autorun's server here is tmux's default one, kept private by TMUX_TMPDIR.
     const tmpdir = join(sb.dir, "tmux-tmp");
     mkdirSync(tmpdir);
-    const env = { ...sb.env, TMUX_TMPDIR: tmpdir, AUTORUN_TMUX_SOCKET: "" };
+    const env: NodeJS.ProcessEnv = { ...sb.env, TMUX_TMPDIR: tmpdir, AUTORUN_TMUX_SOCKET: "" };
     delete env.TMUX;
     const ours = (...a: string[]) => execa("tmux", a, { env, extendEnv: false, reject: false });
     const theirs = (...a: string[]) => execa("tmux", ["-L", "person", ...a], { env, extendEnv: false, reject: false });
