@@ -140,7 +140,10 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
       }
     }
   }
-  ctx.out(remaining === 0 ? "No problems left." : `${remaining} problem${remaining === 1 ? "" : "s"} left.`);
+  // A warning (claude not found, a run nobody drives) is not "no problems": say how many remain.
+  const warnings = findings.filter((x) => x.level === "warn").length;
+  const warned = warnings ? `${warnings} warning${warnings === 1 ? "" : "s"} (!) above` : "";
+  ctx.out(remaining === 0 ? (warned ? `Nothing to fix; ${warned}.` : "No problems left.") : `${remaining} problem${remaining === 1 ? "" : "s"} left${warned ? `; ${warned}` : ""}.`);
   return remaining === 0 ? 0 : 1;
 }
 

@@ -365,7 +365,7 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boole
     return 0;
   }
   const root = prep.projectRoot!;
-  ctx.out(`Plan ${prep.planName} (project ${prep.slug}), ${plan.stages.length} stages in ${plan.waves.length} waves`);
+  ctx.out(`Plan ${prep.planName} (project ${prep.slug}), ${plan.stages.length} stage${plan.stages.length === 1 ? "" : "s"} in ${plan.waves.length} wave${plan.waves.length === 1 ? "" : "s"}`);
   ctx.out(`project root: ${root}   base branch: ${prep.baseBranch}   state: ${prep.paths.dir}`);
   ctx.out("");
   plan.waves.forEach((ids, i) => ctx.out(`Wave ${i + 1}: ${ids.map((id) => `Stage ${id}`).join(", ")}`));
@@ -411,7 +411,8 @@ function describeSettings(settings: StageSettings | undefined): string {
 
 function printSummary(ctx: Ctx, prep: PreparedPlan, status: Status, monitorPid: number | undefined): void {
   const sock = prep.config.tmuxSocket ? ` -L ${prep.config.tmuxSocket}` : "";
-  ctx.out(`Orchestrating ${prep.planName} (${Object.keys(status.stages).length} stages, ${status.waves.length} waves)`);
+  const count = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  ctx.out(`Orchestrating ${prep.planName} (${count(Object.keys(status.stages).length, "stage")}, ${count(status.waves.length, "wave")})`);
   ctx.out(`  plan:          ${prep.planPath}`);
   ctx.out(`  project:       ${status.project_root} (base ${status.base_branch})`);
   ctx.out(`  orchestration: ${prep.paths.dir}`);

@@ -13,6 +13,8 @@ import { eventsUnwritable } from "../state/writable.js";
 import { isMonitorOf } from "./monitor-pid.js";
 import { loadOrchestrations, resolveOrchestration, type Ctx } from "./context.js";
 
+const WORD: Record<string, string> = { completed: "merged", in_progress: "running" };
+
 const COLOURS: Record<string, number> = { completed: 32, failed: 31, blocked: 31, in_progress: 36, merging: 36, pending: 2 };
 
 function paint(text: string, code: number | undefined, on: boolean): string {
@@ -61,7 +63,8 @@ export function fitStageTable(sorted: [string, StageStatus][], now: Date, width:
 
 export function renderStatusTable(status: Status, now: Date, monitorAlive: boolean, view: StatusView = {}): string[] {
   const lines: string[] = [];
-  const counts = Object.values(status.stages).reduce<Record<string, number>>((acc, s) => ((acc[s.status] = (acc[s.status] ?? 0) + 1), acc), {});
+  // Counted in the table's words (merged, running), not status.json's (completed, in_progress).
+  const counts = Object.values(status.stages).reduce<Record<string, number>>((acc, s) => ((acc[WORD[s.status] ?? s.status] = (acc[WORD[s.status] ?? s.status] ?? 0) + 1), acc), {});
   const name = view.name ?? status.plan_name;
   lines.push(`${name}: ${status.status}  (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")})  wave ${status.current_wave}/${status.waves.length}  monitor ${monitorAlive ? `running (pid ${status.monitor_pid})` : "not running"}`);
   // The next step where one is needed: a run nobody is driving, stages that failed.
@@ -74,7 +77,7 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
     lines.push(`on hold: ${status.hold.reason}; nothing new is launched. ${lift}`);
   }
   const used = Object.values(status.stages).map((s) => s.usage).filter((u): u is Usage => u !== null);
-  if (used.length > 0) lines.push(`cost so far: ${formatCost(used.reduce((a, b) => addUsage(a, b)))} (${used.length} of ${Object.keys(status.stages).length} stages report usage)`);
+  if (used.length > 0) lines.push(`${status.status === "running" || status.status === "stopped" ? "cost so far" : "cost"}: ${formatCost(used.reduce((a, b) => addUsage(a, b)))} (${used.length} of ${Object.keys(status.stages).length} stages report usage)`);
   const sorted = sortStages(status);
   const { header, rows, hidden } = fitStageTable(sorted, now, view.width ?? Infinity);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => displayWidth(r[i]!))));
@@ -140,7 +143,7 @@ export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json
       const done = st.filter((x) => x.status === "completed").length;
       const attention = st.filter((x) => x.attention).length;
       const unwritable = eventsUnwritable(join(ctx.home, "orchestration", name, "events.jsonl")) ? ", its events.jsonl cannot be written" : "";
-      ctx.out(`${name.padEnd(32)} ${s.status.padEnd(10)} ${done}/${st.length} stages merged${attention ? `, ${attention} need attention` : ""}${unwritable}  started ${formatDistanceStrict(new Date(s.created_at), new Date(), { addSuffix: true })}`);
+      ctx.out(`${name.padEnd(32)} ${s.status.padEnd(10)} ${basename(s.project_root).padEnd(20)} ${done}/${st.length} stages merged${attention ? `, ${attention} need attention` : ""}${unwritable}  started ${formatDistanceStrict(new Date(s.created_at), new Date(), { addSuffix: true })}`);
     }
     return 0;
   }

@@ -1,6 +1,6 @@
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
-import { idleRun } from "../helpers/orch.js";
+import { idleRun, sleepAgent } from "../helpers/orch.js";
 import { displayWidth } from "../../src/core/text-width.js";
 
 describe("autorun status in 80 columns (built CLI, real tmux)", () => {
@@ -17,5 +17,11 @@ describe("autorun status in 80 columns (built CLI, real tmux)", () => {
     expect(r.stdout).toContain("not shown at this width: autorun status width --wide)");
     const wide = await sb.cli(["status", "width", "--wide"]);
     expect(wide.stdout.split("\n").find((l) => l.startsWith("STAGE"))).toMatch(/BRANCH\/MERGE\s+SESSION$/);
+  });
+  it("says 1 stage, 1 wave; the list of runs names each one's project", async ({ sb }) => {
+    const plan = sb.writePlan("one.md", "## Stage 1: Only\n");
+    const r = await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", sleepAgent]);
+    expect(r.stdout).toContain("Orchestrating one (1 stage, 1 wave)");
+    expect((await sb.cli(["status"])).stdout).toMatch(/^one\s+running\s+repo\s+0\/1 stages merged/m);
   });
 });

@@ -55,4 +55,18 @@ describe("status in a terminal's width", () => {
     expect(table(wide)[0]).toMatch(/BRANCH\/MERGE\s+SESSION$/);
     expect(wide.join("\n")).not.toContain("not shown at this width");
   });
+  it("counts stages in the table's words, and a finished run's cost is not 'so far'", () => {
+    const lines = renderStatusTable(run(), new Date(at(100)), true, {});
+    expect(lines[0]).toContain("(4 running)");
+    const done = foldEvents([
+      startedEvent([{ id: "1", name: "A" }], { ident, ts: at(0) }),
+      { ...ident, ts: at(1), type: "stage_launched", stage: "1", session: "s", session_id: "u", attempt: 1 },
+      { ...ident, ts: at(2), type: "usage_recorded", stage: "1", transcript: "t", offset: 0, usage: { input_tokens: 1000, output_tokens: 100, cache_creation_tokens: 0, cache_read_tokens: 0, usd: 0.5 } },
+      { ...ident, ts: at(3), type: "merge_complete", stage: "1", branch: "b1", commit: "abcdef1234" },
+      { ...ident, ts: at(4), type: "orchestration_complete", status: "completed" },
+    ] as AutorunEvent[])!;
+    const text = renderStatusTable(done, new Date(at(100)), false, {});
+    expect(text[0]).toMatch(/^p: completed {2}\(1 merged\)/);
+    expect(text.join("\n")).toMatch(/^cost: /m);
+  });
 });
