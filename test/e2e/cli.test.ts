@@ -215,6 +215,12 @@ describe("typos and following the log", () => {
     r = await sb.cli(["status", "--jsn"]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe("error: unknown option '--jsn' (Did you mean --json?)");
+    // A flag cut short, which commander's own suggestion misses.
+    r = await sb.cli(["orchestrate", "plan.md", "--agent", "x"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe("error: unknown option '--agent' (Did you mean --agent-cmd?)");
+    r = await sb.cli(["retry", "p", "1", "--fresh"]);
+    expect(r.stderr.trim()).toBe("error: unknown option '--fresh' (Did you mean --fresh-worktree?)");
   });
 
   it("logs -f shows every line, including two written a few milliseconds apart", async ({ sb }) => {
