@@ -164,6 +164,24 @@ describe("the report", () => {
     expect(md).toContain("undo `git revert -m 1 1234567890ab`");
     expect(md).toContain("Started 2026-01-01 10:00 UTC, ended 2026-01-01 10:02 UTC (2m 01s)");
   });
+  it("a stage that failed before its retry is not 'Nothing failed.': each failure is said, with how it ended", () => {
+    const again = [
+      ...events.slice(0, -1),
+      { ...ident, ts: at(130), type: "stage_retried", stage: "3", fresh_worktree: false },
+      { ...ident, ts: at(131), type: "stage_launched", stage: "3", session: "s3", session_id: "w", attempt: 1 },
+      { ...ident, ts: at(140), type: "stage_failed", stage: "3", reason: "validate failed" },
+      { ...ident, ts: at(150), type: "stage_retried", stage: "3", fresh_worktree: true },
+      { ...ident, ts: at(151), type: "stage_launched", stage: "3", session: "s3", session_id: "x", attempt: 1 },
+      { ...ident, ts: at(160), type: "merge_complete", stage: "3", branch: "b3", commit: "abcdef1234567890" },
+      { ...ident, ts: at(161), type: "orchestration_complete", status: "completed" },
+    ] as AutorunEvent[];
+    const report = buildReport(foldEvents(again)!, again);
+    expect(report.failures).toEqual([
+      { stage: "3", reason: "its session ended 2 times (then retried; now merged)" },
+      { stage: "3", reason: "validate failed (then retried; now merged)" },
+    ]);
+    expect(renderReportMarkdown(report)).not.toContain("Nothing failed.");
+  });
 });
 
 describe("review files on disk", () => {
