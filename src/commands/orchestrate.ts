@@ -388,6 +388,8 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boole
     ctx.out(`  depends on: ${s.depends_on.length ? s.depends_on.join(", ") : "none"}   wave ${waveOf.get(s.id)}`);
     const settings = describeSettings(s.settings);
     if (settings) ctx.out(`  ${settings}`);
+    // A stage the plan marks done is never launched: no session, branch or command to show.
+    if (s.settings?.status === "completed") continue;
     ctx.out(`  session: ${sessionName(prep.slug, s.id)}   branch: ${branchName(prep.slug, s.id)}`);
     const argv = stageArgv({ config: prep.config }, fakeStatus, prep.paths.dir, s.id, { sessionId: stageSessionId(fakeStatus, prep.paths.dir, s.id, 1) });
     ctx.out(verbose ? `  argv: ${JSON.stringify(argv)}` : `  runs: ${shortCommand(argv)}`);

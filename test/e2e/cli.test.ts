@@ -71,6 +71,16 @@ describe("orchestrate --dry-run", () => {
     expect(argv[argv.length - 1]).toMatch(/^\/autorun:start .*stage-1-context\.md$/);
     expect(readdirSync(sb.home)).toEqual([]);
   });
+
+  it("a stage the plan marks done shows no session or command: it is never launched", async ({ sb }) => {
+    const plan = sb.writePlan("done.md", "## Stage 1: A\nStatus: done\n## Stage 2: B\nDepends on: 1\n");
+    const r = await sb.cli(["orchestrate", plan, "--dry-run"], { env: fakeClaudeEnv(sb) });
+    expect(r.code, r.stderr).toBe(0);
+    const one = r.stdout.slice(r.stdout.indexOf("Stage 1: A"), r.stdout.indexOf("Stage 2: B"));
+    expect(one).toContain("(done already: not launched)");
+    expect(one).not.toMatch(/runs:|session:/);
+    expect(r.stdout.slice(r.stdout.indexOf("Stage 2: B"))).toContain("runs: claude");
+  });
 });
 
 describe("bad input: one line, exit 2, nothing written", () => {
