@@ -42,13 +42,25 @@ async function validated(spec: CommandSpec, raw: Record<string, unknown>): Promi
   throw new UserError(`${flag} ${JSON.stringify(raw[String(issue.path[0])])}: ${issue.message}.`);
 }
 
+function oneLine(str: string): string {
+  return str.trim().split("\n").map((l) => l.trim()).filter(Boolean).slice(0, 2).join(" ");
+}
+
+/** "unknown option '--fresh'" with "(Did you mean --fresh-worktree?)" when a flag of the command starts with it. */
+function withSuggestion(message: string, flags: readonly string[]): string {
+  const given = /unknown option '(--[\w-]+)/.exec(message)?.[1];
+  if (!given || /Did you mean/.test(message)) return message;
+  const near = flags.filter((f) => f.startsWith(given) || given.startsWith(f));
+  return near.length ? `${message} (Did you mean ${near.join(" or ")}?)` : message;
+}
+
 export function buildProgram(setCode: (code: number) => void): Command {
   const program = new Command("autorun")
     .description("Run a staged master plan with AI coding agents, each in its own tmux session, with a monitor that nudges, merges and launches.")
     .version(ownPackage().version)
     .showSuggestionAfterError()
     // One line: commander's message, with its "(Did you mean …?)" kept on that line.
-    .configureOutput({ outputError: (str, write) => write(str.trim().split("\n").map((l) => l.trim()).filter(Boolean).slice(0, 2).join(" ") + "\n") })
+    .configureOutput({ outputError: (str, write) => write(oneLine(str) + "\n") })
     .exitOverride();
   const parents = new Map<string, Command>([["", program]]);
   for (const spec of COMMANDS) {
@@ -61,6 +73,9 @@ export function buildProgram(setCode: (code: number) => void): Command {
       parents.set(groupName, parent);
     }
     const cmd = parent.command(words.at(-1)!, { hidden: spec.hidden ?? false }).description(spec.summary).addHelpText("after", helpExample(spec.example));
+    // Commander's suggestion misses a flag cut short (`--agent` for `--agent-cmd`): this one's own flags do not.
+    const longFlags = (spec.options ?? []).map((o) => /--[\w-]+/.exec(o.flags)?.[0]).filter((f): f is string => f !== undefined);
+    cmd.configureOutput({ outputError: (str, write) => write(withSuggestion(oneLine(str), longFlags) + "\n") });
     for (const [name, help] of spec.args ?? []) cmd.argument(name, help);
     for (const o of spec.options ?? []) {
       const option = new Option(o.flags, o.help);

@@ -13,7 +13,7 @@
 import { expectOk, loadExeca, runProgram, type RunResult } from "./exec.js";
 import { writeSessionEnv, sessionProgram } from "./session-env.js";
 import { rmSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 /**
  * tmux expands formats in some arguments (`display-message`'s text, `-F`, `new-session -c`, which
@@ -106,6 +106,15 @@ export function socketPath(socket: string): string {
 }
 
 /**
+ * Whether `$TMUX` (`<socket path>,<pid>,<session>`) names autorun's own server: only then can a
+ * client switch to a stage's session; from another server's session it attaches (nested).
+ */
+export function onOurServer(socket: string | undefined, envTmux: string | undefined): boolean {
+  const theirs = envTmux?.split(",")[0];
+  return theirs !== undefined && theirs !== "" && resolve(theirs) === socketPath(socket ?? "default");
+}
+
+/**
  * The pane this process runs in (from `$TMUX_PANE`, on the server `$TMUX` names): its session and
  * the pid of the program tmux started in it. undefined outside tmux.
  */
@@ -120,7 +129,9 @@ export async function ownPane(env: NodeJS.ProcessEnv = process.env, runner: type
 /** `runner` runs tmux (injected in tests, which check the exact argument lists). */
 export function createTmux(socket?: string, runner: typeof runProgram = runProgram): Tmux {
   const prefix = socket ? ["-L", socket] : [];
-  const unsetEnv = Object.keys(process.env).filter((k) => CLAUDE_ENV_PREFIXES.some((p) => k.startsWith(p)));
+  // Without -L, tmux talks to the server `$TMUX` names: from a session of another server, autorun
+  // would look for its sessions there. Its server is the default one, wherever it is called from.
+  const unsetEnv = [...Object.keys(process.env).filter((k) => CLAUDE_ENV_PREFIXES.some((p) => k.startsWith(p))), ...(socket ? [] : ["TMUX"])];
   const run = (args: string[], timeoutMs = 10_000): Promise<RunResult> => runMany([args], timeoutMs);
   // Several tmux commands in one invocation, separated by a bare ";"; every argument is escaped.
   // `describe` stands for the arguments in errors when they carry a session's environment.
@@ -257,7 +268,7 @@ export function createTmux(socket?: string, runner: typeof runProgram = runProgr
     },
     async attach(name, insideTmux) {
       const argv = this.attachArgv(name, insideTmux);
-      // Attaching to another server from inside tmux nests it, which tmux refuses while $TMUX is set.
+      // Attaching from inside another server's session nests it, which tmux refuses while $TMUX is set.
       const env = { ...process.env };
       if (!insideTmux) delete env.TMUX;
       const { execa } = await loadExeca();

@@ -1,7 +1,7 @@
-/** Operating a running orchestration: resume, stop, attach, logs, nudge, merge. */
+/** Operating a running orchestration: resume, stop, attach, logs, nudge, merge (retry: retry.ts). */
 import { existsSync, openSync, readSync, closeSync, statSync } from "node:fs";
 import { watch } from "chokidar";
-import { createTmux } from "../adapters/tmux.js";
+import { createTmux, onOurServer } from "../adapters/tmux.js";
 import { isAlive, signal } from "../adapters/process.js";
 import { appendFor } from "../state/orchestration.js";
 import type { EventBody } from "../state/schemas.js";
@@ -17,11 +17,6 @@ import { requireStage, resolveOrchestration, type Ctx, type Orchestration } from
 import { RuntimeError, UserError } from "../errors.js";
 import { preflightOrchestration } from "./preflight.js";
 import { sentence, stagesList } from "../core/printable.js";
-import { stageState } from "../core/words.js";
-import * as git from "../adapters/git.js";
-import { dropStageTip } from "../adapters/git-safety.js";
-import { removeStageWorktree } from "../monitor/worktree-removal.js";
-import { stageTipRef } from "../core/naming.js";
 
 export async function runResume(ctx: Ctx, plan: string, opts: { budget?: number; stageBudget?: number } = {}): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
@@ -60,7 +55,8 @@ export function liftHolds(ctx: Ctx, orch: Orchestration, opts: { budget?: number
     const total = spent(status);
     if (opts.budget <= total) throw new UserError(`--budget ${opts.budget}: the run has already spent ${usd(total)}; give a budget above that.`);
   }
-  const over = Object.values(status.stages).filter((s) => s.over_budget).map((s) => s.usage?.usd ?? 0);
+  // Only a stage still running is held back by its budget: a finished one has nothing to resume.
+  const over = Object.values(status.stages).filter((s) => s.over_budget && (s.status === "in_progress" || s.status === "merging")).map((s) => s.usage?.usd ?? 0);
   if (opts.stageBudget !== undefined && over.length > 0 && opts.stageBudget <= Math.max(...over)) {
     throw new UserError(`--stage-budget ${opts.stageBudget}: a stage over its budget has already spent ${usd(Math.max(...over))}; give a budget above that.`);
   }
@@ -80,69 +76,6 @@ export function liftHolds(ctx: Ctx, orch: Orchestration, opts: { budget?: number
     append({ type: "circuit_closed", reason: "autorun resume" });
     ctx.out(`Circuit breaker closed (${status.hold.reason}): launches resume.`);
   }
-}
-
-/** The failed stages under `id` in the dependency graph. */
-function failedBelow(orch: Orchestration, id: string, seen = new Set<string>()): string[] {
-  const out: string[] = [];
-  for (const dep of orch.status.stages[id]?.depends_on ?? []) {
-    if (seen.has(dep)) continue;
-    seen.add(dep);
-    if (orch.status.stages[dep]?.status === "failed") out.push(dep);
-    out.push(...failedBelow(orch, dep, seen));
-  }
-  return out;
-}
-
-/**
- * `autorun retry <plan> <stage…>`: a failed or blocked stage runs again with a fresh attempt
- * budget (its dependants are unblocked), in its existing worktree and branch, or with
- * `--fresh-worktree` from the base tip (the old branch is kept under another name).
- */
-export async function runRetry(ctx: Ctx, plan: string, stageArgs: string[], opts: { freshWorktree?: boolean }): Promise<number> {
-  const orch = resolveOrchestration(ctx, plan);
-  const ids = stageArgs.map((a) => requireStage(orch, a));
-  for (const id of ids) {
-    const s = orch.status.stages[id]!;
-    if (s.status !== "failed" && s.status !== "blocked") {
-      const state = s.status === "in_progress" || s.status === "merging" ? `running (${stageState(s)})` : stageState(s);
-      throw new UserError(`stage ${id} is ${state}; only a failed or blocked stage can be retried.`);
-    }
-    // A blocked stage runs once what blocks it runs: that must be retried too.
-    const failedDeps = failedBelow(orch, id).filter((d) => !ids.includes(d));
-    if (s.status === "blocked" && failedDeps.length > 0) {
-      throw new UserError(`stage ${id} is blocked by failed stage ${failedDeps.join(", ")}; retry that (its dependants follow): autorun retry ${orch.status.plan_name} ${failedDeps.join(" ")}`);
-    }
-  }
-  const root = orch.status.project_root;
-  // The retried stages start an agent: one that cannot start is refused here, with the fix.
-  await preflightOrchestration(orch, ctx.env);
-  const tmux = createTmux(orch.config.tmuxSocket);
-  for (const id of ids) {
-    const s = orch.status.stages[id]!;
-    await tmux.killSession(s.session);
-    if (opts.freshWorktree) {
-      if (existsSync(s.worktree)) {
-        const dirty = await git.dirtyFiles(s.worktree).catch(() => ["?"]);
-        if (dirty.length > 0) throw new UserError(`stage ${id}'s worktree ${s.worktree} has uncommitted files (${dirty.slice(0, 5).join(", ")}); commit or remove them, or retry without --fresh-worktree.`);
-        const removal = await removeStageWorktree(root, s.worktree, { orchDir: orch.paths.dir, stage: id, sessionEnded: true });
-        if (!removal.removed) throw new RuntimeError(`could not remove ${s.worktree}: ${removal.why}; remove it with git worktree remove, then retry.`);
-      }
-      if (await git.branchExists(root, s.branch)) {
-        const kept = `${s.branch}-attempt-${s.retries + 1}`;
-        await git.renameBranch(root, s.branch, kept);
-        ctx.out(`Stage ${id}: its previous branch is kept as ${kept}.`);
-      }
-      // The stage starts from the base tip: its recorded tip must not bring the old branch back.
-      await dropStageTip(root, stageTipRef(orch.status.project_slug, id));
-    }
-    appendFor(orch.paths, orch.status, { type: "stage_retried", stage: id, fresh_worktree: opts.freshWorktree === true });
-    ctx.out(`Stage ${id} will run again${opts.freshWorktree ? " from the tip of the base branch" : " in its worktree, with its commits so far"}.`);
-  }
-  await rebuildStatus(orch.paths);
-  const pid = await startMonitorDetached(ctx, orch.paths);
-  ctx.out(`Monitor running for ${orch.status.plan_name} (pid ${pid}).`);
-  return 0;
 }
 
 export async function runStop(ctx: Ctx, plan: string, opts: { sessions?: boolean }): Promise<number> {
@@ -191,7 +124,12 @@ export async function runAttach(ctx: Ctx, plan: string, stageArg: string): Promi
   const session = liveSession(orch, id);
   const tmux = createTmux(orch.config.tmuxSocket);
   if (!(await tmux.hasSession(session))) throw new RuntimeError(`stage ${id}'s session ${session} is gone; \`autorun resume ${orch.status.plan_name}\` relaunches it.`);
-  return tmux.attach(session, Boolean(ctx.env.TMUX) && !orch.config.tmuxSocket);
+  const here = onOurServer(orch.config.tmuxSocket, ctx.env.TMUX);
+  if (!here && !(ctx.isTTY && process.stdin.isTTY)) {
+    throw new UserError(`attach needs a terminal; from a script, read stage ${id}'s screen with: tmux${orch.config.tmuxSocket ? ` -L ${orch.config.tmuxSocket}` : ""} capture-pane -p -t =${session}:`);
+  }
+  if (ctx.env.TMUX && !here) ctx.err(`autorun: this shell is in a session of another tmux server, so stage ${id}'s session opens inside it (nested): to leave it, press the prefix key twice, then d.`);
+  return tmux.attach(session, here);
 }
 
 export async function runLogs(ctx: Ctx, plan: string | undefined, opts: { follow?: boolean }): Promise<number> {

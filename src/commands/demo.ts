@@ -48,7 +48,9 @@ export async function runDemo(ctx: Ctx, f: { keep?: boolean; dashboard?: boolean
   if (code !== 0) return code;
   ctx.out("Started. To look while it runs (paste as they are):");
   ctx.out(`  ${run} status master-plan --watch`);
-  ctx.out(`  ${run} attach master-plan 1`);
+  // Only a stage running now has a session to attach to (a fast one may have merged already).
+  const running = Object.entries(loadStatus(orchPaths(home, "master-plan", "master-plan"))?.stages ?? {}).find(([, s]) => s.status === "in_progress");
+  if (running) ctx.out(`  ${run} attach master-plan ${running[0]}   # stage ${running[0]}'s session while it runs (Ctrl-b d to leave it)`);
   if (!f.dashboard) ctx.out(`  ${run} dashboard master-plan`);
   if (f.review) ctx.out(`Stage 2 will ask you a question; answer it with: ${run} review open`);
   ctx.out("");
@@ -70,7 +72,15 @@ export async function runDemo(ctx: Ctx, f: { keep?: boolean; dashboard?: boolean
   ctx.out(`  ${run} logs master-plan       # what the monitor did, in words`);
   ctx.out(`  git -C ${repo} log --graph --oneline   # one merge commit per stage`);
   if (f.keep) {
-    ctx.out(`The stage sessions are kept: tmux -L ${socket} ls, ${run} attach master-plan 5; tmux -L ${socket} kill-server when done.`);
+    // A stage's session ends when it merges: only what did not merge is left to look at.
+    const tmux = createTmux(socket);
+    const left = await tmux.listSessions();
+    if (left.length === 0) ctx.out(`No stage session is left to look at: each ended when its stage merged. Everything else stays in ${dir} (rm -rf it when done).`);
+    else {
+      ctx.out("The sessions still open (paste as they are):");
+      for (const s of left) ctx.out(`  tmux -L ${socket} attach -t ${s}`);
+      ctx.out(`  tmux -L ${socket} kill-server   # when done; everything else stays in ${dir}`);
+    }
   } else {
     await createTmux(socket).killServer();
     ctx.out(`The demo's tmux server is stopped (autorun demo --keep keeps it to look at the sessions). Everything else stays in ${dir} (rm -rf it when done).`);

@@ -140,7 +140,10 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
       }
     }
   }
-  ctx.out(remaining === 0 ? "No problems left." : `${remaining} problem${remaining === 1 ? "" : "s"} left.`);
+  // A warning (claude not found, a run nobody drives) is not "no problems": say how many remain.
+  const warnings = findings.filter((x) => x.level === "warn").length;
+  const warned = warnings ? `${warnings} warning${warnings === 1 ? "" : "s"} (!) above` : "";
+  ctx.out(remaining === 0 ? (warned ? `Nothing to fix; ${warned}.` : "No problems left.") : `${remaining} problem${remaining === 1 ? "" : "s"} left${warned ? `; ${warned}` : ""}.`);
   return remaining === 0 ? 0 : 1;
 }
 
@@ -279,6 +282,15 @@ async function checkProject(root: string, orchestrations: { paths: OrchPaths; st
   }
   const withWorktree = new Set(worktrees.map((w) => w.branch).filter(Boolean));
   for (const branch of await git.listBranches(root, "worktree-*")) {
+    // A stage's earlier attempt, kept by `retry --fresh-worktree` under `<branch>-attempt-<n>`.
+    const attempt = /^(.*)-attempt-\d+$/.exec(branch)?.[1];
+    if (attempt !== undefined && recordedBranches.has(attempt) && !withWorktree.has(branch)) {
+      const ahead = await git.commitsAhead(root, base, branch).catch(() => -1);
+      const whose = `an earlier attempt of ${attempt}, kept by autorun retry --fresh-worktree`;
+      if (ahead === 0) add("problem", `branch ${branch} (${whose}) is merged and left over`, async () => ((await git.deleteMergedBranch(root, branch, base)) ? `deleted ${branch}` : `kept ${branch} (git refused: not merged)`));
+      else add("warn", `branch ${branch} is ${whose}, with ${ahead > 0 ? ahead : "some"} commit(s) the base lacks; left alone (when you no longer need it: git branch -D ${branch})`);
+      continue;
+    }
     if (withWorktree.has(branch) || !recordedBranches.has(branch) || activeBranches.has(branch)) continue;
     const ahead = await git.commitsAhead(root, base, branch).catch(() => -1);
     if (ahead === 0) add("problem", `merged branch ${branch} is left over`, async () => ((await git.deleteMergedBranch(root, branch, base)) ? `deleted ${branch}` : `kept ${branch} (git refused: not merged)`));

@@ -19,6 +19,7 @@ import { resolveOrchestration, type Ctx } from "./context.js";
 import { isMonitorOf, runningMonitor } from "./monitor-pid.js";
 import { RuntimeError } from "../errors.js";
 import { printable } from "../core/printable.js";
+import { eventText } from "../core/words.js";
 
 export interface MonitorOptions {
   once?: boolean;
@@ -113,9 +114,14 @@ async function finish(ctx: Ctx, paths: OrchPaths, done: boolean): Promise<void> 
   if (done) await (await import("./report.js")).writeReport(ctx, paths).catch(() => undefined);
 }
 
+/** The notice in attached tmux clients: what happened in the log's words ("nothing to merge", not "merge conflict"). */
+export function noticeText(event: AutorunEvent): string {
+  return `autorun ${event.plan_name}${event.stage ? ` stage ${event.stage}` : ""}: ${eventText(event)}`;
+}
+
 function makeNotifier(config: Config, tmux: ReturnType<typeof createTmux>, log: (m: string) => void) {
   return async (event: AutorunEvent) => {
-    const what = `autorun ${event.plan_name}${event.stage ? ` stage ${event.stage}` : ""}: ${event.type.replace(/_/g, " ")}`;
+    const what = noticeText(event);
     await tmux.displayMessage(what).catch(() => undefined);
     if (config.notifyCommand) {
       const r = await runNotify(config.notifyCommand, JSON.stringify(event));

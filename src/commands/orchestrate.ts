@@ -367,7 +367,7 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boole
     return 0;
   }
   const root = prep.projectRoot!;
-  ctx.out(`Plan ${prep.planName} (project ${prep.slug}), ${plan.stages.length} stages in ${plan.waves.length} waves`);
+  ctx.out(`Plan ${prep.planName} (project ${prep.slug}), ${plan.stages.length} stage${plan.stages.length === 1 ? "" : "s"} in ${plan.waves.length} wave${plan.waves.length === 1 ? "" : "s"}`);
   ctx.out(`project root: ${root}   base branch: ${prep.baseBranch}   state: ${prep.paths.dir}`);
   ctx.out("");
   plan.waves.forEach((ids, i) => ctx.out(`Wave ${i + 1}: ${ids.map((id) => `Stage ${id}`).join(", ")}`));
@@ -390,6 +390,8 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boole
     ctx.out(`  depends on: ${s.depends_on.length ? s.depends_on.join(", ") : "none"}   wave ${waveOf.get(s.id)}`);
     const settings = describeSettings(s.settings);
     if (settings) ctx.out(`  ${settings}`);
+    // A stage the plan marks done is never launched: no session, branch or command to show.
+    if (s.settings?.status === "completed") continue;
     ctx.out(`  session: ${sessionName(prep.slug, s.id)}   branch: ${branchName(prep.slug, s.id)}`);
     const argv = stageArgv({ config: prep.config }, fakeStatus, prep.paths.dir, s.id, { sessionId: stageSessionId(fakeStatus, prep.paths.dir, s.id, 1) });
     ctx.out(verbose ? `  argv: ${JSON.stringify(argv)}` : `  runs: ${shortCommand(argv)}`);
@@ -413,7 +415,8 @@ function describeSettings(settings: StageSettings | undefined): string {
 
 function printSummary(ctx: Ctx, prep: PreparedPlan, status: Status, monitorPid: number | undefined): void {
   const sock = prep.config.tmuxSocket ? ` -L ${prep.config.tmuxSocket}` : "";
-  ctx.out(`Orchestrating ${prep.planName} (${Object.keys(status.stages).length} stages, ${status.waves.length} waves)`);
+  const count = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  ctx.out(`Orchestrating ${prep.planName} (${count(Object.keys(status.stages).length, "stage")}, ${count(status.waves.length, "wave")})`);
   ctx.out(`  plan:          ${prep.planPath}`);
   ctx.out(`  project:       ${status.project_root} (base ${status.base_branch})`);
   ctx.out(`  orchestration: ${prep.paths.dir}`);

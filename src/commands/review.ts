@@ -91,7 +91,8 @@ export async function runReviewOpen(ctx: Ctx, file: string | undefined): Promise
     saved = undefined;
   }
   const unanswered = saved ? saved.answers.filter((a) => a.answer.trim() === "").length : undefined;
-  if (saved?.complete) ctx.out(`Saved ${target}: ${whatFollows(saved)}`);
+  if (saved?.damage) ctx.out(`Saved ${target}, but ${saved.damage.join("; ")}. Then: autorun review open ${target}`);
+  else if (saved?.complete) ctx.out(`Saved ${target}: ${whatFollows(saved)}`);
   else if (unanswered !== undefined && unanswered > 0) ctx.out(`Saved ${target}: ${unanswered} of ${saved!.answers.length} question${saved!.answers.length === 1 ? "" : "s"} still unanswered; finish with: autorun review open ${target}`);
   else ctx.out(`${target} is not a complete review yet (a question or the last line is missing); the stage waits until it is.`);
   return 0;
@@ -155,6 +156,7 @@ export async function runReviewWait(ctx: Ctx, file: string, f: { timeout?: numbe
         const total = r.meta?.questions ?? r.answers.length;
         const done = r.answers.filter((a) => a.answer !== "").length;
         ctx.err(first ? `waiting for answers in ${target}: ${done} of ${total} answered` : `still waiting: ${done} of ${total} answered in ${target}`);
+        for (const d of r.damage ?? []) ctx.err(`  ${d}`);
       } catch {
         ctx.err(`still waiting: ${target} cannot be read yet`);
       }

@@ -2,14 +2,18 @@
 import { basename, join } from "node:path";
 import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
 import { STAGE_CELLS, sortStages, type StageColumn } from "../core/stage-cells.js";
-import type { Status, Usage } from "../state/schemas.js";
-import { addUsage, formatCost } from "../core/usage.js";
+import type { StageStatus, Status, Usage } from "../state/schemas.js";
+import { printable } from "../core/printable.js";
+import { clipDisplay, displayWidth, padDisplay } from "../core/text-width.js";
+import { addUsage, dollars, formatCost } from "../core/usage.js";
 import { waitingForResources } from "../core/scheduler.js";
 import { liftHoldCommand, withoutFurniture } from "../core/words.js";
 import { reviewEntries } from "../state/review.js";
 import { eventsUnwritable } from "../state/writable.js";
 import { isMonitorOf } from "./monitor-pid.js";
 import { loadOrchestrations, resolveOrchestration, type Ctx } from "./context.js";
+
+const WORD: Record<string, string> = { completed: "merged", in_progress: "running" };
 
 const COLOURS: Record<string, number> = { completed: 32, failed: 31, blocked: 31, in_progress: 36, merging: 36, pending: 2 };
 
@@ -24,11 +28,43 @@ export interface StatusView {
   reviews?: { file: string; title: string; stage: string | null; plan_name: string | null; state: string }[];
   /** The name the orchestration is opened by (a run kept by --fresh: `<plan>.<time>`). */
   name?: string;
+  /** Terminal columns the stage table must fit in (columns dropped by priority); none: every column. */
+  width?: number;
+}
+
+/** Every column, in the order shown; and the order they are given room in (the rest are dropped). */
+const SHOWN: StageColumn[] = ["STAGE", "NAME", "STATUS", "ATTENTION", "WAVE", "DEPS", "ELAPSED", "NUDGES", "TRIES", "COST", "BRANCH/MERGE", "SESSION"];
+const PRIORITY: StageColumn[] = ["STAGE", "NAME", "STATUS", "ATTENTION", "ELAPSED", "COST", "TRIES", "DEPS", "NUDGES", "WAVE", "SESSION", "BRANCH/MERGE"];
+const MIN_NAME = 10;
+/** A name of up to 20 columns is worth more than the columns after ATTENTION. */
+const NAME_FIRST = 20;
+const MAX_NAME = 28;
+
+/**
+ * The stage table in `width` columns: STAGE, NAME, STATUS and ATTENTION always, the others by
+ * priority while they fit (each as wide as its widest cell, measured in terminal columns), and
+ * the name cut to what is left (at most 28).
+ */
+export function fitStageTable(sorted: [string, StageStatus][], now: Date, width: number): { header: StageColumn[]; rows: string[][]; hidden: StageColumn[] } {
+  const cells = new Map(SHOWN.map((c) => [c, sorted.map(([id, s]) => (c === "NAME" ? printable(s.name) : STAGE_CELLS[c](id, s, now)))]));
+  const wide = new Map(SHOWN.map((c) => [c, Math.max(c.length, ...cells.get(c)!.map(displayWidth))]));
+  const nameWidth = (c: StageColumn): number => (c === "NAME" ? Math.min(wide.get(c)!, NAME_FIRST) : wide.get(c)!);
+  const chosen = new Set<StageColumn>(PRIORITY.slice(0, 4));
+  const used = (): number => [...chosen].reduce((sum, c) => sum + nameWidth(c) + 2, -2);
+  for (const c of PRIORITY.slice(4)) if (used() + 2 + wide.get(c)! <= width) chosen.add(c);
+  const room = Math.max(MIN_NAME, Math.min(MAX_NAME, wide.get("NAME")!, width - used() + nameWidth("NAME")));
+  const header = SHOWN.filter((c) => chosen.has(c));
+  return {
+    header,
+    rows: sorted.map((_, r) => header.map((c) => (c === "NAME" ? clipDisplay(cells.get(c)![r]!, room) : cells.get(c)![r]!))),
+    hidden: SHOWN.filter((c) => !chosen.has(c)),
+  };
 }
 
 export function renderStatusTable(status: Status, now: Date, monitorAlive: boolean, view: StatusView = {}): string[] {
   const lines: string[] = [];
-  const counts = Object.values(status.stages).reduce<Record<string, number>>((acc, s) => ((acc[s.status] = (acc[s.status] ?? 0) + 1), acc), {});
+  // Counted in the table's words (merged, running), not status.json's (completed, in_progress).
+  const counts = Object.values(status.stages).reduce<Record<string, number>>((acc, s) => ((acc[WORD[s.status] ?? s.status] = (acc[WORD[s.status] ?? s.status] ?? 0) + 1), acc), {});
   const name = view.name ?? status.plan_name;
   lines.push(`${name}: ${status.status}  (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")})  wave ${status.current_wave}/${status.waves.length}  monitor ${monitorAlive ? `running (pid ${status.monitor_pid})` : "not running"}`);
   // The next step where one is needed: a run nobody is driving, stages that failed.
@@ -41,25 +77,25 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
     lines.push(`on hold: ${status.hold.reason}; nothing new is launched. ${lift}`);
   }
   const used = Object.values(status.stages).map((s) => s.usage).filter((u): u is Usage => u !== null);
-  if (used.length > 0) lines.push(`cost so far: ${formatCost(used.reduce((a, b) => addUsage(a, b)))} (${used.length} of ${Object.keys(status.stages).length} stages report usage)`);
-  const header: StageColumn[] = ["STAGE", "NAME", "STATUS", "ATTENTION", "WAVE", "DEPS", "ELAPSED", "NUDGES", "TRIES", "COST", "BRANCH/MERGE", "SESSION"];
+  if (used.length > 0) lines.push(`${status.status === "running" || status.status === "stopped" ? "cost so far" : "cost"}: ${formatCost(used.reduce((a, b) => addUsage(a, b)))} (${used.length} of ${Object.keys(status.stages).length} stages report usage)`);
   const sorted = sortStages(status);
-  const rows = sorted.map(([id, s]) => header.map((h) => (h === "NAME" && s.name.length > 28 ? s.name.slice(0, 27) + "…" : STAGE_CELLS[h](id, s, now))));
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const { header, rows, hidden } = fitStageTable(sorted, now, view.width ?? Infinity);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => displayWidth(r[i]!))));
   const on = view.color === true;
   // Padded first, then coloured, so the escape codes never break the columns.
   const fmt = (r: string[], row?: number) =>
     r
       .map((c, i) => {
-        const cell = c.padEnd(widths[i]!);
+        const cell = padDisplay(c, widths[i]!);
         if (row === undefined) return cell;
-        if (i === 2) return paint(cell, COLOURS[sorted[row]![1].status], on);
-        if (i === 3) return paint(cell, c === "crashed" || c === "login" ? 31 : 33, on);
+        if (header[i] === "STATUS") return paint(cell, COLOURS[sorted[row]![1].status], on);
+        if (header[i] === "ATTENTION") return paint(cell, c === "crashed" || c === "login" ? 31 : 33, on);
         return cell;
       })
       .join("  ")
       .trimEnd();
   lines.push(fmt(header), ...rows.map((r, i) => fmt(r, i)));
+  if (hidden.length > 0) lines.push(`(${hidden.join(", ").toLowerCase()} not shown at this width: autorun status ${name} --wide)`);
   // Why a stage failed, or what a crashed agent said last, in its own words.
   for (const [id, s] of sorted) {
     if (s.status === "failed" && s.failure_reason) lines.push(`stage ${id} failed: ${s.failure_reason}`);
@@ -69,6 +105,13 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
       const said = withoutFurniture(s.last_exit.last_lines);
       lines.push(`stage ${id}'s agent exited${code}${said.length ? `: ${said.slice(-3).join(" | ")}` : ""}`);
     }
+  }
+  // Over its budget, said whether or not it is still running (a fast stage may finish first).
+  for (const [id, s] of sorted) {
+    if (!s.over_budget || s.usage?.usd == null) continue;
+    const limit = status.stage_budget_usd ?? s.settings.budget_usd;
+    const active = s.status === "in_progress" || s.status === "merging";
+    lines.push(`stage ${id} is over budget: spent ${dollars(s.usage.usd)}${limit !== undefined ? ` of its ${dollars(limit)}` : ""}${active ? `; not nudged. To let it go on: autorun resume ${name} --stage-budget <dollars>` : ""}`);
   }
   const failed = sorted.filter(([, s]) => s.status === "failed").map(([id]) => id);
   if (failed.length > 0) lines.push(`to run ${failed.length === 1 ? "it" : "them"} again: autorun retry ${view.name ?? status.plan_name} ${failed.join(" ")} (or let what waits go on without: autorun skip ${view.name ?? status.plan_name} <stage>)`);
@@ -81,7 +124,9 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
   return lines;
 }
 
-export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json?: boolean; watch?: boolean }): Promise<number> {
+export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json?: boolean; watch?: boolean; wide?: boolean }): Promise<number> {
+  // The terminal's width; 80 when not a terminal (a pipe, a log), so what is pasted fits too.
+  const width = opts.wide ? undefined : ctx.isTTY ? (process.stdout.columns ?? 80) : 80;
   if (plan === undefined && !opts.watch) {
     const all = loadOrchestrations(ctx.home);
     if (opts.json) {
@@ -98,7 +143,7 @@ export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json
       const done = st.filter((x) => x.status === "completed").length;
       const attention = st.filter((x) => x.attention).length;
       const unwritable = eventsUnwritable(join(ctx.home, "orchestration", name, "events.jsonl")) ? ", its events.jsonl cannot be written" : "";
-      ctx.out(`${name.padEnd(32)} ${s.status.padEnd(10)} ${done}/${st.length} stages merged${attention ? `, ${attention} need attention` : ""}${unwritable}  started ${formatDistanceStrict(new Date(s.created_at), new Date(), { addSuffix: true })}`);
+      ctx.out(`${name.padEnd(32)} ${s.status.padEnd(10)} ${basename(s.project_root).padEnd(20)} ${done}/${st.length} stages merged${attention ? `, ${attention} need attention` : ""}${unwritable}  started ${formatDistanceStrict(new Date(s.created_at), new Date(), { addSuffix: true })}`);
     }
     return 0;
   }
@@ -107,7 +152,7 @@ export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json
     const alive = orch.status.monitor_pid !== null && isMonitorOf(orch.paths, orch.status.monitor_pid);
     if (opts.json) ctx.out(JSON.stringify(orch.status, null, 2));
     else {
-      const view = { color: ctx.isTTY && !ctx.env.NO_COLOR, reviews: reviewEntries(ctx.home), name: basename(orch.paths.dir) };
+      const view = { color: ctx.isTTY && !ctx.env.NO_COLOR, reviews: reviewEntries(ctx.home), name: basename(orch.paths.dir), ...(width ? { width } : {}) };
       for (const line of renderStatusTable(orch.status, new Date(), alive, view)) ctx.out(line);
       const unwritable = eventsUnwritable(orch.paths.events);
       if (unwritable) ctx.out(`${orch.paths.events} cannot be written: ${unwritable}; nothing the monitor or the agents do is recorded until it can be.`);

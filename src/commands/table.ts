@@ -144,9 +144,10 @@ export const COMMANDS: CommandSpec[] = [
     options: [
       { flags: "--json", help: "print status.json" },
       { flags: "--watch", help: "refresh every 2 s" },
+      { flags: "--wide", help: "every column, however wide (default: the terminal's width, 80 when not a terminal)" },
     ],
     example: "autorun status\nautorun status master-plan --json",
-    schema: (z) => z.object({ json: z.boolean().optional(), watch: z.boolean().optional() }),
+    schema: (z) => z.object({ json: z.boolean().optional(), watch: z.boolean().optional(), wide: z.boolean().optional() }),
     run: async (c, [plan], f) => (await import("./status.js")).runStatus(c, maybe(plan), f),
   }),
   command({
@@ -191,7 +192,7 @@ export const COMMANDS: CommandSpec[] = [
     options: [{ flags: "--fresh-worktree", help: "start from the tip of the base branch (the old branch is kept under another name)" }],
     example: "autorun retry master-plan 3 --fresh-worktree",
     schema: (z) => z.object({ freshWorktree: z.boolean().optional() }),
-    run: async (c, [plan, stages], f) => (await import("./control.js")).runRetry(c, str(plan), list(stages), f),
+    run: async (c, [plan, stages], f) => (await import("./retry.js")).runRetry(c, str(plan), list(stages), f),
   }),
   command({
     name: "resume",
@@ -413,7 +414,7 @@ export const COMMANDS: CommandSpec[] = [
     person: true,
     summary: "run a bundled 5-stage plan with the simulated agent in a throw-away repo on a private tmux server",
     options: [
-      { flags: "--keep", help: "keep the demo's tmux server afterwards" },
+      { flags: "--keep", help: "keep the demo's tmux server afterwards, with any stage session still open" },
       { flags: "--dashboard", help: "watch it in the dashboard" },
       { flags: "--review", help: "a stage asks you a question through a review file" },
     ],

@@ -202,6 +202,9 @@ function step(prev: Status | undefined, event: AutorunEvent, copy: boolean): Sta
       break;
     case "stage_retried": {
       if (!stage || (stage.status !== "failed" && stage.status !== "blocked")) break;
+      // The plan was read again: the stage runs with its section as it is now.
+      if (event.name !== undefined) stage.name = event.name;
+      if (event.settings) stage.settings = event.settings;
       Object.assign(stage, { status: "pending", attempts: 0, sessions: 0, free_relaunches: 0, failure_reason: null, attention: null, completed_at: null, implement_done: false, nudges: 0, session_id: null, send_backs: [], retries: stage.retries + 1, model: stage.settings.model ?? null, over_budget: false });
       goesOn(status, event.stage, edit);
       break;
@@ -264,7 +267,8 @@ function step(prev: Status | undefined, event: AutorunEvent, copy: boolean): Sta
       } else {
         status.stage_budget_usd = event.limit_usd;
         for (const [id, s] of Object.entries(status.stages)) {
-          if (!s.over_budget) continue;
+          // A finished stage stays reported over budget: raising the limit lets nothing go on there.
+          if (!s.over_budget || s.status === "completed" || s.status === "failed") continue;
           const e = edit(id);
           e.over_budget = false;
           if (e.attention === "budget" && status.hold?.kind !== "budget") e.attention = null;

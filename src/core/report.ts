@@ -59,6 +59,22 @@ export function human(seconds: number | null): string {
   return seconds === null ? "—" : formatDuration(seconds * 1000);
 }
 
+/**
+ * What failed: each failure a retry left behind (the stage ran again; it says how that ended), then
+ * what is failed (or blocked) now, stage by stage.
+ */
+function failuresOf(events: readonly AutorunEvent[], stages: readonly { id: string; failure_reason: string | null; state: string }[]): { stage: string; reason: string }[] {
+  const out: { stage: string; reason: string; at: number }[] = [];
+  events.forEach((e, i) => {
+    if (e.type !== "stage_failed" || e.stage === undefined) return;
+    const retried = events.slice(i + 1).some((x) => x.type === "stage_retried" && x.stage === e.stage);
+    const now = stages.find((s) => s.id === e.stage);
+    if (retried) out.push({ stage: e.stage, reason: `${e.reason} (then retried; now ${now?.state ?? "unknown"})`, at: i });
+  });
+  for (const s of stages) if (s.failure_reason) out.push({ stage: s.id, reason: s.failure_reason, at: Infinity });
+  return out.sort((a, b) => compareIds(a.stage, b.stage) || a.at - b.at).map(({ stage, reason }) => ({ stage, reason }));
+}
+
 export function buildReport(status: Status, events: readonly AutorunEvent[]): Report {
   const waveTimes = new Map<number, { started_at: string | null; completed_at: string | null }>();
   for (const e of events) {
@@ -106,7 +122,7 @@ export function buildReport(status: Status, events: readonly AutorunEvent[]): Re
       const t = waveTimes.get(i + 1) ?? { started_at: null, completed_at: null };
       return { wave: i + 1, stages: ids, ...t, duration_seconds: secs(t.started_at, t.completed_at) };
     }),
-    failures: stages.filter((s) => s.failure_reason).map((s) => ({ stage: s.id, reason: s.failure_reason! })),
+    failures: failuresOf(events, stages),
     usage: used.length > 0 ? used.reduce((a, b) => addUsage(a, b)) : null,
     controls,
   };

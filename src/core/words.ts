@@ -94,7 +94,7 @@ export function eventText(e: AutorunEvent): string {
     case "message_delivered":
       return `message delivered${e.verified ? "" : " (not confirmed)"}`;
     case "stage_retried":
-      return `retried${e.fresh_worktree ? " in a fresh worktree" : ""}`;
+      return `retried${e.fresh_worktree ? " in a fresh worktree" : ""}${e.changed?.length ? ` with the plan read again (${e.changed.join("; ")})` : ""}`;
     case "stage_done_by_person":
       return e.how === "detected" ? `merged by hand${e.commit ? ` (in the base at ${e.commit.slice(0, 10)})` : ""}` : `marked done by a person${e.commit ? ` (in the base at ${e.commit.slice(0, 10)})` : ""}`;
     case "stage_skipped":

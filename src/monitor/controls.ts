@@ -47,9 +47,16 @@ export async function checkBudgets(host: Host, reviews: Pick<ReviewDesk, "file">
   const status = host.status;
   const stop = config.onBudget === "stop";
   for (const [id, stage] of Object.entries(status.stages)) {
-    if (stage.over_budget || (stage.status !== "in_progress" && stage.status !== "merging") || stage.usage?.usd == null) continue;
+    if (stage.over_budget || stage.usage?.usd == null) continue;
     const limit = stageLimit(status, config, stage);
     if (limit === undefined || stage.usage.usd < limit) continue;
+    // A stage that finished before its spending was read is still over budget: said once, nothing to stop.
+    if (stage.status === "completed" || stage.status === "failed") {
+      host.emit({ type: "budget_exceeded", stage: id, limit_usd: limit, spent_usd: stage.usage.usd, stopped: false });
+      log(`stage ${id} spent ${usd(stage.usage.usd)} of its ${usd(limit)} budget (it had already ${stage.status === "completed" ? "finished" : "failed"}; nothing to stop)`);
+      continue;
+    }
+    if (stage.status !== "in_progress" && stage.status !== "merging") continue;
     const end = stop && stage.status === "in_progress";
     if (end) await tmux.killSession(stage.session);
     host.emit({ type: "budget_exceeded", stage: id, limit_usd: limit, spent_usd: stage.usage.usd, stopped: end });

@@ -29,6 +29,8 @@ export interface ParsedReview {
   meta?: ReviewMeta;
   /** Every question is present and answered, and the file is whole (footer present). */
   complete: boolean;
+  /** What keeps the file from being read as answered, beyond empty answers (each says the fix). */
+  damage?: string[];
 }
 
 const FOOTER = "*Edit this file with your answers and save. The process will continue automatically.*";
@@ -78,8 +80,12 @@ export function parseReview(text: string): ParsedReview {
   }
   const answers: ParsedReview["answers"] = [];
   let current: { topic: string; question: string[]; answer: string[]; inAnswer: boolean } | undefined;
+  const damage: string[] = [];
   const flush = () => {
-    if (current) answers.push({ topic: current.topic, question: current.question.join("\n").trim(), answer: current.answer.join("\n").trim() });
+    if (!current) return;
+    answers.push({ topic: current.topic, question: current.question.join("\n").trim(), answer: current.answer.join("\n").trim() });
+    // Without its answer line, whatever was written below a question reads as part of it.
+    if (!current.inAnswer) damage.push(`question ${answers.length} ("${current.topic}") has no "**Your answer**:" line, so what is written under it reads as part of the question; put a line "**Your answer**:" back below the question, write your answer after it, and save again`);
   };
   for (const line of lines) {
     const q = /^###\s+(?:\d+\.\s*)?(.*)$/.exec(line);
@@ -103,8 +109,11 @@ export function parseReview(text: string): ParsedReview {
     (current.inAnswer ? current.answer : current.question).push(line);
   }
   flush();
-  const whole = text.includes(FOOTER) && (meta === undefined || answers.length === meta.questions);
-  return { title, answers, ...(meta ? { meta } : {}), complete: whole && answers.length > 0 && answers.every((a) => a.answer !== "") };
+  if (meta !== undefined && answers.length < meta.questions) damage.push(`${meta.questions - answers.length} of its ${meta.questions} questions ${meta.questions - answers.length === 1 ? "is" : "are"} missing (a "### N. …" heading was deleted); put ${meta.questions - answers.length === 1 ? "it" : "them"} back, each with its "**Your answer**:" line`);
+  if (meta !== undefined && answers.length > meta.questions) damage.push(`it has ${answers.length} questions where ${meta.questions} were asked: a line starting with "###" in an answer starts a new question; write it without the "###"`);
+  if (!text.includes(FOOTER)) damage.push(`its last lines ("---" and "${FOOTER}") are missing; put them back at the end`);
+  const whole = damage.length === 0;
+  return { title, answers, ...(meta ? { meta } : {}), complete: whole && answers.length > 0 && answers.every((a) => a.answer !== ""), ...(damage.length ? { damage } : {}) };
 }
 
 export function readReview(file: string): ParsedReview {

@@ -132,7 +132,17 @@ export const eventSchema = z.discriminatedUnion("type", [
   /** A person let the stage's dependants go on without it (`autorun skip`); its worktree and branch are kept. */
   withStage.extend({ type: z.literal("stage_skipped"), reason: z.string() }),
   /** A person asked for a failed or blocked stage to run again (`autorun retry`). */
-  withStage.extend({ type: z.literal("stage_retried"), fresh_worktree: z.boolean() }),
+  /**
+   * `name`, `settings`: the stage as the plan file now gives it, when retry read a changed plan;
+   * `changed`: what changed, for people.
+   */
+  withStage.extend({
+    type: z.literal("stage_retried"),
+    fresh_worktree: z.boolean(),
+    name: z.string().optional(),
+    settings: z.lazy(() => stageSettingsSchema).optional(),
+    changed: z.array(z.string()).optional(),
+  }),
   withStage.extend({ type: z.literal("stage_files_kept"), dir: z.string(), files: z.number().int().nonnegative(), plan_file: z.string().optional(), dropped: z.array(z.string()).optional() }),
   /** A person's "don't ask again" answers in a merged stage's session, kept for the stages launched after it. */
   withStage.extend({ type: z.literal("permissions_learned"), rules: z.array(z.string().min(1)).min(1) }),

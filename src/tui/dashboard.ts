@@ -10,7 +10,7 @@ import { applyEvent } from "../core/fold.js";
 import { readEventsFrom } from "../state/events.js";
 import { listReviewFiles, readReview } from "../state/review.js";
 import type { AutorunEvent, Status } from "../state/schemas.js";
-import { createTmux } from "../adapters/tmux.js";
+import { createTmux, onOurServer } from "../adapters/tmux.js";
 import { runInteractive } from "../adapters/process.js";
 import { isMonitorOf } from "../commands/monitor-pid.js";
 import { parseAgentCmd } from "../adapters/agent.js";
@@ -168,7 +168,7 @@ export async function runDashboard(ctx: Ctx, plan: string | undefined): Promise<
       const id = current();
       const s = id ? status.stages[id] : undefined;
       if (!id || !s || (s.status !== "in_progress" && s.status !== "merging")) return say(`stage ${id ?? "?"} has no running session`);
-      void suspend(() => tmux.attach(s.session, Boolean(ctx.env.TMUX) && !config.tmuxSocket));
+      void suspend(() => tmux.attach(s.session, onOurServer(config.tmuxSocket, ctx.env.TMUX)));
     });
     screen.key(["n"], () => {
       const id = current();

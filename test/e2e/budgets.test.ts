@@ -63,4 +63,30 @@ describe("budgets (real tmux, simulated agent)", () => {
     expect(eventsOf(sb, "capped", "stage_failed")).toHaveLength(0);
     await expectClean(sb, "capped");
   });
+
+  it("a stage that spent more than its budget is reported over budget once, even when it finished first; resume does not offer to raise it", async ({ sb }) => {
+    const plan = sb.writePlan("fast.md", "## Stage 1: Fast\nBudget: $0.05\n");
+    const env = { AUTORUN_SIM_USAGE: "10000" };
+    const sim = JSON.stringify([process.execPath, join(import.meta.dirname, "..", "..", "dist", "scripts", "sim-agent.js")]);
+    expect((await sb.cli(["orchestrate", plan, "--agent-cmd", sim], { env })).code).toBe(0);
+    expect(await waitForEnd(sb, "fast")).toBe("completed");
+    const crossed = eventsOf(sb, "fast", "budget_exceeded", "1");
+    expect(crossed).toHaveLength(1);
+    expect(crossed[0]).toMatchObject({ limit_usd: 0.05, stopped: false });
+    const spentUsd = crossed[0]!.spent_usd as number;
+    expect(spentUsd).toBeGreaterThan(0.05);
+    const s = statusOf(sb, "fast") as unknown as { stages: Record<string, { status: string; over_budget: boolean; attention: string | null }> };
+    expect(s.stages["1"]).toMatchObject({ status: "completed", over_budget: true, attention: null });
+    const usd = `$${spentUsd.toFixed(2)}`;
+    // Status says what it spent in the end; the report, what it had spent when the budget was crossed.
+    expect((await sb.cli(["status", "fast"])).stdout).toMatch(/^stage 1 is over budget: spent \$\d+\.\d\d of its \$0\.05$/m);
+    expect((await sb.cli(["report", "fast"])).stdout).toContain(`over budget: ${usd} of $0.05`);
+    const log = (await sb.cli(["logs", "fast"])).stdout;
+    expect(log.match(/stage 1 spent \$[\d.]+ of its \$0\.05 budget/g)).toHaveLength(1);
+    // A merged stage has nothing to resume: no --stage-budget hint.
+    await sb.cli(["stop", "fast"]);
+    const resumed = await sb.cli(["resume", "fast"]);
+    expect(resumed.stdout).not.toContain("--stage-budget");
+    await expectClean(sb, "fast");
+  });
 });

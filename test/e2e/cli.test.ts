@@ -71,6 +71,16 @@ describe("orchestrate --dry-run", () => {
     expect(argv[argv.length - 1]).toMatch(/^\/autorun:start .*stage-1-context\.md$/);
     expect(readdirSync(sb.home)).toEqual([]);
   });
+
+  it("a stage the plan marks done shows no session or command: it is never launched", async ({ sb }) => {
+    const plan = sb.writePlan("done.md", "## Stage 1: A\nStatus: done\n## Stage 2: B\nDepends on: 1\n");
+    const r = await sb.cli(["orchestrate", plan, "--dry-run"], { env: fakeClaudeEnv(sb) });
+    expect(r.code, r.stderr).toBe(0);
+    const one = r.stdout.slice(r.stdout.indexOf("Stage 1: A"), r.stdout.indexOf("Stage 2: B"));
+    expect(one).toContain("(done already: not launched)");
+    expect(one).not.toMatch(/runs:|session:/);
+    expect(r.stdout.slice(r.stdout.indexOf("Stage 2: B"))).toContain("runs: claude");
+  });
 });
 
 describe("bad input: one line, exit 2, nothing written", () => {
@@ -215,6 +225,12 @@ describe("typos and following the log", () => {
     r = await sb.cli(["status", "--jsn"]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe("error: unknown option '--jsn' (Did you mean --json?)");
+    // A flag cut short, which commander's own suggestion misses.
+    r = await sb.cli(["orchestrate", "plan.md", "--agent", "x"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe("error: unknown option '--agent' (Did you mean --agent-cmd?)");
+    r = await sb.cli(["retry", "p", "1", "--fresh"]);
+    expect(r.stderr.trim()).toBe("error: unknown option '--fresh' (Did you mean --fresh-worktree?)");
   });
 
   it("logs -f shows every line, including two written a few milliseconds apart", async ({ sb }) => {

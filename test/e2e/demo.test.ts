@@ -9,7 +9,10 @@ import { execa } from "execa";
 import { CLI } from "../helpers/env.js";
 
 let demoDir: string | undefined;
-afterEach(() => {
+let socket: string | undefined;
+afterEach(async () => {
+  if (socket) await execa("tmux", ["-L", socket, "kill-server"], { reject: false });
+  socket = undefined;
   if (demoDir) rmSync(demoDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   demoDir = undefined;
 });
@@ -18,7 +21,8 @@ describe("autorun demo", () => {
   it("runs the plan to the end, narrates the stall, the nudge and the merges, and prints commands that work when pasted", async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, AUTORUN_SIM_DELAY_MS: "50", NO_COLOR: "1" };
     for (const k of Object.keys(env)) if (k.startsWith("AUTORUN_HOME") || k.startsWith("CLAUDECODE") || k === "TMUX") delete env[k];
-    const r = await execa(process.execPath, [CLI, "demo"], { env, extendEnv: false, reject: false, timeout: 120_000 });
+    const r = await execa(process.execPath, [CLI, "demo", "--keep"], { env, extendEnv: false, reject: false, timeout: 120_000 });
+    socket = /tmux -L (\S+) ls/.exec(String(r.stdout))?.[1];
     demoDir = /project:\s+(\/\S+)\/notes-service/.exec(String(r.stdout))?.[1];
     expect(r.exitCode, String(r.stderr)).toBe(0);
     const out = String(r.stdout);
@@ -44,5 +48,9 @@ describe("autorun demo", () => {
     const st = await pasted(status!.replace(/ --watch$/, ""));
     expect(st.exitCode, String(st.stderr)).toBe(0);
     expect(String(st.stdout)).toMatch(/^master-plan: completed/);
+    // --keep names only what is left: every session ended with its merge, so no attach is offered.
+    expect(out).not.toMatch(/attach master-plan 5/);
+    expect(out).toContain("No stage session is left to look at: each ended when its stage merged.");
+    expect((await execa("tmux", ["-L", socket!, "ls"], { reject: false })).exitCode).not.toBe(0);
   }, 120_000);
 });

@@ -20,6 +20,9 @@ describe("autorun doctor: the Claude Code version", () => {
     expect(r.stdout).toContain(`! claude: 2.2.5 is newer than tested (newest tested ${CLAUDE_TESTED_RANGE.newest})`);
     expect(r.stdout).toContain("autorun doctor --claude");
     expect(r.stdout).not.toMatch(/^✗ claude/m);
+    // A warning is not "no problems": the last line counts it.
+    expect(r.stdout).not.toContain("No problems left.");
+    expect(r.stdout.trim().split("\n").at(-1)).toMatch(/^(?:Nothing to fix|\d+ problems? left); \d+ warnings? \(!\) above\.$/);
   });
 
   it("older than the oldest supported is a problem", async ({ sb }) => {

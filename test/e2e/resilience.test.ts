@@ -96,6 +96,22 @@ describe("doctor", () => {
     r = await sb.cli(["doctor"]);
     expect(r.stdout).not.toContain("leaked worktree");
   });
+
+  it("names a stage's earlier attempt kept by retry --fresh-worktree: deletes it once merged, else says how", async ({ sb }) => {
+    await orchestrate(sb, sb.writePlan("old.md", "## Stage 1: A\n"));
+    expect(await waitForEnd(sb, "old")).toBe("completed");
+    // Attempt 1 has a commit the base lacks; attempt 2 is at the base (merged).
+    const tree = (await sb.git("rev-parse", "HEAD^{tree}")).trim();
+    const commit = (await execa("git", ["-C", sb.repo, "commit-tree", tree, "-p", "HEAD", "-m", "first try"], { env: sb.env })).stdout.trim();
+    await sb.git("update-ref", "refs/heads/worktree-old-stage-1-attempt-1", commit);
+    await sb.git("branch", "worktree-old-stage-1-attempt-2");
+    let r = await sb.cli(["doctor"]);
+    expect(r.stdout).toContain("! branch worktree-old-stage-1-attempt-1 is an earlier attempt of worktree-old-stage-1, kept by autorun retry --fresh-worktree, with 1 commit(s) the base lacks; left alone (when you no longer need it: git branch -D worktree-old-stage-1-attempt-1)");
+    expect(r.stdout).toContain("✗ branch worktree-old-stage-1-attempt-2 (an earlier attempt of worktree-old-stage-1, kept by autorun retry --fresh-worktree) is merged and left over");
+    r = await sb.cli(["doctor", "--fix"]);
+    expect(r.stdout).toContain("fixed: deleted worktree-old-stage-1-attempt-2");
+    expect((await sb.git("branch", "--list", "worktree-*", "--format=%(refname:short)")).trim()).toBe("worktree-old-stage-1-attempt-1");
+  });
 });
 
 describe("permission prompts", () => {

@@ -27,6 +27,7 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     writeFileSync(flag, "");
     const retried = await sb.cli(["retry", "again", "1"]);
     expect(retried.code, retried.stderr).toBe(0);
+    expect(retried.stdout).toContain("The plan was not changed since the run started: it runs as before (edit");
     const end = await waitFor("the retried run to end", () => {
       const events = sb.events("again");
       const after = events.slice(events.findIndex((e) => e.type === "stage_retried"));

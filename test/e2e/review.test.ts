@@ -104,6 +104,26 @@ describe("review files", () => {
     expect(r.stdout.trim()).toBe(`Saved ${file}: no monitor is running for gone, so nothing happens yet; \`autorun resume gone\` starts one, which does \`nudge\`: type the rest of your answer (or the usual nudge) into its session.`);
   });
 
+  it("a review whose answer line was deleted says which question lost it and how to put it back", async ({ sb }) => {
+    mkdirSync(join(sb.home, "review"), { recursive: true });
+    const file = join(sb.home, "review", "2026-01-01-000000-which-database.md");
+    writeFileSync(file, renderReview("Which database?", "ctx", [{ topic: "Engine", question: "Postgres or SQLite?" }, { topic: "Name", question: "What name?" }], { questions: 2, created_at: new Date().toISOString() }));
+    const editor = join(sb.dir, "delete-line.mjs");
+    // The person answers the second question, and writes the first answer over its answer line.
+    writeFileSync(editor, `import fs from "node:fs"; const f = process.argv[2]; fs.writeFileSync(f, fs.readFileSync(f, "utf8").replace("**Your answer**:\\n", "Postgres\\n").replace("**Your answer**:\\n", "**Your answer**: app\\n"));
+`);
+    const r = await sb.cli(["review", "open", file], { env: { EDITOR: `${process.execPath} ${editor}`, VISUAL: "" } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(`Saved ${file}, but question 1 ("Engine") has no "**Your answer**:" line, so what is written under it reads as part of the question; put a line "**Your answer**:" back below the question, write your answer after it, and save again. Then: autorun review open ${file}`);
+    const waited = await sb.cli(["review", "wait", file, "--timeout", "1"]);
+    expect(waited.code).toBe(1);
+    expect(waited.stderr).toContain('question 1 ("Engine") has no "**Your answer**:" line');
+    // Put back, it is an answer like any other.
+    writeFileSync(file, readFileSync(file, "utf8").replace("Postgres\n", "**Your answer**: Postgres\n"));
+    const fixed = await sb.cli(["review", "answers", file]);
+    expect(JSON.parse(fixed.stdout)).toMatchObject({ complete: true, answers: [{ topic: "Engine", answer: "Postgres" }, { topic: "Name", answer: "app" }] });
+  });
+
   it("a stage that asks a question waits with attention: review and continues once answered; people are notified", async ({ sb }) => {
     const heard = join(sb.dir, "notified.jsonl");
     const listener = `process.stdin.on("data", (d) => require("fs").appendFileSync(${JSON.stringify(heard)}, String(d).trim() + "\\n"))`;

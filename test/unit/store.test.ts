@@ -32,12 +32,24 @@ describe("review files", () => {
     ["answered but cut short (no footer)", answer(answer(blank, 1, "Postgres"), 1, "Fly.io").replace(/\*Edit this file.*\*\n/, ""), false, ["Postgres", "Fly.io"]],
     ["answered with a question deleted", answer(answer(blank, 1, "Postgres"), 1, "Fly.io").replace(/### 2\. Hosting[\s\S]*?Fly\.io\n/, ""), false, ["Postgres"]],
     ["answered on the lines below", blank.replace("**Your answer**:\n", "**Your answer**:\nPostgres,\nversion 16\n").replace(/\*\*Your answer\*\*:\n\n---/, "**Your answer**: anywhere\n\n---"), true, ["Postgres,\nversion 16", "anywhere"]],
+    ["an answer line deleted", blank.replace("**Your answer**:\n", "Postgres\n").replace(/\*\*Your answer\*\*:\n\n---/, "**Your answer**: anywhere\n\n---"), false, ["", "anywhere"]],
   ])("%s", (_name, text, complete, answers) => {
     const r = parseReview(text);
     expect(r.title).toBe("Pick a database");
     expect(r.complete).toBe(complete);
     expect(r.answers.map((a) => a.answer)).toEqual(answers);
     expect(r.meta?.stage).toBe("3");
+  });
+  it.each([
+    ["unanswered", blank, []],
+    ["an answer line deleted", blank.replace("**Your answer**:\n", "Postgres\n"), [/^question 1 \("Engine"\) has no "\*\*Your answer\*\*:" line, so what is written under it reads as part of the question; put a line/]],
+    ["a question deleted", blank.replace(/### 2\. Hosting[\s\S]*?\*\*Your answer\*\*:\n/, ""), [/^1 of its 2 questions is missing \(a "### N\. …" heading was deleted\)/]],
+    ["a heading inside an answer", blank.replace("**Your answer**:\n", "**Your answer**: yes\n### 3. my notes\n**Your answer**: x\n"), [/^it has 3 questions where 2 were asked/]],
+    ["the footer deleted", blank.replace(/\*Edit this file.*\*\n/, ""), [/^its last lines \("---" and "\*Edit this file/]],
+  ])("what is damaged is said with its fix: %s", (_name, text, damage) => {
+    const said = parseReview(text).damage ?? [];
+    expect(said).toHaveLength(damage.length);
+    damage.forEach((d, i) => expect(said[i]).toMatch(d));
   });
 });
 
@@ -151,6 +163,24 @@ describe("the report", () => {
     expect(md).toContain("- 2026-01-01 10:01 UTC stage 3: trying again with opus");
     expect(md).toContain("undo `git revert -m 1 1234567890ab`");
     expect(md).toContain("Started 2026-01-01 10:00 UTC, ended 2026-01-01 10:02 UTC (2m 01s)");
+  });
+  it("a stage that failed before its retry is not 'Nothing failed.': each failure is said, with how it ended", () => {
+    const again = [
+      ...events.slice(0, -1),
+      { ...ident, ts: at(130), type: "stage_retried", stage: "3", fresh_worktree: false },
+      { ...ident, ts: at(131), type: "stage_launched", stage: "3", session: "s3", session_id: "w", attempt: 1 },
+      { ...ident, ts: at(140), type: "stage_failed", stage: "3", reason: "validate failed" },
+      { ...ident, ts: at(150), type: "stage_retried", stage: "3", fresh_worktree: true },
+      { ...ident, ts: at(151), type: "stage_launched", stage: "3", session: "s3", session_id: "x", attempt: 1 },
+      { ...ident, ts: at(160), type: "merge_complete", stage: "3", branch: "b3", commit: "abcdef1234567890" },
+      { ...ident, ts: at(161), type: "orchestration_complete", status: "completed" },
+    ] as AutorunEvent[];
+    const report = buildReport(foldEvents(again)!, again);
+    expect(report.failures).toEqual([
+      { stage: "3", reason: "its session ended 2 times (then retried; now merged)" },
+      { stage: "3", reason: "validate failed (then retried; now merged)" },
+    ]);
+    expect(renderReportMarkdown(report)).not.toContain("Nothing failed.");
   });
 });
 

@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { foldEvents } from "../../src/core/fold.js";
+import type { AutorunEvent } from "../../src/state/schemas.js";
+import { renderStatusTable } from "../../src/commands/status.js";
+import { clipDisplay, displayWidth, padDisplay } from "../../src/core/text-width.js";
+import { startedEvent } from "../helpers/events.js";
+
+const ident = { orch_dir: "/h/orchestration/p", plan_name: "p", project_slug: "a-project-with-a-long-slug" };
+const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+const names = ["数据库迁移和索引重建工作", "Refactor the authentication middleware and its tests", "Ünïcödé café ✔", "Release 🚀 notes"];
+
+function run() {
+  const started = startedEvent(names.map((name, i) => ({ id: String(i + 1), name })), { ident, ts: at(0) });
+  for (const s of started.stages) {
+    s.branch = `worktree-a-project-with-a-long-slug-stage-${s.id}`;
+    s.session = `a-project-with-a-long-slug_stage-${s.id}`;
+  }
+  const events = [started, ...names.map((_, i) => ({ ...ident, ts: at(i + 1), type: "stage_launched", stage: String(i + 1), session: `x${i}`, session_id: `u${i}`, attempt: 1 }))] as AutorunEvent[];
+  return foldEvents(events)!;
+}
+
+describe("display width", () => {
+  it.each([
+    ["abc", 3],
+    ["数据", 4],
+    ["café", 4],
+    ["e\u0301", 1],
+    ["🚀", 2],
+    ["✔", 1],
+    ["한국어", 6],
+  ])("%s takes %i columns", (text, w) => expect(displayWidth(text)).toBe(w));
+  it("pads and clips by columns, never splitting a wide character", () => {
+    expect(padDisplay("数据", 6)).toBe("数据  ");
+    expect(clipDisplay("数据库迁移", 6)).toBe("数据…");
+    expect(displayWidth(clipDisplay("数据库迁移", 6))).toBeLessThanOrEqual(6);
+  });
+});
+
+describe("status in a terminal's width", () => {
+  const table = (lines: string[]) => lines.slice(lines.findIndex((l) => l.startsWith("STAGE")), lines.findIndex((l) => l.startsWith("STAGE")) + names.length + 1);
+  it.each([80, 100, 120])("every table row fits in %i columns, and the columns line up with wide names", (width) => {
+    const lines = renderStatusTable(run(), new Date(at(100)), true, { width });
+    const rows = table(lines);
+    expect(rows).toHaveLength(names.length + 1);
+    for (const r of rows) expect(displayWidth(r), r).toBeLessThanOrEqual(width);
+    // STATUS starts at the same column in every row (measured in terminal columns).
+    const col = (r: string) => displayWidth(r.slice(0, r.indexOf(r.startsWith("STAGE") ? "STATUS" : "starting")));
+    expect(new Set(rows.map(col)).size).toBe(1);
+    expect(rows[0]).toMatch(/^STAGE\s+NAME\s+STATUS\s+ATTENTION/);
+  });
+  it("at 80 columns, what was left out is named with the way to see it; with no width, every column", () => {
+    const narrow = renderStatusTable(run(), new Date(at(100)), true, { width: 80 });
+    expect(narrow.join("\n")).toMatch(/\(.*session.* not shown at this width: autorun status p --wide\)/);
+    const wide = renderStatusTable(run(), new Date(at(100)), true, {});
+    expect(table(wide)[0]).toMatch(/BRANCH\/MERGE\s+SESSION$/);
+    expect(wide.join("\n")).not.toContain("not shown at this width");
+  });
+  it("counts stages in the table's words, and a finished run's cost is not 'so far'", () => {
+    const lines = renderStatusTable(run(), new Date(at(100)), true, {});
+    expect(lines[0]).toContain("(4 running)");
+    const done = foldEvents([
+      startedEvent([{ id: "1", name: "A" }], { ident, ts: at(0) }),
+      { ...ident, ts: at(1), type: "stage_launched", stage: "1", session: "s", session_id: "u", attempt: 1 },
+      { ...ident, ts: at(2), type: "usage_recorded", stage: "1", transcript: "t", offset: 0, usage: { input_tokens: 1000, output_tokens: 100, cache_creation_tokens: 0, cache_read_tokens: 0, usd: 0.5 } },
+      { ...ident, ts: at(3), type: "merge_complete", stage: "1", branch: "b1", commit: "abcdef1234" },
+      { ...ident, ts: at(4), type: "orchestration_complete", status: "completed" },
+    ] as AutorunEvent[])!;
+    const text = renderStatusTable(done, new Date(at(100)), false, {});
+    expect(text[0]).toMatch(/^p: completed {2}\(1 merged\)/);
+    expect(text.join("\n")).toMatch(/^cost: /m);
+  });
+});
