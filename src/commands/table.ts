@@ -254,6 +254,22 @@ export const COMMANDS: CommandSpec[] = [
     run: async (c, [plan, stage], f) => (await import("./finish.js")).runSkip(c, str(plan), str(stage), f),
   }),
   command({
+    name: "init",
+    person: true,
+    summary: "write a commented master plan and configuration in this project, to edit and run",
+    options: [{ flags: "--plan <file>", help: "the plan's file name (default master-plan.md); an existing file is never overwritten" }],
+    example: "autorun init\nautorun init --plan wave-1.md",
+    schema: (z) => z.object({ plan: z.string().min(1).optional() }),
+    run: async (c, _args, f) => (await import("./init.js")).runInit(c, f),
+  }),
+  command({
+    name: "completion",
+    summary: "print a shell completion script for bash or zsh",
+    args: [["<shell>", "bash | zsh"]],
+    example: 'eval "$(autorun completion bash)"   # in ~/.bashrc\neval "$(autorun completion zsh)"    # in ~/.zshrc, after compinit',
+    run: async (c, [shell]) => (await import("./completion.js")).runCompletion(c, str(shell)),
+  }),
+  command({
     name: "discard",
     person: true,
     summary: "end an abandoned run for good: its monitor, sessions, worktrees, merged branches, reviews and state (unmerged work is kept and named)",

@@ -40,7 +40,16 @@ function readConfigFile(file: string): ConfigFile {
   } catch (error) {
     throw new UserError(`${file}: not valid JSON (${(error as Error).message}); fix the file.`);
   }
-  return validateLayer(raw, (key) => `${file}: ${key ? `${key}: ` : ""}`, "the accepted keys and values are listed in the README, section Configuration");
+  return validateLayer(withoutComments(raw, file), (key) => `${file}: ${key ? `${key}: ` : ""}`, "the accepted keys and values are listed in the README, section Configuration");
+}
+
+/** A configuration file may explain itself under a top-level "//" key (a string or a list of them), which is read as nothing else. */
+function withoutComments(raw: unknown, file: string): unknown {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw) || !("//" in raw)) return raw;
+  const { "//": comments, ...rest } = raw as Record<string, unknown>;
+  const ok = typeof comments === "string" || (Array.isArray(comments) && comments.every((c) => typeof c === "string"));
+  if (!ok) throw new UserError(`${file}: //: comments are a string or a list of strings; fix the file.`);
+  return rest;
 }
 
 /** Flags and environment variables go through the same schema as the files. */

@@ -1,0 +1,65 @@
+/**
+ * `autorun completion bash|zsh`: a completion script made from the command table, so it names every
+ * command, subcommand and option the installed autorun has (commands for autorun itself left out).
+ * Words that are not options complete as file names (plans are files).
+ */
+import { UserError } from "../errors.js";
+import type { CommandSpec } from "./table.js";
+import type { Ctx } from "./ctx.js";
+
+const WORD = /^[a-z][a-z0-9-]*$/;
+const FLAG = /^--?[a-z][a-z0-9-]*$/;
+
+/** Each visible command's words and option flags (`-f, --follow <x>` gives `-f --follow`), checked to be plain words. */
+export function completionWords(commands: readonly CommandSpec[]): { path: string[]; flags: string[] }[] {
+  return commands
+    .filter((c) => !c.hidden)
+    .map((c) => {
+      const path = c.name.split(" ");
+      const flags = [...(c.options ?? []).flatMap((o) => o.flags.split(/[\s,]+/).filter((t) => t.startsWith("-"))), "--help"];
+      for (const w of [...path, ...flags]) if (!WORD.test(w) && !FLAG.test(w)) throw new Error(`command table: ${JSON.stringify(w)} is not a plain word`);
+      return { path, flags };
+    });
+}
+
+/** The bash function (zsh runs it through bashcompinit). */
+export function bashScript(commands: readonly CommandSpec[]): string {
+  const words = completionWords(commands);
+  const tops = [...new Set(words.map((w) => w.path[0]!))];
+  const groups = tops.filter((t) => words.some((w) => w.path[0] === t && w.path.length > 1));
+  const lines = [
+    "# autorun completion for bash: eval \"$(autorun completion bash)\" in ~/.bashrc",
+    "_autorun() {",
+    '  local cur="${COMP_WORDS[COMP_CWORD]}" key="${COMP_WORDS[1]}" opts=""',
+    `  if [ "$COMP_CWORD" -eq 1 ]; then COMPREPLY=($(compgen -W "${tops.join(" ")} --help --version" -- "$cur")); return; fi`,
+    '  case "$key" in',
+    ...groups.map((g) => {
+      const subs = words.filter((w) => w.path[0] === g && w.path.length > 1).map((w) => w.path[1]!);
+      return `    ${g}) if [ "$COMP_CWORD" -eq 2 ]; then COMPREPLY=($(compgen -W "${subs.join(" ")}" -- "$cur")); return; fi; key="${g} \${COMP_WORDS[2]}" ;;`;
+    }),
+    "  esac",
+    '  case "$cur" in -*) ;; *) return ;; esac',
+    '  case "$key" in',
+    ...words.map((w) => `    "${w.path.join(" ")}") opts="${w.flags.join(" ")}" ;;`),
+    "  esac",
+    '  COMPREPLY=($(compgen -W "$opts" -- "$cur"))',
+    "}",
+    "complete -o default -F _autorun autorun",
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+export function zshScript(commands: readonly CommandSpec[]): string {
+  return [
+    "# autorun completion for zsh: eval \"$(autorun completion zsh)\" in ~/.zshrc (after compinit)",
+    "autoload -U +X bashcompinit && bashcompinit",
+    bashScript(commands).split("\n").slice(1).join("\n"),
+  ].join("\n");
+}
+
+export async function runCompletion(ctx: Ctx, shell: string): Promise<number> {
+  const { COMMANDS } = await import("./table.js");
+  if (shell !== "bash" && shell !== "zsh") throw new UserError(`completion ${shell}: autorun completes in bash and zsh; run \`autorun completion bash\` or \`autorun completion zsh\`.`);
+  for (const line of (shell === "bash" ? bashScript(COMMANDS) : zshScript(COMMANDS)).trimEnd().split("\n")) ctx.out(line);
+  return 0;
+}
