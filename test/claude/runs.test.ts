@@ -87,7 +87,7 @@ describeClaude("the real Claude Code", (cc) => {
       expect(st.usage!.usd).toBeCloseTo(0.0074 * counted, 6);
     }
     expect((await sb.cli(["report", "diamond"])).stdout).toMatch(/Cost: \$\d+\.\d\d/);
-    expect((await sb.cli(["status", "diamond"])).stdout).toMatch(/cost so far: \$\d+\.\d\d \(4 of 4 stages report usage\)/);
+    expect((await sb.cli(["status", "diamond"])).stdout).toMatch(/cost: \$\d+\.\d\d \(4 of 4 stages report usage\)/);
     await expectClean(sb, "diamond");
   }, 180_000);
 

@@ -174,8 +174,10 @@ describe.skipIf(skip)("a stage on a host", () => {
     expect(await tmux.hasSession(name)).toBe(false);
     expect((await tmux.paneStatus(name)).state).toBe("gone");
     for (const f of ["pwned", "pwned2", "pwned3", "pwned4"]) expect(existsSync(join(host.home, f)) || existsSync(join(cwd, f))).toBe(false);
-    // An exited pane is kept (remain-on-exit) with its status and last words.
-    await tmux.newSession({ name: "dies", cwd: info.root, argv: ["sh", "-c", "echo last words; exit 3"], env: {}, remainOnExit: true });
+    // An exited pane is kept (remain-on-exit) with its status and last words. (A program that exits
+    // within microseconds of printing can lose its output to tmux on a loaded machine: this one
+    // waits a moment, as any agent does.)
+    await tmux.newSession({ name: "dies", cwd: info.root, argv: ["sh", "-c", "echo last words; sleep 0.3; exit 3"], env: {}, remainOnExit: true });
     // tmux can mark a pane dead (its pty closed) without its exit status, on a loaded machine
     // (test/e2e/crashes.test.ts allows the same for local panes): the status, when known, is 3.
     await expect.poll(async () => (await tmux.paneStatus("dies")).state, { timeout: 10_000 }).toBe("exited");
