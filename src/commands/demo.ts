@@ -14,6 +14,7 @@ import { findExecutable } from "../adapters/process.js";
 import { orchPaths } from "../state/paths.js";
 import { human } from "../core/report.js";
 import { runOrchestrate } from "./orchestrate.js";
+import { runStop } from "./control.js";
 import type { Ctx } from "./context.js";
 import { RuntimeError } from "../errors.js";
 import { eventText } from "../core/words.js";
@@ -46,6 +47,10 @@ export async function runDemo(ctx: Ctx, f: { keep?: boolean; dashboard?: boolean
   ctx.out("");
   const code = await runOrchestrate(demoCtx, join(dir, "master-plan.md"), { config: {} });
   if (code !== 0) return code;
+  // Ctrl-C: the demo is throw-away, so its monitor and sessions go with it (with --keep they stay,
+  // and it says how to follow and end them); either way it says what is left where.
+  const interrupted = () => void stopDemo(ctx, demoCtx, { socket, dir, run, keep: Boolean(f.keep) }).finally(() => process.exit(130));
+  process.once("SIGINT", interrupted);
   ctx.out("Started. To look while it runs (paste as they are):");
   ctx.out(`  ${run} status master-plan --watch`);
   // Only a stage running now has a session to attach to (a fast one may have merged already).
@@ -85,7 +90,19 @@ export async function runDemo(ctx: Ctx, f: { keep?: boolean; dashboard?: boolean
     await createTmux(socket).killServer();
     ctx.out(`The demo's tmux server is stopped (autorun demo --keep keeps it to look at the sessions). Everything else stays in ${dir} (rm -rf it when done).`);
   }
+  process.removeListener("SIGINT", interrupted);
   return status?.status === "completed" ? 0 : 1;
+}
+
+async function stopDemo(ctx: Ctx, demoCtx: Ctx, d: { socket: string; dir: string; run: string; keep: boolean }): Promise<void> {
+  if (d.keep) {
+    ctx.err(`autorun demo: interrupted; the run goes on in the background. Follow it: ${d.run} status master-plan --watch; end it: ${d.run} stop master-plan --sessions`);
+    return;
+  }
+  const quiet: Ctx = { ...demoCtx, out: () => {}, err: () => {} };
+  await runStop(quiet, "master-plan", { sessions: true }).catch(() => 1);
+  await createTmux(d.socket).killServer().catch(() => undefined);
+  ctx.err(`autorun demo: interrupted; its monitor and sessions are stopped. Everything else stays in ${d.dir} (rm -rf it when done).`);
 }
 
 /** Tells what the run does as it does it, from its events: phases, merges and the launches they allow, stalls and nudges, questions. */

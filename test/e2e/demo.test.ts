@@ -3,7 +3,8 @@
  * stall and its nudge, merges and the launches they allow), and every command it prints works when
  * pasted into a shell as it is.
  */
-import { rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { execa } from "execa";
 import { CLI } from "../helpers/env.js";
@@ -53,4 +54,33 @@ describe("autorun demo", () => {
     expect(out).toContain("No stage session is left to look at: each ended when its stage merged.");
     expect((await execa("tmux", ["-L", socket!, "ls"], { reject: false })).exitCode).not.toBe(0);
   }, 120_000);
+
+  it("Ctrl-C stops the demo's monitor and sessions and says what is left where", async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, AUTORUN_SIM_DELAY_MS: "2000", NO_COLOR: "1" };
+    for (const k of Object.keys(env)) if (k.startsWith("AUTORUN_HOME") || k.startsWith("CLAUDECODE") || k === "TMUX") delete env[k];
+    const child = execa(process.execPath, [CLI, "demo"], { env, extendEnv: false, reject: false, timeout: 60_000 });
+    let out = "";
+    child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+    const deadline = Date.now() + 45_000;
+    while (!out.includes("What happens, as the monitor sees it:") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    socket = /tmux -L (\S+) ls/.exec(out)?.[1];
+    demoDir = /project:\s+(\/\S+)\/notes-service/.exec(out)?.[1];
+    expect(socket && demoDir, out).toBeTruthy();
+    const home = /state:\s+(\/\S+)/.exec(out)![1]!;
+    const pidFile = join(home, "orchestration", "master-plan", "monitor.pid");
+    let monitorPid = 0;
+    while (!(monitorPid > 0) && Date.now() < deadline) {
+      monitorPid = Number(/^\d+/.exec(existsSync(pidFile) ? readFileSync(pidFile, "utf8") : "")?.[0]);
+      if (!(monitorPid > 0)) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(monitorPid).toBeGreaterThan(0);
+    expect(() => process.kill(monitorPid, 0)).not.toThrow();
+    expect((await execa("tmux", ["-L", socket!, "ls"], { reject: false })).exitCode).toBe(0);
+    child.kill("SIGINT");
+    const r = await child;
+    expect(r.exitCode).toBe(130);
+    expect(String(r.stderr)).toContain(`autorun demo: interrupted; its monitor and sessions are stopped. Everything else stays in ${demoDir}`);
+    expect((await execa("tmux", ["-L", socket!, "ls"], { reject: false })).exitCode).not.toBe(0);
+    expect(() => process.kill(monitorPid, 0)).toThrow();
+  }, 90_000);
 });
