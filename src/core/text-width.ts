@@ -57,3 +57,14 @@ export function clipDisplay(text: string, width: number): string {
   }
   return out + "…";
 }
+
+/**
+ * `text` of at most `max` characters, cut at a word's end when it must be cut (ending in `…`), so
+ * a log line or a title never ends in half a word; a single word longer than most of `max` is cut.
+ */
+export function cutAtWord(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const head = text.slice(0, max - 1);
+  const space = head.search(/\s\S*$/);
+  return `${(space >= max * 0.6 ? head.slice(0, space) : head).trimEnd()}…`;
+}

@@ -9,6 +9,7 @@ import { stageState } from "../core/words.js";
 import { spent } from "./controls.js";
 import { dependantsOf, workInBase } from "./finish.js";
 import type { RunView } from "./parts.js";
+import { cutAtWord } from "../core/text-width.js";
 
 /** What carrying out an answer may do: record events, and ask the monitor for a merge, a cleanup or a nudge. */
 export interface AnswerHost {
@@ -74,7 +75,7 @@ export async function carryOut(host: AnswerHost, id: string | undefined, key: st
       if (stage.status !== "in_progress") return said(`nothing was done: stage ${id} is ${stageState(stage)}`);
       const message = parsed.arg || view.deps.config.nudgeMessage;
       const typed = await host.nudgeStage(id, "a person's answer to its review", message);
-      return said(typed ? `typed ${JSON.stringify(message.slice(0, 60))} into its session, and it took it` : `could not confirm that ${JSON.stringify(message.slice(0, 60))} reached its session (busy, or gone); the monitor nudges it again when it is idle`);
+      return said(typed ? `typed ${JSON.stringify(cutAtWord(message, 60))} into its session, and it took it` : `could not confirm that ${JSON.stringify(cutAtWord(message, 60))} reached its session (busy, or gone); the monitor nudges it again when it is idle`);
     }
     default:
       return said("nothing was done");

@@ -15,6 +15,7 @@ import { budgetSpent } from "./controls.js";
 import type { StopFailures } from "./failures.js";
 import type { Stalls } from "./stall.js";
 import { startRateLimit } from "./pause.js";
+import { cutAtWord } from "../core/text-width.js";
 
 /** What attention is given: the run, the parts whose memory it reads, and the reviews it files. */
 export interface AttentionParts {
@@ -244,7 +245,7 @@ export class Attention {
     this.parts.stalls.restart(id);
     await this.type(id, `message (${pending.reason.replace(/_/g, " ")})`, pending.message, { waitTurn: true }, (result) => {
       this.parts.view.emit({ type: "message_delivered", stage: id, id: pending.id, verified: result.verified, evidence: result.evidence });
-      this.deps.log(`stage ${id}: told it why (${pending.reason.replace(/_/g, " ")})${result.verified ? "" : ", not verified"}: ${pending.message.slice(0, 160)}`);
+      this.deps.log(`stage ${id}: told it why (${pending.reason.replace(/_/g, " ")})${result.verified ? "" : ", not verified"}: ${cutAtWord(pending.message, 160)}`);
     });
   }
 
@@ -255,7 +256,7 @@ export class Attention {
   async nudge(id: string, why: string, message: string, opts: { waitTurn?: boolean } = {}): Promise<boolean> {
     return this.type(id, why, message, opts, (result) => {
       this.parts.view.emit({ type: "stall_continue_sent", stage: id, message: message.slice(0, 500), verified: result.verified, attempt: this.parts.stalls.of(id).consecutiveNudges + 1, evidence: result.evidence });
-      this.deps.log(`stage ${id}: nudged: ${why}; typed ${JSON.stringify(message.slice(0, 60))}, ${result.verified ? "and it took it" : "but could not confirm it took it"} (${result.evidence})`);
+      this.deps.log(`stage ${id}: nudged: ${why}; typed ${JSON.stringify(cutAtWord(message, 60))}, ${result.verified ? "and it took it" : "but could not confirm it took it"} (${result.evidence})`);
     });
   }
 

@@ -9,6 +9,7 @@
 import type { AutorunEvent } from "../state/schemas.js";
 import type { ReviewDesk, RunView } from "./parts.js";
 import { startRateLimit } from "./pause.js";
+import { cutAtWord } from "../core/text-width.js";
 
 /** A turn that ended on an API error, not yet followed by a sign that the agent works again. */
 export interface StopFailure {
@@ -86,7 +87,7 @@ export class StopFailures {
       if (!failure || failure.acted) continue;
       failure.acted = true;
       const text = failure.message || `(Claude Code gave no text; the error kind is ${failure.error})`;
-      this.host.deps.log(`stage ${id}: its turn ended on an API error (${failure.error}): ${text.slice(0, 160)}`);
+      this.host.deps.log(`stage ${id}: its turn ended on an API error (${failure.error}): ${cutAtWord(text, 160)}`);
       if (failure.error === "rate_limit") {
         m.failure = undefined;
         if (this.host.status.paused_until === null) startRateLimit(this.host, failure.message || "rate limit (StopFailure hook)", RATE_LIMIT_PAUSE_MS);

@@ -43,6 +43,8 @@ function summarySlug(title: string): string {
       .toLowerCase()
       .replace(/[^a-z0-9]+/g, "-")
       .replace(/^-|-$/g, "")
+      // At most 40 characters, ending at a word's end.
+      .replace(/^(.{0,40})(-.*)?$/, (whole, head: string, rest?: string) => (rest === undefined || whole.length <= 40 ? whole : head))
       .slice(0, 40)
       .replace(/-+$/, "") || "review"
   );

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { foldEvents } from "../../src/core/fold.js";
 import type { AutorunEvent } from "../../src/state/schemas.js";
 import { renderStatusTable } from "../../src/commands/status.js";
-import { clipDisplay, displayWidth, padDisplay } from "../../src/core/text-width.js";
+import { clipDisplay, cutAtWord, displayWidth, padDisplay } from "../../src/core/text-width.js";
 import { startedEvent } from "../helpers/events.js";
 
 const ident = { orch_dir: "/h/orchestration/p", plan_name: "p", project_slug: "a-project-with-a-long-slug" };
@@ -33,6 +33,15 @@ describe("display width", () => {
     expect(padDisplay("数据", 6)).toBe("数据  ");
     expect(clipDisplay("数据库迁移", 6)).toBe("数据…");
     expect(displayWidth(clipDisplay("数据库迁移", 6))).toBeLessThanOrEqual(6);
+  });
+});
+
+describe("cut at a word's end", () => {
+  it("keeps short text, cuts long text after its last whole word, and a giant word where it must", () => {
+    expect(cutAtWord("short", 10)).toBe("short");
+    expect(cutAtWord("Commit your work on worktree-box-stage-2 in your worktree, then run: autorun phase implement done", 80)).toBe("Commit your work on worktree-box-stage-2 in your worktree, then run: autorun…");
+    expect(cutAtWord("x".repeat(30), 10)).toBe(`${"x".repeat(9)}…`);
+    expect(cutAtWord("a bbbbbbbbbbbbbbbbbbbbbbbb", 10)).toBe("a bbbbbbb…");
   });
 });
 
