@@ -13,6 +13,7 @@ function stripEmphasis(text: string): string {
   return text.replace(/\[([^\]]*)\]\([^)]*\)/g, "$1").replace(/\*\*|__/g, "").trim();
 }
 import type { DepEntry, RawStage } from "./plan.js";
+import { UserError } from "../errors.js";
 
 interface Candidate {
   index: number;
@@ -80,6 +81,10 @@ export function parseMarkdownStages(text: string, blocks: MdBlocks = markdownBlo
       }
     }
     const bodyLines = lines.slice(head.end, end);
+    // Without a name and with nothing but dependency and setting lines, its agent would have nothing to do.
+    if (!head.name && !bodyLines.some((l) => l.trim() !== "" && !matchDepLine(l) && !matchSettingLine(l))) {
+      throw new UserError(`${file}:${head.index + 1}: stage ${head.id} has neither a name nor any text, so its agent would have nothing to do; write what it must deliver under its heading, or remove it.`);
+    }
     const stage: RawStage = {
       id: head.id,
       name: head.name || `Stage ${head.id}`,
