@@ -3,8 +3,7 @@
  * the agent's pending call (never its description), the option by its meaning on this dialog's
  * text, never one that switches permission modes; one dialog at a time, a digit and no Enter.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { decide, keyMatches, parseBashDialog, pendingBashCalls, type PendingCall } from "../../src/monitor/dialog.js";
@@ -12,9 +11,10 @@ import { configSchema } from "../../src/state/schemas.js";
 import { Monitor } from "../../src/monitor/controller.js";
 import { DEFAULT_CONFIG } from "../../src/state/config.js";
 import { appendEvent, readAllEvents } from "../../src/state/events.js";
-import { orchPaths, type OrchPaths } from "../../src/state/paths.js";
+import type { OrchPaths } from "../../src/state/paths.js";
 import type { Clock } from "../../src/monitor/clock.js";
 import { fakeTmux } from "../helpers/fake-tmux.js";
+import { identOf, oneStageDir, startOneStage, T0 } from "../helpers/one-stage.js";
 
 const real197 = readFileSync(join(import.meta.dirname, "..", "fixtures", "screens", "real-permission-bash.txt"), "utf8");
 
@@ -181,23 +181,16 @@ describe("answering on screen (fake tmux, fake clock)", () => {
   let paths: OrchPaths;
   let now: number;
   const clock: Clock = { now: () => now, sleep: async (ms) => void (now += ms) };
-  const ident = () => ({ orch_dir: paths.dir, plan_name: "p", project_slug: "p" });
+  const ident = () => identOf(paths);
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "autorun-dialogs-"));
-    paths = orchPaths(join(dir, "home"), "p", "p");
-    mkdirSync(paths.stagesDir, { recursive: true });
-    mkdirSync(join(dir, "wt"), { recursive: true });
-    now = Date.parse("2026-01-01T00:00:00.000Z");
+    ({ dir, paths } = oneStageDir("autorun-dialogs-"));
+    now = T0;
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   /** One stage running, whose transcript (named by its SessionStart hook) holds these pending Bash calls. */
   function started(calls: PendingCall[]): void {
-    appendEvent(paths.events, {
-      ...ident(), type: "orchestration_started", plan_path: join(dir, "p.md"), project_root: dir, base_branch: "main", waves: [["1"]], max_parallel: 1, schedule: "eager",
-      stages: [{ id: "1", name: "Only", depends_on: [], wave: 1, context_file: join(paths.stagesDir, "stage-1-context.md"), branch: "b1", worktree: join(dir, "wt"), session: "p_stage-1" }],
-    });
-    appendEvent(paths.events, { ...ident(), type: "stage_launched", stage: "1", session: "p_stage-1", session_id: "11111111-1111-4111-8111-111111111111", attempt: 1 });
+    startOneStage(dir, paths);
     const transcript = join(dir, "t.jsonl");
     writeFileSync(transcript, JSON.stringify({ type: "assistant", message: { id: "m1", content: calls.map((c) => ({ type: "tool_use", id: c.id, name: "Bash", input: { command: c.command, description: c.description } })) } }) + "\n");
     appendEvent(paths.events, { ...ident(), type: "session_started", stage: "1", transcript });

@@ -3,39 +3,31 @@
  * rate limit pauses the run and nothing is typed; a refused login asks a person and an idle-looking
  * screen clears nothing; any other error files a review with its text.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync, rmSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Monitor } from "../../src/monitor/controller.js";
 import { DEFAULT_CONFIG } from "../../src/state/config.js";
 import { appendEvent, readAllEvents } from "../../src/state/events.js";
-import { orchPaths, type OrchPaths } from "../../src/state/paths.js";
+import type { OrchPaths } from "../../src/state/paths.js";
 import type { Clock } from "../../src/monitor/clock.js";
 import { hookToEvent } from "../../src/commands/agent-report.js";
 import { fakeTmux } from "../helpers/fake-tmux.js";
+import { identOf, oneStageDir, startOneStage, T0 } from "../helpers/one-stage.js";
 
 let dir: string;
 let paths: OrchPaths;
 let now: number;
 const clock: Clock = { now: () => now, sleep: async (ms) => void (now += ms) };
-const ident = () => ({ orch_dir: paths.dir, plan_name: "p", project_slug: "p" });
+const ident = () => identOf(paths);
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "autorun-failures-"));
-  paths = orchPaths(join(dir, "home"), "p", "p");
-  mkdirSync(paths.stagesDir, { recursive: true });
-  mkdirSync(join(dir, "wt"), { recursive: true });
-  now = Date.parse("2026-01-01T00:00:00.000Z");
+  ({ dir, paths } = oneStageDir("autorun-failures-"));
+  now = T0;
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 function started(): void {
-  appendEvent(paths.events, {
-    ...ident(), type: "orchestration_started", plan_path: join(dir, "p.md"), project_root: dir, base_branch: "main", waves: [["1"]], max_parallel: 1, schedule: "eager",
-    stages: [{ id: "1", name: "Only", depends_on: [], wave: 1, context_file: join(paths.stagesDir, "stage-1-context.md"), branch: "b1", worktree: join(dir, "wt"), session: "p_stage-1" }],
-  });
-  appendEvent(paths.events, { ...ident(), type: "stage_launched", stage: "1", session: "p_stage-1", session_id: "11111111-1111-4111-8111-111111111111", attempt: 1 });
+  startOneStage(dir, paths);
 }
 
 /** What `autorun hook StopFailure` writes for this payload. */

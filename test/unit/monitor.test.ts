@@ -3,17 +3,17 @@
  * files in a temp dir): a stall is nudged, nudges are capped and a person asked; a session that
  * dies is relaunched after a backoff and failed when it dies again at once. No tmux, no waiting.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Monitor } from "../../src/monitor/controller.js";
 import { DEFAULT_CONFIG, type Config } from "../../src/state/config.js";
 import { appendEvent, readAllEvents } from "../../src/state/events.js";
-import { orchPaths, type OrchPaths } from "../../src/state/paths.js";
+import type { OrchPaths } from "../../src/state/paths.js";
 import type { PaneStatus, Tmux } from "../../src/adapters/tmux.js";
 import type { Clock } from "../../src/monitor/clock.js";
 import { renderReview, reviewEntries } from "../../src/state/review.js";
+import { oneStageDir, startOneStage, T0 } from "../helpers/one-stage.js";
 
 /** An agent at its prompt: what it said, its input box, and whether it is alive. */
 interface FakeAgent {
@@ -83,22 +83,14 @@ let now: number;
 const clock: Clock = { now: () => now, sleep: async (ms) => void (now += ms) };
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "autorun-monitor-"));
-  paths = orchPaths(join(dir, "home"), "p", "p");
-  mkdirSync(paths.stagesDir, { recursive: true });
-  mkdirSync(join(dir, "wt"), { recursive: true });
-  now = Date.parse("2026-01-01T00:00:00.000Z");
+  ({ dir, paths } = oneStageDir("autorun-monitor-"));
+  now = T0;
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 /** One stage, already running in session `p_stage-1`, its worktree present. */
 function started(): void {
-  const ident = { orch_dir: paths.dir, plan_name: "p", project_slug: "p" };
-  appendEvent(paths.events, {
-    ...ident, type: "orchestration_started", plan_path: join(dir, "p.md"), project_root: dir, base_branch: "main", waves: [["1"]], max_parallel: 1, schedule: "eager",
-    stages: [{ id: "1", name: "Only", depends_on: [], wave: 1, context_file: join(paths.stagesDir, "stage-1-context.md"), branch: "b1", worktree: join(dir, "wt"), session: "p_stage-1" }],
-  });
-  appendEvent(paths.events, { ...ident, type: "stage_launched", stage: "1", session: "p_stage-1", session_id: "11111111-1111-4111-8111-111111111111", attempt: 1 });
+  startOneStage(dir, paths);
 }
 
 function monitor(tmux: Tmux, config: Partial<Config> = {}): Monitor {
