@@ -4,6 +4,7 @@
  */
 import type { StageSettings } from "./stage-settings.js";
 import { dollars } from "./usage.js";
+import { cutAtWord } from "./text-width.js";
 
 export interface StageAsRun {
   name: string;
@@ -45,20 +46,18 @@ function show(key: keyof StageSettings, value: StageSettings[keyof StageSettings
   return String(value);
 }
 
-const short = (text: string): string => (text.length > 60 ? `${text.slice(0, 59)}…` : text);
-
 /** The differences between a stage as its run knows it and as the plan now gives it. */
 export function stageChanges(before: StageAsRun, after: StageInPlan): StageChanges {
   const applied: string[] = [];
   const kept: string[] = [];
-  if (before.name !== after.name) applied.push(`title "${short(before.name)}" → "${short(after.name)}"`);
+  if (before.name !== after.name) applied.push(`title "${cutAtWord(before.name, 60)}" → "${cutAtWord(after.name, 60)}"`);
   const now = after.settings ?? {};
   const keys = new Set([...Object.keys(before.settings), ...Object.keys(now)] as (keyof StageSettings)[]);
   for (const key of [...keys].sort()) {
     const was = show(key, before.settings[key]);
     const is = show(key, now[key]);
     if (was === is) continue;
-    (key === "status" ? kept : applied).push(`${LABELS[key]} ${short(was)} → ${short(is)}`);
+    (key === "status" ? kept : applied).push(`${LABELS[key]} ${cutAtWord(was, 60)} → ${cutAtWord(is, 60)}`);
   }
   const deps = (d: readonly string[]): string => (d.length ? [...d].sort().join(", ") : "none");
   if (deps(before.depends_on) !== deps(after.depends_on)) kept.push(`depends on ${deps(before.depends_on)} → ${deps(after.depends_on)}`);
