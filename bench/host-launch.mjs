@@ -5,19 +5,12 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { build } from "esbuild";
 import { execa } from "execa";
-import { CLI, figure, percentile, ROOT } from "./lib.mjs";
+import { CLI, figure, percentile, ROOT, hostFixture } from "./lib.mjs";
 
-const bundled = join(ROOT, "dist", "bench", `host-fixture-${process.pid}.mjs`);
-await build({ entryPoints: [join(ROOT, "test", "hosts", "fixture.ts")], bundle: true, platform: "node", format: "esm", packages: "external", outfile: bundled, logLevel: "error" });
-const { hostLaneSkip, makeTestHost } = await import(bundled);
-rmSync(bundled, { force: true });
-const skip = hostLaneSkip();
-if (skip) {
-  console.log(`host launch: skipped (${skip})`);
-  process.exit(0);
-}
+const fixture = await hostFixture("host launch");
+if (!fixture) process.exit(0);
+const { makeTestHost } = fixture;
 const dist = (p) => import(join(ROOT, "dist", "src", p));
 const { runScript, closeMaster } = await dist("adapters/ssh.js");
 const { RemoteHost } = await dist("host/remote-host.js");

@@ -80,3 +80,22 @@ export async function until(what, fn, timeoutMs = 120_000, everyMs = 20) {
 }
 
 export const simCmd = JSON.stringify([process.execPath, SIM]);
+
+/**
+ * The host test fixture (TypeScript under test/hosts/, bundled here with its packages left as
+ * imports), or undefined after printing why this machine cannot make a test host (`label: skipped (…)`).
+ */
+export async function hostFixture(label) {
+  // esbuild is loaded only by the benches that need a host.
+  const { build } = await import("esbuild");
+  const bundled = join(ROOT, "dist", "bench", `host-fixture-${process.pid}.mjs`);
+  await build({ entryPoints: [join(ROOT, "test", "hosts", "fixture.ts")], bundle: true, platform: "node", format: "esm", packages: "external", outfile: bundled, logLevel: "error" });
+  const fixture = await import(bundled);
+  rmSync(bundled, { force: true });
+  const skip = fixture.hostLaneSkip();
+  if (skip) {
+    console.log(`${label}: skipped (${skip})`);
+    return undefined;
+  }
+  return fixture;
+}

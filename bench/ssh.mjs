@@ -3,20 +3,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { build } from "esbuild";
 import { execa } from "execa";
-import { figure, percentile, ROOT } from "./lib.mjs";
+import { figure, percentile, ROOT, hostFixture } from "./lib.mjs";
 
-// The fixture is TypeScript under test/; bundled here (its packages stay imports) to run under node.
-const bundled = join(ROOT, "dist", "bench", `host-fixture-${process.pid}.mjs`);
-await build({ entryPoints: [join(ROOT, "test", "hosts", "fixture.ts")], bundle: true, platform: "node", format: "esm", packages: "external", outfile: bundled, logLevel: "error" });
-const { hostLaneSkip, makeTestHost } = await import(bundled);
-rmSync(bundled, { force: true });
-const skip = hostLaneSkip();
-if (skip) {
-  console.log(`ssh: skipped (${skip})`);
-  process.exit(0);
-}
+const fixture = await hostFixture("ssh");
+if (!fixture) process.exit(0);
+const { makeTestHost } = fixture;
 const { runScript, closeMaster } = await import(join(ROOT, "dist", "src", "adapters", "ssh.js"));
 
 const t0 = performance.now();
