@@ -18,7 +18,7 @@ import { verifiedNudge } from "../monitor/nudge.js";
 import { realClock } from "../monitor/clock.js";
 import { resolveOrchestration, type Ctx } from "../commands/context.js";
 import { runStop } from "../commands/control.js";
-import { dependencyLines, eventLine, headerLine, plainSummary, stageTable } from "./views.js";
+import { dependencyLines, eventLine, headerLine, plainSummary, stageTable, tableCell } from "./views.js";
 
 interface Program {
   normalBuffer(): void;
@@ -76,7 +76,7 @@ export async function runDashboard(ctx: Ctx, plan: string | undefined): Promise<
     const ids = rows.map((r) => r[0]!);
     const selected = rowIds[(table as unknown as { selected: number }).selected - 1];
     rowIds = ids;
-    table.setData([head, ...rows]);
+    table.setData([head, ...rows].map((row) => row.map(tableCell)));
     const keep = selected !== undefined ? ids.indexOf(selected) : -1;
     table.select(keep >= 0 ? keep + 1 : Math.min(Math.max((table as unknown as { selected: number }).selected, 1), ids.length));
     deps.setContent(dependencyLines(status).join("\n"));

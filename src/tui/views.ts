@@ -6,6 +6,7 @@ import type { AutorunEvent, Status } from "../state/schemas.js";
 import { STAGE_CELLS, sortStages, type StageColumn } from "../core/stage-cells.js";
 import { eventText, liftHoldCommand } from "../core/words.js";
 import { waitingForResources } from "../core/scheduler.js";
+import { clipDisplay, displayWidth, padDisplay } from "../core/text-width.js";
 
 /** The stage table's columns, most needed first; the name takes what is left. */
 const COLUMNS: StageColumn[] = ["STAGE", "NAME", "STATUS", "ATTENTION", "ELAPSED", "COST", "TRIES", "NUDGES", "WAVE", "BRANCH/MERGE"];
@@ -20,7 +21,7 @@ const MIN_NAME = 8;
 export function stageTable(status: Status, now: Date, width: number): { header: string[]; rows: string[][] } {
   const stages = sortStages(status);
   const cells = COLUMNS.map((c) => stages.map(([id, s]) => (c === "NAME" ? printable(s.name) : STAGE_CELLS[c](id, s, now))));
-  const wide = COLUMNS.map((c, i) => Math.max(c.length, ...cells[i]!.map((x) => x.length)));
+  const wide = COLUMNS.map((c, i) => Math.max(c.length, ...cells[i]!.map(displayWidth)));
   // A name of up to 16 characters is worth more than the columns after ATTENTION.
   const nameMin = Math.max(MIN_NAME, Math.min(wide[1]!, 16));
   const chosen = [0, 1, 2, 3];
@@ -74,11 +75,11 @@ export function headerLine(status: Status, monitorAlive: boolean, now: Date): st
 export function plainSummary(status: Status, events: AutorunEvent[], monitorAlive: boolean, now: Date): string {
   const table = stageTable(status, now, 200);
   const rows = [table.header, ...table.rows];
-  const widths = table.header.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const widths = table.header.map((_, i) => Math.max(...rows.map((r) => displayWidth(r[i]!))));
   return [
     headerLine(status, monitorAlive, now),
     "",
-    ...rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()),
+    ...rows.map((r) => r.map((c, i) => padDisplay(c, widths[i]!)).join("  ").trimEnd()),
     "",
     ...dependencyLines(status),
     "",
@@ -88,6 +89,21 @@ export function plainSummary(status: Status, events: AutorunEvent[], monitorAliv
 }
 
 function clip(raw: string, width: number): string {
-  const text = printable(raw);
-  return text.length > width ? text.slice(0, width - 1) + "…" : text;
+  return clipDisplay(printable(raw), width);
+}
+
+/**
+ * `text` as blessed's table can draw it. blessed keeps an emoji in one cell where terminals draw
+ * two, so a selected row, painted to the table's edge, ran one column into the border. Each such
+ * character becomes 〓 (the customary stand-in for a character that cannot be shown, two columns
+ * like the emoji), joiners and presentation selectors go, so the row is as wide as `status`
+ * measured it. Only the table: the other panes show names as they are.
+ */
+export function tableCell(text: string): string {
+  let out = "";
+  for (const ch of text) {
+    if (/[\u200d\ufe0e\ufe0f]/u.test(ch)) continue;
+    out += ch.length === 1 ? ch : displayWidth(ch) === 2 ? "〓" : "?";
+  }
+  return out;
 }

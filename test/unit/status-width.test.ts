@@ -4,6 +4,7 @@ import type { AutorunEvent } from "../../src/state/schemas.js";
 import { renderStatusTable } from "../../src/commands/status.js";
 import { clipDisplay, cutAtWord, displayWidth, padDisplay } from "../../src/core/text-width.js";
 import { startedEvent } from "../helpers/events.js";
+import { tableCell } from "../../src/tui/views.js";
 
 const ident = { orch_dir: "/h/orchestration/p", plan_name: "p", project_slug: "a-project-with-a-long-slug" };
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
@@ -77,5 +78,15 @@ describe("status in a terminal's width", () => {
     const text = renderStatusTable(done, new Date(at(100)), false, {});
     expect(text[0]).toMatch(/^p: completed {2}\(1 merged\)/);
     expect(text.join("\n")).toMatch(/^cost: /m);
+  });
+});
+
+describe("the dashboard's table cells", () => {
+  it("draw each emoji as 〓 of the same width, drop joiners and selectors, keep the rest", () => {
+    expect(tableCell("Release 🚀 notes")).toBe("Release 〓 notes");
+    expect(tableCell("👩‍💻 coder")).toBe("〓〓 coder");
+    expect(tableCell("Sunny ☀️")).toBe("Sunny ☀");
+    expect(tableCell("数据库 ✔ café")).toBe("数据库 ✔ café");
+    for (const name of [...names, "👩‍💻 coder", "Sunny ☀️", "𝔘 math"]) expect(displayWidth(tableCell(name))).toBe(displayWidth(name));
   });
 });
