@@ -4,6 +4,7 @@ import { basename, dirname, relative, resolve, join } from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { parsePlan } from "../core/parse-plan.js";
 import type { Plan } from "../core/plan.js";
+import { hasInstructions } from "../core/plan-markdown.js";
 import { checkModels, modelProblem, type StageSettings } from "../core/stage-settings.js";
 import { checkStageHosts, refuseRemotePlacement, resolveHosts } from "../core/hosts.js";
 import { dollars } from "../core/usage.js";
@@ -390,6 +391,7 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boole
     ctx.out(`  depends on: ${s.depends_on.length ? s.depends_on.join(", ") : "none"}   wave ${waveOf.get(s.id)}`);
     const settings = describeSettings(s.settings);
     if (settings) ctx.out(`  ${settings}`);
+    if (!hasInstructions(s.scope) && s.settings?.status !== "completed") ctx.out("  no text beyond its name: the agent gets only the title (write what it should do under the heading)");
     // A stage the plan marks done is never launched: no session, branch or command to show.
     if (s.settings?.status === "completed") continue;
     ctx.out(`  session: ${sessionName(prep.slug, s.id)}   branch: ${branchName(prep.slug, s.id)}`);

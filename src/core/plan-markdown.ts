@@ -82,7 +82,7 @@ export function parseMarkdownStages(text: string, blocks: MdBlocks = markdownBlo
     }
     const bodyLines = lines.slice(head.end, end);
     // Without a name and with nothing but dependency and setting lines, its agent would have nothing to do.
-    if (!head.name && !bodyLines.some((l) => l.trim() !== "" && !matchDepLine(l) && !matchSettingLine(l))) {
+    if (!head.name && !hasInstructions(bodyLines.join("\n"))) {
       throw new UserError(`${file}:${head.index + 1}: stage ${head.id} has neither a name nor any text, so its agent would have nothing to do; write what it must deliver under its heading, or remove it.`);
     }
     const stage: RawStage = {
@@ -242,4 +242,9 @@ function trimBlank(lines: string[]): string[] {
   while (a < b && lines[a]!.trim() === "") a++;
   while (b > a && lines[b - 1]!.trim() === "") b--;
   return lines.slice(a, b);
+}
+
+/** Whether a stage's text says anything beyond its dependency and setting lines. */
+export function hasInstructions(scope: string): boolean {
+  return scope.split("\n").some((l) => l.trim() !== "" && !matchDepLine(l) && !matchSettingLine(l));
 }

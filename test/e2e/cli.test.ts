@@ -73,13 +73,17 @@ describe("orchestrate --dry-run", () => {
   });
 
   it("a stage the plan marks done shows no session or command: it is never launched", async ({ sb }) => {
-    const plan = sb.writePlan("done.md", "## Stage 1: A\nStatus: done\n## Stage 2: B\nDepends on: 1\n");
+    const plan = sb.writePlan("done.md", "## Stage 1: A\nStatus: done\n## Stage 2: B\nDepends on: 1\n## Stage 3: C\nWrite c.txt.\n");
     const r = await sb.cli(["orchestrate", plan, "--dry-run"], { env: fakeClaudeEnv(sb) });
     expect(r.code, r.stderr).toBe(0);
     const one = r.stdout.slice(r.stdout.indexOf("Stage 1: A"), r.stdout.indexOf("Stage 2: B"));
     expect(one).toContain("(done already: not launched)");
     expect(one).not.toMatch(/runs:|session:/);
     expect(r.stdout.slice(r.stdout.indexOf("Stage 2: B"))).toContain("runs: claude");
+    expect(r.stdout.slice(r.stdout.indexOf("Stage 3: C"))).not.toContain("no text beyond");
+    // B's body holds only its dependency: the dry run says its agent gets nothing but the title.
+    expect(r.stdout.slice(r.stdout.indexOf("Stage 2: B"))).toContain("no text beyond its name: the agent gets only the title");
+    expect(one).not.toContain("no text beyond");
   });
 });
 
