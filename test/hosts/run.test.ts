@@ -1,0 +1,126 @@
+/**
+ * Whole runs over a real sshd (a network namespace, its own Unix user), the simulated agent and
+ * the built CLI: a diamond with two stages pinned to the host merges every stage here, the host's
+ * phase events arrive tagged with it, a variable its `env` names reaches the agent there and its
+ * value is in no file; nothing is left on the host. Then a partition: the host's link goes down
+ * under a running stage, which is declared lost, relaunched here, and the run completes; the host,
+ * back, has its stale session ended before it runs anything else. One host for the file.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeSandbox, ROOT, SIM, type Sandbox } from "../helpers/env.js";
+import { expectClean, orchestrate, waitForEnd } from "../helpers/orch.js";
+import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
+
+const skip = hostLaneSkip();
+if (skip) console.log(`host lane skipped: ${skip}`);
+
+const AUTORUN = join(ROOT, "dist", "bin", "autorun");
+
+/** Every file under `dir` whose bytes hold `needle`. */
+function filesHolding(dir: string, needle: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    let entries: string[];
+    try {
+      entries = readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const name of entries) {
+      const p = join(d, name);
+      let st;
+      try {
+        st = statSync(p);
+      } catch {
+        continue;
+      }
+      if (st.isDirectory()) walk(p);
+      else if (st.isFile() && st.size < 50_000_000 && readFileSync(p).includes(needle)) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe.skipIf(skip)("runs with a host", () => {
+  let host: TestHost;
+  const sbs: Sandbox[] = [];
+  beforeAll(async () => {
+    host = await makeTestHost({ name: "box1" });
+  });
+  afterAll(async () => {
+    for (const sb of sbs) await sb.cleanup();
+    await host?.teardown();
+  });
+
+  /** As the host's user, in the namespace. */
+  const onHost = async (script: string, ...args: string[]) => (await execa("ip", ["netns", "exec", host.netns, "su", "-s", "/bin/sh", host.user, "-c", script, "sh", ...args], { reject: false })).stdout;
+
+  async function sandbox(config: Record<string, unknown>, env: Record<string, string> = {}): Promise<Sandbox> {
+    const sb = await makeSandbox();
+    sbs.push(sb);
+    Object.assign(sb.env, env);
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify(config));
+    return sb;
+  }
+
+  /** Nothing of the run on the host: no session on its tmux server, no stage worktree or branch. */
+  async function expectHostClean(sb: Sandbox, root: string): Promise<void> {
+    expect(await onHost('tmux -S "$1" list-sessions -F "#{session_name}" 2>/dev/null', join(host.home, ".autorun", "tmux", sb.socket))).toBe("");
+    expect((await execa("git", ["-c", "safe.directory=*", "-C", root, "worktree", "list"])).stdout.split("\n")).toHaveLength(1);
+    expect((await execa("git", ["-c", "safe.directory=*", "-C", root, "branch", "--list", "worktree-*"])).stdout.trim()).toBe("");
+  }
+
+  it("a diamond with two stages pinned to the host merges every stage here; the host's events, env and cleanup", async () => {
+    const secret = `tok-${process.pid}-${Date.now()}-s3cr3t`;
+    // The host's agent: the simulated one, after leaving proof it saw the secret (its hash, never the value).
+    const agent = ["sh", "-c", 'printf %s "$SECRET_TOKEN" | sha256sum > "$HOME/seen-$AUTORUN_STAGE"; exec "$0" "$@"', process.execPath, SIM];
+    const sb = await sandbox({ hosts: { box1: { ssh: "box1", slots: 2, sshOptions: host.sshOptions, root: "work/{project}", env: ["SECRET_TOKEN", "AUTORUN_SIM_DELAY_MS"], autorun: AUTORUN, agentCommand: agent } } }, { SECRET_TOKEN: secret });
+    const plan = sb.writePlan("diamond.md", "# Diamond\n## Stage 1: Base\n## Stage 2: Left\nDepends on: 1\nHost: box1\n## Stage 3: Right\nDepends on: 1\nHost: box1\n## Stage 4: Top\nDepends on: 2, 3\n");
+    await sb.git("add", "diamond.md");
+    await sb.git("commit", "-qm", "plan");
+    await orchestrate(sb, plan);
+    expect(await ended(sb, "diamond")).toBe("completed");
+
+    const merges = (await sb.git("log", "--merges", "--format=%s", "main")).split("\n");
+    expect(merges.sort()).toEqual(["autorun: merge stage 1: Base", "autorun: merge stage 2: Left", "autorun: merge stage 3: Right", "autorun: merge stage 4: Top"]);
+    for (const id of ["1", "2", "3", "4"]) expect(existsSync(join(sb.repo, "sim", `stage-${id}-part2.txt`))).toBe(true);
+    const events = sb.events("diamond");
+    const launched = Object.fromEntries(events.filter((e) => e.type === "stage_launched").map((e) => [e.stage, e.host ?? "local"]));
+    expect(launched).toEqual({ "1": "local", "2": "box1", "3": "box1", "4": "local" });
+    // Each stage's phases came from where it ran, the host's tagged with it (once each: no line twice).
+    for (const id of ["1", "2", "3", "4"]) {
+      const phases = events.filter((e) => e.type === "phase_status" && e.stage === id);
+      expect(phases.length).toBeGreaterThan(0);
+      expect(new Set(phases.map((e) => e.host ?? "local"))).toEqual(new Set([launched[id]]));
+    }
+    const offsets = events.filter((e) => e.host_offset !== undefined).map((e) => e.host_offset as number);
+    expect(new Set(offsets).size).toBe(offsets.length);
+    // The variable reached the agents there; its value is nowhere on disk, here or there.
+    const hash = createHash("sha256").update(secret).digest("hex");
+    for (const id of ["2", "3"]) expect(readFileSync(join(host.home, `seen-${id}`), "utf8")).toContain(hash);
+    expect(filesHolding(sb.dir, secret)).toEqual([]);
+    expect(filesHolding(host.home, secret)).toEqual([]);
+    await expectClean(sb, "diamond");
+    await expectHostClean(sb, join(host.home, "work", launchedSlug(events)));
+  });
+});
+
+/** How the run ended; the monitor's log printed when it did not complete. */
+async function ended(sb: Sandbox, plan: string): Promise<string> {
+  const end = await waitForEnd(sb, plan, 120_000).catch((e: Error) => e.message);
+  if (end !== "completed") {
+    const logs = join(sb.home, "logs");
+    for (const f of existsSync(logs) ? readdirSync(logs) : []) console.log(readFileSync(join(logs, f), "utf8"));
+  }
+  return end;
+}
+
+/** The project's slug, from the run's first event. */
+function launchedSlug(events: Record<string, unknown>[]): string {
+  return events[0]!.project_slug as string;
+}
