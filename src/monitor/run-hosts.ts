@@ -52,6 +52,8 @@ interface Conn {
   /** When the host was declared lost (undefined: it answers). */
   lostAt?: number;
   lastError?: string;
+  /** Lines the follower refused in the poll under way, by reason. */
+  rejected?: Map<string, { first: number; count: number }>;
 }
 
 export class RunHosts {
@@ -172,7 +174,10 @@ export class RunHosts {
   /** After a merge: the stage's worktree and branch on its host go (its session was ended by the cleanup). */
   async cleanupStage(id: string): Promise<void> {
     const host = this.hostOf(id);
-    if (host === "local") return;
+    if (host !== "local") await this.removeOnHost(host, id);
+  }
+
+  private async removeOnHost(host: string, id: string): Promise<void> {
     const stage = this.status().stages[id]!;
     const c = this.conn(host);
     const { root } = await c.remote.ready();
@@ -238,7 +243,7 @@ export class RunHosts {
       if (c.lostAt !== undefined) await this.fence(name, c);
       const follower = (c.follower ??= this.follower(name, c, info.home));
       for (let more = true; more; ) {
-        const r = await follower.poll();
+        const r = await follower.poll().finally(() => this.logRejected(name, c));
         c.lastOk = this.deps.clock.now();
         more = r.more;
         if (r.accepted.length > 0) this.deps.wake?.();
@@ -269,12 +274,22 @@ export class RunHosts {
       identity: { plan_name: first.plan_name, project_slug: first.project_slug, started_ts: first.ts },
       placements: () => {
         const out = new Map<string, number>();
-        for (const [id, p] of this.placed) if (p.host === name && this.status().stages[id]?.status !== "completed") out.set(id, p.offset);
+        for (const [id, p] of this.placed) if (p.host === name) out.set(id, p.offset);
         return out;
       },
       stateFile: `${paths.dir}/host-${name}.offset`,
-      onRejected: (offset, reason) => this.deps.log(`host ${name}: ignored the line at byte ${offset} of its events file: ${reason}`),
+      onRejected: (offset, reason) => {
+        // One log line per reason and poll (a fenced session may have written many).
+        const seen = (c.rejected ??= new Map<string, { first: number; count: number }>());
+        const r = seen.get(reason) ?? { first: offset, count: 0 };
+        seen.set(reason, { ...r, count: r.count + 1 });
+      },
     });
+  }
+
+  private logRejected(name: string, c: Conn): void {
+    for (const [reason, r] of c.rejected ?? []) this.deps.log(`host ${name}: ignored ${r.count === 1 ? "the line" : `${r.count} lines from the one`} at byte ${r.first} of its events file: ${reason}`);
+    c.rejected?.clear();
   }
 
   /** Ends the host's sessions of this run's stages that are no longer placed on it. */
@@ -286,7 +301,9 @@ export class RunHosts {
       const id = Object.entries(this.status().stages).find(([, s]) => s.session === session)?.[0];
       if (id !== undefined && this.placed.get(id)?.host === name) continue;
       await tmux.killSession(session);
-      this.deps.log(`host ${name}: ended its stale session ${session} (stage ${id ?? "?"} runs elsewhere now)`);
+      // Its worktree there too: the stage went on elsewhere from the last tip fetched from here.
+      if (id !== undefined) await this.removeOnHost(name, id);
+      this.deps.log(`host ${name}: ended its stale session ${session} and removed its worktree there (stage ${id ?? "?"} runs elsewhere now)`);
     }
   }
 }

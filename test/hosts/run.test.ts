@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeSandbox, ROOT, SIM, type Sandbox } from "../helpers/env.js";
+import { makeSandbox, ROOT, SIM, waitFor, type Sandbox } from "../helpers/env.js";
 import { expectClean, orchestrate, waitForEnd } from "../helpers/orch.js";
 import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
 
@@ -107,6 +107,44 @@ describe.skipIf(skip)("runs with a host", () => {
     expect(filesHolding(host.home, secret)).toEqual([]);
     await expectClean(sb, "diamond");
     await expectHostClean(sb, join(host.home, "work", launchedSlug(events)));
+  });
+
+  it("a partition: the host is declared lost within 10 s, its stage relaunched here, the run completes; the host back is fenced", async () => {
+    // Stage 1 goes to the host (2 free slots there, 1 here) and is slow there; stage 2 is pinned to it.
+    const agent = ["sh", "-c", '[ "$AUTORUN_STAGE" = 1 ] && export AUTORUN_SIM_DELAY_MS=3000; exec "$0" "$@"', process.execPath, SIM];
+    const sb = await sandbox({ hostGraceSeconds: 1, hosts: { local: { slots: 1 }, box1: { ssh: "box1", slots: 2, sshOptions: host.sshOptions, root: "part/{project}", env: ["AUTORUN_SIM_DELAY_MS"], autorun: AUTORUN, agentCommand: agent } } });
+    const plan = sb.writePlan("part.md", "# Part\n## Stage 1: Moves\n## Stage 2: Pinned\nDepends on: 1\nHost: box1\n");
+    await sb.git("add", "part.md");
+    await sb.git("commit", "-qm", "plan");
+    await orchestrate(sb, plan);
+    const of = (type: string, stage: string) => sb.events("part").filter((e) => e.type === type && e.stage === stage);
+    await waitFor("stage 1 to report from the host", () => of("phase_status", "1").some((e) => e.host === "box1"), 60_000);
+    expect(of("stage_launched", "1")[0]!.host).toBe("box1");
+
+    const down = Date.now();
+    await host.inNs(["ip", "link", "set", host.nsLink, "down"]);
+    const lost = await waitFor("host_lost", () => of("session_dead", "1").find((e) => e.reason === "host_lost"), 20_000);
+    const lostAfter = Date.parse(lost.ts as string) - down;
+    console.log(`link down → session_dead host_lost: ${lostAfter} ms`);
+    expect(lostAfter).toBeLessThanOrEqual(10_000);
+    const moved = await waitFor("stage 1 relaunched here", () => of("stage_relaunched", "1")[0], 20_000);
+    expect(moved.host).toBeUndefined();
+    await waitFor("stage 1 merged", () => of("merge_complete", "1")[0], 60_000);
+    // Stage 2 waits for its host, which comes back: its stale session of stage 1 is ended first.
+    expect(of("stage_launched", "2")).toEqual([]);
+    await host.inNs(["ip", "link", "set", host.nsLink, "up"]);
+    expect(await ended(sb, "part")).toBe("completed");
+    const events = sb.events("part");
+    expect(events.find((e) => e.type === "stage_launched" && e.stage === "2")!.host).toBe("box1");
+    // Nothing the host wrote for stage 1 after it moved was taken.
+    const movedAt = events.findIndex((e) => e.type === "stage_relaunched" && e.stage === "1");
+    expect(events.slice(movedAt).filter((e) => e.stage === "1" && e.host === "box1")).toEqual([]);
+    const log = readdirSync(join(sb.home, "logs")).map((f) => readFileSync(join(sb.home, "logs", f), "utf8")).join("");
+    expect(log).toMatch(/host box1: ended its stale session part_stage-1/);
+    const merges = (await sb.git("log", "--merges", "--format=%s", "main")).split("\n");
+    expect(merges.sort()).toEqual(["autorun: merge stage 1: Moves", "autorun: merge stage 2: Pinned"]);
+    await expectClean(sb, "part");
+    await expectHostClean(sb, join(host.home, "part", launchedSlug(events)));
   });
 });
 
