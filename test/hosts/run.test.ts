@@ -4,7 +4,8 @@
  * phase events arrive tagged with it, a variable its `env` names reaches the agent there and its
  * value is in no file; nothing is left on the host. Then a partition: the host's link goes down
  * under a running stage, which is declared lost, relaunched here, and the run completes; the host,
- * back, has its stale session ended before it runs anything else. One host for the file.
+ * back, has its stale session ended before it runs anything else; `autorun attach` reaches a stage
+ * there. One host for the file.
  */
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -107,7 +108,7 @@ describe.skipIf(skip)("runs with a host", () => {
     expect(filesHolding(host.home, secret)).toEqual([]);
     await expectClean(sb, "diamond");
     await expectHostClean(sb, join(host.home, "work", launchedSlug(events)));
-  });
+  }, 150_000);
 
   it("a partition: the host is declared lost within 10 s, its stage relaunched here, the run completes; the host back is fenced", async () => {
     // Stage 1 goes to the host (2 free slots there, 1 here) and is slow there; stage 2 is pinned to it.
@@ -120,6 +121,18 @@ describe.skipIf(skip)("runs with a host", () => {
     const of = (type: string, stage: string) => sb.events("part").filter((e) => e.type === type && e.stage === stage);
     await waitFor("stage 1 to report from the host", () => of("phase_status", "1").some((e) => e.host === "box1"), 60_000);
     expect(of("stage_launched", "1")[0]!.host).toBe("box1");
+    // `autorun attach` reaches it there: without a terminal it says how to read the screen over ssh;
+    // in a terminal (a pane of the person's own tmux) it is a client of the host's tmux.
+    const noTty = await sb.cli(["attach", "part", "1"]);
+    expect(noTty.code).toBe(2);
+    expect(noTty.stderr).toMatch(/^autorun: attach needs a terminal; from a script, read stage 1's screen on host box1 with: ssh '-F' '\S+' 'box1' 'tmux' '-S' '\S+\/\.autorun\/tmux\/[^']+' 'capture-pane' '-p' '-t' '=part_stage-1:'$/m);
+    const person = (...a: string[]) => execa("tmux", ["-L", `person-${process.pid}`, ...a], { env: sb.env, extendEnv: false, reject: false });
+    try {
+      expect((await person("new-session", "-d", "-s", "desk", "-x", "150", "-y", "40", "-c", sb.repo, join(ROOT, "dist", "bin", "autorun"), "attach", "part", "1")).exitCode).toBe(0);
+      await waitFor("a client of the host's tmux on stage 1's session", async () => (await onHost('tmux -S "$1" list-clients -F "#{client_session}"', join(host.home, ".autorun", "tmux", sb.socket))).split("\n").includes("part_stage-1"), 20_000);
+    } finally {
+      await person("kill-server");
+    }
 
     const down = Date.now();
     await host.inNs(["ip", "link", "set", host.nsLink, "down"]);
@@ -145,7 +158,7 @@ describe.skipIf(skip)("runs with a host", () => {
     expect(merges.sort()).toEqual(["autorun: merge stage 1: Moves", "autorun: merge stage 2: Pinned"]);
     await expectClean(sb, "part");
     await expectHostClean(sb, join(host.home, "part", launchedSlug(events)));
-  });
+  }, 180_000);
 });
 
 /** How the run ended; the monitor's log printed when it did not complete. */
