@@ -2,7 +2,8 @@
  * Whole runs over a real sshd (a network namespace, its own Unix user), the simulated agent and
  * the built CLI: a diamond with two stages pinned to the host merges every stage here, the host's
  * phase events arrive tagged with it, a variable its `env` names reaches the agent there and its
- * value is in no file; nothing is left on the host. Then a partition: the host's link goes down
+ * value is in no file; a monitor killed mid-run and started again loses and doubles none of the
+ * host's events; nothing is left on the host. Then a partition: the host's link goes down
  * under a running stage, which is declared lost, relaunched here, and the run completes; the host,
  * back, has its stale session ended before it runs anything else; `autorun attach` reaches a stage
  * there. One host for the file.
@@ -13,7 +14,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSandbox, ROOT, SIM, waitFor, type Sandbox } from "../helpers/env.js";
-import { expectClean, orchestrate, waitForEnd } from "../helpers/orch.js";
+import { expectClean, killMonitor, orchestrate, waitForEnd } from "../helpers/orch.js";
 import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
 
 const skip = hostLaneSkip();
@@ -85,6 +86,10 @@ describe.skipIf(skip)("runs with a host", () => {
     await sb.git("add", "diamond.md");
     await sb.git("commit", "-qm", "plan");
     await orchestrate(sb, plan);
+    // The monitor killed while the host's stages report, and started again: nothing lost or doubled.
+    await waitFor("a phase from the host", () => sb.events("diamond").some((e) => e.type === "phase_status" && e.host === "box1"), 60_000);
+    expect(await killMonitor(sb, "diamond")).toBe(true);
+    expect((await sb.cli(["resume", "diamond"])).code).toBe(0);
     expect(await ended(sb, "diamond")).toBe("completed");
 
     const merges = (await sb.git("log", "--merges", "--format=%s", "main")).split("\n");
@@ -101,6 +106,9 @@ describe.skipIf(skip)("runs with a host", () => {
     }
     const offsets = events.filter((e) => e.host_offset !== undefined).map((e) => e.host_offset as number);
     expect(new Set(offsets).size).toBe(offsets.length);
+    const written = readFileSync(join(host.home, ".autorun", "orchestration", "diamond", "events.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const phases = (list: Record<string, unknown>[]) => list.filter((e) => e.type === "phase_status").map((e) => `${e.stage as string} ${e.phase as string} ${e.status as string}`);
+    expect(phases(events.filter((e) => e.host === "box1"))).toEqual(phases(written));
     // The variable reached the agents there; its value is nowhere on disk, here or there.
     const hash = createHash("sha256").update(secret).digest("hex");
     for (const id of ["2", "3"]) expect(readFileSync(join(host.home, `seen-${id}`), "utf8")).toContain(hash);
