@@ -56,7 +56,7 @@ function gitEnv(s: SshSettings, target: SshTarget, remoteDir: string): NodeJS.Pr
 }
 
 /** The URL git is given: the wrapper ignores its host and path (the path travels in AUTORUN_GIT_DIR). */
-const URL = "ssh://autorun-host/repository";
+const HOST_URL = "ssh://autorun-host/repository";
 
 async function runGit(s: SshSettings, target: SshTarget, o: HostGitOptions, args: string[], what: string): Promise<RunResult> {
   const env = gitEnv(s, target, o.remoteDir);
@@ -67,10 +67,10 @@ async function runGit(s: SshSettings, target: SshTarget, o: HostGitOptions, args
 
 /** `git push` of `refspecs` (`<commit>:<ref>`, `+` to force) to the host's repository. */
 export async function pushToHost(s: SshSettings, target: SshTarget, o: HostGitOptions, refspecs: readonly string[]): Promise<void> {
-  await runGit(s, target, o, ["push", "--quiet", "--no-verify", URL, ...refspecs], "git push to");
+  await runGit(s, target, o, ["push", "--quiet", "--no-verify", HOST_URL, ...refspecs], "git push to");
 }
 
 /** `git fetch` of `refspecs` (`<ref>:<local ref>`) from the host's repository. */
 export async function fetchFromHost(s: SshSettings, target: SshTarget, o: HostGitOptions, refspecs: readonly string[]): Promise<void> {
-  await runGit(s, target, o, ["fetch", "--quiet", "--no-tags", URL, ...refspecs], "git fetch from");
+  await runGit(s, target, o, ["fetch", "--quiet", "--no-tags", HOST_URL, ...refspecs], "git fetch from");
 }

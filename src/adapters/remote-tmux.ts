@@ -21,9 +21,12 @@ import { ToolError } from "../errors.js";
 
 type Runner = (file: string, args: readonly string[], opts?: RunOptions) => Promise<RunResult>;
 
-/** `tmux -S <path>` through `runner`; `-V` needs no server. */
+/**
+ * `tmux -u -S <path>` through `runner`; `-V` needs no server. `-u`: a client started without a
+ * UTF-8 locale (an ssh command gets none) would have tmux print a tab of a format as `_`.
+ */
 function onSocket(path: string, runner: Runner): Runner {
-  return (file, args, opts) => runner(file, file === "tmux" && args[0] !== "-V" ? ["-S", path, ...args] : args, opts);
+  return (file, args, opts) => runner(file, file === "tmux" && args[0] !== "-V" ? ["-u", "-S", path, ...args] : args, opts);
 }
 
 /** tmux on the server whose socket is `path`, on this machine. */

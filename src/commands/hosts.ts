@@ -1,7 +1,7 @@
 /**
  * `autorun hosts`: the configured hosts (local always), each probed over its shared connection:
  * reachable or not and why, the versions of autorun, tmux, git and the agent there, its slots and
- * how many are in use. Every stage runs on this machine today, so only local has slots in use.
+ * how many are in use (stages running or merging there, in every running orchestration).
  */
 import * as git from "../adapters/git.js";
 import { loadConfig } from "../state/config.js";
@@ -13,15 +13,17 @@ export async function runHosts(ctx: Ctx, f: { json?: boolean; project?: string }
   const root = await git.toplevel(f.project ?? ctx.cwd);
   const config = loadConfig(ctx.home, root, {}, ctx.env);
   const hosts = resolveHosts(config);
-  const localInUse = loadOrchestrations(ctx.home)
-    .filter((o) => o.status.status === "running")
-    .reduce((n, o) => n + Object.values(o.status.stages).filter((s) => s.status === "in_progress" || s.status === "merging").length, 0);
+  // Stages running or merging in every running orchestration, by the host they run on.
+  const inUse = new Map<string, number>();
+  for (const o of loadOrchestrations(ctx.home).filter((x) => x.status.status === "running")) {
+    for (const s of Object.values(o.status.stages)) if (s.status === "in_progress" || s.status === "merging") inUse.set(s.host ?? "local", (inUse.get(s.host ?? "local") ?? 0) + 1);
+  }
   const probes = await Promise.all(hosts.map((h) => probeHost({ home: ctx.home }, h, config.agentCommand)));
   const rows = hosts.map((h, i) => ({
     ...probes[i]!,
     ssh: h.ssh ?? null,
     slots: h.slots,
-    in_use: h.local ? localInUse : 0,
+    in_use: inUse.get(h.name) ?? 0,
     labels: h.labels,
   }));
   if (f.json) {

@@ -6,7 +6,7 @@ import { parsePlan } from "../core/parse-plan.js";
 import type { Plan } from "../core/plan.js";
 import { hasInstructions } from "../core/plan-markdown.js";
 import { checkModels, modelProblem, type StageSettings } from "../core/stage-settings.js";
-import { checkStageHosts, refuseRemotePlacement, resolveHosts } from "../core/hosts.js";
+import { checkStageHosts, resolveHosts } from "../core/hosts.js";
 import { dollars } from "../core/usage.js";
 import { planNameFromPath, projectSlug } from "../core/slug.js";
 import { branchName, sessionName, worktreeName } from "../core/naming.js";
@@ -23,7 +23,7 @@ import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
 import { localAllowRules, passthroughEnv } from "../adapters/agent.js";
 import { preflightAgent, preflightProblems } from "./preflight.js";
-import { stageArgv, stageSessionId, launchStages } from "../monitor/launcher.js";
+import { stageArgv, stageSessionId, launchStages, type LaunchDeps } from "../monitor/launcher.js";
 import { Worktrees } from "../monitor/worktrees.js";
 import { stagesToLaunch } from "../core/scheduler.js";
 import { describeErrno, RuntimeError, UserError } from "../errors.js";
@@ -89,7 +89,6 @@ async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOptions):
   checkModels(label, plan.stages, config.prices);
   const hosts = resolveHosts(config);
   checkStageHosts(label, plan.stages, hosts);
-  refuseRemotePlacement(label, plan.stages, hosts);
   const slug = uniqueSlug(ctx.home, planName, await slugsInUse(plan, projectRoot, config.tmuxSocket));
   for (const [key, names] of [["model", config.model === undefined ? [] : [config.model]], ["escalation", config.escalation]] as const) {
     for (const name of names) {
@@ -218,17 +217,32 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
     const tip = await git.headCommit(projectRoot, `refs/heads/${prep.baseBranch}`);
     const planned = foldEvents([{ ...started, ts: nowIso() }])!;
     const worktrees = new Worktrees();
-    const ahead = worktrees.makeAhead(planned, stagesToLaunch(planned), tip);
+    // (Not those pinned to another host: their worktrees are made there.)
+    const ahead = worktrees.makeAhead(planned, stagesToLaunch(planned).filter((id) => (planned.stages[id]!.settings.host ?? "local") === "local"), tip);
     status = await writeOrWithdraw(prep, started, ahead);
     const { monitorLogger } = await import("./monitor.js");
     const log = monitorLogger(paths);
-    await launchStages({ tmux, paths, config: prep.config, log, worktrees }, stagesToLaunch(status), tip);
+    await launchFirst({ tmux, paths, config: prep.config, log, worktrees }, status, tip);
   }
   // The monitor module (chokidar, the controller) loads only when a run really starts.
   const monitorPid = opts.noMonitor ? undefined : await (await import("./monitor.js")).startMonitorDetached(ctx, paths);
   status = (await rebuildStatus(paths)) ?? status;
   printSummary(ctx, prep, status, monitorPid);
   return 0;
+}
+
+/** The first ready stages, each on the host placement gives it when the run uses other hosts. */
+async function launchFirst(deps: LaunchDeps, status: Status, tip: string): Promise<void> {
+  const ids = stagesToLaunch(status);
+  const { RunHosts } = await import("../monitor/run-hosts.js");
+  if (!RunHosts.wanted(deps.config, status)) {
+    await launchStages(deps, ids, tip);
+    return;
+  }
+  const { realClock } = await import("../monitor/clock.js");
+  const hosts = new RunHosts({ ...deps, clock: realClock }, () => status);
+  const placement = new Map(hosts.place(ids).flatMap((p) => ("host" in p ? [[p.stage, p.host] as const] : [])));
+  await launchStages({ ...deps, hosts, placement }, ids.filter((id) => placement.has(id)), tip);
 }
 
 /**

@@ -21,7 +21,7 @@ import { removeStageWorktree } from "../monitor/worktree-removal.js";
 import { stageTipRef } from "../core/naming.js";
 import { parsePlan } from "../core/parse-plan.js";
 import { checkModels, type StageSettings } from "../core/stage-settings.js";
-import { checkStageHosts, refuseRemotePlacement, resolveHosts } from "../core/hosts.js";
+import { checkStageHosts, resolveHosts } from "../core/hosts.js";
 import { renderContextFile } from "../core/context-file.js";
 import { stageChanges } from "../core/plan-changes.js";
 
@@ -87,7 +87,6 @@ function rereadPlan(ctx: Ctx, orch: Orchestration, ids: readonly string[]): Map<
     checkModels(label, stages, orch.config.prices);
     const hosts = resolveHosts(orch.config);
     checkStageHosts(label, stages, hosts);
-    refuseRemotePlacement(label, stages, hosts);
   } catch (error) {
     if (error instanceof UserError) throw new UserError(`${error.message.replace(/\s*\n[\s\S]*$/, "").replace(/\.$/, "")}${again}.`);
     throw error;

@@ -1,7 +1,7 @@
 /** `autorun status [plan]`: what runs, what waits, what needs a person — attention first. */
 import { basename, join } from "node:path";
 import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
-import { STAGE_CELLS, sortStages, type StageColumn } from "../core/stage-cells.js";
+import { STAGE_CELLS, sortStages, usesHosts, type StageColumn } from "../core/stage-cells.js";
 import type { StageStatus, Status, Usage } from "../state/schemas.js";
 import { printable } from "../core/printable.js";
 import { clipDisplay, displayWidth, padDisplay } from "../core/text-width.js";
@@ -33,8 +33,8 @@ export interface StatusView {
 }
 
 /** Every column, in the order shown; and the order they are given room in (the rest are dropped). */
-const SHOWN: StageColumn[] = ["STAGE", "NAME", "STATUS", "ATTENTION", "WAVE", "DEPS", "ELAPSED", "NUDGES", "TRIES", "COST", "BRANCH/MERGE", "SESSION"];
-const PRIORITY: StageColumn[] = ["STAGE", "NAME", "STATUS", "ATTENTION", "ELAPSED", "COST", "TRIES", "DEPS", "NUDGES", "WAVE", "SESSION", "BRANCH/MERGE"];
+const SHOWN: StageColumn[] = ["STAGE", "NAME", "STATUS", "ATTENTION", "HOST", "WAVE", "DEPS", "ELAPSED", "NUDGES", "TRIES", "COST", "BRANCH/MERGE", "SESSION"];
+const PRIORITY: StageColumn[] = ["STAGE", "NAME", "STATUS", "ATTENTION", "HOST", "ELAPSED", "COST", "TRIES", "DEPS", "NUDGES", "WAVE", "SESSION", "BRANCH/MERGE"];
 const MIN_NAME = 10;
 /** A name of up to 20 columns is worth more than the columns after ATTENTION. */
 const NAME_FIRST = 20;
@@ -46,18 +46,22 @@ const MAX_NAME = 28;
  * the name cut to what is left (at most 28).
  */
 export function fitStageTable(sorted: [string, StageStatus][], now: Date, width: number): { header: StageColumn[]; rows: string[][]; hidden: StageColumn[] } {
-  const cells = new Map(SHOWN.map((c) => [c, sorted.map(([id, s]) => (c === "NAME" ? printable(s.name) : STAGE_CELLS[c](id, s, now)))]));
-  const wide = new Map(SHOWN.map((c) => [c, Math.max(c.length, ...cells.get(c)!.map(displayWidth))]));
+  // HOST only for a run that uses other hosts: a run on this machine keeps its 80-column layout.
+  const hosts = usesHosts(Object.fromEntries(sorted));
+  const shown = SHOWN.filter((c) => c !== "HOST" || hosts);
+  const priority = PRIORITY.filter((c) => c !== "HOST" || hosts);
+  const cells = new Map(shown.map((c) => [c, sorted.map(([id, s]) => (c === "NAME" ? printable(s.name) : STAGE_CELLS[c](id, s, now)))]));
+  const wide = new Map(shown.map((c) => [c, Math.max(c.length, ...cells.get(c)!.map(displayWidth))]));
   const nameWidth = (c: StageColumn): number => (c === "NAME" ? Math.min(wide.get(c)!, NAME_FIRST) : wide.get(c)!);
-  const chosen = new Set<StageColumn>(PRIORITY.slice(0, 4));
+  const chosen = new Set<StageColumn>(priority.slice(0, 4));
   const used = (): number => [...chosen].reduce((sum, c) => sum + nameWidth(c) + 2, -2);
-  for (const c of PRIORITY.slice(4)) if (used() + 2 + wide.get(c)! <= width) chosen.add(c);
+  for (const c of priority.slice(4)) if (used() + 2 + wide.get(c)! <= width) chosen.add(c);
   const room = Math.max(MIN_NAME, Math.min(MAX_NAME, wide.get("NAME")!, width - used() + nameWidth("NAME")));
-  const header = SHOWN.filter((c) => chosen.has(c));
+  const header = shown.filter((c) => chosen.has(c));
   return {
     header,
     rows: sorted.map((_, r) => header.map((c) => (c === "NAME" ? clipDisplay(cells.get(c)![r]!, room) : cells.get(c)![r]!))),
-    hidden: SHOWN.filter((c) => !chosen.has(c)),
+    hidden: shown.filter((c) => !chosen.has(c)),
   };
 }
 

@@ -115,6 +115,7 @@ function step(prev: Status | undefined, event: AutorunEvent, copy: boolean): Sta
       stage.session_id = event.session_id;
       stage.attempts = Math.max(stage.attempts, event.attempt);
       stage.attention = null;
+      placeOn(stage, event.host);
       if (status.status === "stopped") status.status = "running";
       break;
     case "stage_relaunched":
@@ -124,6 +125,7 @@ function step(prev: Status | undefined, event: AutorunEvent, copy: boolean): Sta
       stage.attempts = Math.max(stage.attempts, event.attempt);
       stage.session_id = event.session_id;
       stage.attention = null;
+      placeOn(stage, event.host);
       if (status.status === "stopped") status.status = "running";
       break;
     case "phase_status": {
@@ -357,4 +359,10 @@ function blockDependants(status: Status, failed: string, edit: Edit): void {
       }
     }
   }
+}
+
+/** The host a (re)launch put the stage on; none: this machine. */
+function placeOn(stage: Status["stages"][string], host: string | undefined): void {
+  if (host === undefined) delete stage.host;
+  else stage.host = host;
 }

@@ -82,20 +82,3 @@ export function checkStageHosts(file: string, stages: readonly PlanStage[], host
   }
   if (!hosts.some((h) => h.slots > 0)) throw new UserError(`no host has a slot (local has slots: 0 and no other host has any); give a host slots in autorun.config.json.`);
 }
-
-/**
- * Running a stage on another machine is not built yet: a plan or configuration that would need
- * it is refused rather than run on this machine against the person's wishes.
- */
-export function refuseRemotePlacement(file: string, stages: readonly PlanStage[], hosts: readonly HostSpec[]): void {
-  const local = hosts.find((h) => h.local)!;
-  const later = "this version of autorun runs stages on this machine only (autorun hosts lists and checks the others)";
-  for (const s of stages) {
-    if (s.settings?.status === "completed") continue;
-    const at = `${file}:${s.line}: stage ${s.id}`;
-    if (s.settings?.host !== undefined && s.settings.host !== "local") throw new UserError(`${at}: pinned to host ${s.settings.host}, but ${later}; remove its Host: setting to run it here.`);
-    const missing = (s.settings?.needs ?? []).filter((l) => !local.labels.includes(l));
-    if (missing.length) throw new UserError(`${at}: needs ${missing.join(", ")}, which only other hosts have, but ${later}; add the labels to hosts.local or remove its Needs: setting.`);
-  }
-  if (local.slots === 0) throw new UserError(`hosts.local.slots is 0 (run everything elsewhere), but ${later}; give local slots.`);
-}

@@ -3,7 +3,7 @@ import { compareIds } from "./ids.js";
 import type { AutorunEvent, Status, Usage } from "../state/schemas.js";
 import { addUsage, formatCost } from "./usage.js";
 import { eventText, stageState } from "./words.js";
-import { formatDuration } from "./stage-cells.js";
+import { formatDuration, hostCell, usesHosts } from "./stage-cells.js";
 
 export interface Report {
   plan_name: string;
@@ -41,6 +41,8 @@ export interface Report {
     finished_note: string | null;
     /** The stage's state in the words `status` and the dashboard use (`merged`, `failed`, `implementing 2/3`). */
     state: string;
+    /** The host it ran on last (`local`: this machine), when the run uses other hosts; else null. */
+    host: string | null;
   }[];
   /** What the run controls did: escalations, budgets crossed and raised, the circuit breaker. */
   controls: { at: string; stage: string | null; what: string }[];
@@ -83,6 +85,7 @@ export function buildReport(status: Status, events: readonly AutorunEvent[]): Re
   }
   const finishedNotes = new Map<string, string>();
   for (const e of events) if ((e.type === "stage_done_by_person" || e.type === "stage_skipped") && e.stage !== undefined) finishedNotes.set(e.stage, e.type === "stage_skipped" ? e.reason : eventText(e));
+  const hosts = usesHosts(status.stages);
   const stages = Object.entries(status.stages)
     .sort(([a], [b]) => compareIds(a, b))
     .map(([id, s]) => ({
@@ -104,6 +107,7 @@ export function buildReport(status: Status, events: readonly AutorunEvent[]): Re
       finished_by: s.finished_by,
       finished_note: finishedNotes.get(id) ?? null,
       state: stageState(s),
+      host: hosts ? hostCell(s) : null,
     }));
   const controls = events
     .filter((e) => CONTROL_EVENTS.has(e.type))
@@ -131,6 +135,7 @@ export function buildReport(status: Status, events: readonly AutorunEvent[]): Re
 const CONTROL_EVENTS = new Set(["stage_escalated", "budget_exceeded", "budget_raised", "circuit_open", "circuit_closed"]);
 
 export function renderReportMarkdown(r: Report): string {
+  const hosts = r.stages.some((s) => s.host !== null);
   const out = [
     `# autorun report: ${r.plan_name}`,
     "",
@@ -138,9 +143,9 @@ export function renderReportMarkdown(r: Report): string {
     "",
     "## Stages",
     "",
-    "| Stage | Name | Status | Attempts | Nudges | Duration | Cost | Merge commit | Checks on the merge |",
-    "|---|---|---|---|---|---|---|---|---|",
-    ...r.stages.map((s) => `| ${s.id} | ${s.name.replace(/\|/g, "\\|")} | ${s.state}${s.model ? ` (${s.model})` : ""} | ${s.attempts} | ${s.nudges} | ${human(s.duration_seconds)} | ${formatCost(s.usage)} | ${s.merge_commit ? `\`${s.merge_commit.slice(0, 12)}\`` : "—"} | ${s.validated === true ? "passed" : s.validated === false ? "not run" : "—"} |`),
+    `| Stage | Name | Status |${hosts ? " Host |" : ""} Attempts | Nudges | Duration | Cost | Merge commit | Checks on the merge |`,
+    `|---|---|---|${hosts ? "---|" : ""}---|---|---|---|---|---|`,
+    ...r.stages.map((s) => `| ${s.id} | ${s.name.replace(/\|/g, "\\|")} | ${s.state}${s.model ? ` (${s.model})` : ""} |${hosts ? ` ${s.host || "—"} |` : ""} ${s.attempts} | ${s.nudges} | ${human(s.duration_seconds)} | ${formatCost(s.usage)} | ${s.merge_commit ? `\`${s.merge_commit.slice(0, 12)}\`` : "—"} | ${s.validated === true ? "passed" : s.validated === false ? "not run" : "—"} |`),
     "",
     ...(r.stages.some((s) => s.plan_file || s.kept_files)
       ? ["## Plans and notes", "", ...r.stages.filter((s) => s.plan_file || s.kept_files).map((s) => `- Stage ${s.id}: ${[s.plan_file ? `plan ${s.plan_file}` : "", s.kept_files ? `notes kept in ${s.kept_files}` : "", s.kept_dropped.length ? `not kept: ${s.kept_dropped.join(", ")}` : ""].filter(Boolean).join("; ")}`), ""]

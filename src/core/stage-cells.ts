@@ -34,6 +34,16 @@ export function elapsed(stage: StageStatus, now: Date): string {
   return formatDuration(end.getTime() - new Date(stage.started_at).getTime());
 }
 
+/** Where the stage runs (or ran); before its launch, the host it is pinned to, if any. */
+export function hostCell(s: StageStatus): string {
+  return s.host ?? (s.started_at ? "local" : (s.settings.host ?? ""));
+}
+
+/** The run uses other hosts (a stage ran on one, or is pinned to one): only then is there a HOST column. */
+export function usesHosts(stages: Readonly<Record<string, StageStatus>>): boolean {
+  return Object.values(stages).some((s) => s.host !== undefined || (s.settings.host ?? "local") !== "local");
+}
+
 /** Each column's cell for a stage, by its header. */
 export const STAGE_CELLS = {
   STAGE: (id: string) => id,
@@ -48,6 +58,7 @@ export const STAGE_CELLS = {
   COST: (_id: string, s: StageStatus) => formatCost(s.usage),
   "BRANCH/MERGE": (_id: string, s: StageStatus) => (s.status === "completed" ? (s.merge_commit?.slice(0, 10) ?? "") : s.branch),
   SESSION: (_id: string, s: StageStatus) => (s.status === "in_progress" || s.status === "merging" ? s.session : ""),
+  HOST: (_id: string, s: StageStatus) => hostCell(s),
 } satisfies Record<string, (id: string, s: StageStatus, now: Date) => string>;
 
 export type StageColumn = keyof typeof STAGE_CELLS;

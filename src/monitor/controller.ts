@@ -26,6 +26,8 @@ import { Stalls } from "./stall.js";
 import { Transcripts } from "./transcripts.js";
 import { MergeQueue } from "./merge-queue.js";
 import { Worktrees } from "./worktrees.js";
+import { RunHosts } from "./run-hosts.js";
+import { checkHosts } from "./host-loss.js";
 import type { MonitorDeps, RunView, StageRecord } from "./parts.js";
 
 export type { MonitorDeps } from "./parts.js";
@@ -58,8 +60,13 @@ export class Monitor {
   private readonly merges: MergeQueue;
   private readonly attention: Attention;
 
-  private constructor(readonly deps: MonitorDeps, first: Status) {
+  readonly deps: MonitorDeps;
+
+  private constructor(given: MonitorDeps, first: Status) {
     this.status = first;
+    // A run that uses other hosts: their tmux behind the one the parts use.
+    const hosts = RunHosts.wanted(given.config, first) ? new RunHosts(given, () => this.status) : undefined;
+    const deps = (this.deps = hosts ? { ...given, tmux: hosts.tmux, hosts } : given);
     const status = (): Status => this.status;
     this.view = {
       deps,
@@ -124,6 +131,7 @@ export class Monitor {
     this.tips.observe(event);
     this.failures.observe(event);
     this.stalls.observe(event, this.replaying);
+    this.deps.hosts?.observe(event);
     this.transcripts.observe(event);
     this.liveness.observe(event);
     this.merges.observe(event);
@@ -156,6 +164,7 @@ export class Monitor {
     this.transcripts.collect();
     await checkBudgets(this.view, this.reviews);
     await this.liveness.check(paused);
+    if (this.deps.hosts) await checkHosts(this.view, this.deps.hosts, this.worktrees, paused);
     await checkCircuit(this.view, this.reviews, this.reviews.circuit);
     // What the hooks said (a turn ended on a rate limit or a refused login) before any screen is read.
     await this.failures.check();
@@ -204,10 +213,13 @@ export class Monitor {
    */
   private startMerge(id: string): void {
     this.merges.track(id, "merge", async () => {
+      // A stage on another host: its branch as the host has it, before anything looks at it here.
+      await this.deps.hosts?.fetchStage(id);
       const result = await this.merges.merge(id);
       if (result.kind !== "merged") return;
       await this.launchDependants(result.commit).catch((error: Error) => this.deps.log(`stage ${id}: merged, but launching what waited for it failed: ${error.message}`));
       await result.cleanup();
+      await this.deps.hosts?.cleanupStage(id);
     });
   }
 
@@ -260,7 +272,10 @@ export class Monitor {
   /** Launches every stage that may start now; `tip`: the base tip a merge just moved it to. */
   private async launchReady(tip?: string): Promise<void> {
     // A merge launches its dependants at once, beside the pass: neither launches what the other is launching.
-    const ids = stagesToLaunch(this.status).filter((id) => !this.launching.has(id));
+    let ids = stagesToLaunch(this.status).filter((id) => !this.launching.has(id));
+    // Each on a host: those that must wait (a pinned host down, no free slot) wait.
+    const placement = this.deps.hosts ? new Map(this.deps.hosts.place(ids).flatMap((p) => ("host" in p ? [[p.stage, p.host] as const] : []))) : undefined;
+    if (placement) ids = ids.filter((id) => placement.has(id));
     if (ids.length === 0) return;
     for (const id of ids) this.launching.add(id);
     try {
@@ -268,7 +283,7 @@ export class Monitor {
         this.ingest();
         return this.status;
       };
-      const results = await launchStages({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log, current, worktrees: this.worktrees }, ids, tip);
+      const results = await launchStages({ tmux: this.deps.tmux, paths: this.deps.paths, config: this.deps.config, log: this.deps.log, current, worktrees: this.worktrees, ...(this.deps.hosts ? { hosts: this.deps.hosts, placement } : {}) }, ids, tip);
       this.ingest();
       ids.forEach((id, i) => results[i] === "skipped" && this.deps.log(`stage ${id}: not launched: another autorun process launched it first`));
     } finally {

@@ -18,6 +18,8 @@ import type { Status } from "../state/schemas.js";
 import { ToolError } from "../errors.js";
 import { keepOrRestoreBranch } from "./tips.js";
 import type { Worktrees } from "./worktrees.js";
+import type { RunHosts } from "./run-hosts.js";
+import { launchOnHost, relaunchOnHost } from "./remote-launch.js";
 
 export interface LaunchDeps {
   tmux: Tmux;
@@ -31,6 +33,9 @@ export interface LaunchDeps {
   current?: () => Status | undefined;
   /** The process's worktree bookkeeping (adds in flight, those made ahead). */
   worktrees: Worktrees;
+  /** A run that uses other hosts: where stages run; `placement`: the host each stage of this launch goes to. */
+  hosts?: RunHosts;
+  placement?: ReadonlyMap<string, string>;
 }
 
 /** A stable UUID per (orchestration, stage, attempt, retry), so a restarted launcher knows the id it used. */
@@ -89,6 +94,7 @@ export type LaunchResult = "launched" | "adopted" | "skipped";
 export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip?: string): Promise<LaunchResult[]> {
   const { paths, tmux } = deps;
   const current = deps.current ?? (() => loadStatus(paths));
+  const remote = (id: string) => deps.hosts !== undefined && (deps.placement?.get(id) ?? "local") !== "local";
   // Worktrees first, outside the launch lock: creating one is idempotent, and the slowest step of a
   // launch, so launches of different stages must not queue behind each other's `git worktree add`.
   const before = current();
@@ -96,7 +102,7 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
     await Promise.all(
       ids.map(async (id) => {
         const stage = before.stages[id];
-        if (stage?.status !== "pending") return;
+        if (stage?.status !== "pending" || remote(id)) return;
         // A retried stage runs on with its commits: its branch is put back if it was deleted meanwhile.
         if (stage.retries > 0) {
           const restored = await keepOrRestoreBranch(before, id, stage.branch).catch(() => undefined);
@@ -111,6 +117,7 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
     const status = current();
     const results = new Map<string, LaunchResult>();
     const starting: { id: string; session: string; sessionId: string; spec: NewSession }[] = [];
+    const elsewhere = new Map<string, { id: string; sessionId: string }[]>();
     for (const id of ids) {
       const stage = status?.stages[id];
       if (!status || !stage || stage.status !== "pending") {
@@ -118,6 +125,11 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
         continue;
       }
       const sessionId = stageSessionId(status, paths.dir, id, 1, stage.retries);
+      if (remote(id)) {
+        const host = deps.placement!.get(id)!;
+        elsewhere.set(host, [...(elsewhere.get(host) ?? []), { id, sessionId }]);
+        continue;
+      }
       // The stage starts from the tip of the base branch (every merged stage in it), whatever the
       // person's checkout is on; `claude --worktree <name>` reuses this worktree. (One that exists
       // was brought to the tip before the lock.)
@@ -128,6 +140,11 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
       starting.push({ id, session: stage.session, sessionId, spec });
     }
     if (!status) return ids.map(() => "skipped" as const);
+    // Other hosts' batches beside this machine's (each an ssh round trip or two).
+    const away = [...elsewhere].map(async ([host, those]) => {
+      await launchOnHost({ paths, config: deps.config, log: deps.log, hosts: deps.hosts! }, status, host, those, tip);
+      for (const s of those) results.set(s.id, "launched");
+    });
     // Several recorded in one write: the agents started by then are taking the CPU.
     const launched = (those: readonly (typeof starting)[number][], adopted: boolean) => {
       appendAllFor(paths, status, those.map((s) => ({ stage: s.id, type: "stage_launched", session: s.session, session_id: s.sessionId, attempt: 1, ...(adopted ? { adopted: true } : {}) })));
@@ -153,6 +170,7 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
       }
       launched([s], false);
     }
+    await Promise.all(away);
     return ids.map((id) => results.get(id) ?? "skipped");
   });
 }
@@ -162,30 +180,51 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
  * worktree exists, else a fresh start. `expectAttempts` guards against two monitors racing.
  */
 export async function relaunchStage(deps: LaunchDeps, id: string, expectAttempts: number): Promise<LaunchResult> {
-  const { paths, tmux } = deps;
+  const { paths } = deps;
   return withLock(paths.launchLock, async () => {
     const status = loadStatus(paths);
     const stage = status?.stages[id];
     if (!status || !stage || stage.status !== "in_progress" || stage.attempts !== expectAttempts) return "skipped";
-    if (await tmux.hasSession(stage.session)) return "skipped";
-    // Its commits so far go on with it, even when claude deleted its branch (on /exit) meanwhile.
-    const restored = await keepOrRestoreBranch(status, id, stage.branch).catch(() => undefined);
-    if (restored) deps.log(`stage ${id}: ${restored}`);
-    const attempt = stage.attempts + 1;
-    const worktreeExists = existsSync(stage.worktree);
-    const previousId = stage.session_id ?? stageSessionId(status, paths.dir, id, stage.attempts, stage.retries);
-    const sessionId = worktreeExists ? previousId : stageSessionId(status, paths.dir, id, attempt, stage.retries);
-    if (!worktreeExists) await deps.worktrees.ensure(status, stage);
-    await tmux.newSession({
-      name: stage.session,
-      cwd: worktreeExists ? stage.worktree : status.project_root,
-      argv: stageArgv(deps, status, paths.dir, id, { sessionId, resume: worktreeExists }),
-      env: sessionEnv(paths.home, paths.dir, id),
-      envDir: `${paths.dir}/session-env`,
-      remainOnExit: true,
-    });
-    appendFor(paths, status, { stage: id, type: "stage_relaunched", session: stage.session, session_id: sessionId, attempt });
-    deps.log(`stage ${id}: relaunched (attempt ${attempt}${worktreeExists ? `, --resume ${sessionId}` : ", fresh worktree"})`);
-    return "launched";
+    if (deps.hosts) {
+      // Its host while that is up, else another that can run it (a pinned stage waits for its own).
+      const [where] = deps.hosts.place([id]);
+      if (!where || !("host" in where)) {
+        deps.log(`stage ${id}: not relaunched yet: ${where && "detail" in where ? where.detail : "no host"}`);
+        return "skipped";
+      }
+      if (where.host !== "local") {
+        const previousId = stage.session_id ?? stageSessionId(status, paths.dir, id, stage.attempts, stage.retries);
+        await relaunchOnHost({ paths, config: deps.config, log: deps.log, hosts: deps.hosts }, status, where.host, id, previousId, stageSessionId(status, paths.dir, id, stage.attempts + 1, stage.retries), stage.attempts + 1);
+        return "launched";
+      }
+      return relaunchHere({ ...deps, tmux: deps.hosts.deps.tmux }, status, id);
+    }
+    return relaunchHere(deps, status, id);
   });
+}
+
+/** The relaunch on this machine (under the launch lock). */
+async function relaunchHere(deps: LaunchDeps, status: Status, id: string): Promise<LaunchResult> {
+  const { paths, tmux } = deps;
+  const stage = status.stages[id]!;
+  if (await tmux.hasSession(stage.session)) return "skipped";
+  // Its commits so far go on with it, even when claude deleted its branch (on /exit) meanwhile.
+  const restored = await keepOrRestoreBranch(status, id, stage.branch).catch(() => undefined);
+  if (restored) deps.log(`stage ${id}: ${restored}`);
+  const attempt = stage.attempts + 1;
+  const worktreeExists = existsSync(stage.worktree);
+  const previousId = stage.session_id ?? stageSessionId(status, paths.dir, id, stage.attempts, stage.retries);
+  const sessionId = worktreeExists ? previousId : stageSessionId(status, paths.dir, id, attempt, stage.retries);
+  if (!worktreeExists) await deps.worktrees.ensure(status, stage);
+  await tmux.newSession({
+    name: stage.session,
+    cwd: worktreeExists ? stage.worktree : status.project_root,
+    argv: stageArgv(deps, status, paths.dir, id, { sessionId, resume: worktreeExists }),
+    env: sessionEnv(paths.home, paths.dir, id),
+    envDir: `${paths.dir}/session-env`,
+    remainOnExit: true,
+  });
+  appendFor(paths, status, { stage: id, type: "stage_relaunched", session: stage.session, session_id: sessionId, attempt });
+  deps.log(`stage ${id}: relaunched (attempt ${attempt}${worktreeExists ? `, --resume ${sessionId}` : ", fresh worktree"})`);
+  return "launched";
 }

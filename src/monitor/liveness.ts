@@ -125,7 +125,7 @@ async function checkLiveness(host: Host, worktrees: Worktrees, mem: (id: string)
     // Back off before relaunching (1 s, 2 s, 4 s … up to 30 s), unless the server itself died.
     const wait = serverGone ? 0 : Math.min(30_000, 1000 * 2 ** Math.max(0, now.attempts - 1));
     if (m.deadAt !== undefined && clock.now() - m.deadAt < wait) continue;
-    await relaunchStage({ tmux, paths: host.deps.paths, config: host.deps.config, log: host.deps.log, worktrees }, id, now.attempts);
+    await relaunchStage({ tmux, paths: host.deps.paths, config: host.deps.config, log: host.deps.log, worktrees, ...(host.deps.hosts ? { hosts: host.deps.hosts } : {}) }, id, now.attempts);
     host.ingest();
   }
 }
@@ -158,6 +158,6 @@ async function failOrEscalate(host: Host, worktrees: Worktrees, id: string, reas
   }
   host.emit({ type: "stage_escalated", stage: id, model: next, from: current ?? null, reason });
   log(`stage ${id}: ${reason}; trying again with the model ${next}${current ? ` (was ${current})` : ""}`);
-  await relaunchStage({ tmux: host.deps.tmux, paths: host.deps.paths, config, log, worktrees }, id, 0);
+  await relaunchStage({ tmux: host.deps.tmux, paths: host.deps.paths, config, log, worktrees, ...(host.deps.hosts ? { hosts: host.deps.hosts } : {}) }, id, 0);
   host.ingest();
 }

@@ -9,6 +9,7 @@ import type { OrchPaths } from "../state/paths.js";
 import type { Config } from "../state/config.js";
 import type { AutorunEvent, EventBody, Status } from "../state/schemas.js";
 import type { Clock } from "./clock.js";
+import type { RunHosts } from "./run-hosts.js";
 
 export interface MonitorDeps {
   paths: OrchPaths;
@@ -23,6 +24,8 @@ export interface MonitorDeps {
    * instead of at the next safety-net tick. The timer must not keep a stopping monitor alive.
    */
   wake?: (afterMs?: number) => void;
+  /** A run that uses other hosts (set by the monitor itself; `tmux` then routes to each stage's host). */
+  hosts?: RunHosts;
 }
 
 export type StageRecord = Status["stages"][string];

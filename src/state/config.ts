@@ -30,6 +30,7 @@ export const DEFAULT_CONFIG: Config = {
   agentEnv: [],
   hosts: {},
   sshOptions: [],
+  hostGraceSeconds: 60,
 };
 
 function readConfigFile(file: string): ConfigFile {

@@ -69,6 +69,8 @@ export const eventSchema = z.discriminatedUnion("type", [
     session_id: z.string(),
     attempt: z.number().int().positive(),
     adopted: z.boolean().optional(),
+    /** On another host (`host`, from the base): its events file's length when the session started. */
+    events_offset: z.number().int().nonnegative().optional(),
   }),
   withStage.extend({
     type: z.literal("phase_status"),
@@ -100,8 +102,10 @@ export const eventSchema = z.discriminatedUnion("type", [
     last_lines: z.array(z.string()).optional(),
     /** True when the whole tmux server was gone, not just this session. */
     server_gone: z.boolean().optional(),
+    /** `host_lost`: the stage's host stopped answering (its session may still run there). */
+    reason: z.enum(["host_lost"]).optional(),
   }),
-  withStage.extend({ type: z.literal("stage_relaunched"), session: z.string(), session_id: z.string(), attempt: z.number().int().positive() }),
+  withStage.extend({ type: z.literal("stage_relaunched"), session: z.string(), session_id: z.string(), attempt: z.number().int().positive(), events_offset: z.number().int().nonnegative().optional() }),
   withStage.extend({ type: z.literal("stage_attention"), attention: z.enum(ATTENTION).nullable(), reason: z.string() }),
   withStage.extend({ type: z.literal("merge_started"), branch: z.string() }),
   withStage.extend({
@@ -247,6 +251,8 @@ export const stageStatusSchema = z.object({
   session: z.string(),
   session_id: z.string().nullable(),
   worktree: z.string(),
+  /** The host its current session runs on (absent: this machine). */
+  host: z.string().optional(),
   attempts: z.number(),
   /** Relaunches that do not count toward failure (sessions ended by `stop --sessions`). */
   free_relaunches: z.number(),
@@ -381,6 +387,8 @@ export const configFields = z.object({
   /** Machines stages may run on (docs/HOSTS.md), and ssh arguments for every one of them. */
   hosts: hostsSchema,
   sshOptions: sshOptionsSchema,
+  /** Seconds a stage waits for its lost host to come back before it is relaunched on another. */
+  hostGraceSeconds: z.number().min(0).max(86_400, "at most 86400 seconds (a day)"),
 });
 
 export const configSchema = configFields.partial().strict();

@@ -14,6 +14,7 @@ export const settingsSchema = configFields
     escalation: configFields.shape.escalation.default([]),
     hosts: configFields.shape.hosts.default({}),
     sshOptions: configFields.shape.sshOptions.default([]),
+    hostGraceSeconds: configFields.shape.hostGraceSeconds.default(60),
     sandbox: configFields.shape.sandbox.default(true),
     sandboxDomains: configFields.shape.sandboxDomains.default([]),
     validateEnv: configFields.shape.validateEnv.default([]),

@@ -3,13 +3,13 @@ import { printable } from "../core/printable.js";
 import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
 import { format } from "date-fns/format";
 import type { AutorunEvent, Status } from "../state/schemas.js";
-import { STAGE_CELLS, sortStages, type StageColumn } from "../core/stage-cells.js";
+import { STAGE_CELLS, sortStages, usesHosts, type StageColumn } from "../core/stage-cells.js";
 import { eventText, liftHoldCommand } from "../core/words.js";
 import { waitingForResources } from "../core/scheduler.js";
 import { clipDisplay, displayWidth, padDisplay } from "../core/text-width.js";
 
 /** The stage table's columns, most needed first; the name takes what is left. */
-const COLUMNS: StageColumn[] = ["STAGE", "NAME", "STATUS", "ATTENTION", "ELAPSED", "COST", "TRIES", "NUDGES", "WAVE", "BRANCH/MERGE"];
+const ALL_COLUMNS: StageColumn[] = ["STAGE", "NAME", "STATUS", "ATTENTION", "HOST", "ELAPSED", "COST", "TRIES", "NUDGES", "WAVE", "BRANCH/MERGE"];
 const REQUIRED = 4;
 const GAP = 2;
 const MIN_NAME = 8;
@@ -20,6 +20,8 @@ const MIN_NAME = 8;
  */
 export function stageTable(status: Status, now: Date, width: number): { header: string[]; rows: string[][] } {
   const stages = sortStages(status);
+  // HOST only for a run that uses other hosts.
+  const COLUMNS = ALL_COLUMNS.filter((c) => c !== "HOST" || usesHosts(status.stages));
   const cells = COLUMNS.map((c) => stages.map(([id, s]) => (c === "NAME" ? printable(s.name) : STAGE_CELLS[c](id, s, now))));
   const wide = COLUMNS.map((c, i) => Math.max(c.length, ...cells[i]!.map(displayWidth)));
   // A name of up to 16 characters is worth more than the columns after ATTENTION.

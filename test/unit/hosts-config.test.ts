@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/state/config.js";
 import { parsePlan } from "../../src/core/parse-plan.js";
-import { checkStageHosts, refuseRemotePlacement, resolveHosts } from "../../src/core/hosts.js";
+import { checkStageHosts, resolveHosts } from "../../src/core/hosts.js";
 import { UserError } from "../../src/errors.js";
 
 let dir: string;
@@ -102,14 +102,5 @@ describe("Host: and Needs: in plans", () => {
   it("accepts a plan whose hosts and labels exist", () => {
     const plan = parsePlan("plan.md", "# Plan\n\n## Stage 1: A\nHost: box1\nNeeds: gpu\n\n## Stage 2: B\n");
     expect(() => checkStageHosts("plan.md", plan.stages, hosts)).not.toThrow();
-  });
-
-  it("refuses, for now, a plan that would need another machine: stages run on this one only", () => {
-    const pinned = parsePlan("plan.md", "# Plan\n\n## Stage 1: A\nHost: box1\n");
-    expect(errorOf(() => refuseRemotePlacement("plan.md", pinned.stages, hosts))).toMatch(/^plan\.md:3: stage 1: pinned to host box1, but this version of autorun runs stages on this machine only \(autorun hosts lists and checks the others\); remove its Host: setting/);
-    const plain = parsePlan("plan.md", "# Plan\n\n## Stage 1: A\nHost: local\n");
-    expect(() => refuseRemotePlacement("plan.md", plain.stages, hosts)).not.toThrow();
-    const noLocal = resolveHosts({ maxParallel: 4, hosts: { local: { slots: 0 }, box1: { ssh: "box1", slots: 2 } } });
-    expect(errorOf(() => refuseRemotePlacement("plan.md", plain.stages, noLocal))).toMatch(/^hosts\.local\.slots is 0/);
   });
 });

@@ -1,0 +1,27 @@
+/**
+ * `autorun attach` for a stage that runs on another host: `ssh -t <host> tmux -S <socket>
+ * attach-session -t =<session>` through the host's shared connection (the monitor's, when it runs),
+ * an argument array all the way; the remote command's words are quoted for the host's login shell.
+ */
+import { resolveHosts } from "../core/hosts.js";
+import { RemoteHost } from "../host/remote-host.js";
+import { hostTmuxSocket } from "../host/protocol.js";
+import { quoteSh } from "../adapters/ssh.js";
+import { RuntimeError, UserError } from "../errors.js";
+import type { Orchestration } from "./context.js";
+import type { Ctx } from "./ctx.js";
+
+export async function attachOnHost(ctx: Ctx, orch: Orchestration, id: string, host: string, session: string): Promise<number> {
+  const spec = resolveHosts(orch.config).find((h) => h.name === host);
+  if (!spec || spec.local) throw new RuntimeError(`stage ${id} runs on host ${host}, which the run's configuration no longer names; add it back under hosts to reach it.`);
+  const remote = new RemoteHost({ home: orch.paths.home }, spec, orch.status.project_slug, orch.config.agentCommand);
+  const info = await remote.ready();
+  const socket = orch.config.tmuxSocket ?? "autorun";
+  const tmux = remote.tmux(socket);
+  if (!(await tmux.hasSession(session))) throw new RuntimeError(`stage ${id}'s session ${session} is gone from host ${host}; \`autorun resume ${orch.status.plan_name}\` relaunches it.`);
+  if (!(ctx.isTTY && process.stdin.isTTY)) {
+    const read = ["tmux", "-S", hostTmuxSocket(info.home, socket), "capture-pane", "-p", "-t", `=${session}:`].map(quoteSh).join(" ");
+    throw new UserError(`attach needs a terminal; from a script, read stage ${id}'s screen on host ${host} with: ssh ${[...spec.sshOptions, spec.ssh!].map(quoteSh).join(" ")} ${read}`);
+  }
+  return tmux.attach(session, false);
+}

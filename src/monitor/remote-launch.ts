@@ -1,0 +1,120 @@
+/**
+ * Launching and relaunching stages on another host, through its `StageHost`: the start commit
+ * pushed, `autorun host launch` over the shared connection (the variables the host's `env` names
+ * travel inside the JSON on stdin and reach the session through a 0600 file there: never a
+ * command line, an event or a log), and `stage_launched` / `stage_relaunched` recording the host
+ * and where its events file stood. Called under the orchestration's launch lock.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import * as git from "../adapters/git.js";
+import { buildAgentArgv } from "../adapters/agent.js";
+import { appendAllFor } from "../state/orchestration.js";
+import { readFirstEvent } from "../state/events.js";
+import type { Config } from "../state/config.js";
+import type { OrchPaths } from "../state/paths.js";
+import type { Status } from "../state/schemas.js";
+import type { StageLaunch, StagePaths } from "../host/stage-host.js";
+import type { RunHosts } from "./run-hosts.js";
+
+export interface RemoteLaunchDeps {
+  paths: OrchPaths;
+  config: Config;
+  log: (msg: string) => void;
+  hosts: RunHosts;
+}
+
+/** The agent's argument list with the stage's paths on its host. */
+function remoteArgv(config: Config, hostAgent: readonly string[] | undefined, status: Status, id: string, p: StagePaths, sessionId: string, resume: boolean): string[] {
+  const stage = status.stages[id]!;
+  return buildAgentArgv(hostAgent ?? config.agentCommand, {
+    worktree: basename(p.worktree),
+    sessionId,
+    contextFile: p.contextFile,
+    stage: id,
+    ...((stage.model ?? config.model) ? { model: (stage.model ?? config.model)! } : {}),
+    ...(config.permissionMode ? { permissionMode: config.permissionMode } : {}),
+    ...(config.allowedTools.length + status.allowed_tools.length > 0 ? { allowedTools: [...config.allowedTools, ...status.allowed_tools] } : {}),
+    ...(resume ? { resume: true } : {}),
+    // Claude Code's sandbox is this machine's to check; on a host the stage runs without it.
+    scope: { worktree: p.worktree, commonDir: join(p.root, ".git"), adminName: basename(p.worktree), baseBranch: status.base_branch },
+  });
+}
+
+/** The values, on this machine, of the variables the host's `env` names (those set). */
+function hostEnv(names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) if (process.env[name] !== undefined) out[name] = process.env[name]!;
+  return out;
+}
+
+/**
+ * Where a stage starts on a host that does not have its branch: the last tip fetched from where
+ * it ran (a stage moved, or retried), else the base tip.
+ */
+async function startOf(status: Status, id: string, baseTip: string): Promise<string> {
+  const stage = status.stages[id]!;
+  if (stage.status === "pending" && stage.retries === 0) return baseTip;
+  return (await git.branchExists(status.project_root, stage.branch)) ? git.headCommit(status.project_root, `refs/heads/${stage.branch}`) : baseTip;
+}
+
+interface Planned {
+  id: string;
+  sessionId: string;
+  launch: StageLaunch;
+}
+
+async function planned(deps: RemoteLaunchDeps, status: Status, host: string, id: string, sessionId: string, resume: boolean, baseTip: string): Promise<Planned> {
+  const stage = status.stages[id]!;
+  const spec = deps.hosts.spec(host)!;
+  // A worktree made here ahead of time (at a merge) is not where this stage runs: the host has its own.
+  if (existsSync(stage.worktree) && stage.status === "pending") await git.removeWorktree(status.project_root, stage.worktree);
+  const started = readFirstEvent(deps.paths.events) as unknown as Record<string, unknown>;
+  return {
+    id,
+    sessionId,
+    launch: {
+      orchestration: basename(deps.paths.dir),
+      started,
+      stage: id,
+      branch: stage.branch,
+      worktreeName: basename(stage.worktree),
+      session: stage.session,
+      socket: deps.hosts.socket(),
+      context: readFileSync(stage.context_file, "utf8"),
+      start: await startOf(status, id, baseTip),
+      baseBranch: status.base_branch,
+      argv: (p) => remoteArgv(deps.config, spec.agentCommand, status, id, p, sessionId, resume),
+      env: hostEnv(spec.env),
+    },
+  };
+}
+
+/** First launches of `ids` on `host` (one push and one ssh call for the batch); records `stage_launched`. */
+export async function launchOnHost(deps: RemoteLaunchDeps, status: Status, host: string, ids: readonly { id: string; sessionId: string }[], tip?: string): Promise<void> {
+  const stageHost = await deps.hosts.stageHost(host);
+  const baseTip = tip ?? (await git.headCommit(status.project_root, `refs/heads/${status.base_branch}`));
+  const batch = await Promise.all(ids.map((s) => planned(deps, status, host, s.id, s.sessionId, false, baseTip)));
+  const out = await stageHost.launchMany(batch.map((b) => b.launch));
+  appendAllFor(
+    deps.paths,
+    status,
+    batch.map((b, i) => ({ stage: b.id, type: "stage_launched" as const, session: b.launch.session, session_id: b.sessionId, attempt: 1, host, events_offset: out[i]!.eventsOffset, ...(out[i]!.adopted ? { adopted: true } : {}) })),
+  );
+  for (const [i, b] of batch.entries()) deps.log(`stage ${b.id}: ${out[i]!.adopted ? "adopted existing session" : "launched"} ${b.launch.session} on host ${host}${out[i]!.adopted ? "" : ` (session id ${b.sessionId})`}`);
+}
+
+/**
+ * A relaunch on `host`: on the host it ran on, `--resume` in its worktree there; on another host
+ * (its own was lost), from its last fetched tip with a new conversation.
+ */
+export async function relaunchOnHost(deps: RemoteLaunchDeps, status: Status, host: string, id: string, previousId: string, freshId: string, attempt: number): Promise<void> {
+  const stageHost = await deps.hosts.stageHost(host);
+  const same = deps.hosts.hostOf(id) === host;
+  const sessionId = same ? previousId : freshId;
+  const baseTip = await git.headCommit(status.project_root, `refs/heads/${status.base_branch}`);
+  const b = await planned(deps, status, host, id, sessionId, same, baseTip);
+  const [out] = await stageHost.launchMany([b.launch]);
+  appendAllFor(deps.paths, status, [{ stage: id, type: "stage_relaunched", session: b.launch.session, session_id: sessionId, attempt, host, events_offset: out!.eventsOffset }]);
+  deps.log(`stage ${id}: relaunched on host ${host} (attempt ${attempt}${same ? `, --resume ${sessionId}` : `, from ${b.launch.start.slice(0, 10)}`})`);
+}

@@ -1,0 +1,309 @@
+/**
+ * The machines of one run, as the monitor drives them: where each stage runs now (from its
+ * launch events), a `StageHost` per host, one `Tmux` routing each session to its host's tmux, one
+ * event follower per host polled from the monitor's tick, and host loss: a host that has not
+ * answered for `LOST_MS` is lost (its stages' sessions are recorded dead with reason `host_lost`),
+ * and after the grace period its stages are relaunched elsewhere. A lost host that answers again
+ * has its sessions of stages that moved ended before anything it reports is read.
+ *
+ * Exists only for a run whose configuration names another host with slots (or whose stages ran
+ * on one): a run on this machine alone pays nothing for it.
+ */
+import { basename } from "node:path";
+import type { SshSettings } from "../adapters/ssh.js";
+import { runScript } from "../adapters/ssh.js";
+import { fetchFromHost } from "../adapters/git-ssh.js";
+import type { Tmux } from "../adapters/tmux.js";
+import { resolveHosts, type HostSpec } from "../core/hosts.js";
+import { placeStages, type Placement } from "../core/placement.js";
+import { HostEventFollower } from "../host/event-follower.js";
+import { hostEventsFile, hostOrchDir } from "../host/protocol.js";
+import { RemoteHost } from "../host/remote-host.js";
+import { LocalStageHost, RemoteStageHost, type StageHost } from "../host/stage-host.js";
+import { readFirstEvent } from "../state/events.js";
+import type { Config } from "../state/config.js";
+import type { OrchPaths } from "../state/paths.js";
+import type { AutorunEvent, Status } from "../state/schemas.js";
+import { routedTmux } from "./host-tmux.js";
+import type { Clock } from "./clock.js";
+
+/** A host that has not answered for this long is lost (a poll every second: ≤ 10 s from link loss). */
+export const LOST_MS = 6_000;
+const POLL_MS = 1_000;
+
+export interface RunHostsDeps {
+  paths: OrchPaths;
+  config: Config;
+  clock: Clock;
+  log: (msg: string) => void;
+  /** This machine's tmux. */
+  tmux: Tmux;
+  wake?: (afterMs?: number) => void;
+}
+
+interface Conn {
+  remote: RemoteHost;
+  stageHost: RemoteStageHost;
+  follower?: HostEventFollower;
+  tmux?: Tmux;
+  lastOk: number;
+  lastPoll: number;
+  polling: boolean;
+  /** When the host was declared lost (undefined: it answers). */
+  lostAt?: number;
+  lastError?: string;
+  /** Lines the follower refused in the poll under way, by reason. */
+  rejected?: Map<string, { first: number; count: number }>;
+}
+
+export class RunHosts {
+  readonly specs: HostSpec[];
+  readonly tmux: Tmux;
+  /** Stages on another host now: host, and the host's events file length when their attempt started. */
+  private readonly placed = new Map<string, { host: string; offset: number; session: string }>();
+  private readonly conns = new Map<string, Conn>();
+  private readonly local: LocalStageHost;
+  readonly ssh: SshSettings;
+
+  constructor(readonly deps: RunHostsDeps, private readonly status: () => Status) {
+    this.specs = resolveHosts(deps.config);
+    this.ssh = { home: deps.paths.home, connectTimeoutS: 5, aliveIntervalS: 2, aliveCountMax: 2 };
+    this.local = new LocalStageHost(status().project_root, deps.paths.home);
+    this.tmux = routedTmux(deps.tmux, {
+      hostOfSession: (session) => this.hostOfSession(session),
+      sessionsByHost: () => {
+        const out = new Map<string, string[]>();
+        for (const p of this.placed.values()) out.set(p.host, [...(out.get(p.host) ?? []), p.session]);
+        return out;
+      },
+      remoteTmux: (host) => {
+        const c = this.conns.get(host);
+        return c && c.lostAt === undefined && c.tmux ? c.tmux : undefined;
+      },
+      unanswered: (host, error) => this.note(host, error),
+    });
+  }
+
+  /** Another host with slots is configured, or a stage ran on one: the run uses hosts. */
+  static wanted(config: Config, status: Status): boolean {
+    return resolveHosts(config).some((h) => !h.local && h.slots > 0) || Object.values(status.stages).some((s) => s.host !== undefined);
+  }
+
+  observe(event: AutorunEvent): void {
+    if (event.stage === undefined || (event.type !== "stage_launched" && event.type !== "stage_relaunched")) return;
+    if (event.host === undefined) {
+      this.placed.delete(event.stage);
+      return;
+    }
+    // A relaunch on the same host goes on from where the stage came to it: what its earlier
+    // attempt there wrote, not yet read, is still its own.
+    const before = this.placed.get(event.stage);
+    const offset = before?.host === event.host && event.type === "stage_relaunched" ? before.offset : (event.events_offset ?? 0);
+    this.placed.set(event.stage, { host: event.host, offset, session: event.session });
+  }
+
+  hostOf(stage: string): string {
+    return this.placed.get(stage)?.host ?? "local";
+  }
+
+  private hostOfSession(session: string): string | undefined {
+    for (const p of this.placed.values()) if (p.session === session) return p.host;
+    return undefined;
+  }
+
+  up(host: string): boolean {
+    return host === "local" || this.conns.get(host)?.lostAt === undefined;
+  }
+
+  spec(name: string): HostSpec | undefined {
+    return this.specs.find((h) => h.name === name);
+  }
+
+  /** The host `name`'s side (made ready before use: the same autorun there, its root prepared). */
+  async stageHost(name: string): Promise<StageHost> {
+    if (name === "local") return this.local;
+    const c = this.conn(name);
+    await c.stageHost.ready();
+    c.tmux ??= c.stageHost.tmux(this.socket());
+    c.lastOk = Math.max(c.lastOk, this.deps.clock.now());
+    return c.stageHost;
+  }
+
+  socket(): string {
+    return this.deps.config.tmuxSocket ?? "autorun";
+  }
+
+  private conn(name: string): Conn {
+    let c = this.conns.get(name);
+    if (c) return c;
+    const spec = this.spec(name);
+    if (!spec || spec.local) throw new Error(`host ${name} is not configured`);
+    const remote = new RemoteHost(this.ssh, spec, this.status().project_slug, this.deps.config.agentCommand);
+    c = { remote, stageHost: new RemoteStageHost(remote, this.status().project_root), lastOk: this.deps.clock.now(), lastPoll: 0, polling: false };
+    this.conns.set(name, c);
+    return c;
+  }
+
+  /** Which host each of the ready stages `ids` runs on (or why it waits). */
+  place(ids: readonly string[], exclude?: string): Placement[] {
+    const status = this.status();
+    const active = Object.entries(status.stages).filter(([, s]) => s.status === "in_progress" || s.status === "merging");
+    return placeStages({
+      hosts: this.specs.map((h) => ({ name: h.name, slots: h.slots, labels: h.labels, up: h.name !== exclude && this.up(h.name) })),
+      running: active.filter(([id]) => !ids.includes(id)).map(([id, s]) => ({ stage: id, host: this.hostOf(id), exclusive_resources: s.settings.exclusive_resources ?? [] })),
+      maxParallel: status.max_parallel,
+      ready: ids.map((id) => {
+        const s = status.stages[id]!;
+        const previous = this.placed.get(id)?.host;
+        return { id, ...(s.settings.host !== undefined ? { host: s.settings.host } : {}), needs: s.settings.needs ?? [], exclusive_resources: s.settings.exclusive_resources ?? [], ...(previous ? { previousHost: previous } : {}) };
+      }),
+    });
+  }
+
+  /** The stage's branch as the host has it, into this repository's branch of that name (the stage's last known tip). */
+  async fetchStage(id: string): Promise<void> {
+    const host = this.hostOf(id);
+    if (host === "local") return;
+    const status = this.status();
+    const stage = status.stages[id]!;
+    const c = this.conn(host);
+    const { root } = await c.remote.ready();
+    await fetchFromHost(this.ssh, c.remote.target, { cwd: status.project_root, remoteDir: root }, [`+refs/heads/${stage.branch}:refs/heads/${stage.branch}`]);
+  }
+
+  /** After a merge: the stage's worktree and branch on its host go (its session was ended by the cleanup). */
+  async cleanupStage(id: string): Promise<void> {
+    const host = this.hostOf(id);
+    if (host !== "local") await this.removeOnHost(host, id);
+  }
+
+  private async removeOnHost(host: string, id: string): Promise<void> {
+    const stage = this.status().stages[id]!;
+    const c = this.conn(host);
+    const { root } = await c.remote.ready();
+    const r = await runScript(this.ssh, c.remote.target, 'cd -- "$1" || exit 0\n[ -d "$2" ] && git worktree remove --force -- "$2"\ngit worktree prune\ngit branch -D -- "$3" >/dev/null 2>&1\nexit 0', [root, `${root}/.claude/worktrees/${basename(stage.worktree)}`, stage.branch], { deadlineMs: 20_000 });
+    if (!r.ok) this.deps.log(`stage ${id}: could not remove its worktree on host ${host}: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`}`);
+  }
+
+  /** An ssh call to `host` failed: no answer is no news of its sessions. */
+  private note(host: string, error: unknown): void {
+    const c = this.conns.get(host);
+    const message = (error as Error).message;
+    if (c && c.lastError !== message) {
+      c.lastError = message;
+      this.deps.log(`host ${host}: ${message}`);
+    }
+  }
+
+  /**
+   * On the monitor's tick: a poll of each host that has stages (in the background, one at a time
+   * per host); hosts silent for LOST_MS declared lost. Returns the hosts lost at this call.
+   */
+  check(): string[] {
+    const now = this.deps.clock.now();
+    const lost: string[] = [];
+    const busy = new Set([...this.placed.entries()].filter(([id]) => ["in_progress", "merging"].includes(this.status().stages[id]?.status ?? "")).map(([, p]) => p.host));
+    // A monitor started while stages run on hosts follows them from its first pass.
+    for (const name of busy) if (this.spec(name)) this.conn(name);
+    for (const [name, c] of this.conns) {
+      if (!busy.has(name) && c.lostAt === undefined) continue;
+      if (!c.polling && now - c.lastPoll >= POLL_MS) this.poll(name, c);
+      if (c.lostAt === undefined && now - c.lastOk >= LOST_MS) {
+        c.lostAt = now;
+        lost.push(name);
+      }
+    }
+    if (busy.size > 0 || lost.length > 0) this.deps.wake?.(POLL_MS);
+    return lost;
+  }
+
+  /** Seconds since `host` last answered. */
+  silentSeconds(host: string): number {
+    const c = this.conns.get(host);
+    return c ? Math.round((this.deps.clock.now() - c.lastOk) / 1000) : 0;
+  }
+
+  /** When `host` was lost (undefined: it answers). */
+  lostAt(host: string): number | undefined {
+    return this.conns.get(host)?.lostAt;
+  }
+
+  /** Stages placed on `host` now. */
+  stagesOn(host: string): string[] {
+    return [...this.placed.entries()].filter(([, p]) => p.host === host).map(([id]) => id);
+  }
+
+  private poll(name: string, c: Conn): void {
+    c.polling = true;
+    c.lastPoll = this.deps.clock.now();
+    const run = async (): Promise<void> => {
+      const info = await c.remote.ready();
+      c.tmux ??= c.stageHost.tmux(this.socket());
+      // Back after a loss: the sessions of stages that moved on are ended before anything it says is read.
+      if (c.lostAt !== undefined) await this.fence(name, c);
+      const follower = (c.follower ??= this.follower(name, c, info.home));
+      for (let more = true; more; ) {
+        const r = await follower.poll().finally(() => this.logRejected(name, c));
+        c.lastOk = this.deps.clock.now();
+        more = r.more;
+        if (r.accepted.length > 0) this.deps.wake?.();
+      }
+      if (c.lostAt !== undefined) {
+        this.deps.log(`host ${name}: answers again`);
+        c.lostAt = undefined;
+      }
+      c.lastError = undefined;
+    };
+    run()
+      .catch((error: unknown) => this.note(name, error))
+      .finally(() => {
+        c.polling = false;
+      });
+  }
+
+  private follower(name: string, c: Conn, home: string): HostEventFollower {
+    const { paths } = this.deps;
+    const orchestration = basename(paths.dir);
+    const first = readFirstEvent(paths.events)!;
+    return new HostEventFollower({
+      s: this.ssh,
+      target: c.remote.target,
+      hostEvents: hostEventsFile(home, orchestration),
+      hostOrchDir: hostOrchDir(home, orchestration),
+      paths,
+      identity: { plan_name: first.plan_name, project_slug: first.project_slug, started_ts: first.ts },
+      placements: () => {
+        const out = new Map<string, number>();
+        for (const [id, p] of this.placed) if (p.host === name) out.set(id, p.offset);
+        return out;
+      },
+      stateFile: `${paths.dir}/host-${name}.offset`,
+      onRejected: (offset, reason) => {
+        // One log line per reason and poll (a fenced session may have written many).
+        const seen = (c.rejected ??= new Map<string, { first: number; count: number }>());
+        const r = seen.get(reason) ?? { first: offset, count: 0 };
+        seen.set(reason, { ...r, count: r.count + 1 });
+      },
+    });
+  }
+
+  private logRejected(name: string, c: Conn): void {
+    for (const [reason, r] of c.rejected ?? []) this.deps.log(`host ${name}: ignored ${r.count === 1 ? "the line" : `${r.count} lines from the one`} at byte ${r.first} of its events file: ${reason}`);
+    c.rejected?.clear();
+  }
+
+  /** Ends the host's sessions of this run's stages that are no longer placed on it. */
+  private async fence(name: string, c: Conn): Promise<void> {
+    const tmux = c.stageHost.tmux(this.socket());
+    const mine = new Set(Object.values(this.status().stages).map((s) => s.session));
+    for (const session of await tmux.listSessions()) {
+      if (!mine.has(session)) continue;
+      const id = Object.entries(this.status().stages).find(([, s]) => s.session === session)?.[0];
+      if (id !== undefined && this.placed.get(id)?.host === name) continue;
+      await tmux.killSession(session);
+      // Its worktree there too: the stage went on elsewhere from the last tip fetched from here.
+      if (id !== undefined) await this.removeOnHost(name, id);
+      this.deps.log(`host ${name}: ended its stale session ${session} and removed its worktree there (stage ${id ?? "?"} runs elsewhere now)`);
+    }
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * Whole runs over a real sshd (a network namespace, its own Unix user), the simulated agent and
+ * the built CLI: a diamond with two stages pinned to the host merges every stage here, the host's
+ * phase events arrive tagged with it, a variable its `env` names reaches the agent there and its
+ * value is in no file; a monitor killed mid-run and started again loses and doubles none of the
+ * host's events; nothing is left on the host. Then a partition: the host's link goes down
+ * under a running stage, which is declared lost, relaunched here, and the run completes; the host,
+ * back, has its stale session ended before it runs anything else; `autorun attach` reaches a stage
+ * there. One host for the file.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeSandbox, ROOT, SIM, waitFor, type Sandbox } from "../helpers/env.js";
+import { expectClean, killMonitor, orchestrate, waitForEnd } from "../helpers/orch.js";
+import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
+
+const skip = hostLaneSkip();
+if (skip) console.log(`host lane skipped: ${skip}`);
+
+const AUTORUN = join(ROOT, "dist", "bin", "autorun");
+
+/** Every file under `dir` whose bytes hold `needle`. */
+function filesHolding(dir: string, needle: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    let entries: string[];
+    try {
+      entries = readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const name of entries) {
+      const p = join(d, name);
+      let st;
+      try {
+        st = statSync(p);
+      } catch {
+        continue;
+      }
+      if (st.isDirectory()) walk(p);
+      else if (st.isFile() && st.size < 50_000_000 && readFileSync(p).includes(needle)) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe.skipIf(skip)("runs with a host", () => {
+  let host: TestHost;
+  const sbs: Sandbox[] = [];
+  beforeAll(async () => {
+    host = await makeTestHost({ name: "box1" });
+  });
+  afterAll(async () => {
+    for (const sb of sbs) await sb.cleanup();
+    await host?.teardown();
+  });
+
+  /** As the host's user, in the namespace. */
+  const onHost = async (script: string, ...args: string[]) => (await execa("ip", ["netns", "exec", host.netns, "su", "-s", "/bin/sh", host.user, "-c", script, "sh", ...args], { reject: false })).stdout;
+
+  async function sandbox(config: Record<string, unknown>, env: Record<string, string> = {}): Promise<Sandbox> {
+    const sb = await makeSandbox();
+    sbs.push(sb);
+    Object.assign(sb.env, env);
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify(config));
+    return sb;
+  }
+
+  /** Nothing of the run on the host: no session on its tmux server, no stage worktree or branch. */
+  async function expectHostClean(sb: Sandbox, root: string): Promise<void> {
+    expect(await onHost('tmux -S "$1" list-sessions -F "#{session_name}" 2>/dev/null', join(host.home, ".autorun", "tmux", sb.socket))).toBe("");
+    expect((await execa("git", ["-c", "safe.directory=*", "-C", root, "worktree", "list"])).stdout.split("\n")).toHaveLength(1);
+    expect((await execa("git", ["-c", "safe.directory=*", "-C", root, "branch", "--list", "worktree-*"])).stdout.trim()).toBe("");
+  }
+
+  it("a diamond with two stages pinned to the host merges every stage here; the host's events, env and cleanup", async () => {
+    const secret = `tok-${process.pid}-${Date.now()}-s3cr3t`;
+    // The host's agent: the simulated one, after leaving proof it saw the secret (its hash, never the value).
+    const agent = ["sh", "-c", 'printf %s "$SECRET_TOKEN" | sha256sum > "$HOME/seen-$AUTORUN_STAGE"; exec "$0" "$@"', process.execPath, SIM];
+    const sb = await sandbox({ hosts: { box1: { ssh: "box1", slots: 2, sshOptions: host.sshOptions, root: "work/{project}", env: ["SECRET_TOKEN", "AUTORUN_SIM_DELAY_MS"], autorun: AUTORUN, agentCommand: agent } } }, { SECRET_TOKEN: secret });
+    const plan = sb.writePlan("diamond.md", "# Diamond\n## Stage 1: Base\n## Stage 2: Left\nDepends on: 1\nHost: box1\n## Stage 3: Right\nDepends on: 1\nHost: box1\n## Stage 4: Top\nDepends on: 2, 3\n");
+    await sb.git("add", "diamond.md");
+    await sb.git("commit", "-qm", "plan");
+    await orchestrate(sb, plan);
+    // The monitor killed while the host's stages report, and started again: nothing lost or doubled.
+    await waitFor("a phase from the host", () => sb.events("diamond").some((e) => e.type === "phase_status" && e.host === "box1"), 60_000);
+    expect(await killMonitor(sb, "diamond")).toBe(true);
+    expect((await sb.cli(["resume", "diamond"])).code).toBe(0);
+    expect(await ended(sb, "diamond")).toBe("completed");
+
+    const merges = (await sb.git("log", "--merges", "--format=%s", "main")).split("\n");
+    expect(merges.sort()).toEqual(["autorun: merge stage 1: Base", "autorun: merge stage 2: Left", "autorun: merge stage 3: Right", "autorun: merge stage 4: Top"]);
+    for (const id of ["1", "2", "3", "4"]) expect(existsSync(join(sb.repo, "sim", `stage-${id}-part2.txt`))).toBe(true);
+    const events = sb.events("diamond");
+    const launched = Object.fromEntries(events.filter((e) => e.type === "stage_launched").map((e) => [e.stage, e.host ?? "local"]));
+    expect(launched).toEqual({ "1": "local", "2": "box1", "3": "box1", "4": "local" });
+    // Each stage's phases came from where it ran, the host's tagged with it (once each: no line twice).
+    for (const id of ["1", "2", "3", "4"]) {
+      const phases = events.filter((e) => e.type === "phase_status" && e.stage === id);
+      expect(phases.length).toBeGreaterThan(0);
+      expect(new Set(phases.map((e) => e.host ?? "local"))).toEqual(new Set([launched[id]]));
+    }
+    const offsets = events.filter((e) => e.host_offset !== undefined).map((e) => e.host_offset as number);
+    expect(new Set(offsets).size).toBe(offsets.length);
+    const written = readFileSync(join(host.home, ".autorun", "orchestration", "diamond", "events.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const phases = (list: Record<string, unknown>[]) => list.filter((e) => e.type === "phase_status").map((e) => `${e.stage as string} ${e.phase as string} ${e.status as string}`);
+    expect(phases(events.filter((e) => e.host === "box1"))).toEqual(phases(written));
+    // The variable reached the agents there; its value is nowhere on disk, here or there.
+    const hash = createHash("sha256").update(secret).digest("hex");
+    for (const id of ["2", "3"]) expect(readFileSync(join(host.home, `seen-${id}`), "utf8")).toContain(hash);
+    expect(filesHolding(sb.dir, secret)).toEqual([]);
+    expect(filesHolding(host.home, secret)).toEqual([]);
+    await expectClean(sb, "diamond");
+    await expectHostClean(sb, join(host.home, "work", launchedSlug(events)));
+  }, 150_000);
+
+  it("a partition: the host is declared lost within 10 s, its stage relaunched here, the run completes; the host back is fenced", async () => {
+    // Stage 1 goes to the host (2 free slots there, 1 here) and is slow there; stage 2 is pinned to it.
+    const agent = ["sh", "-c", '[ "$AUTORUN_STAGE" = 1 ] && export AUTORUN_SIM_DELAY_MS=3000; exec "$0" "$@"', process.execPath, SIM];
+    const sb = await sandbox({ hostGraceSeconds: 1, hosts: { local: { slots: 1 }, box1: { ssh: "box1", slots: 2, sshOptions: host.sshOptions, root: "part/{project}", env: ["AUTORUN_SIM_DELAY_MS"], autorun: AUTORUN, agentCommand: agent } } });
+    const plan = sb.writePlan("part.md", "# Part\n## Stage 1: Moves\n## Stage 2: Pinned\nDepends on: 1\nHost: box1\n");
+    await sb.git("add", "part.md");
+    await sb.git("commit", "-qm", "plan");
+    await orchestrate(sb, plan);
+    const of = (type: string, stage: string) => sb.events("part").filter((e) => e.type === type && e.stage === stage);
+    await waitFor("stage 1 to report from the host", () => of("phase_status", "1").some((e) => e.host === "box1"), 60_000);
+    expect(of("stage_launched", "1")[0]!.host).toBe("box1");
+    // `autorun attach` reaches it there: without a terminal it says how to read the screen over ssh;
+    // in a terminal (a pane of the person's own tmux) it is a client of the host's tmux.
+    const noTty = await sb.cli(["attach", "part", "1"]);
+    expect(noTty.code).toBe(2);
+    expect(noTty.stderr).toMatch(/^autorun: attach needs a terminal; from a script, read stage 1's screen on host box1 with: ssh '-F' '\S+' 'box1' 'tmux' '-S' '\S+\/\.autorun\/tmux\/[^']+' 'capture-pane' '-p' '-t' '=part_stage-1:'$/m);
+    const person = (...a: string[]) => execa("tmux", ["-L", `person-${process.pid}`, ...a], { env: sb.env, extendEnv: false, reject: false });
+    try {
+      expect((await person("new-session", "-d", "-s", "desk", "-x", "150", "-y", "40", "-c", sb.repo, join(ROOT, "dist", "bin", "autorun"), "attach", "part", "1")).exitCode).toBe(0);
+      await waitFor("a client of the host's tmux on stage 1's session", async () => (await onHost('tmux -S "$1" list-clients -F "#{client_session}"', join(host.home, ".autorun", "tmux", sb.socket))).split("\n").includes("part_stage-1"), 20_000);
+    } finally {
+      await person("kill-server");
+    }
+
+    const down = Date.now();
+    await host.inNs(["ip", "link", "set", host.nsLink, "down"]);
+    const lost = await waitFor("host_lost", () => of("session_dead", "1").find((e) => e.reason === "host_lost"), 20_000);
+    const lostAfter = Date.parse(lost.ts as string) - down;
+    console.log(`link down → session_dead host_lost: ${lostAfter} ms`);
+    expect(lostAfter).toBeLessThanOrEqual(10_000);
+    const moved = await waitFor("stage 1 relaunched here", () => of("stage_relaunched", "1")[0], 20_000);
+    expect(moved.host).toBeUndefined();
+    await waitFor("stage 1 merged", () => of("merge_complete", "1")[0], 60_000);
+    // Stage 2 waits for its host, which comes back: its stale session of stage 1 is ended first.
+    expect(of("stage_launched", "2")).toEqual([]);
+    await host.inNs(["ip", "link", "set", host.nsLink, "up"]);
+    expect(await ended(sb, "part")).toBe("completed");
+    const events = sb.events("part");
+    expect(events.find((e) => e.type === "stage_launched" && e.stage === "2")!.host).toBe("box1");
+    // Nothing the host wrote for stage 1 after it moved was taken.
+    const movedAt = events.findIndex((e) => e.type === "stage_relaunched" && e.stage === "1");
+    expect(events.slice(movedAt).filter((e) => e.stage === "1" && e.host === "box1")).toEqual([]);
+    const log = readdirSync(join(sb.home, "logs")).map((f) => readFileSync(join(sb.home, "logs", f), "utf8")).join("");
+    expect(log).toMatch(/host box1: ended its stale session part_stage-1/);
+    const merges = (await sb.git("log", "--merges", "--format=%s", "main")).split("\n");
+    expect(merges.sort()).toEqual(["autorun: merge stage 1: Moves", "autorun: merge stage 2: Pinned"]);
+    await expectClean(sb, "part");
+    await expectHostClean(sb, join(host.home, "part", launchedSlug(events)));
+  }, 180_000);
+});
+
+/** How the run ended; the monitor's log printed when it did not complete. */
+async function ended(sb: Sandbox, plan: string): Promise<string> {
+  const end = await waitForEnd(sb, plan, 120_000).catch((e: Error) => e.message);
+  if (end !== "completed") {
+    const logs = join(sb.home, "logs");
+    for (const f of existsSync(logs) ? readdirSync(logs) : []) console.log(readFileSync(join(logs, f), "utf8"));
+  }
+  return end;
+}
+
+/** The project's slug, from the run's first event. */
+function launchedSlug(events: Record<string, unknown>[]): string {
+  return events[0]!.project_slug as string;
+}

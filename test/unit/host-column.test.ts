@@ -1,0 +1,55 @@
+/** The HOST column: in `status`, the dashboard and the report only for a run that uses other hosts. */
+import { describe, expect, it } from "vitest";
+import { foldEvents } from "../../src/core/fold.js";
+import { buildReport, renderReportMarkdown } from "../../src/core/report.js";
+import { renderStatusTable } from "../../src/commands/status.js";
+import { stageTable } from "../../src/tui/views.js";
+import type { AutorunEvent } from "../../src/state/schemas.js";
+import { startedEvent } from "../helpers/events.js";
+
+const ident = { orch_dir: "/o", plan_name: "p", project_slug: "p" };
+const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+
+function run(pinned: boolean): { events: AutorunEvent[] } {
+  const started = startedEvent([{ id: "1" }, { id: "2", ...(pinned ? { settings: { host: "box1" } } : {}) }, { id: "3", deps: ["1"], ...(pinned ? { settings: { host: "box1" } } : {}) }], { ident, ts: at(0) });
+  const launched = (stage: string, s: number, host?: string) => ({ ...ident, ts: at(s), type: "stage_launched", stage, session: `s${stage}`, session_id: `u${stage}`, attempt: 1, ...(host ? { host, events_offset: 10 } : {}) });
+  return { events: [started, launched("1", 1), launched("2", 2, pinned ? "box1" : undefined)] as AutorunEvent[] };
+}
+
+const header = (lines: string[]) => lines.find((l) => l.startsWith("STAGE"))!;
+const row = (lines: string[], id: string) => lines.find((l) => l.startsWith(`${id} `))!;
+
+describe("the HOST column", () => {
+  it("a run with a stage on a host: where each runs, local for this machine, the pinned host before launch", () => {
+    const { events } = run(true);
+    const status = foldEvents(events)!;
+    expect(status.stages["2"]!.host).toBe("box1");
+    expect(status.stages["1"]!.host).toBeUndefined();
+    const lines = renderStatusTable(status, new Date(at(5)), true);
+    expect(header(lines)).toMatch(/^STAGE\s+NAME\s+STATUS\s+ATTENTION\s+HOST\s/);
+    expect(row(lines, "1")).toMatch(/\slocal\s/);
+    expect(row(lines, "2")).toMatch(/\sbox1\s/);
+    expect(row(lines, "3")).toMatch(/\sbox1\s/);
+    const dash = stageTable(status, new Date(at(5)), 120);
+    expect(dash.header.slice(0, 5)).toEqual(["STAGE", "NAME", "STATUS", "ATTENTION", "HOST"]);
+    expect(dash.rows.map((r) => r[4])).toEqual(["local", "box1", "box1"]);
+    const md = renderReportMarkdown(buildReport(status, events));
+    expect(md).toContain("| Stage | Name | Status | Host | Attempts |");
+    expect(md).toMatch(/\| 2 \| S2 \| [^|]+ \| box1 \|/);
+  });
+
+  it("a run on this machine alone has none (its layout is unchanged)", () => {
+    const { events } = run(false);
+    const status = foldEvents(events)!;
+    expect(header(renderStatusTable(status, new Date(at(5)), true, { width: 80 }))).not.toContain("HOST");
+    expect(stageTable(status, new Date(at(5)), 200).header).not.toContain("HOST");
+    expect(renderReportMarkdown(buildReport(status, events))).toContain("| Stage | Name | Status | Attempts |");
+  });
+
+  it("a relaunch here after a host was lost puts the stage back on this machine", () => {
+    const { events } = run(true);
+    const moved = [...events, { ...ident, ts: at(9), type: "stage_relaunched", stage: "2", session: "s2", session_id: "v2", attempt: 2 }] as AutorunEvent[];
+    expect(foldEvents(moved)!.stages["2"]!.host).toBeUndefined();
+    expect(row(renderStatusTable(foldEvents(moved)!, new Date(at(10)), true), "2")).toMatch(/\slocal\s/);
+  });
+});
