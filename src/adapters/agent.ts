@@ -26,6 +26,15 @@ export function packageRoot(): string {
   return dir;
 }
 
+/** This autorun's version, as `autorun --version` prints it. */
+export function ownVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
 export function pluginDir(): string {
   return join(packageRoot(), "orchestration-templates");
 }

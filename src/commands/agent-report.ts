@@ -7,12 +7,13 @@ import { existsSync } from "node:fs";
 import { join, resolve as resolvePath } from "node:path";
 import { appendLine, nowIso, readFirstLine } from "../state/append.js";
 import { pathsFromOrchDir, type OrchPaths } from "../state/paths.js";
-import { PHASES } from "../state/constants.js";
-import type { EventType } from "../state/schemas.js";
+import { PHASES } from "../types/constants.js";
+import type { EventType } from "../types/schemas.js";
+import { AGENT_EVENT_TYPES } from "../types/agent-events.js";
 import { UserError } from "../errors.js";
 import { stageSession } from "../adapters/stage-session.js";
 import { printable } from "../core/printable.js";
-import type { Ctx } from "./context.js";
+import type { Ctx } from "./ctx.js";
 
 interface StageIdentity {
   paths: OrchPaths;
@@ -20,24 +21,6 @@ interface StageIdentity {
   project_slug: string;
   stage: string | undefined;
 }
-
-/**
- * Events an agent (or its hooks) may write, always about its own stage. Everything else (launches,
- * merges, failures, completion) is written by autorun's own monitor and commands only.
- */
-export const AGENT_EVENT_TYPES: readonly EventType[] = [
-  "phase_status",
-  "stage_idle",
-  "stage_needs_permission",
-  "stage_attention",
-  "agent_stopped",
-  "agent_stop_failed",
-  "session_started",
-  "session_ended",
-  "prompt_submitted",
-  "review_requested",
-  "review_answered",
-];
 
 /** Agent event types a stage's own `autorun event` may not write (see runEvent). */
 const STAGE_REFUSED: readonly EventType[] = ["review_requested", "review_answered", "agent_stop_failed"];
@@ -121,7 +104,7 @@ export function runPhase(ctx: Ctx, phase: string, state: string, opts: PhaseOpti
 
 export async function runEvent(ctx: Ctx, type: string, pairs: string[], opts: { data?: string; orchDir?: string; stage?: string }): Promise<number> {
   const { appendEvent } = await import("../state/events.js");
-  const { EVENT_TYPES } = await import("../state/schemas.js");
+  const { EVENT_TYPES } = await import("../types/schemas.js");
   if (!(EVENT_TYPES as string[]).includes(type)) throw new UserError(`unknown event type "${type}"; known: ${EVENT_TYPES.join(", ")}.`);
   if (!AGENT_EVENT_TYPES.includes(type as EventType)) {
     throw new UserError(`${type} events are written by autorun itself, not by agents; agents may write: ${AGENT_EVENT_TYPES.join(", ")}.`);

@@ -17,7 +17,7 @@ import { runProgram } from "../adapters/exec.js";
 import { isAlive, signal } from "../adapters/process.js";
 import { PaneDriver, waitUntil, type TmuxRun } from "../adapters/pane-driver.js";
 import { classifyPane, type PaneState } from "../monitor/pane.js";
-import type { Ctx } from "./context.js";
+import type { Ctx } from "./ctx.js";
 
 interface Item {
   name: string;

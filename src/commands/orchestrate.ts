@@ -16,7 +16,7 @@ import { foldEvents } from "../core/fold.js";
 import { withLock } from "../state/lock.js";
 import { loadStatus, rebuildStatus } from "../state/status.js";
 import { loadConfig, type Config } from "../state/config.js";
-import type { ConfigFile } from "../state/schemas.js";
+import type { ConfigFile } from "../types/schemas.js";
 import { writeProjectRules, writeSettings } from "../state/settings.js";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
@@ -26,8 +26,9 @@ import { stageArgv, stageSessionId, launchStages } from "../monitor/launcher.js"
 import { Worktrees } from "../monitor/worktrees.js";
 import { stagesToLaunch } from "../core/scheduler.js";
 import { describeErrno, RuntimeError, UserError } from "../errors.js";
-import { listOrchestrations, type Ctx } from "./context.js";
-import type { EventWithoutTs, Status } from "../state/schemas.js";
+import type { Ctx } from "./ctx.js";
+import { listOrchestrations } from "../state/orchestration.js";
+import type { EventWithoutTs, Status } from "../types/schemas.js";
 import { eventsFile } from "../state/orchestration.js";
 
 export interface OrchestrateOptions {
@@ -235,7 +236,7 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
  * would adopt those sessions (same names) and work in their worktrees. The person stops it first.
  */
 async function refuseFreshWhileLive(paths: OrchPaths, name: string, status: Status, socket: string | undefined): Promise<void> {
-  const { runningMonitor } = await import("./monitor-pid.js");
+  const { runningMonitor } = await import("../monitor/monitor-pid.js");
   const { readSettings } = await import("../state/settings.js");
   const monitor = runningMonitor(paths);
   const recorded = (() => {

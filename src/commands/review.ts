@@ -8,8 +8,8 @@ import { loadStatus } from "../state/status.js";
 import { findExecutable, runInteractive } from "../adapters/process.js";
 import { parseAgentCmd } from "../adapters/agent.js";
 import { RuntimeError, UserError } from "../errors.js";
-import type { Ctx } from "./context.js";
-import { runningMonitor } from "./monitor-pid.js";
+import type { Ctx } from "./ctx.js";
+import { runningMonitor } from "../monitor/monitor-pid.js";
 import { actionsFor, parseAnswer } from "../core/review-actions.js";
 import { ownIdentity } from "./agent-report.js";
 

@@ -5,7 +5,7 @@
  */
 import type * as Z from "zod";
 import type { Ctx } from "./ctx.js";
-import type { ConfigFile } from "../state/schemas.js";
+import type { ConfigFile } from "../types/schemas.js";
 
 /** A hook payload is a few kilobytes; more than this is not one, and is not held in memory. */
 const STDIN_LIMIT = 8 * 1024 * 1024;

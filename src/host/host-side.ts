@@ -14,7 +14,7 @@ import { runProgram } from "../adapters/exec.js";
 import { sessionEnv } from "../adapters/agent.js";
 import { tmuxAtPath } from "../adapters/remote-tmux.js";
 import type { NewSession } from "../adapters/tmux.js";
-import { ownVersion } from "../commands/host-check.js";
+import { ownVersion } from "../adapters/agent.js";
 import { appendLine, readFirstLine } from "../state/append.js";
 import { contextFilePath } from "../state/paths.js";
 import { UserError } from "../errors.js";

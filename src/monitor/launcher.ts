@@ -14,7 +14,7 @@ import { withLock } from "../state/lock.js";
 import { loadStatus } from "../state/status.js";
 import type { OrchPaths } from "../state/paths.js";
 import type { Config } from "../state/config.js";
-import type { Status } from "../state/schemas.js";
+import type { Status } from "../types/schemas.js";
 import { ToolError } from "../errors.js";
 import { keepOrRestoreBranch } from "./tips.js";
 import type { Worktrees } from "./worktrees.js";

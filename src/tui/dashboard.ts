@@ -9,15 +9,14 @@ import { watch } from "chokidar";
 import { applyEvent } from "../core/fold.js";
 import { readEventsFrom } from "../state/events.js";
 import { listReviewFiles, readReview } from "../state/review.js";
-import type { AutorunEvent, Status } from "../state/schemas.js";
+import type { AutorunEvent, Status } from "../types/schemas.js";
 import { createTmux, onOurServer } from "../adapters/tmux.js";
 import { runInteractive } from "../adapters/process.js";
-import { isMonitorOf } from "../commands/monitor-pid.js";
+import { isMonitorOf } from "../monitor/monitor-pid.js";
 import { parseAgentCmd } from "../adapters/agent.js";
-import { verifiedNudge } from "../monitor/nudge.js";
-import { realClock } from "../monitor/clock.js";
-import { resolveOrchestration, type Ctx } from "../commands/context.js";
-import { runStop } from "../commands/control.js";
+import { nudgeStage, stopRun } from "../monitor/person-actions.js";
+import { realClock } from "../core/clock.js";
+import { resolveOrchestration, type Where } from "../state/orchestration.js";
 import { dependencyLines, eventLine, headerLine, plainSummary, stageTable } from "./views.js";
 
 interface Program {
@@ -28,7 +27,12 @@ interface Program {
   input: NodeJS.ReadStream;
 }
 
-export async function runDashboard(ctx: Ctx, plan: string | undefined): Promise<number> {
+/** What the dashboard is given: where it runs, and where it prints when there is no terminal. */
+export interface DashboardCtx extends Where {
+  out: (line: string) => void;
+}
+
+export async function runDashboard(ctx: DashboardCtx, plan: string | undefined): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
   const { paths, config } = orch;
   const chunk = readEventsFrom(paths.events, 0);
@@ -175,7 +179,7 @@ export async function runDashboard(ctx: Ctx, plan: string | undefined): Promise<
       const s = id ? status.stages[id] : undefined;
       if (!id || !s || s.status !== "in_progress") return say(`stage ${id ?? "?"} is not running; nothing to nudge`);
       say(`nudging stage ${id}…`);
-      void verifiedNudge(tmux, s.session, config.nudgeMessage, realClock).then((r) => say(r.sent ? `stage ${id}: ${r.verified ? "nudge verified" : "nudge not verified"} (${r.evidence})` : `stage ${id}: not nudged (${r.evidence})`));
+      void nudgeStage({ ...orch, status }, id, config.nudgeMessage, realClock).then((r) => say(r.sent ? `stage ${id}: ${r.verified ? "nudge verified" : "nudge not verified"} (${r.evidence})` : `stage ${id}: not nudged (${r.evidence})`));
     });
     screen.key(["r"], () => {
       const id = current();
@@ -192,8 +196,7 @@ export async function runDashboard(ctx: Ctx, plan: string | undefined): Promise<
       say(`stop the monitor of ${status.plan_name}? y / n`);
       (screen as unknown as { onceKey(keys: string[], fn: (ch: unknown, key: { name: string }) => void): void }).onceKey(["y", "n", "escape"], (_ch, key) => {
         if (key.name !== "y") return say("not stopped");
-        const quiet: Ctx = { ...ctx, out: () => undefined, err: () => undefined };
-        void runStop(quiet, status.plan_name, {}).then(() => say("monitor stopped; `autorun resume` continues"), (e: Error) => say(e.message));
+        void stopRun({ ...orch, status }, {}, realClock).then(() => say("monitor stopped; `autorun resume` continues"), (e: Error) => say(e.message));
       });
     });
     table.focus();
