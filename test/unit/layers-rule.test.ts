@@ -18,9 +18,11 @@ const table = [
   { name: "cli", path: "cli.ts", may: ["state", "core", "types"] },
 ];
 
+const sealed = [{ module: "state/append.ts", names: ["appendLine"], layer: "state", why: "through the writer" }];
+
 function lint(name: string, text: string): string[] {
   const linter = new Linter({ configType: "flat", cwd: root });
-  const config = [{ files: ["**/*.ts"], languageOptions: { parser: tseslint.parser as Linter.Parser }, plugins: { autorun: { rules: { layers } } }, rules: { "autorun/layers": ["error", { root, layers: table }] } }] as Linter.Config[];
+  const config = [{ files: ["**/*.ts"], languageOptions: { parser: tseslint.parser as Linter.Parser }, plugins: { autorun: { rules: { layers } } }, rules: { "autorun/layers": ["error", { root, layers: table, sealed }] } }] as Linter.Config[];
   return linter.verify(text, config, join(root, name)).map((m) => m.message);
 }
 
@@ -42,6 +44,12 @@ describe("autorun/layers", () => {
       "types/t.ts (types) may not import core/f.ts (core): types may use only nothing (docs/ARCHITECTURE.md, Layers). Move what both need into a layer below them.",
     ]);
     expect(lint("state/a.ts", 'import "../cli.js";\n')).toHaveLength(1);
+  });
+
+  it("keeps a sealed export to its own layer; the module's other exports stay open", () => {
+    expect(lint("cli.ts", 'import { appendLine, readFirstLine } from "./state/append.js";\n')).toEqual(["cli.ts may not import appendLine from state/append.ts: only state may (through the writer)."]);
+    expect(lint("cli.ts", 'import { readFirstLine } from "./state/append.js";\n')).toEqual([]);
+    expect(lint("state/events.ts", 'import { appendLine } from "./append.js";\n')).toEqual([]);
   });
 
   it("fails a file that is in no layer of the table", () => {
