@@ -10,14 +10,8 @@ import { fileURLToPath } from "node:url";
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { UserError } from "../errors.js";
+import { HOOK_EVENTS } from "../types/constants.js";
 import { compareVersions } from "./claude-stand-in.js";
-
-/**
- * The Claude Code hooks a stage session reports through `autorun hook <Name>`. StopFailure (a turn
- * ended on an API error: rate limit, refused key, …) fires instead of Stop; a Claude Code that does
- * not know a hook name ignores it.
- */
-export const HOOK_EVENTS = ["Notification", "Stop", "StopFailure", "SessionStart", "SessionEnd", "UserPromptSubmit"] as const;
 
 /** The installed package root (holds orchestration-templates/ and dist/). */
 export function packageRoot(): string {

@@ -4,13 +4,14 @@
  * without loading the schemas; `event`, which takes arbitrary fields, validates them.
  */
 import { appendAgentEvent, type AgentEventFields } from "../state/agent-append.js";
-import { PHASES } from "../types/constants.js";
+import { HOOK_EVENTS, PHASES } from "../types/constants.js";
 import type { EventBody, EventType } from "../types/schemas.js";
 import { AGENT_EVENT_TYPES } from "../types/agent-events.js";
 import { UserError } from "../errors.js";
 import { stageSession } from "../adapters/stage-session.js";
 import { printable } from "../core/printable.js";
 import type { Ctx } from "./ctx.js";
+import type { Stdin } from "./table.js";
 import { stageIdentity } from "./agent-identity.js";
 
 /** Agent event types a stage's own `autorun event` may not write (see runEvent). */
@@ -162,18 +163,18 @@ export function hookToEvent(name: string, payload: HookPayload): AgentEventField
  * `autorun hook <Name>`: exits 0 or 1, never 2 — Claude Code reads exit 2 from a hook as "block
  * this action" (a Stop hook exiting 2 would keep the agent from stopping).
  */
-export async function runHook(ctx: Ctx, name: string, stdin: string): Promise<number> {
-  const known = ["Notification", "Stop", "StopFailure", "SessionStart", "SessionEnd", "UserPromptSubmit"];
-  if (!known.includes(name)) {
-    ctx.err(`autorun hook: unknown hook "${name}"; known: ${known.join(", ")}.`);
+export async function runHook(ctx: Ctx, name: string, input: Stdin): Promise<number> {
+  if (!(HOOK_EVENTS as readonly string[]).includes(name)) {
+    ctx.err(`autorun hook: unknown hook "${name}"; known: ${HOOK_EVENTS.join(", ")}.`);
     return 1;
   }
   if (!ctx.env.AUTORUN_ORCH_DIR || !ctx.env.AUTORUN_STAGE) return 0;
   let payload: HookPayload = {};
-  if (stdin === "\u0000too large") {
+  if (!("text" in input)) {
     ctx.err(`autorun hook ${name}: the payload on stdin is over 8 MB, which no hook sends; nothing was recorded.`);
     return 1;
   }
+  const stdin = input.text;
   if (stdin.trim() !== "") {
     try {
       payload = JSON.parse(stdin) as HookPayload;

@@ -11,7 +11,8 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { agentSettings, CLAUDE_TESTED_RANGE, HOOK_EVENTS, packageRoot } from "../adapters/agent.js";
+import { agentSettings, CLAUDE_TESTED_RANGE, packageRoot } from "../adapters/agent.js";
+import { HOOK_EVENTS } from "../types/constants.js";
 import { claudeEnv, claudeHome, compareVersions, startApi, type Api, type Call, type Reply } from "../adapters/claude-stand-in.js";
 import { runProgram } from "../adapters/exec.js";
 import { isAlive, signal } from "../adapters/process.js";

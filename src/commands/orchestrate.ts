@@ -22,7 +22,7 @@ import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
 import { localAllowRules, passthroughEnv } from "../adapters/agent.js";
 import { preflightAgent, preflightProblems } from "./preflight.js";
-import { stageArgv, stageSessionId, launchStages } from "../monitor/launcher.js";
+import { stageArgv, stageSessionId, launchStages, type ArgvView } from "../monitor/launcher.js";
 import { Worktrees } from "../monitor/worktrees.js";
 import { stagesToLaunch } from "../core/scheduler.js";
 import { describeErrno, RuntimeError, UserError } from "../errors.js";
@@ -373,7 +373,8 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boole
   ctx.out("");
   plan.waves.forEach((ids, i) => ctx.out(`Wave ${i + 1}: ${ids.map((id) => `Stage ${id}`).join(", ")}`));
   ctx.out("");
-  const fakeStatus = {
+  // What the launch would build each stage's command from, as the run's status would say it.
+  const dry: ArgvView & Pick<Status, "created_at" | "plan_name"> = {
     created_at: "dry-run",
     plan_name: prep.planName,
     project_root: root,
@@ -385,7 +386,7 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boole
         { worktree: join(root, ".claude", "worktrees", worktreeName(prep.slug, s.id)), context_file: contextFilePath(prep.paths.stagesDir, s.id), model: s.settings?.model ?? null },
       ]),
     ),
-  } as unknown as Status;
+  };
   for (const s of plan.stages) {
     ctx.out(`Stage ${s.id}: ${s.name}${s.settings?.status === "completed" ? "   (done already: not launched)" : ""}`);
     ctx.out(`  depends on: ${s.depends_on.length ? s.depends_on.join(", ") : "none"}   wave ${waveOf.get(s.id)}`);
@@ -394,7 +395,7 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boole
     // A stage the plan marks done is never launched: no session, branch or command to show.
     if (s.settings?.status === "completed") continue;
     ctx.out(`  session: ${sessionName(prep.slug, s.id)}   branch: ${branchName(prep.slug, s.id)}`);
-    const argv = stageArgv({ config: prep.config }, fakeStatus, prep.paths.dir, s.id, { sessionId: stageSessionId(fakeStatus, prep.paths.dir, s.id, 1) });
+    const argv = stageArgv({ config: prep.config }, dry, prep.paths.dir, s.id, { sessionId: stageSessionId(dry, prep.paths.dir, s.id, 1) });
     ctx.out(verbose ? `  argv: ${JSON.stringify(argv)}` : `  runs: ${shortCommand(argv)}`);
   }
   ctx.out("");

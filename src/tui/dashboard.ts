@@ -19,14 +19,6 @@ import { realClock } from "../core/clock.js";
 import { resolveOrchestration, type Where } from "../state/orchestration.js";
 import { dependencyLines, eventLine, headerLine, plainSummary, stageTable } from "./views.js";
 
-interface Program {
-  normalBuffer(): void;
-  alternateBuffer(): void;
-  showCursor(): void;
-  hideCursor(): void;
-  input: NodeJS.ReadStream;
-}
-
 /** What the dashboard is given: where it runs, and where it prints when there is no terminal. */
 export interface DashboardCtx extends Where {
   out: (line: string) => void;
@@ -78,11 +70,11 @@ export async function runDashboard(ctx: DashboardCtx, plan: string | undefined):
     // The table's inner width (less its borders and a column to spare).
     const { header: head, rows } = stageTable(status, now, (table.width as number) - 3);
     const ids = rows.map((r) => r[0]!);
-    const selected = rowIds[(table as unknown as { selected: number }).selected - 1];
+    const selected = rowIds[table.selected - 1];
     rowIds = ids;
     table.setData([head, ...rows]);
     const keep = selected !== undefined ? ids.indexOf(selected) : -1;
-    table.select(keep >= 0 ? keep + 1 : Math.min(Math.max((table as unknown as { selected: number }).selected, 1), ids.length));
+    table.select(keep >= 0 ? keep + 1 : Math.min(Math.max(table.selected, 1), ids.length));
     deps.setContent(dependencyLines(status).join("\n"));
     screen.render();
   };
@@ -137,22 +129,24 @@ export async function runDashboard(ctx: DashboardCtx, plan: string | undefined):
   watcher.on("change", refresh).on("add", refresh);
   const tick = setInterval(refresh, 1000);
 
-  const current = () => rowIds[(table as unknown as { selected: number }).selected - 1];
-  const program = screen.program as unknown as Program;
+  const current = () => rowIds[table.selected - 1];
+  const program = screen.program;
+  // blessed reads keys from process.stdin (the screen is made with its defaults).
+  const input = process.stdin;
   /** Hands the terminal to another program (tmux attach, $EDITOR) and takes it back. */
   const suspend = async (run: () => Promise<unknown>) => {
     program.normalBuffer();
     program.showCursor();
-    program.input.setRawMode?.(false);
-    program.input.pause();
+    input.setRawMode?.(false);
+    input.pause();
     try {
       await run();
     } finally {
-      program.input.setRawMode?.(true);
-      program.input.resume();
+      input.setRawMode?.(true);
+      input.resume();
       program.alternateBuffer();
       program.hideCursor();
-      (screen as unknown as { alloc(): void }).alloc();
+      screen.alloc();
       draw();
     }
   };
@@ -164,7 +158,7 @@ export async function runDashboard(ctx: DashboardCtx, plan: string | undefined):
       clearInterval(tick);
       if (pending) clearTimeout(pending);
       screen.destroy();
-      program.input.pause();
+      input.pause();
       void watcher.close().then(() => resolveRun(0));
     };
     screen.key(["q", "C-c"], quit);
@@ -194,7 +188,7 @@ export async function runDashboard(ctx: DashboardCtx, plan: string | undefined):
     });
     screen.key(["s"], () => {
       say(`stop the monitor of ${status.plan_name}? y / n`);
-      (screen as unknown as { onceKey(keys: string[], fn: (ch: unknown, key: { name: string }) => void): void }).onceKey(["y", "n", "escape"], (_ch, key) => {
+      screen.onceKey(["y", "n", "escape"], (_ch, key) => {
         if (key.name !== "y") return say("not stopped");
         void stopRun({ ...orch, status }, {}, realClock).then(() => say("monitor stopped; `autorun resume` continues"), (e: Error) => say(e.message));
       });
