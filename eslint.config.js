@@ -1,8 +1,28 @@
 import tseslint from "typescript-eslint";
 import { noImportCycle } from "./scripts/eslint-no-import-cycle.js";
+import { layers } from "./scripts/eslint-layers.js";
 
-// Architecture boundaries (docs/ARCHITECTURE.md, "Layers"): only adapters start processes, only the TUI loads
-// blessed, only cli.ts knows commander, and core stays pure.
+// The layers of src/, bottom first (docs/ARCHITECTURE.md, "Layers"): each may import its own layer
+// and those it names, nothing above it. `autorun/layers` fails on an import against the table.
+const below = (...names) => names;
+const LAYERS = [
+  { name: "errors", path: "errors.ts", may: below() },
+  { name: "types", path: "types/", may: below("errors") },
+  { name: "core", path: "core/", may: below("types", "errors") },
+  { name: "state", path: "state/", may: below("core", "types", "errors") },
+  { name: "adapters", path: "adapters/", may: below("core", "types", "errors") },
+  { name: "host", path: "host/", may: below("state", "adapters", "core", "types", "errors") },
+  { name: "monitor", path: "monitor/", may: below("host", "state", "adapters", "core", "types", "errors") },
+  { name: "tui", path: "tui/", may: below("monitor", "host", "state", "adapters", "core", "types", "errors") },
+  { name: "commands", path: "commands/", may: below("tui", "monitor", "host", "state", "adapters", "core", "types", "errors") },
+  { name: "cli", path: "cli.ts", may: below("commands", "tui", "monitor", "host", "state", "adapters", "core", "types", "errors") },
+];
+// Writers of events.jsonl without the schema: every other module writes through src/state/
+// (validated: `appendFor`, the handle's `append`; the agents' fixed-shape events: `appendAgentEvent`).
+const SEALED = [{ module: "state/append.ts", names: ["appendLine", "appendLines"], layer: "state", why: "events are written through src/state/orchestration.ts or agent-append.ts" }];
+
+// Within those: only adapters start processes, only the TUI loads blessed, only cli.ts knows
+// commander, and core stays pure.
 const noProcess = {
   paths: [
     { name: "execa", message: "Only src/adapters/ may start processes." },
@@ -18,8 +38,12 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     files: ["src/**/*.ts"],
-    plugins: { autorun: { rules: { "no-import-cycle": noImportCycle } } },
-    rules: { "no-restricted-imports": ["error", noProcess], "autorun/no-import-cycle": ["error", { root: "src" }] },
+    plugins: { autorun: { rules: { "no-import-cycle": noImportCycle, layers } } },
+    rules: {
+      "no-restricted-imports": ["error", noProcess],
+      "autorun/no-import-cycle": ["error", { root: "src" }],
+      "autorun/layers": ["error", { root: "src", layers: LAYERS, sealed: SEALED }],
+    },
   },
   {
     files: ["src/adapters/**/*.ts"],

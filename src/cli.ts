@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import type { Ctx } from "./commands/ctx.js";
 import { printable } from "./core/printable.js";
-import { COMMANDS, GROUPS, type Args, type CommandSpec } from "./commands/table.js";
+import { COMMANDS, GROUPS, type Args } from "./commands/table.js";
 
 /** autorun's own package.json, found upward from this file (src/ when run from source, dist/src/ when built). */
 function ownPackage(): { version: string; bugs?: { url?: string } | string } {
@@ -30,16 +30,11 @@ async function ctx(): Promise<Ctx> {
   return (await import("./commands/ctx.js")).defaultCtx();
 }
 
-/** Commander's options object through the command's schema: one typed object, or a one-line error naming the flag. */
-async function validated(spec: CommandSpec, raw: Record<string, unknown>): Promise<unknown> {
-  if (!spec.schema) return raw;
-  const z = await import("zod");
-  const parsed = spec.schema(z).safeParse(raw);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const flag = `--${String(issue.path[0] ?? "").replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)}`;
-  const { UserError } = await import("./errors.js");
-  throw new UserError(`${flag} ${JSON.stringify(raw[String(issue.path[0])])}: ${issue.message}.`);
+/** An argument as commander passes it: a string, a list of them for `<x...>`, or undefined. */
+function asArg(value: unknown): Args[number] {
+  if (typeof value === "string") return value;
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === "string");
+  return undefined;
 }
 
 function oneLine(str: string): string {
@@ -86,9 +81,8 @@ export function buildProgram(setCode: (code: number) => void): Command {
     }
     cmd.action(async (...received: unknown[]) => {
       if (spec.person) await refuseInStage(spec.name);
-      const args = received.slice(0, spec.args?.length ?? 0) as Args;
-      const opts = await validated(spec, (received.at(-1) as Command).opts());
-      setCode(await spec.run(await ctx(), args, opts as never));
+      const args: Args = received.slice(0, spec.args?.length ?? 0).map(asArg);
+      setCode(await spec.invoke(await ctx(), args, cmd.opts()));
     });
   }
   return program;

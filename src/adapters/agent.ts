@@ -10,20 +10,23 @@ import { fileURLToPath } from "node:url";
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { UserError } from "../errors.js";
+import { HOOK_EVENTS } from "../types/constants.js";
 import { compareVersions } from "./claude-stand-in.js";
-
-/**
- * The Claude Code hooks a stage session reports through `autorun hook <Name>`. StopFailure (a turn
- * ended on an API error: rate limit, refused key, …) fires instead of Stop; a Claude Code that does
- * not know a hook name ignores it.
- */
-export const HOOK_EVENTS = ["Notification", "Stop", "StopFailure", "SessionStart", "SessionEnd", "UserPromptSubmit"] as const;
 
 /** The installed package root (holds orchestration-templates/ and dist/). */
 export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
   return dir;
+}
+
+/** This autorun's version, as `autorun --version` prints it. */
+export function ownVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
 }
 
 export function pluginDir(): string {

@@ -3,81 +3,19 @@
  * Hooks run on every turn of every agent, so `phase` and `hook` build their (fixed-shape) events
  * without loading the schemas; `event`, which takes arbitrary fields, validates them.
  */
-import { existsSync } from "node:fs";
-import { join, resolve as resolvePath } from "node:path";
-import { appendLine, nowIso, readFirstLine } from "../state/append.js";
-import { pathsFromOrchDir, type OrchPaths } from "../state/paths.js";
-import { PHASES } from "../state/constants.js";
-import type { EventType } from "../state/schemas.js";
+import { appendAgentEvent, type AgentEventFields } from "../state/agent-append.js";
+import { HOOK_EVENTS, PHASES } from "../types/constants.js";
+import type { EventBody, EventType } from "../types/schemas.js";
+import { AGENT_EVENT_TYPES } from "../types/agent-events.js";
 import { UserError } from "../errors.js";
 import { stageSession } from "../adapters/stage-session.js";
 import { printable } from "../core/printable.js";
-import type { Ctx } from "./context.js";
-
-interface StageIdentity {
-  paths: OrchPaths;
-  plan_name: string;
-  project_slug: string;
-  stage: string | undefined;
-}
-
-/**
- * Events an agent (or its hooks) may write, always about its own stage. Everything else (launches,
- * merges, failures, completion) is written by autorun's own monitor and commands only.
- */
-export const AGENT_EVENT_TYPES: readonly EventType[] = [
-  "phase_status",
-  "stage_idle",
-  "stage_needs_permission",
-  "stage_attention",
-  "agent_stopped",
-  "agent_stop_failed",
-  "session_started",
-  "session_ended",
-  "prompt_submitted",
-  "review_requested",
-  "review_answered",
-];
+import type { Ctx } from "./ctx.js";
+import type { Stdin } from "./table.js";
+import { stageIdentity } from "./agent-identity.js";
 
 /** Agent event types a stage's own `autorun event` may not write (see runEvent). */
 const STAGE_REFUSED: readonly EventType[] = ["review_requested", "review_answered", "agent_stop_failed"];
-
-/**
- * Inside a stage's session the identity is the session's own, read where the agent cannot change
- * it (src/adapters/stage-session.ts): `--orch-dir`, `--stage` and the variables may only repeat it.
- * Outside one (a person's terminal), the flags or the variables say which stage.
- */
-export function ownIdentity(ctx: Pick<Ctx, "env">, opts: { orchDir?: string; stage?: string }): { orchDir?: string; stage?: string } {
-  const session = stageSession(ctx.env);
-  if (!session) return { ...((opts.orchDir ?? ctx.env.AUTORUN_ORCH_DIR) ? { orchDir: opts.orchDir ?? ctx.env.AUTORUN_ORCH_DIR } : {}), ...((opts.stage ?? ctx.env.AUTORUN_STAGE) ? { stage: opts.stage ?? ctx.env.AUTORUN_STAGE } : {}) };
-  for (const [flag, given] of [["--orch-dir", opts.orchDir], ["AUTORUN_ORCH_DIR", ctx.env.AUTORUN_ORCH_DIR]] as const) {
-    if (given !== undefined && resolvePath(given) !== resolvePath(session.orchDir)) {
-      throw new UserError(`this session belongs to ${session.orchDir}; ${flag} ${given} is refused (a stage reports only about itself).`);
-    }
-  }
-  for (const [flag, given] of [["--stage", opts.stage], ["AUTORUN_STAGE", ctx.env.AUTORUN_STAGE]] as const) {
-    if (given !== undefined && given !== session.stage) throw new UserError(`this session is stage ${session.stage}; ${flag} ${given} is refused (a stage reports only about itself).`);
-  }
-  return { orchDir: session.orchDir, stage: session.stage };
-}
-
-function identity(ctx: Ctx, opts: { orchDir?: string; stage?: string }, needStage: boolean): StageIdentity {
-  const { orchDir, stage } = ownIdentity(ctx, opts);
-  if (!orchDir) throw new UserError("AUTORUN_ORCH_DIR is not set: run this inside a stage session, or pass --orch-dir <dir> --stage <id>.");
-  if (needStage && !stage) throw new UserError("AUTORUN_STAGE is not set: run this inside a stage session, or pass --stage <id>.");
-  const events = join(resolvePath(orchDir), "events.jsonl");
-  if (!existsSync(events)) throw new UserError(`${orchDir} is not an orchestration (no events.jsonl); check AUTORUN_ORCH_DIR.`);
-  // Only the first event is needed (the plan's identity and stages): agents call this often.
-  const started = readFirstLine(events);
-  const ids = Array.isArray(started?.stages) ? (started.stages as { id?: unknown }[]).map((s) => String(s.id)) : undefined;
-  if (started?.type !== "orchestration_started" || typeof started.plan_name !== "string" || typeof started.project_slug !== "string" || !ids) {
-    throw new UserError(`${events} does not start with orchestration_started; the orchestration is damaged.`);
-  }
-  if (stage !== undefined && !ids.includes(stage)) {
-    throw new UserError(`stage ${stage} is not in plan ${started.plan_name} (stages: ${ids.join(", ")}); check AUTORUN_STAGE.`);
-  }
-  return { paths: pathsFromOrchDir(orchDir, started.project_slug), plan_name: started.plan_name, project_slug: started.project_slug, stage };
-}
 
 export interface PhaseOptions {
   current?: string;
@@ -94,18 +32,18 @@ function intOpt(name: string, v: string | undefined): number | undefined {
   return Number(v);
 }
 
+function isPhase(p: string): p is (typeof PHASES)[number] {
+  return (PHASES as readonly string[]).includes(p);
+}
+
 export function runPhase(ctx: Ctx, phase: string, state: string, opts: PhaseOptions): number {
-  if (!(PHASES as readonly string[]).includes(phase)) throw new UserError(`unknown phase "${phase}"; use one of ${PHASES.join(", ")}.`);
+  if (!isPhase(phase)) throw new UserError(`unknown phase "${phase}"; use one of ${PHASES.join(", ")}.`);
   if (state !== "start" && state !== "done") throw new UserError(`phase state must be start or done, not "${state}".`);
-  const id = identity(ctx, opts, true);
+  const id = stageIdentity(ctx, opts, true);
   const complexity = opts.complexity?.toUpperCase();
-  if (complexity !== undefined && !["QUICK", "MEDIUM", "LARGE"].includes(complexity)) throw new UserError(`--complexity must be QUICK, MEDIUM or LARGE, not "${opts.complexity}".`);
+  if (complexity !== undefined && complexity !== "QUICK" && complexity !== "MEDIUM" && complexity !== "LARGE") throw new UserError(`--complexity must be QUICK, MEDIUM or LARGE, not "${opts.complexity}".`);
   // Every field is checked above, so the event is written as built (see the module comment).
-  appendLine(id.paths.events, {
-    ts: nowIso(),
-    orch_dir: id.paths.dir,
-    plan_name: id.plan_name,
-    project_slug: id.project_slug,
+  appendAgentEvent(id.paths, id, {
     stage: id.stage!,
     type: "phase_status",
     phase,
@@ -120,8 +58,8 @@ export function runPhase(ctx: Ctx, phase: string, state: string, opts: PhaseOpti
 }
 
 export async function runEvent(ctx: Ctx, type: string, pairs: string[], opts: { data?: string; orchDir?: string; stage?: string }): Promise<number> {
-  const { appendEvent } = await import("../state/events.js");
-  const { EVENT_TYPES } = await import("../state/schemas.js");
+  const { appendFor } = await import("../state/orchestration.js");
+  const { EVENT_TYPES } = await import("../types/schemas.js");
   if (!(EVENT_TYPES as string[]).includes(type)) throw new UserError(`unknown event type "${type}"; known: ${EVENT_TYPES.join(", ")}.`);
   if (!AGENT_EVENT_TYPES.includes(type as EventType)) {
     throw new UserError(`${type} events are written by autorun itself, not by agents; agents may write: ${AGENT_EVENT_TYPES.join(", ")}.`);
@@ -132,7 +70,7 @@ export async function runEvent(ctx: Ctx, type: string, pairs: string[], opts: { 
   if (STAGE_REFUSED.includes(type as EventType) && stageSession(ctx.env)) {
     throw new UserError(`${type} is not written with autorun event from a stage's session; a review is asked with autorun review new.`);
   }
-  const id = identity(ctx, opts, true);
+  const id = stageIdentity(ctx, opts, true);
   let fields: Record<string, unknown> = {};
   if (opts.data) {
     try {
@@ -154,14 +92,8 @@ export async function runEvent(ctx: Ctx, type: string, pairs: string[], opts: { 
   if (fields.source === "screen") throw new UserError("source=screen is for what the monitor itself saw on a stage's screen; an agent or hook writes source=hook.");
   // The identity and the time are autorun's to set, never the caller's.
   for (const key of ["ts", "stage", "orch_dir", "plan_name", "project_slug"]) delete fields[key];
-  appendEvent(id.paths.events, {
-    ...fields,
-    type: type as EventType,
-    orch_dir: id.paths.dir,
-    plan_name: id.plan_name,
-    project_slug: id.project_slug,
-    stage: id.stage!,
-  });
+  // Checked by the schema as it is written (a field of the wrong shape is named, nothing written).
+  appendFor(id.paths, id, { ...fields, type, stage: id.stage! } as EventBody);
   return 0;
 }
 
@@ -186,7 +118,7 @@ export interface HookPayload {
  * showed, else its details — without escape sequences or control characters (it goes into
  * events, logs and review files), cut to 300 characters. Strings only.
  */
-function stopFailureOf(payload: HookPayload): Record<string, unknown> {
+function stopFailureOf(payload: HookPayload): AgentEventFields {
   const kind = typeof payload.error === "string" && /^[a-z][a-z0-9_]{0,39}$/.test(payload.error) ? payload.error : "unknown";
   const texts = [payload.last_assistant_message, payload.error_details].filter((t): t is string => typeof t === "string");
   const message = texts.map((t) => printable(t).replace(/\s+/g, " ").trim()).find((t) => t !== "") ?? "";
@@ -200,7 +132,7 @@ function transcriptOf(payload: HookPayload): { transcript: string } | Record<str
 }
 
 /** Maps a Claude Code hook payload to an event body, or undefined when it carries nothing for us. */
-export function hookToEvent(name: string, payload: HookPayload): Record<string, unknown> | undefined {
+export function hookToEvent(name: string, payload: HookPayload): AgentEventFields | undefined {
   switch (name) {
     case "Notification": {
       // Payload fields are whatever the sender wrote: strings are made strings here.
@@ -231,18 +163,18 @@ export function hookToEvent(name: string, payload: HookPayload): Record<string, 
  * `autorun hook <Name>`: exits 0 or 1, never 2 — Claude Code reads exit 2 from a hook as "block
  * this action" (a Stop hook exiting 2 would keep the agent from stopping).
  */
-export async function runHook(ctx: Ctx, name: string, stdin: string): Promise<number> {
-  const known = ["Notification", "Stop", "StopFailure", "SessionStart", "SessionEnd", "UserPromptSubmit"];
-  if (!known.includes(name)) {
-    ctx.err(`autorun hook: unknown hook "${name}"; known: ${known.join(", ")}.`);
+export async function runHook(ctx: Ctx, name: string, input: Stdin): Promise<number> {
+  if (!(HOOK_EVENTS as readonly string[]).includes(name)) {
+    ctx.err(`autorun hook: unknown hook "${name}"; known: ${HOOK_EVENTS.join(", ")}.`);
     return 1;
   }
   if (!ctx.env.AUTORUN_ORCH_DIR || !ctx.env.AUTORUN_STAGE) return 0;
   let payload: HookPayload = {};
-  if (stdin === "\u0000too large") {
+  if (!("text" in input)) {
     ctx.err(`autorun hook ${name}: the payload on stdin is over 8 MB, which no hook sends; nothing was recorded.`);
     return 1;
   }
+  const stdin = input.text;
   if (stdin.trim() !== "") {
     try {
       payload = JSON.parse(stdin) as HookPayload;
@@ -258,12 +190,12 @@ export async function runHook(ctx: Ctx, name: string, stdin: string): Promise<nu
   let body = hookToEvent(name, payload);
   if (!body) return 0;
   try {
-    const id = identity(ctx, {}, true);
+    const id = stageIdentity(ctx, {}, true);
     // A session that starts outside its stage's worktree is ended before it acts (session-place.ts).
     const { misplaced, endOwnPane } = name === "SessionStart" ? await import("./session-place.js") : { misplaced: undefined, endOwnPane: undefined };
     const away = misplaced?.(id.paths, id.stage!, (payload as { cwd?: unknown }).cwd);
     if (away) body = { type: "session_ended", reason: away.reason };
-    appendLine(id.paths.events, { ts: nowIso(), ...body, orch_dir: id.paths.dir, plan_name: id.plan_name, project_slug: id.project_slug, stage: id.stage! });
+    appendAgentEvent(id.paths, id, { ...body, stage: id.stage! });
     if (away && endOwnPane) {
       ctx.err(`autorun: stage ${id.stage!}'s session ${away.reason}.`);
       await endOwnPane(away.session, ctx.env);

@@ -8,7 +8,7 @@ import { RemoteHost } from "../host/remote-host.js";
 import { hostTmuxSocket } from "../host/protocol.js";
 import { quoteSh } from "../adapters/ssh.js";
 import { RuntimeError, UserError } from "../errors.js";
-import type { Orchestration } from "./context.js";
+import type { LoadedOrchestration as Orchestration } from "../state/orchestration.js";
 import type { Ctx } from "./ctx.js";
 
 export async function attachOnHost(ctx: Ctx, orch: Orchestration, id: string, host: string, session: string): Promise<number> {

@@ -2,18 +2,17 @@
 import { existsSync, openSync, readSync, closeSync, statSync } from "node:fs";
 import { watch } from "chokidar";
 import { createTmux, onOurServer } from "../adapters/tmux.js";
-import { isAlive, signal } from "../adapters/process.js";
 import { appendFor } from "../state/orchestration.js";
-import type { EventBody } from "../state/schemas.js";
+import type { EventBody } from "../types/schemas.js";
 import { spent } from "../monitor/controls.js";
 import { dollars as usd } from "../core/usage.js";
-import { runningMonitor } from "./monitor-pid.js";
 import { rebuildStatus } from "../state/status.js";
-import { verifiedNudge } from "../monitor/nudge.js";
-import { realClock } from "../monitor/clock.js";
+import { nudgeStage, stopRun } from "../monitor/person-actions.js";
+import { realClock } from "../core/clock.js";
 import { describeMerge, mergeStage } from "../monitor/merge.js";
 import { startMonitorDetached, monitorLogger } from "./monitor.js";
-import { requireStage, resolveOrchestration, type Ctx, type Orchestration } from "./context.js";
+import type { Ctx } from "./ctx.js";
+import { requireStage, resolveOrchestration, type LoadedOrchestration } from "../state/orchestration.js";
 import { RuntimeError, UserError } from "../errors.js";
 import { preflightOrchestration } from "./preflight.js";
 import { sentence, stagesList } from "../core/printable.js";
@@ -48,7 +47,7 @@ export async function runResume(ctx: Ctx, plan: string, opts: { budget?: number;
  * and an open circuit breaker (resuming is the person saying they looked). A budget must be above
  * what was already spent, or it would be crossed again at once.
  */
-export function liftHolds(ctx: Ctx, orch: Orchestration, opts: { budget?: number; stageBudget?: number }): void {
+export function liftHolds(ctx: Pick<Ctx, "out">, orch: Pick<LoadedOrchestration, "paths" | "status">, opts: { budget?: number; stageBudget?: number }): void {
   const status = orch.status;
   const append = (body: EventBody) => appendFor(orch.paths, status, body);
   if (opts.budget !== undefined) {
@@ -80,25 +79,8 @@ export function liftHolds(ctx: Ctx, orch: Orchestration, opts: { budget?: number
 
 export async function runStop(ctx: Ctx, plan: string, opts: { sessions?: boolean }): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
-  const pid = runningMonitor(orch.paths);
-  if (pid !== undefined) {
-    signal(pid, "SIGTERM");
-    const deadline = Date.now() + 15_000;
-    while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    if (isAlive(pid)) throw new RuntimeError(`the monitor (pid ${pid}) did not stop within 15 s; kill it with: kill ${pid}`);
-    ctx.out(`Stopped the monitor (pid ${pid}).`);
-  } else {
-    ctx.out("No monitor was running.");
-  }
-  const killed: string[] = [];
-  if (opts.sessions) {
-    const tmux = createTmux(orch.config.tmuxSocket);
-    for (const [id, s] of Object.entries(orch.status.stages)) {
-      if ((s.status === "in_progress" || s.status === "merging") && (await tmux.killSession(s.session))) killed.push(id);
-    }
-  }
-  appendFor(orch.paths, orch.status, { type: "orchestration_stopped", sessions: opts.sessions === true });
-  await rebuildStatus(orch.paths);
+  const { monitorPid, ended: killed } = await stopRun(orch, opts, realClock);
+  ctx.out(monitorPid !== undefined ? `Stopped the monitor (pid ${monitorPid}).` : "No monitor was running.");
   if (opts.sessions) ctx.out(killed.length ? `Ended the sessions of ${stagesList(killed)}; worktrees and branches are kept.` : "No stage sessions were running.");
   // The next step as it is: a finished run has nothing to continue.
   const name = orch.status.plan_name;
@@ -110,7 +92,7 @@ export async function runStop(ctx: Ctx, plan: string, opts: { sessions?: boolean
   return 0;
 }
 
-function liveSession(orch: Orchestration, id: string): string {
+function liveSession(orch: LoadedOrchestration, id: string): string {
   const stage = orch.status.stages[id]!;
   if (stage.status !== "in_progress" && stage.status !== "merging") {
     throw new RuntimeError(`stage ${id} is ${stage.status}; it has no running session.`);
@@ -187,19 +169,10 @@ export async function runLogs(ctx: Ctx, plan: string | undefined, opts: { follow
 export async function runNudge(ctx: Ctx, plan: string, stageArg: string, message: string | undefined): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
   const id = requireStage(orch, stageArg);
-  const session = liveSession(orch, id);
+  liveSession(orch, id); // refuses a stage with no running session
   const text = message ?? orch.config.nudgeMessage;
-  const tmux = createTmux(orch.config.tmuxSocket);
-  const result = await verifiedNudge(tmux, session, text, realClock);
+  const result = await nudgeStage(orch, id, text, realClock);
   if (!result.sent) throw new RuntimeError(`did not type into stage ${id}: ${result.evidence}`);
-  appendFor(orch.paths, orch.status, {
-    type: "stall_continue_sent",
-    stage: id,
-    message: text.slice(0, 500),
-    verified: result.verified,
-    attempt: orch.status.stages[id]!.nudges + 1,
-    evidence: `manual: ${result.evidence}`,
-  });
   ctx.out(result.verified ? `Sent to stage ${id} and verified: ${result.evidence}` : `Sent to stage ${id} but not verified: ${result.evidence}`);
   return result.verified ? 0 : 1;
 }

@@ -15,7 +15,7 @@ import { orchPaths } from "../state/paths.js";
 import { human } from "../core/report.js";
 import { runOrchestrate } from "./orchestrate.js";
 import { runStop } from "./control.js";
-import type { Ctx } from "./context.js";
+import type { Ctx } from "./ctx.js";
 import { RuntimeError } from "../errors.js";
 import { eventText } from "../core/words.js";
 

@@ -10,8 +10,9 @@ import { createTmux } from "../adapters/tmux.js";
 import { isAlive, signal } from "../adapters/process.js";
 import { listReviewFiles, readReview } from "../state/review.js";
 import { RuntimeError, UserError } from "../errors.js";
-import { runningMonitor } from "./monitor-pid.js";
-import { resolveOrchestration, type Ctx } from "./context.js";
+import { runningMonitor } from "../monitor/monitor-pid.js";
+import type { Ctx } from "./ctx.js";
+import { resolveOrchestration } from "../state/orchestration.js";
 
 interface Plan {
   monitor: number | undefined;

@@ -11,13 +11,14 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { agentSettings, CLAUDE_TESTED_RANGE, HOOK_EVENTS, packageRoot } from "../adapters/agent.js";
+import { agentSettings, CLAUDE_TESTED_RANGE, packageRoot } from "../adapters/agent.js";
+import { HOOK_EVENTS } from "../types/constants.js";
 import { claudeEnv, claudeHome, compareVersions, startApi, type Api, type Call, type Reply } from "../adapters/claude-stand-in.js";
 import { runProgram } from "../adapters/exec.js";
 import { isAlive, signal } from "../adapters/process.js";
 import { PaneDriver, waitUntil, type TmuxRun } from "../adapters/pane-driver.js";
 import { classifyPane, type PaneState } from "../monitor/pane.js";
-import type { Ctx } from "./context.js";
+import type { Ctx } from "./ctx.js";
 
 interface Item {
   name: string;

@@ -9,10 +9,11 @@ import { stagesList } from "../core/printable.js";
 import { stageState } from "../core/words.js";
 import { UserError } from "../errors.js";
 import { monitorLogger, startMonitorDetached } from "./monitor.js";
-import { requireStage, resolveOrchestration, type Ctx, type Orchestration } from "./context.js";
+import type { Ctx } from "./ctx.js";
+import { requireStage, resolveOrchestration, type LoadedOrchestration } from "../state/orchestration.js";
 
 /** The stage a person may finish: not merged already, and not being merged right now. */
-function finishable(orch: Orchestration, stageArg: string, verb: string): string {
+function finishable(orch: LoadedOrchestration, stageArg: string, verb: string): string {
   const id = requireStage(orch, stageArg);
   const s = orch.status.stages[id]!;
   if (s.status === "completed") throw new UserError(`stage ${id} is already ${stageState(s)}; there is nothing to ${verb}.`);
@@ -21,7 +22,7 @@ function finishable(orch: Orchestration, stageArg: string, verb: string): string
 }
 
 /** After the event: the run goes on (its monitor started when none runs), and the person is told what starts. */
-async function goOn(ctx: Ctx, orch: Orchestration, id: string): Promise<void> {
+async function goOn(ctx: Ctx, orch: LoadedOrchestration, id: string): Promise<void> {
   const status = await rebuildStatus(orch.paths);
   const waiting = dependantsOf(status ?? orch.status, id);
   if (status?.status === "running" || status?.status === "stopped") {

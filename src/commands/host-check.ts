@@ -3,11 +3,9 @@
  * and the versions of autorun, tmux, git and the agent command there. `autorun hosts` prints it;
  * `autorun doctor` turns it into findings with `hostFindings`.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { runProgram } from "../adapters/exec.js";
 import { runScript, scriptInput, type SshSettings } from "../adapters/ssh.js";
-import { packageRoot } from "../adapters/agent.js";
+import { ownVersion } from "../adapters/agent.js";
 import type { HostSpec } from "../core/hosts.js";
 
 export interface HostProbe {
@@ -69,15 +67,6 @@ export async function probeHost(s: SshSettings, host: HostSpec, agentCommand: re
     return { name: host.name, reachable: true, versions, ms };
   } catch (error) {
     return { name: host.name, reachable: false, error: (error as Error).message, versions: none, ms: Math.round(performance.now() - t0) };
-  }
-}
-
-/** This autorun's version, as `autorun --version` prints it. */
-export function ownVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
-  } catch {
-    return "unknown";
   }
 }
 

@@ -6,7 +6,8 @@
 import * as git from "../adapters/git.js";
 import { loadConfig } from "../state/config.js";
 import { resolveHosts } from "../core/hosts.js";
-import { loadOrchestrations, type Ctx } from "./context.js";
+import type { Ctx } from "./ctx.js";
+import { loadOrchestrations } from "../state/orchestration.js";
 import { probeHost } from "./host-check.js";
 
 export async function runHosts(ctx: Ctx, f: { json?: boolean; project?: string }): Promise<number> {

@@ -17,18 +17,19 @@ import { foldEvents } from "../core/fold.js";
 import { withLock } from "../state/lock.js";
 import { loadStatus, rebuildStatus } from "../state/status.js";
 import { loadConfig, type Config } from "../state/config.js";
-import type { ConfigFile } from "../state/schemas.js";
+import type { ConfigFile } from "../types/schemas.js";
 import { writeProjectRules, writeSettings } from "../state/settings.js";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
 import { localAllowRules, passthroughEnv } from "../adapters/agent.js";
 import { preflightAgent, preflightProblems } from "./preflight.js";
-import { stageArgv, stageSessionId, launchStages, type LaunchDeps } from "../monitor/launcher.js";
+import { stageArgv, stageSessionId, launchStages, type ArgvView, type LaunchDeps } from "../monitor/launcher.js";
 import { Worktrees } from "../monitor/worktrees.js";
 import { stagesToLaunch } from "../core/scheduler.js";
 import { describeErrno, RuntimeError, UserError } from "../errors.js";
-import { listOrchestrations, type Ctx } from "./context.js";
-import type { EventWithoutTs, Status } from "../state/schemas.js";
+import type { Ctx } from "./ctx.js";
+import { listOrchestrations } from "../state/orchestration.js";
+import type { EventWithoutTs, Status } from "../types/schemas.js";
 import { eventsFile } from "../state/orchestration.js";
 
 export interface OrchestrateOptions {
@@ -239,7 +240,7 @@ async function launchFirst(deps: LaunchDeps, status: Status, tip: string): Promi
     await launchStages(deps, ids, tip);
     return;
   }
-  const { realClock } = await import("../monitor/clock.js");
+  const { realClock } = await import("../core/clock.js");
   const hosts = new RunHosts({ ...deps, clock: realClock }, () => status);
   const placement = new Map(hosts.place(ids).flatMap((p) => ("host" in p ? [[p.stage, p.host] as const] : [])));
   await launchStages({ ...deps, hosts, placement }, ids.filter((id) => placement.has(id)), tip);
@@ -250,7 +251,7 @@ async function launchFirst(deps: LaunchDeps, status: Status, tip: string): Promi
  * would adopt those sessions (same names) and work in their worktrees. The person stops it first.
  */
 async function refuseFreshWhileLive(paths: OrchPaths, name: string, status: Status, socket: string | undefined): Promise<void> {
-  const { runningMonitor } = await import("./monitor-pid.js");
+  const { runningMonitor } = await import("../monitor/monitor-pid.js");
   const { readSettings } = await import("../state/settings.js");
   const monitor = runningMonitor(paths);
   const recorded = (() => {
@@ -387,7 +388,8 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boole
   ctx.out("");
   plan.waves.forEach((ids, i) => ctx.out(`Wave ${i + 1}: ${ids.map((id) => `Stage ${id}`).join(", ")}`));
   ctx.out("");
-  const fakeStatus = {
+  // What the launch would build each stage's command from, as the run's status would say it.
+  const dry: ArgvView & Pick<Status, "created_at" | "plan_name"> = {
     created_at: "dry-run",
     plan_name: prep.planName,
     project_root: root,
@@ -399,7 +401,7 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boole
         { worktree: join(root, ".claude", "worktrees", worktreeName(prep.slug, s.id)), context_file: contextFilePath(prep.paths.stagesDir, s.id), model: s.settings?.model ?? null },
       ]),
     ),
-  } as unknown as Status;
+  };
   for (const s of plan.stages) {
     ctx.out(`Stage ${s.id}: ${s.name}${s.settings?.status === "completed" ? "   (done already: not launched)" : ""}`);
     ctx.out(`  depends on: ${s.depends_on.length ? s.depends_on.join(", ") : "none"}   wave ${waveOf.get(s.id)}`);
@@ -409,7 +411,7 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boole
     // A stage the plan marks done is never launched: no session, branch or command to show.
     if (s.settings?.status === "completed") continue;
     ctx.out(`  session: ${sessionName(prep.slug, s.id)}   branch: ${branchName(prep.slug, s.id)}`);
-    const argv = stageArgv({ config: prep.config }, fakeStatus, prep.paths.dir, s.id, { sessionId: stageSessionId(fakeStatus, prep.paths.dir, s.id, 1) });
+    const argv = stageArgv({ config: prep.config }, dry, prep.paths.dir, s.id, { sessionId: stageSessionId(dry, prep.paths.dir, s.id, 1) });
     ctx.out(verbose ? `  argv: ${JSON.stringify(argv)}` : `  runs: ${shortCommand(argv)}`);
   }
   ctx.out("");

@@ -11,7 +11,7 @@ import { CLAUDE_MIN_VERSION, claudeTooOld, claudeTrust, isClaude } from "../adap
 import * as git from "../adapters/git.js";
 import { claudePermissionModes, resolvePermissionMode } from "../adapters/claude-modes.js";
 import { writeSettings } from "../state/settings.js";
-import type { Orchestration } from "./context.js";
+import type { LoadedOrchestration } from "../state/orchestration.js";
 import { UserError } from "../errors.js";
 
 /**
@@ -105,7 +105,7 @@ export async function preflightAgent(config: Config, env: NodeJS.ProcessEnv, pro
  * Resume and retry: the preflight of a running orchestration, its settings brought to the mode's
  * name the installed claude takes (Claude Code may have been updated since the run started).
  */
-export async function preflightOrchestration(orch: Orchestration, env: NodeJS.ProcessEnv): Promise<void> {
+export async function preflightOrchestration(orch: LoadedOrchestration, env: NodeJS.ProcessEnv): Promise<void> {
   const mode = await preflightAgent(orch.config, env, orch.status.project_root);
   if (mode !== orch.config.permissionMode) writeSettings(orch.paths.dir, { ...orch.config, ...(mode === undefined ? {} : { permissionMode: mode }) });
 }

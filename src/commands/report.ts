@@ -8,7 +8,8 @@ import { loadStatus } from "../state/status.js";
 import { reportsDir, type OrchPaths } from "../state/paths.js";
 import { readProjectRules } from "../state/settings.js";
 import { localAllowRules } from "../adapters/agent.js";
-import { resolveOrchestration, type Ctx } from "./context.js";
+import type { Ctx } from "./ctx.js";
+import { resolveOrchestration } from "../state/orchestration.js";
 
 export async function writeReport(_ctx: Ctx, paths: OrchPaths): Promise<string | undefined> {
   const status = loadStatus(paths);

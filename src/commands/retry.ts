@@ -11,7 +11,8 @@ import { createTmux } from "../adapters/tmux.js";
 import { appendFor } from "../state/orchestration.js";
 import { rebuildStatus } from "../state/status.js";
 import { monitorLogger, startMonitorDetached } from "./monitor.js";
-import { requireStage, resolveOrchestration, type Ctx, type Orchestration } from "./context.js";
+import type { Ctx } from "./ctx.js";
+import { requireStage, resolveOrchestration, type LoadedOrchestration } from "../state/orchestration.js";
 import { RuntimeError, UserError } from "../errors.js";
 import { preflightOrchestration } from "./preflight.js";
 import { stageState } from "../core/words.js";
@@ -37,7 +38,7 @@ interface Reread {
 }
 
 /** The failed stages under `id` in the dependency graph. */
-function failedBelow(orch: Orchestration, id: string, seen = new Set<string>()): string[] {
+function failedBelow(orch: LoadedOrchestration, id: string, seen = new Set<string>()): string[] {
   const out: string[] = [];
   for (const dep of orch.status.stages[id]?.depends_on ?? []) {
     if (seen.has(dep)) continue;
@@ -62,7 +63,7 @@ function readOrEmpty(file: string): string {
  * gone. A plan that no longer reads, or that lost a retried stage, is refused before anything is
  * written.
  */
-function rereadPlan(ctx: Ctx, orch: Orchestration, ids: readonly string[]): Map<string, Reread> | undefined {
+function rereadPlan(ctx: Ctx, orch: LoadedOrchestration, ids: readonly string[]): Map<string, Reread> | undefined {
   const { status } = orch;
   const path = status.plan_path;
   let modified: number;

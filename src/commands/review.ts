@@ -3,23 +3,27 @@ import { existsSync } from "node:fs";
 import { resolve, basename } from "node:path";
 import { watch } from "chokidar";
 import { createReviewFile, readReview, reviewEntries, type ParsedReview, type ReviewQuestion } from "../state/review.js";
-import { openOrchestrationDir } from "../state/orchestration.js";
-import { loadStatus } from "../state/status.js";
+import { appendFor, openOrchestrationDir } from "../state/orchestration.js";
 import { findExecutable, runInteractive } from "../adapters/process.js";
 import { parseAgentCmd } from "../adapters/agent.js";
 import { RuntimeError, UserError } from "../errors.js";
-import type { Ctx } from "./context.js";
-import { runningMonitor } from "./monitor-pid.js";
+import type { Ctx } from "./ctx.js";
+import { runningMonitor } from "../monitor/monitor-pid.js";
 import { actionsFor, parseAnswer } from "../core/review-actions.js";
-import { ownIdentity } from "./agent-report.js";
+import { ownIdentity, stageIdentity, type StageIdentity } from "./agent-identity.js";
 
-function recordEvent(orchDir: string | undefined, stage: string | undefined, body: { type: "review_requested"; file: string; title: string } | { type: "review_answered"; file: string }): void {
-  if (!orchDir) return;
-  const orch = openOrchestrationDir(orchDir);
-  const status = orch ? loadStatus(orch.paths) : undefined;
-  if (!orch || !status) return;
-  const known = stage !== undefined && status.stages[stage] !== undefined;
-  orch.append({ ...body, ...(known ? { stage } : {}) });
+/**
+ * The orchestration and stage a review is about, checked as `autorun event` checks them: from a
+ * stage's session only that stage (whatever the flags, the variables or the review file say), and
+ * an orchestration that exists with the stage in its plan. None named: a review of no run.
+ */
+function reviewIdentity(ctx: Ctx, named: { orchDir?: string; stage?: string }): StageIdentity | undefined {
+  const { orchDir } = ownIdentity(ctx, named);
+  return orchDir ? stageIdentity(ctx, named, false) : undefined;
+}
+
+function recordEvent(id: StageIdentity | undefined, body: { type: "review_requested"; file: string; title: string } | { type: "review_answered"; file: string }): void {
+  if (id) appendFor(id.paths, id, { ...body, ...(id.stage !== undefined ? { stage: id.stage } : {}) });
 }
 
 function parseQuestion(q: string, i: number): ReviewQuestion {
@@ -32,14 +36,16 @@ export async function runReviewNew(ctx: Ctx, f: { title: string; context: string
   const questions = (f.question ?? []).filter((q) => q.trim() !== "").map(parseQuestion);
   if (questions.length === 0) throw new UserError('give at least one --question "…".');
   // From a stage's session, only about that stage (whatever the flags and variables say).
-  const { orchDir, stage } = ownIdentity(ctx, f);
+  const id = reviewIdentity(ctx, f);
+  const orchDir = id?.paths.dir;
+  const stage = id?.stage;
   const planName = orchDir ? basename(orchDir) : undefined;
   const file = await createReviewFile(ctx.home, f.title.trim(), f.context, questions, {
     ...(stage ? { stage } : {}),
     ...(orchDir ? { orch_dir: orchDir } : {}),
     ...(planName ? { plan_name: planName } : {}),
   });
-  recordEvent(orchDir, stage, { type: "review_requested", file, title: f.title.trim() });
+  recordEvent(id, { type: "review_requested", file, title: f.title.trim() });
   ctx.out(file);
   return 0;
 }
@@ -127,6 +133,14 @@ export function runReviewAnswers(ctx: Ctx, file: string): number {
 export async function runReviewWait(ctx: Ctx, file: string, f: { timeout?: number }): Promise<number> {
   const target = resolve(ctx.cwd, file);
   if (!existsSync(target)) throw new UserError(`no review file at ${target}; create one with \`autorun review new\`.`);
+  // Whose review it is, checked before waiting: a stage records an answer only to its own.
+  let meta: ParsedReview["meta"];
+  try {
+    meta = readReview(target).meta;
+  } catch {
+    meta = undefined;
+  }
+  const id = reviewIdentity(ctx, { ...(meta?.orch_dir ? { orchDir: meta.orch_dir } : {}), ...(meta?.stage ? { stage: meta.stage } : {}) });
   const settled = async (): Promise<ParsedReview | undefined> => {
     try {
       const first = readReview(target);
@@ -169,7 +183,7 @@ export async function runReviewWait(ctx: Ctx, file: string, f: { timeout?: numbe
     ctx.err(`autorun: timed out after ${f.timeout}s waiting for answers in ${target}; the review is still open.`);
     return 1;
   }
-  recordEvent(answered.meta?.orch_dir ?? ctx.env.AUTORUN_ORCH_DIR, answered.meta?.stage ?? ctx.env.AUTORUN_STAGE, { type: "review_answered", file: target });
+  recordEvent(id, { type: "review_answered", file: target });
   ctx.out(JSON.stringify({ file: target, title: answered.title, answers: answered.answers }, null, 2));
   return 0;
 }

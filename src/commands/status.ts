@@ -2,7 +2,7 @@
 import { basename, join } from "node:path";
 import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
 import { STAGE_CELLS, sortStages, usesHosts, type StageColumn } from "../core/stage-cells.js";
-import type { StageStatus, Status, Usage } from "../state/schemas.js";
+import type { StageStatus, Status, Usage } from "../types/schemas.js";
 import { printable } from "../core/printable.js";
 import { clipDisplay, displayWidth, padDisplay } from "../core/text-width.js";
 import { addUsage, dollars, formatCost } from "../core/usage.js";
@@ -10,8 +10,9 @@ import { waitingForResources } from "../core/scheduler.js";
 import { liftHoldCommand, withoutFurniture } from "../core/words.js";
 import { reviewEntries } from "../state/review.js";
 import { eventsUnwritable } from "../state/writable.js";
-import { isMonitorOf } from "./monitor-pid.js";
-import { loadOrchestrations, resolveOrchestration, type Ctx } from "./context.js";
+import { isMonitorOf } from "../monitor/monitor-pid.js";
+import type { Ctx } from "./ctx.js";
+import { loadOrchestrations, resolveOrchestration } from "../state/orchestration.js";
 
 const WORD: Record<string, string> = { completed: "merged", in_progress: "running" };
 

@@ -5,24 +5,37 @@
  */
 import type * as Z from "zod";
 import type { Ctx } from "./ctx.js";
-import type { ConfigFile } from "../state/schemas.js";
+import type { ConfigFile } from "../types/schemas.js";
+import { HOOK_EVENTS } from "../types/constants.js";
 
 /** A hook payload is a few kilobytes; more than this is not one, and is not held in memory. */
 const STDIN_LIMIT = 8 * 1024 * 1024;
 
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return "";
+/** What was piped in: its text, or that it was over STDIN_LIMIT (and left unread). */
+export type Stdin = { text: string } | { tooLarge: true };
+
+async function readStdin(): Promise<Stdin> {
+  if (process.stdin.isTTY) return { text: "" };
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of process.stdin) {
-    size += (chunk as Buffer).length;
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    size += bytes.length;
     if (size > STDIN_LIMIT) {
       process.stdin.destroy();
-      return "\u0000too large";
+      return { tooLarge: true };
     }
-    chunks.push(chunk as Buffer);
+    chunks.push(bytes);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return { text: Buffer.concat(chunks).toString("utf8") };
+}
+
+/** The controller's JSON input of `autorun host …`: refused when it is over the limit. */
+async function hostInput(which: string): Promise<string> {
+  const stdin = await readStdin();
+  if ("text" in stdin) return stdin.text;
+  const { UserError } = await import("../errors.js");
+  throw new UserError(`autorun host ${which}: the input on stdin is over ${STDIN_LIMIT / 1024 / 1024} MB, which no controller sends; nothing was done.`);
 }
 
 export interface OptionSpec {
@@ -34,19 +47,19 @@ export interface OptionSpec {
   required?: boolean;
 }
 
-/**
- * One command of the table: its name (`review new` for a subcommand), what it does, its arguments
- * and options with their help, an example, the schema its options are validated with (zod, loaded
- * only when a command with one runs: agents' hot commands have none and validate what they write),
- * and how it runs (its module imported only then, so `--help` loads none of them).
- */
-export interface CommandSpec<S extends Z.ZodType = Z.ZodType> {
+/** The arguments as commander gives them: a string, a list for `<x...>`, undefined when optional and absent. */
+export type Args = (string | string[] | undefined)[];
+
+/** Commander's options object, before its command's own reading of it. */
+export type RawOptions = Record<string, unknown>;
+
+/** What the help shows of a command: its name (`review new` for a subcommand), what it does, its arguments and options, an example. */
+interface Shown {
   name: string;
   summary: string;
   args?: [string, string?][];
   options?: OptionSpec[];
   example: string;
-  schema?: (z: typeof Z) => S;
   /**
    * Only a person may run it: it acts on a run (launches, stops, merges, types into a session,
    * raises a budget). Refused, before anything is read, from inside any stage's session.
@@ -54,18 +67,123 @@ export interface CommandSpec<S extends Z.ZodType = Z.ZodType> {
   person?: boolean;
   /** Left out of help: run by autorun itself (on a host, by the controller), not by people. */
   hidden?: boolean;
-  run(ctx: Ctx, args: Args, opts: Z.infer<S>): Promise<number> | number;
 }
 
-/** The arguments as commander gives them: a string, a list for `<x...>`, undefined when optional and absent. */
-export type Args = (string | string[] | undefined)[];
+/**
+ * A command with options checked by its zod schema (loaded only when such a command runs) into
+ * the typed object its runner takes. Runners import their module only then, so `--help` loads
+ * none of them.
+ */
+interface Checked<O> extends Shown {
+  schema: (z: typeof Z) => Z.ZodType<O>;
+  run(ctx: Ctx, args: Args, opts: O): Promise<number> | number;
+}
 
-/** Keeps each command's `run` typed by its own schema. */
-const command = <S extends Z.ZodType>(spec: CommandSpec<S>): CommandSpec => spec as unknown as CommandSpec;
+/** An agents' hot command: string flags read without zod (it checks what it writes itself). */
+interface Flags<K extends string> extends Shown {
+  flags: readonly K[];
+  run(ctx: Ctx, args: Args, opts: Partial<Record<K, string>>): Promise<number> | number;
+}
 
-const str = (a: Args[number]) => a as string;
-const maybe = (a: Args[number]) => a as string | undefined;
-const list = (a: Args[number]) => (a ?? []) as string[];
+/** A command that takes no options. */
+interface Plain extends Shown {
+  run(ctx: Ctx, args: Args): Promise<number> | number;
+}
+
+/** A command of the table as src/cli.ts uses it: what commander needs, and `invoke`, which reads the options and runs it. */
+export interface CommandSpec extends Shown {
+  invoke(ctx: Ctx, args: Args, raw: RawOptions): Promise<number>;
+}
+
+/** Commander's options through the command's schema: one typed object, or a one-line error naming the flag. */
+function command<O>(spec: Checked<O>): CommandSpec {
+  const { schema, run, ...shown } = spec;
+  return {
+    ...shown,
+    invoke: async (ctx, args, raw) => {
+      const z = await import("zod");
+      const parsed = schema(z).safeParse(raw);
+      if (parsed.success) return run(ctx, args, parsed.data);
+      const issue = parsed.error.issues[0]!;
+      const flag = `--${String(issue.path[0] ?? "").replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)}`;
+      const { UserError } = await import("../errors.js");
+      throw new UserError(`${flag} ${JSON.stringify(raw[String(issue.path[0])])}: ${issue.message}.`);
+    },
+  };
+}
+
+/** Commander's options as the strings they are (`--flag <value>`), the rest left out. */
+function agentCommand<K extends string>(spec: Flags<K>): CommandSpec {
+  const { flags, run, ...shown } = spec;
+  return {
+    ...shown,
+    invoke: async (ctx, args, raw) => {
+      const opts: Partial<Record<K, string>> = {};
+      for (const key of flags) {
+        const value = raw[key];
+        if (typeof value === "string") opts[key] = value;
+      }
+      return run(ctx, args, opts);
+    },
+  };
+}
+
+/** A command without options. */
+function plain(spec: Plain): CommandSpec {
+  const { run, ...shown } = spec;
+  return { ...shown, invoke: async (ctx, args) => run(ctx, args) };
+}
+
+const str = (a: Args[number]): string => (typeof a === "string" ? a : "");
+const maybe = (a: Args[number]): string | undefined => (typeof a === "string" ? a : undefined);
+const list = (a: Args[number]): string[] => (Array.isArray(a) ? a : []);
+
+/** `autorun orchestrate`'s options. */
+const orchestrateOptions = (z: typeof Z) =>
+    z.object({
+      dryRun: z.boolean().optional(),
+      json: z.boolean().optional(),
+      verbose: z.boolean().optional(),
+      maxParallel: wholeNumber(z).optional(),
+      schedule: z.enum(["eager", "waves"]).optional(),
+      agentCmd: z.string().optional(),
+      model: z.string().optional(),
+      permissionMode: z.string().optional(),
+      tmuxSocket: z.string().optional(),
+      stallSeconds: amount(z).optional(),
+      budget: amount(z).optional(),
+      stageBudget: amount(z).optional(),
+      base: z.string().optional(),
+      project: z.string().optional(),
+      parseWith: z.literal("claude").optional(),
+      fresh: z.boolean().optional(),
+      monitor: z.boolean(),
+    });
+
+/** `autorun orchestrate`: its flags as the configuration's keys and the run's options. */
+async function orchestrate(c: Ctx, plan: string, f: Z.infer<ReturnType<typeof orchestrateOptions>>): Promise<number> {
+  const config: ConfigFile = {
+    maxParallel: f.maxParallel,
+    schedule: f.schedule,
+    model: f.model,
+    permissionMode: f.permissionMode,
+    tmuxSocket: f.tmuxSocket,
+    stallSeconds: f.stallSeconds,
+    budgetUsd: f.budget,
+    stageBudgetUsd: f.stageBudget,
+  };
+  if (f.agentCmd !== undefined) {
+    const { parseAgentCmd } = await import("../adapters/agent.js");
+    const { UserError } = await import("../errors.js");
+    try {
+      config.agentCommand = parseAgentCmd(f.agentCmd);
+    } catch (error) {
+      throw new UserError(`--agent-cmd: ${(error as Error).message}.`);
+    }
+  }
+  const { runOrchestrate } = await import("./orchestrate.js");
+  return runOrchestrate(c, plan, { dryRun: f.dryRun, json: f.json, verbose: f.verbose, base: f.base, project: f.project, parseWith: f.parseWith, fresh: f.fresh, noMonitor: !f.monitor, config });
+}
 
 export const COMMANDS: CommandSpec[] = [
   command({
@@ -93,49 +211,8 @@ export const COMMANDS: CommandSpec[] = [
       { flags: "--no-monitor", help: "do not start the background monitor" },
     ],
     example: "autorun orchestrate docs/master-plan.md --dry-run\nautorun orchestrate docs/master-plan.md --max-parallel 2",
-    schema: (z) =>
-      z.object({
-        dryRun: z.boolean().optional(),
-        json: z.boolean().optional(),
-        verbose: z.boolean().optional(),
-        maxParallel: wholeNumber(z).optional(),
-        schedule: z.enum(["eager", "waves"]).optional(),
-        agentCmd: z.string().optional(),
-        model: z.string().optional(),
-        permissionMode: z.string().optional(),
-        tmuxSocket: z.string().optional(),
-        stallSeconds: amount(z).optional(),
-        budget: amount(z).optional(),
-        stageBudget: amount(z).optional(),
-        base: z.string().optional(),
-        project: z.string().optional(),
-        parseWith: z.literal("claude").optional(),
-        fresh: z.boolean().optional(),
-        monitor: z.boolean(),
-      }),
-    run: async (c, [plan], f) => {
-      const config: ConfigFile = {
-        maxParallel: f.maxParallel,
-        schedule: f.schedule,
-        model: f.model,
-        permissionMode: f.permissionMode,
-        tmuxSocket: f.tmuxSocket,
-        stallSeconds: f.stallSeconds,
-        budgetUsd: f.budget,
-        stageBudgetUsd: f.stageBudget,
-      };
-      if (f.agentCmd !== undefined) {
-        const { parseAgentCmd } = await import("../adapters/agent.js");
-        const { UserError } = await import("../errors.js");
-        try {
-          config.agentCommand = parseAgentCmd(f.agentCmd);
-        } catch (error) {
-          throw new UserError(`--agent-cmd: ${(error as Error).message}.`);
-        }
-      }
-      const { runOrchestrate } = await import("./orchestrate.js");
-      return runOrchestrate(c, str(plan), { dryRun: f.dryRun, json: f.json, verbose: f.verbose, base: f.base, project: f.project, parseWith: f.parseWith, fresh: f.fresh, noMonitor: !f.monitor, config });
-    },
+    schema: orchestrateOptions,
+    run: (c, [plan], f) => orchestrate(c, str(plan), f),
   }),
   command({
     name: "status",
@@ -150,14 +227,14 @@ export const COMMANDS: CommandSpec[] = [
     schema: (z) => z.object({ json: z.boolean().optional(), watch: z.boolean().optional(), wide: z.boolean().optional() }),
     run: async (c, [plan], f) => (await import("./status.js")).runStatus(c, maybe(plan), f),
   }),
-  command({
+  plain({
     name: "dashboard",
     summary: "live terminal dashboard: stages, dependencies, events, monitor log",
     args: [["[plan]", "plan file or plan name"]],
     example: "autorun dashboard master-plan",
     run: async (c, [plan]) => (await import("../tui/dashboard.js")).runDashboard(c, maybe(plan)),
   }),
-  command({
+  plain({
     name: "attach",
     person: true,
     summary: "attach to a stage's tmux session (switch-client when inside tmux)",
@@ -217,7 +294,7 @@ export const COMMANDS: CommandSpec[] = [
     schema: (z) => z.object({ sessions: z.boolean().optional() }),
     run: async (c, [plan], f) => (await import("./control.js")).runStop(c, str(plan), f),
   }),
-  command({
+  plain({
     name: "nudge",
     person: true,
     summary: "send a message (default: continue) to a stage's agent, verified",
@@ -235,7 +312,7 @@ export const COMMANDS: CommandSpec[] = [
     schema: (z) => z.object({ dryRun: z.boolean().optional() }),
     run: async (c, [plan, stage], f) => (await import("./control.js")).runMerge(c, str(plan), str(stage), f),
   }),
-  command({
+  plain({
     name: "done",
     person: true,
     summary: "say a stage is finished (its branch merged into the base by your own hand): what waits for it goes on",
@@ -262,7 +339,7 @@ export const COMMANDS: CommandSpec[] = [
     schema: (z) => z.object({ plan: z.string().min(1).optional() }),
     run: async (c, _args, f) => (await import("./init.js")).runInit(c, f),
   }),
-  command({
+  plain({
     name: "completion",
     summary: "print a shell completion script for bash or zsh",
     args: [["<shell>", "bash | zsh"]],
@@ -279,7 +356,7 @@ export const COMMANDS: CommandSpec[] = [
     schema: (z) => z.object({ yes: z.boolean().optional() }),
     run: async (c, [plan], f) => (await import("./discard.js")).runDiscard(c, str(plan), f),
   }),
-  command({
+  agentCommand({
     name: "phase",
     summary: "(agents) report a phase of the current stage",
     args: [["<phase>", "triage | research | create_plan | implement | merge"], ["<state>", "start | done"]],
@@ -293,9 +370,10 @@ export const COMMANDS: CommandSpec[] = [
     ],
     example: "autorun phase implement start --current 1 --total 3",
     // Hot (agents call it at every step): checked by the event it writes, without loading zod here.
-    run: async (c, [phase, state], f) => (await import("./agent-report.js")).runPhase(c, str(phase), str(state), f as Record<string, string | undefined>),
+    flags: ["current", "total", "planFile", "complexity", "orchDir", "stage"],
+    run: async (c, [phase, state], f) => (await import("./agent-report.js")).runPhase(c, str(phase), str(state), f),
   }),
-  command({
+  agentCommand({
     name: "event",
     summary: "(agents) append a validated event",
     args: [["<type>"], ["[fields...]", "key=value pairs"]],
@@ -305,12 +383,13 @@ export const COMMANDS: CommandSpec[] = [
       { flags: "--stage <id>", help: "stage id (default: $AUTORUN_STAGE)" },
     ],
     example: "autorun event stage_idle source=hook reason=waiting",
-    run: async (c, [type, fields], f) => (await import("./agent-report.js")).runEvent(c, str(type), list(fields), f as Record<string, string | undefined>),
+    flags: ["data", "orchDir", "stage"],
+    run: async (c, [type, fields], f) => (await import("./agent-report.js")).runEvent(c, str(type), list(fields), f),
   }),
-  command({
+  plain({
     name: "hook",
     summary: "(hooks) turn a Claude Code hook payload on stdin into an event",
-    args: [["<name>", "Notification | Stop | SessionStart | SessionEnd | UserPromptSubmit"]],
+    args: [["<name>", HOOK_EVENTS.join(" | ")]],
     example: `echo '{"notification_type":"idle_prompt"}' | autorun hook Notification`,
     run: async (c, [name]) => (await import("./agent-report.js")).runHook(c, str(name), await readStdin()),
   }),
@@ -336,7 +415,7 @@ export const COMMANDS: CommandSpec[] = [
     schema: (z) => z.object({ json: z.boolean().optional() }),
     run: async (c, _args, f) => (await import("./review.js")).runReviewList(c, f),
   }),
-  command({
+  plain({
     name: "review open",
     summary: "open a review in $VISUAL/$EDITOR (default: the oldest unanswered)",
     args: [["[file]"]],
@@ -352,7 +431,7 @@ export const COMMANDS: CommandSpec[] = [
     schema: (z) => z.object({ timeout: amount(z).optional() }),
     run: async (c, [file], f) => (await import("./review.js")).runReviewWait(c, str(file), f),
   }),
-  command({
+  plain({
     name: "review answers",
     summary: "print a review's answers as JSON",
     args: [["<file>"]],
@@ -393,37 +472,37 @@ export const COMMANDS: CommandSpec[] = [
     schema: (z) => z.object({ json: z.boolean().optional(), project: z.string().optional() }),
     run: async (c, _args, f) => (await import("./hosts.js")).runHosts(c, f),
   }),
-  command({
+  plain({
     name: "host prepare",
     person: true,
     hidden: true,
     summary: "(controller) make the project root a git repository if missing; print where things are and the versions here; JSON on stdin",
     example: "autorun host prepare < input.json",
-    run: async (c) => (await import("./host.js")).runHost(c, "prepare", await readStdin()),
+    run: async (c) => (await import("./host.js")).runHost(c, "prepare", await hostInput("prepare")),
   }),
-  command({
+  plain({
     name: "host launch",
     person: true,
     hidden: true,
     summary: "(controller) add a stage's worktree from the pushed tip, write its context and events files, start its tmux session; JSON on stdin",
     example: "autorun host launch < input.json",
-    run: async (c) => (await import("./host.js")).runHost(c, "launch", await readStdin()),
+    run: async (c) => (await import("./host.js")).runHost(c, "launch", await hostInput("launch")),
   }),
-  command({
+  plain({
     name: "host session",
     person: true,
     hidden: true,
     summary: "(controller) start tmux sessions with their environment in a 0600 file; JSON on stdin",
     example: "autorun host session < input.json",
-    run: async (c) => (await import("./host.js")).runHost(c, "session", await readStdin()),
+    run: async (c) => (await import("./host.js")).runHost(c, "session", await hostInput("session")),
   }),
-  command({
+  plain({
     name: "host versions",
     person: true,
     hidden: true,
     summary: "(controller) print the versions of autorun, git, tmux and the agent here; JSON on stdin",
     example: "autorun host versions < input.json",
-    run: async (c) => (await import("./host.js")).runHost(c, "versions", await readStdin()),
+    run: async (c) => (await import("./host.js")).runHost(c, "versions", await hostInput("versions")),
   }),
   command({
     name: "demo",

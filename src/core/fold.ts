@@ -1,6 +1,6 @@
 /** status.json is a fold of events.jsonl: `foldEvents(events)` rebuilds it from nothing. Pure. */
-import type { AutorunEvent, StageStatus, Status } from "../state/schemas.js";
-import { MERGE_ATTENTION } from "../state/constants.js";
+import type { AutorunEvent, StageStatus, Status } from "../types/schemas.js";
+import { MERGE_ATTENTION } from "../types/constants.js";
 import { dollars } from "./usage.js";
 
 export function foldEvents(events: readonly AutorunEvent[]): Status | undefined {

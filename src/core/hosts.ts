@@ -5,7 +5,7 @@
  * them. Pure.
  */
 import { UserError } from "../errors.js";
-import type { HostConfig } from "../state/hosts-schema.js";
+import type { HostConfig } from "../types/hosts-schema.js";
 import type { StageSettings } from "./stage-settings.js";
 
 export interface HostSpec {

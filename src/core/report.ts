@@ -1,6 +1,6 @@
 /** The final report: per stage status, attempts, nudges, duration, merge commit; waves; failures; rollback. Pure. */
 import { compareIds } from "./ids.js";
-import type { AutorunEvent, Status, Usage } from "../state/schemas.js";
+import type { AutorunEvent, Status, Usage } from "../types/schemas.js";
 import { addUsage, formatCost } from "./usage.js";
 import { eventText, stageState } from "./words.js";
 import { formatDuration, hostCell, usesHosts } from "./stage-cells.js";

@@ -1,6 +1,6 @@
 /** What may run next, and whether the orchestration is over. Pure, over a folded status. */
 import { compareIds } from "./ids.js";
-import type { Status } from "../state/schemas.js";
+import type { Status } from "../types/schemas.js";
 
 const ACTIVE = new Set(["in_progress", "merging"]);
 

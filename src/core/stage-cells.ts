@@ -5,7 +5,7 @@
 import { compareIds } from "./ids.js";
 import { formatCost } from "./usage.js";
 import { stageState } from "./words.js";
-import type { Status, StageStatus } from "../state/schemas.js";
+import type { Status, StageStatus } from "../types/schemas.js";
 
 const ORDER: Record<string, number> = { merging: 1, in_progress: 1, pending: 2, blocked: 3, failed: 3, completed: 4 };
 

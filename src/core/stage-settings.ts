@@ -5,7 +5,7 @@
  */
 import type { z } from "zod";
 import { UserError } from "../errors.js";
-import type { stageSettingsSchema } from "../state/schemas.js";
+import type { stageSettingsSchema } from "../types/schemas.js";
 import { priceFor, type Price } from "./usage.js";
 
 /**

@@ -3,7 +3,7 @@
  * line; assistant messages carry `message.usage`, one line per content block, all with the same
  * message id) and priced in USD. Pure; the monitor does the reading (monitor/usage.ts).
  */
-import type { Usage } from "../state/schemas.js";
+import type { Usage } from "../types/schemas.js";
 
 export interface Price {
   /** USD per million input tokens. */

@@ -2,7 +2,7 @@
  * One vocabulary for people, shared by `status`, the dashboard, the demo and the report: where a
  * stage is in its work, and what an event means, in words rather than field names. Pure.
  */
-import type { AutorunEvent, StageStatus, Status } from "../state/schemas.js";
+import type { AutorunEvent, StageStatus, Status } from "../types/schemas.js";
 import { dollars, formatCost } from "./usage.js";
 
 const DOING: Record<string, string> = { triage: "triage", research: "researching", create_plan: "planning", implement: "implementing", merge: "merging" };

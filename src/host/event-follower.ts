@@ -18,9 +18,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import writeFileAtomic from "write-file-atomic";
 import { runScript, type SshSettings, type SshTarget } from "../adapters/ssh.js";
-import { AGENT_EVENT_TYPES } from "../commands/agent-report.js";
+import { AGENT_EVENT_TYPES } from "../types/agent-events.js";
 import { appendEvents, readEventsFrom } from "../state/events.js";
-import { eventSchema, type AutorunEvent, type EventType } from "../state/schemas.js";
+import { eventSchema, type AutorunEvent, type EventType } from "../types/schemas.js";
 import type { OrchPaths } from "../state/paths.js";
 import { RuntimeError, ToolError } from "../errors.js";
 

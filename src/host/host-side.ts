@@ -14,8 +14,9 @@ import { runProgram } from "../adapters/exec.js";
 import { sessionEnv } from "../adapters/agent.js";
 import { tmuxAtPath } from "../adapters/remote-tmux.js";
 import type { NewSession } from "../adapters/tmux.js";
-import { ownVersion } from "../commands/host-check.js";
-import { appendLine, readFirstLine } from "../state/append.js";
+import { ownVersion } from "../adapters/agent.js";
+import { readFirstLine } from "../state/append.js";
+import { appendEvent } from "../state/events.js";
 import { contextFilePath } from "../state/paths.js";
 import { UserError } from "../errors.js";
 import { hostOrchDir, hostTmuxSocket, hostWorktree, type HostVersions, type LaunchInput, type LaunchOutput, type PrepareInput, type PrepareOutput } from "./protocol.js";
@@ -96,7 +97,7 @@ function ensureEvents(orchDir: string, started: Record<string, unknown>): string
   const first = readFirstLine(file);
   if (!first) {
     if (existsSync(file) && statSync(file).size > 0) throw new UserError(`${file} on the host is damaged (no first event); remove it and launch again.`);
-    appendLine(file, mine);
+    appendEvent(file, mine);
   } else if (first.type !== "orchestration_started" || first.ts !== mine.ts || first.plan_name !== mine.plan_name || first.project_slug !== mine.project_slug) {
     throw new UserError(`${file} on the host belongs to another run of ${String(first.plan_name)} (started ${String(first.ts)}); remove ${orchDir} there, or rename the plan.`);
   }

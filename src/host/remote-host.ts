@@ -10,7 +10,7 @@ import { runScript, type SshSettings, type SshTarget } from "../adapters/ssh.js"
 import { pushToHost } from "../adapters/git-ssh.js";
 import { createRemoteTmux } from "../adapters/remote-tmux.js";
 import type { Tmux } from "../adapters/tmux.js";
-import { ownVersion } from "../commands/host-check.js";
+import { ownVersion } from "../adapters/agent.js";
 import type { HostSpec } from "../core/hosts.js";
 import { ToolError, UserError } from "../errors.js";
 import { hostBaseRef, hostTmuxSocket, launchOutput, prepareOutput, type LaunchInput, type LaunchOutput, type PrepareOutput } from "./protocol.js";

@@ -3,12 +3,12 @@
  * verified, capped), permission/login/trust dialogs (never answered blindly), usage limits (the
  * whole run pauses). Part of the monitor's pass; it acts through the controller's host interface.
  */
-import type { Status } from "../state/schemas.js";
+import type { Status } from "../types/schemas.js";
 import type { MonitorDeps, ReviewDesk, RunView } from "./parts.js";
 import { classifyPane, screenBody } from "./pane.js";
 import { answerDialog, type DialogMemory } from "./dialog-answer.js";
 import { parseBashDialog } from "./dialog.js";
-import { isDialogAttention } from "../state/constants.js";
+import { isDialogAttention } from "../types/constants.js";
 import { stagesList } from "../core/printable.js";
 import { verifiedNudge, type NudgeResult } from "./nudge.js";
 import { budgetSpent } from "./controls.js";

@@ -13,7 +13,7 @@ import { classifyPane } from "./pane.js";
 import { appendFor } from "../state/orchestration.js";
 import type { OrchPaths } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
-import type { Status } from "../state/schemas.js";
+import type { Status } from "../types/schemas.js";
 import { stageTipRef } from "../core/naming.js";
 import { keepWorktreeFiles, keptFilesDir } from "./keep-files.js";
 import { removeStageWorktree } from "./worktree-removal.js";

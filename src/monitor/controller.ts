@@ -11,7 +11,7 @@ import { outcome, stagesToLaunch, waveProgress } from "../core/scheduler.js";
 import { readEventsFrom, readFirstEvent } from "../state/events.js";
 import { appendFor } from "../state/orchestration.js";
 import { writeStatusFile } from "../state/status.js";
-import type { AutorunEvent, EventBody, Status } from "../state/schemas.js";
+import type { AutorunEvent, EventBody, Status } from "../types/schemas.js";
 import { launchStages } from "./launcher.js";
 import { Liveness } from "./liveness.js";
 import { removeValidationWorktree } from "./merge.js";

@@ -7,7 +7,7 @@
  */
 import { readReview } from "../state/review.js";
 import type { Config } from "../state/config.js";
-import type { Status } from "../state/schemas.js";
+import type { Status } from "../types/schemas.js";
 import { sentence, stagesList } from "../core/printable.js";
 import { dollars as usd } from "../core/usage.js";
 import type { ReviewDesk, RunView } from "./parts.js";

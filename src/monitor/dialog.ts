@@ -14,7 +14,7 @@
  * between `╌╌╌` rules, and offers "3. Yes, and switch to auto mode · …" before "4. No".
  */
 
-import { NAMED_ANSWERS } from "../state/schemas.js";
+import { NAMED_ANSWERS } from "../types/schemas.js";
 
 export type OptionMeaning = "yes" | "yes_always" | "no" | "switch_mode" | "other";
 

@@ -6,7 +6,7 @@
  * Until the agent shows it works again (a turn ends, a prompt is taken, its session starts again,
  * or its screen shows it busy), an idle-looking screen clears none of this and nothing is typed.
  */
-import type { AutorunEvent } from "../state/schemas.js";
+import type { AutorunEvent } from "../types/schemas.js";
 import type { ReviewDesk, RunView } from "./parts.js";
 import { startRateLimit } from "./pause.js";
 import { cutAtWord } from "../core/text-width.js";

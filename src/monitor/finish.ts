@@ -4,7 +4,7 @@
  * the stage counts as completed and its dependants go on.
  */
 import * as git from "../adapters/git.js";
-import type { Status } from "../state/schemas.js";
+import type { Status } from "../types/schemas.js";
 
 type Stage = Status["stages"][string];
 

@@ -14,7 +14,7 @@ import { withLock } from "../state/lock.js";
 import { loadStatus } from "../state/status.js";
 import type { OrchPaths } from "../state/paths.js";
 import type { Config } from "../state/config.js";
-import type { Status } from "../state/schemas.js";
+import type { StageStatus, Status } from "../types/schemas.js";
 import { ToolError } from "../errors.js";
 import { keepOrRestoreBranch } from "./tips.js";
 import type { Worktrees } from "./worktrees.js";
@@ -44,7 +44,10 @@ export function stageSessionId(status: Pick<Status, "created_at" | "plan_name">,
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-export function stageArgv(deps: Pick<LaunchDeps, "config">, status: Status, orchDir: string, id: string, opts: { resume?: boolean; sessionId: string }): string[] {
+/** What a stage's argument list is built from: the run's place and tools, the stage's worktree, context file and model. */
+export type ArgvView = Pick<Status, "project_root" | "base_branch" | "allowed_tools"> & { stages: Record<string, Pick<StageStatus, "worktree" | "context_file" | "model">> };
+
+export function stageArgv(deps: Pick<LaunchDeps, "config">, status: ArgvView, orchDir: string, id: string, opts: { resume?: boolean; sessionId: string }): string[] {
   const stage = status.stages[id]!;
   return buildAgentArgv(deps.config.agentCommand, {
     worktree: stage.worktree.split("/").pop()!,

@@ -6,7 +6,7 @@
 import { withoutFurniture } from "../core/words.js";
 import { stagesList } from "../core/printable.js";
 import { relaunchStage } from "./launcher.js";
-import type { AutorunEvent } from "../state/schemas.js";
+import type { AutorunEvent } from "../types/schemas.js";
 import type { RunView, StageRecord } from "./parts.js";
 import { budgetStopped } from "./controls.js";
 import type { Worktrees } from "./worktrees.js";

@@ -11,7 +11,7 @@ import * as git from "../adapters/git.js";
 import { operationOnBase } from "../adapters/git-safety.js";
 import { makeDir } from "../state/paths.js";
 import type { Config } from "../state/config.js";
-import type { Status } from "../state/schemas.js";
+import type { Status } from "../types/schemas.js";
 import { mergeSubject } from "../core/naming.js";
 import { guardedChanges } from "../core/permissions.js";
 

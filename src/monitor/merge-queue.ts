@@ -7,7 +7,7 @@
  */
 import * as git from "../adapters/git.js";
 import { operationOnBase } from "../adapters/git-safety.js";
-import type { AutorunEvent } from "../state/schemas.js";
+import type { AutorunEvent } from "../types/schemas.js";
 import { cleanup } from "./cleanup.js";
 import { handMerged } from "./finish.js";
 import { MAX_SEND_BACKS, mergeStage, type MergeOutcome } from "./merge.js";

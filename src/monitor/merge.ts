@@ -22,7 +22,7 @@ import { withLock } from "../state/lock.js";
 import { locksDir, makeDir, type OrchPaths } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
 import type { Config } from "../state/config.js";
-import type { EventOf, Status } from "../state/schemas.js";
+import type { EventOf, Status } from "../types/schemas.js";
 import { cleanup } from "./cleanup.js";
 import type { Worktrees } from "./worktrees.js";
 import { keepOrRestoreBranch } from "./tips.js";

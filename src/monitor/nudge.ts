@@ -5,7 +5,7 @@
  */
 import type { Tmux } from "../adapters/tmux.js";
 import { classifyPane } from "./pane.js";
-import type { Clock } from "./clock.js";
+import type { Clock } from "../core/clock.js";
 
 export interface NudgeResult {
   sent: boolean;

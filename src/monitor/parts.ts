@@ -7,8 +7,8 @@
 import type { Tmux } from "../adapters/tmux.js";
 import type { OrchPaths } from "../state/paths.js";
 import type { Config } from "../state/config.js";
-import type { AutorunEvent, EventBody, Status } from "../state/schemas.js";
-import type { Clock } from "./clock.js";
+import type { AutorunEvent, EventBody, Status } from "../types/schemas.js";
+import type { Clock } from "../core/clock.js";
 import type { RunHosts } from "./run-hosts.js";
 
 export interface MonitorDeps {

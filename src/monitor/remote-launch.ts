@@ -13,7 +13,7 @@ import { appendAllFor } from "../state/orchestration.js";
 import { readFirstEvent } from "../state/events.js";
 import type { Config } from "../state/config.js";
 import type { OrchPaths } from "../state/paths.js";
-import type { Status } from "../state/schemas.js";
+import type { Status } from "../types/schemas.js";
 import type { StageLaunch, StagePaths } from "../host/stage-host.js";
 import type { RunHosts } from "./run-hosts.js";
 

@@ -7,10 +7,10 @@
 import { relative, isAbsolute, resolve } from "node:path";
 import { createReviewFile, readReview, reopenReviewFile, resolveReviewFile } from "../state/review.js";
 import { reviewDir } from "../state/paths.js";
-import { isDialogAttention } from "../state/constants.js";
+import { isDialogAttention } from "../types/constants.js";
 import { actionSentence, actionsFor } from "../core/review-actions.js";
 import { dollars } from "../core/usage.js";
-import type { AutorunEvent } from "../state/schemas.js";
+import type { AutorunEvent } from "../types/schemas.js";
 import type { ReviewDesk, ReviewQuestion, RunView } from "./parts.js";
 
 /**

@@ -23,9 +23,9 @@ import { LocalStageHost, RemoteStageHost, type StageHost } from "../host/stage-h
 import { readFirstEvent } from "../state/events.js";
 import type { Config } from "../state/config.js";
 import type { OrchPaths } from "../state/paths.js";
-import type { AutorunEvent, Status } from "../state/schemas.js";
+import type { AutorunEvent, Status } from "../types/schemas.js";
 import { routedTmux } from "./host-tmux.js";
-import type { Clock } from "./clock.js";
+import type { Clock } from "../core/clock.js";
 
 /** A host that has not answered for this long is lost (a poll every second: ≤ 10 s from link loss). */
 export const LOST_MS = 6_000;

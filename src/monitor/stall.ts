@@ -4,7 +4,7 @@
  * or after `maxNudges` a review). This part alone writes that memory; every event that restarts
  * the stall timer goes through `restart`.
  */
-import type { AutorunEvent } from "../state/schemas.js";
+import type { AutorunEvent } from "../types/schemas.js";
 import type { ReviewDesk, RunView } from "./parts.js";
 
 /** A stage's stall memory, rebuilt from events on replay. */

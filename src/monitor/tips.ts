@@ -9,7 +9,7 @@
 import { restoreBranch, saveStageTip } from "../adapters/git-safety.js";
 import * as git from "../adapters/git.js";
 import { stageTipRef } from "../core/naming.js";
-import type { AutorunEvent, Status } from "../state/schemas.js";
+import type { AutorunEvent, Status } from "../types/schemas.js";
 
 /** The stages whose tip may have moved since it was last recorded (the monitor's side). */
 export class StageTips {

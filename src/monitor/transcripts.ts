@@ -3,7 +3,7 @@
  * it was read, and whether it may have grown since. Reading what a transcript gained records the
  * stage's usage (`usage_recorded`). This part alone writes that memory.
  */
-import type { AutorunEvent } from "../state/schemas.js";
+import type { AutorunEvent } from "../types/schemas.js";
 import type { RunView } from "./parts.js";
 import { readTranscript, recordUsage, resumeFrom, type StageUsage } from "./usage.js";
 

@@ -9,7 +9,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { addUsage, messageUsage, ZERO, type Price } from "../core/usage.js";
-import type { EventOf, Usage } from "../state/schemas.js";
+import type { EventOf, Usage } from "../types/schemas.js";
 
 export interface TranscriptState {
   transcript: string;

@@ -7,7 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import * as git from "../adapters/git.js";
-import type { Status } from "../state/schemas.js";
+import type { Status } from "../types/schemas.js";
 import { stagesToLaunch } from "../core/scheduler.js";
 import { MERGE_SUBJECT_PREFIX } from "../core/naming.js";
 

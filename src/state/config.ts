@@ -1,11 +1,11 @@
 /** Configuration: defaults < $AUTORUN_HOME/config.json < <project>/autorun.config.json < flags. */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { configSchema, type ConfigFile } from "./schemas.js";
-import type { Config } from "./settings-schema.js";
+import { configSchema, type ConfigFile } from "../types/schemas.js";
+import type { Config } from "../types/settings-schema.js";
 import { UserError } from "../errors.js";
 
-export type { Config } from "./settings-schema.js";
+export type { Config } from "../types/settings-schema.js";
 
 export const DEFAULT_CONFIG: Config = {
   agentCommand: ["claude"],

@@ -4,7 +4,7 @@
  * complete lines and remember the byte offset they reached.
  */
 import { closeSync, fstatSync, openSync, readSync, existsSync } from "node:fs";
-import { eventSchema, type AutorunEvent, type EventWithoutTs } from "./schemas.js";
+import { eventSchema, type AutorunEvent, type EventWithoutTs } from "../types/schemas.js";
 import { UserError } from "../errors.js";
 import { appendLines, nowIso, readFirstLine } from "./append.js";
 

@@ -4,7 +4,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import type { Config } from "./config.js";
-import { settingsSchema } from "./settings-schema.js";
+import { settingsSchema } from "../types/settings-schema.js";
 
 function settingsPath(orchDir: string): string {
   return join(orchDir, "settings.json");

@@ -1,7 +1,7 @@
 /** status.json: replaced atomically (temp file + fsync + rename) under the orchestration lock. */
 import { readFileSync, existsSync } from "node:fs";
 import writeFileAtomic from "write-file-atomic";
-import { statusSchema, type Status } from "./schemas.js";
+import { statusSchema, type Status } from "../types/schemas.js";
 import { foldEvents } from "../core/fold.js";
 import { readAllEvents } from "./events.js";
 import { withLock } from "./lock.js";

@@ -9,26 +9,22 @@ import { watch } from "chokidar";
 import { applyEvent } from "../core/fold.js";
 import { readEventsFrom } from "../state/events.js";
 import { listReviewFiles, readReview } from "../state/review.js";
-import type { AutorunEvent, Status } from "../state/schemas.js";
+import type { AutorunEvent, Status } from "../types/schemas.js";
 import { createTmux, onOurServer } from "../adapters/tmux.js";
 import { runInteractive } from "../adapters/process.js";
-import { isMonitorOf } from "../commands/monitor-pid.js";
+import { isMonitorOf } from "../monitor/monitor-pid.js";
 import { parseAgentCmd } from "../adapters/agent.js";
-import { verifiedNudge } from "../monitor/nudge.js";
-import { realClock } from "../monitor/clock.js";
-import { resolveOrchestration, type Ctx } from "../commands/context.js";
-import { runStop } from "../commands/control.js";
+import { nudgeStage, stopRun } from "../monitor/person-actions.js";
+import { realClock } from "../core/clock.js";
+import { resolveOrchestration, type Where } from "../state/orchestration.js";
 import { dependencyLines, eventLine, headerLine, plainSummary, stageTable, tableCell } from "./views.js";
 
-interface Program {
-  normalBuffer(): void;
-  alternateBuffer(): void;
-  showCursor(): void;
-  hideCursor(): void;
-  input: NodeJS.ReadStream;
+/** What the dashboard is given: where it runs, and where it prints when there is no terminal. */
+export interface DashboardCtx extends Where {
+  out: (line: string) => void;
 }
 
-export async function runDashboard(ctx: Ctx, plan: string | undefined): Promise<number> {
+export async function runDashboard(ctx: DashboardCtx, plan: string | undefined): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
   const { paths, config } = orch;
   const chunk = readEventsFrom(paths.events, 0);
@@ -74,11 +70,11 @@ export async function runDashboard(ctx: Ctx, plan: string | undefined): Promise<
     // The table's inner width (less its borders and a column to spare).
     const { header: head, rows } = stageTable(status, now, (table.width as number) - 3);
     const ids = rows.map((r) => r[0]!);
-    const selected = rowIds[(table as unknown as { selected: number }).selected - 1];
+    const selected = rowIds[table.selected - 1];
     rowIds = ids;
     table.setData([head, ...rows].map((row) => row.map(tableCell)));
     const keep = selected !== undefined ? ids.indexOf(selected) : -1;
-    table.select(keep >= 0 ? keep + 1 : Math.min(Math.max((table as unknown as { selected: number }).selected, 1), ids.length));
+    table.select(keep >= 0 ? keep + 1 : Math.min(Math.max(table.selected, 1), ids.length));
     deps.setContent(dependencyLines(status).join("\n"));
     screen.render();
   };
@@ -133,22 +129,24 @@ export async function runDashboard(ctx: Ctx, plan: string | undefined): Promise<
   watcher.on("change", refresh).on("add", refresh);
   const tick = setInterval(refresh, 1000);
 
-  const current = () => rowIds[(table as unknown as { selected: number }).selected - 1];
-  const program = screen.program as unknown as Program;
+  const current = () => rowIds[table.selected - 1];
+  const program = screen.program;
+  // blessed reads keys from process.stdin (the screen is made with its defaults).
+  const input = process.stdin;
   /** Hands the terminal to another program (tmux attach, $EDITOR) and takes it back. */
   const suspend = async (run: () => Promise<unknown>) => {
     program.normalBuffer();
     program.showCursor();
-    program.input.setRawMode?.(false);
-    program.input.pause();
+    input.setRawMode?.(false);
+    input.pause();
     try {
       await run();
     } finally {
-      program.input.setRawMode?.(true);
-      program.input.resume();
+      input.setRawMode?.(true);
+      input.resume();
       program.alternateBuffer();
       program.hideCursor();
-      (screen as unknown as { alloc(): void }).alloc();
+      screen.alloc();
       draw();
     }
   };
@@ -160,7 +158,7 @@ export async function runDashboard(ctx: Ctx, plan: string | undefined): Promise<
       clearInterval(tick);
       if (pending) clearTimeout(pending);
       screen.destroy();
-      program.input.pause();
+      input.pause();
       void watcher.close().then(() => resolveRun(0));
     };
     screen.key(["q", "C-c"], quit);
@@ -175,7 +173,7 @@ export async function runDashboard(ctx: Ctx, plan: string | undefined): Promise<
       const s = id ? status.stages[id] : undefined;
       if (!id || !s || s.status !== "in_progress") return say(`stage ${id ?? "?"} is not running; nothing to nudge`);
       say(`nudging stage ${id}…`);
-      void verifiedNudge(tmux, s.session, config.nudgeMessage, realClock).then((r) => say(r.sent ? `stage ${id}: ${r.verified ? "nudge verified" : "nudge not verified"} (${r.evidence})` : `stage ${id}: not nudged (${r.evidence})`));
+      void nudgeStage({ ...orch, status }, id, config.nudgeMessage, realClock).then((r) => say(r.sent ? `stage ${id}: ${r.verified ? "nudge verified" : "nudge not verified"} (${r.evidence})` : `stage ${id}: not nudged (${r.evidence})`));
     });
     screen.key(["r"], () => {
       const id = current();
@@ -190,10 +188,9 @@ export async function runDashboard(ctx: Ctx, plan: string | undefined): Promise<
     });
     screen.key(["s"], () => {
       say(`stop the monitor of ${status.plan_name}? y / n`);
-      (screen as unknown as { onceKey(keys: string[], fn: (ch: unknown, key: { name: string }) => void): void }).onceKey(["y", "n", "escape"], (_ch, key) => {
+      screen.onceKey(["y", "n", "escape"], (_ch, key) => {
         if (key.name !== "y") return say("not stopped");
-        const quiet: Ctx = { ...ctx, out: () => undefined, err: () => undefined };
-        void runStop(quiet, status.plan_name, {}).then(() => say("monitor stopped; `autorun resume` continues"), (e: Error) => say(e.message));
+        void stopRun({ ...orch, status }, {}, realClock).then(() => say("monitor stopped; `autorun resume` continues"), (e: Error) => say(e.message));
       });
     });
     table.focus();

@@ -2,7 +2,7 @@
 import { printable } from "../core/printable.js";
 import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
 import { format } from "date-fns/format";
-import type { AutorunEvent, Status } from "../state/schemas.js";
+import type { AutorunEvent, Status } from "../types/schemas.js";
 import { STAGE_CELLS, sortStages, usesHosts, type StageColumn } from "../core/stage-cells.js";
 import { eventText, liftHoldCommand } from "../core/words.js";
 import { waitingForResources } from "../core/scheduler.js";

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { agentSettings, buildAgentArgv, parseAgentCmd, sandboxAvailable, sessionEnv, HOOK_EVENTS, WORKFLOW_ALLOW } from "../../src/adapters/agent.js";
+import { agentSettings, buildAgentArgv, parseAgentCmd, sandboxAvailable, sessionEnv, WORKFLOW_ALLOW } from "../../src/adapters/agent.js";
+import { HOOK_EVENTS } from "../../src/types/constants.js";
 import { stageScope } from "../../src/monitor/launcher.js";
 import { checkSandbox } from "../../src/commands/doctor.js";
 

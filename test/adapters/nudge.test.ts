@@ -4,7 +4,7 @@ import { describe, expect } from "vitest";
 import { itNoRepo as it } from "../helpers/fixture.js";
 import { createTmux } from "../../src/adapters/tmux.js";
 import { verifiedNudge } from "../../src/monitor/nudge.js";
-import { realClock } from "../../src/monitor/clock.js";
+import { realClock } from "../../src/core/clock.js";
 import { waitFor } from "../helpers/env.js";
 
 

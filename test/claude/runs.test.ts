@@ -10,7 +10,7 @@ import { execa } from "execa";
 import { waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, statusOf } from "../helpers/orch.js";
 import { stageSteps, stepDone, type Block } from "../helpers/claude-api.js";
-import type { Status } from "../../src/state/schemas.js";
+import type { Status } from "../../src/types/schemas.js";
 import { describeClaude, endOf, nextStep, orchestrateWithClaude, panePid, it } from "./harness.js";
 
 

@@ -79,6 +79,26 @@ describe("dashboard", () => {
     expect(await waitFor("the dashboard to exit", () => (existsSync(exitFile) ? readFileSync(exitFile, "utf8").trim() : undefined), 5_000)).toBe("0");
   });
 
+  it("n nudges the selected stage and s stops the monitor, each recording what autorun nudge and stop record", async ({ sb }) => {
+    const plan = sb.writePlan("keys.md", "## Stage 1: Waits\nsim: stall-silent\n");
+    await orchestrate(sb, plan, ["--stall-seconds", "600"]);
+    await waitFor("the agent at its prompt", async () => (await sb.tmux("capture-pane", "-p", "-t", "=keys_stage-1:")).stdout.includes("Shall I go on?"), 30_000);
+    const exitFile = join(sb.dir, "dashboard-exit");
+    await startDashboard(sb, "keys", 120, 30, exitFile);
+    await waitFor("the dashboard", async () => (await screen(sb)).includes("Waits on"), 15_000);
+    await sb.tmux("send-keys", "-t", "=dash:", "n");
+    const nudged = await waitFor("the nudge recorded", () => sb.events("keys").find((e) => e.type === "stall_continue_sent"), 20_000);
+    expect(nudged).toMatchObject({ stage: "1", attempt: 1, verified: true });
+    expect(String(nudged.evidence)).toMatch(/^manual: /);
+    await sb.tmux("send-keys", "-t", "=dash:", "s");
+    await waitFor("the question", async () => (await screen(sb)).includes("stop the monitor of keys?"), 5_000);
+    await sb.tmux("send-keys", "-t", "=dash:", "y");
+    await waitFor("the stop recorded", () => sb.events("keys").some((e) => e.type === "orchestration_stopped" && e.sessions === false), 20_000);
+    expect((await sb.cli(["status", "keys"])).stdout).toContain("monitor not running");
+    await sb.tmux("send-keys", "-t", "=dash:", "q");
+    expect(await waitFor("the dashboard to exit", () => (existsSync(exitFile) ? readFileSync(exitFile, "utf8").trim() : undefined), 5_000)).toBe("0");
+  });
+
   it("prints a plain summary when stdout is not a terminal", async ({ sb }) => {
     const plan = sb.writePlan("plain.md", "## Stage 1: Only\nsim: stall-silent\n");
     await orchestrate(sb, plan, ["--stall-seconds", "600"]);

@@ -59,7 +59,7 @@ describe("keeping agents moving", () => {
     await waitFor("the busy screen", async () => (await sb.tmux("capture-pane", "-p", "-t", "=busy:")).stdout.includes("esc to interrupt"));
     const { createTmux } = await import("../../src/adapters/tmux.js");
     const { verifiedNudge } = await import("../../src/monitor/nudge.js");
-    const { realClock } = await import("../../src/monitor/clock.js");
+    const { realClock } = await import("../../src/core/clock.js");
     const result = await verifiedNudge(createTmux(sb.socket), "busy", "continue", realClock);
     expect(result).toMatchObject({ sent: false, verified: false });
     expect(result.evidence).toContain("busy");

@@ -1,7 +1,7 @@
 /** Events for tests that fold or render a status without running anything. */
 import { computeWaves } from "../../src/core/graph.js";
 import type { StageSettings } from "../../src/core/stage-settings.js";
-import type { EventOf } from "../../src/state/schemas.js";
+import type { EventOf } from "../../src/types/schemas.js";
 
 export interface StageSpec {
   id: string;

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { simAgentCmd, waitFor, type Sandbox } from "./env.js";
-import { eventSchema } from "../../src/state/schemas.js";
+import { eventSchema } from "../../src/types/schemas.js";
 
 export async function orchestrate(sb: Sandbox, plan: string, extra: string[] = []): Promise<void> {
   const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simAgentCmd, ...extra]);

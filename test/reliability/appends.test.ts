@@ -4,7 +4,7 @@ import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
 import { CLI } from "../helpers/env.js";
-import { eventSchema } from "../../src/state/schemas.js";
+import { eventSchema } from "../../src/types/schemas.js";
 import { size } from "./stress.js";
 
 

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { execa } from "execa";
 import { makeSandbox, simAgentCmd, waitFor, type Sandbox } from "../helpers/env.js";
 import { eventsOf, orchestrate, waitForEnd } from "../helpers/orch.js";
-import { eventSchema } from "../../src/state/schemas.js";
+import { eventSchema } from "../../src/types/schemas.js";
 
 let sb: Sandbox;
 let mounted: string[] = [];

@@ -108,6 +108,34 @@ describe("events written from inside a stage", () => {
     expect(st.stages["2"]!.implement_done).toBe(false);
   });
 
+  it("review new and review wait speak only for the stage whose session runs them, checked as event is", async ({ sb }) => {
+    const orchDir = await idleRun(sb, "asks");
+    const events = join(orchDir, "events.jsonl");
+    const ask = ["review", "new", "--title", "Pick", "--question", "A or B?"];
+    const before = readFileSync(events, "utf8");
+    for (const extra of [["--stage", "2"], ["--orch-dir", join(sb.home, "orchestration", "other")]]) {
+      const r = await sb.cli([...ask, ...extra], { env: stageEnv(orchDir, "1") });
+      expect(r.code, extra.join(" ")).toBe(2);
+      expect(r.stderr).toContain("reports only about itself");
+    }
+    const unknown = await sb.cli([...ask, "--orch-dir", orchDir, "--stage", "9"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("stage 9 is not in plan asks");
+    expect(readFileSync(events, "utf8")).toBe(before);
+    // A person files a review for stage 2; stage 1's session may not record its answer.
+    const filed = await sb.cli([...ask, "--orch-dir", orchDir, "--stage", "2"]);
+    expect(filed.code, filed.stderr).toBe(0);
+    const file = filed.stdout.trim();
+    writeFileSync(file, readFileSync(file, "utf8").replace("**Your answer**:\n", "**Your answer**: A\n"));
+    const forged = await sb.cli(["review", "wait", file, "--timeout", "5"], { env: stageEnv(orchDir, "1") });
+    expect(forged.code).toBe(2);
+    expect(forged.stderr).toContain("reports only about itself");
+    const waited = await sb.cli(["review", "wait", file, "--timeout", "5"]);
+    expect(waited.code, waited.stderr).toBe(0);
+    const added = readFileSync(events, "utf8").slice(before.length).split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type: string; stage?: string });
+    expect(added.map((e) => [e.type, e.stage])).toEqual([["review_requested", "2"], ["review_answered", "2"]]);
+  });
+
   it("an append after a torn last line starts on a new line: the event is recorded, not lost", async ({ sb }) => {
     const orchDir = await idleRun(sb, "torn");
     const events = join(orchDir, "events.jsonl");

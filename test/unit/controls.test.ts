@@ -4,7 +4,7 @@ import { applyEvent, foldEvents } from "../../src/core/fold.js";
 import { outcome, stagesToLaunch, waitingForResources } from "../../src/core/scheduler.js";
 import { nextModel } from "../../src/monitor/liveness.js";
 import { budgetSpent, stageLimit } from "../../src/monitor/controls.js";
-import type { AutorunEvent, EventBody, Status } from "../../src/state/schemas.js";
+import type { AutorunEvent, EventBody, Status } from "../../src/types/schemas.js";
 import type { StageSettings } from "../../src/core/stage-settings.js";
 import { startedEvent, type StageSpec } from "../helpers/events.js";
 

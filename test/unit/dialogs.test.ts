@@ -7,12 +7,12 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { decide, keyMatches, parseBashDialog, pendingBashCalls, type PendingCall } from "../../src/monitor/dialog.js";
-import { configSchema } from "../../src/state/schemas.js";
+import { configSchema } from "../../src/types/schemas.js";
 import { Monitor } from "../../src/monitor/controller.js";
 import { DEFAULT_CONFIG } from "../../src/state/config.js";
 import { appendEvent, readAllEvents } from "../../src/state/events.js";
 import type { OrchPaths } from "../../src/state/paths.js";
-import type { Clock } from "../../src/monitor/clock.js";
+import type { Clock } from "../../src/core/clock.js";
 import { fakeTmux } from "../helpers/fake-tmux.js";
 import { identOf, oneStageDir, startOneStage, T0 } from "../helpers/one-stage.js";
 

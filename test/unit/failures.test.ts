@@ -9,7 +9,7 @@ import { Monitor } from "../../src/monitor/controller.js";
 import { DEFAULT_CONFIG } from "../../src/state/config.js";
 import { appendEvent, readAllEvents } from "../../src/state/events.js";
 import type { OrchPaths } from "../../src/state/paths.js";
-import type { Clock } from "../../src/monitor/clock.js";
+import type { Clock } from "../../src/core/clock.js";
 import { hookToEvent } from "../../src/commands/agent-report.js";
 import { fakeTmux } from "../helpers/fake-tmux.js";
 import { identOf, oneStageDir, startOneStage, T0 } from "../helpers/one-stage.js";

@@ -4,7 +4,7 @@ import { foldEvents } from "../../src/core/fold.js";
 import { buildReport, renderReportMarkdown } from "../../src/core/report.js";
 import { renderStatusTable } from "../../src/commands/status.js";
 import { stageTable } from "../../src/tui/views.js";
-import type { AutorunEvent } from "../../src/state/schemas.js";
+import type { AutorunEvent } from "../../src/types/schemas.js";
 import { startedEvent } from "../helpers/events.js";
 
 const ident = { orch_dir: "/o", plan_name: "p", project_slug: "p" };

@@ -11,7 +11,7 @@ import { DEFAULT_CONFIG, type Config } from "../../src/state/config.js";
 import { appendEvent, readAllEvents } from "../../src/state/events.js";
 import type { OrchPaths } from "../../src/state/paths.js";
 import type { PaneStatus, Tmux } from "../../src/adapters/tmux.js";
-import type { Clock } from "../../src/monitor/clock.js";
+import type { Clock } from "../../src/core/clock.js";
 import { renderReview, reviewEntries } from "../../src/state/review.js";
 import { oneStageDir, startOneStage, T0 } from "../helpers/one-stage.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { noticeText } from "../../src/commands/monitor.js";
-import type { AutorunEvent } from "../../src/state/schemas.js";
+import type { AutorunEvent } from "../../src/types/schemas.js";
 
 const ident = { orch_dir: "/h/orchestration/p", plan_name: "p", project_slug: "p", ts: "2026-01-01T00:00:00.000Z" };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { foldEvents } from "../../src/core/fold.js";
-import type { AutorunEvent } from "../../src/state/schemas.js";
+import type { AutorunEvent } from "../../src/types/schemas.js";
 import { renderStatusTable } from "../../src/commands/status.js";
 import { clipDisplay, cutAtWord, displayWidth, padDisplay } from "../../src/core/text-width.js";
 import { startedEvent } from "../helpers/events.js";

@@ -10,7 +10,7 @@ import { buildReport, renderReportMarkdown } from "../../src/core/report.js";
 import { foldEvents } from "../../src/core/fold.js";
 import { UserError } from "../../src/errors.js";
 import { startedEvent } from "../helpers/events.js";
-import type { AutorunEvent } from "../../src/state/schemas.js";
+import type { AutorunEvent } from "../../src/types/schemas.js";
 
 let dir: string;
 beforeEach(() => {
