@@ -1,7 +1,8 @@
 /**
- * `autorun attach` for a stage that runs on another host: `ssh -t <host> tmux -S <socket>
- * attach-session -t =<session>` through the host's shared connection (the monitor's, when it runs),
- * an argument array all the way; the remote command's words are quoted for the host's login shell.
+ * A person's commands for stages that run on another host, through the host's shared connection
+ * (the monitor's, when it runs): `autorun attach` (`ssh -t <host> tmux -S <socket> attach-session
+ * -t =<session>`, an argument array all the way; the remote command's words are quoted for the
+ * host's login shell) and `autorun stop --sessions`.
  */
 import { resolveHosts } from "../core/hosts.js";
 import { RemoteHost } from "../host/remote-host.js";
@@ -10,6 +11,27 @@ import { quoteSh } from "../adapters/ssh.js";
 import { RuntimeError, UserError } from "../errors.js";
 import type { Orchestration } from "./context.js";
 import type { Ctx } from "./ctx.js";
+import type { Tmux } from "../adapters/tmux.js";
+
+/** The stage sessions of `stages` (id → host) each host still runs, ended; the ids ended, and a line per host not reached. */
+export async function endOnHosts(orch: Orchestration, stages: ReadonlyMap<string, string>): Promise<{ ended: string[]; unreached: string[] }> {
+  const ended: string[] = [];
+  const unreached: string[] = [];
+  for (const host of new Set(stages.values())) {
+    const spec = resolveHosts(orch.config).find((h) => h.name === host);
+    let tmux: Tmux;
+    try {
+      if (!spec || spec.local) throw new Error("not configured");
+      const remote = new RemoteHost({ home: orch.paths.home }, spec, orch.status.project_slug, orch.config.agentCommand);
+      await remote.ready();
+      tmux = remote.tmux(orch.config.tmuxSocket ?? "autorun");
+      for (const [id, h] of stages) if (h === host && (await tmux.killSession(orch.status.stages[id]!.session))) ended.push(id);
+    } catch (error) {
+      unreached.push(`host ${host}: ${(error as Error).message}`);
+    }
+  }
+  return { ended, unreached };
+}
 
 export async function attachOnHost(ctx: Ctx, orch: Orchestration, id: string, host: string, session: string): Promise<number> {
   const spec = resolveHosts(orch.config).find((h) => h.name === host);

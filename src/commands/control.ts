@@ -93,8 +93,16 @@ export async function runStop(ctx: Ctx, plan: string, opts: { sessions?: boolean
   const killed: string[] = [];
   if (opts.sessions) {
     const tmux = createTmux(orch.config.tmuxSocket);
+    const elsewhere = new Map<string, string>();
     for (const [id, s] of Object.entries(orch.status.stages)) {
-      if ((s.status === "in_progress" || s.status === "merging") && (await tmux.killSession(s.session))) killed.push(id);
+      if (s.status !== "in_progress" && s.status !== "merging") continue;
+      if (s.host !== undefined) elsewhere.set(id, s.host);
+      else if (await tmux.killSession(s.session)) killed.push(id);
+    }
+    if (elsewhere.size > 0) {
+      const { ended, unreached } = await (await import("./attach-remote.js")).endOnHosts(orch, elsewhere);
+      killed.push(...ended);
+      for (const line of unreached) ctx.err(`autorun: could not end the sessions there: ${line}`);
     }
   }
   appendFor(orch.paths, orch.status, { type: "orchestration_stopped", sessions: opts.sessions === true });

@@ -2,8 +2,9 @@
  * Whole runs over a real sshd (a network namespace, its own Unix user), the simulated agent and
  * the built CLI: a diamond with two stages pinned to the host merges every stage here, the host's
  * phase events arrive tagged with it, a variable its `env` names reaches the agent there and its
- * value is in no file; a monitor killed mid-run and started again loses and doubles none of the
- * host's events; nothing is left on the host. Then a partition: the host's link goes down
+ * value is in no file; a monitor killed mid-run, the sessions there ended by `stop --sessions`,
+ * and the run resumed (relaunched there with --resume) loses and doubles none of the host's
+ * events; nothing is left on the host. Then a partition: the host's link goes down
  * under a running stage, which is declared lost, relaunched here, and the run completes; the host,
  * back, has its stale session ended before it runs anything else; `autorun attach` reaches a stage
  * there. One host for the file.
@@ -89,6 +90,11 @@ describe.skipIf(skip)("runs with a host", () => {
     // The monitor killed while the host's stages report, and started again: nothing lost or doubled.
     await waitFor("a phase from the host", () => sb.events("diamond").some((e) => e.type === "phase_status" && e.host === "box1"), 60_000);
     expect(await killMonitor(sb, "diamond")).toBe(true);
+    // `stop --sessions` ends the sessions there too; the next monitor relaunches them there (--resume).
+    const stopped = await sb.cli(["stop", "diamond", "--sessions"]);
+    expect(stopped.stderr).toBe("");
+    expect(stopped.stdout).toMatch(/Ended the sessions of stages? .*2/);
+    expect(await onHost('tmux -S "$1" list-sessions -F "#{session_name}" 2>/dev/null', join(host.home, ".autorun", "tmux", sb.socket))).toBe("");
     expect((await sb.cli(["resume", "diamond"])).code).toBe(0);
     expect(await ended(sb, "diamond")).toBe("completed");
 
@@ -98,6 +104,7 @@ describe.skipIf(skip)("runs with a host", () => {
     const events = sb.events("diamond");
     const launched = Object.fromEntries(events.filter((e) => e.type === "stage_launched").map((e) => [e.stage, e.host ?? "local"]));
     expect(launched).toEqual({ "1": "local", "2": "box1", "3": "box1", "4": "local" });
+    expect(events.filter((e) => e.type === "stage_relaunched" && e.stage === "2").map((e) => e.host)).toEqual(["box1"]);
     // Each stage's phases came from where it ran, the host's tagged with it (once each: no line twice).
     for (const id of ["1", "2", "3", "4"]) {
       const phases = events.filter((e) => e.type === "phase_status" && e.stage === id);
