@@ -245,7 +245,6 @@ export class RunHosts {
     c.lastPoll = this.deps.clock.now();
     const run = async (): Promise<void> => {
       const info = await c.remote.ready();
-      c.tmux ??= c.stageHost.tmux(this.socket());
       // Back after a loss: the sessions of stages that moved on are ended before anything it says is read.
       if (c.lostAt !== undefined) await this.fence(name, c);
       const follower = (c.follower ??= this.follower(name, c, info.home));
@@ -262,6 +261,9 @@ export class RunHosts {
         }
         c.lastError = undefined;
         if (r.accepted.length > 0) this.deps.wake?.();
+        // Its panes are read once what its stages said is read: a monitor started again must not
+        // take a stage that reported "implement done" and exited for a dead one.
+        if (!r.more) c.tmux ??= c.stageHost.tmux(this.socket());
         // Nothing, and no wait (no events file there yet): the next tick polls again.
         if (!r.more && r.accepted.length === 0 && c.lastOk - t0 < WAIT_MS / 2) break;
         if (!this.busyHosts().has(name)) break;
