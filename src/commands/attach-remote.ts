@@ -1,7 +1,8 @@
 /**
- * `autorun attach` for a stage that runs on another host: `ssh -t <host> tmux -S <socket>
- * attach-session -t =<session>` through the host's shared connection (the monitor's, when it runs),
+ * `autorun attach` for a stage that runs on another host, through the host's shared connection
+ * (the monitor's, when it runs): `ssh -t <host> tmux -S <socket> attach-session -t =<session>`,
  * an argument array all the way; the remote command's words are quoted for the host's login shell.
+ * (`stop --sessions` ends sessions on hosts in monitor/person-actions.ts.)
  */
 import { resolveHosts } from "../core/hosts.js";
 import { RemoteHost } from "../host/remote-host.js";
@@ -11,6 +12,7 @@ import { RuntimeError, UserError } from "../errors.js";
 import type { LoadedOrchestration as Orchestration } from "../state/orchestration.js";
 import type { Ctx } from "./ctx.js";
 
+/** The stage sessions of `stages` (id → host) each host still runs, ended; the ids ended, and a line per host not reached. */
 export async function attachOnHost(ctx: Ctx, orch: Orchestration, id: string, host: string, session: string): Promise<number> {
   const spec = resolveHosts(orch.config).find((h) => h.name === host);
   if (!spec || spec.local) throw new RuntimeError(`stage ${id} runs on host ${host}, which the run's configuration no longer names; add it back under hosts to reach it.`);

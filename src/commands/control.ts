@@ -79,8 +79,9 @@ export function liftHolds(ctx: Pick<Ctx, "out">, orch: Pick<LoadedOrchestration,
 
 export async function runStop(ctx: Ctx, plan: string, opts: { sessions?: boolean }): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
-  const { monitorPid, ended: killed } = await stopRun(orch, opts, realClock);
+  const { monitorPid, ended: killed, unreached } = await stopRun(orch, opts, realClock);
   ctx.out(monitorPid !== undefined ? `Stopped the monitor (pid ${monitorPid}).` : "No monitor was running.");
+  for (const line of unreached) ctx.err(`autorun: could not end the sessions there: ${line}`);
   if (opts.sessions) ctx.out(killed.length ? `Ended the sessions of ${stagesList(killed)}; worktrees and branches are kept.` : "No stage sessions were running.");
   // The next step as it is: a finished run has nothing to continue.
   const name = orch.status.plan_name;

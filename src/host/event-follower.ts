@@ -24,8 +24,14 @@ import { eventSchema, type AutorunEvent, type EventType } from "../types/schemas
 import type { OrchPaths } from "../state/paths.js";
 import { RuntimeError, ToolError } from "../errors.js";
 
-/** Prints the file's size on a line, then its bytes from $2 (at most $3 of them); exit 4: no file. */
+/**
+ * Prints the file's size on a line, then its bytes from $2 (at most $3 of them); exit 4: no file.
+ * While the file is no longer than $2, waits for it to grow, 50 ms at a time, at most $4 times
+ * (a long poll: a line written there arrives at once, without a call every 50 ms).
+ */
 const READ = `[ -f "$1" ] || exit 4
+n=0
+while [ "$n" -lt "$4" ] && [ "$(wc -c < "$1")" -le "$2" ]; do sleep 0.05; n=$((n + 1)); done
 wc -c < "$1" | tr -d ' '
 tail -c +"$(($2 + 1))" -- "$1" | head -c "$3"`;
 
@@ -85,10 +91,12 @@ export class HostEventFollower {
     return this.offset;
   }
 
-  async poll(): Promise<PollResult> {
+  /** `waitMs`: when there is nothing new, wait this long on the host for a line before answering. */
+  async poll(opts: { waitMs?: number } = {}): Promise<PollResult> {
     if (!this.started) this.resume();
     const max = this.o.maxBytes ?? 1024 * 1024;
-    const r = await runScript(this.o.s, this.o.target, READ, [this.o.hostEvents, String(this.offset), String(max)], { deadlineMs: 10_000 });
+    const waits = Math.floor((opts.waitMs ?? 0) / 50);
+    const r = await runScript(this.o.s, this.o.target, READ, [this.o.hostEvents, String(this.offset), String(max), String(waits)], { deadlineMs: 10_000 + (opts.waitMs ?? 0) });
     if (r.code === 4) return { accepted: [], rejected: 0, more: false };
     if (!r.ok) throw new ToolError(`reading the events of host ${this.o.target.name} failed: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`}`, ["ssh", this.o.target.destination, "tail", this.o.hostEvents], r.code, r.stderr);
     const nl = r.bytes.indexOf(0x0a);

@@ -95,7 +95,9 @@ export type LaunchResult = "launched" | "adopted" | "skipped";
  * needs). `tip`: the base tip, when the caller knows it (a merge that just moved it).
  */
 export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip?: string): Promise<LaunchResult[]> {
-  const { paths, tmux } = deps;
+  const { paths } = deps;
+  // The stages launched here go to this machine's tmux (a stage may have run on a host before).
+  const tmux = deps.hosts ? deps.hosts.deps.tmux : deps.tmux;
   const current = deps.current ?? (() => loadStatus(paths));
   const remote = (id: string) => deps.hosts !== undefined && (deps.placement?.get(id) ?? "local") !== "local";
   // Worktrees first, outside the launch lock: creating one is idempotent, and the slowest step of a

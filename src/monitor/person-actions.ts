@@ -2,7 +2,9 @@
  * What a person does to a running orchestration from `autorun stop` / `autorun nudge` and from the
  * dashboard's keys: one implementation for both, so both record the same events.
  */
-import { createTmux } from "../adapters/tmux.js";
+import { createTmux, type Tmux } from "../adapters/tmux.js";
+import { resolveHosts } from "../core/hosts.js";
+import { RemoteHost } from "../host/remote-host.js";
 import { isAlive, signal } from "../adapters/process.js";
 import type { Clock } from "../core/clock.js";
 import { RuntimeError } from "../errors.js";
@@ -14,8 +16,10 @@ import { verifiedNudge, type NudgeResult } from "./nudge.js";
 export interface Stopped {
   /** The monitor that was stopped, if one was running. */
   monitorPid?: number;
-  /** The stages whose sessions were ended (with `sessions`). */
+  /** The stages whose sessions were ended (with `sessions`), here and on hosts. */
   ended: string[];
+  /** A line for each host whose sessions could not be ended. */
+  unreached: string[];
 }
 
 /**
@@ -31,16 +35,46 @@ export async function stopRun(orch: LoadedOrchestration, opts: { sessions?: bool
     if (isAlive(pid)) throw new RuntimeError(`the monitor (pid ${pid}) did not stop within 15 s; kill it with: kill ${pid}`);
   }
   const ended: string[] = [];
+  const unreached: string[] = [];
   if (opts.sessions) {
     const tmux = createTmux(orch.config.tmuxSocket);
+    const elsewhere = new Map<string, string>();
     for (const [id, s] of Object.entries(orch.status.stages)) {
-      if ((s.status === "in_progress" || s.status === "merging") && (await tmux.killSession(s.session))) ended.push(id);
+      if (s.status !== "in_progress" && s.status !== "merging") continue;
+      if (s.host !== undefined) elsewhere.set(id, s.host);
+      else if (await tmux.killSession(s.session)) ended.push(id);
+    }
+    if (elsewhere.size > 0) {
+      const there = await endOnHosts(orch, elsewhere);
+      ended.push(...there.ended);
+      unreached.push(...there.unreached);
     }
   }
   appendFor(orch.paths, orch.status, { type: "orchestration_stopped", sessions: opts.sessions === true });
   await rebuildStatus(orch.paths);
-  return { ...(pid !== undefined ? { monitorPid: pid } : {}), ended };
+  return { ...(pid !== undefined ? { monitorPid: pid } : {}), ended, unreached };
 }
+
+/** Ends the sessions of `stages` (id → host) on their hosts, over each host's shared connection. */
+async function endOnHosts(orch: LoadedOrchestration, stages: ReadonlyMap<string, string>): Promise<{ ended: string[]; unreached: string[] }> {
+  const ended: string[] = [];
+  const unreached: string[] = [];
+  for (const host of new Set(stages.values())) {
+    const spec = resolveHosts(orch.config).find((h) => h.name === host);
+    let tmux: Tmux;
+    try {
+      if (!spec || spec.local) throw new Error("not configured");
+      const remote = new RemoteHost({ home: orch.paths.home }, spec, orch.status.project_slug, orch.config.agentCommand);
+      await remote.ready();
+      tmux = remote.tmux(orch.config.tmuxSocket ?? "autorun");
+      for (const [id, h] of stages) if (h === host && (await tmux.killSession(orch.status.stages[id]!.session))) ended.push(id);
+    } catch (error) {
+      unreached.push(`host ${host}: ${(error as Error).message}`);
+    }
+  }
+  return { ended, unreached };
+}
+
 
 /**
  * Types `text` into stage `id`'s session, verified, and records it (`stall_continue_sent`, its

@@ -27,9 +27,11 @@ import type { AutorunEvent, Status } from "../types/schemas.js";
 import { routedTmux } from "./host-tmux.js";
 import type { Clock } from "../core/clock.js";
 
-/** A host that has not answered for this long is lost (a poll every second: ≤ 10 s from link loss). */
+/** A host that has not answered for this long is lost (a poll answers at least every second: ≤ 10 s from link loss). */
 export const LOST_MS = 6_000;
 const POLL_MS = 1_000;
+/** How long a poll waits on the host for a new line. */
+const WAIT_MS = 1_000;
 
 export interface RunHostsDeps {
   paths: OrchPaths;
@@ -202,7 +204,7 @@ export class RunHosts {
   check(): string[] {
     const now = this.deps.clock.now();
     const lost: string[] = [];
-    const busy = new Set([...this.placed.entries()].filter(([id]) => ["in_progress", "merging"].includes(this.status().stages[id]?.status ?? "")).map(([, p]) => p.host));
+    const busy = this.busyHosts();
     // A monitor started while stages run on hosts follows them from its first pass.
     for (const name of busy) if (this.spec(name)) this.conn(name);
     for (const [name, c] of this.conns) {
@@ -223,6 +225,11 @@ export class RunHosts {
     return c ? Math.round((this.deps.clock.now() - c.lastOk) / 1000) : 0;
   }
 
+  /** Hosts with stages running or merging on them. */
+  private busyHosts(): Set<string> {
+    return new Set([...this.placed.entries()].filter(([id]) => ["in_progress", "merging"].includes(this.status().stages[id]?.status ?? "")).map(([, p]) => p.host));
+  }
+
   /** When `host` was lost (undefined: it answers). */
   lostAt(host: string): number | undefined {
     return this.conns.get(host)?.lostAt;
@@ -238,21 +245,29 @@ export class RunHosts {
     c.lastPoll = this.deps.clock.now();
     const run = async (): Promise<void> => {
       const info = await c.remote.ready();
-      c.tmux ??= c.stageHost.tmux(this.socket());
       // Back after a loss: the sessions of stages that moved on are ended before anything it says is read.
       if (c.lostAt !== undefined) await this.fence(name, c);
       const follower = (c.follower ??= this.follower(name, c, info.home));
-      for (let more = true; more; ) {
-        const r = await follower.poll().finally(() => this.logRejected(name, c));
+      // Long polls back to back while the host has stages: each waits on the host up to a second
+      // for a line, so a line there arrives here at once, and an idle host costs a call a second.
+      for (;;) {
+        const t0 = this.deps.clock.now();
+        const r = await follower.poll({ waitMs: WAIT_MS }).finally(() => this.logRejected(name, c));
         c.lastOk = this.deps.clock.now();
-        more = r.more;
+        c.lastPoll = c.lastOk;
+        if (c.lostAt !== undefined) {
+          this.deps.log(`host ${name}: answers again`);
+          c.lostAt = undefined;
+        }
+        c.lastError = undefined;
         if (r.accepted.length > 0) this.deps.wake?.();
+        // Its panes are read once what its stages said is read: a monitor started again must not
+        // take a stage that reported "implement done" and exited for a dead one.
+        if (!r.more) c.tmux ??= c.stageHost.tmux(this.socket());
+        // Nothing, and no wait (no events file there yet): the next tick polls again.
+        if (!r.more && r.accepted.length === 0 && c.lastOk - t0 < WAIT_MS / 2) break;
+        if (!this.busyHosts().has(name)) break;
       }
-      if (c.lostAt !== undefined) {
-        this.deps.log(`host ${name}: answers again`);
-        c.lostAt = undefined;
-      }
-      c.lastError = undefined;
     };
     run()
       .catch((error: unknown) => this.note(name, error))

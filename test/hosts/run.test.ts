@@ -2,8 +2,9 @@
  * Whole runs over a real sshd (a network namespace, its own Unix user), the simulated agent and
  * the built CLI: a diamond with two stages pinned to the host merges every stage here, the host's
  * phase events arrive tagged with it, a variable its `env` names reaches the agent there and its
- * value is in no file; a monitor killed mid-run and started again loses and doubles none of the
- * host's events; nothing is left on the host. Then a partition: the host's link goes down
+ * value is in no file; a monitor killed mid-run, the sessions there ended by `stop --sessions`,
+ * and the run resumed (relaunched there with --resume) loses and doubles none of the host's
+ * events; nothing is left on the host. Then a partition: the host's link goes down
  * under a running stage, which is declared lost, relaunched here, and the run completes; the host,
  * back, has its stale session ended before it runs anything else; `autorun attach` reaches a stage
  * there. One host for the file.
@@ -89,6 +90,12 @@ describe.skipIf(skip)("runs with a host", () => {
     // The monitor killed while the host's stages report, and started again: nothing lost or doubled.
     await waitFor("a phase from the host", () => sb.events("diamond").some((e) => e.type === "phase_status" && e.host === "box1"), 60_000);
     expect(await killMonitor(sb, "diamond")).toBe(true);
+    // `stop --sessions` ends the sessions there too; the next monitor relaunches there (--resume)
+    // those not done yet.
+    const stopped = await sb.cli(["stop", "diamond", "--sessions"]);
+    expect(stopped.stderr).toBe("");
+    expect(stopped.stdout).toMatch(/Ended the sessions of stages? .*2/);
+    expect(await onHost('tmux -S "$1" list-sessions -F "#{session_name}" 2>/dev/null', join(host.home, ".autorun", "tmux", sb.socket))).toBe("");
     expect((await sb.cli(["resume", "diamond"])).code).toBe(0);
     expect(await ended(sb, "diamond")).toBe("completed");
 
@@ -98,6 +105,8 @@ describe.skipIf(skip)("runs with a host", () => {
     const events = sb.events("diamond");
     const launched = Object.fromEntries(events.filter((e) => e.type === "stage_launched").map((e) => [e.stage, e.host ?? "local"]));
     expect(launched).toEqual({ "1": "local", "2": "box1", "3": "box1", "4": "local" });
+    // A stage whose session `stop` ended before it was done is relaunched there (one done already is merged).
+    for (const e of events.filter((x) => x.type === "stage_relaunched")) expect(e.host).toBe("box1");
     // Each stage's phases came from where it ran, the host's tagged with it (once each: no line twice).
     for (const id of ["1", "2", "3", "4"]) {
       const phases = events.filter((e) => e.type === "phase_status" && e.stage === id);
@@ -106,8 +115,18 @@ describe.skipIf(skip)("runs with a host", () => {
     }
     const offsets = events.filter((e) => e.host_offset !== undefined).map((e) => e.host_offset as number);
     expect(new Set(offsets).size).toBe(offsets.length);
-    const written = readFileSync(join(host.home, ".autorun", "orchestration", "diamond", "events.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    // Every phase line the host wrote up to where its follower last read is here once, in order
+    // (a stage's last lines after its merge are not waited for).
+    const reached = Math.max(...offsets);
+    let end = 0;
+    const written = readFileSync(join(host.home, ".autorun", "orchestration", "diamond", "events.jsonl"), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => ({ line: JSON.parse(l) as Record<string, unknown>, end: (end += Buffer.byteLength(l) + 1) }))
+      .filter((x) => x.end <= reached)
+      .map((x) => x.line);
     const phases = (list: Record<string, unknown>[]) => list.filter((e) => e.type === "phase_status").map((e) => `${e.stage as string} ${e.phase as string} ${e.status as string}`);
+    expect(phases(written).length).toBeGreaterThan(10);
     expect(phases(events.filter((e) => e.host === "box1"))).toEqual(phases(written));
     // The variable reached the agents there; its value is nowhere on disk, here or there.
     const hash = createHash("sha256").update(secret).digest("hex");
@@ -116,7 +135,7 @@ describe.skipIf(skip)("runs with a host", () => {
     expect(filesHolding(host.home, secret)).toEqual([]);
     await expectClean(sb, "diamond");
     await expectHostClean(sb, join(host.home, "work", launchedSlug(events)));
-  }, 150_000);
+  }, 240_000);
 
   it("a partition: the host is declared lost within 10 s, its stage relaunched here, the run completes; the host back is fenced", async () => {
     // Stage 1 goes to the host (2 free slots there, 1 here) and is slow there; stage 2 is pinned to it.
@@ -166,12 +185,12 @@ describe.skipIf(skip)("runs with a host", () => {
     expect(merges.sort()).toEqual(["autorun: merge stage 1: Moves", "autorun: merge stage 2: Pinned"]);
     await expectClean(sb, "part");
     await expectHostClean(sb, join(host.home, "part", launchedSlug(events)));
-  }, 180_000);
+  }, 240_000);
 });
 
 /** How the run ended; the monitor's log printed when it did not complete. */
 async function ended(sb: Sandbox, plan: string): Promise<string> {
-  const end = await waitForEnd(sb, plan, 120_000).catch((e: Error) => e.message);
+  const end = await waitForEnd(sb, plan, 180_000).catch((e: Error) => e.message);
   if (end !== "completed") {
     const logs = join(sb.home, "logs");
     for (const f of existsSync(logs) ? readdirSync(logs) : []) console.log(readFileSync(join(logs, f), "utf8"));
