@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI } from "../helpers/env.js";
+import { startedEvent } from "../helpers/events.js";
 import { closeMaster, runScript, type SshSettings } from "../../src/adapters/ssh.js";
 import { fetchFromHost } from "../../src/adapters/git-ssh.js";
 import type { HostSpec } from "../../src/core/hosts.js";
@@ -85,7 +86,7 @@ describe.skipIf(skip)("a stage on a host", () => {
     expect(await hostGit(info.root, "rev-parse", hostBaseRef("main"))).toBe(tip);
 
     const secret = `s3cret-${process.pid}-value`;
-    const started = { ts: "2026-01-01T00:00:00.000Z", orch_dir: "/controller/orch/plan", plan_name: "plan", project_slug: "proj", type: "orchestration_started", stages: [{ id: "1" }] };
+    const started = startedEvent([{ id: "1" }], { ident: { orch_dir: "/controller/orch/plan", plan_name: "plan", project_slug: "proj" } });
     const t2 = performance.now();
     const out = await box1.launch({
       orchestration: "plan",
@@ -195,7 +196,7 @@ describe.skipIf(skip)("a stage on a host", () => {
       const tip = await git("rev-parse", "HEAD");
       const paths = orchPaths(s.home, "batch", "proj");
       mkdirSync(paths.dir, { recursive: true });
-      const started = { ts: "2026-01-02T00:00:00.000Z", orch_dir: paths.dir, plan_name: "batch", project_slug: "proj", type: "orchestration_started", stages: ["a", "b", "c", "d"].map((id) => ({ id })) };
+      const started = startedEvent(["a", "b", "c", "d"].map((id) => ({ id })), { ident: { orch_dir: paths.dir, plan_name: "batch", project_slug: "proj" }, ts: "2026-01-02T00:00:00.000Z" });
       appendLine(paths.events, started);
       const batch: StageLaunch[] = ["a", "b", "c", "d"].map((id) => ({
         orchestration: "batch",
