@@ -31,6 +31,8 @@ export interface LaunchDeps {
   current?: () => Status | undefined;
   /** The process's worktree bookkeeping (adds in flight, those made ahead). */
   worktrees: Worktrees;
+  /** The person's environment the sessions get (default: this process's, as the monitor was started with it). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A stable UUID per (orchestration, stage, attempt, retry), so a restarted launcher knows the id it used. */
@@ -127,7 +129,7 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
       if (deps.worktrees.inFlight(stage.worktree) || !existsSync(stage.worktree)) await deps.worktrees.ensure(status, stage, tip);
       // From here on the stage's agent changes it.
       deps.worktrees.handedOver(stage.worktree);
-      const spec = { name: stage.session, cwd: status.project_root, argv: stageArgv(deps, status, paths.dir, id, { sessionId }), env: sessionEnv(paths.home, paths.dir, id), envDir: `${paths.dir}/session-env`, remainOnExit: true };
+      const spec = { name: stage.session, cwd: status.project_root, argv: stageArgv(deps, status, paths.dir, id, { sessionId }), env: sessionEnv(paths.home, paths.dir, id, {}, deps.env), envDir: `${paths.dir}/session-env`, remainOnExit: true };
       starting.push({ id, session: stage.session, sessionId, spec });
     }
     if (!status) return ids.map(() => "skipped" as const);
@@ -183,7 +185,7 @@ export async function relaunchStage(deps: LaunchDeps, id: string, expectAttempts
       name: stage.session,
       cwd: worktreeExists ? stage.worktree : status.project_root,
       argv: stageArgv(deps, status, paths.dir, id, { sessionId, resume: worktreeExists }),
-      env: sessionEnv(paths.home, paths.dir, id),
+      env: sessionEnv(paths.home, paths.dir, id, {}, deps.env),
       envDir: `${paths.dir}/session-env`,
       remainOnExit: true,
     });
