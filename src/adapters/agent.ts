@@ -218,15 +218,15 @@ export function passthroughEnv(env: NodeJS.ProcessEnv = process.env): Record<str
 }
 
 /** The environment every stage session carries: the person's (see passthroughEnv) and the stage's identity. */
-export function sessionEnv(home: string, orchDir: string, stage: string, extra: Record<string, string> = {}): Record<string, string> {
+export function sessionEnv(home: string, orchDir: string, stage: string, extra: Record<string, string> = {}, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const bin = autorunBin();
   return {
-    ...passthroughEnv(),
+    ...passthroughEnv(env),
     AUTORUN_HOME: home,
     AUTORUN_ORCH_DIR: orchDir,
     AUTORUN_STAGE: stage,
     AUTORUN_BIN: bin,
-    PATH: `${dirname(bin)}:${process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin"}`,
+    PATH: `${dirname(bin)}:${env.PATH ?? "/usr/local/bin:/usr/bin:/bin"}`,
     ...extra,
   };
 }

@@ -8,7 +8,6 @@ import { spent } from "../monitor/controls.js";
 import { dollars as usd } from "../core/usage.js";
 import { rebuildStatus } from "../state/status.js";
 import { nudgeStage, stopRun } from "../monitor/person-actions.js";
-import { realClock } from "../core/clock.js";
 import { describeMerge, mergeStage } from "../monitor/merge.js";
 import { startMonitorDetached, monitorLogger } from "./monitor.js";
 import type { Ctx } from "./ctx.js";
@@ -79,7 +78,7 @@ export function liftHolds(ctx: Pick<Ctx, "out">, orch: Pick<LoadedOrchestration,
 
 export async function runStop(ctx: Ctx, plan: string, opts: { sessions?: boolean }): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
-  const { monitorPid, ended: killed, unreached } = await stopRun(orch, opts, realClock);
+  const { monitorPid, ended: killed, unreached } = await stopRun(orch, opts, ctx.clock);
   ctx.out(monitorPid !== undefined ? `Stopped the monitor (pid ${monitorPid}).` : "No monitor was running.");
   for (const line of unreached) ctx.err(`autorun: could not end the sessions there: ${line}`);
   if (opts.sessions) ctx.out(killed.length ? `Ended the sessions of ${stagesList(killed)}; worktrees and branches are kept.` : "No stage sessions were running.");
@@ -144,12 +143,12 @@ export async function runLogs(ctx: Ctx, plan: string | undefined, opts: { follow
     }
     const end = pending.lastIndexOf("\n");
     if (end < 0) return;
-    process.stdout.write(pending.slice(0, end + 1));
+    for (const line of pending.slice(0, end).split("\n")) ctx.out(line);
     pending = pending.slice(end + 1);
   };
   printNew();
   if (!opts.follow) {
-    if (pending) process.stdout.write(pending + "\n");
+    if (pending) ctx.out(pending);
     return 0;
   }
   // The watcher can fold two quick writes into one event: look once more shortly after each.
@@ -172,7 +171,7 @@ export async function runNudge(ctx: Ctx, plan: string, stageArg: string, message
   const id = requireStage(orch, stageArg);
   liveSession(orch, id); // refuses a stage with no running session
   const text = message ?? orch.config.nudgeMessage;
-  const result = await nudgeStage(orch, id, text, realClock);
+  const result = await nudgeStage(orch, id, text, ctx.clock);
   if (!result.sent) throw new RuntimeError(`did not type into stage ${id}: ${result.evidence}`);
   ctx.out(result.verified ? `Sent to stage ${id} and verified: ${result.evidence}` : `Sent to stage ${id} but not verified: ${result.evidence}`);
   return result.verified ? 0 : 1;

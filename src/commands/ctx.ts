@@ -1,6 +1,7 @@
-/** What every command gets injected: where it runs, the home, and where it writes. Light: hooks load it. */
+/** What every command gets injected: where it runs, its environment and home, where it writes, its clock. Light: hooks load it. */
 import { autorunHome } from "../state/paths.js";
 import { printable } from "../core/printable.js";
+import { realClock, type Clock } from "../core/clock.js";
 
 export interface Ctx {
   cwd: string;
@@ -9,6 +10,8 @@ export interface Ctx {
   out: (line: string) => void;
   err: (line: string) => void;
   isTTY: boolean;
+  /** Time, and waiting: what polls and waits (a monitor stopping, a nudge's checks) go by. */
+  clock: Clock;
 }
 
 export function defaultCtx(): Ctx {
@@ -19,6 +22,7 @@ export function defaultCtx(): Ctx {
     out: (line) => process.stdout.write(printable(line) + "\n"),
     err: (line) => process.stderr.write(printable(line) + "\n"),
     isTTY: Boolean(process.stdout.isTTY),
+    clock: realClock,
   };
 }
 

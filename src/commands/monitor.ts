@@ -14,7 +14,6 @@ import type { Config } from "../state/config.js";
 import type { AutorunEvent } from "../types/schemas.js";
 import { Monitor } from "../monitor/controller.js";
 import { MonitorLoop } from "../monitor/loop.js";
-import { realClock } from "../core/clock.js";
 import type { Ctx } from "./ctx.js";
 import { resolveOrchestration } from "../state/orchestration.js";
 import { isMonitorOf, runningMonitor } from "../monitor/monitor-pid.js";
@@ -52,7 +51,7 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
     if (afterMs === undefined) loopRef.current?.kick();
     else setTimeout(() => loopRef.current?.kick(), afterMs).unref();
   };
-  const monitor = Monitor.open({ paths, config, tmux, clock: realClock, log, notify, wake });
+  const monitor = Monitor.open({ paths, config, tmux, clock: ctx.clock, log, notify, wake });
   if (!monitor) throw new RuntimeError(`${paths.events} has no start event; start the plan again with autorun orchestrate.`);
 
   if (opts.once) {

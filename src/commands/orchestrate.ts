@@ -53,6 +53,8 @@ export interface PreparedPlan {
   baseBranch: string;
   config: Config;
   paths: OrchPaths;
+  /** The person's environment (the command's): what the sessions get, and whose names settings.json keeps. */
+  env: NodeJS.ProcessEnv;
 }
 
 function readPlanText(planPath: string): string {
@@ -97,7 +99,7 @@ async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOptions):
       if (problem) throw new UserError(`${key === "model" ? "--model / model" : "escalation"}: ${problem}.`);
     }
   }
-  return { planPath, planName, slug, plan, projectRoot, baseBranch, config, paths: orchPaths(ctx.home, planName, slug) };
+  return { planPath, planName, slug, plan, projectRoot, baseBranch, config, paths: orchPaths(ctx.home, planName, slug), env: ctx.env };
 }
 
 
@@ -223,7 +225,7 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
     status = await writeOrWithdraw(prep, started, ahead);
     const { monitorLogger } = await import("./monitor.js");
     const log = monitorLogger(paths);
-    await launchFirst({ tmux, paths, config: prep.config, log, worktrees }, status, tip);
+    await launchFirst({ tmux, paths, config: prep.config, log, worktrees, env: ctx.env }, status, tip);
   }
   // The monitor module (chokidar, the controller) loads only when a run really starts.
   const monitorPid = opts.noMonitor ? undefined : await (await import("./monitor.js")).startMonitorDetached(ctx, paths);
@@ -352,7 +354,7 @@ async function writeOrchestration(prep: PreparedPlan, started: StartedEvent): Pr
       ),
     ),
   );
-  writeSettings(paths.dir, { ...prep.config, agentEnv: Object.keys(passthroughEnv(process.env)).sort() });
+  writeSettings(paths.dir, { ...prep.config, agentEnv: Object.keys(passthroughEnv(prep.env)).sort() });
   // What the project allowed before the run: the report lists what was added to it meanwhile.
   writeProjectRules(paths.dir, localAllowRules(prep.projectRoot!));
   appendEvent(paths.events, started);

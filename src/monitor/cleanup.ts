@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import * as git from "../adapters/git.js";
 import { dropStageTip } from "../adapters/git-safety.js";
 import type { Tmux } from "../adapters/tmux.js";
+import { realClock, type Clock } from "../core/clock.js";
 import { classifyPane } from "./pane.js";
 import { appendFor } from "../state/orchestration.js";
 import type { OrchPaths } from "../state/paths.js";
@@ -22,6 +23,8 @@ export interface CleanupDeps {
   tmux: Tmux;
   paths: OrchPaths;
   log: (msg: string) => void;
+  /** What waiting for the agent's turn to end goes by (default: the real one). */
+  clock?: Clock;
 }
 
 /**
@@ -45,18 +48,18 @@ export async function reapCompleted(deps: CleanupDeps, id: string, stage: Status
  * Lets an agent that handed over finish the turn it is in (the message after its last command),
  * so its transcript, and what the stage cost, are whole before its session ends: up to `maxMs`.
  */
-async function letTurnEnd(tmux: Tmux, session: string, maxMs = 10_000): Promise<void> {
-  const until = Date.now() + maxMs;
-  while (Date.now() < until) {
+async function letTurnEnd(tmux: Tmux, session: string, clock: Clock, maxMs = 10_000): Promise<void> {
+  const until = clock.now() + maxMs;
+  while (clock.now() < until) {
     const screen = await tmux.capturePane(session);
     if (screen === undefined || classifyPane(screen).kind !== "busy") return;
-    await new Promise((r) => setTimeout(r, 250));
+    await clock.sleep(250);
   }
 }
 
 export async function cleanup(deps: CleanupDeps, id: string, stage: Status["stages"][string], root: string, base: string): Promise<void> {
   const { worktree, branch } = stage;
-  await letTurnEnd(deps.tmux, stage.session);
+  await letTurnEnd(deps.tmux, stage.session, deps.clock ?? realClock);
   await deps.tmux.killSession(stage.session);
   const status = loadStatus(deps.paths);
   if (existsSync(worktree)) {

@@ -36,6 +36,8 @@ export interface LaunchDeps {
   /** A run that uses other hosts: where stages run; `placement`: the host each stage of this launch goes to. */
   hosts?: RunHosts;
   placement?: ReadonlyMap<string, string>;
+  /** The person's environment the sessions get (default: this process's, as the monitor was started with it). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A stable UUID per (orchestration, stage, attempt, retry), so a restarted launcher knows the id it used. */
@@ -141,7 +143,7 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
       if (deps.worktrees.inFlight(stage.worktree) || !existsSync(stage.worktree)) await deps.worktrees.ensure(status, stage, tip);
       // From here on the stage's agent changes it.
       deps.worktrees.handedOver(stage.worktree);
-      const spec = { name: stage.session, cwd: status.project_root, argv: stageArgv(deps, status, paths.dir, id, { sessionId }), env: sessionEnv(paths.home, paths.dir, id), envDir: `${paths.dir}/session-env`, remainOnExit: true };
+      const spec = { name: stage.session, cwd: status.project_root, argv: stageArgv(deps, status, paths.dir, id, { sessionId }), env: sessionEnv(paths.home, paths.dir, id, {}, deps.env), envDir: `${paths.dir}/session-env`, remainOnExit: true };
       starting.push({ id, session: stage.session, sessionId, spec });
     }
     if (!status) return ids.map(() => "skipped" as const);
@@ -225,7 +227,7 @@ async function relaunchHere(deps: LaunchDeps, status: Status, id: string): Promi
     name: stage.session,
     cwd: worktreeExists ? stage.worktree : status.project_root,
     argv: stageArgv(deps, status, paths.dir, id, { sessionId, resume: worktreeExists }),
-    env: sessionEnv(paths.home, paths.dir, id),
+    env: sessionEnv(paths.home, paths.dir, id, {}, deps.env),
     envDir: `${paths.dir}/session-env`,
     remainOnExit: true,
   });

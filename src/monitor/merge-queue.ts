@@ -123,8 +123,8 @@ export class MergeQueue {
 
   /** Merges stage `id` (under the project's merge lock) and asks a person when it waits on them. */
   async merge(id: string): Promise<MergeOutcome> {
-    const { tmux, paths, config, log } = this.view.deps;
-    const result = await mergeStage({ tmux, paths, config, log, worktrees: this.worktrees }, id);
+    const { tmux, paths, config, log, clock } = this.view.deps;
+    const result = await mergeStage({ tmux, paths, config, log, clock, worktrees: this.worktrees }, id);
     this.view.ingest();
     if (result.kind === "refused") {
       this.mem(id).refusedFiles = result.files;

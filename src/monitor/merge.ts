@@ -16,6 +16,7 @@ import * as git from "../adapters/git.js";
 import { operationOnBase } from "../adapters/git-safety.js";
 import { runValidate, validateEnvironment } from "../adapters/process.js";
 import type { Tmux } from "../adapters/tmux.js";
+import type { Clock } from "../core/clock.js";
 import { readAllEvents, readFirstEvent } from "../state/events.js";
 import { appendFor } from "../state/orchestration.js";
 import { withLock } from "../state/lock.js";
@@ -35,6 +36,8 @@ export interface MergeDeps {
   paths: OrchPaths;
   config: Config;
   log: (msg: string) => void;
+  /** The monitor's clock: what the cleanup's wait for the agent's turn goes by (default: the real one). */
+  clock?: Clock;
   /** Given by the monitor, which then launches the dependants: their worktrees are made while the merge is checked. */
   worktrees?: Worktrees;
   /** A person's `autorun merge`: a stage that changes guarded files (see guardedChanges) merges too. */

@@ -15,13 +15,14 @@ import { runInteractive } from "../adapters/process.js";
 import { isMonitorOf } from "../monitor/monitor-pid.js";
 import { parseAgentCmd } from "../adapters/agent.js";
 import { nudgeStage, stopRun } from "../monitor/person-actions.js";
-import { realClock } from "../core/clock.js";
+import type { Clock } from "../core/clock.js";
 import { resolveOrchestration, type Where } from "../state/orchestration.js";
 import { dependencyLines, eventLine, headerLine, plainSummary, stageTable, tableCell } from "./views.js";
 
 /** What the dashboard is given: where it runs, and where it prints when there is no terminal. */
 export interface DashboardCtx extends Where {
   out: (line: string) => void;
+  clock: Clock;
 }
 
 export async function runDashboard(ctx: DashboardCtx, plan: string | undefined): Promise<number> {
@@ -173,7 +174,7 @@ export async function runDashboard(ctx: DashboardCtx, plan: string | undefined):
       const s = id ? status.stages[id] : undefined;
       if (!id || !s || s.status !== "in_progress") return say(`stage ${id ?? "?"} is not running; nothing to nudge`);
       say(`nudging stage ${id}…`);
-      void nudgeStage({ ...orch, status }, id, config.nudgeMessage, realClock).then((r) => say(r.sent ? `stage ${id}: ${r.verified ? "nudge verified" : "nudge not verified"} (${r.evidence})` : `stage ${id}: not nudged (${r.evidence})`));
+      void nudgeStage({ ...orch, status }, id, config.nudgeMessage, ctx.clock).then((r) => say(r.sent ? `stage ${id}: ${r.verified ? "nudge verified" : "nudge not verified"} (${r.evidence})` : `stage ${id}: not nudged (${r.evidence})`));
     });
     screen.key(["r"], () => {
       const id = current();
@@ -190,7 +191,7 @@ export async function runDashboard(ctx: DashboardCtx, plan: string | undefined):
       say(`stop the monitor of ${status.plan_name}? y / n`);
       screen.onceKey(["y", "n", "escape"], (_ch, key) => {
         if (key.name !== "y") return say("not stopped");
-        void stopRun({ ...orch, status }, {}, realClock).then(() => say("monitor stopped; `autorun resume` continues"), (e: Error) => say(e.message));
+        void stopRun({ ...orch, status }, {}, ctx.clock).then(() => say("monitor stopped; `autorun resume` continues"), (e: Error) => say(e.message));
       });
     });
     table.focus();
