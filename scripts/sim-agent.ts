@@ -28,6 +28,8 @@
  *   exit-deletes-branch  after its first commit, once: the Stop hook, then what claude's /exit does
  *                in a session with no new commits (worktree removed, branch deleted), exit 0
  *
+ * With AUTORUN_SIM_PHASES=handover it reports only the hand-over (`autorun phase implement done`).
+ *
  * With AUTORUN_SIM_USAGE=<tokens> it keeps a Claude Code-style transcript (named in its hooks'
  * `transcript_path`): every step is an assistant message of the model it runs as (`--model`, else
  * claude-sonnet-4-5) that used that many input tokens and a quarter as many output tokens.
@@ -162,8 +164,20 @@ async function hook(name: string, extra: Record<string, unknown> = {}): Promise<
   }
 }
 
+/**
+ * AUTORUN_SIM_PHASES=handover: of the phase reports only the hand-over (`phase implement done`) runs
+ * `autorun`; the others are shown on the screen, spend their usage and take their time as usual.
+ * Each report is an `autorun` process: the test suite sets this for the many runs that check what
+ * follows a hand-over, not the phases before it.
+ */
+const handoverOnly = process.env.AUTORUN_SIM_PHASES === "handover";
+
 function report(...a: string[]): void {
   spend();
+  if (handoverOnly && a[0] === "phase" && !(a[1] === "implement" && a[2] === "done")) {
+    say(`(not reported) autorun ${a.join(" ")}`);
+    return;
+  }
   const r = spawnSync(autorun, a, { encoding: "utf8", env: process.env, cwd });
   say(`$ autorun ${a.join(" ")}${r.status === 0 ? "" : `  (exit ${r.status}: ${(r.stderr ?? "").trim()})`}`);
 }

@@ -69,7 +69,9 @@ describeClaude("the real Claude Code, contained", (cc) => {
       return nextStep(call, steps);
     });
     const plan = sb.writePlan("open.md", "## Stage 1: Asks\n");
-    await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "30"]);
+    // Refused, claude waits at its prompt: the stall's nudge is what sets it going again, after
+    // stallSeconds (never while the dialog is up).
+    await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "5"]);
     const review = await waitFor("the rebase's review", () => eventsOf(sb, "open", "review_requested", "1")[0], 60_000);
     expect(String(review.title ?? "") + JSON.stringify(eventsOf(sb, "open", "stage_needs_permission", "1"))).toMatch(/rebase --exec/);
     expect(existsSync(ran)).toBe(false);

@@ -21,7 +21,9 @@ describeClaude("the real Claude Code's permission dialogs", (cc) => {
         : { blocks: [{ bash: "make --version", description: "Show make version" }, { bash: sneaky, description: "make --version" }] },
     );
     const plan = sb.writePlan("two.md", "## Stage 1: Two calls\n");
-    await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "30"]);
+    // After the refusal claude waits at its prompt, and the results reach the API with the stall's
+    // nudge, after stallSeconds (never while a dialog is up).
+    await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "5"]);
     // make's dialog answered (its command), with its digit alone: the dialog went.
     await waitFor("make's answer", () => eventsOf(sb, "two", "permission_answered", "1")[0], 90_000);
     expect(eventsOf(sb, "two", "permission_answered", "1")).toMatchObject([{ command: "make --version", key: "make --version", answer: "1. Yes", verified: true }]);

@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
-import { waitFor, type Sandbox } from "../helpers/env.js";
+import { allPhases, waitFor, type Sandbox } from "../helpers/env.js";
 import { eventsOf, expectClean, killMonitor, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
 
@@ -13,6 +13,7 @@ function launchedOnce(sb: Sandbox, plan: string, ids: string[]): void {
 describe("sessions that die (real tmux, simulated agent)", () => {
   it("resumes a stage whose session was killed mid-stage, in its worktree", async ({ sb }) => {
     const plan = sb.writePlan("crash.md", "## Stage 1: Dies\nsim: slow\n## Stage 2: After\nDepends on: 1\n");
+    allPhases(sb);
     await orchestrate(sb, plan);
     await waitFor("research to start", () => eventsOf(sb, "crash", "phase_status", "1").length >= 2);
     await sb.tmux("kill-session", "-t", "=crash_stage-1");
@@ -78,6 +79,7 @@ describe("sessions that die (real tmux, simulated agent)", () => {
 
   it("recovers every stage when the tmux server dies mid-run", async ({ sb }) => {
     const plan = sb.writePlan("server.md", "## Stage 1: A\nsim: slow\n## Stage 2: B\nsim: slow\n## Stage 3: C\nsim: slow\n");
+    allPhases(sb);
     await orchestrate(sb, plan);
     await waitFor("all three to be working", () => ["1", "2", "3"].every((id) => eventsOf(sb, "server", "phase_status", id).length >= 2));
     await sb.tmux("kill-server");

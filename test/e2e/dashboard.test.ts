@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
-import { CLI, waitFor, type Sandbox } from "../helpers/env.js";
+import { allPhases, CLI, waitFor, type Sandbox } from "../helpers/env.js";
 import { orchestrate } from "../helpers/orch.js";
 import { displayWidth } from "../../src/core/text-width.js";
 
@@ -23,6 +23,7 @@ describe("dashboard", () => {
     [200, 50],
   ] as const)("shows stages, statuses and dependencies at %ix%i, a new event within a second, and quits on q", async ([w, h], { sb }) => {
     const plan = sb.writePlan("dash.md", "## Stage 1: Waiting 🚀 stage\nsim: stall-silent\n## Stage 2: Second\nDepends on: 1\n");
+    allPhases(sb);
     await orchestrate(sb, plan, ["--stall-seconds", "600"]);
     await waitFor("stage 1 to be planning", () => sb.events("dash").some((e) => e.type === "phase_status" && e.phase === "create_plan" && e.status === "done"));
     const exitFile = join(sb.dir, "dashboard-exit");

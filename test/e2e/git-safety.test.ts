@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
-import { waitFor } from "../helpers/env.js";
+import { allPhases, waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
 describe("the person's git state and the stage's commits", () => {
@@ -68,6 +68,7 @@ describe("the person's git state and the stage's commits", () => {
 
   it("worktrees locked the way claude 2.1.332 locks them, one of its sessions killed: every stage merges and no worktree, branch or lock is left", async ({ sb }) => {
     const plan = sb.writePlan("locked.md", "## Stage 1: A\nsim: lock-worktree, slow\n## Stage 2: B\nDepends on: 1\nsim: lock-worktree\n");
+    allPhases(sb);
     await orchestrate(sb, plan);
     await waitFor("stage 1 to lock its worktree", async () => (await sb.git("worktree", "list", "--porcelain")).includes("locked claude session locked-stage-1"));
     await waitFor("research to start", () => eventsOf(sb, "locked", "phase_status", "1").length >= 2);

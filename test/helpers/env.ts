@@ -37,6 +37,9 @@ export async function makeSandbox(opts: { repo?: boolean } = {}): Promise<Sandbo
     AUTORUN_HOME: home,
     AUTORUN_TMUX_SOCKET: socket,
     AUTORUN_SIM_DELAY_MS: "50",
+    // The simulated agent reports only its hand-over: each other phase report is an `autorun` process
+    // (a third of a run's CPU). A test that watches the phases before it sets "all" (allPhases).
+    AUTORUN_SIM_PHASES: "handover",
     // The monitor's safety-net tick: a dead session (which writes no event) is seen within it.
     AUTORUN_POLL_SECONDS: "1",
     GIT_AUTHOR_NAME: "test",
@@ -116,6 +119,11 @@ export async function makeSandbox(opts: { repo?: boolean } = {}): Promise<Sandbo
     },
   };
   return sb;
+}
+
+/** The simulated agent of this sandbox's runs reports every phase, not only its hand-over. */
+export function allPhases(sb: Sandbox): void {
+  sb.env.AUTORUN_SIM_PHASES = "all";
 }
 
 /** Waits for a condition with a deadline (never a bare sleep). */

@@ -1,6 +1,6 @@
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
-import { waitFor } from "../helpers/env.js";
+import { allPhases, waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, killMonitor, orchestrate, waitForEnd } from "../helpers/orch.js";
 import { rng, size, STRESS } from "./stress.js";
 
@@ -52,6 +52,7 @@ describe.runIf(STRESS)("SIGKILL of the monitor at random points (long form)", ()
 describe.runIf(STRESS)("tmux server killed mid-run (long form)", () => {
   it("a 10-stage run completes after kill-server", async ({ sb }) => {
     const plan = sb.writePlan("ten.md", tenStages);
+    allPhases(sb);
     await orchestrate(sb, plan);
     await waitFor("stages 2-4 working", () => ["2", "3", "4"].every((id) => eventsOf(sb, "ten", "phase_status", id).length >= 1), 60_000);
     await sb.tmux("kill-server");

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
-import { waitFor } from "../helpers/env.js";
+import { allPhases, waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, idleRun, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 import * as git from "../../src/adapters/git.js";
 
@@ -30,6 +30,8 @@ describe("the person's own git work", () => {
 
   it("a merged stage's plan and notes are kept and linked; doctor --fix leaves a person's own .claude/worktrees entry alone", async ({ sb }) => {
     const plan = sb.writePlan("docplan.md", "## Stage 1: A\n");
+    // The plan is reported with `phase create_plan done --plan-file`.
+    allPhases(sb);
     await orchestrate(sb, plan);
     expect(await waitForEnd(sb, "docplan")).toBe("completed");
     // The agent's plan (untracked in its worktree) is kept under the orchestration, and linked.
