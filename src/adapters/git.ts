@@ -308,7 +308,16 @@ export async function listWorktrees(root: string): Promise<WorktreeEntry[]> {
  * `git add .` during a run does not pick up what autorun keeps in the checkout.
  */
 export async function ensureExcluded(root: string, pattern: string): Promise<void> {
-  const file = await ok(root, ["rev-parse", "--path-format=absolute", "--git-path", "info/exclude"], "git rev-parse --git-path");
+  addExclude(await excludeFile(root), pattern);
+}
+
+/** The repository's `info/exclude` (in the common git directory, whichever worktree `root` is). */
+export async function excludeFile(root: string): Promise<string> {
+  return ok(root, ["rev-parse", "--path-format=absolute", "--git-path", "info/exclude"], "git rev-parse --git-path");
+}
+
+/** Adds `pattern` to an `info/exclude` file unless a line of it says so already. */
+export function addExclude(file: string, pattern: string): void {
   const text = existsSync(file) ? readFileSync(file, "utf8") : "";
   if (text.split("\n").some((l) => l.trim() === pattern)) return;
   mkdirSync(dirname(file), { recursive: true });
