@@ -32,6 +32,19 @@ export async function branchExists(root: string, branch: string): Promise<boolea
   return (await run(root, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`])).ok;
 }
 
+/** The tips of the given branches that exist (one git call), by branch name. */
+export async function branchTips(root: string, branches: readonly string[]): Promise<Map<string, string>> {
+  const refs = branches.map((b) => `refs/heads/${b}`);
+  const out = await ok(root, ["for-each-ref", "--format=%(refname)%09%(objectname)", ...refs], "git for-each-ref");
+  const tips = new Map<string, string>();
+  for (const line of out.split("\n")) {
+    const [ref, sha] = line.split("\t");
+    // A name is a prefix pattern to for-each-ref (refs/heads/main also lists refs/heads/main/x): exact names only.
+    if (ref && sha && refs.includes(ref)) tips.set(ref.slice("refs/heads/".length), sha);
+  }
+  return tips;
+}
+
 export async function commitsAhead(root: string, base: string, branch: string): Promise<number> {
   return Number(await ok(root, ["rev-list", "--count", `${base}..${branch}`], "git rev-list"));
 }

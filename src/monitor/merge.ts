@@ -157,10 +157,9 @@ class StageMerge {
     }
     // A person half-way through their own merge or rebase of the base, on any checkout: wait, never
     // abort it (a rebase of the base would then fail to move it: "cannot lock ref").
-    const busy = await operationOnBase(root, base);
-    if (busy) return this.waitFor(busy);
     // Where the base is checked out, the merge must fit around the person's uncommitted work.
-    const checkout = await git.checkoutOf(root, base);
+    const [busy, checkout] = await Promise.all([operationOnBase(root, base), git.checkoutOf(root, base)]);
+    if (busy) return this.waitFor(busy);
     if (checkout) {
       const inTheWay = (await git.dirtyFiles(checkout)).filter((f) => plan.touched.includes(f));
       if (inTheWay.length > 0) return this.refuse(inTheWay, checkout);
