@@ -73,7 +73,6 @@ export default tseslint.config(
   {
     files: [
       "src/adapters/git-ssh.ts",
-      "src/adapters/git.ts",
       "src/adapters/pane-driver.ts",
       "src/adapters/process.ts",
       "src/adapters/ssh.ts",
@@ -82,11 +81,9 @@ export default tseslint.config(
       "src/core/plan-yaml.ts",
       "src/errors.ts",
       "src/monitor/attention.ts",
-      "src/monitor/cleanup.ts",
       "src/monitor/dialog-answer.ts",
       "src/monitor/launcher.ts",
       "src/monitor/merge-queue.ts",
-      "src/monitor/merge.ts",
       "src/monitor/nudge.ts",
       "src/monitor/reviews.ts",
       "src/monitor/worktree-removal.ts",

@@ -129,9 +129,17 @@ export async function commitTree(root: string, tree: string, parents: string[], 
   return expectOk("git", ["commit-tree", tree], r, "git commit-tree").stdout.trim();
 }
 
-/** Moves `ref` from `expected` to `next` only if it still points at `expected` (compare-and-swap). */
-export async function casRef(root: string, ref: string, next: string, expected: string, reason: string): Promise<boolean> {
-  return (await run(root, ["update-ref", "-m", reason, ref, next, expected])).ok;
+/** A move of `ref` from `from` to `to`, with the reason its reflog gives. */
+export interface RefMove {
+  ref: string;
+  from: string;
+  to: string;
+  reason: string;
+}
+
+/** Moves a ref only if it still points where the move starts from (compare-and-swap). */
+export async function casRef(root: string, move: RefMove): Promise<boolean> {
+  return (await run(root, ["update-ref", "-m", move.reason, move.ref, move.to, move.from])).ok;
 }
 
 /** Paths that differ between two commits. */
