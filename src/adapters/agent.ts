@@ -217,8 +217,14 @@ export function passthroughEnv(env: NodeJS.ProcessEnv = process.env): Record<str
   return out;
 }
 
-/** The environment every stage session carries: the person's (see passthroughEnv) and the stage's identity. */
-export function sessionEnv(home: string, orchDir: string, stage: string, extra: Record<string, string> = {}, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+/**
+ * The environment every stage session carries: the person's (see passthroughEnv, from `env`) and
+ * the stage's identity, then `extra`.
+ */
+export function sessionEnv(
+  { home, orchDir, stage }: { home: string; orchDir: string; stage: string },
+  { extra = {}, env = process.env }: { extra?: Record<string, string>; env?: NodeJS.ProcessEnv } = {},
+): Record<string, string> {
   const bin = autorunBin();
   return {
     ...passthroughEnv(env),

@@ -1,12 +1,12 @@
 /** The one place processes are started: argument arrays, a timeout and a kill policy, no shell. */
-import type { Options } from "execa";
+import { spawn, type ChildProcess } from "node:child_process";
 import { ToolError } from "../errors.js";
 
 let execaLoaded: typeof import("execa") | undefined;
 
 /**
- * execa, loaded on first use: a command that starts no program (a plan that does not parse,
- * `status`, an agent's `autorun phase`) does not pay the ~130 ms of loading it.
+ * execa, loaded on first use, only for a program attached to the terminal (an editor, `tmux
+ * attach`): `runProgram` does without it.
  */
 export async function loadExeca(): Promise<typeof import("execa")> {
   return (execaLoaded ??= await import("execa"));
@@ -36,43 +36,88 @@ export interface RunOptions {
   describe?: string;
 }
 
-/** Runs a program; a non-zero exit is a value, a missing program or timeout is a ToolError. */
+/** Programs still running, stopped when this process exits (as a daemon's `validate` must not outlive it). */
+const running = new Set<ChildProcess>();
+let exitHook = false;
+
+/** A final newline (or CRLF) off the end: the output as a value, not as lines on a terminal. */
+function stripFinalNewline(text: string): string {
+  return text.endsWith("\r\n") ? text.slice(0, -2) : text.endsWith("\n") ? text.slice(0, -1) : text;
+}
+
+/**
+ * Runs a program; a non-zero exit is a value, a missing program or timeout is a ToolError.
+ * node's own spawn, not execa: this runs for every git and tmux call, and execa's loading (~60 ms of
+ * CPU) and its per-call work were most of what a short command spent besides the programs.
+ */
 export async function runProgram(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const env = opts.onlyEnv ? { ...opts.env } : { ...process.env, ...opts.env };
   for (const name of opts.unsetEnv ?? []) delete env[name];
-  const options: Options = {
-    cwd: opts.cwd,
-    env,
-    extendEnv: false,
-    input: opts.input,
-    stdin: opts.input === undefined ? "ignore" : undefined,
-    timeout: opts.timeoutMs ?? 30_000,
-    killSignal: "SIGTERM",
-    forceKillAfterDelay: 2_000,
-    reject: false,
-    stripFinalNewline: true,
-    encoding: "utf8",
-  };
-  const { execa } = await loadExeca();
-  const result = await execa(file, args, options);
+  const timeoutMs = opts.timeoutMs ?? 30_000;
   const argv = [file, ...args];
   const where = opts.cwd ? ` in ${opts.cwd}` : "";
   const at = opts.cwd ? { cwd: opts.cwd } : {};
   const shown = opts.describe ?? argv.join(" ");
-  if (result.timedOut) {
-    throw new ToolError(`${file} timed out after ${opts.timeoutMs ?? 30_000} ms${where}: ${shown}`, argv, undefined, String(result.stderr ?? ""), { timedOut: true, signal: result.signal, ...at });
+  const done = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean; startError?: NodeJS.ErrnoException }>((resolve) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(file, args, { cwd: opts.cwd, env, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"], windowsHide: true });
+    } catch (error) {
+      resolve({ code: null, signal: null, stdout: "", stderr: "", timedOut: false, startError: error as NodeJS.ErrnoException });
+      return;
+    }
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on("data", (b: Buffer) => out.push(b));
+    child.stderr!.on("data", (b: Buffer) => err.push(b));
+    let timedOut = false;
+    let forceKill: NodeJS.Timeout | undefined;
+    // Stopped with SIGTERM when it runs too long, and SIGKILL 2 s later if that did not end it.
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGTERM");
+      forceKill = setTimeout(() => child.kill("SIGKILL"), 2_000);
+    }, timeoutMs);
+    running.add(child);
+    if (!exitHook) {
+      exitHook = true;
+      process.once("exit", () => {
+        for (const c of running) c.kill("SIGTERM");
+      });
+    }
+    let startError: NodeJS.ErrnoException | undefined;
+    child.once("error", (error: NodeJS.ErrnoException) => (startError ??= error));
+    // A program stopped for its time may leave a child holding its output open: not waited for.
+    child.once("exit", () => {
+      if (timedOut) for (const stream of [child.stdout, child.stderr]) stream?.destroy();
+    });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      clearTimeout(forceKill);
+      running.delete(child);
+      const text = (chunks: Buffer[]) => stripFinalNewline(Buffer.concat(chunks).toString("utf8"));
+      resolve({ code, signal, stdout: text(out), stderr: text(err), timedOut, ...(startError ? { startError } : {}) });
+    });
+    if (opts.input !== undefined) {
+      // A program that exits without reading all its input is its own business, not a crash here.
+      child.stdin!.on("error", () => undefined);
+      child.stdin!.end(opts.input);
+    }
+  });
+  if (done.timedOut) {
+    throw new ToolError(`${file} timed out after ${timeoutMs} ms${where}: ${shown}`, argv, undefined, done.stderr, { timedOut: true, ...(done.signal ? { signal: done.signal } : {}), ...at });
   }
-  if (result.failed && result.exitCode === undefined && result.signal === undefined) {
-    const code = (result.cause as NodeJS.ErrnoException | undefined)?.code;
-    const hint = code === "ENOENT" ? `${file} is not installed or not on PATH` : (result.shortMessage ?? "failed to start");
-    throw new ToolError(`${hint}${where} (${shown})`, argv, undefined, String(result.stderr ?? ""), { cause: result.cause, ...at });
+  if (done.startError && (done.code === null || done.code < 0) && done.signal === null) {
+    const code = done.startError.code;
+    const hint = code === "ENOENT" ? `${file} is not installed or not on PATH` : `failed to start: ${done.startError.message}`;
+    throw new ToolError(`${hint}${where} (${shown})`, argv, undefined, done.stderr, { cause: done.startError, ...at });
   }
   return {
-    ok: result.exitCode === 0,
-    code: result.exitCode,
-    stdout: String(result.stdout ?? ""),
-    stderr: String(result.stderr ?? ""),
-    ...(result.signal ? { signal: result.signal } : {}),
+    ok: done.code === 0,
+    code: done.code ?? undefined,
+    stdout: done.stdout,
+    stderr: done.stderr,
+    ...(done.signal ? { signal: done.signal } : {}),
     ...at,
   };
 }

@@ -21,9 +21,20 @@ function readText(file: string): string | undefined {
 
 /** The repository's common git directory (shared by every worktree), absolute. */
 export async function commonDir(root: string): Promise<string | undefined> {
+  const known = commonDirs.get(root);
+  if (known !== undefined) return known;
   const r = await run(root, ["rev-parse", "--path-format=absolute", "--git-common-dir"]);
-  return r.ok ? r.stdout.trim() : undefined;
+  if (!r.ok) return undefined;
+  commonDirs.set(root, r.stdout.trim());
+  return r.stdout.trim();
 }
+
+/**
+ * A repository's common directory, once found: it does not change while the repository is there,
+ * and every merge asks for it twice (before the merge is computed and again just before the base
+ * moves), each a git process on the path from a hand-over to its merge.
+ */
+const commonDirs = new Map<string, string>();
 
 /**
  * What a person is in the middle of on any checkout of `base` (the main one or a linked worktree):

@@ -32,6 +32,19 @@ export async function branchExists(root: string, branch: string): Promise<boolea
   return (await run(root, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`])).ok;
 }
 
+/** The tips of the given branches that exist (one git call), by branch name. */
+export async function branchTips(root: string, branches: readonly string[]): Promise<Map<string, string>> {
+  const refs = branches.map((b) => `refs/heads/${b}`);
+  const out = await ok(root, ["for-each-ref", "--format=%(refname)%09%(objectname)", ...refs], "git for-each-ref");
+  const tips = new Map<string, string>();
+  for (const line of out.split("\n")) {
+    const [ref, sha] = line.split("\t");
+    // A name is a prefix pattern to for-each-ref (refs/heads/main also lists refs/heads/main/x): exact names only.
+    if (ref && sha && refs.includes(ref)) tips.set(ref.slice("refs/heads/".length), sha);
+  }
+  return tips;
+}
+
 export async function commitsAhead(root: string, base: string, branch: string): Promise<number> {
   return Number(await ok(root, ["rev-list", "--count", `${base}..${branch}`], "git rev-list"));
 }
@@ -116,9 +129,17 @@ export async function commitTree(root: string, tree: string, parents: string[], 
   return expectOk("git", ["commit-tree", tree], r, "git commit-tree").stdout.trim();
 }
 
-/** Moves `ref` from `expected` to `next` only if it still points at `expected` (compare-and-swap). */
-export async function casRef(root: string, ref: string, next: string, expected: string, reason: string): Promise<boolean> {
-  return (await run(root, ["update-ref", "-m", reason, ref, next, expected])).ok;
+/** A move of `ref` from `from` to `to`, with the reason its reflog gives. */
+export interface RefMove {
+  ref: string;
+  from: string;
+  to: string;
+  reason: string;
+}
+
+/** Moves a ref only if it still points where the move starts from (compare-and-swap). */
+export async function casRef(root: string, move: RefMove): Promise<boolean> {
+  return (await run(root, ["update-ref", "-m", move.reason, move.ref, move.to, move.from])).ok;
 }
 
 /** Paths that differ between two commits. */
@@ -308,7 +329,16 @@ export async function listWorktrees(root: string): Promise<WorktreeEntry[]> {
  * `git add .` during a run does not pick up what autorun keeps in the checkout.
  */
 export async function ensureExcluded(root: string, pattern: string): Promise<void> {
-  const file = await ok(root, ["rev-parse", "--path-format=absolute", "--git-path", "info/exclude"], "git rev-parse --git-path");
+  addExclude(await excludeFile(root), pattern);
+}
+
+/** The repository's `info/exclude` (in the common git directory, whichever worktree `root` is). */
+export async function excludeFile(root: string): Promise<string> {
+  return ok(root, ["rev-parse", "--path-format=absolute", "--git-path", "info/exclude"], "git rev-parse --git-path");
+}
+
+/** Adds `pattern` to an `info/exclude` file unless a line of it says so already. */
+export function addExclude(file: string, pattern: string): void {
   const text = existsSync(file) ? readFileSync(file, "utf8") : "";
   if (text.split("\n").some((l) => l.trim() === pattern)) return;
   mkdirSync(dirname(file), { recursive: true });

@@ -13,7 +13,7 @@ import type { LoadedOrchestration as Orchestration } from "../state/orchestratio
 import type { Ctx } from "./ctx.js";
 
 /** The stage sessions of `stages` (id → host) each host still runs, ended; the ids ended, and a line per host not reached. */
-export async function attachOnHost(ctx: Ctx, orch: Orchestration, id: string, host: string, session: string): Promise<number> {
+export async function attachOnHost(ctx: Ctx, orch: Orchestration, { id, host, session }: { id: string; host: string; session: string }): Promise<number> {
   const spec = resolveHosts(orch.config).find((h) => h.name === host);
   if (!spec || spec.local) throw new RuntimeError(`stage ${id} runs on host ${host}, which the run's configuration no longer names; add it back under hosts to reach it.`);
   const remote = new RemoteHost({ home: orch.paths.home }, spec, orch.status.project_slug, orch.config.agentCommand);

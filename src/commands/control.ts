@@ -105,7 +105,7 @@ export async function runAttach(ctx: Ctx, plan: string, stageArg: string): Promi
   const id = requireStage(orch, stageArg);
   const session = liveSession(orch, id);
   const host = orch.status.stages[id]!.host;
-  if (host !== undefined) return (await import("./attach-remote.js")).attachOnHost(ctx, orch, id, host, session);
+  if (host !== undefined) return (await import("./attach-remote.js")).attachOnHost(ctx, orch, { id, host, session });
   const tmux = createTmux(orch.config.tmuxSocket);
   if (!(await tmux.hasSession(session))) throw new RuntimeError(`stage ${id}'s session ${session} is gone; \`autorun resume ${orch.status.plan_name}\` relaunches it.`);
   const here = onOurServer(orch.config.tmuxSocket, ctx.env.TMUX);

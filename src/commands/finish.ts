@@ -54,7 +54,7 @@ export async function runDone(ctx: Ctx, plan: string, stageArg: string): Promise
   ctx.out(`Stage ${id} is done: ${detail} (${base} at ${commit.slice(0, 12)}).`);
   const log = monitorLogger(orch.paths);
   log(`stage ${id}: marked done by a person (${detail})`);
-  await cleanup({ tmux: createTmux(orch.config.tmuxSocket), paths: orch.paths, log: (m) => (log(m), ctx.out(m.replace(/^stage \S+: /, `Stage ${id}: `))) }, id, stage, root, base);
+  await cleanup({ tmux: createTmux(orch.config.tmuxSocket), paths: orch.paths, log: (m) => (log(m), ctx.out(m.replace(/^stage \S+: /, `Stage ${id}: `))) }, { id, stage, root, base });
   await goOn(ctx, orch, id);
   return 0;
 }

@@ -83,16 +83,21 @@ async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOptions):
     : ((await git.toplevel(ctx.cwd)) ?? (await git.toplevel(dirname(planPath))));
   if (opts.project && !projectRoot) throw new UserError(`--project ${opts.project} is not inside a git repository; pass the project's directory.`);
   const planName = orchestrationName(ctx.home, planNameFromPath(planPath), planPath, projectRoot);
-  const current = projectRoot ? await git.currentBranch(projectRoot) : undefined;
+  const config = loadConfig(ctx.home, projectRoot, opts.config, ctx.env);
+  // The git and tmux questions at once: each is a process, and they do not depend on each other.
+  // The names in use matter only to the dry run here (the run asks again under its lock).
+  const [current, inUse] = await Promise.all([
+    projectRoot ? git.currentBranch(projectRoot) : undefined,
+    opts.dryRun ? slugsInUse(plan, projectRoot, config.tmuxSocket) : undefined,
+  ]);
   if (projectRoot && current === undefined && !opts.base && !plan.base_branch) {
     throw new UserError(`HEAD is detached in ${projectRoot}, so there is no current branch for stages to merge into; check out a branch (git switch <branch>) or pass --base <branch>.`);
   }
   const baseBranch = opts.base ?? plan.base_branch ?? current ?? "main";
-  const config = loadConfig(ctx.home, projectRoot, opts.config, ctx.env);
   checkModels(label, plan.stages, config.prices);
   const hosts = resolveHosts(config);
   checkStageHosts(label, plan.stages, hosts);
-  const slug = uniqueSlug(ctx.home, planName, await slugsInUse(plan, projectRoot, config.tmuxSocket));
+  const slug = uniqueSlug(ctx.home, planName, inUse);
   for (const [key, names] of [["model", config.model === undefined ? [] : [config.model]], ["escalation", config.escalation]] as const) {
     for (const name of names) {
       const problem = modelProblem(name, config.prices);
@@ -185,20 +190,25 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
 }
 
 async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: OrchestrateOptions): Promise<number> {
-  // Under the lock, the slug is read again: a concurrent orchestrate may have just started this plan.
-  const prep = { ...prepared, slug: uniqueSlug(ctx.home, prepared.planName, await slugsInUse(prepared.plan, prepared.projectRoot, prepared.config.tmuxSocket)) };
-  prep.paths = orchPaths(ctx.home, prep.planName, prep.slug);
-  const { paths } = prep;
-  const projectRoot = prep.projectRoot!;
-  let status = existsSync(paths.events) ? loadStatus(paths) : undefined;
-  if (status && opts.fresh) await refuseFreshWhileLive(paths, prep.planName, status, prep.config.tmuxSocket);
-  // Before anything is written: an agent that cannot start would only die in its session.
-  if (!status || opts.fresh || status.status === "completed") {
+  const projectRoot = prepared.projectRoot!;
+  let status = existsSync(prepared.paths.events) ? loadStatus(prepared.paths) : undefined;
+  if (status && opts.fresh) await refuseFreshWhileLive(prepared.paths, prepared.planName, status, prepared.config.tmuxSocket);
+  // Under the lock, the slug is read again (a concurrent orchestrate may have just started this
+  // plan); beside it, before anything is written, whether the agent can start (it would only die in
+  // its session) and the base tip. Each is a process; none waits for another.
+  const preflight = !status || opts.fresh || status.status === "completed";
+  const [inUse, permissionMode, tip, exclude] = await Promise.all([
+    slugsInUse(prepared.plan, projectRoot, prepared.config.tmuxSocket),
     // The permission mode as the installed claude names it goes into the run's settings.
-    const permissionMode = await preflightAgent(prep.config, ctx.env, projectRoot);
-    if (permissionMode !== undefined) prep.config = { ...prep.config, permissionMode };
-  }
-  await git.ensureExcluded(projectRoot, "/.claude/worktrees/");
+    preflight ? preflightAgent(prepared.config, ctx.env, projectRoot) : prepared.config.permissionMode,
+    git.headCommit(projectRoot, `refs/heads/${prepared.baseBranch}`),
+    git.excludeFile(projectRoot),
+  ]);
+  const prep = { ...prepared, slug: uniqueSlug(ctx.home, prepared.planName, inUse) };
+  prep.paths = orchPaths(ctx.home, prep.planName, prep.slug);
+  if (permissionMode !== undefined) prep.config = { ...prep.config, permissionMode };
+  const { paths } = prep;
+  git.addExclude(exclude, "/.claude/worktrees/");
 
   if (status && (opts.fresh || status.status === "completed")) {
     if (!opts.fresh) {
@@ -217,15 +227,13 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
     const started = startedEvent(prep);
     // The first stages' worktrees, the slowest step of their launch, are made at the base tip
     // while the orchestration's files are written.
-    const tip = await git.headCommit(projectRoot, `refs/heads/${prep.baseBranch}`);
     const planned = foldEvents([{ ...started, ts: nowIso() }])!;
     const worktrees = new Worktrees();
     // (Not those pinned to another host: their worktrees are made there.)
     const ahead = worktrees.makeAhead(planned, stagesToLaunch(planned).filter((id) => (planned.stages[id]!.settings.host ?? "local") === "local"), tip);
     status = await writeOrWithdraw(prep, started, ahead);
     const { monitorLogger } = await import("./monitor.js");
-    const log = monitorLogger(paths);
-    await launchFirst({ tmux, paths, config: prep.config, log, worktrees, env: ctx.env }, status, tip);
+    await launchFirst({ tmux, paths, config: prep.config, log: monitorLogger(paths), worktrees, env: ctx.env }, status, tip);
   }
   // The monitor module (chokidar, the controller) loads only when a run really starts.
   const monitorPid = opts.noMonitor ? undefined : await (await import("./monitor.js")).startMonitorDetached(ctx, paths);
@@ -237,11 +245,15 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
 /** The first ready stages, each on the host placement gives it when the run uses other hosts. */
 async function launchFirst(deps: LaunchDeps, status: Status, tip: string): Promise<void> {
   const ids = stagesToLaunch(status);
-  const { RunHosts } = await import("../monitor/run-hosts.js");
-  if (!RunHosts.wanted(deps.config, status)) {
-    await launchStages(deps, ids, tip);
+  // A new run has placed nothing yet: it uses hosts when another one has slots (RunHosts.wanted).
+  if (!resolveHosts(deps.config).some((h) => !h.local && h.slots > 0)) {
+    // A few stages at a time, each group as soon as its worktrees are made (they are made in this
+    // order, a few at once): the first sessions start while the last worktrees are checked out.
+    const groups = Array.from({ length: Math.ceil(ids.length / LAUNCH_GROUP) }, (_, i) => ids.slice(i * LAUNCH_GROUP, (i + 1) * LAUNCH_GROUP));
+    await Promise.all(groups.map((group) => launchStages(deps, group, tip)));
     return;
   }
+  const { RunHosts } = await import("../monitor/run-hosts.js");
   const { realClock } = await import("../core/clock.js");
   const hosts = new RunHosts({ ...deps, clock: realClock }, () => status);
   const placement = new Map(hosts.place(ids).flatMap((p) => ("host" in p ? [[p.stage, p.host] as const] : [])));
@@ -286,15 +298,18 @@ function keepAside(ctx: Ctx, paths: OrchPaths, name: string, slug: string): void
   ctx.out(`The previous run is kept as ${kept} (autorun status ${kept}, autorun report ${kept}).`);
 }
 
+/** How many ready stages one launch takes (the worktrees are made four at a time). */
+const LAUNCH_GROUP = 4;
+
 /**
  * Writes the orchestration, or, if the disk refuses, removes what it wrote (the worktrees made
- * ahead included) and says why.
+ * ahead included, once they are made) and says why. Written, it does not wait for the worktrees:
+ * each launch waits for its own.
  */
 async function writeOrWithdraw(prep: PreparedPlan, started: StartedEvent, ahead: Promise<string[]>): Promise<Status> {
   const existed = existsSync(prep.paths.dir);
   try {
-    const [status] = await Promise.all([writeOrchestration(prep, started), ahead]);
-    return status;
+    return await writeOrchestration(prep, started);
   } catch (error) {
     if (!existed) rmSync(prep.paths.dir, { recursive: true, force: true });
     for (const id of await ahead) {

@@ -27,73 +27,7 @@ export function applyEvent(prev: Status | undefined, event: AutorunEvent): Statu
 
 /** One event: on a copy of `prev` (`copy`), or on `prev` itself when nothing else holds it. */
 function step(prev: Status | undefined, event: AutorunEvent, copy: boolean): Status | undefined {
-  if (event.type === "orchestration_started") {
-    const stages: Record<string, StageStatus> = {};
-    for (const s of event.stages) {
-      const done = s.settings?.status === "completed";
-      stages[s.id] = {
-        status: done ? "completed" : "pending",
-        name: s.name,
-        depends_on: s.depends_on,
-        wave: s.wave,
-        branch: s.branch,
-        context_file: s.context_file,
-        plan_file: null,
-        started_at: null,
-        completed_at: done ? event.ts : null,
-        session: s.session,
-        session_id: null,
-        worktree: s.worktree,
-        attempts: 0,
-        free_relaunches: 0,
-        attention: null,
-        nudges: 0,
-        implement_done: false,
-        merge_commit: null,
-        merge_validated: null,
-        send_backs: [],
-        pending_messages: [],
-        last_exit: null,
-        retries: 0,
-        kept_files: null,
-        kept_dropped: [],
-        usage: null,
-        settings: s.settings ?? {},
-        model: s.settings?.model ?? null,
-        sessions: 0,
-        over_budget: false,
-        done_in_plan: done,
-        finished_by: null,
-        failure_reason: null,
-        last_event_at: null,
-        phases: {},
-      };
-    }
-    return {
-      plan_path: event.plan_path,
-      plan_name: event.plan_name,
-      project_slug: event.project_slug,
-      project_root: event.project_root,
-      base_branch: event.base_branch,
-      created_at: event.ts,
-      status: "running",
-      completed_at: null,
-      current_wave: 0,
-      waves: event.waves,
-      max_parallel: event.max_parallel,
-      schedule: event.schedule,
-      paused_until: null,
-      allowed_tools: [],
-      hold: null,
-      failed_in_row: [],
-      budget_usd: null,
-      stage_budget_usd: null,
-      monitor_pid: null,
-      updated_at: event.ts,
-      event_count: 1,
-      stages,
-    };
-  }
+  if (event.type === "orchestration_started") return startedStatus(event);
   if (!prev) return prev;
   const status: Status = copy ? { ...prev, stages: { ...prev.stages } } : prev;
   status.updated_at = event.ts;
@@ -105,219 +39,347 @@ function step(prev: Status | undefined, event: AutorunEvent, copy: boolean): Sta
   };
   const stage = event.stage !== undefined && status.stages[event.stage] ? edit(event.stage) : undefined;
   if (stage) stage.last_event_at = event.ts;
-  switch (event.type) {
-    case "stage_launched":
-      if (!stage) break;
-      if (!event.adopted) stage.sessions += 1;
-      stage.status = "in_progress";
-      stage.started_at ??= event.ts;
-      stage.session = event.session;
-      stage.session_id = event.session_id;
-      stage.attempts = Math.max(stage.attempts, event.attempt);
-      stage.attention = null;
-      placeOn(stage, event.host);
-      if (status.status === "stopped") status.status = "running";
-      break;
-    case "stage_relaunched":
-      if (!stage) break;
-      stage.sessions += 1;
-      stage.status = "in_progress";
-      stage.attempts = Math.max(stage.attempts, event.attempt);
-      stage.session_id = event.session_id;
-      stage.attention = null;
-      placeOn(stage, event.host);
-      if (status.status === "stopped") status.status = "running";
-      break;
-    case "phase_status": {
-      if (!stage) break;
-      const phase: PhaseTimes = { ...(stage.phases[event.phase] ?? emptyPhase()) };
-      stage.phases = { ...stage.phases, [event.phase]: phase };
-      if (event.status === "start") phase.started_at ??= event.ts;
-      else phase.completed_at = event.ts;
-      if (event.current_phase !== undefined) phase.current_phase = event.current_phase;
-      if (event.total_phases !== undefined) phase.total_phases = event.total_phases;
-      if (event.plan_file) stage.plan_file = event.plan_file;
-      if (event.phase === "implement" && event.status === "done") stage.implement_done = true;
-      if (stage.attention === "idle" || stage.attention === "crashed" || (stage.attention !== null && (Object.values(MERGE_ATTENTION) as string[]).includes(stage.attention))) stage.attention = null;
-      break;
-    }
-    case "stage_needs_permission":
-      if (stage) stage.attention = "permission";
-      break;
-    case "stall_continue_sent":
-      if (stage) stage.nudges += 1;
-      break;
-    case "stage_attention":
-      if (stage) stage.attention = event.attention;
-      break;
-    case "prompt_submitted":
-      if (stage && (stage.attention === "idle" || stage.attention === "permission" || stage.attention === "question")) stage.attention = null;
-      break;
-    case "rate_limited":
-      status.paused_until = event.resets_at;
-      for (const [id, s] of Object.entries(status.stages)) if (s.status === "in_progress" && s.attention === null) edit(id).attention = "rate_limited";
-      break;
-    case "rate_limit_cleared":
-      status.paused_until = null;
-      for (const [id, s] of Object.entries(status.stages)) if (s.attention === "rate_limited") edit(id).attention = null;
-      break;
-    case "session_dead":
-      if (!stage || stage.status === "completed") break;
-      stage.attention = "crashed";
-      if (event.exit_status !== undefined || event.last_lines !== undefined || event.signal !== undefined) {
-        // Keep the last words we have: a pane can die before tmux has drawn what it printed.
-        const lines = event.last_lines?.length ? event.last_lines : (stage.last_exit?.last_lines ?? []);
-        stage.last_exit = { at: event.ts, exit_status: event.exit_status ?? null, signal: event.signal ?? null, last_lines: lines };
-      }
-      break;
-    case "merge_started":
-      if (!stage) break;
-      stage.status = "merging";
-      stage.phases = { ...stage.phases, merge: { ...(stage.phases.merge ?? emptyPhase()) } };
-      stage.phases.merge!.started_at ??= event.ts;
-      break;
-    case "merge_conflict":
-      if (!stage || stage.status === "completed") break;
-      stage.status = "in_progress";
-      stage.implement_done = false;
-      stage.attention = MERGE_ATTENTION[event.reason];
-      if (event.commit !== undefined && event.reason !== "checkout_overlap") stage.send_backs = [...stage.send_backs, event.commit];
-      break;
-    case "merge_complete":
-      if (!stage) break;
-      stage.status = "completed";
-      stage.completed_at = event.ts;
-      stage.merge_commit = event.commit;
-      stage.merge_validated = event.validated ?? null;
-      stage.pending_messages = [];
-      stage.attention = null;
-      stage.phases = { ...stage.phases, merge: { ...(stage.phases.merge ?? emptyPhase()), completed_at: event.ts } };
-      status.failed_in_row = [];
-      break;
-    case "message_queued":
-      if (!stage || stage.status === "completed" || stage.pending_messages.some((m) => m.id === event.id)) break;
-      stage.pending_messages = [...stage.pending_messages, { id: event.id, message: event.message, reason: event.reason, queued_at: event.ts }];
-      break;
-    case "message_delivered":
-      if (!stage) break;
-      stage.pending_messages = stage.pending_messages.filter((m) => m.id !== event.id);
-      break;
-    case "stage_retried": {
-      if (!stage || (stage.status !== "failed" && stage.status !== "blocked")) break;
-      // The plan was read again: the stage runs with its section as it is now.
-      if (event.name !== undefined) stage.name = event.name;
-      if (event.settings) stage.settings = event.settings;
-      Object.assign(stage, { status: "pending", attempts: 0, sessions: 0, free_relaunches: 0, failure_reason: null, attention: null, completed_at: null, implement_done: false, nudges: 0, session_id: null, send_backs: [], retries: stage.retries + 1, model: stage.settings.model ?? null, over_budget: false });
-      goesOn(status, event.stage, edit);
-      break;
-    }
-    case "stage_done_by_person":
-    case "stage_skipped": {
-      // Finished by a person: its dependants go on (with its work in the base, or without it).
-      if (!stage || stage.status === "completed") break;
-      const done = event.type === "stage_done_by_person";
-      Object.assign(stage, { status: "completed", completed_at: event.ts, finished_by: done ? "person" : "skipped", merge_commit: done ? (event.commit ?? null) : null, attention: null, pending_messages: [], failure_reason: null, implement_done: false });
-      goesOn(status, event.stage, edit);
-      break;
-    }
-    case "usage_recorded":
-      if (stage) stage.usage = event.usage;
-      break;
-    case "permissions_learned":
-      status.allowed_tools = [...new Set([...status.allowed_tools, ...event.rules])];
-      break;
-    case "stage_files_kept":
-      if (!stage) break;
-      stage.kept_files = event.dir;
-      stage.kept_dropped = event.dropped ?? [];
-      if (event.plan_file) stage.plan_file = event.plan_file;
-      break;
-    case "stage_failed":
-      // A merged stage stays merged, whatever a confused writer says afterwards.
-      if (!stage || stage.status === "completed") break;
-      stage.status = "failed";
-      stage.failure_reason = event.reason;
-      stage.completed_at = event.ts;
-      status.failed_in_row = [...status.failed_in_row.filter((id) => id !== event.stage), event.stage];
-      blockDependants(status, event.stage, edit);
-      break;
-    case "stage_escalated":
-      if (!stage || stage.status === "completed") break;
-      // A new start with the next model: its own relaunch budget, and whatever it was waiting on is moot.
-      Object.assign(stage, { model: event.model, attempts: 0, attention: null, nudges: 0, status: stage.status === "failed" ? "in_progress" : stage.status, failure_reason: null, completed_at: null });
-      break;
-    case "budget_exceeded":
-      if (stage) {
-        stage.over_budget = true;
-        if (stage.status === "in_progress" || stage.status === "merging") stage.attention = "budget";
-        if (event.stopped && stage.status === "in_progress") stage.free_relaunches += 1;
-      } else {
-        status.hold = { kind: "budget", since: event.ts, reason: `the run spent ${dollars(event.spent_usd)} of its ${dollars(event.limit_usd)} budget` };
-        for (const [id, s] of Object.entries(status.stages)) {
-          if (s.status !== "in_progress") continue;
-          const e = edit(id);
-          if (e.attention === null || e.attention === "idle") e.attention = "budget";
-          if (event.stopped) e.free_relaunches += 1;
-        }
-      }
-      break;
-    case "budget_raised":
-      if (event.scope === "run") {
-        status.budget_usd = event.limit_usd;
-        if (status.hold?.kind === "budget") status.hold = null;
-        for (const [id, s] of Object.entries(status.stages)) if (s.attention === "budget" && !s.over_budget) edit(id).attention = null;
-      } else {
-        status.stage_budget_usd = event.limit_usd;
-        for (const [id, s] of Object.entries(status.stages)) {
-          // A finished stage stays reported over budget: raising the limit lets nothing go on there.
-          if (!s.over_budget || s.status === "completed" || s.status === "failed") continue;
-          const e = edit(id);
-          e.over_budget = false;
-          if (e.attention === "budget" && status.hold?.kind !== "budget") e.attention = null;
-        }
-      }
-      if (status.status === "failed" || status.status === "stopped") status.status = "running";
-      break;
-    case "circuit_open":
-      status.hold = { kind: "circuit", since: event.ts, reason: `${event.failed.length} stage${event.failed.length === 1 ? "" : "s"} failed in a row (${event.failed.join(", ")})` };
-      break;
-    case "circuit_closed":
-      if (status.hold?.kind === "circuit") status.hold = null;
-      status.failed_in_row = [];
-      break;
-    case "wave_started":
-      status.current_wave = Math.max(status.current_wave, event.wave);
-      break;
-    case "review_requested":
-      // A review filed about a specific problem (a refused merge, a permission prompt) keeps that attention.
-      if (stage && stage.attention === null) stage.attention = "review";
-      break;
-    case "review_answered":
-    case "review_resolved":
-      if (stage && stage.attention === "review") stage.attention = null;
-      break;
-    case "monitor_started":
-      status.monitor_pid = event.pid;
-      if (status.status === "stopped") status.status = "running";
-      break;
-    case "monitor_stopped":
-      if (status.monitor_pid === event.pid) status.monitor_pid = null;
-      break;
-    case "orchestration_stopped":
-      if (status.status === "running") status.status = "stopped";
-      if (event.sessions) for (const [id, s] of Object.entries(status.stages)) if (s.status === "in_progress") edit(id).free_relaunches += 1;
-      break;
-    case "orchestration_complete":
-      status.status = event.status;
-      status.completed_at = event.ts;
-      break;
-    default:
-      break;
-  }
+  reduce(REDUCERS, event.type, { status, stage, edit, event });
   return status;
 }
 
 type Edit = (id: string) => StageStatus;
+type EventType = Exclude<AutorunEvent["type"], "orchestration_started">;
+type EventOf<T extends EventType> = Extract<AutorunEvent, { type: T }>;
+
+/** What a reducer changes: the status being built, the event's stage record (already made editable), and any other stage's through `edit`. */
+interface Change<E> {
+  status: Status;
+  stage: StageStatus | undefined;
+  edit: Edit;
+  event: E;
+}
+
+/** One reducer per event type: a new type of event does not compile until the fold decides what it does. */
+type Reducers = { [T in EventType]: (change: Change<EventOf<T>>) => void };
+
+function reduce<T extends EventType>(reducers: Reducers, type: T, change: Change<EventOf<T>>): void {
+  reducers[type](change);
+}
+
+/** An event that changes nothing but the status's last update and count (recorded for the log and the monitor). */
+const nothing = (): void => undefined;
+
+/** A stage's record as `orchestration_started` describes it. */
+function startedStage(s: Extract<AutorunEvent, { type: "orchestration_started" }>["stages"][number], ts: string): StageStatus {
+  const done = s.settings?.status === "completed";
+  return {
+    status: done ? "completed" : "pending",
+    name: s.name,
+    depends_on: s.depends_on,
+    wave: s.wave,
+    branch: s.branch,
+    context_file: s.context_file,
+    plan_file: null,
+    started_at: null,
+    completed_at: done ? ts : null,
+    session: s.session,
+    session_id: null,
+    worktree: s.worktree,
+    attempts: 0,
+    free_relaunches: 0,
+    attention: null,
+    nudges: 0,
+    implement_done: false,
+    merge_commit: null,
+    merge_validated: null,
+    send_backs: [],
+    pending_messages: [],
+    last_exit: null,
+    retries: 0,
+    kept_files: null,
+    kept_dropped: [],
+    usage: null,
+    settings: s.settings ?? {},
+    model: s.settings?.model ?? null,
+    sessions: 0,
+    over_budget: false,
+    done_in_plan: done,
+    finished_by: null,
+    failure_reason: null,
+    last_event_at: null,
+    phases: {},
+  };
+}
+
+/** The first event: a new status, every stage pending (or done already, as the plan says). */
+function startedStatus(event: Extract<AutorunEvent, { type: "orchestration_started" }>): Status {
+  const stages: Record<string, StageStatus> = {};
+  for (const s of event.stages) stages[s.id] = startedStage(s, event.ts);
+  return {
+    plan_path: event.plan_path,
+    plan_name: event.plan_name,
+    project_slug: event.project_slug,
+    project_root: event.project_root,
+    base_branch: event.base_branch,
+    created_at: event.ts,
+    status: "running",
+    completed_at: null,
+    current_wave: 0,
+    waves: event.waves,
+    max_parallel: event.max_parallel,
+    schedule: event.schedule,
+    paused_until: null,
+    allowed_tools: [],
+    hold: null,
+    failed_in_row: [],
+    budget_usd: null,
+    stage_budget_usd: null,
+    monitor_pid: null,
+    updated_at: event.ts,
+    event_count: 1,
+    stages,
+  };
+}
+
+function launched({ status, stage, event }: Change<EventOf<"stage_launched">>): void {
+  if (!stage) return;
+  if (!event.adopted) stage.sessions += 1;
+  stage.status = "in_progress";
+  stage.started_at ??= event.ts;
+  stage.session = event.session;
+  stage.session_id = event.session_id;
+  stage.attempts = Math.max(stage.attempts, event.attempt);
+  stage.attention = null;
+  placeOn(stage, event.host);
+  if (status.status === "stopped") status.status = "running";
+}
+
+function relaunched({ status, stage, event }: Change<EventOf<"stage_relaunched">>): void {
+  if (!stage) return;
+  stage.sessions += 1;
+  stage.status = "in_progress";
+  stage.attempts = Math.max(stage.attempts, event.attempt);
+  stage.session_id = event.session_id;
+  stage.attention = null;
+  placeOn(stage, event.host);
+  if (status.status === "stopped") status.status = "running";
+}
+
+function phaseReported({ stage, event }: Change<EventOf<"phase_status">>): void {
+  if (!stage) return;
+  const phase: PhaseTimes = { ...(stage.phases[event.phase] ?? emptyPhase()) };
+  stage.phases = { ...stage.phases, [event.phase]: phase };
+  if (event.status === "start") phase.started_at ??= event.ts;
+  else phase.completed_at = event.ts;
+  if (event.current_phase !== undefined) phase.current_phase = event.current_phase;
+  if (event.total_phases !== undefined) phase.total_phases = event.total_phases;
+  if (event.plan_file) stage.plan_file = event.plan_file;
+  if (event.phase === "implement" && event.status === "done") stage.implement_done = true;
+  if (stage.attention === "idle" || stage.attention === "crashed" || (stage.attention !== null && (Object.values(MERGE_ATTENTION) as string[]).includes(stage.attention))) stage.attention = null;
+}
+
+function sessionDead({ stage, event }: Change<EventOf<"session_dead">>): void {
+  if (!stage || stage.status === "completed") return;
+  stage.attention = "crashed";
+  if (event.exit_status !== undefined || event.last_lines !== undefined || event.signal !== undefined) {
+    // Keep the last words we have: a pane can die before tmux has drawn what it printed.
+    const lines = event.last_lines?.length ? event.last_lines : (stage.last_exit?.last_lines ?? []);
+    stage.last_exit = { at: event.ts, exit_status: event.exit_status ?? null, signal: event.signal ?? null, last_lines: lines };
+  }
+}
+
+function mergeStarted({ stage, event }: Change<EventOf<"merge_started">>): void {
+  if (!stage) return;
+  stage.status = "merging";
+  stage.phases = { ...stage.phases, merge: { ...(stage.phases.merge ?? emptyPhase()) } };
+  stage.phases.merge!.started_at ??= event.ts;
+}
+
+function mergeConflict({ stage, event }: Change<EventOf<"merge_conflict">>): void {
+  if (!stage || stage.status === "completed") return;
+  stage.status = "in_progress";
+  stage.implement_done = false;
+  stage.attention = MERGE_ATTENTION[event.reason];
+  if (event.commit !== undefined && event.reason !== "checkout_overlap") stage.send_backs = [...stage.send_backs, event.commit];
+}
+
+function mergeComplete({ status, stage, event }: Change<EventOf<"merge_complete">>): void {
+  if (!stage) return;
+  stage.status = "completed";
+  stage.completed_at = event.ts;
+  stage.merge_commit = event.commit;
+  stage.merge_validated = event.validated ?? null;
+  stage.pending_messages = [];
+  stage.attention = null;
+  stage.phases = { ...stage.phases, merge: { ...(stage.phases.merge ?? emptyPhase()), completed_at: event.ts } };
+  status.failed_in_row = [];
+}
+
+function messageQueued({ stage, event }: Change<EventOf<"message_queued">>): void {
+  if (!stage || stage.status === "completed" || stage.pending_messages.some((m) => m.id === event.id)) return;
+  stage.pending_messages = [...stage.pending_messages, { id: event.id, message: event.message, reason: event.reason, queued_at: event.ts }];
+}
+
+function retried({ status, stage, edit, event }: Change<EventOf<"stage_retried">>): void {
+  if (!stage || (stage.status !== "failed" && stage.status !== "blocked")) return;
+  // The plan was read again: the stage runs with its section as it is now.
+  if (event.name !== undefined) stage.name = event.name;
+  if (event.settings) stage.settings = event.settings;
+  Object.assign(stage, { status: "pending", attempts: 0, sessions: 0, free_relaunches: 0, failure_reason: null, attention: null, completed_at: null, implement_done: false, nudges: 0, session_id: null, send_backs: [], retries: stage.retries + 1, model: stage.settings.model ?? null, over_budget: false });
+  goesOn(status, event.stage, edit);
+}
+
+/** Finished by a person: its dependants go on (with its work in the base, or without it). */
+function finishedByPerson({ status, stage, edit, event }: Change<EventOf<"stage_done_by_person" | "stage_skipped">>): void {
+  if (!stage || stage.status === "completed") return;
+  const done = event.type === "stage_done_by_person";
+  Object.assign(stage, { status: "completed", completed_at: event.ts, finished_by: done ? "person" : "skipped", merge_commit: done ? (event.commit ?? null) : null, attention: null, pending_messages: [], failure_reason: null, implement_done: false });
+  goesOn(status, event.stage, edit);
+}
+
+function filesKept({ stage, event }: Change<EventOf<"stage_files_kept">>): void {
+  if (!stage) return;
+  stage.kept_files = event.dir;
+  stage.kept_dropped = event.dropped ?? [];
+  if (event.plan_file) stage.plan_file = event.plan_file;
+}
+
+function failed({ status, stage, edit, event }: Change<EventOf<"stage_failed">>): void {
+  // A merged stage stays merged, whatever a confused writer says afterwards.
+  if (!stage || stage.status === "completed") return;
+  stage.status = "failed";
+  stage.failure_reason = event.reason;
+  stage.completed_at = event.ts;
+  status.failed_in_row = [...status.failed_in_row.filter((id) => id !== event.stage), event.stage];
+  blockDependants(status, event.stage, edit);
+}
+
+function escalated({ stage, event }: Change<EventOf<"stage_escalated">>): void {
+  if (!stage || stage.status === "completed") return;
+  // A new start with the next model: its own relaunch budget, and whatever it was waiting on is moot.
+  Object.assign(stage, { model: event.model, attempts: 0, attention: null, nudges: 0, status: stage.status === "failed" ? "in_progress" : stage.status, failure_reason: null, completed_at: null });
+}
+
+function budgetExceeded({ status, stage, edit, event }: Change<EventOf<"budget_exceeded">>): void {
+  if (stage) {
+    stage.over_budget = true;
+    if (stage.status === "in_progress" || stage.status === "merging") stage.attention = "budget";
+    if (event.stopped && stage.status === "in_progress") stage.free_relaunches += 1;
+    return;
+  }
+  status.hold = { kind: "budget", since: event.ts, reason: `the run spent ${dollars(event.spent_usd)} of its ${dollars(event.limit_usd)} budget` };
+  for (const [id, s] of Object.entries(status.stages)) {
+    if (s.status !== "in_progress") continue;
+    const e = edit(id);
+    if (e.attention === null || e.attention === "idle") e.attention = "budget";
+    if (event.stopped) e.free_relaunches += 1;
+  }
+}
+
+function budgetRaised({ status, edit, event }: Change<EventOf<"budget_raised">>): void {
+  if (event.scope === "run") {
+    status.budget_usd = event.limit_usd;
+    if (status.hold?.kind === "budget") status.hold = null;
+    for (const [id, s] of Object.entries(status.stages)) if (s.attention === "budget" && !s.over_budget) edit(id).attention = null;
+  } else {
+    status.stage_budget_usd = event.limit_usd;
+    for (const [id, s] of Object.entries(status.stages)) {
+      // A finished stage stays reported over budget: raising the limit lets nothing go on there.
+      if (!s.over_budget || s.status === "completed" || s.status === "failed") continue;
+      const e = edit(id);
+      e.over_budget = false;
+      if (e.attention === "budget" && status.hold?.kind !== "budget") e.attention = null;
+    }
+  }
+  if (status.status === "failed" || status.status === "stopped") status.status = "running";
+}
+
+const REDUCERS: Reducers = {
+  stage_launched: launched,
+  stage_relaunched: relaunched,
+  phase_status: phaseReported,
+  stage_needs_permission: ({ stage }) => {
+    if (stage) stage.attention = "permission";
+  },
+  stall_continue_sent: ({ stage }) => {
+    if (stage) stage.nudges += 1;
+  },
+  stage_attention: ({ stage, event }) => {
+    if (stage) stage.attention = event.attention;
+  },
+  prompt_submitted: ({ stage }) => {
+    if (stage && (stage.attention === "idle" || stage.attention === "permission" || stage.attention === "question")) stage.attention = null;
+  },
+  rate_limited: ({ status, edit, event }) => {
+    status.paused_until = event.resets_at;
+    for (const [id, s] of Object.entries(status.stages)) if (s.status === "in_progress" && s.attention === null) edit(id).attention = "rate_limited";
+  },
+  rate_limit_cleared: ({ status, edit }) => {
+    status.paused_until = null;
+    for (const [id, s] of Object.entries(status.stages)) if (s.attention === "rate_limited") edit(id).attention = null;
+  },
+  session_dead: sessionDead,
+  merge_started: mergeStarted,
+  merge_conflict: mergeConflict,
+  merge_complete: mergeComplete,
+  message_queued: messageQueued,
+  message_delivered: ({ stage, event }) => {
+    if (stage) stage.pending_messages = stage.pending_messages.filter((m) => m.id !== event.id);
+  },
+  stage_retried: retried,
+  stage_done_by_person: finishedByPerson,
+  stage_skipped: finishedByPerson,
+  usage_recorded: ({ stage, event }) => {
+    if (stage) stage.usage = event.usage;
+  },
+  permissions_learned: ({ status, event }) => {
+    status.allowed_tools = [...new Set([...status.allowed_tools, ...event.rules])];
+  },
+  stage_files_kept: filesKept,
+  stage_failed: failed,
+  stage_escalated: escalated,
+  budget_exceeded: budgetExceeded,
+  budget_raised: budgetRaised,
+  circuit_open: ({ status, event }) => {
+    status.hold = { kind: "circuit", since: event.ts, reason: `${event.failed.length} stage${event.failed.length === 1 ? "" : "s"} failed in a row (${event.failed.join(", ")})` };
+  },
+  circuit_closed: ({ status }) => {
+    if (status.hold?.kind === "circuit") status.hold = null;
+    status.failed_in_row = [];
+  },
+  wave_started: ({ status, event }) => {
+    status.current_wave = Math.max(status.current_wave, event.wave);
+  },
+  // A review filed about a specific problem (a refused merge, a permission prompt) keeps that attention.
+  review_requested: ({ stage }) => {
+    if (stage && stage.attention === null) stage.attention = "review";
+  },
+  review_answered: ({ stage }) => {
+    if (stage && stage.attention === "review") stage.attention = null;
+  },
+  review_resolved: ({ stage }) => {
+    if (stage && stage.attention === "review") stage.attention = null;
+  },
+  monitor_started: ({ status, event }) => {
+    status.monitor_pid = event.pid;
+    if (status.status === "stopped") status.status = "running";
+  },
+  monitor_stopped: ({ status, event }) => {
+    if (status.monitor_pid === event.pid) status.monitor_pid = null;
+  },
+  orchestration_stopped: ({ status, edit, event }) => {
+    if (status.status === "running") status.status = "stopped";
+    if (event.sessions) for (const [id, s] of Object.entries(status.stages)) if (s.status === "in_progress") edit(id).free_relaunches += 1;
+  },
+  orchestration_complete: ({ status, event }) => {
+    status.status = event.status;
+    status.completed_at = event.ts;
+  },
+  agent_stop_failed: nothing,
+  agent_stopped: nothing,
+  permission_answered: nothing,
+  session_ended: nothing,
+  session_started: nothing,
+  stage_idle: nothing,
+  stall_detected: nothing,
+  wave_complete: nothing,
+};
 
 /** Stage `id` no longer counts as failed (retried, or finished by a person): its dependants and a failed run go on. */
 function goesOn(status: Status, id: string, edit: Edit): void {

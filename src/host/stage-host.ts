@@ -92,7 +92,7 @@ export class LocalStageHost implements StageHost {
     if (!existsSync(paths.worktree)) await git.addStageWorktree(this.projectRoot, paths.worktree, l.branch, l.start);
     const tmux = this.tmux(l.socket);
     if (await tmux.hasSession(l.session)) return { paths, eventsOffset: 0, adopted: true };
-    await tmux.newSession({ name: l.session, cwd: this.projectRoot, argv: l.argv(paths), env: sessionEnv(this.home, paths.orchDir, l.stage, l.env), envDir: join(paths.orchDir, "session-env"), remainOnExit: true });
+    await tmux.newSession({ name: l.session, cwd: this.projectRoot, argv: l.argv(paths), env: sessionEnv({ home: this.home, orchDir: paths.orchDir, stage: l.stage }, { extra: l.env }), envDir: join(paths.orchDir, "session-env"), remainOnExit: true });
     return { paths, eventsOffset: 0, adopted: false };
   }
 
@@ -110,7 +110,7 @@ export class LocalStageHost implements StageHost {
       const made = await tmux.newSessions(
         starting.map((l) => {
           const paths = this.paths(l.orchestration, l.stage, l.worktreeName);
-          return { name: l.session, cwd: this.projectRoot, argv: l.argv(paths), env: sessionEnv(this.home, paths.orchDir, l.stage, l.env), envDir: join(paths.orchDir, "session-env"), remainOnExit: true };
+          return { name: l.session, cwd: this.projectRoot, argv: l.argv(paths), env: sessionEnv({ home: this.home, orchDir: paths.orchDir, stage: l.stage }, { extra: l.env }), envDir: join(paths.orchDir, "session-env"), remainOnExit: true };
         }),
       );
       // Those of a call that failed, one at a time (adopting one that exists).

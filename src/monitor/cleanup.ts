@@ -31,7 +31,16 @@ export interface CleanupDeps {
  * Leftovers of a completed stage (a monitor killed between its merge and the cleanup): end the
  * session, remove the worktree and the merged branch, with the same care as after a merge.
  */
-export async function reapCompleted(deps: CleanupDeps, id: string, stage: Status["stages"][string], root: string, base: string): Promise<boolean> {
+/** A completed stage: its id and record, its project and base branch. */
+export interface DoneStage {
+  id: string;
+  stage: Status["stages"][string];
+  root: string;
+  base: string;
+}
+
+export async function reapCompleted(deps: CleanupDeps, done: DoneStage): Promise<boolean> {
+  const { id, stage, root } = done;
   const leftover = (await deps.tmux.hasSession(stage.session)) || existsSync(stage.worktree) || (await git.branchExists(root, stage.branch));
   if (!leftover) {
     // Killed after the branch went, before the ref that kept its tip did.
@@ -40,7 +49,7 @@ export async function reapCompleted(deps: CleanupDeps, id: string, stage: Status
     return false;
   }
   deps.log(`stage ${id}: cleaning up what its merge left behind`);
-  await cleanup(deps, id, stage, root, base);
+  await cleanup(deps, done);
   return true;
 }
 
@@ -57,7 +66,7 @@ async function letTurnEnd(tmux: Tmux, session: string, clock: Clock, maxMs = 10_
   }
 }
 
-export async function cleanup(deps: CleanupDeps, id: string, stage: Status["stages"][string], root: string, base: string): Promise<void> {
+export async function cleanup(deps: CleanupDeps, { id, stage, root, base }: DoneStage): Promise<void> {
   const { worktree, branch } = stage;
   await letTurnEnd(deps.tmux, stage.session, deps.clock ?? realClock);
   await deps.tmux.killSession(stage.session);

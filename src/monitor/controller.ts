@@ -189,7 +189,7 @@ export class Monitor {
   private async reapCompletedStages(): Promise<void> {
     this.reaped = true;
     for (const [id, stage] of Object.entries(this.status.stages)) {
-      if (stage.status === "completed" && stage.finished_by !== "skipped") await reapCompleted(this.deps, id, stage, this.status.project_root, this.status.base_branch);
+      if (stage.status === "completed" && stage.finished_by !== "skipped") await reapCompleted(this.deps, { id, stage, root: this.status.project_root, base: this.status.base_branch });
     }
   }
 

@@ -54,24 +54,7 @@ export function routedTmux(local: Tmux, router: HostRouter): Tmux {
       return tmux.hasSession(name);
     },
     paneStatus: (name) => on(name, (t) => t.paneStatus(name), running),
-    async paneStatuses() {
-      const all = await local.paneStatuses();
-      await Promise.all(
-        [...router.sessionsByHost()].map(async ([host, sessions]) => {
-          const tmux = router.remoteTmux(host);
-          let theirs: Map<string, PaneStatus> | undefined;
-          if (tmux) {
-            try {
-              theirs = await tmux.paneStatuses();
-            } catch (error) {
-              router.unanswered(host, error);
-            }
-          }
-          for (const s of sessions) all.set(s, theirs ? (theirs.get(s) ?? { state: "gone" }) : running);
-        }),
-      );
-      return all;
-    },
+    paneStatuses: () => paneStatusesEverywhere(local, router),
     serverRunning: () => local.serverRunning(),
     async listSessions() {
       const all = await local.listSessions();
@@ -82,30 +65,7 @@ export function routedTmux(local: Tmux, router: HostRouter): Tmux {
       return all;
     },
     capturePane: (name) => on(name, (t) => t.capturePane(name), undefined),
-    async capturePanes(names) {
-      const out = new Map<string, string | undefined>();
-      const groups = new Map<string | undefined, string[]>();
-      for (const n of names) {
-        const host = router.hostOfSession(n);
-        groups.set(host, [...(groups.get(host) ?? []), n]);
-      }
-      await Promise.all(
-        [...groups].map(async ([host, group]) => {
-          const tmux = host === undefined ? local : router.remoteTmux(host);
-          let screens: Map<string, string | undefined> | undefined;
-          if (tmux) {
-            try {
-              screens = await tmux.capturePanes(group);
-            } catch (error) {
-              if (host === undefined) throw error;
-              router.unanswered(host, error);
-            }
-          }
-          for (const n of group) out.set(n, screens?.get(n));
-        }),
-      );
-      return out;
-    },
+    capturePanes: (names) => capturePanesEverywhere(local, router, names),
     lastLines: (name, lines) => on(name, (t) => t.lastLines(name, lines), []),
     cursorRow: (name) => on(name, (t) => t.cursorRow(name), undefined),
     sendLiteral: (name, text) => on(name, (t) => t.sendLiteral(name, text), false),
@@ -117,4 +77,50 @@ export function routedTmux(local: Tmux, router: HostRouter): Tmux {
     attach: (name, insideTmux) => (pick(name).tmux ?? local).attach(name, insideTmux),
     version: () => local.version(),
   };
+}
+
+/** Every pane here and on each host in one call per server; a host not answering: its panes "running". */
+async function paneStatusesEverywhere(local: Tmux, router: HostRouter): Promise<Map<string, PaneStatus>> {
+  const all = await local.paneStatuses();
+  await Promise.all(
+    [...router.sessionsByHost()].map(async ([host, sessions]) => {
+      const tmux = router.remoteTmux(host);
+      let theirs: Map<string, PaneStatus> | undefined;
+      if (tmux) {
+        try {
+          theirs = await tmux.paneStatuses();
+        } catch (error) {
+          router.unanswered(host, error);
+        }
+      }
+      for (const s of sessions) all.set(s, theirs ? (theirs.get(s) ?? { state: "gone" }) : { state: "running" });
+    }),
+  );
+  return all;
+}
+
+/** The screens of `names`, one call per server; a host not answering: undefined for its panes. */
+async function capturePanesEverywhere(local: Tmux, router: HostRouter, names: readonly string[]): Promise<Map<string, string | undefined>> {
+  const out = new Map<string, string | undefined>();
+  const groups = new Map<string | undefined, string[]>();
+  for (const n of names) {
+    const host = router.hostOfSession(n);
+    groups.set(host, [...(groups.get(host) ?? []), n]);
+  }
+  await Promise.all(
+    [...groups].map(async ([host, group]) => {
+      const tmux = host === undefined ? local : router.remoteTmux(host);
+      let screens: Map<string, string | undefined> | undefined;
+      if (tmux) {
+        try {
+          screens = await tmux.capturePanes(group);
+        } catch (error) {
+          if (host === undefined) throw error;
+          router.unanswered(host, error);
+        }
+      }
+      for (const n of group) out.set(n, screens?.get(n));
+    }),
+  );
+  return out;
 }

@@ -143,13 +143,13 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
       if (deps.worktrees.inFlight(stage.worktree) || !existsSync(stage.worktree)) await deps.worktrees.ensure(status, stage, tip);
       // From here on the stage's agent changes it.
       deps.worktrees.handedOver(stage.worktree);
-      const spec = { name: stage.session, cwd: status.project_root, argv: stageArgv(deps, status, paths.dir, id, { sessionId }), env: sessionEnv(paths.home, paths.dir, id, {}, deps.env), envDir: `${paths.dir}/session-env`, remainOnExit: true };
+      const spec = { name: stage.session, cwd: status.project_root, argv: stageArgv(deps, status, paths.dir, id, { sessionId }), env: sessionEnv({ home: paths.home, orchDir: paths.dir, stage: id }, { env: deps.env }), envDir: `${paths.dir}/session-env`, remainOnExit: true };
       starting.push({ id, session: stage.session, sessionId, spec });
     }
     if (!status) return ids.map(() => "skipped" as const);
     // Other hosts' batches beside this machine's (each an ssh round trip or two).
     const away = [...elsewhere].map(async ([host, those]) => {
-      await launchOnHost({ paths, config: deps.config, log: deps.log, hosts: deps.hosts! }, status, host, those, tip);
+      await launchOnHost({ paths, config: deps.config, log: deps.log, hosts: deps.hosts! }, status, { host, ids: those, tip });
       for (const s of those) results.set(s.id, "launched");
     });
     // Several recorded in one write: the agents started by then are taking the CPU.
@@ -201,7 +201,8 @@ export async function relaunchStage(deps: LaunchDeps, id: string, expectAttempts
       }
       if (where.host !== "local") {
         const previousId = stage.session_id ?? stageSessionId(status, paths.dir, id, stage.attempts, stage.retries);
-        await relaunchOnHost({ paths, config: deps.config, log: deps.log, hosts: deps.hosts }, status, where.host, id, previousId, stageSessionId(status, paths.dir, id, stage.attempts + 1, stage.retries), stage.attempts + 1);
+        const freshId = stageSessionId(status, paths.dir, id, stage.attempts + 1, stage.retries);
+        await relaunchOnHost({ paths, config: deps.config, log: deps.log, hosts: deps.hosts }, status, { host: where.host, id, previousId, freshId, attempt: stage.attempts + 1 });
         return "launched";
       }
       return relaunchHere({ ...deps, tmux: deps.hosts.deps.tmux }, status, id);
@@ -227,7 +228,7 @@ async function relaunchHere(deps: LaunchDeps, status: Status, id: string): Promi
     name: stage.session,
     cwd: worktreeExists ? stage.worktree : status.project_root,
     argv: stageArgv(deps, status, paths.dir, id, { sessionId, resume: worktreeExists }),
-    env: sessionEnv(paths.home, paths.dir, id, {}, deps.env),
+    env: sessionEnv({ home: paths.home, orchDir: paths.dir, stage: id }, { env: deps.env }),
     envDir: `${paths.dir}/session-env`,
     remainOnExit: true,
   });

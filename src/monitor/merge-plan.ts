@@ -77,12 +77,13 @@ export async function planMerge(input: PlanInput): Promise<MergePlan> {
   if (stage.status === "completed") return { step: "nothing", detail: "already merged" };
   const root = status.project_root;
   const base = status.base_branch;
-  if (!(await git.branchExists(root, stage.branch))) return { step: "no_branch" };
+  // Both tips in one git call, beside the look at the checkouts (files only, once git's directory is known).
+  const [tips, busy] = await Promise.all([git.branchTips(root, [base, stage.branch]), operationOnBase(root, base)]);
+  const stageTip = tips.get(stage.branch);
+  if (stageTip === undefined) return { step: "no_branch" };
   // Checked first: no merge is computed and checked while it could not go in anyway.
-  const busy = await operationOnBase(root, base);
   if (busy) return { step: "wait", busy };
-  const baseTip = await git.headCommit(root, `refs/heads/${base}`);
-  const stageTip = await git.headCommit(root, `refs/heads/${stage.branch}`);
+  const baseTip = tips.get(base) ?? (await git.headCommit(root, `refs/heads/${base}`));
   if (await git.isAncestor(root, stageTip, baseTip)) {
     if (stage.status === "merging" || stage.merge_commit !== null) return { step: "record", baseTip };
     if (!(await git.onFirstParentChain(root, stageTip, baseTip))) return { step: "by_hand" };
@@ -90,8 +91,8 @@ export async function planMerge(input: PlanInput): Promise<MergePlan> {
   }
   const tree = await computeMerge(input.home, root, baseTip, stageTip);
   if (!tree.ok) return { step: "conflict", stageTip, files: tree.files, detail: tree.detail };
-  const commit = await git.commitTree(root, tree.tree, [baseTip, stageTip], mergeSubject(id, stage.name));
-  const touched = await git.changedFiles(root, baseTip, commit);
+  // The files the merge changes are those between the base and the merged tree: asked beside the commit.
+  const [commit, touched] = await Promise.all([git.commitTree(root, tree.tree, [baseTip, stageTip], mergeSubject(id, stage.name)), git.changedFiles(root, baseTip, tree.tree)]);
   const checks = stageChecks(input.config, stage);
   const guarded = input.byPerson ? [] : guardedChanges(touched, checks);
   if (guarded.length > 0) return { step: "guarded", stageTip, files: guarded };

@@ -184,7 +184,7 @@ export class MergeQueue {
   cleanupFinished(id: string): void {
     const { project_root: root, base_branch: base } = this.view.status;
     const stage = this.view.status.stages[id]!;
-    this.track(id, "cleanup after the merge by hand", () => cleanup(this.view.deps, id, stage, root, base));
+    this.track(id, "cleanup after the merge by hand", () => cleanup(this.view.deps, { id, stage, root, base }));
   }
 
   /** The person's checkout no longer has uncommitted changes to any of `files`. */

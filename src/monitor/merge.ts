@@ -118,7 +118,7 @@ class StageMerge {
       case "nothing":
         return { kind: "skipped", detail: plan.detail };
       case "no_branch":
-        return this.sendBack("no_commits", [], `branch ${stage.branch} does not exist`, "none", `autorun could not merge stage ${id}: its branch ${stage.branch} does not exist. ${commitIt}`);
+        return this.sendBack({ reason: "no_commits", files: [], detail: `branch ${stage.branch} does not exist`, tip: "none", message: `autorun could not merge stage ${id}: its branch ${stage.branch} does not exist. ${commitIt}` });
       case "wait":
         return this.waitFor(plan.busy);
       case "record":
@@ -128,10 +128,10 @@ class StageMerge {
         return { kind: "skipped", detail: `${stage.branch} is already in ${base}, merged by a person; the monitor records the stage as done (or run: autorun done ${status.plan_name} ${id})` };
       case "no_commits": {
         const detail = `branch ${stage.branch} has no commits beyond ${base}`;
-        return this.sendBack("no_commits", [], detail, plan.stageTip, `autorun could not merge stage ${id}: ${detail}. ${commitIt}`);
+        return this.sendBack({ reason: "no_commits", files: [], detail, tip: plan.stageTip, message: `autorun could not merge stage ${id}: ${detail}. ${commitIt}` });
       }
       case "conflict":
-        return this.sendBack("conflict", plan.files, plan.detail, plan.stageTip, `autorun could not merge stage ${id}: merging ${stage.branch} into ${base} conflicts in ${plan.files.join(", ") || "some files"}. In your worktree run: git rebase ${base}, resolve the conflicts, commit, then run: autorun phase implement done`);
+        return this.sendBack({ reason: "conflict", files: plan.files, detail: plan.detail, tip: plan.stageTip, message: `autorun could not merge stage ${id}: merging ${stage.branch} into ${base} conflicts in ${plan.files.join(", ") || "some files"}. In your worktree run: git rebase ${base}, resolve the conflicts, commit, then run: autorun phase implement done` });
       case "guarded": {
         const detail = `stage ${id} changes ${plan.files.join(", ")}, which ${plan.files.length === 1 ? "decides" : "decide"} how the run checks stages and what agents may do; read the change (git diff ${base}...${stage.branch}) and, if it is right, merge it yourself: autorun merge ${status.plan_name} ${id}`;
         this.conflict("guarded_files", plan.files, detail, plan.stageTip);
@@ -156,20 +156,19 @@ class StageMerge {
     if (failed) {
       const detail = `validate ${JSON.stringify(failed.argv)} failed on the merge of ${stage.branch} into ${base}:\n${failed.tail}`;
       const tail = failed.tail.split("\n").slice(-8).join(" | ");
-      return this.sendBack("validate_failed", [], detail, stageTip, `autorun did not merge stage ${id}: the check ${failed.argv.join(" ")} failed on your branch merged with the current ${base}. Output tail: ${tail} -- run git rebase ${base} in your worktree, fix it, commit, then run: autorun phase implement done`);
+      return this.sendBack({ reason: "validate_failed", files: [], detail, tip: stageTip, message: `autorun did not merge stage ${id}: the check ${failed.argv.join(" ")} failed on your branch merged with the current ${base}. Output tail: ${tail} -- run git rebase ${base} in your worktree, fix it, commit, then run: autorun phase implement done` });
     }
     // A person half-way through their own merge or rebase of the base, on any checkout: wait, never
     // abort it (a rebase of the base would then fail to move it: "cannot lock ref").
-    const busy = await operationOnBase(root, base);
-    if (busy) return this.waitFor(busy);
     // Where the base is checked out, the merge must fit around the person's uncommitted work.
-    const checkout = await git.checkoutOf(root, base);
+    const [busy, checkout] = await Promise.all([operationOnBase(root, base), git.checkoutOf(root, base)]);
+    if (busy) return this.waitFor(busy);
     if (checkout) {
       const inTheWay = (await git.dirtyFiles(checkout)).filter((f) => plan.touched.includes(f));
       if (inTheWay.length > 0) return this.refuse(inTheWay, checkout);
     }
     appendFor(deps.paths, this.status, { stage: id, type: "merge_started", branch: stage.branch });
-    if (!(await git.casRef(root, baseRef, commit, baseTip, `autorun: merge stage ${id}`))) {
+    if (!(await git.casRef(root, { ref: baseRef, from: baseTip, to: commit, reason: `autorun: merge stage ${id}` }))) {
       deps.log(`stage ${id}: ${base} moved while merging; merging again on its new tip (round ${round + 1})`);
       return undefined;
     }
@@ -177,7 +176,7 @@ class StageMerge {
       const refusal = (await git.checkedOutBranch(checkout)) === base ? await git.moveCheckout(checkout, baseTip, commit) : undefined;
       if (refusal !== undefined) {
         // An edit appeared between the check and the move: put the base back where it was.
-        await git.casRef(root, baseRef, baseTip, commit, `autorun: undo merge stage ${id} (checkout in the way)`);
+        await git.casRef(root, { ref: baseRef, from: commit, to: baseTip, reason: `autorun: undo merge stage ${id} (checkout in the way)` });
         return this.refuse(parseInTheWay(refusal), checkout);
       }
     }
@@ -194,10 +193,11 @@ class StageMerge {
     learnPermissions(deps, status, id, stage.worktree);
     appendFor(deps.paths, status, { stage: id, type: "merge_complete", branch: stage.branch, commit, validated });
     deps.log(`stage ${id}: merged ${stage.branch} into ${base} as ${commit.slice(0, 10)}${validated ? " (the merged result passed validate)" : ""}`);
-    return { kind: "merged", commit, cleanup: () => cleanup(deps, id, stage, root, base) };
+    return { kind: "merged", commit, cleanup: () => cleanup(deps, { id, stage, root, base }) };
   }
 
-  private sendBack(reason: Reason, files: string[], detail: string, tip: string, message: string): MergeOutcome {
+  /** Not merged: the agent is told `message` at its next idle moment (or a person, once it repeats with no new commit). */
+  private sendBack({ reason, files, detail, tip, message }: { reason: Reason; files: string[]; detail: string; tip: string; message: string }): MergeOutcome {
     const { deps, id } = this;
     // Counted before this one is recorded.
     const stuck = sendBacksOf(deps.paths, id, tip) >= MAX_SEND_BACKS;

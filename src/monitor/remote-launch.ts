@@ -24,8 +24,18 @@ export interface RemoteLaunchDeps {
   hosts: RunHosts;
 }
 
+interface ArgvOn {
+  config: Config;
+  /** The host's own agent command, when it names one. */
+  hostAgent: readonly string[] | undefined;
+  status: Status;
+  id: string;
+  sessionId: string;
+  resume: boolean;
+}
+
 /** The agent's argument list with the stage's paths on its host. */
-function remoteArgv(config: Config, hostAgent: readonly string[] | undefined, status: Status, id: string, p: StagePaths, sessionId: string, resume: boolean): string[] {
+function remoteArgv({ config, hostAgent, status, id, sessionId, resume }: ArgvOn, p: StagePaths): string[] {
   const stage = status.stages[id]!;
   return buildAgentArgv(hostAgent ?? config.agentCommand, {
     worktree: basename(p.worktree),
@@ -64,7 +74,16 @@ interface Planned {
   launch: StageLaunch;
 }
 
-async function planned(deps: RemoteLaunchDeps, status: Status, host: string, id: string, sessionId: string, resume: boolean, baseTip: string): Promise<Planned> {
+/** What one stage's launch on `host` sends there. */
+interface Launching {
+  host: string;
+  id: string;
+  sessionId: string;
+  resume: boolean;
+  baseTip: string;
+}
+
+async function planned(deps: RemoteLaunchDeps, status: Status, { host, id, sessionId, resume, baseTip }: Launching): Promise<Planned> {
   const stage = status.stages[id]!;
   const spec = deps.hosts.spec(host)!;
   // A worktree made here ahead of time (at a merge) is not where this stage runs: the host has its own.
@@ -84,17 +103,17 @@ async function planned(deps: RemoteLaunchDeps, status: Status, host: string, id:
       context: readFileSync(stage.context_file, "utf8"),
       start: await startOf(status, id, baseTip),
       baseBranch: status.base_branch,
-      argv: (p) => remoteArgv(deps.config, spec.agentCommand, status, id, p, sessionId, resume),
+      argv: (p) => remoteArgv({ config: deps.config, hostAgent: spec.agentCommand, status, id, sessionId, resume }, p),
       env: hostEnv(spec.env),
     },
   };
 }
 
 /** First launches of `ids` on `host` (one push and one ssh call for the batch); records `stage_launched`. */
-export async function launchOnHost(deps: RemoteLaunchDeps, status: Status, host: string, ids: readonly { id: string; sessionId: string }[], tip?: string): Promise<void> {
+export async function launchOnHost(deps: RemoteLaunchDeps, status: Status, { host, ids, tip }: { host: string; ids: readonly { id: string; sessionId: string }[]; tip?: string }): Promise<void> {
   const stageHost = await deps.hosts.stageHost(host);
   const baseTip = tip ?? (await git.headCommit(status.project_root, `refs/heads/${status.base_branch}`));
-  const batch = await Promise.all(ids.map((s) => planned(deps, status, host, s.id, s.sessionId, false, baseTip)));
+  const batch = await Promise.all(ids.map((s) => planned(deps, status, { host, id: s.id, sessionId: s.sessionId, resume: false, baseTip })));
   const out = await stageHost.launchMany(batch.map((b) => b.launch));
   appendAllFor(
     deps.paths,
@@ -108,12 +127,13 @@ export async function launchOnHost(deps: RemoteLaunchDeps, status: Status, host:
  * A relaunch on `host`: on the host it ran on, `--resume` in its worktree there; on another host
  * (its own was lost), from its last fetched tip with a new conversation.
  */
-export async function relaunchOnHost(deps: RemoteLaunchDeps, status: Status, host: string, id: string, previousId: string, freshId: string, attempt: number): Promise<void> {
+export async function relaunchOnHost(deps: RemoteLaunchDeps, status: Status, r: { host: string; id: string; previousId: string; freshId: string; attempt: number }): Promise<void> {
+  const { host, id, previousId, freshId, attempt } = r;
   const stageHost = await deps.hosts.stageHost(host);
   const same = deps.hosts.hostOf(id) === host;
   const sessionId = same ? previousId : freshId;
   const baseTip = await git.headCommit(status.project_root, `refs/heads/${status.base_branch}`);
-  const b = await planned(deps, status, host, id, sessionId, same, baseTip);
+  const b = await planned(deps, status, { host, id, sessionId, resume: same, baseTip });
   const [out] = await stageHost.launchMany([b.launch]);
   appendAllFor(deps.paths, status, [{ stage: id, type: "stage_relaunched", session: b.launch.session, session_id: sessionId, attempt, host, events_offset: out!.eventsOffset }]);
   deps.log(`stage ${id}: relaunched on host ${host} (attempt ${attempt}${same ? `, --resume ${sessionId}` : `, from ${b.launch.start.slice(0, 10)}`})`);

@@ -31,12 +31,12 @@ describe("agent argv", () => {
     expect(settings.worktree).toEqual({ baseRef: "head" });
   });
   it("carries the stage identity and puts autorun first on PATH", () => {
-    const env = sessionEnv("/h", "/h/orchestration/p", "2");
+    const env = sessionEnv({ home: "/h", orchDir: "/h/orchestration/p", stage: "2" });
     expect(env).toMatchObject({ AUTORUN_HOME: "/h", AUTORUN_ORCH_DIR: "/h/orchestration/p", AUTORUN_STAGE: "2" });
     expect(env.PATH!.split(":")[0]).toBe(env.AUTORUN_BIN!.replace(/\/autorun$/, ""));
   });
   it("takes the person's environment it is given, not this process's", () => {
-    const env = sessionEnv("/h", "/h/orchestration/p", "2", {}, { PATH: "/given/bin", GIVEN_KEY: "v" });
+    const env = sessionEnv({ home: "/h", orchDir: "/h/orchestration/p", stage: "2" }, { env: { PATH: "/given/bin", GIVEN_KEY: "v" } });
     expect(env.PATH!.split(":").slice(1)).toEqual(["/given/bin"]);
     expect(env.GIVEN_KEY).toBe("v");
     expect(env.HOME).toBeUndefined();

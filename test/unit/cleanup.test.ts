@@ -75,7 +75,7 @@ function mergedStage(id: string) {
   return stage;
 }
 
-const run = (id: string, stage: ReturnType<typeof mergedStage>) => cleanup({ tmux, paths, log: (m) => logs.push(m) }, id, stage, repo, "main");
+const run = (id: string, stage: ReturnType<typeof mergedStage>) => cleanup({ tmux, paths, log: (m) => logs.push(m) }, { id, stage, root: repo, base: "main" });
 const refExists = (ref: string) => spawnSync("git", ["-C", repo, "rev-parse", "--verify", "--quiet", ref]).status === 0;
 
 describe("cleanup of a worktree Claude Code locked", () => {
