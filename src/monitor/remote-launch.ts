@@ -88,7 +88,8 @@ async function planned(deps: RemoteLaunchDeps, status: Status, { host, id, sessi
   const spec = deps.hosts.spec(host)!;
   // A worktree made here ahead of time (at a merge) is not where this stage runs: the host has its own.
   if (existsSync(stage.worktree) && stage.status === "pending") await git.removeWorktree(status.project_root, stage.worktree);
-  const started = readFirstEvent(deps.paths.events) as unknown as Record<string, unknown>;
+  const started = readFirstEvent(deps.paths.events);
+  if (!started) throw new Error(`${deps.paths.events} has no valid first event to give host ${host}`);
   return {
     id,
     sessionId,
