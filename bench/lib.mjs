@@ -37,7 +37,10 @@ export async function sandbox(label) {
     tmux: (...args) => execa("tmux", ["-L", socket, ...args], { reject: false, env }),
     events: (plan) => {
       const f = join(home, "orchestration", plan, "events.jsonl");
-      return existsSync(f) ? readFileSync(f, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
+      if (!existsSync(f)) return [];
+      // Only whole lines: the monitor may be part-way through appending the last one.
+      const text = readFileSync(f, "utf8");
+      return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter(Boolean).map((l) => JSON.parse(l));
     },
     plan: (name, text) => {
       writeFileSync(join(repo, name), text);

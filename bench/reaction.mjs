@@ -37,12 +37,19 @@ async function measure(label, validate) {
       reactions.push(Date.parse(e.ts) - merged.get(String(id - 1)));
     }
     const merges = [...merged].map(([id, at]) => at - (handed.get(id) ?? at));
+    // The merge's own steps (merge_started → merge_complete), apart from its wait in the queue.
+    const started = new Map(events.filter((e) => e.type === "merge_started").map((e) => [e.stage, Date.parse(e.ts)]));
+    const own = [...merged].map(([id, at]) => at - (started.get(id) ?? at));
+    const waits = [...started].map(([id, at]) => at - (handed.get(id) ?? at));
     figure(`reaction_${label}_launches_measured`, reactions.length, "launches");
     figure(`reaction_${label}_p50`, percentile(reactions, 50), "ms");
     figure(`reaction_${label}_p95`, percentile(reactions, 95), `ms${label === "no_validate" ? " (goal ≤ 150)" : ""}`);
     figure(`reaction_${label}_max`, Math.max(...reactions), "ms");
     figure(`merge_${label}_p50`, percentile(merges, 50), "ms (hand-over → merge_complete)");
     figure(`merge_${label}_p95`, percentile(merges, 95), `ms${label === "no_validate" ? " (goal ≤ 300)" : ""}`);
+    figure(`merge_${label}_queued_p50`, percentile(waits, 50), "ms (hand-over → merge_started: the queue, up to six hand-overs at once)");
+    figure(`merge_${label}_own_p50`, percentile(own, 50), "ms (merge_started → merge_complete)");
+    figure(`merge_${label}_own_p95`, percentile(own, 95), "ms");
     return { reactions, merges };
   } finally {
     await sb.cleanup();
