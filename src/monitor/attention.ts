@@ -5,6 +5,7 @@
  */
 import type { Status } from "../types/schemas.js";
 import type { MonitorDeps, ReviewDesk, RunView } from "./parts.js";
+import { memoryOf } from "./parts.js";
 import { classifyPane, screenBody } from "./pane.js";
 import { answerDialog, type DialogMemory } from "./dialog-answer.js";
 import { parseBashDialog } from "./dialog.js";
@@ -70,9 +71,7 @@ export class Attention {
   }
 
   private mem(id: string): ScreenMemory {
-    let m = this.memory.get(id);
-    if (!m) this.memory.set(id, (m = {}));
-    return m;
+    return memoryOf(this.memory, id, () => ({}));
   }
 
   private inProgress(): [string, Status["stages"][string]][] {

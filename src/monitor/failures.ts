@@ -8,6 +8,7 @@
  */
 import type { AutorunEvent } from "../types/schemas.js";
 import type { ReviewDesk, RunView } from "./parts.js";
+import { memoryOf } from "./parts.js";
 import { startRateLimit } from "./pause.js";
 import { cutAtWord } from "../core/text-width.js";
 
@@ -36,9 +37,7 @@ export class StopFailures {
   constructor(private readonly host: Pick<RunView, "deps" | "status" | "inProgress" | "emit">, private readonly reviews: Pick<ReviewDesk, "file" | "filed" | "isOpen" | "resolveLater">) {}
 
   private mem(id: string): FailureMemory {
-    let m = this.memory.get(id);
-    if (!m) this.memory.set(id, (m = {}));
-    return m;
+    return memoryOf(this.memory, id, () => ({}));
   }
 
   /** The agent's last turn ended on an API error, and it has not worked since. */

@@ -8,6 +8,7 @@ import { stagesList } from "../core/printable.js";
 import { relaunchStage } from "./launcher.js";
 import type { AutorunEvent } from "../types/schemas.js";
 import type { RunView, StageRecord } from "./parts.js";
+import { memoryOf } from "./parts.js";
 import { budgetStopped } from "./controls.js";
 import type { Worktrees } from "./worktrees.js";
 
@@ -26,9 +27,7 @@ export class Liveness {
   constructor(private readonly host: Host, private readonly worktrees: Worktrees) {}
 
   private mem(id: string): SessionMemory {
-    let m = this.memory.get(id);
-    if (!m) this.memory.set(id, (m = { quickDeaths: 0 }));
-    return m;
+    return memoryOf(this.memory, id, () => ({ quickDeaths: 0 }));
   }
 
   observe(event: AutorunEvent): void {

@@ -12,6 +12,7 @@ import { cleanup } from "./cleanup.js";
 import { handMerged } from "./finish.js";
 import { MAX_SEND_BACKS, mergeStage, type MergeOutcome } from "./merge.js";
 import type { ReviewDesk, RunView } from "./parts.js";
+import { memoryOf } from "./parts.js";
 import type { Worktrees } from "./worktrees.js";
 
 interface MergeMemory {
@@ -36,9 +37,7 @@ export class MergeQueue {
   ) {}
 
   private mem(id: string): MergeMemory {
-    let m = this.memory.get(id);
-    if (!m) this.memory.set(id, (m = {}));
-    return m;
+    return memoryOf(this.memory, id, () => ({}));
   }
 
   observe(event: AutorunEvent): void {

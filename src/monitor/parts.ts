@@ -63,3 +63,10 @@ export interface ReviewDesk {
   /** The open reviews about `keys` of stage `id` (undefined: the run) are to be marked resolved at the next pass. */
   resolveLater(id: string | undefined, keys: (key: string) => boolean, reason: string): void;
 }
+
+/** What a part keeps of stage `id` in `memory`, made by `fresh` the first time it is asked for. */
+export function memoryOf<T>(memory: Map<string, T>, id: string, fresh: () => T): T {
+  let m = memory.get(id);
+  if (!m) memory.set(id, (m = fresh()));
+  return m;
+}

@@ -6,6 +6,7 @@
  */
 import type { AutorunEvent } from "../types/schemas.js";
 import type { ReviewDesk, RunView } from "./parts.js";
+import { memoryOf } from "./parts.js";
 
 /** A stage's stall memory, rebuilt from events on replay. */
 export interface StallMemory {
@@ -33,9 +34,7 @@ export class Stalls {
   }
 
   private mem(id: string): StallMemory {
-    let m = this.memory.get(id);
-    if (!m) this.memory.set(id, (m = { screenSince: this.view.deps.clock.now(), idleHint: false, consecutiveNudges: 0 }));
-    return m;
+    return memoryOf(this.memory, id, () => ({ screenSince: this.view.deps.clock.now(), idleHint: false, consecutiveNudges: 0 }));
   }
 
   /** The agent did something (or was told something): the stall timer starts again, and no hook says it is idle. */

@@ -5,6 +5,7 @@
  */
 import type { AutorunEvent } from "../types/schemas.js";
 import type { RunView } from "./parts.js";
+import { memoryOf } from "./parts.js";
 import { readTranscript, recordUsage, resumeFrom, type StageUsage } from "./usage.js";
 
 interface TranscriptMemory {
@@ -20,9 +21,7 @@ export class Transcripts {
   constructor(private readonly view: Pick<RunView, "deps" | "status" | "emit">) {}
 
   private mem(id: string): TranscriptMemory {
-    let m = this.memory.get(id);
-    if (!m) this.memory.set(id, (m = {}));
-    return m;
+    return memoryOf(this.memory, id, () => ({}));
   }
 
   /** The transcript stage `id`'s hooks named last. */
