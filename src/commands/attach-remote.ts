@@ -4,22 +4,17 @@
  * an argument array all the way; the remote command's words are quoted for the host's login shell.
  * (`stop --sessions` ends sessions on hosts in monitor/person-actions.ts.)
  */
-import { resolveHosts } from "../core/hosts.js";
-import { RemoteHost } from "../host/remote-host.js";
+import { openRunHost } from "../host/remote-host.js";
 import { hostTmuxSocket } from "../host/protocol.js";
 import { quoteSh } from "../adapters/ssh.js";
 import { RuntimeError, UserError } from "../errors.js";
 import type { LoadedOrchestration as Orchestration } from "../state/orchestration.js";
 import type { Ctx } from "./ctx.js";
 
-/** The stage sessions of `stages` (id → host) each host still runs, ended; the ids ended, and a line per host not reached. */
 export async function attachOnHost(ctx: Ctx, orch: Orchestration, { id, host, session }: { id: string; host: string; session: string }): Promise<number> {
-  const spec = resolveHosts(orch.config).find((h) => h.name === host);
-  if (!spec || spec.local) throw new RuntimeError(`stage ${id} runs on host ${host}, which the run's configuration no longer names; add it back under hosts to reach it.`);
-  const remote = new RemoteHost({ home: orch.paths.home }, spec, orch.status.project_slug, orch.config.agentCommand);
-  const info = await remote.ready();
-  const socket = orch.config.tmuxSocket ?? "autorun";
-  const tmux = remote.tmux(socket);
+  const there = await openRunHost({ home: orch.paths.home, projectSlug: orch.status.project_slug, config: orch.config }, host);
+  if (!there) throw new RuntimeError(`stage ${id} runs on host ${host}, which the run's configuration no longer names; add it back under hosts to reach it.`);
+  const { spec, info, socket, tmux } = there;
   if (!(await tmux.hasSession(session))) throw new RuntimeError(`stage ${id}'s session ${session} is gone from host ${host}; \`autorun resume ${orch.status.plan_name}\` relaunches it.`);
   if (!(ctx.isTTY && process.stdin.isTTY)) {
     const read = ["tmux", "-S", hostTmuxSocket(info.home, socket), "capture-pane", "-p", "-t", `=${session}:`].map(quoteSh).join(" ");

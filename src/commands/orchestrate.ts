@@ -6,7 +6,7 @@ import { parsePlan } from "../core/parse-plan.js";
 import type { Plan } from "../core/plan.js";
 import { hasInstructions } from "../core/plan-markdown.js";
 import { checkModels, modelProblem, type StageSettings } from "../core/stage-settings.js";
-import { checkStageHosts, resolveHosts } from "../core/hosts.js";
+import { checkStageHosts, otherHostsHaveSlots, resolveHosts } from "../core/hosts.js";
 import { dollars } from "../core/usage.js";
 import { planNameFromPath, projectSlug } from "../core/slug.js";
 import { branchName, sessionName, worktreeName } from "../core/naming.js";
@@ -246,7 +246,7 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
 async function launchFirst(deps: LaunchDeps, status: Status, tip: string): Promise<void> {
   const ids = stagesToLaunch(status);
   // A new run has placed nothing yet: it uses hosts when another one has slots (RunHosts.wanted).
-  if (!resolveHosts(deps.config).some((h) => !h.local && h.slots > 0)) {
+  if (!otherHostsHaveSlots(resolveHosts(deps.config))) {
     // A few stages at a time, each group as soon as its worktrees are made (they are made in this
     // order, a few at once): the first sessions start while the last worktrees are checked out.
     const groups = Array.from({ length: Math.ceil(ids.length / LAUNCH_GROUP) }, (_, i) => ids.slice(i * LAUNCH_GROUP, (i + 1) * LAUNCH_GROUP));

@@ -30,6 +30,11 @@ export interface HostsInput {
   maxParallel: number;
 }
 
+/** Another machine than this one can take stages. */
+export function otherHostsHaveSlots(hosts: readonly HostSpec[]): boolean {
+  return hosts.some((h) => !h.local && h.slots > 0);
+}
+
 export function resolveHosts(config: HostsInput): HostSpec[] {
   const hosts = config.hosts ?? {};
   const local = hosts.local ?? {};

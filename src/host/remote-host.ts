@@ -11,7 +11,8 @@ import { pushToHost } from "../adapters/git-ssh.js";
 import { createRemoteTmux } from "../adapters/remote-tmux.js";
 import type { Tmux } from "../adapters/tmux.js";
 import { ownVersion } from "../adapters/agent.js";
-import type { HostSpec } from "../core/hosts.js";
+import { resolveHosts, type HostSpec } from "../core/hosts.js";
+import type { Config } from "../state/config.js";
 import { ToolError, UserError } from "../errors.js";
 import { hostBaseRef, hostTmuxSocket, launchOutput, prepareOutput, type LaunchInput, type LaunchOutput, type PrepareOutput } from "./protocol.js";
 
@@ -29,6 +30,27 @@ const CALL = 'printf "%s" "$3" | "$1" host "$2"';
 /** `{project}` in a host's root is the project's slug. */
 export function hostRoot(spec: Pick<HostSpec, "name" | "root">, projectSlug: string): string {
   return (spec.root ?? "autorun/{project}").replace(/\{project\}/g, projectSlug);
+}
+
+/** The tmux server a run's sessions use, on this machine and on its hosts. */
+export function runTmuxSocket(config: Pick<Config, "tmuxSocket">): string {
+  return config.tmuxSocket ?? "autorun";
+}
+
+/**
+ * Host `name` of a run, for a person's command: its autorun checked (`ready`), its tmux on the
+ * run's server; undefined when the run's configuration no longer names it as another machine.
+ */
+export async function openRunHost(
+  run: { home: string; projectSlug: string; config: Config },
+  name: string,
+): Promise<{ spec: HostSpec; info: PrepareOutput; socket: string; tmux: Tmux } | undefined> {
+  const spec = resolveHosts(run.config).find((h) => h.name === name);
+  if (!spec || spec.local) return undefined;
+  const remote = new RemoteHost({ home: run.home }, spec, run.projectSlug, run.config.agentCommand);
+  const info = await remote.ready();
+  const socket = runTmuxSocket(run.config);
+  return { spec, info, socket, tmux: remote.tmux(socket) };
 }
 
 export class RemoteHost {

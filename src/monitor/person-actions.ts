@@ -2,9 +2,8 @@
  * What a person does to a running orchestration from `autorun stop` / `autorun nudge` and from the
  * dashboard's keys: one implementation for both, so both record the same events.
  */
-import { createTmux, type Tmux } from "../adapters/tmux.js";
-import { resolveHosts } from "../core/hosts.js";
-import { RemoteHost } from "../host/remote-host.js";
+import { createTmux } from "../adapters/tmux.js";
+import { openRunHost } from "../host/remote-host.js";
 import { isAlive, signal } from "../adapters/process.js";
 import type { Clock } from "../core/clock.js";
 import { RuntimeError } from "../errors.js";
@@ -60,21 +59,16 @@ async function endOnHosts(orch: LoadedOrchestration, stages: ReadonlyMap<string,
   const ended: string[] = [];
   const unreached: string[] = [];
   for (const host of new Set(stages.values())) {
-    const spec = resolveHosts(orch.config).find((h) => h.name === host);
-    let tmux: Tmux;
     try {
-      if (!spec || spec.local) throw new Error("not configured");
-      const remote = new RemoteHost({ home: orch.paths.home }, spec, orch.status.project_slug, orch.config.agentCommand);
-      await remote.ready();
-      tmux = remote.tmux(orch.config.tmuxSocket ?? "autorun");
-      for (const [id, h] of stages) if (h === host && (await tmux.killSession(orch.status.stages[id]!.session))) ended.push(id);
+      const there = await openRunHost({ home: orch.paths.home, projectSlug: orch.status.project_slug, config: orch.config }, host);
+      if (!there) throw new Error("not configured");
+      for (const [id, h] of stages) if (h === host && (await there.tmux.killSession(orch.status.stages[id]!.session))) ended.push(id);
     } catch (error) {
       unreached.push(`host ${host}: ${(error as Error).message}`);
     }
   }
   return { ended, unreached };
 }
-
 
 /**
  * Types `text` into stage `id`'s session, verified, and records it (`stall_continue_sent`, its

@@ -14,11 +14,11 @@ import type { SshSettings } from "../adapters/ssh.js";
 import { runScript } from "../adapters/ssh.js";
 import { fetchFromHost } from "../adapters/git-ssh.js";
 import type { Tmux } from "../adapters/tmux.js";
-import { resolveHosts, type HostSpec } from "../core/hosts.js";
+import { otherHostsHaveSlots, resolveHosts, type HostSpec } from "../core/hosts.js";
 import { placeStages, type Placement } from "../core/placement.js";
 import { HostEventFollower } from "../host/event-follower.js";
 import { hostEventsFile, hostOrchDir } from "../host/protocol.js";
-import { RemoteHost } from "../host/remote-host.js";
+import { RemoteHost, runTmuxSocket } from "../host/remote-host.js";
 import { LocalStageHost, RemoteStageHost, type StageHost } from "../host/stage-host.js";
 import { readFirstEvent } from "../state/events.js";
 import type { Config } from "../state/config.js";
@@ -88,7 +88,7 @@ export class RunHosts {
 
   /** Another host with slots is configured, or a stage ran on one: the run uses hosts. */
   static wanted(config: Config, status: Status): boolean {
-    return resolveHosts(config).some((h) => !h.local && h.slots > 0) || Object.values(status.stages).some((s) => s.host !== undefined);
+    return otherHostsHaveSlots(resolveHosts(config)) || Object.values(status.stages).some((s) => s.host !== undefined);
   }
 
   observe(event: AutorunEvent): void {
@@ -132,7 +132,7 @@ export class RunHosts {
   }
 
   socket(): string {
-    return this.deps.config.tmuxSocket ?? "autorun";
+    return runTmuxSocket(this.deps.config);
   }
 
   private conn(name: string): Conn {
