@@ -72,7 +72,7 @@ export async function runClaudeCheck(ctx: Ctx, bin: string, versionText: string)
   process.once("SIGTERM", onSignal);
   const items: Item[] = [];
   try {
-    await checkAll(bin, version, dir, base, tmux, (a) => (api = a), items);
+    await checkAll({ bin, version, dir, base, tmux, started: (a) => (api = a) }, items);
   } catch (error) {
     items.push({ name: "the check itself", ok: false, detail: (error as Error).message.split("\n")[0]!, meaning: "autorun could not drive this claude at all; an unattended run would likely not start or not be watched" });
   } finally {
@@ -86,49 +86,93 @@ export async function runClaudeCheck(ctx: Ctx, bin: string, versionText: string)
   return failed === 0 ? 0 : 1;
 }
 
-async function checkAll(bin: string, version: string, dir: string, base: Record<string, string>, tmux: TmuxRun, started: (api: Api) => void, items: Item[]): Promise<void> {
-  // A project to run in, trusted in the seeded HOME.
-  const repo = join(dir, "project");
-  mkdirSync(repo);
-  writeFileSync(join(repo, "README.md"), "# autorun doctor --claude\n");
-  const git = (...args: string[]) => runProgram("git", ["-c", "user.name=autorun", "-c", "user.email=doctor@autorun.invalid", "-C", repo, ...args], { env: base, onlyEnv: true });
-  for (const args of [["init", "-q", "-b", "main"], ["add", "README.md"], ["commit", "-q", "-m", "init"]]) {
-    const r = await git(...args);
-    if (!r.ok) throw new Error(`git ${args[0]!} in ${repo} failed: ${r.stderr.trim()}`);
-  }
-  const home = claudeHome(dir, [repo]);
-  // A throwaway orchestration whose events.jsonl the hooks append to, as a stage's would.
-  const autorunHome = join(dir, "autorun");
-  const orchDir = join(autorunHome, "orchestration", "doctor-check");
-  mkdirSync(orchDir, { recursive: true });
-  const events = join(orchDir, "events.jsonl");
-  writeFileSync(events, JSON.stringify({ ts: new Date().toISOString(), type: "orchestration_started", plan_name: "doctor-check", project_slug: "doctor", stages: [{ id: "main" }, { id: "limit" }, { id: "login" }] }) + "\n");
+interface CheckSetup {
+  bin: string;
+  version: string;
+  dir: string;
+  base: Record<string, string>;
+  tmux: TmuxRun;
+  /** Told of the API stand-in as soon as it runs, so the cleanup can close it. */
+  started: (api: Api) => void;
+}
 
-  // Sessions whose first prompt meets the API's usage limit, or a refused key; then the main session's turns.
-  const LIMIT: Reply = { status: 429, error: { type: "rate_limit_error", message: "This request would exceed your account's rate limit. Please try again later." }, headers: { "retry-after": "60" } };
-  const LOGIN: Reply = { status: 401, error: { type: "authentication_error", message: "invalid x-api-key" } };
-  let reply: (call: Call) => Reply | Promise<Reply> = () => ({ blocks: [{ text: "Hello." }], done: true });
-  const api = await startApi((call) => (call.userTexts[0] === "hit the limit" ? LIMIT : call.userTexts[0] === "log in" ? LOGIN : reply(call)));
-  started(api);
-  const autorunBin = join(packageRoot(), "dist", "bin", "autorun");
-  const env = (extra: Record<string, string> = {}) =>
-    Object.entries({
+async function checkAll(setup: CheckSetup, items: Item[]): Promise<void> {
+  const check = await ClaudeCheck.prepare(setup, items);
+  try {
+    await check.mainSession();
+  } catch (error) {
+    if (!(error instanceof Stop)) throw error;
+  }
+  await check.tui?.kill().catch(() => undefined);
+  await check.failingSessions();
+}
+
+type Respond = (call: Call) => Reply | Promise<Reply>;
+
+/** One run of the check: a trusted project, a throwaway orchestration, the API stand-in, the sessions. */
+class ClaudeCheck {
+  tui: PaneDriver | undefined;
+  /** What the stand-in answers the main session's next request with. */
+  private reply: Respond = () => ({ blocks: [{ text: "Hello." }], done: true });
+
+  private constructor(
+    private readonly setup: CheckSetup,
+    private readonly items: Item[],
+    private readonly paths: { repo: string; home: string; autorunHome: string; orchDir: string; events: string },
+    private readonly api: Api,
+  ) {}
+
+  static async prepare(setup: CheckSetup, items: Item[]): Promise<ClaudeCheck> {
+    // A project to run in, trusted in the seeded HOME.
+    const repo = join(setup.dir, "project");
+    mkdirSync(repo);
+    writeFileSync(join(repo, "README.md"), "# autorun doctor --claude\n");
+    const git = (...args: string[]) => runProgram("git", ["-c", "user.name=autorun", "-c", "user.email=doctor@autorun.invalid", "-C", repo, ...args], { env: setup.base, onlyEnv: true });
+    for (const args of [["init", "-q", "-b", "main"], ["add", "README.md"], ["commit", "-q", "-m", "init"]]) {
+      const r = await git(...args);
+      if (!r.ok) throw new Error(`git ${args[0]!} in ${repo} failed: ${r.stderr.trim()}`);
+    }
+    const home = claudeHome(setup.dir, [repo]);
+    // A throwaway orchestration whose events.jsonl the hooks append to, as a stage's would.
+    const autorunHome = join(setup.dir, "autorun");
+    const orchDir = join(autorunHome, "orchestration", "doctor-check");
+    mkdirSync(orchDir, { recursive: true });
+    const events = join(orchDir, "events.jsonl");
+    writeFileSync(events, JSON.stringify({ ts: new Date().toISOString(), type: "orchestration_started", plan_name: "doctor-check", project_slug: "doctor", stages: [{ id: "main" }, { id: "limit" }, { id: "login" }] }) + "\n");
+    // Sessions whose first prompt meets the API's usage limit, or a refused key; then the main session's turns.
+    const LIMIT: Reply = { status: 429, error: { type: "rate_limit_error", message: "This request would exceed your account's rate limit. Please try again later." }, headers: { "retry-after": "60" } };
+    const LOGIN: Reply = { status: 401, error: { type: "authentication_error", message: "invalid x-api-key" } };
+    const made: { check?: ClaudeCheck } = {};
+    const api = await startApi((call) => (call.userTexts[0] === "hit the limit" ? LIMIT : call.userTexts[0] === "log in" ? LOGIN : made.check!.reply(call)));
+    setup.started(api);
+    made.check = new ClaudeCheck(setup, items, { repo, home, autorunHome, orchDir, events }, api);
+    return made.check;
+  }
+
+  private env(extra: Record<string, string> = {}): string[] {
+    const autorunBin = join(packageRoot(), "dist", "bin", "autorun");
+    const base = this.setup.base;
+    return Object.entries({
       ...base,
       PATH: `${dirname(autorunBin)}:${base.PATH}`,
       TERM: "xterm-256color",
       LANG: process.env.LANG ?? "C.UTF-8",
-      ...claudeEnv(home, api),
-      AUTORUN_HOME: autorunHome,
-      AUTORUN_ORCH_DIR: orchDir,
+      ...claudeEnv(this.paths.home, this.api),
+      AUTORUN_HOME: this.paths.autorunHome,
+      AUTORUN_ORCH_DIR: this.paths.orchDir,
       AUTORUN_STAGE: "main",
       AUTORUN_BIN: autorunBin,
       ...extra,
     }).map(([k, v]) => `${k}=${v}`);
-  const argv = [bin, "--permission-mode", "default", "--settings", JSON.stringify(agentSettings())];
+  }
 
-  // The events each session's hooks wrote (AUTORUN_STAGE names the session).
-  const readEvents = (stage = "main"): Event[] =>
-    readFileSync(events, "utf8")
+  private get argv(): string[] {
+    return [this.setup.bin, "--permission-mode", "default", "--settings", JSON.stringify(agentSettings())];
+  }
+
+  /** The events each session's hooks wrote (AUTORUN_STAGE names the session). */
+  private readEvents(stage = "main"): Event[] {
+    return readFileSync(this.paths.events, "utf8")
       .split("\n")
       .filter(Boolean)
       .flatMap((l) => {
@@ -139,98 +183,114 @@ async function checkAll(bin: string, version: string, dir: string, base: Record<
           return [];
         }
       });
-  const hook = async (name: string, type: string, after: number, fields: string[], meaning: string) => {
+  }
+
+  /** The hook `name` arrived, after the main session's first `after` events, as `type` with `fields`. */
+  private async hook(h: { name: string; type: string; after: number; fields: string[]; meaning: string }): Promise<void> {
     try {
-      const e = await waitUntil(`the ${name} hook`, () => readEvents().slice(after).find((x) => x.type === type), HOOK_MS, 200);
-      const missing = fields.filter((f) => e[f] === undefined || e[f] === "");
-      items.push({ name: `${name} hook`, ok: missing.length === 0, detail: missing.length === 0 ? `arrived as ${type}${fields.length ? ` with ${fields.join(", ")}` : ""}` : `arrived as ${type} without ${missing.join(", ")}`, meaning });
+      const e = await waitUntil(`the ${h.name} hook`, () => this.readEvents().slice(h.after).find((x) => x.type === h.type), HOOK_MS, 200);
+      const missing = h.fields.filter((f) => e[f] === undefined || e[f] === "");
+      const detail = missing.length === 0 ? `arrived as ${h.type}${h.fields.length ? ` with ${h.fields.join(", ")}` : ""}` : `arrived as ${h.type} without ${missing.join(", ")}`;
+      this.items.push({ name: `${h.name} hook`, ok: missing.length === 0, detail, meaning: h.meaning });
     } catch {
-      items.push({ name: `${name} hook`, ok: false, detail: `did not arrive within ${HOOK_MS / 1000} s`, meaning });
+      this.items.push({ name: `${h.name} hook`, ok: false, detail: `did not arrive within ${HOOK_MS / 1000} s`, meaning: h.meaning });
     }
-  };
-  let tui: PaneDriver | undefined;
-  const screen = async (name: string, re: RegExp, ok: (s: PaneState) => boolean, meaning: string, animated = false) => {
+  }
+
+  /** The screen `name` (matching `re`) appeared and the classifier read it as `ok` wants; else Stop. */
+  private async screen(c: { name: string; re: RegExp; ok: (s: PaneState) => boolean; meaning: string; animated?: boolean }): Promise<void> {
     let text: string;
     try {
-      text = await tui!.screen(`the ${name} screen`, re, { animated, timeoutMs: SCREEN_MS });
+      text = await this.tui!.screen(`the ${c.name} screen`, c.re, { animated: c.animated ?? false, timeoutMs: SCREEN_MS });
     } catch {
-      items.push({ name: `${name} screen`, ok: false, detail: `did not appear within ${SCREEN_MS / 1000} s`, meaning });
+      this.items.push({ name: `${c.name} screen`, ok: false, detail: `did not appear within ${SCREEN_MS / 1000} s`, meaning: c.meaning });
       throw new Stop();
     }
     const got = classifyPane(text);
-    items.push({ name: `${name} screen`, ok: ok(got), detail: `read as ${describe(got)}`, meaning });
-  };
+    this.items.push({ name: `${c.name} screen`, ok: c.ok(got), detail: `read as ${describe(got)}`, meaning: c.meaning });
+  }
 
-  // One session through welcome, typing, a turn, an interruption, an idle prompt and a permission
-  // dialog; the failing sessions start meanwhile, their screens read after it.
-  try {
-    tui = await PaneDriver.start(tmux, "main", argv, ["-i", ...env()], repo);
-    for (const name of ["limit", "login"]) await PaneDriver.start(tmux, name, [...argv, name === "limit" ? "hit the limit" : "log in"], ["-i", ...env({ AUTORUN_STAGE: name, CLAUDE_CODE_MAX_RETRIES: "0" })], repo);
-    await screen("welcome", /for shortcuts|❯/, (s) => s.kind === "welcome" || (s.kind === "idle" && s.input === ""), "a session still starting could be taken for one stuck at its prompt");
-    await hook("SessionStart", "session_started", 0, ["transcript"], "autorun would not learn that a stage's session started, nor where its transcript is");
-    await tui.type("hello there");
-    await screen("typed", /hello there/, (s) => s.kind === "idle" && s.input === "hello there", "autorun could not tell half-typed text from an empty prompt, and would type its nudges onto it");
-    await tui.keys("C-u");
+  /**
+   * One session through welcome, typing, a turn, an interruption, an idle prompt and a permission
+   * dialog; the failing sessions start meanwhile, their screens read after it.
+   */
+  async mainSession(): Promise<void> {
+    const { tmux } = this.setup;
+    const repo = this.paths.repo;
+    this.tui = await PaneDriver.start(tmux, "main", this.argv, ["-i", ...this.env()], repo);
+    for (const name of ["limit", "login"]) await PaneDriver.start(tmux, name, [...this.argv, name === "limit" ? "hit the limit" : "log in"], ["-i", ...this.env({ AUTORUN_STAGE: name, CLAUDE_CODE_MAX_RETRIES: "0" })], repo);
+    await this.screen({ name: "welcome", re: /for shortcuts|❯/, ok: (s) => s.kind === "welcome" || (s.kind === "idle" && s.input === ""), meaning: "a session still starting could be taken for one stuck at its prompt" });
+    await this.hook({ name: "SessionStart", type: "session_started", after: 0, fields: ["transcript"], meaning: "autorun would not learn that a stage's session started, nor where its transcript is" });
+    await this.tui.type("hello there");
+    await this.screen({ name: "typed", re: /hello there/, ok: (s) => s.kind === "idle" && s.input === "hello there", meaning: "autorun could not tell half-typed text from an empty prompt, and would type its nudges onto it" });
+    await this.tui.keys("C-u");
+    await this.interruptedTurn();
 
+    this.reply = () => ({ blocks: [{ text: "All done here." }], done: true });
+    let seen = this.readEvents().length;
+    await this.tui.submit("say done");
+    await this.screen({ name: "idle", re: /All done here/, ok: (s) => s.kind === "idle" && s.input === "", meaning: "a stage that stopped would not be seen waiting and would sit until the stall timeout" });
+    await this.hook({ name: "Stop", type: "agent_stopped", after: seen, fields: ["transcript"], meaning: "a stage's end of turn would be seen only from its screen, later, and its transcript not read" });
+
+    this.reply = (call) => (call.tools.some((t) => t.input.command === "make --version") ? { blocks: [{ text: "Noted." }], done: true } : { blocks: [{ bash: "make --version", description: "Show make version" }] });
+    seen = this.readEvents().length;
+    await this.tui.submit("check make");
+    await this.screen({ name: "permission dialog", re: /Do you want to proceed/, ok: (s) => s.kind === "permission" && s.question.includes("make --version"), meaning: "a stage waiting on a permission dialog would not get a review naming the command, and would wait all night" });
+    await this.hook({ name: "Notification", type: "stage_needs_permission", after: seen, fields: ["message"], meaning: "a permission dialog would be known only from the screen, at the monitor's next look" });
+    await this.tui.keys("Escape");
+  }
+
+  /** A turn held busy at the API, its busy screen and prompt hook read, then interrupted. */
+  private async interruptedTurn(): Promise<void> {
+    const tui = this.tui!;
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     let holding!: () => void;
     const waiting = new Promise<void>((resolve) => (holding = resolve));
-    const readme = { tool: "Read", input: { file_path: join(repo, "README.md") } };
-    reply = async (call) => {
+    const readme = { tool: "Read", input: { file_path: join(this.paths.repo, "README.md") } };
+    this.reply = async (call) => {
       if (!call.tools.some((t) => t.name === "Read")) return { blocks: [{ text: "Reading first." }, readme] };
       holding();
       await held;
       return { blocks: [{ text: "Too late." }], done: true };
     };
-    let seen = readEvents().length;
+    const seen = this.readEvents().length;
     await tui.submit("think hard");
     await Promise.race([waiting, new Promise((r) => setTimeout(r, SCREEN_MS))]);
-    await screen("busy", /esc to interrupt/, (s) => s.kind === "busy", "autorun would nudge or interrupt a stage while it works", true);
-    await hook("UserPromptSubmit", "prompt_submitted", seen, [], "autorun would not see that its messages reached a stage");
+    await this.screen({ name: "busy", re: /esc to interrupt/, ok: (s) => s.kind === "busy", meaning: "autorun would nudge or interrupt a stage while it works", animated: true });
+    await this.hook({ name: "UserPromptSubmit", type: "prompt_submitted", after: seen, fields: [], meaning: "autorun would not see that its messages reached a stage" });
     await tui.keys("Escape");
-    await screen("interrupted", /Interrupted/, (s) => s.kind === "idle" && s.input === "", "an interrupted stage would not be seen waiting at its prompt");
+    await this.screen({ name: "interrupted", re: /Interrupted/, ok: (s) => s.kind === "idle" && s.input === "", meaning: "an interrupted stage would not be seen waiting at its prompt" });
     release();
     await tui.keys("C-u");
-
-    reply = () => ({ blocks: [{ text: "All done here." }], done: true });
-    seen = readEvents().length;
-    await tui.submit("say done");
-    await screen("idle", /All done here/, (s) => s.kind === "idle" && s.input === "", "a stage that stopped would not be seen waiting and would sit until the stall timeout");
-    await hook("Stop", "agent_stopped", seen, ["transcript"], "a stage's end of turn would be seen only from its screen, later, and its transcript not read");
-
-    reply = (call) => (call.tools.some((t) => t.input.command === "make --version") ? { blocks: [{ text: "Noted." }], done: true } : { blocks: [{ bash: "make --version", description: "Show make version" }] });
-    seen = readEvents().length;
-    await tui.submit("check make");
-    await screen("permission dialog", /Do you want to proceed/, (s) => s.kind === "permission" && s.question.includes("make --version"), "a stage waiting on a permission dialog would not get a review naming the command, and would wait all night");
-    await hook("Notification", "stage_needs_permission", seen, ["message"], "a permission dialog would be known only from the screen, at the monitor's next look");
-    await tui.keys("Escape");
-  } catch (error) {
-    if (!(error instanceof Stop)) throw error;
   }
-  await tui?.kill().catch(() => undefined);
 
-  const failures: [string, string, RegExp, PaneState["kind"], string][] = [
-    ["limit", "429 usage limit", /429/, "rate_limited", "autorun would type into a rate-limited claude instead of pausing the run until the limit resets"],
-    ["login", "login error", /Invalid API key|\/login/i, "login", "autorun would nudge a logged-out claude instead of asking you to log in"],
-  ];
-  for (const [session, name, re, kind, meaning] of failures) {
-    tui = PaneDriver.attach(tmux, session);
-    try {
-      await screen(name, re, (s) => s.kind === kind, meaning);
-      if ((HOOK_EVENTS as readonly string[]).includes("StopFailure")) {
-        // What StopFailure becomes is the monitor's business; any event but the usual ones is it.
-        const usual = new Set(["session_started", "prompt_submitted", "agent_stopped", "session_ended"]);
-        const e = await waitUntil("StopFailure", () => readEvents(session).find((x) => !usual.has(String(x.type))), HOOK_MS, 200).catch(() => undefined);
-        // Releases before the newest tested may predate the hook: the screen alone tells then.
-        const predates = compareVersions(version, CLAUDE_TESTED_RANGE.newest) < 0;
-        const detail = e ? `arrived as ${String(e.type)}` : predates ? "not sent by this release (the screen above tells instead)" : `did not arrive within ${HOOK_MS / 1000} s`;
-        items.push({ name: `StopFailure hook (${name})`, ok: e !== undefined || predates, detail, meaning: "autorun would know of the failure only from the screen, later" });
+  /** The sessions that met a usage limit and a refused key: their screens, and StopFailure where sent. */
+  async failingSessions(): Promise<void> {
+    const failures: { session: string; name: string; re: RegExp; kind: PaneState["kind"]; meaning: string }[] = [
+      { session: "limit", name: "429 usage limit", re: /429/, kind: "rate_limited", meaning: "autorun would type into a rate-limited claude instead of pausing the run until the limit resets" },
+      { session: "login", name: "login error", re: /Invalid API key|\/login/i, kind: "login", meaning: "autorun would nudge a logged-out claude instead of asking you to log in" },
+    ];
+    for (const f of failures) {
+      this.tui = PaneDriver.attach(this.setup.tmux, f.session);
+      try {
+        await this.screen({ name: f.name, re: f.re, ok: (s) => s.kind === f.kind, meaning: f.meaning });
+        if ((HOOK_EVENTS as readonly string[]).includes("StopFailure")) await this.stopFailure(f.session, f.name);
+      } catch (error) {
+        if (!(error instanceof Stop)) throw error;
       }
-    } catch (error) {
-      if (!(error instanceof Stop)) throw error;
+      await this.tui.kill().catch(() => undefined);
     }
-    await tui.kill().catch(() => undefined);
+  }
+
+  private async stopFailure(session: string, name: string): Promise<void> {
+    // What StopFailure becomes is the monitor's business; any event but the usual ones is it.
+    const usual = new Set(["session_started", "prompt_submitted", "agent_stopped", "session_ended"]);
+    const e = await waitUntil("StopFailure", () => this.readEvents(session).find((x) => !usual.has(String(x.type))), HOOK_MS, 200).catch(() => undefined);
+    // Releases before the newest tested may predate the hook: the screen alone tells then.
+    const predates = compareVersions(this.setup.version, CLAUDE_TESTED_RANGE.newest) < 0;
+    const detail = e ? `arrived as ${String(e.type)}` : predates ? "not sent by this release (the screen above tells instead)" : `did not arrive within ${HOOK_MS / 1000} s`;
+    this.items.push({ name: `StopFailure hook (${name})`, ok: e !== undefined || predates, detail, meaning: "autorun would know of the failure only from the screen, later" });
   }
 }
 
