@@ -30,115 +30,130 @@ interface Finding {
   fix?: () => Promise<string>;
 }
 
+type Add = (level: Finding["level"], text: string, fix?: Finding["fix"]) => void;
+type Orchestrations = ReturnType<typeof loadOrchestrations>;
+
 export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; tmuxSocket?: string; claude?: boolean }): Promise<number> {
   if (f.claude) return checkClaude(ctx, f.project);
   const findings: Finding[] = [];
-  const add = (level: Finding["level"], text: string, fix?: Finding["fix"]) => findings.push({ level, text, ...(fix ? { fix } : {}) });
-
-  // Tools.
-  const tmuxV = await createTmux().version();
-  add(tmuxV ? "ok" : "problem", tmuxV ? `tmux: ${tmuxV}` : "tmux not found: install it (apt-get install tmux / brew install tmux)");
-  const gitV = await git.gitVersion();
-  add(gitV ? "ok" : "problem", gitV ? `git: ${gitV}` : "git not found: install it");
-  // The agent the project is configured with: claude, unless agentCommand names another program.
+  const add: Add = (level, text, fix) => findings.push({ level, text, ...(fix ? { fix } : {}) });
   const here = await git.toplevel(f.project ?? ctx.cwd);
-  const agent = loadConfig(ctx.home, here, {}, ctx.env).agentCommand[0]!;
-  const usesClaude = isClaude(agent);
-  if (usesClaude) {
-    const claudeV = await commandVersion(agent);
-    if (!claudeV) add("warn", `${agent} not found: npm install -g @anthropic-ai/claude-code, or set agentCommand`);
-    else if (claudeTooOld(claudeV)) add("problem", `claude: ${claudeV} is too old for --worktree (needs ${CLAUDE_MIN_VERSION.join(".")} or later): npm install -g @anthropic-ai/claude-code`);
-    else add(...claudeVersionFinding(claudeV));
-    add(...checkSandbox(loadConfig(ctx.home, here, {}, ctx.env).sandbox));
-  } else {
-    add(findExecutable(agent) ? "ok" : "problem", findExecutable(agent) ? `agent command: ${agent}` : `agent command ${agent} (agentCommand) is not installed or not on PATH`);
-  }
-  const email = await git.configValue(here ?? ctx.cwd, "user.email");
-  add(email ? "ok" : "warn", email ? `git identity: ${email}` : 'git has no identity; merge commits need one: git config --global user.name "Your Name" && git config --global user.email you@example.com');
-  add(process.versions.node.split(".").map(Number)[0]! >= 20 ? "ok" : "problem", `node: ${process.version}`);
-
-  // State dir.
-  try {
-    mkdirSync(ctx.home, { recursive: true, mode: 0o700 });
-    accessSync(ctx.home, constants.W_OK);
-    add("ok", `state dir: ${ctx.home}`);
-  } catch {
-    add("problem", `state dir ${ctx.home} is not writable: fix its permissions or set AUTORUN_HOME`);
-  }
-
-  // Templates.
-  add(...checkTemplates(pluginDir()));
-
-  // Other machines of the configuration (hosts): reachable, same autorun, tmux, git, the agent.
   const configured = loadConfig(ctx.home, here, {}, ctx.env);
+  const usesClaude = await checkTools(ctx, here, add);
+  checkStateDir(ctx.home, add);
+  add(...checkTemplates(pluginDir()));
+  // Other machines of the configuration (hosts): reachable, same autorun, tmux, git, the agent.
   for (const h of await hostFindings({ home: ctx.home }, resolveHosts(configured), configured.agentCommand)) add(h.level, h.text);
 
   // Orchestrations and the projects they use.
   const orchestrations = loadOrchestrations(ctx.home);
   const roots = new Set(orchestrations.map((o) => o.status.project_root));
   if (here) roots.add(here);
-
   if (here && usesClaude) add(...checkTrust(here, ctx.env));
 
   // Monitors and sessions.
-  const sockets = new Set<string | undefined>([f.tmuxSocket ?? loadConfig(ctx.home, here, {}, ctx.env).tmuxSocket]);
+  await checkMonitors(orchestrations, add);
+  const sockets = new Set<string | undefined>([f.tmuxSocket ?? configured.tmuxSocket]);
   for (const o of orchestrations) sockets.add(readSettings(o.paths.dir)?.tmuxSocket);
-  const knownSessions = new Map<string, { plan: string; id: string; status: string }>();
-  for (const o of orchestrations) for (const [id, s] of Object.entries(o.status.stages)) knownSessions.set(s.session, { plan: o.name, id, status: s.status });
+  for (const socket of sockets) await checkSessions({ home: ctx.home, socket, orchestrations }, add);
 
+  // Worktrees and branches, project by project.
+  for (const root of roots) await checkProject(root, orchestrations.filter((o) => o.status.project_root === root), add);
+  return report(ctx, findings, f.fix === true);
+}
+
+/** tmux, git, the agent, the git identity, node; true when the agent is Claude Code. */
+async function checkTools(ctx: Ctx, here: string | undefined, add: Add): Promise<boolean> {
+  const tmuxV = await createTmux().version();
+  add(tmuxV ? "ok" : "problem", tmuxV ? `tmux: ${tmuxV}` : "tmux not found: install it (apt-get install tmux / brew install tmux)");
+  const gitV = await git.gitVersion();
+  add(gitV ? "ok" : "problem", gitV ? `git: ${gitV}` : "git not found: install it");
+  // The agent the project is configured with: claude, unless agentCommand names another program.
+  const config = loadConfig(ctx.home, here, {}, ctx.env);
+  const agent = config.agentCommand[0]!;
+  const usesClaude = isClaude(agent);
+  if (usesClaude) {
+    const claudeV = await commandVersion(agent);
+    if (!claudeV) add("warn", `${agent} not found: npm install -g @anthropic-ai/claude-code, or set agentCommand`);
+    else if (claudeTooOld(claudeV)) add("problem", `claude: ${claudeV} is too old for --worktree (needs ${CLAUDE_MIN_VERSION.join(".")} or later): npm install -g @anthropic-ai/claude-code`);
+    else add(...claudeVersionFinding(claudeV));
+    add(...checkSandbox(config.sandbox));
+  } else {
+    add(findExecutable(agent) ? "ok" : "problem", findExecutable(agent) ? `agent command: ${agent}` : `agent command ${agent} (agentCommand) is not installed or not on PATH`);
+  }
+  const email = await git.configValue(here ?? ctx.cwd, "user.email");
+  add(email ? "ok" : "warn", email ? `git identity: ${email}` : 'git has no identity; merge commits need one: git config --global user.name "Your Name" && git config --global user.email you@example.com');
+  add(process.versions.node.split(".").map(Number)[0]! >= 20 ? "ok" : "problem", `node: ${process.version}`);
+  return usesClaude;
+}
+
+function checkStateDir(home: string, add: Add): void {
+  try {
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    accessSync(home, constants.W_OK);
+    add("ok", `state dir: ${home}`);
+  } catch {
+    add("problem", `state dir ${home} is not writable: fix its permissions or set AUTORUN_HOME`);
+  }
+}
+
+/** Each run's monitor, and in-progress stages whose sessions are gone. */
+async function checkMonitors(orchestrations: Orchestrations, add: Add): Promise<void> {
   for (const o of orchestrations) {
     const pid = readPid(o.paths.pid);
     const alive = pid !== undefined && isMonitorOf(o.paths, pid);
     if (pid !== undefined && !alive) add("problem", `${o.name}: stale monitor.pid (pid ${pid} is not this orchestration's monitor)`, async () => (rmSync(o.paths.pid, { force: true }), `removed ${o.paths.pid}`));
     const tmux = createTmux(readSettings(o.paths.dir)?.tmuxSocket);
-    if (o.status.status === "running" || o.status.status === "stopped") {
-      const dead: string[] = [];
-      for (const [id, s] of Object.entries(o.status.stages)) if (s.status === "in_progress" && !(await tmux.hasSession(s.session))) dead.push(id);
-      // doctor never starts anything: a run a person stopped stays stopped (and spends nothing).
-      if (dead.length > 0 && !alive) {
-        add("warn", `${o.name}: ${stagesList(dead)} ${dead.length === 1 ? "is" : "are"} in progress but ${dead.length === 1 ? "its session is" : "their sessions are"} gone and no monitor runs; to go on: autorun resume ${o.name} (it relaunches them); to end the run: autorun discard ${o.name}`);
-      } else if (!alive && o.status.status === "running") {
-        add("warn", `${o.name}: no monitor is running; \`autorun resume ${o.name}\` starts one`);
-      } else add("ok", `${o.name}: ${o.status.status}${alive ? ` (monitor pid ${pid})` : ""}`);
-    }
+    if (o.status.status !== "running" && o.status.status !== "stopped") continue;
+    const dead: string[] = [];
+    for (const [id, s] of Object.entries(o.status.stages)) if (s.status === "in_progress" && !(await tmux.hasSession(s.session))) dead.push(id);
+    // doctor never starts anything: a run a person stopped stays stopped (and spends nothing).
+    if (dead.length > 0 && !alive) {
+      add("warn", `${o.name}: ${stagesList(dead)} ${dead.length === 1 ? "is" : "are"} in progress but ${dead.length === 1 ? "its session is" : "their sessions are"} gone and no monitor runs; to go on: autorun resume ${o.name} (it relaunches them); to end the run: autorun discard ${o.name}`);
+    } else if (!alive && o.status.status === "running") {
+      add("warn", `${o.name}: no monitor is running; \`autorun resume ${o.name}\` starts one`);
+    } else add("ok", `${o.name}: ${o.status.status}${alive ? ` (monitor pid ${pid})` : ""}`);
   }
-  for (const socket of sockets) {
-    const tmux = createTmux(socket);
-    for (const name of await tmux.listSessions()) {
-      if (!/_stage-/.test(name)) continue;
-      const known = knownSessions.get(name);
-      if (known && (known.status === "in_progress" || known.status === "merging")) continue;
-      // Only sessions this AUTORUN_HOME recorded are its own: another home's run, or a person's
-      // session that happens to look like a stage's, is not doctor's to end.
-      if (!known) {
-        add("warn", `tmux session ${name}${socket ? ` (socket ${socket})` : ""} is no stage of an orchestration under ${ctx.home}; left alone`);
-        continue;
-      }
-      const why = `its stage ${known.plan}/${known.id} is ${known.status}`;
-      add("problem", `tmux session ${name}${socket ? ` (socket ${socket})` : ""}: ${why}`, async () => ((await tmux.killSession(name)), `ended session ${name}`));
+}
+
+/** Stage-looking tmux sessions on one server: those of stages no longer running are ended by --fix. */
+async function checkSessions(w: { home: string; socket: string | undefined; orchestrations: Orchestrations }, add: Add): Promise<void> {
+  const knownSessions = new Map<string, { plan: string; id: string; status: string }>();
+  for (const o of w.orchestrations) for (const [id, s] of Object.entries(o.status.stages)) knownSessions.set(s.session, { plan: o.name, id, status: s.status });
+  const tmux = createTmux(w.socket);
+  const on = w.socket ? ` (socket ${w.socket})` : "";
+  for (const name of await tmux.listSessions()) {
+    if (!/_stage-/.test(name)) continue;
+    const known = knownSessions.get(name);
+    if (known && (known.status === "in_progress" || known.status === "merging")) continue;
+    // Only sessions this AUTORUN_HOME recorded are its own: another home's run, or a person's
+    // session that happens to look like a stage's, is not doctor's to end.
+    if (!known) {
+      add("warn", `tmux session ${name}${on} is no stage of an orchestration under ${w.home}; left alone`);
+      continue;
     }
+    const why = `its stage ${known.plan}/${known.id} is ${known.status}`;
+    add("problem", `tmux session ${name}${on}: ${why}`, async () => ((await tmux.killSession(name)), `ended session ${name}`));
   }
+}
 
-  // Worktrees and branches, project by project.
-  for (const root of roots) await checkProject(root, orchestrations.filter((o) => o.status.project_root === root), add);
-
-  // Report and fix.
+/** Prints each finding (fixing problems with `fix`) and the summary; 0 when no problem is left. */
+async function report(ctx: Ctx, findings: Finding[], fix: boolean): Promise<number> {
   let remaining = 0;
   for (const finding of findings) {
     const mark = finding.level === "ok" ? "✓" : finding.level === "warn" ? "!" : "✗";
     ctx.out(`${mark} ${finding.text}`);
-    if (finding.level === "problem") {
-      if (f.fix && finding.fix) {
-        try {
-          ctx.out(`  fixed: ${await finding.fix()}`);
-        } catch (error) {
-          remaining++;
-          ctx.out(`  could not fix: ${(error as Error).message}`);
-        }
-      } else {
+    if (finding.level !== "problem") continue;
+    if (fix && finding.fix) {
+      try {
+        ctx.out(`  fixed: ${await finding.fix()}`);
+      } catch (error) {
         remaining++;
-        if (finding.fix) ctx.out("  (autorun doctor --fix can fix this)");
+        ctx.out(`  could not fix: ${(error as Error).message}`);
       }
+    } else {
+      remaining++;
+      if (finding.fix) ctx.out("  (autorun doctor --fix can fix this)");
     }
   }
   // A warning (claude not found, a run nobody drives) is not "no problems": say how many remain.
@@ -215,7 +230,7 @@ function checkTrust(root: string, env: NodeJS.ProcessEnv): [Finding["level"], st
   return ["warn", `workspace trust: ${why}; run claude there once and accept "Yes, I trust this folder", or claude --worktree exits and no stage starts`];
 }
 
-async function checkProject(root: string, orchestrations: { paths: OrchPaths; status: Status }[], add: (level: Finding["level"], text: string, fix?: Finding["fix"]) => void): Promise<void> {
+async function checkProject(root: string, orchestrations: { paths: OrchPaths; status: Status }[], add: Add): Promise<void> {
   if (!existsSync(root)) return;
   const statuses = orchestrations.map((o) => o.status);
   // Whose each recorded worktree is: a stage that is not merged keeps its worktree whatever it holds.
