@@ -61,60 +61,11 @@ export function buildPlan(file: string, raw: RawStage[], baseBranch?: string, co
       `${file}: no stages found. Accepted formats: ${ACCEPTED_FORMATS}. For free-form instructions use --parse-with claude.`,
     );
   }
-  const seen = new Map<string, RawStage>();
-  for (const stage of raw) {
-    const prev = seen.get(stage.id);
-    if (prev) {
-      throw new UserError(
-        `${file}:${stage.line}: duplicate stage id ${stage.id} (first defined at line ${prev.line}); give each stage its own id.`,
-      );
-    }
-    seen.set(stage.id, stage);
-    const problem = branchIdProblem(stage.id);
-    if (problem) throw new UserError(`${file}:${stage.line}: stage id ${stage.id} ${problem}, which git does not allow in a branch name; rename the stage.`);
-  }
-  // tmux session names turn "." into "_": two ids that differ only there would share one session.
-  const bySession = new Map<string, RawStage>();
-  for (const stage of raw) {
-    const key = sessionName("x", stage.id);
-    const prev = bySession.get(key);
-    if (prev) {
-      throw new UserError(`${file}:${stage.line}: stage ids ${prev.id} (line ${prev.line}) and ${stage.id} would share the tmux session and worktree names; rename one of them.`);
-    }
-    bySession.set(key, stage);
-  }
+  const seen = checkIds(file, raw);
   const ids = [...seen.keys()].sort(compareIds);
   const byName = new Map<string, string>();
   for (const s of raw) byName.set(normalizeName(s.name), s.id);
-
-  const order = raw.map((s) => s.id);
-  const resolved = new Map<string, string[]>();
-  raw.forEach((stage, position) => {
-    // The stages written before this one, for "the previous stage" (ids are unique, checked above).
-    const before = { ids: order, count: position };
-    const resolveRef = (ref: DepRef) => resolveOne(ref, ids, byName, before);
-    const loose = (stage.looseDeps ?? []).flatMap(({ ref }) => resolveRef(ref)).filter((id) => seen.has(id) && id !== stage.id);
-    if (!stage.deps && loose.length === 0) return;
-    const out = new Set<string>(loose);
-    for (const { ref, line } of stage.deps ?? []) {
-      const targets = resolveRef(ref);
-      if (ref.kind === "previous" && targets.length === 0) {
-        throw new UserError(`${file}:${line}: stage ${stage.id} depends on the previous stage, but it is the first; remove the dependency.`);
-      }
-      for (const id of targets) {
-        if (!seen.has(id)) {
-          throw new UserError(
-            `${file}:${line}: stage ${stage.id} depends on unknown stage ${describeRef(ref)} (known: ${ids.join(", ")}); fix the reference or add the stage.`,
-          );
-        }
-        if (id === stage.id) {
-          throw new UserError(`${file}:${line}: stage ${stage.id} depends on itself; remove it from its own dependencies.`);
-        }
-        out.add(id);
-      }
-    }
-    resolved.set(stage.id, [...out].sort(compareIds));
-  });
+  const resolved = resolveDeps(file, raw, { ids, byName });
   applyImplicitWaveDeps(raw, resolved);
 
   const stages: Stage[] = raw
@@ -138,6 +89,67 @@ export function buildPlan(file: string, raw: RawStage[], baseBranch?: string, co
     (r) => `${file}:${r.line}: stage ${r.id} is the only stage that names the exclusive resource "${r.name}", so it holds nothing back; check the spelling or name it in the stages that share it`,
   );
   return { stages, waves: computeWaves(stages), ...(baseBranch ? { base_branch: baseBranch } : {}), ...(warnings.length > 0 ? { warnings } : {}) };
+}
+
+/** Each stage id once, valid in a branch name, with a tmux session of its own; the stages by id. */
+function checkIds(file: string, raw: RawStage[]): Map<string, RawStage> {
+  const seen = new Map<string, RawStage>();
+  for (const stage of raw) {
+    const prev = seen.get(stage.id);
+    if (prev) {
+      throw new UserError(
+        `${file}:${stage.line}: duplicate stage id ${stage.id} (first defined at line ${prev.line}); give each stage its own id.`,
+      );
+    }
+    seen.set(stage.id, stage);
+    const problem = branchIdProblem(stage.id);
+    if (problem) throw new UserError(`${file}:${stage.line}: stage id ${stage.id} ${problem}, which git does not allow in a branch name; rename the stage.`);
+  }
+  // tmux session names turn "." into "_": two ids that differ only there would share one session.
+  const bySession = new Map<string, RawStage>();
+  for (const stage of raw) {
+    const key = sessionName("x", stage.id);
+    const prev = bySession.get(key);
+    if (prev) {
+      throw new UserError(`${file}:${stage.line}: stage ids ${prev.id} (line ${prev.line}) and ${stage.id} would share the tmux session and worktree names; rename one of them.`);
+    }
+    bySession.set(key, stage);
+  }
+  return seen;
+}
+
+/** Each stage's stated dependencies (and loose mentions) as stage ids; a stage stating none is absent. */
+function resolveDeps(file: string, raw: RawStage[], known: { ids: string[]; byName: Map<string, string> }): Map<string, string[]> {
+  const order = raw.map((s) => s.id);
+  const has = new Set(order);
+  const resolved = new Map<string, string[]>();
+  raw.forEach((stage, position) => {
+    // The stages written before this one, for "the previous stage" (ids are unique, checked before).
+    const before = { ids: order, count: position };
+    const resolveRef = (ref: DepRef) => resolveOne(ref, known.ids, known.byName, before);
+    const loose = (stage.looseDeps ?? []).flatMap(({ ref }) => resolveRef(ref)).filter((id) => has.has(id) && id !== stage.id);
+    if (!stage.deps && loose.length === 0) return;
+    const out = new Set<string>(loose);
+    for (const { ref, line } of stage.deps ?? []) {
+      const targets = resolveRef(ref);
+      if (ref.kind === "previous" && targets.length === 0) {
+        throw new UserError(`${file}:${line}: stage ${stage.id} depends on the previous stage, but it is the first; remove the dependency.`);
+      }
+      for (const id of targets) {
+        if (!has.has(id)) {
+          throw new UserError(
+            `${file}:${line}: stage ${stage.id} depends on unknown stage ${describeRef(ref)} (known: ${known.ids.join(", ")}); fix the reference or add the stage.`,
+          );
+        }
+        if (id === stage.id) {
+          throw new UserError(`${file}:${line}: stage ${stage.id} depends on itself; remove it from its own dependencies.`);
+        }
+        out.add(id);
+      }
+    }
+    resolved.set(stage.id, [...out].sort(compareIds));
+  });
+  return resolved;
 }
 
 /** A stage that states no dependencies inside a wave group depends on every stage of the previous group. */
