@@ -55,99 +55,61 @@ const MERGE_REFUSAL: Record<string, string> = {
   guarded_files: "changes the run's checks or rights: a person merges it",
 };
 
+/** Each event type's few words; a new event type does not compile until it has them. */
+const EVENT_WORDS: { [T in AutorunEvent["type"]]: (e: Extract<AutorunEvent, { type: T }>) => string } = {
+  orchestration_started: (e) => `run started (${e.stages.length} stages)`,
+  stage_launched: (e) => e.adopted ? "its session was adopted" : "launched",
+  stage_relaunched: (e) => `relaunched (attempt ${e.attempt})`,
+  phase_status: (e) => {
+    if (e.phase === "implement" && e.current_phase !== undefined) return `${e.status === "start" ? "implementing" : "implemented"} ${e.current_phase}/${e.total_phases ?? "?"}`;
+    return e.status === "start" ? phaseWord(e.phase) : phaseWord(e.phase, true);
+  },
+  stage_idle: () => "idle at its prompt",
+  stage_needs_permission: (e) => `asks permission: ${e.message}`,
+  stall_detected: (e) => `stalled (${Math.round(e.idle_seconds)} s idle)`,
+  stall_continue_sent: (e) => `nudged ${JSON.stringify(e.message.slice(0, 30))}${e.verified ? "" : " (not confirmed)"}`,
+  rate_limited: (e) => `usage limit: paused until ${e.resets_at.slice(11, 16)} UTC`,
+  rate_limit_cleared: () => "usage limit over",
+  session_dead: (e) => e.server_gone ? "tmux server gone" : `session ended${e.exit_status !== undefined ? ` (exit ${e.exit_status})` : e.signal !== undefined ? ` (signal ${e.signal})` : ""}`,
+  stage_attention: (e) => e.attention ? `needs attention: ${e.attention.replace(/_/g, " ")}` : "attention cleared",
+  merge_started: () => "merging",
+  merge_conflict: (e) => `${MERGE_REFUSAL[e.reason] ?? e.reason}${e.files.length ? ` (${e.files.slice(0, 4).join(", ")}${e.files.length > 4 ? ", …" : ""})` : ""}`,
+  merge_complete: (e) => `merged as ${e.commit.slice(0, 10)}${e.validated ? ", checks passed" : ""}`,
+  message_queued: (e) => `message queued (${e.reason.replace(/_/g, " ")})`,
+  message_delivered: (e) => `message delivered${e.verified ? "" : " (not confirmed)"}`,
+  stage_retried: (e) => `retried${e.fresh_worktree ? " in a fresh worktree" : ""}${e.changed?.length ? ` with the plan read again (${e.changed.join("; ")})` : ""}`,
+  stage_done_by_person: (e) => e.how === "detected" ? `merged by hand${e.commit ? ` (in the base at ${e.commit.slice(0, 10)})` : ""}` : `marked done by a person${e.commit ? ` (in the base at ${e.commit.slice(0, 10)})` : ""}`,
+  stage_skipped: (e) => `skipped: ${e.reason}`,
+  stage_files_kept: () => "notes and plan kept",
+  permissions_learned: (e) => `allowed for later stages: ${e.rules.join(", ")}`,
+  budget_exceeded: (e) => `over budget: ${dollars(e.spent_usd)} of ${dollars(e.limit_usd)}${e.stopped ? ", sessions ended" : ""}`,
+  budget_raised: (e) => `${e.scope === "run" ? "run" : "stage"} budget raised to ${dollars(e.limit_usd)}`,
+  circuit_open: (e) => `circuit breaker open (${e.failed.join(", ")} failed in a row)`,
+  circuit_closed: () => "circuit breaker closed",
+  stage_escalated: (e) => `trying again with ${e.model}`,
+  wave_started: (e) => `wave ${e.wave} started`,
+  wave_complete: (e) => `wave ${e.wave} complete`,
+  review_requested: (e) => `asks: ${e.title}`,
+  review_answered: () => "review answered",
+  review_resolved: (e) => `review resolved (${e.reason})`,
+  stage_failed: (e) => `failed: ${e.reason}`,
+  monitor_started: () => "monitor started",
+  monitor_stopped: (e) => `monitor stopped (${e.reason})`,
+  orchestration_stopped: (e) => `run stopped${e.sessions ? " with its sessions" : ""}`,
+  orchestration_complete: (e) => `run ${e.status}`,
+  session_started: () => "session started",
+  session_ended: () => "session ended",
+  prompt_submitted: () => "prompt submitted",
+  agent_stopped: () => "turn ended",
+  permission_answered: (e) => `answered ${JSON.stringify(e.answer)} to ${JSON.stringify(e.command.slice(0, 60))}${e.verified ? "" : " (not confirmed)"}`,
+  agent_stop_failed: (e) => `turn ended on an error (${e.error.replace(/_/g, " ")})`,
+  usage_recorded: (e) => `has used ${formatCost(e.usage)}`,
+};
+
 /** What an event means, in a few words (`merged as 1a2b3c4d5e`, `asks: Pick one`, `nudged "continue"`). */
 export function eventText(e: AutorunEvent): string {
-  switch (e.type) {
-    case "orchestration_started":
-      return `run started (${e.stages.length} stages)`;
-    case "stage_launched":
-      return e.adopted ? "its session was adopted" : "launched";
-    case "stage_relaunched":
-      return `relaunched (attempt ${e.attempt})`;
-    case "phase_status":
-      if (e.phase === "implement" && e.current_phase !== undefined) return `${e.status === "start" ? "implementing" : "implemented"} ${e.current_phase}/${e.total_phases ?? "?"}`;
-      return e.status === "start" ? phaseWord(e.phase) : phaseWord(e.phase, true);
-    case "stage_idle":
-      return "idle at its prompt";
-    case "stage_needs_permission":
-      return `asks permission: ${e.message}`;
-    case "stall_detected":
-      return `stalled (${Math.round(e.idle_seconds)} s idle)`;
-    case "stall_continue_sent":
-      return `nudged ${JSON.stringify(e.message.slice(0, 30))}${e.verified ? "" : " (not confirmed)"}`;
-    case "rate_limited":
-      return `usage limit: paused until ${e.resets_at.slice(11, 16)} UTC`;
-    case "rate_limit_cleared":
-      return "usage limit over";
-    case "session_dead":
-      return e.server_gone ? "tmux server gone" : `session ended${e.exit_status !== undefined ? ` (exit ${e.exit_status})` : e.signal !== undefined ? ` (signal ${e.signal})` : ""}`;
-    case "stage_attention":
-      return e.attention ? `needs attention: ${e.attention.replace(/_/g, " ")}` : "attention cleared";
-    case "merge_started":
-      return "merging";
-    case "merge_conflict":
-      return `${MERGE_REFUSAL[e.reason] ?? e.reason}${e.files.length ? ` (${e.files.slice(0, 4).join(", ")}${e.files.length > 4 ? ", …" : ""})` : ""}`;
-    case "merge_complete":
-      return `merged as ${e.commit.slice(0, 10)}${e.validated ? ", checks passed" : ""}`;
-    case "message_queued":
-      return `message queued (${e.reason.replace(/_/g, " ")})`;
-    case "message_delivered":
-      return `message delivered${e.verified ? "" : " (not confirmed)"}`;
-    case "stage_retried":
-      return `retried${e.fresh_worktree ? " in a fresh worktree" : ""}${e.changed?.length ? ` with the plan read again (${e.changed.join("; ")})` : ""}`;
-    case "stage_done_by_person":
-      return e.how === "detected" ? `merged by hand${e.commit ? ` (in the base at ${e.commit.slice(0, 10)})` : ""}` : `marked done by a person${e.commit ? ` (in the base at ${e.commit.slice(0, 10)})` : ""}`;
-    case "stage_skipped":
-      return `skipped: ${e.reason}`;
-    case "stage_files_kept":
-      return "notes and plan kept";
-    case "permissions_learned":
-      return `allowed for later stages: ${e.rules.join(", ")}`;
-    case "budget_exceeded":
-      return `over budget: ${dollars(e.spent_usd)} of ${dollars(e.limit_usd)}${e.stopped ? ", sessions ended" : ""}`;
-    case "budget_raised":
-      return `${e.scope === "run" ? "run" : "stage"} budget raised to ${dollars(e.limit_usd)}`;
-    case "circuit_open":
-      return `circuit breaker open (${e.failed.join(", ")} failed in a row)`;
-    case "circuit_closed":
-      return "circuit breaker closed";
-    case "stage_escalated":
-      return `trying again with ${e.model}`;
-    case "wave_started":
-      return `wave ${e.wave} started`;
-    case "wave_complete":
-      return `wave ${e.wave} complete`;
-    case "review_requested":
-      return `asks: ${e.title}`;
-    case "review_answered":
-      return "review answered";
-    case "review_resolved":
-      return `review resolved (${e.reason})`;
-    case "stage_failed":
-      return `failed: ${e.reason}`;
-    case "monitor_started":
-      return "monitor started";
-    case "monitor_stopped":
-      return `monitor stopped (${e.reason})`;
-    case "orchestration_stopped":
-      return `run stopped${e.sessions ? " with its sessions" : ""}`;
-    case "orchestration_complete":
-      return `run ${e.status}`;
-    case "session_started":
-      return "session started";
-    case "session_ended":
-      return "session ended";
-    case "prompt_submitted":
-      return "prompt submitted";
-    case "agent_stopped":
-      return "turn ended";
-    case "permission_answered":
-      return `answered ${JSON.stringify(e.answer)} to ${JSON.stringify(e.command.slice(0, 60))}${e.verified ? "" : " (not confirmed)"}`;
-    case "agent_stop_failed":
-      return `turn ended on an error (${e.error.replace(/_/g, " ")})`;
-    case "usage_recorded":
-      return `has used ${formatCost(e.usage)}`;
-  }
+  // The table's entry for e.type takes exactly that member of the union.
+  return (EVENT_WORDS[e.type] as (e: AutorunEvent) => string)(e);
 }
 
 /**
