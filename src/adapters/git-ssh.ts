@@ -58,7 +58,8 @@ function gitEnv(s: SshSettings, target: SshTarget, remoteDir: string): NodeJS.Pr
 /** The URL git is given: the wrapper ignores its host and path (the path travels in AUTORUN_GIT_DIR). */
 const HOST_URL = "ssh://autorun-host/repository";
 
-async function runGit(s: SshSettings, target: SshTarget, o: HostGitOptions, args: string[], what: string): Promise<RunResult> {
+async function runGit(host: { s: SshSettings; target: SshTarget; o: HostGitOptions }, args: string[], what: string): Promise<RunResult> {
+  const { s, target, o } = host;
   const env = gitEnv(s, target, o.remoteDir);
   const r = await runProgram("git", args, { cwd: o.cwd, env, timeoutMs: o.timeoutMs ?? 60_000 });
   if (!r.ok) throw new ToolError(`${what} host ${target.name} (${o.remoteDir}) failed: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`}`, ["git", ...args], r.code, r.stderr, { cwd: o.cwd });
@@ -67,10 +68,10 @@ async function runGit(s: SshSettings, target: SshTarget, o: HostGitOptions, args
 
 /** `git push` of `refspecs` (`<commit>:<ref>`, `+` to force) to the host's repository. */
 export async function pushToHost(s: SshSettings, target: SshTarget, o: HostGitOptions, refspecs: readonly string[]): Promise<void> {
-  await runGit(s, target, o, ["push", "--quiet", "--no-verify", HOST_URL, ...refspecs], "git push to");
+  await runGit({ s, target, o }, ["push", "--quiet", "--no-verify", HOST_URL, ...refspecs], "git push to");
 }
 
 /** `git fetch` of `refspecs` (`<ref>:<local ref>`) from the host's repository. */
 export async function fetchFromHost(s: SshSettings, target: SshTarget, o: HostGitOptions, refspecs: readonly string[]): Promise<void> {
-  await runGit(s, target, o, ["fetch", "--quiet", "--no-tags", HOST_URL, ...refspecs], "git fetch from");
+  await runGit({ s, target, o }, ["fetch", "--quiet", "--no-tags", HOST_URL, ...refspecs], "git fetch from");
 }

@@ -68,7 +68,8 @@ export function processStartTime(pid: number): string | undefined {
  * AUTORUN_HOME; and, when the pid file recorded it, started at the recorded time. Without /proc
  * (macOS) only liveness can be checked.
  */
-export function isOurMonitor(pid: number, planName: string, home: string, defaultHome: string, startTime?: string): boolean {
+export function isOurMonitor(pid: number, m: { planName: string; home: string; defaultHome: string; startTime?: string | undefined }): boolean {
+  const { planName, home, defaultHome, startTime } = m;
   if (!isAlive(pid)) return false;
   if (!existsSync("/proc/self/cmdline")) return true;
   try {

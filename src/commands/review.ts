@@ -40,7 +40,7 @@ export async function runReviewNew(ctx: Ctx, f: { title: string; context: string
   const orchDir = id?.paths.dir;
   const stage = id?.stage;
   const planName = orchDir ? basename(orchDir) : undefined;
-  const file = await createReviewFile(ctx.home, f.title.trim(), f.context, questions, {
+  const file = await createReviewFile(ctx.home, { title: f.title.trim(), context: f.context, questions }, {
     ...(stage ? { stage } : {}),
     ...(orchDir ? { orch_dir: orchDir } : {}),
     ...(planName ? { plan_name: planName } : {}),

@@ -97,7 +97,7 @@ export function parseMarkdownStages(text: string, blocks: MdBlocks = markdownBlo
       deps.entries.push(...parseDepValue(head.headingDeps).map((ref) => ({ ref, line: head.index + 1 })));
     }
     if (deps.stated) stage.deps = deps.entries;
-    const settings = readBodySettings(bodyLines, fenced.slice(head.end, end), head.end + 1, `${file}`, head.id);
+    const settings = readBodySettings(bodyLines, fenced.slice(head.end, end), { firstLine: head.end + 1, file, id: head.id });
     if (settings) stage.settings = settings;
     if (deps.loose.length > 0) stage.looseDeps = deps.loose;
     const wave = [...waves].reverse().find((w) => w.index < head.index);
@@ -226,7 +226,8 @@ function readBodyDeps(
 }
 
 /** `Model: opus`, `Exclusive: database`, `Budget: $5` … lines of a stage body (outside code blocks). */
-function readBodySettings(body: string[], fenced: boolean[], firstLine: number, file: string, id: string): StageSettings | undefined {
+function readBodySettings(body: string[], fenced: boolean[], at: { firstLine: number; file: string; id: string }): StageSettings | undefined {
+  const { firstLine, file, id } = at;
   const settings: StageSettings = {};
   body.forEach((line, i) => {
     if (fenced[i]) return;

@@ -74,7 +74,7 @@ export function parseYamlPlan(file: string, text: string, lineOffset = 0): YamlP
       for (const key of STAGE_LIST_KEYS) if (!tasks && isSeq(section.get(key, true))) tasks = section.get(key, true) as YamlNode;
       if (!tasks || !isSeq(tasks)) return;
       tasks.items.forEach((task, tIdx) => {
-        const stage = readStage(file, task as YamlNode, `${sIdx + 1}.${tIdx + 1}`, lineOf, defaults);
+        const stage = readStage(task as YamlNode, `${sIdx + 1}.${tIdx + 1}`, { file, lineOf, defaults });
         stage.group = sIdx + 1;
         if (sequential) {
           const group = isMap(task) && task.get("parallel_group") != null ? String(task.get("parallel_group")) : undefined;
@@ -90,12 +90,13 @@ export function parseYamlPlan(file: string, text: string, lineOffset = 0): YamlP
     });
   } else if (stageSeq && isSeq(stageSeq)) {
     result.found = true;
-    stageSeq.items.forEach((item, idx) => result.stages.push(readStage(file, item as YamlNode, String(idx + 1), lineOf)));
+    stageSeq.items.forEach((item, idx) => result.stages.push(readStage(item as YamlNode, String(idx + 1), { file, lineOf })));
   }
   return result;
 }
 
-function readStage(file: string, node: YamlNode, fallbackId: string, lineOf: (n: YamlNode | null | undefined) => number, defaults: StageSettings = {}): RawStage {
+function readStage(node: YamlNode, fallbackId: string, from: { file: string; lineOf: (n: YamlNode | null | undefined) => number; defaults?: StageSettings }): RawStage {
+  const { file, lineOf, defaults = {} } = from;
   const line = lineOf(node);
   if (!isMap(node)) throw new UserError(`${file}:${line}: each stage must be a mapping with id, name and depends_on.`);
   const value = (key: string): unknown => node.get(key);

@@ -6,7 +6,7 @@ import { autorunHome, type OrchPaths } from "../state/paths.js";
 
 /** Whether `pid` is the monitor of the orchestration at `paths` (alive, not a zombie, our command line). */
 export function isMonitorOf(paths: Pick<OrchPaths, "dir" | "home">, pid: number, startTime?: string): boolean {
-  return isOurMonitor(pid, basename(paths.dir), paths.home, autorunHome({}), startTime);
+  return isOurMonitor(pid, { planName: basename(paths.dir), home: paths.home, defaultHome: autorunHome({}), startTime });
 }
 
 /** The pid of the orchestration's running monitor, or undefined (none, or a stale pid file). */

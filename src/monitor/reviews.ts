@@ -123,7 +123,7 @@ export class Reviews implements ReviewDesk {
     // What an answer does is written in the review: the last question ends with the answers it takes.
     const actions = key ? actionsFor(key, id !== undefined) : [];
     const asked = actions.length ? questions.map((q, i) => (i === questions.length - 1 ? { ...q, question: `${q.question.trim()}\n\n${actionSentence(actions)}` } : q)) : questions;
-    const file = await createReviewFile(paths.home, title, context, asked, { ...(id !== undefined ? { stage: id } : {}), orch_dir: paths.dir, plan_name: this.view.status.plan_name, ...(key ? { key, actions: actions.map((a) => a.word) } : {}) });
+    const file = await createReviewFile(paths.home, { title, context, questions: asked }, { ...(id !== undefined ? { stage: id } : {}), orch_dir: paths.dir, plan_name: this.view.status.plan_name, ...(key ? { key, actions: actions.map((a) => a.word) } : {}) });
     this.view.emit({ type: "review_requested", ...(id !== undefined ? { stage: id } : {}), file, title, ...(key ? { key } : {}) });
     log(`${id !== undefined ? `stage ${id}: ` : ""}asked a person: ${title} (${file})`);
   }

@@ -24,7 +24,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Lifts a claude lock on `worktree` when that is safe. Undefined when there is no lock (or it was
  * lifted: then `unlocked` says whose), else why the worktree must stay.
  */
-async function liftLock(root: string, worktree: string, reason: string, owner: RemovalOwner, exitWaitMs: number): Promise<{ unlocked: string } | { why: string }> {
+async function liftLock(at: { root: string; worktree: string; reason: string }, owner: RemovalOwner, exitWaitMs: number): Promise<{ unlocked: string } | { why: string }> {
+  const { root, worktree, reason } = at;
   const lock = parseClaudeLock(reason);
   if (!lock) return { why: `it is locked (${reason || "no reason given"}), not by a claude session autorun can check; once nothing uses it: git worktree unlock ${worktree}` };
   let holder = lockHolder(lock);
@@ -47,7 +48,7 @@ export async function removeStageWorktree(root: string, worktree: string, owner:
   const entry = (await git.listWorktrees(root)).find((w) => w.path === worktree);
   let unlocked: string | undefined;
   if (entry?.locked !== undefined) {
-    const lifted = await liftLock(root, worktree, entry.locked, owner, exitWaitMs);
+    const lifted = await liftLock({ root, worktree, reason: entry.locked }, owner, exitWaitMs);
     if ("why" in lifted) return { removed: false, why: lifted.why };
     unlocked = lifted.unlocked;
   }

@@ -57,7 +57,8 @@ export function renderReview(title: string, context: string, questions: ReviewQu
   return parts.join("\n");
 }
 
-export async function createReviewFile(home: string, title: string, context: string, questions: ReviewQuestion[], meta: Omit<ReviewMeta, "questions" | "created_at">, now = new Date()): Promise<string> {
+export async function createReviewFile(home: string, review: { title: string; context: string; questions: ReviewQuestion[] }, meta: Omit<ReviewMeta, "questions" | "created_at">, now = new Date()): Promise<string> {
+  const { title, context, questions } = review;
   const dir = reviewDir(home);
   makeDir(dir);
   const stamp = localStamp(now, "-", "");

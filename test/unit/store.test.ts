@@ -187,7 +187,7 @@ describe("the report", () => {
 describe("review files on disk", () => {
   it("are named after their title, cut at a word's end", async () => {
     const { createReviewFile } = await import("../../src/state/review.js");
-    const file = await createReviewFile(dir, "Stage 12 could not be merged: the base branch moved under it", "", [{ topic: "t", question: "q?" }], { plan_name: "p", stage: "12" }, new Date(2026, 0, 1, 0, 0, 0));
+    const file = await createReviewFile(dir, { title: "Stage 12 could not be merged: the base branch moved under it", context: "", questions: [{ topic: "t", question: "q?" }] }, { plan_name: "p", stage: "12" }, new Date(2026, 0, 1, 0, 0, 0));
     expect(file.endsWith("-stage-12-could-not-be-merged-the-base.md")).toBe(true);
   });
   it("are listed oldest first, a second file of the same second and title after the first", async () => {
