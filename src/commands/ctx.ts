@@ -10,6 +10,10 @@ export interface Ctx {
   out: (line: string) => void;
   err: (line: string) => void;
   isTTY: boolean;
+  /** The terminal's width in columns (undefined when not a terminal). */
+  columns?: () => number | undefined;
+  /** Clears the terminal (`status --watch` before each redraw); nothing when not a terminal. */
+  clearScreen?: () => void;
   /** Time, and waiting: what polls and waits (a monitor stopping, a nudge's checks) go by. */
   clock: Clock;
 }
@@ -22,6 +26,10 @@ export function defaultCtx(): Ctx {
     out: (line) => process.stdout.write(printable(line) + "\n"),
     err: (line) => process.stderr.write(printable(line) + "\n"),
     isTTY: Boolean(process.stdout.isTTY),
+    columns: () => process.stdout.columns,
+    clearScreen: () => {
+      if (process.stdout.isTTY) process.stdout.write("\x1b[H\x1b[2J");
+    },
     clock: realClock,
   };
 }

@@ -131,7 +131,7 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
 
 export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json?: boolean; watch?: boolean; wide?: boolean }): Promise<number> {
   // The terminal's width; 80 when not a terminal (a pipe, a log), so what is pasted fits too.
-  const width = opts.wide ? undefined : ctx.isTTY ? (process.stdout.columns ?? 80) : 80;
+  const width = opts.wide ? undefined : ctx.isTTY ? (ctx.columns?.() ?? 80) : 80;
   if (plan === undefined && !opts.watch) {
     const all = loadOrchestrations(ctx.home);
     if (opts.json) {
@@ -148,7 +148,7 @@ export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json
       const done = st.filter((x) => x.status === "completed").length;
       const attention = st.filter((x) => x.attention).length;
       const unwritable = eventsUnwritable(join(ctx.home, "orchestration", name, "events.jsonl")) ? ", its events.jsonl cannot be written" : "";
-      ctx.out(`${name.padEnd(32)} ${s.status.padEnd(10)} ${basename(s.project_root).padEnd(20)} ${done}/${st.length} stages merged${attention ? `, ${attention} need attention` : ""}${unwritable}  started ${formatDistanceStrict(new Date(s.created_at), new Date(), { addSuffix: true })}`);
+      ctx.out(`${name.padEnd(32)} ${s.status.padEnd(10)} ${basename(s.project_root).padEnd(20)} ${done}/${st.length} stages merged${attention ? `, ${attention} need attention` : ""}${unwritable}  started ${formatDistanceStrict(new Date(s.created_at), new Date(ctx.clock.now()), { addSuffix: true })}`);
     }
     return 0;
   }
@@ -158,7 +158,7 @@ export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json
     if (opts.json) ctx.out(JSON.stringify(orch.status, null, 2));
     else {
       const view = { color: ctx.isTTY && !ctx.env.NO_COLOR, reviews: reviewEntries(ctx.home), name: basename(orch.paths.dir), ...(width ? { width } : {}) };
-      for (const line of renderStatusTable(orch.status, new Date(), alive, view)) ctx.out(line);
+      for (const line of renderStatusTable(orch.status, new Date(ctx.clock.now()), alive, view)) ctx.out(line);
       const unwritable = eventsUnwritable(orch.paths.events);
       if (unwritable) ctx.out(`${orch.paths.events} cannot be written: ${unwritable}; nothing the monitor or the agents do is recorded until it can be.`);
     }
@@ -169,9 +169,9 @@ export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json
     return 0;
   }
   for (;;) {
-    if (ctx.isTTY) process.stdout.write("\x1b[H\x1b[2J");
+    ctx.clearScreen?.();
     const s = show();
     if (s.status !== "running" && s.status !== "stopped") return 0;
-    await new Promise((r) => setTimeout(r, 2000));
+    await ctx.clock.sleep(2000);
   }
 }
