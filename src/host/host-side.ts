@@ -35,6 +35,9 @@ export async function hostVersions(agent = "claude"): Promise<HostVersions> {
   return { autorun: ownVersion(), git: gitV, tmux: tmuxV, agent: agentV };
 }
 
+/** What an unborn host root's HEAD names: no branch the controller pushes. */
+const ROOT_HEAD = "refs/heads/autorun/host-root";
+
 /** The project root, made a git repository (its own checkout stays empty: stages work in worktrees). */
 export async function prepare(home: string, cwd: string, input: PrepareInput): Promise<PrepareOutput> {
   const root = isAbsolute(input.root) ? input.root : resolve(cwd, input.root);
@@ -47,6 +50,11 @@ export async function prepare(home: string, cwd: string, input: PrepareInput): P
     created = true;
   }
   await git.ensureExcluded(root, "/.claude/worktrees/");
+  // The controller pushes the base tip as the root's branch of that name: git refuses to move the
+  // branch its checkout is on, so a root with no commit of its own (one autorun made) is on none.
+  if (!(await runProgram("git", ["-C", root, "rev-parse", "--verify", "-q", "HEAD"], { timeoutMs: 30_000 })).ok) {
+    await runProgram("git", ["-C", root, "symbolic-ref", "HEAD", ROOT_HEAD], { timeoutMs: 30_000 });
+  }
   mkdirSync(home, { recursive: true, mode: 0o700 });
   return { root, home, created, versions: await hostVersions(input.agent) };
 }

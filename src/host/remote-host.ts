@@ -56,6 +56,8 @@ export async function openRunHost(
 export class RemoteHost {
   readonly target: SshTarget;
   private prepared: PrepareOutput | undefined;
+  /** The root's own checkout is on the base branch: it is not moved. */
+  private ownBranchRefused = false;
 
   constructor(
     readonly s: SshSettings,
@@ -89,10 +91,24 @@ export class RemoteHost {
     return this.prepared;
   }
 
-  /** Pushes `commit` (the base tip) into the host's root, where launches start stage branches from it. */
+  /**
+   * Pushes `commit` (the base tip) into the host's root, where launches start stage branches from
+   * it, and as the root's branch of the base's name, so an agent there finds the base under the
+   * name it is told (`git rebase main`). A root whose own checkout has that branch (a person's
+   * clone) keeps its branch as it is: the base ref alone is pushed.
+   */
   async pushBase(localRoot: string, commit: string, baseBranch: string): Promise<void> {
     const { root } = await this.ready();
-    await pushToHost(this.s, this.target, { cwd: localRoot, remoteDir: root }, [`+${commit}:${hostBaseRef(baseBranch)}`]);
+    const where = { cwd: localRoot, remoteDir: root };
+    const base = `+${commit}:${hostBaseRef(baseBranch)}`;
+    if (this.ownBranchRefused) return pushToHost(this.s, this.target, where, [base]);
+    try {
+      await pushToHost(this.s, this.target, where, [base, `+${commit}:refs/heads/${baseBranch}`]);
+    } catch (error) {
+      if (!(error instanceof ToolError) || !/checked out|current branch/i.test(error.stderr ?? "")) throw error;
+      this.ownBranchRefused = true;
+      await pushToHost(this.s, this.target, where, [base]);
+    }
   }
 
   /** One stage on the host (after `pushBase` of its start commit). */

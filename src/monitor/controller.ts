@@ -216,6 +216,8 @@ export class Monitor {
       // A stage on another host: its branch as the host has it, before anything looks at it here.
       await this.deps.hosts?.fetchStage(id);
       const result = await this.merges.merge(id);
+      // Sent back to rebase onto the base: on another host, the base it names is pushed there first.
+      if (result.kind === "sent_back") await this.deps.hosts?.pushBaseTo(id).catch((error: Error) => this.deps.log(`stage ${id}: could not push ${this.status.base_branch} to its host: ${error.message}`));
       if (result.kind !== "merged") return;
       await this.launchDependants(result.commit).catch((error: Error) => this.deps.log(`stage ${id}: merged, but launching what waited for it failed: ${error.message}`));
       await result.cleanup();

@@ -13,6 +13,7 @@ import { basename } from "node:path";
 import type { SshSettings } from "../adapters/ssh.js";
 import { runScript } from "../adapters/ssh.js";
 import { fetchFromHost } from "../adapters/git-ssh.js";
+import * as git from "../adapters/git.js";
 import type { Tmux } from "../adapters/tmux.js";
 import { otherHostsHaveSlots, resolveHosts, type HostSpec } from "../core/hosts.js";
 import { placeStages, type Placement } from "../core/placement.js";
@@ -171,6 +172,18 @@ export class RunHosts {
     const c = this.conn(host);
     const { root } = await c.remote.ready();
     await fetchFromHost(this.ssh, c.remote.target, { cwd: status.project_root, remoteDir: root }, [`+refs/heads/${stage.branch}:refs/heads/${stage.branch}`]);
+  }
+
+  /**
+   * The base tip here, to the host of stage `id` (as its branch of the base's name): before the
+   * stage is told to rebase onto the base, the base it is told of is there.
+   */
+  async pushBaseTo(id: string): Promise<void> {
+    const host = this.hostOf(id);
+    if (host === "local") return;
+    const status = this.status();
+    const tip = await git.headCommit(status.project_root, `refs/heads/${status.base_branch}`);
+    await this.conn(host).remote.pushBase(status.project_root, tip, status.base_branch);
   }
 
   /** After a merge: the stage's worktree and branch on its host go (its session was ended by the cleanup). */
