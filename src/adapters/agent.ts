@@ -160,13 +160,15 @@ export interface AgentParams {
   resume?: boolean;
   /** Where the stage may work (its rebase rule, and the sandbox's bounds when on). */
   scope?: StageScope;
+  /** The autorun plugin where the session runs (another host's own); this autorun's by default. */
+  pluginDir?: string;
 }
 
 function standardArgs(p: AgentParams): string[] {
   const args = p.resume
     ? ["--resume", p.sessionId]
     : ["--worktree", p.worktree, "--session-id", p.sessionId];
-  args.push("--plugin-dir", pluginDir(), "--settings", JSON.stringify(agentSettings(p.allowedTools, p.scope)));
+  args.push("--plugin-dir", p.pluginDir ?? pluginDir(), "--settings", JSON.stringify(agentSettings(p.allowedTools, p.scope)));
   if (p.model) args.push("--model", p.model);
   if (p.permissionMode) args.push("--permission-mode", p.permissionMode);
   args.push(p.resume ? "continue: you were restarted; carry on with your stage from where you left off" : `/autorun:start ${p.contextFile}`);
@@ -178,7 +180,7 @@ export function buildAgentArgv(template: readonly string[], p: AgentParams): str
   const values: Record<string, string> = {
     worktree: p.worktree,
     session_id: p.sessionId,
-    plugin_dir: pluginDir(),
+    plugin_dir: p.pluginDir ?? pluginDir(),
     settings: JSON.stringify(agentSettings(p.allowedTools, p.scope)),
     prompt: std[std.length - 1]!,
     context_file: p.contextFile,

@@ -11,10 +11,9 @@ import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import * as git from "../adapters/git.js";
 import { runProgram } from "../adapters/exec.js";
-import { sessionEnv } from "../adapters/agent.js";
+import { claudeTrust, isClaude, ownVersion, pluginDir, sessionEnv } from "../adapters/agent.js";
 import { tmuxAtPath } from "../adapters/remote-tmux.js";
 import type { NewSession } from "../adapters/tmux.js";
-import { ownVersion } from "../adapters/agent.js";
 import { readFirstLine } from "../state/append.js";
 import { appendEvent } from "../state/events.js";
 import { contextFilePath } from "../state/paths.js";
@@ -56,7 +55,9 @@ export async function prepare(home: string, cwd: string, input: PrepareInput): P
     await runProgram("git", ["-C", root, "symbolic-ref", "HEAD", ROOT_HEAD], { timeoutMs: 30_000 });
   }
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  return { root, home, created, versions: await hostVersions(input.agent) };
+  const agent = input.agent ?? "claude";
+  const trusted = isClaude(agent) ? (claudeTrust(root).trusted ?? null) : null;
+  return { root, home, created, versions: await hostVersions(agent), plugin_dir: pluginDir(), trusted };
 }
 
 /** A session's spec as the controller sends it (the environment file is written here). */

@@ -24,6 +24,10 @@ export const prepareOutput = z.object({
   home: absolute,
   created: z.boolean(),
   versions: versionsSchema,
+  /** The autorun plugin of the host's own autorun (what its sessions get as --plugin-dir). */
+  plugin_dir: absolute,
+  /** Claude Code's workspace trust of the root there; null when the agent is not Claude Code or its settings could not be read. */
+  trusted: z.boolean().nullable(),
 });
 export type PrepareOutput = z.infer<typeof prepareOutput>;
 

@@ -113,16 +113,25 @@ export class RemoteHost {
 
   /** One stage on the host (after `pushBase` of its start commit). */
   async launch(input: Omit<LaunchInput, "root">): Promise<LaunchOutput> {
-    const { root } = await this.ready();
+    const { root } = this.trustedRoot(await this.ready());
     return launchOutput.parse(await this.call("launch", { ...input, root }, 30_000));
   }
 
   /** Several stages in one ssh call (after `pushBase` of their start commits). */
   async launchMany(inputs: readonly Omit<LaunchInput, "root">[]): Promise<LaunchOutput[]> {
     if (inputs.length === 0) return [];
-    const { root } = await this.ready();
+    const { root } = this.trustedRoot(await this.ready());
     const out = (await this.call("launch", { launches: inputs.map((input) => ({ ...input, root })) }, 30_000 + 2_000 * inputs.length)) as { launches: unknown[] };
     return out.launches.map((l) => launchOutput.parse(l));
+  }
+
+  /**
+   * Claude Code there exits at once in a root it was never trusted in (`--worktree` asks first):
+   * no session is started to die; the person is told what to do on that machine.
+   */
+  private trustedRoot(info: PrepareOutput): PrepareOutput {
+    if (info.trusted !== false) return info;
+    throw new UserError(`host ${this.spec.name} (${this.spec.ssh}): Claude Code has not been trusted in ${info.root} there, and claude --worktree exits without it; on ${this.spec.name}, run claude in ${info.root} once and accept "Yes, I trust this folder". Until then no stage starts there.`);
   }
 
   /** The host's tmux server named `socket` (under the host's autorun home). */

@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import * as git from "../adapters/git.js";
-import { sessionEnv } from "../adapters/agent.js";
+import { pluginDir, sessionEnv } from "../adapters/agent.js";
 import { createTmux, type Tmux } from "../adapters/tmux.js";
 import { contextFilePath } from "../state/paths.js";
 import { hostOrchDir, hostWorktree } from "./protocol.js";
@@ -25,6 +25,8 @@ export interface StagePaths {
   contextFile: string;
   /** $AUTORUN_HOME there. */
   home: string;
+  /** The autorun plugin of the autorun there (the session's --plugin-dir). */
+  pluginDir: string;
 }
 
 export interface StageLaunch {
@@ -83,7 +85,7 @@ export class LocalStageHost implements StageHost {
 
   paths(orchestration: string, stage: string, worktreeName: string): StagePaths {
     const orchDir = hostOrchDir(this.home, orchestration);
-    return { root: this.projectRoot, worktree: hostWorktree(this.projectRoot, worktreeName), orchDir, contextFile: contextFilePath(join(orchDir, "stages"), stage), home: this.home };
+    return { root: this.projectRoot, worktree: hostWorktree(this.projectRoot, worktreeName), orchDir, contextFile: contextFilePath(join(orchDir, "stages"), stage), home: this.home, pluginDir: pluginDir() };
   }
 
   /** The context file is orchestrate's to write here (it is already in the stage's directory). */
@@ -142,9 +144,9 @@ export class RemoteStageHost implements StageHost {
   }
 
   paths(orchestration: string, stage: string, worktreeName: string): StagePaths {
-    const { root, home } = this.host.info;
+    const { root, home, plugin_dir } = this.host.info;
     const orchDir = hostOrchDir(home, orchestration);
-    return { root, worktree: hostWorktree(root, worktreeName), orchDir, contextFile: contextFilePath(join(orchDir, "stages"), stage), home };
+    return { root, worktree: hostWorktree(root, worktreeName), orchDir, contextFile: contextFilePath(join(orchDir, "stages"), stage), home, pluginDir: plugin_dir };
   }
 
   async launch(l: StageLaunch): Promise<StageLaunched> {

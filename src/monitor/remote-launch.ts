@@ -41,6 +41,7 @@ function remoteArgv({ config, hostAgent, status, id, sessionId, resume }: ArgvOn
     worktree: basename(p.worktree),
     sessionId,
     contextFile: p.contextFile,
+    pluginDir: p.pluginDir,
     stage: id,
     ...((stage.model ?? config.model) ? { model: (stage.model ?? config.model)! } : {}),
     ...(config.permissionMode ? { permissionMode: config.permissionMode } : {}),

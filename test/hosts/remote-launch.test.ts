@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI } from "../helpers/env.js";
+import { CLI, ROOT } from "../helpers/env.js";
 import { startedEvent } from "../helpers/events.js";
 import { closeMaster, runScript, type SshSettings } from "../../src/adapters/ssh.js";
 import { fetchFromHost } from "../../src/adapters/git-ssh.js";
@@ -69,6 +69,25 @@ describe.skipIf(skip)("a stage on a host", () => {
     expect(existsSync(join(host.home, WEIRD))).toBe(false);
   });
 
+  it("refuses to start Claude Code in a host root it was never trusted in, saying what to do there", async () => {
+    const claudeJson = join(host.home, ".claude.json");
+    writeFileSync(claudeJson, JSON.stringify({ projects: {} }));
+    chownSync(claudeJson, statSync(host.home).uid, statSync(host.home).gid);
+    try {
+      const claudeHost = new RemoteHost(s, spec({ name: "cc", root: "cc/{project}", agentCommand: ["claude"] }), "proj");
+      const info = await claudeHost.ready();
+      expect(info.trusted).toBe(false);
+      const refused = await claudeHost.launchMany([{ orchestration: "plan", started: startedEvent([{ id: "1" }]), stage: "1", branch: "worktree-proj-stage-1", start: "0".repeat(40), worktree: "proj-stage-1", context: "", session: "proj_stage-1", socket: "autorun", argv: ["claude"], env: {} }]).catch((e: Error) => e);
+      expect((refused as Error).message).toBe(`host cc (box1): Claude Code has not been trusted in ${info.root} there, and claude --worktree exits without it; on cc, run claude in ${info.root} once and accept "Yes, I trust this folder". Until then no stage starts there.`);
+      expect(existsSync(join(info.root, ".claude", "worktrees"))).toBe(false);
+      // Trusted there (a parent directory counts, as in Claude Code): the next controller sees it.
+      writeFileSync(claudeJson, JSON.stringify({ projects: { [join(host.home, "cc")]: { hasTrustDialogAccepted: true } } }));
+      expect((await new RemoteHost(s, spec({ name: "cc", root: "cc/{project}", agentCommand: ["claude"] }), "proj").ready()).trusted).toBe(true);
+    } finally {
+      rmSync(claudeJson, { force: true });
+    }
+  });
+
   it("makes the root, pushes the base, launches the stage: worktree, context, events, env, session", async () => {
     const t0 = performance.now();
     const info = await box1.ready();
@@ -78,12 +97,18 @@ describe.skipIf(skip)("a stage on a host", () => {
     expect(info.created).toBe(true);
     expect(info.versions).toMatchObject({ autorun: "0.1.0", git: (await execa("git", ["--version"])).stdout, tmux: (await execa("tmux", ["-V"])).stdout });
     expect(existsSync(join(host.home, "pwned")) || existsSync(join(host.home, "pwned2"))).toBe(false);
+    // The host's own autorun plugin (its sessions' --plugin-dir); no trust to tell for `git`.
+    expect(info.plugin_dir).toBe(join(ROOT, "orchestration-templates"));
+    expect(info.trusted).toBeNull();
 
     const tip = await git("rev-parse", "HEAD");
     const t1 = performance.now();
     await box1.pushBase(repo, tip, "main");
     const pushMs = performance.now() - t1;
     expect(await hostGit(info.root, "rev-parse", hostBaseRef("main"))).toBe(tip);
+    // And as the root's `main` (what an agent there is told to rebase onto); the root's own HEAD is on no pushed branch.
+    expect(await hostGit(info.root, "rev-parse", "refs/heads/main")).toBe(tip);
+    expect(await hostGit(info.root, "symbolic-ref", "HEAD")).toBe("refs/heads/autorun/host-root");
 
     const secret = `s3cret-${process.pid}-value`;
     const started = startedEvent([{ id: "1" }], { ident: { orch_dir: "/controller/orch/plan", plan_name: "plan", project_slug: "proj" } });
