@@ -220,3 +220,56 @@ export async function closeMaster(s: SshSettings, target: SshTarget, deadlineMs 
     await resetIfStale(s, target);
   }
 }
+
+/** A script left running on a host: its stdout as it comes, its end, and one way to stop it. */
+export interface OpenScript {
+  /** The ssh client's pid (undefined when it could not start). */
+  readonly pid: number | undefined;
+  readonly stdout: NodeJS.ReadableStream;
+  /** Settles when the ssh client has exited (255: ssh itself failed), with the last line of its stderr. */
+  readonly exited: Promise<{ code: number | undefined; signal?: string; stderr: string }>;
+  /**
+   * Closes the script's stdin (a script that waits for its end then ends; so does one whose
+   * connection is gone), and after `graceMs` kills the client and drops our ends of its pipes.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Starts `script` on `target` through the shared connection and leaves it running: its stdin
+ * stays open after the script (the script may read its end as the sign to stop), its stdout is
+ * read as it comes. Not for scripts with an answer: those go through `runScript`, with a deadline.
+ */
+export function openScript(s: SshSettings, target: SshTarget, script: string, args: readonly string[] = []): OpenScript {
+  mkdirSync(join(s.home, "ssh"), { recursive: true, mode: 0o700 });
+  const argv = sshArgs(s, target, ["sh", "-s"]);
+  const child = spawn("ssh", argv, { stdio: ["pipe", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (b: Buffer) => {
+    stderr = (stderr + b.toString("utf8")).slice(-4096);
+  });
+  child.stdin.on("error", () => undefined);
+  child.stdin.write(scriptInput(script, args));
+  const exited = new Promise<{ code: number | undefined; signal?: string; stderr: string }>((resolve) => {
+    child.on("error", (error: NodeJS.ErrnoException) => resolve({ code: undefined, stderr: error.code === "ENOENT" ? "ssh is not installed or not on PATH" : `ssh failed to start: ${error.message}` }));
+    child.on("exit", (code, signal) => resolve({ code: code ?? undefined, ...(signal ? { signal } : {}), stderr: stderr.split("\n").filter(Boolean).at(-1) ?? "" }));
+  });
+  const drop = (): void => {
+    child.kill("SIGKILL");
+    // A shared connection's client hands its pipes to the master: killing it does not close them.
+    child.stdout.destroy();
+    child.stderr.destroy();
+  };
+  return {
+    pid: child.pid,
+    stdout: child.stdout,
+    exited,
+    async close(graceMs = 2_000) {
+      child.stdin.end();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+      drop();
+    },
+  };
+}

@@ -1,7 +1,9 @@
 /**
- * `autorun host prepare | launch | session | versions`: what the controller runs on a host over
- * its shared ssh connection, not for people (hidden from help). Each reads one JSON object on
- * stdin and prints one JSON object; bad input is a one-line error naming the field, exit 2.
+ * `autorun host prepare | launch | session | versions | follow`: what the controller runs on a
+ * host over its shared ssh connection, not for people (hidden from help). Each but `follow` reads
+ * one JSON object on stdin and prints one JSON object; bad input is a one-line error naming the
+ * field, exit 2. `follow` takes its file and offset as arguments (its stdin stays open: its end
+ * is the sign to stop) and streams the file's bytes (src/host/follow-side.ts).
  */
 import type { z } from "zod";
 import { UserError } from "../errors.js";
@@ -52,4 +54,13 @@ export async function runHost(ctx: Ctx, which: HostCommand, stdin: string): Prom
   // ctx.out drops control characters; JSON escapes C0 ones, these are escaped too so none is lost.
   ctx.out(JSON.stringify(out).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
   return 0;
+}
+
+/** `autorun host follow <file> <offset>`: the events file's bytes from `offset` as they are written, until stdin ends. */
+export async function runHostFollow(file: string, offset: string): Promise<number> {
+  if (!file.startsWith("/") || /[\0\n]/.test(file)) throw new UserError(`autorun host follow: ${JSON.stringify(file)} is not an absolute path; nothing was read.`);
+  if (!/^\d{1,15}$/.test(offset)) throw new UserError(`autorun host follow: offset ${JSON.stringify(offset)} is not a byte offset (a whole number); nothing was read.`);
+  const { followFile } = await import("../host/follow-side.js");
+  const { FOLLOW_HEARTBEAT_MS } = await import("../host/protocol.js");
+  return followFile(file, Number(offset), { out: process.stdout, stdin: process.stdin, heartbeatMs: FOLLOW_HEARTBEAT_MS });
 }

@@ -504,6 +504,15 @@ export const COMMANDS: CommandSpec[] = [
     example: "autorun host versions < input.json",
     run: async (c) => (await import("./host.js")).runHost(c, "versions", await hostInput("versions")),
   }),
+  plain({
+    name: "host follow",
+    person: true,
+    hidden: true,
+    summary: "(controller) stream an events file's bytes from a byte offset as they are written, until stdin ends",
+    args: [["<file>", "the events file (absolute)"], ["<offset>", "the byte offset to start from"]],
+    example: "autorun host follow ~/.autorun/orchestration/x/events.jsonl 0",
+    run: async (_c, [file, offset]) => (await import("./host.js")).runHostFollow(str(file), str(offset)),
+  }),
   command({
     name: "demo",
     person: true,

@@ -71,6 +71,9 @@ export const launchOutput = z.object({
 });
 export type LaunchOutput = z.infer<typeof launchOutput>;
 
+/** How often `autorun host follow` says it is there (`H <size>`) while nothing is written. */
+export const FOLLOW_HEARTBEAT_MS = 1_000;
+
 /** Where the stage worktrees of a project root are on a host (`claude --worktree <name>` finds them there). */
 export function hostWorktree(root: string, worktreeName: string): string {
   return join(root, ".claude", "worktrees", worktreeName);

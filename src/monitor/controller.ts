@@ -253,10 +253,12 @@ export class Monitor {
     }
   }
 
-  /** Waits for the merges in flight and the nudges being typed (before exiting, and in tests). */
+  /** Waits for the merges in flight and the nudges being typed, and ends the hosts' event streams (before exiting, and in tests). */
   async settle(): Promise<void> {
     await this.merges.settle();
     await this.attention.settle();
+    // A host's events stream would keep the process from ending.
+    await this.deps.hosts?.close();
   }
 
   /**

@@ -1,8 +1,9 @@
 /**
  * The machines of one run, as the monitor drives them: where each stage runs now (from its
  * launch events), a `StageHost` per host, one `Tmux` routing each session to its host's tmux, one
- * event follower per host polled from the monitor's tick, and host loss: a host that has not
- * answered for `LOST_MS` is lost (its stages' sessions are recorded dead with reason `host_lost`),
+ * event stream per host with stages (started from the monitor's tick, started again when it ends),
+ * and host loss: a host that has not answered for `LOST_MS` (its stream says it is there every
+ * second) is lost (its stages' sessions are recorded dead with reason `host_lost`),
  * and after the grace period its stages are relaunched elsewhere. A lost host that answers again
  * has its sessions of stages that moved ended before anything it reports is read.
  *
@@ -18,6 +19,7 @@ import type { Tmux } from "../adapters/tmux.js";
 import { otherHostsHaveSlots, resolveHosts, type HostSpec } from "../core/hosts.js";
 import { placeStages, type Placement } from "../core/placement.js";
 import { HostEventFollower } from "../host/event-follower.js";
+import { HostEventStream } from "../host/event-stream.js";
 import { hostEventsFile, hostOrchDir } from "../host/protocol.js";
 import { RemoteHost, runTmuxSocket } from "../host/remote-host.js";
 import { LocalStageHost, RemoteStageHost, type StageHost } from "../host/stage-host.js";
@@ -28,11 +30,11 @@ import type { AutorunEvent, Status } from "../types/schemas.js";
 import { routedTmux } from "./host-tmux.js";
 import type { Clock } from "../core/clock.js";
 
-/** A host that has not answered for this long is lost (a poll answers at least every second: ≤ 10 s from link loss). */
+/** A host that has not answered for this long is lost (its stream says it is there every second: ≤ 10 s from link loss). */
 export const LOST_MS = 6_000;
 const POLL_MS = 1_000;
-/** How long a poll waits on the host for a new line. */
-const WAIT_MS = 1_000;
+/** A host's stream outlives its last stage by this long (a stage launched there soon after needs no new one). */
+const LINGER_MS = 60_000;
 
 export interface RunHostsDeps {
   paths: OrchPaths;
@@ -48,14 +50,19 @@ interface Conn {
   remote: RemoteHost;
   stageHost: RemoteStageHost;
   follower?: HostEventFollower;
+  stream?: HostEventStream;
+  /** The stream is being made (the host's autorun checked first). */
+  starting?: boolean;
+  /** Since when the host has had no stage (its stream ends LINGER_MS later). */
+  idleSince?: number;
   tmux?: Tmux;
   lastOk: number;
-  lastPoll: number;
-  polling: boolean;
   /** When the host was declared lost (undefined: it answers). */
   lostAt?: number;
+  /** Its stale sessions were ended since it was lost: what it says may be read. */
+  fenced?: boolean;
   lastError?: string;
-  /** Lines the follower refused in the poll under way, by reason. */
+  /** Lines the follower refused since they were last logged, by reason. */
   rejected?: Map<string, { first: number; count: number }>;
 }
 
@@ -142,7 +149,7 @@ export class RunHosts {
     const spec = this.spec(name);
     if (!spec || spec.local) throw new Error(`host ${name} is not configured`);
     const remote = new RemoteHost(this.ssh, spec, this.status().project_slug, this.deps.config.agentCommand);
-    c = { remote, stageHost: new RemoteStageHost(remote, this.status().project_root), lastOk: this.deps.clock.now(), lastPoll: 0, polling: false };
+    c = { remote, stageHost: new RemoteStageHost(remote, this.status().project_root), lastOk: this.deps.clock.now() };
     this.conns.set(name, c);
     return c;
   }
@@ -211,8 +218,9 @@ export class RunHosts {
   }
 
   /**
-   * On the monitor's tick: a poll of each host that has stages (in the background, one at a time
-   * per host); hosts silent for LOST_MS declared lost. Returns the hosts lost at this call.
+   * On the monitor's tick: the events stream of each host that has stages started (it runs in the
+   * background, and starts itself again when it ends); hosts silent for LOST_MS declared lost.
+   * Returns the hosts lost at this call.
    */
   check(): string[] {
     const now = this.deps.clock.now();
@@ -221,10 +229,16 @@ export class RunHosts {
     // A monitor started while stages run on hosts follows them from its first pass.
     for (const name of busy) if (this.spec(name)) this.conn(name);
     for (const [name, c] of this.conns) {
-      if (!busy.has(name) && c.lostAt === undefined) continue;
-      if (!c.polling && now - c.lastPoll >= POLL_MS) this.poll(name, c);
+      if (!busy.has(name) && c.lostAt === undefined) {
+        c.idleSince ??= now;
+        if (c.stream?.running && now - c.idleSince >= LINGER_MS) void c.stream.stop();
+        continue;
+      }
+      c.idleSince = undefined;
+      this.follow(name, c);
       if (c.lostAt === undefined && now - c.lastOk >= LOST_MS) {
         c.lostAt = now;
+        c.fenced = false;
         lost.push(name);
       }
     }
@@ -253,39 +267,60 @@ export class RunHosts {
     return [...this.placed.entries()].filter(([, p]) => p.host === host).map(([id]) => id);
   }
 
-  private poll(name: string, c: Conn): void {
-    c.polling = true;
-    c.lastPoll = this.deps.clock.now();
-    const run = async (): Promise<void> => {
+  /** Ends every host's events stream (the monitor stops; a later tick starts those it needs again). */
+  async close(): Promise<void> {
+    await Promise.all([...this.conns.values()].map((c) => c.stream?.stop()));
+  }
+
+  /** Starts the events stream of `name` unless it runs. */
+  private follow(name: string, c: Conn): void {
+    if (c.stream) return c.stream.start();
+    if (c.starting) return;
+    c.starting = true;
+    const start = async (): Promise<void> => {
       const info = await c.remote.ready();
-      // Back after a loss: the sessions of stages that moved on are ended before anything it says is read.
-      if (c.lostAt !== undefined) await this.fence(name, c);
-      const follower = (c.follower ??= this.follower(name, c, info.home));
-      // Long polls back to back while the host has stages: each waits on the host up to a second
-      // for a line, so a line there arrives here at once, and an idle host costs a call a second.
-      for (;;) {
-        const t0 = this.deps.clock.now();
-        const r = await follower.poll({ waitMs: WAIT_MS }).finally(() => this.logRejected(name, c));
-        c.lastOk = this.deps.clock.now();
-        c.lastPoll = c.lastOk;
-        if (c.lostAt !== undefined) {
-          this.deps.log(`host ${name}: answers again`);
-          c.lostAt = undefined;
-        }
-        c.lastError = undefined;
-        if (r.accepted.length > 0) this.deps.wake?.();
+      const follower = (c.follower = this.follower(name, c, info.home));
+      c.stream = new HostEventStream({
+        s: this.ssh,
+        target: c.remote.target,
+        autorun: c.remote.spec.autorun,
+        hostEvents: hostEventsFile(info.home, basename(this.deps.paths.dir)),
+        follower,
+        // Back after a loss: the sessions of stages that moved on are ended before anything it says is read.
+        beforeStart: async () => {
+          if (c.lostAt !== undefined && !c.fenced) {
+            await this.fence(name, c);
+            c.fenced = true;
+          }
+        },
+        admit: () => c.lostAt === undefined || c.fenced === true,
+        onAnswer: () => {
+          c.lastOk = this.deps.clock.now();
+          if (c.lostAt !== undefined) {
+            this.deps.log(`host ${name}: answers again`);
+            c.lostAt = undefined;
+            c.fenced = false;
+          }
+          c.lastError = undefined;
+          this.logRejected(name, c);
+        },
+        onAccepted: () => this.deps.wake?.(),
         // Its panes are read once what its stages said is read: a monitor started again must not
         // take a stage that reported "implement done" and exited for a dead one.
-        if (!r.more) c.tmux ??= c.stageHost.tmux(this.socket());
-        // Nothing, and no wait (no events file there yet): the next tick polls again.
-        if (!r.more && r.accepted.length === 0 && c.lastOk - t0 < WAIT_MS / 2) break;
-        if (!this.busyHosts().has(name)) break;
-      }
+        onCaughtUp: () => {
+          c.tmux ??= c.stageHost.tmux(this.socket());
+        },
+        onError: (error) => {
+          this.logRejected(name, c);
+          this.note(name, error);
+        },
+      });
+      c.stream.start();
     };
-    run()
+    start()
       .catch((error: unknown) => this.note(name, error))
       .finally(() => {
-        c.polling = false;
+        c.starting = false;
       });
   }
 
@@ -307,7 +342,7 @@ export class RunHosts {
       },
       stateFile: `${paths.dir}/host-${name}.offset`,
       onRejected: (offset, reason) => {
-        // One log line per reason and poll (a fenced session may have written many).
+        // One log line per reason and frame read (a fenced session may have written many).
         const seen = (c.rejected ??= new Map<string, { first: number; count: number }>());
         const r = seen.get(reason) ?? { first: offset, count: 0 };
         seen.set(reason, { ...r, count: r.count + 1 });

@@ -1,18 +1,23 @@
 /**
  * Following a host's events file over the shared connection into the controller's events.jsonl:
  * what a host may report, complete lines only, and exactly once across a follower killed at the
- * worst moment and one SIGKILLed again and again while the host writes.
+ * worst moment, one SIGKILLed again and again while the host writes, and a stream whose ssh
+ * client or host side is killed under it; a file replaced, cut or holding a line too long stops
+ * the stream; the host's side ends with the stream.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../helpers/env.js";
 import { closeMaster, runScript, type SshSettings, type SshTarget } from "../../src/adapters/ssh.js";
 import { appendLine } from "../../src/state/append.js";
 import { orchPaths, type OrchPaths } from "../../src/state/paths.js";
 import { HostEventFollower, type FollowerOptions } from "../../src/host/event-follower.js";
+import { HostEventStream, type StreamOptions } from "../../src/host/event-stream.js";
+import { execa } from "execa";
+import { CLI, waitFor } from "../helpers/env.js";
 import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
 
 const skip = hostLaneSkip();
@@ -132,28 +137,116 @@ describe.skipIf(skip)("following a host's events", () => {
     expect(forwarded().map((e) => e.type)).toEqual(["prompt_submitted", "agent_stopped", "session_ended"]);
   });
 
-  it("SIGKILLed again and again while the host writes: every line once, in order", async () => {
+  /** The host's `autorun host follow` processes. */
+  async function hostFollowers(): Promise<number[]> {
+    const out: number[] = [];
+    for (const pid of await host.pids()) {
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").includes(" host follow ")) out.push(pid);
+      } catch {
+        // gone
+      }
+    }
+    return out;
+  }
+
+  /** A stream over `o` that records what it reports; stopped at the end of the test. */
+  const streams: HostEventStream[] = [];
+  afterEach(async () => {
+    for (const st of streams.splice(0)) await st.stop();
+  });
+  function stream(o: FollowerOptions, extra: Partial<StreamOptions> = {}) {
+    const follower = new HostEventFollower(o);
+    const seen = { answers: 0, caughtUp: 0, errors: [] as string[] };
+    const st = new HostEventStream({
+      s,
+      target,
+      autorun: CLI,
+      hostEvents: o.hostEvents,
+      follower,
+      backoffMs: { min: 50, max: 200 },
+      brokenRetryMs: 200,
+      onAnswer: () => seen.answers++,
+      onCaughtUp: () => seen.caughtUp++,
+      onError: (e) => seen.errors.push(e.message),
+      ...extra,
+    });
+    streams.push(st);
+    return { st, follower, seen };
+  }
+
+  it("a stream: lines as they are written, what the host may not say skipped, a heartbeat while idle, nothing left on the host", async () => {
+    const { line, write, options, forwarded } = await setup();
+    const rejected: string[] = [];
+    const { st, seen } = stream(options(new Map([["1", 0]]), { onRejected: (_at, why) => rejected.push(why) }));
+    st.start();
+    await waitFor("the stream read the host's file to its end", () => seen.caughtUp > 0);
+    expect(await hostFollowers()).toHaveLength(1);
+    const phase = (stage: string, n: number) => line({ stage, type: "phase_status", phase: "implement", status: "start", current_phase: n });
+    await write(phase("1", 1));
+    await waitFor("the line forwarded", () => forwarded().length === 1);
+    expect(forwarded()[0]).toMatchObject({ host: "box1", stage: "1", current_phase: 1 });
+    const torn = phase("1", 3);
+    await write(phase("2", 2) + torn.slice(0, 30));
+    await waitFor("the line of another host's stage refused", () => rejected.length === 1);
+    expect(rejected).toEqual(["stage 2 is not placed on host box1"]);
+    await write(torn.slice(30));
+    await waitFor("the torn line forwarded whole", () => forwarded().length === 2);
+    expect(forwarded().map((e) => e.current_phase)).toEqual([1, 3]);
+    // Nothing written: the host says it is there every second.
+    const before = seen.answers;
+    await waitFor("two heartbeats", () => seen.answers >= before + 2, 10_000);
+    expect(seen.errors).toEqual([]);
+    await st.stop();
+    await waitFor("the host's side ended with the stream", async () => (await hostFollowers()).length === 0);
+  });
+
+  it("a stream whose ssh client, then whose host side, is killed under it starts again: every line once, in order", async () => {
+    const { line, hostEvents, options, forwarded } = await setup();
+    const total = 150;
+    const { st, seen } = stream(options(new Map([["1", 0]])));
+    st.start();
+    await waitFor("the stream up", () => seen.caughtUp > 0);
+    const lines = Array.from({ length: total }, (_, i) => line({ stage: "1", type: "phase_status", phase: "implement", status: "start", current_phase: i }));
+    const writer = runScript(s, target, 'f=$1; shift; for l in "$@"; do printf "%s" "$l" >> "$f"; sleep 0.01; done', [hostEvents, ...lines], { deadlineMs: 60_000 });
+    await waitFor("some lines forwarded", () => forwarded().length >= 10);
+    process.kill(st.pid!, "SIGKILL");
+    await waitFor("the stream started again", () => st.starts >= 2);
+    await waitFor("more lines forwarded", () => forwarded().length >= 50 || forwarded().length === total);
+    const [there] = await hostFollowers();
+    process.kill(there!, "SIGKILL");
+    await waitFor("the stream started again", () => st.starts >= 3);
+    expect((await writer).ok).toBe(true);
+    await waitFor("every line forwarded", () => forwarded().length >= total, 30_000);
+    expect(forwarded().map((e) => e.current_phase)).toEqual(Array.from({ length: total }, (_, i) => i));
+    expect(seen.errors.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a follower process SIGKILLed again and again while the host writes: every line once, in order", async () => {
     const { line, hostEvents, options, forwarded } = await setup();
     const total = 150;
     const o = options(new Map([["1", 0]]));
     const spec = JSON.stringify({ ...o, placements: undefined, onRejected: undefined });
-    // The follower in a process of its own, polling as fast as it can.
-    const child = `const { HostEventFollower } = await import(${JSON.stringify(join(ROOT, "dist", "src", "host", "event-follower.js"))});
+    // The follower and its stream in a process of their own, as the monitor runs them.
+    const dist = (p: string) => JSON.stringify(join(ROOT, "dist", "src", "host", p));
+    const child = `const { HostEventFollower } = await import(${dist("event-follower.js")});
+const { HostEventStream } = await import(${dist("event-stream.js")});
 const o = JSON.parse(process.argv[1]);
-const f = new HostEventFollower({ ...o, maxBytes: 2048, placements: () => new Map([["1", 0]]) });
-for (;;) { if ((await f.poll()).accepted.length > 0) process.stdout.write("+"); await new Promise((r) => setTimeout(r, 5)); }`;
-    // A few lines per poll (2 KiB), so a kill lands in the middle of the stream.
+const follower = new HostEventFollower({ ...o, placements: () => new Map([["1", 0]]) });
+new HostEventStream({ s: o.s, target: o.target, autorun: ${JSON.stringify(CLI)}, hostEvents: o.hostEvents, follower, onAccepted: () => process.stdout.write("+") }).start();`;
     const start = () => spawn(process.execPath, ["--input-type=module", "-e", child, spec], { stdio: ["ignore", "pipe", "pipe"] });
-    // The host appends `total` lines, a few milliseconds apart, as hooks would.
+    // The host appends `total` lines, 50 ms apart, as hooks would: long enough for the kills to
+    // land while lines come (a follower takes seconds to start on a loaded machine).
     const lines = Array.from({ length: total }, (_, i) => line({ stage: "1", type: "phase_status", phase: "implement", status: "start", current_phase: i }));
-    const writer = runScript(s, target, 'f=$1; shift; for l in "$@"; do printf "%s" "$l" >> "$f"; sleep 0.01; done', [hostEvents, ...lines], { deadlineMs: 60_000 });
+    const writer = runScript(s, target, 'f=$1; shift; for l in "$@"; do printf "%s" "$l" >> "$f"; sleep 0.05; done', [hostEvents, ...lines], { deadlineMs: 120_000 });
     let kills = 0;
+    let whileWriting = 0;
     let done = false;
     void writer.then(() => (done = true));
     while (!done || kills < 3) {
       const p = start();
       // Killed once it has forwarded lines (however long a loaded machine takes to start it), a
-      // random moment later: mid-poll, mid-append or between the append and the state write.
+      // random moment later: mid-frame, mid-append or between the append and the state write.
       await new Promise((r) => {
         const timer = setTimeout(r, 30_000);
         p.stdout!.once("data", () => {
@@ -164,6 +257,7 @@ for (;;) { if ((await f.poll()).accepted.length > 0) process.stdout.write("+"); 
       p.kill("SIGKILL");
       await new Promise((r) => p.once("exit", r));
       kills++;
+      if (!done) whileWriting++;
     }
     expect((await writer).ok).toBe(true);
     // The killed followers forwarded lines themselves; one last follower catches up.
@@ -172,9 +266,43 @@ for (;;) { if ((await f.poll()).accepted.length > 0) process.stdout.write("+"); 
     for (let i = 0; i < 50 && (await last.poll()).more; i++);
     await last.poll();
     const phases = forwarded().map((e) => e.current_phase);
-    console.log(`${kills} followers SIGKILLed while ${total} lines were written; they forwarded ${byKilled}`);
+    console.log(`${kills} followers SIGKILLed (${whileWriting} while the host was still writing); they forwarded ${byKilled} of ${total} lines`);
     expect(kills).toBeGreaterThanOrEqual(3);
     expect(byKilled).toBeGreaterThan(0);
     expect(phases).toEqual(Array.from({ length: total }, (_, i) => i));
+    // Their host sides ended with them (their stdin ended).
+    await waitFor("no host side left", async () => (await hostFollowers()).length === 0);
+  });
+
+  it("a host file cut, replaced, or holding a line too long stops the stream, which says why", async () => {
+    const check = async (name: string, breakIt: (hostEvents: string) => Promise<void>, expected: RegExp, extra: Partial<FollowerOptions> = {}) => {
+      const { line, write, hostEvents, options, forwarded } = await setup();
+      const { st, seen } = stream(options(new Map([["1", 0]]), extra));
+      st.start();
+      await write(line({ stage: "1", type: "prompt_submitted" }));
+      await waitFor(`${name}: the first line forwarded`, () => forwarded().length === 1);
+      await breakIt(hostEvents);
+      await waitFor(`${name}: the stream says why`, () => seen.errors.some((e) => expected.test(e)));
+      // Tried again, it says so again, and forwards nothing.
+      await write(line({ stage: "1", type: "agent_stopped" }));
+      await waitFor(`${name}: said again`, () => seen.errors.filter((e) => expected.test(e)).length >= 2);
+      expect(forwarded()).toHaveLength(1);
+      await st.stop();
+    };
+    await check("cut", (f) => runScript(s, target, ': > "$1"', [f]).then(() => undefined), /is shorter \(\d+ bytes\) than what was already read/);
+    // Another file in its place, longer than what was read: only its identity tells.
+    await check("replaced", (f) => runScript(s, target, 'cp -- "$1" "$1.new" && cat -- "$1" >> "$1.new" && mv -- "$1.new" "$1"', [f]).then(() => undefined), /was replaced by another file/);
+    await check("long line", (f) => runScript(s, target, 'head -c 600 /dev/zero | tr "\\0" x >> "$1"', [f]).then(() => undefined), /is longer than 512 bytes/, { maxBytes: 512 });
+  });
+
+  it("autorun host follow refuses bad arguments in one line, exit 2", async () => {
+    for (const [args, message] of [
+      [["relative/events.jsonl", "0"], /^autorun: autorun host follow: "relative\/events.jsonl" is not an absolute path; nothing was read\.$/],
+      [["/x/events.jsonl", "1.5"], /^autorun: autorun host follow: offset "1.5" is not a byte offset \(a whole number\); nothing was read\.$/],
+    ] as const) {
+      const r = await execa(process.execPath, [CLI, "host", "follow", ...args], { reject: false, input: "" });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
   });
 });
