@@ -143,7 +143,7 @@ export async function launchMany(home: string, inputs: readonly LaunchInput[]): 
       const input = inputs[i]!;
       const orchDir = hostOrchDir(home, input.orchestration);
       const env = sessionEnv({ home, orchDir, stage: input.stage }, { extra: input.env });
-      return { name: input.session, cwd: input.root, argv: input.argv, env, envDir: join(home, "session-env"), remainOnExit: true, ...(input.width ? { width: input.width } : {}), ...(input.height ? { height: input.height } : {}) };
+      return { name: input.session, cwd: input.in_worktree ? hostWorktree(input.root, input.worktree) : input.root, argv: input.argv, env, envDir: join(home, "session-env"), remainOnExit: true, ...(input.width ? { width: input.width } : {}), ...(input.height ? { height: input.height } : {}) };
     });
     const made = specs.length > 0 ? await tmux.newSessions(specs) : [];
     const adopted = new Set(indexes.filter((i) => existing.has(inputs[i]!.session)));

@@ -49,6 +49,8 @@ export const launchInput = z
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()),
     width: z.number().int().positive().optional(),
     height: z.number().int().positive().optional(),
+    /** The session starts in the worktree, not the root (a `--resume`: Claude Code finds a conversation by the directory it runs in). */
+    in_worktree: z.boolean().optional(),
   })
   .strict();
 export type LaunchInput = z.infer<typeof launchInput>;

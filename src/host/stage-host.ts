@@ -47,6 +47,8 @@ export interface StageLaunch {
   argv: (paths: StagePaths) => string[];
   /** Variables beyond autorun's own (the host's `env` names, with this machine's values). */
   env: Record<string, string>;
+  /** A `--resume`: the session starts in the worktree (where the conversation was had). */
+  resume?: boolean;
 }
 
 export interface StageLaunched {
@@ -92,7 +94,7 @@ export class LocalStageHost implements StageHost {
     if (!existsSync(paths.worktree)) await git.addStageWorktree(this.projectRoot, paths.worktree, l.branch, l.start);
     const tmux = this.tmux(l.socket);
     if (await tmux.hasSession(l.session)) return { paths, eventsOffset: 0, adopted: true };
-    await tmux.newSession({ name: l.session, cwd: this.projectRoot, argv: l.argv(paths), env: sessionEnv({ home: this.home, orchDir: paths.orchDir, stage: l.stage }, { extra: l.env }), envDir: join(paths.orchDir, "session-env"), remainOnExit: true });
+    await tmux.newSession({ name: l.session, cwd: l.resume ? paths.worktree : this.projectRoot, argv: l.argv(paths), env: sessionEnv({ home: this.home, orchDir: paths.orchDir, stage: l.stage }, { extra: l.env }), envDir: join(paths.orchDir, "session-env"), remainOnExit: true });
     return { paths, eventsOffset: 0, adopted: false };
   }
 
@@ -110,7 +112,7 @@ export class LocalStageHost implements StageHost {
       const made = await tmux.newSessions(
         starting.map((l) => {
           const paths = this.paths(l.orchestration, l.stage, l.worktreeName);
-          return { name: l.session, cwd: this.projectRoot, argv: l.argv(paths), env: sessionEnv({ home: this.home, orchDir: paths.orchDir, stage: l.stage }, { extra: l.env }), envDir: join(paths.orchDir, "session-env"), remainOnExit: true };
+          return { name: l.session, cwd: l.resume ? paths.worktree : this.projectRoot, argv: l.argv(paths), env: sessionEnv({ home: this.home, orchDir: paths.orchDir, stage: l.stage }, { extra: l.env }), envDir: join(paths.orchDir, "session-env"), remainOnExit: true };
         }),
       );
       // Those of a call that failed, one at a time (adopting one that exists).
@@ -163,6 +165,7 @@ export class RemoteStageHost implements StageHost {
       socket: l.socket,
       argv: l.argv(paths),
       env: l.env,
+      ...(l.resume ? { in_worktree: true } : {}),
     });
     return { paths, eventsOffset: out.events_offset, adopted: out.session_state === "adopted" };
   }
@@ -178,7 +181,7 @@ export class RemoteStageHost implements StageHost {
     }
     await this.host.pushBase(this.localRoot, ls[0]!.start, ls[0]!.baseBranch);
     const paths = ls.map((l) => this.paths(l.orchestration, l.stage, l.worktreeName));
-    const out = await this.host.launchMany(ls.map((l, i) => ({ orchestration: l.orchestration, started: l.started, stage: l.stage, branch: l.branch, start: l.start, worktree: l.worktreeName, context: l.context, session: l.session, socket: l.socket, argv: l.argv(paths[i]!), env: l.env })));
+    const out = await this.host.launchMany(ls.map((l, i) => ({ orchestration: l.orchestration, started: l.started, stage: l.stage, branch: l.branch, start: l.start, worktree: l.worktreeName, context: l.context, session: l.session, socket: l.socket, argv: l.argv(paths[i]!), env: l.env, ...(l.resume ? { in_worktree: true } : {}) })));
     return out.map((o, i) => ({ paths: paths[i]!, eventsOffset: o.events_offset, adopted: o.session_state === "adopted" }));
   }
 

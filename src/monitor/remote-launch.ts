@@ -106,6 +106,7 @@ async function planned(deps: RemoteLaunchDeps, status: Status, { host, id, sessi
       baseBranch: status.base_branch,
       argv: (p) => remoteArgv({ config: deps.config, hostAgent: spec.agentCommand, status, id, sessionId, resume }, p),
       env: hostEnv(spec.env),
+      ...(resume ? { resume: true } : {}),
     },
   };
 }
