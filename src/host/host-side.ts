@@ -142,7 +142,8 @@ export async function launchMany(home: string, inputs: readonly LaunchInput[]): 
     const specs: NewSession[] = starting.map((i) => {
       const input = inputs[i]!;
       const orchDir = hostOrchDir(home, input.orchestration);
-      const env = sessionEnv({ home, orchDir, stage: input.stage }, { extra: input.env });
+      // Its worktree here: where its SessionStart hook checks the agent started (the run's record names the controller's).
+      const env = sessionEnv({ home, orchDir, stage: input.stage }, { extra: { ...input.env, AUTORUN_HOST_WORKTREE: worktrees[i]!.worktree } });
       return { name: input.session, cwd: input.in_worktree ? hostWorktree(input.root, input.worktree) : input.root, argv: input.argv, env, envDir: join(home, "session-env"), remainOnExit: true, ...(input.width ? { width: input.width } : {}), ...(input.height ? { height: input.height } : {}) };
     });
     const made = specs.length > 0 ? await tmux.newSessions(specs) : [];
