@@ -95,6 +95,12 @@ export class RemoteHost {
     await pushToHost(this.s, this.target, { cwd: localRoot, remoteDir: root }, [`+${commit}:${hostBaseRef(baseBranch)}`]);
   }
 
+  /** Pushes `commit` to `ref` of the host's root (a snapshot a moved stage's worktree is restored from). */
+  async pushRef(localRoot: string, commit: string, ref: string): Promise<void> {
+    const { root } = await this.ready();
+    await pushToHost(this.s, this.target, { cwd: localRoot, remoteDir: root }, [`+${commit}:${ref}`]);
+  }
+
   /** One stage on the host (after `pushBase` of its start commit). */
   async launch(input: Omit<LaunchInput, "root">): Promise<LaunchOutput> {
     const { root } = await this.ready();

@@ -49,6 +49,8 @@ export interface StageLaunch {
   env: Record<string, string>;
   /** A `--resume`: the session starts in the worktree (where the conversation was had). */
   resume?: boolean;
+  /** Moved off a lost host: the snapshot of its uncommitted work and its conversation, put back in its new worktree. */
+  restore?: { commit: string; transcript?: { sessionId: string; bytes: Buffer } };
 }
 
 export interface StageLaunched {
@@ -152,6 +154,7 @@ export class RemoteStageHost implements StageHost {
   async launch(l: StageLaunch): Promise<StageLaunched> {
     await this.host.ready();
     await this.host.pushBase(this.localRoot, l.start, l.baseBranch);
+    if (l.restore) await this.host.pushRef(this.localRoot, l.restore.commit, `refs/autorun/restore/${l.orchestration}/${l.stage}`);
     const paths = this.paths(l.orchestration, l.stage, l.worktreeName);
     const out = await this.host.launch({
       orchestration: l.orchestration,
@@ -166,6 +169,7 @@ export class RemoteStageHost implements StageHost {
       argv: l.argv(paths),
       env: l.env,
       ...(l.resume ? { in_worktree: true } : {}),
+      ...(l.restore ? { restore: { commit: l.restore.commit, ...(l.restore.transcript ? { transcript: { session_id: l.restore.transcript.sessionId, base64: l.restore.transcript.bytes.toString("base64") } } : {}) } } : {}),
     });
     return { paths, eventsOffset: out.events_offset, adopted: out.session_state === "adopted" };
   }
@@ -174,7 +178,7 @@ export class RemoteStageHost implements StageHost {
     await this.host.ready();
     const starts = new Set(ls.map((l) => `${l.start} ${l.baseBranch}`));
     // One base tip (a batch of ready stages starts from it): one push, one call; else one by one.
-    if (starts.size !== 1) {
+    if (starts.size !== 1 || ls.some((l) => l.restore)) {
       const out: StageLaunched[] = [];
       for (const l of ls) out.push(await this.launch(l));
       return out;

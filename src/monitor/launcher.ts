@@ -207,7 +207,7 @@ export async function relaunchStage(deps: LaunchDeps, id: string, expectAttempts
       if (where.host !== "local") {
         const previousId = stage.session_id ?? stageSessionId(status, paths.dir, id, stage.attempts, stage.retries);
         const freshId = stageSessionId(status, paths.dir, id, stage.attempts + 1, stage.retries);
-        await relaunchOnHost({ paths, config: deps.config, log: deps.log, hosts: deps.hosts }, status, { host: where.host, id, previousId, freshId, attempt: stage.attempts + 1 });
+        await relaunchOnHost({ paths, config: deps.config, log: deps.log, hosts: deps.hosts }, status, { host: where.host, id, previousId, freshId, attempt: stage.attempts + 1, ...(kept ? { kept } : {}) });
         return "launched";
       }
       return relaunchHere({ ...deps, tmux: deps.hosts.deps.tmux }, status, id, kept ? { from, kept } : undefined);
