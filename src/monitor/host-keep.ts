@@ -42,6 +42,11 @@ export interface KeepDeps {
   remote: (host: string) => Promise<{ target: SshTarget; root: string }>;
 }
 
+/** Where the bytes of the transcript of session `sid` of stage `id` on a host are copied here. */
+export function keptTranscriptPath(paths: Pick<OrchPaths, "stagesDir">, id: string, sid: string): string {
+  return join(paths.stagesDir, `stage-${id}-transcripts`, `${sid}.jsonl`);
+}
+
 /** A ref name part git takes as it is. */
 function refPart(s: string): boolean {
   return /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(s) && !s.includes("..") && !s.endsWith(".lock") && !s.endsWith(".");
@@ -81,7 +86,7 @@ export class HostKeep {
 
   /** Where the bytes of the transcript of session `sid` of stage `id` are copied. */
   transcriptCopy(id: string, sid: string): string {
-    return join(this.d.paths.stagesDir, `stage-${id}-transcripts`, `${sid}.jsonl`);
+    return keptTranscriptPath(this.d.paths, id, sid);
   }
 
   observe(event: AutorunEvent): void {
