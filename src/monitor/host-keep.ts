@@ -179,6 +179,8 @@ export class HostKeep {
     const kept = await this.kept(host, id);
     const stage = this.d.status().stages[id];
     if (!kept || !stage) return undefined;
+    // Its branch checked out here already: moving it would leave that worktree's files behind its HEAD.
+    if (existsSync(stage.worktree)) throw new Error(`its worktree ${stage.worktree} is here already; it goes on in it, and what was kept stays in ${this.refs(host, id)!.here}`);
     const r = await git(this.d.status().project_root, ["update-ref", `refs/heads/${stage.branch}`, kept.tip]);
     if (!r.ok) throw new Error(`could not set ${stage.branch} to ${kept.tip.slice(0, 10)}: ${r.err}`);
     return kept;
