@@ -32,7 +32,9 @@
  *
  * With AUTORUN_SIM_USAGE=<tokens> it keeps a Claude Code-style transcript (named in its hooks'
  * `transcript_path`): every step is an assistant message of the model it runs as (`--model`, else
- * claude-sonnet-4-5) that used that many input tokens and a quarter as many output tokens.
+ * claude-sonnet-4-5) that used that many input tokens and a quarter as many output tokens. Resumed
+ * (`--resume <id>`), it goes on with the conversation where claude would find it, when it is there
+ * (`$CLAUDE_CONFIG_DIR` or `~/.claude`, `projects/<cwd made a name>/<id>.jsonl`), naming it in its hooks.
  */
 import { spawnSync, spawn } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -115,10 +117,14 @@ if (!excluded.includes(".git-sim-state.json")) {
 
 // ---- the transcript (only with AUTORUN_SIM_USAGE), beside the repository like claude's own under ~/.claude ----
 const usagePerStep = Number(process.env.AUTORUN_SIM_USAGE ?? 0);
-const transcript = usagePerStep > 0 ? resolve(cwd, git(cwd, "rev-parse", "--git-common-dir").out, "sim-transcripts", `${sessionId}.jsonl`) : "";
+// Resumed: the conversation is where claude looks for it (its config dir's projects/<cwd with every
+// character but letters and digits made '-'>/<id>.jsonl), when it is there: one moved from another machine.
+const claudeDir = process.env.CLAUDE_CONFIG_DIR || join(process.env.HOME ?? "/nonexistent", ".claude");
+const resumed = resumeId ? join(claudeDir, "projects", cwd.replace(/[^A-Za-z0-9]/g, "-"), `${resumeId}.jsonl`) : "";
+const transcript = resumed && existsSync(resumed) ? resumed : usagePerStep > 0 ? resolve(cwd, git(cwd, "rev-parse", "--git-common-dir").out, "sim-transcripts", `${sessionId}.jsonl`) : "";
 let messages = 0;
 function spend(): void {
-  if (!transcript) return;
+  if (!transcript || usagePerStep <= 0) return;
   mkdirSync(join(transcript, ".."), { recursive: true });
   const usage = { input_tokens: usagePerStep, output_tokens: Math.round(usagePerStep / 4), cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
   const line = { type: "assistant", sessionId, message: { id: `msg_sim_${sessionId.slice(0, 8)}_${process.pid}_${++messages}`, model, role: "assistant", usage } };

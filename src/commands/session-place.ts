@@ -27,13 +27,16 @@ export function isInside(cwd: string, worktree: string): boolean {
 
 /**
  * Why this session must end, when the hook's `cwd` is not the stage's worktree: undefined when it
- * is, or when the payload names no directory (an agent other than Claude Code may not).
+ * is, or when the payload names no directory (an agent other than Claude Code may not). On another
+ * host the stage's worktree is that host's (`hostWorktree`, which its launch puts in the session's
+ * environment): the run's record names the controller's.
  */
-export function misplaced(paths: OrchPaths, stage: string, cwd: unknown): { reason: string; session: string } | undefined {
+export function misplaced(paths: OrchPaths, stage: string, cwd: unknown, hostWorktree?: string): { reason: string; session: string } | undefined {
   if (typeof cwd !== "string" || !cwd.startsWith("/") || cwd.includes("\0") || cwd.length > 4096) return undefined;
   const record = loadStatus(paths)?.stages[stage];
-  if (!record?.worktree || isInside(cwd, record.worktree)) return undefined;
-  return { reason: `started in ${cwd}, not in its worktree ${record.worktree}; autorun ended it before it acted`, session: record.session };
+  const worktree = hostWorktree?.startsWith("/") ? hostWorktree : record?.worktree;
+  if (!record || !worktree || isInside(cwd, worktree)) return undefined;
+  return { reason: `started in ${cwd}, not in its worktree ${worktree}; autorun ended it before it acted`, session: record.session };
 }
 
 /**

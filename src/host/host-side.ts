@@ -7,7 +7,8 @@
  * what the first made.
  */
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { claudeConfigDir, claudeTranscriptPath } from "../adapters/claude-projects.js";
 import { z } from "zod";
 import * as git from "../adapters/git.js";
 import { runProgram } from "../adapters/exec.js";
@@ -113,6 +114,17 @@ function ensureEvents(orchDir: string, started: Record<string, unknown>): string
   return file;
 }
 
+/** A stage moved here: its kept uncommitted files into its new worktree, its conversation where claude looks for it. */
+async function restoreMoved(worktree: string, input: LaunchInput): Promise<void> {
+  const r = await runProgram("git", ["-C", worktree, "restore", `--source=${input.restore!.commit}`, "--worktree", "--", "."], { timeoutMs: 60_000 });
+  if (!r.ok) throw new UserError(`could not put back stage ${input.stage}'s uncommitted files in ${worktree}: ${r.stderr.trim().split("\n").at(-1) ?? ""}`);
+  const t = input.restore!.transcript;
+  if (!t) return;
+  const to = claudeTranscriptPath(claudeConfigDir({ ...process.env, ...input.env }), worktree, t.session_id);
+  mkdirSync(dirname(to), { recursive: true, mode: 0o700 });
+  writeFileSync(to, Buffer.from(t.base64, "base64"), { mode: 0o600 });
+}
+
 /** One stage on this host: worktree, context file, events file, session. */
 export async function launch(home: string, input: LaunchInput): Promise<LaunchOutput> {
   return (await launchMany(home, [input]))[0]!;
@@ -134,6 +146,7 @@ export async function launchMany(home: string, inputs: readonly LaunchInput[]): 
       const worktree = hostWorktree(input.root, input.worktree);
       if (existsSync(worktree)) return { worktree, state: "existing" as const };
       await git.addStageWorktree(input.root, worktree, input.branch, input.start);
+      if (input.restore) await restoreMoved(worktree, input);
       return { worktree, state: "made" as const };
     }),
   );
@@ -151,8 +164,9 @@ export async function launchMany(home: string, inputs: readonly LaunchInput[]): 
     const specs: NewSession[] = starting.map((i) => {
       const input = inputs[i]!;
       const orchDir = hostOrchDir(home, input.orchestration);
-      const env = sessionEnv({ home, orchDir, stage: input.stage }, { extra: input.env });
-      return { name: input.session, cwd: input.root, argv: input.argv, env, envDir: join(home, "session-env"), remainOnExit: true, ...(input.width ? { width: input.width } : {}), ...(input.height ? { height: input.height } : {}) };
+      // Its worktree here: where its SessionStart hook checks the agent started (the run's record names the controller's).
+      const env = sessionEnv({ home, orchDir, stage: input.stage }, { extra: { ...input.env, AUTORUN_HOST_WORKTREE: worktrees[i]!.worktree } });
+      return { name: input.session, cwd: input.in_worktree ? hostWorktree(input.root, input.worktree) : input.root, argv: input.argv, env, envDir: join(home, "session-env"), remainOnExit: true, ...(input.width ? { width: input.width } : {}), ...(input.height ? { height: input.height } : {}) };
     });
     const made = specs.length > 0 ? await tmux.newSessions(specs) : [];
     const adopted = new Set(indexes.filter((i) => existing.has(inputs[i]!.session)));

@@ -53,6 +53,20 @@ export const launchInput = z
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()),
     width: z.number().int().positive().optional(),
     height: z.number().int().positive().optional(),
+    /** The session starts in the worktree, not the root (a `--resume`: Claude Code finds a conversation by the directory it runs in). */
+    in_worktree: z.boolean().optional(),
+    /**
+     * A stage moved here off a lost host: in the worktree just made, the files of `commit` (a
+     * snapshot of its uncommitted work, pushed first) put back uncommitted, and its conversation
+     * (base64) placed where Claude Code looks for it in that worktree.
+     */
+    restore: z
+      .object({
+        commit: z.string().regex(/^[0-9a-f]{40,64}$/, "a commit id"),
+        transcript: z.object({ session_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/), base64: z.string() }).strict().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type LaunchInput = z.infer<typeof launchInput>;

@@ -111,6 +111,12 @@ export class RemoteHost {
     }
   }
 
+  /** Pushes `commit` to `ref` of the host's root (a snapshot a moved stage's worktree is restored from). */
+  async pushRef(localRoot: string, commit: string, ref: string): Promise<void> {
+    const { root } = await this.ready();
+    await pushToHost(this.s, this.target, { cwd: localRoot, remoteDir: root }, [`+${commit}:${ref}`]);
+  }
+
   /** One stage on the host (after `pushBase` of its start commit). */
   async launch(input: Omit<LaunchInput, "root">): Promise<LaunchOutput> {
     const { root } = this.trustedRoot(await this.ready());

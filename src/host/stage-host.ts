@@ -49,6 +49,10 @@ export interface StageLaunch {
   argv: (paths: StagePaths) => string[];
   /** Variables beyond autorun's own (the host's `env` names, with this machine's values). */
   env: Record<string, string>;
+  /** A `--resume`: the session starts in the worktree (where the conversation was had). */
+  resume?: boolean;
+  /** Moved off a lost host: the snapshot of its uncommitted work and its conversation, put back in its new worktree. */
+  restore?: { commit: string; transcript?: { sessionId: string; bytes: Buffer } };
 }
 
 export interface StageLaunched {
@@ -94,7 +98,7 @@ export class LocalStageHost implements StageHost {
     if (!existsSync(paths.worktree)) await git.addStageWorktree(this.projectRoot, paths.worktree, l.branch, l.start);
     const tmux = this.tmux(l.socket);
     if (await tmux.hasSession(l.session)) return { paths, eventsOffset: 0, adopted: true };
-    await tmux.newSession({ name: l.session, cwd: this.projectRoot, argv: l.argv(paths), env: sessionEnv({ home: this.home, orchDir: paths.orchDir, stage: l.stage }, { extra: l.env }), envDir: join(paths.orchDir, "session-env"), remainOnExit: true });
+    await tmux.newSession({ name: l.session, cwd: l.resume ? paths.worktree : this.projectRoot, argv: l.argv(paths), env: sessionEnv({ home: this.home, orchDir: paths.orchDir, stage: l.stage }, { extra: l.env }), envDir: join(paths.orchDir, "session-env"), remainOnExit: true });
     return { paths, eventsOffset: 0, adopted: false };
   }
 
@@ -112,7 +116,7 @@ export class LocalStageHost implements StageHost {
       const made = await tmux.newSessions(
         starting.map((l) => {
           const paths = this.paths(l.orchestration, l.stage, l.worktreeName);
-          return { name: l.session, cwd: this.projectRoot, argv: l.argv(paths), env: sessionEnv({ home: this.home, orchDir: paths.orchDir, stage: l.stage }, { extra: l.env }), envDir: join(paths.orchDir, "session-env"), remainOnExit: true };
+          return { name: l.session, cwd: l.resume ? paths.worktree : this.projectRoot, argv: l.argv(paths), env: sessionEnv({ home: this.home, orchDir: paths.orchDir, stage: l.stage }, { extra: l.env }), envDir: join(paths.orchDir, "session-env"), remainOnExit: true };
         }),
       );
       // Those of a call that failed, one at a time (adopting one that exists).
@@ -152,6 +156,7 @@ export class RemoteStageHost implements StageHost {
   async launch(l: StageLaunch): Promise<StageLaunched> {
     await this.host.ready();
     await this.host.pushBase(this.localRoot, l.start, l.baseBranch);
+    if (l.restore) await this.host.pushRef(this.localRoot, l.restore.commit, `refs/autorun/restore/${l.orchestration}/${l.stage}`);
     const paths = this.paths(l.orchestration, l.stage, l.worktreeName);
     const out = await this.host.launch({
       orchestration: l.orchestration,
@@ -165,6 +170,8 @@ export class RemoteStageHost implements StageHost {
       socket: l.socket,
       argv: l.argv(paths),
       env: l.env,
+      ...(l.resume ? { in_worktree: true } : {}),
+      ...(l.restore ? { restore: { commit: l.restore.commit, ...(l.restore.transcript ? { transcript: { session_id: l.restore.transcript.sessionId, base64: l.restore.transcript.bytes.toString("base64") } } : {}) } } : {}),
     });
     return { paths, eventsOffset: out.events_offset, adopted: out.session_state === "adopted" };
   }
@@ -173,14 +180,14 @@ export class RemoteStageHost implements StageHost {
     await this.host.ready();
     const starts = new Set(ls.map((l) => `${l.start} ${l.baseBranch}`));
     // One base tip (a batch of ready stages starts from it): one push, one call; else one by one.
-    if (starts.size !== 1) {
+    if (starts.size !== 1 || ls.some((l) => l.restore)) {
       const out: StageLaunched[] = [];
       for (const l of ls) out.push(await this.launch(l));
       return out;
     }
     await this.host.pushBase(this.localRoot, ls[0]!.start, ls[0]!.baseBranch);
     const paths = ls.map((l) => this.paths(l.orchestration, l.stage, l.worktreeName));
-    const out = await this.host.launchMany(ls.map((l, i) => ({ orchestration: l.orchestration, started: l.started, stage: l.stage, branch: l.branch, start: l.start, worktree: l.worktreeName, context: l.context, session: l.session, socket: l.socket, argv: l.argv(paths[i]!), env: l.env })));
+    const out = await this.host.launchMany(ls.map((l, i) => ({ orchestration: l.orchestration, started: l.started, stage: l.stage, branch: l.branch, start: l.start, worktree: l.worktreeName, context: l.context, session: l.session, socket: l.socket, argv: l.argv(paths[i]!), env: l.env, ...(l.resume ? { in_worktree: true } : {}) })));
     return out.map((o, i) => ({ paths: paths[i]!, eventsOffset: o.events_offset, adopted: o.session_state === "adopted" }));
   }
 

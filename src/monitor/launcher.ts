@@ -20,6 +20,8 @@ import { keepOrRestoreBranch } from "./tips.js";
 import type { Worktrees } from "./worktrees.js";
 import type { RunHosts } from "./run-hosts.js";
 import { launchOnHost, relaunchOnHost } from "./remote-launch.js";
+import { carryOver, movedHere } from "./host-move.js";
+import type { Kept } from "./host-keep.js";
 
 export interface LaunchDeps {
   tmux: Tmux;
@@ -199,20 +201,23 @@ export async function relaunchStage(deps: LaunchDeps, id: string, expectAttempts
         deps.log(`stage ${id}: not relaunched yet: ${where && "detail" in where ? where.detail : "no host"}`);
         return "skipped";
       }
+      // Off a lost host: its branch here at the tip kept from there, and (here) its uncommitted files and conversation.
+      const from = deps.hosts.hostOf(id);
+      const kept = from !== "local" && from !== where.host ? await carryOver(deps.hosts.keep, deps.log, from, id) : undefined;
       if (where.host !== "local") {
         const previousId = stage.session_id ?? stageSessionId(status, paths.dir, id, stage.attempts, stage.retries);
         const freshId = stageSessionId(status, paths.dir, id, stage.attempts + 1, stage.retries);
-        await relaunchOnHost({ paths, config: deps.config, log: deps.log, hosts: deps.hosts }, status, { host: where.host, id, previousId, freshId, attempt: stage.attempts + 1 });
+        await relaunchOnHost({ paths, config: deps.config, log: deps.log, hosts: deps.hosts }, status, { host: where.host, id, previousId, freshId, attempt: stage.attempts + 1, ...(kept ? { kept } : {}) });
         return "launched";
       }
-      return relaunchHere({ ...deps, tmux: deps.hosts.deps.tmux }, status, id);
+      return relaunchHere({ ...deps, tmux: deps.hosts.deps.tmux }, status, id, kept ? { from, kept } : undefined);
     }
     return relaunchHere(deps, status, id);
   });
 }
 
 /** The relaunch on this machine (under the launch lock). */
-async function relaunchHere(deps: LaunchDeps, status: Status, id: string): Promise<LaunchResult> {
+async function relaunchHere(deps: LaunchDeps, status: Status, id: string, moved?: { from: string; kept: Kept }): Promise<LaunchResult> {
   const { paths, tmux } = deps;
   const stage = status.stages[id]!;
   if (await tmux.hasSession(stage.session)) return "skipped";
@@ -222,17 +227,19 @@ async function relaunchHere(deps: LaunchDeps, status: Status, id: string): Promi
   const attempt = stage.attempts + 1;
   const worktreeExists = existsSync(stage.worktree);
   const previousId = stage.session_id ?? stageSessionId(status, paths.dir, id, stage.attempts, stage.retries);
-  const sessionId = worktreeExists ? previousId : stageSessionId(status, paths.dir, id, attempt, stage.retries);
   if (!worktreeExists) await deps.worktrees.ensure(status, stage);
+  // Moved off a lost host: the work kept from there in the worktree just made, its conversation resumed when it was kept.
+  const resume = worktreeExists || (moved !== undefined && deps.hosts !== undefined && (await movedHere({ keep: deps.hosts.keep, log: deps.log }, moved, id, { worktree: stage.worktree, env: deps.env ?? process.env })));
+  const sessionId = resume ? previousId : stageSessionId(status, paths.dir, id, attempt, stage.retries);
   await tmux.newSession({
     name: stage.session,
-    cwd: worktreeExists ? stage.worktree : status.project_root,
-    argv: stageArgv(deps, status, paths.dir, id, { sessionId, resume: worktreeExists }),
+    cwd: resume ? stage.worktree : status.project_root,
+    argv: stageArgv(deps, status, paths.dir, id, { sessionId, resume }),
     env: sessionEnv({ home: paths.home, orchDir: paths.dir, stage: id }, { env: deps.env }),
     envDir: `${paths.dir}/session-env`,
     remainOnExit: true,
   });
   appendFor(paths, status, { stage: id, type: "stage_relaunched", session: stage.session, session_id: sessionId, attempt });
-  deps.log(`stage ${id}: relaunched (attempt ${attempt}${worktreeExists ? `, --resume ${sessionId}` : ", fresh worktree"})`);
+  deps.log(`stage ${id}: relaunched (attempt ${attempt}${resume ? `, --resume ${sessionId}` : worktreeExists || moved ? `, new conversation ${sessionId}` : ", fresh worktree"})`);
   return "launched";
 }

@@ -16,6 +16,7 @@ import type { OrchPaths } from "../state/paths.js";
 import type { Status } from "../types/schemas.js";
 import type { StageLaunch, StagePaths } from "../host/stage-host.js";
 import type { RunHosts } from "./run-hosts.js";
+import type { Kept } from "./host-keep.js";
 
 export interface RemoteLaunchDeps {
   paths: OrchPaths;
@@ -107,6 +108,7 @@ async function planned(deps: RemoteLaunchDeps, status: Status, { host, id, sessi
       baseBranch: status.base_branch,
       argv: (p) => remoteArgv({ config: deps.config, hostAgent: spec.agentCommand, status, id, sessionId, resume }, p),
       env: hostEnv(spec.env),
+      ...(resume ? { resume: true } : {}),
     },
   };
 }
@@ -127,16 +129,21 @@ export async function launchOnHost(deps: RemoteLaunchDeps, status: Status, { hos
 
 /**
  * A relaunch on `host`: on the host it ran on, `--resume` in its worktree there; on another host
- * (its own was lost), from its last fetched tip with a new conversation.
+ * (its own was lost), from its last fetched tip, with what was kept of it (`kept`: its uncommitted
+ * files, and its conversation, resumed, when that was kept too), else a new conversation.
  */
-export async function relaunchOnHost(deps: RemoteLaunchDeps, status: Status, r: { host: string; id: string; previousId: string; freshId: string; attempt: number }): Promise<void> {
-  const { host, id, previousId, freshId, attempt } = r;
+export async function relaunchOnHost(deps: RemoteLaunchDeps, status: Status, r: { host: string; id: string; previousId: string; freshId: string; attempt: number; kept?: Kept }): Promise<void> {
+  const { host, id, previousId, freshId, attempt, kept } = r;
   const stageHost = await deps.hosts.stageHost(host);
   const same = deps.hosts.hostOf(id) === host;
-  const sessionId = same ? previousId : freshId;
+  const conversation = !same && kept?.transcript !== undefined ? readFileSync(kept.transcript) : undefined;
+  const resume = same || conversation !== undefined;
+  const sessionId = resume ? previousId : freshId;
   const baseTip = await git.headCommit(status.project_root, `refs/heads/${status.base_branch}`);
-  const b = await planned(deps, status, { host, id, sessionId, resume: same, baseTip });
+  const b = await planned(deps, status, { host, id, sessionId, resume, baseTip });
+  if (!same && kept) b.launch.restore = { commit: kept.snapshot, ...(conversation ? { transcript: { sessionId, bytes: conversation } } : {}) };
   const [out] = await stageHost.launchMany([b.launch]);
   appendAllFor(deps.paths, status, [{ stage: id, type: "stage_relaunched", session: b.launch.session, session_id: sessionId, attempt, host, events_offset: out!.eventsOffset }]);
-  deps.log(`stage ${id}: relaunched on host ${host} (attempt ${attempt}${same ? `, --resume ${sessionId}` : `, from ${b.launch.start.slice(0, 10)}`})`);
+  const moved = kept ? `, with its uncommitted files${conversation ? " and its conversation" : ""} kept from its lost host` : "";
+  deps.log(`stage ${id}: relaunched on host ${host} (attempt ${attempt}${resume ? `, --resume ${sessionId}` : `, from ${b.launch.start.slice(0, 10)}`}${moved})`);
 }

@@ -28,6 +28,8 @@ import type { Config } from "../state/config.js";
 import type { OrchPaths } from "../state/paths.js";
 import type { AutorunEvent, Status } from "../types/schemas.js";
 import { routedTmux } from "./host-tmux.js";
+import { HostKeep } from "./host-keep.js";
+import { bringNotesHome } from "./host-move.js";
 import type { Clock } from "../core/clock.js";
 
 /** A host that has not answered for this long is lost (its stream says it is there every second: ≤ 10 s from link loss). */
@@ -74,11 +76,26 @@ export class RunHosts {
   private readonly conns = new Map<string, Conn>();
   private readonly local: LocalStageHost;
   readonly ssh: SshSettings;
+  /** The copy kept here of the work of the stages on hosts (host-keep.ts). */
+  readonly keep: HostKeep;
 
   constructor(readonly deps: RunHostsDeps, private readonly status: () => Status) {
     this.specs = resolveHosts(deps.config);
     this.ssh = { home: deps.paths.home, connectTimeoutS: 5, aliveIntervalS: 2, aliveCountMax: 2 };
     this.local = new LocalStageHost(status().project_root, deps.paths.home);
+    this.keep = new HostKeep({
+      ssh: this.ssh,
+      paths: deps.paths,
+      clock: deps.clock,
+      log: deps.log,
+      status,
+      hostOf: (id) => this.hostOf(id),
+      up: (host) => this.up(host),
+      remote: async (host) => {
+        const c = this.conn(host);
+        return { target: c.remote.target, root: (await c.remote.ready()).root };
+      },
+    });
     this.tmux = routedTmux(deps.tmux, {
       hostOfSession: (session) => this.hostOfSession(session),
       sessionsByHost: () => {
@@ -100,6 +117,7 @@ export class RunHosts {
   }
 
   observe(event: AutorunEvent): void {
+    this.keep.observe(event);
     if (event.stage === undefined || (event.type !== "stage_launched" && event.type !== "stage_relaunched")) return;
     if (event.host === undefined) {
       this.placed.delete(event.stage);
@@ -193,17 +211,27 @@ export class RunHosts {
     await this.conn(host).remote.pushBase(status.project_root, tip, status.base_branch);
   }
 
-  /** After a merge: the stage's worktree and branch on its host go (its session was ended by the cleanup). */
+  /**
+   * After a merge: the stage's notes come back from its host, then its worktree and branch there go
+   * (its session was ended by the cleanup); the copies kept here of its work go too.
+   */
   async cleanupStage(id: string): Promise<void> {
     const host = this.hostOf(id);
-    if (host !== "local") await this.removeOnHost(host, id);
+    if (host !== "local") {
+      const root = (await this.conn(host).remote.ready()).root;
+      if (!(await bringNotesHome({ keep: this.keep, log: this.deps.log, paths: this.deps.paths, status: this.status() }, host, id, root))) return;
+      await this.removeOnHost(host, id);
+    }
+    await this.keep.forget(id);
   }
 
   private async removeOnHost(host: string, id: string): Promise<void> {
     const stage = this.status().stages[id]!;
     const c = this.conn(host);
     const { root } = await c.remote.ready();
-    const r = await runScript(this.ssh, c.remote.target, 'cd -- "$1" || exit 0\n[ -d "$2" ] && git worktree remove --force -- "$2"\ngit worktree prune\ngit branch -D -- "$3" >/dev/null 2>&1\nexit 0', [root, `${root}/.claude/worktrees/${basename(stage.worktree)}`, stage.branch], { deadlineMs: 20_000 });
+    const snapshot = this.keep.refs(host, id)?.there ?? "";
+    const restored = snapshot.replace("refs/autorun/snapshot/", "refs/autorun/restore/");
+    const r = await runScript(this.ssh, c.remote.target, 'cd -- "$1" || exit 0\n[ -d "$2" ] && git worktree remove --force -- "$2"\ngit worktree prune\ngit branch -D -- "$3" >/dev/null 2>&1\nfor r in "$4" "$5"; do [ -n "$r" ] && git update-ref -d "$r" >/dev/null 2>&1; done\nexit 0', [root, `${root}/.claude/worktrees/${basename(stage.worktree)}`, stage.branch, snapshot, restored], { deadlineMs: 20_000 });
     if (!r.ok) this.deps.log(`stage ${id}: could not remove its worktree on host ${host}: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`}`);
   }
 
@@ -243,6 +271,7 @@ export class RunHosts {
       }
     }
     if (busy.size > 0 || lost.length > 0) this.deps.wake?.(POLL_MS);
+    this.keep.tick();
     return lost;
   }
 

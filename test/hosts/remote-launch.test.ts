@@ -269,6 +269,35 @@ describe.skipIf(skip)("a stage on a host", () => {
     }
   });
 
+  it("a stage moved to the host: its kept uncommitted files put back uncommitted, its conversation where claude looks, resumed in its worktree", async () => {
+    const socket = `autorun-mv-${process.pid}`;
+    const stageHost = new RemoteStageHost(box1, repo);
+    try {
+      const tip = await git("rev-parse", "HEAD");
+      // A snapshot as a keep makes it: the tip as its parent, an uncommitted file in its tree.
+      const env = { GIT_INDEX_FILE: join(dir, "snap-index") };
+      await execa("git", ["-C", repo, "read-tree", "HEAD"], { env });
+      const blob = (await execa("git", ["-C", repo, "hash-object", "-w", "--stdin"], { input: "kept note\n" })).stdout;
+      await execa("git", ["-C", repo, "update-index", "--add", "--cacheinfo", `100644,${blob},notes $x.txt`], { env });
+      const tree = (await execa("git", ["-C", repo, "write-tree"], { env })).stdout;
+      const snapshot = (await git("-c", "user.name=t", "-c", "user.email=t@t", "commit-tree", tree, "-p", tip, "-m", "snapshot")).trim();
+      const sid = "0123abcd-0000-4000-8000-000000000001";
+      const conversation = Buffer.concat([Buffer.from('{"type":"user"}\n'), Buffer.from([0xff, 0x0a])]);
+      const started = startedEvent([{ id: "m" }], { ident: { orch_dir: "/controller/orch/moved", plan_name: "moved", project_slug: "proj" } });
+      const [out] = await stageHost.launchMany([
+        { orchestration: "moved", started, stage: "m", branch: "worktree-proj-stage-m", worktreeName: "proj-stage-m", session: "proj_stage-m", socket, context: "# m\n", start: tip, baseBranch: "main", argv: () => ["sh", "-c", 'echo "in $(pwd)"; exec sleep 60'], env: {}, resume: true, restore: { commit: snapshot, transcript: { sessionId: sid, bytes: conversation } } },
+      ]);
+      const worktree = out!.paths.worktree;
+      expect(await hostGit(worktree, "rev-parse", "HEAD")).toBe(tip);
+      expect(await hostGit(worktree, "status", "--porcelain", "--untracked-files=all")).toBe('?? "notes $x.txt"');
+      expect(readFileSync(join(worktree, "notes $x.txt"), "utf8")).toBe("kept note\n");
+      expect(readFileSync(join(host.home, ".claude", "projects", worktree.replace(/[^A-Za-z0-9]/g, "-"), `${sid}.jsonl`)).equals(conversation)).toBe(true);
+      await expect.poll(async () => (await stageHost.tmux(socket).capturePane("proj_stage-m")) ?? "", { timeout: 15_000 }).toContain(`in ${worktree}`);
+    } finally {
+      await stageHost.tmux(socket).killServer().catch(() => undefined);
+    }
+  });
+
   it("an unreachable host is an error from the Tmux calls, never 'no such session'", async () => {
     const gone = new RemoteHost({ ...s, connectTimeoutS: 1 }, spec({ name: "gone", ssh: `${host.user}@${host.peer.replace(/\d+$/, (d) => String(Number(d) + 2))}` }), "proj");
     (gone as unknown as { prepared: unknown }).prepared = box1.info;

@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSandbox, ROOT, SIM, waitFor, type Sandbox } from "../helpers/env.js";
@@ -137,10 +137,14 @@ describe.skipIf(skip)("runs with a host", () => {
     await expectHostClean(sb, join(host.home, "work", launchedSlug(events)));
   }, 240_000);
 
-  it("a partition: the host is declared lost within 10 s, its stage relaunched here, the run completes; the host back is fenced", async () => {
-    // Stage 1 goes to the host (2 free slots there, 1 here) and is slow there; stage 2 is pinned to it.
-    const agent = ["sh", "-c", '[ "$AUTORUN_STAGE" = 1 ] && export AUTORUN_SIM_DELAY_MS=3000; exec "$0" "$@"', process.execPath, SIM];
+  it("a partition: the host is declared lost within 10 s, its stage moves here with its work and conversation, the run completes; the host back is fenced; notes come back", async () => {
+    // Stage 1 goes to the host (2 free slots there, 1 here) and is slow there, keeping a transcript;
+    // stage 2 is pinned to it.
+    const agent = ["sh", "-c", '[ "$AUTORUN_STAGE" = 1 ] && export AUTORUN_SIM_DELAY_MS=5000 AUTORUN_SIM_USAGE=100; exec "$0" "$@"', process.execPath, SIM];
     const sb = await sandbox({ hostGraceSeconds: 1, hosts: { local: { slots: 1 }, box1: { ssh: "box1", slots: 2, sshOptions: host.sshOptions, root: "part/{project}", env: ["AUTORUN_SIM_DELAY_MS"], autorun: AUTORUN, agentCommand: agent } } });
+    // Claude Code's config dir for the agents here (never the person's ~/.claude).
+    const claudeDir = join(sb.dir, "claude-config");
+    sb.env.CLAUDE_CONFIG_DIR = claudeDir;
     const plan = sb.writePlan("part.md", "# Part\n## Stage 1: Moves\n## Stage 2: Pinned\nDepends on: 1\nHost: box1\n");
     await sb.git("add", "part.md");
     await sb.git("commit", "-qm", "plan");
@@ -148,10 +152,25 @@ describe.skipIf(skip)("runs with a host", () => {
     const of = (type: string, stage: string) => sb.events("part").filter((e) => e.type === type && e.stage === stage);
     await waitFor("stage 1 to report from the host", () => of("phase_status", "1").some((e) => e.host === "box1"), 60_000);
     expect(of("stage_launched", "1")[0]!.host).toBe("box1");
+    const sid = of("stage_launched", "1")[0]!.session_id as string;
+    const stagesDir = join(sb.home, "orchestration", "part", "stages");
+    const worktree = (JSON.parse(readFileSync(join(sb.home, "orchestration", "part", "status.json"), "utf8")) as { stages: Record<string, { worktree: string }> }).stages["1"]!.worktree;
+    const hostRoot = join(host.home, "part", launchedSlug(sb.events("part")));
+    // The stage's work there: a commit, and a file left uncommitted.
+    expect(await onHost('cd "$1" && printf "from the host\\n" > host-commit.txt && git add host-commit.txt && git -c user.name=h -c user.email=h@example.invalid commit -qm "stage 1: committed on the host" && printf "uncommitted on the host\\n" > host-notes.txt && echo ok', join(hostRoot, ".claude", "worktrees", basename(worktree)))).toBe("ok");
+    // Kept here at its next phase: the snapshot (the commit as its parent, the file in its tree) and the transcript's bytes.
+    const kept = join(stagesDir, "stage-1-transcripts", `${sid}.jsonl`);
+    await waitFor("the host's work kept here", async () => {
+      const tree = await execa("git", ["-C", sb.repo, "ls-tree", "-r", "--name-only", "refs/autorun/hosts/box1/part/1"], { reject: false });
+      return tree.exitCode === 0 && tree.stdout.includes("host-notes.txt") && tree.stdout.includes("host-commit.txt") && existsSync(kept) && statSync(kept).size > 0;
+    }, 30_000).catch((error: unknown) => {
+      printLogs(sb);
+      throw error;
+    });
     // `autorun attach` reaches it there: without a terminal it says how to read the screen over ssh;
     // in a terminal (a pane of the person's own tmux) it is a client of the host's tmux.
     const noTty = await sb.cli(["attach", "part", "1"]);
-    expect(noTty.code).toBe(2);
+    expect(noTty.code, noTty.stderr).toBe(2);
     expect(noTty.stderr).toMatch(/^autorun: attach needs a terminal; from a script, read stage 1's screen on host box1 with: ssh '-F' '\S+' 'box1' 'tmux' '-S' '\S+\/\.autorun\/tmux\/[^']+' 'capture-pane' '-p' '-t' '=part_stage-1:'$/m);
     const person = (...a: string[]) => execa("tmux", ["-L", `person-${process.pid}`, ...a], { env: sb.env, extendEnv: false, reject: false });
     try {
@@ -167,9 +186,26 @@ describe.skipIf(skip)("runs with a host", () => {
     const lostAfter = Date.parse(lost.ts as string) - down;
     console.log(`link down → session_dead host_lost: ${lostAfter} ms`);
     expect(lostAfter).toBeLessThanOrEqual(10_000);
-    const moved = await waitFor("stage 1 relaunched here", () => of("stage_relaunched", "1")[0], 20_000);
+    const moved = await waitFor("stage 1 relaunched here", () => of("stage_relaunched", "1")[0], 40_000).catch((error: unknown) => {
+      printLogs(sb);
+      throw error;
+    });
     expect(moved.host).toBeUndefined();
+    console.log(`host_lost → relaunched here (1 s grace): ${Date.parse(moved.ts as string) - Date.parse(lost.ts as string)} ms`);
+    // Its conversation goes on: --resume with the same session id, the transcript where claude looks
+    // for it in the new worktree (the simulated agent names it in its SessionStart hook when it finds it there).
+    expect(moved.session_id).toBe(sid);
+    const resumed = await waitFor("stage 1 resumed here", () => of("session_started", "1").find((e) => e.host === undefined && e.source === "resume"), 20_000);
+    const placed = join(claudeDir, "projects", worktree.replace(/[^A-Za-z0-9]/g, "-"), `${sid}.jsonl`);
+    expect(resumed.transcript).toBe(placed);
+    expect(readFileSync(placed, "utf8")).toBe(readFileSync(kept, "utf8"));
+    expect(readFileSync(join(hostRoot, ".git", "sim-transcripts", `${sid}.jsonl`), "utf8").startsWith(readFileSync(kept, "utf8"))).toBe(true);
     await waitFor("stage 1 merged", () => of("merge_complete", "1")[0], 60_000);
+    // The commit made there is merged; the file left uncommitted there was uncommitted here too (kept as a note).
+    expect(await sb.git("show", "main:host-commit.txt")).toBe("from the host");
+    expect((await sb.git("ls-tree", "--name-only", "main")).split("\n")).not.toContain("host-notes.txt");
+    await waitFor("stage 1's notes kept at its cleanup", () => of("stage_files_kept", "1")[0], 20_000);
+    expect(readFileSync(join(stagesDir, "stage-1-files", "host-notes.txt"), "utf8")).toBe("uncommitted on the host\n");
     // Stage 2 waits for its host, which comes back: its stale session of stage 1 is ended first.
     expect(of("stage_launched", "2")).toEqual([]);
     await host.inNs(["ip", "link", "set", host.nsLink, "up"]);
@@ -181,12 +217,25 @@ describe.skipIf(skip)("runs with a host", () => {
     expect(events.slice(movedAt).filter((e) => e.stage === "1" && e.host === "box1")).toEqual([]);
     const log = readdirSync(join(sb.home, "logs")).map((f) => readFileSync(join(sb.home, "logs", f), "utf8")).join("");
     expect(log).toMatch(/host box1: ended its stale session part_stage-1/);
+    expect(log).toMatch(/stage 1: moved here from lost host box1 with its commits up to [0-9a-f]{10} and its uncommitted files and its conversation/);
+    // Stage 2 ran on the host: its notes (its plan, its ignored state file) came back before its worktree there went.
+    const notes = events.find((e) => e.type === "stage_files_kept" && e.stage === "2")!;
+    expect(notes.plan_file).toBe(join(stagesDir, "stage-2-files", "thoughts", "plans", "stage-2.md"));
+    expect(readFileSync(notes.plan_file as string, "utf8")).toMatch(/^# Stage 2 plan/);
+    expect(existsSync(join(stagesDir, "stage-2-files", ".git-sim-state.json"))).toBe(true);
+    // The copies kept here went with the merges.
+    expect(await sb.git("for-each-ref", "refs/autorun/hosts/")).toBe("");
     const merges = (await sb.git("log", "--merges", "--format=%s", "main")).split("\n");
     expect(merges.sort()).toEqual(["autorun: merge stage 1: Moves", "autorun: merge stage 2: Pinned"]);
     await expectClean(sb, "part");
     await expectHostClean(sb, join(host.home, "part", launchedSlug(events)));
   }, 240_000);
 });
+
+function printLogs(sb: Sandbox): void {
+  const logs = join(sb.home, "logs");
+  for (const f of existsSync(logs) ? readdirSync(logs) : []) console.log(readFileSync(join(logs, f), "utf8"));
+}
 
 /** How the run ended; the monitor's log printed when it did not complete. */
 async function ended(sb: Sandbox, plan: string): Promise<string> {
