@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { CLI, figure, percentile, ROOT, hostFixture } from "./lib.mjs";
+import { CLI, figure, percentile, ROOT, hostFixture, loadAverage } from "./lib.mjs";
 
 const fixture = await hostFixture("host launch");
 if (!fixture) process.exit(0);
@@ -34,7 +34,7 @@ try {
   let t = performance.now();
   await remote.ready();
   figure("host_ready_new_connection", performance.now() - t, "ms");
-  const started = { ts: "2026-01-01T00:00:00.000Z", orch_dir: "/x", plan_name: "plan", project_slug: "proj", type: "orchestration_started", stages: [] };
+  const started = { ts: "2026-01-01T00:00:00.000Z", orch_dir: "/x", plan_name: "plan", project_slug: "proj", type: "orchestration_started", plan_path: join(repo, "plan.md"), project_root: repo, base_branch: "main", stages: [], waves: [], max_parallel: 1, schedule: "eager" };
   const launch = (i) => ({ orchestration: "plan", started, stage: String(i), branch: `worktree-proj-stage-${i}`, worktreeName: `proj-stage-${i}`, session: `proj_stage-${i}`, socket, context: "# stage\n", start: tip, baseBranch: "main", argv: () => ["sleep", "120"], env: {} });
   for (const h of hosts) {
     const times = [];
@@ -56,7 +56,7 @@ try {
     figure(`launch_${batch}_stages_${h.local ? "local" : "host"}`, batchMs.at(-1), "ms");
     await h.tmux(`${socket}-b`).killServer();
   }
-  figure(`launch_${batch}_stages_host_over_local`, batchMs[1] / batchMs[0], "×");
+  figure(`launch_${batch}_stages_host_over_local`, batchMs[1] / batchMs[0], `×${batch === 20 ? " (goal ≤ 1.5)" : ""} at load average ${loadAverage().toFixed(1)}`);
   // The parts of a remote launch.
   const parts = { ssh_call: [], push: [], host_autorun_start: [] };
   for (let i = 0; i < n; i++) {
