@@ -139,9 +139,12 @@ export async function onHost(host, script, ...args) {
   return execa("ip", ["netns", "exec", host.netns, "su", "-s", "/bin/sh", host.user, "-c", script, "sh", ...args], { reject: false, timeout: 20_000 });
 }
 
-/** Ends the host's tmux server of a sandbox's runs (its stages' sessions there). */
+/**
+ * Ends what a sandbox's runs left on the host: its tmux server (the stages' sessions there), the
+ * runs' events files there and the project roots under `bench/` (hostEntry's root).
+ */
 export async function killHostTmux(host, socket) {
-  await onHost(host, 'tmux -S "$1" kill-server 2>/dev/null; rm -f -- "$1"', join(host.home, ".autorun", "tmux", socket));
+  await onHost(host, 'tmux -S "$1" kill-server 2>/dev/null; rm -rf -- "$1" "$2" "$3"', join(host.home, ".autorun", "tmux", socket), join(host.home, ".autorun", "orchestration"), join(host.home, "bench"));
 }
 
 /** `n` test hosts made for `fn` and torn down after it, whatever happens. */
