@@ -215,7 +215,12 @@ export class RunHosts {
         lost.push(name);
       }
     }
-    if (busy.size > 0 || lost.length > 0) this.deps.wake?.(POLL_MS);
+    // A pass when a host's polls must start again or it would count as lost (a lost one: each
+    // second, for its return and its grace period); between those a healthy host's follower runs
+    // on its own, and the monitor's passes keep their own pace.
+    const polled = [...this.conns].filter(([name]) => busy.has(name)).map(([, c]) => (c.polling ? Math.max(0, c.lastOk + LOST_MS - now) + 10 : POLL_MS));
+    if (lost.length > 0 || [...this.conns.values()].some((c) => c.lostAt !== undefined)) this.deps.wake?.(POLL_MS);
+    else if (polled.length > 0) this.deps.wake?.(Math.min(...polled));
     return lost;
   }
 
