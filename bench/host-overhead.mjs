@@ -3,7 +3,7 @@
 // (`sim: stall-silent`), over a window of BENCH_HOST_OVERHEAD_SECONDS (60); against the same 24
 // stages on this machine alone, measured right after under the same load. Besides the monitor's
 // own CPU: its children's (the ssh and tmux clients it waited for) and the ssh master connections'.
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { figure, sandbox, until, simCmd, hostFixture, hostEntry, killHostTmux, withHosts, loadAverage, monitorPid, cpuSeconds, traceExecs } from "./lib.mjs";
@@ -36,7 +36,9 @@ async function measure(label, hosts) {
     const plan = sb.plan("hover.md", "# Overhead\n" + Array.from({ length: n }, (_, i) => `## Stage ${i + 1}: S\nsim: stall-silent\n${hosts ? `Host: ${hosts[i % hosts.length].name}\n` : ""}`).join(""));
     await execa("git", ["-C", sb.repo, "add", "hover.md"], { env: sb.env });
     await execa("git", ["-C", sb.repo, "commit", "-qm", "plan"], { env: sb.env });
-    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simCmd, "--max-parallel", String(n), "--stall-seconds", "3600"]);
+    // BENCH_PRELOAD=<file.cjs>: required by the monitor (and the commands it runs), e.g. a profiler.
+    const preload = process.env.BENCH_PRELOAD ? { NODE_OPTIONS: `--require ${process.env.BENCH_PRELOAD}` } : {};
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simCmd, "--max-parallel", String(n), "--stall-seconds", "3600"], preload);
     if (r.exitCode !== 0) throw new Error(r.stderr);
     const pid = monitorPid(sb.home, "hover");
     await until(`${n} stages in progress`, () => sb.events("hover").filter((e) => e.type === "stage_launched").length === n, 300_000, 200);
@@ -54,13 +56,17 @@ async function measure(label, hosts) {
     const c1 = cpuSeconds(pid);
     const m1 = masterCpu();
     const wall = (performance.now() - w0) / 1000;
-    await stopTrace();
-    const pct = (s) => (s / wall) * 100;
     const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
+    await stopTrace();
+    // With a preload that listens for it: the end of the window.
+    if (process.env.BENCH_PRELOAD) process.kill(pid, "SIGUSR2");
+    const pct = (s) => (s / wall) * 100;
     const dead = sb.events("hover").filter((e) => e.type === "session_dead").length;
     if (dead > 0) throw new Error(`${dead} sessions died during the window`);
     return { own: pct(c1.own - c0.own), children: pct(c1.children - c0.children), masters: pct(m1 - m0), masterCount: ms.length, hwm, load: (load0 + loadAverage()) / 2 };
   } finally {
+    // BENCH_KEEP_LOG=<prefix>: the monitor's log and the run's directory, kept for reading.
+    if (process.env.BENCH_KEEP_LOG) for (const [from, to] of [[join(sb.home, "logs"), "log"], [join(sb.home, "orchestration", "hover"), "orch"]]) cpSync(from, `${process.env.BENCH_KEEP_LOG}-${label}-${to}`, { recursive: true, force: true });
     for (const h of hosts ?? []) await killHostTmux(h, sb.socket);
     await sb.cleanup();
   }
