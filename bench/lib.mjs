@@ -113,6 +113,11 @@ export const simCmd = JSON.stringify([process.execPath, SIM]);
  * imports), or undefined after printing why this machine cannot make a test host (`label: skipped (…)`).
  */
 export async function hostFixture(label) {
+  // Said before bundling (which writes under dist/, perhaps not this user's to write).
+  if (process.platform !== "linux" || process.getuid?.() !== 0) {
+    console.log(`${label}: skipped (a test host needs root on Linux: network namespaces, useradd; CI runs it as root)`);
+    return undefined;
+  }
   // esbuild is loaded only by the benches that need a host.
   const { build } = await import("esbuild");
   const bundled = join(ROOT, "dist", "bench", `host-fixture-${process.pid}.mjs`);
