@@ -1,8 +1,7 @@
 // overhead: the monitor's CPU (% of one core) and peak RSS while N stages (20, or
 // BENCH_OVERHEAD_STAGES) sit at their prompts for 60 s (BENCH_OVERHEAD_SECONDS).
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { figure, sandbox, until, simCmd } from "./lib.mjs";
+import { figure, sandbox, until, simCmd, monitorPid } from "./lib.mjs";
 
 const seconds = Number(process.env.BENCH_OVERHEAD_SECONDS ?? 60);
 const n = Number(process.env.BENCH_OVERHEAD_STAGES ?? 20);
@@ -11,7 +10,8 @@ try {
   const plan = sb.plan("overhead.md", Array.from({ length: n }, (_, i) => `## Stage ${i + 1}: S\nsim: stall-silent\n`).join(""));
   const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simCmd, "--max-parallel", String(n), "--stall-seconds", "3600"]);
   if (r.exitCode !== 0) throw new Error(r.stderr);
-  const pid = Number(readFileSync(join(sb.home, "orchestration", "overhead", "monitor.pid"), "utf8"));
+  // The pid file holds "<pid> <start time>".
+  const pid = monitorPid(sb.home, "overhead");
   await until(`${n} stages in progress`, () => sb.events("overhead").filter((e) => e.type === "stage_launched").length === n);
   // Steady state, not the monitor's start (loading its modules, replaying the log): measured from
   // 5 s after it says it started.

@@ -3,9 +3,9 @@
  * interface the monitor uses for its own server: stall detection, verified nudges, messages,
  * dialogs and exit diagnostics read and type into a host's panes with the same code.
  *
- * On a host, each tmux call is one ssh call through the host's shared connection: the remote
- * command is the constant `sh -s`, and tmux's argument array arrives on stdin as the script's
- * quoted positional parameters (`exec "$@"`), so no name or text reaches a shell unquoted. tmux's
+ * On a host, tmux calls run in one long-lived `sh -s` there (`SshShell`, over the host's shared
+ * connection): tmux's argument array arrives on its stdin as quoted positional parameters
+ * (`"$@"`), so no name or text reaches a shell unquoted, and no ssh process is started per call. tmux's
  * own quirks (a final `;`, `#` in formats) are handled by `createTmux` as for a local server.
  *
  * A session's environment must be written on the host (a 0600 file that the session loads and
@@ -17,6 +17,7 @@ import { rmSync } from "node:fs";
 import { runProgram, type RunOptions, type RunResult } from "./exec.js";
 import { createTmux, type NewSession, type Tmux } from "./tmux.js";
 import { quoteSh, runScript, sshArgs, type SshSettings, type SshTarget } from "./ssh.js";
+import { sshShell } from "./ssh-shell.js";
 import { ToolError } from "../errors.js";
 
 type Runner = (file: string, args: readonly string[], opts?: RunOptions) => Promise<RunResult>;
@@ -59,9 +60,18 @@ export interface RemoteTmuxOptions {
   autorun: string;
 }
 
-/** tmux on a host, through its shared ssh connection. */
+/**
+ * Runs `file args…` on the host in its long-lived shell (`SshShell`): no ssh process started per
+ * call. ssh's own failure throws.
+ */
+export function shellRunner(s: SshSettings, target: SshTarget): Runner {
+  const shell = sshShell(s, target);
+  return (file, args, opts = {}) => shell.run(file, args, opts.timeoutMs ?? 10_000);
+}
+
+/** tmux on a host, through its shared ssh connection (one long-lived shell there for its calls). */
 export function createRemoteTmux(s: SshSettings, target: SshTarget, o: RemoteTmuxOptions): Tmux {
-  const run = sshRunner(s, target);
+  const run = shellRunner(s, target);
   const inner = createTmux(undefined, onSocket(o.socketPath, run) as typeof runProgram);
   const start = async (specs: readonly NewSession[]): Promise<{ made: boolean; error?: string }[]> => {
     // The environment goes inside the JSON on stdin (never on a command line), and is written to a

@@ -88,8 +88,6 @@ interface Launching {
 async function planned(deps: RemoteLaunchDeps, status: Status, { host, id, sessionId, resume, baseTip }: Launching): Promise<Planned> {
   const stage = status.stages[id]!;
   const spec = deps.hosts.spec(host)!;
-  // A worktree made here ahead of time (at a merge) is not where this stage runs: the host has its own.
-  if (existsSync(stage.worktree) && stage.status === "pending") await git.removeWorktree(status.project_root, stage.worktree);
   const started = readFirstEvent(deps.paths.events);
   if (!started) throw new Error(`${deps.paths.events} has no valid first event to give host ${host}`);
   return {
@@ -125,6 +123,12 @@ export async function launchOnHost(deps: RemoteLaunchDeps, status: Status, { hos
     batch.map((b, i) => ({ stage: b.id, type: "stage_launched" as const, session: b.launch.session, session_id: b.sessionId, attempt: 1, host, events_offset: out[i]!.eventsOffset, ...(out[i]!.adopted ? { adopted: true } : {}) })),
   );
   for (const [i, b] of batch.entries()) deps.log(`stage ${b.id}: ${out[i]!.adopted ? "adopted existing session" : "launched"} ${b.launch.session} on host ${host}${out[i]!.adopted ? "" : ` (session id ${b.sessionId})`}`);
+  // A worktree made here ahead of time (at a merge) is not where these stages run: the host has
+  // its own. Removed once they run there, so their launch does not wait for it.
+  for (const s of ids) {
+    const stage = status.stages[s.id]!;
+    if (stage.status === "pending" && existsSync(stage.worktree)) await git.removeWorktree(status.project_root, stage.worktree).catch((error: Error) => deps.log(`stage ${s.id}: could not remove the worktree made here ahead of time: ${error.message}`));
+  }
 }
 
 /**

@@ -75,6 +75,8 @@ export class RunHosts {
   private readonly placed = new Map<string, { host: string; offset: number; session: string }>();
   private readonly conns = new Map<string, Conn>();
   private readonly local: LocalStageHost;
+  /** When the pass this asked for last is due. */
+  private wakeAt: number | undefined;
   readonly ssh: SshSettings;
   /** The copy kept here of the work of the stages on hosts (host-keep.ts). */
   readonly keep: HostKeep;
@@ -270,9 +272,25 @@ export class RunHosts {
         lost.push(name);
       }
     }
-    if (busy.size > 0 || lost.length > 0) this.deps.wake?.(POLL_MS);
+    // A pass when a host's stream must start again or the host would count as lost (a lost one:
+    // each second, for its return and its grace period); between those a healthy host's stream
+    // runs on its own, and the monitor's passes keep their own pace.
+    const due = [...this.conns].filter(([name]) => busy.has(name)).map(([, c]) => (c.stream?.running ? Math.max(0, c.lastOk + LOST_MS - now) + 10 : POLL_MS));
+    if (lost.length > 0 || [...this.conns.values()].some((c) => c.lostAt !== undefined)) this.wakeIn(POLL_MS);
+    else if (due.length > 0) this.wakeIn(Math.min(...due));
     this.keep.tick();
     return lost;
+  }
+
+  /**
+   * A pass in `ms`, unless one is already asked for by then: each pass asks again, so asking
+   * every time would start a new chain of passes at each pass.
+   */
+  private wakeIn(ms: number): void {
+    const now = this.deps.clock.now();
+    if (this.wakeAt !== undefined && this.wakeAt > now && this.wakeAt <= now + ms) return;
+    this.wakeAt = now + ms;
+    this.deps.wake?.(ms);
   }
 
   /** Seconds since `host` last answered. */

@@ -127,6 +127,9 @@ export class Worktrees {
   /** The worktrees of the stages that merging `merged` (as `commit`, the next base tip) would launch. */
   prepareFor(status: Status, merged: string, commit: string): void {
     const after: Status = { ...status, stages: { ...status.stages, [merged]: { ...status.stages[merged]!, status: "completed" } } };
-    void this.makeAhead(status, stagesToLaunch(after).filter((id) => status.stages[id]!.depends_on.includes(merged)), commit);
+    // Not for a stage pinned to another host: it gets its worktree there, and one made here would
+    // only take CPU from its launch (and be removed after it).
+    const here = (id: string) => [undefined, "local"].includes(status.stages[id]!.settings.host);
+    void this.makeAhead(status, stagesToLaunch(after).filter((id) => status.stages[id]!.depends_on.includes(merged) && here(id)), commit);
   }
 }
