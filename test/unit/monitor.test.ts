@@ -53,6 +53,10 @@ function fakeTmux() {
     capturePanes: async (names) => new Map(names.map((name) => [name, sessions.get(name)?.pane.state === "running" ? draw(sessions.get(name)!) : undefined])),
     lastLines: async (name) => sessions.get(name)?.said.slice(-3) ?? [],
     cursorRow: async () => undefined,
+    captureWithCursor: async (name) => {
+      const a = sessions.get(name);
+      return a && a.pane.state === "running" ? { screen: draw(a), row: undefined } : undefined;
+    },
     sendLiteral: async (name, text) => {
       const a = sessions.get(name);
       if (a) a.input += text;
