@@ -70,6 +70,8 @@ export interface Tmux {
   lastLines(name: string, lines: number): Promise<string[]>;
   /** The cursor's row in the visible pane (0 = top), which `capturePane`'s lines line up with. */
   cursorRow(name: string): Promise<number | undefined>;
+  /** A pane's screen and its cursor's row at the same moment, in one tmux call (undefined: the pane is gone). */
+  captureWithCursor(name: string): Promise<{ screen: string; row: number | undefined } | undefined>;
   sendLiteral(name: string, text: string): Promise<boolean>;
   sendEnter(name: string): Promise<boolean>;
   killSession(name: string): Promise<boolean>;
@@ -241,6 +243,14 @@ export function createTmux(socket?: string, runner: typeof runProgram = runProgr
     async cursorRow(name) {
       const r = await run(["display-message", "-p", "-t", pane(name), "#{cursor_y}"]);
       return r.ok && /^\d+$/.test(r.stdout.trim()) ? Number(r.stdout.trim()) : undefined;
+    },
+    async captureWithCursor(name) {
+      // The row on a line of its own before the screen: tmux runs one client's commands in one
+      // turn of its loop, so nothing is drawn between the two.
+      const r = await runMany([["display-message", "-p", "-t", pane(name), "#{cursor_y}"], ["capture-pane", "-p", "-t", pane(name)]]);
+      if (!r.ok) return undefined;
+      const [row = "", ...screen] = r.stdout.split("\n");
+      return { screen: screen.join("\n"), row: /^\d+$/.test(row) ? Number(row) : undefined };
     },
     async sendLiteral(name, text) {
       return (await run(["send-keys", "-t", pane(name), "-l", "--", text])).ok;

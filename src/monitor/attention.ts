@@ -48,7 +48,8 @@ export class Attention {
   private readonly wakes = new Set<number>();
 
   private wakeAt(at: number): void {
-    if (!this.deps.wake || [...this.wakes].some((w) => Math.abs(w - at) < 500)) return;
+    // One asked for at that time or a little after serves (never one before: the stall would not be due yet).
+    if (!this.deps.wake || [...this.wakes].some((w) => w >= at && w - at < 200)) return;
     this.wakes.add(at);
     this.deps.wake(Math.max(0, at - this.deps.clock.now()));
     // Forget it once it is due (by then the pass it asked for has run).
@@ -126,7 +127,11 @@ export class Attention {
       // just answered), a screen-path stall falls due, or the last look is `every` old: the hooks
       // push what matters, the screen confirms it.
       const stallDue = s.lastScreen !== undefined && now - s.screenSince >= this.deps.config.stallSeconds * 1000;
-      return s.idleHint || stage.pending_messages.length > 0 || stage.attention !== null || m.answered !== undefined || stallDue || m.lookedAt === undefined || now - m.lookedAt >= every;
+      // An event restarted the stall timer after the screen was last read (a phase reported, a
+      // prompt sent): what the agent shows after it is read now, so a silent stall is timed from
+      // about when it began, not from a look up to `every` later.
+      const restarted = s.screenSince > Math.max(m.lookedAt ?? -Infinity, s.bodySeenAt ?? -Infinity);
+      return s.idleHint || stage.pending_messages.length > 0 || stage.attention !== null || m.answered !== undefined || stallDue || restarted || m.lookedAt === undefined || now - m.lookedAt >= every;
     });
     for (const [id] of looked) this.mem(id).lookedAt = now;
     const screens = await this.deps.tmux.capturePanes(looked.map(([, s]) => s.session));
@@ -188,7 +193,12 @@ export class Attention {
     const stalled = stalls.stalled(id, state.kind === "idle", now);
     const hinted = stalls.of(id).idleHint;
     // A queued message goes at the next idle moment; a bare nudge only after stallSeconds.
-    if (!(pending && (state.kind === "idle" || hinted)) && stalled === undefined) return;
+    if (!(pending && (state.kind === "idle" || hinted)) && stalled === undefined) {
+      // An idle screen whose timer an event restarted after the screen last changed: looked at
+      // again when that timer falls due.
+      if (state.kind === "idle" && !hinted) this.wakeAt(stalls.of(id).screenSince + config.stallSeconds * 1000 + 10);
+      return;
+    }
     // Idle on two checks at least 200 ms apart, screen unchanged between them: an earlier look
     // that saw this very screen counts as the first (the second then waits only for what is left).
     const seenFor = now - (stalls.of(id).bodySeenAt ?? now);

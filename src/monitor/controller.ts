@@ -10,7 +10,6 @@ import { applyEvent } from "../core/fold.js";
 import { outcome, stagesToLaunch, waveProgress } from "../core/scheduler.js";
 import { readEventsFrom, readFirstEvent } from "../state/events.js";
 import { appendFor } from "../state/orchestration.js";
-import { writeStatusFile } from "../state/status.js";
 import type { AutorunEvent, EventBody, Status } from "../types/schemas.js";
 import { launchStages } from "./launcher.js";
 import { Liveness } from "./liveness.js";
@@ -29,6 +28,7 @@ import { Worktrees } from "./worktrees.js";
 import { RunHosts } from "./run-hosts.js";
 import { checkHosts } from "./host-loss.js";
 import type { MonitorDeps, RunView, StageRecord } from "./parts.js";
+import { StatusWriter } from "./status-writer.js";
 
 export type { MonitorDeps } from "./parts.js";
 
@@ -40,7 +40,6 @@ export class Monitor {
   private offset = 0;
   private readonly wavesStarted = new Set<number>();
   private readonly wavesComplete = new Set<number>();
-  private writtenCount = -1;
   private reaped = false;
   private replaying = true;
   /** Stages this process is launching now. */
@@ -59,6 +58,7 @@ export class Monitor {
   private readonly liveness: Liveness;
   private readonly merges: MergeQueue;
   private readonly attention: Attention;
+  private readonly statusFile: StatusWriter;
 
   readonly deps: MonitorDeps;
 
@@ -77,6 +77,7 @@ export class Monitor {
       ingest: () => void this.ingest(),
       emit: (event) => this.emit(event),
     };
+    this.statusFile = new StatusWriter(deps.paths, status, deps.log);
     this.reviews = new Reviews(this.view);
     this.stalls = new Stalls(this.view, this.reviews);
     this.transcripts = new Transcripts(this.view);
@@ -159,7 +160,7 @@ export class Monitor {
     await this.merges.adoptHandMerges();
     await this.actOnAnswers();
     await this.reviews.resolveDue();
-    await this.tips.save(this.status);
+    this.tips.saveBeside(this.status);
     for (const id of await this.merges.due()) this.startMerge(id);
     this.transcripts.collect();
     await checkBudgets(this.view, this.reviews);
@@ -181,7 +182,9 @@ export class Monitor {
       this.emit({ type: "orchestration_complete", status: result.status });
       this.deps.log(`orchestration ${result.status}: ${result.reason}`);
     }
-    await this.writeStatus();
+    // The status file: the last one before the run is declared over; otherwise beside the passes.
+    if (result.done) await this.writeStatus();
+    else this.statusFile.beside();
     return result.done ? { done: true, code: result.status === "completed" ? 0 : 1 } : { done: false, code: 0 };
   }
 
@@ -193,11 +196,9 @@ export class Monitor {
     }
   }
 
+  /** The status file brought up to the folded status (after the write under way beside the passes). */
   async writeStatus(): Promise<void> {
-    if (this.status.event_count !== this.writtenCount) {
-      await writeStatusFile(this.deps.paths, this.status);
-      this.writtenCount = this.status.event_count;
-    }
+    await this.statusFile.write();
   }
 
   private paused(): boolean {
@@ -253,10 +254,12 @@ export class Monitor {
     }
   }
 
-  /** Waits for the merges in flight and the nudges being typed, and ends the hosts' event streams (before exiting, and in tests). */
+  /** Waits for the merges in flight, the nudges being typed, the tips and the status file being recorded, and ends the hosts' event streams (before exiting, and in tests). */
   async settle(): Promise<void> {
     await this.merges.settle();
     await this.attention.settle();
+    await this.tips.settle();
+    await this.statusFile.settle();
     // A host's events stream would keep the process from ending.
     await this.deps.hosts?.close();
   }

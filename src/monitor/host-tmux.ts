@@ -68,6 +68,7 @@ export function routedTmux(local: Tmux, router: HostRouter): Tmux {
     capturePanes: (names) => capturePanesEverywhere(local, router, names),
     lastLines: (name, lines) => on(name, (t) => t.lastLines(name, lines), []),
     cursorRow: (name) => on(name, (t) => t.cursorRow(name), undefined),
+    captureWithCursor: (name) => on(name, (t) => t.captureWithCursor(name), undefined),
     sendLiteral: (name, text) => on(name, (t) => t.sendLiteral(name, text), false),
     sendEnter: (name) => on(name, (t) => t.sendEnter(name), false),
     killSession: (name) => on(name, (t) => t.killSession(name), false),

@@ -97,11 +97,14 @@ class StageMerge {
 
   async run(): Promise<MergeOutcome> {
     const { deps, status, id, stage } = this;
-    // The hand-over's tip is recorded; a branch claude deleted (on /exit) is put back from the last one.
-    const restored = await keepOrRestoreBranch(status, id, stage.branch);
+    const input = { home: deps.paths.home, config: deps.config, status, id, ...(deps.byPerson ? { byPerson: true } : {}) };
+    // The hand-over's tip is recorded; a branch claude deleted (on /exit) is put back from the last
+    // one. Beside the first plan (each is a git process on the way to the merge, under its lock); a
+    // branch put back is planned again.
+    const [restored, first] = await Promise.all([keepOrRestoreBranch(status, id, stage.branch), planMerge(input)]);
     if (restored) deps.log(`stage ${id}: ${restored}`);
     for (let round = 1; ; round++) {
-      const plan = await planMerge({ home: deps.paths.home, config: deps.config, status, id, ...(deps.byPerson ? { byPerson: true } : {}) });
+      const plan = round === 1 && !restored ? first : await planMerge(input);
       if (plan.step !== "merge") return this.settle(plan);
       const outcome = await this.apply(plan, round);
       if (outcome) return outcome;

@@ -15,8 +15,11 @@ export interface NudgeResult {
 }
 
 export async function verifiedNudge(tmux: Tmux, session: string, text: string, clock: Clock, maxEnter = 4): Promise<NudgeResult> {
-  const before = await tmux.capturePane(session);
-  if (before === undefined) return { sent: false, verified: false, attempts: 0, evidence: "session not found" };
+  // Every look is the screen and the cursor's row in one tmux call: one process on the way to a
+  // verified nudge instead of two.
+  const first = await tmux.captureWithCursor(session);
+  if (first === undefined) return { sent: false, verified: false, attempts: 0, evidence: "session not found" };
+  const before = first.screen;
   const state = classifyPane(before);
   if (state.kind === "busy") return { sent: false, verified: false, attempts: 0, evidence: `pane busy: ${state.marker}` };
   if (state.kind === "permission" || state.kind === "login" || state.kind === "trust") {
@@ -31,14 +34,14 @@ export async function verifiedNudge(tmux: Tmux, session: string, text: string, c
   await clock.sleep(400);
   // Where the cursor sits relative to the prompt line with our text: a line-mode agent (no TUI
   // redraw) shows a submitted line only by the cursor moving below it.
-  const offset = async (): Promise<number | undefined> => {
-    const [screen, row] = await Promise.all([tmux.capturePane(session), tmux.cursorRow(session)]);
-    if (screen === undefined || row === undefined) return undefined;
-    const lines = screen.split("\n");
-    for (let i = lines.length - 1; i >= 0; i--) if (lines[i]!.includes(single.slice(0, 40)) && /❯|>/.test(lines[i]!)) return row - i;
+  const offset = (look: { screen: string; row: number | undefined }): number | undefined => {
+    if (look.row === undefined) return undefined;
+    const lines = look.screen.split("\n");
+    for (let i = lines.length - 1; i >= 0; i--) if (lines[i]!.includes(single.slice(0, 40)) && /❯|>/.test(lines[i]!)) return look.row - i;
     return undefined;
   };
-  const [typedAt] = await Promise.all([offset(), clock.sleep(100)]);
+  const [typed] = await Promise.all([tmux.captureWithCursor(session), clock.sleep(100)]);
+  const typedAt = typed === undefined ? undefined : offset(typed);
   let attempts = 0;
   let evidence = "";
   let backoff = 500;
@@ -48,8 +51,9 @@ export async function verifiedNudge(tmux: Tmux, session: string, text: string, c
     const deadline = clock.now() + backoff + 700;
     while (clock.now() < deadline) {
       await clock.sleep(60);
-      const after = await tmux.capturePane(session);
-      if (after === undefined) return { sent: true, verified: false, attempts, evidence: "session ended after Enter" };
+      const look = await tmux.captureWithCursor(session);
+      if (look === undefined) return { sent: true, verified: false, attempts, evidence: "session ended after Enter" };
+      const after = look.screen;
       const st = classifyPane(after);
       if (st.kind === "busy") return { sent: true, verified: true, attempts, evidence: `busy after Enter: ${st.marker}` };
       if (st.kind === "idle" && !st.input.includes(single.slice(0, 40)) && after !== before) {
@@ -58,7 +62,7 @@ export async function verifiedNudge(tmux: Tmux, session: string, text: string, c
       if (st.kind !== "idle" && st.kind !== "unknown") return { sent: true, verified: true, attempts, evidence: `screen moved on to ${st.kind}` };
       if (st.kind === "unknown" && after !== before) return { sent: true, verified: true, attempts, evidence: "screen changed after Enter" };
       if (st.kind === "idle" && typedAt !== undefined) {
-        const now = await offset();
+        const now = offset(look);
         if (now !== undefined && now > typedAt) return { sent: true, verified: true, attempts, evidence: "cursor moved below the submitted line" };
       }
       evidence = st.kind === "idle" ? `text still in input: ${JSON.stringify(st.input.slice(0, 60))}` : "screen unchanged";

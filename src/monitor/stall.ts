@@ -37,12 +37,30 @@ export class Stalls {
     return memoryOf(this.memory, id, () => ({ screenSince: this.view.deps.clock.now(), idleHint: false, consecutiveNudges: 0 }));
   }
 
-  /** The agent did something (or was told something): the stall timer starts again, and no hook says it is idle. */
-  restart(id: string): void {
+  /**
+   * The agent did something (or was told something) at `at` (now when not given): the stall timer
+   * starts again from then, and no hook says it is idle. The timer never goes back before the
+   * last activity known.
+   */
+  restart(id: string, at?: number): void {
     const m = this.mem(id);
     m.idleHint = false;
-    m.screenSince = this.view.deps.clock.now();
+    m.screenSince = Math.max(m.screenSince, at ?? this.view.deps.clock.now());
   }
+
+  /**
+   * When `event` happened, by the monitor's clock: the time it was written (the monitor reads it
+   * later, after its watcher fired and the pass got to it), never later than now nor more than
+   * `stallSeconds` before (an event's time is written by whoever appended it).
+   */
+  private happened(event: AutorunEvent): number {
+    const now = this.view.deps.clock.now();
+    const at = Date.parse(event.ts);
+    if (this.replaying || !Number.isFinite(at)) return now;
+    return Math.min(now, Math.max(at, now - this.view.deps.config.stallSeconds * 1000));
+  }
+
+  private replaying = true;
 
   /** A person's nudge: the count of nudges in a row starts again. */
   forgetNudges(id: string): void {
@@ -58,19 +76,23 @@ export class Stalls {
   }
 
   observe(event: AutorunEvent, replaying: boolean): void {
+    this.replaying = replaying;
     if (event.stage === undefined) return;
     const m = this.mem(event.stage);
     switch (event.type) {
       case "stage_idle":
-      case "agent_stopped":
-        if (!m.idleHint) m.idleSince = this.view.deps.clock.now();
-        m.idleHint = true;
+      case "agent_stopped": {
+        // The hook path's timer runs from when the turn ended (the hook's event), not from when the
+        // monitor got to read it.
+        const idleSince = m.idleHint ? (m.idleSince ?? this.happened(event)) : this.happened(event);
+        Object.assign(m, { idleHint: true, idleSince });
         // Look again right when the stall would be due, not at the next safety-net tick.
-        if (!replaying) this.view.deps.wake?.(this.view.deps.config.stallSeconds * 1000 + 10);
+        if (!replaying) this.view.deps.wake?.(Math.max(0, idleSince + this.view.deps.config.stallSeconds * 1000 + 10 - this.view.deps.clock.now()));
         break;
+      }
       case "phase_status":
         m.consecutiveNudges = 0;
-        this.restart(event.stage);
+        this.restart(event.stage, this.happened(event));
         break;
       case "stage_launched":
       case "stage_relaunched":
@@ -78,7 +100,7 @@ export class Stalls {
       // The agent's last Stop came before a merge: it is not a stall, and a message is on its way.
       case "merge_started":
       case "merge_conflict":
-        this.restart(event.stage);
+        this.restart(event.stage, this.happened(event));
         break;
       case "stage_retried":
       case "stage_escalated":

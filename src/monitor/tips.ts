@@ -14,9 +14,28 @@ import type { AutorunEvent, Status } from "../types/schemas.js";
 /** The stages whose tip may have moved since it was last recorded (the monitor's side). */
 export class StageTips {
   private due = new Set<string>();
+  /** The tips being recorded beside the monitor's passes. */
+  private saving: Promise<void> | undefined;
 
   observe(event: AutorunEvent): void {
     if (event.stage !== undefined && (event.type === "agent_stopped" || event.type === "phase_status")) this.due.add(event.stage);
+  }
+
+  /**
+   * `save` beside the monitor's passes (a git process per stage: a pass, and the stall or merge it
+   * is for, does not wait for them); one round at a time, stages due meanwhile go in the next pass's.
+   * A stage that merges or is relaunched records its tip itself first (`keepOrRestoreBranch`).
+   */
+  saveBeside(status: Status): void {
+    if (this.saving || this.due.size === 0) return;
+    this.saving = this.save(status).finally(() => {
+      this.saving = undefined;
+    });
+  }
+
+  /** Waits for the tips being recorded. */
+  async settle(): Promise<void> {
+    await this.saving;
   }
 
   /** Records the tip of every running stage whose turn ended or that reported a phase since the last call. */

@@ -38,6 +38,10 @@ export function fakeTmux() {
     capturePanes: async (names) => new Map(names.map((name) => [name, capture(name)])),
     lastLines: async (name) => sessions.get(name)?.said.slice(-3) ?? [],
     cursorRow: async () => undefined,
+    captureWithCursor: async (name) => {
+      const screen = capture(name);
+      return screen === undefined ? undefined : { screen, row: undefined };
+    },
     sendLiteral: async (name, text) => {
       const a = sessions.get(name);
       if (!a) return false;

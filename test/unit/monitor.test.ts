@@ -53,6 +53,10 @@ function fakeTmux() {
     capturePanes: async (names) => new Map(names.map((name) => [name, sessions.get(name)?.pane.state === "running" ? draw(sessions.get(name)!) : undefined])),
     lastLines: async (name) => sessions.get(name)?.said.slice(-3) ?? [],
     cursorRow: async () => undefined,
+    captureWithCursor: async (name) => {
+      const a = sessions.get(name);
+      return a && a.pane.state === "running" ? { screen: draw(a), row: undefined } : undefined;
+    },
     sendLiteral: async (name, text) => {
       const a = sessions.get(name);
       if (a) a.input += text;
@@ -108,6 +112,11 @@ function heldClock() {
   const held: (() => void)[] = [];
   const clock: Clock = { now: () => now, sleep: (ms) => new Promise<void>((resolve) => held.push(() => ((now += ms), resolve()))) };
   return { clock, held };
+}
+
+/** Lets what runs beside the passes go on until `text` is in stage 1's input (a nudge then waits for its held pause). */
+async function typed(t: ReturnType<typeof fakeTmux>, text: string): Promise<void> {
+  for (let turn = 0; turn < 100 && t.sessions.get("p_stage-1")!.input !== text; turn++) await new Promise((r) => setImmediate(r));
 }
 
 /** Lets every held sleep end, waits for what runs beside the passes, and checks the one nudge went in. */
@@ -227,6 +236,7 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     now += 61_000;
     await m.pass();
     // The nudge is typed and waits for its pause; the pass has returned, and so does the next.
+    await typed(t, "continue");
     expect(t.sessions.get("p_stage-1")!.input).toBe("continue");
     expect(held.length).toBeGreaterThan(0);
     now += 61_000;
@@ -246,6 +256,7 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     // The pass returns while the nudge waits on its pause (before, it waited for every nudge).
     await m.pass();
     expect(types()).toContain("rate_limit_cleared");
+    await typed(t, "continue");
     expect(t.sessions.get("p_stage-1")!.input).toBe("continue");
     expect(held.length).toBeGreaterThan(0);
     await releaseAndCheckNudged(m, t, held);

@@ -104,6 +104,14 @@ describe("tmux argument lists", () => {
     expect([...(await failing.capturePanes(["a", "gone"]))]).toEqual([["a", "alone"], ["gone", undefined]]);
   });
 
+  it("reads a pane's cursor row and screen in one call, the row on the first line", async () => {
+    const { calls, runner } = recorder("7\n⏺ hello\n\n│ ❯ continue│");
+    expect(await createTmux("s", runner).captureWithCursor("p_stage-1")).toEqual({ row: 7, screen: "⏺ hello\n\n│ ❯ continue│" });
+    expect(calls).toEqual([["tmux", "-L", "s", "display-message", "-p", "-t", "=p_stage-1:", "#{cursor_y}", ";", "capture-pane", "-p", "-t", "=p_stage-1:"]]);
+    expect(await createTmux("s", async () => ({ ok: false, code: 1, stdout: "", stderr: "can't find pane" })).captureWithCursor("gone")).toBeUndefined();
+    expect(await createTmux("s", recorder("").runner).captureWithCursor("blank")).toEqual({ row: undefined, screen: "" });
+  });
+
   it("lists every pane's state in one call", async () => {
     const { runner } = recorder("a\t0\t0\t\t\nb\t0\t1\t2\t\nc\t0\t1\t\t9\n");
     expect([...(await createTmux("s", runner).paneStatuses())]).toEqual([
