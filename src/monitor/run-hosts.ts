@@ -275,7 +275,7 @@ export class RunHosts {
     // A pass when a host's stream must start again or the host would count as lost (a lost one:
     // each second, for its return and its grace period); between those a healthy host's stream
     // runs on its own, and the monitor's passes keep their own pace.
-    const due = [...this.conns].filter(([name]) => busy.has(name)).map(([, c]) => (c.stream?.running ? Math.max(0, c.lastOk + LOST_MS - now) + 10 : POLL_MS));
+    const due = [...this.conns].filter(([name]) => busy.has(name)).map(([, c]) => (c.stream?.running || c.starting ? Math.max(0, c.lastOk + LOST_MS - now) + 10 : POLL_MS));
     if (lost.length > 0 || [...this.conns.values()].some((c) => c.lostAt !== undefined)) this.wakeIn(POLL_MS);
     else if (due.length > 0) this.wakeIn(Math.min(...due));
     this.keep.tick();

@@ -1,6 +1,6 @@
 /**
  * The passes a run with hosts asks the monitor for: one pending at a time (each pass asking anew
- * used to start a chain of passes per pass), soon when a host's polls must start again or a host
+ * used to start a chain of passes per pass), soon when a host's stream must be started or a host
  * is lost, else when a host would count as lost.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -38,7 +38,7 @@ describe("the passes a run with hosts asks for", () => {
     const { run, wakes, tick } = hosts();
     run.check();
     expect(wakes).toHaveLength(1);
-    // A poll under way: the pass is due when the host would count as lost.
+    // A stream starting: the pass is due when the host would count as lost.
     expect(wakes[0]).toBe(LOST_MS + 10);
     for (let i = 0; i < 5; i++) {
       tick(500);
