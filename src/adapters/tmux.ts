@@ -128,8 +128,21 @@ export async function ownPane(env: NodeJS.ProcessEnv = process.env, runner: type
   return m ? { pid: Number(m[1]), session: m[2]! } : undefined;
 }
 
-/** `runner` runs tmux (injected in tests, which check the exact argument lists). */
-export function createTmux(socket?: string, runner: typeof runProgram = runProgram): Tmux {
+/** How one `Tmux` calls tmux: on its socket, with the agent's variables unset, its arguments escaped. */
+interface TmuxCalls {
+  socket: string | undefined;
+  prefix: string[];
+  runner: typeof runProgram;
+  run(args: string[], timeoutMs?: number): Promise<RunResult>;
+  /** Several tmux commands in one invocation (`describe` stands for their arguments in errors). */
+  runMany(commands: string[][], timeoutMs?: number, describe?: string): Promise<RunResult>;
+  /** New sessions' commands (`queued`: sessions of the calls sent before it, which tmux may make first). */
+  runSessions(specs: readonly NewSession[], commands: string[][], queued?: number): Promise<RunResult>;
+  /** The tmux commands that start one session. */
+  sessionCommands(spec: NewSession): string[][];
+}
+
+function tmuxCalls(socket: string | undefined, runner: typeof runProgram): TmuxCalls {
   const prefix = socket ? ["-L", socket] : [];
   // Without -L, tmux talks to the server `$TMUX` names: from a session of another server, autorun
   // would look for its sessions there. Its server is the default one, wherever it is called from.
@@ -146,9 +159,6 @@ export function createTmux(socket?: string, runner: typeof runProgram = runProgr
   const runSessions = (specs: readonly NewSession[], commands: string[][], queued = 0): Promise<RunResult> =>
     // A busy machine (agents booting) can keep the server from making sessions for a while.
     runMany(commands, 10_000 + 2_000 * (queued + specs.length), `tmux new-session ${specs.map((s) => s.name).join(", ")}`);
-  const target = (name: string): string => `=${name}`;
-  const pane = (name: string): string => `=${name}:`;
-
   /** The tmux commands that start one session. */
   const sessionCommands = (spec: NewSession): string[][] => {
     const size = ["-x", String(spec.width ?? 200), "-y", String(spec.height ?? 50)];
@@ -166,128 +176,151 @@ export function createTmux(socket?: string, runner: typeof runProgram = runProgr
     return spec.remainOnExit ? [start, ["set-option", "-t", pane(spec.name), "remain-on-exit", "on"]] : [start];
   };
 
+  return { socket, prefix, runner, run, runMany, runSessions, sessionCommands };
+}
+
+const target = (name: string): string => `=${name}`;
+const pane = (name: string): string => `=${name}:`;
+
+/** `runner` runs tmux (injected in tests, which check the exact argument lists). */
+export function createTmux(socket?: string, runner: typeof runProgram = runProgram): Tmux {
+  const c = tmuxCalls(socket, runner);
+  return { socket, ...sessionMethods(c), ...paneMethods(c) };
+}
+
+type SessionMethods = Pick<Tmux, "newSession" | "newSessions" | "hasSession" | "serverRunning" | "listSessions" | "killSession" | "killServer" | "displayMessage" | "attachArgv" | "attach" | "version">;
+
+/** The server and its sessions. */
+function sessionMethods({ socket, prefix, runner, run, runSessions, sessionCommands }: TmuxCalls): SessionMethods {
   return {
-    socket,
-    async newSession(spec) {
-      const commands = sessionCommands(spec);
-      expectOk("tmux", [`new-session ${spec.name}`], await runSessions([spec], commands), `tmux new-session ${spec.name}`);
-    },
-    async newSessions(specs) {
-      // Every call at once: tmux takes them one after another, and no call waits for its client
-      // process to start while the agents of the calls before it boot.
-      let queued = 0;
-      const calls = commandBatches(specs.map(sessionCommands)).map((batch) => {
-        const mine = specs.slice(queued, queued + batch.length);
-        const made = runSessions(mine, batch.flat(), queued).then((r) => r.ok, () => false);
-        queued += batch.length;
-        return made.then((ok) => mine.map(() => ok));
-      });
-      return (await Promise.all(calls)).flat();
-    },
-    async hasSession(name) {
-      return (await run(["has-session", "-t", target(name)])).ok;
-    },
-    async paneStatus(name) {
-      const r = await run(["display-message", "-p", "-t", pane(name), "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"]);
-      if (!r.ok) return { state: "gone" };
-      const [dead, status, sig] = r.stdout.trim().split(" ");
-      if (dead !== "1") return { state: "running" };
-      const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
-      return { state: "exited", status: num(status), signal: num(sig) };
-    },
-    async paneStatuses() {
-      const out = new Map<string, PaneStatus>();
-      const r = await run(["list-panes", "-a", "-F", "#{session_name}\t#{pane_index}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_dead_signal}"]);
-      if (!r.ok) return out;
-      const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
-      for (const line of r.stdout.split("\n")) {
-        const [session, , dead, status, sig] = line.split("\t");
-        if (!session || out.has(session)) continue;
-        out.set(session, dead === "1" ? { state: "exited", status: num(status), signal: num(sig) } : { state: "running" });
-      }
-      return out;
-    },
-    async capturePanes(names) {
-      const out = new Map<string, string | undefined>();
-      if (names.length === 0) return out;
-      // Each screen after a marker line of its own, in one invocation: tmux prints them in order.
-      const marker = (i: number) => `\u0001autorun-pane ${i}\u0001`;
-      const r = await runMany(names.flatMap((name, i) => [["display-message", "-p", marker(i)], ["capture-pane", "-p", "-t", pane(name)]]));
-      if (r.ok) {
-        const parts = r.stdout.split(/\u0001autorun-pane (\d+)\u0001\n?/);
-        for (let k = 1; k + 1 < parts.length + 1; k += 2) out.set(names[Number(parts[k])]!, (parts[k + 1] ?? "").replace(/\n$/, ""));
-        if (out.size === names.length) return out;
-      }
-      // One pane went away meanwhile (tmux stops a command list at its first error): one by one.
-      for (const name of names) out.set(name, await this.capturePane(name));
-      return out;
-    },
-    async serverRunning() {
-      const r = await run(["list-sessions", "-F", "#{session_name}"]);
-      return r.ok || !/no server running|error connecting|No such file or directory/i.test(r.stderr);
-    },
-    async listSessions() {
-      const r = await run(["list-sessions", "-F", "#{session_name}"]);
-      return r.ok ? r.stdout.split("\n").filter(Boolean) : [];
-    },
-    async capturePane(name) {
-      const r = await run(["capture-pane", "-p", "-t", pane(name)]);
-      return r.ok ? r.stdout : undefined;
-    },
-    async lastLines(name, lines) {
-      const r = await run(["capture-pane", "-p", "-J", "-S", "-", "-t", pane(name)]);
-      if (!r.ok) return [];
-      // tmux adds "Pane is dead (status 1, <date>)" under a remain-on-exit pane's output.
-      return r.stdout.split("\n").map((l) => l.trimEnd()).filter((l) => l !== "" && !/^Pane is dead \(/.test(l)).slice(-lines);
-    },
-    async cursorRow(name) {
-      const r = await run(["display-message", "-p", "-t", pane(name), "#{cursor_y}"]);
-      return r.ok && /^\d+$/.test(r.stdout.trim()) ? Number(r.stdout.trim()) : undefined;
-    },
-    async captureWithCursor(name) {
-      // The row on a line of its own before the screen: tmux runs one client's commands in one
-      // turn of its loop, so nothing is drawn between the two.
-      const r = await runMany([["display-message", "-p", "-t", pane(name), "#{cursor_y}"], ["capture-pane", "-p", "-t", pane(name)]]);
-      if (!r.ok) return undefined;
-      const [row = "", ...screen] = r.stdout.split("\n");
-      return { screen: screen.join("\n"), row: /^\d+$/.test(row) ? Number(row) : undefined };
-    },
-    async sendLiteral(name, text) {
-      return (await run(["send-keys", "-t", pane(name), "-l", "--", text])).ok;
-    },
-    async sendEnter(name) {
-      return (await run(["send-keys", "-t", pane(name), "Enter"])).ok;
-    },
-    async killSession(name) {
-      return (await run(["kill-session", "-t", target(name)])).ok;
-    },
-    async killServer() {
-      await run(["kill-server"]);
-      // tmux leaves a named server's socket file behind; a private server's is ours to remove.
-      if (socket) rmSync(socketPath(socket), { force: true });
-    },
-    async displayMessage(text) {
-      const clients = await run(["list-clients", "-F", "#{client_name}"]);
-      if (!clients.ok) return;
-      for (const client of clients.stdout.split("\n").filter(Boolean)) {
-        await run(["display-message", "-c", client, "-d", "5000", "--", tmuxFormatLiteral(text)]);
-      }
-    },
-    attachArgv(name, insideTmux) {
-      return ["tmux", ...prefix, insideTmux ? "switch-client" : "attach-session", "-t", target(name)];
-    },
-    async attach(name, insideTmux) {
-      const argv = this.attachArgv(name, insideTmux);
-      // Attaching from inside another server's session nests it, which tmux refuses while $TMUX is set.
-      const env = { ...process.env };
-      if (!insideTmux) delete env.TMUX;
-      const { execa } = await loadExeca();
-      const r = await execa(argv[0]!, argv.slice(1), { stdio: "inherit", reject: false, env, extendEnv: false });
-      return r.exitCode ?? 1;
-    },
-    async version() {
-      const r = await runner("tmux", ["-V"]).catch(() => undefined);
-      return r?.ok ? r.stdout.trim() : undefined;
-    },
+  async newSession(spec) {
+    const commands = sessionCommands(spec);
+    expectOk("tmux", [`new-session ${spec.name}`], await runSessions([spec], commands), `tmux new-session ${spec.name}`);
+  },
+  async newSessions(specs) {
+    // Every call at once: tmux takes them one after another, and no call waits for its client
+    // process to start while the agents of the calls before it boot.
+    let queued = 0;
+    const calls = commandBatches(specs.map(sessionCommands)).map((batch) => {
+      const mine = specs.slice(queued, queued + batch.length);
+      const made = runSessions(mine, batch.flat(), queued).then((r) => r.ok, () => false);
+      queued += batch.length;
+      return made.then((ok) => mine.map(() => ok));
+    });
+    return (await Promise.all(calls)).flat();
+  },
+  async hasSession(name) {
+    return (await run(["has-session", "-t", target(name)])).ok;
+  },
+  async serverRunning() {
+    const r = await run(["list-sessions", "-F", "#{session_name}"]);
+    return r.ok || !/no server running|error connecting|No such file or directory/i.test(r.stderr);
+  },
+  async listSessions() {
+    const r = await run(["list-sessions", "-F", "#{session_name}"]);
+    return r.ok ? r.stdout.split("\n").filter(Boolean) : [];
+  },
+  async killSession(name) {
+    return (await run(["kill-session", "-t", target(name)])).ok;
+  },
+  async killServer() {
+    await run(["kill-server"]);
+    // tmux leaves a named server's socket file behind; a private server's is ours to remove.
+    if (socket) rmSync(socketPath(socket), { force: true });
+  },
+  async displayMessage(text) {
+    const clients = await run(["list-clients", "-F", "#{client_name}"]);
+    if (!clients.ok) return;
+    for (const client of clients.stdout.split("\n").filter(Boolean)) {
+      await run(["display-message", "-c", client, "-d", "5000", "--", tmuxFormatLiteral(text)]);
+    }
+  },
+  attachArgv(name, insideTmux) {
+    return ["tmux", ...prefix, insideTmux ? "switch-client" : "attach-session", "-t", target(name)];
+  },
+  async attach(name, insideTmux) {
+    const argv = this.attachArgv(name, insideTmux);
+    // Attaching from inside another server's session nests it, which tmux refuses while $TMUX is set.
+    const env = { ...process.env };
+    if (!insideTmux) delete env.TMUX;
+    const { execa } = await loadExeca();
+    const r = await execa(argv[0]!, argv.slice(1), { stdio: "inherit", reject: false, env, extendEnv: false });
+    return r.exitCode ?? 1;
+  },
+  async version() {
+    const r = await runner("tmux", ["-V"]).catch(() => undefined);
+    return r?.ok ? r.stdout.trim() : undefined;
+  },
+  };
+}
+
+type PaneMethods = Pick<Tmux, "paneStatus" | "paneStatuses" | "capturePanes" | "capturePane" | "lastLines" | "cursorRow" | "captureWithCursor" | "sendLiteral" | "sendEnter">;
+
+/** A session's pane: its state, its screen, keys into it. */
+function paneMethods({ run, runMany }: TmuxCalls): PaneMethods {
+  return {
+  async paneStatus(name) {
+    const r = await run(["display-message", "-p", "-t", pane(name), "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"]);
+    if (!r.ok) return { state: "gone" };
+    const [dead, status, sig] = r.stdout.trim().split(" ");
+    if (dead !== "1") return { state: "running" };
+    const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
+    return { state: "exited", status: num(status), signal: num(sig) };
+  },
+  async paneStatuses() {
+    const out = new Map<string, PaneStatus>();
+    const r = await run(["list-panes", "-a", "-F", "#{session_name}\t#{pane_index}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_dead_signal}"]);
+    if (!r.ok) return out;
+    const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
+    for (const line of r.stdout.split("\n")) {
+      const [session, , dead, status, sig] = line.split("\t");
+      if (!session || out.has(session)) continue;
+      out.set(session, dead === "1" ? { state: "exited", status: num(status), signal: num(sig) } : { state: "running" });
+    }
+    return out;
+  },
+  async capturePanes(names) {
+    const out = new Map<string, string | undefined>();
+    if (names.length === 0) return out;
+    // Each screen after a marker line of its own, in one invocation: tmux prints them in order.
+    const marker = (i: number) => `\u0001autorun-pane ${i}\u0001`;
+    const r = await runMany(names.flatMap((name, i) => [["display-message", "-p", marker(i)], ["capture-pane", "-p", "-t", pane(name)]]));
+    if (r.ok) {
+      const parts = r.stdout.split(/\u0001autorun-pane (\d+)\u0001\n?/);
+      for (let k = 1; k + 1 < parts.length + 1; k += 2) out.set(names[Number(parts[k])]!, (parts[k + 1] ?? "").replace(/\n$/, ""));
+      if (out.size === names.length) return out;
+    }
+    // One pane went away meanwhile (tmux stops a command list at its first error): one by one.
+    for (const name of names) out.set(name, await this.capturePane(name));
+    return out;
+  },
+  async capturePane(name) {
+    const r = await run(["capture-pane", "-p", "-t", pane(name)]);
+    return r.ok ? r.stdout : undefined;
+  },
+  async lastLines(name, lines) {
+    const r = await run(["capture-pane", "-p", "-J", "-S", "-", "-t", pane(name)]);
+    if (!r.ok) return [];
+    // tmux adds "Pane is dead (status 1, <date>)" under a remain-on-exit pane's output.
+    return r.stdout.split("\n").map((l) => l.trimEnd()).filter((l) => l !== "" && !/^Pane is dead \(/.test(l)).slice(-lines);
+  },
+  async cursorRow(name) {
+    const r = await run(["display-message", "-p", "-t", pane(name), "#{cursor_y}"]);
+    return r.ok && /^\d+$/.test(r.stdout.trim()) ? Number(r.stdout.trim()) : undefined;
+  },
+  async captureWithCursor(name) {
+    // The row on a line of its own before the screen: tmux runs one client's commands in one
+    // turn of its loop, so nothing is drawn between the two.
+    const r = await runMany([["display-message", "-p", "-t", pane(name), "#{cursor_y}"], ["capture-pane", "-p", "-t", pane(name)]]);
+    if (!r.ok) return undefined;
+    const [row = "", ...screen] = r.stdout.split("\n");
+    return { screen: screen.join("\n"), row: /^\d+$/.test(row) ? Number(row) : undefined };
+  },
+  async sendLiteral(name, text) {
+    return (await run(["send-keys", "-t", pane(name), "-l", "--", text])).ok;
+  },
+  async sendEnter(name) {
+    return (await run(["send-keys", "-t", pane(name), "Enter"])).ok;
+  },
   };
 }
