@@ -58,7 +58,7 @@ try {
   const started = { ...ident, ts: "2026-01-01T00:00:00.000Z", type: "orchestration_started", plan_path: "/p.md", project_root: "/r", base_branch: "main", stages: [], waves: [], max_parallel: 1, schedule: "eager" };
   writeFileSync(paths.events, JSON.stringify(started) + "\n");
   const theirs = hostEventsFile(home, "plan");
-  const append = (line) => runScript(s, remote.target, 'mkdir -p -- "${1%/*}" && printf "%s\\n" "$2" >> "$1"', [theirs, JSON.stringify(line)]);
+  const append = (line) => runScript(s, remote.target, 'mkdir -p -- "${1%/*}" && printf "%s\\n" "$2" >> "$1"', { args: [theirs, JSON.stringify(line)] });
   await append({ ...started, orch_dir: hostOrchDir(home, "plan") });
   const follower = new HostEventFollower({ s, target: remote.target, hostEvents: theirs, hostOrchDir: hostOrchDir(home, "plan"), paths, identity: { plan_name: "plan", project_slug: "proj", started_ts: started.ts }, placements: () => new Map([["1", 0]]), stateFile: join(paths.dir, "bench.offset") });
   const seen = new Map();

@@ -74,7 +74,7 @@ try {
     await remote.pushBase(repo, tip, "main");
     parts.push.push(performance.now() - t);
     t = performance.now();
-    await runScript(s, remote.target, '"$1" --version >/dev/null', [CLI]);
+    await runScript(s, remote.target, '"$1" --version >/dev/null', { args: [CLI] });
     parts.host_autorun_start.push(performance.now() - t);
   }
   for (const [k, v] of Object.entries(parts)) figure(`host_launch_part_${k}_p50`, percentile(v, 50), "ms");

@@ -31,7 +31,7 @@ try {
   const shared = [];
   for (let i = 0; i < 3 * n; i++) {
     const b = performance.now();
-    const r = await runScript(s, target, 'printf "%s" "$1"', [`call ${i}`]);
+    const r = await runScript(s, target, 'printf "%s" "$1"', { args: [`call ${i}`] });
     if (r.stdout !== `call ${i}`) throw new Error(`unexpected output ${r.stdout}`);
     shared.push(performance.now() - b);
   }

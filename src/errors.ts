@@ -20,17 +20,17 @@ export class ToolError extends Error {
   readonly signal: string | undefined;
   readonly timedOut: boolean;
   readonly cwd: string | undefined;
-  constructor(
-    message: string,
-    readonly argv: readonly string[],
-    readonly code: number | undefined,
-    readonly stderr: string,
-    options: { cause?: unknown; signal?: string; timedOut?: boolean; cwd?: string } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.signal = options.signal;
-    this.timedOut = options.timedOut ?? false;
-    this.cwd = options.cwd;
+  readonly argv: readonly string[];
+  readonly code: number | undefined;
+  readonly stderr: string;
+  constructor(message: string, run: { argv: readonly string[]; code: number | undefined; stderr: string; cause?: unknown; signal?: string; timedOut?: boolean; cwd?: string }) {
+    super(message, run.cause === undefined ? undefined : { cause: run.cause });
+    this.argv = run.argv;
+    this.code = run.code;
+    this.stderr = run.stderr;
+    this.signal = run.signal;
+    this.timedOut = run.timedOut ?? false;
+    this.cwd = run.cwd;
   }
 }
 

@@ -105,12 +105,12 @@ export async function runProgram(file: string, args: readonly string[], opts: Ru
     }
   });
   if (done.timedOut) {
-    throw new ToolError(`${file} timed out after ${timeoutMs} ms${where}: ${shown}`, argv, undefined, done.stderr, { timedOut: true, ...(done.signal ? { signal: done.signal } : {}), ...at });
+    throw new ToolError(`${file} timed out after ${timeoutMs} ms${where}: ${shown}`, { argv, code: undefined, stderr: done.stderr, timedOut: true, ...(done.signal ? { signal: done.signal } : {}), ...at });
   }
   if (done.startError && (done.code === null || done.code < 0) && done.signal === null) {
     const code = done.startError.code;
     const hint = code === "ENOENT" ? `${file} is not installed or not on PATH` : `failed to start: ${done.startError.message}`;
-    throw new ToolError(`${hint}${where} (${shown})`, argv, undefined, done.stderr, { cause: done.startError, ...at });
+    throw new ToolError(`${hint}${where} (${shown})`, { argv, code: undefined, stderr: done.stderr, cause: done.startError, ...at });
   }
   return {
     ok: done.code === 0,
@@ -127,7 +127,7 @@ export function expectOk(file: string, args: readonly string[], r: RunResult, wh
   if (!r.ok) {
     const detail = r.stderr.trim().split("\n").slice(-3).join(" | ") || r.stdout.trim().split("\n").slice(-3).join(" | ");
     const how = r.signal ? `killed by ${r.signal}` : `exit ${r.code}`;
-    throw new ToolError(`${what} failed (${how}${r.cwd ? ` in ${r.cwd}` : ""}): ${detail}`, [file, ...args], r.code, r.stderr, { ...(r.signal ? { signal: r.signal } : {}), ...(r.cwd ? { cwd: r.cwd } : {}) });
+    throw new ToolError(`${what} failed (${how}${r.cwd ? ` in ${r.cwd}` : ""}): ${detail}`, { argv: [file, ...args], code: r.code, stderr: r.stderr, ...(r.signal ? { signal: r.signal } : {}), ...(r.cwd ? { cwd: r.cwd } : {}) });
   }
   return r;
 }

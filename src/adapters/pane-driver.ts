@@ -35,7 +35,8 @@ export class PaneDriver {
   ) {}
 
   /** Starts `argv` (claude and its flags) with `env` in front (`env` is given to env(1)), in a new session at 200×50. */
-  static async start(tmux: TmuxRun, name: string, argv: string[], env: string[], cwd: string): Promise<PaneDriver> {
+  static async start(tmux: TmuxRun, name: string, run: { argv: string[]; env: string[]; cwd: string }): Promise<PaneDriver> {
+    const { argv, env, cwd } = run;
     const { width, height } = SIZES[0]!;
     const r = await tmux("new-session", "-d", "-s", name, "-x", String(width), "-y", String(height), "-c", cwd, "--", "env", ...env, ...argv);
     if (r.code !== 0) throw new Error(`tmux new-session ${name} failed: ${r.stdout}`);

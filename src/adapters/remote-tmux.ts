@@ -47,8 +47,8 @@ export function tmuxAtPath(path: string, runner: Runner = runProgram): Tmux {
 /** Runs `file args…` on the host through its shared connection; ssh's own failure (255) throws. */
 export function sshRunner(s: SshSettings, target: SshTarget): Runner {
   return async (file, args, opts = {}) => {
-    const r = await runScript(s, target, 'exec "$@"', [file, ...args], { deadlineMs: opts.timeoutMs ?? 10_000 });
-    if (r.code === 255) throw new ToolError(`ssh to host ${target.name} (${target.destination}) failed: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? "exit 255"}`, ["ssh", target.destination, file, ...args.slice(0, 3)], 255, r.stderr);
+    const r = await runScript(s, target, 'exec "$@"', { args: [file, ...args], deadlineMs: opts.timeoutMs ?? 10_000 });
+    if (r.code === 255) throw new ToolError(`ssh to host ${target.name} (${target.destination}) failed: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? "exit 255"}`, { argv: ["ssh", target.destination, file, ...args.slice(0, 3)], code: 255, stderr: r.stderr });
     return r;
   };
 }
@@ -77,8 +77,8 @@ export function createRemoteTmux(s: SshSettings, target: SshTarget, o: RemoteTmu
     // The environment goes inside the JSON on stdin (never on a command line), and is written to a
     // 0600 file on the host; the names alone are in errors.
     const input = JSON.stringify({ socket_path: o.socketPath, sessions: specs.map(({ envDir: _envDir, ...spec }) => spec) });
-    const r = await runScript(s, target, 'printf "%s" "$2" | "$1" host session', [o.autorun, input], { deadlineMs: 20_000 + 2_000 * specs.length });
-    if (!r.ok) throw new ToolError(`host ${target.name}: could not start tmux session ${specs.map((x) => x.name).join(", ")}: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`}`, ["ssh", target.destination, "autorun", "host", "session"], r.code, r.stderr);
+    const r = await runScript(s, target, 'printf "%s" "$2" | "$1" host session', { args: [o.autorun, input], deadlineMs: 20_000 + 2_000 * specs.length });
+    if (!r.ok) throw new ToolError(`host ${target.name}: could not start tmux session ${specs.map((x) => x.name).join(", ")}: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`}`, { argv: ["ssh", target.destination, "autorun", "host", "session"], code: r.code, stderr: r.stderr });
     return (JSON.parse(r.stdout) as { sessions: { made: boolean; error?: string }[] }).sessions;
   };
   return {
@@ -87,12 +87,12 @@ export function createRemoteTmux(s: SshSettings, target: SshTarget, o: RemoteTmu
     async newSession(spec) {
       const [one] = await start([spec]);
       // The host's tmux error as stderr, as a local new-session's ("duplicate session: …").
-      if (!one?.made) throw new ToolError(`host ${target.name}: tmux new-session ${spec.name} failed: ${one?.error ?? "no answer"}`, ["tmux", "new-session", spec.name], 1, one?.error ?? "");
+      if (!one?.made) throw new ToolError(`host ${target.name}: tmux new-session ${spec.name} failed: ${one?.error ?? "no answer"}`, { argv: ["tmux", "new-session", spec.name], code: 1, stderr: one?.error ?? "" });
     },
     newSessions: async (specs) => (specs.length === 0 ? [] : (await start(specs).catch(() => specs.map(() => ({ made: false })))).map((x) => x.made)),
     async killServer() {
       await inner.killServer();
-      await runScript(s, target, 'rm -f -- "$1"', [o.socketPath]);
+      await runScript(s, target, 'rm -f -- "$1"', { args: [o.socketPath] });
     },
     attachArgv: (name, insideTmux) => {
       // The one call that needs the terminal on stdin: the remote command is quoted for a POSIX

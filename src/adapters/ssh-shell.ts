@@ -81,7 +81,7 @@ export class SshShell {
       this.child = undefined;
       const p = this.pending;
       this.pending = undefined;
-      p?.reject(new ToolError(`ssh to host ${this.target.name} (${this.target.destination}) failed: ${this.sshErr.split("\n").filter(Boolean).at(-1) ?? why}`, ["ssh", this.target.destination, "sh"], 255, this.sshErr));
+      p?.reject(new ToolError(`ssh to host ${this.target.name} (${this.target.destination}) failed: ${this.sshErr.split("\n").filter(Boolean).at(-1) ?? why}`, { argv: ["ssh", this.target.destination, "sh"], code: 255, stderr: this.sshErr }));
     };
     child.on("error", (error) => ended(error.message));
     child.on("close", (code) => ended(`exit ${code ?? "?"}`));
@@ -100,7 +100,7 @@ export class SshShell {
       const timer = setTimeout(() => {
         this.pending = undefined;
         this.close();
-        reject(new ToolError(`ssh to host ${this.target.name} (${this.target.destination}) did not answer within ${deadlineMs} ms`, ["ssh", this.target.destination, file, ...args.slice(0, 3)], undefined, "", { timedOut: true }));
+        reject(new ToolError(`ssh to host ${this.target.name} (${this.target.destination}) did not answer within ${deadlineMs} ms`, { argv: ["ssh", this.target.destination, file, ...args.slice(0, 3)], code: undefined, stderr: "", timedOut: true }));
       }, deadlineMs);
       this.pending = {
         marker,
@@ -125,7 +125,7 @@ export class SshShell {
     if (!header || header[1] !== p.marker) {
       this.pending = undefined;
       this.close();
-      p.reject(new ToolError(`host ${this.target.name}: its shell answered out of turn`, ["ssh", this.target.destination, "sh"], 255, ""));
+      p.reject(new ToolError(`host ${this.target.name}: its shell answered out of turn`, { argv: ["ssh", this.target.destination, "sh"], code: 255, stderr: "" }));
       return;
     }
     const [outLen, errLen] = [Number(header[3]), Number(header[4])];

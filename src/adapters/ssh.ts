@@ -110,14 +110,15 @@ export type SshResult = RunResult & { bytes: Buffer };
  * A non-zero exit is a value (255: ssh itself failed: see `stderr`); a call past its deadline
  * throws a ToolError (timedOut) after resetting a master that no longer answers.
  */
-export async function runScript(s: SshSettings, target: SshTarget, script: string, args: readonly string[] = [], opts: ScriptOptions = {}): Promise<SshResult> {
+export async function runScript(s: SshSettings, target: SshTarget, script: string, opts: ScriptOptions & { args?: readonly string[] } = {}): Promise<SshResult> {
+  const args = opts.args ?? [];
   mkdirSync(join(s.home, "ssh"), { recursive: true, mode: 0o700 });
   const argv = sshArgs(s, target, ["sh", "-s"]);
   const deadlineMs = opts.deadlineMs ?? s.deadlineMs ?? DEFAULTS.deadlineMs;
   const r = await runSsh(argv, scriptInput(script, args), deadlineMs);
   if (r === "timeout") {
     const reset = await resetIfStale(s, target);
-    throw new ToolError(`ssh to host ${target.name} (${target.destination}) did not answer within ${deadlineMs} ms${reset ? "; its shared connection was stuck and has been reset" : ""}`, ["ssh", ...argv], undefined, "", { timedOut: true });
+    throw new ToolError(`ssh to host ${target.name} (${target.destination}) did not answer within ${deadlineMs} ms${reset ? "; its shared connection was stuck and has been reset" : ""}`, { argv: ["ssh", ...argv], code: undefined, stderr: "", timedOut: true });
   }
   return r;
 }
@@ -146,7 +147,7 @@ function runSsh(argv: readonly string[], input: string, deadlineMs: number): Pro
     }, deadlineMs);
     child.on("error", (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new ToolError(error.code === "ENOENT" ? "ssh is not installed or not on PATH" : `ssh failed to start: ${error.message}`, ["ssh", ...argv], undefined, "", { cause: error }));
+      reject(new ToolError(error.code === "ENOENT" ? "ssh is not installed or not on PATH" : `ssh failed to start: ${error.message}`, { argv: ["ssh", ...argv], code: undefined, stderr: "", cause: error }));
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);

@@ -217,8 +217,8 @@ class ClaudeCheck {
   async mainSession(): Promise<void> {
     const { tmux } = this.setup;
     const repo = this.paths.repo;
-    this.tui = await PaneDriver.start(tmux, "main", this.argv, ["-i", ...this.env()], repo);
-    for (const name of ["limit", "login"]) await PaneDriver.start(tmux, name, [...this.argv, name === "limit" ? "hit the limit" : "log in"], ["-i", ...this.env({ AUTORUN_STAGE: name, CLAUDE_CODE_MAX_RETRIES: "0" })], repo);
+    this.tui = await PaneDriver.start(tmux, "main", { argv: this.argv, env: ["-i", ...this.env()], cwd: repo });
+    for (const name of ["limit", "login"]) await PaneDriver.start(tmux, name, { argv: [...this.argv, name === "limit" ? "hit the limit" : "log in"], env: ["-i", ...this.env({ AUTORUN_STAGE: name, CLAUDE_CODE_MAX_RETRIES: "0" })], cwd: repo });
     await this.screen({ name: "welcome", re: /for shortcuts|❯/, ok: (s) => s.kind === "welcome" || (s.kind === "idle" && s.input === ""), meaning: "a session still starting could be taken for one stuck at its prompt" });
     await this.hook({ name: "SessionStart", type: "session_started", after: 0, fields: ["transcript"], meaning: "autorun would not learn that a stage's session started, nor where its transcript is" });
     await this.tui.type("hello there");

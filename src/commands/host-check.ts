@@ -55,7 +55,7 @@ export async function probeHost(s: SshSettings, host: HostSpec, agentCommand: re
   try {
     const r = host.local
       ? await runProgram("sh", ["-s"], { input: scriptInput(PROBE, args), timeoutMs: deadlineMs })
-      : await runScript(s, { name: host.name, destination: host.ssh!, options: host.sshOptions }, PROBE, args, { deadlineMs });
+      : await runScript(s, { name: host.name, destination: host.ssh!, options: host.sshOptions }, PROBE, { args, deadlineMs });
     const ms = Math.round(performance.now() - t0);
     if (!r.ok) {
       const why = r.stderr.trim().split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`;

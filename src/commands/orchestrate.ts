@@ -428,7 +428,7 @@ function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose: boole
     // A stage the plan marks done is never launched: no session, branch or command to show.
     if (s.settings?.status === "completed") continue;
     ctx.out(`  session: ${sessionName(prep.slug, s.id)}   branch: ${branchName(prep.slug, s.id)}`);
-    const argv = stageArgv({ config: prep.config }, dry, prep.paths.dir, s.id, { sessionId: stageSessionId(dry, prep.paths.dir, s.id, 1) });
+    const argv = stageArgv({ config: prep.config }, dry, { id: s.id, sessionId: stageSessionId(dry, { orchDir: prep.paths.dir, id: s.id }, { attempt: 1 }) });
     ctx.out(verbose ? `  argv: ${JSON.stringify(argv)}` : `  runs: ${shortCommand(argv)}`);
   }
   ctx.out("");

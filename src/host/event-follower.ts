@@ -148,9 +148,9 @@ export class HostEventFollower {
   /** One read of what the host's file holds now past the offset reached (at most `maxBytes`). */
   async poll(): Promise<PollResult> {
     const from = this.rewind();
-    const r = await runScript(this.o.s, this.o.target, READ, [this.o.hostEvents, String(from), String(this.max)], { deadlineMs: 10_000 });
+    const r = await runScript(this.o.s, this.o.target, READ, { args: [this.o.hostEvents, String(from), String(this.max)], deadlineMs: 10_000 });
     if (r.code === 4) return { accepted: [], rejected: 0, more: false };
-    if (!r.ok) throw new ToolError(`reading the events of host ${this.o.target.name} failed: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`}`, ["ssh", this.o.target.destination, "tail", this.o.hostEvents], r.code, r.stderr);
+    if (!r.ok) throw new ToolError(`reading the events of host ${this.o.target.name} failed: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`}`, { argv: ["ssh", this.o.target.destination, "tail", this.o.hostEvents], code: r.code, stderr: r.stderr });
     const nl = r.bytes.indexOf(0x0a);
     const size = Number(r.bytes.subarray(0, nl).toString("utf8"));
     if (!Number.isInteger(size)) throw new RuntimeError(`host ${this.o.target.name}: could not read the size of ${this.o.hostEvents}`);

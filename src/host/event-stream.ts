@@ -127,7 +127,7 @@ export class HostEventStream {
       await this.queue;
       if (gen !== this.gen) return;
       const why = end.stderr || (end.signal ? `ssh ended by ${end.signal}` : `exit ${end.code ?? "?"}`);
-      throw new ToolError(`following the events of host ${this.o.target.name}: the stream ended (${why})`, ["ssh", this.o.target.destination, "autorun", "host", "follow", this.o.hostEvents], end.code, end.stderr);
+      throw new ToolError(`following the events of host ${this.o.target.name}: the stream ended (${why})`, { argv: ["ssh", this.o.target.destination, "autorun", "host", "follow", this.o.hostEvents], code: end.code, stderr: end.stderr });
     } catch (error) {
       this.fail(gen, error as Error);
     }
@@ -154,7 +154,7 @@ export class HostEventStream {
   private arm(gen: number): void {
     clearTimeout(this.watchdog);
     const ms = this.o.stallMs ?? 10 * FOLLOW_HEARTBEAT_MS;
-    this.watchdog = setTimeout(() => this.fail(gen, new ToolError(`following the events of host ${this.o.target.name}: nothing from it for ${ms / 1000} s`, ["ssh", this.o.target.destination, "autorun", "host", "follow", this.o.hostEvents], undefined, "", { timedOut: true })), ms);
+    this.watchdog = setTimeout(() => this.fail(gen, new ToolError(`following the events of host ${this.o.target.name}: nothing from it for ${ms / 1000} s`, { argv: ["ssh", this.o.target.destination, "autorun", "host", "follow", this.o.hostEvents], code: undefined, stderr: "", timedOut: true })), ms);
     this.watchdog.unref();
   }
 

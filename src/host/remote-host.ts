@@ -80,13 +80,13 @@ export class RemoteHost {
     if (this.prepared) return this.prepared;
     const mine = ownVersion();
     const input = JSON.stringify({ root: hostRoot(this.spec, this.projectSlug), agent: (this.spec.agentCommand ?? this.agentCommand)[0] ?? "claude" });
-    const r = await runScript(this.s, this.target, READY, [this.spec.autorun, mine, input]);
+    const r = await runScript(this.s, this.target, READY, { args: [this.spec.autorun, mine, input] });
     const at = `host ${this.spec.name} (${this.spec.ssh})`;
     if (r.code === 3) {
       const theirs = r.stdout.trim();
       throw new UserError(`${at}: autorun ${theirs ? theirs : "is not found"} there, ${mine} here; install autorun ${mine} on ${this.spec.name}${theirs ? "" : ` or give its full path in hosts.${this.spec.name}.autorun`}.`);
     }
-    if (!r.ok) throw new ToolError(`${at}: could not prepare ${hostRoot(this.spec, this.projectSlug)}: ${lastLine(r.stderr) ?? `exit ${r.code}`}`, ["ssh", this.spec.ssh!, "autorun", "host", "prepare"], r.code, r.stderr);
+    if (!r.ok) throw new ToolError(`${at}: could not prepare ${hostRoot(this.spec, this.projectSlug)}: ${lastLine(r.stderr) ?? `exit ${r.code}`}`, { argv: ["ssh", this.spec.ssh!, "autorun", "host", "prepare"], code: r.code, stderr: r.stderr });
     this.prepared = prepareOutput.parse(JSON.parse(r.stdout));
     return this.prepared;
   }
@@ -146,8 +146,8 @@ export class RemoteHost {
   }
 
   private async call(command: string, input: unknown, deadlineMs: number): Promise<unknown> {
-    const r = await runScript(this.s, this.target, CALL, [this.spec.autorun, command, JSON.stringify(input)], { deadlineMs });
-    if (!r.ok) throw new ToolError(`host ${this.spec.name}: autorun host ${command} failed: ${lastLine(r.stderr) ?? `exit ${r.code}`}`, ["ssh", this.spec.ssh!, "autorun", "host", command], r.code, r.stderr);
+    const r = await runScript(this.s, this.target, CALL, { args: [this.spec.autorun, command, JSON.stringify(input)], deadlineMs });
+    if (!r.ok) throw new ToolError(`host ${this.spec.name}: autorun host ${command} failed: ${lastLine(r.stderr) ?? `exit ${r.code}`}`, { argv: ["ssh", this.spec.ssh!, "autorun", "host", command], code: r.code, stderr: r.stderr });
     return JSON.parse(r.stdout);
   }
 }

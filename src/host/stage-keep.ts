@@ -78,7 +78,7 @@ export interface KeepAnswer {
 export async function keepOnHost(s: SshSettings, target: SshTarget, requests: readonly KeepRequest[], opts: { notes?: boolean; deadlineMs?: number } = {}): Promise<KeepAnswer[]> {
   const args = [opts.notes ? "1" : "0"];
   for (const r of requests) args.push(r.worktree, r.ref, r.transcript, String(r.offset), String(r.maxBytes));
-  const r = await runScript(s, target, KEEP_SCRIPT, args, { deadlineMs: opts.deadlineMs ?? 30_000 });
+  const r = await runScript(s, target, KEEP_SCRIPT, { args, deadlineMs: opts.deadlineMs ?? 30_000 });
   if (!r.ok) throw new Error(`host ${target.name}: keeping its stages' work failed: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`}`);
   return parseKeep(r.bytes, requests.length);
 }

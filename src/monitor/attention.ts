@@ -222,7 +222,7 @@ export class Attention {
     let why: string | undefined;
     if (kind === "permission" && Object.keys(this.deps.config.permissionAnswers).length > 0) {
       const { stalls, transcriptOf } = this.parts;
-      const outcome = await answerDialog(this.parts.view, id, screen, m, {
+      const outcome = await answerDialog(this.parts.view, { id, screen }, m, {
         get lastScreen() {
           return stalls.of(id).lastScreen;
         },
@@ -244,15 +244,15 @@ export class Attention {
       ? `Fix the agent's login (for Claude Code: /login, or a valid ANTHROPIC_API_KEY in the shell that runs \`autorun resume\`), then attach with \`autorun attach ${s.plan_name} ${id}\` and tell it to continue. This review closes by itself once the agent is past it.`
       : `Attach with \`autorun attach ${s.plan_name} ${id}\` and answer it there: this review closes by itself once the dialog is gone.`;
     const unanswered = why ? `\n\nNot answered from permissionAnswers: ${why}.` : "";
-    await this.parts.reviews.file(id, `Stage ${id} is waiting at a ${what}`, `Stage ${id} (${s.stages[id]!.name}) shows a ${what} in tmux session ${s.stages[id]!.session}:\n\n    ${question}${unanswered}\n\nautorun never answers these blindly.`, [
+    await this.parts.reviews.file({ id, key: kind }, `Stage ${id} is waiting at a ${what}`, `Stage ${id} (${s.stages[id]!.name}) shows a ${what} in tmux session ${s.stages[id]!.session}:\n\n    ${question}${unanswered}\n\nautorun never answers these blindly.`, [
       { topic: kind === "login" ? "Fix the login" : `Answer the ${what}`, question: fix },
-    ], kind);
+    ]);
   }
 
   /** Types a queued message (one typist per pane); it stays queued if the pane was busy. */
   private async deliver(id: string, pending: { id: string; message: string; reason: string }): Promise<void> {
     this.parts.stalls.restart(id);
-    await this.type(id, `message (${pending.reason.replace(/_/g, " ")})`, pending.message, { waitTurn: true }, (result) => {
+    await this.type(id, { why: `message (${pending.reason.replace(/_/g, " ")})`, message: pending.message, waitTurn: true }, (result) => {
       this.parts.view.emit({ type: "message_delivered", stage: id, id: pending.id, verified: result.verified, evidence: result.evidence });
       this.deps.log(`stage ${id}: told it why (${pending.reason.replace(/_/g, " ")})${result.verified ? "" : ", not verified"}: ${cutAtWord(pending.message, 160)}`);
     });
@@ -263,16 +263,16 @@ export class Attention {
    * nudge is skipped while another is typing; `waitTurn` (a merge's message) queues behind it.
    */
   async nudge(id: string, why: string, message: string, opts: { waitTurn?: boolean } = {}): Promise<boolean> {
-    return this.type(id, why, message, opts, (result) => {
+    return this.type(id, { why, message, ...opts }, (result) => {
       this.parts.view.emit({ type: "stall_continue_sent", stage: id, message: message.slice(0, 500), verified: result.verified, attempt: this.parts.stalls.of(id).consecutiveNudges + 1, evidence: result.evidence });
       this.deps.log(`stage ${id}: nudged: ${why}; typed ${JSON.stringify(cutAtWord(message, 60))}, ${result.verified ? "and it took it" : "but could not confirm it took it"} (${result.evidence})`);
     });
   }
 
-  private async type(id: string, why: string, message: string, opts: { waitTurn?: boolean }, record: (result: NudgeResult) => void): Promise<boolean> {
+  private async type(id: string, t: { why: string; message: string; waitTurn?: boolean }, record: (result: NudgeResult) => void): Promise<boolean> {
     const before = this.typing.get(id);
-    if (before && !opts.waitTurn) return false;
-    const run = (before ?? Promise.resolve(false)).catch(() => false).then(() => this.typeInto(id, why, message, record));
+    if (before && !t.waitTurn) return false;
+    const run = (before ?? Promise.resolve(false)).catch(() => false).then(() => this.typeInto(id, t.why, t.message, record));
     const tracked = run.finally(() => {
       if (this.typing.get(id) === tracked) this.typing.delete(id);
     });
@@ -285,7 +285,7 @@ export class Attention {
     this.parts.view.ingest();
     const stage = this.status.stages[id];
     if (!stage || stage.status !== "in_progress") return false;
-    const result = await verifiedNudge(this.deps.tmux, stage.session, message, this.deps.clock);
+    const result = await verifiedNudge(this.deps.tmux, stage.session, message, { clock: this.deps.clock });
     if (!result.sent) {
       this.deps.log(`stage ${id}: not typed yet (${why}): ${result.evidence}`);
       return false;

@@ -62,9 +62,9 @@ export async function checkBudgets(host: Host, reviews: Pick<ReviewDesk, "file">
     host.emit({ type: "budget_exceeded", stage: id, limit_usd: limit, spent_usd: stage.usage.usd, stopped: end });
     const what = `stage ${id} spent ${usd(stage.usage.usd)} of its ${usd(limit)} budget`;
     log(`${what}; ${end ? "its session was ended (worktree and commits kept)" : "no more nudges for it"}`);
-    await reviews.file(id, `Stage ${id} spent its budget`, `${sentence(what)}. ${end ? "Its session was ended; its worktree and commits are kept." : "It is not nudged any more; it may finish its current turn."}`, [
+    await reviews.file({ id, key: "budget" }, `Stage ${id} spent its budget`, `${sentence(what)}. ${end ? "Its session was ended; its worktree and commits are kept." : "It is not nudged any more; it may finish its current turn."}`, [
       { topic: "Raise the budget or stop", question: `The same as \`raise\`: \`autorun resume ${status.plan_name} --stage-budget <dollars>\`; to end the whole run: \`autorun stop ${status.plan_name} --sessions\`.` },
-    ], "budget");
+    ]);
   }
   const limit = runLimit(status, config);
   if (limit === undefined || status.hold?.kind === "budget") return;
@@ -75,9 +75,9 @@ export async function checkBudgets(host: Host, reviews: Pick<ReviewDesk, "file">
   host.emit({ type: "budget_exceeded", limit_usd: limit, spent_usd: total, stopped: stop && running.length > 0 });
   const what = `the run spent ${usd(total)} of its ${usd(limit)} budget`;
   log(`${what}: nothing new is launched${running.length === 0 ? "" : stop ? `; sessions of ${stagesList(running)} ended (worktrees and commits kept)` : `; ${stagesList(running)} may finish but are not nudged`}. Raise it with: autorun resume ${status.plan_name} --budget <dollars>`);
-  await reviews.file(undefined, `The run spent its budget`, `${sentence(what)}. Nothing new is launched.`, [
+  await reviews.file({ id: undefined, key: "budget" }, `The run spent its budget`, `${sentence(what)}. Nothing new is launched.`, [
     { topic: "Raise the budget or stop", question: `A budget above the ${usd(total)} spent. The same as \`raise\`: \`autorun resume ${status.plan_name} --budget <dollars>\`; to end the run: \`autorun stop ${status.plan_name} --sessions\`.` },
-  ], "budget");
+  ]);
 }
 
 /**
@@ -100,9 +100,9 @@ export async function checkCircuit(host: Host, reviews: Pick<ReviewDesk, "file">
   host.emit({ type: "circuit_open", failed });
   const reasons = failed.map((id) => `- stage ${id} (${status.stages[id]?.name ?? "?"}): ${status.stages[id]?.failure_reason ?? "failed"}`).join("\n");
   log(`circuit breaker open: ${failed.length} stage${failed.length === 1 ? "" : "s"} failed in a row (${failed.join(", ")}); nothing new is launched until a person looks`);
-  await reviews.file(undefined, `${failed.length} stage${failed.length === 1 ? "" : "s"} failed in a row: launches stopped`, `${failed.length} stage${failed.length === 1 ? "" : "s"} failed one after another with no merge between them, which usually means something beyond one stage is wrong (the agent's login or model, the project's setup, the plan):\n\n${reasons}\n\nNothing new is launched; stages already running go on.`, [
+  await reviews.file({ id: undefined, key: "circuit" }, `${failed.length} stage${failed.length === 1 ? "" : "s"} failed in a row: launches stopped`, `${failed.length} stage${failed.length === 1 ? "" : "s"} failed one after another with no merge between them, which usually means something beyond one stage is wrong (the agent's login or model, the project's setup, the plan):\n\n${reasons}\n\nNothing new is launched; stages already running go on.`, [
     { topic: "What was wrong", question: `Look at the reasons above (and \`autorun logs ${status.plan_name}\`), fix what they have in common, then write what you did here: answering closes the breaker and launches resume (so does \`autorun resume ${status.plan_name}\`). Failed stages run again only with \`autorun retry ${status.plan_name} <stage>\`.` },
-  ], "circuit");
+  ]);
 }
 
 function readAnswered(file: string): boolean {

@@ -35,7 +35,8 @@ const ANSWER_SETTLE_MS = 5_000;
  * answer); then the screen is read again, for up to 3 s, to see the dialog go. `done`: answered, or just
  * answered and given time to close; otherwise why a person is asked (and the command, when known).
  */
-export async function answerDialog(host: Host, id: string, screen: string, m: DialogMemory, sight: DialogSight): Promise<"done" | { person: string; command?: string }> {
+export async function answerDialog(host: Host, at: { id: string; screen: string }, m: DialogMemory, sight: DialogSight): Promise<"done" | { person: string; command?: string }> {
+  const { id, screen } = at;
   const { clock, tmux, config, log } = host.deps;
   const session = host.status.stages[id]!.session;
   const dialog = parseBashDialog(screen);

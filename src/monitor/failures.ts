@@ -97,14 +97,14 @@ export class StopFailures {
         // The screen may have shown the login error first: one attention, one review.
         if (stage.attention === "login" && this.reviews.filed(id, "login")) continue;
         this.host.emit({ type: "stage_attention", stage: id, attention: "login", reason: text.slice(0, 300) });
-        await this.reviews.file(id, `Stage ${id} is waiting at a login problem`, `Stage ${id} (${stage.name}) in tmux session ${stage.session}: Claude Code refused its login (StopFailure hook, authentication_failed):\n\n    ${text}\n\nautorun types nothing into it until it works again.`, [
+        await this.reviews.file({ id, key: "login" }, `Stage ${id} is waiting at a login problem`, `Stage ${id} (${stage.name}) in tmux session ${stage.session}: Claude Code refused its login (StopFailure hook, authentication_failed):\n\n    ${text}\n\nautorun types nothing into it until it works again.`, [
           { topic: "Fix the login", question: `Fix the agent's login (for Claude Code: /login, or a valid ANTHROPIC_API_KEY in the shell that runs \`autorun resume\`), then attach with \`autorun attach ${s.plan_name} ${id}\` and tell it to continue. Write what you did here.` },
-        ], "login");
+        ]);
         continue;
       }
-      await this.reviews.file(id, `Stage ${id} stopped on an API error (${failure.error.replace(/_/g, " ")})`, `Stage ${id} (${stage.name}) in tmux session ${stage.session}: Claude Code ended the agent's turn on an error (StopFailure hook, ${failure.error}):\n\n    ${text}\n\nautorun types nothing into it until it works again.`, [
+      await this.reviews.file({ id, key: "stop_failure" }, `Stage ${id} stopped on an API error (${failure.error.replace(/_/g, " ")})`, `Stage ${id} (${stage.name}) in tmux session ${stage.session}: Claude Code ended the agent's turn on an error (StopFailure hook, ${failure.error}):\n\n    ${text}\n\nautorun types nothing into it until it works again.`, [
         { topic: "What should the agent do?", question: `Attach with \`autorun attach ${s.plan_name} ${id}\` and tell it how to carry on, or nudge it with \`autorun nudge ${s.plan_name} ${id} "<message>"\`. Write what you did here.` },
-      ], "stop_failure");
+      ]);
     }
   }
 }

@@ -43,7 +43,9 @@ export interface LaunchDeps {
 }
 
 /** A stable UUID per (orchestration, stage, attempt, retry), so a restarted launcher knows the id it used. */
-export function stageSessionId(status: Pick<Status, "created_at" | "plan_name">, orchDir: string, id: string, attempt: number, retries = 0): string {
+export function stageSessionId(status: Pick<Status, "created_at" | "plan_name">, stage: { orchDir: string; id: string }, n: { attempt: number; retries?: number }): string {
+  const { orchDir, id } = stage;
+  const { attempt, retries = 0 } = n;
   const h = createHash("sha256").update(`${orchDir}\0${status.plan_name}\0${status.created_at}\0${id}\0${attempt}${retries > 0 ? `\0retry ${retries}` : ""}`).digest("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
@@ -51,7 +53,8 @@ export function stageSessionId(status: Pick<Status, "created_at" | "plan_name">,
 /** What a stage's argument list is built from: the run's place and tools, the stage's worktree, context file and model. */
 export type ArgvView = Pick<Status, "project_root" | "base_branch" | "allowed_tools"> & { stages: Record<string, Pick<StageStatus, "worktree" | "context_file" | "model">> };
 
-export function stageArgv(deps: Pick<LaunchDeps, "config">, status: ArgvView, orchDir: string, id: string, opts: { resume?: boolean; sessionId: string }): string[] {
+export function stageArgv(deps: Pick<LaunchDeps, "config">, status: ArgvView, opts: { id: string; resume?: boolean; sessionId: string }): string[] {
+  const { id } = opts;
   const stage = status.stages[id]!;
   return buildAgentArgv(deps.config.agentCommand, {
     worktree: stage.worktree.split("/").pop()!,
@@ -133,7 +136,7 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
         results.set(id, "skipped");
         continue;
       }
-      const sessionId = stageSessionId(status, paths.dir, id, 1, stage.retries);
+      const sessionId = stageSessionId(status, { orchDir: paths.dir, id }, { attempt: 1, retries: stage.retries });
       if (remote(id)) {
         const host = deps.placement!.get(id)!;
         elsewhere.set(host, [...(elsewhere.get(host) ?? []), { id, sessionId }]);
@@ -145,7 +148,7 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
       if (deps.worktrees.inFlight(stage.worktree) || !existsSync(stage.worktree)) await deps.worktrees.ensure(status, stage, tip);
       // From here on the stage's agent changes it.
       deps.worktrees.handedOver(stage.worktree);
-      const spec = { name: stage.session, cwd: status.project_root, argv: stageArgv(deps, status, paths.dir, id, { sessionId }), env: sessionEnv({ home: paths.home, orchDir: paths.dir, stage: id }, { env: deps.env }), envDir: `${paths.dir}/session-env`, remainOnExit: true };
+      const spec = { name: stage.session, cwd: status.project_root, argv: stageArgv(deps, status, { id, sessionId }), env: sessionEnv({ home: paths.home, orchDir: paths.dir, stage: id }, { env: deps.env }), envDir: `${paths.dir}/session-env`, remainOnExit: true };
       starting.push({ id, session: stage.session, sessionId, spec });
     }
     if (!status) return ids.map(() => "skipped" as const);
@@ -205,8 +208,8 @@ export async function relaunchStage(deps: LaunchDeps, id: string, expectAttempts
       const from = deps.hosts.hostOf(id);
       const kept = from !== "local" && from !== where.host ? await carryOver(deps.hosts.keep, deps.log, from, id) : undefined;
       if (where.host !== "local") {
-        const previousId = stage.session_id ?? stageSessionId(status, paths.dir, id, stage.attempts, stage.retries);
-        const freshId = stageSessionId(status, paths.dir, id, stage.attempts + 1, stage.retries);
+        const previousId = stage.session_id ?? stageSessionId(status, { orchDir: paths.dir, id }, { attempt: stage.attempts, retries: stage.retries });
+        const freshId = stageSessionId(status, { orchDir: paths.dir, id }, { attempt: stage.attempts + 1, retries: stage.retries });
         await relaunchOnHost({ paths, config: deps.config, log: deps.log, hosts: deps.hosts }, status, { host: where.host, id, previousId, freshId, attempt: stage.attempts + 1, ...(kept ? { kept } : {}) });
         return "launched";
       }
@@ -226,15 +229,15 @@ async function relaunchHere(deps: LaunchDeps, status: Status, id: string, moved?
   if (restored) deps.log(`stage ${id}: ${restored}`);
   const attempt = stage.attempts + 1;
   const worktreeExists = existsSync(stage.worktree);
-  const previousId = stage.session_id ?? stageSessionId(status, paths.dir, id, stage.attempts, stage.retries);
+  const previousId = stage.session_id ?? stageSessionId(status, { orchDir: paths.dir, id }, { attempt: stage.attempts, retries: stage.retries });
   if (!worktreeExists) await deps.worktrees.ensure(status, stage);
   // Moved off a lost host: the work kept from there in the worktree just made, its conversation resumed when it was kept.
   const resume = worktreeExists || (moved !== undefined && deps.hosts !== undefined && (await movedHere({ keep: deps.hosts.keep, log: deps.log }, moved, id, { worktree: stage.worktree, env: deps.env ?? process.env })));
-  const sessionId = resume ? previousId : stageSessionId(status, paths.dir, id, attempt, stage.retries);
+  const sessionId = resume ? previousId : stageSessionId(status, { orchDir: paths.dir, id }, { attempt, retries: stage.retries });
   await tmux.newSession({
     name: stage.session,
     cwd: resume ? stage.worktree : status.project_root,
-    argv: stageArgv(deps, status, paths.dir, id, { sessionId, resume }),
+    argv: stageArgv(deps, status, { id, sessionId, resume }),
     env: sessionEnv({ home: paths.home, orchDir: paths.dir, stage: id }, { env: deps.env }),
     envDir: `${paths.dir}/session-env`,
     remainOnExit: true,

@@ -127,17 +127,17 @@ export class MergeQueue {
     this.view.ingest();
     if (result.kind === "refused") {
       this.mem(id).refusedFiles = result.files;
-      await this.ask(id, `refused:${result.reason}`, `Stage ${id} waits to merge: your checkout is in its way`, result.detail, {
+      await this.ask({ id, key: `refused:${result.reason}` }, `Stage ${id} waits to merge: your checkout is in its way`, result.detail, {
         topic: "Unblock the merge",
         question: `${result.detail}. Commit or stash those changes (or finish what you are in the middle of); autorun merges as soon as they are out of the way (or run \`autorun merge ${this.view.status.plan_name} ${id}\`).`,
       });
     }
     if (result.kind === "stuck" && result.reason === "guarded_files") {
-      await this.ask(id, `stuck:${result.reason}`, `Stage ${id} changes the run's checks or rights: a person merges it`, result.detail, { topic: "Merge it or not", question: `${result.detail}. Write what you decided.` });
+      await this.ask({ id, key: `stuck:${result.reason}` }, `Stage ${id} changes the run's checks or rights: a person merges it`, result.detail, { topic: "Merge it or not", question: `${result.detail}. Write what you decided.` });
     }
     if (result.kind === "stuck") {
       const s = this.view.status;
-      await this.ask(id, `stuck:${result.reason}`, `Stage ${id} keeps handing over work that cannot merge`, result.detail, {
+      await this.ask({ id, key: `stuck:${result.reason}` }, `Stage ${id} keeps handing over work that cannot merge`, result.detail, {
         topic: "Help the stage",
         question: `autorun sent stage ${id} back ${MAX_SEND_BACKS} times with the same commit (${result.reason.replace(/_/g, " ")}). Attach (\`autorun attach ${s.plan_name} ${id}\`) and help it, or merge its branch yourself (\`git merge --no-ff ${s.stages[id]!.branch}\` on ${s.base_branch}).`,
       });
@@ -146,10 +146,11 @@ export class MergeQueue {
   }
 
   /** One review per condition of the stage. */
-  private async ask(id: string, key: string, title: string, detail: string, question: { topic: string; question: string }): Promise<void> {
+  private async ask(on: { id: string; key: string }, title: string, detail: string, question: { topic: string; question: string }): Promise<void> {
+    const { id, key } = on;
     if (this.reviews.filed(id, key)) return;
     this.reviews.claim(id, key);
-    await this.reviews.file(id, title, detail, [question], key);
+    await this.reviews.file({ id, key }, title, detail, [question]);
   }
 
   /**

@@ -14,7 +14,9 @@ export interface NudgeResult {
   evidence: string;
 }
 
-export async function verifiedNudge(tmux: Tmux, session: string, text: string, clock: Clock, maxEnter = 4): Promise<NudgeResult> {
+/** `maxEnter`: Enter presses (the first included) before the nudge counts as not taken. */
+export async function verifiedNudge(tmux: Tmux, session: string, text: string, o: { clock: Clock; maxEnter?: number }): Promise<NudgeResult> {
+  const { clock, maxEnter = 4 } = o;
   // Every look is the screen and the cursor's row in one tmux call: one process on the way to a
   // verified nudge instead of two.
   const first = await tmux.captureWithCursor(session);

@@ -51,7 +51,7 @@ export interface ReviewQuestion {
 /** The monitor's own reviews, as the parts that file them see them. */
 export interface ReviewDesk {
   /** A review about condition `key` of stage `id`, or (undefined) of the whole run. */
-  file(id: string | undefined, title: string, context: string, questions: ReviewQuestion[], key?: string): Promise<void>;
+  file(on: { id: string | undefined; key?: string }, title: string, context: string, questions: ReviewQuestion[]): Promise<void>;
   /** A review about `key` of stage `id` was filed and is not to be filed again. */
   filed(id: string, key: string): boolean;
   /** Marks `key` of stage `id` as filed before its review is written (one review per condition). */

@@ -76,7 +76,7 @@ async function endOnHosts(orch: LoadedOrchestration, stages: ReadonlyMap<string,
  */
 export async function nudgeStage(orch: LoadedOrchestration, id: string, text: string, clock: Clock): Promise<NudgeResult> {
   const stage = orch.status.stages[id]!;
-  const result = await verifiedNudge(createTmux(orch.config.tmuxSocket), stage.session, text, clock);
+  const result = await verifiedNudge(createTmux(orch.config.tmuxSocket), stage.session, text, { clock });
   if (!result.sent) return result;
   appendFor(orch.paths, orch.status, {
     type: "stall_continue_sent",

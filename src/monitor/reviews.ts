@@ -118,7 +118,8 @@ export class Reviews implements ReviewDesk {
    * Files a review about condition `key` (one per condition; a restarted monitor knows it from the
    * events), about stage `id` or (undefined) the whole run.
    */
-  async file(id: string | undefined, title: string, context: string, questions: ReviewQuestion[], key?: string): Promise<void> {
+  async file(on: { id: string | undefined; key?: string }, title: string, context: string, questions: ReviewQuestion[]): Promise<void> {
+    const { id, key } = on;
     const { paths, log } = this.view.deps;
     // What an answer does is written in the review: the last question ends with the answers it takes.
     const actions = key ? actionsFor(key, id !== undefined) : [];

@@ -233,7 +233,7 @@ export class RunHosts {
     const { root } = await c.remote.ready();
     const snapshot = this.keep.refs(host, id)?.there ?? "";
     const restored = snapshot.replace("refs/autorun/snapshot/", "refs/autorun/restore/");
-    const r = await runScript(this.ssh, c.remote.target, 'cd -- "$1" || exit 0\n[ -d "$2" ] && git worktree remove --force -- "$2"\ngit worktree prune\ngit branch -D -- "$3" >/dev/null 2>&1\nfor r in "$4" "$5"; do [ -n "$r" ] && git update-ref -d "$r" >/dev/null 2>&1; done\nexit 0', [root, `${root}/.claude/worktrees/${basename(stage.worktree)}`, stage.branch, snapshot, restored], { deadlineMs: 20_000 });
+    const r = await runScript(this.ssh, c.remote.target, 'cd -- "$1" || exit 0\n[ -d "$2" ] && git worktree remove --force -- "$2"\ngit worktree prune\ngit branch -D -- "$3" >/dev/null 2>&1\nfor r in "$4" "$5"; do [ -n "$r" ] && git update-ref -d "$r" >/dev/null 2>&1; done\nexit 0', { args: [root, `${root}/.claude/worktrees/${basename(stage.worktree)}`, stage.branch, snapshot, restored], deadlineMs: 20_000 });
     if (!r.ok) this.deps.log(`stage ${id}: could not remove its worktree on host ${host}: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`}`);
   }
 

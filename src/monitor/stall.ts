@@ -152,9 +152,9 @@ export class Stalls {
     if (m.consecutiveNudges >= config.maxNudges) {
       if (stage.attention !== "idle") {
         this.view.emit({ type: "stage_attention", stage: id, attention: "idle", reason: `still idle after ${m.consecutiveNudges} nudges` });
-        await this.reviews.file(id, `Stage ${id} is stuck at its prompt`, `Stage ${id} (${stage.name}) stayed idle after ${m.consecutiveNudges} nudges.`, [
+        await this.reviews.file({ id, key: "idle" }, `Stage ${id} is stuck at its prompt`, `Stage ${id} (${stage.name}) stayed idle after ${m.consecutiveNudges} nudges.`, [
           { topic: "What should the agent do?", question: `Attach with \`autorun attach ${status.plan_name} ${id}\` or nudge it with \`autorun nudge ${status.plan_name} ${id} "<message>"\`.` },
-        ], "idle");
+        ]);
       }
       return { kind: "asked" };
     }

@@ -26,7 +26,7 @@ describe("routedTmux", () => {
     local = createTmux(`autorun-routed-${process.pid}`);
     box1 = tmuxAtPath(join(dir, "box1.sock"));
     // A host whose ssh fails: every call is ssh's exit 255.
-    box2 = tmuxAtPath(join(dir, "box2.sock"), () => Promise.reject(new ToolError("ssh to host box2 (box2) failed: Connection timed out", ["ssh"], 255, "")));
+    box2 = tmuxAtPath(join(dir, "box2.sock"), () => Promise.reject(new ToolError("ssh to host box2 (box2) failed: Connection timed out", { argv: ["ssh"], code: 255, stderr: "" })));
     routed = routedTmux(local, {
       hostOfSession: (s) => placed.get(s),
       sessionsByHost: () => {

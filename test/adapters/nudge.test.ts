@@ -14,7 +14,7 @@ describe("verified nudges on real tmux", () => {
     const script = `process.stdout.write("Shall I go on?\\n❯ "); require("readline").createInterface({ input: process.stdin }).on("line", (l) => require("fs").appendFileSync(${JSON.stringify(got)}, l + "\\n"));`;
     await sb.tmux("new-session", "-d", "-x", "80", "-y", "10", "-s", "line", "--", process.execPath, "-e", script);
     await waitFor("the prompt", async () => (await sb.tmux("capture-pane", "-p", "-t", "=line:")).stdout.includes("❯"));
-    const result = await verifiedNudge(createTmux(sb.socket), "line", "continue", realClock);
+    const result = await verifiedNudge(createTmux(sb.socket), "line", "continue", { clock: realClock });
     expect(result).toMatchObject({ sent: true, verified: true, attempts: 1 });
     expect(result.evidence).toContain("cursor");
     await waitFor("the line to arrive", () => existsSync(got));
@@ -26,7 +26,7 @@ describe("verified nudges on real tmux", () => {
     const script = `process.stdin.setRawMode(true); let input = ""; const draw = () => process.stdout.write("\\x1b[H\\x1b[2J❯ " + input); draw(); process.stdin.on("data", (d) => { for (const c of String(d)) if (c >= " ") input += c; draw(); });`;
     await sb.tmux("new-session", "-d", "-x", "80", "-y", "10", "-s", "deaf", "--", process.execPath, "-e", script);
     await waitFor("the prompt", async () => (await sb.tmux("capture-pane", "-p", "-t", "=deaf:")).stdout.includes("❯"));
-    const result = await verifiedNudge(createTmux(sb.socket), "deaf", "continue", realClock, 2);
+    const result = await verifiedNudge(createTmux(sb.socket), "deaf", "continue", { clock: realClock, maxEnter: 2 });
     expect(result).toMatchObject({ sent: true, verified: false, attempts: 2 });
     expect(result.evidence).toContain("text still in input");
   });

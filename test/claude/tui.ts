@@ -13,6 +13,6 @@ export type Tui = PaneDriver;
 export const Tui = {
   /** Starts `argv` (claude and its flags) with `env` on top of the sandbox's, in a new session. */
   start(sb: Sandbox, name: string, argv: string[], env: Record<string, string>, cwd: string): Promise<PaneDriver> {
-    return PaneDriver.start((...args) => sb.tmux(...args), name, argv, Object.entries(env).map(([k, v]) => `${k}=${v}`), cwd);
+    return PaneDriver.start((...args) => sb.tmux(...args), name, { argv: argv, env: Object.entries(env).map(([k, v]) => `${k}=${v}`), cwd: cwd });
   },
 };

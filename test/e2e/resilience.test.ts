@@ -60,7 +60,7 @@ describe("keeping agents moving", () => {
     const { createTmux } = await import("../../src/adapters/tmux.js");
     const { verifiedNudge } = await import("../../src/monitor/nudge.js");
     const { realClock } = await import("../../src/core/clock.js");
-    const result = await verifiedNudge(createTmux(sb.socket), "busy", "continue", realClock);
+    const result = await verifiedNudge(createTmux(sb.socket), "busy", "continue", { clock: realClock });
     expect(result).toMatchObject({ sent: false, verified: false });
     expect(result.evidence).toContain("busy");
     expect(existsSync(got)).toBe(false);

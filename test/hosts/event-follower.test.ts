@@ -55,7 +55,7 @@ describe.skipIf(skip)("following a host's events", () => {
     const hostEvents = join(hostOrchDir, "events.jsonl");
     const line = (o: Record<string, unknown>) => JSON.stringify({ ts: "2026-01-01T00:00:01.000Z", orch_dir: hostOrchDir, ...identity, ...o }) + "\n";
     const write = async (text: string) => {
-      const r = await runScript(s, target, 'mkdir -p -- "$(dirname -- "$1")" && printf "%s" "$2" >> "$1"', [hostEvents, text]);
+      const r = await runScript(s, target, 'mkdir -p -- "$(dirname -- "$1")" && printf "%s" "$2" >> "$1"', { args: [hostEvents, text] });
       expect(r.stderr).toBe("");
     };
     await write(line({ ts: STARTED_TS, type: "orchestration_started" }));
@@ -73,7 +73,7 @@ describe.skipIf(skip)("following a host's events", () => {
     const { paths, line, write, options, forwarded } = await setup();
     const phase = (stage: string, extra: Record<string, unknown> = {}) => line({ stage, type: "phase_status", phase: "implement", status: "start", ...extra });
     await write(phase("1", { current_phase: 0 }));
-    const attemptStart = Number((await runScript(s, target, 'wc -c < "$1"', [options(new Map()).hostEvents])).stdout.trim());
+    const attemptStart = Number((await runScript(s, target, 'wc -c < "$1"', { args: [options(new Map()).hostEvents] })).stdout.trim());
     const placements = new Map([["1", attemptStart]]);
     const rejected: string[] = [];
     const follower = new HostEventFollower(options(placements, { onRejected: (_at, why) => rejected.push(why) }));
@@ -208,7 +208,7 @@ describe.skipIf(skip)("following a host's events", () => {
     st.start();
     await waitFor("the stream up", () => seen.caughtUp > 0);
     const lines = Array.from({ length: total }, (_, i) => line({ stage: "1", type: "phase_status", phase: "implement", status: "start", current_phase: i }));
-    const writer = runScript(s, target, 'f=$1; shift; for l in "$@"; do printf "%s" "$l" >> "$f"; sleep 0.01; done', [hostEvents, ...lines], { deadlineMs: 60_000 });
+    const writer = runScript(s, target, 'f=$1; shift; for l in "$@"; do printf "%s" "$l" >> "$f"; sleep 0.01; done', { args: [hostEvents, ...lines], deadlineMs: 60_000 });
     await waitFor("some lines forwarded", () => forwarded().length >= 10);
     process.kill(st.pid!, "SIGKILL");
     await waitFor("the stream started again", () => st.starts >= 2);
@@ -238,7 +238,7 @@ new HostEventStream({ s: o.s, target: o.target, autorun: ${JSON.stringify(CLI)},
     // The host appends `total` lines, 50 ms apart, as hooks would: long enough for the kills to
     // land while lines come (a follower takes seconds to start on a loaded machine).
     const lines = Array.from({ length: total }, (_, i) => line({ stage: "1", type: "phase_status", phase: "implement", status: "start", current_phase: i }));
-    const writer = runScript(s, target, 'f=$1; shift; for l in "$@"; do printf "%s" "$l" >> "$f"; sleep 0.05; done', [hostEvents, ...lines], { deadlineMs: 120_000 });
+    const writer = runScript(s, target, 'f=$1; shift; for l in "$@"; do printf "%s" "$l" >> "$f"; sleep 0.05; done', { args: [hostEvents, ...lines], deadlineMs: 120_000 });
     let kills = 0;
     let whileWriting = 0;
     let done = false;
@@ -289,10 +289,10 @@ new HostEventStream({ s: o.s, target: o.target, autorun: ${JSON.stringify(CLI)},
       expect(forwarded()).toHaveLength(1);
       await st.stop();
     };
-    await check("cut", (f) => runScript(s, target, ': > "$1"', [f]).then(() => undefined), /is shorter \(\d+ bytes\) than what was already read/);
+    await check("cut", (f) => runScript(s, target, ': > "$1"', { args: [f] }).then(() => undefined), /is shorter \(\d+ bytes\) than what was already read/);
     // Another file in its place, longer than what was read: only its identity tells.
-    await check("replaced", (f) => runScript(s, target, 'cp -- "$1" "$1.new" && cat -- "$1" >> "$1.new" && mv -- "$1.new" "$1"', [f]).then(() => undefined), /was replaced by another file/);
-    await check("long line", (f) => runScript(s, target, 'head -c 600 /dev/zero | tr "\\0" x >> "$1"', [f]).then(() => undefined), /is longer than 512 bytes/, { maxBytes: 512 });
+    await check("replaced", (f) => runScript(s, target, 'cp -- "$1" "$1.new" && cat -- "$1" >> "$1.new" && mv -- "$1.new" "$1"', { args: [f] }).then(() => undefined), /was replaced by another file/);
+    await check("long line", (f) => runScript(s, target, 'head -c 600 /dev/zero | tr "\\0" x >> "$1"', { args: [f] }).then(() => undefined), /is longer than 512 bytes/, { maxBytes: 512 });
   });
 
   it("autorun host follow refuses bad arguments in one line, exit 2", async () => {

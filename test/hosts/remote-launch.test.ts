@@ -169,7 +169,7 @@ describe.skipIf(skip)("a stage on a host", () => {
     expect(await tmux.hasSession("proj_stage-1")).toBe(false);
 
     // The stage's work comes back with a fetch through the same connection.
-    const work = await runScript(s, box1.target, 'cd -- "$1" && git -c user.name=a -c user.email=a@a commit --allow-empty -qm work && git rev-parse HEAD', [worktree]);
+    const work = await runScript(s, box1.target, 'cd -- "$1" && git -c user.name=a -c user.email=a@a commit --allow-empty -qm work && git rev-parse HEAD', { args: [worktree] });
     expect(work.stderr).toBe("");
     await fetchFromHost(s, box1.target, { cwd: repo, remoteDir: info.root }, ["refs/heads/worktree-proj-stage-1:refs/autorun-test/fetched"]);
     expect(await git("rev-parse", "refs/autorun-test/fetched")).toBe(work.stdout.trim());

@@ -46,7 +46,7 @@ describe.skipIf(skip)("ssh to a host", () => {
 
   it("shares one connection: the first call makes the master, the next ones go through it", async () => {
     const t0 = performance.now();
-    const first = await runScript(s, target, 'id -un; printf "%s\\n" "$#"', []);
+    const first = await runScript(s, target, 'id -un; printf "%s\\n" "$#"');
     const firstMs = performance.now() - t0;
     expect(first).toMatchObject({ ok: true, stdout: `${host.user}\n0` });
     const path = controlPath(s.home, target);
@@ -67,7 +67,7 @@ describe.skipIf(skip)("ssh to a host", () => {
     const fileName = `-f name;rm -rf x$USER*?[a] & | > < \\ \n second line`;
     const content = `line one $PATH 'x' "y" # z\n\ttab; $(date) \`id\` \\n end`;
     const script = 'mkdir -p -- "$1" && printf "%s" "$3" > "$1/$2" && cat -- "$1/$2" && printf "\\n%s\\n" "$#" && ls -A -- "$1"';
-    const r = await runScript(s, target, script, [dirName, fileName, content]);
+    const r = await runScript(s, target, script, { args: [dirName, fileName, content] });
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe(`${content}\n3\n${fileName}`);
     expect(readFileSync(join(host.home, dirName, fileName), "utf8")).toBe(content);
@@ -81,14 +81,14 @@ describe.skipIf(skip)("ssh to a host", () => {
     process.kill(stuck, "SIGSTOP");
     try {
       const t0 = performance.now();
-      const error = await runScript(s, target, "echo never", [], { deadlineMs: 1_000 }).catch((e: unknown) => e);
+      const error = await runScript(s, target, "echo never", { deadlineMs: 1_000 }).catch((e: unknown) => e);
       const ms = performance.now() - t0;
       expect(error).toBeInstanceOf(ToolError);
       expect((error as ToolError).timedOut).toBe(true);
       expect((error as ToolError).message).toMatch(/did not answer within 1000 ms; its shared connection was stuck and has been reset/);
       // The call's deadline, then a 1 s check of the master, then slack for a loaded machine.
       expect(ms).toBeLessThan(1_000 + 1_000 + 2_000);
-      const next = await runScript(s, target, "echo next", [], { deadlineMs: 10_000 });
+      const next = await runScript(s, target, "echo next", { deadlineMs: 10_000 });
       expect(next.stdout).toBe("next");
       const fresh = await masterPid();
       expect(fresh).not.toBe(stuck);
@@ -106,7 +106,7 @@ describe.skipIf(skip)("ssh to a host", () => {
     await runScript(s, target, "true");
     const pid = await masterPid();
     const t0 = performance.now();
-    const error = await runScript(s, target, "sleep 5", [], { deadlineMs: 800 }).catch((e: unknown) => e);
+    const error = await runScript(s, target, "sleep 5", { deadlineMs: 800 }).catch((e: unknown) => e);
     // The master holds the client's pipes (fd passing) until the remote sleep ends: the deadline must not wait for them.
     expect(performance.now() - t0).toBeLessThan(800 + 1_000 + 1_500);
     expect(error).toBeInstanceOf(ToolError);
@@ -123,7 +123,7 @@ describe.skipIf(skip)("ssh to a host", () => {
     await expect.poll(() => masterPids(controlPath(s.home, target)).includes(dead)).toBe(false);
     expect(existsSync(controlPath(s.home, target))).toBe(true);
     const t0 = performance.now();
-    const r = await runScript(s, target, "echo alive", [], { deadlineMs: 10_000 });
+    const r = await runScript(s, target, "echo alive", { deadlineMs: 10_000 });
     expect(r.stdout).toBe("alive");
     expect(performance.now() - t0).toBeLessThan(5_000);
     expect(await masterPid()).not.toBe(dead);
@@ -132,7 +132,7 @@ describe.skipIf(skip)("ssh to a host", () => {
   it("a host that cannot be reached is an ssh failure (exit 255) within its connect timeout, never a prompt", async () => {
     const other: SshTarget = { name: "gone", destination: `${host.user}@${host.peer.replace(/\d+$/, (d) => String(Number(d) + 2))}`, options: host.sshOptions };
     const t0 = performance.now();
-    const r = await runScript({ ...s, connectTimeoutS: 1 }, other, "true", [], { deadlineMs: 8_000 });
+    const r = await runScript({ ...s, connectTimeoutS: 1 }, other, "true", { deadlineMs: 8_000 });
     expect(r.code).toBe(255);
     expect(performance.now() - t0).toBeLessThan(4_000);
   });

@@ -56,7 +56,7 @@ function tmuxWithLeftover() {
     },
     newSession: async (spec: NewSession) => {
       calls.push(`one ${spec.name}`);
-      if (sessions.has(spec.name)) throw new ToolError("tmux new-session failed", ["tmux"], 1, `duplicate session: ${spec.name}`);
+      if (sessions.has(spec.name)) throw new ToolError("tmux new-session failed", { argv: ["tmux"], code: 1, stderr: `duplicate session: ${spec.name}` });
       sessions.add(spec.name);
     },
     hasSession: async (name: string) => sessions.has(name),
