@@ -87,7 +87,7 @@ export class SshShell {
     child.on("close", (code) => ended(`exit ${code ?? "?"}`));
     // A person's command that used the host must still be able to exit: the shell holds nothing open.
     child.unref();
-    for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
+    for (const stream of [child.stdin, child.stdout, child.stderr]) if (stream && "unref" in stream && typeof stream.unref === "function") (stream.unref as () => void).call(stream);
     child.stdin!.write(START);
     this.child = child;
     return child;
