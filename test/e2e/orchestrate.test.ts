@@ -32,6 +32,9 @@ describe("orchestrate end to end (real tmux, real git, simulated agent)", () => 
   });
 
   it("launches a dependant as soon as its last dependency merges, not after the whole wave", async ({ sb }) => {
+    // Steps of 300 ms (1.2 s for the slow stage): stage 1 hands over seconds after stage 2's merge
+    // and stage 3's launch, not the 0.9 s that 50 ms steps leave, which a loaded machine can undo.
+    sb.env.AUTORUN_SIM_DELAY_MS = "300";
     const plan = sb.writePlan("eager.md", "## Stage 1: Slow\nsim: slow\n## Stage 2: Fast\n## Stage 3: After fast\nDepends on: 2\n");
     await orchestrate(sb, plan);
     expect(await waitForEnd(sb, "eager")).toBe("completed");
