@@ -59,8 +59,14 @@ export async function runClaudeCheck(ctx: Ctx, bin: string, versionText: string)
       for (let i = 0; ; i++) {
         try {
           rmSync(dir, { recursive: true, force: true });
+          // A hook of a claude still exiting can write there again after a removal: gone, and still
+          // gone a second later.
           await new Promise((r) => setTimeout(r, 300));
-          if (!existsSync(dir)) break;
+          if (!existsSync(dir)) {
+            await new Promise((r) => setTimeout(r, 1_000));
+            if (!existsSync(dir)) break;
+          }
+          if (i >= 20) return ctx.err(`autorun doctor: ${dir} is still being written to after its removal; remove it yourself once nothing runs there`);
         } catch (error) {
           if (i >= 20) return ctx.err(`autorun doctor: could not remove ${dir} (${(error as Error).message}); remove it yourself`);
           await new Promise((r) => setTimeout(r, 250));
