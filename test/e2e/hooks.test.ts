@@ -5,7 +5,7 @@
  * two transcripts named in turn that must be counted once each.
  */
 import { execFileSync } from "node:child_process";
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
@@ -67,8 +67,13 @@ describe("hooks (built CLI, real monitor)", () => {
     await waitFor("usage from the real transcript", () => usd(sb, "fifo", "1") === 3, 15_000);
     const stop = await sb.cli(["stop", "fifo"]);
     expect(stop.code, stop.stderr).toBe(0);
-    // A wedged monitor would never stop; a busy machine can make a sound one take a while.
-    await waitFor("the monitor to stop", () => eventsOf(sb, "fifo", "monitor_stopped")[0], 60_000);
+    // A wedged monitor would never stop; a busy machine can make a sound one take a while. If it
+    // does not, what stop said, the monitor's log and the events say why.
+    await waitFor("the monitor to stop", () => eventsOf(sb, "fifo", "monitor_stopped")[0], 60_000).catch((error: Error) => {
+      const logs = join(sb.home, "logs");
+      const log = existsSync(logs) ? readdirSync(logs).map((f) => readFileSync(join(logs, f), "utf8")).join("\n") : "(no logs)";
+      throw new Error(`${error.message}\nstop printed: ${stop.stdout} ${stop.stderr}\nmonitor log:\n${log}\nevents: ${sb.events("fifo").map((e) => `${e.type as string}${e.pid !== undefined ? `(${e.pid as number})` : ""}`).join(" ")}`);
+    });
     // A resumed monitor replays the FIFO's hook (refused at once) and goes on.
     await hook(sb, dir, "1", "Stop", { hook_event_name: "Stop", transcript_path: fifo });
     const resume = await sb.cli(["resume", "fifo"]);
