@@ -39,7 +39,7 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
   const add: Add = (level, text, fix) => findings.push({ level, text, ...(fix ? { fix } : {}) });
   const here = await git.toplevel(f.project ?? ctx.cwd);
   const configured = loadConfig(ctx.home, here, {}, ctx.env);
-  const usesClaude = await checkTools(ctx, here, add);
+  const usesClaude = await checkTools(ctx, { here, config: configured }, add);
   checkStateDir(ctx.home, add);
   add(...checkTemplates(pluginDir()));
   // Other machines of the configuration (hosts): reachable, same autorun, tmux, git, the agent.
@@ -63,13 +63,13 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
 }
 
 /** tmux, git, the agent, the git identity, node; true when the agent is Claude Code. */
-async function checkTools(ctx: Ctx, here: string | undefined, add: Add): Promise<boolean> {
+async function checkTools(ctx: Ctx, project: { here: string | undefined; config: ReturnType<typeof loadConfig> }, add: Add): Promise<boolean> {
+  const { here, config } = project;
   const tmuxV = await createTmux().version();
   add(tmuxV ? "ok" : "problem", tmuxV ? `tmux: ${tmuxV}` : "tmux not found: install it (apt-get install tmux / brew install tmux)");
   const gitV = await git.gitVersion();
   add(gitV ? "ok" : "problem", gitV ? `git: ${gitV}` : "git not found: install it");
   // The agent the project is configured with: claude, unless agentCommand names another program.
-  const config = loadConfig(ctx.home, here, {}, ctx.env);
   const agent = config.agentCommand[0]!;
   const usesClaude = isClaude(agent);
   if (usesClaude) {
