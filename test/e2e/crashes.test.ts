@@ -30,7 +30,9 @@ describe("sessions that die (real tmux, simulated agent)", () => {
   it("an agent that exits at once: its own words in status and the report, one relaunch after a backoff, then failed", async ({ sb }) => {
     const plan = sb.writePlan("exits.md", "## Stage 1: Refused\n## Stage 2: After\nDepends on: 1\n");
     const words = "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons";
-    const agent = JSON.stringify(["sh", "-c", `echo "starting"; echo "${words}" >&2; exit 1`, "{stage}"]);
+    // tmux 3.3 can mark a pane dead before reading what its program wrote just before exiting (the
+    // output is then lost, measured at 3–10 % of quick exits under load): the agent lingers 0.3 s.
+    const agent = JSON.stringify(["sh", "-c", `echo "starting"; echo "${words}" >&2; sleep 0.3; exit 1`, "{stage}"]);
     const r = await sb.cli(["orchestrate", plan, "--agent-cmd", agent]);
     expect(r.code, r.stderr).toBe(0);
     expect(await waitForEnd(sb, "exits")).toBe("failed");
@@ -39,8 +41,8 @@ describe("sessions that die (real tmux, simulated agent)", () => {
     // tmux may not know the exit status yet on a loaded machine (it marks the pane dead when its
     // terminal closes); when it does, it is the agent's.
     for (const d of dead) if (d.exit_status !== undefined) expect(d.exit_status).toBe(1);
-    // Likewise a pane can close before tmux has drawn its output; the words are kept from a death that had them.
-    expect(dead.some((d) => JSON.stringify(d.last_lines) === JSON.stringify(["starting", words]))).toBe(true);
+    // The words are kept from a death that had them.
+    expect(dead.some((d) => JSON.stringify(d.last_lines) === JSON.stringify(["starting", words])), JSON.stringify(dead)).toBe(true);
     const relaunched = eventsOf(sb, "exits", "stage_relaunched", "1");
     expect(relaunched).toHaveLength(1);
     expect(Date.parse(String(relaunched[0]!.ts)) - Date.parse(String(dead[0]!.ts))).toBeGreaterThanOrEqual(1000);

@@ -34,8 +34,17 @@ export async function expectClean(sb: Sandbox, plan: string): Promise<void> {
   for (const event of sb.events(plan)) expect(eventSchema.safeParse(event).error?.issues, JSON.stringify(event)).toBeUndefined();
   const ls = await sb.tmux("list-sessions", "-F", "#{session_name}");
   expect(ls.code === 0 ? ls.stdout.trim() : "").toBe("");
-  expect((await sb.git("worktree", "list")).split("\n")).toHaveLength(1);
-  expect((await sb.git("branch", "--list", "worktree-*")).trim()).toBe("");
+  // When something was kept, the monitor's log and the history say why.
+  const worktrees = (await sb.git("worktree", "list")).split("\n");
+  const branches = (await sb.git("branch", "--list", "worktree-*")).trim();
+  let why = "";
+  if (worktrees.length !== 1 || branches !== "") {
+    const log = join(sb.home, "logs", `${plan}-monitor.log`);
+    const lines = existsSync(log) ? readFileSync(log, "utf8").split("\n").filter((l) => /\bkept\b|could not|lifted/.test(l)) : ["no monitor log"];
+    why = [...lines, await sb.git("log", "--oneline", "--graph", "--all", "-n", "30")].join("\n");
+  }
+  expect(worktrees, why).toHaveLength(1);
+  expect(branches, why).toBe("");
   // The monitor removes its pid file just after writing monitor_stopped.
   await waitFor("the monitor to release its pid file", () => !existsSync(join(sb.home, "orchestration", plan, "monitor.pid")), 5_000);
 }
