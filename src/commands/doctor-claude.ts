@@ -120,6 +120,8 @@ class ClaudeCheck {
   tui: PaneDriver | undefined;
   /** What the stand-in answers the main session's next request with. */
   private reply: Respond = () => ({ blocks: [{ text: "Hello." }], done: true });
+  /** When the failing sessions started: their screens are due SCREEN_MS after it, not after each other. */
+  private failingSince = Date.now();
 
   private constructor(
     private readonly setup: CheckSetup,
@@ -204,10 +206,10 @@ class ClaudeCheck {
   }
 
   /** The screen `name` (matching `re`) appeared and the classifier read it as `ok` wants; else Stop. */
-  private async screen(c: { name: string; re: RegExp; ok: (s: PaneState) => boolean; meaning: string; animated?: boolean }): Promise<void> {
+  private async screen(c: { name: string; re: RegExp; ok: (s: PaneState) => boolean; meaning: string; animated?: boolean; timeoutMs?: number }): Promise<void> {
     let text: string;
     try {
-      text = await this.tui!.screen(`the ${c.name} screen`, c.re, { animated: c.animated ?? false, timeoutMs: SCREEN_MS });
+      text = await this.tui!.screen(`the ${c.name} screen`, c.re, { animated: c.animated ?? false, timeoutMs: c.timeoutMs ?? SCREEN_MS });
     } catch {
       this.items.push({ name: `${c.name} screen`, ok: false, detail: `did not appear within ${SCREEN_MS / 1000} s`, meaning: c.meaning });
       throw new Stop();
@@ -224,6 +226,7 @@ class ClaudeCheck {
     const { tmux } = this.setup;
     const repo = this.paths.repo;
     this.tui = await PaneDriver.start(tmux, "main", { argv: this.argv, env: ["-i", ...this.env()], cwd: repo });
+    this.failingSince = Date.now();
     for (const name of ["limit", "login"]) await PaneDriver.start(tmux, name, { argv: [...this.argv, name === "limit" ? "hit the limit" : "log in"], env: ["-i", ...this.env({ AUTORUN_STAGE: name, CLAUDE_CODE_MAX_RETRIES: "0" })], cwd: repo });
     await this.screen({ name: "welcome", re: /for shortcuts|❯/, ok: (s) => s.kind === "welcome" || (s.kind === "idle" && s.input === ""), meaning: "a session still starting could be taken for one stuck at its prompt" });
     await this.hook({ name: "SessionStart", type: "session_started", after: 0, fields: ["transcript"], meaning: "autorun would not learn that a stage's session started, nor where its transcript is" });
@@ -280,7 +283,9 @@ class ClaudeCheck {
     for (const f of failures) {
       this.tui = PaneDriver.attach(this.setup.tmux, f.session);
       try {
-        await this.screen({ name: f.name, re: f.re, ok: (s) => s.kind === f.kind, meaning: f.meaning });
+        // Both started with the main session: a claude that draws nothing is not waited for three times over.
+        const timeoutMs = Math.max(1_000, this.failingSince + SCREEN_MS - Date.now());
+        await this.screen({ name: f.name, re: f.re, ok: (s) => s.kind === f.kind, meaning: f.meaning, timeoutMs });
         if ((HOOK_EVENTS as readonly string[]).includes("StopFailure")) await this.stopFailure(f.session, f.name);
       } catch (error) {
         if (!(error instanceof Stop)) throw error;
