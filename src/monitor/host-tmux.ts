@@ -71,6 +71,7 @@ export function routedTmux(local: Tmux, router: HostRouter): Tmux {
     captureWithCursor: (name) => on(name, (t) => t.captureWithCursor(name), undefined),
     sendLiteral: (name, text) => on(name, (t) => t.sendLiteral(name, text), false),
     sendEnter: (name) => on(name, (t) => t.sendEnter(name), false),
+    enterAfterLook: (name) => on(name, (t) => t.enterAfterLook(name), undefined),
     killSession: (name) => on(name, (t) => t.killSession(name), false),
     killServer: () => local.killServer(),
     displayMessage: (text) => local.displayMessage(text),

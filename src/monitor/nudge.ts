@@ -32,8 +32,9 @@ export async function verifiedNudge(tmux: Tmux, session: string, text: string, o
     if (!(await tmux.sendLiteral(session, single))) return { sent: false, verified: false, attempts: 0, evidence: "send-keys failed" };
   }
   // Enter must come as its own keypress, well after the text (an input box takes a burst of keys
-  // ending in Enter as a paste): 0.5 s. Where the text landed is read in the last 0.1 s of it.
-  await clock.sleep(400);
+  // ending in Enter as a paste): 0.5 s. Where the text landed is read in the same tmux call as the
+  // first Enter, just before it.
+  await clock.sleep(500);
   // Where the cursor sits relative to the prompt line with our text: a line-mode agent (no TUI
   // redraw) shows a submitted line only by the cursor moving below it.
   const offset = (look: { screen: string; row: number | undefined }): number | undefined => {
@@ -42,17 +43,23 @@ export async function verifiedNudge(tmux: Tmux, session: string, text: string, o
     for (let i = lines.length - 1; i >= 0; i--) if (lines[i]!.includes(single.slice(0, 40)) && /❯|>/.test(lines[i]!)) return look.row - i;
     return undefined;
   };
-  const [typed] = await Promise.all([tmux.captureWithCursor(session), clock.sleep(100)]);
-  const typedAt = typed === undefined ? undefined : offset(typed);
+  let typedAt: number | undefined;
   let attempts = 0;
   let evidence = "";
   let backoff = 500;
   for (let i = 0; i < maxEnter; i++) {
     attempts++;
-    await tmux.sendEnter(session);
+    if (i === 0) {
+      const typed = await tmux.enterAfterLook(session);
+      if (typed === undefined) return { sent: true, verified: false, attempts, evidence: "session ended before Enter" };
+      typedAt = offset(typed);
+    } else await tmux.sendEnter(session);
     const deadline = clock.now() + backoff + 700;
+    // The first Enter's call takes a while on a busy machine: the agent may have taken it already.
+    let lookNow = i === 0;
     while (clock.now() < deadline) {
-      await clock.sleep(60);
+      if (!lookNow) await clock.sleep(60);
+      lookNow = false;
       const look = await tmux.captureWithCursor(session);
       if (look === undefined) return { sent: true, verified: false, attempts, evidence: "session ended after Enter" };
       const after = look.screen;

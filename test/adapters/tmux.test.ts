@@ -91,7 +91,15 @@ describe("tmux adapter on a private server", () => {
     await tmux.sendLiteral("plan_stage-10", "hello $(whoami) ;");
     await tmux.sendEnter("plan_stage-10");
     await waitFor("the echo", async () => (await tmux.capturePane("plan_stage-10"))?.includes("hello $(whoami) ;"));
+    // A look and Enter in one call: the screen is read before Enter reaches the program.
+    await tmux.sendLiteral("plan_stage-10", "again");
+    await waitFor("the typed text", async () => (await tmux.capturePane("plan_stage-10"))?.includes("again"));
+    const look = await tmux.enterAfterLook("plan_stage-10");
+    expect(look!.screen.split("\n").filter((l) => l.includes("again"))).toHaveLength(1);
+    expect(look!.screen.split("\n")[look!.row!]).toBe("again");
+    await waitFor("cat to echo the line", async () => (await tmux.capturePane("plan_stage-10"))!.split("\n").filter((l) => l === "again").length === 2);
     expect(await tmux.killSession("plan_stage-10")).toBe(true);
+    expect(await tmux.enterAfterLook("plan_stage-10")).toBeUndefined();
     expect(await tmux.hasSession("plan_stage-10")).toBe(false);
     expect(await tmux.capturePane("plan_stage-10")).toBeUndefined();
   });

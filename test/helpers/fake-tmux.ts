@@ -54,6 +54,11 @@ export function fakeTmux() {
       a.input += text;
       return true;
     },
+    enterAfterLook: async (name) => {
+      const look = await tmux.captureWithCursor(name);
+      if (look) await tmux.sendEnter(name);
+      return look;
+    },
     sendEnter: async (name) => {
       const a = sessions.get(name);
       if (!a) return false;

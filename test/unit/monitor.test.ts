@@ -62,6 +62,11 @@ function fakeTmux() {
       if (a) a.input += text;
       return a !== undefined;
     },
+    enterAfterLook: async (name) => {
+      const look = await tmux.captureWithCursor(name);
+      if (look) await tmux.sendEnter(name);
+      return look;
+    },
     sendEnter: async (name) => {
       const a = sessions.get(name);
       if (!a) return false;
