@@ -42,11 +42,12 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
   const usesClaude = await checkTools(ctx, { here, config: configured }, add);
   checkStateDir(ctx.home, add);
   add(...checkTemplates(pluginDir()));
-  // Other machines of the configuration (hosts): reachable, same autorun, tmux, git, the agent.
-  for (const h of await hostFindings({ home: ctx.home }, resolveHosts(configured), configured.agentCommand)) add(h.level, h.text);
+  const orchestrations = loadOrchestrations(ctx.home);
+  // Other machines of the configuration (hosts): reachable, same autorun, tmux, git, the agent, its trust of the roots there.
+  const running = orchestrations.filter((o) => o.status.status !== "completed" && o.status.status !== "failed").map((o) => o.status.project_slug);
+  for (const h of await hostFindings({ home: ctx.home }, resolveHosts(configured), configured.agentCommand, running)) add(h.level, h.text);
 
   // Orchestrations and the projects they use.
-  const orchestrations = loadOrchestrations(ctx.home);
   const roots = new Set(orchestrations.map((o) => o.status.project_root));
   if (here) roots.add(here);
   if (here && usesClaude) add(...checkTrust(here, ctx.env));

@@ -5,8 +5,9 @@
  */
 import { runProgram } from "../adapters/exec.js";
 import { runScript, scriptInput, type SshSettings } from "../adapters/ssh.js";
-import { ownVersion } from "../adapters/agent.js";
+import { isClaude, ownVersion } from "../adapters/agent.js";
 import type { HostSpec } from "../core/hosts.js";
+import { callHost, hostRoot } from "../host/remote-host.js";
 
 export interface HostProbe {
   name: string;
@@ -75,8 +76,33 @@ export interface HostFinding {
   text: string;
 }
 
-/** Doctor's view of each host other than local: reachable, the same autorun, tmux, git, the agent. */
-export async function hostFindings(s: SshSettings, hosts: readonly HostSpec[], agentCommand: readonly string[]): Promise<HostFinding[]> {
+/**
+ * Claude Code's workspace trust of the host's project roots: a root set in the configuration, or
+ * `{project}` filled in for each orchestration not yet over (`projects`). Read there, nothing made.
+ */
+async function trustFindings(s: SshSettings, h: HostSpec, agent: string, projects: readonly string[]): Promise<HostFinding[]> {
+  const at = `host ${h.name} (${h.ssh})`;
+  const roots = h.root !== undefined && !h.root.includes("{project}") ? [h.root] : [...new Set(projects.map((p) => hostRoot(h, p)))];
+  const out: HostFinding[] = [];
+  for (const root of roots) {
+    try {
+      const { trusted, root: where } = (await callHost(s, h, { command: "versions", input: { agent, root }, deadlineMs: 15_000 })) as { trusted?: boolean | null; root?: string };
+      const shown = where ?? root;
+      if (trusted === true) out.push({ level: "ok", text: `${at}: Claude Code trusts ${shown} there` });
+      else if (trusted === false) out.push({ level: "problem", text: `${at}: Claude Code has not been trusted in ${shown} there, and claude --worktree exits without it; on ${h.name}, run claude in ${shown} once and accept "Yes, I trust this folder"` });
+      else out.push({ level: "warn", text: `${at}: could not tell whether Claude Code trusts ${shown} there (no readable ~/.claude.json); a launch there checks again` });
+    } catch (error) {
+      out.push({ level: "warn", text: `${at}: could not read Claude Code's trust of ${root} there: ${(error as Error).message}` });
+    }
+  }
+  return out;
+}
+
+/**
+ * Doctor's view of each host other than local: reachable, the same autorun, tmux, git, the agent,
+ * and, for Claude Code, its trust of the project roots there (`projects`: slugs of runs not over).
+ */
+export async function hostFindings(s: SshSettings, hosts: readonly HostSpec[], agentCommand: readonly string[], projects: readonly string[] = []): Promise<HostFinding[]> {
   const mine = ownVersion();
   const probes = await Promise.all(hosts.filter((h) => !h.local).map(async (h) => [h, await probeHost(s, h, agentCommand)] as const));
   const out: HostFinding[] = [];
@@ -90,7 +116,10 @@ export async function hostFindings(s: SshSettings, hosts: readonly HostSpec[], a
     const name = (k: (typeof missing)[number]) => (k === "agent" ? ((h.agentCommand ?? agentCommand)[0] ?? "claude") : k === "autorun" ? h.autorun : k);
     if (missing.length) out.push({ level: "problem", text: `${at}: ${missing.map(name).join(", ")} not found on the host's PATH for ssh commands; install ${missing.length === 1 ? "it" : "them"}, or give the full path in hosts.${h.name}.autorun / agentCommand` });
     else if (p.versions.autorun !== mine) out.push({ level: "problem", text: `${at}: autorun ${p.versions.autorun} there, ${mine} here; install the same version on both` });
-    else out.push({ level: "ok", text: `${at}: reachable in ${p.ms} ms; autorun ${mine}, ${p.versions.tmux}, ${p.versions.git}, ${name("agent")} ${p.versions.agent}` });
+    else {
+      out.push({ level: "ok", text: `${at}: reachable in ${p.ms} ms; autorun ${mine}, ${p.versions.tmux}, ${p.versions.git}, ${name("agent")} ${p.versions.agent}` });
+      if (isClaude(name("agent"))) out.push(...(await trustFindings(s, h, name("agent"), projects)));
+    }
   }
   return out;
 }

@@ -47,9 +47,11 @@ export async function runHost(ctx: Ctx, which: HostCommand, stdin: string): Prom
       out = { sessions: await side.startSessions(ctx.home, sessions.socket_path, sessions.sessions) };
       break;
     }
-    case "versions":
-      out = await side.hostVersions(check(which, protocol.prepareInput.pick({ agent: true }), input).agent);
+    case "versions": {
+      const asked = check(which, protocol.versionsInput, input);
+      out = { ...(await side.hostVersions(asked.agent)), ...(asked.root !== undefined ? side.trustOf(ctx.cwd, asked.root, asked.agent) : {}) };
       break;
+    }
   }
   // ctx.out drops control characters; JSON escapes C0 ones, these are escaped too so none is lost.
   ctx.out(JSON.stringify(out).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));

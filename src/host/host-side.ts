@@ -35,6 +35,12 @@ export async function hostVersions(agent = "claude"): Promise<HostVersions> {
   return { autorun: ownVersion(), git: gitV, tmux: tmuxV, agent: agentV };
 }
 
+/** Whether Claude Code trusts `root` here (null: not known, or the agent is not Claude Code); reads only. */
+export function trustOf(cwd: string, root: string, agent = "claude"): { root: string; trusted: boolean | null } {
+  const at = isAbsolute(root) ? root : resolve(cwd, root);
+  return { root: at, trusted: isClaude(agent) ? (claudeTrust(at).trusted ?? null) : null };
+}
+
 /** What an unborn host root's HEAD names: no branch the controller pushes. */
 const ROOT_HEAD = "refs/heads/autorun/host-root";
 
@@ -57,8 +63,7 @@ export async function prepare(home: string, cwd: string, input: PrepareInput): P
   }
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const agent = input.agent ?? "claude";
-  const trusted = isClaude(agent) ? (claudeTrust(root).trusted ?? null) : null;
-  return { root, home, created, versions: await hostVersions(agent), plugin_dir: pluginDir(), trusted };
+  return { root, home, created, versions: await hostVersions(agent), plugin_dir: pluginDir(), trusted: trustOf(cwd, root, agent).trusted };
 }
 
 /** A session's spec as the controller sends it (the environment file is written here). */

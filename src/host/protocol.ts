@@ -14,6 +14,9 @@ const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "letters, di
 export const prepareInput = z.object({ root: z.string().min(1).refine((p) => !/[\0\n]/.test(p), "a path without newlines"), agent: z.string().min(1).optional() }).strict();
 export type PrepareInput = z.infer<typeof prepareInput>;
 
+/** `host versions`: with `root`, also whether Claude Code trusts it there (read, nothing made). */
+export const versionsInput = prepareInput.partial({ root: true });
+
 export const versionsSchema = z.object({ autorun: z.string().nullable(), git: z.string().nullable(), tmux: z.string().nullable(), agent: z.string().nullable() });
 export type HostVersions = z.infer<typeof versionsSchema>;
 

@@ -146,10 +146,16 @@ export class RemoteHost {
   }
 
   private async call(command: string, input: unknown, deadlineMs: number): Promise<unknown> {
-    const r = await runScript(this.s, this.target, CALL, { args: [this.spec.autorun, command, JSON.stringify(input)], deadlineMs });
-    if (!r.ok) throw new ToolError(`host ${this.spec.name}: autorun host ${command} failed: ${lastLine(r.stderr) ?? `exit ${r.code}`}`, { argv: ["ssh", this.spec.ssh!, "autorun", "host", command], code: r.code, stderr: r.stderr });
-    return JSON.parse(r.stdout);
+    return callHost(this.s, this.spec, { command, input, deadlineMs });
   }
+}
+
+/** `autorun host <command>` on a host, its JSON input on stdin; what it printed, parsed. */
+export async function callHost(s: SshSettings, spec: HostSpec, call: { command: string; input: unknown; deadlineMs: number }): Promise<unknown> {
+  const target = { name: spec.name, destination: spec.ssh!, options: spec.sshOptions };
+  const r = await runScript(s, target, CALL, { args: [spec.autorun, call.command, JSON.stringify(call.input)], deadlineMs: call.deadlineMs });
+  if (!r.ok) throw new ToolError(`host ${spec.name}: autorun host ${call.command} failed: ${lastLine(r.stderr) ?? `exit ${r.code}`}`, { argv: ["ssh", spec.ssh!, "autorun", "host", call.command], code: r.code, stderr: r.stderr });
+  return JSON.parse(r.stdout);
 }
 
 function lastLine(text: string): string | undefined {

@@ -1,5 +1,5 @@
 /** `autorun hosts` and doctor's host checks, the built CLI against a real sshd host. */
-import { accessSync, chmodSync, chownSync, constants, statSync, writeFileSync } from "node:fs";
+import { accessSync, chmodSync, chownSync, constants, existsSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -39,7 +39,7 @@ describe.skipIf(skip)("autorun hosts", () => {
       agentCommand: ["git"],
       sshOptions: host.sshOptions,
       hosts: {
-        box1: { ssh: "box1", slots: 3, labels: ["gpu"], autorun: autorun, agentCommand: [claude] },
+        box1: { ssh: "box1", slots: 3, labels: ["gpu"], autorun: autorun, agentCommand: [claude], root: "work/proj" },
         old: { ssh: "box1", slots: 1, autorun: old },
         gone: { ssh: `${host.user}@${broadcast}`, slots: 2, sshOptions: ["-o", "ConnectTimeout=2"] },
       },
@@ -92,5 +92,23 @@ describe.skipIf(skip)("autorun hosts", () => {
     expect(r.stdout).toMatch(/^✗ host old \(box1\): autorun 0\.0\.9 there, 0\.1\.0 here; install the same version on both$/m);
     if (othersCanRun(autorun) && othersCanRun(claude)) expect(r.stdout).toMatch(/^✓ host box1 \(box1\): reachable in \d+ ms; autorun 0\.1\.0, tmux \S+, git version \S+, \S*claude \d/m);
     expect(r.code).toBe(1);
+  });
+
+  it("doctor reads Claude Code's trust of the root on a host, and makes nothing there", async () => {
+    if (!(othersCanRun(autorun) && othersCanRun(claude))) return void console.log("the host's user cannot read this checkout: trust there not checked");
+    const root = join(host.home, "work", "proj");
+    const trust = (projects: Record<string, unknown>) => {
+      const file = join(host.home, ".claude.json");
+      writeFileSync(file, JSON.stringify({ projects }));
+      chownSync(file, statSync(host.home).uid, statSync(host.home).gid);
+    };
+    const line = async () => (await sb.cli(["doctor"], { cwd: sb.dir })).stdout.split("\n").filter((l) => l.includes("host box1") && l.includes(root));
+    expect(await line()).toEqual([expect.stringMatching(/could not tell whether Claude Code trusts .* \(no readable ~\/\.claude\.json\)/)]);
+    trust({ [join(host.home, "elsewhere")]: { hasTrustDialogAccepted: true } });
+    expect(await line()).toEqual([`✗ host box1 (box1): Claude Code has not been trusted in ${root} there, and claude --worktree exits without it; on box1, run claude in ${root} once and accept "Yes, I trust this folder"`]);
+    // A folder above the root, trusted, covers it (as Claude Code reads it).
+    trust({ [join(host.home, "work")]: { hasTrustDialogAccepted: true } });
+    expect(await line()).toEqual([`✓ host box1 (box1): Claude Code trusts ${root} there`]);
+    expect(existsSync(root)).toBe(false);
   });
 });
