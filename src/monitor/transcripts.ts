@@ -2,8 +2,15 @@
  * The agents' transcripts, as their hooks name them: which file each stage's agent writes, how far
  * it was read, and whether it may have grown since. Reading what a transcript gained records the
  * stage's usage (`usage_recorded`). This part alone writes that memory.
+ *
+ * A stage on a host names a transcript there; what is read is the copy of its bytes the monitor
+ * keeps here (monitor/host-keep.ts), which grows after the hook that named it. A stage moved here
+ * resumes a copy of that file: the bytes already counted under the same session are skipped.
  */
+import { basename } from "node:path";
 import type { AutorunEvent } from "../types/schemas.js";
+import { plainSessionId } from "../adapters/claude-projects.js";
+import { keptTranscriptPath } from "./host-keep.js";
 import type { RunView } from "./parts.js";
 import { memoryOf } from "./parts.js";
 import { readTranscript, recordUsage, resumeFrom, type StageUsage } from "./usage.js";
@@ -13,6 +20,8 @@ interface TranscriptMemory {
   usage?: StageUsage;
   /** A turn ended (or a session started) since the last read: the transcript may have grown. */
   due?: boolean;
+  /** The copy kept here of a transcript on a host: it grows whenever bytes are fetched, so it is always looked at. */
+  kept?: boolean;
 }
 
 export class Transcripts {
@@ -31,7 +40,12 @@ export class Transcripts {
 
   observe(event: AutorunEvent): void {
     if (event.stage === undefined) return;
-    if ((event.type === "session_started" || event.type === "agent_stopped") && event.transcript) Object.assign(this.mem(event.stage), { transcript: event.transcript, due: true });
+    if ((event.type === "session_started" || event.type === "agent_stopped") && event.transcript) {
+      const sid = basename(event.transcript, ".jsonl");
+      // A path on a host means nothing here: its bytes are read from the copy kept of them.
+      if (event.host !== undefined) Object.assign(this.mem(event.stage), plainSessionId(sid) ? { transcript: keptTranscriptPath(this.view.deps.paths, event.stage, sid), due: true, kept: true } : { transcript: undefined });
+      else Object.assign(this.mem(event.stage), { transcript: event.transcript, due: true, kept: false });
+    }
     if (event.type === "usage_recorded") {
       const m = this.mem(event.stage);
       m.usage = recordUsage(m.usage, event);
@@ -47,7 +61,7 @@ export class Transcripts {
     const { log, config } = this.view.deps;
     for (const id of Object.keys(this.view.status.stages)) {
       const m = this.mem(id);
-      if (!m.transcript || !(m.due || all)) continue;
+      if (!m.transcript || !(m.due || m.kept || all)) continue;
       m.due = false;
       // Each transcript is read on from where it was left (a retry's new session, or hooks that
       // name two transcripts in turn, count each byte once); a new one adds to the stage's total.

@@ -8,6 +8,7 @@
  * stage whose hooks name two transcripts in turn counts each byte once.
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { basename } from "node:path";
 import { addUsage, messageUsage, ZERO, type Price } from "../core/usage.js";
 import type { EventOf, Usage } from "../types/schemas.js";
 
@@ -100,7 +101,9 @@ export function recordUsage(prev: StageUsage | undefined, event: Pick<EventOf<"u
  * one is not counted twice), or its start; undefined when the stage already has too many.
  */
 export function resumeFrom(usage: StageUsage | undefined, transcript: string): TranscriptState | undefined {
-  const read = usage?.reads.get(transcript);
+  // The same session's transcript read under another path (kept from a host, then placed where
+  // a resumed claude appends to it): the bytes read there are the same, and counted once.
+  const read = usage?.reads.get(transcript) ?? [...(usage?.reads ?? [])].find(([path]) => basename(path) === basename(transcript))?.[1];
   if (!read && (usage?.reads.size ?? 0) >= MAX_TRANSCRIPTS) return undefined;
   return { transcript, offset: read?.offset ?? 0, total: usage?.total ?? ZERO, ...(read?.last ? { last: read.last } : {}) };
 }

@@ -214,6 +214,13 @@ describe.skipIf(skip)("runs with a host", () => {
     expect(events.find((e) => e.type === "stage_launched" && e.stage === "2")!.host).toBe("box1");
     // Nothing the host wrote for stage 1 after it moved was taken.
     const movedAt = events.findIndex((e) => e.type === "stage_relaunched" && e.stage === "1");
+    // Its usage: the host's turns (100 input tokens each) read from the copy kept here before it
+    // moved, and counted once although the conversation resumed here holds them again.
+    expect(events.slice(0, movedAt).some((e) => e.type === "usage_recorded" && e.stage === "1" && e.transcript === kept)).toBe(true);
+    const turns = readFileSync(placed, "utf8").split("\n").filter((l) => l.includes('"usage"')).length;
+    expect(turns).toBeGreaterThan(0);
+    const usage = events.filter((e) => e.type === "usage_recorded" && e.stage === "1").at(-1)!.usage as { input_tokens: number };
+    expect(usage.input_tokens).toBe(100 * turns);
     expect(events.slice(movedAt).filter((e) => e.stage === "1" && e.host === "box1")).toEqual([]);
     const log = readdirSync(join(sb.home, "logs")).map((f) => readFileSync(join(sb.home, "logs", f), "utf8")).join("");
     expect(log).toMatch(/host box1: ended its stale session part_stage-1/);

@@ -5,6 +5,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { formatCost, messageUsage, priceFor, ZERO } from "../../src/core/usage.js";
 import { readTranscript as readAny, recordUsage, resumeFrom, type StageUsage, type TranscriptState } from "../../src/monitor/usage.js";
+import { Transcripts } from "../../src/monitor/transcripts.js";
+import { keptTranscriptPath } from "../../src/monitor/host-keep.js";
+import type { AutorunEvent } from "../../src/types/schemas.js";
 
 /** A read that must be a read (not refused). */
 function readTranscript(state: TranscriptState): TranscriptState | undefined {
@@ -104,5 +107,49 @@ describe("usage and cost", () => {
     for (let i = 0; i < 64; i++) usage = recordUsage(usage, { transcript: `/t/${i}.jsonl`, offset: 1, usage: ZERO });
     expect(resumeFrom(usage, "/t/3.jsonl")).toMatchObject({ offset: 1 });
     expect(resumeFrom(usage, "/t/new.jsonl")).toBeUndefined();
+  });
+
+  it("a stage on a host is counted from the copy kept here; moved here and resumed, its host turns are not counted again", () => {
+    dir = mkdtempSync(join(tmpdir(), "autorun-usage-"));
+    const paths = { stagesDir: join(dir, "stages") };
+    const recorded: AutorunEvent[] = [];
+    const view = {
+      deps: { paths, config: { prices: {} }, log: () => undefined },
+      status: { stages: { "1": {} } },
+      emit: (e: object) => {
+        const event = { ts: new Date().toISOString(), ...e } as AutorunEvent;
+        recorded.push(event);
+        transcripts.observe(event);
+      },
+    };
+    const transcripts = new Transcripts(view as unknown as ConstructorParameters<typeof Transcripts>[0]);
+    const sid = "0b7c8a52-3c1d-4c7e-9a57-2f1e0c7d9a11";
+    const turn = (n: number) => line(`m${n}`, "claude-sonnet-4-5", 1_000_000, 0);
+    const total = () => (recorded.filter((e) => e.type === "usage_recorded").at(-1) as { usage: { input_tokens: number } } | undefined)?.usage.input_tokens;
+    // The hook on the host names its own path; its bytes arrive here later, in the kept copy.
+    transcripts.observe({ ts: "", type: "session_started", stage: "1", host: "box1", transcript: `/home/agent/.claude/projects/-w/${sid}.jsonl` } as AutorunEvent);
+    transcripts.collect();
+    expect(total()).toBeUndefined();
+    const copy = keptTranscriptPath(paths, "1", sid);
+    mkdirSync(join(copy, ".."), { recursive: true });
+    writeFileSync(copy, turn(1) + turn(2));
+    transcripts.collect();
+    expect(total()).toBe(2_000_000);
+    // More bytes fetched, with no hook event between: looked at on the next pass all the same.
+    appendFileSync(copy, turn(3));
+    transcripts.collect();
+    expect(total()).toBe(3_000_000);
+    // The host is lost: the copy is placed where claude looks, resumed here and one more turn taken.
+    const placed = join(dir, "projects", `${sid}.jsonl`);
+    mkdirSync(join(placed, ".."), { recursive: true });
+    writeFileSync(placed, turn(1) + turn(2) + turn(3) + turn(4));
+    transcripts.observe({ ts: "", type: "session_started", stage: "1", transcript: placed } as AutorunEvent);
+    transcripts.collect();
+    expect(total()).toBe(4_000_000);
+    // Whatever path a host's hook names, only a copy under the run's own directory is read here.
+    transcripts.observe({ ts: "", type: "agent_stopped", stage: "1", host: "box1", transcript: "/etc/passwd" } as AutorunEvent);
+    expect(transcripts.pathOf("1")).toBe(keptTranscriptPath(paths, "1", "passwd"));
+    transcripts.observe({ ts: "", type: "agent_stopped", stage: "1", host: "box1", transcript: "/x/not a session.jsonl" } as AutorunEvent);
+    expect(transcripts.pathOf("1")).toBeUndefined();
   });
 });
