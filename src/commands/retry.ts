@@ -5,7 +5,7 @@
  * read again first: a stage whose section was fixed runs with the new text and settings.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { relative, resolve } from "node:path";
+import { basename, relative, resolve } from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { createTmux } from "../adapters/tmux.js";
 import { appendFor } from "../state/orchestration.js";
@@ -19,6 +19,8 @@ import { stageState } from "../core/words.js";
 import * as git from "../adapters/git.js";
 import { dropStageTip } from "../adapters/git-safety.js";
 import { removeStageWorktree } from "../monitor/worktree-removal.js";
+import { retryOnHosts } from "../monitor/person-actions.js";
+import { forgetKept } from "../monitor/host-keep.js";
 import { stageTipRef } from "../core/naming.js";
 import { parsePlan } from "../core/parse-plan.js";
 import { checkModels, type StageSettings } from "../core/stage-settings.js";
@@ -127,9 +129,19 @@ export async function runRetry(ctx: Ctx, plan: string, stageArgs: string[], opts
   await preflightOrchestration(orch, ctx.env);
   const tmux = createTmux(orch.config.tmuxSocket);
   const log = monitorLogger(orch.paths);
+  // Stages that ran on other hosts: their sessions (and, afresh, their worktrees) there first,
+  // so that a host that refuses writes nothing here.
+  const onHosts = new Map(ids.flatMap((id) => (orch.status.stages[id]!.host !== undefined ? [[id, orch.status.stages[id]!.host!] as const] : [])));
+  if (onHosts.size > 0) {
+    const there = await retryOnHosts(orch, onHosts, opts.freshWorktree === true);
+    for (const why of there.unreached) ctx.err(`autorun: warning: ${why}; its session there is ended when it is back, and the stage goes on elsewhere meanwhile.`);
+    for (const kept of there.keptBranches) ctx.out(`The previous branch is kept as ${kept}.`);
+  }
   for (const id of ids) {
     const s = orch.status.stages[id]!;
-    await tmux.killSession(s.session);
+    if (!onHosts.has(id)) await tmux.killSession(s.session);
+    // The copies of its work kept from a host must not bring the old attempt back.
+    else if (opts.freshWorktree) await forgetKept(root, basename(orch.paths.dir), id);
     if (opts.freshWorktree) {
       if (existsSync(s.worktree)) {
         const dirty = await git.dirtyFiles(s.worktree).catch(() => ["?"]);

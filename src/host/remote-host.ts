@@ -44,13 +44,13 @@ export function runTmuxSocket(config: Pick<Config, "tmuxSocket">): string {
 export async function openRunHost(
   run: { home: string; projectSlug: string; config: Config },
   name: string,
-): Promise<{ spec: HostSpec; info: PrepareOutput; socket: string; tmux: Tmux } | undefined> {
+): Promise<{ spec: HostSpec; info: PrepareOutput; socket: string; tmux: Tmux; target: SshTarget } | undefined> {
   const spec = resolveHosts(run.config).find((h) => h.name === name);
   if (!spec || spec.local) return undefined;
   const remote = new RemoteHost({ home: run.home }, spec, run.projectSlug, run.config.agentCommand);
   const info = await remote.ready();
   const socket = runTmuxSocket(run.config);
-  return { spec, info, socket, tmux: remote.tmux(socket) };
+  return { spec, info, socket, tmux: remote.tmux(socket), target: remote.target };
 }
 
 export class RemoteHost {

@@ -213,9 +213,13 @@ export class HostKeep {
 
   /** The refs kept here for stage `id` go (after its merge). */
   async forget(id: string): Promise<void> {
-    const root = this.d.status().project_root;
-    const list = await git(root, ["for-each-ref", "--format=%(refname)", "refs/autorun/hosts/"]);
-    const mine = list.out.split("\n").filter((r) => r.endsWith(`/${this.orchestration}/${id}`));
-    for (const ref of mine) await git(root, ["update-ref", "-d", ref]);
+    await forgetKept(this.d.status().project_root, this.orchestration, id);
   }
+}
+
+/** The copies of stage `id`'s work kept here from any host go (after its merge, or a retry that starts it afresh). */
+export async function forgetKept(root: string, orchestration: string, id: string): Promise<void> {
+  const list = await git(root, ["for-each-ref", "--format=%(refname)", "refs/autorun/hosts/"]);
+  const mine = list.out.split("\n").filter((r) => r.endsWith(`/${orchestration}/${id}`));
+  for (const ref of mine) await git(root, ["update-ref", "-d", ref]);
 }

@@ -2,11 +2,14 @@
  * What a person does to a running orchestration from `autorun stop` / `autorun nudge` and from the
  * dashboard's keys: one implementation for both, so both record the same events.
  */
+import { basename } from "node:path";
 import { createTmux } from "../adapters/tmux.js";
+import { runScript } from "../adapters/ssh.js";
 import { openRunHost } from "../host/remote-host.js";
+import { hostWorktree } from "../host/protocol.js";
 import { isAlive, signal } from "../adapters/process.js";
 import type { Clock } from "../core/clock.js";
-import { RuntimeError } from "../errors.js";
+import { RuntimeError, UserError } from "../errors.js";
 import { rebuildStatus } from "../state/status.js";
 import { appendFor, type LoadedOrchestration } from "../state/orchestration.js";
 import { runningMonitor } from "./monitor-pid.js";
@@ -68,6 +71,57 @@ async function endOnHosts(orch: LoadedOrchestration, stages: ReadonlyMap<string,
     }
   }
   return { ended, unreached };
+}
+
+/**
+ * Run on a host for a retry from the base tip: the stage's worktree there removed (not when it has
+ * uncommitted files: exit 3 with the first of them) and its branch kept aside under a new name.
+ */
+const FRESH_ON_HOST = `cd -- "$1" || exit 0
+if [ -d "$2" ]; then
+  dirty=$(git -C "$2" status --porcelain=v1 --untracked-files=all | head -n 5)
+  if [ -n "$dirty" ]; then printf '%s\\n' "$dirty"; exit 3; fi
+  git worktree remove --force -- "$2" || exit 4
+fi
+git worktree prune
+if git rev-parse --verify -q "refs/heads/$3" >/dev/null; then git branch -m -- "$3" "$4" || exit 4; echo kept; fi
+exit 0`;
+
+/**
+ * Before a retry of stages that ran on other hosts (`stages`: id → host): their sessions there
+ * end (a launch there would take a session it finds as its own), and with `fresh` their worktrees
+ * there go and their branches are kept aside as `<branch>-attempt-<n>`. Without `fresh`, a host
+ * that cannot be reached is said and left (the stage goes on elsewhere, and the host is fenced
+ * when it is back); with it, that is refused, as is a worktree there with uncommitted files.
+ */
+export async function retryOnHosts(orch: LoadedOrchestration, stages: ReadonlyMap<string, string>, fresh: boolean): Promise<{ unreached: string[]; keptBranches: string[] }> {
+  const unreached: string[] = [];
+  const keptBranches: string[] = [];
+  for (const host of new Set(stages.values())) {
+    const ids = [...stages].filter(([, h]) => h === host).map(([id]) => id);
+    let there: Awaited<ReturnType<typeof openRunHost>>;
+    try {
+      there = await openRunHost({ home: orch.paths.home, projectSlug: orch.status.project_slug, config: orch.config }, host);
+      if (!there) throw new Error("it is not in the configuration any more");
+    } catch (error) {
+      const why = `host ${host} cannot be reached (${(error as Error).message})`;
+      if (fresh) throw new RuntimeError(`stage ${ids.join(", ")} ran on ${why}: its worktree there cannot be removed; retry without --fresh-worktree (it then goes on elsewhere from its last copy kept here), or once the host is back.`);
+      unreached.push(why);
+      continue;
+    }
+    for (const id of ids) {
+      const s = orch.status.stages[id]!;
+      await there.tmux.killSession(s.session);
+      if (!fresh) continue;
+      const worktree = hostWorktree(there.info.root, basename(s.worktree));
+      const kept = `${s.branch}-attempt-${s.retries + 1}`;
+      const r = await runScript({ home: orch.paths.home }, there.target, FRESH_ON_HOST, { args: [there.info.root, worktree, s.branch, kept], deadlineMs: 30_000 });
+      if (r.code === 3) throw new UserError(`stage ${id}'s worktree on host ${host} (${worktree}) has uncommitted files (${r.stdout.trim().split("\n").map((l) => l.slice(3)).join(", ")}); commit or remove them there, or retry without --fresh-worktree.`);
+      if (!r.ok) throw new RuntimeError(`could not remove stage ${id}'s worktree on host ${host} (${worktree}): ${r.stderr.trim().split("\n").at(-1) ?? `exit ${r.code}`}; remove it there with git worktree remove, then retry.`);
+      if (r.stdout.includes("kept")) keptBranches.push(`${kept} on host ${host}`);
+    }
+  }
+  return { unreached, keptBranches };
 }
 
 /**

@@ -1,0 +1,74 @@
+/**
+ * `autorun retry` of a stage that failed on a host (a real sshd in a network namespace, its own
+ * Unix user, the simulated agent and the built CLI): afresh, its worktree there goes and its branch
+ * there is kept aside; refused, writing nothing, while that worktree has uncommitted files.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeSandbox, ROOT, SIM, waitFor, type Sandbox } from "../helpers/env.js";
+import { eventsOf, expectClean, orchestrate, waitForEnd } from "../helpers/orch.js";
+import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
+
+const skip = hostLaneSkip();
+const AUTORUN = join(ROOT, "dist", "bin", "autorun");
+
+describe.skipIf(skip)("retry of a stage on a host", () => {
+  let host: TestHost;
+  let sb: Sandbox | undefined;
+  beforeAll(async () => {
+    host = await makeTestHost({ name: "box3" });
+  });
+  afterAll(async () => {
+    await sb?.cleanup();
+    await host?.teardown();
+  });
+  const onHost = async (script: string, ...args: string[]) => execa("ip", ["netns", "exec", host.netns, "su", "-s", "/bin/sh", host.user, "-c", script, "sh", ...args], { reject: false });
+
+  it("a failed stage there retried afresh: its worktree there goes, its branch is kept aside; uncommitted files refuse it", async () => {
+    sb = await makeSandbox();
+    // The agent there exits at once while ~/refuse exists (twice: the stage fails).
+    const agent = ["sh", "-c", '[ -e "$HOME/refuse" ] && { echo "refused"; sleep 0.3; exit 1; }; exec "$0" "$@"', process.execPath, SIM];
+    const config = { hosts: { box3: { ssh: "box3", slots: 1, sshOptions: host.sshOptions, root: "work/{project}", env: ["AUTORUN_SIM_DELAY_MS"], autorun: AUTORUN, agentCommand: agent } } };
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify(config));
+    await onHost('touch "$HOME/refuse"');
+    const plan = sb.writePlan("again.md", "## Stage 1: There\nHost: box3\n");
+    await orchestrate(sb, plan);
+    expect(await waitForEnd(sb, "again", 90_000)).toBe("failed");
+    const first = eventsOf(sb, "again", "stage_launched", "1")[0]!;
+    expect(first.host).toBe("box3");
+    const worktree = join(host.home, "work", "again", ".claude", "worktrees", "again-stage-1");
+    const branch = "worktree-again-stage-1";
+    expect((await onHost('test -d "$1"', worktree)).exitCode).toBe(0);
+
+    // Uncommitted files there: refused, nothing written here or there.
+    await onHost('echo draft > "$1/notes.txt"', worktree);
+    const before = sb.events("again").length;
+    const refused = await sb.cli(["retry", "again", "1", "--fresh-worktree"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe(`autorun: stage 1's worktree on host box3 (${worktree}) has uncommitted files (notes.txt); commit or remove them there, or retry without --fresh-worktree.`);
+    expect(sb.events("again")).toHaveLength(before);
+    expect((await onHost('test -f "$1/notes.txt"', worktree)).exitCode).toBe(0);
+
+    await onHost('rm -f "$1/notes.txt" "$HOME/refuse"', worktree);
+    const retriedAt = sb.events("again").length;
+    const r = await sb.cli(["retry", "again", "1", "--fresh-worktree"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`The previous branch is kept as ${branch}-attempt-1 on host box3.`);
+    const end = await waitFor("the retried run to end", () => {
+      const since = sb!.events("again").slice(retriedAt);
+      return since.some((e) => e.type === "monitor_stopped") ? (since.find((e) => e.type === "orchestration_complete")?.status as string) : undefined;
+    }, 90_000).catch((e: Error) => e.message);
+    if (end !== "completed") console.log((await sb.cli(["logs", "again"])).stdout);
+    expect(end).toBe("completed");
+    const launches = eventsOf(sb, "again", "stage_launched", "1");
+    expect(launches.map((e) => e.host)).toEqual(["box3", "box3"]);
+    // The old attempt's branch is kept there; the new one started from the base and merged here.
+    const there = await onHost('git -C "$1" branch --list "worktree-*"', join(host.home, "work", "again"));
+    expect(there.stdout.split("\n").map((l) => l.trim())).toEqual([`${branch}-attempt-1`]);
+    expect(await sb.git("log", "--merges", "--format=%s", "main")).toBe("autorun: merge stage 1: There");
+    await expectClean(sb, "again");
+  }, 200_000);
+});
