@@ -9,8 +9,12 @@ import { it } from "../helpers/fixture.js";
 import { waitFor, type Sandbox } from "../helpers/env.js";
 import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
-/** Stage 1's merge check always fails; stage 2 waits for it. */
-const STUCK = "## Stage 1: Stuck\nValidate: false\n\n## Stage 2: After\nDepends on: 1\n";
+/**
+ * Stage 1's merge check always fails; stage 2 waits for it. Its agent hands over again at each
+ * message and commits nothing more: one that made a commit after the person's merge would have
+ * its branch kept, rightly, as not fully merged.
+ */
+const STUCK = "## Stage 1: Stuck\nValidate: false\nsim: ignore-messages\n\n## Stage 2: After\nDepends on: 1\n";
 
 async function stuckRun(sb: Sandbox, name: string): Promise<string> {
   const plan = sb.writePlan(`${name}.md`, STUCK);
