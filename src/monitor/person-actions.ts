@@ -75,7 +75,8 @@ async function endOnHosts(orch: LoadedOrchestration, stages: ReadonlyMap<string,
 
 /**
  * Run on a host for a retry from the base tip: the stage's worktree there removed (not when it has
- * uncommitted files: exit 3 with the first of them) and its branch kept aside under a new name.
+ * uncommitted files: exit 3 with the first of them) and its branch kept aside under a new name
+ * (exit 5 when git refuses that name).
  */
 const FRESH_ON_HOST = `cd -- "$1" || exit 0
 if [ -d "$2" ]; then
@@ -84,7 +85,7 @@ if [ -d "$2" ]; then
   git worktree remove --force -- "$2" || exit 4
 fi
 git worktree prune
-if git rev-parse --verify -q "refs/heads/$3" >/dev/null; then git branch -m -- "$3" "$4" || exit 4; echo kept; fi
+if git rev-parse --verify -q "refs/heads/$3" >/dev/null; then git branch -m -- "$3" "$4" || exit 5; echo kept; fi
 exit 0`;
 
 /**
@@ -117,6 +118,7 @@ export async function retryOnHosts(orch: LoadedOrchestration, stages: ReadonlyMa
       const kept = `${s.branch}-attempt-${s.retries + 1}`;
       const r = await runScript({ home: orch.paths.home }, there.target, FRESH_ON_HOST, { args: [there.info.root, worktree, s.branch, kept], deadlineMs: 30_000 });
       if (r.code === 3) throw new UserError(`stage ${id}'s worktree on host ${host} (${worktree}) has uncommitted files (${r.stdout.trim().split("\n").map((l) => l.slice(3)).join(", ")}); commit or remove them there, or retry without --fresh-worktree.`);
+      if (r.code === 5) throw new RuntimeError(`could not keep stage ${id}'s branch ${s.branch} on host ${host} as ${kept}: ${r.stderr.trim().split("\n").at(-1) ?? "git branch -m failed"}; rename or delete it there, then retry.`);
       if (!r.ok) throw new RuntimeError(`could not remove stage ${id}'s worktree on host ${host} (${worktree}): ${r.stderr.trim().split("\n").at(-1) ?? `exit ${r.code}`}; remove it there with git worktree remove, then retry.`);
       if (r.stdout.includes("kept")) keptBranches.push(`${kept} on host ${host}`);
     }
