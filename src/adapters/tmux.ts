@@ -58,8 +58,11 @@ export interface Tmux {
   newSessions(specs: readonly NewSession[]): Promise<boolean[]>;
   hasSession(name: string): Promise<boolean>;
   paneStatus(name: string): Promise<PaneStatus>;
-  /** Every session's first pane at once (one tmux call): running or exited, with its exit status. */
-  paneStatuses(): Promise<Map<string, PaneStatus>>;
+  /**
+   * Every session's first pane at once (one tmux call): running or exited, with its exit status.
+   * `of`: the sessions asked about (across hosts, a server none of them is on is left out).
+   */
+  paneStatuses(of?: readonly string[]): Promise<Map<string, PaneStatus>>;
   /** False when no tmux server answers on this socket (it died, or never started). */
   serverRunning(): Promise<boolean>;
   listSessions(): Promise<string[]>;

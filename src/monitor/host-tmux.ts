@@ -54,7 +54,7 @@ export function routedTmux(local: Tmux, router: HostRouter): Tmux {
       return tmux.hasSession(name);
     },
     paneStatus: (name) => on(name, (t) => t.paneStatus(name), running),
-    paneStatuses: () => paneStatusesEverywhere(local, router),
+    paneStatuses: (of) => paneStatusesEverywhere(local, router, of),
     serverRunning: () => local.serverRunning(),
     async listSessions() {
       const all = await local.listSessions();
@@ -82,8 +82,10 @@ export function routedTmux(local: Tmux, router: HostRouter): Tmux {
 }
 
 /** Every pane here and on each host in one call per server; a host not answering: its panes "running". */
-async function paneStatusesEverywhere(local: Tmux, router: HostRouter): Promise<Map<string, PaneStatus>> {
-  const all = await local.paneStatuses();
+async function paneStatusesEverywhere(local: Tmux, router: HostRouter, of?: readonly string[]): Promise<Map<string, PaneStatus>> {
+  // This machine's server is asked only when a session asked about is here (every stage may be on hosts).
+  const here = of === undefined || of.some((s) => router.hostOfSession(s) === undefined);
+  const all = here ? await local.paneStatuses() : new Map<string, PaneStatus>();
   await Promise.all(
     [...router.sessionsByHost()].map(async ([host, sessions]) => {
       const tmux = router.remoteTmux(host);

@@ -69,7 +69,7 @@ async function checkLiveness(host: Host, worktrees: Worktrees, mem: (id: string)
   const watched = host.inProgress().filter(([, stage]) => !stage.implement_done && !budgetStopped(host.status, host.deps.config, stage));
   if (watched.length === 0) return;
   // Every pane's state in one tmux call, not one per stage.
-  const panes = await tmux.paneStatuses();
+  const panes = await tmux.paneStatuses(watched.map(([, stage]) => stage.session));
   for (const [id, stage] of watched) {
     let pane = panes.get(stage.session) ?? { state: "gone" as const };
     if (pane.state === "running") continue;

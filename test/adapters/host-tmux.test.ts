@@ -53,6 +53,11 @@ describe("routedTmux", () => {
     const panes = await routed.paneStatuses();
     expect(panes.get("here")).toEqual({ state: "running" });
     expect(panes.get("on-box1")).toEqual({ state: "running" });
+    // Asked only about sessions on hosts, this machine's server is left out.
+    const remoteOnly = await routed.paneStatuses(["on-box1"]);
+    expect(remoteOnly.get("on-box1")).toEqual({ state: "running" });
+    expect(remoteOnly.has("here")).toBe(false);
+    expect((await routed.paneStatuses(["here", "on-box1"])).get("here")).toEqual({ state: "running" });
     await expect.poll(async () => (await routed.capturePanes(["here", "on-box1"])).get("on-box1") ?? "", { timeout: 10_000 }).toContain("ready");
     expect(await routed.killSession("on-box1")).toBe(true);
     // Gone from its host: now it reads as gone, as a local one would.
