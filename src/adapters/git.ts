@@ -70,6 +70,33 @@ export async function headCommit(root: string, ref = "HEAD"): Promise<string> {
 }
 
 /**
+ * A branch's commit read from the repository's own files, as git keeps it (a loose ref, else
+ * packed-refs), without starting git: for what runs on every monitor pass. Undefined when the
+ * files cannot tell it plainly (a `.git` file, reftable storage, a symbolic ref, no such ref):
+ * then ask git.
+ */
+export function refFromFiles(root: string, ref: `refs/heads/${string}`): string | undefined {
+  const gitDir = join(root, ".git");
+  const hash = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+  try {
+    if (existsSync(join(gitDir, "reftable"))) return undefined;
+    const loose = readFileSync(join(gitDir, ref), "utf8").trim();
+    return hash.test(loose) ? loose : undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") return undefined;
+  }
+  try {
+    for (const line of readFileSync(join(gitDir, "packed-refs"), "utf8").split("\n")) {
+      const [sha, name] = line.split(" ");
+      if (name === ref && sha !== undefined && hash.test(sha)) return sha;
+    }
+  } catch {
+    // no packed-refs
+  }
+  return undefined;
+}
+
+/**
  * The merge of `theirs` into `ours` computed without a working tree (`git merge-tree --write-tree`,
  * git ≥ 2.38): the resulting tree, or the conflicted files.
  */

@@ -163,7 +163,8 @@ export class MergeQueue {
     const open = Object.entries(this.view.status.stages).filter(([, st]) => st.status === "in_progress" || st.status === "failed");
     const candidates = open.filter(([id]) => !this.running.has(id));
     if (candidates.length === 0) return;
-    const tip = await git.headCommit(root, `refs/heads/${base}`).catch(() => undefined);
+    // Read from the ref's file, not by starting git: this runs on every pass.
+    const tip = git.refFromFiles(root, `refs/heads/${base}`) ?? (await git.headCommit(root, `refs/heads/${base}`).catch(() => undefined));
     if (tip === undefined || tip === this.baseSeen) return;
     // A stage being merged now is looked at again once its merge is over, even if the base stays.
     if (candidates.length === open.length) this.baseSeen = tip;
