@@ -24,6 +24,9 @@ describe("refFromFiles", () => {
     git(repo, "commit", "-q", "--allow-empty", "-m", "b");
     expect(refFromFiles(repo, "refs/heads/main")).toBe(git(repo, "rev-parse", "refs/heads/main"));
     expect(refFromFiles(repo, "refs/heads/none")).toBeUndefined();
+    // A name that would lead out of the refs directory is never read.
+    writeFileSync(join(repo, ".git", "outside"), `${git(repo, "rev-parse", "HEAD")}\n`);
+    expect(refFromFiles(repo, "refs/heads/../../outside")).toBeUndefined();
   });
 
   it("cannot tell for a symbolic ref or a checkout whose .git is a file: the caller asks git", () => {
