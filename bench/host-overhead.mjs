@@ -3,10 +3,10 @@
 // (`sim: stall-silent`), over a window of BENCH_HOST_OVERHEAD_SECONDS (60); against the same 24
 // stages on this machine alone, measured right after under the same load. Besides the monitor's
 // own CPU: its children's (the ssh and tmux clients it waited for) and the ssh master connections'.
-import { cpSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { figure, sandbox, until, simCmd, hostFixture, hostEntry, killHostTmux, withHosts, loadAverage, monitorPid, cpuSeconds, traceExecs } from "./lib.mjs";
+import { figure, keepLog, sandbox, until, simCmd, hostFixture, hostEntry, killHostTmux, withHosts, loadAverage, monitorPid, cpuSeconds, traceExecs } from "./lib.mjs";
 
 const fixture = await hostFixture("host overhead");
 if (!fixture) process.exit(0);
@@ -65,8 +65,7 @@ async function measure(label, hosts) {
     if (dead > 0) throw new Error(`${dead} sessions died during the window`);
     return { own: pct(c1.own - c0.own), children: pct(c1.children - c0.children), masters: pct(m1 - m0), masterCount: ms.length, hwm, load: (load0 + loadAverage()) / 2 };
   } finally {
-    // BENCH_KEEP_LOG=<prefix>: the monitor's log and the run's directory, kept for reading.
-    if (process.env.BENCH_KEEP_LOG) for (const [from, to] of [[join(sb.home, "logs"), "log"], [join(sb.home, "orchestration", "hover"), "orch"]]) cpSync(from, `${process.env.BENCH_KEEP_LOG}-${label}-${to}`, { recursive: true, force: true });
+    keepLog(sb, "hover", label);
     for (const h of hosts ?? []) await killHostTmux(h, sb.socket);
     await sb.cleanup();
   }

@@ -3,10 +3,10 @@
 // orchestration with the built CLI and the simulated agent: chains of stages all pinned with
 // `Host:` to a test host (a real sshd in a network namespace, its own user; root only), against
 // the same plan on this machine alone, measured one after the other under the same load.
-import { cpSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { figure, percentile, sandbox, until, simCmd, hostFixture, hostEntry, killHostTmux, withHosts, loadAverage, monitorPid, traceExecs } from "./lib.mjs";
+import { figure, keepLog, percentile, sandbox, until, simCmd, hostFixture, hostEntry, killHostTmux, withHosts, loadAverage, monitorPid, traceExecs } from "./lib.mjs";
 
 const fixture = await hostFixture("host reaction");
 if (!fixture) process.exit(0);
@@ -48,8 +48,7 @@ async function measure(label, host) {
     }
     return reactions;
   } finally {
-    // BENCH_KEEP_LOG=<prefix>: the monitor's log and the events, kept for reading.
-    if (process.env.BENCH_KEEP_LOG) for (const [from, to] of [[join(sb.home, "logs"), "log"], [join(sb.home, "orchestration", "hreact"), "orch"]]) cpSync(from, `${process.env.BENCH_KEEP_LOG}-${label}-${to}`, { recursive: true, force: true });
+    keepLog(sb, "hreact", label);
     if (host) await killHostTmux(host, sb.socket);
     await sb.cleanup();
   }

@@ -1,5 +1,5 @@
 // Shared bench plumbing: a private tmux server, a temp AUTORUN_HOME and git repo, the built CLI.
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readdirSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,6 +8,21 @@ import { execa } from "execa";
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const CLI = join(ROOT, "dist", "src", "cli.js");
 export const SIM = join(ROOT, "dist", "scripts", "sim-agent.js");
+
+/**
+ * BENCH_KEEP_LOG=<prefix>: a sandbox's monitor log and its orchestration's directory copied aside
+ * for reading; a file the monitor removes meanwhile (its pid file) is left out, not a crash.
+ */
+export function keepLog(sb, plan, label) {
+  if (!process.env.BENCH_KEEP_LOG) return;
+  for (const [from, to] of [[join(sb.home, "logs"), "log"], [join(sb.home, "orchestration", plan), "orch"]]) {
+    try {
+      cpSync(from, `${process.env.BENCH_KEEP_LOG}-${label}-${to}`, { recursive: true, force: true, filter: (src) => existsSync(src) });
+    } catch (error) {
+      console.log(`# could not keep ${from}: ${error.message}`);
+    }
+  }
+}
 
 export function figure(name, value, unit) {
   const v = typeof value === "number" ? (Number.isInteger(value) ? String(value) : value.toFixed(value < 10 ? 2 : 1)) : value;
