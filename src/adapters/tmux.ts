@@ -259,6 +259,19 @@ function sessionMethods({ socket, prefix, runner, run, runSessions, sessionComma
   };
 }
 
+/**
+ * A pane's cursor row, on a line of its own, then its screen: tmux runs one client's commands in
+ * one turn of its loop, so nothing is drawn between the two.
+ */
+function look(name: string): string[][] {
+  return [["display-message", "-p", "-t", pane(name), "#{cursor_y}"], ["capture-pane", "-p", "-t", pane(name)]];
+}
+
+function readLook(stdout: string): { screen: string; row: number | undefined } {
+  const [row = "", ...screen] = stdout.split("\n");
+  return { screen: screen.join("\n"), row: /^\d+$/.test(row) ? Number(row) : undefined };
+}
+
 type PaneMethods = Pick<Tmux, "paneStatus" | "paneStatuses" | "capturePanes" | "capturePane" | "lastLines" | "cursorRow" | "captureWithCursor" | "sendLiteral" | "sendEnter" | "enterAfterLook">;
 
 /** A session's pane: its state, its screen, keys into it. */
@@ -314,12 +327,8 @@ function paneMethods({ run, runMany }: TmuxCalls): PaneMethods {
     return r.ok && /^\d+$/.test(r.stdout.trim()) ? Number(r.stdout.trim()) : undefined;
   },
   async captureWithCursor(name) {
-    // The row on a line of its own before the screen: tmux runs one client's commands in one
-    // turn of its loop, so nothing is drawn between the two.
-    const r = await runMany([["display-message", "-p", "-t", pane(name), "#{cursor_y}"], ["capture-pane", "-p", "-t", pane(name)]]);
-    if (!r.ok) return undefined;
-    const [row = "", ...screen] = r.stdout.split("\n");
-    return { screen: screen.join("\n"), row: /^\d+$/.test(row) ? Number(row) : undefined };
+    const r = await runMany(look(name));
+    return r.ok ? readLook(r.stdout) : undefined;
   },
   async sendLiteral(name, text) {
     return (await run(["send-keys", "-t", pane(name), "-l", "--", text])).ok;
@@ -329,10 +338,8 @@ function paneMethods({ run, runMany }: TmuxCalls): PaneMethods {
   },
   async enterAfterLook(name) {
     // One process where a look and an Enter took two: on a busy machine each costs tens of ms.
-    const r = await runMany([["display-message", "-p", "-t", pane(name), "#{cursor_y}"], ["capture-pane", "-p", "-t", pane(name)], ["send-keys", "-t", pane(name), "Enter"]]);
-    if (!r.ok) return undefined;
-    const [row = "", ...screen] = r.stdout.split("\n");
-    return { screen: screen.join("\n"), row: /^\d+$/.test(row) ? Number(row) : undefined };
+    const r = await runMany([...look(name), ["send-keys", "-t", pane(name), "Enter"]]);
+    return r.ok ? readLook(r.stdout) : undefined;
   },
   };
 }
