@@ -47,6 +47,8 @@ export interface TestHost {
   timings: Record<string, number>;
   /** Runs a command inside the namespace as root (to inspect or break the host). */
   inNs(args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  /** Runs `sh -c script sh args…` inside the namespace as the host's user (as its agent would). */
+  asUser(script: string, ...args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   /** Pids of every process in the namespace. */
   pids(): Promise<number[]>;
   teardown(): Promise<void>;
@@ -247,8 +249,9 @@ export async function makeTestHost(opts: { name?: string } = {}): Promise<TestHo
       const r = await execa("ip", ["netns", "exec", netns, ...args], { reject: false, timeout: 10_000 });
       return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
     };
+    const asUser = (script: string, ...args: string[]) => inNs(["su", "-s", "/bin/sh", user, "-c", script, "sh", ...args]);
     const pids = async () => (await execa("ip", ["netns", "pids", netns], { reject: false })).stdout.split(/\s+/).filter(Boolean).map(Number);
-    return { name, address, peer, user, home, netns, nsLink, sshOptions: ["-F", clientConfig], knownHosts, timings, inNs, pids, teardown };
+    return { name, address, peer, user, home, netns, nsLink, sshOptions: ["-F", clientConfig], knownHosts, timings, inNs, asUser, pids, teardown };
   } catch (error) {
     await teardown();
     throw error;

@@ -181,7 +181,7 @@ describe.skipIf(skip)("a stage on a host", () => {
     // tmux itself rewrites "$" in a session name (to "\\$"), so "$" is tried in paths and text only.
     const name = `n; "q" 'sq' #x \`touch pwned3\` end;`;
     const cwd = join(info.root, `d; $HOME "q" 'sq' #c`);
-    await execa("ip", ["netns", "exec", host.netns, "su", "-s", "/bin/sh", host.user, "-c", 'mkdir -p -- "$0"', cwd]);
+    expect((await host.asUser('mkdir -p -- "$1"', cwd)).exitCode).toBe(0);
     await tmux.newSession({ name, cwd, argv: ["sh", "-c", 'pwd; printf "ready\\n"; while IFS= read -r l; do printf "got[%s]\\n" "$l"; done'], env: { V: "x; $y 'z'" }, remainOnExit: true });
     expect(await tmux.hasSession(name)).toBe(true);
     expect(await tmux.listSessions()).toContain(name);

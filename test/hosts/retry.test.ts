@@ -5,7 +5,6 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSandbox, ROOT, SIM, waitFor, type Sandbox } from "../helpers/env.js";
 import { eventsOf, expectClean, orchestrate, waitForEnd } from "../helpers/orch.js";
@@ -24,7 +23,7 @@ describe.skipIf(skip)("retry of a stage on a host", () => {
     await sb?.cleanup();
     await host?.teardown();
   });
-  const onHost = async (script: string, ...args: string[]) => execa("ip", ["netns", "exec", host.netns, "su", "-s", "/bin/sh", host.user, "-c", script, "sh", ...args], { reject: false });
+  const onHost = (script: string, ...args: string[]) => host.asUser(script, ...args);
 
   it("a failed stage there retried afresh: its worktree there goes, its branch is kept aside; uncommitted files refuse it", async () => {
     sb = await makeSandbox();

@@ -61,7 +61,7 @@ describe.skipIf(skip)("runs with a host", () => {
   });
 
   /** As the host's user, in the namespace. */
-  const onHost = async (script: string, ...args: string[]) => (await execa("ip", ["netns", "exec", host.netns, "su", "-s", "/bin/sh", host.user, "-c", script, "sh", ...args], { reject: false })).stdout;
+  const onHost = async (script: string, ...args: string[]) => (await host.asUser(script, ...args)).stdout;
 
   async function sandbox(config: Record<string, unknown>, env: Record<string, string> = {}): Promise<Sandbox> {
     const sb = await makeSandbox();
