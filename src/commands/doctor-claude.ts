@@ -15,7 +15,7 @@ import { agentSettings, CLAUDE_TESTED_RANGE, packageRoot } from "../adapters/age
 import { HOOK_EVENTS } from "../types/constants.js";
 import { claudeEnv, claudeHome, compareVersions, startApi, type Api, type Call, type Reply } from "../adapters/claude-stand-in.js";
 import { runProgram } from "../adapters/exec.js";
-import { isAlive, signal } from "../adapters/process.js";
+import { isAlive, processStartTime, signal } from "../adapters/process.js";
 import { PaneDriver, waitUntil, type TmuxRun } from "../adapters/pane-driver.js";
 import { classifyPane, type PaneState } from "../monitor/pane.js";
 import type { Ctx } from "./ctx.js";
@@ -50,10 +50,14 @@ export async function runClaudeCheck(ctx: Ctx, bin: string, versionText: string)
   const cleanup = () =>
     (cleaned ??= (async () => {
       // The claudes are waited for: one still exiting writes its HOME again after it is removed.
-      const panes = await tmux("list-panes", "-a", "-F", "#{pane_pid}").catch(() => ({ code: 1, stdout: "" }));
-      const pids = panes.code === 0 ? panes.stdout.split("\n").map(Number).filter((p) => p > 1) : [];
+      // Only live panes' programs, each known by its pid and start time: a dead pane keeps the pid
+      // of a program long gone, which another process of this machine may have by now.
+      const panes = await tmux("list-panes", "-a", "-F", "#{pane_dead} #{pane_pid}").catch(() => ({ code: 1, stdout: "" }));
+      const live = panes.code === 0 ? panes.stdout.split("\n").flatMap((l) => (/^0 (\d+)$/.exec(l) ? [Number(l.slice(2))] : [])).filter((p) => p > 1) : [];
+      const claudes = live.map((pid) => ({ pid, start: processStartTime(pid) })).filter((c) => c.start !== undefined);
+      const still = () => claudes.filter((c) => isAlive(c.pid) && processStartTime(c.pid) === c.start);
       await tmux("kill-server").catch(() => undefined);
-      await waitUntil("the claudes to exit", () => pids.every((p) => !isAlive(p)), 5_000, 100).catch(() => pids.forEach((p) => signal(p, "SIGKILL")));
+      await waitUntil("the claudes to exit", () => still().length === 0, 5_000, 100).catch(() => still().forEach((c) => signal(c.pid, "SIGKILL")));
       await api?.close().catch(() => undefined);
       // The killed claudes and their hooks may still write for a moment as they exit.
       for (let i = 0; ; i++) {
