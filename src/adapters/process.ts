@@ -3,6 +3,7 @@ import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, r
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawn } from "node:child_process";
+import { constants as os } from "node:os";
 import { loadExeca, runProgram } from "./exec.js";
 
 /** Starts `argv` in its own process group with output appended to `logFile`; survives the terminal closing. */
@@ -104,6 +105,24 @@ export function findExecutable(file: string, path = process.env.PATH ?? ""): str
     }
   }
   return undefined;
+}
+
+/**
+ * Runs `handler` on the first of `signals`; another one after it ends the process at once (128 +
+ * its number), as a person pressing Ctrl-C again expects. The listeners stay installed: a library
+ * that cleans up on exit (signal-exit, under proper-lockfile and write-file-atomic) re-raises a
+ * signal it finds nobody else listening to, which ended the process in the middle of its handler
+ * when a `process.once` listener had already taken itself off.
+ */
+export function onStopSignal(signals: readonly NodeJS.Signals[], handler: (sig: NodeJS.Signals) => void): void {
+  let seen = false;
+  for (const sig of signals) {
+    process.on(sig, () => {
+      if (seen) process.exit(128 + os.signals[sig]);
+      seen = true;
+      handler(sig);
+    });
+  }
 }
 
 export function signal(pid: number, sig: NodeJS.Signals): boolean {

@@ -2,6 +2,7 @@
 import { existsSync, openSync, readSync, closeSync, statSync } from "node:fs";
 import { watch } from "chokidar";
 import { createTmux, onOurServer } from "../adapters/tmux.js";
+import { onStopSignal } from "../adapters/process.js";
 import { appendFor } from "../state/orchestration.js";
 import type { EventBody } from "../types/schemas.js";
 import { spent } from "../monitor/controls.js";
@@ -158,10 +159,7 @@ export async function runLogs(ctx: Ctx, plan: string | undefined, opts: { follow
   };
   const watcher = watch(file, { ignoreInitial: true, persistent: true });
   watcher.on("add", onChange).on("change", onChange);
-  await new Promise<void>((resolveWait) => {
-    process.once("SIGINT", () => resolveWait());
-    process.once("SIGTERM", () => resolveWait());
-  });
+  await new Promise<void>((resolveWait) => onStopSignal(["SIGINT", "SIGTERM"], () => resolveWait()));
   await watcher.close();
   return 0;
 }

@@ -10,7 +10,7 @@ import { createTmux } from "../adapters/tmux.js";
 import { packageRoot, simAgentPath } from "../adapters/agent.js";
 import { loadStatus } from "../state/status.js";
 import { readEventsFrom } from "../state/events.js";
-import { findExecutable } from "../adapters/process.js";
+import { findExecutable, onStopSignal } from "../adapters/process.js";
 import { orchPaths } from "../state/paths.js";
 import { human } from "../core/report.js";
 import { runOrchestrate } from "./orchestrate.js";
@@ -50,7 +50,7 @@ export async function runDemo(ctx: Ctx, f: { keep?: boolean; dashboard?: boolean
   // Ctrl-C: the demo is throw-away, so its monitor and sessions go with it (with --keep they stay,
   // and it says how to follow and end them); either way it says what is left where.
   const interrupted = () => void stopDemo(ctx, demoCtx, { socket, dir, run, keep: Boolean(f.keep) }).finally(() => process.exit(130));
-  process.once("SIGINT", interrupted);
+  onStopSignal(["SIGINT"], interrupted);
   ctx.out("Started. To look while it runs (paste as they are):");
   ctx.out(`  ${run} status master-plan --watch`);
   // Only a stage running now has a session to attach to (a fast one may have merged already).

@@ -15,7 +15,7 @@ import { agentSettings, CLAUDE_TESTED_RANGE, packageRoot } from "../adapters/age
 import { HOOK_EVENTS } from "../types/constants.js";
 import { claudeEnv, claudeHome, compareVersions, startApi, type Api, type Call, type Reply } from "../adapters/claude-stand-in.js";
 import { runProgram } from "../adapters/exec.js";
-import { isAlive, processStartTime, signal } from "../adapters/process.js";
+import { isAlive, onStopSignal, processStartTime, signal } from "../adapters/process.js";
 import { PaneDriver, waitUntil, type TmuxRun } from "../adapters/pane-driver.js";
 import { classifyPane, type PaneState } from "../monitor/pane.js";
 import type { Ctx } from "./ctx.js";
@@ -78,8 +78,7 @@ export async function runClaudeCheck(ctx: Ctx, bin: string, versionText: string)
       }
     })());
   const onSignal = (sig: NodeJS.Signals) => void cleanup().finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  onStopSignal(["SIGINT", "SIGTERM"], onSignal);
   const items: Item[] = [];
   try {
     await checkAll({ bin, version, dir, base, tmux, started: (a) => (api = a) }, items);

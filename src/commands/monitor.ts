@@ -5,7 +5,7 @@ import { constants } from "node:os";
 import { watch } from "chokidar";
 import { localStamp } from "../core/time.js";
 import { createTmux } from "../adapters/tmux.js";
-import { isAlive, processStartTime, runNotify, spawnDetached } from "../adapters/process.js";
+import { isAlive, onStopSignal, processStartTime, runNotify, spawnDetached } from "../adapters/process.js";
 import { packageRoot } from "../adapters/agent.js";
 import { appendFor } from "../state/orchestration.js";
 import { acquirePid, readPid, releasePid } from "../state/pidfile.js";
@@ -70,6 +70,12 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
   }
   appendFor(paths, orch.status, { type: "monitor_started", pid: process.pid });
   log(`monitor started (pid ${process.pid}) for ${orch.status.plan_name}; watching ${paths.events}`);
+  // A monitor that ends any other way than through the loop's stop says so (it left no
+  // monitor_stopped): the next person reading the log knows it did not stop by choice.
+  let stopped = false;
+  process.once("exit", (code) => {
+    if (!stopped) log(`monitor exiting (code ${code}) without stopping cleanly; \`autorun resume ${orch.status.plan_name}\` starts a new one`);
+  });
 
   const loop = (loopRef.current = new MonitorLoop({
     monitor,
@@ -95,18 +101,18 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
     debug: Boolean(ctx.env.AUTORUN_DEBUG),
   }));
   // A signal stops it the same way, and the exit status says which (128 + the signal's number).
-  for (const sig of ["SIGTERM", "SIGINT"] as const) {
-    process.once(sig, () => {
-      // In a terminal, say what Ctrl-C leaves running and how to go on or end it.
-      if (sig === "SIGINT" && !detached) {
-        const name = orch.status.plan_name;
-        ctx.err(`autorun: the monitor stops; the stage sessions keep running. Go on in the background: autorun resume ${name}; end them too: autorun stop ${name} --sessions`);
-      }
-      void loop.stop(128 + constants.signals[sig], `received ${sig}`);
-    });
-  }
+  onStopSignal(["SIGTERM", "SIGINT"], (sig) => {
+    // In a terminal, say what Ctrl-C leaves running and how to go on or end it.
+    if (sig === "SIGINT" && !detached) {
+      const name = orch.status.plan_name;
+      ctx.err(`autorun: the monitor stops; the stage sessions keep running. Go on in the background: autorun resume ${name}; end them too: autorun stop ${name} --sessions`);
+    }
+    void loop.stop(128 + constants.signals[sig], `received ${sig}`);
+  });
   process.on("SIGHUP", () => undefined);
-  return await loop.run();
+  const code = await loop.run();
+  stopped = true;
+  return code;
 }
 
 async function finish(ctx: Ctx, paths: OrchPaths, done: boolean): Promise<void> {
