@@ -1,8 +1,9 @@
 /**
- * `autorun host prepare | launch | session | versions | follow`: what the controller runs on a
- * host over its shared ssh connection, not for people (hidden from help). Each but `follow` reads
- * one JSON object on stdin and prints one JSON object; bad input is a one-line error naming the
- * field, exit 2. `follow` takes its file and offset as arguments (its stdin stays open: its end
+ * `autorun host prepare | launch | session | versions | serve | follow`: what the controller runs
+ * on a host over its shared ssh connection, not for people (hidden from help). Each of the first
+ * four reads one JSON object on stdin and prints one JSON object; bad input is a one-line error
+ * naming the field, exit 2. `serve` answers any number of them, one request line at a time, until
+ * its stdin ends. `follow` takes its file and offset as arguments (its stdin stays open: its end
  * is the sign to stop) and streams the file's bytes (src/host/follow-side.ts).
  */
 import type { z } from "zod";
@@ -26,35 +27,83 @@ function check<T extends z.ZodType>(what: string, schema: T, value: unknown): z.
   throw new UserError(`autorun host ${what}: ${issue.path.join(".") || "input"}: ${issue.message}; nothing was done.`);
 }
 
-export async function runHost(ctx: Ctx, which: HostCommand, stdin: string): Promise<number> {
+/** What `autorun host <which>` answers to `input` (a UserError for bad input). */
+async function answer(ctx: Pick<Ctx, "home" | "cwd">, which: HostCommand, input: unknown): Promise<unknown> {
   const protocol = await import("../host/protocol.js");
   const side = await import("../host/host-side.js");
-  let out: unknown;
-  const input = which === "versions" && stdin.trim() === "" ? {} : json(which, stdin);
   switch (which) {
     case "prepare":
-      out = await side.prepare(ctx.home, ctx.cwd, check(which, protocol.prepareInput, input));
-      break;
+      return side.prepare(ctx.home, ctx.cwd, check(which, protocol.prepareInput, input));
     case "launch":
       // One stage, or `{launches: [...]}` for several at once.
-      out =
-        typeof input === "object" && input !== null && "launches" in input
-          ? { launches: await side.launchMany(ctx.home, check(which, protocol.launchManyInput, input).launches) }
-          : await side.launch(ctx.home, check(which, protocol.launchInput, input));
-      break;
+      return typeof input === "object" && input !== null && "launches" in input
+        ? { launches: await side.launchMany(ctx.home, check(which, protocol.launchManyInput, input).launches) }
+        : side.launch(ctx.home, check(which, protocol.launchInput, input));
     case "session": {
       const sessions = check(which, side.sessionsInput, input);
-      out = { sessions: await side.startSessions(ctx.home, sessions.socket_path, sessions.sessions) };
-      break;
+      return { sessions: await side.startSessions(ctx.home, sessions.socket_path, sessions.sessions) };
     }
     case "versions": {
       const asked = check(which, protocol.versionsInput, input);
-      out = { ...(await side.hostVersions(asked.agent)), ...(asked.root !== undefined ? side.trustOf(ctx.cwd, asked.root, asked.agent) : {}) };
-      break;
+      return { ...(await side.hostVersions(asked.agent)), ...(asked.root !== undefined ? side.trustOf(ctx.cwd, asked.root, asked.agent) : {}) };
     }
   }
-  // ctx.out drops control characters; JSON escapes C0 ones, these are escaped too so none is lost.
-  ctx.out(JSON.stringify(out).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
+}
+
+/** One line of JSON: C0 controls are escaped by JSON, these too, so none is lost on the way. */
+function line(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+export async function runHost(ctx: Ctx, which: HostCommand, stdin: string): Promise<number> {
+  const input = which === "versions" && stdin.trim() === "" ? {} : json(which, stdin);
+  ctx.out(line(await answer(ctx, which, input)));
+  return 0;
+}
+
+/** A request line longer than this is no controller's (a moved stage's conversation is the largest). */
+const MAX_REQUEST = 64 * 1024 * 1024;
+
+/**
+ * `autorun host serve`: the commands above for as long as stdin is open, one request line after
+ * the other, each answered with one line (src/host/host-server.ts is the other end). A monitor
+ * keeps one per host, so a launch there does not start a Node process first.
+ */
+export async function runHostServe(ctx: Pick<Ctx, "home" | "cwd">, io: { stdin: NodeJS.ReadableStream; write: (text: string) => void } = { stdin: process.stdin, write: (t) => void process.stdout.write(t) }): Promise<number> {
+  const { serveRequest } = await import("../host/protocol.js");
+  const { ownVersion } = await import("../adapters/agent.js");
+  io.write(line({ serving: ownVersion() }) + "\n");
+  let buf = "";
+  for await (const chunk of io.stdin) {
+    buf += typeof chunk === "string" ? chunk : (chunk as Buffer).toString("utf8");
+    if (buf.length > MAX_REQUEST && !buf.includes("\n")) {
+      io.write(line({ id: null, ok: false, error: `a request over ${MAX_REQUEST / 1024 / 1024} MB; nothing was done` }) + "\n");
+      return 2;
+    }
+    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+      const text = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (text.trim() === "") continue;
+      let request: unknown;
+      try {
+        request = JSON.parse(text);
+      } catch (error) {
+        io.write(line({ id: null, ok: false, error: `a request that is not JSON (${(error as Error).message})` }) + "\n");
+        continue;
+      }
+      const parsed = serveRequest.safeParse(request);
+      if (!parsed.success) {
+        io.write(line({ id: null, ok: false, error: "a request without its id, command and input" }) + "\n");
+        continue;
+      }
+      const { id, command, input } = parsed.data;
+      try {
+        io.write(line({ id, ok: true, output: await answer(ctx, command, input) }) + "\n");
+      } catch (error) {
+        io.write(line({ id, ok: false, error: (error as Error).message }) + "\n");
+      }
+    }
+  }
   return 0;
 }
 

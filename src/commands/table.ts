@@ -505,6 +505,14 @@ export const COMMANDS: CommandSpec[] = [
     run: async (c) => (await import("./host.js")).runHost(c, "versions", await hostInput("versions")),
   }),
   plain({
+    name: "host serve",
+    person: true,
+    hidden: true,
+    summary: "(controller) answer host commands, one JSON request per line on stdin, until stdin ends",
+    example: "autorun host serve",
+    run: async (c) => (await import("./host.js")).runHostServe(c),
+  }),
+  plain({
     name: "host follow",
     person: true,
     hidden: true,

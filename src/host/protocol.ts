@@ -88,6 +88,19 @@ export const launchOutput = z.object({
 });
 export type LaunchOutput = z.infer<typeof launchOutput>;
 
+/**
+ * `autorun host serve`: the same commands as `autorun host <command>`, one process for many
+ * calls. It first prints `{"serving": <its autorun version>}`, then answers each request line in
+ * turn with one line: `{"id", "ok": true, "output"}` or `{"id", "ok": false, "error"}`.
+ */
+export const serveRequest = z.object({ id: z.number().int().nonnegative(), command: z.enum(["prepare", "launch", "session", "versions"]), input: z.unknown() }).strict();
+export type ServeRequest = z.infer<typeof serveRequest>;
+export const serveAnswer = z.union([
+  z.object({ id: z.number().int().nonnegative().nullable(), ok: z.literal(true), output: z.unknown() }).strict(),
+  z.object({ id: z.number().int().nonnegative().nullable(), ok: z.literal(false), error: z.string() }).strict(),
+]);
+export const serveReady = z.object({ serving: z.string() }).strict();
+
 /** How often `autorun host follow` says it is there (`H <size>`) while nothing is written. */
 export const FOLLOW_HEARTBEAT_MS = 1_000;
 

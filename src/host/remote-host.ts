@@ -4,7 +4,8 @@
  * and its tmux, all through the host's one shared ssh connection.
  *
  * A launch costs three ssh calls the first time on a host (ready, push, launch) and two after
- * (push, launch); several stages from one base tip cost the same two (`launchMany`).
+ * (push, launch); several stages from one base tip cost the same two (`launchMany`). The launch
+ * itself goes to the host's `autorun host serve`, started once: no Node process starts for it.
  */
 import { runScript, type SshSettings, type SshTarget } from "../adapters/ssh.js";
 import { pushToHost } from "../adapters/git-ssh.js";
@@ -15,6 +16,7 @@ import { resolveHosts, type HostSpec } from "../core/hosts.js";
 import type { Config } from "../state/config.js";
 import { ToolError, UserError } from "../errors.js";
 import { hostBaseRef, hostTmuxSocket, launchOutput, prepareOutput, type LaunchInput, type LaunchOutput, type PrepareOutput } from "./protocol.js";
+import { HostServer } from "./host-server.js";
 
 /**
  * One ssh call: the host's autorun must print exactly this version (else exit 3 with what it
@@ -58,6 +60,8 @@ export class RemoteHost {
   private prepared: PrepareOutput | undefined;
   /** The root's own checkout is on the base branch: it is not moved. */
   private ownBranchRefused = false;
+  /** The host's `autorun host serve`, started at the first launch. */
+  readonly server: HostServer;
 
   constructor(
     readonly s: SshSettings,
@@ -67,6 +71,12 @@ export class RemoteHost {
   ) {
     if (spec.local || !spec.ssh) throw new UserError(`host ${spec.name} is this machine; a remote host needs hosts.${spec.name}.ssh`);
     this.target = { name: spec.name, destination: spec.ssh, options: spec.sshOptions };
+    this.server = new HostServer(s, this.target, spec.autorun, ownVersion());
+  }
+
+  /** Ends the host's `autorun host serve` (a monitor stopping). */
+  close(): void {
+    this.server.close();
   }
 
   /** What `prepare` reported (after `ready`). */
@@ -145,8 +155,8 @@ export class RemoteHost {
     return createRemoteTmux(this.s, this.target, { socketPath: hostTmuxSocket(this.info.home, socket), autorun: this.spec.autorun });
   }
 
-  private async call(command: string, input: unknown, deadlineMs: number): Promise<unknown> {
-    return callHost(this.s, this.spec, { command, input, deadlineMs });
+  private async call(command: "launch", input: unknown, deadlineMs: number): Promise<unknown> {
+    return this.server.call(command, input, deadlineMs);
   }
 }
 

@@ -55,7 +55,7 @@ interface Conn {
   stream?: HostEventStream;
   /** The stream is being made (the host's autorun checked first). */
   starting?: boolean;
-  /** Since when the host has had no stage (its stream ends LINGER_MS later). */
+  /** Since when the host has had no stage (its stream and its `host serve` end LINGER_MS later). */
   idleSince?: number;
   tmux?: Tmux;
   lastOk: number;
@@ -261,7 +261,10 @@ export class RunHosts {
     for (const [name, c] of this.conns) {
       if (!busy.has(name) && c.lostAt === undefined) {
         c.idleSince ??= now;
-        if (c.stream?.running && now - c.idleSince >= LINGER_MS) void c.stream.stop();
+        if (now - c.idleSince >= LINGER_MS) {
+          if (c.stream?.running) void c.stream.stop();
+          c.remote.close();
+        }
         continue;
       }
       c.idleSince = undefined;
@@ -317,6 +320,7 @@ export class RunHosts {
   /** Ends every host's events stream (the monitor stops; a later tick starts those it needs again). */
   async close(): Promise<void> {
     await Promise.all([...this.conns.values()].map((c) => c.stream?.stop()));
+    for (const c of this.conns.values()) c.remote.close();
   }
 
   /** Starts the events stream of `name` unless it runs. */

@@ -51,6 +51,7 @@ describe.skipIf(skip)("a stage on a host", () => {
     box1 = new RemoteHost(s, spec(), "proj");
   });
   afterAll(async () => {
+    box1?.close();
     if (box1) await closeMaster(s, box1.target).catch(() => undefined);
     await host?.teardown();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -173,6 +174,42 @@ describe.skipIf(skip)("a stage on a host", () => {
     expect(work.stderr).toBe("");
     await fetchFromHost(s, box1.target, { cwd: repo, remoteDir: info.root }, ["refs/heads/worktree-proj-stage-1:refs/autorun-test/fetched"]);
     expect(await git("rev-parse", "refs/autorun-test/fetched")).toBe(work.stdout.trim());
+  });
+
+  it("launches through one `autorun host serve` there, started again when it was killed; a bad request is answered, not fatal", async () => {
+    const info = await box1.ready();
+    const tip = await git("rev-parse", "HEAD");
+    await box1.pushBase(repo, tip, "main");
+    const started = startedEvent([{ id: "1" }], { ident: { orch_dir: "/controller/orch/plan", plan_name: "plan", project_slug: "proj" } });
+    const launch = (n: number) => box1.launch({ orchestration: "plan", started, stage: `s${n}`, branch: `worktree-proj-serve-${n}`, start: tip, worktree: `proj-serve-${n}`, context: "", session: `serve_${n}`, socket: "autorun", argv: ["sleep", "60"], env: {} });
+    const serving = async () => (await host.pids()).filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").includes(" host serve");
+      } catch {
+        return false;
+      }
+    });
+    await launch(1);
+    const first = box1.server.starts;
+    expect(first).toBeGreaterThanOrEqual(1);
+    for (const n of [2, 3]) expect(await launch(n)).toMatchObject({ worktree_state: "made", session_state: "started" });
+    expect(box1.server.starts).toBe(first);
+    const [server, ...more] = await serving();
+    expect(more).toEqual([]);
+    // Its answers are one line each; an error there is this call's, and the server goes on.
+    const refused = await box1.server.call("launch", { root: info.root }, 10_000).catch((e: Error) => e);
+    expect((refused as Error).message).toMatch(/^host box1: autorun host launch failed: autorun host launch: orchestration: .+; nothing was done\.$/);
+    expect(await serving()).toEqual([server]);
+    // Killed there: the next launch starts another and goes on (a launch is safe to repeat).
+    process.kill(server!, "SIGKILL");
+    expect(await launch(4)).toMatchObject({ worktree_state: "made", session_state: "started" });
+    expect(box1.server.starts).toBe(first + 1);
+    expect(await serving()).not.toContain(server);
+    // Ended here: nothing of it is left there.
+    box1.close();
+    await expect.poll(serving, { timeout: 10_000 }).toEqual([]);
+    const tmux = box1.tmux("autorun");
+    for (const n of [1, 2, 3, 4]) expect(await tmux.killSession(`serve_${n}`)).toBe(true);
   });
 
   it("drives the host's tmux through the Tmux interface: ; $ quotes spaces # in names, paths and text", async () => {
