@@ -60,6 +60,13 @@ export class SshServer {
     return call;
   }
 
+  /** Starts it now, when it is not running, so that the next call finds it there; best effort. */
+  warm(): void {
+    if (this.child) return;
+    const started = this.queue.then(() => (this.child ? undefined : this.start(this.spec.startMs ?? 30_000)));
+    this.queue = started.catch(() => undefined);
+  }
+
   /** Ends it (the next call starts it again); a call waiting for its answer fails. */
   close(): void {
     const child = this.child;

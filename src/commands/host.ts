@@ -10,7 +10,7 @@ import type { z } from "zod";
 import { UserError } from "../errors.js";
 import type { Ctx } from "./ctx.js";
 
-export type HostCommand = "prepare" | "launch" | "session" | "versions";
+export type HostCommand = "prepare" | "launch" | "session" | "versions" | "worktrees";
 
 function json(what: string, text: string): unknown {
   try {
@@ -43,6 +43,8 @@ async function answer(ctx: Pick<Ctx, "home" | "cwd">, which: HostCommand, input:
       const sessions = check(which, side.sessionsInput, input);
       return { sessions: await side.startSessions(ctx.home, sessions.socket_path, sessions.sessions) };
     }
+    case "worktrees":
+      return side.makeAhead(check(which, protocol.worktreesInput, input));
     case "versions": {
       const asked = check(which, protocol.versionsInput, input);
       return { ...(await side.hostVersions(asked.agent)), ...(asked.root !== undefined ? side.trustOf(ctx.cwd, asked.root, asked.agent) : {}) };

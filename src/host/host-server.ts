@@ -58,6 +58,11 @@ export class HostServer {
     return answer.data.output;
   }
 
+  /** Starts the host's server now (a monitor that will launch there), unless it runs. */
+  warm(): void {
+    this.server.warm();
+  }
+
   /** Ends the host's server (the next call starts another). */
   close(): void {
     this.server.close();

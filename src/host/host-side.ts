@@ -19,7 +19,8 @@ import { readFirstLine } from "../state/append.js";
 import { appendEvent } from "../state/events.js";
 import { contextFilePath } from "../state/paths.js";
 import { UserError } from "../errors.js";
-import { hostOrchDir, hostTmuxSocket, hostWorktree, type HostVersions, type LaunchInput, type LaunchOutput, type PrepareInput, type PrepareOutput } from "./protocol.js";
+import { MERGE_SUBJECT_PREFIX } from "../core/naming.js";
+import { hostBaseRef, hostOrchDir, hostTmuxSocket, hostWorktree, type HostVersions, type LaunchInput, type LaunchOutput, type PrepareInput, type PrepareOutput, type WorktreesInput } from "./protocol.js";
 
 async function firstLine(file: string, args: string[]): Promise<string | null> {
   try {
@@ -130,6 +131,52 @@ async function restoreMoved(worktree: string, input: LaunchInput): Promise<void>
   writeFileSync(to, Buffer.from(t.base64, "base64"), { mode: 0o600 });
 }
 
+/**
+ * The base moved to a commit this host already has (pushed while its merge was checked): what the
+ * controller's push of the base does, in one git process and no ssh session.
+ */
+async function moveBase(root: string, base: NonNullable<LaunchInput["base"]>): Promise<void> {
+  const refs = [hostBaseRef(base.branch)];
+  if (base.own_branch) {
+    // The branch the root's own checkout is on is left as it is (git's push refuses to move it too).
+    const head = await runProgram("git", ["-C", root, "symbolic-ref", "-q", "HEAD"], { timeoutMs: 30_000 });
+    if (head.stdout.trim() !== `refs/heads/${base.branch}`) refs.push(`refs/heads/${base.branch}`);
+  }
+  const r = await runProgram("git", ["-C", root, "update-ref", "--stdin"], { input: refs.map((ref) => `update ${ref} ${base.commit}\n`).join(""), timeoutMs: 30_000 });
+  if (!r.ok) throw new UserError(`could not move ${base.branch} to ${base.commit.slice(0, 10)} in ${root} on the host: ${r.stderr.trim().split("\n").at(-1) ?? `exit ${r.code}`}`);
+}
+
+/**
+ * Stages' worktrees made ahead of their launch, at a commit pushed while the merge they wait for
+ * is checked: their launch then finds them (and brings one to the base tip if that merge's
+ * commit did not become it). Those that exist are left as they are.
+ */
+export async function makeAhead(input: WorktreesInput): Promise<{ made: string[] }> {
+  const made: string[] = [];
+  for (const w of input.worktrees) {
+    const worktree = hostWorktree(input.root, w.worktree);
+    if (existsSync(worktree)) continue;
+    await git.addStageWorktree(input.root, worktree, w.branch, input.commit);
+    made.push(w.worktree);
+  }
+  return { made };
+}
+
+/**
+ * A worktree found for a stage's first launch, brought to its start commit when it holds no work of
+ * its own: nothing on its first-parent line beyond that commit but autorun's merge commits (one
+ * made ahead at a merge commit that did not become the base tip) and nothing uncommitted. Anything
+ * else (a retried stage's earlier work) is left as it is.
+ */
+async function toStart(worktree: string, start: string): Promise<void> {
+  const head = await git.worktreeHead(worktree);
+  if (!head || head === start) return;
+  const beyond = await git.firstParentSubjects(worktree, start, head);
+  if (beyond.some((subject) => !subject.startsWith(MERGE_SUBJECT_PREFIX))) return;
+  if (await git.hasTrackedChanges(worktree)) return;
+  await git.resetWorktree(worktree, start);
+}
+
 /** One stage on this host: worktree, context file, events file, session. */
 export async function launch(home: string, input: LaunchInput): Promise<LaunchOutput> {
   return (await launchMany(home, [input]))[0]!;
@@ -140,6 +187,17 @@ export async function launch(home: string, input: LaunchInput): Promise<LaunchOu
  * as fit (what a batch of ready stages needs). All or an error naming the first stage that failed.
  */
 export async function launchMany(home: string, inputs: readonly LaunchInput[]): Promise<LaunchOutput[]> {
+  // The base moves beside the rest (the session does not need it; an agent rebases onto it later).
+  const moved = new Map<string, Promise<void>>();
+  for (const input of inputs) {
+    const key = JSON.stringify([input.root, input.base?.branch, input.base?.commit]);
+    if (input.base && !moved.has(key)) moved.set(key, moveBase(input.root, input.base));
+  }
+  const [out] = await Promise.all([launchAll(home, inputs), ...moved.values()]);
+  return out;
+}
+
+async function launchAll(home: string, inputs: readonly LaunchInput[]): Promise<LaunchOutput[]> {
   const events = new Map<string, string>();
   for (const input of inputs) {
     const orchDir = hostOrchDir(home, input.orchestration);
@@ -149,7 +207,11 @@ export async function launchMany(home: string, inputs: readonly LaunchInput[]): 
   const worktrees = await Promise.all(
     inputs.map(async (input) => {
       const worktree = hostWorktree(input.root, input.worktree);
-      if (existsSync(worktree)) return { worktree, state: "existing" as const };
+      if (existsSync(worktree)) {
+        // A first launch (not a resume, not a move) may find the worktree made ahead.
+        if (!input.in_worktree && !input.restore) await toStart(worktree, input.start);
+        return { worktree, state: "existing" as const };
+      }
       await git.addStageWorktree(input.root, worktree, input.branch, input.start);
       if (input.restore) await restoreMoved(worktree, input);
       return { worktree, state: "made" as const };
@@ -163,8 +225,9 @@ export async function launchMany(home: string, inputs: readonly LaunchInput[]): 
     const socketPath = hostTmuxSocket(home, socket);
     mkdirSync(join(home, "tmux"), { recursive: true, mode: 0o700 });
     const tmux = tmuxAtPath(socketPath);
-    const existing = new Set(await tmux.listSessions());
-    const starting = indexes.filter((i) => !existing.has(inputs[i]!.session));
+    // No list of the sessions first: a session that exists (a launch repeated after an interrupted
+    // one) makes its new-session fail with "duplicate session", and is adopted below.
+    const starting = indexes;
     const offsets = new Map(indexes.map((i) => [i, statSync(events.get(hostOrchDir(home, inputs[i]!.orchestration))!).size]));
     const specs: NewSession[] = starting.map((i) => {
       const input = inputs[i]!;
@@ -174,7 +237,7 @@ export async function launchMany(home: string, inputs: readonly LaunchInput[]): 
       return { name: input.session, cwd: input.in_worktree ? hostWorktree(input.root, input.worktree) : input.root, argv: input.argv, env, envDir: join(home, "session-env"), remainOnExit: true, ...(input.width ? { width: input.width } : {}), ...(input.height ? { height: input.height } : {}) };
     });
     const made = specs.length > 0 ? await tmux.newSessions(specs) : [];
-    const adopted = new Set(indexes.filter((i) => existing.has(inputs[i]!.session)));
+    const adopted = new Set<number>();
     // Those of a call that failed, one at a time: a session made meanwhile is adopted.
     for (const [k, i] of starting.entries()) {
       if (made[k]) continue;

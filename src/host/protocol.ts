@@ -56,6 +56,19 @@ export const launchInput = z
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()),
     width: z.number().int().positive().optional(),
     height: z.number().int().positive().optional(),
+    /**
+     * The base tip, already on the host (pushed while its merge was checked): its refs there are
+     * moved to it first, as the controller's push of the base would (the base ref, and the root's
+     * branch of that name unless `own_branch` is false or the root's checkout is on it).
+     */
+    base: z
+      .object({
+        branch: z.string().min(1).refine((b) => !b.startsWith("-") && !/[\0-\x20~^:?*[\\]/.test(b) && !b.includes(".."), "a branch name"),
+        commit: z.string().regex(/^[0-9a-f]{40,64}$/, "a commit id"),
+        own_branch: z.boolean(),
+      })
+      .strict()
+      .optional(),
     /** The session starts in the worktree, not the root (a `--resume`: Claude Code finds a conversation by the directory it runs in). */
     in_worktree: z.boolean().optional(),
     /**
@@ -73,6 +86,16 @@ export const launchInput = z
   })
   .strict();
 export type LaunchInput = z.infer<typeof launchInput>;
+
+/** Worktrees made ahead of their stages' launch, at `commit` (already pushed there). */
+export const worktreesInput = z
+  .object({
+    root: absolute,
+    commit: z.string().regex(/^[0-9a-f]{40,64}$/, "a commit id"),
+    worktrees: z.array(z.object({ worktree: name, branch: launchInput.shape.branch }).strict()).min(1).max(256),
+  })
+  .strict();
+export type WorktreesInput = z.infer<typeof worktreesInput>;
 
 /** Several stages in one call: `{launches: [...]}`. */
 export const launchManyInput = z.object({ launches: z.array(launchInput).min(1).max(256) }).strict();
@@ -93,7 +116,7 @@ export type LaunchOutput = z.infer<typeof launchOutput>;
  * calls. It first prints `{"serving": <its autorun version>}`, then answers each request line in
  * turn with one line: `{"id", "ok": true, "output"}` or `{"id", "ok": false, "error"}`.
  */
-export const serveRequest = z.object({ id: z.number().int().nonnegative(), command: z.enum(["prepare", "launch", "session", "versions"]), input: z.unknown() }).strict();
+export const serveRequest = z.object({ id: z.number().int().nonnegative(), command: z.enum(["prepare", "launch", "session", "versions", "worktrees"]), input: z.unknown() }).strict();
 export type ServeRequest = z.infer<typeof serveRequest>;
 export const serveAnswer = z.union([
   z.object({ id: z.number().int().nonnegative().nullable(), ok: z.literal(true), output: z.unknown() }).strict(),

@@ -62,6 +62,8 @@ export class RemoteHost {
   private ownBranchRefused = false;
   /** The host's `autorun host serve`, started at the first launch. */
   readonly server: HostServer;
+  /** Commits pushed there (or being pushed): whether each got there. */
+  private readonly there = new Map<string, Promise<boolean>>();
 
   constructor(
     readonly s: SshSettings,
@@ -111,14 +113,55 @@ export class RemoteHost {
     const { root } = await this.ready();
     const where = { cwd: localRoot, remoteDir: root };
     const base = `+${commit}:${hostBaseRef(baseBranch)}`;
-    if (this.ownBranchRefused) return pushToHost(this.s, this.target, where, [base]);
-    try {
-      await pushToHost(this.s, this.target, where, [base, `+${commit}:refs/heads/${baseBranch}`]);
-    } catch (error) {
-      if (!(error instanceof ToolError) || !/checked out|current branch/i.test(error.stderr ?? "")) throw error;
-      this.ownBranchRefused = true;
-      await pushToHost(this.s, this.target, where, [base]);
+    if (this.ownBranchRefused) await pushToHost(this.s, this.target, where, [base]);
+    else {
+      try {
+        await pushToHost(this.s, this.target, where, [base, `+${commit}:refs/heads/${baseBranch}`]);
+      } catch (error) {
+        if (!(error instanceof ToolError) || !/checked out|current branch/i.test(error.stderr ?? "")) throw error;
+        this.ownBranchRefused = true;
+        await pushToHost(this.s, this.target, where, [base]);
+      }
     }
+    this.remember(commit, Promise.resolve(true));
+  }
+
+  /**
+   * Ahead of the launches that will start from `commit` (a merge being checked): the commit pushed
+   * to the host under a ref of its own (the base there moves only once the merge is made: the
+   * launch moves it, see `has`), then the worktrees of `stages` made there at it. Best effort: a
+   * launch that finds the commit missing pushes the base itself, one that finds no worktree makes
+   * it. Resolves to why it stopped short, or undefined.
+   */
+  async ahead(localRoot: string, a: { commit: string; baseBranch: string; worktrees: { worktree: string; branch: string }[] }): Promise<string | undefined> {
+    const { commit, baseBranch, worktrees } = a;
+    if (!this.there.has(commit)) {
+      let why: string | undefined;
+      const pushed = this.ready()
+        .then(({ root }) => pushToHost(this.s, this.target, { cwd: localRoot, remoteDir: root }, [`+${commit}:refs/autorun/ahead/${baseBranch}`]))
+        .then(() => true, (error: Error) => ((why = error.message), false));
+      this.remember(commit, pushed);
+      if (!(await pushed)) return why;
+    } else if (!(await this.has(commit))) return "the commit did not get there";
+    if (worktrees.length === 0) return undefined;
+    const { root } = this.trustedRoot(await this.ready());
+    return this.server.call("worktrees", { root, commit, worktrees }, 60_000).then(() => undefined, (error: Error) => error.message);
+  }
+
+  /** Whether `commit` is on the host (pushed ahead or as the base), after a push of it under way. */
+  async has(commit: string): Promise<boolean> {
+    return (await this.there.get(commit)) ?? false;
+  }
+
+  /** Whether the host's root has the base branch checked out (its branch is then left as it is). */
+  get keepsOwnBranch(): boolean {
+    return this.ownBranchRefused;
+  }
+
+  private remember(commit: string, pushed: Promise<boolean>): void {
+    this.there.set(commit, pushed);
+    // The last few: a launch starts from the base tip of the latest merges.
+    for (const old of this.there.keys()) if (this.there.size > 16) this.there.delete(old);
   }
 
   /** Pushes `commit` to `ref` of the host's root (a snapshot a moved stage's worktree is restored from). */

@@ -185,9 +185,14 @@ export class RemoteStageHost implements StageHost {
       for (const l of ls) out.push(await this.launch(l));
       return out;
     }
-    await this.host.pushBase(this.localRoot, ls[0]!.start, ls[0]!.baseBranch);
+    // The start commit already there (pushed while its merge was checked): the launch itself moves
+    // the host's base to it, and nothing is pushed now.
+    const { start, baseBranch } = ls[0]!;
+    const there = await this.host.has(start);
+    if (!there) await this.host.pushBase(this.localRoot, start, baseBranch);
+    const base = there ? { base: { branch: baseBranch, commit: start, own_branch: !this.host.keepsOwnBranch } } : {};
     const paths = ls.map((l) => this.paths(l.orchestration, l.stage, l.worktreeName));
-    const out = await this.host.launchMany(ls.map((l, i) => ({ orchestration: l.orchestration, started: l.started, stage: l.stage, branch: l.branch, start: l.start, worktree: l.worktreeName, context: l.context, session: l.session, socket: l.socket, argv: l.argv(paths[i]!), env: l.env, ...(l.resume ? { in_worktree: true } : {}) })));
+    const out = await this.host.launchMany(ls.map((l, i) => ({ orchestration: l.orchestration, started: l.started, stage: l.stage, branch: l.branch, start: l.start, worktree: l.worktreeName, context: l.context, session: l.session, socket: l.socket, argv: l.argv(paths[i]!), env: l.env, ...base, ...(l.resume ? { in_worktree: true } : {}) })));
     return out.map((o, i) => ({ paths: paths[i]!, eventsOffset: o.events_offset, adopted: o.session_state === "adopted" }));
   }
 

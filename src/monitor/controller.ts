@@ -45,7 +45,7 @@ export class Monitor {
   /** Stages this process is launching now. */
   private readonly launching = new Set<string>();
   /** The worktrees this process makes (for launches, and ahead of them while a merge is checked). */
-  private readonly worktrees = new Worktrees();
+  private readonly worktrees: Worktrees;
 
   /** The run as the parts see it. */
   private readonly view: RunView;
@@ -77,6 +77,7 @@ export class Monitor {
       ingest: () => void this.ingest(),
       emit: (event) => this.emit(event),
     };
+    this.worktrees = new Worktrees(deps.hosts ? (host, commit, ids) => deps.hosts!.ahead(host, commit, ids) : undefined);
     this.statusFile = new StatusWriter(deps.paths, status, deps.log);
     this.reviews = new Reviews(this.view);
     this.stalls = new Stalls(this.view, this.reviews);

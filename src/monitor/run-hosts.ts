@@ -31,6 +31,7 @@ import { routedTmux } from "./host-tmux.js";
 import { HostKeep } from "./host-keep.js";
 import { bringNotesHome } from "./host-move.js";
 import type { Clock } from "../core/clock.js";
+import { stagesList } from "../core/printable.js";
 
 /** A host that has not answered for this long is lost (its stream says it is there every second: ≤ 10 s from link loss). */
 export const LOST_MS = 6_000;
@@ -161,6 +162,19 @@ export class RunHosts {
 
   socket(): string {
     return runTmuxSocket(this.deps.config);
+  }
+
+  /**
+   * Ahead of the launches on `host` of the stages `ids` from `commit` (a merge being checked): the
+   * commit pushed there and their worktrees made there; best effort, beside the merge.
+   */
+  ahead(host: string, commit: string, ids: readonly string[]): void {
+    if (!this.spec(host) || this.spec(host)!.local || !this.up(host)) return;
+    const status = this.status();
+    const worktrees = ids.map((id) => ({ worktree: basename(status.stages[id]!.worktree), branch: status.stages[id]!.branch }));
+    void this.conn(host)
+      .remote.ahead(status.project_root, { commit, baseBranch: status.base_branch, worktrees })
+      .then((why) => why && this.deps.log(`host ${host}: nothing made ahead of ${stagesList(ids)}'s launch there: ${why}`));
   }
 
   private conn(name: string): Conn {
@@ -330,6 +344,8 @@ export class RunHosts {
     c.starting = true;
     const start = async (): Promise<void> => {
       const info = await c.remote.ready();
+      // What launches there next (a dependant, a relaunch) finds the host's server running.
+      c.remote.server.warm();
       const follower = (c.follower = this.follower(name, c, info.home));
       c.stream = new HostEventStream({
         s: this.ssh,

@@ -17,6 +17,12 @@ type Stage = Status["stages"][string];
 const ADDS_AT_ONCE = 4;
 
 export class Worktrees {
+  /**
+   * `elsewhere`: what makes ready, on another host, the stages `ids` pinned there (the merge commit
+   * pushed to it and their worktrees made there while the merge is checked).
+   */
+  constructor(private readonly elsewhere?: (host: string, commit: string, ids: readonly string[]) => void) {}
+
   /** Worktrees being created, so a second launcher waits for the checkout to finish. */
   private readonly creating = new Map<string, Promise<void>>();
   /** Worktrees made ahead at a merge commit, and that commit. */
@@ -128,8 +134,12 @@ export class Worktrees {
   prepareFor(status: Status, merged: string, commit: string): void {
     const after: Status = { ...status, stages: { ...status.stages, [merged]: { ...status.stages[merged]!, status: "completed" } } };
     // Not for a stage pinned to another host: it gets its worktree there, and one made here would
-    // only take CPU from its launch (and be removed after it).
-    const here = (id: string) => [undefined, "local"].includes(status.stages[id]!.settings.host);
-    void this.makeAhead(status, stagesToLaunch(after).filter((id) => status.stages[id]!.depends_on.includes(merged) && here(id)), commit);
+    // only take CPU from its launch (and be removed after it); the commit goes there instead.
+    const pinned = (id: string) => status.stages[id]!.settings.host;
+    const next = stagesToLaunch(after).filter((id) => status.stages[id]!.depends_on.includes(merged));
+    void this.makeAhead(status, next.filter((id) => [undefined, "local"].includes(pinned(id))), commit);
+    for (const host of new Set(next.map(pinned))) {
+      if (host !== undefined && host !== "local") this.elsewhere?.(host, commit, next.filter((id) => pinned(id) === host));
+    }
   }
 }

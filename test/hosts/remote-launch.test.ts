@@ -212,6 +212,40 @@ describe.skipIf(skip)("a stage on a host", () => {
     for (const n of [1, 2, 3, 4]) expect(await tmux.killSession(`serve_${n}`)).toBe(true);
   });
 
+  it("ahead of a launch: the commit pushed and the worktree made while the merge is checked; the launch moves the base there and brings a worktree made at another commit to its start", async () => {
+    const info = await box1.ready();
+    const tip = await git("rev-parse", "HEAD");
+    await box1.pushBase(repo, tip, "main");
+    // Two merge commits on the tip, as two merges being checked would make them.
+    const merge = async (n: number) => (await execa("git", ["-C", repo, "commit-tree", `${tip}^{tree}`, "-p", tip, "-m", `autorun: merge stage ${n}`], { env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } })).stdout;
+    const [x, y] = [await merge(8), await merge(9)];
+    const w = (n: number) => ({ worktree: `proj-ahead-${n}`, branch: `worktree-proj-ahead-${n}` });
+    expect(await box1.ahead(repo, { commit: x, baseBranch: "main", worktrees: [w(1), w(2)] })).toBeUndefined();
+    expect(await box1.ahead(repo, { commit: y, baseBranch: "main", worktrees: [] })).toBeUndefined();
+    expect(await box1.has(x)).toBe(true);
+    const at = (n: number) => join(info.root, ".claude", "worktrees", `proj-ahead-${n}`);
+    expect(await hostGit(at(1), "rev-parse", "HEAD")).toBe(x);
+    // The base there has not moved: the merge is not made yet.
+    expect(await hostGit(info.root, "rev-parse", "refs/heads/main")).toBe(tip);
+    const started = startedEvent([{ id: "1" }], { ident: { orch_dir: "/controller/orch/plan", plan_name: "plan", project_slug: "proj" } });
+    const launch = (n: number, start: string) => box1.launch({ orchestration: "plan", started, stage: `a${n}`, ...w(n), branch: w(n).branch, start, context: "", session: `ahead_${n}`, socket: "autorun", argv: ["sleep", "60"], env: {}, base: { branch: "main", commit: start, own_branch: true } });
+    // x became the tip: the launch finds its worktree as made, and moves the base there to x.
+    expect(await launch(1, x)).toMatchObject({ worktree_state: "existing", session_state: "started" });
+    expect(await hostGit(info.root, "rev-parse", "refs/heads/main", hostBaseRef("main"))).toBe(`${x}\n${x}`);
+    // y became the tip instead: the worktree made at x holds nothing of its own, and starts at y.
+    expect(await launch(2, y)).toMatchObject({ worktree_state: "existing", session_state: "started" });
+    expect(await hostGit(at(2), "rev-parse", "HEAD")).toBe(y);
+    expect(await hostGit(info.root, "rev-parse", "refs/heads/main")).toBe(y);
+    // One with work of its own (a retried stage's) is left as it is.
+    expect(await box1.ahead(repo, { commit: x, baseBranch: "main", worktrees: [w(3)] })).toBeUndefined();
+    expect((await host.asUser('cd -- "$1" && git -c user.name=a -c user.email=a@a commit --allow-empty -qm "its own work"', at(3))).exitCode).toBe(0);
+    const own = await hostGit(at(3), "rev-parse", "HEAD");
+    expect(await launch(3, y)).toMatchObject({ worktree_state: "existing" });
+    expect(await hostGit(at(3), "rev-parse", "HEAD")).toBe(own);
+    const tmux = box1.tmux("autorun");
+    for (const n of [1, 2, 3]) expect(await tmux.killSession(`ahead_${n}`)).toBe(true);
+  });
+
   it("drives the host's tmux through the Tmux interface: ; $ quotes spaces # in names, paths and text", async () => {
     const info = await box1.ready();
     const tmux = box1.tmux("autorun");
