@@ -168,7 +168,11 @@ export async function makeAhead(input: WorktreesInput): Promise<{ made: string[]
  * made ahead at a merge commit that did not become the base tip) and nothing uncommitted. Anything
  * else (a retried stage's earlier work) is left as it is.
  */
-async function toStart(worktree: string, start: string): Promise<void> {
+async function toStart(root: string, w: { worktree: string; branch: string }, start: string): Promise<void> {
+  // Its branch at the start already (made ahead at the commit that became the tip): read from the
+  // root's ref files, no git process (a launch waits for this).
+  if (git.refFromFiles(root, `refs/heads/${w.branch}`) === start) return;
+  const { worktree } = w;
   const head = await git.worktreeHead(worktree);
   if (!head || head === start) return;
   const beyond = await git.firstParentSubjects(worktree, start, head);
@@ -209,7 +213,7 @@ async function launchAll(home: string, inputs: readonly LaunchInput[]): Promise<
       const worktree = hostWorktree(input.root, input.worktree);
       if (existsSync(worktree)) {
         // A first launch (not a resume, not a move) may find the worktree made ahead.
-        if (!input.in_worktree && !input.restore) await toStart(worktree, input.start);
+        if (!input.in_worktree && !input.restore) await toStart(input.root, { worktree, branch: input.branch }, input.start);
         return { worktree, state: "existing" as const };
       }
       await git.addStageWorktree(input.root, worktree, input.branch, input.start);
