@@ -172,7 +172,10 @@ export class RunHosts {
     if (!this.spec(host) || this.spec(host)!.local || !this.up(host)) return;
     const status = this.status();
     const worktrees = ids.map((id) => ({ worktree: basename(status.stages[id]!.worktree), branch: status.stages[id]!.branch }));
-    void this.conn(host)
+    const c = this.conn(host);
+    // About to be used: not ended as idle under the work made ready there.
+    c.idleSince = undefined;
+    void c
       .remote.ahead(status.project_root, { commit, baseBranch: status.base_branch, worktrees })
       .then((why) => why && this.deps.log(`host ${host}: nothing made ahead of ${stagesList(ids)}'s launch there: ${why}`));
   }
