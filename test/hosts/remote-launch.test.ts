@@ -376,9 +376,11 @@ describe.skipIf(skip)("a stage on a host", () => {
   });
 
   it("the host commands are refused from a stage's session; bad input is one line, exit 2, nothing made", async () => {
-    const r = await execa(process.execPath, [CLI, "host", "versions"], { env: { AUTORUN_STAGE: "1", AUTORUN_ORCH_DIR: "/x" }, input: "{}", reject: false });
-    expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/^autorun: host versions: run this from your own terminal, not from a stage's session/);
+    for (const command of ["versions", "serve"]) {
+      const r = await execa(process.execPath, [CLI, "host", command], { env: { AUTORUN_STAGE: "1", AUTORUN_ORCH_DIR: "/x" }, input: "{}", reject: false });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^autorun: host ${command}: run this from your own terminal, not from a stage's session`));
+    }
     const home = join(dir, "bad-input-home");
     for (const [input, message] of [
       ["x\n", /^autorun: autorun host launch: stdin is not JSON \(.+\); this command is run by the controller's autorun, with its input on stdin\.$/],
