@@ -1,7 +1,7 @@
 /**
  * `autorun discard <plan>`: ends a run for good — its monitor, sessions, worktrees, merged branches,
- * reviews and state — after saying what goes and asking. A branch with commits the base lacks, or a
- * worktree with uncommitted files, is kept and named.
+ * reviews and state — after saying what goes and asking, here and on the run's other hosts. A
+ * branch with commits the base lacks, or a worktree with uncommitted files, is kept and named.
  */
 import { existsSync, rmSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
@@ -11,6 +11,7 @@ import { isAlive, signal } from "../adapters/process.js";
 import { listReviewFiles, readReview } from "../state/review.js";
 import { RuntimeError, UserError } from "../errors.js";
 import { runningMonitor } from "../monitor/monitor-pid.js";
+import { discardOnHosts, hostLines, lookOnHosts } from "../monitor/host-discard.js";
 import type { Ctx } from "./ctx.js";
 import { resolveOrchestration } from "../state/orchestration.js";
 
@@ -41,6 +42,8 @@ export async function runDiscard(ctx: Ctx, plan: string, opts: { yes?: boolean }
       // unreadable: not known to be this run's
     }
   }
+  // On other hosts: what the run's stages left there (a host that cannot be reached is named, and left).
+  const hosts = await lookOnHosts(orch);
   const kept = todo.branches.filter((b) => b.ahead !== 0);
   const keptTrees = todo.worktrees.filter((w) => w.dirty.length > 0);
   const lines = [
@@ -51,6 +54,7 @@ export async function runDiscard(ctx: Ctx, plan: string, opts: { yes?: boolean }
     ...keptTrees.map((w) => `- keep worktree ${w.path}: it has uncommitted or untracked files (${w.dirty.slice(0, 5).join(", ")})`),
     todo.branches.length > kept.length ? `- delete merged branch(es): ${todo.branches.filter((b) => b.ahead === 0).map((b) => b.branch).join(", ")}` : "",
     ...kept.map((b) => `- keep branch ${b.branch}: ${b.ahead > 0 ? `${b.ahead} commit(s)` : "commits"} ${base} does not have (delete it yourself with: git branch -D ${b.branch})`),
+    ...hosts.flatMap((h) => hostLines(h, base)),
     todo.reviews.length ? `- remove ${todo.reviews.length} review file(s)` : "",
     `- remove its state: ${paths.dir} and its log ${paths.monitorLog}`,
   ].filter(Boolean);
@@ -74,9 +78,11 @@ export async function runDiscard(ctx: Ctx, plan: string, opts: { yes?: boolean }
   for (const w of todo.worktrees) if (w.dirty.length === 0 && !(await git.removeWorktree(root, w.path))) ctx.out(`could not remove worktree ${w.path}; remove it with: git worktree remove ${w.path}`);
   if (existsSync(root)) await git.pruneWorktrees(root);
   for (const b of todo.branches) if (b.ahead === 0) await git.deleteMergedBranch(root, b.branch, base);
+  for (const line of await discardOnHosts(orch, hosts)) ctx.out(`could not do all of it on ${line}; what is left there is listed above`);
   for (const file of todo.reviews) rmSync(file, { force: true });
   rmSync(paths.dir, { recursive: true, force: true });
   rmSync(paths.monitorLog, { force: true });
-  ctx.out(`Discarded ${status.plan_name}.${kept.length || keptTrees.length ? " What was kept is listed above." : ""}`);
+  const keptThere = hosts.some((h) => h.unreached !== undefined || h.stages.some((s) => (s.worktree && s.worktree.dirty !== 0) || (s.branch && s.branch.ahead !== 0)));
+  ctx.out(`Discarded ${status.plan_name}.${kept.length || keptTrees.length || keptThere ? " What was kept is listed above." : ""}`);
   return 0;
 }

@@ -4,7 +4,7 @@
  * phase events arrive tagged with it, a variable its `env` names reaches the agent there and its
  * value is in no file; a monitor killed mid-run, the sessions there ended by `stop --sessions`,
  * and the run resumed (relaunched there with --resume) loses and doubles none of the host's
- * events; nothing is left on the host. Then a partition: the host's link goes down
+ * events; nothing is left on the host. A run discarded while its stages run there. Then a partition: the host's link goes down
  * under a running stage, which is declared lost, relaunched here, and the run completes; the host,
  * back, has its stale session ended before it runs anything else; `autorun attach` reaches a stage
  * there. One host for the file.
@@ -15,7 +15,7 @@ import { basename, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSandbox, ROOT, SIM, waitFor, type Sandbox } from "../helpers/env.js";
-import { expectClean, killMonitor, orchestrate, waitForEnd } from "../helpers/orch.js";
+import { expectClean, killMonitor, orchestrate, sleepAgent, waitForEnd } from "../helpers/orch.js";
 import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
 
 const skip = hostLaneSkip();
@@ -136,6 +136,34 @@ describe.skipIf(skip)("runs with a host", () => {
     await expectClean(sb, "diamond");
     await expectHostClean(sb, join(host.home, "work", launchedSlug(events)));
   }, 240_000);
+
+  it("discard ends what the run left on the host: sessions, clean worktrees, merged branches, its state there; keeps uncommitted files and unmerged commits, and says so", async () => {
+    const sb = await sandbox({ hosts: { box1: { ssh: "box1", slots: 3, sshOptions: host.sshOptions, root: "gone/{project}", autorun: AUTORUN, agentCommand: ["sh", "-c", "exec sleep 300", "{stage}"] } } });
+    const plan = sb.writePlan("gone.md", "# Gone\n## Stage 1: A\nHost: box1\n## Stage 2: B\nHost: box1\n## Stage 3: C\nHost: box1\n");
+    const launched = await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", sleepAgent]);
+    expect(launched.code, launched.stderr).toBe(0);
+    const [slug] = readdirSync(join(host.home, "gone"));
+    const root = join(host.home, "gone", slug!);
+    const worktree = (n: number) => join(root, ".claude", "worktrees", `${slug}-stage-${n}`);
+    // Stage 2 has a file it never committed; stage 3 a commit the base lacks.
+    expect((await host.asUser('printf x > "$1/notes.txt"', worktree(2))).exitCode).toBe(0);
+    expect((await host.asUser('cd -- "$1" && git -c user.name=a -c user.email=a@a commit --allow-empty -qm "its work"', worktree(3))).exitCode).toBe(0);
+    const orchThere = join(host.home, ".autorun", "orchestration", "gone");
+    expect(existsSync(orchThere)).toBe(true);
+    const r = await sb.cli(["discard", "gone", "--yes"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("- end 3 tmux session(s) on host box1: gone_stage-1, gone_stage-2, gone_stage-3");
+    expect(r.stdout).toContain(`- keep worktree ${worktree(2)} on host box1: it has uncommitted or untracked files`);
+    expect(r.stdout).toMatch(/- keep branch worktree-\S+-stage-3 on host box1: 1 commit\(s\) main does not have there/);
+    expect(r.stdout).toContain("What was kept is listed above.");
+    expect(await onHost('tmux -S "$1" list-sessions -F "#{session_name}" 2>/dev/null', join(host.home, ".autorun", "tmux", sb.socket))).toBe("");
+    expect(existsSync(worktree(1)) || existsSync(worktree(3))).toBe(false);
+    expect(readFileSync(join(worktree(2), "notes.txt"), "utf8")).toBe("x");
+    const branches = (await execa("git", ["-c", "safe.directory=*", "-C", root, "branch", "--list", "worktree-*", "--format=%(refname:short)"])).stdout.split("\n");
+    expect(branches.map((b) => b.replace(slug!, "P"))).toEqual(["worktree-P-stage-2", "worktree-P-stage-3"]);
+    expect(existsSync(orchThere)).toBe(false);
+    expect(existsSync(join(sb.home, "orchestration", "gone"))).toBe(false);
+  });
 
   it("a partition: the host is declared lost within 10 s, its stage moves here with its work and conversation, the run completes; the host back is fenced; notes come back", async () => {
     // Stage 1 goes to the host (2 free slots there, 1 here) and is slow there, keeping a transcript;

@@ -1,0 +1,141 @@
+/**
+ * What `autorun discard` ends on other hosts: for each stage that ran on a host (or was pinned to
+ * one, whose worktree may have been made there ahead of its launch), its session, its worktree
+ * when nothing in it is uncommitted, and its branch when the host's base has all of it; then the
+ * run's directory there. Looked at first (what discard lists before asking), done after. Each host
+ * in one ssh call each way, its names and paths as arguments on stdin.
+ */
+import { basename } from "node:path";
+import { runScript } from "../adapters/ssh.js";
+import { hostBaseRef, hostOrchDir, hostTmuxSocket, hostWorktree } from "../host/protocol.js";
+import { openRunHost } from "../host/remote-host.js";
+import type { LoadedOrchestration } from "../state/orchestration.js";
+
+/**
+ * For each stage (session, worktree, branch): "<session there 0|1> <worktree: - or its number of
+ * uncommitted files> <branch: - or its commits the base there lacks, -1 unknown>".
+ */
+const LOOK = `root=$1; sock=$2; base=$3; shift 3
+[ -d "$root" ] || root=/nonexistent
+while [ $# -ge 3 ]; do
+  s=$1; w=$2; b=$3; shift 3
+  on=0; tmux -S "$sock" has-session -t "=$s" 2>/dev/null && on=1
+  wt=-; [ -d "$w" ] && wt=$(git -C "$w" status --porcelain=v1 --untracked-files=all 2>/dev/null | wc -l | tr -d ' ')
+  br=-
+  if git -C "$root" rev-parse -q --verify "refs/heads/$b" >/dev/null 2>&1; then
+    br=$(git -C "$root" rev-list --count "$base..refs/heads/$b" 2>/dev/null || echo -1)
+  fi
+  printf '%s %s %s\\n' "$on" "$wt" "$br"
+done`;
+
+/** Sessions ended, clean worktrees removed, branches the base has deleted (flags 1/0 per stage), the run's directory removed. */
+const DISCARD = `root=$1; sock=$2; orch=$3; shift 3
+while [ $# -ge 6 ]; do
+  s=$1; w=$2; b=$3; kill=$4; tree=$5; branch=$6; shift 6
+  [ "$kill" = 1 ] && tmux -S "$sock" kill-session -t "=$s" 2>/dev/null
+  [ "$tree" = 1 ] && git -C "$root" worktree remove -- "$w" 2>/dev/null
+  [ "$branch" = 1 ] && git -C "$root" branch -D -- "$b" >/dev/null 2>&1
+done
+[ -d "$root" ] && git -C "$root" worktree prune 2>/dev/null
+rm -rf -- "$orch"
+exit 0`;
+
+export interface HostStage {
+  id: string;
+  session: string | undefined;
+  worktree: { path: string; dirty: number } | undefined;
+  branch: { name: string; ahead: number } | undefined;
+}
+
+export interface HostLook {
+  host: string;
+  /** Why the host could not be looked at (nothing is done there). */
+  unreached?: string;
+  stages: HostStage[];
+  /** What the host needs to act (its paths). */
+  at?: { root: string; socket: string; orchDir: string; target: Parameters<typeof runScript>[1] };
+}
+
+/** The stages of the run that may have left something on another host, by host. */
+function stagesByHost(orch: LoadedOrchestration): Map<string, string[]> {
+  const byHost = new Map<string, string[]>();
+  for (const [id, s] of Object.entries(orch.status.stages)) {
+    for (const host of new Set([s.host, s.settings.host])) {
+      if (host === undefined || host === null || host === "local") continue;
+      byHost.set(host, [...(byHost.get(host) ?? []), id]);
+    }
+  }
+  return byHost;
+}
+
+/** What is there of the run on each of its other hosts. */
+export async function lookOnHosts(orch: LoadedOrchestration): Promise<HostLook[]> {
+  const out: HostLook[] = [];
+  for (const [host, ids] of stagesByHost(orch)) {
+    try {
+      const there = await openRunHost({ home: orch.paths.home, projectSlug: orch.status.project_slug, config: orch.config }, host);
+      if (!there) throw new Error("it is not in the configuration any more");
+      const { root, home } = there.info;
+      const socket = hostTmuxSocket(home, there.socket);
+      const stages = ids.map((id) => orch.status.stages[id]!);
+      const args = stages.flatMap((s) => [s.session, hostWorktree(root, basename(s.worktree)), s.branch]);
+      const r = await runScript({ home: orch.paths.home }, there.target, LOOK, { args: [root, socket, hostBaseRef(orch.status.base_branch), ...args], deadlineMs: 30_000 });
+      if (!r.ok) throw new Error(r.stderr.trim().split("\n").at(-1) ?? `exit ${r.code}`);
+      const lines = r.stdout.split("\n");
+      out.push({
+        host,
+        at: { root, socket, orchDir: hostOrchDir(home, basename(orch.paths.dir)), target: there.target },
+        stages: ids.map((id, i) => {
+          const [on, wt, br] = (lines[i] ?? "0 - -").split(" ");
+          const s = orch.status.stages[id]!;
+          return {
+            id,
+            session: on === "1" ? s.session : undefined,
+            worktree: wt !== undefined && wt !== "-" ? { path: hostWorktree(root, basename(s.worktree)), dirty: Number(wt) } : undefined,
+            branch: br !== undefined && br !== "-" ? { name: s.branch, ahead: Number(br) } : undefined,
+          };
+        }),
+      });
+    } catch (error) {
+      out.push({ host, unreached: (error as Error).message, stages: [] });
+    }
+  }
+  return out;
+}
+
+/** A branch the base has all of, whose worktree (if any) goes too (git keeps a branch checked out somewhere). */
+function deletesBranch(s: HostStage): boolean {
+  return s.branch?.ahead === 0 && (s.worktree === undefined || s.worktree.dirty === 0);
+}
+
+/** What discard says it will do on a host, before asking. */
+export function hostLines(look: HostLook, base: string): string[] {
+  if (look.unreached !== undefined) return [`- host ${look.host} cannot be reached (${look.unreached}): nothing there is changed; its sessions, worktrees and branches of this run stay`];
+  const on = (what: string) => `${what} on host ${look.host}`;
+  const sessions = look.stages.flatMap((s) => (s.session ? [s.session] : []));
+  const trees = look.stages.flatMap((s) => (s.worktree && s.worktree.dirty === 0 ? [s.worktree.path] : []));
+  const branches = look.stages.flatMap((s) => (deletesBranch(s) ? [s.branch!.name] : []));
+  return [
+    sessions.length ? `- ${on(`end ${sessions.length} tmux session(s)`)}: ${sessions.join(", ")}` : "",
+    trees.length ? `- ${on("remove worktree(s)")}: ${trees.join(", ")}` : "",
+    ...look.stages.flatMap((s) => (s.worktree && s.worktree.dirty !== 0 ? [`- ${on(`keep worktree ${s.worktree.path}`)}: it has uncommitted or untracked files`] : [])),
+    branches.length ? `- ${on("delete merged branch(es)")}: ${branches.join(", ")}` : "",
+    ...look.stages.flatMap((s) => (s.branch && s.branch.ahead !== 0 ? [`- ${on(`keep branch ${s.branch.name}`)}: ${s.branch.ahead > 0 ? `${s.branch.ahead} commit(s)` : "commits"} ${base} does not have there`] : [])),
+    `- remove its state on host ${look.host}: ${look.at!.orchDir}`,
+  ].filter(Boolean);
+}
+
+/** Does on each host what `lookOnHosts` found; says what could not be done. */
+export async function discardOnHosts(orch: LoadedOrchestration, looks: readonly HostLook[]): Promise<string[]> {
+  const failed: string[] = [];
+  for (const look of looks) {
+    if (!look.at) continue;
+    const orchStages = look.stages.flatMap((s) => {
+      const st = orch.status.stages[s.id]!;
+      return [st.session, hostWorktree(look.at!.root, basename(st.worktree)), st.branch, s.session ? "1" : "0", s.worktree?.dirty === 0 ? "1" : "0", deletesBranch(s) ? "1" : "0"];
+    });
+    const r = await runScript({ home: orch.paths.home }, look.at.target, DISCARD, { args: [look.at.root, look.at.socket, look.at.orchDir, ...orchStages], deadlineMs: 60_000 }).catch((error: Error) => ({ ok: false, stderr: error.message, code: undefined }));
+    if (!r.ok) failed.push(`host ${look.host}: ${r.stderr.trim().split("\n").at(-1) ?? `exit ${r.code}`}`);
+  }
+  return failed;
+}
