@@ -41,6 +41,8 @@ export class Monitor {
   private readonly wavesStarted = new Set<number>();
   private readonly wavesComplete = new Set<number>();
   private reaped = false;
+  /** What merged stages left on other hosts, being cleaned up beside the passes. */
+  private hostReap: Promise<void> | undefined;
   private replaying = true;
   /** Stages this process is launching now. */
   private readonly launching = new Set<string>();
@@ -189,12 +191,16 @@ export class Monitor {
     return result.done ? { done: true, code: result.status === "completed" ? 0 : 1 } : { done: false, code: 0 };
   }
 
-  /** Once per monitor: a predecessor killed mid-cleanup may have left sessions or worktrees behind. */
+  /**
+   * Once per monitor: a predecessor killed mid-cleanup may have left sessions or worktrees behind,
+   * here and (looked at beside the passes: a host may be slow to answer) on other hosts.
+   */
   private async reapCompletedStages(): Promise<void> {
     this.reaped = true;
-    for (const [id, stage] of Object.entries(this.status.stages)) {
-      if (stage.status === "completed" && stage.finished_by !== "skipped") await reapCompleted(this.deps, { id, stage, root: this.status.project_root, base: this.status.base_branch });
-    }
+    const merged = Object.entries(this.status.stages).filter(([, stage]) => stage.status === "completed" && stage.finished_by !== "skipped");
+    const elsewhere = merged.filter(([, stage]) => stage.host !== undefined && stage.host !== "local").map(([id]) => id);
+    if (this.deps.hosts && elsewhere.length > 0) this.hostReap = this.deps.hosts.reap(elsewhere).catch((error: Error) => this.deps.log(`could not clean up after merged stages on hosts: ${error.message}`));
+    for (const [id, stage] of merged) await reapCompleted(this.deps, { id, stage, root: this.status.project_root, base: this.status.base_branch });
   }
 
   /** The status file brought up to the folded status (after the write under way beside the passes). */
@@ -261,6 +267,7 @@ export class Monitor {
     await this.attention.settle();
     await this.tips.settle();
     await this.statusFile.settle();
+    await this.hostReap;
     // A host's events stream would keep the process from ending.
     await this.deps.hosts?.close();
   }

@@ -13,9 +13,10 @@ import type { LoadedOrchestration } from "../state/orchestration.js";
 
 /**
  * For each stage (session, worktree, branch): "<session there 0|1> <worktree: - or its number of
- * uncommitted files> <branch: - or its commits the base there lacks, -1 unknown>".
+ * uncommitted files> <branch: - or its commits the base there lacks, -1 unknown>". Arguments: the
+ * root, the tmux socket, the base ref there, then three per stage.
  */
-const LOOK = `root=$1; sock=$2; base=$3; shift 3
+export const LOOK_ON_HOST = `root=$1; sock=$2; base=$3; shift 3
 [ -d "$root" ] || root=/nonexistent
 while [ $# -ge 3 ]; do
   s=$1; w=$2; b=$3; shift 3
@@ -79,7 +80,7 @@ export async function lookOnHosts(orch: LoadedOrchestration): Promise<HostLook[]
       const socket = hostTmuxSocket(home, there.socket);
       const stages = ids.map((id) => orch.status.stages[id]!);
       const args = stages.flatMap((s) => [s.session, hostWorktree(root, basename(s.worktree)), s.branch]);
-      const r = await runScript({ home: orch.paths.home }, there.target, LOOK, { args: [root, socket, hostBaseRef(orch.status.base_branch), ...args], deadlineMs: 30_000 });
+      const r = await runScript({ home: orch.paths.home }, there.target, LOOK_ON_HOST, { args: [root, socket, hostBaseRef(orch.status.base_branch), ...args], deadlineMs: 30_000 });
       if (!r.ok) throw new Error(r.stderr.trim().split("\n").at(-1) ?? `exit ${r.code}`);
       const lines = r.stdout.split("\n");
       out.push({

@@ -20,7 +20,7 @@ import { otherHostsHaveSlots, resolveHosts, type HostSpec } from "../core/hosts.
 import { placeStages, type Placement } from "../core/placement.js";
 import { HostEventFollower } from "../host/event-follower.js";
 import { HostEventStream } from "../host/event-stream.js";
-import { hostEventsFile, hostOrchDir } from "../host/protocol.js";
+import { hostBaseRef, hostEventsFile, hostOrchDir, hostTmuxSocket, hostWorktree } from "../host/protocol.js";
 import { RemoteHost, runTmuxSocket } from "../host/remote-host.js";
 import { LocalStageHost, RemoteStageHost, type StageHost } from "../host/stage-host.js";
 import { readFirstEvent } from "../state/events.js";
@@ -32,6 +32,7 @@ import { HostKeep } from "./host-keep.js";
 import { bringNotesHome } from "./host-move.js";
 import type { Clock } from "../core/clock.js";
 import { stagesList } from "../core/printable.js";
+import { LOOK_ON_HOST } from "./host-discard.js";
 
 /** A host that has not answered for this long is lost (its stream says it is there every second: ≤ 10 s from link loss). */
 export const LOST_MS = 6_000;
@@ -242,6 +243,45 @@ export class RunHosts {
       await this.removeOnHost(host, id);
     }
     await this.keep.forget(id);
+  }
+
+  /**
+   * Once per monitor, for merged stages that ran on hosts (`ids`): what a predecessor killed
+   * between a merge and its cleanup left there (the session, the worktree, the branch) goes, the
+   * notes brought back first, as after a merge. One ssh call per host to look; a host that cannot
+   * be reached is left to the next monitor.
+   */
+  async reap(ids: readonly string[]): Promise<void> {
+    const status = this.status();
+    const byHost = new Map<string, string[]>();
+    for (const id of ids) {
+      const host = this.hostOf(id);
+      if (host !== "local" && this.spec(host) && !this.spec(host)!.local) byHost.set(host, [...(byHost.get(host) ?? []), id]);
+    }
+    for (const [host, those] of byHost) {
+      try {
+        const c = this.conn(host);
+        const { root, home } = await c.remote.ready();
+        const args = those.flatMap((id) => [status.stages[id]!.session, hostWorktree(root, basename(status.stages[id]!.worktree)), status.stages[id]!.branch]);
+        const r = await runScript(this.ssh, c.remote.target, LOOK_ON_HOST, { args: [root, hostTmuxSocket(home, this.socket()), hostBaseRef(status.base_branch), ...args], deadlineMs: 20_000 });
+        if (!r.ok) throw new Error(r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`);
+        const lines = r.stdout.split("\n");
+        for (const [i, id] of those.entries()) {
+          const [on, tree, branch] = (lines[i] ?? "0 - -").split(" ");
+          if (on !== "1" && tree === "-" && branch === "-") continue;
+          this.deps.log(`stage ${id}: cleaning up what its merge left behind on host ${host}`);
+          if (on === "1") await c.stageHost.tmux(this.socket()).killSession(status.stages[id]!.session);
+          // Its notes come back from a worktree still there; a branch alone has none.
+          if (tree !== "-") await this.cleanupStage(id);
+          else {
+            await this.removeOnHost(host, id);
+            await this.keep.forget(id);
+          }
+        }
+      } catch (error) {
+        this.deps.log(`host ${host}: could not look for what merged stages left there: ${(error as Error).message}`);
+      }
+    }
   }
 
   private async removeOnHost(host: string, id: string): Promise<void> {

@@ -4,7 +4,8 @@
  * phase events arrive tagged with it, a variable its `env` names reaches the agent there and its
  * value is in no file; a monitor killed mid-run, the sessions there ended by `stop --sessions`,
  * and the run resumed (relaunched there with --resume) loses and doubles none of the host's
- * events; nothing is left on the host. A run discarded while its stages run there. Then a partition: the host's link goes down
+ * events; nothing is left on the host. A run discarded while its stages run there; a monitor started
+ * again cleans up what a merged stage left there. Then a partition: the host's link goes down
  * under a running stage, which is declared lost, relaunched here, and the run completes; the host,
  * back, has its stale session ended before it runs anything else; `autorun attach` reaches a stage
  * there. One host for the file.
@@ -163,6 +164,33 @@ describe.skipIf(skip)("runs with a host", () => {
     expect(branches.map((b) => b.replace(slug!, "P"))).toEqual(["worktree-P-stage-2", "worktree-P-stage-3"]);
     expect(existsSync(orchThere)).toBe(false);
     expect(existsSync(join(sb.home, "orchestration", "gone"))).toBe(false);
+  });
+
+  it("a monitor started again cleans up what a merged stage left on the host (killed between its merge and its cleanup)", async () => {
+    const sb = await sandbox({ hosts: { box1: { ssh: "box1", slots: 2, sshOptions: host.sshOptions, root: "reap/{project}", autorun: AUTORUN, agentCommand: [process.execPath, SIM] } } });
+    // Stage 1 runs on the host and merges; stage 2 sleeps here, so the run goes on.
+    const plan = sb.writePlan("reap.md", "# Reap\n## Stage 1: There\nHost: box1\n## Stage 2: Here\nHost: local\n");
+    await sb.git("add", "reap.md");
+    await sb.git("commit", "-qm", "plan");
+    const started = await sb.cli(["orchestrate", plan, "--agent-cmd", sleepAgent]);
+    expect(started.code, started.stderr).toBe(0);
+    const slug = launchedSlug(sb.events("reap"));
+    const root = join(host.home, "reap", slug);
+    const sock = join(host.home, ".autorun", "tmux", sb.socket);
+    await waitFor("stage 1 merged and cleaned up there", async () => sb.events("reap").some((e) => e.type === "merge_complete" && e.stage === "1") && !existsSync(join(root, ".claude", "worktrees", `${slug}-stage-1`)), 60_000);
+    expect(await killMonitor(sb, "reap")).toBe(true);
+    // What a monitor killed between the merge and its cleanup leaves there: the session, the
+    // worktree with a note in it, the branch.
+    const worktree = join(root, ".claude", "worktrees", `${slug}-stage-1`);
+    const left = await host.asUser('git -C "$1" worktree add -q -b "$3" -- "$2" refs/autorun/base/main && printf "a note" > "$2/notes-left.md" && tmux -S "$4" new-session -d -s reap_stage-1 sleep 300', root, worktree, `worktree-${slug}-stage-1`, sock);
+    expect(left.stderr).toBe("");
+    expect((await sb.cli(["resume", "reap"])).code).toBe(0);
+    await waitFor("the leftovers gone there", async () => !existsSync(worktree) && (await onHost('tmux -S "$1" list-sessions -F "#{session_name}" 2>/dev/null', sock)).split("\n").filter((n) => n === "reap_stage-1").length === 0, 30_000);
+    expect((await execa("git", ["-c", "safe.directory=*", "-C", root, "branch", "--list", "worktree-*"])).stdout.trim()).toBe("");
+    // Its note came back here, as after a merge.
+    expect(readFileSync(join(sb.home, "orchestration", "reap", "stages", "stage-1-files", "notes-left.md"), "utf8")).toBe("a note");
+    expect(readFileSync(join(sb.home, "logs", `${slug}-monitor.log`), "utf8")).toContain("stage 1: cleaning up what its merge left behind on host box1");
+    expect((await sb.cli(["stop", "reap", "--sessions"])).code).toBe(0);
   });
 
   it("a partition: the host is declared lost within 10 s, its stage moves here with its work and conversation, the run completes; the host back is fenced; notes come back", async () => {
