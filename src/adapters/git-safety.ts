@@ -4,7 +4,7 @@
  * worktree holds. Argument arrays only, like `git.ts`.
  */
 import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { runProgram, type RunResult } from "./exec.js";
 
 async function run(cwd: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
@@ -35,6 +35,28 @@ export async function commonDir(root: string): Promise<string | undefined> {
  * moves), each a git process on the path from a hand-over to its merge.
  */
 const commonDirs = new Map<string, string>();
+
+/**
+ * Where `branch` is checked out, read from the repository's files (the HEAD of the main worktree
+ * and of each linked one, no git process: a merge asks this twice on its way): its path, null
+ * when nowhere, undefined when the files cannot tell (a bare or separate git directory, reftable,
+ * a linked worktree whose directory is gone): then ask git.
+ */
+export async function checkoutFromFiles(root: string, branch: string): Promise<string | null | undefined> {
+  const common = await commonDir(root);
+  if (!common || basename(common) !== ".git" || existsSync(join(common, "reftable"))) return undefined;
+  const head = `ref: refs/heads/${branch}`;
+  const found: string[] = [];
+  if (readText(join(common, "HEAD")) === head) found.push(dirname(common));
+  const linked = join(common, "worktrees");
+  for (const name of existsSync(linked) ? readdirSync(linked) : []) {
+    if (readText(join(linked, name, "HEAD")) !== head) continue;
+    const gitdir = readText(join(linked, name, "gitdir"));
+    if (!gitdir || !existsSync(gitdir)) return undefined;
+    found.push(dirname(gitdir));
+  }
+  return found[0] ?? null;
+}
 
 /**
  * What a person is in the middle of on any checkout of `base` (the main one or a linked worktree):

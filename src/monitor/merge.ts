@@ -13,7 +13,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as git from "../adapters/git.js";
-import { operationOnBase } from "../adapters/git-safety.js";
+import { checkoutFromFiles, operationOnBase } from "../adapters/git-safety.js";
 import { runValidate, validateEnvironment } from "../adapters/process.js";
 import type { Tmux } from "../adapters/tmux.js";
 import type { Clock } from "../core/clock.js";
@@ -164,7 +164,7 @@ class StageMerge {
     // A person half-way through their own merge or rebase of the base, on any checkout: wait, never
     // abort it (a rebase of the base would then fail to move it: "cannot lock ref").
     // Where the base is checked out, the merge must fit around the person's uncommitted work.
-    const [busy, checkout] = await Promise.all([operationOnBase(root, base), git.checkoutOf(root, base)]);
+    const [busy, checkout] = await Promise.all([operationOnBase(root, base), checkoutOfBase(root, base)]);
     if (busy) return this.waitFor(busy);
     if (checkout) {
       const inTheWay = (await git.dirtyFiles(checkout)).filter((f) => plan.touched.includes(f));
@@ -176,7 +176,10 @@ class StageMerge {
       return undefined;
     }
     if (checkout) {
-      const refusal = (await git.checkedOutBranch(checkout)) === base ? await git.moveCheckout(checkout, baseTip, commit) : undefined;
+      // Still on the base (the person may have switched branches meanwhile): read from the files, else git.
+      const now = await checkoutFromFiles(root, base);
+      const onBase = now === undefined ? (await git.checkedOutBranch(checkout)) === base : now === checkout;
+      const refusal = onBase ? await git.moveCheckout(checkout, baseTip, commit) : undefined;
       if (refusal !== undefined) {
         // An edit appeared between the check and the move: put the base back where it was.
         await git.casRef(root, { ref: baseRef, from: commit, to: baseTip, reason: `autorun: undo merge stage ${id} (checkout in the way)` });
@@ -262,6 +265,12 @@ export async function removeValidationWorktree(home: string, projectRoot: string
     for (const dir of dirs) await git.removeWorktree(projectRoot, dir);
     await git.pruneWorktrees(projectRoot);
   }, 30 * 60_000);
+}
+
+/** Where the base is checked out: from the repository's files, else from git. */
+async function checkoutOfBase(root: string, base: string): Promise<string | undefined> {
+  const found = await checkoutFromFiles(root, base);
+  return found === undefined ? git.checkoutOf(root, base) : (found ?? undefined);
 }
 
 /**

@@ -1,10 +1,11 @@
-/** A branch's commit read from the repository's files agrees with git, loose or packed, or says it cannot tell. */
+/** A branch's commit, and where a branch is checked out, read from the repository's files agree with git, or say they cannot tell. */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { refFromFiles } from "../../src/adapters/git.js";
+import { checkoutOf, refFromFiles } from "../../src/adapters/git.js";
+import { checkoutFromFiles } from "../../src/adapters/git-safety.js";
 
 const dir = mkdtempSync(join(tmpdir(), "autorun-refs-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,5 +37,29 @@ describe("refFromFiles", () => {
     const linked = join(dir, "linked");
     git(repo, "worktree", "add", "-q", "-b", "other", linked);
     expect(refFromFiles(linked, "refs/heads/main")).toBeUndefined();
+  });
+});
+
+describe("checkoutFromFiles", () => {
+  it("finds where a branch is checked out as git worktree list does: the main checkout, a linked one, nowhere, detached", async () => {
+    const repo = join(dir, "wt-repo");
+    git(dir, "init", "-q", "-b", "main", repo);
+    git(repo, "commit", "-q", "--allow-empty", "-m", "a");
+    git(repo, "branch", "side");
+    const linked = join(dir, "wt-linked");
+    git(repo, "worktree", "add", "-q", linked, "side");
+    const both = async (branch: string) => [await checkoutFromFiles(repo, branch), (await checkoutOf(repo, branch)) ?? null];
+    const main = await checkoutOf(repo, "main");
+    expect(await both("main")).toEqual([main, main]);
+    const side = await checkoutOf(repo, "side");
+    expect(await both("side")).toEqual([side, side]);
+    git(repo, "branch", "none");
+    expect(await both("none")).toEqual([null, null]);
+    git(linked, "checkout", "-q", "--detach");
+    expect(await both("side")).toEqual([null, null]);
+    // A linked worktree whose directory is gone: the files cannot tell, git is asked.
+    git(linked, "checkout", "-q", "side");
+    rmSync(linked, { recursive: true, force: true });
+    expect(await checkoutFromFiles(repo, "side")).toBeUndefined();
   });
 });
