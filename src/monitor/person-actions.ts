@@ -76,14 +76,18 @@ async function endOnHosts(orch: LoadedOrchestration, stages: ReadonlyMap<string,
 /**
  * Run on a host for a retry from the base tip: the stage's worktree there removed (not when it has
  * uncommitted files: exit 3 with the first of them) and its branch kept aside under a new name
- * (exit 5 when git refuses that name).
+ * (exit 5 when git refuses that name). With "check" as $5, only whether it would be refused.
  */
 const FRESH_ON_HOST = `cd -- "$1" || exit 0
 if [ -d "$2" ]; then
   dirty=$(git -C "$2" status --porcelain=v1 --untracked-files=all | head -n 5)
   if [ -n "$dirty" ]; then printf '%s\\n' "$dirty"; exit 3; fi
-  git worktree remove --force -- "$2" || exit 4
 fi
+if [ "$5" = check ]; then
+  git rev-parse --verify -q "refs/heads/$4" >/dev/null && exit 5
+  exit 0
+fi
+if [ -d "$2" ]; then git worktree remove --force -- "$2" || exit 4; fi
 git worktree prune
 if git rev-parse --verify -q "refs/heads/$3" >/dev/null; then git branch -m -- "$3" "$4" || exit 5; echo kept; fi
 exit 0`;
@@ -98,27 +102,48 @@ exit 0`;
 export async function retryOnHosts(orch: LoadedOrchestration, stages: ReadonlyMap<string, string>, fresh: boolean): Promise<{ unreached: string[]; keptBranches: string[] }> {
   const unreached: string[] = [];
   const keptBranches: string[] = [];
+  // Every host first: one that refuses (unreachable, or a worktree there with uncommitted files)
+  // refuses the retry before anything is done on any of them.
+  const reached: { host: string; ids: string[]; there: NonNullable<Awaited<ReturnType<typeof openRunHost>>> }[] = [];
   for (const host of new Set(stages.values())) {
     const ids = [...stages].filter(([, h]) => h === host).map(([id]) => id);
-    let there: Awaited<ReturnType<typeof openRunHost>>;
     try {
-      there = await openRunHost({ home: orch.paths.home, projectSlug: orch.status.project_slug, config: orch.config }, host);
+      const there = await openRunHost({ home: orch.paths.home, projectSlug: orch.status.project_slug, config: orch.config }, host);
       if (!there) throw new Error("it is not in the configuration any more");
+      reached.push({ host, ids, there });
     } catch (error) {
       const why = `host ${host} cannot be reached (${(error as Error).message})`;
       if (fresh) throw new RuntimeError(`stage ${ids.join(", ")} ran on ${why}: its worktree there cannot be removed; retry without --fresh-worktree (it then goes on elsewhere from its last copy kept here), or once the host is back.`);
       unreached.push(why);
-      continue;
     }
+  }
+  const fresher = (there: (typeof reached)[number]["there"], id: string, check: boolean) => {
+    const s = orch.status.stages[id]!;
+    const worktree = hostWorktree(there.info.root, basename(s.worktree));
+    const kept = `${s.branch}-attempt-${s.retries + 1}`;
+    return { worktree, kept, run: runScript({ home: orch.paths.home }, there.target, FRESH_ON_HOST, { args: [there.info.root, worktree, s.branch, kept, check ? "check" : "act"], deadlineMs: 30_000 }) };
+  };
+  const taken = (id: string, host: string, kept: string, why: string) => new RuntimeError(`could not keep stage ${id}'s branch ${orch.status.stages[id]!.branch} on host ${host} as ${kept}: ${why}; rename or delete it there, then retry.`);
+  const dirty = (id: string, host: string, worktree: string, out: string) => new UserError(`stage ${id}'s worktree on host ${host} (${worktree}) has uncommitted files (${out.trim().split("\n").map((l) => l.slice(3)).join(", ")}); commit or remove them there, or retry without --fresh-worktree.`);
+  if (fresh) {
+    for (const { host, ids, there } of reached) {
+      for (const id of ids) {
+        const { worktree, kept, run } = fresher(there, id, true);
+        const r = await run;
+        if (r.code === 3) throw dirty(id, host, worktree, r.stdout);
+        if (r.code === 5) throw taken(id, host, kept, "a branch of that name exists there");
+      }
+    }
+  }
+  for (const { host, ids, there } of reached) {
     for (const id of ids) {
       const s = orch.status.stages[id]!;
       await there.tmux.killSession(s.session);
       if (!fresh) continue;
-      const worktree = hostWorktree(there.info.root, basename(s.worktree));
-      const kept = `${s.branch}-attempt-${s.retries + 1}`;
-      const r = await runScript({ home: orch.paths.home }, there.target, FRESH_ON_HOST, { args: [there.info.root, worktree, s.branch, kept], deadlineMs: 30_000 });
-      if (r.code === 3) throw new UserError(`stage ${id}'s worktree on host ${host} (${worktree}) has uncommitted files (${r.stdout.trim().split("\n").map((l) => l.slice(3)).join(", ")}); commit or remove them there, or retry without --fresh-worktree.`);
-      if (r.code === 5) throw new RuntimeError(`could not keep stage ${id}'s branch ${s.branch} on host ${host} as ${kept}: ${r.stderr.trim().split("\n").at(-1) ?? "git branch -m failed"}; rename or delete it there, then retry.`);
+      const { worktree, kept, run } = fresher(there, id, false);
+      const r = await run;
+      if (r.code === 3) throw dirty(id, host, worktree, r.stdout);
+      if (r.code === 5) throw taken(id, host, kept, r.stderr.trim().split("\n").at(-1) ?? "git branch -m failed");
       if (!r.ok) throw new RuntimeError(`could not remove stage ${id}'s worktree on host ${host} (${worktree}): ${r.stderr.trim().split("\n").at(-1) ?? `exit ${r.code}`}; remove it there with git worktree remove, then retry.`);
       if (r.stdout.includes("kept")) keptBranches.push(`${kept} on host ${host}`);
     }

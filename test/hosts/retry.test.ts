@@ -1,7 +1,8 @@
 /**
  * `autorun retry` of a stage that failed on a host (a real sshd in a network namespace, its own
  * Unix user, the simulated agent and the built CLI): afresh, its worktree there goes and its branch
- * there is kept aside; refused, writing nothing, while that worktree has uncommitted files.
+ * there is kept aside; refused, writing nothing, while that worktree has uncommitted files; and with
+ * stages on two hosts, a refusal on the second leaves the first as it was.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,13 +16,18 @@ const AUTORUN = join(ROOT, "dist", "bin", "autorun");
 
 describe.skipIf(skip)("retry of a stage on a host", () => {
   let host: TestHost;
+  let other: TestHost;
+  const sbs: Sandbox[] = [];
   let sb: Sandbox | undefined;
   beforeAll(async () => {
     host = await makeTestHost({ name: "box3" });
+    other = await makeTestHost({ name: "box4" });
   });
   afterAll(async () => {
     await sb?.cleanup();
+    for (const s of sbs) await s.cleanup();
     await host?.teardown();
+    await other?.teardown();
   });
   const onHost = (script: string, ...args: string[]) => host.asUser(script, ...args);
 
@@ -70,4 +76,26 @@ describe.skipIf(skip)("retry of a stage on a host", () => {
     expect(await sb.git("log", "--merges", "--format=%s", "main")).toBe("autorun: merge stage 1: There");
     await expectClean(sb, "again");
   }, 200_000);
+
+  it("stages on two hosts retried afresh: uncommitted files on the second refuse it before anything is done on the first", async () => {
+    const two = await makeSandbox();
+    sbs.push(two);
+    const agent = ["sh", "-c", 'echo "refused"; sleep 0.3; exit 1', "{stage}"];
+    const entry = (h: TestHost) => ({ ssh: h.name, slots: 1, sshOptions: h.sshOptions, root: "pair/{project}", autorun: AUTORUN, agentCommand: agent });
+    writeFileSync(join(two.home, "config.json"), JSON.stringify({ hosts: { box3: entry(host), box4: entry(other) } }));
+    const plan = two.writePlan("pair.md", "## Stage 1: One\nHost: box3\n## Stage 2: Two\nHost: box4\n");
+    await orchestrate(two, plan);
+    expect(await waitForEnd(two, "pair", 90_000)).toBe("failed");
+    const worktree = (h: TestHost, n: number) => join(h.home, "pair", "pair", ".claude", "worktrees", `pair-stage-${n}`);
+    expect((await host.asUser('test -d "$1"', worktree(host, 1))).exitCode).toBe(0);
+    await other.asUser('echo draft > "$1/notes.txt"', worktree(other, 2));
+    const before = two.events("pair").length;
+    const refused = await two.cli(["retry", "pair", "1", "2", "--fresh-worktree"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe(`autorun: stage 2's worktree on host box4 (${worktree(other, 2)}) has uncommitted files (notes.txt); commit or remove them there, or retry without --fresh-worktree.`);
+    // Nothing done on box3 either: its worktree and branch are as they were.
+    expect((await host.asUser('test -d "$1"', worktree(host, 1))).exitCode).toBe(0);
+    expect((await host.asUser('git -C "$1" branch --list "worktree-*" --format="%(refname:short)"', join(host.home, "pair", "pair"))).stdout.trim()).toBe("worktree-pair-stage-1");
+    expect(two.events("pair")).toHaveLength(before);
+  }, 120_000);
 });
