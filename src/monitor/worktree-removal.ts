@@ -29,11 +29,15 @@ async function liftLock(at: { root: string; worktree: string; reason: string }, 
   const lock = parseClaudeLock(reason);
   if (!lock) return { why: `it is locked (${reason || "no reason given"}), not by a claude session autorun can check; once nothing uses it: git worktree unlock ${worktree}` };
   let holder = lockHolder(lock);
-  const ours = holder === "running" && owner.sessionEnded && isStageProcess(lock.pid, owner.orchDir, owner.stage);
-  // The agent of the session just ended: give it a moment to exit.
-  for (const until = Date.now() + exitWaitMs; ours && holder === "running" && Date.now() < until; ) {
+  let ours = holder === "running" && owner.sessionEnded && isStageProcess(lock.pid, owner.orchDir, owner.stage);
+  // The agent of the session just ended: give it a moment to exit. A claude that is exiting may
+  // no longer show its environment (the kernel drops it first), so any holder gets that moment
+  // when autorun has just ended the session; only one that is gone, or shown to be the stage's own
+  // agent, has its lock lifted.
+  for (const until = Date.now() + exitWaitMs; owner.sessionEnded && holder === "running" && Date.now() < until; ) {
     await sleep(100);
     holder = lockHolder(lock);
+    ours ||= holder === "running" && isStageProcess(lock.pid, owner.orchDir, owner.stage);
   }
   if (holder === "running" && !ours) return { why: `claude session ${lock.session} (pid ${lock.pid}) locked it and is still running; it is left until that claude exits` };
   if (!(await unlockWorktree(root, worktree))) return { why: `git worktree unlock ${worktree} failed` };

@@ -179,6 +179,17 @@ describe("worktrees Claude Code locked", () => {
     expect(removal).toMatchObject({ removed: true, unlocked: expect.stringContaining("its session ended by autorun") });
   });
 
+  it("a claude that no longer shows the stage's environment as it exits is waited for, and its lock lifted once it is gone", async () => {
+    const wt = stageWorktree("p-stage-5");
+    // As the kernel shows an exiting process: no environment to tell whose it is, gone a moment later.
+    const child = spawn("sleep", ["0.5"], { env: {}, stdio: "ignore" });
+    const pid = child.pid!;
+    git(repo, ["worktree", "lock", "--reason", `claude session p-stage-5 (pid ${pid} start ${startTicks(pid)})`, wt]);
+    const removal = await removeStageWorktree(repo, wt, { orchDir: "/orch/p", stage: "5", sessionEnded: true }, 5_000);
+    expect(removal).toMatchObject({ removed: true, unlocked: expect.stringContaining("no longer running") });
+    expect(existsSync(wt)).toBe(false);
+  });
+
   it("a lock that is not claude's is never lifted", async () => {
     const wt = stageWorktree("p-stage-4");
     git(repo, ["worktree", "lock", "--reason", "on a USB disk", wt]);
