@@ -10,10 +10,9 @@
  * next call starts it again. The ssh client holds nothing open: a person's command that used it
  * can exit while it runs, and its end of the pipe closing ends the program there.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { scriptInput, sshArgs, type SshSettings, type SshTarget } from "./ssh.js";
+import type { ChildProcess } from "node:child_process";
+import { scriptInput, type SshSettings, type SshTarget } from "./ssh.js";
+import { spawnKeptSsh } from "./ssh-shell.js";
 import { ToolError } from "../errors.js";
 
 /** The program ended (or was ended) before it answered: the request may not have reached it. */
@@ -41,7 +40,7 @@ export class SshServer {
   private child: ChildProcess | undefined;
   private buf = "";
   private waiting: Waiting | undefined;
-  private sshErr = "";
+  private stderrTail: () => string = () => "";
   private next = 1;
   private queue: Promise<unknown> = Promise.resolve();
   /** Times it was started (for tests). */
@@ -92,7 +91,7 @@ export class SshServer {
 
   failure(message: string, extra: { timedOut?: boolean; ended?: boolean } = {}): ToolError {
     const { ended, ...more } = extra;
-    return new (ended ? ServerEnded : ToolError)(`host ${this.target.name}: ${message}`, { argv: ["ssh", this.target.destination, ...this.spec.what.split(" ")], code: undefined, stderr: this.sshErr, ...more });
+    return new (ended ? ServerEnded : ToolError)(`host ${this.target.name}: ${message}`, { argv: ["ssh", this.target.destination, ...this.spec.what.split(" ")], code: undefined, stderr: this.stderrTail(), ...more });
   }
 
   private async once(request: Record<string, unknown>, deadlineMs: number, what: string): Promise<unknown> {
@@ -103,33 +102,25 @@ export class SshServer {
   }
 
   private async start(deadlineMs: number): Promise<void> {
-    mkdirSync(join(this.s.home, "ssh"), { recursive: true, mode: 0o700 });
-    const child = spawn("ssh", sshArgs(this.s, this.target, ["sh", "-s"]), { stdio: ["pipe", "pipe", "pipe"] });
+    const kept = spawnKeptSsh(this.s, this.target, {
+      data: (b) => {
+        if (this.child !== child) return;
+        this.buf += b.toString("utf8");
+        this.read();
+      },
+      ended: (why) => {
+        if (this.child !== child) return;
+        this.child = undefined;
+        const w = this.waiting;
+        this.waiting = undefined;
+        w?.reject(this.failure(`its ${this.spec.what} ended: ${kept.stderrTail().split("\n").filter(Boolean).at(-1) ?? why}`, { ended: true }));
+      },
+    });
+    const child = kept.child;
     this.child = child;
     this.buf = "";
-    this.sshErr = "";
+    this.stderrTail = kept.stderrTail;
     this.starts++;
-    child.stdout!.on("data", (b: Buffer) => {
-      if (this.child !== child) return;
-      this.buf += b.toString("utf8");
-      this.read();
-    });
-    child.stderr!.on("data", (b: Buffer) => {
-      this.sshErr = (this.sshErr + b.toString("utf8")).slice(-2000);
-    });
-    child.stdin!.on("error", () => undefined);
-    const ended = (why: string) => {
-      if (this.child !== child) return;
-      this.child = undefined;
-      const w = this.waiting;
-      this.waiting = undefined;
-      w?.reject(this.failure(`its ${this.spec.what} ended: ${this.sshErr.split("\n").filter(Boolean).at(-1) ?? why}`, { ended: true }));
-    };
-    child.on("error", (error) => ended(error.message));
-    child.on("close", (code) => ended(`exit ${code ?? "?"}`));
-    // A person's command that used the host must still be able to exit.
-    child.unref();
-    for (const stream of [child.stdin, child.stdout, child.stderr]) if (stream && "unref" in stream && typeof stream.unref === "function") (stream.unref as () => void).call(stream);
     const hello = await this.wait("hello", deadlineMs, `${this.spec.what} did not start within ${deadlineMs} ms`, () => child.stdin!.write(scriptInput(this.spec.script, this.spec.args)));
     const refused = this.spec.refuseHello(hello);
     if (refused !== undefined) {

@@ -26,6 +26,28 @@ D=$(mktemp -d) || exit 1
 trap 'rm -rf -- "$D"' EXIT
 `;
 
+/**
+ * A long-lived `ssh … sh -s` through the shared connection, its output handed to `on.data`, its
+ * end (ssh failed, the host went away, the program there ended) to `on.ended`, the last 2000
+ * characters of its stderr kept. It holds nothing open: a person's command that used the host can
+ * exit while it runs. What `SshShell` and `SshServer` (ssh-server.ts) each keep one of.
+ */
+export function spawnKeptSsh(s: SshSettings, target: SshTarget, on: { data: (b: Buffer) => void; ended: (why: string) => void }): { child: ChildProcess; stderrTail: () => string } {
+  mkdirSync(join(s.home, "ssh"), { recursive: true, mode: 0o700 });
+  const child = spawn("ssh", sshArgs(s, target, ["sh", "-s"]), { stdio: ["pipe", "pipe", "pipe"] });
+  let err = "";
+  child.stdout!.on("data", on.data);
+  child.stderr!.on("data", (b: Buffer) => {
+    err = (err + b.toString("utf8")).slice(-2000);
+  });
+  child.stdin!.on("error", () => undefined);
+  child.on("error", (error) => on.ended(error.message));
+  child.on("close", (code) => on.ended(`exit ${code ?? "?"}`));
+  child.unref();
+  for (const stream of [child.stdin, child.stdout, child.stderr]) if (stream && "unref" in stream && typeof stream.unref === "function") (stream.unref as () => void).call(stream);
+  return { child, stderrTail: () => err };
+}
+
 interface Pending {
   marker: string;
   resolve: (r: RunResult) => void;
@@ -36,7 +58,7 @@ export class SshShell {
   private child: ChildProcess | undefined;
   private buffer = Buffer.alloc(0);
   private pending: Pending | undefined;
-  private sshErr = "";
+  private stderrTail: () => string = () => "";
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -64,30 +86,23 @@ export class SshShell {
   }
 
   private start(): ChildProcess {
-    mkdirSync(join(this.s.home, "ssh"), { recursive: true, mode: 0o700 });
-    const child = spawn("ssh", sshArgs(this.s, this.target, ["sh", "-s"]), { stdio: ["pipe", "pipe", "pipe"] });
-    this.sshErr = "";
-    child.stdout!.on("data", (b: Buffer) => {
-      if (this.child !== child) return;
-      this.buffer = Buffer.concat([this.buffer, b]);
-      this.answer();
+    const kept = spawnKeptSsh(this.s, this.target, {
+      data: (b) => {
+        if (this.child !== child) return;
+        this.buffer = Buffer.concat([this.buffer, b]);
+        this.answer();
+      },
+      ended: (why) => {
+        if (this.child !== child) return;
+        this.child = undefined;
+        const p = this.pending;
+        this.pending = undefined;
+        const err = kept.stderrTail();
+        p?.reject(new ToolError(`ssh to host ${this.target.name} (${this.target.destination}) failed: ${err.split("\n").filter(Boolean).at(-1) ?? why}`, { argv: ["ssh", this.target.destination, "sh"], code: 255, stderr: err }));
+      },
     });
-    child.stderr!.on("data", (b: Buffer) => {
-      this.sshErr = (this.sshErr + b.toString("utf8")).slice(-2000);
-    });
-    child.stdin!.on("error", () => undefined);
-    const ended = (why: string) => {
-      if (this.child !== child) return;
-      this.child = undefined;
-      const p = this.pending;
-      this.pending = undefined;
-      p?.reject(new ToolError(`ssh to host ${this.target.name} (${this.target.destination}) failed: ${this.sshErr.split("\n").filter(Boolean).at(-1) ?? why}`, { argv: ["ssh", this.target.destination, "sh"], code: 255, stderr: this.sshErr }));
-    };
-    child.on("error", (error) => ended(error.message));
-    child.on("close", (code) => ended(`exit ${code ?? "?"}`));
-    // A person's command that used the host must still be able to exit: the shell holds nothing open.
-    child.unref();
-    for (const stream of [child.stdin, child.stdout, child.stderr]) if (stream && "unref" in stream && typeof stream.unref === "function") (stream.unref as () => void).call(stream);
+    const child = kept.child;
+    this.stderrTail = kept.stderrTail;
     child.stdin!.write(START);
     this.child = child;
     return child;
