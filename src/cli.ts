@@ -11,7 +11,8 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import type { Ctx } from "./commands/ctx.js";
 import { printable } from "./core/printable.js";
-import { COMMANDS, GROUPS, type Args } from "./commands/table.js";
+import { COMMANDS, GROUPS } from "./commands/table.js";
+import type { Args } from "./commands/command-spec.js";
 
 /** autorun's own package.json, found upward from this file (src/ when run from source, dist/src/ when built). */
 function ownPackage(): { version: string; bugs?: { url?: string } | string } {

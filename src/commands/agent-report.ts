@@ -11,7 +11,7 @@ import { UserError } from "../errors.js";
 import { stageSession } from "../adapters/stage-session.js";
 import { printable } from "../core/printable.js";
 import type { Ctx } from "./ctx.js";
-import type { Stdin } from "./table.js";
+import type { Stdin } from "./command-spec.js";
 import { stageIdentity } from "./agent-identity.js";
 
 /** Agent event types a stage's own `autorun event` may not write (see runEvent). */

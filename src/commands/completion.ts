@@ -4,7 +4,7 @@
  * Words that are not options complete as file names (plans are files).
  */
 import { UserError } from "../errors.js";
-import type { CommandSpec } from "./table.js";
+import type { CommandSpec } from "./command-spec.js";
 import type { Ctx } from "./ctx.js";
 
 const WORD = /^[a-z][a-z0-9-]*$/;

@@ -6,137 +6,8 @@
 import type * as Z from "zod";
 import type { Ctx } from "./ctx.js";
 import type { ConfigFile } from "../types/schemas.js";
-import { HOOK_EVENTS } from "../types/constants.js";
-
-/** A hook payload is a few kilobytes; more than this is not one, and is not held in memory. */
-const STDIN_LIMIT = 8 * 1024 * 1024;
-
-/** What was piped in: its text, or that it was over STDIN_LIMIT (and left unread). */
-export type Stdin = { text: string } | { tooLarge: true };
-
-async function readStdin(): Promise<Stdin> {
-  if (process.stdin.isTTY) return { text: "" };
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of process.stdin) {
-    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += bytes.length;
-    if (size > STDIN_LIMIT) {
-      process.stdin.destroy();
-      return { tooLarge: true };
-    }
-    chunks.push(bytes);
-  }
-  return { text: Buffer.concat(chunks).toString("utf8") };
-}
-
-/** The controller's JSON input of `autorun host …`: refused when it is over the limit. */
-async function hostInput(which: string): Promise<string> {
-  const stdin = await readStdin();
-  if ("text" in stdin) return stdin.text;
-  const { UserError } = await import("../errors.js");
-  throw new UserError(`autorun host ${which}: the input on stdin is over ${STDIN_LIMIT / 1024 / 1024} MB, which no controller sends; nothing was done.`);
-}
-
-export interface OptionSpec {
-  /** commander's syntax: `--max-parallel <n>`, `-f, --follow`, `--no-monitor`, `--question <q...>`. */
-  flags: string;
-  help: string;
-  choices?: readonly string[];
-  default?: string;
-  required?: boolean;
-}
-
-/** The arguments as commander gives them: a string, a list for `<x...>`, undefined when optional and absent. */
-export type Args = (string | string[] | undefined)[];
-
-/** Commander's options object, before its command's own reading of it. */
-export type RawOptions = Record<string, unknown>;
-
-/** What the help shows of a command: its name (`review new` for a subcommand), what it does, its arguments and options, an example. */
-interface Shown {
-  name: string;
-  summary: string;
-  args?: [string, string?][];
-  options?: OptionSpec[];
-  example: string;
-  /**
-   * Only a person may run it: it acts on a run (launches, stops, merges, types into a session,
-   * raises a budget). Refused, before anything is read, from inside any stage's session.
-   */
-  person?: boolean;
-  /** Left out of help: run by autorun itself (on a host, by the controller), not by people. */
-  hidden?: boolean;
-}
-
-/**
- * A command with options checked by its zod schema (loaded only when such a command runs) into
- * the typed object its runner takes. Runners import their module only then, so `--help` loads
- * none of them.
- */
-interface Checked<O> extends Shown {
-  schema: (z: typeof Z) => Z.ZodType<O>;
-  run(ctx: Ctx, args: Args, opts: O): Promise<number> | number;
-}
-
-/** An agents' hot command: string flags read without zod (it checks what it writes itself). */
-interface Flags<K extends string> extends Shown {
-  flags: readonly K[];
-  run(ctx: Ctx, args: Args, opts: Partial<Record<K, string>>): Promise<number> | number;
-}
-
-/** A command that takes no options. */
-interface Plain extends Shown {
-  run(ctx: Ctx, args: Args): Promise<number> | number;
-}
-
-/** A command of the table as src/cli.ts uses it: what commander needs, and `invoke`, which reads the options and runs it. */
-export interface CommandSpec extends Shown {
-  invoke(ctx: Ctx, args: Args, raw: RawOptions): Promise<number>;
-}
-
-/** Commander's options through the command's schema: one typed object, or a one-line error naming the flag. */
-function command<O>(spec: Checked<O>): CommandSpec {
-  const { schema, run, ...shown } = spec;
-  return {
-    ...shown,
-    invoke: async (ctx, args, raw) => {
-      const z = await import("zod");
-      const parsed = schema(z).safeParse(raw);
-      if (parsed.success) return run(ctx, args, parsed.data);
-      const issue = parsed.error.issues[0]!;
-      const flag = `--${String(issue.path[0] ?? "").replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)}`;
-      const { UserError } = await import("../errors.js");
-      throw new UserError(`${flag} ${JSON.stringify(raw[String(issue.path[0])])}: ${issue.message}.`);
-    },
-  };
-}
-
-/** Commander's options as the strings they are (`--flag <value>`), the rest left out. */
-function agentCommand<K extends string>(spec: Flags<K>): CommandSpec {
-  const { flags, run, ...shown } = spec;
-  return {
-    ...shown,
-    invoke: async (ctx, args, raw) => {
-      const opts: Partial<Record<K, string>> = {};
-      for (const key of flags) {
-        const value = raw[key];
-        if (typeof value === "string") opts[key] = value;
-      }
-      return run(ctx, args, opts);
-    },
-  };
-}
-
-/** A command without options. */
-function plain(spec: Plain): CommandSpec {
-  const { run, ...shown } = spec;
-  return { ...shown, invoke: async (ctx, args) => run(ctx, args) };
-}
-
-const str = (a: Args[number]): string => (typeof a === "string" ? a : "");
-const maybe = (a: Args[number]): string | undefined => (typeof a === "string" ? a : undefined);
-const list = (a: Args[number]): string[] => (Array.isArray(a) ? a : []);
+import { amount, command, maybe, plain, str, list, wholeNumber, type CommandSpec } from "./command-spec.js";
+import { AGENT_COMMANDS, HOST_COMMANDS } from "./table-agents.js";
 
 /** `autorun orchestrate`'s options. */
 const orchestrateOptions = (z: typeof Z) =>
@@ -356,43 +227,7 @@ export const COMMANDS: CommandSpec[] = [
     schema: (z) => z.object({ yes: z.boolean().optional() }),
     run: async (c, [plan], f) => (await import("./discard.js")).runDiscard(c, str(plan), f),
   }),
-  agentCommand({
-    name: "phase",
-    summary: "(agents) report a phase of the current stage",
-    args: [["<phase>", "triage | research | create_plan | implement | merge"], ["<state>", "start | done"]],
-    options: [
-      { flags: "--current <n>", help: "implementation phase number" },
-      { flags: "--total <n>", help: "number of implementation phases" },
-      { flags: "--plan-file <file>", help: "the stage's implementation plan" },
-      { flags: "--complexity <c>", help: "QUICK | MEDIUM | LARGE (triage)" },
-      { flags: "--orch-dir <dir>", help: "orchestration dir (default: $AUTORUN_ORCH_DIR)" },
-      { flags: "--stage <id>", help: "stage id (default: $AUTORUN_STAGE)" },
-    ],
-    example: "autorun phase implement start --current 1 --total 3",
-    // Hot (agents call it at every step): checked by the event it writes, without loading zod here.
-    flags: ["current", "total", "planFile", "complexity", "orchDir", "stage"],
-    run: async (c, [phase, state], f) => (await import("./agent-report.js")).runPhase(c, str(phase), str(state), f),
-  }),
-  agentCommand({
-    name: "event",
-    summary: "(agents) append a validated event",
-    args: [["<type>"], ["[fields...]", "key=value pairs"]],
-    options: [
-      { flags: "--data <json>", help: "fields as a JSON object" },
-      { flags: "--orch-dir <dir>", help: "orchestration dir (default: $AUTORUN_ORCH_DIR)" },
-      { flags: "--stage <id>", help: "stage id (default: $AUTORUN_STAGE)" },
-    ],
-    example: "autorun event stage_idle source=hook reason=waiting",
-    flags: ["data", "orchDir", "stage"],
-    run: async (c, [type, fields], f) => (await import("./agent-report.js")).runEvent(c, str(type), list(fields), f),
-  }),
-  plain({
-    name: "hook",
-    summary: "(hooks) turn a Claude Code hook payload on stdin into an event",
-    args: [["<name>", HOOK_EVENTS.join(" | ")]],
-    example: `echo '{"notification_type":"idle_prompt"}' | autorun hook Notification`,
-    run: async (c, [name]) => (await import("./agent-report.js")).runHook(c, str(name), await readStdin()),
-  }),
+  ...AGENT_COMMANDS,
   command({
     name: "review new",
     summary: "write a review file and mark the stage as waiting on it; prints its path",
@@ -472,55 +307,7 @@ export const COMMANDS: CommandSpec[] = [
     schema: (z) => z.object({ json: z.boolean().optional(), project: z.string().optional() }),
     run: async (c, _args, f) => (await import("./hosts.js")).runHosts(c, f),
   }),
-  plain({
-    name: "host prepare",
-    person: true,
-    hidden: true,
-    summary: "(controller) make the project root a git repository if missing; print where things are and the versions here; JSON on stdin",
-    example: "autorun host prepare < input.json",
-    run: async (c) => (await import("./host.js")).runHost(c, "prepare", await hostInput("prepare")),
-  }),
-  plain({
-    name: "host launch",
-    person: true,
-    hidden: true,
-    summary: "(controller) add a stage's worktree from the pushed tip, write its context and events files, start its tmux session; JSON on stdin",
-    example: "autorun host launch < input.json",
-    run: async (c) => (await import("./host.js")).runHost(c, "launch", await hostInput("launch")),
-  }),
-  plain({
-    name: "host session",
-    person: true,
-    hidden: true,
-    summary: "(controller) start tmux sessions with their environment in a 0600 file; JSON on stdin",
-    example: "autorun host session < input.json",
-    run: async (c) => (await import("./host.js")).runHost(c, "session", await hostInput("session")),
-  }),
-  plain({
-    name: "host versions",
-    person: true,
-    hidden: true,
-    summary: "(controller) print the versions of autorun, git, tmux and the agent here; JSON on stdin",
-    example: "autorun host versions < input.json",
-    run: async (c) => (await import("./host.js")).runHost(c, "versions", await hostInput("versions")),
-  }),
-  plain({
-    name: "host serve",
-    person: true,
-    hidden: true,
-    summary: "(controller) answer host commands, one JSON request per line on stdin, until stdin ends",
-    example: "autorun host serve",
-    run: async (c) => (await import("./host.js")).runHostServe(c),
-  }),
-  plain({
-    name: "host follow",
-    person: true,
-    hidden: true,
-    summary: "(controller) stream an events file's bytes from a byte offset as they are written, until stdin ends",
-    args: [["<file>", "the events file (absolute)"], ["<offset>", "the byte offset to start from"]],
-    example: "autorun host follow ~/.autorun/orchestration/x/events.jsonl 0",
-    run: async (_c, [file, offset]) => (await import("./host.js")).runHostFollow(str(file), str(offset)),
-  }),
+  ...HOST_COMMANDS,
   command({
     name: "demo",
     person: true,
@@ -541,14 +328,3 @@ export const GROUPS: Record<string, { summary: string; example: string; hidden?:
   host: { summary: "(controller) what autorun runs on another host over ssh; not for people", example: "autorun host versions < /dev/null", hidden: true },
   review: { summary: "review files: questions for a person, answered in an editor", example: 'autorun review new --title "API shape" --question "REST or RPC?"\nautorun review list' },
 };
-
-/** A whole number ≥ 1 from a flag's text. */
-function wholeNumber(z: typeof Z) {
-  return z.coerce.number({ error: "must be a whole number ≥ 1" }).int("must be a whole number ≥ 1").min(1, "must be a whole number ≥ 1");
-}
-
-/** A number > 0 from a flag's text (seconds, dollars). */
-function amount(z: typeof Z) {
-  return z.coerce.number({ error: "must be a number > 0" }).positive("must be a number > 0");
-}
-
