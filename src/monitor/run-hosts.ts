@@ -12,27 +12,23 @@
  */
 import { basename } from "node:path";
 import type { SshSettings } from "../adapters/ssh.js";
-import { runScript } from "../adapters/ssh.js";
-import { fetchFromHost } from "../adapters/git-ssh.js";
-import * as git from "../adapters/git.js";
 import type { Tmux } from "../adapters/tmux.js";
 import { otherHostsHaveSlots, resolveHosts, type HostSpec } from "../core/hosts.js";
 import { placeStages, type Placement } from "../core/placement.js";
-import { HostEventFollower } from "../host/event-follower.js";
+import type { HostEventFollower } from "../host/event-follower.js";
 import { HostEventStream } from "../host/event-stream.js";
-import { hostBaseRef, hostEventsFile, hostOrchDir, hostTmuxSocket, hostWorktree } from "../host/protocol.js";
+import { hostEventsFile } from "../host/protocol.js";
 import { RemoteHost, runTmuxSocket } from "../host/remote-host.js";
 import { LocalStageHost, RemoteStageHost, type StageHost } from "../host/stage-host.js";
-import { readFirstEvent } from "../state/events.js";
 import type { Config } from "../state/config.js";
 import type { OrchPaths } from "../state/paths.js";
 import type { AutorunEvent, Status } from "../types/schemas.js";
 import { routedTmux } from "./host-tmux.js";
 import { HostKeep } from "./host-keep.js";
-import { bringNotesHome } from "./host-move.js";
+import { HostStageWork } from "./host-stage-work.js";
+import { hostFollower, logRejected, type Rejected } from "./host-follower.js";
 import type { Clock } from "../core/clock.js";
 import { stagesList } from "../core/printable.js";
-import { LOOK_ON_HOST } from "./host-discard.js";
 
 /** A host that has not answered for this long is lost (its stream says it is there every second: ≤ 10 s from link loss). */
 export const LOST_MS = 6_000;
@@ -67,7 +63,7 @@ interface Conn {
   fenced?: boolean;
   lastError?: string;
   /** Lines the follower refused since they were last logged, by reason. */
-  rejected?: Map<string, { first: number; count: number }>;
+  rejected?: Rejected;
 }
 
 export class RunHosts {
@@ -82,6 +78,8 @@ export class RunHosts {
   readonly ssh: SshSettings;
   /** The copy kept here of the work of the stages on hosts (host-keep.ts). */
   readonly keep: HostKeep;
+  /** Stages' git work on their hosts: fetched, the base pushed, cleaned up after merge. */
+  private readonly work: HostStageWork;
 
   constructor(readonly deps: RunHostsDeps, private readonly status: () => Status) {
     this.specs = resolveHosts(deps.config);
@@ -99,6 +97,16 @@ export class RunHosts {
         const c = this.conn(host);
         return { target: c.remote.target, root: (await c.remote.ready()).root };
       },
+    });
+    this.work = new HostStageWork({
+      ssh: this.ssh,
+      paths: deps.paths,
+      log: deps.log,
+      keep: this.keep,
+      status,
+      hostOf: (id) => this.hostOf(id),
+      remoteHost: (host) => (this.spec(host) && !this.spec(host)!.local ? this.conn(host) : undefined),
+      socket: () => this.socket(),
     });
     this.tmux = routedTmux(deps.tmux, {
       hostOfSession: (session) => this.hostOfSession(session),
@@ -209,89 +217,23 @@ export class RunHosts {
   }
 
   /** The stage's branch as the host has it, into this repository's branch of that name (the stage's last known tip). */
-  async fetchStage(id: string): Promise<void> {
-    const host = this.hostOf(id);
-    if (host === "local") return;
-    const status = this.status();
-    const stage = status.stages[id]!;
-    const c = this.conn(host);
-    const { root } = await c.remote.ready();
-    await fetchFromHost(this.ssh, c.remote.target, { cwd: status.project_root, remoteDir: root }, [`+refs/heads/${stage.branch}:refs/heads/${stage.branch}`]);
+  fetchStage(id: string): Promise<void> {
+    return this.work.fetch(id);
   }
 
-  /**
-   * The base tip here, to the host of stage `id` (as its branch of the base's name): before the
-   * stage is told to rebase onto the base, the base it is told of is there.
-   */
-  async pushBaseTo(id: string): Promise<void> {
-    const host = this.hostOf(id);
-    if (host === "local") return;
-    const status = this.status();
-    const tip = await git.headCommit(status.project_root, `refs/heads/${status.base_branch}`);
-    await this.conn(host).remote.pushBase(status.project_root, tip, status.base_branch);
+  /** The base tip here, to the host of stage `id`, before it is told to rebase onto it. */
+  pushBaseTo(id: string): Promise<void> {
+    return this.work.pushBase(id);
   }
 
-  /**
-   * After a merge: the stage's notes come back from its host, then its worktree and branch there go
-   * (its session was ended by the cleanup); the copies kept here of its work go too.
-   */
-  async cleanupStage(id: string): Promise<void> {
-    const host = this.hostOf(id);
-    if (host !== "local") {
-      const root = (await this.conn(host).remote.ready()).root;
-      if (!(await bringNotesHome({ keep: this.keep, log: this.deps.log, paths: this.deps.paths, status: this.status() }, host, id, root))) return;
-      await this.removeOnHost(host, id);
-    }
-    await this.keep.forget(id);
+  /** After a merge: the stage's notes back from its host, its worktree and branch there gone, the copies here forgotten. */
+  cleanupStage(id: string): Promise<void> {
+    return this.work.cleanup(id);
   }
 
-  /**
-   * Once per monitor, for merged stages that ran on hosts (`ids`): what a predecessor killed
-   * between a merge and its cleanup left there (the session, the worktree, the branch) goes, the
-   * notes brought back first, as after a merge. One ssh call per host to look; a host that cannot
-   * be reached is left to the next monitor.
-   */
-  async reap(ids: readonly string[]): Promise<void> {
-    const status = this.status();
-    const byHost = new Map<string, string[]>();
-    for (const id of ids) {
-      const host = this.hostOf(id);
-      if (host !== "local" && this.spec(host) && !this.spec(host)!.local) byHost.set(host, [...(byHost.get(host) ?? []), id]);
-    }
-    for (const [host, those] of byHost) {
-      try {
-        const c = this.conn(host);
-        const { root, home } = await c.remote.ready();
-        const args = those.flatMap((id) => [status.stages[id]!.session, hostWorktree(root, basename(status.stages[id]!.worktree)), status.stages[id]!.branch]);
-        const r = await runScript(this.ssh, c.remote.target, LOOK_ON_HOST, { args: [root, hostTmuxSocket(home, this.socket()), hostBaseRef(status.base_branch), ...args], deadlineMs: 20_000 });
-        if (!r.ok) throw new Error(r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`);
-        const lines = r.stdout.split("\n");
-        for (const [i, id] of those.entries()) {
-          const [on, tree, branch] = (lines[i] ?? "0 - -").split(" ");
-          if (on !== "1" && tree === "-" && branch === "-") continue;
-          this.deps.log(`stage ${id}: cleaning up what its merge left behind on host ${host}`);
-          if (on === "1") await c.stageHost.tmux(this.socket()).killSession(status.stages[id]!.session);
-          // Its notes come back from a worktree still there; a branch alone has none.
-          if (tree !== "-") await this.cleanupStage(id);
-          else {
-            await this.removeOnHost(host, id);
-            await this.keep.forget(id);
-          }
-        }
-      } catch (error) {
-        this.deps.log(`host ${host}: could not look for what merged stages left there: ${(error as Error).message}`);
-      }
-    }
-  }
-
-  private async removeOnHost(host: string, id: string): Promise<void> {
-    const stage = this.status().stages[id]!;
-    const c = this.conn(host);
-    const { root } = await c.remote.ready();
-    const snapshot = this.keep.refs(host, id)?.there ?? "";
-    const restored = snapshot.replace("refs/autorun/snapshot/", "refs/autorun/restore/");
-    const r = await runScript(this.ssh, c.remote.target, 'cd -- "$1" || exit 0\n[ -d "$2" ] && git worktree remove --force -- "$2"\ngit worktree prune\ngit branch -D -- "$3" >/dev/null 2>&1\nfor r in "$4" "$5"; do [ -n "$r" ] && git update-ref -d "$r" >/dev/null 2>&1; done\nexit 0', { args: [root, `${root}/.claude/worktrees/${basename(stage.worktree)}`, stage.branch, snapshot, restored], deadlineMs: 20_000 });
-    if (!r.ok) this.deps.log(`stage ${id}: could not remove its worktree on host ${host}: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`}`);
+  /** Once per monitor: what merged stages `ids` left on their hosts (a predecessor killed mid-cleanup) goes. */
+  reap(ids: readonly string[]): Promise<void> {
+    return this.work.reap(ids);
   }
 
   /** An ssh call to `host` failed: no answer is no news of its sessions. */
@@ -389,7 +331,19 @@ export class RunHosts {
       const info = await c.remote.ready();
       // What launches there next (a dependant, a relaunch) finds the host's server running.
       c.remote.server.warm();
-      const follower = (c.follower = this.follower(name, c, info.home));
+      const follower = (c.follower = hostFollower({
+        ssh: this.ssh,
+        target: c.remote.target,
+        home: info.home,
+        paths: this.deps.paths,
+        name,
+        placements: () => {
+          const out = new Map<string, number>();
+          for (const [id, p] of this.placed) if (p.host === name) out.set(id, p.offset);
+          return out;
+        },
+        rejected: (c.rejected ??= new Map()),
+      }));
       c.stream = new HostEventStream({
         s: this.ssh,
         target: c.remote.target,
@@ -412,7 +366,7 @@ export class RunHosts {
             c.fenced = false;
           }
           c.lastError = undefined;
-          this.logRejected(name, c);
+          logRejected(this.deps.log, name, c.rejected);
         },
         onAccepted: () => this.deps.wake?.(),
         // Its panes are read once what its stages said is read: a monitor started again must not
@@ -421,7 +375,7 @@ export class RunHosts {
           c.tmux ??= c.stageHost.tmux(this.socket());
         },
         onError: (error) => {
-          this.logRejected(name, c);
+          logRejected(this.deps.log, name, c.rejected);
           this.note(name, error);
         },
       });
@@ -434,37 +388,6 @@ export class RunHosts {
       });
   }
 
-  private follower(name: string, c: Conn, home: string): HostEventFollower {
-    const { paths } = this.deps;
-    const orchestration = basename(paths.dir);
-    const first = readFirstEvent(paths.events)!;
-    return new HostEventFollower({
-      s: this.ssh,
-      target: c.remote.target,
-      hostEvents: hostEventsFile(home, orchestration),
-      hostOrchDir: hostOrchDir(home, orchestration),
-      paths,
-      identity: { plan_name: first.plan_name, project_slug: first.project_slug, started_ts: first.ts },
-      placements: () => {
-        const out = new Map<string, number>();
-        for (const [id, p] of this.placed) if (p.host === name) out.set(id, p.offset);
-        return out;
-      },
-      stateFile: `${paths.dir}/host-${name}.offset`,
-      onRejected: (offset, reason) => {
-        // One log line per reason and frame read (a fenced session may have written many).
-        const seen = (c.rejected ??= new Map<string, { first: number; count: number }>());
-        const r = seen.get(reason) ?? { first: offset, count: 0 };
-        seen.set(reason, { ...r, count: r.count + 1 });
-      },
-    });
-  }
-
-  private logRejected(name: string, c: Conn): void {
-    for (const [reason, r] of c.rejected ?? []) this.deps.log(`host ${name}: ignored ${r.count === 1 ? "the line" : `${r.count} lines from the one`} at byte ${r.first} of its events file: ${reason}`);
-    c.rejected?.clear();
-  }
-
   /** Ends the host's sessions of this run's stages that are no longer placed on it. */
   private async fence(name: string, c: Conn): Promise<void> {
     const tmux = c.stageHost.tmux(this.socket());
@@ -475,7 +398,7 @@ export class RunHosts {
       if (id !== undefined && this.placed.get(id)?.host === name) continue;
       await tmux.killSession(session);
       // Its worktree there too: the stage went on elsewhere from the last tip fetched from here.
-      if (id !== undefined) await this.removeOnHost(name, id);
+      if (id !== undefined) await this.work.remove(name, id);
       this.deps.log(`host ${name}: ended its stale session ${session} and removed its worktree there (stage ${id ?? "?"} runs elsewhere now)`);
     }
   }
