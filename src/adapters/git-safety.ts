@@ -5,11 +5,8 @@
  */
 import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { runProgram, type RunResult } from "./exec.js";
+import { run } from "./git.js";
 
-async function run(cwd: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
-  return runProgram("git", ["-C", cwd, ...args], { timeoutMs, env: { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } });
-}
 
 function readText(file: string): string | undefined {
   try {

@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import * as git from "../adapters/git.js";
+import * as gitMerge from "../adapters/git-merge.js";
 import { operationOnBase } from "../adapters/git-safety.js";
 import { makeDir } from "../state/paths.js";
 import type { Config } from "../state/config.js";
@@ -62,11 +63,11 @@ export function stageChecks(config: Pick<Config, "validate">, stage: Stage): str
   return stage.settings.validate ?? config.validate;
 }
 
-async function computeMerge(home: string, root: string, ours: string, theirs: string): Promise<git.TreeMerge> {
-  if (await git.supportsMergeTreeWriteTree()) return git.mergeTree(root, ours, theirs);
+async function computeMerge(home: string, root: string, ours: string, theirs: string): Promise<gitMerge.TreeMerge> {
+  if (await gitMerge.supportsMergeTreeWriteTree()) return gitMerge.mergeTree(root, ours, theirs);
   const dir = integrationWorktree(home, root);
   makeDir(dirname(dir));
-  return git.mergeTreeInWorktree(root, dir, ours, theirs);
+  return gitMerge.mergeTreeInWorktree(root, dir, ours, theirs);
 }
 
 /** The step the merge of stage `id` is at, looked at now. */
@@ -86,7 +87,7 @@ export async function planMerge(input: PlanInput): Promise<MergePlan> {
   const baseTip = tips.get(base) ?? (await git.headCommit(root, `refs/heads/${base}`));
   // The merge is computed beside the ancestry check when that writes no worktree (merge-tree
   // --write-tree only adds unreferenced objects): one git process fewer in series.
-  const [ancestor, early] = await Promise.all([git.isAncestor(root, stageTip, baseTip), git.supportsMergeTreeWriteTree().then((yes) => (yes ? git.mergeTree(root, baseTip, stageTip) : undefined)).catch(() => undefined)]);
+  const [ancestor, early] = await Promise.all([git.isAncestor(root, stageTip, baseTip), gitMerge.supportsMergeTreeWriteTree().then((yes) => (yes ? gitMerge.mergeTree(root, baseTip, stageTip) : undefined)).catch(() => undefined)]);
   if (ancestor) {
     if (stage.status === "merging" || stage.merge_commit !== null) return { step: "record", baseTip };
     if (!(await git.onFirstParentChain(root, stageTip, baseTip))) return { step: "by_hand" };
@@ -95,7 +96,7 @@ export async function planMerge(input: PlanInput): Promise<MergePlan> {
   const tree = early ?? (await computeMerge(input.home, root, baseTip, stageTip));
   if (!tree.ok) return { step: "conflict", stageTip, files: tree.files, detail: tree.detail };
   // The files the merge changes are those between the base and the merged tree: asked beside the commit.
-  const [commit, touched] = await Promise.all([git.commitTree(root, tree.tree, [baseTip, stageTip], mergeSubject(id, stage.name)), git.changedFiles(root, baseTip, tree.tree)]);
+  const [commit, touched] = await Promise.all([gitMerge.commitTree(root, tree.tree, [baseTip, stageTip], mergeSubject(id, stage.name)), git.changedFiles(root, baseTip, tree.tree)]);
   const checks = stageChecks(input.config, stage);
   const guarded = input.byPerson ? [] : guardedChanges(touched, checks);
   if (guarded.length > 0) return { step: "guarded", stageTip, files: guarded };

@@ -13,6 +13,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as git from "../adapters/git.js";
+import * as gitMerge from "../adapters/git-merge.js";
 import { checkoutFromFiles, operationOnBase } from "../adapters/git-safety.js";
 import { runValidate, validateEnvironment } from "../adapters/process.js";
 import type { Tmux } from "../adapters/tmux.js";
@@ -171,7 +172,7 @@ class StageMerge {
       if (inTheWay.length > 0) return this.refuse(inTheWay, checkout);
     }
     appendFor(deps.paths, this.status, { stage: id, type: "merge_started", branch: stage.branch });
-    if (!(await git.casRef(root, { ref: baseRef, from: baseTip, to: commit, reason: `autorun: merge stage ${id}` }))) {
+    if (!(await gitMerge.casRef(root, { ref: baseRef, from: baseTip, to: commit, reason: `autorun: merge stage ${id}` }))) {
       deps.log(`stage ${id}: ${base} moved while merging; merging again on its new tip (round ${round + 1})`);
       return undefined;
     }
@@ -182,7 +183,7 @@ class StageMerge {
       const refusal = onBase ? await git.moveCheckout(checkout, baseTip, commit) : undefined;
       if (refusal !== undefined) {
         // An edit appeared between the check and the move: put the base back where it was.
-        await git.casRef(root, { ref: baseRef, from: commit, to: baseTip, reason: `autorun: undo merge stage ${id} (checkout in the way)` });
+        await gitMerge.casRef(root, { ref: baseRef, from: commit, to: baseTip, reason: `autorun: undo merge stage ${id} (checkout in the way)` });
         return this.refuse(parseInTheWay(refusal), checkout);
       }
     }
