@@ -64,8 +64,10 @@ try {
     console.log(`round ${round + 1} at load ${loadAverage().toFixed(1)}: ${batch} stages here ${ms.local.toFixed(0)} ms, on the host ${ms.host.toFixed(0)} ms (${(ms.host / ms.local).toFixed(2)}×)`);
   }
   figure(`launch_${batch}_stages_host_over_local`, percentile(ratios, 50), `× median of ${rounds}${batch === 20 ? " (goal ≤ 1.5)" : ""} at load average ${loadAverage().toFixed(1)}`);
-  // The parts of a remote launch.
-  const parts = { ssh_call: [], push: [], host_autorun_start: [] };
+  // The parts of a remote launch: an ssh call on the shared connection, the push of the base, and a
+  // request through the host's kept `autorun host serve` (a launch's own request; here `versions`,
+  // which runs git, tmux and the agent's --version there).
+  const parts = { ssh_call: [], push: [], served_versions_call: [] };
   for (let i = 0; i < n; i++) {
     t = performance.now();
     await runScript(s, remote.target, "true");
@@ -74,8 +76,8 @@ try {
     await remote.pushBase(repo, tip, "main");
     parts.push.push(performance.now() - t);
     t = performance.now();
-    await runScript(s, remote.target, '"$1" --version >/dev/null', { args: [CLI] });
-    parts.host_autorun_start.push(performance.now() - t);
+    await remote.server.call("versions", {}, 20_000);
+    parts.served_versions_call.push(performance.now() - t);
   }
   for (const [k, v] of Object.entries(parts)) figure(`host_launch_part_${k}_p50`, percentile(v, 50), "ms");
   // By hand: a push and one ssh command, each on a new connection, as a person would type them.
@@ -91,6 +93,7 @@ try {
   figure("stage_launch_by_hand_p50", percentile(hand, 50), "ms");
 } finally {
   for (const h of hosts) await h.tmux(socket).killServer().catch(() => undefined);
+  remote.close();
   await closeMaster(s, remote.target).catch(() => undefined);
   await host.teardown();
   rmSync(dir, { recursive: true, force: true });
