@@ -23,11 +23,11 @@ export class ToolError extends Error {
   readonly argv: readonly string[];
   readonly code: number | undefined;
   readonly stderr: string;
-  constructor(message: string, run: { argv: readonly string[]; code: number | undefined; stderr: string; cause?: unknown; signal?: string; timedOut?: boolean; cwd?: string }) {
+  constructor(message: string, run: { argv: readonly string[]; code?: number; stderr?: string; cause?: unknown; signal?: string; timedOut?: boolean; cwd?: string }) {
     super(message, run.cause === undefined ? undefined : { cause: run.cause });
     this.argv = run.argv;
     this.code = run.code;
-    this.stderr = run.stderr;
+    this.stderr = run.stderr ?? "";
     this.signal = run.signal;
     this.timedOut = run.timedOut ?? false;
     this.cwd = run.cwd;

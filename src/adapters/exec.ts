@@ -105,12 +105,12 @@ export async function runProgram(file: string, args: readonly string[], opts: Ru
     }
   });
   if (done.timedOut) {
-    throw new ToolError(`${file} timed out after ${timeoutMs} ms${where}: ${shown}`, { argv, code: undefined, stderr: done.stderr, timedOut: true, ...(done.signal ? { signal: done.signal } : {}), ...at });
+    throw new ToolError(`${file} timed out after ${timeoutMs} ms${where}: ${shown}`, { argv, stderr: done.stderr, timedOut: true, ...(done.signal ? { signal: done.signal } : {}), ...at });
   }
   if (done.startError && (done.code === null || done.code < 0) && done.signal === null) {
     const code = done.startError.code;
     const hint = code === "ENOENT" ? `${file} is not installed or not on PATH` : `failed to start: ${done.startError.message}`;
-    throw new ToolError(`${hint}${where} (${shown})`, { argv, code: undefined, stderr: done.stderr, cause: done.startError, ...at });
+    throw new ToolError(`${hint}${where} (${shown})`, { argv, stderr: done.stderr, cause: done.startError, ...at });
   }
   return {
     ok: done.code === 0,

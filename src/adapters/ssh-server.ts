@@ -91,7 +91,7 @@ export class SshServer {
 
   failure(message: string, extra: { timedOut?: boolean; ended?: boolean } = {}): ToolError {
     const { ended, ...more } = extra;
-    return new (ended ? ServerEnded : ToolError)(`host ${this.target.name}: ${message}`, { argv: ["ssh", this.target.destination, ...this.spec.what.split(" ")], code: undefined, stderr: this.stderrTail(), ...more });
+    return new (ended ? ServerEnded : ToolError)(`host ${this.target.name}: ${message}`, { argv: ["ssh", this.target.destination, ...this.spec.what.split(" ")], stderr: this.stderrTail(), ...more });
   }
 
   private async once(request: Record<string, unknown>, deadlineMs: number, what: string): Promise<unknown> {

@@ -115,7 +115,7 @@ export class SshShell {
       const timer = setTimeout(() => {
         this.pending = undefined;
         this.close();
-        reject(new ToolError(`ssh to host ${this.target.name} (${this.target.destination}) did not answer within ${deadlineMs} ms`, { argv: ["ssh", this.target.destination, file, ...args.slice(0, 3)], code: undefined, stderr: "", timedOut: true }));
+        reject(new ToolError(`ssh to host ${this.target.name} (${this.target.destination}) did not answer within ${deadlineMs} ms`, { argv: ["ssh", this.target.destination, file, ...args.slice(0, 3)], timedOut: true }));
       }, deadlineMs);
       this.pending = {
         marker,

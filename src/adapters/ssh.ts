@@ -118,7 +118,7 @@ export async function runScript(s: SshSettings, target: SshTarget, script: strin
   const r = await runSsh(argv, scriptInput(script, args), deadlineMs);
   if (r === "timeout") {
     const reset = await resetIfStale(s, target);
-    throw new ToolError(`ssh to host ${target.name} (${target.destination}) did not answer within ${deadlineMs} ms${reset ? "; its shared connection was stuck and has been reset" : ""}`, { argv: ["ssh", ...argv], code: undefined, stderr: "", timedOut: true });
+    throw new ToolError(`ssh to host ${target.name} (${target.destination}) did not answer within ${deadlineMs} ms${reset ? "; its shared connection was stuck and has been reset" : ""}`, { argv: ["ssh", ...argv], timedOut: true });
   }
   return r;
 }
@@ -147,7 +147,7 @@ function runSsh(argv: readonly string[], input: string, deadlineMs: number): Pro
     }, deadlineMs);
     child.on("error", (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new ToolError(error.code === "ENOENT" ? "ssh is not installed or not on PATH" : `ssh failed to start: ${error.message}`, { argv: ["ssh", ...argv], code: undefined, stderr: "", cause: error }));
+      reject(new ToolError(error.code === "ENOENT" ? "ssh is not installed or not on PATH" : `ssh failed to start: ${error.message}`, { argv: ["ssh", ...argv], cause: error }));
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);

@@ -154,7 +154,7 @@ export class HostEventStream {
   private arm(gen: number): void {
     clearTimeout(this.watchdog);
     const ms = this.o.stallMs ?? 10 * FOLLOW_HEARTBEAT_MS;
-    this.watchdog = setTimeout(() => this.fail(gen, new ToolError(`following the events of host ${this.o.target.name}: nothing from it for ${ms / 1000} s`, { argv: ["ssh", this.o.target.destination, "autorun", "host", "follow", this.o.hostEvents], code: undefined, stderr: "", timedOut: true })), ms);
+    this.watchdog = setTimeout(() => this.fail(gen, new ToolError(`following the events of host ${this.o.target.name}: nothing from it for ${ms / 1000} s`, { argv: ["ssh", this.o.target.destination, "autorun", "host", "follow", this.o.hostEvents], timedOut: true })), ms);
     this.watchdog.unref();
   }
 
