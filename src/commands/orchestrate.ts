@@ -120,12 +120,15 @@ function belongsToOtherProject(home: string, name: string, projectRoot: string):
 
 /**
  * The project slug names sessions, branches and worktrees, so two orchestrations must never share
- * one: a plan that already has an orchestration keeps its slug; a new one whose slug is taken by
- * another plan gets `-2`, `-3`, … (stable: the first orchestration keeps the plain slug).
+ * one: a plan that already has an orchestration keeps its slug (on `--fresh`, only if nothing of
+ * the old run's names is left); a new one whose slug is taken gets `-2`, `-3`, … (stable: the
+ * first orchestration keeps the plain slug).
  */
-function uniqueSlug(home: string, planName: string, inUse: (slug: string) => boolean = () => false): string {
+function uniqueSlug(home: string, planName: string, inUse: (slug: string) => boolean = () => false, fresh = false): string {
   const own = readFirstEvent(eventsFile(home, planName));
-  if (own?.type === "orchestration_started") return own.project_slug;
+  // `--fresh` starts over under the same names only when the run set aside left none of them
+  // behind (a stopped run's branches and worktrees stay its own: nothing of them is adopted).
+  if (own?.type === "orchestration_started" && !(fresh && inUse(own.project_slug))) return own.project_slug;
   const taken = new Set<string>();
   for (const other of listOrchestrations(home)) {
     // Runs kept aside by --fresh (`name.<time>`) are never continued.
@@ -189,7 +192,7 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
     git.headCommit(projectRoot, `refs/heads/${prepared.baseBranch}`),
     git.excludeFile(projectRoot),
   ]);
-  const prep = { ...prepared, slug: uniqueSlug(ctx.home, prepared.planName, inUse) };
+  const prep = { ...prepared, slug: uniqueSlug(ctx.home, prepared.planName, inUse, status !== undefined && opts.fresh === true) };
   prep.paths = orchPaths(ctx.home, prep.planName, prep.slug);
   if (permissionMode !== undefined) prep.config = { ...prep.config, permissionMode };
   const { paths } = prep;

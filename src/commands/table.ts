@@ -78,7 +78,7 @@ export const COMMANDS: CommandSpec[] = [
       { flags: "--base <branch>", help: "base branch stages branch from and merge into (default: the current branch)" },
       { flags: "--project <dir>", help: "project root (default: the git repository of the current directory)" },
       { flags: "--parse-with <parser>", help: "parse a free-form plan with claude -p", choices: ["claude"] },
-      { flags: "--fresh", help: "start over when this plan already has an orchestration (the old one is kept)" },
+      { flags: "--fresh", help: "start over when this plan already has an orchestration (the old one is kept, with any branch and worktree it left: the new run names its own)" },
       { flags: "--no-monitor", help: "do not start the background monitor" },
     ],
     example: "autorun orchestrate docs/master-plan.md --dry-run\nautorun orchestrate docs/master-plan.md --max-parallel 2",

@@ -75,7 +75,7 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     expect(logs).toEqual(["again-monitor.log", `again-monitor.${kept!.split(".")[1]}.log`].sort());
     expect((await sb.cli(["logs", kept!])).stdout).toContain("orchestration completed");
   });
-  it("orchestrate --fresh is refused while the run's monitor or sessions run: exit 2, nothing moved", async ({ sb }) => {
+  it("orchestrate --fresh is refused while the run's monitor or sessions run: exit 2, nothing moved; after a stop it starts over on names of its own", async ({ sb }) => {
     const plan = sb.writePlan("live.md", "## Stage 1: Only\n");
     const agent = JSON.stringify(["sleep", "600", "{stage}"]);
     expect((await sb.cli(["orchestrate", plan, "--agent-cmd", agent])).code).toBe(0);
@@ -86,9 +86,20 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     expect(r.stderr.trim()).toMatch(/^autorun: orchestration live is still running \(its monitor \(pid \d+\) and session live_stage-1\); .*autorun stop live --sessions/);
     expect(readdirSync(join(sb.home, "orchestration"))).toEqual(before);
     expect((await sb.cli(["stop", "live", "--sessions"])).code).toBe(0);
+    // The stopped run's stage left work on its branch: --fresh starts over on names of its own
+    // and leaves that branch and worktree to the run set aside.
+    const old = statusOf(sb, "live")!.stages["1"]!;
+    writeFileSync(join(old.worktree, "kept.txt"), "old work\n");
+    await sb.git("-C", old.worktree, "add", "kept.txt");
+    await sb.git("-C", old.worktree, "commit", "-qm", "old work");
     const again = await sb.cli(["orchestrate", plan, "--fresh", "--agent-cmd", agent, "--no-monitor"]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/kept as live\./);
+    const fresh = statusOf(sb, "live")!.stages["1"]!;
+    expect(fresh.branch).not.toBe(old.branch);
+    expect(fresh.worktree).not.toBe(old.worktree);
+    expect(await sb.git("log", "-1", "--format=%s", old.branch)).toBe("old work");
+    expect(await sb.git("log", "-1", "--format=%s", fresh.branch)).not.toBe("old work");
     await sb.cli(["stop", "live", "--sessions"]);
   });
 });
