@@ -202,7 +202,8 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
     if (!opts.fresh) {
       throw new UserError(`orchestration ${prep.planName} already completed (${paths.dir}); pass --fresh to start it again (the old one is kept beside it).`);
     }
-    keepAside(ctx, paths, prep.planName, prep.slug);
+    // Under its own names: its monitor log is named after its slug, which the new run may not share.
+    keepAside(ctx, orchPaths(ctx.home, prep.planName, status.project_slug), prep.planName, status.project_slug);
     status = undefined;
   }
   const tmux = createTmux(prep.config.tmuxSocket);

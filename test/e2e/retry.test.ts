@@ -100,6 +100,10 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     expect(fresh.worktree).not.toBe(old.worktree);
     expect(await sb.git("log", "-1", "--format=%s", old.branch)).toBe("old work");
     expect(await sb.git("log", "-1", "--format=%s", fresh.branch)).not.toBe("old work");
+    // The run set aside keeps its own monitor log, under its own name.
+    const kept = /kept as (live\.[\dT-]+)/.exec(again.stdout)![1]!;
+    expect(readdirSync(join(sb.home, "logs"))).toContain(`live-monitor.${kept.split(".")[1]}.log`);
+    expect((await sb.cli(["logs", kept])).stdout).toContain("monitor started");
     await sb.cli(["stop", "live", "--sessions"]);
   });
 });
