@@ -14,6 +14,10 @@ import { expectOk, loadExeca, runProgram, type RunResult } from "./exec.js";
 import { writeSessionEnv, sessionProgram } from "./session-env.js";
 import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { pane, target, type NewSession, type Tmux, type TmuxCalls } from "./tmux-interface.js";
+import { paneMethods } from "./tmux-pane.js";
+
+export type { NewSession, PaneStatus, Tmux } from "./tmux-interface.js";
 
 /**
  * tmux expands formats in some arguments (`display-message`'s text, `-F`, `new-session -c`, which
@@ -30,63 +34,6 @@ export function tmuxArg(arg: string): string {
 
 /** Variables Claude Code sets in its own sessions; a nested claude refuses to start with them. */
 const CLAUDE_ENV_PREFIXES = ["CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT"];
-
-export interface NewSession {
-  name: string;
-  cwd: string;
-  argv: readonly string[];
-  env: Record<string, string>;
-  /** Where the environment file goes (made 0700); a private temp directory when not given. */
-  envDir?: string;
-  width?: number;
-  height?: number;
-  /** Keep the pane (and what the program printed) after it exits, so autorun can read why. */
-  remainOnExit?: boolean;
-}
-
-/** A session's pane: running, exited (with its status, kept by remain-on-exit), or no such session. */
-export type PaneStatus = { state: "running" } | { state: "exited"; status: number | undefined; signal: number | undefined } | { state: "gone" };
-
-export interface Tmux {
-  socket: string | undefined;
-  newSession(spec: NewSession): Promise<void>;
-  /**
-   * Several sessions in as few tmux calls as its command-line limit allows, all sent at once: for
-   * each, whether it was certainly made (false: its call failed or timed out, and it may or may not
-   * exist).
-   */
-  newSessions(specs: readonly NewSession[]): Promise<boolean[]>;
-  hasSession(name: string): Promise<boolean>;
-  paneStatus(name: string): Promise<PaneStatus>;
-  /**
-   * Every session's first pane at once (one tmux call): running or exited, with its exit status.
-   * `of`: the sessions asked about (across hosts, a server none of them is on is left out).
-   */
-  paneStatuses(of?: readonly string[]): Promise<Map<string, PaneStatus>>;
-  /** False when no tmux server answers on this socket (it died, or never started). */
-  serverRunning(): Promise<boolean>;
-  listSessions(): Promise<string[]>;
-  capturePane(name: string): Promise<string | undefined>;
-  /** Several panes' screens in one tmux call (undefined for a pane that is gone). */
-  capturePanes(names: readonly string[]): Promise<Map<string, string | undefined>>;
-  /** The last `lines` non-empty lines a pane printed, history included (a dead pane's last words). */
-  lastLines(name: string, lines: number): Promise<string[]>;
-  /** The cursor's row in the visible pane (0 = top), which `capturePane`'s lines line up with. */
-  cursorRow(name: string): Promise<number | undefined>;
-  /** A pane's screen and its cursor's row at the same moment, in one tmux call (undefined: the pane is gone). */
-  captureWithCursor(name: string): Promise<{ screen: string; row: number | undefined } | undefined>;
-  sendLiteral(name: string, text: string): Promise<boolean>;
-  sendEnter(name: string): Promise<boolean>;
-  /** The screen and cursor row (as `captureWithCursor`), then Enter, in one tmux call; undefined: the pane is gone, nothing sent. */
-  enterAfterLook(name: string): Promise<{ screen: string; row: number | undefined } | undefined>;
-  killSession(name: string): Promise<boolean>;
-  killServer(): Promise<void>;
-  displayMessage(text: string): Promise<void>;
-  attachArgv(name: string, insideTmux: boolean): string[];
-  attach(name: string, insideTmux: boolean): Promise<number>;
-  version(): Promise<string | undefined>;
-}
-
 
 /**
  * tmux refuses a command line longer than 16 KiB ("command too long"): the commands of several
@@ -133,20 +80,6 @@ export async function ownPane(env: NodeJS.ProcessEnv = process.env, runner: type
   return m ? { pid: Number(m[1]), session: m[2]! } : undefined;
 }
 
-/** How one `Tmux` calls tmux: on its socket, with the agent's variables unset, its arguments escaped. */
-interface TmuxCalls {
-  socket: string | undefined;
-  prefix: string[];
-  runner: typeof runProgram;
-  run(args: string[], timeoutMs?: number): Promise<RunResult>;
-  /** Several tmux commands in one invocation (`describe` stands for their arguments in errors). */
-  runMany(commands: string[][], timeoutMs?: number, describe?: string): Promise<RunResult>;
-  /** New sessions' commands (`queued`: sessions of the calls sent before it, which tmux may make first). */
-  runSessions(specs: readonly NewSession[], commands: string[][], queued?: number): Promise<RunResult>;
-  /** The tmux commands that start one session. */
-  sessionCommands(spec: NewSession): string[][];
-}
-
 function tmuxCalls(socket: string | undefined, runner: typeof runProgram): TmuxCalls {
   const prefix = socket ? ["-L", socket] : [];
   // Without -L, tmux talks to the server `$TMUX` names: from a session of another server, autorun
@@ -183,9 +116,6 @@ function tmuxCalls(socket: string | undefined, runner: typeof runProgram): TmuxC
 
   return { socket, prefix, runner, run, runMany, runSessions, sessionCommands };
 }
-
-const target = (name: string): string => `=${name}`;
-const pane = (name: string): string => `=${name}:`;
 
 /** `runner` runs tmux (injected in tests, which check the exact argument lists). */
 export function createTmux(socket?: string, runner: typeof runProgram = runProgram): Tmux {
@@ -255,91 +185,6 @@ function sessionMethods({ socket, prefix, runner, run, runSessions, sessionComma
   async version() {
     const r = await runner("tmux", ["-V"]).catch(() => undefined);
     return r?.ok ? r.stdout.trim() : undefined;
-  },
-  };
-}
-
-/**
- * A pane's cursor row, on a line of its own, then its screen: tmux runs one client's commands in
- * one turn of its loop, so nothing is drawn between the two.
- */
-function look(name: string): string[][] {
-  return [["display-message", "-p", "-t", pane(name), "#{cursor_y}"], ["capture-pane", "-p", "-t", pane(name)]];
-}
-
-function readLook(stdout: string): { screen: string; row: number | undefined } {
-  const [row = "", ...screen] = stdout.split("\n");
-  return { screen: screen.join("\n"), row: /^\d+$/.test(row) ? Number(row) : undefined };
-}
-
-type PaneMethods = Pick<Tmux, "paneStatus" | "paneStatuses" | "capturePanes" | "capturePane" | "lastLines" | "cursorRow" | "captureWithCursor" | "sendLiteral" | "sendEnter" | "enterAfterLook">;
-
-/** A session's pane: its state, its screen, keys into it. */
-function paneMethods({ run, runMany }: TmuxCalls): PaneMethods {
-  return {
-  async paneStatus(name) {
-    const r = await run(["display-message", "-p", "-t", pane(name), "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"]);
-    if (!r.ok) return { state: "gone" };
-    const [dead, status, sig] = r.stdout.trim().split(" ");
-    if (dead !== "1") return { state: "running" };
-    const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
-    return { state: "exited", status: num(status), signal: num(sig) };
-  },
-  async paneStatuses() {
-    const out = new Map<string, PaneStatus>();
-    const r = await run(["list-panes", "-a", "-F", "#{session_name}\t#{pane_index}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_dead_signal}"]);
-    if (!r.ok) return out;
-    const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
-    for (const line of r.stdout.split("\n")) {
-      const [session, , dead, status, sig] = line.split("\t");
-      if (!session || out.has(session)) continue;
-      out.set(session, dead === "1" ? { state: "exited", status: num(status), signal: num(sig) } : { state: "running" });
-    }
-    return out;
-  },
-  async capturePanes(names) {
-    const out = new Map<string, string | undefined>();
-    if (names.length === 0) return out;
-    // Each screen after a marker line of its own, in one invocation: tmux prints them in order.
-    const marker = (i: number) => `\u0001autorun-pane ${i}\u0001`;
-    const r = await runMany(names.flatMap((name, i) => [["display-message", "-p", marker(i)], ["capture-pane", "-p", "-t", pane(name)]]));
-    if (r.ok) {
-      const parts = r.stdout.split(/\u0001autorun-pane (\d+)\u0001\n?/);
-      for (let k = 1; k + 1 < parts.length + 1; k += 2) out.set(names[Number(parts[k])]!, (parts[k + 1] ?? "").replace(/\n$/, ""));
-      if (out.size === names.length) return out;
-    }
-    // One pane went away meanwhile (tmux stops a command list at its first error): one by one.
-    for (const name of names) out.set(name, await this.capturePane(name));
-    return out;
-  },
-  async capturePane(name) {
-    const r = await run(["capture-pane", "-p", "-t", pane(name)]);
-    return r.ok ? r.stdout : undefined;
-  },
-  async lastLines(name, lines) {
-    const r = await run(["capture-pane", "-p", "-J", "-S", "-", "-t", pane(name)]);
-    if (!r.ok) return [];
-    // tmux adds "Pane is dead (status 1, <date>)" under a remain-on-exit pane's output.
-    return r.stdout.split("\n").map((l) => l.trimEnd()).filter((l) => l !== "" && !/^Pane is dead \(/.test(l)).slice(-lines);
-  },
-  async cursorRow(name) {
-    const r = await run(["display-message", "-p", "-t", pane(name), "#{cursor_y}"]);
-    return r.ok && /^\d+$/.test(r.stdout.trim()) ? Number(r.stdout.trim()) : undefined;
-  },
-  async captureWithCursor(name) {
-    const r = await runMany(look(name));
-    return r.ok ? readLook(r.stdout) : undefined;
-  },
-  async sendLiteral(name, text) {
-    return (await run(["send-keys", "-t", pane(name), "-l", "--", text])).ok;
-  },
-  async sendEnter(name) {
-    return (await run(["send-keys", "-t", pane(name), "Enter"])).ok;
-  },
-  async enterAfterLook(name) {
-    // One process where a look and an Enter took two: on a busy machine each costs tens of ms.
-    const r = await runMany([...look(name), ["send-keys", "-t", pane(name), "Enter"]]);
-    return r.ok ? readLook(r.stdout) : undefined;
   },
   };
 }
