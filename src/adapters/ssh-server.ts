@@ -113,7 +113,7 @@ export class SshServer {
         this.child = undefined;
         const w = this.waiting;
         this.waiting = undefined;
-        w?.reject(this.failure(`its ${this.spec.what} ended: ${kept.stderrTail().split("\n").filter(Boolean).at(-1) ?? why}`, { ended: true }));
+        w?.reject(this.failure(`its ${this.spec.what} ended: ${why}`, { ended: true }));
       },
     });
     const child = kept.child;

@@ -28,8 +28,9 @@ trap 'rm -rf -- "$D"' EXIT
 
 /**
  * A long-lived `ssh … sh -s` through the shared connection, its output handed to `on.data`, its
- * end (ssh failed, the host went away, the program there ended) to `on.ended`, the last 2000
- * characters of its stderr kept. It holds nothing open: a person's command that used the host can
+ * end (ssh failed, the host went away, the program there ended) to `on.ended` with why (the last
+ * line ssh or the program wrote on stderr, else how it ended), the last 2000 characters of its
+ * stderr kept. It holds nothing open: a person's command that used the host can
  * exit while it runs. What `SshShell` and `SshServer` (ssh-server.ts) each keep one of.
  */
 export function spawnKeptSsh(s: SshSettings, target: SshTarget, on: { data: (b: Buffer) => void; ended: (why: string) => void }): { child: ChildProcess; stderrTail: () => string } {
@@ -41,8 +42,9 @@ export function spawnKeptSsh(s: SshSettings, target: SshTarget, on: { data: (b: 
     err = (err + b.toString("utf8")).slice(-2000);
   });
   child.stdin!.on("error", () => undefined);
-  child.on("error", (error) => on.ended(error.message));
-  child.on("close", (code) => on.ended(`exit ${code ?? "?"}`));
+  const ended = (how: string): void => on.ended(err.split("\n").filter(Boolean).at(-1) ?? how);
+  child.on("error", (error) => ended(error.message));
+  child.on("close", (code) => ended(`exit ${code ?? "?"}`));
   child.unref();
   for (const stream of [child.stdin, child.stdout, child.stderr]) if (stream && "unref" in stream && typeof stream.unref === "function") (stream.unref as () => void).call(stream);
   return { child, stderrTail: () => err };
@@ -58,7 +60,6 @@ export class SshShell {
   private child: ChildProcess | undefined;
   private buffer = Buffer.alloc(0);
   private pending: Pending | undefined;
-  private stderrTail: () => string = () => "";
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -97,12 +98,10 @@ export class SshShell {
         this.child = undefined;
         const p = this.pending;
         this.pending = undefined;
-        const err = kept.stderrTail();
-        p?.reject(new ToolError(`ssh to host ${this.target.name} (${this.target.destination}) failed: ${err.split("\n").filter(Boolean).at(-1) ?? why}`, { argv: ["ssh", this.target.destination, "sh"], code: 255, stderr: err }));
+        p?.reject(new ToolError(`ssh to host ${this.target.name} (${this.target.destination}) failed: ${why}`, { argv: ["ssh", this.target.destination, "sh"], code: 255, stderr: kept.stderrTail() }));
       },
     });
     const child = kept.child;
-    this.stderrTail = kept.stderrTail;
     child.stdin!.write(START);
     this.child = child;
     return child;
