@@ -6,7 +6,7 @@
  * in one ssh call each way, its names and paths as arguments on stdin.
  */
 import { basename } from "node:path";
-import { runScript } from "../adapters/ssh.js";
+import { runScript, type SshSettings, type SshTarget } from "../adapters/ssh.js";
 import { hostBaseRef, hostOrchDir, hostTmuxSocket, hostWorktree } from "../host/protocol.js";
 import { openRunHost } from "../host/remote-host.js";
 import type { LoadedOrchestration } from "../state/orchestration.js";
@@ -16,7 +16,7 @@ import type { LoadedOrchestration } from "../state/orchestration.js";
  * uncommitted files> <branch: - or its commits the base there lacks, -1 unknown>". Arguments: the
  * root, the tmux socket, the base ref there, then three per stage.
  */
-export const LOOK_ON_HOST = `root=$1; sock=$2; base=$3; shift 3
+const LOOK_ON_HOST = `root=$1; sock=$2; base=$3; shift 3
 [ -d "$root" ] || root=/nonexistent
 while [ $# -ge 3 ]; do
   s=$1; w=$2; b=$3; shift 3
@@ -28,6 +28,33 @@ while [ $# -ge 3 ]; do
   fi
   printf '%s %s %s\\n' "$on" "$wt" "$br"
 done`;
+
+/** What LOOK_ON_HOST found of one stage on its host. */
+export interface StageThere {
+  /** Its tmux session is there. */
+  session: boolean;
+  /** Its worktree is there, with this many uncommitted or untracked files. */
+  dirty: number | undefined;
+  /** Its branch is there, with this many commits the base there lacks (-1: unknown). */
+  ahead: number | undefined;
+}
+
+/** What is on a host of each of `stages` (one ssh call); throws when the host does not answer. */
+export async function lookAtStages(
+  s: SshSettings,
+  target: SshTarget,
+  at: { root: string; socket: string; baseBranch: string; deadlineMs: number },
+  stages: readonly { session: string; worktree: string; branch: string }[],
+): Promise<StageThere[]> {
+  const args = stages.flatMap((st) => [st.session, hostWorktree(at.root, basename(st.worktree)), st.branch]);
+  const r = await runScript(s, target, LOOK_ON_HOST, { args: [at.root, at.socket, hostBaseRef(at.baseBranch), ...args], deadlineMs: at.deadlineMs });
+  if (!r.ok) throw new Error(r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`);
+  const lines = r.stdout.split("\n");
+  return stages.map((_, i) => {
+    const [on, wt, br] = (lines[i] ?? "0 - -").split(" ");
+    return { session: on === "1", dirty: wt !== undefined && wt !== "-" ? Number(wt) : undefined, ahead: br !== undefined && br !== "-" ? Number(br) : undefined };
+  });
+}
 
 /** Sessions ended, clean worktrees removed, branches the base has deleted (flags 1/0 per stage), the run's directory removed. */
 const DISCARD = `root=$1; sock=$2; orch=$3; shift 3
@@ -54,7 +81,7 @@ export interface HostLook {
   unreached?: string;
   stages: HostStage[];
   /** What the host needs to act (its paths). */
-  at?: { root: string; socket: string; orchDir: string; target: Parameters<typeof runScript>[1] };
+  at?: { root: string; socket: string; orchDir: string; target: SshTarget };
 }
 
 /** The stages of the run that may have left something on another host, by host. */
@@ -78,22 +105,18 @@ export async function lookOnHosts(orch: LoadedOrchestration): Promise<HostLook[]
       if (!there) throw new Error("it is not in the configuration any more");
       const { root, home } = there.info;
       const socket = hostTmuxSocket(home, there.socket);
-      const stages = ids.map((id) => orch.status.stages[id]!);
-      const args = stages.flatMap((s) => [s.session, hostWorktree(root, basename(s.worktree)), s.branch]);
-      const r = await runScript({ home: orch.paths.home }, there.target, LOOK_ON_HOST, { args: [root, socket, hostBaseRef(orch.status.base_branch), ...args], deadlineMs: 30_000 });
-      if (!r.ok) throw new Error(r.stderr.trim().split("\n").at(-1) ?? `exit ${r.code}`);
-      const lines = r.stdout.split("\n");
+      const looked = await lookAtStages({ home: orch.paths.home }, there.target, { root, socket, baseBranch: orch.status.base_branch, deadlineMs: 30_000 }, ids.map((id) => orch.status.stages[id]!));
       out.push({
         host,
         at: { root, socket, orchDir: hostOrchDir(home, basename(orch.paths.dir)), target: there.target },
         stages: ids.map((id, i) => {
-          const [on, wt, br] = (lines[i] ?? "0 - -").split(" ");
+          const { session, dirty, ahead } = looked[i]!;
           const s = orch.status.stages[id]!;
           return {
             id,
-            session: on === "1" ? s.session : undefined,
-            worktree: wt !== undefined && wt !== "-" ? { path: hostWorktree(root, basename(s.worktree)), dirty: Number(wt) } : undefined,
-            branch: br !== undefined && br !== "-" ? { name: s.branch, ahead: Number(br) } : undefined,
+            session: session ? s.session : undefined,
+            worktree: dirty !== undefined ? { path: hostWorktree(root, basename(s.worktree)), dirty } : undefined,
+            branch: ahead !== undefined ? { name: s.branch, ahead } : undefined,
           };
         }),
       });

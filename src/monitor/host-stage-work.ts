@@ -9,11 +9,11 @@ import { fetchFromHost } from "../adapters/git-ssh.js";
 import * as git from "../adapters/git.js";
 import { runScript, type SshSettings } from "../adapters/ssh.js";
 import type { RemoteHost } from "../host/remote-host.js";
-import { hostBaseRef, hostTmuxSocket, hostWorktree } from "../host/protocol.js";
+import { hostTmuxSocket, hostWorktree } from "../host/protocol.js";
 import type { RemoteStageHost } from "../host/stage-host.js";
 import type { OrchPaths } from "../state/paths.js";
 import type { Status } from "../types/schemas.js";
-import { LOOK_ON_HOST } from "./host-discard.js";
+import { lookAtStages } from "./host-discard.js";
 import type { HostKeep } from "./host-keep.js";
 import { bringNotesHome } from "./host-move.js";
 
@@ -94,17 +94,14 @@ export class HostStageWork {
       try {
         const c = this.on(host);
         const { root, home } = await c.remote.ready();
-        const args = those.flatMap((id) => [status.stages[id]!.session, hostWorktree(root, basename(status.stages[id]!.worktree)), status.stages[id]!.branch]);
-        const r = await runScript(this.d.ssh, c.remote.target, LOOK_ON_HOST, { args: [root, hostTmuxSocket(home, this.d.socket()), hostBaseRef(status.base_branch), ...args], deadlineMs: 20_000 });
-        if (!r.ok) throw new Error(r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`);
-        const lines = r.stdout.split("\n");
+        const looked = await lookAtStages(this.d.ssh, c.remote.target, { root, socket: hostTmuxSocket(home, this.d.socket()), baseBranch: status.base_branch, deadlineMs: 20_000 }, those.map((id) => status.stages[id]!));
         for (const [i, id] of those.entries()) {
-          const [on, tree, branch] = (lines[i] ?? "0 - -").split(" ");
-          if (on !== "1" && tree === "-" && branch === "-") continue;
+          const { session, dirty, ahead } = looked[i]!;
+          if (!session && dirty === undefined && ahead === undefined) continue;
           this.d.log(`stage ${id}: cleaning up what its merge left behind on host ${host}`);
-          if (on === "1") await c.stageHost.tmux(this.d.socket()).killSession(status.stages[id]!.session);
+          if (session) await c.stageHost.tmux(this.d.socket()).killSession(status.stages[id]!.session);
           // Its notes come back from a worktree still there; a branch alone has none.
-          if (tree !== "-") await this.cleanup(id);
+          if (dirty !== undefined) await this.cleanup(id);
           else {
             await this.remove(host, id);
             await this.d.keep.forget(id);
