@@ -7,7 +7,6 @@ import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { run } from "./git.js";
 
-
 function readText(file: string): string | undefined {
   try {
     return readFileSync(file, "utf8").trim();
