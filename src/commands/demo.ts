@@ -2,7 +2,7 @@
  * `autorun demo`: a whole orchestration of a bundled plan with the simulated agent, in a throw-away
  * git repo, on a private tmux server and a private AUTORUN_HOME, so it touches nothing of yours.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as git from "../adapters/git.js";
@@ -27,7 +27,7 @@ export async function runDemo(ctx: Ctx, f: { keep?: boolean; dashboard?: boolean
   mkdirSync(home);
   const socket = `autorun-demo-${process.pid}`;
   const planFile = f.review ? "demo-review-plan.md" : "demo-plan.md";
-  await git.initRepo(repo, { "README.md": "# notes service\n\nA demo project for autorun.\n", ".gitignore": "node_modules/\n" });
+  await git.initRepo(repo, { "README.md": "# notes service\n\nA demo project for autorun.\n", ".gitignore": "node_modules/\n" }, { name: "autorun demo", email: "demo@autorun.invalid" });
   copyFileSync(join(packageRoot(), "examples", planFile), join(dir, "master-plan.md"));
   writeFileSync(
     join(home, "config.json"),
@@ -45,8 +45,19 @@ export async function runDemo(ctx: Ctx, f: { keep?: boolean; dashboard?: boolean
   ctx.out(`  state:     ${home}`);
   ctx.out(`  tmux:      tmux -L ${socket} ls`);
   ctx.out("");
-  const code = await runOrchestrate(demoCtx, join(dir, "master-plan.md"), { config: {} });
-  if (code !== 0) return code;
+  // A demo that could not start leaves nothing behind (its directory holds only what it made).
+  const notStarted = async () => {
+    await createTmux(socket).killServer();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const code = await runOrchestrate(demoCtx, join(dir, "master-plan.md"), { config: {} }).catch(async (error: unknown) => {
+    await notStarted();
+    throw error;
+  });
+  if (code !== 0) {
+    await notStarted();
+    return code;
+  }
   // Ctrl-C: the demo is throw-away, so its monitor and sessions go with it (with --keep they stay,
   // and it says how to follow and end them); either way it says what is left where.
   const interrupted = () => void stopDemo(ctx, demoCtx, { socket, dir, run, keep: Boolean(f.keep) }).finally(() => process.exit(130));

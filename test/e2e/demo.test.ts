@@ -3,7 +3,8 @@
  * stall and its nudge, merges and the launches they allow), and every command it prints works when
  * pasted into a shell as it is.
  */
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { execa } from "execa";
@@ -11,7 +12,10 @@ import { CLI } from "../helpers/env.js";
 
 let demoDir: string | undefined;
 let socket: string | undefined;
+let gitConfigDir: string | undefined;
 afterEach(async () => {
+  if (gitConfigDir) rmSync(gitConfigDir, { recursive: true, force: true });
+  gitConfigDir = undefined;
   if (socket) await execa("tmux", ["-L", socket, "kill-server"], { reject: false });
   socket = undefined;
   if (demoDir) rmSync(demoDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
@@ -20,8 +24,15 @@ afterEach(async () => {
 
 describe("autorun demo", () => {
   it("runs the plan to the end, narrates the stall, the nudge and the merges, and prints commands that work when pasted", async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, AUTORUN_SIM_DELAY_MS: "50", NO_COLOR: "1" };
-    for (const k of Object.keys(env)) if (k.startsWith("AUTORUN_HOME") || k.startsWith("CLAUDECODE") || k === "TMUX") delete env[k];
+    // On a machine where git has no identity of the person's (and guesses none): the demo's
+    // repository has its own.
+    gitConfigDir = mkdtempSync(join(tmpdir(), "autorun-demo-test-"));
+    const noGitConfig = join(gitConfigDir, "gitconfig");
+    writeFileSync(noGitConfig, "[user]\n\tuseConfigOnly = true\n");
+    const env: NodeJS.ProcessEnv = { ...process.env, AUTORUN_SIM_DELAY_MS: "50", NO_COLOR: "1", GIT_CONFIG_GLOBAL: noGitConfig, GIT_CONFIG_NOSYSTEM: "1" };
+    for (const k of Object.keys(env)) if (k.startsWith("AUTORUN_HOME") || k.startsWith("CLAUDECODE") || k === "TMUX" || k === "EMAIL" || /^GIT_(AUTHOR|COMMITTER)_/.test(k)) delete env[k];
+    const noIdentity = await execa("git", ["var", "GIT_COMMITTER_IDENT"], { env, extendEnv: false, reject: false, cwd: tmpdir() });
+    expect(noIdentity.exitCode).not.toBe(0);
     const r = await execa(process.execPath, [CLI, "demo", "--keep"], { env, extendEnv: false, reject: false, timeout: 120_000 });
     socket = /tmux -L (\S+) ls/.exec(String(r.stdout))?.[1];
     demoDir = /project:\s+(\/\S+)\/notes-service/.exec(String(r.stdout))?.[1];
