@@ -168,7 +168,8 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
     printDryRun(ctx, prep, opts.json === true, opts.verbose === true);
     // Every refusal the real run would make, on the same grounds (it checks when it starts a run).
     const status = existsSync(prep.paths.events) ? loadStatus(prep.paths) : undefined;
-    const problems = !status || opts.fresh || status.status === "completed" ? await preflightProblems(prep.config, ctx.env, projectRoot) : [];
+    const refusal = await existingRunRefusal(prep, status, opts.fresh === true);
+    const problems = refusal ? [refusal] : !status || opts.fresh ? await preflightProblems(prep.config, ctx.env, projectRoot) : [];
     for (const p of problems) ctx.err(`autorun: the run would refuse: ${p}`);
     return problems.length > 0 ? 2 : 0;
   }
@@ -180,7 +181,8 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
 async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: OrchestrateOptions): Promise<number> {
   const projectRoot = prepared.projectRoot!;
   let status = existsSync(prepared.paths.events) ? loadStatus(prepared.paths) : undefined;
-  if (status && opts.fresh) await refuseFreshWhileLive(prepared.paths, prepared.planName, status, prepared.config.tmuxSocket);
+  const refusal = await existingRunRefusal(prepared, status, opts.fresh === true);
+  if (refusal) throw new UserError(refusal);
   // Under the lock, the slug is read again (a concurrent orchestrate may have just started this
   // plan); beside it, before anything is written, whether the agent can start (it would only die in
   // its session) and the base tip. Each is a process; none waits for another.
@@ -198,10 +200,7 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
   const { paths } = prep;
   git.addExclude(exclude, "/.claude/worktrees/");
 
-  if (status && (opts.fresh || status.status === "completed")) {
-    if (!opts.fresh) {
-      throw new UserError(`orchestration ${prep.planName} already completed (${paths.dir}); pass --fresh to start it again (the old one is kept beside it).`);
-    }
+  if (status && opts.fresh) {
     // Under its own names: its monitor log is named after its slug, which the new run may not share.
     keepAside(ctx, orchPaths(ctx.home, prep.planName, status.project_slug), prep.planName, status.project_slug);
     status = undefined;
@@ -253,7 +252,18 @@ async function launchFirst(deps: LaunchDeps, status: Status, tip: string): Promi
  * `--fresh` moves a run aside; while its monitor or any of its sessions still runs, the new run
  * would adopt those sessions (same names) and work in their worktrees. The person stops it first.
  */
-async function refuseFreshWhileLive(paths: OrchPaths, name: string, status: Status, socket: string | undefined): Promise<void> {
+/**
+ * Why the plan's orchestration as it stands refuses a new start (the dry run says it, the run
+ * throws it): a completed one without `--fresh`, a live one with it.
+ */
+async function existingRunRefusal(prep: PreparedPlan, status: Status | undefined, fresh: boolean): Promise<string | undefined> {
+  if (!status) return undefined;
+  if (fresh) return freshWhileLive(prep.paths, prep.planName, status, prep.config.tmuxSocket);
+  if (status.status === "completed") return `orchestration ${prep.planName} already completed (${prep.paths.dir}); pass --fresh to start it again (the old one is kept beside it).`;
+  return undefined;
+}
+
+async function freshWhileLive(paths: OrchPaths, name: string, status: Status, socket: string | undefined): Promise<string | undefined> {
   const { runningMonitor } = await import("../monitor/monitor-pid.js");
   const { readSettings } = await import("../state/settings.js");
   const monitor = runningMonitor(paths);
@@ -266,9 +276,9 @@ async function refuseFreshWhileLive(paths: OrchPaths, name: string, status: Stat
   })();
   const running = new Set(await createTmux(recorded ?? socket).listSessions());
   const sessions = Object.values(status.stages).map((s) => s.session).filter((s) => running.has(s));
-  if (monitor === undefined && sessions.length === 0) return;
+  if (monitor === undefined && sessions.length === 0) return undefined;
   const what = [monitor !== undefined ? `its monitor (pid ${monitor})` : "", sessions.length ? `${sessions.length === 1 ? "session" : "sessions"} ${sessions.join(", ")}` : ""].filter(Boolean).join(" and ");
-  throw new UserError(`orchestration ${name} is still running (${what}); --fresh would take over its sessions and worktrees. Stop it first: autorun stop ${name} --sessions, then orchestrate --fresh again.`);
+  return `orchestration ${name} is still running (${what}); --fresh would take over its sessions and worktrees. Stop it first: autorun stop ${name} --sessions, then orchestrate --fresh again.`;
 }
 
 /**

@@ -56,6 +56,12 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     await orchestrate(sb, plan);
     expect(await waitForEnd(sb, "again")).toBe("completed");
     const firstReport = readFileSync(join(sb.home, "reports", "again.md"), "utf8");
+    // Without --fresh, the dry run refuses as the run does.
+    const refused = await Promise.all([["--dry-run"], []].map((flags) => sb.cli(["orchestrate", plan, "--agent-cmd", "sim", ...flags])));
+    for (const x of refused) {
+      expect(x.code, x.stderr).toBe(2);
+      expect(x.stderr).toMatch(/^autorun: (the run would refuse: )?orchestration again already completed \(.*\); pass --fresh to start it again/);
+    }
     const r = await sb.cli(["orchestrate", plan, "--fresh", "--agent-cmd", "sim"]);
     expect(r.code, r.stderr).toBe(0);
     const kept = /kept as (again\.[\dT-]+)/.exec(r.stdout)?.[1];
@@ -84,6 +90,9 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     const r = await sb.cli(["orchestrate", plan, "--fresh", "--agent-cmd", agent]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toMatch(/^autorun: orchestration live is still running \(its monitor \(pid \d+\) and session live_stage-1\); .*autorun stop live --sessions/);
+    const dry = await sb.cli(["orchestrate", plan, "--fresh", "--agent-cmd", agent, "--dry-run"]);
+    expect(dry.code).toBe(2);
+    expect(dry.stderr.trim()).toMatch(/^autorun: the run would refuse: orchestration live is still running \(its monitor \(pid \d+\) and session live_stage-1\)/);
     expect(readdirSync(join(sb.home, "orchestration"))).toEqual(before);
     expect((await sb.cli(["stop", "live", "--sessions"])).code).toBe(0);
     // The stopped run's stage left work on its branch: --fresh starts over on names of its own
