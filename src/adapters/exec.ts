@@ -126,7 +126,7 @@ export async function runProgram(file: string, args: readonly string[], opts: Ru
 export function expectOk(file: string, args: readonly string[], r: RunResult, what: string): RunResult {
   if (!r.ok) {
     const detail = r.stderr.trim().split("\n").slice(-3).join(" | ") || r.stdout.trim().split("\n").slice(-3).join(" | ");
-    const how = r.signal ? `killed by ${r.signal}` : `exit ${r.code}`;
+    const how = r.signal ? `killed by ${r.signal}` : r.code === undefined ? "not run" : `exit ${r.code}`;
     throw new ToolError(`${what} failed (${how}${r.cwd ? ` in ${r.cwd}` : ""}): ${detail}`, { argv: [file, ...args], code: r.code, stderr: r.stderr, ...(r.signal ? { signal: r.signal } : {}), ...(r.cwd ? { cwd: r.cwd } : {}) });
   }
   return r;

@@ -2,10 +2,16 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { runProgram, expectOk, type RunResult } from "./exec.js";
+import { gitPlace } from "./git-where.js";
 
-/** git in `cwd`: never prompts, messages in English (they are matched). */
+/**
+ * git in `cwd`: never prompts, messages in English (they are matched); in a stage's worktree, on
+ * the repository's own record of it and nothing an agent configured (git-where.ts).
+ */
 export async function run(cwd: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
-  return runProgram("git", ["-C", cwd, ...args], { timeoutMs, env: { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } });
+  const place = gitPlace(cwd);
+  if ("refused" in place) return { ok: false, code: undefined, stdout: "", stderr: place.refused, cwd };
+  return runProgram("git", [...place.argv, ...args], { timeoutMs, env: { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } });
 }
 
 /** Its trimmed output, or an error naming `what` failed. */
@@ -220,7 +226,9 @@ export async function firstParentSubjects(dir: string, from: string, to: string)
 
 /** A checkout has uncommitted changes to tracked files. */
 export async function hasTrackedChanges(dir: string): Promise<boolean> {
-  return (await run(dir, ["status", "--porcelain", "--untracked-files=no"])).stdout.trim() !== "";
+  const r = await run(dir, ["status", "--porcelain", "--untracked-files=no"]);
+  // A status git could not give (a worktree autorun runs no git in) is not a clean one.
+  return !r.ok || r.stdout.trim() !== "";
 }
 
 /** Moves a checkout (its branch, index and files) to `commit`. */

@@ -122,7 +122,7 @@ function ensureEvents(orchDir: string, started: Record<string, unknown>): string
 
 /** A stage moved here: its kept uncommitted files into its new worktree, its conversation where claude looks for it. */
 async function restoreMoved(worktree: string, input: LaunchInput): Promise<void> {
-  const r = await runProgram("git", ["-C", worktree, "restore", `--source=${input.restore!.commit}`, "--worktree", "--", "."], { timeoutMs: 60_000 });
+  const r = await git.run(worktree, ["restore", `--source=${input.restore!.commit}`, "--worktree", "--", "."]);
   if (!r.ok) throw new UserError(`could not put back stage ${input.stage}'s uncommitted files in ${worktree}: ${r.stderr.trim().split("\n").at(-1) ?? ""}`);
   const t = input.restore!.transcript;
   if (!t) return;

@@ -15,7 +15,7 @@
  */
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { runProgram } from "../adapters/exec.js";
+import { run } from "../adapters/git.js";
 import type { SshSettings, SshTarget } from "../adapters/ssh.js";
 import { fetchFromHost } from "../adapters/git-ssh.js";
 import { claudeConfigDir, claudeProjectName, claudeTranscriptPath, plainSessionId } from "../adapters/claude-projects.js";
@@ -53,7 +53,7 @@ function refPart(s: string): boolean {
 }
 
 async function git(cwd: string, args: string[]): Promise<{ ok: boolean; out: string; err: string }> {
-  const r = await runProgram("git", ["-C", cwd, ...args], { timeoutMs: 60_000, env: { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } });
+  const r = await run(cwd, args);
   return { ok: r.ok, out: r.stdout.trim(), err: r.stderr.trim() };
 }
 

@@ -1,0 +1,100 @@
+/**
+ * git in a stage's worktree runs nothing the stage's agent configured: a submodule whose own
+ * configuration names an fsmonitor program, or a `.git` file pointing at a git directory the agent
+ * made. Each attack is shown to run its program through plain `git status` first (so the test
+ * fails if it stops being one), then through autorun's git adapter, which must not run it.
+ */
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { execa } from "execa";
+import * as git from "../../src/adapters/git.js";
+
+let dir: string;
+let root: string;
+let wt: string;
+let marker: string;
+const env = { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.invalid", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.invalid" };
+const sh = async (cwd: string, ...args: string[]) => (await execa("git", ["-C", cwd, ...args], { env })).stdout;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), "autorun-git-contain-"));
+  root = join(dir, "repo");
+  marker = join(dir, "ran");
+  await execa("git", ["init", "-q", "-b", "main", root]);
+  await sh(root, "commit", "-q", "--allow-empty", "-m", "init");
+  wt = join(root, ".claude", "worktrees", "plan-stage-1");
+  await sh(root, "worktree", "add", "-q", "-b", "worktree-plan-stage-1", wt);
+  writeFileSync(join(wt, "a.txt"), "a\n");
+  await sh(wt, "add", "a.txt");
+  await sh(wt, "commit", "-qm", "a");
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A program that leaves a mark when run. */
+function planted(where: string): string {
+  const file = join(where, "hook.sh");
+  writeFileSync(file, `#!/bin/sh\necho ran >> '${marker}'\n`);
+  chmodSync(file, 0o755);
+  return file;
+}
+
+async function adapterCalls(): Promise<void> {
+  await git.hasTrackedChanges(wt);
+  await git.dirtyFiles(wt).catch(() => undefined);
+  await git.untrackedFiles(wt).catch(() => undefined);
+  await git.worktreeHead(wt);
+  await git.firstParentSubjects(wt, "main", "HEAD");
+}
+
+describe("git in a stage's worktree", () => {
+  it("does not run an fsmonitor named in a submodule's own configuration", async () => {
+    const sub = join(wt, "sub");
+    mkdirSync(sub);
+    await execa("git", ["init", "-q", `--separate-git-dir=${join(wt, "subgit")}`, sub]);
+    await sh(sub, "commit", "-q", "--allow-empty", "-m", "s");
+    await sh(sub, "config", "core.fsmonitor", planted(join(wt, "subgit")));
+    await sh(wt, "update-index", "--add", "--cacheinfo", `160000,${await sh(sub, "rev-parse", "HEAD")},sub`);
+    await sh(wt, "commit", "-qm", "sub");
+    await execa("git", ["-C", wt, "status", "--porcelain"], { env, reject: false });
+    expect(existsSync(marker), "plain git status runs the submodule's fsmonitor").toBe(true);
+    rmSync(marker);
+    writeFileSync(join(wt, "a.txt"), "changed\n");
+    await adapterCalls();
+    expect(existsSync(marker)).toBe(false);
+    // It still sees the stage's own work.
+    expect(await git.hasTrackedChanges(wt)).toBe(true);
+    expect(await git.dirtyFiles(wt)).toContain("a.txt");
+  });
+
+  it("refuses a .git file that points at a git directory the agent made, and runs nothing", async () => {
+    // A git directory of its own beside the files: the branch's tip, the real objects borrowed,
+    // and a configuration that names a program.
+    const fake = join(wt, "fake");
+    const record = readFileSync(join(wt, ".git"), "utf8");
+    mkdirSync(join(fake, "refs", "heads"), { recursive: true });
+    mkdirSync(join(fake, "objects", "info"), { recursive: true });
+    writeFileSync(join(fake, "HEAD"), "ref: refs/heads/worktree-plan-stage-1\n");
+    writeFileSync(join(fake, "refs", "heads", "worktree-plan-stage-1"), (await sh(wt, "rev-parse", "HEAD")) + "\n");
+    writeFileSync(join(fake, "objects", "info", "alternates"), join(root, ".git", "objects") + "\n");
+    writeFileSync(join(fake, "config"), `[core]\n\trepositoryformatversion = 0\n\tfsmonitor = ${planted(fake)}\n`);
+    writeFileSync(join(wt, ".git"), `gitdir: ${fake}\n`);
+    await execa("git", ["-C", wt, "status", "--porcelain"], { env, reject: false });
+    expect(existsSync(marker), "plain git status runs the fake git directory's fsmonitor").toBe(true);
+    rmSync(marker);
+    await adapterCalls();
+    expect(existsSync(marker)).toBe(false);
+    const r = await git.run(wt, ["status", "--porcelain"]);
+    expect(r.ok).toBe(false);
+    expect(r.stderr).toBe(`${join(wt, ".git")} points at ${fake}, not at a worktree record of ${root}; autorun runs no git there (remove the worktree, or put its .git file back: git -C ${root} worktree repair)`);
+    // Unknown is not clean: nothing is reset over it.
+    expect(await git.hasTrackedChanges(wt)).toBe(true);
+    await expect(git.resetWorktree(wt, "main")).rejects.toThrow(/not run in .*autorun runs no git there/);
+    expect(existsSync(marker)).toBe(false);
+    // Put back, it is a worktree like any other.
+    writeFileSync(join(wt, ".git"), record);
+    expect(await git.hasTrackedChanges(wt)).toBe(false);
+    expect(await git.worktreeHead(wt)).toBe(await sh(wt, "rev-parse", "HEAD"));
+  });
+});
