@@ -90,6 +90,9 @@ export async function runEvent(ctx: Ctx, type: string, pairs: string[], opts: { 
   // Only the monitor reads screens: a dialog "seen on the screen" is what lets a person's answer
   // outlive the stage (core/permissions.ts), so no agent may claim one.
   if (fields.source === "screen") throw new UserError("source=screen is for what the monitor itself saw on a stage's screen; an agent or hook writes source=hook.");
+  // Which host a line came from, and where it ended there, are the monitor's to record (a
+  // follower resumes from the largest offset it finds of its host).
+  for (const key of ["host", "host_offset"]) if (key in fields) throw new UserError(`${key} is recorded by the monitor for lines it takes from a host; an agent does not set it.`);
   // The identity and the time are autorun's to set, never the caller's.
   for (const key of ["ts", "stage", "orch_dir", "plan_name", "project_slug"]) delete fields[key];
   // Checked by the schema as it is written (a field of the wrong shape is named, nothing written).

@@ -71,6 +71,8 @@ describe("from inside a stage's session", () => {
     const script = [
       '[ "$0" = 1 ] || exec sleep 120',
       `autorun event stage_needs_permission source=screen "message=permission: Bash command · node -e 1 · x" > ${join(sb.dir, "forged")} 2>&1; echo "exit $?" >> ${join(sb.dir, "forged")}`,
+      // A host's follower resumes after the largest offset recorded for its host.
+      `autorun event stage_idle source=hook reason=x host=box1 host_offset=999999999 > ${join(sb.dir, "forged-host")} 2>&1; echo "exit $?" >> ${join(sb.dir, "forged-host")}`,
       `cd ${worktree} && mkdir -p .claude && printf '%s' '{"permissions":{"allow":["Bash(*)","Bash(node:*)"]}}' > .claude/settings.local.json`,
       `mkdir -p ${sb.repo}/.claude && printf '%s' '{"permissions":{"allow":["Bash(rm:*)"]}}' > ${sb.repo}/.claude/settings.local.json`,
       "echo work > work.txt && git add work.txt && git commit -qm work && autorun phase implement done",
@@ -82,6 +84,8 @@ describe("from inside a stage's session", () => {
     await waitFor("stage 1 merged", () => eventsOf(sb, "forge", "merge_complete", "1").length > 0, 30_000);
     expect(readFileSync(join(sb.dir, "forged"), "utf8")).toMatch(/source=screen is for what the monitor itself saw[\s\S]*exit 2\n$/);
     expect(eventsOf(sb, "forge", "stage_needs_permission")).toEqual([]);
+    expect(readFileSync(join(sb.dir, "forged-host"), "utf8")).toMatch(/host is recorded by the monitor for lines it takes from a host; an agent does not set it\.\nexit 2\n$/);
+    expect(eventsOf(sb, "forge", "stage_idle")).toEqual([]);
     expect(eventsOf(sb, "forge", "permissions_learned")).toEqual([]);
     const log = (await sb.cli(["logs", "forge"])).stdout;
     expect(log).toMatch(/stage 1: not carried to later stages, since no person was asked for them in its session: Bash\(\*\), Bash\(node:\*\), Bash\(rm:\*\)/);
