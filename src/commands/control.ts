@@ -75,6 +75,11 @@ export function liftHolds(ctx: Pick<Ctx, "out">, orch: Pick<LoadedOrchestration,
     append({ type: "circuit_closed", reason: "autorun resume" });
     ctx.out(`Circuit breaker closed (${status.hold.reason}): launches resume.`);
   }
+  // A person resuming goes on now; an agent that still meets the limit pauses the run again.
+  if (status.paused_until) {
+    append({ type: "rate_limit_cleared" });
+    ctx.out(`The pause for a usage limit (until ${status.paused_until}) is lifted: launches and nudges resume; if the limit still holds, the run pauses again when an agent meets it.`);
+  }
 }
 
 export async function runStop(ctx: Ctx, plan: string, opts: { sessions?: boolean }): Promise<number> {

@@ -2,6 +2,9 @@
 import { isApiRateLimit, parseResetTime } from "./pane.js";
 import type { RunView } from "./parts.js";
 
+/** A week and a day: no usage limit of Claude Code resets later than that. */
+const LONGEST_LIMIT_MS = 8 * 24 * 3_600_000;
+
 /**
  * Pauses the run until the reset time `raw` names (+ 30 s). Without one: a usage banner waits an
  * hour; the API's own 429 (limits per minute, after Claude Code has already retried for
@@ -11,7 +14,9 @@ export function startRateLimit(view: Pick<RunView, "deps" | "emit">, raw: string
   const now = new Date(view.deps.clock.now());
   const reset = parseResetTime(raw, now);
   const fallbackMs = fallback ?? (isApiRateLimit(raw) ? 300_000 : 3_600_000);
-  const until = reset ? new Date(reset.getTime() + 30_000) : new Date(now.getTime() + fallbackMs);
+  // A reset further off than Claude Code's longest (weekly) limit is no limit's: a screen or a hook
+  // payload an agent wrote could otherwise hold the whole run for years.
+  const until = new Date(Math.min(reset ? reset.getTime() + 30_000 : now.getTime() + fallbackMs, now.getTime() + LONGEST_LIMIT_MS));
   view.emit({ type: "rate_limited", resets_at: until.toISOString(), parsed: reset !== undefined, raw: raw.slice(0, 300) });
   view.deps.log(`usage limit hit (${raw.trim().slice(0, 120)}); pausing launches and nudges until ${until.toISOString()}`);
 }

@@ -65,4 +65,29 @@ describe("usage limits", () => {
     expect(Date.parse(limited.resets_at as string) - now).toBeGreaterThan(59 * 60_000);
     expect(Date.parse(limited.resets_at as string) - now).toBeLessThanOrEqual(60 * 60_000);
   });
+
+  it("a reset further off than a week is no limit's: the pause is capped, and autorun resume lifts it", async ({ sb }) => {
+    // What an agent can write itself: a StopFailure payload naming a reset years away.
+    const payload = JSON.stringify({ hook_event_name: "StopFailure", error: "rate_limit", last_assistant_message: "Usage limit reached · resets in 999999h" });
+    const script = `printf '%s' '${payload}' | autorun hook StopFailure; exec sleep 120`;
+    const plan = sb.writePlan("far.md", "## Stage 1: Claims\n## Stage 2: After\nDepends on: 1\n");
+    expect((await sb.cli(["orchestrate", plan, "--agent-cmd", JSON.stringify(["sh", "-c", script, "{stage}"]), "--no-monitor"])).code).toBe(0);
+    const paths = orchPaths(sb.home, "far", "far");
+    await waitFor("the hook's event", () => eventsOf(sb, "far", "agent_stop_failed").length === 1);
+    const now = Date.parse("2026-07-01T10:00:00.000Z");
+    const monitor = Monitor.open({ paths, config: readSettings(paths.dir)!, tmux: createTmux(sb.socket), clock: { now: () => now, sleep: (ms: number) => new Promise((res) => setTimeout(res, ms)) }, log: () => undefined })!;
+    await waitFor("the pause", async () => {
+      await monitor.pass();
+      return eventsOf(sb, "far", "rate_limited").length === 1;
+    });
+    await monitor.settle();
+    const until = Date.parse(eventsOf(sb, "far", "rate_limited")[0]!.resets_at as string);
+    expect(until - now).toBe(8 * 24 * 3_600_000);
+    const r = await sb.cli(["resume", "far"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`The pause for a usage limit (until ${new Date(until).toISOString()}) is lifted: launches and nudges resume`);
+    expect(eventsOf(sb, "far", "rate_limit_cleared")).toHaveLength(1);
+    await waitFor("the status to show no pause", () => statusOf(sb, "far")!.paused_until === null);
+    expect((await sb.cli(["stop", "far", "--sessions"])).code).toBe(0);
+  });
 });

@@ -11,7 +11,7 @@ export async function orchestrate(sb: Sandbox, plan: string, extra: string[] = [
   expect(r.code).toBe(0);
 }
 
-export function statusOf(sb: Sandbox, plan: string): { status: string; stages: Record<string, { status: string; attempts: number; attention: string | null; branch: string; worktree: string; session: string }> } | undefined {
+export function statusOf(sb: Sandbox, plan: string): { status: string; paused_until?: string | null; stages: Record<string, { status: string; attempts: number; attention: string | null; branch: string; worktree: string; session: string }> } | undefined {
   const file = join(sb.home, "orchestration", plan, "status.json");
   return existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : undefined;
 }
