@@ -6,6 +6,7 @@
 import type { Tmux } from "../adapters/tmux.js";
 import { classifyPane } from "./pane.js";
 import type { Clock } from "../core/clock.js";
+import { printable } from "../core/printable.js";
 
 export interface NudgeResult {
   sent: boolean;
@@ -27,7 +28,9 @@ export async function verifiedNudge(tmux: Tmux, session: string, text: string, o
   if (state.kind === "permission" || state.kind === "login" || state.kind === "trust") {
     return { sent: false, verified: false, attempts: 0, evidence: `pane shows a ${state.kind} screen` };
   }
-  const single = text.replace(/\s*\n\s*/g, " ").trim();
+  // One line of printable text: what a message quotes (a check's output, an agent's words) must not
+  // reach the pane as keys (an escape sequence is Shift+Tab to Claude Code, a carriage return Enter).
+  const single = printable(text.replace(/\s+/g, " ")).trim();
   if (!(state.kind === "idle" && state.input.includes(single))) {
     if (!(await tmux.sendLiteral(session, single))) return { sent: false, verified: false, attempts: 0, evidence: "send-keys failed" };
   }

@@ -21,6 +21,18 @@ describe("verified nudges on real tmux", () => {
     expect(readFileSync(got, "utf8")).toBe("continue\n");
   });
 
+  it("types a message as one line of printable text: what it quotes reaches the pane as no keys", async ({ sb }) => {
+    const got = join(sb.dir, "got.txt");
+    const script = `process.stdout.write("Shall I go on?\\n❯ "); require("readline").createInterface({ input: process.stdin }).on("line", (l) => require("fs").appendFileSync(${JSON.stringify(got)}, JSON.stringify(l) + "\\n"));`;
+    await sb.tmux("new-session", "-d", "-x", "80", "-y", "10", "-s", "quote", "--", process.execPath, "-e", script);
+    await waitFor("the prompt", async () => (await sb.tmux("capture-pane", "-p", "-t", "=quote:")).stdout.includes("❯"));
+    // A check's output carrying Shift+Tab, a carriage return, a tab and a bell.
+    const result = await verifiedNudge(createTmux(sb.socket), "quote", "Check failed:\n  FAIL\u001b[Z\rPWN\tx\u0007 fix it", { clock: realClock });
+    expect(result).toMatchObject({ sent: true, verified: true });
+    await waitFor("the line to arrive", () => existsSync(got));
+    expect(readFileSync(got, "utf8")).toBe(`${JSON.stringify("Check failed: FAIL PWN x fix it")}\n`);
+  });
+
   it("a program that never takes the line: not verified, Enter retried with backoff", async ({ sb }) => {
     // Raw mode that ignores Enter entirely: the text stays in the "input".
     const script = `process.stdin.setRawMode(true); let input = ""; const draw = () => process.stdout.write("\\x1b[H\\x1b[2J❯ " + input); draw(); process.stdin.on("data", (d) => { for (const c of String(d)) if (c >= " ") input += c; draw(); });`;
