@@ -98,6 +98,7 @@ export function parseMarkdownStages(text: string, blocks: MdBlocks = markdownBlo
     }
     if (deps.stated) stage.deps = deps.entries;
     const settings = readBodySettings(bodyLines, fenced.slice(head.end, end), { firstLine: head.end + 1, file, id: head.id });
+    refuseMisspeltDeps(bodyLines, fenced.slice(head.end, end), { firstLine: head.end + 1, file, id: head.id });
     if (settings) stage.settings = settings;
     if (deps.loose.length > 0) stage.looseDeps = deps.loose;
     const wave = [...waves].reverse().find((w) => w.index < head.index);
@@ -235,6 +236,36 @@ function readBodySettings(body: string[], fenced: boolean[], at: { firstLine: nu
     if (setting) applySetting(settings, setting.key, setting.value, `${file}:${firstLine + i}: stage ${id}`);
   });
   return Object.keys(settings).length > 0 ? settings : undefined;
+}
+
+/** The labels a misspelt dependency line is told apart from, as people write them. */
+const DEP_LABELS = ["Depends on", "Dependencies", "Blocked by"];
+
+/**
+ * `Depnds on: 1`: a label a letter or two off a dependency label, followed by stage ids, is a typo
+ * that would let the stage start before what it names; refused with the line and the fix.
+ */
+function refuseMisspeltDeps(body: string[], fenced: boolean[], at: { firstLine: number; file: string; id: string }): void {
+  body.forEach((line, i) => {
+    if (fenced[i] || matchDepLine(line) || matchSettingLine(line)) return;
+    const m = /^\s*(?:[-*+]\s+)?(?:\*\*|__)?([A-Za-z][A-Za-z ]{2,20}?)(?:\*\*|__)?\s*:(?:\*\*|__)?\s*(\S.*)$/.exec(line);
+    if (!m) return;
+    const label = m[1]!.trim();
+    const near = DEP_LABELS.find((w) => editDistance(label.toLowerCase().replace(/\s+/g, " "), w.toLowerCase()) <= 2);
+    if (!near || !parseDepValue(m[2]!).some((r) => r.kind !== "text")) return;
+    throw new UserError(`${at.file}:${at.firstLine + i}: stage ${at.id}: "${label}" is not a dependency label, so the stage would not wait for ${m[2]!.trim()}; write "${near}: ${m[2]!.trim()}".`);
+  });
+}
+
+/** Levenshtein distance (short labels only). */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next.push(Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    row = next;
+  }
+  return row[b.length]!;
 }
 
 function trimBlank(lines: string[]): string[] {
