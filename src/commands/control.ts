@@ -36,10 +36,26 @@ export async function runResume(ctx: Ctx, plan: string, opts: { budget?: number;
   if (missing.length > 0) ctx.err(`autorun: warning: ${missing.join(", ")} ${missing.length === 1 ? "was" : "were"} set when ${orch.status.plan_name} started but ${missing.length === 1 ? "is" : "are"} not set now; relaunched agents will not have ${missing.length === 1 ? "it" : "them"}.`);
   // The monitor relaunches agents: one that cannot start is refused here, with the fix.
   await preflightOrchestration(orch, ctx.env);
+  await relaunchGone(ctx, orch);
   const pid = await startMonitorDetached(ctx, orch.paths);
   ctx.out(`Monitor running for ${orch.status.plan_name} (pid ${pid}); it relaunches stages whose session died and continues the plan.`);
   ctx.out(`Log: ${orch.paths.monitorLog}`);
   return 0;
+}
+
+/**
+ * The running stages whose sessions are gone (ended by hand, or with the machine, while no monitor
+ * ran): resuming is the person's go-ahead, so their relaunch does not count against their attempts,
+ * and `resume` says so. Stages on other hosts are the monitor's to look at there.
+ */
+async function relaunchGone(ctx: Pick<Ctx, "out">, orch: LoadedOrchestration): Promise<void> {
+  const running = Object.entries(orch.status.stages).filter(([, s]) => s.status === "in_progress" && (s.host ?? "local") === "local");
+  if (running.length === 0) return;
+  const sessions = new Set(await createTmux(orch.config.tmuxSocket).listSessions());
+  const gone = running.filter(([, s]) => !sessions.has(s.session)).map(([id]) => id);
+  if (gone.length === 0) return;
+  appendFor(orch.paths, orch.status, { type: "orchestration_resumed", relaunch: gone });
+  ctx.out(`${sentence(stagesList(gone))}: ${gone.length === 1 ? "its session is" : "their sessions are"} gone; the monitor relaunches ${gone.length === 1 ? "it" : "them"} (not counted against ${gone.length === 1 ? "its" : "their"} attempts).`);
 }
 
 /**

@@ -260,6 +260,9 @@ export const REDUCERS: Reducers = {
     if (status.status === "running") status.status = "stopped";
     if (event.sessions) for (const [id, s] of Object.entries(status.stages)) if (s.status === "in_progress") edit(id).free_relaunches += 1;
   },
+  orchestration_resumed: ({ status, edit, event }) => {
+    for (const id of event.relaunch) if (status.stages[id]?.status === "in_progress") edit(id).free_relaunches += 1;
+  },
   orchestration_complete: ({ status, event }) => {
     status.status = event.status;
     status.completed_at = event.ts;

@@ -96,6 +96,7 @@ const EVENT_WORDS: { [T in AutorunEvent["type"]]: (e: Extract<AutorunEvent, { ty
   monitor_started: () => "monitor started",
   monitor_stopped: (e) => `monitor stopped (${e.reason})`,
   orchestration_stopped: (e) => `run stopped${e.sessions ? " with its sessions" : ""}`,
+  orchestration_resumed: (e) => `run resumed by a person${e.relaunch.length ? `; relaunched without counting against their attempts: stages ${e.relaunch.join(", ")}` : ""}`,
   orchestration_complete: (e) => `run ${e.status}`,
   session_started: () => "session started",
   session_ended: () => "session ended",

@@ -31,6 +31,8 @@ export class Liveness {
   }
 
   observe(event: AutorunEvent): void {
+    // A person's resume: deaths before it say nothing about whether the agent starts.
+    if (event.type === "orchestration_resumed") for (const id of event.relaunch) this.mem(id).quickDeaths = 0;
     if (event.stage === undefined) return;
     const m = this.mem(event.stage);
     switch (event.type) {

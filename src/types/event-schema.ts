@@ -178,6 +178,8 @@ export const eventSchema = z.discriminatedUnion("type", [
   base.extend({ type: z.literal("monitor_started"), pid: z.number().int() }),
   base.extend({ type: z.literal("monitor_stopped"), pid: z.number().int(), reason: z.string() }),
   base.extend({ type: z.literal("orchestration_stopped"), sessions: z.boolean() }),
+  /** `autorun resume`: the running stages whose sessions were gone get a relaunch of their own. */
+  base.extend({ type: z.literal("orchestration_resumed"), relaunch: z.array(z.string()) }),
   base.extend({ type: z.literal("orchestration_complete"), status: z.enum(["completed", "failed"]) }),
   withStage.extend({ type: z.literal("session_started"), source: z.string().optional(), transcript: z.string().optional() }),
   withStage.extend({ type: z.literal("session_ended"), reason: z.string().optional() }),

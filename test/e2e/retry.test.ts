@@ -51,6 +51,28 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     expect(r.stderr).toMatch(/stage 1 is running \(\w[^)]*\); only a failed or blocked stage can be retried/);
   });
 
+  it("resume relaunches a stage whose session was ended while no monitor ran, its attempts used or not", async ({ sb }) => {
+    const plan = sb.writePlan("gone.md", "## Stage 1: Only\n");
+    const agent = JSON.stringify(["sleep", "600", "{stage}"]);
+    const up = async () => (await sb.tmux("has-session", "-t", "=gone_stage-1")).code === 0;
+    expect((await sb.cli(["orchestrate", plan, "--agent-cmd", agent])).code).toBe(0);
+    await waitFor("the session", up);
+    // Its first death is its relaunch; the second would fail it.
+    await sb.tmux("kill-session", "-t", "=gone_stage-1");
+    await waitFor("the relaunch", () => eventsOf(sb, "gone", "stage_relaunched", "1").length === 1, 30_000);
+    await waitFor("the session again", up);
+    expect((await sb.cli(["stop", "gone"])).code).toBe(0);
+    await sb.tmux("kill-session", "-t", "=gone_stage-1");
+    const r = await sb.cli(["resume", "gone"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("Stage 1: its session is gone; the monitor relaunches it (not counted against its attempts).");
+    await waitFor("the second relaunch", () => eventsOf(sb, "gone", "stage_relaunched", "1").length === 2, 30_000);
+    await waitFor("the session a third time", up);
+    expect(eventsOf(sb, "gone", "stage_failed")).toEqual([]);
+    expect(statusOf(sb, "gone")!.stages["1"]!.status).toBe("in_progress");
+    expect((await sb.cli(["stop", "gone", "--sessions"])).code).toBe(0);
+  });
+
   it("orchestrate --fresh keeps the previous run aside under its own name, log and report, reachable by every command", async ({ sb }) => {
     const plan = sb.writePlan("again.md", "## Stage 1: Only\n");
     await orchestrate(sb, plan);
