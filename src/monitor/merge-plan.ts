@@ -103,6 +103,14 @@ export async function planMerge(input: PlanInput): Promise<MergePlan> {
   return { step: "merge", baseTip, stageTip, commit, touched, checks };
 }
 
+/** How a completed stage came to be: autorun's merge, or a person's word (its branch merged by them, or none). */
+function finishedHow(stage: Status["stages"][string]): string {
+  if (stage.finished_by === "skipped") return "skipped by a person, not merged";
+  if (stage.finished_by === "person") return `marked done by a person (the base was at ${stage.merge_commit?.slice(0, 12) ?? "?"}), not merged by autorun`;
+  if (stage.done_in_plan) return "done before the run (the plan says so), not merged by autorun";
+  return `already merged as ${stage.merge_commit?.slice(0, 12) ?? "?"}`;
+}
+
 /** The plan in words, one line per step, as `autorun merge --dry-run` prints it (it reads the checkout, and changes nothing). */
 export async function describePlan(input: PlanInput, plan: MergePlan): Promise<string[]> {
   const { status, id } = input;
@@ -112,7 +120,7 @@ export async function describePlan(input: PlanInput, plan: MergePlan): Promise<s
   const out: string[] = [`stage ${id} (${stage.status}${stage.implement_done ? ", handed over" : ""}): ${stage.branch} into ${base}`];
   switch (plan.step) {
     case "nothing":
-      return [...out, stage.status === "completed" ? `already merged as ${stage.merge_commit?.slice(0, 12) ?? "?"}; nothing to do` : `${plan.detail}; nothing to do`];
+      return [...out, stage.status === "completed" ? `${finishedHow(stage)}; nothing to do` : `${plan.detail}; nothing to do`];
     case "no_branch":
       return [...out, `branch ${stage.branch} does not exist: the agent would be told to commit its work`];
     case "wait":

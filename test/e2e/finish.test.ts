@@ -67,6 +67,9 @@ describe("a stage finished by a person", () => {
     const again = await sb.cli(["done", "said-done", "1"]);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain("already done by hand");
+    // The merge's dry run does not claim autorun merged it.
+    const dry = await sb.cli(["merge", "said-done", "1", "--dry-run"]);
+    expect(dry.stdout).toMatch(/marked done by a person \(the base was at [0-9a-f]{12}\), not merged by autorun; nothing to do/);
     await expectClean(sb, "said-done");
   });
 
