@@ -7,14 +7,14 @@ import { printable } from "../core/printable.js";
 import { clipDisplay, displayWidth, padDisplay } from "../core/text-width.js";
 import { addUsage, dollars, formatCost } from "../core/usage.js";
 import { waitingForResources } from "../core/scheduler.js";
-import { liftHoldCommand, withoutFurniture } from "../core/words.js";
+import { liftHoldCommand, phaseOf, withoutFurniture } from "../core/words.js";
 import { reviewEntries } from "../state/review.js";
 import { eventsUnwritable } from "../state/writable.js";
 import { isMonitorOf } from "../monitor/monitor-pid.js";
 import type { Ctx } from "./ctx.js";
 import { loadOrchestrations, resolveOrchestration } from "../state/orchestration.js";
 
-const WORD: Record<string, string> = { completed: "merged", in_progress: "running" };
+const WORD: Record<string, string> = { in_progress: "running" };
 
 const COLOURS: Record<string, number> = { completed: 32, failed: 31, blocked: 31, in_progress: 36, merging: 36, pending: 2 };
 
@@ -68,8 +68,12 @@ export function fitStageTable(sorted: [string, StageStatus][], now: Date, width:
 
 export function renderStatusTable(status: Status, now: Date, monitorAlive: boolean, view: StatusView = {}): string[] {
   const lines: string[] = [];
-  // Counted in the table's words (merged, running), not status.json's (completed, in_progress).
-  const counts = Object.values(status.stages).reduce<Record<string, number>>((acc, s) => ((acc[WORD[s.status] ?? s.status] = (acc[WORD[s.status] ?? s.status] ?? 0) + 1), acc), {});
+  // Counted in the table's words (merged, skipped, done by hand, running), not status.json's (completed, in_progress).
+  const counts = Object.values(status.stages).reduce<Record<string, number>>((acc, s) => {
+    const word = s.status === "completed" ? phaseOf(s) : (WORD[s.status] ?? s.status);
+    acc[word] = (acc[word] ?? 0) + 1;
+    return acc;
+  }, {});
   const name = view.name ?? status.plan_name;
   lines.push(`${name}: ${status.status}  (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")})  wave ${status.current_wave}/${status.waves.length}  monitor ${monitorAlive ? `running (pid ${status.monitor_pid})` : "not running"}`);
   // The next step where one is needed: a run nobody is driving, stages that failed.
@@ -148,7 +152,7 @@ export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json
       const done = st.filter((x) => x.status === "completed").length;
       const attention = st.filter((x) => x.attention).length;
       const unwritable = eventsUnwritable(join(ctx.home, "orchestration", name, "events.jsonl")) ? ", its events.jsonl cannot be written" : "";
-      ctx.out(`${name.padEnd(32)} ${s.status.padEnd(10)} ${basename(s.project_root).padEnd(20)} ${done}/${st.length} stages merged${attention ? `, ${attention} need attention` : ""}${unwritable}  started ${formatDistanceStrict(new Date(s.created_at), new Date(ctx.clock.now()), { addSuffix: true })}`);
+      ctx.out(`${name.padEnd(32)} ${s.status.padEnd(10)} ${basename(s.project_root).padEnd(20)} ${done}/${st.length} stages finished${attention ? `, ${attention} need attention` : ""}${unwritable}  started ${formatDistanceStrict(new Date(s.created_at), new Date(ctx.clock.now()), { addSuffix: true })}`);
     }
     return 0;
   }

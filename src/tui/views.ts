@@ -70,7 +70,7 @@ export function headerLine(status: Status, monitorAlive: boolean, now: Date): st
   const done = all.filter((s) => s.status === "completed").length;
   const attention = all.filter((s) => s.attention).length;
   const age = formatDistanceStrict(new Date(status.created_at), now);
-  return `${status.plan_name} · ${status.status} · ${done}/${all.length} merged${attention ? ` · ${attention} need attention` : ""} · ${age} · monitor ${monitorAlive ? "up" : "down"}${status.paused_until ? ` · paused until ${format(new Date(status.paused_until), "HH:mm")}` : ""}${status.hold ? ` · on hold (${status.hold.kind})` : ""}`;
+  return `${status.plan_name} · ${status.status} · ${done}/${all.length} finished${attention ? ` · ${attention} need attention` : ""} · ${age} · monitor ${monitorAlive ? "up" : "down"}${status.paused_until ? ` · paused until ${format(new Date(status.paused_until), "HH:mm")}` : ""}${status.hold ? ` · on hold (${status.hold.kind})` : ""}`;
 }
 
 /** The whole dashboard as text, for a non-TTY stdout. */

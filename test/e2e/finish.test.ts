@@ -81,6 +81,9 @@ describe("a stage finished by a person", () => {
     expect(r.stdout).toContain("stage 2 goes on without its work");
     expect(await waitForEnd(sb, "skipped", 90_000)).toBe("completed");
     expect(eventsOf(sb, "skipped", "stage_skipped", "1")[0]).toMatchObject({ reason: "done upstream" });
+    // Counted as what it is, not as merged.
+    expect((await sb.cli(["status", "skipped"])).stdout).toMatch(/^skipped: completed {2}\(1 skipped, 1 merged\)/);
+    expect((await sb.cli(["status"])).stdout).toMatch(/^skipped\s+completed\s+repo\s+2\/2 stages finished/m);
     expect(eventsOf(sb, "skipped", "merge_complete", "2")).toHaveLength(1);
     expect(eventsOf(sb, "skipped", "merge_complete", "1")).toHaveLength(0);
     // Its work is not in main, and is not lost.
