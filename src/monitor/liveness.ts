@@ -108,6 +108,7 @@ async function checkLiveness(host: Host, worktrees: Worktrees, mem: (id: string)
       host.deps.log(`stage ${id}: its agent exited${exit.status !== undefined ? ` with status ${exit.status}` : ""}${exit.signal !== undefined ? ` on signal ${exit.signal}` : ""}${lastLines.length ? `; last words: ${lastLines.slice(-3).join(" | ")}` : ""}`);
     } else if (stage.attention !== "crashed") {
       host.emit({ type: "session_dead", stage: id, session: stage.session, ...(serverGone ? { server_gone: true } : {}) });
+      host.deps.log(`stage ${id}: its session ${stage.session} is gone${serverGone ? " (its tmux server ended)" : ""}`);
     }
     if (paused) continue;
     const now = host.status.stages[id]!;

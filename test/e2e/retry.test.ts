@@ -60,6 +60,7 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     // Its first death is its relaunch; the second would fail it.
     await sb.tmux("kill-session", "-t", "=gone_stage-1");
     await waitFor("the relaunch", () => eventsOf(sb, "gone", "stage_relaunched", "1").length === 1, 30_000);
+    expect((await sb.cli(["logs", "gone"])).stdout).toMatch(/stage 1: its session gone_stage-1 is gone\n.*stage 1: relaunched/);
     await waitFor("the session again", up);
     expect((await sb.cli(["stop", "gone"])).code).toBe(0);
     await sb.tmux("kill-session", "-t", "=gone_stage-1");
