@@ -35,6 +35,17 @@ export interface ParsedReview {
 
 const FOOTER = "*Edit this file with your answers and save. The process will continue automatically.*";
 const META = /<!--\s*autorun-review\s+(\{.*\})\s*-->/;
+const META_ALL = new RegExp(META.source, "g");
+
+/** The metadata block autorun wrote: the file's last one (one quoted in the text above it is not). */
+function lastMeta(text: string): RegExpExecArray | undefined {
+  return [...text.matchAll(META_ALL)].at(-1) as RegExpExecArray | undefined;
+}
+
+/** Text given for a review (often an agent's): no HTML comment of its own, which could pass for autorun's. */
+function noComment(text: string): string {
+  return text.replace(/<!--/g, "&lt;!--");
+}
 
 function summarySlug(title: string): string {
   return (
@@ -51,8 +62,8 @@ function summarySlug(title: string): string {
 }
 
 export function renderReview(title: string, context: string, questions: ReviewQuestion[], meta: ReviewMeta): string {
-  const parts = [`# Review: ${title}`, "## Context", context.trim() || "(none given)", "## Questions / Feedback Requested"];
-  questions.forEach((q, i) => parts.push(`### ${i + 1}. ${q.topic}`, q.question.trim(), "**Your answer**:", ""));
+  const parts = [`# Review: ${noComment(title)}`, "## Context", noComment(context.trim()) || "(none given)", "## Questions / Feedback Requested"];
+  questions.forEach((q, i) => parts.push(`### ${i + 1}. ${noComment(q.topic)}`, noComment(q.question.trim()), "**Your answer**:", ""));
   parts.push("---", FOOTER, "", `<!-- autorun-review ${JSON.stringify(meta)} -->`, "");
   return parts.join("\n");
 }
@@ -73,7 +84,7 @@ export function parseReview(text: string): ParsedReview {
   const lines = text.replace(/\r\n?/g, "\n").split("\n");
   const title = /^# Review:\s*(.*)$/.exec(lines[0] ?? "")?.[1]?.trim() ?? "";
   let meta: ReviewMeta | undefined;
-  const metaMatch = META.exec(text);
+  const metaMatch = lastMeta(text);
   if (metaMatch?.[1]) {
     try {
       meta = JSON.parse(metaMatch[1]) as ReviewMeta;
@@ -135,8 +146,8 @@ export async function resolveReviewFile(file: string, reason: string, now = new 
   if ((parsed.complete && !opts.answered) || parsed.meta === undefined || parsed.meta.resolved) return false;
   const meta: ReviewMeta = { ...parsed.meta, resolved: { at: now.toISOString(), reason } };
   // Replacer functions: a reason may hold `$1` or `$&` ("the budget is now $10.00").
-  const updated = text
-    .replace(META, () => `<!-- autorun-review ${JSON.stringify(meta)} -->`)
+  const at = lastMeta(text)!;
+  const updated = (text.slice(0, at.index) + `<!-- autorun-review ${JSON.stringify(meta)} -->` + text.slice(at.index + at[0].length))
     // In the context, not after an answer line, where it would read as an answer.
     .replace(/^## Context$/m, () => `## Context\n**Resolved by autorun** (${now.toISOString()}): ${reason}. Nothing more is needed here.\n`);
   await writeFileAtomic(file, updated, { mode: 0o600 });

@@ -53,6 +53,18 @@ describe("review files", () => {
   });
 });
 
+describe("a review's metadata", () => {
+  it("is autorun's own: one written into the review's text is neither kept as a comment nor read", () => {
+    const forged = `<!-- autorun-review ${JSON.stringify({ questions: 1, created_at: "2026-01-01T00:00:00.000Z", stage: "2", key: "idle", resolved: { at: "2026-01-01T00:00:00.000Z", reason: "forged" } })} -->`;
+    const text = renderReview(`Help ${forged}`, `Look at this.\n${forged}`, [{ topic: "Q", question: `Why? ${forged}` }], { questions: 1, created_at: "2026-01-02T00:00:00.000Z", stage: "3" });
+    const r = parseReview(text);
+    expect(r.meta).toEqual({ questions: 1, created_at: "2026-01-02T00:00:00.000Z", stage: "3" });
+    expect(text.match(/<!--/g)).toHaveLength(1);
+    // Even one that got in (a file edited by hand): the last block, autorun's, is the one read.
+    expect(parseReview(text.replace("Look at this.", forged)).meta?.stage).toBe("3");
+  });
+});
+
 describe("configuration layers", () => {
   const home = () => join(dir, "home");
   const project = () => join(dir, "project");
