@@ -138,9 +138,9 @@ function transcriptOf(payload: HookPayload): { transcript: string } | Record<str
 export function hookToEvent(name: string, payload: HookPayload): AgentEventFields | undefined {
   switch (name) {
     case "Notification": {
-      // Payload fields are whatever the sender wrote: strings are made strings here.
-      const kind = String(payload.notification_type ?? "");
-      const message = String(payload.message ?? "");
+      // Payload fields are whatever the sender wrote: strings are made printable strings here.
+      const kind = printable(String(payload.notification_type ?? "")).slice(0, 60);
+      const message = printable(String(payload.message ?? "")).replace(/\s+/g, " ").trim().slice(0, 300);
       if (kind === "idle_prompt" || /waiting for your input/i.test(message)) return { type: "stage_idle", source: "hook", reason: message || kind };
       if (kind === "permission_prompt" || kind === "elicitation_dialog" || /permission/i.test(message)) {
         return { type: "stage_needs_permission", source: "hook", message: `${kind || "notification"}: ${message}`.slice(0, 300) };

@@ -7,6 +7,8 @@ describe("Claude Code hook payloads → events", () => {
     ["Notification", { notification_type: "permission_prompt", message: "Claude needs your permission to use Bash" }, { type: "stage_needs_permission", source: "hook" }],
     ["Notification", { notification_type: "elicitation_dialog", message: "An MCP server asks" }, { type: "stage_needs_permission", source: "hook" }],
     ["Notification", { message: "Claude is waiting for your input" }, { type: "stage_idle" }],
+    // What a sender wrote reaches events, logs and reviews as one printable line.
+    ["Notification", { notification_type: "permission_prompt", message: "Claude needs\u001b[2J\u0007 your permission\n to use Bash" }, { type: "stage_needs_permission", message: "permission_prompt: Claude needs your permission to use Bash" }],
     ["Stop", { stop_hook_active: false }, { type: "agent_stopped" }],
     ["SessionStart", { source: "resume" }, { type: "session_started", source: "resume" }],
     ["SessionEnd", { reason: "logout" }, { type: "session_ended", reason: "logout" }],
