@@ -16,9 +16,10 @@ export function permissionAnswerProblem(value: string): string | undefined {
   return `${JSON.stringify(value)} is not an answer autorun gives; answer ${named} (or an option's number, checked against its text on screen)`;
 }
 
-/** Every configuration key (README, Configuration). Files and flags give any subset; settings.json holds them resolved. */
 /** USD per million tokens. */
 const price = z.number().min(0).max(100_000);
+
+/** Every configuration key (README, Configuration). Files and flags give any subset; settings.json holds them resolved. */
 
 export const configFields = z.object({
   agentCommand: z.array(z.string().min(1)).min(1),
