@@ -30,7 +30,7 @@ export async function verifiedNudge(tmux: Tmux, session: string, text: string, o
   }
   // One line of printable text: what a message quotes (a check's output, an agent's words) must not
   // reach the pane as keys (an escape sequence is Shift+Tab to Claude Code, a carriage return Enter).
-  const single = printable(text.replace(/\s+/g, " ")).trim();
+  const single = printable(text.replace(/\s*[\r\n]+\s*/g, " ").replace(/\t/g, " ")).trim();
   if (!(state.kind === "idle" && state.input.includes(single))) {
     if (!(await tmux.sendLiteral(session, single))) return { sent: false, verified: false, attempts: 0, evidence: "send-keys failed" };
   }
