@@ -221,8 +221,12 @@ export const REDUCERS: Reducers = {
   usage_recorded: ({ stage, event }) => {
     if (stage) stage.usage = event.usage;
   },
-  permissions_learned: ({ status, event }) => {
+  permissions_proposed: ({ stage, event }) => {
+    if (stage) stage.proposed_rules = event.rules;
+  },
+  permissions_learned: ({ status, stage, event }) => {
     status.allowed_tools = [...new Set([...status.allowed_tools, ...event.rules])];
+    if (stage) stage.proposed_rules = [];
   },
   stage_files_kept: filesKept,
   stage_failed: failed,
@@ -243,8 +247,10 @@ export const REDUCERS: Reducers = {
   review_requested: ({ stage }) => {
     if (stage && stage.attention === null) stage.attention = "review";
   },
-  review_answered: ({ stage }) => {
+  review_answered: ({ stage, event }) => {
     if (stage && stage.attention === "review") stage.attention = null;
+    // The answer to a permissions review that kept none of them (`keep` records permissions_learned).
+    if (stage && event.action === "drop") stage.proposed_rules = [];
   },
   review_resolved: ({ stage }) => {
     if (stage && stage.attention === "review") stage.attention = null;

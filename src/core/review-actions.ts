@@ -21,6 +21,7 @@ export function actionsFor(key: string, stage: boolean): ReviewAction[] {
   if (key === "idle") return [{ word: "nudge", arg: "text", does: "type the rest of your answer (or the usual nudge) into its session" }, MERGED, SKIP];
   if (key === "budget") return stage ? [{ word: "raise", arg: "dollars", does: "let every stage spend that many dollars (`raise 5`)" }, SKIP] : [{ word: "raise", arg: "dollars", does: "let the run spend that many dollars (`raise 40`)" }];
   if (key === "circuit") return [{ word: "resume", does: "close the breaker: launches resume (any answer does)" }];
+  if (key === "permissions") return [{ word: "keep", does: "let the stages launched from now on use them without asking" }, { word: "drop", does: "keep none of them (a later stage that needs one asks again)" }];
   // A dialog on the agent's screen is answered there; this review closes by itself once it is gone.
   return [SKIP];
 }

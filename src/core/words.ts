@@ -81,6 +81,7 @@ const EVENT_WORDS: { [T in AutorunEvent["type"]]: (e: Extract<AutorunEvent, { ty
   stage_done_by_person: (e) => e.how === "detected" ? `merged by hand${e.commit ? ` (in the base at ${e.commit.slice(0, 10)})` : ""}` : `marked done by a person${e.commit ? ` (in the base at ${e.commit.slice(0, 10)})` : ""}`,
   stage_skipped: (e) => `skipped: ${e.reason}`,
   stage_files_kept: () => "notes and plan kept",
+  permissions_proposed: (e) => `allowed for good in its session, a person is asked whether later stages keep: ${e.rules.join(", ")}`,
   permissions_learned: (e) => `allowed for later stages: ${e.rules.join(", ")}`,
   budget_exceeded: (e) => `over budget: ${dollars(e.spent_usd)} of ${dollars(e.limit_usd)}${e.stopped ? ", sessions ended" : ""}`,
   budget_raised: (e) => `${e.scope === "run" ? "run" : "stage"} budget raised to ${dollars(e.limit_usd)}`,

@@ -29,6 +29,15 @@ export interface Outcome {
   took: boolean;
 }
 
+/** A person's word on the rules stage `id`'s session was allowed for good: kept for later stages, or not. */
+function keepPermissions(view: AnswerHost["view"], id: string, keep: boolean): string {
+  const rules = view.status.stages[id]!.proposed_rules;
+  if (rules.length === 0) return "nothing to do: no rules wait for a word";
+  if (!keep) return `not kept: a later stage that needs ${rules.length === 1 ? "it" : "one"} asks again (${rules.join(", ")})`;
+  view.emit({ type: "permissions_learned", stage: id, rules });
+  return `kept for the stages launched from now on: ${rules.join(", ")}`;
+}
+
 /** Does what `answer` asks of the review about `key` (of stage `id`, or the run): the action's word and what it did. */
 export async function carryOut(host: AnswerHost, id: string | undefined, key: string, answer: string): Promise<Outcome> {
   const parsed = parseAnswer(answer, actionsFor(key, id !== undefined));
@@ -48,6 +57,7 @@ export async function carryOut(host: AnswerHost, id: string | undefined, key: st
   if (id === undefined) return said("nothing was done");
   const stage = status.stages[id];
   if (!stage) return said(`nothing was done: no stage ${id}`);
+  if (key === "permissions") return said(keepPermissions(view, id, word === "keep"));
   if (stage.status === "completed") return said(`nothing to do: stage ${id} is already ${stageState(stage)}`);
   switch (word) {
     case "skip": {

@@ -162,6 +162,7 @@ export class Monitor {
     if (!this.reaped) await this.reapCompletedStages();
     await this.merges.adoptHandMerges();
     await this.actOnAnswers();
+    await this.askAboutPermissions();
     await this.reviews.resolveDue();
     this.tips.saveBeside(this.status);
     for (const id of await this.merges.due()) this.startMerge(id);
@@ -231,6 +232,26 @@ export class Monitor {
       await result.cleanup();
       await this.deps.hosts?.cleanupStage(id);
     });
+  }
+
+  /**
+   * Rules a merged stage's session was allowed for good reach later stages only on a person's word:
+   * one review per stage (a restarted monitor knows it from the events), while a stage is still to
+   * launch. The dialog they came from was seen on the agent's screen, which its own output can imitate.
+   */
+  private async askAboutPermissions(): Promise<void> {
+    if (!Object.values(this.status.stages).some((s) => s.status === "pending" || s.status === "blocked")) return;
+    for (const [id, stage] of Object.entries(this.status.stages)) {
+      if (stage.proposed_rules.length === 0 || this.reviews.filed(id, "permissions")) continue;
+      this.reviews.claim(id, "permissions");
+      const rules = stage.proposed_rules.map((r) => `- \`${r}\``).join("\n");
+      await this.reviews.file(
+        { id, key: "permissions" },
+        `Stage ${id}: keep for later stages what its session was allowed for good?`,
+        `In stage ${id}'s session, "Yes, and don't ask again" was chosen in a permission dialog, which allowed:\n\n${rules}\n\nStages launched from now on get these only if you keep them; until then one that needs them asks. The dialog was on the agent's screen, which the agent's own output can imitate: keep them only if a person answered it.`,
+        [{ topic: "Keep these for later stages", question: "Should the stages launched from now on run these without asking?" }],
+      );
+    }
   }
 
   /**

@@ -50,7 +50,7 @@ type Reason = EventOf<"merge_conflict">["reason"];
 
 export type MergeOutcome =
   /** `cleanup` ends the session and removes the worktree and branch; callers may launch first. */
-  | { kind: "merged"; commit: string; cleanup: () => Promise<void> }
+  | { kind: "merged"; commit: string; cleanup: () => Promise<void>; proposed?: string[] }
   | { kind: "sent_back"; reason: Reason; detail: string }
   /** The person's checkout is in the way (`files`); retried once they are committed or stashed. */
   | { kind: "refused"; reason: Reason; detail: string; files: string[] }
@@ -196,11 +196,11 @@ class StageMerge {
 
   private merged(commit: string, validated: boolean): MergeOutcome {
     const { deps, status, id, stage, root, base } = this;
-    // Before the merge is recorded, so the dependants launched after it get them.
-    learnPermissions(deps, status, id, stage.worktree);
+    // Read before the worktree goes; kept for later stages only once a person says so (its review).
+    const proposed = proposePermissions(deps, status, id, stage.worktree);
     appendFor(deps.paths, status, { stage: id, type: "merge_complete", branch: stage.branch, commit, validated });
     deps.log(`stage ${id}: merged ${stage.branch} into ${base} as ${commit.slice(0, 10)}${validated ? " (the merged result passed validate)" : ""}`);
-    return { kind: "merged", commit, cleanup: () => cleanup(deps, { id, stage, root, base }) };
+    return { kind: "merged", commit, cleanup: () => cleanup(deps, { id, stage, root, base }), ...(proposed.length > 0 ? { proposed } : {}) };
   }
 
   /** Not merged: the agent is told `message` at its next idle moment (or a person, once it repeats with no new commit). */
@@ -288,23 +288,25 @@ async function recoverCheckout(root: string, base: string, tip: string, log: (ms
 }
 
 /**
- * The person's "don't ask again" answers in the merged stage's session, kept for the stages
- * launched after it: recorded before `merge_complete`, so the dependants it launches get them.
- * Claude Code writes them to the worktree's `.claude/settings.local.json` (2.1.197) or the main
- * checkout's (later versions); both are files an agent can write, so a rule is kept only when a
- * dialog for its command was seen on this stage's screen and left to a person (core/permissions.ts).
+ * The person's "don't ask again" answers in the merged stage's session, proposed for the stages
+ * launched after it (`permissions_proposed`; the controller files the review whose `keep` records
+ * `permissions_learned`). Claude Code writes them to the worktree's `.claude/settings.local.json`
+ * (2.1.197) or the main checkout's (later versions); both are files an agent can write, and a
+ * dialog on its screen is text an agent can draw, so a rule is proposed only when a dialog for its
+ * command was seen there, and kept only when a person answers its review.
  * `status` is the merge's own (merges run one at a time, and only they record these).
  */
-function learnPermissions(deps: Pick<MergeDeps, "paths" | "log">, status: Status, id: string, worktree: string): void {
+function proposePermissions(deps: Pick<MergeDeps, "paths" | "log">, status: Status, id: string, worktree: string): string[] {
   const known = new Set([...WORKFLOW_ALLOW, ...status.allowed_tools]);
   const found = [...localAllowRules(worktree), ...localAllowRules(status.project_root)].filter((r) => !known.has(r));
-  if (found.length === 0) return;
+  if (found.length === 0) return [];
   const dialogs = readAllEvents(deps.paths.events)
     .filter((e): e is EventOf<"stage_needs_permission"> => e.type === "stage_needs_permission" && e.stage === id && e.source === "screen")
     .map((e) => ({ message: e.message, ...(e.command !== undefined ? { command: e.command } : {}) }));
   const { carried, dropped } = learnableRules(found, dialogs);
   if (dropped.length > 0) deps.log(`stage ${id}: not carried to later stages, since no person was asked for them in its session: ${dropped.join(", ")}`);
-  if (carried.length === 0) return;
-  appendFor(deps.paths, status, { stage: id, type: "permissions_learned", rules: carried });
-  deps.log(`stage ${id}: kept the permissions a person allowed for good there, for the stages launched from now on: ${carried.join(", ")}`);
+  if (carried.length === 0) return [];
+  appendFor(deps.paths, status, { stage: id, type: "permissions_proposed", rules: carried });
+  deps.log(`stage ${id}: allowed for good in its session: ${carried.join(", ")}; later stages get them once a person keeps them (its review)`);
+  return carried;
 }

@@ -85,7 +85,8 @@ export class Reviews implements ReviewDesk {
         if (this.isOpen(id!, "idle")) this.resolveLater(id, (k) => k === "idle", "the agent is working again");
         return;
       case "merge_complete":
-        this.resolveLater(id, () => true, `stage ${id} merged`);
+        // (Not the question it leaves: whether later stages keep what its session was allowed.)
+        this.resolveLater(id, (k) => k !== "permissions", `stage ${id} merged`);
         return;
       case "stage_done_by_person":
       case "stage_skipped":

@@ -148,6 +148,8 @@ export const eventSchema = z.discriminatedUnion("type", [
   }),
   withStage.extend({ type: z.literal("stage_files_kept"), dir: z.string(), files: z.number().int().nonnegative(), plan_file: z.string().optional(), dropped: z.array(z.string()).optional() }),
   /** A person's "don't ask again" answers in a merged stage's session, kept for the stages launched after it. */
+  /** Rules allowed for good in a merged stage's session, asked about before they are kept (`permissions_learned`). */
+  withStage.extend({ type: z.literal("permissions_proposed"), rules: z.array(z.string().min(1)).min(1) }),
   withStage.extend({ type: z.literal("permissions_learned"), rules: z.array(z.string().min(1)).min(1) }),
   /**
    * A budget was spent: the run's (`stage` absent: nothing new is launched) or one stage's (no more

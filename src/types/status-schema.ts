@@ -52,6 +52,8 @@ export const stageStatusSchema = z.object({
   sessions: z.number().default(0),
   /** The stage spent its budget (attention `budget`); cleared when a person raises it. */
   over_budget: z.boolean().default(false),
+  /** Rules a person allowed for good in this stage's session, not yet kept for later stages (its review asks). */
+  proposed_rules: z.array(z.string()).default([]),
   /** Done before the run (the plan said so): never launched. */
   done_in_plan: z.boolean().default(false),
   /** Completed without autorun's merge: `person` (merged by hand, `autorun done`), `skipped` (`autorun skip`). */

@@ -96,6 +96,44 @@ describe("from inside a stage's session", () => {
     expect((await sb.cli(["report", "forge"])).stdout).toMatch(/## Rules added to your project\n\nAdded to .*\.claude\/settings\.local\.json during the run[^\n]*\n\n- `Bash\(rm:\*\)`\n/);
   }, 90_000);
 
+  it("keeps a rule allowed for good in a stage's session only when a person answers keep, for the stages launched after", async ({ sb }) => {
+    // What an agent can do on its own: draw a permission dialog on its screen, then write the rule.
+    const dialog = join(sb.dir, "dialog.txt");
+    writeFileSync(dialog, ["╭──────────────────────────────────────────╮", "│ Bash command                             │", "│                                          │", "│   gcc --version                          │", "│   Check the toolchain                    │", "│                                          │", "│ Do you want to proceed?                  │", "│ ❯ 1. Yes                                 │", "│   2. Yes, and don't ask again for gcc    │", "│   3. No                                  │", "╰──────────────────────────────────────────╯", ""].join("\n"));
+    const go = join(sb.dir, "go");
+    const script = [
+      `cd ${join(sb.repo, ".claude", "worktrees")}/keep-stage-$0 || exit 1`,
+      `if [ "$0" = 1 ]; then clear; cat ${dialog}; sleep 5; clear`,
+      `  mkdir -p .claude && printf '%s' '{"permissions":{"allow":["Bash(gcc:*)"]}}' > .claude/settings.local.json`,
+      "  echo one > one.txt && git add one.txt && git commit -qm one && autorun phase implement done",
+      `elif [ "$0" = 2 ]; then while [ ! -f ${go} ]; do sleep 0.2; done; echo two > two.txt && git add two.txt && git commit -qm two && autorun phase implement done`,
+      "fi",
+      "exec sleep 120",
+    ].join("\n");
+    const plan = sb.writePlan("keep.md", "## Stage 1: Asks\n## Stage 2: Next\nDepends on: 1\n## Stage 3: Later\nDepends on: 2\n");
+    const r = await sb.cli(["orchestrate", plan, "--agent-cmd", JSON.stringify(["sh", "-c", script, "{stage}"]), "--stall-seconds", "4"]);
+    expect(r.code, r.stderr).toBe(0);
+    const review = await waitFor("the review about its rules", () => eventsOf(sb, "keep", "review_requested", "1").find((e) => e.key === "permissions"), 45_000);
+    expect(eventsOf(sb, "keep", "permissions_proposed", "1")[0]!.rules).toEqual(["Bash(gcc:*)"]);
+    // Nothing kept on the screen's word: the dependant launched at the merge runs without it.
+    await waitFor("stage 2 launched", () => eventsOf(sb, "keep", "stage_launched", "2").length === 1, 20_000);
+    expect(eventsOf(sb, "keep", "permissions_learned")).toEqual([]);
+    expect((statusOf(sb, "keep") as unknown as { allowed_tools: string[] }).allowed_tools).toEqual([]);
+    const file = String(review.file);
+    const body = readFileSync(file, "utf8");
+    expect(body).toContain("- `Bash(gcc:*)`");
+    const at = body.lastIndexOf("**Your answer**:");
+    writeFileSync(file, `${body.slice(0, at)}**Your answer**: keep${body.slice(at + "**Your answer**:".length)}`);
+    await waitFor("the rule kept", () => eventsOf(sb, "keep", "permissions_learned", "1").length === 1, 20_000);
+    await waitFor("the status to carry it", () => (statusOf(sb, "keep") as unknown as { allowed_tools: string[] }).allowed_tools.includes("Bash(gcc:*)"));
+    expect(eventsOf(sb, "keep", "review_answered", "1").map((e) => e.action)).toEqual(["keep"]);
+    // Stage 3, launched after the answer, starts with it.
+    writeFileSync(go, "");
+    await waitFor("stage 3 launched", () => eventsOf(sb, "keep", "stage_launched", "3").length === 1, 30_000);
+    expect(eventsOf(sb, "keep", "review_requested", "2").filter((e) => e.key === "permissions")).toEqual([]);
+    expect((await sb.cli(["stop", "keep", "--sessions"])).code).toBe(0);
+  }, 90_000);
+
   it("runs validate with a minimal environment: no secret of the monitor's, only the names validateEnv adds", async ({ sb }) => {
     const seen = join(sb.dir, "validate-env");
     writeFileSync(join(sb.home, "config.json"), JSON.stringify({ validate: [["sh", "-c", `env > ${seen}`]], validateEnv: ["WANTED_BY_CHECK"] }));
