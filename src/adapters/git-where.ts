@@ -62,4 +62,3 @@ export function gitPlace(cwd: string): GitPlace {
   if (dirname(admin) !== records || !statSync(admin).isDirectory()) return refuse(`points at ${said}, not at a worktree record of ${root}`);
   return { argv: ["-C", cwd, `--git-dir=${admin}`, `--work-tree=${cwd}`, ...CONTAINED] };
 }
-

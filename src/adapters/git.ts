@@ -330,10 +330,10 @@ export async function gitVersion(): Promise<string | undefined> {
   return r?.ok ? r.stdout.trim() : undefined;
 }
 
-/** A new repository on `branch` with one commit of the given files (used by `autorun demo`). */
 /**
  * A new repository with `files` in its first commit, and `identity` as its own git identity (a
  * throw-away repository's commits, the merges included, need none from the person's configuration).
+ * Used by `autorun demo`.
  */
 export async function initRepo(dir: string, files: Record<string, string>, identity: { name: string; email: string }, branch = "main"): Promise<void> {
   await ok(dir, ["init", "-q", "-b", branch], "git init");

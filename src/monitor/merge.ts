@@ -50,7 +50,7 @@ type Reason = EventOf<"merge_conflict">["reason"];
 
 export type MergeOutcome =
   /** `cleanup` ends the session and removes the worktree and branch; callers may launch first. */
-  | { kind: "merged"; commit: string; cleanup: () => Promise<void>; proposed?: string[] }
+  | { kind: "merged"; commit: string; cleanup: () => Promise<void> }
   | { kind: "sent_back"; reason: Reason; detail: string }
   /** The person's checkout is in the way (`files`); retried once they are committed or stashed. */
   | { kind: "refused"; reason: Reason; detail: string; files: string[] }
@@ -197,10 +197,10 @@ class StageMerge {
   private merged(commit: string, validated: boolean): MergeOutcome {
     const { deps, status, id, stage, root, base } = this;
     // Read before the worktree goes; kept for later stages only once a person says so (its review).
-    const proposed = proposePermissions(deps, status, id, stage.worktree);
+    proposePermissions(deps, status, id, stage.worktree);
     appendFor(deps.paths, status, { stage: id, type: "merge_complete", branch: stage.branch, commit, validated });
     deps.log(`stage ${id}: merged ${stage.branch} into ${base} as ${commit.slice(0, 10)}${validated ? " (the merged result passed validate)" : ""}`);
-    return { kind: "merged", commit, cleanup: () => cleanup(deps, { id, stage, root, base }), ...(proposed.length > 0 ? { proposed } : {}) };
+    return { kind: "merged", commit, cleanup: () => cleanup(deps, { id, stage, root, base }) };
   }
 
   /** Not merged: the agent is told `message` at its next idle moment (or a person, once it repeats with no new commit). */
@@ -296,17 +296,16 @@ async function recoverCheckout(root: string, base: string, tip: string, log: (ms
  * command was seen there, and kept only when a person answers its review.
  * `status` is the merge's own (merges run one at a time, and only they record these).
  */
-function proposePermissions(deps: Pick<MergeDeps, "paths" | "log">, status: Status, id: string, worktree: string): string[] {
+function proposePermissions(deps: Pick<MergeDeps, "paths" | "log">, status: Status, id: string, worktree: string): void {
   const known = new Set([...WORKFLOW_ALLOW, ...status.allowed_tools]);
   const found = [...localAllowRules(worktree), ...localAllowRules(status.project_root)].filter((r) => !known.has(r));
-  if (found.length === 0) return [];
+  if (found.length === 0) return;
   const dialogs = readAllEvents(deps.paths.events)
     .filter((e): e is EventOf<"stage_needs_permission"> => e.type === "stage_needs_permission" && e.stage === id && e.source === "screen")
     .map((e) => ({ message: e.message, ...(e.command !== undefined ? { command: e.command } : {}) }));
   const { carried, dropped } = learnableRules(found, dialogs);
   if (dropped.length > 0) deps.log(`stage ${id}: not carried to later stages, since no person was asked for them in its session: ${dropped.join(", ")}`);
-  if (carried.length === 0) return [];
+  if (carried.length === 0) return;
   appendFor(deps.paths, status, { stage: id, type: "permissions_proposed", rules: carried });
   deps.log(`stage ${id}: allowed for good in its session: ${carried.join(", ")}; later stages get them once a person keeps them (its review)`);
-  return carried;
 }
