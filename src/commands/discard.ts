@@ -44,16 +44,22 @@ export async function runDiscard(ctx: Ctx, plan: string, opts: { yes?: boolean }
   }
   // On other hosts: what the run's stages left there (a host that cannot be reached is named, and left).
   const hosts = await lookOnHosts(orch);
-  const kept = todo.branches.filter((b) => b.ahead !== 0);
   const keptTrees = todo.worktrees.filter((w) => w.dirty.length > 0);
+  // A branch checked out in a worktree that stays cannot go either.
+  const inKeptTree = new Map(Object.values(status.stages).filter((s) => keptTrees.some((w) => w.path === s.worktree)).map((s) => [s.branch, s.worktree]));
+  const kept = todo.branches.filter((b) => b.ahead !== 0 || inKeptTree.has(b.branch));
   const lines = [
     `Discard ${status.plan_name} (${status.status}, project ${root}):`,
     todo.monitor !== undefined ? `- stop its monitor (pid ${todo.monitor})` : "",
     todo.sessions.length ? `- end ${todo.sessions.length} tmux session(s): ${todo.sessions.join(", ")}` : "",
     todo.worktrees.length > keptTrees.length ? `- remove worktree(s): ${todo.worktrees.filter((w) => w.dirty.length === 0).map((w) => w.path).join(", ")}` : "",
     ...keptTrees.map((w) => `- keep worktree ${w.path}: it has uncommitted or untracked files (${w.dirty.slice(0, 5).join(", ")})`),
-    todo.branches.length > kept.length ? `- delete merged branch(es): ${todo.branches.filter((b) => b.ahead === 0).map((b) => b.branch).join(", ")}` : "",
-    ...kept.map((b) => `- keep branch ${b.branch}: ${b.ahead > 0 ? `${b.ahead} commit(s)` : "commits"} ${base} does not have (delete it yourself with: git branch -D ${b.branch})`),
+    todo.branches.length > kept.length ? `- delete merged branch(es): ${todo.branches.filter((b) => !kept.includes(b)).map((b) => b.branch).join(", ")}` : "",
+    ...kept.map((b) =>
+      b.ahead !== 0
+        ? `- keep branch ${b.branch}: ${b.ahead > 0 ? `${b.ahead} commit(s)` : "commits"} ${base} does not have (delete it yourself with: git branch -D ${b.branch})`
+        : `- keep branch ${b.branch}: it is checked out in the worktree kept above (once you have what you need from it: git -C ${root} worktree remove --force ${inKeptTree.get(b.branch)} && git -C ${root} branch -d ${b.branch})`,
+    ),
     ...hosts.flatMap((h) => hostLines(h, base)),
     todo.reviews.length ? `- remove ${todo.reviews.length} review file(s)` : "",
     `- remove its state: ${paths.dir} and its log ${paths.monitorLog}`,
@@ -77,7 +83,7 @@ export async function runDiscard(ctx: Ctx, plan: string, opts: { yes?: boolean }
   for (const session of todo.sessions) await tmux.killSession(session);
   for (const w of todo.worktrees) if (w.dirty.length === 0 && !(await git.removeWorktree(root, w.path))) ctx.out(`could not remove worktree ${w.path}; remove it with: git worktree remove ${w.path}`);
   if (existsSync(root)) await git.pruneWorktrees(root);
-  for (const b of todo.branches) if (b.ahead === 0) await git.deleteMergedBranch(root, b.branch, base);
+  for (const b of todo.branches) if (!kept.includes(b)) await git.deleteMergedBranch(root, b.branch, base);
   for (const line of await discardOnHosts(orch, hosts)) ctx.out(`could not do all of it on ${line}; what is left there is listed above`);
   for (const file of todo.reviews) rmSync(file, { force: true });
   rmSync(paths.dir, { recursive: true, force: true });

@@ -59,6 +59,18 @@ describe("autorun discard", () => {
     expect(existsSync(dir)).toBe(false);
     expect((await sb.cli(["status"])).stdout).toContain("No orchestrations");
   });
+
+  it("keeps a merged branch whose worktree it keeps for its uncommitted files, and says how to remove both", async ({ sb }) => {
+    await idleRun(sb, "notes");
+    const wt1 = join(sb.repo, ".claude", "worktrees", "notes-stage-1");
+    writeFileSync(join(wt1, "notes.md"), "mine\n");
+    const r = await sb.cli(["discard", "notes", "--yes"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`- keep worktree ${wt1}: it has uncommitted or untracked files (notes.md)`);
+    expect(r.stdout).toContain(`- keep branch worktree-notes-stage-1: it is checked out in the worktree kept above (once you have what you need from it: git -C ${sb.repo} worktree remove --force ${wt1} && git -C ${sb.repo} branch -d worktree-notes-stage-1)`);
+    expect(r.stdout).not.toMatch(/delete merged branch\(es\): .*worktree-notes-stage-1/);
+    expect(await sb.git("branch", "--list", "worktree-notes-stage-1")).toContain("worktree-notes-stage-1");
+  });
 });
 
 describe("Ctrl-C of a monitor in the foreground", () => {
