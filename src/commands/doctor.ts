@@ -263,7 +263,7 @@ async function checkProject(root: string, orchestrations: { paths: OrchPaths; st
     seen.add(wt.path);
     if (active.has(wt.path)) continue;
     if (!recorded.has(wt.path)) {
-      add("warn", `worktree ${wt.path} was not made by an autorun orchestration; left alone`);
+      add("warn", `worktree ${wt.path} belongs to no orchestration under this AUTORUN_HOME (one discarded, another home's, or a person's); left alone (if it is no one's: git -C ${root} worktree remove ${wt.path})`);
       continue;
     }
     const owner = owners.get(wt.path);

@@ -46,7 +46,7 @@ describe("the person's own git work", () => {
     await sb.git("worktree", "add", "-q", "-b", "my-feature", mine, "main");
     writeFileSync(join(mine, "notes.md"), "my own notes\n");
     const r = await sb.cli(["doctor", "--fix"]);
-    expect(r.stdout).toContain("not made by an autorun orchestration");
+    expect(r.stdout).toContain(`worktree ${mine} belongs to no orchestration under this AUTORUN_HOME (one discarded, another home's, or a person's); left alone (if it is no one's: git -C ${sb.repo} worktree remove ${mine})`);
     expect(readFileSync(join(mine, "notes.md"), "utf8")).toBe("my own notes\n");
     expect(await sb.git("branch", "--list", "my-feature")).toContain("my-feature");
   });
