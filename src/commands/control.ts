@@ -16,6 +16,7 @@ import { requireStage, resolveOrchestration, type LoadedOrchestration } from "..
 import { RuntimeError, UserError } from "../errors.js";
 import { preflightOrchestration } from "./preflight.js";
 import { sentence, stagesList } from "../core/printable.js";
+import { stageState } from "../core/words.js";
 
 export async function runResume(ctx: Ctx, plan: string, opts: { budget?: number; stageBudget?: number } = {}): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
@@ -117,7 +118,14 @@ export async function runStop(ctx: Ctx, plan: string, opts: { sessions?: boolean
 function liveSession(orch: LoadedOrchestration, id: string): string {
   const stage = orch.status.stages[id]!;
   if (stage.status !== "in_progress" && stage.status !== "merging") {
-    throw new RuntimeError(`stage ${id} is ${stage.status}; it has no running session.`);
+    const name = orch.status.plan_name;
+    const next =
+      stage.status === "failed"
+        ? `to run it again: autorun retry ${name} ${id}`
+        : stage.status === "completed"
+          ? "its work is finished"
+          : `it starts once what it depends on has merged (autorun status ${name})`;
+    throw new UserError(`stage ${id} is ${stageState(stage)}, so it has no session to use; ${next}.`);
   }
   return stage.session;
 }

@@ -67,6 +67,12 @@ describe("a stage finished by a person", () => {
     const again = await sb.cli(["done", "said-done", "1"]);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain("already done by hand");
+    // A finished stage has no session: said as what it is, exit 2 like any request that names the wrong stage.
+    for (const command of ["nudge", "attach"]) {
+      const none = await sb.cli([command, "said-done", "1"]);
+      expect(none.code).toBe(2);
+      expect(none.stderr.trim()).toBe("autorun: stage 1 is done by hand, so it has no session to use; its work is finished.");
+    }
     // The merge's dry run does not claim autorun merged it.
     const dry = await sb.cli(["merge", "said-done", "1", "--dry-run"]);
     expect(dry.stdout).toMatch(/marked done by a person \(the base was at [0-9a-f]{12}\), not merged by autorun; nothing to do/);
