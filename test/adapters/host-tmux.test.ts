@@ -38,8 +38,8 @@ describe("routedTmux", () => {
       unanswered: (h, e) => unanswered.push(`${h}: ${(e as Error).message}`),
     });
     const sh = ["sh", "-c", "echo ready; exec sleep 60"];
-    await local.newSession({ name: "here", cwd: dir, argv: sh, env: {}, remainOnExit: true });
-    await routed.newSession({ name: "on-box1", cwd: dir, argv: sh, env: {}, remainOnExit: true });
+    await local.newSession({ name: "here", cwd: dir, argv: sh, env: {}, envDir: join(dir, "env"), remainOnExit: true });
+    await routed.newSession({ name: "on-box1", cwd: dir, argv: sh, env: {}, envDir: join(dir, "env"), remainOnExit: true });
   });
   afterAll(async () => {
     await local.killServer().catch(() => undefined);

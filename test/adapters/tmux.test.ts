@@ -30,7 +30,7 @@ describe("tmux adapter on a private server", () => {
     const marker = join(sb.dir, "pwned");
     const hostile = [`$(touch ${marker})`, "`touch " + marker + "`", `semi;`, `;`, "new\nline", "-e", "it's", "#{session_name}"];
     const script = `require("fs").writeFileSync(${JSON.stringify(out)}, JSON.stringify({ argv: process.argv.slice(1), path: process.env.PATH, stage: process.env.AUTORUN_STAGE, cc: process.env.CLAUDECODE ?? null, cwd: process.cwd() }))`;
-    await tmux.newSession({ name: "s_stage-1", cwd: sb.dir, argv: [process.execPath, "-e", script, ...hostile], env: { PATH: `/opt/autorun-bin:${process.env.PATH}`, AUTORUN_STAGE: "1" } });
+    await tmux.newSession({ name: "s_stage-1", cwd: sb.dir, argv: [process.execPath, "-e", script, ...hostile], env: { PATH: `/opt/autorun-bin:${process.env.PATH}`, AUTORUN_STAGE: "1" }, envDir: join(sb.dir, "env") });
     const got = await waitFor("the pane program to write", () => existsSync(out) && JSON.parse(readFileSync(out, "utf8")));
     expect(got.argv).toEqual(hostile);
     expect(got.path.startsWith("/opt/autorun-bin:")).toBe(true);
@@ -73,7 +73,7 @@ describe("tmux adapter on a private server", () => {
     // that fail, cannot start, or succeed the moment they run.
     const programs = [["false"], [join(sb.dir, "no-such-agent")], ["true"]];
     const env = { AUTORUN_FILLER: "x".repeat(2_500) };
-    const specs = Array.from({ length: 40 }, (_, i) => ({ name: `fast_stage-${i}`, cwd: sb.dir, argv: programs[i % 3]!, env, remainOnExit: true }));
+    const specs = Array.from({ length: 40 }, (_, i) => ({ name: `fast_stage-${i}`, cwd: sb.dir, argv: programs[i % 3]!, env, envDir: join(sb.dir, "env"), remainOnExit: true }));
     expect(await tmux.serverRunning()).toBe(false);
     expect(await tmux.newSessions(specs)).toEqual(specs.map(() => true));
     const statuses = await waitFor("every program to exit", async () => {
@@ -84,7 +84,7 @@ describe("tmux adapter on a private server", () => {
   });
 
   it("has-session matches exactly, capture and send-keys work, kill ends it", async () => {
-    await tmux.newSession({ name: "plan_stage-10", cwd: sb.dir, argv: ["cat"], env: {} });
+    await tmux.newSession({ name: "plan_stage-10", cwd: sb.dir, argv: ["cat"], env: {}, envDir: join(sb.dir, "env") });
     expect(await tmux.hasSession("plan_stage-10")).toBe(true);
     expect(await tmux.hasSession("plan_stage-1")).toBe(false);
     expect(await tmux.listSessions()).toEqual(["plan_stage-10"]);

@@ -1,5 +1,5 @@
 /** The exact argument lists the tmux adapter gives tmux, through an injected runner (no tmux here). */
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { commandBatches, createTmux, type NewSession } from "../../src/adapters/tmux.js";
 import type { RunResult } from "../../src/adapters/exec.js";
 import { SESSION_SCRIPT } from "../../src/adapters/session-env.js";
@@ -15,6 +15,10 @@ function recorder(stdout = "") {
   };
   return { calls, runner };
 }
+
+// Where the sessions below (never started: no tmux here) leave their variable files.
+const specsEnvDir = mkdtempSync(join(tmpdir(), "autorun-argv-"));
+afterAll(() => rmSync(specsEnvDir, { recursive: true, force: true }));
 
 describe("tmux argument lists", () => {
   it("starts a session on its socket through the session script, its variables in a 0600 file, then remain-on-exit, in one invocation", async () => {
@@ -47,7 +51,7 @@ describe("tmux argument lists", () => {
 
   it("starts several sessions in one invocation while they fit in tmux's 16 KiB command line, each session's commands whole", async () => {
     const { calls, runner } = recorder();
-    const spec = (i: number, arg: string): NewSession => ({ name: `p_stage-${i}`, cwd: "/w", argv: ["agent", String(i), arg], env: { AUTORUN_STAGE: String(i) }, remainOnExit: true });
+    const spec = (i: number, arg: string): NewSession => ({ name: `p_stage-${i}`, cwd: "/w", argv: ["agent", String(i), arg], env: { AUTORUN_STAGE: String(i) }, envDir: specsEnvDir, remainOnExit: true });
     const small = await createTmux("sock", runner).newSessions([1, 2, 3].map((i) => spec(i, "")));
     expect(small).toEqual([true, true, true]);
     expect(calls).toHaveLength(1);
@@ -67,7 +71,7 @@ describe("tmux argument lists", () => {
   it("says which sessions are certainly made when one of the calls fails: those of the other calls", async () => {
     let n = 0;
     const tmux = createTmux("sock", async () => (++n === 2 ? { ok: false, code: 1, stdout: "", stderr: "duplicate session: p_stage-3\n" } : { ok: true, code: 0, stdout: "", stderr: "" }));
-    const specs = [1, 2, 3, 4].map((i): NewSession => ({ name: `p_stage-${i}`, cwd: "/w", argv: ["a", "x".repeat(6_000)], env: {} }));
+    const specs = [1, 2, 3, 4].map((i): NewSession => ({ name: `p_stage-${i}`, cwd: "/w", argv: ["a", "x".repeat(6_000)], env: {}, envDir: specsEnvDir }));
     expect(await tmux.newSessions(specs)).toEqual([true, true, false, false]);
     // Each call stands for its own sessions only.
     n = 1;
