@@ -237,7 +237,13 @@ export async function resetWorktree(dir: string, commit: string): Promise<void> 
 }
 
 export async function removeWorktree(root: string, worktree: string): Promise<boolean> {
-  return (await run(root, ["worktree", "remove", "--force", worktree])).ok;
+  return (await removeWorktreeSaying(root, worktree)) === undefined;
+}
+
+/** Removes a worktree; undefined when it went, else the last line git said about why not. */
+export async function removeWorktreeSaying(root: string, worktree: string): Promise<string | undefined> {
+  const r = await run(root, ["worktree", "remove", "--force", worktree]);
+  return r.ok ? undefined : r.stderr.trim().split("\n").pop() || `git exited with ${String(r.code)}`;
 }
 
 export async function pruneWorktrees(root: string): Promise<void> {

@@ -4,7 +4,7 @@
  * the stage's own agent whose session autorun has just ended; any other lock keeps the worktree —
  * and the worktree keeps its branch.
  */
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import * as git from "../adapters/git.js";
 import { unlockWorktree } from "../adapters/git-safety.js";
 import { isStageProcess, lockHolder, parseClaudeLock } from "../adapters/claude-lock.js";
@@ -45,6 +45,26 @@ async function liftLock(at: { root: string; worktree: string; reason: string }, 
 }
 
 /**
+ * `git worktree remove --force`. An agent that is still exiting may write a file into the worktree
+ * while git empties it ("Directory not empty"); git has then removed the worktree's `.git` file and
+ * will not try again, so what is left is removed here (its caller kept what it held) and git's
+ * record of it pruned. Undefined once both are gone, else why not.
+ */
+async function removeDirectory(root: string, worktree: string): Promise<string | undefined> {
+  const failed = await git.removeWorktreeSaying(root, worktree);
+  if (failed === undefined && !existsSync(worktree)) return undefined;
+  await sleep(250);
+  try {
+    rmSync(worktree, { recursive: true, force: true, maxRetries: 4, retryDelay: 250 });
+  } catch (error) {
+    return `${failed ?? "its directory is still there"}; then: ${(error as Error).message}`;
+  }
+  await git.pruneWorktrees(root);
+  if ((await git.listWorktrees(root)).some((w) => w.path === worktree)) return `${failed ?? "its directory was left"}; git worktree prune left its registration`;
+  return undefined;
+}
+
+/**
  * Removes a stage's worktree (with `--force`: its caller kept what it holds beyond its commits) and
  * its registration. A worktree whose directory is already gone is only unregistered.
  */
@@ -57,7 +77,10 @@ export async function removeStageWorktree(root: string, worktree: string, owner:
     unlocked = lifted.unlocked;
   }
   if (existsSync(worktree)) {
-    if (!(await git.removeWorktree(root, worktree)) || existsSync(worktree)) return { removed: false, why: "git worktree remove failed" };
+    // A directory git does not list as a worktree is no stage's to remove.
+    if (!entry) return { removed: false, why: "git does not list it as a worktree; it is left as it is" };
+    const failed = await removeDirectory(root, worktree);
+    if (failed) return { removed: false, why: `git worktree remove failed (${failed})` };
   } else if (entry) {
     // Its directory went without git being told: only the registration is left.
     await git.pruneWorktrees(root);

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cleanup } from "../../src/monitor/cleanup.js";
+import { removeStageWorktree } from "../../src/monitor/worktree-removal.js";
 import { appendEvent, readAllEvents } from "../../src/state/events.js";
 import { orchPaths, type OrchPaths } from "../../src/state/paths.js";
 import { loadStatus } from "../../src/state/status.js";
@@ -128,5 +129,25 @@ describe("cleanup keeps what a worktree holds beyond its commits", () => {
     expect(event).toMatchObject({ stage: "1", dir: kept, files: 4, dropped: ["node_modules/ (dependencies or build output)", "build/huge.log (11.0 MB: over the 10 MB kept of ignored files)"] });
     expect(loadStatus(paths)!.stages["1"]!.kept_dropped).toHaveLength(2);
     expect(logs.join("\n")).toContain("not kept from its worktree: node_modules/ (dependencies or build output), build/huge.log");
+  });
+});
+
+describe("a worktree git could only half remove", () => {
+  it("its .git file gone (an exiting agent wrote into it while git emptied it): the rest removed, its record pruned", async () => {
+    const stage = mergedStage("1");
+    rmSync(join(stage.worktree, ".git"));
+    write(join(stage.worktree, ".claude", "late.json"), "{}\n");
+    const owner = { orchDir: paths.dir, stage: "1", sessionEnded: true };
+    expect(await removeStageWorktree(repo, stage.worktree, owner)).toEqual({ removed: true });
+    expect(existsSync(stage.worktree)).toBe(false);
+    expect(git(repo, "worktree", "list", "--porcelain")).not.toContain("p-stage-1");
+  });
+
+  it("a directory git does not list as a worktree is left as it is", async () => {
+    const stray = join(repo, ".claude", "worktrees", "p-stage-9");
+    write(join(stray, "work.txt"), "someone's\n");
+    const removal = await removeStageWorktree(repo, stray, { orchDir: paths.dir, stage: "9", sessionEnded: true });
+    expect(removal).toMatchObject({ removed: false, why: expect.stringContaining("git does not list it as a worktree") });
+    expect(readFileSync(join(stray, "work.txt"), "utf8")).toBe("someone's\n");
   });
 });
