@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { expect } from "vitest";
 import { execa } from "execa";
 import { waitFor } from "../helpers/env.js";
-import { eventsOf, expectClean, statusOf } from "../helpers/orch.js";
+import { answerReview, eventsOf, expectClean, statusOf } from "../helpers/orch.js";
 import { stageSteps, stepDone, type Block } from "../helpers/claude-api.js";
 import type { Status } from "../../src/types/schemas.js";
 import { describeClaude, endOf, nextStep, orchestrateWithClaude, panePid, it } from "./harness.js";
@@ -149,9 +149,7 @@ describeClaude("the real Claude Code", (cc) => {
     await sb.tmux("send-keys", "-t", sessionOf("2"), "2");
     // Its merge proposes the rule; the person keeps it by answering the review about it.
     const keep = await waitFor("the review about its rule", () => eventsOf(sb, "asks", "review_requested", "2").find((e) => e.key === "permissions"), 90_000);
-    const body = readFileSync(String(keep.file), "utf8");
-    const at = body.lastIndexOf("**Your answer**:");
-    writeFileSync(String(keep.file), `${body.slice(0, at)}**Your answer**: keep${body.slice(at + "**Your answer**:".length)}`);
+    answerReview(String(keep.file), "keep");
     await waitFor("the rule kept", () => eventsOf(sb, "asks", "permissions_learned", "2").length === 1, 20_000);
     expect(eventsOf(sb, "asks", "permissions_learned", "2").flatMap((e) => e.rules as string[]).join(" ")).toMatch(/gcc/);
     // Stage 3 was launched at the merge, before the answer: autorun gave it no rule, so it asks and

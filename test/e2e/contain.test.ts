@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
 import { simAgentCmd, waitFor } from "../helpers/env.js";
-import { eventsOf, monitorPid, statusOf, waitForEnd } from "../helpers/orch.js";
+import { answerReview, eventsOf, monitorPid, statusOf, waitForEnd } from "../helpers/orch.js";
 
 describe("from inside a stage's session", () => {
   it("refuses every command that acts on the run, and any report about another stage, even with the variables dropped", async ({ sb }) => {
@@ -122,8 +122,7 @@ describe("from inside a stage's session", () => {
     const file = String(review.file);
     const body = readFileSync(file, "utf8");
     expect(body).toContain("- `Bash(gcc:*)`");
-    const at = body.lastIndexOf("**Your answer**:");
-    writeFileSync(file, `${body.slice(0, at)}**Your answer**: keep${body.slice(at + "**Your answer**:".length)}`);
+    answerReview(file, "keep");
     await waitFor("the rule kept", () => eventsOf(sb, "keep", "permissions_learned", "1").length === 1, 20_000);
     await waitFor("the status to carry it", () => (statusOf(sb, "keep") as unknown as { allowed_tools: string[] }).allowed_tools.includes("Bash(gcc:*)"));
     expect(eventsOf(sb, "keep", "review_answered", "1").map((e) => e.action)).toEqual(["keep"]);

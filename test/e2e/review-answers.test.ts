@@ -7,13 +7,7 @@ import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
 import { waitFor, type Sandbox } from "../helpers/env.js";
-import { eventsOf, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
-
-function answer(file: string, text: string): void {
-  const body = readFileSync(file, "utf8");
-  const at = body.lastIndexOf("**Your answer**:");
-  writeFileSync(file, `${body.slice(0, at)}**Your answer**: ${text}${body.slice(at + "**Your answer**:".length)}`);
-}
+import { answerReview as answer, eventsOf, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
 const reviews = (sb: Sandbox, plan: string) => eventsOf(sb, plan, "review_requested").map((e) => String(e.file));
 const answers = (sb: Sandbox, plan: string) => eventsOf(sb, plan, "review_answered") as { file: string; action?: string; effect?: string }[];

@@ -1,9 +1,16 @@
 /** Helpers for tests that run whole orchestrations with the simulated agent. */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { simAgentCmd, waitFor, type Sandbox } from "./env.js";
 import { eventSchema } from "../../src/types/schemas.js";
+
+/** Writes `text` as the answer of a review file, as a person does in their editor. */
+export function answerReview(file: string, text: string): void {
+  const body = readFileSync(file, "utf8");
+  const at = body.lastIndexOf("**Your answer**:");
+  writeFileSync(file, `${body.slice(0, at)}**Your answer**: ${text}${body.slice(at + "**Your answer**:".length)}`);
+}
 
 export async function orchestrate(sb: Sandbox, plan: string, extra: string[] = []): Promise<void> {
   const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simAgentCmd, ...extra]);
