@@ -2,12 +2,13 @@
 // event marks the idle moment, and the monitor waits stallSeconds (2 s here) before nudging, so a
 // person typing in the pane is not typed over. Screen path (no hooks): the agent goes idle right
 // after reporting create_plan done; stallSeconds 1 s. Both print the time beyond stallSeconds.
+// BENCH_STALL_STAGES: how many stages stall at once (5).
 import { figure, sandbox, until, simCmd } from "./lib.mjs";
 
 async function run(kind, behaviour, stallSeconds) {
   const sb = await sandbox(`stall-${kind}`);
   try {
-    const n = 5;
+    const n = Number(process.env.BENCH_STALL_STAGES ?? 5);
     const plan = sb.plan("stall.md", Array.from({ length: n }, (_, i) => `## Stage ${i + 1}: S\nsim: ${behaviour}\n`).join(""));
     const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simCmd, "--max-parallel", String(n), "--stall-seconds", String(stallSeconds)], { AUTORUN_SIM_DELAY_MS: "50" });
     if (r.exitCode !== 0) throw new Error(r.stderr);

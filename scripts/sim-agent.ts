@@ -14,7 +14,7 @@
  *   rate-limit-vague  the same with no reset time in it
  *   permission   stop at a "Do you want to proceed?" dialog (and its Notification hook) until answered "1"
  *   review       ask a question with `autorun review new` + `review wait`
- *   drop-enter   the input box ignores Enter sent within 300 ms of typing
+ *   drop-enter   the input box ignores Enter sent within 300 ms of typing or a paste
  *   conflict     write CONFLICT.txt (stages that all do so conflict at merge); rebase when told
  *   no-commit    report implement done without committing, once
  *   fix-on-check commit compat.txt when told that a check failed
@@ -195,7 +195,23 @@ let waiter: ((text: string) => void) | undefined;
 let lastKeyAt = 0;
 if (process.stdin.isTTY) process.stdin.setRawMode(true);
 process.stdin.setEncoding("utf8");
+// Like Claude Code, the input asks the terminal for bracketed paste: pasted text arrives between
+// ESC[200~ and ESC[201~ and goes into the input whole; an Enter after it is a keypress.
+if (process.stdout.isTTY) process.stdout.write("\x1b[?2004h");
+let pasting = false;
 process.stdin.on("data", (chunk: string) => {
+  for (const part of chunk.split(/(\x1b\[20[01]~)/)) {
+    if (part === "\x1b[200~" || part === "\x1b[201~") {
+      pasting = part === "\x1b[200~";
+      // drop-enter's input box does not tell a paste from typing.
+      lastKeyAt = Date.now();
+      if (!pasting) draw();
+    } else if (pasting) input += part.replace(/[\r\n]+/g, " ").replace(/[\x00-\x1f\x7f]/g, "");
+    else keys(part);
+  }
+});
+
+function keys(chunk: string): void {
   for (const ch of chunk) {
     if (ch === "\r" || ch === "\n") {
       if (behaviours.has("drop-enter") && Date.now() - lastKeyAt < 300) continue;
@@ -221,7 +237,7 @@ process.stdin.on("data", (chunk: string) => {
       draw();
     }
   }
-});
+}
 
 /** Goes idle at the prompt until a person (or the monitor) submits text. */
 async function idle(withHooks: boolean): Promise<string> {

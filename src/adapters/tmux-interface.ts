@@ -49,6 +49,11 @@ export interface Tmux {
   /** A pane's screen and its cursor's row at the same moment, in one tmux call (undefined: the pane is gone). */
   captureWithCursor(name: string): Promise<{ screen: string; row: number | undefined } | undefined>;
   sendLiteral(name: string, text: string): Promise<boolean>;
+  /**
+   * `text` pasted into a pane, inside bracketed-paste markers when its program asked for them (an
+   * input box then takes it as one paste, and the Enter after it as a keypress, however soon).
+   */
+  pasteText(name: string, text: string): Promise<boolean>;
   sendEnter(name: string): Promise<boolean>;
   /** The screen and cursor row (as `captureWithCursor`), then Enter, in one tmux call; undefined: the pane is gone, nothing sent. */
   enterAfterLook(name: string): Promise<{ screen: string; row: number | undefined } | undefined>;

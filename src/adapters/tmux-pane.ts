@@ -14,7 +14,10 @@ function readLook(stdout: string): { screen: string; row: number | undefined } {
   return { screen: screen.join("\n"), row: /^\d+$/.test(row) ? Number(row) : undefined };
 }
 
-type PaneMethods = Pick<Tmux, "paneStatus" | "paneStatuses" | "capturePanes" | "capturePane" | "lastLines" | "cursorRow" | "captureWithCursor" | "sendLiteral" | "sendEnter" | "enterAfterLook">;
+type PaneMethods = Pick<Tmux, "paneStatus" | "paneStatuses" | "capturePanes" | "capturePane" | "lastLines" | "cursorRow" | "captureWithCursor" | "sendLiteral" | "pasteText" | "sendEnter" | "enterAfterLook">;
+
+/** A paste buffer of this process's own: nudges of several sessions paste at once. */
+let buffers = 0;
 
 /** A session's pane: its state, its screen, keys into it. */
 export function paneMethods({ run, runMany }: TmuxCalls): PaneMethods {
@@ -74,6 +77,11 @@ export function paneMethods({ run, runMany }: TmuxCalls): PaneMethods {
   },
   async sendLiteral(name, text) {
     return (await run(["send-keys", "-t", pane(name), "-l", "--", text])).ok;
+  },
+  async pasteText(name, text) {
+    // tmux's buffers are the server's: each paste has its own, deleted as it is pasted (-d).
+    const buffer = `autorun-${process.pid}-${++buffers}`;
+    return (await runMany([["set-buffer", "-b", buffer, "--", text], ["paste-buffer", "-p", "-d", "-b", buffer, "-t", pane(name)]])).ok;
   },
   async sendEnter(name) {
     return (await run(["send-keys", "-t", pane(name), "Enter"])).ok;

@@ -70,6 +70,7 @@ export function routedTmux(local: Tmux, router: HostRouter): Tmux {
     cursorRow: (name) => on(name, (t) => t.cursorRow(name), undefined),
     captureWithCursor: (name) => on(name, (t) => t.captureWithCursor(name), undefined),
     sendLiteral: (name, text) => on(name, (t) => t.sendLiteral(name, text), false),
+    pasteText: (name, text) => on(name, (t) => t.pasteText(name, text), false),
     sendEnter: (name) => on(name, (t) => t.sendEnter(name), false),
     enterAfterLook: (name) => on(name, (t) => t.enterAfterLook(name), undefined),
     killSession: (name) => on(name, (t) => t.killSession(name), false),

@@ -1,6 +1,6 @@
 /**
- * Verified nudges: type the text literally, pause 0.5 s, press Enter as its own call, re-capture and
- * confirm it was submitted; press Enter again with backoff when the text is still in the input.
+ * Verified nudges: paste the text, press Enter once it shows, re-capture and confirm it was
+ * submitted; press Enter again with backoff when the text is still in the input.
  * Never types into a busy pane.
  */
 import type { Tmux } from "../adapters/tmux.js";
@@ -13,6 +13,15 @@ export interface NudgeResult {
   verified: boolean;
   attempts: number;
   evidence: string;
+}
+
+/** Waits, at most 0.5 s, for the pasted text (or any change of the screen) to show. */
+async function untilShown(tmux: Tmux, session: string, o: { single: string; before: string; clock: Clock }): Promise<void> {
+  for (const until = o.clock.now() + 500; o.clock.now() < until; ) {
+    const look = await tmux.capturePane(session);
+    if (look === undefined || look.includes(o.single.slice(0, 40)) || look !== o.before) return;
+    await o.clock.sleep(20);
+  }
 }
 
 /** `maxEnter`: Enter presses (the first included) before the nudge counts as not taken. */
@@ -32,12 +41,12 @@ export async function verifiedNudge(tmux: Tmux, session: string, text: string, o
   // reach the pane as keys (an escape sequence is Shift+Tab to Claude Code, a carriage return Enter).
   const single = printable(text.replace(/\s*[\r\n]+\s*/g, " ").replace(/\t/g, " ")).trim();
   if (!(state.kind === "idle" && state.input.includes(single))) {
-    if (!(await tmux.sendLiteral(session, single))) return { sent: false, verified: false, attempts: 0, evidence: "send-keys failed" };
+    if (!(await tmux.pasteText(session, single))) return { sent: false, verified: false, attempts: 0, evidence: "paste-buffer failed" };
+    // Enter must be a keypress of its own, not part of what the input takes as typed text. The text
+    // goes in as one bracketed paste, after which an input box takes Enter at once; Enter is sent
+    // once the text shows (at most 0.5 s: one drawn another way, "[Pasted text #1]", is not seen).
+    await untilShown(tmux, session, { single, before, clock });
   }
-  // Enter must come as its own keypress, well after the text (an input box takes a burst of keys
-  // ending in Enter as a paste): 0.5 s. Where the text landed is read in the same tmux call as the
-  // first Enter, just before it.
-  await clock.sleep(500);
   // Where the cursor sits relative to the prompt line with our text: a line-mode agent (no TUI
   // redraw) shows a submitted line only by the cursor moving below it.
   const offset = (look: { screen: string; row: number | undefined }): number | undefined => {
@@ -47,6 +56,8 @@ export async function verifiedNudge(tmux: Tmux, session: string, text: string, o
     return undefined;
   };
   let typedAt: number | undefined;
+  // The screen just before the first Enter: what changes after it is the agent's answer to it.
+  let typedScreen: string | undefined;
   let attempts = 0;
   let evidence = "";
   let backoff = 500;
@@ -56,6 +67,7 @@ export async function verifiedNudge(tmux: Tmux, session: string, text: string, o
       const typed = await tmux.enterAfterLook(session);
       if (typed === undefined) return { sent: true, verified: false, attempts, evidence: "session ended before Enter" };
       typedAt = offset(typed);
+      typedScreen = typed.screen;
     } else await tmux.sendEnter(session);
     const deadline = clock.now() + backoff + 700;
     // The first Enter's call takes a while on a busy machine: the agent may have taken it already.
@@ -71,7 +83,11 @@ export async function verifiedNudge(tmux: Tmux, session: string, text: string, o
       if (st.kind === "idle" && !st.input.includes(single.slice(0, 40)) && after !== before) {
         return { sent: true, verified: true, attempts, evidence: "input cleared and screen changed after Enter" };
       }
-      if (st.kind !== "idle" && st.kind !== "unknown") return { sent: true, verified: true, attempts, evidence: `screen moved on to ${st.kind}` };
+      if (st.kind !== "idle" && st.kind !== "unknown") {
+        // A screen that already showed this (a usage-limit banner) has not moved on by showing it still.
+        if (st.kind !== state.kind) return { sent: true, verified: true, attempts, evidence: `screen moved on to ${st.kind}` };
+        if (typedScreen !== undefined && after !== typedScreen) return { sent: true, verified: true, attempts, evidence: `screen changed after Enter (still ${st.kind})` };
+      }
       if (st.kind === "unknown" && after !== before) return { sent: true, verified: true, attempts, evidence: "screen changed after Enter" };
       if (st.kind === "idle" && typedAt !== undefined) {
         const now = offset(look);

@@ -54,6 +54,14 @@ export function fakeTmux() {
       a.input += text;
       return true;
     },
+    pasteText: async (name, text) => {
+      const a = sessions.get(name);
+      if (!a) return false;
+      a.keys.push(`paste:${text}`);
+      // A paste answers no dialog (its menus take keys); in the input it is the text.
+      if (a.dialogs.length === 0) a.input += text;
+      return true;
+    },
     enterAfterLook: async (name) => {
       const look = await tmux.captureWithCursor(name);
       if (look) await tmux.sendEnter(name);

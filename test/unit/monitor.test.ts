@@ -24,6 +24,8 @@ interface FakeAgent {
   onSubmit?: (text: string) => void;
   /** A dialog drawn instead of its prompt. */
   dialog?: string;
+  /** Enter presses it does not take (an input box that drops a fast Enter). */
+  dropEnters?: number;
 }
 
 function fakeTmux() {
@@ -62,6 +64,11 @@ function fakeTmux() {
       if (a) a.input += text;
       return a !== undefined;
     },
+    pasteText: async (name, text) => {
+      const a = sessions.get(name);
+      if (a) a.input += text;
+      return a !== undefined;
+    },
     enterAfterLook: async (name) => {
       const look = await tmux.captureWithCursor(name);
       if (look) await tmux.sendEnter(name);
@@ -70,6 +77,10 @@ function fakeTmux() {
     sendEnter: async (name) => {
       const a = sessions.get(name);
       if (!a) return false;
+      if (a.dropEnters) {
+        a.dropEnters--;
+        return true;
+      }
       const text = a.input;
       a.input = "";
       a.said.push(`> ${text}`);
@@ -112,16 +123,16 @@ async function step(m: Monitor): Promise<void> {
   await m.settle();
 }
 
-/** A clock whose sleeps (a nudge's pause before Enter) end only when the test lets them. */
+/** A clock whose sleeps (a nudge's wait before it looks again) end only when the test lets them. */
 function heldClock() {
   const held: (() => void)[] = [];
   const clock: Clock = { now: () => now, sleep: (ms) => new Promise<void>((resolve) => held.push(() => ((now += ms), resolve()))) };
   return { clock, held };
 }
 
-/** Lets what runs beside the passes go on until `text` is in stage 1's input (a nudge then waits for its held pause). */
-async function typed(t: ReturnType<typeof fakeTmux>, text: string): Promise<void> {
-  for (let turn = 0; turn < 100 && t.sessions.get("p_stage-1")!.input !== text; turn++) await new Promise((r) => setImmediate(r));
+/** Lets what runs beside the passes go on until `text` is in stage 1's input and a nudge waits on a held sleep. */
+async function typed(t: ReturnType<typeof fakeTmux>, text: string, held: unknown[]): Promise<void> {
+  for (let turn = 0; turn < 100 && (t.sessions.get("p_stage-1")!.input !== text || held.length === 0); turn++) await new Promise((r) => setImmediate(r));
 }
 
 /** Lets every held sleep end, waits for what runs beside the passes, and checks the one nudge went in. */
@@ -233,15 +244,16 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
 
   it("a pass does not wait for a nudge being typed: the next pass runs meanwhile and leaves that stage alone", async () => {
     const t = fakeTmux();
-    t.sessions.set("p_stage-1", t.agent("Shall I go on?"));
+    t.sessions.set("p_stage-1", { ...t.agent("Shall I go on?"), dropEnters: 1 });
     started();
     const { clock: slow, held } = heldClock();
     const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 60 }, tmux: t.tmux, clock: slow, log: () => undefined })!;
     await m.pass();
     now += 61_000;
     await m.pass();
-    // The nudge is typed and waits for its pause; the pass has returned, and so does the next.
-    await typed(t, "continue");
+    // The nudge is typed, its first Enter not taken: it waits to look again; the pass has returned,
+    // and so does the next.
+    await typed(t, "continue", held);
     expect(t.sessions.get("p_stage-1")!.input).toBe("continue");
     expect(held.length).toBeGreaterThan(0);
     now += 61_000;
@@ -252,16 +264,16 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
 
   it("when a usage limit is over, the waiting stage is nudged beside the pass, which does not wait for it", async () => {
     const t = fakeTmux();
-    t.sessions.set("p_stage-1", t.agent("Usage limit reached."));
+    t.sessions.set("p_stage-1", { ...t.agent("Usage limit reached."), dropEnters: 1 });
     started();
     appendEvent(paths.events, { orch_dir: paths.dir, plan_name: "p", project_slug: "p", type: "rate_limited", resets_at: new Date(now + 1_000).toISOString(), parsed: true, raw: "limit" });
     const { clock: slow, held } = heldClock();
     const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 600 }, tmux: t.tmux, clock: slow, log: () => undefined })!;
     now += 2_000;
-    // The pass returns while the nudge waits on its pause (before, it waited for every nudge).
+    // The pass returns while the nudge waits to look again (before, it waited for every nudge).
     await m.pass();
     expect(types()).toContain("rate_limit_cleared");
-    await typed(t, "continue");
+    await typed(t, "continue", held);
     expect(t.sessions.get("p_stage-1")!.input).toBe("continue");
     expect(held.length).toBeGreaterThan(0);
     await releaseAndCheckNudged(m, t, held);
