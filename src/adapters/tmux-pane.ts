@@ -19,28 +19,45 @@ type PaneMethods = Pick<Tmux, "paneStatus" | "paneStatuses" | "capturePanes" | "
 /** A paste buffer of this process's own: nudges of several sessions paste at once. */
 let buffers = 0;
 
+const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
+
+/**
+ * tmux marks a pane dead when its terminal closes and sets its exit status when it reaps the
+ * program, a moment later: a dead pane with neither status nor signal is read again (up to 0.2 s),
+ * so an exit is reported with its status.
+ */
+async function untilReaped<T>(read: () => Promise<T>, panes: (t: T) => PaneStatus[]): Promise<T> {
+  let seen = await read();
+  for (let tries = 0; tries < 4 && panes(seen).some((p) => p.state === "exited" && p.status === undefined && p.signal === undefined); tries++) {
+    await new Promise((r) => setTimeout(r, 50));
+    seen = await read();
+  }
+  return seen;
+}
+
 /** A session's pane: its state, its screen, keys into it. */
 export function paneMethods({ run, runMany }: TmuxCalls): PaneMethods {
   return {
   async paneStatus(name) {
-    const r = await run(["display-message", "-p", "-t", pane(name), "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"]);
-    if (!r.ok) return { state: "gone" };
-    const [dead, status, sig] = r.stdout.trim().split(" ");
-    if (dead !== "1") return { state: "running" };
-    const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
-    return { state: "exited", status: num(status), signal: num(sig) };
+    return untilReaped(async () => {
+      const r = await run(["display-message", "-p", "-t", pane(name), "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"]);
+      if (!r.ok) return { state: "gone" };
+      const [dead, status, sig] = r.stdout.trim().split(" ");
+      return dead === "1" ? { state: "exited", status: num(status), signal: num(sig) } : { state: "running" };
+    }, (p) => [p]);
   },
   async paneStatuses() {
-    const out = new Map<string, PaneStatus>();
-    const r = await run(["list-panes", "-a", "-F", "#{session_name}\t#{pane_index}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_dead_signal}"]);
-    if (!r.ok) return out;
-    const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
-    for (const line of r.stdout.split("\n")) {
-      const [session, , dead, status, sig] = line.split("\t");
-      if (!session || out.has(session)) continue;
-      out.set(session, dead === "1" ? { state: "exited", status: num(status), signal: num(sig) } : { state: "running" });
-    }
-    return out;
+    return untilReaped(async () => {
+      const out = new Map<string, PaneStatus>();
+      const r = await run(["list-panes", "-a", "-F", "#{session_name}\t#{pane_index}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_dead_signal}"]);
+      if (!r.ok) return out;
+      for (const line of r.stdout.split("\n")) {
+        const [session, , dead, status, sig] = line.split("\t");
+        if (!session || out.has(session)) continue;
+        out.set(session, dead === "1" ? { state: "exited", status: num(status), signal: num(sig) } : { state: "running" });
+      }
+      return out;
+    }, (m) => [...m.values()]);
   },
   async capturePanes(names) {
     const out = new Map<string, string | undefined>();
