@@ -7,6 +7,7 @@
 import { realpathSync } from "node:fs";
 import { resolve, sep } from "node:path";
 import { ownPane } from "../adapters/tmux.js";
+import { readFirstEvent } from "../state/events.js";
 import { loadStatus } from "../state/status.js";
 import type { OrchPaths } from "../state/paths.js";
 
@@ -33,7 +34,10 @@ export function isInside(cwd: string, worktree: string): boolean {
  */
 export function misplaced(paths: OrchPaths, stage: string, cwd: unknown, hostWorktree?: string): { reason: string; session: string } | undefined {
   if (typeof cwd !== "string" || !cwd.startsWith("/") || cwd.includes("\0") || cwd.length > 4096) return undefined;
-  const record = loadStatus(paths)?.stages[stage];
+  // The run's first event names every planned stage's worktree and session: one line read, where
+  // the whole log (which grows all run) would be folded. A stage the plan gained later is folded for.
+  const first = readFirstEvent(paths.events);
+  const record = (first?.type === "orchestration_started" ? first.stages.find((s) => s.id === stage) : undefined) ?? loadStatus(paths)?.stages[stage];
   const worktree = hostWorktree?.startsWith("/") ? hostWorktree : record?.worktree;
   if (!record || !worktree || isInside(cwd, worktree)) return undefined;
   return { reason: `started in ${cwd}, not in its worktree ${worktree}; autorun ended it before it acted`, session: record.session };
