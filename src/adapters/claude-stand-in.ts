@@ -30,6 +30,7 @@ export function compareVersions(a: string, b: string): number {
 export function claudeHome(dir: string, trusted: string[]): string {
   const home = join(dir, "claude-home");
   mkdirSync(join(home, ".claude"), { recursive: true });
+  mkdirSync(join(home, "tmp"), { recursive: true });
   const projects: Record<string, unknown> = {};
   for (const p of trusted) projects[p] = { hasTrustDialogAccepted: true, hasCompletedProjectOnboarding: true, allowedTools: [] };
   writeFileSync(
@@ -44,10 +45,14 @@ export function claudeHome(dir: string, trusted: string[]): string {
   return home;
 }
 
-/** The environment a stage's claude needs on top of the sandbox's: the stand-in, the key, the seeded HOME. */
+/**
+ * The environment a stage's claude needs on top of the sandbox's: the stand-in, the key, the seeded
+ * HOME, and a TMPDIR inside it (Claude Code leaves directories of its own there, which go with it).
+ */
 export function claudeEnv(home: string, api: Api): Record<string, string> {
   return {
     HOME: home,
+    TMPDIR: join(home, "tmp"),
     ANTHROPIC_BASE_URL: api.url,
     ANTHROPIC_API_KEY: FAKE_API_KEY,
     DISABLE_AUTOUPDATER: "1",
