@@ -15,11 +15,18 @@ export interface NudgeResult {
   evidence: string;
 }
 
-/** Waits, at most 0.5 s, for the pasted text (or any change of the screen) to show. */
+/**
+ * Waits, at most 0.5 s, for the pasted text to show in the input (or the input to change, or the
+ * screen to stop being a prompt's). Earlier lines of the screen may quote the same text (the last
+ * nudge): only the input counts.
+ */
 async function untilShown(tmux: Tmux, session: string, o: { single: string; before: string; clock: Clock }): Promise<void> {
+  const was = classifyPane(o.before);
   for (const until = o.clock.now() + 500; o.clock.now() < until; ) {
     const look = await tmux.capturePane(session);
-    if (look === undefined || look.includes(o.single.slice(0, 40)) || look !== o.before) return;
+    if (look === undefined) return;
+    const now = classifyPane(look);
+    if (now.kind !== "idle" || now.input.includes(o.single.slice(0, 40)) || (was.kind === "idle" && now.input !== was.input)) return;
     await o.clock.sleep(20);
   }
 }
