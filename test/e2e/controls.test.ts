@@ -67,7 +67,9 @@ describe("run controls (real tmux, simulated agent)", () => {
     expect(eventsOf(sb, "broken", "orchestration_complete")).toHaveLength(0);
     const review = eventsOf(sb, "broken", "review_requested").find((e) => e.key === "circuit")!;
     const text = readFileSync(review.file as string, "utf8");
-    expect(text).toMatch(/stage 1 \(A\): the agent exited (1 )?within 10 s of its launch, twice/);
+    // Each stage's reason: two quick deaths, or (on a loaded machine, the agent slower to die than
+    // 10 s) two sessions ended.
+    expect(text).toMatch(/stage 1 \(A\): (the agent exited (1 )?within 10 s of its launch, twice|its session ended 2 times)/);
     expect(text).toContain("giving up at once (die-always)");
     const status = await sb.cli(["status", "broken"]);
     expect(status.stdout).toContain("3 stages failed in a row (1, 2, 3)");
