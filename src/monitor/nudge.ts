@@ -4,7 +4,7 @@
  * Never types into a busy pane.
  */
 import type { Tmux } from "../adapters/tmux.js";
-import { classifyPane } from "./pane.js";
+import { classifyPane, type PaneState } from "./pane.js";
 import type { Clock } from "../core/clock.js";
 import { printable } from "../core/printable.js";
 
@@ -20,8 +20,8 @@ export interface NudgeResult {
  * screen to stop being a prompt's). Earlier lines of the screen may quote the same text (the last
  * nudge): only the input counts.
  */
-async function untilShown(tmux: Tmux, session: string, o: { single: string; before: string; clock: Clock }): Promise<void> {
-  const was = classifyPane(o.before);
+async function untilShown(tmux: Tmux, session: string, o: { single: string; was: PaneState; clock: Clock }): Promise<void> {
+  const { was } = o;
   for (const until = o.clock.now() + 500; o.clock.now() < until; ) {
     const look = await tmux.capturePane(session);
     if (look === undefined) return;
@@ -52,7 +52,7 @@ export async function verifiedNudge(tmux: Tmux, session: string, text: string, o
     // Enter must be a keypress of its own, not part of what the input takes as typed text. The text
     // goes in as one bracketed paste, after which an input box takes Enter at once; Enter is sent
     // once the text shows (at most 0.5 s: one drawn another way, "[Pasted text #1]", is not seen).
-    await untilShown(tmux, session, { single, before, clock });
+    await untilShown(tmux, session, { single, was: state, clock });
   }
   // Where the cursor sits relative to the prompt line with our text: a line-mode agent (no TUI
   // redraw) shows a submitted line only by the cursor moving below it.

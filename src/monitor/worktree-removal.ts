@@ -59,9 +59,13 @@ async function removeDirectory(root: string, worktree: string): Promise<string |
   } catch (error) {
     return `${failed ?? "its directory is still there"}; then: ${(error as Error).message}`;
   }
+  return (await prunedAway(root, worktree)) ? undefined : `${failed ?? "its directory was left"}; git worktree prune left its registration`;
+}
+
+/** `git worktree prune`, then whether git has let go of `worktree`'s record. */
+async function prunedAway(root: string, worktree: string): Promise<boolean> {
   await git.pruneWorktrees(root);
-  if ((await git.listWorktrees(root)).some((w) => w.path === worktree)) return `${failed ?? "its directory was left"}; git worktree prune left its registration`;
-  return undefined;
+  return !(await git.listWorktrees(root)).some((w) => w.path === worktree);
 }
 
 /**
@@ -83,8 +87,7 @@ export async function removeStageWorktree(root: string, worktree: string, owner:
     if (failed) return { removed: false, why: `git worktree remove failed (${failed})` };
   } else if (entry) {
     // Its directory went without git being told: only the registration is left.
-    await git.pruneWorktrees(root);
-    if ((await git.listWorktrees(root)).some((w) => w.path === worktree)) return { removed: false, why: "git worktree prune left its registration" };
+    if (!(await prunedAway(root, worktree))) return { removed: false, why: "git worktree prune left its registration" };
   }
   return { removed: true, ...(unlocked ? { unlocked } : {}) };
 }
