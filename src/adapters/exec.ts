@@ -21,12 +21,16 @@ export interface RunResult {
   signal?: string;
   /** Where it ran (for errors). */
   cwd?: string;
+  /** Its output as it came, when asked for (`bytes`): binary output, such as a pack. */
+  bytes?: Buffer;
 }
 
 export interface RunOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
-  input?: string;
+  input?: string | Buffer;
+  /** Also give the output as bytes (`RunResult.bytes`). */
+  bytes?: boolean;
   timeoutMs?: number;
   /** Drop these variables from the inherited environment. */
   unsetEnv?: readonly string[];
@@ -58,12 +62,12 @@ export async function runProgram(file: string, args: readonly string[], opts: Ru
   const where = opts.cwd ? ` in ${opts.cwd}` : "";
   const at = opts.cwd ? { cwd: opts.cwd } : {};
   const shown = opts.describe ?? argv.join(" ");
-  const done = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean; startError?: NodeJS.ErrnoException }>((resolve) => {
+  const done = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; bytes: Buffer; stderr: string; timedOut: boolean; startError?: NodeJS.ErrnoException }>((resolve) => {
     let child: ChildProcess;
     try {
       child = spawn(file, args, { cwd: opts.cwd, env, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"], windowsHide: true });
     } catch (error) {
-      resolve({ code: null, signal: null, stdout: "", stderr: "", timedOut: false, startError: error as NodeJS.ErrnoException });
+      resolve({ code: null, signal: null, stdout: "", bytes: Buffer.alloc(0), stderr: "", timedOut: false, startError: error as NodeJS.ErrnoException });
       return;
     }
     const out: Buffer[] = [];
@@ -96,7 +100,7 @@ export async function runProgram(file: string, args: readonly string[], opts: Ru
       clearTimeout(forceKill);
       running.delete(child);
       const text = (chunks: Buffer[]) => stripFinalNewline(Buffer.concat(chunks).toString("utf8"));
-      resolve({ code, signal, stdout: text(out), stderr: text(err), timedOut, ...(startError ? { startError } : {}) });
+      resolve({ code, signal, stdout: opts.bytes ? "" : text(out), bytes: Buffer.concat(out), stderr: text(err), timedOut, ...(startError ? { startError } : {}) });
     });
     if (opts.input !== undefined) {
       // A program that exits without reading all its input is its own business, not a crash here.
@@ -118,6 +122,7 @@ export async function runProgram(file: string, args: readonly string[], opts: Ru
     stdout: done.stdout,
     stderr: done.stderr,
     ...(done.signal ? { signal: done.signal } : {}),
+    ...(opts.bytes ? { bytes: done.bytes } : {}),
     ...at,
   };
 }

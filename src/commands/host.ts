@@ -10,7 +10,7 @@ import type { z } from "zod";
 import { UserError } from "../errors.js";
 import type { Ctx } from "./ctx.js";
 
-export type HostCommand = "prepare" | "launch" | "session" | "versions" | "worktrees";
+export type HostCommand = "prepare" | "launch" | "session" | "versions" | "worktrees" | "objects";
 
 function json(what: string, text: string): unknown {
   try {
@@ -45,6 +45,8 @@ async function answer(ctx: Pick<Ctx, "home" | "cwd">, which: HostCommand, input:
     }
     case "worktrees":
       return side.makeAhead(check(which, protocol.worktreesInput, input));
+    case "objects":
+      return side.takeObjects(check(which, protocol.objectsInput, input));
     case "versions": {
       const asked = check(which, protocol.versionsInput, input);
       return { ...(await side.hostVersions(asked.agent)), ...(asked.root !== undefined ? side.trustOf(ctx.cwd, asked.root, asked.agent) : {}) };

@@ -12,6 +12,7 @@ import { claudeConfigDir, claudeTranscriptPath } from "../adapters/claude-projec
 import { z } from "zod";
 import * as git from "../adapters/git.js";
 import { runProgram } from "../adapters/exec.js";
+import { takePack } from "../adapters/git-pack.js";
 import { claudeTrust, isClaude, ownVersion, pluginDir, sessionEnv } from "../adapters/agent.js";
 import { tmuxAtPath } from "../adapters/remote-tmux.js";
 import type { NewSession } from "../adapters/tmux.js";
@@ -20,7 +21,7 @@ import { appendEvent } from "../state/events.js";
 import { contextFilePath } from "../state/paths.js";
 import { UserError } from "../errors.js";
 import { MERGE_SUBJECT_PREFIX } from "../core/naming.js";
-import { hostBaseRef, hostOrchDir, hostTmuxSocket, hostWorktree, type HostVersions, type LaunchInput, type LaunchOutput, type PrepareInput, type PrepareOutput, type WorktreesInput } from "./protocol.js";
+import { hostBaseRef, hostOrchDir, hostTmuxSocket, hostWorktree, type HostVersions, type LaunchInput, type LaunchOutput, type ObjectsInput, type PrepareInput, type PrepareOutput, type WorktreesInput } from "./protocol.js";
 
 async function firstLine(file: string, args: string[]): Promise<string | null> {
   try {
@@ -160,6 +161,12 @@ export async function makeAhead(input: WorktreesInput): Promise<{ made: string[]
     made.push(w.worktree);
   }
   return { made };
+}
+
+/** A commit sent as a pack, kept under its ref (what a push of it would have done). */
+export async function takeObjects(input: ObjectsInput): Promise<{ ref: string }> {
+  await takePack(input.root, Buffer.from(input.pack, "base64"), input);
+  return { ref: input.ref };
 }
 
 /**

@@ -97,6 +97,20 @@ export const worktreesInput = z
   .strict();
 export type WorktreesInput = z.infer<typeof worktreesInput>;
 
+/**
+ * A commit sent as a thin pack (base64) made against a commit the host has: unpacked into the
+ * root and kept under `ref` (one of autorun's own), in place of a `git push` of it.
+ */
+export const objectsInput = z
+  .object({
+    root: absolute,
+    commit: z.string().regex(/^[0-9a-f]{40,64}$/, "a commit id"),
+    ref: z.string().regex(/^refs\/autorun\/[A-Za-z0-9._/-]+$/, "a ref under refs/autorun/").refine((r) => !r.includes("..") && !r.endsWith("/") && !r.endsWith(".lock"), "a ref name"),
+    pack: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, "base64"),
+  })
+  .strict();
+export type ObjectsInput = z.infer<typeof objectsInput>;
+
 /** Several stages in one call: `{launches: [...]}`. */
 export const launchManyInput = z.object({ launches: z.array(launchInput).min(1).max(256) }).strict();
 
@@ -116,7 +130,7 @@ export type LaunchOutput = z.infer<typeof launchOutput>;
  * calls. It first prints `{"serving": <its autorun version>}`, then answers each request line in
  * turn with one line: `{"id", "ok": true, "output"}` or `{"id", "ok": false, "error"}`.
  */
-export const serveRequest = z.object({ id: z.number().int().nonnegative(), command: z.enum(["prepare", "launch", "session", "versions", "worktrees"]), input: z.unknown() }).strict();
+export const serveRequest = z.object({ id: z.number().int().nonnegative(), command: z.enum(["prepare", "launch", "session", "versions", "worktrees", "objects"]), input: z.unknown() }).strict();
 export type ServeRequest = z.infer<typeof serveRequest>;
 export const serveAnswer = z.union([
   z.object({ id: z.number().int().nonnegative().nullable(), ok: z.literal(true), output: z.unknown() }).strict(),

@@ -14,6 +14,7 @@ import { CLI, ROOT } from "../helpers/env.js";
 import { startedEvent } from "../helpers/events.js";
 import { closeMaster, runScript, type SshSettings } from "../../src/adapters/ssh.js";
 import { fetchFromHost } from "../../src/adapters/git-ssh.js";
+import { thinPack } from "../../src/adapters/git-pack.js";
 import type { HostSpec } from "../../src/core/hosts.js";
 import { RemoteHost } from "../../src/host/remote-host.js";
 import { hostBaseRef, hostEventsFile } from "../../src/host/protocol.js";
@@ -223,6 +224,18 @@ describe.skipIf(skip)("a stage on a host", () => {
     expect(await box1.ahead(repo, { commit: x, baseBranch: "main", worktrees: [w(1), w(2)] })).toBeUndefined();
     expect(await box1.ahead(repo, { commit: y, baseBranch: "main", worktrees: [] })).toBeUndefined();
     expect(await box1.has(x)).toBe(true);
+    // Both sent as packs through the host's server (the base pushed before is what they are made against), not pushed.
+    expect(box1.packed).toBe(2);
+    expect(await hostGit(info.root, "rev-parse", "refs/autorun/ahead/main")).toBe(y);
+    // A pack made against a commit the host lacks is refused there, and its ref is not made.
+    const env = { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" };
+    const tree = (await execa("git", ["-C", repo, "mktree"], { input: `100644 blob ${(await execa("git", ["-C", repo, "hash-object", "-w", "--stdin"], { input: "only here\n" })).stdout}\tonly-here.txt\n` })).stdout;
+    const lacking = (await execa("git", ["-C", repo, "commit-tree", tree, "-p", tip, "-m", "only here"], { env })).stdout;
+    const beyond = (await execa("git", ["-C", repo, "commit-tree", `${tip}^{tree}`, "-p", lacking, "-m", "beyond it"], { env })).stdout;
+    const pack = await thinPack(repo, beyond, lacking);
+    const refused = await box1.server.call("objects", { root: info.root, commit: beyond, ref: "refs/autorun/ahead/other", pack: pack.toString("base64") }, 10_000).catch((e: Error) => e);
+    expect((refused as Error).message).toMatch(/could not take .+ \(unpack\)/);
+    expect((await host.asUser('cd -- "$1" && git rev-parse --verify -q refs/autorun/ahead/other', info.root)).exitCode).not.toBe(0);
     const at = (n: number) => join(info.root, ".claude", "worktrees", `proj-ahead-${n}`);
     expect(await hostGit(at(1), "rev-parse", "HEAD")).toBe(x);
     // The base there has not moved: the merge is not made yet.
