@@ -2,12 +2,14 @@
  * One long-lived program on a host, through its shared ssh connection, that answers JSON request
  * lines with JSON answer lines: what the controller's `autorun host serve` calls need
  * (src/host/host-server.ts). The program first says hello in one line; each request goes out as
- * `{"id": n, ...}` and the next line must be the answer carrying that id.
+ * `{"id": n, ...}` and is answered by a line carrying that id.
  *
- * Calls go one at a time. Nothing is written before the hello (the remote `sh -s` reads its
- * script in blocks, and would swallow a request sent with it). A call past its deadline, an answer
- * out of turn, or a program that ended (ssh failed, the host went away) ends it and throws; the
- * next call starts it again. The ssh client holds nothing open: a person's command that used it
+ * Calls go side by side, and their answers come back in the order the program finishes them.
+ * Nothing is written before the hello (the remote `sh -s` reads its script in blocks, and would
+ * swallow a request sent with it): calls made meanwhile wait for it. A call past its deadline, an
+ * answer to no call under way, or a program that ended (ssh failed, the host went away) ends it:
+ * every call under way throws (`ServerEnded` for those that did not time out); the next call
+ * starts it again. The ssh client holds nothing open: a person's command that used it
  * can exit while it runs, and its end of the pipe closing ends the program there.
  */
 import type { ChildProcess } from "node:child_process";
@@ -38,11 +40,12 @@ interface Waiting {
 
 export class SshServer {
   private child: ChildProcess | undefined;
+  /** Its start under way: until its hello, no request is written. */
+  private starting: Promise<void> | undefined;
   private buf = "";
-  private waiting: Waiting | undefined;
+  private readonly waiting = new Map<number | "hello", Waiting>();
   private stderrTail: () => string = () => "";
   private next = 1;
-  private queue: Promise<unknown> = Promise.resolve();
   /** Times it was started (for tests). */
   starts = 0;
 
@@ -53,25 +56,32 @@ export class SshServer {
   ) {}
 
   /** `request` with an `id`, answered there: the answer line, parsed (its `id` the request's), or a ToolError (`ServerEnded` when the program ended first). */
-  call(request: Record<string, unknown>, deadlineMs: number, what: string): Promise<unknown> {
-    const call = this.queue.then(() => this.once(request, deadlineMs, what));
-    this.queue = call.catch(() => undefined);
-    return call;
+  async call(request: Record<string, unknown>, deadlineMs: number, what: string): Promise<unknown> {
+    const child = await this.started(Math.max(deadlineMs, this.spec.startMs ?? 30_000));
+    const id = this.next++;
+    return this.wait(id, deadlineMs, `${what} did not answer within ${deadlineMs} ms`, () => child.stdin!.write(`${JSON.stringify({ ...request, id })}\n`));
   }
 
   /** Starts it now, when it is not running, so that the next call finds it there; best effort. */
   warm(): void {
-    if (this.child) return;
-    const started = this.queue.then(() => (this.child ? undefined : this.start(this.spec.startMs ?? 30_000)));
-    this.queue = started.catch(() => undefined);
+    if (!this.child && !this.starting) void this.started(this.spec.startMs ?? 30_000).catch(() => undefined);
+  }
+
+  /** The program once it has said hello: the one running, or one started now (or by another call). */
+  private async started(deadlineMs: number): Promise<ChildProcess> {
+    while (!this.child || this.starting) {
+      this.starting ??= this.start(deadlineMs).finally(() => (this.starting = undefined));
+      await this.starting;
+    }
+    return this.child;
   }
 
   /** Ends it (the next call starts it again); a call waiting for its answer fails. */
   close(): void {
     const child = this.child;
-    const w = this.waiting;
+    const waiting = [...this.waiting.values()];
     this.child = undefined;
-    this.waiting = undefined;
+    this.waiting.clear();
     this.buf = "";
     if (child) {
       // Its stdin's end reaches the program through the shared connection's master, which holds
@@ -81,7 +91,7 @@ export class SshServer {
       child.stderr?.destroy();
       child.kill("SIGKILL");
     }
-    w?.reject(this.failure(`${this.spec.what} was ended before it answered`, { ended: true }));
+    for (const w of waiting) w.reject(this.failure(`${this.spec.what} was ended before it answered`, { ended: true }));
   }
 
   /** The pid of its ssh client, while it runs (for tests). */
@@ -94,13 +104,6 @@ export class SshServer {
     return new (ended ? ServerEnded : ToolError)(`host ${this.target.name}: ${message}`, { argv: ["ssh", this.target.destination, ...this.spec.what.split(" ")], stderr: this.stderrTail(), ...more });
   }
 
-  private async once(request: Record<string, unknown>, deadlineMs: number, what: string): Promise<unknown> {
-    if (!this.child) await this.start(Math.max(deadlineMs, this.spec.startMs ?? 30_000));
-    const child = this.child!;
-    const id = this.next++;
-    return this.wait(id, deadlineMs, `${what} did not answer within ${deadlineMs} ms`, () => child.stdin!.write(`${JSON.stringify({ ...request, id })}\n`));
-  }
-
   private async start(deadlineMs: number): Promise<void> {
     const kept = spawnKeptSsh(this.s, this.target, {
       data: (b) => {
@@ -111,9 +114,9 @@ export class SshServer {
       ended: (why) => {
         if (this.child !== child) return;
         this.child = undefined;
-        const w = this.waiting;
-        this.waiting = undefined;
-        w?.reject(this.failure(`its ${this.spec.what} ended: ${why}`, { ended: true }));
+        const waiting = [...this.waiting.values()];
+        this.waiting.clear();
+        for (const w of waiting) w.reject(this.failure(`its ${this.spec.what} ended: ${why}`, { ended: true }));
       },
     });
     const child = kept.child;
@@ -133,37 +136,38 @@ export class SshServer {
   private wait(id: number | "hello", deadlineMs: number, late: string, send: () => void): Promise<unknown> {
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.waiting = undefined;
+        this.waiting.delete(id);
         this.close();
         reject(this.failure(late, { timedOut: true }));
       }, deadlineMs);
-      this.waiting = { id, resolve: (v) => (clearTimeout(timer), resolve(v)), reject: (e) => (clearTimeout(timer), reject(e)) };
+      this.waiting.set(id, { id, resolve: (v) => (clearTimeout(timer), resolve(v)), reject: (e) => (clearTimeout(timer), reject(e)) });
       send();
       this.read();
     });
   }
 
-  /** The waiting call's line, once it is all in. */
+  /** Each whole line in: the hello, or the answer of the call its id names. */
   private read(): void {
-    const w = this.waiting;
-    if (!w) return;
-    const nl = this.buf.indexOf("\n");
-    if (nl < 0) return;
-    const text = this.buf.slice(0, nl);
-    this.buf = this.buf.slice(nl + 1);
-    this.waiting = undefined;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      value = undefined;
+    for (let nl = this.buf.indexOf("\n"); nl >= 0 && this.waiting.size > 0; nl = this.buf.indexOf("\n")) {
+      const text = this.buf.slice(0, nl);
+      this.buf = this.buf.slice(nl + 1);
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        value = undefined;
+      }
+      const id = this.waiting.has("hello") ? "hello" : (value as { id?: unknown } | undefined)?.id;
+      const w = typeof value === "object" && value !== null && (typeof id === "number" || id === "hello") ? this.waiting.get(id) : undefined;
+      if (!w) {
+        const others = [...this.waiting.values()];
+        this.waiting.clear();
+        this.close();
+        for (const o of others) o.reject(this.failure(`${this.spec.what} answered no call under way: ${text.slice(0, 200)}`));
+        return;
+      }
+      this.waiting.delete(w.id);
+      w.resolve(value);
     }
-    const fits = typeof value === "object" && value !== null && (w.id === "hello" || (value as { id?: unknown }).id === w.id);
-    if (!fits) {
-      this.close();
-      w.reject(this.failure(`${this.spec.what} answered out of turn: ${text.slice(0, 200)}`));
-      return;
-    }
-    w.resolve(value);
   }
 }

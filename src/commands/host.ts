@@ -2,13 +2,14 @@
  * `autorun host prepare | launch | session | versions | serve | follow`: what the controller runs
  * on a host over its shared ssh connection, not for people (hidden from help). Each of the first
  * four reads one JSON object on stdin and prints one JSON object; bad input is a one-line error
- * naming the field, exit 2. `serve` answers any number of them, one request line at a time, until
- * its stdin ends. `follow` takes its file and offset as arguments (its stdin stays open: its end
+ * naming the field, exit 2. `serve` answers any number of them, side by side, until its stdin
+ * ends. `follow` takes its file and offset as arguments (its stdin stays open: its end
  * is the sign to stop) and streams the file's bytes (src/host/follow-side.ts).
  */
 import type { z } from "zod";
 import { UserError } from "../errors.js";
 import type { Ctx } from "./ctx.js";
+import type { HostWork } from "../host/host-work.js";
 
 export type HostCommand = "prepare" | "launch" | "session" | "versions" | "worktrees" | "objects";
 
@@ -28,7 +29,7 @@ function check<T extends z.ZodType>(what: string, schema: T, value: unknown): z.
 }
 
 /** What `autorun host <which>` answers to `input` (a UserError for bad input). */
-async function answer(ctx: Pick<Ctx, "home" | "cwd">, which: HostCommand, input: unknown): Promise<unknown> {
+async function answer(ctx: Pick<Ctx, "home" | "cwd">, which: HostCommand, input: unknown, work: HostWork): Promise<unknown> {
   const protocol = await import("../host/protocol.js");
   const side = await import("../host/host-side.js");
   switch (which) {
@@ -37,16 +38,16 @@ async function answer(ctx: Pick<Ctx, "home" | "cwd">, which: HostCommand, input:
     case "launch":
       // One stage, or `{launches: [...]}` for several at once.
       return typeof input === "object" && input !== null && "launches" in input
-        ? { launches: await side.launchMany(ctx.home, check(which, protocol.launchManyInput, input).launches) }
-        : side.launch(ctx.home, check(which, protocol.launchInput, input));
+        ? { launches: await side.launchMany(ctx.home, check(which, protocol.launchManyInput, input).launches, work) }
+        : side.launch(ctx.home, check(which, protocol.launchInput, input), work);
     case "session": {
       const sessions = check(which, side.sessionsInput, input);
       return { sessions: await side.startSessions(ctx.home, sessions.socket_path, sessions.sessions) };
     }
     case "worktrees":
-      return side.makeAhead(check(which, protocol.worktreesInput, input));
+      return side.makeAhead(check(which, protocol.worktreesInput, input), work);
     case "objects":
-      return side.takeObjects(check(which, protocol.objectsInput, input));
+      return side.takeObjects(check(which, protocol.objectsInput, input), work);
     case "versions": {
       const asked = check(which, protocol.versionsInput, input);
       return { ...(await side.hostVersions(asked.agent)), ...(asked.root !== undefined ? side.trustOf(ctx.cwd, asked.root, asked.agent) : {}) };
@@ -61,7 +62,8 @@ function line(value: unknown): string {
 
 export async function runHost(ctx: Ctx, which: HostCommand, stdin: string): Promise<number> {
   const input = which === "versions" && stdin.trim() === "" ? {} : json(which, stdin);
-  ctx.out(line(await answer(ctx, which, input)));
+  const { HostWork } = await import("../host/host-work.js");
+  ctx.out(line(await answer(ctx, which, input, new HostWork())));
   return 0;
 }
 
@@ -69,46 +71,66 @@ export async function runHost(ctx: Ctx, which: HostCommand, stdin: string): Prom
 const MAX_REQUEST = 64 * 1024 * 1024;
 
 /**
- * `autorun host serve`: the commands above for as long as stdin is open, one request line after
- * the other, each answered with one line (src/host/host-server.ts is the other end). A monitor
- * keeps one per host, so a launch there does not start a Node process first.
+ * `autorun host serve`: the commands above for as long as stdin is open, each request line
+ * answered with one line (src/host/host-server.ts is the other end). A monitor keeps one per host,
+ * so a launch there does not start a Node process first. Requests run side by side and are
+ * answered as they finish, each answer carrying its request's id: a launch does not wait behind
+ * another stage's worktree being made (what they share is `HostWork`'s). When stdin ends, the
+ * calls under way finish first.
  */
 export async function runHostServe(ctx: Pick<Ctx, "home" | "cwd">, io: { stdin: NodeJS.ReadableStream; write: (text: string) => void } = { stdin: process.stdin, write: (t) => void process.stdout.write(t) }): Promise<number> {
-  const { serveRequest } = await import("../host/protocol.js");
   const { ownVersion } = await import("../adapters/agent.js");
+  const { HostWork } = await import("../host/host-work.js");
+  const serve = requestServer(ctx, new HostWork(), (value) => io.write(line(value) + "\n"));
   io.write(line({ serving: ownVersion() }) + "\n");
   let buf = "";
   for await (const chunk of io.stdin) {
     buf += typeof chunk === "string" ? chunk : (chunk as Buffer).toString("utf8");
     if (buf.length > MAX_REQUEST && !buf.includes("\n")) {
       io.write(line({ id: null, ok: false, error: `a request over ${MAX_REQUEST / 1024 / 1024} MB; nothing was done` }) + "\n");
+      await serve.finished();
       return 2;
     }
     for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
       const text = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
-      if (text.trim() === "") continue;
+      if (text.trim() !== "") await serve.request(text);
+    }
+  }
+  await serve.finished();
+  return 0;
+}
+
+/** Starts each request line's call (answered through `say` when it ends); `finished` once none is under way. */
+function requestServer(ctx: Pick<Ctx, "home" | "cwd">, work: HostWork, say: (value: unknown) => void): { request(text: string): Promise<void>; finished(): Promise<void> } {
+  const under = new Set<Promise<void>>();
+  return {
+    async request(text) {
+      const { serveRequest } = await import("../host/protocol.js");
       let request: unknown;
       try {
         request = JSON.parse(text);
       } catch (error) {
-        io.write(line({ id: null, ok: false, error: `a request that is not JSON (${(error as Error).message})` }) + "\n");
-        continue;
+        say({ id: null, ok: false, error: `a request that is not JSON (${(error as Error).message})` });
+        return;
       }
       const parsed = serveRequest.safeParse(request);
       if (!parsed.success) {
-        io.write(line({ id: null, ok: false, error: "a request without its id, command and input" }) + "\n");
-        continue;
+        say({ id: null, ok: false, error: "a request without its id, command and input" });
+        return;
       }
       const { id, command, input } = parsed.data;
-      try {
-        io.write(line({ id, ok: true, output: await answer(ctx, command, input) }) + "\n");
-      } catch (error) {
-        io.write(line({ id, ok: false, error: (error as Error).message }) + "\n");
-      }
-    }
-  }
-  return 0;
+      const call = answer(ctx, command, input, work).then(
+        (output) => say({ id, ok: true, output }),
+        (error: Error) => say({ id, ok: false, error: error.message }),
+      );
+      under.add(call);
+      void call.finally(() => under.delete(call));
+    },
+    async finished() {
+      await Promise.all(under);
+    },
+  };
 }
 
 /** `autorun host follow <file> <offset>`: the events file's bytes from `offset` as they are written, until stdin ends. */

@@ -1,7 +1,7 @@
 /**
  * The controller's end of a host's `autorun host serve` (src/commands/host.ts): one process there,
- * started at the first launch and kept, that answers `autorun host <command>` calls one request
- * line at a time. A launch on a host then costs a line each way and the work itself, not an ssh
+ * started at the first launch and kept, that answers `autorun host <command>` calls, one request
+ * line each, side by side. A launch on a host then costs a line each way and the work itself, not an ssh
  * session and a Node process started for it (0.3 s to over 1 s of a loaded host's time, which a
  * dependant waited for after each merge).
  */

@@ -13,6 +13,7 @@ import { z } from "zod";
 import * as git from "../adapters/git.js";
 import { runProgram } from "../adapters/exec.js";
 import { takePack } from "../adapters/git-pack.js";
+import type { HostWork } from "./host-work.js";
 import { claudeTrust, isClaude, ownVersion, pluginDir, sessionEnv } from "../adapters/agent.js";
 import { tmuxAtPath } from "../adapters/remote-tmux.js";
 import type { NewSession } from "../adapters/tmux.js";
@@ -152,20 +153,19 @@ async function moveBase(root: string, base: NonNullable<LaunchInput["base"]>): P
  * is checked: their launch then finds them (and brings one to the base tip if that merge's
  * commit did not become it). Those that exist are left as they are.
  */
-export async function makeAhead(input: WorktreesInput): Promise<{ made: string[] }> {
+export async function makeAhead(input: WorktreesInput, work: HostWork): Promise<{ made: string[] }> {
   const made: string[] = [];
   for (const w of input.worktrees) {
     const worktree = hostWorktree(input.root, w.worktree);
-    if (existsSync(worktree)) continue;
-    await git.addStageWorktree(input.root, worktree, w.branch, input.commit);
-    made.push(w.worktree);
+    const making = await work.add(worktree, async () => !existsSync(worktree) && (await git.addStageWorktree(input.root, worktree, w.branch, input.commit), true));
+    if (making) made.push(w.worktree);
   }
   return { made };
 }
 
 /** A commit sent as a pack, kept under its ref (what a push of it would have done). */
-export async function takeObjects(input: ObjectsInput): Promise<{ ref: string }> {
-  await takePack(input.root, Buffer.from(input.pack, "base64"), input);
+export async function takeObjects(input: ObjectsInput, work: HostWork): Promise<{ ref: string }> {
+  await work.inOrder(input.root, () => takePack(input.root, Buffer.from(input.pack, "base64"), input));
   return { ref: input.ref };
 }
 
@@ -189,26 +189,27 @@ async function toStart(root: string, w: { worktree: string; branch: string }, st
 }
 
 /** One stage on this host: worktree, context file, events file, session. */
-export async function launch(home: string, input: LaunchInput): Promise<LaunchOutput> {
-  return (await launchMany(home, [input]))[0]!;
+export async function launch(home: string, input: LaunchInput, work: HostWork): Promise<LaunchOutput> {
+  return (await launchMany(home, [input], work))[0]!;
 }
 
 /**
  * Several stages at once: their worktrees side by side, then every session in as few tmux calls
  * as fit (what a batch of ready stages needs). All or an error naming the first stage that failed.
  */
-export async function launchMany(home: string, inputs: readonly LaunchInput[]): Promise<LaunchOutput[]> {
+export async function launchMany(home: string, inputs: readonly LaunchInput[], work: HostWork): Promise<LaunchOutput[]> {
   // The base moves beside the rest (the session does not need it; an agent rebases onto it later).
   const moved = new Map<string, Promise<void>>();
   for (const input of inputs) {
     const key = JSON.stringify([input.root, input.base?.branch, input.base?.commit]);
-    if (input.base && !moved.has(key)) moved.set(key, moveBase(input.root, input.base));
+    const base = input.base;
+    if (base && !moved.has(key)) moved.set(key, work.inOrder(input.root, () => moveBase(input.root, base)));
   }
-  const [out] = await Promise.all([launchAll(home, inputs), ...moved.values()]);
+  const [out] = await Promise.all([launchAll(home, inputs, work), ...moved.values()]);
   return out;
 }
 
-async function launchAll(home: string, inputs: readonly LaunchInput[]): Promise<LaunchOutput[]> {
+async function launchAll(home: string, inputs: readonly LaunchInput[], work: HostWork): Promise<LaunchOutput[]> {
   const events = new Map<string, string>();
   for (const input of inputs) {
     const orchDir = hostOrchDir(home, input.orchestration);
@@ -216,16 +217,19 @@ async function launchAll(home: string, inputs: readonly LaunchInput[]): Promise<
     writeFileSync(contextFilePath(join(orchDir, "stages"), input.stage), input.context, { mode: 0o600 });
   }
   const worktrees = await Promise.all(
-    inputs.map(async (input) => {
+    inputs.map((input) => {
       const worktree = hostWorktree(input.root, input.worktree);
-      if (existsSync(worktree)) {
-        // A first launch (not a resume, not a move) may find the worktree made ahead.
-        if (!input.in_worktree && !input.restore) await toStart(input.root, { worktree, branch: input.branch }, input.start);
-        return { worktree, state: "existing" as const };
-      }
-      await git.addStageWorktree(input.root, worktree, input.branch, input.start);
-      if (input.restore) await restoreMoved(worktree, input);
-      return { worktree, state: "made" as const };
+      // After a call making it ahead that is still under way.
+      return work.add(worktree, async () => {
+        if (existsSync(worktree)) {
+          // A first launch (not a resume, not a move) may find the worktree made ahead.
+          if (!input.in_worktree && !input.restore) await toStart(input.root, { worktree, branch: input.branch }, input.start);
+          return { worktree, state: "existing" as const };
+        }
+        await git.addStageWorktree(input.root, worktree, input.branch, input.start);
+        if (input.restore) await restoreMoved(worktree, input);
+        return { worktree, state: "made" as const };
+      });
     }),
   );
   const out: LaunchOutput[] = [];

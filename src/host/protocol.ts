@@ -127,8 +127,9 @@ export type LaunchOutput = z.infer<typeof launchOutput>;
 
 /**
  * `autorun host serve`: the same commands as `autorun host <command>`, one process for many
- * calls. It first prints `{"serving": <its autorun version>}`, then answers each request line in
- * turn with one line: `{"id", "ok": true, "output"}` or `{"id", "ok": false, "error"}`.
+ * calls. It first prints `{"serving": <its autorun version>}`, then answers each request line with
+ * one line as its call finishes (calls run side by side): `{"id", "ok": true, "output"}` or
+ * `{"id", "ok": false, "error"}`.
  */
 export const serveRequest = z.object({ id: z.number().int().nonnegative(), command: z.enum(["prepare", "launch", "session", "versions", "worktrees", "objects"]), input: z.unknown() }).strict();
 export type ServeRequest = z.infer<typeof serveRequest>;

@@ -259,6 +259,26 @@ describe.skipIf(skip)("a stage on a host", () => {
     for (const n of [1, 2, 3]) expect(await tmux.killSession(`ahead_${n}`)).toBe(true);
   });
 
+  it("runs the server's calls side by side: a quick one is answered while a slow one runs; a launch waits for its worktree being made ahead", async () => {
+    const info = await box1.ready();
+    const tip = await git("rev-parse", "HEAD");
+    await box1.pushBase(repo, tip, "main");
+    const w = (n: number) => ({ worktree: `proj-side-${n}`, branch: `worktree-proj-side-${n}` });
+    const done: string[] = [];
+    const slow = box1.server.call("worktrees", { root: info.root, commit: tip, worktrees: Array.from({ length: 12 }, (_, i) => w(i + 1)) }, 30_000).then(() => done.push("worktrees"));
+    const quick = box1.server.call("versions", {}, 30_000).then(() => done.push("versions"));
+    await Promise.all([slow, quick]);
+    expect(done).toEqual(["versions", "worktrees"]);
+    // The launch sent while its worktree is being made ahead finds it made, and starts there.
+    const started = startedEvent([{ id: "1" }], { ident: { orch_dir: "/controller/orch/plan", plan_name: "plan", project_slug: "proj" } });
+    const ahead = box1.server.call("worktrees", { root: info.root, commit: tip, worktrees: [w(20)] }, 30_000);
+    const launched = box1.launch({ orchestration: "plan", started, stage: "s20", ...w(20), start: tip, context: "", session: "side_20", socket: "autorun", argv: ["sleep", "60"], env: {} });
+    expect(await ahead).toEqual({ made: [w(20).worktree] });
+    expect(await launched).toMatchObject({ worktree_state: "existing", session_state: "started" });
+    expect(await hostGit(join(info.root, ".claude", "worktrees", w(20).worktree), "rev-parse", "HEAD")).toBe(tip);
+    expect(await box1.tmux("autorun").killSession("side_20")).toBe(true);
+  });
+
   it("drives the host's tmux through the Tmux interface: ; $ quotes spaces # in names, paths and text", async () => {
     const info = await box1.ready();
     const tmux = box1.tmux("autorun");
