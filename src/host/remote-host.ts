@@ -172,6 +172,11 @@ export class RemoteHost {
     await pushToHost(this.s, this.target, { cwd: localRoot, remoteDir: root }, [`+${commit}:${ref}`]);
   }
 
+  /** `commit` is on the host (fetched from there). */
+  isThere(commit: string): void {
+    if (!this.there.has(commit)) this.remember(commit, Promise.resolve(true));
+  }
+
   /** Whether `commit` is on the host (pushed ahead or as the base), after a push of it under way. */
   async has(commit: string): Promise<boolean> {
     return (await this.there.get(commit)) ?? false;

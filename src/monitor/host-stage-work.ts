@@ -49,6 +49,9 @@ export class HostStageWork {
     const c = this.on(host);
     const { root } = await c.remote.ready();
     await fetchFromHost(this.d.ssh, c.remote.target, { cwd: status.project_root, remoteDir: root }, [`+refs/heads/${stage.branch}:refs/heads/${stage.branch}`]);
+    // Come from there, so there: what the next commit sent there (its merge) is packed against.
+    const tip = git.refFromFiles(status.project_root, `refs/heads/${stage.branch}`);
+    if (tip) c.remote.isThere(tip);
   }
 
   /**
