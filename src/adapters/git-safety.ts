@@ -5,7 +5,7 @@
  */
 import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { run } from "./git.js";
+import { refFromFiles, run } from "./git.js";
 
 function readText(file: string): string | undefined {
   try {
@@ -102,9 +102,13 @@ export async function unlockWorktree(root: string, worktree: string): Promise<bo
 
 /**
  * Records the tip of `branch` in `ref` (autorun's own namespace, which no branch listing shows and
- * `git gc` keeps): false when the branch does not exist (the ref keeps what it had).
+ * `git gc` keeps): false when the branch does not exist (the ref keeps what it had). A tip recorded
+ * already (the branch has not moved since: most turns of a stage) is read from the repository's
+ * files and costs no git process.
  */
-export async function saveStageTip(root: string, ref: string, branch: string): Promise<boolean> {
+export async function saveStageTip(root: string, ref: `refs/${string}`, branch: string): Promise<boolean> {
+  const tip = refFromFiles(root, `refs/heads/${branch}`);
+  if (tip !== undefined && refFromFiles(root, ref) === tip) return true;
   return (await run(root, ["update-ref", "-m", `autorun: tip of ${branch}`, ref, `refs/heads/${branch}`])).ok;
 }
 

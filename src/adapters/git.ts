@@ -80,12 +80,12 @@ export async function headCommit(root: string, ref = "HEAD"): Promise<string> {
 }
 
 /**
- * A branch's commit read from the repository's own files, as git keeps it (a loose ref, else
- * packed-refs), without starting git: for what runs on every monitor pass. Undefined when the
- * files cannot tell it plainly (a `.git` file, reftable storage, a symbolic ref, no such ref):
- * then ask git.
+ * A ref's commit (a branch's, or one of autorun's own) read from the repository's own files, as
+ * git keeps it (a loose ref, else packed-refs), without starting git: for what runs on every
+ * monitor pass. Undefined when the files cannot tell it plainly (a `.git` file, reftable storage,
+ * a symbolic ref, no such ref): then ask git.
  */
-export function refFromFiles(root: string, ref: `refs/heads/${string}`): string | undefined {
+export function refFromFiles(root: string, ref: `refs/${string}`): string | undefined {
   // Only a name git could have made: nothing that leads out of the refs directory.
   if (ref.includes("\0") || ref.split("/").some((part) => part === "" || part === "." || part === "..")) return undefined;
   const gitDir = join(root, ".git");

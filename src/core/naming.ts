@@ -36,6 +36,6 @@ export function branchIdProblem(id: string): string | undefined {
  * The ref that keeps a stage's last known tip, `refs/autorun/<slug>/<id>`: outside `refs/heads/`, so
  * no branch listing shows it and nothing that deletes a branch (claude's `/exit`) deletes it.
  */
-export function stageTipRef(slug: string, id: string): string {
+export function stageTipRef(slug: string, id: string): `refs/autorun/${string}` {
   return `refs/autorun/${slug}/${id.replace(/[^A-Za-z0-9._-]/g, "-")}`;
 }

@@ -220,4 +220,24 @@ describe("a stage's tip kept in refs/autorun", () => {
     expect(await restoreBranch(repo, "worktree-p-stage-5", ref)).toBeUndefined();
     expect(git(repo, ["rev-parse", "worktree-p-stage-5"]).out).toBe(git(repo, ["rev-parse", "main"]).out);
   });
+
+  it("is recorded again only when the branch moved: a tip recorded already costs no git process", async () => {
+    const wt = stageWorktree("p-stage-6");
+    const ref = "refs/autorun/p/6";
+    expect(await saveStageTip(repo, ref, "worktree-p-stage-6")).toBe(true);
+    const path = process.env.PATH;
+    try {
+      // No git to start: the recorded tip is found the same in the repository's files.
+      process.env.PATH = "";
+      expect(await saveStageTip(repo, ref, "worktree-p-stage-6")).toBe(true);
+    } finally {
+      process.env.PATH = path;
+    }
+    // The branch moved: recorded again.
+    writeFileSync(join(wt, "more.txt"), "more\n");
+    git(wt, ["add", "more.txt"]);
+    git(wt, ["commit", "-qm", "more"]);
+    expect(await saveStageTip(repo, ref, "worktree-p-stage-6")).toBe(true);
+    expect(await stageTip(repo, ref)).toBe(git(wt, ["rev-parse", "HEAD"]).out);
+  });
 });
