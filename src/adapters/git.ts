@@ -59,7 +59,9 @@ export async function commitsAhead(root: string, base: string, branch: string): 
   return Number(await ok(root, ["rev-list", "--count", `${base}..${branch}`], "git rev-list"));
 }
 
+/** Whether `commit` is `of` or an ancestor of it (the same commit id twice needs no git process). */
 export async function isAncestor(root: string, commit: string, of: string): Promise<boolean> {
+  if (commit === of && /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(commit)) return true;
   return (await run(root, ["merge-base", "--is-ancestor", commit, of])).ok;
 }
 

@@ -87,7 +87,8 @@ export async function planMerge(input: PlanInput): Promise<MergePlan> {
   const baseTip = tips.get(base) ?? (await git.headCommit(root, `refs/heads/${base}`));
   // The merge is computed beside the ancestry check when that writes no worktree (merge-tree
   // --write-tree only adds unreferenced objects): one git process fewer in series.
-  const [ancestor, early] = await Promise.all([git.isAncestor(root, stageTip, baseTip), gitMerge.supportsMergeTreeWriteTree().then((yes) => (yes ? gitMerge.mergeTree(root, baseTip, stageTip) : undefined)).catch(() => undefined)]);
+  // (A branch at the base tip itself, as after its merge: in the base, nothing to compute.)
+  const [ancestor, early] = await Promise.all([git.isAncestor(root, stageTip, baseTip), stageTip === baseTip ? undefined : gitMerge.supportsMergeTreeWriteTree().then((yes) => (yes ? gitMerge.mergeTree(root, baseTip, stageTip) : undefined)).catch(() => undefined)]);
   if (ancestor) {
     if (stage.status === "merging" || stage.merge_commit !== null) return { step: "record", baseTip };
     if (!(await git.onFirstParentChain(root, stageTip, baseTip))) return { step: "by_hand" };

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { operationOnBase, restoreBranch, saveStageTip, stageTip } from "../../src/adapters/git-safety.js";
 import { lockHolder, parseClaudeLock } from "../../src/adapters/claude-lock.js";
-import { branchExists, deleteMergedBranch, listWorktrees } from "../../src/adapters/git.js";
+import { branchExists, deleteMergedBranch, isAncestor, listWorktrees } from "../../src/adapters/git.js";
 import { removeStageWorktree } from "../../src/monitor/worktree-removal.js";
 
 let dir: string;
@@ -224,12 +224,15 @@ describe("a stage's tip kept in refs/autorun", () => {
   it("is recorded again only when the branch moved: a tip recorded already costs no git process", async () => {
     const wt = stageWorktree("p-stage-6");
     const ref = "refs/autorun/p/6";
+    const tip = git(wt, ["rev-parse", "HEAD"]).out;
     expect(await saveStageTip(repo, ref, "worktree-p-stage-6")).toBe(true);
     const path = process.env.PATH;
     try {
       // No git to start: the recorded tip is found the same in the repository's files.
       process.env.PATH = "";
       expect(await saveStageTip(repo, ref, "worktree-p-stage-6")).toBe(true);
+      // Nor does asking whether a commit is an ancestor of itself (a branch at the base tip).
+      expect(await isAncestor(repo, tip, tip)).toBe(true);
     } finally {
       process.env.PATH = path;
     }
