@@ -21,8 +21,17 @@ interface SessionMemory {
   quickDeaths: number;
 }
 
+/**
+ * The panes are looked at once a second at most (a pass follows every change of events.jsonl, and
+ * a busy run writes several a second), and at the first pass after a session started, said it
+ * ended or was found dead (an agent that dies at once, a relaunch after its backoff).
+ */
+const LOOK_EVERY_MS = 1_000;
+
 export class Liveness {
   private readonly memory = new Map<string, SessionMemory>();
+  /** When the panes were last looked at; undefined: look at the next pass. */
+  private lookedAt: number | undefined;
 
   constructor(private readonly host: Host, private readonly worktrees: Worktrees) {}
 
@@ -34,6 +43,7 @@ export class Liveness {
     // A person's resume: deaths before it say nothing about whether the agent starts.
     if (event.type === "orchestration_resumed") for (const id of event.relaunch) this.mem(id).quickDeaths = 0;
     if (event.stage === undefined) return;
+    if (event.type === "session_ended" || event.type === "session_dead" || event.type === "stage_launched" || event.type === "stage_relaunched") this.lookedAt = undefined;
     const m = this.mem(event.stage);
     switch (event.type) {
       case "stage_launched":
@@ -53,8 +63,11 @@ export class Liveness {
     }
   }
 
-  check(paused: boolean): Promise<void> {
-    return checkLiveness(this.host, this.worktrees, (id) => this.mem(id), paused);
+  async check(paused: boolean): Promise<void> {
+    const now = this.host.deps.clock.now();
+    if (this.lookedAt !== undefined && now - this.lookedAt >= 0 && now - this.lookedAt < LOOK_EVERY_MS) return;
+    this.lookedAt = now;
+    await checkLiveness(this.host, this.worktrees, (id) => this.mem(id), paused);
   }
 }
 

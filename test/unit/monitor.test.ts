@@ -195,6 +195,30 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     expect(a.input).toBe("");
   });
 
+  it("looks at the panes once a second at most, however many passes events bring; at once after a session says it ended", async () => {
+    const t = fakeTmux();
+    t.sessions.set("p_stage-1", t.agent("Working"));
+    let looks = 0;
+    const tmux: Tmux = { ...t.tmux, paneStatuses: async (of) => (looks++, t.tmux.paneStatuses(of)) };
+    started();
+    const m = monitor(tmux, { stallSeconds: 600 });
+    await step(m);
+    expect(looks).toBe(1);
+    for (let i = 0; i < 4; i++) {
+      now += 200;
+      appendEvent(paths.events, { orch_dir: paths.dir, plan_name: "p", project_slug: "p", type: "prompt_submitted", stage: "1" });
+      await step(m);
+    }
+    expect(looks).toBe(1);
+    now += 200;
+    await step(m);
+    expect(looks).toBe(2);
+    now += 100;
+    appendEvent(paths.events, { orch_dir: paths.dir, plan_name: "p", project_slug: "p", type: "session_ended", stage: "1" });
+    await step(m);
+    expect(looks).toBe(3);
+  });
+
   it("relaunches a stage whose agent died, after a backoff, with --resume; a second quick death fails it with its last words", async () => {
     const t = fakeTmux();
     const a = t.agent("starting");
