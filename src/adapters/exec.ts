@@ -127,6 +127,11 @@ export async function runProgram(file: string, args: readonly string[], opts: Ru
   };
 }
 
+/** The last non-empty line of a program's output (its stderr's reason), if any. */
+export function lastLine(text: string): string | undefined {
+  return text.trim().split("\n").filter(Boolean).at(-1);
+}
+
 /** Throws a ToolError carrying argv, code and stderr unless the run succeeded. */
 export function expectOk(file: string, args: readonly string[], r: RunResult, what: string): RunResult {
   if (!r.ok) {

@@ -5,7 +5,7 @@
  * does, minus its ssh session, protocol exchange and processes: a host's server takes the pack in
  * a request line (see `RemoteHost.send`).
  */
-import { runProgram } from "./exec.js";
+import { lastLine, runProgram } from "./exec.js";
 import { ToolError } from "../errors.js";
 
 /** The objects of `commit` that `known` (a commit the other side has, with all it reaches) does not reach, as a thin pack. */
@@ -30,8 +30,4 @@ export async function takePack(root: string, pack: Buffer, to: { commit: string;
     const r = await runProgram("git", ["-C", root, ...args], { ...(input ? { input } : {}), timeoutMs: 60_000 });
     if (!r.ok) throw new ToolError(`could not take ${to.commit.slice(0, 10)} into ${root} (${what}): ${lastLine(r.stderr) ?? `exit ${r.code}`}`, { argv: ["git", "-C", root, ...args], code: r.code, stderr: r.stderr, cwd: root });
   }
-}
-
-function lastLine(text: string): string | undefined {
-  return text.trim().split("\n").filter(Boolean).at(-1);
 }

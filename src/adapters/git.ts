@@ -59,9 +59,12 @@ export async function commitsAhead(root: string, base: string, branch: string): 
   return Number(await ok(root, ["rev-list", "--count", `${base}..${branch}`], "git rev-list"));
 }
 
+/** A full commit id, SHA-1 or SHA-256. */
+const COMMIT_ID = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+
 /** Whether `commit` is `of` or an ancestor of it (the same commit id twice needs no git process). */
 export async function isAncestor(root: string, commit: string, of: string): Promise<boolean> {
-  if (commit === of && /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(commit)) return true;
+  if (commit === of && COMMIT_ID.test(commit)) return true;
   return (await run(root, ["merge-base", "--is-ancestor", commit, of])).ok;
 }
 
@@ -91,18 +94,17 @@ export function refFromFiles(root: string, ref: `refs/${string}`): string | unde
   // Only a name git could have made: nothing that leads out of the refs directory.
   if (ref.includes("\0") || ref.split("/").some((part) => part === "" || part === "." || part === "..")) return undefined;
   const gitDir = join(root, ".git");
-  const hash = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
   try {
     if (existsSync(join(gitDir, "reftable"))) return undefined;
     const loose = readFileSync(join(gitDir, ref), "utf8").trim();
-    return hash.test(loose) ? loose : undefined;
+    return COMMIT_ID.test(loose) ? loose : undefined;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") return undefined;
   }
   try {
     for (const line of readFileSync(join(gitDir, "packed-refs"), "utf8").split("\n")) {
       const [sha, name] = line.split(" ");
-      if (name === ref && sha !== undefined && hash.test(sha)) return sha;
+      if (name === ref && sha !== undefined && COMMIT_ID.test(sha)) return sha;
     }
   } catch {
     // no packed-refs

@@ -8,6 +8,7 @@
  * itself goes to the host's `autorun host serve`, started once: no Node process starts for it.
  */
 import { runScript, type SshSettings, type SshTarget } from "../adapters/ssh.js";
+import { lastLine } from "../adapters/exec.js";
 import { pushToHost } from "../adapters/git-ssh.js";
 import { thinPack } from "../adapters/git-pack.js";
 import { createRemoteTmux } from "../adapters/remote-tmux.js";
@@ -241,8 +242,4 @@ export async function callHost(s: SshSettings, spec: HostSpec, call: { command: 
   const r = await runScript(s, target, CALL, { args: [spec.autorun, call.command, JSON.stringify(call.input)], deadlineMs: call.deadlineMs });
   if (!r.ok) throw new ToolError(`host ${spec.name}: autorun host ${call.command} failed: ${lastLine(r.stderr) ?? `exit ${r.code}`}`, { argv: ["ssh", spec.ssh!, "autorun", "host", call.command], code: r.code, stderr: r.stderr });
   return JSON.parse(r.stdout);
-}
-
-function lastLine(text: string): string | undefined {
-  return text.split("\n").filter(Boolean).at(-1);
 }
