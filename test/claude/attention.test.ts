@@ -6,10 +6,10 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { holdsFor, waitFor } from "../helpers/env.js";
-import { eventsOf, expectClean, statusOf } from "../helpers/orch.js";
+import { eventsOf, expectClean, statusOf, waitForEnd } from "../helpers/orch.js";
 import { stageSteps } from "../helpers/claude-api.js";
 import { claudePermissionModes } from "../../src/adapters/claude-modes.js";
-import { describeClaude, endOf, nextStep, orchestrateWithClaude, it } from "./harness.js";
+import { describeClaude, nextStep, orchestrateWithClaude, it } from "./harness.js";
 
 
 describeClaude("the real Claude Code", (cc) => {
@@ -28,7 +28,7 @@ describeClaude("the real Claude Code", (cc) => {
     // Nothing typed into the menu by autorun, however long it waits.
     expect(eventsOf(sb, "menu", "stall_continue_sent")).toEqual([]);
     await sb.tmux("send-keys", "-t", `=${String(eventsOf(sb, "menu", "stage_launched", "1")[0]!.session)}:`, "2");
-    expect(await endOf(sb, "menu", 60_000)).toBe("completed");
+    expect(await waitForEnd(sb, "menu", 60_000)).toBe("completed");
     const answered = api.calls.flatMap((c) => c.tools).find((t) => t.name === "AskUserQuestion" && t.result !== undefined);
     expect(answered?.result).toContain("PostgreSQL");
     expect(eventsOf(sb, "menu", "review_resolved", "1").map((e) => e.file)).toContain(review.file);
@@ -74,7 +74,7 @@ describeClaude("the real Claude Code", (cc) => {
     const plan = sb.writePlan("bogus.md", "## Stage 1: Never starts\n");
     const r = await sb.cli(["orchestrate", plan, "--agent-cmd", JSON.stringify([cc.bin, "--no-such-flag"])]);
     expect(r.code, r.stderr).toBe(0);
-    expect(await endOf(sb, "bogus", 60_000)).toBe("failed");
+    expect(await waitForEnd(sb, "bogus", 60_000)).toBe("failed");
     expect(eventsOf(sb, "bogus", "stage_launched").length + eventsOf(sb, "bogus", "stage_relaunched").length).toBeLessThanOrEqual(3);
     const words = "unknown option '--no-such-flag'";
     expect((await sb.cli(["status", "bogus"])).stdout).toContain(words);

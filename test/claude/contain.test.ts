@@ -9,9 +9,9 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { waitFor } from "../helpers/env.js";
-import { eventsOf, expectClean } from "../helpers/orch.js";
+import { eventsOf, expectClean, waitForEnd } from "../helpers/orch.js";
 import { stageSteps, type Block } from "../helpers/claude-api.js";
-import { describeClaude, endOf, nextStep, orchestrateWithClaude, it } from "./harness.js";
+import { describeClaude, nextStep, orchestrateWithClaude, it } from "./harness.js";
 
 describeClaude("the real Claude Code, contained", (cc) => {
   it("with the sandbox: a stage cannot write outside its worktree, run a program that does, or stop its run; the other stage runs unprompted", async ({ sb, claude }) => {
@@ -37,7 +37,7 @@ describeClaude("the real Claude Code, contained", (cc) => {
     });
     const plan = sb.writePlan("box.md", "## Stage 1: Plain\n## Stage 2: Tries\n");
     await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "30"]);
-    expect(await endOf(sb, "box", 150_000)).toBe("completed");
+    expect(await waitForEnd(sb, "box", 150_000)).toBe("completed");
     const tools = api.calls.flatMap((c) => c.tools).filter((t) => t.name === "Bash" && t.result !== undefined);
     const result = (cmd: string) => [...tools].reverse().find((t) => t.input.command === cmd)?.result ?? "";
     expect(existsSync(outside)).toBe(false);
@@ -77,7 +77,7 @@ describeClaude("the real Claude Code, contained", (cc) => {
     expect(existsSync(ran)).toBe(false);
     // A person says no (Esc); the agent carries on without it.
     await sb.tmux("send-keys", "-t", `=${String(eventsOf(sb, "open", "stage_launched", "1")[0]!.session)}:`, "Escape");
-    expect(await endOf(sb, "open", 120_000)).toBe("completed");
+    expect(await waitForEnd(sb, "open", 120_000)).toBe("completed");
     expect(existsSync(ran)).toBe(false);
     expect(api.calls.flatMap((c) => c.tools).find((t) => t.input.command === rebase)?.result).toMatch(/doesn't want to proceed|rejected|denied/i);
     await expectClean(sb, "open");

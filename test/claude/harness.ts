@@ -5,7 +5,6 @@
 import { describe, expect } from "vitest";
 import type { Sandbox } from "../helpers/env.js";
 import { it as sandboxIt } from "../helpers/fixture.js";
-import { eventsOf, waitForEnd } from "../helpers/orch.js";
 import { claudeBins, claudeEnv, claudeHome, startApi, stepDone, type Api, type Block, type Call, type ClaudeUnderTest, type Script } from "../helpers/claude-api.js";
 
 /** The versions every test of the lane runs on, oldest first (none installed: the lane is skipped). */
@@ -57,17 +56,6 @@ export async function orchestrateWithClaude(sb: Sandbox, claude: ClaudeUnderTest
   const r = await sb.cli(["orchestrate", plan, "--agent-cmd", claude.bin, ...extra]);
   expect(r.stderr).toBe("");
   expect(r.code).toBe(0);
-}
-
-/** How the run ended; on a timeout, the monitor log and every stage's screen go to the test output. */
-export async function endOf(sb: Sandbox, plan: string, timeoutMs: number): Promise<string> {
-  try {
-    return await waitForEnd(sb, plan, timeoutMs);
-  } catch (error) {
-    console.log((await sb.cli(["logs", plan])).stdout);
-    for (const e of eventsOf(sb, plan, "stage_launched")) console.log(`--- ${String(e.session)}\n${(await sb.tmux("capture-pane", "-p", "-t", `=${String(e.session)}:`)).stdout}`);
-    throw error;
-  }
 }
 
 /** The pid of the program in a stage's pane (claude itself: env(1) execs it). */

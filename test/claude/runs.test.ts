@@ -8,10 +8,10 @@ import { join } from "node:path";
 import { expect } from "vitest";
 import { execa } from "execa";
 import { waitFor } from "../helpers/env.js";
-import { answerReview, eventsOf, expectClean, statusOf } from "../helpers/orch.js";
+import { answerReview, eventsOf, expectClean, statusOf, waitForEnd } from "../helpers/orch.js";
 import { stageSteps, stepDone, type Block } from "../helpers/claude-api.js";
 import type { Status } from "../../src/types/schemas.js";
-import { describeClaude, endOf, nextStep, orchestrateWithClaude, panePid, it } from "./harness.js";
+import { describeClaude, nextStep, orchestrateWithClaude, panePid, it } from "./harness.js";
 
 
 describeClaude("the real Claude Code", (cc) => {
@@ -53,7 +53,7 @@ describeClaude("the real Claude Code", (cc) => {
     killed = true;
     release();
 
-    expect(await endOf(sb, "diamond", 150_000)).toBe("completed");
+    expect(await waitForEnd(sb, "diamond", 150_000)).toBe("completed");
     const status = statusOf(sb, "diamond")!;
     expect(Object.values(status.stages).map((s) => s.status)).toEqual(["completed", "completed", "completed", "completed"]);
     for (const id of ["1", "2", "3", "4"]) expect(await sb.git("show", `main:stage-${id}.txt`)).toBe(`work of stage ${id}`);
@@ -113,7 +113,7 @@ describeClaude("the real Claude Code", (cc) => {
     });
     const plan = sb.writePlan("queue.md", "## Stage 1: One\n## Stage 2: Two\n");
     await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "30"]);
-    expect(await endOf(sb, "queue", 240_000)).toBe("completed");
+    expect(await waitForEnd(sb, "queue", 240_000)).toBe("completed");
     expect(eventsOf(sb, "queue", "merge_conflict").map((e) => [e.stage, e.reason])).toEqual([["1", "validate_failed"], ["2", "conflict"]]);
     for (const q of eventsOf(sb, "queue", "message_queued")) {
       expect(eventsOf(sb, "queue", "message_delivered", String(q.stage)).map((e) => e.id)).toContain(q.id);
@@ -157,7 +157,7 @@ describeClaude("the real Claude Code", (cc) => {
     // checkout's settings itself, as 2.1.332 does).
     const asked = await waitFor("stage 3 to ask or merge", () => permissionReview("3") ?? eventsOf(sb, "asks", "merge_complete", "3")[0], 120_000);
     if (asked.type === "review_requested") await sb.tmux("send-keys", "-t", sessionOf("3"), "1");
-    expect(await endOf(sb, "asks", 150_000)).toBe("completed");
+    expect(await waitForEnd(sb, "asks", 150_000)).toBe("completed");
     expect(eventsOf(sb, "asks", "review_resolved", "2").map((e) => e.file)).toContain(review.file);
     // Stage 4, launched after the answer, ran the same command without asking.
     expect(eventsOf(sb, "asks", "stage_needs_permission", "4")).toEqual([]);

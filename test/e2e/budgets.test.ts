@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
-import { waitFor } from "../helpers/env.js";
+import { holdsFor, waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, statusOf, waitForEnd } from "../helpers/orch.js";
 
 /** Budgets, with the simulated agent keeping a transcript whose usage is priced as claude-sonnet-4-5. */
@@ -17,7 +17,7 @@ describe("budgets (real tmux, simulated agent)", () => {
     expect(crossed.stage).toBeUndefined();
     expect(crossed.limit_usd).toBe(0.05);
     await waitFor("stage 1 to merge", () => eventsOf(sb, "spend", "merge_complete", "1")[0]);
-    await new Promise((r) => setTimeout(r, 2000));
+    await holdsFor("no stage launched after the budget", 2000, () => eventsOf(sb, "spend", "stage_launched").length === 1);
     expect(eventsOf(sb, "spend", "stage_launched").map((e) => e.stage)).toEqual(["1"]);
     const s = statusOf(sb, "spend") as unknown as { hold: { kind: string }; stages: Record<string, { usage: { input_tokens: number; output_tokens: number; usd: number } }> };
     expect(s.hold.kind).toBe("budget");
@@ -49,8 +49,8 @@ describe("budgets (real tmux, simulated agent)", () => {
     const crossed = await waitFor("stage 1's budget to be crossed", () => eventsOf(sb, "capped", "budget_exceeded", "1")[0], 60_000);
     expect(crossed).toMatchObject({ limit_usd: 0.1, stopped: true });
     await waitFor("its session to be gone", async () => (await sb.tmux("has-session", "-t", "=capped_stage-1")).code !== 0);
-    await new Promise((r) => setTimeout(r, 2500));
     // Not relaunched, not nudged, not failed; the person was asked.
+    await holdsFor("stage 1 left alone", 2500, () => eventsOf(sb, "capped", "stage_relaunched").length + eventsOf(sb, "capped", "stall_continue_sent").length === 0);
     expect(eventsOf(sb, "capped", "stage_relaunched")).toHaveLength(0);
     expect(eventsOf(sb, "capped", "stall_continue_sent")).toHaveLength(0);
     expect(statusOf(sb, "capped")!.stages["1"]).toMatchObject({ status: "in_progress", attention: "budget" });

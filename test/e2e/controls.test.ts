@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
-import { waitFor, type Sandbox } from "../helpers/env.js";
+import { holdsFor, waitFor, type Sandbox } from "../helpers/env.js";
 import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
 
@@ -62,7 +62,7 @@ describe("run controls (real tmux, simulated agent)", () => {
     const open = await waitFor("the circuit breaker to open", () => eventsOf(sb, "broken", "circuit_open")[0], 60_000);
     expect(open.failed).toEqual(["1", "2", "3"]);
     // Held: stage 4 is ready, yet nothing launches, and the run is not over.
-    await new Promise((r) => setTimeout(r, 1500));
+    await holdsFor("nothing launched while the circuit is open", 1500, () => eventsOf(sb, "broken", "stage_launched").length === 3 && eventsOf(sb, "broken", "orchestration_complete").length === 0);
     expect(eventsOf(sb, "broken", "stage_launched").map((e) => e.stage)).toEqual(["1", "2", "3"]);
     expect(eventsOf(sb, "broken", "orchestration_complete")).toHaveLength(0);
     const review = eventsOf(sb, "broken", "review_requested").find((e) => e.key === "circuit")!;

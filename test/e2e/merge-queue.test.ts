@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
-import { simAgentCmd, waitFor } from "../helpers/env.js";
+import { holdsFor, simAgentCmd, waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, killMonitor, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
 
@@ -42,8 +42,7 @@ describe("the merge queue (real tmux, real git, simulated agent)", () => {
     await killMonitor(sb, "overlap");
     expect((await sb.cli(["resume", "overlap"])).code).toBe(0);
     await waitFor("the new monitor to retry", () => eventsOf(sb, "overlap", "monitor_started").length === 2 && eventsOf(sb, "overlap", "merge_conflict").length >= 1);
-    await new Promise((r) => setTimeout(r, 3500));
-    expect(eventsOf(sb, "overlap", "review_requested")).toHaveLength(1);
+    await holdsFor("no second review filed", 3500, () => eventsOf(sb, "overlap", "review_requested").length === 1);
     rmSync(join(sb.repo, "sim", "stage-1-part2.txt"));
     expect(await waitForEnd(sb, "overlap")).toBe("completed");
     expect(readFileSync(join(sb.repo, "sim", "stage-1-part2.txt"), "utf8")).toBe("stage 1 part 2\n");

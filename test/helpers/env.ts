@@ -121,6 +121,25 @@ export async function makeSandbox(opts: { repo?: boolean } = {}): Promise<Sandbo
   return sb;
 }
 
+/**
+ * What a sandbox's runs were doing, for a failed test's output: per orchestration the last lines of
+ * its monitor log and events, then every tmux session's screen.
+ */
+export async function describeSandbox(sb: Sandbox, lines = 40): Promise<string> {
+  const out: string[] = [];
+  const tail = (file: string) => (existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean).slice(-lines) : ["(none)"]);
+  const runs = join(sb.home, "orchestration");
+  for (const plan of existsSync(runs) ? readdirSync(runs) : []) {
+    out.push(`=== ${plan}: monitor log`, ...tail(join(sb.home, "logs", `${plan}-monitor.log`)));
+    out.push(`=== ${plan}: events`, ...tail(join(runs, plan, "events.jsonl")));
+  }
+  const sessions = await sb.tmux("list-sessions", "-F", "#{session_name}");
+  for (const session of sessions.code === 0 ? sessions.stdout.split("\n").filter(Boolean) : []) {
+    out.push(`=== screen of ${session}`, (await sb.tmux("capture-pane", "-p", "-t", `=${session}:`)).stdout.trimEnd());
+  }
+  return out.join("\n");
+}
+
 /** The simulated agent of this sandbox's runs reports every phase, not only its hand-over. */
 export function allPhases(sb: Sandbox): void {
   sb.env.AUTORUN_SIM_PHASES = "all";

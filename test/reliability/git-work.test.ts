@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
-import { allPhases, waitFor } from "../helpers/env.js";
+import { allPhases, holdsFor, waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, idleRun, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 import * as git from "../../src/adapters/git.js";
 
@@ -127,10 +127,9 @@ describe("send-backs", () => {
     const sentBack = eventsOf(sb, "repeat", "merge_conflict", "2");
     expect(sentBack.length).toBe(4);
     // Nothing more is typed at it, and no merge is retried, until someone acts.
-    const typed = eventsOf(sb, "repeat", "stall_continue_sent", "2").length + eventsOf(sb, "repeat", "message_delivered", "2").length;
-    await new Promise((r) => setTimeout(r, 3000));
-    expect(eventsOf(sb, "repeat", "stall_continue_sent", "2").length + eventsOf(sb, "repeat", "message_delivered", "2").length).toBe(typed);
-    expect(eventsOf(sb, "repeat", "merge_conflict", "2")).toHaveLength(4);
+    const typed = () => eventsOf(sb, "repeat", "stall_continue_sent", "2").length + eventsOf(sb, "repeat", "message_delivered", "2").length;
+    const before = typed();
+    await holdsFor("nothing typed at the stage and no merge retried", 3000, () => typed() === before && eventsOf(sb, "repeat", "merge_conflict", "2").length === 4);
     await sb.cli(["stop", "repeat", "--sessions"]);
   });
 });
