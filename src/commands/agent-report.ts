@@ -196,7 +196,7 @@ export async function runHook(ctx: Ctx, name: string, input: Stdin): Promise<num
     const id = stageIdentity(ctx, {}, true);
     // A session that starts outside its stage's worktree is ended before it acts (session-place.ts).
     const { misplaced, endOwnPane } = name === "SessionStart" ? await import("./session-place.js") : { misplaced: undefined, endOwnPane: undefined };
-    const away = misplaced?.(id.paths, id.stage!, (payload as { cwd?: unknown }).cwd, ctx.env.AUTORUN_HOST_WORKTREE);
+    const away = await misplaced?.(id.paths, id.stage!, (payload as { cwd?: unknown }).cwd, ctx.env.AUTORUN_HOST_WORKTREE);
     if (away) body = { type: "session_ended", reason: away.reason };
     appendAgentEvent(id.paths, id, { ...body, stage: id.stage! });
     if (away && endOwnPane) {

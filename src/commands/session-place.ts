@@ -7,8 +7,7 @@
 import { realpathSync } from "node:fs";
 import { resolve, sep } from "node:path";
 import { ownPane } from "../adapters/tmux.js";
-import { readFirstEvent } from "../state/events.js";
-import { loadStatus } from "../state/status.js";
+import { readFirstLine } from "../state/append.js";
 import type { OrchPaths } from "../state/paths.js";
 
 function real(path: string): string {
@@ -32,15 +31,24 @@ export function isInside(cwd: string, worktree: string): boolean {
  * host the stage's worktree is that host's (`hostWorktree`, which its launch puts in the session's
  * environment): the run's record names the controller's.
  */
-export function misplaced(paths: OrchPaths, stage: string, cwd: unknown, hostWorktree?: string): { reason: string; session: string } | undefined {
+export async function misplaced(paths: OrchPaths, stage: string, cwd: unknown, hostWorktree?: string): Promise<{ reason: string; session: string } | undefined> {
   if (typeof cwd !== "string" || !cwd.startsWith("/") || cwd.includes("\0") || cwd.length > 4096) return undefined;
   // The run's first event names every planned stage's worktree and session: one line read, where
-  // the whole log (which grows all run) would be folded. A stage the plan gained later is folded for.
-  const first = readFirstEvent(paths.events);
-  const record = (first?.type === "orchestration_started" ? first.stages.find((s) => s.id === stage) : undefined) ?? loadStatus(paths)?.stages[stage];
+  // the whole log (which grows all run) would be folded, and no schema loaded (this runs at every
+  // session's start). A stage the plan gained later is folded for.
+  const record = plannedPlace(paths, stage) ?? (await import("../state/status.js")).loadStatus(paths)?.stages[stage];
   const worktree = hostWorktree?.startsWith("/") ? hostWorktree : record?.worktree;
   if (!record || !worktree || isInside(cwd, worktree)) return undefined;
   return { reason: `started in ${cwd}, not in its worktree ${worktree}; autorun ended it before it acted`, session: record.session };
+}
+
+/** A stage's worktree and session as the run's first event (orchestration_started) names them. */
+function plannedPlace(paths: OrchPaths, stage: string): { worktree: string; session: string } | undefined {
+  const first = readFirstLine(paths.events);
+  if (first?.type !== "orchestration_started" || !Array.isArray(first.stages)) return undefined;
+  const found: unknown = first.stages.find((s: unknown) => typeof s === "object" && s !== null && (s as { id?: unknown }).id === stage);
+  const { worktree, session } = (found ?? {}) as { worktree?: unknown; session?: unknown };
+  return typeof worktree === "string" && typeof session === "string" ? { worktree, session } : undefined;
 }
 
 /**
