@@ -4,7 +4,10 @@
  * included, so git there is told the repository's own worktree record (`--git-dir`, never the
  * `.git` file's word) and never runs what an agent could have configured: no fsmonitor, no hooks,
  * no walk into submodules (whose own configuration the agent wrote). A `.git` file that points
- * anywhere but the repository's worktree records refuses the call: nothing runs there.
+ * anywhere but the repository's worktree records refuses the call: nothing runs there. So does a
+ * worktree record whose own configuration (`config.worktree`, read by git in a repository with
+ * `extensions.worktreeConfig`) sets anything but sparse checkout: a filter or a diff driver named
+ * there would run in autorun's git.
  */
 import { lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
@@ -60,5 +63,27 @@ export function gitPlace(cwd: string): GitPlace {
     return refuse(`points at ${said}, which is not there`);
   }
   if (dirname(admin) !== records || !statSync(admin).isDirectory()) return refuse(`points at ${said}, not at a worktree record of ${root}`);
+  const set = worktreeSettings(join(admin, "config.worktree"));
+  if (set.length > 0) {
+    return { refused: `${join(admin, "config.worktree")} sets ${set.join(", ")}, which autorun's git would obey there; autorun runs no git in ${cwd} (remove it: git -C ${cwd} config --worktree --unset <name>, or remove the worktree)` };
+  }
   return { argv: ["-C", cwd, `--git-dir=${admin}`, `--work-tree=${cwd}`, ...CONTAINED] };
+}
+
+/** What a worktree's own configuration may set: the sparse checkout that `git sparse-checkout` writes there. */
+const WORKTREE_SETTINGS = new Set(["core.sparsecheckout", "core.sparsecheckoutcone", "index.sparse"]);
+
+/**
+ * The settings of a worktree's `config.worktree` beyond sparse checkout (none when it is missing or
+ * empty). Read by git itself, outside any repository and without following includes, so reading it
+ * runs nothing; a file git cannot read counts as setting something.
+ */
+function worktreeSettings(file: string): string[] {
+  if (!(statSync(file, { throwIfNoEntry: false })?.size ?? 0)) return [];
+  try {
+    const names = execFileSync("git", ["config", "--file", file, "--no-includes", "--null", "--name-only", "--list"], { cwd: "/", encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    return [...new Set(names.split("\0").filter((n) => n !== "" && !WORKTREE_SETTINGS.has(n.toLowerCase())))];
+  } catch {
+    return ["something git cannot read"];
+  }
 }

@@ -4,7 +4,7 @@
  * (a launcher killed between `new-session` and its event) instead of starting a second one.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { buildAgentArgv, sandboxAvailable, sessionEnv, type StageScope } from "../adapters/agent.js";
 import { findExecutable } from "../adapters/process.js";
@@ -87,12 +87,28 @@ export function stageScope(config: Pick<Config, "sandbox" | "sandboxDomains">, s
   }
   const on = config.sandbox && sandboxAvailable((p) => findExecutable(p)).ok;
   if (!on) return { worktree, commonDir, adminName, baseBranch: status.base_branch };
-  return { worktree, commonDir, adminName, baseBranch: status.base_branch, gitGuarded: gitGuarded(commonDir), sandbox: { domains: config.sandboxDomains } };
+  const guarded = [...gitGuarded(commonDir), ...worktreeConfig(commonDir, adminName)];
+  return { worktree, commonDir, adminName, baseBranch: status.base_branch, gitGuarded: guarded, sandbox: { domains: config.sandboxDomains } };
 }
 
 /** The paths of `StageScope.gitGuarded` that exist in `commonDir` now (none of them ever goes away). */
 function gitGuarded(commonDir: string): string[] {
   return ["HEAD", "index", "packed-refs", "info", join("objects", "info"), "modules"].map((p) => join(commonDir, p)).filter((p) => existsSync(p));
+}
+
+/**
+ * The worktree record's own configuration (`config.worktree`), made empty if missing so the sandbox
+ * can close it: in a repository with `extensions.worktreeConfig`, git in the worktree obeys it, and
+ * that includes the git Claude Code runs outside the sandbox. None before the worktree exists.
+ */
+function worktreeConfig(commonDir: string, adminName: string): string[] {
+  const file = join(commonDir, "worktrees", adminName, "config.worktree");
+  try {
+    writeFileSync(file, "", { flag: "wx" });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") return [];
+  }
+  return [file];
 }
 
 export type LaunchResult = "launched" | "adopted" | "skipped";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { agentSettings, buildAgentArgv, parseAgentCmd, sandboxAvailable, sessionEnv, WORKFLOW_ALLOW } from "../../src/adapters/agent.js";
@@ -97,7 +97,10 @@ describe("what a stage may do unasked", () => {
       if (!sc.sandbox) return; // No bubblewrap here: the sandbox, and so this list, is off.
       // No index, packed-refs or modules in this repository: nothing listed for them (the sandbox would plant placeholders);
       // nothing a run removes (autorun's refs, the other stages' admin directories).
-      expect(sc.gitGuarded).toEqual([join(g, "HEAD"), join(g, "info"), join(g, "objects", "info")]);
+      // And the stage's own worktree configuration, made empty so that it can be closed.
+      const own = join(g, "worktrees", "s-stage-1", "config.worktree");
+      expect(sc.gitGuarded).toEqual([join(g, "HEAD"), join(g, "info"), join(g, "objects", "info"), own]);
+      expect(readFileSync(own, "utf8")).toBe("");
       const s = (agentSettings([], sc) as Settings).sandbox!;
       expect(s.filesystem.denyWrite).toEqual(expect.arrayContaining([...sc.gitGuarded!]));
     } finally {

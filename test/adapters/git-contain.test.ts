@@ -1,10 +1,10 @@
 /**
  * git in a stage's worktree runs nothing the stage's agent configured: a submodule whose own
- * configuration names an fsmonitor program, or a `.git` file pointing at a git directory the agent
- * made. Each attack is shown to run its program through plain `git status` first (so the test
+ * configuration names an fsmonitor program, a `.git` file pointing at a git directory the agent
+ * made, or a filter in the worktree's own configuration. Each attack is shown to run its program through plain `git status` first (so the test
  * fails if it stops being one), then through autorun's git adapter, which must not run it.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -96,5 +96,37 @@ describe("git in a stage's worktree", () => {
     writeFileSync(join(wt, ".git"), record);
     expect(await git.hasTrackedChanges(wt)).toBe(false);
     expect(await git.worktreeHead(wt)).toBe(await sh(wt, "rev-parse", "HEAD"));
+  });
+
+  it("refuses a worktree whose own configuration names a filter, and runs nothing; sparse checkout is allowed", async () => {
+    // The person's repository reads worktrees' own configuration (`git sparse-checkout` turns this on);
+    // the agent writes a filter into its worktree's, and a .gitattributes that uses it.
+    await sh(root, "config", "extensions.worktreeConfig", "true");
+    const own = join(root, ".git", "worktrees", "plan-stage-1", "config.worktree");
+    writeFileSync(own, `[filter "x"]\n\tclean = ${planted(dir)}\n`);
+    writeFileSync(join(wt, ".gitattributes"), "*.txt filter=x\n");
+    // A file whose times changed and size did not is read again, through the filter.
+    const touch = (year: number) => utimesSync(join(wt, "a.txt"), new Date(year, 0, 1), new Date(year, 0, 1));
+    touch(2001);
+    await execa("git", ["-C", wt, "status", "--porcelain"], { env, reject: false });
+    expect(existsSync(marker), "plain git status runs the worktree's filter").toBe(true);
+    rmSync(marker);
+    touch(2002);
+    await adapterCalls();
+    expect(existsSync(marker)).toBe(false);
+    const r = await git.run(wt, ["status", "--porcelain"]);
+    expect(r.ok).toBe(false);
+    expect(r.stderr).toBe(`${own} sets filter.x.clean, which autorun's git would obey there; autorun runs no git in ${wt} (remove it: git -C ${wt} config --worktree --unset <name>, or remove the worktree)`);
+    expect(await git.hasTrackedChanges(wt)).toBe(true);
+    // An include is a setting too (not followed).
+    writeFileSync(own, `[include]\n\tpath = ${join(dir, "more")}\n`);
+    expect((await git.run(wt, ["status"])).stderr).toMatch(/sets include\.path, /);
+    // What `git sparse-checkout` writes there is obeyed as usual.
+    rmSync(own);
+    await sh(wt, "sparse-checkout", "set", "--no-cone", "/*");
+    expect(readFileSync(own, "utf8")).toMatch(/sparseCheckout = true/);
+    writeFileSync(join(wt, "a.txt"), "changed\n");
+    expect(await git.dirtyFiles(wt)).toContain("a.txt");
+    expect(existsSync(marker)).toBe(false);
   });
 });

@@ -19,7 +19,8 @@ describeClaude("the real Claude Code, contained", (cc) => {
     const rebased = join(sb.dir, "rebased.txt");
     const g = join(sb.repo, ".git");
     // Claude Code opens the whole git directory to a worktree session; what a commit never writes is closed again.
-    const gitWrites = `echo 'ref: refs/heads/evil' > ${g}/HEAD; echo ${sb.dir} > ${g}/objects/info/alternates; echo '*' >> ${g}/info/exclude`;
+    // So is the stage's own worktree configuration, which git outside the sandbox would obey.
+    const gitWrites = `echo 'ref: refs/heads/evil' > ${g}/HEAD; echo ${sb.dir} > ${g}/objects/info/alternates; echo '*' >> ${g}/info/exclude; echo '[filter "x"]' >> ${g}/worktrees/box-stage-2/config.worktree`;
     const api = await claude((call) => {
       const steps = stageSteps(call);
       if (call.stage === "2") {
@@ -42,7 +43,7 @@ describeClaude("the real Claude Code, contained", (cc) => {
     const result = (cmd: string) => [...tools].reverse().find((t) => t.input.command === cmd)?.result ?? "";
     expect(existsSync(outside)).toBe(false);
     expect(result(`echo pwned > ${outside}`)).toMatch(/Read-only file system/);
-    expect(result(gitWrites).match(/Read-only file system/g)).toHaveLength(3);
+    expect(result(gitWrites).match(/Read-only file system/g)).toHaveLength(4);
     expect(readFileSync(join(g, "HEAD"), "utf8")).toBe("ref: refs/heads/main\n");
     const alternates = join(g, "objects", "info", "alternates");
     // (2.1.332 may leave an empty placeholder there: no other object store is named.)
