@@ -252,6 +252,8 @@ export const COMMANDS: CommandSpec[] = [
   }),
   plain({
     name: "review open",
+    // Opening is answering: what is written in the editor is a person's answer.
+    person: true,
     summary: "open a review in $VISUAL/$EDITOR (default: the oldest unanswered)",
     args: [["[file]"]],
     example: "autorun review open",

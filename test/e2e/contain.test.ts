@@ -24,6 +24,7 @@ describe("from inside a stage's session", () => {
       ["done", "env -u AUTORUN_STAGE autorun done steer 2"],
       ["skip", "autorun skip steer 2"],
       ["discard", "autorun discard steer --yes"],
+      ["review-open", "EDITOR=true autorun review open"],
       ["phase", "env -u AUTORUN_STAGE autorun phase implement start --stage 2"],
       ["event", "AUTORUN_STAGE=2 autorun event stage_idle source=hook"],
       ["review-stage", "autorun review new --title t --question q --stage 2"],
@@ -44,7 +45,7 @@ describe("from inside a stage's session", () => {
     expect(r.code, r.stderr).toBe(0);
     await waitFor("stage 1's tries", () => existsSync(join(sb.dir, "tried")), 30_000);
     const result = (name: string) => readFileSync(out(name), "utf8");
-    for (const name of ["stop", "nudge", "resume", "merge", "retry", "done", "skip", "discard"]) {
+    for (const name of ["stop", "nudge", "resume", "merge", "retry", "done", "skip", "discard", "review-open"]) {
       expect(result(name), name).toMatch(/run this from your own terminal, not from a stage's session \(this process runs in stage 1 of .*steer\)/);
       expect(result(name), name).toMatch(/exit 2\n$/);
     }
