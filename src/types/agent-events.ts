@@ -3,13 +3,13 @@ import type { EventType } from "./schemas.js";
 
 /**
  * Events an agent (or its hooks) may write, always about its own stage. Everything else (launches,
- * merges, failures, completion) is written by autorun's own monitor and commands only.
+ * merges, failures, completion, and attention: the monitor's judgement, whose "dialog closed"
+ * resolves a person's review) is written by autorun's own monitor and commands only.
  */
 export const AGENT_EVENT_TYPES: readonly EventType[] = [
   "phase_status",
   "stage_idle",
   "stage_needs_permission",
-  "stage_attention",
   "agent_stopped",
   "agent_stop_failed",
   "session_started",

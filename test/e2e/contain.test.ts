@@ -31,6 +31,7 @@ describe("from inside a stage's session", () => {
       ["review-orch", `env -u AUTORUN_ORCH_DIR autorun review new --title t --question q --orch-dir ${otherDir}`],
       ["review-event", "autorun event review_requested file=/tmp/forged.md key=budget title=t"],
       ["stop-failure", "autorun event agent_stop_failed error=rate_limit"],
+      ["attention", "autorun event stage_attention attention=null 'reason=dialog closed'"],
       ["own", "autorun phase implement start"],
     ];
     const out = (name: string) => join(sb.dir, `try-${name}`);
@@ -54,6 +55,7 @@ describe("from inside a stage's session", () => {
     expect(result("review-stage")).toMatch(/--stage 2 is refused[\s\S]*exit 2\n$/);
     expect(result("review-orch")).toMatch(/--orch-dir .*other is refused[\s\S]*exit 2\n$/);
     for (const name of ["review-event", "stop-failure"]) expect(result(name), name).toMatch(/is not written with autorun event from a stage's session[\s\S]*exit 2\n$/);
+    expect(result("attention")).toMatch(/stage_attention events are written by autorun itself, not by agents;[\s\S]*exit 2\n$/);
     expect(result("own")).toMatch(/recorded implement start for stage 1\nexit 0\n$/);
     // Nothing happened to the run: the monitor and both sessions live, no budget, no merge, no nudge.
     const status = statusOf(sb, "steer")!;

@@ -20,7 +20,7 @@ describe("concurrent appends through `autorun event`", () => {
       const { main } = await import(${JSON.stringify(CLI)});
       const [w, n] = process.argv.slice(1).map(Number);
       for (let i = 0; i < n; i++) {
-        const code = await main(["node", "autorun", "event", "stage_attention", "--stage", String(1 + (i % 2)), "attention=null", "reason=w" + w + "-" + i + "-" + "x".repeat(200)]);
+        const code = await main(["node", "autorun", "event", "stage_idle", "--stage", String(1 + (i % 2)), "source=hook", "reason=w" + w + "-" + i + "-" + "x".repeat(200)]);
         if (code !== 0) process.exit(10 + code);
       }`;
     const started = readFileSync(join(orchDir, "events.jsonl"), "utf8").split("\n").filter(Boolean).length;

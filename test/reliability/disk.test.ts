@@ -101,7 +101,7 @@ describe("a full or read-only AUTORUN_HOME", () => {
     await execa("dd", ["if=/dev/zero", `of=${join(disk, "filler")}`, "bs=1k", "count=1024"], { reject: false });
     const events = join(home, "orchestration", "p", "events.jsonl");
     const before = readFileSync(events, "utf8");
-    const r = await sb.cli(["event", "stage_attention", "--orch-dir", join(home, "orchestration", "p"), "--stage", "1", "attention=null", `reason=${"y".repeat(3000)}`], { env: { AUTORUN_HOME: home } });
+    const r = await sb.cli(["event", "stage_idle", "--orch-dir", join(home, "orchestration", "p"), "--stage", "1", "source=hook", `reason=${"y".repeat(3000)}`], { env: { AUTORUN_HOME: home } });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/ENOSPC|disk is full/);
     const after = readFileSync(events, "utf8");
