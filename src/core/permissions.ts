@@ -54,13 +54,15 @@ export function learnableRules(found: readonly string[], dialogs: readonly (Seen
 
 /**
  * Files that decide how the run checks a stage and what later agents may do: autorun's project
- * configuration, Claude Code's project settings (permissions, hooks, MCP servers), and the files the
- * `validate` commands run (a script of the project, or the manifest an `npm test` or `make` reads). A stage that
- * changes one is merged by a person, never by the monitor: it could otherwise pass its own check
- * by rewriting it, or widen every later stage's rights.
+ * configuration, Claude Code's project settings (permissions, hooks, MCP servers), the run's plan
+ * when it is in the project (`plan`, relative to the project: its stages' checks, budgets and
+ * states, which `autorun retry` reads again), and the files the `validate` commands run (a script
+ * of the project, or the manifest an `npm test` or `make` reads). A stage that changes one is
+ * merged by a person, never by the monitor: it could otherwise pass its own check by rewriting it,
+ * or widen every later stage's rights.
  */
-export function guardedChanges(changed: readonly string[], checks: readonly (readonly string[])[]): string[] {
-  const guarded = new Set(["autorun.config.json", ".claude/settings.json", ".claude/settings.local.json", ".mcp.json"]);
+export function guardedChanges(changed: readonly string[], checks: readonly (readonly string[])[], plan?: string): string[] {
+  const guarded = new Set(["autorun.config.json", ".claude/settings.json", ".claude/settings.local.json", ".mcp.json", ...(plan ? [plan] : [])]);
   for (const argv of checks) {
     const program = argv[0]?.split("/").pop() ?? "";
     if (["npm", "npx", "pnpm", "yarn", "bun", "node"].includes(program)) guarded.add("package.json");

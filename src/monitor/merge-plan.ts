@@ -6,7 +6,7 @@
  * would do.
  */
 import { createHash } from "node:crypto";
-import { dirname, join } from "node:path";
+import { dirname, isAbsolute, join, relative } from "node:path";
 import * as git from "../adapters/git.js";
 import * as gitMerge from "../adapters/git-merge.js";
 import { operationOnBase } from "../adapters/git-safety.js";
@@ -99,7 +99,8 @@ export async function planMerge(input: PlanInput): Promise<MergePlan> {
   // The files the merge changes are those between the base and the merged tree: asked beside the commit.
   const [commit, touched] = await Promise.all([gitMerge.commitTree(root, tree.tree, [baseTip, stageTip], mergeSubject(id, stage.name)), git.changedFiles(root, baseTip, tree.tree)]);
   const checks = stageChecks(input.config, stage);
-  const guarded = input.byPerson ? [] : guardedChanges(touched, checks);
+  const plan = relative(root, status.plan_path);
+  const guarded = input.byPerson ? [] : guardedChanges(touched, checks, plan.startsWith("..") || isAbsolute(plan) ? undefined : plan);
   if (guarded.length > 0) return { step: "guarded", stageTip, files: guarded };
   return { step: "merge", baseTip, stageTip, commit, touched, checks };
 }

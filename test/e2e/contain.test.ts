@@ -153,25 +153,27 @@ describe("from inside a stage's session", () => {
     expect(env.HOME).toBe(sb.env.HOME);
   }, 90_000);
 
-  it("does not merge a stage that rewrites its own check or the project's configuration: a review, then a person's merge", async ({ sb }) => {
+  it("does not merge a stage that rewrites its own check, the project's configuration or the plan: a review, then a person's merge", async ({ sb }) => {
     writeFileSync(join(sb.repo, "check.sh"), "test -f real-work.txt\n");
-    await sb.git("add", "check.sh");
+    const plan = sb.writePlan("cheat.md", "## Stage 1: Cheats\n");
+    await sb.git("add", "check.sh", "cheat.md");
     await sb.git("commit", "-qm", "check");
     writeFileSync(join(sb.home, "config.json"), JSON.stringify({ validate: [["sh", "check.sh"]] }));
     const worktree = join(sb.repo, ".claude", "worktrees", "cheat-stage-1");
     const script = [
       `cd ${worktree} && echo 'exit 0' > check.sh && printf '%s' '{"allowedTools":["Bash(*)"]}' > autorun.config.json`,
-      "git add check.sh autorun.config.json && git commit -qm 'pass my own check' && autorun phase implement done",
+      // A check of its own for a later retry of the stage, written into the plan.
+      "printf 'Validate: sh -c true\\n' >> cheat.md",
+      "git add check.sh autorun.config.json cheat.md && git commit -qm 'pass my own check' && autorun phase implement done",
       "exec sleep 120",
     ].join("\n");
-    const plan = sb.writePlan("cheat.md", "## Stage 1: Cheats\n");
     const r = await sb.cli(["orchestrate", plan, "--agent-cmd", JSON.stringify(["sh", "-c", script, "{stage}"]), "--stall-seconds", "600"]);
     expect(r.code, r.stderr).toBe(0);
     const held = await waitFor("the merge held", () => eventsOf(sb, "cheat", "merge_conflict", "1")[0], 30_000);
     expect(held.reason).toBe("guarded_files");
-    expect(held.files).toEqual(["autorun.config.json", "check.sh"]);
+    expect(held.files).toEqual(["autorun.config.json", "cheat.md", "check.sh"]);
     const review = await waitFor("its review", () => eventsOf(sb, "cheat", "review_requested", "1")[0], 30_000);
-    expect(readFileSync(String(review.file), "utf8")).toMatch(/changes autorun\.config\.json, check\.sh[\s\S]*autorun merge cheat 1/);
+    expect(readFileSync(String(review.file), "utf8")).toMatch(/changes autorun\.config\.json, cheat\.md, check\.sh[\s\S]*autorun merge cheat 1/);
     expect(await sb.git("show", "main:check.sh")).toBe("test -f real-work.txt");
     expect(eventsOf(sb, "cheat", "merge_complete")).toEqual([]);
     // A person who read it merges it by hand (the check, as the stage rewrote it, passes).

@@ -60,4 +60,8 @@ describe("files a stage may not change without a person's merge", () => {
     ["a file a check only looks at", ["checked.txt"], [["test", "-f", "checked.txt"]], []],
     ["inline code", ["x.js"], [["node", "-e", "x.js"]], []],
   ])("%s", (_what, changed, checks, want) => expect(guardedChanges(changed, checks)).toEqual(want));
+  it("the run's plan, when it is in the project", () => {
+    expect(guardedChanges(["plans/master.md", "src/a.ts"], [], "plans/master.md")).toEqual(["plans/master.md"]);
+    expect(guardedChanges(["plans/other.md"], [], "plans/master.md")).toEqual([]);
+  });
 });
