@@ -40,7 +40,9 @@ export async function runReviewNew(ctx: Ctx, f: { title: string; context: string
   const orchDir = id?.paths.dir;
   const stage = id?.stage;
   const planName = orchDir ? basename(orchDir) : undefined;
-  const file = await createReviewFile(ctx.home, { title: f.title.trim(), context: f.context, questions }, {
+  // A run's review goes to that run's home, where its monitor reads answers: not wherever an
+  // AUTORUN_HOME in the caller's environment points (this runs outside the Bash sandbox).
+  const file = await createReviewFile(id ? id.paths.home : ctx.home, { title: f.title.trim(), context: f.context, questions }, {
     ...(stage ? { stage } : {}),
     ...(orchDir ? { orch_dir: orchDir } : {}),
     ...(planName ? { plan_name: planName } : {}),

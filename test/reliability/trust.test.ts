@@ -4,7 +4,7 @@
  * before it was fixed.
  */
 import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { spawn } from "node:child_process";
 import { describe, expect } from "vitest";
 import { fakeClaudeEnv } from "../helpers/fake-claude.js";
@@ -132,8 +132,14 @@ describe("events written from inside a stage", () => {
     expect(forged.stderr).toContain("reports only about itself");
     const waited = await sb.cli(["review", "wait", file, "--timeout", "5"]);
     expect(waited.code, waited.stderr).toBe(0);
+    // The stage's own review is filed in the run's home, whatever AUTORUN_HOME the caller sets.
+    const elsewhere = join(sb.dir, "elsewhere");
+    const own = await sb.cli(ask, { env: { ...stageEnv(orchDir, "1"), AUTORUN_HOME: elsewhere } });
+    expect(own.code, own.stderr).toBe(0);
+    expect(dirname(own.stdout.trim())).toBe(join(sb.home, "review"));
+    expect(existsSync(elsewhere)).toBe(false);
     const added = readFileSync(events, "utf8").slice(before.length).split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type: string; stage?: string });
-    expect(added.map((e) => [e.type, e.stage])).toEqual([["review_requested", "2"], ["review_answered", "2"]]);
+    expect(added.map((e) => [e.type, e.stage])).toEqual([["review_requested", "2"], ["review_answered", "2"], ["review_requested", "1"]]);
   });
 
   it("an append after a torn last line starts on a new line: the event is recorded, not lost", async ({ sb }) => {
