@@ -3,8 +3,8 @@
  * of the person's is overwritten: an existing plan of that name is refused (exit 2, nothing
  * written); an existing configuration is kept and said so.
  */
-import { existsSync, writeFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import * as git from "../adapters/git.js";
 import { UserError } from "../errors.js";
 import type { Ctx } from "./ctx.js";
@@ -81,6 +81,8 @@ export async function runInit(ctx: Ctx, opts: { plan?: string }): Promise<number
   if (existsSync(plan)) throw new UserError(`${plan} already exists; nothing was written. Choose another name: autorun init --plan other-plan.md`);
   const config = join(root, CONFIG_FILE);
   const keepConfig = existsSync(config);
+  // A plan in a folder not made yet (docs/master-plan.md): the folder is made for it.
+  mkdirSync(dirname(plan), { recursive: true });
   writeFileSync(plan, planTemplate(basename(root), name), { flag: "wx" });
   if (!keepConfig) writeFileSync(config, configTemplate(), { flag: "wx" });
   ctx.out(`wrote ${plan}: three example stages to replace with yours`);

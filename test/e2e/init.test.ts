@@ -44,6 +44,10 @@ describe("autorun init", () => {
     expect(other.stdout).toContain("kept your");
     expect(readFileSync(join(sb.repo, "autorun.config.json"), "utf8")).toBe('{"maxParallel": 2}\n');
     expect(readFileSync(join(sb.repo, "wave-1.md"), "utf8")).toContain("autorun orchestrate wave-1.md --dry-run");
+    // A plan in a folder not made yet gets its folder.
+    const nested = await sb.cli(["init", "--plan", "docs/plans/master-plan.md"]);
+    expect(nested.code, nested.stderr).toBe(0);
+    expect(readFileSync(join(sb.repo, "docs", "plans", "master-plan.md"), "utf8")).toContain("autorun orchestrate docs/plans/master-plan.md --dry-run");
   });
 
   itNoRepo("outside a git repository says to run git init, and writes nothing", async ({ sb }) => {
