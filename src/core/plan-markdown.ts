@@ -1,5 +1,5 @@
 /**
- * Markdown master plans: stage headings (any level, ATX or setext, or a bold line), dependency
+ * Markdown master plans: stage headings (any one level, ATX or setext, or bold lines), dependency
  * lines in the body or the heading, dependency tables, and `## Wave N` sections. Expressed over
  * the CommonMark block structure (markdown-blocks.ts): nothing in a code block or an HTML comment
  * is a stage or a dependency. Pure.
@@ -59,6 +59,7 @@ export function parseMarkdownStages(text: string, blocks: MdBlocks = markdownBlo
   if (candidates.length === 0) return [];
   const level = chooseStageLevel(candidates);
   const stageHeads = candidates.filter((c) => c.level === level);
+  refuseStrayStages(candidates, stageHeads, file);
   const boundaries = [...headings, ...(level === BOLD_LEVEL ? bolds : [])].sort((a, b) => a.index - b.index);
 
   const waves = headings
@@ -106,6 +107,25 @@ export function parseMarkdownStages(text: string, blocks: MdBlocks = markdownBlo
     else if (dottedTasks) stage.group = Number(head.id.split(".")[0]);
     return stage;
   });
+}
+
+/**
+ * A heading deeper than the stages that reads as a stage of its own (`### Stage 2` inside
+ * `## Stage 1`: the same keyword, an id that is no stage's and not one of its stage's parts such
+ * as 1.1) would silently be part of the stage above it, its dependencies that stage's: refused.
+ */
+function refuseStrayStages(candidates: readonly Candidate[], stageHeads: readonly Candidate[], file: string): void {
+  const ids = new Set(stageHeads.map((c) => c.id));
+  for (const c of candidates) {
+    if (c.level <= stageHeads[0]!.level) continue;
+    const owner = [...stageHeads].reverse().find((h) => h.index < c.index);
+    if (!owner || c.keyword !== owner.keyword || ids.has(c.id) || c.id.startsWith(`${owner.id}.`)) continue;
+    const title = `${c.keyword[0]!.toUpperCase()}${c.keyword.slice(1)} ${c.id}${c.name ? `: ${c.name}` : ""}`;
+    const stages = owner.level === BOLD_LEVEL ? "bold lines" : `"${"#".repeat(owner.level)}" headings`;
+    throw new UserError(
+      `${file}:${c.index + 1}: "${title}" lies inside stage ${owner.id}, so it would be part of that stage, not a stage of its own: this plan's stages are ${stages}. Make it one to run it as a stage, or number it ${owner.id}.1 if it belongs to stage ${owner.id}.`,
+    );
+  }
 }
 
 function toCandidate(h: Heading): Candidate | undefined {

@@ -1,12 +1,14 @@
 /**
- * The docs say what the code does: every test file docs/RELIABILITY.md names as proof exists, and
- * README's configuration table lists every setting with the default the code has.
+ * The docs say what the code does: every test file docs/RELIABILITY.md names as proof exists,
+ * README's configuration table lists every setting with the default the code has, and README's
+ * plan examples parse as it says.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_CONFIG } from "../../src/state/config.js";
 import { configFields } from "../../src/types/config-schema.js";
+import { parsePlan } from "../../src/core/parse-plan.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const read = (file: string) => readFileSync(join(ROOT, file), "utf8");
@@ -28,5 +30,14 @@ describe("the docs", () => {
       .filter(([k, v]) => !new RegExp(`\\(\`?${String(v).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\`?[);:]`).test(rows.get(k)!))
       .map(([k, v]) => `${k}: ${String(v)}`);
     expect(wrong).toEqual([]);
+  });
+
+  it("README's plan examples parse: the heading forms, the table, the waves", () => {
+    const formats = read("README.md").split("## Master plan formats")[1]!;
+    const examples = [...formats.matchAll(/```markdown\n([\s\S]*?)```/g)].map((m) => m[1]!.replace(/ +←.*$/gm, ""));
+    expect(examples.length).toBeGreaterThanOrEqual(3);
+    const [headings, table] = examples.map((text, i) => parsePlan(`example-${i + 1}.md`, text));
+    expect(headings!.stages.map((s) => [s.id, s.depends_on])).toEqual([["1", []], ["2", ["1"]], ["3", ["1", "2"]], ["4", ["2", "3"]]]);
+    expect(table!.stages.map((s) => [s.id, s.name, s.depends_on])).toEqual([["1", "Setup", []], ["2", "Build", ["1"]]]);
   });
 });
