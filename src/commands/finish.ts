@@ -24,10 +24,14 @@ function finishable(orch: LoadedOrchestration, stageArg: string, verb: string): 
 /** After the event: the run goes on (its monitor started when none runs), and the person is told what starts. */
 async function goOn(ctx: Ctx, orch: LoadedOrchestration, id: string): Promise<void> {
   const status = await rebuildStatus(orch.paths);
-  const waiting = dependantsOf(status ?? orch.status, id);
+  const now = status ?? orch.status;
+  const waiting = dependantsOf(now, id);
+  // What the stage itself waited for still holds its dependants: they build on the whole chain.
+  const before = now.stages[id]!.depends_on.filter((d) => now.stages[d]?.status !== "completed");
+  const after = before.length ? `, after ${stagesList(before)} (which stage ${id} waited for) merge${before.length === 1 ? "s" : ""}` : "";
   if (status?.status === "running" || status?.status === "stopped") {
     const pid = await startMonitorDetached(ctx, orch.paths);
-    ctx.out(waiting.length ? `The monitor (pid ${pid}) launches what waited for it: ${stagesList(waiting)}, once nothing else holds ${waiting.length === 1 ? "it" : "them"} back.` : `The monitor (pid ${pid}) goes on with the run.`);
+    ctx.out(waiting.length ? `The monitor (pid ${pid}) launches what waited for it: ${stagesList(waiting)}${after}, once nothing else holds ${waiting.length === 1 ? "it" : "them"} back.` : `The monitor (pid ${pid}) goes on with the run.`);
   }
 }
 

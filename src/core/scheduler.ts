@@ -34,10 +34,33 @@ export function stagesToLaunch(status: Status): string[] {
 /** Pending stages whose dependencies have all merged, in launch order (wave, then id). */
 function readyStages(status: Status): string[] {
   const stages = status.stages;
+  const done = finishedFor(status);
   return Object.entries(stages)
-    .filter(([, s]) => s.status === "pending" && s.depends_on.every((d) => stages[d]?.status === "completed"))
+    .filter(([, s]) => s.status === "pending" && s.depends_on.every(done))
     .map(([id]) => id)
     .sort((a, b) => (stages[a]!.wave - stages[b]!.wave) || compareIds(a, b));
+}
+
+/**
+ * Whether a stage counts as finished for those that depend on it: completed and, when a person
+ * finished or skipped it (perhaps before it ever ran), its own dependencies too. So a stage marked
+ * done while the stage before it still works does not let the stage after it start early: that
+ * one builds on the whole chain its plan wrote.
+ */
+function finishedFor(status: Status): (id: string) => boolean {
+  const known = new Map<string, boolean>();
+  const done = (id: string): boolean => {
+    const s = status.stages[id];
+    if (!s) return false;
+    let answer = known.get(id);
+    if (answer === undefined) {
+      known.set(id, false); // a cycle (never in a checked plan) counts as not finished
+      answer = s.status === "completed" && (s.finished_by === null || s.depends_on.every(done));
+      known.set(id, answer);
+    }
+    return answer;
+  };
+  return done;
 }
 
 /** The exclusive resources running (or merging) stages hold, and which stage holds each. */
