@@ -3,7 +3,7 @@
  * verified, capped), permission/login/trust dialogs (never answered blindly), usage limits (the
  * whole run pauses). Part of the monitor's pass; it acts through the controller's host interface.
  */
-import type { Status } from "../types/schemas.js";
+import type { AutorunEvent, Status } from "../types/schemas.js";
 import type { MonitorDeps, ReviewDesk, RunView } from "./parts.js";
 import { memoryOf } from "./parts.js";
 import { classifyPane, screenBody } from "./pane.js";
@@ -79,12 +79,34 @@ export class Attention {
     return this.parts.view.inProgress();
   }
 
+  /** The usage limit the run paused for (its banner, and the stages that waited), until it clears. */
+  private limit: { raw: string; waiting: string[] } | undefined;
+
+  /** Banners of limits already over (their window passed, or a person resumed): still on a screen, they pause nothing. */
+  private readonly pastLimits = new Set<string>();
+
+  /**
+   * A pause and its end. When it ends (its window over, or `autorun resume`), the stages that
+   * waited are nudged, each beside the pass after whatever is being done with it at this moment.
+   */
+  observe(event: AutorunEvent, replaying: boolean): void {
+    if (event.type === "rate_limited") {
+      this.limit = { raw: event.raw, waiting: this.inProgress().filter(([, s]) => s.attention === "rate_limited").map(([id]) => id) };
+    } else if (event.type === "rate_limit_cleared" && this.limit) {
+      const { raw, waiting } = this.limit;
+      this.limit = undefined;
+      this.pastLimits.add(raw);
+      if (replaying) return;
+      for (const id of waiting.filter((w) => this.status.stages[w]?.status === "in_progress")) {
+        this.beside(id, "nudging it after the usage limit", () => this.nudge(id, "the usage limit is over", this.deps.config.nudgeMessage, { waitTurn: true }));
+      }
+    }
+  }
+
   endRateLimit(): void {
     const waiting = this.inProgress().filter(([, s]) => s.attention === "rate_limited").map(([id]) => id);
     this.parts.view.emit({ type: "rate_limit_cleared" });
     this.deps.log(`usage limit window over; resuming ${waiting.length ? stagesList(waiting) : "launches"}`);
-    // Beside the pass, each stage after whatever is being done with it at this moment.
-    for (const id of waiting) this.beside(id, "nudging it after the usage limit", () => this.nudge(id, "the usage limit is over", this.deps.config.nudgeMessage, { waitTurn: true }));
   }
 
   /**
@@ -155,7 +177,13 @@ export class Attention {
     const m = this.mem(id);
     const stalls = this.parts.stalls;
     if (screen === undefined) return;
-    const state = classifyPane(screen);
+    let state = classifyPane(screen);
+    // The banner of a limit that is over stays on the screen until the agent's output pushes it
+    // off: the screen is read as if it were gone, so it neither pauses the run again nor hides a stall.
+    if (state.kind === "rate_limited" && this.pastLimits.has(state.raw.slice(0, 300))) {
+      const past = state.raw;
+      state = classifyPane(screen.split("\n").filter((l) => l.trim() !== past).join("\n"));
+    }
     const now = clock.now();
     // Only the agent's output counts as activity, not hints that come and go below its input box.
     const body = screenBody(screen);

@@ -134,6 +134,7 @@ export class Monitor {
     this.reviews.observe(event);
     this.tips.observe(event);
     this.failures.observe(event);
+    this.attention.observe(event, this.replaying);
     this.stalls.observe(event, this.replaying);
     this.deps.hosts?.observe(event);
     this.transcripts.observe(event);

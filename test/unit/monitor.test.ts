@@ -302,6 +302,29 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     expect(held.length).toBeGreaterThan(0);
     await releaseAndCheckNudged(m, t, held);
   });
+
+  it("a person's resume ends the pause for good: the banner still on the screen pauses nothing, and the stage is nudged", async () => {
+    const t = fakeTmux();
+    t.sessions.set("p_stage-1", t.agent("Usage limit reached · resets 11pm"));
+    started();
+    const m = monitor(t.tmux, { stallSeconds: 600 });
+    await step(m);
+    expect(types().filter((x) => x === "rate_limited")).toHaveLength(1);
+    // What `autorun resume` appends.
+    appendEvent(paths.events, { orch_dir: paths.dir, plan_name: "p", project_slug: "p", type: "rate_limit_cleared" });
+    for (let i = 0; i < 3; i++) {
+      now += 5_000;
+      await step(m);
+    }
+    expect(types().filter((x) => x === "rate_limited")).toHaveLength(1);
+    expect(t.sessions.get("p_stage-1")!.said).toContain("> continue");
+    expect(readAllEvents(paths.events).filter((e) => e.type === "stall_continue_sent")).toHaveLength(1);
+    // A monitor started again later knows that limit is over too.
+    const again = monitor(t.tmux, { stallSeconds: 600 });
+    now += 5_000;
+    await step(again);
+    expect(types().filter((x) => x === "rate_limited")).toHaveLength(1);
+  });
 });
 
 
