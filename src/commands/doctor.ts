@@ -231,6 +231,14 @@ function checkTrust(root: string, env: NodeJS.ProcessEnv): [Finding["level"], st
   return ["warn", `workspace trust: ${why}; run claude there once and accept "Yes, I trust this folder", or claude --worktree exits and no stage starts`];
 }
 
+/** How a person removes a worktree as it is: one with files of its own needs --force, and they go with it. */
+async function removalOf(root: string, wt: { path: string; branch?: string }): Promise<string> {
+  const files = existsSync(wt.path) ? await git.dirtyFiles(wt.path).catch(() => ["?"]) : [];
+  const branch = wt.branch ? ` && git -C ${root} branch -D ${wt.branch}` : "";
+  if (files.length === 0) return `git -C ${root} worktree remove ${wt.path}${branch}`;
+  return `it has uncommitted or untracked files (${files.slice(0, 3).join(", ")}${files.length > 3 ? ", …" : ""}); once you have what you need from them: git -C ${root} worktree remove --force ${wt.path}${branch}`;
+}
+
 async function checkProject(root: string, orchestrations: { paths: OrchPaths; status: Status }[], add: Add): Promise<void> {
   if (!existsSync(root)) return;
   const statuses = orchestrations.map((o) => o.status);
@@ -263,7 +271,7 @@ async function checkProject(root: string, orchestrations: { paths: OrchPaths; st
     seen.add(wt.path);
     if (active.has(wt.path)) continue;
     if (!recorded.has(wt.path)) {
-      add("warn", `worktree ${wt.path} belongs to no orchestration under this AUTORUN_HOME (one discarded, another home's, or a person's); left alone (if it is no one's: git -C ${root} worktree remove ${wt.path})`);
+      add("warn", `worktree ${wt.path} belongs to no orchestration under this AUTORUN_HOME (one discarded, another home's, or a person's); left alone (if it is no one's: ${await removalOf(root, wt)})`);
       continue;
     }
     const owner = owners.get(wt.path);
@@ -274,7 +282,8 @@ async function checkProject(root: string, orchestrations: { paths: OrchPaths; st
     const ahead = wt.branch ? await git.commitsAhead(root, base, wt.branch).catch(() => -1) : 0;
     const changes = existsSync(wt.path) ? await git.dirtyFiles(wt.path).catch(() => ["?"]) : [];
     if (ahead > 0 || ahead < 0 || changes.length > 0) {
-      add("warn", `worktree ${wt.path}${wt.branch ? ` (${wt.branch})` : ""} belongs to no running stage but has ${ahead > 0 ? `${ahead} unmerged commit(s)` : ""}${changes.length ? " uncommitted or untracked files" : ""}; left alone`);
+      const has = [ahead !== 0 ? (ahead > 0 ? `${ahead} unmerged commit(s)` : "commits the base may not have") : "", changes.length ? "uncommitted or untracked files" : ""].filter(Boolean).join(" and ");
+      add("warn", `worktree ${wt.path}${wt.branch ? ` (${wt.branch})` : ""} belongs to no running stage but has ${has}; left alone`);
       continue;
     }
     add("problem", `leaked worktree ${wt.path}${wt.branch ? ` (${wt.branch}, merged)` : ""}`, async () => {

@@ -46,9 +46,16 @@ describe("the person's own git work", () => {
     await sb.git("worktree", "add", "-q", "-b", "my-feature", mine, "main");
     writeFileSync(join(mine, "notes.md"), "my own notes\n");
     const r = await sb.cli(["doctor", "--fix"]);
-    expect(r.stdout).toContain(`worktree ${mine} belongs to no orchestration under this AUTORUN_HOME (one discarded, another home's, or a person's); left alone (if it is no one's: git -C ${sb.repo} worktree remove ${mine})`);
+    // The way to remove it says that its files go with it, and takes its branch too.
+    expect(r.stdout).toContain(
+      `worktree ${mine} belongs to no orchestration under this AUTORUN_HOME (one discarded, another home's, or a person's); left alone (if it is no one's: it has uncommitted or untracked files (notes.md); once you have what you need from them: git -C ${sb.repo} worktree remove --force ${mine} && git -C ${sb.repo} branch -D my-feature)`,
+    );
     expect(readFileSync(join(mine, "notes.md"), "utf8")).toBe("my own notes\n");
     expect(await sb.git("branch", "--list", "my-feature")).toContain("my-feature");
+    // The commands it gives do remove both.
+    await sb.git("worktree", "remove", "--force", mine);
+    await sb.git("branch", "-D", "my-feature");
+    expect(existsSync(mine)).toBe(false);
   });
 
   it("a person's own merge in progress on the base branch is waited for, never aborted", async ({ sb }) => {
