@@ -64,7 +64,9 @@ export function runReviewList(ctx: Ctx, f: { json?: boolean }): number {
   }
   for (const e of [...all.filter((x) => x.state === "open"), ...all.filter((x) => x.state !== "open")]) {
     const where = e.stage ? `${e.plan_name ?? "?"} stage ${e.stage}` : (e.plan_name ?? "");
-    const blocks = e.state === "resolved" ? `resolved: ${e.resolved_reason ?? "its condition cleared"}` : e.state === "answered" ? `answered${where ? ` (${where})` : ""}` : e.stage ? `blocks ${where}` : "blocks nothing";
+    // A run's own hold (the circuit breaker, its budget) blocks every launch of that run.
+    const open = e.stage ? `blocks ${where}` : e.plan_name && (e.key === "circuit" || e.key === "budget") ? `holds ${e.plan_name}'s launches` : e.plan_name ? `about ${e.plan_name}` : "blocks nothing";
+    const blocks = e.state === "resolved" ? `resolved: ${e.resolved_reason ?? "its condition cleared"}` : e.state === "answered" ? `answered${where ? ` (${where})` : ""}` : open;
     ctx.out(`${e.state.padEnd(8)}  ${e.title.slice(0, 50).padEnd(50)}  ${blocks}\n          ${e.file}`);
   }
   return 0;

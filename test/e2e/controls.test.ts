@@ -66,6 +66,7 @@ describe("run controls (real tmux, simulated agent)", () => {
     expect(eventsOf(sb, "broken", "stage_launched").map((e) => e.stage)).toEqual(["1", "2", "3"]);
     expect(eventsOf(sb, "broken", "orchestration_complete")).toHaveLength(0);
     const review = eventsOf(sb, "broken", "review_requested").find((e) => e.key === "circuit")!;
+    expect((await sb.cli(["review", "list"])).stdout).toMatch(/^open\s+.*holds broken's launches$/m);
     const text = readFileSync(review.file as string, "utf8");
     // Each stage's reason: two quick deaths, or (on a loaded machine, the agent slower to die than
     // 10 s) two sessions ended.
