@@ -129,6 +129,7 @@ export function runReviewAnswers(ctx: Ctx, file: string): number {
   const target = resolve(ctx.cwd, file);
   if (!existsSync(target)) throw new UserError(`no review file at ${target}.`);
   const r = readReview(target);
+  if (!r.meta && r.answers.length === 0) throw new UserError(`${target} is not a review file (no questions to answer in it); see autorun review list.`);
   ctx.out(JSON.stringify({ file: target, title: r.title, complete: r.complete, answers: r.answers }, null, 2));
   return 0;
 }

@@ -122,6 +122,10 @@ describe("review files", () => {
     writeFileSync(file, readFileSync(file, "utf8").replace("Postgres\n", "**Your answer**: Postgres\n"));
     const fixed = await sb.cli(["review", "answers", file]);
     expect(JSON.parse(fixed.stdout)).toMatchObject({ complete: true, answers: [{ topic: "Engine", answer: "Postgres" }, { topic: "Name", answer: "app" }] });
+    // A file that is no review (the plan, say) is not read as one with nothing answered.
+    const plan = sb.writePlan("plan.md", "## Stage 1: A\n");
+    const notReview = await sb.cli(["review", "answers", plan]);
+    expect([notReview.code, notReview.stderr.trim()]).toEqual([2, `autorun: ${plan} is not a review file (no questions to answer in it); see autorun review list.`]);
   });
 
   it("a stage that asks a question waits with attention: review and continues once answered; people are notified", async ({ sb }) => {
