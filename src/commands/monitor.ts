@@ -17,7 +17,7 @@ import { MonitorLoop } from "../monitor/loop.js";
 import type { Ctx } from "./ctx.js";
 import { resolveOrchestration } from "../state/orchestration.js";
 import { isMonitorOf, runningMonitor } from "../monitor/monitor-pid.js";
-import { RuntimeError } from "../errors.js";
+import { RuntimeError, UserError } from "../errors.js";
 import { printable } from "../core/printable.js";
 import { eventText } from "../core/words.js";
 
@@ -56,7 +56,7 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
 
   if (opts.once) {
     const held = runningMonitor(paths);
-    if (held !== undefined && held !== process.pid) throw new RuntimeError(`a monitor (pid ${held}) is running for ${orch.status.plan_name}; --once would race it. Stop it first: autorun stop ${orch.status.plan_name}`);
+    if (held !== undefined && held !== process.pid) throw new UserError(`a monitor (pid ${held}) is running for ${orch.status.plan_name}; --once would race it. Stop it first: autorun stop ${orch.status.plan_name}`);
     const r = await monitor.pass();
     await monitor.settle();
     await finish(ctx, paths, r.done);

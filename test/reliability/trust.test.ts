@@ -30,6 +30,9 @@ describe("monitor.pid is not trusted blindly", () => {
       expect(pid).toBeDefined();
       expect(pid).not.toBe(stranger.pid);
       expect(resumed.stdout).toContain(`pid ${pid}`);
+      // A pass by hand beside the running monitor would race it: refused, as a person's mistake.
+      const once = await sb.cli(["monitor", "pidplan", "--once"]);
+      expect([once.code, once.stderr.trim()]).toEqual([2, `autorun: a monitor (pid ${pid}) is running for pidplan; --once would race it. Stop it first: autorun stop pidplan`]);
       const stopped = await sb.cli(["stop", "pidplan"]);
       expect(stopped.code, stopped.stderr).toBe(0);
       expect(stopped.stdout).toContain(`Stopped the monitor (pid ${pid})`);
