@@ -66,7 +66,9 @@ export function matchSettingLine(line: string): SettingLine | undefined {
   if (word === "model") return /^[a-z][a-z0-9.\-[\]]*$/.test(value) ? { key: "model", value } : undefined;
   if (word.startsWith("exclusive") || word.startsWith("resource")) return { key: "exclusive_resources", value };
   if (word.startsWith("budget")) return { key: "budget_usd", value };
-  if (word === "max attempts" || word === "attempts") return /^\d/.test(value) ? { key: "max_attempts", value } : undefined;
+  // "Max attempts: two" is a setting written wrong (refused with the fix), "Attempts: many were made" prose.
+  if (word === "max attempts") return { key: "max_attempts", value };
+  if (word === "attempts") return /^\d/.test(value) ? { key: "max_attempts", value } : undefined;
   if (word === "validate") return value ? { key: "validate", value } : undefined;
   // One host name, or a list of label words: "Host: the staging box" or "Needs: more tests" is prose.
   if (word === "host") return HOST_WORD.test(value) ? { key: "host", value } : undefined;
