@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { buildAgentArgv, sandboxAvailable, sessionEnv, type StageScope } from "../adapters/agent.js";
 import { findExecutable } from "../adapters/process.js";
 import type { NewSession, Tmux } from "../adapters/tmux.js";
@@ -53,7 +53,8 @@ export function stageSessionId(status: Pick<Status, "created_at" | "plan_name">,
 /** What a stage's argument list is built from: the run's place and tools, the stage's worktree, context file and model. */
 export type ArgvView = Pick<Status, "project_root" | "base_branch" | "allowed_tools"> & { stages: Record<string, Pick<StageStatus, "worktree" | "context_file" | "model">> };
 
-export function stageArgv(deps: Pick<LaunchDeps, "config">, status: ArgvView, opts: { id: string; resume?: boolean; sessionId: string }): string[] {
+/** `launch`: for a session started now (not a dry run's listing): what the sandbox closes is made ready. */
+export function stageArgv(deps: Pick<LaunchDeps, "config">, status: ArgvView, opts: { id: string; resume?: boolean; sessionId: string; launch?: boolean }): string[] {
   const { id } = opts;
   const stage = status.stages[id]!;
   return buildAgentArgv(deps.config.agentCommand, {
@@ -66,16 +67,17 @@ export function stageArgv(deps: Pick<LaunchDeps, "config">, status: ArgvView, op
     ...(deps.config.permissionMode ? { permissionMode: deps.config.permissionMode } : {}),
     ...(deps.config.allowedTools.length + status.allowed_tools.length > 0 ? { allowedTools: [...deps.config.allowedTools, ...status.allowed_tools] } : {}),
     ...(opts.resume ? { resume: true } : {}),
-    scope: stageScope(deps.config, status, stage.worktree),
+    scope: stageScope(deps.config, status, stage.worktree, opts.launch === true),
   });
 }
 
 /**
  * Where a stage may work: its worktree and, in the repository's git directory, the admin directory
  * git keeps for it (found from git's side, never from the worktree's `.git` file, which the agent
- * can write); the sandbox when the configuration wants it and this machine has it.
+ * can write); the sandbox when the configuration wants it and this machine has it. `launch`: the
+ * session starts now, so the files the sandbox closes are made (a dry run writes nothing).
  */
-export function stageScope(config: Pick<Config, "sandbox" | "sandboxDomains">, status: Pick<Status, "project_root" | "base_branch">, worktree: string): StageScope {
+export function stageScope(config: Pick<Config, "sandbox" | "sandboxDomains">, status: Pick<Status, "project_root" | "base_branch">, worktree: string, launch = false): StageScope {
   const commonDir = join(status.project_root, ".git");
   let adminName = basename(worktree);
   try {
@@ -87,7 +89,7 @@ export function stageScope(config: Pick<Config, "sandbox" | "sandboxDomains">, s
   }
   const on = config.sandbox && sandboxAvailable((p) => findExecutable(p)).ok;
   if (!on) return { worktree, commonDir, adminName, baseBranch: status.base_branch };
-  const guarded = [...gitGuarded(commonDir), ...worktreeConfig(commonDir, adminName)];
+  const guarded = [...gitGuarded(commonDir), worktreeConfig(commonDir, adminName, launch)];
   return { worktree, commonDir, adminName, baseBranch: status.base_branch, gitGuarded: guarded, sandbox: { domains: config.sandboxDomains } };
 }
 
@@ -97,18 +99,21 @@ function gitGuarded(commonDir: string): string[] {
 }
 
 /**
- * The worktree record's own configuration (`config.worktree`), made empty if missing so the sandbox
- * can close it: in a repository with `extensions.worktreeConfig`, git in the worktree obeys it, and
- * that includes the git Claude Code runs outside the sandbox. None before the worktree exists.
+ * The worktree record's own configuration (`config.worktree`), closed by the sandbox: in a
+ * repository with `extensions.worktreeConfig`, git in the worktree obeys it, and that includes the
+ * git Claude Code runs outside the sandbox. At a launch it is made empty if missing, so that there
+ * is a file to close (its worktree exists by then).
  */
-function worktreeConfig(commonDir: string, adminName: string): string[] {
+function worktreeConfig(commonDir: string, adminName: string, make: boolean): string {
   const file = join(commonDir, "worktrees", adminName, "config.worktree");
-  try {
-    writeFileSync(file, "", { flag: "wx" });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") return [];
+  if (make && existsSync(dirname(file))) {
+    try {
+      writeFileSync(file, "", { flag: "wx" });
+    } catch {
+      // already there (or the record cannot be written: the sandbox closes the path all the same)
+    }
   }
-  return [file];
+  return file;
 }
 
 export type LaunchResult = "launched" | "adopted" | "skipped";
@@ -164,7 +169,7 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
       if (deps.worktrees.inFlight(stage.worktree) || !existsSync(stage.worktree)) await deps.worktrees.ensure(status, stage, tip);
       // From here on the stage's agent changes it.
       deps.worktrees.handedOver(stage.worktree);
-      const spec = { name: stage.session, cwd: status.project_root, argv: stageArgv(deps, status, { id, sessionId }), env: sessionEnv({ home: paths.home, orchDir: paths.dir, stage: id }, { env: deps.env }), envDir: `${paths.dir}/session-env`, remainOnExit: true };
+      const spec = { name: stage.session, cwd: status.project_root, argv: stageArgv(deps, status, { id, sessionId, launch: true }), env: sessionEnv({ home: paths.home, orchDir: paths.dir, stage: id }, { env: deps.env }), envDir: `${paths.dir}/session-env`, remainOnExit: true };
       starting.push({ id, session: stage.session, sessionId, spec });
     }
     if (!status) return ids.map(() => "skipped" as const);
@@ -253,7 +258,7 @@ async function relaunchHere(deps: LaunchDeps, status: Status, id: string, moved?
   await tmux.newSession({
     name: stage.session,
     cwd: resume ? stage.worktree : status.project_root,
-    argv: stageArgv(deps, status, { id, sessionId, resume }),
+    argv: stageArgv(deps, status, { id, sessionId, resume, launch: true }),
     env: sessionEnv({ home: paths.home, orchDir: paths.dir, stage: id }, { env: deps.env }),
     envDir: `${paths.dir}/session-env`,
     remainOnExit: true,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { agentSettings, buildAgentArgv, parseAgentCmd, sandboxAvailable, sessionEnv, WORKFLOW_ALLOW } from "../../src/adapters/agent.js";
@@ -93,12 +93,15 @@ describe("what a stage may do unasked", () => {
       for (const d of ["info", "objects/info", "refs/autorun/s", "worktrees/s-stage-1", "worktrees/s-stage-2"]) mkdirSync(join(g, d), { recursive: true });
       writeFileSync(join(g, "HEAD"), "ref: refs/heads/main\n");
       writeFileSync(join(g, "worktrees", "s-stage-1", "gitdir"), `${wt}/.git\n`);
-      const sc = stageScope({ sandbox: true, sandboxDomains: [] }, { project_root: root, base_branch: "main" }, wt);
+      // A dry run's listing writes nothing; a launch makes the worktree's own configuration, empty, to close it.
+      const own = join(g, "worktrees", "s-stage-1", "config.worktree");
+      const listed = stageScope({ sandbox: true, sandboxDomains: [] }, { project_root: root, base_branch: "main" }, wt);
+      expect(existsSync(own)).toBe(false);
+      const sc = stageScope({ sandbox: true, sandboxDomains: [] }, { project_root: root, base_branch: "main" }, wt, true);
       if (!sc.sandbox) return; // No bubblewrap here: the sandbox, and so this list, is off.
+      expect(listed).toEqual(sc);
       // No index, packed-refs or modules in this repository: nothing listed for them (the sandbox would plant placeholders);
       // nothing a run removes (autorun's refs, the other stages' admin directories).
-      // And the stage's own worktree configuration, made empty so that it can be closed.
-      const own = join(g, "worktrees", "s-stage-1", "config.worktree");
       expect(sc.gitGuarded).toEqual([join(g, "HEAD"), join(g, "info"), join(g, "objects", "info"), own]);
       expect(readFileSync(own, "utf8")).toBe("");
       const s = (agentSettings([], sc) as Settings).sandbox!;
