@@ -158,9 +158,10 @@ class StageMerge {
     if (round === 1) deps.worktrees?.prepareFor(this.status, id, commit);
     const failed = checks.length > 0 ? await validateCommit(deps, root, commit, checks) : undefined;
     if (failed) {
-      const detail = `validate ${JSON.stringify(failed.argv)} failed on the merge of ${stage.branch} into ${base}:\n${failed.tail}`;
-      const tail = failed.tail.split("\n").slice(-8).join(" | ");
-      return this.sendBack({ reason: "validate_failed", files: [], detail, tip: stageTip, message: `autorun did not merge stage ${id}: the check ${failed.argv.join(" ")} failed on your branch merged with the current ${base}. Output tail: ${tail} -- run git rebase ${base} in your worktree, fix it, commit, then run: autorun phase implement done` });
+      const said = failed.tail.trim() !== "";
+      const detail = `validate ${JSON.stringify(failed.argv)} failed on the merge of ${stage.branch} into ${base}${said ? `:\n${failed.tail}` : " (it printed nothing)"}`;
+      const tail = said ? `Output tail: ${failed.tail.split("\n").slice(-8).join(" | ")}` : "It printed nothing.";
+      return this.sendBack({ reason: "validate_failed", files: [], detail, tip: stageTip, message: `autorun did not merge stage ${id}: the check ${failed.argv.join(" ")} failed on your branch merged with the current ${base}. ${tail} -- run git rebase ${base} in your worktree, fix it, commit, then run: autorun phase implement done` });
     }
     // A person half-way through their own merge or rebase of the base, on any checkout: wait, never
     // abort it (a rebase of the base would then fail to move it: "cannot lock ref").

@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
@@ -28,6 +28,18 @@ describe("validate commands before each merge", () => {
     // A waiting message is never replaced by a bare "continue".
     expect(eventsOf(sb, "checked", "stall_continue_sent", "1")).toHaveLength(0);
     await expectClean(sb, "checked");
+  });
+
+  it("a check that fails without a word is said to have printed nothing", async ({ sb }) => {
+    const counter = join(sb.dir, "runs");
+    const check = `const fs = require("fs"); const n = fs.existsSync(${JSON.stringify(counter)}); fs.writeFileSync(${JSON.stringify(counter)}, "x"); process.exit(n ? 0 : 1);`;
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [[process.execPath, "-e", check]] }));
+    const plan = sb.writePlan("quiet.md", "## Stage 1: Quiet\n");
+    await orchestrate(sb, plan);
+    expect(await waitForEnd(sb, "quiet")).toBe("completed");
+    expect(String(eventsOf(sb, "quiet", "merge_conflict", "1")[0]!.detail)).toMatch(/failed on the merge of worktree-quiet-stage-1 into main \(it printed nothing\)$/);
+    expect(String(eventsOf(sb, "quiet", "message_queued", "1")[0]!.message)).toContain("merged with the current main. It printed nothing. -- run git rebase main");
+    expect(readFileSync(join(sb.home, "logs", "quiet-monitor.log"), "utf8")).toMatch(/not merged: validate .* into main \(it printed nothing\); the agent is told/);
   });
 
   it("keeps every commit of the base branch green when two stages pass alone but fail together", async ({ sb }) => {
