@@ -129,7 +129,7 @@ export class MergeQueue {
       this.mem(id).refusedFiles = result.files;
       await this.ask({ id, key: `refused:${result.reason}` }, `Stage ${id} waits to merge: your checkout is in its way`, result.detail, {
         topic: "Unblock the merge",
-        question: `${result.detail}. Commit or stash those changes (or finish what you are in the middle of); autorun merges as soon as they are out of the way (or run \`autorun merge ${this.view.status.plan_name} ${id}\`).`,
+        question: `${result.detail}. Commit those changes, stash them (\`git stash -u\` takes untracked files too) or move them aside (or finish what you are in the middle of); autorun merges as soon as they are out of the way (or run \`autorun merge ${this.view.status.plan_name} ${id}\`).`,
       });
     }
     if (result.kind === "stuck" && result.reason === "guarded_files") {

@@ -227,7 +227,7 @@ class StageMerge {
   private refuse(files: string[], checkout: string, why?: string): MergeOutcome {
     const detail = why ?? `uncommitted changes in ${checkout} overlap the merge: ${files.slice(0, 8).join(", ")}`;
     this.conflict("checkout_overlap", files, detail);
-    this.deps.log(`stage ${this.id}: merge waits: ${detail}; ${why ? "finish it" : "commit or stash them"} and autorun merges by itself`);
+    this.deps.log(`stage ${this.id}: merge waits: ${detail}; ${why ? "finish it" : "commit them, stash them (git stash -u takes untracked files too) or move them aside"} and autorun merges by itself`);
     return { kind: "refused", reason: "checkout_overlap", detail, files };
   }
 }
