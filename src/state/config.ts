@@ -33,13 +33,42 @@ export const DEFAULT_CONFIG: Config = {
   hostGraceSeconds: 60,
 };
 
+/**
+ * Where JSON.parse stopped, as a person finds it in an editor: "line 3, column 8: unexpected x".
+ * Node names a position for most errors; for an unexpected token it quotes the text around it
+ * instead, which is looked up in the file. One line whatever the file holds.
+ */
+function jsonProblem(text: string, message: string): string {
+  let at = /at position (\d+)/.exec(message)?.[1];
+  let what = message.replace(/ in JSON at position \d+.*$/s, "").replace(/ after JSON at position \d+.*$/s, " after the end").replace(/, "[\s\S]*$/, "");
+  // V8 quotes up to 10 characters on each side of the token, with "..." where it cut the text.
+  const token = /^Unexpected token '(.+?)', (\.\.\.)?"([\s\S]*?)"(\.\.\.)? is not valid JSON$/.exec(message);
+  if (token) {
+    const [, got, cutBefore, around, cutAfter] = token as unknown as [string, string, string | undefined, string, string | undefined];
+    const found = text.indexOf(around);
+    const offset = cutBefore ? 10 : cutAfter ? around.length - 10 - got.length : around.indexOf(got);
+    if (found >= 0) at = String(found + offset);
+    what = `unexpected ${got}`;
+  }
+  if (/Unexpected end of JSON input/.test(message)) {
+    at = String(text.trimEnd().length);
+    what = "the file ends before the JSON does";
+  }
+  const where = at === undefined ? "" : (() => {
+    const before = text.slice(0, Number(at)).split("\n");
+    return `line ${before.length}, column ${before.at(-1)!.length + 1}: `;
+  })();
+  return `${where}${what.charAt(0).toLowerCase()}${what.slice(1)}`.replace(/\s+/g, " ");
+}
+
 function readConfigFile(file: string): ConfigFile {
   if (!existsSync(file)) return {};
   let raw: unknown;
+  const text = readFileSync(file, "utf8");
   try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
+    raw = JSON.parse(text);
   } catch (error) {
-    throw new UserError(`${file}: not valid JSON (${(error as Error).message}); fix the file.`);
+    throw new UserError(`${file}: not valid JSON (${jsonProblem(text, (error as Error).message)}); fix the file.`);
   }
   return validateLayer(withoutComments(raw, file), (key) => `${file}: ${key ? `${key}: ` : ""}`, "the accepted keys and values are listed in the README, section Configuration");
 }

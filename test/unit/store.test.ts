@@ -90,7 +90,11 @@ describe("configuration layers", () => {
     [{ circuitBreaker: -1 }, "autorun.config.json: circuitBreaker:", "README"],
     [{ budgetUsd: 1e12 }, "autorun.config.json: budgetUsd:", "README"],
     [{ prices: { opus: { input: -1, output: 1 } } }, "autorun.config.json: prices.opus.input:", "README"],
-    ["{ not json", "autorun.config.json: not valid JSON", "fix the file"],
+    ["{ not json", "autorun.config.json: not valid JSON (line 1, column 3: expected property name or '}')", "fix the file"],
+    // Where the editor shows it, on one line, whatever Node quotes of the file.
+    ['{\n  "maxParallel": 2,\n  "model": opus\n}', "autorun.config.json: not valid JSON (line 3, column 12: unexpected o); fix the file.", "fix the file"],
+    ['{ "maxParallel": 2 ', "autorun.config.json: not valid JSON (line 1, column 20: expected ',' or '}' after property value); fix the file.", "fix the file"],
+    ['', "autorun.config.json: not valid JSON (line 1, column 1: the file ends before the JSON does); fix the file.", "fix the file"],
   ])("refuses %j in a file, naming the file and the key", (body, message, fix) => {
     write(project(), body);
     let error: unknown;
