@@ -69,7 +69,8 @@ export function headerLine(status: Status, monitorAlive: boolean, now: Date): st
   const all = Object.values(status.stages);
   const done = all.filter((s) => s.status === "completed").length;
   const attention = all.filter((s) => s.attention).length;
-  const age = formatDistanceStrict(new Date(status.created_at), now);
+  // A run that is over has taken what it took: its time stops at its end.
+  const age = formatDistanceStrict(new Date(status.created_at), status.completed_at ? new Date(status.completed_at) : now);
   return `${status.plan_name} · ${status.status} · ${done}/${all.length} finished${attention ? ` · ${attention} need attention` : ""} · ${age} · monitor ${monitorAlive ? "up" : "down"}${status.paused_until ? ` · paused until ${format(new Date(status.paused_until), "HH:mm")}` : ""}${status.hold ? ` · on hold (${status.hold.kind})` : ""}`;
 }
 

@@ -5,6 +5,7 @@ import { renderStatusTable } from "../../src/commands/status.js";
 import { formatDuration } from "../../src/core/stage-cells.js";
 import { phaseOf, withoutFurniture } from "../../src/core/words.js";
 import { startedEvent } from "../helpers/events.js";
+import { headerLine } from "../../src/tui/views.js";
 
 const ident = { orch_dir: "/h/orchestration/p", plan_name: "p", project_slug: "p" };
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
@@ -24,6 +25,13 @@ describe("status for a person", () => {
     [90 * 60_000, "1h 30m"],
     [26 * 3_600_000, "1d 2h"],
   ])("%i ms reads as %s", (ms, text) => expect(formatDuration(ms)).toBe(text));
+
+  it("the dashboard's run time stops when the run ends", () => {
+    const done = run([{ type: "orchestration_complete", status: "completed" }]);
+    // Ended one second after it started, looked at a day later.
+    expect(headerLine(done, false, new Date(Date.UTC(2026, 0, 2)))).toContain(" · 1 second · ");
+    expect(headerLine(run([]), false, new Date(Date.UTC(2026, 0, 1, 0, 2)))).toContain(" · 2 minutes · ");
+  });
 
   it("shows the phase a stage is in, with the implementation step", () => {
     const s = run([
