@@ -43,23 +43,6 @@ describe("exclusive resources", () => {
   });
 });
 
-describe("stages a person finished", () => {
-  it("a stage done or skipped by a person before its own dependencies merged holds its dependants until they do", () => {
-    for (const finish of [ev({ type: "stage_done_by_person", stage: "2", how: "command", commit: "abcdef1", detail: "d" }), ev({ type: "stage_skipped", stage: "2", reason: "r" })]) {
-      const events = start([{ id: "1" }, { id: "2", deps: ["1"] }, { id: "3", deps: ["2"] }, { id: "4" }]);
-      events.push(launched("1"), launched("4"), finish);
-      expect(stagesToLaunch(foldEvents(events)!)).toEqual([]);
-      events.push(merged("1"));
-      expect(stagesToLaunch(foldEvents(events)!)).toEqual(["3"]);
-    }
-  });
-  it("a stage a person finished after its dependencies lets its dependants go at once", () => {
-    const events = start([{ id: "1" }, { id: "2", deps: ["1"] }, { id: "3", deps: ["2"] }]);
-    events.push(launched("1"), merged("1"), launched("2"), ev({ type: "stage_done_by_person", stage: "2", how: "command", commit: "abcdef1", detail: "d" }));
-    expect(stagesToLaunch(foldEvents(events)!)).toEqual(["3"]);
-  });
-});
-
 describe("holds: the circuit breaker and the run's budget", () => {
   it("counts failures in a row (a merge resets them); an open circuit launches nothing and the run waits, not fails", () => {
     const events = start([{ id: "1" }, { id: "2" }, { id: "3" }, { id: "4" }, { id: "5" }], 1);
@@ -171,6 +154,20 @@ describe("stages a person finished", () => {
     const events = start([{ id: "1" }, { id: "2", deps: ["1"] }]);
     events.push(launched("1"), ev({ type: "stage_skipped", stage: "1", reason: "x" }), launched("2"), merged("2"));
     expect(outcome(foldEvents(events)!)).toEqual({ done: true, status: "completed", reason: "every stage merged but 1, skipped by a person" });
+  });
+  it("a stage done or skipped by a person before its own dependencies merged holds its dependants until they do", () => {
+    for (const finish of [ev({ type: "stage_done_by_person", stage: "2", how: "command", commit: "abcdef1", detail: "d" }), ev({ type: "stage_skipped", stage: "2", reason: "r" })]) {
+      const events = start([{ id: "1" }, { id: "2", deps: ["1"] }, { id: "3", deps: ["2"] }, { id: "4" }]);
+      events.push(launched("1"), launched("4"), finish);
+      expect(stagesToLaunch(foldEvents(events)!)).toEqual([]);
+      events.push(merged("1"));
+      expect(stagesToLaunch(foldEvents(events)!)).toEqual(["3"]);
+    }
+  });
+  it("a stage a person finished after its dependencies lets its dependants go at once", () => {
+    const events = start([{ id: "1" }, { id: "2", deps: ["1"] }, { id: "3", deps: ["2"] }]);
+    events.push(launched("1"), merged("1"), launched("2"), ev({ type: "stage_done_by_person", stage: "2", how: "command", commit: "abcdef1", detail: "d" }));
+    expect(stagesToLaunch(foldEvents(events)!)).toEqual(["3"]);
   });
 });
 
