@@ -39,25 +39,28 @@ export const DEFAULT_CONFIG: Config = {
  * instead, which is looked up in the file. One line whatever the file holds.
  */
 function jsonProblem(text: string, message: string): string {
-  let at = /at position (\d+)/.exec(message)?.[1];
+  const named = /at position (\d+)/.exec(message)?.[1];
+  let at = named === undefined ? undefined : Number(named);
   let what = message.replace(/ in JSON at position \d+.*$/s, "").replace(/ after JSON at position \d+.*$/s, " after the end").replace(/, "[\s\S]*$/, "");
   // V8 quotes up to 10 characters on each side of the token, with "..." where it cut the text.
   const token = /^Unexpected token '(.+?)', (\.\.\.)?"([\s\S]*?)"(\.\.\.)? is not valid JSON$/.exec(message);
   if (token) {
-    const [, got, cutBefore, around, cutAfter] = token as unknown as [string, string, string | undefined, string, string | undefined];
+    const got = token[1]!;
+    const around = token[3]!;
     const found = text.indexOf(around);
-    const offset = cutBefore ? 10 : cutAfter ? around.length - 10 - got.length : around.indexOf(got);
-    if (found >= 0) at = String(found + offset);
+    const offset = token[2] ? 10 : token[4] ? around.length - 10 - got.length : around.indexOf(got);
+    if (found >= 0) at = found + offset;
     what = `unexpected ${got}`;
   }
   if (/Unexpected end of JSON input/.test(message)) {
-    at = String(text.trimEnd().length);
+    at = text.trimEnd().length;
     what = "the file ends before the JSON does";
   }
-  const where = at === undefined ? "" : (() => {
-    const before = text.slice(0, Number(at)).split("\n");
-    return `line ${before.length}, column ${before.at(-1)!.length + 1}: `;
-  })();
+  let where = "";
+  if (at !== undefined) {
+    const before = text.slice(0, at).split("\n");
+    where = `line ${before.length}, column ${before.at(-1)!.length + 1}: `;
+  }
   return `${where}${what.charAt(0).toLowerCase()}${what.slice(1)}`.replace(/\s+/g, " ");
 }
 
