@@ -91,7 +91,7 @@ export class Attention {
    */
   observe(event: AutorunEvent, replaying: boolean): void {
     if (event.type === "rate_limited") {
-      this.limit = { raw: event.raw, waiting: this.inProgress().filter(([, s]) => s.attention === "rate_limited").map(([id]) => id) };
+      this.limit = { raw: event.raw, waiting: this.limited() };
     } else if (event.type === "rate_limit_cleared" && this.limit) {
       const { raw, waiting } = this.limit;
       this.limit = undefined;
@@ -103,8 +103,13 @@ export class Attention {
     }
   }
 
+  /** The stages in progress that wait for the usage limit to end. */
+  private limited(): string[] {
+    return this.inProgress().filter(([, s]) => s.attention === "rate_limited").map(([id]) => id);
+  }
+
   endRateLimit(): void {
-    const waiting = this.inProgress().filter(([, s]) => s.attention === "rate_limited").map(([id]) => id);
+    const waiting = this.limited();
     this.parts.view.emit({ type: "rate_limit_cleared" });
     this.deps.log(`usage limit window over; resuming ${waiting.length ? stagesList(waiting) : "launches"}`);
   }
