@@ -57,9 +57,10 @@ export class SshServer {
 
   /** `request` with an `id`, answered there: the answer line, parsed (its `id` the request's), or a ToolError (`ServerEnded` when the program ended first). */
   async call(request: Record<string, unknown>, deadlineMs: number, what: string): Promise<unknown> {
-    let child = await this.started(Math.max(deadlineMs, this.spec.startMs ?? 30_000));
+    const startMs = Math.max(deadlineMs, this.spec.startMs ?? 30_000);
+    let child = await this.started(startMs);
     // Ended by another call meanwhile: not written into its closed pipe.
-    while (this.child !== child) child = await this.started(Math.max(deadlineMs, this.spec.startMs ?? 30_000));
+    while (this.child !== child) child = await this.started(startMs);
     const id = this.next++;
     return this.wait(id, deadlineMs, `${what} did not answer within ${deadlineMs} ms`, () => child.stdin!.write(`${JSON.stringify({ ...request, id })}\n`));
   }
