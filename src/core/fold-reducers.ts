@@ -46,6 +46,7 @@ function launched({ status, stage, event }: Change<EventOf<"stage_launched">>): 
 function relaunched({ status, stage, event }: Change<EventOf<"stage_relaunched">>): void {
   if (!stage) return;
   stage.sessions += 1;
+  if (stage.relaunch_free) Object.assign(stage, { free_relaunches: stage.free_relaunches + 1, relaunch_free: false });
   stage.status = "in_progress";
   stage.attempts = Math.max(stage.attempts, event.attempt);
   stage.session_id = event.session_id;
@@ -114,7 +115,7 @@ function retried({ status, stage, edit, event }: Change<EventOf<"stage_retried">
   // The plan was read again: the stage runs with its section as it is now.
   if (event.name !== undefined) stage.name = event.name;
   if (event.settings) stage.settings = event.settings;
-  Object.assign(stage, { status: "pending", attempts: 0, sessions: 0, free_relaunches: 0, failure_reason: null, attention: null, completed_at: null, implement_done: false, nudges: 0, session_id: null, send_backs: [], retries: stage.retries + 1, model: stage.settings.model ?? null, over_budget: false });
+  Object.assign(stage, { status: "pending", attempts: 0, sessions: 0, free_relaunches: 0, relaunch_free: false, failure_reason: null, attention: null, completed_at: null, implement_done: false, nudges: 0, session_id: null, send_backs: [], retries: stage.retries + 1, model: stage.settings.model ?? null, over_budget: false });
   goesOn(status, event.stage, edit);
 }
 
@@ -153,7 +154,7 @@ function budgetExceeded({ status, stage, edit, event }: Change<EventOf<"budget_e
   if (stage) {
     stage.over_budget = true;
     if (stage.status === "in_progress" || stage.status === "merging") stage.attention = "budget";
-    if (event.stopped && stage.status === "in_progress") stage.free_relaunches += 1;
+    if (event.stopped && stage.status === "in_progress") stage.relaunch_free = true;
     return;
   }
   status.hold = { kind: "budget", since: event.ts, reason: `the run spent ${dollars(event.spent_usd)} of its ${dollars(event.limit_usd)} budget` };
@@ -161,7 +162,7 @@ function budgetExceeded({ status, stage, edit, event }: Change<EventOf<"budget_e
     if (s.status !== "in_progress") continue;
     const e = edit(id);
     if (e.attention === null || e.attention === "idle") e.attention = "budget";
-    if (event.stopped) e.free_relaunches += 1;
+    if (event.stopped) e.relaunch_free = true;
   }
 }
 
@@ -264,10 +265,10 @@ export const REDUCERS: Reducers = {
   },
   orchestration_stopped: ({ status, edit, event }) => {
     if (status.status === "running") status.status = "stopped";
-    if (event.sessions) for (const [id, s] of Object.entries(status.stages)) if (s.status === "in_progress") edit(id).free_relaunches += 1;
+    if (event.sessions) for (const [id, s] of Object.entries(status.stages)) if (s.status === "in_progress") edit(id).relaunch_free = true;
   },
   orchestration_resumed: ({ status, edit, event }) => {
-    for (const id of event.relaunch) if (status.stages[id]?.status === "in_progress") edit(id).free_relaunches += 1;
+    for (const id of event.relaunch) if (status.stages[id]?.status === "in_progress") edit(id).relaunch_free = true;
   },
   orchestration_complete: ({ status, event }) => {
     status.status = event.status;

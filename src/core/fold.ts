@@ -58,6 +58,7 @@ function startedStage(s: Extract<AutorunEvent, { type: "orchestration_started" }
     worktree: s.worktree,
     attempts: 0,
     free_relaunches: 0,
+    relaunch_free: false,
     proposed_rules: [],
     attention: null,
     nudges: 0,

@@ -44,6 +44,17 @@ export function usesHosts(stages: Readonly<Record<string, StageStatus>>): boolea
   return Object.values(stages).some((s) => s.host !== undefined || (s.settings.host ?? "local") !== "local");
 }
 
+/**
+ * The sessions that count against the stage's attempts: relaunches after a person's stop or a
+ * dead tmux server are free, and an adopted session is not one the run started. With `/cap` when
+ * the plan sets `Max attempts`, so "2/2" says the next failure fails the stage.
+ */
+function tries(s: StageStatus): string {
+  const used = Math.max(0, s.sessions - s.free_relaunches);
+  const cap = s.settings.max_attempts;
+  return cap === undefined ? String(used) : `${used}/${cap}`;
+}
+
 /** Each column's cell for a stage, by its header. */
 export const STAGE_CELLS = {
   STAGE: (id: string) => id,
@@ -54,7 +65,7 @@ export const STAGE_CELLS = {
   DEPS: (_id: string, s: StageStatus) => s.depends_on.join(",") || "-",
   ELAPSED: (_id: string, s: StageStatus, now: Date) => elapsed(s, now),
   NUDGES: (_id: string, s: StageStatus) => String(s.nudges),
-  TRIES: (_id: string, s: StageStatus) => String(s.attempts),
+  TRIES: (_id: string, s: StageStatus) => tries(s),
   COST: (_id: string, s: StageStatus) => formatCost(s.usage),
   "BRANCH/MERGE": (_id: string, s: StageStatus) => (s.status === "completed" ? (s.merge_commit?.slice(0, 10) ?? "") : s.branch),
   SESSION: (_id: string, s: StageStatus) => (s.status === "in_progress" || s.status === "merging" ? s.session : ""),

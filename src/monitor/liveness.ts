@@ -131,7 +131,7 @@ async function checkLiveness(host: Host, worktrees: Worktrees, mem: (id: string)
       await failOrEscalate(host, worktrees, id, `the agent exited${code !== undefined && code !== null ? ` ${code}` : ""} within 10 s of its launch, twice${said ? `: ${said}` : ""}`);
       continue;
     }
-    const limit = (serverGone ? 6 : 2) + now.free_relaunches;
+    const limit = (serverGone ? 6 : 2) + freeRelaunches(now);
     if (now.attempts >= limit || attemptsUsed(now)) {
       const cap = now.settings.max_attempts;
       await failOrEscalate(host, worktrees, id, `its session ended ${now.attempts} times${cap !== undefined && now.sessions >= cap ? ` (${now.sessions} of its ${cap} attempts used)` : ""}${said ? `; last words: ${said}` : ""}`);
@@ -154,10 +154,15 @@ export function nextModel(ladder: readonly string[], current: string | undefined
   return ladder[at + 1];
 }
 
+/** The relaunches that do not count: those made, and the next one when a person granted it. */
+function freeRelaunches(stage: StageRecord): number {
+  return stage.free_relaunches + (stage.relaunch_free ? 1 : 0);
+}
+
 /** The plan's `max_attempts` for the stage (sessions in all; relaunches after a dead tmux server are free) is used up. */
 function attemptsUsed(stage: StageRecord): boolean {
   const cap = stage.settings.max_attempts;
-  return cap !== undefined && stage.sessions >= cap + stage.free_relaunches;
+  return cap !== undefined && stage.sessions >= cap + freeRelaunches(stage);
 }
 
 /** A stage out of sessions runs again with the next model of `escalation` while its attempts allow; else it fails. */

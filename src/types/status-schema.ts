@@ -26,8 +26,10 @@ export const stageStatusSchema = z.object({
   /** The host its current session runs on (absent: this machine). */
   host: z.string().optional(),
   attempts: z.number(),
-  /** Relaunches that do not count toward failure (sessions ended by `stop --sessions`). */
+  /** Relaunches made that do not count toward failure (after a person's stop, resume or a budget's stop). */
   free_relaunches: z.number(),
+  /** The stage's next relaunch is one of those: a person ended its session or asked for it (one, however many times asked). */
+  relaunch_free: z.boolean().default(false),
   attention: z.enum(ATTENTION).nullable(),
   nudges: z.number(),
   implement_done: z.boolean(),

@@ -5,7 +5,7 @@
  */
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Monitor } from "../../src/monitor/controller.js";
 import { DEFAULT_CONFIG, type Config } from "../../src/state/config.js";
 import { appendEvent, readAllEvents } from "../../src/state/events.js";
@@ -244,6 +244,39 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     expect(failed).toMatchObject({ stage: "1" });
     expect((failed as { reason: string }).reason).toMatch(/exited 1 within 10 s of its launch, twice: .*cannot reach the API/);
     expect(m.status.stages["1"]!.status).toBe("failed");
+  });
+
+  it("a person's stop --sessions and resume give the stage one free relaunch, not one for each", async () => {
+    // Events carry the time they are written: here the fake clock's, so deaths 20 s apart are not quick.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const at = (ms: number) => vi.setSystemTime((now += ms));
+    try {
+      const t = fakeTmux();
+      at(0);
+      started();
+      const ident = { orch_dir: paths.dir, plan_name: "p", project_slug: "p" };
+      // What `autorun stop --sessions` and then `autorun resume` append, the session gone between them.
+      appendEvent(paths.events, { ...ident, type: "orchestration_stopped", sessions: true });
+      appendEvent(paths.events, { ...ident, type: "orchestration_resumed", relaunch: ["1"] });
+      const m = monitor(t.tmux);
+      await step(m);
+      at(1_500);
+      await step(m);
+      expect(m.status.stages["1"]).toMatchObject({ sessions: 2, free_relaunches: 1, relaunch_free: false });
+      // Deaths well into their sessions: the first is relaunched, the second is the stage's last.
+      const relaunches = () => types().filter((x) => x === "stage_relaunched").length;
+      for (const expected of [2, 2]) {
+        at(20_000);
+        t.sessions.get("p_stage-1")!.pane = { state: "exited", status: 1, signal: undefined };
+        await step(m);
+        at(4_000);
+        await step(m);
+        expect(relaunches()).toBe(expected);
+      }
+      expect(m.status.stages["1"]).toMatchObject({ status: "failed", failure_reason: expect.stringMatching(/session ended 3 times/) });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("with escalation, a stage out of sessions runs again with the next model instead of failing", async () => {

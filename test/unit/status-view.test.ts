@@ -63,6 +63,28 @@ describe("status for a person", () => {
   });
 });
 
+describe("TRIES", () => {
+  it("counts the sessions against the stage's attempts: a relaunch after a person's stop is free, a crash's is not, and a cap shows", async () => {
+    const { STAGE_CELLS } = await import("../../src/core/stage-cells.js");
+    const events = [
+      startedEvent([{ id: "1", name: "A" }, { id: "2", name: "B", settings: { max_attempts: 2 } }], { ident, ts: at(0) }),
+      ...[
+        { type: "stage_launched", stage: "1", session: "s1", session_id: "u1", attempt: 1 },
+        { type: "stage_launched", stage: "2", session: "s2", session_id: "u2", attempt: 1 },
+        { type: "orchestration_stopped", sessions: true },
+        { type: "orchestration_resumed", relaunch: ["1", "2"] },
+        { type: "stage_relaunched", stage: "1", session: "s1", session_id: "u1", attempt: 2 },
+        { type: "stage_relaunched", stage: "2", session: "s2", session_id: "u2", attempt: 2 },
+        { type: "session_dead", stage: "2", session: "s2" },
+        { type: "stage_relaunched", stage: "2", session: "s2", session_id: "u2", attempt: 3 },
+      ].map((e, i) => ({ ...ident, ts: at(i + 1), ...e })),
+    ] as AutorunEvent[];
+    const s = foldEvents(events)!;
+    expect(STAGE_CELLS.TRIES("1", s.stages["1"]!)).toBe("1");
+    expect(STAGE_CELLS.TRIES("2", s.stages["2"]!)).toBe("2/2");
+  });
+});
+
 describe("the dashboard's stage table", () => {
   it("keeps the first columns and the name at 80 columns, adds the rest as they fit, and never overflows", async () => {
     const { stageTable } = await import("../../src/tui/views.js");
