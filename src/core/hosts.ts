@@ -6,7 +6,7 @@
  */
 import { UserError } from "../errors.js";
 import type { HostConfig } from "../types/hosts-schema.js";
-import type { StageSettings } from "./stage-settings.js";
+import { settingLine, type SettingLines, type StageSettings } from "./stage-settings.js";
 
 export interface HostSpec {
   name: string;
@@ -63,6 +63,7 @@ interface PlanStage {
   id: string;
   line: number;
   settings?: StageSettings;
+  settingLines?: SettingLines;
 }
 
 /**
@@ -73,9 +74,9 @@ export function checkStageHosts(file: string, stages: readonly PlanStage[], host
   const names = hosts.map((h) => h.name).join(", ");
   const offered = [...new Set(hosts.filter((h) => h.slots > 0).flatMap((h) => h.labels))];
   for (const s of stages) {
-    const at = `${file}:${s.line}: stage ${s.id}`;
     const needs = s.settings?.needs ?? [];
     if (s.settings?.host !== undefined) {
+      const at = `${file}:${settingLine(s, "host")}: stage ${s.id}`;
       const host = hosts.find((h) => h.name === s.settings!.host);
       if (!host) throw new UserError(`${at}: host ${s.settings.host} is not configured (known: ${names}); fix the name or add it under hosts in autorun.config.json.`);
       if (host.slots === 0) throw new UserError(`${at}: host ${host.name} has no slots (slots: 0), so the stage could never run; give it slots or pin another host.`);
@@ -83,7 +84,7 @@ export function checkStageHosts(file: string, stages: readonly PlanStage[], host
       if (missing.length) throw new UserError(`${at}: host ${host.name} does not have ${missing.join(", ")}, which the stage needs; add the label to the host or pin another host.`);
     }
     const missing = needs.filter((l) => !offered.includes(l));
-    if (missing.length) throw new UserError(`${at}: no host with slots has ${missing.join(", ")} (labels: ${offered.join(", ") || "none"}); add the label to a host's labels or fix the stage's Needs.`);
+    if (missing.length) throw new UserError(`${file}:${settingLine(s, "needs")}: stage ${s.id}: no host with slots has ${missing.join(", ")} (labels: ${offered.join(", ") || "none"}); add the label to a host's labels or fix the stage's Needs.`);
   }
   if (!hosts.some((h) => h.slots > 0)) throw new UserError(`no host has a slot (local has slots: 0 and no other host has any); give a host slots in autorun.config.json.`);
 }

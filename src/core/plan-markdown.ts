@@ -7,7 +7,7 @@
 import { normalizeId } from "./ids.js";
 import { matchDepLine, parseDepValue, splitHeadingDeps, stripInline, type DepRef } from "./deps.js";
 import { markdownBlocks, unescapeMarkdown, type MdBlocks } from "./markdown-blocks.js";
-import { applySetting, matchSettingLine, type StageSettings } from "./stage-settings.js";
+import { applySetting, matchSettingLine, type SettingLines, type StageSettings } from "./stage-settings.js";
 
 function stripEmphasis(text: string): string {
   return text.replace(/\[([^\]]*)\]\([^)]*\)/g, "$1").replace(/\*\*|__/g, "").trim();
@@ -100,7 +100,7 @@ export function parseMarkdownStages(text: string, blocks: MdBlocks = markdownBlo
     if (deps.stated) stage.deps = deps.entries;
     const settings = readBodySettings(bodyLines, fenced.slice(head.end, end), { firstLine: head.end + 1, file, id: head.id });
     refuseMisspeltDeps(bodyLines, fenced.slice(head.end, end), { firstLine: head.end + 1, file, id: head.id });
-    if (settings) stage.settings = settings;
+    if (settings) Object.assign(stage, settings);
     if (deps.loose.length > 0) stage.looseDeps = deps.loose;
     const wave = [...waves].reverse().find((w) => w.index < head.index);
     if (wave) stage.group = wave.wave * 1_000_000 + wave.index;
@@ -246,16 +246,19 @@ function readBodyDeps(
   return result;
 }
 
-/** `Model: opus`, `Exclusive: database`, `Budget: $5` … lines of a stage body (outside code blocks). */
-function readBodySettings(body: string[], fenced: boolean[], at: { firstLine: number; file: string; id: string }): StageSettings | undefined {
+/** `Model: opus`, `Exclusive: database`, `Budget: $5` … lines of a stage body (outside code blocks), and where each is. */
+function readBodySettings(body: string[], fenced: boolean[], at: { firstLine: number; file: string; id: string }): { settings: StageSettings; settingLines: SettingLines } | undefined {
   const { firstLine, file, id } = at;
   const settings: StageSettings = {};
+  const settingLines: SettingLines = {};
   body.forEach((line, i) => {
     if (fenced[i]) return;
     const setting = matchSettingLine(line);
-    if (setting) applySetting(settings, setting.key, setting.value, `${file}:${firstLine + i}: stage ${id}`);
+    if (!setting) return;
+    applySetting(settings, setting.key, setting.value, `${file}:${firstLine + i}: stage ${id}`);
+    settingLines[setting.key] = firstLine + i;
   });
-  return Object.keys(settings).length > 0 ? settings : undefined;
+  return Object.keys(settings).length > 0 ? { settings, settingLines } : undefined;
 }
 
 /** The labels a misspelt dependency line is told apart from, as people write them. */

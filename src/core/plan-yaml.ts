@@ -4,7 +4,7 @@ import { UserError } from "../errors.js";
 import { normalizeId } from "./ids.js";
 import { parseDepValue } from "./deps.js";
 import type { DepEntry, RawStage } from "./plan.js";
-import { applySetting, readAttempts, saysDone, type SettingLine, type StageSettings } from "./stage-settings.js";
+import { applySetting, readAttempts, saysDone, type SettingLine, type SettingLines, type StageSettings } from "./stage-settings.js";
 
 export interface YamlPlan {
   stages: RawStage[];
@@ -130,6 +130,7 @@ function readStage(node: YamlNode, fallbackId: string, from: { file: string; lin
     stage.deps = [...(stage.deps ?? []), ...readDeps(raw, depLine)];
   }
   const settings: StageSettings = { ...defaults };
+  const settingLines: SettingLines = {};
   for (const [key, setting] of SETTING_KEYS) {
     if (!node.has(key)) continue;
     const raw = node.get(key, true) as YamlNode | null;
@@ -141,8 +142,9 @@ function readStage(node: YamlNode, fallbackId: string, from: { file: string; lin
     }
     if (json === null || json === undefined) continue;
     applySetting(settings, setting, json, `${file}:${lineOf(raw ?? node)}: stage ${id}: ${key}`);
+    settingLines[setting] = lineOf(raw ?? node);
   }
-  if (Object.keys(settings).length > 0) stage.settings = settings;
+  if (Object.keys(settings).length > 0) Object.assign(stage, { settings, settingLines });
   return stage;
 }
 

@@ -4,7 +4,7 @@ import { UserError } from "../errors.js";
 import { branchIdProblem, sessionName } from "./naming.js";
 import { findCycle, computeWaves } from "./graph.js";
 import type { DepRef } from "./deps.js";
-import { lonelyResources, type StageSettings } from "./stage-settings.js";
+import { lonelyResources, type SettingLines, type StageSettings } from "./stage-settings.js";
 
 export interface Stage {
   id: string;
@@ -14,6 +14,8 @@ export interface Stage {
   line: number;
   /** What the plan sets for this stage (model, attempts, resources, budget, checks, done). */
   settings?: StageSettings;
+  /** The line of the plan each setting was read from, for errors about it. */
+  settingLines?: SettingLines;
 }
 
 export interface Plan {
@@ -40,6 +42,7 @@ export interface RawStage {
   /** Index of the wave section (or W of a `W.S` id) the stage sits in, for implicit deps. */
   group?: number;
   settings?: StageSettings;
+  settingLines?: SettingLines;
 }
 
 export interface DepEntry {
@@ -69,7 +72,7 @@ export function buildPlan(file: string, raw: RawStage[], baseBranch?: string, co
   applyImplicitWaveDeps(raw, resolved);
 
   const stages: Stage[] = raw
-    .map((s) => ({ id: s.id, name: s.name, depends_on: resolved.get(s.id) ?? [], scope: s.scope, line: s.line, ...(s.settings ? { settings: s.settings } : {}) }))
+    .map((s) => ({ id: s.id, name: s.name, depends_on: resolved.get(s.id) ?? [], scope: s.scope, line: s.line, ...(s.settings ? { settings: s.settings } : {}), ...(s.settingLines ? { settingLines: s.settingLines } : {}) }))
     .sort((a, b) => compareIds(a.id, b.id));
   // "Needs: setup" naming a stage is a dependency (read as one above), not a host label.
   for (const s of stages) {

@@ -58,6 +58,14 @@ export interface SettingLine {
   value: string;
 }
 
+/** Where each setting of a stage was written (the last line, for a setting written twice). */
+export type SettingLines = Partial<Record<SettingLine["key"], number>>;
+
+/** The line to name in an error about a stage's setting: where it was written, else the stage's heading. */
+export function settingLine(stage: { line: number; settingLines?: SettingLines }, key: SettingLine["key"]): number {
+  return stage.settingLines?.[key] ?? stage.line;
+}
+
 export function matchSettingLine(line: string): SettingLine | undefined {
   const m = SETTING_LINE.exec(line);
   if (!m) return undefined;
@@ -91,10 +99,10 @@ function readModel(value: unknown, where: Where): string {
 }
 
 /** Refuses a plan whose stages name a model that is neither known nor priced (`file:line: stage N: …`). */
-export function checkModels(file: string, stages: readonly { id: string; line: number; settings?: StageSettings }[], prices: Record<string, Price> = {}): void {
+export function checkModels(file: string, stages: readonly { id: string; line: number; settings?: StageSettings; settingLines?: SettingLines }[], prices: Record<string, Price> = {}): void {
   for (const s of stages) {
     const problem = s.settings?.model === undefined ? undefined : modelProblem(s.settings.model, prices);
-    if (problem) throw new UserError(`${file}:${s.line}: stage ${s.id}: ${problem}.`);
+    if (problem) throw new UserError(`${file}:${settingLine(s, "model")}: stage ${s.id}: ${problem}.`);
   }
 }
 
@@ -220,8 +228,8 @@ export function applySetting(settings: StageSettings, key: SettingLine["key"], v
 }
 
 /** Resources only one stage names hold nothing back: worth a warning (a typo, most likely). */
-export function lonelyResources(stages: readonly { id: string; line: number; settings?: StageSettings }[]): { name: string; id: string; line: number }[] {
+export function lonelyResources(stages: readonly { id: string; line: number; settings?: StageSettings; settingLines?: SettingLines }[]): { name: string; id: string; line: number }[] {
   const users = new Map<string, { id: string; line: number }[]>();
-  for (const s of stages) for (const r of s.settings?.exclusive_resources ?? []) users.set(r, [...(users.get(r) ?? []), { id: s.id, line: s.line }]);
+  for (const s of stages) for (const r of s.settings?.exclusive_resources ?? []) users.set(r, [...(users.get(r) ?? []), { id: s.id, line: settingLine(s, "exclusive_resources") }]);
   return [...users].filter(([, list]) => list.length === 1).map(([name, list]) => ({ name, ...list[0]! }));
 }

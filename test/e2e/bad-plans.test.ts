@@ -36,7 +36,7 @@ describe("bad plans: one line, exit 2, nothing written", () => {
     const plan = sb.writePlan("models.md", "## Stage 1: A\n\n## Stage 2: B\nModel: gpt-9\n");
     const refused = await sb.cli(["orchestrate", plan, "--dry-run"]);
     expect(refused.code).toBe(2);
-    expect(refused.stderr.trim()).toBe('autorun: models.md:3: stage 2: unknown model "gpt-9"; use opus, sonnet, haiku, opusplan, default, or a full id such as claude-sonnet-4-5, or give its price under `prices` in the configuration.');
+    expect(refused.stderr.trim()).toBe('autorun: models.md:4: stage 2: unknown model "gpt-9"; use opus, sonnet, haiku, opusplan, default, or a full id such as claude-sonnet-4-5, or give its price under `prices` in the configuration.');
     const flag = await sb.cli(["orchestrate", sb.writePlan("plain.md", "## Stage 1: A\n"), "--dry-run", "--model", "sonnett"]);
     expect(flag.code).toBe(2);
     expect(flag.stderr).toContain('--model / model: unknown model "sonnett"');

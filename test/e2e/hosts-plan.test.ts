@@ -13,9 +13,9 @@ afterAll(async () => sb.cleanup());
 
 describe("plans naming hosts", () => {
   it.each([
-    ["## Stage 1: A\nHost: box9\n", "plan.md:3: stage 1: host box9 is not configured (known: local, box1); fix the name or add it under hosts in autorun.config.json."],
-    ["## Stage 1: A\nNeeds: tpu\n", "plan.md:3: stage 1: no host with slots has tpu (labels: gpu)"],
-    ["## Stage 1: A\nHost: box1\nNeeds: tpu\n", "plan.md:3: stage 1: host box1 does not have tpu, which the stage needs; add the label to the host or pin another host."],
+    ["## Stage 1: A\nHost: box9\n", "plan.md:4: stage 1: host box9 is not configured (known: local, box1); fix the name or add it under hosts in autorun.config.json."],
+    ["## Stage 1: A\nNeeds: tpu\n", "plan.md:4: stage 1: no host with slots has tpu (labels: gpu)"],
+    ["## Stage 1: A\nHost: box1\nNeeds: tpu\n", "plan.md:4: stage 1: host box1 does not have tpu, which the stage needs; add the label to the host or pin another host."],
   ])("refuses %j: one line, exit 2, nothing written", async (body, message) => {
     const plan = sb.writePlan("plan.md", `# Plan\n\n${body}`);
     for (const args of [["orchestrate", plan, "--dry-run"], ["orchestrate", plan]]) {

@@ -90,11 +90,11 @@ describe("Host: and Needs: in plans", () => {
   });
 
   it.each([
-    ["## Stage 1: A\nHost: box9\n", "plan.md:3: stage 1: host box9 is not configured (known: local, box1, box2)"],
-    ["## Stage 1: A\nHost: box2\n", "plan.md:3: stage 1: host box2 has no slots (slots: 0)"],
-    ["## Stage 1: A\nHost: local\nNeeds: gpu\n", "plan.md:3: stage 1: host local does not have gpu"],
-    ["## Stage 1: A\nNeeds: arm\n", "plan.md:3: stage 1: no host with slots has arm (labels: gpu)"],
-  ])("refuses %j naming the stage and what is known", (body, message) => {
+    ["## Stage 1: A\nHost: box9\n", "plan.md:4: stage 1: host box9 is not configured (known: local, box1, box2)"],
+    ["## Stage 1: A\nHost: box2\n", "plan.md:4: stage 1: host box2 has no slots (slots: 0)"],
+    ["## Stage 1: A\nHost: local\nNeeds: gpu\n", "plan.md:4: stage 1: host local does not have gpu"],
+    ["## Stage 1: A\nSome words.\n\nNeeds: arm\n", "plan.md:6: stage 1: no host with slots has arm (labels: gpu)"],
+  ])("refuses %j at the setting's line, naming the stage and what is known", (body, message) => {
     const plan = parsePlan("plan.md", `# Plan\n\n${body}`);
     expect(errorOf(() => checkStageHosts("plan.md", plan.stages, hosts))).toContain(message);
   });

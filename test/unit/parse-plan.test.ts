@@ -3,6 +3,17 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parsePlan } from "../../src/core/parse-plan.js";
 import { UserError } from "../../src/errors.js";
+import { checkModels } from "../../src/core/stage-settings.js";
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(UserError);
+    return (error as Error).message;
+  }
+  throw new Error("no error");
+}
 
 const dir = join(import.meta.dirname, "..", "fixtures", "plans");
 type Good = Record<string, { stages: [string, string, string[]][]; waves?: string[][]; settings?: Record<string, object> }>;
@@ -49,7 +60,14 @@ describe("parsePlan: details", () => {
 
   it("warns (never refuses) when only one stage names an exclusive resource", () => {
     const plan = parsePlan("p.md", "## Stage 1: A\nExclusive: database\n## Stage 2: B\nExclusive: databse\n## Stage 3: C\nExclusive: database\n");
-    expect(plan.warnings).toEqual(['p.md:3: stage 2 is the only stage that names the exclusive resource "databse", so it holds nothing back; check the spelling or name it in the stages that share it']);
+    expect(plan.warnings).toEqual(['p.md:4: stage 2 is the only stage that names the exclusive resource "databse", so it holds nothing back; check the spelling or name it in the stages that share it']);
+  });
+
+  it("names the line a setting is written on when it is refused, in markdown and YAML", () => {
+    const md = parsePlan("p.md", "# P\n## Stage 1: A\nSome words.\n\nModel: gpt9\n");
+    expect(errorOf(() => checkModels("p.md", md.stages))).toMatch(/^p\.md:5: stage 1: /);
+    const yaml = parsePlan("p.yaml", "stages:\n  - id: a\n    name: A\n    model: gpt9\n");
+    expect(errorOf(() => checkModels("p.yaml", yaml.stages))).toMatch(/^p\.yaml:4: stage a: /);
   });
 
   it("reads no setting from prose or code: a capitalised model, an unfinished status, a Model line in a code block", () => {
