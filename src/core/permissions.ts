@@ -57,15 +57,19 @@ export function learnableRules(found: readonly string[], dialogs: readonly (Seen
  * configuration, Claude Code's project settings (permissions, hooks, MCP servers), the run's plan
  * when it is in the project (`plan`, relative to the project: its stages' checks, budgets and
  * states, which `autorun retry` reads again), and the files the `validate` commands run (a script
- * of the project, or the manifest an `npm test` or `make` reads). A stage that changes one is
+ * of the project, or the manifest an `npm test` or `make` reads, and the package manager's own
+ * settings, which can name the shell its scripts run in). A stage that changes one is
  * merged by a person, never by the monitor: it could otherwise pass its own check by rewriting it,
  * or widen every later stage's rights.
  */
+/** What decides what a JavaScript package manager runs for a script: the manifest and each manager's settings. */
+const PACKAGE_MANAGER_FILES = ["package.json", ".npmrc", ".yarnrc", ".yarnrc.yml", ".pnpmfile.cjs", "bunfig.toml"];
+
 export function guardedChanges(changed: readonly string[], checks: readonly (readonly string[])[], plan?: string): string[] {
   const guarded = new Set(["autorun.config.json", ".claude/settings.json", ".claude/settings.local.json", ".mcp.json", ...(plan ? [plan] : [])]);
   for (const argv of checks) {
     const program = argv[0]?.split("/").pop() ?? "";
-    if (["npm", "npx", "pnpm", "yarn", "bun", "node"].includes(program)) guarded.add("package.json");
+    if (["npm", "npx", "pnpm", "yarn", "bun", "node"].includes(program)) PACKAGE_MANAGER_FILES.forEach((f) => guarded.add(f));
     if (["make", "gmake"].includes(program)) ["Makefile", "makefile", "GNUmakefile"].forEach((f) => guarded.add(f));
     // The program itself when it is the project's (`./check.sh`), or the script an interpreter runs.
     if (argv[0]?.includes("/")) guarded.add(argv[0].replace(/^\.\//, ""));

@@ -57,6 +57,7 @@ describe("files a stage may not change without a person's merge", () => {
     ["a check that is the project's own program", ["tools/check", "x"], [["./tools/check", "--all"]], ["tools/check"]],
     ["the manifest npm test reads", ["package.json", "README.md"], [["npm", "test"]], ["package.json"]],
     ["the Makefile make reads", ["Makefile"], [["make", "check"]], ["Makefile"]],
+    ["npm's settings, which can name the shell its scripts run in", [".npmrc", ".yarnrc.yml", "bunfig.toml", "src/.npmrc"], [["npm", "test"]], [".npmrc", ".yarnrc.yml", "bunfig.toml"]],
     ["a file a check only looks at", ["checked.txt"], [["test", "-f", "checked.txt"]], []],
     ["inline code", ["x.js"], [["node", "-e", "x.js"]], []],
   ])("%s", (_what, changed, checks, want) => expect(guardedChanges(changed, checks)).toEqual(want));
