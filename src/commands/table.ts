@@ -100,6 +100,8 @@ export const COMMANDS: CommandSpec[] = [
   }),
   plain({
     name: "dashboard",
+    // Its keys stop the monitor, nudge and attach (typing into any stage's pane): a person's.
+    person: true,
     summary: "live terminal dashboard: stages, dependencies, events, monitor log",
     args: [["[plan]", "plan file or plan name"]],
     example: "autorun dashboard master-plan",

@@ -25,6 +25,7 @@ describe("from inside a stage's session", () => {
       ["skip", "autorun skip steer 2"],
       ["discard", "autorun discard steer --yes"],
       ["review-open", "EDITOR=true autorun review open"],
+      ["dashboard", "autorun dashboard steer"],
       ["phase", "env -u AUTORUN_STAGE autorun phase implement start --stage 2"],
       ["event", "AUTORUN_STAGE=2 autorun event stage_idle source=hook"],
       ["review-stage", "autorun review new --title t --question q --stage 2"],
@@ -46,7 +47,7 @@ describe("from inside a stage's session", () => {
     expect(r.code, r.stderr).toBe(0);
     await waitFor("stage 1's tries", () => existsSync(join(sb.dir, "tried")), 30_000);
     const result = (name: string) => readFileSync(out(name), "utf8");
-    for (const name of ["stop", "nudge", "resume", "merge", "retry", "done", "skip", "discard", "review-open"]) {
+    for (const name of ["stop", "nudge", "resume", "merge", "retry", "done", "skip", "discard", "review-open", "dashboard"]) {
       expect(result(name), name).toMatch(/run this from your own terminal, not from a stage's session \(this process runs in stage 1 of .*steer\)/);
       expect(result(name), name).toMatch(/exit 2\n$/);
     }
