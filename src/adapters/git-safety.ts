@@ -75,6 +75,10 @@ export async function operationOnBase(root: string, base: string): Promise<{ wha
     const gitdirFile = dir === common ? undefined : readText(join(dir, "gitdir"));
     return { what, where: gitdirFile ? dirname(gitdirFile) : dirname(common) };
   }
+  // The base's ref locked: a git command moving it now, or a lock file one left behind (or made).
+  // No update of the base can succeed until it goes, so a merge waits instead of trying again.
+  const lock = join(common, ...ref.split("/")) + ".lock";
+  if (existsSync(lock)) return { what: `git's lock on ${base} (${lock}; if no git command is running, remove it)`, where: dirname(common) };
   return undefined;
 }
 

@@ -174,6 +174,9 @@ class StageMerge {
     }
     appendFor(deps.paths, this.status, { stage: id, type: "merge_started", branch: stage.branch });
     if (!(await gitMerge.casRef(root, { ref: baseRef, from: baseTip, to: commit, reason: `autorun: merge stage ${id}` }))) {
+      // Locked meanwhile, not moved: wait for the lock to go rather than merging again and again.
+      const locked = await operationOnBase(root, base);
+      if (locked) return this.waitFor(locked);
       deps.log(`stage ${id}: ${base} moved while merging; merging again on its new tip (round ${round + 1})`);
       return undefined;
     }

@@ -3,11 +3,11 @@
  * agent on real tmux and git: a person's `git rebase -i` of the base branch, a stage whose branch
  * claude's /exit deleted, and a failed stage's notes when `doctor --fix` tidies up.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
-import { allPhases, waitFor } from "../helpers/env.js";
+import { allPhases, holdsFor, waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
 describe("the person's git state and the stage's commits", () => {
@@ -35,6 +35,23 @@ describe("the person's git state and the stage's commits", () => {
     expect(log).toContain("autorun: merge stage 1: A");
     expect((await sb.git("status", "--porcelain", "--untracked-files=no")).trim()).toBe("");
     await expectClean(sb, "rebasing");
+  });
+
+  it("a lock left on main's ref makes the merge wait, named in a review, not retried in a loop; once it goes, the stage merges", async ({ sb }) => {
+    const plan = sb.writePlan("locked.md", "## Stage 1: A\nsim: slow\n");
+    await orchestrate(sb, plan);
+    // What a crashed git leaves behind (or a stage's sandboxed Bash can make: refs/heads is writable there).
+    const lock = join(sb.repo, ".git", "refs", "heads", "main.lock");
+    writeFileSync(lock, "");
+    const wait = await waitFor("the merge to wait", () => eventsOf(sb, "locked", "merge_conflict")[0], 60_000);
+    expect(wait.reason).toBe("checkout_overlap");
+    expect(String(wait.detail)).toBe(`git's lock on main (${lock}; if no git command is running, remove it) is in progress in ${sb.repo}`);
+    const review = await waitFor("its review", () => eventsOf(sb, "locked", "review_requested", "1")[0]);
+    expect(readFileSync(String(review.file), "utf8")).toContain(lock);
+    await holdsFor("no merge tried again while the lock is there", 3_000, () => eventsOf(sb, "locked", "merge_started").length <= 1 && eventsOf(sb, "locked", "merge_conflict").length === 1);
+    rmSync(lock);
+    expect(await waitForEnd(sb, "locked")).toBe("completed");
+    await expectClean(sb, "locked");
   });
 
   it("a stage whose worktree and branch claude's /exit deleted is relaunched with its earlier commits, and they merge", async ({ sb }) => {
