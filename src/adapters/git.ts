@@ -80,6 +80,25 @@ export async function onFirstParentChain(root: string, commit: string, tip: stri
   return parent.ok && parent.stdout.trim() === commit;
 }
 
+/**
+ * The commit of `tip`'s first-parent line through which `commit` came into it (the merge of a
+ * branch whose tip is `commit`); undefined when `commit` is on that line itself. The commits of the
+ * line that contain `commit` are its newest ones, so the oldest of them is found by halving.
+ */
+export async function mergeThatBrought(root: string, commit: string, tip: string): Promise<string | undefined> {
+  const line = (await ok(root, ["rev-list", "--first-parent", tip, `^${commit}`], "git rev-list")).split("\n").filter(Boolean);
+  let [low, high] = [0, line.length - 1];
+  if (high < 0 || !(await isAncestor(root, commit, line[0]!))) return undefined;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (await isAncestor(root, commit, line[mid]!)) low = mid;
+    else high = mid - 1;
+  }
+  // Its first parent is `commit` itself: `commit` is on the line, it came in through no merge.
+  const parent = await run(root, ["rev-parse", "--verify", "--quiet", `${line[low]!}^1`]);
+  return parent.ok && parent.stdout.trim() === commit ? undefined : line[low];
+}
+
 export async function headCommit(root: string, ref = "HEAD"): Promise<string> {
   return ok(root, ["rev-parse", ref], "git rev-parse");
 }

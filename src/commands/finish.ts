@@ -1,6 +1,5 @@
 /** `autorun done` and `autorun skip`: a person finishes a stage, and what waits for it goes on. */
 import { createTmux } from "../adapters/tmux.js";
-import * as git from "../adapters/git.js";
 import { appendFor } from "../state/orchestration.js";
 import { rebuildStatus } from "../state/status.js";
 import { cleanup } from "../monitor/cleanup.js";
@@ -51,11 +50,12 @@ export async function runDone(ctx: Ctx, plan: string, stageArg: string): Promise
       `stage ${id}'s branch ${stage.branch} has ${found.ahead} commit${found.ahead === 1 ? "" : "s"} that ${base} does not have; merge ${found.ahead === 1 ? "it" : "them"} first (git merge --no-ff ${stage.branch}, or autorun merge ${name} ${id}) and run this again, or let what waits for it go on without ${found.ahead === 1 ? "it" : "them"}: autorun skip ${name} ${id}`,
     );
   }
-  const commit = found.kind === "in_base" ? found.commit : await git.headCommit(root, `refs/heads/${base}`);
+  // Only a merge that brought the stage's own commits in is its merge commit (the report's undo).
+  const commit = found.kind === "in_base" && found.own ? found.commit : undefined;
   const detail =
     found.kind === "no_branch" ? `its branch ${stage.branch} does not exist; marked done as the person said` : found.own ? `${stage.branch} is in ${base}` : `${stage.branch} has no commits of its own; marked done as the person said`;
-  appendFor(orch.paths, orch.status, { type: "stage_done_by_person", stage: id, how: "command", commit, detail });
-  ctx.out(`Stage ${id} is done: ${detail} (${base} at ${commit.slice(0, 12)}).`);
+  appendFor(orch.paths, orch.status, { type: "stage_done_by_person", stage: id, how: "command", ...(commit ? { commit } : {}), detail });
+  ctx.out(`Stage ${id} is done: ${detail}${commit ? ` (merged into ${base} by ${commit.slice(0, 12)})` : ""}.`);
   const log = monitorLogger(orch.paths);
   log(`stage ${id}: marked done by a person (${detail})`);
   await cleanup({ tmux: createTmux(orch.config.tmuxSocket), paths: orch.paths, log: (m) => (log(m), ctx.out(m.replace(/^stage \S+: /, `Stage ${id}: `))) }, { id, stage, root, base });

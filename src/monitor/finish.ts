@@ -9,8 +9,12 @@ import type { Status } from "../types/schemas.js";
 type Stage = Status["stages"][string];
 
 export type WorkInBase =
-  /** The branch's tip is in the base: `own` when it came in through a merge (the stage made commits of its own). */
-  | { kind: "in_base"; commit: string; own: boolean }
+  /**
+   * The branch's tip is in the base. `own`: it came in through a merge (the stage made commits of
+   * its own), and `commit` is that merge; otherwise the stage has nothing of its own to point at.
+   */
+  | { kind: "in_base"; own: true; commit: string }
+  | { kind: "in_base"; own: false }
   /** The branch has `ahead` commits the base does not have. */
   | { kind: "not_in_base"; ahead: number }
   | { kind: "no_branch" };
@@ -21,7 +25,8 @@ export async function workInBase(root: string, base: string, stage: Pick<Stage, 
   const baseTip = await git.headCommit(root, `refs/heads/${base}`);
   const tip = await git.headCommit(root, `refs/heads/${stage.branch}`);
   if (!(await git.isAncestor(root, tip, baseTip))) return { kind: "not_in_base", ahead: await git.commitsAhead(root, `refs/heads/${base}`, `refs/heads/${stage.branch}`) };
-  return { kind: "in_base", commit: baseTip, own: !(await git.onFirstParentChain(root, tip, baseTip)) };
+  const merge = await git.mergeThatBrought(root, tip, baseTip);
+  return merge === undefined ? { kind: "in_base", own: false } : { kind: "in_base", own: true, commit: merge };
 }
 
 /**

@@ -108,7 +108,7 @@ export async function planMerge(input: PlanInput): Promise<MergePlan> {
 /** How a completed stage came to be: autorun's merge, or a person's word (its branch merged by them, or none). */
 function finishedHow(stage: Status["stages"][string]): string {
   if (stage.finished_by === "skipped") return "skipped by a person, not merged";
-  if (stage.finished_by === "person") return `marked done by a person (the base was at ${stage.merge_commit?.slice(0, 12) ?? "?"}), not merged by autorun`;
+  if (stage.finished_by === "person") return `marked done by a person${stage.merge_commit ? ` (merged by ${stage.merge_commit.slice(0, 12)})` : " (no merge of its own)"}, not merged by autorun`;
   if (stage.done_in_plan) return "done before the run (the plan says so), not merged by autorun";
   return `already merged as ${stage.merge_commit?.slice(0, 12) ?? "?"}`;
 }

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { operationOnBase, restoreBranch, saveStageTip, stageTip } from "../../src/adapters/git-safety.js";
 import { lockHolder, parseClaudeLock } from "../../src/adapters/claude-lock.js";
-import { branchExists, deleteMergedBranch, isAncestor, listWorktrees } from "../../src/adapters/git.js";
+import { branchExists, deleteMergedBranch, isAncestor, listWorktrees, mergeThatBrought } from "../../src/adapters/git.js";
 import { removeStageWorktree } from "../../src/monitor/worktree-removal.js";
 
 let dir: string;
@@ -242,5 +242,26 @@ describe("a stage's tip kept in refs/autorun", () => {
     git(wt, ["commit", "-qm", "more"]);
     expect(await saveStageTip(repo, ref, "worktree-p-stage-6")).toBe(true);
     expect(await stageTip(repo, ref)).toBe(git(wt, ["rev-parse", "HEAD"]).out);
+  });
+});
+
+describe("the merge that brought a stage's branch into the base", () => {
+  it("is the first-parent commit that merged it, not the base's tip; none for a commit on the base's own line", async () => {
+    const wt = stageWorktree("p-stage-1");
+    commit(wt, "more.txt", "more");
+    const tip = git(wt, ["rev-parse", "HEAD"]).out;
+    commit(repo, "before.txt", "main moved on");
+    git(repo, ["merge", "--no-ff", "-q", "-m", "merge it", "worktree-p-stage-1"]);
+    const merge = git(repo, ["rev-parse", "HEAD"]).out;
+    commit(repo, "after.txt", "unrelated");
+    commit(repo, "later.txt", "more unrelated");
+    const main = git(repo, ["rev-parse", "HEAD"]).out;
+    expect(await mergeThatBrought(repo, tip, main)).toBe(merge);
+    expect(await mergeThatBrought(repo, tip, merge)).toBe(merge);
+    // A commit of the base's own line came in through no merge; one not in the base neither.
+    expect(await mergeThatBrought(repo, git(repo, ["rev-parse", "HEAD~3"]).out, main)).toBeUndefined();
+    expect(await mergeThatBrought(repo, git(repo, ["rev-parse", "HEAD~1"]).out, main)).toBeUndefined();
+    commit(wt, "unmerged.txt", "not merged");
+    expect(await mergeThatBrought(repo, git(wt, ["rev-parse", "HEAD"]).out, main)).toBeUndefined();
   });
 });

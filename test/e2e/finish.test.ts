@@ -2,7 +2,7 @@
  * A stage a person finishes: merged by their own `git merge` (found by the monitor, or said with
  * `autorun done`), or skipped (`autorun skip`). Its dependants launch either way.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
@@ -54,12 +54,16 @@ describe("a stage finished by a person", () => {
     expect(early.stderr).toContain(`git merge --no-ff ${branch}`);
     expect(early.stderr).toContain("autorun skip said-done 1");
     expect(eventsOf(sb, "said-done", "stage_done_by_person")).toHaveLength(0);
-    // A fast-forward-free merge by hand, then the person says so.
+    // A fast-forward-free merge by hand, an unrelated commit after it, then the person says so.
     await sb.git("merge", "--no-ff", "-q", "-m", "merge stage 1 by hand", branch);
+    const merge = await sb.git("rev-parse", "HEAD");
+    writeFileSync(join(sb.repo, "other.txt"), "unrelated\n");
+    await sb.git("add", "other.txt");
+    await sb.git("commit", "-qm", "unrelated work");
     const r = await sb.cli(["done", "said-done", "1"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("Stage 1 is done");
+    expect(r.stdout).toContain(`Stage 1 is done: ${branch} is in main (merged into main by ${merge.slice(0, 12)})`);
     expect(r.stdout).toContain("stage 2");
     expect(await waitForEnd(sb, "said-done", 90_000)).toBe("completed");
     expect(eventsOf(sb, "said-done", "stage_done_by_person", "1")[0]).toMatchObject({ how: "command" });
@@ -75,7 +79,9 @@ describe("a stage finished by a person", () => {
     }
     // The merge's dry run does not claim autorun merged it.
     const dry = await sb.cli(["merge", "said-done", "1", "--dry-run"]);
-    expect(dry.stdout).toMatch(/marked done by a person \(the base was at [0-9a-f]{12}\), not merged by autorun; nothing to do/);
+    expect(dry.stdout).toContain(`marked done by a person (merged by ${merge.slice(0, 12)}), not merged by autorun; nothing to do`);
+    // The report's undo reverts that merge, not the unrelated commit the base was at.
+    expect(report(sb, "said-done")).toContain(`undo \`git revert -m 1 ${merge.slice(0, 12)}\``);
     await expectClean(sb, "said-done");
   });
 
