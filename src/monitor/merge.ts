@@ -14,7 +14,8 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as git from "../adapters/git.js";
 import * as gitMerge from "../adapters/git-merge.js";
-import { checkoutFromFiles, operationOnBase } from "../adapters/git-safety.js";
+import { checkoutFromFiles, commonDir, operationOnBase } from "../adapters/git-safety.js";
+import { boxedArgv, checkBoxProgram } from "../adapters/check-box.js";
 import { runValidate, validateEnvironment } from "../adapters/process.js";
 import type { Tmux } from "../adapters/tmux.js";
 import type { Clock } from "../core/clock.js";
@@ -249,13 +250,20 @@ function parseInTheWay(gitError: string): string[] {
   return files.length > 0 ? files : [gitError.split("\n")[0]!];
 }
 
-/** Runs every `validate` command on `commit` in the project's validation worktree; the first failure. */
+/**
+ * Runs every `validate` command on `commit` in the project's validation worktree; the first failure.
+ * A check runs code the stage wrote: with the sandbox on (and bubblewrap here) it runs boxed, as the
+ * stage's own Bash does (adapters/check-box.ts), able to write only that worktree and /tmp.
+ */
 async function validateCommit(deps: MergeDeps, root: string, commit: string, checks: readonly string[][]): Promise<{ argv: string[]; tail: string } | undefined> {
   const dir = validationWorktree(deps.paths.home, root);
   makeDir(dirname(dir));
   await git.detachedWorktreeAt(root, dir, commit);
+  const bwrap = deps.config.sandbox ? checkBoxProgram() : undefined;
+  const gitDir = bwrap ? await commonDir(root) : undefined;
+  const box = { cwd: dir, hidden: [deps.paths.home], readable: gitDir ? [gitDir] : [] };
   for (const argv of checks) {
-    const r = await runValidate(argv, dir, undefined, validateEnvironment(deps.config.validateEnv));
+    const r = await runValidate(bwrap ? boxedArgv(bwrap, argv, box) : argv, dir, undefined, validateEnvironment(deps.config.validateEnv));
     if (!r.ok) return { argv, tail: r.tail };
   }
   return undefined;

@@ -9,6 +9,7 @@ import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
 import { simAgentCmd, waitFor } from "../helpers/env.js";
 import { answerReview, eventsOf, monitorPid, statusOf, waitForEnd } from "../helpers/orch.js";
+import { checkBoxProgram } from "../../src/adapters/check-box.js";
 
 describe("from inside a stage's session", () => {
   it("refuses every command that acts on the run, and any report about another stage, even with the variables dropped", async ({ sb }) => {
@@ -139,7 +140,7 @@ describe("from inside a stage's session", () => {
 
   it("runs validate with a minimal environment: no secret of the monitor's, only the names validateEnv adds", async ({ sb }) => {
     const seen = join(sb.dir, "validate-env");
-    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ validate: [["sh", "-c", `env > ${seen}`]], validateEnv: ["WANTED_BY_CHECK"] }));
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ validate: [["sh", "-c", `env > ${seen}`]], validateEnv: ["WANTED_BY_CHECK"], sandbox: false }));
     const plan = sb.writePlan("lean.md", "## Stage 1: One\n");
     const secrets = { AWS_SECRET_ACCESS_KEY: "aws-secret-value", ANTHROPIC_API_KEY: "sk-ant-secret-value", WANTED_BY_CHECK: "yes" };
     const r = await sb.cli(["orchestrate", plan, "--agent-cmd", simAgentCmd], { env: secrets });
@@ -152,6 +153,23 @@ describe("from inside a stage's session", () => {
     expect(env.WANTED_BY_CHECK).toBe("yes");
     expect(env.PATH).toBe(sb.env.PATH);
     expect(env.HOME).toBe(sb.env.HOME);
+  }, 90_000);
+
+  it.skipIf(!checkBoxProgram())("runs a check boxed: it writes its own checkout, never the run's events, the project or the person's files", async ({ sb }) => {
+    // The stage's check (its tests, as committed) tries what a hostile test file would: forge an
+    // event, write the project's checkout, leave a file for later. Each attempt is made whatever
+    // the one before did; only a write to its own checkout is needed for it to pass.
+    const events = join(sb.home, "orchestration", "boxed", "events.jsonl");
+    const tries = { events, project: join(sb.repo, "escaped.txt"), outside: join(sb.dir, "escaped.txt"), config: join(sb.home, "config.json") };
+    const check = `const fs = require("fs"); for (const f of Object.values(${JSON.stringify(tries)})) { try { fs.appendFileSync(f, "forged by the check\\n"); } catch {} } fs.writeFileSync("built.txt", "ok");`;
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [[process.execPath, "-e", check]] }));
+    await sb.git("add", "autorun.config.json");
+    await sb.git("commit", "-qm", "check");
+    const r = await sb.cli(["orchestrate", sb.writePlan("boxed.md", "## Stage 1: One\n"), "--agent-cmd", simAgentCmd]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await waitForEnd(sb, "boxed", 60_000)).toBe("completed");
+    expect(eventsOf(sb, "boxed", "merge_complete", "1")[0]).toMatchObject({ validated: true });
+    for (const [what, file] of Object.entries(tries)) expect(existsSync(file) ? readFileSync(file, "utf8") : "", what).not.toContain("forged by the check");
   }, 90_000);
 
   it("does not merge a stage that rewrites its own check, the project's configuration or the plan: a review, then a person's merge", async ({ sb }) => {

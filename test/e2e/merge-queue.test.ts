@@ -140,7 +140,8 @@ describe("the merge queue (real tmux, real git, simulated agent)", () => {
     const cwdFile = join(sb.dir, "validate-cwd.txt");
     // The check itself plays the person: it switches the project root to their branch mid-validate.
     const check = `const { execFileSync } = require("child_process"); require("fs").appendFileSync(${JSON.stringify(cwdFile)}, process.cwd() + "\\n"); execFileSync("git", ["-C", ${JSON.stringify(sb.repo)}, "checkout", "-q", "feature"]);`;
-    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [[process.execPath, "-e", check]] }));
+    // Unboxed (sandbox off): a boxed check could not touch the project's checkout.
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [[process.execPath, "-e", check]], sandbox: false }));
     const plan = sb.writePlan("switch.md", "## Stage 1: A\n");
     await orchestrate(sb, plan);
     expect(await waitForEnd(sb, "switch")).toBe("completed");

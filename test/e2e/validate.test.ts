@@ -9,9 +9,10 @@ import { eventsOf, expectClean, orchestrate, waitForEnd } from "../helpers/orch.
 describe("validate commands before each merge", () => {
   it("a failing check goes back to the agent with the tail of its output, and the stage merges once it passes", async ({ sb }) => {
     const counter = join(sb.dir, "runs");
-    // Fails on its first run (in the stage worktree), passes after.
+    // Fails on its first run (in the stage worktree), passes after. It counts its runs in a file
+    // outside its checkout, so it runs unboxed (sandbox off); the box is tested in contain.test.ts.
     const check = `const fs = require("fs"); const n = fs.existsSync(${JSON.stringify(counter)}) ? 1 : 0; fs.writeFileSync(${JSON.stringify(counter)}, "x"); if (!n) { console.log("3 passed"); console.error("FAIL test/app.test.js: expected 2, got 3"); process.exit(1); } console.log("all passed in " + process.cwd());`;
-    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [[process.execPath, "-e", check]] }));
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [[process.execPath, "-e", check]], sandbox: false }));
     const plan = sb.writePlan("checked.md", "## Stage 1: Checked\n");
     await orchestrate(sb, plan);
     expect(await waitForEnd(sb, "checked")).toBe("completed");
@@ -33,7 +34,7 @@ describe("validate commands before each merge", () => {
   it("a check that fails without a word is said to have printed nothing", async ({ sb }) => {
     const counter = join(sb.dir, "runs");
     const check = `const fs = require("fs"); const n = fs.existsSync(${JSON.stringify(counter)}); fs.writeFileSync(${JSON.stringify(counter)}, "x"); process.exit(n ? 0 : 1);`;
-    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [[process.execPath, "-e", check]] }));
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [[process.execPath, "-e", check]], sandbox: false }));
     const plan = sb.writePlan("quiet.md", "## Stage 1: Quiet\n");
     await orchestrate(sb, plan);
     expect(await waitForEnd(sb, "quiet")).toBe("completed");
