@@ -6,7 +6,7 @@
 import type { AutorunEvent, Status } from "../types/schemas.js";
 import type { MonitorDeps, ReviewDesk, RunView } from "./parts.js";
 import { memoryOf } from "./parts.js";
-import { classifyPane, screenBody } from "./pane.js";
+import { screenBody, withoutPastLimits } from "./pane.js";
 import { answerDialog, type DialogMemory } from "./dialog-answer.js";
 import { parseBashDialog } from "./dialog.js";
 import { isDialogAttention } from "../types/constants.js";
@@ -85,6 +85,9 @@ export class Attention {
   /** Banners of limits already over (their window passed, or a person resumed): still on a screen, they pause nothing. */
   private readonly pastLimits = new Set<string>();
 
+  /** Every limit line read on a screen since the last limit ended: past too once this one ends. */
+  private readonly limitLines = new Set<string>();
+
   /**
    * A pause and its end. When it ends (its window over, or `autorun resume`), the stages that
    * waited are nudged, each beside the pass after whatever is being done with it at this moment.
@@ -95,7 +98,8 @@ export class Attention {
     } else if (event.type === "rate_limit_cleared" && this.limit) {
       const { raw, waiting } = this.limit;
       this.limit = undefined;
-      this.pastLimits.add(raw);
+      for (const line of [raw, ...this.limitLines]) this.pastLimits.add(line);
+      this.limitLines.clear();
       if (replaying) return;
       for (const id of waiting.filter((w) => this.status.stages[w]?.status === "in_progress")) {
         this.beside(id, "nudging it after the usage limit", () => this.nudge(id, "the usage limit is over", this.deps.config.nudgeMessage, { waitTurn: true }));
@@ -182,13 +186,9 @@ export class Attention {
     const m = this.mem(id);
     const stalls = this.parts.stalls;
     if (screen === undefined) return;
-    let state = classifyPane(screen);
-    // The banner of a limit that is over stays on the screen until the agent's output pushes it
-    // off: the screen is read as if it were gone, so it neither pauses the run again nor hides a stall.
-    if (state.kind === "rate_limited" && this.pastLimits.has(state.raw.slice(0, 300))) {
-      const past = state.raw;
-      state = classifyPane(screen.split("\n").filter((l) => l.trim() !== past).join("\n"));
-    }
+    // The lines of a limit that is over stay on the screen until the agent's output pushes them
+    // off: the screen is read as if they were gone, so they neither pause the run again nor hide a stall.
+    const state = withoutPastLimits(screen, this.pastLimits, this.limitLines);
     const now = clock.now();
     // Only the agent's output counts as activity, not hints that come and go below its input box.
     const body = screenBody(screen);
@@ -238,8 +238,9 @@ export class Attention {
     if (seenFor < 200) {
       await clock.sleep(210 - seenFor);
       const again = await tmux.capturePane(stage.session);
-      if (again === undefined || screenBody(again) !== body || classifyPane(again).kind === "busy") return;
-      if (!stalls.of(id).idleHint && classifyPane(again).kind !== "idle") return;
+      if (again === undefined || screenBody(again) !== body) return;
+      const looked = withoutPastLimits(again, this.pastLimits).kind;
+      if (looked === "busy" || (!stalls.of(id).idleHint && looked !== "idle")) return;
     } else if (!stalls.of(id).idleHint && state.kind !== "idle") return;
     if (pending) {
       await this.deliver(id, pending);

@@ -39,6 +39,28 @@ const MENU_SELECTED = /^\s*[│|]?\s*❯\s*\d+\.\s+\S/u;
 const MENU_OPTION = /^\s*[│|]?\s*\d+\.\s+\S/u;
 const BANNER = /Claude Code v?\d+\.\d+/;
 
+/**
+ * A screen without the limit lines `past` names (a banner, or an agent's own "Usage limit
+ * reached"): each is taken off in turn, so one seen with the limit that is over does not pause
+ * the run again once another line of that same limit is the one read. `seen` gets every limit
+ * line taken off or read, for the next time a limit ends.
+ */
+export function withoutPastLimits(screen: string, past: ReadonlySet<string>, seen?: Set<string>): PaneState {
+  let lines = screen.split("\n");
+  let state = classifyPane(screen);
+  let current: PaneState | undefined;
+  for (let i = 0; i < 8 && state.kind === "rate_limited"; i++) {
+    const raw = state.raw;
+    seen?.add(raw);
+    // A limit not over is what the screen shows; the lines beside it are only noted.
+    if (!past.has(raw)) current ??= state;
+    if (current && !seen) break;
+    lines = lines.filter((l) => l.trim() !== raw && l.replace(/^\s*[●⏺]\s*/u, "").trim() !== raw);
+    state = classifyPane(lines.join("\n"));
+  }
+  return current ?? state;
+}
+
 export function classifyPane(text: string): PaneState {
   const layout = readLayout(text);
   // What was said last (the last 30 non-blank lines above the input box), then the box and below.

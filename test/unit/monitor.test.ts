@@ -336,6 +336,23 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     await releaseAndCheckNudged(m, t, held);
   });
 
+  it("after a resume, no line of the limit that is over pauses the run again: the banner nor the agent's own words", async () => {
+    const t = fakeTmux();
+    // Claude Code's banner below the agent's own line about it: the banner is read first.
+    t.sessions.set("p_stage-1", t.agent("Usage limit reached\n  ⎿  You've hit your limit · resets 3pm (Europe/Paris)"));
+    started();
+    const m = monitor(t.tmux, { stallSeconds: 600 });
+    await step(m);
+    expect(readAllEvents(paths.events).filter((e) => e.type === "rate_limited").map((e) => (e as { raw: string }).raw)).toEqual(["⎿  You've hit your limit · resets 3pm (Europe/Paris)"]);
+    appendEvent(paths.events, { orch_dir: paths.dir, plan_name: "p", project_slug: "p", type: "rate_limit_cleared" });
+    for (let i = 0; i < 3; i++) {
+      now += 5_000;
+      await step(m);
+    }
+    expect(types().filter((x) => x === "rate_limited")).toHaveLength(1);
+    expect(readAllEvents(paths.events).filter((e) => e.type === "stall_continue_sent")).toHaveLength(1);
+  });
+
   it("a person's resume ends the pause for good: the banner still on the screen pauses nothing, and the stage is nudged", async () => {
     const t = fakeTmux();
     t.sessions.set("p_stage-1", t.agent("Usage limit reached · resets 11pm"));
