@@ -50,7 +50,8 @@ export async function runResume(ctx: Ctx, plan: string, opts: { budget?: number;
  * and `resume` says so. Stages on other hosts are the monitor's to look at there.
  */
 async function relaunchGone(ctx: Pick<Ctx, "out">, orch: LoadedOrchestration): Promise<void> {
-  const running = Object.entries(orch.status.stages).filter(([, s]) => s.status === "in_progress" && (s.host ?? "local") === "local");
+  // A stage that handed over is merged, not relaunched, whatever became of its session.
+  const running = Object.entries(orch.status.stages).filter(([, s]) => s.status === "in_progress" && !s.implement_done && (s.host ?? "local") === "local");
   if (running.length === 0) return;
   const sessions = new Set(await createTmux(orch.config.tmuxSocket).listSessions());
   const gone = running.filter(([, s]) => !sessions.has(s.session)).map(([id]) => id);

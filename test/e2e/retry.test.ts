@@ -51,9 +51,11 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     expect(r.stderr).toMatch(/stage 1 is running \(\w[^)]*\); only a failed or blocked stage can be retried/);
   });
 
-  it("resume relaunches a stage whose session was ended while no monitor ran, its attempts used or not", async ({ sb }) => {
-    const plan = sb.writePlan("gone.md", "## Stage 1: Only\n");
-    const agent = JSON.stringify(["sleep", "600", "{stage}"]);
+  it("resume relaunches a stage whose session was ended while no monitor ran, its attempts used or not; not one that handed over", async ({ sb }) => {
+    const plan = sb.writePlan("gone.md", "## Stage 1: Only\n## Stage 2: Handed over\n");
+    // Stage 2 hands over when told (a file appears), then sleeps; stage 1 sleeps.
+    const flag = join(sb.dir, "hand-over");
+    const agent = JSON.stringify(["sh", "-c", `if [ "$0" = 2 ]; then while [ ! -e ${flag} ]; do sleep 0.2; done; autorun phase implement done; fi; exec sleep 600`, "{stage}"]);
     const up = async () => (await sb.tmux("has-session", "-t", "=gone_stage-1")).code === 0;
     expect((await sb.cli(["orchestrate", plan, "--agent-cmd", agent])).code).toBe(0);
     await waitFor("the session", up);
@@ -64,6 +66,10 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     await waitFor("the session again", up);
     expect((await sb.cli(["stop", "gone"])).code).toBe(0);
     await sb.tmux("kill-session", "-t", "=gone_stage-1");
+    // Stage 2 hands over while no monitor runs, and its session goes too: it is for the merge, not a relaunch.
+    writeFileSync(flag, "");
+    await waitFor("stage 2's hand-over", () => eventsOf(sb, "gone", "phase_status", "2").some((e) => e.phase === "implement" && e.status === "done"), 30_000);
+    await sb.tmux("kill-session", "-t", "=gone_stage-2");
     const r = await sb.cli(["resume", "gone"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("Stage 1: its session is gone; the monitor relaunches it (not counted against its attempts).");
