@@ -123,7 +123,7 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
     lines.push(`stage ${id} is over budget: spent ${dollars(s.usage.usd)}${limit !== undefined ? ` of its ${dollars(limit)}` : ""}${active ? `; not nudged. To let it go on: autorun resume ${name} --stage-budget <dollars>` : ""}`);
   }
   const failed = sorted.filter(([, s]) => s.status === "failed").map(([id]) => id);
-  if (failed.length > 0) lines.push(`to run ${failed.length === 1 ? "it" : "them"} again: autorun retry ${view.name ?? status.plan_name} ${failed.join(" ")} (or let what waits go on without: autorun skip ${view.name ?? status.plan_name} <stage>)`);
+  if (failed.length > 0) lines.push(`to run ${failed.length === 1 ? "it" : "them"} again: autorun retry ${view.name ?? status.plan_name} ${failed.join(" ")} (or let what waits go on without: autorun skip ${view.name ?? status.plan_name} ${failed.length === 1 ? failed[0] : "<stage>"})`);
   for (const [id, w] of waitingForResources(status)) lines.push(`stage ${id} waits for ${w.resource} (held by stage ${w.holder})`);
   // What waits on a person, with the command that answers it.
   for (const r of view.reviews ?? []) {

@@ -130,7 +130,7 @@ describe("the next step, and an agent's last words", () => {
     ]);
     const lines = renderStatusTable(s, new Date(at(10)), false);
     expect(lines).toContain("nothing moves this run while no monitor runs; to go on: autorun resume p");
-    expect(lines).toContain("to run it again: autorun retry p 1 (or let what waits go on without: autorun skip p <stage>)");
+    expect(lines).toContain("to run it again: autorun retry p 1 (or let what waits go on without: autorun skip p 1)");
     expect(renderStatusTable(s, new Date(at(10)), true).join("\n")).not.toContain("autorun resume");
   });
 
