@@ -32,7 +32,7 @@ export const configFields = z.object({
   maxNudges: z.number().int().min(0).max(1_000),
   /** The monitor's safety-net tick: below 0.2 s an idle monitor spins the CPU. */
   pollSeconds: z.number().min(0.2, "at least 0.2 seconds (a faster tick only burns CPU)").max(3_600, "at most 3600 seconds"),
-  tmuxSocket: z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, . _ -"),
+  tmuxSocket: z.string().regex(/^[A-Za-z0-9._-]+$/, "a tmux server name (tmux -L), not a path: letters, digits, . _ -"),
   validate: z.array(argList),
   notifyCommand: argList,
   /** Answers to Claude Code's Bash permission dialog, by the exact command (or `prefix:*`): "yes", "yes, don't ask again", "no". */

@@ -107,6 +107,9 @@ describe("configuration layers", () => {
     expect((error as Error).message).toContain(message);
     expect((error as Error).message).toContain(fix);
   });
+  it("says AUTORUN_TMUX_SOCKET is a tmux server name when given a path", () => {
+    expect(() => loadConfig(home(), undefined, {}, { AUTORUN_TMUX_SOCKET: "/tmp/my.sock" })).toThrow(/^AUTORUN_TMUX_SOCKET: a tmux server name \(tmux -L\), not a path: letters, digits, \. _ -; fix the variable\.$/);
+  });
   it("takes the tick from AUTORUN_POLL_SECONDS, and refuses one that is not a number", () => {
     expect(loadConfig(home(), undefined, {}, { AUTORUN_POLL_SECONDS: "0.5" }).pollSeconds).toBe(0.5);
     expect(() => loadConfig(home(), undefined, {}, { AUTORUN_POLL_SECONDS: "soon" })).toThrow(/^AUTORUN_POLL_SECONDS: .*give a number of seconds from 0\.2 to 3600\.$/);
