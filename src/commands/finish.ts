@@ -53,7 +53,13 @@ export async function runDone(ctx: Ctx, plan: string, stageArg: string): Promise
   // Only a merge that brought the stage's own commits in is its merge commit (the report's undo).
   const commit = found.kind === "in_base" && found.own ? found.commit : undefined;
   const detail =
-    found.kind === "no_branch" ? `its branch ${stage.branch} does not exist; marked done as the person said` : found.own ? `${stage.branch} is in ${base}` : `${stage.branch} has no commits of its own; marked done as the person said`;
+    found.kind === "no_branch"
+      ? `its branch ${stage.branch} does not exist; marked done as the person said`
+      : found.kind === "applied"
+        ? `the changes of ${stage.branch} are in ${base} as other commits (a squash or rebase merge); its branch is kept`
+        : found.own
+          ? `${stage.branch} is in ${base}`
+          : `${stage.branch} has no commits of its own; marked done as the person said`;
   appendFor(orch.paths, orch.status, { type: "stage_done_by_person", stage: id, how: "command", ...(commit ? { commit } : {}), detail });
   ctx.out(`Stage ${id} is done: ${detail}${commit ? ` (merged into ${base} by ${commit.slice(0, 12)})` : ""}.`);
   const log = monitorLogger(orch.paths);

@@ -73,11 +73,12 @@ export async function carryOut(host: AnswerHost, id: string | undefined, key: st
       return said(host.mergeNow(id) ? `the merge of stage ${id} was tried again (the monitor log says how it went)` : `a merge of stage ${id} was already under way`);
     case "merged": {
       const found = await workInBase(status.project_root, status.base_branch, stage);
-      if (found.kind !== "in_base" || !found.own) {
+      if (found.kind !== "applied" && (found.kind !== "in_base" || !found.own)) {
         const why = found.kind === "not_in_base" ? `its branch ${stage.branch} has ${found.ahead} commit(s) ${status.base_branch} does not have` : found.kind === "no_branch" ? `its branch ${stage.branch} does not exist` : `its branch ${stage.branch} has no commits of its own`;
         return said(`nothing was done: ${why}; merge it, or say it is done anyway with: autorun done ${status.plan_name} ${id}`);
       }
-      view.emit({ type: "stage_done_by_person", stage: id, how: "review", commit: found.commit, detail: `${stage.branch} is in ${status.base_branch}` });
+      const merge = found.kind === "in_base" && found.own ? { commit: found.commit } : {};
+      view.emit({ type: "stage_done_by_person", stage: id, how: "review", ...merge, detail: found.kind === "applied" ? `the changes of ${stage.branch} are in ${status.base_branch} as other commits` : `${stage.branch} is in ${status.base_branch}` });
       host.cleanupFinished(id);
       return said(`stage ${id} is done (its branch is in ${status.base_branch}); what waits for it goes on`);
     }

@@ -4,6 +4,7 @@
  * the stage counts as completed and its dependants go on.
  */
 import * as git from "../adapters/git.js";
+import * as gitMerge from "../adapters/git-merge.js";
 import type { Status } from "../types/schemas.js";
 
 type Stage = Status["stages"][string];
@@ -15,8 +16,10 @@ export type WorkInBase =
    */
   | { kind: "in_base"; own: true; commit: string }
   | { kind: "in_base"; own: false }
-  /** The branch has `ahead` commits the base does not have. */
+  /** The branch has `ahead` commits the base does not have, and changes the base lacks. */
   | { kind: "not_in_base"; ahead: number }
+  /** The branch's commits are not in the base, but their changes are: merged as other commits (a squash, a rebase). */
+  | { kind: "applied"; ahead: number }
   | { kind: "no_branch" };
 
 /** Where the stage's work is, as `git` sees it now. */
@@ -24,9 +27,19 @@ export async function workInBase(root: string, base: string, stage: Pick<Stage, 
   if (!(await git.branchExists(root, stage.branch))) return { kind: "no_branch" };
   const baseTip = await git.headCommit(root, `refs/heads/${base}`);
   const tip = await git.headCommit(root, `refs/heads/${stage.branch}`);
-  if (!(await git.isAncestor(root, tip, baseTip))) return { kind: "not_in_base", ahead: await git.commitsAhead(root, `refs/heads/${base}`, `refs/heads/${stage.branch}`) };
+  if (!(await git.isAncestor(root, tip, baseTip))) {
+    const ahead = await git.commitsAhead(root, `refs/heads/${base}`, `refs/heads/${stage.branch}`);
+    return { kind: (await changesIn(root, baseTip, tip)) ? "applied" : "not_in_base", ahead };
+  }
   const merge = await git.mergeThatBrought(root, tip, baseTip);
   return merge === undefined ? { kind: "in_base", own: false } : { kind: "in_base", own: true, commit: merge };
+}
+
+/** Merging `tip` into `baseTip` would change nothing: its changes are there already (git ≥ 2.38 can tell). */
+async function changesIn(root: string, baseTip: string, tip: string): Promise<boolean> {
+  if (!(await gitMerge.supportsMergeTreeWriteTree())) return false;
+  const merged = await gitMerge.mergeTree(root, baseTip, tip);
+  return merged.ok && merged.tree === (await git.headCommit(root, `${baseTip}^{tree}`));
 }
 
 /**

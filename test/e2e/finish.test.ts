@@ -85,6 +85,20 @@ describe("a stage finished by a person", () => {
     await expectClean(sb, "said-done");
   });
 
+  it("autorun done takes a stage squash-merged by hand: its changes are in the base, its branch is kept", async ({ sb }) => {
+    const branch = await stuckRun(sb, "squashed");
+    await sb.git("merge", "--squash", "-q", branch);
+    await sb.git("commit", "-qm", "stage 1, squashed");
+    const r = await sb.cli(["done", "squashed", "1"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain(`Stage 1 is done: the changes of ${branch} are in main as other commits (a squash or rebase merge); its branch is kept.`);
+    expect(await waitForEnd(sb, "squashed", 90_000)).toBe("completed");
+    expect(eventsOf(sb, "squashed", "stage_done_by_person", "1")[0]).not.toHaveProperty("commit");
+    expect(eventsOf(sb, "squashed", "merge_complete", "2")).toHaveLength(1);
+    expect(await sb.git("branch", "--list", branch)).toContain(branch);
+    expect(report(sb, "squashed")).not.toMatch(/- Stage 1: review/);
+  });
+
   it("autorun skip lets the dependants go on without the stage; its branch is kept and the report says so", async ({ sb }) => {
     const branch = await stuckRun(sb, "skipped");
     const r = await sb.cli(["skip", "skipped", "1", "--reason", "done upstream"]);
