@@ -30,6 +30,7 @@ import { listOrchestrations } from "../state/orchestration.js";
 import type { EventWithoutTs, Status } from "../types/schemas.js";
 import { eventsFile } from "../state/orchestration.js";
 import { printDryRun, printSummary, type PreparedPlan } from "./prepared-plan.js";
+import { stagesList } from "../core/printable.js";
 
 export interface OrchestrateOptions {
   dryRun?: boolean;
@@ -171,6 +172,10 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
     const refusal = await existingRunRefusal(prep, status, opts.fresh === true);
     const problems = refusal ? [refusal] : !status || opts.fresh ? await preflightProblems(prep.config, ctx.env, projectRoot) : [];
     for (const p of problems) ctx.err(`autorun: the run would refuse: ${p}`);
+    if (status && !opts.fresh && !refusal) {
+      ctx.out(`A real run continues orchestration ${prep.planName} (${status.status}) with the stages it started with, not the plan above (--fresh starts over with it).`);
+      warnIfPlanChanged(ctx, prep, status);
+    }
     return problems.length > 0 ? 2 : 0;
   }
   // One orchestrate per plan at a time: a second one waits, then continues what the first wrote.
@@ -208,9 +213,7 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
   const tmux = createTmux(prep.config.tmuxSocket);
   if (status) {
     ctx.out(`Orchestration ${prep.planName} exists (${status.status}); continuing it with the settings it started with (--fresh starts over).`);
-    const before = Object.entries(status.stages).map(([id, s]) => `${id}:${s.depends_on.join(",")}`).sort().join(" ");
-    const now = prep.plan.stages.map((s) => `${s.id}:${s.depends_on.join(",")}`).sort().join(" ");
-    if (before !== now) ctx.err(`autorun: warning: ${prep.planPath} has changed since this orchestration started; it continues with the stages it started with (use --fresh to start over with the new plan).`);
+    warnIfPlanChanged(ctx, prep, status);
   } else {
     const started = startedEvent(prep);
     // The first stages' worktrees, the slowest step of their launch, are made at the base tip
@@ -228,6 +231,25 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
   status = (await rebuildStatus(paths)) ?? status;
   printSummary(ctx, prep, status, monitorPid);
   return 0;
+}
+
+/**
+ * A run that exists goes on with the stages it started with: when the plan file now has others
+ * (or other dependencies), the person is told which, the dry run as the run.
+ */
+function warnIfPlanChanged(ctx: Ctx, prep: PreparedPlan, status: Status): void {
+  const before = new Map(Object.entries(status.stages).map(([id, s]) => [id, s.depends_on.join(",")]));
+  const now = new Map(prep.plan.stages.map((s) => [s.id, s.depends_on.join(",")]));
+  const added = [...now.keys()].filter((id) => !before.has(id));
+  const gone = [...before.keys()].filter((id) => !now.has(id));
+  const moved = [...now.keys()].filter((id) => before.has(id) && before.get(id) !== now.get(id));
+  if (added.length + gone.length + moved.length === 0) return;
+  const what = [
+    added.length ? `${stagesList(added)} ${added.length === 1 ? "is" : "are"} not in the run` : "",
+    gone.length ? `${stagesList(gone)} ${gone.length === 1 ? "is" : "are"} no longer in the plan` : "",
+    moved.length ? `${stagesList(moved)} ${moved.length === 1 ? "depends" : "depend"} on other stages now` : "",
+  ].filter(Boolean);
+  ctx.err(`autorun: warning: ${prep.planPath} has changed since this orchestration started (${what.join("; ")}); it continues with the stages it started with (use --fresh to start over with the new plan).`);
 }
 
 /** The first ready stages, each on the host placement gives it when the run uses other hosts. */

@@ -89,3 +89,21 @@ describe("retry and resume check the same way", () => {
     expect(existsSync(join(sb.home, "orchestration", "later", "monitor.pid"))).toBe(false);
   });
 });
+
+describe("a plan changed since its run started", () => {
+  it("the dry run says, as the run does, that the run goes on with the stages it started with, and which differ", async ({ sb }) => {
+    const agent = JSON.stringify(["sleep", "600", "{stage}"]);
+    const plan = sb.writePlan("grown.md", "## Stage 1: A\n");
+    expect((await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", agent])).code).toBe(0);
+    sb.writePlan("grown.md", "## Stage 1: A\n## Stage 2: B\nDepends on: 1\n");
+    const warning = `autorun: warning: ${plan} has changed since this orchestration started (stage 2 is not in the run); it continues with the stages it started with (use --fresh to start over with the new plan).`;
+    const dry = await sb.cli(["orchestrate", plan, "--dry-run", "--agent-cmd", agent]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain("A real run continues orchestration grown (running) with the stages it started with, not the plan above (--fresh starts over with it).");
+    expect(dry.stderr.trim()).toBe(warning);
+    const real = await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", agent]);
+    expect(real.code, real.stderr).toBe(0);
+    expect(real.stderr.trim()).toBe(warning);
+    expect((await sb.cli(["stop", "grown", "--sessions"])).code).toBe(0);
+  });
+});
