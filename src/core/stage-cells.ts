@@ -49,7 +49,7 @@ export function usesHosts(stages: Readonly<Record<string, StageStatus>>): boolea
  * dead tmux server are free, and an adopted session is not one the run started. With `/cap` when
  * the plan sets `Max attempts`, so "2/2" says the next failure fails the stage.
  */
-function tries(s: StageStatus): string {
+export function tries(s: StageStatus): string {
   const used = Math.max(0, s.sessions - s.free_relaunches);
   const cap = s.settings.max_attempts;
   return cap === undefined ? String(used) : `${used}/${cap}`;

@@ -127,8 +127,8 @@ export const eventSchema = z.discriminatedUnion("type", [
   withStage.extend({ type: z.literal("message_queued"), id: z.string().min(1), message: z.string().min(1), reason: z.string() }),
   withStage.extend({ type: z.literal("message_delivered"), id: z.string().min(1), verified: z.boolean(), evidence: z.string() }),
   /**
-   * A person says the stage is finished: its work is in the base branch (`commit`: the base tip
-   * holding it), merged by their own hand. `how`: `command` (`autorun done`), `review` (a review
+   * A person says the stage is finished: its work is in the base branch, merged by their own hand
+   * (`commit`: the merge that brought its own commits in; absent when there is none). `how`: `command` (`autorun done`), `review` (a review
    * answered `merged`) or `detected` (the monitor found the stage branch's own commits in the base).
    */
   withStage.extend({ type: z.literal("stage_done_by_person"), how: z.enum(["command", "detected", "review"]), commit: z.string().regex(/^[0-9a-f]{7,64}$/, "a commit id").optional(), detail: z.string() }),

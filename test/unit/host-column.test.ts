@@ -34,7 +34,7 @@ describe("the HOST column", () => {
     expect(dash.header.slice(0, 5)).toEqual(["STAGE", "NAME", "STATUS", "ATTENTION", "HOST"]);
     expect(dash.rows.map((r) => r[4])).toEqual(["local", "box1", "box1"]);
     const md = renderReportMarkdown(buildReport(status, events));
-    expect(md).toContain("| Stage | Name | Status | Host | Attempts |");
+    expect(md).toContain("| Stage | Name | Status | Host | Tries |");
     expect(md).toMatch(/\| 2 \| S2 \| [^|]+ \| box1 \|/);
   });
 
@@ -43,7 +43,7 @@ describe("the HOST column", () => {
     const status = foldEvents(events)!;
     expect(header(renderStatusTable(status, new Date(at(5)), true, { width: 80 }))).not.toContain("HOST");
     expect(stageTable(status, new Date(at(5)), 200).header).not.toContain("HOST");
-    expect(renderReportMarkdown(buildReport(status, events))).toContain("| Stage | Name | Status | Attempts |");
+    expect(renderReportMarkdown(buildReport(status, events))).toContain("| Stage | Name | Status | Tries |");
   });
 
   it("a relaunch here after a host was lost puts the stage back on this machine", () => {
@@ -51,5 +51,25 @@ describe("the HOST column", () => {
     const moved = [...events, { ...ident, ts: at(9), type: "stage_relaunched", stage: "2", session: "s2", session_id: "v2", attempt: 2 }] as AutorunEvent[];
     expect(foldEvents(moved)!.stages["2"]!.host).toBeUndefined();
     expect(row(renderStatusTable(foldEvents(moved)!, new Date(at(10)), true), "2")).toMatch(/\slocal\s/);
+  });
+});
+
+describe("the report's tries", () => {
+  it("counts the sessions since the last retry, and says how often a person retried it", () => {
+    const ident = { orch_dir: "/o", plan_name: "p", project_slug: "p" };
+    const at = (n: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString();
+    const events = [
+      startedEvent([{ id: "1" }], { ident, ts: at(0) }),
+      ...[
+        { type: "stage_launched", stage: "1", session: "s1", session_id: "u1", attempt: 1 },
+        { type: "stage_relaunched", stage: "1", session: "s1", session_id: "u1", attempt: 2 },
+        { type: "stage_failed", stage: "1", reason: "its session ended 2 times" },
+        { type: "stage_retried", stage: "1", fresh_worktree: false },
+        { type: "stage_launched", stage: "1", session: "s1", session_id: "u2", attempt: 1 },
+        { type: "merge_complete", stage: "1", branch: "b1", commit: "abcdef1234567" },
+      ].map((e, i) => ({ ...ident, ts: at(i + 1), ...e })),
+    ] as AutorunEvent[];
+    const md = renderReportMarkdown(buildReport(foldEvents(events)!, events));
+    expect(md).toMatch(/\| 1 \| S1 \| merged \| 1, retried 1× \|/);
   });
 });
