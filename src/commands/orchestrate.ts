@@ -173,7 +173,10 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
     const problems = refusal ? [refusal] : !status || opts.fresh ? await preflightProblems(prep.config, ctx.env, projectRoot) : [];
     for (const p of problems) ctx.err(`autorun: the run would refuse: ${p}`);
     if (status && !opts.fresh && !refusal) {
-      ctx.out(`A real run continues orchestration ${prep.planName} (${status.status}) with the stages it started with, not the plan above (--fresh starts over with it).`);
+      const note = `real run continues orchestration ${prep.planName} (${status.status}) with the stages it started with, not the plan above (--fresh starts over with it).`;
+      // Beside --json on stdout, only the JSON.
+      if (opts.json) ctx.err(`autorun: note: a ${note}`);
+      else ctx.out(`A ${note}`);
       warnIfPlanChanged(ctx, prep, status);
     }
     return problems.length > 0 ? 2 : 0;

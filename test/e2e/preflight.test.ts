@@ -101,6 +101,10 @@ describe("a plan changed since its run started", () => {
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain("A real run continues orchestration grown (running) with the stages it started with, not the plan above (--fresh starts over with it).");
     expect(dry.stderr.trim()).toBe(warning);
+    // With --json, stdout is the JSON alone; the note goes beside the warning.
+    const json = await sb.cli(["orchestrate", plan, "--dry-run", "--json", "--agent-cmd", agent]);
+    expect(() => JSON.parse(json.stdout) as unknown).not.toThrow();
+    expect(json.stderr).toContain("autorun: note: a real run continues orchestration grown (running)");
     const real = await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", agent]);
     expect(real.code, real.stderr).toBe(0);
     expect(real.stderr.trim()).toBe(warning);
