@@ -108,12 +108,26 @@ async function checkMonitors(orchestrations: Orchestrations, add: Add): Promise<
     if (o.status.status !== "running" && o.status.status !== "stopped") continue;
     const dead: string[] = [];
     for (const [id, s] of Object.entries(o.status.stages)) if (s.status === "in_progress" && !(await tmux.hasSession(s.session))) dead.push(id);
+    worktreesGone(o, add);
     // doctor never starts anything: a run a person stopped stays stopped (and spends nothing).
     if (dead.length > 0 && !alive) {
       add("warn", `${o.name}: ${stagesList(dead)} ${dead.length === 1 ? "is" : "are"} in progress but ${dead.length === 1 ? "its session is" : "their sessions are"} gone and no monitor runs; to go on: autorun resume ${o.name} (it relaunches them); to end the run: autorun discard ${o.name}`);
     } else if (!alive && o.status.status === "running") {
       add("warn", `${o.name}: no monitor is running; \`autorun resume ${o.name}\` starts one`);
     } else add("ok", `${o.name}: ${o.status.status}${alive ? ` (monitor pid ${pid})` : ""}`);
+  }
+}
+
+/**
+ * Running stages here whose worktree was removed by hand: the agent works on in a folder that is
+ * no checkout of its branch (or in none), and nothing it does there reaches the stage. A relaunch
+ * makes a fresh worktree from the branch; a plain folder left in its place must go first.
+ */
+function worktreesGone(o: Orchestrations[number], add: Add): void {
+  for (const [id, s] of Object.entries(o.status.stages)) {
+    if (s.status !== "in_progress" || (s.host ?? "local") !== "local" || existsSync(join(s.worktree, ".git"))) continue;
+    const clear = existsSync(s.worktree) ? `move the folder ${s.worktree} aside (it is no git worktree now), then ` : "";
+    add("warn", `${o.name}: stage ${id}'s worktree ${s.worktree} is gone (removed by hand?), so its work cannot be committed there; to relaunch it in a fresh worktree from its branch: autorun stop ${o.name} --sessions, ${clear}autorun resume ${o.name}`);
   }
 }
 

@@ -114,6 +114,30 @@ describe("doctor", () => {
   });
 });
 
+describe("a stage's worktree removed by hand", () => {
+  it("doctor names it and how to relaunch it in a fresh worktree; doing so works", async ({ sb }) => {
+    const agent = JSON.stringify(["sleep", "600", "{stage}"]);
+    expect((await sb.cli(["orchestrate", sb.writePlan("lost.md", "## Stage 1: A\n"), "--agent-cmd", agent])).code).toBe(0);
+    const worktree = await waitFor("the worktree", () => statusOf(sb, "lost")?.stages["1"]?.worktree as string | undefined);
+    await waitFor("the session", async () => (await sb.tmux("has-session", "-t", "=lost_stage-1")).code === 0);
+    await sb.git("worktree", "remove", "--force", worktree);
+    // What an agent does next: makes the folder again, a plain one.
+    mkdirSync(worktree, { recursive: true });
+    const r = await sb.cli(["doctor"]);
+    const hint = `lost: stage 1's worktree ${worktree} is gone (removed by hand?), so its work cannot be committed there; to relaunch it in a fresh worktree from its branch: autorun stop lost --sessions, move the folder ${worktree} aside (it is no git worktree now), then autorun resume lost`;
+    expect(r.stdout).toContain(`! ${hint}`);
+    expect(eventsOf(sb, "lost", "stage_relaunched")).toHaveLength(0);
+    // The hint, followed.
+    expect((await sb.cli(["stop", "lost", "--sessions"])).code).toBe(0);
+    await execa("mv", [worktree, `${worktree}.aside`]);
+    expect((await sb.cli(["resume", "lost"])).code).toBe(0);
+    await waitFor("the relaunch", () => eventsOf(sb, "lost", "stage_relaunched", "1").length === 1, 30_000);
+    await waitFor("a worktree again", () => existsSync(join(worktree, ".git")), 30_000);
+    expect((await sb.cli(["doctor"])).stdout).not.toContain("is gone (removed by hand?)");
+    expect((await sb.cli(["stop", "lost", "--sessions"])).code).toBe(0);
+  });
+});
+
 describe("permission prompts", () => {
   it("flags the stage, files a review naming the question, and never answers blindly", async ({ sb }) => {
     const plan = sb.writePlan("perm.md", "## Stage 1: Asks permission\nsim: permission\n");
