@@ -155,6 +155,7 @@ async function checkSessions(w: { home: string; socket: string | undefined; orch
 /** Prints each finding (fixing problems with `fix`) and the summary; 0 when no problem is left. */
 async function report(ctx: Ctx, findings: Finding[], fix: boolean): Promise<number> {
   let remaining = 0;
+  let fixed = 0;
   for (const finding of findings) {
     const mark = finding.level === "ok" ? "✓" : finding.level === "warn" ? "!" : "✗";
     ctx.out(`${mark} ${finding.text}`);
@@ -162,6 +163,7 @@ async function report(ctx: Ctx, findings: Finding[], fix: boolean): Promise<numb
     if (fix && finding.fix) {
       try {
         ctx.out(`  fixed: ${await finding.fix()}`);
+        fixed++;
       } catch (error) {
         remaining++;
         ctx.out(`  could not fix: ${(error as Error).message}`);
@@ -174,7 +176,9 @@ async function report(ctx: Ctx, findings: Finding[], fix: boolean): Promise<numb
   // A warning (claude not found, a run nobody drives) is not "no problems": say how many remain.
   const warnings = findings.filter((x) => x.level === "warn").length;
   const warned = warnings ? `${warnings} warning${warnings === 1 ? "" : "s"} (!) above` : "";
-  ctx.out(remaining === 0 ? (warned ? `Nothing to fix; ${warned}.` : "No problems left.") : `${remaining} problem${remaining === 1 ? "" : "s"} left${warned ? `; ${warned}` : ""}.`);
+  const done = fixed ? `Fixed ${fixed} problem${fixed === 1 ? "" : "s"}; ` : "";
+  const rest = remaining === 0 ? (warned ? `${done ? "nothing left to fix" : "Nothing to fix"}; ${warned}.` : `${done ? "no" : "No"} problems left.`) : `${remaining} problem${remaining === 1 ? "" : "s"} left${warned ? `; ${warned}` : ""}.`;
+  ctx.out(`${done}${rest}`);
   return remaining === 0 ? 0 : 1;
 }
 
@@ -327,13 +331,13 @@ async function checkProject(root: string, orchestrations: { paths: OrchPaths; st
     if (attempt !== undefined && recordedBranches.has(attempt) && !withWorktree.has(branch)) {
       const ahead = await git.commitsAhead(root, base, branch).catch(() => -1);
       const whose = `an earlier attempt of ${attempt}, kept by autorun retry --fresh-worktree`;
-      if (ahead === 0) add("problem", `branch ${branch} (${whose}) is merged and left over`, async () => ((await git.deleteMergedBranch(root, branch, base)) ? `deleted ${branch}` : `kept ${branch} (git refused: not merged)`));
-      else add("warn", `branch ${branch} is ${whose}, with ${ahead > 0 ? ahead : "some"} commit(s) the base lacks; left alone (when you no longer need it: git branch -D ${branch})`);
+      if (ahead === 0) add("problem", `branch ${branch} of ${root} (${whose}) is merged and left over`, async () => ((await git.deleteMergedBranch(root, branch, base)) ? `deleted ${branch} in ${root}` : `kept ${branch} (git refused: not merged)`));
+      else add("warn", `branch ${branch} of ${root} is ${whose}, with ${ahead > 0 ? ahead : "some"} commit(s) the base lacks; left alone (when you no longer need it: git -C ${root} branch -D ${branch})`);
       continue;
     }
     if (withWorktree.has(branch) || !recordedBranches.has(branch) || activeBranches.has(branch)) continue;
     const ahead = await git.commitsAhead(root, base, branch).catch(() => -1);
-    if (ahead === 0) add("problem", `merged branch ${branch} is left over`, async () => ((await git.deleteMergedBranch(root, branch, base)) ? `deleted ${branch}` : `kept ${branch} (git refused: not merged)`));
-    else add("warn", `branch ${branch} has ${ahead > 0 ? ahead : "some"} unmerged commit(s) and no worktree; left alone (merge or delete it yourself)`);
+    if (ahead === 0) add("problem", `merged branch ${branch} of ${root} is left over`, async () => ((await git.deleteMergedBranch(root, branch, base)) ? `deleted ${branch} in ${root}` : `kept ${branch} (git refused: not merged)`));
+    else add("warn", `branch ${branch} of ${root} has ${ahead > 0 ? ahead : "some"} unmerged commit(s) and no worktree; left alone (merge or delete it yourself)`);
   }
 }

@@ -85,10 +85,12 @@ describe("doctor", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(`leaked worktree ${wt("old-stage-1")}`);
     expect(r.stdout).toMatch(/old-stage-2.*1 unmerged commit.*left alone/);
-    expect(r.stdout).toContain("merged branch worktree-old-stage-3 is left over");
+    expect(r.stdout).toContain(`merged branch worktree-old-stage-3 of ${sb.repo} is left over`);
 
     r = await sb.cli(["doctor", "--fix"]);
     expect(r.stdout).toContain("fixed: removed worktree");
+    // The summary counts what was fixed, then what is left.
+    expect(r.stdout.trim().split("\n").at(-1)).toMatch(/^Fixed \d+ problems?; (no problems left\.|nothing left to fix; \d+ warnings? \(!\) above\.)$/);
     expect(existsSync(wt("old-stage-1"))).toBe(false);
     expect(existsSync(join(wt("old-stage-2"), "work.txt"))).toBe(true);
     const branches = await sb.git("branch", "--list", "worktree-*", "--format=%(refname:short)");
@@ -106,10 +108,10 @@ describe("doctor", () => {
     await sb.git("update-ref", "refs/heads/worktree-old-stage-1-attempt-1", commit);
     await sb.git("branch", "worktree-old-stage-1-attempt-2");
     let r = await sb.cli(["doctor"]);
-    expect(r.stdout).toContain("! branch worktree-old-stage-1-attempt-1 is an earlier attempt of worktree-old-stage-1, kept by autorun retry --fresh-worktree, with 1 commit(s) the base lacks; left alone (when you no longer need it: git branch -D worktree-old-stage-1-attempt-1)");
-    expect(r.stdout).toContain("✗ branch worktree-old-stage-1-attempt-2 (an earlier attempt of worktree-old-stage-1, kept by autorun retry --fresh-worktree) is merged and left over");
+    expect(r.stdout).toContain(`! branch worktree-old-stage-1-attempt-1 of ${sb.repo} is an earlier attempt of worktree-old-stage-1, kept by autorun retry --fresh-worktree, with 1 commit(s) the base lacks; left alone (when you no longer need it: git -C ${sb.repo} branch -D worktree-old-stage-1-attempt-1)`);
+    expect(r.stdout).toContain(`✗ branch worktree-old-stage-1-attempt-2 of ${sb.repo} (an earlier attempt of worktree-old-stage-1, kept by autorun retry --fresh-worktree) is merged and left over`);
     r = await sb.cli(["doctor", "--fix"]);
-    expect(r.stdout).toContain("fixed: deleted worktree-old-stage-1-attempt-2");
+    expect(r.stdout).toContain(`fixed: deleted worktree-old-stage-1-attempt-2 in ${sb.repo}`);
     expect((await sb.git("branch", "--list", "worktree-*", "--format=%(refname:short)")).trim()).toBe("worktree-old-stage-1-attempt-1");
   });
 });
