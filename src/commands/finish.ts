@@ -4,7 +4,8 @@ import { appendFor } from "../state/orchestration.js";
 import { rebuildStatus } from "../state/status.js";
 import { cleanup } from "../monitor/cleanup.js";
 import { dependantsOf, workInBase } from "../monitor/finish.js";
-import { stagesList } from "../core/printable.js";
+import { createInterface } from "node:readline/promises";
+import { sentence, stagesList } from "../core/printable.js";
 import { stageState } from "../core/words.js";
 import { UserError } from "../errors.js";
 import { monitorLogger, startMonitorDetached } from "./monitor.js";
@@ -18,6 +19,24 @@ function finishable(orch: LoadedOrchestration, stageArg: string, verb: string): 
   if (s.status === "completed") throw new UserError(`stage ${id} is already ${stageState(s)}; there is nothing to ${verb}.`);
   if (s.status === "merging") throw new UserError(`stage ${id} is being merged right now; wait for the merge (autorun status ${orch.status.plan_name}).`);
   return id;
+}
+
+/**
+ * A stage that has not started, marked done or skipped: nothing undoes either, and a stage id
+ * mistyped is the likely cause, so the person says it twice (`--yes`, or y at the prompt).
+ * False: they said no, and nothing was changed.
+ */
+async function confirmUnstarted(ctx: Ctx, orch: LoadedOrchestration, id: string, opts: { what: string; yes: boolean | undefined }): Promise<boolean> {
+  const s = orch.status.stages[id]!;
+  if (opts.yes || s.status !== "pending" || s.sessions > 0) return true;
+  const waits = s.depends_on.filter((d) => orch.status.stages[d]?.status !== "completed");
+  const why = `stage ${id} (${s.name}) has not started${waits.length ? ` (it waits for ${stagesList(waits)})` : ""}, and nothing undoes ${opts.what}`;
+  if (!ctx.isTTY || !process.stdin.isTTY) throw new UserError(`${why}; if that is what you mean, add --yes.`);
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = await rl.question(`${sentence(why)}. Go on? [y/N] `).finally(() => rl.close());
+  if (/^y(es)?$/i.test(answer.trim())) return true;
+  ctx.out("Nothing was changed.");
+  return false;
 }
 
 /** After the event: the run goes on (its monitor started when none runs), and the person is told what starts. */
@@ -39,7 +58,7 @@ async function goOn(ctx: Ctx, orch: LoadedOrchestration, id: string): Promise<vo
  * the base (merged by their own `git merge`); its session ends and its worktree and merged branch
  * go as after autorun's own merge.
  */
-export async function runDone(ctx: Ctx, plan: string, stageArg: string): Promise<number> {
+export async function runDone(ctx: Ctx, plan: string, stageArg: string, opts: { yes?: boolean } = {}): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
   const id = finishable(orch, stageArg, "mark done");
   const stage = orch.status.stages[id]!;
@@ -51,6 +70,7 @@ export async function runDone(ctx: Ctx, plan: string, stageArg: string): Promise
     );
   }
   // Only a merge that brought the stage's own commits in is its merge commit (the report's undo).
+  if (!(await confirmUnstarted(ctx, orch, id, { what: "marking it done", yes: opts.yes }))) return 1;
   const commit = found.kind === "in_base" && found.own ? found.commit : undefined;
   const detail =
     found.kind === "no_branch"
@@ -73,9 +93,10 @@ export async function runDone(ctx: Ctx, plan: string, stageArg: string): Promise
  * `autorun skip <plan> <stage>`: what depends on the stage goes on without it. Its session ends;
  * its worktree and branch are kept (their commits are not in the base), and the report says so.
  */
-export async function runSkip(ctx: Ctx, plan: string, stageArg: string, opts: { reason?: string } = {}): Promise<number> {
+export async function runSkip(ctx: Ctx, plan: string, stageArg: string, opts: { reason?: string; yes?: boolean } = {}): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
   const id = finishable(orch, stageArg, "skip");
+  if (!(await confirmUnstarted(ctx, orch, id, { what: "a skip", yes: opts.yes }))) return 1;
   const stage = orch.status.stages[id]!;
   const { project_root: root, base_branch: base } = orch.status;
   await createTmux(orch.config.tmuxSocket).killSession(stage.session);

@@ -185,22 +185,27 @@ export const COMMANDS: CommandSpec[] = [
     schema: (z) => z.object({ dryRun: z.boolean().optional() }),
     run: async (c, [plan, stage], f) => (await import("./control.js")).runMerge(c, str(plan), str(stage), f),
   }),
-  plain({
+  command({
     name: "done",
     person: true,
     summary: "say a stage is finished (its branch merged into the base by your own hand): what waits for it goes on",
     args: [["<plan>"], ["<stage>"]],
+    options: [{ flags: "--yes", help: "mark a stage that has not started done without asking" }],
     example: "git merge --no-ff worktree-master-plan-stage-3\nautorun done master-plan 3",
-    run: async (c, [plan, stage]) => (await import("./finish.js")).runDone(c, str(plan), str(stage)),
+    schema: (z) => z.object({ yes: z.boolean().optional() }),
+    run: async (c, [plan, stage], f) => (await import("./finish.js")).runDone(c, str(plan), str(stage), f),
   }),
   command({
     name: "skip",
     person: true,
     summary: "let what waits for a stage go on without it (its worktree and branch are kept; the report says so)",
     args: [["<plan>"], ["<stage>"]],
-    options: [{ flags: "--reason <text>", help: "why, for the report" }],
+    options: [
+      { flags: "--reason <text>", help: "why, for the report" },
+      { flags: "--yes", help: "skip a stage that has not started without asking" },
+    ],
     example: 'autorun skip master-plan 3 --reason "done upstream"',
-    schema: (z) => z.object({ reason: z.string().optional() }),
+    schema: (z) => z.object({ reason: z.string().optional(), yes: z.boolean().optional() }),
     run: async (c, [plan, stage], f) => (await import("./finish.js")).runSkip(c, str(plan), str(stage), f),
   }),
   command({

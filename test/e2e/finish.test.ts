@@ -99,6 +99,25 @@ describe("a stage finished by a person", () => {
     expect(report(sb, "squashed")).not.toMatch(/- Stage 1: review/);
   });
 
+  it("done or skip of a stage that has not started asks first: refused without a terminal unless --yes", async ({ sb }) => {
+    const agent = JSON.stringify(["sleep", "600", "{stage}"]);
+    const plan = sb.writePlan("early.md", "## Stage 1: Works\n## Stage 2: Waits\nDepends on: 1\n## Stage 3: Also waits\nDepends on: 1\n");
+    expect((await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", agent])).code).toBe(0);
+    for (const [verb, what] of [["done", "marking it done"], ["skip", "a skip"]] as const) {
+      const r = await sb.cli([verb, "early", "2"]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(`autorun: stage 2 (Waits) has not started (it waits for stage 1), and nothing undoes ${what}; if that is what you mean, add --yes.`);
+    }
+    expect(eventsOf(sb, "early", "stage_done_by_person")).toEqual([]);
+    expect(eventsOf(sb, "early", "stage_skipped")).toEqual([]);
+    const sure = await sb.cli(["skip", "early", "3", "--yes"]);
+    expect(sure.code, sure.stderr).toBe(0);
+    expect(eventsOf(sb, "early", "stage_skipped", "3")).toHaveLength(1);
+    // A stage that runs is done or skipped without the question.
+    expect((await sb.cli(["skip", "early", "1"])).code).toBe(0);
+    expect((await sb.cli(["stop", "early", "--sessions"])).code).toBe(0);
+  });
+
   it("autorun skip lets the dependants go on without the stage; its branch is kept and the report says so", async ({ sb }) => {
     const branch = await stuckRun(sb, "skipped");
     const r = await sb.cli(["skip", "skipped", "1", "--reason", "done upstream"]);
