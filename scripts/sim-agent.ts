@@ -30,8 +30,9 @@
  *
  * With AUTORUN_SIM_PHASES=handover it reports only the hand-over (`autorun phase implement done`).
  *
- * With AUTORUN_SIM_USAGE=<tokens> it keeps a Claude Code-style transcript (named in its hooks'
- * `transcript_path`): every step is an assistant message of the model it runs as (`--model`, else
+ * With AUTORUN_SIM_USAGE=<tokens> it keeps a Claude Code-style transcript where claude keeps one
+ * (`$CLAUDE_CONFIG_DIR` or `~/.claude`, `projects/<cwd made a name>/<id>.jsonl`: tests set the
+ * former), named in its hooks' `transcript_path`: every step is an assistant message of the model it runs as (`--model`, else
  * claude-sonnet-4-5) that used that many input tokens and a quarter as many output tokens. Resumed
  * (`--resume <id>`), it goes on with the conversation where claude would find it, when it is there
  * (`$CLAUDE_CONFIG_DIR` or `~/.claude`, `projects/<cwd made a name>/<id>.jsonl`), naming it in its hooks.
@@ -115,13 +116,13 @@ if (!excluded.includes(".git-sim-state.json")) {
   writeFileSync(exclude, `${excluded}\n.git-sim-state.json\n`);
 }
 
-// ---- the transcript (only with AUTORUN_SIM_USAGE), beside the repository like claude's own under ~/.claude ----
+// ---- the transcript (only with AUTORUN_SIM_USAGE), where claude keeps its own: its config dir's projects/ ----
 const usagePerStep = Number(process.env.AUTORUN_SIM_USAGE ?? 0);
 // Resumed: the conversation is where claude looks for it (its config dir's projects/<cwd with every
 // character but letters and digits made '-'>/<id>.jsonl), when it is there: one moved from another machine.
 const claudeDir = process.env.CLAUDE_CONFIG_DIR || join(process.env.HOME ?? "/nonexistent", ".claude");
 const resumed = resumeId ? join(claudeDir, "projects", cwd.replace(/[^A-Za-z0-9]/g, "-"), `${resumeId}.jsonl`) : "";
-const transcript = resumed && existsSync(resumed) ? resumed : usagePerStep > 0 ? resolve(cwd, git(cwd, "rev-parse", "--git-common-dir").out, "sim-transcripts", `${sessionId}.jsonl`) : "";
+const transcript = resumed && existsSync(resumed) ? resumed : usagePerStep > 0 ? join(claudeDir, "projects", cwd.replace(/[^A-Za-z0-9]/g, "-"), `${sessionId}.jsonl`) : "";
 let messages = 0;
 function spend(): void {
   if (!transcript || usagePerStep <= 0) return;

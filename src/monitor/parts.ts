@@ -26,6 +26,8 @@ export interface MonitorDeps {
   wake?: (afterMs?: number) => void;
   /** A run that uses other hosts (set by the monitor itself; `tmux` then routes to each stage's host). */
   hosts?: RunHosts;
+  /** Claude Code's config dir for the agents started here (their transcripts are under its projects/); default from the environment. */
+  claudeDir?: string;
 }
 
 export type StageRecord = Status["stages"][string];

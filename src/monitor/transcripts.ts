@@ -7,9 +7,9 @@
  * keeps here (monitor/host-keep.ts), which grows after the hook that named it. A stage moved here
  * resumes a copy of that file: the bytes already counted under the same session are skipped.
  */
-import { basename } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import type { AutorunEvent } from "../types/schemas.js";
-import { plainSessionId } from "../adapters/claude-projects.js";
+import { claudeConfigDir, plainSessionId } from "../adapters/claude-projects.js";
 import { keptTranscriptPath } from "./host-keep.js";
 import type { RunView } from "./parts.js";
 import { memoryOf } from "./parts.js";
@@ -17,6 +17,10 @@ import { readTranscript, recordUsage, resumeFrom, type StageUsage } from "./usag
 
 interface TranscriptMemory {
   transcript?: string;
+  /** The session ids autorun gave the stage (its launches and relaunches): only their transcripts are its own. */
+  sessions?: Set<string>;
+  /** Paths its hooks named that were not read (each logged once). */
+  refused?: Set<string>;
   usage?: StageUsage;
   /** A turn ended (or a session started) since the last read: the transcript may have grown. */
   due?: boolean;
@@ -40,17 +44,40 @@ export class Transcripts {
 
   observe(event: AutorunEvent): void {
     if (event.stage === undefined) return;
+    if ((event.type === "stage_launched" || event.type === "stage_relaunched") && plainSessionId(event.session_id)) (this.mem(event.stage).sessions ??= new Set()).add(event.session_id);
     if ((event.type === "session_started" || event.type === "agent_stopped") && event.transcript) {
+      const m = this.mem(event.stage);
       const sid = basename(event.transcript, ".jsonl");
+      // A hook's payload is the agent's to write: a transcript counts only when it is one of the
+      // stage's own sessions, where Claude Code keeps it (not a file an agent made elsewhere).
+      const why = m.sessions?.has(sid) !== true ? "it is no session of this stage" : event.host === undefined && !this.whereClaudeKeepsIt(event.transcript) ? `it is not in ${this.projectsDir()}` : undefined;
+      if (why !== undefined) this.refuse(event.stage, event.transcript, why);
       // A path on a host means nothing here: its bytes are read from the copy kept of them.
-      if (event.host !== undefined) Object.assign(this.mem(event.stage), plainSessionId(sid) ? { transcript: keptTranscriptPath(this.view.deps.paths, event.stage, sid), due: true, kept: true } : { transcript: undefined });
-      else Object.assign(this.mem(event.stage), { transcript: event.transcript, due: true, kept: false });
+      else if (event.host !== undefined) Object.assign(m, { transcript: keptTranscriptPath(this.view.deps.paths, event.stage, sid), due: true, kept: true });
+      else Object.assign(m, { transcript: event.transcript, due: true, kept: false });
     }
     if (event.type === "usage_recorded") {
       const m = this.mem(event.stage);
       m.usage = recordUsage(m.usage, event);
       m.due = false;
     }
+  }
+
+  /** Claude Code's projects directory for the agents this monitor starts (their config dir's). */
+  private projectsDir(): string {
+    return join(this.view.deps.claudeDir ?? claudeConfigDir(process.env), "projects");
+  }
+
+  /** `<projects>/<one directory>/<file>`, written plainly (no `..`). */
+  private whereClaudeKeepsIt(path: string): boolean {
+    return isAbsolute(path) && resolve(path) === path && dirname(dirname(path)) === this.projectsDir();
+  }
+
+  private refuse(id: string, path: string, why: string): void {
+    const m = this.mem(id);
+    if ((m.refused ??= new Set()).has(path) || m.refused.size > 16) return;
+    m.refused.add(path);
+    this.view.deps.log(`stage ${id}: not reading the transcript its hook named (${path}): ${why}`);
   }
 
   /**

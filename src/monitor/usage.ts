@@ -34,7 +34,8 @@ export interface TranscriptRefused {
   refused: string;
 }
 
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
+// O_NOFOLLOW: a transcript is a file Claude Code wrote, never a link to one elsewhere.
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | constants.O_NOFOLLOW;
 
 /**
  * The state after reading what `state.transcript` gained; undefined when it gained nothing (or is

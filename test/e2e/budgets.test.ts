@@ -10,6 +10,8 @@ describe("budgets (real tmux, simulated agent)", () => {
   it("a run whose budget is crossed launches nothing new and says why; resume --budget lets it finish", async ({ sb }) => {
     const plan = sb.writePlan("spend.md", "## Stage 1: A\n## Stage 2: B\n## Stage 3: C\n");
     // Every step of the simulated agent costs 10k input and 2.5k output tokens of claude-sonnet-4-5 ($0.0675).
+    // Its transcripts go where Claude Code keeps them, under a config dir of the test's own.
+    sb.env.CLAUDE_CONFIG_DIR = join(sb.dir, "claude-config");
     const env = { AUTORUN_SIM_USAGE: "10000" };
     const r = await sb.cli(["orchestrate", plan, "--agent-cmd", JSON.stringify([process.execPath, join(import.meta.dirname, "..", "..", "dist", "scripts", "sim-agent.js")]), "--max-parallel", "1", "--budget", "0.05"], { env });
     expect(r.code, r.stderr).toBe(0);
@@ -43,6 +45,8 @@ describe("budgets (real tmux, simulated agent)", () => {
     writeFileSync(join(sb.home, "config.json"), JSON.stringify({ onBudget: "stop", pollSeconds: 0.5 }));
     // Stage 1 stops at its prompt after planning (its turn ends, so its usage is read) and would be nudged.
     const plan = sb.writePlan("capped.md", "## Stage 1: Costly\nBudget: $0.10\nsim: stall\n\n## Stage 2: After\nDepends on: 1\n");
+    // Its transcripts go where Claude Code keeps them, under a config dir of the test's own.
+    sb.env.CLAUDE_CONFIG_DIR = join(sb.dir, "claude-config");
     const env = { AUTORUN_SIM_USAGE: "10000" };
     const sim = JSON.stringify([process.execPath, join(import.meta.dirname, "..", "..", "dist", "scripts", "sim-agent.js")]);
     expect((await sb.cli(["orchestrate", plan, "--agent-cmd", sim, "--stall-seconds", "1"], { env })).code).toBe(0);
@@ -66,6 +70,8 @@ describe("budgets (real tmux, simulated agent)", () => {
 
   it("a stage that spent more than its budget is reported over budget once, even when it finished first; resume does not offer to raise it", async ({ sb }) => {
     const plan = sb.writePlan("fast.md", "## Stage 1: Fast\nBudget: $0.05\n");
+    // Its transcripts go where Claude Code keeps them, under a config dir of the test's own.
+    sb.env.CLAUDE_CONFIG_DIR = join(sb.dir, "claude-config");
     const env = { AUTORUN_SIM_USAGE: "10000" };
     const sim = JSON.stringify([process.execPath, join(import.meta.dirname, "..", "..", "dist", "scripts", "sim-agent.js")]);
     expect((await sb.cli(["orchestrate", plan, "--agent-cmd", sim], { env })).code).toBe(0);

@@ -2,11 +2,11 @@
  * What a stage's hooks can tell the monitor, through the built CLI (`autorun hook <Name>` with a
  * payload on stdin, as Claude Code calls it) while a real monitor runs: a turn that ended on an API
  * error (StopFailure), and transcript paths an agent chose — a FIFO that must not block the monitor,
- * two transcripts named in turn that must be counted once each.
+ * files that are not the stage's own session's transcript, which must not be read.
  */
 import { execFileSync } from "node:child_process";
-import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
 import { holdsFor, waitFor, type Sandbox } from "../helpers/env.js";
@@ -15,6 +15,8 @@ import { eventsOf, sleepAgent, statusOf } from "../helpers/orch.js";
 /** A run whose stages just sleep (their screens say nothing), with its monitor. */
 async function sleepingRun(sb: Sandbox, plan: string, text: string): Promise<string> {
   writeFileSync(join(sb.home, "config.json"), JSON.stringify({ pollSeconds: 0.5, stallSeconds: 2 }));
+  // Claude Code's config dir for the run's agents (and so for its monitor): the test's own.
+  sb.env.CLAUDE_CONFIG_DIR = join(sb.dir, "claude-config");
   const r = await sb.cli(["orchestrate", sb.writePlan(`${plan}.md`, text), "--agent-cmd", sleepAgent]);
   expect(r.code, r.stderr).toBe(0);
   await waitFor("the monitor", () => eventsOf(sb, plan, "monitor_started")[0]);
@@ -29,6 +31,14 @@ async function hook(sb: Sandbox, orchDir: string, stage: string, name: string, p
 
 /** A transcript line: one assistant message of claude-sonnet-4-5 with a million input tokens ($3). */
 const threeDollars = (id: string) => JSON.stringify({ type: "assistant", message: { id, model: "claude-sonnet-4-5", role: "assistant", usage: { input_tokens: 1_000_000, output_tokens: 0 } } }) + "\n";
+/** Where Claude Code keeps stage `stage`'s transcript: its session's, under a project directory `dir`. */
+function transcriptOf(sb: Sandbox, plan: string, stage: string, dir = "-repo"): string {
+  const sid = String(eventsOf(sb, plan, "stage_launched", stage)[0]!.session_id);
+  const path = join(String(sb.env.CLAUDE_CONFIG_DIR), "projects", dir, `${sid}.jsonl`);
+  mkdirSync(join(path, ".."), { recursive: true });
+  return path;
+}
+
 const usd = (sb: Sandbox, plan: string, stage: string) => (statusOf(sb, plan)?.stages[stage] as { usage?: { usd: number } } | undefined)?.usage?.usd;
 
 describe("hooks (built CLI, real monitor)", () => {
@@ -57,9 +67,9 @@ describe("hooks (built CLI, real monitor)", () => {
 
   it("a transcript path naming a FIFO never blocks the monitor: it carries on, stops, and resumes", async ({ sb }) => {
     const dir = await sleepingRun(sb, "fifo", "## Stage 1: A\n");
-    const fifo = join(sb.dir, "trap.jsonl");
+    const fifo = transcriptOf(sb, "fifo", "1", "trap");
     execFileSync("mkfifo", [fifo]);
-    const real = join(sb.dir, "real.jsonl");
+    const real = transcriptOf(sb, "fifo", "1");
     writeFileSync(real, threeDollars("m1"));
     await hook(sb, dir, "1", "Stop", { hook_event_name: "Stop", transcript_path: fifo });
     await hook(sb, dir, "1", "Stop", { hook_event_name: "Stop", transcript_path: real });
@@ -86,20 +96,20 @@ describe("hooks (built CLI, real monitor)", () => {
     await waitFor("the monitor to stop", () => eventsOf(sb, "fifo", "monitor_stopped").length === 2, 60_000);
   }, 180_000);
 
-  it("two transcripts named in turn by Stop hooks are counted once each", async ({ sb }) => {
-    const dir = await sleepingRun(sb, "twice", "## Stage 1: A\n");
-    const a = join(sb.dir, "a.jsonl");
-    const b = join(sb.dir, "b.jsonl");
-    writeFileSync(a, threeDollars("a1"));
-    writeFileSync(b, threeDollars("b1"));
-    for (const path of [a, b, a, b]) {
-      await hook(sb, dir, "1", "Stop", { hook_event_name: "Stop", transcript_path: path });
-      // One hook at a time: the monitor has folded it in (and read the transcript in that pass) before the next.
-      const written = sb.events("twice").length;
-      await waitFor("the monitor to take the hook", () => ((statusOf(sb, "twice") as { event_count?: number } | undefined)?.event_count ?? 0) >= written);
-    }
-    await waitFor("both counted", () => usd(sb, "twice", "1") === 6, 15_000);
-    await holdsFor("counted once", 2_000, () => usd(sb, "twice", "1") === 6);
-    expect((await sb.cli(["stop", "twice", "--sessions"])).code).toBe(0);
+  it("a transcript a hook names is read only when it is the stage's own session's, where Claude Code keeps it", async ({ sb }) => {
+    const dir = await sleepingRun(sb, "forged", "## Stage 1: A\n## Stage 2: B\n");
+    // What an agent could write and name: a file of its own, and another stage's session's name.
+    const own = join(sb.dir, "worktree-file.jsonl");
+    const others = transcriptOf(sb, "forged", "2");
+    const mine = transcriptOf(sb, "forged", "1");
+    for (const path of [own, others, mine]) writeFileSync(path, threeDollars(path));
+    for (const path of [own, others, join(sb.dir, basename(mine))]) await hook(sb, dir, "1", "Stop", { hook_event_name: "Stop", transcript_path: path });
+    await hook(sb, dir, "1", "Stop", { hook_event_name: "Stop", transcript_path: mine });
+    await waitFor("its own transcript counted", () => usd(sb, "forged", "1") === 3, 15_000);
+    await holdsFor("nothing else counted", 2_000, () => usd(sb, "forged", "1") === 3 && usd(sb, "forged", "2") === undefined);
+    const log = readFileSync(join(sb.home, "logs", "forged-monitor.log"), "utf8");
+    expect(log).toContain(`stage 1: not reading the transcript its hook named (${own}): it is no session of this stage`);
+    expect(log).toContain(`stage 1: not reading the transcript its hook named (${join(sb.dir, basename(mine))}): it is not in ${join(String(sb.env.CLAUDE_CONFIG_DIR), "projects")}`);
+    expect((await sb.cli(["stop", "forged", "--sessions"])).code).toBe(0);
   }, 60_000);
 });

@@ -255,7 +255,9 @@ describe.skipIf(skip)("runs with a host", () => {
     const placed = join(claudeDir, "projects", worktree.replace(/[^A-Za-z0-9]/g, "-"), `${sid}.jsonl`);
     expect(resumed.transcript).toBe(placed);
     expect(readFileSync(placed, "utf8")).toBe(readFileSync(kept, "utf8"));
-    expect(readFileSync(join(hostRoot, ".git", "sim-transcripts", `${sid}.jsonl`), "utf8").startsWith(readFileSync(kept, "utf8"))).toBe(true);
+    // (There the simulated agent keeps it where claude would: the host user's ~/.claude/projects.)
+    const onTheHost = join(host.home, ".claude", "projects", join(hostRoot, ".claude", "worktrees", basename(worktree)).replace(/[^A-Za-z0-9]/g, "-"), `${sid}.jsonl`);
+    expect(readFileSync(onTheHost, "utf8").startsWith(readFileSync(kept, "utf8"))).toBe(true);
     await waitFor("stage 1 merged", () => of("merge_complete", "1")[0], 60_000);
     // The commit made there is merged; the file left uncommitted there was uncommitted here too (kept as a note).
     expect(await sb.git("show", "main:host-commit.txt")).toBe("from the host");

@@ -3,8 +3,8 @@
  * the agent's pending call (never its description), the option by its meaning on this dialog's
  * text, never one that switches permission modes; one dialog at a time, a digit and no Enter.
  */
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { decide, keyMatches, parseBashDialog, pendingBashCalls, type PendingCall } from "../../src/monitor/dialog.js";
 import { configSchema } from "../../src/types/schemas.js";
@@ -188,10 +188,14 @@ describe("answering on screen (fake tmux, fake clock)", () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+  /** Where Claude Code keeps the stage's transcript: its session's, under the monitor's config dir. */
+  const transcriptPath = () => join(dir, "claude", "projects", "wt", "11111111-1111-4111-8111-111111111111.jsonl");
+
   /** One stage running, whose transcript (named by its SessionStart hook) holds these pending Bash calls. */
   function started(calls: PendingCall[]): void {
     startOneStage(dir, paths);
-    const transcript = join(dir, "t.jsonl");
+    const transcript = transcriptPath();
+    mkdirSync(dirname(transcript), { recursive: true });
     writeFileSync(transcript, JSON.stringify({ type: "assistant", message: { id: "m1", content: calls.map((c) => ({ type: "tool_use", id: c.id, name: "Bash", input: { command: c.command, description: c.description } })) } }) + "\n");
     appendEvent(paths.events, { ...ident(), type: "session_started", stage: "1", transcript });
   }
@@ -213,7 +217,7 @@ describe("answering on screen (fake tmux, fake clock)", () => {
     // 2.1.332's layout: "3" there would switch modes; the answer names the option instead.
     a.dialogs = [dialog332([make.command, make.description]), dialog332([py.command, py.description])];
     const logs: string[] = [];
-    const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 60, permissionAnswers: { "make --version": "yes" } }, tmux: t.tmux, clock, log: (l) => logs.push(l) })!;
+    const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 60, permissionAnswers: { "make --version": "yes" } }, tmux: t.tmux, clock, log: (l) => logs.push(l), claudeDir: join(dir, "claude") })!;
     await passes(m, 6);
     // Exactly one keystroke reached the session: "1", on make's dialog. No Enter, so python's dialog is still up.
     expect(a.keys).toEqual(["1"]);
@@ -235,11 +239,11 @@ describe("answering on screen (fake tmux, fake clock)", () => {
     t.sessions.set("p_stage-1", a);
     started([make]);
     a.dialogs = [dialog197([make.command, make.description])];
-    const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 60, permissionAnswers: { "make --version": "yes" } }, tmux: t.tmux, clock, log: () => undefined })!;
+    const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 60, permissionAnswers: { "make --version": "yes" } }, tmux: t.tmux, clock, log: () => undefined, claudeDir: join(dir, "claude") })!;
     await passes(m, 3);
     expect(a.keys).toEqual(["1"]);
     // It ran (its result is in the transcript); the agent asks for make --version again in a new call.
-    const transcript = join(dir, "t.jsonl");
+    const transcript = transcriptPath();
     writeFileSync(transcript, readFileSync(transcript, "utf8") + JSON.stringify({ type: "user", message: { content: [{ type: "tool_result", tool_use_id: make.id }] } }) + "\n" + JSON.stringify({ type: "assistant", message: { id: "m2", content: [{ type: "tool_use", id: "t9", name: "Bash", input: { command: make.command, description: make.description } }] } }) + "\n");
     a.said.push("ran it");
     await passes(m, 2);
@@ -255,7 +259,7 @@ describe("answering on screen (fake tmux, fake clock)", () => {
     t.sessions.set("p_stage-1", a);
     started([make]);
     a.dialogs = [dialog332([make.command, make.description])];
-    const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 60, permissionAnswers: { "make --version": "3" } }, tmux: t.tmux, clock, log: () => undefined })!;
+    const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 60, permissionAnswers: { "make --version": "3" } }, tmux: t.tmux, clock, log: () => undefined, claudeDir: join(dir, "claude") })!;
     await passes(m, 4);
     expect(a.keys).toEqual([]);
     const review = readAllEvents(paths.events).find((e) => e.type === "review_requested");
@@ -276,7 +280,7 @@ describe("answering on screen (fake tmux, fake clock)", () => {
       a.dialogs = [stuck];
       return r;
     };
-    const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 60, permissionAnswers: { "make --version": "yes" } }, tmux: t.tmux, clock, log: () => undefined })!;
+    const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 60, permissionAnswers: { "make --version": "yes" } }, tmux: t.tmux, clock, log: () => undefined, claudeDir: join(dir, "claude") })!;
     await passes(m, 8);
     expect(a.keys).toEqual(["1"]);
     expect(readAllEvents(paths.events).filter((e) => e.type === "permission_answered")).toMatchObject([{ verified: false }]);

@@ -114,7 +114,7 @@ describe("usage and cost", () => {
     const paths = { stagesDir: join(dir, "stages") };
     const recorded: AutorunEvent[] = [];
     const view = {
-      deps: { paths, config: { prices: {} }, log: () => undefined },
+      deps: { paths, config: { prices: {} }, log: () => undefined, claudeDir: dir },
       status: { stages: { "1": {} } },
       emit: (e: object) => {
         const event = { ts: new Date().toISOString(), ...e } as AutorunEvent;
@@ -126,6 +126,7 @@ describe("usage and cost", () => {
     const sid = "0b7c8a52-3c1d-4c7e-9a57-2f1e0c7d9a11";
     const turn = (n: number) => line(`m${n}`, "claude-sonnet-4-5", 1_000_000, 0);
     const total = () => (recorded.filter((e) => e.type === "usage_recorded").at(-1) as { usage: { input_tokens: number } } | undefined)?.usage.input_tokens;
+    transcripts.observe({ ts: "", type: "stage_launched", stage: "1", host: "box1", session: "s", session_id: sid, attempt: 1 } as AutorunEvent);
     // The hook on the host names its own path; its bytes arrive here later, in the kept copy.
     transcripts.observe({ ts: "", type: "session_started", stage: "1", host: "box1", transcript: `/home/agent/.claude/projects/-w/${sid}.jsonl` } as AutorunEvent);
     transcripts.collect();
@@ -140,16 +141,23 @@ describe("usage and cost", () => {
     transcripts.collect();
     expect(total()).toBe(3_000_000);
     // The host is lost: the copy is placed where claude looks, resumed here and one more turn taken.
-    const placed = join(dir, "projects", `${sid}.jsonl`);
+    const placed = join(dir, "projects", "-w", `${sid}.jsonl`);
     mkdirSync(join(placed, ".."), { recursive: true });
     writeFileSync(placed, turn(1) + turn(2) + turn(3) + turn(4));
     transcripts.observe({ ts: "", type: "session_started", stage: "1", transcript: placed } as AutorunEvent);
     transcripts.collect();
     expect(total()).toBe(4_000_000);
-    // Whatever path a host's hook names, only a copy under the run's own directory is read here.
-    transcripts.observe({ ts: "", type: "agent_stopped", stage: "1", host: "box1", transcript: "/etc/passwd" } as AutorunEvent);
-    expect(transcripts.pathOf("1")).toBe(keptTranscriptPath(paths, "1", "passwd"));
-    transcripts.observe({ ts: "", type: "agent_stopped", stage: "1", host: "box1", transcript: "/x/not a session.jsonl" } as AutorunEvent);
-    expect(transcripts.pathOf("1")).toBeUndefined();
+    // A path a hook names that is not the stage's own session's transcript is not read: on a host
+    // (any other name), or here (another session, or a file outside Claude Code's projects).
+    for (const [host, transcript] of [
+      ["box1", "/etc/passwd"],
+      ["box1", "/x/not a session.jsonl"],
+      [undefined, join(dir, "projects", "-w", "0b7c8a52-3c1d-4c7e-9a57-2f1e0c7d9a12.jsonl")],
+      [undefined, join(dir, "worktree", `${sid}.jsonl`)],
+      [undefined, join(dir, "projects", "-w", "..", "..", "projects", "-w", `${sid}.jsonl`)],
+    ] as const) {
+      transcripts.observe({ ts: "", type: "agent_stopped", stage: "1", ...(host ? { host } : {}), transcript } as AutorunEvent);
+      expect(transcripts.pathOf("1"), transcript).toBe(placed);
+    }
   });
 });
