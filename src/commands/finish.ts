@@ -1,10 +1,10 @@
 /** `autorun done` and `autorun skip`: a person finishes a stage, and what waits for it goes on. */
+import { createInterface } from "node:readline/promises";
 import { createTmux } from "../adapters/tmux.js";
 import { appendFor } from "../state/orchestration.js";
 import { rebuildStatus } from "../state/status.js";
 import { cleanup } from "../monitor/cleanup.js";
 import { dependantsOf, workInBase } from "../monitor/finish.js";
-import { createInterface } from "node:readline/promises";
 import { sentence, stagesList } from "../core/printable.js";
 import { stageState } from "../core/words.js";
 import { UserError } from "../errors.js";

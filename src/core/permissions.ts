@@ -52,6 +52,9 @@ export function learnableRules(found: readonly string[], dialogs: readonly (Seen
   return { carried, dropped };
 }
 
+/** What decides what a JavaScript package manager runs for a script: the manifest and each manager's settings. */
+const PACKAGE_MANAGER_FILES = ["package.json", ".npmrc", ".yarnrc", ".yarnrc.yml", ".pnpmfile.cjs", "bunfig.toml"];
+
 /**
  * Files that decide how the run checks a stage and what later agents may do: autorun's project
  * configuration, Claude Code's project settings (permissions, hooks, MCP servers), the run's plan
@@ -62,9 +65,6 @@ export function learnableRules(found: readonly string[], dialogs: readonly (Seen
  * merged by a person, never by the monitor: it could otherwise pass its own check by rewriting it,
  * or widen every later stage's rights.
  */
-/** What decides what a JavaScript package manager runs for a script: the manifest and each manager's settings. */
-const PACKAGE_MANAGER_FILES = ["package.json", ".npmrc", ".yarnrc", ".yarnrc.yml", ".pnpmfile.cjs", "bunfig.toml"];
-
 export function guardedChanges(changed: readonly string[], checks: readonly (readonly string[])[], plan?: string): string[] {
   const guarded = new Set(["autorun.config.json", ".claude/settings.json", ".claude/settings.local.json", ".mcp.json", ...(plan ? [plan] : [])]);
   for (const argv of checks) {
