@@ -69,8 +69,8 @@ export async function runDone(ctx: Ctx, plan: string, stageArg: string, opts: { 
       `stage ${id}'s branch ${stage.branch} has ${found.ahead} commit${found.ahead === 1 ? "" : "s"} that ${base} does not have; merge ${found.ahead === 1 ? "it" : "them"} first (git merge --no-ff ${stage.branch}, or autorun merge ${name} ${id}) and run this again, or let what waits for it go on without ${found.ahead === 1 ? "it" : "them"}: autorun skip ${name} ${id}`,
     );
   }
-  // Only a merge that brought the stage's own commits in is its merge commit (the report's undo).
   if (!(await confirmUnstarted(ctx, orch, id, { what: "marking it done", yes: opts.yes }))) return 1;
+  // Only a merge that brought the stage's own commits in is its merge commit (the report's undo).
   const commit = found.kind === "in_base" && found.own ? found.commit : undefined;
   const detail =
     found.kind === "no_branch"

@@ -75,7 +75,8 @@ export class Transcripts {
 
   private refuse(id: string, path: string, why: string): void {
     const m = this.mem(id);
-    if ((m.refused ??= new Set()).has(path) || m.refused.size > 16) return;
+    // (A hook that came before its launch was recorded names the transcript again at the next Stop.)
+    if (m.sessions === undefined || (m.refused ??= new Set()).has(path) || m.refused.size > 16) return;
     m.refused.add(path);
     this.view.deps.log(`stage ${id}: not reading the transcript its hook named (${path}): ${why}`);
   }
