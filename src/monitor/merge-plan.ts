@@ -143,6 +143,9 @@ export async function describePlan(input: PlanInput, plan: MergePlan): Promise<s
   const { touched, checks } = plan;
   out.push(`merges cleanly onto ${base} at ${plan.baseTip.slice(0, 12)}; brings ${touched.length} file(s): ${touched.slice(0, 8).join(", ")}${touched.length > 8 ? ", …" : ""}`);
   out.push(checks.length > 0 ? `checks the merge result in ${validationWorktree(input.home, root)}: ${checks.map((a) => a.join(" ")).join("; ")}` : "no validate configured: no check before the base moves");
+  // A commit already sent back (its check failed on it, or it conflicted) is likely to be again.
+  const before = stage.send_backs.filter((c) => c === plan.stageTip).length;
+  if (before > 0) out.push(`this very commit (${plan.stageTip.slice(0, 12)}) was sent back ${before === 1 ? "once" : `${before} times`} already (see autorun logs ${status.plan_name}): unless what failed has changed, it fails the same way`);
   const checkout = await git.checkoutOf(root, base);
   if (!checkout) return [...out, `${base} is not checked out anywhere: only the branch moves`];
   const inTheWay = (await git.dirtyFiles(checkout)).filter((f) => touched.includes(f));

@@ -54,6 +54,8 @@ describe("a stage finished by a person", () => {
     expect(early.stderr).toContain(`git merge --no-ff ${branch}`);
     expect(early.stderr).toContain("autorun skip said-done 1");
     expect(eventsOf(sb, "said-done", "stage_done_by_person")).toHaveLength(0);
+    // The merge's dry run says the commit it would check was sent back already.
+    expect((await sb.cli(["merge", "said-done", "1", "--dry-run"])).stdout).toMatch(/this very commit \([0-9a-f]{12}\) was sent back (once|\d+ times) already \(see autorun logs said-done\): unless what failed has changed, it fails the same way/);
     // A fast-forward-free merge by hand, an unrelated commit after it, then the person says so.
     await sb.git("merge", "--no-ff", "-q", "-m", "merge stage 1 by hand", branch);
     const merge = await sb.git("rev-parse", "HEAD");
