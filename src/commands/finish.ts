@@ -63,7 +63,7 @@ export async function runDone(ctx: Ctx, plan: string, stageArg: string, opts: { 
   const id = finishable(orch, stageArg, "mark done");
   const stage = orch.status.stages[id]!;
   const { project_root: root, base_branch: base, plan_name: name } = orch.status;
-  const found = await workInBase(root, base, stage);
+  const found = await workInBase(root, base, stage, { applied: true });
   if (found.kind === "not_in_base") {
     throw new UserError(
       `stage ${id}'s branch ${stage.branch} has ${found.ahead} commit${found.ahead === 1 ? "" : "s"} that ${base} does not have; merge ${found.ahead === 1 ? "it" : "them"} first (git merge --no-ff ${stage.branch}, or autorun merge ${name} ${id}) and run this again, or let what waits for it go on without ${found.ahead === 1 ? "it" : "them"}: autorun skip ${name} ${id}`,

@@ -72,7 +72,7 @@ export async function carryOut(host: AnswerHost, id: string | undefined, key: st
       if (stage.status !== "in_progress") return said(`nothing was done: stage ${id} is ${stageState(stage)}`);
       return said(host.mergeNow(id) ? `the merge of stage ${id} was tried again (the monitor log says how it went)` : `a merge of stage ${id} was already under way`);
     case "merged": {
-      const found = await workInBase(status.project_root, status.base_branch, stage);
+      const found = await workInBase(status.project_root, status.base_branch, stage, { applied: true });
       if (found.kind !== "applied" && (found.kind !== "in_base" || !found.own)) {
         const why = found.kind === "not_in_base" ? `its branch ${stage.branch} has ${found.ahead} commit(s) ${status.base_branch} does not have` : found.kind === "no_branch" ? `its branch ${stage.branch} does not exist` : `its branch ${stage.branch} has no commits of its own`;
         return said(`nothing was done: ${why}; merge it, or say it is done anyway with: autorun done ${status.plan_name} ${id}`);

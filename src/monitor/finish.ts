@@ -18,18 +18,25 @@ export type WorkInBase =
   | { kind: "in_base"; own: false }
   /** The branch has `ahead` commits the base does not have, and changes the base lacks. */
   | { kind: "not_in_base"; ahead: number }
-  /** The branch's commits are not in the base, but their changes are: merged as other commits (a squash, a rebase). */
+  /**
+   * The branch's commits are not in the base, but their changes are: merged as other commits (a
+   * squash, a rebase). Looked for only when asked (`applied`): a merge-tree per stage.
+   */
   | { kind: "applied"; ahead: number }
   | { kind: "no_branch" };
 
-/** Where the stage's work is, as `git` sees it now. */
-export async function workInBase(root: string, base: string, stage: Pick<Stage, "branch">): Promise<WorkInBase> {
+/**
+ * Where the stage's work is, as `git` sees it now. `applied`: also whether a branch not in the
+ * base has its changes there (a person's word that it is finished needs that; watching every
+ * running stage each time the base moves does not).
+ */
+export async function workInBase(root: string, base: string, stage: Pick<Stage, "branch">, opts: { applied?: boolean } = {}): Promise<WorkInBase> {
   if (!(await git.branchExists(root, stage.branch))) return { kind: "no_branch" };
   const baseTip = await git.headCommit(root, `refs/heads/${base}`);
   const tip = await git.headCommit(root, `refs/heads/${stage.branch}`);
   if (!(await git.isAncestor(root, tip, baseTip))) {
     const ahead = await git.commitsAhead(root, `refs/heads/${base}`, `refs/heads/${stage.branch}`);
-    return { kind: (await changesIn(root, baseTip, tip)) ? "applied" : "not_in_base", ahead };
+    return { kind: opts.applied && (await changesIn(root, baseTip, tip)) ? "applied" : "not_in_base", ahead };
   }
   const merge = await git.mergeThatBrought(root, tip, baseTip);
   return merge === undefined ? { kind: "in_base", own: false } : { kind: "in_base", own: true, commit: merge };
