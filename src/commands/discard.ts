@@ -4,15 +4,15 @@
  * branch with commits the base lacks, or a worktree with uncommitted files, is kept and named.
  */
 import { existsSync, rmSync } from "node:fs";
-import { createInterface } from "node:readline/promises";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
 import { isAlive, signal } from "../adapters/process.js";
 import { listReviewFiles, readReview } from "../state/review.js";
-import { RuntimeError, UserError } from "../errors.js";
+import { RuntimeError } from "../errors.js";
 import { runningMonitor } from "../monitor/monitor-pid.js";
 import { discardOnHosts, hostLines, lookOnHosts } from "../monitor/host-discard.js";
 import type { Ctx } from "./ctx.js";
+import { confirmed } from "./confirm.js";
 import { resolveOrchestration } from "../state/orchestration.js";
 
 interface Plan {
@@ -65,15 +65,7 @@ export async function runDiscard(ctx: Ctx, plan: string, opts: { yes?: boolean }
     `- remove its state: ${paths.dir} and its log ${paths.monitorLog}`,
   ].filter(Boolean);
   for (const line of lines) ctx.out(line);
-  if (!opts.yes) {
-    if (!ctx.isTTY || !process.stdin.isTTY) throw new UserError(`discard removes ${status.plan_name} for good and asks first; run it in a terminal, or add --yes.`);
-    const rl = createInterface({ input: process.stdin, output: process.stdout });
-    const answer = await rl.question("Discard it? [y/N] ").finally(() => rl.close());
-    if (!/^y(es)?$/i.test(answer.trim())) {
-      ctx.out("Nothing was changed.");
-      return 1;
-    }
-  }
+  if (!opts.yes && !(await confirmed(ctx, { question: "Discard it?", refusal: `discard removes ${status.plan_name} for good and asks first; run it in a terminal, or add --yes.` }))) return 1;
   if (todo.monitor !== undefined) {
     signal(todo.monitor, "SIGTERM");
     const deadline = Date.now() + 15_000;

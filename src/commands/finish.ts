@@ -1,5 +1,4 @@
 /** `autorun done` and `autorun skip`: a person finishes a stage, and what waits for it goes on. */
-import { createInterface } from "node:readline/promises";
 import { createTmux } from "../adapters/tmux.js";
 import { appendFor } from "../state/orchestration.js";
 import { rebuildStatus } from "../state/status.js";
@@ -10,6 +9,7 @@ import { stageState } from "../core/words.js";
 import { UserError } from "../errors.js";
 import { monitorLogger, startMonitorDetached } from "./monitor.js";
 import type { Ctx } from "./ctx.js";
+import { confirmed } from "./confirm.js";
 import { requireStage, resolveOrchestration, type LoadedOrchestration } from "../state/orchestration.js";
 
 /** The stage a person may finish: not merged already, and not being merged right now. */
@@ -31,12 +31,7 @@ async function confirmUnstarted(ctx: Ctx, orch: LoadedOrchestration, id: string,
   if (opts.yes || s.status !== "pending" || s.sessions > 0) return true;
   const waits = s.depends_on.filter((d) => orch.status.stages[d]?.status !== "completed");
   const why = `stage ${id} (${s.name}) has not started${waits.length ? ` (it waits for ${stagesList(waits)})` : ""}, and nothing undoes ${opts.what}`;
-  if (!ctx.isTTY || !process.stdin.isTTY) throw new UserError(`${why}; if that is what you mean, add --yes.`);
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  const answer = await rl.question(`${sentence(why)}. Go on? [y/N] `).finally(() => rl.close());
-  if (/^y(es)?$/i.test(answer.trim())) return true;
-  ctx.out("Nothing was changed.");
-  return false;
+  return confirmed(ctx, { question: `${sentence(why)}. Go on?`, refusal: `${why}; if that is what you mean, add --yes.` });
 }
 
 /** After the event: the run goes on (its monitor started when none runs), and the person is told what starts. */
