@@ -148,6 +148,15 @@ async function releaseAndCheckNudged(m: Monitor, t: ReturnType<typeof fakeTmux>,
 
 const types = () => readAllEvents(paths.events).map((e) => e.type);
 
+/** What `autorun resume` appends during a usage-limit pause, then three passes 5 s apart. */
+async function resumedThenPasses(m: Monitor): Promise<void> {
+  appendEvent(paths.events, { orch_dir: paths.dir, plan_name: "p", project_slug: "p", type: "rate_limit_cleared" });
+  for (let i = 0; i < 3; i++) {
+    now += 5_000;
+    await step(m);
+  }
+}
+
 describe("the monitor's decisions (fake tmux, fake clock)", () => {
   it("nudges a stage idle at its prompt for stallSeconds, verified; after maxNudges asks a person once", async () => {
     const t = fakeTmux();
@@ -344,11 +353,7 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     const m = monitor(t.tmux, { stallSeconds: 600 });
     await step(m);
     expect(readAllEvents(paths.events).filter((e) => e.type === "rate_limited").map((e) => (e as { raw: string }).raw)).toEqual(["⎿  You've hit your limit · resets 3pm (Europe/Paris)"]);
-    appendEvent(paths.events, { orch_dir: paths.dir, plan_name: "p", project_slug: "p", type: "rate_limit_cleared" });
-    for (let i = 0; i < 3; i++) {
-      now += 5_000;
-      await step(m);
-    }
+    await resumedThenPasses(m);
     expect(types().filter((x) => x === "rate_limited")).toHaveLength(1);
     expect(readAllEvents(paths.events).filter((e) => e.type === "stall_continue_sent")).toHaveLength(1);
   });
@@ -360,12 +365,7 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     const m = monitor(t.tmux, { stallSeconds: 600 });
     await step(m);
     expect(types().filter((x) => x === "rate_limited")).toHaveLength(1);
-    // What `autorun resume` appends.
-    appendEvent(paths.events, { orch_dir: paths.dir, plan_name: "p", project_slug: "p", type: "rate_limit_cleared" });
-    for (let i = 0; i < 3; i++) {
-      now += 5_000;
-      await step(m);
-    }
+    await resumedThenPasses(m);
     expect(types().filter((x) => x === "rate_limited")).toHaveLength(1);
     expect(t.sessions.get("p_stage-1")!.said).toContain("> continue");
     expect(readAllEvents(paths.events).filter((e) => e.type === "stall_continue_sent")).toHaveLength(1);
