@@ -69,34 +69,38 @@ export async function isAncestor(root: string, commit: string, of: string): Prom
 }
 
 /**
- * Whether `commit` is `tip` or one of its first parents, back in time: a commit the branch itself
- * stood at, not one that came in through a merge's second parent. Reads only the commits since
- * `commit`. (Call it with `commit` an ancestor of `tip`.)
+ * `tip`'s first-parent line since `commit` (newest first), and whether `commit` is `tip` or one of
+ * its first parents, back in time (the oldest's first parent): a commit the branch itself stood
+ * at, not one that came in through a merge's second parent.
  */
+async function lineSince(root: string, commit: string, tip: string): Promise<{ line: string[]; onLine: boolean }> {
+  const line = (await ok(root, ["rev-list", "--first-parent", tip, `^${commit}`], "git rev-list")).split("\n").filter(Boolean);
+  if (line.length === 0) return { line, onLine: true };
+  const parent = await run(root, ["rev-parse", "--verify", "--quiet", `${line[line.length - 1]!}^1`]);
+  return { line, onLine: parent.ok && parent.stdout.trim() === commit };
+}
+
+/** Whether `commit` is on `tip`'s first-parent line (call it with `commit` an ancestor of `tip`). */
 export async function onFirstParentChain(root: string, commit: string, tip: string): Promise<boolean> {
-  const since = (await ok(root, ["rev-list", "--first-parent", tip, `^${commit}`], "git rev-list")).split("\n").filter(Boolean);
-  if (since.length === 0) return true;
-  const parent = await run(root, ["rev-parse", "--verify", "--quiet", `${since[since.length - 1]!}^1`]);
-  return parent.ok && parent.stdout.trim() === commit;
+  return (await lineSince(root, commit, tip)).onLine;
 }
 
 /**
  * The commit of `tip`'s first-parent line through which `commit` came into it (the merge of a
- * branch whose tip is `commit`); undefined when `commit` is on that line itself. The commits of the
- * line that contain `commit` are its newest ones, so the oldest of them is found by halving.
+ * branch whose tip is `commit`); undefined when `commit` is on that line itself, or not in `tip`.
+ * The commits of the line that contain `commit` are its newest ones, so the oldest of them is
+ * found by halving.
  */
 export async function mergeThatBrought(root: string, commit: string, tip: string): Promise<string | undefined> {
-  const line = (await ok(root, ["rev-list", "--first-parent", tip, `^${commit}`], "git rev-list")).split("\n").filter(Boolean);
+  const { line, onLine } = await lineSince(root, commit, tip);
+  if (onLine || !(await isAncestor(root, commit, line[0]!))) return undefined;
   let [low, high] = [0, line.length - 1];
-  if (high < 0 || !(await isAncestor(root, commit, line[0]!))) return undefined;
   while (low < high) {
     const mid = Math.ceil((low + high) / 2);
     if (await isAncestor(root, commit, line[mid]!)) low = mid;
     else high = mid - 1;
   }
-  // Its first parent is `commit` itself: `commit` is on the line, it came in through no merge.
-  const parent = await run(root, ["rev-parse", "--verify", "--quiet", `${line[low]!}^1`]);
-  return parent.ok && parent.stdout.trim() === commit ? undefined : line[low];
+  return line[low];
 }
 
 export async function headCommit(root: string, ref = "HEAD"): Promise<string> {
