@@ -98,9 +98,9 @@ export function parseMarkdownStages(text: string, blocks: MdBlocks = markdownBlo
       deps.entries.push(...parseDepValue(head.headingDeps).map((ref) => ({ ref, line: head.index + 1 })));
     }
     if (deps.stated) stage.deps = deps.entries;
-    const settings = readBodySettings(bodyLines, fenced.slice(head.end, end), { firstLine: head.end + 1, file, id: head.id });
+    const read = readBodySettings(bodyLines, fenced.slice(head.end, end), { firstLine: head.end + 1, file, id: head.id });
     refuseMisspeltDeps(bodyLines, fenced.slice(head.end, end), { firstLine: head.end + 1, file, id: head.id });
-    if (settings) Object.assign(stage, settings);
+    if (read) Object.assign(stage, read);
     if (deps.loose.length > 0) stage.looseDeps = deps.loose;
     const wave = [...waves].reverse().find((w) => w.index < head.index);
     if (wave) stage.group = wave.wave * 1_000_000 + wave.index;
