@@ -13,9 +13,8 @@
  * `a#[fg=red]b`) stays doubled, so tmux gets a directory that does not exist and silently starts
  * the pane in the client's own directory. `cd` takes the path as it is and fails loudly.
  */
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
 
@@ -50,20 +49,12 @@ export function sessionEnvText(env: Readonly<Record<string, string>>, unset: rea
   return `${lines.join("\n")}\n`;
 }
 
-let privateDir: string | undefined;
-
-/** Writes a session's environment file (0600, created new) in `dir` (0700), or a private temp dir. */
-export function writeSessionEnv(dir: string | undefined, session: string, env: Readonly<Record<string, string>>, unset: readonly string[]): string {
+/** Writes a session's environment file (0600, created new) in `dir` (made 0700). */
+export function writeSessionEnv(dir: string, session: string, env: Readonly<Record<string, string>>, unset: readonly string[]): string {
   const text = sessionEnvText(env, unset);
-  if (dir) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  else if (!privateDir) {
-    const made = mkdtempSync(join(tmpdir(), "autorun-env-"));
-    process.once("exit", () => rmSync(made, { recursive: true, force: true }));
-    privateDir = made;
-  }
-  const where = dir ?? privateDir!;
-  removeStale(where);
-  const file = join(where, `${session.replace(/[^A-Za-z0-9_-]/g, "_")}-${randomBytes(6).toString("hex")}.env`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  removeStale(dir);
+  const file = join(dir, `${session.replace(/[^A-Za-z0-9_-]/g, "_")}-${randomBytes(6).toString("hex")}.env`);
   const fd = openSync(file, "wx", 0o600);
   try {
     const bytes = Buffer.from(text);

@@ -9,8 +9,11 @@ export interface NewSession {
   cwd: string;
   argv: readonly string[];
   env: Record<string, string>;
-  /** Where the environment file goes (made 0700); a private temp directory when not given. */
-  envDir?: string;
+  /**
+   * Where the environment file goes (made 0700): a directory of the run's own, which outlives a
+   * killed process. (A host's autorun picks its own: a remote tmux passes this one on to nothing.)
+   */
+  envDir: string;
   width?: number;
   height?: number;
   /** Keep the pane (and what the program printed) after it exits, so autorun can read why. */

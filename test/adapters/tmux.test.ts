@@ -73,7 +73,7 @@ describe("tmux adapter on a private server", () => {
     // that fail, cannot start, or succeed the moment they run.
     const programs = [["false"], [join(sb.dir, "no-such-agent")], ["true"]];
     const env = { AUTORUN_FILLER: "x".repeat(2_500) };
-    const specs = Array.from({ length: 40 }, (_, i) => ({ name: `fast_stage-${i}`, cwd: sb.dir, argv: programs[i % 3]!, env, remainOnExit: true }));
+    const specs = Array.from({ length: 40 }, (_, i) => ({ name: `fast_stage-${i}`, cwd: sb.dir, argv: programs[i % 3]!, env, envDir: join(sb.dir, "env"), remainOnExit: true }));
     expect(await tmux.serverRunning()).toBe(false);
     expect(await tmux.newSessions(specs)).toEqual(specs.map(() => true));
     const statuses = await waitFor("every program to exit", async () => {

@@ -286,7 +286,7 @@ describe.skipIf(skip)("a stage on a host", () => {
     const name = `n; "q" 'sq' #x \`touch pwned3\` end;`;
     const cwd = join(info.root, `d; $HOME "q" 'sq' #c`);
     expect((await host.asUser('mkdir -p -- "$1"', cwd)).exitCode).toBe(0);
-    await tmux.newSession({ name, cwd, argv: ["sh", "-c", 'pwd; printf "ready\\n"; while IFS= read -r l; do printf "got[%s]\\n" "$l"; done'], env: { V: "x; $y 'z'" }, remainOnExit: true });
+    await tmux.newSession({ name, cwd, argv: ["sh", "-c", 'pwd; printf "ready\\n"; while IFS= read -r l; do printf "got[%s]\\n" "$l"; done'], env: { V: "x; $y 'z'" }, envDir: join(info.home, "session-env"), remainOnExit: true });
     expect(await tmux.hasSession(name)).toBe(true);
     expect(await tmux.listSessions()).toContain(name);
     await expect.poll(async () => (await tmux.capturePane(name)) ?? "", { timeout: 10_000 }).toContain("ready");
@@ -307,7 +307,7 @@ describe.skipIf(skip)("a stage on a host", () => {
     // An exited pane is kept (remain-on-exit) with its status and last words. (A program that exits
     // within microseconds of printing can lose its output to tmux on a loaded machine: this one
     // waits a moment, as any agent does.)
-    await tmux.newSession({ name: "dies", cwd: info.root, argv: ["sh", "-c", "echo last words; sleep 0.3; exit 3"], env: {}, remainOnExit: true });
+    await tmux.newSession({ name: "dies", cwd: info.root, argv: ["sh", "-c", "echo last words; sleep 0.3; exit 3"], env: {}, envDir: join(info.home, "session-env"), remainOnExit: true });
     // tmux can mark a pane dead (its pty closed) without its exit status, on a loaded machine
     // (test/e2e/crashes.test.ts allows the same for local panes): the status, when known, is 3.
     await expect.poll(async () => (await tmux.paneStatus("dies")).state, { timeout: 10_000 }).toBe("exited");
