@@ -104,6 +104,22 @@ describe("status", () => {
     expect(s.stages["1"]).toMatchObject({ status: "in_progress", attention: "merge_conflict", attempts: 1 });
   });
 
+  it("forgets a retried stage's phases and plan only when it starts over in a fresh worktree", () => {
+    const paths = orchPaths(dir, "p", "p");
+    started(paths);
+    const ts = "2026-01-01T00:00:00.000Z";
+    const before = [
+      ...readEventsFrom(paths.events).events,
+      { ...ident(paths), ts, type: "stage_launched" as const, stage: "1", session: "s1", session_id: "u", attempt: 1 },
+      { ...ident(paths), ts, type: "phase_status" as const, stage: "1", phase: "create_plan" as const, status: "done" as const, plan_file: "/w/plan.md" },
+      { ...ident(paths), ts, type: "phase_status" as const, stage: "1", phase: "implement" as const, status: "start" as const, current_phase: 2, total_phases: 2 },
+      { ...ident(paths), ts, type: "stage_failed" as const, stage: "1", reason: "crashed" },
+    ];
+    const retry = (fresh: boolean) => foldEvents([...before, { ...ident(paths), ts, type: "stage_retried" as const, stage: "1", fresh_worktree: fresh }])!.stages["1"]!;
+    expect(retry(false)).toMatchObject({ status: "pending", plan_file: "/w/plan.md", phases: { implement: { current_phase: 2, total_phases: 2 } } });
+    expect(retry(true)).toMatchObject({ status: "pending", plan_file: null, phases: {} });
+  });
+
   it.each([
     ["conflict", "merge_conflict"],
     ["validate_failed", "check_failed"],
