@@ -79,7 +79,10 @@ export class Reviews implements ReviewDesk {
         for (const [key, entry] of this.of(id)) if (entry.file === event.file) this.of(id).delete(key);
         return;
       case "stage_retried":
+        // A person runs it again: what its reviews asked about went with the attempt (not the
+        // question a merged session leaves, whether later stages keep what it was allowed).
         for (const key of [...this.of(id).keys()]) this.release(id!, key);
+        this.resolveLater(id, (k) => k !== "permissions", `stage ${id} was retried`);
         return;
       case "phase_status":
         if (this.isOpen(id!, "idle")) this.resolveLater(id, (k) => k === "idle", "the agent is working again");

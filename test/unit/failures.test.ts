@@ -117,4 +117,22 @@ describe("StopFailure: a turn that ended on an API error", () => {
     expect(types()).toContain("review_resolved");
     expect(m.status.stages["1"]!.attention).toBeNull();
   });
+
+  it("a stage retried by a person leaves none of its old reviews open", async () => {
+    const t = fakeTmux();
+    t.sessions.set("p_stage-1", t.agent("API Error: 500 Internal server error"));
+    started();
+    const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 5 }, tmux: t.tmux, clock, log: () => undefined })!;
+    hook({ error: "server_error", last_assistant_message: "API Error: 500" });
+    await run(m, 6);
+    const [review] = events().filter((e) => e.type === "review_requested") as { file: string }[];
+    expect(review).toBeDefined();
+    // The person gives up on this attempt, then runs it again.
+    t.sessions.delete("p_stage-1");
+    appendEvent(paths.events, { ...ident(), stage: "1", type: "stage_failed", reason: "ended by a person" });
+    appendEvent(paths.events, { ...ident(), stage: "1", type: "stage_retried", fresh_worktree: false });
+    await run(m, 6);
+    expect(events().filter((e) => e.type === "review_resolved")).toEqual([expect.objectContaining({ stage: "1", file: review!.file, reason: "stage 1 was retried" })]);
+    expect(readFileSync(review!.file, "utf8")).toContain("stage 1 was retried");
+  });
 });
