@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { execa } from "execa";
 import { CLI } from "../helpers/env.js";
+import { createTmux } from "../../src/adapters/tmux.js";
 
 let demoDir: string | undefined;
 let socket: string | undefined;
@@ -16,7 +17,8 @@ let gitConfigDir: string | undefined;
 afterEach(async () => {
   if (gitConfigDir) rmSync(gitConfigDir, { recursive: true, force: true });
   gitConfigDir = undefined;
-  if (socket) await execa("tmux", ["-L", socket, "kill-server"], { reject: false });
+  // (The demo's server and its socket file, which tmux leaves behind.)
+  if (socket) await createTmux(socket).killServer();
   socket = undefined;
   if (demoDir) rmSync(demoDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   demoDir = undefined;

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSandbox, ROOT, SIM, waitFor, type Sandbox } from "../helpers/env.js";
 import { expectClean, killMonitor, orchestrate, sleepAgent, waitForEnd } from "../helpers/orch.js";
 import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
+import { createTmux } from "../../src/adapters/tmux.js";
 
 const skip = hostLaneSkip();
 if (skip) console.log(`host lane skipped: ${skip}`);
@@ -233,7 +234,7 @@ describe.skipIf(skip)("runs with a host", () => {
       expect((await person("new-session", "-d", "-s", "desk", "-x", "150", "-y", "40", "-c", sb.repo, join(ROOT, "dist", "bin", "autorun"), "attach", "part", "1")).exitCode).toBe(0);
       await waitFor("a client of the host's tmux on stage 1's session", async () => (await onHost('tmux -S "$1" list-clients -F "#{client_session}"', join(host.home, ".autorun", "tmux", sb.socket))).split("\n").includes("part_stage-1"), 20_000);
     } finally {
-      await person("kill-server");
+      await createTmux(`person-${process.pid}`).killServer();
     }
 
     const down = Date.now();
