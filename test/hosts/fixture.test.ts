@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../helpers/env.js";
 import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
 
 const skip = hostLaneSkip();
@@ -69,14 +70,31 @@ describe.skipIf(skip)("test host teardown", () => {
     });
     expect((await execa("ip", ["netns", "list"])).stdout).not.toContain(leftover);
     expect((await execa("id", [leftover], { reject: false })).exitCode).not.toBe(0);
+    // A session of the user holding a temp dir when teardown SIGKILLs it: the dir goes too.
+    const session = execa("ssh", [...host.sshOptions, "-o", "BatchMode=yes", host.name, 'd=$(mktemp -d) && echo "$d" && exec sleep 60'], { reject: false });
+    let temp = "";
+    session.stdout!.on("data", (b: Buffer) => (temp += b.toString()));
+    await waitFor("the session's temp dir", () => temp.includes("\n"), 10_000);
+    expect(existsSync(temp.trim())).toBe(true);
     const pids = await host.pids();
     expect(pids.length).toBeGreaterThan(0);
     await host.teardown();
+    await session;
+    expect(existsSync(temp.trim())).toBe(false);
     expect((await execa("ip", ["netns", "list"])).stdout).not.toContain(host.netns);
     expect((await execa("ip", ["-o", "link"])).stdout).not.toContain(host.nsLink.replace(/^arn/, "arh"));
     expect((await execa("id", [host.user], { reject: false })).exitCode).not.toBe(0);
     expect(existsSync(host.home)).toBe(false);
-    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+    // (The session's processes were the killed sshd's: whoever inherits them reaps them a moment later.)
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor("every process of the host to be gone", () => !pids.some(alive), 5_000);
     expect((await execa("ip", ["-4", "-o", "addr"])).stdout).not.toContain(host.peer);
   });
 });

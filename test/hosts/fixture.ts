@@ -36,6 +36,8 @@ export interface TestHost {
   user: string;
   /** The user's home on the host. */
   home: string;
+  /** The user's TMPDIR in its ssh sessions: the fixture's own, so a teardown leaves nothing in /tmp. */
+  tmp: string;
   netns: string;
   /** The host's side of the veth pair, inside the namespace (for `ip -n netns link set … down`). */
   nsLink: string;
@@ -150,6 +152,7 @@ export async function makeTestHost(opts: { name?: string } = {}): Promise<TestHo
   const nsLink = `arn${short}`;
   const dir = mkdtempSync(join(tmpdir(), "autorun-host-"));
   const home = join(dir, "home");
+  const tmp = join(dir, "tmp");
   const name = opts.name ?? "testhost";
   let sshd: ChildProcess | undefined;
   let made = { netns: false, user: false, link: false };
@@ -192,7 +195,9 @@ export async function makeTestHost(opts: { name?: string } = {}): Promise<TestHo
     const { uid, gid } = await ids(user);
     mkdirSync(join(home, ".ssh"), { recursive: true, mode: 0o700 });
     writeFileSync(join(home, ".ssh", "authorized_keys"), readFileSync(`${clientKey}.pub`), { mode: 0o600 });
-    for (const p of [home, join(home, ".ssh"), join(home, ".ssh", "authorized_keys")]) chownSync(p, uid, gid);
+    // Its temp files there too: teardown SIGKILLs its processes, which then remove none of theirs.
+    mkdirSync(tmp, { mode: 0o700 });
+    for (const p of [home, join(home, ".ssh"), join(home, ".ssh", "authorized_keys"), tmp]) chownSync(p, uid, gid);
     chmodSync(home, 0o755);
     // The host user must reach nothing of ours but its home: the temp dir is only traversable.
     chmodSync(dir, 0o711);
@@ -211,6 +216,7 @@ export async function makeTestHost(opts: { name?: string } = {}): Promise<TestHo
         "UsePAM no",
         "PermitRootLogin no",
         `AllowUsers ${user}`,
+        `SetEnv TMPDIR=${tmp}`,
         "StrictModes yes",
         "UseDNS no",
         "PrintMotd no",
@@ -251,7 +257,7 @@ export async function makeTestHost(opts: { name?: string } = {}): Promise<TestHo
     };
     const asUser = (script: string, ...args: string[]) => inNs(["su", "-s", "/bin/sh", user, "-c", script, "sh", ...args]);
     const pids = async () => (await execa("ip", ["netns", "pids", netns], { reject: false })).stdout.split(/\s+/).filter(Boolean).map(Number);
-    return { name, address, peer, user, home, netns, nsLink, sshOptions: ["-F", clientConfig], knownHosts, timings, inNs, asUser, pids, teardown };
+    return { name, address, peer, user, home, tmp, netns, nsLink, sshOptions: ["-F", clientConfig], knownHosts, timings, inNs, asUser, pids, teardown };
   } catch (error) {
     await teardown();
     throw error;

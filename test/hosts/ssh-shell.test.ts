@@ -3,13 +3,14 @@
  * output and exit codes, answers that look like its own framing, quoting, a call past its
  * deadline, the shell ended under it, and ssh failing.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeMaster, controlPath, masterPids, type SshSettings, type SshTarget } from "../../src/adapters/ssh.js";
 import { SshShell } from "../../src/adapters/ssh-shell.js";
 import { ToolError } from "../../src/errors.js";
+import { waitFor } from "../helpers/env.js";
 import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
 
 const skip = hostLaneSkip();
@@ -77,6 +78,16 @@ describe.skipIf(skip)("a long-lived shell on a host", () => {
     expect(killed).toBeInstanceOf(ToolError);
     expect((killed as ToolError).code).toBe(255);
     expect((await sh.run("echo", ["back"])).stdout).toBe("back");
+  }, 60_000);
+
+  it("its temp dir on the host goes when it is closed", async () => {
+    const before = new Set(readdirSync(host.tmp));
+    const sh = shell();
+    expect((await sh.run("true", [])).ok).toBe(true);
+    const mine = readdirSync(host.tmp).filter((d) => !before.has(d));
+    expect(mine).toHaveLength(1);
+    sh.close();
+    await waitFor("the closed shell's temp dir to go", () => !readdirSync(host.tmp).includes(mine[0]!), 10_000);
   }, 60_000);
 
   it("ssh failing (nothing listening there) throws with 255, never an answer", async () => {
