@@ -70,7 +70,7 @@ const EVENT_WORDS: { [T in AutorunEvent["type"]]: (e: Extract<AutorunEvent, { ty
   stall_continue_sent: (e) => `nudged ${JSON.stringify(e.message.slice(0, 30))}${e.verified ? "" : " (not confirmed)"}`,
   rate_limited: (e) => `usage limit: paused until ${e.resets_at.slice(11, 16)} UTC`,
   rate_limit_cleared: () => "usage limit over",
-  session_dead: (e) => e.reason === "host_lost" ? "its host stopped answering" : e.server_gone ? "tmux server gone" : `session ended${e.exit_status !== undefined ? ` (exit ${e.exit_status})` : e.signal !== undefined ? ` (signal ${e.signal})` : ""}`,
+  session_dead: (e) => e.reason === "worktree_gone" ? "its worktree was removed: session ended, to run again in a new one" : e.reason === "host_lost" ? "its host stopped answering" : e.server_gone ? "tmux server gone" : `session ended${e.exit_status !== undefined ? ` (exit ${e.exit_status})` : e.signal !== undefined ? ` (signal ${e.signal})` : ""}`,
   stage_attention: (e) => e.attention ? `needs attention: ${e.attention.replace(/_/g, " ")}` : "attention cleared",
   merge_started: () => "merging",
   merge_conflict: (e) => `${MERGE_REFUSAL[e.reason] ?? e.reason}${e.files.length ? ` (${e.files.slice(0, 4).join(", ")}${e.files.length > 4 ? ", …" : ""})` : ""}`,

@@ -3,6 +3,8 @@
  * a tmux server that died with all of them, the backoff before a relaunch, and when to stop
  * relaunching and fail the stage.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { withoutFurniture } from "../core/words.js";
 import { stagesList } from "../core/printable.js";
 import { relaunchStage } from "./launcher.js";
@@ -19,6 +21,10 @@ interface SessionMemory {
   launchedAt?: number;
   deadAt?: number;
   quickDeaths: number;
+  /** Its worktree was seen in place since this monitor started (only then is one missing news). */
+  worktreeSeen?: boolean;
+  /** Its worktree was missing at the last look (acted on only when it still is at the next). */
+  worktreeMissing?: boolean;
 }
 
 /**
@@ -56,7 +62,7 @@ export class Liveness {
         break;
       case "session_dead":
         m.deadAt = this.host.deps.clock.now();
-        if (!event.server_gone && m.launchedAt !== undefined && Date.parse(event.ts) - m.launchedAt < 10_000) m.quickDeaths += 1;
+        if (!event.server_gone && event.reason !== "worktree_gone" && m.launchedAt !== undefined && Date.parse(event.ts) - m.launchedAt < 10_000) m.quickDeaths += 1;
         break;
       default:
         break;
@@ -77,7 +83,7 @@ export class Liveness {
  * A relaunch waits a backoff; an agent that exits within 10 s of its launch twice is failed
  * with what it said, not relaunched in a loop. A dead tmux server is told by the server being gone.
  */
-async function checkLiveness(host: Host, worktrees: Worktrees, mem: (id: string) => Readonly<SessionMemory>, paused: boolean): Promise<void> {
+async function checkLiveness(host: Host, worktrees: Worktrees, mem: (id: string) => SessionMemory, paused: boolean): Promise<void> {
   const { tmux, clock } = host.deps;
   let gone: { id: string; exit?: { status: number | undefined; signal: number | undefined } }[] = [];
   // A stage ended for its budget (`onBudget: stop`) is relaunched only once a person raises it.
@@ -87,7 +93,10 @@ async function checkLiveness(host: Host, worktrees: Worktrees, mem: (id: string)
   const panes = await tmux.paneStatuses(watched.map(([, stage]) => stage.session));
   for (const [id, stage] of watched) {
     let pane = panes.get(stage.session) ?? { state: "gone" as const };
-    if (pane.state === "running") continue;
+    if (pane.state === "running") {
+      if (await endedForItsWorktree(host, id, stage, mem(id))) gone.push({ id });
+      continue;
+    }
     // tmux marks a pane dead when its terminal closes, and learns the exit status a moment later.
     for (let look = 0; look < 10 && pane.state === "exited" && pane.status === undefined && pane.signal === undefined; look++) {
       await host.deps.clock.sleep(100);
@@ -143,6 +152,35 @@ async function checkLiveness(host: Host, worktrees: Worktrees, mem: (id: string)
     await relaunchStage({ tmux, paths: host.deps.paths, config: host.deps.config, log: host.deps.log, worktrees, ...(host.deps.hosts ? { hosts: host.deps.hosts } : {}) }, id, now.attempts);
     host.ingest();
   }
+}
+
+/**
+ * A running stage here whose worktree was removed (by hand, or by its agent): nothing it does can
+ * be committed, so its session is ended, to be relaunched like a dead one in a worktree made again
+ * from its branch (with its conversation). The relaunch counts as one of its sessions, as any
+ * does: a stage whose worktree keeps going fails instead of running again for ever. It is no quick
+ * death (the agent did not exit). Only a worktree this monitor saw in place counts, and
+ * only when nothing is left at its path: files there are someone's, and `autorun doctor` says how
+ * to move them aside.
+ */
+async function endedForItsWorktree(host: Host, id: string, stage: StageRecord, m: SessionMemory): Promise<boolean> {
+  if ((stage.host ?? "local") !== "local") return false;
+  if (existsSync(join(stage.worktree, ".git"))) {
+    Object.assign(m, { worktreeSeen: true, worktreeMissing: false });
+    return false;
+  }
+  if (!m.worktreeSeen || existsSync(stage.worktree)) return false;
+  // Missing at two looks in a row, its agent still running: one exiting after removing its own
+  // worktree (as claude's /exit does) is let go and relaunched as any exited agent.
+  if (!m.worktreeMissing) {
+    m.worktreeMissing = true;
+    return false;
+  }
+  Object.assign(m, { worktreeSeen: false, worktreeMissing: false });
+  await host.deps.tmux.killSession(stage.session);
+  host.emit({ type: "session_dead", stage: id, session: stage.session, reason: "worktree_gone" });
+  host.deps.log(`stage ${id}: its worktree ${stage.worktree} was removed; its session is ended, to run again in a worktree made from its branch ${stage.branch}`);
+  return true;
 }
 
 /**

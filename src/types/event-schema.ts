@@ -101,8 +101,12 @@ export const eventSchema = z.discriminatedUnion("type", [
     last_lines: z.array(z.string()).optional(),
     /** True when the whole tmux server was gone, not just this session. */
     server_gone: z.boolean().optional(),
-    /** `host_lost`: the stage's host stopped answering (its session may still run there). */
-    reason: z.enum(["host_lost"]).optional(),
+    /**
+     * `host_lost`: the stage's host stopped answering (its session may still run there).
+     * `worktree_gone`: its worktree was removed while it ran, so nothing it did could be committed:
+     * the monitor ended the session, to relaunch it in a worktree made again from the stage's branch.
+     */
+    reason: z.enum(["host_lost", "worktree_gone"]).optional(),
   }),
   withStage.extend({ type: z.literal("stage_relaunched"), session: z.string(), session_id: z.string(), attempt: z.number().int().positive(), events_offset: z.number().int().nonnegative().optional() }),
   withStage.extend({ type: z.literal("stage_attention"), attention: z.enum(ATTENTION).nullable(), reason: z.string() }),

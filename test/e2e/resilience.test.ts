@@ -1,10 +1,12 @@
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
 import { holdsFor, waitFor } from "../helpers/env.js";
 import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
+import { foldEvents } from "../../src/core/fold.js";
+import type { AutorunEvent } from "../../src/types/schemas.js";
 
 
 describe("keeping agents moving", () => {
@@ -117,23 +119,30 @@ describe("doctor", () => {
 });
 
 describe("a stage's worktree removed by hand", () => {
-  it("doctor names it and how to relaunch it in a fresh worktree; doing so works", async ({ sb }) => {
+  it("the monitor ends its session and runs it again in a new one; with a plain folder left there, doctor says how to do it by hand, which works", async ({ sb }) => {
     const agent = JSON.stringify(["sleep", "600", "{stage}"]);
     expect((await sb.cli(["orchestrate", sb.writePlan("lost.md", "## Stage 1: A\n"), "--agent-cmd", agent])).code).toBe(0);
     const worktree = await waitFor("the worktree", () => statusOf(sb, "lost")?.stages["1"]?.worktree as string | undefined);
     await waitFor("the session", async () => (await sb.tmux("has-session", "-t", "=lost_stage-1")).code === 0);
+    // Removed while the agent runs: the monitor ends that session and relaunches the stage in a
+    // worktree made again from its branch.
     await sb.git("worktree", "remove", "--force", worktree);
-    // What an agent does next: makes the folder again, a plain one.
-    mkdirSync(worktree, { recursive: true });
+    await waitFor("the relaunch", () => eventsOf(sb, "lost", "stage_relaunched", "1").length === 1, 30_000);
+    expect(eventsOf(sb, "lost", "session_dead", "1")).toEqual([expect.objectContaining({ reason: "worktree_gone" })]);
+    expect(existsSync(join(worktree, ".git"))).toBe(true);
+    expect(foldEvents(sb.events("lost") as unknown as AutorunEvent[])!.stages["1"]).toMatchObject({ status: "in_progress", sessions: 2 });
+    // Its .git gone but the folder left (an agent's doing, say): files there are someone's, so the
+    // monitor leaves it to a person, and doctor says what to do.
+    rmSync(join(worktree, ".git"));
     const r = await sb.cli(["doctor"]);
     const hint = `lost: stage 1's worktree ${worktree} is gone (removed by hand?), so its work cannot be committed there; to relaunch it in a fresh worktree from its branch: autorun stop lost --sessions, move the folder ${worktree} aside (it is no git worktree now), then autorun resume lost`;
     expect(r.stdout).toContain(`! ${hint}`);
-    expect(eventsOf(sb, "lost", "stage_relaunched")).toHaveLength(0);
+    expect(eventsOf(sb, "lost", "stage_relaunched")).toHaveLength(1);
     // The hint, followed.
     expect((await sb.cli(["stop", "lost", "--sessions"])).code).toBe(0);
     await execa("mv", [worktree, `${worktree}.aside`]);
     expect((await sb.cli(["resume", "lost"])).code).toBe(0);
-    await waitFor("the relaunch", () => eventsOf(sb, "lost", "stage_relaunched", "1").length === 1, 30_000);
+    await waitFor("the relaunch", () => eventsOf(sb, "lost", "stage_relaunched", "1").length === 2, 30_000);
     await waitFor("a worktree again", () => existsSync(join(worktree, ".git")), 30_000);
     expect((await sb.cli(["doctor"])).stdout).not.toContain("is gone (removed by hand?)");
     expect((await sb.cli(["stop", "lost", "--sessions"])).code).toBe(0);

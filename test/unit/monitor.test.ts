@@ -3,7 +3,7 @@
  * files in a temp dir): a stall is nudged, nudges are capped and a person asked; a session that
  * dies is relaunched after a backoff and failed when it dies again at once. No tmux, no waiting.
  */
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Monitor } from "../../src/monitor/controller.js";
@@ -253,6 +253,44 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     expect(failed).toMatchObject({ stage: "1" });
     expect((failed as { reason: string }).reason).toMatch(/exited 1 within 10 s of its launch, twice: .*cannot reach the API/);
     expect(m.status.stages["1"]!.status).toBe("failed");
+  });
+
+  it("a running stage whose worktree was removed has its session ended and runs again", async () => {
+    const t = fakeTmux();
+    t.sessions.set("p_stage-1", t.agent("working"));
+    started();
+    const wt = join(dir, "wt");
+    writeFileSync(join(wt, ".git"), "gitdir: somewhere\n");
+    const m = monitor(t.tmux);
+    await step(m);
+    expect(types()).not.toContain("session_dead");
+    // Removed by hand while its agent works on: missing at one look, then still at the next.
+    rmSync(wt, { recursive: true, force: true });
+    now += 1_500;
+    await step(m);
+    expect(types()).not.toContain("session_dead");
+    now += 1_500;
+    await step(m);
+    expect(readAllEvents(paths.events).filter((e) => e.type === "session_dead")).toEqual([expect.objectContaining({ stage: "1", reason: "worktree_gone" })]);
+    expect(t.sessions.has("p_stage-1")).toBe(false);
+    expect(m.status.stages["1"]).toMatchObject({ attention: "crashed" });
+    // (Made again from its branch by the relaunch; here, by hand, since there is no repository.)
+    mkdirSync(wt);
+    writeFileSync(join(wt, ".git"), "gitdir: somewhere\n");
+    now += 1_500;
+    await step(m);
+    expect(types()).toContain("stage_relaunched");
+    expect(t.launched[0]).toEqual(expect.arrayContaining(["--resume", "11111111-1111-4111-8111-111111111111"]));
+    expect(m.status.stages["1"]).toMatchObject({ status: "in_progress", sessions: 2, attempts: 2 });
+    // A worktree that keeps going is no loop: that relaunch was one of the stage's sessions.
+    now += 1_500;
+    await step(m);
+    rmSync(wt, { recursive: true, force: true });
+    for (let look = 0; look < 2; look++) {
+      now += 1_500;
+      await step(m);
+    }
+    expect(m.status.stages["1"]).toMatchObject({ status: "failed", failure_reason: expect.stringMatching(/session ended 2 times/) });
   });
 
   it("a person's stop --sessions and resume give the stage one free relaunch, not one for each", async () => {
