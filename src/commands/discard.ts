@@ -14,6 +14,7 @@ import { discardOnHosts, hostLines, lookOnHosts } from "../monitor/host-discard.
 import type { Ctx } from "./ctx.js";
 import { confirmed } from "./confirm.js";
 import { resolveOrchestration } from "../state/orchestration.js";
+import { orchestrateLockFile } from "../state/paths.js";
 
 interface Plan {
   monitor: number | undefined;
@@ -80,6 +81,7 @@ export async function runDiscard(ctx: Ctx, plan: string, opts: { yes?: boolean }
   for (const file of todo.reviews) rmSync(file, { force: true });
   rmSync(paths.dir, { recursive: true, force: true });
   rmSync(paths.monitorLog, { force: true });
+  rmSync(orchestrateLockFile(ctx.home, status.plan_name), { force: true });
   const keptThere = hosts.some((h) => h.unreached !== undefined || h.stages.some((s) => (s.worktree && s.worktree.dirty !== 0) || (s.branch && s.branch.ahead !== 0)));
   ctx.out(`Discarded ${status.plan_name}.${kept.length || keptTrees.length || keptThere ? " What was kept is listed above." : ""}`);
   return 0;

@@ -9,7 +9,7 @@ import { checkStageHosts, otherHostsHaveSlots, resolveHosts } from "../core/host
 import { planNameFromPath, projectSlug } from "../core/slug.js";
 import { branchName, sessionName, worktreeName } from "../core/naming.js";
 import { renderContextFile } from "../core/context-file.js";
-import { contextFilePath, locksDir, makeDir, orchPaths, reportsDir, type OrchPaths } from "../state/paths.js";
+import { contextFilePath, locksDir, makeDir, orchestrateLockFile, orchPaths, reportsDir, type OrchPaths } from "../state/paths.js";
 import { appendEvent, nowIso, readFirstEvent } from "../state/events.js";
 import { foldEvents } from "../core/fold.js";
 import { withLock } from "../state/lock.js";
@@ -183,7 +183,7 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
   }
   // One orchestrate per plan at a time: a second one waits, then continues what the first wrote.
   makeDir(locksDir(ctx.home));
-  return withLock(join(locksDir(ctx.home), `orchestrate-${prep.planName}.lock`), () => orchestrateLocked(ctx, prep, opts), 120_000);
+  return withLock(orchestrateLockFile(ctx.home, prep.planName), () => orchestrateLocked(ctx, prep, opts), 120_000);
 }
 
 async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: OrchestrateOptions): Promise<number> {

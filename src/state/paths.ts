@@ -56,6 +56,11 @@ export function locksDir(home: string): string {
   return join(home, "locks");
 }
 
+/** What `orchestrate` locks so that one runs per plan name at a time (an empty file). */
+export function orchestrateLockFile(home: string, planName: string): string {
+  return join(locksDir(home), `orchestrate-${planName}.lock`);
+}
+
 /** `<home>/orchestration/<plan_name>` and the project slug (from its first event) → its paths. */
 export function pathsFromOrchDir(orchDir: string, projectSlug: string): OrchPaths {
   const dir = resolve(orchDir);

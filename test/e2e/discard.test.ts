@@ -1,5 +1,5 @@
 /** `doctor --fix` starts nothing and touches only what this home recorded; `discard` ends a run for good. */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect } from "vitest";
@@ -57,6 +57,8 @@ describe("autorun discard", () => {
     expect((await sb.git("branch", "--list", "worktree-*", "--format=%(refname:short)")).trim()).toBe("worktree-abandon-stage-2");
     expect(existsSync(file)).toBe(false);
     expect(existsSync(dir)).toBe(false);
+    // Nothing of it in the home: not the lock orchestrate took for its name either.
+    expect(readdirSync(join(sb.home, "locks")).filter((f) => f.includes("abandon"))).toEqual([]);
     expect((await sb.cli(["status"])).stdout).toContain("No orchestrations");
   });
 
