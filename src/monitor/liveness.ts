@@ -21,8 +21,6 @@ interface SessionMemory {
   launchedAt?: number;
   deadAt?: number;
   quickDeaths: number;
-  /** Its worktree was seen in place since this monitor started (only then is one missing news). */
-  worktreeSeen?: boolean;
   /** Its worktree was missing at the last look (acted on only when it still is at the next). */
   worktreeMissing?: boolean;
 }
@@ -159,24 +157,24 @@ async function checkLiveness(host: Host, worktrees: Worktrees, mem: (id: string)
  * be committed, so its session is ended, to be relaunched like a dead one in a worktree made again
  * from its branch (with its conversation). The relaunch counts as one of its sessions, as any
  * does: a stage whose worktree keeps going fails instead of running again for ever. It is no quick
- * death (the agent did not exit). Only a worktree this monitor saw in place counts, and
- * only when nothing is left at its path: files there are someone's, and `autorun doctor` says how
- * to move them aside.
+ * death (the agent did not exit). A stage here is launched only once its worktree is made, so one
+ * missing was removed since, even before this monitor started; but only when nothing is left at its
+ * path: files there are someone's, and `autorun doctor` says how to move them aside.
  */
 async function endedForItsWorktree(host: Host, id: string, stage: StageRecord, m: SessionMemory): Promise<boolean> {
   if ((stage.host ?? "local") !== "local") return false;
   if (existsSync(join(stage.worktree, ".git"))) {
-    Object.assign(m, { worktreeSeen: true, worktreeMissing: false });
+    m.worktreeMissing = false;
     return false;
   }
-  if (!m.worktreeSeen || existsSync(stage.worktree)) return false;
+  if (existsSync(stage.worktree)) return false;
   // Missing at two looks in a row, its agent still running: one exiting after removing its own
   // worktree (as claude's /exit does) is let go and relaunched as any exited agent.
   if (!m.worktreeMissing) {
     m.worktreeMissing = true;
     return false;
   }
-  Object.assign(m, { worktreeSeen: false, worktreeMissing: false });
+  m.worktreeMissing = false;
   await host.deps.tmux.killSession(stage.session);
   host.emit({ type: "session_dead", stage: id, session: stage.session, reason: "worktree_gone" });
   host.deps.log(`stage ${id}: its worktree ${stage.worktree} was removed; its session is ended, to run again in a worktree made from its branch ${stage.branch}`);

@@ -293,6 +293,21 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     expect(m.status.stages["1"]).toMatchObject({ status: "failed", failure_reason: expect.stringMatching(/session ended 2 times/) });
   });
 
+  it("a worktree removed before the monitor started is noticed too", async () => {
+    const t = fakeTmux();
+    t.sessions.set("p_stage-1", t.agent("working"));
+    started();
+    // Launched in its worktree, which went while no monitor ran (or before its first look).
+    rmSync(join(dir, "wt"), { recursive: true, force: true });
+    const m = monitor(t.tmux);
+    await step(m);
+    expect(types()).not.toContain("session_dead");
+    now += 1_500;
+    await step(m);
+    expect(readAllEvents(paths.events).filter((e) => e.type === "session_dead")).toEqual([expect.objectContaining({ stage: "1", reason: "worktree_gone" })]);
+    expect(t.sessions.has("p_stage-1")).toBe(false);
+  });
+
   it("a person's stop --sessions and resume give the stage one free relaunch, not one for each", async () => {
     // Events carry the time they are written: here the fake clock's, so deaths 20 s apart are not quick.
     vi.useFakeTimers({ toFake: ["Date"] });
