@@ -76,9 +76,10 @@ describe("tmux adapter on a private server", () => {
     const specs = Array.from({ length: 40 }, (_, i) => ({ name: `fast_stage-${i}`, cwd: sb.dir, argv: programs[i % 3]!, env, envDir: join(sb.dir, "env"), remainOnExit: true }));
     expect(await tmux.serverRunning()).toBe(false);
     expect(await tmux.newSessions(specs)).toEqual(specs.map(() => true));
-    const statuses = await waitFor("every program to exit", async () => {
+    // tmux marks a pane dead when its terminal closes, and learns the exit status a moment later.
+    const statuses = await waitFor("every program to exit, with its status", async () => {
       const all = await tmux.paneStatuses();
-      return [...all.values()].every((p) => p.state === "exited") && all.size === 40 ? all : undefined;
+      return [...all.values()].every((p) => p.state === "exited" && (p.status !== undefined || p.signal !== undefined)) && all.size === 40 ? all : undefined;
     });
     specs.forEach((s, i) => expect(statuses.get(s.name)).toEqual({ state: "exited", status: [1, 127, 0][i % 3], signal: undefined }));
   });
