@@ -1,11 +1,10 @@
 /**
  * The machines of one run, as the monitor drives them: where each stage runs now (from its
- * launch events), a `StageHost` per host, one `Tmux` routing each session to its host's tmux, one
- * event stream per host with stages (started from the monitor's tick, started again when it ends),
- * and host loss: a host that has not answered for `LOST_MS` (its stream says it is there every
- * second) is lost (its stages' sessions are recorded dead with reason `host_lost`),
- * and after the grace period its stages are relaunched elsewhere. A lost host that answers again
- * has its sessions of stages that moved ended before anything it reports is read.
+ * launch events), placement of ready stages, a `StageHost` per host, one `Tmux` routing each
+ * session to its host's tmux, and the stages' git work on their hosts. The link to each host (its
+ * connection, events stream and liveness) is host-links.ts; a lost host's stages are recorded dead
+ * and relaunched elsewhere by host-loss.ts. A lost host that answers again has its sessions of
+ * stages that moved ended (`fence`, here) before anything it reports is read.
  *
  * Exists only for a run whose configuration names another host with slots (or whose stages ran
  * on one): a run on this machine alone pays nothing for it.
@@ -15,26 +14,19 @@ import type { SshSettings } from "../adapters/ssh.js";
 import type { Tmux } from "../adapters/tmux.js";
 import { otherHostsHaveSlots, resolveHosts, type HostSpec } from "../core/hosts.js";
 import { placeStages, type Placement } from "../core/placement.js";
-import type { HostEventFollower } from "../host/event-follower.js";
-import { HostEventStream } from "../host/event-stream.js";
-import { hostEventsFile } from "../host/protocol.js";
-import { RemoteHost, runTmuxSocket } from "../host/remote-host.js";
-import { LocalStageHost, RemoteStageHost, type StageHost } from "../host/stage-host.js";
+import { runTmuxSocket } from "../host/remote-host.js";
+import { LocalStageHost, type StageHost } from "../host/stage-host.js";
 import type { Config } from "../state/config.js";
 import type { OrchPaths } from "../state/paths.js";
 import type { AutorunEvent, Status } from "../types/schemas.js";
 import { routedTmux } from "./host-tmux.js";
 import { HostKeep } from "./host-keep.js";
+import { HostLinks } from "./host-links.js";
 import { HostStageWork } from "./host-stage-work.js";
-import { hostFollower, logRejected, type Rejected } from "./host-follower.js";
 import type { Clock } from "../core/clock.js";
 import { stagesList } from "../core/printable.js";
 
-/** A host that has not answered for this long is lost (its stream says it is there every second: ≤ 10 s from link loss). */
-export const LOST_MS = 6_000;
-const POLL_MS = 1_000;
-/** A host's stream outlives its last stage by this long (a stage launched there soon after needs no new one). */
-const LINGER_MS = 60_000;
+export { LOST_MS } from "./host-links.js";
 
 export interface RunHostsDeps {
   paths: OrchPaths;
@@ -46,36 +38,15 @@ export interface RunHostsDeps {
   wake?: (afterMs?: number) => void;
 }
 
-interface Conn {
-  remote: RemoteHost;
-  stageHost: RemoteStageHost;
-  follower?: HostEventFollower;
-  stream?: HostEventStream;
-  /** The stream is being made (the host's autorun checked first). */
-  starting?: boolean;
-  /** Since when the host has had no stage (its stream and its `host serve` end LINGER_MS later). */
-  idleSince?: number;
-  tmux?: Tmux;
-  lastOk: number;
-  /** When the host was declared lost (undefined: it answers). */
-  lostAt?: number;
-  /** Its stale sessions were ended since it was lost: what it says may be read. */
-  fenced?: boolean;
-  lastError?: string;
-  /** Lines the follower refused since they were last logged, by reason. */
-  rejected?: Rejected;
-}
-
 export class RunHosts {
   readonly specs: HostSpec[];
   readonly tmux: Tmux;
   /** Stages on another host now: host, and the host's events file length when their attempt started. */
   private readonly placed = new Map<string, { host: string; offset: number; session: string }>();
-  private readonly conns = new Map<string, Conn>();
   private readonly local: LocalStageHost;
-  /** When the pass this asked for last is due. */
-  private wakeAt: number | undefined;
   readonly ssh: SshSettings;
+  /** The link to each other host: connection, events stream, liveness (host-links.ts). */
+  private readonly links: HostLinks;
   /** The copy kept here of the work of the stages on hosts (host-keep.ts). */
   readonly keep: HostKeep;
   /** Stages' git work on their hosts: fetched, the base pushed, cleaned up after merge. */
@@ -85,6 +56,24 @@ export class RunHosts {
     this.specs = resolveHosts(deps.config);
     this.ssh = { home: deps.paths.home, connectTimeoutS: 5, aliveIntervalS: 2, aliveCountMax: 2 };
     this.local = new LocalStageHost(status().project_root, deps.paths.home);
+    this.links = new HostLinks({
+      ssh: this.ssh,
+      paths: deps.paths,
+      clock: deps.clock,
+      log: deps.log,
+      agentCommand: deps.config.agentCommand,
+      socket: this.socket(),
+      status,
+      spec: (name) => this.spec(name),
+      busy: () => this.busyHosts(),
+      placements: (host) => {
+        const out = new Map<string, number>();
+        for (const [id, p] of this.placed) if (p.host === host) out.set(id, p.offset);
+        return out;
+      },
+      fence: (host, tmux) => this.fence(host, tmux),
+      ...(deps.wake ? { wake: deps.wake } : {}),
+    });
     this.keep = new HostKeep({
       ssh: this.ssh,
       paths: deps.paths,
@@ -94,8 +83,8 @@ export class RunHosts {
       hostOf: (id) => this.hostOf(id),
       up: (host) => this.up(host),
       remote: async (host) => {
-        const c = this.conn(host);
-        return { target: c.remote.target, root: (await c.remote.ready()).root };
+        const { remote } = this.links.conn(host);
+        return { target: remote.target, root: (await remote.ready()).root };
       },
     });
     this.work = new HostStageWork({
@@ -105,7 +94,7 @@ export class RunHosts {
       keep: this.keep,
       status,
       hostOf: (id) => this.hostOf(id),
-      remoteHost: (host) => (this.spec(host) && !this.spec(host)!.local ? this.conn(host) : undefined),
+      remoteHost: (host) => (this.spec(host) && !this.spec(host)!.local ? this.links.conn(host) : undefined),
       socket: () => this.socket(),
     });
     this.tmux = routedTmux(deps.tmux, {
@@ -115,11 +104,8 @@ export class RunHosts {
         for (const p of this.placed.values()) out.set(p.host, [...(out.get(p.host) ?? []), p.session]);
         return out;
       },
-      remoteTmux: (host) => {
-        const c = this.conns.get(host);
-        return c && c.lostAt === undefined && c.tmux ? c.tmux : undefined;
-      },
-      unanswered: (host, error) => this.note(host, error),
+      remoteTmux: (host) => this.links.tmux(host),
+      unanswered: (host, error) => this.links.note(host, error),
     });
   }
 
@@ -152,7 +138,7 @@ export class RunHosts {
   }
 
   up(host: string): boolean {
-    return host === "local" || this.conns.get(host)?.lostAt === undefined;
+    return this.links.up(host);
   }
 
   spec(name: string): HostSpec | undefined {
@@ -161,12 +147,7 @@ export class RunHosts {
 
   /** The host `name`'s side (made ready before use: the same autorun there, its root prepared). */
   async stageHost(name: string): Promise<StageHost> {
-    if (name === "local") return this.local;
-    const c = this.conn(name);
-    await c.stageHost.ready();
-    c.tmux ??= c.stageHost.tmux(this.socket());
-    c.lastOk = Math.max(c.lastOk, this.deps.clock.now());
-    return c.stageHost;
+    return name === "local" ? this.local : this.links.ready(name);
   }
 
   socket(): string {
@@ -181,23 +162,10 @@ export class RunHosts {
     if (!this.spec(host) || this.spec(host)!.local || !this.up(host)) return;
     const status = this.status();
     const worktrees = ids.map((id) => ({ worktree: basename(status.stages[id]!.worktree), branch: status.stages[id]!.branch }));
-    const c = this.conn(host);
-    // About to be used: not ended as idle under the work made ready there.
-    c.idleSince = undefined;
-    void c
-      .remote.ahead(status.project_root, { commit, baseBranch: status.base_branch, worktrees })
+    void this.links
+      .using(host)
+      .ahead(status.project_root, { commit, baseBranch: status.base_branch, worktrees })
       .then((why) => why && this.deps.log(`host ${host}: nothing made ahead of ${stagesList(ids)}'s launch there: ${why}`));
-  }
-
-  private conn(name: string): Conn {
-    let c = this.conns.get(name);
-    if (c) return c;
-    const spec = this.spec(name);
-    if (!spec || spec.local) throw new Error(`host ${name} is not configured`);
-    const remote = new RemoteHost(this.ssh, spec, this.status().project_slug, this.deps.config.agentCommand);
-    c = { remote, stageHost: new RemoteStageHost(remote, this.status().project_root), lastOk: this.deps.clock.now() };
-    this.conns.set(name, c);
-    return c;
   }
 
   /** Which host each of the ready stages `ids` runs on (or why it waits). */
@@ -236,69 +204,20 @@ export class RunHosts {
     return this.work.reap(ids);
   }
 
-  /** An ssh call to `host` failed: no answer is no news of its sessions. */
-  private note(host: string, error: unknown): void {
-    const c = this.conns.get(host);
-    const message = (error as Error).message;
-    if (c && c.lastError !== message) {
-      c.lastError = message;
-      this.deps.log(`host ${host}: ${message}`);
-    }
-  }
-
   /**
-   * On the monitor's tick: the events stream of each host that has stages started (it runs in the
-   * background, and starts itself again when it ends); hosts silent for LOST_MS declared lost.
-   * Returns the hosts lost at this call.
+   * On the monitor's tick: each busy host's events stream kept running, hosts silent for
+   * `LOST_MS` declared lost (host-links.ts), and the copies of hosts' work kept. Returns the hosts
+   * lost at this call.
    */
   check(): string[] {
-    const now = this.deps.clock.now();
-    const lost: string[] = [];
-    const busy = this.busyHosts();
-    // A monitor started while stages run on hosts follows them from its first pass.
-    for (const name of busy) if (this.spec(name)) this.conn(name);
-    for (const [name, c] of this.conns) {
-      if (!busy.has(name) && c.lostAt === undefined) {
-        c.idleSince ??= now;
-        if (now - c.idleSince >= LINGER_MS) {
-          if (c.stream?.running) void c.stream.stop();
-          c.remote.close();
-        }
-        continue;
-      }
-      c.idleSince = undefined;
-      this.follow(name, c);
-      if (c.lostAt === undefined && now - c.lastOk >= LOST_MS) {
-        c.lostAt = now;
-        c.fenced = false;
-        lost.push(name);
-      }
-    }
-    // A pass when a host's stream must start again or the host would count as lost (a lost one:
-    // each second, for its return and its grace period); between those a healthy host's stream
-    // runs on its own, and the monitor's passes keep their own pace.
-    const due = [...this.conns].filter(([name]) => busy.has(name)).map(([, c]) => (c.stream?.running || c.starting ? Math.max(0, c.lastOk + LOST_MS - now) + 10 : POLL_MS));
-    if (lost.length > 0 || [...this.conns.values()].some((c) => c.lostAt !== undefined)) this.wakeIn(POLL_MS);
-    else if (due.length > 0) this.wakeIn(Math.min(...due));
+    const lost = this.links.check();
     this.keep.tick();
     return lost;
   }
 
-  /**
-   * A pass in `ms`, unless one is already asked for by then: each pass asks again, so asking
-   * every time would start a new chain of passes at each pass.
-   */
-  private wakeIn(ms: number): void {
-    const now = this.deps.clock.now();
-    if (this.wakeAt !== undefined && this.wakeAt > now && this.wakeAt <= now + ms) return;
-    this.wakeAt = now + ms;
-    this.deps.wake?.(ms);
-  }
-
   /** Seconds since `host` last answered. */
   silentSeconds(host: string): number {
-    const c = this.conns.get(host);
-    return c ? Math.round((this.deps.clock.now() - c.lastOk) / 1000) : 0;
+    return this.links.silentSeconds(host);
   }
 
   /** Hosts with stages running or merging on them. */
@@ -308,7 +227,7 @@ export class RunHosts {
 
   /** When `host` was lost (undefined: it answers). */
   lostAt(host: string): number | undefined {
-    return this.conns.get(host)?.lostAt;
+    return this.links.lostAt(host);
   }
 
   /** Stages placed on `host` now. */
@@ -317,80 +236,12 @@ export class RunHosts {
   }
 
   /** Ends every host's events stream (the monitor stops; a later tick starts those it needs again). */
-  async close(): Promise<void> {
-    await Promise.all([...this.conns.values()].map((c) => c.stream?.stop()));
-    for (const c of this.conns.values()) c.remote.close();
-  }
-
-  /** Starts the events stream of `name` unless it runs. */
-  private follow(name: string, c: Conn): void {
-    if (c.stream) return c.stream.start();
-    if (c.starting) return;
-    c.starting = true;
-    const start = async (): Promise<void> => {
-      const info = await c.remote.ready();
-      // What launches there next (a dependant, a relaunch) finds the host's server running.
-      c.remote.server.warm();
-      const follower = (c.follower = hostFollower({
-        ssh: this.ssh,
-        target: c.remote.target,
-        home: info.home,
-        paths: this.deps.paths,
-        name,
-        placements: () => {
-          const out = new Map<string, number>();
-          for (const [id, p] of this.placed) if (p.host === name) out.set(id, p.offset);
-          return out;
-        },
-        rejected: (c.rejected ??= new Map()),
-      }));
-      c.stream = new HostEventStream({
-        s: this.ssh,
-        target: c.remote.target,
-        autorun: c.remote.spec.autorun,
-        hostEvents: hostEventsFile(info.home, basename(this.deps.paths.dir)),
-        follower,
-        // Back after a loss: the sessions of stages that moved on are ended before anything it says is read.
-        beforeStart: async () => {
-          if (c.lostAt !== undefined && !c.fenced) {
-            await this.fence(name, c);
-            c.fenced = true;
-          }
-        },
-        admit: () => c.lostAt === undefined || c.fenced === true,
-        onAnswer: () => {
-          c.lastOk = this.deps.clock.now();
-          if (c.lostAt !== undefined) {
-            this.deps.log(`host ${name}: answers again`);
-            c.lostAt = undefined;
-            c.fenced = false;
-          }
-          c.lastError = undefined;
-          logRejected(this.deps.log, name, c.rejected);
-        },
-        onAccepted: () => this.deps.wake?.(),
-        // Its panes are read once what its stages said is read: a monitor started again must not
-        // take a stage that reported "implement done" and exited for a dead one.
-        onCaughtUp: () => {
-          c.tmux ??= c.stageHost.tmux(this.socket());
-        },
-        onError: (error) => {
-          logRejected(this.deps.log, name, c.rejected);
-          this.note(name, error);
-        },
-      });
-      c.stream.start();
-    };
-    start()
-      .catch((error: unknown) => this.note(name, error))
-      .finally(() => {
-        c.starting = false;
-      });
+  close(): Promise<void> {
+    return this.links.close();
   }
 
   /** Ends the host's sessions of this run's stages that are no longer placed on it. */
-  private async fence(name: string, c: Conn): Promise<void> {
-    const tmux = c.stageHost.tmux(this.socket());
+  private async fence(name: string, tmux: Tmux): Promise<void> {
     const mine = new Set(Object.values(this.status().stages).map((s) => s.session));
     for (const session of await tmux.listSessions()) {
       if (!mine.has(session)) continue;
