@@ -12,7 +12,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runProgram, type RunResult } from "./exec.js";
+import { lastLine, runProgram, type RunResult } from "./exec.js";
 import { controlPath, quoteSh, sshArgs, type SshSettings, type SshTarget } from "./ssh.js";
 import { ToolError } from "../errors.js";
 
@@ -62,7 +62,7 @@ async function runGit(host: { s: SshSettings; target: SshTarget; o: HostGitOptio
   const { s, target, o } = host;
   const env = gitEnv(s, target, o.remoteDir);
   const r = await runProgram("git", args, { cwd: o.cwd, env, timeoutMs: o.timeoutMs ?? 60_000 });
-  if (!r.ok) throw new ToolError(`${what} host ${target.name} (${o.remoteDir}) failed: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`}`, { argv: ["git", ...args], code: r.code, stderr: r.stderr, cwd: o.cwd });
+  if (!r.ok) throw new ToolError(`${what} host ${target.name} (${o.remoteDir}) failed: ${lastLine(r.stderr) ?? `exit ${r.code}`}`, { argv: ["git", ...args], code: r.code, stderr: r.stderr, cwd: o.cwd });
   return r;
 }
 

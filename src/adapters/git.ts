@@ -1,7 +1,7 @@
 /** git, always with an argument array and `-C <dir>`. */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { runProgram, expectOk, type RunResult } from "./exec.js";
+import { lastLine, runProgram, expectOk, type RunResult } from "./exec.js";
 import { gitPlace } from "./git-where.js";
 
 /**
@@ -270,7 +270,7 @@ export async function removeWorktree(root: string, worktree: string): Promise<bo
 /** Removes a worktree; undefined when it went, else the last line git said about why not. */
 export async function removeWorktreeSaying(root: string, worktree: string): Promise<string | undefined> {
   const r = await run(root, ["worktree", "remove", "--force", worktree]);
-  return r.ok ? undefined : r.stderr.trim().split("\n").pop() || `git exited with ${String(r.code)}`;
+  return r.ok ? undefined : lastLine(r.stderr) || `git exited with ${String(r.code)}`;
 }
 
 export async function pruneWorktrees(root: string): Promise<void> {

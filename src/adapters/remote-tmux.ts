@@ -14,7 +14,7 @@
  * never read as "no such session".
  */
 import { rmSync } from "node:fs";
-import { runProgram, type RunOptions, type RunResult } from "./exec.js";
+import { lastLine, runProgram, type RunOptions, type RunResult } from "./exec.js";
 import { createTmux, type NewSession, type Tmux } from "./tmux.js";
 import { quoteSh, runScript, sshArgs, type SshSettings, type SshTarget } from "./ssh.js";
 import { sshShell } from "./ssh-shell.js";
@@ -48,7 +48,7 @@ export function tmuxAtPath(path: string, runner: Runner = runProgram): Tmux {
 export function sshRunner(s: SshSettings, target: SshTarget): Runner {
   return async (file, args, opts = {}) => {
     const r = await runScript(s, target, 'exec "$@"', { args: [file, ...args], deadlineMs: opts.timeoutMs ?? 10_000 });
-    if (r.code === 255) throw new ToolError(`ssh to host ${target.name} (${target.destination}) failed: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? "exit 255"}`, { argv: ["ssh", target.destination, file, ...args.slice(0, 3)], code: 255, stderr: r.stderr });
+    if (r.code === 255) throw new ToolError(`ssh to host ${target.name} (${target.destination}) failed: ${lastLine(r.stderr) ?? "exit 255"}`, { argv: ["ssh", target.destination, file, ...args.slice(0, 3)], code: 255, stderr: r.stderr });
     return r;
   };
 }
@@ -78,7 +78,7 @@ export function createRemoteTmux(s: SshSettings, target: SshTarget, o: RemoteTmu
     // 0600 file on the host; the names alone are in errors.
     const input = JSON.stringify({ socket_path: o.socketPath, sessions: specs.map(({ envDir: _envDir, ...spec }) => spec) });
     const r = await runScript(s, target, 'printf "%s" "$2" | "$1" host session', { args: [o.autorun, input], deadlineMs: 20_000 + 2_000 * specs.length });
-    if (!r.ok) throw new ToolError(`host ${target.name}: could not start tmux session ${specs.map((x) => x.name).join(", ")}: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`}`, { argv: ["ssh", target.destination, "autorun", "host", "session"], code: r.code, stderr: r.stderr });
+    if (!r.ok) throw new ToolError(`host ${target.name}: could not start tmux session ${specs.map((x) => x.name).join(", ")}: ${lastLine(r.stderr) ?? `exit ${r.code}`}`, { argv: ["ssh", target.destination, "autorun", "host", "session"], code: r.code, stderr: r.stderr });
     return (JSON.parse(r.stdout) as { sessions: { made: boolean; error?: string }[] }).sessions;
   };
   return {

@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { RunResult } from "./exec.js";
+import { lastLine, type RunResult } from "./exec.js";
 import { quoteSh, sshArgs, type SshSettings, type SshTarget } from "./ssh.js";
 import { ToolError } from "../errors.js";
 
@@ -42,7 +42,7 @@ export function spawnKeptSsh(s: SshSettings, target: SshTarget, on: { data: (b: 
     err = (err + b.toString("utf8")).slice(-2000);
   });
   child.stdin!.on("error", () => undefined);
-  const ended = (how: string): void => on.ended(err.split("\n").filter(Boolean).at(-1) ?? how);
+  const ended = (how: string): void => on.ended(lastLine(err) ?? how);
   child.on("error", (error) => ended(error.message));
   child.on("close", (code) => ended(`exit ${code ?? "?"}`));
   child.unref();

@@ -13,7 +13,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { runProgram, type RunResult } from "./exec.js";
+import { lastLine, runProgram, type RunResult } from "./exec.js";
 import { ToolError, UserError } from "../errors.js";
 
 /** A host as ssh reaches it. */
@@ -253,7 +253,7 @@ export function openScript(s: SshSettings, target: SshTarget, script: string, ar
   child.stdin.write(scriptInput(script, args));
   const exited = new Promise<{ code: number | undefined; signal?: string; stderr: string }>((resolve) => {
     child.on("error", (error: NodeJS.ErrnoException) => resolve({ code: undefined, stderr: error.code === "ENOENT" ? "ssh is not installed or not on PATH" : `ssh failed to start: ${error.message}` }));
-    child.on("exit", (code, signal) => resolve({ code: code ?? undefined, ...(signal ? { signal } : {}), stderr: stderr.split("\n").filter(Boolean).at(-1) ?? "" }));
+    child.on("exit", (code, signal) => resolve({ code: code ?? undefined, ...(signal ? { signal } : {}), stderr: lastLine(stderr) ?? "" }));
   });
   const drop = (): void => {
     child.kill("SIGKILL");

@@ -3,7 +3,7 @@
  * and the versions of autorun, tmux, git and the agent command there. `autorun hosts` prints it;
  * `autorun doctor` turns it into findings with `hostFindings`.
  */
-import { runProgram } from "../adapters/exec.js";
+import { lastLine, runProgram } from "../adapters/exec.js";
 import { runScript, scriptInput, type SshSettings } from "../adapters/ssh.js";
 import { isClaude, ownVersion } from "../adapters/agent.js";
 import type { HostSpec } from "../core/hosts.js";
@@ -59,7 +59,7 @@ export async function probeHost(s: SshSettings, host: HostSpec, agentCommand: re
       : await runScript(s, { name: host.name, destination: host.ssh!, options: host.sshOptions }, PROBE, { args, deadlineMs });
     const ms = Math.round(performance.now() - t0);
     if (!r.ok) {
-      const why = r.stderr.trim().split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`;
+      const why = lastLine(r.stderr) ?? `exit ${r.code}`;
       return { name: host.name, reachable: false, error: why, versions: none, ms };
     }
     const versions = parseProbe(r.stdout);

@@ -25,6 +25,7 @@ import { appendEvents, readEventsFrom } from "../state/events.js";
 import { eventSchema, type AutorunEvent, type EventType } from "../types/schemas.js";
 import type { OrchPaths } from "../state/paths.js";
 import { RuntimeError, ToolError } from "../errors.js";
+import { lastLine } from "../adapters/exec.js";
 
 /** Prints the file's size on a line, then its bytes from $2 (at most $3 of them); exit 4: no file. */
 const READ = `[ -f "$1" ] || exit 4
@@ -150,7 +151,7 @@ export class HostEventFollower {
     const from = this.rewind();
     const r = await runScript(this.o.s, this.o.target, READ, { args: [this.o.hostEvents, String(from), String(this.max)], deadlineMs: 10_000 });
     if (r.code === 4) return { accepted: [], rejected: 0, more: false };
-    if (!r.ok) throw new ToolError(`reading the events of host ${this.o.target.name} failed: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`}`, { argv: ["ssh", this.o.target.destination, "tail", this.o.hostEvents], code: r.code, stderr: r.stderr });
+    if (!r.ok) throw new ToolError(`reading the events of host ${this.o.target.name} failed: ${lastLine(r.stderr) ?? `exit ${r.code}`}`, { argv: ["ssh", this.o.target.destination, "tail", this.o.hostEvents], code: r.code, stderr: r.stderr });
     const nl = r.bytes.indexOf(0x0a);
     const size = Number(r.bytes.subarray(0, nl).toString("utf8"));
     if (!Number.isInteger(size)) throw new RuntimeError(`host ${this.o.target.name}: could not read the size of ${this.o.hostEvents}`);

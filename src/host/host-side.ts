@@ -11,7 +11,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { claudeConfigDir, claudeTranscriptPath } from "../adapters/claude-projects.js";
 import { z } from "zod";
 import * as git from "../adapters/git.js";
-import { runProgram } from "../adapters/exec.js";
+import { lastLine, runProgram } from "../adapters/exec.js";
 import { takePack } from "../adapters/git-pack.js";
 import type { HostWork } from "./host-work.js";
 import { claudeTrust, isClaude, ownVersion, pluginDir, sessionEnv } from "../adapters/agent.js";
@@ -125,7 +125,7 @@ function ensureEvents(orchDir: string, started: Record<string, unknown>): string
 /** A stage moved here: its kept uncommitted files into its new worktree, its conversation where claude looks for it. */
 async function restoreMoved(worktree: string, input: LaunchInput): Promise<void> {
   const r = await git.run(worktree, ["restore", `--source=${input.restore!.commit}`, "--worktree", "--", "."]);
-  if (!r.ok) throw new UserError(`could not put back stage ${input.stage}'s uncommitted files in ${worktree}: ${r.stderr.trim().split("\n").at(-1) ?? ""}`);
+  if (!r.ok) throw new UserError(`could not put back stage ${input.stage}'s uncommitted files in ${worktree}: ${lastLine(r.stderr) ?? ""}`);
   const t = input.restore!.transcript;
   if (!t) return;
   const to = claudeTranscriptPath(claudeConfigDir({ ...process.env, ...input.env }), worktree, t.session_id);
@@ -145,7 +145,7 @@ async function moveBase(root: string, base: NonNullable<LaunchInput["base"]>): P
     if (head.stdout.trim() !== `refs/heads/${base.branch}`) refs.push(`refs/heads/${base.branch}`);
   }
   const r = await runProgram("git", ["-C", root, "update-ref", "--stdin"], { input: refs.map((ref) => `update ${ref} ${base.commit}\n`).join(""), timeoutMs: 30_000 });
-  if (!r.ok) throw new UserError(`could not move ${base.branch} to ${base.commit.slice(0, 10)} in ${root} on the host: ${r.stderr.trim().split("\n").at(-1) ?? `exit ${r.code}`}`);
+  if (!r.ok) throw new UserError(`could not move ${base.branch} to ${base.commit.slice(0, 10)} in ${root} on the host: ${lastLine(r.stderr) ?? `exit ${r.code}`}`);
 }
 
 /**

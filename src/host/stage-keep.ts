@@ -9,6 +9,7 @@
  * its text.
  */
 import { runScript, type SshSettings, type SshTarget } from "../adapters/ssh.js";
+import { lastLine } from "../adapters/exec.js";
 
 /**
  * $1: 1 to add ignored files too (not those under dependency or build directories: at most 2000,
@@ -79,7 +80,7 @@ export async function keepOnHost(s: SshSettings, target: SshTarget, requests: re
   const args = [opts.notes ? "1" : "0"];
   for (const r of requests) args.push(r.worktree, r.ref, r.transcript, String(r.offset), String(r.maxBytes));
   const r = await runScript(s, target, KEEP_SCRIPT, { args, deadlineMs: opts.deadlineMs ?? 30_000 });
-  if (!r.ok) throw new Error(`host ${target.name}: keeping its stages' work failed: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`}`);
+  if (!r.ok) throw new Error(`host ${target.name}: keeping its stages' work failed: ${lastLine(r.stderr) ?? `exit ${r.code}`}`);
   return parseKeep(r.bytes, requests.length);
 }
 

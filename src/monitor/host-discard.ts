@@ -10,6 +10,7 @@ import { runScript, type SshSettings, type SshTarget } from "../adapters/ssh.js"
 import { hostBaseRef, hostOrchDir, hostTmuxSocket, hostWorktree } from "../host/protocol.js";
 import { openRunHost } from "../host/remote-host.js";
 import type { LoadedOrchestration } from "../state/orchestration.js";
+import { lastLine } from "../adapters/exec.js";
 
 /**
  * For each stage (session, worktree, branch): "<session there 0|1> <worktree: - or its number of
@@ -48,7 +49,7 @@ export async function lookAtStages(
 ): Promise<StageThere[]> {
   const args = stages.flatMap((st) => [st.session, hostWorktree(at.root, basename(st.worktree)), st.branch]);
   const r = await runScript(s, target, LOOK_ON_HOST, { args: [at.root, at.socket, hostBaseRef(at.baseBranch), ...args], deadlineMs: at.deadlineMs });
-  if (!r.ok) throw new Error(r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`);
+  if (!r.ok) throw new Error(lastLine(r.stderr) ?? `exit ${r.code}`);
   const lines = r.stdout.split("\n");
   return stages.map((_, i) => {
     const [on, wt, br] = (lines[i] ?? "0 - -").split(" ");
@@ -159,7 +160,7 @@ export async function discardOnHosts(orch: LoadedOrchestration, looks: readonly 
       return [st.session, hostWorktree(look.at!.root, basename(st.worktree)), st.branch, s.session ? "1" : "0", s.worktree?.dirty === 0 ? "1" : "0", deletesBranch(s) ? "1" : "0"];
     });
     const r = await runScript({ home: orch.paths.home }, look.at.target, DISCARD, { args: [look.at.root, look.at.socket, look.at.orchDir, ...orchStages], deadlineMs: 60_000 }).catch((error: Error) => ({ ok: false, stderr: error.message, code: undefined }));
-    if (!r.ok) failed.push(`host ${look.host}: ${r.stderr.trim().split("\n").at(-1) ?? `exit ${r.code}`}`);
+    if (!r.ok) failed.push(`host ${look.host}: ${lastLine(r.stderr) ?? `exit ${r.code}`}`);
   }
   return failed;
 }

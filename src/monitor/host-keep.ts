@@ -24,6 +24,7 @@ import { hostWorktree } from "../host/protocol.js";
 import type { Clock } from "../core/clock.js";
 import type { OrchPaths } from "../state/paths.js";
 import type { AutorunEvent, Status } from "../types/schemas.js";
+import { lastLine } from "../adapters/exec.js";
 
 /** At most this long between two keeps of one host's stages (events meanwhile wait for the next). */
 const GAP_MS = 1_000;
@@ -194,7 +195,7 @@ export class HostKeep {
    */
   async restoreHere(kept: Kept, id: string, worktree: string, env: NodeJS.ProcessEnv): Promise<{ resume: boolean; said: string }> {
     const r = await git(worktree, ["restore", `--source=${kept.snapshot}`, "--worktree", "--", "."]);
-    if (!r.ok) this.d.log(`stage ${id}: could not put back its uncommitted files kept from its host: ${r.err.split("\n").at(-1)}`);
+    if (!r.ok) this.d.log(`stage ${id}: could not put back its uncommitted files kept from its host: ${lastLine(r.err) ?? "no reason given"}`);
     const sid = this.d.status().stages[id]?.session_id;
     const said = `its commits up to ${kept.tip.slice(0, 10)}${r.ok ? " and its uncommitted files" : ""}`;
     if (!kept.transcript || !plainSessionId(sid)) return { resume: false, said: `${said}; no transcript of its conversation was fetched, so it starts a new one` };

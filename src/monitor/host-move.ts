@@ -8,7 +8,7 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { runProgram } from "../adapters/exec.js";
+import { lastLine, runProgram } from "../adapters/exec.js";
 import { appendFor } from "../state/orchestration.js";
 import { makeDir, type OrchPaths } from "../state/paths.js";
 import type { Status } from "../types/schemas.js";
@@ -86,7 +86,7 @@ export async function bringNotesHome({ keep, log, paths, status }: Keeping & { p
       env: { GIT_INDEX_FILE: join(tmp, "index"), GIT_LITERAL_PATHSPECS: "1", LC_ALL: "C" },
     });
     if (!r.ok) {
-      log(`stage ${id}: kept its worktree on host ${host}: its notes could not be written to ${dir}: ${r.stderr.trim().split("\n").at(-1)}`);
+      log(`stage ${id}: kept its worktree on host ${host}: its notes could not be written to ${dir}: ${lastLine(r.stderr) ?? `exit ${r.code}`}`);
       return false;
     }
   } finally {

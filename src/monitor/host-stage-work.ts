@@ -16,6 +16,7 @@ import type { Status } from "../types/schemas.js";
 import { lookAtStages } from "./host-discard.js";
 import type { HostKeep } from "./host-keep.js";
 import { bringNotesHome } from "./host-move.js";
+import { lastLine } from "../adapters/exec.js";
 
 export interface HostStageWorkDeps {
   ssh: SshSettings;
@@ -124,6 +125,6 @@ export class HostStageWork {
     const snapshot = this.d.keep.refs(host, id)?.there ?? "";
     const restored = snapshot.replace("refs/autorun/snapshot/", "refs/autorun/restore/");
     const r = await runScript(this.d.ssh, c.remote.target, 'cd -- "$1" || exit 0\n[ -d "$2" ] && git worktree remove --force -- "$2"\ngit worktree prune\ngit branch -D -- "$3" >/dev/null 2>&1\nfor r in "$4" "$5"; do [ -n "$r" ] && git update-ref -d "$r" >/dev/null 2>&1; done\nexit 0', { args: [root, hostWorktree(root, basename(stage.worktree)), stage.branch, snapshot, restored], deadlineMs: 20_000 });
-    if (!r.ok) this.d.log(`stage ${id}: could not remove its worktree on host ${host}: ${r.stderr.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`}`);
+    if (!r.ok) this.d.log(`stage ${id}: could not remove its worktree on host ${host}: ${lastLine(r.stderr) ?? `exit ${r.code}`}`);
   }
 }

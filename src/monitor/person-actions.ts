@@ -14,6 +14,7 @@ import { rebuildStatus } from "../state/status.js";
 import { appendFor, type LoadedOrchestration } from "../state/orchestration.js";
 import { runningMonitor } from "./monitor-pid.js";
 import { verifiedNudge, type NudgeResult } from "./nudge.js";
+import { lastLine } from "../adapters/exec.js";
 
 export interface Stopped {
   /** The monitor that was stopped, if one was running. */
@@ -143,8 +144,8 @@ export async function retryOnHosts(orch: LoadedOrchestration, stages: ReadonlyMa
       const { worktree, kept, run } = fresher(there, id, false);
       const r = await run;
       if (r.code === 3) throw dirty(id, host, worktree, r.stdout);
-      if (r.code === 5) throw taken(id, host, kept, r.stderr.trim().split("\n").at(-1) ?? "git branch -m failed");
-      if (!r.ok) throw new RuntimeError(`could not remove stage ${id}'s worktree on host ${host} (${worktree}): ${r.stderr.trim().split("\n").at(-1) ?? `exit ${r.code}`}; remove it there with git worktree remove, then retry.`);
+      if (r.code === 5) throw taken(id, host, kept, lastLine(r.stderr) ?? "git branch -m failed");
+      if (!r.ok) throw new RuntimeError(`could not remove stage ${id}'s worktree on host ${host} (${worktree}): ${lastLine(r.stderr) ?? `exit ${r.code}`}; remove it there with git worktree remove, then retry.`);
       if (r.stdout.includes("kept")) keptBranches.push(`${kept} on host ${host}`);
     }
   }
