@@ -3,7 +3,7 @@ import { createTmux } from "../adapters/tmux.js";
 import { appendFor } from "../state/orchestration.js";
 import { rebuildStatus } from "../state/status.js";
 import { cleanup } from "../monitor/cleanup.js";
-import { dependantsOf, workInBase } from "../monitor/finish.js";
+import { dependantsOf, workInBase, type WorkInBase } from "../monitor/finish.js";
 import { sentence, stagesList } from "../core/printable.js";
 import { stageState } from "../core/words.js";
 import { UserError } from "../errors.js";
@@ -48,6 +48,18 @@ async function goOn(ctx: Ctx, orch: LoadedOrchestration, id: string): Promise<vo
   }
 }
 
+/** What `done` found of a stage's work in the base, for the event and the person. */
+function doneDetail(found: Exclude<WorkInBase, { kind: "not_in_base" }>, branch: string, base: string): string {
+  switch (found.kind) {
+    case "no_branch":
+      return `its branch ${branch} does not exist; marked done as the person said`;
+    case "applied":
+      return `the changes of ${branch} are in ${base} as other commits (a squash or rebase merge); its branch is kept`;
+    case "in_base":
+      return found.own ? `${branch} is in ${base}` : `${branch} has no commits of its own; marked done as the person said`;
+  }
+}
+
 /**
  * `autorun done <plan> <stage>`: the person says the stage is finished. Its branch's work must be in
  * the base (merged by their own `git merge`); its session ends and its worktree and merged branch
@@ -67,14 +79,7 @@ export async function runDone(ctx: Ctx, plan: string, stageArg: string, opts: { 
   if (!(await confirmUnstarted(ctx, orch, id, { what: "marking it done", yes: opts.yes }))) return 1;
   // Only a merge that brought the stage's own commits in is its merge commit (the report's undo).
   const commit = found.kind === "in_base" && found.own ? found.commit : undefined;
-  const detail =
-    found.kind === "no_branch"
-      ? `its branch ${stage.branch} does not exist; marked done as the person said`
-      : found.kind === "applied"
-        ? `the changes of ${stage.branch} are in ${base} as other commits (a squash or rebase merge); its branch is kept`
-        : found.own
-          ? `${stage.branch} is in ${base}`
-          : `${stage.branch} has no commits of its own; marked done as the person said`;
+  const detail = doneDetail(found, stage.branch, base);
   appendFor(orch.paths, orch.status, { type: "stage_done_by_person", stage: id, how: "command", ...(commit ? { commit } : {}), detail });
   ctx.out(`Stage ${id} is done: ${detail}${commit ? ` (merged into ${base} by ${commit.slice(0, 12)})` : ""}.`);
   const log = monitorLogger(orch.paths);
