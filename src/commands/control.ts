@@ -205,9 +205,27 @@ export async function runNudge(ctx: Ctx, plan: string, stageArg: string, message
   return result.verified ? 0 : 1;
 }
 
+/**
+ * A stage that has not run has nothing to merge: merging it would bring it in ahead of the stages
+ * it waits for, and record it as started with no agent. Refused, with what it waits for.
+ */
+function refuseUnstarted(orch: LoadedOrchestration, id: string): void {
+  const { stages, plan_name: name } = orch.status;
+  const stage = stages[id]!;
+  if (stage.status !== "pending" && stage.status !== "blocked") return;
+  const failed = stage.depends_on.filter((d) => stages[d]?.status === "failed" || stages[d]?.status === "blocked");
+  const waiting = stage.depends_on.filter((d) => stages[d]?.status !== "completed");
+  if (stage.status === "blocked" || failed.length > 0) {
+    throw new UserError(`stage ${id} has not run: it is blocked by ${stagesList(failed)}, which ${failed.length === 1 ? "has" : "have"} not succeeded, so there is nothing of it to merge; run ${failed.length === 1 ? "it" : "them"} again (autorun retry ${name} ${failed.join(" ")}), or let what waits for stage ${id} go on without it (autorun skip ${name} ${id})`);
+  }
+  const why = waiting.length > 0 ? `it waits for ${stagesList(waiting)}` : "the monitor launches it when a slot is free";
+  throw new UserError(`stage ${id} has not started yet (${why}), so there is nothing of it to merge; once it has run, autorun merges it by itself`);
+}
+
 export async function runMerge(ctx: Ctx, plan: string, stageArg: string, opts: { dryRun?: boolean } = {}): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
   const id = requireStage(orch, stageArg);
+  refuseUnstarted(orch, id);
   if (opts.dryRun) {
     for (const line of await describeMerge({ paths: orch.paths, config: orch.config }, id)) ctx.out(line);
     ctx.out("Dry run: nothing was merged, moved or sent.");

@@ -120,11 +120,14 @@ export async function describePlan(input: PlanInput, plan: MergePlan): Promise<s
   const base = status.base_branch;
   const root = status.project_root;
   const out: string[] = [`stage ${id} (${stage.status}${stage.implement_done ? ", handed over" : ""}): ${stage.branch} into ${base}`];
+  // A failed stage has no agent to send anything back to: the merge would stop there.
+  const atWork = stage.status === "in_progress" || stage.status === "merging";
+  const commitIt = atWork ? "the agent would be told to commit its work" : "not merged, and it has no agent at work to tell";
   switch (plan.step) {
     case "nothing":
       return [...out, stage.status === "completed" ? `${finishedHow(stage)}; nothing to do` : `${plan.detail}; nothing to do`];
     case "no_branch":
-      return [...out, `branch ${stage.branch} does not exist: the agent would be told to commit its work`];
+      return [...out, `branch ${stage.branch} does not exist: ${commitIt}`];
     case "wait":
       return [...out, `waits: ${plan.busy.what} is in progress in ${plan.busy.where}`];
     case "record":
@@ -132,9 +135,9 @@ export async function describePlan(input: PlanInput, plan: MergePlan): Promise<s
     case "by_hand":
       return [...out, `${stage.branch} is already in ${base}, merged by a person: the stage is recorded as done`];
     case "no_commits":
-      return [...out, `${stage.branch} has no commits beyond ${base}: the agent would be told to commit its work`];
+      return [...out, `${stage.branch} has no commits beyond ${base}: ${commitIt}`];
     case "conflict":
-      return [...out, `conflicts in ${plan.files.join(", ")}: sent back to the agent to rebase onto ${base}`];
+      return [...out, `conflicts in ${plan.files.join(", ")}: ${atWork ? `sent back to the agent to rebase onto ${base}` : "not merged, and it has no agent at work to rebase it"}`];
     case "guarded":
       return [...out, `changes ${plan.files.join(", ")}, which decide how the run checks stages and what agents may do: a person merges it (autorun merge ${status.plan_name} ${id})`];
     case "merge":

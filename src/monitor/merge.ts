@@ -19,6 +19,7 @@ import { boxedArgv, checkBoxProgram } from "../adapters/check-box.js";
 import { runValidate, validateEnvironment } from "../adapters/process.js";
 import type { Tmux } from "../adapters/tmux.js";
 import type { Clock } from "../core/clock.js";
+import { RuntimeError } from "../errors.js";
 import { readAllEvents, readFirstEvent } from "../state/events.js";
 import { appendFor } from "../state/orchestration.js";
 import { withLock } from "../state/lock.js";
@@ -196,6 +197,12 @@ class StageMerge {
   }
 
   private conflict(reason: Reason, files: string[], detail: string, commit?: string): void {
+    // A failed stage has no agent to tell, and recording it would take it for one at work (to be
+    // relaunched): a person who asked for its merge is told why not, and nothing is recorded.
+    if (this.stage.status !== "in_progress" && this.stage.status !== "merging") {
+      const { plan_name: name } = this.status;
+      throw new RuntimeError(`stage ${this.id} (${this.stage.status}) was not merged: ${detail.split("\n")[0]}; it has no agent at work to fix that: fix its branch ${this.stage.branch} yourself and run this again, or run it again with its commits: autorun retry ${name} ${this.id}`);
+    }
     appendFor(this.deps.paths, this.status, { stage: this.id, type: "merge_conflict", reason, files, detail, ...(commit ? { commit } : {}) });
   }
 

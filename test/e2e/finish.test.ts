@@ -120,6 +120,36 @@ describe("a stage finished by a person", () => {
     expect((await sb.cli(["stop", "early", "--sessions"])).code).toBe(0);
   });
 
+  it("merge of a stage that has not run, or of a failed one with nothing to merge, is refused and starts nothing", async ({ sb }) => {
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ pollSeconds: 0.5 }));
+    const plan = sb.writePlan("gone.md", "## Stage 1: Dies\nsim: die-always\nMax attempts: 1\n\n## Stage 2: After\nDepends on: 1\n");
+    await orchestrate(sb, plan);
+    expect(await waitForEnd(sb, "gone", 60_000)).toBe("failed");
+    const before = sb.events("gone").length;
+    for (const args of [["merge", "gone", "2"], ["merge", "gone", "2", "--dry-run"]]) {
+      const r = await sb.cli(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe("autorun: stage 2 has not run: it is blocked by stage 1, which has not succeeded, so there is nothing of it to merge; run it again (autorun retry gone 1), or let what waits for stage 2 go on without it (autorun skip gone 2)");
+    }
+    // The failed stage has no agent to send anything back to: said so, nothing recorded.
+    const dry = await sb.cli(["merge", "gone", "1", "--dry-run"]);
+    expect(dry.stdout).toMatch(/has no commits beyond main: not merged, and it has no agent at work to tell|does not exist: not merged, and it has no agent at work to tell/);
+    const r = await sb.cli(["merge", "gone", "1"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^autorun: stage 1 \(failed\) was not merged: .*; it has no agent at work to fix that: fix its branch worktree-gone-stage-1 yourself and run this again, or run it again with its commits: autorun retry gone 1$/);
+    expect(sb.events("gone")).toHaveLength(before);
+    expect(statusOf(sb, "gone")!.stages["1"]).toMatchObject({ status: "failed" });
+    expect(statusOf(sb, "gone")!.stages["2"]).toMatchObject({ status: "blocked" });
+    // A stage not yet started because it waits: the same, in its words.
+    const agent = JSON.stringify(["sleep", "600", "{stage}"]);
+    expect((await sb.cli(["orchestrate", sb.writePlan("early.md", "## Stage 1: Works\n## Stage 2: Waits\nDepends on: 1\n"), "--no-monitor", "--agent-cmd", agent])).code).toBe(0);
+    const early = await sb.cli(["merge", "early", "2"]);
+    expect(early.code).toBe(2);
+    expect(early.stderr.trim()).toBe("autorun: stage 2 has not started yet (it waits for stage 1), so there is nothing of it to merge; once it has run, autorun merges it by itself");
+    expect(eventsOf(sb, "early", "stage_launched", "2")).toEqual([]);
+    expect((await sb.cli(["stop", "early", "--sessions"])).code).toBe(0);
+  });
+
   it("autorun skip lets the dependants go on without the stage; its branch is kept and the report says so", async ({ sb }) => {
     const branch = await stuckRun(sb, "skipped");
     const r = await sb.cli(["skip", "skipped", "1", "--reason", "done upstream"]);
