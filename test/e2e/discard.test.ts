@@ -1,10 +1,10 @@
 /** `doctor --fix` starts nothing and touches only what this home recorded; `discard` ends a run for good. */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
-import { eventsOf, idleRun } from "../helpers/orch.js";
+import { eventsOf, idleRun, orchestrate, waitForEnd } from "../helpers/orch.js";
 import { CLI, waitFor } from "../helpers/env.js";
 
 describe("doctor never starts anything", () => {
@@ -72,6 +72,48 @@ describe("autorun discard", () => {
     expect(r.stdout).toContain(`- keep branch worktree-notes-stage-1: it is checked out in the worktree kept above (once you have what you need from it: git -C ${sb.repo} worktree remove --force ${wt1} && git -C ${sb.repo} branch -d worktree-notes-stage-1)`);
     expect(r.stdout).not.toMatch(/delete merged branch\(es\): .*worktree-notes-stage-1/);
     expect(await sb.git("branch", "--list", "worktree-notes-stage-1")).toContain("worktree-notes-stage-1");
+  });
+});
+
+describe("autorun discard of a run that moves on", () => {
+  it("never deletes what it says it keeps: files of a stage merged while it asks go beside the report, and it says so", async ({ sb }) => {
+    // The merge's check takes a while: discard looks while it runs, and the monitor it stops ends it first.
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ validate: [["sleep", "2"]], sandbox: false }));
+    const plan = sb.writePlan("moving.md", "## Stage 1: Works\n");
+    await orchestrate(sb, plan);
+    const worktree = join(sb.repo, ".claude", "worktrees", "moving-stage-1");
+    await waitFor("the worktree", () => existsSync(join(worktree, ".git")), 30_000);
+    writeFileSync(join(worktree, "mine.txt"), "my notes\n");
+    await waitFor("the hand-over", () => eventsOf(sb, "moving", "phase_status", "1").some((e) => e.phase === "implement" && e.status === "done"), 30_000);
+    const r = await sb.cli(["discard", "moving", "--yes"]);
+    expect(r.code, r.stderr).toBe(0);
+    const notes = join(sb.home, "reports", "moving-notes", "stage-1");
+    // Wherever the monitor left them, the files are there, and the output says where.
+    if (existsSync(worktree)) {
+      expect(r.stdout).toContain(`- keep worktree ${worktree}: it has uncommitted or untracked files (mine.txt)`);
+      expect(readFileSync(join(worktree, "mine.txt"), "utf8")).toBe("my notes\n");
+    } else {
+      expect(r.stdout).toContain("moving moved on before its monitor stopped; what is done instead:");
+      expect(r.stdout).toContain(`- keep the notes kept from the worktree of stage 1: moved to ${join(sb.home, "reports", "moving-notes")}`);
+      expect(readFileSync(join(notes, "mine.txt"), "utf8")).toBe("my notes\n");
+    }
+    expect(existsSync(join(sb.home, "orchestration", "moving"))).toBe(false);
+  });
+
+  it("keeps the notes of stages merged before it, beside the report it keeps", async ({ sb }) => {
+    const plan = sb.writePlan("done.md", "## Stage 1: Works\n");
+    await orchestrate(sb, plan);
+    const worktree = join(sb.repo, ".claude", "worktrees", "done-stage-1");
+    await waitFor("the worktree", () => existsSync(join(worktree, ".git")), 30_000);
+    writeFileSync(join(worktree, "mine.txt"), "my notes\n");
+    expect(await waitForEnd(sb, "done")).toBe("completed");
+    const r = await sb.cli(["discard", "done", "--yes"]);
+    expect(r.code, r.stderr).toBe(0);
+    const to = join(sb.home, "reports", "done-notes");
+    expect(r.stdout).toContain(`- keep the notes kept from the worktree of stage 1: moved to ${to}`);
+    expect(r.stdout).toContain(`- keep its report: ${join(sb.home, "reports", "done.md")}`);
+    expect(readFileSync(join(to, "stage-1", "mine.txt"), "utf8")).toBe("my notes\n");
+    expect(r.stdout).toContain("Discarded done. What was kept is listed above.");
   });
 });
 
