@@ -75,7 +75,9 @@ export async function carryOut(host: AnswerHost, id: string | undefined, key: st
       const found = await workInBase(status.project_root, status.base_branch, stage, { applied: true });
       if (found.kind !== "applied" && (found.kind !== "in_base" || !found.own)) {
         const why = found.kind === "not_in_base" ? `its branch ${stage.branch} has ${found.ahead} commit(s) ${status.base_branch} does not have` : found.kind === "no_branch" ? `its branch ${stage.branch} does not exist` : `its branch ${stage.branch} has no commits of its own`;
-        return said(`nothing was done: ${why}; merge it, or say it is done anyway with: autorun done ${status.plan_name} ${id}`);
+        // `done` takes a stage with nothing of its own to merge, never one with commits the base lacks.
+        const next = found.kind === "not_in_base" ? `merge it (git merge --no-ff ${stage.branch}, or answer "merge"), or let what waits for it go on without it: answer "skip" (or autorun skip ${status.plan_name} ${id})` : `say it is done anyway with: autorun done ${status.plan_name} ${id}`;
+        return said(`nothing was done: ${why}; ${next}`);
       }
       const merge = found.kind === "in_base" && found.own ? { commit: found.commit } : {};
       view.emit({ type: "stage_done_by_person", stage: id, how: "review", ...merge, detail: found.kind === "applied" ? `the changes of ${stage.branch} are in ${status.base_branch} as other commits` : `${stage.branch} is in ${status.base_branch}` });

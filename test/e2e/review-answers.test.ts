@@ -47,7 +47,7 @@ describe("answering the monitor's reviews", () => {
     answer(file, "merged");
     const did = await waitFor("the answer acted on", () => answers(sb, "stuck")[0], 20_000);
     expect(did.action).toBe("merged");
-    expect(did.effect).toMatch(/^nothing was done: its branch \S+ has \d+ commit\(s\) main does not have/);
+    expect(did.effect).toMatch(/^nothing was done: its branch (\S+) has \d+ commit\(s\) main does not have; merge it \(git merge --no-ff \1, or answer "merge"\), or let what waits for it go on without it: answer "skip" \(or autorun skip stuck 1\)$/);
     await waitFor("the review open again, saying why", () => readFileSync(file, "utf8").includes("**autorun could not act on your answer**"));
     expect(eventsOf(sb, "stuck", "stage_done_by_person")).toHaveLength(0);
     expect(statusOf(sb, "stuck")!.stages["1"]!.status).toBe("in_progress");
