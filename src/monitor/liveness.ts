@@ -141,7 +141,7 @@ async function checkLiveness(host: Host, worktrees: Worktrees, mem: (id: string)
     const limit = (serverGone ? 6 : 2) + freeRelaunches(now);
     if (now.attempts >= limit || attemptsUsed(now)) {
       const cap = now.settings.max_attempts;
-      await failOrEscalate(host, worktrees, id, `its session ended ${now.attempts} times${cap !== undefined && now.sessions >= cap ? ` (${now.sessions} of its ${cap} attempts used)` : ""}${said ? `; last words: ${said}` : ""}`);
+      await failOrEscalate(host, worktrees, id, `its session ended ${now.attempts === 1 ? "once" : `${now.attempts} times`}${cap !== undefined && now.sessions >= cap ? ` (${now.sessions} of its ${cap} attempts used)` : ""}${said ? `; last words: ${said}` : ""}`);
       continue;
     }
     // Back off before relaunching (1 s, 2 s, 4 s … up to 30 s), unless the server itself died.

@@ -138,7 +138,7 @@ describe("a stage finished by a person", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^autorun: stage 1 \(failed\) was not merged: .*; it has no agent at work to fix that: fix its branch worktree-gone-stage-1 yourself and run this again, or run it again with its commits: autorun retry gone 1$/);
     expect(sb.events("gone")).toHaveLength(before);
-    expect(statusOf(sb, "gone")!.stages["1"]).toMatchObject({ status: "failed" });
+    expect(statusOf(sb, "gone")!.stages["1"]).toMatchObject({ status: "failed", failure_reason: expect.stringMatching(/^its session ended once \(1 of its 1 attempts used\)/) });
     expect(statusOf(sb, "gone")!.stages["2"]).toMatchObject({ status: "blocked" });
     // A stage not yet started because it waits: the same, in its words.
     const agent = JSON.stringify(["sleep", "600", "{stage}"]);
