@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, accessSync, constants, m
 import { join } from "node:path";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
-import { commandVersion, findExecutable } from "../adapters/process.js";
+import { commandVersion, findExecutable, isAlive } from "../adapters/process.js";
 import { CLAUDE_MIN_VERSION, CLAUDE_TESTED_RANGE, claudeInRange, claudeTooOld, claudeTrust, isClaude, pluginDir, sandboxAvailable } from "../adapters/agent.js";
 import { readPid } from "../state/pidfile.js";
 import { isMonitorOf } from "../monitor/monitor-pid.js";
@@ -103,7 +103,9 @@ async function checkMonitors(orchestrations: Orchestrations, add: Add): Promise<
   for (const o of orchestrations) {
     const pid = readPid(o.paths.pid);
     const alive = pid !== undefined && isMonitorOf(o.paths, pid);
-    if (pid !== undefined && !alive) add("problem", `${o.name}: stale monitor.pid (pid ${pid} is not this orchestration's monitor)`, async () => (rmSync(o.paths.pid, { force: true }), `removed ${o.paths.pid}`));
+    // Its monitor died (killed, the machine restarted), or the pid went to another program since.
+    const why = pid !== undefined && !isAlive(pid) ? `its monitor, pid ${pid}, is not running` : `pid ${pid} is not this orchestration's monitor`;
+    if (pid !== undefined && !alive) add("problem", `${o.name}: stale monitor.pid (${why})`, async () => (rmSync(o.paths.pid, { force: true }), `removed ${o.paths.pid}`));
     const tmux = createTmux(readSettings(o.paths.dir)?.tmuxSocket);
     if (o.status.status !== "running" && o.status.status !== "stopped") continue;
     const dead: string[] = [];

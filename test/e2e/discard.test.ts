@@ -25,6 +25,13 @@ describe("doctor never starts anything", () => {
     expect(eventsOf(sb, "stopped", "stage_relaunched")).toHaveLength(0);
     expect((await sb.tmux("has-session", "-t", "=elsewhere_stage-1")).code).toBe(0);
     expect((await sb.tmux("has-session", "-t", "=stopped_stage-1")).code).not.toBe(0);
+    // A monitor killed with SIGKILL leaves its pid file: doctor says it is not running, and --fix removes only the file.
+    const gone = (await execa("sh", ["-c", "echo $$"])).stdout.trim();
+    writeFileSync(join(dir, "monitor.pid"), `${gone}\n`);
+    const stale = await sb.cli(["doctor", "--fix", "--tmux-socket", sb.socket], { cwd: elsewhere });
+    expect(stale.stdout).toContain(`✗ stopped: stale monitor.pid (its monitor, pid ${gone}, is not running)`);
+    expect(existsSync(join(dir, "monitor.pid"))).toBe(false);
+    expect(eventsOf(sb, "stopped", "monitor_started")).toHaveLength(0);
   });
 });
 
