@@ -68,9 +68,10 @@ export function fitStageTable(sorted: [string, StageStatus][], now: Date, width:
 
 export function renderStatusTable(status: Status, now: Date, monitorAlive: boolean, view: StatusView = {}): string[] {
   const lines: string[] = [];
-  // Counted in the table's words (merged, skipped, done by hand, running), not status.json's (completed, in_progress).
+  // Counted in the table's words (merged, skipped, done by hand, running, stopped), not status.json's (completed, in_progress).
   const counts = Object.values(status.stages).reduce<Record<string, number>>((acc, s) => {
-    const word = s.status === "completed" ? phaseOf(s) : (WORD[s.status] ?? s.status);
+    const phase = phaseOf(s);
+    const word = s.status === "completed" || phase === "stopped" ? phase : (WORD[s.status] ?? s.status);
     acc[word] = (acc[word] ?? 0) + 1;
     return acc;
   }, {});

@@ -19,6 +19,8 @@ export function phaseOf(stage: StageStatus): string {
   if (stage.status === "merging") return "merging";
   if (stage.status !== "in_progress") return "—";
   if (stage.implement_done) return "handed over";
+  // Its session was ended (`stop --sessions`, a budget's stop), to be relaunched when the run goes on.
+  if (stage.relaunch_free) return "stopped";
   let latest: [string, StageStatus["phases"][string]] | undefined;
   for (const entry of Object.entries(stage.phases)) {
     if (entry[0] === "merge" || !entry[1].started_at) continue;
@@ -32,7 +34,8 @@ export function phaseOf(stage: StageStatus): string {
 
 /**
  * A stage's state in one word or two, the same in `status`, the dashboard and the report: where a
- * running stage is in its work (`implementing 2/3`, `handed over`, `merging`), else `merged`,
+ * running stage is in its work (`implementing 2/3`, `handed over`, `merging`; `stopped` when its
+ * session was ended, to be relaunched when the run goes on), else `merged`,
  * `done before`, `pending`, `blocked` or `failed`. (status.json keeps the status field itself.)
  */
 export function stageState(stage: StageStatus): string {

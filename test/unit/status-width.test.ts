@@ -11,13 +11,16 @@ const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
 const names = ["数据库迁移和索引重建工作", "Refactor the authentication middleware and its tests", "Ünïcödé café ✔", "Release 🚀 notes"];
 
 function run() {
+  return foldEvents(events())!;
+}
+
+function events(): AutorunEvent[] {
   const started = startedEvent(names.map((name, i) => ({ id: String(i + 1), name })), { ident, ts: at(0) });
   for (const s of started.stages) {
     s.branch = `worktree-a-project-with-a-long-slug-stage-${s.id}`;
     s.session = `a-project-with-a-long-slug_stage-${s.id}`;
   }
-  const events = [started, ...names.map((_, i) => ({ ...ident, ts: at(i + 1), type: "stage_launched", stage: String(i + 1), session: `x${i}`, session_id: `u${i}`, attempt: 1 }))] as AutorunEvent[];
-  return foldEvents(events)!;
+  return [started, ...names.map((_, i) => ({ ...ident, ts: at(i + 1), type: "stage_launched", stage: String(i + 1), session: `x${i}`, session_id: `u${i}`, attempt: 1 }))] as AutorunEvent[];
 }
 
 describe("display width", () => {
@@ -68,6 +71,11 @@ describe("status in a terminal's width", () => {
   it("counts stages in the table's words, and a finished run's cost is not 'so far'", () => {
     const lines = renderStatusTable(run(), new Date(at(100)), true, {});
     expect(lines[0]).toContain("(4 running)");
+    // A person ended the sessions: the stages wait for the run to go on, and say so.
+    const stopped = foldEvents([...events(), { ...ident, ts: at(20), type: "orchestration_stopped", sessions: true }] as AutorunEvent[])!;
+    const said = renderStatusTable(stopped, new Date(at(100)), false, {});
+    expect(said[0]).toMatch(/^p: stopped {2}\(4 stopped\)/);
+    expect(said.filter((l) => /^\d\s/.test(l)).every((l) => /\sstopped\s/.test(l))).toBe(true);
     const done = foldEvents([
       startedEvent([{ id: "1", name: "A" }], { ident, ts: at(0) }),
       { ...ident, ts: at(1), type: "stage_launched", stage: "1", session: "s", session_id: "u", attempt: 1 },
