@@ -22,7 +22,7 @@ import type { Clock } from "../core/clock.js";
 import { RuntimeError } from "../errors.js";
 import { readAllEvents, readFirstEvent } from "../state/events.js";
 import { appendFor } from "../state/orchestration.js";
-import { withLock } from "../state/lock.js";
+import { isLocked, withLock } from "../state/lock.js";
 import { locksDir, makeDir, type OrchPaths } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
 import type { Config } from "../state/config.js";
@@ -249,7 +249,10 @@ class StageMerge {
  */
 export async function describeMerge(deps: Pick<MergeDeps, "paths" | "config">, id: string): Promise<string[]> {
   const input = { home: deps.paths.home, config: deps.config, status: loadStatus(deps.paths)!, id };
-  return describePlan(input, await planMerge(input));
+  const busy = isLocked(mergeLockPath(deps.paths.home, input.status.project_root));
+  const said = await describePlan(input, await planMerge(input));
+  // Looked at beside a merge under way: the base and its checkout may be mid-move.
+  return busy ? [...said, "a merge in this project is under way now (its files may show as changes in the checkout): run this again once it is done"] : said;
 }
 
 function parseInTheWay(gitError: string): string[] {

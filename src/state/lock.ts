@@ -20,6 +20,15 @@ export async function withLock<T>(target: string, fn: () => Promise<T> | T, wait
   }
 }
 
+/** Another holder has `target` locked now (a look, not a wait: it may be free a moment later). */
+export function isLocked(target: string): boolean {
+  try {
+    return existsSync(target) && lockfile.checkSync(target, { stale: 4_000, realpath: false });
+  } catch {
+    return false;
+  }
+}
+
 async function withFileLock<T>(target: string, fn: () => Promise<T> | T, waitMs: number): Promise<T> {
   mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
   if (!existsSync(target)) writeFileSync(target, "", { flag: "a", mode: 0o600 });

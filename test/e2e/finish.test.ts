@@ -8,6 +8,8 @@ import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
 import { waitFor, type Sandbox } from "../helpers/env.js";
 import { eventsOf, expectClean, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
+import { withLock } from "../../src/state/lock.js";
+import { projectKey } from "../../src/monitor/merge-plan.js";
 
 /**
  * Stage 1's merge check always fails; stage 2 waits for it. Its agent hands over again at each
@@ -82,6 +84,11 @@ describe("a stage finished by a person", () => {
     // The merge's dry run does not claim autorun merged it.
     const dry = await sb.cli(["merge", "said-done", "1", "--dry-run"]);
     expect(dry.stdout).toContain(`marked done by a person (merged by ${merge.slice(0, 12)}), not merged by autorun; nothing to do`);
+    expect(dry.stdout).not.toContain("a merge in this project is under way");
+    // Looked at while a merge of the project holds its lock: said, since the checkout may be mid-move.
+    const lock = join(sb.home, "locks", `merge-${projectKey(sb.repo)}.lock`);
+    const busy = await withLock(lock, () => sb.cli(["merge", "said-done", "1", "--dry-run"]));
+    expect(busy.stdout).toContain("a merge in this project is under way now (its files may show as changes in the checkout): run this again once it is done");
     // The report's undo reverts that merge, not the unrelated commit the base was at.
     expect(report(sb, "said-done")).toContain(`undo \`git revert -m 1 ${merge.slice(0, 12)}\``);
     await expectClean(sb, "said-done");

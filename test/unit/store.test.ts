@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseReview, renderReview } from "../../src/state/review.js";
 import { loadConfig, DEFAULT_CONFIG } from "../../src/state/config.js";
-import { withLock } from "../../src/state/lock.js";
+import { isLocked, withLock } from "../../src/state/lock.js";
 import { buildReport, renderReportMarkdown } from "../../src/core/report.js";
 import { foldEvents } from "../../src/core/fold.js";
 import { UserError } from "../../src/errors.js";
@@ -150,6 +150,12 @@ describe("locks", () => {
       return "y";
     });
     expect(await Promise.all([x, y])).toEqual(["x", "y"]);
+  });
+  it("says whether a lock is held now, without waiting for it", async () => {
+    const target = join(dir, "locks", "looked-at");
+    expect(isLocked(target)).toBe(false);
+    expect(await withLock(target, () => isLocked(target))).toBe(true);
+    expect(isLocked(target)).toBe(false);
   });
 });
 
