@@ -259,12 +259,19 @@ async function removalOf(root: string, wt: { path: string; branch?: string }): P
   return `it has uncommitted or untracked files (${files.slice(0, 3).join(", ")}${files.length > 3 ? ", …" : ""}); once you have what you need from them: git -C ${root} worktree remove --force ${wt.path}${branch}`;
 }
 
+/** Why a recorded worktree stays whatever it holds: its stage did not merge (failed, blocked, skipped). */
+async function unmergedOwner(root: string, wt: { path: string; branch?: string }, owner: { id: string; state: string; skipped: boolean }): Promise<string | undefined> {
+  if (owner.state !== "completed") return `worktree ${wt.path} belongs to stage ${owner.id}, which is ${owner.state} (not merged); left alone (autorun retry runs it again there)`;
+  // `autorun skip` keeps the stage's worktree and branch: its work never merged.
+  if (owner.skipped) return `worktree ${wt.path} belongs to stage ${owner.id}, which was skipped (not merged; skip keeps its worktree and branch); left alone (when you no longer need it: ${await removalOf(root, wt)})`;
+  return undefined;
+}
+
 async function checkProject(root: string, orchestrations: { paths: OrchPaths; status: Status }[], add: Add): Promise<void> {
   if (!existsSync(root)) return;
   const statuses = orchestrations.map((o) => o.status);
   // Whose each recorded worktree is: a stage that is not merged keeps its worktree whatever it holds.
-  const owners = new Map<string, { id: string; state: string; paths: OrchPaths }>();
-  for (const o of orchestrations) for (const [id, st] of Object.entries(o.status.stages)) owners.set(st.worktree, { id, state: st.status, paths: o.paths });
+  const owners = new Map(orchestrations.flatMap((o) => Object.entries(o.status.stages).map(([id, st]) => [st.worktree, { id, state: st.status, skipped: st.finished_by === "skipped", paths: o.paths }] as const)));
   const active = new Set<string>();
   const bases = new Set<string>();
   // Only worktrees and branches an orchestration recorded are autorun's to remove; the rest are the person's.
@@ -295,8 +302,9 @@ async function checkProject(root: string, orchestrations: { paths: OrchPaths; st
       continue;
     }
     const owner = owners.get(wt.path);
-    if (owner && owner.state !== "completed") {
-      add("warn", `worktree ${wt.path} belongs to stage ${owner.id}, which is ${owner.state} (not merged); left alone (autorun retry runs it again there)`);
+    const unmerged = owner ? await unmergedOwner(root, wt, owner) : undefined;
+    if (unmerged) {
+      add("warn", unmerged);
       continue;
     }
     const ahead = wt.branch ? await git.commitsAhead(root, base, wt.branch).catch(() => -1) : 0;

@@ -178,6 +178,11 @@ describe("a stage finished by a person", () => {
     expect(text).toMatch(/\| 1 \| Stuck \| skipped \|/);
     expect((await sb.cli(["status", "skipped"])).stdout).toContain("skipped");
     expect(existsSync(join(sb.home, "orchestration", "skipped", "monitor.pid"))).toBe(false);
+    // doctor takes the kept worktree for what it is, and --fix leaves it.
+    const worktree = (statusOf(sb, "skipped")!.stages["1"] as unknown as { worktree: string }).worktree;
+    const doctor = await sb.cli(["doctor", "--fix"]);
+    expect(doctor.stdout).toContain(`! worktree ${worktree} belongs to stage 1, which was skipped (not merged; skip keeps its worktree and branch); left alone (when you no longer need it: `);
+    expect(existsSync(join(worktree, ".git"))).toBe(true);
     // Stopping a finished run offers nothing to continue.
     const stop = await sb.cli(["stop", "skipped"]);
     expect(stop.stdout).toContain("skipped is complete; there is nothing to continue");
