@@ -2,7 +2,9 @@
 import { z } from "zod";
 import { hostsSchema, sshOptionsSchema } from "./hosts-schema.js";
 
-const argList = z.array(z.string().min(1)).min(1);
+/** A program and its arguments, never a shell string. */
+const ARG_LIST = 'an argument list, e.g. ["npm", "test"]';
+const argList = z.array(z.string().min(1, "an empty argument"), { error: ARG_LIST }).min(1, ARG_LIST);
 
 /** What a `permissionAnswers` value may name: the option's meaning (a digit is checked against the option's text). */
 export const NAMED_ANSWERS = { yes: "yes", "yes, don't ask again": "yes_always", "yes, and don't ask again": "yes_always", no: "no" } as const;
@@ -33,7 +35,7 @@ export const configFields = z.object({
   /** The monitor's safety-net tick: below 0.2 s an idle monitor spins the CPU. */
   pollSeconds: z.number().min(0.2, "at least 0.2 seconds (a faster tick only burns CPU)").max(3_600, "at most 3600 seconds"),
   tmuxSocket: z.string().regex(/^[A-Za-z0-9._-]+$/, "a tmux server name (tmux -L), not a path: letters, digits, . _ -"),
-  validate: z.array(argList),
+  validate: z.array(argList, { error: 'a list of argument lists, e.g. [["npm", "ci"], ["npm", "test"]]' }),
   notifyCommand: argList,
   /** Answers to Claude Code's Bash permission dialog, by the exact command (or `prefix:*`): "yes", "yes, don't ask again", "no". */
   permissionAnswers: z.record(

@@ -90,6 +90,9 @@ describe("configuration layers", () => {
     [{ circuitBreaker: -1 }, "autorun.config.json: circuitBreaker:", "README"],
     [{ budgetUsd: 1e12 }, "autorun.config.json: budgetUsd:", "README"],
     [{ prices: { opus: { input: -1, output: 1 } } }, "autorun.config.json: prices.opus.input:", "README"],
+    [{ validate: ["npm test"] }, 'autorun.config.json: validate.0: an argument list, e.g. ["npm", "test"]', "README"],
+    [{ validate: "npm test" }, 'autorun.config.json: validate: a list of argument lists, e.g. [["npm", "ci"], ["npm", "test"]]', "README"],
+    [{ notifyCommand: ["notify-send", ""] }, "autorun.config.json: notifyCommand.1: an empty argument", "README"],
     ["{ not json", "autorun.config.json: not valid JSON (line 1, column 3: expected property name or '}')", "fix the file"],
     // Where the editor shows it, on one line, whatever Node quotes of the file.
     ['{\n  "maxParallel": 2,\n  "model": opus\n}', "autorun.config.json: not valid JSON (line 3, column 12: unexpected o); fix the file.", "fix the file"],
