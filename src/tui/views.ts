@@ -47,7 +47,7 @@ export function dependencyLines(status: Status): string[] {
   if (status.hold) lines.push(`ON HOLD: ${status.hold.reason}`, `  ${liftHoldCommand(status.hold, status.plan_name)}`);
   const resources = waitingForResources(status);
   status.waves.forEach((ids, i) => {
-    lines.push(`Wave ${i + 1}${status.current_wave === i + 1 ? " (current)" : ""}`);
+    lines.push(`Wave ${i + 1}${status.current_wave === i + 1 && (status.status === "running" || status.status === "stopped") ? " (current)" : ""}`);
     for (const id of ids) {
       const s = status.stages[id];
       if (!s) continue;
@@ -71,7 +71,7 @@ export function headerLine(status: Status, monitorAlive: boolean, now: Date): st
   const attention = all.filter((s) => s.attention).length;
   // A run that is over has taken what it took: its time stops at its end.
   const age = formatDistanceStrict(new Date(status.created_at), status.completed_at ? new Date(status.completed_at) : now);
-  return `${status.plan_name} · ${status.status} · ${done}/${all.length} finished${attention ? ` · ${attention} need attention` : ""} · ${age} · monitor ${monitorAlive ? "up" : "down"}${status.paused_until ? ` · paused until ${format(new Date(status.paused_until), "HH:mm")}` : ""}${status.hold ? ` · on hold (${status.hold.kind})` : ""}`;
+  return `${status.plan_name} · ${status.status} · ${done}/${all.length} finished${attention ? ` · ${attention} need attention` : ""} · ${age}${monitorAlive ? " · monitor up" : status.status === "running" || status.status === "stopped" ? " · monitor down" : ""}${status.paused_until ? ` · paused until ${format(new Date(status.paused_until), "HH:mm")}` : ""}${status.hold ? ` · on hold (${status.hold.kind})` : ""}`;
 }
 
 /** The whole dashboard as text, for a non-TTY stdout. */
