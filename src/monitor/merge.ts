@@ -201,7 +201,8 @@ class StageMerge {
     // relaunched): a person who asked for its merge is told why not, and nothing is recorded.
     if (this.stage.status !== "in_progress" && this.stage.status !== "merging") {
       const { plan_name: name } = this.status;
-      throw new RuntimeError(`stage ${this.id} (${this.stage.status}) was not merged: ${detail.split("\n")[0]}; it has no agent at work to fix that: fix its branch ${this.stage.branch} yourself and run this again, or run it again with its commits: autorun retry ${name} ${this.id}`);
+      const next = reason === "checkout_overlap" ? "clear that (commit or stash the changes, or finish what is under way) and run this again" : `it has no agent at work to fix that: fix its branch ${this.stage.branch} yourself and run this again, or run it again with its commits: autorun retry ${name} ${this.id}`;
+      throw new RuntimeError(`stage ${this.id} (${this.stage.status}) was not merged: ${detail.split("\n")[0]}; ${next}`);
     }
     appendFor(this.deps.paths, this.status, { stage: this.id, type: "merge_conflict", reason, files, detail, ...(commit ? { commit } : {}) });
   }
