@@ -107,16 +107,21 @@ function projectRootOf(dir: string): string | undefined {
  * Plans of the same name in different projects get different orchestrations (`master-plan`,
  * `master-plan-proj3`): of those, the one of the project the command runs in.
  */
-function ownOrchestration(ctx: Where, name: string): string {
-  const same: { name: string; root: string }[] = [];
+function ownOrchestration(ctx: Where, name: string, file: string | undefined): string {
+  const same: { name: string; root: string; plan: string }[] = [];
   for (const o of listOrchestrations(ctx.home)) {
     if (o.name !== name && !(o.name.startsWith(`${name}-`) && !o.name.includes("."))) continue;
     const first = readFirstEvent(eventsFile(ctx.home, o.name));
-    if (first?.type === "orchestration_started" && planNameFromPath(first.plan_path) === name) same.push({ name: o.name, root: first.project_root });
+    if (first?.type === "orchestration_started" && planNameFromPath(first.plan_path) === name) same.push({ name: o.name, root: first.project_root, plan: resolve(first.plan_path) });
   }
   if (same.length <= 1) return same[0]?.name ?? name;
+  // A plan file names its own run, even beside another plan of the same name in the project
+  // (`日本語.md` and `中文.md` are both `plan`).
+  const own = file === undefined ? undefined : same.find((o) => o.plan === file);
+  if (own) return own.name;
   const root = projectRootOf(ctx.cwd);
-  return same.find((o) => o.root === root)?.name ?? (same.some((o) => o.name === name) ? name : same[0]!.name);
+  const here = same.filter((o) => o.root === root);
+  return (here.find((o) => o.name === name) ?? here[0] ?? same.find((o) => o.name === name) ?? same[0]!).name;
 }
 
 /**
@@ -133,7 +138,8 @@ export function resolveOrchestration(ctx: Where, plan: string | undefined): Load
     // A run kept aside by --fresh, by the name it was given (`master-plan.2026-12-03T16-10-00`).
     name = plan;
   } else {
-    name = ownOrchestration(ctx, planNameFromPath(plan));
+    const file = resolve(ctx.cwd, plan);
+    name = ownOrchestration(ctx, planNameFromPath(plan), existsSync(file) ? file : undefined);
   }
   const dir = join(ctx.home, "orchestration", name);
   const events = eventsFile(ctx.home, name);

@@ -236,6 +236,17 @@ describe("names that collide", () => {
     expect(again.stdout).toContain("Orchestration master-plan exists");
   });
 
+  it("two plan files of one project with the same name: each file, and the name itself, finds its own run", async ({ sb }) => {
+    // Neither name has a letter a plan name keeps: both are "plan".
+    const files = ["日本語.md", "中文.md"].map((f) => sb.writePlan(f, "## Stage 1: A\n"));
+    for (const file of files) expect((await sb.cli(["orchestrate", file, "--no-monitor", "--agent-cmd", sleepAgent])).code).toBe(0);
+    const names = await Promise.all(files.map(async (file) => (JSON.parse((await sb.cli(["status", file, "--json"])).stdout) as { plan_name: string; plan_path: string })));
+    expect(names.map((n) => n.plan_path)).toEqual(files);
+    expect(new Set(names.map((n) => n.plan_name)).size).toBe(2);
+    expect((JSON.parse((await sb.cli(["status", "plan", "--json"])).stdout) as { plan_name: string }).plan_name).toBe("plan");
+    for (const n of names) expect((await sb.cli(["stop", n.plan_name, "--sessions"])).code).toBe(0);
+  });
+
   it.for([
     ["a.b and a_b", "stages:\n  - id: a.b\n    name: X\n  - id: a_b\n    name: Y\n", /would share the tmux session/],
     ["x.lock", "stages:\n  - id: x.lock\n    name: X\n", /\.lock.*git does not allow/],
