@@ -6,7 +6,11 @@ export type DepRef =
   | { kind: "range"; from: string; to: string }
   /** "the previous stage" / "all previous stages", relative to the stage's place in the plan. */
   | { kind: "previous"; all: boolean }
-  | { kind: "text"; text: string };
+  /**
+   * A stage name; `parts`: what it lists when read as several (split at `,` `;`, then `&` `and` `/`…),
+   * for when no stage has the whole name ("Auth & sessions" is one stage's name, or two).
+   */
+  | { kind: "text"; text: string; parts?: DepRef[] };
 
 const NONE = /^(none|n\/?a|nothing|no(ne)?\s+(dependencies|deps|prerequisites)|-+|—|–|null|nil|\[\]|independent|\(none\))$/i;
 const KEYWORD = String.raw`(?:stages?|phases?|steps?|tasks?|milestones?|waves?)`;
@@ -36,25 +40,32 @@ export function parseDepValue(value: string): DepRef[] {
   text = text.replace(/\([^)]*\)/g, " ").replace(/[[\]{}]/g, " ").replace(/\s+/g, " ").trim();
   const previous = PREVIOUS.exec(text) ?? /^(all)\s+(?:stages|phases|steps|tasks)\s+(?:before|above)(?:\s+this(?:\s+one)?)?$/i.exec(text);
   if (previous) return [{ kind: "previous", all: Boolean(previous[1]) }];
-  const parts = text
-    .split(/\s*(?:,|;|&|\+|\/|\band\b|\bor\b|\bas well as\b)\s*/i)
+  // A list at `,` `;`, each item at `&` `and` `/`…; names that split apart are kept whole too.
+  const refs = pieces(text, /\s*[,;]\s*/).flatMap((item) => wholeOrParts(item, pieces(item, /\s*(?:&|\+|\/|\band\b|\bor\b|\bas well as\b)\s*/i).flatMap(refOf)));
+  return refs.length > 1 && refs.every((r) => r.kind === "text") ? [{ kind: "text", text, parts: refs }] : refs;
+}
+
+function pieces(text: string, at: RegExp): string[] {
+  return text
+    .split(at)
     .map((p) => p.trim())
     .filter((p) => p !== "" && !/^(and|or|both)$/i.test(p));
-  const refs: DepRef[] = [];
-  // "Stages 1, 2" and "Stage 1 and 2": a bare number after a keyword list is still an id.
-  for (const part of parts) {
-    if (NONE.test(part)) continue;
-    const m = REF.exec(part);
-    if (m?.[1]) {
-      const from = normalizeId(m[1]);
-      const to = m[2] ? normalizeId(m[2]) : undefined;
-      if (from && to && to !== from) refs.push({ kind: "range", from, to });
-      else if (from) refs.push({ kind: "id", id: from });
-      continue;
-    }
-    refs.push({ kind: "text", text: part });
-  }
-  return refs;
+}
+
+/** Names only: one name (`text`) that may be several (`refs`); else the references themselves. */
+function wholeOrParts(text: string, refs: DepRef[]): DepRef[] {
+  return refs.length > 1 && refs.every((r) => r.kind === "text") ? [{ kind: "text", text, parts: refs }] : refs;
+}
+
+/** One item: an id or a range ("Stages 1, 2", "Stage 1 and 2": a bare number is still an id), else a name. */
+function refOf(part: string): DepRef[] {
+  if (NONE.test(part)) return [];
+  const m = REF.exec(part);
+  if (!m?.[1]) return [{ kind: "text", text: part }];
+  const from = normalizeId(m[1]);
+  const to = m[2] ? normalizeId(m[2]) : undefined;
+  if (from && to && to !== from) return [{ kind: "range", from, to }];
+  return from ? [{ kind: "id", id: from }] : [];
 }
 
 const DEP_LABEL = String.raw`(depends\s+on|dependencies|dependency|deps|depends|requires|required|prerequisites?|prereqs?|blocked\s+by|after|needs|waits\s+(?:on|for))`;

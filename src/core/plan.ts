@@ -181,8 +181,11 @@ function resolveOne(ref: DepRef, ids: readonly string[], byName: Map<string, str
       return ids_.length > 0 ? ids_ : [ref.from];
     }
     case "text": {
-      const id = byName.get(normalizeName(ref.text)) ?? normalizeId(ref.text);
-      return [id ?? `"${ref.text}"`];
+      const id = byName.get(normalizeName(ref.text)) ?? (ref.parts ? undefined : normalizeId(ref.text));
+      if (id || !ref.parts) return [id ?? `"${ref.text}"`];
+      // No stage has the whole name: the stages it lists, when each is one.
+      const each = ref.parts.map((part) => resolveOne(part, ids, byName, before));
+      return each.some((found) => found.some((f) => f.startsWith('"'))) ? [`"${ref.text}"`] : each.flat();
     }
   }
 }
