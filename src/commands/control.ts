@@ -7,7 +7,8 @@ import { appendFor } from "../state/orchestration.js";
 import type { EventBody } from "../types/schemas.js";
 import { spent } from "../monitor/controls.js";
 import { dollars as usd } from "../core/usage.js";
-import { rebuildStatus } from "../state/status.js";
+import { loadStatus, rebuildStatus } from "../state/status.js";
+import { runningMonitor } from "../monitor/monitor-pid.js";
 import { nudgeStage, stopRun } from "../monitor/person-actions.js";
 import { describeMerge, mergeStage } from "../monitor/merge.js";
 import { startMonitorDetached, monitorLogger } from "./monitor.js";
@@ -182,14 +183,35 @@ export async function runLogs(ctx: Ctx, plan: string | undefined, opts: { follow
     if (pending) ctx.out(pending);
     return 0;
   }
+  // A run that is over, its monitor gone, writes nothing more: following it ends (a stopped run
+  // may be resumed, so it is followed on).
+  const over = () => {
+    const now = loadStatus(orch.paths);
+    return (now?.status === "completed" || now?.status === "failed") && runningMonitor(orch.paths) === undefined;
+  };
+  const said = () => ctx.out(`(${orch.status.plan_name} is over and its monitor has stopped: nothing more will be written)`);
+  if (over()) {
+    if (pending) ctx.out(pending);
+    said();
+    return 0;
+  }
+  let done: () => void = () => undefined;
+  const ended = new Promise<void>((resolveWait) => (done = resolveWait));
   // The watcher can fold two quick writes into one event: look once more shortly after each.
   const onChange = () => {
     printNew();
-    setTimeout(printNew, 100).unref();
+    setTimeout(() => {
+      printNew();
+      if (over()) {
+        said();
+        done();
+      }
+    }, 100).unref();
   };
   const watcher = watch(file, { ignoreInitial: true, persistent: true });
   watcher.on("add", onChange).on("change", onChange);
-  await new Promise<void>((resolveWait) => onStopSignal(["SIGINT", "SIGTERM"], () => resolveWait()));
+  onStopSignal(["SIGINT", "SIGTERM"], () => done());
+  await ended;
   await watcher.close();
   return 0;
 }

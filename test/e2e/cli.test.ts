@@ -5,6 +5,7 @@ import { fakeClaudeEnv } from "../helpers/fake-claude.js";
 import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
 import { CLI, ROOT, waitFor } from "../helpers/env.js";
+import { orchestrate } from "../helpers/orch.js";
 
 
 const fixtures = join(ROOT, "test", "fixtures", "plans");
@@ -235,6 +236,19 @@ describe("typos and following the log", () => {
     expect(r.stderr.trim()).toBe("error: unknown option '--agent' (Did you mean --agent-cmd?)");
     r = await sb.cli(["retry", "p", "1", "--fresh"]);
     expect(r.stderr.trim()).toBe("error: unknown option '--fresh' (Did you mean --fresh-worktree?)");
+  });
+
+  it("logs -f ends once the run is over and its monitor has stopped", async ({ sb }) => {
+    await orchestrate(sb, sb.writePlan("short.md", "## Stage 1: A\n"));
+    const child = execa(process.execPath, [CLI, "logs", "short", "-f"], { cwd: sb.repo, env: sb.env, extendEnv: false, reject: false, timeout: 45_000 });
+    const r = await child;
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(String(r.stdout)).toContain("monitor stopped");
+    expect(String(r.stdout).trim().split("\n").at(-1)).toBe("(short is over and its monitor has stopped: nothing more will be written)");
+    // Over already: it prints the log and ends.
+    const again = await sb.cli(["logs", "short", "-f"]);
+    expect(again.code).toBe(0);
+    expect(again.stdout.trim().split("\n").at(-1)).toBe("(short is over and its monitor has stopped: nothing more will be written)");
   });
 
   it("logs -f shows every line, including two written a few milliseconds apart", async ({ sb }) => {
