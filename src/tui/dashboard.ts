@@ -85,6 +85,8 @@ class Dashboard {
   private logOffset: number;
   private pending: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Another program (tmux attach, $EDITOR) has the terminal: nothing is drawn. */
+  private away = false;
   private readonly tmux: Tmux;
 
   constructor(
@@ -122,7 +124,7 @@ class Dashboard {
 
   /** A line in the footer for four seconds. */
   private say(text: string): void {
-    if (this.closed) return;
+    if (this.closed || this.away) return;
     this.w.footer.setContent(` ${text}`);
     this.w.screen.render();
     setTimeout(() => {
@@ -156,7 +158,7 @@ class Dashboard {
 
   /** Reads and redraws at most every 100 ms, however many changes come. */
   private refresh(): void {
-    if (this.pending || this.closed) return;
+    if (this.pending || this.closed || this.away) return;
     this.pending = setTimeout(() => {
       this.pending = undefined;
       this.readEvents();
@@ -174,14 +176,19 @@ class Dashboard {
     program.showCursor();
     input.setRawMode?.(false);
     input.pause();
+    // Nothing is drawn over the other program meanwhile; what changed is read when it is back.
+    this.away = true;
     try {
       await run();
     } finally {
+      this.away = false;
       input.setRawMode?.(true);
       input.resume();
       program.alternateBuffer();
       program.hideCursor();
       this.w.screen.alloc();
+      this.readEvents();
+      this.readLog();
       this.draw();
     }
   }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
-import { allPhases, CLI, waitFor, type Sandbox } from "../helpers/env.js";
+import { allPhases, CLI, holdsFor, waitFor, type Sandbox } from "../helpers/env.js";
 import { orchestrate } from "../helpers/orch.js";
 import { displayWidth } from "../../src/core/text-width.js";
 
@@ -76,6 +76,33 @@ describe("dashboard", () => {
     await waitFor("the answer saved by the editor", () => readFileSync(requested.file as string, "utf8").includes("from the dashboard"), 10_000);
     await waitFor("the stage to finish", () => sb.events("rev").some((e) => e.type === "orchestration_complete"), 30_000);
     await waitFor("the dashboard back, showing the end", async () => (await screen(sb)).includes("rev · completed"), 10_000);
+    await sb.tmux("send-keys", "-t", "=dash:", "q");
+    expect(await waitFor("the dashboard to exit", () => (existsSync(exitFile) ? readFileSync(exitFile, "utf8").trim() : undefined), 5_000)).toBe("0");
+  });
+
+  it("draws nothing over the program it handed the terminal to, while the run goes on", async ({ sb }) => {
+    const plan = sb.writePlan("away.md", "## Stage 1: Asks\nsim: review\n");
+    await orchestrate(sb, plan);
+    const requested = await waitFor("the question", () => sb.events("away").find((e) => e.type === "review_requested"), 30_000);
+    // An editor that holds the terminal for a while, showing only its own words.
+    const editor = join(sb.dir, "editor.mjs");
+    const release = join(sb.dir, "release");
+    writeFileSync(editor, `import fs from "node:fs"; process.stdout.write("\\x1b[2J\\x1b[HEDITOR HERE\\n"); const f = process.argv[2]; const t = setInterval(() => { if (!fs.existsSync(${JSON.stringify(release)})) return; clearInterval(t); fs.writeFileSync(f, fs.readFileSync(f, "utf8").replace("**Your answer**:\\n", "**Your answer**: later\\n")); }, 100);\n`);
+    const exitFile = join(sb.dir, "dashboard-exit");
+    await sb.tmux("new-session", "-d", "-x", "100", "-y", "30", "-s", "dash", "--", "sh", "-c", '"$@"; echo $? > "$0"', exitFile,
+      "env", `AUTORUN_HOME=${sb.home}`, "LANG=C.UTF-8", "TERM=xterm-256color", `EDITOR=${process.execPath} ${editor}`, process.execPath, CLI, "dashboard", "away");
+    await waitFor("the dashboard", async () => (await screen(sb)).includes("Waits on"), 15_000);
+    await sb.tmux("send-keys", "-t", "=dash:", "r");
+    await waitFor("the editor", async () => (await screen(sb)).includes("EDITOR HERE"), 10_000);
+    // Events arrive and seconds tick meanwhile: the editor's screen stays its own.
+    expect((await sb.cli(["event", "review_requested", "--orch-dir", `${sb.home}/orchestration/away`, "--stage", "1", "file=/tmp/x.md", "title=Another"])).code).toBe(0);
+    await holdsFor("the editor's screen untouched", 2_500, async () => {
+      const now = await screen(sb);
+      return now.trim() === "EDITOR HERE";
+    });
+    writeFileSync(release, "");
+    await waitFor("the answer saved", () => readFileSync(requested.file as string, "utf8").includes("later"), 10_000);
+    await waitFor("the dashboard back, with what came meanwhile", async () => (await screen(sb)).includes("stage 1: asks: Another"), 10_000);
     await sb.tmux("send-keys", "-t", "=dash:", "q");
     expect(await waitFor("the dashboard to exit", () => (existsSync(exitFile) ? readFileSync(exitFile, "utf8").trim() : undefined), 5_000)).toBe("0");
   });
