@@ -126,14 +126,21 @@ function ownOrchestration(ctx: Where, name: string, file: string | undefined): s
 
 /**
  * A plan argument is a plan file or a plan name (`master-plan`, `master-plan.md`); both become a
- * sanitised plan name, so no argument reaches outside the state dir. None: the most recently active.
+ * sanitised plan name, so no argument reaches outside the state dir. None: the most recently active
+ * run of the project the command runs in (of any project, when it has none).
  */
 export function resolveOrchestration(ctx: Where, plan: string | undefined): LoadedOrchestration {
   let name: string | undefined;
   if (plan === undefined) {
     const all = listOrchestrations(ctx.home);
     if (all.length === 0) throw new UserError(`no orchestrations under ${ctx.home}; start one with \`autorun orchestrate <plan>\`.`);
-    name = all[0]!.name;
+    // The most recently active run of the project the command runs in, else of any project.
+    const root = projectRootOf(ctx.cwd);
+    const here = root === undefined ? undefined : all.find((o) => {
+      const first = readFirstEvent(eventsFile(ctx.home, o.name));
+      return first?.type === "orchestration_started" && first.project_root === root;
+    });
+    name = (here ?? all[0]!).name;
   } else if (/\.[^./]+$/.test(plan) && existsSync(join(ctx.home, "orchestration", plan, "events.jsonl"))) {
     // A run kept aside by --fresh, by the name it was given (`master-plan.2026-12-03T16-10-00`).
     name = plan;

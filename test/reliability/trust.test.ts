@@ -231,6 +231,11 @@ describe("names that collide", () => {
       expect(st.project_root, `status from ${dir}`).toBe(dir);
       expect(st.plan_name).toBe(i === 0 ? "master-plan" : "master-plan-proj3");
     }
+    // With no plan named, each project's own run, however recent the other.
+    for (const [i, dir] of projects.entries()) {
+      const st = JSON.parse((await sb.cli(["report", "--json"], { cwd: dir })).stdout) as { plan_name: string };
+      expect(st.plan_name, `report from ${dir}`).toBe(i === 0 ? "master-plan" : "master-plan-proj3");
+    }
     // Run again in the first project: it continues its own, not the other's.
     const again = await sb.cli(["orchestrate", "docs/master-plan.md", "--no-monitor"], { cwd: projects[0] });
     expect(again.stdout).toContain("Orchestration master-plan exists");
