@@ -183,9 +183,8 @@ function resolveOne(ref: DepRef, ids: readonly string[], byName: Map<string, str
     case "text": {
       const id = byName.get(normalizeName(ref.text)) ?? (ref.parts ? undefined : normalizeId(ref.text));
       if (id || !ref.parts) return [id ?? `"${ref.text}"`];
-      // No stage has the whole name: the stages it lists, when each is one.
-      const each = ref.parts.map((part) => resolveOne(part, ids, byName, before));
-      return each.some((found) => found.some((f) => f.startsWith('"'))) ? [`"${ref.text}"`] : each.flat();
+      // No stage has the whole name: the stages it lists (one that is no stage's stays unknown).
+      return ref.parts.flatMap((part) => resolveOne(part, ids, byName, before));
     }
   }
 }
