@@ -197,15 +197,19 @@ export async function runLogs(ctx: Ctx, plan: string | undefined, opts: { follow
   }
   let done: () => void = () => undefined;
   const ended = new Promise<void>((resolveWait) => (done = resolveWait));
+  let finished = false;
+  const finishIfOver = () => {
+    if (finished || !over()) return;
+    finished = true;
+    said();
+    done();
+  };
   // The watcher can fold two quick writes into one event: look once more shortly after each.
   const onChange = () => {
     printNew();
     setTimeout(() => {
       printNew();
-      if (over()) {
-        said();
-        done();
-      }
+      finishIfOver();
     }, 100).unref();
   };
   const watcher = watch(file, { ignoreInitial: true, persistent: true });
@@ -238,7 +242,9 @@ function refuseUnstarted(orch: LoadedOrchestration, id: string): void {
   const failed = stage.depends_on.filter((d) => stages[d]?.status === "failed" || stages[d]?.status === "blocked");
   const waiting = stage.depends_on.filter((d) => stages[d]?.status !== "completed");
   if (stage.status === "blocked" || failed.length > 0) {
-    throw new UserError(`stage ${id} has not run: it is blocked by ${stagesList(failed)}, which ${failed.length === 1 ? "has" : "have"} not succeeded, so there is nothing of it to merge; run ${failed.length === 1 ? "it" : "them"} again (autorun retry ${name} ${failed.join(" ")}), or let what waits for stage ${id} go on without it (autorun skip ${name} ${id})`);
+    const by = failed.length > 0 ? `it is blocked by ${stagesList(failed)}, which ${failed.length === 1 ? "has" : "have"} not succeeded` : "it is blocked";
+    const retry = failed.length > 0 ? `run ${failed.length === 1 ? "it" : "them"} again (autorun retry ${name} ${failed.join(" ")}), or ` : "";
+    throw new UserError(`stage ${id} has not run: ${by}, so there is nothing of it to merge; ${retry}let what waits for stage ${id} go on without it (autorun skip ${name} ${id})`);
   }
   const why = waiting.length > 0 ? `it waits for ${stagesList(waiting)}` : "the monitor launches it when a slot is free";
   throw new UserError(`stage ${id} has not started yet (${why}), so there is nothing of it to merge; once it has run, autorun merges it by itself`);
