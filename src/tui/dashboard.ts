@@ -107,6 +107,7 @@ class Dashboard {
   }
 
   private draw(): void {
+    if (this.away) return;
     const { header, table, deps, screen } = this.w;
     const now = new Date();
     header.setContent(` ${headerLine(this.status, this.monitorAlive(), now)}`);
@@ -130,7 +131,7 @@ class Dashboard {
     setTimeout(() => {
       if (this.closed) return;
       this.w.footer.setContent(KEYS_LINE);
-      this.w.screen.render();
+      if (!this.away) this.w.screen.render();
     }, 4000).unref();
   }
 
