@@ -148,6 +148,19 @@ async function releaseAndCheckNudged(m: Monitor, t: ReturnType<typeof fakeTmux>,
 
 const types = () => readAllEvents(paths.events).map((e) => e.type);
 
+/**
+ * A stage's worktree missing while its agent works on: not acted on at the first look; at the
+ * next, 1.5 s later, its session is ended (`worktree_gone`).
+ */
+async function twoLooksEndIt(m: Monitor, t: ReturnType<typeof fakeTmux>): Promise<void> {
+  await step(m);
+  expect(types()).not.toContain("session_dead");
+  now += 1_500;
+  await step(m);
+  expect(readAllEvents(paths.events).filter((e) => e.type === "session_dead")).toEqual([expect.objectContaining({ stage: "1", reason: "worktree_gone" })]);
+  expect(t.sessions.has("p_stage-1")).toBe(false);
+}
+
 /** What `autorun resume` appends during a usage-limit pause, then three passes 5 s apart. */
 async function resumedThenPasses(m: Monitor): Promise<void> {
   appendEvent(paths.events, { orch_dir: paths.dir, plan_name: "p", project_slug: "p", type: "rate_limit_cleared" });
@@ -267,12 +280,7 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     // Removed by hand while its agent works on: missing at one look, then still at the next.
     rmSync(wt, { recursive: true, force: true });
     now += 1_500;
-    await step(m);
-    expect(types()).not.toContain("session_dead");
-    now += 1_500;
-    await step(m);
-    expect(readAllEvents(paths.events).filter((e) => e.type === "session_dead")).toEqual([expect.objectContaining({ stage: "1", reason: "worktree_gone" })]);
-    expect(t.sessions.has("p_stage-1")).toBe(false);
+    await twoLooksEndIt(m, t);
     expect(m.status.stages["1"]).toMatchObject({ attention: "crashed" });
     // (Made again from its branch by the relaunch; here, by hand, since there is no repository.)
     mkdirSync(wt);
@@ -299,13 +307,7 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     started();
     // Launched in its worktree, which went while no monitor ran (or before its first look).
     rmSync(join(dir, "wt"), { recursive: true, force: true });
-    const m = monitor(t.tmux);
-    await step(m);
-    expect(types()).not.toContain("session_dead");
-    now += 1_500;
-    await step(m);
-    expect(readAllEvents(paths.events).filter((e) => e.type === "session_dead")).toEqual([expect.objectContaining({ stage: "1", reason: "worktree_gone" })]);
-    expect(t.sessions.has("p_stage-1")).toBe(false);
+    await twoLooksEndIt(monitor(t.tmux), t);
   });
 
   it("a person's stop --sessions and resume give the stage one free relaunch, not one for each", async () => {
