@@ -7,7 +7,7 @@ import { printable } from "../core/printable.js";
 import { clipDisplay, displayWidth, padDisplay } from "../core/text-width.js";
 import { addUsage, dollars, formatCost } from "../core/usage.js";
 import { waitingForResources } from "../core/scheduler.js";
-import { liftHoldCommand, phaseOf, withoutFurniture } from "../core/words.js";
+import { liftHoldCommand, needAttention, phaseOf, withoutFurniture } from "../core/words.js";
 import { reviewEntries } from "../state/review.js";
 import { eventsUnwritable } from "../state/writable.js";
 import { isMonitorOf } from "../monitor/monitor-pid.js";
@@ -153,7 +153,7 @@ export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json
       const done = st.filter((x) => x.status === "completed").length;
       const attention = st.filter((x) => x.attention).length;
       const unwritable = eventsUnwritable(join(ctx.home, "orchestration", name, "events.jsonl")) ? ", its events.jsonl cannot be written" : "";
-      ctx.out(`${name.padEnd(32)} ${s.status.padEnd(10)} ${basename(s.project_root).padEnd(20)} ${done}/${st.length} stages finished${attention ? `, ${attention} need attention` : ""}${unwritable}  started ${formatDistanceStrict(new Date(s.created_at), new Date(ctx.clock.now()), { addSuffix: true })}`);
+      ctx.out(`${name.padEnd(32)} ${s.status.padEnd(10)} ${basename(s.project_root).padEnd(20)} ${done}/${st.length} stages finished${attention ? `, ${needAttention(attention)}` : ""}${unwritable}  started ${formatDistanceStrict(new Date(s.created_at), new Date(ctx.clock.now()), { addSuffix: true })}`);
     }
     return 0;
   }

@@ -43,6 +43,11 @@ export function stageState(stage: StageStatus): string {
 }
 
 /** The command that lifts a run's hold: a spent budget needs a new one; a person who looked resumes. */
+/** "1 needs attention", "3 need attention". */
+export function needAttention(count: number): string {
+  return `${count} ${count === 1 ? "needs" : "need"} attention`;
+}
+
 export function liftHoldCommand(hold: NonNullable<Status["hold"]>, name: string): string {
   return `autorun resume ${name}${hold.kind === "budget" ? " --budget <dollars>" : ""}`;
 }

@@ -4,7 +4,7 @@ import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
 import { format } from "date-fns/format";
 import type { AutorunEvent, Status } from "../types/schemas.js";
 import { STAGE_CELLS, sortStages, usesHosts, type StageColumn } from "../core/stage-cells.js";
-import { eventText, liftHoldCommand } from "../core/words.js";
+import { eventText, liftHoldCommand, needAttention } from "../core/words.js";
 import { waitingForResources } from "../core/scheduler.js";
 import { clipDisplay, displayWidth, padDisplay } from "../core/text-width.js";
 
@@ -71,7 +71,7 @@ export function headerLine(status: Status, monitorAlive: boolean, now: Date): st
   const attention = all.filter((s) => s.attention).length;
   // A run that is over has taken what it took: its time stops at its end.
   const age = formatDistanceStrict(new Date(status.created_at), status.completed_at ? new Date(status.completed_at) : now);
-  return `${status.plan_name} · ${status.status} · ${done}/${all.length} finished${attention ? ` · ${attention} need attention` : ""} · ${age}${monitorAlive ? " · monitor up" : status.status === "running" || status.status === "stopped" ? " · monitor down" : ""}${status.paused_until ? ` · paused until ${format(new Date(status.paused_until), "HH:mm")}` : ""}${status.hold ? ` · on hold (${status.hold.kind})` : ""}`;
+  return `${status.plan_name} · ${status.status} · ${done}/${all.length} finished${attention ? ` · ${needAttention(attention)}` : ""} · ${age}${monitorAlive ? " · monitor up" : status.status === "running" || status.status === "stopped" ? " · monitor down" : ""}${status.paused_until ? ` · paused until ${format(new Date(status.paused_until), "HH:mm")}` : ""}${status.hold ? ` · on hold (${status.hold.kind})` : ""}`;
 }
 
 /** The whole dashboard as text, for a non-TTY stdout. */

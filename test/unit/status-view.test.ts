@@ -36,6 +36,14 @@ describe("status for a person", () => {
     expect(dependencyLines(run([{ type: "wave_started", wave: 1 }]))).toContain("Wave 1 (current)");
   });
 
+  it("counts the stages that need attention in words that agree", () => {
+    const launched = (id: string) => ({ type: "stage_launched", stage: id, session: `s${id}`, session_id: `u${id}`, attempt: 1 });
+    const stuck = (id: string) => ({ type: "stage_attention", stage: id, attention: "idle" });
+    const now = new Date(Date.UTC(2026, 0, 1, 0, 2));
+    expect(headerLine(run([launched("1"), stuck("1")]), true, now)).toContain(" · 1 needs attention · ");
+    expect(headerLine(run([launched("1"), stuck("1"), launched("2"), stuck("2")]), true, now)).toContain(" · 2 need attention · ");
+  });
+
   it("shows the phase a stage is in, with the implementation step", () => {
     const s = run([
       { type: "stage_launched", stage: "1", session: "s1", session_id: "u1", attempt: 1 },
