@@ -1,7 +1,8 @@
 /**
  * `autorun dashboard [plan]`: the stages table, who waits on whom, a live event tail and the monitor
  * log, redrawn within a second of each new event (blessed renders only what changed, so no
- * flicker). Keys: a attach, n nudge, r review, s stop, q quit. The only module that loads blessed.
+ * flicker). Keys: a attach, n nudge, r review, s stop (while the run is not over), q quit. The only
+ * module that loads blessed.
  */
 import blessed from "blessed";
 import { existsSync, openSync, readSync, closeSync, statSync } from "node:fs";
@@ -17,7 +18,7 @@ import { parseAgentCmd } from "../adapters/agent.js";
 import { nudgeStage, stopRun } from "../monitor/person-actions.js";
 import type { Clock } from "../core/clock.js";
 import { resolveOrchestration, type LoadedOrchestration, type Where } from "../state/orchestration.js";
-import { dependencyLines, eventLine, headerLine, plainSummary, stageTable, tableCell } from "./views.js";
+import { dependencyLines, eventLine, headerLine, keysLine, plainSummary, stageTable, tableCell } from "./views.js";
 
 /** What the dashboard is given: where it runs, and where it prints when there is no terminal. */
 export interface DashboardCtx extends Where {
@@ -25,7 +26,6 @@ export interface DashboardCtx extends Where {
   clock: Clock;
 }
 
-const KEYS_LINE = " a attach  n nudge  r review  s stop  q quit";
 
 export async function runDashboard(ctx: DashboardCtx, plan: string | undefined): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
@@ -73,7 +73,7 @@ function layout(title: string): Widgets {
     ? blessed.log({ parent: screen, top: "50%", left: 0, width: "60%", height: "50%-1", border: "line", label: " Events ", scrollback: 500, style: { border } })
     : blessed.log({ parent: screen, top: "55%", left: 0, width: "62%", height: "45%-1", border: "line", label: " Events ", scrollback: 500, style: { border } });
   const logBox = narrow ? undefined : blessed.log({ parent: screen, top: "55%", left: "62%", width: "38%", height: "45%-1", border: "line", label: " Monitor log ", scrollback: 500, style: { border } });
-  const footer = blessed.box({ parent: screen, bottom: 0, left: 0, width: "100%", height: 1, content: KEYS_LINE, style: { fg: "black", bg: "white" } });
+  const footer = blessed.box({ parent: screen, bottom: 0, left: 0, width: "100%", height: 1, content: "", style: { fg: "black", bg: "white" } });
   return { screen, header, table, deps, events, logBox, footer };
 }
 
@@ -84,6 +84,8 @@ class Dashboard {
   private rowIds: string[] = [];
   private logOffset: number;
   private pending: NodeJS.Timeout | undefined;
+  /** A line `say` put in the footer, until the keys come back. */
+  private saying: NodeJS.Timeout | undefined;
   private closed = false;
   /** Another program (tmux attach, $EDITOR) has the terminal: nothing is drawn. */
   private away = false;
@@ -120,6 +122,7 @@ class Dashboard {
     const keep = selected !== undefined ? ids.indexOf(selected) : -1;
     table.select(keep >= 0 ? keep + 1 : Math.min(Math.max(table.selected, 1), ids.length));
     deps.setContent(dependencyLines(this.status).join("\n"));
+    if (!this.saying) this.w.footer.setContent(keysLine(this.status));
     screen.render();
   }
 
@@ -128,9 +131,11 @@ class Dashboard {
     if (this.closed || this.away) return;
     this.w.footer.setContent(` ${text}`);
     this.w.screen.render();
-    setTimeout(() => {
+    if (this.saying) clearTimeout(this.saying);
+    this.saying = setTimeout(() => {
+      this.saying = undefined;
       if (this.closed) return;
-      this.w.footer.setContent(KEYS_LINE);
+      this.w.footer.setContent(keysLine(this.status));
       if (!this.away) this.w.screen.render();
     }, 4000).unref();
   }
@@ -249,6 +254,7 @@ class Dashboard {
       void this.suspend(() => runInteractive([...parseAgentCmd(editor), file]));
     });
     screen.key(["s"], () => {
+      if (this.status.status === "completed" || this.status.status === "failed") return this.say(`${this.status.plan_name} is over (${this.status.status}); nothing to stop`);
       this.say(`stop the monitor of ${this.status.plan_name}? y / n`);
       screen.onceKey(["y", "n", "escape"], (_ch, key) => {
         if (key.name !== "y") return this.say("not stopped");

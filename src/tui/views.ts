@@ -65,6 +65,12 @@ export function eventLine(e: AutorunEvent): string {
   return printable(`${t} ${e.stage !== undefined ? `stage ${e.stage}: ` : ""}${eventText(e)}`);
 }
 
+/** The dashboard's keys that do something for a run in this state: a run that is over has no monitor to stop. */
+export function keysLine(status: Status): string {
+  const over = status.status === "completed" || status.status === "failed";
+  return ` a attach  n nudge  r review${over ? "" : "  s stop"}  q quit`;
+}
+
 export function headerLine(status: Status, monitorAlive: boolean, now: Date): string {
   const all = Object.values(status.stages);
   const done = all.filter((s) => s.status === "completed").length;

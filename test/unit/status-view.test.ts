@@ -5,7 +5,7 @@ import { renderStatusTable } from "../../src/commands/status.js";
 import { formatDuration } from "../../src/core/stage-cells.js";
 import { phaseOf, withoutFurniture } from "../../src/core/words.js";
 import { startedEvent } from "../helpers/events.js";
-import { dependencyLines, headerLine } from "../../src/tui/views.js";
+import { dependencyLines, headerLine, keysLine } from "../../src/tui/views.js";
 
 const ident = { orch_dir: "/h/orchestration/p", plan_name: "p", project_slug: "p" };
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
@@ -34,6 +34,9 @@ describe("status for a person", () => {
     expect(headerLine(run([]), false, new Date(Date.UTC(2026, 0, 1, 0, 2)))).toMatch(/ · 2 minutes · monitor down$/);
     expect(dependencyLines(run([{ type: "wave_started", wave: 1 }, { type: "orchestration_complete", status: "completed" }]))).not.toContain("Wave 1 (current)");
     expect(dependencyLines(run([{ type: "wave_started", wave: 1 }]))).toContain("Wave 1 (current)");
+    // Nor a monitor to stop.
+    expect(keysLine(done)).not.toContain("s stop");
+    expect(keysLine(run([]))).toContain("s stop");
   });
 
   it("counts the stages that need attention in words that agree", () => {
