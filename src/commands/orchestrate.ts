@@ -29,7 +29,7 @@ import type { Ctx } from "./ctx.js";
 import { listOrchestrations } from "../state/orchestration.js";
 import type { EventWithoutTs, Status } from "../types/schemas.js";
 import { eventsFile } from "../state/orchestration.js";
-import { printDryRun, printSummary, type PreparedPlan } from "./prepared-plan.js";
+import { endDoneBefore, printDryRun, printSummary, type PreparedPlan } from "./prepared-plan.js";
 import { stagesList } from "../core/printable.js";
 
 export interface OrchestrateOptions {
@@ -226,6 +226,8 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
     // (Not those pinned to another host: their worktrees are made there.)
     const ahead = worktrees.makeAhead(planned, stagesToLaunch(planned).filter((id) => (planned.stages[id]!.settings.host ?? "local") === "local"), tip);
     status = await writeOrWithdraw(prep, started, ahead);
+    // Every stage done before the run (marked so in the plan): nothing to launch, no monitor to start.
+    if (Object.values(status.stages).every((s) => s.status === "completed")) return await endDoneBefore(ctx, prep, status);
     const { monitorLogger } = await import("./monitor.js");
     await launchFirst({ tmux, paths, config: prep.config, log: monitorLogger(paths), worktrees, env: ctx.env }, status, tip);
   }

@@ -2,7 +2,7 @@
  * A plan read and checked by `autorun orchestrate`, ready to write and launch, and what is printed
  * of it: the dry run (the plan, its waves, each stage's command) and the summary after a launch.
  */
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { hasInstructions } from "../core/plan-markdown.js";
 import type { StageSettings } from "../core/stage-settings.js";
 import { dollars } from "../core/usage.js";
@@ -11,6 +11,9 @@ import { contextFilePath } from "../state/paths.js";
 import { stageArgv, stageSessionId, type ArgvView } from "../monitor/launcher.js";
 import type { Status } from "../types/schemas.js";
 import type { Ctx } from "./ctx.js";
+import { writeReport } from "./report.js";
+import { appendFor } from "../state/orchestration.js";
+import { rebuildStatus } from "../state/status.js";
 import type { Plan } from "../core/plan.js";
 import type { Config } from "../state/config.js";
 import type { OrchPaths } from "../state/paths.js";
@@ -114,6 +117,21 @@ export function printSummary(ctx: Ctx, prep: PreparedPlan, status: Status, monit
   // One command per line, so each can be pasted as it is.
   ctx.out("Follow it with any of:");
   for (const cmd of [`autorun status ${prep.planName}`, `autorun logs ${prep.planName} -f`, `autorun dashboard ${prep.planName}`]) ctx.out(`  ${cmd}`);
+}
+
+/**
+ * A new run whose every stage the plan marks done: recorded as completed at once, its report
+ * written, and said so (no monitor starts, no stage is listed as waiting).
+ */
+export async function endDoneBefore(ctx: Ctx, prep: PreparedPlan, status: Status): Promise<number> {
+  appendFor(prep.paths, status, { type: "orchestration_complete", status: "completed" });
+  await rebuildStatus(prep.paths);
+  const report = await writeReport(ctx, prep.paths);
+  const ids = Object.keys(status.stages);
+  ctx.out(`Every stage of ${prep.planName} is marked done in ${prep.planPath} (${ids.length === 1 ? "stage" : "stages"} ${ids.join(", ")}): nothing to run.`);
+  if (report) ctx.out(`  report: ${report}`);
+  ctx.out(`To run a stage again, change its Status line in the plan and run: autorun orchestrate ${relative(ctx.cwd, prep.planPath) || prep.planPath} --fresh`);
+  return 0;
 }
 
 /** An agent's command line for a person to read: long values (the settings JSON, the plugin path) elided. */

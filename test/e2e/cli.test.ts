@@ -88,6 +88,21 @@ describe("orchestrate --dry-run", () => {
   });
 });
 
+describe("orchestrate", () => {
+  it("a plan whose every stage is marked done is recorded as completed at once: no monitor, no session", async ({ sb }) => {
+    const plan = sb.writePlan("alldone.md", "## Stage 1: A\nStatus: done\n## Stage 2: B\nStatus: ✅ Done\nDepends on: 1\n");
+    const r = await sb.cli(["orchestrate", plan], { env: fakeClaudeEnv(sb) });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`Every stage of alldone is marked done in ${plan} (stages 1, 2): nothing to run.`);
+    expect(r.stdout).not.toMatch(/monitor pid|wave 1/);
+    expect(sb.events("alldone").map((e) => e.type)).toEqual(["orchestration_started", "orchestration_complete"]);
+    expect(existsSync(join(sb.home, "logs", "alldone-monitor.log"))).toBe(false);
+    expect(readFileSync(join(sb.home, "reports", "alldone.md"), "utf8")).toContain("Status: **completed**");
+    expect((await sb.cli(["status", "alldone"])).stdout).toMatch(/^alldone: completed/);
+    expect((await sb.tmux("list-sessions")).code).not.toBe(0);
+  });
+});
+
 describe("bad input: one line, exit 2, nothing written", () => {
   it("--dry-run fails where the run would: outside a git repository, on a detached HEAD, with an unknown base branch", async ({ sb }) => {
     const outside = join(sb.dir, "elsewhere");
