@@ -260,7 +260,7 @@ export async function runMerge(ctx: Ctx, plan: string, stageArg: string, opts: {
     return 0;
   }
   const tmux = createTmux(orch.config.tmuxSocket);
-  const log = monitorLogger(orch.paths, ctx.out);
+  const log = monitorLogger(orch.paths, { out: ctx.out, stamped: false });
   const result = await mergeStage({ tmux, paths: orch.paths, config: orch.config, log, byPerson: true }, id);
   await rebuildStatus(orch.paths);
   switch (result.kind) {

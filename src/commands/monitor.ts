@@ -25,16 +25,22 @@ export interface MonitorOptions {
   once?: boolean;
 }
 
-export function monitorLogger(paths: OrchPaths, echo?: (line: string) => void): (msg: string) => void {
+/**
+ * The orchestration's monitor log, each line stamped with the time and the run. `echo` prints
+ * each line too: `stamped` as written (a monitor in the foreground), else only the message (a
+ * person's command, whose output is read as it comes).
+ */
+export function monitorLogger(paths: OrchPaths, echo?: { out: (line: string) => void; stamped: boolean }): (msg: string) => void {
   mkdirSync(dirname(paths.monitorLog), { recursive: true, mode: 0o700 });
   return (msg: string) => {
-    const line = `${localStamp(new Date())} [${paths.dir.split("/").pop()}] ${printable(msg)}`;
+    const text = printable(msg);
+    const line = `${localStamp(new Date())} [${paths.dir.split("/").pop()}] ${text}`;
     try {
       appendFileSync(paths.monitorLog, line + "\n", { mode: 0o600 });
     } catch {
       // The log is for people; a full disk must not stop the monitor.
     }
-    echo?.(line);
+    echo?.out(echo.stamped ? line : text);
   };
 }
 
@@ -42,7 +48,7 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
   const orch = resolveOrchestration(ctx, plan);
   const { paths, config } = orch;
   const detached = ctx.env.AUTORUN_MONITOR_DETACHED === "1";
-  const log = monitorLogger(paths, detached ? undefined : ctx.out);
+  const log = monitorLogger(paths, detached ? undefined : { out: ctx.out, stamped: true });
   const tmux = createTmux(config.tmuxSocket);
   const notify = makeNotifier(config, tmux, log);
   // A pass may ask for another one (a merge finished, a stall falls due); the loop comes later.

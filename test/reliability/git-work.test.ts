@@ -101,6 +101,10 @@ describe("the person's own git work", () => {
     ].map((e) => JSON.stringify(e) + "\n").join(""));
     const r = await sb.cli(["merge", "halfway", "1"]);
     expect(r.code, r.stderr).toBe(0);
+    // What it did, in a person's words: the monitor log's time stamps stay in the log.
+    const said = r.stdout.trim().split("\n");
+    expect(said.at(-1)).toMatch(/^Stage 1 merged into main \([0-9a-f]{12}\)\.$/);
+    for (const line of said) expect(line).not.toMatch(/^\d{4}-\d\d-\d\d |\[halfway\]/);
     expect(await sb.git("rev-parse", "main")).toBe(merge);
     expect(readFileSync(join(sb.repo, "work.txt"), "utf8")).toBe("the stage's work\n");
     expect(readFileSync(join(sb.repo, "README.md"), "utf8")).toBe("the person's edit\n");
