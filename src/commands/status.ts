@@ -44,7 +44,7 @@ const MAX_NAME = 28;
 /**
  * The stage table in `width` columns: STAGE, NAME, STATUS and ATTENTION always, the others by
  * priority while they fit (each as wide as its widest cell, measured in terminal columns), and
- * the name cut to what is left (at most 28).
+ * the name cut to what is left (at most 28; whole when the width is unbounded).
  */
 export function fitStageTable(sorted: [string, StageStatus][], now: Date, width: number): { header: StageColumn[]; rows: string[][]; hidden: StageColumn[] } {
   // HOST only for a run that uses other hosts: a run on this machine keeps its 80-column layout.
@@ -57,7 +57,8 @@ export function fitStageTable(sorted: [string, StageStatus][], now: Date, width:
   const chosen = new Set<StageColumn>(priority.slice(0, 4));
   const used = (): number => [...chosen].reduce((sum, c) => sum + nameWidth(c) + 2, -2);
   for (const c of priority.slice(4)) if (used() + 2 + wide.get(c)! <= width) chosen.add(c);
-  const room = Math.max(MIN_NAME, Math.min(MAX_NAME, wide.get("NAME")!, width - used() + nameWidth("NAME")));
+  // Without a width (--wide) every name is whole.
+  const room = Math.max(MIN_NAME, Math.min(Number.isFinite(width) ? MAX_NAME : Infinity, wide.get("NAME")!, width - used() + nameWidth("NAME")));
   const header = shown.filter((c) => chosen.has(c));
   return {
     header,

@@ -39,6 +39,14 @@ describe("status for a person", () => {
     expect(keysLine(run([]))).toContain("s stop");
   });
 
+  it("cuts a long name to fit a width, and keeps it whole without one (--wide)", () => {
+    const long = "A stage whose name goes on well beyond twenty-eight columns";
+    const s = foldEvents([startedEvent([{ id: "1", name: long }], { ident, ts: at(0) })] as AutorunEvent[])!;
+    const row = (lines: string[]) => lines.find((l) => l.startsWith("1 "))!;
+    expect(row(renderStatusTable(s, new Date(at(5)), true, { width: 80 }))).toMatch(/^1 +A stage whose name goes …  /);
+    expect(row(renderStatusTable(s, new Date(at(5)), true))).toContain(long);
+  });
+
   it("counts the stages that need attention in words that agree", () => {
     const launched = (id: string) => ({ type: "stage_launched", stage: id, session: `s${id}`, session_id: `u${id}`, attempt: 1 });
     const stuck = (id: string) => ({ type: "stage_attention", stage: id, attention: "idle" });
