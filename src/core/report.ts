@@ -3,7 +3,7 @@ import { compareIds } from "./ids.js";
 import type { AutorunEvent, Status, Usage } from "../types/schemas.js";
 import { addUsage, formatCost } from "./usage.js";
 import { eventText, stageState } from "./words.js";
-import { formatDuration, hostCell, tries, usesHosts } from "./stage-cells.js";
+import { formatDuration, hostCell, triesUsed, usesHosts } from "./stage-cells.js";
 
 export interface Report {
   plan_name: string;
@@ -18,8 +18,10 @@ export interface Report {
     name: string;
     status: string;
     attempts: number;
-    /** The sessions that count against its attempts since its last retry (`n/cap` with a cap), as status's TRIES. */
-    tries: string;
+    /** The sessions that count against its attempts since its last retry (status's TRIES). */
+    tries: number;
+    /** The plan's cap on them (`Max attempts:`); null: none. */
+    max_attempts: number | null;
     /** How often a person retried it. */
     retries: number;
     nudges: number;
@@ -97,7 +99,8 @@ export function buildReport(status: Status, events: readonly AutorunEvent[]): Re
       name: s.name,
       status: s.status,
       attempts: s.attempts,
-      tries: tries(s),
+      tries: triesUsed(s),
+      max_attempts: s.settings.max_attempts ?? null,
       retries: s.retries,
       nudges: s.nudges,
       duration_seconds: secs(s.started_at, s.completed_at),
@@ -151,7 +154,7 @@ export function renderReportMarkdown(r: Report): string {
     "",
     `| Stage | Name | Status |${hosts ? " Host |" : ""} Tries | Nudges | Duration | Cost | Merge commit | Checks on the merge |`,
     `|---|---|---|${hosts ? "---|" : ""}---|---|---|---|---|---|`,
-    ...r.stages.map((s) => `| ${s.id} | ${s.name.replace(/\|/g, "\\|")} | ${s.state}${s.model ? ` (${s.model})` : ""} |${hosts ? ` ${s.host || "—"} |` : ""} ${s.tries}${s.retries ? `, retried ${s.retries}×` : ""} | ${s.nudges} | ${human(s.duration_seconds)} | ${formatCost(s.usage)} | ${s.merge_commit ? `\`${s.merge_commit.slice(0, 12)}\`` : "—"} | ${s.validated === true ? "passed" : s.validated === false ? "not run" : "—"} |`),
+    ...r.stages.map((s) => `| ${s.id} | ${s.name.replace(/\|/g, "\\|")} | ${s.state}${s.model ? ` (${s.model})` : ""} |${hosts ? ` ${s.host || "—"} |` : ""} ${s.tries}${s.max_attempts !== null ? `/${s.max_attempts}` : ""}${s.retries ? `, retried ${s.retries}×` : ""} | ${s.nudges} | ${human(s.duration_seconds)} | ${formatCost(s.usage)} | ${s.merge_commit ? `\`${s.merge_commit.slice(0, 12)}\`` : "—"} | ${s.validated === true ? "passed" : s.validated === false ? "not run" : "—"} |`),
     "",
     ...(r.stages.some((s) => s.plan_file || s.kept_files)
       ? ["## Plans and notes", "", ...r.stages.filter((s) => s.plan_file || s.kept_files).map((s) => `- Stage ${s.id}: ${[s.plan_file ? `plan ${s.plan_file}` : "", s.kept_files ? `notes kept in ${s.kept_files}` : "", s.kept_dropped.length ? `not kept: ${s.kept_dropped.join(", ")}` : ""].filter(Boolean).join("; ")}`), ""]

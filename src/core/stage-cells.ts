@@ -49,10 +49,14 @@ export function usesHosts(stages: Readonly<Record<string, StageStatus>>): boolea
  * dead tmux server are free, and an adopted session is not one the run started. With `/cap` when
  * the plan sets `Max attempts`, so "2/2" says the next failure fails the stage.
  */
+/** The sessions that count against a stage's attempts: every one less the free relaunches. */
+export function triesUsed(s: StageStatus): number {
+  return Math.max(0, s.sessions - s.free_relaunches);
+}
+
 export function tries(s: StageStatus): string {
-  const used = Math.max(0, s.sessions - s.free_relaunches);
   const cap = s.settings.max_attempts;
-  return cap === undefined ? String(used) : `${used}/${cap}`;
+  return cap === undefined ? String(triesUsed(s)) : `${triesUsed(s)}/${cap}`;
 }
 
 /** Each column's cell for a stage, by its header. */

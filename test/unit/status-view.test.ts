@@ -104,6 +104,11 @@ describe("TRIES", () => {
     const s = foldEvents(events)!;
     expect(STAGE_CELLS.TRIES("1", s.stages["1"]!)).toBe("1");
     expect(STAGE_CELLS.TRIES("2", s.stages["2"]!)).toBe("2/2");
+    // The report's JSON gives them as numbers, its table as status does.
+    const { buildReport, renderReportMarkdown } = await import("../../src/core/report.js");
+    const report = buildReport(s, events);
+    expect(report.stages.map((r) => [r.tries, r.max_attempts])).toEqual([[1, null], [2, 2]]);
+    expect(renderReportMarkdown(report)).toMatch(/\| 2 \| B \| [^|]+ \| 2\/2 \|/);
   });
 });
 
