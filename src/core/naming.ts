@@ -22,6 +22,14 @@ export function mergeSubject(id: string, name: string): string {
 }
 
 /**
+ * The whole message of that commit: the subject, then the plan and the stage's branch, so that
+ * `git log` tells which run a merge came from (several plans can merge into one base).
+ */
+export function mergeMessage(stage: { id: string; name: string; branch: string }, plan: { name: string; file: string }): string {
+  return `${mergeSubject(stage.id, stage.name)}\n\nPlan: ${plan.name} (${plan.file})\nBranch: ${stage.branch}\n`;
+}
+
+/**
  * Why a stage id cannot name a git branch (git check-ref-format's rules that a stage id can
  * break), or undefined when it can.
  */

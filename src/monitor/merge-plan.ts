@@ -13,7 +13,7 @@ import { operationOnBase } from "../adapters/git-safety.js";
 import { makeDir } from "../state/paths.js";
 import type { Config } from "../state/config.js";
 import type { Status } from "../types/schemas.js";
-import { mergeSubject } from "../core/naming.js";
+import { mergeMessage } from "../core/naming.js";
 import { guardedChanges } from "../core/permissions.js";
 
 type Stage = Status["stages"][string];
@@ -97,10 +97,12 @@ export async function planMerge(input: PlanInput): Promise<MergePlan> {
   const tree = early ?? (await computeMerge(input.home, root, baseTip, stageTip));
   if (!tree.ok) return { step: "conflict", stageTip, files: tree.files, detail: tree.detail };
   // The files the merge changes are those between the base and the merged tree: asked beside the commit.
-  const [commit, touched] = await Promise.all([gitMerge.commitTree(root, tree.tree, [baseTip, stageTip], mergeSubject(id, stage.name)), git.changedFiles(root, baseTip, tree.tree)]);
-  const checks = stageChecks(input.config, stage);
   const plan = relative(root, status.plan_path);
-  const guarded = input.byPerson ? [] : guardedChanges(touched, checks, plan.startsWith("..") || isAbsolute(plan) ? undefined : plan);
+  const inProject = !(plan.startsWith("..") || isAbsolute(plan));
+  const message = mergeMessage({ id, name: stage.name, branch: stage.branch }, { name: status.plan_name, file: inProject ? plan : status.plan_path });
+  const [commit, touched] = await Promise.all([gitMerge.commitTree(root, tree.tree, [baseTip, stageTip], message), git.changedFiles(root, baseTip, tree.tree)]);
+  const checks = stageChecks(input.config, stage);
+  const guarded = input.byPerson ? [] : guardedChanges(touched, checks, inProject ? plan : undefined);
   if (guarded.length > 0) return { step: "guarded", stageTip, files: guarded };
   return { step: "merge", baseTip, stageTip, commit, touched, checks };
 }

@@ -148,6 +148,8 @@ describe("the merge queue (real tmux, real git, simulated agent)", () => {
     expect(await sb.git("rev-parse", "feature")).toBe(featureTip);
     expect(await sb.git("symbolic-ref", "--short", "HEAD")).toBe("feature");
     expect(await sb.git("log", "--format=%s", "-1", "main")).toBe("autorun: merge stage 1: A");
+    // Which run it came from, and the stage's branch.
+    expect((await sb.git("log", "--format=%b", "-1", "main")).trim()).toBe("Plan: switch (switch.md)\nBranch: worktree-switch-stage-1");
     expect(eventsOf(sb, "switch", "merge_complete", "1")[0]).toMatchObject({ commit: await sb.git("rev-parse", "main"), validated: true });
     for (const cwd of readFileSync(cwdFile, "utf8").trim().split("\n")) expect(cwd.startsWith(join(sb.home, "worktrees"))).toBe(true);
     await expectClean(sb, "switch");
