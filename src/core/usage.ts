@@ -94,7 +94,8 @@ export function dollars(n: number): string {
 /** "$0.42", "$12.30"; "1.2M tok" when a model had no price. */
 export function formatCost(u: Usage | null): string {
   if (!u) return "—";
-  if (u.usd !== null) return `$${u.usd < 10 ? u.usd.toFixed(2) : u.usd.toFixed(1)}`;
+  // To the cent, as budgets are: "$12.30 of $20.00", never "$12.3 of $20.00".
+  if (u.usd !== null) return dollars(u.usd);
   const t = u.input_tokens + u.output_tokens + u.cache_creation_tokens + u.cache_read_tokens;
   return t >= 1e6 ? `${(t / 1e6).toFixed(1)}M tok` : `${Math.round(t / 1e3)}k tok`;
 }

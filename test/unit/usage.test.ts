@@ -42,6 +42,7 @@ describe("usage and cost", () => {
     expect(messageUsage(line("m3", "my-local-model", 10, 10))!.usage.usd).toBeNull();
     expect(formatCost(null)).toBe("—");
     expect(formatCost({ ...ZERO, usd: 0.4449 })).toBe("$0.44");
+    expect(formatCost({ ...ZERO, usd: 12.3 })).toBe("$12.30");
     expect(formatCost({ ...ZERO, input_tokens: 1_500_000, usd: null })).toBe("1.5M tok");
   });
 
