@@ -1,7 +1,8 @@
 /**
  * `autorun completion bash|zsh`: a completion script made from the command table, so it names every
  * command, subcommand and option the installed autorun has (commands for autorun itself left out).
- * Words that are not options complete as file names (plans are files).
+ * A run's name completes where a command takes one first, from the runs under AUTORUN_HOME; other
+ * words that are not options complete as file names (plans are files).
  */
 import { UserError } from "../errors.js";
 import type { CommandSpec } from "./command-spec.js";
@@ -22,13 +23,23 @@ export function completionWords(commands: readonly CommandSpec[]): { path: strin
     });
 }
 
-/** The bash function (zsh runs it through bashcompinit). */
+/** The commands whose first argument names a run (`<plan>`, `[plan]`), not a plan file to start. */
+function planCommands(commands: readonly CommandSpec[]): string[] {
+  return commands.filter((c) => !c.hidden && c.name !== "orchestrate" && !c.name.includes(" ") && /^[<[]plan[\]>]$/.test(c.args?.[0]?.[0] ?? "")).map((c) => c.name);
+}
+
+/** The bash functions (zsh runs them through bashcompinit). */
 export function bashScript(commands: readonly CommandSpec[]): string {
   const words = completionWords(commands);
   const tops = [...new Set(words.map((w) => w.path[0]!))];
   const groups = tops.filter((t) => words.some((w) => w.path[0] === t && w.path.length > 1));
   const lines = [
     "# autorun completion for bash: eval \"$(autorun completion bash)\" in ~/.bashrc",
+    "_autorun_runs() {",
+    '  local f names=()',
+    '  for f in "${AUTORUN_HOME:-$HOME/.autorun}"/orchestration/*/; do f="${f%/}"; [ -d "$f" ] && names+=("${f##*/}"); done',
+    '  COMPREPLY=($(compgen -W "${names[*]}" -- "$cur"))',
+    "}",
     "_autorun() {",
     '  local cur="${COMP_WORDS[COMP_CWORD]}" key="${COMP_WORDS[1]}" opts=""',
     `  if [ "$COMP_CWORD" -eq 1 ]; then COMPREPLY=($(compgen -W "${tops.join(" ")} --help --version" -- "$cur")); return; fi`,
@@ -38,7 +49,8 @@ export function bashScript(commands: readonly CommandSpec[]): string {
       return `    ${g}) if [ "$COMP_CWORD" -eq 2 ]; then COMPREPLY=($(compgen -W "${subs.join(" ")}" -- "$cur")); return; fi; key="${g} \${COMP_WORDS[2]}" ;;`;
     }),
     "  esac",
-    '  case "$cur" in -*) ;; *) return ;; esac',
+    // A run's name where a command takes one first (a plan file still completes as a file).
+    `  case "$cur" in -*) ;; *) [ "$COMP_CWORD" -eq 2 ] && case "$key" in ${planCommands(commands).join("|")}) _autorun_runs ;; esac; return ;; esac`,
     '  case "$key" in',
     ...words.map((w) => `    "${w.path.join(" ")}") opts="${w.flags.join(" ")}" ;;`),
     "  esac",

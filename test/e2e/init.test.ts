@@ -3,7 +3,7 @@
  * never overwrites anything; `autorun completion` gives bash (and zsh, through bashcompinit) every
  * command, subcommand and option of the table, tried in a real bash.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect } from "vitest";
@@ -60,8 +60,8 @@ describe("autorun init", () => {
 
 describe("autorun completion", () => {
   /** What bash's completion offers for the words typed so far (the last one being completed). */
-  async function complete(script: string, words: string[]): Promise<string[]> {
-    const r = await execa("bash", ["--norc", "-c", `${script}\nCOMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _autorun; printf '%s\\n' "\${COMPREPLY[@]}"`, "bash", ...words]);
+  async function complete(script: string, words: string[], home = "/nonexistent"): Promise<string[]> {
+    const r = await execa("bash", ["--norc", "-c", `${script}\nCOMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _autorun; printf '%s\\n' "\${COMPREPLY[@]}"`, "bash", ...words], { env: { AUTORUN_HOME: home } });
     return r.stdout.split("\n").filter(Boolean);
   }
 
@@ -76,6 +76,12 @@ describe("autorun completion", () => {
     // Commands autorun runs itself on a host are not offered; a plan's name completes as a file.
     expect(await complete(r.stdout, ["autorun", "hos"])).toEqual(["hosts"]);
     expect(await complete(r.stdout, ["autorun", "status", "ma"])).toEqual([]);
+    // The runs under AUTORUN_HOME complete where a command takes a run first; not a plan file to start.
+    for (const run of ["master", "main-work", "other"]) mkdirSync(join(sb.home, "orchestration", run), { recursive: true });
+    expect(await complete(r.stdout, ["autorun", "status", "ma"], sb.home)).toEqual(["main-work", "master"]);
+    expect(await complete(r.stdout, ["autorun", "merge", "o"], sb.home)).toEqual(["other"]);
+    expect(await complete(r.stdout, ["autorun", "merge", "other", "o"], sb.home)).toEqual([]);
+    expect(await complete(r.stdout, ["autorun", "orchestrate", "ma"], sb.home)).toEqual([]);
   });
 
   it("gives zsh the same through bashcompinit, and refuses another shell", async ({ sb }) => {
