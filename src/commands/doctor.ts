@@ -9,7 +9,8 @@ import { join } from "node:path";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
 import { commandVersion, findExecutable, isAlive } from "../adapters/process.js";
-import { CLAUDE_MIN_VERSION, CLAUDE_TESTED_RANGE, claudeInRange, claudeTooOld, claudeTrust, isClaude, pluginDir, sandboxAvailable } from "../adapters/agent.js";
+import { CLAUDE_MIN_VERSION, CLAUDE_TESTED_RANGE, claudeInRange, claudeTooOld, claudeTrust, isClaude, pluginDir } from "../adapters/agent.js";
+import { checkSandbox } from "./preflight.js";
 import { readPid } from "../state/pidfile.js";
 import { isMonitorOf } from "../monitor/monitor-pid.js";
 import type { OrchPaths } from "../state/paths.js";
@@ -219,16 +220,6 @@ export function claudeVersionFinding(versionText: string): [Finding["level"], st
     default:
       return ["warn", `claude: "${versionText}" is not a version autorun can read (tested: ${oldest} to ${newest}); check it with autorun doctor --claude`];
   }
-}
-
-/** Claude Code's Bash sandbox: on where it can run, unless the configuration turns it off. */
-export function checkSandbox(wanted: boolean, find: (p: string) => string | undefined = (p) => findExecutable(p), platform: NodeJS.Platform = process.platform): [Finding["level"], string] {
-  const without = "Bash commands outside the workflow's allow-list each wait for a person (a review), and an allowed command is bounded by nothing but its rule";
-  if (!wanted) return ["warn", `Bash sandbox: off (sandbox: false in the configuration): ${without}`];
-  const { ok, missing } = sandboxAvailable(find, platform);
-  if (ok) return ["ok", `Bash sandbox: on (${platform === "darwin" ? "Seatbelt" : "bubblewrap + socat"}): stages run Bash unasked, writing only their worktree and their branch`];
-  const install = missing.length > 0 ? `: install ${missing.map((m) => (m === "bwrap" ? "bubblewrap" : m)).join(" and ")} (apt-get install bubblewrap socat)` : ` on ${platform}`;
-  return ["warn", `Bash sandbox: not available${install}; until then ${without}`];
 }
 
 function checkTemplates(dir: string): [Finding["level"], string] {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { homedir } from "node:os";
 import type { Config } from "../state/config.js";
 import { commandVersion, findExecutable } from "../adapters/process.js";
-import { CLAUDE_MIN_VERSION, claudeTooOld, claudeTrust, isClaude } from "../adapters/agent.js";
+import { CLAUDE_MIN_VERSION, claudeTooOld, claudeTrust, isClaude, sandboxAvailable } from "../adapters/agent.js";
 import * as git from "../adapters/git.js";
 import { claudePermissionModes, resolvePermissionMode } from "../adapters/claude-modes.js";
 import { writeSettings } from "../state/settings.js";
@@ -108,4 +108,14 @@ export async function preflightAgent(config: Config, env: NodeJS.ProcessEnv, pro
 export async function preflightOrchestration(orch: LoadedOrchestration, env: NodeJS.ProcessEnv): Promise<void> {
   const mode = await preflightAgent(orch.config, env, orch.status.project_root);
   if (mode !== orch.config.permissionMode) writeSettings(orch.paths.dir, { ...orch.config, ...(mode === undefined ? {} : { permissionMode: mode }) });
+}
+
+/** Claude Code's Bash sandbox: on where it can run, unless the configuration turns it off. */
+export function checkSandbox(wanted: boolean, find: (p: string) => string | undefined = (p) => findExecutable(p), platform: NodeJS.Platform = process.platform): ["ok" | "warn", string] {
+  const without = "Bash commands outside the workflow's allow-list each wait for a person (a review), and an allowed command is bounded by nothing but its rule";
+  if (!wanted) return ["warn", `Bash sandbox: off (sandbox: false in the configuration): ${without}`];
+  const { ok, missing } = sandboxAvailable(find, platform);
+  if (ok) return ["ok", `Bash sandbox: on (${platform === "darwin" ? "Seatbelt" : "bubblewrap + socat"}): stages run Bash unasked, writing only their worktree and their branch`];
+  const install = missing.length > 0 ? `: install ${missing.map((m) => (m === "bwrap" ? "bubblewrap" : m)).join(" and ")} (apt-get install bubblewrap socat)` : ` on ${platform}`;
+  return ["warn", `Bash sandbox: not available${install}; until then ${without}`];
 }

@@ -11,6 +11,8 @@ import { contextFilePath } from "../state/paths.js";
 import { stageArgv, stageSessionId, type ArgvView } from "../monitor/launcher.js";
 import type { Status } from "../types/schemas.js";
 import type { Ctx } from "./ctx.js";
+import { checkSandbox } from "./preflight.js";
+import { isClaude } from "../adapters/agent.js";
 import { writeReport } from "./report.js";
 import { appendFor } from "../state/orchestration.js";
 import { rebuildStatus } from "../state/status.js";
@@ -55,6 +57,8 @@ export function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose
   const root = prep.projectRoot!;
   ctx.out(`Plan ${prep.planName} (project ${prep.slug}), ${plan.stages.length} stage${plan.stages.length === 1 ? "" : "s"} in ${plan.waves.length} wave${plan.waves.length === 1 ? "" : "s"}`);
   ctx.out(`project root: ${root}   base branch: ${prep.baseBranch}   state: ${prep.paths.dir}`);
+  const sandbox = sandboxLine(prep.config);
+  if (sandbox) ctx.out(sandbox);
   ctx.out("");
   plan.waves.forEach((ids, i) => ctx.out(`Wave ${i + 1}: ${ids.map((id) => `Stage ${id}`).join(", ")}`));
   ctx.out("");
@@ -110,6 +114,8 @@ export function printSummary(ctx: Ctx, prep: PreparedPlan, status: Status, monit
   ctx.out(`  orchestration: ${prep.paths.dir}`);
   ctx.out(`  status file:   ${prep.paths.status}`);
   ctx.out(`  monitor log:   ${prep.paths.monitorLog}${monitorPid ? ` (monitor pid ${monitorPid})` : ""}`);
+  const sandbox = sandboxLine(prep.config);
+  if (sandbox) ctx.out(`  ${sandbox}`);
   status.waves.forEach((ids, i) => ctx.out(`  wave ${i + 1}: ${ids.join(", ")}`));
   const running = Object.entries(status.stages).filter(([, s]) => s.status === "in_progress");
   for (const [id, s] of running) ctx.out(`  stage ${id} running in tmux session ${s.session}`);
@@ -132,6 +138,17 @@ export async function endDoneBefore(ctx: Ctx, prep: PreparedPlan, status: Status
   if (report) ctx.out(`  report: ${report}`);
   ctx.out(`To run a stage again, change its Status line in the plan and run: autorun orchestrate ${relative(ctx.cwd, prep.planPath) || prep.planPath} --fresh`);
   return 0;
+}
+
+/**
+ * Whether Claude Code's Bash sandbox holds the stages, said before they run: without it their Bash
+ * commands wait for a person, which an unattended run must know at its start, not from doctor.
+ * Nothing for another agent (the sandbox is Claude Code's).
+ */
+function sandboxLine(config: Config): string | undefined {
+  if (!isClaude(config.agentCommand[0] ?? "")) return undefined;
+  const [level, text] = checkSandbox(config.sandbox);
+  return level === "ok" && Object.keys(config.hosts).length > 0 ? `${text}; a stage on another host runs without it` : text;
 }
 
 /** An agent's command line for a person to read: long values (the settings JSON, the plugin path) elided. */

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { agentSettings, buildAgentArgv, parseAgentCmd, sandboxAvailable, sessionEnv, WORKFLOW_ALLOW } from "../../src/adapters/agent.js";
 import { HOOK_EVENTS } from "../../src/types/constants.js";
 import { stageScope } from "../../src/monitor/launcher.js";
-import { checkSandbox } from "../../src/commands/doctor.js";
+import { checkSandbox } from "../../src/commands/preflight.js";
 
 const params = { worktree: "slug-stage-2", sessionId: "11111111-2222-4333-8444-555555555555", contextFile: "/h/o/p/stages/stage-2-context.md", stage: "2" };
 

@@ -68,8 +68,14 @@ describe("orchestrate --dry-run", () => {
     expect(argv.slice(0, 3)).toEqual(["claude", "--worktree", "plan-stage-1"]);
     expect(argv).toContain("--session-id");
     expect(argv).toContain("--plugin-dir");
-    expect(JSON.parse(argv[argv.indexOf("--settings") + 1]!)).toMatchObject({ worktree: { baseRef: "head" } });
+    const settings = JSON.parse(argv[argv.indexOf("--settings") + 1]!) as { sandbox?: unknown };
+    expect(settings).toMatchObject({ worktree: { baseRef: "head" } });
     expect(argv[argv.length - 1]).toMatch(/^\/autorun:start .*stage-1-context\.md$/);
+    // Whether the sandbox holds the stages is said before they run, as their settings have it.
+    expect(r.stdout).toMatch(settings.sandbox ? /^Bash sandbox: on .*: stages run Bash unasked/m : /^Bash sandbox: not available: install /m);
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ sandbox: false }));
+    expect((await sb.cli(["orchestrate", plan, "--dry-run"], { env: fakeClaudeEnv(sb) })).stdout).toMatch(/^Bash sandbox: off \(sandbox: false in the configuration\): Bash commands outside the workflow's allow-list each wait for a person/m);
+    rmSync(join(sb.repo, "autorun.config.json"));
     expect(readdirSync(sb.home)).toEqual([]);
   });
 
