@@ -1,5 +1,5 @@
 /** `autorun orchestrate <plan>`: parse, write the orchestration, launch ready stages, start the monitor. */
-import { existsSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, relative, resolve, join } from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { parsePlan } from "../core/parse-plan.js";
@@ -9,7 +9,7 @@ import { checkStageHosts, otherHostsHaveSlots, resolveHosts } from "../core/host
 import { planNameFromPath, projectSlug } from "../core/slug.js";
 import { branchName, sessionName, worktreeName } from "../core/naming.js";
 import { renderContextFile } from "../core/context-file.js";
-import { contextFilePath, locksDir, makeDir, orchestrateLockFile, orchPaths, reportsDir, type OrchPaths } from "../state/paths.js";
+import { contextFilePath, locksDir, makeDir, orchestrateLockFile, orchPaths } from "../state/paths.js";
 import { appendEvent, nowIso, readFirstEvent } from "../state/events.js";
 import { foldEvents } from "../core/fold.js";
 import { withLock } from "../state/lock.js";
@@ -30,6 +30,7 @@ import { listOrchestrations } from "../state/orchestration.js";
 import type { EventWithoutTs, Status } from "../types/schemas.js";
 import { eventsFile } from "../state/orchestration.js";
 import { endDoneBefore, printDryRun, printSummary, type PreparedPlan } from "./prepared-plan.js";
+import { existingRunRefusal, keepAside } from "./run-aside.js";
 import { stagesList } from "../core/printable.js";
 
 export interface OrchestrateOptions {
@@ -273,55 +274,6 @@ async function launchFirst(deps: LaunchDeps, status: Status, tip: string): Promi
   const hosts = new RunHosts({ ...deps, clock: realClock }, () => status);
   const placement = new Map(hosts.place(ids).flatMap((p) => ("host" in p ? [[p.stage, p.host] as const] : [])));
   await launchStages({ ...deps, hosts, placement }, ids.filter((id) => placement.has(id)), tip);
-}
-
-/**
- * `--fresh` moves a run aside; while its monitor or any of its sessions still runs, the new run
- * would adopt those sessions (same names) and work in their worktrees. The person stops it first.
- */
-/**
- * Why the plan's orchestration as it stands refuses a new start (the dry run says it, the run
- * throws it): a completed one without `--fresh`, a live one with it.
- */
-async function existingRunRefusal(prep: PreparedPlan, status: Status | undefined, fresh: boolean): Promise<string | undefined> {
-  if (!status) return undefined;
-  if (fresh) return freshWhileLive(prep.paths, prep.planName, status, prep.config.tmuxSocket);
-  if (status.status === "completed") return `orchestration ${prep.planName} already completed (${prep.paths.dir}); pass --fresh to start it again (the old one is kept beside it).`;
-  return undefined;
-}
-
-async function freshWhileLive(paths: OrchPaths, name: string, status: Status, socket: string | undefined): Promise<string | undefined> {
-  const { runningMonitor } = await import("../monitor/monitor-pid.js");
-  const { readSettings } = await import("../state/settings.js");
-  const monitor = runningMonitor(paths);
-  const recorded = (() => {
-    try {
-      return readSettings(paths.dir)?.tmuxSocket;
-    } catch {
-      return undefined;
-    }
-  })();
-  const running = new Set(await createTmux(recorded ?? socket).listSessions());
-  const sessions = Object.values(status.stages).map((s) => s.session).filter((s) => running.has(s));
-  if (monitor === undefined && sessions.length === 0) return undefined;
-  const what = [monitor !== undefined ? `its monitor (pid ${monitor})` : "", sessions.length ? `${sessions.length === 1 ? "session" : "sessions"} ${sessions.join(", ")}` : ""].filter(Boolean).join(" and ");
-  return `orchestration ${name} is still running (${what}); --fresh would take over its sessions and worktrees. Stop it first: autorun stop ${name} --sessions, then orchestrate --fresh again.`;
-}
-
-/**
- * `--fresh`: the previous run is kept as `<name>.<time>` — its directory, monitor log and report —
- * reachable by that name (`autorun report <name>.<time>`), and the new run starts clean.
- */
-function keepAside(ctx: Ctx, paths: OrchPaths, name: string, slug: string): void {
-  const kept = `${name}.${new Date().toISOString().replace(/\.\d+Z$/, "").replace(/:/g, "-")}`;
-  const to = orchPaths(ctx.home, kept, slug);
-  renameSync(paths.dir, to.dir);
-  if (existsSync(paths.monitorLog)) renameSync(paths.monitorLog, to.monitorLog);
-  for (const ext of ["md", "json"]) {
-    const report = join(reportsDir(ctx.home), `${name}.${ext}`);
-    if (existsSync(report)) renameSync(report, join(reportsDir(ctx.home), `${kept}.${ext}`));
-  }
-  ctx.out(`The previous run is kept as ${kept} (autorun status ${kept}, autorun report ${kept}).`);
 }
 
 /** How many ready stages one launch takes (the worktrees are made four at a time). */
