@@ -41,8 +41,9 @@ interface Look {
 }
 
 export async function runDiscard(ctx: Ctx, plan: string, opts: { yes?: boolean }): Promise<number> {
-  const tmux = createTmux(resolveOrchestration(ctx, plan).config.tmuxSocket);
-  const shown = await look(ctx, resolveOrchestration(ctx, plan), tmux);
+  const first = resolveOrchestration(ctx, plan);
+  const tmux = createTmux(first.config.tmuxSocket);
+  const shown = await look(ctx, first, tmux);
   const said = lines(shown);
   for (const line of said) ctx.out(line);
   const name = shown.orch.status.plan_name;
