@@ -112,10 +112,11 @@ function messageQueued({ stage, event }: Change<EventOf<"message_queued">>): voi
 
 function retried({ status, stage, edit, event }: Change<EventOf<"stage_retried">>): void {
   if (!stage || (stage.status !== "failed" && stage.status !== "blocked")) return;
-  // The plan was read again: the stage runs with its section as it is now.
+  // The plan was read again: the stage runs with its section as it is now. Its time (ELAPSED, the
+  // report's duration) runs from its next launch, not across the time it sat failed.
   if (event.name !== undefined) stage.name = event.name;
   if (event.settings) stage.settings = event.settings;
-  Object.assign(stage, { status: "pending", attempts: 0, sessions: 0, free_relaunches: 0, relaunch_free: false, failure_reason: null, attention: null, completed_at: null, implement_done: false, nudges: 0, session_id: null, send_backs: [], retries: stage.retries + 1, model: stage.settings.model ?? null, over_budget: false });
+  Object.assign(stage, { status: "pending", attempts: 0, sessions: 0, free_relaunches: 0, relaunch_free: false, failure_reason: null, attention: null, started_at: null, completed_at: null, implement_done: false, nudges: 0, session_id: null, send_backs: [], retries: stage.retries + 1, model: stage.settings.model ?? null, over_budget: false });
   // In a fresh worktree the agent starts over: what it reported of its phases and plan is gone with the old one.
   if (event.fresh_worktree) Object.assign(stage, { phases: {}, plan_file: null });
   goesOn(status, event.stage, edit);

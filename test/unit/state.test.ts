@@ -118,6 +118,11 @@ describe("status", () => {
     const retry = (fresh: boolean) => foldEvents([...before, { ...ident(paths), ts, type: "stage_retried" as const, stage: "1", fresh_worktree: fresh }])!.stages["1"]!;
     expect(retry(false)).toMatchObject({ status: "pending", plan_file: "/w/plan.md", phases: { implement: { current_phase: 2, total_phases: 2 } } });
     expect(retry(true)).toMatchObject({ status: "pending", plan_file: null, phases: {} });
+    // Its time runs from its next launch: the hours it sat failed are not the retry's.
+    expect(retry(false).started_at).toBeNull();
+    const later = "2026-01-01T05:00:00.000Z";
+    const relaunched = foldEvents([...before, { ...ident(paths), ts, type: "stage_retried" as const, stage: "1", fresh_worktree: false }, { ...ident(paths), ts: later, type: "stage_launched" as const, stage: "1", session: "s1", session_id: "u2", attempt: 1 }])!.stages["1"]!;
+    expect(relaunched.started_at).toBe(later);
   });
 
   it.each([
