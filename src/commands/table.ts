@@ -110,7 +110,7 @@ export const COMMANDS: CommandSpec[] = [
   plain({
     name: "attach",
     person: true,
-    summary: "show a stage's tmux session in this terminal (inside tmux: switches to it); detach (Ctrl-b d) to leave it running",
+    summary: "show a stage's tmux session in this terminal (inside tmux: switches to it; inside another tmux server: opens it nested); detach (Ctrl-b d) to leave it running",
     args: [["<plan>"], ["<stage>"]],
     example: "autorun attach master-plan 2",
     run: async (c, [plan, stage]) => (await import("./control.js")).runAttach(c, str(plan), str(stage)),
