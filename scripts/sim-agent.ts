@@ -374,7 +374,9 @@ async function main(): Promise<void> {
   report("phase", "implement", "start", "--current", "1", "--total", "2");
   await sleep(delay);
   if (!state.part1) {
-    commit(`sim/stage-${stage}-part1.txt`, `stage ${stage} part 1\n`, `stage ${stage}: phase 1`);
+    // The session's id in the text: a stage of another run in this project (or of this plan run
+    // again) changes the file, so its commit is never empty.
+    commit(`sim/stage-${stage}-part1.txt`, `stage ${stage} part 1 (session ${sessionId})\n`, `stage ${stage}: phase 1`);
     mark("part1");
   }
   if (behaviours.has("exit-deletes-branch")) await exitDeletingBranch();
@@ -382,7 +384,7 @@ async function main(): Promise<void> {
   await sleep(delay);
   if (!state.part2) {
     if (behaviours.has("conflict")) commit("CONFLICT.txt", `written by stage ${stage}\n`, `stage ${stage}: touch the shared file`);
-    if (!(behaviours.has("no-commit") && !state.skipped)) commit(`sim/stage-${stage}-part2.txt`, `stage ${stage} part 2\n`, `stage ${stage}: phase 2`);
+    if (!(behaviours.has("no-commit") && !state.skipped)) commit(`sim/stage-${stage}-part2.txt`, `stage ${stage} part 2 (session ${sessionId})\n`, `stage ${stage}: phase 2`);
     mark("part2");
   }
   if (behaviours.has("no-commit") && !state.skipped) mark("skipped");

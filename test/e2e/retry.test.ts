@@ -96,6 +96,8 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     const kept = /kept as (again\.[\dT-]+)/.exec(r.stdout)?.[1];
     expect(kept, r.stdout).toBeDefined();
     expect(await waitForEnd(sb, "again")).toBe("completed");
+    // The simulated agent's work differs from the first run's: merged at once, never sent back empty.
+    expect(sb.events("again").filter((e) => e.type === "message_queued")).toEqual([]);
     // Listed by two names, each opened by its own.
     const list = (await sb.cli(["status"])).stdout;
     expect(list).toMatch(new RegExp(`^again\\s+completed`, "m"));
