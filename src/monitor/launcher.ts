@@ -4,9 +4,10 @@
  * (a launcher killed between `new-session` and its event) instead of starting a second one.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { buildAgentArgv, sandboxAvailable, sessionEnv, type StageScope } from "../adapters/agent.js";
+import { scopeAt } from "../adapters/stage-scope.js";
 import { findExecutable } from "../adapters/process.js";
 import type { NewSession, Tmux } from "../adapters/tmux.js";
 import { appendAllFor, appendFor } from "../state/orchestration.js";
@@ -78,42 +79,8 @@ export function stageArgv(deps: Pick<LaunchDeps, "config">, status: ArgvView, op
  * session starts now, so the files the sandbox closes are made (a dry run writes nothing).
  */
 export function stageScope(config: Pick<Config, "sandbox" | "sandboxDomains">, status: Pick<Status, "project_root" | "base_branch">, worktree: string, launch = false): StageScope {
-  const commonDir = join(status.project_root, ".git");
-  let adminName = basename(worktree);
-  try {
-    for (const name of readdirSync(join(commonDir, "worktrees"))) {
-      if (readFileSync(join(commonDir, "worktrees", name, "gitdir"), "utf8").trim() === join(worktree, ".git")) adminName = name;
-    }
-  } catch {
-    // Not made yet (a dry run): git's default name.
-  }
   const on = config.sandbox && sandboxAvailable((p) => findExecutable(p)).ok;
-  if (!on) return { worktree, commonDir, adminName, baseBranch: status.base_branch };
-  const guarded = [...gitGuarded(commonDir), worktreeConfig(commonDir, adminName, launch)];
-  return { worktree, commonDir, adminName, baseBranch: status.base_branch, gitGuarded: guarded, sandbox: { domains: config.sandboxDomains } };
-}
-
-/** The paths of `StageScope.gitGuarded` that exist in `commonDir` now (none of them ever goes away). */
-function gitGuarded(commonDir: string): string[] {
-  return ["HEAD", "index", "packed-refs", "info", join("objects", "info"), "modules"].map((p) => join(commonDir, p)).filter((p) => existsSync(p));
-}
-
-/**
- * The worktree record's own configuration (`config.worktree`), closed by the sandbox: in a
- * repository with `extensions.worktreeConfig`, git in the worktree obeys it, and that includes the
- * git Claude Code runs outside the sandbox. At a launch it is made empty if missing, so that there
- * is a file to close (its worktree exists by then).
- */
-function worktreeConfig(commonDir: string, adminName: string, make: boolean): string {
-  const file = join(commonDir, "worktrees", adminName, "config.worktree");
-  if (make && existsSync(dirname(file))) {
-    try {
-      writeFileSync(file, "", { flag: "wx" });
-    } catch {
-      // already there (or the record cannot be written: the sandbox closes the path all the same)
-    }
-  }
-  return file;
+  return scopeAt({ commonDir: join(status.project_root, ".git"), worktree, baseBranch: status.base_branch, ...(on ? { sandbox: { domains: config.sandboxDomains } } : {}), launch });
 }
 
 export type LaunchResult = "launched" | "adopted" | "skipped";
