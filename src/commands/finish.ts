@@ -1,7 +1,7 @@
 /** `autorun done` and `autorun skip`: a person finishes a stage, and what waits for it goes on. */
 import { createTmux } from "../adapters/tmux.js";
 import { appendFor } from "../state/orchestration.js";
-import { rebuildStatus } from "../state/status.js";
+import { loadStatus, rebuildStatus } from "../state/status.js";
 import { cleanup } from "../monitor/cleanup.js";
 import { dependantsOf, workInBase, type WorkInBase } from "../monitor/finish.js";
 import { sentence, stagesList } from "../core/printable.js";
@@ -11,6 +11,8 @@ import { monitorLogger, startMonitorDetached } from "./monitor.js";
 import type { Ctx } from "./ctx.js";
 import { confirmed } from "./confirm.js";
 import { requireStage, resolveOrchestration, type LoadedOrchestration } from "../state/orchestration.js";
+import { isLocked, withLock } from "../state/lock.js";
+import { mergeLockPath } from "../monitor/merge-plan.js";
 
 /** The stage a person may finish: not merged already, and not being merged right now. */
 function finishable(orch: LoadedOrchestration, stageArg: string, verb: string): string {
@@ -19,6 +21,22 @@ function finishable(orch: LoadedOrchestration, stageArg: string, verb: string): 
   if (s.status === "completed") throw new UserError(`stage ${id} is already ${stageState(s)}; there is nothing to ${verb}.`);
   if (s.status === "merging") throw new UserError(`stage ${id} is being merged right now; wait for the merge (autorun status ${orch.status.plan_name}).`);
   return id;
+}
+
+/**
+ * `decide` under the project's merge lock, with the run read again there: a merge of the stage that
+ * began before is over (or shows as `merging`), and one that begins after sees the person's word.
+ * Without it, a merge that had read the stage just before a skip went on and merged it.
+ */
+async function underMergeLock<T>(ctx: Ctx, orch: LoadedOrchestration, stageArg: string, decide: (now: LoadedOrchestration) => Promise<T>): Promise<T> {
+  const lock = mergeLockPath(ctx.home, orch.status.project_root);
+  if (isLocked(lock)) ctx.err(`autorun: a merge in this project is under way; stage ${stageArg} is decided on once it is done…`);
+  try {
+    return await withLock(lock, () => decide({ ...orch, status: loadStatus(orch.paths) ?? orch.status }), 10 * 60_000);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ELOCKED") throw error;
+    throw new UserError(`a merge in this project has been under way for ten minutes (its checks may be slow); nothing was done: run this again once it is over (autorun status ${orch.status.plan_name}).`);
+  }
 }
 
 /**
@@ -66,7 +84,23 @@ function doneDetail(found: Exclude<WorkInBase, { kind: "not_in_base" }>, branch:
  * go as after autorun's own merge.
  */
 export async function runDone(ctx: Ctx, plan: string, stageArg: string, opts: { yes?: boolean } = {}): Promise<number> {
-  const orch = resolveOrchestration(ctx, plan);
+  const first = resolveOrchestration(ctx, plan);
+  const id = finishable(first, stageArg, "mark done");
+  // Asked before the lock: a question left open must not hold up every merge of the project.
+  if (!(await confirmUnstarted(ctx, first, id, { what: "marking it done", yes: opts.yes }))) return 1;
+  const { orch, detail, commit } = await underMergeLock(ctx, first, stageArg, (now) => recordDone(now, stageArg));
+  const stage = orch.status.stages[id]!;
+  const { project_root: root, base_branch: base } = orch.status;
+  ctx.out(`Stage ${id} is done: ${detail}${commit ? ` (merged into ${base} by ${commit.slice(0, 12)})` : ""}.`);
+  const log = monitorLogger(orch.paths);
+  log(`stage ${id}: marked done by a person (${detail})`);
+  await cleanup({ tmux: createTmux(orch.config.tmuxSocket), paths: orch.paths, log: (m) => (log(m), ctx.out(m.replace(/^stage \S+: /, `Stage ${id}: `))) }, { id, stage, root, base });
+  await goOn(ctx, orch, id);
+  return 0;
+}
+
+/** Under the merge lock: the stage's work found in the base, and `stage_done_by_person` recorded. */
+async function recordDone(orch: LoadedOrchestration, stageArg: string): Promise<{ orch: LoadedOrchestration; detail: string; commit: string | undefined }> {
   const id = finishable(orch, stageArg, "mark done");
   const stage = orch.status.stages[id]!;
   const { project_root: root, base_branch: base, plan_name: name } = orch.status;
@@ -76,17 +110,11 @@ export async function runDone(ctx: Ctx, plan: string, stageArg: string, opts: { 
       `stage ${id}'s branch ${stage.branch} has ${found.ahead} commit${found.ahead === 1 ? "" : "s"} that ${base} does not have; merge ${found.ahead === 1 ? "it" : "them"} first (git merge --no-ff ${stage.branch}, or autorun merge ${name} ${id}) and run this again, or let what waits for it go on without ${found.ahead === 1 ? "it" : "them"}: autorun skip ${name} ${id}`,
     );
   }
-  if (!(await confirmUnstarted(ctx, orch, id, { what: "marking it done", yes: opts.yes }))) return 1;
   // Only a merge that brought the stage's own commits in is its merge commit (the report's undo).
   const commit = found.kind === "in_base" && found.own ? found.commit : undefined;
   const detail = doneDetail(found, stage.branch, base);
   appendFor(orch.paths, orch.status, { type: "stage_done_by_person", stage: id, how: "command", ...(commit ? { commit } : {}), detail });
-  ctx.out(`Stage ${id} is done: ${detail}${commit ? ` (merged into ${base} by ${commit.slice(0, 12)})` : ""}.`);
-  const log = monitorLogger(orch.paths);
-  log(`stage ${id}: marked done by a person (${detail})`);
-  await cleanup({ tmux: createTmux(orch.config.tmuxSocket), paths: orch.paths, log: (m) => (log(m), ctx.out(m.replace(/^stage \S+: /, `Stage ${id}: `))) }, { id, stage, root, base });
-  await goOn(ctx, orch, id);
-  return 0;
+  return { orch, detail, commit };
 }
 
 /**
@@ -94,14 +122,19 @@ export async function runDone(ctx: Ctx, plan: string, stageArg: string, opts: { 
  * its worktree and branch are kept (their commits are not in the base), and the report says so.
  */
 export async function runSkip(ctx: Ctx, plan: string, stageArg: string, opts: { reason?: string; yes?: boolean } = {}): Promise<number> {
-  const orch = resolveOrchestration(ctx, plan);
-  const id = finishable(orch, stageArg, "skip");
-  if (!(await confirmUnstarted(ctx, orch, id, { what: "a skip", yes: opts.yes }))) return 1;
+  const first = resolveOrchestration(ctx, plan);
+  const id = finishable(first, stageArg, "skip");
+  // Asked before the lock: a question left open must not hold up every merge of the project.
+  if (!(await confirmUnstarted(ctx, first, id, { what: "a skip", yes: opts.yes }))) return 1;
+  const reason = opts.reason?.trim() || "a person skipped it (autorun skip)";
+  const orch = await underMergeLock(ctx, first, stageArg, async (now) => {
+    finishable(now, stageArg, "skip");
+    await createTmux(now.config.tmuxSocket).killSession(now.status.stages[id]!.session);
+    appendFor(now.paths, now.status, { type: "stage_skipped", stage: id, reason });
+    return now;
+  });
   const stage = orch.status.stages[id]!;
   const { project_root: root, base_branch: base } = orch.status;
-  await createTmux(orch.config.tmuxSocket).killSession(stage.session);
-  const reason = opts.reason?.trim() || "a person skipped it (autorun skip)";
-  appendFor(orch.paths, orch.status, { type: "stage_skipped", stage: id, reason });
   monitorLogger(orch.paths)(`stage ${id}: skipped by a person: ${reason}`);
   const found = await workInBase(root, base, stage).catch(() => undefined);
   const kept = found?.kind === "not_in_base" ? ` Its branch ${stage.branch} keeps its ${found.ahead} commit${found.ahead === 1 ? "" : "s"} that ${base} does not have, in ${stage.worktree}.` : "";

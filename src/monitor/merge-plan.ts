@@ -10,7 +10,7 @@ import { dirname, isAbsolute, join, relative } from "node:path";
 import * as git from "../adapters/git.js";
 import * as gitMerge from "../adapters/git-merge.js";
 import { operationOnBase } from "../adapters/git-safety.js";
-import { makeDir } from "../state/paths.js";
+import { locksDir, makeDir } from "../state/paths.js";
 import type { Config } from "../state/config.js";
 import type { Status } from "../types/schemas.js";
 import { mergeMessage } from "../core/naming.js";
@@ -46,6 +46,14 @@ export interface PlanInput {
 
 export function projectKey(projectRoot: string): string {
   return createHash("sha1").update(projectRoot).digest("hex").slice(0, 16);
+}
+
+/**
+ * The lock every merge into a project's base holds from its look at the stage to its record, and
+ * a person's `done` and `skip` while they decide: neither acts on a stage the other is changing.
+ */
+export function mergeLockPath(home: string, projectRoot: string): string {
+  return join(locksDir(home), `merge-${projectKey(projectRoot)}.lock`);
 }
 
 /** The private worktree where `validate` runs on merge results, one per project. */

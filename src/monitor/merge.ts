@@ -11,7 +11,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import * as git from "../adapters/git.js";
 import * as gitMerge from "../adapters/git-merge.js";
 import { checkoutFromFiles, commonDir, operationOnBase } from "../adapters/git-safety.js";
@@ -23,7 +23,7 @@ import { RuntimeError } from "../errors.js";
 import { readAllEvents, readFirstEvent } from "../state/events.js";
 import { appendFor } from "../state/orchestration.js";
 import { isLocked, withLock } from "../state/lock.js";
-import { locksDir, makeDir, type OrchPaths } from "../state/paths.js";
+import { makeDir, type OrchPaths } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
 import type { Config } from "../state/config.js";
 import type { EventOf, Status } from "../types/schemas.js";
@@ -31,7 +31,7 @@ import { cleanup } from "./cleanup.js";
 import type { Worktrees } from "./worktrees.js";
 import { keepOrRestoreBranch } from "./tips.js";
 import { learnableRules } from "../core/permissions.js";
-import { integrationWorktree, planMerge, describePlan, projectKey, validationWorktree, type MergePlan } from "./merge-plan.js";
+import { integrationWorktree, mergeLockPath, planMerge, describePlan, validationWorktree, type MergePlan } from "./merge-plan.js";
 import { localAllowRules, WORKFLOW_ALLOW } from "../adapters/agent.js";
 
 export interface MergeDeps {
@@ -62,10 +62,6 @@ export type MergeOutcome =
 
 /** Send-backs of the same unchanged stage branch before autorun stops repeating itself. */
 export const MAX_SEND_BACKS = 3;
-
-function mergeLockPath(home: string, projectRoot: string): string {
-  return join(locksDir(home), `merge-${projectKey(projectRoot)}.lock`);
-}
 
 export async function mergeStage(deps: MergeDeps, id: string): Promise<MergeOutcome> {
   const { paths } = deps;

@@ -2,7 +2,7 @@
  * A stage a person finishes: merged by their own `git merge` (found by the monitor, or said with
  * `autorun done`), or skipped (`autorun skip`). Its dependants launch either way.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
@@ -155,6 +155,35 @@ describe("a stage finished by a person", () => {
     expect(early.stderr.trim()).toBe("autorun: stage 2 has not started yet (it waits for stage 1), so there is nothing of it to merge; once it has run, autorun merges it by itself");
     expect(eventsOf(sb, "early", "stage_launched", "2")).toEqual([]);
     expect((await sb.cli(["stop", "early", "--sessions"])).code).toBe(0);
+  });
+
+  it("skip and done decide under the project's merge lock: a merge that read the stage first ends first, and wins", async ({ sb }) => {
+    const agent = JSON.stringify(["sleep", "600", "{stage}"]);
+    expect((await sb.cli(["orchestrate", sb.writePlan("race.md", "## Stage 1: Works\n## Stage 2: Also\n"), "--no-monitor", "--agent-cmd", agent])).code).toBe(0);
+    const orchDir = join(sb.home, "orchestration", "race");
+    const common = { orch_dir: orchDir, plan_name: "race", project_slug: "race", stage: "1" };
+    const lock = join(sb.home, "locks", `merge-${projectKey(sb.repo)}.lock`);
+    // A merge of stage 1 holds the lock: it read the stage before the person's skip, and merges it.
+    const tip = await sb.git("rev-parse", "main");
+    const { asked } = await withLock(lock, async () => {
+      const asked = [sb.cli(["skip", "race", "1"]), sb.cli(["done", "race", "1"])];
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(eventsOf(sb, "race", "stage_skipped")).toEqual([]);
+      for (const type of ["merge_started", "merge_complete"]) appendFileSync(join(orchDir, "events.jsonl"), JSON.stringify({ ...common, ts: new Date().toISOString(), type, branch: "worktree-race-stage-1", ...(type === "merge_complete" ? { commit: tip } : {}) }) + "\n");
+      // (Not awaited under the lock: they wait for it.)
+      return { asked };
+    });
+    for (const r of await Promise.all(asked)) {
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("autorun: a merge in this project is under way; stage 1 is decided on once it is done");
+      expect(r.stderr.trim().split("\n").at(-1)).toMatch(/^autorun: stage 1 is already merged; there is nothing to (skip|mark done)\.$/);
+    }
+    expect(eventsOf(sb, "race", "stage_skipped")).toEqual([]);
+    expect(eventsOf(sb, "race", "stage_done_by_person")).toEqual([]);
+    // With the lock free, a skip is done at once.
+    expect((await sb.cli(["skip", "race", "2"])).code).toBe(0);
+    expect(eventsOf(sb, "race", "stage_skipped", "2")).toHaveLength(1);
+    expect((await sb.cli(["stop", "race", "--sessions"])).code).toBe(0);
   });
 
   it("autorun skip lets the dependants go on without the stage; its branch is kept and the report says so", async ({ sb }) => {
