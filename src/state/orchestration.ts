@@ -114,11 +114,14 @@ function ownOrchestration(ctx: Where, name: string, file: string | undefined): s
     const first = readFirstEvent(eventsFile(ctx.home, o.name));
     if (first?.type === "orchestration_started" && planNameFromPath(first.plan_path) === name) same.push({ name: o.name, root: first.project_root, plan: resolve(first.plan_path) });
   }
-  if (same.length <= 1) return same[0]?.name ?? name;
   // A plan file names its own run, even beside another plan of the same name in the project
-  // (`日本語.md` and `中文.md` are both `plan`).
-  const own = file === undefined ? undefined : same.find((o) => o.plan === file);
-  if (own) return own.name;
+  // (`日本語.md` and `中文.md` are both `plan`), and never another project's run of that name.
+  if (file !== undefined && same.length > 0) {
+    const own = same.find((o) => o.plan === file);
+    if (own) return own.name;
+    throw new UserError(`no run of ${file} yet (the ${same.length === 1 ? "run" : "runs"} named like it ${same.length === 1 ? "is" : "are"} of ${same.map((o) => o.plan).join(", ")}); start one with \`autorun orchestrate ${file}\`, or name a run: ${same.map((o) => o.name).join(", ")}.`);
+  }
+  if (same.length <= 1) return same[0]?.name ?? name;
   const root = projectRootOf(ctx.cwd);
   const here = same.filter((o) => o.root === root);
   return (here.find((o) => o.name === name) ?? here[0] ?? same.find((o) => o.name === name) ?? same[0]!).name;

@@ -220,6 +220,10 @@ describe("names that collide", () => {
     }
     const first = await sb.cli(["orchestrate", "docs/master-plan.md", "--no-monitor", "--agent-cmd", sleepAgent], { cwd: projects[0] });
     expect(first.code, first.stderr).toBe(0);
+    // The other project's plan file, never run: not the first project's run of that name.
+    const none = await sb.cli(["status", "docs/master-plan.md"], { cwd: projects[1] });
+    expect(none.code).toBe(2);
+    expect(none.stderr.trim()).toBe(`autorun: no run of ${join(projects[1]!, "docs", "master-plan.md")} yet (the run named like it is of ${join(projects[0]!, "docs", "master-plan.md")}); start one with \`autorun orchestrate ${join(projects[1]!, "docs", "master-plan.md")}\`, or name a run: master-plan.`);
     const dry = await sb.cli(["orchestrate", "docs/master-plan.md", "--dry-run", "--json"], { cwd: projects[1] });
     expect((JSON.parse(dry.stdout) as { plan_name: string }).plan_name).toBe("master-plan-proj3");
     const second = await sb.cli(["orchestrate", "docs/master-plan.md", "--no-monitor", "--agent-cmd", sleepAgent], { cwd: projects[1] });
