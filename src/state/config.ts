@@ -86,8 +86,53 @@ function withoutComments(raw: unknown, file: string): unknown {
 }
 
 /** Flags and environment variables go through the same schema as the files. */
+/** zod's words for a bad value, in a person's (a key's own message in the schema comes first). */
+function friendly(iss: { code: string; expected?: string; input?: unknown; minimum?: unknown; maximum?: unknown; inclusive?: boolean; origin?: string; keys?: string[]; path?: PropertyKey[]; inst?: unknown }): string | undefined {
+  const items = iss.origin === "array" ? " entries" : "";
+  switch (iss.code) {
+    case "invalid_type":
+      if (iss.expected === "int") return `must be a whole number, not ${JSON.stringify(iss.input)}`;
+      if (iss.expected === "number" || iss.expected === "boolean" || iss.expected === "string") return `must be ${iss.expected === "boolean" ? "true or false" : `a ${iss.expected}`}, not ${JSON.stringify(iss.input)}`;
+      return undefined;
+    case "too_small":
+      return `must be ${iss.inclusive ? "at least" : "more than"} ${String(iss.minimum)}${items}, not ${JSON.stringify(iss.origin === "array" ? (iss.input as unknown[]).length : iss.input)}`;
+    case "too_big":
+      return `must be ${iss.inclusive ? "at most" : "less than"} ${String(iss.maximum)}${items}, not ${JSON.stringify(iss.origin === "array" ? (iss.input as unknown[]).length : iss.input)}`;
+    case "unrecognized_keys": {
+      // The object's own keys (a host's, under hosts.<name>), and the keys named when it is not the top.
+      const shape = (iss.inst as { shape?: Record<string, unknown> } | undefined)?.shape;
+      const known = Object.keys(shape ?? configSchema.shape);
+      const keys = iss.keys ?? [];
+      const guesses = keys.flatMap((k) => nearest(k, known) ?? []);
+      const named = (iss.path?.length ?? 0) > 0 ? `${keys.map((k) => JSON.stringify(k)).join(", ")} ${keys.length === 1 ? "is" : "are"} not ${keys.length === 1 ? "a key" : "keys"}` : "not a key";
+      return `${named} autorun knows${guesses.length ? ` (did you mean ${guesses.join(", ")}?)` : ""}`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The known key closest to `key` by edits (a typo's likely meaning), if any is close. */
+function nearest(key: string, known: readonly string[]): string | undefined {
+  const distance = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let diagonal = row[0]!;
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const above = row[j]!;
+        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+        diagonal = above;
+      }
+    }
+    return row[b.length]!;
+  };
+  const best = known.map((k) => ({ k, d: distance(key, k) })).sort((x, y) => x.d - y.d)[0];
+  return best && best.d <= Math.max(2, Math.floor(key.length / 4)) ? best.k : undefined;
+}
+
 function validateLayer(raw: unknown, where: (key: string) => string, fix: string): ConfigFile {
-  const parsed = configSchema.safeParse(raw);
+  const parsed = configSchema.safeParse(raw, { error: friendly });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const key = issue?.path.join(".") || (issue && "keys" in issue ? String((issue as { keys: string[] }).keys) : "");

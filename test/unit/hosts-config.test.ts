@@ -58,7 +58,7 @@ describe("hosts in the configuration", () => {
     [{ hosts: { box1: { ssh: "-oProxyCommand=x", slots: 1 } } }, "hosts.box1.ssh: must be an ssh destination"],
     [{ hosts: { box1: { ssh: "box1", slots: -1 } } }, "hosts.box1.slots:"],
     [{ hosts: { box1: { ssh: "box1", slots: 1.5 } } }, "hosts.box1.slots: must be a whole number"],
-    [{ hosts: { box1: { ssh: "box1", slots: 1, lables: ["gpu"] } } }, "lables"],
+    [{ hosts: { box1: { ssh: "box1", slots: 1, lables: ["gpu"] } } }, 'hosts.box1: "lables" is not a key autorun knows (did you mean labels?)'],
     [{ hosts: { box1: { ssh: "box1", slots: 1, env: ["A B"] } } }, "hosts.box1.env.0: an environment variable name"],
     [{ hosts: { box1: { ssh: "box1", slots: 1, labels: ["9x"] } } }, "hosts.box1.labels.0: a label is a word"],
     [{ hosts: { local: { ssh: "box1" } } }, "hosts.local.ssh: local is this machine and takes no ssh"],
