@@ -164,7 +164,8 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
   const { projectRoot } = prep;
   if (!projectRoot) throw new UserError(`${prep.planPath}: not inside a git repository; run autorun from the project's root or pass --project <dir>.`);
   if (!(await git.branchExists(projectRoot, prep.baseBranch))) {
-    throw new UserError(`base branch "${prep.baseBranch}" does not exist in ${projectRoot}; commit once on it or pass --base <branch>.`);
+    const fix = opts.base !== undefined ? "pass --base with a branch that exists (git branch --list shows them)" : "commit once on it or pass --base <branch>";
+    throw new UserError(`base branch "${prep.baseBranch}" does not exist in ${projectRoot}; ${fix}.`);
   }
   if (opts.dryRun) {
     printDryRun(ctx, prep, opts.json === true, opts.verbose === true);

@@ -119,7 +119,7 @@ describe("bad input: one line, exit 2, nothing written", () => {
     await sb.git("commit", "-qm", "plan");
     const cases: [string[], string, RegExp][] = [
       [["orchestrate", join(outside, "plan.md")], outside, /not inside a git repository; run autorun from the project's root or pass --project <dir>/],
-      [["orchestrate", plan, "--base", "no-such-branch"], sb.repo, /base branch "no-such-branch" does not exist in .*; commit once on it or pass --base <branch>/],
+      [["orchestrate", plan, "--base", "no-such-branch"], sb.repo, /base branch "no-such-branch" does not exist in .*; pass --base with a branch that exists \(git branch --list shows them\)\.\n?$/],
     ];
     for (const [args, cwd, message] of cases) {
       for (const dry of [true, false]) {
