@@ -60,3 +60,13 @@ function worktreeConfig(commonDir: string, adminName: string, make: boolean): st
   }
   return file;
 }
+/**
+ * `argv` with `sandbox` (Claude Code's sandbox settings) in its `--settings`: how a host puts the
+ * sandbox of its own paths into the settings the controller wrote. Unchanged without `--settings`.
+ */
+export function withSandbox(argv: readonly string[], sandbox: Record<string, unknown>): string[] {
+  const at = argv.indexOf("--settings");
+  if (at < 0 || at + 1 >= argv.length) return [...argv];
+  const settings = JSON.parse(argv[at + 1]!) as Record<string, unknown>;
+  return [...argv.slice(0, at + 1), JSON.stringify({ ...settings, sandbox }), ...argv.slice(at + 2)];
+}

@@ -147,8 +147,8 @@ export async function endDoneBefore(ctx: Ctx, prep: PreparedPlan, status: Status
  */
 function sandboxLine(config: Config): string | undefined {
   if (!isClaude(config.agentCommand[0] ?? "")) return undefined;
-  const [level, text] = checkSandbox(config.sandbox);
-  return level === "ok" && Object.keys(config.hosts).length > 0 ? `${text}; a stage on another host runs without it` : text;
+  const [, text] = checkSandbox(config.sandbox);
+  return config.sandbox && Object.keys(config.hosts).length > 0 ? `${text}; on another host, where that host has it (the log says where it has not)` : text;
 }
 
 /** An agent's command line for a person to read: long values (the settings JSON, the plugin path) elided. */

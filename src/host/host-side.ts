@@ -14,7 +14,9 @@ import * as git from "../adapters/git.js";
 import { lastLine, runProgram } from "../adapters/exec.js";
 import { takePack } from "../adapters/git-pack.js";
 import type { HostWork } from "./host-work.js";
-import { claudeTrust, isClaude, ownVersion, pluginDir, sessionEnv } from "../adapters/agent.js";
+import { claudeTrust, isClaude, ownVersion, pluginDir, sandboxAvailable, sandboxSettings, sessionEnv } from "../adapters/agent.js";
+import { scopeAt, withSandbox } from "../adapters/stage-scope.js";
+import { findExecutable } from "../adapters/process.js";
 import { tmuxAtPath } from "../adapters/remote-tmux.js";
 import type { NewSession } from "../adapters/tmux.js";
 import { readFirstLine } from "../state/append.js";
@@ -188,6 +190,19 @@ async function toStart(root: string, w: { worktree: string; branch: string }, st
   await git.resetWorktree(worktree, start);
 }
 
+/**
+ * A stage's argument list with Claude Code's Bash sandbox of its paths here, when the controller
+ * asks for it and the argument list has Claude Code's `--settings`: on where this host has what the
+ * sandbox needs, else left off and said (the stage's Bash commands then wait for a person).
+ */
+function sandboxHere(input: LaunchInput, worktree: string): { argv: string[]; sandbox?: { on: boolean; missing: string[] } } {
+  if (!input.sandbox || !input.argv.includes("--settings")) return { argv: input.argv };
+  const { ok, missing } = sandboxAvailable((p) => findExecutable(p));
+  if (!ok) return { argv: input.argv, sandbox: { on: false, missing } };
+  const scope = scopeAt({ commonDir: join(input.root, ".git"), worktree, baseBranch: input.sandbox.base_branch, sandbox: { domains: input.sandbox.domains }, launch: true });
+  return { argv: withSandbox(input.argv, sandboxSettings({ ...scope, sandbox: { domains: input.sandbox.domains } })), sandbox: { on: true, missing: [] } };
+}
+
 /** One stage on this host: worktree, context file, events file, session. */
 export async function launch(home: string, input: LaunchInput, work: HostWork): Promise<LaunchOutput> {
   return (await launchMany(home, [input], work))[0]!;
@@ -244,12 +259,13 @@ async function launchAll(home: string, inputs: readonly LaunchInput[], work: Hos
     // one) makes its new-session fail with "duplicate session", and is adopted below.
     const starting = indexes;
     const offsets = new Map(indexes.map((i) => [i, statSync(events.get(hostOrchDir(home, inputs[i]!.orchestration))!).size]));
-    const specs: NewSession[] = starting.map((i) => {
+    const boxed = starting.map((i) => sandboxHere(inputs[i]!, worktrees[i]!.worktree));
+    const specs: NewSession[] = starting.map((i, k) => {
       const input = inputs[i]!;
       const orchDir = hostOrchDir(home, input.orchestration);
       // Its worktree here: where its SessionStart hook checks the agent started (the run's record names the controller's).
       const env = sessionEnv({ home, orchDir, stage: input.stage }, { extra: { ...input.env, AUTORUN_HOST_WORKTREE: worktrees[i]!.worktree } });
-      return { name: input.session, cwd: input.in_worktree ? hostWorktree(input.root, input.worktree) : input.root, argv: input.argv, env, envDir: join(home, "session-env"), remainOnExit: true, ...(input.width ? { width: input.width } : {}), ...(input.height ? { height: input.height } : {}) };
+      return { name: input.session, cwd: input.in_worktree ? hostWorktree(input.root, input.worktree) : input.root, argv: boxed[k]!.argv, env, envDir: join(home, "session-env"), remainOnExit: true, ...(input.width ? { width: input.width } : {}), ...(input.height ? { height: input.height } : {}) };
     });
     const made = specs.length > 0 ? await tmux.newSessions(specs) : [];
     const adopted = new Set<number>();
@@ -264,7 +280,10 @@ async function launchAll(home: string, inputs: readonly LaunchInput[], work: Hos
         else throw new UserError(`tmux could not start ${inputs[i]!.session} on the host: ${why}`);
       }
     }
-    for (const i of indexes) out[i] = { worktree: worktrees[i]!.worktree, events_offset: offsets.get(i)!, worktree_state: worktrees[i]!.state, session_state: adopted.has(i) ? "adopted" : "started" };
+    for (const [k, i] of indexes.entries()) {
+      const sandbox = boxed[k]!.sandbox;
+      out[i] = { worktree: worktrees[i]!.worktree, events_offset: offsets.get(i)!, worktree_state: worktrees[i]!.state, session_state: adopted.has(i) ? "adopted" : "started", ...(sandbox ? { sandbox } : {}) };
+    }
   }
   return out;
 }

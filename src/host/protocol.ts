@@ -35,6 +35,9 @@ export const prepareOutput = z.object({
 export type PrepareOutput = z.infer<typeof prepareOutput>;
 
 /** `autorun host launch`: one stage's worktree, context, environment and tmux session. */
+/** The base branch's name, as git takes it (no option, no `..`). */
+const baseBranch = z.string().min(1).refine((b) => !b.startsWith("-") && !/[\0-\x20~^:?*[\\]/.test(b) && !b.includes(".."), "a branch name");
+
 export const launchInput = z
   .object({
     root: absolute,
@@ -63,7 +66,7 @@ export const launchInput = z
      */
     base: z
       .object({
-        branch: z.string().min(1).refine((b) => !b.startsWith("-") && !/[\0-\x20~^:?*[\\]/.test(b) && !b.includes(".."), "a branch name"),
+        branch: baseBranch,
         commit: z.string().regex(/^[0-9a-f]{40,64}$/, "a commit id"),
         own_branch: z.boolean(),
       })
@@ -80,6 +83,18 @@ export const launchInput = z
       .object({
         commit: z.string().regex(/^[0-9a-f]{40,64}$/, "a commit id"),
         transcript: z.object({ session_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/), base64: z.string() }).strict().optional(),
+      })
+      .strict()
+      .optional(),
+    /**
+     * Claude Code's Bash sandbox, wanted: where this host has it, the sandbox of the stage's paths
+     * here (its worktree, this root's git directory, the base branch's ref closed) goes into the
+     * `--settings` of `argv`; the output says whether it did.
+     */
+    sandbox: z
+      .object({
+        domains: z.array(z.string().min(1)).max(256),
+        base_branch: baseBranch,
       })
       .strict()
       .optional(),
@@ -122,6 +137,8 @@ export const launchOutput = z.object({
   worktree_state: z.enum(["made", "existing"]),
   /** "adopted": the session existed already (a launch repeated after an interrupted one). */
   session_state: z.enum(["started", "adopted"]),
+  /** With `sandbox` asked and a `--settings` in the argument list: on, or what this host lacks for it. */
+  sandbox: z.object({ on: z.boolean(), missing: z.array(z.string()) }).strict().optional(),
 });
 export type LaunchOutput = z.infer<typeof launchOutput>;
 

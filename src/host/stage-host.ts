@@ -12,7 +12,7 @@ import * as git from "../adapters/git.js";
 import { pluginDir, sessionEnv } from "../adapters/agent.js";
 import { createTmux, type Tmux } from "../adapters/tmux.js";
 import { contextFilePath } from "../state/paths.js";
-import { hostOrchDir, hostWorktree } from "./protocol.js";
+import { hostOrchDir, hostWorktree, type LaunchInput, type LaunchOutput } from "./protocol.js";
 import type { RemoteHost } from "./remote-host.js";
 
 /** Where a stage's things are on the host it runs on. */
@@ -53,6 +53,8 @@ export interface StageLaunch {
   resume?: boolean;
   /** Moved off a lost host: the snapshot of its uncommitted work and its conversation, put back in its new worktree. */
   restore?: { commit: string; transcript?: { sessionId: string; bytes: Buffer } };
+  /** Claude Code's Bash sandbox, wanted on a host (there, of its paths, where it has what it needs); here the argument list has it already. */
+  sandbox?: { domains: readonly string[] };
 }
 
 export interface StageLaunched {
@@ -60,6 +62,8 @@ export interface StageLaunched {
   /** The host's events file was this long when the session started (0 on this machine: no follower). */
   eventsOffset: number;
   adopted: boolean;
+  /** On a host, when the sandbox was wanted for Claude Code: on, or what the host lacks for it. */
+  sandbox?: { on: boolean; missing: string[] };
 }
 
 export interface StageHost {
@@ -72,6 +76,15 @@ export interface StageHost {
   /** Several stages at once (a batch of ready stages): on a host, one push and one call. */
   launchMany(ls: readonly StageLaunch[]): Promise<StageLaunched[]>;
   tmux(socket: string): Tmux;
+}
+
+/** What a host is asked of the sandbox for one launch. */
+function sandboxInput(l: StageLaunch): Partial<Pick<LaunchInput, "sandbox">> {
+  return l.sandbox ? { sandbox: { domains: [...l.sandbox.domains], base_branch: l.baseBranch } } : {};
+}
+
+function launched(paths: StagePaths, o: LaunchOutput): StageLaunched {
+  return { paths, eventsOffset: o.events_offset, adopted: o.session_state === "adopted", ...(o.sandbox ? { sandbox: o.sandbox } : {}) };
 }
 
 /** This machine: the project's own checkout, $AUTORUN_HOME, the tmux server `tmux -L <socket>`. */
@@ -172,8 +185,9 @@ export class RemoteStageHost implements StageHost {
       env: l.env,
       ...(l.resume ? { in_worktree: true } : {}),
       ...(l.restore ? { restore: { commit: l.restore.commit, ...(l.restore.transcript ? { transcript: { session_id: l.restore.transcript.sessionId, base64: l.restore.transcript.bytes.toString("base64") } } : {}) } } : {}),
+      ...sandboxInput(l),
     });
-    return { paths, eventsOffset: out.events_offset, adopted: out.session_state === "adopted" };
+    return launched(paths, out);
   }
 
   async launchMany(ls: readonly StageLaunch[]): Promise<StageLaunched[]> {
@@ -192,8 +206,8 @@ export class RemoteStageHost implements StageHost {
     if (!there) await this.host.pushBase(this.localRoot, start, baseBranch);
     const base = there ? { base: { branch: baseBranch, commit: start, own_branch: !this.host.keepsOwnBranch } } : {};
     const paths = ls.map((l) => this.paths(l.orchestration, l.stage, l.worktreeName));
-    const out = await this.host.launchMany(ls.map((l, i) => ({ orchestration: l.orchestration, started: l.started, stage: l.stage, branch: l.branch, start: l.start, worktree: l.worktreeName, context: l.context, session: l.session, socket: l.socket, argv: l.argv(paths[i]!), env: l.env, ...base, ...(l.resume ? { in_worktree: true } : {}) })));
-    return out.map((o, i) => ({ paths: paths[i]!, eventsOffset: o.events_offset, adopted: o.session_state === "adopted" }));
+    const out = await this.host.launchMany(ls.map((l, i) => ({ orchestration: l.orchestration, started: l.started, stage: l.stage, branch: l.branch, start: l.start, worktree: l.worktreeName, context: l.context, session: l.session, socket: l.socket, argv: l.argv(paths[i]!), env: l.env, ...base, ...(l.resume ? { in_worktree: true } : {}), ...sandboxInput(l) })));
+    return out.map((o, i) => launched(paths[i]!, o));
   }
 
   tmux(socket: string): Tmux {

@@ -14,7 +14,7 @@ import { readFirstEvent } from "../state/events.js";
 import type { Config } from "../state/config.js";
 import type { OrchPaths } from "../state/paths.js";
 import type { Status } from "../types/schemas.js";
-import type { StageLaunch, StagePaths } from "../host/stage-host.js";
+import type { StageLaunch, StageLaunched, StagePaths } from "../host/stage-host.js";
 import type { RunHosts } from "./run-hosts.js";
 import type { Kept } from "./host-keep.js";
 
@@ -48,7 +48,7 @@ function remoteArgv({ config, hostAgent, status, id, sessionId, resume }: ArgvOn
     ...(config.permissionMode ? { permissionMode: config.permissionMode } : {}),
     ...(config.allowedTools.length + status.allowed_tools.length > 0 ? { allowedTools: [...config.allowedTools, ...status.allowed_tools] } : {}),
     ...(resume ? { resume: true } : {}),
-    // Claude Code's sandbox is this machine's to check; on a host the stage runs without it.
+    // The sandbox is the host's to add: it reads its own repository for what to close (sandboxHere).
     scope: { worktree: p.worktree, commonDir: join(p.root, ".git"), adminName: basename(p.worktree), baseBranch: status.base_branch },
   });
 }
@@ -107,8 +107,18 @@ async function planned(deps: RemoteLaunchDeps, status: Status, { host, id, sessi
       argv: (p) => remoteArgv({ config: deps.config, hostAgent: spec.agentCommand, status, id, sessionId, resume }, p),
       env: hostEnv(spec.env),
       ...(resume ? { resume: true } : {}),
+      // The host puts the sandbox of its own paths into the settings, where it has what it needs.
+      ...(deps.config.sandbox ? { sandbox: { domains: deps.config.sandboxDomains } } : {}),
     },
   };
+}
+
+/** A stage launched on `host` without the sandbox it was to have: said, with what the host lacks. */
+function sandboxMissing(deps: RemoteLaunchDeps, id: string, host: string, out: StageLaunched): void {
+  if (out.sandbox && !out.sandbox.on) {
+    const install = out.sandbox.missing.map((m) => (m === "bwrap" ? "bubblewrap" : m)).join(" and ");
+    deps.log(`stage ${id}: Claude Code's Bash sandbox is not available on host ${host}${install ? ` (install ${install} there)` : ""}: its Bash commands outside the allow-list wait for a person`);
+  }
 }
 
 /** First launches of `ids` on `host` (one push and one ssh call for the batch); records `stage_launched`. */
@@ -122,7 +132,10 @@ export async function launchOnHost(deps: RemoteLaunchDeps, status: Status, { hos
     status,
     batch.map((b, i) => ({ stage: b.id, type: "stage_launched" as const, session: b.launch.session, session_id: b.sessionId, attempt: 1, host, events_offset: out[i]!.eventsOffset, ...(out[i]!.adopted ? { adopted: true } : {}) })),
   );
-  for (const [i, b] of batch.entries()) deps.log(`stage ${b.id}: ${out[i]!.adopted ? "adopted existing session" : "launched"} ${b.launch.session} on host ${host}${out[i]!.adopted ? "" : ` (session id ${b.sessionId})`}`);
+  for (const [i, b] of batch.entries()) {
+    deps.log(`stage ${b.id}: ${out[i]!.adopted ? "adopted existing session" : "launched"} ${b.launch.session} on host ${host}${out[i]!.adopted ? "" : ` (session id ${b.sessionId})`}`);
+    sandboxMissing(deps, b.id, host, out[i]!);
+  }
   // A worktree made here ahead of time (at a merge) is not where these stages run: the host has
   // its own. Removed once they run there, so their launch does not wait for it.
   for (const s of ids) {
@@ -150,4 +163,5 @@ export async function relaunchOnHost(deps: RemoteLaunchDeps, status: Status, r: 
   appendAllFor(deps.paths, status, [{ stage: id, type: "stage_relaunched", session: b.launch.session, session_id: sessionId, attempt, host, events_offset: out!.eventsOffset }]);
   const moved = kept ? `, with its uncommitted files${conversation ? " and its conversation" : ""} kept from its lost host` : "";
   deps.log(`stage ${id}: relaunched on host ${host} (attempt ${attempt}${resume ? `, --resume ${sessionId}` : `, from ${b.launch.start.slice(0, 10)}`}${moved})`);
+  sandboxMissing(deps, id, host, out!);
 }

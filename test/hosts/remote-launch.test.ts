@@ -21,6 +21,8 @@ import { hostBaseRef, hostEventsFile } from "../../src/host/protocol.js";
 import { HostEventFollower } from "../../src/host/event-follower.js";
 import { LocalStageHost, RemoteStageHost, type StageHost, type StageLaunch } from "../../src/host/stage-host.js";
 import { appendLine } from "../../src/state/append.js";
+import { sandboxAvailable } from "../../src/adapters/agent.js";
+import { findExecutable } from "../../src/adapters/process.js";
 import { orchPaths } from "../../src/state/paths.js";
 import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
 
@@ -175,6 +177,49 @@ describe.skipIf(skip)("a stage on a host", () => {
     expect(work.stderr).toBe("");
     await fetchFromHost(s, box1.target, { cwd: repo, remoteDir: info.root }, ["refs/heads/worktree-proj-stage-1:refs/autorun-test/fetched"]);
     expect(await git("rev-parse", "refs/autorun-test/fetched")).toBe(work.stdout.trim());
+  });
+
+  it("puts Claude Code's Bash sandbox of the host's own paths into the settings, where the host has what it needs", async () => {
+    const info = await box1.ready();
+    const tip = await git("rev-parse", "HEAD");
+    await box1.pushBase(repo, tip, "main");
+    const started = startedEvent([{ id: "1" }], { ident: { orch_dir: "/controller/orch/plan", plan_name: "plan", project_slug: "proj" } });
+    const settings = JSON.stringify({ hooks: {}, worktree: { baseRef: "head" } });
+    const launch = (n: number, sandbox?: { domains: string[]; base_branch: string }) =>
+      box1.launch({ orchestration: "plan", started, stage: `b${n}`, branch: `worktree-proj-box-${n}`, start: tip, worktree: `proj-box-${n}`, context: "", session: `box_${n}`, socket: "autorun", argv: ["sh", "-c", "sleep 60; :", `box-${n}`, "--settings", settings], env: {}, ...(sandbox ? { sandbox } : {}) });
+    const here = sandboxAvailable((p) => findExecutable(p));
+    const boxed = await launch(1, { domains: ["registry.npmjs.org"], base_branch: "main" });
+    expect(boxed.sandbox).toEqual({ on: here.ok, missing: here.missing });
+    const plain = await launch(2);
+    expect(plain.sandbox).toBeUndefined();
+    /** The settings each session's program was started with there, by its stage. */
+    const programs = async () => {
+      const found = new Map<string, Record<string, unknown>>();
+      for (const pid of await host.pids()) {
+        try {
+          const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+          if (argv[0] === "sh" && argv[4] === "--settings") found.set(argv[3]!, JSON.parse(argv[5]!) as Record<string, unknown>);
+        } catch {
+          // gone meanwhile
+        }
+      }
+      return found;
+    };
+    const found = await programs();
+    expect([...found.keys()].sort()).toEqual(["box-1", "box-2"]);
+    expect(found.get("box-2")).toEqual({ hooks: {}, worktree: { baseRef: "head" } });
+    const worktree = join(info.root, ".claude", "worktrees", "proj-box-1");
+    if (here.ok) {
+      // The sandbox of its worktree and of the host root's git directory, its base branch closed.
+      expect(found.get("box-1")).toMatchObject({ hooks: {}, worktree: { baseRef: "head" }, sandbox: { enabled: true, allowUnsandboxedCommands: false, network: { allowedDomains: ["registry.npmjs.org"] } } });
+      const fs = (found.get("box-1")!.sandbox as { filesystem: { allowWrite: string[]; denyWrite: string[] } }).filesystem;
+      expect(fs.allowWrite).toContain(worktree);
+      expect(fs.allowWrite).toContain(join(info.root, ".git", "worktrees", "proj-box-1"));
+      expect(fs.denyWrite).toEqual(expect.arrayContaining([join(worktree, ".git"), join(info.root, ".git", "refs", "heads", "main"), join(info.root, ".git", "HEAD"), join(info.root, ".git", "worktrees", "proj-box-1", "config.worktree")]));
+      expect(existsSync(join(info.root, ".git", "worktrees", "proj-box-1", "config.worktree"))).toBe(true);
+    } else expect(found.get("box-1")).toEqual({ hooks: {}, worktree: { baseRef: "head" } });
+    const tmux = box1.tmux("autorun");
+    for (const n of [1, 2]) expect(await tmux.killSession(`box_${n}`)).toBe(true);
   });
 
   it("launches through one `autorun host serve` there, started again when it was killed; a bad request is answered, not fatal", async () => {

@@ -18,6 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSandbox, ROOT, SIM, waitFor, type Sandbox } from "../helpers/env.js";
 import { expectClean, killMonitor, orchestrate, sleepAgent, waitForEnd } from "../helpers/orch.js";
 import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
+import { sandboxAvailable } from "../../src/adapters/agent.js";
+import { findExecutable } from "../../src/adapters/process.js";
 import { createTmux } from "../../src/adapters/tmux.js";
 
 const skip = hostLaneSkip();
@@ -83,7 +85,8 @@ describe.skipIf(skip)("runs with a host", () => {
   it("a diamond with two stages pinned to the host merges every stage here; the host's events, env and cleanup", async () => {
     const secret = `tok-${process.pid}-${Date.now()}-s3cr3t`;
     // The host's agent: the simulated one, after leaving proof it saw the secret (its hash, never the value).
-    const agent = ["sh", "-c", 'printf %s "$SECRET_TOKEN" | sha256sum > "$HOME/seen-$AUTORUN_STAGE"; exec "$0" "$@"', process.execPath, SIM];
+    // And the settings it was started with.
+    const agent = ["sh", "-c", 'printf %s "$SECRET_TOKEN" | sha256sum > "$HOME/seen-$AUTORUN_STAGE"; n=; for a in "$@"; do [ -n "$n" ] && printf %s "$a" > "$HOME/settings-$AUTORUN_STAGE"; n=; [ "$a" = --settings ] && n=1; done; exec "$0" "$@"', process.execPath, SIM];
     const sb = await sandbox({ hosts: { box1: { ssh: "box1", slots: 2, sshOptions: host.sshOptions, root: "work/{project}", env: ["SECRET_TOKEN", "AUTORUN_SIM_DELAY_MS"], autorun: AUTORUN, agentCommand: agent } } }, { SECRET_TOKEN: secret });
     const plan = sb.writePlan("diamond.md", "# Diamond\n## Stage 1: Base\n## Stage 2: Left\nDepends on: 1\nHost: box1\n## Stage 3: Right\nDepends on: 1\nHost: box1\n## Stage 4: Top\nDepends on: 2, 3\n");
     await sb.git("add", "diamond.md");
@@ -133,6 +136,13 @@ describe.skipIf(skip)("runs with a host", () => {
     // The variable reached the agents there; its value is nowhere on disk, here or there.
     const hash = createHash("sha256").update(secret).digest("hex");
     for (const id of ["2", "3"]) expect(readFileSync(join(host.home, `seen-${id}`), "utf8")).toContain(hash);
+    // Claude Code's Bash sandbox, as the configuration wants it: of the stage's paths there, where the host has what it needs.
+    const hostRoot = join(host.home, "work", launchedSlug(events));
+    for (const id of ["2", "3"]) {
+      const settings = JSON.parse(readFileSync(join(host.home, `settings-${id}`), "utf8")) as { sandbox?: { filesystem: { allowWrite: string[] } } };
+      if (sandboxAvailable((p) => findExecutable(p)).ok) expect(settings.sandbox?.filesystem.allowWrite).toContain(join(hostRoot, ".claude", "worktrees", `diamond-stage-${id}`));
+      else expect(settings.sandbox).toBeUndefined();
+    }
     expect(filesHolding(sb.dir, secret)).toEqual([]);
     expect(filesHolding(host.home, secret)).toEqual([]);
     await expectClean(sb, "diamond");
