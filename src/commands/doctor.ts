@@ -46,7 +46,7 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
   const orchestrations = loadOrchestrations(ctx.home);
   // Other machines of the configuration (hosts): reachable, same autorun, tmux, git, the agent, its trust of the roots there.
   const running = orchestrations.filter((o) => o.status.status !== "completed" && o.status.status !== "failed").map((o) => o.status.project_slug);
-  for (const h of await hostFindings({ home: ctx.home }, resolveHosts(configured), configured.agentCommand, running)) add(h.level, h.text);
+  for (const h of await hostFindings({ home: ctx.home }, resolveHosts(configured), configured, running)) add(h.level, h.text);
 
   // Orchestrations and the projects they use.
   const roots = new Set(orchestrations.map((o) => o.status.project_root));

@@ -16,6 +16,8 @@ export interface HostProbe {
   error?: string;
   /** First line of each `--version`; null when the command is not found on the host. */
   versions: { autorun: string | null; tmux: string | null; git: string | null; agent: string | null };
+  /** What Claude Code's Bash sandbox needs that the host lacks (`bwrap`, `socat`); none when not reachable. */
+  sandboxLacks: string[];
   ms: number;
 }
 
@@ -37,7 +39,9 @@ report autorun "$1" --version &
 report tmux tmux -V &
 report git git --version &
 report agent "$2" --version &
-wait`;
+wait
+# What Claude Code's Bash sandbox needs there (Linux; macOS has Seatbelt).
+[ "$(uname)" = Darwin ] || for p in bwrap socat; do command -v "$p" >/dev/null 2>&1 || printf 'lacks\t%s\n' "$p"; done`;
 
 function parseProbe(stdout: string): HostProbe["versions"] {
   const v: HostProbe["versions"] = { autorun: null, tmux: null, git: null, agent: null };
@@ -60,14 +64,15 @@ export async function probeHost(s: SshSettings, host: HostSpec, agentCommand: re
     const ms = Math.round(performance.now() - t0);
     if (!r.ok) {
       const why = lastLine(r.stderr) ?? `exit ${r.code}`;
-      return { name: host.name, reachable: false, error: why, versions: none, ms };
+      return { name: host.name, reachable: false, error: why, versions: none, sandboxLacks: [], ms };
     }
     const versions = parseProbe(r.stdout);
     // On this machine, the autorun that counts is the one running.
     if (host.local) versions.autorun = ownVersion();
-    return { name: host.name, reachable: true, versions, ms };
+    const sandboxLacks = r.stdout.split("\n").flatMap((l) => (l.startsWith("lacks\t") ? [l.slice(6).trim()] : []));
+    return { name: host.name, reachable: true, versions, sandboxLacks, ms };
   } catch (error) {
-    return { name: host.name, reachable: false, error: (error as Error).message, versions: none, ms: Math.round(performance.now() - t0) };
+    return { name: host.name, reachable: false, error: (error as Error).message, versions: none, sandboxLacks: [], ms: Math.round(performance.now() - t0) };
   }
 }
 
@@ -100,9 +105,11 @@ async function trustFindings(s: SshSettings, h: HostSpec, agent: string, project
 
 /**
  * Doctor's view of each host other than local: reachable, the same autorun, tmux, git, the agent,
- * and, for Claude Code, its trust of the project roots there (`projects`: slugs of runs not over).
+ * and, for Claude Code, its trust of the project roots there (`projects`: slugs of runs not over)
+ * and, with the sandbox on, what the sandbox needs there.
  */
-export async function hostFindings(s: SshSettings, hosts: readonly HostSpec[], agentCommand: readonly string[], projects: readonly string[] = []): Promise<HostFinding[]> {
+export async function hostFindings(s: SshSettings, hosts: readonly HostSpec[], config: { agentCommand: readonly string[]; sandbox: boolean }, projects: readonly string[] = []): Promise<HostFinding[]> {
+  const { agentCommand } = config;
   const mine = ownVersion();
   const probes = await Promise.all(hosts.filter((h) => !h.local).map(async (h) => [h, await probeHost(s, h, agentCommand)] as const));
   const out: HostFinding[] = [];
@@ -119,6 +126,10 @@ export async function hostFindings(s: SshSettings, hosts: readonly HostSpec[], a
     else {
       out.push({ level: "ok", text: `${at}: reachable in ${p.ms} ms; autorun ${mine}, ${p.versions.tmux}, ${p.versions.git}, ${name("agent")} ${p.versions.agent}` });
       if (isClaude(name("agent"))) out.push(...(await trustFindings(s, h, name("agent"), projects)));
+      if (isClaude(name("agent")) && config.sandbox && p.sandboxLacks.length > 0) {
+        const install = p.sandboxLacks.map((m) => (m === "bwrap" ? "bubblewrap" : m)).join(" and ");
+        out.push({ level: "warn", text: `${at}: Claude Code's Bash sandbox is not available there (install ${install} there); until then the Bash commands of its stages outside the allow-list each wait for a person` });
+      }
     }
   }
   return out;

@@ -8,7 +8,7 @@ import { loadConfig } from "../state/config.js";
 import { resolveHosts } from "../core/hosts.js";
 import type { Ctx } from "./ctx.js";
 import { loadOrchestrations } from "../state/orchestration.js";
-import { probeHost } from "./host-check.js";
+import { probeHost, type HostProbe } from "./host-check.js";
 
 export async function runHosts(ctx: Ctx, f: { json?: boolean; project?: string }): Promise<number> {
   const root = await git.toplevel(f.project ?? ctx.cwd);
@@ -21,7 +21,8 @@ export async function runHosts(ctx: Ctx, f: { json?: boolean; project?: string }
   }
   const probes = await Promise.all(hosts.map((h) => probeHost({ home: ctx.home }, h, config.agentCommand)));
   const rows = hosts.map((h, i) => ({
-    ...probes[i]!,
+    ...withoutLacks(probes[i]!),
+    sandbox_lacks: probes[i]!.sandboxLacks,
     ssh: h.ssh ?? null,
     slots: h.slots,
     in_use: inUse.get(h.name) ?? 0,
@@ -40,4 +41,9 @@ export async function runHosts(ctx: Ctx, f: { json?: boolean; project?: string }
     for (const r of rows) if (!r.reachable) ctx.out(`${r.name}: ${r.error}`);
   }
   return rows.every((r) => r.reachable) ? 0 : 1;
+}
+
+function withoutLacks(p: HostProbe): Omit<HostProbe, "sandboxLacks"> {
+  const { sandboxLacks: _, ...rest } = p;
+  return rest;
 }

@@ -5,6 +5,8 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSandbox, ROOT, type Sandbox } from "../helpers/env.js";
 import { controlPath } from "../../src/adapters/ssh.js";
+import { sandboxAvailable } from "../../src/adapters/agent.js";
+import { findExecutable } from "../../src/adapters/process.js";
 import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
 
 const skip = hostLaneSkip();
@@ -57,7 +59,7 @@ describe.skipIf(skip)("autorun hosts", () => {
     const firstMs = performance.now() - t0;
     expect(r.stderr).toBe("");
     expect(r.code).toBe(1);
-    const rows = JSON.parse(r.stdout) as { name: string; ssh: string | null; slots: number; in_use: number; labels: string[]; reachable: boolean; error?: string; versions: Record<string, string | null> }[];
+    const rows = JSON.parse(r.stdout) as { name: string; ssh: string | null; slots: number; in_use: number; labels: string[]; reachable: boolean; error?: string; versions: Record<string, string | null>; sandbox_lacks: string[] }[];
     expect(rows.map((h) => [h.name, h.ssh, h.slots, h.in_use, h.labels, h.reachable])).toEqual([
       ["local", null, 4, 0, [], true],
       ["box1", "box1", 3, 0, ["gpu"], true],
@@ -67,6 +69,8 @@ describe.skipIf(skip)("autorun hosts", () => {
     const box1 = rows[1]!;
     expect(box1.versions.tmux).toBe((await execa("tmux", ["-V"])).stdout);
     expect(box1.versions.git).toBe((await execa("git", ["--version"])).stdout);
+    // What Claude Code's Bash sandbox needs there: the host is this machine's filesystem.
+    expect(box1.sandbox_lacks).toEqual(sandboxAvailable((p) => findExecutable(p)).missing);
     if (othersCanRun(autorun) && othersCanRun(claude)) {
       expect(box1.versions.autorun).toBe("0.1.0");
       expect(box1.versions.agent).toMatch(/^\d+\.\d+\.\d+ \(Claude Code\)$/);
@@ -91,6 +95,8 @@ describe.skipIf(skip)("autorun hosts", () => {
     expect(r.stdout).toMatch(/^✗ host gone \(\S+\) is not reachable without a password: .+; check that `ssh \S+ true` works with keys alone/m);
     expect(r.stdout).toMatch(/^✗ host old \(box1\): autorun 0\.0\.9 there, 0\.1\.0 here; install the same version on both$/m);
     if (othersCanRun(autorun) && othersCanRun(claude)) expect(r.stdout).toMatch(/^✓ host box1 \(box1\): reachable in \d+ ms; autorun 0\.1\.0, tmux \S+, git version \S+, \S*claude \d/m);
+    const lacks = sandboxAvailable((p) => findExecutable(p)).missing;
+    if (othersCanRun(autorun) && othersCanRun(claude)) expect(r.stdout.includes("host box1 (box1): Claude Code's Bash sandbox is not available there")).toBe(lacks.length > 0);
     expect(r.code).toBe(1);
   });
 
