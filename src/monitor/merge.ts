@@ -222,7 +222,10 @@ class StageMerge {
       deps.log(`stage ${id}: not merged (${detail.split("\n")[0]}); sent back ${MAX_SEND_BACKS} times with no new commit, so autorun stops repeating it and asks a person`);
       return { kind: "stuck", reason, detail };
     }
-    deps.log(`stage ${id}: not merged: ${detail.split("\n")[0]}${files.length ? ` (${files.slice(0, 5).join(", ")})` : ""}; the agent is told what to do at its next idle moment`);
+    // The files, unless the detail already names them ("conflicts in a.txt").
+    const first = detail.split("\n")[0]!;
+    const named = files.length > 0 && !files.slice(0, 5).every((f) => first.includes(f)) ? ` (${files.slice(0, 5).join(", ")})` : "";
+    deps.log(`stage ${id}: not merged: ${first}${named}; the agent is told what to do at its next idle moment`);
     // Queued, not typed: the monitor delivers it at the agent's next idle moment, however busy it is now.
     appendFor(deps.paths, this.status, { stage: id, type: "message_queued", id: `${id}-${randomUUID().slice(0, 8)}`, message, reason });
     return { kind: "sent_back", reason, detail };

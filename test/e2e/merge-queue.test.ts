@@ -107,6 +107,8 @@ describe("the merge queue (real tmux, real git, simulated agent)", () => {
     const conflicts = eventsOf(sb, "clash", "merge_conflict");
     expect(conflicts).toHaveLength(1);
     expect(conflicts[0]!.files).toEqual(["CONFLICT.txt"]);
+    // The log names the file once.
+    expect(readFileSync(join(sb.home, "logs", "clash-monitor.log"), "utf8")).toMatch(/: not merged: conflicts in CONFLICT\.txt; the agent is told what to do/);
     const text = readFileSync(join(sb.repo, "CONFLICT.txt"), "utf8");
     expect(text).toContain("written by stage 1");
     expect(text).toContain("written by stage 2");
