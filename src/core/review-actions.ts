@@ -12,7 +12,8 @@ export interface ReviewAction {
 }
 
 const SKIP: ReviewAction = { word: "skip", does: "let what waits for the stage go on without it (its worktree and branch are kept)" };
-const MERGED: ReviewAction = { word: "merged", does: "say you merged its branch into the base yourself (autorun checks that its commits are there); the stage is done" };
+// (No ";" in a `does`: the answers are listed in one sentence, between commas.)
+const MERGED: ReviewAction = { word: "merged", does: "say you merged its branch into the base yourself (the stage is done once autorun finds its commits there)" };
 
 /** The answers a review about condition `key` takes (`stage`: about one stage, else the run). */
 export function actionsFor(key: string, stage: boolean): ReviewAction[] {

@@ -461,6 +461,8 @@ describe("a review the monitor filed does what its answer says", () => {
     const { t, m } = await idleStage();
     const file = answerLastReview("nudge please run the tests");
     expect(readFileSync(file, "utf8")).toContain("Answer `nudge [message]` to type the rest of your answer");
+    // One sentence of answers, each between commas: none of them ends it early.
+    expect(readFileSync(file, "utf8")).toMatch(/Answer `nudge \[message\]` to [^;]*, `merged` to [^;]*, or `skip` to [^;]*\./);
     await step(m);
     expect(t.sessions.get("p_stage-1")!.said).toContain("> please run the tests");
     expect(answered()).toMatchObject([{ action: "nudge", file }]);
