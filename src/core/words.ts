@@ -42,12 +42,12 @@ export function stageState(stage: StageStatus): string {
   return stage.status === "pending" || stage.status === "blocked" || stage.status === "failed" ? stage.status : phaseOf(stage);
 }
 
-/** The command that lifts a run's hold: a spent budget needs a new one; a person who looked resumes. */
 /** "1 needs attention", "3 need attention". */
 export function needAttention(count: number): string {
   return `${count} ${count === 1 ? "needs" : "need"} attention`;
 }
 
+/** The command that lifts a run's hold: a spent budget needs a new one; a person who looked resumes. */
 export function liftHoldCommand(hold: NonNullable<Status["hold"]>, name: string): string {
   return `autorun resume ${name}${hold.kind === "budget" ? " --budget <dollars>" : ""}`;
 }

@@ -14,6 +14,7 @@ import { locksDir, makeDir } from "../state/paths.js";
 import type { Config } from "../state/config.js";
 import type { Status } from "../types/schemas.js";
 import { mergeMessage } from "../core/naming.js";
+import { stageState } from "../core/words.js";
 import { guardedChanges } from "../core/permissions.js";
 
 type Stage = Status["stages"][string];
@@ -129,7 +130,8 @@ export async function describePlan(input: PlanInput, plan: MergePlan): Promise<s
   const stage = status.stages[id]!;
   const base = status.base_branch;
   const root = status.project_root;
-  const out: string[] = [`stage ${id} (${stage.status}${stage.implement_done ? ", handed over" : ""}): ${stage.branch} into ${base}`];
+  // In the words status uses (merged, handed over, implementing 2/3 …), not status.json's.
+  const out: string[] = [`stage ${id} (${stageState(stage)}): ${stage.branch} into ${base}`];
   // A failed stage has no agent to send anything back to: the merge would stop there.
   const atWork = stage.status === "in_progress" || stage.status === "merging";
   const commitIt = atWork ? "the agent would be told to commit its work" : "not merged, and it has no agent at work to tell";

@@ -127,6 +127,8 @@ describe("the merge queue (real tmux, real git, simulated agent)", () => {
     const before = { main: await sb.git("rev-parse", "main"), events: sb.events("dry").length };
     const r = await sb.cli(["merge", "dry", "1", "--dry-run"]);
     expect(r.code, r.stderr).toBe(0);
+    // The stage in status's words, not status.json's ("in_progress").
+    expect(r.stdout.split("\n")[0]).toBe("stage 1 (starting): worktree-dry-stage-1 into main");
     expect(r.stdout).toContain("merges cleanly onto main");
     expect(r.stdout).toContain("brings 1 file(s): feature.txt");
     expect(r.stdout).toContain("waits: your uncommitted changes");
