@@ -247,7 +247,9 @@ function refuseUnstarted(orch: LoadedOrchestration, id: string): void {
     throw new UserError(`stage ${id} has not run: ${by}, so there is nothing of it to merge; ${retry}let what waits for stage ${id} go on without it (autorun skip ${name} ${id})`);
   }
   const why = waiting.length > 0 ? `it waits for ${stagesList(waiting)}` : "the monitor launches it when a slot is free";
-  throw new UserError(`stage ${id} has not started yet (${why}), so there is nothing of it to merge; once it has run, autorun merges it by itself`);
+  // Merged by the monitor: by none while none runs.
+  const by = runningMonitor(orch.paths) !== undefined ? "autorun merges it by itself" : `its monitor merges it, which is not running: autorun resume ${name} starts it`;
+  throw new UserError(`stage ${id} has not started yet (${why}), so there is nothing of it to merge; once it has run, ${by}`);
 }
 
 export async function runMerge(ctx: Ctx, plan: string, stageArg: string, opts: { dryRun?: boolean } = {}): Promise<number> {

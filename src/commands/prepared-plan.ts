@@ -114,6 +114,7 @@ export function printSummary(ctx: Ctx, prep: PreparedPlan, status: Status, monit
   ctx.out(`  orchestration: ${prep.paths.dir}`);
   ctx.out(`  status file:   ${prep.paths.status}`);
   ctx.out(`  monitor log:   ${prep.paths.monitorLog}${monitorPid ? ` (monitor pid ${monitorPid})` : ""}`);
+  if (!monitorPid) ctx.out(`  monitor:       not started (--no-monitor): nothing is nudged, merged or launched until autorun resume ${prep.planName} starts it`);
   const sandbox = sandboxLine(prep.config);
   if (sandbox) ctx.out(`  ${sandbox}`);
   status.waves.forEach((ids, i) => ctx.out(`  wave ${i + 1}: ${ids.join(", ")}`));

@@ -149,10 +149,12 @@ describe("a stage finished by a person", () => {
     expect(statusOf(sb, "gone")!.stages["2"]).toMatchObject({ status: "blocked" });
     // A stage not yet started because it waits: the same, in its words.
     const agent = JSON.stringify(["sleep", "600", "{stage}"]);
-    expect((await sb.cli(["orchestrate", sb.writePlan("early.md", "## Stage 1: Works\n## Stage 2: Waits\nDepends on: 1\n"), "--no-monitor", "--agent-cmd", agent])).code).toBe(0);
+    const started = await sb.cli(["orchestrate", sb.writePlan("early.md", "## Stage 1: Works\n## Stage 2: Waits\nDepends on: 1\n"), "--no-monitor", "--agent-cmd", agent]);
+    expect(started.code).toBe(0);
+    expect(started.stdout).toContain("monitor:       not started (--no-monitor): nothing is nudged, merged or launched until autorun resume early starts it");
     const early = await sb.cli(["merge", "early", "2"]);
     expect(early.code).toBe(2);
-    expect(early.stderr.trim()).toBe("autorun: stage 2 has not started yet (it waits for stage 1), so there is nothing of it to merge; once it has run, autorun merges it by itself");
+    expect(early.stderr.trim()).toBe("autorun: stage 2 has not started yet (it waits for stage 1), so there is nothing of it to merge; once it has run, its monitor merges it, which is not running: autorun resume early starts it");
     expect(eventsOf(sb, "early", "stage_launched", "2")).toEqual([]);
     expect((await sb.cli(["stop", "early", "--sessions"])).code).toBe(0);
   });
