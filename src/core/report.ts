@@ -173,7 +173,7 @@ export function renderReportMarkdown(r: Report): string {
       : []),
     "## Waves",
     "",
-    ...r.waves.map((w) => `- Wave ${w.wave} (${w.stages.join(", ")}): ${w.completed_at ? `done in ${human(w.duration_seconds)}` : w.started_at ? "not finished" : "not started"}`),
+    ...r.waves.map((w) => `- Wave ${w.wave} (${w.stages.join(", ")}): ${w.completed_at ? `done in ${human(w.duration_seconds)}` : w.started_at ? "not finished" : w.stages.every((id) => r.stages.find((s) => s.id === id)?.done_in_plan) ? "done before the run" : "not started"}`),
     "",
     "## What failed",
     "",
@@ -185,7 +185,9 @@ export function renderReportMarkdown(r: Report): string {
     ...(r.controls.length ? ["## Run controls", "", ...r.controls.map((c) => `- ${when(c.at)}${c.stage ? ` stage ${c.stage}` : ""}: ${c.what}`), ""] : []),
     "## Review and roll back",
     "",
-    "Each stage went into the base branch as one merge commit (first parent: the base before it, second: the stage branch):",
+    r.stages.some((s) => s.merge_commit)
+      ? "Each stage went into the base branch as one merge commit (first parent: the base before it, second: the stage branch):"
+      : "No stage went into the base branch in this run: there is nothing of it to review or roll back.",
     "",
     ...r.stages.filter((s) => s.merge_commit).flatMap((s) => [
       `- Stage ${s.id}: review \`git log --oneline ${s.merge_commit!.slice(0, 12)}^1..${s.merge_commit!.slice(0, 12)}^2\`, diff \`git diff ${s.merge_commit!.slice(0, 12)}^1 ${s.merge_commit!.slice(0, 12)}\`, undo \`git revert -m 1 ${s.merge_commit!.slice(0, 12)}\``,

@@ -103,7 +103,10 @@ describe("orchestrate", () => {
     expect(r.stdout).not.toMatch(/monitor pid|wave 1/);
     expect(sb.events("alldone").map((e) => e.type)).toEqual(["orchestration_started", "orchestration_complete"]);
     expect(existsSync(join(sb.home, "logs", "alldone-monitor.log"))).toBe(false);
-    expect(readFileSync(join(sb.home, "reports", "alldone.md"), "utf8")).toContain("Status: **completed**");
+    const report = readFileSync(join(sb.home, "reports", "alldone.md"), "utf8");
+    expect(report).toContain("Status: **completed**");
+    expect(report).toContain("- Wave 2 (2): done before the run");
+    expect(report).toContain("No stage went into the base branch in this run: there is nothing of it to review or roll back.");
     expect((await sb.cli(["status", "alldone"])).stdout).toMatch(/^alldone: completed/);
     expect((await sb.tmux("list-sessions")).code).not.toBe(0);
   });
