@@ -239,7 +239,7 @@ function checkTrust(root: string, env: NodeJS.ProcessEnv): [Finding["level"], st
   const { trusted, file } = claudeTrust(root, env);
   if (trusted) return ["ok", `workspace trust: ${root} is trusted`];
   const why = trusted === undefined ? `${file} is missing or not readable` : `${root} is not trusted yet`;
-  return ["warn", `workspace trust: ${why}; run claude there once and accept "Yes, I trust this folder", or claude --worktree exits and no stage starts`];
+  return ["warn", `workspace trust: ${why}; run claude in ${root} once and accept "Yes, I trust this folder", or claude --worktree exits and no stage starts`];
 }
 
 /** How a person removes a worktree as it is: one with files of its own needs --force, and they go with it. */

@@ -68,7 +68,7 @@ export async function preflightProblems(config: Config, env: NodeJS.ProcessEnv, 
   }
   const trust = claudeTrust(projectRoot, env);
   if (trust.trusted !== true) {
-    out.push(`Claude Code has not been trusted in ${projectRoot} (${trust.trusted === undefined ? `no ${trust.file}` : `not in ${trust.file}`}), and claude --worktree exits without it; run claude there once and accept "Yes, I trust this folder", then orchestrate again.`);
+    out.push(`Claude Code has not been trusted in ${projectRoot} (${trust.trusted === undefined ? `no ${trust.file}` : `not in ${trust.file}`}), and claude --worktree exits without it; run claude in ${projectRoot} once and accept "Yes, I trust this folder", then orchestrate again.`);
   }
   if (version !== undefined && claudeTooOld(version)) {
     out.push(`${program} is Claude Code ${version.split(" ")[0]}, too old for --worktree (needs ${CLAUDE_MIN_VERSION.join(".")} or later); update it: npm install -g @anthropic-ai/claude-code.`);

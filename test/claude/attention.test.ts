@@ -105,7 +105,7 @@ describeClaude("the real Claude Code", (cc) => {
     writeFileSync(join(String(sb.env.HOME), ".claude.json"), JSON.stringify({ hasCompletedOnboarding: true, projects: {} }));
     const r = await sb.cli(["orchestrate", plan, "--agent-cmd", cc.bin]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/has not been trusted in .*run claude there once and accept "Yes, I trust this folder"/);
+    expect(r.stderr).toMatch(/has not been trusted in .*run claude in .* once and accept "Yes, I trust this folder"/);
     expect(existsSync(join(sb.home, "orchestration", "refused"))).toBe(false);
     expect(await sb.git("status", "--porcelain")).toBe("?? refused.md");
     expect(readFileSync(join(sb.repo, ".git", "info", "exclude"), "utf8")).not.toContain(".claude/worktrees");

@@ -46,7 +46,7 @@ describe("one preflight for the dry run and the real run", () => {
   });
 
   it("a project Claude Code has not been trusted in", async ({ sb }) => {
-    await expectRefusedBoth(sb, fakeClaudeEnv(sb, { trusted: false }), /Claude Code has not been trusted in /);
+    await expectRefusedBoth(sb, fakeClaudeEnv(sb, { trusted: false }), new RegExp(`Claude Code has not been trusted in .*; run claude in ${sb.repo} once and accept "Yes, I trust this folder", then orchestrate again`));
   });
 
   it("a permission mode the installed claude does not know", async ({ sb }) => {
