@@ -41,6 +41,8 @@ function launched({ status, stage, event }: Change<EventOf<"stage_launched">>): 
   stage.attention = null;
   placeOn(stage, event.host);
   if (status.status === "stopped") status.status = "running";
+  // A stage at work is in its wave, whether or not a monitor has recorded the wave (`--no-monitor`).
+  status.current_wave = Math.max(status.current_wave, stage.wave);
 }
 
 function relaunched({ status, stage, event }: Change<EventOf<"stage_relaunched">>): void {

@@ -47,6 +47,12 @@ describe("status for a person", () => {
     expect(row(renderStatusTable(s, new Date(at(5)), true))).toContain(long);
   });
 
+  it("a stage at work puts the run in its wave, with or without a monitor to record it", () => {
+    const launched = run([{ type: "stage_launched", stage: "1", session: "s1", session_id: "u1", attempt: 1 }]);
+    expect(renderStatusTable(launched, new Date(at(5)), false)[0]).toMatch(/ {2}wave 1\/2 {2}/);
+    expect(renderStatusTable(run([]), new Date(at(5)), false)[0]).toMatch(/ {2}wave 0\/2 {2}/);
+  });
+
   it("counts the stages that need attention in words that agree", () => {
     const launched = (id: string) => ({ type: "stage_launched", stage: id, session: `s${id}`, session_id: `u${id}`, attempt: 1 });
     const stuck = (id: string) => ({ type: "stage_attention", stage: id, attention: "idle" });
