@@ -56,6 +56,19 @@ const settings = JSON.parse(opt("--settings") ?? "{}") as { hooks?: Hooks };
 const prompt = args[args.length - 1] ?? "";
 const stage = process.env.AUTORUN_STAGE ?? "?";
 const orchDir = process.env.AUTORUN_ORCH_DIR ?? "";
+/**
+ * When the run started (its first event's time): in the text of the files the stage commits, so a
+ * stage of another run in this project (or of this plan run again) changes them and its commit is
+ * never empty, while a relaunch in this run writes them as before.
+ */
+const runStarted = ((): string => {
+  try {
+    const first = readFileSync(join(orchDir, "events.jsonl"), "utf8").split("\n", 1)[0]!;
+    return String((JSON.parse(first) as { ts?: unknown }).ts ?? "");
+  } catch {
+    return "";
+  }
+})();
 const autorun = process.env.AUTORUN_BIN ?? "autorun";
 const baseDelay = Number(process.env.AUTORUN_SIM_DELAY_MS ?? 300);
 
@@ -374,9 +387,7 @@ async function main(): Promise<void> {
   report("phase", "implement", "start", "--current", "1", "--total", "2");
   await sleep(delay);
   if (!state.part1) {
-    // The session's id in the text: a stage of another run in this project (or of this plan run
-    // again) changes the file, so its commit is never empty.
-    commit(`sim/stage-${stage}-part1.txt`, `stage ${stage} part 1 (session ${sessionId})\n`, `stage ${stage}: phase 1`);
+    commit(`sim/stage-${stage}-part1.txt`, `stage ${stage} part 1${runStarted ? ` (run of ${runStarted})` : ""}\n`, `stage ${stage}: phase 1`);
     mark("part1");
   }
   if (behaviours.has("exit-deletes-branch")) await exitDeletingBranch();
@@ -384,7 +395,7 @@ async function main(): Promise<void> {
   await sleep(delay);
   if (!state.part2) {
     if (behaviours.has("conflict")) commit("CONFLICT.txt", `written by stage ${stage}\n`, `stage ${stage}: touch the shared file`);
-    if (!(behaviours.has("no-commit") && !state.skipped)) commit(`sim/stage-${stage}-part2.txt`, `stage ${stage} part 2 (session ${sessionId})\n`, `stage ${stage}: phase 2`);
+    if (!(behaviours.has("no-commit") && !state.skipped)) commit(`sim/stage-${stage}-part2.txt`, `stage ${stage} part 2${runStarted ? ` (run of ${runStarted})` : ""}\n`, `stage ${stage}: phase 2`);
     mark("part2");
   }
   if (behaviours.has("no-commit") && !state.skipped) mark("skipped");
