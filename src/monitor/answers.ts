@@ -20,6 +20,8 @@ export interface AnswerHost {
   cleanupFinished(id: string): void;
   /** A verified nudge (a person's: the count of nudges in a row starts again); whether it was typed and taken. */
   nudgeStage(id: string, why: string, message: string): Promise<boolean>;
+  /** A merge of the stage is in flight in this monitor (it may not have written merge_started yet). */
+  merging(id: string): boolean;
 }
 
 /** The action's word, what it did, and whether it took (else the review stays open for another answer). */
@@ -61,7 +63,8 @@ export async function carryOut(host: AnswerHost, id: string | undefined, key: st
   if (stage.status === "completed") return said(`nothing to do: stage ${id} is already ${stageState(stage)}`);
   switch (word) {
     case "skip": {
-      if (stage.status === "merging") return said(`nothing was done: stage ${id} is being merged right now`);
+      // A merge under way may have read the stage before this answer: it goes first, and the answer is asked again.
+      if (stage.status === "merging" || host.merging(id)) return said(`nothing was done: stage ${id} is being merged right now`);
       await view.deps.tmux.killSession(stage.session);
       view.emit({ type: "stage_skipped", stage: id, reason: `a person answered "skip" to its review` });
       const waiting = dependantsOf(status, id);

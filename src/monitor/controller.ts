@@ -273,6 +273,7 @@ export class Monitor {
         this.stalls.forgetNudges(id);
         return this.attention.nudge(id, why, message, { waitTurn: true });
       },
+      merging: (id: string) => this.merges.busy(id),
     };
     for (const a of this.reviews.answered()) {
       const { action, effect, took } = await carryOut(actions, a.id, a.key, a.answer);
