@@ -60,6 +60,7 @@ function worktreeConfig(commonDir: string, adminName: string, make: boolean): st
   }
   return file;
 }
+
 /**
  * `argv` with `sandbox` (Claude Code's sandbox settings) in its `--settings`: how a host puts the
  * sandbox of its own paths into the settings the controller wrote. Unchanged without `--settings`.

@@ -34,10 +34,10 @@ export const prepareOutput = z.object({
 });
 export type PrepareOutput = z.infer<typeof prepareOutput>;
 
-/** `autorun host launch`: one stage's worktree, context, environment and tmux session. */
 /** The base branch's name, as git takes it (no option, no `..`). */
 const baseBranch = z.string().min(1).refine((b) => !b.startsWith("-") && !/[\0-\x20~^:?*[\\]/.test(b) && !b.includes(".."), "a branch name");
 
+/** `autorun host launch`: one stage's worktree, context, environment and tmux session. */
 export const launchInput = z
   .object({
     root: absolute,
