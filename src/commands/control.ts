@@ -150,6 +150,7 @@ export async function runAttach(ctx: Ctx, plan: string, stageArg: string): Promi
 
 export async function runLogs(ctx: Ctx, plan: string | undefined, opts: { follow?: boolean }): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
+  if (orch.guessed) ctx.err(`autorun: ${orch.guessed}`);
   const file = orch.paths.monitorLog;
   if (!existsSync(file)) {
     if (!opts.follow) {

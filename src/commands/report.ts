@@ -29,6 +29,7 @@ export async function writeReport(_ctx: Ctx, paths: OrchPaths): Promise<string |
 
 export async function runReport(ctx: Ctx, plan: string | undefined, opts: { json?: boolean }): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
+  if (orch.guessed) ctx.err(`autorun: ${orch.guessed}`);
   const file = join(reportsDir(ctx.home), `${basename(orch.paths.dir)}.${opts.json ? "json" : "md"}`);
   if (!existsSync(file) || orch.status.status === "running") await writeReport(ctx, orch.paths);
   ctx.out(readFileSync(file, "utf8").trimEnd());

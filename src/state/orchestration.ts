@@ -36,6 +36,8 @@ export interface Orchestration {
 export interface LoadedOrchestration extends Orchestration {
   status: Status;
   config: Config;
+  /** Named by no argument and of no project here: the latest run of any project, said so. */
+  guessed?: string;
 }
 
 /** Where a command runs: its home, its directory (to tell same-named plans apart), its environment. */
@@ -134,6 +136,7 @@ function ownOrchestration(ctx: Where, name: string, file: string | undefined): s
  */
 export function resolveOrchestration(ctx: Where, plan: string | undefined): LoadedOrchestration {
   let name: string | undefined;
+  let guessed: string | undefined;
   if (plan === undefined) {
     const all = listOrchestrations(ctx.home);
     if (all.length === 0) throw new UserError(`no orchestrations under ${ctx.home}; start one with \`autorun orchestrate <plan>\`.`);
@@ -144,6 +147,7 @@ export function resolveOrchestration(ctx: Where, plan: string | undefined): Load
       return first?.type === "orchestration_started" && first.project_root === root;
     });
     name = (here ?? all[0]!).name;
+    if (!here) guessed = `no run of ${root ?? ctx.cwd} here; this is the latest run of any project, ${name} (name one to choose it)`;
   } else if (/\.[^./]+$/.test(plan) && existsSync(join(ctx.home, "orchestration", plan, "events.jsonl"))) {
     // A run kept aside by --fresh, by the name it was given (`master-plan.2026-12-03T16-10-00`).
     name = plan;
@@ -163,7 +167,7 @@ export function resolveOrchestration(ctx: Where, plan: string | undefined): Load
     throw new UserError(`no orchestration named "${name}" in ${dir}${known.length ? ` (known: ${known.join(", ")})` : ""}; start it with \`autorun orchestrate <plan>\`.`);
   }
   const config = readSettings(opened!.paths.dir) ?? loadConfig(ctx.home, status.project_root, {}, ctx.env);
-  return { ...opened!, status, config };
+  return { ...opened!, status, config, ...(guessed ? { guessed } : {}) };
 }
 
 export function requireStage(orch: Pick<LoadedOrchestration, "status">, stage: string): string {

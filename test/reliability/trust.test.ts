@@ -237,9 +237,14 @@ describe("names that collide", () => {
     }
     // With no plan named, each project's own run, however recent the other.
     for (const [i, dir] of projects.entries()) {
-      const st = JSON.parse((await sb.cli(["report", "--json"], { cwd: dir })).stdout) as { plan_name: string };
-      expect(st.plan_name, `report from ${dir}`).toBe(i === 0 ? "master-plan" : "master-plan-proj3");
+      const r = await sb.cli(["report", "--json"], { cwd: dir });
+      expect((JSON.parse(r.stdout) as { plan_name: string }).plan_name, `report from ${dir}`).toBe(i === 0 ? "master-plan" : "master-plan-proj3");
+      expect(r.stderr).toBe("");
     }
+    // Outside both: the latest run of any project, and said so.
+    const outside = await sb.cli(["logs"], { cwd: sb.dir });
+    expect(outside.code).toBe(0);
+    expect(outside.stderr.trim()).toMatch(/^autorun: no run of \S+ here; this is the latest run of any project, master-plan(-proj3)? \(name one to choose it\)$/);
     // Run again in the first project: it continues its own, not the other's.
     const again = await sb.cli(["orchestrate", "docs/master-plan.md", "--no-monitor"], { cwd: projects[0] });
     expect(again.stdout).toContain("Orchestration master-plan exists");
