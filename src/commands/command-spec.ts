@@ -136,9 +136,9 @@ export const str = (a: Args[number]): string => (typeof a === "string" ? a : "")
 export const maybe = (a: Args[number]): string | undefined => (typeof a === "string" ? a : undefined);
 export const list = (a: Args[number]): string[] => (Array.isArray(a) ? a : []);
 
-/** A whole number ≥ 1 from a flag's text. */
-export function wholeNumber(z: typeof Z) {
-  return z.coerce.number({ error: "must be a whole number ≥ 1" }).int("must be a whole number ≥ 1").min(1, "must be a whole number ≥ 1");
+/** A number from a flag's text, for a configuration key: the configuration's own check says what range it takes. */
+export function configNumber(z: typeof Z) {
+  return z.coerce.number({ error: "must be a number" });
 }
 
 /** A number > 0 from a flag's text (seconds, dollars). */

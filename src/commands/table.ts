@@ -6,7 +6,7 @@
 import type * as Z from "zod";
 import type { Ctx } from "./ctx.js";
 import type { ConfigFile } from "../types/schemas.js";
-import { amount, command, maybe, plain, str, list, wholeNumber, type CommandSpec } from "./command-spec.js";
+import { amount, command, configNumber, maybe, plain, str, list, type CommandSpec } from "./command-spec.js";
 import { AGENT_COMMANDS, HOST_COMMANDS } from "./table-agents.js";
 
 /** `autorun orchestrate`'s options. */
@@ -15,13 +15,13 @@ const orchestrateOptions = (z: typeof Z) =>
       dryRun: z.boolean().optional(),
       json: z.boolean().optional(),
       verbose: z.boolean().optional(),
-      maxParallel: wholeNumber(z).optional(),
+      maxParallel: configNumber(z).optional(),
       schedule: z.enum(["eager", "waves"]).optional(),
       agentCmd: z.string().optional(),
       model: z.string().optional(),
       permissionMode: z.string().optional(),
       tmuxSocket: z.string().optional(),
-      stallSeconds: amount(z).optional(),
+      stallSeconds: configNumber(z).optional(),
       budget: amount(z).optional(),
       stageBudget: amount(z).optional(),
       base: z.string().optional(),

@@ -173,6 +173,13 @@ describe("bad input: one line, exit 2, nothing written", () => {
     const r = await sb.cli(["orchestrate", "x.md", "--max-parallel", "zero"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--max-parallel");
+    // A flag for a configuration key is checked as the key is, in the same words.
+    const plan = sb.writePlan("flags.md", "## Stage 1: A\n");
+    for (const [flag, value, said] of [["--max-parallel", "0", "must be at least 1, not 0"], ["--max-parallel", "100", "at most 64 sessions at once"], ["--stall-seconds", "0", "at least 1 second"]]) {
+      const bad = await sb.cli(["orchestrate", plan, "--dry-run", flag!, value!]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr.trim()).toBe(`autorun: ${flag}: ${said}; fix the flag.`);
+    }
   });
 
   it("an invalid config file names the file and key", async ({ sb }) => {
