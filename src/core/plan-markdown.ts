@@ -6,6 +6,7 @@
  */
 import { normalizeId } from "./ids.js";
 import { matchDepLine, parseDepValue, splitHeadingDeps, stripInline, type DepRef } from "./deps.js";
+import { editDistance } from "./printable.js";
 import { markdownBlocks, unescapeMarkdown, type MdBlocks } from "./markdown-blocks.js";
 import { applySetting, matchSettingLine, type SettingLines, type StageSettings } from "./stage-settings.js";
 
@@ -278,17 +279,6 @@ function refuseMisspeltDeps(body: string[], fenced: boolean[], at: { firstLine: 
     if (!near || !parseDepValue(m[2]!).some((r) => r.kind !== "text")) return;
     throw new UserError(`${at.file}:${at.firstLine + i}: stage ${at.id}: "${label}" is not a dependency label, so the stage would not wait for ${m[2]!.trim()}; write "${near}: ${m[2]!.trim()}".`);
   });
-}
-
-/** Levenshtein distance (short labels only). */
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next.push(Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
-    row = next;
-  }
-  return row[b.length]!;
 }
 
 function trimBlank(lines: string[]): string[] {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { configSchema, type ConfigFile } from "../types/schemas.js";
 import type { Config } from "../types/settings-schema.js";
 import { UserError } from "../errors.js";
+import { editDistance } from "../core/printable.js";
 
 export type { Config } from "../types/settings-schema.js";
 
@@ -112,22 +113,9 @@ function friendly(iss: { code: string; expected?: string; input?: unknown; minim
   }
 }
 
-/** The known key closest to `key` by edits (a typo's likely meaning), if any is close. */
+/** The known key closest to `key` by edits (a typo's likely meaning, case aside), if any is close. */
 function nearest(key: string, known: readonly string[]): string | undefined {
-  const distance = (a: string, b: string): number => {
-    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      let diagonal = row[0]!;
-      row[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const above = row[j]!;
-        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
-        diagonal = above;
-      }
-    }
-    return row[b.length]!;
-  };
-  const best = known.map((k) => ({ k, d: distance(key, k) })).sort((x, y) => x.d - y.d)[0];
+  const best = known.map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) })).sort((x, y) => x.d - y.d)[0];
   return best && best.d <= Math.max(2, Math.floor(key.length / 4)) ? best.k : undefined;
 }
 
