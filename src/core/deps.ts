@@ -42,7 +42,7 @@ export function parseDepValue(value: string): DepRef[] {
   if (previous) return [{ kind: "previous", all: Boolean(previous[1]) }];
   // A list at `,` `;`, each item at `&` `and` `/`…; names that split apart are kept whole too.
   const refs = pieces(text, /\s*[,;]\s*/).flatMap((item) => wholeOrParts(item, pieces(item, /\s*(?:&|\+|\/|\band\b|\bor\b|\bas well as\b)\s*/i).flatMap(refOf)));
-  return refs.length > 1 && refs.every((r) => r.kind === "text") ? [{ kind: "text", text, parts: refs }] : refs;
+  return wholeOrParts(text, refs);
 }
 
 function pieces(text: string, at: RegExp): string[] {
