@@ -151,8 +151,9 @@ export class Stalls {
     this.restart(id);
     if (m.consecutiveNudges >= config.maxNudges) {
       if (stage.attention !== "idle") {
-        this.view.emit({ type: "stage_attention", stage: id, attention: "idle", reason: m.consecutiveNudges === 0 ? "idle, and not nudged (maxNudges is 0)" : `still idle after ${m.consecutiveNudges === 1 ? "one nudge" : `${m.consecutiveNudges} nudges`}` });
-        await this.reviews.file({ id, key: "idle" }, `Stage ${id} is stuck at its prompt`, `Stage ${id} (${stage.name}) stayed idle${m.consecutiveNudges === 0 ? " (maxNudges is 0: it is not nudged)" : ` after ${m.consecutiveNudges === 1 ? "one nudge" : `${m.consecutiveNudges} nudges`}`}.`, [
+        const nudges = m.consecutiveNudges === 1 ? "one nudge" : `${m.consecutiveNudges} nudges`;
+        this.view.emit({ type: "stage_attention", stage: id, attention: "idle", reason: m.consecutiveNudges === 0 ? "idle, and not nudged (maxNudges is 0)" : `still idle after ${nudges}` });
+        await this.reviews.file({ id, key: "idle" }, `Stage ${id} is stuck at its prompt`, `Stage ${id} (${stage.name}) stayed idle${m.consecutiveNudges === 0 ? " (maxNudges is 0: it is not nudged)" : ` after ${nudges}`}.`, [
           { topic: "What should the agent do?", question: `Attach with \`autorun attach ${status.plan_name} ${id}\` or nudge it with \`autorun nudge ${status.plan_name} ${id} "<message>"\`.` },
         ]);
       }
