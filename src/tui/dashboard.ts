@@ -18,7 +18,7 @@ import { parseAgentCmd } from "../adapters/agent.js";
 import { nudgeStage, stopRun } from "../monitor/person-actions.js";
 import type { Clock } from "../core/clock.js";
 import { resolveOrchestration, type LoadedOrchestration, type Where } from "../state/orchestration.js";
-import { dependencyLines, eventLine, headerLine, keysLine, plainSummary, stageTable, tableCell } from "./views.js";
+import { dependencyLines, eventLine, headerLine, keysLine, plainSummary, runOver, stageTable, tableCell } from "./views.js";
 
 /** What the dashboard is given: where it runs, and where it prints when there is no terminal. */
 export interface DashboardCtx extends Where {
@@ -254,7 +254,7 @@ class Dashboard {
       void this.suspend(() => runInteractive([...parseAgentCmd(editor), file]));
     });
     screen.key(["s"], () => {
-      if (this.status.status === "completed" || this.status.status === "failed") return this.say(`${this.status.plan_name} is over (${this.status.status}); nothing to stop`);
+      if (runOver(this.status)) return this.say(`${this.status.plan_name} is over (${this.status.status}); nothing to stop`);
       this.say(`stop the monitor of ${this.status.plan_name}? y / n`);
       screen.onceKey(["y", "n", "escape"], (_ch, key) => {
         if (key.name !== "y") return this.say("not stopped");

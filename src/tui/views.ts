@@ -65,10 +65,14 @@ export function eventLine(e: AutorunEvent): string {
   return printable(`${t} ${e.stage !== undefined ? `stage ${e.stage}: ` : ""}${eventText(e)}`);
 }
 
+/** A run that is over: nothing more runs in it, and it has no monitor to stop. */
+export function runOver(status: Status): boolean {
+  return status.status === "completed" || status.status === "failed";
+}
+
 /** The dashboard's keys that do something for a run in this state: a run that is over has no monitor to stop. */
 export function keysLine(status: Status): string {
-  const over = status.status === "completed" || status.status === "failed";
-  return ` a attach  n nudge  r review${over ? "" : "  s stop"}  q quit`;
+  return ` a attach  n nudge  r review${runOver(status) ? "" : "  s stop"}  q quit`;
 }
 
 export function headerLine(status: Status, monitorAlive: boolean, now: Date): string {
