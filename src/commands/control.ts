@@ -202,6 +202,8 @@ export async function runLogs(ctx: Ctx, plan: string | undefined, opts: { follow
   const finishIfOver = () => {
     if (finished || !over()) return;
     finished = true;
+    printNew();
+    if (pending) ctx.out(pending);
     said();
     done();
   };

@@ -99,9 +99,10 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
         monitor.ingest();
         await monitor.writeStatus().catch(() => undefined);
       } finally {
+        // Logged before the pid file goes: whoever sees no monitor (logs -f) has its last line.
+        log(`monitor stopped (${reason})`);
         releasePid(paths.pid, process.pid);
       }
-      log(`monitor stopped (${reason})`);
     },
     log,
     debug: Boolean(ctx.env.AUTORUN_DEBUG),
