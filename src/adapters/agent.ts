@@ -125,7 +125,8 @@ export function sandboxSettings(scope: StageScope & { sandbox: { domains: readon
 export function agentSettings(allowedTools: readonly string[] = [], scope?: StageScope): Record<string, unknown> {
   const hooks: Record<string, unknown> = {};
   for (const name of HOOK_EVENTS) {
-    hooks[name] = [{ ...(name === "Notification" ? { matcher: "" } : {}), hooks: [{ type: "command", command: `autorun hook ${name}`, timeout: 30 }] }];
+    const matcher = name === "Notification" ? { matcher: "" } : name === "PermissionRequest" ? { matcher: "Bash" } : {};
+    hooks[name] = [{ ...matcher, hooks: [{ type: "command", command: `autorun hook ${name}`, timeout: 30 }] }];
   }
   const workflow = scope ? [...WORKFLOW_ALLOW, `Bash(git rebase ${scope.baseBranch})`] : WORKFLOW_ALLOW;
   return {

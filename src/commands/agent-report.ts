@@ -10,6 +10,7 @@ import { AGENT_EVENT_TYPES } from "../types/agent-events.js";
 import { UserError } from "../errors.js";
 import { stageSession } from "../adapters/stage-session.js";
 import { printable } from "../core/printable.js";
+import { hookAnswer } from "../core/permissions.js";
 import type { Ctx } from "./ctx.js";
 import type { Stdin } from "./command-spec.js";
 import { stageIdentity } from "./agent-identity.js";
@@ -113,6 +114,9 @@ export interface HookPayload {
   error?: string;
   error_details?: string;
   last_assistant_message?: string;
+  /** PermissionRequest: the tool whose call waits for a permission, and the call's input. */
+  tool_name?: string;
+  tool_input?: unknown;
 }
 
 /**
@@ -190,6 +194,7 @@ export async function runHook(ctx: Ctx, name: string, input: Stdin): Promise<num
       return 1;
     }
   }
+  if (name === "PermissionRequest") return permissionRequest(ctx, payload);
   let body = hookToEvent(name, payload);
   if (!body) return 0;
   try {
@@ -209,4 +214,32 @@ export async function runHook(ctx: Ctx, name: string, input: Stdin): Promise<num
     return 1;
   }
   return 0;
+}
+
+/**
+ * PermissionRequest: a Bash call's permission dialog is about to show. Where the run's
+ * `permissionAnswers` gives the exact command a plain "yes" or "no", the hook answers it (Claude
+ * Code reads the decision on stdout) after recording that it did; otherwise it prints nothing and
+ * the dialog shows, for the monitor to answer on screen or leave to a person. The command is Claude
+ * Code's own account of the call; the answers are the person's configuration the run started with
+ * (a host keeps none: its stages' dialogs are answered on screen).
+ */
+async function permissionRequest(ctx: Ctx, payload: HookPayload): Promise<number> {
+  const input = payload.tool_input;
+  const command = payload.tool_name === "Bash" && typeof input === "object" && input !== null ? (input as { command?: unknown }).command : undefined;
+  if (typeof command !== "string") return 0;
+  try {
+    const id = stageIdentity(ctx, {}, true);
+    const { readSettings } = await import("../state/settings.js");
+    const answers = readSettings(id.paths.dir)?.permissionAnswers;
+    const found = answers ? hookAnswer(answers, command) : undefined;
+    if (!found) return 0;
+    appendAgentEvent(id.paths, id, { type: "permission_hook_answered", stage: id.stage!, command: command.slice(0, 2000), key: found.key.slice(0, 2000), answer: found.answer });
+    const decision = found.answer === "yes" ? { behavior: "allow" } : { behavior: "deny", message: `The person's permissionAnswers say no to this command (${JSON.stringify(found.key)}); do not run it.` };
+    ctx.out(JSON.stringify({ hookSpecificOutput: { hookEventName: "PermissionRequest", decision } }));
+    return 0;
+  } catch (error) {
+    ctx.err(`autorun hook PermissionRequest: ${(error as Error).message}`);
+    return 1;
+  }
 }

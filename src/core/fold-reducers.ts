@@ -282,6 +282,7 @@ export const REDUCERS: Reducers = {
   agent_stop_failed: nothing,
   agent_stopped: nothing,
   permission_answered: nothing,
+  permission_hook_answered: nothing,
   session_ended: nothing,
   session_started: nothing,
   stage_idle: nothing,

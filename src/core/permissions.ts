@@ -78,3 +78,32 @@ export function guardedChanges(changed: readonly string[], checks: readonly (rea
   }
   return changed.filter((f) => guarded.has(f));
 }
+
+/** Does `key` (an exact command, or `prefix:*`) name this command? */
+export function keyMatches(key: string, command: string): boolean {
+  if (key.endsWith(":*")) {
+    const prefix = key.slice(0, -2);
+    // A prefix answers one simple command: nothing chained, piped, substituted or redirected after it.
+    if (prefix === "" || /[;&|`$<>\n\\]|\(/.test(command)) return false;
+    return command === prefix || command.startsWith(`${prefix} `);
+  }
+  return command === key;
+}
+
+/** The `permissionAnswers` entry that names `command`: its exact key first, else a `prefix:*` one. */
+export function answerFor(answers: Readonly<Record<string, string>>, command: string): [key: string, value: string] | undefined {
+  const entries = Object.entries(answers);
+  return entries.find(([key]) => key === command) ?? entries.find(([key]) => keyMatches(key, command));
+}
+
+/**
+ * What Claude Code's PermissionRequest hook answers for a Bash call before its dialog shows: a
+ * plain "yes" or "no" of `permissionAnswers` for the exact command. "Yes, don't ask again" and an
+ * option's number are the dialog's own options: those are left to the dialog, answered on screen.
+ */
+export function hookAnswer(answers: Readonly<Record<string, string>>, command: string): { key: string; answer: "yes" | "no" } | undefined {
+  const entry = answerFor(answers, command);
+  if (!entry) return undefined;
+  const value = entry[1].toLowerCase().replace(/\s+/g, " ").trim();
+  return value === "yes" || value === "no" ? { key: entry[0], answer: value } : undefined;
+}

@@ -3,7 +3,8 @@
  * verified, capped), permission/login/trust dialogs (never answered blindly), usage limits (the
  * whole run pauses). Part of the monitor's pass; it acts through the controller's host interface.
  */
-import type { AutorunEvent, Status } from "../types/schemas.js";
+import type { AutorunEvent, EventOf, Status } from "../types/schemas.js";
+import { hookAnswer } from "../core/permissions.js";
 import type { MonitorDeps, ReviewDesk, RunView } from "./parts.js";
 import { memoryOf } from "./parts.js";
 import { screenBody, withoutPastLimits } from "./pane.js";
@@ -93,6 +94,7 @@ export class Attention {
    * waited are nudged, each beside the pass after whatever is being done with it at this moment.
    */
   observe(event: AutorunEvent, replaying: boolean): void {
+    if (event.type === "permission_hook_answered" && !replaying) this.hookAnswered(event);
     if (event.type === "rate_limited") {
       this.limit = { raw: event.raw, waiting: this.limited() };
     } else if (event.type === "rate_limit_cleared" && this.limit) {
@@ -105,6 +107,19 @@ export class Attention {
         this.beside(id, "nudging it after the usage limit", () => this.nudge(id, "the usage limit is over", this.deps.config.nudgeMessage, { waitTurn: true }));
       }
     }
+  }
+
+  /**
+   * A stage's PermissionRequest hook says it answered a Bash call before its dialog showed. The
+   * event comes from the agent's side: the log confirms it only when this run's `permissionAnswers`
+   * gives that very answer to that command.
+   */
+  private hookAnswered(e: EventOf<"permission_hook_answered">): void {
+    const given = hookAnswer(this.deps.config.permissionAnswers, e.command);
+    const command = JSON.stringify(cutAtWord(e.command, 200));
+    if (given?.key === e.key && given.answer === e.answer) {
+      this.deps.log(`stage ${e.stage}: answered "${e.answer}" to the permission request for ${command} before its dialog showed (permissionAnswers ${JSON.stringify(e.key)})`);
+    } else this.deps.log(`stage ${e.stage}: a permission answer for ${command} was reported that permissionAnswers does not give; nothing follows from it`);
   }
 
   /** The stages in progress that wait for the usage limit to end. */

@@ -15,6 +15,7 @@
  */
 
 import { NAMED_ANSWERS } from "../types/schemas.js";
+import { answerFor } from "../core/permissions.js";
 
 export type OptionMeaning = "yes" | "yes_always" | "no" | "switch_mode" | "other";
 
@@ -157,17 +158,6 @@ function shows(shown: readonly string[], call: PendingCall): boolean {
   return false;
 }
 
-/** Does `key` (an exact command, or `prefix:*`) name this command? */
-export function keyMatches(key: string, command: string): boolean {
-  if (key.endsWith(":*")) {
-    const prefix = key.slice(0, -2);
-    // A prefix answers one simple command: nothing chained, piped, substituted or redirected after it.
-    if (prefix === "" || /[;&|`$<>\n\\]|\(/.test(command)) return false;
-    return command === prefix || command.startsWith(`${prefix} `);
-  }
-  return command === key;
-}
-
 export type Decision =
   | { kind: "answer"; command: string; key: string; option: DialogOption; value: string }
   | { kind: "refuse"; command: string; why: string }
@@ -181,7 +171,7 @@ export function decide(dialog: BashDialog, pending: readonly PendingCall[], answ
   if (commands.length === 0) return { kind: "none", why: "the dialog's command is not a pending Bash call in the agent's transcript" };
   if (commands.length > 1) return { kind: "none", why: "the dialog could be about more than one of the agent's pending calls" };
   const command = commands[0]!;
-  const entry = Object.entries(answers).find(([key]) => key === command) ?? Object.entries(answers).find(([key]) => keyMatches(key, command));
+  const entry = answerFor(answers, command);
   if (!entry) return { kind: "none", command, why: "no permissionAnswers key names this command" };
   const [key, value] = entry;
   const v = normal(value);

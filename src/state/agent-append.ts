@@ -11,7 +11,7 @@ import type { EventBody } from "../types/schemas.js";
 import { appendLine, nowIso } from "./append.js";
 import type { OrchPaths } from "./paths.js";
 
-type Fixed = "phase_status" | "stage_idle" | "stage_needs_permission" | "agent_stopped" | "agent_stop_failed" | "session_started" | "session_ended" | "prompt_submitted";
+type Fixed = "phase_status" | "stage_idle" | "stage_needs_permission" | "permission_hook_answered" | "agent_stopped" | "agent_stop_failed" | "session_started" | "session_ended" | "prompt_submitted";
 
 /** An event `phase` or `hook` writes: always about one stage. */
 export type AgentEventBody = Extract<EventBody, { type: Fixed }>;

@@ -10,6 +10,7 @@ export const AGENT_EVENT_TYPES: readonly EventType[] = [
   "phase_status",
   "stage_idle",
   "stage_needs_permission",
+  "permission_hook_answered",
   "agent_stopped",
   "agent_stop_failed",
   "session_started",

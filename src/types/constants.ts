@@ -31,7 +31,8 @@ export function isDialogAttention(a: string | null): a is (typeof DIALOG_ATTENTI
 export const STAGE_STATUS = ["pending", "in_progress", "merging", "completed", "failed", "blocked"] as const;
 /**
  * The Claude Code hooks a stage session reports through `autorun hook <Name>`. StopFailure (a turn
- * ended on an API error: rate limit, refused key, …) fires instead of Stop; a Claude Code that does
- * not know a hook name ignores it.
+ * ended on an API error: rate limit, refused key, …) fires instead of Stop; PermissionRequest, as a
+ * Bash call's permission dialog is about to show, answers it from `permissionAnswers` where that
+ * gives a plain yes or no. A Claude Code that does not know a hook name ignores it.
  */
-export const HOOK_EVENTS = ["Notification", "Stop", "StopFailure", "SessionStart", "SessionEnd", "UserPromptSubmit"] as const;
+export const HOOK_EVENTS = ["Notification", "Stop", "StopFailure", "SessionStart", "SessionEnd", "UserPromptSubmit", "PermissionRequest"] as const;

@@ -194,6 +194,12 @@ export const eventSchema = z.discriminatedUnion("type", [
   /** The monitor answered a Bash permission dialog from `permissionAnswers`: the command, the option, and whether the dialog then closed. */
   withStage.extend({ type: z.literal("permission_answered"), command: z.string(), key: z.string(), answer: z.string(), verified: z.boolean() }),
   /**
+   * The stage's PermissionRequest hook answered a Bash call from `permissionAnswers` before its
+   * dialog showed (a plain "yes" or "no" for the exact command). Written from the agent's side:
+   * the monitor logs it only when its own `permissionAnswers` gives that answer to that command.
+   */
+  withStage.extend({ type: z.literal("permission_hook_answered"), command: z.string(), key: z.string(), answer: z.enum(["yes", "no"]) }),
+  /**
    * The agent's turn ended on an API error (Claude Code's StopFailure hook, which fires instead of
    * Stop): `error` is Claude Code's kind (`rate_limit`, `authentication_failed`, `server_error`, …),
    * `message` its text (printable, at most 300 characters). The monitor pauses the run, asks for

@@ -1,7 +1,8 @@
 /**
- * The real Claude Code's Bash permission dialog answered from `permissionAnswers`: by the command
- * of the agent's pending call (never its description), one dialog at a time, a digit and no Enter,
- * so a second call in the same message is never approved by the first one's answer.
+ * The real Claude Code's Bash permission requests answered from `permissionAnswers`: a plain "yes"
+ * by the PermissionRequest hook, from the command Claude Code says the call runs (never its
+ * description), so a second call in the same message is never approved by the first one's answer.
+ * (A digit is answered on the dialog itself: test/claude/runs.test.ts.)
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -24,22 +25,22 @@ describeClaude("the real Claude Code's permission dialogs", (cc) => {
     // After the refusal claude waits at its prompt, and the results reach the API with the stall's
     // nudge, after stallSeconds (never while a dialog is up).
     await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "5"]);
-    // make's dialog answered (its command), with its digit alone: the dialog went.
-    await waitFor("make's answer", () => eventsOf(sb, "two", "permission_answered", "1")[0], 90_000);
-    expect(eventsOf(sb, "two", "permission_answered", "1")).toMatchObject([{ command: "make --version", key: "make --version", answer: "1. Yes", verified: true }]);
+    // make's call answered by the PermissionRequest hook, from claude's own account of its command, before its dialog showed.
+    await waitFor("make's answer", () => eventsOf(sb, "two", "permission_hook_answered", "1")[0], 90_000);
+    expect(eventsOf(sb, "two", "permission_hook_answered", "1")).toMatchObject([{ command: "make --version", key: "make --version", answer: "yes" }]);
     // The second dialog is python's: not answered (its description says make --version), a person asked.
     const review = await waitFor("python's review", () => eventsOf(sb, "two", "review_requested", "1")[0], 60_000);
     const text = readFileSync(String(review.file), "utf8");
     expect(text).toContain(`(the command: ${sneaky})`);
     expect(text).toContain("Not answered from permissionAnswers: no permissionAnswers key names this command");
-    await holdsFor("one answer only", 3_000, () => eventsOf(sb, "two", "permission_answered").length === 1);
+    await holdsFor("one answer only", 3_000, () => eventsOf(sb, "two", "permission_hook_answered").length === 1 && eventsOf(sb, "two", "permission_answered").length === 0);
     // The person refuses it (Esc): both results reach the API: make ran, python did not.
     await sb.tmux("send-keys", "-t", "=two_stage-1:", "Escape");
     const results = await waitFor("the calls' results", () => api.calls.flatMap((c) => c.tools).filter((t) => t.name === "Bash" && t.result !== undefined).length >= 2 ? api.calls.flatMap((c) => c.tools) : undefined, 60_000);
     expect(results.find((t) => t.input.command === "make --version")?.result).toMatch(/GNU Make/);
     expect(results.find((t) => t.input.command === sneaky)?.result ?? "").not.toMatch(/\b42\b/);
     const log = (await sb.cli(["logs", "two"])).stdout;
-    expect(log).toContain('answering the permission dialog for "make --version" with "1. Yes"');
+    expect(log).toContain('answered "yes" to the permission request for "make --version" before its dialog showed');
     expect((await sb.cli(["stop", "two", "--sessions"])).code).toBe(0);
   }, 180_000);
 });

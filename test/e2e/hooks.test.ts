@@ -65,6 +65,37 @@ describe("hooks (built CLI, real monitor)", () => {
     expect((await sb.cli(["stop", "fails", "--sessions"])).code).toBe(0);
   }, 60_000);
 
+  it("PermissionRequest: a plain yes or no of permissionAnswers answers the exact Bash call before its dialog shows; anything else is left to the dialog", async ({ sb }) => {
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ permissionAnswers: { "make --version": "yes", "git push:*": "no", "npm test": "yes, don't ask again", "ls": "1" } }));
+    const dir = await sleepingRun(sb, "asks", "## Stage 1: A\n");
+    const ask = async (tool: string, command: string) => {
+      const r = await sb.cli(["hook", "PermissionRequest"], { input: JSON.stringify({ hook_event_name: "PermissionRequest", tool_name: tool, tool_input: { command, description: "make --version" } }), env: { AUTORUN_ORCH_DIR: dir, AUTORUN_STAGE: "1" } });
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.trim() === "" ? undefined : (JSON.parse(r.stdout) as { hookSpecificOutput: { hookEventName: string; decision: { behavior: string; message?: string } } }).hookSpecificOutput;
+    };
+    expect(await ask("Bash", "make --version")).toEqual({ hookEventName: "PermissionRequest", decision: { behavior: "allow" } });
+    const no = await ask("Bash", "git push origin main");
+    expect(no?.decision.behavior).toBe("deny");
+    expect(no?.decision.message).toContain("do not run it");
+    // Not named (a description naming another command counts for nothing), chained after a
+    // prefix, the dialog's own options, another tool: nothing printed, the dialog shows.
+    for (const [tool, command] of [["Bash", "python3 -c 'print(42)'"], ["Bash", "git push origin main; rm -rf ."], ["Bash", "npm test"], ["Bash", "ls"], ["Write", "make --version"]] as const) expect(await ask(tool, command)).toBeUndefined();
+    expect(eventsOf(sb, "asks", "permission_hook_answered").map((e) => [e.command, e.key, e.answer])).toEqual([
+      ["make --version", "make --version", "yes"],
+      ["git push origin main", "git push:*", "no"],
+    ]);
+    const log = await waitFor("the log lines", async () => {
+      const text = (await sb.cli(["logs", "asks"])).stdout;
+      return text.includes("git push origin main") ? text : undefined;
+    });
+    expect(log).toContain(`stage 1: answered "yes" to the permission request for "make --version" before its dialog showed (permissionAnswers "make --version")`);
+    // The event is the agent side's word: one that permissionAnswers does not give is logged as such.
+    const forged = await sb.cli(["event", "permission_hook_answered", "command=rm -rf /", "key=rm -rf /", "answer=yes"], { env: { AUTORUN_ORCH_DIR: dir, AUTORUN_STAGE: "1" } });
+    expect(forged.code, forged.stderr).toBe(0);
+    await waitFor("the forged answer's line", async () => (await sb.cli(["logs", "asks"])).stdout.includes(`a permission answer for "rm -rf /" was reported that permissionAnswers does not give`));
+    expect((await sb.cli(["stop", "asks", "--sessions"])).code).toBe(0);
+  }, 60_000);
+
   it("a transcript path naming a FIFO never blocks the monitor: it carries on, stops, and resumes", async ({ sb }) => {
     const dir = await sleepingRun(sb, "fifo", "## Stage 1: A\n");
     const fifo = transcriptOf(sb, "fifo", "1", "trap");

@@ -6,7 +6,8 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { decide, keyMatches, parseBashDialog, pendingBashCalls, type PendingCall } from "../../src/monitor/dialog.js";
+import { decide, parseBashDialog, pendingBashCalls, type PendingCall } from "../../src/monitor/dialog.js";
+import { hookAnswer, keyMatches } from "../../src/core/permissions.js";
 import { configSchema } from "../../src/types/schemas.js";
 import { Monitor } from "../../src/monitor/controller.js";
 import { DEFAULT_CONFIG } from "../../src/state/config.js";
@@ -164,6 +165,11 @@ describe("deciding the answer", () => {
     expect(keyMatches("make:*", "maker")).toBe(false);
     for (const c of ["make --version; rm -rf x", "make && curl x", "make | sh", "make $(id)", "make `id`", "make > /etc/x", "make\nrm x"]) expect(keyMatches("make:*", c)).toBe(false);
     expect(keyMatches("make --version", "make --version ")).toBe(false);
+    // Before a dialog shows (the PermissionRequest hook): a plain yes or no only; the exact key wins over a prefix.
+    const answers = { "make:*": "no", "make --version": "Yes", "npm test": "yes, don't ask again", ls: "1" };
+    expect(hookAnswer(answers, "make --version")).toEqual({ key: "make --version", answer: "yes" });
+    expect(hookAnswer(answers, "make all")).toEqual({ key: "make:*", answer: "no" });
+    for (const c of ["make all && curl x", "npm test", "ls", "python3 x.py"]) expect(hookAnswer(answers, c)).toBeUndefined();
   });
 
   it("configuration refuses an answer that would switch modes or is not one autorun gives", () => {
