@@ -13,6 +13,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { agentSettings, CLAUDE_TESTED_RANGE, packageRoot } from "../adapters/agent.js";
 import { HOOK_EVENTS } from "../types/constants.js";
+import { DEFAULT_CONFIG } from "../state/config.js";
+import { writeSettings } from "../state/settings.js";
 import { claudeEnv, claudeHome, compareVersions, startApi, type Api, type Call, type Reply } from "../adapters/claude-stand-in.js";
 import { runProgram } from "../adapters/exec.js";
 import { isAlive, onStopSignal, processStartTime, signal } from "../adapters/process.js";
@@ -32,6 +34,8 @@ type Event = Record<string, unknown>;
 
 const SCREEN_MS = 20_000;
 const HOOK_MS = 10_000;
+/** The command the check's permissionAnswers says yes to. */
+const ANSWERED = "make -v";
 
 /** Runs the check with `bin` (a Claude Code program); prints a line per item; 0 when all were understood. */
 export async function runClaudeCheck(ctx: Ctx, bin: string, versionText: string): Promise<number> {
@@ -150,6 +154,8 @@ class ClaudeCheck {
     mkdirSync(orchDir, { recursive: true });
     const events = join(orchDir, "events.jsonl");
     writeFileSync(events, JSON.stringify({ ts: new Date().toISOString(), type: "orchestration_started", plan_name: "doctor-check", project_slug: "doctor", stages: [{ id: "main" }, { id: "limit" }, { id: "login" }] }) + "\n");
+    // Its configuration: the answer the PermissionRequest hook gives before a dialog shows.
+    writeSettings(orchDir, { ...DEFAULT_CONFIG, permissionAnswers: { [ANSWERED]: "yes" } });
     // Sessions whose first prompt meets the API's usage limit, or a refused key; then the main session's turns.
     const LIMIT: Reply = { status: 429, error: { type: "rate_limit_error", message: "This request would exceed your account's rate limit. Please try again later." }, headers: { "retry-after": "60" } };
     const LOGIN: Reply = { status: 401, error: { type: "authentication_error", message: "invalid x-api-key" } };
@@ -250,6 +256,18 @@ class ClaudeCheck {
     await this.screen({ name: "permission dialog", re: /Do you want to proceed/, ok: (s) => s.kind === "permission" && s.question.includes("make --version"), meaning: "a stage waiting on a permission dialog would not get a review naming the command, and would wait all night" });
     await this.hook({ name: "Notification", type: "stage_needs_permission", after: seen, fields: ["message"], meaning: "a permission dialog would be known only from the screen, at the monitor's next look" });
     await this.tui.keys("Escape");
+    await this.answeredByHook();
+  }
+
+  /** A call that permissionAnswers says yes to: the PermissionRequest hook answers it, and it runs with no dialog. */
+  private async answeredByHook(): Promise<void> {
+    this.reply = (call) => (call.tools.some((t) => t.input.command === ANSWERED && t.result !== undefined) ? { blocks: [{ text: "Ran it unasked." }], done: true } : { blocks: [{ bash: ANSWERED, description: "Show make version" }] });
+    const seen = this.readEvents().length;
+    // The refused dialog gone and the screen settled: text typed sooner is lost (2.1.197).
+    await this.tui!.screen("the prompt after the refused dialog", /^(?![\s\S]*Do you want to proceed)[\s\S]*Interrupted/);
+    await this.tui!.submit("check make again");
+    await this.hook({ name: "PermissionRequest", type: "permission_hook_answered", after: seen, fields: ["command"], meaning: "a plain yes or no of permissionAnswers would wait for the dialog and be typed into it" });
+    await this.screen({ name: "hook-answered call", re: /Ran it unasked|Do you want to proceed/, ok: (s) => s.kind === "idle", meaning: "the hook's answer was not taken: the call waits on its dialog" });
   }
 
   /** A turn held busy at the API, its busy screen and prompt hook read, then interrupted. */

@@ -16,7 +16,7 @@ function snapshot(dir: string, out: Record<string, string> = {}): Record<string,
   return out;
 }
 
-const ITEMS = ["welcome screen", "SessionStart hook", "typed screen", "busy screen", "UserPromptSubmit hook", "interrupted screen", "idle screen", "Stop hook", "permission dialog screen", "Notification hook", "429 usage limit screen", "login error screen"];
+const ITEMS = ["welcome screen", "SessionStart hook", "typed screen", "busy screen", "UserPromptSubmit hook", "interrupted screen", "idle screen", "Stop hook", "permission dialog screen", "Notification hook", "PermissionRequest hook", "hook-answered call screen", "429 usage limit screen", "login error screen"];
 
 describeClaude("autorun doctor --claude", (cc) => {
   it("drives the installed claude through every screen and hook, touching nothing of the person's", async ({ sb, expect }) => {
