@@ -79,6 +79,8 @@ export async function probeHost(s: SshSettings, host: HostSpec, agentCommand: re
 export interface HostFinding {
   level: "ok" | "warn" | "problem";
   text: string;
+  /** The host it is about. */
+  host: string;
 }
 
 /**
@@ -93,11 +95,11 @@ async function trustFindings(s: SshSettings, h: HostSpec, agent: string, project
     try {
       const { trusted, root: where } = (await callHost(s, h, { command: "versions", input: { agent, root }, deadlineMs: 15_000 })) as { trusted?: boolean | null; root?: string };
       const shown = where ?? root;
-      if (trusted === true) out.push({ level: "ok", text: `${at}: Claude Code trusts ${shown} there` });
-      else if (trusted === false) out.push({ level: "problem", text: `${at}: Claude Code has not been trusted in ${shown} there, and claude --worktree exits without it; on ${h.name}, run claude in ${shown} once and accept "Yes, I trust this folder"` });
-      else out.push({ level: "warn", text: `${at}: could not tell whether Claude Code trusts ${shown} there (no readable ~/.claude.json); a launch there checks again` });
+      if (trusted === true) out.push({ level: "ok", host: h.name, text: `${at}: Claude Code trusts ${shown} there` });
+      else if (trusted === false) out.push({ level: "problem", host: h.name, text: `${at}: Claude Code has not been trusted in ${shown} there, and claude --worktree exits without it; on ${h.name}, run claude in ${shown} once and accept "Yes, I trust this folder"` });
+      else out.push({ level: "warn", host: h.name, text: `${at}: could not tell whether Claude Code trusts ${shown} there (no readable ~/.claude.json); a launch there checks again` });
     } catch (error) {
-      out.push({ level: "warn", text: `${at}: could not read Claude Code's trust of ${root} there: ${(error as Error).message}` });
+      out.push({ level: "warn", host: h.name, text: `${at}: could not read Claude Code's trust of ${root} there: ${(error as Error).message}` });
     }
   }
   return out;
@@ -116,19 +118,21 @@ export async function hostFindings(s: SshSettings, hosts: readonly HostSpec[], c
   for (const [h, p] of probes) {
     const at = `host ${h.name} (${h.ssh})`;
     if (!p.reachable) {
-      out.push({ level: "problem", text: `${at} is not reachable without a password: ${p.error}; check that \`ssh ${h.ssh} true\` works with keys alone (BatchMode)` });
+      out.push({ level: "problem", host: h.name, text: `${at} is not reachable: ${p.error}; check that \`ssh ${[...h.sshOptions, h.ssh].join(" ")} true\` works with keys alone (no password or passphrase asked)` });
       continue;
     }
     const missing = (["autorun", "tmux", "git", "agent"] as const).filter((k) => p.versions[k] === null);
     const name = (k: (typeof missing)[number]) => (k === "agent" ? ((h.agentCommand ?? agentCommand)[0] ?? "claude") : k === "autorun" ? h.autorun : k);
-    if (missing.length) out.push({ level: "problem", text: `${at}: ${missing.map(name).join(", ")} not found on the host's PATH for ssh commands; install ${missing.length === 1 ? "it" : "them"}, or give the full path in hosts.${h.name}.autorun / agentCommand` });
-    else if (p.versions.autorun !== mine) out.push({ level: "problem", text: `${at}: autorun ${p.versions.autorun} there, ${mine} here; install the same version on both` });
+    // Where each missing program's full path goes, if it is installed off the PATH of ssh commands.
+    const key = (k: (typeof missing)[number]) => (k === "autorun" ? ` (or its full path in hosts.${h.name}.autorun)` : k === "agent" ? ` (or its full path in hosts.${h.name}.agentCommand)` : "");
+    if (missing.length) out.push({ level: "problem", host: h.name, text: `${at}: not found on the host's PATH for ssh commands: ${missing.map((k) => `${name(k)}${key(k)}`).join(", ")}; install ${missing.length === 1 ? "it" : "them"} there` });
+    else if (p.versions.autorun !== mine) out.push({ level: "problem", host: h.name, text: `${at}: autorun ${p.versions.autorun} there, ${mine} here; install the same version on both` });
     else {
-      out.push({ level: "ok", text: `${at}: reachable in ${p.ms} ms; autorun ${mine}, ${p.versions.tmux}, ${p.versions.git}, ${name("agent")} ${p.versions.agent}` });
+      out.push({ level: "ok", host: h.name, text: `${at}: reachable in ${p.ms} ms; autorun ${mine}, ${p.versions.tmux}, ${p.versions.git}, ${name("agent")} ${p.versions.agent}` });
       if (isClaude(name("agent"))) out.push(...(await trustFindings(s, h, name("agent"), projects)));
       if (isClaude(name("agent")) && config.sandbox && p.sandboxLacks.length > 0) {
         const install = p.sandboxLacks.map((m) => (m === "bwrap" ? "bubblewrap" : m)).join(" and ");
-        out.push({ level: "warn", text: `${at}: Claude Code's Bash sandbox is not available there (install ${install} there); until then the Bash commands of its stages outside the allow-list each wait for a person` });
+        out.push({ level: "warn", host: h.name, text: `${at}: Claude Code's Bash sandbox is not available there (install ${install} there); until then the Bash commands of its stages outside the allow-list each wait for a person` });
       }
     }
   }

@@ -172,7 +172,7 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
     // Every refusal the real run would make, on the same grounds (it checks when it starts a run).
     const status = existsSync(prep.paths.events) ? loadStatus(prep.paths) : undefined;
     const refusal = await existingRunRefusal(prep, status, opts.fresh === true);
-    const problems = refusal ? [refusal] : !status || opts.fresh ? await preflightProblems(prep.config, ctx.env, projectRoot) : [];
+    const problems = refusal ? [refusal] : !status || opts.fresh ? await preflightProblems(prep.config, ctx.env, projectRoot, { home: ctx.home, slug: prep.slug }) : [];
     for (const p of problems) ctx.err(`autorun: the run would refuse: ${p}`);
     if (status && !opts.fresh && !refusal) {
       const note = `real run continues orchestration ${prep.planName} (${status.status}) with the stages it started with, not the plan above (--fresh starts over with it).`;
@@ -200,7 +200,7 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
   const [inUse, permissionMode, tip, exclude] = await Promise.all([
     slugsInUse(prepared.plan, projectRoot, prepared.config.tmuxSocket),
     // The permission mode as the installed claude names it goes into the run's settings.
-    preflight ? preflightAgent(prepared.config, ctx.env, projectRoot) : prepared.config.permissionMode,
+    preflight ? preflightAgent(prepared.config, ctx.env, projectRoot, { home: ctx.home, slug: prepared.slug }) : prepared.config.permissionMode,
     git.headCommit(projectRoot, `refs/heads/${prepared.baseBranch}`),
     git.excludeFile(projectRoot),
   ]);

@@ -13,6 +13,7 @@ import { claudePermissionModes, resolvePermissionMode } from "../adapters/claude
 import { writeSettings } from "../state/settings.js";
 import type { LoadedOrchestration } from "../state/orchestration.js";
 import { UserError } from "../errors.js";
+import { resolveHosts } from "../core/hosts.js";
 
 /**
  * Claude Code asks once about a key in `ANTHROPIC_API_KEY` ("Detected a custom API key") and keeps
@@ -39,20 +40,23 @@ function apiKeyProblem(env: NodeJS.ProcessEnv): string | undefined {
 /**
  * Every refusal a run would make before it starts an agent: an agent command that is not installed;
  * for Claude Code, bypass mode as root (it refuses to start), a project not trusted yet, a version
- * without `--worktree`, a permission mode it does not know, an API key it has not approved; and a
- * git with no identity for the merge commits. Empty when the run may start.
+ * without `--worktree`, a permission mode it does not know, an API key it has not approved; a git
+ * with no identity for the merge commits; and, for a new run (`hosts`), each configured host a
+ * stage may run on that could not run one. Empty when the run may start.
  */
-export async function preflightProblems(config: Config, env: NodeJS.ProcessEnv, projectRoot: string): Promise<string[]> {
+export async function preflightProblems(config: Config, env: NodeJS.ProcessEnv, projectRoot: string, hosts?: NewRunHosts): Promise<string[]> {
   const problems: string[] = [];
   const program = config.agentCommand[0]!;
   const found = findExecutable(program, env.PATH);
   // The programs asked at once: a dry run is run often, and each answer takes tens of milliseconds.
   const claude = found !== undefined && isClaude(program);
-  const [ident, version, modes] = await Promise.all([
+  const [ident, version, modes, away] = await Promise.all([
     git.committerIdent(projectRoot),
     claude ? commandVersion(found, ["--version"]) : undefined,
     claude && config.permissionMode ? claudePermissionModes(found) : undefined,
+    hosts ? hostProblems(config, hosts) : [],
   ]);
+  problems.push(...away);
   if (!ident) {
     problems.push(`git has no identity in ${projectRoot}, and merge commits need one; set it: git config --global user.name "Your Name" && git config --global user.email you@example.com`);
   }
@@ -83,13 +87,32 @@ export async function preflightProblems(config: Config, env: NodeJS.ProcessEnv, 
   return [...out, ...problems];
 }
 
+/** Where a new run's hosts are checked from: the ssh connections' home, and the project's slug (the host's root). */
+export interface NewRunHosts {
+  home: string;
+  slug: string;
+}
+
+/**
+ * Each configured host a stage may run on (slots above 0) that could not run one: not reachable,
+ * without this autorun, tmux, git or the agent command, or (Claude Code) not trusting the project's
+ * root there. Its stages would only wait at their launch, or fail there.
+ */
+async function hostProblems(config: Config, at: NewRunHosts): Promise<string[]> {
+  const hosts = resolveHosts(config).filter((h) => !h.local && h.slots > 0);
+  if (hosts.length === 0) return [];
+  const { hostFindings } = await import("./host-check.js");
+  const found = await hostFindings({ home: at.home }, hosts, { agentCommand: config.agentCommand, sandbox: config.sandbox }, [at.slug]);
+  return found.filter((f) => f.level === "problem").map((f) => `${f.text} (or leave the host out: hosts.${f.host}.slots 0)`);
+}
+
 /**
  * The real run's preflight: the first refusal, as a one-line error (the dry run lists them all).
  * Returns the permission mode to run with, named as the installed claude names it (`manual` or
  * `default`: Claude Code 2.1.3xx renamed one to the other).
  */
-export async function preflightAgent(config: Config, env: NodeJS.ProcessEnv, projectRoot: string): Promise<string | undefined> {
-  const problems = await preflightProblems(config, env, projectRoot);
+export async function preflightAgent(config: Config, env: NodeJS.ProcessEnv, projectRoot: string, hosts?: NewRunHosts): Promise<string | undefined> {
+  const problems = await preflightProblems(config, env, projectRoot, hosts);
   if (problems.length > 0) {
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more; autorun orchestrate <plan> --dry-run lists every one)` : "";
     throw new UserError(`${problems[0]!.replace(/\.$/, "")}${more}.`);

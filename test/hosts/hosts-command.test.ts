@@ -1,5 +1,5 @@
 /** `autorun hosts` and doctor's host checks, the built CLI against a real sshd host. */
-import { accessSync, chmodSync, chownSync, constants, existsSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -90,14 +90,30 @@ describe.skipIf(skip)("autorun hosts", () => {
     expect(again.stdout).toMatch(/^gone: .+/m);
   });
 
-  it("doctor checks each host: reachable without a password, the same autorun, the tools there", async () => {
+  it("doctor checks each host: reachable with keys alone, the same autorun, the tools there", async () => {
     const r = await sb.cli(["doctor"], { cwd: sb.dir });
-    expect(r.stdout).toMatch(/^✗ host gone \(\S+\) is not reachable without a password: .+; check that `ssh \S+ true` works with keys alone/m);
+    expect(r.stdout).toMatch(/^✗ host gone \(\S+\) is not reachable: .+; check that `ssh .*-o ConnectTimeout=2 \S+ true` works with keys alone/m);
     expect(r.stdout).toMatch(/^✗ host old \(box1\): autorun 0\.0\.9 there, 0\.1\.0 here; install the same version on both$/m);
     if (othersCanRun(autorun) && othersCanRun(claude)) expect(r.stdout).toMatch(/^✓ host box1 \(box1\): reachable in \d+ ms; autorun 0\.1\.0, tmux \S+, git version \S+, \S*claude \d/m);
     const lacks = sandboxAvailable((p) => findExecutable(p)).missing;
     if (othersCanRun(autorun) && othersCanRun(claude)) expect(r.stdout.includes("host box1 (box1): Claude Code's Bash sandbox is not available there")).toBe(lacks.length > 0);
     expect(r.code).toBe(1);
+  });
+
+  it("a new run, and its dry run, are refused while a host with slots could not run a stage: exit 2, nothing written", async () => {
+    const repo = join(sb.dir, "proj");
+    mkdirSync(repo);
+    for (const args of [["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "init"]]) await execa("git", ["-C", repo, ...args], { env: sb.env });
+    writeFileSync(join(repo, "plan.md"), "## Stage 1: A\n");
+    const dry = await sb.cli(["orchestrate", "plan.md", "--dry-run"], { cwd: repo });
+    expect(dry.code).toBe(2);
+    expect(dry.stderr).toMatch(/^autorun: the run would refuse: host gone \(\S+\) is not reachable: .+ \(or leave the host out: hosts\.gone\.slots 0\)$/m);
+    expect(dry.stderr).toMatch(/^autorun: the run would refuse: host old \(box1\): autorun 0\.0\.9 there, 0\.1\.0 here; install the same version on both \(or leave the host out: hosts\.old\.slots 0\)$/m);
+    const real = await sb.cli(["orchestrate", "plan.md"], { cwd: repo });
+    expect(real.code).toBe(2);
+    expect(real.stderr.trim().split("\n")).toHaveLength(1);
+    expect(real.stderr).toMatch(/^autorun: host (gone|old) .*; .*\(and 1 more; autorun orchestrate <plan> --dry-run lists every one\)\.$/);
+    expect(existsSync(join(sb.home, "orchestration"))).toBe(false);
   });
 
   it("doctor reads Claude Code's trust of the root on a host, and makes nothing there", async () => {
