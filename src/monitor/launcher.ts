@@ -83,7 +83,8 @@ export function stageScope(config: Pick<Config, "sandbox" | "sandboxDomains">, s
   return scopeAt({ commonDir: join(status.project_root, ".git"), worktree, baseBranch: status.base_branch, ...(on ? { sandbox: { domains: config.sandboxDomains } } : {}), launch });
 }
 
-export type LaunchResult = "launched" | "adopted" | "skipped";
+/** "held": placed on a host where its launch failed (the host is left out of placement a while). */
+export type LaunchResult = "launched" | "adopted" | "skipped" | "held";
 
 /**
  * Launches several stages under one lock and one fold of the events (what a batch of ready stages
@@ -140,10 +141,16 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
       starting.push({ id, session: stage.session, sessionId, spec });
     }
     if (!status) return ids.map(() => "skipped" as const);
-    // Other hosts' batches beside this machine's (each an ssh round trip or two).
+    // Other hosts' batches beside this machine's (each an ssh round trip or two). A host that
+    // cannot launch them holds them, and is left out of placement a while: this machine's launches go on.
     const away = [...elsewhere].map(async ([host, those]) => {
-      await launchOnHost({ paths, config: deps.config, log: deps.log, hosts: deps.hosts! }, status, { host, ids: those, tip });
-      for (const s of those) results.set(s.id, "launched");
+      try {
+        await launchOnHost({ paths, config: deps.config, log: deps.log, hosts: deps.hosts! }, status, { host, ids: those, tip });
+        for (const s of those) results.set(s.id, "launched");
+      } catch (error) {
+        deps.hosts!.refuse(host, (error as Error).message, those.map((s) => s.id));
+        for (const s of those) results.set(s.id, "held");
+      }
     });
     // Several recorded in one write: the agents started by then are taking the CPU.
     const launched = (those: readonly (typeof starting)[number][], adopted: boolean) => {

@@ -38,11 +38,16 @@ export interface RunHostsDeps {
   wake?: (afterMs?: number) => void;
 }
 
+/** How long a host whose launch failed is left out of placement. */
+const REFUSED_MS = 60_000;
+
 export class RunHosts {
   readonly specs: HostSpec[];
   readonly tmux: Tmux;
   /** Stages on another host now: host, and the host's events file length when their attempt started. */
   private readonly placed = new Map<string, { host: string; offset: number; session: string }>();
+  /** Hosts whose last launch failed: until when they are left out of placement, and why. */
+  private readonly refused = new Map<string, { until: number; why: string }>();
   private readonly local: LocalStageHost;
   readonly ssh: SshSettings;
   /** The link to each other host: connection, events stream, liveness (host-links.ts). */
@@ -141,6 +146,24 @@ export class RunHosts {
     return this.links.up(host);
   }
 
+  /**
+   * A launch on `host` failed (it cannot be prepared: unreachable, another autorun there, …): it is
+   * left out of placement for `REFUSED_MS`, so stages not pinned to it go elsewhere and those pinned
+   * wait, then tried again. Logged when the reason is new.
+   */
+  refuse(host: string, why: string, ids: readonly string[]): void {
+    const before = this.refused.get(host);
+    this.refused.set(host, { until: this.deps.clock.now() + REFUSED_MS, why });
+    if (before?.why === why) return;
+    this.deps.log(`host ${host}: could not launch ${stagesList(ids)} there: ${why}; no stage is placed there for ${REFUSED_MS / 1000} s (one pinned there waits), then it is tried again`);
+  }
+
+  /** Left out of placement after a failed launch. */
+  private refusedNow(host: string): boolean {
+    const r = this.refused.get(host);
+    return r !== undefined && this.deps.clock.now() < r.until;
+  }
+
   spec(name: string): HostSpec | undefined {
     return this.specs.find((h) => h.name === name);
   }
@@ -173,7 +196,7 @@ export class RunHosts {
     const status = this.status();
     const active = Object.entries(status.stages).filter(([, s]) => s.status === "in_progress" || s.status === "merging");
     return placeStages({
-      hosts: this.specs.map((h) => ({ name: h.name, slots: h.slots, labels: h.labels, up: h.name !== exclude && this.up(h.name) })),
+      hosts: this.specs.map((h) => ({ name: h.name, slots: h.slots, labels: h.labels, up: h.name !== exclude && this.up(h.name) && !this.refusedNow(h.name) })),
       running: active.filter(([id]) => !ids.includes(id)).map(([id, s]) => ({ stage: id, host: this.hostOf(id), exclusive_resources: s.settings.exclusive_resources ?? [] })),
       maxParallel: status.max_parallel,
       ready: ids.map((id) => {
