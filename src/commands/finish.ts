@@ -13,6 +13,7 @@ import { confirmed } from "./confirm.js";
 import { requireStage, resolveOrchestration, type LoadedOrchestration } from "../state/orchestration.js";
 import { isLocked, withLock } from "../state/lock.js";
 import { mergeLockPath } from "../monitor/merge-plan.js";
+import { endStageSession, fetchFromStageHost } from "../monitor/person-actions.js";
 
 /** The stage a person may finish: not merged already, and not being merged right now. */
 function finishable(orch: LoadedOrchestration, stageArg: string, verb: string): string {
@@ -94,7 +95,11 @@ export async function runDone(ctx: Ctx, plan: string, stageArg: string, opts: { 
   ctx.out(`Stage ${id} is done: ${detail}${commit ? ` (merged into ${base} by ${commit.slice(0, 12)})` : ""}.`);
   const log = monitorLogger(orch.paths);
   log(`stage ${id}: marked done by a person (${detail})`);
-  await cleanup({ tmux: createTmux(orch.config.tmuxSocket), paths: orch.paths, log: (m) => (log(m), ctx.out(m.replace(/^stage \S+: /, `Stage ${id}: `))) }, { id, stage, root, base });
+  if (stage.host !== undefined && stage.host !== "local") {
+    // Its worktree there goes with the monitor's clean-up after merges, once one runs.
+    const unreached = await endStageSession(orch, id);
+    if (unreached) ctx.err(`autorun: could not end stage ${id}'s session (${unreached}); end it there: autorun stop ${orch.status.plan_name} --sessions`);
+  } else await cleanup({ tmux: createTmux(orch.config.tmuxSocket), paths: orch.paths, log: (m) => (log(m), ctx.out(m.replace(/^stage \S+: /, `Stage ${id}: `))) }, { id, stage, root, base });
   await goOn(ctx, orch, id);
   return 0;
 }
@@ -104,6 +109,10 @@ async function recordDone(orch: LoadedOrchestration, stageArg: string): Promise<
   const id = finishable(orch, stageArg, "mark done");
   const stage = orch.status.stages[id]!;
   const { project_root: root, base_branch: base, plan_name: name } = orch.status;
+  // A stage on a host: its branch there is its work.
+  await fetchFromStageHost(orch, id).catch((error: Error) => {
+    throw new UserError(`stage ${id} runs on host ${stage.host}, whose branch ${stage.branch} is its work, and that could not be fetched (${error.message}); run this again once the host answers, or let what waits for it go on without it: autorun skip ${name} ${id}`);
+  });
   const found = await workInBase(root, base, stage, { applied: true });
   if (found.kind === "not_in_base") {
     throw new UserError(
@@ -129,7 +138,8 @@ export async function runSkip(ctx: Ctx, plan: string, stageArg: string, opts: { 
   const reason = opts.reason?.trim() || "a person skipped it (autorun skip)";
   const orch = await underMergeLock(ctx, first, stageArg, async (now) => {
     finishable(now, stageArg, "skip");
-    await createTmux(now.config.tmuxSocket).killSession(now.status.stages[id]!.session);
+    const unreached = await endStageSession(now, id);
+    if (unreached) ctx.err(`autorun: could not end stage ${id}'s session (${unreached}); end it there: autorun stop ${now.status.plan_name} --sessions, or tmux kill-session on that host`);
     appendFor(now.paths, now.status, { type: "stage_skipped", stage: id, reason });
     return now;
   });

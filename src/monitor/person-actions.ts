@@ -15,6 +15,7 @@ import { appendFor, type LoadedOrchestration } from "../state/orchestration.js";
 import { runningMonitor } from "./monitor-pid.js";
 import { verifiedNudge, type NudgeResult } from "./nudge.js";
 import { lastLine } from "../adapters/exec.js";
+import { fetchFromHost } from "../adapters/git-ssh.js";
 
 export interface Stopped {
   /** The monitor that was stopped, if one was running. */
@@ -72,6 +73,31 @@ async function endOnHosts(orch: LoadedOrchestration, stages: ReadonlyMap<string,
     }
   }
   return { ended, unreached };
+}
+
+/**
+ * Ends stage `id`'s session wherever it runs: here, or on its host over the shared connection.
+ * Undefined when it is ended (or there was none); else why its host could not be reached.
+ */
+export async function endStageSession(orch: LoadedOrchestration, id: string): Promise<string | undefined> {
+  const stage = orch.status.stages[id]!;
+  if (stage.host === undefined || stage.host === "local") {
+    await createTmux(orch.config.tmuxSocket).killSession(stage.session);
+    return undefined;
+  }
+  return (await endOnHosts(orch, new Map([[id, stage.host]]))).unreached[0];
+}
+
+/**
+ * Stage `id`'s branch as its host has it, into this repository's branch of that name (what `done`
+ * checks is in the base): nothing for a stage that runs here. Throws when the host cannot be reached.
+ */
+export async function fetchFromStageHost(orch: LoadedOrchestration, id: string): Promise<void> {
+  const stage = orch.status.stages[id]!;
+  if (stage.host === undefined || stage.host === "local") return;
+  const there = await openRunHost({ home: orch.paths.home, projectSlug: orch.status.project_slug, config: orch.config }, stage.host);
+  if (!there) throw new Error(`host ${stage.host} is not in the configuration`);
+  await fetchFromHost({ home: orch.paths.home }, there.target, { cwd: orch.status.project_root, remoteDir: there.info.root }, [`+refs/heads/${stage.branch}:refs/heads/${stage.branch}`]);
 }
 
 /**

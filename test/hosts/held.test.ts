@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { holdsFor, makeSandbox, ROOT, SIM, waitFor, type Sandbox } from "../helpers/env.js";
 import { eventsOf, orchestrate, statusOf } from "../helpers/orch.js";
+import { hostTmuxSocket } from "../../src/host/protocol.js";
 import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
 
 const skip = hostLaneSkip();
@@ -51,5 +52,37 @@ describe.skipIf(skip)("a host that cannot launch", () => {
     expect(statusOf(sb, "held")?.stages["2"]?.status).toBe("pending");
     expect(eventsOf(sb, "held", "stage_launched", "2")).toEqual([]);
     expect((await sb.cli(["stop", "held", "--sessions"])).code).toBe(0);
+  }, 150_000);
+
+  it("done and skip of stages there: done reads the branch from the host and refuses work the base lacks; both end the session there", async () => {
+    await sb?.cleanup();
+    sb = await makeSandbox();
+    const config = { stallSeconds: 600, hosts: { box5: { ssh: "box5", slots: 2, sshOptions: host.sshOptions, root: "work/{project}", autorun: AUTORUN, agentCommand: [process.execPath, SIM] } } };
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify(config));
+    await orchestrate(sb, sb.writePlan("fin.md", "## Stage 1: One\nHost: box5\nsim: stall\n\n## Stage 2: Two\nHost: box5\nsim: stall\n"));
+    for (const id of ["1", "2"]) await waitFor(`stage ${id} idle`, () => eventsOf(sb!, "fin", "agent_stopped", id)[0], 60_000);
+    const onHost = (script: string, ...args: string[]) => host.asUser(script, ...args);
+    const worktree = join(host.home, "work", "fin", ".claude", "worktrees", "fin-stage-1");
+    expect((await onHost('cd "$1" && echo kept > precious.txt && git add precious.txt && git -c user.name=t -c user.email=t@example.invalid commit -q -m precious', worktree)).exitCode).toBe(0);
+    const alive = async (session: string) => (await onHost('tmux -S "$1" has-session -t "=$2"', hostTmuxSocket(join(host.home, ".autorun"), sb!.socket), session)).exitCode === 0;
+    expect(await alive("fin_stage-1")).toBe(true);
+
+    const refused = await sb.cli(["done", "fin", "1"]);
+    expect(refused.code, refused.stdout + refused.stderr).toBe(2);
+    expect(refused.stderr).toContain("stage 1's branch worktree-fin-stage-1 has 1 commit that main does not have; merge it first (git merge --no-ff worktree-fin-stage-1");
+    // Fetched from the host: the person's own merge works, and done takes it. (The monitor, which
+    // would find that merge by itself, is stopped first: done is what is tested here.)
+    expect((await sb.cli(["stop", "fin"])).code).toBe(0);
+    await sb.git("merge", "-q", "--no-ff", "-m", "by hand", "worktree-fin-stage-1");
+    const done = await sb.cli(["done", "fin", "1"]);
+    expect(done.stderr).toBe("");
+    expect(done.code).toBe(0);
+    expect(await alive("fin_stage-1")).toBe(false);
+
+    const skipped = await sb.cli(["skip", "fin", "2"]);
+    expect(skipped.stderr).toBe("");
+    expect(skipped.code).toBe(0);
+    expect(await alive("fin_stage-2")).toBe(false);
+    expect((await sb.cli(["stop", "fin", "--sessions"])).code).toBe(0);
   }, 150_000);
 });
