@@ -9,6 +9,8 @@ import * as git from "../adapters/git.js";
 import { operationOnBase } from "../adapters/git-safety.js";
 import type { AutorunEvent } from "../types/schemas.js";
 import { cleanup } from "./cleanup.js";
+import { isLocked, withLock } from "../state/lock.js";
+import { mergeLockPath } from "./merge-plan.js";
 import { handMerged } from "./finish.js";
 import { MAX_SEND_BACKS, mergeStage, type MergeOutcome } from "./merge.js";
 import type { ReviewDesk, RunView } from "./parts.js";
@@ -171,12 +173,27 @@ export class MergeQueue {
     for (const [id, stage] of candidates) {
       const commit = await handMerged(root, base, stage);
       if (!commit) continue;
-      // Read after git: a merge of autorun's own is recorded before it moves the base.
-      this.view.ingest();
-      const now = this.view.status.stages[id]!;
-      if ((now.status !== "in_progress" && now.status !== "failed") || this.running.has(id)) continue;
-      this.view.emit({ type: "stage_done_by_person", stage: id, how: "detected", commit, detail: `${now.branch} is in ${base}, merged by a person` });
-      this.view.deps.log(`stage ${id}: ${now.branch} was merged into ${base} by hand; the stage is done and what waits for it goes on`);
+      // Read after git and recorded under the project's merge lock, as a person's done or skip
+      // is: a merge of autorun's own is recorded before it moves the base, and a done or skip
+      // that took the lock first has its say. A held lock is not waited for (a merge's checks may
+      // take minutes): the base is looked at again at a later pass.
+      const lock = mergeLockPath(this.view.deps.paths.home, root);
+      if (isLocked(lock)) {
+        this.baseSeen = undefined;
+        return;
+      }
+      const recorded = await withLock(lock, async () => {
+        this.view.ingest();
+        const now = this.view.status.stages[id]!;
+        if ((now.status !== "in_progress" && now.status !== "failed") || this.running.has(id)) return false;
+        this.view.emit({ type: "stage_done_by_person", stage: id, how: "detected", commit, detail: `${now.branch} is in ${base}, merged by a person` });
+        return true;
+      }, 5_000).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === "ELOCKED") return false;
+        throw error;
+      });
+      if (!recorded) continue;
+      this.view.deps.log(`stage ${id}: ${stage.branch} was merged into ${base} by hand; the stage is done and what waits for it goes on`);
       this.cleanupFinished(id);
     }
   }
