@@ -97,7 +97,7 @@ export function answerFor(answers: Readonly<Record<string, string>>, command: st
 }
 
 /**
- * What Claude Code's PermissionRequest hook answers for a Bash call before its dialog shows: a
+ * What Claude Code's PermissionRequest hook answers for a Bash call as its dialog is drawn: a
  * plain "yes" or "no" of `permissionAnswers` for the exact command. "Yes, don't ask again" and an
  * option's number are the dialog's own options: those are left to the dialog, answered on screen.
  */

@@ -111,7 +111,7 @@ const EVENT_WORDS: { [T in AutorunEvent["type"]]: (e: Extract<AutorunEvent, { ty
   session_ended: () => "session ended",
   prompt_submitted: () => "prompt submitted",
   agent_stopped: () => "turn ended",
-  permission_hook_answered: (e) => `answered ${JSON.stringify(e.answer)} to ${JSON.stringify(e.command.slice(0, 60))} before its dialog showed`,
+  permission_hook_answered: (e) => `answered ${JSON.stringify(e.answer)} to ${JSON.stringify(e.command.slice(0, 60))} through its hook`,
   permission_answered: (e) => `answered ${JSON.stringify(e.answer)} to ${JSON.stringify(e.command.slice(0, 60))}${e.verified ? "" : " (not confirmed)"}`,
   agent_stop_failed: (e) => `turn ended on an error (${e.error.replace(/_/g, " ")})`,
   usage_recorded: (e) => `has used ${formatCost(e.usage)}`,

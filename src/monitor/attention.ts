@@ -110,7 +110,7 @@ export class Attention {
   }
 
   /**
-   * A stage's PermissionRequest hook says it answered a Bash call before its dialog showed. The
+   * A stage's PermissionRequest hook says it answered a Bash call from permissionAnswers. The
    * event comes from the agent's side: the log confirms it only when this run's `permissionAnswers`
    * gives that very answer to that command.
    */
@@ -118,7 +118,8 @@ export class Attention {
     const given = hookAnswer(this.deps.config.permissionAnswers, e.command);
     const command = JSON.stringify(cutAtWord(e.command, 200));
     if (given?.key === e.key && given.answer === e.answer) {
-      this.deps.log(`stage ${e.stage}: answered "${e.answer}" to the permission request for ${command} before its dialog showed (permissionAnswers ${JSON.stringify(e.key)})`);
+      this.mem(e.stage).hookAnswered = { command: e.command, at: this.deps.clock.now() };
+      this.deps.log(`stage ${e.stage}: answered "${e.answer}" to the permission request for ${command} through its PermissionRequest hook (permissionAnswers ${JSON.stringify(e.key)})`);
     } else this.deps.log(`stage ${e.stage}: a permission answer for ${command} was reported that permissionAnswers does not give; nothing follows from it`);
   }
 

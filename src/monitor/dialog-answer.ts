@@ -6,6 +6,7 @@
 import type { RunView } from "./parts.js";
 import { decide, parseBashDialog, pendingBashCalls, sameDialog } from "./dialog.js";
 import { readTranscriptTail } from "./usage.js";
+import { hookAnswer } from "../core/permissions.js";
 
 type Host = Pick<RunView, "deps" | "status" | "emit">;
 
@@ -15,7 +16,18 @@ export interface DialogMemory {
   answered?: { question: string; screen: string | undefined; at: number; times: number };
   /** The last permission dialog left for a person (what it showed), and why. */
   declined?: { shown: string; why: string; at: number; final: boolean; command?: string };
+  /** The last command the stage's PermissionRequest hook answered, and when the monitor read that. */
+  hookAnswered?: { command: string; at: number };
+  /** A dialog whose answer is the hook's to give: what it showed, and since when it is up. */
+  forHook?: { shown: string; since: number };
 }
+
+/**
+ * How long a dialog whose plain yes or no the PermissionRequest hook gives is left to the hook
+ * (Claude Code draws the dialog while its hooks run; a hook of a loaded machine takes seconds)
+ * before it is answered on screen instead (the hook did not run, or its answer was not taken).
+ */
+export const HOOK_GRACE_MS = 10_000;
 
 /** What else of the stage the answer reads: the agent output seen last, and its transcript. */
 export interface DialogSight {
@@ -25,6 +37,20 @@ export interface DialogSight {
 
 /** How long a dialog answered from `permissionAnswers` may stay on screen before the answer counts as not taken. */
 const ANSWER_SETTLE_MS = 5_000;
+
+/**
+ * A plain yes or no is the PermissionRequest hook's to give, and Claude Code draws the dialog while
+ * its hooks run: answering it here too would be a second answer, whose keystroke could land on the
+ * next dialog. True while the hook answered it, or may still (for `HOOK_GRACE_MS` after the
+ * dialog was first seen); after that the screen answers it (the hook did not run).
+ */
+function leftToHook(m: DialogMemory, at: { shown: string; command: string; now: number }, answers: Readonly<Record<string, string>>): boolean {
+  const { shown, command, now } = at;
+  if (!hookAnswer(answers, command)) return false;
+  if (m.hookAnswered?.command === command && now - m.hookAnswered.at < 30_000) return true;
+  if (m.forHook?.shown !== shown) m.forHook = { shown, since: now };
+  return now - m.forHook.since < HOOK_GRACE_MS;
+}
 
 /**
  * Answers a Bash permission dialog from `permissionAnswers`, exactly: the command is the agent's
@@ -63,10 +89,12 @@ export async function answerDialog(host: Host, at: { id: string; screen: string 
     m.declined = { shown, why: decision.why, at: declined?.at ?? now, final: !later, ...command };
     return later ? "done" : { person: decision.why, ...command };
   }
+  if (leftToHook(m, { shown, command: decision.command, now }, config.permissionAnswers)) return "done";
   const again = await tmux.capturePane(session);
   if (!sameDialog(again === undefined ? undefined : parseBashDialog(again), dialog)) return "done"; // it changed: judged at the next look
   m.answered = { question: shown, screen: sight.lastScreen, at: now, times: (last?.times ?? 0) + 1 };
   const { option, command, key, value } = decision;
+  if (m.forHook?.shown === shown) log(`stage ${id}: the PermissionRequest hook did not answer the dialog for ${JSON.stringify(command)} within ${HOOK_GRACE_MS / 1000} s; answering it on screen`);
   log(`stage ${id}: answering the permission dialog for ${JSON.stringify(command)} with "${option.n}. ${option.text}" (permissionAnswers ${JSON.stringify(key)}: ${JSON.stringify(value)})`);
   await tmux.sendLiteral(session, String(option.n));
   // Claude Code redraws within a moment; under load it may take seconds.

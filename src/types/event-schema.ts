@@ -194,8 +194,8 @@ export const eventSchema = z.discriminatedUnion("type", [
   /** The monitor answered a Bash permission dialog from `permissionAnswers`: the command, the option, and whether the dialog then closed. */
   withStage.extend({ type: z.literal("permission_answered"), command: z.string(), key: z.string(), answer: z.string(), verified: z.boolean() }),
   /**
-   * The stage's PermissionRequest hook answered a Bash call from `permissionAnswers` before its
-   * dialog showed (a plain "yes" or "no" for the exact command). Written from the agent's side:
+   * The stage's PermissionRequest hook answered a Bash call from `permissionAnswers` (a plain
+   * "yes" or "no" for the exact command), and its dialog went. Written from the agent's side:
    * the monitor logs it only when its own `permissionAnswers` gives that answer to that command.
    */
   withStage.extend({ type: z.literal("permission_hook_answered"), command: z.string(), key: z.string(), answer: z.enum(["yes", "no"]) }),

@@ -25,7 +25,7 @@ describeClaude("the real Claude Code's permission dialogs", (cc) => {
     // After the refusal claude waits at its prompt, and the results reach the API with the stall's
     // nudge, after stallSeconds (never while a dialog is up).
     await orchestrateWithClaude(sb, cc, plan, ["--stall-seconds", "5"]);
-    // make's call answered by the PermissionRequest hook, from claude's own account of its command, before its dialog showed.
+    // make's call answered by the PermissionRequest hook, from claude's own account of its command.
     await waitFor("make's answer", () => eventsOf(sb, "two", "permission_hook_answered", "1")[0], 90_000);
     expect(eventsOf(sb, "two", "permission_hook_answered", "1")).toMatchObject([{ command: "make --version", key: "make --version", answer: "yes" }]);
     // The second dialog is python's: not answered (its description says make --version), a person asked.
@@ -40,7 +40,7 @@ describeClaude("the real Claude Code's permission dialogs", (cc) => {
     expect(results.find((t) => t.input.command === "make --version")?.result).toMatch(/GNU Make/);
     expect(results.find((t) => t.input.command === sneaky)?.result ?? "").not.toMatch(/\b42\b/);
     const log = (await sb.cli(["logs", "two"])).stdout;
-    expect(log).toContain('answered "yes" to the permission request for "make --version" before its dialog showed');
+    expect(log).toContain('answered "yes" to the permission request for "make --version" through its PermissionRequest hook');
     expect((await sb.cli(["stop", "two", "--sessions"])).code).toBe(0);
   }, 180_000);
 });

@@ -65,7 +65,7 @@ describe("hooks (built CLI, real monitor)", () => {
     expect((await sb.cli(["stop", "fails", "--sessions"])).code).toBe(0);
   }, 60_000);
 
-  it("PermissionRequest: a plain yes or no of permissionAnswers answers the exact Bash call before its dialog shows; anything else is left to the dialog", async ({ sb }) => {
+  it("PermissionRequest: a plain yes or no of permissionAnswers answers the exact Bash call; anything else is left to the dialog", async ({ sb }) => {
     writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ permissionAnswers: { "make --version": "yes", "git push:*": "no", "npm test": "yes, don't ask again", "ls": "1" } }));
     const dir = await sleepingRun(sb, "asks", "## Stage 1: A\n");
     const ask = async (tool: string, command: string) => {
@@ -88,7 +88,7 @@ describe("hooks (built CLI, real monitor)", () => {
       const text = (await sb.cli(["logs", "asks"])).stdout;
       return text.includes("git push origin main") ? text : undefined;
     });
-    expect(log).toContain(`stage 1: answered "yes" to the permission request for "make --version" before its dialog showed (permissionAnswers "make --version")`);
+    expect(log).toContain(`stage 1: answered "yes" to the permission request for "make --version" through its PermissionRequest hook (permissionAnswers "make --version")`);
     // The event is the agent side's word: one that permissionAnswers does not give is logged as such.
     const forged = await sb.cli(["event", "permission_hook_answered", "command=rm -rf /", "key=rm -rf /", "answer=yes"], { env: { AUTORUN_ORCH_DIR: dir, AUTORUN_STAGE: "1" } });
     expect(forged.code, forged.stderr).toBe(0);

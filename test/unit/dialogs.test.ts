@@ -224,7 +224,9 @@ describe("answering on screen (fake tmux, fake clock)", () => {
     a.dialogs = [dialog332([make.command, make.description]), dialog332([py.command, py.description])];
     const logs: string[] = [];
     const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 60, permissionAnswers: { "make --version": "yes" } }, tmux: t.tmux, clock, log: (l) => logs.push(l), claudeDir: join(dir, "claude") })!;
-    await passes(m, 6);
+    // A plain "yes" is the PermissionRequest hook's, which never runs here: answered on screen after the grace.
+    await passes(m, 9);
+    expect(logs.join("\n")).toContain('the PermissionRequest hook did not answer the dialog for "make --version" within 10 s; answering it on screen');
     // Exactly one keystroke reached the session: "1", on make's dialog. No Enter, so python's dialog is still up.
     expect(a.keys).toEqual(["1"]);
     expect(a.answers).toHaveLength(1);
@@ -245,9 +247,9 @@ describe("answering on screen (fake tmux, fake clock)", () => {
     t.sessions.set("p_stage-1", a);
     started([make]);
     a.dialogs = [dialog197([make.command, make.description])];
-    const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 60, permissionAnswers: { "make --version": "yes" } }, tmux: t.tmux, clock, log: () => undefined, claudeDir: join(dir, "claude") })!;
+    const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 60, permissionAnswers: { "make --version": "yes, don't ask again" } }, tmux: t.tmux, clock, log: () => undefined, claudeDir: join(dir, "claude") })!;
     await passes(m, 3);
-    expect(a.keys).toEqual(["1"]);
+    expect(a.keys).toEqual(["2"]);
     // It ran (its result is in the transcript); the agent asks for make --version again in a new call.
     const transcript = transcriptPath();
     writeFileSync(transcript, readFileSync(transcript, "utf8") + JSON.stringify({ type: "user", message: { content: [{ type: "tool_result", tool_use_id: make.id }] } }) + "\n" + JSON.stringify({ type: "assistant", message: { id: "m2", content: [{ type: "tool_use", id: "t9", name: "Bash", input: { command: make.command, description: make.description } }] } }) + "\n");
@@ -255,8 +257,26 @@ describe("answering on screen (fake tmux, fake clock)", () => {
     await passes(m, 2);
     a.dialogs = [dialog197([make.command, make.description])];
     await passes(m, 3);
-    expect(a.keys).toEqual(["1", "1"]);
+    expect(a.keys).toEqual(["2", "2"]);
     expect(readAllEvents(paths.events).filter((e) => e.type === "review_requested")).toHaveLength(0);
+  });
+
+  it("a plain yes the PermissionRequest hook gave is never typed as well, even with the dialog drawn while the hook ran", async () => {
+    const t = fakeTmux();
+    const a = t.agent("working");
+    t.sessions.set("p_stage-1", a);
+    started([make]);
+    a.dialogs = [dialog332([make.command, make.description])];
+    const logs: string[] = [];
+    const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 60, permissionAnswers: { "make --version": "yes" } }, tmux: t.tmux, clock, log: (l) => logs.push(l), claudeDir: join(dir, "claude") })!;
+    // The dialog is up while the hook runs: left to it.
+    await passes(m, 2);
+    expect(a.keys).toEqual([]);
+    appendEvent(paths.events, { ...ident(), type: "permission_hook_answered", stage: "1", command: make.command, key: make.command, answer: "yes" });
+    await passes(m, 6);
+    expect(a.keys).toEqual([]);
+    expect(readAllEvents(paths.events).filter((e) => e.type === "permission_answered" || e.type === "review_requested")).toEqual([]);
+    expect(logs.join("\n")).toContain('stage 1: answered "yes" to the permission request for "make --version" through its PermissionRequest hook');
   });
 
   it("a mode-switching answer is refused at answer time: nothing typed, a person asked with the reason", async () => {
