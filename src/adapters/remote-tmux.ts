@@ -96,8 +96,9 @@ export function createRemoteTmux(s: SshSettings, target: SshTarget, o: RemoteTmu
     },
     attachArgv: (name, insideTmux) => {
       // The one call that needs the terminal on stdin: the remote command is quoted for a POSIX
-      // login shell, word by word; nothing in it comes from an agent.
-      const remote = ["tmux", "-S", o.socketPath, "attach-session", "-t", `=${name}`].map(quoteSh);
+      // login shell, word by word; nothing in it comes from an agent. UTF-8 (-u) whatever locale
+      // the host's sshd passes on: the agent's screen draws box characters.
+      const remote = ["tmux", "-u", "-S", o.socketPath, "attach-session", "-t", `=${name}`].map(quoteSh);
       // From inside a local tmux too: the host's server is another server, reached over ssh.
       void insideTmux;
       return ["ssh", "-t", ...sshArgs(s, target, remote)];

@@ -1,6 +1,7 @@
 /** The exact ssh argument lists: connection sharing first, the person's options, then overridable timeouts. */
 import { describe, expect, it } from "vitest";
 import { controlPath, quoteSh, scriptInput, sshArgs } from "../../src/adapters/ssh.js";
+import { createRemoteTmux } from "../../src/adapters/remote-tmux.js";
 
 const target = { name: "box1", destination: "me@box1", options: ["-F", "/home/me/.ssh/autorun_config", "-o", "ConnectTimeout=20"] };
 
@@ -37,5 +38,13 @@ describe("quoting", () => {
   it("single-quotes every argument for sh, with ' written as '\\''", () => {
     expect(quoteSh("it's $HOME; #x")).toBe(`'it'\\''s $HOME; #x'`);
     expect(scriptInput("echo \"$1\"", ["a b", "'"])).toBe(`set -- 'a b' ''\\'''\necho "$1"\n`);
+  });
+});
+
+describe("attach to a host's session", () => {
+  it("runs tmux there in UTF-8 mode (-u), on the run's socket, with a terminal (ssh -t)", () => {
+    const argv = createRemoteTmux({ home: "/h" }, target, { socketPath: "/home/me/.autorun/tmux/run", autorun: "autorun" }).attachArgv("p_stage-1", false);
+    expect(argv.slice(0, 2)).toEqual(["ssh", "-t"]);
+    expect(argv.slice(-7)).toEqual(["tmux", "-u", "-S", "/home/me/.autorun/tmux/run", "attach-session", "-t", "=p_stage-1"].map(quoteSh));
   });
 });
