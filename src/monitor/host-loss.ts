@@ -8,13 +8,21 @@
 import { relaunchStage } from "./launcher.js";
 import type { RunView } from "./parts.js";
 import type { RunHosts } from "./run-hosts.js";
+import { stagesList } from "../core/printable.js";
 import type { Worktrees } from "./worktrees.js";
 
 export async function checkHosts(view: Pick<RunView, "deps" | "status" | "emit" | "ingest">, hosts: RunHosts, worktrees: Worktrees, paused: boolean): Promise<void> {
   const { deps } = view;
   for (const host of hosts.check()) {
     const ids = hosts.stagesOn(host).filter((id) => view.status.stages[id]?.status === "in_progress");
-    deps.log(`host ${host}: lost (no answer for ${hosts.silentSeconds(host)} s)${ids.length ? `; its stages ${ids.join(", ")} are relaunched elsewhere after ${deps.config.hostGraceSeconds} s unless it comes back` : ""}`);
+    // A stage pinned there (Host:) waits for it; the others go elsewhere after the grace.
+    const pinned = ids.filter((id) => view.status.stages[id]!.settings.host === host);
+    const moving = ids.filter((id) => !pinned.includes(id));
+    const fates = [
+      moving.length ? `${stagesList(moving)} ${moving.length === 1 ? "is" : "are"} relaunched elsewhere after ${deps.config.hostGraceSeconds} s unless it comes back` : "",
+      pinned.length ? `${stagesList(pinned)}, pinned there, wait${pinned.length === 1 ? "s" : ""} for it` : "",
+    ].filter(Boolean);
+    deps.log(`host ${host}: lost (no answer for ${hosts.silentSeconds(host)} s)${fates.length ? `; ${fates.join("; ")}` : ""}`);
     for (const id of ids) {
       const stage = view.status.stages[id]!;
       view.emit({ type: "session_dead", stage: id, session: stage.session, reason: "host_lost" });
