@@ -176,6 +176,18 @@ function standardArgs(p: AgentParams): string[] {
   return args;
 }
 
+/**
+ * Why a template would start the agent outside its stage's worktree, or undefined. With
+ * placeholders and neither `{args}` (whose `--worktree` starts it there) nor `{worktree}`, the
+ * agent starts in the project's own checkout and works, and commits, on the person's branch.
+ * (A warning before a run: `templateWarnings`.)
+ */
+export function templateProblem(template: readonly string[], where = "agentCommand"): string | undefined {
+  const hasPlaceholder = template.some((t) => /\{[a-z_]+\}/.test(t));
+  if (!hasPlaceholder || template.some((t) => t === "{args}" || t.includes("{worktree}"))) return undefined;
+  return `${where} ${JSON.stringify(template)} has placeholders but neither {args} nor {worktree}, so the agent would start in the project's own checkout, not in its stage's worktree; add "{args}" (the standard arguments, --worktree among them), or {worktree} where the agent takes its directory.`;
+}
+
 export function buildAgentArgv(template: readonly string[], p: AgentParams): string[] {
   const std = standardArgs(p);
   const values: Record<string, string> = {

@@ -20,7 +20,7 @@ import { writeProjectRules, writeSettings } from "../state/settings.js";
 import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
 import { localAllowRules, passthroughEnv } from "../adapters/agent.js";
-import { preflightAgent, preflightProblems } from "./preflight.js";
+import { preflightAgent, preflightProblems, templateWarnings } from "./preflight.js";
 import { launchStages, type LaunchDeps } from "../monitor/launcher.js";
 import { Worktrees } from "../monitor/worktrees.js";
 import { stagesToLaunch } from "../core/scheduler.js";
@@ -167,6 +167,7 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
     const fix = opts.base !== undefined ? "pass --base with a branch that exists (git branch --list shows them)" : "commit once on it or pass --base <branch>";
     throw new UserError(`base branch "${prep.baseBranch}" does not exist in ${projectRoot}; ${fix}.`);
   }
+  for (const w of templateWarnings(prep.config)) ctx.err(`autorun: warning: ${w}`);
   if (opts.dryRun) {
     printDryRun(ctx, prep, opts.json === true, opts.verbose === true);
     // Every refusal the real run would make, on the same grounds (it checks when it starts a run).

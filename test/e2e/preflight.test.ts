@@ -41,6 +41,21 @@ describe("one preflight for the dry run and the real run", () => {
     await expectRefusedBoth(sb, { PATH: "/usr/bin:/bin" }, /the agent command "claude" is not installed or not on PATH/);
   });
 
+  it("an agent command template that would start the agent in the project's own checkout is warned of, dry and real", async ({ sb }) => {
+    const agent = JSON.stringify([process.execPath, "-e", "setTimeout(() => {}, 60000)", "{stage}"]);
+    const { dry, real } = await both(sb, {}, ["--agent-cmd", agent]);
+    for (const r of [dry, real]) {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/^autorun: warning: agentCommand \[.*\] has placeholders but neither \{args\} nor \{worktree\}, so the agent would start in the project's own checkout, not in its stage's worktree; add "\{args\}"/m);
+    }
+    expect((await sb.cli(["stop", "pre", "--sessions"])).code).toBe(0);
+    // Either one starts it in its worktree.
+    for (const ok of [[process.execPath, "/x/agent.js", "{args}"], [process.execPath, "/x/agent.js", "--dir", "{worktree}"]]) {
+      const dry = await sb.cli(["orchestrate", sb.writePlan("pre.md", "## Stage 1: A\n"), "--dry-run", "--agent-cmd", JSON.stringify(ok)]);
+      expect(dry.stderr).not.toContain("placeholders");
+    }
+  });
+
   it("a claude too old for --worktree", async ({ sb }) => {
     await expectRefusedBoth(sb, fakeClaudeEnv(sb, { version: "2.0.10" }), /claude is Claude Code 2\.0\.10, too old for --worktree/);
   });
@@ -92,7 +107,7 @@ describe("retry and resume check the same way", () => {
 
 describe("a plan changed since its run started", () => {
   it("the dry run says, as the run does, that the run goes on with the stages it started with, and which differ", async ({ sb }) => {
-    const agent = JSON.stringify(["sleep", "600", "{stage}"]);
+    const agent = JSON.stringify(["sh", "-c", "exec sleep 600", "{stage}", "{worktree}"]);
     const plan = sb.writePlan("grown.md", "## Stage 1: A\n");
     expect((await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", agent])).code).toBe(0);
     sb.writePlan("grown.md", "## Stage 1: A\n## Stage 2: B\nDepends on: 1\n");

@@ -114,7 +114,7 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
   });
   it("orchestrate --fresh is refused while the run's monitor or sessions run: exit 2, nothing moved; after a stop it starts over on names of its own", async ({ sb }) => {
     const plan = sb.writePlan("live.md", "## Stage 1: Only\n");
-    const agent = JSON.stringify(["sleep", "600", "{stage}"]);
+    const agent = JSON.stringify(["sh", "-c", "exec sleep 600", "{stage}", "{worktree}"]);
     expect((await sb.cli(["orchestrate", plan, "--agent-cmd", agent])).code).toBe(0);
     await waitFor("the session", async () => (await sb.tmux("has-session", "-t", "=live_stage-1")).code === 0);
     const before = readdirSync(join(sb.home, "orchestration"));

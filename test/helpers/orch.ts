@@ -84,7 +84,7 @@ export async function killMonitor(sb: Sandbox, plan: string): Promise<boolean> {
 }
 
 // A stage agent that just waits (placeholders keep autorun from appending the claude arguments).
-export const sleepAgent = JSON.stringify([process.execPath, "-e", "setTimeout(() => {}, 120000)", "{stage}"]);
+export const sleepAgent = JSON.stringify([process.execPath, "-e", "setTimeout(() => {}, 120000)", "{stage}", "{worktree}"]);
 
 /** An orchestration whose stages just sleep, with no monitor: state to poke at. Its directory. */
 export async function idleRun(sb: Sandbox, plan: string, text = "## Stage 1: A\n## Stage 2: B\n"): Promise<string> {

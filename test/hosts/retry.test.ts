@@ -80,7 +80,7 @@ describe.skipIf(skip)("retry of a stage on a host", () => {
   it("stages on two hosts retried afresh: uncommitted files on the second refuse it before anything is done on the first", async () => {
     const two = await makeSandbox();
     sbs.push(two);
-    const agent = ["sh", "-c", 'echo "refused"; sleep 0.3; exit 1', "{stage}"];
+    const agent = ["sh", "-c", 'echo "refused"; sleep 0.3; exit 1', "{stage}", "{worktree}"];
     const entry = (h: TestHost) => ({ ssh: h.name, slots: 1, sshOptions: h.sshOptions, root: "pair/{project}", autorun: AUTORUN, agentCommand: agent });
     writeFileSync(join(two.home, "config.json"), JSON.stringify({ hosts: { box3: entry(host), box4: entry(other) } }));
     const plan = two.writePlan("pair.md", "## Stage 1: One\nHost: box3\n## Stage 2: Two\nHost: box4\n");
