@@ -89,7 +89,9 @@ export async function answerDialog(host: Host, at: { id: string; screen: string 
     m.declined = { shown, why: decision.why, at: declined?.at ?? now, final: !later, ...command };
     return later ? "done" : { person: decision.why, ...command };
   }
-  if (leftToHook(m, { shown, command: decision.command, now }, config.permissionAnswers)) return "done";
+  // (A stage on a host has no answers there for its hook: its dialogs are answered here at once.)
+  const where = host.status.stages[id]!.host;
+  if ((where === undefined || where === "local") && leftToHook(m, { shown, command: decision.command, now }, config.permissionAnswers)) return "done";
   const again = await tmux.capturePane(session);
   if (!sameDialog(again === undefined ? undefined : parseBashDialog(again), dialog)) return "done"; // it changed: judged at the next look
   m.answered = { question: shown, screen: sight.lastScreen, at: now, times: (last?.times ?? 0) + 1 };
