@@ -219,10 +219,10 @@ export async function runHook(ctx: Ctx, name: string, input: Stdin): Promise<num
 /**
  * PermissionRequest: a Bash call's permission dialog is being drawn. Where the run's
  * `permissionAnswers` gives the exact command a plain "yes" or "no", the hook answers it (Claude
- * Code reads the decision on stdout, and the dialog goes) after recording that it did; otherwise it
- * prints nothing and the dialog stays, for the monitor to answer on screen or leave to a person. The command is Claude
- * Code's own account of the call; the answers are the person's configuration the run started with
- * (a host keeps none: its stages' dialogs are answered on screen).
+ * Code reads the decision on stdout, and the dialog goes) after recording that it did; otherwise
+ * it prints nothing and the dialog stays, for the monitor to answer on screen or leave to a
+ * person. The command is Claude Code's own account of the call; the answers are the person's
+ * configuration the run started with (a host keeps none: its stages' dialogs are answered on screen).
  */
 async function permissionRequest(ctx: Ctx, payload: HookPayload): Promise<number> {
   const input = payload.tool_input;

@@ -154,7 +154,7 @@ class ClaudeCheck {
     mkdirSync(orchDir, { recursive: true });
     const events = join(orchDir, "events.jsonl");
     writeFileSync(events, JSON.stringify({ ts: new Date().toISOString(), type: "orchestration_started", plan_name: "doctor-check", project_slug: "doctor", stages: [{ id: "main" }, { id: "limit" }, { id: "login" }] }) + "\n");
-    // Its configuration: the answer the PermissionRequest hook gives before a dialog shows.
+    // Its configuration: the answer the PermissionRequest hook gives (answeredByHook).
     writeSettings(orchDir, { ...DEFAULT_CONFIG, permissionAnswers: { [ANSWERED]: "yes" } });
     // Sessions whose first prompt meets the API's usage limit, or a refused key; then the main session's turns.
     const LIMIT: Reply = { status: 429, error: { type: "rate_limit_error", message: "This request would exceed your account's rate limit. Please try again later." }, headers: { "retry-after": "60" } };

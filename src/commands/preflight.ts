@@ -8,16 +8,6 @@ import { homedir } from "node:os";
 import type { Config } from "../state/config.js";
 import { commandVersion, findExecutable } from "../adapters/process.js";
 import { CLAUDE_MIN_VERSION, claudeTooOld, claudeTrust, isClaude, sandboxAvailable, templateProblem } from "../adapters/agent.js";
-
-/**
- * Agent command templates (the configuration's and each host's) that would start the agent in the
- * project's own checkout: said before a run, not refused (an agent that only waits, as in a test
- * of autorun itself, does no harm there).
- */
-export function templateWarnings(config: Config): string[] {
-  const each = [templateProblem(config.agentCommand), ...resolveHosts(config).map((h) => (h.agentCommand ? templateProblem(h.agentCommand, `hosts.${h.name}.agentCommand`) : undefined))];
-  return each.filter((w): w is string => w !== undefined);
-}
 import * as git from "../adapters/git.js";
 import { claudePermissionModes, resolvePermissionMode } from "../adapters/claude-modes.js";
 import { writeSettings } from "../state/settings.js";
@@ -95,6 +85,16 @@ export async function preflightProblems(config: Config, env: NodeJS.ProcessEnv, 
   const key = apiKeyProblem(env);
   if (key) out.push(key);
   return [...out, ...problems];
+}
+
+/**
+ * Agent command templates (the configuration's and each host's) that would start the agent in the
+ * project's own checkout: said before a run, not refused (an agent that only waits, as in a test
+ * of autorun itself, does no harm there).
+ */
+export function templateWarnings(config: Config): string[] {
+  const each = [templateProblem(config.agentCommand), ...resolveHosts(config).map((h) => (h.agentCommand ? templateProblem(h.agentCommand, `hosts.${h.name}.agentCommand`) : undefined))];
+  return each.filter((w): w is string => w !== undefined);
 }
 
 /** Where a new run's hosts are checked from: the ssh connections' home, and the project's slug (the host's root). */
