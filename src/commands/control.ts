@@ -216,9 +216,16 @@ export async function runLogs(ctx: Ctx, plan: string | undefined, opts: { follow
     }, 100).unref();
   };
   const watcher = watch(file, { ignoreInitial: true, persistent: true });
-  watcher.on("add", onChange).on("change", onChange);
+  // What was written while the watcher got ready has no event of its own: read once it is. A look
+  // each second besides, for an event the watcher missed (a loaded machine): a stat when nothing changed.
+  watcher.on("add", onChange).on("change", onChange).on("ready", onChange);
+  const every = setInterval(() => {
+    printNew();
+    finishIfOver();
+  }, 1_000);
   onStopSignal(["SIGINT", "SIGTERM"], () => done());
   await ended;
+  clearInterval(every);
   await watcher.close();
   return 0;
 }
