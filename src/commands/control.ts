@@ -192,6 +192,8 @@ export async function runLogs(ctx: Ctx, plan: string | undefined, opts: { follow
   };
   const said = () => ctx.out(`(${orch.status.plan_name} is over and its monitor has stopped: nothing more will be written)`);
   if (over()) {
+    // Read again: the monitor's last lines may have come after the first read, before it went.
+    printNew();
     if (pending) ctx.out(pending);
     said();
     return 0;
