@@ -190,11 +190,13 @@ export async function runLogs(ctx: Ctx, plan: string | undefined, opts: { follow
     const now = loadStatus(orch.paths);
     return (now?.status === "completed" || now?.status === "failed") && runningMonitor(orch.paths) === undefined;
   };
-  const said = () => ctx.out(`(${orch.status.plan_name} is over and its monitor has stopped: nothing more will be written)`);
-  if (over()) {
-    // Read again: the monitor's last lines may have come after the first read, before it went.
+  // Read once more first: the monitor's last lines may have come after the last read, before it went.
+  const said = () => {
     printNew();
     if (pending) ctx.out(pending);
+    ctx.out(`(${orch.status.plan_name} is over and its monitor has stopped: nothing more will be written)`);
+  };
+  if (over()) {
     said();
     return 0;
   }
@@ -204,27 +206,23 @@ export async function runLogs(ctx: Ctx, plan: string | undefined, opts: { follow
   const finishIfOver = () => {
     if (finished || !over()) return;
     finished = true;
-    printNew();
-    if (pending) ctx.out(pending);
     said();
     done();
+  };
+  const look = () => {
+    printNew();
+    finishIfOver();
   };
   // The watcher can fold two quick writes into one event: look once more shortly after each.
   const onChange = () => {
     printNew();
-    setTimeout(() => {
-      printNew();
-      finishIfOver();
-    }, 100).unref();
+    setTimeout(look, 100).unref();
   };
   const watcher = watch(file, { ignoreInitial: true, persistent: true });
   // What was written while the watcher got ready has no event of its own: read once it is. A look
   // each second besides, for an event the watcher missed (a loaded machine): a stat when nothing changed.
   watcher.on("add", onChange).on("change", onChange).on("ready", onChange);
-  const every = setInterval(() => {
-    printNew();
-    finishIfOver();
-  }, 1_000);
+  const every = setInterval(look, 1_000);
   onStopSignal(["SIGINT", "SIGTERM"], () => done());
   await ended;
   clearInterval(every);
