@@ -3,7 +3,7 @@
  * file modes (the person's own git work is in git-work.test.ts). Each case failed on the code
  * before it was fixed.
  */
-import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { spawn } from "node:child_process";
 import { describe, expect } from "vitest";
@@ -13,6 +13,16 @@ import { execa } from "execa";
 import { CLI, waitFor } from "../helpers/env.js";
 import { eventsOf, idleRun, monitorPid, sleepAgent } from "../helpers/orch.js";
 
+
+/**
+ * Rewrites monitor.pid whole, as a rename: the running monitor reads it before each pass, and one
+ * read between writeFileSync's truncate and its write would be an empty file, which that monitor
+ * takes for another monitor's and stops.
+ */
+function replacePidFile(orchDir: string, text: string): void {
+  writeFileSync(join(orchDir, "monitor.pid.new"), text);
+  renameSync(join(orchDir, "monitor.pid.new"), join(orchDir, "monitor.pid"));
+}
 
 function stageEnv(orchDir: string, stage: string): NodeJS.ProcessEnv {
   return { AUTORUN_ORCH_DIR: orchDir, AUTORUN_STAGE: stage };
@@ -68,9 +78,9 @@ describe("a process that looks like the monitor", () => {
       const [pid, start] = readFileSync(join(orchDir, "monitor.pid"), "utf8").trim().split(" ");
       expect(start).toMatch(/^\d+$/);
       expect((await sb.cli(["status", "lookalike"])).stdout).toContain(`pid ${pid}`);
-      writeFileSync(join(orchDir, "monitor.pid"), `${pid} ${Number(start) + 1}\n`);
+      replacePidFile(orchDir, `${pid} ${Number(start) + 1}\n`);
       expect((await sb.cli(["stop", "lookalike"])).stdout).toContain("No monitor was running.");
-      writeFileSync(join(orchDir, "monitor.pid"), `${pid} ${start}\n`);
+      replacePidFile(orchDir, `${pid} ${start}\n`);
       expect((await sb.cli(["stop", "lookalike"])).stdout).toContain(`Stopped the monitor (pid ${pid})`);
     } finally {
       fake.kill("SIGKILL");
