@@ -4,6 +4,7 @@
  * data built with these (table.ts, table-agents.ts); src/cli.ts turns it into the commander program.
  */
 import type * as Z from "zod";
+import type { OptionBuilders } from "./option-schemas.js";
 import type { Ctx } from "./ctx.js";
 
 /** A hook payload is a few kilobytes; more than this is not one, and is not held in memory. */
@@ -73,7 +74,7 @@ interface Shown {
  * none of them.
  */
 interface Checked<O> extends Shown {
-  schema: (z: typeof Z) => Z.ZodType<O>;
+  schema: (z: OptionBuilders) => Z.ZodType<O>;
   run(ctx: Ctx, args: Args, opts: O): Promise<number> | number;
 }
 
@@ -99,8 +100,8 @@ export function command<O>(spec: Checked<O>): CommandSpec {
   return {
     ...shown,
     invoke: async (ctx, args, raw) => {
-      const z = await import("zod");
-      const parsed = schema(z).safeParse(raw);
+      const { optionBuilders } = await import("./option-schemas.js");
+      const parsed = schema(optionBuilders).safeParse(raw);
       if (parsed.success) return run(ctx, args, parsed.data);
       const issue = parsed.error.issues[0]!;
       const flag = `--${String(issue.path[0] ?? "").replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)}`;
@@ -137,11 +138,11 @@ export const maybe = (a: Args[number]): string | undefined => (typeof a === "str
 export const list = (a: Args[number]): string[] => (Array.isArray(a) ? a : []);
 
 /** A number from a flag's text, for a configuration key: the configuration's own check says what range it takes. */
-export function configNumber(z: typeof Z) {
+export function configNumber(z: OptionBuilders) {
   return z.coerce.number({ error: "must be a number" });
 }
 
 /** A number > 0 from a flag's text (seconds, dollars). */
-export function amount(z: typeof Z) {
+export function amount(z: OptionBuilders) {
   return z.coerce.number({ error: "must be a number > 0" }).positive("must be a number > 0");
 }

@@ -6,7 +6,7 @@
  * ends. `follow` takes its file and offset as arguments (its stdin stays open: its end
  * is the sign to stop) and streams the file's bytes (src/host/follow-side.ts).
  */
-import type { z } from "zod";
+import type * as z from "zod";
 import { UserError } from "../errors.js";
 import type { Ctx } from "./ctx.js";
 import type { HostWork } from "../host/host-work.js";

@@ -8,9 +8,10 @@ import type { Ctx } from "./ctx.js";
 import type { ConfigFile } from "../types/schemas.js";
 import { amount, command, configNumber, maybe, plain, str, list, type CommandSpec } from "./command-spec.js";
 import { AGENT_COMMANDS, HOST_COMMANDS } from "./table-agents.js";
+import type { OptionBuilders } from "./option-schemas.js";
 
 /** `autorun orchestrate`'s options. */
-const orchestrateOptions = (z: typeof Z) =>
+const orchestrateOptions = (z: OptionBuilders) =>
     z.object({
       dryRun: z.boolean().optional(),
       json: z.boolean().optional(),

@@ -3,7 +3,7 @@
  * must hold alone, its budget, its own merge checks, and whether it is already done. Read from
  * YAML keys or from `Key: value` lines in a markdown stage body. Pure.
  */
-import type { z } from "zod";
+import type * as z from "zod";
 import { UserError } from "../errors.js";
 import type { stageSettingsSchema } from "../types/schemas.js";
 import { priceFor, type Price } from "./usage.js";

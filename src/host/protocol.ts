@@ -5,7 +5,7 @@
  * host, derived from what `prepare` reports (the host's autorun home and its project root).
  */
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 
 const absolute = z.string().min(1).refine((p) => p.startsWith("/") && !/[\0\n]/.test(p), "an absolute path without newlines");
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "letters, digits, . _ -");

@@ -1,5 +1,5 @@
 /** The configuration: every key a config file, a flag or settings.json may hold. */
-import { z } from "zod";
+import * as z from "zod";
 import { hostsSchema, sshOptionsSchema } from "./hosts-schema.js";
 
 /** A program and its arguments, never a shell string. */

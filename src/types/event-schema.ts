@@ -2,7 +2,7 @@
  * The events of events.jsonl, each a zod schema: every writer appends one of these, every reader
  * folds them. The status and the configuration are in status-schema.ts and config-schema.ts.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { ATTENTION, PHASES } from "./constants.js";
 
 export const isoTs = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, "ISO-8601 UTC with milliseconds");

@@ -1,5 +1,5 @@
 /** The shape of settings.json: the resolved configuration (`Config`), below both config.ts and settings.ts. */
-import { z } from "zod";
+import * as z from "zod";
 import { configFields } from "./schemas.js";
 
 /** Every key resolved, but for those that have no default. */
