@@ -3,7 +3,7 @@ import { basename, join } from "node:path";
 import { formatDistanceStrict } from "date-fns/formatDistanceStrict";
 import { STAGE_CELLS, sortStages, usesHosts, type StageColumn } from "../core/stage-cells.js";
 import type { StageStatus, Status, Usage } from "../types/schemas.js";
-import { printable } from "../core/printable.js";
+import { printable, stagesList } from "../core/printable.js";
 import { clipDisplay, displayWidth, padDisplay } from "../core/text-width.js";
 import { addUsage, dollars, formatCost } from "../core/usage.js";
 import { waitingForResources } from "../core/scheduler.js";
@@ -127,12 +127,23 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
   const failed = sorted.filter(([, s]) => s.status === "failed").map(([id]) => id);
   if (failed.length > 0) lines.push(`to run ${failed.length === 1 ? "it" : "them"} again: autorun retry ${view.name ?? status.plan_name} ${failed.join(" ")} (or let what waits go on without: autorun skip ${view.name ?? status.plan_name} ${failed.length === 1 ? failed[0] : "<stage>"})`);
   for (const [id, w] of waitingForResources(status)) lines.push(`stage ${id} waits for ${w.resource} (held by stage ${w.holder})`);
+  lines.push(...hostRefusalLines(status, now));
   // What waits on a person, with the command that answers it.
   for (const r of view.reviews ?? []) {
     if (r.state !== "open" || r.plan_name !== status.plan_name) continue;
     lines.push(`${r.stage ? `stage ${r.stage} asks` : "asks"}: ${r.title}`, `  answer it: autorun review open ${r.file}`);
   }
   return lines;
+}
+
+/** While the run goes on: each host whose last launch failed, why, and the stages pinned there that wait for it. */
+function hostRefusalLines(status: Status, now: Date): string[] {
+  if (status.status !== "running" && status.status !== "stopped") return [];
+  return Object.entries(status.host_refusals).map(([host, r]) => {
+    const waiting = Object.entries(status.stages).filter(([, s]) => s.status === "pending" && s.settings.host === host).map(([id]) => id);
+    const held = waiting.length > 0 ? `${stagesList(waiting)}, pinned there, ${waiting.length === 1 ? "waits" : "wait"}` : "no stage pinned there waits, and others go elsewhere";
+    return `host ${printable(host)} could not launch stages for ${formatDistanceStrict(new Date(r.since), now)} (${printable(r.reason)}): ${held}; autorun tries it again every minute. Check it: autorun doctor`;
+  });
 }
 
 export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json?: boolean; watch?: boolean; wide?: boolean }): Promise<number> {

@@ -40,6 +40,7 @@ function launched({ status, stage, event }: Change<EventOf<"stage_launched">>): 
   stage.attempts = Math.max(stage.attempts, event.attempt);
   stage.attention = null;
   placeOn(stage, event.host);
+  launchedOn(status, event.host);
   if (status.status === "stopped") status.status = "running";
   // A stage at work is in its wave, whether or not a monitor has recorded the wave (`--no-monitor`).
   status.current_wave = Math.max(status.current_wave, stage.wave);
@@ -54,7 +55,15 @@ function relaunched({ status, stage, event }: Change<EventOf<"stage_relaunched">
   stage.session_id = event.session_id;
   stage.attention = null;
   placeOn(stage, event.host);
+  launchedOn(status, event.host);
   if (status.status === "stopped") status.status = "running";
+}
+
+/** A launch on a host that had refused one: it launches again. */
+function launchedOn(status: Status, host: string | undefined): void {
+  if (host === undefined || !(host in status.host_refusals)) return;
+  const { [host]: _cleared, ...others } = status.host_refusals;
+  status.host_refusals = others;
 }
 
 function phaseReported({ stage, event }: Change<EventOf<"phase_status">>): void {
@@ -239,6 +248,10 @@ export const REDUCERS: Reducers = {
   stage_escalated: escalated,
   budget_exceeded: budgetExceeded,
   budget_raised: budgetRaised,
+  host_launch_failed: ({ status, event }) => {
+    const since = status.host_refusals[event.host]?.since ?? event.ts;
+    status.host_refusals = { ...status.host_refusals, [event.host]: { since, reason: event.reason } };
+  },
   circuit_open: ({ status, event }) => {
     status.hold = { kind: "circuit", since: event.ts, reason: `${event.failed.length} stage${event.failed.length === 1 ? "" : "s"} failed in a row (${event.failed.join(", ")})` };
   },

@@ -104,6 +104,7 @@ function startedStatus(event: Extract<AutorunEvent, { type: "orchestration_start
     paused_until: null,
     allowed_tools: [],
     hold: null,
+    host_refusals: {},
     failed_in_row: [],
     budget_usd: null,
     stage_budget_usd: null,

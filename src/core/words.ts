@@ -4,6 +4,7 @@
  */
 import type { AutorunEvent, StageStatus, Status } from "../types/schemas.js";
 import { dollars, formatCost } from "./usage.js";
+import { stagesList } from "./printable.js";
 
 const DOING: Record<string, string> = { triage: "triage", research: "researching", create_plan: "planning", implement: "implementing", merge: "merging" };
 const DONE: Record<string, string> = { triage: "triaged", research: "researched", create_plan: "planned", implement: "implemented", merge: "merged" };
@@ -93,6 +94,7 @@ const EVENT_WORDS: { [T in AutorunEvent["type"]]: (e: Extract<AutorunEvent, { ty
   permissions_learned: (e) => `allowed for later stages: ${e.rules.join(", ")}`,
   budget_exceeded: (e) => `over budget: ${dollars(e.spent_usd)} of ${dollars(e.limit_usd)}${e.stopped ? ", sessions ended" : ""}`,
   budget_raised: (e) => `${e.scope === "run" ? "run" : "stage"} budget raised to ${dollars(e.limit_usd)}`,
+  host_launch_failed: (e) => `host ${e.host} could not launch ${stagesList(e.stages)}: ${e.reason}`,
   circuit_open: (e) => `circuit breaker open (${e.failed.join(", ")} failed in a row)`,
   circuit_closed: () => "circuit breaker closed",
   stage_escalated: (e) => `trying again with ${e.model}`,

@@ -148,7 +148,9 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
         await launchOnHost({ paths, config: deps.config, log: deps.log, hosts: deps.hosts! }, status, { host, ids: those, tip });
         for (const s of those) results.set(s.id, "launched");
       } catch (error) {
-        deps.hosts!.refuse(host, (error as Error).message, those.map((s) => s.id));
+        const why = (error as Error).message;
+        // Recorded too when the reason is new: `status` says why the stages pinned there wait.
+        if (deps.hosts!.refuse(host, why, those.map((s) => s.id))) appendFor(paths, status, { type: "host_launch_failed", host, reason: why.split("\n")[0]!, stages: those.map((s) => s.id) });
         for (const s of those) results.set(s.id, "held");
       }
     });

@@ -149,13 +149,14 @@ export class RunHosts {
   /**
    * A launch on `host` failed (it cannot be prepared: unreachable, another autorun there, …): it is
    * left out of placement for `REFUSED_MS`, so stages not pinned to it go elsewhere and those pinned
-   * wait, then tried again. Logged when the reason is new.
+   * wait, then tried again. Logged when the reason is new; returns whether it is.
    */
-  refuse(host: string, why: string, ids: readonly string[]): void {
+  refuse(host: string, why: string, ids: readonly string[]): boolean {
     const before = this.refused.get(host);
     this.refused.set(host, { until: this.deps.clock.now() + REFUSED_MS, why });
-    if (before?.why === why) return;
+    if (before?.why === why) return false;
     this.deps.log(`host ${host}: could not launch ${stagesList(ids)} there: ${why}; no stage is placed there for ${REFUSED_MS / 1000} s (one pinned there waits), then it is tried again`);
+    return true;
   }
 
   /** Left out of placement after a failed launch. */

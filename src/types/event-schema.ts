@@ -165,6 +165,12 @@ export const eventSchema = z.discriminatedUnion("type", [
   /** `circuitBreaker` stages failed in a row: nothing new is launched until a person closes it. */
   base.extend({ type: z.literal("circuit_open"), failed: z.array(stageId).min(1) }),
   base.extend({ type: z.literal("circuit_closed"), reason: z.string() }),
+  /**
+   * A launch on another host failed (`reason`: its first line; `stages`: those it was to launch).
+   * The monitor leaves the host out of placement a while and tries it again; recorded when the
+   * reason is new.
+   */
+  base.extend({ type: z.literal("host_launch_failed"), host: z.string().min(1), reason: z.string(), stages: z.array(stageId).min(1) }),
   /** A stage that failed runs again with the next model of `escalation`. */
   withStage.extend({ type: z.literal("stage_escalated"), model: z.string().min(1), from: z.string().nullable(), reason: z.string() }),
   base.extend({ type: z.literal("wave_started"), wave: z.number().int().positive() }),

@@ -87,6 +87,11 @@ export const statusSchema = z.object({
   allowed_tools: z.array(z.string()).default([]),
   /** Why nothing new is launched: the run's budget is spent, or the circuit breaker is open. */
   hold: z.object({ kind: z.enum(["budget", "circuit"]), since: z.string(), reason: z.string() }).nullable().default(null),
+  /**
+   * Hosts whose last launch failed, since when and why: stages pinned there wait, others go
+   * elsewhere. Cleared by the next launch there.
+   */
+  host_refusals: z.record(z.string(), z.object({ since: z.string(), reason: z.string() })).default({}),
   /** Stages failed since the last merge (the circuit breaker counts them). */
   failed_in_row: z.array(z.string()).default([]),
   /** Budgets a person raised during the run (over the configuration's). */

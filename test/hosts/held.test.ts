@@ -1,7 +1,7 @@
 /**
  * A host that cannot launch a stage once the run is under way (a real sshd in a network namespace,
  * its own Unix user, the simulated agent and the built CLI): its stage is held, said once in the
- * log, and the run goes on here, including the stage launched beside it in the same batch.
+ * log and in `status`, and the run goes on here, including the stage launched beside it in the same batch.
  */
 import { chownSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -50,6 +50,10 @@ describe.skipIf(skip)("a host that cannot launch", () => {
     });
     expect(said(await log())[0]).toMatch(/autorun 0\.0\.9 there, 0\.1\.0 here; .*; no stage is placed there for 60 s \(one pinned there waits\), then it is tried again$/);
     expect(statusOf(sb, "held")?.stages["2"]?.status).toBe("pending");
+    // Recorded once, and `status` says why stage 2 waits and what to do.
+    expect(eventsOf(sb, "held", "host_launch_failed").map((e) => [e.host, e.stages])).toEqual([["box5", ["2"]]]);
+    const shown = (await sb.cli(["status", "held"])).stdout;
+    expect(shown).toMatch(/^host box5 could not launch stages for \d+ seconds? \(host box5 \(box5\): autorun 0\.0\.9 there, 0\.1\.0 here; [^)]*\): stage 2, pinned there, waits; autorun tries it again every minute\. Check it: autorun doctor$/m);
     expect(eventsOf(sb, "held", "stage_launched", "2")).toEqual([]);
     expect((await sb.cli(["stop", "held", "--sessions"])).code).toBe(0);
   }, 150_000);

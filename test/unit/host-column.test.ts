@@ -54,6 +54,31 @@ describe("the HOST column", () => {
   });
 });
 
+describe("a host that could not launch", () => {
+  const failed = (s: number, reason: string, stages: string[]) => ({ ...ident, ts: at(s), type: "host_launch_failed", host: "box1", reason, stages });
+  const refusals = (lines: string[]) => lines.filter((l) => l.startsWith("host box1 "));
+
+  it("is said in status, since when and why, with the stages pinned there that wait, until a launch there works", () => {
+    const { events } = run(true);
+    // Stage 2 ran there; stage 3, pinned there too, could not be launched.
+    const held = [...events, failed(10, "autorun 0.0.9 there, 0.1.0 here; install autorun 0.1.0 on box1.", ["3"]), failed(30, "ssh: connect to host box1: Connection refused", ["3"])] as AutorunEvent[];
+    const status = foldEvents(held)!;
+    expect(status.host_refusals).toEqual({ box1: { since: at(10), reason: "ssh: connect to host box1: Connection refused" } });
+    expect(refusals(renderStatusTable(status, new Date(at(40)), true))).toEqual([
+      "host box1 could not launch stages for 30 seconds (ssh: connect to host box1: Connection refused): stage 3, pinned there, waits; autorun tries it again every minute. Check it: autorun doctor",
+    ]);
+    const launched = [...held, { ...ident, ts: at(130), type: "stage_launched", stage: "3", session: "s3", session_id: "u3", attempt: 1, host: "box1", events_offset: 0 }] as AutorunEvent[];
+    expect(foldEvents(launched)!.host_refusals).toEqual({});
+    expect(refusals(renderStatusTable(foldEvents(launched)!, new Date(at(131)), true))).toEqual([]);
+  });
+
+  it("is not said once the run is over", () => {
+    const { events } = run(true);
+    const over = [...events, failed(10, "ssh: connect to host box1: Connection refused", ["3"]), { ...ident, ts: at(20), type: "orchestration_complete", status: "failed" }] as AutorunEvent[];
+    expect(refusals(renderStatusTable(foldEvents(over)!, new Date(at(30)), true))).toEqual([]);
+  });
+});
+
 describe("the report's tries", () => {
   it("counts the sessions since the last retry, and says how often a person retried it", () => {
     const ident = { orch_dir: "/o", plan_name: "p", project_slug: "p" };
