@@ -83,6 +83,9 @@ export async function runHostServe(ctx: Pick<Ctx, "home" | "cwd">, io: { stdin: 
   const { HostWork } = await import("../host/host-work.js");
   const serve = requestServer(ctx, new HostWork(), (value) => io.write(line(value) + "\n"));
   io.write(line({ serving: ownVersion() }) + "\n");
+  // What the calls run, loaded before the first arrives (a server is started ahead of the run's
+  // first merge): that merge's dependant does not wait for the modules to load and compile.
+  void Promise.all([import("../host/protocol.js"), import("../host/host-side.js")]).catch(() => undefined);
   let buf = "";
   for await (const chunk of io.stdin) {
     buf += typeof chunk === "string" ? chunk : (chunk as Buffer).toString("utf8");
