@@ -2,7 +2,11 @@
 // (stage_launched is appended once `autorun host launch` there has started the session). A real
 // orchestration with the built CLI and the simulated agent: chains of stages all pinned with
 // `Host:` to a test host (a real sshd in a network namespace, its own user; root only), against
-// the same plan on this machine alone, measured one after the other under the same load.
+// the same plan on this machine alone, measured one after the other under the same load. One
+// chain of 8 by default, three rounds: each launch then follows its merge with nothing else
+// running, as the figure for this machine alone is taken (BENCH_REACTION_CHAINS=1 node
+// bench/reaction.mjs); BENCH_HOST_REACTION_CHAINS=3 runs chains side by side, where the two cores
+// shared by the host, this machine and the agents are the limit.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -10,9 +14,9 @@ import { figure, keepLog, percentile, sandbox, until, simCmd, hostFixture, hostE
 
 const fixture = await hostFixture("host reaction");
 if (!fixture) process.exit(0);
-const chains = Number(process.env.BENCH_HOST_REACTION_CHAINS ?? 3);
-const length = Number(process.env.BENCH_HOST_REACTION_LENGTH ?? 5);
-const rounds = Number(process.env.BENCH_HOST_REACTION_ROUNDS ?? 2);
+const chains = Number(process.env.BENCH_HOST_REACTION_CHAINS ?? 1);
+const length = Number(process.env.BENCH_HOST_REACTION_LENGTH ?? 8);
+const rounds = Number(process.env.BENCH_HOST_REACTION_ROUNDS ?? 3);
 const baseline = process.env.BENCH_HOST_REACTION_BASELINE !== "0";
 
 async function measure(label, host) {
@@ -72,7 +76,7 @@ await withHosts(fixture, ["box1"], async ([host]) => {
     }
     console.log(line);
   }
-  figure("host_reaction_launches_measured", all.host.length, "launches");
+  figure("host_reaction_launches_measured", all.host.length, `launches (${chains} chain${chains === 1 ? "" : "s"} of ${length}, ${rounds} round${rounds === 1 ? "" : "s"})`);
   figure("host_reaction_p50", percentile(all.host, 50), "ms");
   figure("host_reaction_p95", percentile(all.host, 95), "ms (goal ≤ 150)");
   figure("host_reaction_max", Math.max(...all.host), "ms");
