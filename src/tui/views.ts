@@ -40,7 +40,8 @@ const MARK: Record<string, string> = { completed: "✓", in_progress: "▶", mer
 
 /**
  * "4 ▶ Top  ← 2✓ 3▶": who waits on whom, with each side's state; a stage that waits for an
- * exclusive resource says which and who holds it; a run on hold says why first.
+ * exclusive resource says which and who holds it, one pinned to a host that could not launch
+ * stages says why; a run on hold says why first.
  */
 export function dependencyLines(status: Status): string[] {
   const lines: string[] = [];
@@ -55,6 +56,8 @@ export function dependencyLines(status: Status): string[] {
       lines.push(`  ${MARK[s.status] ?? "?"} ${id} ${clip(s.name, 16)}${deps ? `  ← ${deps}` : ""}`);
       const r = resources.get(id);
       if (r) lines.push(`      waits for ${r.resource} (stage ${r.holder} has it)`);
+      const host = s.status === "pending" && s.settings.host !== undefined ? status.host_refusals[s.settings.host] : undefined;
+      if (host) lines.push(printable(`      waits for host ${s.settings.host} (it could not launch there: ${host.reason})`));
     }
   });
   return lines;

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { foldEvents } from "../../src/core/fold.js";
 import { buildReport, renderReportMarkdown } from "../../src/core/report.js";
 import { renderStatusTable } from "../../src/commands/status.js";
-import { stageTable } from "../../src/tui/views.js";
+import { dependencyLines, stageTable } from "../../src/tui/views.js";
 import type { AutorunEvent } from "../../src/types/schemas.js";
 import { startedEvent } from "../helpers/events.js";
 
@@ -67,9 +67,13 @@ describe("a host that could not launch", () => {
     expect(refusals(renderStatusTable(status, new Date(at(40)), true))).toEqual([
       "host box1 could not launch stages for 30 seconds (ssh: connect to host box1: Connection refused): stage 3, pinned there, waits; autorun tries it again every minute. Check it: autorun doctor",
     ]);
+    // The dashboard says it under the stage.
+    const deps = dependencyLines(status);
+    expect(deps[deps.findIndex((l) => l.includes("· 3 "))! + 1]).toBe("      waits for host box1 (it could not launch there: ssh: connect to host box1: Connection refused)");
     const launched = [...held, { ...ident, ts: at(130), type: "stage_launched", stage: "3", session: "s3", session_id: "u3", attempt: 1, host: "box1", events_offset: 0 }] as AutorunEvent[];
     expect(foldEvents(launched)!.host_refusals).toEqual({});
     expect(refusals(renderStatusTable(foldEvents(launched)!, new Date(at(131)), true))).toEqual([]);
+    expect(dependencyLines(foldEvents(launched)!).join("\n")).not.toContain("waits for host");
   });
 
   it("is not said once the run is over", () => {
