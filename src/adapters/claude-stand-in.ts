@@ -3,9 +3,10 @@
  * model and no network: `autorun doctor --claude` drives the person's claude against it, and the
  * real-client test lane drives the pinned versions.
  *
- * `startApi(script)` serves `POST /v1/messages` on 127.0.0.1 (streaming SSE and plain JSON, the
- * way the real API answers), `claudeHome()` seeds a temp HOME the way a person's machine looks
- * after the first-run setup (onboarding done, the API key approved, the project trusted).
+ * `startApi(script)` serves `POST /v1/messages` on 127.0.0.1, or the address it is given
+ * (streaming SSE and plain JSON, the way the real API answers), `claudeHome()` seeds a temp HOME
+ * the way a person's machine looks after the first-run setup (onboarding done, the API key
+ * approved, the project trusted).
  *
  * A script sees each main-conversation request as a `Call` (the stage, the working directory, the
  * tools already used with their results, the person's and the monitor's messages) and answers with
@@ -176,7 +177,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(JSON.stringify(body));
 }
 
-export async function startApi(script: Script): Promise<Api> {
+/**
+ * Serves the stand-in on `host` (127.0.0.1 unless told: a test whose claude runs in another network
+ * namespace gives an address of this machine that it can reach), on a free port.
+ */
+export async function startApi(script: Script, host = "127.0.0.1"): Promise<Api> {
   const calls: Call[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let raw = "";
@@ -218,10 +223,10 @@ export async function startApi(script: Script): Promise<Api> {
   // Claude Code keeps its connection open between turns: a socket the server closed after Node's
   // default 5 s idle, reused by claude at that moment, resets its next request (ECONNRESET).
   server.keepAliveTimeout = 10 * 60_000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     calls,
     close: () =>
       new Promise<void>((resolve) => {
