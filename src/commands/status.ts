@@ -100,7 +100,7 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
         const cell = padDisplay(c, widths[i]!);
         if (row === undefined) return cell;
         if (header[i] === "STATUS") return paint(cell, COLOURS[sorted[row]![1].status], on);
-        if (header[i] === "ATTENTION") return paint(cell, c === "crashed" || c === "login" ? 31 : 33, on);
+        if (header[i] === "ATTENTION") return paint(cell, c === "crashed" || c === "host lost" || c === "login" ? 31 : 33, on);
         return cell;
       })
       .join("  ")
@@ -111,6 +111,7 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
   for (const [id, s] of sorted) {
     if (s.status === "failed" && s.failure_reason) lines.push(`stage ${id} failed: ${s.failure_reason}`);
     else if (s.status === "blocked" && s.failure_reason) lines.push(`stage ${id} is blocked: ${s.failure_reason}`);
+    else if (s.attention === "host_lost") lines.push(hostLostLine(id, s));
     else if (s.attention === "crashed" && s.last_exit) {
       const code = s.last_exit.exit_status !== null ? ` ${s.last_exit.exit_status}` : s.last_exit.signal !== null ? ` on signal ${s.last_exit.signal}` : "";
       const said = withoutFurniture(s.last_exit.last_lines);
@@ -134,6 +135,13 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
     lines.push(`${r.stage ? `stage ${r.stage} asks` : "asks"}: ${r.title}`, `  answer it: autorun review open ${r.file}`);
   }
   return lines;
+}
+
+/** A stage whose host stopped answering: what autorun does about it. */
+function hostLostLine(id: string, s: StageStatus): string {
+  const host = printable(s.host ?? "its host");
+  const next = s.settings.host !== undefined ? `pinned there, it waits for ${host} to answer again (its session there may still be running)` : "it is relaunched on another machine after the grace period (hostGraceSeconds), from its work last kept here";
+  return `stage ${id}'s host ${host} stopped answering: ${next}`;
 }
 
 /** While the run goes on: each host whose last launch failed, why, and the stages pinned there that wait for it. */

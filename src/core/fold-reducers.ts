@@ -76,12 +76,13 @@ function phaseReported({ stage, event }: Change<EventOf<"phase_status">>): void 
   if (event.total_phases !== undefined) phase.total_phases = event.total_phases;
   if (event.plan_file) stage.plan_file = event.plan_file;
   if (event.phase === "implement" && event.status === "done") stage.implement_done = true;
-  if (stage.attention === "idle" || stage.attention === "crashed" || (stage.attention !== null && (Object.values(MERGE_ATTENTION) as string[]).includes(stage.attention))) stage.attention = null;
+  if (stage.attention === "idle" || stage.attention === "crashed" || stage.attention === "host_lost" || (stage.attention !== null && (Object.values(MERGE_ATTENTION) as string[]).includes(stage.attention))) stage.attention = null;
 }
 
 function sessionDead({ stage, event }: Change<EventOf<"session_dead">>): void {
   if (!stage || stage.status === "completed") return;
-  stage.attention = "crashed";
+  // A lost host's session may still run there: not a crash, and `status` says what comes next.
+  stage.attention = event.reason === "host_lost" ? "host_lost" : "crashed";
   if (event.exit_status !== undefined || event.last_lines !== undefined || event.signal !== undefined) {
     // Keep the last words we have: a pane can die before tmux has drawn what it printed.
     const lines = event.last_lines?.length ? event.last_lines : (stage.last_exit?.last_lines ?? []);

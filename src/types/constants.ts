@@ -10,7 +10,7 @@ export const PHASES = ["triage", "research", "create_plan", "implement", "merge"
  * (Claude Code's workspace trust dialog), `budget` (the stage or the run spent its budget: no
  * more nudges, and with `onBudget: stop` its session ended).
  */
-export const ATTENTION = ["idle", "permission", "rate_limited", "review", "merge_conflict", "check_failed", "no_commits", "merge_waiting", "crashed", "login", "question", "trust", "budget"] as const;
+export const ATTENTION = ["idle", "permission", "rate_limited", "review", "merge_conflict", "check_failed", "no_commits", "merge_waiting", "crashed", "host_lost", "login", "question", "trust", "budget"] as const;
 /** The attention a refused merge raises, by the refusal's reason. */
 export const MERGE_ATTENTION = {
   conflict: "merge_conflict",

@@ -83,6 +83,26 @@ describe("a host that could not launch", () => {
   });
 });
 
+describe("a stage whose host stopped answering", () => {
+  const lost = (stage: string, s: number) => ({ ...ident, ts: at(s), type: "session_dead", stage, session: `s${stage}`, reason: "host_lost" });
+  const said = (lines: string[], id: string) => lines.filter((l) => l.startsWith(`stage ${id}'s host`));
+
+  it("is not called crashed: status says the host went and what comes next, pinned or not", () => {
+    const { events } = run(true);
+    const started = startedEvent([{ id: "1" }, { id: "2", settings: { host: "box1" } }], { ident, ts: at(0) });
+    const onHost = (stage: string, s: number) => ({ ...ident, ts: at(s), type: "stage_launched", stage, session: `s${stage}`, session_id: `u${stage}`, attempt: 1, host: "box1", events_offset: 0 });
+    const status = foldEvents([started, onHost("1", 1), onHost("2", 2), lost("1", 9), lost("2", 9)] as AutorunEvent[])!;
+    expect([status.stages["1"]!.attention, status.stages["2"]!.attention]).toEqual(["host_lost", "host_lost"]);
+    const lines = renderStatusTable(status, new Date(at(10)), true);
+    expect(row(lines, "1")).toMatch(/\shost lost\s/);
+    expect(said(lines, "1")).toEqual(["stage 1's host box1 stopped answering: it is relaunched on another machine after the grace period (hostGraceSeconds), from its work last kept here"]);
+    expect(said(lines, "2")).toEqual(["stage 2's host box1 stopped answering: pinned there, it waits for box1 to answer again (its session there may still be running)"]);
+    // A report from it (the host back) clears it; a relaunch elsewhere does too.
+    expect(foldEvents([...events, lost("2", 9), { ...ident, ts: at(12), type: "phase_status", stage: "2", phase: "implement", status: "start" }] as AutorunEvent[])!.stages["2"]!.attention).toBeNull();
+    expect(foldEvents([started, onHost("1", 1), lost("1", 9), { ...ident, ts: at(12), type: "stage_relaunched", stage: "1", session: "s1", session_id: "u1", attempt: 2 }] as AutorunEvent[])!.stages["1"]!.attention).toBeNull();
+  });
+});
+
 describe("the report's tries", () => {
   it("counts the sessions since the last retry, and says how often a person retried it", () => {
     const ident = { orch_dir: "/o", plan_name: "p", project_slug: "p" };
