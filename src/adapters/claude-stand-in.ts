@@ -106,7 +106,8 @@ function textOf(content: Message["content"]): string[] {
 /** What the conversation so far says, for the script. */
 export function readCall(body: Record<string, unknown>): Call {
   const messages = (body.messages ?? []) as Message[];
-  const system = JSON.stringify(body.system ?? "");
+  // In the system prompt, or (2.1.332) in a message of the system role.
+  const system = JSON.stringify([body.system ?? "", messages.filter((m) => m.role === "system")]);
   const cwd = /Primary working directory: ([^\\"]+)/.exec(system)?.[1] ?? "";
   const tools: ToolUse[] = [];
   const byId = new Map<string, ToolUse>();
