@@ -93,11 +93,13 @@ export function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose
   return 0;
 }
 
-/** A stage's settings on one line: `model opus · exclusive: database · budget $5.00 · 2 attempts · validate: npm test`. */
+/** A stage's settings on one line: `model opus · on host gpu1 · exclusive: database · budget $5.00 · 2 attempts · validate: npm test`. */
 function describeSettings(settings: StageSettings | undefined): string {
   if (!settings) return "";
   const parts: string[] = [];
   if (settings.model) parts.push(`model ${settings.model}`);
+  if (settings.host) parts.push(`on host ${settings.host}`);
+  if (settings.needs?.length) parts.push(`needs a host labelled ${settings.needs.join(" and ")}`);
   if (settings.exclusive_resources?.length) parts.push(`exclusive: ${settings.exclusive_resources.join(", ")} (never at the same time as another stage naming it)`);
   if (settings.budget_usd !== undefined) parts.push(`budget ${dollars(settings.budget_usd)}`);
   if (settings.max_attempts !== undefined) parts.push(`at most ${settings.max_attempts} attempt${settings.max_attempts === 1 ? "" : "s"}`);

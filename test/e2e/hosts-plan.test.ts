@@ -27,6 +27,15 @@ describe("plans naming hosts", () => {
     }
   });
 
+  it("the dry run names the host each stage is pinned to and the labels it needs", async () => {
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ agentCommand: ["true"], hosts: { local: { labels: ["gpu", "big"] } } }));
+    const plan = sb.writePlan("plan.md", "# Plan\n\n## Stage 1: A\nHost: local\n\n## Stage 2: B\nNeeds: gpu, big\nModel: sonnet\n");
+    const r = await sb.cli(["orchestrate", plan, "--dry-run"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("\n  on host local\n");
+    expect(r.stdout).toContain("\n  model sonnet · needs a host labelled gpu and big\n");
+  });
+
   it("a bad hosts entry in the configuration is refused the same way", async () => {
     writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ hosts: { box1: { slots: 2 } } }));
     const plan = sb.writePlan("plan.md", "# Plan\n\n## Stage 1: A\n");
