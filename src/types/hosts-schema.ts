@@ -8,6 +8,8 @@ export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const LABEL = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
 
 const noControl = (s: string) => !/[\0-\x1f]/.test(s);
+/** Variables a host has its own of, or that autorun sets for each session: never sent from here. */
+const HOST_OWN_VARIABLES = /^(PATH|HOME|USER|LOGNAME|SHELL|TMPDIR|TMUX.*|AUTORUN_(HOME|ORCH_DIR|STAGE|BIN|HOST_WORKTREE))$/;
 
 /** Extra ssh arguments, passed as they are. */
 export const sshOptionsSchema = z.array(z.string().min(1, "an ssh option cannot be empty").refine(noControl, "an ssh option cannot hold a newline or control character"));
@@ -24,8 +26,18 @@ export const hostSchema = z
     /** The project's checkout on that host; `{project}` is the project's slug. */
     root: z.string().min(1).refine(noControl, "cannot hold a newline or control character"),
     labels: z.array(z.string().regex(LABEL, "a label is a word: a letter, then letters, digits, . _ -")),
-    /** Names (never values) of the controller's variables the host's agents get. */
-    env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name")),
+    /**
+     * Names (never values) of the controller's variables the host's agents get. Not those the host
+     * has its own of or autorun sets for the session: this machine's value would replace the host's.
+     */
+    env: z.array(
+      z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name")
+        .refine((name) => !HOST_OWN_VARIABLES.test(name), {
+          error: (issue) => `${JSON.stringify(issue.input)} is the host's own or set by autorun for each session (as PATH, HOME, USER, LOGNAME, SHELL, TMPDIR, TMUX…, AUTORUN_HOME, AUTORUN_STAGE… are): this machine's value would replace it there; leave it out`,
+        }),
+    ),
     sshOptions: sshOptionsSchema,
     /** The autorun command on that host, when not `autorun`. */
     autorun: z.string().min(1).refine(noControl, "cannot hold a newline or control character"),

@@ -42,5 +42,11 @@ describe("plans naming hosts", () => {
     const r = await sb.cli(["orchestrate", plan, "--dry-run"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^autorun: \S+autorun\.config\.json: hosts\.box1\.ssh: missing: the destination as you would type it to ssh/);
+    // A variable the host has its own of: this machine's PATH would replace the host's in its sessions.
+    writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ hosts: { box1: { ssh: "box1", slots: 2, env: ["API_KEY", "PATH"] } } }));
+    const path = await sb.cli(["orchestrate", plan, "--dry-run"]);
+    expect(path.code).toBe(2);
+    expect(path.stderr).toMatch(/^autorun: \S+autorun\.config\.json: hosts\.box1\.env\.1: "PATH" is the host's own or set by autorun for each session .*; leave it out/);
+    expect(existsSync(join(sb.home, "orchestration"))).toBe(false);
   });
 });
