@@ -20,11 +20,13 @@ import { sentence, stagesList } from "../core/printable.js";
 import { stageState } from "../core/words.js";
 
 export async function runResume(ctx: Ctx, plan: string, opts: { budget?: number; stageBudget?: number } = {}): Promise<number> {
-  const orch = resolveOrchestration(ctx, plan);
-  if (orch.status.status === "completed") {
-    ctx.out(`${orch.status.plan_name} already completed; nothing to resume.`);
+  const found = resolveOrchestration(ctx, plan);
+  if (found.status.status === "completed") {
+    ctx.out(`${found.status.plan_name} already completed; nothing to resume.`);
     return 0;
   }
+  // A host's entry fixed since the run started (the reason to resume, often) is taken now.
+  const orch = await (await import("./resume-hosts.js")).takeConfiguredHosts(ctx, found);
   liftHolds(ctx, orch, opts);
   // Say what resume will not do: failed stages stay failed (and their dependants blocked).
   const failed = Object.entries(orch.status.stages).filter(([, s]) => s.status === "failed");

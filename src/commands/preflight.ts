@@ -108,7 +108,7 @@ export interface NewRunHosts {
  * without this autorun, tmux, git or the agent command, or (Claude Code) not trusting the project's
  * root there. Its stages would only wait at their launch, or fail there.
  */
-async function hostProblems(config: Config, at: NewRunHosts): Promise<string[]> {
+export async function hostProblems(config: Config, at: NewRunHosts): Promise<string[]> {
   const hosts = resolveHosts(config).filter((h) => !h.local && h.slots > 0);
   if (hosts.length === 0) return [];
   const { hostFindings } = await import("./host-check.js");

@@ -88,3 +88,36 @@ export function checkStageHosts(file: string, stages: readonly PlanStage[], host
   }
   if (!hosts.some((h) => h.slots > 0)) throw new UserError(`no host has a slot (local has slots: 0 and no other host has any); give a host slots in autorun.config.json.`);
 }
+
+/** Each host's entry as JSON with its keys in order: two entries that say the same compare equal. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A stage as far as its host matters: where it runs now, and the host it is pinned to. */
+export interface StageOnHost {
+  id: string;
+  running: boolean;
+  host?: string | undefined;
+  pinned?: string | undefined;
+}
+
+/**
+ * What the configuration's hosts (`now`) change for a run started with `before`: the names added,
+ * removed or changed, or why the run cannot take them (a stage running on, or pinned to, a host
+ * that `now` no longer names: it would be left where nothing reaches it). Pure.
+ */
+export function hostChanges(before: Record<string, HostConfig>, now: Record<string, HostConfig>, stages: readonly StageOnHost[]): { changed: string[] } | { refused: string } {
+  const names = [...new Set([...Object.keys(before), ...Object.keys(now)])];
+  const changed = names.filter((name) => canonical(before[name] ?? null) !== canonical(now[name] ?? null));
+  const gone = (name: string | undefined) => name !== undefined && name !== "local" && now[name] === undefined;
+  for (const s of stages) {
+    if (s.running && gone(s.host)) return { refused: `stage ${s.id} runs on host ${s.host}, which the configuration no longer names; name it again under hosts, or end that stage first (autorun done or skip)` };
+    if (gone(s.pinned)) return { refused: `stage ${s.id} is pinned to host ${s.pinned} (Host: ${s.pinned}), which the configuration no longer names; name it again under hosts, or skip that stage (autorun skip)` };
+  }
+  return { changed };
+}

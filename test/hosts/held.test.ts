@@ -7,7 +7,7 @@ import { chownSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { holdsFor, makeSandbox, ROOT, SIM, waitFor, type Sandbox } from "../helpers/env.js";
-import { eventsOf, orchestrate, statusOf } from "../helpers/orch.js";
+import { eventsOf, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 import { hostTmuxSocket } from "../../src/host/protocol.js";
 import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
 
@@ -55,7 +55,21 @@ describe.skipIf(skip)("a host that cannot launch", () => {
     const shown = (await sb.cli(["status", "held"])).stdout;
     expect(shown).toMatch(/^host box5 could not launch stages for \d+ seconds? \(host box5 \(box5\): autorun 0\.0\.9 there, 0\.1\.0 here; [^)]*\): stage 2, pinned there, waits; autorun tries it again every minute\. Check it: autorun doctor$/m);
     expect(eventsOf(sb, "held", "stage_launched", "2")).toEqual([]);
-    expect((await sb.cli(["stop", "held", "--sessions"])).code).toBe(0);
+
+    // The person fixes the host's entry (its autorun) and resumes. The running monitor keeps the
+    // run's hosts, and resume says how to use the new ones: stopped and resumed, the run takes
+    // them, and stage 2 launches there and merges.
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ hosts: { box5: { ...config.hosts.box5, autorun: AUTORUN } } }));
+    const busy = await sb.cli(["resume", "held"]);
+    expect(busy.code, busy.stderr).toBe(0);
+    expect(busy.stderr).toMatch(/^autorun: warning: the hosts in your configuration differ from those held runs with; its monitor \(pid \d+\) goes on with the run's\. To use yours: autorun stop held, then autorun resume held$/m);
+    expect((await sb.cli(["stop", "held"])).code).toBe(0);
+    const resumed = await sb.cli(["resume", "held"]);
+    expect(resumed.stderr).toBe("");
+    expect(resumed.stdout).toContain("Run held now uses the hosts of your configuration (changed: box5).");
+    expect(await waitForEnd(sb, "held", 90_000)).toBe("completed");
+    expect(eventsOf(sb, "held", "stage_launched", "2")[0]?.host).toBe("box5");
+    expect((await sb.cli(["status", "held"])).stdout).not.toContain("could not launch");
   }, 150_000);
 
   it("done and skip of stages there: done reads the branch from the host and refuses work the base lacks; both end the session there", async () => {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/state/config.js";
 import { parsePlan } from "../../src/core/parse-plan.js";
-import { checkStageHosts, resolveHosts } from "../../src/core/hosts.js";
+import { checkStageHosts, hostChanges, resolveHosts } from "../../src/core/hosts.js";
 import { UserError } from "../../src/errors.js";
 
 let dir: string;
@@ -102,5 +102,20 @@ describe("Host: and Needs: in plans", () => {
   it("accepts a plan whose hosts and labels exist", () => {
     const plan = parsePlan("plan.md", "# Plan\n\n## Stage 1: A\nHost: box1\nNeeds: gpu\n\n## Stage 2: B\n");
     expect(() => checkStageHosts("plan.md", plan.stages, hosts)).not.toThrow();
+  });
+});
+
+describe("hostChanges: a run's hosts against the configuration's now (resume)", () => {
+  const box = (ssh: string, more: Record<string, unknown> = {}) => ({ ssh, slots: 2, ...more });
+  it("names what was added, removed or changed; the same entry with its keys in another order is no change", () => {
+    expect(hostChanges({ a: box("a", { labels: ["x"] }) }, { a: { labels: ["x"], slots: 2, ssh: "a" } }, [])).toEqual({ changed: [] });
+    expect(hostChanges({ a: box("a"), b: box("b") }, { a: box("a", { autorun: "/opt/autorun" }), c: box("c") }, [])).toEqual({ changed: ["a", "b", "c"] });
+  });
+
+  it("refuses to drop a host a stage runs on or is pinned to; one that finished there does not hold it", () => {
+    const before = { a: box("a"), b: box("b") };
+    expect(hostChanges(before, { a: box("a") }, [{ id: "3", running: true, host: "b" }])).toEqual({ refused: "stage 3 runs on host b, which the configuration no longer names; name it again under hosts, or end that stage first (autorun done or skip)" });
+    expect(hostChanges(before, { a: box("a") }, [{ id: "4", running: false, pinned: "b" }])).toEqual({ refused: "stage 4 is pinned to host b (Host: b), which the configuration no longer names; name it again under hosts, or skip that stage (autorun skip)" });
+    expect(hostChanges(before, { a: box("a") }, [{ id: "2", running: false, host: "b" }, { id: "5", running: true, host: "local", pinned: "local" }])).toEqual({ changed: ["b"] });
   });
 });
