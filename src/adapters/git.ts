@@ -349,13 +349,13 @@ export function addExclude(file: string, pattern: string): void {
 /** A git config value as git resolves it in `dir` (repository, then global), or undefined. */
 /** Whether git can name a committer here (`git var GIT_COMMITTER_IDENT`): merge commits need one. */
 export async function committerIdent(dir: string): Promise<boolean> {
-  const r = await run(dir, ["var", "GIT_COMMITTER_IDENT"]).catch(() => undefined);
-  return r?.ok === true;
+  return (await committerIdentity(dir)) !== undefined;
 }
 
-export async function configValue(dir: string, key: string): Promise<string | undefined> {
-  const r = await run(dir, ["config", "--get", key]).catch(() => undefined);
-  return r?.ok && r.stdout.trim() !== "" ? r.stdout.trim() : undefined;
+/** Who a commit made in `dir` would be by, as git works it out (its configuration, then GIT_COMMITTER_* and EMAIL): `Name <email>`. */
+export async function committerIdentity(dir: string): Promise<string | undefined> {
+  const r = await run(dir, ["var", "GIT_COMMITTER_IDENT"]).catch(() => undefined);
+  return r?.ok ? r.stdout.trim().replace(/ \d+ [+-]\d{4}$/, "") : undefined;
 }
 
 export async function gitVersion(): Promise<string | undefined> {

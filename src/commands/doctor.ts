@@ -21,7 +21,7 @@ import { loadConfig } from "../state/config.js";
 import type { Status } from "../types/schemas.js";
 import type { Ctx } from "./ctx.js";
 import { loadOrchestrations } from "../state/orchestration.js";
-import { stagesList } from "../core/printable.js";
+import { printable, stagesList } from "../core/printable.js";
 import { resolveHosts } from "../core/hosts.js";
 import { hostFindings } from "./host-check.js";
 
@@ -83,8 +83,9 @@ async function checkTools(ctx: Ctx, project: { here: string | undefined; config:
   } else {
     add(findExecutable(agent) ? "ok" : "problem", findExecutable(agent) ? `agent command: ${agent}` : `agent command ${agent} (agentCommand) is not installed or not on PATH`);
   }
-  const email = await git.configValue(here ?? ctx.cwd, "user.email");
-  add(email ? "ok" : "warn", email ? `git identity: ${email}` : 'git has no identity; merge commits need one: git config --global user.name "Your Name" && git config --global user.email you@example.com');
+  // As the merge commits will find it: the configuration, or GIT_COMMITTER_* and EMAIL.
+  const who = await git.committerIdentity(here ?? ctx.cwd);
+  add(who ? "ok" : "warn", who ? `git identity: ${printable(who)}` : 'git has no identity; merge commits need one: git config --global user.name "Your Name" && git config --global user.email you@example.com');
   add(process.versions.node.split(".").map(Number)[0]! >= 20 ? "ok" : "problem", `node: ${process.version}`);
   return usesClaude;
 }

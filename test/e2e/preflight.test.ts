@@ -83,6 +83,16 @@ describe("one preflight for the dry run and the real run", () => {
     await expectRefusedBoth(sb, env, /git has no identity in .*merge commits need one/);
   });
 
+  it("an identity from GIT_COMMITTER_* alone is one, for doctor as for the run (no configuration of git's)", async ({ sb }) => {
+    const env = { ...fakeClaudeEnv(sb), GIT_COMMITTER_NAME: "Ci Bot", GIT_COMMITTER_EMAIL: "ci@example.invalid", HOME: sb.dir, XDG_CONFIG_HOME: sb.dir, GIT_CONFIG_NOSYSTEM: "1" };
+    await sb.git("config", "user.useConfigOnly", "true");
+    const doctor = await sb.cli(["doctor"], { env });
+    expect(doctor.stdout).toMatch(/git identity: Ci Bot <ci@example\.invalid>/);
+    expect(doctor.stdout).not.toContain("git has no identity");
+    const dry = await sb.cli(["orchestrate", sb.writePlan("ident.md", "## Stage 1: A\n"), "--dry-run"], { env });
+    expect(dry.stderr).not.toContain("git has no identity");
+  });
+
   it("several at once: the dry run lists each, the real run names the first and says there are more", async ({ sb }) => {
     const { dry, real } = await both(sb, { ...fakeClaudeEnv(sb, { trusted: false }), ANTHROPIC_API_KEY: KEY }, ["--permission-mode", "bypass"]);
     expect(dry.code).toBe(2);
