@@ -4,6 +4,7 @@
  * (the top-level `sshOptions`, then its own). And the plan's `Host:` / `Needs:` checked against
  * them. Pure.
  */
+import { isDeepStrictEqual } from "node:util";
 import { UserError } from "../errors.js";
 import type { HostConfig } from "../types/hosts-schema.js";
 import { settingLine, type SettingLines, type StageSettings } from "./stage-settings.js";
@@ -89,15 +90,6 @@ export function checkStageHosts(file: string, stages: readonly PlanStage[], host
   if (!hosts.some((h) => h.slots > 0)) throw new UserError(`no host has a slot (local has slots: 0 and no other host has any); give a host slots in autorun.config.json.`);
 }
 
-/** Each host's entry as JSON with its keys in order: two entries that say the same compare equal. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /** A stage as far as its host matters: where it runs now, and the host it is pinned to. */
 export interface StageOnHost {
   id: string;
@@ -113,7 +105,7 @@ export interface StageOnHost {
  */
 export function hostChanges(before: Record<string, HostConfig>, now: Record<string, HostConfig>, stages: readonly StageOnHost[]): { changed: string[] } | { refused: string } {
   const names = [...new Set([...Object.keys(before), ...Object.keys(now)])];
-  const changed = names.filter((name) => canonical(before[name] ?? null) !== canonical(now[name] ?? null));
+  const changed = names.filter((name) => !isDeepStrictEqual(before[name], now[name]));
   const gone = (name: string | undefined) => name !== undefined && name !== "local" && now[name] === undefined;
   for (const s of stages) {
     if (s.running && gone(s.host)) return { refused: `stage ${s.id} runs on host ${s.host}, which the configuration no longer names; name it again under hosts, or end that stage first (autorun done or skip)` };
