@@ -6,7 +6,7 @@ import type { StageStatus, Status, Usage } from "../types/schemas.js";
 import { printable, stagesList } from "../core/printable.js";
 import { clipDisplay, displayWidth, padDisplay } from "../core/text-width.js";
 import { addUsage, dollars, formatCost } from "../core/usage.js";
-import { waitingForResources } from "../core/scheduler.js";
+import { waitingForHosts, waitingForResources } from "../core/scheduler.js";
 import { liftHoldCommand, needAttention, phaseOf, withoutFurniture } from "../core/words.js";
 import { reviewEntries } from "../state/review.js";
 import { eventsUnwritable } from "../state/writable.js";
@@ -147,8 +147,9 @@ function hostLostLine(id: string, s: StageStatus): string {
 /** While the run goes on: each host whose last launch failed, why, and the stages pinned there that wait for it. */
 function hostRefusalLines(status: Status, now: Date): string[] {
   if (status.status !== "running" && status.status !== "stopped") return [];
+  const pinned = [...waitingForHosts(status)];
   return Object.entries(status.host_refusals).map(([host, r]) => {
-    const waiting = Object.entries(status.stages).filter(([, s]) => s.status === "pending" && s.settings.host === host).map(([id]) => id);
+    const waiting = pinned.filter(([, w]) => w.host === host).map(([id]) => id);
     const held = waiting.length > 0 ? `${stagesList(waiting)}, pinned there, ${waiting.length === 1 ? "waits" : "wait"}` : "no stage pinned there waits, and others go elsewhere";
     return `host ${printable(host)} could not launch stages for ${formatDistanceStrict(new Date(r.since), now)} (${printable(r.reason)}): ${held}; autorun tries it again every minute. Check it: autorun doctor`;
   });

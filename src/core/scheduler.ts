@@ -81,6 +81,17 @@ export function waitingForResources(status: Status): Map<string, { resource: str
   return out;
 }
 
+/** Why a pending stage pinned to a host is not running: that host's last launch failed (the run's `host_refusals`). */
+export function waitingForHosts(status: Status): Map<string, { host: string; reason: string }> {
+  const out = new Map<string, { host: string; reason: string }>();
+  for (const [id, s] of Object.entries(status.stages)) {
+    const host = s.settings.host;
+    const refused = s.status === "pending" && host !== undefined ? status.host_refusals[host] : undefined;
+    if (refused) out.set(id, { host: host!, reason: refused.reason });
+  }
+  return out;
+}
+
 export type Outcome = { done: false } | { done: true; status: "completed" | "failed"; reason: string };
 
 /** Completed when every stage is; failed when nothing runs and nothing more can start. */

@@ -5,7 +5,7 @@ import { format } from "date-fns/format";
 import type { AutorunEvent, Status } from "../types/schemas.js";
 import { STAGE_CELLS, sortStages, usesHosts, type StageColumn } from "../core/stage-cells.js";
 import { eventText, liftHoldCommand, needAttention } from "../core/words.js";
-import { waitingForResources } from "../core/scheduler.js";
+import { waitingForHosts, waitingForResources } from "../core/scheduler.js";
 import { clipDisplay, displayWidth, padDisplay } from "../core/text-width.js";
 
 /** The stage table's columns, most needed first; the name takes what is left. */
@@ -47,6 +47,7 @@ export function dependencyLines(status: Status): string[] {
   const lines: string[] = [];
   if (status.hold) lines.push(`ON HOLD: ${status.hold.reason}`, `  ${liftHoldCommand(status.hold, status.plan_name)}`);
   const resources = waitingForResources(status);
+  const hosts = waitingForHosts(status);
   status.waves.forEach((ids, i) => {
     lines.push(`Wave ${i + 1}${status.current_wave === i + 1 && (status.status === "running" || status.status === "stopped") ? " (current)" : ""}`);
     for (const id of ids) {
@@ -56,8 +57,8 @@ export function dependencyLines(status: Status): string[] {
       lines.push(`  ${MARK[s.status] ?? "?"} ${id} ${clip(s.name, 16)}${deps ? `  ← ${deps}` : ""}`);
       const r = resources.get(id);
       if (r) lines.push(`      waits for ${r.resource} (stage ${r.holder} has it)`);
-      const host = s.status === "pending" && s.settings.host !== undefined ? status.host_refusals[s.settings.host] : undefined;
-      if (host) lines.push(printable(`      waits for host ${s.settings.host} (it could not launch there: ${host.reason})`));
+      const h = hosts.get(id);
+      if (h) lines.push(printable(`      waits for host ${h.host} (it could not launch there: ${h.reason})`));
     }
   });
   return lines;
