@@ -18,6 +18,7 @@ import { RuntimeError, UserError } from "../errors.js";
 import { preflightOrchestration } from "./preflight.js";
 import { sentence, stagesList } from "../core/printable.js";
 import { stageState } from "../core/words.js";
+import { onThisMachine } from "../core/hosts.js";
 
 export async function runResume(ctx: Ctx, plan: string, opts: { budget?: number; stageBudget?: number } = {}): Promise<number> {
   const found = resolveOrchestration(ctx, plan);
@@ -54,7 +55,7 @@ export async function runResume(ctx: Ctx, plan: string, opts: { budget?: number;
  */
 async function relaunchGone(ctx: Pick<Ctx, "out">, orch: LoadedOrchestration): Promise<void> {
   // A stage that handed over is merged, not relaunched, whatever became of its session.
-  const running = Object.entries(orch.status.stages).filter(([, s]) => s.status === "in_progress" && !s.implement_done && (s.host ?? "local") === "local");
+  const running = Object.entries(orch.status.stages).filter(([, s]) => s.status === "in_progress" && !s.implement_done && onThisMachine(s.host));
   if (running.length === 0) return;
   const sessions = new Set(await createTmux(orch.config.tmuxSocket).listSessions());
   const gone = running.filter(([, s]) => !sessions.has(s.session)).map(([id]) => id);

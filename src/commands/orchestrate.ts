@@ -5,7 +5,7 @@ import writeFileAtomic from "write-file-atomic";
 import { parsePlan } from "../core/parse-plan.js";
 import type { Plan } from "../core/plan.js";
 import { checkModels, modelProblem } from "../core/stage-settings.js";
-import { checkStageHosts, otherHostsHaveSlots, resolveHosts } from "../core/hosts.js";
+import { checkStageHosts, onThisMachine, otherHostsHaveSlots, resolveHosts } from "../core/hosts.js";
 import { planNameFromPath, projectSlug } from "../core/slug.js";
 import { branchName, sessionName, worktreeName } from "../core/naming.js";
 import { renderContextFile } from "../core/context-file.js";
@@ -227,7 +227,7 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
     const planned = foldEvents([{ ...started, ts: nowIso() }])!;
     const worktrees = new Worktrees();
     // (Not those pinned to another host: their worktrees are made there.)
-    const ahead = worktrees.makeAhead(planned, stagesToLaunch(planned).filter((id) => (planned.stages[id]!.settings.host ?? "local") === "local"), tip);
+    const ahead = worktrees.makeAhead(planned, stagesToLaunch(planned).filter((id) => onThisMachine(planned.stages[id]!.settings.host)), tip);
     status = await writeOrWithdraw(prep, started, ahead);
     // Every stage done before the run (marked so in the plan): nothing to launch, no monitor to start.
     if (Object.values(status.stages).every((s) => s.status === "completed")) return await endDoneBefore(ctx, prep, status);

@@ -36,6 +36,11 @@ export function otherHostsHaveSlots(hosts: readonly HostSpec[]): boolean {
   return hosts.some((h) => !h.local && h.slots > 0);
 }
 
+/** A host name (a stage's, or its `Host:`) that means this machine: none, or `local`. */
+export function onThisMachine(host: string | undefined): host is "local" | undefined {
+  return host === undefined || host === "local";
+}
+
 export function resolveHosts(config: HostsInput): HostSpec[] {
   const hosts = config.hosts ?? {};
   const local = hosts.local ?? {};

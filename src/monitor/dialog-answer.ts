@@ -7,6 +7,7 @@ import type { RunView } from "./parts.js";
 import { decide, parseBashDialog, pendingBashCalls, sameDialog } from "./dialog.js";
 import { readTranscriptTail } from "./usage.js";
 import { hookAnswer } from "../core/permissions.js";
+import { onThisMachine } from "../core/hosts.js";
 
 type Host = Pick<RunView, "deps" | "status" | "emit">;
 
@@ -90,8 +91,7 @@ export async function answerDialog(host: Host, at: { id: string; screen: string 
     return later ? "done" : { person: decision.why, ...command };
   }
   // (A stage on a host has no answers there for its hook: its dialogs are answered here at once.)
-  const where = host.status.stages[id]!.host;
-  if ((where === undefined || where === "local") && leftToHook(m, { shown, command: decision.command, now }, config.permissionAnswers)) return "done";
+  if (onThisMachine(host.status.stages[id]!.host) && leftToHook(m, { shown, command: decision.command, now }, config.permissionAnswers)) return "done";
   const again = await tmux.capturePane(session);
   if (!sameDialog(again === undefined ? undefined : parseBashDialog(again), dialog)) return "done"; // it changed: judged at the next look
   m.answered = { question: shown, screen: sight.lastScreen, at: now, times: (last?.times ?? 0) + 1 };

@@ -16,6 +16,7 @@ import { runningMonitor } from "./monitor-pid.js";
 import { verifiedNudge, type NudgeResult } from "./nudge.js";
 import { lastLine } from "../adapters/exec.js";
 import { fetchFromHost } from "../adapters/git-ssh.js";
+import { onThisMachine } from "../core/hosts.js";
 
 export interface Stopped {
   /** The monitor that was stopped, if one was running. */
@@ -81,7 +82,7 @@ async function endOnHosts(orch: LoadedOrchestration, stages: ReadonlyMap<string,
  */
 export async function endStageSession(orch: LoadedOrchestration, id: string): Promise<string | undefined> {
   const stage = orch.status.stages[id]!;
-  if (stage.host === undefined || stage.host === "local") {
+  if (onThisMachine(stage.host)) {
     await createTmux(orch.config.tmuxSocket).killSession(stage.session);
     return undefined;
   }
@@ -94,7 +95,7 @@ export async function endStageSession(orch: LoadedOrchestration, id: string): Pr
  */
 export async function fetchFromStageHost(orch: LoadedOrchestration, id: string): Promise<void> {
   const stage = orch.status.stages[id]!;
-  if (stage.host === undefined || stage.host === "local") return;
+  if (onThisMachine(stage.host)) return;
   const there = await openRunHost({ home: orch.paths.home, projectSlug: orch.status.project_slug, config: orch.config }, stage.host);
   if (!there) throw new Error(`host ${stage.host} is not in the configuration`);
   await fetchFromHost({ home: orch.paths.home }, there.target, { cwd: orch.status.project_root, remoteDir: there.info.root }, [`+refs/heads/${stage.branch}:refs/heads/${stage.branch}`]);
