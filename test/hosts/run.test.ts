@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSandbox, ROOT, SIM, waitFor, type Sandbox } from "../helpers/env.js";
 import { expectClean, killMonitor, orchestrate, sleepAgent, waitForEnd } from "../helpers/orch.js";
 import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
+import { expectHostClean } from "./host-checks.js";
 import { sandboxAvailable } from "../../src/adapters/agent.js";
 import { findExecutable } from "../../src/adapters/process.js";
 import { createTmux } from "../../src/adapters/tmux.js";
@@ -75,12 +76,6 @@ describe.skipIf(skip)("runs with a host", () => {
     return sb;
   }
 
-  /** Nothing of the run on the host: no session on its tmux server, no stage worktree or branch. */
-  async function expectHostClean(sb: Sandbox, root: string): Promise<void> {
-    expect(await onHost('tmux -S "$1" list-sessions -F "#{session_name}" 2>/dev/null', join(host.home, ".autorun", "tmux", sb.socket))).toBe("");
-    expect((await execa("git", ["-c", "safe.directory=*", "-C", root, "worktree", "list"])).stdout.split("\n")).toHaveLength(1);
-    expect((await execa("git", ["-c", "safe.directory=*", "-C", root, "branch", "--list", "worktree-*"])).stdout.trim()).toBe("");
-  }
 
   it("a diamond with two stages pinned to the host merges every stage here; the host's events, env and cleanup", async () => {
     const secret = `tok-${process.pid}-${Date.now()}-s3cr3t`;
@@ -146,7 +141,7 @@ describe.skipIf(skip)("runs with a host", () => {
     expect(filesHolding(sb.dir, secret)).toEqual([]);
     expect(filesHolding(host.home, secret)).toEqual([]);
     await expectClean(sb, "diamond");
-    await expectHostClean(sb, join(host.home, "work", launchedSlug(events)));
+    await expectHostClean(host, sb.socket, join(host.home, "work", launchedSlug(events)));
   }, 240_000);
 
   it("discard ends what the run left on the host: sessions, clean worktrees, merged branches, its state there; keeps uncommitted files and unmerged commits, and says so", async () => {
@@ -304,7 +299,7 @@ describe.skipIf(skip)("runs with a host", () => {
     const merges = (await sb.git("log", "--merges", "--format=%s", "main")).split("\n");
     expect(merges.sort()).toEqual(["autorun: merge stage 1: Moves", "autorun: merge stage 2: Pinned"]);
     await expectClean(sb, "part");
-    await expectHostClean(sb, join(host.home, "part", launchedSlug(events)));
+    await expectHostClean(host, sb.socket, join(host.home, "part", launchedSlug(events)));
   }, 240_000);
 });
 

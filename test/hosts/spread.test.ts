@@ -6,11 +6,11 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSandbox, ROOT, SIM, type Sandbox } from "../helpers/env.js";
 import { expectClean, orchestrate, waitForEnd } from "../helpers/orch.js";
 import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
+import { expectHostClean } from "./host-checks.js";
 
 const skip = hostLaneSkip();
 const AUTORUN = join(ROOT, "dist", "bin", "autorun");
@@ -50,11 +50,6 @@ describe.skipIf(skip)("a plan over two hosts and this machine", () => {
     await expectClean(sb, "spread");
     // Nothing of the run's stages on either host: no session, no worktree but the root's, no stage branch.
     const slug = String(events[0]!.project_slug);
-    for (const host of hosts) {
-      const root = join(host.home, "spread", slug);
-      expect((await host.asUser('tmux -S "$1" list-sessions -F "#{session_name}" 2>/dev/null', join(host.home, ".autorun", "tmux", sb.socket))).stdout).toBe("");
-      expect((await execa("git", ["-c", "safe.directory=*", "-C", root, "worktree", "list"])).stdout.split("\n")).toHaveLength(1);
-      expect((await execa("git", ["-c", "safe.directory=*", "-C", root, "branch", "--list", "worktree-*"])).stdout.trim()).toBe("");
-    }
+    for (const host of hosts) await expectHostClean(host, sb.socket, join(host.home, "spread", slug));
   }, 180_000);
 });
