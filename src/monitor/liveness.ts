@@ -89,15 +89,18 @@ async function checkLiveness(host: Host, worktrees: Worktrees, mem: (id: string)
   if (watched.length === 0) return;
   // Every pane's state in one tmux call, not one per stage.
   const panes = await tmux.paneStatuses(watched.map(([, stage]) => stage.session));
+  // tmux marks a pane dead when its terminal closes, and learns the exit status a moment later
+  // (tmux 3.3 at times never does, when the program had started one of its own): each dead pane
+  // is looked at again until a second has passed in all, not a second per look.
+  const until = clock.now() + 1_000;
   for (const [id, stage] of watched) {
     let pane = panes.get(stage.session) ?? { state: "gone" as const };
     if (pane.state === "running") {
       if (await endedForItsWorktree(host, id, stage, mem(id))) gone.push({ id });
       continue;
     }
-    // tmux marks a pane dead when its terminal closes, and learns the exit status a moment later.
-    for (let look = 0; look < 10 && pane.state === "exited" && pane.status === undefined && pane.signal === undefined; look++) {
-      await host.deps.clock.sleep(100);
+    for (let look = 0; look < 10 && clock.now() < until && pane.state === "exited" && pane.status === undefined && pane.signal === undefined; look++) {
+      await clock.sleep(100);
       pane = await tmux.paneStatus(stage.session);
     }
     gone.push(pane.state === "exited" ? { id, exit: { status: pane.status, signal: pane.signal } } : { id });

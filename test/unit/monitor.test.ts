@@ -268,6 +268,26 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     expect(m.status.stages["1"]!.status).toBe("failed");
   });
 
+  it("a dead pane whose exit status tmux never learns is reported within a second, however slow each look", async () => {
+    const t = fakeTmux();
+    const a = t.agent("starting");
+    a.said.push("Error: cannot reach the API");
+    a.pane = { state: "exited", status: undefined, signal: undefined };
+    t.sessions.set("p_stage-1", a);
+    started();
+    // Each look at one pane costs 300 ms, as tmux's own wait for a status does.
+    const looked = t.tmux.paneStatus;
+    t.tmux.paneStatus = async (name) => {
+      now += 300;
+      return looked(name);
+    };
+    const m = monitor(t.tmux);
+    const from = now;
+    await step(m);
+    expect(readAllEvents(paths.events).find((e) => e.type === "session_dead")).toMatchObject({ stage: "1", last_lines: ["starting", "Error: cannot reach the API"] });
+    expect(now - from).toBeLessThanOrEqual(1_500);
+  });
+
   it("a running stage whose worktree was removed has its session ended and runs again", async () => {
     const t = fakeTmux();
     t.sessions.set("p_stage-1", t.agent("working"));
