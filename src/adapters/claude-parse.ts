@@ -1,4 +1,5 @@
 /** `--parse-with claude`: ask `claude -p` for the stage list of a free-form plan; validate it like YAML. */
+import "../types/zod-setup.js";
 import * as z from "zod";
 import { runProgram } from "./exec.js";
 import { buildPlan, type Plan, type RawStage } from "../core/plan.js";

@@ -9,6 +9,7 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { claudeConfigDir, claudeTranscriptPath } from "../adapters/claude-projects.js";
+import "../types/zod-setup.js";
 import * as z from "zod";
 import * as git from "../adapters/git.js";
 import { lastLine, runProgram } from "../adapters/exec.js";

@@ -5,6 +5,7 @@
  * host, derived from what `prepare` reports (the host's autorun home and its project root).
  */
 import { join } from "node:path";
+import "../types/zod-setup.js";
 import * as z from "zod";
 
 const absolute = z.string().min(1).refine((p) => p.startsWith("/") && !/[\0\n]/.test(p), "an absolute path without newlines");

@@ -1,4 +1,5 @@
 /** The configuration: every key a config file, a flag or settings.json may hold. */
+import "./zod-setup.js";
 import * as z from "zod";
 import { hostsSchema, sshOptionsSchema } from "./hosts-schema.js";
 

@@ -2,6 +2,7 @@
  * The events of events.jsonl, each a zod schema: every writer appends one of these, every reader
  * folds them. The status and the configuration are in status-schema.ts and config-schema.ts.
  */
+import "./zod-setup.js";
 import * as z from "zod";
 import { ATTENTION, PHASES } from "./constants.js";
 

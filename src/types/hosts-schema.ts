@@ -2,6 +2,7 @@
  * The `hosts` and `sshOptions` configuration keys: the machines stages may run on, keyed by a
  * name of the person's choosing; `local` is this machine.
  */
+import "./zod-setup.js";
 import * as z from "zod";
 
 export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

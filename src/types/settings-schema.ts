@@ -1,4 +1,5 @@
 /** The shape of settings.json: the resolved configuration (`Config`), below both config.ts and settings.ts. */
+import "./zod-setup.js";
 import * as z from "zod";
 import { configFields } from "./schemas.js";
 

@@ -1,4 +1,5 @@
 /** status.json: the fold of events.jsonl, one record per stage. */
+import "./zod-setup.js";
 import * as z from "zod";
 import { ATTENTION, STAGE_STATUS } from "./constants.js";
 import { stageSettingsSchema, usageSchema } from "./event-schema.js";
