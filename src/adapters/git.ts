@@ -55,6 +55,23 @@ export async function branchTips(root: string, branches: readonly string[]): Pro
   return tips;
 }
 
+/**
+ * Of the given branches, those whose tips `commit` contains, with their tips: one git call for them
+ * all, where an ancestry test took one each.
+ */
+export async function branchesIn(root: string, commit: string, branches: readonly string[]): Promise<Map<string, string>> {
+  if (branches.length === 0) return new Map();
+  const refs = branches.map((b) => `refs/heads/${b}`);
+  const out = await ok(root, ["for-each-ref", `--merged=${commit}`, "--format=%(refname)%09%(objectname)", ...refs], "git for-each-ref");
+  const tips = new Map<string, string>();
+  for (const line of out.split("\n")) {
+    const [ref, sha] = line.split("\t");
+    // Names are prefix patterns to for-each-ref: exact names only.
+    if (ref && sha && refs.includes(ref)) tips.set(ref.slice("refs/heads/".length), sha);
+  }
+  return tips;
+}
+
 export async function commitsAhead(root: string, base: string, branch: string): Promise<number> {
   return Number(await ok(root, ["rev-list", "--count", `${base}..${branch}`], "git rev-list"));
 }
@@ -74,10 +91,11 @@ export async function isAncestor(root: string, commit: string, of: string): Prom
  * at, not one that came in through a merge's second parent.
  */
 async function lineSince(root: string, commit: string, tip: string): Promise<{ line: string[]; onLine: boolean }> {
-  const line = (await ok(root, ["rev-list", "--first-parent", tip, `^${commit}`], "git rev-list")).split("\n").filter(Boolean);
+  // Each commit with its parents (the first parent first), so the oldest's is read in the same call.
+  const rows = (await ok(root, ["rev-list", "--first-parent", "--parents", tip, `^${commit}`], "git rev-list")).split("\n").filter(Boolean).map((row) => row.split(" "));
+  const line = rows.map((row) => row[0]!);
   if (line.length === 0) return { line, onLine: true };
-  const parent = await run(root, ["rev-parse", "--verify", "--quiet", `${line[line.length - 1]!}^1`]);
-  return { line, onLine: parent.ok && parent.stdout.trim() === commit };
+  return { line, onLine: rows[rows.length - 1]![1] === commit };
 }
 
 /** Whether `commit` is on `tip`'s first-parent line (call it with `commit` an ancestor of `tip`). */

@@ -50,15 +50,26 @@ async function changesIn(root: string, baseTip: string, tip: string): Promise<bo
 }
 
 /**
- * A stage a person merged by hand: its branch's tip is in the base, and got there through a merge
- * (so it is not the commit the stage started from, which is on the base's own line). Only for a
- * stage that is running or failed: a merge of autorun's own is recorded (`merge_started`) before
- * the base moves, so a caller that read git first and the events after never mistakes one for it.
+ * Of `stages`, those a person merged by hand, with the merge that brought each: the branch's tip is
+ * in the base, and got there through a merge (so it is not the commit the stage started from, which
+ * is on the base's own line). Only stages running or failed: a merge of autorun's own is recorded
+ * (`merge_started`) before the base moves, so a caller that read git first and the events after
+ * never mistakes one for it. This runs each time the base moves, with every running stage: one git
+ * call tells which branch tips the base has, and only those are looked at further.
  */
-export async function handMerged(root: string, base: string, stage: Stage): Promise<string | undefined> {
-  if (stage.status !== "in_progress" && stage.status !== "failed") return undefined;
-  const found = await workInBase(root, base, stage).catch(() => undefined);
-  return found?.kind === "in_base" && found.own ? found.commit : undefined;
+export async function handMergedAmong(root: string, base: string, stages: readonly (readonly [string, Stage])[]): Promise<[string, string][]> {
+  const open = stages.filter(([, stage]) => stage.status === "in_progress" || stage.status === "failed");
+  if (open.length === 0) return [];
+  const baseTip = await git.headCommit(root, `refs/heads/${base}`).catch(() => undefined);
+  if (baseTip === undefined) return [];
+  const inBase = await git.branchesIn(root, baseTip, open.map(([, stage]) => stage.branch)).catch(() => new Map<string, string>());
+  const found: [string, string][] = [];
+  for (const [id, stage] of open) {
+    const tip = inBase.get(stage.branch);
+    const merge = tip === undefined ? undefined : await git.mergeThatBrought(root, tip, baseTip).catch(() => undefined);
+    if (merge !== undefined) found.push([id, merge]);
+  }
+  return found;
 }
 
 /** Stages that depend on `id` directly. */

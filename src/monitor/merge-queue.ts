@@ -11,7 +11,7 @@ import type { AutorunEvent } from "../types/schemas.js";
 import { cleanup } from "./cleanup.js";
 import { isLocked, withLock } from "../state/lock.js";
 import { mergeLockPath } from "./merge-plan.js";
-import { handMerged } from "./finish.js";
+import { handMergedAmong } from "./finish.js";
 import { MAX_SEND_BACKS, mergeStage, type MergeOutcome } from "./merge.js";
 import type { ReviewDesk, RunView } from "./parts.js";
 import { memoryOf } from "./parts.js";
@@ -170,9 +170,8 @@ export class MergeQueue {
     if (tip === undefined || tip === this.baseSeen) return;
     // A stage being merged now is looked at again once its merge is over, even if the base stays.
     if (candidates.length === open.length) this.baseSeen = tip;
-    for (const [id, stage] of candidates) {
-      const commit = await handMerged(root, base, stage);
-      if (!commit) continue;
+    for (const [id, commit] of await handMergedAmong(root, base, candidates)) {
+      const stage = this.view.status.stages[id]!;
       // Read after git and recorded under the project's merge lock, as a person's done or skip
       // is: a merge of autorun's own is recorded before it moves the base, and a done or skip
       // that took the lock first has its say. A held lock is not waited for (a merge's checks may

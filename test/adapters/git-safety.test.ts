@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { operationOnBase, restoreBranch, saveStageTip, stageTip } from "../../src/adapters/git-safety.js";
 import { lockHolder, parseClaudeLock } from "../../src/adapters/claude-lock.js";
-import { branchExists, deleteMergedBranch, isAncestor, listWorktrees, mergeThatBrought } from "../../src/adapters/git.js";
+import { branchesIn, branchExists, deleteMergedBranch, isAncestor, listWorktrees, mergeThatBrought } from "../../src/adapters/git.js";
 import { removeStageWorktree } from "../../src/monitor/worktree-removal.js";
 
 let dir: string;
@@ -263,5 +263,17 @@ describe("the merge that brought a stage's branch into the base", () => {
     expect(await mergeThatBrought(repo, git(repo, ["rev-parse", "HEAD~1"]).out, main)).toBeUndefined();
     commit(wt, "unmerged.txt", "not merged");
     expect(await mergeThatBrought(repo, git(wt, ["rev-parse", "HEAD"]).out, main)).toBeUndefined();
+  });
+
+  it("of several branches, those whose tips the base has, in one call", async () => {
+    const merged = stageWorktree("p-stage-1");
+    stageWorktree("p-stage-2");
+    // A stage that has committed nothing yet stands on the base's line.
+    git(repo, ["branch", "worktree-p-stage-3", "main"]);
+    git(repo, ["merge", "--no-ff", "-q", "-m", "merge one", "worktree-p-stage-1"]);
+    const main = git(repo, ["rev-parse", "HEAD"]).out;
+    const found = await branchesIn(repo, main, ["worktree-p-stage-1", "worktree-p-stage-2", "worktree-p-stage-3", "worktree-p-gone"]);
+    expect(found).toEqual(new Map([["worktree-p-stage-1", git(merged, ["rev-parse", "HEAD"]).out], ["worktree-p-stage-3", git(repo, ["rev-parse", "HEAD^1"]).out]]));
+    expect(await branchesIn(repo, main, [])).toEqual(new Map());
   });
 });
