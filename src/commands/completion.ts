@@ -1,8 +1,9 @@
 /**
  * `autorun completion bash|zsh`: a completion script made from the command table, so it names every
  * command, subcommand and option the installed autorun has (commands for autorun itself left out).
- * A run's name completes where a command takes one first, from the runs under AUTORUN_HOME; other
- * words that are not options complete as file names (plans are files).
+ * A run's name completes where a command takes one first, from the runs under AUTORUN_HOME, and a
+ * stage id after it where the command takes one, from that run's stages; other words that are not
+ * options complete as file names (plans are files).
  */
 import { UserError } from "../errors.js";
 import type { CommandSpec } from "./command-spec.js";
@@ -28,17 +29,33 @@ function planCommands(commands: readonly CommandSpec[]): string[] {
   return commands.filter((c) => !c.hidden && c.name !== "orchestrate" && !c.name.includes(" ") && /^[<[]plan[\]>]$/.test(c.args?.[0]?.[0] ?? "")).map((c) => c.name);
 }
 
+/** Of those, the commands whose next arguments are stage ids: `once` when it takes one, else any number. */
+function stageCommands(commands: readonly CommandSpec[]): { once: string[]; many: string[] } {
+  const second = (c: CommandSpec) => (planCommands(commands).includes(c.name) ? (c.args?.[1]?.[0] ?? "") : "");
+  return {
+    once: commands.filter((c) => /^[<[]stage[\]>]$/.test(second(c))).map((c) => c.name),
+    many: commands.filter((c) => /^[<[]stage\.\.\.[\]>]$/.test(second(c))).map((c) => c.name),
+  };
+}
+
 /** The bash functions (zsh runs them through bashcompinit). */
 export function bashScript(commands: readonly CommandSpec[]): string {
   const words = completionWords(commands);
   const tops = [...new Set(words.map((w) => w.path[0]!))];
   const groups = tops.filter((t) => words.some((w) => w.path[0] === t && w.path.length > 1));
+  const stages = stageCommands(commands);
   const lines = [
     "# autorun completion for bash: eval \"$(autorun completion bash)\" in ~/.bashrc",
     "_autorun_runs() {",
     '  local f names=()',
     '  for f in "${AUTORUN_HOME:-$HOME/.autorun}"/orchestration/*/; do f="${f%/}"; [ -d "$f" ] && names+=("${f##*/}"); done',
     '  COMPREPLY=($(compgen -W "${names[*]}" -- "$cur"))',
+    "}",
+    // A run's stages, from their context files (stage-<id>-context.md): no autorun process per key.
+    "_autorun_stages() {",
+    '  local f ids=()',
+    '  for f in "${AUTORUN_HOME:-$HOME/.autorun}/orchestration/$1"/stages/stage-*-context.md; do [ -f "$f" ] || continue; f="${f##*/stage-}"; ids+=("${f%-context.md}"); done',
+    '  COMPREPLY=($(compgen -W "${ids[*]}" -- "$cur"))',
     "}",
     "_autorun() {",
     '  local cur="${COMP_WORDS[COMP_CWORD]}" key="${COMP_WORDS[1]}" opts=""',
@@ -49,6 +66,8 @@ export function bashScript(commands: readonly CommandSpec[]): string {
       return `    ${g}) if [ "$COMP_CWORD" -eq 2 ]; then COMPREPLY=($(compgen -W "${subs.join(" ")}" -- "$cur")); return; fi; key="${g} \${COMP_WORDS[2]}" ;;`;
     }),
     "  esac",
+    // A stage id of the run named before it, where the command takes one (any number for retry).
+    `  case "$cur" in -*) ;; *) case "$key" in ${stages.once.join("|")}) [ "$COMP_CWORD" -eq 3 ] && _autorun_stages "\${COMP_WORDS[2]}" ;; ${stages.many.join("|")}) [ "$COMP_CWORD" -ge 3 ] && _autorun_stages "\${COMP_WORDS[2]}" ;; esac ;; esac`,
     // A run's name where a command takes one first (a plan file still completes as a file).
     `  case "$cur" in -*) ;; *) [ "$COMP_CWORD" -eq 2 ] && case "$key" in ${planCommands(commands).join("|")}) _autorun_runs ;; esac; return ;; esac`,
     '  case "$key" in',

@@ -82,6 +82,15 @@ describe("autorun completion", () => {
     expect(await complete(r.stdout, ["autorun", "merge", "o"], sb.home)).toEqual(["other"]);
     expect(await complete(r.stdout, ["autorun", "merge", "other", "o"], sb.home)).toEqual([]);
     expect(await complete(r.stdout, ["autorun", "orchestrate", "ma"], sb.home)).toEqual([]);
+    // Then a stage id of that run where a command takes one; any number of them for retry.
+    mkdirSync(join(sb.home, "orchestration", "other", "stages", "stage-2b-files"), { recursive: true });
+    for (const id of ["1", "2a", "2b", "10"]) writeFileSync(join(sb.home, "orchestration", "other", "stages", `stage-${id}-context.md`), "");
+    expect(await complete(r.stdout, ["autorun", "done", "other", ""], sb.home)).toEqual(["1", "10", "2a", "2b"]);
+    expect(await complete(r.stdout, ["autorun", "skip", "other", "2"], sb.home)).toEqual(["2a", "2b"]);
+    expect(await complete(r.stdout, ["autorun", "retry", "other", "1", "2"], sb.home)).toEqual(["2a", "2b"]);
+    expect(await complete(r.stdout, ["autorun", "nudge", "other", "1", "2"], sb.home)).toEqual([]);
+    expect(await complete(r.stdout, ["autorun", "merge", "master", ""], sb.home)).toEqual([]);
+    expect(await complete(r.stdout, ["autorun", "done", "other", "--y"], sb.home)).toEqual(["--yes"]);
   });
 
   it("gives zsh the same through bashcompinit, and refuses another shell", async ({ sb }) => {
