@@ -108,8 +108,10 @@ export async function runStop(ctx: Ctx, plan: string, opts: { sessions?: boolean
   const orch = resolveOrchestration(ctx, plan);
   const { monitorPid, ended: killed, unreached } = await stopRun(orch, opts, ctx.clock);
   ctx.out(monitorPid !== undefined ? `Stopped the monitor (pid ${monitorPid}).` : "No monitor was running.");
-  for (const line of unreached) ctx.err(`autorun: could not end the sessions there: ${line}`);
   if (opts.sessions) ctx.out(killed.length ? `Ended the sessions of ${stagesList(killed)}; worktrees and branches are kept.` : "No stage sessions were running.");
+  // A session on a host that did not answer may still be running there: said as an error, with how
+  // to end it, and the exit status says the stop is not complete.
+  for (const line of unreached) ctx.err(`autorun: could not end the sessions there: ${line}; they may still be running. Once the host answers, run: autorun stop ${orch.status.plan_name} --sessions`);
   // The next step as it is: a finished run has nothing to continue.
   const name = orch.status.plan_name;
   if (orch.status.status === "completed") ctx.out(`${name} is complete; there is nothing to continue (autorun report ${name}).`);
@@ -117,7 +119,7 @@ export async function runStop(ctx: Ctx, plan: string, opts: { sessions?: boolean
     const failed = Object.entries(orch.status.stages).filter(([, s]) => s.status === "failed").map(([id]) => id);
     ctx.out(`${name} ended with ${stagesList(failed) || "stages"} failed; to run ${failed.length === 1 ? "it" : "them"} again: autorun retry ${name} ${failed.join(" ")}`);
   } else ctx.out(`Continue later with: autorun resume ${name}`);
-  return 0;
+  return unreached.length > 0 ? 1 : 0;
 }
 
 function liveSession(orch: LoadedOrchestration, id: string): string {

@@ -97,6 +97,14 @@ describe.skipIf(skip)("a host that cannot launch", () => {
     expect(done.code).toBe(0);
     expect(await alive("fin_stage-1")).toBe(false);
 
+    // A host that does not answer: its sessions may still run there, so the stop says how to end
+    // them and does not claim it did.
+    await host.inNs(["ip", "link", "set", host.nsLink, "down"]);
+    const cut = await sb.cli(["stop", "fin", "--sessions"], { timeout: 120_000 }).finally(() => host.inNs(["ip", "link", "set", host.nsLink, "up"]));
+    expect(cut.code, cut.stdout + cut.stderr).toBe(1);
+    expect(cut.stderr).toMatch(/^autorun: could not end the sessions there: host box5: .+; they may still be running\. Once the host answers, run: autorun stop fin --sessions$/m);
+    expect(await alive("fin_stage-2")).toBe(true);
+
     const skipped = await sb.cli(["skip", "fin", "2"]);
     expect(skipped.stderr).toBe("");
     expect(skipped.code).toBe(0);
