@@ -22,7 +22,7 @@ import type { Status } from "../types/schemas.js";
 import type { Ctx } from "./ctx.js";
 import { loadOrchestrations } from "../state/orchestration.js";
 import { printable, stagesList } from "../core/printable.js";
-import { resolveHosts } from "../core/hosts.js";
+import { onThisMachine, resolveHosts } from "../core/hosts.js";
 import { hostFindings } from "./host-check.js";
 
 interface Finding {
@@ -129,7 +129,7 @@ async function checkMonitors(orchestrations: Orchestrations, add: Add): Promise<
  */
 function worktreesGone(o: Orchestrations[number], add: Add): void {
   for (const [id, s] of Object.entries(o.status.stages)) {
-    if (s.status !== "in_progress" || (s.host ?? "local") !== "local" || existsSync(join(s.worktree, ".git"))) continue;
+    if (s.status !== "in_progress" || !onThisMachine(s.host) || existsSync(join(s.worktree, ".git"))) continue;
     const clear = existsSync(s.worktree) ? `move the folder ${s.worktree} aside (it is no git worktree now), then ` : "";
     add("warn", `${o.name}: stage ${id}'s worktree ${s.worktree} is gone (removed by hand?), so its work cannot be committed there; to relaunch it in a fresh worktree from its branch: autorun stop ${o.name} --sessions, ${clear}autorun resume ${o.name}`);
   }

@@ -6,6 +6,7 @@ import { cleanup } from "../monitor/cleanup.js";
 import { dependantsOf, workInBase, type WorkInBase } from "../monitor/finish.js";
 import { sentence, stagesList } from "../core/printable.js";
 import { stageState } from "../core/words.js";
+import { onThisMachine } from "../core/hosts.js";
 import { UserError } from "../errors.js";
 import { monitorLogger, startMonitorDetached } from "./monitor.js";
 import type { Ctx } from "./ctx.js";
@@ -95,7 +96,7 @@ export async function runDone(ctx: Ctx, plan: string, stageArg: string, opts: { 
   ctx.out(`Stage ${id} is done: ${detail}${commit ? ` (merged into ${base} by ${commit.slice(0, 12)})` : ""}.`);
   const log = monitorLogger(orch.paths);
   log(`stage ${id}: marked done by a person (${detail})`);
-  if (stage.host !== undefined && stage.host !== "local") {
+  if (!onThisMachine(stage.host)) {
     // Its worktree there goes with the monitor's clean-up after merges, once one runs.
     const unreached = await endStageSession(orch, id);
     if (unreached) ctx.err(`autorun: could not end stage ${id}'s session (${unreached}); end it there: autorun stop ${orch.status.plan_name} --sessions`);

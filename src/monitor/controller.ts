@@ -8,6 +8,7 @@
 import { statSync } from "node:fs";
 import { applyEvent } from "../core/fold.js";
 import { outcome, stagesToLaunch, waveProgress } from "../core/scheduler.js";
+import { onThisMachine } from "../core/hosts.js";
 import { readEventsFrom, readFirstEvent } from "../state/events.js";
 import { appendFor } from "../state/orchestration.js";
 import type { AutorunEvent, EventBody, Status } from "../types/schemas.js";
@@ -200,7 +201,7 @@ export class Monitor {
   private async reapCompletedStages(): Promise<void> {
     this.reaped = true;
     const merged = Object.entries(this.status.stages).filter(([, stage]) => stage.status === "completed" && stage.finished_by !== "skipped");
-    const elsewhere = merged.filter(([, stage]) => stage.host !== undefined && stage.host !== "local").map(([id]) => id);
+    const elsewhere = merged.filter(([, stage]) => !onThisMachine(stage.host)).map(([id]) => id);
     if (this.deps.hosts && elsewhere.length > 0) this.hostReap = this.deps.hosts.reap(elsewhere).catch((error: Error) => this.deps.log(`could not clean up after merged stages on hosts: ${error.message}`));
     for (const [id, stage] of merged) await reapCompleted(this.deps, { id, stage, root: this.status.project_root, base: this.status.base_branch });
   }

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { onThisMachine } from "../core/hosts.js";
 import { buildAgentArgv, sandboxAvailable, sessionEnv, type StageScope } from "../adapters/agent.js";
 import { scopeAt } from "../adapters/stage-scope.js";
 import { findExecutable } from "../adapters/process.js";
@@ -95,7 +96,7 @@ export async function launchStages(deps: LaunchDeps, ids: readonly string[], tip
   // The stages launched here go to this machine's tmux (a stage may have run on a host before).
   const tmux = deps.hosts ? deps.hosts.deps.tmux : deps.tmux;
   const current = deps.current ?? (() => loadStatus(paths));
-  const remote = (id: string) => deps.hosts !== undefined && (deps.placement?.get(id) ?? "local") !== "local";
+  const remote = (id: string) => deps.hosts !== undefined && !onThisMachine(deps.placement?.get(id));
   // Worktrees first, outside the launch lock: creating one is idempotent, and the slowest step of a
   // launch, so launches of different stages must not queue behind each other's `git worktree add`.
   const before = current();

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { withoutFurniture } from "../core/words.js";
 import { stagesList } from "../core/printable.js";
+import { onThisMachine } from "../core/hosts.js";
 import { relaunchStage } from "./launcher.js";
 import type { AutorunEvent } from "../types/schemas.js";
 import type { RunView, StageRecord } from "./parts.js";
@@ -165,7 +166,7 @@ async function checkLiveness(host: Host, worktrees: Worktrees, mem: (id: string)
  * path: files there are someone's, and `autorun doctor` says how to move them aside.
  */
 async function endedForItsWorktree(host: Host, id: string, stage: StageRecord, m: SessionMemory): Promise<boolean> {
-  if ((stage.host ?? "local") !== "local") return false;
+  if (!onThisMachine(stage.host)) return false;
   if (existsSync(join(stage.worktree, ".git"))) {
     m.worktreeMissing = false;
     return false;

@@ -46,7 +46,7 @@ export async function stopRun(orch: LoadedOrchestration, opts: { sessions?: bool
     const elsewhere = new Map<string, string>();
     for (const [id, s] of Object.entries(orch.status.stages)) {
       if (s.status !== "in_progress" && s.status !== "merging") continue;
-      if (s.host !== undefined) elsewhere.set(id, s.host);
+      if (!onThisMachine(s.host)) elsewhere.set(id, s.host);
       else if (await tmux.killSession(s.session)) ended.push(id);
     }
     if (elsewhere.size > 0) {

@@ -10,6 +10,7 @@ import * as git from "../adapters/git.js";
 import type { Status } from "../types/schemas.js";
 import { stagesToLaunch } from "../core/scheduler.js";
 import { MERGE_SUBJECT_PREFIX } from "../core/naming.js";
+import { onThisMachine } from "../core/hosts.js";
 
 type Stage = Status["stages"][string];
 
@@ -137,9 +138,9 @@ export class Worktrees {
     // only take CPU from its launch (and be removed after it); the commit goes there instead.
     const pinned = (id: string) => status.stages[id]!.settings.host;
     const next = stagesToLaunch(after).filter((id) => status.stages[id]!.depends_on.includes(merged));
-    void this.makeAhead(status, next.filter((id) => [undefined, "local"].includes(pinned(id))), commit);
+    void this.makeAhead(status, next.filter((id) => onThisMachine(pinned(id))), commit);
     for (const host of new Set(next.map(pinned))) {
-      if (host !== undefined && host !== "local") this.elsewhere?.(host, commit, next.filter((id) => pinned(id) === host));
+      if (!onThisMachine(host)) this.elsewhere?.(host, commit, next.filter((id) => pinned(id) === host));
     }
   }
 }
