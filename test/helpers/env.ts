@@ -49,6 +49,9 @@ export async function makeSandbox(opts: { repo?: boolean } = {}): Promise<Sandbo
     NO_COLOR: "1",
   };
   for (const k of Object.keys(env)) if (k.startsWith("CLAUDECODE") || k === "TMUX") delete env[k];
+  // Node reads this whole CA bundle as it starts (~30 ms of CPU per process where it is set, and a
+  // run starts hundreds of node processes); nothing a test runs speaks TLS.
+  delete env.NODE_EXTRA_CA_CERTS;
   const git = async (...args: string[]) => (await execa("git", ["-C", repo, ...args], { env })).stdout;
   if (opts.repo !== false) {
     mkdirSync(repo);
