@@ -11,6 +11,8 @@ import { hostBaseRef, hostOrchDir, hostTmuxSocket, hostWorktree } from "../host/
 import { openRunHost } from "../host/remote-host.js";
 import type { LoadedOrchestration } from "../state/orchestration.js";
 import { lastLine } from "../adapters/exec.js";
+import { onThisMachine } from "../core/hosts.js";
+import { readAllEvents } from "../state/events.js";
 
 /**
  * For each stage (session, worktree, branch): "<session there 0|1> <worktree: - or its number of
@@ -85,16 +87,25 @@ export interface HostLook {
   at?: { root: string; socket: string; orchDir: string; target: SshTarget };
 }
 
-/** The stages of the run that may have left something on another host, by host. */
+/**
+ * The stages of the run that may have left something on another host, by host: where each runs or
+ * is pinned, and every host it was launched on before. A stage moved off a lost host may have its
+ * session running on there still, cut off, when the run ended before that host answered again.
+ */
 function stagesByHost(orch: LoadedOrchestration): Map<string, string[]> {
-  const byHost = new Map<string, string[]>();
+  const byHost = new Map<string, Set<string>>();
+  const add = (host: string | undefined, id: string) => {
+    if (onThisMachine(host)) return;
+    byHost.set(host, (byHost.get(host) ?? new Set()).add(id));
+  };
   for (const [id, s] of Object.entries(orch.status.stages)) {
-    for (const host of new Set([s.host, s.settings.host])) {
-      if (host === undefined || host === null || host === "local") continue;
-      byHost.set(host, [...(byHost.get(host) ?? []), id]);
-    }
+    add(s.host, id);
+    add(s.settings.host, id);
   }
-  return byHost;
+  for (const e of readAllEvents(orch.paths.events)) {
+    if ((e.type === "stage_launched" || e.type === "stage_relaunched") && orch.status.stages[e.stage]) add(e.host, e.stage);
+  }
+  return new Map([...byHost].map(([host, ids]) => [host, [...ids]]));
 }
 
 /** What is there of the run on each of its other hosts. */

@@ -16,7 +16,7 @@ import { basename, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSandbox, ROOT, SIM, waitFor, type Sandbox } from "../helpers/env.js";
-import { expectClean, killMonitor, orchestrate, sleepAgent, waitForEnd } from "../helpers/orch.js";
+import { expectClean, killMonitor, monitorPid, orchestrate, sleepAgent, waitForEnd } from "../helpers/orch.js";
 import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
 import { expectHostClean } from "./host-checks.js";
 import { sandboxAvailable } from "../../src/adapters/agent.js";
@@ -171,6 +171,39 @@ describe.skipIf(skip)("runs with a host", () => {
     expect(existsSync(orchThere)).toBe(false);
     expect(existsSync(join(sb.home, "orchestration", "gone"))).toBe(false);
   });
+
+  it("a stage moved off a lost host: the run completes while the host is away, and discard then ends the session left running there", async () => {
+    // On the host the agent never hands over (it sleeps); here the simulated agent finishes the stage.
+    const sb = await sandbox({ hostGraceSeconds: 1, hosts: { local: { slots: 1 }, box1: { ssh: "box1", slots: 2, sshOptions: host.sshOptions, root: "away/{project}", autorun: AUTORUN, agentCommand: ["sh", "-c", "exec sleep 300", "{stage}", "{worktree}"] } } });
+    const plan = sb.writePlan("away.md", "# Away\n## Stage 1: Moves\n");
+    await orchestrate(sb, plan);
+    const hostSessions = async () => (await onHost('tmux -S "$1" list-sessions -F "#{session_name}" 2>/dev/null', join(host.home, ".autorun", "tmux", sb.socket))).split("\n").filter(Boolean);
+    await waitFor("stage 1's session on the host", async () => (await hostSessions()).includes("away_stage-1"), 30_000);
+    const monitor = monitorPid(sb, "away")!;
+    await host.inNs(["ip", "link", "set", host.nsLink, "down"]);
+    try {
+      expect(await ended(sb, "away")).toBe("completed");
+      // Its monitor gives the host up (the connection's keep-alives go unanswered) and exits.
+      await waitFor("the monitor's process gone", () => {
+        try {
+          process.kill(monitor, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      }, 60_000);
+    } finally {
+      await host.inNs(["ip", "link", "set", host.nsLink, "up"]);
+    }
+    const launches = sb.events("away").filter((e) => (e.type === "stage_launched" || e.type === "stage_relaunched") && e.stage === "1");
+    expect(launches.map((e) => e.host ?? "here")).toEqual(["box1", "here"]);
+    // Cut off, its session there ran on, and no monitor is left to end it.
+    expect(await hostSessions()).toEqual(["away_stage-1"]);
+    const r = await sb.cli(["discard", "away", "--yes"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("- end 1 tmux session(s) on host box1: away_stage-1");
+    expect(await hostSessions()).toEqual([]);
+  }, 120_000);
 
   it("a monitor started again cleans up what a merged stage left on the host (killed between its merge and its cleanup)", async () => {
     const sb = await sandbox({ hosts: { box1: { ssh: "box1", slots: 2, sshOptions: host.sshOptions, root: "reap/{project}", autorun: AUTORUN, agentCommand: [process.execPath, SIM] } } });
