@@ -292,6 +292,12 @@ export class Monitor {
     await this.tips.settle();
     await this.statusFile.settle();
     await this.hostReap;
+    // Nobody ends a session on a host that does not answer once this monitor is gone: say where.
+    for (const [host, sessions] of this.deps.hosts?.cutOff() ?? []) {
+      const them = sessions.length === 1 ? "it" : "them";
+      const how = this.status.status === "completed" ? `once it answers, end ${them} with: autorun discard ${this.status.plan_name}` : `the monitor of: autorun resume ${this.status.plan_name} ends ${them} once it answers`;
+      this.deps.log(`host ${host}: not answering, and the session${sessions.length === 1 ? "" : "s"} ${sessions.join(", ")} of stages that went on elsewhere may still run there; ${how}`);
+    }
     // A host's events stream would keep the process from ending.
     await this.deps.hosts?.close();
   }

@@ -46,6 +46,8 @@ export class RunHosts {
   readonly tmux: Tmux;
   /** Stages on another host now: host, and the host's events file length when their attempt started. */
   private readonly placed = new Map<string, { host: string; offset: number; session: string }>();
+  /** Every host each stage was launched on, this one excepted. */
+  private readonly launchedOn = new Map<string, Set<string>>();
   /** Hosts whose last launch failed: until when they are left out of placement, and why. */
   private readonly refused = new Map<string, { until: number; why: string }>();
   private readonly local: LocalStageHost;
@@ -122,6 +124,7 @@ export class RunHosts {
   observe(event: AutorunEvent): void {
     this.keep.observe(event);
     if (event.stage === undefined || (event.type !== "stage_launched" && event.type !== "stage_relaunched")) return;
+    if (event.host !== undefined) this.launchedOn.set(event.stage, (this.launchedOn.get(event.stage) ?? new Set()).add(event.host));
     if (event.host === undefined) {
       this.placed.delete(event.stage);
       return;
@@ -257,6 +260,22 @@ export class RunHosts {
   /** Stages placed on `host` now. */
   stagesOn(host: string): string[] {
     return [...this.placed.entries()].filter(([, p]) => p.host === host).map(([id]) => id);
+  }
+
+  /**
+   * Per host lost now, the sessions of stages that were launched there and run (or ran) elsewhere
+   * since: cut off, they may still run there, and only a monitor that hears the host again ends them.
+   */
+  cutOff(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const [id, hosts] of this.launchedOn) {
+      const session = this.status().stages[id]?.session;
+      for (const host of hosts) {
+        if (session === undefined || this.lostAt(host) === undefined || this.placed.get(id)?.host === host) continue;
+        out.set(host, [...(out.get(host) ?? []), session]);
+      }
+    }
+    return out;
   }
 
   /** Ends every host's events stream (the monitor stops; a later tick starts those it needs again). */

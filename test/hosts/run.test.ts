@@ -197,8 +197,9 @@ describe.skipIf(skip)("runs with a host", () => {
     }
     const launches = sb.events("away").filter((e) => (e.type === "stage_launched" || e.type === "stage_relaunched") && e.stage === "1");
     expect(launches.map((e) => e.host ?? "here")).toEqual(["box1", "here"]);
-    // Cut off, its session there ran on, and no monitor is left to end it.
+    // Cut off, its session there ran on, and no monitor is left to end it: its log said so, and how.
     expect(await hostSessions()).toEqual(["away_stage-1"]);
+    expect(readFileSync(join(sb.home, "logs", "away-monitor.log"), "utf8")).toContain("host box1: not answering, and the session away_stage-1 of stages that went on elsewhere may still run there; once it answers, end it with: autorun discard away");
     const r = await sb.cli(["discard", "away", "--yes"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("- end 1 tmux session(s) on host box1: away_stage-1");
