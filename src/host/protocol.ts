@@ -177,6 +177,11 @@ export function hostTmuxSocket(home: string, socket: string): string {
   return join(home, "tmux", socket);
 }
 
+/** What fetches a stage's branch as its host has it into this repository's branch of that name. */
+export function stageBranchRefspec(branch: string): string {
+  return `+refs/heads/${branch}:refs/heads/${branch}`;
+}
+
 /** The ref of a host's project root that holds the base tip the controller pushed last. */
 export function hostBaseRef(baseBranch: string): string {
   return `refs/autorun/base/${baseBranch}`;

@@ -9,7 +9,7 @@ import { fetchFromHost } from "../adapters/git-ssh.js";
 import * as git from "../adapters/git.js";
 import { runScript, type SshSettings } from "../adapters/ssh.js";
 import type { RemoteHost } from "../host/remote-host.js";
-import { hostTmuxSocket, hostWorktree } from "../host/protocol.js";
+import { hostTmuxSocket, hostWorktree, stageBranchRefspec } from "../host/protocol.js";
 import type { RemoteStageHost } from "../host/stage-host.js";
 import type { OrchPaths } from "../state/paths.js";
 import type { Status } from "../types/schemas.js";
@@ -49,7 +49,7 @@ export class HostStageWork {
     const stage = status.stages[id]!;
     const c = this.on(host);
     const { root } = await c.remote.ready();
-    await fetchFromHost(this.d.ssh, c.remote.target, { cwd: status.project_root, remoteDir: root }, [`+refs/heads/${stage.branch}:refs/heads/${stage.branch}`]);
+    await fetchFromHost(this.d.ssh, c.remote.target, { cwd: status.project_root, remoteDir: root }, [stageBranchRefspec(stage.branch)]);
     // Come from there, so there: what the next commit sent there (its merge) is packed against.
     const tip = git.refFromFiles(status.project_root, `refs/heads/${stage.branch}`);
     if (tip) c.remote.isThere(tip);

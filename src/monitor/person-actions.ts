@@ -6,7 +6,7 @@ import { basename } from "node:path";
 import { createTmux } from "../adapters/tmux.js";
 import { runScript } from "../adapters/ssh.js";
 import { openRunHost } from "../host/remote-host.js";
-import { hostWorktree } from "../host/protocol.js";
+import { hostWorktree, stageBranchRefspec } from "../host/protocol.js";
 import { isAlive, signal } from "../adapters/process.js";
 import type { Clock } from "../core/clock.js";
 import { RuntimeError, UserError } from "../errors.js";
@@ -98,7 +98,7 @@ export async function fetchFromStageHost(orch: LoadedOrchestration, id: string):
   if (onThisMachine(stage.host)) return;
   const there = await openRunHost({ home: orch.paths.home, projectSlug: orch.status.project_slug, config: orch.config }, stage.host);
   if (!there) throw new Error(`host ${stage.host} is not in the configuration`);
-  await fetchFromHost({ home: orch.paths.home }, there.target, { cwd: orch.status.project_root, remoteDir: there.info.root }, [`+refs/heads/${stage.branch}:refs/heads/${stage.branch}`]);
+  await fetchFromHost({ home: orch.paths.home }, there.target, { cwd: orch.status.project_root, remoteDir: there.info.root }, [stageBranchRefspec(stage.branch)]);
 }
 
 /**
