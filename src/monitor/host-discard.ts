@@ -108,35 +108,35 @@ function stagesByHost(orch: LoadedOrchestration): Map<string, string[]> {
   return new Map([...byHost].map(([host, ids]) => [host, [...ids]]));
 }
 
-/** What is there of the run on each of its other hosts. */
-export async function lookOnHosts(orch: LoadedOrchestration): Promise<HostLook[]> {
-  const out: HostLook[] = [];
-  for (const [host, ids] of stagesByHost(orch)) {
-    try {
-      const there = await openRunHost({ home: orch.paths.home, projectSlug: orch.status.project_slug, config: orch.config }, host);
-      if (!there) throw new Error("it is not in the configuration any more");
-      const { root, home } = there.info;
-      const socket = hostTmuxSocket(home, there.socket);
-      const looked = await lookAtStages({ home: orch.paths.home }, there.target, { root, socket, baseBranch: orch.status.base_branch, deadlineMs: 30_000 }, ids.map((id) => orch.status.stages[id]!));
-      out.push({
-        host,
-        at: { root, socket, orchDir: hostOrchDir(home, basename(orch.paths.dir)), target: there.target },
-        stages: ids.map((id, i) => {
-          const { session, dirty, ahead } = looked[i]!;
-          const s = orch.status.stages[id]!;
-          return {
-            id,
-            session: session ? s.session : undefined,
-            worktree: dirty !== undefined ? { path: hostWorktree(root, basename(s.worktree)), dirty } : undefined,
-            branch: ahead !== undefined ? { name: s.branch, ahead } : undefined,
-          };
-        }),
-      });
-    } catch (error) {
-      out.push({ host, unreached: (error as Error).message, stages: [] });
-    }
+/** What is there of the run on each of its other hosts: the hosts looked at side by side (one that does not answer costs its connect timeout once, not once per host). */
+export function lookOnHosts(orch: LoadedOrchestration): Promise<HostLook[]> {
+  return Promise.all([...stagesByHost(orch)].map(([host, ids]) => lookOnHost(orch, host, ids)));
+}
+
+async function lookOnHost(orch: LoadedOrchestration, host: string, ids: readonly string[]): Promise<HostLook> {
+  try {
+    const there = await openRunHost({ home: orch.paths.home, projectSlug: orch.status.project_slug, config: orch.config }, host);
+    if (!there) throw new Error("it is not in the configuration any more");
+    const { root, home } = there.info;
+    const socket = hostTmuxSocket(home, there.socket);
+    const looked = await lookAtStages({ home: orch.paths.home }, there.target, { root, socket, baseBranch: orch.status.base_branch, deadlineMs: 30_000 }, ids.map((id) => orch.status.stages[id]!));
+    return {
+      host,
+      at: { root, socket, orchDir: hostOrchDir(home, basename(orch.paths.dir)), target: there.target },
+      stages: ids.map((id, i) => {
+        const { session, dirty, ahead } = looked[i]!;
+        const s = orch.status.stages[id]!;
+        return {
+          id,
+          session: session ? s.session : undefined,
+          worktree: dirty !== undefined ? { path: hostWorktree(root, basename(s.worktree)), dirty } : undefined,
+          branch: ahead !== undefined ? { name: s.branch, ahead } : undefined,
+        };
+      }),
+    };
+  } catch (error) {
+    return { host, unreached: (error as Error).message, stages: [] };
   }
-  return out;
 }
 
 /** A branch the base has all of, whose worktree (if any) goes too (git keeps a branch checked out somewhere). */
@@ -161,17 +161,19 @@ export function hostLines(look: HostLook, base: string): string[] {
   ].filter(Boolean);
 }
 
-/** Does on each host what `lookOnHosts` found; says what could not be done. */
+/** Does on each host (side by side) what `lookOnHosts` found; says what could not be done. */
 export async function discardOnHosts(orch: LoadedOrchestration, looks: readonly HostLook[]): Promise<string[]> {
-  const failed: string[] = [];
-  for (const look of looks) {
-    if (!look.at) continue;
-    const orchStages = look.stages.flatMap((s) => {
-      const st = orch.status.stages[s.id]!;
-      return [st.session, hostWorktree(look.at!.root, basename(st.worktree)), st.branch, s.session ? "1" : "0", s.worktree?.dirty === 0 ? "1" : "0", deletesBranch(s) ? "1" : "0"];
-    });
-    const r = await runScript({ home: orch.paths.home }, look.at.target, DISCARD, { args: [look.at.root, look.at.socket, look.at.orchDir, ...orchStages], deadlineMs: 60_000 }).catch((error: Error) => ({ ok: false, stderr: error.message, code: undefined }));
-    if (!r.ok) failed.push(`host ${look.host}: ${lastLine(r.stderr) ?? `exit ${r.code}`}`);
-  }
-  return failed;
+  const failed = await Promise.all(
+    looks.map(async (look) => {
+      if (!look.at) return undefined;
+      const at = look.at;
+      const orchStages = look.stages.flatMap((s) => {
+        const st = orch.status.stages[s.id]!;
+        return [st.session, hostWorktree(at.root, basename(st.worktree)), st.branch, s.session ? "1" : "0", s.worktree?.dirty === 0 ? "1" : "0", deletesBranch(s) ? "1" : "0"];
+      });
+      const r = await runScript({ home: orch.paths.home }, at.target, DISCARD, { args: [at.root, at.socket, at.orchDir, ...orchStages], deadlineMs: 60_000 }).catch((error: Error) => ({ ok: false, stderr: error.message, code: undefined }));
+      return r.ok ? undefined : `host ${look.host}: ${lastLine(r.stderr) ?? `exit ${r.code}`}`;
+    }),
+  );
+  return failed.filter((f): f is string => f !== undefined);
 }
