@@ -21,6 +21,7 @@ describeClaude("the real Claude Code, contained", (cc) => {
     // Claude Code opens the whole git directory to a worktree session; what a commit never writes is closed again.
     // So is the stage's own worktree configuration, which git outside the sandbox would obey.
     const gitWrites = `echo 'ref: refs/heads/evil' > ${g}/HEAD; echo ${sb.dir} > ${g}/objects/info/alternates; echo '*' >> ${g}/info/exclude; echo '[filter "x"]' >> ${g}/worktrees/box-stage-2/config.worktree`;
+    const lastTry = "env -u AUTORUN_STAGE -u AUTORUN_ORCH_DIR autorun stop box --sessions";
     const api = await claude((call) => {
       const steps = stageSteps(call);
       if (call.stage === "2") {
@@ -30,9 +31,14 @@ describeClaude("the real Claude Code, contained", (cc) => {
           { bash: `git rebase --exec "touch ${rebased}" HEAD~1`, description: "Rebase" },
           { bash: "git rebase --abort", description: "Abort" },
           { bash: "autorun stop box --sessions", description: "Stop the run" },
-          { bash: "env -u AUTORUN_STAGE -u AUTORUN_ORCH_DIR autorun stop box --sessions", description: "Stop the run" },
+          { bash: lastTry, description: "Stop the run" },
         ];
         steps.splice(4, 0, ...tries);
+      } else if (!api.calls.some((c) => c.stage === "2" && c.tools.some((t) => t.input.command === lastTry && t.result !== undefined))) {
+        // Stage 1 hands over only after stage 2's tries: Claude Code's sandbox closes every
+        // worktree's admin files, and stage 1's, removed after its merge while one of stage 2's
+        // commands starts, would fail that command in bubblewrap before it ran.
+        steps.splice(4, 0, { bash: `sleep 1 # waits for stage 2 (${call.tools.length})`, description: "Wait" });
       }
       return nextStep(call, steps);
     });
