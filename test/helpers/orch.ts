@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { expect } from "vitest";
 import { simAgentCmd, waitFor, type Sandbox } from "./env.js";
 import { eventSchema } from "../../src/types/schemas.js";
+import { isAlive } from "../../src/adapters/process.js";
 
 /** Writes `text` as the answer of a review file, as a person does in their editor. */
 export function answerReview(file: string, text: string): void {
@@ -72,15 +73,13 @@ export async function killMonitor(sb: Sandbox, plan: string): Promise<boolean> {
   } catch {
     return false;
   }
-  await waitFor("the monitor to die", () => {
-    try {
-      process.kill(pid, 0);
-      return false;
-    } catch {
-      return true;
-    }
-  });
+  await waitForExit(pid, "the monitor to die");
   return true;
+}
+
+/** Waits until process `pid` is gone. */
+export async function waitForExit(pid: number, what: string, timeoutMs?: number): Promise<void> {
+  await waitFor(what, () => !isAlive(pid), timeoutMs);
 }
 
 // A stage agent that just waits (placeholders keep autorun from appending the claude arguments).

@@ -16,7 +16,7 @@ import { basename, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSandbox, ROOT, SIM, waitFor, type Sandbox } from "../helpers/env.js";
-import { expectClean, killMonitor, monitorPid, orchestrate, sleepAgent, waitForEnd } from "../helpers/orch.js";
+import { expectClean, killMonitor, monitorPid, orchestrate, sleepAgent, waitForEnd, waitForExit } from "../helpers/orch.js";
 import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
 import { expectHostClean } from "./host-checks.js";
 import { sandboxAvailable } from "../../src/adapters/agent.js";
@@ -184,14 +184,7 @@ describe.skipIf(skip)("runs with a host", () => {
     try {
       expect(await ended(sb, "away")).toBe("completed");
       // Its monitor gives the host up (the connection's keep-alives go unanswered) and exits.
-      await waitFor("the monitor's process gone", () => {
-        try {
-          process.kill(monitor, 0);
-          return false;
-        } catch {
-          return true;
-        }
-      }, 60_000);
+      await waitForExit(monitor, "the monitor's process gone", 60_000);
     } finally {
       await host.inNs(["ip", "link", "set", host.nsLink, "up"]);
     }
