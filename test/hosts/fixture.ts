@@ -11,10 +11,12 @@
  * those whose pid is gone.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { connect } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, chownSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
+import { waitFor } from "../helpers/env.js";
 
 export const SSHD = ["/usr/sbin/sshd", "/usr/local/sbin/sshd"].find((p) => existsSync(p));
 
@@ -54,6 +56,25 @@ export interface TestHost {
   /** Pids of every process in the namespace. */
   pids(): Promise<number[]>;
   teardown(): Promise<void>;
+}
+
+/**
+ * Waits until the host's sshd takes a connection: just after its link came back up, the kernel may
+ * still answer "No route to host" for a moment (the neighbour entry failed while it was down).
+ */
+export async function untilAnswering(host: TestHost, timeoutMs = 30_000): Promise<void> {
+  const once = () =>
+    new Promise<boolean>((resolve) => {
+      const socket = connect(22, host.address);
+      const done = (ok: boolean) => {
+        socket.destroy();
+        resolve(ok);
+      };
+      socket.once("connect", () => done(true));
+      socket.once("error", () => done(false));
+      socket.setTimeout(1_000, () => done(false));
+    });
+  await waitFor(`host ${host.name} answering on ${host.address}:22`, once, timeoutMs);
 }
 
 let counter = 0;

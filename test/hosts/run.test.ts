@@ -17,7 +17,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSandbox, ROOT, SIM, waitFor, type Sandbox } from "../helpers/env.js";
 import { expectClean, killMonitor, monitorPid, orchestrate, sleepAgent, waitForEnd, waitForExit } from "../helpers/orch.js";
-import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
+import { hostLaneSkip, makeTestHost, untilAnswering, type TestHost } from "./fixture.js";
 import { expectHostClean } from "./host-checks.js";
 import { sandboxAvailable } from "../../src/adapters/agent.js";
 import { findExecutable } from "../../src/adapters/process.js";
@@ -193,6 +193,7 @@ describe.skipIf(skip)("runs with a host", () => {
     // Cut off, its session there ran on, and no monitor is left to end it: its log said so, and how.
     expect(await hostSessions()).toEqual(["away_stage-1"]);
     expect(readFileSync(join(sb.home, "logs", "away-monitor.log"), "utf8")).toContain("host box1: not answering, and the session away_stage-1 of stages that went on elsewhere may still run there; once it answers, end it with: autorun discard away");
+    await untilAnswering(host);
     const r = await sb.cli(["discard", "away", "--yes"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("- end 1 tmux session(s) on host box1: away_stage-1");
