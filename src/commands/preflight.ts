@@ -53,7 +53,7 @@ export async function preflightProblems(config: Config, env: NodeJS.ProcessEnv, 
   const [ident, version, modes, away] = await Promise.all([
     git.committerIdent(projectRoot),
     claude ? commandVersion(found, ["--version"]) : undefined,
-    claude && config.permissionMode ? claudePermissionModes(found) : undefined,
+    claude && config.permissionMode ? claudePermissionModes(found, config.permissionMode) : undefined,
     hosts ? hostProblems(config, hosts) : [],
   ]);
   problems.push(...away);
@@ -118,8 +118,8 @@ export async function hostProblems(config: Config, at: NewRunHosts): Promise<str
 
 /**
  * The real run's preflight: the first refusal, as a one-line error (the dry run lists them all).
- * Returns the permission mode to run with, named as the installed claude names it (`manual` or
- * `default`: Claude Code 2.1.3xx renamed one to the other).
+ * Returns the permission mode to run with, under a name the installed claude takes (`manual` as
+ * `default` wherever that is taken: Claude Code 2.1.3xx renamed one to the other).
  */
 export async function preflightAgent(config: Config, env: NodeJS.ProcessEnv, projectRoot: string, hosts?: NewRunHosts): Promise<string | undefined> {
   const problems = await preflightProblems(config, env, projectRoot, hosts);
@@ -130,7 +130,7 @@ export async function preflightAgent(config: Config, env: NodeJS.ProcessEnv, pro
   const program = config.agentCommand[0]!;
   const found = findExecutable(program, env.PATH);
   if (config.permissionMode === undefined || found === undefined || !isClaude(program)) return config.permissionMode;
-  const mode = resolvePermissionMode(config.permissionMode, await claudePermissionModes(found));
+  const mode = resolvePermissionMode(config.permissionMode, await claudePermissionModes(found, config.permissionMode));
   return "error" in mode ? config.permissionMode : mode.mode;
 }
 

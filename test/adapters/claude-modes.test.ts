@@ -20,6 +20,7 @@ describe("the permission modes of the installed Claude Code", () => {
   it.each([
     ["manual", HELP_197, "default"],
     ["default", HELP_197, "default"],
+    // Where only manual is listed: manual, unless a look found it still takes default (below).
     ["manual", HELP_332, "manual"],
     ["default", HELP_332, "manual"],
     ["auto", HELP_332, "auto"],
@@ -28,6 +29,13 @@ describe("the permission modes of the installed Claude Code", () => {
     ["bogus", HELP_332, "bogus"],
   ])("%s goes to a claude whose --help is like this as %s", (mode, help, want) => {
     expect(resolvePermissionMode(mode, parsePermissionModes(help))).toEqual({ mode: want });
+  });
+
+  it("passes manual and default as default wherever it is taken, the name every version takes", () => {
+    const taken = [...parsePermissionModes(HELP_332)!, "default"];
+    expect(resolvePermissionMode("manual", taken)).toEqual({ mode: "default" });
+    expect(resolvePermissionMode("default", taken)).toEqual({ mode: "default" });
+    expect(resolvePermissionMode("plan", taken)).toEqual({ mode: "plan" });
   });
 
   it("refuses auto where the installed claude has no auto mode", () => {

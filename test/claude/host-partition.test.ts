@@ -5,7 +5,8 @@
  * machine's claude (`--resume`, the same session), finishes its steps, is merged, and the run
  * completes. Both claudes talk to the scripted stand-in, which listens on this machine's end of the
  * host's /30 (inside the namespace 127.0.0.1 is the namespace's own loopback). The simulated
- * agent's version of this is in test/hosts/run.test.ts.
+ * agent's version of this is in test/hosts/run.test.ts. And a host whose claude is another version
+ * than this machine's takes the permission mode this machine's claude was asked about.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,15 +16,17 @@ import { ROOT, waitFor, type Sandbox } from "../helpers/env.js";
 import { it } from "../helpers/fixture.js";
 import { eventsOf, expectClean, waitForEnd } from "../helpers/orch.js";
 import { claudeEnv, claudeHome, stageSteps, startApi, stepDone, type Block, type Call, type ClaudeUnderTest, type Script } from "../helpers/claude-api.js";
-import { hostLaneSkip, makeTestHost, type TestHost } from "../hosts/fixture.js";
+import { hostLaneSkip, makeTestHost, untilAnswering, type TestHost } from "../hosts/fixture.js";
 import { planNameFromPath, projectSlug } from "../../src/core/slug.js";
 import { CLAUDES, nextStep, orchestrateWithClaude } from "./harness.js";
 
 const AUTORUN = join(ROOT, "dist", "bin", "autorun");
 
-// The newest pinned Claude Code only: resuming a conversation after its claude died runs on every
-// pinned version in runs.test.ts (a SIGKILL), and a run with a host is long enough to run once.
+// The partition on the newest pinned Claude Code only: resuming a conversation after its claude
+// died runs on every pinned version in runs.test.ts (a SIGKILL), and a run with a host is long
+// enough to run once. The oldest runs on the host beside the newest here.
 const NEWEST = CLAUDES.at(-1);
+const OLDEST = CLAUDES.length > 1 ? CLAUDES[0] : undefined;
 const skip = hostLaneSkip() ?? (NEWEST ? undefined : "no pinned Claude Code installed");
 if (skip) console.log(`host partition with the real Claude Code skipped: ${skip}`);
 
@@ -96,7 +99,7 @@ async function setUp(sb: Sandbox, host: TestHost, cc: ClaudeUnderTest): Promise<
   return { plan, hostRoot };
 }
 
-describe.skipIf(skip)(`a host's link goes down under the real Claude Code ${NEWEST?.version ?? ""}`, () => {
+describe.skipIf(skip)(`a host under the real Claude Code ${NEWEST?.version ?? ""}`, () => {
   let host: TestHost;
   beforeAll(async () => {
     host = await makeTestHost({ name: "box1" });
@@ -105,7 +108,7 @@ describe.skipIf(skip)(`a host's link goes down under the real Claude Code ${NEWE
     await host?.teardown();
   });
 
-  it("the stage there is declared lost, resumed here with its commit and conversation, merged; the run completes", async ({ sb }) => {
+  it("whose link goes down: the stage there is declared lost, resumed here with its commit and conversation, merged; the run completes", async ({ sb }) => {
     const cc = NEWEST!;
     const { plan, hostRoot } = await setUp(sb, host, cc);
     let release: () => void = () => {};
@@ -157,6 +160,34 @@ describe.skipIf(skip)(`a host's link goes down under the real Claude Code ${NEWE
     } finally {
       release();
       await api.close();
+      await host.inNs(["ip", "link", "set", host.nsLink, "up"]);
     }
   }, 300_000);
+
+  it.skipIf(!OLDEST)("permissionMode manual from the newest claude here starts the oldest claude on the host, which refuses the name manual", async ({ sb }) => {
+    // Whatever ran before (a link taken down and back up), the host answers.
+    await untilAnswering(host);
+    const plan = sb.writePlan("mixed.md", "# Mixed\n## Stage 1: There\n");
+    await sb.git("add", "mixed.md");
+    await sb.git("commit", "-qm", "plan");
+    const hostRoot = join(host.home, "cc", projectSlug(planNameFromPath(plan)));
+    const box1 = { ssh: "box1", slots: 1, sshOptions: host.sshOptions, root: "cc/{project}", env: HOST_ENV, autorun: AUTORUN, agentCommand: [OLDEST!.bin] };
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ hosts: { local: { slots: 0 }, box1 } }));
+    await seedHostHome(host, join(sb.dir, "host-seed"), hostRoot);
+    const api = await startApi(() => ({ blocks: [{ text: "Waiting here." }], done: true }), host.peer);
+    try {
+      Object.assign(sb.env, claudeEnv(claudeHome(sb.dir, [sb.repo]), api));
+      await orchestrateWithClaude(sb, NEWEST!, plan, ["--permission-mode", "manual", "--stall-seconds", "600"]);
+      const settings = JSON.parse(readFileSync(join(sb.home, "orchestration", "mixed", "settings.json"), "utf8")) as { permissionMode: string };
+      expect(settings.permissionMode).toBe("default");
+      const launched = await waitFor("stage 1 launched", () => eventsOf(sb, "mixed", "stage_launched", "1")[0], 60_000);
+      expect(launched.host).toBe("box1");
+      // The host's claude took the mode: it started and asked the API, and its session lives on.
+      await waitFor("the host's claude asking the API", () => api.calls.length > 0, 90_000);
+      expect(eventsOf(sb, "mixed", "session_dead", "1")).toEqual([]);
+      expect((await sb.cli(["stop", "mixed", "--sessions"])).code).toBe(0);
+    } finally {
+      await api.close();
+    }
+  }, 180_000);
 });
