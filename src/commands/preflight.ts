@@ -45,6 +45,11 @@ function apiKeyProblem(env: NodeJS.ProcessEnv): string | undefined {
  * stage may run on that could not run one. Empty when the run may start.
  */
 export async function preflightProblems(config: Config, env: NodeJS.ProcessEnv, projectRoot: string, hosts?: NewRunHosts): Promise<string[]> {
+  return (await preflight(config, env, projectRoot, hosts)).problems;
+}
+
+/** The refusals, and the permission mode to run with under a name the installed claude takes. */
+async function preflight(config: Config, env: NodeJS.ProcessEnv, projectRoot: string, hosts?: NewRunHosts): Promise<{ problems: string[]; mode: string | undefined }> {
   const problems: string[] = [];
   const program = config.agentCommand[0]!;
   const found = findExecutable(program, env.PATH);
@@ -62,9 +67,9 @@ export async function preflightProblems(config: Config, env: NodeJS.ProcessEnv, 
   }
   if (!found) {
     const hint = isClaude(program) ? "install Claude Code (npm install -g @anthropic-ai/claude-code), or " : "";
-    return [`the agent command "${program}" is not installed or not on PATH; ${hint}set agentCommand in autorun.config.json or pass --agent-cmd.`, ...problems];
+    return { problems: [`the agent command "${program}" is not installed or not on PATH; ${hint}set agentCommand in autorun.config.json or pass --agent-cmd.`, ...problems], mode: config.permissionMode };
   }
-  if (!isClaude(program)) return problems;
+  if (!isClaude(program)) return { problems, mode: config.permissionMode };
   const out: string[] = [];
   const bypass = config.permissionMode === "bypassPermissions" || config.agentCommand.includes("--dangerously-skip-permissions");
   if (bypass && process.getuid?.() === 0 && env.IS_SANDBOX !== "1") {
@@ -77,14 +82,14 @@ export async function preflightProblems(config: Config, env: NodeJS.ProcessEnv, 
   if (version !== undefined && claudeTooOld(version)) {
     out.push(`${program} is Claude Code ${version.split(" ")[0]}, too old for --worktree (needs ${CLAUDE_MIN_VERSION.join(".")} or later); update it: npm install -g @anthropic-ai/claude-code.`);
   }
-  if (config.permissionMode && modes) {
-    const mode = resolvePermissionMode(config.permissionMode, modes);
+  const mode = config.permissionMode === undefined ? undefined : resolvePermissionMode(config.permissionMode, modes);
+  if (mode && modes) {
     if ("error" in mode) out.push(`${mode.error} (${program}${version ? ` is Claude Code ${version.split(" ")[0]}` : ""}); update it (npm install -g @anthropic-ai/claude-code) or set permissionMode to "acceptEdits".`);
     else if (!modes.includes(mode.mode)) out.push(`permission mode "${config.permissionMode}" is not one ${program}${version ? ` ${version.split(" ")[0]}` : ""} knows (${modes.join(", ")}); set --permission-mode or permissionMode to one of them.`);
   }
   const key = apiKeyProblem(env);
   if (key) out.push(key);
-  return [...out, ...problems];
+  return { problems: [...out, ...problems], mode: mode === undefined || "error" in mode ? config.permissionMode : mode.mode };
 }
 
 /**
@@ -122,16 +127,12 @@ export async function hostProblems(config: Config, at: NewRunHosts): Promise<str
  * `default` wherever that is taken: Claude Code 2.1.3xx renamed one to the other).
  */
 export async function preflightAgent(config: Config, env: NodeJS.ProcessEnv, projectRoot: string, hosts?: NewRunHosts): Promise<string | undefined> {
-  const problems = await preflightProblems(config, env, projectRoot, hosts);
+  const { problems, mode } = await preflight(config, env, projectRoot, hosts);
   if (problems.length > 0) {
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more; autorun orchestrate <plan> --dry-run lists every one)` : "";
     throw new UserError(`${problems[0]!.replace(/\.$/, "")}${more}.`);
   }
-  const program = config.agentCommand[0]!;
-  const found = findExecutable(program, env.PATH);
-  if (config.permissionMode === undefined || found === undefined || !isClaude(program)) return config.permissionMode;
-  const mode = resolvePermissionMode(config.permissionMode, await claudePermissionModes(found, config.permissionMode));
-  return "error" in mode ? config.permissionMode : mode.mode;
+  return mode;
 }
 
 /**
