@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { holdsFor, makeSandbox, ROOT, SIM, waitFor, type Sandbox } from "../helpers/env.js";
 import { eventsOf, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 import { hostTmuxSocket } from "../../src/host/protocol.js";
-import { hostLaneSkip, makeTestHost, type TestHost } from "./fixture.js";
+import { hostLaneSkip, makeTestHost, untilAnswering, type TestHost } from "./fixture.js";
 
 const skip = hostLaneSkip();
 const AUTORUN = join(ROOT, "dist", "bin", "autorun");
@@ -105,6 +105,7 @@ describe.skipIf(skip)("a host that cannot launch", () => {
     expect(cut.stderr).toMatch(/^autorun: could not end the sessions there: host box5: .+; they may still be running\. Once the host answers, run: autorun stop fin --sessions$/m);
     expect(await alive("fin_stage-2")).toBe(true);
 
+    await untilAnswering(host);
     const skipped = await sb.cli(["skip", "fin", "2"]);
     expect(skipped.stderr).toBe("");
     expect(skipped.code).toBe(0);
