@@ -56,21 +56,10 @@ function sameStart(stamp: string, started: { ticks: number; epochMs: number }): 
 
 /** "running": the claude that took the lock may still be using the worktree; "gone": it is not. */
 export function lockHolder(lock: ClaudeLock): "running" | "gone" {
-  if (!isAlive(lock.pid) || isZombie(lock.pid)) return "gone";
+  if (!isAlive(lock.pid)) return "gone";
   const started = lock.start === undefined ? undefined : processStart(lock.pid);
   if (lock.start === undefined || started === undefined) return "running";
   return sameStart(lock.start, started) === false ? "gone" : "running";
-}
-
-/** An exited process not yet reaped holds nothing (false without /proc). */
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.charAt(stat.lastIndexOf(")") + 2);
-    return state === "Z" || state === "X";
-  } catch {
-    return false;
-  }
 }
 
 /**

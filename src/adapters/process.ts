@@ -21,12 +21,28 @@ export function spawnDetached(argv: readonly string[], logFile: string, env: Nod
   }
 }
 
+/**
+ * Whether process `pid` runs: it exists (ours to signal or not) and is not a zombie, one that
+ * exited and waits for its parent to collect it. A detached monitor's parent is PID 1, which in a
+ * container may collect late or never: `autorun stop` waited on such a monitor until it gave up.
+ * Without /proc (macOS) a zombie counts as running.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  return !isZombie(pid);
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.charAt(stat.lastIndexOf(")") + 2);
+    return state === "Z" || state === "X";
+  } catch {
+    return false;
   }
 }
 
@@ -64,7 +80,7 @@ export function processStartTime(pid: number): string | undefined {
 /**
  * Whether `pid` is a live autorun monitor of plan `planName` under `home`. A pid file can hold
  * any number after a crash and a reboot, and anything can look like a monitor, so a pid counts
- * only when the process is alive, not a zombie, and is exactly `node [--option…] <autorun's
+ * only when the process is alive (not a zombie) and is exactly `node [--option…] <autorun's
  * cli.js> monitor <planName>` (no `-e` or `-r` that would run other code) with the same
  * AUTORUN_HOME; and, when the pid file recorded it, started at the recorded time. Without /proc
  * (macOS) only liveness can be checked.
@@ -74,9 +90,6 @@ export function isOurMonitor(pid: number, m: { planName: string; home: string; d
   if (!isAlive(pid)) return false;
   if (!existsSync("/proc/self/cmdline")) return true;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.charAt(stat.lastIndexOf(")") + 2);
-    if (state === "Z" || state === "X") return false;
     if (startTime !== undefined && processStartTime(pid) !== startTime) return false;
     const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
     if (argv.at(-1) === "") argv.pop();

@@ -1,11 +1,12 @@
 /** `doctor --fix` starts nothing and touches only what this home recorded; `discard` ends a run for good. */
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
-import { eventsOf, idleRun, orchestrate, waitForEnd } from "../helpers/orch.js";
-import { CLI, waitFor } from "../helpers/env.js";
+import { eventsOf, idleRun, monitorPid, orchestrate, waitForEnd } from "../helpers/orch.js";
+import { CLI, waitFor, type Sandbox } from "../helpers/env.js";
 
 describe("doctor never starts anything", () => {
   it("doctor --fix with a stopped run in another project starts nothing, says what would resume it, and leaves another home's session alone", async ({ sb }) => {
@@ -135,5 +136,44 @@ describe("Ctrl-C of a monitor in the foreground", () => {
     expect(r.exitCode === 130 || r.signal === "SIGINT", `exit ${r.exitCode} signal ${r.signal}`).toBe(true);
     expect(String(r.stderr)).toContain("autorun: the monitor stops; the stage sessions keep running. Go on in the background: autorun resume fg; end them too: autorun stop fg --sessions");
     expect((await sb.tmux("has-session", "-t", "=fg_stage-1")).code).toBe(0);
+  });
+});
+
+describe("a monitor whose parent never collects it once it exits", () => {
+  // As under a container's PID 1 that does not reap: the monitor, started in the background of a
+  // shell that then becomes a program that never waits, stays a zombie after it exits.
+  const unreaped = (sb: Sandbox, plan: string) => {
+    const parent = spawn("sh", ["-c", '"$0" "$1" monitor "$2" >/dev/null 2>&1 & exec sleep 60', process.execPath, CLI, plan], { cwd: sb.repo, env: sb.env, stdio: "ignore" });
+    return { parent, pid: waitFor("the monitor to hold its pid file", () => monitorPid(sb, plan), 20_000) };
+  };
+  const state = (pid: number) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.charAt(stat.lastIndexOf(")") + 2);
+  };
+
+  it("is stopped by stop and by discard, which go on once it has exited", async ({ sb }) => {
+    await idleRun(sb, "zombie", "## Stage 1: A\n");
+    const first = unreaped(sb, "zombie");
+    try {
+      const pid = await first.pid;
+      const stop = await sb.cli(["stop", "zombie"]);
+      expect(stop.stderr).toBe("");
+      expect(stop.stdout).toContain(`Stopped the monitor (pid ${pid}).`);
+      expect(stop.code).toBe(0);
+      expect(state(pid)).toBe("Z");
+    } finally {
+      first.parent.kill();
+    }
+    const second = unreaped(sb, "zombie");
+    try {
+      const pid = await second.pid;
+      const discard = await sb.cli(["discard", "zombie", "--yes"]);
+      expect(discard.stderr).toBe("");
+      expect(discard.stdout).toContain("Discarded zombie.");
+      expect(discard.code).toBe(0);
+      expect(state(pid)).toBe("Z");
+    } finally {
+      second.parent.kill();
+    }
   });
 });
