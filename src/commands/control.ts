@@ -109,6 +109,12 @@ export async function runStop(ctx: Ctx, plan: string, opts: { sessions?: boolean
   const { monitorPid, ended: killed, unreached } = await stopRun(orch, opts, ctx.clock);
   ctx.out(monitorPid !== undefined ? `Stopped the monitor (pid ${monitorPid}).` : "No monitor was running.");
   if (opts.sessions) ctx.out(killed.length ? `Ended the sessions of ${stagesList(killed)}; worktrees and branches are kept.` : "No stage sessions were running.");
+  else {
+    // Their agents work on with nobody watching: said, with how to end them too.
+    const running = Object.entries(orch.status.stages).filter(([, s]) => (s.status === "in_progress" || s.status === "merging") && !s.relaunch_free).map(([id]) => id);
+    const one = running.length === 1;
+    if (running.length > 0) ctx.out(`The session${one ? "" : "s"} of ${stagesList(running)} ${one ? "keeps" : "keep"} running, unwatched; to end ${one ? "it" : "them"} too: autorun stop ${orch.status.plan_name} --sessions`);
+  }
   // A session on a host that did not answer may still be running there: said as an error, with how
   // to end it, and the exit status says the stop is not complete.
   for (const line of unreached) ctx.err(`autorun: could not end the sessions there: ${line}; they may still be running. Once the host answers, run: autorun stop ${orch.status.plan_name} --sessions`);

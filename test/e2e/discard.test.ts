@@ -159,6 +159,8 @@ describe("a monitor whose parent never collects it once it exits", () => {
       const stop = await sb.cli(["stop", "zombie"]);
       expect(stop.stderr).toBe("");
       expect(stop.stdout).toContain(`Stopped the monitor (pid ${pid}).`);
+      // Without --sessions, what keeps running is said.
+      expect(stop.stdout).toContain("The session of stage 1 keeps running, unwatched; to end it too: autorun stop zombie --sessions");
       expect(stop.code).toBe(0);
       expect(state(pid)).toBe("Z");
     } finally {
