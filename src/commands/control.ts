@@ -10,6 +10,7 @@ import { dollars as usd } from "../core/usage.js";
 import { loadStatus, rebuildStatus } from "../state/status.js";
 import { runningMonitor } from "../monitor/monitor-pid.js";
 import { nudgeStage, stopRun } from "../monitor/person-actions.js";
+import type { NudgeResult } from "../monitor/nudge.js";
 import { describeMerge, mergeStage } from "../monitor/merge.js";
 import { startMonitorDetached, monitorLogger } from "./monitor.js";
 import type { Ctx } from "./ctx.js";
@@ -247,9 +248,17 @@ export async function runNudge(ctx: Ctx, plan: string, stageArg: string, message
   liveSession(orch, id); // refuses a stage with no running session
   const text = message ?? orch.config.nudgeMessage;
   const result = await nudgeStage(orch, id, text, ctx.clock);
-  if (!result.sent) throw new RuntimeError(`did not type into stage ${id}: ${result.evidence}`);
+  if (!result.sent) throw new RuntimeError(`did not type into stage ${id}: ${result.evidence}${nudgeInstead(orch.status.plan_name, id, result.screen)}`);
   ctx.out(result.verified ? `Sent to stage ${id} and verified: ${result.evidence}` : `Sent to stage ${id} but not verified: ${result.evidence}`);
   return result.verified ? 0 : 1;
+}
+
+/** What to do instead, when the pane showed a screen a nudge does not type into. */
+function nudgeInstead(name: string, id: string, screen: NudgeResult["screen"]): string {
+  if (screen === "busy") return `; the agent is working: nudge it once it waits at its prompt (autorun status ${name} shows when)`;
+  if (screen === "permission") return `; answer the question in the stage's session (autorun attach ${name} ${id}), or give such commands an answer with permissionAnswers in autorun.config.json`;
+  if (screen === "login" || screen === "trust") return `; answer it in the stage's session: autorun attach ${name} ${id}`;
+  return "";
 }
 
 /**

@@ -13,6 +13,8 @@ export interface NudgeResult {
   verified: boolean;
   attempts: number;
   evidence: string;
+  /** Not sent: the screen the pane showed instead of a prompt (a person answers it in the session). */
+  screen?: "busy" | "permission" | "login" | "trust";
 }
 
 /**
@@ -40,9 +42,9 @@ export async function verifiedNudge(tmux: Tmux, session: string, text: string, o
   if (first === undefined) return { sent: false, verified: false, attempts: 0, evidence: "session not found" };
   const before = first.screen;
   const state = classifyPane(before);
-  if (state.kind === "busy") return { sent: false, verified: false, attempts: 0, evidence: `pane busy: ${state.marker}` };
+  if (state.kind === "busy") return { sent: false, verified: false, attempts: 0, evidence: `pane busy: ${state.marker}`, screen: "busy" };
   if (state.kind === "permission" || state.kind === "login" || state.kind === "trust") {
-    return { sent: false, verified: false, attempts: 0, evidence: `pane shows a ${state.kind} screen` };
+    return { sent: false, verified: false, attempts: 0, evidence: `pane shows a ${state.kind} screen`, screen: state.kind };
   }
   // One line of printable text: what a message quotes (a check's output, an agent's words) must not
   // reach the pane as keys (an escape sequence is Shift+Tab to Claude Code, a carriage return Enter).

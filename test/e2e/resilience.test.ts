@@ -160,6 +160,10 @@ describe("permission prompts", () => {
     // Even well past stallSeconds (1 s), nothing is typed into the dialog.
     await holdsFor("no nudge, the dialog still shown", 2500, async () =>
       eventsOf(sb, "perm", "stall_continue_sent").length === 0 && (await sb.tmux("capture-pane", "-p", "-t", "=perm_stage-1:")).stdout.includes("Do you want to proceed?"));
+    // A nudge by hand types nothing into it either, and says how the question gets its answer.
+    const nudge = await sb.cli(["nudge", "perm", "1"]);
+    expect(nudge.code).toBe(1);
+    expect(nudge.stderr.trim()).toBe("autorun: did not type into stage 1: pane shows a permission screen; answer the question in the stage's session (autorun attach perm 1), or give such commands an answer with permissionAnswers in autorun.config.json");
     // A person answers in the session (the answer shown in the input, then Enter); the stage carries on.
     await sb.tmux("send-keys", "-t", "=perm_stage-1:", "-l", "1");
     await waitFor("the typed answer on screen", async () => /❯ 1\b/.test((await sb.tmux("capture-pane", "-p", "-t", "=perm_stage-1:")).stdout), 5_000, 50);
