@@ -16,6 +16,7 @@ import { requireStage, resolveOrchestration, type LoadedOrchestration } from "..
 import { RuntimeError, UserError } from "../errors.js";
 import { preflightOrchestration } from "./preflight.js";
 import { stageState } from "../core/words.js";
+import { sentence } from "../core/printable.js";
 import * as git from "../adapters/git.js";
 import { dropStageTip } from "../adapters/git-safety.js";
 import { removeStageWorktree } from "../monitor/worktree-removal.js";
@@ -181,6 +182,15 @@ export async function runRetry(ctx: Ctx, plan: string, stageArgs: string[], opts
     else if (changed) ctx.out(`  From ${planLabel}: ${fresh.applied.join("; ")}.${keptContext ? ` Its previous context file is kept as ${keptContext}.` : ""}`);
     else ctx.out(`  ${planLabel} has nothing new for it: it runs as before.`);
     if (fresh?.kept.length) ctx.err(`autorun: warning: stage ${id}: ${fresh.kept.join("; ")} in the plan; a run keeps what it started with (orchestrate --fresh starts over with the new plan).`);
+  }
+  // A retry is a person having looked: an open circuit breaker closes, as with resume. A spent
+  // budget still holds every launch, these too: said, with what lifts it.
+  const hold = orch.status.hold;
+  if (hold?.kind === "circuit") {
+    appendFor(orch.paths, orch.status, { type: "circuit_closed", reason: "autorun retry" });
+    ctx.out(`Circuit breaker closed (${hold.reason}): launches resume.`);
+  } else if (hold?.kind === "budget") {
+    ctx.out(`${sentence(hold.reason)}: nothing new is launched, ${ids.length === 1 ? "this stage" : "these stages"} neither. To go on: autorun resume ${orch.status.plan_name} --budget <dollars>`);
   }
   await rebuildStatus(orch.paths);
   const pid = await startMonitorDetached(ctx, orch.paths);

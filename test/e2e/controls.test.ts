@@ -103,6 +103,19 @@ describe("run controls (real tmux, simulated agent)", () => {
     expect(resolved.reason).toBe("the circuit breaker was closed");
   });
 
+  it("`autorun retry` of a failed stage closes an open circuit breaker too: the stage runs again", async ({ sb }) => {
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ pollSeconds: 0.5, circuitBreaker: 1 }));
+    const plan = sb.writePlan("brittle.md", "## Stage 1: A\nsim: die-always\n\n## Stage 2: B\n");
+    await orchestrate(sb, plan, ["--max-parallel", "1"]);
+    await waitFor("the circuit breaker to open", () => eventsOf(sb, "brittle", "circuit_open")[0], 60_000);
+    expect(eventsOf(sb, "brittle", "stage_launched").map((e) => e.stage)).toEqual(["1"]);
+    const retried = await sb.cli(["retry", "brittle", "1"]);
+    expect(retried.code).toBe(0);
+    expect(retried.stdout).toContain("Circuit breaker closed (1 stage failed in a row (1)): launches resume.");
+    expect(eventsOf(sb, "brittle", "circuit_closed").map((e) => e.reason)).toEqual(["autorun retry"]);
+    await waitFor("stage 1 to launch again", () => eventsOf(sb, "brittle", "stage_launched", "1")[1], 20_000);
+  });
+
   it("a stage that fails with one model runs again with the next model of escalation", async ({ sb }) => {
     writeFileSync(join(sb.home, "config.json"), JSON.stringify({ escalation: ["sonnet", "opus"], pollSeconds: 0.5 }));
     const plan = sb.writePlan("hard.md", "## Stage 1: Hard\nsim: needs-opus\n\n## Stage 2: Easy\nDepends on: 1\n");
