@@ -54,6 +54,23 @@ async function confirmUnstarted(ctx: Ctx, orch: LoadedOrchestration, id: string,
   return confirmed(ctx, { question: `${sentence(why)}. Go on?`, refusal: `${why}; if that is what you mean, add --yes.` });
 }
 
+/**
+ * A running stage marked done while its branch has no commits of its own: its agent is ended with
+ * nothing of its work merged, and a mistyped stage id is the likely cause, so the person says it
+ * twice (`--yes`, or y at the prompt). A branch whose work is in the base (merged or applied by
+ * hand) is done without the question. False: they said no, and nothing was changed.
+ */
+async function confirmRunningEmpty(ctx: Ctx, orch: LoadedOrchestration, id: string, yes: boolean | undefined): Promise<boolean> {
+  const s = orch.status.stages[id]!;
+  if (yes || (s.status !== "in_progress" && s.status !== "merging")) return true;
+  // A stage on a host: its branch there is its work (a host that does not answer is said under the lock).
+  if (!onThisMachine(s.host) && !(await fetchFromStageHost(orch, id).then(() => true, () => false))) return true;
+  const found = await workInBase(orch.status.project_root, orch.status.base_branch, s, { applied: true }).catch(() => undefined);
+  if (found === undefined || found.kind === "not_in_base" || found.kind === "applied" || (found.kind === "in_base" && found.own)) return true;
+  const why = `stage ${id} (${s.name}) is running and its branch ${s.branch} has ${found.kind === "no_branch" ? "not been made" : "no commits of its own"}: marking it done ends its session with nothing of it merged`;
+  return confirmed(ctx, { question: `${sentence(why)}. Go on?`, refusal: `${why}; if that is what you mean, add --yes.` });
+}
+
 /** After the event: the run goes on (its monitor started when none runs), and the person is told what starts. */
 async function goOn(ctx: Ctx, orch: LoadedOrchestration, id: string): Promise<void> {
   const status = await rebuildStatus(orch.paths);
@@ -90,6 +107,7 @@ export async function runDone(ctx: Ctx, plan: string, stageArg: string, opts: { 
   const id = finishable(first, stageArg, "mark done");
   // Asked before the lock: a question left open must not hold up every merge of the project.
   if (!(await confirmUnstarted(ctx, first, id, { what: "marking it done", yes: opts.yes }))) return 1;
+  if (!(await confirmRunningEmpty(ctx, first, id, opts.yes))) return 1;
   const { orch, detail, commit } = await underMergeLock(ctx, first, stageArg, (now) => recordDone(now, stageArg));
   const stage = orch.status.stages[id]!;
   const { project_root: root, base_branch: base } = orch.status;

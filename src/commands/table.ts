@@ -191,7 +191,7 @@ export const COMMANDS: CommandSpec[] = [
     person: true,
     summary: "say a stage is finished (its branch merged into the base by your own hand): what waits for it goes on",
     args: [["<plan>"], ["<stage>"]],
-    options: [{ flags: "--yes", help: "mark a stage that has not started done without asking" }],
+    options: [{ flags: "--yes", help: "mark done without asking a stage that has not started, or a running one whose branch has no commits of its own" }],
     example: "git merge --no-ff worktree-master-plan-stage-3\nautorun done master-plan 3",
     schema: (z) => z.object({ yes: z.boolean().optional() }),
     run: async (c, [plan, stage], f) => (await import("./finish.js")).runDone(c, str(plan), str(stage), f),

@@ -114,7 +114,7 @@ describe("a stage finished by a person", () => {
     expect(report(sb, "squashed")).not.toMatch(/- Stage 1: review/);
   });
 
-  it("done or skip of a stage that has not started asks first: refused without a terminal unless --yes", async ({ sb }) => {
+  it("done or skip of a stage that has not started, and done of a running one with nothing of its own, ask first: refused without a terminal unless --yes", async ({ sb }) => {
     const agent = JSON.stringify(["sleep", "600", "{stage}"]);
     const plan = sb.writePlan("early.md", "## Stage 1: Works\n## Stage 2: Waits\nDepends on: 1\n## Stage 3: Also waits\nDepends on: 1\n");
     expect((await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", agent])).code).toBe(0);
@@ -128,7 +128,14 @@ describe("a stage finished by a person", () => {
     const sure = await sb.cli(["skip", "early", "3", "--yes"]);
     expect(sure.code, sure.stderr).toBe(0);
     expect(eventsOf(sb, "early", "stage_skipped", "3")).toHaveLength(1);
-    // A stage that runs is done or skipped without the question.
+    // A stage that runs is marked done only when its branch has work of its own in the base: else
+    // its agent would end with nothing merged, and the same question is asked.
+    const running = await sb.cli(["done", "early", "1"]);
+    expect(running.code).toBe(2);
+    expect(running.stderr.trim()).toBe("autorun: stage 1 (Works) is running and its branch worktree-early-stage-1 has no commits of its own: marking it done ends its session with nothing of it merged; if that is what you mean, add --yes.");
+    expect(eventsOf(sb, "early", "stage_done_by_person")).toEqual([]);
+    expect((await sb.tmux("has-session", "-t", "=early_stage-1")).code).toBe(0);
+    // A skip of a stage that runs needs no question: it keeps the branch and says so.
     expect((await sb.cli(["skip", "early", "1"])).code).toBe(0);
     expect((await sb.cli(["stop", "early", "--sessions"])).code).toBe(0);
   });
@@ -174,7 +181,8 @@ describe("a stage finished by a person", () => {
     // A merge of stage 1 holds the lock: it read the stage before the person's skip, and merges it.
     const tip = await sb.git("rev-parse", "main");
     const { asked } = await withLock(lock, async () => {
-      const asked = ["skip", "done"].map((verb) => execa(process.execPath, [CLI, verb, "race", "1"], { cwd: sb.repo, env: sb.env, extendEnv: false, reject: false, timeout: 60_000 }));
+      // (--yes: done of a running stage with nothing of its own asks first; the lock is what is tested.)
+      const asked = ["skip", "done"].map((verb) => execa(process.execPath, [CLI, verb, "race", "1", "--yes"], { cwd: sb.repo, env: sb.env, extendEnv: false, reject: false, timeout: 60_000 }));
       // Each has read the stage (not merged) and waits for the lock: it said so.
       await Promise.all(asked.map((child) => new Promise<void>((resolve) => {
         let said = "";
