@@ -67,11 +67,15 @@ export function human(seconds: number | null): string {
   return seconds === null ? "—" : formatDuration(seconds * 1000);
 }
 
+/** The merges of a stage refused for what it handed over, in words: "its checks failed on 3 merges". */
+const REFUSED: Readonly<Record<string, string>> = { validate_failed: "its checks failed on", conflict: "its branch conflicted with the base on" };
+
 /**
- * What failed: each failure a retry left behind (the stage ran again; it says how that ended), then
- * what is failed (or blocked) now, stage by stage.
+ * What failed: each failure a retry left behind (the stage ran again; it says how that ended), the
+ * merges refused of a stage a person then skipped or marked done (the run completed, but not by
+ * that stage's work passing), then what is failed (or blocked) now, stage by stage.
  */
-function failuresOf(events: readonly AutorunEvent[], stages: readonly { id: string; failure_reason: string | null; state: string }[]): { stage: string; reason: string }[] {
+function failuresOf(events: readonly AutorunEvent[], stages: readonly { id: string; failure_reason: string | null; state: string; finished_by: string | null }[]): { stage: string; reason: string }[] {
   const out: { stage: string; reason: string; at: number }[] = [];
   events.forEach((e, i) => {
     if (e.type !== "stage_failed" || e.stage === undefined) return;
@@ -79,6 +83,12 @@ function failuresOf(events: readonly AutorunEvent[], stages: readonly { id: stri
     const now = stages.find((s) => s.id === e.stage);
     if (retried) out.push({ stage: e.stage, reason: `${e.reason} (then retried; now ${now?.state ?? "unknown"})`, at: i });
   });
+  for (const s of stages.filter((x) => x.finished_by)) {
+    for (const [kind, what] of Object.entries(REFUSED)) {
+      const n = events.filter((e) => e.type === "merge_conflict" && e.stage === s.id && e.reason === kind).length;
+      if (n > 0) out.push({ stage: s.id, reason: `${what} ${n === 1 ? "its merge" : `${n} merges`} (then ${s.finished_by === "skipped" ? "skipped" : "marked done"} by a person)`, at: -1 });
+    }
+  }
   for (const s of stages) if (s.failure_reason) out.push({ stage: s.id, reason: s.failure_reason, at: Infinity });
   return out.sort((a, b) => compareIds(a.stage, b.stage) || a.at - b.at).map(({ stage, reason }) => ({ stage, reason }));
 }

@@ -215,6 +215,24 @@ describe("the report", () => {
     ]);
     expect(renderReportMarkdown(report)).not.toContain("Nothing failed.");
   });
+  it("a stage skipped after its checks failed is not 'Nothing failed.': its refused merges are said", () => {
+    const refused = { ...ident, type: "merge_conflict", stage: "3", reason: "validate_failed", files: [] };
+    const skipped = [
+      ...events.slice(0, -2),
+      { ...refused, ts: at(120) },
+      { ...refused, ts: at(125) },
+      { ...ident, ts: at(126), type: "merge_conflict", stage: "3", reason: "conflict", files: ["a.txt"] },
+      { ...ident, ts: at(130), type: "stage_skipped", stage: "3", reason: "a person skipped it (autorun skip)" },
+      { ...ident, ts: at(131), type: "orchestration_complete", status: "completed" },
+    ] as AutorunEvent[];
+    const report = buildReport(foldEvents(skipped)!, skipped);
+    expect(report.status).toBe("completed");
+    expect(report.failures).toEqual([
+      { stage: "3", reason: "its checks failed on 2 merges (then skipped by a person)" },
+      { stage: "3", reason: "its branch conflicted with the base on its merge (then skipped by a person)" },
+    ]);
+    expect(renderReportMarkdown(report)).toContain("- Stage 3: its checks failed on 2 merges (then skipped by a person)");
+  });
 });
 
 describe("review files on disk", () => {
