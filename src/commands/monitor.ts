@@ -1,13 +1,13 @@
 /** `autorun monitor <plan>` (foreground; the background monitor is this same command, detached). */
-import { appendFileSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { constants } from "node:os";
 import { watch } from "chokidar";
-import { localStamp } from "../core/time.js";
 import { createTmux } from "../adapters/tmux.js";
 import { isAlive, onStopSignal, processStartTime, runNotify, spawnDetached } from "../adapters/process.js";
 import { packageRoot } from "../adapters/agent.js";
 import { appendFor } from "../state/orchestration.js";
+import { monitorLogger } from "../state/monitor-log.js";
 import { acquirePid, readPid, releasePid } from "../state/pidfile.js";
 import type { OrchPaths } from "../state/paths.js";
 import type { Config } from "../state/config.js";
@@ -18,30 +18,10 @@ import type { Ctx } from "./ctx.js";
 import { resolveOrchestration } from "../state/orchestration.js";
 import { isMonitorOf, runningMonitor } from "../monitor/monitor-pid.js";
 import { RuntimeError, UserError } from "../errors.js";
-import { printable } from "../core/printable.js";
 import { eventText } from "../core/words.js";
 
 export interface MonitorOptions {
   once?: boolean;
-}
-
-/**
- * The orchestration's monitor log, each line stamped with the time and the run. `echo` prints
- * each line too: `stamped` as written (a monitor in the foreground), else only the message (a
- * person's command, whose output is read as it comes).
- */
-export function monitorLogger(paths: OrchPaths, echo?: { out: (line: string) => void; stamped: boolean }): (msg: string) => void {
-  mkdirSync(dirname(paths.monitorLog), { recursive: true, mode: 0o700 });
-  return (msg: string) => {
-    const text = printable(msg);
-    const line = `${localStamp(new Date())} [${paths.dir.split("/").pop()}] ${text}`;
-    try {
-      appendFileSync(paths.monitorLog, line + "\n", { mode: 0o600 });
-    } catch {
-      // The log is for people; a full disk must not stop the monitor.
-    }
-    echo?.out(echo.stamped ? line : text);
-  };
 }
 
 export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): Promise<number> {

@@ -231,7 +231,7 @@ async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: Orchest
     status = await writeOrWithdraw(prep, started, ahead);
     // Every stage done before the run (marked so in the plan): nothing to launch, no monitor to start.
     if (Object.values(status.stages).every((s) => s.status === "completed")) return await endDoneBefore(ctx, prep, status);
-    const { monitorLogger } = await import("./monitor.js");
+    const { monitorLogger } = await import("../state/monitor-log.js");
     await launchFirst({ tmux, paths, config: prep.config, log: monitorLogger(paths), worktrees, env: ctx.env }, status, tip);
   }
   // The monitor module (chokidar, the controller) loads only when a run really starts.

@@ -12,6 +12,7 @@ import type { Clock } from "../core/clock.js";
 import { RuntimeError, UserError } from "../errors.js";
 import { rebuildStatus } from "../state/status.js";
 import { appendFor, type LoadedOrchestration } from "../state/orchestration.js";
+import { monitorLogger } from "../state/monitor-log.js";
 import { runningMonitor } from "./monitor-pid.js";
 import { verifiedNudge, type NudgeResult } from "./nudge.js";
 import { lastLine } from "../adapters/exec.js";
@@ -186,7 +187,12 @@ export async function retryOnHosts(orch: LoadedOrchestration, stages: ReadonlyMa
 export async function nudgeStage(orch: LoadedOrchestration, id: string, text: string, clock: Clock): Promise<NudgeResult> {
   const stage = orch.status.stages[id]!;
   const result = await verifiedNudge(createTmux(orch.config.tmuxSocket), stage.session, text, { clock });
-  if (!result.sent) return result;
+  const log = monitorLogger(orch.paths);
+  if (!result.sent) {
+    log(`stage ${id}: a person's nudge was not typed: ${result.evidence}`);
+    return result;
+  }
+  log(`stage ${id}: nudged by a person, ${result.verified ? "verified" : "not verified"}: ${result.evidence}`);
   appendFor(orch.paths, orch.status, {
     type: "stall_continue_sent",
     stage: id,

@@ -118,6 +118,7 @@ describe("dashboard", () => {
     const nudged = await waitFor("the nudge recorded", () => sb.events("keys").find((e) => e.type === "stall_continue_sent"), 20_000);
     expect(nudged).toMatchObject({ stage: "1", attempt: 1, verified: true });
     expect(String(nudged.evidence)).toMatch(/^manual: /);
+    await waitFor("the nudge in the monitor log", () => readFileSync(join(sb.home, "logs", "keys-monitor.log"), "utf8").includes("stage 1: nudged by a person, verified: "), 5_000);
     await sb.tmux("send-keys", "-t", "=dash:", "s");
     await waitFor("the question", async () => (await screen(sb)).includes("stop the monitor of keys?"), 5_000);
     await sb.tmux("send-keys", "-t", "=dash:", "y");

@@ -164,6 +164,7 @@ describe("permission prompts", () => {
     const nudge = await sb.cli(["nudge", "perm", "1"]);
     expect(nudge.code).toBe(1);
     expect(nudge.stderr.trim()).toBe("autorun: did not type into stage 1: pane shows a permission screen; answer the question in the stage's session (autorun attach perm 1), or give such commands an answer with permissionAnswers in autorun.config.json");
+    expect(readFileSync(join(sb.home, "logs", "perm-monitor.log"), "utf8")).toContain("stage 1: a person's nudge was not typed: pane shows a permission screen");
     // A person answers in the session (the answer shown in the input, then Enter); the stage carries on.
     await sb.tmux("send-keys", "-t", "=perm_stage-1:", "-l", "1");
     await waitFor("the typed answer on screen", async () => /❯ 1\b/.test((await sb.tmux("capture-pane", "-p", "-t", "=perm_stage-1:")).stdout), 5_000, 50);
