@@ -54,6 +54,10 @@ export async function runMonitor(ctx: Ctx, plan: string, opts: MonitorOptions): 
     ctx.out(`A monitor (pid ${got.holder}) is already running for ${orch.status.plan_name}.`);
     return 0;
   }
+  // The monitor before this one started and never said it stopped: killed (SIGKILL, the OOM
+  // killer) or its machine went down. Said, so the log shows the gap; the events lose nothing.
+  const before = monitor.status.monitor_pid;
+  if (before !== null && before !== process.pid) log(`the monitor before this one (pid ${before}) ended without stopping: killed, or its machine went down; this one goes on from the events`);
   appendFor(paths, orch.status, { type: "monitor_started", pid: process.pid });
   log(`monitor started (pid ${process.pid}) for ${orch.status.plan_name}; watching ${paths.events}`);
   // A monitor that ends any other way than through the loop's stop says so (it left no

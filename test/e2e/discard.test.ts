@@ -169,6 +169,10 @@ describe("a monitor whose parent never collects it once it exits", () => {
     const second = unreaped(sb, "zombie");
     try {
       const pid = await second.pid;
+      // The monitor before it stopped as asked: its log says nothing of a monitor that did not.
+      const log = join(sb.home, "logs", "zombie-monitor.log");
+      await waitFor("the second monitor's start in the log", () => readFileSync(log, "utf8").includes(`monitor started (pid ${pid})`));
+      expect(readFileSync(log, "utf8")).not.toContain("ended without stopping");
       const discard = await sb.cli(["discard", "zombie", "--yes"]);
       expect(discard.stderr).toBe("");
       expect(discard.stdout).toContain("Discarded zombie.");

@@ -4,7 +4,7 @@ import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
 import { waitFor, type Sandbox } from "../helpers/env.js";
-import { eventsOf, expectClean, killMonitor, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
+import { eventsOf, expectClean, killMonitor, monitorPid, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
 
 
 function launchOrder(sb: Sandbox, plan: string): string[] {
@@ -63,10 +63,13 @@ describe("orchestrate end to end (real tmux, real git, simulated agent)", () => 
   it("a killed and restarted monitor launches nothing twice", async ({ sb }) => {
     const plan = sb.writePlan("restart.md", "## Stage 1: A\nsim: slow\n## Stage 2: B\nDepends on: 1\n## Stage 3: C\nDepends on: 1\n");
     await orchestrate(sb, plan);
+    const killed = monitorPid(sb, "restart");
     expect(await killMonitor(sb, "restart")).toBe(true);
     const r = await sb.cli(["resume", "restart"]);
     expect(r.code).toBe(0);
     expect(await waitForEnd(sb, "restart")).toBe("completed");
+    // The next monitor's log says that the one before it never stopped.
+    expect(readFileSync(join(sb.home, "logs", "restart-monitor.log"), "utf8")).toContain(`the monitor before this one (pid ${killed}) ended without stopping: killed, or its machine went down; this one goes on from the events`);
     for (const id of ["1", "2", "3"]) expect(eventsOf(sb, "restart", "stage_launched", id)).toHaveLength(1);
     await expectClean(sb, "restart");
   });
