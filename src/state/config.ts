@@ -113,10 +113,21 @@ function friendly(iss: { code: string; expected?: string; input?: unknown; minim
   }
 }
 
-/** The known key closest to `key` by edits (a typo's likely meaning, case aside), if any is close. */
+/**
+ * The known key closest to `key` (case aside): by edits (a typo), else the one sharing the longest
+ * start with it, when that is most of it (a word cut short: `stallSecs`, `maxPar`).
+ */
 function nearest(key: string, known: readonly string[]): string | undefined {
-  const best = known.map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) })).sort((x, y) => x.d - y.d)[0];
-  return best && best.d <= Math.max(2, Math.floor(key.length / 4)) ? best.k : undefined;
+  const given = key.toLowerCase();
+  const best = known.map((k) => ({ k, d: editDistance(given, k.toLowerCase()) })).sort((x, y) => x.d - y.d)[0];
+  if (best && best.d <= Math.max(2, Math.floor(key.length / 4))) return best.k;
+  const shared = (k: string) => {
+    let n = 0;
+    while (n < given.length && given[n] === k.toLowerCase()[n]) n++;
+    return n;
+  };
+  const start = known.map((k) => ({ k, n: shared(k) })).sort((x, y) => y.n - x.n)[0];
+  return start && start.n >= 5 && start.n >= given.length * 0.6 ? start.k : undefined;
 }
 
 function validateLayer(raw: unknown, where: (key: string) => string, fix: string): ConfigFile {

@@ -83,6 +83,8 @@ describe("configuration layers", () => {
     [{ onBudget: "later" }, "autorun.config.json: onBudget:", "README"],
     [{ escalaton: ["opus"] }, "autorun.config.json: escalaton: not a key autorun knows (did you mean escalation?)", "README"],
     [{ zzz: 1 }, "autorun.config.json: zzz: not a key autorun knows;", "README"],
+    [{ stallSecs: 5 }, "autorun.config.json: stallSecs: not a key autorun knows (did you mean stallSeconds?)", "README"],
+    [{ maxPar: 2 }, "autorun.config.json: maxPar: not a key autorun knows (did you mean maxParallel?)", "README"],
     [{ maxParallel: 1.5 }, "autorun.config.json: maxParallel: must be a whole number, not 1.5", "README"],
     [{ maxParallel: 0 }, "autorun.config.json: maxParallel: must be at least 1, not 0", "README"],
     [{ sandbox: "yes" }, 'autorun.config.json: sandbox: must be true or false, not "yes"', "README"],
