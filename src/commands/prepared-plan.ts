@@ -47,6 +47,8 @@ export function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose
           stages: plan.stages.map((s) => ({ id: s.id, name: s.name, depends_on: s.depends_on, wave: waveOf.get(s.id) ?? 1, ...s.settings })),
           waves: plan.waves,
           ...(plan.commented?.length ? { commented_out: plan.commented } : {}),
+          // What the run would take from the defaults, both files, the environment and the flags.
+          settings: prep.config,
         },
         null,
         2,

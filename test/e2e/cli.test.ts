@@ -49,6 +49,8 @@ describe("orchestrate --dry-run", () => {
         { id: "5", name: "UI", depends_on: ["3", "4"], wave: 3 },
       ],
       waves: [["1", "4"], ["2", "3"], ["5"]],
+      // The configuration the run would take (defaults here: no file, no flag).
+      settings: expect.objectContaining({ maxParallel: 4, stallSeconds: 60, schedule: "eager" }),
     });
     expect(readdirSync(sb.home)).toEqual([]);
   });

@@ -23,6 +23,12 @@ describe("autorun init", () => {
     expect(dry.stderr).toBe("");
     const plan = JSON.parse(dry.stdout) as { stages: { id: string; depends_on: string[] }[] };
     expect(plan.stages.map((s) => [s.id, s.depends_on])).toEqual([["1", []], ["2", ["1"]], ["3", ["1"]]]);
+    // The project's file wins over the home one, key by key, and the dry run shows what applies.
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ stallSeconds: 5, maxNudges: 1 }));
+    const layered = await sb.cli(["orchestrate", "master-plan.md", "--dry-run", "--json", "--max-parallel", "2"], { env: fakeClaudeEnv(sb) });
+    const settings = (JSON.parse(layered.stdout) as { settings: Record<string, unknown> }).settings;
+    expect(config.stallSeconds).toBeDefined();
+    expect(settings).toMatchObject({ stallSeconds: config.stallSeconds, maxNudges: 1, maxParallel: 2 });
     // The configuration is read by every command: a wrong "//" would be refused here.
     writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ ...config, "//": 3 }));
     const bad = await sb.cli(["orchestrate", "master-plan.md", "--dry-run"], { env: fakeClaudeEnv(sb) });
