@@ -6,7 +6,7 @@
  * whether the pid is alive is known.
  */
 import { readFileSync } from "node:fs";
-import { isAlive } from "./process.js";
+import { isAlive, processStartTime } from "./process.js";
 
 export interface ClaudeLock {
   session: string;
@@ -27,10 +27,7 @@ export function parseClaudeLock(reason: string): ClaudeLock | undefined {
 /** When `pid` started: clock ticks since boot and ms since the epoch (Linux), or undefined. */
 function processStart(pid: number): { ticks: number; epochMs: number } | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // Field 22 of stat; fields[] starts at field 3 (state).
-    const ticks = Number(fields[19]);
+    const ticks = Number(processStartTime(pid));
     const btime = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
     if (!Number.isFinite(ticks) || !Number.isFinite(btime)) return undefined;
     // USER_HZ is 100 on every Linux that Node runs on.

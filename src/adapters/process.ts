@@ -37,12 +37,17 @@ export function isAlive(pid: number): boolean {
 }
 
 function isZombie(pid: number): boolean {
+  const state = statFields(pid)?.[0];
+  return state === "Z" || state === "X";
+}
+
+/** /proc/<pid>/stat from field 3 (the state) on, past the command's name (which may hold spaces); undefined without it. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.charAt(stat.lastIndexOf(")") + 2);
-    return state === "Z" || state === "X";
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -69,12 +74,7 @@ function isAutorunCli(script: string): boolean {
 
 /** A process's start time (clock ticks since boot, /proc/<pid>/stat field 22): with its pid, it names one process. */
 export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
+  return statFields(pid)?.[19];
 }
 
 /**
