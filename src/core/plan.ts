@@ -68,7 +68,7 @@ export function buildPlan(file: string, raw: RawStage[], baseBranch?: string, co
   const ids = [...seen.keys()].sort(compareIds);
   const byName = new Map<string, string>();
   for (const s of raw) byName.set(normalizeName(s.name), s.id);
-  const resolved = resolveDeps(file, raw, { ids, byName });
+  const { resolved, lines } = resolveDeps(file, raw, { ids, byName });
   applyImplicitWaveDeps(raw, resolved);
 
   const stages: Stage[] = raw
@@ -82,17 +82,25 @@ export function buildPlan(file: string, raw: RawStage[], baseBranch?: string, co
     else delete s.settings.needs;
   }
   const cycle = findCycle(stages);
-  if (cycle) {
-    const first = stages.find((s) => s.id === cycle[0]);
-    throw new UserError(
-      `${file}:${first?.line ?? 1}: dependency cycle ${cycle.join(" → ")}; remove one of these dependencies.`,
-    );
-  }
+  if (cycle) throw cycleError(file, cycle, stages, lines);
   const warnings = lonelyResources(stages).map(
     (r) => `${file}:${r.line}: stage ${r.id} is the only stage that names the exclusive resource "${r.name}", so it holds nothing back; check the spelling or name it in the stages that share it`,
   );
   return { stages, waves: computeWaves(stages), ...(baseBranch ? { base_branch: baseBranch } : {}), ...(warnings.length > 0 ? { warnings } : {}) };
 }
+
+/**
+ * A cycle named by the lines that make it: each "b depends on a" at the line that says so (a
+ * dependency a wave section implies, at b's heading), so the person can go to the one to remove.
+ */
+function cycleError(file: string, cycle: readonly string[], stages: readonly Stage[], lines: ReadonlyMap<string, number>): UserError {
+  const stageLine = (id: string) => stages.find((s) => s.id === id)?.line ?? 1;
+  const edges = cycle.slice(1).map((id, i) => ({ id, dep: cycle[i]!, line: lines.get(edgeKey(id, cycle[i]!)) ?? stageLine(id) }));
+  const said = edges.map((e, i) => `${i === 0 ? "stage " : ""}${e.id} ${i === 0 ? "depends " : ""}on ${e.dep} at line ${e.line}`);
+  return new UserError(`${file}:${edges[0]!.line}: dependency cycle ${cycle.join(" → ")} (${said.join(", ")}); remove one of these dependencies.`);
+}
+
+const edgeKey = (stage: string, dep: string) => `${stage}\0${dep}`;
 
 /** Each stage id once, valid in a branch name, with a tmux session of its own; the stages by id. */
 function checkIds(file: string, raw: RawStage[]): Map<string, RawStage> {
@@ -121,18 +129,26 @@ function checkIds(file: string, raw: RawStage[]): Map<string, RawStage> {
   return seen;
 }
 
-/** Each stage's stated dependencies (and loose mentions) as stage ids; a stage stating none is absent. */
-function resolveDeps(file: string, raw: RawStage[], known: { ids: string[]; byName: Map<string, string> }): Map<string, string[]> {
+/**
+ * Each stage's stated dependencies (and loose mentions) as stage ids, a stage stating none absent;
+ * and the plan line each dependency was read from (keyed by `edgeKey`).
+ */
+function resolveDeps(file: string, raw: RawStage[], known: { ids: string[]; byName: Map<string, string> }): { resolved: Map<string, string[]>; lines: Map<string, number> } {
   const order = raw.map((s) => s.id);
   const has = new Set(order);
   const resolved = new Map<string, string[]>();
+  const lines = new Map<string, number>();
   raw.forEach((stage, position) => {
     // The stages written before this one, for "the previous stage" (ids are unique, checked before).
     const before = { ids: order, count: position };
     const resolveRef = (ref: DepRef) => resolveOne(ref, known.ids, known.byName, before);
-    const loose = (stage.looseDeps ?? []).flatMap(({ ref }) => resolveRef(ref)).filter((id) => has.has(id) && id !== stage.id);
+    const loose = (stage.looseDeps ?? []).flatMap(({ ref, line }) => resolveRef(ref).map((id) => ({ id, line }))).filter(({ id }) => has.has(id) && id !== stage.id);
     if (!stage.deps && loose.length === 0) return;
-    const out = new Set<string>(loose);
+    const out = new Set<string>();
+    for (const { id, line } of loose) {
+      out.add(id);
+      if (!lines.has(edgeKey(stage.id, id))) lines.set(edgeKey(stage.id, id), line);
+    }
     for (const { ref, line } of stage.deps ?? []) {
       const targets = resolveRef(ref);
       if (ref.kind === "previous" && targets.length === 0) {
@@ -148,11 +164,12 @@ function resolveDeps(file: string, raw: RawStage[], known: { ids: string[]; byNa
           throw new UserError(`${file}:${line}: stage ${stage.id} depends on itself; remove it from its own dependencies.`);
         }
         out.add(id);
+        lines.set(edgeKey(stage.id, id), line);
       }
     }
     resolved.set(stage.id, [...out].sort(compareIds));
   });
-  return resolved;
+  return { resolved, lines };
 }
 
 /** A stage that states no dependencies inside a wave group depends on every stage of the previous group. */
