@@ -74,7 +74,7 @@ function readConfigFile(file: string): ConfigFile {
   } catch (error) {
     throw new UserError(`${file}: not valid JSON (${jsonProblem(text, (error as Error).message)}); fix the file.`);
   }
-  return validateLayer(withoutComments(raw, file), (key) => `${file}: ${key ? `${key}: ` : ""}`, "the accepted keys and values are listed in the README, section Configuration");
+  return validateLayer(withoutComments(raw, file), { origin: `${file}: `, key: (key) => key }, "the accepted keys and values are listed in the README, section Configuration");
 }
 
 /** A configuration file may explain itself under a top-level "//" key (a string or a list of them), which is read as nothing else. */
@@ -86,7 +86,6 @@ function withoutComments(raw: unknown, file: string): unknown {
   return rest;
 }
 
-/** Flags and environment variables go through the same schema as the files. */
 /** zod's words for a bad value, in a person's (a key's own message in the schema comes first). */
 function friendly(iss: { code: string; expected?: string; input?: unknown; minimum?: unknown; maximum?: unknown; inclusive?: boolean; origin?: string; keys?: string[]; path?: PropertyKey[]; inst?: unknown }): string | undefined {
   const items = iss.origin === "array" ? " entries" : "";
@@ -130,12 +129,16 @@ function nearest(key: string, known: readonly string[]): string | undefined {
   return start && start.n >= 5 && start.n >= given.length * 0.6 ? start.k : undefined;
 }
 
-function validateLayer(raw: unknown, where: (key: string) => string, fix: string): ConfigFile {
+/** One layer of configuration (a file, the environment, the flags): each goes through the same schema. */
+function validateLayer(raw: unknown, where: { origin: string; key: (key: string) => string }, fix: string): ConfigFile {
   const parsed = configSchema.safeParse(raw, { error: friendly });
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const key = issue?.path.join(".") || (issue && "keys" in issue ? String((issue as { keys: string[] }).keys) : "");
-    throw new UserError(`${where(key)}${issue?.message ?? "invalid"}; ${fix}.`);
+    // Every problem of the layer at once, so a file with three is fixed in one go, not three runs.
+    const problems = parsed.error.issues.map((issue) => {
+      const key = where.key(issue.path.join(".") || ("keys" in issue ? String((issue as { keys: string[] }).keys) : ""));
+      return `${key ? `${key}: ` : ""}${issue.message}`;
+    });
+    throw new UserError(`${where.origin}${problems.join("; ")}; ${fix}.`);
   }
   return parsed.data;
 }
@@ -144,14 +147,14 @@ const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}
 
 export function loadConfig(home: string, projectRoot: string | undefined, flags: ConfigFile = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const fromEnv = {
-    ...(env.AUTORUN_TMUX_SOCKET ? validateLayer({ tmuxSocket: env.AUTORUN_TMUX_SOCKET }, () => "AUTORUN_TMUX_SOCKET: ", "fix the variable") : {}),
-    ...(env.AUTORUN_POLL_SECONDS ? validateLayer({ pollSeconds: Number(env.AUTORUN_POLL_SECONDS) }, () => "AUTORUN_POLL_SECONDS: ", "give a number of seconds from 0.2 to 3600") : {}),
+    ...(env.AUTORUN_TMUX_SOCKET ? validateLayer({ tmuxSocket: env.AUTORUN_TMUX_SOCKET }, { origin: "AUTORUN_TMUX_SOCKET: ", key: () => "" }, "fix the variable") : {}),
+    ...(env.AUTORUN_POLL_SECONDS ? validateLayer({ pollSeconds: Number(env.AUTORUN_POLL_SECONDS) }, { origin: "AUTORUN_POLL_SECONDS: ", key: () => "" }, "give a number of seconds from 0.2 to 3600") : {}),
   };
   const layers = [
     readConfigFile(join(home, "config.json")),
     projectRoot ? readConfigFile(join(projectRoot, "autorun.config.json")) : {},
     fromEnv,
-    validateLayer(stripUndefined(flags), (key) => (key ? `--${kebab(key)}: ` : "flags: "), "fix the flag"),
+    validateLayer(stripUndefined(flags), { origin: "", key: (key) => (key ? `--${kebab(key)}` : "flags") }, "fix the flag"),
   ];
   return Object.assign({}, DEFAULT_CONFIG, ...layers) as Config;
 }

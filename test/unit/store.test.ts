@@ -129,6 +129,13 @@ describe("configuration layers", () => {
   it("refuses a bad flag by its flag name", () => {
     expect(() => loadConfig(home(), undefined, { budgetUsd: -1 }, {})).toThrow(/--budget-usd: /);
   });
+  it("names every problem of a file in its one line, not only the first", () => {
+    write(project(), { maxParallel: 0, stallSecs: 5, sandbox: "yes" });
+    expect(() => loadConfig(home(), project(), {}, {})).toThrow(
+      /^\S*autorun\.config\.json: maxParallel: must be at least 1, not 0; sandbox: must be true or false, not "yes"; stallSecs: not a key autorun knows \(did you mean stallSeconds\?\); the accepted keys/,
+    );
+    expect(() => loadConfig(home(), undefined, { budgetUsd: -1, maxParallel: 0 }, {})).toThrow(/^--max-parallel: .*; --budget-usd: .*; fix the flag\.$/);
+  });
 });
 
 describe("locks", () => {
