@@ -2,8 +2,8 @@
  * Before an agent is started (orchestrate, retry, resume) and in the dry run: every reason the run
  * would be refused, each with its fix. One list for both, so they cannot disagree.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { basename, isAbsolute, join } from "node:path";
 import { homedir } from "node:os";
 import type { Config } from "../state/config.js";
 import { commandVersion, findExecutable } from "../adapters/process.js";
@@ -37,8 +37,32 @@ function apiKeyProblem(env: NodeJS.ProcessEnv): string | undefined {
   return `ANTHROPIC_API_KEY is set but ${what} (${file}), so every stage would stop at "Detected a custom API key"; run claude once in a terminal with this key and answer Yes, or unset ANTHROPIC_API_KEY to use your login.`;
 }
 
+const INTERPRETER = /^(node|nodejs|python[\d.]*|ruby|perl|bash|sh|zsh|dash|deno|bun|tsx|ts-node)$/;
+const SCRIPT = /\.(c|m)?(js|ts)$|\.(py|rb|pl|sh|bash)$/;
+/** Flags after which the next argument is code or a module, not the script. */
+const TAKES_VALUE = /^(-e|-p|-m|-r|-c|-C|--eval|--print|--require|--import|--loader|--experimental-loader|--env-file|--conditions|--command)$|^-[a-z]*c$/;
+
 /**
- * Every refusal a run would make before it starts an agent: an agent command that is not installed;
+ * The script an interpreter in the agent command would run (`node /path/agent.js`), when it is not
+ * there: otherwise every stage fails the moment it starts. A relative path is looked up in the
+ * project, whose files the stages' worktrees hold.
+ */
+function missingScript(command: readonly string[], projectRoot: string): string | undefined {
+  if (!INTERPRETER.test(basename(command[0]!))) return undefined;
+  for (const [i, arg] of command.slice(1).entries()) {
+    if (arg.startsWith("-")) continue;
+    if (i > 0 && TAKES_VALUE.test(command[i]!)) return undefined;
+    // Only a file named as a script: a value of a flag autorun does not know (`--experimental-loader
+    // ts-node/esm`) is not taken for one.
+    if (arg.includes("{") || !SCRIPT.test(arg)) return undefined;
+    return existsSync(isAbsolute(arg) ? arg : join(projectRoot, arg)) ? undefined : arg;
+  }
+  return undefined;
+}
+
+/**
+ * Every refusal a run would make before it starts an agent: an agent command that is not installed
+ * or whose script is missing;
  * for Claude Code, bypass mode as root (it refuses to start), a project not trusted yet, a version
  * without `--worktree`, a permission mode it does not know, an API key it has not approved; a git
  * with no identity for the merge commits; and, for a new run (`hosts`), each configured host a
@@ -68,6 +92,10 @@ async function preflight(config: Config, env: NodeJS.ProcessEnv, projectRoot: st
   if (!found) {
     const hint = isClaude(program) ? "install Claude Code (npm install -g @anthropic-ai/claude-code), or " : "";
     return { problems: [`the agent command "${program}" is not installed or not on PATH; ${hint}set agentCommand in autorun.config.json or pass --agent-cmd.`, ...problems], mode: config.permissionMode };
+  }
+  const script = missingScript(config.agentCommand, projectRoot);
+  if (script !== undefined) {
+    problems.unshift(`the agent command's script ${script} does not exist${isAbsolute(script) ? "" : ` in ${projectRoot}`} (${basename(program)} would exit at once in every stage); fix the path in agentCommand or --agent-cmd.`);
   }
   if (!isClaude(program)) return { problems, mode: config.permissionMode };
   const out: string[] = [];

@@ -41,6 +41,16 @@ describe("one preflight for the dry run and the real run", () => {
     await expectRefusedBoth(sb, { PATH: "/usr/bin:/bin" }, /the agent command "claude" is not installed or not on PATH/);
   });
 
+  it("an interpreter's script that is not there, by its path or in the project", async ({ sb }) => {
+    await expectRefusedBoth(sb, {}, /the agent command's script \/nonexistent\/agent\.js does not exist \(node would exit at once in every stage\); fix the path/, ["--agent-cmd", JSON.stringify([process.execPath, "--no-warnings", "/nonexistent/agent.js", "{args}"])]);
+    await expectRefusedBoth(sb, {}, /the agent command's script tools\/agent\.sh does not exist in \S+ \(sh would/, ["--agent-cmd", "sh tools/agent.sh"]);
+    // Code, a module or a flag's value is no script to look for.
+    for (const agent of [[process.execPath, "-e", "x.js"], [process.execPath, "--experimental-loader", "ts-node/esm", "{args}"], ["sh", "-c", "exec sleep 1 # a.sh"]]) {
+      const dry = await sb.cli(["orchestrate", sb.writePlan("pre.md", "## Stage 1: A\n"), "--dry-run", "--agent-cmd", JSON.stringify(agent)]);
+      expect(dry.stderr, agent.join(" ")).not.toContain("script");
+    }
+  });
+
   it("an agent command template that would start the agent in the project's own checkout is warned of, dry and real", async ({ sb }) => {
     const agent = JSON.stringify([process.execPath, "-e", "setTimeout(() => {}, 60000)", "{stage}"]);
     const { dry, real } = await both(sb, {}, ["--agent-cmd", agent]);
