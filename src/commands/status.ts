@@ -7,7 +7,7 @@ import { printable, stagesList } from "../core/printable.js";
 import { clipDisplay, displayWidth, padDisplay } from "../core/text-width.js";
 import { addUsage, dollars, formatCost } from "../core/usage.js";
 import { waitingForHosts, waitingForResources } from "../core/scheduler.js";
-import { liftHoldCommand, needAttention, phaseOf, withoutFurniture } from "../core/words.js";
+import { lastWords, liftHoldCommand, needAttention, phaseOf } from "../core/words.js";
 import { reviewEntries } from "../state/review.js";
 import { eventsUnwritable } from "../state/writable.js";
 import { isMonitorOf } from "../monitor/monitor-pid.js";
@@ -114,8 +114,8 @@ export function renderStatusTable(status: Status, now: Date, monitorAlive: boole
     else if (s.attention === "host_lost") lines.push(hostLostLine(id, s));
     else if (s.attention === "crashed" && s.last_exit) {
       const code = s.last_exit.exit_status !== null ? ` ${s.last_exit.exit_status}` : s.last_exit.signal !== null ? ` on signal ${s.last_exit.signal}` : "";
-      const said = withoutFurniture(s.last_exit.last_lines);
-      lines.push(`stage ${id}'s agent exited${code}${said.length ? `: ${said.slice(-3).join(" | ")}` : ""}`);
+      const said = lastWords(s.last_exit.last_lines, 3);
+      lines.push(`stage ${id}'s agent exited${code}${said ? `: ${said}` : ""}`);
     }
   }
   // Over its budget, said whether or not it is still running (a fast stage may finish first).

@@ -142,3 +142,20 @@ export function withoutFurniture(lines: readonly string[]): string[] {
   }
   return out;
 }
+
+/**
+ * What an exited agent said last, as one line of up to `count` of its lines: without screen
+ * furniture, stack frames or Node's version trailer, and starting at the last line naming an error
+ * when that is further up (a missing script's "Error: Cannot find module …" comes before its
+ * details).
+ */
+export function lastWords(lines: readonly string[], count: number): string {
+  const said = withoutFurniture(lines).filter((l) => !/^at \S.*:\d+:\d+\)?( \{)?$/.test(l) && !/^Node\.js v\d/.test(l) && !/^\^+$/.test(l));
+  let from = Math.max(0, said.length - count);
+  for (let i = said.length - 1; i >= 0; i--) {
+    if (!/^(\w*(Error|Exception)\b|error\b|fatal\b)/i.test(said[i]!)) continue;
+    from = Math.min(from, i);
+    break;
+  }
+  return said.slice(from, from + count).join(" | ");
+}

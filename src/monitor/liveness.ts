@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { withoutFurniture } from "../core/words.js";
+import { lastWords, withoutFurniture } from "../core/words.js";
 import { stagesList } from "../core/printable.js";
 import { onThisMachine } from "../core/hosts.js";
 import { relaunchStage } from "./launcher.js";
@@ -129,14 +129,14 @@ async function checkLiveness(host: Host, worktrees: Worktrees, mem: (id: string)
       // What the agent said, without the input box and hints drawn around it.
       lastLines = withoutFurniture(lastLines);
       host.emit({ type: "session_dead", stage: id, session: stage.session, ...(exit.status !== undefined ? { exit_status: exit.status } : {}), ...(exit.signal !== undefined ? { signal: exit.signal } : {}), last_lines: lastLines });
-      host.deps.log(`stage ${id}: its agent exited${exit.status !== undefined ? ` with status ${exit.status}` : ""}${exit.signal !== undefined ? ` on signal ${exit.signal}` : ""}${lastLines.length ? `; last words: ${lastLines.slice(-3).join(" | ")}` : ""}`);
+      host.deps.log(`stage ${id}: its agent exited${exit.status !== undefined ? ` with status ${exit.status}` : ""}${exit.signal !== undefined ? ` on signal ${exit.signal}` : ""}${lastLines.length ? `; last words: ${lastWords(lastLines, 3)}` : ""}`);
     } else if (stage.attention !== "crashed") {
       host.emit({ type: "session_dead", stage: id, session: stage.session, ...(serverGone ? { server_gone: true } : {}) });
       host.deps.log(`stage ${id}: its session ${stage.session} is gone${serverGone ? " (its tmux server ended)" : ""}`);
     }
     if (paused) continue;
     const now = host.status.stages[id]!;
-    const said = now.last_exit?.last_lines.slice(-5).join(" | ");
+    const said = now.last_exit ? lastWords(now.last_exit.last_lines, 5) : undefined;
     const code = now.last_exit?.exit_status;
     if (m.quickDeaths >= 2 && !serverGone) {
       await failOrEscalate(host, worktrees, id, `the agent exited${code !== undefined && code !== null ? ` ${code}` : ""} within 10 s of its launch, twice${said ? `: ${said}` : ""}`);

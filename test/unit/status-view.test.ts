@@ -3,7 +3,7 @@ import { foldEvents } from "../../src/core/fold.js";
 import type { AutorunEvent } from "../../src/types/schemas.js";
 import { renderStatusTable } from "../../src/commands/status.js";
 import { formatDuration } from "../../src/core/stage-cells.js";
-import { phaseOf, withoutFurniture } from "../../src/core/words.js";
+import { lastWords, phaseOf, withoutFurniture } from "../../src/core/words.js";
 import { startedEvent } from "../helpers/events.js";
 import { dependencyLines, headerLine, keysLine } from "../../src/tui/views.js";
 
@@ -182,5 +182,33 @@ describe("the next step, and an agent's last words", () => {
       { type: "session_dead", stage: "1", session: "s1", exit_status: 1, last_lines: screen },
     ]);
     expect(renderStatusTable(s, new Date(at(10)), true)).toContain("stage 1's agent exited 1: ⏺ Error: the config file is missing");
+  });
+
+  it("a program's crash is said by its error, not by the last lines of its stack", () => {
+    // Node's own words for a script that is not there, as its pane shows them.
+    const screen = [
+      "node:internal/modules/cjs/loader:1210",
+      "  throw err;",
+      "  ^",
+      "",
+      "Error: Cannot find module '/nonexistent.js'",
+      "    at Module._resolveFilename (node:internal/modules/cjs/loader:1207:15)",
+      "    at Module._load (node:internal/modules/cjs/loader:1038:27)",
+      "    at Function.executeUserEntryPoint [as runMain] (node:internal/modules/run_main:164:12)",
+      "    at node:internal/main/run_main_module:28:49 {",
+      "  code: 'MODULE_NOT_FOUND',",
+      "  requireStack: []",
+      "}",
+      "",
+      "Node.js v20.20.2",
+    ];
+    expect(lastWords(screen, 3)).toBe("Error: Cannot find module '/nonexistent.js' | code: 'MODULE_NOT_FOUND', | requireStack: []");
+    const s = run([
+      { type: "stage_launched", stage: "1", session: "s1", session_id: "u1", attempt: 1 },
+      { type: "session_dead", stage: "1", session: "s1", exit_status: 1, last_lines: screen },
+    ]);
+    expect(renderStatusTable(s, new Date(at(10)), true)).toContain("stage 1's agent exited 1: Error: Cannot find module '/nonexistent.js' | code: 'MODULE_NOT_FOUND', | requireStack: []");
+    // Without an error line, the last lines as they are.
+    expect(lastWords(["working", "step 2", "step 3", "bye"], 3)).toBe("step 2 | step 3 | bye");
   });
 });
