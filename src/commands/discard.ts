@@ -78,7 +78,12 @@ async function look(ctx: Ctx, orch: LoadedOrchestration, tmux: Tmux): Promise<Lo
   for (const s of Object.values(status.stages)) {
     if (await tmux.hasSession(s.session)) sessions.push(s.session);
     if (existsSync(s.worktree)) worktrees.push({ path: s.worktree, dirty: await git.dirtyFiles(s.worktree).catch(() => ["?"]) });
-    if (existsSync(root) && (await git.branchExists(root, s.branch))) branches.push({ branch: s.branch, ahead: await git.commitsAhead(root, `refs/heads/${base}`, `refs/heads/${s.branch}`).catch(() => -1) });
+    if (!existsSync(root)) continue;
+    // The stage's branch, and its earlier attempts kept by `retry --fresh-worktree` (`<branch>-attempt-<n>`).
+    const own = (await git.branchExists(root, s.branch)) ? [s.branch] : [];
+    for (const branch of [...own, ...(await git.listBranches(root, `${s.branch}-attempt-*`).catch(() => []))]) {
+      branches.push({ branch, ahead: await git.commitsAhead(root, `refs/heads/${base}`, `refs/heads/${branch}`).catch(() => -1) });
+    }
   }
   const reviews = listReviewFiles(ctx.home).filter((file) => {
     try {

@@ -46,6 +46,9 @@ describe("autorun discard", () => {
     const review = await sb.cli(["review", "new", "--title", "Which?", "--question", "A or B?", "--orch-dir", dir, "--stage", "1"]);
     expect(review.code).toBe(0);
     const file = review.stdout.trim();
+    // Earlier attempts kept by `retry --fresh-worktree`: one with work the base lacks, one merged.
+    await sb.git("branch", "worktree-abandon-stage-2-attempt-1", "worktree-abandon-stage-2");
+    await sb.git("branch", "worktree-abandon-stage-2-attempt-2", "main");
 
     const refused = await sb.cli(["discard", "abandon"]);
     expect(refused.code).toBe(2);
@@ -57,12 +60,13 @@ describe("autorun discard", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("- end 2 tmux session(s): abandon_stage-1, abandon_stage-2");
-    expect(r.stdout).toContain("- delete merged branch(es): worktree-abandon-stage-1");
+    expect(r.stdout).toContain("- delete merged branch(es): worktree-abandon-stage-1, worktree-abandon-stage-2-attempt-2");
     expect(r.stdout).toContain("- keep branch worktree-abandon-stage-2: 1 commit(s) main does not have (delete it yourself with: git branch -D worktree-abandon-stage-2)");
+    expect(r.stdout).toContain("- keep branch worktree-abandon-stage-2-attempt-1: 1 commit(s) main does not have (delete it yourself with: git branch -D worktree-abandon-stage-2-attempt-1)");
     expect(r.stdout).toContain("Discarded abandon.");
     expect((await sb.tmux("list-sessions")).code).not.toBe(0);
     expect((await sb.git("worktree", "list")).split("\n")).toHaveLength(1);
-    expect((await sb.git("branch", "--list", "worktree-*", "--format=%(refname:short)")).trim()).toBe("worktree-abandon-stage-2");
+    expect((await sb.git("branch", "--list", "worktree-*", "--format=%(refname:short)")).trim().split("\n")).toEqual(["worktree-abandon-stage-2", "worktree-abandon-stage-2-attempt-1"]);
     expect(existsSync(file)).toBe(false);
     expect(existsSync(dir)).toBe(false);
     // Nothing of it in the home: not the lock orchestrate took for its name either.
