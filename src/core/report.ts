@@ -60,7 +60,8 @@ export interface Report {
   project_rules_added?: string[];
 }
 
-const secs = (a: string | null, b: string | null): number | null => (a && b ? Math.max(0, Math.round((Date.parse(b) - Date.parse(a)) / 1000)) : null);
+// Whole seconds, cut as the status table cuts them, so the two never differ by one.
+const secs = (a: string | null, b: string | null): number | null => (a && b ? Math.max(0, Math.floor((Date.parse(b) - Date.parse(a)) / 1000)) : null);
 
 /** Seconds as people read them (the same words as `status`), or a dash when unknown. */
 export function human(seconds: number | null): string {

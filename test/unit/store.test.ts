@@ -8,6 +8,7 @@ import { loadConfig, DEFAULT_CONFIG } from "../../src/state/config.js";
 import { isLocked, withLock } from "../../src/state/lock.js";
 import { buildReport, renderReportMarkdown } from "../../src/core/report.js";
 import { foldEvents } from "../../src/core/fold.js";
+import { elapsed } from "../../src/core/stage-cells.js";
 import { UserError } from "../../src/errors.js";
 import { startedEvent } from "../helpers/events.js";
 import type { AutorunEvent } from "../../src/types/schemas.js";
@@ -202,6 +203,11 @@ describe("the report", () => {
     const md = renderReportMarkdown(report);
     expect(md).toContain("| 1 | A \\| pipe | merged | 1 | 0 | 1m 34s |");
     expect(md).toContain("| 3 | C | failed (opus) |");
+    // A stage of 94.6 s reads the same in the report as in the status table.
+    const late = events.map((e) => (e.type === "merge_complete" ? { ...e, ts: new Date(Date.parse(at(95)) + 600).toISOString() } : e));
+    const folded = foldEvents(late)!;
+    expect(elapsed(folded.stages["1"]!, new Date(at(200)))).toBe("1m 34s");
+    expect(renderReportMarkdown(buildReport(folded, late))).toContain("| 1 | A \\| pipe | merged | 1 | 0 | 1m 34s |");
     expect(md).toContain("- 2026-01-01 10:01 UTC stage 3: trying again with opus");
     expect(md).toContain("undo `git revert -m 1 1234567890ab`");
     expect(md).toContain("Started 2026-01-01 10:00 UTC, ended 2026-01-01 10:02 UTC (2m 01s)");
