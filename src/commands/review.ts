@@ -1,8 +1,9 @@
 /** `autorun review new|list|open|wait|answers`: questions for a person, answered in their editor. */
 import { existsSync } from "node:fs";
-import { resolve, basename } from "node:path";
+import { basename, resolve } from "node:path";
 import { watch } from "chokidar";
-import { createReviewFile, readReview, reviewEntries, type ParsedReview, type ReviewQuestion } from "../state/review.js";
+import { createReviewFile, readReview, reviewEntries, type ParsedReview, type ReviewEntry, type ReviewQuestion } from "../state/review.js";
+import { loadStatus } from "../state/status.js";
 import { appendFor, openOrchestrationDir } from "../state/orchestration.js";
 import { findExecutable, runInteractive } from "../adapters/process.js";
 import { parseAgentCmd } from "../adapters/agent.js";
@@ -52,7 +53,7 @@ export async function runReviewNew(ctx: Ctx, f: { title: string; context: string
   return 0;
 }
 
-export function runReviewList(ctx: Ctx, f: { json?: boolean }): number {
+export function runReviewList(ctx: Ctx, f: { json?: boolean; all?: boolean }): number {
   const all = reviewEntries(ctx.home);
   if (f.json) {
     ctx.out(JSON.stringify(all, null, 2));
@@ -62,13 +63,27 @@ export function runReviewList(ctx: Ctx, f: { json?: boolean }): number {
     ctx.out("No review files.");
     return 0;
   }
-  for (const e of [...all.filter((x) => x.state === "open"), ...all.filter((x) => x.state !== "open")]) {
+  // A resolved review says what a run did while it runs; once the run is over it is history.
+  const running = new Map<string, boolean>();
+  const ofARunningRun = (e: ReviewEntry) => {
+    if (e.orch_dir === null) return false;
+    if (!running.has(e.orch_dir)) {
+      const orch = openOrchestrationDir(e.orch_dir);
+      running.set(e.orch_dir, orch !== undefined && loadStatus(orch.paths)?.status === "running");
+    }
+    return running.get(e.orch_dir)!;
+  };
+  const shown = f.all ? all : all.filter((e) => e.state !== "resolved" || ofARunningRun(e));
+  const hidden = all.length - shown.length;
+  if (shown.length === 0) ctx.out("No open or answered review files.");
+  for (const e of [...shown.filter((x) => x.state === "open"), ...shown.filter((x) => x.state !== "open")]) {
     const where = e.stage ? `${e.plan_name ?? "?"} stage ${e.stage}` : (e.plan_name ?? "");
     // A run's own hold (the circuit breaker, its budget) blocks every launch of that run.
     const open = e.stage ? `blocks ${where}` : e.plan_name && (e.key === "circuit" || e.key === "budget") ? `holds ${e.plan_name}'s launches` : e.plan_name ? `about ${e.plan_name}` : "blocks nothing";
     const blocks = e.state === "resolved" ? `resolved: ${e.resolved_reason ?? "its condition cleared"}` : e.state === "answered" ? `answered${where ? ` (${where})` : ""}` : open;
-    ctx.out(`${e.state.padEnd(8)}  ${e.title.slice(0, 50).padEnd(50)}  ${blocks}\n          ${e.file}`);
+    ctx.out(`${e.state.padEnd(8)}  ${e.title.padEnd(50)}  ${blocks}\n          ${e.file}`);
   }
+  if (hidden > 0) ctx.out(`(${hidden} resolved review${hidden === 1 ? "" : "s"} of runs that are over not shown: autorun review list --all)`);
   return 0;
 }
 

@@ -252,10 +252,13 @@ export const COMMANDS: CommandSpec[] = [
   }),
   command({
     name: "review list",
-    summary: "open and answered reviews, with the stage each blocks",
-    options: [{ flags: "--json", help: "print the list as JSON" }],
-    example: "autorun review list --json",
-    schema: (z) => z.object({ json: z.boolean().optional() }),
+    summary: "open and answered reviews, with the stage each blocks (and the resolved ones of runs still going)",
+    options: [
+      { flags: "--all", help: "the resolved reviews of runs that are over too" },
+      { flags: "--json", help: "print every review file as JSON" },
+    ],
+    example: "autorun review list --all",
+    schema: (z) => z.object({ json: z.boolean().optional(), all: z.boolean().optional() }),
     run: async (c, _args, f) => (await import("./review.js")).runReviewList(c, f),
   }),
   plain({

@@ -189,6 +189,8 @@ export interface ReviewEntry {
   resolved_reason: string | null;
   stage: string | null;
   plan_name: string | null;
+  /** The orchestration it is about (its state directory); null for a review of no run. */
+  orch_dir: string | null;
   /** The condition the monitor filed it for (`circuit`, `budget`, …); null for one an agent or person filed. */
   key: string | null;
   questions: number;
@@ -203,6 +205,6 @@ export function reviewEntries(home: string): ReviewEntry[] {
     } catch {
       r = { title: "(unreadable)", answers: [], complete: false };
     }
-    return { file, title: r.title, state: r.meta?.resolved ? "resolved" : r.complete ? "answered" : "open", resolved_reason: r.meta?.resolved?.reason ?? null, stage: r.meta?.stage ?? null, plan_name: r.meta?.plan_name ?? null, key: r.meta?.key ?? null, questions: r.answers.length };
+    return { file, title: r.title, state: r.meta?.resolved ? "resolved" : r.complete ? "answered" : "open", resolved_reason: r.meta?.resolved?.reason ?? null, stage: r.meta?.stage ?? null, plan_name: r.meta?.plan_name ?? null, orch_dir: r.meta?.orch_dir ?? null, key: r.meta?.key ?? null, questions: r.answers.length };
   });
 }

@@ -50,8 +50,11 @@ describe("the merge queue (real tmux, real git, simulated agent)", () => {
     const review = String(eventsOf(sb, "overlap", "review_requested")[0]!.file);
     expect(eventsOf(sb, "overlap", "review_resolved")[0]).toMatchObject({ file: review, reason: "stage 1 merged" });
     expect(readFileSync(review, "utf8")).toContain("**Resolved by autorun**");
+    // Once the run is over its resolved reviews are history: counted, and listed with --all.
     const list = await sb.cli(["review", "list"]);
-    expect(list.stdout).toMatch(/^resolved\s+Stage 1 waits to merge/m);
+    expect(list.stdout).not.toContain("Stage 1 waits to merge");
+    expect(list.stdout).toContain("(1 resolved review of runs that are over not shown: autorun review list --all)");
+    expect((await sb.cli(["review", "list", "--all"])).stdout).toMatch(/^resolved\s+Stage 1 waits to merge/m);
     await expectClean(sb, "overlap");
   });
 
