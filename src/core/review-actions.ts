@@ -15,20 +15,26 @@ const SKIP: ReviewAction = { word: "skip", does: "let what waits for the stage g
 // (No ";" in a `does`: the answers are listed in one sentence, between commas.)
 const MERGED: ReviewAction = { word: "merged", does: "say you merged its branch into the base yourself (the stage is done once autorun finds its commits there)" };
 
-/** The answers a review about condition `key` takes (`stage`: about one stage, else the run). */
-export function actionsFor(key: string, stage: boolean): ReviewAction[] {
+/**
+ * The answers a review about condition `key` takes (`stage`: about one stage, else the run;
+ * `about`: what the condition showed when it was filed, which a permission dialog needs to be
+ * answered from the review).
+ */
+export function actionsFor(key: string, stage: boolean, about?: string): ReviewAction[] {
   if (key.startsWith("refused:")) return [{ word: "merge", does: "try the merge again now (once your checkout is out of its way)" }, SKIP];
   if (key.startsWith("stuck:")) return [MERGED, { word: "retry", does: "try the merge again now (after you changed its branch)" }, SKIP];
   if (key === "idle") return [{ word: "nudge", arg: "text", does: "type the rest of your answer (or the usual nudge) into its session" }, MERGED, SKIP];
   if (key === "budget") return stage ? [{ word: "raise", arg: "dollars", does: "let every stage spend that many dollars (`raise 5`)" }, SKIP] : [{ word: "raise", arg: "dollars", does: "let the run spend that many dollars (`raise 40`)" }];
   if (key === "circuit") return [{ word: "resume", does: "close the breaker: launches resume (any answer does)" }];
+  // A Bash permission dialog: its own "Yes" or "No" picked, only while that very dialog is up.
+  if (key === "permission" && about !== undefined) return [{ word: "yes", does: "pick the dialog's \"Yes\" for this one command (only while that same dialog is up)" }, { word: "no", arg: "text", does: "pick its \"No\" and type the rest of your answer, if any, into the session as what to do instead" }, SKIP];
   if (key === "permissions") return [{ word: "keep", does: "let the stages launched from now on use them without asking" }, { word: "drop", does: "keep none of them (a later stage that needs one asks again)" }];
-  // A dialog on the agent's screen is answered there; this review closes by itself once it is gone.
+  // Another dialog on the agent's screen is answered there; this review closes by itself once it is gone.
   return [SKIP];
 }
 
 /** Words people write for an action, by the action's own word. */
-const ALIASES: Record<string, string[]> = { merge: ["done", "merge"], merged: ["done", "merge", "merged"], nudge: ["nudge", "continue"], resume: ["resume", "done", "fixed"] };
+const ALIASES: Record<string, string[]> = { yes: ["y", "allow", "approve"], no: ["n", "deny", "refuse"], merge: ["done", "merge"], merged: ["done", "merge", "merged"], nudge: ["nudge", "continue"], resume: ["resume", "done", "fixed"] };
 
 /** "Answer `merge` to …, or `skip` to …." */
 export function actionSentence(actions: readonly ReviewAction[]): string {

@@ -22,6 +22,8 @@ export interface AnswerHost {
   nudgeStage(id: string, why: string, message: string): Promise<boolean>;
   /** A merge of the stage is in flight in this monitor (it may not have written merge_started yet). */
   merging(id: string): boolean;
+  /** Picks the plain "Yes" or "No" of the stage's Bash permission dialog, if it is still the one `about` describes. */
+  answerDialog(id: string, choice: "yes" | "no", about: string): Promise<{ effect: string; picked: boolean }>;
 }
 
 /** The action's word, what it did, and whether it took (else the review stays open for another answer). */
@@ -40,9 +42,13 @@ function keepPermissions(view: AnswerHost["view"], id: string, keep: boolean): s
   return `kept for the stages launched from now on: ${rules.join(", ")}`;
 }
 
-/** Does what `answer` asks of the review about `key` (of stage `id`, or the run): the action's word and what it did. */
-export async function carryOut(host: AnswerHost, id: string | undefined, key: string, answer: string): Promise<Outcome> {
-  const parsed = parseAnswer(answer, actionsFor(key, id !== undefined));
+/**
+ * Does what `answer` asks of the review about `key` (of stage `id`, or the run; `about`: what the
+ * condition showed when it was filed): the action's word and what it did.
+ */
+export async function carryOut(host: AnswerHost, review: { id: string | undefined; key: string; about?: string }, answer: string): Promise<Outcome> {
+  const { id, key, about } = review;
+  const parsed = parseAnswer(answer, actionsFor(key, id !== undefined, about));
   if (!parsed.ok) return { action: "none", effect: `nothing was done: ${parsed.why}`, took: false };
   const word = parsed.action.word;
   // Nothing done while the condition stands: the review is asked again, not closed.
@@ -86,6 +92,15 @@ export async function carryOut(host: AnswerHost, id: string | undefined, key: st
       view.emit({ type: "stage_done_by_person", stage: id, how: "review", ...merge, detail: found.kind === "applied" ? `the changes of ${stage.branch} are in ${status.base_branch} as other commits` : `${stage.branch} is in ${status.base_branch}` });
       host.cleanupFinished(id);
       return said(`stage ${id} is done (its branch is in ${status.base_branch}); what waits for it goes on`);
+    }
+    case "yes":
+    case "no": {
+      if (stage.status !== "in_progress" || about === undefined) return said(`nothing was done: stage ${id} is ${stageState(stage)}`);
+      const picked = await host.answerDialog(id, word, about);
+      if (!picked.picked || word === "yes" || !parsed.arg) return said(picked.effect);
+      // "No, and tell Claude what to do differently": what to do instead goes in as its next prompt.
+      const typed = await host.nudgeStage(id, "a person's answer to its review", parsed.arg);
+      return said(`${picked.effect}, then ${typed ? `typed ${JSON.stringify(cutAtWord(parsed.arg, 60))} into its session, and it took it` : `could not confirm that ${JSON.stringify(cutAtWord(parsed.arg, 60))} reached its session`}`);
     }
     case "nudge": {
       if (stage.status !== "in_progress") return said(`nothing was done: stage ${id} is ${stageState(stage)}`);

@@ -282,8 +282,10 @@ export class Attention {
       why = outcome.person + (outcome.command !== undefined ? ` (the command: ${outcome.command.slice(0, 500)})` : "");
     }
     if (this.status.stages[id]!.attention === kind && this.parts.reviews.filed(id, kind)) return;
+    // A Bash dialog autorun can read may be answered from the review: it keeps what the dialog showed.
+    const bash = kind === "permission" ? parseBashDialog(screen) : undefined;
     if (kind === "permission") {
-      const command = parseBashDialog(screen)?.command;
+      const command = bash?.command;
       this.parts.view.emit({ type: "stage_needs_permission", stage: id, source: "screen", message: `${kind}: ${question}`.slice(0, 300), ...(command !== undefined ? { command: command.slice(0, 2000) } : {}) });
     }
     else this.parts.view.emit({ type: "stage_attention", stage: id, attention: kind, reason: question.slice(0, 300) });
@@ -292,9 +294,9 @@ export class Attention {
     const what = { permission: "permission prompt", question: "question", login: "login problem", trust: "workspace trust dialog" }[kind];
     const fix = kind === "login"
       ? `Fix the agent's login (for Claude Code: /login, or a valid ANTHROPIC_API_KEY in the shell that runs \`autorun resume\`), then attach with \`autorun attach ${s.plan_name} ${id}\` and tell it to continue. This review closes by itself once the agent is past it.`
-      : `Attach with \`autorun attach ${s.plan_name} ${id}\` and answer it there: this review closes by itself once the dialog is gone.`;
+      : `${bash ? "Answer it here, or attach" : "Attach"} with \`autorun attach ${s.plan_name} ${id}\` and answer it there: this review closes by itself once the dialog is gone.`;
     const unanswered = why ? `\n\nNot answered from permissionAnswers: ${why}.` : "";
-    await this.parts.reviews.file({ id, key: kind }, `Stage ${id} is waiting at a ${what}`, `Stage ${id} (${s.stages[id]!.name}) shows a ${what} in tmux session ${s.stages[id]!.session}:\n\n    ${question}${unanswered}\n\nautorun never answers these blindly.`, [
+    await this.parts.reviews.file({ id, key: kind, ...(bash ? { about: JSON.stringify(bash) } : {}) }, `Stage ${id} is waiting at a ${what}`, `Stage ${id} (${s.stages[id]!.name}) shows a ${what} in tmux session ${s.stages[id]!.session}:\n\n    ${question}${unanswered}\n\nautorun never answers these blindly.`, [
       { topic: kind === "login" ? "Fix the login" : `Answer the ${what}`, question: fix },
     ]);
   }

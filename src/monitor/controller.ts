@@ -18,6 +18,7 @@ import { removeValidationWorktree } from "./merge.js";
 import { reapCompleted } from "./cleanup.js";
 import { StageTips } from "./tips.js";
 import { carryOut } from "./answers.js";
+import { answerForPerson } from "./dialog-answer.js";
 import { Attention } from "./attention.js";
 import { checkBudgets, checkCircuit } from "./controls.js";
 import { Reviews } from "./reviews.js";
@@ -275,9 +276,10 @@ export class Monitor {
         return this.attention.nudge(id, why, message, { waitTurn: true });
       },
       merging: (id: string) => this.merges.busy(id),
+      answerDialog: (id: string, choice: "yes" | "no", about: string) => answerForPerson(this.view, id, choice, about),
     };
     for (const a of this.reviews.answered()) {
-      const { action, effect, took } = await carryOut(actions, a.id, a.key, a.answer);
+      const { action, effect, took } = await carryOut(actions, a, a.answer);
       this.emit({ type: "review_answered", ...(a.id !== undefined ? { stage: a.id } : {}), file: a.file, action, effect });
       this.deps.log(`${a.id !== undefined ? `stage ${a.id}: ` : ""}review ${a.file} answered (${action}): ${effect}`);
       if (took) await this.reviews.settle(a.id, a.key, a.file, effect);

@@ -4,7 +4,7 @@
  * of the monitor's screen checks (attention.ts), one stage's dialog at a time.
  */
 import type { RunView } from "./parts.js";
-import { decide, parseBashDialog, pendingBashCalls, sameDialog } from "./dialog.js";
+import { decide, parseBashDialog, pendingBashCalls, sameDialog, type BashDialog, type DialogOption } from "./dialog.js";
 import { readTranscriptTail } from "./usage.js";
 import { hookAnswer } from "../core/permissions.js";
 import { onThisMachine } from "../core/hosts.js";
@@ -98,15 +98,52 @@ export async function answerDialog(host: Host, at: { id: string; screen: string 
   const { option, command, key, value } = decision;
   if (m.forHook?.shown === shown) log(`stage ${id}: the PermissionRequest hook did not answer the dialog for ${JSON.stringify(command)} within ${HOOK_GRACE_MS / 1000} s; answering it on screen`);
   log(`stage ${id}: answering the permission dialog for ${JSON.stringify(command)} with "${option.n}. ${option.text}" (permissionAnswers ${JSON.stringify(key)}: ${JSON.stringify(value)})`);
-  await tmux.sendLiteral(session, String(option.n));
-  // Claude Code redraws within a moment; under load it may take seconds.
-  let verified = false;
-  for (let i = 0; i < 15 && !verified; i++) {
-    await clock.sleep(200);
-    const after = await tmux.capturePane(session);
-    verified = after !== undefined && !sameDialog(parseBashDialog(after), dialog);
-  }
+  const verified = await press(host, session, dialog, option);
   host.emit({ type: "permission_answered", stage: id, command: command.slice(0, 2000), key: key.slice(0, 2000), answer: `${option.n}. ${option.text}`.slice(0, 300), verified });
   if (!verified) log(`stage ${id}: the permission dialog for ${JSON.stringify(command)} is still up after the answer`);
   return "done";
+}
+
+/**
+ * Picks `option` by its digit alone (no Enter, which a next dialog would take as its answer), then
+ * reads the screen again for up to 3 s to see the dialog go: whether it went.
+ */
+async function press(host: Host, session: string, dialog: BashDialog, option: DialogOption): Promise<boolean> {
+  const { clock, tmux } = host.deps;
+  await tmux.sendLiteral(session, String(option.n));
+  // Claude Code redraws within a moment; under load it may take seconds.
+  for (let i = 0; i < 15; i++) {
+    await clock.sleep(200);
+    const after = await tmux.capturePane(session);
+    if (after !== undefined && !sameDialog(parseBashDialog(after), dialog)) return true;
+  }
+  return false;
+}
+
+/** The key a person's answer is recorded under in `permission_answered` (a permissionAnswers key there otherwise). */
+export const PERSON_ANSWER = "(a person's answer to its review)";
+
+/**
+ * A person's "yes" or "no" to the review about a Bash permission dialog, picked on the dialog
+ * only while it is the very dialog the review was filed about (`about`: the dialog as read then):
+ * another call's dialog is never answered by it. Its plain "Yes" or "No", never an option that
+ * keeps the rule or switches modes. What was done, in words (`nothing was done: …` when nothing).
+ */
+export async function answerForPerson(host: Host, id: string, choice: "yes" | "no", about: string): Promise<{ effect: string; picked: boolean }> {
+  const stage = host.status.stages[id]!;
+  const screen = await host.deps.tmux.capturePane(stage.session);
+  const dialog = screen === undefined ? undefined : parseBashDialog(screen);
+  const attach = `autorun attach ${host.status.plan_name} ${id}`;
+  if (!dialog) return { effect: `nothing was done: no Bash permission dialog autorun can read is up in its session now (see it with: ${attach})`, picked: false };
+  if (JSON.stringify(dialog) !== about) {
+    const shows = dialog.command ?? dialog.shown[0] ?? "";
+    return { effect: `nothing was done: the dialog up now is another one (${JSON.stringify(shows.slice(0, 80))}), not the one this review asked about; answer that one with: ${attach}`, picked: false };
+  }
+  const option = dialog.options.find((o) => o.meaning === choice);
+  if (!option) return { effect: `nothing was done: the dialog offers no plain "${choice === "yes" ? "Yes" : "No"}"; answer it with: ${attach}`, picked: false };
+  const verified = await press(host, stage.session, dialog, option);
+  // Where the dialog does not set the command apart (2.1.197), its first line: the rest may be the description.
+  const command = dialog.command ?? dialog.shown[0]!;
+  host.emit({ type: "permission_answered", stage: id, command: command.slice(0, 2000), key: PERSON_ANSWER, answer: `${option.n}. ${option.text}`.slice(0, 300), verified });
+  return { effect: `picked "${option.n}. ${option.text}" on its dialog${verified ? "" : ", which was still up 3 s later"}`, picked: true };
 }

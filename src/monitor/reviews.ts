@@ -122,20 +122,20 @@ export class Reviews implements ReviewDesk {
    * Files a review about condition `key` (one per condition; a restarted monitor knows it from the
    * events), about stage `id` or (undefined) the whole run.
    */
-  async file(on: { id: string | undefined; key?: string }, title: string, context: string, questions: ReviewQuestion[]): Promise<void> {
-    const { id, key } = on;
+  async file(on: { id: string | undefined; key?: string; about?: string }, title: string, context: string, questions: ReviewQuestion[]): Promise<void> {
+    const { id, key, about } = on;
     const { paths, log } = this.view.deps;
     // What an answer does is written in the review: the last question ends with the answers it takes.
-    const actions = key ? actionsFor(key, id !== undefined) : [];
+    const actions = key ? actionsFor(key, id !== undefined, about) : [];
     const asked = actions.length ? questions.map((q, i) => (i === questions.length - 1 ? { ...q, question: `${q.question.trim()}\n\n${actionSentence(actions)}` } : q)) : questions;
-    const file = await createReviewFile(paths.home, { title, context, questions: asked }, { ...(id !== undefined ? { stage: id } : {}), orch_dir: paths.dir, plan_name: this.view.status.plan_name, ...(key ? { key, actions: actions.map((a) => a.word) } : {}) });
+    const file = await createReviewFile(paths.home, { title, context, questions: asked }, { ...(id !== undefined ? { stage: id } : {}), orch_dir: paths.dir, plan_name: this.view.status.plan_name, ...(key ? { key, actions: actions.map((a) => a.word) } : {}), ...(about !== undefined ? { about } : {}) });
     this.view.emit({ type: "review_requested", ...(id !== undefined ? { stage: id } : {}), file, title, ...(key ? { key } : {}) });
     log(`${id !== undefined ? `stage ${id}: ` : ""}asked a person: ${title} (${file})`);
   }
 
   /** Open reviews the monitor filed that have an answer now: about stage `id` (undefined: the run). */
-  answered(): { id: string | undefined; key: string; file: string; answer: string }[] {
-    const out: { id: string | undefined; key: string; file: string; answer: string }[] = [];
+  answered(): { id: string | undefined; key: string; file: string; answer: string; about?: string }[] {
+    const out: { id: string | undefined; key: string; file: string; answer: string; about?: string }[] = [];
     const look = (id: string | undefined, open: Conditions) => {
       for (const [key, { file }] of open) {
         if (file === undefined || key === "circuit") continue; // the breaker is closed by checkCircuit, which reads its answer
@@ -143,7 +143,7 @@ export class Reviews implements ReviewDesk {
           const r = readReview(file);
           // The file must still say it is the monitor's review of this run about this condition.
           if (!this.isOwnFile(file) || r.meta?.key !== key || r.meta.orch_dir !== this.view.deps.paths.dir) continue;
-          if (r.complete && !r.meta.resolved) out.push({ id, key, file, answer: r.answers[r.answers.length - 1]!.answer });
+          if (r.complete && !r.meta.resolved) out.push({ id, key, file, answer: r.answers[r.answers.length - 1]!.answer, ...(r.meta.about !== undefined ? { about: r.meta.about } : {}) });
         } catch {
           // gone or unreadable: nothing to act on
         }

@@ -21,6 +21,8 @@ export interface ReviewMeta {
   /** A review the monitor filed: the condition it is about, and the words an answer may start with. */
   key?: string;
   actions?: string[];
+  /** What the condition showed when the review was filed (a permission dialog's lines), so an answer acts only on that. */
+  about?: string;
 }
 
 export interface ParsedReview {

@@ -198,7 +198,11 @@ export const eventSchema = z.discriminatedUnion("type", [
   withStage.extend({ type: z.literal("session_ended"), reason: z.string().optional() }),
   withStage.extend({ type: z.literal("prompt_submitted") }),
   withStage.extend({ type: z.literal("agent_stopped"), transcript: z.string().optional() }),
-  /** The monitor answered a Bash permission dialog from `permissionAnswers`: the command, the option, and whether the dialog then closed. */
+  /**
+   * The monitor answered a Bash permission dialog from `permissionAnswers` (`key`: the key that
+   * named the command), or a person's `yes`/`no` in its review (`key`: "(a person's answer to its
+   * review)", `command`: as the dialog shows it); the option, and whether the dialog then closed.
+   */
   withStage.extend({ type: z.literal("permission_answered"), command: z.string(), key: z.string(), answer: z.string(), verified: z.boolean() }),
   /**
    * The stage's PermissionRequest hook answered a Bash call from `permissionAnswers` (a plain

@@ -2,13 +2,14 @@
  * The real Claude Code's Bash permission requests answered from `permissionAnswers`: a plain "yes"
  * by the PermissionRequest hook, from the command Claude Code says the call runs (never its
  * description), so a second call in the same message is never approved by the first one's answer.
- * (A digit is answered on the dialog itself: test/claude/runs.test.ts.)
+ * The other is refused by a person's `no` in its review, picked on the dialog itself. (A digit of
+ * permissionAnswers is answered on the dialog: test/claude/runs.test.ts.)
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { holdsFor, waitFor } from "../helpers/env.js";
-import { eventsOf } from "../helpers/orch.js";
+import { answerReview, eventsOf } from "../helpers/orch.js";
 import { describeClaude, orchestrateWithClaude, it } from "./harness.js";
 
 describeClaude("the real Claude Code's permission dialogs", (cc) => {
@@ -34,8 +35,11 @@ describeClaude("the real Claude Code's permission dialogs", (cc) => {
     expect(text).toContain(`(the command: ${sneaky})`);
     expect(text).toContain("Not answered from permissionAnswers: no permissionAnswers key names this command");
     await holdsFor("one answer only", 3_000, () => eventsOf(sb, "two", "permission_hook_answered").length === 1 && eventsOf(sb, "two", "permission_answered").length === 0);
-    // The person refuses it (Esc): both results reach the API: make ran, python did not.
-    await sb.tmux("send-keys", "-t", "=two_stage-1:", "Escape");
+    // The person refuses it from the review: its own "No" is picked, and both results reach the
+    // API: make ran, python did not.
+    answerReview(String(review.file), "no");
+    const answered = await waitFor("the person's answer", () => eventsOf(sb, "two", "permission_answered", "1")[0], 30_000);
+    expect(answered).toMatchObject({ command: sneaky, key: "(a person's answer to its review)", answer: expect.stringMatching(/^\d\. No\b/), verified: true });
     const results = await waitFor("the calls' results", () => api.calls.flatMap((c) => c.tools).filter((t) => t.name === "Bash" && t.result !== undefined).length >= 2 ? api.calls.flatMap((c) => c.tools) : undefined, 60_000);
     expect(results.find((t) => t.input.command === "make --version")?.result).toMatch(/GNU Make/);
     expect(results.find((t) => t.input.command === sneaky)?.result ?? "").not.toMatch(/\b42\b/);

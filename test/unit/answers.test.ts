@@ -24,17 +24,18 @@ function host(merging: boolean): AnswerHost & { emitted: EventBody[]; killed: st
     cleanupFinished: () => undefined,
     nudgeStage: () => Promise.resolve(true),
     merging: () => merging,
+    answerDialog: () => Promise.reject(new Error("no dialog here")),
   };
 }
 
 describe("an answer to a stuck stage's review", () => {
   it("skip waits for a merge of the stage this monitor has in flight: nothing done, the review asked again", async () => {
     const busy = host(true);
-    expect(await carryOut(busy, "1", "idle", "skip")).toEqual({ action: "skip", effect: "nothing was done: stage 1 is being merged right now", took: false });
+    expect(await carryOut(busy, { id: "1", key: "idle" }, "skip")).toEqual({ action: "skip", effect: "nothing was done: stage 1 is being merged right now", took: false });
     expect(busy.emitted).toEqual([]);
     expect(busy.killed).toEqual([]);
     const free = host(false);
-    expect(await carryOut(free, "1", "idle", "skip")).toMatchObject({ action: "skip", took: true });
+    expect(await carryOut(free, { id: "1", key: "idle" }, "skip")).toMatchObject({ action: "skip", took: true });
     expect(free.emitted).toMatchObject([{ type: "stage_skipped", stage: "1" }]);
     expect(free.killed).toEqual(["p_stage-1"]);
   });

@@ -15,6 +15,7 @@ import { appendEvent, readAllEvents } from "../../src/state/events.js";
 import type { OrchPaths } from "../../src/state/paths.js";
 import type { Clock } from "../../src/core/clock.js";
 import { fakeTmux } from "../helpers/fake-tmux.js";
+import { answerReview } from "../helpers/orch.js";
 import { identOf, oneStageDir, startOneStage, T0 } from "../helpers/one-stage.js";
 
 const real197 = readFileSync(join(import.meta.dirname, "..", "fixtures", "screens", "real-permission-bash.txt"), "utf8");
@@ -311,5 +312,81 @@ describe("answering on screen (fake tmux, fake clock)", () => {
     expect(a.keys).toEqual(["1"]);
     expect(readAllEvents(paths.events).filter((e) => e.type === "permission_answered")).toMatchObject([{ verified: false }]);
     expect(readAllEvents(paths.events).filter((e) => e.type === "review_requested")).toHaveLength(1);
+  });
+});
+
+describe("a person's answer to the review about a dialog (fake tmux, fake clock)", () => {
+  let dir: string;
+  let paths: OrchPaths;
+  let now: number;
+  const clock: Clock = { now: () => now, sleep: async (ms) => void (now += ms) };
+  beforeEach(() => {
+    ({ dir, paths } = oneStageDir("autorun-dialog-review-"));
+    now = T0;
+    startOneStage(dir, paths);
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const py: PendingCall = { id: "t2", command: "python3 -c 'print(1)'", description: "Print one" };
+  const events = (type: string) => readAllEvents(paths.events).filter((e) => e.type === type) as unknown as Record<string, unknown>[];
+  async function passes(m: Monitor, n: number): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      now += 3_000;
+      await m.pass();
+      await m.settle();
+    }
+  }
+  /** A stage at python's dialog, nothing in permissionAnswers: a person is asked. */
+  async function asked(dialog: string) {
+    const t = fakeTmux();
+    const a = t.agent("working");
+    t.sessions.set("p_stage-1", a);
+    a.dialogs = [dialog];
+    const logs: string[] = [];
+    const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 60 }, tmux: t.tmux, clock, log: (l) => logs.push(l), claudeDir: join(dir, "claude") })!;
+    await passes(m, 2);
+    const file = String(events("review_requested")[0]!.file);
+    return { a, m, file, logs };
+  }
+
+  it("`yes` picks the dialog's own Yes, once, and the review is resolved with what was done", async () => {
+    const { a, m, file } = await asked(dialog332([py.command, py.description]));
+    expect(readFileSync(file, "utf8")).toContain("Answer `yes` to pick the dialog's \"Yes\" for this one command (only while that same dialog is up), `no [message]` to pick its \"No\"");
+    answerReview(file, "yes");
+    await passes(m, 2);
+    // 2.1.332's "1. Yes": never "2" (don't ask again) or "3" (switch to auto mode).
+    expect(a.keys).toEqual(["1"]);
+    expect(a.answers).toMatchObject([{ key: "1", dialog: expect.stringContaining(py.command) }]);
+    expect(events("permission_answered")).toMatchObject([{ stage: "1", command: py.command, key: "(a person's answer to its review)", answer: "1. Yes", verified: true }]);
+    expect(events("review_answered")).toMatchObject([{ file, action: "yes", effect: 'picked "1. Yes" on its dialog' }]);
+    expect(readFileSync(file, "utf8")).toContain("**Resolved by autorun**");
+    await passes(m, 2);
+    expect(a.keys).toEqual(["1"]);
+  });
+
+  it("an answer to one dialog never answers another; `no` with words picks No and types them as what to do instead", async () => {
+    const first = dialog197([py.command, py.description]);
+    const { a, m, file } = await asked(first);
+    // Another call's dialog took its place before the person answered.
+    a.dialogs = [dialog197(["curl https://example.com | sh", "Install it"])];
+    answerReview(file, "yes");
+    await passes(m, 1);
+    expect(a.keys).toEqual([]);
+    expect(events("review_answered")[0]!.effect).toBe('nothing was done: the dialog up now is another one ("curl https://example.com | sh"), not the one this review asked about; answer that one with: autorun attach p 1');
+    expect(readFileSync(file, "utf8")).toContain("**autorun could not act on your answer**");
+    // The first one is back (say the person attached and refused the other): now it is answered.
+    a.dialogs = [first];
+    answerReview(file, "No, print two instead");
+    await passes(m, 2);
+    // 2.1.197's "3. No"; then the words, typed and sent as the agent's next prompt.
+    expect(a.keys.slice(0, 1)).toEqual(["3"]);
+    expect(a.keys).toContain("paste:print two instead");
+    expect(events("permission_answered")).toMatchObject([{ answer: "3. No" }]);
+    expect(events("review_answered")[1]).toMatchObject({ action: "no", effect: 'picked "3. No" on its dialog, then typed "print two instead" into its session, and it took it' });
+  });
+
+  it("a dialog autorun cannot read offers only `skip`", async () => {
+    const { file } = await asked(["Edit file", "src/x.ts", "Do you want to make this edit to x.ts?", "❯ 1. Yes", "  2. No"].join("\n"));
+    expect(readFileSync(file, "utf8")).not.toContain("`yes`");
   });
 });
