@@ -10,7 +10,7 @@ import * as git from "../adapters/git.js";
 import { createTmux } from "../adapters/tmux.js";
 import { commandVersion, findExecutable, isAlive } from "../adapters/process.js";
 import { CLAUDE_MIN_VERSION, CLAUDE_TESTED_RANGE, claudeInRange, claudeTooOld, claudeTrust, isClaude, pluginDir } from "../adapters/agent.js";
-import { checkSandbox } from "./preflight.js";
+import { checkBoxLine, checkSandbox } from "./preflight.js";
 import { readPid } from "../state/pidfile.js";
 import { isMonitorOf } from "../monitor/monitor-pid.js";
 import type { OrchPaths } from "../state/paths.js";
@@ -83,6 +83,7 @@ async function checkTools(ctx: Ctx, project: { here: string | undefined; config:
   } else {
     add(findExecutable(agent) ? "ok" : "problem", findExecutable(agent) ? `agent command: ${agent}` : `agent command ${agent} (agentCommand) is not installed or not on PATH`);
   }
+  if (config.validate.length > 0) add(...checkBoxLine(config.sandbox));
   // As the merge commits will find it: the configuration, or GIT_COMMITTER_* and EMAIL.
   const who = await git.committerIdentity(here ?? ctx.cwd);
   add(who ? "ok" : "warn", who ? `git identity: ${printable(who)}` : 'git has no identity; merge commits need one: git config --global user.name "Your Name" && git config --global user.email you@example.com');

@@ -7,6 +7,7 @@ import { basename, isAbsolute, join } from "node:path";
 import { homedir } from "node:os";
 import type { Config } from "../state/config.js";
 import { commandVersion, findExecutable } from "../adapters/process.js";
+import { checkBoxProgram } from "../adapters/check-box.js";
 import { CLAUDE_MIN_VERSION, claudeTooOld, claudeTrust, isClaude, sandboxAvailable, templateProblem } from "../adapters/agent.js";
 import * as git from "../adapters/git.js";
 import { claudePermissionModes, resolvePermissionMode } from "../adapters/claude-modes.js";
@@ -170,6 +171,16 @@ export async function preflightAgent(config: Config, env: NodeJS.ProcessEnv, pro
 export async function preflightOrchestration(orch: LoadedOrchestration, env: NodeJS.ProcessEnv): Promise<void> {
   const mode = await preflightAgent(orch.config, env, orch.status.project_root);
   if (mode !== orch.config.permissionMode) writeSettings(orch.paths.dir, { ...orch.config, ...(mode === undefined ? {} : { permissionMode: mode }) });
+}
+
+/**
+ * Whether the merge's checks (`validate`) run boxed: they run the code the stages wrote, with
+ * bubblewrap as the stages' own Bash runs (Linux, `sandbox` on), else with the person's rights.
+ */
+export function checkBoxLine(wanted: boolean, find: (p: string) => string | undefined = (p) => findExecutable(p), platform: NodeJS.Platform = process.platform): ["ok" | "warn", string] {
+  if (wanted && checkBoxProgram(platform, find)) return ["ok", "checks (validate): run boxed (bubblewrap): the stages' code they run writes only the check's own checkout and /tmp"];
+  const why = !wanted ? "sandbox: false in the configuration" : platform !== "linux" ? `no box for them on ${platform}` : "no bubblewrap here: apt-get install bubblewrap";
+  return ["warn", `checks (validate): run unboxed (${why}): the stages' code they run (tests, builds) runs with your rights`];
 }
 
 /** Claude Code's Bash sandbox: on where it can run, unless the configuration turns it off. */

@@ -11,7 +11,7 @@ import { contextFilePath } from "../state/paths.js";
 import { stageArgv, stageSessionId, type ArgvView } from "../monitor/launcher.js";
 import type { Status } from "../types/schemas.js";
 import type { Ctx } from "./ctx.js";
-import { checkSandbox } from "./preflight.js";
+import { checkBoxLine, checkSandbox } from "./preflight.js";
 import { isClaude } from "../adapters/agent.js";
 import { writeReport } from "./report.js";
 import { appendFor } from "../state/orchestration.js";
@@ -61,6 +61,7 @@ export function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose
   ctx.out(`project root: ${root}   base branch: ${prep.baseBranch}   state: ${prep.paths.dir}`);
   const sandbox = sandboxLine(prep.config);
   if (sandbox) ctx.out(sandbox);
+  if (prep.config.validate.length > 0 || plan.stages.some((s) => s.settings?.validate?.length)) ctx.out(checkBoxLine(prep.config.sandbox)[1]);
   ctx.out("");
   plan.waves.forEach((ids, i) => ctx.out(`Wave ${i + 1}: ${ids.map((id) => `Stage ${id}`).join(", ")}`));
   ctx.out("");
@@ -121,6 +122,7 @@ export function printSummary(ctx: Ctx, prep: PreparedPlan, status: Status, monit
   if (!monitorPid) ctx.out(`  monitor:       not started (--no-monitor): nothing is nudged, merged or launched until autorun resume ${prep.planName} starts it`);
   const sandbox = sandboxLine(prep.config);
   if (sandbox) ctx.out(`  ${sandbox}`);
+  if (prep.config.validate.length > 0 || Object.values(status.stages).some((s) => s.settings.validate?.length)) ctx.out(`  ${checkBoxLine(prep.config.sandbox)[1]}`);
   status.waves.forEach((ids, i) => ctx.out(`  wave ${i + 1}: ${ids.join(", ")}`));
   const running = Object.entries(status.stages).filter(([, s]) => s.status === "in_progress");
   for (const [id, s] of running) ctx.out(`  stage ${id} running in tmux session ${s.session}`);

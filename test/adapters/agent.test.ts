@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { agentSettings, buildAgentArgv, parseAgentCmd, sandboxAvailable, sessionEnv, WORKFLOW_ALLOW } from "../../src/adapters/agent.js";
 import { HOOK_EVENTS } from "../../src/types/constants.js";
 import { stageScope } from "../../src/monitor/launcher.js";
-import { checkSandbox } from "../../src/commands/preflight.js";
+import { checkBoxLine, checkSandbox } from "../../src/commands/preflight.js";
 
 const params = { worktree: "slug-stage-2", sessionId: "11111111-2222-4333-8444-555555555555", contextFile: "/h/o/p/stages/stage-2-context.md", stage: "2" };
 
@@ -122,6 +122,12 @@ describe("what a stage may do unasked", () => {
     expect(level).toBe("warn");
     expect(text).toMatch(/not available: install bubblewrap and socat .*each wait for a person/);
     expect(checkSandbox(false, () => "/x", "linux")).toEqual(["warn", expect.stringMatching(/off \(sandbox: false/)]);
+  });
+  it("says whether the merge's checks run boxed, and why not", () => {
+    expect(checkBoxLine(true, () => "/usr/bin/bwrap", "linux")[0]).toBe("ok");
+    expect(checkBoxLine(true, () => undefined, "linux")).toEqual(["warn", expect.stringContaining("run unboxed (no bubblewrap here: apt-get install bubblewrap): the stages' code")]);
+    expect(checkBoxLine(true, () => "/x", "darwin")[1]).toContain("run unboxed (no box for them on darwin)");
+    expect(checkBoxLine(false, () => "/usr/bin/bwrap", "linux")[1]).toContain("run unboxed (sandbox: false in the configuration)");
   });
 });
 

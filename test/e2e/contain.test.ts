@@ -3,7 +3,7 @@
  * the agent commands act only for the session's own stage, whatever flags or variables say. Run
  * from a real stage session (a shell autorun started in tmux), dropping or changing its variables.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
@@ -165,8 +165,16 @@ describe("from inside a stage's session", () => {
     writeFileSync(join(sb.repo, "autorun.config.json"), JSON.stringify({ validate: [[process.execPath, "-e", check]] }));
     await sb.git("add", "autorun.config.json");
     await sb.git("commit", "-qm", "check");
+    // The dry run says where the checks run, and that sandbox: false would leave them unboxed.
+    const dry = await sb.cli(["orchestrate", sb.writePlan("boxed.md", "## Stage 1: One\n"), "--agent-cmd", simAgentCmd, "--dry-run"]);
+    expect(dry.stdout).toContain("checks (validate): run boxed (bubblewrap): the stages' code they run writes only the check's own checkout and /tmp");
+    writeFileSync(join(sb.home, "config.json"), JSON.stringify({ sandbox: false }));
+    const off = await sb.cli(["orchestrate", sb.writePlan("boxed.md", "## Stage 1: One\n"), "--agent-cmd", simAgentCmd, "--dry-run"]);
+    expect(off.stdout).toContain("checks (validate): run unboxed (sandbox: false in the configuration): the stages' code they run (tests, builds) runs with your rights");
+    rmSync(join(sb.home, "config.json"));
     const r = await sb.cli(["orchestrate", sb.writePlan("boxed.md", "## Stage 1: One\n"), "--agent-cmd", simAgentCmd]);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("  checks (validate): run boxed (bubblewrap)");
     expect(await waitForEnd(sb, "boxed", 60_000)).toBe("completed");
     expect(eventsOf(sb, "boxed", "merge_complete", "1")[0]).toMatchObject({ validated: true });
     for (const [what, file] of Object.entries(tries)) expect(existsSync(file) ? readFileSync(file, "utf8") : "", what).not.toContain("forged by the check");
