@@ -21,6 +21,11 @@ type Host = Pick<RunView, "deps" | "status" | "inProgress" | "ingest" | "emit">;
 interface SessionMemory {
   launchedAt?: number;
   deadAt?: number;
+  /**
+   * The session's death is recorded (`session_dead`) and no session was launched since: not to be
+   * recorded again. (Its `crashed` attention is no guard: a dying agent's last event clears it.)
+   */
+  recordedDead?: boolean;
   quickDeaths: number;
   /** Its worktree was missing at the last look (acted on only when it still is at the next). */
   worktreeMissing?: boolean;
@@ -54,12 +59,15 @@ export class Liveness {
       case "stage_launched":
       case "stage_relaunched":
         m.launchedAt = Date.parse(event.ts);
+        m.recordedDead = false;
         break;
       case "stage_retried":
       case "stage_escalated":
-        Object.assign(m, { quickDeaths: 0, deadAt: undefined });
+        Object.assign(m, { quickDeaths: 0, deadAt: undefined, recordedDead: false });
         break;
       case "session_dead":
+        // (A lost host's session may still run there: found dead later, that is its death.)
+        m.recordedDead = event.reason !== "host_lost";
         m.deadAt = this.host.deps.clock.now();
         if (!event.server_gone && event.reason !== "worktree_gone" && m.launchedAt !== undefined && Date.parse(event.ts) - m.launchedAt < 10_000) m.quickDeaths += 1;
         break;
@@ -118,7 +126,7 @@ async function checkLiveness(host: Host, worktrees: Worktrees, mem: (id: string)
   for (const { id, exit } of gone) {
     const stage = host.status.stages[id]!;
     const m = mem(id);
-    if (exit) {
+    if (exit && !m.recordedDead) {
       let lastLines = await tmux.lastLines(stage.session, 15);
       // Output the pane had not drawn yet when its program exited shows up a moment later.
       for (let look = 0; look < 5 && lastLines.length === 0; look++) {
@@ -130,7 +138,9 @@ async function checkLiveness(host: Host, worktrees: Worktrees, mem: (id: string)
       lastLines = withoutFurniture(lastLines);
       host.emit({ type: "session_dead", stage: id, session: stage.session, ...(exit.status !== undefined ? { exit_status: exit.status } : {}), ...(exit.signal !== undefined ? { signal: exit.signal } : {}), last_lines: lastLines });
       host.deps.log(`stage ${id}: its agent exited${exit.status !== undefined ? ` with status ${exit.status}` : ""}${exit.signal !== undefined ? ` on signal ${exit.signal}` : ""}${lastLines.length ? `; last words: ${lastWords(lastLines, 3)}` : ""}`);
-    } else if (stage.attention !== "crashed") {
+    } else if (exit) {
+      await tmux.killSession(stage.session); // its death is recorded; the pane goes before a relaunch
+    } else if (!m.recordedDead) {
       host.emit({ type: "session_dead", stage: id, session: stage.session, ...(serverGone ? { server_gone: true } : {}) });
       host.deps.log(`stage ${id}: its session ${stage.session} is gone${serverGone ? " (its tmux server ended)" : ""}`);
     }

@@ -13,7 +13,7 @@ import type { OrchPaths } from "../../src/state/paths.js";
 import type { PaneStatus, Tmux } from "../../src/adapters/tmux.js";
 import type { Clock } from "../../src/core/clock.js";
 import { renderReview, reviewEntries } from "../../src/state/review.js";
-import { oneStageDir, startOneStage, T0 } from "../helpers/one-stage.js";
+import { identOf, oneStageDir, startOneStage, T0 } from "../helpers/one-stage.js";
 
 /** An agent at its prompt: what it said, its input box, and whether it is alive. */
 interface FakeAgent {
@@ -266,6 +266,27 @@ describe("the monitor's decisions (fake tmux, fake clock)", () => {
     expect(failed).toMatchObject({ stage: "1" });
     expect((failed as { reason: string }).reason).toMatch(/exited 1 within 10 s of its launch, twice: .*cannot reach the API/);
     expect(m.status.stages["1"]!.status).toBe("failed");
+  });
+
+  it("a killed session is one death, even when the dying agent's last event comes after it is recorded", async () => {
+    const t = fakeTmux();
+    t.sessions.set("p_stage-1", t.agent("working"));
+    started();
+    const m = monitor(t.tmux);
+    await step(m);
+    // The session is ended under the agent (kill-session); the agent's last words are still on their way.
+    t.sessions.delete("p_stage-1");
+    now += 1_000;
+    await step(m);
+    expect(types().filter((x) => x === "session_dead")).toHaveLength(1);
+    appendEvent(paths.events, { ...identOf(paths), type: "phase_status", stage: "1", phase: "create_plan", status: "start" });
+    now += 300;
+    await step(m);
+    expect(types().filter((x) => x === "session_dead")).toHaveLength(1);
+    now += 1_500;
+    await step(m);
+    expect(types()).toContain("stage_relaunched");
+    expect(types()).not.toContain("stage_failed");
   });
 
   it("a dead pane whose exit status tmux never learns is reported within a second, however slow each look", async () => {
