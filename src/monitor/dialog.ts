@@ -26,6 +26,8 @@ export interface DialogOption {
 }
 
 export interface BashDialog {
+  /** Its heading: "Bash command", or "Bash command (unsandboxed)". */
+  header: string;
   /** The lines the dialog shows for the tool call: its command, then its description. */
   shown: string[];
   /** The command alone, where the dialog sets it apart (between two rules: Claude Code 2.1.332 and later). */
@@ -51,6 +53,12 @@ export function optionMeaning(text: string): OptionMeaning {
 const QUESTION = /^\s*[│|]?\s*do you want to proceed\?\s*[│|]?\s*$/i;
 const OPTION = /^\s*[│|]?\s*(❯\s*)?(\d)\.\s+(.*?)\s*[│|]?\s*$/u;
 const HEADER = /^\s*[│|]?\s*bash command(\s*\(unsandboxed\))?\s*[│|]?\s*$/i;
+/**
+ * The rule Claude Code draws at the dialog's top, from the screen's first column. What the agent
+ * wrote (its command, its description) is drawn indented or inside the box's side bars, so a
+ * "Bash command" line in a command never stands under one.
+ */
+const TOP_RULE = /^(─{10,}|[╭┌]─{10,}[╮┐]?)\s*$/u;
 const DASHED = /^\s*[│|]?\s*╌{3,}/u;
 const REASON = /requires (approval|confirmation)|permission rule|^\s*tip:/i;
 
@@ -83,20 +91,22 @@ export function parseBashDialog(screen: string): BashDialog | undefined {
   }
   if (options.length === 0 || options.some((o, i) => o.n !== i + 1)) return undefined;
   let h = -1;
-  for (let i = q - 1; i >= 0 && i >= q - 60; i--) {
-    if (HEADER.test(lines[i]!)) {
+  for (let i = q - 1; i >= 1 && i >= q - 60; i--) {
+    if (HEADER.test(lines[i]!) && TOP_RULE.test(lines[i - 1]!)) {
       h = i;
       break;
     }
   }
   if (h < 0) return undefined;
+  const header = strip(lines[h]!);
   let region = lines.slice(h + 1, q);
   let commandText: string | undefined;
-  // 2.1.332 draws the command between two dashed rules, its description above them (below the tip).
+  // 2.1.332 draws the command between two dashed rules, its description above them (below the tip);
+  // a rule inside the command is the command's, so the command ends at the last rule.
   const dashes = region.map((l, i) => (DASHED.test(l) ? i : -1)).filter((i) => i >= 0);
   if (dashes.length >= 2) {
     const description = region.slice(0, dashes[0]).map(strip).filter((l) => l !== "" && !/^tip:/i.test(l));
-    const command = region.slice(dashes[0]! + 1, dashes[1]).map(strip);
+    const command = region.slice(dashes[0]! + 1, dashes[dashes.length - 1]).map(strip);
     while (command.length > 0 && command[0] === "") command.shift();
     while (command.length > 0 && command[command.length - 1] === "") command.pop();
     region = [...command, ...description];
@@ -112,7 +122,7 @@ export function parseBashDialog(screen: string): BashDialog | undefined {
   while (shown.length > 0 && shown[0] === "") shown.shift();
   while (shown.length > 0 && shown[shown.length - 1] === "") shown.pop();
   if (shown.length === 0) return undefined;
-  return { shown, ...(commandText !== undefined ? { command: commandText } : {}), options };
+  return { header, shown, ...(commandText !== undefined ? { command: commandText } : {}), options };
 }
 
 /** A Bash call of the agent's with no result yet, from its transcript. */
@@ -164,13 +174,23 @@ export type Decision =
   /** No answer applies (no key matches, or the command could not be told): a person is asked. */
   | { kind: "none"; command?: string; why: string };
 
-/** What `answers` says to this dialog, given the agent's pending Bash calls. */
-export function decide(dialog: BashDialog, pending: readonly PendingCall[], answers: Record<string, string>): Decision {
+/**
+ * The agent's pending call the dialog shows, told from its transcript: its command and description
+ * exactly what the dialog's lines say. Otherwise why it cannot be told.
+ */
+export function callShown(dialog: BashDialog, pending: readonly PendingCall[]): { call: PendingCall } | { why: string } {
   const matching = pending.filter((c) => shows(dialog.shown, c));
   const commands = [...new Set(matching.map((c) => c.command))];
-  if (commands.length === 0) return { kind: "none", why: "the dialog's command is not a pending Bash call in the agent's transcript" };
-  if (commands.length > 1) return { kind: "none", why: "the dialog could be about more than one of the agent's pending calls" };
-  const command = commands[0]!;
+  if (commands.length === 0) return { why: "the dialog's command is not a pending Bash call in the agent's transcript" };
+  if (commands.length > 1) return { why: "the dialog could be about more than one of the agent's pending calls" };
+  return { call: matching[0]! };
+}
+
+/** What `answers` says to this dialog, given the agent's pending Bash calls. */
+export function decide(dialog: BashDialog, pending: readonly PendingCall[], answers: Record<string, string>): Decision {
+  const shown = callShown(dialog, pending);
+  if ("why" in shown) return { kind: "none", why: shown.why };
+  const command = shown.call.command;
   const entry = answerFor(answers, command);
   if (!entry) return { kind: "none", command, why: "no permissionAnswers key names this command" };
   const [key, value] = entry;
