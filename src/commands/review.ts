@@ -130,7 +130,7 @@ function whatFollows(r: ParsedReview): string {
   if (meta?.key === undefined) {
     return meta?.stage ? `every question is answered; stage ${meta.stage}'s agent gets the answers if it waits on this review (autorun review wait).` : "every question is answered.";
   }
-  const parsed = parseAnswer(r.answers[r.answers.length - 1]?.answer ?? "", actionsFor(meta.key, meta.stage !== undefined));
+  const parsed = parseAnswer(r.answers[r.answers.length - 1]?.answer ?? "", actionsFor(meta.key, meta.stage !== undefined, meta.about));
   if (!parsed.ok) return `${parsed.why}, so the monitor will do nothing with it; answer with one of those words.`;
   const orch = meta.orch_dir ? openOrchestrationDir(meta.orch_dir) : undefined;
   const running = orch ? runningMonitor(orch.paths) !== undefined : false;

@@ -6,8 +6,8 @@
 
 export interface ReviewAction {
   word: string;
-  /** `dollars`: the word takes an amount (`raise 40`); `text`: the rest of the answer goes with it. */
-  arg?: "dollars" | "text";
+  /** `dollars`: the word takes an amount (`raise 40`); `text`: the rest of the answer goes with it; `none`: nothing may follow it. */
+  arg?: "dollars" | "text" | "none";
   does: string;
 }
 
@@ -27,14 +27,14 @@ export function actionsFor(key: string, stage: boolean, about?: string): ReviewA
   if (key === "budget") return stage ? [{ word: "raise", arg: "dollars", does: "let every stage spend that many dollars (`raise 5`)" }, SKIP] : [{ word: "raise", arg: "dollars", does: "let the run spend that many dollars (`raise 40`)" }];
   if (key === "circuit") return [{ word: "resume", does: "close the breaker: launches resume (any answer does)" }];
   // A Bash permission dialog: its own "Yes" or "No" picked, only while that very dialog is up.
-  if (key === "permission" && about !== undefined) return [{ word: "yes", does: "pick the dialog's \"Yes\" for this one command (only while that same dialog is up)" }, { word: "no", arg: "text", does: "pick its \"No\" and type the rest of your answer, if any, into the session as what to do instead" }, SKIP];
+  if (key === "permission" && about !== undefined) return [{ word: "yes", arg: "none", does: "pick the dialog's \"Yes\" for this one command (only while that same dialog is up)" }, { word: "no", arg: "text", does: "pick its \"No\" and type the rest of your answer, if any, into the session as what to do instead" }, SKIP];
   if (key === "permissions") return [{ word: "keep", does: "let the stages launched from now on use them without asking" }, { word: "drop", does: "keep none of them (a later stage that needs one asks again)" }];
   // Another dialog on the agent's screen is answered there; this review closes by itself once it is gone.
   return [SKIP];
 }
 
 /** Words people write for an action, by the action's own word. */
-const ALIASES: Record<string, string[]> = { yes: ["y", "allow", "approve"], no: ["n", "deny", "refuse"], merge: ["done", "merge"], merged: ["done", "merge", "merged"], nudge: ["nudge", "continue"], resume: ["resume", "done", "fixed"] };
+const ALIASES: Record<string, string[]> = { yes: ["allow", "approve"], no: ["deny", "refuse"], merge: ["done", "merge"], merged: ["done", "merge", "merged"], nudge: ["nudge", "continue"], resume: ["resume", "done", "fixed"] };
 
 /** "Answer `merge` to …, or `skip` to …." */
 export function actionSentence(actions: readonly ReviewAction[]): string {
@@ -53,6 +53,8 @@ export function parseAnswer(answer: string, actions: readonly ReviewAction[]): P
   const known = actions.map((a) => `\`${a.word}\``).join(", ");
   if (!action) return { ok: false, why: `the answer ${JSON.stringify(answer.trim().slice(0, 40))} is not one of ${known}` };
   const arg = (m?.[2] ?? "").trim().replace(/[`"']/g, "");
+  // A grant is given whole or not at all: "yes, but only …" is not a yes.
+  if (action.arg === "none" && arg !== "") return { ok: false, why: `\`${action.word}\` takes nothing after it; write \`${action.word}\` alone, or attach to the session to say more` };
   if (action.arg === "dollars" && !(Number(arg.replace(/^\$/, "")) > 0)) return { ok: false, why: `\`${action.word}\` needs an amount of dollars after it (\`${action.word} 40\`)` };
   return { ok: true, action, arg: action.arg === "dollars" ? String(Number(arg.replace(/^\$/, ""))) : arg };
 }

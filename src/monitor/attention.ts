@@ -8,8 +8,8 @@ import { hookAnswer } from "../core/permissions.js";
 import type { MonitorDeps, ReviewDesk, RunView } from "./parts.js";
 import { memoryOf } from "./parts.js";
 import { screenBody, withoutPastLimits } from "./pane.js";
-import { answerDialog, type DialogMemory } from "./dialog-answer.js";
-import { parseBashDialog } from "./dialog.js";
+import { answerDialog, dialogSubject, type DialogMemory } from "./dialog-answer.js";
+import { parseBashDialog, type PendingCall } from "./dialog.js";
 import { isDialogAttention } from "../types/constants.js";
 import { stagesList } from "../core/printable.js";
 import { verifiedNudge, type NudgeResult } from "./nudge.js";
@@ -24,7 +24,7 @@ export interface AttentionParts {
   view: Pick<RunView, "deps" | "status" | "inProgress" | "ingest" | "emit">;
   stalls: Stalls;
   failures: Pick<StopFailures, "failed" | "recovered">;
-  reviews: Pick<ReviewDesk, "file" | "filed" | "claim">;
+  reviews: Pick<ReviewDesk, "file" | "filed" | "claim" | "aboutOf" | "replace">;
   /** The transcript a stage's hooks named last. */
   transcriptOf(id: string): string | undefined;
   /** The stage waits for its merge (the person's checkout, or a person asked): not a stall. */
@@ -230,6 +230,7 @@ export class Attention {
     if (state.kind === "idle" || state.kind === "busy") {
       m.answered = undefined;
       m.declined = undefined;
+      m.subject = undefined; // the same dialog drawn again is another call's
     }
     if (isDialogAttention(stage.attention) && (state.kind === "idle" || state.kind === "busy")) {
       // Its review is resolved at the next pass, and the same dialog may be asked about again.
@@ -267,6 +268,20 @@ export class Attention {
     if (action.kind === "nudge") await this.nudge(id, action.why, config.nudgeMessage);
   }
 
+  /**
+   * The Bash dialog on `screen` as its review may have it answered (dialog-answer.ts), or why not.
+   * Kept while the same dialog is up, so its transcript is read once, not at every look.
+   */
+  private subjectOf(id: string, screen: string): { about?: string; call?: PendingCall; why?: string } {
+    const m = this.mem(id);
+    const dialog = JSON.stringify(parseBashDialog(screen) ?? null);
+    if (m.subject?.dialog === dialog) return m.subject;
+    const subject = dialogSubject(screen, this.parts.transcriptOf(id));
+    if ("why" in subject) return { why: subject.why };
+    m.subject = { dialog, ...subject };
+    return subject;
+  }
+
   private async handleBlockingScreen(id: string, kind: "permission" | "login" | "trust" | "question", question: string, screen: string): Promise<void> {
     const m = this.mem(id);
     let why: string | undefined;
@@ -279,13 +294,19 @@ export class Attention {
         transcript: transcriptOf(id),
       });
       if (outcome === "done") return;
-      why = outcome.person + (outcome.command !== undefined ? ` (the command: ${outcome.command.slice(0, 500)})` : "");
+      why = outcome.person;
     }
-    if (this.status.stages[id]!.attention === kind && this.parts.reviews.filed(id, kind)) return;
-    // A Bash dialog autorun can read may be answered from the review: it keeps what the dialog showed.
-    const bash = kind === "permission" ? parseBashDialog(screen) : undefined;
+    // A Bash dialog tied to one call of the agent's may be answered from its review (dialog-answer.ts).
+    const subject = kind === "permission" ? this.subjectOf(id, screen) : undefined;
+    if (this.status.stages[id]!.attention === kind && this.parts.reviews.filed(id, kind)) {
+      // Another dialog in the place of the one a review asks about, or the same one now tied to its
+      // call (the transcript caught up): that review goes, and one that can answer it is filed.
+      const before = this.parts.reviews.aboutOf(id, kind);
+      if (subject?.about === undefined || subject.about === before) return;
+      await this.parts.reviews.replace(id, kind, before === undefined ? "a review that can answer the dialog took its place" : "another dialog took its place");
+    }
     if (kind === "permission") {
-      const command = bash?.command;
+      const command = subject?.call?.command;
       this.parts.view.emit({ type: "stage_needs_permission", stage: id, source: "screen", message: `${kind}: ${question}`.slice(0, 300), ...(command !== undefined ? { command: command.slice(0, 2000) } : {}) });
     }
     else this.parts.view.emit({ type: "stage_attention", stage: id, attention: kind, reason: question.slice(0, 300) });
@@ -294,9 +315,10 @@ export class Attention {
     const what = { permission: "permission prompt", question: "question", login: "login problem", trust: "workspace trust dialog" }[kind];
     const fix = kind === "login"
       ? `Fix the agent's login (for Claude Code: /login, or a valid ANTHROPIC_API_KEY in the shell that runs \`autorun resume\`), then attach with \`autorun attach ${s.plan_name} ${id}\` and tell it to continue. This review closes by itself once the agent is past it.`
-      : `${bash ? "Answer it here, or attach" : "Attach"} with \`autorun attach ${s.plan_name} ${id}\` and answer it there: this review closes by itself once the dialog is gone.`;
+      : `${subject?.call ? "Answer it here, or attach" : "Attach"} with \`autorun attach ${s.plan_name} ${id}\` and answer it there: this review closes by itself once the dialog is gone.`;
     const unanswered = why ? `\n\nNot answered from permissionAnswers: ${why}.` : "";
-    await this.parts.reviews.file({ id, key: kind, ...(bash ? { about: JSON.stringify(bash) } : {}) }, `Stage ${id} is waiting at a ${what}`, `Stage ${id} (${s.stages[id]!.name}) shows a ${what} in tmux session ${s.stages[id]!.session}:\n\n    ${question}${unanswered}\n\nautorun never answers these blindly.`, [
+    const call = subject?.call ? `\n\nThe command it asks to run, whole, as the agent's transcript records it:\n\n${indented(subject.call.command)}\n\nIts description:\n\n${indented(subject.call.description || "(none)")}` : subject?.why ? `\n\nIt can be answered only in its session: ${subject.why}.` : "";
+    await this.parts.reviews.file({ id, key: kind, ...(subject?.about !== undefined ? { about: subject.about } : {}) }, `Stage ${id} is waiting at a ${what}`, `Stage ${id} (${s.stages[id]!.name}) shows a ${what} in tmux session ${s.stages[id]!.session}:\n\n    ${question}${unanswered}${call}\n\nautorun never answers these blindly.`, [
       { topic: kind === "login" ? "Fix the login" : `Answer the ${what}`, question: fix },
     ]);
   }
@@ -345,4 +367,9 @@ export class Attention {
     record(result);
     return result.verified;
   }
+}
+
+/** Text of the agent's set apart in a review: each line indented as code, so none reads as a heading or an answer. */
+function indented(text: string): string {
+  return text.split("\n").map((line) => `    ${line}`).join("\n");
 }

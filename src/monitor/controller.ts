@@ -276,7 +276,7 @@ export class Monitor {
         return this.attention.nudge(id, why, message, { waitTurn: true });
       },
       merging: (id: string) => this.merges.busy(id),
-      answerDialog: (id: string, choice: "yes" | "no", about: string) => answerForPerson(this.view, id, choice, about),
+      answerDialog: (id: string, choice: "yes" | "no", about: string) => answerForPerson(this.view, { id, transcript: this.transcripts.pathOf(id) }, choice, about),
     };
     for (const a of this.reviews.answered()) {
       const { action, effect, took } = await carryOut(actions, a, a.answer);

@@ -4,7 +4,8 @@
  * of the monitor's screen checks (attention.ts), one stage's dialog at a time.
  */
 import type { RunView } from "./parts.js";
-import { decide, parseBashDialog, pendingBashCalls, sameDialog, type BashDialog, type DialogOption } from "./dialog.js";
+import { createHash } from "node:crypto";
+import { callShown, decide, parseBashDialog, pendingBashCalls, sameDialog, type BashDialog, type DialogOption, type PendingCall } from "./dialog.js";
 import { readTranscriptTail } from "./usage.js";
 import { hookAnswer } from "../core/permissions.js";
 import { onThisMachine } from "../core/hosts.js";
@@ -21,6 +22,8 @@ export interface DialogMemory {
   hookAnswered?: { command: string; at: number };
   /** A dialog whose answer is the hook's to give: what it showed, and since when it is up. */
   forHook?: { shown: string; since: number };
+  /** The last dialog a person's review could have answered (`dialogSubject`), by the dialog as read. */
+  subject?: { dialog: string; about: string; call: PendingCall };
 }
 
 /**
@@ -123,27 +126,53 @@ async function press(host: Host, session: string, dialog: BashDialog, option: Di
 /** The key a person's answer is recorded under in `permission_answered` (a permissionAnswers key there otherwise). */
 export const PERSON_ANSWER = "(a person's answer to its review)";
 
+/** A Bash dialog a person may answer from its review: the dialog as read whole, and the agent's call it shows. */
+export interface DialogSubject {
+  /** What the review keeps of it (a hash: no text of the agent's in the review's metadata). */
+  about: string;
+  call: PendingCall;
+}
+
+/** The longest command and description a review shows in full, so a person may answer its dialog there. */
+const SUBJECT_MAX = 4_000;
+
+/**
+ * The dialog on `screen` as a person's review can have it answered: read whole (its top on
+ * screen, under Claude Code's own rule) and tied to exactly one of the agent's pending Bash calls
+ * in its transcript, whose whole command and description the review shows. Otherwise why only
+ * attaching answers it.
+ */
+export function dialogSubject(screen: string, transcript: string | undefined): DialogSubject | { why: string } {
+  const dialog = parseBashDialog(screen);
+  if (!dialog) return { why: "it is not a Bash command dialog autorun can read whole" };
+  const shown = callShown(dialog, pendingBashCalls((transcript ? readTranscriptTail(transcript) : undefined) ?? []));
+  if ("why" in shown) return shown;
+  if (shown.call.command.length + shown.call.description.length > SUBJECT_MAX) return { why: `its command is over ${SUBJECT_MAX} characters, too long to show here in full` };
+  const about = createHash("sha256").update(JSON.stringify({ dialog, call: shown.call })).digest("hex");
+  return { about, call: shown.call };
+}
+
 /**
  * A person's "yes" or "no" to the review about a Bash permission dialog, picked on the dialog
- * only while it is the very dialog the review was filed about (`about`: the dialog as read then):
- * another call's dialog is never answered by it. Its plain "Yes" or "No", never an option that
- * keeps the rule or switches modes. What was done, in words (`nothing was done: …` when nothing).
+ * only while it is the very dialog the review was filed about and shows the same call of the
+ * agent's (`about`, from `dialogSubject`): another call's dialog is never answered by it. Its
+ * plain "Yes" or "No", never an option that keeps the rule or switches modes. What was done, in
+ * words (`nothing was done: …` when nothing).
  */
-export async function answerForPerson(host: Host, id: string, choice: "yes" | "no", about: string): Promise<{ effect: string; picked: boolean }> {
+export async function answerForPerson(host: Host, at: { id: string; transcript: string | undefined }, choice: "yes" | "no", about: string): Promise<{ effect: string; picked: boolean }> {
+  const { id } = at;
   const stage = host.status.stages[id]!;
   const screen = await host.deps.tmux.capturePane(stage.session);
-  const dialog = screen === undefined ? undefined : parseBashDialog(screen);
   const attach = `autorun attach ${host.status.plan_name} ${id}`;
-  if (!dialog) return { effect: `nothing was done: no Bash permission dialog autorun can read is up in its session now (see it with: ${attach})`, picked: false };
-  if (JSON.stringify(dialog) !== about) {
-    const shows = dialog.command ?? dialog.shown[0] ?? "";
-    return { effect: `nothing was done: the dialog up now is another one (${JSON.stringify(shows.slice(0, 80))}), not the one this review asked about; answer that one with: ${attach}`, picked: false };
+  const subject = screen === undefined ? undefined : dialogSubject(screen, at.transcript);
+  const dialog = screen === undefined ? undefined : parseBashDialog(screen);
+  if (!subject || !dialog || "why" in subject) return { effect: `nothing was done: no Bash permission dialog autorun can read whole is up in its session now (see it with: ${attach})`, picked: false };
+  if (subject.about !== about) {
+    return { effect: `nothing was done: the dialog up now is another one (for ${JSON.stringify(subject.call.command.slice(0, 80))}), not the one this review asked about: answer that one in its own review, or with: ${attach}`, picked: false };
   }
   const option = dialog.options.find((o) => o.meaning === choice);
   if (!option) return { effect: `nothing was done: the dialog offers no plain "${choice === "yes" ? "Yes" : "No"}"; answer it with: ${attach}`, picked: false };
   const verified = await press(host, stage.session, dialog, option);
-  // Where the dialog does not set the command apart (2.1.197), its first line: the rest may be the description.
-  const command = dialog.command ?? dialog.shown[0]!;
-  host.emit({ type: "permission_answered", stage: id, command: command.slice(0, 2000), key: PERSON_ANSWER, answer: `${option.n}. ${option.text}`.slice(0, 300), verified });
+  host.emit({ type: "permission_answered", stage: id, command: subject.call.command.slice(0, 2000), key: PERSON_ANSWER, answer: `${option.n}. ${option.text}`.slice(0, 300), verified });
   return { effect: `picked "${option.n}. ${option.text}" on its dialog${verified ? "" : ", which was still up 3 s later"}`, picked: true };
 }

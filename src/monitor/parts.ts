@@ -53,7 +53,11 @@ export interface ReviewQuestion {
 /** The monitor's own reviews, as the parts that file them see them. */
 export interface ReviewDesk {
   /** A review about condition `key` of stage `id`, or (undefined) of the whole run. */
-  file(on: { id: string | undefined; key?: string }, title: string, context: string, questions: ReviewQuestion[]): Promise<void>;
+  file(on: { id: string | undefined; key?: string; about?: string }, title: string, context: string, questions: ReviewQuestion[]): Promise<void>;
+  /** What the open review about `key` of stage `id` was filed about (`about`), if anything. */
+  aboutOf(id: string, key: string): string | undefined;
+  /** Resolves the open review about `key` of stage `id` now, saying why, so a new one can be filed. */
+  replace(id: string, key: string, reason: string): Promise<void>;
   /** A review about `key` of stage `id` was filed and is not to be filed again. */
   filed(id: string, key: string): boolean;
   /** Marks `key` of stage `id` as filed before its review is written (one review per condition). */

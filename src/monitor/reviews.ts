@@ -21,6 +21,8 @@ import type { ReviewDesk, ReviewQuestion, RunView } from "./parts.js";
 interface Entry {
   file?: string;
   filed: boolean;
+  /** What its review was filed about (`about` in its metadata; "" for nothing), once read. */
+  about?: string;
 }
 
 type Conditions = Map<string, Entry>;
@@ -57,6 +59,28 @@ export class Reviews implements ReviewDesk {
     const entry = c.get(key);
     if (entry?.file === undefined) c.delete(key);
     else entry.filed = false;
+  }
+
+  aboutOf(id: string, key: string): string | undefined {
+    const entry = this.of(id).get(key);
+    if (entry?.file === undefined) return undefined;
+    if (entry.about === undefined) {
+      try {
+        entry.about = readReview(entry.file).meta?.about ?? "";
+      } catch {
+        entry.about = "";
+      }
+    }
+    return entry.about || undefined;
+  }
+
+  async replace(id: string, key: string, reason: string): Promise<void> {
+    const file = this.of(id).get(key)?.file;
+    this.of(id).delete(key);
+    if (file !== undefined && (await resolveReviewFile(file, reason, new Date(), { answered: true }).catch(() => false))) {
+      this.view.emit({ type: "review_resolved", stage: id, file, reason });
+      this.view.deps.log(`stage ${id}: review ${file} resolved: ${reason}`);
+    }
   }
 
   isOpen(id: string, key: string): boolean {
@@ -142,7 +166,7 @@ export class Reviews implements ReviewDesk {
         try {
           const r = readReview(file);
           // The file must still say it is the monitor's review of this run about this condition.
-          if (!this.isOwnFile(file) || r.meta?.key !== key || r.meta.orch_dir !== this.view.deps.paths.dir) continue;
+          if (!this.isOwnFile(file) || r.meta?.key !== key || r.meta.orch_dir !== this.view.deps.paths.dir || r.meta.stage !== id) continue;
           if (r.complete && !r.meta.resolved) out.push({ id, key, file, answer: r.answers[r.answers.length - 1]!.answer, ...(r.meta.about !== undefined ? { about: r.meta.about } : {}) });
         } catch {
           // gone or unreadable: nothing to act on

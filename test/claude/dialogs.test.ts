@@ -32,7 +32,7 @@ describeClaude("the real Claude Code's permission dialogs", (cc) => {
     // The second dialog is python's: not answered (its description says make --version), a person asked.
     const review = await waitFor("python's review", () => eventsOf(sb, "two", "review_requested", "1")[0], 60_000);
     const text = readFileSync(String(review.file), "utf8");
-    expect(text).toContain(`(the command: ${sneaky})`);
+    expect(text).toContain(`The command it asks to run, whole, as the agent's transcript records it:\n\n    ${sneaky}\n\nIts description:\n\n    make --version\n`);
     expect(text).toContain("Not answered from permissionAnswers: no permissionAnswers key names this command");
     await holdsFor("one answer only", 3_000, () => eventsOf(sb, "two", "permission_hook_answered").length === 1 && eventsOf(sb, "two", "permission_answered").length === 0);
     // The person refuses it from the review: its own "No" is picked, and both results reach the
