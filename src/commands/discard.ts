@@ -125,11 +125,13 @@ function lines(l: Look): string[] {
     l.worktrees.length > keptTrees.length ? `- remove worktree(s): ${l.worktrees.filter((w) => w.dirty.length === 0).map((w) => w.path).join(", ")}` : "",
     ...keptTrees.map((w) => `- keep worktree ${w.path}: it has uncommitted or untracked files (${w.dirty.slice(0, 5).join(", ")})`),
     l.branches.length > l.kept.length ? `- delete merged branch(es): ${l.branches.filter((b) => !l.kept.includes(b)).map((b) => b.branch).join(", ")}` : "",
-    ...l.kept.map((b) =>
-      b.ahead !== 0
-        ? `- keep branch ${b.branch}: ${b.ahead > 0 ? `${b.ahead} commit(s)` : "commits"} ${base} does not have (delete it yourself with: git branch -D ${b.branch})`
-        : `- keep branch ${b.branch}: it is checked out in the worktree kept above (once you have what you need from it: git -C ${root} worktree remove --force ${l.inKeptTree.get(b.branch)} && git -C ${root} branch -d ${b.branch})`,
-    ),
+    ...l.kept.map((b) => {
+      const commits = b.ahead !== 0 ? `${b.ahead > 0 ? `${b.ahead} commit(s)` : "commits"} ${base} does not have` : "";
+      const tree = l.inKeptTree.get(b.branch);
+      // A branch checked out in a worktree git will not delete: the worktree goes first.
+      if (tree === undefined) return `- keep branch ${b.branch}: ${commits} (delete it yourself with: git -C ${root} branch -D ${b.branch})`;
+      return `- keep branch ${b.branch}: ${commits ? `${commits}, ` : ""}checked out in the worktree kept above (once you have what you need from it: git -C ${root} worktree remove --force ${tree} && git -C ${root} branch -D ${b.branch})`;
+    }),
     ...l.hosts.flatMap((h) => hostLines(h, base)),
     l.reviews.length ? `- remove ${l.reviews.length} review file(s)` : "",
     l.notes.length ? `- keep the notes kept from the worktree${l.notes.length === 1 ? "" : "s"} of stage${l.notes.length === 1 ? "" : "s"} ${l.notes.map((n) => n.id).join(", ")}: moved to ${l.notesTo}` : "",

@@ -61,8 +61,8 @@ describe("autorun discard", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("- end 2 tmux session(s): abandon_stage-1, abandon_stage-2");
     expect(r.stdout).toContain("- delete merged branch(es): worktree-abandon-stage-1, worktree-abandon-stage-2-attempt-2");
-    expect(r.stdout).toContain("- keep branch worktree-abandon-stage-2: 1 commit(s) main does not have (delete it yourself with: git branch -D worktree-abandon-stage-2)");
-    expect(r.stdout).toContain("- keep branch worktree-abandon-stage-2-attempt-1: 1 commit(s) main does not have (delete it yourself with: git branch -D worktree-abandon-stage-2-attempt-1)");
+    expect(r.stdout).toContain(`- keep branch worktree-abandon-stage-2: 1 commit(s) main does not have (delete it yourself with: git -C ${sb.repo} branch -D worktree-abandon-stage-2)`);
+    expect(r.stdout).toContain(`- keep branch worktree-abandon-stage-2-attempt-1: 1 commit(s) main does not have (delete it yourself with: git -C ${sb.repo} branch -D worktree-abandon-stage-2-attempt-1)`);
     expect(r.stdout).toContain("Discarded abandon.");
     expect((await sb.tmux("list-sessions")).code).not.toBe(0);
     expect((await sb.git("worktree", "list")).split("\n")).toHaveLength(1);
@@ -78,10 +78,23 @@ describe("autorun discard", () => {
     await idleRun(sb, "notes");
     const wt1 = join(sb.repo, ".claude", "worktrees", "notes-stage-1");
     writeFileSync(join(wt1, "notes.md"), "mine\n");
+    // Stage 2: a commit of its own and a file not committed.
+    const wt2 = join(sb.repo, ".claude", "worktrees", "notes-stage-2");
+    writeFileSync(join(wt2, "work.txt"), "unmerged\n");
+    await execa("git", ["-C", wt2, "add", "work.txt"], { env: sb.env });
+    await execa("git", ["-C", wt2, "commit", "-qm", "unmerged work"], { env: sb.env });
+    writeFileSync(join(wt2, "scratch.txt"), "not committed\n");
     const r = await sb.cli(["discard", "notes", "--yes"]);
     expect(r.code, r.stderr).toBe(0);
+    const line = `- keep branch worktree-notes-stage-2: 1 commit(s) main does not have, checked out in the worktree kept above (once you have what you need from it: git -C ${sb.repo} worktree remove --force ${wt2} && git -C ${sb.repo} branch -D worktree-notes-stage-2)`;
+    expect(r.stdout).toContain(line);
+    // What it says to run works.
+    const [remove, del] = line.slice(line.indexOf("git -C"), -1).split(" && ").map((c) => c.split(" ").slice(1));
+    await sb.git(...remove!);
+    await sb.git(...del!);
+    expect(existsSync(wt2)).toBe(false);
     expect(r.stdout).toContain(`- keep worktree ${wt1}: it has uncommitted or untracked files (notes.md)`);
-    expect(r.stdout).toContain(`- keep branch worktree-notes-stage-1: it is checked out in the worktree kept above (once you have what you need from it: git -C ${sb.repo} worktree remove --force ${wt1} && git -C ${sb.repo} branch -d worktree-notes-stage-1)`);
+    expect(r.stdout).toContain(`- keep branch worktree-notes-stage-1: checked out in the worktree kept above (once you have what you need from it: git -C ${sb.repo} worktree remove --force ${wt1} && git -C ${sb.repo} branch -D worktree-notes-stage-1)`);
     expect(r.stdout).not.toMatch(/delete merged branch\(es\): .*worktree-notes-stage-1/);
     expect(await sb.git("branch", "--list", "worktree-notes-stage-1")).toContain("worktree-notes-stage-1");
   });
