@@ -2,6 +2,7 @@
  * A plan read and checked by `autorun orchestrate`, ready to write and launch, and what is printed
  * of it: the dry run (the plan, its waves, each stage's command) and the summary after a launch.
  */
+import { commandLine } from "../core/printable.js";
 import { join, relative } from "node:path";
 import { hasInstructions } from "../core/plan-markdown.js";
 import type { StageSettings } from "../core/stage-settings.js";
@@ -106,7 +107,7 @@ function describeSettings(settings: StageSettings | undefined): string {
   if (settings.exclusive_resources?.length) parts.push(`exclusive: ${settings.exclusive_resources.join(", ")} (never at the same time as another stage naming it)`);
   if (settings.budget_usd !== undefined) parts.push(`budget ${dollars(settings.budget_usd)}`);
   if (settings.max_attempts !== undefined) parts.push(`at most ${settings.max_attempts} attempt${settings.max_attempts === 1 ? "" : "s"}`);
-  if (settings.validate?.length) parts.push(`validate: ${settings.validate.map((a) => a.map((w) => (/[\s"'$]/.test(w) ? JSON.stringify(w) : w)).join(" ")).join("; ")}`);
+  if (settings.validate?.length) parts.push(`validate: ${settings.validate.map(commandLine).join("; ")}`);
   return parts.join(" · ");
 }
 

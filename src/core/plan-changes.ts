@@ -2,6 +2,7 @@
  * What changed in a stage's section of the plan since its run started: `autorun retry` re-reads
  * the plan and says, per stage, which of title, scope, dependencies and settings changed. Pure.
  */
+import { commandLine } from "./printable.js";
 import type { StageSettings } from "./stage-settings.js";
 import { dollars } from "./usage.js";
 import { cutAtWord } from "./text-width.js";
@@ -41,7 +42,7 @@ const LABELS: Record<keyof StageSettings, string> = {
 function show(key: keyof StageSettings, value: StageSettings[keyof StageSettings]): string {
   if (value === undefined) return "(none)";
   if (key === "budget_usd") return dollars(value as number);
-  if (key === "validate") return (value as string[][]).map((argv) => argv.join(" ")).join("; ");
+  if (key === "validate") return (value as string[][]).map(commandLine).join("; ");
   if (Array.isArray(value)) return value.join(", ");
   return String(value);
 }

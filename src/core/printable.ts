@@ -32,3 +32,8 @@ export function editDistance(a: string, b: string): number {
   }
   return row[b.length]!;
 }
+
+/** An argument list as a person reads it and could paste it into a shell: a word a shell would split or expand, in single quotes. */
+export function commandLine(argv: readonly string[]): string {
+  return argv.map((w) => (w === "" || /[^\w@%+=:,./-]/.test(w) ? `'${w.replace(/'/g, "'\\''")}'` : w)).join(" ");
+}

@@ -9,6 +9,7 @@
  * forward like `git merge --ff-only`; only an uncommitted edit in the merge's way makes it wait.
  * autorun never runs `git merge` in a person's checkout, so it never leaves or aborts a MERGE_HEAD.
  */
+import { commandLine } from "../core/printable.js";
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
@@ -159,7 +160,7 @@ class StageMerge {
       const said = failed.tail.trim() !== "";
       const detail = `validate ${JSON.stringify(failed.argv)} failed on the merge of ${stage.branch} into ${base}${said ? `:\n${failed.tail}` : " (it printed nothing)"}`;
       const tail = said ? `Output tail: ${failed.tail.split("\n").slice(-8).join(" | ")}` : "It printed nothing.";
-      return this.sendBack({ reason: "validate_failed", files: [], detail, tip: stageTip, message: `autorun did not merge stage ${id}: the check ${failed.argv.join(" ")} failed on your branch merged with the current ${base}. ${tail} -- run git rebase ${base} in your worktree, fix it, commit, then run: autorun phase implement done` });
+      return this.sendBack({ reason: "validate_failed", files: [], detail, tip: stageTip, message: `autorun did not merge stage ${id}: the check ${commandLine(failed.argv)} failed on your branch merged with the current ${base}. ${tail} -- run git rebase ${base} in your worktree, fix it, commit, then run: autorun phase implement done` });
     }
     // A person half-way through their own merge or rebase of the base, on any checkout: wait, never
     // abort it (a rebase of the base would then fail to move it: "cannot lock ref").

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { printable } from "../../src/core/printable.js";
+import { commandLine, printable } from "../../src/core/printable.js";
 
 describe("printable", () => {
   it.each([
@@ -13,5 +13,13 @@ describe("printable", () => {
     ["ünïcödé 计划 🚀", "ünïcödé 计划 🚀"],
   ])("%j → %j", (input, output) => {
     expect(printable(input)).toBe(output);
+  });
+});
+
+describe("commandLine", () => {
+  it("quotes the words a shell would split or expand, so the line can be pasted back", () => {
+    expect(commandLine(["sh", "-c", "exit 3"])).toBe("sh -c 'exit 3'");
+    expect(commandLine(["npm", "test", "--", "-t=a.b/c:1,2"])).toBe("npm test -- -t=a.b/c:1,2");
+    expect(commandLine(["echo", "$HOME", "it's", ""])).toBe("echo '$HOME' 'it'\\''s' ''");
   });
 });
