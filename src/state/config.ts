@@ -93,6 +93,8 @@ function friendly(iss: { code: string; expected?: string; input?: unknown; minim
     case "invalid_type":
       if (iss.expected === "int") return `must be a whole number, not ${JSON.stringify(iss.input)}`;
       if (iss.expected === "number" || iss.expected === "boolean" || iss.expected === "string") return `must be ${iss.expected === "boolean" ? "true or false" : `a ${iss.expected}`}, not ${JSON.stringify(iss.input)}`;
+      if (iss.expected === "array") return `must be a list ([…]), not ${JSON.stringify(iss.input)}`;
+      if (iss.expected === "object" || iss.expected === "record") return `must be an object ({…}), not ${JSON.stringify(iss.input)}`;
       return undefined;
     case "too_small":
       return `must be ${iss.inclusive ? "at least" : "more than"} ${String(iss.minimum)}${items}, not ${JSON.stringify(iss.origin === "array" ? (iss.input as unknown[]).length : iss.input)}`;

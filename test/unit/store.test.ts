@@ -89,6 +89,8 @@ describe("configuration layers", () => {
     [{ maxParallel: 1.5 }, "autorun.config.json: maxParallel: must be a whole number, not 1.5", "README"],
     [{ maxParallel: 0 }, "autorun.config.json: maxParallel: must be at least 1, not 0", "README"],
     [{ sandbox: "yes" }, 'autorun.config.json: sandbox: must be true or false, not "yes"', "README"],
+    [{ agentCommand: "claude --verbose" }, 'autorun.config.json: agentCommand: must be a list ([…]), not "claude --verbose"', "README"],
+    [{ hosts: [] }, "autorun.config.json: hosts: must be an object ({…}), not []", "README"],
     [{ pollSeconds: 0.0001 }, "autorun.config.json: pollSeconds: at least 0.2 seconds", "README"],
     [{ pollSeconds: 1e9 }, "autorun.config.json: pollSeconds: at most 3600 seconds", "README"],
     [{ stallSeconds: 0.01 }, "autorun.config.json: stallSeconds: at least 1 second", "README"],
