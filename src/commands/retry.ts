@@ -110,21 +110,28 @@ function rereadPlan(ctx: Ctx, orch: LoadedOrchestration, ids: readonly string[])
   return out;
 }
 
+/** Refuses (a UserError saying what to do instead) stage `id` of `orch` unless it may be retried with `ids`. */
+function refuseUnretriable(orch: LoadedOrchestration, id: string, ids: readonly string[]): void {
+  const s = orch.status.stages[id]!;
+  const name = orch.status.plan_name;
+  if (s.status !== "failed" && s.status !== "blocked") {
+    const state = stageState(s);
+    // What a person may do instead, for a stage that still has an agent (or had one until a stop).
+    if (state === "stopped") throw new UserError(`stage ${id} is stopped, not failed; to go on with it where it was: autorun resume ${name} (retry is for a failed or blocked stage).`);
+    if (s.status === "in_progress") throw new UserError(`stage ${id} is running (${state}), not failed; retry is for a failed or blocked stage. To talk to its agent: autorun attach ${name} ${id}; to let what waits go on without it: autorun skip ${name} ${id}.`);
+    throw new UserError(`stage ${id} is ${s.status === "merging" ? `running (${state})` : state}; only a failed or blocked stage can be retried.`);
+  }
+  // A blocked stage runs once what blocks it runs: that must be retried too.
+  const failedDeps = failedBelow(orch, id).filter((d) => !ids.includes(d));
+  if (s.status === "blocked" && failedDeps.length > 0) {
+    throw new UserError(`stage ${id} is blocked by failed stage ${failedDeps.join(", ")}; retry that (its dependants follow): autorun retry ${name} ${failedDeps.join(" ")}`);
+  }
+}
+
 export async function runRetry(ctx: Ctx, plan: string, stageArgs: string[], opts: { freshWorktree?: boolean }): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
   const ids = stageArgs.map((a) => requireStage(orch, a));
-  for (const id of ids) {
-    const s = orch.status.stages[id]!;
-    if (s.status !== "failed" && s.status !== "blocked") {
-      const state = s.status === "in_progress" || s.status === "merging" ? `running (${stageState(s)})` : stageState(s);
-      throw new UserError(`stage ${id} is ${state}; only a failed or blocked stage can be retried.`);
-    }
-    // A blocked stage runs once what blocks it runs: that must be retried too.
-    const failedDeps = failedBelow(orch, id).filter((d) => !ids.includes(d));
-    if (s.status === "blocked" && failedDeps.length > 0) {
-      throw new UserError(`stage ${id} is blocked by failed stage ${failedDeps.join(", ")}; retry that (its dependants follow): autorun retry ${orch.status.plan_name} ${failedDeps.join(" ")}`);
-    }
-  }
+  for (const id of ids) refuseUnretriable(orch, id, ids);
   const reread = rereadPlan(ctx, orch, ids);
   const root = orch.status.project_root;
   // The retried stages start an agent: one that cannot start is refused here, with the fix.

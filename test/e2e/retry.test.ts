@@ -48,7 +48,12 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     expect((await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", agent])).code).toBe(0);
     const r = await sb.cli(["retry", "busy", "1"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/stage 1 is running \(\w[^)]*\); only a failed or blocked stage can be retried/);
+    expect(r.stderr.trim()).toMatch(/^autorun: stage 1 is running \(\w[^)]*\), not failed; retry is for a failed or blocked stage\. To talk to its agent: autorun attach busy 1; to let what waits go on without it: autorun skip busy 1\.$/);
+    // Stopped by a person: resume goes on with it.
+    expect((await sb.cli(["stop", "busy", "--sessions"])).code).toBe(0);
+    const stopped = await sb.cli(["retry", "busy", "1"]);
+    expect(stopped.code).toBe(2);
+    expect(stopped.stderr.trim()).toBe("autorun: stage 1 is stopped, not failed; to go on with it where it was: autorun resume busy (retry is for a failed or blocked stage).");
   });
 
   it("resume relaunches a stage whose session was ended while no monitor ran, its attempts used or not; not one that handed over", async ({ sb }) => {
