@@ -5,7 +5,7 @@
  * read again first: a stage whose section was fixed runs with the new text and settings.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { basename, relative, resolve } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { createTmux } from "../adapters/tmux.js";
 import { appendFor } from "../state/orchestration.js";
@@ -23,6 +23,7 @@ import { dropStageTip } from "../adapters/git-safety.js";
 import { removeStageWorktree } from "../monitor/worktree-removal.js";
 import { retryOnHosts } from "../monitor/person-actions.js";
 import { forgetKept } from "../monitor/host-keep.js";
+import { keepWorktreeFiles } from "../monitor/keep-files.js";
 import { stageTipRef } from "../core/naming.js";
 import { parsePlan } from "../core/parse-plan.js";
 import { checkModels, type StageSettings } from "../core/stage-settings.js";
@@ -128,6 +129,43 @@ function refuseUnretriable(orch: LoadedOrchestration, id: string, ids: readonly 
   }
 }
 
+/**
+ * Stage `id`'s worktree here removed and its branch kept aside as `<branch>-attempt-<n>`, for a
+ * retry from the base tip. Files no commit holds (the agent's plan and notes) are copied aside
+ * first, as a merge keeps them; changes to tracked files refuse it (they are the person's to keep).
+ */
+async function startAfresh(ctx: Ctx, orch: LoadedOrchestration, id: string): Promise<void> {
+  const s = orch.status.stages[id]!;
+  const root = orch.status.project_root;
+  const attempt = s.retries + 1;
+  if (existsSync(s.worktree)) {
+    const dirty = await git.dirtyFiles(s.worktree).catch(() => ["?"]);
+    const untracked = new Set(await git.untrackedFiles(s.worktree).catch(() => []));
+    const changed = dirty.filter((f) => !untracked.has(f));
+    if (changed.length > 0) throw new UserError(`stage ${id}'s worktree ${s.worktree} has uncommitted changes (${changed.slice(0, 5).join(", ")}); commit or undo them, or retry without --fresh-worktree.`);
+    if (untracked.size > 0) {
+      const kept = await keepWorktreeFiles(join(orch.paths.stagesDir, `stage-${id}-attempt-${attempt}-files`), s.worktree, s.plan_file);
+      if (!kept.ok) throw new UserError(`stage ${id}'s worktree ${s.worktree} has ${kept.count} uncommitted files, too many to keep aside; commit or remove them, or retry without --fresh-worktree.`);
+      ctx.out(`Stage ${id}: its ${kept.count} uncommitted file(s) (plan, notes) are kept in ${kept.dir}.`);
+    }
+    const removal = await removeStageWorktree(root, s.worktree, { orchDir: orch.paths.dir, stage: id, sessionEnded: true });
+    if (!removal.removed) throw new RuntimeError(`could not remove ${s.worktree}: ${removal.why}; remove it with git worktree remove, then retry.`);
+  }
+  if (await git.branchExists(root, s.branch)) {
+    const base = orch.status.base_branch;
+    // A branch with nothing of its own keeps nothing: it goes (kept, doctor would call it left over).
+    if ((await git.commitsAhead(root, `refs/heads/${base}`, `refs/heads/${s.branch}`).catch(() => -1)) === 0 && (await git.deleteMergedBranch(root, s.branch, base))) {
+      ctx.out(`Stage ${id}: its previous branch had no commits of its own; deleted.`);
+    } else {
+      const kept = `${s.branch}-attempt-${attempt}`;
+      await git.renameBranch(root, s.branch, kept);
+      ctx.out(`Stage ${id}: its previous branch is kept as ${kept}.`);
+    }
+  }
+  // The stage starts from the base tip: its recorded tip must not bring the old branch back.
+  await dropStageTip(root, stageTipRef(orch.status.project_slug, id));
+}
+
 export async function runRetry(ctx: Ctx, plan: string, stageArgs: string[], opts: { freshWorktree?: boolean }): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
   const ids = stageArgs.map((a) => requireStage(orch, a));
@@ -151,21 +189,7 @@ export async function runRetry(ctx: Ctx, plan: string, stageArgs: string[], opts
     if (!onHosts.has(id)) await tmux.killSession(s.session);
     // The copies of its work kept from a host must not bring the old attempt back.
     else if (opts.freshWorktree) await forgetKept(root, basename(orch.paths.dir), id);
-    if (opts.freshWorktree) {
-      if (existsSync(s.worktree)) {
-        const dirty = await git.dirtyFiles(s.worktree).catch(() => ["?"]);
-        if (dirty.length > 0) throw new UserError(`stage ${id}'s worktree ${s.worktree} has uncommitted files (${dirty.slice(0, 5).join(", ")}); commit or remove them, or retry without --fresh-worktree.`);
-        const removal = await removeStageWorktree(root, s.worktree, { orchDir: orch.paths.dir, stage: id, sessionEnded: true });
-        if (!removal.removed) throw new RuntimeError(`could not remove ${s.worktree}: ${removal.why}; remove it with git worktree remove, then retry.`);
-      }
-      if (await git.branchExists(root, s.branch)) {
-        const kept = `${s.branch}-attempt-${s.retries + 1}`;
-        await git.renameBranch(root, s.branch, kept);
-        ctx.out(`Stage ${id}: its previous branch is kept as ${kept}.`);
-      }
-      // The stage starts from the base tip: its recorded tip must not bring the old branch back.
-      await dropStageTip(root, stageTipRef(orch.status.project_slug, id));
-    }
+    if (opts.freshWorktree) await startAfresh(ctx, orch, id);
     const fresh = reread?.get(id);
     let keptContext: string | undefined;
     if (fresh?.context !== undefined) {

@@ -42,6 +42,32 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     await expectClean(sb, "again");
   });
 
+  it("retry --fresh-worktree keeps the old attempt's notes and commits aside, and drops a branch with nothing of its own", async ({ sb }) => {
+    // Stage 1 writes its plan (never committed) and commits work; stage 2 only writes its plan. Both
+    // then exit at once, twice: failed. ({worktree} is the worktree's name, under .claude/worktrees.)
+    const script = 'cd ".claude/worktrees/$1" || exit 9; mkdir -p thoughts/plans; echo plan > "thoughts/plans/stage-$0.md"; if [ "$0" = 1 ] && [ ! -f work.txt ]; then echo w > work.txt; git add work.txt; git commit -qm "stage 1 work"; fi; exit 1';
+    const agent = JSON.stringify(["sh", "-c", script, "{stage}", "{worktree}"]);
+    const plan = sb.writePlan("afresh.md", "## Stage 1: A\n## Stage 2: B\n");
+    expect((await sb.cli(["orchestrate", plan, "--agent-cmd", agent])).code).toBe(0);
+    expect(await waitForEnd(sb, "afresh")).toBe("failed");
+    const r = await sb.cli(["retry", "afresh", "1", "2", "--fresh-worktree"]);
+    expect(r.code, r.stderr).toBe(0);
+    const kept1 = join(sb.home, "orchestration", "afresh", "stages", "stage-1-attempt-1-files");
+    expect(r.stdout).toContain(`Stage 1: its 1 uncommitted file(s) (plan, notes) are kept in ${kept1}.`);
+    expect(r.stdout).toContain("Stage 1: its previous branch is kept as worktree-afresh-stage-1-attempt-1.");
+    expect(r.stdout).toContain("Stage 2: its previous branch had no commits of its own; deleted.");
+    expect(readFileSync(join(kept1, "thoughts", "plans", "stage-1.md"), "utf8")).toBe("plan\n");
+    expect(await sb.git("log", "-1", "--format=%s", "worktree-afresh-stage-1-attempt-1")).toBe("stage 1 work");
+    expect(await sb.git("branch", "--list", "worktree-afresh-stage-2-attempt-*")).toBe("");
+    // A change to a tracked file is the person's to keep: refused, nothing moved.
+    await waitFor("the retried run to fail again", () => eventsOf(sb, "afresh", "orchestration_complete").length === 2, 30_000);
+    const wt = join(sb.repo, ".claude", "worktrees", "afresh-stage-1");
+    writeFileSync(join(wt, "README.md"), "changed by hand\n");
+    const refused = await sb.cli(["retry", "afresh", "1", "--fresh-worktree"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`stage 1's worktree ${wt} has uncommitted changes (README.md); commit or undo them, or retry without --fresh-worktree.`);
+  });
+
   it("retry refuses a stage that is not failed or blocked (exit 2)", async ({ sb }) => {
     const plan = sb.writePlan("busy.md", "## Stage 1: A\n");
     const agent = JSON.stringify([process.execPath, "-e", "setTimeout(() => {}, 60000)", "{stage}"]);
