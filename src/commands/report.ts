@@ -9,7 +9,7 @@ import { reportsDir, type OrchPaths } from "../state/paths.js";
 import { readProjectRules } from "../state/settings.js";
 import { localAllowRules } from "../adapters/agent.js";
 import type { Ctx } from "./ctx.js";
-import { resolveOrchestration } from "../state/orchestration.js";
+import { openOrchestration, resolveOrchestration } from "../state/orchestration.js";
 
 export async function writeReport(_ctx: Ctx, paths: OrchPaths): Promise<string | undefined> {
   const status = loadStatus(paths);
@@ -28,6 +28,13 @@ export async function writeReport(_ctx: Ctx, paths: OrchPaths): Promise<string |
 }
 
 export async function runReport(ctx: Ctx, plan: string | undefined, opts: { json?: boolean }): Promise<number> {
+  // A discarded run's state is gone, its report kept: that is what there is to show.
+  const kept = plan === undefined || openOrchestration(ctx.home, plan) ? undefined : join(reportsDir(ctx.home), `${plan}.${opts.json ? "json" : "md"}`);
+  if (kept !== undefined && /^[\w.-]+$/.test(plan!) && existsSync(kept)) {
+    ctx.err(`autorun: ${plan} is no orchestration any more (discarded); its report as it was kept: ${kept}`);
+    ctx.out(readFileSync(kept, "utf8").trimEnd());
+    return 0;
+  }
   const orch = resolveOrchestration(ctx, plan);
   if (orch.guessed) ctx.err(`autorun: ${orch.guessed}`);
   const file = join(reportsDir(ctx.home), `${basename(orch.paths.dir)}.${opts.json ? "json" : "md"}`);

@@ -139,6 +139,11 @@ describe("autorun discard of a run that moves on", () => {
     expect(r.stdout).toContain(`- keep its report: ${join(sb.home, "reports", "done.md")}`);
     expect(readFileSync(join(to, "stage-1", "mine.txt"), "utf8")).toBe("my notes\n");
     expect(r.stdout).toContain("Discarded done. What was kept is listed above.");
+    // The report it kept is what `report` shows of it now.
+    const report = await sb.cli(["report", "done"]);
+    expect(report.code, report.stderr).toBe(0);
+    expect(report.stderr).toContain(`done is no orchestration any more (discarded); its report as it was kept: ${join(sb.home, "reports", "done.md")}`);
+    expect(report.stdout).toBe(readFileSync(join(sb.home, "reports", "done.md"), "utf8").trimEnd());
   });
 });
 
