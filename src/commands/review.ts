@@ -80,7 +80,7 @@ export function runReviewList(ctx: Ctx, f: { json?: boolean; all?: boolean }): n
     const where = e.stage ? `${e.plan_name ?? "?"} stage ${e.stage}` : (e.plan_name ?? "");
     // A run's own hold (the circuit breaker, its budget) blocks every launch of that run.
     const open = e.stage ? `blocks ${where}` : e.plan_name && (e.key === "circuit" || e.key === "budget") ? `holds ${e.plan_name}'s launches` : e.plan_name ? `about ${e.plan_name}` : "blocks nothing";
-    const blocks = e.state === "resolved" ? `resolved: ${e.resolved_reason ?? "its condition cleared"}` : e.state === "answered" ? `answered${where ? ` (${where})` : ""}` : open;
+    const blocks = e.state === "resolved" ? `resolved: ${e.resolved_reason ?? "its condition cleared"}` : e.state === "answered" ? `to be read by ${e.key ? "the monitor" : "its agent"}${where ? ` (${where})` : ""}` : open;
     ctx.out(`${e.state.padEnd(8)}  ${e.title.padEnd(50)}  ${blocks}\n          ${e.file}`);
   }
   if (hidden > 0) ctx.out(`(${hidden} resolved review${hidden === 1 ? "" : "s"} of runs that are over not shown: autorun review list --all)`);

@@ -78,6 +78,9 @@ describe("review files", () => {
     expect(r.stdout.trim()).toBe(`Saved ${first}: every question is answered.`);
     list = JSON.parse((await sb.cli(["review", "list", "--json"])).stdout);
     expect(list.map((e) => e.state)).toEqual(["answered", "open"]);
+    const text = (await sb.cli(["review", "list"])).stdout;
+    expect(text).toMatch(/^open {6}.* blocks nothing$/m);
+    expect(text).toMatch(/^answered {2}.* to be read by its agent$/m);
     expect(readdirSync(join(sb.home, "review"))).toHaveLength(2);
     // An editor that is not installed: said so, with the fix, not "exited with 1".
     const missing = await sb.cli(["review", "open"], { env: { EDITOR: "no-such-editor-xyz --wait", VISUAL: "" } });
