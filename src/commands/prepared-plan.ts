@@ -62,6 +62,7 @@ export function printDryRun(ctx: Ctx, prep: PreparedPlan, json: boolean, verbose
   ctx.out(`project root: ${root}   base branch: ${prep.baseBranch}   state: ${prep.paths.dir}`);
   const sandbox = sandboxLine(prep.config);
   if (sandbox) ctx.out(sandbox);
+  if (prep.config.validate.length > 0) ctx.out(`checks before each merge (validate; a stage's own Validate: replaces them): ${prep.config.validate.map(commandLine).join("; ")}`);
   if (prep.config.validate.length > 0 || plan.stages.some((s) => s.settings?.validate?.length)) ctx.out(checkBoxLine(prep.config.sandbox)[1]);
   ctx.out("");
   plan.waves.forEach((ids, i) => ctx.out(`Wave ${i + 1}: ${ids.map((id) => `Stage ${id}`).join(", ")}`));

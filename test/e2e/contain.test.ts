@@ -168,6 +168,7 @@ describe("from inside a stage's session", () => {
     // The dry run says where the checks run, and that sandbox: false would leave them unboxed.
     const dry = await sb.cli(["orchestrate", sb.writePlan("boxed.md", "## Stage 1: One\n"), "--agent-cmd", simAgentCmd, "--dry-run"]);
     expect(dry.stdout).toContain("checks (validate): run boxed (bubblewrap): the stages' code they run writes only the check's own checkout and /tmp");
+    expect(dry.stdout).toContain(`checks before each merge (validate; a stage's own Validate: replaces them): ${process.execPath} -e '${check}'`);
     writeFileSync(join(sb.home, "config.json"), JSON.stringify({ sandbox: false }));
     const off = await sb.cli(["orchestrate", sb.writePlan("boxed.md", "## Stage 1: One\n"), "--agent-cmd", simAgentCmd, "--dry-run"]);
     expect(off.stdout).toContain("checks (validate): run unboxed (sandbox: false in the configuration): the stages' code they run (tests, builds) runs with your rights");
