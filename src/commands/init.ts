@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import * as git from "../adapters/git.js";
 import { UserError } from "../errors.js";
+import { INIT_EXAMPLES } from "../core/plan.js";
 import type { Ctx } from "./ctx.js";
 
 export const CONFIG_FILE = "autorun.config.json";
@@ -33,17 +34,17 @@ export function planTemplate(project: string, file: string): string {
 -->
 
 ## Stage 1: Foundations
-Describe what the first stage must deliver: the files, the behaviour, how to know it is done.
+${INIT_EXAMPLES[0]}
 
 Depends on: None
 
 ## Stage 2: First feature
-What this stage builds on top of stage 1.
+${INIT_EXAMPLES[1]}
 
 Depends on: 1
 
 ## Stage 3: Second feature
-Runs beside stage 2: both wait only for stage 1.
+${INIT_EXAMPLES[2]}
 
 Depends on: 1
 `;

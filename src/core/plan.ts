@@ -50,6 +50,13 @@ export interface DepEntry {
   line: number;
 }
 
+/** The example text `autorun init` writes under its stages: a stage still holding it asks its agent for nothing real. */
+export const INIT_EXAMPLES = [
+  "Describe what the first stage must deliver: the files, the behaviour, how to know it is done.",
+  "What this stage builds on top of stage 1.",
+  "Runs beside stage 2: both wait only for stage 1.",
+] as const;
+
 const ACCEPTED_FORMATS =
   "stage headings (`## Stage 1: Name`, `### Phase 2 — Name`, `**Step 3: Name**`), a dependency table (| Stage | Name | Depends on |), `## Wave N` sections, `### Task W.S: Name` ids, or a YAML plan / front matter with `stages:` or `sections[].tasks[]`";
 
@@ -83,9 +90,12 @@ export function buildPlan(file: string, raw: RawStage[], baseBranch?: string, co
   }
   const cycle = findCycle(stages);
   if (cycle) throw cycleError(file, cycle, stages, lines);
-  const warnings = lonelyResources(stages).map(
-    (r) => `${file}:${r.line}: stage ${r.id} is the only stage that names the exclusive resource "${r.name}", so it holds nothing back; check the spelling or name it in the stages that share it`,
-  );
+  const warnings = [
+    ...lonelyResources(stages).map(
+      (r) => `${file}:${r.line}: stage ${r.id} is the only stage that names the exclusive resource "${r.name}", so it holds nothing back; check the spelling or name it in the stages that share it`,
+    ),
+    ...stages.filter((s) => INIT_EXAMPLES.some((text) => s.scope.includes(text))).map((s) => `${file}:${s.line}: stage ${s.id} still has the example text autorun init wrote; write what its agent should do under its heading`),
+  ];
   return { stages, waves: computeWaves(stages), ...(baseBranch ? { base_branch: baseBranch } : {}), ...(warnings.length > 0 ? { warnings } : {}) };
 }
 
