@@ -274,11 +274,12 @@ export class Attention {
    */
   private subjectOf(id: string, screen: string): { about?: string; call?: PendingCall; why?: string } {
     const m = this.mem(id);
-    const dialog = JSON.stringify(parseBashDialog(screen) ?? null);
-    if (m.subject?.dialog === dialog) return m.subject;
-    const subject = dialogSubject(screen, this.parts.transcriptOf(id));
+    const dialog = parseBashDialog(screen);
+    const shown = JSON.stringify(dialog ?? null);
+    if (m.subject?.shown === shown) return m.subject.subject;
+    const subject = dialogSubject(dialog, this.parts.transcriptOf(id));
     if ("why" in subject) return { why: subject.why };
-    m.subject = { dialog, ...subject };
+    m.subject = { shown, subject };
     return subject;
   }
 

@@ -22,8 +22,8 @@ export interface DialogMemory {
   hookAnswered?: { command: string; at: number };
   /** A dialog whose answer is the hook's to give: what it showed, and since when it is up. */
   forHook?: { shown: string; since: number };
-  /** The last dialog a person's review could have answered (`dialogSubject`), by the dialog as read. */
-  subject?: { dialog: string; about: string; call: PendingCall };
+  /** The last dialog a person's review could have answered (`dialogSubject`), by the dialog as read (`shown`: its JSON). */
+  subject?: { shown: string; subject: DialogSubject };
 }
 
 /**
@@ -130,6 +130,7 @@ export const PERSON_ANSWER = "(a person's answer to its review)";
 export interface DialogSubject {
   /** What the review keeps of it (a hash: no text of the agent's in the review's metadata). */
   about: string;
+  dialog: BashDialog;
   call: PendingCall;
 }
 
@@ -137,19 +138,18 @@ export interface DialogSubject {
 const SUBJECT_MAX = 4_000;
 
 /**
- * The dialog on `screen` as a person's review can have it answered: read whole (its top on
- * screen, under Claude Code's own rule) and tied to exactly one of the agent's pending Bash calls
- * in its transcript, whose whole command and description the review shows. Otherwise why only
- * attaching answers it.
+ * The dialog read from a screen (`parseBashDialog`) as a person's review can have it answered:
+ * read whole (its top on screen, under Claude Code's own rule) and tied to exactly one of the
+ * agent's pending Bash calls in its transcript, whose whole command and description the review
+ * shows. Otherwise why only attaching answers it.
  */
-export function dialogSubject(screen: string, transcript: string | undefined): DialogSubject | { why: string } {
-  const dialog = parseBashDialog(screen);
+export function dialogSubject(dialog: BashDialog | undefined, transcript: string | undefined): DialogSubject | { why: string } {
   if (!dialog) return { why: "it is not a Bash command dialog autorun can read whole" };
   const shown = callShown(dialog, pendingBashCalls((transcript ? readTranscriptTail(transcript) : undefined) ?? []));
   if ("why" in shown) return shown;
   if (shown.call.command.length + shown.call.description.length > SUBJECT_MAX) return { why: `its command is over ${SUBJECT_MAX} characters, too long to show here in full` };
   const about = createHash("sha256").update(JSON.stringify({ dialog, call: shown.call })).digest("hex");
-  return { about, call: shown.call };
+  return { about, dialog, call: shown.call };
 }
 
 /**
@@ -164,15 +164,14 @@ export async function answerForPerson(host: Host, at: { id: string; transcript: 
   const stage = host.status.stages[id]!;
   const screen = await host.deps.tmux.capturePane(stage.session);
   const attach = `autorun attach ${host.status.plan_name} ${id}`;
-  const subject = screen === undefined ? undefined : dialogSubject(screen, at.transcript);
-  const dialog = screen === undefined ? undefined : parseBashDialog(screen);
-  if (!subject || !dialog || "why" in subject) return { effect: `nothing was done: no Bash permission dialog autorun can read whole is up in its session now (see it with: ${attach})`, picked: false };
+  const subject = dialogSubject(screen === undefined ? undefined : parseBashDialog(screen), at.transcript);
+  if ("why" in subject) return { effect: `nothing was done: no Bash permission dialog autorun can read whole is up in its session now (see it with: ${attach})`, picked: false };
   if (subject.about !== about) {
     return { effect: `nothing was done: the dialog up now is another one (for ${JSON.stringify(subject.call.command.slice(0, 80))}), not the one this review asked about: answer that one in its own review, or with: ${attach}`, picked: false };
   }
-  const option = dialog.options.find((o) => o.meaning === choice);
+  const option = subject.dialog.options.find((o) => o.meaning === choice);
   if (!option) return { effect: `nothing was done: the dialog offers no plain "${choice === "yes" ? "Yes" : "No"}"; answer it with: ${attach}`, picked: false };
-  const verified = await press(host, stage.session, dialog, option);
+  const verified = await press(host, stage.session, subject.dialog, option);
   host.emit({ type: "permission_answered", stage: id, command: subject.call.command.slice(0, 2000), key: PERSON_ANSWER, answer: `${option.n}. ${option.text}`.slice(0, 300), verified });
   return { effect: `picked "${option.n}. ${option.text}" on its dialog${verified ? "" : ", which was still up 3 s later"}`, picked: true };
 }

@@ -76,11 +76,8 @@ export class Reviews implements ReviewDesk {
 
   async replace(id: string, key: string, reason: string): Promise<void> {
     const file = this.of(id).get(key)?.file;
-    this.of(id).delete(key);
-    if (file !== undefined && (await resolveReviewFile(file, reason, new Date(), { answered: true }).catch(() => false))) {
-      this.view.emit({ type: "review_resolved", stage: id, file, reason });
-      this.view.deps.log(`stage ${id}: review ${file} resolved: ${reason}`);
-    }
+    if (file === undefined) this.of(id).delete(key);
+    else if (await this.settle(id, key, file, reason)) this.view.deps.log(`stage ${id}: review ${file} resolved: ${reason}`);
   }
 
   isOpen(id: string, key: string): boolean {
@@ -185,11 +182,11 @@ export class Reviews implements ReviewDesk {
   }
 
   /** Marks an answered review resolved with what its answer did (the file says so), and forgets it. */
-  async settle(id: string | undefined, key: string, file: string, effect: string): Promise<void> {
+  async settle(id: string | undefined, key: string, file: string, effect: string): Promise<boolean> {
     this.of(id).delete(key);
-    if (await resolveReviewFile(file, effect, new Date(), { answered: true }).catch(() => false)) {
-      this.view.emit({ type: "review_resolved", ...(id !== undefined ? { stage: id } : {}), file, reason: effect });
-    }
+    if (!(await resolveReviewFile(file, effect, new Date(), { answered: true }).catch(() => false))) return false;
+    this.view.emit({ type: "review_resolved", ...(id !== undefined ? { stage: id } : {}), file, reason: effect });
+    return true;
   }
 
   /** An answer that could not be acted on: the review is open again, saying why. */
