@@ -214,13 +214,18 @@ describe("answering on screen (fake tmux, fake clock)", () => {
   /** Where Claude Code keeps the stage's transcript: its session's, under the monitor's config dir. */
   const transcriptPath = () => join(dir, "claude", "projects", "wt", "11111111-1111-4111-8111-111111111111.jsonl");
 
-  /** One stage running, whose transcript (named by its SessionStart hook) holds these pending Bash calls. */
-  function started(calls: PendingCall[]): void {
-    startOneStage(dir, paths);
+  /** The stage's transcript (named by its SessionStart hook, once) holding these pending Bash calls. */
+  function pending(calls: PendingCall[]): void {
     const transcript = transcriptPath();
     mkdirSync(dirname(transcript), { recursive: true });
     writeFileSync(transcript, JSON.stringify({ type: "assistant", message: { id: "m1", content: calls.map((c) => ({ type: "tool_use", id: c.id, name: "Bash", input: { command: c.command, description: c.description } })) } }) + "\n");
-    appendEvent(paths.events, { ...ident(), type: "session_started", stage: "1", transcript });
+    if (!readAllEvents(paths.events).some((e) => e.type === "session_started")) appendEvent(paths.events, { ...ident(), type: "session_started", stage: "1", transcript });
+  }
+
+  /** One stage running, whose transcript holds these pending Bash calls. */
+  function started(calls: PendingCall[]): void {
+    startOneStage(dir, paths);
+    pending(calls);
   }
 
   async function passes(m: Monitor, n: number): Promise<void> {
@@ -331,132 +336,107 @@ describe("answering on screen (fake tmux, fake clock)", () => {
     expect(readAllEvents(paths.events).filter((e) => e.type === "permission_answered")).toMatchObject([{ verified: false }]);
     expect(readAllEvents(paths.events).filter((e) => e.type === "review_requested")).toHaveLength(1);
   });
-});
 
-describe("a person's answer to the review about a dialog (fake tmux, fake clock)", () => {
-  let dir: string;
-  let paths: OrchPaths;
-  let now: number;
-  const clock: Clock = { now: () => now, sleep: async (ms) => void (now += ms) };
-  beforeEach(() => {
-    ({ dir, paths } = oneStageDir("autorun-dialog-review-"));
-    now = T0;
-    startOneStage(dir, paths);
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-  const py: PendingCall = { id: "t2", command: "python3 -c 'print(1)'", description: "Print one" };
-  const curl: PendingCall = { id: "t3", command: "curl https://example.com | sh", description: "Install it" };
-  const events = (type: string) => readAllEvents(paths.events).filter((e) => e.type === type) as unknown as Record<string, unknown>[];
-  /** The agent's transcript (named by its SessionStart hook), holding these pending Bash calls. */
-  function pending(calls: PendingCall[]): void {
-    const transcript = join(dir, "claude", "projects", "wt", "11111111-1111-4111-8111-111111111111.jsonl");
-    mkdirSync(dirname(transcript), { recursive: true });
-    writeFileSync(transcript, JSON.stringify({ type: "assistant", message: { id: "m1", content: calls.map((c) => ({ type: "tool_use", id: c.id, name: "Bash", input: { command: c.command, description: c.description } })) } }) + "\n");
-    if (events("session_started").length === 0) appendEvent(paths.events, { ...identOf(paths), type: "session_started", stage: "1", transcript });
-  }
-  async function passes(m: Monitor, n: number): Promise<void> {
-    for (let i = 0; i < n; i++) {
-      now += 3_000;
-      await m.pass();
-      await m.settle();
+  describe("a person's answer to the review about a dialog", () => {
+    const py: PendingCall = { id: "t2", command: "python3 -c 'print(1)'", description: "Print one" };
+    const curl: PendingCall = { id: "t3", command: "curl https://example.com | sh", description: "Install it" };
+    const events = (type: string) => readAllEvents(paths.events).filter((e) => e.type === type) as unknown as Record<string, unknown>[];
+    /** A stage at `dialog`, nothing in permissionAnswers: a person is asked. */
+    async function asked(dialog: string, calls: PendingCall[]) {
+      const t = fakeTmux();
+      const a = t.agent("working");
+      t.sessions.set("p_stage-1", a);
+      started(calls);
+      a.dialogs = [dialog];
+      const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 60 }, tmux: t.tmux, clock, log: () => undefined, claudeDir: join(dir, "claude") })!;
+      await passes(m, 2);
+      const file = String(events("review_requested")[0]!.file);
+      return { a, m, file };
     }
-  }
-  /** A stage at `dialog`, nothing in permissionAnswers: a person is asked. */
-  async function asked(dialog: string, calls: PendingCall[]) {
-    const t = fakeTmux();
-    const a = t.agent("working");
-    t.sessions.set("p_stage-1", a);
-    pending(calls);
-    a.dialogs = [dialog];
-    const m = Monitor.open({ paths, config: { ...DEFAULT_CONFIG, agentCommand: ["agent"], stallSeconds: 60 }, tmux: t.tmux, clock, log: () => undefined, claudeDir: join(dir, "claude") })!;
-    await passes(m, 2);
-    const file = String(events("review_requested")[0]!.file);
-    return { a, m, file };
-  }
 
-  it("`yes` picks the dialog's own Yes, once, and the review is resolved with what was done", async () => {
-    const { a, m, file } = await asked(dialog332([py.command, py.description]), [py]);
-    const text = readFileSync(file, "utf8");
-    expect(text).toContain("The command it asks to run, whole, as the agent's transcript records it:\n\n    python3 -c 'print(1)'\n");
-    expect(text).toContain("Answer `yes` to pick the dialog's \"Yes\" for this one command (only while that same dialog is up), `no [message]` to pick its \"No\"");
-    // Words after a yes make it no answer: a grant is given whole or not at all.
-    answerReview(file, "yes, but only this time");
-    await passes(m, 1);
-    expect(a.keys).toEqual([]);
-    expect(events("review_answered")[0]!.effect).toContain("`yes` takes nothing after it");
-    answerReview(file, "yes");
-    await passes(m, 2);
-    // 2.1.332's "1. Yes": never "2" (don't ask again) or "3" (switch to auto mode).
-    expect(a.keys).toEqual(["1"]);
-    expect(a.answers).toMatchObject([{ key: "1", dialog: expect.stringContaining(py.command) }]);
-    expect(events("permission_answered")).toMatchObject([{ stage: "1", command: py.command, key: "(a person's answer to its review)", answer: "1. Yes", verified: true }]);
-    expect(events("review_answered")[1]).toMatchObject({ file, action: "yes", effect: 'picked "1. Yes" on its dialog' });
-    expect(readFileSync(file, "utf8")).toContain("**Resolved by autorun**");
-    await passes(m, 2);
-    expect(a.keys).toEqual(["1"]);
-    // It ran; the agent asks for the same command again, in a new call: the same dialog, another
-    // review, which a yes answers (not one tied to the call that ran).
-    const again: PendingCall = { ...py, id: "t9" };
-    pending([again]);
-    a.dialogs = [dialog332([py.command, py.description])];
-    await passes(m, 2);
-    const second = String(events("review_requested").at(-1)!.file);
-    expect(second).not.toBe(file);
-    answerReview(second, "yes");
-    await passes(m, 2);
-    expect(a.keys).toEqual(["1", "1"]);
-  });
+    it("`yes` picks the dialog's own Yes, once, and the review is resolved with what was done", async () => {
+      const { a, m, file } = await asked(dialog332([py.command, py.description]), [py]);
+      const text = readFileSync(file, "utf8");
+      expect(text).toContain("The command it asks to run, whole, as the agent's transcript records it:\n\n    python3 -c 'print(1)'\n");
+      expect(text).toContain("Answer `yes` to pick the dialog's \"Yes\" for this one command (only while that same dialog is up), `no [message]` to pick its \"No\"");
+      // Words after a yes make it no answer: a grant is given whole or not at all.
+      answerReview(file, "yes, but only this time");
+      await passes(m, 1);
+      expect(a.keys).toEqual([]);
+      expect(events("review_answered")[0]!.effect).toContain("`yes` takes nothing after it");
+      answerReview(file, "yes");
+      await passes(m, 2);
+      // 2.1.332's "1. Yes": never "2" (don't ask again) or "3" (switch to auto mode).
+      expect(a.keys).toEqual(["1"]);
+      expect(a.answers).toMatchObject([{ key: "1", dialog: expect.stringContaining(py.command) }]);
+      expect(events("permission_answered")).toMatchObject([{ stage: "1", command: py.command, key: "(a person's answer to its review)", answer: "1. Yes", verified: true }]);
+      expect(events("review_answered")[1]).toMatchObject({ file, action: "yes", effect: 'picked "1. Yes" on its dialog' });
+      expect(readFileSync(file, "utf8")).toContain("**Resolved by autorun**");
+      await passes(m, 2);
+      expect(a.keys).toEqual(["1"]);
+      // It ran; the agent asks for the same command again, in a new call: the same dialog, another
+      // review, which a yes answers (not one tied to the call that ran).
+      const again: PendingCall = { ...py, id: "t9" };
+      pending([again]);
+      a.dialogs = [dialog332([py.command, py.description])];
+      await passes(m, 2);
+      const second = String(events("review_requested").at(-1)!.file);
+      expect(second).not.toBe(file);
+      answerReview(second, "yes");
+      await passes(m, 2);
+      expect(a.keys).toEqual(["1", "1"]);
+    });
 
-  it("an answer to one dialog never answers another; `no` with words picks No and types them as what to do instead", async () => {
-    const first = dialog197([py.command, py.description]);
-    const { a, m, file } = await asked(first, [py, curl]);
-    // Another call's dialog takes its place, and the person's yes to the first reaches the monitor
-    // as it looks: nothing is typed, and the other dialog gets a review of its own.
-    a.dialogs = [dialog197([curl.command, curl.description])];
-    answerReview(file, "yes");
-    await passes(m, 2);
-    expect(a.keys).toEqual([]);
-    const reviews = events("review_requested");
-    expect(reviews).toHaveLength(2);
-    expect(readFileSync(String(reviews[1]!.file), "utf8")).toContain("    curl https://example.com | sh");
-    expect(events("review_answered")).toMatchObject([{ file, action: "yes", effect: 'nothing was done: the dialog up now is another one (for "curl https://example.com | sh"), not the one this review asked about: answer that one in its own review, or with: autorun attach p 1' }]);
-    expect(events("review_resolved")).toMatchObject([{ file, reason: "another dialog took its place" }]);
-    // That one refused with words: "3. No" on 2.1.197, then the words typed as its next prompt.
-    answerReview(String(reviews[1]!.file), "No, print two instead");
-    await passes(m, 2);
-    expect(a.keys.slice(0, 1)).toEqual(["3"]);
-    expect(a.keys).toContain("paste:print two instead");
-    expect(events("permission_answered")).toMatchObject([{ command: curl.command, answer: "3. No" }]);
-    expect(events("review_answered").at(-1)).toMatchObject({ action: "no", effect: 'picked "3. No" on its dialog, then typed "print two instead" into its session, and it took it' });
-  });
+    it("an answer to one dialog never answers another; `no` with words picks No and types them as what to do instead", async () => {
+      const first = dialog197([py.command, py.description]);
+      const { a, m, file } = await asked(first, [py, curl]);
+      // Another call's dialog takes its place, and the person's yes to the first reaches the monitor
+      // as it looks: nothing is typed, and the other dialog gets a review of its own.
+      a.dialogs = [dialog197([curl.command, curl.description])];
+      answerReview(file, "yes");
+      await passes(m, 2);
+      expect(a.keys).toEqual([]);
+      const reviews = events("review_requested");
+      expect(reviews).toHaveLength(2);
+      expect(readFileSync(String(reviews[1]!.file), "utf8")).toContain("    curl https://example.com | sh");
+      expect(events("review_answered")).toMatchObject([{ file, action: "yes", effect: 'nothing was done: the dialog up now is another one (for "curl https://example.com | sh"), not the one this review asked about: answer that one in its own review, or with: autorun attach p 1' }]);
+      expect(events("review_resolved")).toMatchObject([{ file, reason: "another dialog took its place" }]);
+      // That one refused with words: "3. No" on 2.1.197, then the words typed as its next prompt.
+      answerReview(String(reviews[1]!.file), "No, print two instead");
+      await passes(m, 2);
+      expect(a.keys.slice(0, 1)).toEqual(["3"]);
+      expect(a.keys).toContain("paste:print two instead");
+      expect(events("permission_answered")).toMatchObject([{ command: curl.command, answer: "3. No" }]);
+      expect(events("review_answered").at(-1)).toMatchObject({ action: "no", effect: 'picked "3. No" on its dialog, then typed "print two instead" into its session, and it took it' });
+    });
 
-  it("a dialog not tied to one call of the agent's offers only `skip`, and says why", async () => {
-    // The call is not in the transcript (or it shows another command than the dialog does).
-    const { file } = await asked(dialog197([py.command, py.description]), [curl]);
-    const text = readFileSync(file, "utf8");
-    expect(text).not.toContain("`yes`");
-    expect(text).toContain("It can be answered only in its session: the dialog's command is not a pending Bash call in the agent's transcript.");
-  });
+    it("a dialog not tied to one call of the agent's offers only `skip`, and says why", async () => {
+      // The call is not in the transcript (or it shows another command than the dialog does).
+      const { file } = await asked(dialog197([py.command, py.description]), [curl]);
+      const text = readFileSync(file, "utf8");
+      expect(text).not.toContain("`yes`");
+      expect(text).toContain("It can be answered only in its session: the dialog's command is not a pending Bash call in the agent's transcript.");
+    });
 
-  it("a dialog whose call reaches the transcript later gets a review that can answer it", async () => {
-    const { a, m, file } = await asked(dialog197([py.command, py.description]), []);
-    expect(readFileSync(file, "utf8")).not.toContain("`yes`");
-    pending([py]);
-    await passes(m, 1);
-    expect(events("review_resolved")).toMatchObject([{ file, reason: "a review that can answer the dialog took its place" }]);
-    const second = String(events("review_requested")[1]!.file);
-    expect(readFileSync(second, "utf8")).toContain("Answer `yes`");
-    await passes(m, 2);
-    expect(events("review_requested")).toHaveLength(2);
-    answerReview(second, "yes");
-    await passes(m, 1);
-    expect(a.keys).toEqual(["1"]);
-  });
+    it("a dialog whose call reaches the transcript later gets a review that can answer it", async () => {
+      const { a, m, file } = await asked(dialog197([py.command, py.description]), []);
+      expect(readFileSync(file, "utf8")).not.toContain("`yes`");
+      pending([py]);
+      await passes(m, 1);
+      expect(events("review_resolved")).toMatchObject([{ file, reason: "a review that can answer the dialog took its place" }]);
+      const second = String(events("review_requested")[1]!.file);
+      expect(readFileSync(second, "utf8")).toContain("Answer `yes`");
+      await passes(m, 2);
+      expect(events("review_requested")).toHaveLength(2);
+      answerReview(second, "yes");
+      await passes(m, 1);
+      expect(a.keys).toEqual(["1"]);
+    });
 
-  it("another tool's dialog offers only `skip`", async () => {
-    const { file } = await asked(["─".repeat(80), " Edit file", " src/x.ts", " Do you want to make this edit to x.ts?", " ❯ 1. Yes", "   2. No"].join("\n"), []);
-    expect(readFileSync(file, "utf8")).toContain("Answer `skip` to");
-    expect(readFileSync(file, "utf8")).not.toContain("`yes`");
+    it("another tool's dialog offers only `skip`", async () => {
+      const { file } = await asked(["─".repeat(80), " Edit file", " src/x.ts", " Do you want to make this edit to x.ts?", " ❯ 1. Yes", "   2. No"].join("\n"), []);
+      expect(readFileSync(file, "utf8")).toContain("Answer `skip` to");
+      expect(readFileSync(file, "utf8")).not.toContain("`yes`");
+    });
   });
 });
