@@ -11,7 +11,7 @@ import { loadStatus, rebuildStatus } from "../state/status.js";
 import { runningMonitor } from "../monitor/monitor-pid.js";
 import { nudgeStage, stopRun } from "../monitor/person-actions.js";
 import type { NudgeResult } from "../monitor/nudge.js";
-import { describeMerge, mergeStage } from "../monitor/merge.js";
+import { describeMerge, mergeStage, sendBackMessage } from "../monitor/merge.js";
 import { startMonitorDetached } from "./monitor.js";
 import { monitorLogger } from "../state/monitor-log.js";
 import type { Ctx } from "./ctx.js";
@@ -295,6 +295,7 @@ export async function runMerge(ctx: Ctx, plan: string, stageArg: string, opts: {
   const tmux = createTmux(orch.config.tmuxSocket);
   const log = monitorLogger(orch.paths, { out: ctx.out, stamped: false });
   const result = await mergeStage({ tmux, paths: orch.paths, config: orch.config, log, byPerson: true }, id);
+  if (result.kind === "sent_back") appendFor(orch.paths, orch.status, sendBackMessage(id, result));
   await rebuildStatus(orch.paths);
   switch (result.kind) {
     case "merged":

@@ -14,7 +14,7 @@ import { appendFor } from "../state/orchestration.js";
 import type { AutorunEvent, EventBody, Status } from "../types/schemas.js";
 import { launchStages } from "./launcher.js";
 import { Liveness } from "./liveness.js";
-import { removeValidationWorktree } from "./merge.js";
+import { removeValidationWorktree, sendBackMessage } from "./merge.js";
 import { reapCompleted } from "./cleanup.js";
 import { StageTips } from "./tips.js";
 import { carryOut } from "./answers.js";
@@ -228,8 +228,12 @@ export class Monitor {
       // A stage on another host: its branch as the host has it, before anything looks at it here.
       await this.deps.hosts?.fetchStage(id);
       const result = await this.merges.merge(id);
-      // Sent back to rebase onto the base: on another host, the base it names is pushed there first.
-      if (result.kind === "sent_back") await this.deps.hosts?.pushBaseTo(id).catch((error: Error) => this.deps.log(`stage ${id}: could not push ${this.status.base_branch} to its host: ${error.message}`));
+      if (result.kind === "sent_back") {
+        // Told to rebase onto the base: on another host, the base it names is pushed there before
+        // the message is queued (delivered at once, it would have the agent rebase onto an old one).
+        await this.deps.hosts?.pushBaseTo(id).catch((error: Error) => this.deps.log(`stage ${id}: could not push ${this.status.base_branch} to its host: ${error.message}`));
+        this.emit(sendBackMessage(id, result));
+      }
       if (result.kind !== "merged") return;
       await this.launchDependants(result.commit).catch((error: Error) => this.deps.log(`stage ${id}: merged, but launching what waited for it failed: ${error.message}`));
       await result.cleanup();

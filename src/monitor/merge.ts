@@ -27,7 +27,7 @@ import { isLocked, withLock } from "../state/lock.js";
 import { makeDir, type OrchPaths } from "../state/paths.js";
 import { loadStatus } from "../state/status.js";
 import type { Config } from "../state/config.js";
-import type { EventOf, Status } from "../types/schemas.js";
+import type { EventBody, EventOf, Status } from "../types/schemas.js";
 import { cleanup } from "./cleanup.js";
 import type { Worktrees } from "./worktrees.js";
 import { keepOrRestoreBranch } from "./tips.js";
@@ -54,7 +54,8 @@ type Reason = EventOf<"merge_conflict">["reason"];
 export type MergeOutcome =
   /** `cleanup` ends the session and removes the worktree and branch; callers may launch first. */
   | { kind: "merged"; commit: string; cleanup: () => Promise<void> }
-  | { kind: "sent_back"; reason: Reason; detail: string }
+  /** Not merged; `message` is for its agent, queued by the caller (sendBackMessage) once the base it names is where the agent looks. */
+  | { kind: "sent_back"; reason: Reason; detail: string; message: string }
   /** The person's checkout is in the way (`files`); retried once they are committed or stashed. */
   | { kind: "refused"; reason: Reason; detail: string; files: string[] }
   /** The same unchanged branch was sent back too often: a person has to look. */
@@ -227,9 +228,7 @@ class StageMerge {
     const first = detail.split("\n")[0]!;
     const named = files.length > 0 && !files.slice(0, 5).every((f) => first.includes(f)) ? ` (${files.slice(0, 5).join(", ")})` : "";
     deps.log(`stage ${id}: not merged: ${first}${named}; the agent is told what to do at its next idle moment`);
-    // Queued, not typed: the monitor delivers it at the agent's next idle moment, however busy it is now.
-    appendFor(deps.paths, this.status, { stage: id, type: "message_queued", id: `${id}-${randomUUID().slice(0, 8)}`, message, reason });
-    return { kind: "sent_back", reason, detail };
+    return { kind: "sent_back", reason, detail, message };
   }
 
   private waitFor(busy: { what: string; where: string }): MergeOutcome {
@@ -242,6 +241,14 @@ class StageMerge {
     this.deps.log(`stage ${this.id}: merge waits: ${detail}; ${why ? "finish it" : "commit them, stash them (git stash -u takes untracked files too) or move them aside"} and autorun merges by itself`);
     return { kind: "refused", reason: "checkout_overlap", detail, files };
   }
+}
+
+/**
+ * The event that queues a send-back's message for the stage's agent: not typed, the monitor
+ * delivers it at the agent's next idle moment, however busy it is now.
+ */
+export function sendBackMessage(id: string, sent: Extract<MergeOutcome, { kind: "sent_back" }>): EventBody {
+  return { stage: id, type: "message_queued", id: `${id}-${randomUUID().slice(0, 8)}`, message: sent.message, reason: sent.reason };
 }
 
 /**

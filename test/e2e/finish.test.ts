@@ -169,6 +169,11 @@ describe("a stage finished by a person", () => {
     expect(early.code).toBe(2);
     expect(early.stderr.trim()).toBe("autorun: stage 2 has not started yet (it waits for stage 1), so there is nothing of it to merge; once it has run, its monitor merges it, which is not running: autorun resume early starts it");
     expect(eventsOf(sb, "early", "stage_launched", "2")).toEqual([]);
+    // A running stage with nothing to merge yet: not merged, and its agent is told why (queued).
+    const sent = await sb.cli(["merge", "early", "1"]);
+    expect(sent.code).toBe(1);
+    expect(sent.stderr).toMatch(/^autorun: stage 1 was not merged: branch \S+ has no commits beyond main; the reason is queued for its agent/);
+    expect(statusOf(sb, "early")!.stages["1"]!.pending_messages).toEqual([expect.objectContaining({ reason: "no_commits", message: expect.stringContaining("autorun could not merge stage 1") })]);
     expect((await sb.cli(["stop", "early", "--sessions"])).code).toBe(0);
   });
 

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { simAgentCmd, waitFor, type Sandbox } from "./env.js";
-import { eventSchema } from "../../src/types/schemas.js";
+import { eventSchema, type Status } from "../../src/types/schemas.js";
 import { isAlive } from "../../src/adapters/process.js";
 
 /** Writes `text` as the answer of a review file, as a person does in their editor. */
@@ -19,7 +19,7 @@ export async function orchestrate(sb: Sandbox, plan: string, extra: string[] = [
   expect(r.code).toBe(0);
 }
 
-export function statusOf(sb: Sandbox, plan: string): { status: string; paused_until?: string | null; stages: Record<string, { status: string; attempts: number; attention: string | null; branch: string; worktree: string; session: string }> } | undefined {
+export function statusOf(sb: Sandbox, plan: string): Status | undefined {
   const file = join(sb.home, "orchestration", plan, "status.json");
   return existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : undefined;
 }

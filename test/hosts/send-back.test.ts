@@ -28,6 +28,10 @@ describe.skipIf(skip)("a send-back to a stage on a host", () => {
 
   it("a conflicting stage there is told to rebase, does so onto the base it has there, and merges", async () => {
     sb = await makeSandbox();
+    // A slow link: every push there takes 3 s. The agent is told to rebase only once the base it is
+    // told of has arrived; told sooner, it rebases onto the old base and conflicts again.
+    const hooks = await host.asUser('mkdir -p "$1/hooks" && printf "#!/bin/sh\\nsleep 3\\n" > "$1/hooks/pre-receive" && chmod +x "$1/hooks/pre-receive" && git config --global core.hooksPath "$1/hooks"', host.home);
+    expect(hooks.exitCode, hooks.stderr).toBe(0);
     const config = { hosts: { box2: { ssh: "box2", slots: 1, sshOptions: host.sshOptions, root: "work/{project}", env: ["AUTORUN_SIM_DELAY_MS"], autorun: AUTORUN, agentCommand: [process.execPath, SIM] } } };
     writeFileSync(join(sb.home, "config.json"), JSON.stringify(config));
     const plan = sb.writePlan("clash.md", "## Stage 1: Here\nsim: conflict\n## Stage 2: There\nHost: box2\nsim: conflict, slow\n");
