@@ -185,7 +185,8 @@ describe.skipIf(skip)(`a host under the real Claude Code ${NEWEST?.version ?? ""
       // The host's claude took the mode: it started and asked the API, and its session lives on.
       await waitFor("the host's claude asking the API", () => api.calls.length > 0, 90_000);
       expect(eventsOf(sb, "mixed", "session_dead", "1")).toEqual([]);
-      expect((await sb.cli(["stop", "mixed", "--sessions"])).code).toBe(0);
+      const stopped = await sb.cli(["stop", "mixed", "--sessions"]);
+      expect(stopped.code, stopped.stderr).toBe(0);
     } finally {
       await api.close();
     }
