@@ -5,7 +5,7 @@
  * read again first: a stage whose section was fixed runs with the new text and settings.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { basename, join, relative, resolve } from "node:path";
+import { basename, relative, resolve } from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { createTmux } from "../adapters/tmux.js";
 import { appendFor } from "../state/orchestration.js";
@@ -23,7 +23,7 @@ import { dropStageTip } from "../adapters/git-safety.js";
 import { removeStageWorktree } from "../monitor/worktree-removal.js";
 import { retryOnHosts } from "../monitor/person-actions.js";
 import { forgetKept } from "../monitor/host-keep.js";
-import { keepWorktreeFiles } from "../monitor/keep-files.js";
+import { attemptFilesDir, keepWorktreeFiles } from "../monitor/keep-files.js";
 import { stageTipRef } from "../core/naming.js";
 import { parsePlan } from "../core/parse-plan.js";
 import { checkModels, type StageSettings } from "../core/stage-settings.js";
@@ -144,7 +144,7 @@ async function startAfresh(ctx: Ctx, orch: LoadedOrchestration, id: string): Pro
     const changed = dirty.filter((f) => !untracked.has(f));
     if (changed.length > 0) throw new UserError(`stage ${id}'s worktree ${s.worktree} has uncommitted changes (${changed.slice(0, 5).join(", ")}); commit or undo them, or retry without --fresh-worktree.`);
     if (untracked.size > 0) {
-      const kept = await keepWorktreeFiles(join(orch.paths.stagesDir, `stage-${id}-attempt-${attempt}-files`), s.worktree, s.plan_file);
+      const kept = await keepWorktreeFiles(attemptFilesDir(orch.paths, id, attempt), s.worktree, s.plan_file);
       if (!kept.ok) throw new UserError(`stage ${id}'s worktree ${s.worktree} has ${kept.count} uncommitted files, too many to keep aside; commit or remove them, or retry without --fresh-worktree.`);
       ctx.out(`Stage ${id}: its ${kept.count} uncommitted file(s) (plan, notes) are kept in ${kept.dir}.`);
     }
@@ -182,6 +182,7 @@ export async function runRetry(ctx: Ctx, plan: string, stageArgs: string[], opts
   if (onHosts.size > 0) {
     const there = await retryOnHosts(orch, onHosts, opts.freshWorktree === true);
     for (const why of there.unreached) ctx.err(`autorun: warning: ${why}; its session there is ended when it is back, and the stage goes on elsewhere meanwhile.`);
+    for (const line of there.keptFiles) ctx.out(line);
     for (const kept of there.keptBranches) ctx.out(`The previous branch is kept as ${kept}.`);
   }
   for (const id of ids) {

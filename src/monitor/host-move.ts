@@ -54,27 +54,38 @@ export async function movedHere({ keep, log }: Keeping, moved: { from: string; k
  * False when they could not be brought back: the worktree there must stay.
  */
 export async function bringNotesHome({ keep, log, paths, status }: Keeping & { paths: OrchPaths; status: Status }, host: string, id: string, hostRoot: string): Promise<boolean> {
+  const dir = keptFilesDir(paths, id);
+  const notes = await notesFromHost(keep, status, { host, id, hostRoot, dir });
+  if ("why" in notes) {
+    log(`stage ${id}: kept its worktree on host ${host}: ${notes.why}`);
+    return false;
+  }
+  if (notes.files === 0) return true;
+  appendFor(paths, status, { stage: id, type: "stage_files_kept", dir, files: notes.files, ...(notes.plan ? { plan_file: notes.plan } : {}) });
+  log(`stage ${id}: brought back from host ${host} its ${notes.files} uncommitted or ignored file(s) (notes, plan) into ${dir}`);
+  return true;
+}
+
+/**
+ * What stage `id`'s worktree on `host` holds beyond its commits (a snapshot made there now, ignored
+ * files but dependencies and build output included), written into `dir` here; the stage's plan
+ * among them is named. `why`: they could not be brought back, and the worktree there must stay.
+ */
+export async function notesFromHost(keep: HostKeep, status: Status, at: { host: string; id: string; hostRoot: string; dir: string }): Promise<{ files: number; plan?: string } | { why: string }> {
+  const { host, id, hostRoot, dir } = at;
   const stage = status.stages[id]!;
   let kept: Kept | undefined;
   try {
     kept = await keep.bringNotes(host, id);
   } catch (error) {
-    log(`stage ${id}: kept its worktree on host ${host}: its notes could not be brought back (${(error as Error).message})`);
-    return false;
+    return { why: `its notes could not be brought back (${(error as Error).message})` };
   }
-  if (!kept) {
-    log(`stage ${id}: kept its worktree on host ${host}: its notes could not be brought back (no snapshot was made there)`);
-    return false;
-  }
+  if (!kept) return { why: "its notes could not be brought back (no snapshot was made there)" };
   const root = status.project_root;
   const diff = await runProgram("git", ["-C", root, "diff-tree", "-r", "-z", "--no-renames", "--name-only", "--diff-filter=AMT", kept.tip, kept.snapshot], { timeoutMs: 60_000 });
   const files = diff.stdout.split("\0").filter(Boolean);
-  if (!diff.ok || files.length > MAX_NOTES) {
-    log(`stage ${id}: kept its worktree on host ${host}: ${diff.ok ? `it holds ${files.length} uncommitted files, too many to bring back` : "its notes could not be listed"}`);
-    return false;
-  }
-  if (files.length === 0) return true;
-  const dir = keptFilesDir(paths, id);
+  if (!diff.ok || files.length > MAX_NOTES) return { why: diff.ok ? `it holds ${files.length} uncommitted files, too many to bring back` : "its notes could not be listed" };
+  if (files.length === 0) return { files: 0 };
   // git writes them (its own checks on every path: no `..`, no `.git`, nothing through a link),
   // with an index of its own: the project's index and checkout are not touched.
   makeDir(dir);
@@ -85,16 +96,11 @@ export async function bringNotesHome({ keep, log, paths, status }: Keeping & { p
       input: files.join("\0"),
       env: { GIT_INDEX_FILE: join(tmp, "index"), GIT_LITERAL_PATHSPECS: "1", LC_ALL: "C" },
     });
-    if (!r.ok) {
-      log(`stage ${id}: kept its worktree on host ${host}: its notes could not be written to ${dir}: ${lastLine(r.stderr) ?? `exit ${r.code}`}`);
-      return false;
-    }
+    if (!r.ok) return { why: `its notes could not be written to ${dir}: ${lastLine(r.stderr) ?? `exit ${r.code}`}` };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
   const rel = stage.plan_file ? relative(hostWorktree(hostRoot, stage.worktree.split("/").pop()!), stage.plan_file) : undefined;
   const plan = rel && !rel.startsWith("..") && files.includes(rel) && existsSync(join(dir, rel)) ? join(dir, rel) : undefined;
-  appendFor(paths, status, { stage: id, type: "stage_files_kept", dir, files: files.length, ...(plan ? { plan_file: plan } : {}) });
-  log(`stage ${id}: brought back from host ${host} its ${files.length} uncommitted or ignored file(s) (notes, plan) into ${dir}`);
-  return true;
+  return { files: files.length, ...(plan ? { plan } : {}) };
 }

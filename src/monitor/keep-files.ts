@@ -40,6 +40,11 @@ export function keptFilesDir(paths: OrchPaths, id: string): string {
   return join(paths.stagesDir, `stage-${id}-files`);
 }
 
+/** Where a retry from the base tip keeps the notes and plan of the stage's attempt before it. */
+export function attemptFilesDir(paths: Pick<OrchPaths, "stagesDir">, id: string, attempt: number): string {
+  return join(paths.stagesDir, `stage-${id}-attempt-${attempt}-files`);
+}
+
 function sizeOf(path: string): number {
   const stat = lstatSync(path, { throwIfNoEntry: false });
   return stat?.isFile() ? stat.size : 0;

@@ -8,7 +8,6 @@ import { runScript } from "../adapters/ssh.js";
 import { openRunHost } from "../host/remote-host.js";
 import { hostWorktree, stageBranchRefspec } from "../host/protocol.js";
 import { isAlive, signal } from "../adapters/process.js";
-import type { Clock } from "../core/clock.js";
 import { RuntimeError, UserError } from "../errors.js";
 import { rebuildStatus } from "../state/status.js";
 import { appendFor, type LoadedOrchestration } from "../state/orchestration.js";
@@ -18,6 +17,10 @@ import { verifiedNudge, type NudgeResult } from "./nudge.js";
 import { lastLine } from "../adapters/exec.js";
 import { fetchFromHost } from "../adapters/git-ssh.js";
 import { onThisMachine } from "../core/hosts.js";
+import { realClock, type Clock } from "../core/clock.js";
+import { HostKeep } from "./host-keep.js";
+import { notesFromHost } from "./host-move.js";
+import { attemptFilesDir } from "./keep-files.js";
 
 export interface Stopped {
   /** The monitor that was stopped, if one was running. */
@@ -103,17 +106,20 @@ export async function fetchFromStageHost(orch: LoadedOrchestration, id: string):
 }
 
 /**
- * Run on a host for a retry from the base tip: the stage's worktree there removed (not when it has
- * uncommitted files: exit 3 with the first of them) and its branch kept aside under a new name
- * (exit 5 when git refuses that name). With "check" as $5, only whether it would be refused.
+ * A fresh start of a stage's worktree on a host, run there: $1 the project root, $2 the worktree,
+ * $3 the branch, $4 the name it is kept under, $5 `check` or `act`. A change to a tracked file
+ * refuses (exit 3, the first five listed); `check` says `notes` when the worktree holds files no
+ * commit has (brought here before `act`), and refuses a kept name that is taken (exit 5); `act`
+ * removes the worktree and keeps the branch aside (`kept`).
  */
 const FRESH_ON_HOST = `cd -- "$1" || exit 0
 if [ -d "$2" ]; then
-  dirty=$(git -C "$2" status --porcelain=v1 --untracked-files=all | head -n 5)
-  if [ -n "$dirty" ]; then printf '%s\\n' "$dirty"; exit 3; fi
+  changed=$(git -C "$2" status --porcelain=v1 --untracked-files=no | head -n 5)
+  if [ -n "$changed" ]; then printf '%s\\n' "$changed"; exit 3; fi
 fi
 if [ "$5" = check ]; then
   git rev-parse --verify -q "refs/heads/$4" >/dev/null && exit 5
+  if [ -d "$2" ] && [ -n "$(git -C "$2" status --porcelain=v1 --untracked-files=all --ignored | head -n 1)" ]; then echo notes; fi
   exit 0
 fi
 if [ -d "$2" ]; then git worktree remove --force -- "$2" || exit 4; fi
@@ -121,19 +127,28 @@ git worktree prune
 if git rev-parse --verify -q "refs/heads/$3" >/dev/null; then git branch -m -- "$3" "$4" || exit 5; echo kept; fi
 exit 0`;
 
+type ReachedHost = NonNullable<Awaited<ReturnType<typeof openRunHost>>>;
+
+/** What a retry did on the stages' hosts, in lines for the person. */
+export interface RetriedOnHosts {
+  unreached: string[];
+  keptBranches: string[];
+  keptFiles: string[];
+}
+
 /**
  * Before a retry of stages that ran on other hosts (`stages`: id → host): their sessions there
  * end (a launch there would take a session it finds as its own), and with `fresh` their worktrees
- * there go and their branches are kept aside as `<branch>-attempt-<n>`. Without `fresh`, a host
- * that cannot be reached is said and left (the stage goes on elsewhere, and the host is fenced
- * when it is back); with it, that is refused, as is a worktree there with uncommitted files.
+ * there go and their branches are kept aside as `<branch>-attempt-<n>`, the files no commit holds
+ * (the agent's plan and notes) brought here first, as a local retry keeps them. Without `fresh`, a
+ * host that cannot be reached is said and left (the stage goes on elsewhere, and the host is
+ * fenced when it is back); with it, that is refused, as is a change to a tracked file there.
  */
-export async function retryOnHosts(orch: LoadedOrchestration, stages: ReadonlyMap<string, string>, fresh: boolean): Promise<{ unreached: string[]; keptBranches: string[] }> {
-  const unreached: string[] = [];
-  const keptBranches: string[] = [];
-  // Every host first: one that refuses (unreachable, or a worktree there with uncommitted files)
-  // refuses the retry before anything is done on any of them.
-  const reached: { host: string; ids: string[]; there: NonNullable<Awaited<ReturnType<typeof openRunHost>>> }[] = [];
+export async function retryOnHosts(orch: LoadedOrchestration, stages: ReadonlyMap<string, string>, fresh: boolean): Promise<RetriedOnHosts> {
+  const done: RetriedOnHosts = { unreached: [], keptBranches: [], keptFiles: [] };
+  // Every host first: one that refuses (unreachable, or a worktree there with changes) refuses the
+  // retry before anything is done on any of them.
+  const reached: { host: string; ids: string[]; there: ReachedHost }[] = [];
   for (const host of new Set(stages.values())) {
     const ids = [...stages].filter(([, h]) => h === host).map(([id]) => id);
     try {
@@ -143,41 +158,82 @@ export async function retryOnHosts(orch: LoadedOrchestration, stages: ReadonlyMa
     } catch (error) {
       const why = `host ${host} cannot be reached (${(error as Error).message})`;
       if (fresh) throw new RuntimeError(`stage ${ids.join(", ")} ran on ${why}: its worktree there cannot be removed; retry without --fresh-worktree (it then goes on elsewhere from its last copy kept here), or once the host is back.`);
-      unreached.push(why);
+      done.unreached.push(why);
     }
   }
-  const fresher = (there: (typeof reached)[number]["there"], id: string, check: boolean) => {
-    const s = orch.status.stages[id]!;
-    const worktree = hostWorktree(there.info.root, basename(s.worktree));
-    const kept = `${s.branch}-attempt-${s.retries + 1}`;
-    return { worktree, kept, run: runScript({ home: orch.paths.home }, there.target, FRESH_ON_HOST, { args: [there.info.root, worktree, s.branch, kept, check ? "check" : "act"], deadlineMs: 30_000 }) };
-  };
-  const taken = (id: string, host: string, kept: string, why: string) => new RuntimeError(`could not keep stage ${id}'s branch ${orch.status.stages[id]!.branch} on host ${host} as ${kept}: ${why}; rename or delete it there, then retry.`);
-  const dirty = (id: string, host: string, worktree: string, out: string) => new UserError(`stage ${id}'s worktree on host ${host} (${worktree}) has uncommitted files (${out.trim().split("\n").map((l) => l.slice(3)).join(", ")}); commit or remove them there, or retry without --fresh-worktree.`);
-  if (fresh) {
-    for (const { host, ids, there } of reached) {
-      for (const id of ids) {
-        const { worktree, kept, run } = fresher(there, id, true);
-        const r = await run;
-        if (r.code === 3) throw dirty(id, host, worktree, r.stdout);
-        if (r.code === 5) throw taken(id, host, kept, "a branch of that name exists there");
-      }
-    }
-  }
-  for (const { host, ids, there } of reached) {
+  const afresh = new Map<string, FreshOnHost>();
+  if (fresh) for (const { host, ids, there } of reached) for (const id of ids) afresh.set(id, await FreshOnHost.check({ orch, host, there, id }));
+  for (const { ids, there } of reached) {
     for (const id of ids) {
-      const s = orch.status.stages[id]!;
-      await there.tmux.killSession(s.session);
-      if (!fresh) continue;
-      const { worktree, kept, run } = fresher(there, id, false);
-      const r = await run;
-      if (r.code === 3) throw dirty(id, host, worktree, r.stdout);
-      if (r.code === 5) throw taken(id, host, kept, lastLine(r.stderr) ?? "git branch -m failed");
-      if (!r.ok) throw new RuntimeError(`could not remove stage ${id}'s worktree on host ${host} (${worktree}): ${lastLine(r.stderr) ?? `exit ${r.code}`}; remove it there with git worktree remove, then retry.`);
-      if (r.stdout.includes("kept")) keptBranches.push(`${kept} on host ${host}`);
+      await there.tmux.killSession(orch.status.stages[id]!.session);
+      await afresh.get(id)?.act(done);
     }
   }
-  return { unreached, keptBranches };
+  return done;
+}
+
+/** One stage's worktree on a host started afresh: looked at on every host first, then done. */
+interface StageThere {
+  orch: LoadedOrchestration;
+  host: string;
+  there: ReachedHost;
+  id: string;
+}
+
+class FreshOnHost {
+  private readonly orch: LoadedOrchestration;
+  private readonly host: string;
+  private readonly there: ReachedHost;
+  private readonly id: string;
+
+  private constructor(at: StageThere, private readonly notes: boolean) {
+    ({ orch: this.orch, host: this.host, there: this.there, id: this.id } = at);
+  }
+
+  static async check(at: StageThere): Promise<FreshOnHost> {
+    const looked = new FreshOnHost(at, false);
+    const r = await looked.run("check");
+    looked.refuse(r, "a branch of that name exists there");
+    return new FreshOnHost(at, r.stdout.split("\n").includes("notes"));
+  }
+
+  private get stage(): LoadedOrchestration["status"]["stages"][string] {
+    return this.orch.status.stages[this.id]!;
+  }
+
+  private get worktree(): string {
+    return hostWorktree(this.there.info.root, basename(this.stage.worktree));
+  }
+
+  private get keptAs(): string {
+    return `${this.stage.branch}-attempt-${this.stage.retries + 1}`;
+  }
+
+  private run(step: "check" | "act") {
+    return runScript({ home: this.orch.paths.home }, this.there.target, FRESH_ON_HOST, { args: [this.there.info.root, this.worktree, this.stage.branch, this.keptAs, step], deadlineMs: 30_000 });
+  }
+
+  private refuse(r: { code: number | undefined; stdout: string }, taken: string): void {
+    const { id, host } = this;
+    if (r.code === 3) throw new UserError(`stage ${id}'s worktree on host ${host} (${this.worktree}) has uncommitted changes (${r.stdout.split("\n").filter((l) => l.length > 3).map((l) => l.slice(3)).join(", ")}); commit or undo them there, or retry without --fresh-worktree.`);
+    if (r.code === 5) throw new RuntimeError(`could not keep stage ${id}'s branch ${this.stage.branch} on host ${host} as ${this.keptAs}: ${taken}; rename or delete it there, then retry.`);
+  }
+
+  /** Its session ended: its notes brought here, its worktree there removed, its branch kept aside. */
+  async act(done: RetriedOnHosts): Promise<void> {
+    const { orch, id, host } = this;
+    if (this.notes) {
+      const dir = attemptFilesDir(orch.paths, id, this.stage.retries + 1);
+      const keep = new HostKeep({ ssh: { home: orch.paths.home }, paths: orch.paths, clock: realClock, log: monitorLogger(orch.paths), status: () => orch.status, hostOf: () => host, up: () => true, remote: async () => ({ target: this.there.target, root: this.there.info.root }) });
+      const notes = await notesFromHost(keep, orch.status, { host, id, hostRoot: this.there.info.root, dir });
+      if ("why" in notes) throw new RuntimeError(`stage ${id}'s worktree on host ${host} (${this.worktree}) holds files no commit has, and ${notes.why.replace(/^its notes /, "they ")}; commit or remove them there, or retry without --fresh-worktree.`);
+      if (notes.files > 0) done.keptFiles.push(`Stage ${id}: its ${notes.files} uncommitted file(s) (plan, notes) on host ${host} are kept in ${dir}.`);
+    }
+    const r = await this.run("act");
+    this.refuse(r, lastLine(r.stderr) ?? "git branch -m failed");
+    if (!r.ok) throw new RuntimeError(`could not remove stage ${id}'s worktree on host ${host} (${this.worktree}): ${lastLine(r.stderr) ?? `exit ${r.code}`}; remove it there with git worktree remove, then retry.`);
+    if (r.stdout.includes("kept")) done.keptBranches.push(`${this.keptAs} on host ${host}`);
+  }
 }
 
 /**

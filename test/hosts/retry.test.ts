@@ -1,10 +1,11 @@
 /**
  * `autorun retry` of a stage that failed on a host (a real sshd in a network namespace, its own
- * Unix user, the simulated agent and the built CLI): afresh, its worktree there goes and its branch
- * there is kept aside; refused, writing nothing, while that worktree has uncommitted files; and with
- * stages on two hosts, a refusal on the second leaves the first as it was.
+ * Unix user, the simulated agent and the built CLI): afresh, its worktree there goes, its notes
+ * (files no commit has) are brought here first and its branch there is kept aside; refused, writing
+ * nothing, while that worktree has a change to a tracked file; and with stages on two hosts, a
+ * refusal on the second leaves the first as it was.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSandbox, ROOT, SIM, waitFor, type Sandbox } from "../helpers/env.js";
@@ -31,7 +32,7 @@ describe.skipIf(skip)("retry of a stage on a host", () => {
   });
   const onHost = (script: string, ...args: string[]) => host.asUser(script, ...args);
 
-  it("a failed stage there retried afresh: its worktree there goes, its branch is kept aside; uncommitted files refuse it", async () => {
+  it("a failed stage there retried afresh: its notes come here, its worktree there goes, its branch is kept aside; a changed tracked file refuses it", async () => {
     sb = await makeSandbox();
     // The agent there exits at once while ~/refuse exists (twice: the stage fails).
     const agent = ["sh", "-c", '[ -e "$HOME/refuse" ] && { echo "refused"; sleep 0.3; exit 1; }; exec "$0" "$@"', process.execPath, SIM];
@@ -47,20 +48,31 @@ describe.skipIf(skip)("retry of a stage on a host", () => {
     const branch = "worktree-again-stage-1";
     expect((await onHost('test -d "$1"', worktree)).exitCode).toBe(0);
 
-    // Uncommitted files there: refused, nothing written here or there.
-    await onHost('echo draft > "$1/notes.txt"', worktree);
+    // A change to a tracked file there: refused, nothing written here or there.
+    await onHost('echo draft > "$1/notes.txt" && echo edit >> "$1/README.md"', worktree);
     const before = sb.events("again").length;
     const refused = await sb.cli(["retry", "again", "1", "--fresh-worktree"]);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toBe(`autorun: stage 1's worktree on host box3 (${worktree}) has uncommitted files (notes.txt); commit or remove them there, or retry without --fresh-worktree.`);
+    expect(refused.stderr).toBe(`autorun: stage 1's worktree on host box3 (${worktree}) has uncommitted changes (README.md); commit or undo them there, or retry without --fresh-worktree.`);
     expect(sb.events("again")).toHaveLength(before);
     expect((await onHost('test -f "$1/notes.txt"', worktree)).exitCode).toBe(0);
 
-    await onHost('rm -f "$1/notes.txt" "$HOME/refuse"', worktree);
+    // More files than can be brought back: refused, the worktree there kept.
+    await onHost('git -C "$1" checkout -q -- README.md && mkdir "$1/many" && i=0; while [ $i -le 2500 ]; do : > "$1/many/f$i"; i=$((i+1)); done', worktree);
+    const many = await sb.cli(["retry", "again", "1", "--fresh-worktree"]);
+    expect(many.code).toBe(1);
+    expect(many.stderr).toBe(`autorun: stage 1's worktree on host box3 (${worktree}) holds files no commit has, and it holds 2502 uncommitted files, too many to bring back; commit or remove them there, or retry without --fresh-worktree.`);
+    expect((await onHost('test -f "$1/notes.txt"', worktree)).exitCode).toBe(0);
+
+    // Its notes alone: brought here, then the worktree there goes.
+    await onHost('rm -rf "$1/many" "$HOME/refuse"', worktree);
     const retriedAt = sb.events("again").length;
     const r = await sb.cli(["retry", "again", "1", "--fresh-worktree"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
+    const notes = join(sb.home, "orchestration", "again", "stages", "stage-1-attempt-1-files");
+    expect(r.stdout).toContain(`Stage 1: its 1 uncommitted file(s) (plan, notes) on host box3 are kept in ${notes}.`);
+    expect(readFileSync(join(notes, "notes.txt"), "utf8")).toBe("draft\n");
     expect(r.stdout).toContain(`The previous branch is kept as ${branch}-attempt-1 on host box3.`);
     const end = await waitFor("the retried run to end", () => {
       const since = sb!.events("again").slice(retriedAt);
@@ -77,7 +89,7 @@ describe.skipIf(skip)("retry of a stage on a host", () => {
     await expectClean(sb, "again");
   }, 200_000);
 
-  it("stages on two hosts retried afresh: uncommitted files on the second refuse it before anything is done on the first", async () => {
+  it("stages on two hosts retried afresh: a changed tracked file on the second refuses it before anything is done on the first", async () => {
     const two = await makeSandbox();
     sbs.push(two);
     const agent = ["sh", "-c", 'echo "refused"; sleep 0.3; exit 1', "{stage}", "{worktree}"];
@@ -88,11 +100,11 @@ describe.skipIf(skip)("retry of a stage on a host", () => {
     expect(await waitForEnd(two, "pair", 90_000)).toBe("failed");
     const worktree = (h: TestHost, n: number) => join(h.home, "pair", "pair", ".claude", "worktrees", `pair-stage-${n}`);
     expect((await host.asUser('test -d "$1"', worktree(host, 1))).exitCode).toBe(0);
-    await other.asUser('echo draft > "$1/notes.txt"', worktree(other, 2));
+    await other.asUser('echo edit >> "$1/README.md"', worktree(other, 2));
     const before = two.events("pair").length;
     const refused = await two.cli(["retry", "pair", "1", "2", "--fresh-worktree"]);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toBe(`autorun: stage 2's worktree on host box4 (${worktree(other, 2)}) has uncommitted files (notes.txt); commit or remove them there, or retry without --fresh-worktree.`);
+    expect(refused.stderr).toBe(`autorun: stage 2's worktree on host box4 (${worktree(other, 2)}) has uncommitted changes (README.md); commit or undo them there, or retry without --fresh-worktree.`);
     // Nothing done on box3 either: its worktree and branch are as they were.
     expect((await host.asUser('test -d "$1"', worktree(host, 1))).exitCode).toBe(0);
     expect((await host.asUser('git -C "$1" branch --list "worktree-*" --format="%(refname:short)"', join(host.home, "pair", "pair"))).stdout.trim()).toBe("worktree-pair-stage-1");
