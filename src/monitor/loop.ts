@@ -27,6 +27,9 @@ export class MonitorLoop {
   private running = false;
   private again = false;
   private stopped = false;
+  /** A signal asked it to stop: no pass starts, and the one under way ends first. */
+  private stopping = false;
+  private current: Promise<void> = Promise.resolve();
   private done: (code: number) => void = () => undefined;
   private watcher: { close(): Promise<void> } | undefined;
   private cancelTick: () => void = () => undefined;
@@ -45,13 +48,13 @@ export class MonitorLoop {
 
   /** Asks for a pass: now, or right after the one running. */
   kick(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.stopping) return;
     if (this.running) {
       this.again = true;
       return;
     }
     this.running = true;
-    void this.passes().finally(() => {
+    this.current = this.passes().finally(() => {
       this.running = false;
     });
   }
@@ -64,16 +67,16 @@ export class MonitorLoop {
         // stop and touch nothing of it.
         if (!this.deps.owned()) {
           this.deps.log("this monitor no longer owns the orchestration (pid file or events.jsonl replaced); stopping");
-          await this.stop(1, "replaced", false);
+          await this.end(1, "replaced", false);
           return;
         }
         const r = await this.deps.monitor.pass();
         if (r.done) {
           await this.deps.finished();
-          await this.stop(r.code, r.code === 0 ? "orchestration complete" : "nothing more can run");
+          await this.end(r.code, r.code === 0 ? "orchestration complete" : "nothing more can run", true);
           return;
         }
-      } while (this.again && !this.stopped);
+      } while (this.again && !this.stopped && !this.stopping);
     } catch (error) {
       this.deps.log(`monitor pass failed: ${(error as Error).message}`);
       if (this.deps.debug) this.deps.log((error as Error).stack ?? "");
@@ -81,10 +84,21 @@ export class MonitorLoop {
   }
 
   /**
+   * Stopping on a signal: the pass under way first finishes (a launch half done would go on after
+   * the monitor said it stopped, and `stop --sessions` would not know of its session), then `end`.
+   */
+  async stop(code: number, reason: string): Promise<void> {
+    if (this.stopping || this.stopped) return;
+    this.stopping = true;
+    await this.current;
+    await this.end(code, reason, true);
+  }
+
+  /**
    * The one way out: no more passes, merges in flight finished (never a half-done merge in the
    * person's repository), then, for a monitor that still owns the run, its last words.
    */
-  async stop(code: number, reason: string, release = true): Promise<void> {
+  private async end(code: number, reason: string, release: boolean): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.cancelTick();

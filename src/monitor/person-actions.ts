@@ -9,7 +9,7 @@ import { openRunHost } from "../host/remote-host.js";
 import { hostWorktree, stageBranchRefspec } from "../host/protocol.js";
 import { isAlive, signal } from "../adapters/process.js";
 import { RuntimeError, UserError } from "../errors.js";
-import { rebuildStatus } from "../state/status.js";
+import { loadStatus, rebuildStatus } from "../state/status.js";
 import { appendFor, type LoadedOrchestration } from "../state/orchestration.js";
 import { monitorLogger } from "../state/monitor-log.js";
 import { runningMonitor } from "./monitor-pid.js";
@@ -47,10 +47,12 @@ export async function stopRun(orch: LoadedOrchestration, opts: { sessions?: bool
   const unreached: string[] = [];
   if (opts.sessions) {
     const tmux = createTmux(orch.config.tmuxSocket);
-    const elsewhere = new Map<string, string>();
-    for (const [id, s] of Object.entries(orch.status.stages)) {
+    const elsewhere = new Map<string, { host: string; session: string }>();
+    // As the monitor left it: a stage it launched while this command started is ended too.
+    const stages = (pid !== undefined ? loadStatus(orch.paths) : undefined)?.stages ?? orch.status.stages;
+    for (const [id, s] of Object.entries(stages)) {
       if (s.status !== "in_progress" && s.status !== "merging") continue;
-      if (!onThisMachine(s.host)) elsewhere.set(id, s.host);
+      if (!onThisMachine(s.host)) elsewhere.set(id, { host: s.host, session: s.session });
       else if (await tmux.killSession(s.session)) ended.push(id);
     }
     if (elsewhere.size > 0) {
@@ -64,15 +66,15 @@ export async function stopRun(orch: LoadedOrchestration, opts: { sessions?: bool
   return { ...(pid !== undefined ? { monitorPid: pid } : {}), ended, unreached };
 }
 
-/** Ends the sessions of `stages` (id → host) on their hosts, over each host's shared connection. */
-async function endOnHosts(orch: LoadedOrchestration, stages: ReadonlyMap<string, string>): Promise<{ ended: string[]; unreached: string[] }> {
+/** Ends the sessions of `stages` (id → its host and session) on their hosts, over each host's shared connection. */
+async function endOnHosts(orch: LoadedOrchestration, stages: ReadonlyMap<string, { host: string; session: string }>): Promise<{ ended: string[]; unreached: string[] }> {
   const ended: string[] = [];
   const unreached: string[] = [];
-  for (const host of new Set(stages.values())) {
+  for (const host of new Set([...stages.values()].map((s) => s.host))) {
     try {
       const there = await openRunHost({ home: orch.paths.home, projectSlug: orch.status.project_slug, config: orch.config }, host);
       if (!there) throw new Error("not configured");
-      for (const [id, h] of stages) if (h === host && (await there.tmux.killSession(orch.status.stages[id]!.session))) ended.push(id);
+      for (const [id, s] of stages) if (s.host === host && (await there.tmux.killSession(s.session))) ended.push(id);
     } catch (error) {
       unreached.push(`host ${host}: ${(error as Error).message}`);
     }
@@ -90,7 +92,7 @@ export async function endStageSession(orch: LoadedOrchestration, id: string): Pr
     await createTmux(orch.config.tmuxSocket).killSession(stage.session);
     return undefined;
   }
-  return (await endOnHosts(orch, new Map([[id, stage.host]]))).unreached[0];
+  return (await endOnHosts(orch, new Map([[id, { host: stage.host, session: stage.session }]]))).unreached[0];
 }
 
 /**

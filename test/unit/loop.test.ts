@@ -71,12 +71,19 @@ describe("the monitor loop", () => {
     expect(h.calls).toEqual(["log: this monitor no longer owns the orchestration (pid file or events.jsonl replaced); stopping", "untick", "unwatch"]);
   });
 
-  it("stop (a signal) waits for the merges in flight and releases once, with the code given", async () => {
+  it("stop (a signal) lets the pass under way finish, starts no other, waits for the merges in flight and releases once, with the code given", async () => {
     const h = harness();
     const run = h.loop.run();
     await h.flush();
-    await Promise.all([h.loop.stop(143, "received SIGTERM"), h.loop.stop(130, "received SIGINT")]);
+    const stops = Promise.all([h.loop.stop(143, "received SIGTERM"), h.loop.stop(130, "received SIGINT")]);
+    h.change();
+    await h.flush();
+    // The pass is still under way: nothing is released yet.
+    expect(h.calls).toEqual(["pass"]);
+    await h.finishPass();
+    await stops;
     expect(await run).toBe(143);
+    expect(h.calls).toEqual(["pass", "untick", "unwatch", "settle", "release: received SIGTERM"]);
     expect(h.calls.filter((c) => c.startsWith("release"))).toEqual(["release: received SIGTERM"]);
     expect(h.calls).toContain("settle");
   });
