@@ -102,6 +102,8 @@ export function parseMarkdownStages(text: string, blocks: MdBlocks = markdownBlo
     const read = readBodySettings(bodyLines, fenced.slice(head.end, end), { firstLine: head.end + 1, file, id: head.id });
     refuseMisspeltDeps(bodyLines, fenced.slice(head.end, end), { firstLine: head.end + 1, file, id: head.id });
     if (read) Object.assign(stage, read);
+    const misspelt = misspeltSettings(bodyLines, fenced.slice(head.end, end), { firstLine: head.end + 1, file, id: head.id });
+    if (misspelt.length > 0) stage.warnings = misspelt;
     if (deps.loose.length > 0) stage.looseDeps = deps.loose;
     const wave = [...waves].reverse().find((w) => w.index < head.index);
     if (wave) stage.group = wave.wave * 1_000_000 + wave.index;
@@ -279,6 +281,35 @@ function refuseMisspeltDeps(body: string[], fenced: boolean[], at: { firstLine: 
     if (!near || !parseDepValue(m[2]!).some((r) => r.kind !== "text")) return;
     throw new UserError(`${at.file}:${at.firstLine + i}: stage ${at.id}: "${label}" is not a dependency label, so the stage would not wait for ${m[2]!.trim()}; write "${near}: ${m[2]!.trim()}".`);
   });
+}
+
+/** The setting labels a misspelt one is told apart from, as people write them. */
+const SETTING_LABELS = ["Model", "Max attempts", "Exclusive", "Exclusive resources", "Budget", "Validate", "Host", "Needs", "Status"];
+
+/**
+ * `Modell: opus`, `Max attempt: 2`: a label a letter or two off a setting's, with a value that
+ * setting would take, is most likely a typo that leaves the stage without it (the line is read as
+ * instructions for its agent). Said as warnings, each with the line and the spelling that works:
+ * unlike a dependency, a setting missed holds nothing back that must wait.
+ */
+function misspeltSettings(body: string[], fenced: boolean[], at: { firstLine: number; file: string; id: string }): string[] {
+  const out: string[] = [];
+  body.forEach((line, i) => {
+    if (fenced[i] || matchDepLine(line) || matchSettingLine(line)) return;
+    const m = /^\s{0,3}(?:[-*+]\s+)?(?:\*\*|__)?([A-Za-z][A-Za-z _]{1,24}?)(?:\*\*|__)?\s*:(?:\*\*|__)?\s*(\S.*)$/.exec(line);
+    if (!m) return;
+    const label = m[1]!.trim();
+    const written = label.toLowerCase().replace(/[\s_]+/g, " ");
+    const near = SETTING_LABELS.find((w) => {
+      const d = editDistance(written, w.toLowerCase());
+      return d > 0 && d <= (w.length <= 5 ? 1 : 2);
+    });
+    if (!near || !matchSettingLine(`${near}: ${m[2]!}`)) return;
+    // "Mode: fast" is prose: only a model's name makes a misspelt "Model".
+    if (near === "Model" && !/^(?:claude|opus|sonnet|haiku)/.test(m[2]!)) return;
+    out.push(`${at.file}:${at.firstLine + i}: stage ${at.id}: "${label}" is not a setting, so "${line.trim()}" is read as instructions for its agent; if it is meant as one, write "${near}: ${m[2]!.trim()}"`);
+  });
+  return out;
 }
 
 function trimBlank(lines: string[]): string[] {

@@ -43,6 +43,8 @@ export interface RawStage {
   group?: number;
   settings?: StageSettings;
   settingLines?: SettingLines;
+  /** What a person should know about how its section was read (`file:line: …`). */
+  warnings?: string[];
 }
 
 export interface DepEntry {
@@ -91,6 +93,7 @@ export function buildPlan(file: string, raw: RawStage[], baseBranch?: string, co
   const cycle = findCycle(stages);
   if (cycle) throw cycleError(file, cycle, stages, lines);
   const warnings = [
+    ...raw.flatMap((s) => s.warnings ?? []),
     ...lonelyResources(stages).map(
       (r) => `${file}:${r.line}: stage ${r.id} is the only stage that names the exclusive resource "${r.name}", so it holds nothing back; check the spelling or name it in the stages that share it`,
     ),

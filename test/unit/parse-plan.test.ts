@@ -63,6 +63,19 @@ describe("parsePlan: details", () => {
     expect(plan.warnings).toEqual(['p.md:4: stage 2 is the only stage that names the exclusive resource "databse", so it holds nothing back; check the spelling or name it in the stages that share it']);
   });
 
+  it("warns of a setting label a letter or two off, with a value that setting takes; prose and code are left alone", () => {
+    const text = "## Stage 1: A\nModell: opus\n- **Max attempt**: 2\nHosts: box1\nValidat: npm test\nMode: fast\nNotes: tests\nModels are described in the docs.\n```\nBudgt: $5\n```\n## Stage 2: B\nDo it.\n";
+    const plan = parsePlan("p.md", text);
+    expect(plan.stages[0]!.settings).toBeUndefined();
+    expect(plan.warnings).toEqual([
+      'p.md:2: stage 1: "Modell" is not a setting, so "Modell: opus" is read as instructions for its agent; if it is meant as one, write "Model: opus"',
+      'p.md:3: stage 1: "Max attempt" is not a setting, so "- **Max attempt**: 2" is read as instructions for its agent; if it is meant as one, write "Max attempts: 2"',
+      'p.md:4: stage 1: "Hosts" is not a setting, so "Hosts: box1" is read as instructions for its agent; if it is meant as one, write "Host: box1"',
+      'p.md:5: stage 1: "Validat" is not a setting, so "Validat: npm test" is read as instructions for its agent; if it is meant as one, write "Validate: npm test"',
+    ]);
+    expect(parsePlan("p.md", "## Stage 1: A\nModel: opus\nMax attempts: 2\n").warnings).toBeUndefined();
+  });
+
   it("names the line a setting is written on when it is refused, in markdown and YAML", () => {
     const md = parsePlan("p.md", "# P\n## Stage 1: A\nSome words.\n\nModel: gpt9\n");
     expect(errorOf(() => checkModels("p.md", md.stages))).toMatch(/^p\.md:5: stage 1: /);
