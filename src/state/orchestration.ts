@@ -14,6 +14,7 @@ import { loadStatus } from "./status.js";
 import { readSettings } from "./settings.js";
 import { loadConfig, type Config } from "./config.js";
 import { planNameFromPath } from "../core/slug.js";
+import { editDistance } from "../core/printable.js";
 import { UserError } from "../errors.js";
 import type { AutorunEvent, EventBody, Status } from "../types/schemas.js";
 
@@ -164,7 +165,12 @@ export function resolveOrchestration(ctx: Where, plan: string | undefined): Load
   }
   if (!status) {
     const known = listOrchestrations(ctx.home).map((o) => o.name);
-    throw new UserError(`no orchestration named "${name}" in ${dir}${known.length ? ` (known: ${known.join(", ")})` : ""}; start it with \`autorun orchestrate <plan>\`.`);
+    // A name a letter or two off a run's (`masterplan`, `master-pln`) is a typo, not a new run
+    // (one letter off for a name shorter than five).
+    const bare = (n: string) => n.toLowerCase().replace(/[-_]/g, "");
+    const near = plan !== undefined && existsSync(resolve(ctx.cwd, plan)) ? [] : known.filter((k) => editDistance(bare(k), bare(name)) <= (name.length < 5 ? 1 : 2));
+    if (near.length > 0) throw new UserError(`no orchestration named "${name}"; did you mean ${near.join(" or ")}? (known: ${known.join(", ")})`);
+    throw new UserError(`no orchestration named "${name}" under ${dirname(dir)}${known.length ? ` (known: ${known.join(", ")})` : ""}; start it with \`autorun orchestrate <plan>\`.`);
   }
   const config = readSettings(opened!.paths.dir) ?? loadConfig(ctx.home, status.project_root, {}, ctx.env);
   return { ...opened!, status, config, ...(guessed ? { guessed } : {}) };

@@ -282,6 +282,12 @@ describe("typos and following the log", () => {
     const again = await sb.cli(["logs", "short", "-f"]);
     expect(again.code).toBe(0);
     expect(again.stdout.trim().split("\n").at(-1)).toBe("(short is over and its monitor has stopped: nothing more will be written)");
+    // A run's name mistyped: the one meant, not a new run to start.
+    const typo = await sb.cli(["logs", "shrot"]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr.trim()).toBe('autorun: no orchestration named "shrot"; did you mean short? (known: short)');
+    const other = await sb.cli(["logs", "elsewhere"]);
+    expect(other.stderr.trim()).toBe(`autorun: no orchestration named "elsewhere" under ${join(sb.home, "orchestration")} (known: short); start it with \`autorun orchestrate <plan>\`.`);
   });
 
   it("logs -f shows every line, including two written a few milliseconds apart", async ({ sb }) => {
