@@ -38,6 +38,13 @@ export async function runResume(ctx: Ctx, plan: string, opts: { budget?: number;
   if (failed.length > 0) {
     ctx.out(`${blocked.length ? `${stagesList(blocked).replace(/^s/, "S")} ${blocked.length === 1 ? "waits" : "wait"} on ${failed.length === 1 ? "it" : "them"}. ` : ""}To run it again: autorun retry ${orch.status.plan_name} ${failed.map(([id]) => id).join(" ")}`);
   }
+  // Its monitor at work already relaunches and goes on: nothing is started, nothing else granted.
+  const running = runningMonitor(orch.paths);
+  if (running !== undefined) {
+    ctx.out(`The monitor of ${orch.status.plan_name} is already running (pid ${running}): it relaunches stages whose session died and continues the plan.`);
+    ctx.out(`Log: ${orch.paths.monitorLog}`);
+    return 0;
+  }
   // Relaunched sessions get this shell's variables: say which ones the run started with are missing.
   const missing = orch.config.agentEnv.filter((name) => ctx.env[name] === undefined);
   if (missing.length > 0) ctx.err(`autorun: warning: ${missing.join(", ")} ${missing.length === 1 ? "was" : "were"} set when ${orch.status.plan_name} started but ${missing.length === 1 ? "is" : "are"} not set now; relaunched agents will not have ${missing.length === 1 ? "it" : "them"}.`);

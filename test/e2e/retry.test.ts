@@ -104,6 +104,12 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     const r = await sb.cli(["resume", "gone"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("Stage 1: its session is gone; the monitor relaunches it (not counted against its attempts).");
+    // Again, with its monitor at work: said so, nothing granted twice.
+    const twice = await sb.cli(["resume", "gone"]);
+    expect(twice.code, twice.stderr).toBe(0);
+    expect(twice.stdout).toMatch(/^The monitor of gone is already running \(pid \d+\): it relaunches stages whose session died and continues the plan\.$/m);
+    expect(twice.stdout).not.toContain("session is gone");
+    expect(eventsOf(sb, "gone", "orchestration_resumed")).toHaveLength(1);
     await waitFor("the second relaunch", () => eventsOf(sb, "gone", "stage_relaunched", "1").length === 2, 30_000);
     await waitFor("the session a third time", up);
     expect(eventsOf(sb, "gone", "stage_failed")).toEqual([]);
