@@ -169,12 +169,14 @@ export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json
       return 0;
     }
     // By directory name: a run kept aside by --fresh is listed (and reachable) as `<plan>.<time>`.
-    for (const { name, status: s } of all) {
+    for (const { name, paths, status: s } of all) {
       const st = Object.values(s.stages);
       const done = st.filter((x) => x.status === "completed").length;
       const attention = st.filter((x) => x.attention).length;
+      // Running with nothing moving it (its monitor killed, or the machine restarted): said on its line.
+      const unmoved = s.status === "running" && !(s.monitor_pid !== null && isMonitorOf(paths, s.monitor_pid)) ? `, no monitor (to go on: autorun resume ${name})` : "";
       const unwritable = eventsUnwritable(join(ctx.home, "orchestration", name, "events.jsonl")) ? ", its events.jsonl cannot be written" : "";
-      ctx.out(`${name.padEnd(32)} ${s.status.padEnd(10)} ${basename(s.project_root).padEnd(20)} ${done}/${st.length} stages finished${attention ? `, ${needAttention(attention)}` : ""}${unwritable}  started ${formatDistanceStrict(new Date(s.created_at), new Date(ctx.clock.now()), { addSuffix: true })}`);
+      ctx.out(`${name.padEnd(32)} ${s.status.padEnd(10)} ${basename(s.project_root).padEnd(20)} ${done}/${st.length} stages finished${attention ? `, ${needAttention(attention)}` : ""}${unmoved}${unwritable}  started ${formatDistanceStrict(new Date(s.created_at), new Date(ctx.clock.now()), { addSuffix: true })}`);
     }
     return 0;
   }

@@ -22,6 +22,7 @@ describe("autorun status in 80 columns (built CLI, real tmux)", () => {
     const plan = sb.writePlan("one.md", "## Stage 1: Only\n");
     const r = await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", sleepAgent]);
     expect(r.stdout).toContain("Orchestrating one (1 stage, 1 wave)");
-    expect((await sb.cli(["status"])).stdout).toMatch(/^one\s+running\s+repo\s+0\/1 stages finished/m);
+    // No monitor moves it: its line says so, with what goes on.
+    expect((await sb.cli(["status"])).stdout).toMatch(/^one\s+running\s+repo\s+0\/1 stages finished, no monitor \(to go on: autorun resume one\)  started /m);
   });
 });
