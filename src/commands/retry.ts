@@ -208,7 +208,8 @@ export async function runRetry(ctx: Ctx, plan: string, stageArgs: string[], opts
       fresh_worktree: opts.freshWorktree === true,
       ...(fresh && changed ? { name: fresh.name, settings: fresh.settings, changed: fresh.applied } : {}),
     });
-    if (changed) log(`stage ${id}: retried with the plan read again (${fresh.applied.join("; ")})`);
+    // The log says every retry, a person's step in the run's story.
+    log(`stage ${id}: retried by a person${opts.freshWorktree ? " from the tip of the base branch" : " in its worktree"}${changed ? `, with the plan read again (${fresh.applied.join("; ")})` : ""}`);
     ctx.out(`Stage ${id} will run again${opts.freshWorktree ? " from the tip of the base branch" : " in its worktree, with its commits so far"}.`);
     const planLabel = relative(ctx.cwd, resolve(orch.status.plan_path)) || orch.status.plan_path;
     if (!fresh) ctx.out(`  The plan was not changed since the run started: it runs as before (edit ${planLabel} to change it).`);

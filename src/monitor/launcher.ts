@@ -241,6 +241,7 @@ async function relaunchHere(deps: LaunchDeps, status: Status, id: string, moved?
     remainOnExit: true,
   });
   appendFor(paths, status, { stage: id, type: "stage_relaunched", session: stage.session, session_id: sessionId, attempt });
-  deps.log(`stage ${id}: relaunched (attempt ${attempt}${stage.relaunch_free ? ", not counted against its attempts" : ""}${resume ? `, --resume ${sessionId}` : worktreeExists || moved ? `, new conversation ${sessionId}` : ", fresh worktree"})`);
+  const counted = stage.relaunch_free ? `not counted against its attempts, ${stage.attempts} used` : `attempt ${attempt}`;
+  deps.log(`stage ${id}: relaunched (${counted}${resume ? `, --resume ${sessionId}` : worktreeExists || moved ? `, new conversation ${sessionId}` : ", fresh worktree"})`);
   return "launched";
 }

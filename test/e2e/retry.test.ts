@@ -36,6 +36,7 @@ describe("retrying a failed stage (real tmux, simulated agent)", () => {
     }, 60_000);
     expect(end.status).toBe("completed");
     expect(eventsOf(sb, "again", "stage_retried", "1")).toHaveLength(1);
+    expect((await sb.cli(["logs", "again"])).stdout).toMatch(/stage 1: retried by a person in its worktree\n/);
     expect(eventsOf(sb, "again", "merge_complete")).toHaveLength(2);
     const ids = eventsOf(sb, "again", "stage_launched", "1").map((e) => e.session_id);
     expect(new Set(ids).size).toBe(ids.length);
