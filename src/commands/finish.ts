@@ -155,7 +155,7 @@ export async function runSkip(ctx: Ctx, plan: string, stageArg: string, opts: { 
   const id = finishable(first, stageArg, "skip");
   // Asked before the lock: a question left open must not hold up every merge of the project.
   if (!(await confirmUnstarted(ctx, first, id, { what: "a skip", yes: opts.yes }))) return 1;
-  const reason = opts.reason?.trim() || "a person skipped it (autorun skip)";
+  const reason = opts.reason?.trim() || "with autorun skip";
   const orch = await underMergeLock(ctx, first, stageArg, async (now) => {
     finishable(now, stageArg, "skip");
     const unreached = await endStageSession(now, id);

@@ -71,18 +71,25 @@ export function human(seconds: number | null): string {
 /** The merges of a stage refused for what it handed over, in words: "its checks failed on 3 merges". */
 const REFUSED: Readonly<Record<string, string>> = { validate_failed: "its checks failed on", conflict: "its branch conflicted with the base on" };
 
+/** What a person did next about a failed stage, in words; undefined: nothing yet (it is failed now). */
+const AFTER_FAILURE: Readonly<Record<string, (now: string) => string>> = {
+  stage_retried: (now) => `then retried; now ${now}`,
+  stage_skipped: () => "then skipped by a person",
+  stage_done_by_person: () => "then marked done by a person",
+};
+
 /**
- * What failed: each failure a retry left behind (the stage ran again; it says how that ended), the
- * merges refused of a stage a person then skipped or marked done (the run completed, but not by
- * that stage's work passing), then what is failed (or blocked) now, stage by stage.
+ * What failed: each failure a person then dealt with (retried, saying how that ended; skipped or
+ * marked done: the run went on without that stage's work passing), the merges refused of a stage a
+ * person then skipped or marked done, then what is failed (or blocked) now, stage by stage.
  */
 function failuresOf(events: readonly AutorunEvent[], stages: readonly { id: string; failure_reason: string | null; state: string; finished_by: string | null }[]): { stage: string; reason: string }[] {
   const out: { stage: string; reason: string; at: number }[] = [];
   events.forEach((e, i) => {
     if (e.type !== "stage_failed" || e.stage === undefined) return;
-    const retried = events.slice(i + 1).some((x) => x.type === "stage_retried" && x.stage === e.stage);
+    const next = events.slice(i + 1).find((x) => x.stage === e.stage && x.type in AFTER_FAILURE);
     const now = stages.find((s) => s.id === e.stage);
-    if (retried) out.push({ stage: e.stage, reason: `${e.reason} (then retried; now ${now?.state ?? "unknown"})`, at: i });
+    if (next) out.push({ stage: e.stage, reason: `${e.reason} (${AFTER_FAILURE[next.type]!(now?.state ?? "unknown")})`, at: i });
   });
   for (const s of stages.filter((x) => x.finished_by)) {
     for (const [kind, what] of Object.entries(REFUSED)) {

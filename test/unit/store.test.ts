@@ -232,6 +232,19 @@ describe("the report", () => {
     ]);
     expect(renderReportMarkdown(report)).not.toContain("Nothing failed.");
   });
+  it("a stage skipped or marked done after it failed is not 'Nothing failed.': its failure is said, with what the person did", () => {
+    const after = (body: Record<string, unknown>) => [
+      ...events.slice(0, -1),
+      { ...ident, ts: at(130), stage: "3", ...body },
+      { ...ident, ts: at(131), type: "orchestration_complete", status: "completed" },
+    ] as AutorunEvent[];
+    const skipped = after({ type: "stage_skipped", reason: "with autorun skip" });
+    expect(buildReport(foldEvents(skipped)!, skipped).failures).toEqual([{ stage: "3", reason: "its session ended 2 times (then skipped by a person)" }]);
+    const done = after({ type: "stage_done_by_person", how: "command", detail: "a person said it is done" });
+    const report = buildReport(foldEvents(done)!, done);
+    expect(report.failures).toEqual([{ stage: "3", reason: "its session ended 2 times (then marked done by a person)" }]);
+    expect(renderReportMarkdown(report)).toContain("- Stage 3: its session ended 2 times (then marked done by a person)");
+  });
   it("a stage skipped after its checks failed is not 'Nothing failed.': its refused merges are said", () => {
     const refused = { ...ident, type: "merge_conflict", stage: "3", reason: "validate_failed", files: [] };
     const skipped = [
@@ -239,7 +252,7 @@ describe("the report", () => {
       { ...refused, ts: at(120) },
       { ...refused, ts: at(125) },
       { ...ident, ts: at(126), type: "merge_conflict", stage: "3", reason: "conflict", files: ["a.txt"] },
-      { ...ident, ts: at(130), type: "stage_skipped", stage: "3", reason: "a person skipped it (autorun skip)" },
+      { ...ident, ts: at(130), type: "stage_skipped", stage: "3", reason: "with autorun skip" },
       { ...ident, ts: at(131), type: "orchestration_complete", status: "completed" },
     ] as AutorunEvent[];
     const report = buildReport(foldEvents(skipped)!, skipped);
