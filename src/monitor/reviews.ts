@@ -35,6 +35,10 @@ export class Reviews implements ReviewDesk {
   private readonly stages = new Map<string, Conditions>();
   /** The circuit breaker's open review, whose answer closes it. */
   readonly circuit: { file?: string } = {};
+  /** Reviews a stage's agent filed (questions for a person, answered or not), by stage, until resolved. */
+  private readonly questions = new Map<string, Set<string>>();
+  /** Stages that finished: their agent's reviews are resolved at the next pass, with this reason. */
+  private readonly questionsDue: { id: string; reason: string }[] = [];
 
   constructor(private readonly view: Pick<RunView, "deps" | "status" | "emit">) {}
 
@@ -89,6 +93,8 @@ export class Reviews implements ReviewDesk {
     const id = event.stage;
     switch (event.type) {
       case "review_requested":
+        // A question a stage's agent asked (no condition): settled once the stage is finished.
+        if (!event.key && id !== undefined && this.isOwnFile(event.file)) this.questions.set(id, (this.questions.get(id) ?? new Set()).add(event.file));
         // A review about a condition is the monitor's own: filed under the home's review folder. One
         // named elsewhere was written by someone else (an agent can write events and files in its
         // worktree) and neither stands for the monitor's review nor acts when answered.
@@ -98,6 +104,7 @@ export class Reviews implements ReviewDesk {
         return;
       case "review_resolved":
         for (const [key, entry] of this.of(id)) if (entry.file === event.file) this.of(id).delete(key);
+        if (id !== undefined) this.questions.get(id)?.delete(event.file);
         return;
       case "stage_retried":
         // A person runs it again: what its reviews asked about went with the attempt (not the
@@ -111,11 +118,16 @@ export class Reviews implements ReviewDesk {
       case "merge_complete":
         // (Not the question it leaves: whether later stages keep what its session was allowed.)
         this.resolveLater(id, (k) => k !== "permissions", `stage ${id} merged`);
+        // Its agent's questions too: nobody reads their answers any more.
+        if (id !== undefined) this.questionsDue.push({ id, reason: `stage ${id} merged` });
         return;
       case "stage_done_by_person":
-      case "stage_skipped":
-        this.resolveLater(id, () => true, event.type === "stage_skipped" ? `stage ${id} was skipped` : `stage ${id} was merged by a person`);
+      case "stage_skipped": {
+        const reason = event.type === "stage_skipped" ? `stage ${id} was skipped` : `stage ${id} was merged by a person`;
+        this.resolveLater(id, () => true, reason);
+        if (id !== undefined) this.questionsDue.push({ id, reason });
         return;
+      }
       case "stage_attention":
         if (id !== undefined && event.attention === null && event.reason === "dialog closed") {
           for (const key of [...this.of(id).keys()]) if (isDialogAttention(key)) this.release(id, key);
@@ -175,6 +187,16 @@ export class Reviews implements ReviewDesk {
     return out;
   }
 
+  /** Whether `file` says it is a review stage `id`'s agent filed in this run (one about no condition). */
+  private agentsReview(file: string, id: string): boolean {
+    try {
+      const meta = readReview(file).meta;
+      return meta !== undefined && meta.key === undefined && meta.orch_dir === this.view.deps.paths.dir && meta.stage === id;
+    } catch {
+      return false;
+    }
+  }
+
   /** Is `file` in the home's review folder, where only autorun's own commands write? */
   private isOwnFile(file: string): boolean {
     const rel = relative(reviewDir(this.view.deps.paths.home), resolve(file));
@@ -194,8 +216,18 @@ export class Reviews implements ReviewDesk {
     await reopenReviewFile(file, why).catch(() => false);
   }
 
-  /** Marks the open reviews whose condition cleared resolved (the file says so). */
+  /** Marks the open reviews whose condition cleared resolved (the file says so), and those of finished stages' agents. */
   async resolveDue(): Promise<void> {
+    for (const { id, reason } of this.questionsDue.splice(0)) {
+      for (const file of this.questions.get(id) ?? []) {
+        this.questions.get(id)!.delete(file);
+        if (!this.agentsReview(file, id)) continue;
+        if (await resolveReviewFile(file, reason, new Date(), { answered: true }).catch(() => false)) {
+          this.view.emit({ type: "review_resolved", stage: id, file, reason });
+          this.view.deps.log(`stage ${id}: review ${file} resolved: ${reason}`);
+        }
+      }
+    }
     for (const { id, keys, reason } of this.due.splice(0)) {
       const open = this.of(id);
       for (const [key, { file }] of [...open]) {

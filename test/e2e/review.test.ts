@@ -145,6 +145,10 @@ describe("review files", () => {
     writeFileSync(file, readFileSync(file, "utf8").replace("**Your answer**:\n", "**Your answer**: keep the old API\n"));
     expect(await waitForEnd(sb, "ask")).toBe("completed");
     expect(eventsOf(sb, "ask", "review_answered", "1")).toHaveLength(1);
+    // Its answer read and the stage merged: the question is settled, not left "answered" for ever.
+    expect(eventsOf(sb, "ask", "review_resolved", "1")).toEqual([expect.objectContaining({ file, reason: "stage 1 merged" })]);
+    const after = JSON.parse((await sb.cli(["review", "list", "--json"])).stdout) as { file: string; state: string }[];
+    expect(after.find((r) => r.file === file)).toMatchObject({ state: "resolved" });
     await expectClean(sb, "ask");
     const told = await waitFor("the notifications", () => {
       const types = existsSync(heard) ? readFileSync(heard, "utf8").split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { type: string }).type) : [];
