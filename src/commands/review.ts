@@ -1,5 +1,5 @@
 /** `autorun review new|list|open|wait|answers`: questions for a person, answered in their editor. */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { watch } from "chokidar";
 import { createReviewFile, readReview, reviewEntries, type ParsedReview, type ReviewEntry, type ReviewQuestion } from "../state/review.js";
@@ -106,6 +106,7 @@ export async function runReviewOpen(ctx: Ctx, file: string | undefined): Promise
   if (!findExecutable(argv[0]!, ctx.env.PATH)) {
     throw new UserError(`the editor "${argv[0]}" (from $${ctx.env.VISUAL ? "VISUAL" : "EDITOR"}) is not installed or not on PATH; set $VISUAL or $EDITOR to an editor you have, or open ${target} yourself.`);
   }
+  const before = textOf(target);
   const code = await runInteractive([...argv, target]);
   if (code !== 0) throw new RuntimeError(`${argv[0]} exited with ${code}; ${target} is as the editor left it.`);
   // Say what the file says now, so a person knows whether the stage can go on.
@@ -116,11 +117,22 @@ export async function runReviewOpen(ctx: Ctx, file: string | undefined): Promise
     saved = undefined;
   }
   const unanswered = saved ? saved.answers.filter((a) => a.answer.trim() === "").length : undefined;
-  if (saved?.damage) ctx.out(`Saved ${target}, but ${saved.damage.join("; ")}. Then: autorun review open ${target}`);
-  else if (saved?.complete) ctx.out(`Saved ${target}: ${whatFollows(saved)}`);
-  else if (unanswered !== undefined && unanswered > 0) ctx.out(`Saved ${target}: ${unanswered} of ${saved!.answers.length} question${saved!.answers.length === 1 ? "" : "s"} still unanswered; finish with: autorun review open ${target}`);
+  // An editor closed without saving: said so, not "Saved".
+  const said = textOf(target) === before ? `${target} was not changed` : `Saved ${target}`;
+  if (saved?.damage) ctx.out(`${said}, but ${saved.damage.join("; ")}. Then: autorun review open ${target}`);
+  else if (saved?.complete) ctx.out(`${said}: ${whatFollows(saved)}`);
+  else if (unanswered !== undefined && unanswered > 0) ctx.out(`${said}: ${unanswered} of ${saved!.answers.length} question${saved!.answers.length === 1 ? "" : "s"} still unanswered; finish with: autorun review open ${target}`);
   else ctx.out(`${target} is not a complete review yet (a question or the last line is missing); the stage waits until it is.`);
   return 0;
+}
+
+/** A file's text, or undefined when it cannot be read (gone). */
+function textOf(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 /** What an answered review leads to, said only as far as it is true. */

@@ -72,6 +72,9 @@ describe("review files", () => {
     // A fake editor: answers every question in the file it is given.
     writeFileSync(editor, `import fs from "node:fs"; const f = process.argv[2]; fs.writeFileSync(f, fs.readFileSync(f, "utf8").split("**Your answer**:\\n").join("**Your answer**: yes\\n"));\n`);
     chmodSync(editor, 0o755);
+    // An editor closed without saving: not "Saved".
+    const unchanged = await sb.cli(["review", "open"], { env: { EDITOR: "true", VISUAL: "" } });
+    expect(unchanged.stdout.trim()).toBe(`${first} was not changed: 2 of 2 questions still unanswered; finish with: autorun review open ${first}`);
     const r = await sb.cli(["review", "open"], { env: { EDITOR: `${process.execPath} ${editor}`, VISUAL: "" } });
     expect(r.code).toBe(0);
     // Nothing waits on a review without a stage: nothing more is claimed.
