@@ -38,6 +38,11 @@ export function stageTable(status: Status, now: Date, width: number): { header: 
 
 const MARK: Record<string, string> = { completed: "✓", in_progress: "▶", merging: "⇢", pending: "·", failed: "✗", blocked: "⊘" };
 
+/** A stage's mark: a skipped one is finished, not merged (its work is not in the base). */
+function markOf(stage: Status["stages"][string] | undefined): string {
+  return stage?.finished_by === "skipped" ? "↷" : (MARK[stage?.status ?? ""] ?? "?");
+}
+
 /**
  * "4 ▶ Top  ← 2✓ 3▶": who waits on whom, with each side's state; a stage that waits for an
  * exclusive resource says which and who holds it, one pinned to a host that could not launch
@@ -53,8 +58,8 @@ export function dependencyLines(status: Status): string[] {
     for (const id of ids) {
       const s = status.stages[id];
       if (!s) continue;
-      const deps = s.depends_on.map((d) => `${d}${MARK[status.stages[d]?.status ?? ""] ?? "?"}`).join(" ");
-      lines.push(`  ${MARK[s.status] ?? "?"} ${id} ${clip(s.name, 16)}${deps ? `  ← ${deps}` : ""}`);
+      const deps = s.depends_on.map((d) => `${d}${markOf(status.stages[d])}`).join(" ");
+      lines.push(`  ${markOf(s)} ${id} ${clip(s.name, 16)}${deps ? `  ← ${deps}` : ""}`);
       const r = resources.get(id);
       if (r) lines.push(`      waits for ${r.resource} (stage ${r.holder} has it)`);
       const h = hosts.get(id);

@@ -34,6 +34,10 @@ describe("status for a person", () => {
     expect(headerLine(run([]), false, new Date(Date.UTC(2026, 0, 1, 0, 2)))).toMatch(/ · 2 minutes · monitor down$/);
     expect(dependencyLines(run([{ type: "wave_started", wave: 1 }, { type: "orchestration_complete", status: "completed" }]))).not.toContain("Wave 1 (current)");
     expect(dependencyLines(run([{ type: "wave_started", wave: 1 }]))).toContain("Wave 1 (current)");
+    // A skipped stage is not shown as merged, on its line or where others wait on it.
+    const skipped = dependencyLines(run([{ type: "stage_launched", stage: "1", session: "s1", session_id: "u", attempt: 1 }, { type: "stage_skipped", stage: "1", reason: "with autorun skip" }]));
+    expect(skipped).toContain("  ↷ 1 A");
+    expect(skipped.find((l) => l.includes(" 3 C"))).toMatch(/← 1↷$/);
     // Nor a monitor to stop.
     expect(keysLine(done)).not.toContain("s stop");
     expect(keysLine(run([]))).toContain("s stop");
