@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { watch } from "chokidar";
-import { createReviewFile, readReview, reviewEntries, type ParsedReview, type ReviewEntry, type ReviewQuestion } from "../state/review.js";
+import { createReviewFile, parseReview, readReview, reviewEntries, type ParsedReview, type ReviewEntry, type ReviewQuestion } from "../state/review.js";
 import { loadStatus } from "../state/status.js";
 import { appendFor, openOrchestrationDir } from "../state/orchestration.js";
 import { findExecutable, runInteractive } from "../adapters/process.js";
@@ -110,15 +110,16 @@ export async function runReviewOpen(ctx: Ctx, file: string | undefined): Promise
   const code = await runInteractive([...argv, target]);
   if (code !== 0) throw new RuntimeError(`${argv[0]} exited with ${code}; ${target} is as the editor left it.`);
   // Say what the file says now, so a person knows whether the stage can go on.
+  const after = textOf(target);
   let saved: ParsedReview | undefined;
   try {
-    saved = readReview(target);
+    saved = after === undefined ? undefined : parseReview(after);
   } catch {
     saved = undefined;
   }
   const unanswered = saved ? saved.answers.filter((a) => a.answer.trim() === "").length : undefined;
   // An editor closed without saving: said so, not "Saved".
-  const said = textOf(target) === before ? `${target} was not changed` : `Saved ${target}`;
+  const said = after === before ? `${target} was not changed` : `Saved ${target}`;
   if (saved?.damage) ctx.out(`${said}, but ${saved.damage.join("; ")}. Then: autorun review open ${target}`);
   else if (saved?.complete) ctx.out(`${said}: ${whatFollows(saved)}`);
   else if (unanswered !== undefined && unanswered > 0) ctx.out(`${said}: ${unanswered} of ${saved!.answers.length} question${saved!.answers.length === 1 ? "" : "s"} still unanswered; finish with: autorun review open ${target}`);
