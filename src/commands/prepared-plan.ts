@@ -2,10 +2,10 @@
  * A plan read and checked by `autorun orchestrate`, ready to write and launch, and what is printed
  * of it: the dry run (the plan, its waves, each stage's command) and the summary after a launch.
  */
-import { commandLine } from "../core/printable.js";
 import { join, relative } from "node:path";
 import { hasInstructions } from "../core/plan-markdown.js";
 import type { StageSettings } from "../core/stage-settings.js";
+import { commandLine } from "../core/printable.js";
 import { dollars } from "../core/usage.js";
 import { branchName, sessionName, worktreeName } from "../core/naming.js";
 import { contextFilePath } from "../state/paths.js";

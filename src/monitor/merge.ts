@@ -9,7 +9,6 @@
  * forward like `git merge --ff-only`; only an uncommitted edit in the merge's way makes it wait.
  * autorun never runs `git merge` in a person's checkout, so it never leaves or aborts a MERGE_HEAD.
  */
-import { commandLine } from "../core/printable.js";
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
@@ -20,6 +19,7 @@ import { boxedArgv, checkBoxProgram } from "../adapters/check-box.js";
 import { runValidate, validateEnvironment } from "../adapters/process.js";
 import type { Tmux } from "../adapters/tmux.js";
 import type { Clock } from "../core/clock.js";
+import { commandLine } from "../core/printable.js";
 import { RuntimeError } from "../errors.js";
 import { readAllEvents, readFirstEvent } from "../state/events.js";
 import { appendFor } from "../state/orchestration.js";
