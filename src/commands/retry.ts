@@ -139,11 +139,9 @@ async function startAfresh(ctx: Ctx, orch: LoadedOrchestration, id: string): Pro
   const root = orch.status.project_root;
   const attempt = s.retries + 1;
   if (existsSync(s.worktree)) {
-    const dirty = await git.dirtyFiles(s.worktree).catch(() => ["?"]);
-    const untracked = new Set(await git.untrackedFiles(s.worktree).catch(() => []));
-    const changed = dirty.filter((f) => !untracked.has(f));
+    const changed = await git.trackedChanges(s.worktree).catch(() => ["?"]);
     if (changed.length > 0) throw new UserError(`stage ${id}'s worktree ${s.worktree} has uncommitted changes (${changed.slice(0, 5).join(", ")}); commit or undo them, or retry without --fresh-worktree.`);
-    if (untracked.size > 0) {
+    if ((await git.untrackedFiles(s.worktree).catch(() => [])).length > 0) {
       const kept = await keepWorktreeFiles(attemptFilesDir(orch.paths, id, attempt), s.worktree, s.plan_file);
       if (!kept.ok) throw new UserError(`stage ${id}'s worktree ${s.worktree} has ${kept.count} uncommitted files, too many to keep aside; commit or remove them, or retry without --fresh-worktree.`);
       ctx.out(`Stage ${id}: its ${kept.count} uncommitted file(s) (plan, notes) are kept in ${kept.dir}.`);
