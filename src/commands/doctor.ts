@@ -253,11 +253,18 @@ async function removalOf(root: string, wt: { path: string; branch?: string }): P
 }
 
 /** Why a recorded worktree stays whatever it holds: its stage did not merge (failed, blocked, skipped). */
-async function unmergedOwner(root: string, wt: { path: string; branch?: string }, owner: { id: string; state: string; skipped: boolean }): Promise<string | undefined> {
+async function unmergedOwner(root: string, base: string, wt: { path: string; branch?: string }, owner: { id: string; state: string; skipped: boolean }): Promise<string | undefined> {
   if (owner.state !== "completed") return `worktree ${wt.path} belongs to stage ${owner.id}, which is ${owner.state} (not merged); left alone (autorun retry runs it again there)`;
-  // `autorun skip` keeps the stage's worktree and branch: its work never merged.
-  if (owner.skipped) return `worktree ${wt.path} belongs to stage ${owner.id}, which was skipped (not merged; skip keeps its worktree and branch); left alone (when you no longer need it: ${await removalOf(root, wt)})`;
-  return undefined;
+  if (!owner.skipped) return undefined;
+  // `autorun skip` keeps the stage's worktree and branch: its work never merged. One with nothing of
+  // its own is removed with the commands that refuse to lose anything (as discard would).
+  const ahead = wt.branch ? await git.commitsAhead(root, base, wt.branch).catch(() => -1) : 0;
+  const files = existsSync(wt.path) ? await git.dirtyFiles(wt.path).catch(() => ["?"]) : [];
+  if (ahead === 0 && files.length === 0) {
+    const branch = wt.branch ? ` && git -C ${root} branch -d ${wt.branch}` : "";
+    return `worktree ${wt.path} belongs to stage ${owner.id}, which was skipped; it holds nothing ${base} lacks (no commits or changed files of its own); left alone (to remove it: git -C ${root} worktree remove ${wt.path}${branch})`;
+  }
+  return `worktree ${wt.path} belongs to stage ${owner.id}, which was skipped (not merged; skip keeps its worktree and branch); left alone (when you no longer need it: ${await removalOf(root, wt)})`;
 }
 
 async function checkProject(root: string, orchestrations: { paths: OrchPaths; status: Status }[], add: Add): Promise<void> {
@@ -295,7 +302,7 @@ async function checkProject(root: string, orchestrations: { paths: OrchPaths; st
       continue;
     }
     const owner = owners.get(wt.path);
-    const unmerged = owner ? await unmergedOwner(root, wt, owner) : undefined;
+    const unmerged = owner ? await unmergedOwner(root, base, wt, owner) : undefined;
     if (unmerged) {
       add("warn", unmerged);
       continue;

@@ -34,6 +34,26 @@ describe("doctor never starts anything", () => {
     expect(existsSync(join(dir, "monitor.pid"))).toBe(false);
     expect(eventsOf(sb, "stopped", "monitor_started")).toHaveLength(0);
   });
+
+  it("doctor names a skipped stage's worktree with nothing of its own as such, with commands that refuse to lose work", async ({ sb }) => {
+    await idleRun(sb, "skipped", "## Stage 1: A\n## Stage 2: B\n");
+    const wt1 = join(sb.repo, ".claude", "worktrees", "skipped-stage-1");
+    const wt2 = join(sb.repo, ".claude", "worktrees", "skipped-stage-2");
+    writeFileSync(join(wt2, "work.txt"), "unmerged\n");
+    await execa("git", ["-C", wt2, "add", "work.txt"], { env: sb.env });
+    await execa("git", ["-C", wt2, "commit", "-qm", "unmerged work"], { env: sb.env });
+    for (const id of ["1", "2"]) expect((await sb.cli(["skip", "skipped", id])).code).toBe(0);
+    await waitForEnd(sb, "skipped");
+    const r = await sb.cli(["doctor", "--fix"]);
+    const empty = `! worktree ${wt1} belongs to stage 1, which was skipped; it holds nothing main lacks (no commits or changed files of its own); left alone (to remove it: git -C ${sb.repo} worktree remove ${wt1} && git -C ${sb.repo} branch -d worktree-skipped-stage-1)`;
+    expect(r.stdout).toContain(empty);
+    expect(r.stdout).toContain(`! worktree ${wt2} belongs to stage 2, which was skipped (not merged; skip keeps its worktree and branch); left alone (when you no longer need it: git -C ${sb.repo} worktree remove ${wt2} && git -C ${sb.repo} branch -D worktree-skipped-stage-2)`);
+    expect(existsSync(wt1) && existsSync(wt2)).toBe(true);
+    // The commands it names do what it says.
+    for (const command of empty.slice(empty.indexOf("to remove it: ") + 14, -1).split(" && ")) await execa(command.split(" ")[0]!, command.split(" ").slice(1), { env: sb.env });
+    expect(existsSync(wt1)).toBe(false);
+    expect(await sb.git("branch", "--list", "worktree-skipped-stage-1")).toBe("");
+  });
 });
 
 describe("autorun discard", () => {
