@@ -44,19 +44,21 @@ export function usesHosts(stages: Readonly<Record<string, StageStatus>>): boolea
   return Object.values(stages).some((s) => s.host !== undefined || (s.settings.host ?? "local") !== "local");
 }
 
-/**
- * The sessions that count against the stage's attempts: relaunches after a person's stop or a
- * dead tmux server are free, and an adopted session is not one the run started. With `/cap` when
- * the plan sets `Max attempts`, so "2/2" says the next failure fails the stage.
- */
 /** The sessions that count against a stage's attempts: every one less the free relaunches. */
 export function triesUsed(s: StageStatus): number {
   return Math.max(0, s.sessions - s.free_relaunches);
 }
 
+/**
+ * The sessions that count against the stage's attempts: relaunches after a person's stop or a
+ * dead tmux server are free, and an adopted session is not one the run started. With `/cap` when
+ * the plan sets `Max attempts`, so "2/2" says the next failure fails the stage; a person's
+ * `autorun retry` starts the count again, so how often it was retried is said too.
+ */
 export function tries(s: StageStatus): string {
   const cap = s.settings.max_attempts;
-  return cap === undefined ? String(triesUsed(s)) : `${triesUsed(s)}/${cap}`;
+  const used = cap === undefined ? String(triesUsed(s)) : `${triesUsed(s)}/${cap}`;
+  return s.retries > 0 ? `${used} (retried ${s.retries})` : used;
 }
 
 /** Each column's cell for a stage, by its header. */

@@ -119,6 +119,14 @@ describe("TRIES", () => {
     const report = buildReport(s, events);
     expect(report.stages.map((r) => [r.tries, r.max_attempts])).toEqual([[1, null], [2, 2]]);
     expect(renderReportMarkdown(report)).toMatch(/\| 2 \| B \| [^|]+ \| 2\/2 \|/);
+    // A person's retry starts the count again, and says so.
+    const failed = [
+      { type: "stage_failed", stage: "2", reason: "agent_failed" },
+      { type: "stage_retried", stage: "2", fresh_worktree: false },
+      { type: "stage_launched", stage: "2", session: "s2", session_id: "u3", attempt: 1 },
+    ].map((e, i) => ({ ...ident, ts: at(20 + i), ...e })) as AutorunEvent[];
+    const retried = foldEvents([...events, ...failed])!;
+    expect(STAGE_CELLS.TRIES("2", retried.stages["2"]!)).toBe("1/2 (retried 1)");
   });
 });
 
