@@ -40,10 +40,13 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
   const add: Add = (level, text, fix) => findings.push({ level, text, ...(fix ? { fix } : {}) });
   const here = await git.toplevel(f.project ?? ctx.cwd);
   const configured = loadConfig(ctx.home, here, {}, ctx.env);
-  const usesClaude = await checkTools(ctx, { here, config: configured }, add);
+  const orchestrations = loadOrchestrations(ctx.home);
+  // Runs started with their own agent (`--agent-cmd`) do not need claude.
+  const agents = orchestrations.map((o) => readSettings(o.paths.dir)?.agentCommand[0]);
+  const runsNeedNoClaude = agents.length > 0 && agents.every((a) => a !== undefined && !isClaude(a));
+  const usesClaude = await checkTools(ctx, { here, config: configured, runsNeedNoClaude }, add);
   checkStateDir(ctx.home, add);
   add(...checkTemplates(pluginDir()));
-  const orchestrations = loadOrchestrations(ctx.home);
   // Other machines of the configuration (hosts): reachable, same autorun, tmux, git, the agent, its trust of the roots there.
   const running = orchestrations.filter((o) => o.status.status !== "completed" && o.status.status !== "failed").map((o) => o.status.project_slug);
   for (const h of await hostFindings({ home: ctx.home }, resolveHosts(configured), configured, running)) add(h.level, h.text);
@@ -65,7 +68,7 @@ export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; 
 }
 
 /** tmux, git, the agent, the git identity, node; true when the agent is Claude Code. */
-async function checkTools(ctx: Ctx, project: { here: string | undefined; config: ReturnType<typeof loadConfig> }, add: Add): Promise<boolean> {
+async function checkTools(ctx: Ctx, project: { here: string | undefined; config: ReturnType<typeof loadConfig>; runsNeedNoClaude: boolean }, add: Add): Promise<boolean> {
   const { here, config } = project;
   const tmuxV = await createTmux().version();
   add(tmuxV ? "ok" : "problem", tmuxV ? `tmux: ${tmuxV}` : "tmux not found: install it (apt-get install tmux / brew install tmux)");
@@ -76,7 +79,8 @@ async function checkTools(ctx: Ctx, project: { here: string | undefined; config:
   const usesClaude = isClaude(agent);
   if (usesClaude) {
     const claudeV = await commandVersion(agent);
-    if (!claudeV) add("warn", `${agent} not found: npm install -g @anthropic-ai/claude-code, or set agentCommand`);
+    const forNow = project.runsNeedNoClaude ? " (the runs under this home use their own agent command, so they do not need it; a run without --agent-cmd does)" : "";
+    if (!claudeV) add("warn", `${agent} not found: npm install -g @anthropic-ai/claude-code, or set agentCommand${forNow}`);
     else if (claudeTooOld(claudeV)) add("problem", `claude: ${claudeV} is too old for --worktree (needs ${CLAUDE_MIN_VERSION.join(".")} or later): npm install -g @anthropic-ai/claude-code`);
     else add(...claudeVersionFinding(claudeV));
     add(...checkSandbox(config.sandbox));

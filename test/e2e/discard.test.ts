@@ -44,9 +44,13 @@ describe("doctor never starts anything", () => {
     await execa("git", ["-C", wt2, "commit", "-qm", "unmerged work"], { env: sb.env });
     for (const id of ["1", "2"]) expect((await sb.cli(["skip", "skipped", id])).code).toBe(0);
     await waitForEnd(sb, "skipped");
-    const r = await sb.cli(["doctor", "--fix"]);
+    // No claude on PATH (the test runner's node_modules/.bin has one).
+    const path = (sb.env.PATH ?? "").split(":").filter((d) => !d.includes("node_modules")).join(":");
+    const r = await sb.cli(["doctor", "--fix"], { env: { PATH: path } });
     const empty = `! worktree ${wt1} belongs to stage 1, which was skipped; it holds nothing main lacks (no commits or changed files of its own); left alone (to remove it: git -C ${sb.repo} worktree remove ${wt1} && git -C ${sb.repo} branch -d worktree-skipped-stage-1)`;
     expect(r.stdout).toContain(empty);
+    // With no claude installed: the runs here use their own agent, and doctor says they do not need it.
+    expect(r.stdout).toContain("! claude not found: npm install -g @anthropic-ai/claude-code, or set agentCommand (the runs under this home use their own agent command, so they do not need it; a run without --agent-cmd does)");
     expect(r.stdout).toContain(`! worktree ${wt2} belongs to stage 2, which was skipped (not merged; skip keeps its worktree and branch); left alone (when you no longer need it: git -C ${sb.repo} worktree remove ${wt2} && git -C ${sb.repo} branch -D worktree-skipped-stage-2)`);
     expect(existsSync(wt1) && existsSync(wt2)).toBe(true);
     // The commands it names do what it says.
