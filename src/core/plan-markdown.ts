@@ -258,7 +258,7 @@ function readBodySettings(body: string[], fenced: boolean[], at: { firstLine: nu
     if (fenced[i]) return;
     const setting = matchSettingLine(line);
     if (!setting) return;
-    applySetting(settings, setting.key, setting.value, `${file}:${firstLine + i}: stage ${id}`);
+    applySetting(settings, setting.key, setting.value, `${file}:${firstLine + i}: stage ${id}: ${setting.label}`);
     settingLines[setting.key] = firstLine + i;
   });
   return Object.keys(settings).length > 0 ? { settings, settingLines } : undefined;

@@ -56,6 +56,8 @@ const SETTING_LINE =
 export interface SettingLine {
   key: (typeof SETTING_KEYS)[number];
   value: string;
+  /** The label as the plan wrote it ("Max attempts", "Attempts"), for errors. */
+  label: string;
 }
 
 /** Where each setting of a stage was written (the last line, for a setting written twice). */
@@ -69,32 +71,34 @@ export function settingLine(stage: { line: number; settingLines?: SettingLines }
 export function matchSettingLine(line: string): SettingLine | undefined {
   const m = SETTING_LINE.exec(line);
   if (!m) return undefined;
-  const word = m[1]!.toLowerCase().replace(/[ _]+/g, " ");
+  const label = m[1]!;
+  const word = label.toLowerCase().replace(/[ _]+/g, " ");
   const value = m[2]!.replace(/^`|`$/g, "").trim();
-  if (word === "model") return /^[a-z][a-z0-9.\-[\]]*$/.test(value) ? { key: "model", value } : undefined;
-  if (word.startsWith("exclusive") || word.startsWith("resource")) return { key: "exclusive_resources", value };
-  if (word.startsWith("budget")) return { key: "budget_usd", value };
+  const is = (key: SettingLine["key"], v = value): SettingLine => ({ key, value: v, label });
+  if (word === "model") return /^[a-z][a-z0-9.\-[\]]*$/.test(value) ? is("model") : undefined;
+  if (word.startsWith("exclusive") || word.startsWith("resource")) return is("exclusive_resources");
+  if (word.startsWith("budget")) return is("budget_usd");
   // "Max attempts: two" is a setting written wrong (refused with the fix), "Attempts: many were made" prose.
-  if (word === "max attempts") return { key: "max_attempts", value };
-  if (word === "attempts") return /^\d/.test(value) ? { key: "max_attempts", value } : undefined;
-  if (word === "validate") return value ? { key: "validate", value } : undefined;
+  if (word === "max attempts") return is("max_attempts");
+  if (word === "attempts") return /^\d/.test(value) ? is("max_attempts") : undefined;
+  if (word === "validate") return value ? is("validate") : undefined;
   // One host name, or a list of label words: "Host: the staging box" or "Needs: more tests" is prose.
-  if (word === "host") return HOST_WORD.test(value) ? { key: "host", value } : undefined;
-  if (word === "needs") return LABEL_LIST.test(value) ? { key: "needs", value } : undefined;
+  if (word === "host") return HOST_WORD.test(value) ? is("host") : undefined;
+  if (word === "needs") return LABEL_LIST.test(value) ? is("needs") : undefined;
   // Only "done" counts; "Status: in progress" or "Status: draft" is the author's note.
-  return saysDone(value) ? { key: "status", value: "completed" } : undefined;
+  return saysDone(value) ? is("status", "completed") : undefined;
 }
 
 const HOST_WORD = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const LABEL_LIST = /^[A-Za-z][A-Za-z0-9._-]*(?:\s*,\s*[A-Za-z][A-Za-z0-9._-]*)*$/;
 
-/** Where a setting came from, for errors: `plan.md:12: stage 3`. */
+/** Where a setting came from, for errors, ending in its name as written: `plan.md:12: stage 3: Max attempts`. */
 export type Where = string;
 
 /** A model name as written; whether it is known depends on the configuration's `prices` (`checkModels`). */
 function readModel(value: unknown, where: Where): string {
   const name = typeof value === "string" ? value.trim() : "";
-  if (!name || /\s/.test(name)) throw new UserError(`${where}: model must be one model name; use ${KNOWN_MODELS}.`);
+  if (!name || /\s/.test(name)) throw new UserError(`${where} must be one model name; use ${KNOWN_MODELS}.`);
   return name;
 }
 
@@ -110,13 +114,13 @@ function readBudget(value: unknown, where: Where): number {
   const text = typeof value === "number" ? String(value) : typeof value === "string" ? value.trim() : "";
   const m = /^\$?\s*(-?\d+(?:\.\d+)?)\s*(?:usd|\$|dollars?)?$/i.exec(text);
   const n = m ? Number(m[1]) : NaN;
-  if (!Number.isFinite(n) || n <= 0) throw new UserError(`${where}: budget ${JSON.stringify(text || value)} is not an amount of dollars above 0; write it like $5 or 2.50.`);
+  if (!Number.isFinite(n) || n <= 0) throw new UserError(`${where} ${JSON.stringify(text || value)} is not an amount of dollars above 0; write it like $5 or 2.50.`);
   return n;
 }
 
 export function readAttempts(value: unknown, where: Where): number {
   const n = typeof value === "number" ? value : typeof value === "string" && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 100) throw new UserError(`${where}: max_attempts ${JSON.stringify(value)} must be a whole number from 1 to 100.`);
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new UserError(`${where} ${JSON.stringify(value)} must be a whole number from 1 to 100.`);
   return n;
 }
 
@@ -124,10 +128,10 @@ function readResources(value: unknown, where: Where): string[] {
   const items = Array.isArray(value) ? value : typeof value === "string" ? value.split(/[,;]|\s+and\s+/) : value === null || value === undefined ? [] : [value];
   const names: string[] = [];
   for (const item of items) {
-    if (typeof item !== "string" && typeof item !== "number") throw new UserError(`${where}: exclusive_resources must be a list of names.`);
+    if (typeof item !== "string" && typeof item !== "number") throw new UserError(`${where} must be a list of names.`);
     const name = String(item).replace(/[`*_]/g, "").trim().toLowerCase();
     if (!name || /^(?:none|n\/a|—|-)$/.test(name)) continue;
-    if (!/^[\p{L}\p{N}][\p{L}\p{N} ._:/-]{0,63}$/u.test(name)) throw new UserError(`${where}: exclusive resource ${JSON.stringify(String(item))} is not a usable name; use letters, digits, - and _.`);
+    if (!/^[\p{L}\p{N}][\p{L}\p{N} ._:/-]{0,63}$/u.test(name)) throw new UserError(`${where} ${JSON.stringify(String(item))} is not a usable name; use letters, digits, - and _.`);
     if (!names.includes(name)) names.push(name);
   }
   return names;
@@ -140,7 +144,7 @@ function readValidate(value: unknown, where: Where): string[][] {
   for (const item of list) {
     if (Array.isArray(item) && item.length > 0 && item.every((a) => typeof a === "string" && a.length > 0)) commands.push(item as string[]);
     else if (typeof item === "string" && item.trim()) commands.push(splitWords(item, where));
-    else throw new UserError(`${where}: validate must be a command ("npm test") or a list of them.`);
+    else throw new UserError(`${where} must be a command ("npm test") or a list of them.`);
   }
   return commands;
 }
@@ -172,15 +176,15 @@ function splitWords(text: string, where: Where): string[] {
       inWord = true;
     }
   }
-  if (quote) throw new UserError(`${where}: validate command ${JSON.stringify(text)} has an unclosed ${quote} quote; close it.`);
+  if (quote) throw new UserError(`${where} command ${JSON.stringify(text)} has an unclosed ${quote} quote; close it.`);
   if (inWord) words.push(word);
-  if (words.length === 0) throw new UserError(`${where}: validate command is empty; write the command to run.`);
+  if (words.length === 0) throw new UserError(`${where} command is empty; write the command to run.`);
   return words;
 }
 
 function readHostName(value: unknown, where: Where): string {
   const name = typeof value === "string" ? value.trim() : "";
-  if (!HOST_WORD.test(name)) throw new UserError(`${where}: host ${JSON.stringify(value)} is not a host name; name one of the configuration's hosts (letters, digits, . _ -).`);
+  if (!HOST_WORD.test(name)) throw new UserError(`${where} ${JSON.stringify(value)} is not a host name; name one of the configuration's hosts (letters, digits, . _ -).`);
   return name;
 }
 
@@ -188,7 +192,7 @@ function readLabels(value: unknown, where: Where): string[] {
   const items = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : [value];
   return items.map((item) => {
     const label = typeof item === "string" ? item.trim() : "";
-    if (!/^[A-Za-z][A-Za-z0-9._-]{0,63}$/.test(label)) throw new UserError(`${where}: ${JSON.stringify(item)} is not a host label; labels are words such as gpu or big-disk.`);
+    if (!/^[A-Za-z][A-Za-z0-9._-]{0,63}$/.test(label)) throw new UserError(`${where} ${JSON.stringify(item)} is not a host label; labels are words such as gpu or big-disk.`);
     return label;
   });
 }
