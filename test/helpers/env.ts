@@ -32,8 +32,12 @@ export async function makeSandbox(opts: { repo?: boolean } = {}): Promise<Sandbo
   const repo = join(dir, "repo");
   const socket = `autorun-test-${process.pid}-${++counter}-${Date.now() % 100000}`;
   mkdirSync(home, { recursive: true });
+  // A HOME of its own: nothing of the person's (~/.claude.json, ~/.tmux.conf, ~/.gitconfig) is read.
+  const userHome = join(dir, "user-home");
+  mkdirSync(userHome);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    HOME: userHome,
     AUTORUN_HOME: home,
     AUTORUN_TMUX_SOCKET: socket,
     AUTORUN_SIM_DELAY_MS: "50",
