@@ -31,7 +31,7 @@ export async function currentBranch(root: string): Promise<string | undefined> {
 
 /** Tracked changes only: untracked files are the user's and a merge never touches them silently. */
 export async function trackedChanges(root: string): Promise<string[]> {
-  const r = expectOk("git", ["status"], await run(root, ["--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=no"]), "git status");
+  const r = expectOk("git", ["status"], await run(root, ["--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=no", "--no-renames"]), "git status");
   return porcelainPaths(r.stdout);
 }
 

@@ -48,6 +48,14 @@ async function adapterCalls(): Promise<void> {
   await git.firstParentSubjects(wt, "main", "HEAD");
 }
 
+describe("the paths git status names", () => {
+  it("a staged rename is both whole paths, not its record cut in two", async () => {
+    await sh(wt, "mv", "a.txt", "renamed.txt");
+    expect((await git.trackedChanges(wt)).sort()).toEqual(["a.txt", "renamed.txt"]);
+    expect((await git.dirtyFiles(wt)).sort()).toEqual(["a.txt", "renamed.txt"]);
+  });
+});
+
 describe("git in a stage's worktree", () => {
   it("does not run an fsmonitor named in a submodule's own configuration", async () => {
     const sub = join(wt, "sub");
