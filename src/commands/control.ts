@@ -21,6 +21,8 @@ import { preflightOrchestration } from "./preflight.js";
 import { sentence, stagesList } from "../core/printable.js";
 import { stageState } from "../core/words.js";
 import { onThisMachine } from "../core/hosts.js";
+import { readReview, reviewEntries } from "../state/review.js";
+import { actionsFor, parseAnswer } from "../core/review-actions.js";
 
 export async function runResume(ctx: Ctx, plan: string, opts: { budget?: number; stageBudget?: number } = {}): Promise<number> {
   const found = resolveOrchestration(ctx, plan);
@@ -67,10 +69,31 @@ async function relaunchGone(ctx: Pick<Ctx, "out">, orch: LoadedOrchestration): P
   const running = Object.entries(orch.status.stages).filter(([, s]) => s.status === "in_progress" && !s.implement_done && onThisMachine(s.host));
   if (running.length === 0) return;
   const sessions = new Set(await createTmux(orch.config.tmuxSocket).listSessions());
-  const gone = running.filter(([, s]) => !sessions.has(s.session)).map(([id]) => id);
+  const dead = running.filter(([, s]) => !sessions.has(s.session)).map(([id]) => id);
+  if (dead.length === 0) return;
+  // A stage whose review the person answered `skip` (or `merged`) meanwhile: the monitor does that first.
+  const answered = answersThatEnd(orch);
+  for (const id of dead.filter((id) => answered.has(id))) ctx.out(`Stage ${id}: its session is gone, and your answer to ${answered.get(id)!.file} (${answered.get(id)!.word}) is carried out instead of a relaunch.`);
+  const gone = dead.filter((id) => !answered.has(id));
   if (gone.length === 0) return;
   appendFor(orch.paths, orch.status, { type: "orchestration_resumed", relaunch: gone });
   ctx.out(`${sentence(stagesList(gone))}: ${gone.length === 1 ? "its session is" : "their sessions are"} gone; the monitor relaunches ${gone.length === 1 ? "it" : "them"} (not counted against ${gone.length === 1 ? "its" : "their"} attempts).`);
+}
+
+/** The stages of the run whose review by the monitor has an answer that ends their session's work (`skip`, `merged`), saved while no monitor ran. */
+function answersThatEnd(orch: LoadedOrchestration): Map<string, { file: string; word: string }> {
+  const out = new Map<string, { file: string; word: string }>();
+  for (const r of reviewEntries(orch.paths.home)) {
+    if (r.state !== "answered" || r.orch_dir !== orch.paths.dir || r.stage === null || r.key === null) continue;
+    try {
+      const review = readReview(r.file);
+      const parsed = parseAnswer(review.answers.at(-1)?.answer ?? "", actionsFor(r.key, true, review.meta?.about));
+      if (parsed.ok && (parsed.action.word === "skip" || parsed.action.word === "merged")) out.set(r.stage, { file: r.file, word: parsed.action.word });
+    } catch {
+      // gone or unreadable since it was listed: nothing to say of it
+    }
+  }
+  return out;
 }
 
 /**

@@ -2,12 +2,13 @@
  * The reviews the monitor files take answers that do something: written in the review, done by
  * the monitor, recorded (`review_answered` with the action and its effect), the review resolved.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
 import { waitFor, type Sandbox } from "../helpers/env.js";
-import { answerReview as answer, eventsOf, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
+import { answerReview as answer, eventsOf, idleRun, orchestrate, statusOf, waitForEnd } from "../helpers/orch.js";
+import { renderReview } from "../../src/state/review.js";
 
 const reviews = (sb: Sandbox, plan: string) => eventsOf(sb, plan, "review_requested").map((e) => String(e.file));
 const answers = (sb: Sandbox, plan: string) => eventsOf(sb, plan, "review_answered") as { file: string; action?: string; effect?: string }[];
@@ -57,5 +58,26 @@ describe("answering the monitor's reviews", () => {
     expect(await waitForEnd(sb, "stuck", 60_000)).toBe("completed");
     expect(eventsOf(sb, "stuck", "review_resolved").find((e) => e.file === file)).toMatchObject({ reason: "stage 1 was merged by a person" });
     expect((await sb.cli(["review", "list", "--json"])).stdout).not.toMatch(/"state": "(open|answered)"/);
+  });
+
+  it("an answer saved while no monitor ran is carried out by resume's monitor, and resume does not call the stage relaunched", async ({ sb }) => {
+    const dir = await idleRun(sb, "asked");
+    await sb.tmux("kill-session", "-t", "=asked_stage-1");
+    // The review the monitor filed about stage 1 before the run was stopped, answered `skip` since.
+    mkdirSync(join(sb.home, "review"), { recursive: true });
+    const file = join(sb.home, "review", "2026-01-01-000000-stage-1-is-stuck.md");
+    writeFileSync(file, renderReview("Stage 1 is stuck at its prompt", "idle", [{ topic: "What now?", question: "Answer `nudge [message]`, `merged` or `skip`." }], { stage: "1", orch_dir: dir, plan_name: "asked", key: "idle", actions: ["nudge", "merged", "skip"], questions: 1, created_at: new Date().toISOString() }));
+    const first = sb.events("asked")[0]!;
+    const ident = { orch_dir: first.orch_dir, plan_name: first.plan_name, project_slug: first.project_slug };
+    appendFileSync(join(dir, "events.jsonl"), JSON.stringify({ ts: new Date().toISOString(), ...ident, type: "review_requested", stage: "1", file, title: "Stage 1 is stuck at its prompt", key: "idle" }) + "\n");
+    answer(file, "skip");
+    const r = await sb.cli(["resume", "asked"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/relaunch(es)? it/);
+    expect(r.stdout).toContain(`Stage 1: its session is gone, and your answer to ${file} (skip) is carried out instead of a relaunch.`);
+    await waitFor("stage 1 skipped", () => eventsOf(sb, "asked", "stage_skipped", "1").length === 1);
+    expect(eventsOf(sb, "asked", "stage_relaunched", "1")).toEqual([]);
+    expect(eventsOf(sb, "asked", "orchestration_resumed")).toEqual([]);
+    expect((await sb.cli(["stop", "asked", "--sessions"])).code).toBe(0);
   });
 });
