@@ -25,6 +25,8 @@ export interface CleanupDeps {
   log: (msg: string) => void;
   /** What waiting for the agent's turn to end goes by (default: the real one). */
   clock?: Clock;
+  /** How long a claude whose lock holds the worktree gets to exit once its session ended (default 5 s). */
+  lockWaitMs?: number;
 }
 
 /**
@@ -92,7 +94,7 @@ export async function cleanup(deps: CleanupDeps, { id, stage, root, base }: Done
   }
   // Everything uncommitted is copied aside and every commit is in the base, so --force loses nothing
   // of the agent's. A lock claude left is lifted only when that claude is gone or was this stage's.
-  const removal = await removeStageWorktree(root, worktree, { orchDir: deps.paths.dir, stage: id, sessionEnded: true });
+  const removal = await removeStageWorktree(root, worktree, { orchDir: deps.paths.dir, stage: id, sessionEnded: true }, deps.lockWaitMs);
   if (!removal.removed) {
     deps.log(`stage ${id}: kept worktree ${worktree} and branch ${branch}: ${removal.why}`);
     return;

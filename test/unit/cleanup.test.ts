@@ -76,7 +76,8 @@ function mergedStage(id: string) {
   return stage;
 }
 
-const run = (id: string, stage: ReturnType<typeof mergedStage>) => cleanup({ tmux, paths, log: (m) => logs.push(m) }, { id, stage, root: repo, base: "main" });
+// A live claude's lock is waited on for 0.3 s, not the 5 s a monitor gives it.
+const run = (id: string, stage: ReturnType<typeof mergedStage>) => cleanup({ tmux, paths, log: (m) => logs.push(m), lockWaitMs: 300 }, { id, stage, root: repo, base: "main" });
 const refExists = (ref: string) => spawnSync("git", ["-C", repo, "rev-parse", "--verify", "--quiet", ref]).status === 0;
 
 describe("cleanup of a worktree Claude Code locked", () => {
