@@ -57,9 +57,14 @@ function wholeOrParts(text: string, refs: DepRef[]): DepRef[] {
   return refs.length > 1 && refs.every((r) => r.kind === "text") ? [{ kind: "text", text, parts: refs }] : refs;
 }
 
+/** Ids with only spaces between them: "1 2", "Stages 1 2 3". */
+const SPACED_IDS = new RegExp(String.raw`^(?:${KEYWORD}[\s_-]*)?${ID}(?:\s+${ID})+$`, "i");
+
 /** One item: an id or a range ("Stages 1, 2", "Stage 1 and 2": a bare number is still an id), else a name. */
 function refOf(part: string): DepRef[] {
   if (NONE.test(part)) return [];
+  // Each id of "1 2" (not only the first, with the rest taken for a note about it).
+  if (SPACED_IDS.test(part)) return [...part.matchAll(new RegExp(ID, "g"))].flatMap((m) => refOf(m[0]));
   const m = REF.exec(part);
   if (!m?.[1]) return [{ kind: "text", text: part }];
   const from = normalizeId(m[1]);

@@ -27,5 +27,7 @@ export function compareIds(a: string, b: string): number {
 
 /** Every known id from `from` to `to` (a range `1-3` covers 1, 2, 2.1 and 3). */
 export function expandRange(from: string, to: string, known: readonly string[]): string[] {
-  return known.filter((id) => compareIds(id, from) >= 0 && compareIds(id, to) <= 0 && !Number.isNaN(Number(id.split(".")[0])));
+  // "Stages 3-1" means the same stages as "Stages 1-3".
+  const [low, high] = compareIds(from, to) <= 0 ? [from, to] : [to, from];
+  return known.filter((id) => compareIds(id, low) >= 0 && compareIds(id, high) <= 0 && !Number.isNaN(Number(id.split(".")[0])));
 }
