@@ -81,12 +81,27 @@ export function buildProgram(setCode: (code: number) => void): Command {
       cmd.addOption(option);
     }
     cmd.action(async (...received: unknown[]) => {
+      await refuseFlagAsValue(cmd);
       if (spec.person) await refuseInStage(spec.name);
       const args: Args = received.slice(0, spec.args?.length ?? 0).map(asArg);
       setCode(await spec.invoke(await ctx(), args, cmd.opts()));
     });
   }
   return program;
+}
+
+/**
+ * An option whose value was left out takes the next word, even another of the command's options
+ * (`--permission-mode --dry-run`, and the dry run is lost): refused, before anything is done.
+ */
+async function refuseFlagAsValue(cmd: Command): Promise<void> {
+  const flags = new Set(cmd.options.map((o) => o.long).filter((f): f is string => f !== undefined));
+  for (const o of cmd.options) {
+    const value: unknown = cmd.getOptionValue(o.attributeName());
+    if (typeof value !== "string" || !flags.has(value.split("=")[0]!)) continue;
+    const { UserError } = await import("./errors.js");
+    throw new UserError(`${o.long} was given no value: it took the option ${value} as its value; write ${o.flags} before ${value}.`);
+  }
 }
 
 /** A command only a person may run, called from a stage's session: a user error, nothing done. */

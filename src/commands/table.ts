@@ -44,6 +44,12 @@ async function orchestrate(c: Ctx, plan: string, f: Z.infer<ReturnType<typeof or
     budgetUsd: f.budget,
     stageBudgetUsd: f.stageBudget,
   };
+  // What only shapes a dry run's output must not let a real run start unasked.
+  const shaping = f.json ? "--json" : f.verbose ? "--verbose" : undefined;
+  if (shaping !== undefined && !f.dryRun) {
+    const { UserError } = await import("../errors.js");
+    throw new UserError(`${shaping} goes with --dry-run (it shapes what the dry run prints, and a run is started without it); add --dry-run, or leave ${shaping} out to start the run.`);
+  }
   if (f.agentCmd !== undefined) {
     const { parseAgentCmd } = await import("../adapters/agent.js");
     const { UserError } = await import("../errors.js");

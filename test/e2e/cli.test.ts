@@ -5,7 +5,7 @@ import { fakeClaudeEnv } from "../helpers/fake-claude.js";
 import { it } from "../helpers/fixture.js";
 import { execa } from "execa";
 import { CLI, ROOT, waitFor } from "../helpers/env.js";
-import { orchestrate } from "../helpers/orch.js";
+import { orchestrate, sleepAgent } from "../helpers/orch.js";
 
 
 const fixtures = join(ROOT, "test", "fixtures", "plans");
@@ -182,6 +182,22 @@ describe("bad input: one line, exit 2, nothing written", () => {
       expect(bad.code).toBe(2);
       expect(bad.stderr.trim()).toBe(`autorun: ${flag}: ${said}; fix the flag.`);
     }
+  });
+
+  it("an option whose value was left out, or --json without --dry-run, starts nothing: exit 2, nothing written", async ({ sb }) => {
+    const plan = sb.writePlan("unasked.md", "## Stage 1: A\n");
+    const tries: [string[], string][] = [
+      [["--permission-mode", "--dry-run"], "autorun: --permission-mode was given no value: it took the option --dry-run as its value; write --permission-mode <mode> before --dry-run."],
+      [["--json"], "autorun: --json goes with --dry-run (it shapes what the dry run prints, and a run is started without it); add --dry-run, or leave --json out to start the run."],
+      [["--verbose"], "autorun: --verbose goes with --dry-run (it shapes what the dry run prints, and a run is started without it); add --dry-run, or leave --verbose out to start the run."],
+    ];
+    for (const [flags, said] of tries) {
+      const r = await sb.cli(["orchestrate", plan, "--agent-cmd", sleepAgent, "--no-monitor", ...flags]);
+      expect([r.code, r.stderr.trim()]).toEqual([2, said]);
+    }
+    expect(existsSync(join(sb.home, "orchestration"))).toBe(false);
+    expect((await sb.tmux("list-sessions")).code).not.toBe(0);
+    expect((await sb.git("worktree", "list")).split("\n")).toHaveLength(1);
   });
 
   it("an invalid config file names the file and key", async ({ sb }) => {
