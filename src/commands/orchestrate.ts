@@ -172,7 +172,7 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
     printDryRun(ctx, prep, opts.json === true, opts.verbose === true);
     // Every refusal the real run would make, on the same grounds (it checks when it starts a run).
     const status = existsSync(prep.paths.events) ? loadStatus(prep.paths) : undefined;
-    const refusal = await existingRunRefusal(prep, status, opts.fresh === true);
+    const refusal = await existingRunRefusal(prep, status, { fresh: opts.fresh === true, flags: opts.config });
     const problems = refusal ? [refusal] : !status || opts.fresh ? await preflightProblems(prep.config, ctx.env, projectRoot, { home: ctx.home, slug: prep.slug }) : [];
     for (const p of problems) ctx.err(`autorun: the run would refuse: ${p}`);
     if (status && !opts.fresh && !refusal) {
@@ -192,7 +192,7 @@ export async function runOrchestrate(ctx: Ctx, planArg: string, opts: Orchestrat
 async function orchestrateLocked(ctx: Ctx, prepared: PreparedPlan, opts: OrchestrateOptions): Promise<number> {
   const projectRoot = prepared.projectRoot!;
   let status = existsSync(prepared.paths.events) ? loadStatus(prepared.paths) : undefined;
-  const refusal = await existingRunRefusal(prepared, status, opts.fresh === true);
+  const refusal = await existingRunRefusal(prepared, status, { fresh: opts.fresh === true, flags: opts.config });
   if (refusal) throw new UserError(refusal);
   // Under the lock, the slug is read again (a concurrent orchestrate may have just started this
   // plan); beside it, before anything is written, whether the agent can start (it would only die in

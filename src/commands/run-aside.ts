@@ -6,19 +6,52 @@ import { existsSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { orchPaths, reportsDir, type OrchPaths } from "../state/paths.js";
 import { createTmux } from "../adapters/tmux.js";
-import type { Status } from "../types/schemas.js";
+import type { ConfigFile, Status } from "../types/schemas.js";
 import type { Ctx } from "./ctx.js";
 import type { PreparedPlan } from "./prepared-plan.js";
 
 /**
  * Why the plan's orchestration as it stands refuses a new start (the dry run says it, the run
- * throws it): a completed one without `--fresh`, a live one with it.
+ * throws it): a completed one without `--fresh`, a live one with it, and one going on with the
+ * settings it started with when flags given now say otherwise.
  */
-export async function existingRunRefusal(prep: PreparedPlan, status: Status | undefined, fresh: boolean): Promise<string | undefined> {
+export async function existingRunRefusal(prep: PreparedPlan, status: Status | undefined, run: { fresh: boolean; flags: ConfigFile }): Promise<string | undefined> {
   if (!status) return undefined;
-  if (fresh) return freshWhileLive(prep.paths, prep.planName, status, prep.config.tmuxSocket);
+  if (run.fresh) return freshWhileLive(prep.paths, prep.planName, status, prep.config.tmuxSocket);
   if (status.status === "completed") return `orchestration ${prep.planName} already completed (${prep.paths.dir}); pass --fresh to start it again (the old one is kept beside it).`;
+  const ignored = await ignoredFlags(prep.paths, run.flags);
+  if (ignored.length > 0) {
+    return `orchestration ${prep.planName} exists (${status.status}) and goes on with the settings it started with, so ${ignored.join(", ")} would be ignored; leave ${ignored.length === 1 ? "it" : "them"} out to continue it (a budget is raised with autorun resume ${prep.planName} --budget <dollars>), or start it over with ${ignored.length === 1 ? "it" : "them"}: --fresh.`;
+  }
   return undefined;
+}
+
+/** The flags of `orchestrate` by their configuration key. */
+const FLAGS: [keyof ConfigFile, string][] = [
+  ["maxParallel", "--max-parallel"],
+  ["schedule", "--schedule"],
+  ["model", "--model"],
+  ["permissionMode", "--permission-mode"],
+  ["tmuxSocket", "--tmux-socket"],
+  ["stallSeconds", "--stall-seconds"],
+  ["budgetUsd", "--budget"],
+  ["stageBudgetUsd", "--stage-budget"],
+  ["agentCommand", "--agent-cmd"],
+];
+
+/** Flags given to a run that exists which differ from the settings it started with (and would be ignored). */
+async function ignoredFlags(paths: OrchPaths, flags: ConfigFile): Promise<string[]> {
+  const { readSettings } = await import("../state/settings.js");
+  let recorded: ConfigFile | undefined;
+  try {
+    recorded = readSettings(paths.dir);
+  } catch {
+    return [];
+  }
+  if (!recorded) return [];
+  // `manual` is recorded as `default` where the installed claude names it so: one mode.
+  const same = (key: keyof ConfigFile, a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b) || (key === "permissionMode" && [a, b].every((m) => m === "manual" || m === "default"));
+  return FLAGS.filter(([key]) => flags[key] !== undefined && !same(key, flags[key], recorded[key])).map(([key, flag]) => `${flag} ${Array.isArray(flags[key]) ? JSON.stringify(flags[key]) : String(flags[key])}`);
 }
 
 /**

@@ -99,7 +99,8 @@ describe("sessions that die (real tmux, simulated agent)", () => {
       await waitFor(`${p} events`, () => sb.events("sigkill").length >= p || sb.events("sigkill").some((e) => e.type === "orchestration_complete"));
       if (sb.events("sigkill").some((e) => e.type === "orchestration_complete")) break;
       await killMonitor(sb, "sigkill");
-      const r = p === 14 ? await sb.cli(["orchestrate", plan, "--agent-cmd", "ignored"]) : await sb.cli(["resume", "sigkill"]);
+      // orchestrate again goes on with the agent the run started with (no --agent-cmd needed).
+      const r = p === 14 ? await sb.cli(["orchestrate", plan]) : await sb.cli(["resume", "sigkill"]);
       // What it said, the monitor's log and the events, should it fail (it did once, under load).
       if (r.code !== 0) expect.fail(`${p === 14 ? "orchestrate" : "resume"} exited ${r.code}:\n${r.stdout}${r.stderr}\n${await describeSandbox(sb)}`);
     }

@@ -8,6 +8,7 @@ import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
 import type { Sandbox } from "../helpers/env.js";
 import { fakeClaudeEnv } from "../helpers/fake-claude.js";
+import { statusOf } from "../helpers/orch.js";
 
 const KEY = "sk-ant-api03-0123456789abcdefghijklmnopqrstuvwxyz-TESTKEY";
 
@@ -143,6 +144,15 @@ describe("a plan changed since its run started", () => {
     const real = await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", agent]);
     expect(real.code, real.stderr).toBe(0);
     expect(real.stderr.trim()).toBe(warning);
+    // Flags it would not take (it keeps the settings it started with) are refused, dry or not, and named.
+    const events = sb.events("grown").length;
+    const said = "orchestration grown exists (running) and goes on with the settings it started with, so --max-parallel 1, --budget 3 would be ignored; leave them out to continue it (a budget is raised with autorun resume grown --budget <dollars>), or start it over with them: --fresh.";
+    const flagged = await sb.cli(["orchestrate", plan, "--no-monitor", "--agent-cmd", agent, "--max-parallel", "1", "--budget", "3"]);
+    expect([flagged.code, flagged.stderr.trim().split("\n").at(-1)]).toEqual([2, `autorun: ${said}`]);
+    const dryFlagged = await sb.cli(["orchestrate", plan, "--dry-run", "--agent-cmd", agent, "--max-parallel", "1", "--budget", "3"]);
+    expect([dryFlagged.code, dryFlagged.stderr.trim().split("\n").at(-1)]).toEqual([2, `autorun: the run would refuse: ${said}`]);
+    expect(sb.events("grown")).toHaveLength(events);
+    expect(statusOf(sb, "grown")).toMatchObject({ max_parallel: 4, budget_usd: null });
     expect((await sb.cli(["stop", "grown", "--sessions"])).code).toBe(0);
   });
 });
