@@ -1,5 +1,5 @@
 /** `autorun review new|list|open|wait|answers`: questions for a person, answered in their editor. */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { watch } from "chokidar";
 import { createReviewFile, parseReview, readReview, reviewEntries, type ParsedReview, type ReviewEntry, type ReviewQuestion } from "../state/review.js";
@@ -88,12 +88,11 @@ export function runReviewList(ctx: Ctx, f: { json?: boolean; all?: boolean }): n
 }
 
 export async function runReviewOpen(ctx: Ctx, file: string | undefined): Promise<number> {
-  let target = file ? resolve(ctx.cwd, file) : reviewEntries(ctx.home).find((e) => e.state === "open")?.file;
+  let target = file ? namedReview(ctx, file).target : reviewEntries(ctx.home).find((e) => e.state === "open")?.file;
   if (!target) {
     ctx.out("No unanswered review files.");
     return 0;
   }
-  if (!existsSync(target)) throw new UserError(`no review file at ${target}; see \`autorun review list\`.`);
   const editor = ctx.env.VISUAL || ctx.env.EDITOR;
   if (!editor) throw new UserError(`set $VISUAL or $EDITOR to open ${target} (e.g. export EDITOR=vim), or open it yourself.`);
   target = resolve(target);
@@ -153,26 +152,30 @@ function whatFollows(r: ParsedReview): string {
     : `no monitor is running for ${meta.plan_name ?? "its run"}, so nothing happens yet; \`autorun resume ${meta.plan_name ?? "<plan>"}\` starts one, which does ${then}.`;
 }
 
-export function runReviewAnswers(ctx: Ctx, file: string): number {
+/**
+ * The review file a person or agent named, read: one that does not exist, is a directory or holds
+ * no question (a plan, say) is refused with what to do instead, before any editor or wait.
+ */
+function namedReview(ctx: Ctx, file: string): { target: string; review: ParsedReview } {
   const target = resolve(ctx.cwd, file);
-  if (!existsSync(target)) throw new UserError(`no review file at ${target}.`);
-  const r = readReview(target);
-  if (!r.meta && r.answers.length === 0) throw new UserError(`${target} is not a review file (no questions to answer in it); see autorun review list.`);
+  if (!existsSync(target)) throw new UserError(`no review file at ${target}; see autorun review list.`);
+  if (statSync(target).isDirectory()) throw new UserError(`${target} is a directory, not a review file; name one of the files autorun review list shows.`);
+  const review = readReview(target);
+  if (!review.meta && review.answers.length === 0) throw new UserError(`${target} is not a review file (no questions to answer in it); see autorun review list.`);
+  return { target, review };
+}
+
+export function runReviewAnswers(ctx: Ctx, file: string): number {
+  const { target, review: r } = namedReview(ctx, file);
   ctx.out(JSON.stringify({ file: target, title: r.title, complete: r.complete, answers: r.answers }, null, 2));
   return 0;
 }
 
 /** Blocks until the file holds every answer, read twice the same (a save in progress is not an answer). */
 export async function runReviewWait(ctx: Ctx, file: string, f: { timeout?: number }): Promise<number> {
-  const target = resolve(ctx.cwd, file);
-  if (!existsSync(target)) throw new UserError(`no review file at ${target}; create one with \`autorun review new\`.`);
+  const { target, review } = namedReview(ctx, file);
   // Whose review it is, checked before waiting: a stage records an answer only to its own.
-  let meta: ParsedReview["meta"];
-  try {
-    meta = readReview(target).meta;
-  } catch {
-    meta = undefined;
-  }
+  const meta = review.meta;
   const id = reviewIdentity(ctx, { ...(meta?.orch_dir ? { orchDir: meta.orch_dir } : {}), ...(meta?.stage ? { stage: meta.stage } : {}) });
   const settled = async (): Promise<ParsedReview | undefined> => {
     try {

@@ -132,6 +132,18 @@ describe("review files", () => {
     const plan = sb.writePlan("plan.md", "## Stage 1: A\n");
     const notReview = await sb.cli(["review", "answers", plan]);
     expect([notReview.code, notReview.stderr.trim()]).toEqual([2, `autorun: ${plan} is not a review file (no questions to answer in it); see autorun review list.`]);
+    // Nor is it opened in the editor (whose "put the last lines back" would have the person edit their plan), or waited on.
+    const planText = readFileSync(plan, "utf8");
+    for (const args of [["review", "open", plan], ["review", "wait", plan, "--timeout", "1"]]) {
+      const r = await sb.cli(args, { env: { EDITOR: `${process.execPath} ${editor}`, VISUAL: "" } });
+      expect([r.code, r.stderr.trim()]).toEqual([2, `autorun: ${plan} is not a review file (no questions to answer in it); see autorun review list.`]);
+    }
+    expect(readFileSync(plan, "utf8")).toBe(planText);
+    // A directory is named as one, not an internal error.
+    for (const sub of ["answers", "open", "wait"]) {
+      const r = await sb.cli(["review", sub, sb.dir], { env: { EDITOR: `${process.execPath} ${editor}`, VISUAL: "" } });
+      expect([r.code, r.stderr.trim()]).toEqual([2, `autorun: ${sb.dir} is a directory, not a review file; name one of the files autorun review list shows.`]);
+    }
   });
 
   it("a stage that asks a question waits with attention: review and continues once answered; people are notified", async ({ sb }) => {
