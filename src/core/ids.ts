@@ -2,9 +2,10 @@
 export function normalizeId(raw: string): string | undefined {
   const m = /^#?(\d+(?:\.\d+)*)$/.exec(raw.trim());
   if (!m?.[1]) return undefined;
+  // Leading zeros go ("01" is stage 1); the digits stay as written, however many (no float).
   return m[1]
     .split(".")
-    .map((part) => String(Number.parseInt(part, 10)))
+    .map((part) => part.replace(/^0+(?=\d)/, ""))
     .join(".");
 }
 
@@ -17,12 +18,21 @@ export function compareIds(a: string, b: string): number {
     if (na !== nb) return na ? 1 : -1;
     return a < b ? -1 : a > b ? 1 : 0;
   }
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i] ?? -1;
-    const y = pb[i] ?? -1;
-    if (x !== y) return x - y;
+  const sa = a.split(".");
+  const sb = b.split(".");
+  for (let i = 0; i < Math.max(sa.length, sb.length); i++) {
+    if (sa[i] === undefined || sb[i] === undefined) return sa[i] === undefined ? -1 : 1;
+    const order = compareDigits(sa[i]!, sb[i]!);
+    if (order !== 0) return order;
   }
   return 0;
+}
+
+/** Two whole numbers written in digits, of any length (compared as text, never rounded). */
+function compareDigits(x: string, y: string): number {
+  const [u, v] = [x.replace(/^0+(?=\d)/, ""), y.replace(/^0+(?=\d)/, "")];
+  if (u.length !== v.length) return u.length - v.length;
+  return u < v ? -1 : u > v ? 1 : 0;
 }
 
 /** Every known id from `from` to `to` (a range `1-3` covers 1, 2, 2.1 and 3). */
