@@ -166,7 +166,8 @@ async function startAfresh(ctx: Ctx, orch: LoadedOrchestration, id: string): Pro
 
 export async function runRetry(ctx: Ctx, plan: string, stageArgs: string[], opts: { freshWorktree?: boolean }): Promise<number> {
   const orch = resolveOrchestration(ctx, plan);
-  const ids = stageArgs.map((a) => requireStage(orch, a));
+  // (A stage named twice is retried once.)
+  const ids = [...new Set(stageArgs.map((a) => requireStage(orch, a)))];
   for (const id of ids) refuseUnretriable(orch, id, ids);
   const reread = rereadPlan(ctx, orch, ids);
   const root = orch.status.project_root;

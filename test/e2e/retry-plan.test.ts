@@ -22,8 +22,11 @@ describe("retry reads the plan again (real tmux, real git, simulated agent)", ()
   it("a stage fixed in the plan runs with its new text and settings, and retry says what changed", async ({ sb }) => {
     const plan = await failedRun(sb);
     writeFileSync(plan, "## Stage 1: A, fixed\nDo the thing; it is fixed now.\nBudget: $3\nValidate: true\n## Stage 2: B\nDepends on: 1\n");
-    const r = await sb.cli(["retry", "again", "1"]);
+    // Named twice, it is retried once.
+    const r = await sb.cli(["retry", "again", "1", "1"]);
     expect(r.code, r.stderr).toBe(0);
+    expect(eventsOf(sb, "again", "stage_retried", "1")).toHaveLength(1);
+    expect(r.stdout.match(/From again\.md/g)).toHaveLength(1);
     expect(r.stdout).toContain('From again.md: new scope text; title "A" → "A, fixed"; budget (none) → $3.00; validate (none) → true.');
     expect(r.stdout).toMatch(/previous context file is kept as .*stage-1-context\.before-retry-1\.md/);
     const context = readFileSync(contextFile(sb, "1"), "utf8");
