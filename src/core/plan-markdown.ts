@@ -57,9 +57,10 @@ export function parseMarkdownStages(text: string, blocks: MdBlocks = markdownBlo
   let candidates = headings.map(toCandidate).filter((c): c is Candidate => c !== undefined);
   if (candidates.length === 0) candidates = bolds.map(toCandidate).filter((c): c is Candidate => c !== undefined);
   if (candidates.length === 0) candidates = numberedCandidates(headings, lines, fenced);
-  if (candidates.length === 0) return [];
-  const level = chooseStageLevel(candidates);
+  const level = candidates.length > 0 ? chooseStageLevel(candidates) : undefined;
   const stageHeads = candidates.filter((c) => c.level === level);
+  refuseUnusableIds(headings, stageHeads, file);
+  if (level === undefined) return [];
   refuseStrayStages(candidates, stageHeads, file);
   const boundaries = [...headings, ...(level === BOLD_LEVEL ? bolds : [])].sort((a, b) => a.index - b.index);
 
@@ -110,6 +111,28 @@ export function parseMarkdownStages(text: string, blocks: MdBlocks = markdownBlo
     else if (dottedTasks) stage.group = Number(head.id.split(".")[0]);
     return stage;
   });
+}
+
+/** `Stage a/b: B`, `Stage -1: A`, `Phase A: Setup`: a stage's heading, but its id is no number. */
+const UNUSABLE_ID = /^(stage|phase|step|milestone|task)\s*#?\s*([^\s:]+)\s*:/i;
+
+/**
+ * A heading written as a stage's (the stages' keyword and level, or any when the plan has no stage)
+ * whose id is not a number would silently be text of the stage above it, or leave the plan with
+ * no stage: refused, naming it. Only ids a person meant as one (a digit, a slash, three letters or
+ * fewer) count, so "## Stage overview: notes" stays a heading of prose.
+ */
+function refuseUnusableIds(headings: readonly Heading[], stageHeads: readonly Candidate[], file: string): void {
+  const level = stageHeads[0]?.level;
+  const keyword = stageHeads[0]?.keyword.toLowerCase();
+  for (const h of headings) {
+    if (level !== undefined && h.level !== level) continue;
+    const title = cleanTitle(h.text);
+    const m = UNUSABLE_ID.exec(title);
+    if (!m || (keyword !== undefined && m[1]!.toLowerCase() !== keyword) || normalizeId(m[2]!) !== undefined) continue;
+    if (!/\d|\//.test(m[2]!) && m[2]!.length > 3) continue;
+    throw new UserError(`${file}:${h.index + 1}: "${title}" reads as a stage heading, but "${m[2]}" is not a stage id; number it like ${stageHeads.length > 0 ? "the other stages" : "1, 2, 3"} (2.1 for a part of stage 2).`);
+  }
 }
 
 /**
