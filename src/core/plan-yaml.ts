@@ -1,5 +1,6 @@
 /** YAML plans and front matter: `stages: [{id, name, depends_on, scope}]` or `sections[].tasks[]`. */
-import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode } from "yaml";
+import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node as YamlNode, type YAMLMap } from "yaml";
+import { editDistance } from "./printable.js";
 import { UserError } from "../errors.js";
 import { normalizeId } from "./ids.js";
 import { parseDepValue } from "./deps.js";
@@ -145,7 +146,36 @@ function readStage(node: YamlNode, fallbackId: string, from: { file: string; lin
     settingLines[setting] = lineOf(raw ?? node);
   }
   if (Object.keys(settings).length > 0) Object.assign(stage, { settings, settingLines });
+  const misspelt = misspeltKeys(node, { file, id, lineOf });
+  if (misspelt.length > 0) stage.warnings = misspelt;
   return stage;
+}
+
+/** A key as compared with the ones read: case, `_` and `-` aside. */
+const keyForm = (key: string): string => key.toLowerCase().replace(/[_-]/g, "");
+const READ_KEYS = ["id", "stage", "number", "name", "title", ...SCOPE_KEYS, ...DEP_KEYS, ...SETTING_KEYS.map(([k]) => k)];
+
+/**
+ * A stage's key a letter or two off one autorun reads (`dependson`, `modle`, `max_attempt`) is
+ * dropped without a word, the stage without what it says: a dependency so missed is refused (the
+ * stage would not wait), any other said as a warning with the spelling that works. Keys far from
+ * every one read (`owner`, `estimate`) are the plan's own.
+ */
+function misspeltKeys(node: YAMLMap, at: { file: string; id: string; lineOf: (n: YamlNode | null | undefined) => number }): string[] {
+  const out: string[] = [];
+  for (const pair of node.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+    if (key === undefined || READ_KEYS.includes(key)) continue;
+    const near = READ_KEYS.find((k) => keyForm(k) === keyForm(key)) ?? READ_KEYS.find((k) => k.length >= 5 && editDistance(keyForm(key), keyForm(k)) <= 2);
+    if (near === undefined) continue;
+    const where = `${at.file}:${at.lineOf(pair.key as YamlNode)}: stage ${at.id}`;
+    const value: unknown = node.get(key);
+    if (DEP_KEYS.includes(near) && value !== null && value !== undefined && value !== "") {
+      throw new UserError(`${where}: "${key}" is not a key autorun reads, so the stage would not wait for what it lists; write "${near}".`);
+    }
+    out.push(`${where}: "${key}" is not a key autorun reads, so it is ignored; if it is meant as one, write "${near}"`);
+  }
+  return out;
 }
 
 function readDeps(raw: unknown, line: number): DepEntry[] {

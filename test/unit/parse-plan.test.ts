@@ -76,6 +76,18 @@ describe("parsePlan: details", () => {
     expect(parsePlan("p.md", "## Stage 1: A\nModel: opus\nMax attempts: 2\n").warnings).toBeUndefined();
   });
 
+  it("a YAML stage's key a letter or two off one autorun reads: a dependency refused, a setting warned of; the plan's own keys left alone", () => {
+    const yaml = (stage: string) => `stages:\n  - id: 1\n    name: A\n  - id: 2\n    name: B\n${stage}`;
+    expect(() => parsePlan("p.yaml", yaml("    dependson: [1]\n"))).toThrow('p.yaml:6: stage 2: "dependson" is not a key autorun reads, so the stage would not wait for what it lists; write "depends_on".');
+    expect(() => parsePlan("p.yaml", yaml("    depends-on: 1\n"))).toThrow('"depends-on" is not a key autorun reads');
+    const plan = parsePlan("p.yaml", yaml("    modle: opus\n    max_attempt: 2\n    owner: ana\n    estimate: 2d\n    depends_on: [1]\n"));
+    expect(plan.stages[1]!.depends_on).toEqual(["1"]);
+    expect(plan.warnings).toEqual([
+      'p.yaml:6: stage 2: "modle" is not a key autorun reads, so it is ignored; if it is meant as one, write "model"',
+      'p.yaml:7: stage 2: "max_attempt" is not a key autorun reads, so it is ignored; if it is meant as one, write "max_attempts"',
+    ]);
+  });
+
   it("names the line a setting is written on when it is refused, in markdown and YAML", () => {
     const md = parsePlan("p.md", "# P\n## Stage 1: A\nSome words.\n\nModel: gpt9\n");
     expect(errorOf(() => checkModels("p.md", md.stages))).toMatch(/^p\.md:5: stage 1: /);
