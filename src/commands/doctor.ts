@@ -19,11 +19,14 @@ import { removeStageWorktree } from "../monitor/worktree-removal.js";
 import { readSettings } from "../state/settings.js";
 import { loadConfig } from "../state/config.js";
 import type { Status } from "../types/schemas.js";
+import { configFields } from "../types/config-schema.js";
+import { UserError } from "../errors.js";
 import type { Ctx } from "./ctx.js";
 import { loadOrchestrations } from "../state/orchestration.js";
 import { printable, stagesList } from "../core/printable.js";
 import { onThisMachine, resolveHosts } from "../core/hosts.js";
 import { hostFindings } from "./host-check.js";
+import { projectDir } from "./project-dir.js";
 
 interface Finding {
   level: "ok" | "warn" | "problem";
@@ -36,9 +39,11 @@ type Orchestrations = ReturnType<typeof loadOrchestrations>;
 
 export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; tmuxSocket?: string; claude?: boolean }): Promise<number> {
   if (f.claude) return checkClaude(ctx, f.project);
+  const socket = f.tmuxSocket === undefined ? undefined : configFields.shape.tmuxSocket.safeParse(f.tmuxSocket).error?.issues[0]?.message;
+  if (socket !== undefined) throw new UserError(`--tmux-socket: ${socket}; fix the flag.`);
   const findings: Finding[] = [];
   const add: Add = (level, text, fix) => findings.push({ level, text, ...(fix ? { fix } : {}) });
-  const here = await git.toplevel(f.project ?? ctx.cwd);
+  const here = await projectDir(ctx, f.project);
   const configured = loadConfig(ctx.home, here, {}, ctx.env);
   const orchestrations = loadOrchestrations(ctx.home);
   // Runs started with their own agent (`--agent-cmd`) do not need claude.
@@ -196,7 +201,7 @@ async function report(ctx: Ctx, findings: Finding[], fix: boolean): Promise<numb
  * PATH), its version against the tested range, then driven through every screen and hook.
  */
 async function checkClaude(ctx: Ctx, project: string | undefined): Promise<number> {
-  const here = await git.toplevel(project ?? ctx.cwd);
+  const here = await projectDir(ctx, project);
   const configured = loadConfig(ctx.home, here, {}, ctx.env).agentCommand[0]!;
   const program = isClaude(configured) ? configured : "claude";
   const bin = findExecutable(program, ctx.env.PATH ?? "");

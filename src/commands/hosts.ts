@@ -3,15 +3,15 @@
  * reachable or not and why, the versions of autorun, tmux, git and the agent there, its slots and
  * how many are in use (stages running or merging there, in every running orchestration).
  */
-import * as git from "../adapters/git.js";
 import { loadConfig } from "../state/config.js";
 import { resolveHosts } from "../core/hosts.js";
 import type { Ctx } from "./ctx.js";
 import { loadOrchestrations } from "../state/orchestration.js";
 import { probeHost, type HostProbe } from "./host-check.js";
+import { projectDir } from "./project-dir.js";
 
 export async function runHosts(ctx: Ctx, f: { json?: boolean; project?: string }): Promise<number> {
-  const root = await git.toplevel(f.project ?? ctx.cwd);
+  const root = await projectDir(ctx, f.project);
   const config = loadConfig(ctx.home, root, {}, ctx.env);
   const hosts = resolveHosts(config);
   // Stages running or merging in every running orchestration, by the host they run on.

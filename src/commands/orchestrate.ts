@@ -10,6 +10,7 @@ import { planNameFromPath, projectSlug } from "../core/slug.js";
 import { branchName, sessionName, worktreeName } from "../core/naming.js";
 import { renderContextFile } from "../core/context-file.js";
 import { contextFilePath, locksDir, makeDir, orchestrateLockFile, orchPaths } from "../state/paths.js";
+import { projectDir } from "./project-dir.js";
 import { appendEvent, nowIso, readFirstEvent } from "../state/events.js";
 import { foldEvents } from "../core/fold.js";
 import { withLock } from "../state/lock.js";
@@ -66,10 +67,7 @@ async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOptions):
   // A stage parked in an HTML comment is not run; say so, so nobody waits for it.
   for (const c of plan.commented ?? []) ctx.err(`autorun: warning: stage ${c.id} is commented out at ${label}:${c.line}; not run.`);
   for (const w of plan.warnings ?? []) ctx.err(`autorun: warning: ${w}.`);
-  const projectRoot = opts.project
-    ? await git.toplevel(resolve(ctx.cwd, opts.project))
-    : ((await git.toplevel(ctx.cwd)) ?? (await git.toplevel(dirname(planPath))));
-  if (opts.project && !projectRoot) throw new UserError(`--project ${opts.project} is not inside a git repository; pass the project's directory.`);
+  const projectRoot = (await projectDir(ctx, opts.project)) ?? (await git.toplevel(dirname(planPath)));
   const planName = orchestrationName(ctx.home, planNameFromPath(planPath), planPath, projectRoot);
   const config = loadConfig(ctx.home, projectRoot, opts.config, ctx.env);
   // The git and tmux questions at once: each is a process, and they do not depend on each other.

@@ -238,6 +238,15 @@ describe("bad input: one line, exit 2, nothing written", () => {
     r = await sb.cli(["orchestrate", plan], { env: { AUTORUN_TMUX_SOCKET: "a;b" } });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("AUTORUN_TMUX_SOCKET:");
+    // doctor and hosts check theirs too, rather than look at something else.
+    r = await sb.cli(["doctor", "--tmux-socket", "a/b"]);
+    expect([r.code, r.stderr.trim()]).toEqual([2, "autorun: --tmux-socket: a tmux server name (tmux -L), not a path: letters, digits, . _ -; fix the flag."]);
+    for (const command of ["doctor", "hosts"]) {
+      r = await sb.cli([command, "--project", join(sb.dir, "nowhere")]);
+      expect([r.code, r.stderr.trim()]).toEqual([2, `autorun: --project ${join(sb.dir, "nowhere")} is not a directory; pass the project's directory.`]);
+      r = await sb.cli([command, "--project", sb.home]);
+      expect([r.code, r.stderr.trim()]).toEqual([2, `autorun: --project ${sb.home} is not inside a git repository; pass the project's directory.`]);
+    }
     expect(readdirSync(sb.home)).toEqual([]);
   });
 
