@@ -68,6 +68,11 @@ async function preparePlan(ctx: Ctx, planArg: string, opts: OrchestrateOptions):
   for (const c of plan.commented ?? []) ctx.err(`autorun: warning: stage ${c.id} is commented out at ${label}:${c.line}; not run.`);
   for (const w of plan.warnings ?? []) ctx.err(`autorun: warning: ${w}.`);
   const projectRoot = (await projectDir(ctx, opts.project)) ?? (await git.toplevel(dirname(planPath)));
+  // A plan kept in another project's repository most likely meant that project.
+  if (opts.project === undefined && projectRoot !== undefined && !planPath.startsWith(`${projectRoot}/`)) {
+    const planRepo = await git.toplevel(dirname(planPath));
+    if (planRepo !== undefined && planRepo !== projectRoot) ctx.err(`autorun: warning: ${label} is in the git repository ${planRepo}, but the run works in ${projectRoot} (this directory's); to run it there: --project ${planRepo}.`);
+  }
   const planName = orchestrationName(ctx.home, planNameFromPath(planPath), planPath, projectRoot);
   const config = loadConfig(ctx.home, projectRoot, opts.config, ctx.env);
   // The git and tmux questions at once: each is a process, and they do not depend on each other.

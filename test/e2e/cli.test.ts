@@ -250,6 +250,17 @@ describe("bad input: one line, exit 2, nothing written", () => {
     expect(readdirSync(sb.home)).toEqual([]);
   });
 
+  it("a plan kept in another project's repository: the run works in this directory's, and says how to run it there", async ({ sb }) => {
+    const other = join(sb.dir, "other");
+    mkdirSync(other);
+    await execa("git", ["init", "-q", "-b", "main", other]);
+    writeFileSync(join(other, "theirs.md"), "## Stage 1: A\n");
+    const r = await sb.cli(["orchestrate", join(other, "theirs.md"), "--dry-run", "--agent-cmd", sleepAgent]);
+    expect(r.stderr.trim()).toBe(`autorun: warning: ${join(other, "theirs.md")} is in the git repository ${other}, but the run works in ${sb.repo} (this directory's); to run it there: --project ${other}.`);
+    // Named with --project, or kept in no repository: nothing to say.
+    expect((await sb.cli(["orchestrate", join(other, "theirs.md"), "--dry-run", "--agent-cmd", sleepAgent, "--project", sb.repo])).stderr).toBe("");
+  });
+
   it("phase and event outside a stage, and invalid events", async ({ sb }) => {
     let r = await sb.cli(["phase", "implement", "done"]);
     expect(r.code).toBe(2);
