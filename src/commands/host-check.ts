@@ -7,6 +7,7 @@ import { lastLine, runProgram } from "../adapters/exec.js";
 import { runScript, scriptInput, type SshSettings } from "../adapters/ssh.js";
 import { isClaude, ownVersion } from "../adapters/agent.js";
 import type { HostSpec } from "../core/hosts.js";
+import { commandLine } from "../core/printable.js";
 import { callHost, hostRoot } from "../host/remote-host.js";
 
 export interface HostProbe {
@@ -118,7 +119,7 @@ export async function hostFindings(s: SshSettings, hosts: readonly HostSpec[], c
   for (const [h, p] of probes) {
     const at = `host ${h.name} (${h.ssh})`;
     if (!p.reachable) {
-      out.push({ level: "problem", host: h.name, text: `${at} is not reachable: ${p.error}; check that \`ssh ${[...h.sshOptions, h.ssh].join(" ")} true\` works with keys alone (no password or passphrase asked)` });
+      out.push({ level: "problem", host: h.name, text: `${at} is not reachable: ${p.error}; check that \`${commandLine(["ssh", ...h.sshOptions, h.ssh ?? h.name, "true"])}\` works with keys alone (no password or passphrase asked)` });
       continue;
     }
     const missing = (["autorun", "tmux", "git", "agent"] as const).filter((k) => p.versions[k] === null);

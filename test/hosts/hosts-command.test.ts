@@ -43,7 +43,7 @@ describe.skipIf(skip)("autorun hosts", () => {
       hosts: {
         box1: { ssh: "box1", slots: 3, labels: ["gpu"], autorun: autorun, agentCommand: [claude], root: "work/proj" },
         old: { ssh: "box1", slots: 1, autorun: old },
-        gone: { ssh: `${host.user}@${broadcast}`, slots: 2, sshOptions: ["-o", "ConnectTimeout=2"] },
+        gone: { ssh: `${host.user}@${broadcast}`, slots: 2, sshOptions: ["-o", "ConnectTimeout=2", "-o", "ServerAliveCountMax 3"] },
       },
     };
     writeFileSync(join(sb.home, "config.json"), JSON.stringify(config));
@@ -92,7 +92,8 @@ describe.skipIf(skip)("autorun hosts", () => {
 
   it("doctor checks each host: reachable with keys alone, the same autorun, the tools there", async () => {
     const r = await sb.cli(["doctor"], { cwd: sb.dir });
-    expect(r.stdout).toMatch(/^✗ host gone \(\S+\) is not reachable: .+; check that `ssh .*-o ConnectTimeout=2 \S+ true` works with keys alone/m);
+    // The command to try, quoted as a shell needs it (an option with a space in it).
+    expect(r.stdout).toMatch(/^✗ host gone \(\S+\) is not reachable: .+; check that `ssh .*-o ConnectTimeout=2 -o 'ServerAliveCountMax 3' \S+ true` works with keys alone/m);
     expect(r.stdout).toMatch(/^✗ host old \(box1\): autorun 0\.0\.9 there, 0\.1\.0 here; install the same version on both$/m);
     if (othersCanRun(autorun) && othersCanRun(claude)) expect(r.stdout).toMatch(/^✓ host box1 \(box1\): reachable in \d+ ms; autorun 0\.1\.0, tmux \S+, git version \S+, \S*claude \d/m);
     const lacks = sandboxAvailable((p) => findExecutable(p)).missing;
