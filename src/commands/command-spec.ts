@@ -106,7 +106,9 @@ export function command<O>(spec: Checked<O>): CommandSpec {
       const issue = parsed.error.issues[0]!;
       const flag = `--${String(issue.path[0] ?? "").replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)}`;
       const { UserError } = await import("../errors.js");
-      throw new UserError(`${flag} ${JSON.stringify(raw[String(issue.path[0])])}: ${issue.message}.`);
+      // zod's own words for an empty string ("Too small: expected string to have >=1 characters") in a person's.
+      const said = issue.code === "too_small" && issue.origin === "string" ? "must not be empty; give it a value or leave the option out" : issue.message;
+      throw new UserError(`${flag} ${JSON.stringify(raw[String(issue.path[0])])}: ${said}.`);
     },
   };
 }

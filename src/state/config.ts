@@ -90,7 +90,14 @@ function withoutComments(raw: unknown, file: string): unknown {
 function friendly(iss: { code: string; expected?: string; input?: unknown; minimum?: unknown; maximum?: unknown; inclusive?: boolean; origin?: string; keys?: string[]; path?: PropertyKey[]; inst?: unknown }): string | undefined {
   const items = iss.origin === "array" ? " entries" : "";
   switch (iss.code) {
+    case "invalid_value": {
+      // One of a few words (`schedule`): which, and the value written.
+      const values = (iss as { values?: unknown[] }).values ?? [];
+      return values.length > 0 ? `must be ${values.map((v) => JSON.stringify(v)).join(" or ")}, not ${JSON.stringify(iss.input)}` : undefined;
+    }
     case "invalid_type":
+      // A key a value of the object needs, left out.
+      if (iss.input === undefined) return `is missing; write it as ${iss.expected === "number" ? "a number" : iss.expected === "string" ? "a string" : `a${/^[aeiou]/.test(iss.expected ?? "") ? "n" : ""} ${iss.expected ?? "value"}`}`;
       if (iss.expected === "int") return `must be a whole number, not ${JSON.stringify(iss.input)}`;
       if (iss.expected === "number" || iss.expected === "boolean" || iss.expected === "string") return `must be ${iss.expected === "boolean" ? "true or false" : `a ${iss.expected}`}, not ${JSON.stringify(iss.input)}`;
       if (iss.expected === "array") return `must be a list ([…]), not ${JSON.stringify(iss.input)}`;
@@ -147,10 +154,16 @@ function validateLayer(raw: unknown, where: { origin: string; key: (key: string)
 
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
+/** A variable's number, or its text when it is none (so the error shows what was written, not null). */
+function numberOrText(value: string): number | string {
+  const n = Number(value);
+  return value.trim() !== "" && Number.isFinite(n) ? n : value;
+}
+
 export function loadConfig(home: string, projectRoot: string | undefined, flags: ConfigFile = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const fromEnv = {
     ...(env.AUTORUN_TMUX_SOCKET ? validateLayer({ tmuxSocket: env.AUTORUN_TMUX_SOCKET }, { origin: "AUTORUN_TMUX_SOCKET: ", key: () => "" }, "fix the variable") : {}),
-    ...(env.AUTORUN_POLL_SECONDS ? validateLayer({ pollSeconds: Number(env.AUTORUN_POLL_SECONDS) }, { origin: "AUTORUN_POLL_SECONDS: ", key: () => "" }, "give a number of seconds from 0.2 to 3600") : {}),
+    ...(env.AUTORUN_POLL_SECONDS ? validateLayer({ pollSeconds: numberOrText(env.AUTORUN_POLL_SECONDS) }, { origin: "AUTORUN_POLL_SECONDS: ", key: () => "" }, "give a number of seconds from 0.2 to 3600") : {}),
   };
   const layers = [
     readConfigFile(join(home, "config.json")),

@@ -81,7 +81,9 @@ describe("configuration layers", () => {
   });
   it.each([
     [{ maxParallel: 0 }, "autorun.config.json: maxParallel:", "README"],
-    [{ onBudget: "later" }, "autorun.config.json: onBudget:", "README"],
+    [{ onBudget: "later" }, 'autorun.config.json: onBudget: must be "pause" or "stop", not "later"', "README"],
+    [{ schedule: "fast" }, 'autorun.config.json: schedule: must be "eager" or "waves", not "fast"', "README"],
+    [{ prices: { sonnet: { input: 3 } } }, "autorun.config.json: prices.sonnet.output: is missing; write it as a number", "README"],
     [{ escalaton: ["opus"] }, "autorun.config.json: escalaton: not a key autorun knows (did you mean escalation?)", "README"],
     [{ zzz: 1 }, "autorun.config.json: zzz: not a key autorun knows;", "README"],
     [{ stallSecs: 5 }, "autorun.config.json: stallSecs: not a key autorun knows (did you mean stallSeconds?)", "README"],
@@ -125,7 +127,8 @@ describe("configuration layers", () => {
   });
   it("takes the tick from AUTORUN_POLL_SECONDS, and refuses one that is not a number", () => {
     expect(loadConfig(home(), undefined, {}, { AUTORUN_POLL_SECONDS: "0.5" }).pollSeconds).toBe(0.5);
-    expect(() => loadConfig(home(), undefined, {}, { AUTORUN_POLL_SECONDS: "soon" })).toThrow(/^AUTORUN_POLL_SECONDS: .*give a number of seconds from 0\.2 to 3600\.$/);
+    expect(loadConfig(home(), undefined, {}, { AUTORUN_POLL_SECONDS: ".5" }).pollSeconds).toBe(0.5);
+    expect(() => loadConfig(home(), undefined, {}, { AUTORUN_POLL_SECONDS: "soon" })).toThrow(/^AUTORUN_POLL_SECONDS: must be a number, not "soon"; give a number of seconds from 0\.2 to 3600\.$/);
     expect(() => loadConfig(home(), undefined, {}, { AUTORUN_POLL_SECONDS: "0.0001" })).toThrow(/^AUTORUN_POLL_SECONDS: at least 0\.2 seconds/);
     expect(() => loadConfig(home(), undefined, {}, { AUTORUN_POLL_SECONDS: "Infinity" })).toThrow(/^AUTORUN_POLL_SECONDS: /);
   });
