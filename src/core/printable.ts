@@ -6,7 +6,8 @@
  */
 // ESC [ … final byte (CSI), ESC ] … BEL or ESC \ (OSC), ESC + one byte, then any C0/C1 control.
 const SEQUENCES = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u009b[0-?]*[ -/]*[@-~]|\u001b[@-_]?/g;
-const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+// With the bidirectional overrides and isolates, which reorder what a terminal shows ("Trojan source").
+const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 export function printable(text: string): string {
   return text.replace(SEQUENCES, "").replace(CONTROLS, "");

@@ -11,6 +11,7 @@ describe("printable", () => {
     ["cursor \u001b[2A\u001b[K up", "cursor  up"],
     ["tabs\tand\nnewlines stay", "tabs\tand\nnewlines stay"],
     ["ünïcödé 计划 🚀", "ünïcödé 计划 🚀"],
+    ["stage \u202eelif.txt\u202c and \u2067isolate\u2069", "stage elif.txt and isolate"],
   ])("%j → %j", (input, output) => {
     expect(printable(input)).toBe(output);
   });
