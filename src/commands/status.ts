@@ -13,6 +13,7 @@ import { eventsUnwritable } from "../state/writable.js";
 import { isMonitorOf } from "../monitor/monitor-pid.js";
 import type { Ctx } from "./ctx.js";
 import { loadOrchestrations, resolveOrchestration } from "../state/orchestration.js";
+import { UserError } from "../errors.js";
 
 const WORD: Record<string, string> = { in_progress: "running" };
 
@@ -158,6 +159,8 @@ function hostRefusalLines(status: Status, now: Date): string[] {
 export async function runStatus(ctx: Ctx, plan: string | undefined, opts: { json?: boolean; watch?: boolean; wide?: boolean }): Promise<number> {
   // The terminal's width; 80 when not a terminal (a pipe, a log), so what is pasted fits too.
   const width = opts.wide ? undefined : ctx.isTTY ? (ctx.columns?.() ?? 80) : 80;
+  // A redrawn screen is for eyes; JSON is read once by a program (which would get it over and over).
+  if (opts.watch && opts.json) throw new UserError("--watch redraws the table for a person and --json prints status.json once for a program; use one of them.");
   if (plan === undefined && !opts.watch) {
     const all = loadOrchestrations(ctx.home);
     if (opts.json) {

@@ -238,6 +238,8 @@ describe("bad input: one line, exit 2, nothing written", () => {
     r = await sb.cli(["orchestrate", plan], { env: { AUTORUN_TMUX_SOCKET: "a;b" } });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("AUTORUN_TMUX_SOCKET:");
+    r = await sb.cli(["status", "--watch", "--json"]);
+    expect([r.code, r.stderr.trim()]).toEqual([2, "autorun: --watch redraws the table for a person and --json prints status.json once for a program; use one of them."]);
     r = await sb.cli(["init", "--plan", ""]);
     expect([r.code, r.stderr.trim()]).toEqual([2, 'autorun: --plan "": must not be empty; give it a value or leave the option out.']);
     // doctor and hosts check theirs too, rather than look at something else.
