@@ -77,7 +77,7 @@ export function buildPlan(file: string, raw: RawStage[], baseBranch?: string, co
   const ids = [...seen.keys()].sort(compareIds);
   const byName = new Map<string, string>();
   for (const s of raw) byName.set(normalizeName(s.name), s.id);
-  const { resolved, lines } = resolveDeps(file, raw, { ids, byName });
+  const { resolved, lines } = resolveDeps(file, raw, { ids, byName, commented });
   applyImplicitWaveDeps(raw, resolved);
 
   const stages: Stage[] = raw
@@ -146,7 +146,7 @@ function checkIds(file: string, raw: RawStage[]): Map<string, RawStage> {
  * Each stage's stated dependencies (and loose mentions) as stage ids, a stage stating none absent;
  * and the plan line each dependency was read from (keyed by `edgeKey`).
  */
-function resolveDeps(file: string, raw: RawStage[], known: { ids: string[]; byName: Map<string, string> }): { resolved: Map<string, string[]>; lines: Map<string, number> } {
+function resolveDeps(file: string, raw: RawStage[], known: { ids: string[]; byName: Map<string, string>; commented: readonly { id: string; line: number }[] }): { resolved: Map<string, string[]>; lines: Map<string, number> } {
   const order = raw.map((s) => s.id);
   const has = new Set(order);
   const resolved = new Map<string, string[]>();
@@ -168,6 +168,10 @@ function resolveDeps(file: string, raw: RawStage[], known: { ids: string[]; byNa
         throw new UserError(`${file}:${line}: stage ${stage.id} depends on the previous stage, but it is the first; remove the dependency.`);
       }
       for (const id of targets) {
+        const parked = has.has(id) ? undefined : known.commented.find((c) => c.id === id);
+        if (parked) {
+          throw new UserError(`${file}:${line}: stage ${stage.id} depends on stage ${id}, which is inside an HTML comment (line ${parked.line}) and so does not run; uncomment stage ${id}, or remove the dependency.`);
+        }
         if (!has.has(id)) {
           throw new UserError(
             `${file}:${line}: stage ${stage.id} depends on unknown stage ${describeRef(ref)} (known: ${known.ids.join(", ")}); fix the reference or add the stage.`,
