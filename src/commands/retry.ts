@@ -211,7 +211,8 @@ export async function runRetry(ctx: Ctx, plan: string, stageArgs: string[], opts
     log(`stage ${id}: retried by a person${opts.freshWorktree ? " from the tip of the base branch" : " in its worktree"}${changed ? `, with the plan read again (${fresh.applied.join("; ")})` : ""}`);
     ctx.out(`Stage ${id} will run again${opts.freshWorktree ? " from the tip of the base branch" : " in its worktree, with its commits so far"}.`);
     const planLabel = relative(ctx.cwd, resolve(orch.status.plan_path)) || orch.status.plan_path;
-    if (!fresh) ctx.out(`  The plan was not changed since the run started: it runs as before (edit ${planLabel} to change it).`);
+    if (!fresh && !existsSync(orch.status.plan_path)) ctx.out(`  It runs as the run started it (its plan ${planLabel} is gone).`);
+    else if (!fresh) ctx.out(`  The plan was not changed since the run started: it runs as before (edit ${planLabel} to change it).`);
     else if (changed) ctx.out(`  From ${planLabel}: ${fresh.applied.join("; ")}.${keptContext ? ` Its previous context file is kept as ${keptContext}.` : ""}`);
     else ctx.out(`  ${planLabel} has nothing new for it: it runs as before.`);
     if (fresh?.kept.length) ctx.err(`autorun: warning: stage ${id}: ${fresh.kept.join("; ")} in the plan; a run keeps what it started with (orchestrate --fresh starts over with the new plan).`);

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { it } from "../helpers/fixture.js";
@@ -61,5 +61,12 @@ describe("retry reads the plan again (real tmux, real git, simulated agent)", ()
     expect(readFileSync(contextFile(sb, "1"), "utf8")).toBe(before.context);
     expect(readdirSync(join(sb.home, "orchestration", "again", "stages"))).toEqual(before.files);
     expect(statusOf(sb, "again")!.stages["1"]!.status).toBe("failed");
+    // A plan file that is gone: the stage runs as the run started it, and that is what is said.
+    rmSync(plan);
+    const planless = await sb.cli(["retry", "again", "1"]);
+    expect(planless.code, planless.stderr).toBe(0);
+    expect(planless.stdout).toContain("It runs as the run started it (its plan again.md is gone).");
+    expect(planless.stdout).not.toContain("was not changed");
+    expect((await sb.cli(["stop", "again", "--sessions"])).code).toBe(0);
   });
 });
