@@ -68,7 +68,8 @@ function jsonProblem(text: string, message: string): string {
 function readConfigFile(file: string): ConfigFile {
   if (!existsSync(file)) return {};
   let raw: unknown;
-  const text = readFileSync(file, "utf8");
+  // Some editors save a byte-order mark first: not part of the JSON, and invisible in an error.
+  const text = readFileSync(file, "utf8").replace(/^\uFEFF/, "");
   try {
     raw = JSON.parse(text);
   } catch (error) {

@@ -125,6 +125,10 @@ describe("configuration layers", () => {
   it("says AUTORUN_TMUX_SOCKET is a tmux server name when given a path", () => {
     expect(() => loadConfig(home(), undefined, {}, { AUTORUN_TMUX_SOCKET: "/tmp/my.sock" })).toThrow(/^AUTORUN_TMUX_SOCKET: a tmux server name \(tmux -L\), not a path: letters, digits, \. _ -; fix the variable\.$/);
   });
+  it("reads a file saved with a byte-order mark (some editors write one)", () => {
+    write(project(), '\uFEFF{ "maxParallel": 2 }');
+    expect(loadConfig(home(), project(), {}, {}).maxParallel).toBe(2);
+  });
   it("takes the tick from AUTORUN_POLL_SECONDS, and refuses one that is not a number", () => {
     expect(loadConfig(home(), undefined, {}, { AUTORUN_POLL_SECONDS: "0.5" }).pollSeconds).toBe(0.5);
     expect(loadConfig(home(), undefined, {}, { AUTORUN_POLL_SECONDS: ".5" }).pollSeconds).toBe(0.5);
