@@ -19,8 +19,6 @@ import { removeStageWorktree } from "../monitor/worktree-removal.js";
 import { readSettings } from "../state/settings.js";
 import { loadConfig } from "../state/config.js";
 import type { Status } from "../types/schemas.js";
-import { configFields } from "../types/config-schema.js";
-import { UserError } from "../errors.js";
 import type { Ctx } from "./ctx.js";
 import { loadOrchestrations } from "../state/orchestration.js";
 import { printable, stagesList } from "../core/printable.js";
@@ -39,12 +37,11 @@ type Orchestrations = ReturnType<typeof loadOrchestrations>;
 
 export async function runDoctor(ctx: Ctx, f: { fix?: boolean; project?: string; tmuxSocket?: string; claude?: boolean }): Promise<number> {
   if (f.claude) return checkClaude(ctx, f.project);
-  const socket = f.tmuxSocket === undefined ? undefined : configFields.shape.tmuxSocket.safeParse(f.tmuxSocket).error?.issues[0]?.message;
-  if (socket !== undefined) throw new UserError(`--tmux-socket: ${socket}; fix the flag.`);
   const findings: Finding[] = [];
   const add: Add = (level, text, fix) => findings.push({ level, text, ...(fix ? { fix } : {}) });
   const here = await projectDir(ctx, f.project);
-  const configured = loadConfig(ctx.home, here, {}, ctx.env);
+  // --tmux-socket is checked as a flag of the configuration, as orchestrate's is.
+  const configured = loadConfig(ctx.home, here, { tmuxSocket: f.tmuxSocket }, ctx.env);
   const orchestrations = loadOrchestrations(ctx.home);
   // Runs started with their own agent (`--agent-cmd`) do not need claude.
   const agents = orchestrations.map((o) => readSettings(o.paths.dir)?.agentCommand[0]);
