@@ -21,7 +21,7 @@ import { preflightOrchestration } from "./preflight.js";
 import { sentence, stagesList } from "../core/printable.js";
 import { stageState } from "../core/words.js";
 import { onThisMachine } from "../core/hosts.js";
-import { readReview, reviewEntries } from "../state/review.js";
+import { listReviewFiles, readReview } from "../state/review.js";
 import { actionsFor, parseAnswer } from "../core/review-actions.js";
 
 export async function runResume(ctx: Ctx, plan: string, opts: { budget?: number; stageBudget?: number } = {}): Promise<number> {
@@ -83,12 +83,13 @@ async function relaunchGone(ctx: Pick<Ctx, "out">, orch: LoadedOrchestration): P
 /** The stages of the run whose review by the monitor has an answer that ends their session's work (`skip`, `merged`), saved while no monitor ran. */
 function answersThatEnd(orch: LoadedOrchestration): Map<string, { file: string; word: string }> {
   const out = new Map<string, { file: string; word: string }>();
-  for (const r of reviewEntries(orch.paths.home)) {
-    if (r.state !== "answered" || r.orch_dir !== orch.paths.dir || r.stage === null || r.key === null) continue;
+  for (const file of listReviewFiles(orch.paths.home)) {
     try {
-      const review = readReview(r.file);
-      const parsed = parseAnswer(review.answers.at(-1)?.answer ?? "", actionsFor(r.key, true, review.meta?.about));
-      if (parsed.ok && (parsed.action.word === "skip" || parsed.action.word === "merged")) out.set(r.stage, { file: r.file, word: parsed.action.word });
+      const { meta, complete, answers } = readReview(file);
+      // Answered, not yet resolved, the monitor's own about a stage of this run.
+      if (!complete || !meta || meta.resolved || meta.orch_dir !== orch.paths.dir || meta.stage === undefined || meta.key === undefined) continue;
+      const parsed = parseAnswer(answers.at(-1)?.answer ?? "", actionsFor(meta.key, true, meta.about));
+      if (parsed.ok && (parsed.action.word === "skip" || parsed.action.word === "merged")) out.set(meta.stage, { file, word: parsed.action.word });
     } catch {
       // gone or unreadable since it was listed: nothing to say of it
     }
