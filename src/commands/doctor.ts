@@ -251,11 +251,16 @@ function checkTrust(root: string, env: NodeJS.ProcessEnv): [Finding["level"], st
 }
 
 /** How a person removes a worktree as it is: one with files of its own needs --force, and they go with it. */
-async function removalOf(root: string, wt: { path: string; branch?: string }): Promise<string> {
-  const files = existsSync(wt.path) ? await git.dirtyFiles(wt.path).catch(() => ["?"]) : [];
+async function removalOf(root: string, wt: { path: string; branch?: string }, known?: string[]): Promise<string> {
+  const files = known ?? (await filesOf(wt.path));
   const branch = wt.branch ? ` && git -C ${root} branch -D ${wt.branch}` : "";
   if (files.length === 0) return `git -C ${root} worktree remove ${wt.path}${branch}`;
   return `it has uncommitted or untracked files (${files.slice(0, 3).join(", ")}${files.length > 3 ? ", …" : ""}); once you have what you need from them: git -C ${root} worktree remove --force ${wt.path}${branch}`;
+}
+
+/** The uncommitted or untracked files of a worktree ("?" when git cannot say). */
+async function filesOf(path: string): Promise<string[]> {
+  return existsSync(path) ? git.dirtyFiles(path).catch(() => ["?"]) : [];
 }
 
 /** Why a recorded worktree stays whatever it holds: its stage did not merge (failed, blocked, skipped). */
@@ -265,12 +270,12 @@ async function unmergedOwner(root: string, base: string, wt: { path: string; bra
   // `autorun skip` keeps the stage's worktree and branch: its work never merged. One with nothing of
   // its own is removed with the commands that refuse to lose anything (as discard would).
   const ahead = wt.branch ? await git.commitsAhead(root, base, wt.branch).catch(() => -1) : 0;
-  const files = existsSync(wt.path) ? await git.dirtyFiles(wt.path).catch(() => ["?"]) : [];
+  const files = await filesOf(wt.path);
   if (ahead === 0 && files.length === 0) {
     const branch = wt.branch ? ` && git -C ${root} branch -d ${wt.branch}` : "";
     return `worktree ${wt.path} belongs to stage ${owner.id}, which was skipped; it holds nothing ${base} lacks (no commits or changed files of its own); left alone (to remove it: git -C ${root} worktree remove ${wt.path}${branch})`;
   }
-  return `worktree ${wt.path} belongs to stage ${owner.id}, which was skipped (not merged; skip keeps its worktree and branch); left alone (when you no longer need it: ${await removalOf(root, wt)})`;
+  return `worktree ${wt.path} belongs to stage ${owner.id}, which was skipped (not merged; skip keeps its worktree and branch); left alone (when you no longer need it: ${await removalOf(root, wt, files)})`;
 }
 
 async function checkProject(root: string, orchestrations: { paths: OrchPaths; status: Status }[], add: Add): Promise<void> {
@@ -314,7 +319,7 @@ async function checkProject(root: string, orchestrations: { paths: OrchPaths; st
       continue;
     }
     const ahead = wt.branch ? await git.commitsAhead(root, base, wt.branch).catch(() => -1) : 0;
-    const changes = existsSync(wt.path) ? await git.dirtyFiles(wt.path).catch(() => ["?"]) : [];
+    const changes = await filesOf(wt.path);
     if (ahead > 0 || ahead < 0 || changes.length > 0) {
       const has = [ahead !== 0 ? (ahead > 0 ? `${ahead} unmerged commit(s)` : "commits the base may not have") : "", changes.length ? "uncommitted or untracked files" : ""].filter(Boolean).join(" and ");
       add("warn", `worktree ${wt.path}${wt.branch ? ` (${wt.branch})` : ""} belongs to no running stage but has ${has}; left alone`);
